@@ -1,0 +1,366 @@
+/**
+ * gen_server: a generic server loop around a callback module (a `Behaviour`).
+ *
+ * - `init(args, ctx)` runs before `startServer` resolves: a throw, rejection or timeout there is
+ *   reported to the starter (the promise rejects with `EMON_INIT_FAILED`) and nothing is left
+ *   half-started. Messages sent during `init` wait and are handled after it, in order.
+ * - `handleCall` answers `{ reply, state }`; `handleCast`/`handleInfo` answer `{ state }`; any of
+ *   them may add `stop: reason` to exit after this message. Callbacks may be async; the next
+ *   message waits for the promise.
+ * - A callback that throws or rejects stops the server with `{ crash }` (code
+ *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
+ *   with `EMON_BAD_RETURN_VALUE`. A missing `handleInfo` logs a warning and carries on.
+ * - `terminate(reason, state)` runs once on every exit except a failed init or a kill, bounded by
+ *   the stop timeout (or `terminateTimeout` after a crash).
+ * - On exit: timers are cancelled, the name is released, pending calls reject with
+ *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
+ */
+import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { type AnyReply, DEFAULT_CALL_TIMEOUT, type Message, type Pid, type Protocol, type ReplyTo } from './pid.js';
+import { type ExitListener, type ExitReason, formatExitReason, isOrderlyExit, type ShutdownTimeout } from './process.js';
+import type { Mailbox } from './runtime.js';
+import type { OtpSystem } from './system.js';
+import { TimerRef, TimerSet } from './timers.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What `handleCall` returns: a reply and the new state, optionally stopping after replying. */
+export type CallResult<S, R> = { reply: R; state: S; stop?: undefined } | { stop: ExitReason; reply?: R; state: S };
+
+/** What `handleCast` and `handleInfo` return: the new state, optionally stopping. */
+export type NoReplyResult<S> = { state: S; stop?: ExitReason };
+
+/** What callbacks can do besides returning: their own pid, timers, the logger. */
+export interface ServerContext<P extends Protocol> {
+  readonly self: Pid<P>;
+  readonly system: OtpSystem;
+  readonly log: Logger;
+  /** Sends `msg` to this incarnation's `handleInfo` after `ms`. Cancelled if it exits first. */
+  sendAfter(ms: number, msg: P['info']): TimerRef;
+  /** Sends `msg` to `handleInfo` every `ms` (ticks coalesce while one is queued). */
+  interval(ms: number, msg: P['info']): TimerRef;
+  cancelTimer(ref: TimerRef): boolean;
+}
+
+/** The callback module of a server with state `S`, protocol `P` and start arguments `A`. */
+export interface Behaviour<S, P extends Protocol, A = void> {
+  /** Used in generated names and log lines, e.g. `'collector'`. */
+  readonly name: string;
+  init(args: A, ctx: ServerContext<P>): MaybePromise<S>;
+  handleCall?(msg: P['call'], state: S, ctx: ServerContext<P>): MaybePromise<CallResult<S, AnyReply<P>>>;
+  handleCast?(msg: P['cast'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
+  handleInfo?(msg: P['info'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
+  terminate?(reason: ExitReason, state: S, ctx: ServerContext<P>): MaybePromise<void>;
+}
+
+export interface StartOptions {
+  /** Register under this name (see `OtpSystem.ref`). */
+  name?: string;
+  /** ms `init` may take before the start fails (default 30000). */
+  initTimeout?: number;
+  /** ms `terminate` may take after a crash before the process is cut off (default 5000). */
+  terminateTimeout?: number;
+}
+
+type Envelope<P extends Protocol> =
+  | { kind: 'call'; msg: P['call']; pending: PendingCall }
+  | { kind: 'cast'; msg: P['cast'] }
+  | { kind: 'info'; msg: P['info']; onHandled?: () => void }
+  | { kind: 'stop'; reason: ExitReason };
+
+/** One outstanding `call`: settled exactly once, by the reply, the timeout, or the server's exit. */
+class PendingCall {
+  timer: NodeJS.Timeout | undefined;
+  #settled = false;
+
+  constructor(
+    readonly type: string,
+    readonly owner: Set<PendingCall>,
+    private readonly onResolve: (value: unknown) => void,
+    private readonly onReject: (err: Error) => void,
+  ) {}
+
+  resolve(value: unknown): void {
+    if (this.#settle()) this.onResolve(value);
+  }
+
+  reject(err: Error): void {
+    if (this.#settle()) this.onReject(err);
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    clearTimeout(this.timer);
+    this.owner.delete(this);
+    return true;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function typeOf(msg: unknown): string {
+  const type = (msg as Message | null)?.type;
+  return typeof type === 'string' ? type : describeValue(msg);
+}
+
+/**
+ * Starts a server: registers its name, runs `init`, and resolves with its pid once `init` is done.
+ * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` when init throws, rejects or times out;
+ *   `EMON_NAME_TAKEN` when the name is held by a live process
+ */
+export async function startServer<S, P extends Protocol, A>(
+  system: OtpSystem,
+  behaviour: Behaviour<S, P, A>,
+  args: A,
+  options: StartOptions = {},
+): Promise<Pid<P>> {
+  const server = new GenServer<S, P, A>(system, behaviour, options);
+  await server.start(args, options.initTimeout ?? 30_000);
+  return server;
+}
+
+class GenServer<S, P extends Protocol, A> implements Pid<P> {
+  readonly id: number;
+  readonly name: string;
+  readonly exited: Promise<ExitReason>;
+
+  readonly #system: OtpSystem;
+  readonly #behaviour: Behaviour<S, P, A>;
+  readonly #mailbox: Mailbox<Envelope<P>>;
+  readonly #timers: TimerSet<P['info']>;
+  readonly #pending = new Set<PendingCall>();
+  readonly #links = new Set<ExitListener>();
+  readonly #ctx: ServerContext<P>;
+  readonly #terminateTimeout: number;
+  #resolveExited!: (reason: ExitReason) => void;
+  #state!: S;
+  #alive = true;
+  #exitReason: ExitReason | undefined;
+  #stopRequested = false;
+  /** Messages sent while `init` runs; `undefined` once started. */
+  #early: Envelope<P>[] | undefined = [];
+
+  constructor(system: OtpSystem, behaviour: Behaviour<S, P, A>, options: StartOptions) {
+    this.#system = system;
+    this.#behaviour = behaviour;
+    this.id = system.nextId();
+    this.name = options.name ?? `${behaviour.name}#${this.id}`;
+    this.#terminateTimeout = options.terminateTimeout ?? 5000;
+    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    if (options.name !== undefined) system.register(options.name, this);
+    this.#mailbox = system.runtime.spawn(behaviour.name, (env: Envelope<P>) => this.#handle(env));
+    this.#timers = new TimerSet((msg, onHandled) => {
+      if (this.#alive) this.#post({ kind: 'info', msg, onHandled });
+    });
+    const timers = this.#timers;
+    this.#ctx = {
+      self: this,
+      system,
+      log: system.log,
+      sendAfter: (ms, msg) => timers.sendAfter(ms, msg),
+      interval: (ms, msg) => timers.interval(ms, msg),
+      cancelTimer: (ref) => timers.cancel(ref),
+    };
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  async start(args: A, initTimeout: number): Promise<void> {
+    try {
+      let state = this.#behaviour.init(args, this.#ctx);
+      if (isThenable(state)) state = await withTimeout(state, initTimeout, `init did not finish within ${initTimeout} ms`);
+      this.#state = state;
+    } catch (thrown) {
+      const err = toError(thrown);
+      const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, { cause: err });
+      this.#alive = false;
+      this.#timers.cancelAll();
+      this.#finish({ crash: failure });
+      throw failure;
+    }
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const env of early) this.#mailbox.post(env);
+  }
+
+  call<M extends P['call']>(msg: M, timeout: number = DEFAULT_CALL_TIMEOUT): Promise<ReplyTo<P, M>> {
+    if (!this.#alive) return Promise.reject(new NoProcError(this.name));
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      return Promise.reject(new MonitorError(ErrorCode.InvalidOption, `call timeout must be a positive number of ms, got ${String(timeout)}`));
+    }
+    return new Promise((resolve, reject) => {
+      const type = typeOf(msg);
+      const pending = new PendingCall(type, this.#pending, resolve as (v: unknown) => void, reject);
+      pending.timer = setTimeout(() => pending.reject(new CallTimeoutError(this.name, type, timeout)), timeout);
+      this.#pending.add(pending);
+      this.#post({ kind: 'call', msg, pending });
+    });
+  }
+
+  cast(msg: P['cast']): void {
+    if (this.#alive) this.#post({ kind: 'cast', msg });
+  }
+
+  send(msg: P['info']): void {
+    if (this.#alive) this.#post({ kind: 'info', msg });
+  }
+
+  link(listener: ExitListener): () => void {
+    const reason = this.#exitReason;
+    if (reason !== undefined) {
+      queueMicrotask(() => listener(reason));
+      return () => {};
+    }
+    this.#links.add(listener);
+    return () => this.#links.delete(listener);
+  }
+
+  stop(reason: ExitReason = 'shutdown', timeout: ShutdownTimeout = 5000): Promise<ExitReason> {
+    if (timeout === 'brutal_kill') {
+      this.#kill(false);
+      return this.exited;
+    }
+    if (this.#alive && !this.#stopRequested) {
+      this.#stopRequested = true;
+      this.#post({ kind: 'stop', reason });
+    }
+    if (this.#exitReason === undefined && timeout !== 'infinity') {
+      const killer = setTimeout(() => this.#kill(), timeout);
+      void this.exited.then(() => clearTimeout(killer));
+    }
+    return this.exited;
+  }
+
+  #post(env: Envelope<P>): void {
+    if (this.#early !== undefined) this.#early.push(env);
+    else this.#mailbox.post(env);
+  }
+
+  /** The mailbox handler. It never throws: every failure becomes this server's exit. */
+  async #handle(env: Envelope<P>): Promise<void> {
+    if (!this.#alive) {
+      if (env.kind === 'call') env.pending.reject(new NoProcError(this.name));
+      return;
+    }
+    if (env.kind === 'stop') return this.#exit(env.reason, 'stop');
+    const b = this.#behaviour;
+    let where = '';
+    let result: unknown;
+    try {
+      switch (env.kind) {
+        case 'call':
+          where = `handleCall(${typeOf(env.msg)})`;
+          if (b.handleCall === undefined) throw new Error(`unexpected call: ${b.name} has no handleCall`);
+          result = b.handleCall(env.msg, this.#state, this.#ctx);
+          break;
+        case 'cast':
+          where = `handleCast(${typeOf(env.msg)})`;
+          if (b.handleCast === undefined) throw new Error(`unexpected cast: ${b.name} has no handleCast`);
+          result = b.handleCast(env.msg, this.#state, this.#ctx);
+          break;
+        case 'info':
+          env.onHandled?.();
+          where = `handleInfo(${typeOf(env.msg)})`;
+          if (b.handleInfo === undefined) {
+            this.#system.log.warn({ server: this.name, message: typeOf(env.msg) }, 'unexpected info message dropped: no handleInfo');
+            return;
+          }
+          result = b.handleInfo(env.msg, this.#state, this.#ctx);
+          break;
+      }
+      if (isThenable(result)) result = await result;
+    } catch (thrown) {
+      const err = toError(thrown);
+      return this.#exit({ crash: new MonitorError(ErrorCode.CallbackFailed, `${this.name}: ${where} threw: ${err.message}`, { cause: err }) }, 'crash');
+    }
+    // Killed while an async callback was pending: its result belongs to nobody.
+    if (!this.#alive) return;
+    if (!isResult(result, env.kind === 'call')) {
+      const expected = env.kind === 'call' ? '{ reply, state } or { stop, state }' : '{ state } or { stop, state }';
+      const failure = new MonitorError(ErrorCode.BadReturnValue, `${this.name}: ${where} returned ${describeValue(result)}; expected ${expected}`);
+      return this.#exit({ crash: failure }, 'crash');
+    }
+    this.#state = result.state as S;
+    if (env.kind === 'call' && 'reply' in result) env.pending.resolve(result.reply);
+    if (result.stop !== undefined) return this.#exit(result.stop, 'stop');
+  }
+
+  /** Begins exiting: no more messages or timers; runs `terminate`; then finishes. */
+  async #exit(reason: ExitReason, how: 'stop' | 'crash'): Promise<void> {
+    if (!this.#alive) return;
+    this.#alive = false;
+    this.#timers.cancelAll();
+    if (!isOrderlyExit(reason)) {
+      this.#system.log.error({ server: this.name, reason: formatExitReason(reason) }, 'server terminating abnormally');
+    }
+    const terminate = this.#behaviour.terminate;
+    if (terminate !== undefined) {
+      try {
+        const done = terminate.call(this.#behaviour, reason, this.#state, this.#ctx);
+        if (isThenable(done)) {
+          // After a stop request the stopper's timeout bounds terminate; after a crash, ours does.
+          await (how === 'crash' ? withTimeout(done, this.#terminateTimeout, 'terminate timed out') : done);
+        }
+      } catch (thrown) {
+        this.#system.log.error({ server: this.name, err: toError(thrown) }, 'terminate failed');
+      }
+    }
+    this.#finish(reason);
+  }
+
+  #kill(timedOut = true): void {
+    if (this.#exitReason !== undefined) return;
+    this.#alive = false;
+    this.#timers.cancelAll();
+    if (timedOut) this.#system.log.warn({ server: this.name }, 'did not stop within its shutdown time: killed');
+    this.#finish('killed');
+  }
+
+  #finish(reason: ExitReason): void {
+    if (this.#exitReason !== undefined) return;
+    this.#exitReason = reason;
+    this.#early = undefined;
+    this.#system.runtime.close(this.#mailbox);
+    this.#system.unregister(this.name, this);
+    for (const pending of [...this.#pending]) {
+      pending.reject(new MonitorError(ErrorCode.ServerExited, `${this.name} exited (${formatExitReason(reason)}) before replying to ${pending.type}`));
+    }
+    this.#resolveExited(reason);
+    const links = [...this.#links];
+    this.#links.clear();
+    for (const listener of links) {
+      try {
+        listener(reason);
+      } catch (thrown) {
+        this.#system.log.error({ server: this.name, err: toError(thrown) }, 'exit listener threw');
+      }
+    }
+  }
+}
+
+function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; stop?: ExitReason } {
+  if (typeof value !== 'object' || value === null || !('state' in value)) return false;
+  return !needsReply || 'reply' in value || (value as { stop?: unknown }).stop !== undefined;
+}
+
+function withTimeout<T>(promise: PromiseLike<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,388 @@
+/**
+ * supervisor: a process that starts, watches and restarts child processes. Like supervisor.erl it
+ * is itself a gen_server callback module, so its own messages (child exits, calls) are handled one
+ * at a time through its mailbox.
+ *
+ * - Children start in spec order and stop in reverse order, each with its `shutdown` time.
+ * - Strategies, applied when a child exits and must be restarted:
+ *   `one_for_one` restarts that child; `one_for_all` stops the others (reverse order) and restarts
+ *   all; `rest_for_one` stops and restarts the children started after it.
+ * - Restart types: `permanent` children are always restarted, `transient` only after an abnormal
+ *   exit (not `normal`/`shutdown`), `temporary` never (and are forgotten when they exit).
+ * - Intensity: more than `intensity` restarts within `period` ms makes the supervisor stop all its
+ *   children and exit with `EMON_MAX_RESTART_INTENSITY`, which its parent sees as a child crash.
+ *   Defaults as in OTP: `one_for_one`, 1 restart in 5000 ms.
+ * - A child that fails to start during a restart is retried through the mailbox (counting against
+ *   the intensity), so a stop request can get in between attempts.
+ */
+import { ErrorCode, MonitorError, toError } from '../errors.js';
+import { type Behaviour, type ServerContext, startServer, type StartOptions } from './gen-server.js';
+import type { Pid, Protocol } from './pid.js';
+import { type ExitReason, formatExitReason, isOrderlyExit, type ProcessRef, type ShutdownTimeout } from './process.js';
+import type { OtpSystem } from './system.js';
+
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export type ChildType = 'worker' | 'supervisor';
+
+export interface ChildSpec {
+  /** Unique among the supervisor's children. */
+  id: string;
+  /** Starts the child and resolves with its process once it is running (its init done). */
+  start: (system: OtpSystem) => Promise<ProcessRef>;
+  /** Default `'permanent'`. */
+  restart?: RestartType;
+  /** Default 5000 ms for workers, `'infinity'` for supervisors. */
+  shutdown?: ShutdownTimeout;
+  /** Default `'worker'`. */
+  type?: ChildType;
+}
+
+export interface SupervisorFlags {
+  /** Default `'one_for_one'`. */
+  strategy?: Strategy;
+  /** Max restarts within `period` (default 1). */
+  intensity?: number;
+  /** ms (default 5000). */
+  period?: number;
+}
+
+export interface SupervisorSpec {
+  flags?: SupervisorFlags;
+  children: readonly ChildSpec[];
+}
+
+/** One row of `which_children`. */
+export interface ChildInfo {
+  id: string;
+  /** The running incarnation's process id, or undefined while stopped or restarting. */
+  pid: number | undefined;
+  type: ChildType;
+  restart: RestartType;
+}
+
+export interface SupervisorProtocol {
+  call:
+    | { type: 'which_children' }
+    | { type: 'start_child'; spec: ChildSpec }
+    | { type: 'terminate_child'; id: string }
+    | { type: 'restart_child'; id: string }
+    | { type: 'delete_child'; id: string };
+  replies: {
+    which_children: ChildInfo[];
+    start_child: { ok: true; pid: number } | { ok: false; error: MonitorError };
+    terminate_child: { ok: true } | { ok: false; error: MonitorError };
+    restart_child: { ok: true; pid: number } | { ok: false; error: MonitorError };
+    delete_child: { ok: true } | { ok: false; error: MonitorError };
+  };
+  cast: never;
+  info:
+    | { type: 'EXIT'; id: string; pid: ProcessRef; reason: ExitReason }
+    | { type: 'try_again_restart'; id: string };
+}
+
+export type SupervisorPid = Pid<SupervisorProtocol>;
+
+type CheckedChild = Required<ChildSpec>;
+type CheckedFlags = Required<SupervisorFlags>;
+
+const STRATEGIES: readonly Strategy[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
+const RESTARTS: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
+const TYPES: readonly ChildType[] = ['worker', 'supervisor'];
+
+function childSpecError(id: unknown, message: string): MonitorError {
+  const who = typeof id === 'string' ? `child "${id}"` : 'child';
+  return new MonitorError(ErrorCode.InvalidChildSpec, `${who}: ${message}`);
+}
+
+function validId(id: unknown): void {
+  if (typeof id !== 'string' || id.length === 0) throw childSpecError(undefined, `invalid id: ${JSON.stringify(id)} (a non-empty string)`);
+}
+
+function validStart(id: string, start: unknown): void {
+  if (typeof start !== 'function') throw childSpecError(id, `invalid start: expected a function returning a promise of the child process`);
+}
+
+function validRestart(id: string, restart: unknown): void {
+  if (!RESTARTS.includes(restart as RestartType)) throw childSpecError(id, `invalid restart: ${JSON.stringify(restart)} (allowed: ${RESTARTS.join(', ')})`);
+}
+
+function validShutdown(id: string, shutdown: unknown): void {
+  const ok = shutdown === 'infinity' || shutdown === 'brutal_kill' || (Number.isInteger(shutdown) && (shutdown as number) >= 0);
+  if (!ok) throw childSpecError(id, `invalid shutdown: ${JSON.stringify(shutdown)} (a non-negative integer of ms, 'infinity' or 'brutal_kill')`);
+}
+
+function validType(id: string, type: unknown): void {
+  if (!TYPES.includes(type as ChildType)) throw childSpecError(id, `invalid type: ${JSON.stringify(type)} (allowed: ${TYPES.join(', ')})`);
+}
+
+/** Fills in defaults and validates one child spec. */
+export function checkChildSpec(input: ChildSpec): CheckedChild {
+  validId(input?.id);
+  const type = input.type ?? 'worker';
+  const spec: CheckedChild = { restart: 'permanent', shutdown: type === 'supervisor' ? 'infinity' : 5000, type, ...input };
+  validStart(spec.id, spec.start);
+  validRestart(spec.id, spec.restart);
+  validShutdown(spec.id, spec.shutdown);
+  validType(spec.id, spec.type);
+  return spec;
+}
+
+/**
+ * Validates a list of child specs (defaults filled in).
+ * @throws {MonitorError} `EMON_INVALID_CHILD_SPEC` naming the child and the field
+ */
+export function checkChildSpecs(specs: readonly ChildSpec[]): CheckedChild[] {
+  if (!Array.isArray(specs)) throw childSpecError(undefined, 'children must be an array of child specs');
+  const seen = new Set<string>();
+  return specs.map((input) => {
+    const spec = checkChildSpec(input);
+    if (seen.has(spec.id)) throw childSpecError(spec.id, 'duplicate id');
+    seen.add(spec.id);
+    return spec;
+  });
+}
+
+/**
+ * Fills in defaults and validates supervisor flags.
+ * @throws {MonitorError} `EMON_INVALID_SUPERVISOR_FLAGS`
+ */
+export function checkFlags(input: SupervisorFlags = {}): CheckedFlags {
+  const flags: CheckedFlags = { strategy: 'one_for_one', intensity: 1, period: 5000, ...input };
+  if (!STRATEGIES.includes(flags.strategy)) {
+    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid strategy: ${JSON.stringify(flags.strategy)} (allowed: ${STRATEGIES.join(', ')})`);
+  }
+  if (!Number.isInteger(flags.intensity) || flags.intensity < 0) {
+    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid intensity: ${JSON.stringify(flags.intensity)} (a non-negative integer)`);
+  }
+  if (!Number.isInteger(flags.period) || flags.period < 1) {
+    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid period: ${JSON.stringify(flags.period)} (a positive integer of ms)`);
+  }
+  return flags;
+}
+
+interface ChildRecord {
+  spec: CheckedChild;
+  pid: ProcessRef | undefined;
+  unlink: (() => void) | undefined;
+}
+
+interface SupState {
+  flags: CheckedFlags;
+  children: ChildRecord[];
+  /** Monotonic timestamps of recent restarts (OTP's add_restart list). */
+  restarts: number[];
+}
+
+type Ctx = ServerContext<SupervisorProtocol>;
+
+function isProcess(value: unknown): value is ProcessRef {
+  const p = value as ProcessRef | null;
+  return typeof p?.link === 'function' && typeof p.stop === 'function' && typeof p.id === 'number';
+}
+
+async function startChild(rec: ChildRecord, ctx: Ctx): Promise<ProcessRef> {
+  const pid: unknown = await rec.spec.start(ctx.system);
+  if (!isProcess(pid)) throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process`);
+  rec.pid = pid;
+  rec.unlink = pid.link((reason) => ctx.self.send({ type: 'EXIT', id: rec.spec.id, pid, reason }));
+  return pid;
+}
+
+async function stopChild(rec: ChildRecord): Promise<void> {
+  const pid = rec.pid;
+  rec.unlink?.();
+  rec.pid = undefined;
+  rec.unlink = undefined;
+  if (pid !== undefined) await pid.stop('shutdown', rec.spec.shutdown);
+}
+
+function shouldRestart(restart: RestartType, reason: ExitReason): boolean {
+  return restart === 'permanent' || (restart === 'transient' && !isOrderlyExit(reason));
+}
+
+/** OTP's add_restart: record now, forget restarts older than the period, check the intensity. */
+function addRestart(state: SupState, now: number): boolean {
+  const { intensity, period } = state.flags;
+  state.restarts = state.restarts.filter((t) => t > now - period);
+  state.restarts.push(now);
+  return state.restarts.length <= intensity;
+}
+
+/** The children that restart together with `rec` under the strategy, in start order. */
+function restartGroup(state: SupState, rec: ChildRecord): ChildRecord[] {
+  switch (state.flags.strategy) {
+    case 'one_for_one':
+      return [rec];
+    case 'one_for_all':
+      return state.children;
+    case 'rest_for_one':
+      return state.children.slice(state.children.indexOf(rec));
+  }
+}
+
+async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ctx: Ctx) {
+  if (!addRestart(state, ctx.system.now())) {
+    const { intensity, period } = state.flags;
+    const crash = new MonitorError(
+      ErrorCode.MaxRestartIntensity,
+      `${ctx.self.name}: more than ${intensity} restart(s) within ${period} ms; last: child "${rec.spec.id}" exited with ${formatExitReason(reason)}`,
+    );
+    ctx.log.error({ supervisor: ctx.self.name, child: rec.spec.id, intensity, period }, 'reached max restart intensity: shutting down');
+    return { stop: { crash } as ExitReason, state };
+  }
+  const group = restartGroup(state, rec);
+  for (const sibling of [...group].reverse()) {
+    if (sibling !== rec && sibling.pid !== undefined) await stopChild(sibling);
+  }
+  // Temporary siblings stopped for a group restart are not restarted, as in OTP.
+  const toStart = group.filter((c) => c === rec || c.spec.restart !== 'temporary');
+  state.children = state.children.filter((c) => !group.includes(c) || toStart.includes(c));
+  for (const child of toStart) {
+    if (child.pid !== undefined) continue;
+    try {
+      const pid = await startChild(child, ctx);
+      ctx.log.info({ supervisor: ctx.self.name, child: child.spec.id, pid: pid.id }, 'child restarted');
+    } catch (thrown) {
+      ctx.log.error({ supervisor: ctx.self.name, child: child.spec.id, err: toError(thrown) }, 'child failed to restart: trying again');
+      ctx.self.send({ type: 'try_again_restart', id: child.spec.id });
+      return { state };
+    }
+  }
+  return { state };
+}
+
+function find(state: SupState, id: string): ChildRecord | undefined {
+  return state.children.find((c) => c.spec.id === id);
+}
+
+function notFound(id: string): { ok: false; error: MonitorError } {
+  return { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `no child with id "${id}"`) };
+}
+
+const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpec> = {
+  name: 'supervisor',
+
+  async init(spec, ctx) {
+    const flags = checkFlags(spec.flags);
+    const state: SupState = { flags, children: checkChildSpecs(spec.children).map((s) => ({ spec: s, pid: undefined, unlink: undefined })), restarts: [] };
+    for (const rec of state.children) {
+      try {
+        await startChild(rec, ctx);
+      } catch (thrown) {
+        for (const started of [...state.children].reverse()) await stopChild(started);
+        throw new Error(`child "${rec.spec.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+      }
+    }
+    return state;
+  },
+
+  async handleCall(msg, state, ctx) {
+    switch (msg.type) {
+      case 'which_children':
+        return {
+          reply: state.children.map((c) => ({ id: c.spec.id, pid: c.pid?.id, type: c.spec.type, restart: c.spec.restart })),
+          state,
+        };
+      case 'start_child': {
+        let spec: CheckedChild;
+        try {
+          spec = checkChildSpec(msg.spec);
+          if (find(state, spec.id)) throw childSpecError(spec.id, 'duplicate id');
+        } catch (err) {
+          return { reply: { ok: false, error: err as MonitorError }, state };
+        }
+        const rec: ChildRecord = { spec, pid: undefined, unlink: undefined };
+        try {
+          const pid = await startChild(rec, ctx);
+          state.children.push(rec);
+          return { reply: { ok: true, pid: pid.id }, state };
+        } catch (thrown) {
+          const error = new MonitorError(ErrorCode.InitFailed, `child "${spec.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+          return { reply: { ok: false, error }, state };
+        }
+      }
+      case 'terminate_child': {
+        const rec = find(state, msg.id);
+        if (!rec) return { reply: notFound(msg.id), state };
+        await stopChild(rec);
+        if (rec.spec.restart === 'temporary') state.children = state.children.filter((c) => c !== rec);
+        return { reply: { ok: true }, state };
+      }
+      case 'restart_child': {
+        const rec = find(state, msg.id);
+        if (!rec) return { reply: notFound(msg.id), state };
+        if (rec.pid !== undefined) return { reply: { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `child "${msg.id}" is running`) }, state };
+        try {
+          const pid = await startChild(rec, ctx);
+          return { reply: { ok: true, pid: pid.id }, state };
+        } catch (thrown) {
+          const error = new MonitorError(ErrorCode.InitFailed, `child "${msg.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+          return { reply: { ok: false, error }, state };
+        }
+      }
+      case 'delete_child': {
+        const rec = find(state, msg.id);
+        if (!rec) return { reply: notFound(msg.id), state };
+        if (rec.pid !== undefined) return { reply: { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `child "${msg.id}" is running`) }, state };
+        state.children = state.children.filter((c) => c !== rec);
+        return { reply: { ok: true }, state };
+      }
+    }
+  },
+
+  async handleInfo(msg, state, ctx) {
+    switch (msg.type) {
+      case 'EXIT': {
+        const rec = find(state, msg.id);
+        // A stale exit: the child was already stopped or replaced by this supervisor.
+        if (rec === undefined || rec.pid !== msg.pid) return { state };
+        rec.pid = undefined;
+        rec.unlink = undefined;
+        const fields = { supervisor: ctx.self.name, child: msg.id, reason: formatExitReason(msg.reason) };
+        if (!shouldRestart(rec.spec.restart, msg.reason)) {
+          ctx.log.info(fields, 'child exited: not restarted');
+          if (rec.spec.restart === 'temporary') state.children = state.children.filter((c) => c !== rec);
+          return { state };
+        }
+        ctx.log.error(fields, 'child terminated: restarting');
+        return restart(state, rec, msg.reason, ctx);
+      }
+      case 'try_again_restart': {
+        const rec = find(state, msg.id);
+        if (rec === undefined || rec.pid !== undefined) return { state };
+        return restart(state, rec, 'killed', ctx);
+      }
+    }
+  },
+
+  async terminate(_reason, state) {
+    for (const rec of [...state.children].reverse()) await stopChild(rec);
+  },
+};
+
+/**
+ * Starts a supervisor and its children (in order). Resolves once all are running.
+ * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` if a spec is invalid or a child fails to
+ *   start; children already started are stopped first, in reverse order
+ */
+export function startSupervisor(system: OtpSystem, spec: SupervisorSpec, options: StartOptions = {}): Promise<SupervisorPid> {
+  // A supervisor's init is as long as its children's starts; they have their own timeouts.
+  return startServer(system, supervisorBehaviour, spec, { initTimeout: 2 ** 31 - 1, ...options });
+}
+
+/** A child spec for a nested supervisor. */
+export function supervisorChild(id: string, spec: SupervisorSpec, extra: Omit<ChildSpec, 'id' | 'start' | 'type'> = {}): ChildSpec {
+  return { id, type: 'supervisor', start: (system) => startSupervisor(system, spec), ...extra };
+}
+
+/** A child spec for a gen_server worker. */
+export function workerChild<S, P extends Protocol, A>(
+  id: string,
+  behaviour: Behaviour<S, P, A>,
+  args: A,
+  extra: Omit<ChildSpec, 'id' | 'start' | 'type'> & { name?: string } = {},
+): ChildSpec {
+  const { name, ...rest } = extra;
+  return { id, type: 'worker', start: (system) => startServer(system, behaviour, args, name === undefined ? {} : { name }), ...rest };
+}

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../src/errors.js';
+import { type ExitReason, startMonitoring } from '../src/index.js';
+import type { Behaviour, Protocol } from '../src/otp/index.js';
+import { memoryLogger } from './helpers.js';
+
+interface CrashProtocol extends Protocol {
+  call: never;
+  replies: Record<string, never>;
+  cast: never;
+  info: { type: 'crash' };
+}
+
+/** Crashes a few ms after every start: a crash loop. */
+const crashLoop: Behaviour<null, CrashProtocol> = {
+  name: 'crash-loop',
+  init(_a, ctx) {
+    ctx.sendAfter(1, { type: 'crash' });
+    return null;
+  },
+  handleInfo() {
+    throw new Error('always failing');
+  },
+};
+
+describe('startMonitoring', () => {
+  it('stops the tree, logs one line and calls onStop when the root gives up; nothing is thrown', async () => {
+    const logger = memoryLogger();
+    const stops: ExitReason[] = [];
+    const { startServer } = await import('../src/otp/index.js');
+    const mon = await startMonitoring({
+      logger,
+      onStop: (r) => stops.push(r),
+      extraChildren: [{ id: 'looper', start: (sys) => startServer(sys, crashLoop, undefined) }],
+    });
+    const reason = await mon.stopped;
+    expect(typeof reason === 'object' && reason.crash.code).toBe(ErrorCode.MaxRestartIntensity);
+    expect(stops).toEqual([reason]);
+    const treeLines = logger.records.filter((r) => r.msg.startsWith('monitoring tree stopped'));
+    expect(treeLines).toHaveLength(1);
+    expect(treeLines[0]!.fields.reason).toMatch(/more than 10 restart\(s\) within 60000 ms/);
+    await mon.stop(); // idempotent after the tree is gone
+  });
+
+  it('lets a host process exit on its own after stop(): nothing keeps the event loop alive', async () => {
+    const dist = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+    const script = `
+      import { startMonitoring, startServer } from ${JSON.stringify(dist)};
+      const ticker = {
+        name: 'ticker',
+        init(_a, ctx) { ctx.interval(5, { type: 'tick' }); ctx.sendAfter(600000, { type: 'tick' }); return 0; },
+        handleInfo(_m, n) { return { state: n + 1 }; },
+        handleCall(_m, n) { return { reply: n, state: n }; },
+      };
+      const mon = await startMonitoring({
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+        extraChildren: [{ id: 'ticker', start: (sys) => startServer(sys, ticker, undefined, { name: 'ticker' }) }],
+      });
+      while ((await mon.system.ref('ticker').call({ type: 'ticks' })) < 3) await new Promise((r) => setImmediate(r));
+      await mon.stop();
+      console.log('stopped');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    // A generous bound on a process that should exit in well under a second.
+    const bound = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    clearTimeout(bound);
+    expect(out.trim()).toBe('stopped');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+  });
+});

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CallTimeoutError, ErrorCode, MonitorError, NoProcError } from '../../src/errors.js';
+import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
+import { memoryLogger, until } from '../helpers.js';
+import { recordingWorker, type WorkerProtocol } from './worker-fixture.js';
+
+const systems: OtpSystem[] = [];
+const pids: Pid<WorkerProtocol>[] = [];
+
+function newSystem() {
+  const logger = memoryLogger();
+  const system = new OtpSystem({ logger });
+  systems.push(system);
+  return { system, logger };
+}
+
+async function startWorker(system: OtpSystem, events: string[], name?: string) {
+  const pid = await startServer(system, recordingWorker(events), name ?? 'w', name === undefined ? {} : { name });
+  pids.push(pid);
+  return pid;
+}
+
+afterEach(async () => {
+  for (const pid of pids.splice(0)) await pid.stop('shutdown', 100);
+  for (const system of systems.splice(0)) system.close();
+});
+
+describe('GenServer', () => {
+  it('answers calls with typed replies and applies casts in order', async () => {
+    const { system } = newSystem();
+    const pid = await startWorker(system, []);
+    pid.cast({ type: 'add', by: 2 });
+    pid.cast({ type: 'add', by: 3 });
+    const count: number = await pid.call({ type: 'count' });
+    expect(count).toBe(5);
+    expect(await pid.call({ type: 'ping' })).toBe('pong');
+  });
+
+  it('rejects a call to a stopped server with a typed noproc error', async () => {
+    const { system } = newSystem();
+    const pid = await startWorker(system, []);
+    await pid.stop();
+    const err = await pid.call({ type: 'ping' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProcError);
+    expect((err as NoProcError).code).toBe(ErrorCode.NoProc);
+    expect((err as NoProcError).message).toBe(`noproc: no live process ${pid.name}`);
+  });
+
+  it('rejects a call to an unregistered name with noproc', async () => {
+    const { system } = newSystem();
+    const err = await system.ref<WorkerProtocol>('nobody').call({ type: 'ping' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProcError);
+    expect((err as Error).message).toBe('noproc: no live process registered as "nobody"');
+  });
+
+  it('rejects a call that gets no reply in time with a typed timeout error, and stays usable', async () => {
+    const { system } = newSystem();
+    const pid = await startWorker(system, []);
+    const err = await pid.call({ type: 'hang' }, 25).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CallTimeoutError);
+    expect((err as CallTimeoutError).code).toBe(ErrorCode.CallTimeout);
+    expect((err as CallTimeoutError).timeoutMs).toBe(25);
+    expect((err as Error).message).toBe(`call hang to ${pid.name} got no reply within 25 ms`);
+  });
+
+  it('rejects pending calls with EMON_SERVER_EXITED when the server crashes', async () => {
+    const { system } = newSystem();
+    const pid = await startWorker(system, []);
+    const inFlight = pid.call({ type: 'crash_in_call' }).catch((e: unknown) => e);
+    const queued = pid.call({ type: 'ping' }).catch((e: unknown) => e);
+    for (const err of [await inFlight, await queued]) {
+      expect(err).toBeInstanceOf(MonitorError);
+      expect((err as MonitorError).code).toBe(ErrorCode.ServerExited);
+      expect((err as MonitorError).message).toMatch(/exited \(EMON_CALLBACK_FAILED .*crashed in a call\) before replying/);
+    }
+    const reason = await pid.exited;
+    expect(typeof reason === 'object' && reason.crash.cause).toBeInstanceOf(Error);
+  });
+
+  it('reports a failing init to the starter and leaves nothing registered', async () => {
+    const { system } = newSystem();
+    const bad: Behaviour<null, WorkerProtocol, void> = {
+      name: 'bad',
+      init(_args, ctx) {
+        ctx.interval(10, { type: 'tick' });
+        throw new Error('no config');
+      },
+    };
+    const err = await startServer(system, bad, undefined, { name: 'bad' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MonitorError);
+    expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
+    expect((err as MonitorError).message).toBe('bad: init failed: no config');
+    expect(system.whereis('bad')).toBeUndefined();
+    // The name can be taken again: nothing of the failed start is left.
+    await startWorker(system, [], 'bad');
+  });
+
+  it('times out an async init that never finishes', async () => {
+    const { system } = newSystem();
+    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck', init: () => new Promise(() => {}) };
+    const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
+    expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
+    expect((err as Error).message).toMatch(/init did not finish within 20 ms/);
+  });
+
+  it('handles messages sent during an async init after it, in order', async () => {
+    const { system } = newSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: number[] = [];
+    const slow: Behaviour<number[], WorkerProtocol, void> = {
+      name: 'slow',
+      async init(_a, ctx) {
+        ctx.self.cast({ type: 'add', by: 1 });
+        await gate;
+        return seen;
+      },
+      handleCast(msg, state) {
+        if (msg.type === 'add') state.push(msg.by);
+        return { state };
+      },
+      handleCall(_msg, state) {
+        return { reply: state.length, state };
+      },
+    };
+    const starting = startServer(system, slow, undefined, { name: 'slow' });
+    const pid = system.ref<WorkerProtocol>('slow');
+    pid.cast({ type: 'add', by: 2 });
+    release();
+    const started = await starting;
+    pids.push(started);
+    expect(await started.call({ type: 'count' })).toBe(2);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('refuses a second live process under the same name', async () => {
+    const { system } = newSystem();
+    await startWorker(system, [], 'dup');
+    const err = await startWorker(system, [], 'dup').catch((e: unknown) => e);
+    expect((err as MonitorError).code).toBe(ErrorCode.NameTaken);
+  });
+
+  it('logs and drops an info message when there is no handleInfo', async () => {
+    const { system, logger } = newSystem();
+    const plain: Behaviour<number, WorkerProtocol, void> = {
+      name: 'plain',
+      init: () => 0,
+      handleCall: (_m, state) => ({ reply: 'pong', state }),
+    };
+    const pid = await startServer(system, plain, undefined);
+    pids.push(pid);
+    pid.send({ type: 'tick' });
+    expect(await pid.call({ type: 'ping' })).toBe('pong');
+    expect(logger.records.some((r) => r.level === 'warn' && r.msg.includes('no handleInfo'))).toBe(true);
+  });
+
+  it('runs terminate with the reason on an orderly stop and on a stop requested by the server', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const a = await startWorker(system, events, 'a');
+    const b = await startWorker(system, events, 'b');
+    expect(await a.stop()).toBe('shutdown');
+    b.cast({ type: 'exit', reason: 'normal' });
+    expect(await b.exited).toBe('normal');
+    expect(events.filter((e) => e.startsWith('stop:'))).toEqual(['stop:a#1:shutdown', 'stop:b#1:normal']);
+    expect(a.alive).toBe(false);
+  });
+
+  it('follows a restarted server through a name reference', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const first = await startWorker(system, events, 'named');
+    const ref = system.ref<WorkerProtocol>('named');
+    first.cast({ type: 'add', by: 7 });
+    expect(await ref.call({ type: 'count' })).toBe(7);
+    await first.stop();
+    await startWorker(system, events, 'named');
+    await until(async () => expect(await ref.call({ type: 'count' })).toBe(0));
+  });
+});
