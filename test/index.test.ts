@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 describe('public index (built)', () => {
   it('exports exactly the public names', async () => {
-    const index = (await import('../dist/src/index.js')) as Record<string, unknown>;
+    // The built output, as a user gets it (a variable path: dist/ need not exist at typecheck).
+    const built = '../dist/src/index.js';
+    const index = (await import(built)) as Record<string, unknown>;
     expect(Object.keys(index).sort()).toEqual(
       [
         'CallTimeoutError',
