@@ -4,8 +4,9 @@
  * - `init(args, ctx)` runs before `startServer` resolves: a throw, rejection or timeout there is
  *   reported to the starter (the promise rejects with `EMON_INIT_FAILED`) and nothing is left
  *   half-started. Messages sent during `init` wait and are handled after it, in order.
- * - `handleCall` answers `{ reply, state }`; `handleCast`/`handleInfo` answer `{ state }`; any of
- *   them may add `stop: reason` to exit after this message. Callbacks may be async; the next
+ * - `handleCall` answers `{ reply, state }` (or `{ error, state }` to reject the caller and carry
+ *   on); `handleCast`/`handleInfo` answer `{ state }`; any of them may add `stop: reason` to exit
+ *   after this message. Callbacks may be async; the next
  *   message waits for the promise.
  * - A callback that throws or rejects stops the server with `{ crash }` (code
  *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
@@ -25,8 +26,15 @@ import { TimerRef, TimerSet } from './timers.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** What `handleCall` returns: a reply and the new state, optionally stopping after replying. */
-export type CallResult<S, R> = { reply: R; state: S; stop?: undefined } | { stop: ExitReason; reply?: R; state: S };
+/**
+ * What `handleCall` returns: a reply and the new state, optionally stopping after replying; or an
+ * `error`, which rejects the caller's promise while the server carries on (a refused request,
+ * not a crash).
+ */
+export type CallResult<S, R> =
+  | { reply: R; state: S; stop?: undefined }
+  | { error: Error; state: S; stop?: undefined }
+  | { stop: ExitReason; reply?: R; state: S };
 
 /** What `handleCast` and `handleInfo` return: the new state, optionally stopping. */
 export type NoReplyResult<S> = { state: S; stop?: ExitReason };
@@ -282,12 +290,15 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     // Killed while an async callback was pending: its result belongs to nobody.
     if (!this.#alive) return;
     if (!isResult(result, env.kind === 'call')) {
-      const expected = env.kind === 'call' ? '{ reply, state } or { stop, state }' : '{ state } or { stop, state }';
+      const expected = env.kind === 'call' ? '{ reply, state }, { error, state } or { stop, state }' : '{ state } or { stop, state }';
       const failure = new MonitorError(ErrorCode.BadReturnValue, `${this.name}: ${where} returned ${describeValue(result)}; expected ${expected}`);
       return this.#exit({ crash: failure }, 'crash');
     }
     this.#state = result.state as S;
-    if (env.kind === 'call' && 'reply' in result) env.pending.resolve(result.reply);
+    if (env.kind === 'call') {
+      if ('reply' in result) env.pending.resolve(result.reply);
+      else if (result.error instanceof Error) env.pending.reject(result.error);
+    }
     if (result.stop !== undefined) return this.#exit(result.stop, 'stop');
   }
 
@@ -344,9 +355,10 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   }
 }
 
-function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; stop?: ExitReason } {
+function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; stop?: ExitReason } {
   if (typeof value !== 'object' || value === null || !('state' in value)) return false;
-  return !needsReply || 'reply' in value || (value as { stop?: unknown }).stop !== undefined;
+  const r = value as { stop?: unknown; error?: unknown };
+  return !needsReply || 'reply' in value || r.error instanceof Error || r.stop !== undefined;
 }
 
 function withTimeout<T>(promise: PromiseLike<T>, ms: number, message: string): Promise<T> {

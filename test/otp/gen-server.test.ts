@@ -77,6 +77,21 @@ describe('GenServer', () => {
     expect(typeof reason === 'object' && reason.crash.cause).toBeInstanceOf(Error);
   });
 
+  it('rejects the caller with a returned error and keeps serving', async () => {
+    const { system } = newSystem();
+    const picky: Behaviour<number, WorkerProtocol, void> = {
+      name: 'picky',
+      init: () => 0,
+      handleCall: (msg, state) =>
+        msg.type === 'count' ? { error: new MonitorError(ErrorCode.BadMessage, 'count is not allowed'), state } : { reply: 'pong', state },
+    };
+    const pid = await startServer(system, picky, undefined);
+    pids.push(pid);
+    await expect(pid.call({ type: 'count' })).rejects.toThrow('count is not allowed');
+    expect(await pid.call({ type: 'ping' })).toBe('pong');
+    expect(pid.alive).toBe(true);
+  });
+
   it('reports a failing init to the starter and leaves nothing registered', async () => {
     const { system } = newSystem();
     const bad: Behaviour<null, WorkerProtocol, void> = {
