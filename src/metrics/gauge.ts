@@ -1,0 +1,105 @@
+/**
+ * Gauge: a value that goes up and down (memory in use, open connections). NaN, infinities and
+ * non-numbers are refused with `EMON_INVALID_VALUE` and change nothing.
+ */
+import type { Labels } from './label-map.js';
+import { invalidValue, Metric, type MetricContext, type MetricOptions, Series } from './metric.js';
+
+const WHAT = 'a gauge value must be a finite number';
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && v - v === 0;
+}
+
+export class GaugeSeries extends Series {
+  value = 0;
+
+  /** @throws {MonitorError} `EMON_INVALID_VALUE` */
+  set(value: number): void {
+    if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
+    this.value = value;
+  }
+
+  /** @throws {MonitorError} `EMON_INVALID_VALUE` */
+  inc(value = 1): void {
+    if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
+    this.value += value;
+  }
+
+  /** @throws {MonitorError} `EMON_INVALID_VALUE` */
+  dec(value = 1): void {
+    if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
+    this.value -= value;
+  }
+
+  snapshot(): { v: number } {
+    return { v: this.value };
+  }
+
+  restore(state: unknown): void {
+    const v = (state as { v?: unknown } | null)?.v;
+    if (!isFiniteNumber(v)) throw invalidValue(this.metric, 'a restored gauge must hold a finite number', v);
+    this.value = v;
+    this.flushedVersion = v;
+  }
+
+  version(): number {
+    return this.value;
+  }
+}
+
+export class Gauge extends Metric<GaugeSeries> {
+  readonly type = 'gauge';
+
+  /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
+  constructor(name: string, options: MetricOptions, context: MetricContext) {
+    super(name, options, context, (labels, key) => new GaugeSeries(name, labels, key));
+  }
+
+  /**
+   * Sets the series for `labels`: `set(3)`, `set(3, { pool: 'db' })` or `set({ pool: 'db' }, 3)`.
+   * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
+   */
+  set(valueOrLabels: number | Labels, labelsOrValue?: Labels | number): void {
+    let labels: Labels | undefined;
+    let value: unknown;
+    if (typeof valueOrLabels === 'number') {
+      value = valueOrLabels;
+      labels = labelsOrValue as Labels | undefined;
+    } else {
+      labels = valueOrLabels;
+      value = labelsOrValue;
+    }
+    if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
+    this.map.get(labels).value = value;
+  }
+
+  /** Adds `value` (default 1); arguments as for `Counter.inc`. */
+  inc(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
+    this.#add(labelsOrValue, valueOrLabels, 1);
+  }
+
+  /** Subtracts `value` (default 1); arguments as for `Counter.inc`. */
+  dec(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
+    this.#add(labelsOrValue, valueOrLabels, -1);
+  }
+
+  /** The current value for `labels`, or undefined if that series does not exist. */
+  get(labels?: Labels): number | undefined {
+    return this.find(labels)?.value;
+  }
+
+  #add(a: Labels | number | undefined, b: number | Labels | undefined, sign: 1 | -1): void {
+    let labels: Labels | undefined;
+    let value: unknown;
+    if (typeof a === 'number') {
+      value = a;
+      labels = b as Labels | undefined;
+    } else {
+      labels = a;
+      value = b === undefined ? 1 : b;
+    }
+    if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
+    this.map.get(labels).value += sign * value;
+  }
+}

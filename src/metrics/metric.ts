@@ -1,0 +1,175 @@
+/**
+ * What counters, gauges and histograms share: name, help, unit and label names (validated once,
+ * at registration), the label map from label objects to series, binding, reset, and the series
+ * identity used by the store and the exposition.
+ *
+ * A metric is a family of series, one per label set. Updates go straight into the series object
+ * (the "metric table"); nothing on the update path touches a mailbox, LMDB or the clock.
+ */
+import { describeValue, ErrorCode, MonitorError } from '../errors.js';
+import { LabelMap, type Labels } from './label-map.js';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricOptions {
+  /** One line saying what is measured (Prometheus HELP). Default: the name. */
+  help?: string;
+  /** Unit of the values, e.g. `'ms'`, `'bytes'`, `'percent'`. Default `''`. */
+  unit?: string;
+  /** Label names, in the order used for keys. Default none. */
+  labels?: readonly string[];
+}
+
+/** Source-design names such as `requests.total` are accepted; exposition maps dots to `_`. */
+const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const MAX_NAME_LENGTH = 200;
+
+/** What a metric needs from its registry. */
+export interface MetricContext {
+  /** Max distinct series per metric; more label sets go to the overflow series. */
+  readonly seriesLimit: number;
+  /** Called on each update routed to the overflow series. */
+  onOverflow(metric: string): void;
+}
+
+/**
+ * @throws {MonitorError} `EMON_INVALID_NAME` naming the metric and the allowed pattern
+ */
+export function checkMetricName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !METRIC_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
+    throw new MonitorError(
+      ErrorCode.InvalidName,
+      `invalid metric name ${describeValue(name)}: allowed are letters, digits, "_", "." and ":", not starting with a digit, at most ${MAX_NAME_LENGTH} characters`,
+    );
+  }
+}
+
+/**
+ * @throws {MonitorError} `EMON_INVALID_NAME` for a bad, reserved or repeated label name
+ */
+export function checkLabelNames(metric: string, names: unknown, reserved: readonly string[] = []): readonly string[] {
+  if (names === undefined) return [];
+  if (!Array.isArray(names)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": labels must be an array of label names, got ${describeValue(names)}`);
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (typeof name !== 'string' || !LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new MonitorError(
+        ErrorCode.InvalidName,
+        `metric "${metric}": invalid label name ${describeValue(name)}: allowed are letters, digits and "_", not starting with a digit or "__"`,
+      );
+    }
+    if (reserved.includes(name)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" is reserved`);
+    if (seen.has(name)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" appears twice`);
+    seen.add(name);
+  }
+  return Object.freeze([...names]);
+}
+
+/** The value error every update path throws, so messages read the same everywhere. */
+export function invalidValue(metric: string, what: string, value: unknown): MonitorError {
+  return new MonitorError(ErrorCode.InvalidValue, `metric "${metric}": ${what}, got ${describeValue(value)}`);
+}
+
+/** Prometheus-style series key, `name{a="x",b="y"}` in declared label order, values escaped. */
+export function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return parts.length === 0 ? name : `${name}{${parts.join(',')}}`;
+}
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** One series: a label set of a metric and its values. Subclasses add the update methods. */
+export abstract class Series {
+  /** Store id, assigned at the first flush that includes this series. */
+  storeId: number | undefined;
+
+  constructor(
+    readonly metric: string,
+    readonly labels: Readonly<Record<string, string>>,
+    readonly key: string,
+  ) {}
+
+  /** A JSON-able copy of the state, for persistence. */
+  abstract snapshot(): unknown;
+  /** Restores a `snapshot()` from an earlier run (and counts it as flushed). Throws on a malformed snapshot. */
+  abstract restore(state: unknown): void;
+  /**
+   * A number that changes whenever the series does (a counter's or gauge's value, a histogram's
+   * count): the store writes a series only when its version moved since the last flush.
+   */
+  abstract version(): number;
+  /** The version last written to the store. */
+  flushedVersion: number | undefined;
+
+  changedSinceFlush(): boolean {
+    return this.version() !== this.flushedVersion;
+  }
+}
+
+export abstract class Metric<S extends Series> {
+  abstract readonly type: MetricType;
+  readonly name: string;
+  readonly help: string;
+  readonly unit: string;
+  readonly labelNames: readonly string[];
+  protected readonly map: LabelMap<S>;
+  #dropped = 0;
+
+  protected constructor(
+    name: string,
+    options: MetricOptions,
+    context: MetricContext,
+    create: (labels: Readonly<Record<string, string>>, key: string) => S,
+    reservedLabels: readonly string[] = [],
+  ) {
+    checkMetricName(name);
+    if (options.help !== undefined && typeof options.help !== 'string') {
+      throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": help must be a string`);
+    }
+    if (options.unit !== undefined && typeof options.unit !== 'string') {
+      throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": unit must be a string`);
+    }
+    this.name = name;
+    this.help = options.help ?? name;
+    this.unit = options.unit ?? '';
+    this.labelNames = checkLabelNames(name, options.labels, reservedLabels);
+    this.map = new LabelMap(name, this.labelNames, (labels) => create(labels, seriesKey(name, labels)), context.seriesLimit, () => {
+      this.#dropped++;
+      context.onOverflow(name);
+    });
+  }
+
+  /**
+   * The series for `labels` as a handle whose update methods skip the label lookup: the hot path.
+   * @throws {MonitorError} `EMON_INVALID_LABELS`
+   */
+  bind(labels?: Labels): S {
+    return this.map.get(labels);
+  }
+
+  /**
+   * The series for `labels` if it exists (never creates one).
+   * @throws {MonitorError} `EMON_INVALID_LABELS`
+   */
+  find(labels?: Labels): S | undefined {
+    return this.map.find(labels);
+  }
+
+  /** Every series, including the overflow series if the limit was reached. */
+  series(): S[] {
+    return this.map.all();
+  }
+
+  /** Updates routed to the overflow series because the series limit was reached. */
+  get droppedUpdates(): number {
+    return this.#dropped;
+  }
+
+  /** Forgets every series (bound handles keep working but are no longer reported). */
+  reset(): void {
+    this.map.clear();
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Registry: the metric table. Registering is idempotent (the same name, type and label names give
+ * back the same metric, so modules can declare what they use); a clash of type or label names is
+ * an error naming both. There is no global default registry: each monitoring tree owns one, and
+ * it outlives the collector, so a collector crash loses nothing (the table's "heir" is the tree).
+ */
+import { ErrorCode, MonitorError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { Counter } from './counter.js';
+import { Gauge } from './gauge.js';
+import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
+import type { Labels } from './label-map.js';
+import { checkMetricName, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import { SliceClock } from './slice-clock.js';
+
+export type AnyMetric = Counter | Gauge | Histogram;
+
+export interface RegistryOptions {
+  /** Max series per metric before updates go to the overflow series (default 10,000). */
+  seriesLimit?: number;
+  /** Buckets for histograms that do not give their own (default `[10, 50, ..., 10000]`). */
+  defaultBuckets?: readonly number[];
+  /** The coarse clock driving sliding windows (default: a new 10 s slice clock). */
+  clock?: SliceClock;
+  logger?: Logger;
+}
+
+/** One series in a `collect()` or `getMetric()` answer. */
+export interface SeriesValue {
+  labels: Readonly<Record<string, string>>;
+  /** Counter or gauge value, or histogram statistics. */
+  value: number | HistogramStats;
+}
+
+/** One metric in a `collect()` answer (the source design's collect_metrics). */
+export interface MetricSnapshot {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  labelNames: readonly string[];
+  series: SeriesValue[];
+}
+
+/** What `getMetric()` answers: one series of one metric. */
+export interface MetricValue extends SeriesValue {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+}
+
+/** `register()` options: the source's register_metric, with everything `counter()` etc. take. */
+export interface RegisterOptions extends HistogramOptions {}
+
+const TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram'];
+
+function valueOf(series: Series): number | HistogramStats {
+  const s = series as Series & { value?: number; stats?: () => HistogramStats };
+  return s.stats !== undefined ? s.stats() : s.value!;
+}
+
+/** Counts updates that went to an overflow series, by metric. */
+export const DROPPED_SERIES_METRIC = 'monitor.series_dropped';
+
+export class Registry {
+  readonly clock: SliceClock;
+  readonly seriesLimit: number;
+  readonly defaultBuckets: readonly number[];
+  readonly #metrics = new Map<string, AnyMetric>();
+  readonly #log: Logger;
+  readonly #warned = new Set<string>();
+  /** Metrics recreated from the store that no caller has declared yet this run. */
+  readonly #restoredOnly = new Set<string>();
+  readonly #context: MetricContext;
+  readonly #dropped: Counter;
+
+  /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit or buckets */
+  constructor(options: RegistryOptions = {}) {
+    const limit = options.seriesLimit ?? 10_000;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new MonitorError(ErrorCode.InvalidOption, `seriesLimit must be a positive integer, got ${String(limit)}`);
+    }
+    this.seriesLimit = limit;
+    this.defaultBuckets = checkBuckets('(default buckets)', options.defaultBuckets ?? DEFAULT_BUCKETS);
+    this.clock = options.clock ?? new SliceClock();
+    this.#log = options.logger ?? createLogger();
+    this.#context = { seriesLimit: limit, onOverflow: (metric) => this.#overflow(metric) };
+    this.#dropped = this.counter(DROPPED_SERIES_METRIC, {
+      help: 'Updates routed to the overflow series because the metric reached its series limit',
+      labels: ['metric'],
+    });
+  }
+
+  /**
+   * Registers (or returns the registered) counter `name`.
+   * @throws {MonitorError} `EMON_INVALID_NAME`, or `EMON_METRIC_CONFLICT` if `name` is another
+   *   type or has other label names
+   */
+  counter(name: string, options: MetricOptions = {}): Counter {
+    this.#restoredOnly.delete(name);
+    return this.#register(name, 'counter', options, () => new Counter(name, options, this.#context));
+  }
+
+  /** Registers (or returns) gauge `name`. @throws {MonitorError} as `counter` */
+  gauge(name: string, options: MetricOptions = {}): Gauge {
+    this.#restoredOnly.delete(name);
+    return this.#register(name, 'gauge', options, () => new Gauge(name, options, this.#context));
+  }
+
+  /** Registers (or returns) histogram `name`. @throws {MonitorError} as `counter`, or for other buckets */
+  histogram(name: string, options: HistogramOptions = {}): Histogram {
+    this.#replaceIfRestoredWithOtherBuckets(name, options);
+    const metric = this.#register(name, 'histogram', options, () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets));
+    if (options.buckets !== undefined) {
+      const asked = checkBuckets(name, options.buckets);
+      if (asked.length !== metric.buckets.length || asked.some((b, i) => b !== metric.buckets[i])) {
+        throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is registered with buckets [${metric.buckets.join(', ')}], asked with [${asked.join(', ')}]`);
+      }
+    }
+    return metric;
+  }
+
+  /**
+   * The source design's register_metric(Name, Type, Description).
+   * @throws {MonitorError} `EMON_INVALID_OPTION` for an unknown type, or as `counter()`
+   */
+  register(name: string, type: MetricType, options: RegisterOptions = {}): AnyMetric {
+    switch (type) {
+      case 'counter':
+        return this.counter(name, options);
+      case 'gauge':
+        return this.gauge(name, options);
+      case 'histogram':
+        return this.histogram(name, options);
+      default:
+        throw new MonitorError(ErrorCode.InvalidOption, `metric "${String(name)}": invalid type ${JSON.stringify(type)} (allowed: ${TYPES.join(', ')})`);
+    }
+  }
+
+  /** increment(Name, Labels, Value) on a registered counter (or gauge). @throws {MonitorError} */
+  increment(name: string, labels?: Labels, value = 1): void {
+    const metric = this.require(name);
+    if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
+    metric.inc(labels, value);
+  }
+
+  /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} */
+  set(name: string, labels: Labels | undefined, value: number): void {
+    this.require(name, 'gauge').set(value, labels);
+  }
+
+  /** observe(Name, Labels, Value) on a registered histogram. @throws {MonitorError} */
+  observe(name: string, labels: Labels | undefined, value: number): void {
+    this.require(name, 'histogram').observe(value, labels);
+  }
+
+  /**
+   * get_metric(Name, Labels): the series' current value, or undefined when that label set has no
+   * series yet. @throws {MonitorError} `EMON_UNKNOWN_METRIC`, `EMON_INVALID_LABELS`
+   */
+  getMetric(name: string, labels?: Labels): MetricValue | undefined {
+    const metric = this.require(name);
+    const series: Series | undefined = metric.find(labels);
+    if (series === undefined) return undefined;
+    return { name, type: metric.type, help: metric.help, unit: metric.unit, labels: series.labels, value: valueOf(series) };
+  }
+
+  /** collect_metrics(): every metric with every series and its current value. */
+  collect(): MetricSnapshot[] {
+    return this.metrics().map((m) => ({
+      name: m.name,
+      type: m.type,
+      help: m.help,
+      unit: m.unit,
+      labelNames: m.labelNames,
+      series: (m.series() as Series[]).map((s) => ({ labels: s.labels, value: valueOf(s) })),
+    }));
+  }
+
+  /**
+   * Registers a metric found in the store at start. Unlike `register`, a later declaration with
+   * other histogram buckets replaces it (with a warning) instead of failing the caller: a deploy
+   * that changes buckets must not break because of data written by the previous one.
+   */
+  restoreMetric(name: string, type: MetricType, options: RegisterOptions): AnyMetric {
+    const known = this.#metrics.has(name);
+    const metric = this.register(name, type, options);
+    if (!known) this.#restoredOnly.add(name);
+    return metric;
+  }
+
+  #replaceIfRestoredWithOtherBuckets(name: string, options: HistogramOptions): void {
+    if (!this.#restoredOnly.delete(name) || options.buckets === undefined) return;
+    const existing = this.#metrics.get(name);
+    if (existing?.type !== 'histogram') return;
+    const asked = checkBuckets(name, options.buckets);
+    if (asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i])) return;
+    this.#metrics.delete(name);
+    this.#log.warn({ metric: name }, `histogram "${name}" now has other buckets than the stored one: its stored counts are dropped`);
+  }
+
+  /** The metric registered as `name`, if any. */
+  get(name: string): AnyMetric | undefined {
+    return this.#metrics.get(name);
+  }
+
+  /**
+   * The metric `name`, checked to be of `type` when given.
+   * @throws {MonitorError} `EMON_UNKNOWN_METRIC` or `EMON_METRIC_CONFLICT`
+   */
+  require<T extends MetricType>(name: string, type?: T): Extract<AnyMetric, { type: T }> {
+    const metric = this.#metrics.get(name);
+    if (metric === undefined) {
+      throw new MonitorError(ErrorCode.UnknownMetric, `unknown metric "${typeof name === 'string' ? name : String(name)}": register it first`);
+    }
+    if (type !== undefined && metric.type !== type) {
+      throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a ${metric.type}, not a ${type}`);
+    }
+    return metric as Extract<AnyMetric, { type: T }>;
+  }
+
+  /** Every registered metric, in registration order. */
+  metrics(): AnyMetric[] {
+    return [...this.#metrics.values()];
+  }
+
+  /** Total number of series across metrics. */
+  get seriesCount(): number {
+    let n = 0;
+    for (const m of this.#metrics.values()) n += m.series().length;
+    return n;
+  }
+
+  #register<M extends AnyMetric>(name: string, type: M['type'], options: MetricOptions, create: () => M): M {
+    checkMetricName(name);
+    const existing = this.#metrics.get(name);
+    if (existing === undefined) {
+      const metric = create();
+      this.#metrics.set(name, metric);
+      return metric;
+    }
+    if (existing.type !== type) {
+      throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is already registered as a ${existing.type}; cannot register it as a ${type}`);
+    }
+    const asked = options.labels ?? [];
+    if (asked.length !== existing.labelNames.length || asked.some((l, i) => l !== existing.labelNames[i])) {
+      throw new MonitorError(
+        ErrorCode.MetricConflict,
+        `metric "${name}" is registered with labels [${existing.labelNames.join(', ')}], asked with [${asked.join(', ')}]`,
+      );
+    }
+    return existing as M;
+  }
+
+  #overflow(metric: string): void {
+    this.#dropped.inc({ metric });
+    if (this.#warned.has(metric)) return;
+    this.#warned.add(metric);
+    this.#log.warn(
+      { metric, seriesLimit: this.seriesLimit },
+      `metric "${metric}" reached its series limit (${this.seriesLimit}): new label sets go to one overflow series (labels "__overflow__")`,
+    );
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * Quantile sketches for histograms: log-linear buckets (HdrHistogram-style), mergeable, with a
+ * bounded relative error, plus a sliding-window variant for the last minute / five minutes.
+ *
+ * **Buckets.** A positive value `v = 2^e * (1 + m)` lands in bucket `key = e * 64 + s`, where `s`
+ * is the top 6 bits of the mantissa `m`: each power of two is cut into 64 equal sub-buckets, and
+ * bucket `key` holds `[2^e (1 + s/64), 2^e (1 + (s+1)/64))`. The key is read straight from the
+ * IEEE-754 bits (no `Math.log`): the high 32-bit word of the double is sign(1) | biased
+ * exponent(11) | mantissa(20), so `(hi >>> 14) - 1023 * 64` is the key. A quantile is reported as
+ * its bucket's midpoint, so it is within `1/128` (0.78%) of the exact value, relative to that
+ * exact value (`1/129` relative to the reported one).
+ *
+ * **Zero and negatives.** Values whose magnitude is below 2^-64 (including 0, -0 and subnormals)
+ * go to one zero bucket. The sign bit survives the shift, so a negative value's key is its
+ * magnitude's key plus 2^17; such keys go to a second store, and quantiles walk it from the
+ * largest magnitude down (most negative first), then zero, then the positive store upwards.
+ *
+ * **Hot path contract.** A histogram computes ONE key per observation, `sketchKey(v)`, and feeds
+ * it to both its all-time {@link Sketch} and its {@link SlidingSketch} with `addKey(key)`. That
+ * works for every finite value (positive, zero or negative). The common case, a positive key
+ * inside the range already allocated, is one subtraction, one unsigned compare and one typed-array
+ * increment; everything else (zero, negatives, growth) goes to an out-of-line slow path. Values
+ * must be finite: the histogram rejects NaN and ±Infinity before they get here. If one slips
+ * through anyway, the slow path throws rather than miscount. Keys must come from `sketchKey`.
+ *
+ * **Storage.** Each sign has a dense store of counts for the keys `[offset, offset + length)`,
+ * grown in whole octaves (64 keys) when a key falls outside. Growth is the only allocation, so
+ * `addKey` allocates nothing once the range of the data has been seen. The all-time sketch counts
+ * in a `Float64Array` (exact up to 2^53). Window slots count in a `Uint32Array`: a 10 s slot
+ * would need 429 million observations per second in one bucket to overflow.
+ *
+ * **Memory.** A store costs 64 counts per octave that the data spans. A latency distribution from
+ * 1 ms to 1 s spans 10 octaves: 640 counts, that is 2.5 KiB per window slot (5 KiB for the
+ * all-time sketch), plus a few hundred bytes of object headers. A 30-slot ring for that
+ * distribution holds at most 75 KiB (plus one empty sentinel slot). A slot keeps its buffer when it is reused, so its range is the union of
+ * everything it has seen.
+ */
+import { ErrorCode, MonitorError, describeValue } from '../errors.js';
+import type { SliceClock } from './slice-clock.js';
+
+/** Linear sub-buckets per power of two: the top 6 bits of the mantissa. */
+const SUB = 64;
+/** `hi >>> 14` is sign | biased exponent | 6 mantissa bits; subtracting this removes the exponent bias. */
+const KEY_BIAS = 1023 * SUB;
+/** Key of 2^-64, the smallest magnitude with its own bucket; anything smaller counts as zero. */
+const MIN_KEY = -64 * SUB;
+/** Key of the largest finite doubles, `[2^1023 * (1 + 63/64), 2^1024)`. */
+const MAX_KEY = 1024 * SUB - 1;
+/** The sign bit after the shift: a negative value's key is its magnitude's key plus this. */
+const NEG_SHIFT = 1 << 17;
+/** Stores grow in whole octaves, aligned on powers of two. */
+const CHUNK = SUB;
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+/** Index of the double's high word in `u32`: 1 on little-endian machines, 0 on big-endian ones. */
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/**
+ * The bucket key of a finite number, for {@link Sketch.addKey} and {@link SlidingSketch.addKey}.
+ * Compute it once per observation and feed it to every sketch that records the value.
+ *
+ * For `v >= 2^-64` the key is `e * 64 + s` with `v` in `[2^e (1 + s/64), 2^e (1 + (s+1)/64))`, so
+ * keys are monotonic in `v`. Smaller magnitudes, zero and negative values get keys outside that
+ * range, which `addKey` routes to the zero bucket and the negative store.
+ *
+ * @param value a finite number; NaN and ±Infinity give keys that `addKey` rejects
+ */
+export function sketchKey(value: number): number {
+  f64[0] = value;
+  return (u32[HI]! >>> 14) - KEY_BIAS;
+}
+
+/** The midpoint of the bucket of a (magnitude) key: the value a quantile reports. */
+function midpoint(key: number): number {
+  return 2 ** (key >> 6) * (1 + ((key & (SUB - 1)) + 0.5) / SUB);
+}
+
+type CountArray = Float64Array | Uint32Array;
+type CountArrayType = new (length: number) => CountArray;
+
+/** Counts for the keys `[offset, offset + counts.length)` of one sign. */
+class Store {
+  offset = 0;
+  counts: CountArray;
+  readonly #type: CountArrayType;
+
+  constructor(type: CountArrayType) {
+    this.#type = type;
+    this.counts = new type(0);
+  }
+
+  /** Widens the store, in whole chunks, so that it covers the keys `lo..hi`. The only allocation. */
+  cover(lo: number, hi: number): void {
+    const length = this.counts.length;
+    if (length > 0) {
+      lo = Math.min(lo, this.offset);
+      hi = Math.max(hi, this.offset + length - 1);
+    }
+    const start = Math.floor(lo / CHUNK) * CHUNK;
+    const end = (Math.floor(hi / CHUNK) + 1) * CHUNK;
+    if (start === this.offset && end - start === length) return;
+    const next = new this.#type(end - start);
+    if (length > 0) next.set(this.counts, this.offset - start);
+    this.counts = next;
+    this.offset = start;
+  }
+
+  /** Adds every count of `from` (which may be this store). */
+  addAll(from: Store): void {
+    const counts = from.counts;
+    let first = 0;
+    let last = counts.length - 1;
+    while (first <= last && counts[first] === 0) first++;
+    if (first > last) return;
+    while (counts[last] === 0) last--;
+    this.cover(from.offset + first, from.offset + last);
+    const into = this.counts;
+    const shift = from.offset - this.offset;
+    for (let i = first; i <= last; i++) into[i + shift]! += counts[i]!;
+  }
+
+  toJSON(): SketchStoreJSON {
+    const counts = this.counts;
+    let first = 0;
+    let last = counts.length - 1;
+    while (first <= last && counts[first] === 0) first++;
+    if (first > last) return { offset: 0, counts: [] };
+    while (counts[last] === 0) last--;
+    return { offset: this.offset + first, counts: Array.from(counts.subarray(first, last + 1)) };
+  }
+}
+
+/**
+ * Everything one sketch (or one window slot) counts. `epoch` is the slice a window slot belongs
+ * to; NaN means "none", which never equals a slice.
+ */
+class Buckets {
+  readonly pos: Store;
+  readonly neg: Store;
+  zero = 0;
+  count = 0;
+  epoch = Number.NaN;
+
+  constructor(type: CountArrayType) {
+    this.pos = new Store(type);
+    this.neg = new Store(type);
+  }
+
+  get byteLength(): number {
+    return this.pos.counts.byteLength + this.neg.counts.byteLength;
+  }
+
+  /** Everything `addKey`'s fast path does not take: zero, negatives, growth, and bad keys. */
+  addSlow(key: number): void {
+    let magnitude = key;
+    let store = this.pos;
+    if (key > MAX_KEY) {
+      magnitude = key - NEG_SHIFT;
+      store = this.neg;
+    }
+    if (!(magnitude >= -KEY_BIAS && magnitude <= MAX_KEY) || !Number.isInteger(key)) {
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `invalid sketch key: ${describeValue(key)} (keys come from sketchKey() of a finite number; NaN and ±Infinity cannot be recorded)`,
+      );
+    }
+    if (magnitude < MIN_KEY) {
+      this.zero++;
+    } else {
+      store.cover(magnitude, magnitude);
+      store.counts[magnitude - store.offset]!++;
+    }
+    this.count++;
+  }
+
+  reset(): void {
+    this.pos.counts.fill(0);
+    this.neg.counts.fill(0);
+    this.zero = 0;
+    this.count = 0;
+  }
+
+  addAll(from: Buckets): void {
+    this.pos.addAll(from.pos);
+    this.neg.addAll(from.neg);
+    this.zero += from.zero;
+    this.count += from.count;
+  }
+
+  /** Nearest rank: the smallest bucket with at least `ceil(q * count)` observations at or below it. */
+  quantile(q: number): number | undefined {
+    if (this.count === 0) return undefined;
+    const rank = Math.max(1, Math.ceil(q * this.count));
+    let seen = 0;
+    let last: number | undefined;
+    const neg = this.neg.counts;
+    for (let i = neg.length - 1; i >= 0; i--) {
+      if (neg[i] === 0) continue;
+      seen += neg[i]!;
+      last = -midpoint(this.neg.offset + i);
+      if (seen >= rank) return last;
+    }
+    if (this.zero > 0) {
+      seen += this.zero;
+      last = 0;
+      if (seen >= rank) return last;
+    }
+    const pos = this.pos.counts;
+    for (let i = 0; i < pos.length; i++) {
+      if (pos[i] === 0) continue;
+      seen += pos[i]!;
+      last = midpoint(this.pos.offset + i);
+      if (seen >= rank) return last;
+    }
+    // Reached only if a caller broke the key contract (a non-integer key counted but not bucketed).
+    return last;
+  }
+}
+
+/** Plain-JSON form of one sign's store: counts for the keys `offset, offset + 1, ...`, zeros trimmed. */
+export interface SketchStoreJSON {
+  offset: number;
+  counts: number[];
+}
+
+/** Plain-JSON form of a {@link Sketch}, for persistence. `v` is the format version. */
+export interface SketchJSON {
+  v: 1;
+  zero: number;
+  pos: SketchStoreJSON;
+  neg: SketchStoreJSON;
+}
+
+/** Module-private access to a sketch's buckets, so window slots merge in without public API. */
+let bucketsOf!: (sketch: Sketch) => Buckets;
+
+/**
+ * An all-time quantile sketch (see the module comment for buckets, error bound and memory).
+ * Not for NaN or ±Infinity: those throw.
+ */
+export class Sketch {
+  readonly #b = new Buckets(Float64Array);
+
+  static {
+    bucketsOf = (sketch) => sketch.#b;
+  }
+
+  /** Number of observations recorded. */
+  get count(): number {
+    return this.#b.count;
+  }
+
+  /** Bytes held by the count arrays (grows only when a value falls outside the range seen so far). */
+  get byteLength(): number {
+    return this.#b.byteLength;
+  }
+
+  /**
+   * Records one finite value. Same as `addKey(sketchKey(value))`.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `value` is NaN or ±Infinity
+   */
+  add(value: number): void {
+    this.addKey(sketchKey(value));
+  }
+
+  /**
+   * Records one observation by its key. The hot path: no allocation once the key range is covered.
+   * @param key `sketchKey(value)` of a finite value
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `key` is not a key of a finite value
+   */
+  addKey(key: number): void {
+    const b = this.#b;
+    const pos = b.pos;
+    const i = key - pos.offset;
+    if (i >>> 0 < pos.counts.length) {
+      pos.counts[i]!++;
+      b.count++;
+    } else {
+      b.addSlow(key);
+    }
+  }
+
+  /**
+   * The nearest-rank quantile: the smallest recorded value with at least `ceil(q * count)`
+   * observations at or below it, reported as its bucket's midpoint (within 1/128 of the exact value).
+   * @param q the quantile, clamped to [0, 1] (0 gives the minimum's bucket, 1 the maximum's)
+   * @returns the estimate, or `undefined` when nothing has been recorded
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `q` is NaN or not a number
+   */
+  quantile(q: number): number | undefined {
+    return this.#b.quantile(checkQuantile(q));
+  }
+
+  /** Adds every observation of `other` to this sketch (`other` is unchanged; may be `this`). */
+  merge(other: Sketch): void {
+    this.#b.addAll(other.#b);
+  }
+
+  /** Forgets every observation, keeping the allocated buffers. */
+  reset(): void {
+    this.#b.reset();
+  }
+
+  /** A compact plain-JSON copy (leading and trailing empty buckets trimmed) for `fromJSON`. */
+  toJSON(): SketchJSON {
+    return { v: 1, zero: this.#b.zero, pos: this.#b.pos.toJSON(), neg: this.#b.neg.toJSON() };
+  }
+
+  /**
+   * Rebuilds a sketch from `toJSON()` output, e.g. read back from LMDB.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` naming the first field that is missing or wrong
+   */
+  static fromJSON(json: unknown): Sketch {
+    if (!isRecord(json)) throw badJSON(`expected an object, got ${describeValue(json)}`);
+    if (json.v !== 1) throw badJSON(`unsupported version v: ${describeValue(json.v)} (expected 1)`);
+    if (!isCount(json.zero)) throw badJSON(`zero must be a non-negative integer, got ${describeValue(json.zero)}`);
+    const sketch = new Sketch();
+    const b = sketch.#b;
+    b.zero = json.zero;
+    b.count = json.zero + readStore(b.pos, json.pos, 'pos') + readStore(b.neg, json.neg, 'neg');
+    if (!Number.isSafeInteger(b.count)) throw badJSON(`the total count ${b.count} exceeds 2^53`);
+    return sketch;
+  }
+}
+
+function readStore(into: Store, raw: unknown, field: string): number {
+  if (!isRecord(raw)) throw badJSON(`${field} must be an object { offset, counts }, got ${describeValue(raw)}`);
+  const { offset, counts } = raw;
+  if (!Array.isArray(counts)) throw badJSON(`${field}.counts must be an array, got ${describeValue(counts)}`);
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < MIN_KEY || offset + counts.length - 1 > MAX_KEY) {
+    throw badJSON(
+      `${field}.offset must be an integer key such that offset..offset+${counts.length - 1} lies in ${MIN_KEY}..${MAX_KEY}, got ${describeValue(offset)}`,
+    );
+  }
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n: unknown = counts[i];
+    if (!isCount(n)) throw badJSON(`${field}.counts[${i}] must be a non-negative integer, got ${describeValue(n)}`);
+    sum += n;
+  }
+  if (counts.length === 0) return 0;
+  into.cover(offset, offset + counts.length - 1);
+  into.counts.set(counts as number[], offset - into.offset);
+  return sum;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function badJSON(what: string): MonitorError {
+  return new MonitorError(ErrorCode.InvalidOption, `invalid sketch JSON: ${what}`);
+}
+
+function checkQuantile(q: number): number {
+  if (typeof q !== 'number' || Number.isNaN(q)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `invalid quantile: ${describeValue(q)} (expected a number in [0, 1])`);
+  }
+  return q < 0 ? 0 : q > 1 ? 1 : q;
+}
+
+/**
+ * A quantile sketch over a sliding time window: a ring of `slices` slots, one per clock slice
+ * (10 s each by default, so 30 slots span 5 minutes). An observation goes into the slot of the
+ * clock's current slice; a slot still holding an older slice is cleared first (its buffers are
+ * zeroed and reused, not reallocated). Slots are allocated on first use.
+ *
+ * A query for `windowMs` merges the slots of the last `ceil(windowMs / sliceMs)` slices,
+ * counting the current one. The current slice is partly elapsed, so with 10 s slices a 60 s
+ * window covers 50 s of completed slices plus 0–10 s of the current one: between 50 and 60 s of
+ * data. Slices with no observations are simply empty.
+ */
+export class SlidingSketch {
+  readonly #clock: SliceClock;
+  readonly #ring: (Buckets | undefined)[];
+  /** The slot written last. Starts as an empty sentinel whose NaN epoch matches no slice. */
+  #current = new Buckets(Uint32Array);
+
+  /**
+   * @param clock the coarse clock; the owner advances it with `tick()`
+   * @param slices number of slots in the ring (default 30); the longest window is `slices * clock.sliceMs`
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `slices` is not an integer in 1..100,000
+   */
+  constructor(clock: SliceClock, slices = 30) {
+    if (!Number.isInteger(slices) || slices < 1 || slices > 100_000) {
+      throw new MonitorError(ErrorCode.InvalidOption, `invalid slices: ${describeValue(slices)} (expected an integer in 1..100000)`);
+    }
+    this.#clock = clock;
+    this.#ring = Array.from({ length: slices }, () => undefined);
+  }
+
+  /** The longest window this ring can answer for, in ms: `slices * sliceMs`. */
+  get spanMs(): number {
+    return this.#ring.length * this.#clock.sliceMs;
+  }
+
+  /** Bytes held by the count arrays of all allocated slots. */
+  get byteLength(): number {
+    let bytes = 0;
+    for (const slot of this.#ring) if (slot !== undefined) bytes += slot.byteLength;
+    return bytes;
+  }
+
+  /**
+   * Records one finite value in the current slice. Same as `addKey(sketchKey(value))`.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `value` is NaN or ±Infinity
+   */
+  add(value: number): void {
+    this.addKey(sketchKey(value));
+  }
+
+  /**
+   * Records one observation by its key in the current slice. The hot path: no allocation once
+   * every slot has been used and the key range is covered.
+   * @param key `sketchKey(value)` of a finite value
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `key` is not a key of a finite value
+   */
+  addKey(key: number): void {
+    let slot = this.#current;
+    const slice = this.#clock.slice;
+    if (slot.epoch !== slice) slot = this.#enter(slice);
+    const pos = slot.pos;
+    const i = key - pos.offset;
+    if (i >>> 0 < pos.counts.length) {
+      pos.counts[i]!++;
+      slot.count++;
+    } else {
+      slot.addSlow(key);
+    }
+  }
+
+  /**
+   * Observations in the window.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `windowMs` is not in (0, spanMs]
+   */
+  count(windowMs: number): number {
+    const slice = this.#clock.slice;
+    const oldest = slice - this.#slicesIn(windowMs);
+    let n = 0;
+    for (const slot of this.#ring) if (slot !== undefined && slot.epoch > oldest && slot.epoch <= slice) n += slot.count;
+    return n;
+  }
+
+  /**
+   * The nearest-rank quantile over the window (see {@link Sketch.quantile}). For several
+   * quantiles of one window, call `merged(windowMs)` once and ask it instead.
+   * @returns the estimate, or `undefined` when the window holds no observations
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `q` is NaN or `windowMs` is not in (0, spanMs]
+   */
+  quantile(q: number, windowMs: number): number | undefined {
+    checkQuantile(q);
+    return this.merged(windowMs).quantile(q);
+  }
+
+  /**
+   * A new {@link Sketch} holding the window's observations, e.g. to merge across label sets.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` if `windowMs` is not in (0, spanMs]
+   */
+  merged(windowMs: number): Sketch {
+    const slice = this.#clock.slice;
+    const oldest = slice - this.#slicesIn(windowMs);
+    const sketch = new Sketch();
+    const into = bucketsOf(sketch);
+    for (const slot of this.#ring) if (slot !== undefined && slot.epoch > oldest && slot.epoch <= slice) into.addAll(slot);
+    return sketch;
+  }
+
+  /** Makes the slot of `slice` current, clearing it if it still holds an older slice. */
+  #enter(slice: number): Buckets {
+    const n = this.#ring.length;
+    const index = ((slice % n) + n) % n;
+    let slot = this.#ring[index];
+    if (slot === undefined) {
+      slot = new Buckets(Uint32Array);
+      this.#ring[index] = slot;
+    }
+    if (slot.epoch !== slice) {
+      slot.reset();
+      slot.epoch = slice;
+    }
+    this.#current = slot;
+    return slot;
+  }
+
+  #slicesIn(windowMs: number): number {
+    const span = this.spanMs;
+    if (typeof windowMs !== 'number' || !(windowMs > 0 && windowMs <= span)) {
+      throw new MonitorError(ErrorCode.InvalidOption, `invalid windowMs: ${describeValue(windowMs)} (expected 0 < windowMs <= ${span}, the ring's span)`);
+    }
+    return Math.ceil(windowMs / this.#clock.sliceMs);
+  }
+}

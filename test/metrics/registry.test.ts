@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, MonitorError } from '../../src/errors.js';
+import { Registry } from '../../src/metrics/registry.js';
+import { newRegistry } from './table-fixture.js';
+
+function codeOf(fn: () => unknown): [ErrorCode | undefined, string] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MonitorError) return [err.code, err.message];
+    throw err;
+  }
+  return [undefined, ''];
+}
+
+describe('Registry', () => {
+  it('returns the same metric when registered again with the same type and labels', () => {
+    const { registry } = newRegistry();
+    const a = registry.counter('business.orders', { help: 'Total orders processed' });
+    expect(registry.counter('business.orders')).toBe(a);
+    expect(registry.require('business.orders', 'counter')).toBe(a);
+    expect(registry.metrics().map((m) => m.name)).toEqual(['monitor.series_dropped', 'business.orders']);
+  });
+
+  it('refuses re-registering a name as another type, naming both', () => {
+    const { registry } = newRegistry();
+    registry.counter('x');
+    expect(codeOf(() => registry.gauge('x'))).toEqual([ErrorCode.MetricConflict, 'metric "x" is already registered as a counter; cannot register it as a gauge']);
+    expect(codeOf(() => registry.histogram('x'))[0]).toBe(ErrorCode.MetricConflict);
+    expect(registry.get('x')!.type).toBe('counter');
+  });
+
+  it('refuses other label names or buckets for an existing metric', () => {
+    const { registry } = newRegistry();
+    registry.counter('y', { labels: ['a'] });
+    expect(codeOf(() => registry.counter('y', { labels: ['b'] }))).toEqual([ErrorCode.MetricConflict, 'metric "y" is registered with labels [a], asked with [b]']);
+    registry.histogram('h', { buckets: [1, 2] });
+    expect(codeOf(() => registry.histogram('h', { buckets: [1, 3] }))[1]).toBe('metric "h" is registered with buckets [1, 2], asked with [1, 3]');
+  });
+
+  it.each([['1abc'], ['has space'], ['dash-name'], [''], [42], ['x'.repeat(201)]])('refuses the invalid name %j', (name) => {
+    const { registry } = newRegistry();
+    const [code, message] = codeOf(() => registry.counter(name as string));
+    expect(code).toBe(ErrorCode.InvalidName);
+    expect(message).toMatch(/^invalid metric name .*: allowed are letters, digits, "_", "\." and ":"/);
+    expect(registry.metrics()).toHaveLength(1);
+  });
+
+  it('refuses invalid label names', () => {
+    const { registry } = newRegistry();
+    expect(codeOf(() => registry.counter('z', { labels: ['ok', 'ok'] }))).toEqual([ErrorCode.InvalidName, 'metric "z": label name "ok" appears twice']);
+    expect(codeOf(() => registry.counter('z', { labels: ['__x'] }))[1]).toMatch(/invalid label name "__x"/);
+    expect(codeOf(() => registry.counter('z', { labels: ['a-b'] }))[0]).toBe(ErrorCode.InvalidName);
+    expect(registry.get('z')).toBeUndefined();
+  });
+
+  it('names an unknown metric', () => {
+    const { registry } = newRegistry();
+    expect(codeOf(() => registry.require('nope'))).toEqual([ErrorCode.UnknownMetric, 'unknown metric "nope": register it first']);
+    registry.gauge('g');
+    expect(codeOf(() => registry.require('g', 'counter'))).toEqual([ErrorCode.MetricConflict, 'metric "g" is a gauge, not a counter']);
+  });
+
+  it('refuses a bad series limit', () => {
+    expect(() => new Registry({ seriesLimit: 0 })).toThrow('seriesLimit must be a positive integer, got 0');
+  });
+});
