@@ -28,3 +28,15 @@ export function flushImmediates(): Promise<void> {
 export function activeResources(): string[] {
   return process.getActiveResourcesInfo().filter((r) => r !== 'Immediate').sort();
 }
+
+/** Resources present now that were not before (a multiset difference): what a test leaked. */
+export function leakedResources(before: string[]): string[] {
+  const remaining = [...before];
+  const leaked: string[] = [];
+  for (const r of activeResources()) {
+    const i = remaining.indexOf(r);
+    if (i >= 0) remaining.splice(i, 1);
+    else leaked.push(r);
+  }
+  return leaked;
+}

@@ -325,12 +325,16 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     this.#finish(reason);
   }
 
-  #kill(timedOut = true): void {
+  kill(reason: ExitReason = 'killed'): void {
+    this.#kill(false, reason);
+  }
+
+  #kill(timedOut = true, reason: ExitReason = 'killed'): void {
     if (this.#exitReason !== undefined) return;
     this.#alive = false;
     this.#timers.cancelAll();
     if (timedOut) this.#system.log.warn({ server: this.name }, 'did not stop within its shutdown time: killed');
-    this.#finish('killed');
+    this.#finish(reason);
   }
 
   #finish(reason: ExitReason): void {

@@ -37,6 +37,12 @@ export interface ProcessRef {
    * actual exit reason; stopping a dead process resolves with its old reason.
    */
   stop(reason?: ExitReason, timeout?: ShutdownTimeout): Promise<ExitReason>;
+  /**
+   * Ends the process at once with `reason` (default `'killed'`), like erlang:exit(Pid, Reason) to
+   * a process that does not trap exits: no further message is handled and `terminate` does not
+   * run. Its supervisor sees the reason. For fault injection and last resorts.
+   */
+  kill(reason?: ExitReason): void;
 }
 
 /** OTP's rule: `normal` and `shutdown` are orderly exits; anything else is abnormal. */

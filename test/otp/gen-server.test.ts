@@ -181,6 +181,19 @@ describe('GenServer', () => {
     expect(a.alive).toBe(false);
   });
 
+  it('kill ends a server at once: no terminate, the reason goes to its links', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const pid = await startWorker(system, events, 'victim');
+    const seen: unknown[] = [];
+    pid.link((r) => seen.push(r));
+    pid.kill();
+    expect(await pid.exited).toBe('killed');
+    expect(seen).toEqual(['killed']);
+    expect(events.filter((e) => e.startsWith('stop:'))).toEqual([]);
+    await expect(pid.call({ type: 'ping' })).rejects.toBeInstanceOf(NoProcError);
+  });
+
   it('follows a restarted server through a name reference', async () => {
     const { system } = newSystem();
     const events: string[] = [];

@@ -14,7 +14,7 @@ import {
   type SupervisorPid,
   workerChild,
 } from '../../src/otp/index.js';
-import { activeResources, flushImmediates, memoryLogger, until } from '../helpers.js';
+import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from '../helpers.js';
 import { recordingWorker, type WorkerOptions, type WorkerProtocol } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
@@ -186,7 +186,7 @@ describe('Supervisor', () => {
     );
     system.close();
     await flushImmediates();
-    expect(activeResources()).toEqual(resourcesBefore);
+    expect(leakedResources(resourcesBefore)).toEqual([]);
   });
 
   it('fails start, stopping the children already started, when a child fails init', async () => {

@@ -1,0 +1,52 @@
+/**
+ * A minimal HTTP endpoint for the metric table: `GET /metrics` (Prometheus text format) and
+ * `GET /health`. Bound to 127.0.0.1 unless told otherwise. The dashboard server serves the same
+ * routes among its own.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from '../exposition/prometheus-text.js';
+import type { Registry } from '../metrics/registry.js';
+
+export interface MetricsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the endpoint; resolves once it listens. `port` 0 picks a free port. */
+export async function serveMetrics(registry: Registry, options: { host?: string; port?: number } = {}): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/metrics') {
+      renderPrometheusText(registry).then(
+        (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : text),
+        () => res.writeHead(500, { 'content-type': 'text/plain' }).end('exposition failed\n'),
+      );
+    } else if (path === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * `instrument.http(server)`: measures a node:http (or https) server from its own events.
+ *
+ * - `requests.total{server,method,code}` and `requests.errors{server,method,code}` (status >= 500 by
+ *   default, and requests whose connection closed before the response finished, code `aborted`);
+ * - `response_time{server}` (ms, from the `request` event to the response's `close`);
+ * - `network.connections{server}` (open sockets) and `network.bytes_in` / `network.bytes_out`
+ *   `{server}` (bytes read from and written to the sockets, headers included, taken from the
+ *   sockets' own counters at each response and when the socket closes).
+ *
+ * Methods outside the standard set are counted as `OTHER`, so a client cannot grow the label
+ * set without bound. Updates are direct calls on bound series: no mailbox, no I/O.
+ */
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, MonitorError } from '../errors.js';
+import type { CounterSeries } from '../metrics/counter.js';
+import type { GaugeSeries } from '../metrics/gauge.js';
+import type { HistogramSeries } from '../metrics/histogram.js';
+import type { Registry } from '../metrics/registry.js';
+
+export interface HttpInstrumentOptions {
+  /** Value of the `server` label (default `'http'`). */
+  name?: string;
+  /** Which statuses count as errors (default: status >= 500). */
+  isError?: (status: number) => boolean;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+interface SocketBytes {
+  read: number;
+  written: number;
+}
+
+/**
+ * Instruments `server`. Returns a function that removes the instrumentation.
+ * @throws {MonitorError} `EMON_INVALID_OPTION` if `server` is not a node:http/https server
+ */
+export function instrumentHttp(registry: Registry, server: HttpServer, options: HttpInstrumentOptions = {}): () => void {
+  if (server === null || typeof server !== 'object' || typeof (server as { on?: unknown }).on !== 'function' || typeof server.listen !== 'function') {
+    throw new MonitorError(ErrorCode.InvalidOption, 'instrument.http: expected a node:http or node:https Server');
+  }
+  const name = options.name ?? 'http';
+  const isError = options.isError ?? ((status: number) => status >= 500);
+  const total = registry.counter('requests.total', { help: 'HTTP requests served', labels: ['server', 'method', 'code'] });
+  const errors = registry.counter('requests.errors', { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'code'] });
+  const latency: HistogramSeries = registry
+    .histogram('response_time', { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server'] })
+    .bind({ server: name });
+  const connections: GaugeSeries = registry.gauge('network.connections', { help: 'Open connections', labels: ['server'] }).bind({ server: name });
+  const bytesIn: CounterSeries = registry.counter('network.bytes_in', { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name });
+  const bytesOut: CounterSeries = registry.counter('network.bytes_out', { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name });
+  const seen = new WeakMap<Socket, SocketBytes>();
+
+  const account = (socket: Socket) => {
+    let last = seen.get(socket);
+    if (last === undefined) seen.set(socket, (last = { read: 0, written: 0 }));
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    if (read > last.read) bytesIn.inc(read - last.read);
+    if (written > last.written) bytesOut.inc(written - last.written);
+    last.read = read;
+    last.written = written;
+  };
+
+  const onConnection = (socket: Socket) => {
+    connections.inc();
+    seen.set(socket, { read: 0, written: 0 });
+    socket.once('close', () => {
+      connections.dec();
+      account(socket);
+    });
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const start = performance.now();
+    res.once('close', () => {
+      latency.observe(performance.now() - start);
+      const method = req.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
+      const finished = res.writableFinished;
+      const code = finished ? String(res.statusCode) : 'aborted';
+      const labels = { server: name, method, code };
+      total.inc(labels);
+      if (!finished || isError(res.statusCode)) errors.inc(labels);
+      if (req.socket) account(req.socket);
+    });
+  };
+
+  // For https, requests see the TLS socket, so count connections on it too.
+  const connectionEvent = server instanceof HttpsServer ? 'secureConnection' : 'connection';
+  server.on(connectionEvent, onConnection);
+  server.on('request', onRequest);
+  return () => {
+    server.off(connectionEvent, onConnection);
+    server.off('request', onRequest);
+  };
+}

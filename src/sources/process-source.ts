@@ -1,0 +1,138 @@
+/**
+ * The process as a metric source, all measured (the source design's `get_cpu_usage() -> 50.0`
+ * and `1024*1024*1024` bytes were placeholders):
+ *
+ * - `system.cpu`: CPU used by this process since the last tick, as % of the machine
+ *   (process.cpuUsage delta / wall time / available cores); `system.cpu.cores`: the same in cores.
+ * - `system.memory`: RSS bytes; `system.memory.percent`: RSS as % of the cgroup memory limit
+ *   (process.constrainedMemory) or of the machine's memory when there is none;
+ *   `system.memory.heap_used` / `heap_total` / `external` / `limit` in bytes.
+ * - `system.event_loop.delay{quantile}`: event-loop delay p50/p90/p99/max in ms since the last tick
+ *   (perf_hooks.monitorEventLoopDelay, 10 ms resolution); `system.event_loop.utilization` (0..1).
+ * - `system.processes`: active handles and requests (process.getActiveResourcesInfo), Node's
+ *   nearest analogue of Erlang's process count.
+ * - `system.gc.pause{kind}`: a histogram of GC pauses in ms (PerformanceObserver 'gc').
+ */
+import os from 'node:os';
+import { constants, type IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import type { Gauge, GaugeSeries } from '../metrics/gauge.js';
+import type { Histogram } from '../metrics/histogram.js';
+import type { Registry } from '../metrics/registry.js';
+import type { MetricSource } from './source.js';
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/** The memory this process may use: the cgroup limit when there is one, else the machine's. */
+export function memoryLimit(): number {
+  const total = os.totalmem();
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
+export class ProcessSource implements MetricSource {
+  readonly name = 'process';
+  readonly #cpu: GaugeSeries;
+  readonly #cores: GaugeSeries;
+  readonly #rss: GaugeSeries;
+  readonly #memPercent: GaugeSeries;
+  readonly #heapUsed: GaugeSeries;
+  readonly #heapTotal: GaugeSeries;
+  readonly #external: GaugeSeries;
+  readonly #limit: GaugeSeries;
+  readonly #resources: GaugeSeries;
+  readonly #loopDelay: Gauge;
+  readonly #elu: GaugeSeries;
+  readonly #gc: Histogram;
+  readonly #parallelism = os.availableParallelism();
+  #delay: IntervalHistogram | undefined;
+  #gcObserver: PerformanceObserver | undefined;
+  #lastCpu: NodeJS.CpuUsage | undefined;
+  #lastWall = 0;
+  #lastElu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+
+  constructor(registry: Registry) {
+    const g = (name: string, help: string, unit: string) => registry.gauge(name, { help, unit }).bind();
+    this.#cpu = g('system.cpu', 'CPU used by this process, % of all cores of the machine', 'percent');
+    this.#cores = g('system.cpu.cores', 'CPU used by this process, in cores', 'cores');
+    this.#rss = g('system.memory', 'Resident set size of this process', 'bytes');
+    this.#memPercent = g('system.memory.percent', 'Resident set size as % of the memory limit (cgroup or machine)', 'percent');
+    this.#heapUsed = g('system.memory.heap_used', 'V8 heap used', 'bytes');
+    this.#heapTotal = g('system.memory.heap_total', 'V8 heap allocated', 'bytes');
+    this.#external = g('system.memory.external', 'Memory of C++ objects bound to JS objects', 'bytes');
+    this.#limit = g('system.memory.limit', 'Memory this process may use (cgroup limit or machine memory)', 'bytes');
+    this.#resources = g('system.processes', 'Active handles and requests keeping the event loop alive', '');
+    this.#loopDelay = registry.gauge('system.event_loop.delay', { help: 'Event-loop delay since the last collection', unit: 'ms', labels: ['quantile'] });
+    this.#elu = g('system.event_loop.utilization', 'Share of time the event loop was busy since the last collection', 'ratio');
+    this.#gc = registry.histogram('system.gc.pause', {
+      help: 'Garbage collection pauses',
+      unit: 'ms',
+      labels: ['kind'],
+      buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500],
+    });
+  }
+
+  start(): void {
+    this.#delay = monitorEventLoopDelay({ resolution: 10 });
+    this.#delay.enable();
+    const gc = this.#gc;
+    this.#gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+        gc.observe(entry.duration, { kind: GC_KINDS[kind ?? -1] ?? 'other' });
+      }
+    });
+    this.#gcObserver.observe({ entryTypes: ['gc'] });
+    this.#lastCpu = process.cpuUsage();
+    this.#lastWall = performance.now();
+    this.#lastElu = performance.eventLoopUtilization();
+    this.#limit.set(memoryLimit());
+  }
+
+  collect(): void {
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.#lastCpu);
+    const wallUs = (now - this.#lastWall) * 1000;
+    if (wallUs > 0) {
+      const cores = (cpu.user + cpu.system) / wallUs;
+      this.#cores.set(cores);
+      this.#cpu.set(Math.min(100, (cores / this.#parallelism) * 100));
+    }
+    this.#lastCpu = process.cpuUsage();
+    this.#lastWall = now;
+
+    const mem = process.memoryUsage();
+    const limit = memoryLimit();
+    this.#rss.set(mem.rss);
+    this.#limit.set(limit);
+    this.#memPercent.set((mem.rss / limit) * 100);
+    this.#heapUsed.set(mem.heapUsed);
+    this.#heapTotal.set(mem.heapTotal);
+    this.#external.set(mem.external);
+    this.#resources.set(process.getActiveResourcesInfo().length);
+
+    const delay = this.#delay;
+    if (delay !== undefined && delay.count > 0) {
+      // The histogram is in ns.
+      this.#loopDelay.set(delay.percentile(50) / 1e6, { quantile: 'p50' });
+      this.#loopDelay.set(delay.percentile(90) / 1e6, { quantile: 'p90' });
+      this.#loopDelay.set(delay.percentile(99) / 1e6, { quantile: 'p99' });
+      this.#loopDelay.set(delay.max / 1e6, { quantile: 'max' });
+      delay.reset();
+    }
+    const elu = performance.eventLoopUtilization();
+    if (this.#lastElu !== undefined) this.#elu.set(performance.eventLoopUtilization(elu, this.#lastElu).utilization);
+    this.#lastElu = elu;
+  }
+
+  stop(): void {
+    this.#delay?.disable();
+    this.#delay = undefined;
+    this.#gcObserver?.disconnect();
+    this.#gcObserver = undefined;
+  }
+}

@@ -1,0 +1,94 @@
+import { createServer, request, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MonitorError } from '../../src/errors.js';
+import { instrumentHttp } from '../../src/sources/http-instrument.js';
+import { until } from '../helpers.js';
+import { newRegistry } from '../metrics/table-fixture.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function server(handler: RequestListener) {
+  const s = createServer(handler);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise((r) => { s.close(() => r()); s.closeAllConnections(); }));
+  return { server: s, port: (s.address() as AddressInfo).port };
+}
+
+function get(port: number, path: string, body?: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', agent: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => resolve({ status: res.statusCode!, bytes }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('instrument.http', () => {
+  it('counts real requests, errors, latency, connections and bytes', async () => {
+    const { registry } = newRegistry();
+    const { server: s, port } = await server((req, res) => {
+      if (req.url === '/fail') res.writeHead(500).end('boom');
+      else if (req.url === '/slow') setTimeout(() => res.writeHead(200).end('x'.repeat(1000)), 40);
+      else res.writeHead(200).end('ok');
+    });
+    instrumentHttp(registry, s, { name: 'api' });
+    await get(port, '/');
+    await get(port, '/fail');
+    await get(port, '/slow', 'y'.repeat(500));
+
+    const total = registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
+    expect(total.get({ server: 'api', method: 'GET', code: '200' })).toBe(1);
+    expect(total.get({ server: 'api', method: 'GET', code: '500' })).toBe(1);
+    expect(total.get({ server: 'api', method: 'POST', code: '200' })).toBe(1);
+    const errors = registry.counter('requests.errors', { labels: ['server', 'method', 'code'] });
+    expect(errors.get({ server: 'api', method: 'GET', code: '500' })).toBe(1);
+    expect(errors.series()).toHaveLength(1);
+
+    const latency = registry.histogram('response_time', { labels: ['server'], unit: 'ms' }).get({ server: 'api' })!;
+    expect(latency.count).toBe(3);
+    expect(latency.max!).toBeGreaterThanOrEqual(39);
+    expect(latency.min!).toBeLessThan(latency.max!);
+
+    // Each request used its own connection (agent: false); wait for the sockets to close.
+    const conns = registry.gauge('network.connections', { labels: ['server'] });
+    await until(() => expect(conns.get({ server: 'api' })).toBe(0));
+    const bytesIn = registry.counter('network.bytes_in', { labels: ['server'], unit: 'bytes' }).get({ server: 'api' })!;
+    const bytesOut = registry.counter('network.bytes_out', { labels: ['server'], unit: 'bytes' }).get({ server: 'api' })!;
+    expect(bytesIn).toBeGreaterThan(500); // the POST body plus three request heads
+    expect(bytesOut).toBeGreaterThan(1000 + 2 + 4); // bodies plus response heads
+  });
+
+  it('counts a request whose client went away as aborted and an error', async () => {
+    const { registry } = newRegistry();
+    let release!: () => void;
+    const { server: s, port } = await server((_req, res) => {
+      release = () => res.end('late');
+    });
+    instrumentHttp(registry, s);
+    const req = request({ host: '127.0.0.1', port, path: '/hang', agent: false });
+    req.on('error', () => {});
+    req.end();
+    await until(() => expect(release).toBeTypeOf('function'));
+    req.destroy();
+    const errors = registry.counter('requests.errors', { labels: ['server', 'method', 'code'] });
+    await until(() => expect(errors.get({ server: 'http', method: 'GET', code: 'aborted' })).toBe(1));
+  });
+
+  it('stops counting after uninstrumenting, and refuses what is not a server', async () => {
+    const { registry } = newRegistry();
+    const { server: s, port } = await server((_req, res) => res.end('ok'));
+    const remove = instrumentHttp(registry, s);
+    await get(port, '/');
+    remove();
+    await get(port, '/');
+    expect(registry.counter('requests.total', { labels: ['server', 'method', 'code'] }).get({ server: 'http', method: 'GET', code: '200' })).toBe(1);
+    expect(() => instrumentHttp(registry, {} as never)).toThrow(MonitorError);
+  });
+});

@@ -1,0 +1,56 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLimit, ProcessSource } from '../../src/sources/process-source.js';
+import { newRegistry } from '../metrics/table-fixture.js';
+
+let source: ProcessSource | undefined;
+afterEach(() => source?.stop());
+
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // bounded busy loop
+  }
+}
+
+describe('ProcessSource', () => {
+  it('measures CPU: it rises under a busy loop and falls after', async () => {
+    const { registry } = newRegistry();
+    source = new ProcessSource(registry);
+    source.start();
+    busy(300);
+    source.collect();
+    const busyCores = registry.gauge('system.cpu.cores').get()!;
+    const busyPercent = registry.gauge('system.cpu').get()!;
+    await sleep(300); // idle: this process does nothing while waiting
+    source.collect();
+    const idleCores = registry.gauge('system.cpu.cores').get()!;
+    expect(busyCores).toBeGreaterThan(0.5);
+    expect(busyPercent).toBeGreaterThan(0);
+    expect(busyPercent).toBeLessThanOrEqual(100);
+    expect(idleCores).toBeLessThan(busyCores / 2);
+  });
+
+  it('measures memory against the real limit, and the event loop', async () => {
+    const { registry } = newRegistry();
+    source = new ProcessSource(registry);
+    source.start();
+    await sleep(30); // let the delay monitor take its first samples
+    busy(60); // an event-loop block it must see
+    await sleep(30);
+    source.collect();
+    const rss = registry.gauge('system.memory').get()!;
+    expect(rss).toBe(registry.gauge('system.memory').get());
+    expect(rss).toBeGreaterThan(10 * 2 ** 20);
+    expect(registry.gauge('system.memory.limit').get()).toBe(memoryLimit());
+    expect(registry.gauge('system.memory.percent').get()).toBeCloseTo((rss / memoryLimit()) * 100, 5);
+    expect(registry.gauge('system.memory.heap_used').get()).toBeGreaterThan(0);
+    expect(registry.gauge('system.processes').get()).toBeGreaterThanOrEqual(0);
+    const delay = registry.gauge('system.event_loop.delay', { labels: ['quantile'] });
+    expect(delay.get({ quantile: 'max' })).toBeGreaterThan(30);
+    const elu = registry.gauge('system.event_loop.utilization').get()!;
+    expect(elu).toBeGreaterThan(0);
+    expect(elu).toBeLessThanOrEqual(1);
+  });
+});
