@@ -1,0 +1,472 @@
+/**
+ * The four configuration files and what each key may hold.
+ *
+ * `configs/` carries the source design's four files as JSON — `monitoring.json`,
+ * `performance_monitor.json`, `alerting.json`, `dashboard.json` — with the same snake_case keys and
+ * defaults as its Erlang maps. Every key has its default here, in the schema, so a missing file or
+ * key means "the default" and the shipped files equal the defaults. Every object is strict: an
+ * unknown key is an error (a typo must not silently fall back to a default). Durations are integer
+ * milliseconds unless a key says otherwise.
+ *
+ * Where this differs from the source design, and why:
+ * - `storage_backend` allows only `"lmdb"`. The source's `ets` is an in-memory table that dies with
+ *   the VM; here metrics live in memory and persist to one LMDB environment under `data_dir`, so
+ *   counters continue across restarts and other processes can read them. `mnesia`/`timescale` have
+ *   no counterpart.
+ * - `export_enabled` ships as `false`. The source enables export to `http://monitoring:9090`, but a
+ *   fresh install has no Prometheus to write to (and the host `monitoring` does not resolve), so an
+ *   enabled exporter would only log failures every `export_interval`. Turn it on once a receiver runs.
+ * - `export_endpoint` is `http://127.0.0.1:9090/api/v1/write`: Prometheus's remote-write receiver
+ *   (started with `--web.enable-remote-write-receiver`) on this machine.
+ * - `channels` is an object keyed by channel name instead of a list of tuples, and each channel has
+ *   `enabled` (shipped `false`). A channel is used only when enabled, and only an enabled channel's
+ *   delivery settings are checked: the shipped Slack webhook `https://hooks.slack.com/services/...`
+ *   is the source's placeholder, not a webhook, and enabling Slack without a real http(s) URL is an
+ *   error. `webhook` (generic, Alertmanager v4 payload) and `alertmanager` (`/api/v2/alerts`) are
+ *   added channels; email gains SMTP settings and SMS the Twilio settings it needs.
+ * - `escalation_policy` is an object keyed by severity; `interval` stays in SECONDS, as in the
+ *   source (`{critical, [email, sms, slack], 60}` is 60 s between re-notifications). A severity
+ *   missing from the policy is not escalated.
+ * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
+ *   after 1 ms instead.
+ * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas` (performance monitor);
+ *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ *
+ * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
+ * environment, not in these files; see `loadConfig`.
+ */
+import * as z from 'zod';
+
+/** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Alert severities, least to most severe. */
+export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+
+/** Alert delivery channels. */
+export const CHANNEL_NAMES = ['email', 'slack', 'sms', 'webhook', 'alertmanager'] as const;
+
+/** The Slack webhook the source design ships: a placeholder, not a real webhook. */
+export const SLACK_WEBHOOK_PLACEHOLDER = 'https://hooks.slack.com/services/...';
+
+/** What a key may hold, in words, for error messages ("expected …"), and an optional hint. */
+export interface Expectation {
+  expected: string;
+  hint?: string;
+}
+
+/** Describes schemas for error messages; read by `describeIssues`. */
+export const expectations = z.registry<Expectation>();
+
+function expecting<T extends z.ZodType>(schema: T, expected: string, hint?: string): T {
+  expectations.add(schema, hint === undefined ? { expected } : { expected, hint });
+  return schema;
+}
+
+const bool = () => expecting(z.boolean(), 'true or false');
+/** A delay that drives a timer. */
+const timerMs = () => expecting(z.number().int().positive().max(MAX_TIMER_MS), 'a positive integer (ms)');
+/** A span of time that is compared against, never handed to a timer. */
+const durationMs = () => expecting(z.number().int().positive(), 'a positive integer (ms)');
+const positiveInt = (unit: string) => expecting(z.number().int().positive(), `a positive integer (${unit})`);
+const percent = () => expecting(z.number().gt(0).max(100), 'a number above 0 and at most 100 (%)');
+const nonEmptyString = (what: string) => expecting(z.string().min(1), what);
+const httpUrl = () => expecting(z.url({ protocol: /^https?$/ }), 'an absolute http(s) URL');
+const email = () => expecting(z.email(), 'an email address');
+const hostName = () => expecting(z.string().regex(/^[^\s/]+$/), 'a host name or IP address');
+const phoneNumber = () => expecting(z.string().regex(/^\+[1-9]\d{1,14}$/), 'a phone number in E.164 form, e.g. "+15551234567"');
+const listOf = <T extends z.ZodType>(item: T, expected: string) => expecting(z.array(item), expected);
+
+const HTTP_URL = z.url({ protocol: /^https?$/ });
+
+function isHttpUrl(value: string): boolean {
+  return HTTP_URL.safeParse(value).success;
+}
+
+/** A URL still holding the source design's "..." placeholder. */
+function isPlaceholder(value: string): boolean {
+  return value.includes('...');
+}
+
+/** Reports a field that an enabled channel needs, with `expected` rendered like a type error. */
+function requireWhenEnabled(ctx: z.RefinementCtx, channel: string, key: string, expected: string, hint?: string): void {
+  ctx.addIssue({
+    code: 'custom',
+    path: [key],
+    message: `expected ${expected} while channels.${channel}.enabled is true`,
+    params: { expected: `${expected} while channels.${channel}.enabled is true`, ...(hint === undefined ? {} : { hint }) },
+  });
+}
+
+function strictlyIncreasing(values: readonly number[], ctx: z.RefinementCtx): void {
+  for (let i = 1; i < values.length; i++) {
+    if (!(values[i] > values[i - 1])) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be strictly increasing, but [${i}] = ${values[i]} does not exceed [${i - 1}] = ${values[i - 1]} (got [${values.join(', ')}])`,
+      });
+      return;
+    }
+  }
+}
+
+function distinct(values: readonly unknown[], ctx: z.RefinementCtx): void {
+  const seen = new Set<unknown>();
+  values.forEach((value, i) => {
+    if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate entry ${JSON.stringify(value)}` });
+    seen.add(value);
+  });
+}
+
+// ---------------------------------------------------------------- monitoring.json
+
+/** `configs/monitoring.json`: the metrics collector (source `erlmcp_metrics_collector`). */
+export const monitoringSchema = z
+  .strictObject({
+    /** Collect metrics at all. */
+    metrics_enabled: bool().default(true),
+    /** How often the collector samples application, system and network sources. */
+    collection_interval: timerMs().default(5000),
+    /** Where metrics persist; only LMDB (see the module header). */
+    storage_backend: expecting(
+      z.enum(['lmdb']),
+      '"lmdb"',
+      'metrics are kept in memory and persisted to LMDB under data_dir; the source design\'s ets/mnesia/timescale backends are not available',
+    ).default('lmdb'),
+    /** How long raw history points are kept. */
+    retention_period: durationMs().default(86_400_000),
+    /** How often aggregates are computed and written to the store in one batch. */
+    aggregation_interval: timerMs().default(10_000),
+    /** Default histogram bucket upper bounds. */
+    histogram_buckets: listOf(expecting(z.number(), 'a finite number'), 'a non-empty list of strictly increasing numbers')
+      .min(1)
+      .superRefine(strictlyIncreasing)
+      .default(() => [10, 50, 100, 500, 1000, 5000, 10000]),
+    /** Push metrics to `export_endpoint` (shipped off; see the module header). */
+    export_enabled: bool().default(false),
+    /** How often metrics are pushed when export is enabled. */
+    export_interval: timerMs().default(30_000),
+    /** Prometheus remote-write URL. */
+    export_endpoint: httpUrl().default('http://127.0.0.1:9090/api/v1/write'),
+    /** Series per metric before updates go to one overflow series. */
+    series_limit: positiveInt('series per metric').default(10_000),
+    /** Directory of the LMDB environment (relative paths resolve against the working directory). */
+    data_dir: nonEmptyString('a non-empty directory path').default('./.erlmcp-monitor'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.retention_period < config.aggregation_interval) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention_period'],
+        message: `must be at least aggregation_interval (${config.aggregation_interval} ms), got ${config.retention_period}: nothing aggregated would be kept`,
+      });
+    }
+  });
+
+// ---------------------------------------------------------------- performance_monitor.json
+
+/** What an SLA measures. */
+export const SLA_KINDS = ['availability', 'response_time', 'throughput', 'error_rate'] as const;
+
+/** Which way is good for each SLA kind: the source's current/target ratio treats all as higher-is-better. */
+const SLA_DIRECTION = {
+  availability: 'higher_is_better',
+  response_time: 'lower_is_better',
+  throughput: 'higher_is_better',
+  error_rate: 'lower_is_better',
+} as const;
+
+const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
+
+const slaSchema = z
+  .strictObject({
+    name: nonEmptyString('a non-empty name'),
+    kind: expecting(z.enum(SLA_KINDS), 'an SLA kind'),
+    target: expecting(z.number(), 'a finite number'),
+    unit: nonEmptyString('a non-empty unit, e.g. "ms"'),
+    direction: expecting(z.enum(['higher_is_better', 'lower_is_better']), 'a direction'),
+    /** The window the SLA is evaluated over. */
+    window: durationMs().default(3_600_000),
+  })
+  .superRefine((sla, ctx) => {
+    const direction = SLA_DIRECTION[sla.kind];
+    if (sla.direction !== direction) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['direction'],
+        message: `${article(sla.kind)} ${sla.kind} SLA must be "${direction}", got "${sla.direction}"`,
+      });
+    }
+    const range =
+      sla.kind === 'availability' ? { ok: sla.target > 0 && sla.target <= 100, allowed: 'above 0 and at most 100 (%)' }
+      : sla.kind === 'error_rate' ? { ok: sla.target >= 0 && sla.target <= 1, allowed: 'from 0 to 1 (a fraction)' }
+      : { ok: sla.target > 0, allowed: 'above 0' };
+    if (!range.ok) {
+      ctx.addIssue({ code: 'custom', path: ['target'], message: `${article(sla.kind)} ${sla.kind} target must be ${range.allowed}, got ${sla.target}` });
+    }
+  });
+
+/** `configs/performance_monitor.json`: thresholds, scoring and SLAs (source `erlmcp_performance_monitor`). */
+export const performanceMonitorSchema = z.strictObject({
+  /** Run the periodic checks at all. */
+  monitor_enabled: bool().default(true),
+  /** How often latency, throughput, error rate, CPU and memory are checked against the thresholds. */
+  check_interval: timerMs().default(5000),
+  /** Latency (ms) above which a check breaches. */
+  latency_threshold: expecting(z.number().positive(), 'a positive number (ms)').default(100),
+  /** Throughput (req/s) the service is expected to sustain. */
+  throughput_threshold: expecting(z.number().positive(), 'a positive number (req/s)').default(10_000),
+  /** Error rate (a fraction: 0.01 = 1 %) above which a check breaches. */
+  error_rate_threshold: expecting(z.number().min(0).max(1), 'a fraction from 0 to 1 (0.01 = 1 %)').default(0.01),
+  /** CPU % above which a check breaches. */
+  cpu_threshold: percent().default(80),
+  /** Memory % above which a check breaches. */
+  memory_threshold: percent().default(90),
+  /** Compute the 0–100 scores in the report. */
+  scoring_enabled: bool().default(true),
+  /** Include recommendations in the report. */
+  recommendations_enabled: bool().default(true),
+  /** How many check/SLA results are kept. */
+  history_size: expecting(z.number().int().positive().max(1_000_000), 'a positive integer (entries) of at most 1000000').default(1000),
+  /** Sliding window for latency percentiles, throughput and error rate. */
+  window: durationMs().default(60_000),
+  /** Service-level objectives (the source's three by default). */
+  slas: listOf(slaSchema, 'a list of SLAs')
+    .superRefine((slas, ctx) => distinct(slas.map((sla) => sla.name), ctx))
+    .default((): z.output<typeof slaSchema>[] => [
+      { name: 'uptime', kind: 'availability', target: 99.999, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 },
+      { name: 'response_time', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 },
+      { name: 'throughput', kind: 'throughput', target: 10_000, unit: 'req/sec', direction: 'higher_is_better', window: 3_600_000 },
+    ]),
+});
+
+// ---------------------------------------------------------------- alerting.json
+
+const emailChannelSchema = z
+  .strictObject({
+    enabled: bool().default(false),
+    from: email().default('alerts@erlmcp.com'),
+    to: listOf(email(), 'a list of email addresses').default(() => ['ops@example.com']),
+    /** SMTP server. */
+    host: hostName().default('127.0.0.1'),
+    port: expecting(z.number().int().min(1).max(65535), 'an integer port from 1 to 65535').default(587),
+    /** TLS from the first byte (port 465); false means STARTTLS when offered. */
+    secure: bool().default(false),
+    user: nonEmptyString('a non-empty SMTP user name').optional(),
+    /** Secret: prefer ERLMCP_SMTP_PASS. */
+    pass: nonEmptyString('a non-empty SMTP password').optional(),
+  })
+  .superRefine((email, ctx) => {
+    if (!email.enabled) return;
+    if (email.to.length === 0) requireWhenEnabled(ctx, 'email', 'to', 'at least one recipient');
+    if (email.user !== undefined && email.pass === undefined) {
+      requireWhenEnabled(ctx, 'email', 'pass', 'an SMTP password (user is set)', 'set ERLMCP_SMTP_PASS');
+    }
+    if (email.pass !== undefined && email.user === undefined) {
+      requireWhenEnabled(ctx, 'email', 'user', 'an SMTP user name (pass is set)', 'set ERLMCP_SMTP_USER');
+    }
+  });
+
+const slackChannelSchema = z
+  .strictObject({
+    enabled: bool().default(false),
+    /** Secret: prefer ERLMCP_SLACK_WEBHOOK. */
+    webhook: expecting(z.string(), 'a string').default(SLACK_WEBHOOK_PLACEHOLDER),
+  })
+  .superRefine((slack, ctx) => {
+    if (slack.enabled && (!isHttpUrl(slack.webhook) || isPlaceholder(slack.webhook))) {
+      const hint = slack.webhook === SLACK_WEBHOOK_PLACEHOLDER ? 'the shipped value is a placeholder; set ERLMCP_SLACK_WEBHOOK' : undefined;
+      requireWhenEnabled(ctx, 'slack', 'webhook', 'a Slack incoming-webhook http(s) URL', hint);
+    }
+  });
+
+const smsChannelSchema = z
+  .strictObject({
+    enabled: bool().default(false),
+    provider: expecting(z.enum(['twilio']), 'an SMS provider').default('twilio'),
+    /** Sender number. */
+    number: phoneNumber().default('+1234567890'),
+    /** Recipient numbers. */
+    to: listOf(phoneNumber(), 'a list of E.164 phone numbers').default(() => []),
+    account_sid: nonEmptyString('a non-empty Twilio account SID').optional(),
+    /** Secret: prefer ERLMCP_TWILIO_AUTH_TOKEN. */
+    auth_token: nonEmptyString('a non-empty Twilio auth token').optional(),
+    /** Messages API base URL (point it at a stub in tests). */
+    base_url: httpUrl().default('https://api.twilio.com'),
+  })
+  .superRefine((sms, ctx) => {
+    if (!sms.enabled) return;
+    if (sms.to.length === 0) requireWhenEnabled(ctx, 'sms', 'to', 'at least one recipient number');
+    if (sms.account_sid === undefined) requireWhenEnabled(ctx, 'sms', 'account_sid', 'a Twilio account SID', 'set ERLMCP_TWILIO_ACCOUNT_SID');
+    if (sms.auth_token === undefined) requireWhenEnabled(ctx, 'sms', 'auth_token', 'a Twilio auth token', 'set ERLMCP_TWILIO_AUTH_TOKEN');
+  });
+
+const webhookChannelSchema = z
+  .strictObject({
+    enabled: bool().default(false),
+    url: expecting(z.string(), 'a string').default(''),
+  })
+  .superRefine((webhook, ctx) => {
+    if (webhook.enabled && (!isHttpUrl(webhook.url) || isPlaceholder(webhook.url))) {
+      requireWhenEnabled(ctx, 'webhook', 'url', 'an absolute http(s) URL', webhook.url === '' ? 'set url or ERLMCP_WEBHOOK_URL' : undefined);
+    }
+  });
+
+const alertmanagerChannelSchema = z
+  .strictObject({
+    enabled: bool().default(false),
+    /** Alertmanager base URLs (each one of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
+    urls: listOf(expecting(z.string(), 'a string'), 'a list of http(s) URLs').default(() => []),
+  })
+  .superRefine((alertmanager, ctx) => {
+    if (!alertmanager.enabled) return;
+    if (alertmanager.urls.length === 0) {
+      requireWhenEnabled(ctx, 'alertmanager', 'urls', 'at least one http(s) URL', 'set urls or ERLMCP_ALERTMANAGER_URLS');
+    }
+    alertmanager.urls.forEach((url, i) => {
+      if (!isHttpUrl(url)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['urls', i],
+          message: 'expected an absolute http(s) URL while channels.alertmanager.enabled is true',
+          params: { expected: 'an absolute http(s) URL while channels.alertmanager.enabled is true' },
+        });
+      }
+    });
+  });
+
+const escalationStepSchema = z.strictObject({
+  /** Channels notified at this severity. */
+  channels: listOf(expecting(z.enum(CHANNEL_NAMES), 'a channel name'), 'a non-empty list of channel names')
+    .min(1)
+    .superRefine(distinct),
+  /** SECONDS between re-notifications while the alert keeps firing. */
+  interval: expecting(z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)), 'a positive integer (seconds)'),
+});
+
+const escalationPolicySchema = z.strictObject({
+  info: escalationStepSchema.optional(),
+  warning: escalationStepSchema.optional(),
+  error: escalationStepSchema.optional(),
+  critical: escalationStepSchema.optional(),
+});
+
+/** `configs/alerting.json`: alert channels, severities, escalation and suppression (source `erlmcp_alerting`). */
+export const alertingSchema = z
+  .strictObject({
+    /** Evaluate rules and deliver alerts at all. */
+    alert_enabled: bool().default(true),
+    /** How often alert rules are evaluated. */
+    check_interval: timerMs().default(10_000),
+    /** Resolved alerts older than this are removed. */
+    alert_timeout: durationMs().default(300_000),
+    channels: z
+      .strictObject({
+        email: emailChannelSchema.prefault({}),
+        slack: slackChannelSchema.prefault({}),
+        sms: smsChannelSchema.prefault({}),
+        webhook: webhookChannelSchema.prefault({}),
+        alertmanager: alertmanagerChannelSchema.prefault({}),
+      })
+      .prefault({}),
+    severity_levels: listOf(expecting(z.enum(SEVERITIES), 'a severity'), 'a non-empty list of severities')
+      .min(1)
+      .superRefine(distinct)
+      .default(() => [...SEVERITIES]),
+    /** Per severity: channels to notify and the re-notify interval in SECONDS. */
+    escalation_policy: escalationPolicySchema.default((): z.output<typeof escalationPolicySchema> => ({
+      critical: { channels: ['email', 'sms', 'slack'], interval: 60 },
+      error: { channels: ['email', 'slack'], interval: 300 },
+      warning: { channels: ['slack'], interval: 600 },
+    })),
+    /** Drop repeats of an alert (same fingerprint) within `suppression_window`. */
+    suppression_enabled: bool().default(true),
+    suppression_window: durationMs().default(600_000),
+  })
+  .superRefine((alerting, ctx) => {
+    for (const severity of SEVERITIES) {
+      if (alerting.escalation_policy[severity] !== undefined && !alerting.severity_levels.includes(severity)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['escalation_policy', severity],
+          message: `severity "${severity}" is not in severity_levels (allowed: ${alerting.severity_levels.map((s) => `"${s}"`).join(', ')})`,
+        });
+      }
+    }
+  });
+
+// ---------------------------------------------------------------- dashboard.json
+
+/** `configs/dashboard.json`: the dashboard and its HTTP/WebSocket server (source `erlmcp_dashboard`). */
+export const dashboardSchema = z.strictObject({
+  dashboard_enabled: bool().default(true),
+  /** How often a live frame goes to subscribed clients. */
+  refresh_interval: timerMs().default(5000),
+  chart_type: expecting(z.enum(['auto', 'line', 'bar', 'pie', 'gauge']), 'a chart type').default('auto'),
+  /** Most points per series in one chart or history answer. */
+  data_points: expecting(z.number().int().positive().max(10_000), 'a positive integer (points per chart) of at most 10000').default(100),
+  /** Default history range shown. */
+  historical_range: durationMs().default(86_400_000),
+  export_format: expecting(z.enum(['json', 'csv']), 'an export format').default('json'),
+  theme: expecting(z.enum(['dark', 'light']), 'a theme').default('dark'),
+  layout: expecting(z.enum(['responsive', 'grid']), 'a layout').default('responsive'),
+  real_time_enabled: bool().default(true),
+  alert_highlighting: bool().default(true),
+  /** Interface to bind; loopback by default so the dashboard is not exposed. */
+  host: hostName().default('127.0.0.1'),
+  /** TCP port; 0 picks a free port. */
+  port: expecting(z.number().int().min(0).max(65535), 'an integer port from 0 to 65535 (0 = any free port)').default(8080),
+  /** Bearer token required by HTTP and WebSocket clients; empty = no token. Secret: prefer ERLMCP_DASHBOARD_TOKEN. */
+  auth_token: expecting(z.string(), 'a string (empty = no token)').default(''),
+  /** Origins allowed to open the WebSocket besides the dashboard's own; empty = same origin only. */
+  allowed_origins: listOf(
+    expecting(z.string().regex(/^https?:\/\/[^/\s?#]+$/), 'an origin such as "http://localhost:3000" (scheme://host[:port], no path)'),
+    'a list of origins',
+  ).default(() => []),
+});
+
+// ---------------------------------------------------------------- the whole config
+
+/** Each config section with its file name and schema. */
+export const CONFIG_SECTIONS = {
+  monitoring: { file: 'monitoring.json', schema: monitoringSchema },
+  performance_monitor: { file: 'performance_monitor.json', schema: performanceMonitorSchema },
+  alerting: { file: 'alerting.json', schema: alertingSchema },
+  dashboard: { file: 'dashboard.json', schema: dashboardSchema },
+} as const;
+
+/** A config section name (= file name without `.json`). */
+export type ConfigSection = keyof typeof CONFIG_SECTIONS;
+
+/** Deeply read-only: configs are frozen once loaded. */
+export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+  : T;
+
+/** Any subset of `T`, at any depth; arrays are replaced, not merged. */
+export type DeepPartial<T> = T extends readonly unknown[] ? T
+  : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : T;
+
+/** `configs/monitoring.json`, validated and defaulted. */
+export type MonitoringConfig = DeepReadonly<z.output<typeof monitoringSchema>>;
+/** `configs/performance_monitor.json`, validated and defaulted. */
+export type PerformanceMonitorConfig = DeepReadonly<z.output<typeof performanceMonitorSchema>>;
+/** One SLA of `performance_monitor.slas`. */
+export type SlaConfig = PerformanceMonitorConfig['slas'][number];
+/** `configs/alerting.json`, validated and defaulted. */
+export type AlertingConfig = DeepReadonly<z.output<typeof alertingSchema>>;
+/** `configs/dashboard.json`, validated and defaulted. */
+export type DashboardConfig = DeepReadonly<z.output<typeof dashboardSchema>>;
+/** An alert severity. */
+export type Severity = (typeof SEVERITIES)[number];
+/** An alert channel name. */
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
+
+/** The whole configuration, as `loadConfig` returns it (deeply frozen). */
+export interface Config {
+  readonly monitoring: MonitoringConfig;
+  readonly performance_monitor: PerformanceMonitorConfig;
+  readonly alerting: AlertingConfig;
+  readonly dashboard: DashboardConfig;
+}
