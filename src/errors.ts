@@ -32,6 +32,24 @@ export enum ErrorCode {
   BadMessage = 'EMON_BAD_MESSAGE',
   /** An option passed to a public function is invalid. */
   InvalidOption = 'EMON_INVALID_OPTION',
+  /** A metric or label name does not match the allowed pattern. */
+  InvalidName = 'EMON_INVALID_NAME',
+  /** A metric update carried a value that is not allowed (NaN, Infinity, non-number, negative increment). */
+  InvalidValue = 'EMON_INVALID_VALUE',
+  /** A metric name that was never registered. */
+  UnknownMetric = 'EMON_UNKNOWN_METRIC',
+  /** Labels do not match the metric's label names (unknown, missing, or a value of the wrong type). */
+  InvalidLabels = 'EMON_INVALID_LABELS',
+  /** A name is already registered as another metric type or with other label names. */
+  MetricConflict = 'EMON_METRIC_CONFLICT',
+  /** A config file, environment override or programmatic override failed validation. */
+  InvalidConfig = 'EMON_INVALID_CONFIG',
+  /** The metric store could not open, read or commit (or it is closed, or open read-only for a write); see `cause`. */
+  StoreFailed = 'EMON_STORE_FAILED',
+  /** A store read or maintenance argument (series id, time range, point count, `nowMs`) is out of range. */
+  InvalidQuery = 'EMON_INVALID_QUERY',
+  /** A series definition, point or current value handed to the store is malformed; nothing was written. */
+  InvalidRecord = 'EMON_INVALID_RECORD',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

@@ -1,0 +1,96 @@
+/**
+ * The shapes that go in and out of the metric store ({@link MetricStore} in `lmdb-store.ts`).
+ * They are plain data: what the store persists is exactly what these types describe.
+ */
+
+/** The kind of a persisted series. Derived series (e.g. `response_time.p95`) are usually gauges. */
+export type SeriesType = 'counter' | 'gauge' | 'histogram';
+
+/** A persisted series definition. `id` is assigned by the store; everything else comes from the caller. */
+export interface SeriesDef {
+  /** Small integer assigned by `defineSeries`, stable across restarts. Starts at 1. */
+  id: number;
+  /** The caller's stable identity for the series, e.g. `requests.total{method="GET"}`. */
+  key: string;
+  /** The metric name, e.g. `requests.total`. */
+  name: string;
+  type: SeriesType;
+  help: string;
+  unit: string;
+  labels: Record<string, string>;
+}
+
+/** What `defineSeries` takes besides the key. `help` and `unit` default to `''`, `labels` to `{}`. */
+export interface SeriesInput {
+  name: string;
+  type: SeriesType;
+  help?: string;
+  unit?: string;
+  labels?: Record<string, string>;
+}
+
+/** Options of `MetricStore.open`. */
+export interface StoreOptions {
+  /** Directory of the LMDB environment; created when writable. Default `./.erlmcp-monitor`. */
+  dataDir?: string;
+  /** Open without write access (another process owns the writes). Default `false`. */
+  readOnly?: boolean;
+  /** How long raw points are kept before `prune` folds them into 1-minute rollups. Default 24 h. */
+  retentionMs?: number;
+  /** How long 1-minute rollups are kept. Default 7 days; must be >= `retentionMs`. */
+  rollupRetentionMs?: number;
+}
+
+/** One history point of one series. `ts` is a Unix time in ms (a non-negative safe integer). */
+export interface PointRecord {
+  id: number;
+  ts: number;
+  value: number;
+}
+
+/** Everything one `flush` writes, in one transaction. */
+export interface FlushBatch {
+  /** `[seriesId, snapshot]` pairs; the snapshot is any msgpack/JSON-able value (counter value, histogram state). */
+  current?: ReadonlyArray<readonly [number, unknown]>;
+  /** History points; any order (the store sorts them by series, then time). */
+  points?: ReadonlyArray<PointRecord>;
+}
+
+/** What a committed flush wrote. */
+export interface FlushResult {
+  /** Number of points written. */
+  points: number;
+  /** Number of current values written. */
+  current: number;
+  /** Main-thread time spent inside `flush` (validate, sort, encode, queue), in ms, summed over its blocks. */
+  syncMs: number;
+  /** The longest of those blocks (between two yields to the event loop), in ms. */
+  longestBlockMs: number;
+}
+
+/** What one `prune` did. */
+export interface PruneResult {
+  /** Raw points deleted (each was first folded into its rollup bucket). */
+  deletedRaw: number;
+  /** Rollup buckets written (created or merged into). */
+  rolledUp: number;
+  /** Rollup buckets deleted because they were older than `rollupRetentionMs`. */
+  deletedRollups: number;
+}
+
+/** One 1-minute rollup bucket of one series. */
+export interface Rollup {
+  /** Bucket start (ms, a multiple of 60,000). */
+  start: number;
+  avg: number;
+  min: number;
+  max: number;
+  /** Number of raw points folded into the bucket. */
+  count: number;
+  /** The value of the latest raw point in the bucket, and its timestamp. */
+  last: number;
+  lastTs: number;
+}
+
+/** A point of a range query: `[timestampMs, value]`. */
+export type RangePoint = [ts: number, value: number];
