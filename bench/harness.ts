@@ -66,12 +66,15 @@ export function formatOps(n: number): string {
 /** A markdown table of rows, with each row's ratio to `baseline` (by name) when given. */
 export function markdownTable(result: SuiteResult, baseline?: string): string {
   const base = result.rows.find((r) => r.name === baseline);
-  const lines = [
-    `### ${result.suite}`,
-    '',
+  const lines = [`### ${result.suite}`, ''];
+  if (result.rows.length === 0) {
+    for (const note of result.notes) lines.push(note);
+    return lines.join('\n');
+  }
+  lines.push(
     `| task | ops/s median | min – max | p50 | p99 | samples |${base ? ` vs ${baseline} |` : ''}`,
     `|---|---|---|---|---|---|${base ? '---|' : ''}`,
-  ];
+  );
   for (const r of result.rows) {
     const ratio = base ? ` ${(r.opsMedian / base.opsMedian).toFixed(2)}x |` : '';
     lines.push(

@@ -6,9 +6,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { markdownTable, type SuiteResult } from './harness.js';
+import { metricsSuite } from './metrics.bench.js';
 import { otpSuite } from './otp.bench.js';
+import { storeSuite } from './store.bench.js';
 
-const suites: { run: () => Promise<SuiteResult>; baseline?: string }[] = [{ run: otpSuite, baseline: 'bare nact dispatch (baseline)' }];
+const suites: { run: () => Promise<SuiteResult>; baseline?: string }[] = [
+  { run: metricsSuite },
+  { run: otpSuite, baseline: 'bare nact dispatch (baseline)' },
+  { run: storeSuite },
+];
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const results: SuiteResult[] = [];
@@ -33,7 +39,7 @@ writeFileSync(
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}` },
       node: process.version,
-      packages: { nact: pkg('nact'), tinybench: pkg('tinybench') },
+      packages: { nact: pkg('nact'), tinybench: pkg('tinybench'), lmdb: pkg('lmdb'), 'prom-client': pkg('prom-client'), '@opentelemetry/sdk-metrics': pkg('@opentelemetry/sdk-metrics') },
       results,
     },
     null,

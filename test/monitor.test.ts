@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
@@ -30,8 +33,12 @@ describe('startMonitoring', () => {
     const logger = memoryLogger();
     const stops: ExitReason[] = [];
     const { startServer } = await import('../src/otp/index.js');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-test-'));
     const mon = await startMonitoring({
       logger,
+      dataDir,
+      env: {},
+      processMetrics: false,
       onStop: (r) => stops.push(r),
       extraChildren: [{ id: 'looper', start: (sys) => startServer(sys, crashLoop, undefined) }],
     });
@@ -42,10 +49,12 @@ describe('startMonitoring', () => {
     expect(treeLines).toHaveLength(1);
     expect(treeLines[0]!.fields.reason).toMatch(/more than 10 restart\(s\) within 60000 ms/);
     await mon.stop(); // idempotent after the tree is gone
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('lets a host process exit on its own after stop(): nothing keeps the event loop alive', async () => {
     const dist = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-test-'));
     const script = `
       import { startMonitoring, startServer } from ${JSON.stringify(dist)};
       const ticker = {
@@ -56,6 +65,8 @@ describe('startMonitoring', () => {
       };
       const mon = await startMonitoring({
         logger: { debug() {}, info() {}, warn() {}, error() {} },
+        dataDir: ${JSON.stringify(dataDir)},
+        env: {},
         extraChildren: [{ id: 'ticker', start: (sys) => startServer(sys, ticker, undefined, { name: 'ticker' }) }],
       });
       while ((await mon.system.ref('ticker').call({ type: 'ticks' })) < 3) await new Promise((r) => setImmediate(r));
@@ -72,5 +83,6 @@ describe('startMonitoring', () => {
     clearTimeout(bound);
     expect(out.trim()).toBe('stopped');
     expect({ code, signal }).toEqual({ code: 0, signal: null });
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });

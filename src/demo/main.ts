@@ -16,7 +16,10 @@ const service = await startDemoService(Number(process.env.DEMO_PORT ?? 0));
 mon.instrument.http(service.server, { name: 'demo' });
 const metrics = await serveMetrics(mon.metrics, { host: mon.config.dashboard.host, port: mon.config.dashboard.port });
 const load = startLoad(service.url, { durationMs: Number(process.env.DEMO_LOAD_SECONDS ?? 1800) * 1000 });
-void load.done.then((n) => console.log(`load generator finished after ${n} requests; the service keeps running`));
+let stopping = false;
+void load.done.then((n) => {
+  if (!stopping) console.log(`load generator finished after ${n} requests; the service keeps running`);
+});
 
 console.log(`erlmcp-monitor demo
   demo service  ${service.url}/   (routes /api/items, /api/slow, /api/flaky)
@@ -25,7 +28,6 @@ console.log(`erlmcp-monitor demo
   data          ${mon.config.monitoring.data_dir}
 Press Ctrl-C to stop.`);
 
-let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;

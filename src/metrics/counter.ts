@@ -37,7 +37,7 @@ export class Counter extends Metric<CounterSeries> {
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
   constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context, (labels, key) => new CounterSeries(name, labels, key));
+    super(name, options, context, (labels) => new CounterSeries(name, labels));
   }
 
   /**

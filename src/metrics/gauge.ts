@@ -53,7 +53,7 @@ export class Gauge extends Metric<GaugeSeries> {
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
   constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context, (labels, key) => new GaugeSeries(name, labels, key));
+    super(name, options, context, (labels) => new GaugeSeries(name, labels));
   }
 
   /**

@@ -3,8 +3,11 @@
  *
  * Lookups walk one nested Map per label name, in declared order (`method` then `route`), so the
  * hot path builds no key string and allocates nothing for a series that exists: building a joined
- * key per call cost about twice as much as two `Map.get`s in our measurements. Validation of a new
- * label set (names, value types, the series limit) happens once, when its series is created.
+ * key per call cost about twice as much as two `Map.get`s in our measurements. A prefix with only
+ * one series under it holds that series directly instead of a one-entry Map (whose ~180 B per
+ * series tripled the heap of a metric with one high-cardinality label among two); the lookup then
+ * compares the remaining label values. Validation of a new label set (names, value types, the
+ * series limit) happens once, when its series is created.
  *
  * Past the series limit, a new label set maps to one shared overflow series (every label value
  * `__overflow__`) and `onOverflow` is told, so memory stays bounded whatever the caller sends.
@@ -18,13 +21,19 @@ export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
 type Node<S> = Map<string, Node<S> | S>;
 
-export class LabelMap<S> {
+/** What the map needs of a series: its label values. */
+export interface Labelled {
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export class LabelMap<S extends Labelled> {
   readonly names: readonly string[];
   readonly #metric: string;
   readonly #create: (labels: Readonly<Record<string, string>>) => S;
   readonly #limit: number;
   readonly #onOverflow: () => void;
-  readonly #series: S[] = [];
+  readonly #makeLabels: (clean: Record<string, string>) => Readonly<Record<string, string>>;
+  #size = 0;
   #root: Node<S> = new Map();
   #only: S | undefined;
   #overflow: S | undefined;
@@ -44,20 +53,26 @@ export class LabelMap<S> {
     onOverflow: () => void,
   ) {
     this.#metric = metric;
-    this.names = names;
+    // A plain copy: indexing a frozen array on the lookup path measured ~3x slower.
+    this.names = [...names];
     this.#create = create;
     this.#limit = limit;
     this.#onOverflow = onOverflow;
+    this.#makeLabels = labelsFactory(this.names);
   }
 
   /** Number of series, not counting the overflow series. */
   get size(): number {
-    return this.#series.length;
+    return this.#size;
   }
 
-  /** Every series including the overflow one, in creation order. */
+  /** Every series, the overflow one last. */
   all(): S[] {
-    return this.#overflow === undefined ? this.#series.slice() : [...this.#series, this.#overflow];
+    const out: S[] = [];
+    if (this.#only !== undefined) out.push(this.#only);
+    else collect(this.#root, out);
+    if (this.#overflow !== undefined) out.push(this.#overflow);
+    return out;
   }
 
   /**
@@ -90,13 +105,20 @@ export class LabelMap<S> {
     if (count !== n) throw this.#error(labels);
     let node: Node<S> | S | undefined = this.#root;
     for (let i = 0; i < n; i++) {
-      const v: unknown = labels[names[i]!];
-      const key = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+      const key = labelValue(labels[names[i]!]);
       if (key === undefined) throw this.#error(labels);
       node = (node as Node<S>).get(key);
       if (node === undefined) return this.#miss(labels, create);
+      if (!(node instanceof Map)) {
+        // A single series under this prefix: the rest of its labels must match too.
+        const held = (node as S).labels;
+        for (let j = i + 1; j < n; j++) {
+          if (labelValue(labels[names[j]!]) !== held[names[j]!]) return this.#miss(labels, create);
+        }
+        return node as S;
+      }
     }
-    return node as S;
+    return node as unknown as S;
   }
 
   #miss(labels: Labels, create: boolean): S | undefined {
@@ -109,35 +131,46 @@ export class LabelMap<S> {
   /** Removes every series (the metric's `reset`). */
   clear(): void {
     this.#root = new Map();
-    this.#series.length = 0;
+    this.#size = 0;
     this.#only = undefined;
     this.#overflow = undefined;
   }
 
   #insert(labels: Labels): S {
     const clean = this.#validate(labels);
-    if (this.#series.length >= this.#limit) {
+    if (this.#size >= this.#limit) {
       this.#onOverflow();
       if (this.#overflow === undefined) {
-        this.#overflow = this.#create(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE])));
+        this.#overflow = this.#create(this.#makeLabels(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE]))));
       }
       return this.#overflow;
     }
-    const series = this.#create(Object.freeze(clean));
-    this.#series.push(series);
-    if (this.names.length === 0) {
+    const series = this.#create(this.#makeLabels(clean));
+    this.#size++;
+    const names = this.names;
+    if (names.length === 0) {
       this.#only = series;
       return series;
     }
     let node = this.#root;
-    const last = this.names.length - 1;
-    for (let i = 0; i < last; i++) {
-      const v = clean[this.names[i]!]!;
-      let next = node.get(v) as Node<S> | undefined;
-      if (next === undefined) node.set(v, (next = new Map()));
-      node = next;
+    for (let i = 0; i < names.length; i++) {
+      const v = clean[names[i]!]!;
+      const next = node.get(v);
+      if (next === undefined) {
+        node.set(v, series);
+        return series;
+      }
+      if (next instanceof Map) {
+        node = next;
+        continue;
+      }
+      // `next` is the one series under this prefix: push it one level down, then go on.
+      const held = next as S;
+      const child: Node<S> = new Map();
+      child.set(held.labels[names[i + 1]!]!, held);
+      node.set(v, child);
+      node = child;
     }
-    node.set(clean[this.names[last]!]!, series);
     return series;
   }
 
@@ -176,6 +209,30 @@ export class LabelMap<S> {
       ErrorCode.InvalidLabels,
       `${prefix}: label "${bad}" must be a string or a finite number, got ${describeValue((labels as Record<string, unknown>)[bad])}`,
     );
+  }
+}
+
+/**
+ * Frozen label objects, all built by one constructor per metric: V8 then gives them an exact-size
+ * layout, where `{}` plus assignments keeps 4 preallocated slots (40 B instead of 57 B for two
+ * labels, measured with --expose-gc on Node 20; it is a third of a series' heap).
+ */
+function labelsFactory(names: readonly string[]): (clean: Record<string, string>) => Readonly<Record<string, string>> {
+  const Labels = function (this: Record<string, string>, clean: Record<string, string>) {
+    for (const name of names) this[name] = clean[name]!;
+  } as unknown as new (clean: Record<string, string>) => Record<string, string>;
+  return (clean) => Object.freeze(new Labels(clean));
+}
+
+/** A label value as stored: strings as they are, finite numbers in decimal, anything else undefined. */
+function labelValue(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+}
+
+function collect<S>(node: Node<S>, out: S[]): void {
+  for (const child of node.values()) {
+    if (child instanceof Map) collect(child as Node<S>, out);
+    else out.push(child as S);
   }
 }
 

@@ -89,8 +89,15 @@ export abstract class Series {
   constructor(
     readonly metric: string,
     readonly labels: Readonly<Record<string, string>>,
-    readonly key: string,
   ) {}
+
+  /**
+   * The series' stable identity, `name{a="x"}`. Computed on demand, not stored: it is read once
+   * per series per run (when the store first sees it), and keeping it cost ~60 B per series.
+   */
+  get key(): string {
+    return seriesKey(this.metric, this.labels);
+  }
 
   /** A JSON-able copy of the state, for persistence. */
   abstract snapshot(): unknown;
@@ -122,7 +129,7 @@ export abstract class Metric<S extends Series> {
     name: string,
     options: MetricOptions,
     context: MetricContext,
-    create: (labels: Readonly<Record<string, string>>, key: string) => S,
+    create: (labels: Readonly<Record<string, string>>) => S,
     reservedLabels: readonly string[] = [],
   ) {
     checkMetricName(name);
@@ -136,7 +143,7 @@ export abstract class Metric<S extends Series> {
     this.help = options.help ?? name;
     this.unit = options.unit ?? '';
     this.labelNames = checkLabelNames(name, options.labels, reservedLabels);
-    this.map = new LabelMap(name, this.labelNames, (labels) => create(labels, seriesKey(name, labels)), context.seriesLimit, () => {
+    this.map = new LabelMap(name, this.labelNames, create, context.seriesLimit, () => {
       this.#dropped++;
       context.onOverflow(name);
     });

@@ -98,19 +98,19 @@ export class Registry {
    *   type or has other label names
    */
   counter(name: string, options: MetricOptions = {}): Counter {
-    this.#restoredOnly.delete(name);
+    this.#yieldRestored(name, 'counter', options);
     return this.#register(name, 'counter', options, () => new Counter(name, options, this.#context));
   }
 
   /** Registers (or returns) gauge `name`. @throws {MonitorError} as `counter` */
   gauge(name: string, options: MetricOptions = {}): Gauge {
-    this.#restoredOnly.delete(name);
+    this.#yieldRestored(name, 'gauge', options);
     return this.#register(name, 'gauge', options, () => new Gauge(name, options, this.#context));
   }
 
   /** Registers (or returns) histogram `name`. @throws {MonitorError} as `counter`, or for other buckets */
   histogram(name: string, options: HistogramOptions = {}): Histogram {
-    this.#replaceIfRestoredWithOtherBuckets(name, options);
+    this.#yieldRestored(name, 'histogram', options);
     const metric = this.#register(name, 'histogram', options, () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets));
     if (options.buckets !== undefined) {
       const asked = checkBuckets(name, options.buckets);
@@ -179,9 +179,10 @@ export class Registry {
   }
 
   /**
-   * Registers a metric found in the store at start. Unlike `register`, a later declaration with
-   * other histogram buckets replaces it (with a warning) instead of failing the caller: a deploy
-   * that changes buckets must not break because of data written by the previous one.
+   * Registers a metric found in the store at start. Unlike `register`, the first declaration of
+   * it by a caller that differs (another type, label names or buckets) replaces it, with a
+   * warning, instead of failing the caller: a deploy that changes a metric must not break because
+   * of data written by the previous one.
    */
   restoreMetric(name: string, type: MetricType, options: RegisterOptions): AnyMetric {
     const known = this.#metrics.has(name);
@@ -190,14 +191,19 @@ export class Registry {
     return metric;
   }
 
-  #replaceIfRestoredWithOtherBuckets(name: string, options: HistogramOptions): void {
-    if (!this.#restoredOnly.delete(name) || options.buckets === undefined) return;
-    const existing = this.#metrics.get(name);
-    if (existing?.type !== 'histogram') return;
-    const asked = checkBuckets(name, options.buckets);
-    if (asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i])) return;
+  /** A caller declares `name`: a restored-only metric that differs gives way (see `restoreMetric`). */
+  #yieldRestored(name: string, type: MetricType, options: HistogramOptions): void {
+    if (!this.#restoredOnly.delete(name)) return;
+    const existing = this.#metrics.get(name)!;
+    const labels = options.labels ?? [];
+    let same = existing.type === type && labels.length === existing.labelNames.length && labels.every((l, i) => l === existing.labelNames[i]);
+    if (same && existing.type === 'histogram' && options.buckets !== undefined) {
+      const asked = options.buckets;
+      same = asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i]);
+    }
+    if (same) return;
     this.#metrics.delete(name);
-    this.#log.warn({ metric: name }, `histogram "${name}" now has other buckets than the stored one: its stored counts are dropped`);
+    this.#log.warn({ metric: name }, `metric "${name}" is now declared differently from the stored one: its stored values are dropped`);
   }
 
   /** The metric registered as `name`, if any. */

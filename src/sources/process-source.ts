@@ -7,8 +7,10 @@
  * - `system.memory`: RSS bytes; `system.memory.percent`: RSS as % of the cgroup memory limit
  *   (process.constrainedMemory) or of the machine's memory when there is none;
  *   `system.memory.heap_used` / `heap_total` / `external` / `limit` in bytes.
- * - `system.event_loop.delay{quantile}`: event-loop delay p50/p90/p99/max in ms since the last tick
- *   (perf_hooks.monitorEventLoopDelay, 10 ms resolution); `system.event_loop.utilization` (0..1).
+ * - `system.event_loop.delay{percentile}`: event-loop delay p50/p90/p99/max in ms since the last
+ *   tick (perf_hooks.monitorEventLoopDelay at 10 ms resolution). Its histogram records the whole
+ *   time between two samples, so an idle loop reads 10 ms; the resolution is subtracted here so an
+ *   idle loop reads ~0 and a 50 ms block reads ~50. `system.event_loop.utilization` (0..1).
  * - `system.processes`: active handles and requests (process.getActiveResourcesInfo), Node's
  *   nearest analogue of Erlang's process count.
  * - `system.gc.pause{kind}`: a histogram of GC pauses in ms (PerformanceObserver 'gc').
@@ -26,6 +28,8 @@ const GC_KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
+
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /** The memory this process may use: the cgroup limit when there is one, else the machine's. */
 export function memoryLimit(): number {
@@ -66,7 +70,7 @@ export class ProcessSource implements MetricSource {
     this.#external = g('system.memory.external', 'Memory of C++ objects bound to JS objects', 'bytes');
     this.#limit = g('system.memory.limit', 'Memory this process may use (cgroup limit or machine memory)', 'bytes');
     this.#resources = g('system.processes', 'Active handles and requests keeping the event loop alive', '');
-    this.#loopDelay = registry.gauge('system.event_loop.delay', { help: 'Event-loop delay since the last collection', unit: 'ms', labels: ['quantile'] });
+    this.#loopDelay = registry.gauge('system.event_loop.delay', { help: 'Event-loop delay since the last collection', unit: 'ms', labels: ['percentile'] });
     this.#elu = g('system.event_loop.utilization', 'Share of time the event loop was busy since the last collection', 'ratio');
     this.#gc = registry.histogram('system.gc.pause', {
       help: 'Garbage collection pauses',
@@ -77,7 +81,7 @@ export class ProcessSource implements MetricSource {
   }
 
   start(): void {
-    this.#delay = monitorEventLoopDelay({ resolution: 10 });
+    this.#delay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     this.#delay.enable();
     const gc = this.#gc;
     this.#gcObserver = new PerformanceObserver((list) => {
@@ -117,11 +121,11 @@ export class ProcessSource implements MetricSource {
 
     const delay = this.#delay;
     if (delay !== undefined && delay.count > 0) {
-      // The histogram is in ns.
-      this.#loopDelay.set(delay.percentile(50) / 1e6, { quantile: 'p50' });
-      this.#loopDelay.set(delay.percentile(90) / 1e6, { quantile: 'p90' });
-      this.#loopDelay.set(delay.percentile(99) / 1e6, { quantile: 'p99' });
-      this.#loopDelay.set(delay.max / 1e6, { quantile: 'max' });
+      const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+      this.#loopDelay.set(ms(delay.percentile(50)), { percentile: 'p50' });
+      this.#loopDelay.set(ms(delay.percentile(90)), { percentile: 'p90' });
+      this.#loopDelay.set(ms(delay.percentile(99)), { percentile: 'p99' });
+      this.#loopDelay.set(ms(delay.max), { percentile: 'max' });
       delay.reset();
     }
     const elu = performance.eventLoopUtilization();

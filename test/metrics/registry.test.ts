@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
+import type { Counter } from '../../src/metrics/counter.js';
+import type { Gauge } from '../../src/metrics/gauge.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { newRegistry } from './table-fixture.js';
 
@@ -59,6 +61,21 @@ describe('Registry', () => {
     expect(codeOf(() => registry.require('nope'))).toEqual([ErrorCode.UnknownMetric, 'unknown metric "nope": register it first']);
     registry.gauge('g');
     expect(codeOf(() => registry.require('g', 'counter'))).toEqual([ErrorCode.MetricConflict, 'metric "g" is a gauge, not a counter']);
+  });
+
+  it('lets a declaration that differs from a restored metric replace it, with a warning', () => {
+    const { registry, logger } = newRegistry();
+    (registry.restoreMetric('loop.delay', 'gauge', { labels: ['quantile'] }) as Gauge).set(3, { quantile: 'p50' });
+    (registry.restoreMetric('kept', 'counter', {}) as Counter).inc(2);
+    const declared = registry.gauge('loop.delay', { labels: ['percentile'] });
+    expect(declared.labelNames).toEqual(['percentile']);
+    expect(declared.series()).toEqual([]);
+    expect(registry.counter('kept').get()).toBe(2);
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'metric "loop.delay" is now declared differently from the stored one: its stored values are dropped',
+    ]);
+    // Once declared, the usual rule holds again.
+    expect(() => registry.gauge('loop.delay', { labels: ['quantile'] })).toThrow(MonitorError);
   });
 
   it('refuses a bad series limit', () => {

@@ -47,8 +47,9 @@ describe('ProcessSource', () => {
     expect(registry.gauge('system.memory.percent').get()).toBeCloseTo((rss / memoryLimit()) * 100, 5);
     expect(registry.gauge('system.memory.heap_used').get()).toBeGreaterThan(0);
     expect(registry.gauge('system.processes').get()).toBeGreaterThanOrEqual(0);
-    const delay = registry.gauge('system.event_loop.delay', { labels: ['quantile'] });
-    expect(delay.get({ quantile: 'max' })).toBeGreaterThan(30);
+    const delay = registry.gauge('system.event_loop.delay', { labels: ['percentile'] });
+    expect(delay.get({ percentile: 'max' })).toBeGreaterThan(30);
+    expect(delay.get({ percentile: 'p50' })).toBeLessThan(delay.get({ percentile: 'max' })!);
     const elu = registry.gauge('system.event_loop.utilization').get()!;
     expect(elu).toBeGreaterThan(0);
     expect(elu).toBeLessThanOrEqual(1);

@@ -1,0 +1,272 @@
+/**
+ * erlmcp_metrics_collector: the timed loops around the metric table, and its message API.
+ *
+ * The table itself (a `Registry`) and its store are owned by the tree, not by this process, so a
+ * crash here loses no metric: the restarted collector finds them as they were and its loops start
+ * again. Hot-path updates never come here; they are direct calls on the table. The messages below
+ * are for callers that want the source design's API (register_metric, increment, set, observe,
+ * get_metric, collect_metrics), one at a time or batched.
+ *
+ * Loops (one set per incarnation, cancelled when it exits):
+ * - every `collection_interval`: each source measures (CPU, memory, event loop, GC...);
+ * - every `aggregation_interval`: changed series go to the store in one transaction;
+ * - every second: the sliding-window clock advances;
+ * - every `prune_interval`: history older than `retention_period` is rolled up and pruned.
+ * When it stops (orderly or after a crash, not when killed), one last flush is written.
+ *
+ * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
+ * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
+ * collector carries on. The same update as a call rejects with the typed error.
+ */
+import { ErrorCode, MonitorError, toError } from '../src/errors.js';
+import type { Labels } from '../src/metrics/label-map.js';
+import type { MetricType } from '../src/metrics/metric.js';
+import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
+import { type FlushSummary, flushTable } from '../src/metrics/table-store.js';
+import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { MetricSource } from '../src/sources/source.js';
+import type { MetricStore } from '../src/store/lmdb-store.js';
+
+export const COLLECTOR_NAME = 'erlmcp_metrics_collector';
+
+/** One update, as sent alone (`cast`) or in a `batch`. */
+export type MetricUpdate =
+  | { type: 'increment'; name: string; labels?: Labels; value?: number }
+  | { type: 'set'; name: string; labels?: Labels; value: number }
+  | { type: 'observe'; name: string; labels?: Labels; value: number };
+
+export interface RegisterMetricRequest extends RegisterOptions {
+  type: 'register_metric';
+  name: string;
+  metricType: MetricType;
+}
+
+export interface MetricInfo {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  labelNames: readonly string[];
+}
+
+export interface CollectorProtocol {
+  call:
+    | RegisterMetricRequest
+    | { type: 'get_metric'; name: string; labels?: Labels }
+    | { type: 'collect_metrics' }
+    | { type: 'apply'; updates: MetricUpdate[] }
+    | { type: 'flush' }
+    | { type: 'stats' };
+  replies: {
+    register_metric: MetricInfo;
+    /** undefined when the label set has no series yet. */
+    get_metric: MetricValue | undefined;
+    collect_metrics: MetricSnapshot[];
+    /** How many updates were applied; rejects with the first error (the ones before it stay applied). */
+    apply: { applied: number };
+    flush: FlushSummary;
+    stats: CollectorStats;
+  };
+  cast: MetricUpdate | { type: 'batch'; updates: MetricUpdate[] };
+  info: { type: 'collect' } | { type: 'aggregate' } | { type: 'tick' } | { type: 'prune' };
+}
+
+export type CollectorPid = Pid<CollectorProtocol>;
+
+export interface CollectorConfig {
+  metrics_enabled: boolean;
+  /** ms between source collections. */
+  collection_interval: number;
+  /** ms between flushes to the store. */
+  aggregation_interval: number;
+  /** ms of raw history kept. */
+  retention_period: number;
+}
+
+export interface CollectorArgs {
+  registry: Registry;
+  store: MetricStore;
+  config: CollectorConfig;
+  /** Makes this incarnation's sources (each incarnation starts and stops its own). */
+  sources: () => MetricSource[];
+  /** Wall clock for history timestamps (default `Date.now`). */
+  now?: () => number;
+}
+
+export interface CollectorStats {
+  collections: number;
+  flushes: number;
+  lastFlush: FlushSummary | undefined;
+  rejectedUpdates: number;
+  sourceErrors: number;
+}
+
+interface State extends CollectorStats {
+  args: CollectorArgs;
+  sources: MetricSource[];
+  now: () => number;
+  /** Distinct rejection messages already logged (bounded). */
+  logged: Set<string>;
+}
+
+/** Distinct bad-update messages logged before going quiet (they are still counted). */
+const MAX_LOGGED_REJECTIONS = 20;
+const TICK_MS = 1000;
+
+/** Applies one update to the table. @throws {MonitorError} on any bad input, changing nothing. */
+export function applyUpdate(registry: Registry, update: MetricUpdate): void {
+  if (update === null || typeof update !== 'object') {
+    throw new MonitorError(ErrorCode.BadMessage, `metric update must be an object, got ${update === null ? 'null' : typeof update}`);
+  }
+  switch (update.type) {
+    case 'increment':
+      return registry.increment(update.name, update.labels, update.value ?? 1);
+    case 'set':
+      return registry.set(update.name, update.labels, update.value);
+    case 'observe':
+      return registry.observe(update.name, update.labels, update.value);
+    default:
+      throw new MonitorError(
+        ErrorCode.BadMessage,
+        `unknown metric update type ${JSON.stringify((update as { type?: unknown }).type)} (allowed: increment, set, observe)`,
+      );
+  }
+}
+
+function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol>): void {
+  state.rejectedUpdates++;
+  const error = toError(err);
+  const code = error instanceof MonitorError ? error.code : 'EMON_UNKNOWN';
+  state.args.registry.counter('monitor.updates_rejected', { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code });
+  if (state.logged.size < MAX_LOGGED_REJECTIONS && !state.logged.has(error.message)) {
+    state.logged.add(error.message);
+    ctx.log.warn({ err: error }, 'metric update refused');
+  }
+}
+
+function info(registry: Registry, name: string): MetricInfo {
+  const m = registry.require(name);
+  return { name: m.name, type: m.type, help: m.help, unit: m.unit, labelNames: m.labelNames };
+}
+
+export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
+  name: 'collector',
+
+  init(args, ctx) {
+    const now = args.now ?? Date.now;
+    const state: State = { args, now, sources: [], logged: new Set(), collections: 0, flushes: 0, lastFlush: undefined, rejectedUpdates: 0, sourceErrors: 0 };
+    if (args.config.metrics_enabled) {
+      state.sources = args.sources();
+      for (const source of state.sources) source.start();
+      ctx.interval(args.config.collection_interval, { type: 'collect' });
+    }
+    ctx.interval(args.config.aggregation_interval, { type: 'aggregate' });
+    ctx.interval(TICK_MS, { type: 'tick' });
+    ctx.interval(Math.max(60_000, Math.min(args.config.retention_period / 4, 600_000)), { type: 'prune' });
+    args.registry.clock.tick(now());
+    return state;
+  },
+
+  async handleCall(msg, state) {
+    const registry = state.args.registry;
+    try {
+      switch (msg.type) {
+        case 'register_metric': {
+          const { type: _t, name, metricType, ...options } = msg;
+          registry.register(name, metricType, options);
+          return { reply: info(registry, name), state };
+        }
+        case 'get_metric':
+          return { reply: registry.getMetric(msg.name, msg.labels), state };
+        case 'collect_metrics':
+          return { reply: registry.collect(), state };
+        case 'apply': {
+          if (!Array.isArray(msg.updates)) throw new MonitorError(ErrorCode.BadMessage, 'apply: updates must be an array');
+          let applied = 0;
+          for (const update of msg.updates) {
+            applyUpdate(registry, update);
+            applied++;
+          }
+          return { reply: { applied }, state };
+        }
+        case 'flush': {
+          const summary = await flushTable(registry, state.args.store, state.now());
+          state.flushes++;
+          state.lastFlush = summary;
+          return { reply: summary, state };
+        }
+        case 'stats': {
+          const { collections, flushes, lastFlush, rejectedUpdates, sourceErrors } = state;
+          return { reply: { collections, flushes, lastFlush, rejectedUpdates, sourceErrors }, state };
+        }
+        default:
+          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${JSON.stringify((msg as { type?: unknown }).type)}`);
+      }
+    } catch (err) {
+      if (err instanceof MonitorError) return { error: err, state };
+      throw err;
+    }
+  },
+
+  handleCast(msg, state, ctx) {
+    const registry = state.args.registry;
+    if (msg?.type === 'batch') {
+      if (!Array.isArray(msg.updates)) {
+        reject(state, new MonitorError(ErrorCode.BadMessage, 'batch: updates must be an array'), ctx);
+        return { state };
+      }
+      for (const update of msg.updates) {
+        try {
+          applyUpdate(registry, update);
+        } catch (err) {
+          reject(state, err, ctx);
+        }
+      }
+      return { state };
+    }
+    try {
+      applyUpdate(registry, msg);
+    } catch (err) {
+      reject(state, err, ctx);
+    }
+    return { state };
+  },
+
+  async handleInfo(msg, state, ctx) {
+    switch (msg.type) {
+      case 'collect':
+        state.args.registry.clock.tick(state.now());
+        for (const source of state.sources) {
+          try {
+            source.collect();
+          } catch (err) {
+            state.sourceErrors++;
+            ctx.log.error({ source: source.name, err: toError(err) }, 'metric source failed this collection');
+          }
+        }
+        state.collections++;
+        return { state };
+      case 'aggregate':
+        state.lastFlush = await flushTable(state.args.registry, state.args.store, state.now());
+        state.flushes++;
+        return { state };
+      case 'tick':
+        state.args.registry.clock.tick(state.now());
+        return { state };
+      case 'prune':
+        await state.args.store.prune(state.now());
+        return { state };
+    }
+  },
+
+  // Runs on orderly stops and after crashes alike (not after a kill): the table is intact either
+  // way, so the last flush is always worth writing.
+  async terminate(_reason, state, ctx) {
+    for (const source of state.sources) source.stop();
+    try {
+      await flushTable(state.args.registry, state.args.store, state.now());
+    } catch (err) {
+      ctx.log.error({ err: toError(err) }, 'last flush failed');
+    }
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * Moving the metric table in and out of the store: `restoreTable` at start (so counters continue
+ * across restarts) and `flushTable` once per aggregation interval (current values plus one history
+ * point per changed series, in one store transaction).
+ *
+ * Only series whose version moved since the last flush are written; a chart reading history
+ * carries the last point forward. A histogram series is written as its state plus derived history
+ * series `<key>#count`, `#sum`, `#p50`, `#p95`, `#p99` (percentiles over the sliding 1-minute
+ * window). Building the batch yields to the event loop every `CHUNK` series, so 100,000 series do
+ * not hold the loop for one long block.
+ */
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { toError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MetricStore } from '../store/lmdb-store.js';
+import { HistogramSeries, WINDOWS } from './histogram.js';
+import type { MetricType, Series } from './metric.js';
+import type { AnyMetric, Registry } from './registry.js';
+
+/** Series handled between two yields to the event loop. */
+const CHUNK = 2000;
+
+const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'] as const;
+type Derived = (typeof DERIVED)[number];
+const QUANTILES: Record<'p50' | 'p95' | 'p99', number> = { p50: 0.5, p95: 0.95, p99: 0.99 };
+
+/** The store key of a histogram's derived history series, e.g. `response_time{server="http"}#p95`. */
+export function derivedKey(seriesKey: string, which: Derived): string {
+  return `${seriesKey}#${which}`;
+}
+
+export interface FlushSummary {
+  /** Series whose state was written. */
+  series: number;
+  /** History points written. */
+  points: number;
+  /** Time spent building the batch on the main thread, ms (excludes waiting for the commit). */
+  mainThreadMs: number;
+  /** Longest stretch without yielding to the event loop, ms. */
+  longestBlockMs: number;
+  /** From start to durable commit, ms. */
+  totalMs: number;
+}
+
+const derivedIds = new WeakMap<Series, number[]>();
+
+function idOf(store: MetricStore, metric: AnyMetric, series: Series): number {
+  const known = series.storeId;
+  if (known !== undefined) return known;
+  const id = store.defineSeries(series.key, {
+    name: metric.name,
+    type: metric.type,
+    help: metric.help,
+    unit: metric.unit,
+    labels: { ...series.labels },
+  });
+  series.storeId = id;
+  return id;
+}
+
+function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): number[] {
+  let ids = derivedIds.get(series);
+  if (ids === undefined) {
+    ids = DERIVED.map((which) =>
+      store.defineSeries(derivedKey(series.key, which), {
+        name: `${metric.name}#${which}`,
+        type: 'gauge',
+        help: `${metric.help} (${which}${which.startsWith('p') ? ', last minute' : ''})`,
+        unit: which === 'count' ? '' : metric.unit,
+        labels: { ...series.labels },
+      }),
+    );
+    derivedIds.set(series, ids);
+  }
+  return ids;
+}
+
+/**
+ * Writes every changed series (state and a history point at `nowMs`) in one store transaction and
+ * resolves once it is durable. Series are marked flushed only after the commit, with the version
+ * they had when read, so a change made while the commit was in flight is written next time.
+ */
+export async function flushTable(registry: Registry, store: MetricStore, nowMs: number): Promise<FlushSummary> {
+  const start = performance.now();
+  let blockStart = start;
+  let mainThreadMs = 0;
+  let longestBlockMs = 0;
+  const current: [number, unknown][] = [];
+  const points: { id: number; ts: number; value: number }[] = [];
+  const written: [Series, number][] = [];
+  let handled = 0;
+  for (const metric of registry.metrics()) {
+    for (const series of metric.series() as Series[]) {
+      const version = series.version();
+      if (version === series.flushedVersion) continue;
+      const id = idOf(store, metric, series);
+      current.push([id, series.snapshot()]);
+      written.push([series, version]);
+      if (series instanceof HistogramSeries) {
+        const ids = derivedIdsOf(store, metric, series);
+        const values: Record<Derived, number | undefined> = {
+          count: series.count,
+          sum: series.sum,
+          p50: series.window.quantile(QUANTILES.p50, WINDOWS['1m']),
+          p95: series.window.quantile(QUANTILES.p95, WINDOWS['1m']),
+          p99: series.window.quantile(QUANTILES.p99, WINDOWS['1m']),
+        };
+        DERIVED.forEach((which, i) => {
+          const value = values[which];
+          if (value !== undefined) points.push({ id: ids[i]!, ts: nowMs, value });
+        });
+      } else {
+        points.push({ id, ts: nowMs, value: (series as Series & { value: number }).value });
+      }
+      if (++handled % CHUNK === 0) {
+        const now = performance.now();
+        mainThreadMs += now - blockStart;
+        longestBlockMs = Math.max(longestBlockMs, now - blockStart);
+        await yieldToLoop();
+        blockStart = performance.now();
+      }
+    }
+  }
+  const built = performance.now();
+  mainThreadMs += built - blockStart;
+  longestBlockMs = Math.max(longestBlockMs, built - blockStart);
+  // The store validates and encodes in its own chunks; its first block runs inside this call.
+  const stored = await store.flush({ current, points });
+  for (const [series, version] of written) series.flushedVersion = version;
+  return {
+    series: written.length,
+    points: points.length,
+    mainThreadMs: mainThreadMs + stored.syncMs,
+    longestBlockMs: Math.max(longestBlockMs, stored.longestBlockMs),
+    totalMs: performance.now() - start,
+  };
+}
+
+/**
+ * Recreates the series found in the store, with their saved values, before anything else runs.
+ * A series that cannot be restored (its metric now has another type or labels) is logged and
+ * left out; the rest continue.
+ */
+export function restoreTable(registry: Registry, store: MetricStore, log: Logger): { restored: number; skipped: number } {
+  const current = store.loadCurrent();
+  let restored = 0;
+  let skipped = 0;
+  for (const def of store.seriesDefs()) {
+    if (def.name.includes('#')) continue; // derived history series: rebuilt by flushTable
+    try {
+      const state = current.get(def.id);
+      const metric = registry.restoreMetric(def.name, def.type as MetricType, {
+        help: def.help,
+        unit: def.unit,
+        labels: Object.keys(def.labels),
+        buckets: (state as { bounds?: number[] } | undefined)?.bounds,
+      });
+      const series = metric.bind(def.labels) as Series;
+      series.storeId = def.id;
+      if (state !== undefined) series.restore(state);
+      restored++;
+    } catch (err) {
+      skipped++;
+      log.warn({ series: def.key, err: toError(err) }, 'could not restore a stored series: it starts from zero');
+    }
+  }
+  return { restored, skipped };
+}
