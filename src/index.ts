@@ -160,6 +160,17 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
 
 export { ErrorCode, MonitorError, NoProcError, CallTimeoutError } from './errors.js';
 export { createLogger } from './logger.js';
+export { loadConfig, redactConfig, ConfigError, ENV_OVERRIDES } from './config/index.js';
+export { Registry, DROPPED_SERIES_METRIC } from './metrics/registry.js';
+export { Counter, CounterSeries } from './metrics/counter.js';
+export { Gauge, GaugeSeries } from './metrics/gauge.js';
+export { Histogram, HistogramSeries, DEFAULT_BUCKETS, WINDOWS } from './metrics/histogram.js';
+export { Sketch, SlidingSketch } from './metrics/sketch.js';
+export { SliceClock } from './metrics/slice-clock.js';
+export { MetricStore } from './store/lmdb-store.js';
+export { renderPrometheusText, PROMETHEUS_CONTENT_TYPE } from './exposition/prometheus-text.js';
+export { serveMetrics } from './server/metrics-server.js';
+export { COLLECTOR_NAME } from '../actors/collector.js';
 export {
   OtpSystem,
   startServer,
@@ -175,6 +186,25 @@ export {
 } from './otp/index.js';
 
 export type { Logger, LogLevel } from './logger.js';
+export type {
+  Config,
+  DeepPartial,
+  MonitoringConfig,
+  PerformanceMonitorConfig,
+  AlertingConfig,
+  DashboardConfig,
+  LoadConfigOptions,
+} from './config/index.js';
+export type { AnyMetric, MetricSnapshot, MetricValue, RegistryOptions, RegisterOptions, SeriesValue } from './metrics/registry.js';
+export type { MetricOptions, MetricType } from './metrics/metric.js';
+export type { HistogramOptions, HistogramStats, Percentiles, WindowStats } from './metrics/histogram.js';
+export type { Labels } from './metrics/label-map.js';
+export type { SeriesDef, StoreOptions, RangePoint } from './store/types.js';
+export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../actors/collector.js';
+export type { FlushSummary } from './metrics/table-store.js';
+export type { HttpInstrumentOptions } from './sources/http-instrument.js';
+export type { MetricSource } from './sources/source.js';
+export type { MetricsServer } from './server/metrics-server.js';
 export type {
   Behaviour,
   CallResult,

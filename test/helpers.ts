@@ -1,4 +1,5 @@
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
+import { type ErrorCode, MonitorError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 
 export interface LogRecord {
@@ -39,4 +40,30 @@ export function leakedResources(before: string[]): string[] {
     else leaked.push(r);
   }
   return leaked;
+}
+
+/** mulberry32: a small seeded PRNG, so every run sees the same data. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Asserts that `fn` throws a MonitorError with `code` and a message equal to (or matching) `message`. */
+export function expectMonitorError(fn: () => unknown, code: ErrorCode, message: string | RegExp): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(MonitorError);
+  expect((thrown as MonitorError).code).toBe(code);
+  if (typeof message === 'string') expect((thrown as MonitorError).message).toBe(message);
+  else expect((thrown as MonitorError).message).toMatch(message);
 }

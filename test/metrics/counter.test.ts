@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MonitorError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
+import { expectMonitorError } from '../helpers.js';
 import { newRegistry, tableState } from './table-fixture.js';
 
-function expectRefused(fn: () => unknown, code: ErrorCode, message: string | RegExp) {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(MonitorError);
-  expect((thrown as MonitorError).code).toBe(code);
-  expect((thrown as MonitorError).message).toMatch(message);
-}
+const expectRefused = expectMonitorError;
 
 describe('Counter', () => {
   it('counts with label objects, bound handles, and either argument order', () => {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DEFAULT_BUCKETS } from '../../src/metrics/histogram.js';
+import { mulberry32 } from '../helpers.js';
 import { newRegistry, tableState } from './table-fixture.js';
-
-/** mulberry32: a seeded PRNG, so the data (and the test) is the same on every run. */
-function prng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function exactQuantile(sorted: number[], q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
@@ -68,7 +58,7 @@ describe('Histogram', () => {
   it.each(distributions)('gives p50, p95 and p99 within one percent of the exact quantiles on %s data', (_name, draw) => {
     const { registry } = newRegistry();
     const h = registry.histogram('dist');
-    const r = prng(42);
+    const r = mulberry32(42);
     const values: number[] = [];
     for (let i = 0; i < 50_000; i++) {
       const v = draw(r);

@@ -1,26 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MonitorError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { Sketch, SlidingSketch, sketchKey } from '../../src/metrics/sketch.js';
 import { SliceClock } from '../../src/metrics/slice-clock.js';
+import { expectMonitorError, mulberry32 } from '../helpers.js';
 
 /** The bound the midpoint representative guarantees, relative to the exact value. */
 const BOUND = 1 / 128;
 const QUANTILES = [0.5, 0.95, 0.99, 0.999];
 const N = 100_000;
 
-/** mulberry32: a small seeded PRNG, so every run sees the same data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples by Box–Muller. */
 function normal(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
@@ -73,15 +61,7 @@ function expectAccurate(sketch: Sketch, values: readonly number[], qs: readonly 
 }
 
 function expectThrows(fn: () => unknown, message: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(MonitorError);
-  expect((thrown as MonitorError).code).toBe(ErrorCode.InvalidOption);
-  expect((thrown as MonitorError).message).toBe(message);
+  expectMonitorError(fn, ErrorCode.InvalidOption, message);
 }
 
 describe('sketchKey', () => {
