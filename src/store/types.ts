@@ -62,7 +62,7 @@ export interface FlushResult {
   points: number;
   /** Number of current values written. */
   current: number;
-  /** Main-thread time spent inside `flush` (validate, sort, encode, queue), in ms, summed over its blocks. */
+  /** Main-thread time spent inside `flush` (validate, encode, hand over to the writer thread), in ms, summed over its blocks. */
   syncMs: number;
   /** The longest of those blocks (between two yields to the event loop), in ms. */
   longestBlockMs: number;

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { MetricStore, PRUNE_CHUNK } from '../../src/store/lmdb-store.js';
 import type { PointRecord } from '../../src/store/types.js';
-import { expectMonitorError, expectMonitorRejection, tempStores } from './store-fixture.js';
+import { expectMonitorError, expectMonitorRejection, seededRandom, tempStores } from './store-fixture.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -223,6 +224,66 @@ describe('MetricStore flush and queryRange', () => {
       ErrorCode.InvalidRecord,
       'flush: batch must be an object { current?, points? }, got null',
     );
+  });
+
+  it('keeps series apart and in time order across ids of different byte lengths and timestamps spanning years', async () => {
+    const until = Date.UTC(2200, 0, 1);
+    const store = stores.open({ retentionMs: DAY, rollupRetentionMs: until + DAY });
+    for (let i = 1; i <= 65_536; i++) gauge(store, `s${i}`);
+    const ids = [1, 255, 256, 65_536];
+    const times = [0, 1, 255, 256, 65_536, 2 ** 32, Date.UTC(1999, 11, 31), Date.UTC(2038, 0, 19, 3, 14, 8), Date.UTC(2100, 0, 1), Number.MAX_SAFE_INTEGER];
+    const random = seededRandom(0x1d5);
+    const points = ids.flatMap((id) => times.map((ts, k) => ({ id, ts, value: id * 100 + k })));
+    const shuffled = points.map((p) => ({ p, r: random() })).sort((a, b) => a.r - b.r).map((e) => e.p);
+    await store.flush({ points: shuffled });
+
+    for (const id of ids) {
+      const own = times.map((ts, k): [number, number] => [ts, id * 100 + k]);
+      expect(store.queryRange(id, 0, Number.MAX_SAFE_INTEGER, 1000)).toEqual(own);
+      expect(store.latest(id)).toEqual([Number.MAX_SAFE_INTEGER, id * 100 + 9]);
+      expect(store.queryRange(id, 256, 2 ** 32, 1000)).toEqual(own.filter(([ts]) => ts >= 256 && ts <= 2 ** 32));
+      expect(store.queryRange(id, -5, 0, 1000)).toEqual([[0, id * 100]]);
+      expect(store.queryRange(id, -5, -1, 1000)).toEqual([]);
+    }
+    for (const empty of [2, 254, 257, 65_535]) expect(store.latest(empty)).toBeUndefined();
+
+    // prune walks the series in key order: every old point of every series is folded, nothing else
+    // (6 buckets per series: 0, 60,000, 2^32, and one each in 1999, 2038 and 2100).
+    expect(await store.prune(until)).toEqual({ deletedRaw: ids.length * (times.length - 1), rolledUp: ids.length * 6, deletedRollups: 0 });
+    for (const id of ids) {
+      expect(store.rollups(id, 0, until).reduce((sum, r) => sum + r.count, 0)).toBe(times.length - 1);
+      expect(store.queryRange(id, until, Number.MAX_SAFE_INTEGER, 10)).toEqual([[Number.MAX_SAFE_INTEGER, id * 100 + 9]]);
+    }
+  });
+
+  it('keeps the later of two points with the same (id, ts) in one batch', async () => {
+    const store = stores.open();
+    const a = gauge(store, 'a');
+    const b = gauge(store, 'b');
+    await store.flush({
+      points: [
+        { id: b, ts: 1000, value: 1 },
+        { id: a, ts: 1000, value: 2 },
+        { id: b, ts: 1000, value: 3 },
+      ],
+    });
+    expect(store.queryRange(a, 0, 2000, 10)).toEqual([[1000, 2]]);
+    expect(store.queryRange(b, 0, 2000, 10)).toEqual([[1000, 3]]);
+  });
+
+  it('commits flushes in call order, each after the definitions made before it', async () => {
+    const first = stores.open();
+    const a = gauge(first, 'a');
+    const flushes = [1, 2, 3].map((v) => first.flush({ current: [[a, { v }]], points: [{ id: a, ts: 1000, value: v }] }));
+    const b = gauge(first, 'b');
+    flushes.push(first.flush({ points: [{ id: b, ts: 1000, value: 4 }] }));
+    await Promise.all(flushes);
+    expect(first.queryRange(a, 0, 2000, 10)).toEqual([[1000, 3]]);
+    expect(first.loadCurrent().get(a)).toEqual({ v: 3 });
+    await first.close();
+    const second = stores.open();
+    expect(second.seriesId('b')).toBe(b);
+    expect(second.queryRange(b, 0, 2000, 10)).toEqual([[1000, 4]]);
   });
 
   it('resolves an empty flush', async () => {
@@ -443,6 +504,20 @@ describe('MetricStore argument and state errors', () => {
     );
     await expectMonitorRejection(reader.flush({}), ErrorCode.StoreFailed, /^flush: .* is open read-only/);
     await expectMonitorRejection(reader.prune(0), ErrorCode.StoreFailed, /^prune: .* is open read-only/);
+  });
+
+  it('refuses a store of the old layout, for writing and reading, and says to move it aside', async () => {
+    const store = stores.open();
+    gauge(store, 'a');
+    await store.close();
+    const env = open({ path: stores.dir, maxDbs: 8 });
+    env.openDB<number, string>('meta', {}).putSync('layout', 1);
+    await env.close();
+    const message =
+      `${stores.dir} holds metric store layout 1; this version reads only layout 2 and does not convert old data: ` +
+      'move that directory aside (or delete it) and open again to start a new store there';
+    expectMonitorError(() => MetricStore.open({ dataDir: stores.dir }), ErrorCode.StoreFailed, message);
+    expectMonitorError(() => MetricStore.open({ dataDir: stores.dir, readOnly: true }), ErrorCode.StoreFailed, message);
   });
 
   it('refuses a second writable store on the same directory in one process', async () => {
