@@ -3,7 +3,7 @@
  * non-number increment is refused with `EMON_INVALID_VALUE` and changes nothing.
  */
 import type { Labels } from './label-map.js';
-import { invalidValue, Metric, type MetricContext, type MetricOptions, Series } from './metric.js';
+import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
 
 const WHAT = 'a counter increment must be a finite number >= 0';
 
@@ -46,17 +46,9 @@ export class Counter extends Metric<CounterSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   inc(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
-    let labels: Labels | undefined;
-    let value: unknown;
-    if (typeof labelsOrValue === 'number') {
-      value = labelsOrValue;
-      labels = valueOrLabels as Labels | undefined;
-    } else {
-      labels = labelsOrValue;
-      value = valueOrLabels === undefined ? 1 : valueOrLabels;
-    }
+    const value = valueArg(labelsOrValue, valueOrLabels, 1);
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).value += value;
+    this.map.get(labelsArg(labelsOrValue, valueOrLabels)).value += value;
   }
 
   /** The current value for `labels`, or undefined if that series does not exist. */

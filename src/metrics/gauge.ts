@@ -3,7 +3,7 @@
  * non-numbers are refused with `EMON_INVALID_VALUE` and change nothing.
  */
 import type { Labels } from './label-map.js';
-import { invalidValue, Metric, type MetricContext, type MetricOptions, Series } from './metric.js';
+import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
 
 const WHAT = 'a gauge value must be a finite number';
 
@@ -61,17 +61,9 @@ export class Gauge extends Metric<GaugeSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   set(valueOrLabels: number | Labels, labelsOrValue?: Labels | number): void {
-    let labels: Labels | undefined;
-    let value: unknown;
-    if (typeof valueOrLabels === 'number') {
-      value = valueOrLabels;
-      labels = labelsOrValue as Labels | undefined;
-    } else {
-      labels = valueOrLabels;
-      value = labelsOrValue;
-    }
+    const value = valueArg(valueOrLabels, labelsOrValue);
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).value = value;
+    this.map.get(labelsArg(valueOrLabels, labelsOrValue)).value = value;
   }
 
   /** Adds `value` (default 1); arguments as for `Counter.inc`. */
@@ -90,16 +82,8 @@ export class Gauge extends Metric<GaugeSeries> {
   }
 
   #add(a: Labels | number | undefined, b: number | Labels | undefined, sign: 1 | -1): void {
-    let labels: Labels | undefined;
-    let value: unknown;
-    if (typeof a === 'number') {
-      value = a;
-      labels = b as Labels | undefined;
-    } else {
-      labels = a;
-      value = b === undefined ? 1 : b;
-    }
+    const value = valueArg(a, b, 1);
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).value += sign * value;
+    this.map.get(labelsArg(a, b)).value += sign * value;
   }
 }

@@ -12,7 +12,7 @@
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 import type { Labels } from './label-map.js';
-import { invalidValue, Metric, type MetricContext, type MetricOptions, Series } from './metric.js';
+import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
 import { Sketch, sketchKey, SlidingSketch } from './sketch.js';
 import type { SliceClock } from './slice-clock.js';
 
@@ -197,17 +197,9 @@ export class Histogram extends Metric<HistogramSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   observe(valueOrLabels: number | Labels, labelsOrValue?: Labels | number): void {
-    let labels: Labels | undefined;
-    let value: unknown;
-    if (typeof valueOrLabels === 'number') {
-      value = valueOrLabels;
-      labels = labelsOrValue as Labels | undefined;
-    } else {
-      labels = valueOrLabels;
-      value = labelsOrValue;
-    }
+    const value = valueArg(valueOrLabels, labelsOrValue);
     if (typeof value !== 'number' || value - value !== 0) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).observe(value);
+    this.map.get(labelsArg(valueOrLabels, labelsOrValue)).observe(value);
   }
 
   /** Statistics of the series for `labels`, or undefined if that series does not exist. */

@@ -180,3 +180,18 @@ export abstract class Metric<S extends Series> {
     this.map.clear();
   }
 }
+
+/*
+ * Update methods take `(labels, value)` or `(value, labels)`: the number is the value. These two
+ * read the pair without building an array or object, so the label path allocates nothing more.
+ */
+
+/** The labels of a `(labels, value)` / `(value, labels)` pair. */
+export function labelsArg(a: unknown, b: unknown): Labels | undefined {
+  return (typeof a === 'number' ? b : a) as Labels | undefined;
+}
+
+/** The value of a `(labels, value)` / `(value, labels)` pair, `fallback` when none was given. */
+export function valueArg(a: unknown, b: unknown, fallback?: number): unknown {
+  return typeof a === 'number' ? a : b === undefined ? fallback : b;
+}

@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
-import { type ErrorCode, MonitorError } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import type { StoreOptions } from '../../src/store/types.js';
+import { expectMonitorError } from '../helpers.js';
 
 /** A temp dir plus the stores opened on it; `cleanup()` closes them all and removes the dir. */
 export function tempStores() {
@@ -32,17 +32,6 @@ export function tempStores() {
   };
 }
 
-/** Asserts that `fn` throws a MonitorError with this code and a message matching `message`. */
-export function expectMonitorError(fn: () => unknown, code: ErrorCode, message: string | RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expectError(thrown, code, message);
-}
-
 /** Asserts that `promise` rejects with a MonitorError with this code and a message matching `message`. */
 export async function expectMonitorRejection(promise: Promise<unknown>, code: ErrorCode, message: string | RegExp): Promise<void> {
   let thrown: unknown;
@@ -55,23 +44,12 @@ export async function expectMonitorRejection(promise: Promise<unknown>, code: Er
 }
 
 function expectError(thrown: unknown, code: ErrorCode, message: string | RegExp): void {
-  expect(thrown).toBeInstanceOf(MonitorError);
-  expect((thrown as MonitorError).code).toBe(code);
-  if (typeof message === 'string') expect((thrown as MonitorError).message).toBe(message);
-  else expect((thrown as MonitorError).message).toMatch(message);
+  expectMonitorError(() => {
+    throw thrown;
+  }, code, message);
 }
 
-/** mulberry32: a small seeded PRNG, so "random" test choices are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { expectMonitorError, mulberry32 as seededRandom } from '../helpers.js';
 
 /** The compiled store the child scripts import. `npm test` builds it before vitest runs. */
 export const BUILT_STORE = fileURLToPath(new URL('../../dist/src/store/lmdb-store.js', import.meta.url));
