@@ -167,7 +167,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     return state;
   },
 
-  async handleCall(msg, state) {
+  async handleCall(msg, state, ctx) {
     const registry = state.args.registry;
     try {
       switch (msg.type) {
@@ -190,7 +190,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           return { reply: { applied }, state };
         }
         case 'flush': {
-          const summary = await flushTable(registry, state.args.store, state.now());
+          const summary = await flushTable(registry, state.args.store, state.now(), ctx.log);
           state.flushes++;
           state.lastFlush = summary;
           return { reply: summary, state };
@@ -247,7 +247,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         state.collections++;
         return { state };
       case 'aggregate':
-        state.lastFlush = await flushTable(state.args.registry, state.args.store, state.now());
+        state.lastFlush = await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
         state.flushes++;
         return { state };
       case 'tick':
@@ -259,12 +259,17 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     }
   },
 
+  // Killed: no last flush (that is what a kill means), but the sources' observers must not leak.
+  onKill(_reason, state) {
+    for (const source of state.sources) source.stop();
+  },
+
   // Runs on orderly stops and after crashes alike (not after a kill): the table is intact either
   // way, so the last flush is always worth writing.
   async terminate(_reason, state, ctx) {
     for (const source of state.sources) source.stop();
     try {
-      await flushTable(state.args.registry, state.args.store, state.now());
+      await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
     } catch (err) {
       ctx.log.error({ err: toError(err) }, 'last flush failed');
     }

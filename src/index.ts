@@ -90,7 +90,6 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const log = options.logger ?? createLogger();
   const registry = new Registry({ seriesLimit: config.monitoring.series_limit, defaultBuckets: config.monitoring.histogram_buckets, logger: log });
   const store = MetricStore.open({ dataDir: options.dataDir ?? config.monitoring.data_dir, retentionMs: config.monitoring.retention_period });
-  const system = new OtpSystem({ logger: log });
   try {
     const { restored, skipped } = restoreTable(registry, store, log);
     if (restored + skipped > 0) log.info({ restored, skipped }, 'metric table restored from the store');
@@ -98,6 +97,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     await store.close();
     throw err;
   }
+  const system = new OtpSystem({ logger: log });
   const sources = (): MetricSource[] => (options.processMetrics === false ? [] : [new ProcessSource(registry)]);
   const children: ChildSpec[] = [
     workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources }, { name: COLLECTOR_NAME }),

@@ -13,7 +13,7 @@ import { ErrorCode, MonitorError } from '../src/errors.js';
 import { type Monitor, type MonitoringOptions, startMonitoring } from '../src/index.js';
 import type { Pid } from '../src/otp/index.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
-import { memoryLogger, until } from './helpers.js';
+import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from './helpers.js';
 
 const dirs: string[] = [];
 const monitors: Monitor[] = [];
@@ -164,12 +164,25 @@ describe('the monitoring tree with its store', () => {
     expect(JSON.parse(out)[1]).toBe(125000.5);
   });
 
-  it('fails to start on a bad config file, naming the file and key, and leaves nothing running', async () => {
+  it('fails to start on a bad config file, naming the file and key', async () => {
     const configDir = tempDir();
     writeFileSync(path.join(configDir, 'monitoring.json'), JSON.stringify({ collection_interval: -5 }));
     const err = await startMonitoring({ configDir, dataDir: tempDir(), env: {}, logger: memoryLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.InvalidConfig);
     expect((err as Error).message).toMatch(/monitoring\.json.*collection_interval/);
+  });
+
+  it('releases the store and leaves no handle behind when a child fails to start', async () => {
+    const dataDir = tempDir();
+    const before = activeResources();
+    const failing = { id: 'broken', start: () => Promise.reject(new Error('no database')) };
+    const err = await startMonitoring({ dataDir, env: {}, logger: memoryLogger(), extraChildren: [failing] }).catch((e: unknown) => e);
+    expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
+    expect((err as Error).message).toMatch(/child "broken" failed to start: no database/);
+    await flushImmediates();
+    expect(leakedResources(before)).toEqual([]);
+    const store = MetricStore.open({ dataDir }); // the writer lock was released
+    await store.close();
   });
 });

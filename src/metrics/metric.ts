@@ -24,6 +24,8 @@ export interface MetricOptions {
 const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_NAME_LENGTH = 200;
+/** Longest series key (`name{labels}`, UTF-8) accepted: the store keys series by it (<= 1024 B, with room for `#p95`-style suffixes). */
+export const MAX_SERIES_KEY_BYTES = 1000;
 
 /** What a metric needs from its registry. */
 export interface MetricContext {
@@ -143,7 +145,17 @@ export abstract class Metric<S extends Series> {
     this.help = options.help ?? name;
     this.unit = options.unit ?? '';
     this.labelNames = checkLabelNames(name, options.labels, reservedLabels);
-    this.map = new LabelMap(name, this.labelNames, create, context.seriesLimit, () => {
+    const createChecked = (labels: Readonly<Record<string, string>>) => {
+      const bytes = Buffer.byteLength(seriesKey(name, labels));
+      if (bytes > MAX_SERIES_KEY_BYTES) {
+        throw new MonitorError(
+          ErrorCode.InvalidLabels,
+          `metric "${name}": label values too long: the series key would be ${bytes} bytes (at most ${MAX_SERIES_KEY_BYTES})`,
+        );
+      }
+      return create(labels);
+    };
+    this.map = new LabelMap(name, this.labelNames, createChecked, context.seriesLimit, () => {
       this.#dropped++;
       context.onOverflow(name);
     });

@@ -5,12 +5,13 @@
  * it outlives the collector, so a collector crash loses nothing (the table's "heir" is the tree).
  */
 import { ErrorCode, MonitorError } from '../errors.js';
+import { exposedName } from '../exposition/prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
 import type { Labels } from './label-map.js';
-import { checkMetricName, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import { checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
 import { SliceClock } from './slice-clock.js';
 
 export type AnyMetric = Counter | Gauge | Histogram;
@@ -60,6 +61,12 @@ function valueOf(series: Series): number | HistogramStats {
   return s.stats !== undefined ? s.stats() : s.value!;
 }
 
+/** The sample names a metric produces in the Prometheus exposition. */
+function sampleNames(metric: AnyMetric): string[] {
+  const { name } = exposedName(metric.name, metric.type, metric.unit);
+  return metric.type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+}
+
 /** Counts updates that went to an overflow series, by metric. */
 export const DROPPED_SERIES_METRIC = 'monitor.series_dropped';
 
@@ -68,6 +75,8 @@ export class Registry {
   readonly seriesLimit: number;
   readonly defaultBuckets: readonly number[];
   readonly #metrics = new Map<string, AnyMetric>();
+  /** Prometheus sample names in use → the metric using them (two metrics must never share one). */
+  readonly #exposed = new Map<string, string>();
   readonly #log: Logger;
   readonly #warned = new Set<string>();
   /** Metrics recreated from the store that no caller has declared yet this run. */
@@ -138,21 +147,32 @@ export class Registry {
     }
   }
 
+  /*
+   * The message API's updates name the value's position, so the value is checked to be a number
+   * here: the metrics' own methods take (labels, value) in either order and would otherwise read
+   * a string value as the labels, and report the wrong thing.
+   */
+
   /** increment(Name, Labels, Value) on a registered counter (or gauge). @throws {MonitorError} */
   increment(name: string, labels?: Labels, value = 1): void {
     const metric = this.require(name);
     if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
+    if (typeof value !== 'number') throw invalidValue(name, 'an increment must be a finite number', value);
     metric.inc(labels, value);
   }
 
   /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} */
   set(name: string, labels: Labels | undefined, value: number): void {
-    this.require(name, 'gauge').set(value, labels);
+    const metric = this.require(name, 'gauge');
+    if (typeof value !== 'number') throw invalidValue(name, 'a gauge value must be a finite number', value);
+    metric.set(value, labels);
   }
 
   /** observe(Name, Labels, Value) on a registered histogram. @throws {MonitorError} */
   observe(name: string, labels: Labels | undefined, value: number): void {
-    this.require(name, 'histogram').observe(value, labels);
+    const metric = this.require(name, 'histogram');
+    if (typeof value !== 'number') throw invalidValue(name, 'an observed value must be a finite number', value);
+    metric.observe(value, labels);
   }
 
   /**
@@ -202,7 +222,7 @@ export class Registry {
       same = asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i]);
     }
     if (same) return;
-    this.#metrics.delete(name);
+    this.#forget(name);
     this.#log.warn({ metric: name }, `metric "${name}" is now declared differently from the stored one: its stored values are dropped`);
   }
 
@@ -243,6 +263,17 @@ export class Registry {
     const existing = this.#metrics.get(name);
     if (existing === undefined) {
       const metric = create();
+      const names = sampleNames(metric);
+      for (const sample of names) {
+        const holder = this.#exposed.get(sample);
+        if (holder !== undefined) {
+          throw new MonitorError(
+            ErrorCode.MetricConflict,
+            `metric "${name}" would be exposed to Prometheus as "${sample}", which metric "${holder}" already uses: rename one of them`,
+          );
+        }
+      }
+      for (const sample of names) this.#exposed.set(sample, name);
       this.#metrics.set(name, metric);
       return metric;
     }
@@ -259,7 +290,16 @@ export class Registry {
     return existing as M;
   }
 
+  #forget(name: string): void {
+    const metric = this.#metrics.get(name);
+    if (metric === undefined) return;
+    for (const sample of sampleNames(metric)) this.#exposed.delete(sample);
+    this.#metrics.delete(name);
+  }
+
   #overflow(metric: string): void {
+    // The dropped-series counter's own overflow is not counted in itself (that would recurse).
+    if (metric === DROPPED_SERIES_METRIC) return;
     this.#dropped.inc({ metric });
     if (this.#warned.has(metric)) return;
     this.#warned.add(metric);

@@ -47,6 +47,8 @@ export interface FlushSummary {
 }
 
 const derivedIds = new WeakMap<Series, number[]>();
+/** Series the store refused to define: skipped by every later flush, warned about once. */
+const refused = new WeakSet<Series>();
 
 function idOf(store: MetricStore, metric: AnyMetric, series: Series): number {
   const known = series.storeId;
@@ -84,7 +86,7 @@ function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): nu
  * resolves once it is durable. Series are marked flushed only after the commit, with the version
  * they had when read, so a change made while the commit was in flight is written next time.
  */
-export async function flushTable(registry: Registry, store: MetricStore, nowMs: number): Promise<FlushSummary> {
+export async function flushTable(registry: Registry, store: MetricStore, nowMs: number, log?: Logger): Promise<FlushSummary> {
   const start = performance.now();
   let blockStart = start;
   let mainThreadMs = 0;
@@ -96,12 +98,21 @@ export async function flushTable(registry: Registry, store: MetricStore, nowMs: 
   for (const metric of registry.metrics()) {
     for (const series of metric.series() as Series[]) {
       const version = series.version();
-      if (version === series.flushedVersion) continue;
-      const id = idOf(store, metric, series);
+      if (version === series.flushedVersion || refused.has(series)) continue;
+      let id: number;
+      let ids: number[] | undefined;
+      try {
+        id = idOf(store, metric, series);
+        if (series instanceof HistogramSeries) ids = derivedIdsOf(store, metric, series);
+      } catch (err) {
+        // One series the store will not take must not stop every other series from persisting.
+        refused.add(series);
+        log?.warn({ series: series.key, err: toError(err) }, 'series not persisted: the store refused its definition');
+        continue;
+      }
       current.push([id, series.snapshot()]);
       written.push([series, version]);
-      if (series instanceof HistogramSeries) {
-        const ids = derivedIdsOf(store, metric, series);
+      if (ids !== undefined && series instanceof HistogramSeries) {
         const values: Record<Derived, number | undefined> = {
           count: series.count,
           sum: series.sum,
@@ -111,10 +122,12 @@ export async function flushTable(registry: Registry, store: MetricStore, nowMs: 
         };
         DERIVED.forEach((which, i) => {
           const value = values[which];
-          if (value !== undefined) points.push({ id: ids[i]!, ts: nowMs, value });
+          if (value !== undefined && Number.isFinite(value)) points.push({ id: ids![i]!, ts: nowMs, value });
         });
       } else {
-        points.push({ id, ts: nowMs, value: (series as Series & { value: number }).value });
+        // A sum of finite increments can still overflow to Infinity; such a point is not history.
+        const value = (series as Series & { value: number }).value;
+        if (Number.isFinite(value)) points.push({ id, ts: nowMs, value });
       }
       if (++handled % CHECK_EVERY === 0) {
         const now = performance.now();
@@ -162,6 +175,9 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
         buckets: (state as { bounds?: number[] } | undefined)?.bounds,
       });
       const series = metric.bind(def.labels) as Series;
+      // Past a (lowered) series limit bind() gives the overflow series: never pour a stored
+      // series into it.
+      if (!sameLabels(series.labels, def.labels)) throw new Error(`the metric's series limit (${registry.seriesLimit}) is reached`);
       series.storeId = def.id;
       if (state !== undefined) series.restore(state);
       restored++;
@@ -171,4 +187,9 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
     }
   }
   return { restored, skipped };
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

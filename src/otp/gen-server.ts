@@ -12,7 +12,8 @@
  *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
  *   with `EMON_BAD_RETURN_VALUE`. A missing `handleInfo` logs a warning and carries on.
  * - `terminate(reason, state)` runs once on every exit except a failed init or a kill, bounded by
- *   the stop timeout (or `terminateTimeout` after a crash).
+ *   the stop timeout (or `terminateTimeout` after a crash); on a kill, `onKill` runs instead. A
+ *   kill during an async `init` fails the start (after `onKill` releases what init acquired).
  * - On exit: timers are cancelled, the name is released, pending calls reject with
  *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
  */
@@ -60,6 +61,12 @@ export interface Behaviour<S, P extends Protocol, A = void> {
   handleCast?(msg: P['cast'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
   handleInfo?(msg: P['info'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
   terminate?(reason: ExitReason, state: S, ctx: ServerContext<P>): MaybePromise<void>;
+  /**
+   * Runs synchronously when the process is killed instead of stopping (`kill()`, `brutal_kill`,
+   * or a stop that outran its timeout), where `terminate` does not run: release here what must
+   * not outlive the process (a supervisor kills its children, as OTP's links would).
+   */
+  onKill?(reason: ExitReason, state: S, ctx: ServerContext<P>): void;
 }
 
 export interface StartOptions {
@@ -146,6 +153,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   readonly #terminateTimeout: number;
   #resolveExited!: (reason: ExitReason) => void;
   #state!: S;
+  #initialized = false;
   #alive = true;
   #exitReason: ExitReason | undefined;
   #stopRequested = false;
@@ -184,6 +192,12 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       let state = this.#behaviour.init(args, this.#ctx);
       if (isThenable(state)) state = await withTimeout(state, initTimeout, `init did not finish within ${initTimeout} ms`);
       this.#state = state;
+      this.#initialized = true;
+      const killed = this.#exitReason;
+      if (killed !== undefined) {
+        this.#runOnKill(killed);
+        throw new Error(`killed (${formatExitReason(killed)}) while init was running`);
+      }
     } catch (thrown) {
       const err = toError(thrown);
       const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, { cause: err });
@@ -334,7 +348,16 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     this.#alive = false;
     this.#timers.cancelAll();
     if (timedOut) this.#system.log.warn({ server: this.name }, 'did not stop within its shutdown time: killed');
+    if (this.#initialized) this.#runOnKill(reason);
     this.#finish(reason);
+  }
+
+  #runOnKill(reason: ExitReason): void {
+    try {
+      this.#behaviour.onKill?.(reason, this.#state, this.#ctx);
+    } catch (thrown) {
+      this.#system.log.error({ server: this.name, err: toError(thrown) }, 'onKill failed');
+    }
   }
 
   #finish(reason: ExitReason): void {

@@ -359,6 +359,18 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
   async terminate(_reason, state) {
     for (const rec of [...state.children].reverse()) await stopChild(rec);
   },
+
+  // Killed (or out of shutdown time): children are killed too, in reverse order, as OTP's links
+  // would take them down; nothing of the subtree may outlive its supervisor.
+  onKill(_reason, state) {
+    for (const rec of [...state.children].reverse()) {
+      const pid = rec.pid;
+      rec.unlink?.();
+      rec.pid = undefined;
+      rec.unlink = undefined;
+      pid?.kill('killed');
+    }
+  },
 };
 
 /**

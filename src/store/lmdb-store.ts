@@ -234,14 +234,15 @@ export class MetricStore {
   /**
    * Returns the id of the series `key`, assigning the next free id (1, 2, …) the first time.
    * Idempotent: the same key gives the same id, in this run and after a restart. A changed
-   * `name`/`help`/`unit`/`labels` for a known key replaces the stored definition; a changed
-   * `type` is refused. The definition commits before the next `flush` does.
+   * `name`/`help`/`unit`/`labels` for a known key replaces the stored definition. A changed `type`
+   * (a metric redeclared between deploys) replaces it too and drops the stored current value, which
+   * belonged to the old type; its history stays. The definition commits before the next `flush` does.
    *
    * @param key the caller's stable identity, e.g. `requests.total{method="GET"}`; 1..1024 UTF-8 bytes
    * @param input name, type (`counter` | `gauge` | `histogram`), help (default `''`), unit (default `''`),
    *   labels (default `{}`, string values)
    * @returns the series id
-   * @throws {MonitorError} `EMON_INVALID_RECORD` for a bad key or definition, or a known key with another type
+   * @throws {MonitorError} `EMON_INVALID_RECORD` for a bad key or definition
    * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed or read-only
    */
   defineSeries(key: string, input: SeriesInput): number {
@@ -251,13 +252,8 @@ export class MetricStore {
     const known = this.#idsByKey.get(key);
     if (known !== undefined) {
       const old = this.#defs.get(known)!;
-      if (old.type !== fields.type) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `defineSeries(${describeValue(key)}): the series is already defined as a ${old.type}; it cannot become a ${fields.type}`,
-        );
-      }
-      if (old.name !== fields.name || old.help !== fields.help || old.unit !== fields.unit || !sameLabels(old.labels, fields.labels)) {
+      if (old.type !== fields.type) this.#background(this.#db.current.remove(known));
+      if (old.type !== fields.type || old.name !== fields.name || old.help !== fields.help || old.unit !== fields.unit || !sameLabels(old.labels, fields.labels)) {
         const def: SeriesDef = { id: known, key, ...fields };
         this.#defs.set(known, def);
         this.#background(this.#db.series.put(known, def));

@@ -78,6 +78,49 @@ describe('Registry', () => {
     expect(() => registry.gauge('loop.delay', { labels: ['quantile'] })).toThrow(MonitorError);
   });
 
+  it('refuses two metrics that Prometheus would see under one name', () => {
+    const { registry } = newRegistry();
+    registry.counter('requests.total');
+    expect(codeOf(() => registry.counter('requests'))).toEqual([
+      ErrorCode.MetricConflict,
+      'metric "requests" would be exposed to Prometheus as "requests_total", which metric "requests.total" already uses: rename one of them',
+    ]);
+    registry.gauge('cache.size', { unit: 'bytes' });
+    expect(codeOf(() => registry.gauge('cache_size_bytes'))[0]).toBe(ErrorCode.MetricConflict);
+    registry.histogram('rt', { unit: 'ms' });
+    expect(codeOf(() => registry.gauge('rt_seconds_count'))[1]).toMatch(/exposed to Prometheus as "rt_seconds_count", which metric "rt"/);
+    expect(registry.get('requests')).toBeUndefined();
+  });
+
+  it('counts overflow of the dropped-series counter itself without recursing', () => {
+    const { registry } = newRegistry(1);
+    const a = registry.counter('a', { labels: ['k'] });
+    const b = registry.counter('b', { labels: ['k'] });
+    a.inc({ k: '1' });
+    a.inc({ k: '2' });
+    b.inc({ k: '1' });
+    b.inc({ k: '2' });
+    expect(b.get({ k: '__overflow__' })).toBe(1);
+  });
+
+  it('reports a non-number value on the message API as the value, not as labels', () => {
+    const { registry } = newRegistry();
+    registry.histogram('h', { labels: ['route'] });
+    registry.gauge('g');
+    expect(codeOf(() => registry.observe('h', { route: '/' }, '42' as never))).toEqual([
+      ErrorCode.InvalidValue,
+      'metric "h": an observed value must be a finite number, got "42"',
+    ]);
+    expect(codeOf(() => registry.set('g', undefined, '7' as never))[1]).toBe('metric "g": a gauge value must be a finite number, got "7"');
+  });
+
+  it('refuses label values that would make the series key too long', () => {
+    const { registry } = newRegistry();
+    const c = registry.counter('routes', { labels: ['route'] });
+    expect(codeOf(() => c.inc({ route: '/x'.repeat(600) }))[1]).toMatch(/^metric "routes": label values too long: the series key would be \d+ bytes \(at most 1000\)$/);
+    expect(c.series()).toEqual([]);
+  });
+
   it('refuses a bad series limit', () => {
     expect(() => new Registry({ seriesLimit: 0 })).toThrow('seriesLimit must be a positive integer, got 0');
   });

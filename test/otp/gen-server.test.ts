@@ -53,7 +53,7 @@ describe('GenServer', () => {
     expect((err as Error).message).toBe('noproc: no live process registered as "nobody"');
   });
 
-  it('rejects a call that gets no reply in time with a typed timeout error, and stays usable', async () => {
+  it('rejects a call that gets no reply in time with a typed timeout error', async () => {
     const { system } = newSystem();
     const pid = await startWorker(system, []);
     const err = await pid.call({ type: 'hang' }, 25).catch((e: unknown) => e);
@@ -116,6 +116,28 @@ describe('GenServer', () => {
     const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/init did not finish within 20 ms/);
+  });
+
+  it('fails the start when killed during an async init, releasing what init took through onKill', async () => {
+    const { system } = newSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const released: string[] = [];
+    const slow: Behaviour<string, WorkerProtocol, void> = {
+      name: 'slow-init',
+      async init() {
+        await gate;
+        return 'socket';
+      },
+      onKill: (_reason, state) => void released.push(state),
+    };
+    const starting = startServer(system, slow, undefined, { name: 'slow-init' }).catch((e: unknown) => e);
+    system.whereis('slow-init')!.kill();
+    release();
+    const err = await starting;
+    expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
+    expect((err as Error).message).toBe('slow-init: init failed: killed (killed) while init was running');
+    expect(released).toEqual(['socket']);
   });
 
   it('handles messages sent during an async init after it, in order', async () => {

@@ -223,6 +223,25 @@ describe('Supervisor', () => {
     expect(logger.records.some((r) => r.msg.includes('killed'))).toBe(true);
   });
 
+  it('takes its whole subtree down when it is killed or brutally stopped: nothing outlives it', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const before = activeResources();
+    const inner = { ...supervisorChild('inner', { children: workers(events, ['w'], {}, { tickEvery: 5 }) }), shutdown: 'brutal_kill' as const };
+    const top = await startSupervisor(system, { children: [inner] });
+    const w = system.whereis('w')!;
+    await top.stop();
+    expect(w.alive).toBe(false);
+    expect(await w.exited).toBe('killed');
+
+    const again = await startSupervisor(system, { children: workers(events, ['x', 'y'], {}, { tickEvery: 5 }) });
+    const [x, y] = [system.whereis('x')!, system.whereis('y')!];
+    again.kill();
+    expect([x.alive, y.alive]).toEqual([false, false]);
+    await flushImmediates();
+    expect(leakedResources(before)).toEqual([]);
+  });
+
   it('manages children at run time: start_child, terminate_child, restart_child, delete_child', async () => {
     const { system } = newSystem();
     const events: string[] = [];

@@ -72,18 +72,29 @@ describe('MetricStore series definitions', () => {
     expect(stores.open().seriesId('lonely')).toBe(1);
   });
 
-  it('replaces the definition when help/unit/labels change, but refuses another type', async () => {
+  it('replaces the definition when help/unit/labels change', async () => {
     const store = stores.open();
     const id = store.defineSeries('queue.depth', { name: 'queue.depth', type: 'gauge', help: 'old' });
     expect(store.defineSeries('queue.depth', { name: 'queue.depth', type: 'gauge', help: 'new', unit: 'jobs' })).toBe(id);
     expect(store.seriesDefs()[0]).toMatchObject({ help: 'new', unit: 'jobs' });
-    expectMonitorError(
-      () => store.defineSeries('queue.depth', { name: 'queue.depth', type: 'counter' }),
-      ErrorCode.InvalidRecord,
-      'defineSeries("queue.depth"): the series is already defined as a gauge; it cannot become a counter',
-    );
     await store.close();
     expect(stores.open().seriesDefs()[0]).toMatchObject({ help: 'new', unit: 'jobs' });
+  });
+
+  it('takes another type for a known key (a redeclared metric), keeping the id and dropping the old current value', async () => {
+    const store = stores.open();
+    const id = store.defineSeries('jobs', { name: 'jobs', type: 'counter' });
+    await store.flush({ current: [[id, { v: 7 }]], points: [{ id, ts: 1, value: 7 }] });
+    expect(store.defineSeries('jobs', { name: 'jobs', type: 'gauge' })).toBe(id);
+    await store.flush({ points: [{ id, ts: 2, value: 3 }] });
+    await store.close();
+    const again = stores.open();
+    expect(again.seriesDefs()[0]).toMatchObject({ id, type: 'gauge' });
+    expect(again.loadCurrent().has(id)).toBe(false);
+    expect(again.queryRange(id, 0, 10, 10)).toEqual([
+      [1, 7],
+      [2, 3],
+    ]);
   });
 
   it('returns copies from seriesDefs', () => {

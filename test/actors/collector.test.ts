@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collector, type CollectorConfig } from '../../actors/collector.js';
+import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { OtpSystem, startServer } from '../../src/otp/index.js';
+import type { MetricSource } from '../../src/sources/source.js';
+import { MetricStore } from '../../src/store/lmdb-store.js';
+import { memoryLogger } from '../helpers.js';
+import { newRegistry } from '../metrics/table-fixture.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const clean of cleanups.splice(0).reverse()) await clean();
+});
+
+function tempStore(): MetricStore {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-collector-test-'));
+  const store = MetricStore.open({ dataDir: dir });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => store.close());
+  return store;
+}
+
+const config: CollectorConfig = { metrics_enabled: true, collection_interval: 60_000, aggregation_interval: 60_000, retention_period: 86_400_000 };
+
+function recordingSource(events: string[]): MetricSource {
+  return { name: 'fake', start: () => void events.push('start'), collect: () => void events.push('collect'), stop: () => void events.push('stop') };
+}
+
+describe('collector', () => {
+  it('stops its sources when it is killed, not only when it terminates', async () => {
+    const system = new OtpSystem({ logger: memoryLogger() });
+    cleanups.push(() => system.close());
+    const events: string[] = [];
+    const { registry } = newRegistry();
+    const pid = await startServer(system, collector, { registry, store: tempStore(), config, sources: () => [recordingSource(events)] });
+    pid.kill();
+    await pid.exited;
+    expect(events).toEqual(['start', 'stop']);
+
+    const second = await startServer(system, collector, { registry, store: tempStore(), config, sources: () => [recordingSource(events)] });
+    await second.stop();
+    expect(events).toEqual(['start', 'stop', 'start', 'stop']);
+  });
+});
+
+describe('flushTable / restoreTable', () => {
+  it('persists every other series when the store refuses one, and warns once', async () => {
+    const store = tempStore();
+    const { registry, logger } = newRegistry();
+    const picky = Object.create(store) as MetricStore;
+    picky.defineSeries = (key, input) => {
+      if (key.startsWith('bad')) throw new Error('refused for the test');
+      return store.defineSeries(key, input);
+    };
+    picky.flush = (batch) => store.flush(batch);
+    registry.counter('good').inc(5);
+    registry.counter('bad').inc(1);
+    const first = await flushTable(registry, picky, 1000, logger);
+    registry.counter('bad').inc(1);
+    await flushTable(registry, picky, 2000, logger);
+    expect(first.series).toBe(1);
+    expect(store.latest(store.seriesId('good')!)).toEqual([1000, 5]);
+    expect(store.seriesId('bad')).toBeUndefined();
+    expect(logger.records.filter((r) => r.msg.startsWith('series not persisted'))).toHaveLength(1);
+  });
+
+  it('does not write a non-finite value as a history point', async () => {
+    const store = tempStore();
+    const { registry } = newRegistry();
+    const g = registry.gauge('huge');
+    g.inc(1e308);
+    g.inc(1e308);
+    registry.counter('fine').inc(2);
+    const summary = await flushTable(registry, store, 1000);
+    expect(summary.points).toBe(1);
+    expect(store.latest(store.seriesId('fine')!)).toEqual([1000, 2]);
+  });
+
+  it('never restores a stored series into the overflow series when the series limit went down', async () => {
+    const store = tempStore();
+    const first = newRegistry();
+    const hits = first.registry.counter('hits', { labels: ['k'] });
+    hits.inc({ k: 'a' }, 1);
+    hits.inc({ k: 'b' }, 2);
+    hits.inc({ k: 'c' }, 100);
+    await flushTable(first.registry, store, 1000);
+
+    const second = newRegistry(2);
+    const result = restoreTable(second.registry, store, second.logger);
+    const again = second.registry.counter('hits', { labels: ['k'] });
+    expect(again.get({ k: 'a' })).toBe(1);
+    expect(again.get({ k: 'b' })).toBe(2);
+    expect(again.get({ k: '__overflow__' })).toBe(0);
+    expect(result.skipped).toBe(1);
+    again.inc({ k: 'zzz' }, 5);
+    await flushTable(second.registry, store, 2000);
+    expect((store.loadCurrent().get(store.seriesId('hits{k="c"}')!) as { v: number }).v).toBe(100);
+  });
+});
