@@ -47,7 +47,7 @@ function serializeFields(fields: object): Record<string, unknown> {
   return out;
 }
 
-export function serializeError(err: Error): Record<string, unknown> {
+function serializeError(err: Error): Record<string, unknown> {
   const out: Record<string, unknown> = { type: err.name, message: err.message };
   const code = (err as { code?: unknown }).code;
   if (code !== undefined) out.code = code;

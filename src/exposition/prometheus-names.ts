@@ -23,7 +23,7 @@ const UNIT_SUFFIX: Record<string, { suffix: string; scale: number }> = {
   ratio: { suffix: 'ratio', scale: 1 },
 };
 
-export function sanitizeName(name: string): string {
+function sanitizeName(name: string): string {
   const clean = name.replace(/[^a-zA-Z0-9_:]/g, '_');
   return /^[0-9]/.test(clean) ? `_${clean}` : clean;
 }

@@ -6,7 +6,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { HistogramSeries } from '../metrics/histogram.js';
-import type { Series } from '../metrics/metric.js';
+import { formatLabels, type Series } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { exposedName } from './prometheus-names.js';
 
@@ -18,22 +18,11 @@ function escapeHelp(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-function escapeValue(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-export function formatNumber(v: number): string {
+function formatNumber(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   return String(v);
-}
-
-function labelText(labels: Readonly<Record<string, string>>, extra?: string): string {
-  const parts: string[] = [];
-  for (const k in labels) parts.push(`${k}="${escapeValue(labels[k]!)}"`);
-  if (extra !== undefined) parts.push(extra);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
 /** Renders every metric of `registry`; yields to the event loop between chunks of series. */
@@ -50,13 +39,13 @@ export async function renderPrometheusText(registry: Registry): Promise<string> 
         let cumulative = 0;
         for (let i = 0; i < s.bounds.length; i++) {
           cumulative += s.counts[i]!;
-          out.push(`${name}_bucket${labelText(s.labels, `le="${formatNumber(s.bounds[i]! * scale)}"`)} ${cumulative}\n`);
+          out.push(`${name}_bucket${formatLabels(s.labels, `le="${formatNumber(s.bounds[i]! * scale)}"`)} ${cumulative}\n`);
         }
-        out.push(`${name}_bucket${labelText(s.labels, 'le="+Inf"')} ${s.count}\n`);
-        out.push(`${name}_sum${labelText(s.labels)} ${formatNumber(s.sum * scale)}\n`);
-        out.push(`${name}_count${labelText(s.labels)} ${s.count}\n`);
+        out.push(`${name}_bucket${formatLabels(s.labels, 'le="+Inf"')} ${s.count}\n`);
+        out.push(`${name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum * scale)}\n`);
+        out.push(`${name}_count${formatLabels(s.labels)} ${s.count}\n`);
       } else {
-        out.push(`${name}${labelText(s.labels)} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
+        out.push(`${name}${formatLabels(s.labels)} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
       }
       if (++sinceYield === YIELD_EVERY) {
         sinceYield = 0;

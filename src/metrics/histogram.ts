@@ -138,7 +138,7 @@ export class HistogramSeries extends Series {
       windows[name] = {
         windowMs,
         count: this.window.count(windowMs),
-        ...percentilesOf({ quantile: (q) => this.window.quantile(q, windowMs) }),
+        ...percentilesOf(this.window.merged(windowMs)),
       };
     }
     const empty = this.count === 0;

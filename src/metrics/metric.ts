@@ -75,11 +75,21 @@ export function invalidValue(metric: string, what: string, value: unknown): Moni
 
 /** Prometheus-style series key, `name{a="x",b="y"}` in declared label order, values escaped. */
 export function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-  return parts.length === 0 ? name : `${name}{${parts.join(',')}}`;
+  return `${name}${formatLabels(labels)}`;
 }
 
-export function escapeLabelValue(v: string): string {
+/**
+ * `{a="x",b="y"}` in declared order, values escaped as the Prometheus text format wants (`\\`,
+ * `\"`, `\n`); `''` for no labels. `extra` is one more pre-formatted pair, such as `le="0.5"`.
+ */
+export function formatLabels(labels: Readonly<Record<string, string>>, extra?: string): string {
+  const parts: string[] = [];
+  for (const k in labels) parts.push(`${k}="${escapeLabelValue(labels[k]!)}"`);
+  if (extra !== undefined) parts.push(extra);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -251,13 +251,6 @@ export class Registry {
     return [...this.#metrics.values()];
   }
 
-  /** Total number of series across metrics. */
-  get seriesCount(): number {
-    let n = 0;
-    for (const m of this.#metrics.values()) n += m.series().length;
-    return n;
-  }
-
   #register<M extends AnyMetric>(name: string, type: M['type'], options: MetricOptions, create: () => M): M {
     checkMetricName(name);
     const existing = this.#metrics.get(name);

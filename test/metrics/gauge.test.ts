@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MonitorError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
+import { expectMonitorError } from '../helpers.js';
 import { newRegistry, tableState } from './table-fixture.js';
 
 describe('Gauge', () => {
@@ -33,13 +34,7 @@ describe('Gauge', () => {
       () => g.dec({ room: 'a' }, value as number),
       () => g.bind({ room: 'a' }).set(value as number),
     ]) {
-      expect(attempt).toThrow(MonitorError);
-      try {
-        attempt();
-      } catch (err) {
-        expect((err as MonitorError).code).toBe(ErrorCode.InvalidValue);
-        expect((err as Error).message).toMatch(/^metric "temp": a gauge value must be a finite number, got /);
-      }
+      expectMonitorError(attempt, ErrorCode.InvalidValue, /^metric "temp": a gauge value must be a finite number, got /);
     }
     expect(tableState(registry)).toBe(before);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DEFAULT_BUCKETS } from '../../src/metrics/histogram.js';
-import { mulberry32 } from '../helpers.js';
+import { expectMonitorError, mulberry32 } from '../helpers.js';
 import { newRegistry, tableState } from './table-fixture.js';
 
 function exactQuantile(sorted: number[], q: number): number {
@@ -107,15 +107,7 @@ describe('Histogram', () => {
     h.observe(5, { route: '/' });
     const before = tableState(registry);
     for (const attempt of [() => h.observe(value as number, { route: '/' }), () => h.observe(value as number, { route: '/new' }), () => h.bind({ route: '/' }).observe(value as number)]) {
-      let thrown: unknown;
-      try {
-        attempt();
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown).toBeInstanceOf(MonitorError);
-      expect((thrown as MonitorError).code).toBe(ErrorCode.InvalidValue);
-      expect((thrown as Error).message).toMatch(/^metric "rt": an observed value must be a finite number, got /);
+      expectMonitorError(attempt, ErrorCode.InvalidValue, /^metric "rt": an observed value must be a finite number, got /);
     }
     expect(tableState(registry)).toBe(before);
   });
