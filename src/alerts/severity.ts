@@ -1,0 +1,9 @@
+/** Alert severities, lowest first (the source design's `severity_levels`). */
+export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Whether `value` is one of {@link SEVERITIES}. */
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
+}

@@ -1,0 +1,66 @@
+/**
+ * The notification protocol between the alerting actor and the channels. Alerting decides what to
+ * say to whom (routing, suppression, silences, escalation) and hands each `Notification` to the
+ * outbox with the channel names; the outbox persists it, and delivers it through each
+ * `NotificationChannel` with retry and backoff until it succeeds or is dead-lettered.
+ */
+import type { Severity } from '../alerts/severity.js';
+
+/** The built-in channels (config `alerting.channels.<name>`). */
+export type ChannelName = 'email' | 'slack' | 'sms' | 'webhook' | 'alertmanager';
+
+/** The alert as a channel sees it: plain data, safe to persist. Text fields are untrusted. */
+export interface NotifiedAlert {
+  id: string;
+  fingerprint: string;
+  severity: Severity;
+  /** `firing` or `resolved` (a resolved notification carries `resolvedAt`). */
+  status: 'firing' | 'resolved';
+  title: string;
+  message: string;
+  /** e.g. `'rule:high_latency'`, `'performance_monitor'`, `'api'`. */
+  source: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startedAt: number;
+  resolvedAt?: number;
+  /** Link back to the dashboard, when one is known. */
+  generatorUrl?: string;
+}
+
+/** One notification: an alert state to tell one or more channels about. */
+export interface Notification {
+  /** Unique, stable across restarts: the outbox and the receivers deduplicate by it. */
+  id: string;
+  /** Why it is sent: first firing, an escalation re-notify, or resolution. */
+  reason: 'firing' | 'renotify' | 'resolved';
+  alert: NotifiedAlert;
+  createdAt: number;
+}
+
+/** A delivery failure a channel reports; `retryable: false` dead-letters at once (e.g. HTTP 400). */
+export class DeliveryError extends Error {
+  readonly retryable: boolean;
+  /** Suggested earliest retry (ms from now), e.g. from a 429's Retry-After. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'DeliveryError';
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * A channel speaks one real protocol. `send` resolves once the receiver accepted the message and
+ * throws a {@link DeliveryError} (or anything, treated as retryable) otherwise. Error messages
+ * must never contain secrets (passwords, tokens, webhook URLs).
+ */
+export interface NotificationChannel {
+  readonly name: ChannelName;
+  /** Whether this channel sends resolved notifications (Alertmanager and webhooks do; SMS does not). */
+  readonly sendsResolved: boolean;
+  send(notification: Notification): Promise<void>;
+  /** Releases sockets/pools. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,163 @@
+/**
+ * `RecordDb`: a named collection of plain records (msgpack values) in the metric store's LMDB env,
+ * for state that is not a metric series: SLA results, active alerts, silences, the notification
+ * outbox. Open one with `MetricStore.records(name)`.
+ *
+ * Keys are strings, numbers, or arrays of them (lmdb-js's ordered-binary encoding), so
+ * `[timestampMs, seq]` keys read back in time order. Each write resolves once it is durable
+ * (committed and flushed): an awaited `put` survives SIGKILL, an un-awaited one may not. Reads are
+ * synchronous; a read-only store first moves to the newest committed snapshot.
+ */
+import type { Database } from 'lmdb';
+import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
+
+/** A record key: a string, a finite number, or an array of them (compared element by element). */
+export type RecordKey = string | number | (string | number)[];
+
+/** Options of {@link RecordDb.range}. */
+export interface RecordRange {
+  /** First key (inclusive). Default: the first record. */
+  start?: RecordKey;
+  /** Key to stop before (exclusive). Default: past the last record. */
+  end?: RecordKey;
+  /** At most this many records. */
+  limit?: number;
+  /** Newest (highest key) first; then `start` is the high end. */
+  reverse?: boolean;
+}
+
+/** What a `RecordDb` needs from the store that owns it. */
+export interface RecordDbHost {
+  readonly dataDir: string;
+  readonly readOnly: boolean;
+  /** Throws `EMON_STORE_FAILED` if the store is closed. */
+  assertOpen(op: string): void;
+  /** Moves a reader to the newest snapshot (no-op for the writer). */
+  refresh(): void;
+  /** Tracks a write so `close` waits for it. */
+  track<T>(write: Promise<T>): Promise<T>;
+}
+
+/** Record collection names: letters, digits, `_`, `-`, `.`; the LMDB database is `rec:<name>`. */
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Throws `EMON_INVALID_OPTION` unless `name` can name a record collection. */
+export function checkRecordDbName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `invalid record collection name ${describeValue(name)} (expected 1-64 of A-Z a-z 0-9 _ . -)`);
+  }
+}
+
+export class RecordDb<V> {
+  /** The collection's name (the LMDB database is `rec:<name>`). */
+  readonly name: string;
+  readonly #db: Database<V, RecordKey>;
+  readonly #host: RecordDbHost;
+
+  /** @internal use `MetricStore.records(name)` */
+  constructor(name: string, db: Database<V, RecordKey>, host: RecordDbHost) {
+    this.name = name;
+    this.#db = db;
+    this.#host = host;
+  }
+
+  /** The record under `key`, or `undefined`. */
+  get(key: RecordKey): V | undefined {
+    checkKey(this.name, 'get', key);
+    return this.#read('get', () => this.#db.get(key));
+  }
+
+  /**
+   * Writes `value` under `key` (replacing any record there). Resolves once durable.
+   * @throws {MonitorError} `EMON_INVALID_RECORD` for a bad key or an `undefined` value;
+   *   (rejects) `EMON_STORE_FAILED` if the store is closed, read-only, or the write fails
+   */
+  put(key: RecordKey, value: V): Promise<void> {
+    checkKey(this.name, 'put', key);
+    if (value === undefined) throw new MonitorError(ErrorCode.InvalidRecord, `${this.name}.put: value is undefined (expected a record)`);
+    return this.#write('put', () => this.#db.put(key, value));
+  }
+
+  /** Deletes the record under `key` (no-op if there is none). Resolves once durable. */
+  remove(key: RecordKey): Promise<void> {
+    checkKey(this.name, 'remove', key);
+    return this.#write('remove', () => this.#db.remove(key));
+  }
+
+  /** Records in key order (or reverse), as `[key, value]` pairs. */
+  range(options: RecordRange = {}): Array<[RecordKey, V]> {
+    if (options.start !== undefined) checkKey(this.name, 'range', options.start);
+    if (options.end !== undefined) checkKey(this.name, 'range', options.end);
+    if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
+      throw new MonitorError(ErrorCode.InvalidQuery, `${this.name}.range: invalid limit ${describeValue(options.limit)} (expected an integer >= 0)`);
+    }
+    return this.#read('range', () => {
+      const out: Array<[RecordKey, V]> = [];
+      for (const { key, value } of this.#db.getRange(options as never)) out.push([key, value]);
+      return out;
+    });
+  }
+
+  /** How many records the collection holds. */
+  count(): number {
+    return this.#read('count', () => this.#db.getCount());
+  }
+
+  /**
+   * Deletes the records with the lowest keys until at most `keep` remain, in one transaction.
+   * @returns how many were deleted
+   */
+  async trim(keep: number): Promise<number> {
+    if (!Number.isSafeInteger(keep) || keep < 0) {
+      throw new MonitorError(ErrorCode.InvalidOption, `${this.name}.trim: invalid keep ${describeValue(keep)} (expected an integer >= 0)`);
+    }
+    const excess = this.count() - keep;
+    if (excess <= 0) return 0;
+    const keys = this.#read('trim', () => Array.from(this.#db.getKeys({ limit: excess })));
+    await this.#write('trim', () =>
+      this.#db.transaction(() => {
+        for (const key of keys) void this.#db.remove(key);
+        return true;
+      }),
+    );
+    return keys.length;
+  }
+
+  /** Deletes every record in one transaction. Resolves once durable. */
+  clear(): Promise<void> {
+    return this.#write('clear', () => this.#db.clearAsync() as Promise<unknown>);
+  }
+
+  #read<T>(op: string, read: () => T): T {
+    this.#host.assertOpen(`${this.name}.${op}`);
+    try {
+      this.#host.refresh();
+      return read();
+    } catch (err) {
+      if (err instanceof MonitorError) throw err;
+      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: reading ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
+    }
+  }
+
+  async #write(op: string, write: () => Promise<unknown>): Promise<void> {
+    this.#host.assertOpen(`${this.name}.${op}`);
+    if (this.#host.readOnly) {
+      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
+    }
+    try {
+      await this.#host.track(write());
+    } catch (err) {
+      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
+    }
+  }
+}
+
+function checkKey(name: string, op: string, key: unknown): asserts key is RecordKey {
+  const ok = (part: unknown): boolean => (typeof part === 'string' && part.length <= 500) || (typeof part === 'number' && Number.isFinite(part));
+  if (ok(key) && key !== '') return;
+  if (Array.isArray(key) && key.length > 0 && key.length <= 8 && key.every(ok)) return;
+  throw new MonitorError(
+    ErrorCode.InvalidRecord,
+    `${name}.${op}: invalid key ${describeValue(key)} (expected a non-empty string, a finite number, or an array of 1-8 of them)`,
+  );
+}
