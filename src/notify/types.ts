@@ -64,3 +64,27 @@ export interface NotificationChannel {
   /** Releases sockets/pools. */
   close?(): Promise<void>;
 }
+
+/** A notification that exhausted its retries (or failed for good), as the API shows it. */
+export interface DeadLetter {
+  notificationId: string;
+  channel: ChannelName;
+  alertId: string;
+  reason: Notification['reason'];
+  attempts: number;
+  /** The last error's message (never contains secrets). */
+  lastError: string;
+  firstAttemptAt: number;
+  deadAt: number;
+}
+
+/**
+ * What alerting needs from the outbox. `enqueue` resolves once the notification is durably queued
+ * for each channel (it survives a crash or restart from then on); delivery happens in the background.
+ */
+export interface OutboxPort {
+  enqueue(notification: Notification, channels: readonly ChannelName[]): Promise<void>;
+  /** Queued deliveries not yet done (per notification and channel). */
+  pending(): number;
+  deadLetters(): DeadLetter[];
+}
