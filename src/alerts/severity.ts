@@ -1,5 +1,7 @@
+import { SEVERITIES } from '../config/schema.js';
+
 /** Alert severities, lowest first (the source design's `severity_levels`). */
-export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+export { SEVERITIES };
 
 export type Severity = (typeof SEVERITIES)[number];
 
