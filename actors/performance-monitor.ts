@@ -208,12 +208,15 @@ function slaMessage(sla: SlaResult): string {
   );
 }
 
-const SLA_SEVERITY: Record<SlaResult['status'], Severity | undefined> = { ok: undefined, no_data: undefined, warning: 'warning', violated: 'error' };
+const SLA_SEVERITY: Record<Exclude<SlaResult['status'], 'no_data'>, Severity | undefined> = { ok: undefined, warning: 'warning', violated: 'error' };
 
 /** SLA transitions: signals, and one log line per transition into or out of violation. */
 function slaTransitions(state: State, slas: readonly SlaResult[], at: number, ctx: ServerContext<PerformanceMonitorProtocol>): AlertSignal[] {
   const signals: AlertSignal[] = [];
   for (const sla of slas) {
+    // No data (no requests in the window, or no history yet after a restart) is no evidence either
+    // way: the SLA keeps its state rather than resolving and re-firing.
+    if (sla.status === 'no_data') continue;
     const key = `sla.${sla.name}`;
     const wasViolated = state.alerts.snapshot()[key] === 'error';
     const signal = transition(state, key, SLA_SEVERITY[sla.status], at, slaMessage(sla), {

@@ -14,7 +14,7 @@
  * requests burns nothing.
  *
  * The budget remaining over the SLO's own window is `1 − errors / (budget × requests)`, clamped
- * to 0..1 (`null` without requests).
+ * to 0..1 (`null` without requests; see `budgetRemaining` for a history shorter than the window).
  */
 import type { Severity } from '../alerts/severity.js';
 import type { SlaConfig } from '../config/schema.js';
@@ -67,11 +67,17 @@ export function burnRate(counts: WindowCounts | undefined, budget: number): numb
   return errorRate / budget;
 }
 
-/** The share of the budget left over `counts`' window, 0..1; null without requests. */
+/**
+ * The share of the budget left over `counts`' window, 0..1; null without requests. The budget is
+ * `budget × requests over the window`; while the history is shorter than the window, the requests
+ * are projected to the whole window at the rate seen so far (a 30-day budget seven hours after
+ * start is still a 30-day budget, not seven hours' worth).
+ */
 export function budgetRemaining(counts: WindowCounts | undefined, budget: number): number | null {
-  if (counts === undefined || counts.requests === 0) return null;
+  if (counts === undefined || counts.requests === 0 || counts.coveredMs <= 0) return null;
   if (budget === 0) return counts.errors > 0 ? 0 : 1;
-  return Math.min(1, Math.max(0, 1 - counts.errors / (budget * counts.requests)));
+  const requests = counts.coveredMs < counts.windowMs ? (counts.requests * counts.windowMs) / counts.coveredMs : counts.requests;
+  return Math.min(1, Math.max(0, 1 - counts.errors / (budget * requests)));
 }
 
 /** Each rule's state for `sla`, given request counts over any window. */

@@ -31,6 +31,12 @@ describe('error budget and burn rate', () => {
     expect(budgetRemaining(undefined, 0.001)).toBeNull();
   });
 
+  it('projects the budget of a window longer than the history at the request rate seen so far', () => {
+    // 1 h of history in a 30-day window: 100,000 requests project to 72 M, a budget of 72,000 errors.
+    const young = { windowMs: 720 * H, coveredMs: H, requests: 100_000, errors: 1440 };
+    expect(budgetRemaining(young, 0.001)).toBeCloseTo(0.98, 12);
+  });
+
   it('fires the fast alert (critical) when both 1 h and 5 min burn 14.4x: 2 % of a 30-day budget in an hour', () => {
     const [fast, slow] = evaluateBurnRates(slo, countsByWindow({ [H]: 0.0144, [5 * M]: 0.0144, [6 * H]: 0.0144 / 6, [30 * M]: 0.0144 }));
     expect(fast).toMatchObject({ rule: 'fast', firing: true, severity: 'critical' });
