@@ -33,9 +33,9 @@ export class AlertState {
     return before === undefined ? 'fired' : 'changed';
   }
 
-  /** Whether `key` is firing. */
-  isFiring(key: string): boolean {
-    return this.#firing.has(key);
+  /** The severity `key` fires at, or undefined when it is not firing. */
+  severityOf(key: string): Severity | undefined {
+    return this.#firing.get(key);
   }
 
   /** Every firing condition, key → severity. */

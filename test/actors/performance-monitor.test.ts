@@ -290,7 +290,7 @@ describe('performance monitor', () => {
       h.advance(5000);
       await pid.call({ type: 'check' });
     }
-    expect(h.signalsFor('sla.response_time')).toEqual(['firing:error', 'resolved:info']);
+    expect(h.signalsFor('sla.response_time')).toEqual(['firing:error', 'resolved:error']);
     expect(h.logger.records.filter((r) => r.msg.startsWith('SLA response_time no longer violated'))).toHaveLength(1);
     const history = slaHistory(await pid.call({ type: 'history', kind: 'sla', from: T0, to: h.now }));
     expect(history.map((e) => e.at)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => T0 + i * 5000));
@@ -326,7 +326,7 @@ describe('performance monitor', () => {
       expect(h.derived.get('error_budget.uptime')!.value).toBeCloseTo(uptime.budget_remaining!, 12);
 
       await minute(h, pid, 0); // the 5-minute window drops below 14.4x at once
-      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical', 'resolved:info']);
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical', 'resolved:critical']);
     });
 
     it('fires only the slow-burn alert for a slow leak, and resets when it stops', async () => {
@@ -338,7 +338,7 @@ describe('performance monitor', () => {
       expect(h.signalsFor('burn_rate.slow.uptime')).toEqual(['firing:error']);
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]);
       await minute(h, pid, 0);
-      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual(['firing:error', 'resolved:info']);
+      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual(['firing:error', 'resolved:error']);
     });
   });
 
@@ -378,7 +378,7 @@ describe('performance monitor', () => {
     h.advance(5000);
     const after = await ref.call({ type: 'check' });
     expect(after.slas[0]!.status).toBe('ok');
-    expect(h.signalsFor('sla.response_time')).toEqual(['firing:error', 'resolved:info']);
+    expect(h.signalsFor('sla.response_time')).toEqual(['firing:error', 'resolved:error']);
   });
 
   it('seeds request history from the store after a restart, so rates need no warm-up', async () => {
@@ -439,6 +439,31 @@ describe('performance monitor', () => {
     vi.useRealTimers();
     await h.store.close();
     expect(leakedResources(before)).toEqual([]);
+  });
+
+  it('carries on when the alert sink throws, and logs it', async () => {
+    const h = harness({ cpu_threshold: 50 });
+    h.args.alertSink = () => {
+      throw new Error('sink down');
+    };
+    h.registry.gauge('system.cpu', { unit: 'percent' }).set(90);
+    const pid = await h.start();
+    const { signals } = await pid.call({ type: 'check' });
+    expect(signals.map((s) => s.key)).toContain('cpu');
+    expect(pid.alive).toBe(true);
+    expect(h.logger.records.filter((r) => r.msg === 'alert sink refused a signal').map((r) => r.fields.key)).toContain('cpu');
+  });
+
+  it('cuts a latency window longer than the histogram ring to the ring, and says so', async () => {
+    const h = harness({ window: 600_000 });
+    const pid = await h.start();
+    expect(h.logger.records.some((r) => r.level === 'warn' && r.msg.startsWith('window 600000 ms is longer than the histograms\' sliding ring (300000 ms)'))).toBe(true);
+    await pid.call({ type: 'check' });
+    h.serve(10, 30);
+    h.advance(5000);
+    const { report } = await pid.call({ type: 'check' });
+    expect(report.metrics['latency.p95'].window_ms).toBe(300_000);
+    expect(report.metrics.throughput.window_ms).toBe(5000);
   });
 
   it('fails to start with a clear error when a start argument is missing', async () => {
