@@ -92,6 +92,12 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
         latency.observe(typeof ms === 'number' ? ms : ms(), { server: 'http' });
       }
     },
+    /** `n` requests, `failed` of them 500s, counted in bulk (no latencies). */
+    count(n: number, failed = 0) {
+      total.inc({ server: 'http', method: 'GET', code: '200' }, n - failed);
+      total.inc({ server: 'http', method: 'GET', code: '500' }, failed);
+      errors.inc({ server: 'http', method: 'GET', code: '500' }, failed);
+    },
     async start() {
       const pid = await startServer(system, performanceMonitor, args, { name: PERFORMANCE_MONITOR_NAME });
       cleanups.push(async () => {
@@ -298,48 +304,55 @@ describe('performance monitor', () => {
     expect(h.store.records(PERF_SLA_RESULTS_DB).count()).toBe(7);
   });
 
-  describe('error-budget burn rate (SLO 99.9 % over 30 days, checks every minute, 100 req/s)', () => {
+  describe('error-budget burn rate (SLO 99.9 % over 30 days, 100 req/s, checks every 5 min)', () => {
     const slas = [{ name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 30 * 86_400_000 }];
-    const minute = async (h: ReturnType<typeof harness>, pid: Awaited<ReturnType<ReturnType<typeof harness>['start']>>, errors: number) => {
-      h.serve(6000, 20, errors);
-      h.advance(60_000);
+    const STEP = 300_000;
+    /** Five minutes of 100 req/s with `errors` failures, then a check (as the timer would). */
+    const step = async (h: ReturnType<typeof harness>, pid: Awaited<ReturnType<ReturnType<typeof harness>['start']>>, errors: number) => {
+      h.count(30_000, errors);
+      h.advance(STEP);
       return pid.call({ type: 'check' });
     };
 
     it('fires the fast-burn alert once an hour has burned 2 % of the budget, not the slow one, and resets on recovery', async () => {
-      const h = harness({ check_interval: 60_000, slas });
+      const h = harness({ check_interval: STEP, slas });
       const pid = await h.start();
       await pid.call({ type: 'check' });
-      for (let m = 0; m < 360; m++) await minute(h, pid, 0); // 6 h healthy
-      // 87 errors a minute = 1.45 %: 14.5x the 0.1 % budget; an hour of it is 2.01 % of 30 days' budget.
-      for (let m = 1; m <= 59; m++) await minute(h, pid, 87);
-      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]); // 59 min: 14.26x over the hour
-      const hour = await minute(h, pid, 87);
+      for (let i = 0; i < 72; i++) await step(h, pid, 0); // 6 h healthy
+      // 435 errors per 5 min = 1.45 %: 14.5x the 0.1 % budget; an hour of it is 2.01 % of 30 days' budget.
+      for (let i = 1; i <= 11; i++) await step(h, pid, 435);
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]); // 55 min: 13.3x over the hour
+      const hour = await step(h, pid, 435);
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical']);
       const fast = hour.report.burn_rates.find((b) => b.rule === 'fast')!;
       expect(fast.long).toBeCloseTo(14.5, 9);
       expect(fast.short).toBeCloseTo(14.5, 9);
-      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual([]);
+      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual([]); // 6 h: 2.4x
       const uptime = hour.slas[0]!;
       // 7 h of history at 100 req/s project to 259.2 M requests in 30 days, a budget of 259,200 errors.
       expect(uptime.budget_remaining!).toBeCloseTo(1 - 5220 / 259_200, 9);
       expect(h.derived.get('error_budget.uptime')!.value).toBeCloseTo(uptime.budget_remaining!, 12);
 
-      await minute(h, pid, 0); // the 5-minute window drops below 14.4x at once
+      await step(h, pid, 0); // the 5-minute window is calm: both windows are required, so it resets
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical', 'resolved:critical']);
-    });
+    }, 60_000);
 
     it('fires only the slow-burn alert for a slow leak, and resets when it stops', async () => {
-      const h = harness({ check_interval: 60_000, slas });
+      const h = harness({ check_interval: STEP, slas });
       const pid = await h.start();
       await pid.call({ type: 'check' });
-      // 37 errors a minute = 0.617 %: 6.2x, for 3 h.
-      for (let m = 0; m < 180; m++) await minute(h, pid, 37);
+      for (let i = 0; i < 72; i++) await step(h, pid, 0); // 6 h healthy
+      // 185 errors per 5 min = 0.617 %: 6.17x. The 6 h window reaches 6x after 5 h 55 min of it.
+      for (let i = 1; i <= 70; i++) await step(h, pid, 185);
+      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual([]); // 5 h 50 min: 5.996x over 6 h
+      const sixHours = await step(h, pid, 185);
       expect(h.signalsFor('burn_rate.slow.uptime')).toEqual(['firing:error']);
+      expect(sixHours.report.burn_rates.find((b) => b.rule === 'slow')!.long).toBeGreaterThanOrEqual(6);
+      await step(h, pid, 185);
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]);
-      await minute(h, pid, 0);
+      await step(h, pid, 0); // 30 min window: 25 min of leak, 5.1x
       expect(h.signalsFor('burn_rate.slow.uptime')).toEqual(['firing:error', 'resolved:error']);
-    });
+    }, 60_000);
   });
 
   it('restarts after a crash under its supervisor, with its SLA history and what was firing read back from LMDB', async () => {
