@@ -29,8 +29,8 @@
  *   missing from the policy is not escalated.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas` (performance monitor);
- *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas`, `event_loop_threshold`
+ *   (performance monitor); `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -222,6 +222,8 @@ export const performanceMonitorSchema = z.strictObject({
   cpu_threshold: percent().default(80),
   /** Memory % above which a check breaches. */
   memory_threshold: percent().default(90),
+  /** Event-loop delay p99 (ms) above which a check breaches (not in the source: Node's analogue of a scheduler run queue). */
+  event_loop_threshold: expecting(z.number().positive(), 'a positive number (ms)').default(100),
   /** Compute the 0–100 scores in the report. */
   scoring_enabled: bool().default(true),
   /** Include recommendations in the report. */

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       expect(p.error_rate_threshold).toBe(0.01);
       expect(p.cpu_threshold).toBe(80);
       expect(p.memory_threshold).toBe(90);
+      expect(p.event_loop_threshold).toBe(100);
       expect(p.scoring_enabled).toBe(true);
       expect(p.recommendations_enabled).toBe(true);
       expect(p.history_size).toBe(1000);

@@ -1,0 +1,221 @@
+/**
+ * erlmcp_performance_monitor: checks latency, throughput, error rate and resources against their
+ * thresholds, scores them, recommends, evaluates the SLAs and their error budgets, and reports
+ * every transition to the alerting actor. This file holds the callbacks; the logic lives in
+ * `src/performance/`.
+ *
+ * Every `check_interval` (when `monitor_enabled`), one check:
+ * 1. reads the table (`table-readings.ts`, `measurements.ts`): response-time p50/p95/p99 over
+ *    `window` from the histogram's sliding sketch, request and error totals, CPU %, memory %,
+ *    event-loop delay p99; throughput and error rate are deltas of the totals over the window
+ *    (`counter-history.ts`);
+ * 2. builds the report (`report.ts`: scores, recommendations) and evaluates the SLAs (`sla.ts`)
+ *    and error-budget burn rates (`burn-rate.ts`) (`evaluator.ts` puts these together);
+ * 3. sends an `AlertSignal` to `alertSink` on each transition (`signal-tracker.ts`): threshold
+ *    breach and recovery (`latency.p95`, `throughput`, `error_rate`, `cpu`, `memory`,
+ *    `event_loop.p99`), SLA warning/violation (`sla.<name>`, logged once per transition),
+ *    burn-rate alerts (`burn_rate.fast|slow.<slo>`);
+ * 4. publishes the figures as derived values and `perf.*` gauges (`publish.ts`) and stores the
+ *    report and the SLA results in LMDB (`perf-history.ts`: `perf_reports`, `perf_sla_results`,
+ *    each kept to `history_size`).
+ *
+ * A restart loses nothing that matters: the request history is seeded again from the store's
+ * counter history (`history-seed.ts`), stored reports and SLA results stay in LMDB, and what was
+ * firing is read back from the last stored report, so a condition that cleared meanwhile still
+ * resolves. A failed store write or a throwing alert sink is logged and the checks carry on.
+ *
+ * Start it supervised with `workerChild(id, performanceMonitor, args, { name: PERFORMANCE_MONITOR_NAME })`;
+ * messages: see {@link PerformanceMonitorProtocol}.
+ */
+import type { AlertSignal, AlertSink } from '../src/alerts/signal.js';
+import type { PerformanceMonitorConfig } from '../src/config/schema.js';
+import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
+import type { DerivedValues } from '../src/metrics/derived-values.js';
+import { WINDOWS } from '../src/metrics/histogram.js';
+import type { Registry } from '../src/metrics/registry.js';
+import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import { PerformanceEvaluator } from '../src/performance/evaluator.js';
+import { type HistoryQuery, type HistoryReply, PerfHistory } from '../src/performance/perf-history.js';
+import { PerfGauges, publishDerived } from '../src/performance/publish.js';
+import type { PerformanceReport } from '../src/performance/report.js';
+import { SignalTracker } from '../src/performance/signal-tracker.js';
+import type { SlaResult } from '../src/performance/sla.js';
+import { thresholdRules } from '../src/performance/thresholds.js';
+import type { MetricStore } from '../src/store/lmdb-store.js';
+
+export { PERF_REPORTS_DB, PERF_SLA_RESULTS_DB } from '../src/performance/perf-history.js';
+export type { HistoryReply, SlaRecord } from '../src/performance/perf-history.js';
+export { PERFORMANCE_SIGNAL_SOURCE } from '../src/performance/signal-tracker.js';
+
+export const PERFORMANCE_MONITOR_NAME = 'erlmcp_performance_monitor';
+
+/** What a check did. */
+export interface CheckResult {
+  report: PerformanceReport;
+  slas: SlaResult[];
+  /** Signals sent to the alert sink by this check (transitions only). */
+  signals: AlertSignal[];
+}
+
+export interface PerformanceMonitorProtocol {
+  call:
+    /** The performance report as of now (measured at the call; nothing stored or signalled). */
+    | { type: 'report' }
+    /** Evaluates the SLAs now; violations are logged and signalled on transition (not stored). */
+    | { type: 'check_slas' }
+    /**
+     * Stored reports or SLA results with `from <= at <= to` (ms since the epoch), oldest first,
+     * at most `limit` (default and maximum `history_size`): the newest ones when there are more.
+     * Rejects with `EMON_INVALID_QUERY` for a bad kind, range or limit.
+     */
+    | ({ type: 'history' } & HistoryQuery)
+    /** Runs a check now (as the timer does) and answers what it did. */
+    | { type: 'check' };
+  replies: {
+    report: PerformanceReport;
+    check_slas: SlaResult[];
+    history: HistoryReply;
+    check: CheckResult;
+  };
+  cast: never;
+  /** The `check_interval` timer. */
+  info: { type: 'check' };
+}
+
+export type PerformanceMonitorPid = Pid<PerformanceMonitorProtocol>;
+
+export interface PerformanceMonitorArgs {
+  /** The metric table to read (and to hold the `perf.*` gauges). */
+  registry: Registry;
+  /** The LMDB store: counter history to seed from, and where reports and SLA results go. */
+  store: MetricStore;
+  config: PerformanceMonitorConfig;
+  /** Where the figures are published by name. */
+  derived: DerivedValues;
+  /** Where alert signals go (the alerting actor, in the tree). */
+  alertSink: AlertSink;
+  /** Wall clock, ms since the epoch (default `Date.now`). */
+  now?: () => number;
+}
+
+interface State {
+  args: PerformanceMonitorArgs;
+  now: () => number;
+  evaluator: PerformanceEvaluator;
+  signals: SignalTracker;
+  gauges: PerfGauges;
+  history: PerfHistory;
+  /** Store failure messages already logged (bounded), so an outage logs once, not every check. */
+  loggedStoreErrors: Set<string>;
+}
+
+const MAX_LOGGED_STORE_ERRORS = 10;
+
+function checkArgs(args: PerformanceMonitorArgs): void {
+  const missing = (['registry', 'store', 'config', 'derived', 'alertSink'] as const).filter((k) => args?.[k] === undefined || args[k] === null);
+  if (missing.length > 0) {
+    throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: missing start argument(s) ${missing.join(', ')} (expected registry, store, config, derived, alertSink)`);
+  }
+  if (typeof args.alertSink !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: alertSink must be a function, got ${describeValue(args.alertSink)}`);
+  if (args.now !== undefined && typeof args.now !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: now must be a function, got ${describeValue(args.now)}`);
+}
+
+function send(state: State, signals: readonly AlertSignal[], ctx: ServerContext<PerformanceMonitorProtocol>): void {
+  for (const signal of signals) {
+    try {
+      state.args.alertSink(signal);
+    } catch (err) {
+      ctx.log.error({ key: signal.key, err: toError(err) }, 'alert sink refused a signal');
+    }
+  }
+}
+
+async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol>): Promise<CheckResult> {
+  const at = state.now();
+  state.evaluator.advance(at);
+  const evaluation = state.evaluator.evaluate(at, state.signals.firing());
+  state.evaluator.commit(evaluation);
+  const { report, slas } = evaluation;
+  const signals = [...state.signals.thresholds(report), ...state.signals.slas(slas, at), ...state.signals.burnRates(report.burn_rates, at)];
+  report.firing = state.signals.firing();
+  send(state, signals, ctx);
+  state.gauges.update(report.metrics, report.scores, slas);
+  publishDerived(state.args.derived, at, report.metrics, report.scores, slas);
+  try {
+    await state.history.append(report, slas);
+  } catch (err) {
+    const error = toError(err);
+    if (state.loggedStoreErrors.size < MAX_LOGGED_STORE_ERRORS && !state.loggedStoreErrors.has(error.message)) {
+      state.loggedStoreErrors.add(error.message);
+      ctx.log.error({ err: error }, 'performance history not stored (checks carry on)');
+    }
+  }
+  return { report, slas, signals };
+}
+
+export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, PerformanceMonitorArgs> = {
+  name: 'performance_monitor',
+
+  init(args, ctx) {
+    checkArgs(args);
+    const { config, registry, store } = args;
+    const now = args.now ?? Date.now;
+    const history = new PerfHistory(store, config.history_size);
+    const state: State = {
+      args,
+      now,
+      evaluator: new PerformanceEvaluator(registry, config),
+      signals: new SignalTracker(thresholdRules(config), history.lastFiring(), ctx.log),
+      gauges: new PerfGauges(registry),
+      history,
+      loggedStoreErrors: new Set(),
+    };
+    try {
+      const seeded = state.evaluator.seed(store, now());
+      if (seeded.missing !== undefined) ctx.log.info({ missing: seeded.missing }, 'request history not seeded from the store: rates start from the first check');
+    } catch (err) {
+      ctx.log.warn({ err: toError(err) }, 'request history not seeded: reading the store failed; rates start from the first check');
+    }
+    const ring = Math.ceil(WINDOWS['5m'] / registry.clock.sliceMs) * registry.clock.sliceMs;
+    if (config.window > ring) {
+      ctx.log.warn(
+        { window: config.window, ring },
+        `window ${config.window} ms is longer than the histograms' sliding ring (${ring} ms): latency percentiles cover the last ${ring} ms, throughput and error rate the whole window`,
+      );
+    }
+    if (config.monitor_enabled) ctx.interval(config.check_interval, { type: 'check' });
+    return state;
+  },
+
+  async handleCall(msg, state, ctx) {
+    try {
+      switch (msg.type) {
+        case 'report':
+          return { reply: state.evaluator.evaluate(state.now(), state.signals.firing()).report, state };
+        case 'check_slas': {
+          const at = state.now();
+          const { slas } = state.evaluator.evaluate(at, state.signals.firing());
+          send(state, state.signals.slas(slas, at), ctx);
+          return { reply: slas, state };
+        }
+        case 'history':
+          return { reply: state.history.range(msg), state };
+        case 'check':
+          return { reply: await check(state, ctx), state };
+        default:
+          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${describeValue((msg as { type?: unknown }).type)} (allowed: report, check_slas, history, check)`);
+      }
+    } catch (err) {
+      if (err instanceof MonitorError) return { error: err, state };
+      throw err;
+    }
+  },
+
+  async handleInfo(msg, state, ctx) {
+    switch (msg.type) {
+      case 'check':
+        await check(state, ctx);
+        return { state };
+    }
+  },
+};

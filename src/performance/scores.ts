@@ -1,0 +1,48 @@
+/**
+ * The performance summary's 0–100 scores, with the source's formulas (`calculate_performance_summary`),
+ * clamped to 0..100:
+ * - latency     = 100 − p95 / latency_threshold × 100
+ * - throughput  = throughput / throughput_threshold × 100
+ * - error rate  = 100 − error_rate / error_rate_threshold × 100
+ * - resources   = ((100 − CPU %) + (100 − memory %)) / 2
+ * - overall     = the mean of the four.
+ * Where the source's `find_metric` invented a value of 0 for a missing metric (a perfect latency
+ * score for a service that served nothing), a score without data is `null`; resources use the
+ * reading(s) present, and overall is the mean of the scores that exist (`null` if none does).
+ * An error-rate threshold of 0 means any error scores 0 and none scores 100.
+ */
+import type { PerformanceMonitorConfig } from '../config/schema.js';
+import type { Scores } from '../protocol.js';
+import type { Measurements } from './measurements.js';
+
+function clamp(score: number): number {
+  return Math.min(100, Math.max(0, score));
+}
+
+function mean(values: readonly (number | null)[]): number | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length;
+}
+
+/** Scores of `m` against the thresholds of `config` (see the module comment). */
+export function computeScores(m: Measurements, config: PerformanceMonitorConfig): Scores {
+  const p95 = m['latency.p95'].value;
+  const throughput = m.throughput.value;
+  const errorRate = m.error_rate.value;
+  const cpu = m.cpu.value;
+  const memory = m.memory.value;
+  const latency = p95 === null ? null : clamp(100 - (p95 / config.latency_threshold) * 100);
+  const throughputScore = throughput === null ? null : clamp((throughput / config.throughput_threshold) * 100);
+  const errorScore =
+    errorRate === null ? null
+    : config.error_rate_threshold === 0 ? (errorRate > 0 ? 0 : 100)
+    : clamp(100 - (errorRate / config.error_rate_threshold) * 100);
+  const resources = mean([cpu === null ? null : clamp(100 - cpu), memory === null ? null : clamp(100 - memory)]);
+  return {
+    latency,
+    throughput: throughputScore,
+    error_rate: errorScore,
+    resources,
+    overall: mean([latency, throughputScore, errorScore, resources]),
+  };
+}

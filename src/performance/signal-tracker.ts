@@ -1,0 +1,115 @@
+/**
+ * SignalTracker: turns each check's figures into `AlertSignal`s, one per transition — a threshold
+ * breached or recovered (`latency.p95`, `throughput`, `error_rate`, `cpu`, `memory`,
+ * `event_loop.p99`), an SLA entering or leaving warning/violation (`sla.<name>`: warning →
+ * `warning`, violated → `error`), a burn-rate alert firing or resetting
+ * (`burn_rate.fast|slow.<slo>`). A resolve carries the severity of what it resolves. An SLA
+ * without data keeps its state (no evidence either way, e.g. right after a restart); a threshold
+ * figure without data counts as not breached.
+ */
+import type { Severity } from '../alerts/severity.js';
+import type { AlertSignal } from '../alerts/signal.js';
+import type { Logger } from '../logger.js';
+import { AlertState } from './alert-state.js';
+import { BURN_RATE_RULES, type BurnRateStatus } from './burn-rate.js';
+import type { PerformanceReport } from './report.js';
+import type { SlaResult } from './sla.js';
+import { describeCheck, formatValue, isBreached, type ThresholdRule } from './thresholds.js';
+
+/** `source` of every signal the performance monitor sends. */
+export const PERFORMANCE_SIGNAL_SOURCE = 'performance_monitor';
+
+const SLA_SEVERITY: Record<Exclude<SlaResult['status'], 'no_data'>, Severity | undefined> = { ok: undefined, warning: 'warning', violated: 'error' };
+
+const SLA_UNIT: Record<string, 'ms' | 'req/s' | 'percent' | 'ratio'> = { response_time: 'ms', throughput: 'req/s', availability: 'percent', error_rate: 'ratio' };
+
+/** `'SLA response_time violated: current 201.0 ms vs target 100.0 ms (lower is better; compliance 49.8 %, 15 s, 300 samples)'`. */
+export function slaMessage(sla: SlaResult): string {
+  if (sla.current === null) return `SLA ${sla.name}: no data over ${Math.round(sla.window_ms / 1000)} s`;
+  const unit = SLA_UNIT[sla.kind] ?? 'ratio';
+  return (
+    `SLA ${sla.name} ${sla.status}: current ${formatValue(sla.current, unit)} vs target ${formatValue(sla.target, unit)} ` +
+    `(${sla.direction.replace(/_/g, ' ')}; compliance ${sla.compliance!.toFixed(1)} %, ${Math.round(sla.covered_ms / 1000)} s, ${sla.samples} samples)`
+  );
+}
+
+export class SignalTracker {
+  readonly #rules: readonly ThresholdRule[];
+  readonly #state: AlertState;
+  readonly #log: Logger;
+
+  /**
+   * @param rules the threshold rules (`thresholdRules(config)`)
+   * @param firing what is already firing (from the last stored report), key → severity
+   * @param log where SLA violations are logged, once per transition
+   */
+  constructor(rules: readonly ThresholdRule[], firing: Record<string, Severity>, log: Logger) {
+    this.#rules = rules;
+    this.#state = new AlertState(Object.entries(firing));
+    this.#log = log;
+  }
+
+  /** Everything firing now, key → severity. */
+  firing(): Record<string, Severity> {
+    return this.#state.snapshot();
+  }
+
+  /** Threshold transitions of one report. */
+  thresholds(report: PerformanceReport): AlertSignal[] {
+    const signals: AlertSignal[] = [];
+    for (const rule of this.#rules) {
+      const measured = report.metrics[rule.key];
+      const value = measured.value === null ? {} : { value: measured.value };
+      this.#push(signals, rule.key, isBreached(rule, measured) ? rule.severity : undefined, report.at, describeCheck(rule, measured), { ...value, threshold: rule.threshold });
+    }
+    return signals;
+  }
+
+  /** SLA transitions; a violation is logged when it starts and when it ends. */
+  slas(results: readonly SlaResult[], at: number): AlertSignal[] {
+    const signals: AlertSignal[] = [];
+    for (const sla of results) {
+      if (sla.status === 'no_data') continue;
+      const key = `sla.${sla.name}`;
+      const wasViolated = this.#state.severityOf(key) === 'error';
+      const value = sla.current === null ? {} : { value: sla.current };
+      if (!this.#push(signals, key, SLA_SEVERITY[sla.status], at, slaMessage(sla), { ...value, threshold: sla.target })) continue;
+      if (sla.status === 'violated') this.#log.warn({ sla: sla.name, current: sla.current, target: sla.target, compliance: sla.compliance }, slaMessage(sla));
+      else if (wasViolated) this.#log.info({ sla: sla.name, status: sla.status }, `SLA ${sla.name} no longer violated (${sla.status})`);
+    }
+    return signals;
+  }
+
+  /** Burn-rate transitions. */
+  burnRates(statuses: readonly BurnRateStatus[], at: number): AlertSignal[] {
+    const signals: AlertSignal[] = [];
+    for (const b of statuses) {
+      const rule = BURN_RATE_RULES.find((r) => r.name === b.rule)!;
+      const rate = (r: number | null) => (r === null ? 'no data' : `${r.toFixed(2)}x`);
+      const message =
+        `error budget of ${b.slo} burning ${rate(b.long)} over ${rule.longMs / 60_000} min and ${rate(b.short)} over ${rule.shortMs / 60_000} min ` +
+        `(${b.firing ? 'both at or above' : 'not both at'} ${b.factor}x)`;
+      const value = b.long === null || !Number.isFinite(b.long) ? {} : { value: b.long };
+      this.#push(signals, `burn_rate.${b.rule}.${b.slo}`, b.firing ? b.severity : undefined, at, message, { ...value, threshold: b.factor });
+    }
+    return signals;
+  }
+
+  /** Records the condition's state; on a transition adds its signal to `out` and returns true. */
+  #push(out: AlertSignal[], key: string, severity: Severity | undefined, at: number, message: string, extra: { value?: number; threshold: number }): boolean {
+    const before = this.#state.severityOf(key);
+    const change = this.#state.update(key, severity);
+    if (change === undefined) return false;
+    out.push({
+      source: PERFORMANCE_SIGNAL_SOURCE,
+      key,
+      state: change === 'resolved' ? 'resolved' : 'firing',
+      severity: severity ?? before ?? 'info',
+      message,
+      ...(extra.value === undefined ? {} : { value: extra.value }),
+      threshold: extra.threshold,
+      at,
+    });
+    return true;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What the performance monitor reads from the metric table, under the names the sources use:
+ * - `response_time` (histogram, ms, label `server`; from `instrument.http`), all series merged;
+ * - `requests.total` and `requests.errors` (counters, labels server/method/code), summed;
+ * - `system.cpu` and `system.memory.percent` (gauges, %), `system.event_loop.delay{percentile="p99"}`
+ *   (gauge, ms); all from the process source.
+ * A metric that is not registered (yet), or registered as another type, reads as "no data".
+ *
+ * **Sliding windows.** A histogram's window is a ring of 10 s slices advanced by the registry's
+ * `SliceClock`, which the collector ticks about once a second. `latencyWindow` ticks the clock to
+ * `now` itself first (the clock only moves forward, so this never disturbs the collector) so a
+ * read is current even between the collector's ticks. A window of `w` ms merges the last
+ * `ceil(w / 10 s)` slices counting the current, partly elapsed one: a 60 s window covers between
+ * 50 and 60 s of observations. The ring spans 5 minutes; a longer window is cut to that.
+ */
+import type { Sketch } from '../metrics/sketch.js';
+import type { Registry } from '../metrics/registry.js';
+
+/** The table names read by the performance monitor. */
+export const INPUT_METRICS = {
+  latency: 'response_time',
+  requests: 'requests.total',
+  errors: 'requests.errors',
+  cpu: 'system.cpu',
+  memory: 'system.memory.percent',
+  eventLoopDelay: 'system.event_loop.delay',
+} as const;
+
+/** The `percentile` label value of the event-loop delay gauge that is read. */
+export const EVENT_LOOP_PERCENTILE = 'p99';
+
+/** Sum of every series of counter `name`; undefined when it is not a registered counter. */
+export function counterSum(registry: Registry, name: string): number | undefined {
+  const metric = registry.get(name);
+  if (metric?.type !== 'counter') return undefined;
+  let sum = 0;
+  for (const series of metric.series()) sum += series.value;
+  return sum;
+}
+
+/** Request and error totals, or undefined when `requests.total` is not registered (errors default to 0). */
+export function requestTotals(registry: Registry): { requests: number; errors: number } | undefined {
+  const requests = counterSum(registry, INPUT_METRICS.requests);
+  if (requests === undefined) return undefined;
+  return { requests, errors: counterSum(registry, INPUT_METRICS.errors) ?? 0 };
+}
+
+/**
+ * The response-time distribution over the last `windowMs` (cut to the ring's span), merged over
+ * every series. Ticks the registry's slice clock to `now` first (see the module comment).
+ * @returns undefined when `response_time` is not a registered histogram
+ */
+export function latencyWindow(registry: Registry, windowMs: number, now: number): { sketch: Sketch; windowMs: number } | undefined {
+  const metric = registry.get(INPUT_METRICS.latency);
+  if (metric?.type !== 'histogram') return undefined;
+  registry.clock.tick(now);
+  const span = metric.series()[0]?.window.spanMs;
+  const effective = span === undefined ? windowMs : Math.min(windowMs, span);
+  return { sketch: metric.merged(effective), windowMs: effective };
+}
+
+/** The all-time response-time sketch over every series; undefined when there is no such histogram. */
+export function latencyAllTime(registry: Registry): Sketch | undefined {
+  const metric = registry.get(INPUT_METRICS.latency);
+  return metric?.type === 'histogram' ? metric.merged() : undefined;
+}
+
+/** The value of gauge `name` for `labels`; undefined when the gauge or that series does not exist. */
+export function gaugeValue(registry: Registry, name: string, labels?: Record<string, string>): number | undefined {
+  const metric = registry.get(name);
+  if (metric?.type !== 'gauge') return undefined;
+  try {
+    return metric.find(labels)?.value;
+  } catch {
+    // The gauge exists with other label names: not the series this reads.
+    return undefined;
+  }
+}
