@@ -350,9 +350,9 @@ const routeSchema = () => listOf(expecting(z.enum(CHANNEL_NAMES), 'a channel nam
 /** Severity → the channels an alert's first notification goes to (the source's `get_notification_channels`). */
 const routingSchema = z.strictObject({
   info: routeSchema().default(() => []),
-  warning: routeSchema().default(() => ['slack']),
-  error: routeSchema().default(() => ['email', 'slack']),
-  critical: routeSchema().default(() => ['email', 'sms', 'slack']),
+  warning: routeSchema().default((): ChannelName[] => ['slack']),
+  error: routeSchema().default((): ChannelName[] => ['email', 'slack']),
+  critical: routeSchema().default((): ChannelName[] => ['email', 'sms', 'slack']),
 });
 
 const escalationPolicySchema = z.strictObject({
