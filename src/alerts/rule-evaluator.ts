@@ -109,7 +109,8 @@ export class RuleEvaluator {
   /**
    * Evaluates every rule at `now`.
    * @param now the evaluation time (ms)
-   * @param read reads a rule's samples; a throw counts as "no samples" for that rule and is passed to `onError`
+   * @param read reads a rule's samples; a throw is passed to `onError` and leaves that rule's
+   *   instances as they are (a failed read is not evidence that the condition ended)
    * @returns the transitions, in rule order
    */
   evaluate(now: number, read: SampleReader, onError: (rule: AlertRule, err: unknown) => void = () => {}): Transition[] {
@@ -120,7 +121,7 @@ export class RuleEvaluator {
         samples = read(entry.rule, entry.match);
       } catch (err) {
         onError(entry.rule, err);
-        samples = [];
+        continue;
       }
       this.#evaluateRule(entry, samples, now, transitions);
     }
