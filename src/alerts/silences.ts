@@ -62,8 +62,8 @@ export function checkSilence(input: unknown, now: number, seq: number): Silence 
   const matchers = checkMatchers('silence', spec.matchers, ErrorCode.InvalidSilence, { nonEmpty: true });
   const startsAt = validTime('startsAt', spec.startsAt);
   const endsAt = validTime('endsAt', spec.endsAt);
-  if (endsAt <= startsAt) throw invalid(`endsAt (${endsAt}) must be after startsAt (${startsAt})`);
   if (endsAt <= now) throw invalid(`endsAt (${endsAt}) is not in the future (now is ${now})`);
+  if (endsAt <= startsAt) throw invalid(`endsAt (${endsAt}) must be after startsAt (${startsAt})`);
   const createdBy = validText('createdBy', spec.createdBy);
   const comment = validText('comment', spec.comment);
   return { id: stableId('silence', now, seq, createdBy), matchers, startsAt, endsAt, createdBy, comment, createdAt: now };
