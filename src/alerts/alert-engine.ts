@@ -5,7 +5,8 @@
  * - `send_alert(severity, message, labels)`: identity `api` + severity + message; sending the
  *   same alert again while it fires returns the firing one (no duplicate, no new notification);
  * - signals of the performance monitor: identity `signal:<source>:<key>`; a repeated `firing`
- *   updates the alert's message, value and severity, `resolved` resolves it;
+ *   updates the alert's message, value and severity (a notified alert whose severity rises is
+ *   re-notified at once, to the new severity's channels), `resolved` resolves it;
  * - rules, evaluated every `check_interval` (see `RuleEvaluator`): identity `rule:<name>`, one
  *   alert per matching series, raised when an instance fires and resolved when it resolves.
  *
@@ -336,7 +337,8 @@ export class AlertEngine {
     if (this.#silences.size >= MAX_SILENCES) {
       throw new MonitorError(ErrorCode.AlertLimit, `too many silences (${MAX_SILENCES}); expire some first`);
     }
-    const silence = checkSilence(input, now, this.#seq++);
+    let silence = checkSilence(input, now, this.#seq++);
+    while (this.#silences.get(silence.id) !== undefined) silence = checkSilence(input, now, this.#seq++);
     await this.#opts.store.saveSilence(silence);
     this.#silences.put(silence);
     return silence;
@@ -399,13 +401,14 @@ export class AlertEngine {
   async #raise(fields: AlertFields, now: number): Promise<Alert | undefined> {
     const existing = this.#firing.get(fields.fingerprint);
     if (existing !== undefined) {
+      const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
       existing.lastSeenAt = now;
       existing.message = fields.message;
       existing.severity = fields.severity;
       if (fields.value !== undefined) existing.value = fields.value;
       if (fields.threshold !== undefined) existing.threshold = fields.threshold;
       await this.#opts.store.saveAlert(existing);
-      await this.#review(existing, now);
+      await this.#review(existing, now, raised);
       return existing;
     }
     if (this.#alerts.size >= MAX_ALERTS) return undefined;
@@ -427,8 +430,12 @@ export class AlertEngine {
     await this.#review(alert, now);
   }
 
-  /** Sends what is due for `alert` now, if anything. */
-  async #review(alert: Alert, now: number): Promise<void> {
+  /**
+   * Sends what is due for `alert` now, if anything.
+   * @param severityRaised the alert (already notified) just got more severe: re-notify it now, to
+   *   its new severity's channels, instead of waiting for the escalation interval
+   */
+  async #review(alert: Alert, now: number, severityRaised = false): Promise<void> {
     if (!this.#opts.config.alert_enabled) return;
     const store = this.#opts.store;
     if (alert.status === 'resolved') {
@@ -448,9 +455,11 @@ export class AlertEngine {
       return store.saveAlert(alert);
     }
     const escalation = this.#router.escalation(alert.severity);
-    if (escalation === undefined || now - (alert.lastNotifiedAt ?? alert.notifiedAt) < escalation.intervalMs) return;
+    const due = escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
+    if (!due && !severityRaised) return;
     if (this.#silences.silencing(labels, now) !== undefined) return;
-    if (escalation.channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, escalation.channels, now))) {
+    const channels = union(this.#router.firstChannels(alert.severity), escalation?.channels ?? []);
+    if (channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))) {
       return;
     }
     alert.lastNotifiedAt = now;

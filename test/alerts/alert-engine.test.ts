@@ -392,6 +392,17 @@ describe('AlertEngine', () => {
       expect(outbox.summary()).toEqual(['firing slack', 'resolved slack']);
     });
 
+    it('re-notify at once, to the wider channel set, when a firing signal becomes more severe', async () => {
+      const { engine, outbox, clock } = await setup();
+      await engine.signal(signal({ severity: 'warning' }), clock.now);
+      clock.now += 5000;
+      await engine.signal(signal({ severity: 'critical', message: 'latency p95 2 s' }), clock.now);
+      clock.now += 5000;
+      await engine.signal(signal({ severity: 'error', message: 'latency p95 400 ms' }), clock.now);
+      expect(outbox.summary()).toEqual(['firing slack', 'renotify email,sms,slack']);
+      expect(engine.activeAlerts()[0]).toMatchObject({ severity: 'error', channels: ['slack', 'email', 'sms'] });
+    });
+
     it('keep different keys and labels apart', async () => {
       const { engine, clock } = await setup();
       await engine.signal(signal(), clock.now);
