@@ -17,7 +17,8 @@
  * `<alert id>:firing`, `<alert id>:renotify:<n>` and `<alert id>:resolved`: stable across
  * restarts, so a notification queued again after a crash is deduplicated by the outbox.
  *
- * Every change is written to the store (awaited) before the call that made it returns. A failed
+ * Every change is durable in the store before the operation that made it returns (its writes are
+ * queued and flushed together at the end of the operation; see `AlertStore`). A failed
  * enqueue is logged and retried at the next tick; the alert stays as it was.
  *
  * `clear_alert` resolves an alert by hand. For a rule alert the instance starts over, so if the
@@ -114,7 +115,7 @@ export class AlertEngine {
         engine.#evaluator.add(checkRule(stored, engine.#severities));
       } catch (err) {
         opts.log.warn({ rule: stored.name, err: toError(err) }, 'stored alert rule is no longer valid: dropped');
-        await opts.store.removeRule(String(stored.name));
+        opts.store.removeRule(String(stored.name));
       }
     }
     for (const rule of checked) {
@@ -130,7 +131,7 @@ export class AlertEngine {
     for (const [fp, at] of snapshot.suppression) engine.#marks.set(fp, at);
 
     const orphans = engine.#evaluator.restore(snapshot.ruleStates);
-    for (const orphan of orphans) await opts.store.removeRuleState(orphan.fingerprint);
+    for (const orphan of orphans) opts.store.removeRuleState(orphan.fingerprint);
     const firingInstances = new Map(
       engine.#evaluator
         .instances()
@@ -146,6 +147,7 @@ export class AlertEngine {
         await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now);
       }
     }
+    await opts.store.flush();
     return engine;
   }
 
@@ -170,7 +172,7 @@ export class AlertEngine {
       now,
     );
     if (raised === undefined) throw limitError();
-    return raised;
+    return this.#done(raised);
   }
 
   /**
@@ -184,7 +186,7 @@ export class AlertEngine {
     if (signal.state === 'resolved') {
       const alert = this.#firing.get(fp);
       if (alert !== undefined) await this.#resolve(alert, now);
-      return alert;
+      return this.#done(alert);
     }
     const alert = await this.#raise(
       {
@@ -201,7 +203,7 @@ export class AlertEngine {
       now,
     );
     if (alert === undefined) this.#opts.log.warn({ source: signal.source, key: signal.key }, `alert limit (${MAX_ALERTS}) reached: signal dropped`);
-    return alert;
+    return this.#done(alert);
   }
 
   /** The firing alerts, most severe first, then oldest first. */
@@ -225,11 +227,11 @@ export class AlertEngine {
     if (alert.status === 'firing') {
       if (alert.source.startsWith('rule:')) {
         const forgotten = this.#evaluator.forget(alert.source.slice('rule:'.length), alert.fingerprint);
-        if (forgotten !== undefined) await this.#opts.store.removeRuleState(forgotten.fingerprint);
+        if (forgotten !== undefined) this.#opts.store.removeRuleState(forgotten.fingerprint);
       }
       await this.#resolve(alert, now);
     }
-    return alert;
+    return this.#done(alert);
   }
 
   /** Queued notifications that failed for good. */
@@ -248,9 +250,9 @@ export class AlertEngine {
     if (this.#evaluator.get(rule.name) !== undefined) {
       throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" already exists (remove it first to replace it)`);
     }
-    await this.#opts.store.saveRule(rule);
+    this.#opts.store.saveRule(rule);
     this.#evaluator.add(rule);
-    return rule;
+    return this.#done(rule);
   }
 
   /**
@@ -262,13 +264,13 @@ export class AlertEngine {
     if (rule === undefined) throw new MonitorError(ErrorCode.NotFound, `no rule named ${JSON.stringify(name)}`);
     const instances = this.#evaluator.remove(rule.name);
     this.#configRules.delete(rule.name);
-    await this.#opts.store.removeRule(rule.name);
+    this.#opts.store.removeRule(rule.name);
     for (const instance of instances) {
-      await this.#opts.store.removeRuleState(instance.fingerprint);
+      this.#opts.store.removeRuleState(instance.fingerprint);
       const alert = this.#firing.get(instance.fingerprint);
       if (alert !== undefined) await this.#resolve(alert, now);
     }
-    return rule;
+    return this.#done(rule);
   }
 
   listRules(): RuleStatus[] {
@@ -302,7 +304,7 @@ export class AlertEngine {
         alert.lastSeenAt = now;
       }
     }
-    return summary;
+    return this.#done(summary);
   }
 
   async #apply(t: Transition, now: number): Promise<void> {
@@ -311,7 +313,7 @@ export class AlertEngine {
       case 'pending':
         return store.saveRuleState(t.instance);
       case 'firing':
-        await store.saveRuleState(t.instance);
+        store.saveRuleState(t.instance);
         if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) {
           this.#opts.log.warn({ rule: t.rule.name }, `alert limit (${MAX_ALERTS}) reached: rule alert not raised`);
         }
@@ -319,7 +321,7 @@ export class AlertEngine {
       case 'inactive':
         return store.removeRuleState(t.instance.fingerprint);
       case 'resolved': {
-        await store.removeRuleState(t.instance.fingerprint);
+        store.removeRuleState(t.instance.fingerprint);
         const alert = this.#firing.get(t.instance.fingerprint);
         if (alert !== undefined) await this.#resolve(alert, now);
         return;
@@ -339,9 +341,9 @@ export class AlertEngine {
     }
     let silence = checkSilence(input, now, this.#seq++);
     while (this.#silences.get(silence.id) !== undefined) silence = checkSilence(input, now, this.#seq++);
-    await this.#opts.store.saveSilence(silence);
+    this.#opts.store.saveSilence(silence);
     this.#silences.put(silence);
-    return silence;
+    return this.#done(silence);
   }
 
   listSilences(now: number): SilenceView[] {
@@ -360,7 +362,7 @@ export class AlertEngine {
     if (silence === undefined) throw new MonitorError(ErrorCode.NotFound, `no silence with id ${JSON.stringify(id)}`);
     if (silenceState(silence, now) === 'expired') return silence;
     const expired: Silence = { ...silence, endsAt: now, startsAt: Math.min(silence.startsAt, now) };
-    await this.#opts.store.saveSilence(expired);
+    this.#opts.store.saveSilence(expired);
     this.#silences.put(expired);
     await this.tick(now);
     return expired;
@@ -378,36 +380,49 @@ export class AlertEngine {
     for (const alert of [...this.#alerts.values()]) {
       if (alert.status === 'resolved' && now - alert.resolvedAt! > config.alert_timeout) {
         this.#alerts.delete(alert.id);
-        await store.removeAlert(alert.id);
+        store.removeAlert(alert.id);
       } else {
         await this.#review(alert, now);
       }
     }
     for (const silence of this.#silences.expiredBefore(now, config.alert_timeout)) {
       this.#silences.delete(silence.id);
-      await store.removeSilence(silence.id);
+      store.removeSilence(silence.id);
     }
     for (const [fp, at] of [...this.#marks]) {
       if (now - at >= this.#router.suppressionMs && !this.#firing.has(fp)) {
         this.#marks.delete(fp);
-        await store.removeMark(fp);
+        store.removeMark(fp);
       }
     }
+    await store.flush();
   }
 
   // ------------------------------------------------------------------------------ internals
+
+  /** Waits for the operation's writes to be durable, then returns its result. */
+  async #done<T>(result: T): Promise<T> {
+    await this.#opts.store.flush();
+    return result;
+  }
 
   /** Raises a new alert or refreshes the firing one with the same fingerprint; undefined at the limit. */
   async #raise(fields: AlertFields, now: number): Promise<Alert | undefined> {
     const existing = this.#firing.get(fields.fingerprint);
     if (existing !== undefined) {
       const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
+      const changed =
+        existing.message !== fields.message ||
+        existing.severity !== fields.severity ||
+        (fields.value !== undefined && existing.value !== fields.value) ||
+        (fields.threshold !== undefined && existing.threshold !== fields.threshold);
       existing.lastSeenAt = now;
       existing.message = fields.message;
       existing.severity = fields.severity;
       if (fields.value !== undefined) existing.value = fields.value;
       if (fields.threshold !== undefined) existing.threshold = fields.threshold;
-      await this.#opts.store.saveAlert(existing);
+      // A bare repeat only moves lastSeenAt, which is not worth a durable write per repeat.
+      if (changed) this.#opts.store.saveAlert(existing);
       await this.#review(existing, now, raised);
       return existing;
     }
@@ -415,7 +430,7 @@ export class AlertEngine {
     let id = stableId(fields.fingerprint, now, 0);
     for (let n = 1; this.#alerts.has(id); n++) id = stableId(fields.fingerprint, now, n);
     const alert: Alert = { id, status: 'firing', startedAt: now, lastSeenAt: now, notifications: 0, channels: [], ...fields };
-    await this.#opts.store.saveAlert(alert);
+    this.#opts.store.saveAlert(alert);
     this.#alerts.set(id, alert);
     this.#firing.set(alert.fingerprint, alert);
     await this.#review(alert, now);
@@ -426,7 +441,7 @@ export class AlertEngine {
     alert.status = 'resolved';
     alert.resolvedAt = now;
     this.#firing.delete(alert.fingerprint);
-    await this.#opts.store.saveAlert(alert);
+    this.#opts.store.saveAlert(alert);
     await this.#review(alert, now);
   }
 
@@ -442,7 +457,8 @@ export class AlertEngine {
       if (alert.channels.length === 0 || alert.resolvedNotifiedAt !== undefined) return;
       if (!(await this.#enqueue(alert, 'resolved', `${alert.id}:resolved`, alert.channels, now))) return;
       alert.resolvedNotifiedAt = now;
-      return store.saveAlert(alert);
+      store.saveAlert(alert);
+      return;
     }
     const labels = { ...alert.labels, severity: alert.severity, source: alert.source };
     if (alert.notifiedAt === undefined) {
@@ -452,7 +468,8 @@ export class AlertEngine {
       if (channels.length > 0 && !(await this.#notified(alert, 'firing', `${alert.id}:firing`, channels, now))) return;
       alert.notifiedAt = now;
       alert.lastNotifiedAt = now;
-      return store.saveAlert(alert);
+      store.saveAlert(alert);
+      return;
     }
     const escalation = this.#router.escalation(alert.severity);
     const due = escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
@@ -463,7 +480,7 @@ export class AlertEngine {
       return;
     }
     alert.lastNotifiedAt = now;
-    return store.saveAlert(alert);
+    store.saveAlert(alert);
   }
 
   /** Enqueues a firing or re-notify notification and records it on the alert and in the marks. */
@@ -472,7 +489,7 @@ export class AlertEngine {
     alert.notifications++;
     alert.channels = union(alert.channels, channels);
     this.#marks.set(alert.fingerprint, now);
-    await this.#opts.store.markNotified(alert.fingerprint, now);
+    this.#opts.store.markNotified(alert.fingerprint, now);
     return true;
   }
 

@@ -6,7 +6,10 @@
  * id) and suppression marks (`alert_suppression`: fingerprint → when it was last notified).
  * Pending notifications are the outbox's (see src/notify).
  *
- * Every write resolves once durable; callers await it before they count a change as made.
+ * Writes are queued, not awaited one by one: lmdb-js commits the puts issued in one turn of the
+ * event loop together, and an awaited commit per put made the alerting process ~30 ms per raised
+ * alert (3 puts, each its own durable commit; measured here). The engine calls `flush()` at the
+ * end of every operation, so nothing is reported done before it is durable.
  */
 import type { MetricStore } from '../store/lmdb-store.js';
 import type { RecordDb } from '../store/record-db.js';
@@ -26,6 +29,8 @@ export interface AlertingSnapshot {
 }
 
 export class AlertStore {
+  readonly #writes: Promise<void>[] = [];
+  #failure: unknown;
   readonly #alerts: RecordDb<Alert>;
   readonly #rules: RecordDb<AlertRule>;
   readonly #ruleStates: RecordDb<InstanceState>;
@@ -53,43 +58,59 @@ export class AlertStore {
     };
   }
 
-  saveAlert(alert: Alert): Promise<void> {
-    return this.#alerts.put(alert.id, alert);
+  saveAlert(alert: Alert): void {
+    this.#track(this.#alerts.put(alert.id, alert));
   }
 
-  removeAlert(id: string): Promise<void> {
-    return this.#alerts.remove(id);
+  removeAlert(id: string): void {
+    this.#track(this.#alerts.remove(id));
   }
 
-  saveRule(rule: AlertRule): Promise<void> {
-    return this.#rules.put(rule.name, rule);
+  saveRule(rule: AlertRule): void {
+    this.#track(this.#rules.put(rule.name, rule));
   }
 
-  removeRule(name: string): Promise<void> {
-    return this.#rules.remove(name);
+  removeRule(name: string): void {
+    this.#track(this.#rules.remove(name));
   }
 
-  saveRuleState(state: InstanceState): Promise<void> {
-    return this.#ruleStates.put(state.fingerprint, state);
+  saveRuleState(state: InstanceState): void {
+    this.#track(this.#ruleStates.put(state.fingerprint, state));
   }
 
-  removeRuleState(fingerprint: string): Promise<void> {
-    return this.#ruleStates.remove(fingerprint);
+  removeRuleState(fingerprint: string): void {
+    this.#track(this.#ruleStates.remove(fingerprint));
   }
 
-  saveSilence(silence: Silence): Promise<void> {
-    return this.#silences.put(silence.id, silence);
+  saveSilence(silence: Silence): void {
+    this.#track(this.#silences.put(silence.id, silence));
   }
 
-  removeSilence(id: string): Promise<void> {
-    return this.#silences.remove(id);
+  removeSilence(id: string): void {
+    this.#track(this.#silences.remove(id));
   }
 
-  markNotified(fingerprint: string, at: number): Promise<void> {
-    return this.#suppression.put(fingerprint, at);
+  markNotified(fingerprint: string, at: number): void {
+    this.#track(this.#suppression.put(fingerprint, at));
   }
 
-  removeMark(fingerprint: string): Promise<void> {
-    return this.#suppression.remove(fingerprint);
+  removeMark(fingerprint: string): void {
+    this.#track(this.#suppression.remove(fingerprint));
+  }
+
+  /**
+   * Resolves once every write queued so far is durable.
+   * @throws {MonitorError} (rejects) `EMON_STORE_FAILED` with the first write that failed
+   */
+  async flush(): Promise<void> {
+    await Promise.all(this.#writes.splice(0));
+    const failure = this.#failure;
+    this.#failure = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  // The catch is attached at once, so a write that fails before `flush` is not an unhandled rejection.
+  #track(write: Promise<void>): void {
+    this.#writes.push(write.catch((err: unknown) => void (this.#failure ??= err)));
   }
 }
