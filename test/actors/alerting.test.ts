@@ -4,7 +4,7 @@ import { alertingClient } from '../../src/alerts/alerting-client.js';
 import type { AlertingConfig } from '../../src/config/schema.js';
 import { ErrorCode } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
-import { OtpSystem, startServer } from '../../src/otp/index.js';
+import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import { alertingConfig, onCleanup, openStore, RecordingOutbox, tempDir } from '../alerts/alerting-fixture.js';
 import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from '../helpers.js';
@@ -98,6 +98,23 @@ describe('alerting actor', () => {
     expect(await client.sendAlert('error', 'payments failing', { service: 'payments' })).toMatchObject({ id: alert.id });
     expect(second.queued).toEqual([]);
     await again.stop();
+  });
+
+  it('is restarted by its supervisor after a crash with its alerts and silences, under the same name', async () => {
+    const { system } = newSystem();
+    const store = openStore(tempDir());
+    const outbox = new RecordingOutbox();
+    const sup = await startSupervisor(system, { children: [workerChild('alerting', alerting, args(store, outbox), { name: ALERTING_NAME })] });
+    const client = alertingClient(system.ref<AlertingProtocol>(ALERTING_NAME));
+    const alert = await client.sendAlert('critical', 'node down', { node: 'n1' });
+    const silence = await client.addSilence({ matchers: [{ name: 'node', op: '=', value: 'n2' }], endsAt: Date.now() + 60_000, createdBy: 'ops', comment: 'reboot' });
+    const first = system.whereis(ALERTING_NAME)!;
+    first.kill();
+    await until(() => expect(system.whereis(ALERTING_NAME)?.alive && system.whereis(ALERTING_NAME) !== first).toBe(true));
+    expect(await client.getActiveAlerts()).toEqual([alert]);
+    expect((await client.listSilences()).map((s) => s.id)).toEqual([silence.id]);
+    expect(outbox.queued.map((q) => q.notification.id)).toEqual([`${alert.id}:firing`]);
+    await sup.stop();
   });
 
   it('comes back after a whole store close and reopen (as after a process restart)', async () => {
