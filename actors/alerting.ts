@@ -31,6 +31,7 @@ import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
+import type { AlertView } from '../src/protocol.js';
 import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -43,6 +44,7 @@ export interface AlertingProtocol {
     | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> }
     | { type: 'get_active_alerts' }
     | { type: 'get_alerts' }
+    | { type: 'alert_views' }
     | { type: 'clear_alert'; id: string }
     | { type: 'add_rule'; rule: RuleInput }
     | { type: 'list_rules' }
@@ -59,6 +61,8 @@ export interface AlertingProtocol {
     get_active_alerts: Alert[];
     /** Firing alerts and resolved ones not yet cleaned up. */
     get_alerts: Alert[];
+    /** The dashboard's view: pending rule instances, then firing alerts. */
+    alert_views: AlertView[];
     /** The alert, now resolved. */
     clear_alert: Alert;
     add_rule: AlertRule;
@@ -150,6 +154,8 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
           return { reply: engine.activeAlerts(), state };
         case 'get_alerts':
           return { reply: engine.allAlerts(), state };
+        case 'alert_views':
+          return { reply: engine.alertViews(), state };
         case 'clear_alert':
           return { reply: await engine.clearAlert(msg.id, now), state };
         case 'add_rule':

@@ -31,7 +31,8 @@ import type { DerivedValues } from '../metrics/derived-values.js';
 import { formatLabels } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import type { ChannelName, DeadLetter, Notification, OutboxPort } from '../notify/types.js';
-import { type Alert, alertTitle, toNotifiedAlert } from './alert.js';
+import type { AlertView } from '../protocol.js';
+import { type Alert, alertTitle, toAlertView, toNotifiedAlert } from './alert.js';
 import { checkAlertRequest, checkSignal } from './alert-input.js';
 import type { AlertStore } from './alert-store.js';
 import { formatNumber, renderTemplate } from './annotation-template.js';
@@ -210,6 +211,21 @@ export class AlertEngine {
   activeAlerts(): Alert[] {
     const rank = (s: Severity): number => SEVERITIES.indexOf(s);
     return [...this.#firing.values()].sort((a, b) => rank(b.severity) - rank(a.severity) || a.startedAt - b.startedAt);
+  }
+
+  /**
+   * What the dashboard shows: pending rule instances (status `pending`, id `pending:<fingerprint>`),
+   * then the firing alerts, most severe first.
+   */
+  alertViews(): AlertView[] {
+    const pending = this.#evaluator
+      .instances()
+      .filter((i) => i.state === 'pending')
+      .map((i): AlertView => {
+        const fields = ruleAlertFields(this.#evaluator.get(i.rule)!, i);
+        return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: i.activeSince };
+      });
+    return [...pending, ...this.activeAlerts().map(toAlertView)];
   }
 
   /** Every alert held: firing, and resolved ones until `alert_timeout`. */

@@ -299,11 +299,26 @@ describe('AlertEngine', () => {
       queue.set(900, { queue: 'audit' });
       const steps: string[] = [];
       for (const t of [0, 10_000, 20_000]) {
+        if (t === 10_000) {
+          expect(engine.alertViews()).toEqual([
+            {
+              id: expect.stringMatching(/^pending:[0-9a-f]{16}$/),
+              severity: 'error',
+              status: 'pending',
+              title: 'Backlog on orders',
+              message: 'orders has 500 items (> 100)',
+              source: 'rule:queue_backlog',
+              labels: { alertname: 'queue_backlog', queue: 'orders', team: 'shop' },
+              startedAt: 1_000_000,
+            },
+          ]);
+        }
         await tickAt(t);
         const s = await engine.evaluate(clock.now);
         steps.push(`${s.pending}p${s.firing}f`);
       }
       expect(steps).toEqual(['1p0f', '0p0f', '0p1f']);
+      expect(engine.alertViews().map((v) => [v.status, v.title])).toEqual([['firing', 'Backlog on orders']]);
       const [alert] = engine.activeAlerts();
       expect(alert).toMatchObject({
         severity: 'error',
