@@ -50,6 +50,16 @@ export enum ErrorCode {
   InvalidQuery = 'EMON_INVALID_QUERY',
   /** A series definition, point or current value handed to the store is malformed; nothing was written. */
   InvalidRecord = 'EMON_INVALID_RECORD',
+  /** An alert rule has a bad or missing field, or its name is already taken. */
+  InvalidRule = 'EMON_INVALID_RULE',
+  /** A silence has bad matchers, times, author or comment. */
+  InvalidSilence = 'EMON_INVALID_SILENCE',
+  /** An alert (send_alert or a signal) has a bad severity, message or labels. */
+  InvalidAlert = 'EMON_INVALID_ALERT',
+  /** No alert, rule or silence has the id or name given. */
+  NotFound = 'EMON_NOT_FOUND',
+  /** The alerting process holds as many alerts or silences as it allows; a new one was refused. */
+  AlertLimit = 'EMON_ALERT_LIMIT',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

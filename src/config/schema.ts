@@ -30,7 +30,8 @@
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
  * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas`, `event_loop_threshold`
- *   (performance monitor); `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
+ *   made configurable); `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -346,6 +347,16 @@ const escalationStepSchema = z.strictObject({
   interval: expecting(z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)), 'a positive integer (seconds)'),
 });
 
+const routeSchema = () => listOf(expecting(z.enum(CHANNEL_NAMES), 'a channel name'), 'a list of channel names').superRefine(distinct);
+
+/** Severity → the channels an alert's first notification goes to (the source's `get_notification_channels`). */
+const routingSchema = z.strictObject({
+  info: routeSchema().default(() => []),
+  warning: routeSchema().default((): ChannelName[] => ['slack']),
+  error: routeSchema().default((): ChannelName[] => ['email', 'slack']),
+  critical: routeSchema().default((): ChannelName[] => ['email', 'sms', 'slack']),
+});
+
 const escalationPolicySchema = z.strictObject({
   info: escalationStepSchema.optional(),
   warning: escalationStepSchema.optional(),
@@ -375,13 +386,15 @@ export const alertingSchema = z
       .min(1)
       .superRefine(distinct)
       .default(() => [...SEVERITIES]),
+    /** Per severity: the channels of the first notification (only enabled channels are used). */
+    routing: routingSchema.prefault({}),
     /** Per severity: channels to notify and the re-notify interval in SECONDS. */
     escalation_policy: escalationPolicySchema.default((): z.output<typeof escalationPolicySchema> => ({
       critical: { channels: ['email', 'sms', 'slack'], interval: 60 },
       error: { channels: ['email', 'slack'], interval: 300 },
       warning: { channels: ['slack'], interval: 600 },
     })),
-    /** Drop repeats of an alert (same fingerprint) within `suppression_window`. */
+    /** Hold back a new firing notification of an alert (same fingerprint) within `suppression_window` of the last one. */
     suppression_enabled: bool().default(true),
     suppression_window: durationMs().default(600_000),
   })

@@ -86,6 +86,7 @@ describe('loadConfig', () => {
       expect(a.escalation_policy.error).toEqual({ channels: ['email', 'slack'], interval: 300 });
       expect(a.escalation_policy.warning).toEqual({ channels: ['slack'], interval: 600 });
       expect(a.escalation_policy.info).toBeUndefined();
+      expect(a.routing).toEqual({ info: [], warning: ['slack'], error: ['email', 'slack'], critical: ['email', 'sms', 'slack'] });
       expect(a.suppression_enabled).toBe(true);
       expect(a.suppression_window).toBe(600_000);
       expect(a.channels.email).toEqual({
@@ -153,6 +154,19 @@ describe('loadConfig', () => {
       expect(channels.email.to).toEqual(['oncall@example.com']);
       expect(channels.email.from).toBe('alerts@erlmcp.com');
       expect(channels.slack.enabled).toBe(false);
+    });
+
+    it('overrides one severity of routing and keeps the source table for the others', () => {
+      const dir = configDir({ 'alerting.json': { routing: { info: ['webhook'] } } });
+      const { routing } = loadConfig({ configDir: dir, env: {} }).alerting;
+      expect(routing).toEqual({ info: ['webhook'], warning: ['slack'], error: ['email', 'slack'], critical: ['email', 'sms', 'slack'] });
+    });
+
+    it('rejects an unknown channel in routing, naming the key', () => {
+      const dir = configDir({ 'alerting.json': { routing: { warning: ['pager'] } } });
+      expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(
+        'alerting.json: routing.warning[0]: invalid value "pager" (allowed: "email", "slack", "sms", "webhook", "alertmanager")',
+      );
     });
 
     it('treats a severity left out of escalation_policy as not escalated', () => {

@@ -1,0 +1,223 @@
+/**
+ * erlmcp_alerting: alerts, rules, silences and notifications, as a gen_server.
+ *
+ * The source design's alerting with its placeholders made real: rules really wait for their
+ * `duration`, alerts are deduplicated by fingerprint, notifications are routed by severity,
+ * held back by silences and the suppression window, re-sent by the escalation policy, and handed
+ * to a persistent outbox (`OutboxPort`) that delivers them through real channels. The logic lives
+ * in `AlertEngine` (src/alerts); these are its callbacks.
+ *
+ * Loops (one set per incarnation, cancelled when it exits):
+ * - every `check_interval` (when `alert_enabled`): every rule is evaluated;
+ * - every second (or `check_interval` if shorter): due notifications go out (escalations, ended
+ *   silences and suppression windows, retries of failed enqueues) and resolved alerts older than
+ *   `alert_timeout` are removed.
+ *
+ * State that must survive a restart (alerts, rules added by `add_rule`, rule instance states,
+ * silences, suppression marks) is in the store's LMDB env and is loaded back by `init`.
+ *
+ * A bad cast (a malformed signal or send_alert) has no caller to reject: it is logged (the first
+ * few of each kind) and dropped. The same request as a call rejects with the typed error.
+ */
+import { type Alert, toAlertView } from '../src/alerts/alert.js';
+import { AlertEngine, type EvaluationSummary, type RuleStatus } from '../src/alerts/alert-engine.js';
+import { AlertStore } from '../src/alerts/alert-store.js';
+import type { AlertRule, RuleInput } from '../src/alerts/rule.js';
+import type { Severity } from '../src/alerts/severity.js';
+import type { AlertSignal } from '../src/alerts/signal.js';
+import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
+import type { AlertingConfig } from '../src/config/schema.js';
+import { ErrorCode, MonitorError, toError } from '../src/errors.js';
+import type { DerivedValues } from '../src/metrics/derived-values.js';
+import type { Registry } from '../src/metrics/registry.js';
+import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
+import type { AlertView } from '../src/protocol.js';
+import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { MetricStore } from '../src/store/lmdb-store.js';
+
+export const ALERTING_NAME = 'erlmcp_alerting';
+
+export { toAlertView };
+
+export interface AlertingProtocol {
+  call:
+    | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> }
+    | { type: 'get_active_alerts' }
+    | { type: 'get_alerts' }
+    | { type: 'alert_views' }
+    | { type: 'clear_alert'; id: string }
+    | { type: 'add_rule'; rule: RuleInput }
+    | { type: 'list_rules' }
+    | { type: 'remove_rule'; name: string }
+    | ({ type: 'add_silence' } & SilenceInput)
+    | { type: 'list_silences' }
+    | { type: 'expire_silence'; id: string }
+    | { type: 'dead_letters' }
+    | { type: 'evaluate' };
+  replies: {
+    /** The alert raised, or the firing one it duplicates. */
+    send_alert: Alert;
+    /** Firing alerts, most severe first. */
+    get_active_alerts: Alert[];
+    /** Firing alerts and resolved ones not yet cleaned up. */
+    get_alerts: Alert[];
+    /** The dashboard's view: pending rule instances, then firing alerts. */
+    alert_views: AlertView[];
+    /** The alert, now resolved. */
+    clear_alert: Alert;
+    add_rule: AlertRule;
+    list_rules: RuleStatus[];
+    /** The rule removed. */
+    remove_rule: AlertRule;
+    add_silence: Silence;
+    list_silences: SilenceView[];
+    expire_silence: Silence;
+    dead_letters: DeadLetter[];
+    /** Evaluates every rule now and runs the notification pass (for tests and tools). */
+    evaluate: EvaluationSummary;
+  };
+  cast: { type: 'signal'; signal: AlertSignal } | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> };
+  info: { type: 'evaluate' } | { type: 'tick' };
+}
+
+export type AlertingPid = Pid<AlertingProtocol>;
+
+export interface AlertingArgs {
+  /** The metric table rules read. */
+  registry: Registry;
+  /** The LMDB store whose record collections keep alerts, rules, silences. */
+  store: MetricStore;
+  config: AlertingConfig;
+  /** Values the performance monitor derives (`latency.p95`, ...), which rules may read. */
+  derived: DerivedValues;
+  /** Where notifications go (the persistent outbox). */
+  outbox: OutboxPort;
+  /** Rules from configuration (not persisted; they win over `add_rule` rules of the same name). */
+  rules?: RuleInput[];
+  /** Wall clock (default `Date.now`). */
+  now?: () => number;
+  /** Link back to the dashboard, put in notifications. */
+  dashboardUrl?: string;
+}
+
+interface State {
+  engine: AlertEngine;
+  now: () => number;
+  /** Distinct refused-cast messages already logged (bounded). */
+  logged: Set<string>;
+}
+
+/** Distinct bad-cast messages logged before going quiet. */
+const MAX_LOGGED_REJECTIONS = 20;
+/** The notification pass runs at least this often, so escalations are at most a second late. */
+const TICK_MS = 1000;
+
+function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>): void {
+  const error = toError(err);
+  if (state.logged.size < MAX_LOGGED_REJECTIONS && !state.logged.has(error.message)) {
+    state.logged.add(error.message);
+    ctx.log.warn({ err: error }, 'alerting message refused');
+  }
+}
+
+export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
+  name: 'alerting',
+
+  async init(args, ctx) {
+    const now = args.now ?? Date.now;
+    const engine = await AlertEngine.open(
+      {
+        registry: args.registry,
+        derived: args.derived,
+        config: args.config,
+        store: new AlertStore(args.store),
+        outbox: args.outbox,
+        log: ctx.log,
+        ...(args.dashboardUrl === undefined ? {} : { dashboardUrl: args.dashboardUrl }),
+      },
+      args.rules ?? [],
+      now(),
+    );
+    if (args.config.alert_enabled) ctx.interval(args.config.check_interval, { type: 'evaluate' });
+    ctx.interval(Math.min(TICK_MS, args.config.check_interval), { type: 'tick' });
+    return { engine, now, logged: new Set() };
+  },
+
+  async handleCall(msg, state) {
+    const { engine } = state;
+    const now = state.now();
+    try {
+      switch (msg.type) {
+        case 'send_alert':
+          return { reply: await engine.sendAlert(msg.severity, msg.message, msg.labels, now), state };
+        case 'get_active_alerts':
+          return { reply: engine.activeAlerts(), state };
+        case 'get_alerts':
+          return { reply: engine.allAlerts(), state };
+        case 'alert_views':
+          return { reply: engine.alertViews(), state };
+        case 'clear_alert':
+          return { reply: await engine.clearAlert(msg.id, now), state };
+        case 'add_rule':
+          return { reply: await engine.addRule(msg.rule), state };
+        case 'list_rules':
+          return { reply: engine.listRules(), state };
+        case 'remove_rule':
+          return { reply: await engine.removeRule(msg.name, now), state };
+        case 'add_silence': {
+          const { type: _t, ...input } = msg;
+          return { reply: await engine.addSilence(input, now), state };
+        }
+        case 'list_silences':
+          return { reply: engine.listSilences(now), state };
+        case 'expire_silence':
+          return { reply: await engine.expireSilence(msg.id, now), state };
+        case 'dead_letters':
+          return { reply: engine.deadLetters(), state };
+        case 'evaluate': {
+          const summary = await engine.evaluate(now);
+          await engine.tick(now);
+          return { reply: summary, state };
+        }
+        default:
+          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${JSON.stringify((msg as { type?: unknown }).type)}`);
+      }
+    } catch (err) {
+      if (err instanceof MonitorError && err.code !== ErrorCode.StoreFailed) return { error: err, state };
+      throw err;
+    }
+  },
+
+  async handleCast(msg, state, ctx) {
+    const now = state.now();
+    try {
+      switch (msg?.type) {
+        case 'signal':
+          await state.engine.signal(msg.signal, now);
+          break;
+        case 'send_alert':
+          await state.engine.sendAlert(msg.severity, msg.message, msg.labels, now);
+          break;
+        default:
+          throw new MonitorError(ErrorCode.BadMessage, `unknown cast ${JSON.stringify((msg as { type?: unknown } | null)?.type)} (allowed: signal, send_alert)`);
+      }
+    } catch (err) {
+      if (!(err instanceof MonitorError) || err.code === ErrorCode.StoreFailed) throw err;
+      refuse(state, err, ctx);
+    }
+    return { state };
+  },
+
+  async handleInfo(msg, state) {
+    const now = state.now();
+    switch (msg.type) {
+      case 'evaluate':
+        await state.engine.evaluate(now);
+        await state.engine.tick(now);
+        return { state };
+      case 'tick':
+        await state.engine.tick(now);
+        return { state };
+    }
+  },
+};

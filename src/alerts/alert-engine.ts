@@ -1,0 +1,552 @@
+/**
+ * `AlertEngine`: the alerting process's state and logic, kept out of the actor's callbacks.
+ *
+ * Alerts come from three places, each with its own identity for the fingerprint:
+ * - `send_alert(severity, message, labels)`: identity `api` + severity + message; sending the
+ *   same alert again while it fires returns the firing one (no duplicate, no new notification);
+ * - signals of the performance monitor: identity `signal:<source>:<key>`; a repeated `firing`
+ *   updates the alert's message, value and severity (a notified alert whose severity rises is
+ *   re-notified at once, to the new severity's channels), `resolved` resolves it;
+ * - rules, evaluated every `check_interval` (see `RuleEvaluator`): identity `rule:<name>`, one
+ *   alert per matching series, raised when an instance fires and resolved when it resolves.
+ *
+ * Notifications (see `Router` for the routing, escalation and suppression rules): a firing alert
+ * is notified once its silences and suppression let it; while it keeps firing it is re-notified
+ * per the escalation policy; when it resolves, the channels it was notified on get a resolved
+ * notification (the outbox asks each channel whether it sends those). Notification ids are
+ * `<alert id>:firing`, `<alert id>:renotify:<n>` and `<alert id>:resolved`: stable across
+ * restarts, so a notification queued again after a crash is deduplicated by the outbox.
+ *
+ * Every change is durable in the store before the operation that made it returns (its writes are
+ * queued and flushed together at the end of the operation; see `AlertStore`). A failed
+ * enqueue is logged and retried at the next tick; the alert stays as it was.
+ *
+ * `clear_alert` resolves an alert by hand. For a rule alert the instance starts over, so if the
+ * condition still holds it goes pending again and fires again after `duration`.
+ */
+import type { AlertingConfig } from '../config/schema.js';
+import { ErrorCode, MonitorError, toError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DerivedValues } from '../metrics/derived-values.js';
+import { formatLabels } from '../metrics/metric.js';
+import type { Registry } from '../metrics/registry.js';
+import type { ChannelName, DeadLetter, Notification, OutboxPort } from '../notify/types.js';
+import type { AlertView } from '../protocol.js';
+import { type Alert, alertTitle, toAlertView, toNotifiedAlert } from './alert.js';
+import { checkAlertRequest, checkSignal } from './alert-input.js';
+import type { AlertStore } from './alert-store.js';
+import { formatNumber, renderTemplate } from './annotation-template.js';
+import { fingerprint, stableId } from './fingerprint.js';
+import { Router, union } from './routing.js';
+import { type AlertRule, checkRule, conditionSymbol, type RuleInput } from './rule.js';
+import { type InstanceState, RuleEvaluator, type Transition } from './rule-evaluator.js';
+import { sampleRule } from './rule-samples.js';
+import { type Severity, SEVERITIES } from './severity.js';
+import { checkSilence, type Silence, SilenceSet, silenceState, type SilenceView } from './silences.js';
+
+/** Most alerts (firing and recently resolved) held; past it new ones are refused. */
+export const MAX_ALERTS = 10_000;
+/** Most silences held. */
+export const MAX_SILENCES = 1000;
+
+export interface AlertEngineOptions {
+  registry: Registry;
+  derived: DerivedValues;
+  config: AlertingConfig;
+  store: AlertStore;
+  outbox: OutboxPort;
+  log: Logger;
+  /** Link back to the dashboard, put in every notification. */
+  dashboardUrl?: string;
+}
+
+/** A rule and its active instances, as `list_rules` shows them. */
+export interface RuleStatus {
+  rule: AlertRule;
+  /** Where the rule came from: start arguments (`config`) or `add_rule` (`api`, persisted). */
+  origin: 'config' | 'api';
+  instances: InstanceState[];
+}
+
+/** What one evaluation did. */
+export interface EvaluationSummary {
+  at: number;
+  rules: number;
+  pending: number;
+  firing: number;
+  resolved: number;
+  inactive: number;
+}
+
+export class AlertEngine {
+  readonly #opts: AlertEngineOptions;
+  readonly #router: Router;
+  readonly #severities: readonly Severity[];
+  readonly #evaluator = new RuleEvaluator();
+  readonly #silences = new SilenceSet();
+  /** Every alert by id (firing, and resolved until `alert_timeout`). */
+  readonly #alerts = new Map<string, Alert>();
+  /** Firing alerts by fingerprint: at most one each. */
+  readonly #firing = new Map<string, Alert>();
+  /** Suppression marks: fingerprint → when last notified. */
+  readonly #marks = new Map<string, number>();
+  /** Names of rules from the start arguments (not persisted). */
+  readonly #configRules = new Set<string>();
+  #seq = 0;
+
+  private constructor(opts: AlertEngineOptions) {
+    this.#opts = opts;
+    this.#router = new Router(opts.config);
+    this.#severities = SEVERITIES.filter((s) => opts.config.severity_levels.includes(s));
+  }
+
+  /**
+   * Loads the persisted state and the rules, and reconciles them: instances of rules that no longer
+   * exist resolve, firing rule alerts without a firing instance resolve, and firing instances
+   * without an alert raise it.
+   * @param rules rules from the start arguments (they win over persisted rules of the same name)
+   * @throws {MonitorError} `EMON_INVALID_RULE` for a bad rule in `rules`; `EMON_STORE_FAILED`
+   */
+  static async open(opts: AlertEngineOptions, rules: readonly RuleInput[], now: number): Promise<AlertEngine> {
+    const engine = new AlertEngine(opts);
+    const checked = rules.map((rule) => checkRule(rule, engine.#severities));
+    const snapshot = opts.store.load();
+    for (const stored of snapshot.rules) {
+      try {
+        engine.#evaluator.add(checkRule(stored, engine.#severities));
+      } catch (err) {
+        opts.log.warn({ rule: stored.name, err: toError(err) }, 'stored alert rule is no longer valid: dropped');
+        opts.store.removeRule(String(stored.name));
+      }
+    }
+    for (const rule of checked) {
+      if (engine.#configRules.has(rule.name)) throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" is given twice`);
+      engine.#configRules.add(rule.name);
+      engine.#evaluator.add(rule);
+    }
+    for (const alert of snapshot.alerts) {
+      engine.#alerts.set(alert.id, alert);
+      if (alert.status === 'firing') engine.#firing.set(alert.fingerprint, alert);
+    }
+    for (const silence of snapshot.silences) engine.#silences.put(silence);
+    for (const [fp, at] of snapshot.suppression) engine.#marks.set(fp, at);
+
+    const orphans = engine.#evaluator.restore(snapshot.ruleStates);
+    for (const orphan of orphans) opts.store.removeRuleState(orphan.fingerprint);
+    const firingInstances = new Map(
+      engine.#evaluator
+        .instances()
+        .filter((i) => i.state === 'firing')
+        .map((i) => [i.fingerprint, i]),
+    );
+    for (const alert of [...engine.#firing.values()]) {
+      if (alert.source.startsWith('rule:') && !firingInstances.has(alert.fingerprint)) await engine.#resolve(alert, now);
+    }
+    for (const instance of firingInstances.values()) {
+      if (!engine.#firing.has(instance.fingerprint)) {
+        const rule = engine.#evaluator.get(instance.rule)!;
+        await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now);
+      }
+    }
+    await opts.store.flush();
+    return engine;
+  }
+
+  // ------------------------------------------------------------------------------ alerts
+
+  /**
+   * Raises an alert from the API, or returns the one firing with the same severity, message and labels.
+   * @throws {MonitorError} `EMON_INVALID_ALERT`, `EMON_ALERT_LIMIT`, `EMON_STORE_FAILED`
+   */
+  async sendAlert(severity: unknown, message: unknown, labels: unknown, now: number): Promise<Alert> {
+    const req = checkAlertRequest(severity, message, labels, this.#severities);
+    const raised = await this.#raise(
+      {
+        fingerprint: fingerprint(`api:${req.severity}:${req.message}`, req.labels),
+        severity: req.severity,
+        title: alertTitle(req.severity, req.message),
+        message: req.message,
+        source: 'api',
+        labels: req.labels,
+        annotations: {},
+      },
+      now,
+    );
+    if (raised === undefined) throw limitError();
+    return this.#done(raised);
+  }
+
+  /**
+   * Applies a signal: `firing` raises or updates the alert, `resolved` resolves it (if it fires).
+   * @throws {MonitorError} `EMON_INVALID_ALERT` for a malformed signal, `EMON_STORE_FAILED`
+   */
+  async signal(input: unknown, now: number): Promise<Alert | undefined> {
+    const signal = checkSignal(input, this.#severities);
+    const labels = signal.labels ?? {};
+    const fp = fingerprint(`signal:${signal.source}:${signal.key}`, labels);
+    if (signal.state === 'resolved') {
+      const alert = this.#firing.get(fp);
+      if (alert !== undefined) await this.#resolve(alert, now);
+      return this.#done(alert);
+    }
+    const alert = await this.#raise(
+      {
+        fingerprint: fp,
+        severity: signal.severity,
+        title: alertTitle(signal.severity, signal.key),
+        message: signal.message,
+        source: signal.source,
+        labels,
+        annotations: signal.annotations ?? {},
+        ...(signal.value === undefined ? {} : { value: signal.value }),
+        ...(signal.threshold === undefined ? {} : { threshold: signal.threshold }),
+      },
+      now,
+    );
+    if (alert === undefined) this.#opts.log.warn({ source: signal.source, key: signal.key }, `alert limit (${MAX_ALERTS}) reached: signal dropped`);
+    return this.#done(alert);
+  }
+
+  /** The firing alerts, most severe first, then oldest first. */
+  activeAlerts(): Alert[] {
+    const rank = (s: Severity): number => SEVERITIES.indexOf(s);
+    return [...this.#firing.values()].sort((a, b) => rank(b.severity) - rank(a.severity) || a.startedAt - b.startedAt);
+  }
+
+  /**
+   * What the dashboard shows: pending rule instances (status `pending`, id `pending:<fingerprint>`),
+   * then the firing alerts, most severe first.
+   */
+  alertViews(): AlertView[] {
+    const pending = this.#evaluator
+      .instances()
+      .filter((i) => i.state === 'pending')
+      .map((i): AlertView => {
+        const fields = ruleAlertFields(this.#evaluator.get(i.rule)!, i);
+        return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: i.activeSince };
+      });
+    return [...pending, ...this.activeAlerts().map(toAlertView)];
+  }
+
+  /** Every alert held: firing, and resolved ones until `alert_timeout`. */
+  allAlerts(): Alert[] {
+    return [...this.#alerts.values()];
+  }
+
+  /**
+   * Resolves an alert by hand (a resolved one is returned as it is).
+   * @throws {MonitorError} `EMON_NOT_FOUND` if no alert has this id
+   */
+  async clearAlert(id: unknown, now: number): Promise<Alert> {
+    const alert = typeof id === 'string' ? this.#alerts.get(id) : undefined;
+    if (alert === undefined) throw new MonitorError(ErrorCode.NotFound, `no alert with id ${JSON.stringify(id)} (it may have been cleaned up after alert_timeout)`);
+    if (alert.status === 'firing') {
+      if (alert.source.startsWith('rule:')) {
+        const forgotten = this.#evaluator.forget(alert.source.slice('rule:'.length), alert.fingerprint);
+        if (forgotten !== undefined) this.#opts.store.removeRuleState(forgotten.fingerprint);
+      }
+      await this.#resolve(alert, now);
+    }
+    return this.#done(alert);
+  }
+
+  /** Queued notifications that failed for good. */
+  deadLetters(): DeadLetter[] {
+    return this.#opts.outbox.deadLetters();
+  }
+
+  // ------------------------------------------------------------------------------ rules
+
+  /**
+   * Adds a rule (persisted, so it survives a restart).
+   * @throws {MonitorError} `EMON_INVALID_RULE` for a bad rule or a taken name
+   */
+  async addRule(input: unknown): Promise<AlertRule> {
+    const rule = checkRule(input, this.#severities);
+    if (this.#evaluator.get(rule.name) !== undefined) {
+      throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" already exists (remove it first to replace it)`);
+    }
+    this.#opts.store.saveRule(rule);
+    this.#evaluator.add(rule);
+    return this.#done(rule);
+  }
+
+  /**
+   * Removes a rule; its firing alerts resolve.
+   * @throws {MonitorError} `EMON_NOT_FOUND` if there is no such rule
+   */
+  async removeRule(name: unknown, now: number): Promise<AlertRule> {
+    const rule = typeof name === 'string' ? this.#evaluator.get(name) : undefined;
+    if (rule === undefined) throw new MonitorError(ErrorCode.NotFound, `no rule named ${JSON.stringify(name)}`);
+    const instances = this.#evaluator.remove(rule.name);
+    this.#configRules.delete(rule.name);
+    this.#opts.store.removeRule(rule.name);
+    for (const instance of instances) {
+      this.#opts.store.removeRuleState(instance.fingerprint);
+      const alert = this.#firing.get(instance.fingerprint);
+      if (alert !== undefined) await this.#resolve(alert, now);
+    }
+    return this.#done(rule);
+  }
+
+  listRules(): RuleStatus[] {
+    return this.#evaluator.rules().map((rule) => ({
+      rule,
+      origin: this.#configRules.has(rule.name) ? 'config' : 'api',
+      instances: this.#evaluator.instances(rule.name).map((i) => ({ ...i, labels: { ...i.labels } })),
+    }));
+  }
+
+  /**
+   * Evaluates every rule now: transitions are persisted, alerts raised and resolved.
+   * @param now the evaluation time (ms)
+   */
+  async evaluate(now: number): Promise<EvaluationSummary> {
+    const { registry, derived, log } = this.#opts;
+    const transitions = this.#evaluator.evaluate(
+      now,
+      (rule, match) => sampleRule(rule, match, registry, derived),
+      (rule, err) => log.warn({ rule: rule.name, err: toError(err) }, 'alert rule could not read its metric'),
+    );
+    const summary: EvaluationSummary = { at: now, rules: this.#evaluator.rules().length, pending: 0, firing: 0, resolved: 0, inactive: 0 };
+    for (const t of transitions) {
+      summary[t.to]++;
+      await this.#apply(t, now);
+    }
+    for (const instance of this.#evaluator.instances()) {
+      const alert = this.#firing.get(instance.fingerprint);
+      if (alert !== undefined && instance.lastTrueAt === now) {
+        alert.value = instance.value;
+        alert.lastSeenAt = now;
+      }
+    }
+    return this.#done(summary);
+  }
+
+  async #apply(t: Transition, now: number): Promise<void> {
+    const store = this.#opts.store;
+    switch (t.to) {
+      case 'pending':
+        return store.saveRuleState(t.instance);
+      case 'firing':
+        store.saveRuleState(t.instance);
+        if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) {
+          this.#opts.log.warn({ rule: t.rule.name }, `alert limit (${MAX_ALERTS}) reached: rule alert not raised`);
+        }
+        return;
+      case 'inactive':
+        return store.removeRuleState(t.instance.fingerprint);
+      case 'resolved': {
+        store.removeRuleState(t.instance.fingerprint);
+        const alert = this.#firing.get(t.instance.fingerprint);
+        if (alert !== undefined) await this.#resolve(alert, now);
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ silences
+
+  /**
+   * Adds a silence; it takes effect at once (an alert it matches is not notified until it ends).
+   * @throws {MonitorError} `EMON_INVALID_SILENCE`, `EMON_ALERT_LIMIT`
+   */
+  async addSilence(input: unknown, now: number): Promise<Silence> {
+    if (this.#silences.size >= MAX_SILENCES) {
+      throw new MonitorError(ErrorCode.AlertLimit, `too many silences (${MAX_SILENCES}); expire some first`);
+    }
+    let silence = checkSilence(input, now, this.#seq++);
+    while (this.#silences.get(silence.id) !== undefined) silence = checkSilence(input, now, this.#seq++);
+    this.#opts.store.saveSilence(silence);
+    this.#silences.put(silence);
+    return this.#done(silence);
+  }
+
+  listSilences(now: number): SilenceView[] {
+    return this.#silences
+      .all()
+      .map((s) => ({ ...s, state: silenceState(s, now) }))
+      .sort((a, b) => a.startsAt - b.startsAt);
+  }
+
+  /**
+   * Ends a silence now (an expired one is returned as it is).
+   * @throws {MonitorError} `EMON_NOT_FOUND` if there is no such silence
+   */
+  async expireSilence(id: unknown, now: number): Promise<Silence> {
+    const silence = typeof id === 'string' ? this.#silences.get(id) : undefined;
+    if (silence === undefined) throw new MonitorError(ErrorCode.NotFound, `no silence with id ${JSON.stringify(id)}`);
+    if (silenceState(silence, now) === 'expired') return silence;
+    const expired: Silence = { ...silence, endsAt: now, startsAt: Math.min(silence.startsAt, now) };
+    this.#opts.store.saveSilence(expired);
+    this.#silences.put(expired);
+    await this.tick(now);
+    return expired;
+  }
+
+  // ------------------------------------------------------------------------------ time
+
+  /**
+   * The periodic pass: due notifications (held-back firing ones whose silence or suppression has
+   * ended, escalation re-notifies, resolved ones not yet queued), and cleanup of resolved alerts
+   * older than `alert_timeout`, silences expired longer than that, and stale suppression marks.
+   */
+  async tick(now: number): Promise<void> {
+    const { config, store } = this.#opts;
+    for (const alert of [...this.#alerts.values()]) {
+      if (alert.status === 'resolved' && now - alert.resolvedAt! > config.alert_timeout) {
+        this.#alerts.delete(alert.id);
+        store.removeAlert(alert.id);
+      } else {
+        await this.#review(alert, now);
+      }
+    }
+    for (const silence of this.#silences.expiredBefore(now, config.alert_timeout)) {
+      this.#silences.delete(silence.id);
+      store.removeSilence(silence.id);
+    }
+    for (const [fp, at] of [...this.#marks]) {
+      if (now - at >= this.#router.suppressionMs && !this.#firing.has(fp)) {
+        this.#marks.delete(fp);
+        store.removeMark(fp);
+      }
+    }
+    await store.flush();
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  /** Waits for the operation's writes to be durable, then returns its result. */
+  async #done<T>(result: T): Promise<T> {
+    await this.#opts.store.flush();
+    return result;
+  }
+
+  /** Raises a new alert or refreshes the firing one with the same fingerprint; undefined at the limit. */
+  async #raise(fields: AlertFields, now: number): Promise<Alert | undefined> {
+    const existing = this.#firing.get(fields.fingerprint);
+    if (existing !== undefined) {
+      const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
+      const changed =
+        existing.message !== fields.message ||
+        existing.severity !== fields.severity ||
+        (fields.value !== undefined && existing.value !== fields.value) ||
+        (fields.threshold !== undefined && existing.threshold !== fields.threshold);
+      existing.lastSeenAt = now;
+      existing.message = fields.message;
+      existing.severity = fields.severity;
+      if (fields.value !== undefined) existing.value = fields.value;
+      if (fields.threshold !== undefined) existing.threshold = fields.threshold;
+      // A bare repeat only moves lastSeenAt, which is not worth a durable write per repeat.
+      if (changed) this.#opts.store.saveAlert(existing);
+      await this.#review(existing, now, raised);
+      return existing;
+    }
+    if (this.#alerts.size >= MAX_ALERTS) return undefined;
+    let id = stableId(fields.fingerprint, now, 0);
+    for (let n = 1; this.#alerts.has(id); n++) id = stableId(fields.fingerprint, now, n);
+    const alert: Alert = { id, status: 'firing', startedAt: now, lastSeenAt: now, notifications: 0, channels: [], ...fields };
+    this.#opts.store.saveAlert(alert);
+    this.#alerts.set(id, alert);
+    this.#firing.set(alert.fingerprint, alert);
+    await this.#review(alert, now);
+    return alert;
+  }
+
+  async #resolve(alert: Alert, now: number): Promise<void> {
+    alert.status = 'resolved';
+    alert.resolvedAt = now;
+    this.#firing.delete(alert.fingerprint);
+    this.#opts.store.saveAlert(alert);
+    await this.#review(alert, now);
+  }
+
+  /**
+   * Sends what is due for `alert` now, if anything.
+   * @param severityRaised the alert (already notified) just got more severe: re-notify it now, to
+   *   its new severity's channels, instead of waiting for the escalation interval
+   */
+  async #review(alert: Alert, now: number, severityRaised = false): Promise<void> {
+    if (!this.#opts.config.alert_enabled) return;
+    const store = this.#opts.store;
+    if (alert.status === 'resolved') {
+      if (alert.channels.length === 0 || alert.resolvedNotifiedAt !== undefined) return;
+      if (!(await this.#enqueue(alert, 'resolved', `${alert.id}:resolved`, alert.channels, now))) return;
+      alert.resolvedNotifiedAt = now;
+      store.saveAlert(alert);
+      return;
+    }
+    const labels = { ...alert.labels, severity: alert.severity, source: alert.source };
+    if (alert.notifiedAt === undefined) {
+      if (this.#silences.silencing(labels, now) !== undefined) return;
+      if (this.#router.suppressed(this.#marks.get(alert.fingerprint), now)) return;
+      const channels = this.#router.firstChannels(alert.severity);
+      if (channels.length > 0 && !(await this.#notified(alert, 'firing', `${alert.id}:firing`, channels, now))) return;
+      alert.notifiedAt = now;
+      alert.lastNotifiedAt = now;
+      store.saveAlert(alert);
+      return;
+    }
+    const escalation = this.#router.escalation(alert.severity);
+    const due = escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
+    if (!due && !severityRaised) return;
+    if (this.#silences.silencing(labels, now) !== undefined) return;
+    const channels = union(this.#router.firstChannels(alert.severity), escalation?.channels ?? []);
+    if (channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))) {
+      return;
+    }
+    alert.lastNotifiedAt = now;
+    store.saveAlert(alert);
+  }
+
+  /** Enqueues a firing or re-notify notification and records it on the alert and in the marks. */
+  async #notified(alert: Alert, reason: 'firing' | 'renotify', id: string, channels: ChannelName[], now: number): Promise<boolean> {
+    if (!(await this.#enqueue(alert, reason, id, channels, now))) return false;
+    alert.notifications++;
+    alert.channels = union(alert.channels, channels);
+    this.#marks.set(alert.fingerprint, now);
+    this.#opts.store.markNotified(alert.fingerprint, now);
+    return true;
+  }
+
+  async #enqueue(alert: Alert, reason: Notification['reason'], id: string, channels: ChannelName[], now: number): Promise<boolean> {
+    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#opts.dashboardUrl), createdAt: now };
+    try {
+      await this.#opts.outbox.enqueue(notification, channels);
+      return true;
+    } catch (err) {
+      this.#opts.log.error({ notification: id, channels, err: toError(err) }, 'could not queue an alert notification; retrying at the next tick');
+      return false;
+    }
+  }
+}
+
+/** The fields of an alert that its source decides. */
+type AlertFields = Pick<Alert, 'fingerprint' | 'severity' | 'title' | 'message' | 'source' | 'labels' | 'annotations'> & {
+  value?: number;
+  threshold?: number;
+};
+
+function ruleAlertFields(rule: AlertRule, instance: InstanceState): AlertFields {
+  const data = { value: instance.value, threshold: rule.threshold, labels: instance.labels };
+  const annotations: Record<string, string> = {};
+  for (const [name, text] of Object.entries(rule.annotations)) annotations[name] = renderTemplate(text, data);
+  const { alertname: _name, ...seriesLabels } = instance.labels;
+  const what = rule.stat !== 'p95' || rule.window !== '1m' ? `${rule.metric}${formatLabels(seriesLabels)} ${rule.stat}/${rule.window}` : `${rule.metric}${formatLabels(seriesLabels)}`;
+  const measured = `${what} = ${formatNumber(instance.value)} ${conditionSymbol(rule.condition)} ${formatNumber(rule.threshold)}${rule.duration > 0 ? ` for ${rule.duration} ms` : ''}`;
+  return {
+    fingerprint: instance.fingerprint,
+    severity: rule.severity,
+    title: annotations.summary ?? alertTitle(rule.severity, rule.name),
+    message: annotations.description ?? measured,
+    source: `rule:${rule.name}`,
+    labels: { ...instance.labels },
+    annotations,
+    value: instance.value,
+    threshold: rule.threshold,
+  };
+}
+
+function limitError(): MonitorError {
+  return new MonitorError(ErrorCode.AlertLimit, `too many alerts held (${MAX_ALERTS}); clear some or wait for resolved ones to be cleaned up`);
+}

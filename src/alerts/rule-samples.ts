@@ -1,0 +1,48 @@
+/**
+ * What a rule reads at one evaluation: one sample per matching series (its labels and current
+ * value). A metric of the table wins over a derived value of the same name. A name that is neither
+ * (yet) gives no samples, which the evaluator treats as "condition does not hold": a rule may be
+ * added before its metric is registered or before the performance monitor's first check.
+ */
+import type { DerivedValues } from '../metrics/derived-values.js';
+import { WINDOWS } from '../metrics/histogram.js';
+import type { Registry } from '../metrics/registry.js';
+import type { LabelPredicate } from './label-matcher.js';
+import type { AlertRule } from './rule.js';
+
+export interface Sample {
+  labels: Readonly<Record<string, string>>;
+  value: number;
+}
+
+const QUANTILES = { p50: 0.5, p95: 0.95, p99: 0.99, p999: 0.999 } as const;
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The rule's samples now.
+ * @param rule the rule
+ * @param match the rule's compiled matchers
+ * @param registry the metric table
+ * @param derived the derived values
+ */
+export function sampleRule(rule: AlertRule, match: LabelPredicate, registry: Registry, derived: DerivedValues): Sample[] {
+  const metric = registry.get(rule.metric);
+  if (metric === undefined) {
+    const value = derived.get(rule.metric);
+    return value !== undefined && match(NO_LABELS) ? [{ labels: NO_LABELS, value: value.value }] : [];
+  }
+  const samples: Sample[] = [];
+  if (metric.type === 'histogram') {
+    const windowMs = WINDOWS[rule.window];
+    for (const series of metric.series()) {
+      if (!match(series.labels)) continue;
+      const value = rule.stat === 'count' ? series.window.count(windowMs) : series.quantile(QUANTILES[rule.stat], windowMs);
+      if (value !== undefined) samples.push({ labels: series.labels, value });
+    }
+  } else {
+    for (const series of metric.series()) {
+      if (match(series.labels)) samples.push({ labels: series.labels, value: series.value });
+    }
+  }
+  return samples;
+}
