@@ -50,6 +50,10 @@ export enum ErrorCode {
   InvalidQuery = 'EMON_INVALID_QUERY',
   /** A series definition, point or current value handed to the store is malformed; nothing was written. */
   InvalidRecord = 'EMON_INVALID_RECORD',
+  /** A notification handed to the outbox is malformed (id, reason, alert fields); nothing was queued. */
+  InvalidNotification = 'EMON_INVALID_NOTIFICATION',
+  /** The notification outbox is closed (or closing) and takes no more notifications. */
+  OutboxClosed = 'EMON_OUTBOX_CLOSED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */
