@@ -30,7 +30,8 @@
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
  * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas` (performance monitor);
- *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard); `require_tls` (email) and a
+ *   per-request `timeout` (email, slack, sms, webhook) in the alert channels.
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -252,6 +253,10 @@ const emailChannelSchema = z
     port: expecting(z.number().int().min(1).max(65535), 'an integer port from 1 to 65535').default(587),
     /** TLS from the first byte (port 465); false means STARTTLS when offered. */
     secure: bool().default(false),
+    /** Refuse to send unless the STARTTLS upgrade succeeds (ignored when `secure`). */
+    require_tls: bool().default(false),
+    /** Deadline for connecting, the greeting and each later SMTP read or write (a whole send gets 3×). */
+    timeout: timerMs().default(10_000),
     user: nonEmptyString('a non-empty SMTP user name').optional(),
     /** Secret: prefer ERLMCP_SMTP_PASS. */
     pass: nonEmptyString('a non-empty SMTP password').optional(),
@@ -272,6 +277,8 @@ const slackChannelSchema = z
     enabled: bool().default(false),
     /** Secret: prefer ERLMCP_SLACK_WEBHOOK. */
     webhook: expecting(z.string(), 'a string').default(SLACK_WEBHOOK_PLACEHOLDER),
+    /** Deadline of one webhook request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((slack, ctx) => {
     if (slack.enabled && (!isHttpUrl(slack.webhook) || isPlaceholder(slack.webhook))) {
@@ -293,6 +300,8 @@ const smsChannelSchema = z
     auth_token: nonEmptyString('a non-empty Twilio auth token').optional(),
     /** Messages API base URL (point it at a stub in tests). */
     base_url: httpUrl().default('https://api.twilio.com'),
+    /** Deadline of one Messages API request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((sms, ctx) => {
     if (!sms.enabled) return;
@@ -305,6 +314,8 @@ const webhookChannelSchema = z
   .strictObject({
     enabled: bool().default(false),
     url: expecting(z.string(), 'a string').default(''),
+    /** Deadline of one webhook request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((webhook, ctx) => {
     if (webhook.enabled && (!isHttpUrl(webhook.url) || isPlaceholder(webhook.url))) {

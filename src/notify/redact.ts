@@ -42,14 +42,6 @@ export class Redactor {
     for (const needle of this.#needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
     return out.replace(URL_USERINFO, `$1${REDACTED}@`);
   }
-
-  /** A Redactor that knows the secrets of both. */
-  with(other: Redactor): Redactor {
-    const merged = new Redactor([]);
-    merged.#needles.push(...new Set([...this.#needles, ...other.#needles]));
-    merged.#needles.sort((a, b) => b.length - a.length);
-    return merged;
-  }
 }
 
 /**

@@ -94,10 +94,12 @@ describe('loadConfig', () => {
         host: '127.0.0.1',
         port: 587,
         secure: false,
+        require_tls: false,
+        timeout: 10_000,
       });
-      expect(a.channels.slack).toEqual({ enabled: false, webhook: 'https://hooks.slack.com/services/...' });
-      expect(a.channels.sms).toEqual({ enabled: false, provider: 'twilio', number: '+1234567890', to: [], base_url: 'https://api.twilio.com' });
-      expect(a.channels.webhook).toEqual({ enabled: false, url: '' });
+      expect(a.channels.slack).toEqual({ enabled: false, webhook: 'https://hooks.slack.com/services/...', timeout: 10_000 });
+      expect(a.channels.sms).toEqual({ enabled: false, provider: 'twilio', number: '+1234567890', to: [], base_url: 'https://api.twilio.com', timeout: 10_000 });
+      expect(a.channels.webhook).toEqual({ enabled: false, url: '', timeout: 10_000 });
       expect(a.channels.alertmanager).toEqual({ enabled: false, urls: [] });
     });
 
