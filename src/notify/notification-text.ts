@@ -54,7 +54,9 @@ export function escapedWithin(text: string, max: number, escape: (text: string) 
   let raw = text;
   let out = escape(raw);
   while (out.length > max) {
-    raw = truncate(raw, Math.max(1, Array.from(raw).length - Math.max(1, out.length - max)));
+    // Shrink in proportion to the overflow (escapes may be several characters each), by at least one.
+    const length = Array.from(raw).length;
+    raw = truncate(raw, Math.max(1, Math.min(length - 1, Math.floor((length * max) / out.length))));
     out = escape(raw);
   }
   return out;

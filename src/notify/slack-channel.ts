@@ -46,7 +46,7 @@ export class SlackChannel implements NotificationChannel {
     const spec = { timeoutMs: 10_000, ...options };
     this.#url = checkHttpUrl('slack webhookUrl', spec.webhookUrl, true);
     this.#timeoutMs = checkTimeout('slack timeoutMs', spec.timeoutMs);
-    this.#redactor = new Redactor([spec.webhookUrl, this.#url.href, this.#url.pathname, this.#url.search]);
+    this.#redactor = new Redactor([spec.webhookUrl, this.#url.href, this.#url.pathname + this.#url.search, this.#url.pathname, this.#url.search]);
     this.target = `slack: POST ${safeOrigin(this.#url)}/[webhook path redacted]`;
   }
 

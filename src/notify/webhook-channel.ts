@@ -94,7 +94,7 @@ export class WebhookChannel implements NotificationChannel {
       url.password = '';
     }
     this.#url = url;
-    this.#redactor = new Redactor([spec.url, url.href, url.pathname, url.search, password], [[user, password]]);
+    this.#redactor = new Redactor([spec.url, url.href, url.pathname + url.search, url.pathname, url.search, password], [[user, password]]);
     this.#target = `webhook: POST ${safeOrigin(url)}`;
   }
 
