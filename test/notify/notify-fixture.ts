@@ -87,10 +87,12 @@ export interface ReceivedRequest {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The status answered (undefined while hanging). */
+  status?: number;
 }
 
-/** How a {@link Receiver} answers: status, headers, body; or `hang` (never answers). */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+/** How a {@link Receiver} answers: status, headers, body (or a function of the request, e.g. to echo it); or `hang` (never answers). */
+export type Reply = { status: number; headers?: Record<string, string>; body?: string | ((request: ReceivedRequest) => string) } | 'hang';
 
 /** A local HTTP server on 127.0.0.1 that records requests and answers from a script (then `fallback`). */
 export interface Receiver {
@@ -113,14 +115,17 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      requests.push(request);
       const reply = receiver.script.shift() ?? receiver.fallback;
       if (reply === 'hang') {
         hung.add(res);
         return;
       }
+      const body = typeof reply.body === 'function' ? reply.body(request) : (reply.body ?? '');
+      request.status = reply.status;
       res.writeHead(reply.status, reply.headers);
-      res.end(reply.body ?? '');
+      res.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
