@@ -120,6 +120,20 @@ describe('delivery through the outbox', () => {
     expect(hookIds(hook).sort()).toEqual(ids);
   }, 30_000);
 
+  it('retries an SMTP server that drops the connection mid-message, then answers 451, and delivers once', async () => {
+    const server = await smtp();
+    server.script = ['drop', { code: 451, message: 'try again later' }];
+    const store = stores.open();
+    const email = new EmailChannel({ host: '127.0.0.1', port: server.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 });
+    const { outbox, logger } = openOutbox(store, [email]);
+    const n = makeNotification();
+    await outbox.enqueue(n, ['email']);
+    await until(() => expect(outbox.pending()).toBe(0), 10_000);
+    expect(server.attempts()).toBe(3);
+    expect(mailIds(server)).toEqual([n.id]);
+    expect(retries(logger, 'email')).toBe(2);
+  }, 20_000);
+
   it('honours a 429 Retry-After within its bound, and retries a webhook that answers too slowly', async () => {
     const hook = await receiver();
     hook.script.push({ status: 429, headers: { 'Retry-After': '1' } }, 'hang', { status: 200 });
