@@ -112,6 +112,9 @@ interface ChannelQueue {
   readonly due: MinHeap<Entry>;
 }
 
+/** Stores an open outbox works on: one outbox per store. */
+const storesWithOutbox = new WeakSet<MetricStore>();
+
 /** Longest delay Node's timers honour. */
 const MAX_TIMER_MS = 2_147_483_647;
 /** Longest error text kept in a record or dead letter. */
@@ -150,6 +153,7 @@ export class Outbox implements OutboxPort {
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #store: MetricStore | undefined;
 
   private constructor(options: OutboxOptions, channels: NotificationChannel[]) {
     const spec = {
@@ -200,7 +204,17 @@ export class Outbox implements OutboxPort {
     if (options === null || typeof options !== 'object') {
       throw new MonitorError(ErrorCode.InvalidOption, `outbox options must be an object, got ${describeValue(options)}`);
     }
+    const { store } = options;
+    if (store === null || typeof store !== 'object' || typeof (store as Partial<MetricStore>).records !== 'function') {
+      throw new MonitorError(ErrorCode.InvalidOption, `outbox option store must be a MetricStore, got ${describeValue(store)}`);
+    }
+    if (storesWithOutbox.has(store)) {
+      // Two loops over one outbox collection would each send every record.
+      throw new MonitorError(ErrorCode.InvalidOption, `an outbox is already open on the store at ${store.dataDir}; close it first`);
+    }
     const outbox = new Outbox(options, checkChannels(options.channels));
+    storesWithOutbox.add(store);
+    outbox.#store = store;
     outbox.#resume();
     return outbox;
   }
@@ -294,6 +308,7 @@ export class Outbox implements OutboxPort {
       await settledWithin(this.#inFlight, ABORT_GRACE_MS);
     }
     await Promise.allSettled([...this.#writes]);
+    if (this.#store !== undefined) storesWithOutbox.delete(this.#store);
     for (const queue of this.#queues.values()) {
       try {
         await queue.channel.close?.();

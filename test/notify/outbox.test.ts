@@ -237,6 +237,15 @@ describe('Outbox', () => {
     expect(make({ maxAttempts: 0 })).toThrow(new MonitorError(ErrorCode.InvalidOption, 'invalid outbox option maxAttempts 0 (expected an integer from 1 to 1000)'));
     expect(make({ backoff: { initialMs: 10, maxMs: 5 } })).toThrow('backoff.maxMs (5) must be at least backoff.initialMs (10)');
     expect(make({ channels: [new ScriptedChannel('slack'), new ScriptedChannel('slack')] })).toThrow('outbox option channels has two channels named "slack"');
+    expect(make({ store: undefined as never })).toThrow('outbox option store must be a MetricStore, got undefined');
+  });
+
+  it('allows one open outbox per store, and another once it is closed', async () => {
+    const store = stores.open();
+    const { outbox } = open(store, []);
+    expect(() => Outbox.open({ store, channels: [] })).toThrow(new MonitorError(ErrorCode.InvalidOption, `an outbox is already open on the store at ${store.dataDir}; close it first`));
+    await outbox.close();
+    expect(open(store, []).outbox.pending()).toBe(0);
   });
 
   it('closes its channels and leaves no timers or sockets behind', async () => {
