@@ -31,9 +31,9 @@ const TEXT_MAX = 4000;
 export class SlackChannel implements NotificationChannel {
   readonly name = 'slack' as const;
   readonly sendsResolved = true;
-  /** What messages call the webhook: its origin only. */
-  readonly target: string;
   readonly #url: URL;
+  /** What messages call the webhook: its origin only. */
+  readonly #target: string;
   readonly #timeoutMs: number;
   readonly #redactor: Redactor;
 
@@ -47,7 +47,7 @@ export class SlackChannel implements NotificationChannel {
     this.#url = checkHttpUrl('slack webhookUrl', spec.webhookUrl, true);
     this.#timeoutMs = checkTimeout('slack timeoutMs', spec.timeoutMs);
     this.#redactor = new Redactor([spec.webhookUrl, this.#url.href, this.#url.pathname + this.#url.search, this.#url.pathname, this.#url.search]);
-    this.target = `slack: POST ${safeOrigin(this.#url)}/[webhook path redacted]`;
+    this.#target = `slack: POST ${safeOrigin(this.#url)}/[webhook path redacted]`;
   }
 
   /** @throws {DeliveryError} (rejects) see `httpPost` */
@@ -57,7 +57,7 @@ export class SlackChannel implements NotificationChannel {
       headers: { 'Content-Type': 'application/json; charset=utf-8', 'User-Agent': 'erlmcp-monitor' },
       body: JSON.stringify(slackPayload(notification)),
       timeoutMs: this.#timeoutMs,
-      target: this.target,
+      target: this.#target,
       redactor: this.#redactor,
       ...(context === undefined ? {} : { signal: context.signal }),
     });
