@@ -365,8 +365,8 @@ describe('loadConfig', () => {
           ERLMCP_ALERTMANAGER_URLS: 'http://am-1:9093, http://am-2:9093,',
         },
       });
-      expect(config.alerting.channels.slack).toEqual({ enabled: true, webhook: 'https://hooks.slack.com/services/T0/B0/XYZ' });
-      expect(config.alerting.channels.webhook).toEqual({ enabled: true, url: 'https://hooks.example.com/alerts' });
+      expect(config.alerting.channels.slack).toEqual({ enabled: true, webhook: 'https://hooks.slack.com/services/T0/B0/XYZ', timeout: 10_000 });
+      expect(config.alerting.channels.webhook).toEqual({ enabled: true, url: 'https://hooks.example.com/alerts', timeout: 10_000 });
       expect(config.alerting.channels.alertmanager).toEqual({ enabled: true, urls: ['http://am-1:9093', 'http://am-2:9093'] });
     });
 
