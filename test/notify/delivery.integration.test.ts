@@ -11,7 +11,7 @@ import { Outbox, type OutboxOptions } from '../../src/notify/outbox.js';
 import type { NotificationChannel } from '../../src/notify/types.js';
 import { WebhookChannel, type WebhookPayload } from '../../src/notify/webhook-channel.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
-import { memoryLogger, until } from '../helpers.js';
+import { activeResources, leakedResources, memoryLogger, until } from '../helpers.js';
 import { tempStores } from '../store/store-fixture.js';
 import { makeNotification, type Receiver, startReceiver } from './notify-fixture.js';
 import { type SmtpStub, startSmtp } from './smtp-fixture.js';
@@ -194,6 +194,22 @@ describe('delivery through the outbox', () => {
     expect(payload.alerts[0]!.annotations.description).toBe(message);
     expect(hook.requests[0]!.body).toContain(JSON.stringify(message));
   }, 20_000);
+
+  it('leaves no timers or sockets behind once the outbox is closed mid-retry', async () => {
+    const hook = await receiver({ status: 500 });
+    const server = await smtp();
+    const store = stores.open();
+    const before = activeResources();
+    const email = new EmailChannel({ host: '127.0.0.1', port: server.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 });
+    const { outbox, logger } = openOutbox(store, [email, new WebhookChannel({ url: hook.url })], { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await outbox.enqueue(makeNotification(), ['email', 'webhook']);
+    await until(() => {
+      expect(server.mails).toHaveLength(1);
+      expect(retries(logger, 'webhook')).toBe(1);
+    });
+    await outbox.close();
+    await until(() => expect(leakedResources(before)).toEqual([]));
+  });
 
   it('keeps every secret out of logs, errors and dead letters while every channel fails', async () => {
     const secrets = {
