@@ -25,6 +25,7 @@
  * Error messages are logged and stored only after the `redact` option has cleaned them; channels
  * already keep secrets out of their own messages.
  */
+import { CHANNEL_NAMES } from '../config/schema.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Counter } from '../metrics/counter.js';
@@ -231,8 +232,16 @@ export class Outbox implements OutboxPort {
   async enqueue(notification: Notification, channels: readonly ChannelName[]): Promise<void> {
     if (this.#closed) throw new MonitorError(ErrorCode.OutboxClosed, 'enqueue: the outbox is closed');
     checkNotification(notification);
-    if (!Array.isArray(channels) || channels.some((c) => typeof c !== 'string')) {
+    if (!Array.isArray(channels)) {
       throw new MonitorError(ErrorCode.InvalidNotification, `enqueue: channels must be an array of channel names, got ${describeValue(channels)}`);
+    }
+    for (const name of channels as unknown[]) {
+      if (!(CHANNEL_NAMES as readonly unknown[]).includes(name)) {
+        throw new MonitorError(
+          ErrorCode.InvalidNotification,
+          `enqueue: unknown channel ${describeValue(name)} (allowed: ${CHANNEL_NAMES.map((c) => `"${c}"`).join(', ')})`,
+        );
+      }
     }
     const waits: Promise<void>[] = [];
     for (const name of new Set(channels)) {

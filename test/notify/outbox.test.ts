@@ -227,6 +227,11 @@ describe('Outbox', () => {
       'invalid notification: alert.severity is "fatal" (expected "info", "warning", "error", "critical")',
     );
     await expectMonitorRejection(outbox.enqueue(makeNotification(), 'slack' as never), ErrorCode.InvalidNotification, /channels must be an array/);
+    await expectMonitorRejection(
+      outbox.enqueue(makeNotification(), ['pager' as never]),
+      ErrorCode.InvalidNotification,
+      'enqueue: unknown channel "pager" (allowed: "email", "slack", "sms", "webhook", "alertmanager")',
+    );
     await outbox.close();
     await expectMonitorRejection(outbox.enqueue(makeNotification(), ['slack']), ErrorCode.OutboxClosed, 'enqueue: the outbox is closed');
   });
