@@ -60,6 +60,10 @@ export enum ErrorCode {
   NotFound = 'EMON_NOT_FOUND',
   /** The alerting process holds as many alerts or silences as it allows; a new one was refused. */
   AlertLimit = 'EMON_ALERT_LIMIT',
+  /** A notification handed to the outbox is malformed (id, reason, alert fields); nothing was queued. */
+  InvalidNotification = 'EMON_INVALID_NOTIFICATION',
+  /** The notification outbox is closed (or closing) and takes no more notifications. */
+  OutboxClosed = 'EMON_OUTBOX_CLOSED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

@@ -31,7 +31,8 @@
  *   after 1 ms instead.
  * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas`, `event_loop_threshold`
  *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
- *   made configurable); `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ *   made configurable); `host`, `port`, `auth_token`, `allowed_origins` (dashboard); `require_tls`
+ *   (email) and a per-request `timeout` (email, slack, sms, webhook) in the alert channels.
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -255,6 +256,10 @@ const emailChannelSchema = z
     port: expecting(z.number().int().min(1).max(65535), 'an integer port from 1 to 65535').default(587),
     /** TLS from the first byte (port 465); false means STARTTLS when offered. */
     secure: bool().default(false),
+    /** Refuse to send unless the STARTTLS upgrade succeeds (ignored when `secure`). */
+    require_tls: bool().default(false),
+    /** Deadline for connecting, the greeting and each later SMTP read or write (a whole send gets 3×). */
+    timeout: timerMs().default(10_000),
     user: nonEmptyString('a non-empty SMTP user name').optional(),
     /** Secret: prefer ERLMCP_SMTP_PASS. */
     pass: nonEmptyString('a non-empty SMTP password').optional(),
@@ -275,6 +280,8 @@ const slackChannelSchema = z
     enabled: bool().default(false),
     /** Secret: prefer ERLMCP_SLACK_WEBHOOK. */
     webhook: expecting(z.string(), 'a string').default(SLACK_WEBHOOK_PLACEHOLDER),
+    /** Deadline of one webhook request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((slack, ctx) => {
     if (slack.enabled && (!isHttpUrl(slack.webhook) || isPlaceholder(slack.webhook))) {
@@ -296,6 +303,8 @@ const smsChannelSchema = z
     auth_token: nonEmptyString('a non-empty Twilio auth token').optional(),
     /** Messages API base URL (point it at a stub in tests). */
     base_url: httpUrl().default('https://api.twilio.com'),
+    /** Deadline of one Messages API request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((sms, ctx) => {
     if (!sms.enabled) return;
@@ -308,6 +317,8 @@ const webhookChannelSchema = z
   .strictObject({
     enabled: bool().default(false),
     url: expecting(z.string(), 'a string').default(''),
+    /** Deadline of one webhook request (connect, send, answer). */
+    timeout: timerMs().default(10_000),
   })
   .superRefine((webhook, ctx) => {
     if (webhook.enabled && (!isHttpUrl(webhook.url) || isPlaceholder(webhook.url))) {

@@ -60,9 +60,28 @@ export interface NotificationChannel {
   readonly name: ChannelName;
   /** Whether this channel sends resolved notifications (Alertmanager and webhooks do; SMS does not). */
   readonly sendsResolved: boolean;
-  send(notification: Notification): Promise<void>;
+  /**
+   * Delivers one notification. `context` (always given by the outbox) lets a channel with several
+   * receivers (SMS numbers, Alertmanager replicas) skip the ones an earlier attempt reached, and
+   * stop early when the outbox closes.
+   */
+  send(notification: Notification, context?: DeliveryContext): Promise<void>;
   /** Releases sockets/pools. */
   close?(): Promise<void>;
+}
+
+/**
+ * What the outbox tells a channel about one delivery attempt. A channel that sends to several
+ * receivers in separate requests marks each receiver (`part`, e.g. a phone number) delivered as it
+ * goes, so a retry after a partial failure, even after a restart, reaches only the rest.
+ */
+export interface DeliveryContext {
+  /** Parts delivered by earlier attempts of this (notification, channel). */
+  readonly delivered: ReadonlySet<string>;
+  /** Records `part` as delivered; resolves once that is durable. */
+  markDelivered(part: string): Promise<void>;
+  /** Aborted when the outbox closes: give up the attempt (it is retried after a restart). */
+  readonly signal: AbortSignal;
 }
 
 /** A notification that exhausted its retries (or failed for good), as the API shows it. */

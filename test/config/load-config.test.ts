@@ -96,10 +96,12 @@ describe('loadConfig', () => {
         host: '127.0.0.1',
         port: 587,
         secure: false,
+        require_tls: false,
+        timeout: 10_000,
       });
-      expect(a.channels.slack).toEqual({ enabled: false, webhook: 'https://hooks.slack.com/services/...' });
-      expect(a.channels.sms).toEqual({ enabled: false, provider: 'twilio', number: '+1234567890', to: [], base_url: 'https://api.twilio.com' });
-      expect(a.channels.webhook).toEqual({ enabled: false, url: '' });
+      expect(a.channels.slack).toEqual({ enabled: false, webhook: 'https://hooks.slack.com/services/...', timeout: 10_000 });
+      expect(a.channels.sms).toEqual({ enabled: false, provider: 'twilio', number: '+1234567890', to: [], base_url: 'https://api.twilio.com', timeout: 10_000 });
+      expect(a.channels.webhook).toEqual({ enabled: false, url: '', timeout: 10_000 });
       expect(a.channels.alertmanager).toEqual({ enabled: false, urls: [] });
     });
 
@@ -378,8 +380,8 @@ describe('loadConfig', () => {
           ERLMCP_ALERTMANAGER_URLS: 'http://am-1:9093, http://am-2:9093,',
         },
       });
-      expect(config.alerting.channels.slack).toEqual({ enabled: true, webhook: 'https://hooks.slack.com/services/T0/B0/XYZ' });
-      expect(config.alerting.channels.webhook).toEqual({ enabled: true, url: 'https://hooks.example.com/alerts' });
+      expect(config.alerting.channels.slack).toEqual({ enabled: true, webhook: 'https://hooks.slack.com/services/T0/B0/XYZ', timeout: 10_000 });
+      expect(config.alerting.channels.webhook).toEqual({ enabled: true, url: 'https://hooks.example.com/alerts', timeout: 10_000 });
       expect(config.alerting.channels.alertmanager).toEqual({ enabled: true, urls: ['http://am-1:9093', 'http://am-2:9093'] });
     });
 
