@@ -53,6 +53,8 @@ export interface DashboardArgs {
   wsLimits?: Partial<WsLimits>;
   /** The page's directory (default `<package root>/src/dashboard-page`). */
   pageDir?: string;
+  /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
+  sourceTimeoutMs?: number;
 }
 
 interface State {
@@ -74,6 +76,7 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
       log,
       wsLimits: args.wsLimits,
       pageDir: args.pageDir,
+      sourceTimeoutMs: args.sourceTimeoutMs,
     });
     const address = await server.listen(args.config.host, args.config.port);
     if (args.config.real_time_enabled) ctx.interval(args.config.refresh_interval, { type: 'tick' });

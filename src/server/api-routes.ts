@@ -13,7 +13,7 @@ import type {
   RealtimeResponse,
 } from '../protocol.js';
 import { historyToCsv } from './csv-export.js';
-import { callSource, type DashboardSources, SourceUnavailable } from './dashboard-sources.js';
+import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable } from './dashboard-sources.js';
 import type { FrameBuilder } from './frame-builder.js';
 import type { HistoryQuery } from './history-query.js';
 import { HttpError } from './http-error.js';
@@ -50,14 +50,18 @@ export interface ApiRoutesOptions {
   now: () => number;
   /** When the server started (ms), for `uptime_s`. */
   startedAt: number;
+  /** How long a source may take before its endpoint answers 503 (default `SOURCE_TIMEOUT_MS`). */
+  sourceTimeoutMs?: number;
 }
 
 export class ApiRoutes {
   readonly #o: ApiRoutesOptions;
   readonly #dashboards: ReadonlyMap<string, DashboardDef>;
+  readonly #timeoutMs: number;
 
   constructor(options: ApiRoutesOptions) {
     this.#o = options;
+    this.#timeoutMs = options.sourceTimeoutMs ?? SOURCE_TIMEOUT_MS;
     this.#dashboards = new Map(options.dashboards.map((d) => [d.name, d]));
   }
 
@@ -87,14 +91,14 @@ export class ApiRoutes {
     switch (path) {
       case '/health': {
         allowParams(query, []);
-        const processes = await callSource('processes', () => o.sources.processes());
+        const processes = await this.#source('processes', () => o.sources.processes());
         const down = Object.values(processes).some((state) => state !== 'running');
         const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
         return json(body);
       }
       case '/metrics': {
         allowParams(query, []);
-        const out = await callSource('metrics', () => o.sources.metrics(accept));
+        const out = await this.#source('metrics', () => o.sources.metrics(accept));
         return { status: 200, contentType: out.contentType, body: out.body };
       }
       case '/api/dashboards':
@@ -104,7 +108,7 @@ export class ApiRoutes {
         allowParams(query, ['dashboard']);
         const name = query.get('dashboard') ?? o.dashboards[0]!.name;
         this.#dashboard(name);
-        const [alerts, scores] = await Promise.all([callSource('alerts', () => o.sources.alerts()), callSource('scores', () => o.sources.scores())]);
+        const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
         const at = o.now();
         const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
         return json(body);
@@ -117,13 +121,13 @@ export class ApiRoutes {
         return this.#export(query);
       case '/api/alerts':
         allowParams(query, []);
-        return json(await callSource('alerts', () => o.sources.alerts()));
+        return json(await this.#source('alerts', () => o.sources.alerts()));
       case '/api/slas':
         allowParams(query, []);
-        return json(await callSource('slas', () => o.sources.slas()));
+        return json(await this.#source('slas', () => o.sources.slas()));
       case '/api/report': {
         allowParams(query, []);
-        const report = await callSource('report', () => o.sources.report());
+        const report = await this.#source('report', () => o.sources.report());
         if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
         return json(report);
       }
@@ -164,6 +168,10 @@ export class ApiRoutes {
     const headers = { 'content-disposition': `attachment; filename="${file}"` };
     if (format === 'csv') return { status: 200, contentType: 'text/csv; charset=utf-8', body: historyToCsv(history), headers };
     return { status: 200, contentType: JSON_TYPE, body: JSON.stringify({ ...history, ...(request.target.kind === 'dashboard' ? { dashboard: what } : {}) }, null, 2), headers };
+  }
+
+  #source<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+    return callSource(name, run, this.#timeoutMs);
   }
 
   #dashboard(name: string): DashboardDef {

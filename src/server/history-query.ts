@@ -52,7 +52,6 @@ export interface HistoryRequest {
 
 interface StoredSeries {
   key: string;
-  type: MetricType;
   labels: Record<string, string>;
 }
 
@@ -112,34 +111,34 @@ export class HistoryQuery {
     if (target.kind === 'metric') {
       const stored = this.#storedSeries(target.series);
       if (stored === undefined) throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
-      return { from, to, series: [this.#entry(target.series, stored, from, to, points)] };
+      return { from, to, series: [this.#entry(target.series, stored.type, stored.series, from, to, points)] };
     }
     const series: HistoryResponse['series'] = [];
     for (const chart of target.dashboard.charts) {
       for (const def of chart.series) {
-        series.push({ chart: chart.id, ...this.#entry(def, this.#storedSeries(def) ?? [], from, to, points) });
+        const stored = this.#storedSeries(def);
+        series.push({ chart: chart.id, ...this.#entry(def, stored?.type, stored?.series ?? [], from, to, points) });
       }
     }
     return { from, to, series };
   }
 
-  #entry(def: ChartSeriesDef, stored: StoredSeries[], from: number, to: number, points: number): HistoryResponse['series'][number] {
+  #entry(def: ChartSeriesDef, type: MetricType | undefined, stored: StoredSeries[], from: number, to: number, points: number): HistoryResponse['series'][number] {
     const stat = def.stat ?? 'value';
-    const type = stored[0]?.type;
     if (type !== undefined && type !== 'histogram' && HISTOGRAM_ONLY.has(stat)) {
       throw new HttpError(400, `stat ${stat} applies to histograms; metric ${JSON.stringify(def.metric)} is a ${type} (use value or rate)`);
     }
-    const perSeries = stored.map((s) => this.#seriesPoints(s, stat, from, to, points));
+    const perSeries = stored.map((s) => this.#seriesPoints(s, type!, stat, from, to, points));
     const combined = perSeries.length === 1 ? perSeries[0]! : combine(perSeries, stat, from, to, points);
     return { label: def.label, metric: def.metric, labels: { ...(def.labels ?? (stored.length === 1 ? stored[0]!.labels : {})) }, stat, points: combined };
   }
 
-  #seriesPoints(s: StoredSeries, stat: SeriesStat, from: number, to: number, points: number): Point[] {
+  #seriesPoints(s: StoredSeries, type: MetricType, stat: SeriesStat, from: number, to: number, points: number): Point[] {
     const read = (key: string): Point[] => {
       const id = this.#store.seriesId(key);
       return id === undefined ? [] : this.#store.queryRange(id, from, to, points);
     };
-    if (s.type !== 'histogram') return stat === 'rate' ? rates(read(s.key)) : read(s.key);
+    if (type !== 'histogram') return stat === 'rate' ? rates(read(s.key)) : read(s.key);
     switch (stat) {
       case 'p50':
       case 'p95':
@@ -160,22 +159,28 @@ export class HistoryQuery {
     }
   }
 
-  /** The stored series a chart series names, or `undefined` when the metric has no history at all. */
-  #storedSeries(def: ChartSeriesDef): StoredSeries[] | undefined {
+  /**
+   * The stored series a chart series names and the metric's type, or `undefined` when the metric
+   * is neither in the table nor in the store.
+   */
+  #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[] } | undefined {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
-      const found = selectSeries(metric, def.labels).map((s) => ({ key: s.key, type: metric.type as MetricType, labels: { ...s.labels } }));
-      if (found.length > 0) return found;
+      const type = metric.type as MetricType;
+      const series = selectSeries(metric, def.labels).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
+      if (series.length > 0) return { type, series };
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
-    if (defs.length === 0) return metric === undefined ? undefined : [];
+    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type as MetricType, series: [] };
     const wanted = def.labels;
-    if (wanted === undefined) {
-      const unlabelled = defs.filter((d) => Object.keys(d.labels).length === 0);
-      return (unlabelled.length > 0 ? unlabelled : defs).map((d) => ({ key: d.key, type: d.type, labels: d.labels }));
-    }
-    return defs.filter((d) => sameLabels(d.labels, wanted)).map((d) => ({ key: d.key, type: d.type, labels: d.labels }));
+    const chosen =
+      wanted !== undefined
+        ? defs.filter((d) => sameLabels(d.labels, wanted))
+        : defs.some((d) => Object.keys(d.labels).length === 0)
+          ? defs.filter((d) => Object.keys(d.labels).length === 0)
+          : defs;
+    return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
   }
 }
 

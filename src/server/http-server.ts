@@ -62,6 +62,8 @@ export interface HttpServerOptions {
   wsLimits?: Partial<WsLimits>;
   /** Where the page's files are (default `<package root>/src/dashboard-page`). */
   pageDir?: string;
+  /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
+  sourceTimeoutMs?: number;
 }
 
 /** Where the server listens. */
@@ -100,6 +102,7 @@ export class HttpServer {
   /** The last alerts a tick could read, kept when the alerts source fails so highlighting does not flicker off. */
   #lastAlerts: AlertView[] = [];
   #alertsFailing = false;
+  readonly #sourceTimeoutMs: number | undefined;
 
   /** Builds the server without listening; `listen()` binds it. @throws {MonitorError} as `Access` */
   constructor(options: HttpServerOptions) {
@@ -108,6 +111,7 @@ export class HttpServer {
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
     this.#sources = options.sources;
+    this.#sourceTimeoutMs = options.sourceTimeoutMs;
     const dashboards = options.dashboards ?? dashboardsFrom(config);
     const reader = new LiveReader(options.registry, options.derived);
     this.#frames = new FrameBuilder(dashboards, reader);
@@ -116,7 +120,7 @@ export class HttpServer {
       defaultRangeMs: config.historical_range,
       maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
     });
-    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now() });
+    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({ dashboards: dashboards.map((d) => d.name), refreshInterval: config.refresh_interval, now: this.#now, log: this.#log, limits: options.wsLimits });
     this.#server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => void this.#onRequest(req, res));
@@ -174,7 +178,7 @@ export class HttpServer {
 
   async #readAlerts(): Promise<AlertView[]> {
     try {
-      this.#lastAlerts = await callSource('alerts', () => this.#sources.alerts());
+      this.#lastAlerts = await callSource('alerts', () => this.#sources.alerts(), this.#sourceTimeoutMs);
       this.#alertsFailing = false;
     } catch (err) {
       if (!this.#alertsFailing) this.#log.warn({ err: toError(err) }, 'dashboard: alerts source failed; frames keep the last alerts read');
