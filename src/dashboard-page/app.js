@@ -290,6 +290,11 @@ Object.defineProperty(window, '__dashboard', {
     plottedCount: (chartId) => panels.get(chartId)?.plottedCount() ?? 0,
     /** @param {string} chartId @param {string} label */
     lastPoint: (chartId, label) => panels.get(chartId)?.shown().get(label)?.last() ?? null,
+    /** @param {string} chartId @param {string} label @returns {[number, number] | null} first and last timestamp */
+    span: (chartId, label) => {
+      const b = panels.get(chartId)?.shown().get(label);
+      return b && b.length ? [b.ts[0], b.ts[b.length - 1]] : null;
+    },
     status: () => statusEl.dataset.state,
     range: () => range,
     theme: () => theme.current,

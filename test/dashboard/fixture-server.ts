@@ -17,7 +17,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PAGE_DIR = path.join(ROOT, 'src/dashboard-page');
 const UPLOT_DIR = path.join(ROOT, 'node_modules/uplot/dist');
 const UPLOT_FILES = new Set(['uPlot.iife.min.js', 'uPlot.min.css']);
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -127,6 +127,9 @@ export interface FixtureServer {
   setAlerts(alerts: AlertView[]): void;
   /** Cuts every WebSocket without a close handshake (a crashed server or a dead network). */
   dropClients(): void;
+  /** While on, WebSocket upgrades are answered 503 (a server that is down), their times kept in `refusedAt`. */
+  refuseClients(on: boolean): void;
+  readonly refusedAt: number[];
   /** Open WebSocket clients. */
   clientCount(): number;
   /** Client messages received, in order. */
@@ -147,6 +150,8 @@ export async function startFixtureServer(opts: { token?: string } = {}): Promise
   let step = 1000;
   const received: unknown[] = [];
   const requests: string[] = [];
+  let refusing = false;
+  const refusedAt: number[] = [];
   const sent: Array<{ at: number; charts: Record<string, ChartPoints> }> = [];
   const refresh = DASHBOARD.refresh_interval;
 
@@ -198,7 +203,7 @@ export async function startFixtureServer(opts: { token?: string } = {}): Promise
       if (url.pathname.startsWith('/assets/')) {
         const name = url.pathname.slice('/assets/'.length);
         if (UPLOT_FILES.has(name)) return file(res, path.join(UPLOT_DIR, name));
-        if (/^[\w-]+\.(js|css)$/.test(name)) return file(res, path.join(PAGE_DIR, name)).catch(() => send(res, 404, { error: `no asset "${name}"` }));
+        if (/^[\w-]+\.(js|css|svg)$/.test(name)) return file(res, path.join(PAGE_DIR, name)).catch(() => send(res, 404, { error: `no asset "${name}"` }));
         return send(res, 404, { error: `no asset "${name}"` });
       }
       if (url.pathname.startsWith('/api/') && !authorised(req, url, false)) return send(res, 401, { error: 'missing or wrong bearer token' });
@@ -216,6 +221,11 @@ export async function startFixtureServer(opts: { token?: string } = {}): Promise
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (refusing) {
+      refusedAt.push(Date.now());
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
     if (url.pathname !== '/ws' || !authorised(req, url, true)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
       return;
@@ -262,6 +272,10 @@ export async function startFixtureServer(opts: { token?: string } = {}): Promise
     sent,
     setAlerts: (next) => {
       alerts = next;
+    },
+    refusedAt,
+    refuseClients: (on) => {
+      refusing = on;
     },
     dropClients: () => {
       for (const ws of wss.clients) ws.terminate();
