@@ -208,6 +208,11 @@ function startSlaPolling() {
   if (!def) return;
   const every = Math.max(1000, def.refresh_interval);
   const tick = async () => {
+    // While the feed is down the server is too: wait for it instead of piling up failed requests.
+    if (feed && feed.state !== 'live') {
+      setTimeout(tick, every);
+      return;
+    }
     try {
       slaPanel.update(await api.get('/api/slas'));
     } catch (err) {

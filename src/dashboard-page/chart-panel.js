@@ -6,7 +6,7 @@
  * kept current) and `history` (a range answer, shown instead while a range is picked). Drawing
  * waits for the next animation frame, so a burst of updates costs one redraw.
  */
-import { el, formatValue } from './dom.js';
+import { displayUnit, el, formatValue } from './dom.js';
 import { GaugeView } from './gauge-view.js';
 import { seriesColor } from './palette.js';
 import { PieView } from './pie-view.js';
@@ -57,7 +57,7 @@ export class ChartPanel {
     this.badge = el('span', { className: 'alert-badge', attrs: { hidden: '' } });
     const head = el('header', { className: 'chart-head' }, [
       el('h3', { text: def.title }),
-      el('span', { className: 'unit', text: def.unit }),
+      el('span', { className: 'unit', text: displayUnit(def.unit) }),
       this.badge,
     ]);
     this.body = el('div', { className: `chart-body type-${def.type}` });
@@ -90,6 +90,7 @@ export class ChartPanel {
     if (this.def.type !== 'line' && this.def.type !== 'bar') return this.schedule();
     this.view = new TimePlot(this.body, {
       type: this.def.type,
+      unit: this.def.unit,
       labels: this.labels,
       colors: this.colors,
       xRange: () => this.range,

@@ -54,14 +54,31 @@ function trim(v) {
 }
 
 /**
- * A value with its unit: "12.3 ms", "45 %".
+ * A value with its unit: "12.3 ms", "45%". A `ratio` (0-1) shows as a percentage.
  * @param {number | null | undefined} v
  * @param {string} unit
  */
 export function formatValue(v, unit) {
-  const n = formatNumber(v);
+  const n = formatNumber(unit === 'ratio' && typeof v === 'number' ? v * 100 : v);
   if (n === '–' || !unit) return n;
-  return unit === '%' ? `${n}%` : `${n} ${unit}`;
+  return unit === '%' || unit === 'ratio' ? `${n}%` : `${n} ${unit}`;
+}
+
+/**
+ * An axis tick: the number alone, a ratio as a percentage.
+ * @param {number} v
+ * @param {string} unit
+ */
+export function formatTick(v, unit) {
+  return unit === 'ratio' ? `${formatNumber(v * 100)}%` : formatNumber(v);
+}
+
+/**
+ * The unit as a chart header shows it (`ratio` → `%`).
+ * @param {string} unit
+ */
+export function displayUnit(unit) {
+  return unit === 'ratio' ? '%' : unit;
 }
 
 /**

@@ -2,7 +2,7 @@
  * A time-series plot (chart types `line` and `bar`) drawn by uPlot on a canvas. Axis and grid
  * colours come from the theme's CSS variables, so a theme change rebuilds the plot.
  */
-import { cssVar, formatNumber } from './dom.js';
+import { cssVar, formatTick } from './dom.js';
 import { withAlpha } from './palette.js';
 
 export class TimePlot {
@@ -10,6 +10,7 @@ export class TimePlot {
    * @param {HTMLElement} container where the canvas goes
    * @param {{
    *   type: 'line' | 'bar',
+   *   unit: string,
    *   labels: string[],
    *   colors: string[],
    *   xRange: () => [number, number] | null,   // fixed x range in seconds, or null for the data's
@@ -27,7 +28,7 @@ export class TimePlot {
   }
 
   build() {
-    const { type, labels, colors, xRange, onCursor } = this.opts;
+    const { type, unit, labels, colors, xRange, onCursor } = this.opts;
     const text = cssVar('--text-muted') || '#9fa7b3';
     const grid = cssVar('--grid') || 'rgba(204,204,220,0.07)';
     const font = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -70,7 +71,7 @@ export class TimePlot {
       },
       axes: [
         { ...axis, space: 60 },
-        { ...axis, size: 48, values: (_u, splits) => splits.map(formatNumber) },
+        { ...axis, size: 48, values: (_u, splits) => splits.map((v) => formatTick(v, unit)) },
       ],
       series: [{}, ...series],
       hooks: { setCursor: [(u) => onCursor(u.cursor.idx ?? null)] },
