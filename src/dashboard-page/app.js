@@ -169,6 +169,8 @@ function onServerMessage(msg) {
 
 /** @type {LiveFeed | null} */
 let feed = null;
+/** Updates "Reconnecting in N s…" each second. */
+let countdown = 0;
 
 function startFeed() {
   if (!def) return;
@@ -176,10 +178,18 @@ function startFeed() {
   feed = new LiveFeed(api.wsUrl, {
     onMessage: onServerMessage,
     onState: (state, detail) => {
+      clearInterval(countdown);
       if (state === 'live') setStatus('live', 'Live');
       else if (state === 'connecting') setStatus('connecting', 'Connecting…');
-      else if (state === 'reconnecting') setStatus('reconnecting', `Reconnecting${detail.retryInMs ? ` in ${Math.max(1, Math.round(detail.retryInMs / 1000))} s` : ''}…`);
-      else setStatus('offline', 'Offline');
+      else if (state === 'reconnecting') {
+        const due = Date.now() + (detail.retryInMs ?? 0);
+        const show = () => {
+          const s = Math.ceil((due - Date.now()) / 1000);
+          setStatus('reconnecting', s > 0 ? `Reconnecting in ${s} s…` : 'Reconnecting…');
+        };
+        show();
+        countdown = setInterval(show, 1000);
+      } else setStatus('offline', 'Offline');
     },
     pingIntervalMs: Math.min(30000, Math.max(2000, refresh * 3)),
   });

@@ -15,24 +15,6 @@ import { TimePlot } from './time-plot.js';
 
 const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
 
-/**
- * Whether `t` lies between two consecutive live timestamps that are at most `gapMs` apart.
- * @param {number[]} ts sorted
- * @param {number} t
- * @param {number} gapMs
- */
-function coveredByLive(ts, t, gapMs) {
-  let lo = 0;
-  let hi = ts.length - 1;
-  if (hi < 0 || t < ts[0] || t > ts[hi]) return false;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (ts[mid] <= t) lo = mid;
-    else hi = mid;
-  }
-  return ts[hi] - ts[lo] <= gapMs || ts[lo] === t || ts[hi] === t;
-}
-
 export class ChartPanel {
   /**
    * @param {import('../protocol.js').ChartDef} def
@@ -118,18 +100,12 @@ export class ChartPanel {
   }
 
   /**
-   * Replaces the live buffers (history of the recent past, so a fresh page is not empty).
+   * Merges history of the recent past into the live buffers, so a fresh page is not empty and a
+   * reconnected one has no hole.
    * @param {Map<string, Array<[number, number | null]>>} byLabel
    */
   fillLive(byLabel) {
-    for (const [label, points] of byLabel) {
-      const buf = this.live.get(label);
-      if (!buf) continue;
-      // Live points stay; history fills in before them and in holes (a dropped connection).
-      const live = buf.ts.map((t, i) => [t, buf.vals[i]]);
-      const fill = points.filter((p) => Array.isArray(p) && !coveredByLive(buf.ts, p[0], this.gapMs));
-      buf.replace([...fill, ...live]);
-    }
+    for (const [label, points] of byLabel) this.live.get(label)?.fill(points, this.gapMs);
     if (!this.history) this.schedule();
   }
 

@@ -53,6 +53,20 @@ export class SeriesBuffer {
     for (const p of sorted) this.push(p);
   }
 
+  /**
+   * Merges history into the buffer: its points go before the first buffered point and into holes
+   * (consecutive buffered points more than `gapMs` apart, e.g. while the feed was down); where
+   * the buffer has points, they stay.
+   * @param {Array<[number, number | null]>} points
+   * @param {number} gapMs
+   */
+  fill(points, gapMs) {
+    const own = this.ts.map((t, i) => [t, this.vals[i]]);
+    const ts = this.ts;
+    const extra = points.filter((p) => Array.isArray(p) && !covered(ts, p[0], gapMs));
+    this.replace([...extra, ...own]);
+  }
+
   /** @returns {[number, number | null] | null} the newest point */
   last() {
     const n = this.ts.length;
@@ -64,6 +78,24 @@ export class SeriesBuffer {
     for (let i = this.vals.length - 1; i >= 0; i--) if (this.vals[i] !== null) return this.vals[i];
     return null;
   }
+}
+
+/**
+ * Whether `t` is one of `ts` or lies between two consecutive ones at most `gapMs` apart.
+ * @param {number[]} ts sorted
+ * @param {number} t
+ * @param {number} gapMs
+ */
+function covered(ts, t, gapMs) {
+  let lo = 0;
+  let hi = ts.length - 1;
+  if (hi < 0 || t < ts[0] || t > ts[hi]) return false;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return ts[lo] === t || ts[hi] === t || ts[hi] - ts[lo] <= gapMs;
 }
 
 /**

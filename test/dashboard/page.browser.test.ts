@@ -259,7 +259,7 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     try {
       await expect.poll(() => attempts.length, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(4);
       expect(await page.evaluate(() => window.__dashboard.status())).toBe('reconnecting');
-      expect(await page.textContent('#status')).toMatch(/Reconnecting in \d+ s…/);
+      expect(await page.textContent('#status')).toMatch(/^\s*Reconnecting( in \d+ s)?…\s*$/);
       await page.screenshot({ path: path.join(SHOTS, 'reconnecting.png') });
       // Exponential backoff with jitter: two later waits add up to more than an earlier one.
       const [t1, t2, , t4] = attempts as [number, number, number, number];
@@ -341,6 +341,39 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  it('polls /api/realtime when the live feed is off (real_time_enabled: false)', async () => {
+    const polled = await startRealDashboard({ config: { real_time_enabled: false }, seedHistory: false });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      contexts.push(context);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      const sockets: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      let polls = 0;
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/api/realtime') polls += 1;
+      });
+      await page.goto(`${polled.url}/?token=${TOKEN}`);
+      await page.waitForFunction(() => window.__dashboard?.status() === 'polling', undefined, WAIT);
+      await expect.poll(() => polls, WAIT).toBeGreaterThanOrEqual(3);
+      // The newest point moves on twice more: the polls bring points (the history backfill is one request).
+      for (let i = 0; i < 2; i++) {
+        const t = await page.evaluate(() => window.__dashboard.lastPoint('throughput', 'req/s')?.[0] ?? 0);
+        await page.waitForFunction((t0) => (window.__dashboard.lastPoint('throughput', 'req/s')?.[0] ?? 0) > t0, t, WAIT);
+      }
+      expect(await page.textContent('#status')).toContain('Polling');
+      expect(sockets).toEqual([]);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await polled.close();
+    }
   });
 
   it('says the token is missing when the API refuses the page', async () => {

@@ -119,8 +119,10 @@ export interface RealDashboard {
 /**
  * Seeds a day of history (every 10 min, then every 30 s for the last hour), starts the driver and
  * the dashboard process on 127.0.0.1 with `auth_token` {@link TOKEN}.
+ * @param options.config `dashboard.json` keys over the test's (refresh 200 ms, 50 points, token, "ops")
+ * @param options.seedHistory default true
  */
-export async function startRealDashboard(): Promise<RealDashboard> {
+export async function startRealDashboard(options: { config?: Record<string, unknown>; seedHistory?: boolean } = {}): Promise<RealDashboard> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-page-test-'));
   const store = MetricStore.open({ dataDir: path.join(dir, 'store') });
   const { registry } = newRegistry();
@@ -136,7 +138,7 @@ export async function startRealDashboard(): Promise<RealDashboard> {
   const seedTimes: number[] = [];
   for (let t = start - 86_400_000; t < start - 3_600_000; t += 600_000) seedTimes.push(t);
   for (let t = start - 3_600_000; t < start; t += 30_000) seedTimes.push(t);
-  for (const t of seedTimes) {
+  for (const t of options.seedHistory === false ? [] : seedTimes) {
     setValues(g, Math.floor(t / 30_000));
     await flushTable(registry, store, t);
   }
@@ -157,7 +159,7 @@ export async function startRealDashboard(): Promise<RealDashboard> {
   let port = 0;
   let pid: DashboardPid | null = null;
   const startProcess = async () => {
-    const config = dashboardSchema.parse({ port, refresh_interval: REFRESH_MS, data_points: DATA_POINTS, auth_token: TOKEN, dashboards: [OPS] }) as DashboardConfig;
+    const config = dashboardSchema.parse({ port, refresh_interval: REFRESH_MS, data_points: DATA_POINTS, auth_token: TOKEN, dashboards: [OPS], ...options.config }) as DashboardConfig;
     pid = await startServer(system, dashboard, { registry, store, config, derived: new DerivedValues(), sources, heartbeatMs: 5000 });
     const address = await pid.call({ type: 'address' });
     port = Number(new URL(address.url).port);
