@@ -158,6 +158,20 @@ describe('dashboard HTTP API', () => {
     expect(p99direct.body.series[0]!.points).toEqual(p99!.points);
   });
 
+  it('starts a range with the value a series held at its start, since unchanged series are not rewritten', async () => {
+    const f = await startDashboard();
+    const g = perfGauges(f.registry);
+    g.errorRate.set(0.02);
+    await flushTable(f.registry, f.store, T0);
+    await flushTable(f.registry, f.store, T0 + 60_000); // unchanged: no new point
+    g.errorRate.set(0.05);
+    await flushTable(f.registry, f.store, T0 + 90_000);
+    const later = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 + 30_000}&to=${T0 + 120_000}`);
+    expect(later.body.series[0]!.points).toEqual([[T0 + 30_000, 0.02], [T0 + 90_000, 0.05]]);
+    const before = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 - 60_000}&to=${T0 - 1}`);
+    expect(before.body.series[0]!.points).toEqual([]);
+  });
+
   it('answers bad history parameters with 400 and the reason', async () => {
     const f = await startDashboard({ config: { data_points: 100, historical_range: 3_600_000 } });
     perfGauges(f.registry);
