@@ -1,0 +1,122 @@
+/**
+ * The points of one chart series, oldest first, at most `limit` of them (the dashboard's
+ * `data_points`). Timestamps only move forward: a point with the newest timestamp again replaces
+ * it (the same sample in the next frame), an older one is dropped.
+ */
+export class SeriesBuffer {
+  /** @param {number} limit most points kept */
+  constructor(limit) {
+    this.limit = Math.max(1, limit);
+    /** @type {number[]} milliseconds */
+    this.ts = [];
+    /** @type {Array<number | null>} */
+    this.vals = [];
+  }
+
+  get length() {
+    return this.ts.length;
+  }
+
+  /**
+   * Adds the newest point.
+   * @param {[number, number | null]} point `[timestampMs, value]`
+   * @returns {boolean} whether the buffer changed
+   */
+  push(point) {
+    if (!Array.isArray(point) || typeof point[0] !== 'number' || !Number.isFinite(point[0])) return false;
+    const [t, raw] = point;
+    const v = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+    const n = this.ts.length;
+    if (n > 0 && t < this.ts[n - 1]) return false;
+    if (n > 0 && t === this.ts[n - 1]) {
+      if (this.vals[n - 1] === v) return false;
+      this.vals[n - 1] = v;
+      return true;
+    }
+    this.ts.push(t);
+    this.vals.push(v);
+    if (this.ts.length > this.limit) {
+      this.ts.splice(0, this.ts.length - this.limit);
+      this.vals.splice(0, this.vals.length - this.limit);
+    }
+    return true;
+  }
+
+  /**
+   * Replaces the contents (a history answer), keeping the newest `limit` points in order.
+   * @param {Array<[number, number | null]>} points
+   */
+  replace(points) {
+    this.ts = [];
+    this.vals = [];
+    const sorted = [...points].filter((p) => Array.isArray(p) && Number.isFinite(p[0])).sort((a, b) => a[0] - b[0]);
+    for (const p of sorted) this.push(p);
+  }
+
+  /**
+   * Merges history into the buffer: its points go before the first buffered point and into holes
+   * (consecutive buffered points more than `gapMs` apart, e.g. while the feed was down); where
+   * the buffer has points, they stay.
+   * @param {Array<[number, number | null]>} points
+   * @param {number} gapMs
+   */
+  fill(points, gapMs) {
+    const own = this.ts.map((t, i) => [t, this.vals[i]]);
+    const ts = this.ts;
+    const extra = points.filter((p) => Array.isArray(p) && !covered(ts, p[0], gapMs));
+    this.replace([...extra, ...own]);
+  }
+
+  /** @returns {[number, number | null] | null} the newest point */
+  last() {
+    const n = this.ts.length;
+    return n ? [this.ts[n - 1], this.vals[n - 1]] : null;
+  }
+
+  /** @returns {number | null} the newest non-null value */
+  lastValue() {
+    for (let i = this.vals.length - 1; i >= 0; i--) if (this.vals[i] !== null) return this.vals[i];
+    return null;
+  }
+}
+
+/**
+ * Whether `t` is one of `ts` or lies between two consecutive ones at most `gapMs` apart.
+ * @param {number[]} ts sorted
+ * @param {number} t
+ * @param {number} gapMs
+ */
+function covered(ts, t, gapMs) {
+  let lo = 0;
+  let hi = ts.length - 1;
+  if (hi < 0 || t < ts[0] || t > ts[hi]) return false;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return ts[lo] === t || ts[hi] === t || ts[hi] - ts[lo] <= gapMs;
+}
+
+/**
+ * Joins buffers into uPlot's aligned data: `[xs (seconds), ys0, ys1, …]`. Where a series has no
+ * point at another series' timestamp the slot is `undefined` (uPlot draws across it); a real
+ * no-data value stays `null` (uPlot leaves a gap).
+ * @param {SeriesBuffer[]} buffers
+ * @returns {Array<Array<number | null | undefined>>}
+ */
+export function alignBuffers(buffers) {
+  const first = buffers[0];
+  const same = first && buffers.every((b) => b.ts.length === first.ts.length && b.ts.every((t, i) => t === first.ts[i]));
+  if (same) return [first.ts.map((t) => t / 1000), ...buffers.map((b) => b.vals.slice())];
+  const all = new Set();
+  for (const b of buffers) for (const t of b.ts) all.add(t);
+  const xs = [...all].sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const ys = buffers.map((b) => {
+    const col = new Array(xs.length).fill(undefined);
+    for (let i = 0; i < b.ts.length; i++) col[index.get(b.ts[i])] = b.vals[i];
+    return col;
+  });
+  return [xs.map((t) => t / 1000), ...ys];
+}
