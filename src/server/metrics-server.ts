@@ -1,11 +1,11 @@
 /**
- * A minimal HTTP endpoint for the metric table: `GET /metrics` (Prometheus text format) and
+ * A minimal HTTP endpoint for the metric table: `GET /metrics` (Prometheus text format or OpenMetrics, by the Accept header) and
  * `GET /health`. Bound to 127.0.0.1 unless told otherwise. The dashboard server serves the same
  * routes among its own.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from '../exposition/prometheus-text.js';
+import { renderExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 
 export interface MetricsServer {
@@ -22,8 +22,8 @@ export async function serveMetrics(registry: Registry, options: { host?: string;
       return;
     }
     if (path === '/metrics') {
-      renderPrometheusText(registry).then(
-        (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : text),
+      renderExposition(registry, req.headers.accept).then(
+        ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, vary: 'Accept' }).end(req.method === 'HEAD' ? undefined : body),
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('exposition failed\n'),
       );
     } else if (path === '/health') {

@@ -1,0 +1,20 @@
+/**
+ * Tests that need a Debian binary (Prometheus, Alertmanager, promtool, chromium) skip themselves
+ * when it is absent, naming the apt-get line that installs it, unless REQUIRE_SYSTEM_DEPS=1: then
+ * the absence fails the test file instead of hiding behind a skip.
+ */
+import fs from 'node:fs';
+
+/** Whether `binary` exists; throws when it does not and REQUIRE_SYSTEM_DEPS=1. */
+export function hasSystemBinary(binary: string, aptPackages: string): boolean {
+  if (fs.existsSync(binary)) return true;
+  if (process.env.REQUIRE_SYSTEM_DEPS === '1') {
+    throw new Error(`${binary} is missing and REQUIRE_SYSTEM_DEPS=1: apt-get install -y ${aptPackages}`);
+  }
+  return false;
+}
+
+/** The skip reason to put in a describe title: `(needs apt-get install -y …)`. */
+export function skipNote(binary: string, aptPackages: string): string {
+  return fs.existsSync(binary) ? '' : ` (skipped: ${binary} missing; apt-get install -y ${aptPackages})`;
+}
