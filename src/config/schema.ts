@@ -29,8 +29,8 @@
  *   missing from the policy is not escalated.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas` (performance monitor);
- *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation` (monitoring); `window`, `slas`
+ *   (performance monitor); `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -152,6 +152,12 @@ export const monitoringSchema = z
     series_limit: positiveInt('series per metric').default(10_000),
     /** Directory of the LMDB environment (relative paths resolve against the working directory). */
     data_dir: nonEmptyString('a non-empty directory path').default('./.erlmcp-monitor'),
+    /**
+     * With node:cluster workers, how the primary's exposition shows their series: `by_worker`
+     * (each series labelled `worker="<id>"`, the primary's own `worker="primary"`) or `sum` (one
+     * series per label set, summed over the workers).
+     */
+    cluster_aggregation: expecting(z.enum(['by_worker', 'sum']), '"by_worker" or "sum"').default('by_worker'),
   })
   .superRefine((config, ctx) => {
     if (config.retention_period < config.aggregation_interval) {

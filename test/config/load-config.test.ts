@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       expect(m.export_endpoint).toBe('http://127.0.0.1:9090/api/v1/write');
       expect(m.series_limit).toBe(10_000);
       expect(m.data_dir).toBe('./.erlmcp-monitor');
+      expect(m.cluster_aggregation).toBe('by_worker');
     });
 
     it('loads performance_monitor.json with the source defaults and SLAs', () => {
