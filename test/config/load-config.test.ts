@@ -211,6 +211,13 @@ describe('loadConfig', () => {
       expect(err.message).toContain(`${join(dir, 'monitoring.json')}: storage_backend: invalid value "ets" (allowed: "lmdb"); metrics are kept in memory`);
     });
 
+    it('accepts "by_worker" and "sum" for cluster_aggregation and lists them for another value', () => {
+      expect(loadConfig({ configDir: configDir({ 'monitoring.json': { cluster_aggregation: 'sum' } }), env: {} }).monitoring.cluster_aggregation).toBe('sum');
+      const dir = configDir({ 'monitoring.json': { cluster_aggregation: 'avg' } });
+      const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+      expect(err.message).toContain(`${join(dir, 'monitoring.json')}: cluster_aggregation: invalid value "avg" (allowed: "by_worker", "sum")`);
+    });
+
     it('rejects histogram buckets that are not strictly increasing', () => {
       const dir = configDir({ 'monitoring.json': { histogram_buckets: [10, 50, 50, 100] } });
       const err = configError(() => loadConfig({ configDir: dir, env: {} }));
