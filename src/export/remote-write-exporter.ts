@@ -8,7 +8,10 @@
  *
  * Building a batch yields to the event loop every `YIELD_EVERY_SAMPLES` samples, like the
  * exposition. A series counts as exported once queued: if its batch is later dropped, the next
- * change sends it again (counters are cumulative, so nothing is lost but resolution).
+ * change sends it again (counters are cumulative, so nothing is lost but resolution). A series
+ * that has not changed is still re-sent once `refreshMs` (default 4 minutes) has passed since it
+ * was last sent: PromQL looks back 5 minutes by default, so a gauge that holds still would
+ * otherwise vanish from instant queries.
  */
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -27,6 +30,8 @@ export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'he
   externalLabels?: Readonly<Record<string, string>>;
   /** Samples per request at most (default 2,000, Prometheus's own `max_samples_per_send`). */
   maxSamplesPerBatch?: number;
+  /** ms after which an unchanged series is sent again (default 240,000). */
+  refreshMs?: number;
 }
 
 export interface CollectSummary {
@@ -41,8 +46,9 @@ export class RemoteWriteExporter {
   readonly #external: Readonly<Record<string, string>>;
   readonly #maxSamples: number;
   readonly #log: Logger;
-  /** Each series' version when last queued. */
-  readonly #exported = new WeakMap<Series, number>();
+  readonly #refreshMs: number;
+  /** Each series' version and time when last queued. */
+  readonly #exported = new WeakMap<Series, { version: number; at: number }>();
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad endpoint or option */
   constructor(options: RemoteWriteExporterOptions) {
@@ -51,6 +57,7 @@ export class RemoteWriteExporter {
     this.#log = options.logger;
     this.#external = options.externalLabels ?? { job: 'erlmcp_monitor', instance: os.hostname() };
     this.#maxSamples = options.maxSamplesPerBatch ?? 2000;
+    this.#refreshMs = options.refreshMs ?? 240_000;
   }
 
   /** Queues the series changed since the last call, stamped `now` (ms). Never throws. */
@@ -74,8 +81,9 @@ export class RemoteWriteExporter {
       const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
       for (const s of metric.series() as Series[]) {
         const version = s.version();
-        if (this.#exported.get(s) === version) continue;
-        this.#exported.set(s, version);
+        const last = this.#exported.get(s);
+        if (last !== undefined && last.version === version && now - last.at < this.#refreshMs) continue;
+        this.#exported.set(s, { version, at: now });
         const labels = { ...this.#external, ...s.labels };
         const series = toTimeSeries(name, scale, labels, s, now);
         const n = series.length;

@@ -16,6 +16,17 @@ export interface Exposition {
   body: string;
 }
 
+/**
+ * What `/metrics` serves: the exposition for a request's Accept header. `renderExposition` bound
+ * to a registry is one; a cluster primary's merged view is another. The dashboard server takes one.
+ */
+export type ExpositionSource = (accept: string | undefined) => Promise<Exposition>;
+
+/** The exposition source of one registry. */
+export function registrySource(registry: Registry): ExpositionSource {
+  return (accept) => renderExposition(registry, accept);
+}
+
 interface Range {
   type: string;
   params: Map<string, string>;

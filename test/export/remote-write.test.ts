@@ -87,6 +87,24 @@ describe('RemoteWriteExporter', () => {
     expect((await exporter.collect(4000)).series).toBeLessThanOrEqual(1);
   });
 
+  it('re-sends an unchanged series once refreshMs has passed, so PromQL lookback keeps seeing it', async () => {
+    const receiver = await startReceiver([{ status: 204 }]);
+    cleanups.push(() => receiver.close());
+    const registry = new Registry({ logger: memoryLogger() });
+    const exporter = new RemoteWriteExporter({ endpoint: receiver.url, registry, logger: memoryLogger(), refreshMs: 10_000 });
+    cleanups.push(() => exporter.close(500));
+    registry.gauge('temperature').set(21);
+    const sentNames = async (now: number) => {
+      const before = receiver.requests.length;
+      const { batches } = await exporter.collect(now);
+      await until(() => expect(receiver.requests.length).toBe(before + batches));
+      return receiver.requests.slice(before).flatMap((r) => decodeWriteRequestBody(r.body).timeseries.map((ts) => ts.labels.find((l) => l.name === '__name__')!.value));
+    };
+    expect(await sentNames(1_000)).toContain('temperature');
+    expect(await sentNames(9_000)).not.toContain('temperature');
+    expect(await sentNames(11_000)).toContain('temperature');
+  });
+
   it('splits a large change into batches of at most maxSamplesPerBatch samples', async () => {
     const receiver = await startReceiver([{ status: 204 }]);
     cleanups.push(() => receiver.close());
