@@ -11,14 +11,19 @@
  * - every `collection_interval`: each source measures (CPU, memory, event loop, GC...);
  * - every `aggregation_interval`: changed series go to the store in one transaction;
  * - every second: the sliding-window clock advances;
- * - every `prune_interval`: history older than `retention_period` is rolled up and pruned.
- * When it stops (orderly or after a crash, not when killed), one last flush is written.
+ * - every `prune_interval`: history older than `retention_period` is rolled up and pruned;
+ * - every `export_interval`, when `export_enabled`: the series changed since the last export are
+ *   queued for Prometheus remote write to `export_endpoint` (sent in the background with retry and
+ *   backoff; failures are counted in `monitor.export.*`, never thrown here).
+ * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
+ * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
  * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
  * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
  * collector carries on. The same update as a call rejects with the typed error.
  */
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
+import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
@@ -68,7 +73,7 @@ export interface CollectorProtocol {
     stats: CollectorStats;
   };
   cast: MetricUpdate | { type: 'batch'; updates: MetricUpdate[] };
-  info: { type: 'collect' } | { type: 'aggregate' } | { type: 'tick' } | { type: 'prune' };
+  info: { type: 'collect' } | { type: 'aggregate' } | { type: 'tick' } | { type: 'prune' } | { type: 'export' };
 }
 
 export type CollectorPid = Pid<CollectorProtocol>;
@@ -81,7 +86,16 @@ export interface CollectorConfig {
   aggregation_interval: number;
   /** ms of raw history kept. */
   retention_period: number;
+  /** Push changed series by Prometheus remote write (default false). */
+  export_enabled?: boolean;
+  /** ms between exports (default 30,000). */
+  export_interval?: number;
+  /** The remote-write URL (default `http://127.0.0.1:9090/api/v1/write`). */
+  export_endpoint?: string;
 }
+
+/** Remote-write settings beyond the config file's (queue bounds, backoff, external labels). */
+export type ExporterSettings = Partial<Omit<RemoteWriteExporterOptions, 'endpoint' | 'registry' | 'logger'>>;
 
 export interface CollectorArgs {
   registry: Registry;
@@ -91,6 +105,8 @@ export interface CollectorArgs {
   sources: () => MetricSource[];
   /** Wall clock for history timestamps (default `Date.now`). */
   now?: () => number;
+  /** Remote-write settings, used when `config.export_enabled`. */
+  exporter?: ExporterSettings;
 }
 
 export interface CollectorStats {
@@ -99,6 +115,8 @@ export interface CollectorStats {
   lastFlush: FlushSummary | undefined;
   rejectedUpdates: number;
   sourceErrors: number;
+  /** Export rounds run (each queues the changed series; 0 while export is disabled). */
+  exports: number;
 }
 
 interface State extends CollectorStats {
@@ -107,11 +125,14 @@ interface State extends CollectorStats {
   now: () => number;
   /** Distinct rejection messages already logged (bounded). */
   logged: Set<string>;
+  exporter: RemoteWriteExporter | undefined;
 }
 
 /** Distinct bad-update messages logged before going quiet (they are still counted). */
 const MAX_LOGGED_REJECTIONS = 20;
 const TICK_MS = 1000;
+/** How long a stopping collector lets its last export go out before dropping what is left. */
+export const EXPORT_STOP_MS = 2000;
 
 /** Applies one update to the table. @throws {MonitorError} on any bad input, changing nothing. */
 export function applyUpdate(registry: Registry, update: MetricUpdate): void {
@@ -144,6 +165,17 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   }
 }
 
+/** Queues the changed series for remote write; an export problem never stops the collector. */
+async function exportChanged(state: State, ctx: ServerContext<CollectorProtocol>): Promise<void> {
+  if (state.exporter === undefined) return;
+  try {
+    await state.exporter.collect(state.now());
+    state.exports++;
+  } catch (err) {
+    ctx.log.error({ err: toError(err) }, 'remote write export failed this round');
+  }
+}
+
 function info(registry: Registry, name: string): MetricInfo {
   const m = registry.require(name);
   return { name: m.name, type: m.type, help: m.help, unit: m.unit, labelNames: m.labelNames };
@@ -154,7 +186,19 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
 
   init(args, ctx) {
     const now = args.now ?? Date.now;
-    const state: State = { args, now, sources: [], logged: new Set(), collections: 0, flushes: 0, lastFlush: undefined, rejectedUpdates: 0, sourceErrors: 0 };
+    const state: State = {
+      args,
+      now,
+      sources: [],
+      logged: new Set(),
+      exporter: undefined,
+      collections: 0,
+      flushes: 0,
+      lastFlush: undefined,
+      rejectedUpdates: 0,
+      sourceErrors: 0,
+      exports: 0,
+    };
     if (args.config.metrics_enabled) {
       state.sources = args.sources();
       for (const source of state.sources) source.start();
@@ -163,6 +207,17 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     ctx.interval(args.config.aggregation_interval, { type: 'aggregate' });
     ctx.interval(TICK_MS, { type: 'tick' });
     ctx.interval(Math.max(60_000, Math.min(args.config.retention_period / 4, 600_000)), { type: 'prune' });
+    if (args.config.export_enabled === true) {
+      const endpoint = args.config.export_endpoint ?? 'http://127.0.0.1:9090/api/v1/write';
+      try {
+        state.exporter = new RemoteWriteExporter({ ...args.exporter, endpoint, registry: args.registry, logger: ctx.log });
+        ctx.interval(args.config.export_interval ?? 30_000, { type: 'export' });
+      } catch (err) {
+        // The config schema checks the URL; settings passed in code may still be bad. Collecting
+        // and persisting matter more than exporting, so the collector runs without it.
+        ctx.log.error({ err: toError(err) }, 'remote write export disabled: its settings are invalid');
+      }
+    }
     args.registry.clock.tick(now());
     return state;
   },
@@ -196,8 +251,8 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           return { reply: summary, state };
         }
         case 'stats': {
-          const { collections, flushes, lastFlush, rejectedUpdates, sourceErrors } = state;
-          return { reply: { collections, flushes, lastFlush, rejectedUpdates, sourceErrors }, state };
+          const { collections, flushes, lastFlush, rejectedUpdates, sourceErrors, exports } = state;
+          return { reply: { collections, flushes, lastFlush, rejectedUpdates, sourceErrors, exports }, state };
         }
         default:
           throw new MonitorError(ErrorCode.BadMessage, `unknown call ${JSON.stringify((msg as { type?: unknown }).type)}`);
@@ -256,12 +311,16 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       case 'prune':
         await state.args.store.prune(state.now());
         return { state };
+      case 'export':
+        await exportChanged(state, ctx);
+        return { state };
     }
   },
 
   // Killed: no last flush (that is what a kill means), but the sources' observers must not leak.
   onKill(_reason, state) {
     for (const source of state.sources) source.stop();
+    state.exporter?.abort();
   },
 
   // Runs on orderly stops and after crashes alike (not after a kill): the table is intact either
@@ -272,6 +331,10 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
     } catch (err) {
       ctx.log.error({ err: toError(err) }, 'last flush failed');
+    }
+    if (state.exporter !== undefined) {
+      await exportChanged(state, ctx);
+      await state.exporter.close(EXPORT_STOP_MS);
     }
   },
 };

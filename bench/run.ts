@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { markdownTable, type SuiteResult } from './harness.js';
+import { expositionSuite } from './exposition.bench.js';
 import { metricsSuite } from './metrics.bench.js';
 import { otpSuite } from './otp.bench.js';
 import { storeSuite } from './store.bench.js';
@@ -14,6 +15,7 @@ const suites: { run: () => Promise<SuiteResult>; baseline?: string }[] = [
   { run: metricsSuite },
   { run: otpSuite, baseline: 'bare nact dispatch (baseline)' },
   { run: storeSuite },
+  { run: expositionSuite },
 ];
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

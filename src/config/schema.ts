@@ -29,7 +29,7 @@
  *   missing from the policy is not escalated.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas`, `event_loop_threshold`
+ * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation` (monitoring); `window`, `slas`, `event_loop_threshold`
  *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
  *   made configurable); `host`, `port`, `auth_token`, `allowed_origins`, `dashboards` (dashboard); `require_tls`
  *   (email) and a per-request `timeout` (email, slack, sms, webhook) in the alert channels.
@@ -154,6 +154,12 @@ export const monitoringSchema = z
     series_limit: positiveInt('series per metric').default(10_000),
     /** Directory of the LMDB environment (relative paths resolve against the working directory). */
     data_dir: nonEmptyString('a non-empty directory path').default('./.erlmcp-monitor'),
+    /**
+     * With node:cluster workers, how the primary's exposition shows their series: `by_worker`
+     * (each series labelled `worker="<id>"`, the primary's own `worker="primary"`) or `sum` (one
+     * series per label set, summed over the workers).
+     */
+    cluster_aggregation: expecting(z.enum(['by_worker', 'sum']), '"by_worker" or "sum"').default('by_worker'),
   })
   .superRefine((config, ctx) => {
     if (config.retention_period < config.aggregation_interval) {

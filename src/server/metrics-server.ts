@@ -1,11 +1,11 @@
 /**
- * A minimal HTTP endpoint for the metric table: `GET /metrics` (Prometheus text format) and
- * `GET /health`. Bound to 127.0.0.1 unless told otherwise. The dashboard server serves the same
- * routes among its own.
+ * A minimal HTTP endpoint for the metric table: `GET /metrics` (the Prometheus text format or
+ * OpenMetrics, by the Accept header) and `GET /health`. Bound to 127.0.0.1 unless told otherwise.
+ * The dashboard server serves the same routes among its own.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from '../exposition/prometheus-text.js';
+import { type ExpositionSource, registrySource } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 
 export interface MetricsServer {
@@ -13,8 +13,13 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Starts the endpoint; resolves once it listens. `port` 0 picks a free port. */
-export async function serveMetrics(registry: Registry, options: { host?: string; port?: number } = {}): Promise<MetricsServer> {
+/**
+ * Starts the endpoint; resolves once it listens. `port` 0 picks a free port.
+ * @param source the registry to expose, or an exposition source (e.g. a cluster primary's `exposition`)
+ * @param options.host default `127.0.0.1`; options.port default 0
+ */
+export async function serveMetrics(source: Registry | ExpositionSource, options: { host?: string; port?: number } = {}): Promise<MetricsServer> {
+  const render = typeof source === 'function' ? source : registrySource(source);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -22,8 +27,8 @@ export async function serveMetrics(registry: Registry, options: { host?: string;
       return;
     }
     if (path === '/metrics') {
-      renderPrometheusText(registry).then(
-        (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : text),
+      render(req.headers.accept).then(
+        ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, vary: 'Accept' }).end(req.method === 'HEAD' ? undefined : body),
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('exposition failed\n'),
       );
     } else if (path === '/health') {

@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       expect(m.export_endpoint).toBe('http://127.0.0.1:9090/api/v1/write');
       expect(m.series_limit).toBe(10_000);
       expect(m.data_dir).toBe('./.erlmcp-monitor');
+      expect(m.cluster_aggregation).toBe('by_worker');
     });
 
     it('loads performance_monitor.json with the source defaults and SLAs', () => {
@@ -243,6 +244,13 @@ describe('loadConfig', () => {
       expect(err.message).toContain(`${file}: dashboards[0].charts[1]: duplicate entry "c"`);
       expect(err.message).toContain(`${file}: dashboards[1].name: expected 1-64 of A-Z a-z 0-9 _ -, got "bad name"`);
       expect(err.message).toContain(`${file}: dashboards[1].charts[0].series[0].metric: missing; expected a metric name such as "perf.latency"`);
+    });
+
+    it('accepts "by_worker" and "sum" for cluster_aggregation and lists them for another value', () => {
+      expect(loadConfig({ configDir: configDir({ 'monitoring.json': { cluster_aggregation: 'sum' } }), env: {} }).monitoring.cluster_aggregation).toBe('sum');
+      const dir = configDir({ 'monitoring.json': { cluster_aggregation: 'avg' } });
+      const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+      expect(err.message).toContain(`${join(dir, 'monitoring.json')}: cluster_aggregation: invalid value "avg" (allowed: "by_worker", "sum")`);
     });
 
     it('rejects histogram buckets that are not strictly increasing', () => {

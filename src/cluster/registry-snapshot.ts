@@ -1,0 +1,36 @@
+/**
+ * The series of a registry that changed since the last snapshot taken with the same `sent` map,
+ * as cluster messages. The registry's own dropped-series counter is left out: every process has
+ * one, and the view keeps its own.
+ */
+import type { Series } from '../metrics/metric.js';
+import { DROPPED_SERIES_METRIC, type Registry } from '../metrics/registry.js';
+import type { ClusterMetric } from './cluster-messages.js';
+
+/**
+ * @param sent each series' version at its last snapshot; updated here
+ */
+export function snapshotChanged(registry: Registry, sent: WeakMap<Series, number>): ClusterMetric[] {
+  const out: ClusterMetric[] = [];
+  for (const metric of registry.metrics()) {
+    if (metric.name === DROPPED_SERIES_METRIC) continue;
+    const series = [];
+    for (const s of metric.series() as Series[]) {
+      const version = s.version();
+      if (sent.get(s) === version) continue;
+      sent.set(s, version);
+      series.push({ labels: { ...s.labels }, state: s.snapshot() });
+    }
+    if (series.length === 0) continue;
+    out.push({
+      name: metric.name,
+      type: metric.type,
+      help: metric.help,
+      unit: metric.unit,
+      labelNames: [...metric.labelNames],
+      ...(metric.type === 'histogram' ? { buckets: [...metric.buckets] } : {}),
+      series,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+/**
+ * The walk over a registry that both exposition formats share, cut into chunks of at most
+ * `MAX_SAMPLES_PER_CHUNK` sample lines so the caller can yield to the event loop between chunks.
+ *
+ * Chunks are bounded by samples, not series: a histogram series is `buckets + 3` lines, so a fixed
+ * count of series per chunk (1,000) made a block of 1,000 histograms ten times longer than one of
+ * counters. A series is never split across chunks, so a chunk exceeds the bound only when one
+ * series alone has more samples (a histogram with more than ~1,000 buckets).
+ *
+ * Measured here (bench/exposition.bench.ts, Node 20): rendering 10,000 counters and 1,000
+ * histograms is 20 chunks, the longest ~1.6 ms (whole render ~10 ms); prom-client renders 10k
+ * counter series in one 18–25 ms block.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { HistogramSeries } from '../metrics/histogram.js';
+import { formatLabels, type Series } from '../metrics/metric.js';
+import type { AnyMetric, Registry } from '../metrics/registry.js';
+import { exposedName } from './prometheus-names.js';
+
+/** Sample lines per chunk: the unit of work between two yields to the event loop. */
+export const MAX_SAMPLES_PER_CHUNK = 1000;
+
+/** What differs between the Prometheus text format and OpenMetrics. */
+export interface SampleFormat {
+  /** The HELP/TYPE (and UNIT) lines of a family; `name` is the exposed sample name (`x_total` for counters). */
+  header(metric: AnyMetric, name: string): string;
+  /** Appended after the last chunk (`# EOF\n` for OpenMetrics). */
+  readonly trailer: string;
+}
+
+/** A number as both formats write it: `NaN`, `+Inf`, `-Inf`, else the shortest round-trip decimal. */
+export function formatNumber(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+function samplesOf(series: Series): number {
+  return series instanceof HistogramSeries ? series.bounds.length + 3 : 1;
+}
+
+function renderSeries(out: string[], name: string, scale: number, s: Series): void {
+  if (s instanceof HistogramSeries) {
+    let cumulative = 0;
+    for (let i = 0; i < s.bounds.length; i++) {
+      cumulative += s.counts[i]!;
+      out.push(`${name}_bucket${formatLabels(s.labels, `le="${formatNumber(s.bounds[i]! * scale)}"`)} ${cumulative}\n`);
+    }
+    out.push(`${name}_bucket${formatLabels(s.labels, 'le="+Inf"')} ${s.count}\n`);
+    out.push(`${name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum * scale)}\n`);
+    out.push(`${name}_count${formatLabels(s.labels)} ${s.count}\n`);
+  } else {
+    out.push(`${name}${formatLabels(s.labels)} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
+  }
+}
+
+/**
+ * The exposition of `registry` in `format`, as chunks of at most `maxSamples` sample lines (see
+ * the module header). Synchronous: the caller decides where to yield.
+ * @param maxSamples sample lines per chunk (default {@link MAX_SAMPLES_PER_CHUNK})
+ */
+export function* renderChunks(registry: Registry, format: SampleFormat, maxSamples = MAX_SAMPLES_PER_CHUNK): Generator<string> {
+  let out: string[] = [];
+  let samples = 0;
+  for (const metric of registry.metrics()) {
+    const series = metric.series() as Series[];
+    if (series.length === 0) continue;
+    const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
+    out.push(format.header(metric, name));
+    for (const s of series) {
+      const n = samplesOf(s);
+      if (samples > 0 && samples + n > maxSamples) {
+        yield out.join('');
+        out = [];
+        samples = 0;
+      }
+      renderSeries(out, name, scale, s);
+      samples += n;
+    }
+  }
+  out.push(format.trailer);
+  yield out.join('');
+}
+
+/** Renders every chunk, yielding to the event loop between two chunks. */
+export async function renderYielding(registry: Registry, format: SampleFormat): Promise<string> {
+  const parts: string[] = [];
+  let first = true;
+  for (const chunk of renderChunks(registry, format)) {
+    if (!first) await yieldToLoop();
+    first = false;
+    parts.push(chunk);
+  }
+  return parts.join('');
+}

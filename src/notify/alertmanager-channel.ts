@@ -1,0 +1,205 @@
+/**
+ * The Alertmanager channel: alerts go to `POST <url>/api/v2/alerts` of every configured
+ * Alertmanager. An HA cluster of Alertmanagers deduplicates among its peers, but only alerts each
+ * peer received: a client must send every alert to every peer (as Prometheus does), never pick one.
+ *
+ * Each alert is `{labels, annotations, startsAt, endsAt, generatorURL}`: labels are the alert's
+ * own plus `alertname` (its `alertname` label, else its title) and `severity`; annotations are
+ * `summary` (title), `description` (message), `source`, plus the alert's own. The label set is the
+ * alert's identity in Alertmanager, so the firing and the resolved notification of one alert
+ * carry the same labels.
+ *
+ * Alertmanager resolves an alert by itself once its `endsAt` passes, so a client must re-send
+ * while the alert fires. This channel re-sends every firing alert it was told about every
+ * `resendIntervalMs` (default 60 s, Prometheus's `--rules.alert.resend-delay`), with `endsAt`
+ * four intervals ahead (as Prometheus does), until the resolved notification, which carries
+ * `endsAt` = the time it resolved.
+ *
+ * Delivery is per URL: `send` resolves when every Alertmanager accepted the alert. If some fail,
+ * it throws a {@link DeliveryError} naming them, and the outbox's retry of the same notification
+ * (same id) goes only to those that failed. The error is retryable unless every failure was a
+ * non-retryable HTTP 4xx. Error messages name Alertmanagers by scheme, host and path only.
+ */
+import type http from 'node:http';
+import { ErrorCode, MonitorError } from '../errors.js';
+import { agentFor, post, redactUrl } from '../export/http-post.js';
+import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
+
+export interface AlertmanagerChannelOptions {
+  /** Alertmanager base URLs (each peer of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
+  urls: readonly string[];
+  /** How often firing alerts are re-sent, ms (default 60,000). */
+  resendIntervalMs?: number;
+  /** Per-request deadline, ms (default 10,000). */
+  timeoutMs?: number;
+  /** Wall clock (default `Date.now`). */
+  now?: () => number;
+}
+
+/** One alert as Alertmanager's API v2 `postableAlert`. */
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string;
+  generatorURL?: string;
+}
+
+interface Target {
+  url: URL;
+  where: string;
+  agent: http.Agent;
+}
+
+/** Notifications whose delivery failed for some URLs, remembered to retry only those (bounded). */
+const MAX_PARTIAL = 1000;
+/** A label name Alertmanager accepts (it rejects others with HTTP 400). */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function cleanLabels(source: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source)) if (LABEL_NAME.test(k) && typeof v === 'string' && v !== '') out[k] = v;
+  return out;
+}
+
+/** The Alertmanager form of an alert; `endsAt` is given for resolved ones and for firing ones. */
+export function toPostableAlert(alert: NotifiedAlert, endsAt: number): PostableAlert {
+  const labels = { ...cleanLabels(alert.labels), alertname: alert.labels.alertname || alert.title, severity: alert.severity };
+  const annotations = { summary: alert.title, description: alert.message, source: alert.source, ...alert.annotations };
+  return {
+    labels,
+    annotations,
+    startsAt: new Date(alert.startedAt).toISOString(),
+    endsAt: new Date(endsAt).toISOString(),
+    ...(alert.generatorUrl === undefined ? {} : { generatorURL: alert.generatorUrl }),
+  };
+}
+
+export class AlertmanagerChannel implements NotificationChannel {
+  readonly name = 'alertmanager' as const;
+  readonly sendsResolved = true;
+  readonly #targets: Target[];
+  readonly #resendMs: number;
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+  /** Notification id → indexes of the targets that have not accepted it yet. */
+  readonly #partial = new Map<string, Set<number>>();
+  /** Firing alerts by fingerprint, re-sent every interval. */
+  readonly #firing = new Map<string, NotifiedAlert>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  /** @throws {MonitorError} `EMON_INVALID_OPTION` for no URL, a bad URL, or a bad interval */
+  constructor(options: AlertmanagerChannelOptions) {
+    if (!Array.isArray(options.urls) || options.urls.length === 0) {
+      throw new MonitorError(ErrorCode.InvalidOption, 'alertmanager channel: urls must list at least one http(s) URL');
+    }
+    this.#targets = options.urls.map((raw, i) => {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] is not an absolute http(s) URL`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] must be http(s), got ${url.protocol}`);
+      }
+      const endpoint = new URL(`${url.pathname.replace(/\/+$/, '')}/api/v2/alerts`, url);
+      endpoint.username = url.username;
+      endpoint.password = url.password;
+      return { url: endpoint, where: redactUrl(endpoint), agent: agentFor(endpoint) };
+    });
+    for (const [key, value] of [['resendIntervalMs', options.resendIntervalMs], ['timeoutMs', options.timeoutMs]] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 2_147_483_647)) {
+        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: ${key} must be a positive integer (ms), got ${String(value)}`);
+      }
+    }
+    this.#resendMs = options.resendIntervalMs ?? 60_000;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Alerts currently re-sent as firing. */
+  get firing(): number {
+    return this.#firing.size;
+  }
+
+  /**
+   * Posts the alert to every Alertmanager that has not accepted this notification yet.
+   * @throws {DeliveryError} naming the Alertmanagers that did not accept it
+   */
+  async send(notification: Notification): Promise<void> {
+    if (this.#closed) throw new DeliveryError('alertmanager channel is closed', { retryable: false });
+    const alert = notification.alert;
+    const resolved = notification.reason === 'resolved' || alert.status === 'resolved';
+    if (resolved) this.#firing.delete(alert.fingerprint);
+    else this.#track(alert);
+    const endsAt = resolved ? (alert.resolvedAt ?? this.#now()) : this.#now() + 4 * this.#resendMs;
+    const body = JSON.stringify([toPostableAlert(alert, endsAt)]);
+    const todo = this.#partial.get(notification.id) ?? new Set(this.#targets.keys());
+    const failures = await this.#postTo([...todo], body);
+    if (failures.length === 0) {
+      this.#partial.delete(notification.id);
+      return;
+    }
+    const failed = new Set(failures.map((f) => f.index));
+    this.#partial.delete(notification.id);
+    this.#partial.set(notification.id, failed);
+    if (this.#partial.size > MAX_PARTIAL) this.#partial.delete(this.#partial.keys().next().value!);
+    const retryable = failures.some((f) => f.retryable);
+    const retryAfterMs = failures.map((f) => f.retryAfterMs).find((ms) => ms !== undefined);
+    throw new DeliveryError(
+      `alertmanager: ${failures.length} of ${this.#targets.length} did not accept the alert: ${failures.map((f) => f.message).join('; ')}`,
+      retryAfterMs === undefined ? { retryable } : { retryable, retryAfterMs },
+    );
+  }
+
+  /** Stops re-sending and releases the sockets. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#firing.clear();
+    for (const t of this.#targets) t.agent.destroy();
+  }
+
+  #track(alert: NotifiedAlert): void {
+    this.#firing.set(alert.fingerprint, alert);
+    this.#timer ??= setInterval(() => void this.#resend(), this.#resendMs);
+  }
+
+  async #resend(): Promise<void> {
+    if (this.#firing.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const endsAt = this.#now() + 4 * this.#resendMs;
+    const body = JSON.stringify([...this.#firing.values()].map((a) => toPostableAlert(a, endsAt)));
+    // Best effort: a missed re-send is repeated next interval, well before endsAt passes.
+    await this.#postTo([...this.#targets.keys()], body);
+  }
+
+  async #postTo(indexes: number[], body: string) {
+    const results = await Promise.all(
+      indexes.map(async (index) => {
+        const t = this.#targets[index]!;
+        try {
+          const res = await post(t.url, body, { headers: { 'content-type': 'application/json' }, agent: t.agent, timeoutMs: this.#timeoutMs });
+          if (res.status >= 200 && res.status < 300) return undefined;
+          const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+          const after = Number(res.headers['retry-after']);
+          return {
+            index,
+            retryable,
+            retryAfterMs: Number.isFinite(after) && after >= 0 ? after * 1000 : undefined,
+            message: `${t.where}: HTTP ${res.status} ${res.body.trim().slice(0, 200)}`.trim(),
+          };
+        } catch (err) {
+          return { index, retryable: true, retryAfterMs: undefined, message: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+    return results.filter((r) => r !== undefined);
+  }
+}

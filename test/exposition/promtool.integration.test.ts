@@ -1,0 +1,72 @@
+/**
+ * `promtool check metrics` (Debian's promtool) lints the exposition of the demo's full metric set:
+ * the monitoring tree with process metrics, the demo service instrumented and driven through every
+ * route (2xx, 4xx, 5xx, slow), and the table's own counters.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDemoService } from '../../src/demo/demo-service.js';
+import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
+import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
+import { type Monitor, startMonitoring } from '../../src/index.js';
+import { memoryLogger, until } from '../helpers.js';
+import { hasSystemBinary, skipNote } from '../system-deps.js';
+import { PROMETHEUS_APT, PROMTOOL_BIN } from '../system-servers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** The demo's metric set, populated: tree + process source + instrumented service after real requests. */
+export async function demoMonitor(): Promise<Monitor> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-prom-'));
+  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const mon = await startMonitoring({ dataDir, logger: memoryLogger(), config: { monitoring: { collection_interval: 50 } } });
+  cleanups.push(() => mon.stop());
+  const service = await startDemoService();
+  cleanups.push(() => service.close());
+  mon.instrument.http(service.server, { name: 'demo' });
+  for (const route of ['/api/items', '/api/items', '/missing', '/']) {
+    const res = await fetch(`${service.url}${route}`);
+    await res.arrayBuffer();
+  }
+  // /api/flaky answers 503 a quarter of the time: call it until one 5xx is counted (bounded).
+  for (let i = 0; i < 200 && mon.metrics.get('requests.errors')?.series().length !== 1; i++) {
+    const res = await fetch(`${service.url}/api/flaky`);
+    await res.arrayBuffer();
+  }
+  await until(() => expect(mon.metrics.get('system.cpu')?.series().length).toBe(1));
+  return mon;
+}
+
+describe.skipIf(!hasSystemBinary(PROMTOOL_BIN, PROMETHEUS_APT))(`promtool check metrics${skipNote(PROMTOOL_BIN, PROMETHEUS_APT)}`, () => {
+  it('accepts the demo exposition with no lint problem', async () => {
+    const mon = await demoMonitor();
+    const text = await renderPrometheusText(mon.metrics);
+    // The set must really be the full one, or an empty exposition would pass the lint.
+    for (const family of ['requests_total', 'requests_errors_total', 'response_time_seconds', 'network_connections', 'network_bytes_in_bytes_total', 'system_cpu_percent', 'system_memory_bytes', 'system_event_loop_delay_seconds']) {
+      expect(text).toContain(`# TYPE ${family} `);
+    }
+    const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+    expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+  });
+
+  it('rejects a broken exposition, so the check above can fail', () => {
+    const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: '# TYPE requests counter\nrequests 1\n', encoding: 'utf8', timeout: 20_000 });
+    expect(check.status).not.toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/_total/);
+  });
+
+  it('renders OpenMetrics of the same set ending in # EOF with counters typed without _total', async () => {
+    const mon = await demoMonitor();
+    const om = await renderOpenMetrics(mon.metrics);
+    expect(om.endsWith('# EOF\n')).toBe(true);
+    expect(om).toMatch(/^# TYPE requests counter$/m);
+    expect(om).toMatch(/^requests_total\{server="demo",method="GET",code="404"\} 1$/m);
+    expect(om).toMatch(/^# UNIT response_time_seconds seconds$/m);
+  });
+});
