@@ -1,0 +1,130 @@
+/**
+ * Exposition: the Prometheus text of 1,000 and 10,000 counter series and 1,000 histogram series,
+ * ours (`renderPrometheusText`, which yields to the event loop between chunks) against
+ * prom-client's `register.metrics()` holding the same series. Two figures per case, from separate
+ * runs so the probe does not slow the timing: the time to the finished text (tinybench samples),
+ * and the longest event-loop block while rendering (a `setImmediate` gap probe, see
+ * {@link startBlockProbe}), as the median and the worst of several renders.
+ */
+import client from 'prom-client';
+import { renderPrometheusText } from '../src/exposition/prometheus-text.js';
+import { createLogger } from '../src/logger.js';
+import { DEFAULT_BUCKETS } from '../src/metrics/histogram.js';
+import { Registry } from '../src/metrics/registry.js';
+import { type BenchRow, type BlockReading, type Check, fmtMs, median, runTasks, startBlockProbe, type SuiteOptions, type SuiteResult } from './harness.js';
+
+/** SPEC §10: 10,000 series render at least this many times faster than prom-client... */
+export const EXPOSITION_SPEEDUP_TARGET = 2;
+/** ...and never block the event loop longer than this (ms). */
+export const EXPOSITION_BLOCK_TARGET_MS = 20;
+const MARGIN = 0.1;
+
+interface Case {
+  name: string;
+  n: number;
+  kind: 'counter' | 'histogram';
+  checked: boolean;
+}
+
+const CASES: Case[] = [
+  { name: '1,000 counter series', n: 1_000, kind: 'counter', checked: false },
+  { name: '10,000 counter series', n: 10_000, kind: 'counter', checked: true },
+  { name: '1,000 histogram series', n: 1_000, kind: 'histogram', checked: false },
+];
+
+/** Both tables hold the same series: `{route, code}` label pairs with one update each (histograms: a few). */
+function contenders(c: Case): { ours: () => Promise<string>; prom: () => Promise<string> } {
+  const ours = new Registry({ seriesLimit: c.n + 10, logger: createLogger({ level: 'silent' }) });
+  const prom = new client.Registry();
+  const labels = (i: number) => ({ route: `/api/v1/resource/${i}`, code: String(200 + (i % 5)) });
+  if (c.kind === 'counter') {
+    const oc = ours.counter('http.requests', { help: 'requests', labels: ['route', 'code'] });
+    const pc = new client.Counter({ name: 'http_requests_total', help: 'requests', labelNames: ['route', 'code'], registers: [prom] });
+    for (let i = 0; i < c.n; i++) {
+      oc.inc(labels(i), i + 1);
+      pc.inc(labels(i), i + 1);
+    }
+  } else {
+    const oh = ours.histogram('http.latency', { help: 'latency', labels: ['route', 'code'], buckets: DEFAULT_BUCKETS });
+    const ph = new client.Histogram({ name: 'http_latency', help: 'latency', labelNames: ['route', 'code'], buckets: [...DEFAULT_BUCKETS], registers: [prom] });
+    for (let i = 0; i < c.n; i++) {
+      for (let k = 0; k < 5; k++) {
+        const v = 3 + ((i * 31 + k * 977) % 7000);
+        oh.observe(v, labels(i));
+        ph.observe(labels(i), v);
+      }
+    }
+  }
+  return { ours: () => renderPrometheusText(ours), prom: () => prom.metrics() };
+}
+
+async function longestBlocks(render: () => Promise<string>, runs: number): Promise<BlockReading[]> {
+  const blocks: BlockReading[] = [];
+  for (let r = 0; r < runs; r++) {
+    const probe = startBlockProbe();
+    await render();
+    blocks.push(probe.stop());
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return blocks;
+}
+
+const msOf = (r: BenchRow) => ({ median: 1000 / r.opsMedian, min: 1000 / r.opsMax, max: 1000 / r.opsMin });
+
+export async function expositionSuite(options: SuiteOptions): Promise<SuiteResult> {
+  const runs = options.quick ? 3 : 7;
+  const rows: BenchRow[] = [];
+  const checks: Check[] = [];
+  const figures: Record<string, unknown>[] = [];
+  const lines = [
+    '| series | erlmcp-monitor ms, median (min–max) | prom-client ms, median (min–max) | speedup | longest block, ours: CPU / wall / worst wall | longest block, prom-client: CPU / wall / worst wall | text size ours / prom-client |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const c of CASES) {
+    const { ours, prom } = contenders(c);
+    const [oursText, promText] = [await ours(), await prom()];
+    const [oursRow, promRow] = await runTasks(
+      [
+        { name: `${c.name}: erlmcp-monitor`, fn: ours },
+        { name: `${c.name}: prom-client`, fn: prom },
+      ],
+      { time: options.quick ? 400 : 1500, iterations: 5, warmupTime: options.quick ? 100 : 250 },
+    );
+    rows.push(oursRow!, promRow!);
+    const oursBlocks = await longestBlocks(ours, runs);
+    const promBlocks = await longestBlocks(prom, runs);
+    const o = msOf(oursRow!);
+    const p = msOf(promRow!);
+    const speedup = p.median / o.median;
+    const summary = (b: BlockReading[]) => ({
+      cpu: median(b.map((x) => x.cpuMs)),
+      wall: median(b.map((x) => x.wallMs)),
+      worstWall: Math.max(...b.map((x) => x.wallMs)),
+    });
+    const block = summary(oursBlocks);
+    const promBlock = summary(promBlocks);
+    const cell = (b: typeof block) => `${fmtMs(b.cpu)} / ${fmtMs(b.wall)} / ${fmtMs(b.worstWall)}`;
+    lines.push(
+      `| ${c.name} | ${fmtMs(o.median)} (${fmtMs(o.min)}–${fmtMs(o.max)}) | ${fmtMs(p.median)} (${fmtMs(p.min)}–${fmtMs(p.max)}) | ${speedup.toFixed(1)}x | ${cell(block)} | ${cell(promBlock)} | ${(oursText.length / 1024).toFixed(0)} / ${(promText.length / 1024).toFixed(0)} KiB |`,
+    );
+    figures.push({ case: c.name, oursMs: o, promClientMs: p, speedup, oursBlockMs: oursBlocks, promClientBlockMs: promBlocks, textBytes: { ours: oursText.length, promClient: promText.length } });
+    if (c.checked) {
+      checks.push(
+        { name: `exposition of ${c.name}: prom-client ms / erlmcp-monitor ms`, measured: speedup, target: EXPOSITION_SPEEDUP_TARGET, better: 'higher', margin: MARGIN, unit: 'x' },
+        { name: `exposition of ${c.name}: longest event-loop block, CPU time (median of ${runs} renders)`, measured: block.cpu, target: EXPOSITION_BLOCK_TARGET_MS, better: 'lower', margin: MARGIN, unit: ' ms' },
+      );
+    }
+  }
+  return {
+    suite: 'Exposition (bench/exposition.bench.ts)',
+    rows,
+    table: lines.join('\n'),
+    notes: [
+      `Time to the finished text over at least 5 tinybench samples; longest block over ${runs} separate renders with a setImmediate gap probe, ` +
+        'as process CPU time (the block\'s own cost) and wall-clock time (includes preemption by other processes on a shared machine); medians, and the worst wall-clock reading. ' +
+        'Counters have {route, code} labels; histograms the same labels and 7 buckets (+Inf, sum, count: 10 lines per series) in both libraries.',
+    ],
+    checks,
+    figures,
+  };
+}
