@@ -4,8 +4,9 @@
  * `instrumented` also starts the whole monitoring tree (`startMonitoring` with a temporary data
  * directory and process metrics on) and `mon.instrument.http(server)`.
  *
- * IPC: sends `{ port }` once listening; on `{ type: 'stop' }` stops everything, sends
- * `{ stopped: true, rssBytes }` and exits. Exits too if the parent goes away.
+ * IPC: sends `{ port }` once listening; on `{ type: 'usage' }` answers `{ usage: { cpuMs, requests } }`
+ * (process CPU time, user + system, and requests answered so far); on `{ type: 'stop' }` stops
+ * everything, sends `{ stopped: true, rssBytes }` and exits. Exits too if the parent goes away.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -22,7 +23,9 @@ if (mode !== 'plain' && mode !== 'instrumented') {
 }
 
 const body = JSON.stringify({ ok: true, service: 'bench', items: [1, 2, 3] });
+let requests = 0;
 const server = http.createServer((_req, res) => {
+  requests++;
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 });
@@ -47,5 +50,9 @@ async function stop(): Promise<void> {
 
 process.on('message', (msg: { type?: string }) => {
   if (msg?.type === 'stop') void stop();
+  if (msg?.type === 'usage') {
+    const u = process.cpuUsage();
+    process.send!({ usage: { cpuMs: (u.user + u.system) / 1000, requests } });
+  }
 });
 process.on('disconnect', () => void stop().catch(() => process.exit(1)));
