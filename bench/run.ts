@@ -110,7 +110,10 @@ if (flags.has('--check')) {
   const failed = checks.filter((c) => checkStatus(c) === 'FAILS');
   const within = checks.filter((c) => checkStatus(c) === 'within margin');
   for (const c of within) console.log(`bench:check: below target but within the ${c.margin * 100}% margin: ${c.name} = ${c.measured.toFixed(2)}${c.unit} (target ${c.target}${c.unit})`);
-  if (failed.length > 0) {
+  if (checks.length === 0) {
+    console.error('bench:check FAILED: the selected suites measured no figure with a target');
+    process.exitCode = 1;
+  } else if (failed.length > 0) {
     for (const c of failed) {
       console.error(`bench:check FAILED: ${c.name} = ${c.measured.toFixed(2)}${c.unit}, target ${c.better === 'higher' ? '>=' : '<='} ${c.target}${c.unit} (margin ${c.margin * 100}%)`);
     }
