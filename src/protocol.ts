@@ -145,6 +145,8 @@ export type ClientMsg =
 // GET /api/realtime?dashboard=main   RealtimeResponse (get_real_time_data)
 // GET /api/history?metric=&labels=&stat=&from=&to=&points=
 //                                    HistoryResponse (get_historical_data; at most `points` ≤ data_points)
+//                                    labels: a URL-encoded JSON object, e.g. {"quantile":"0.95"};
+//                                    from/to: ms since the epoch (default: the last historical_range)
 // GET /api/history?dashboard=&from=&to=   HistoryResponse per chart series
 // GET /api/export?dashboard=&from=&to=&format=json|csv   the history as a download
 // GET /api/alerts                    AlertView[]

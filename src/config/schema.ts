@@ -30,7 +30,7 @@
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
  * - Added keys: `series_limit`, `data_dir` (monitoring); `window`, `slas` (performance monitor);
- *   `host`, `port`, `auth_token`, `allowed_origins` (dashboard).
+ *   `host`, `port`, `auth_token`, `allowed_origins`, `dashboards` (dashboard).
  *
  * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
  * environment, not in these files; see `loadConfig`.
@@ -397,6 +397,36 @@ export const alertingSchema = z
 
 // ---------------------------------------------------------------- dashboard.json
 
+/** Metric names as the table accepts them (the table checks them again when it reads). */
+const metricName = () => expecting(z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:.]*$/), 'a metric name such as "perf.latency"');
+/** Names used in URLs and messages: dashboard names, chart ids. */
+const slug = () => expecting(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 of A-Z a-z 0-9 _ -');
+
+const chartSeriesSchema = z.strictObject({
+  label: nonEmptyString('a legend label'),
+  metric: metricName(),
+  /** Exact label values; omitted = the series with no labels, or every series of the metric combined. */
+  labels: expecting(z.record(z.string(), z.string()), 'an object of label name to string value').optional(),
+  stat: expecting(z.enum(['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count']), 'a series statistic').default('value'),
+});
+
+const chartSchema = z.strictObject({
+  id: slug(),
+  title: nonEmptyString('a chart title'),
+  /** Omitted: the file's `chart_type` (`auto` = line). */
+  type: expecting(z.enum(['line', 'bar', 'pie', 'gauge']), 'a chart type').optional(),
+  unit: expecting(z.string(), 'a unit string such as "ms"').default(''),
+  series: listOf(chartSeriesSchema, 'a list of chart series').min(1),
+  /** Gauges: the value of a full dial. */
+  max: expecting(z.number().positive(), 'a positive number').optional(),
+});
+
+const dashboardDefSchema = z.strictObject({
+  name: slug(),
+  title: nonEmptyString('a dashboard title'),
+  charts: listOf(chartSchema, 'a list of charts').superRefine((charts, ctx) => distinct(charts.map((c) => c.id), ctx)),
+});
+
 /** `configs/dashboard.json`: the dashboard and its HTTP/WebSocket server (source `erlmcp_dashboard`). */
 export const dashboardSchema = z.strictObject({
   dashboard_enabled: bool().default(true),
@@ -423,6 +453,13 @@ export const dashboardSchema = z.strictObject({
     expecting(z.string().regex(/^https?:\/\/[^/\s?#]+$/), 'an origin such as "http://localhost:3000" (scheme://host[:port], no path)'),
     'a list of origins',
   ).default(() => []),
+  /**
+   * Dashboards besides the built-in "main" (Response Time, Throughput, Error Rate, Resource Usage);
+   * one named "main" replaces the built-in one.
+   */
+  dashboards: listOf(dashboardDefSchema, 'a list of dashboards')
+    .superRefine((defs, ctx) => distinct(defs.map((d) => d.name), ctx))
+    .default(() => []),
 });
 
 // ---------------------------------------------------------------- the whole config

@@ -117,6 +117,7 @@ describe('loadConfig', () => {
       expect(d.port).toBe(8080);
       expect(d.auth_token).toBe('');
       expect(d.allowed_origins).toEqual([]);
+      expect(d.dashboards).toEqual([]);
     });
 
     it('equals the schema defaults exactly', () => {
@@ -208,6 +209,23 @@ describe('loadConfig', () => {
       const err = configError(() => loadConfig({ configDir: dir, env: {} }));
       expect(err.message).toContain(`${join(dir, 'dashboard.json')}: theme: invalid value "blue" (allowed: "dark", "light")`);
       expect(err.message).toContain(`${join(dir, 'monitoring.json')}: storage_backend: invalid value "ets" (allowed: "lmdb"); metrics are kept in memory`);
+    });
+
+    it('checks configured dashboards: chart ids unique, names URL-safe, series complete', () => {
+      const chart = { id: 'c', title: 'C', series: [{ label: 'x', metric: 'perf.throughput' }] };
+      const dir = configDir({
+        'dashboard.json': {
+          dashboards: [
+            { name: 'ops', title: 'Ops', charts: [chart, chart] },
+            { name: 'bad name', title: 'B', charts: [{ ...chart, series: [{ label: 'y' }] }] },
+          ],
+        },
+      });
+      const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+      const file = join(dir, 'dashboard.json');
+      expect(err.message).toContain(`${file}: dashboards[0].charts[1]: duplicate entry "c"`);
+      expect(err.message).toContain(`${file}: dashboards[1].name: expected 1-64 of A-Z a-z 0-9 _ -, got "bad name"`);
+      expect(err.message).toContain(`${file}: dashboards[1].charts[0].series[0].metric: missing; expected a metric name such as "perf.latency"`);
     });
 
     it('rejects histogram buckets that are not strictly increasing', () => {

@@ -1,0 +1,126 @@
+/**
+ * Who may use the dashboard server.
+ *
+ * - **Token.** When `auth_token` is set, the API, `/metrics` and the live feed require it, as
+ *   `Authorization: Bearer <token>` or (browsers cannot set headers on a WebSocket) `?token=<token>`.
+ *   The page and its assets are static and need none; `/health` needs none either (it names only
+ *   process states). A server that binds anything but loopback must have a token: `checkBind`
+ *   refuses to start it otherwise. Tokens are compared as SHA-256 digests with
+ *   `crypto.timingSafeEqual`, so neither the content nor the length of the token leaks through
+ *   response timing.
+ * - **Origin.** A request that carries an `Origin` header (browsers do, on WebSocket upgrades and
+ *   cross-origin fetches) must come from the server's own origin or one in `allowed_origins`.
+ *   A request without one (curl, Prometheus, a `ws` client) is not a browser page acting for
+ *   someone else and passes this check.
+ * - **Host.** On a loopback bind, the `Host` header must name a loopback address, the bound host
+ *   or an allowed origin's host. Otherwise a page on a hostile domain that re-resolves its name to
+ *   127.0.0.1 (DNS rebinding) would be "same-origin" with the dashboard and could read it.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ErrorCode, MonitorError } from '../errors.js';
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '::ffff:127.0.0.1']);
+
+/** Whether `host` (a bind address or a host name) is a loopback address: `localhost`, `127.0.0.0/8`, `::1`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return LOOPBACK_NAMES.has(h) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h.endsWith('.localhost');
+}
+
+/**
+ * Refuses a bind that would expose the dashboard without a token.
+ * @throws {MonitorError} `EMON_INVALID_CONFIG` when `host` is not loopback and `token` is empty
+ */
+export function checkBind(host: string, token: string): void {
+  if (!isLoopbackHost(host) && token === '') {
+    throw new MonitorError(
+      ErrorCode.InvalidConfig,
+      `dashboard.host ${JSON.stringify(host)} is not a loopback address, so dashboard.auth_token must be set (set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1)`,
+    );
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The host part of a `Host` header or origin authority (`[::1]:8080` → `[::1]`, `a.b:80` → `a.b`). */
+function hostPart(authority: string): string {
+  if (authority.startsWith('[')) {
+    const end = authority.indexOf(']');
+    return end < 0 ? authority : authority.slice(0, end + 1);
+  }
+  const colon = authority.lastIndexOf(':');
+  return colon < 0 ? authority : authority.slice(0, colon);
+}
+
+export interface AccessOptions {
+  /** `dashboard.auth_token`; `''` = no token. */
+  token: string;
+  /** `dashboard.allowed_origins`, e.g. `['http://localhost:3000']`. */
+  allowedOrigins: readonly string[];
+  /** The bind address (`dashboard.host`). */
+  host: string;
+}
+
+/** The access checks of one server (see the module header). */
+export class Access {
+  /** Whether requests must carry the token. */
+  readonly tokenRequired: boolean;
+  readonly #tokenDigest: Buffer;
+  readonly #origins: ReadonlySet<string>;
+  /** Host names a `Host` header may carry, or `undefined` for any (non-loopback bind). */
+  readonly #hosts: ReadonlySet<string> | undefined;
+
+  /** @throws {MonitorError} as {@link checkBind} */
+  constructor(options: AccessOptions) {
+    checkBind(options.host, options.token);
+    this.tokenRequired = options.token !== '';
+    this.#tokenDigest = digest(options.token);
+    this.#origins = new Set(options.allowedOrigins.map((o) => o.toLowerCase()));
+    if (isLoopbackHost(options.host)) {
+      const hosts = new Set<string>([options.host.toLowerCase()]);
+      for (const origin of this.#origins) hosts.add(hostPart(new URL(origin).host));
+      this.#hosts = hosts;
+    }
+  }
+
+  /**
+   * Whether the request carries the token (always true when none is configured).
+   * @param headers the request headers (`authorization: Bearer <t>`)
+   * @param query the request's query parameters (`token`)
+   */
+  hasToken(headers: IncomingHttpHeaders, query: URLSearchParams): boolean {
+    if (!this.tokenRequired) return true;
+    const auth = headers.authorization;
+    let given: string | null = null;
+    if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7).trim();
+    else given = query.get('token');
+    if (given === null) return false;
+    return timingSafeEqual(digest(given), this.#tokenDigest);
+  }
+
+  /** Whether the `Host` header names this server (see the module header; always true off loopback). */
+  hostAllowed(headers: IncomingHttpHeaders): boolean {
+    if (this.#hosts === undefined) return true;
+    const host = headers.host;
+    if (typeof host !== 'string' || host === '') return false;
+    const name = hostPart(host.toLowerCase());
+    return isLoopbackHost(name) || this.#hosts.has(name);
+  }
+
+  /**
+   * Whether the request's `Origin` (if any) is the server's own (http or, behind a TLS proxy,
+   * https on the same host) or an allowed one.
+   * @param headers the request headers (`origin`, `host`)
+   */
+  originAllowed(headers: IncomingHttpHeaders): boolean {
+    const origin = headers.origin;
+    if (origin === undefined) return true;
+    const o = origin.toLowerCase();
+    if (this.#origins.has(o)) return true;
+    const host = headers.host?.toLowerCase();
+    return host !== undefined && (o === `http://${host}` || o === `https://${host}`);
+  }
+}

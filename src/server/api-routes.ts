@@ -1,0 +1,182 @@
+/**
+ * `ApiRoutes`: the JSON API, `/metrics` and `/health` (see the route list in `src/protocol.ts`).
+ * Each route checks its query parameters (an unknown one is a 400, so a typo is not silently
+ * ignored; `token` is allowed everywhere) and answers a response or throws `HttpError`. What comes
+ * from other processes goes through `callSource`, so a failing or slow source is a 503 with the
+ * reason, never a crash or a hung request. Access checks happen before, in `http-server.ts`.
+ */
+import type { DashboardConfig } from '../config/schema.js';
+import type {
+  DashboardDef,
+  DashboardResponse,
+  HealthResponse,
+  RealtimeResponse,
+} from '../protocol.js';
+import { historyToCsv } from './csv-export.js';
+import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable } from './dashboard-sources.js';
+import type { FrameBuilder } from './frame-builder.js';
+import type { HistoryQuery } from './history-query.js';
+import { HttpError } from './http-error.js';
+
+/** What a route answers. */
+export interface ApiResponse {
+  status: number;
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function json(value: unknown, status = 200): ApiResponse {
+  return { status, contentType: JSON_TYPE, body: JSON.stringify(value) };
+}
+
+/** @throws {HttpError} 400 for a parameter not in `allowed` (besides `token`) */
+function allowParams(query: URLSearchParams, allowed: readonly string[]): void {
+  for (const name of query.keys()) {
+    if (name !== 'token' && !allowed.includes(name)) {
+      throw new HttpError(400, `unknown parameter ${JSON.stringify(name.slice(0, 40))} (allowed: ${allowed.length === 0 ? 'none' : allowed.join(', ')})`);
+    }
+  }
+}
+
+export interface ApiRoutesOptions {
+  config: DashboardConfig;
+  dashboards: readonly DashboardDef[];
+  sources: DashboardSources;
+  history: HistoryQuery;
+  frames: FrameBuilder;
+  now: () => number;
+  /** When the server started (ms), for `uptime_s`. */
+  startedAt: number;
+  /** How long a source may take before its endpoint answers 503 (default `SOURCE_TIMEOUT_MS`). */
+  sourceTimeoutMs?: number;
+}
+
+export class ApiRoutes {
+  readonly #o: ApiRoutesOptions;
+  readonly #dashboards: ReadonlyMap<string, DashboardDef>;
+  readonly #timeoutMs: number;
+
+  constructor(options: ApiRoutesOptions) {
+    this.#o = options;
+    this.#timeoutMs = options.sourceTimeoutMs ?? SOURCE_TIMEOUT_MS;
+    this.#dashboards = new Map(options.dashboards.map((d) => [d.name, d]));
+  }
+
+  /** Whether `path` is one of these routes (else the server tries static files, then 404). */
+  static owns(path: string): boolean {
+    return path === '/health' || path === '/metrics' || path === '/api' || path.startsWith('/api/');
+  }
+
+  /**
+   * Answers one GET.
+   * @param path the URL path
+   * @param query the URL's parameters
+   * @param accept the request's `Accept` header (for `/metrics`)
+   * @throws {HttpError} 400 bad parameter, 404 unknown route or name, 503 a source failed
+   */
+  async handle(path: string, query: URLSearchParams, accept: string | undefined): Promise<ApiResponse> {
+    try {
+      return await this.#route(path, query, accept);
+    } catch (err) {
+      if (err instanceof SourceUnavailable) throw new HttpError(503, err.message);
+      throw err;
+    }
+  }
+
+  async #route(path: string, query: URLSearchParams, accept: string | undefined): Promise<ApiResponse> {
+    const o = this.#o;
+    switch (path) {
+      case '/health': {
+        allowParams(query, []);
+        const processes = await this.#source('processes', () => o.sources.processes());
+        const down = Object.values(processes).some((state) => state !== 'running');
+        const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
+        return json(body);
+      }
+      case '/metrics': {
+        allowParams(query, []);
+        const out = await this.#source('metrics', () => o.sources.metrics(accept));
+        return { status: 200, contentType: out.contentType, body: out.body };
+      }
+      case '/api/dashboards':
+        allowParams(query, []);
+        return json([...this.#dashboards.values()]);
+      case '/api/realtime': {
+        allowParams(query, ['dashboard']);
+        const name = query.get('dashboard') ?? o.dashboards[0]!.name;
+        this.#dashboard(name);
+        const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
+        const at = o.now();
+        const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
+        return json(body);
+      }
+      case '/api/history': {
+        allowParams(query, ['metric', 'labels', 'stat', 'dashboard', 'from', 'to', 'points']);
+        return json(o.history.run(o.history.parse(query, o.now())));
+      }
+      case '/api/export':
+        return this.#export(query);
+      case '/api/alerts':
+        allowParams(query, []);
+        return json(await this.#source('alerts', () => o.sources.alerts()));
+      case '/api/slas':
+        allowParams(query, []);
+        return json(await this.#source('slas', () => o.sources.slas()));
+      case '/api/report': {
+        allowParams(query, []);
+        const report = await this.#source('report', () => o.sources.report());
+        if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
+        return json(report);
+      }
+    }
+    if (path.startsWith('/api/dashboards/')) {
+      allowParams(query, []);
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice('/api/dashboards/'.length));
+      } catch {
+        throw new HttpError(400, 'the dashboard name is not valid percent-encoding');
+      }
+      const def = this.#dashboard(name);
+      const c = o.config;
+      const body: DashboardResponse = {
+        ...def,
+        refresh_interval: c.refresh_interval,
+        data_points: c.data_points,
+        historical_range: c.historical_range,
+        theme: c.theme,
+        alert_highlighting: c.alert_highlighting,
+        real_time_enabled: c.real_time_enabled,
+      };
+      return json(body);
+    }
+    throw new HttpError(404, `no route ${JSON.stringify(path.slice(0, 100))}`);
+  }
+
+  #export(query: URLSearchParams): ApiResponse {
+    const o = this.#o;
+    allowParams(query, ['metric', 'labels', 'stat', 'dashboard', 'from', 'to', 'points', 'format']);
+    const format = query.get('format') ?? o.config.export_format;
+    if (format !== 'json' && format !== 'csv') throw new HttpError(400, `format must be json or csv, got ${JSON.stringify(format.slice(0, 20))}`);
+    const request = o.history.parse(query, o.now());
+    const history = o.history.run(request);
+    const what = request.target.kind === 'dashboard' ? request.target.dashboard.name : request.target.series.metric;
+    const file = `erlmcp-${what.replace(/[^A-Za-z0-9_.-]/g, '_')}-${request.from}-${request.to}.${format}`;
+    const headers = { 'content-disposition': `attachment; filename="${file}"` };
+    if (format === 'csv') return { status: 200, contentType: 'text/csv; charset=utf-8', body: historyToCsv(history), headers };
+    return { status: 200, contentType: JSON_TYPE, body: JSON.stringify({ ...history, ...(request.target.kind === 'dashboard' ? { dashboard: what } : {}) }, null, 2), headers };
+  }
+
+  #source<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+    return callSource(name, run, this.#timeoutMs);
+  }
+
+  #dashboard(name: string): DashboardDef {
+    const def = this.#dashboards.get(name);
+    if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(name.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
+    return def;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `DashboardSources`: what the dashboard shows but does not own (the performance report, SLAs,
+ * alerts, scores, the `/metrics` exposition, process states), as injected functions. The server
+ * works before and without the other processes: the tree wires in functions that call them, a
+ * test passes its own. A source that throws, rejects or outruns `SOURCE_TIMEOUT_MS` makes its
+ * endpoint answer 503 with the reason; it never takes the server down.
+ */
+import { toError } from '../errors.js';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from '../exposition/prometheus-text.js';
+import type { Registry } from '../metrics/registry.js';
+import type { AlertView, Scores, SlaView } from '../protocol.js';
+
+export interface DashboardSources {
+  /** The performance monitor's report; `undefined` when there is none yet. */
+  report(): Promise<unknown | undefined>;
+  slas(): Promise<SlaView[]>;
+  /** Active (pending and firing) alerts. */
+  alerts(): Promise<AlertView[]>;
+  /** The newest 0-100 scores, `null` before the first check. Synchronous: read every frame. */
+  scores(): Scores | null;
+  /** The `/metrics` body for a request's `Accept` header. */
+  metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  /** Supervised processes by name, for `/health`. */
+  processes(): Record<string, 'running' | 'down'>;
+}
+
+/** How long an endpoint waits for a source before answering 503. */
+export const SOURCE_TIMEOUT_MS = 2000;
+
+/** A source failed or did not answer in time; the endpoint answers 503 with `message`. */
+export class SourceUnavailable extends Error {
+  constructor(readonly source: string, reason: string) {
+    super(`${source} unavailable: ${reason}`);
+    this.name = 'SourceUnavailable';
+  }
+}
+
+/**
+ * Runs one source with a deadline.
+ * @param name the source's name, for the reason (e.g. `'slas'`)
+ * @param run the source function
+ * @param timeoutMs default {@link SOURCE_TIMEOUT_MS}
+ * @throws {SourceUnavailable} (rejects) when `run` throws, rejects or takes longer than `timeoutMs`
+ */
+export async function callSource<T>(name: string, run: () => T | Promise<T>, timeoutMs = SOURCE_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SourceUnavailable(name, `no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return await Promise.race([Promise.resolve().then(run), deadline]);
+  } catch (err) {
+    if (err instanceof SourceUnavailable) throw err;
+    throw new SourceUnavailable(name, toError(err).message);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Sources for a server running alone: no report, SLAs or alerts yet, no scores, no supervised
+ * processes, and `/metrics` in the Prometheus text format from `registry`. Override what exists:
+ * `{ ...standaloneSources(registry), alerts: () => ... }`.
+ */
+export function standaloneSources(registry: Registry): DashboardSources {
+  return {
+    report: async () => undefined,
+    slas: async () => [],
+    alerts: async () => [],
+    scores: () => null,
+    metrics: async () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: await renderPrometheusText(registry) }),
+    processes: () => ({}),
+  };
+}

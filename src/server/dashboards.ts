@@ -1,0 +1,80 @@
+/**
+ * The dashboards a server shows: the built-in "main" (the source design's erlmcp_dashboard
+ * default) followed by those configured in `dashboard.json` → `dashboards`; a configured one named
+ * "main" takes the built-in one's place.
+ *
+ * "main" reads what the performance monitor writes each check:
+ * - Response Time: gauge `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), line;
+ * - Throughput: gauge `perf.throughput` (req/s), line;
+ * - Error Rate: gauge `perf.error_rate` (ratio), line;
+ * - Resource Usage: gauges `system.cpu` and `system.memory.percent` (%), gauge dials of 100.
+ * It reads the performance monitor's gauges rather than the `response_time` histogram because
+ * they cover every instrumented server and are what the SLAs and alerts are judged on, so the
+ * chart shows what the alerts say. A host without the performance monitor can configure a
+ * dashboard on `response_time` with `stat: "p95"` instead.
+ *
+ * A configured chart without a `type` takes the file's `chart_type` (`auto` means line).
+ */
+import type { DashboardConfig } from '../config/schema.js';
+import type { ChartDef, ChartType, DashboardDef } from '../protocol.js';
+
+/** The built-in default dashboard, as in the source design. */
+export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
+  name: 'main',
+  title: 'erlmcp monitor',
+  charts: [
+    {
+      id: 'response_time',
+      title: 'Response Time',
+      type: 'line',
+      unit: 'ms',
+      series: [
+        { label: 'p50', metric: 'perf.latency', labels: { quantile: '0.5' }, stat: 'value' },
+        { label: 'p95', metric: 'perf.latency', labels: { quantile: '0.95' }, stat: 'value' },
+        { label: 'p99', metric: 'perf.latency', labels: { quantile: '0.99' }, stat: 'value' },
+      ],
+    },
+    { id: 'throughput', title: 'Throughput', type: 'line', unit: 'req/s', series: [{ label: 'req/s', metric: 'perf.throughput', stat: 'value' }] },
+    { id: 'error_rate', title: 'Error Rate', type: 'line', unit: 'ratio', series: [{ label: 'errors', metric: 'perf.error_rate', stat: 'value' }] },
+    {
+      id: 'resource_usage',
+      title: 'Resource Usage',
+      type: 'gauge',
+      unit: '%',
+      max: 100,
+      series: [
+        { label: 'CPU', metric: 'system.cpu', stat: 'value' },
+        { label: 'Memory', metric: 'system.memory.percent', stat: 'value' },
+      ],
+    },
+  ],
+} satisfies DashboardDef);
+
+/**
+ * The dashboards of a config, "main" first. The config schema has already checked names, chart
+ * ids and series; this applies the defaults that depend on other keys.
+ *
+ * @param config the validated `dashboard.json`
+ * @returns a fresh list (callers may keep it): "main" (built-in or configured), then the others in file order
+ */
+export function dashboardsFrom(config: Pick<DashboardConfig, 'dashboards' | 'chart_type'>): DashboardDef[] {
+  const fallback: ChartType = config.chart_type === 'auto' ? 'line' : config.chart_type;
+  const configured = config.dashboards.map(
+    (d): DashboardDef => ({
+      name: d.name,
+      title: d.title,
+      charts: d.charts.map(
+        (c): ChartDef => ({
+          id: c.id,
+          title: c.title,
+          type: c.type ?? fallback,
+          unit: c.unit,
+          series: c.series.map((s) => ({ label: s.label, metric: s.metric, stat: s.stat, ...(s.labels === undefined ? {} : { labels: { ...s.labels } }) })),
+          ...(c.max === undefined ? {} : { max: c.max }),
+        }),
+      ),
+    }),
+  );
+  const main = configured.find((d) => d.name === MAIN_DASHBOARD.name) ?? structuredClone(MAIN_DASHBOARD);
+  return [main, ...configured.filter((d) => d !== main)];
+}

@@ -1,0 +1,252 @@
+/**
+ * `HistoryQuery`: chart history from LMDB (the source's get_historical_data, which returned `[]`).
+ *
+ * A request names either one metric series (`metric`, optional `labels` as a JSON object,
+ * `stat`) or a dashboard (every series of every chart), a range `[from, to]` in ms since the
+ * epoch and a point budget `points`. Defaults: `to` = now, `from` = `to - historical_range`,
+ * `points` = `data_points`. Limits, each a 400 with the reason when broken: `points` is an integer
+ * from 1 to `data_points`; `from < to`; the range is at most the larger of `historical_range` and
+ * the store's rollup retention (7 days by default: older data no longer exists).
+ *
+ * Where the points come from (keys as `table-store.ts` writes them):
+ * - counter / gauge `value`: the series key, e.g. `perf.latency{quantile="0.95"}`;
+ * - histogram `p50`/`p95`/`p99`/`count`: the derived series `<key>#p95` etc.; `mean` (and
+ *   `value`) = `<key>#sum` / `<key>#count` per point (the all-time mean at that time);
+ * - `rate` (counters, and histograms' `#count`): the change per second between consecutive points
+ *   (a reset gives no point).
+ * Each stored series is read with `MetricStore.queryRange(id, from, to, points)`, which averages
+ * into `points` equal time buckets. Several stored series behind one chart series (labels omitted
+ * on a labelled metric) are combined bucket by bucket: summed for `value`/`rate`/`count`, the
+ * largest for percentiles and `mean` (the store keeps no mergeable sketches per point, so the
+ * worst series is what history can show). Either way a series gets at most `points` points.
+ */
+import type { MetricType } from '../metrics/metric.js';
+import type { Registry } from '../metrics/registry.js';
+import { derivedKey } from '../metrics/table-store.js';
+import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from '../protocol.js';
+import type { MetricStore } from '../store/lmdb-store.js';
+import { HttpError } from './http-error.js';
+import { selectSeries } from './live-reader.js';
+
+const STATS: readonly SeriesStat[] = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'];
+const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
+const MAX_LABELS_PARAM = 2048;
+
+export interface HistoryLimits {
+  /** `data_points`: the most (and default) points per series. */
+  dataPoints: number;
+  /** `historical_range`: the default range, ms. */
+  defaultRangeMs: number;
+  /** The longest range, ms. */
+  maxRangeMs: number;
+}
+
+/** A parsed, checked history request. */
+export interface HistoryRequest {
+  from: number;
+  to: number;
+  points: number;
+  /** Either one series of a metric, or a whole dashboard. */
+  target: { kind: 'metric'; series: ChartSeriesDef } | { kind: 'dashboard'; dashboard: DashboardDef };
+}
+
+interface StoredSeries {
+  key: string;
+  labels: Record<string, string>;
+}
+
+export class HistoryQuery {
+  readonly #registry: Registry;
+  readonly #store: MetricStore;
+  readonly #dashboards: ReadonlyMap<string, DashboardDef>;
+  readonly #limits: HistoryLimits;
+
+  constructor(registry: Registry, store: MetricStore, dashboards: readonly DashboardDef[], limits: HistoryLimits) {
+    this.#registry = registry;
+    this.#store = store;
+    this.#dashboards = new Map(dashboards.map((d) => [d.name, d]));
+    this.#limits = limits;
+  }
+
+  /**
+   * Checks the query parameters of `/api/history` or `/api/export`.
+   * @param query the URL's parameters (`metric`, `labels`, `stat` | `dashboard`; `from`, `to`, `points`)
+   * @param nowMs the default `to`
+   * @throws {HttpError} 400 naming the bad parameter and what is allowed; 404 for an unknown dashboard
+   */
+  parse(query: URLSearchParams, nowMs: number): HistoryRequest {
+    const to = intParam(query, 'to') ?? nowMs;
+    const from = intParam(query, 'from') ?? to - this.#limits.defaultRangeMs;
+    const points = intParam(query, 'points') ?? this.#limits.dataPoints;
+    if (from < 0) throw new HttpError(400, `from must be a time in ms since the epoch (>= 0), got ${from}`);
+    if (from >= to) throw new HttpError(400, `from (${from}) must be before to (${to})`);
+    if (to - from > this.#limits.maxRangeMs) {
+      throw new HttpError(400, `the range ${to - from} ms is longer than the longest allowed, ${this.#limits.maxRangeMs} ms`);
+    }
+    if (points < 1 || points > this.#limits.dataPoints) {
+      throw new HttpError(400, `points must be an integer from 1 to ${this.#limits.dataPoints} (data_points), got ${points}`);
+    }
+    const metric = query.get('metric');
+    const dashboard = query.get('dashboard');
+    if ((metric === null) === (dashboard === null)) throw new HttpError(400, 'give exactly one of metric or dashboard');
+    if (dashboard !== null) {
+      if (query.has('labels') || query.has('stat')) throw new HttpError(400, 'labels and stat go with metric, not dashboard');
+      const def = this.#dashboards.get(dashboard);
+      if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard)} (available: ${[...this.#dashboards.keys()].join(', ')})`);
+      return { from, to, points, target: { kind: 'dashboard', dashboard: def } };
+    }
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
+    const stat = (query.get('stat') ?? 'value') as SeriesStat;
+    if (!STATS.includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat)} is not one of ${STATS.join(', ')}`);
+    const labels = labelsParam(query.get('labels'));
+    return { from, to, points, target: { kind: 'metric', series: { label: metric!, metric: metric!, stat, ...(labels === undefined ? {} : { labels }) } } };
+  }
+
+  /**
+   * Reads a checked request.
+   * @throws {HttpError} 404 for a metric with no stored history; 400 for a stat its type lacks
+   */
+  run(request: HistoryRequest): HistoryResponse {
+    const { from, to, points, target } = request;
+    if (target.kind === 'metric') {
+      const stored = this.#storedSeries(target.series);
+      if (stored === undefined) throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
+      return { from, to, series: [this.#entry(target.series, stored.type, stored.series, from, to, points)] };
+    }
+    const series: HistoryResponse['series'] = [];
+    for (const chart of target.dashboard.charts) {
+      for (const def of chart.series) {
+        const stored = this.#storedSeries(def);
+        series.push({ chart: chart.id, ...this.#entry(def, stored?.type, stored?.series ?? [], from, to, points) });
+      }
+    }
+    return { from, to, series };
+  }
+
+  #entry(def: ChartSeriesDef, type: MetricType | undefined, stored: StoredSeries[], from: number, to: number, points: number): HistoryResponse['series'][number] {
+    const stat = def.stat ?? 'value';
+    if (type !== undefined && type !== 'histogram' && HISTOGRAM_ONLY.has(stat)) {
+      throw new HttpError(400, `stat ${stat} applies to histograms; metric ${JSON.stringify(def.metric)} is a ${type} (use value or rate)`);
+    }
+    const perSeries = stored.map((s) => this.#seriesPoints(s, type!, stat, from, to, points));
+    const combined = perSeries.length === 1 ? perSeries[0]! : combine(perSeries, stat, from, to, points);
+    return { label: def.label, metric: def.metric, labels: { ...(def.labels ?? (stored.length === 1 ? stored[0]!.labels : {})) }, stat, points: combined };
+  }
+
+  #seriesPoints(s: StoredSeries, type: MetricType, stat: SeriesStat, from: number, to: number, points: number): Point[] {
+    const read = (key: string): Point[] => {
+      const id = this.#store.seriesId(key);
+      return id === undefined ? [] : this.#store.queryRange(id, from, to, points);
+    };
+    if (type !== 'histogram') return stat === 'rate' ? rates(read(s.key)) : read(s.key);
+    switch (stat) {
+      case 'p50':
+      case 'p95':
+      case 'p99':
+      case 'count':
+        return read(derivedKey(s.key, stat));
+      case 'rate':
+        return rates(read(derivedKey(s.key, 'count')));
+      default: {
+        const counts = new Map(read(derivedKey(s.key, 'count')).map(([t, v]) => [bucketOf(t, from, to, points), v]));
+        const out: Point[] = [];
+        for (const [t, sum] of read(derivedKey(s.key, 'sum'))) {
+          const count = counts.get(bucketOf(t, from, to, points));
+          if (count !== undefined && count !== null && count > 0 && sum !== null) out.push([t, sum / count]);
+        }
+        return out;
+      }
+    }
+  }
+
+  /**
+   * The stored series a chart series names and the metric's type, or `undefined` when the metric
+   * is neither in the table nor in the store.
+   */
+  #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[] } | undefined {
+    const metric = this.#registry.get(def.metric);
+    if (metric !== undefined) {
+      const type = metric.type as MetricType;
+      const series = selectSeries(metric, def.labels).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
+      if (series.length > 0) return { type, series };
+    }
+    // Not in this run's table (yet): what an earlier run stored.
+    const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
+    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type as MetricType, series: [] };
+    const wanted = def.labels;
+    const chosen =
+      wanted !== undefined
+        ? defs.filter((d) => sameLabels(d.labels, wanted))
+        : defs.some((d) => Object.keys(d.labels).length === 0)
+          ? defs.filter((d) => Object.keys(d.labels).length === 0)
+          : defs;
+    return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
+  }
+}
+
+function intParam(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  if (!/^-?\d{1,16}$/.test(raw)) throw new HttpError(400, `${name} must be an integer (ms since the epoch for from/to), got ${JSON.stringify(raw.slice(0, 40))}`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new HttpError(400, `${name} is out of range: ${raw}`);
+  return n;
+}
+
+function labelsParam(raw: string | null): Record<string, string> | undefined {
+  if (raw === null) return undefined;
+  if (raw.length > MAX_LABELS_PARAM) throw new HttpError(400, `labels is longer than ${MAX_LABELS_PARAM} characters`);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"quantile":"0.95"}');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"quantile":"0.95"}');
+  }
+  return value as Record<string, string>;
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** The store's downsampling bucket of time `t` (the same arithmetic as `downsample.ts`). */
+function bucketOf(t: number, from: number, to: number, points: number): number {
+  const span = to - from;
+  return span > 0 ? Math.min(points - 1, Math.floor(((t - from) * points) / span)) : 0;
+}
+
+/** Change per second between consecutive points; a decrease (a reset) gives no point. */
+function rates(points: Point[]): Point[] {
+  const out: Point[] = [];
+  for (let i = 1; i < points.length; i++) {
+    const [t0, v0] = points[i - 1]!;
+    const [t1, v1] = points[i]!;
+    if (v0 === null || v1 === null || t1 <= t0 || v1 < v0) continue;
+    out.push([t1, ((v1 - v0) * 1000) / (t1 - t0)]);
+  }
+  return out;
+}
+
+/** Several series' points merged per time bucket (see the module header). */
+function combine(all: Point[][], stat: SeriesStat, from: number, to: number, points: number): Point[] {
+  const additive = stat === 'value' || stat === 'rate' || stat === 'count';
+  const buckets = new Map<number, { t: number; v: number }>();
+  for (const series of all) {
+    // The last point of this series in each bucket (raw reads can put two in one bucket).
+    const last = new Map<number, Point>();
+    for (const p of series) if (p[1] !== null) last.set(bucketOf(p[0], from, to, points), p);
+    for (const [b, [t, v]] of last) {
+      const acc = buckets.get(b);
+      if (acc === undefined) buckets.set(b, { t, v: v! });
+      else {
+        acc.t = Math.max(acc.t, t);
+        acc.v = additive ? acc.v + v! : Math.max(acc.v, v!);
+      }
+    }
+  }
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, { t, v }]) => [t, v]);
+}

@@ -1,0 +1,351 @@
+/**
+ * `HttpServer`: the dashboard's HTTP + WebSocket server (the source's erlmcp_dashboard, made
+ * real). It binds 127.0.0.1 by default and serves the page, the JSON API, `/metrics`, `/health`
+ * and the live feed on `/ws`.
+ *
+ * Every request passes, in order:
+ * 1. size: a URL over {@link MAX_URL_BYTES} is a 414; a body (only GET/HEAD are served, and they
+ *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413; headers over 16 KiB are refused
+ *    by Node (431);
+ * 2. method: anything but GET/HEAD is a 405 (upgrades aside);
+ * 3. `Host` and `Origin` (see `access.ts`): a 403;
+ * 4. the token, except for the page, its assets and `/health`: a 401;
+ * 5. the route: static file, API (`api-routes.ts`) or 404.
+ * Errors are `{ "error": reason }`. Responses carry `X-Content-Type-Options: nosniff`; the page
+ * also a Content-Security-Policy that allows no inline script and no other origin.
+ *
+ * The server has no timers of its own: whoever owns it (the dashboard process) calls `tick()`
+ * each `refresh_interval` and `heartbeat()` every heartbeat period, and `close()` or `kill()` at
+ * the end, so nothing outlives the process.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { DashboardConfig } from '../config/schema.js';
+import { toError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DerivedValues } from '../metrics/derived-values.js';
+import type { Registry } from '../metrics/registry.js';
+import type { AlertView, DashboardDef, Scores } from '../protocol.js';
+import type { MetricStore } from '../store/lmdb-store.js';
+import { Access } from './access.js';
+import { ApiRoutes } from './api-routes.js';
+import { callSource, type DashboardSources } from './dashboard-sources.js';
+import { dashboardsFrom } from './dashboards.js';
+import { FrameBuilder } from './frame-builder.js';
+import { HistoryQuery } from './history-query.js';
+import { HttpError } from './http-error.js';
+import { LiveReader } from './live-reader.js';
+import { StaticFiles } from './static-files.js';
+import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
+
+/** Longest request URL, bytes. */
+export const MAX_URL_BYTES = 4096;
+/** Largest request body accepted (and ignored), bytes. */
+export const MAX_BODY_BYTES = 1024;
+/** Largest request header block, bytes (Node answers 431 above it). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export interface HttpServerOptions {
+  registry: Registry;
+  store: MetricStore;
+  /** `dashboard.json` (host, port, token, origins, refresh interval, data points, ...). */
+  config: DashboardConfig;
+  derived?: DerivedValues;
+  sources: DashboardSources;
+  /** Wall clock, ms (default `Date.now`). */
+  now?: () => number;
+  log: Logger;
+  /** Default: `dashboardsFrom(config)`. */
+  dashboards?: DashboardDef[];
+  /** Feed limits (slow clients, max clients); defaults in `ws-server.ts`. */
+  wsLimits?: Partial<WsLimits>;
+  /** Where the page's files are (default `<package root>/src/dashboard-page`). */
+  pageDir?: string;
+  /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
+  sourceTimeoutMs?: number;
+}
+
+/** Where the server listens. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+}
+
+export interface ServerStats extends WsStats {
+  /** Ticks run. */
+  ticks: number;
+  /** Frames serialized (one per distinct subscription per tick). */
+  framesBuilt: number;
+  /** HTTP requests answered, by status class. */
+  requests: Record<string, number>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const PUBLIC_PATHS = new Set(['/', '/index.html', '/health']);
+
+export class HttpServer {
+  readonly #server: Server;
+  readonly #access: Access;
+  readonly #routes: ApiRoutes;
+  readonly #files: StaticFiles;
+  readonly #ws: WsServer;
+  readonly #frames: FrameBuilder;
+  readonly #sources: DashboardSources;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  #ticks = 0;
+  readonly #requests: Record<string, number> = {};
+  #address: ServerAddress | undefined;
+  /** The last alerts a tick could read, kept when the alerts source fails so highlighting does not flicker off. */
+  #lastAlerts: AlertView[] = [];
+  #alertsFailing = false;
+  readonly #sourceTimeoutMs: number | undefined;
+
+  /** Builds the server without listening; `listen()` binds it. @throws {MonitorError} as `Access` */
+  constructor(options: HttpServerOptions) {
+    const config = options.config;
+    this.#access = new Access({ token: config.auth_token, allowedOrigins: config.allowed_origins, host: config.host });
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log;
+    this.#sources = options.sources;
+    this.#sourceTimeoutMs = options.sourceTimeoutMs;
+    const dashboards = options.dashboards ?? dashboardsFrom(config);
+    const reader = new LiveReader(options.registry, options.derived);
+    this.#frames = new FrameBuilder(dashboards, reader);
+    const history = new HistoryQuery(options.registry, options.store, dashboards, {
+      dataPoints: config.data_points,
+      defaultRangeMs: config.historical_range,
+      maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
+    });
+    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now(), sourceTimeoutMs: options.sourceTimeoutMs });
+    this.#files = new StaticFiles(options.pageDir);
+    this.#ws = new WsServer({ dashboards: dashboards.map((d) => d.name), refreshInterval: config.refresh_interval, now: this.#now, log: this.#log, limits: options.wsLimits });
+    this.#server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => void this.#onRequest(req, res));
+    this.#server.keepAliveTimeout = 5000;
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = 30_000;
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
+    this.#server.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy(err);
+    });
+  }
+
+  /**
+   * Binds `config.host`:`port` (0 = a free port).
+   * @throws (rejects) the listen error, e.g. `EADDRINUSE`
+   */
+  async listen(host: string, port: number): Promise<ServerAddress> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const info = this.#server.address() as AddressInfo;
+    const shown = info.address.includes(':') ? `[${info.address}]` : info.address;
+    this.#address = { host: info.address, port: info.port, url: `http://${shown}:${info.port}` };
+    return this.#address;
+  }
+
+  /** Where it listens. @throws {Error} before `listen()` resolved */
+  address(): ServerAddress {
+    if (this.#address === undefined) throw new Error('the dashboard server is not listening');
+    return { ...this.#address };
+  }
+
+  /**
+   * One refresh: reads alerts and scores, builds one frame per distinct subscription and sends
+   * it to the subscribed clients. Does nothing when no client is subscribed.
+   */
+  async tick(): Promise<void> {
+    this.#ticks++;
+    if (!this.#ws.hasSubscribers) return;
+    const alerts = await this.#readAlerts();
+    let scores: Scores | null = null;
+    try {
+      scores = this.#sources.scores();
+    } catch (err) {
+      this.#log.warn({ err: toError(err) }, 'dashboard: scores source failed; frame sent without scores');
+    }
+    this.#frames.beginTick(this.#now(), alerts, scores);
+    this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
+  }
+
+  async #readAlerts(): Promise<AlertView[]> {
+    try {
+      this.#lastAlerts = await callSource('alerts', () => this.#sources.alerts(), this.#sourceTimeoutMs);
+      this.#alertsFailing = false;
+    } catch (err) {
+      if (!this.#alertsFailing) this.#log.warn({ err: toError(err) }, 'dashboard: alerts source failed; frames keep the last alerts read');
+      this.#alertsFailing = true;
+    }
+    return this.#lastAlerts;
+  }
+
+  /** Pings feed clients; terminates those that missed the previous ping. */
+  heartbeat(): void {
+    this.#ws.heartbeat();
+  }
+
+  stats(): ServerStats {
+    return { ...this.#ws.stats(), ticks: this.#ticks, framesBuilt: this.#frames.built, requests: { ...this.#requests } };
+  }
+
+  /** The feed's clients (for tests and diagnostics). */
+  feedClients(): ReturnType<WsServer['clients']> {
+    return this.#ws.clients();
+  }
+
+  /** Closes feed clients with 1001 (briefly waiting for them), then the server and its connections. */
+  async close(): Promise<void> {
+    await this.#ws.close();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  /** Stops at once: clients terminated, sockets destroyed (for a killed process). */
+  kill(): void {
+    this.#ws.kill();
+    this.#server.close();
+    this.#server.closeAllConnections();
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = this.#checkRequest(req);
+      const path = url.pathname;
+      if (!PUBLIC_PATHS.has(path) && !path.startsWith('/assets/') && !this.#access.hasToken(req.headers, url.searchParams)) {
+        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>', { 'www-authenticate': 'Bearer' });
+      }
+      if (ApiRoutes.owns(path)) {
+        const out = await this.#routes.handle(path, url.searchParams, req.headers.accept);
+        this.#send(req, res, out.status, out.contentType, out.body, { 'cache-control': 'no-store', ...out.headers });
+        return;
+      }
+      if (path !== '/health') {
+        const file = await this.#files.get(path);
+        if (file !== undefined) {
+          const headers: Record<string, string> = { 'cache-control': 'no-cache' };
+          if (file.contentType.startsWith('text/html')) Object.assign(headers, this.#pageHeaders(req));
+          this.#send(req, res, 200, file.contentType, file.body, headers);
+          return;
+        }
+      }
+      throw new HttpError(404, `not found: ${path.slice(0, 100)}`);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        this.#send(req, res, err.status, JSON_TYPE, JSON.stringify({ error: err.message }), { 'cache-control': 'no-store', ...err.headers });
+        return;
+      }
+      this.#log.error({ err: toError(err), url: req.url?.slice(0, 200) }, 'dashboard request failed');
+      this.#send(req, res, 500, JSON_TYPE, JSON.stringify({ error: 'internal error (logged on the server)' }), { 'cache-control': 'no-store' });
+    }
+  }
+
+  /** Steps 1-3 of the module header. @throws {HttpError} 413, 414, 405, 403, 400 */
+  #checkRequest(req: IncomingMessage): URL {
+    const raw = req.url ?? '/';
+    if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' });
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (req.headers['transfer-encoding'] !== undefined || !(length <= MAX_BODY_BYTES)) {
+      throw new HttpError(413, `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`);
+    }
+    req.resume();
+    this.#checkCaller(req);
+    try {
+      return new URL(raw, 'http://dashboard.invalid');
+    } catch {
+      throw new HttpError(400, 'the request URL cannot be parsed');
+    }
+  }
+
+  /** @throws {HttpError} 403 for a foreign Host or Origin */
+  #checkCaller(req: IncomingMessage): void {
+    if (!this.#access.hostAllowed(req.headers)) {
+      throw new HttpError(403, `host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))} is not this server (use 127.0.0.1 or localhost, or add the origin to allowed_origins)`);
+    }
+    if (!this.#access.originAllowed(req.headers)) {
+      throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to dashboard.allowed_origins)`);
+    }
+  }
+
+  #pageHeaders(req: IncomingMessage): Record<string, string> {
+    const host = req.headers.host ?? '';
+    return {
+      'content-security-policy': [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        `connect-src 'self' ws://${host} wss://${host}`,
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join('; '),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+    };
+  }
+
+  #send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string>): void {
+    const kind = `${Math.floor(status / 100)}xx`;
+    this.#requests[kind] = (this.#requests[kind] ?? 0) + 1;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, {
+      'content-type': contentType,
+      'content-length': Buffer.byteLength(body),
+      'x-content-type-options': 'nosniff',
+      ...headers,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = this.#checkUpgrade(req);
+      if (!this.#access.hasToken(req.headers, url.searchParams)) throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>');
+      if (!this.#ws.accepting) {
+        this.#ws.countRefused();
+        throw new HttpError(503, 'the live feed has as many clients as it takes; try again later');
+      }
+      this.#ws.accept(req, socket, head);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      const body = JSON.stringify({ error: err instanceof HttpError ? err.message : 'internal error' });
+      if (!(err instanceof HttpError)) this.#log.error({ err: toError(err) }, 'dashboard upgrade failed');
+      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
+  }
+
+  /** @throws {HttpError} 414, 404, 403 */
+  #checkUpgrade(req: IncomingMessage): URL {
+    const raw = req.url ?? '/';
+    if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+    let url: URL;
+    try {
+      url = new URL(raw, 'http://dashboard.invalid');
+    } catch {
+      throw new HttpError(400, 'the request URL cannot be parsed');
+    }
+    if (url.pathname !== '/ws') throw new HttpError(404, 'the live feed is at /ws');
+    this.#checkCaller(req);
+    return url;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 414: 'URI Too Long', 500: 'Internal Server Error', 503: 'Service Unavailable' };

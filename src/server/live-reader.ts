@@ -1,0 +1,165 @@
+/**
+ * `LiveReader`: the newest value of a chart series, read from the metric table (never from LMDB).
+ *
+ * Which series: `labels` given → that exact series; omitted → the metric's only series if it has
+ * no label names, otherwise every series combined (values and counts summed, histogram windows
+ * merged so percentiles are true percentiles of all of them). A chart series whose metric is not
+ * in the table reads `DerivedValues` under the same name (e.g. `latency.p95`), then gives `null`.
+ *
+ * Which number (`stat`):
+ * - counters and gauges: `value`; `rate` = change per second between two reads at least
+ *   {@link RATE_MIN_INTERVAL_MS} apart (a counter reset gives `null` once);
+ * - histograms: `p50`/`p95`/`p99` over the sliding 1-minute window (as the store's `#p95` history),
+ *   `count`, `mean` (= all-time sum / count, as `value`), `rate` = observations per second.
+ * A stat that does not apply to the metric's type reads `null`.
+ */
+import type { DerivedValues } from '../metrics/derived-values.js';
+import { HistogramSeries, WINDOWS } from '../metrics/histogram.js';
+import type { Series } from '../metrics/metric.js';
+import type { AnyMetric, Registry } from '../metrics/registry.js';
+import { Sketch } from '../metrics/sketch.js';
+import { derivedKey } from '../metrics/table-store.js';
+import type { ChartSeriesDef, SeriesStat } from '../protocol.js';
+
+/** A rate is recomputed only after this long, so two reads close together do not give noise. */
+export const RATE_MIN_INTERVAL_MS = 1000;
+
+const QUANTILE: Partial<Record<SeriesStat, number>> = { p50: 0.5, p95: 0.95, p99: 0.99 };
+
+interface RateState {
+  at: number;
+  total: number;
+  rate: number | null;
+}
+
+/** The series of `metric` a chart series names (see the module header). */
+export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined): Series[] {
+  if (labels !== undefined) {
+    let found: Series | undefined;
+    try {
+      found = metric.find(labels);
+    } catch {
+      return []; // labels that do not fit the metric name no series
+    }
+    return found === undefined ? [] : [found];
+  }
+  if (metric.labelNames.length === 0) {
+    const only = metric.find();
+    return only === undefined ? [] : [only];
+  }
+  return metric.series() as Series[];
+}
+
+function plainValue(series: Series): number {
+  return (series as Series & { value: number }).value;
+}
+
+export class LiveReader {
+  readonly #registry: Registry;
+  readonly #derived: DerivedValues | undefined;
+  /** Rate state per chart series (bounded by the configured dashboards' series). */
+  readonly #rates = new Map<string, RateState>();
+
+  /**
+   * @param registry the metric table
+   * @param derived values computed by the performance monitor, read when a metric is not in the table
+   */
+  constructor(registry: Registry, derived?: DerivedValues) {
+    this.#registry = registry;
+    this.#derived = derived;
+  }
+
+  /**
+   * The current value of one chart series.
+   * @param def the chart series
+   * @param nowMs the read time (for rates)
+   * @returns the value, or `null` when there is no data
+   */
+  value(def: ChartSeriesDef, nowMs: number): number | null {
+    const metric = this.#registry.get(def.metric);
+    const stat = def.stat ?? 'value';
+    if (metric === undefined) {
+      if (def.labels !== undefined || (stat !== 'value' && stat !== 'mean')) return null;
+      return this.#derived?.get(def.metric)?.value ?? null;
+    }
+    const series = selectSeries(metric, def.labels);
+    if (series.length === 0) return null;
+    if (metric.type !== 'histogram') {
+      if (stat === 'value') return sum(series, plainValue);
+      if (stat === 'rate') return this.#rate(def, sum(series, plainValue), nowMs);
+      return null;
+    }
+    const histograms = series as HistogramSeries[];
+    const q = QUANTILE[stat];
+    if (q !== undefined) return windowSketch(histograms).quantile(q) ?? null;
+    const count = sum(histograms, (s) => s.count);
+    switch (stat) {
+      case 'count':
+        return count;
+      case 'value':
+      case 'mean':
+        return count === 0 ? null : sum(histograms, (s) => s.sum) / count;
+      case 'rate':
+        return this.#rate(def, count, nowMs);
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Every series of `name` with its current value, by series key; a histogram series gives its
+   * derived keys (`<key>#p50`, `#p95`, `#p99`, `#count`), as its history is stored.
+   * @param name a metric name (unknown: `{}`)
+   * @param limit most series read (the rest are left out)
+   */
+  metricValues(name: string, limit: number): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    const metric = this.#registry.get(name);
+    if (metric === undefined) return out;
+    const all = metric.series() as Series[];
+    const n = Math.min(all.length, limit);
+    for (let i = 0; i < n; i++) {
+      const series = all[i]!;
+      const key = series.key;
+      if (series instanceof HistogramSeries) {
+        const minute = series.window.merged(WINDOWS['1m']);
+        out[derivedKey(key, 'p50')] = minute.quantile(0.5) ?? null;
+        out[derivedKey(key, 'p95')] = minute.quantile(0.95) ?? null;
+        out[derivedKey(key, 'p99')] = minute.quantile(0.99) ?? null;
+        out[derivedKey(key, 'count')] = series.count;
+      } else {
+        out[key] = plainValue(series);
+      }
+    }
+    return out;
+  }
+
+  #rate(def: ChartSeriesDef, total: number, nowMs: number): number | null {
+    const id = `${def.metric}\u0000${JSON.stringify(def.labels ?? null)}\u0000${def.stat}`;
+    const prev = this.#rates.get(id);
+    if (prev === undefined) {
+      this.#rates.set(id, { at: nowMs, total, rate: null });
+      return null;
+    }
+    const elapsed = nowMs - prev.at;
+    if (elapsed < RATE_MIN_INTERVAL_MS) return prev.rate;
+    const delta = total - prev.total;
+    prev.rate = delta < 0 ? null : (delta * 1000) / elapsed;
+    prev.at = nowMs;
+    prev.total = total;
+    return prev.rate;
+  }
+}
+
+function sum<T>(items: readonly T[], of: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += of(item);
+  return total;
+}
+
+function windowSketch(series: readonly HistogramSeries[]): Sketch {
+  if (series.length === 1) return series[0]!.window.merged(WINDOWS['1m']);
+  const merged = new Sketch();
+  for (const s of series) merged.merge(s.window.merged(WINDOWS['1m']));
+  return merged;
+}

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dashboardSchema } from '../../src/config/schema.js';
+import { dashboardsFrom, MAIN_DASHBOARD } from '../../src/server/dashboards.js';
+import { packageRoot, StaticFiles } from '../../src/server/static-files.js';
+
+describe('dashboardsFrom', () => {
+  it('gives the source design\'s main dashboard by default', () => {
+    const defs = dashboardsFrom(dashboardSchema.parse({}));
+    expect(defs).toEqual([MAIN_DASHBOARD]);
+    const main = defs[0]!;
+    expect(main.charts.map((c) => `${c.title}:${c.type}`)).toEqual(['Response Time:line', 'Throughput:line', 'Error Rate:line', 'Resource Usage:gauge']);
+    expect(main.charts[0]!.series.map((s) => s.labels?.quantile)).toEqual(['0.5', '0.95', '0.99']);
+    expect(main.charts[3]).toMatchObject({ unit: '%', max: 100 });
+    expect(main.charts[3]!.series.map((s) => s.metric)).toEqual(['system.cpu', 'system.memory.percent']);
+    // A copy: changing it does not change the built-in one.
+    main.charts.pop();
+    expect(MAIN_DASHBOARD.charts).toHaveLength(4);
+  });
+
+  it('lets a configured "main" replace the built-in one and keeps the others in file order', () => {
+    const chart = { id: 'c', title: 'C', series: [{ label: 'x', metric: 'x' }] };
+    const defs = dashboardsFrom(
+      dashboardSchema.parse({ chart_type: 'pie', dashboards: [{ name: 'b', title: 'B', charts: [chart] }, { name: 'main', title: 'Mine', charts: [{ ...chart, type: 'gauge', max: 10 }] }] }),
+    );
+    expect(defs.map((d) => d.title)).toEqual(['Mine', 'B']);
+    expect(defs[0]!.charts[0]).toEqual({ id: 'c', title: 'C', type: 'gauge', unit: '', max: 10, series: [{ label: 'x', metric: 'x', stat: 'value' }] });
+    expect(defs[1]!.charts[0]!.type).toBe('pie');
+  });
+});
+
+describe('StaticFiles', () => {
+  it('finds the package root from src and serves the page directory under it', () => {
+    const root = packageRoot();
+    expect(path.basename(path.join(root, 'package.json'))).toBe('package.json');
+    expect(new StaticFiles().pageDir).toBe(path.join(root, 'src', 'dashboard-page'));
+    expect(packageRoot(path.join(root, 'dist', 'src', 'server', 'static-files.js'))).toBe(root);
+  });
+});
