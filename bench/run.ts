@@ -13,6 +13,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { endToEndSuite } from './e2e.bench.js';
 import { expositionSuite } from './exposition.bench.js';
+import { feedSuite } from './feed.bench.js';
 import { type Check, checkStatus, markdownTable, type SuiteOptions, type SuiteResult } from './harness.js';
 import { hotPathSuite } from './metrics.bench.js';
 import { messageApiSuite } from './otp.bench.js';
@@ -33,6 +34,7 @@ const SUITES: SuiteEntry[] = [
   { id: 'message-api', run: messageApiSuite, baseline: 'bare nact dispatch (baseline)' },
   { id: 'exposition', run: expositionSuite },
   { id: 'store', run: storeSuite },
+  { id: 'feed', run: feedSuite },
   { id: 'end-to-end', run: endToEndSuite },
   { id: 'percentiles', run: percentileSuite },
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
