@@ -58,6 +58,9 @@ for (const id of named) {
 const selected = named.length > 0 ? SUITES.filter((s) => named.includes(s.id)) : SUITES.filter((s) => !s.optIn);
 const options: SuiteOptions = { quick: flags.has('--quick') };
 
+const machine = () => `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+console.log(`Benchmarks (${options.quick ? 'quick' : 'full'}: ${selected.map((s) => s.id).join(', ')}) on ${machine()}\n`);
+
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const results: Record<string, SuiteResult & { date: string; quick: boolean }> = {};
 for (const suite of selected) {
@@ -105,7 +108,7 @@ writeFileSync(
     2,
   ),
 );
-console.log('figures written to bench/results/latest.json');
+console.log(`figures written to bench/results/latest.json; machine at the end: ${machine()}`);
 
 if (flags.has('--check')) {
   const checks: Check[] = Object.values(results).flatMap((r) => r.checks ?? []);
