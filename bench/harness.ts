@@ -2,8 +2,51 @@
  * A thin layer over tinybench: runs a suite's tasks, and turns each into a row with ops/s (median,
  * min-max over the samples) scaled by the work one iteration does (`perIteration`), plus latency
  * percentiles. Ratios are always between rows of the same run: this machine is shared and noisy.
+ *
+ * Figures with a target become {@link Check}s: printed under the suite's table, written to
+ * latest.json, and enforced by `npm run bench:check` (a check fails only when the figure misses
+ * its target by more than its margin, so one noisy sample does not fail the build).
  */
+import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
+
+/** How long to run: `quick` (bench:check) still takes at least 3 samples of every task. */
+export interface SuiteOptions {
+  quick: boolean;
+}
+
+/** A figure with a target. `better` says which direction passes. */
+export interface Check {
+  name: string;
+  measured: number;
+  target: number;
+  better: 'higher' | 'lower';
+  /** Fraction of the target a figure may miss by before bench:check fails (0.1 = 10%). */
+  margin: number;
+  unit: string;
+}
+
+export type CheckStatus = 'meets' | 'within margin' | 'FAILS';
+
+/** `meets` the target, misses it by no more than the margin, or `FAILS`. NaN (not measured) fails. */
+export function checkStatus(c: Check): CheckStatus {
+  const meets = c.better === 'higher' ? c.measured >= c.target : c.measured <= c.target;
+  if (meets) return 'meets';
+  const within = c.better === 'higher' ? c.measured >= c.target * (1 - c.margin) : c.measured <= c.target * (1 + c.margin);
+  return within ? 'within margin' : 'FAILS';
+}
+
+export function checksTable(checks: readonly Check[]): string {
+  const fmt = (v: number, unit: string) => `${Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a'}${unit}`;
+  return [
+    '| target | measured | wanted | fails beyond | status |',
+    '|---|---|---|---|---|',
+    ...checks.map((c) => {
+      const limit = c.better === 'higher' ? c.target * (1 - c.margin) : c.target * (1 + c.margin);
+      return `| ${c.name} | ${fmt(c.measured, c.unit)} | ${c.better === 'higher' ? '>=' : '<='} ${fmt(c.target, c.unit)} | ${c.better === 'higher' ? '<' : '>'} ${fmt(limit, c.unit)} | ${checkStatus(c)} |`;
+    }),
+  ].join('\n');
+}
 
 export interface BenchTask {
   name: string;
@@ -25,15 +68,88 @@ export interface BenchRow {
 }
 
 export interface SuiteResult {
+  /** Title of the printed table. */
   suite: string;
   rows: BenchRow[];
   notes: string[];
+  /** A pre-rendered markdown table that replaces the default one-row-per-task table. */
+  table?: string;
+  /** Figures with a target (see {@link Check}). */
+  checks?: Check[];
+  /** Anything else the suite measured, as plain JSON, for latest.json. */
+  figures?: unknown;
 }
 
-export async function runTasks(tasks: BenchTask[], options: { time?: number; iterations?: number } = {}): Promise<BenchRow[]> {
+/** Median of a non-empty list (sorts a copy). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The p-quantile (0..1) of a list by nearest rank (sorts a copy). */
+export function quantile(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
+
+/** The longest event-loop block seen by {@link startBlockProbe}, in ms. */
+export interface BlockReading {
+  /** Wall-clock: what a request arriving during the block waits. Inflated when the OS preempts us. */
+  wallMs: number;
+  /** Process CPU time (user + system) over the same stretch: the block's own cost, load-independent. */
+  cpuMs: number;
+}
+
+/**
+ * Measures the longest stretch the event loop was blocked while it runs: a chain of
+ * `setImmediate` callbacks records the largest gap between two of them, in wall-clock time and
+ * in process CPU time. Unlike `monitorEventLoopDelay` (a timer's lateness, quantised by its
+ * resolution) it sees every turn. On a shared machine the wall-clock gap includes time the OS
+ * gave to other processes; the CPU-time gap does not (it does include GC helper threads).
+ * The probe itself costs a little throughput, so time a task without it and probe separately.
+ */
+export function startBlockProbe(): { stop(): BlockReading } {
+  let last = performance.now();
+  let lastCpu = cpuMs();
+  let wall = 0;
+  let cpu = 0;
+  let running = true;
+  const sample = () => {
+    const now = performance.now();
+    const nowCpu = cpuMs();
+    if (now - last > wall) wall = now - last;
+    if (nowCpu - lastCpu > cpu) cpu = nowCpu - lastCpu;
+    last = now;
+    lastCpu = nowCpu;
+  };
+  const tick = () => {
+    sample();
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      running = false;
+      sample();
+      return { wallMs: wall, cpuMs: cpu };
+    },
+  };
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Runs each task in its own tinybench run (time budget `time` ms, default 1000, and at least
+ * `iterations` samples, default 10, after `warmupTime` ms of warm-up, default 250).
+ */
+export async function runTasks(tasks: BenchTask[], options: { time?: number; iterations?: number; warmupTime?: number } = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const task of tasks) {
-    const bench = new Bench({ time: options.time ?? 1000, iterations: options.iterations ?? 10, warmup: true });
+    const bench = new Bench({ time: options.time ?? 1000, iterations: options.iterations ?? 10, warmup: true, warmupTime: options.warmupTime ?? 250 });
     bench.add(task.name, task.fn, { beforeAll: task.beforeAll, afterAll: task.afterAll });
     await bench.run();
     const result = bench.tasks[0]!.result as unknown as {
@@ -57,6 +173,12 @@ export async function runTasks(tasks: BenchTask[], options: { time?: number; ite
   return rows;
 }
 
+/** Milliseconds with a sensible number of digits (µs below 1 ms). */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  return ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : ms < 100 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`;
+}
+
 export function formatOps(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M/s`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k/s`;
@@ -67,9 +189,11 @@ export function formatOps(n: number): string {
 export function markdownTable(result: SuiteResult, baseline?: string): string {
   const base = result.rows.find((r) => r.name === baseline);
   const lines = [`### ${result.suite}`, ''];
-  if (result.rows.length === 0) {
-    for (const note of result.notes) lines.push(note);
-    return lines.join('\n');
+  if (result.table !== undefined || result.rows.length === 0) {
+    if (result.table !== undefined) lines.push(result.table);
+    for (const note of result.notes) lines.push('', note);
+    if (result.checks?.length) lines.push('', checksTable(result.checks));
+    return lines.join('\n').replace(/\n{3,}/g, '\n\n');
   }
   lines.push(
     `| task | ops/s median | min – max | p50 | p99 | samples |${base ? ` vs ${baseline} |` : ''}`,
@@ -82,9 +206,6 @@ export function markdownTable(result: SuiteResult, baseline?: string): string {
     );
   }
   for (const note of result.notes) lines.push('', note);
+  if (result.checks?.length) lines.push('', checksTable(result.checks));
   return lines.join('\n');
-}
-
-function fmtMs(ms: number): string {
-  return ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
 }

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Histogram } from 'prom-client';
 import { Sketch, SlidingSketch, sketchKey } from '../src/metrics/sketch.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
-import { type BenchTask, markdownTable, runTasks, type SuiteResult } from './harness.js';
+import { type BenchTask, markdownTable, runTasks, type SuiteOptions, type SuiteResult } from './harness.js';
 
 const VALUES = 1_000_000;
 
@@ -128,7 +128,7 @@ function nsPerOp(values: Float64Array): { name: string; bestNs: number; medianNs
   return rows;
 }
 
-export async function sketchSuite(): Promise<SuiteResult> {
+export async function sketchSuite(_options?: SuiteOptions): Promise<SuiteResult> {
   const values = latencies();
   const tasks: BenchTask[] = cases().map((c) => ({ name: c.name, perIteration: VALUES, fn: () => c.run(values) }));
   const rows = await runTasks(tasks);
