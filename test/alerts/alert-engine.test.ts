@@ -125,6 +125,8 @@ describe('AlertEngine', () => {
     it('does not notify at all while alert_enabled is false', async () => {
       const { engine, outbox, clock, tickAt } = await setup({ config: alertingConfig({ alert_enabled: false }) });
       const alert = await engine.sendAlert('critical', 'x', undefined, clock.now);
+      await engine.signal(signal({ severity: 'warning' }), clock.now);
+      await engine.signal(signal({ severity: 'critical' }), clock.now);
       await tickAt(120_000);
       await engine.clearAlert(alert.id, clock.now);
       expect(outbox.queued).toEqual([]);
