@@ -207,6 +207,14 @@ describe('AlertEngine', () => {
       expect(outbox.summary()).toEqual(['firing email,sms,slack']);
     });
 
+    it('do not hold back the resolution of an alert that was notified before the silence', async () => {
+      const { engine, outbox, clock } = await setup();
+      const alert = await engine.sendAlert('warning', 'x', { team: 'db' }, clock.now);
+      await engine.addSilence({ matchers: [{ name: 'team', op: '=', value: 'db' }], endsAt: clock.now + 600_000, createdBy: 'a', comment: 'b' }, clock.now);
+      await engine.clearAlert(alert.id, clock.now);
+      expect(outbox.summary()).toEqual(['firing slack', 'resolved slack']);
+    });
+
     it('take effect from startsAt, and end by themselves at endsAt', async () => {
       const { engine, outbox, clock, tickAt } = await setup({ config: alertingConfig({ escalation_policy: {} }) });
       await engine.addSilence({ matchers: [{ name: 'source', op: '=', value: 'api' }], startsAt: clock.now + 60_000, endsAt: clock.now + 120_000, createdBy: 'c', comment: 'window' }, clock.now);
