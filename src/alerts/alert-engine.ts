@@ -397,7 +397,7 @@ export class AlertEngine {
       if (alert.status === 'resolved' && now - alert.resolvedAt! > config.alert_timeout) {
         this.#alerts.delete(alert.id);
         store.removeAlert(alert.id);
-      } else {
+      } else if (this.#mayBeDue(alert, now)) {
         await this.#review(alert, now);
       }
     }
@@ -468,6 +468,7 @@ export class AlertEngine {
    */
   async #review(alert: Alert, now: number, severityRaised = false): Promise<void> {
     if (!this.#opts.config.alert_enabled) return;
+    if (!severityRaised && !this.#mayBeDue(alert, now)) return;
     const store = this.#opts.store;
     if (alert.status === 'resolved') {
       if (alert.channels.length === 0 || alert.resolvedNotifiedAt !== undefined) return;
@@ -488,8 +489,6 @@ export class AlertEngine {
       return;
     }
     const escalation = this.#router.escalation(alert.severity);
-    const due = escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
-    if (!due && !severityRaised) return;
     if (this.#silences.silencing(labels, now) !== undefined) return;
     const channels = union(this.#router.firstChannels(alert.severity), escalation?.channels ?? []);
     if (channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))) {
@@ -497,6 +496,18 @@ export class AlertEngine {
     }
     alert.lastNotifiedAt = now;
     store.saveAlert(alert);
+  }
+
+  /**
+   * Whether `#review` may have something to send for `alert` now: the cheap test the tick makes
+   * for every alert, so a pass over thousands of quiet alerts allocates nothing.
+   */
+  #mayBeDue(alert: Alert, now: number): boolean {
+    if (!this.#opts.config.alert_enabled) return false;
+    if (alert.status === 'resolved') return alert.channels.length > 0 && alert.resolvedNotifiedAt === undefined;
+    if (alert.notifiedAt === undefined) return true;
+    const escalation = this.#router.escalation(alert.severity);
+    return escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
   }
 
   /** Enqueues a firing or re-notify notification and records it on the alert and in the marks. */

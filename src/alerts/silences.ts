@@ -2,8 +2,9 @@
  * Silences, as in Alertmanager: "say nothing about alerts matching these matchers from `startsAt`
  * to `endsAt`", with who asked and why. A silenced alert stays active (it is shown, it is
  * persisted) but its firing and re-notify notifications are held back; if it is still firing when
- * the silence ends, it is notified then. Matchers are matched against the alert's labels plus
- * `severity` and `source`.
+ * the silence ends, it is notified then. A resolved notification is not held back: the channels
+ * that heard the firing hear the resolution, so no receiver keeps an alert open forever. Matchers
+ * are matched against the alert's labels plus `severity` and `source`.
  *
  * A silence is `pending` before `startsAt`, `active` until `endsAt`, then `expired`;
  * `expire_silence` ends it now. Expired silences are kept for `alert_timeout`, then removed.

@@ -125,6 +125,8 @@ describe('AlertEngine', () => {
     it('does not notify at all while alert_enabled is false', async () => {
       const { engine, outbox, clock, tickAt } = await setup({ config: alertingConfig({ alert_enabled: false }) });
       const alert = await engine.sendAlert('critical', 'x', undefined, clock.now);
+      await engine.signal(signal({ severity: 'warning' }), clock.now);
+      await engine.signal(signal({ severity: 'critical' }), clock.now);
       await tickAt(120_000);
       await engine.clearAlert(alert.id, clock.now);
       expect(outbox.queued).toEqual([]);
@@ -203,6 +205,14 @@ describe('AlertEngine', () => {
       await engine.addSilence({ matchers: [{ name: 'severity', op: '=~', value: 'crit.*' }, { name: 'source', op: '=', value: 'api' }], endsAt: clock.now + 600_000, createdBy: 'bo', comment: 'known' }, clock.now);
       for (let t = 60_000; t <= 300_000; t += 60_000) await tickAt(t);
       expect(outbox.summary()).toEqual(['firing email,sms,slack']);
+    });
+
+    it('do not hold back the resolution of an alert that was notified before the silence', async () => {
+      const { engine, outbox, clock } = await setup();
+      const alert = await engine.sendAlert('warning', 'x', { team: 'db' }, clock.now);
+      await engine.addSilence({ matchers: [{ name: 'team', op: '=', value: 'db' }], endsAt: clock.now + 600_000, createdBy: 'a', comment: 'b' }, clock.now);
+      await engine.clearAlert(alert.id, clock.now);
+      expect(outbox.summary()).toEqual(['firing slack', 'resolved slack']);
     });
 
     it('take effect from startsAt, and end by themselves at endsAt', async () => {
