@@ -2,12 +2,19 @@
  * Every export here is public API. Named exports only; types are exported separately.
  */
 import type { Server as HttpServer } from 'node:http';
+import { ALERTING_NAME, type AlertingProtocol, alerting, toAlertView } from '../actors/alerting.js';
 import { COLLECTOR_NAME, collector, type CollectorProtocol } from '../actors/collector.js';
+import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from '../actors/dashboard.js';
 import { MONITOR_SUP_NAME, startMonitorSup } from '../actors/monitor-sup.js';
+import { PERFORMANCE_MONITOR_NAME, type PerformanceMonitorProtocol, performanceMonitor } from '../actors/performance-monitor.js';
+import { type AlertingClient, alertingClient } from './alerts/alerting-client.js';
+import type { RuleInput } from './alerts/rule.js';
+import type { AlertSink } from './alerts/signal.js';
 import { type Config, type DeepPartial, loadConfig } from './config/index.js';
 import { ErrorCode, MonitorError } from './errors.js';
-import { renderPrometheusText } from './exposition/prometheus-text.js';
+import { renderExposition } from './exposition/negotiate.js';
 import { createLogger, type Logger } from './logger.js';
+import { DerivedValues } from './metrics/derived-values.js';
 import { Registry } from './metrics/registry.js';
 import { restoreTable } from './metrics/table-store.js';
 import {
@@ -23,6 +30,13 @@ import {
 import { type HttpInstrumentOptions, instrumentHttp } from './sources/http-instrument.js';
 import { ProcessSource } from './sources/process-source.js';
 import type { MetricSource } from './sources/source.js';
+import { AlertmanagerChannel } from './notify/alertmanager-channel.js';
+import { channelRedactor, createChannels } from './notify/create-channels.js';
+import { Outbox } from './notify/outbox.js';
+import type { NotificationChannel } from './notify/types.js';
+import type { Scores } from './protocol.js';
+import type { DashboardSources } from './server/dashboard-sources.js';
+import type { ServerAddress } from './server/http-server.js';
 import { MetricStore } from './store/lmdb-store.js';
 
 export interface MonitoringOptions {
@@ -40,6 +54,10 @@ export interface MonitoringOptions {
   processMetrics?: boolean;
   /** Called once when the tree stops, whether by `stop()` or by giving up after too many crashes. */
   onStop?: (reason: ExitReason) => void;
+  /** Alert rules to evaluate besides those added at run time with `mon.alerting.addRule` (validated at start). */
+  alertRules?: readonly RuleInput[];
+  /** Notification channels of your own (or a pre-built one), added to the enabled channels of `alerting.json`. */
+  channels?: readonly NotificationChannel[];
   /**
    * Your own processes to supervise in the monitoring tree, started after the built-in children
    * (and stopped before them). They share the tree's restart intensity (10 in 60 s).
@@ -55,6 +73,14 @@ export interface Monitor {
   readonly metrics: Registry;
   /** The collector's message API (follows restarts). */
   readonly collector: ServerRef<CollectorProtocol>;
+  /** The performance monitor (`report`, `check_slas`, `history`, `check`); follows restarts. */
+  readonly performance: ServerRef<PerformanceMonitorProtocol>;
+  /** Alerts, rules, silences and dead letters. */
+  readonly alerting: AlertingClient;
+  /** Figures the performance monitor derives (`latency.p95`, `throughput`, `score.overall`, ...), newest first-hand. */
+  readonly derived: DerivedValues;
+  /** Where the dashboard listens; rejects with `EMON_NOPROC` when it is disabled or down. */
+  dashboardAddress(): Promise<ServerAddress>;
   /** Instrumentation of your servers. */
   readonly instrument: {
     /** Measures a node:http/https server; returns a function that removes the instrumentation. */
@@ -66,15 +92,17 @@ export interface Monitor {
   readonly system: OtpSystem;
   /** Settles with the tree's exit reason when it stops, for whatever reason. Never rejects. */
   readonly stopped: Promise<ExitReason>;
-  /** The whole table in the Prometheus text format (version 0.0.4). */
-  metricsText(): Promise<string>;
+  /** The whole table in the Prometheus text format (version 0.0.4), or OpenMetrics when `accept` asks for it. */
+  metricsText(accept?: string): Promise<string>;
   /** Orderly shutdown: children stop in reverse order, the last flush is written, the store is closed. Idempotent. */
   stop(): Promise<void>;
 }
 
 /**
  * Starts the monitoring supervision tree: opens the store under `dataDir`, restores the metric
- * table from it, and starts erlmcp_monitor_sup with the collector.
+ * table from it, opens the notification outbox (which resumes undelivered notifications), and
+ * starts erlmcp_monitor_sup with the collector, the performance monitor, alerting and the
+ * dashboard (when `dashboard_enabled`), in that order.
  *
  * If the tree exceeds its restart intensity it stops itself, logs one error line and calls
  * `onStop`; it never throws into the host application. The metric table keeps accepting updates.
@@ -98,17 +126,56 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     throw err;
   }
   const system = new OtpSystem({ logger: log });
+  const derived = new DerivedValues();
+  let outbox: Outbox;
+  try {
+    outbox = openOutbox(config, store, registry, log, options.channels ?? []);
+  } catch (err) {
+    system.close();
+    await store.close();
+    throw err;
+  }
+  const closeOwned = async (): Promise<void> => {
+    system.close();
+    try {
+      await outbox.close();
+    } catch (err) {
+      log.error({ err }, 'closing the notification outbox failed');
+    }
+    await store.close();
+  };
   const sources = (): MetricSource[] => (options.processMetrics === false ? [] : [new ProcessSource(registry)]);
+  const alertingRef = system.ref<AlertingProtocol>(ALERTING_NAME);
+  const performanceRef = system.ref<PerformanceMonitorProtocol>(PERFORMANCE_MONITOR_NAME);
+  const alertSink: AlertSink = (signal) => alertingRef.cast({ type: 'signal', signal });
+  const exposition = (accept: string | undefined) => renderExposition(registry, accept);
+  const dashboardUrl = `http://${config.dashboard.host}:${config.dashboard.port}/`;
   const children: ChildSpec[] = [
     workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources }, { name: COLLECTOR_NAME }),
+    workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink }, { name: PERFORMANCE_MONITOR_NAME }),
+    workerChild(
+      ALERTING_NAME,
+      alerting,
+      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl },
+      { name: ALERTING_NAME },
+    ),
+    ...(config.dashboard.dashboard_enabled
+      ? [
+          workerChild(
+            DASHBOARD_NAME,
+            dashboard,
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition) },
+            { name: DASHBOARD_NAME },
+          ),
+        ]
+      : []),
     ...(options.extraChildren ?? []),
   ];
   let supervisor: SupervisorPid;
   try {
     supervisor = await startMonitorSup(system, children);
   } catch (err) {
-    system.close();
-    await store.close();
+    await closeOwned();
     throw err;
   }
   const uninstrument = new Set<() => void>();
@@ -117,9 +184,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     if (!stopping && !isOrderlyExit(reason)) {
       log.error({ supervisor: MONITOR_SUP_NAME, reason: formatExitReason(reason) }, 'monitoring tree stopped: the host application keeps running without monitoring');
     }
-    system.close();
     try {
-      await store.close();
+      await closeOwned();
     } catch (err) {
       log.error({ err }, 'closing the store failed');
     }
@@ -134,6 +200,10 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     config,
     metrics: registry,
     collector: system.ref<CollectorProtocol>(COLLECTOR_NAME),
+    performance: performanceRef,
+    alerting: alertingClient(alertingRef),
+    derived,
+    dashboardAddress: () => system.ref<DashboardProtocol>(DASHBOARD_NAME).call({ type: 'address' }),
     instrument: {
       http(server, httpOptions) {
         const remove = instrumentHttp(registry, server, httpOptions);
@@ -148,13 +218,47 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     supervisor,
     system,
     stopped,
-    metricsText: () => renderPrometheusText(registry),
+    metricsText: async (accept) => (await exposition(accept)).body,
     async stop() {
       stopping = true;
       for (const remove of [...uninstrument]) remove();
       await supervisor.stop('shutdown', 'infinity');
       await stopped;
     },
+  };
+}
+
+/** The outbox over the enabled channels of `alerting.json` (plus Alertmanager and the caller's). */
+function openOutbox(config: Config, store: MetricStore, registry: Registry, log: Logger, extra: readonly NotificationChannel[]): Outbox {
+  const am = config.alerting.channels.alertmanager;
+  const channels = createChannels(config.alerting, {
+    extra: [...(am.enabled ? [new AlertmanagerChannel({ urls: am.urls })] : []), ...extra],
+    externalUrl: `http://${config.dashboard.host}:${config.dashboard.port}`,
+  });
+  return Outbox.open({ store, channels, logger: log, registry, redact: channelRedactor(config.alerting).redact });
+}
+
+const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;
+
+/** What the dashboard shows from the other processes, looked up by name at each use (so restarts are followed). */
+function dashboardSources(
+  system: OtpSystem,
+  performance: ServerRef<PerformanceMonitorProtocol>,
+  alertingRef: ServerRef<AlertingProtocol>,
+  derived: DerivedValues,
+  exposition: (accept: string | undefined) => Promise<{ contentType: string; body: string }>,
+): DashboardSources {
+  const names = [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME];
+  return {
+    report: () => performance.call({ type: 'report' }),
+    slas: () => performance.call({ type: 'check_slas' }),
+    alerts: () => alertingRef.call({ type: 'alert_views' }),
+    scores(): Scores | null {
+      const scores = Object.fromEntries(SCORE_KINDS.map((kind) => [kind, derived.get(`score.${kind}`)?.value ?? null])) as unknown as Scores;
+      return SCORE_KINDS.some((kind) => scores[kind] !== null) ? scores : null;
+    },
+    metrics: exposition,
+    processes: () => Object.fromEntries(names.map((name) => [name, system.whereis(name) === undefined ? 'down' : 'running'])),
   };
 }
 
