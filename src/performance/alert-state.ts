@@ -1,8 +1,8 @@
 /**
  * AlertState: which conditions a sender currently reports as firing, and at what severity, so it
- * sends an `AlertSignal` only on a transition (fired, resolved, or a change of severity) and logs
- * a violation once per transition rather than at every check. It is restored from the last stored
- * report after a restart, so a condition that cleared while the monitor was down still resolves.
+ * acts only on a transition (fired, resolved, or a change of severity) rather than at every check.
+ * The performance monitor restores it from its last stored report after a restart, so a condition
+ * that cleared while the monitor was down still resolves.
  */
 import type { Severity } from '../alerts/severity.js';
 

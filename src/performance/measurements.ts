@@ -4,9 +4,9 @@
  * how many samples it rests on; without data its value is `null` with the reason, never an
  * invented 0 (an idle service has no latency, not a latency of 0 ms).
  */
+import type { Registry } from '../metrics/registry.js';
 import type { CounterHistory, CounterSample } from './counter-history.js';
 import { EVENT_LOOP_PERCENTILE, gaugeValue, INPUT_METRICS, latencyWindow } from './table-readings.js';
-import type { Registry } from '../metrics/registry.js';
 
 /** The measured figures, by the name used for alert keys and derived values. */
 export const PERF_METRICS = ['latency.p50', 'latency.p95', 'latency.p99', 'throughput', 'error_rate', 'cpu', 'memory', 'event_loop.p99'] as const;

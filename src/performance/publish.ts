@@ -13,8 +13,7 @@ import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { Registry } from '../metrics/registry.js';
 import type { Scores } from '../protocol.js';
-import type { Measurements, PerfMetricKey } from './measurements.js';
-import { PERF_METRICS } from './measurements.js';
+import { type Measurements, PERF_METRICS, type PerfMetricKey } from './measurements.js';
 import type { SlaResult } from './sla.js';
 
 const QUANTILE_LABEL: Partial<Record<PerfMetricKey, string>> = { 'latency.p50': '0.5', 'latency.p95': '0.95', 'latency.p99': '0.99' };

@@ -13,8 +13,8 @@
  * `ceil(w / 10 s)` slices counting the current, partly elapsed one: a 60 s window covers between
  * 50 and 60 s of observations. The ring spans 5 minutes; a longer window is cut to that.
  */
-import type { Sketch } from '../metrics/sketch.js';
 import type { Registry } from '../metrics/registry.js';
+import type { Sketch } from '../metrics/sketch.js';
 
 /** The table names read by the performance monitor. */
 export const INPUT_METRICS = {

@@ -410,6 +410,28 @@ describe('performance monitor', () => {
     expect(report.metrics.error_rate.value).toBeCloseTo(0.02, 12);
   });
 
+  it('reads its history and what was firing back from a reopened LMDB env (a process restart)', async () => {
+    const dir = tempDir();
+    const h = harness({ cpu_threshold: 50 }, dir);
+    const cpu = h.registry.gauge('system.cpu', { unit: 'percent' });
+    cpu.set(90);
+    const pid = await h.start();
+    await pid.call({ type: 'check' });
+    h.advance(5000);
+    await pid.call({ type: 'check' });
+    await pid.stop();
+    await h.store.close();
+
+    const again = harness({ cpu_threshold: 50 }, dir);
+    again.advance(10_000);
+    again.registry.gauge('system.cpu', { unit: 'percent' }).set(10);
+    const pid2 = await again.start();
+    const reports = await pid2.call({ type: 'history', kind: 'report', from: T0, to: again.now });
+    expect(reports.entries.map((r) => r.at - T0)).toEqual([0, 5000]);
+    const { signals } = await pid2.call({ type: 'check' });
+    expect(signals.filter((s) => s.key === 'cpu').map((s) => `${s.state}:${s.severity}`)).toEqual(['resolved:warning']);
+  });
+
   it('answers history for a range (newest `limit`), trims to history_size, and rejects bad queries', async () => {
     const h = harness({ history_size: 5 });
     const pid = await h.start();
