@@ -15,7 +15,9 @@
  *    shows through `deadLetters()`.
  *
  * Deduplication: enqueueing a (notification id, channel) that is queued, delivered or dead-lettered
- * within `dedupeWindowMs` does nothing, so alerting may re-enqueue after its own crash.
+ * within `dedupeWindowMs` does nothing, so alerting may re-enqueue after its own crash. A
+ * `renotify` ("still firing") that is still queued when a later notification of the same alert
+ * arrives for the channel is dropped, so an outage does not end in a burst of reminders.
  *
  * Delivery is at least once, not exactly once: if the process dies after a receiver accepted a
  * message but before the outbox recorded it, the message is sent again after the restart. Every
@@ -68,7 +70,7 @@ export interface OutboxOptions {
   maxDeadLetters?: number;
   /** How long delivered ids are remembered for deduplication. Default 24 h. */
   dedupeWindowMs?: number;
-  /** Counts deliveries in `alerts.notifications{channel,result}` (result: delivered, retried, dead). */
+  /** Counts deliveries in `alerts.notifications{channel,result}` (result: delivered, retried, dead, superseded). */
   registry?: Registry;
   /** Last cleaning of error text before it is logged or stored. Default: none. */
   redact?: (text: string) => string;
@@ -91,7 +93,7 @@ export interface OutboxRecord {
 
 /** The `outbox_done` ledger: what became of a (notification, channel), for deduplication. */
 interface DoneRecord {
-  outcome: 'delivered' | 'dead';
+  outcome: 'delivered' | 'dead' | 'superseded';
   at: number;
 }
 
@@ -189,7 +191,7 @@ export class Outbox implements OutboxPort {
       this.#queues.set(channel.name, { channel, inFlight: 0, due: new MinHeap((a, b) => dueBefore(a.record, b.record)) });
     }
     this.#counter = spec.registry?.counter('alerts.notifications', {
-      help: 'Notification deliveries by channel and result (delivered, retried, dead)',
+      help: 'Notification deliveries by channel and result (delivered, retried, dead, superseded)',
       labels: ['channel', 'result'],
     });
   }
@@ -415,6 +417,10 @@ export class Outbox implements OutboxPort {
 
   async #attempt(channel: NotificationChannel, entry: Entry): Promise<void> {
     const { record, key } = entry;
+    if (record.notification.reason === 'renotify' && record.delivered.length === 0 && (this.#lines.get(this.#lineKey(record))?.length ?? 0) > 1) {
+      await this.#supersede(entry);
+      return;
+    }
     const startedAt = this.#now();
     record.attempts++;
     record.firstAttemptAt ??= startedAt;
@@ -451,6 +457,22 @@ export class Outbox implements OutboxPort {
       this.#track(this.#outbox.remove(key)),
     ]).catch((err: unknown) => this.#writeFailed('record delivery of', key, err));
     // Only now: until the ledger has it, the entry itself is what makes a repeated enqueue a no-op.
+    this.#finish(entry);
+  }
+
+  /**
+   * Drops a re-notification that a later notification of the same alert has overtaken while it
+   * waited (typically during an outage): "still firing" reminders must not pile up and arrive as a
+   * burst once the channel is back. Firing and resolved notifications are never dropped.
+   */
+  async #supersede(entry: Entry): Promise<void> {
+    const { record, key } = entry;
+    this.#counter?.inc({ channel: record.channel, result: 'superseded' });
+    this.#log.debug({ channel: record.channel, notificationId: record.notification.id }, 're-notification superseded by a later one; not sent');
+    await Promise.all([
+      this.#track(this.#done.put(key, { outcome: 'superseded', at: this.#now() })),
+      this.#track(this.#outbox.remove(key)),
+    ]).catch((err: unknown) => this.#writeFailed('drop', key, err));
     this.#finish(entry);
   }
 

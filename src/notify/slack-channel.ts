@@ -82,7 +82,8 @@ export function slackPayload(notification: Notification): { text: string; blocks
     { type: 'header', text: { type: 'plain_text', text: truncate(title, HEADER_MAX), emoji: false } },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: escapedWithin(alert.message, SECTION_MAX - linkLine.length, escapeMrkdwn) + linkLine },
+      // Slack refuses an empty section text (invalid_blocks), which would dead-letter the alert.
+      text: { type: 'mrkdwn', text: (alert.message.trim() === '' ? '_(no message)_' : escapedWithin(alert.message, SECTION_MAX - linkLine.length, escapeMrkdwn)) + linkLine },
       fields: facts(notification)
         .slice(0, 10)
         .map(([label, value]) => ({ type: 'mrkdwn' as const, text: `*${label}*\n${escapedWithin(value, FIELD_MAX - label.length - 3, escapeMrkdwn)}` })),

@@ -186,6 +186,39 @@ describe('Outbox', () => {
     expect(slack.accepted[0]).toBe(other.id);
   });
 
+  it('drops queued re-notifications that a later notification of the alert overtook, never firing or resolved', async () => {
+    const store = stores.open();
+    const slack = new ScriptedChannel('slack', ['hang']);
+    const { outbox } = open(store, [slack]);
+    const firing = makeNotification();
+    const again = (n: number) => makeNotification({ id: `${firing.id}-renotify-${n}`, reason: 'renotify', alert: firing.alert });
+    await outbox.enqueue(firing, ['slack']);
+    await until(() => expect(slack.calls).toHaveLength(1)); // the channel is stuck on it (an outage)
+    for (let n = 1; n <= 5; n++) await outbox.enqueue(again(n), ['slack']);
+    const resolved = makeNotification({ reason: 'resolved', alert: { ...firing.alert, status: 'resolved', resolvedAt: 2 } });
+    await outbox.enqueue(resolved, ['slack']);
+    slack.release();
+    await until(() => expect(outbox.pending()).toBe(0));
+    expect(slack.accepted).toEqual([firing.id, resolved.id]);
+    // Superseded ids are remembered like delivered ones.
+    await outbox.enqueue(again(3), ['slack']);
+    expect(outbox.pending()).toBe(0);
+  });
+
+  it('sends the last queued re-notification when nothing newer is behind it', async () => {
+    const store = stores.open();
+    const slack = new ScriptedChannel('slack', ['hang']);
+    const { outbox } = open(store, [slack]);
+    const firing = makeNotification();
+    await outbox.enqueue(firing, ['slack']);
+    await until(() => expect(slack.calls).toHaveLength(1));
+    const reminders = [1, 2].map((n) => makeNotification({ id: `${firing.id}-r${n}`, reason: 'renotify', alert: firing.alert }));
+    for (const r of reminders) await outbox.enqueue(r, ['slack']);
+    slack.release();
+    await until(() => expect(outbox.pending()).toBe(0));
+    expect(slack.accepted).toEqual([firing.id, reminders[1]!.id]);
+  });
+
   it('skips resolved notifications for a channel that does not send them, and channels not configured', async () => {
     const store = stores.open();
     const sms = new ScriptedChannel('sms', [], false);

@@ -71,6 +71,13 @@ describe('SlackChannel', () => {
     expect(r.requests[0]!.body).not.toContain('javascript:');
   });
 
+  it('never sends an empty section text, which Slack refuses', async () => {
+    const r = await receiver();
+    await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(makeNotification({ alert: { message: '  ' } }));
+    const blocks = (JSON.parse(r.requests[0]!.body) as { blocks: Array<{ text?: { text: string } }> }).blocks;
+    expect(blocks[1]!.text!.text).toBe('_(no message)_');
+  });
+
   it('cuts a long message to 3000 characters without splitting an escape', async () => {
     const r = await receiver();
     await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(makeNotification({ alert: { message: '<'.repeat(5000) } }));
