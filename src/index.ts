@@ -273,8 +273,25 @@ export { Sketch, SlidingSketch } from './metrics/sketch.js';
 export { SliceClock } from './metrics/slice-clock.js';
 export { MetricStore } from './store/lmdb-store.js';
 export { renderPrometheusText, PROMETHEUS_CONTENT_TYPE } from './exposition/prometheus-text.js';
+export { renderOpenMetrics, OPENMETRICS_CONTENT_TYPE } from './exposition/openmetrics-text.js';
+export { renderExposition, negotiateFormat } from './exposition/negotiate.js';
 export { serveMetrics } from './server/metrics-server.js';
+export { DerivedValues } from './metrics/derived-values.js';
+export { SEVERITIES } from './alerts/severity.js';
+export { Outbox } from './notify/outbox.js';
+export { createChannels } from './notify/create-channels.js';
+export { EmailChannel } from './notify/email-channel.js';
+export { SlackChannel } from './notify/slack-channel.js';
+export { SmsChannel } from './notify/sms-channel.js';
+export { WebhookChannel } from './notify/webhook-channel.js';
+export { AlertmanagerChannel } from './notify/alertmanager-channel.js';
+export { DeliveryError } from './notify/types.js';
+export { encodeWriteRequest, writeRequestBody, REMOTE_WRITE_HEADERS } from './export/remote-write.js';
 export { COLLECTOR_NAME } from '../actors/collector.js';
+export { MONITOR_SUP_NAME } from '../actors/monitor-sup.js';
+export { PERFORMANCE_MONITOR_NAME } from '../actors/performance-monitor.js';
+export { ALERTING_NAME } from '../actors/alerting.js';
+export { DASHBOARD_NAME } from '../actors/dashboard.js';
 export {
   OtpSystem,
   startServer,
@@ -309,6 +326,47 @@ export type { FlushSummary } from './metrics/table-store.js';
 export type { HttpInstrumentOptions } from './sources/http-instrument.js';
 export type { MetricSource } from './sources/source.js';
 export type { MetricsServer } from './server/metrics-server.js';
+export type { DerivedValue } from './metrics/derived-values.js';
+export type { ExpositionFormat, Exposition } from './exposition/negotiate.js';
+export type { Severity } from './alerts/severity.js';
+export type { AlertSignal, AlertSink } from './alerts/signal.js';
+export type { Alert } from './alerts/alert.js';
+export type { RuleInput, AlertRule, Condition, HistogramStat } from './alerts/rule.js';
+export type { LabelMatcher, MatchOp } from './alerts/label-matcher.js';
+export type { SilenceInput, Silence, SilenceView, SilenceState } from './alerts/silences.js';
+export type { RuleStatus } from './alerts/alert-engine.js';
+export type { AlertingClient } from './alerts/alerting-client.js';
+export type { AlertingProtocol } from '../actors/alerting.js';
+export type { PerformanceMonitorProtocol, CheckResult } from '../actors/performance-monitor.js';
+export type { PerformanceReport } from './performance/report.js';
+export type { SlaResult } from './performance/sla.js';
+export type { DashboardProtocol } from '../actors/dashboard.js';
+export type { DashboardSources } from './server/dashboard-sources.js';
+export type { ServerAddress } from './server/http-server.js';
+export type {
+  ChannelName,
+  DeadLetter,
+  Notification,
+  NotificationChannel,
+  NotifiedAlert,
+  OutboxPort,
+} from './notify/types.js';
+export type { OutboxOptions } from './notify/outbox.js';
+export type {
+  AlertView,
+  ChartDef,
+  ChartSeriesDef,
+  ChartType,
+  ClientMsg,
+  DashboardDef,
+  HistoryResponse,
+  Point,
+  RealtimeResponse,
+  Scores,
+  ServerMsg,
+  SlaView,
+  Subscription,
+} from './protocol.js';
 export type {
   Behaviour,
   CallResult,
