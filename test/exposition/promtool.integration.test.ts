@@ -15,8 +15,8 @@ import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import { type Monitor, startMonitoring } from '../../src/index.js';
 import { memoryLogger, until } from '../helpers.js';
-import { hasSystemBinary, skipNote } from '../system-deps.js';
-import { PROMETHEUS_APT, PROMTOOL_BIN } from '../system-servers.js';
+import { missingSystemDeps } from '../system-deps.js';
+import { PROMTOOL_BIN } from '../system-servers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,7 +45,9 @@ async function demoMonitor(): Promise<Monitor> {
   return mon;
 }
 
-describe.skipIf(!hasSystemBinary(PROMTOOL_BIN, PROMETHEUS_APT))(`promtool check metrics${skipNote(PROMTOOL_BIN, PROMETHEUS_APT)}`, () => {
+const missing = missingSystemDeps(PROMTOOL_BIN);
+
+describe.skipIf(missing !== undefined)(`promtool check metrics${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('accepts the demo exposition with no lint problem', async () => {
     const mon = await demoMonitor();
     const text = await renderPrometheusText(mon.metrics);
