@@ -25,6 +25,7 @@ import { type PromTimeSeries, REMOTE_WRITE_HEADERS, seriesLabels, writeRequestBo
 
 const YIELD_EVERY_SAMPLES = 1000;
 
+/** The queue's options (without headers: remote write's are fixed) plus the exporter's own. */
 export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'headers'> {
   /** Labels added to every series (default `{ job: 'erlmcp_monitor', instance: os.hostname() }`). */
   externalLabels?: Readonly<Record<string, string>>;
@@ -37,12 +38,14 @@ export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'he
   refreshMs?: number;
 }
 
+/** What one `collect` queued. */
 export interface CollectSummary {
   series: number;
   samples: number;
   batches: number;
 }
 
+/** Turns the registry's changes into remote-write batches on its {@link ExportQueue}. */
 export class RemoteWriteExporter {
   readonly queue: ExportQueue;
   readonly #registry: Registry;

@@ -21,11 +21,13 @@ export interface PromSample {
   timestamp: number;
 }
 
+/** One series: its labels (sorted) and samples. */
 export interface PromTimeSeries {
   labels: PromLabel[];
   samples: PromSample[];
 }
 
+/** `prometheus.WriteRequest` as a plain object. */
 export interface WriteRequestMessage {
   timeseries: PromTimeSeries[];
 }

@@ -26,6 +26,7 @@ import { ErrorCode, MonitorError } from '../errors.js';
 import { agentFor, post, redactUrl } from '../export/http-post.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
+/** Options of {@link AlertmanagerChannel}; defaults in each field's doc. */
 export interface AlertmanagerChannelOptions {
   /** Alertmanager base URLs (each peer of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
   urls: readonly string[];
@@ -76,6 +77,7 @@ export function toPostableAlert(alert: NotifiedAlert, endsAt: number): PostableA
   };
 }
 
+/** The `alertmanager` notification channel described in the module header. */
 export class AlertmanagerChannel implements NotificationChannel {
   readonly name = 'alertmanager' as const;
   readonly sendsResolved = true;
