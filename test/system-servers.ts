@@ -12,7 +12,6 @@ import path from 'node:path';
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const PROMTOOL_BIN = '/usr/bin/promtool';
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
-export const PROMETHEUS_APT = 'prometheus prometheus-alertmanager';
 
 /** A port free right now on 127.0.0.1 (the OS picks it; it is released before returning). */
 export function freePort(): Promise<number> {

@@ -7,14 +7,17 @@
  */
 import type { MetricType } from '../metrics/metric.js';
 
+/** The `type` of a metrics report on the IPC channel. */
 export const CLUSTER_METRICS_MESSAGE = 'erlmcp-monitor.cluster.metrics';
 
+/** One series of a report. */
 export interface ClusterSeries {
   labels: Record<string, string>;
   /** `Series.snapshot()` of the worker's series. */
   state: unknown;
 }
 
+/** One metric of a report, with its definition, so the primary can register it. */
 export interface ClusterMetric {
   name: string;
   type: MetricType;

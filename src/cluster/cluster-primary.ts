@@ -13,6 +13,7 @@ import { isClusterMetricsMessage } from './cluster-messages.js';
 import { type ClusterAggregation, ClusterView, PRIMARY_SOURCE } from './cluster-view.js';
 import { snapshotChanged } from './registry-snapshot.js';
 
+/** Options of {@link startClusterPrimary}. */
 export interface ClusterPrimaryOptions {
   /** The node:cluster module (in the primary). */
   cluster: Cluster;
@@ -22,6 +23,7 @@ export interface ClusterPrimaryOptions {
   logger: Logger;
 }
 
+/** The running primary side. */
 export interface ClusterPrimary {
   readonly view: ClusterView;
   /** Merges the primary's own changed series now (`exposition` does it first). */

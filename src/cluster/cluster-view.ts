@@ -23,9 +23,12 @@ import { Registry } from '../metrics/registry.js';
 import { Sketch } from '../metrics/sketch.js';
 import type { ClusterMetric } from './cluster-messages.js';
 
+/** How workers' series are shown: config `cluster_aggregation`. */
 export type ClusterAggregation = 'by_worker' | 'sum';
 
+/** Counter of metric reports not merged, by `reason` (an error code, or `malformed`). */
 export const CLUSTER_REJECTED_METRIC = 'monitor.cluster.rejected';
+/** Counter of merged reports. */
 export const CLUSTER_REPORTS_METRIC = 'monitor.cluster.reports';
 /** The source name of the primary's own registry. */
 export const PRIMARY_SOURCE = 'primary';
@@ -49,6 +52,7 @@ interface SumEntry {
   bySource: Map<string, unknown>;
 }
 
+/** Options of {@link ClusterView}. */
 export interface ClusterViewOptions {
   mode: ClusterAggregation;
   logger: Logger;
@@ -56,6 +60,7 @@ export interface ClusterViewOptions {
   seriesLimit?: number;
 }
 
+/** The merged registry of every process; see the module header. */
 export class ClusterView {
   /** The merged table: render it, or flush it to a store. */
   readonly registry: Registry;

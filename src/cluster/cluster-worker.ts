@@ -10,6 +10,7 @@ import type { Registry } from '../metrics/registry.js';
 import { CLUSTER_METRICS_MESSAGE, type ClusterMetricsMessage } from './cluster-messages.js';
 import { snapshotChanged } from './registry-snapshot.js';
 
+/** Options of {@link startClusterWorker}. */
 export interface ClusterWorkerOptions {
   registry: Registry;
   /** ms between reports (default 1000). */
@@ -18,6 +19,7 @@ export interface ClusterWorkerOptions {
   send?: (msg: ClusterMetricsMessage) => void;
 }
 
+/** A running reporter. */
 export interface ClusterWorkerReporter {
   /** Sends the changed series now. */
   report(): void;

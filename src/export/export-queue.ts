@@ -27,8 +27,10 @@ export interface Batch {
   samples: number;
 }
 
+/** Why one attempt failed (the `reason` label of `monitor.export.failures`). */
 export type FailureReason = 'network' | 'timeout' | 'http_5xx' | 'http_429' | 'http_4xx';
 
+/** Options of {@link ExportQueue}; defaults in each field's doc. */
 export interface ExportQueueOptions {
   /** Where batches go (credentials in the URL become Basic auth and are never logged). */
   endpoint: string;
@@ -57,8 +59,11 @@ interface Queued extends Batch {
 /** Distinct failure messages logged before going quiet (they are still counted). */
 const MAX_LOGGED = 10;
 
+/** Counter of exported samples by `result`: sent, rejected, dropped. */
 export const EXPORT_SAMPLES_METRIC = 'monitor.export.samples';
+/** Counter of failed attempts by `reason`. */
 export const EXPORT_FAILURES_METRIC = 'monitor.export.failures';
+/** Counter of samples dropped before they were accepted. */
 export const EXPORT_DROPPED_METRIC = 'monitor.export.dropped';
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -67,6 +72,7 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   return v;
 }
 
+/** The bounded, ordered, retrying sender described in the module header. */
 export class ExportQueue {
   readonly #url: URL;
   readonly #where: string;

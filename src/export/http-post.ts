@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/** Any HTTP answer: the caller judges the status. */
 export interface PostResult {
   status: number;
   headers: http.IncomingHttpHeaders;

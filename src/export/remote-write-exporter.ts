@@ -25,21 +25,27 @@ import { type PromTimeSeries, REMOTE_WRITE_HEADERS, seriesLabels, writeRequestBo
 
 const YIELD_EVERY_SAMPLES = 1000;
 
+/** The queue's options (without headers: remote write's are fixed) plus the exporter's own. */
 export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'headers'> {
   /** Labels added to every series (default `{ job: 'erlmcp_monitor', instance: os.hostname() }`). */
   externalLabels?: Readonly<Record<string, string>>;
-  /** Samples per request at most (default 2,000, Prometheus's own `max_samples_per_send`). */
+  /**
+   * Samples per request at most (default 1,000). Each batch is encoded and compressed in one
+   * block of the event loop: ~1,000 samples keep that block to a few ms (bench/exposition.bench.ts).
+   */
   maxSamplesPerBatch?: number;
   /** ms after which an unchanged series is sent again (default 240,000). */
   refreshMs?: number;
 }
 
+/** What one `collect` queued. */
 export interface CollectSummary {
   series: number;
   samples: number;
   batches: number;
 }
 
+/** Turns the registry's changes into remote-write batches on its {@link ExportQueue}. */
 export class RemoteWriteExporter {
   readonly queue: ExportQueue;
   readonly #registry: Registry;
@@ -56,7 +62,7 @@ export class RemoteWriteExporter {
     this.#registry = options.registry;
     this.#log = options.logger;
     this.#external = options.externalLabels ?? { job: 'erlmcp_monitor', instance: os.hostname() };
-    this.#maxSamples = options.maxSamplesPerBatch ?? 2000;
+    this.#maxSamples = options.maxSamplesPerBatch ?? 1000;
     this.#refreshMs = options.refreshMs ?? 240_000;
   }
 

@@ -21,11 +21,13 @@ export interface PromSample {
   timestamp: number;
 }
 
+/** One series: its labels (sorted) and samples. */
 export interface PromTimeSeries {
   labels: PromLabel[];
   samples: PromSample[];
 }
 
+/** `prometheus.WriteRequest` as a plain object. */
 export interface WriteRequestMessage {
   timeseries: PromTimeSeries[];
 }
@@ -56,9 +58,12 @@ export function seriesLabels(name: string, labels: Readonly<Record<string, strin
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** The protobuf encoding of a WriteRequest (uncompressed). */
+/**
+ * The protobuf encoding of a WriteRequest (uncompressed). The plain object is encoded as it is:
+ * its fields already have the wire types, and `fromObject` first cost about a third more time.
+ */
 export function encodeWriteRequest(request: WriteRequestMessage): Uint8Array {
-  return WriteRequest.encode(WriteRequest.fromObject(request)).finish();
+  return WriteRequest.encode(request).finish();
 }
 
 /** The body to POST: the encoded WriteRequest, snappy block-compressed. */

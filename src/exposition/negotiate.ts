@@ -9,8 +9,10 @@ import type { Registry } from '../metrics/registry.js';
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from './openmetrics-text.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from './prometheus-text.js';
 
+/** The two formats `/metrics` speaks. */
 export type ExpositionFormat = 'openmetrics' | 'prometheus';
 
+/** A rendered exposition and the content type to serve it with. */
 export interface Exposition {
   contentType: string;
   body: string;

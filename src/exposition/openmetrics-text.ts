@@ -7,6 +7,7 @@
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { renderYielding, type SampleFormat } from './exposition-chunks.js';
 
+/** The content type OpenMetrics 1.0.0 is served with. */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 /** Units the exposed names end in (see prometheus-names.ts); a metric declared with another unit gets no UNIT line. */

@@ -10,6 +10,7 @@
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { renderYielding, type SampleFormat } from './exposition-chunks.js';
 
+/** The content type the text format 0.0.4 is served with. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 function escapeHelp(s: string): string {

@@ -13,7 +13,8 @@
  * while the alert fires. This channel re-sends every firing alert it was told about every
  * `resendIntervalMs` (default 60 s, Prometheus's `--rules.alert.resend-delay`), with `endsAt`
  * four intervals ahead (as Prometheus does), until the resolved notification, which carries
- * `endsAt` = the time it resolved.
+ * `endsAt` = the time it resolved. POST rounds (sends and re-sends) go out one at a time, in
+ * order, so a re-send can never reach an Alertmanager after the resolution and re-fire the alert.
  *
  * Delivery is per URL: `send` resolves when every Alertmanager accepted the alert. If some fail,
  * it throws a {@link DeliveryError} naming them, and the outbox's retry of the same notification
@@ -25,6 +26,7 @@ import { ErrorCode, MonitorError } from '../errors.js';
 import { agentFor, post, redactUrl } from '../export/http-post.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
+/** Options of {@link AlertmanagerChannel}; defaults in each field's doc. */
 export interface AlertmanagerChannelOptions {
   /** Alertmanager base URLs (each peer of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
   urls: readonly string[];
@@ -75,6 +77,7 @@ export function toPostableAlert(alert: NotifiedAlert, endsAt: number): PostableA
   };
 }
 
+/** The `alertmanager` notification channel described in the module header. */
 export class AlertmanagerChannel implements NotificationChannel {
   readonly name = 'alertmanager' as const;
   readonly sendsResolved = true;
@@ -88,6 +91,8 @@ export class AlertmanagerChannel implements NotificationChannel {
   readonly #firing = new Map<string, NotifiedAlert>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The last POST round queued: rounds run one after another (see `#serial`). */
+  #chain: Promise<unknown> = Promise.resolve();
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for no URL, a bad URL, or a bad interval */
   constructor(options: AlertmanagerChannelOptions) {
@@ -128,8 +133,12 @@ export class AlertmanagerChannel implements NotificationChannel {
    * Posts the alert to every Alertmanager that has not accepted this notification yet.
    * @throws {DeliveryError} naming the Alertmanagers that did not accept it
    */
-  async send(notification: Notification): Promise<void> {
-    if (this.#closed) throw new DeliveryError('alertmanager channel is closed', { retryable: false });
+  send(notification: Notification): Promise<void> {
+    if (this.#closed) return Promise.reject(new DeliveryError('alertmanager channel is closed', { retryable: false }));
+    return this.#serial(() => this.#send(notification));
+  }
+
+  async #send(notification: Notification): Promise<void> {
     const alert = notification.alert;
     const resolved = notification.reason === 'resolved' || alert.status === 'resolved';
     if (resolved) this.#firing.delete(alert.fingerprint);
@@ -165,7 +174,17 @@ export class AlertmanagerChannel implements NotificationChannel {
 
   #track(alert: NotifiedAlert): void {
     this.#firing.set(alert.fingerprint, alert);
-    this.#timer ??= setInterval(() => void this.#resend(), this.#resendMs);
+    this.#timer ??= setInterval(() => void this.#serial(() => this.#resend()), this.#resendMs);
+  }
+
+  /**
+   * Runs POST rounds one at a time, in order. A re-send of a firing alert still in flight when its
+   * resolution is posted could otherwise reach Alertmanager after it and fire the alert again.
+   */
+  #serial<T>(round: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(round);
+    this.#chain = run.catch(() => undefined);
+    return run;
   }
 
   async #resend(): Promise<void> {

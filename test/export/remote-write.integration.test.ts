@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RemoteWriteExporter } from '../../src/export/remote-write-exporter.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { memoryLogger, until } from '../helpers.js';
-import { hasSystemBinary, skipNote } from '../system-deps.js';
-import { PROMETHEUS_APT, PROMETHEUS_BIN, promQuery, type RunningServer, startPrometheus } from '../system-servers.js';
+import { missingSystemDeps } from '../system-deps.js';
+import { PROMETHEUS_BIN, promQuery, type RunningServer, startPrometheus } from '../system-servers.js';
 
 let prometheus: RunningServer | undefined;
 let exporter: RemoteWriteExporter | undefined;
@@ -18,7 +18,9 @@ afterEach(async () => {
   prometheus = exporter = undefined;
 });
 
-describe.skipIf(!hasSystemBinary(PROMETHEUS_BIN, PROMETHEUS_APT))(`remote write into Prometheus${skipNote(PROMETHEUS_BIN, PROMETHEUS_APT)}`, () => {
+const missing = missingSystemDeps(PROMETHEUS_BIN);
+
+describe.skipIf(missing !== undefined)(`remote write into Prometheus${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('stores the written series, readable by PromQL with the right labels and values', async () => {
     prometheus = await startPrometheus({ remoteWriteReceiver: true });
     const registry = new Registry({ logger: memoryLogger() });

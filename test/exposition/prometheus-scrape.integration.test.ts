@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/metrics/registry.js';
 import { type MetricsServer, serveMetrics } from '../../src/server/metrics-server.js';
 import { memoryLogger, until } from '../helpers.js';
-import { hasSystemBinary, skipNote } from '../system-deps.js';
-import { PROMETHEUS_APT, PROMETHEUS_BIN, promQuery, type RunningServer, startPrometheus } from '../system-servers.js';
+import { missingSystemDeps } from '../system-deps.js';
+import { PROMETHEUS_BIN, promQuery, type RunningServer, startPrometheus } from '../system-servers.js';
 
 let prometheus: RunningServer | undefined;
 let endpoint: MetricsServer | undefined;
@@ -20,7 +20,9 @@ afterEach(async () => {
   prometheus = endpoint = undefined;
 });
 
-describe.skipIf(!hasSystemBinary(PROMETHEUS_BIN, PROMETHEUS_APT))(`Prometheus scraping /metrics${skipNote(PROMETHEUS_BIN, PROMETHEUS_APT)}`, () => {
+const missing = missingSystemDeps(PROMETHEUS_BIN);
+
+describe.skipIf(missing !== undefined)(`Prometheus scraping /metrics${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('reads the counter and the p95 of the latency histogram by PromQL', async () => {
     const registry = new Registry({ logger: memoryLogger() });
     registry.counter('jobs.done', { help: 'Jobs done', labels: ['queue'] }).inc({ queue: 'mail "q"' }, 42);

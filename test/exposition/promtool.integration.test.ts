@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterView } from '../../src/cluster/cluster-view.js';
 import { startDemoService } from '../../src/demo/demo-service.js';
+import { ExportQueue } from '../../src/export/export-queue.js';
 import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import { type Monitor, startMonitoring } from '../../src/index.js';
 import { memoryLogger, until } from '../helpers.js';
-import { hasSystemBinary, skipNote } from '../system-deps.js';
-import { PROMETHEUS_APT, PROMTOOL_BIN } from '../system-servers.js';
+import { missingSystemDeps } from '../system-deps.js';
+import { PROMTOOL_BIN } from '../system-servers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -22,7 +24,7 @@ afterEach(async () => {
 });
 
 /** The demo's metric set, populated: tree + process source + instrumented service after real requests. */
-export async function demoMonitor(): Promise<Monitor> {
+async function demoMonitor(): Promise<Monitor> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-prom-'));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const mon = await startMonitoring({ dataDir, logger: memoryLogger(), config: { monitoring: { collection_interval: 50 } } });
@@ -43,13 +45,32 @@ export async function demoMonitor(): Promise<Monitor> {
   return mon;
 }
 
-describe.skipIf(!hasSystemBinary(PROMTOOL_BIN, PROMETHEUS_APT))(`promtool check metrics${skipNote(PROMTOOL_BIN, PROMETHEUS_APT)}`, () => {
+const missing = missingSystemDeps(PROMTOOL_BIN);
+
+describe.skipIf(missing !== undefined)(`promtool check metrics${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('accepts the demo exposition with no lint problem', async () => {
     const mon = await demoMonitor();
     const text = await renderPrometheusText(mon.metrics);
     // The set must really be the full one, or an empty exposition would pass the lint.
     for (const family of ['requests_total', 'requests_errors_total', 'response_time_seconds', 'network_connections', 'network_bytes_in_bytes_total', 'system_cpu_percent', 'system_memory_bytes', 'system_event_loop_delay_seconds']) {
       expect(text).toContain(`# TYPE ${family} `);
+    }
+    const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+    expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+  });
+
+  it('accepts the exporter and cluster counters too', async () => {
+    const view = new ClusterView({ mode: 'by_worker', logger: memoryLogger() });
+    const queue = new ExportQueue({ endpoint: 'http://127.0.0.1:9/api/v1/write', headers: {}, registry: view.registry, logger: memoryLogger() });
+    cleanups.push(() => queue.close(10));
+    view.registry.counter('monitor.export.samples', { labels: ['result'] }).inc({ result: 'sent' }, 3);
+    view.registry.counter('monitor.export.failures', { labels: ['reason'] }).inc({ reason: 'http_5xx' });
+    view.registry.counter('monitor.export.dropped').inc(2);
+    view.merge('1', [{ name: 'jobs.done', type: 'counter', help: 'Jobs', unit: '', labelNames: [], series: [{ labels: {}, state: { v: 1 } }] }]);
+    view.merge('1', [{ name: 'jobs.done', type: 'gauge', help: 'Jobs', unit: '', labelNames: [], series: [{ labels: {}, state: { v: 1 } }] }]);
+    const text = await renderPrometheusText(view.registry);
+    for (const family of ['monitor_export_samples_total', 'monitor_export_failures_total', 'monitor_export_dropped_total', 'monitor_cluster_rejected_total', 'monitor_cluster_reports_total', 'jobs_done_total']) {
+      expect(text).toContain(`# TYPE ${family} counter`);
     }
     const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
     expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertmanagerChannel } from '../../src/notify/alertmanager-channel.js';
 import { until } from '../helpers.js';
-import { hasSystemBinary, skipNote } from '../system-deps.js';
-import { ALERTMANAGER_BIN, PROMETHEUS_APT, type RunningServer, startAlertmanager } from '../system-servers.js';
+import { missingSystemDeps } from '../system-deps.js';
+import { ALERTMANAGER_BIN, type RunningServer, startAlertmanager } from '../system-servers.js';
 import { notification } from './alert-fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -27,7 +27,9 @@ async function alertsOf(am: RunningServer): Promise<GettableAlert[]> {
   return ((await res.json()) as GettableAlert[]).filter((a) => a.labels.alertname === 'HighLatency');
 }
 
-describe.skipIf(!hasSystemBinary(ALERTMANAGER_BIN, PROMETHEUS_APT))(`Alertmanager channel against real Alertmanagers${skipNote(ALERTMANAGER_BIN, PROMETHEUS_APT)}`, () => {
+const missing = missingSystemDeps(ALERTMANAGER_BIN);
+
+describe.skipIf(missing !== undefined)(`Alertmanager channel against real Alertmanagers${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('each Alertmanager shows the firing alert as active, then sees it resolve', async () => {
     const ams = await Promise.all([startAlertmanager(), startAlertmanager()]);
     for (const am of ams) cleanups.push(() => am.stop());
