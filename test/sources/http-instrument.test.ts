@@ -53,7 +53,10 @@ describe('instrument.http', () => {
 
     const latency = registry.histogram('response_time', { labels: ['server'], unit: 'ms' }).get({ server: 'api' })!;
     expect(latency.count).toBe(3);
-    expect(latency.max!).toBeGreaterThanOrEqual(39);
+    // The /slow response waits a 40 ms timer. libuv schedules timers from the loop time cached at
+    // the start of the iteration, which on a loaded machine can be several ms older than the
+    // moment the request was timed, so the timer may fire up to that much "early".
+    expect(latency.max!).toBeGreaterThanOrEqual(30);
     expect(latency.min!).toBeLessThan(latency.max!);
 
     // Each request used its own connection (agent: false); wait for the sockets to close.
