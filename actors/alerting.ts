@@ -25,6 +25,7 @@ import { AlertStore } from '../src/alerts/alert-store.js';
 import type { AlertRule, RuleInput } from '../src/alerts/rule.js';
 import type { Severity } from '../src/alerts/severity.js';
 import type { AlertSignal } from '../src/alerts/signal.js';
+import type { SignalRelay } from '../src/alerts/signal-relay.js';
 import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
 import type { AlertingConfig } from '../src/config/schema.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
@@ -98,10 +99,17 @@ export interface AlertingArgs {
   now?: () => number;
   /** Link back to the dashboard, put in notifications. */
   dashboardUrl?: string;
+  /**
+   * Signals from the tree's watchers. Each incarnation attaches at init and gets every
+   * condition's newest state replayed, so a transition sent while alerting was down is not lost.
+   */
+  signals?: SignalRelay;
 }
 
 interface State {
   engine: AlertEngine;
+  /** Detaches this incarnation from the signal relay. */
+  detach: () => void;
   now: () => number;
   /** Distinct refused-cast messages already logged (bounded). */
   logged: Set<string>;
@@ -140,7 +148,9 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     );
     if (args.config.alert_enabled) ctx.interval(args.config.check_interval, { type: 'evaluate' });
     ctx.interval(Math.min(TICK_MS, args.config.check_interval), { type: 'tick' });
-    return { engine, now, logged: new Set() };
+    // Replayed signals arrive as casts, after init, in the order they changed.
+    const detach = args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
+    return { engine, detach, now, logged: new Set() };
   },
 
   async handleCall(msg, state) {
@@ -219,5 +229,13 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
         await state.engine.tick(now);
         return { state };
     }
+  },
+
+  terminate(_reason, state) {
+    state.detach();
+  },
+
+  onKill(_reason, state) {
+    state.detach();
   },
 };

@@ -10,6 +10,7 @@ import { PERFORMANCE_MONITOR_NAME, type PerformanceMonitorProtocol, performanceM
 import { type AlertingClient, alertingClient } from './alerts/alerting-client.js';
 import type { RuleInput } from './alerts/rule.js';
 import type { AlertSink } from './alerts/signal.js';
+import { SignalRelay } from './alerts/signal-relay.js';
 import { type Config, type DeepPartial, loadConfig } from './config/index.js';
 import { ErrorCode, MonitorError } from './errors.js';
 import { renderExposition } from './exposition/negotiate.js';
@@ -147,7 +148,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const sources = (): MetricSource[] => (options.processMetrics === false ? [] : [new ProcessSource(registry)]);
   const alertingRef = system.ref<AlertingProtocol>(ALERTING_NAME);
   const performanceRef = system.ref<PerformanceMonitorProtocol>(PERFORMANCE_MONITOR_NAME);
-  const alertSink: AlertSink = (signal) => alertingRef.cast({ type: 'signal', signal });
+  const signals = new SignalRelay();
+  const alertSink: AlertSink = (signal) => signals.send(signal);
   const exposition = (accept: string | undefined) => renderExposition(registry, accept);
   const dashboardUrl = `http://${config.dashboard.host}:${config.dashboard.port}/`;
   const children: ChildSpec[] = [
@@ -156,7 +158,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     workerChild(
       ALERTING_NAME,
       alerting,
-      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl },
+      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, signals },
       { name: ALERTING_NAME },
     ),
     ...(config.dashboard.dashboard_enabled

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { alerting, ALERTING_NAME, type AlertingArgs, type AlertingProtocol, toAlertView } from '../../actors/alerting.js';
 import { alertingClient } from '../../src/alerts/alerting-client.js';
+import { SignalRelay } from '../../src/alerts/signal-relay.js';
+import type { AlertSignal } from '../../src/alerts/signal.js';
 import type { AlertingConfig } from '../../src/config/schema.js';
 import { ErrorCode } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
@@ -55,6 +57,30 @@ describe('alerting actor', () => {
     derived.set('error_rate', { value: 0, at: Date.now() });
     await until(async () => expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['performance_monitor']));
     await pid.stop();
+  });
+
+  it('gets the signals sent while it was down from the relay: a firing one fires, a resolved one resolves', async () => {
+    const { system } = newSystem();
+    const store = openStore(tempDir());
+    const relay = new SignalRelay();
+    const signal = (key: string, state: AlertSignal['state']): AlertSignal => ({ source: 'performance_monitor', key, state, severity: 'warning', message: `${key} ${state}`, at: Date.now() });
+    // Nothing attached yet (alerting not started): the relay keeps the newest state of each condition.
+    relay.send(signal('cpu', 'firing'));
+    relay.send(signal('memory', 'firing'));
+    const first = await startServer(system, alerting, args(store, new RecordingOutbox(), { signals: relay }));
+    const client = alertingClient(first);
+    await until(async () => expect((await client.getActiveAlerts()).map((a) => a.message).sort()).toEqual(['cpu firing', 'memory firing']));
+    await first.stop();
+    // While alerting is down, memory recovers and latency breaches: both transitions are kept.
+    relay.send(signal('memory', 'resolved'));
+    relay.send(signal('latency.p95', 'firing'));
+    const second = await startServer(system, alerting, args(store, new RecordingOutbox(), { signals: relay }));
+    const again = alertingClient(second);
+    await until(async () => expect((await again.getActiveAlerts()).map((a) => a.message).sort()).toEqual(['cpu firing', 'latency.p95 firing']));
+    // Live signals go straight through to the attached incarnation.
+    relay.send(signal('cpu', 'resolved'));
+    await until(async () => expect((await again.getActiveAlerts()).map((a) => a.message)).toEqual(['latency.p95 firing']));
+    await second.stop();
   });
 
   it('logs and drops a bad cast, and rejects the same request as a call, carrying on either way', async () => {
