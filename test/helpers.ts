@@ -20,6 +20,22 @@ export function until(check: () => void, timeout = 5000): Promise<void> {
   return vi.waitFor(check, { timeout, interval: 2 });
 }
 
+/**
+ * What a test leaked, after giving short-lived resources of the runner (a pipe's write timeout,
+ * vitest's own timers) up to `boundMs` to go away. Checks between 10 ms sleeps, never while a
+ * timer of its own is pending, so it cannot see itself; a real leak (an uncleared backoff timer,
+ * an open socket) is still there at the end and is returned.
+ */
+export async function leakedAfterSettling(before: string[], boundMs = 2000): Promise<string[]> {
+  const deadline = performance.now() + boundMs;
+  let leaked = leakedResources(before);
+  while (leaked.length > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    leaked = leakedResources(before);
+  }
+  return leaked;
+}
+
 /** Lets pending setImmediate callbacks (nact's afterStop) run. */
 export function flushImmediates(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
