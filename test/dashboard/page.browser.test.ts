@@ -145,6 +145,14 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
         expect.stringMatching(/^\d+(\.\d+)? ms$/),
         expect.stringMatching(/^\d+(\.\d+)? ms$/),
       ]);
+      // Hovering a plot shows the time and values under the cursor in the legend.
+      expect(await page.isVisible('[data-chart="response_time"] .legend-time')).toBe(false);
+      const box = (await page.locator('[data-chart="response_time"] .u-over').boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.waitForSelector('[data-chart="response_time"] .legend-time:not([hidden])', WAIT);
+      expect(await page.textContent('[data-chart="response_time"] .legend-time')).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+      await page.mouse.move(0, 0);
+      await page.waitForSelector('[data-chart="response_time"] .legend-time[hidden]', { ...WAIT, state: 'attached' });
       // The error rate is a ratio; the page shows it as a percentage.
       expect(await page.textContent('[data-chart="error_rate"] .unit')).toBe('%');
       expect(await page.textContent('[data-chart="error_rate"] .legend-value')).toMatch(/^\d+(\.\d+)?%$/);
