@@ -201,6 +201,12 @@ function startFeed() {
     pingIntervalMs: Math.min(30000, Math.max(2000, refresh * 3)),
   });
   feed.start();
+  // Leaving the page closes the socket cleanly, so the server drops the client at once.
+  window.addEventListener('pagehide', () => feed?.stop());
+  // Back from the back/forward cache: open it again (the history fills the hole).
+  window.addEventListener('pageshow', (ev) => {
+    if (ev.persisted) feed?.start();
+  });
 }
 
 /** Without real-time enabled: poll /api/realtime once per refresh interval. */
