@@ -274,6 +274,19 @@ describe('dashboard HTTP API', () => {
     expect(f.pid.alive).toBe(true);
   });
 
+  it('answers 500 when the store fails under a request, logs it without the token, and keeps serving', async () => {
+    const f = await startDashboard({ config: { auth_token: 'log-me-not' } });
+    perfGauges(f.registry).throughput.set(1);
+    await flushTable(f.registry, f.store, T0);
+    await f.store.close();
+    const a = await getJson<{ error: string }>(`${f.url}/api/history?metric=perf.throughput&from=${T0 - 1}&to=${T0 + 1}&token=log-me-not`);
+    expect(a).toEqual({ status: 500, body: { error: 'internal error (logged on the server)' } });
+    const logged = f.logger.records.find((r) => r.msg === 'dashboard request failed');
+    expect(logged?.fields.path).toBe('/api/history');
+    expect(JSON.stringify(f.logger.records)).not.toContain('log-me-not');
+    expect((await http(`${f.url}/api/dashboards?token=log-me-not`)).status).toBe(200);
+  });
+
   it('serves the page with a CSP that allows no inline script, its assets and uPlot, and nothing outside them', async () => {
     const f = await startDashboard();
     const page = await http(`${f.url}/`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import type { AlertView } from '../../src/protocol.js';
+import { scoresFromRegistry } from '../../src/server/dashboard-sources.js';
 import { FrameBuilder, MAX_FRAME_ALERTS } from '../../src/server/frame-builder.js';
 import { LiveReader } from '../../src/server/live-reader.js';
 import { newRegistry } from '../metrics/table-fixture.js';
@@ -108,5 +109,16 @@ describe('FrameBuilder', () => {
     const frame = JSON.parse(builder.frame({ dashboards: [], metrics: [] }).toString()) as { alerts: AlertView[] };
     expect(frame.alerts).toHaveLength(MAX_FRAME_ALERTS);
     expect(frame.alerts.slice(0, 4).map((a) => a.id)).toEqual(['c-new', 'c-old', 'w', `i${MAX_FRAME_ALERTS + 49}`]);
+  });
+});
+
+describe('scoresFromRegistry', () => {
+  it('reads the perf.score{kind} gauge, null before it exists and for kinds not written', () => {
+    const { registry } = newRegistry();
+    expect(scoresFromRegistry(registry)).toBeNull();
+    const score = registry.gauge('perf.score', { labels: ['kind'] });
+    score.set({ kind: 'latency' }, 80);
+    score.set({ kind: 'overall' }, 72.5);
+    expect(scoresFromRegistry(registry)).toEqual({ latency: 80, throughput: null, error_rate: null, resources: null, overall: 72.5 });
   });
 });
