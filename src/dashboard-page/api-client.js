@@ -1,7 +1,30 @@
 /**
  * The page's HTTP client for the dashboard API (shapes in src/protocol.ts). A `?token=` in the
- * page URL goes along as `Authorization: Bearer` on requests and as `?token=` on the WebSocket URL.
+ * page URL goes along as `Authorization: Bearer` on requests and as `?token=` on the WebSocket URL
+ * (browsers cannot set headers on a WebSocket). The token is then kept in sessionStorage and taken
+ * out of the address bar, so it does not stay in the history or in a shared screenshot.
  */
+const TOKEN_KEY = 'erlmcp-monitor.token';
+
+/**
+ * The token from the URL (remembered for this tab) or from an earlier load of this tab.
+ * @param {Location} location
+ */
+function takeToken(location) {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  try {
+    if (fromUrl) {
+      sessionStorage.setItem(TOKEN_KEY, fromUrl);
+      url.searchParams.delete('token');
+      history.replaceState(history.state, '', url);
+      return fromUrl;
+    }
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return fromUrl || ''; // storage disabled: the token stays in the URL
+  }
+}
 
 export class ApiError extends Error {
   /**
@@ -17,11 +40,11 @@ export class ApiError extends Error {
 
 export class ApiClient {
   /**
-   * @param {Location | URL} location the page's location (origin and `?token=`)
+   * @param {Location} location the page's location (origin and `?token=`)
    */
   constructor(location) {
     this.origin = location.origin;
-    this.token = new URLSearchParams(location.search).get('token') || '';
+    this.token = takeToken(location);
     this.wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
   }
 

@@ -2,7 +2,8 @@
  * The dashboard page: loads the dashboard definition, builds its charts and panels, follows the
  * live feed and loads history for a picked range. Shapes are src/protocol.ts's.
  *
- * URL parameters: `?dashboard=<name>` (default `main`), `?token=<auth token>`.
+ * URL parameters: `?dashboard=<name>` (default `main`), `?token=<auth token>` (then moved to
+ * sessionStorage, see api-client.js).
  */
 import { AlertList } from './alert-list.js';
 import { ApiClient, ApiError } from './api-client.js';
@@ -147,7 +148,13 @@ function onServerMessage(msg) {
   switch (msg?.type) {
     case 'connected':
       if (Number.isFinite(msg.server_time)) clockOffset = msg.server_time - Date.now();
-      if (!msg.subscribed?.dashboards?.includes(dashboardName)) feed?.send({ type: 'subscribe', dashboards: [dashboardName] });
+      {
+        // The server starts every client on "main"; follow this page's dashboard only.
+        const subscribed = Array.isArray(msg.subscribed?.dashboards) ? msg.subscribed.dashboards : [];
+        if (!subscribed.includes(dashboardName)) feed?.send({ type: 'subscribe', dashboards: [dashboardName] });
+        const others = subscribed.filter((d) => d !== dashboardName);
+        if (others.length) feed?.send({ type: 'unsubscribe', dashboards: others });
+      }
       showBanner(null);
       // After a drop the live buffers have a hole; history fills it.
       if (everConnected) void backfillLive();
@@ -194,6 +201,12 @@ function startFeed() {
     pingIntervalMs: Math.min(30000, Math.max(2000, refresh * 3)),
   });
   feed.start();
+  // Leaving the page closes the socket cleanly, so the server drops the client at once.
+  window.addEventListener('pagehide', () => feed?.stop());
+  // Back from the back/forward cache: open it again (the history fills the hole).
+  window.addEventListener('pageshow', (ev) => {
+    if (ev.persisted) feed?.start();
+  });
 }
 
 /** Without real-time enabled: poll /api/realtime once per refresh interval. */

@@ -55,6 +55,8 @@ export class ChartPanel {
     } else if (def.type === 'pie') {
       this.view = new PieView(this.body, { labels: this.labels, colors: this.colors, unit: def.unit });
     } else {
+      this.legendTime = el('li', { className: 'legend-time', attrs: { hidden: '' } });
+      this.legend.append(this.legendTime);
       this.legendValues = this.labels.map((label, i) => {
         const swatch = el('span', { className: 'swatch' });
         swatch.style.background = this.colors[i];
@@ -199,6 +201,10 @@ export class ChartPanel {
     if (!this.legendValues || !(this.view instanceof TimePlot)) return;
     const data = this.view.data;
     const idx = this.hoverIdx;
+    // While the cursor is on the plot the legend shows the values at its time.
+    const at = idx !== null && idx !== undefined ? data[0][idx] : undefined;
+    this.legendTime.hidden = at === undefined;
+    this.legendTime.textContent = at === undefined ? '' : new Date(at * 1000).toLocaleTimeString();
     this.legendValues.forEach((node, i) => {
       let v;
       if (idx !== null && idx !== undefined) v = data[i + 1]?.[idx];

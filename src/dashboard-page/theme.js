@@ -2,6 +2,7 @@
  * Dark (default) and light themes. The choice is remembered in localStorage; without one the
  * dashboard config's `theme` applies.
  */
+/** Also read by theme-boot.js, which applies it before the first paint. */
 const KEY = 'erlmcp-monitor.theme';
 
 /** @returns {'dark' | 'light' | null} the remembered choice */

@@ -145,6 +145,14 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
         expect.stringMatching(/^\d+(\.\d+)? ms$/),
         expect.stringMatching(/^\d+(\.\d+)? ms$/),
       ]);
+      // Hovering a plot shows the time and values under the cursor in the legend.
+      expect(await page.isVisible('[data-chart="response_time"] .legend-time')).toBe(false);
+      const box = (await page.locator('[data-chart="response_time"] .u-over').boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.waitForSelector('[data-chart="response_time"] .legend-time:not([hidden])', WAIT);
+      expect(await page.textContent('[data-chart="response_time"] .legend-time')).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+      await page.mouse.move(0, 0);
+      await page.waitForSelector('[data-chart="response_time"] .legend-time[hidden]', { ...WAIT, state: 'attached' });
       // The error rate is a ratio; the page shows it as a percentage.
       expect(await page.textContent('[data-chart="error_rate"] .unit')).toBe('%');
       expect(await page.textContent('[data-chart="error_rate"] .legend-value')).toMatch(/^\d+(\.\d+)?%$/);
@@ -241,7 +249,7 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     await context.close();
   });
 
-  it('reconnects by itself when the server goes away and comes back, backing off meanwhile', async () => {
+  it('reconnects by itself when the server goes away and comes back, backing off meanwhile', { timeout: 90_000 }, async () => {
     const { page, errors, context, sent } = await open();
     await ready(page);
     // Application pings go out while live (every max(2 s, 3 × refresh)).
@@ -290,8 +298,22 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     await page.waitForFunction(() => window.__dashboard.plottedCount('response_time') > 10, undefined, WAIT);
     await page.screenshot({ path: path.join(SHOTS, 'desktop-light.png'), fullPage: true });
 
-    await page.reload();
+    // A reload finds the token of this tab though the address bar no longer has it.
+    expect(new URL(page.url()).search).toBe('');
+    // After a reload the light theme is there before the page's modules run (no dark flash):
+    // hold app.js back and look.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/assets/app.js', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.reload({ waitUntil: 'commit' });
+    await page.waitForSelector('#status', { state: 'attached' });
+    expect(await page.evaluate(() => (window.__dashboard === undefined ? document.documentElement.dataset.theme : 'app ran'))).toBe('light');
+    release();
     await ready(page);
+    await page.unrouteAll();
     expect(await page.evaluate(() => window.__dashboard.theme())).toBe('light');
     await page.click('#theme-toggle');
     expect(await bg()).toBe('rgb(17, 18, 23)');
@@ -305,6 +327,9 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     expect(await page.textContent('#title')).toBe('Ops: traffic mix');
     // The page asked the server for the "ops" frames.
     expect(sent).toContainEqual({ type: 'subscribe', dashboards: ['ops'] });
+    expect(sent).toContainEqual({ type: 'unsubscribe', dashboards: ['main'] });
+    // The token left the address bar (it is kept for the tab), the dashboard name stayed.
+    expect(new URL(page.url()).search).toBe('?dashboard=ops');
     await page.waitForFunction(() => window.__dashboard.plottedCount('throughput_bars') > 10 && window.__dashboard.plottedCount('status_mix') === 3, undefined, WAIT);
     const legend = await page.locator('[data-chart="status_mix"] .pie-value').allTextContents();
     expect(legend).toEqual([expect.stringMatching(/req\/s · \d/), expect.stringMatching(/req\/s · \d/), expect.stringMatching(/req\/s · \d/)]);
