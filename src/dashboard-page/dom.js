@@ -46,7 +46,9 @@ export function formatNumber(v) {
   if (a >= 1e4) return `${trim(v / 1e3)}k`;
   if (a >= 100) return String(Math.round(v));
   if (a === 0) return '0';
-  return trim(v);
+  // SLO targets such as 99.999 must not round to "100".
+  const short = trim(v);
+  return Math.abs(Number(short)) >= 100 ? String(Number(v.toPrecision(6))) : short;
 }
 
 function trim(v) {
@@ -59,6 +61,7 @@ function trim(v) {
  * @param {string} unit
  */
 export function formatValue(v, unit) {
+  if (unit === 'percent' || unit === 'percentage') unit = '%';
   const n = formatNumber(unit === 'ratio' && typeof v === 'number' ? v * 100 : v);
   if (n === '–' || !unit) return n;
   return unit === '%' || unit === 'ratio' ? `${n}%` : `${n} ${unit}`;
