@@ -29,8 +29,12 @@ async function withStore<T>(fn: (store: MetricStore) => Promise<T>): Promise<T> 
 
 /**
  * Median of `rounds` flushes of `n` changed series (the first flush, defining them, is not
- * counted). `loopBlockMs` is measured independently of the code's own accounting: the largest
- * event-loop delay seen by a 1 ms monitor during the flush.
+ * counted). `mainThreadMs` and `longestBlockMs` are the flush's own wall-clock accounting, which
+ * counts time the OS gave to other processes on a loaded machine. `loopBlockMs` is measured
+ * independently: the largest event-loop delay seen by a 1 ms monitor during the flush.
+ * `processCpuMs` is the process's CPU time from the start of the flush to the durable commit:
+ * main thread plus the LMDB writer thread, so an upper bound of the main thread's CPU time that
+ * other processes' load does not inflate.
  */
 export async function flushOf(n: number, kind: 'counter' | 'histogram' = 'counter', rounds = 3) {
   return withStore(async (store) => {
@@ -45,9 +49,11 @@ export async function flushOf(n: number, kind: 'counter' | 'histogram' = 'counte
       for (let i = 0; i < n; i++) touch(i);
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
+      const cpu = process.cpuUsage();
       const result = await flushTable(registry, store, Date.now() + r + 1);
+      const used = process.cpuUsage(cpu);
       loop.disable();
-      runs.push({ ...result, loopBlockMs: Math.max(0, loop.max / 1e6 - 1) });
+      runs.push({ ...result, loopBlockMs: Math.max(0, loop.max / 1e6 - 1), processCpuMs: (used.user + used.system) / 1000 });
     }
     runs.sort((a, b) => a.mainThreadMs - b.mainThreadMs);
     return runs[Math.floor(rounds / 2)]!;
@@ -75,28 +81,39 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
   const checks: Check[] = [];
   const figures: Record<string, unknown>[] = [];
   const lines = [
-    '| operation | main thread | longest block (own count) | longest loop delay (1 ms monitor) | to durable |',
-    '|---|---|---|---|---|',
+    '| operation | main thread, wall | process CPU, start to durable | longest block (own count) | longest loop delay (1 ms monitor) | to durable |',
+    '|---|---|---|---|---|---|',
   ];
   const cases: [number, 'counter' | 'histogram'][] = [[1_000, 'counter'], [10_000, 'counter'], [100_000, 'counter'], [10_000, 'histogram']];
   for (const [n, kind] of cases) {
     const f = await flushOf(n, kind, rounds);
     figures.push({ changed: n, kind, ...f });
     if (n === 10_000 && kind === 'counter') {
-      checks.push({ name: 'flush of 10,000 changed counter series: main-thread time', measured: f.mainThreadMs, target: FLUSH_10K_TARGET_MS, better: 'lower', margin: 0.1, unit: ' ms' });
+      checks.push({
+        name: 'flush of 10,000 changed counter series: main-thread time (bounded above by the process CPU time, start to durable)',
+        measured: f.processCpuMs,
+        target: FLUSH_10K_TARGET_MS,
+        better: 'lower',
+        margin: 0.1,
+        unit: ' ms',
+      });
     }
     lines.push(
-      `| flush of ${n.toLocaleString()} changed ${kind} series | ${f.mainThreadMs.toFixed(1)} ms | ${f.longestBlockMs.toFixed(1)} ms | ${f.loopBlockMs.toFixed(1)} ms | ${f.totalMs.toFixed(1)} ms |`,
+      `| flush of ${n.toLocaleString()} changed ${kind} series | ${f.mainThreadMs.toFixed(1)} ms | ${f.processCpuMs.toFixed(1)} ms | ${f.longestBlockMs.toFixed(1)} ms | ${f.loopBlockMs.toFixed(1)} ms | ${f.totalMs.toFixed(1)} ms |`,
     );
   }
   const queryMs = await rangeQuery();
   figures.push({ query: '24 h of one series downsampled to 100 points', ms: queryMs });
-  lines.push(`| 24 h of one series (17,280 points) downsampled to 100 | ${queryMs.toFixed(2)} ms | | | |`);
+  lines.push(`| 24 h of one series (17,280 points) downsampled to 100 | ${queryMs.toFixed(2)} ms | | | | |`);
   return {
     suite: `Store (bench/store.bench.ts), medians of ${rounds} flushes / 7 queries`,
     rows: [],
     table: lines.join('\n'),
-    notes: ['Main thread: time the flush spends on the main thread in total; longest block: its own accounting of the longest synchronous stretch; to durable: until the writer thread\'s LMDB commit settled.'],
+    notes: [
+      'Main thread, wall: the flush\'s own account of its synchronous stretches, summed; longest block: its longest one; both are wall-clock and grow with the machine\'s load. ' +
+        'Process CPU: user + system time of the whole process from the start of the flush until the writer thread\'s LMDB commit settled (main thread plus writer), which that load does not inflate; the target is checked on it. ' +
+        `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
+    ],
     checks,
     figures,
   };
