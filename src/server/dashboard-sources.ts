@@ -57,9 +57,25 @@ export async function callSource<T>(name: string, run: () => T | Promise<T>, tim
   }
 }
 
+const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;
+
 /**
- * Sources for a server running alone: no report, SLAs or alerts yet, no scores, no supervised
- * processes, and `/metrics` in the Prometheus text format from `registry`. Override what exists:
+ * The newest scores as the performance monitor writes them into the table: gauge
+ * `perf.score{kind="latency"|"throughput"|"error_rate"|"resources"|"overall"}`.
+ * @returns `null` while the gauge does not exist; a kind without a series is `null`
+ */
+export function scoresFromRegistry(registry: Registry): Scores | null {
+  const gauge = registry.get('perf.score');
+  if (gauge === undefined || gauge.type !== 'gauge' || gauge.labelNames.length !== 1 || gauge.labelNames[0] !== 'kind') return null;
+  const scores = {} as Scores;
+  for (const kind of SCORE_KINDS) scores[kind] = gauge.find({ kind })?.value ?? null;
+  return scores;
+}
+
+/**
+ * Sources for a server running alone: no report, SLAs or alerts yet, scores from the table's
+ * `perf.score{kind}` gauge (see `scoresFromRegistry`), no supervised processes, and `/metrics` in
+ * the Prometheus text format from `registry`. Override what exists:
  * `{ ...standaloneSources(registry), alerts: () => ... }`.
  */
 export function standaloneSources(registry: Registry): DashboardSources {
@@ -67,7 +83,7 @@ export function standaloneSources(registry: Registry): DashboardSources {
     report: async () => undefined,
     slas: async () => [],
     alerts: async () => [],
-    scores: () => null,
+    scores: () => scoresFromRegistry(registry),
     metrics: async () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: await renderPrometheusText(registry) }),
     processes: () => ({}),
   };

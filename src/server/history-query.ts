@@ -15,7 +15,9 @@
  * - `rate` (counters, and histograms' `#count`): the change per second between consecutive points
  *   (a reset gives no point).
  * Each stored series is read with `MetricStore.queryRange(id, from, to, points)`, which averages
- * into `points` equal time buckets. Several stored series behind one chart series (labels omitted
+ * into `points` equal time buckets. The store writes a series only when it changed, so a series
+ * with no point at `from` starts with its last value before `from` (`latestAt`), placed at `from`:
+ * a gauge that held still for hours still draws a line rather than nothing. Several stored series behind one chart series (labels omitted
  * on a labelled metric) are combined bucket by bucket: summed for `value`/`rate`/`count`, the
  * largest for percentiles and `mean` (the store keeps no mergeable sketches per point, so the
  * worst series is what history can show). Either way a series gets at most `points` points.
@@ -136,7 +138,14 @@ export class HistoryQuery {
   #seriesPoints(s: StoredSeries, type: MetricType, stat: SeriesStat, from: number, to: number, points: number): Point[] {
     const read = (key: string): Point[] => {
       const id = this.#store.seriesId(key);
-      return id === undefined ? [] : this.#store.queryRange(id, from, to, points);
+      if (id === undefined) return [];
+      const got: Point[] = this.#store.queryRange(id, from, to, points);
+      // The store writes a series only when it changed: its value at `from` is its last point before.
+      if (from > 0 && got.length < points && (got.length === 0 || got[0]![0] > from)) {
+        const before = this.#store.latestAt(id, from - 1);
+        if (before !== undefined) got.unshift([from, before[1]]);
+      }
+      return got;
     };
     if (type !== 'histogram') return stat === 'rate' ? rates(read(s.key)) : read(s.key);
     switch (stat) {

@@ -244,7 +244,8 @@ export class HttpServer {
         this.#send(req, res, err.status, JSON_TYPE, JSON.stringify({ error: err.message }), { 'cache-control': 'no-store', ...err.headers });
         return;
       }
-      this.#log.error({ err: toError(err), url: req.url?.slice(0, 200) }, 'dashboard request failed');
+      // The path only: the query may hold the token.
+      this.#log.error({ err: toError(err), path: (req.url ?? '').split('?')[0]!.slice(0, 200) }, 'dashboard request failed');
       this.#send(req, res, 500, JSON_TYPE, JSON.stringify({ error: 'internal error (logged on the server)' }), { 'cache-control': 'no-store' });
     }
   }

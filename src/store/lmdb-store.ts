@@ -555,6 +555,34 @@ export class MetricStore {
   }
 
   /**
+   * The newest point of a series at or before `atMs` (raw, or the last point folded into a
+   * rollup), e.g. to carry a series' value into a range where it did not change.
+   * @param id a defined series id
+   * @param atMs a time in ms (an integer >= 0)
+   * @returns `[ts, value]` with `ts <= atMs`, or `undefined` if the series has no point that old
+   * @throws {MonitorError} `EMON_INVALID_QUERY` for a bad or unknown id or time
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed
+   */
+  latestAt(id: number, atMs: number): RangePoint | undefined {
+    return this.#read('latestAt', () => {
+      this.#checkRange('latestAt', id, atMs, atMs);
+      // Point timestamps are integers: atMs + 0.5 sorts after every key at atMs and before atMs + 1.
+      const start = [id, atMs + 0.5] as SeriesTimeKey;
+      const end = [id] as unknown as SeriesTimeKey;
+      let best: RangePoint | undefined;
+      for (const { key, value } of this.#db.points.getRange({ start, end, reverse: true, limit: 1 })) best = [key[1], value];
+      // A rollup bucket starting before atMs may end after it: its last point is then too new.
+      for (const { value } of this.#db.rollups.getRange({ start, end, reverse: true, limit: 2 })) {
+        if (isRollupCell(value) && value[5] <= atMs) {
+          if (best === undefined || value[5] > best[0]) best = [value[5], value[4]];
+          break;
+        }
+      }
+      return best;
+    });
+  }
+
+  /**
    * A named collection of plain records in this env (SLA results, alerts, the outbox, ...): see
    * `record-db.ts`. The same name returns the same collection. A read-only store can read the
    * collections the writer created; asking it for one that does not exist throws.

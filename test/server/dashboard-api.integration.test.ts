@@ -158,6 +158,20 @@ describe('dashboard HTTP API', () => {
     expect(p99direct.body.series[0]!.points).toEqual(p99!.points);
   });
 
+  it('starts a range with the value a series held at its start, since unchanged series are not rewritten', async () => {
+    const f = await startDashboard();
+    const g = perfGauges(f.registry);
+    g.errorRate.set(0.02);
+    await flushTable(f.registry, f.store, T0);
+    await flushTable(f.registry, f.store, T0 + 60_000); // unchanged: no new point
+    g.errorRate.set(0.05);
+    await flushTable(f.registry, f.store, T0 + 90_000);
+    const later = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 + 30_000}&to=${T0 + 120_000}`);
+    expect(later.body.series[0]!.points).toEqual([[T0 + 30_000, 0.02], [T0 + 90_000, 0.05]]);
+    const before = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 - 60_000}&to=${T0 - 1}`);
+    expect(before.body.series[0]!.points).toEqual([]);
+  });
+
   it('answers bad history parameters with 400 and the reason', async () => {
     const f = await startDashboard({ config: { data_points: 100, historical_range: 3_600_000 } });
     perfGauges(f.registry);
@@ -258,6 +272,19 @@ describe('dashboard HTTP API', () => {
     expect(await getJson(`${f.url}/api/report`)).toEqual({ status: 503, body: { error: 'no performance report yet: the performance monitor has not run a check' } });
     expect((await getJson(`${f.url}/api/dashboards`)).status).toBe(200);
     expect(f.pid.alive).toBe(true);
+  });
+
+  it('answers 500 when the store fails under a request, logs it without the token, and keeps serving', async () => {
+    const f = await startDashboard({ config: { auth_token: 'log-me-not' } });
+    perfGauges(f.registry).throughput.set(1);
+    await flushTable(f.registry, f.store, T0);
+    await f.store.close();
+    const a = await getJson<{ error: string }>(`${f.url}/api/history?metric=perf.throughput&from=${T0 - 1}&to=${T0 + 1}&token=log-me-not`);
+    expect(a).toEqual({ status: 500, body: { error: 'internal error (logged on the server)' } });
+    const logged = f.logger.records.find((r) => r.msg === 'dashboard request failed');
+    expect(logged?.fields.path).toBe('/api/history');
+    expect(JSON.stringify(f.logger.records)).not.toContain('log-me-not');
+    expect((await http(`${f.url}/api/dashboards?token=log-me-not`)).status).toBe(200);
   });
 
   it('serves the page with a CSP that allows no inline script, its assets and uPlot, and nothing outside them', async () => {

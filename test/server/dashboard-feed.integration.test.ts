@@ -154,6 +154,18 @@ describe('dashboard live feed', () => {
     expect((await byHeader.next('connected')).type).toBe('connected');
   });
 
+  it('refuses clients past maxClients with 503 and metrics past maxMetrics with an error', async () => {
+    const f = await startDashboard({ args: { wsLimits: { maxClients: 1, maxMetrics: 2 } } });
+    const first = await connectFeed(f.wsUrl);
+    await first.next('connected');
+    expect(await upgradeStatus(f.wsUrl)).toEqual({ status: 503, body: JSON.stringify({ error: 'the live feed has as many clients as it takes; try again later' }) });
+    expect((await f.pid.call({ type: 'stats' })).refused).toBe(1);
+    first.send({ type: 'subscribe', metrics: ['a', 'b', 'c'] });
+    expect((await first.next('error')).reason).toBe('at most 2 metrics per client (asked for 3)');
+    first.send({ type: 'subscribe', metrics: ['a', 'b'] });
+    expect((await first.next('subscribed')).subscribed.metrics).toEqual(['a', 'b']);
+  });
+
   it('builds one frame per distinct subscription per tick and sends all its clients the same bytes', async () => {
     const f = await startDashboard();
     perfGauges(f).cpu.set(1);

@@ -79,10 +79,13 @@ export async function startDashboard(
   };
   cleanups.push(async () => {
     await stop();
-    await until(() => {
-      const leaked = leakedResources(before);
-      if (leaked.length > 0) throw new Error(`leaked: ${leaked.join(', ')}`);
-    });
+    // Polled by hand: vi.waitFor's own timer would count as a leak on every check after the first.
+    let leaked = leakedResources(before);
+    for (let i = 0; i < 250 && leaked.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      leaked = leakedResources(before);
+    }
+    if (leaked.length > 0) throw new Error(`leaked: ${leaked.join(', ')} (before: ${before.join(', ')}; now: ${activeResources().join(', ')})`);
   });
   return { pid, url, wsUrl: url.replace(/^http/, 'ws') + '/ws', registry, store, sources, logger, clock, stop };
 }

@@ -374,6 +374,24 @@ describe('MetricStore prune', () => {
     expect(store.latest(id)).toEqual([T0 + 11 * MIN, 1000]);
   });
 
+  it('finds the newest point at or before a time, in raw points and in rollups', async () => {
+    const store = stores.open({ retentionMs: HOUR, rollupRetentionMs: DAY });
+    const id = await tenMinutes(store);
+    const empty = gauge(store, 'empty');
+    expect(store.latestAt(id, T0 + 25_000)).toEqual([T0 + 20_000, 2]);
+    expect(store.latestAt(id, T0 + 20_000)).toEqual([T0 + 20_000, 2]);
+    expect(store.latestAt(id, T0 - 1)).toBeUndefined();
+    expect(store.latestAt(empty, T0 + DAY)).toBeUndefined();
+    await store.prune(T0 + 10 * MIN + HOUR);
+    // Raw points before T0 + 10 min are rollups now: each bucket's last point answers.
+    // Inside the first bucket a rollup only knows its last point (T0 + 50 s), which is too new.
+    expect(store.latestAt(id, T0 + 25_000)).toBeUndefined();
+    expect(store.latestAt(id, T0 + MIN + 5_000)).toEqual([T0 + 50_000, 5]);
+    expect(store.latestAt(id, T0 + 9 * MIN + 55_000)).toEqual([T0 + 9 * MIN + 50_000, 59]);
+    expect(store.latestAt(id, T0 + 12 * MIN)).toEqual([T0 + 11 * MIN, 1000]);
+    expect(() => store.latestAt(id, Number.NaN)).toThrow(/latestAt: invalid fromMs NaN/);
+  });
+
   it('works through more points than one step, yielding to the event loop between steps', async () => {
     const store = stores.open({ retentionMs: HOUR, rollupRetentionMs: DAY });
     const a = gauge(store, 'a');
