@@ -92,6 +92,7 @@ async function burst(mode: Mode, server: { child: ChildProcess; port: number }, 
   return { mode, requestsPerSecond: r.ok / r.durationS, cpuUsPerRequest, p50Ms: quantile(r.latencies, 0.5), p99Ms: quantile(r.latencies, 0.99), errors: r.errors };
 }
 
+/** The end-to-end suite: plain, instrumented and instrument.http-only services under autocannon bursts. */
 export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult> {
   const seconds = options.quick ? 1 : 2;
   const pairs = options.quick ? 4 : 10;

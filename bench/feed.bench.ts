@@ -140,6 +140,7 @@ async function runCase(server: HttpServer, wsUrl: string, clients: number, ticks
   }
 }
 
+/** The live-feed suite: 100 / 1,000 / 5,000 clients in a second process, one frame per 1 s tick. */
 export async function feedSuite(options: SuiteOptions): Promise<SuiteResult> {
   const ticks = options.quick ? 3 : 5;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-feed-'));

@@ -215,6 +215,7 @@ function heapPerSeries(): { ours: number; promClient: number; n: number } {
   return { ours, promClient, n };
 }
 
+/** ops/s of `task` over ops/s of `anchor` (NaN if either row is missing). */
 export function ratio(rows: BenchRow[], task: string, anchor: string): number {
   const a = rows.find((r) => r.name === task);
   const b = rows.find((r) => r.name === anchor);
@@ -257,6 +258,7 @@ function hotPathTable(rows: BenchRow[]): string {
   return lines.join('\n');
 }
 
+/** The hot-path suite (`quick`: 150 ms per task instead of 500, no heap figure). */
 export async function hotPathSuite(options: SuiteOptions): Promise<SuiteResult> {
   const rows = await hotPathRows(options.quick ? 150 : 500);
   const notes = [`Each sample runs as many updates as take about ${SAMPLE_US} µs for that contender (calibrated); at least 10 samples per cell. Labels are {method, route}.`];

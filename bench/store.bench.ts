@@ -77,6 +77,7 @@ async function rangeQuery() {
   });
 }
 
+/** The store suite: flushes of 1k / 10k / 100k counter and 10k histogram series, and a 24 h query. */
 export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
   const rounds = options.quick ? 5 : 7;
   const checks: Check[] = [];
