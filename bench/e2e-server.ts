@@ -1,8 +1,9 @@
 /**
- * The service of the end-to-end bench, run in its own process: `node e2e-server.js plain|instrumented`.
+ * The service of the end-to-end bench, run in its own process: `node e2e-server.js plain|instrumented|http-only`.
  * A node:http server on 127.0.0.1 (port 0) answering every request with a small JSON body.
  * `instrumented` also starts the whole monitoring tree (`startMonitoring` with a temporary data
- * directory and process metrics on) and `mon.instrument.http(server)`.
+ * directory and process metrics on) and `mon.instrument.http(server)`; `http-only` only puts
+ * `instrumentHttp` on a bare metric table (no tree, no sources), to tell the two costs apart.
  *
  * IPC: sends `{ port }` once listening; on `{ type: 'usage' }` answers `{ usage: { cpuMs, requests } }`
  * (process CPU time, user + system, and requests answered so far); on `{ type: 'stop' }` stops
@@ -15,10 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { startMonitoring } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
+import { Registry } from '../src/metrics/registry.js';
+import { instrumentHttp } from '../src/sources/http-instrument.js';
 
 const mode = process.argv[2];
-if (mode !== 'plain' && mode !== 'instrumented') {
-  console.error(`usage: e2e-server.js plain|instrumented (got ${String(mode)})`);
+if (mode !== 'plain' && mode !== 'instrumented' && mode !== 'http-only') {
+  console.error(`usage: e2e-server.js plain|instrumented|http-only (got ${String(mode)})`);
   process.exit(2);
 }
 
@@ -33,6 +36,7 @@ const server = http.createServer((_req, res) => {
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-e2e-'));
 const mon = mode === 'instrumented' ? await startMonitoring({ dataDir, processMetrics: true, logger: createLogger({ level: 'silent' }) }) : undefined;
 mon?.instrument.http(server);
+if (mode === 'http-only') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), server);
 
 server.listen(0, '127.0.0.1', () => {
   process.send!({ port: (server.address() as AddressInfo).port });

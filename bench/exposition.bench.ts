@@ -113,6 +113,7 @@ const stats = (t: Timing[]) => ({
   cpu: median(t.map((x) => x.cpuMs)),
 });
 
+/** The exposition suite: ours vs prom-client on 1k/10k counter and 1k histogram series. */
 export async function expositionSuite(options: SuiteOptions): Promise<SuiteResult> {
   const runs = options.quick ? 3 : 7;
   const rounds = options.quick ? 7 : 15;
@@ -147,7 +148,10 @@ export async function expositionSuite(options: SuiteOptions): Promise<SuiteResul
     figures.push({ case: c.name, ours: o, promClient: p, wallSpeedup, cpuSpeedup, oursBlockMs: oursBlocks, promClientBlockMs: promBlocks, textBytes: { ours: oursText.length, promClient: promText.length } });
     if (c.checked) {
       checks.push(
-        { name: `exposition of ${c.name}: prom-client / erlmcp-monitor, CPU ms (median of ${rounds} paired renders)`, measured: cpuSpeedup, target: EXPOSITION_SPEEDUP_TARGET, better: 'higher', margin: MARGIN, unit: 'x' },
+        // "Faster" is time to the finished text, so wall clock; alternating the renders and taking
+        // the median of paired ratios keeps the machine's drifting load out of it. The CPU ratio
+        // (printed) also counts GC helper threads working beside the render, not only its time.
+        { name: `exposition of ${c.name}: prom-client / erlmcp-monitor, wall ms (median of ${rounds} paired renders)`, measured: wallSpeedup, target: EXPOSITION_SPEEDUP_TARGET, better: 'higher', margin: MARGIN, unit: 'x' },
         { name: `exposition of ${c.name}: longest event-loop block, CPU time (median of ${runs} renders)`, measured: block.cpu, target: EXPOSITION_BLOCK_TARGET_MS, better: 'lower', margin: MARGIN, unit: ' ms' },
       );
     }
@@ -159,7 +163,8 @@ export async function expositionSuite(options: SuiteOptions): Promise<SuiteResul
     notes: [
       `Time to the finished text: ${rounds} renders of each, alternating, after 2 warm-ups; speedup = median of the paired ratios (prom-client / ours). ` +
         `Longest block over ${runs} separate renders with a setImmediate gap probe, as process CPU time (the block's own cost) and wall-clock time ` +
-        '(also counts preemption by other processes on a shared machine); medians, and the worst wall-clock reading. Targets are checked on CPU time, which that load does not change. ' +
+        '(also counts preemption by other processes on a shared machine); medians, and the worst wall-clock reading. ' +
+        'The speedup target is checked on wall clock (time to the text), the block target on CPU time (preemption does not lengthen the block\'s own work). ' +
         'Counters have {route, code} labels; histograms the same labels and 7 buckets (+Inf, sum, count: 10 lines per series) in both libraries.',
     ],
     checks,

@@ -6,8 +6,8 @@
  * both processes read the same system clock through `performance.timeOrigin + performance.now()`).
  *
  * IPC: sends `{ ready: { connected, failed } }` once every connection is subscribed; on
- * `{ type: 'report' }` answers `{ report: { latencies, frameBytes } }` with the delivery latencies
- * (ms) since the last report; on `{ type: 'close' }` terminates every connection and exits. Exits
+ * `{ type: 'report' }` answers `{ report: { latencies, ats, frameBytes } }` with the delivery
+ * latencies (ms) since the last report and each frame's `at` (which tick it belongs to); on `{ type: 'close' }` terminates every connection and exits. Exits
  * too if the parent goes away.
  */
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,9 @@ const CONCURRENT_CONNECTS = 100;
 const AT = /"at":([0-9.e+]+)/;
 
 const sockets: WebSocket[] = [];
+/** Delivery latency (ms) of every frame since the last report, with the frame's `at`. */
 let latencies: number[] = [];
+let ats: number[] = [];
 let frameBytes = 0;
 let failed = 0;
 
@@ -45,7 +47,9 @@ function connect(): Promise<void> {
       }
       const head = AT.exec(data.toString('latin1', 0, 48));
       if (head === null) return;
-      latencies.push(arrived - Number(head[1]));
+      const at = Number(head[1]);
+      latencies.push(arrived - at);
+      ats.push(at);
       frameBytes = data.length;
     });
     ws.once('open', () => ws.send(JSON.stringify({ type: 'subscribe', metrics: [metric] })));
@@ -68,8 +72,9 @@ process.send!({ ready: { connected: sockets.length, failed } });
 
 process.on('message', (msg: { type?: string }) => {
   if (msg?.type === 'report') {
-    process.send!({ report: { latencies, frameBytes } });
+    process.send!({ report: { latencies, ats, frameBytes } });
     latencies = [];
+    ats = [];
   } else if (msg?.type === 'close') {
     for (const ws of sockets) ws.terminate();
     process.exit(0);

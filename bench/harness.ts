@@ -36,6 +36,7 @@ export function checkStatus(c: Check): CheckStatus {
   return within ? 'within margin' : 'FAILS';
 }
 
+/** A markdown table of checks: measured, wanted, the limit bench:check fails beyond, and the status. */
 export function checksTable(checks: readonly Check[]): string {
   const fmt = (v: number, unit: string) => `${Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a'}${unit}`;
   return [
@@ -48,6 +49,7 @@ export function checksTable(checks: readonly Check[]): string {
   ].join('\n');
 }
 
+/** One tinybench task; `fn` is one sample. */
 export interface BenchTask {
   name: string;
   /** Operations one iteration performs (e.g. 10,000 casts), to report per-operation rates. */
@@ -57,6 +59,7 @@ export interface BenchTask {
   afterAll?: () => void | Promise<void>;
 }
 
+/** One task's figures: rates per operation (scaled by `perIteration`) and per-sample latency. */
 export interface BenchRow {
   name: string;
   opsMedian: number;
@@ -67,6 +70,7 @@ export interface BenchRow {
   samples: number;
 }
 
+/** What a suite returns to run.ts: printed as markdown and written to latest.json. */
 export interface SuiteResult {
   /** Title of the printed table. */
   suite: string;
@@ -179,6 +183,7 @@ export function fmtMs(ms: number): string {
   return ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : ms < 100 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`;
 }
 
+/** A rate as `x M/s`, `x k/s` or `x /s`. */
 export function formatOps(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M/s`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k/s`;

@@ -2,21 +2,33 @@
  * The metric hot path: counter inc, gauge set and histogram observe, each pre-bound and as a call
  * on the metric, with 0 and 2 labels, next to prom-client 15 and @opentelemetry/sdk-metrics in the
  * same process, plus a plain-JS baseline (a field update; a Map keyed by label values) as the
- * practical limit. Each iteration performs OPS updates, so tinybench's own per-call overhead does
- * not hide the difference. Also: heap per labelled counter series.
+ * practical limit. Also: heap per labelled counter series.
+ *
+ * Each sample performs as many updates as take about {@link SAMPLE_US} µs for that contender
+ * (calibrated after a warm-up): long enough that tinybench's own per-sample cost (~1 µs) does not
+ * hide the difference, short enough that few samples contain a preemption by another process. With
+ * a fixed count per sample instead, a slow contender's samples would last milliseconds, nearly
+ * all of them would be preempted on a loaded machine, and its median would look slower than it is.
+ * Every contender is calibrated (so run) before any is measured: library code shared by several
+ * metrics (prom-client's `inc`, our label lookup) has seen every call shape by then, as in an
+ * application that uses labelled and unlabelled metrics alike.
  *
  * The OpenTelemetry provider has a reader attached: without one the SDK records into no storage
  * at all, which would measure a no-op. OpenTelemetry has no bound instruments; its "bound" rows
  * reuse one attributes object, the closest it offers. prom-client has no bound handle for a
  * metric without labels; its 0-label "bound" rows call the metric, its fastest path.
  */
+import { performance } from 'node:perf_hooks';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { Registry } from '../src/metrics/registry.js';
 import { createLogger } from '../src/logger.js';
 import { type BenchRow, type BenchTask, type Check, formatOps, runTasks, type SuiteOptions, type SuiteResult } from './harness.js';
 
-const OPS = 10_000;
+/** Target duration of one sample, µs. */
+const SAMPLE_US = 200;
+const MIN_OPS = 100;
+const MAX_OPS = 1_000_000;
 const VALUES = Float64Array.from({ length: 1024 }, (_, i) => 1 + ((i * 7919) % 2000) * 1.37);
 const BUCKETS = [10, 50, 100, 500, 1000, 5000, 10000];
 
@@ -138,6 +150,21 @@ function hotPathGroups(): Group[] {
   ];
 }
 
+/** Updates per sample so that one sample takes about SAMPLE_US: the fastest of 20 timed runs after 30 ms of warm-up. */
+function calibrate(loop: (n: number) => void): number {
+  const probe = 1000;
+  const warm = performance.now() + 30;
+  while (performance.now() < warm) loop(probe);
+  let best = Infinity;
+  for (let r = 0; r < 20; r++) {
+    const t0 = performance.now();
+    loop(probe);
+    best = Math.min(best, performance.now() - t0);
+  }
+  const nsPerOp = Math.max((best * 1e6) / probe, 0.5);
+  return Math.round(Math.min(MAX_OPS, Math.max(MIN_OPS, (SAMPLE_US * 1000) / nsPerOp)));
+}
+
 /**
  * One tinybench task per group and contender. Each gets its own copy of the loop, compiled from a
  * source that names the task, so V8 specialises (and inlines) it for that one callee: one shared
@@ -149,9 +176,10 @@ function hotPathTasks(groups: Group[]): BenchTask[] {
   for (const g of groups) {
     for (const c of CONTENDERS) {
       const name = `${g.group}: ${c}`;
-      const source = `// ${name}\nreturn function loop() { for (let i = 0; i < ${OPS}; i++) op(i); };`;
-      const loop = new Function('op', source)(g.ops[c]) as () => void;
-      tasks.push({ name, perIteration: OPS, fn: loop });
+      const source = `// ${name}\nreturn function loop(n) { for (let i = 0; i < n; i++) op(i); };`;
+      const loop = new Function('op', source)(g.ops[c]) as (n: number) => void;
+      const ops = calibrate(loop);
+      tasks.push({ name, perIteration: ops, fn: () => loop(ops) });
     }
   }
   return tasks;
@@ -187,6 +215,7 @@ function heapPerSeries(): { ours: number; promClient: number; n: number } {
   return { ours, promClient, n };
 }
 
+/** ops/s of `task` over ops/s of `anchor` (NaN if either row is missing). */
 export function ratio(rows: BenchRow[], task: string, anchor: string): number {
   const a = rows.find((r) => r.name === task);
   const b = rows.find((r) => r.name === anchor);
@@ -229,9 +258,10 @@ function hotPathTable(rows: BenchRow[]): string {
   return lines.join('\n');
 }
 
+/** The hot-path suite (`quick`: 150 ms per task instead of 500, no heap figure). */
 export async function hotPathSuite(options: SuiteOptions): Promise<SuiteResult> {
   const rows = await hotPathRows(options.quick ? 150 : 500);
-  const notes = [`Each sample runs ${OPS.toLocaleString()} updates; at least 10 samples per cell. Labels are {method, route}.`];
+  const notes = [`Each sample runs as many updates as take about ${SAMPLE_US} µs for that contender (calibrated); at least 10 samples per cell. Labels are {method, route}.`];
   let figures: unknown;
   if (!options.quick) {
     const heap = heapPerSeries();

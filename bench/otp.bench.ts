@@ -94,6 +94,7 @@ async function collectorRows(system: OtpSystem, time: number): Promise<BenchRow[
   }
 }
 
+/** The message-API suite: the OTP layer alone, then the collector, next to a bare nact mailbox. */
 export async function messageApiSuite(options: SuiteOptions): Promise<SuiteResult> {
   const time = options.quick ? 300 : 1000;
   const system = new OtpSystem({ logger: createLogger({ level: 'silent' }) });

@@ -38,6 +38,7 @@ interface Distribution {
   draw: (rand: () => number) => number;
 }
 
+/** The distributions, each drawn from its own seeded PRNG. */
 export const DISTRIBUTIONS: Distribution[] = [
   { name: 'log-normal latency (median 20 ms, sigma 1)', draw: (r) => Math.exp(Math.log(20) + normal(r)) },
   { name: 'uniform 1–1,000 ms', draw: (r) => 1 + 999 * r() },
@@ -81,6 +82,7 @@ async function promBuckets(h: client.Histogram): Promise<{ le: number; count: nu
     .sort((a, b) => a.le - b.le);
 }
 
+/** The percentile-accuracy suite (`quick`: 50,000 values per distribution instead of 200,000). */
 export async function percentileSuite(options: SuiteOptions): Promise<SuiteResult> {
   const n = options.quick ? 50_000 : 200_000;
   const lines = [

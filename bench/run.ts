@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { dashboardSuite } from './dashboard.bench.js';
 import { endToEndSuite } from './e2e.bench.js';
 import { expositionSuite } from './exposition.bench.js';
 import { feedSuite } from './feed.bench.js';
@@ -38,6 +39,8 @@ const SUITES: SuiteEntry[] = [
   { id: 'end-to-end', run: endToEndSuite },
   { id: 'percentiles', run: percentileSuite },
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
+  // The dashboard's own figures (clients in this process, API round trips), from its author.
+  { id: 'dashboard', run: dashboardSuite, optIn: true },
 ];
 
 const args = process.argv.slice(2);

@@ -128,6 +128,7 @@ function nsPerOp(values: Float64Array): { name: string; bestNs: number; medianNs
   return rows;
 }
 
+/** The quantile-sketch suite (opt-in: `npm run bench -- sketch`); it has no quick mode. */
 export async function sketchSuite(_options?: SuiteOptions): Promise<SuiteResult> {
   const values = latencies();
   const tasks: BenchTask[] = cases().map((c) => ({ name: c.name, perIteration: VALUES, fn: () => c.run(values) }));
