@@ -30,6 +30,18 @@ export interface HttpInstrumentOptions {
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
+/** Where a response keeps its request's start time (a symbol: invisible to the application). */
+const REQUEST_START = Symbol('erlmcp-monitor.requestStart');
+
+type TimedResponse = ServerResponse & { [REQUEST_START]?: number };
+
+interface BoundRequestSeries {
+  labels: { server: string; method: string; code: string };
+  total: CounterSeries;
+  /** Bound at the first error with these labels, so successful codes get no error series. */
+  errors: CounterSeries | undefined;
+}
+
 interface SocketBytes {
   read: number;
   written: number;
@@ -75,18 +87,36 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     });
   };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const start = performance.now();
-    res.once('close', () => {
-      latency.observe(performance.now() - start);
-      const method = req.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
-      const finished = res.writableFinished;
-      const code = finished ? String(res.statusCode) : 'aborted';
+  // Bound counter series per (method, status): a request costs one Map lookup instead of building
+  // a label object and walking the label maps of both counters.
+  const bound = new Map<string, BoundRequestSeries>();
+  const seriesFor = (method: string, code: string): BoundRequestSeries => {
+    const key = `${method} ${code}`;
+    let entry = bound.get(key);
+    if (entry === undefined) {
       const labels = { server: name, method, code };
-      total.inc(labels);
-      if (!finished || isError(res.statusCode)) errors.inc(labels);
-      if (req.socket) account(req.socket);
-    });
+      entry = { labels, total: total.bind(labels), errors: undefined };
+      bound.set(key, entry);
+    }
+    return entry;
+  };
+
+  // One shared listener (`this` is the response) instead of a closure per request.
+  function onClose(this: ServerResponse): void {
+    const start = (this as TimedResponse)[REQUEST_START];
+    if (start !== undefined) latency.observe(performance.now() - start);
+    const req = this.req;
+    const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
+    const finished = this.writableFinished;
+    const series = seriesFor(method, finished ? String(this.statusCode) : 'aborted');
+    series.total.inc();
+    if (!finished || isError(this.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    if (req?.socket) account(req.socket);
+  }
+
+  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+    (res as TimedResponse)[REQUEST_START] = performance.now();
+    res.on('close', onClose);
   };
 
   // For https, requests see the TLS socket, so count connections on it too.
