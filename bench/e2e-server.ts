@@ -34,7 +34,7 @@ const server = http.createServer((_req, res) => {
 });
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-e2e-'));
-const mon = mode === 'instrumented' ? await startMonitoring({ dataDir, processMetrics: true, logger: createLogger({ level: 'silent' }) }) : undefined;
+const mon = mode === 'instrumented' ? await startMonitoring({ dataDir, processMetrics: true, logger: createLogger({ level: 'silent' }), config: { dashboard: { port: 0 } } }) : undefined;
 mon?.instrument.http(server);
 if (mode === 'http-only') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), server);
 

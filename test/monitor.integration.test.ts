@@ -29,7 +29,7 @@ async function start(dataDir: string, options: MonitoringOptions = {}) {
   const mon = await startMonitoring({
     dataDir,
     logger,
-    env: {},
+    env: { ERLMCP_DASHBOARD_PORT: '0' },
     config: { monitoring: { collection_interval: 20, aggregation_interval: 25 } },
     ...options,
   });
@@ -177,7 +177,7 @@ describe('the monitoring tree with its store', () => {
     const dataDir = tempDir();
     const before = activeResources();
     const failing = { id: 'broken', start: () => Promise.reject(new Error('no database')) };
-    const err = await startMonitoring({ dataDir, env: {}, logger: memoryLogger(), extraChildren: [failing] }).catch((e: unknown) => e);
+    const err = await startMonitoring({ dataDir, env: { ERLMCP_DASHBOARD_PORT: '0' }, logger: memoryLogger(), extraChildren: [failing] }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/child "broken" failed to start: no database/);
     await flushImmediates();

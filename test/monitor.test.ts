@@ -37,7 +37,7 @@ describe('startMonitoring', () => {
     const mon = await startMonitoring({
       logger,
       dataDir,
-      env: {},
+      env: { ERLMCP_DASHBOARD_PORT: '0' },
       processMetrics: false,
       onStop: (r) => stops.push(r),
       extraChildren: [{ id: 'looper', start: (sys) => startServer(sys, crashLoop, undefined) }],
@@ -66,7 +66,7 @@ describe('startMonitoring', () => {
       const mon = await startMonitoring({
         logger: { debug() {}, info() {}, warn() {}, error() {} },
         dataDir: ${JSON.stringify(dataDir)},
-        env: {},
+        env: { ERLMCP_DASHBOARD_PORT: '0' },
         extraChildren: [{ id: 'ticker', start: (sys) => startServer(sys, ticker, undefined, { name: 'ticker' }) }],
       });
       while ((await mon.system.ref('ticker').call({ type: 'ticks' })) < 3) await new Promise((r) => setImmediate(r));

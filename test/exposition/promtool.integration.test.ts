@@ -27,7 +27,7 @@ afterEach(async () => {
 async function demoMonitor(): Promise<Monitor> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-prom-'));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const mon = await startMonitoring({ dataDir, logger: memoryLogger(), config: { monitoring: { collection_interval: 50 } } });
+  const mon = await startMonitoring({ dataDir, logger: memoryLogger(), config: { monitoring: { collection_interval: 50 }, dashboard: { port: 0 } } });
   cleanups.push(() => mon.stop());
   const service = await startDemoService();
   cleanups.push(() => service.close());
