@@ -9,22 +9,10 @@ import type { ChannelName, NotifiedAlert } from '../notify/types.js';
 import type { AlertView } from '../protocol.js';
 import type { Severity } from './severity.js';
 
-export interface Alert {
-  /** Unique and stable (a hash of fingerprint and start time). */
-  id: string;
-  fingerprint: string;
-  severity: Severity;
-  status: 'firing' | 'resolved';
-  title: string;
-  message: string;
-  /** `'api'` (send_alert), `'rule:<name>'`, or a signal's source such as `'performance_monitor'`. */
-  source: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startedAt: number;
+/** An alert as alerting keeps it: what channels see (`NotifiedAlert`) plus its notification bookkeeping. */
+export interface Alert extends Omit<NotifiedAlert, 'generatorUrl'> {
   /** The last time the condition was reported or evaluated as holding. */
   lastSeenAt: number;
-  resolvedAt?: number;
   /** The measured value and the threshold, when known. */
   value?: number;
   threshold?: number;
