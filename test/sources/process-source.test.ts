@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryLimit, ProcessSource } from '../../src/sources/process-source.js';
+import { LOOP_DELAY_RESOLUTION_MS, memoryLimit, ProcessSource } from '../../src/sources/process-source.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 let source: ProcessSource | undefined;
@@ -43,9 +43,9 @@ describe('ProcessSource', () => {
     const { registry } = newRegistry();
     source = new ProcessSource(registry);
     source.start();
-    await sleep(30); // let the delay monitor take its first samples
+    await sleep(3 * LOOP_DELAY_RESOLUTION_MS); // let the delay monitor take its first samples
     busy(60); // an event-loop block it must see
-    await sleep(30);
+    await sleep(3 * LOOP_DELAY_RESOLUTION_MS);
     source.collect();
     const rss = registry.gauge('system.memory').get()!;
     expect(rss).toBeGreaterThan(10 * 2 ** 20);
