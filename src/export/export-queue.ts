@@ -19,7 +19,7 @@ import { ErrorCode, MonitorError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Registry } from '../metrics/registry.js';
-import { agentFor, post, PostNetworkError, redactUrl } from './http-post.js';
+import { agentFor, post, PostNetworkError, redactUrl } from '../http/post.js';
 
 /** One encoded request body and how many samples it carries. */
 export interface Batch {
@@ -208,7 +208,7 @@ export class ExportQueue {
         return { done: true };
       }
     } catch (err) {
-      reason = err instanceof PostNetworkError ? err.reason : 'network';
+      reason = err instanceof PostNetworkError ? (err.reason === 'aborted' ? 'timeout' : err.reason) : 'network';
       message = err instanceof Error ? err.message : String(err);
     }
     this.#failures.inc({ reason });

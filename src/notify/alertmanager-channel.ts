@@ -23,7 +23,7 @@
  */
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
-import { agentFor, post, redactUrl } from '../export/http-post.js';
+import { agentFor, post, redactUrl } from '../http/post.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
 /** Options of {@link AlertmanagerChannel}; defaults in each field's doc. */

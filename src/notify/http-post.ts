@@ -11,11 +11,10 @@
  *
  * Each request has one deadline covering connect, upload and the whole response (`timeoutMs`), a
  * fresh connection (no keep-alive pool to leak or close) and a response body read to at most
- * 64 KiB. Failure messages name the target as the caller describes it (never the full URL: a
+ * 4 KiB (the transport is `src/http/post.ts`, shared with remote write). Failure messages name the target as the caller describes it (never the full URL: a
  * webhook's path is its secret) and pass the server's reply through the caller's `Redactor`.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { post, PostNetworkError, type PostResult } from '../http/post.js';
 import { DeliveryError } from './types.js';
 import type { Redactor } from './redact.js';
 
@@ -39,12 +38,10 @@ export interface HttpPostRequest {
 /** A 2xx answer. */
 export interface HttpPostResponse {
   status: number;
-  /** The body as text (at most 64 KiB). */
+  /** The body as text (at most 4 KiB). */
   body: string;
 }
 
-/** Most response bytes read: enough for any error document, bounded against a hostile server. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Characters of a failed response's body quoted in the error message. */
 const QUOTED_BODY_CHARS = 200;
 
@@ -53,64 +50,22 @@ const QUOTED_BODY_CHARS = 200;
  * @returns the 2xx response
  * @throws {DeliveryError} (rejects) for any other outcome, classified as in the module header
  */
-export function httpPost(request: HttpPostRequest): Promise<HttpPostResponse> {
-  const { url, target, redactor } = request;
-  const transport = url.protocol === 'https:' ? https : http;
-  const body = Buffer.from(request.body, 'utf8');
-  return new Promise<HttpPostResponse>((resolve, reject) => {
-    let settled = false;
-    const finish = (outcome: HttpPostResponse | DeliveryError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onAbort);
-      if (outcome instanceof DeliveryError) reject(outcome);
-      else resolve(outcome);
-    };
-    const req = transport.request(url, {
-      method: 'POST',
-      agent: false,
-      headers: { ...request.headers, 'Content-Length': String(body.length) },
-    });
-    const timer = setTimeout(() => {
-      finish(new DeliveryError(`${target}: no complete answer within ${request.timeoutMs} ms`, { retryable: true }));
-      req.destroy();
-    }, request.timeoutMs);
-    const onAbort = (): void => {
-      finish(new DeliveryError(`${target}: aborted (the outbox is closing)`, { retryable: true }));
-      req.destroy();
-    };
-    if (request.signal?.aborted) {
-      onAbort();
-      return;
-    }
-    request.signal?.addEventListener('abort', onAbort, { once: true });
-
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      const what = err.code ?? redactor.redact(err.message);
-      finish(new DeliveryError(`${target}: request failed (${what})`, { retryable: true }));
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size >= MAX_RESPONSE_BYTES) return;
-        chunks.push(chunk);
-        size += chunk.length;
-      });
-      res.on('error', () => finish(new DeliveryError(`${target}: the response broke off (status ${res.statusCode})`, { retryable: true })));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        const text = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
-        if (status >= 200 && status < 300) {
-          finish({ status, body: text });
-          return;
-        }
-        finish(statusError(request, status, text, res.headers['retry-after']));
-      });
-    });
-    req.end(body);
-  });
+export async function httpPost(request: HttpPostRequest): Promise<HttpPostResponse> {
+  const { target, redactor } = request;
+  let res: PostResult;
+  try {
+    res = await post(request.url, request.body, { headers: request.headers, agent: false, timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}) });
+  } catch (err) {
+    if (!(err instanceof PostNetworkError)) throw err;
+    const what =
+      err.reason === 'timeout' ? `no complete answer within ${request.timeoutMs} ms`
+      : err.reason === 'aborted' ? 'aborted (the outbox is closing)'
+      : `request failed (${err.code ?? redactor.redact(err.cause instanceof Error ? err.cause.message : 'network error')})`;
+    throw new DeliveryError(`${target}: ${what}`, { retryable: true });
+  }
+  if (res.status >= 200 && res.status < 300) return { status: res.status, body: res.body };
+  const retryAfter = res.headers['retry-after'];
+  throw statusError(request, res.status, res.body, retryAfter);
 }
 
 function statusError(request: HttpPostRequest, status: number, body: string, retryAfter: string | string[] | undefined): DeliveryError {

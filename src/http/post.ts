@@ -1,6 +1,6 @@
 /**
- * One HTTP(S) POST with a body, a deadline and its own agent, for the exporters and the
- * Alertmanager channel. Credentials in the URL (`http://user:pass@host/`) become a Basic
+ * One HTTP(S) POST with a body and a deadline: the transport of remote write and of every
+ * notification channel (each judges the status itself). Credentials in the URL (`http://user:pass@host/`) become a Basic
  * Authorization header and never appear in an error message: errors name the endpoint by its
  * redacted form (scheme, host, path).
  */
@@ -15,15 +15,17 @@ export interface PostResult {
   body: string;
 }
 
-/** A network-level failure (refused, reset, DNS, timeout): worth a retry. */
+/** A network-level failure (refused, reset, DNS, timeout, aborted): worth a retry. `code` is the socket error's, e.g. `ECONNREFUSED`. */
 export class PostNetworkError extends Error {
+  readonly code: string | undefined;
   constructor(
     message: string,
-    readonly reason: 'network' | 'timeout',
-    options?: { cause?: unknown },
+    readonly reason: 'network' | 'timeout' | 'aborted',
+    options?: { cause?: unknown; code?: string },
   ) {
     super(message, options);
     this.name = 'PostNetworkError';
+    this.code = options?.code;
   }
 }
 
@@ -46,7 +48,7 @@ export function agentFor(url: URL): http.Agent {
 export function post(
   url: URL,
   body: Uint8Array | string,
-  options: { headers: Record<string, string>; agent: http.Agent; timeoutMs: number; signal?: AbortSignal },
+  options: { headers: Record<string, string>; agent: http.Agent | false; timeoutMs: number; signal?: AbortSignal },
 ): Promise<PostResult> {
   const headers: Record<string, string | number> = { ...options.headers, 'content-length': Buffer.byteLength(body) };
   if (url.username !== '' || url.password !== '') {
@@ -85,7 +87,7 @@ export function post(
       req.destroy();
     }, options.timeoutMs);
     const onAbort = () => {
-      fail(new PostNetworkError(`POST ${where}: aborted`, 'timeout'));
+      fail(new PostNetworkError(`POST ${where}: aborted`, 'aborted'));
       req.destroy();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -94,7 +96,7 @@ export function post(
       options.signal?.removeEventListener('abort', onAbort);
     }
     req.on('error', (err: NodeJS.ErrnoException) =>
-      fail(new PostNetworkError(`POST ${where}: ${err.code ?? 'network error'}: ${err.message.replace(url.href, where)}`, 'network', { cause: err })),
+      fail(new PostNetworkError(`POST ${where}: ${err.code ?? 'network error'}: ${err.message.replace(url.href, where)}`, 'network', { cause: err, ...(err.code === undefined ? {} : { code: err.code }) })),
     );
     if (options.signal?.aborted) onAbort();
     else req.end(body);
