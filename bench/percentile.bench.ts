@@ -11,22 +11,11 @@ import client from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
 import type { Check, SuiteOptions, SuiteResult } from './harness.js';
+import { mulberry32 } from './prng.js';
 
 /** SPEC §10: every percentile within this relative error of the exact value. */
 export const PERCENTILE_ERROR_TARGET = 0.01;
 const QUANTILES = [0.5, 0.95, 0.99] as const;
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -92,7 +81,7 @@ export async function percentileSuite(options: SuiteOptions): Promise<SuiteResul
   const checks: Check[] = [];
   const figures: Record<string, unknown>[] = [];
   for (const [d, dist] of DISTRIBUTIONS.entries()) {
-    const rand = prng(0x5eed + d);
+    const rand = mulberry32(0x5eed + d);
     const values = new Float64Array(n);
     for (let i = 0; i < n; i++) values[i] = dist.draw(rand);
     const ours = new Registry({ logger: createLogger({ level: 'silent' }) }).histogram('latency', { unit: 'ms' }).bind();

@@ -58,17 +58,7 @@ export function leakedResources(before: string[]): string[] {
   return leaked;
 }
 
-/** mulberry32: a small seeded PRNG, so every run sees the same data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../bench/prng.js';
 
 /** Asserts that `fn` throws a MonitorError with `code` and a message equal to (or matching) `message`. */
 export function expectMonitorError(fn: () => unknown, code: ErrorCode, message: string | RegExp): void {
