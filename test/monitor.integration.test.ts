@@ -13,7 +13,7 @@ import { ErrorCode, MonitorError } from '../src/errors.js';
 import { type Monitor, type MonitoringOptions, startMonitoring } from '../src/index.js';
 import type { Pid } from '../src/otp/index.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
-import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from './helpers.js';
+import { activeResources, flushImmediates, leakedAfterSettling, memoryLogger, until } from './helpers.js';
 
 const dirs: string[] = [];
 const monitors: Monitor[] = [];
@@ -181,7 +181,7 @@ describe('the monitoring tree with its store', () => {
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/child "broken" failed to start: no database/);
     await flushImmediates();
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
     const store = MetricStore.open({ dataDir }); // the writer lock was released
     await store.close();
   });

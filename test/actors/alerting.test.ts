@@ -9,7 +9,7 @@ import { DerivedValues } from '../../src/metrics/derived-values.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import { alertingConfig, onCleanup, openStore, RecordingOutbox, tempDir } from '../alerts/alerting-fixture.js';
-import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from '../helpers.js';
+import { activeResources, flushImmediates, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 function newSystem() {
@@ -172,6 +172,6 @@ describe('alerting actor', () => {
     await alertingClient(pid).sendAlert('info', 'x');
     await pid.stop();
     await flushImmediates();
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 });

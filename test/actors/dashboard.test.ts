@@ -10,7 +10,7 @@ import { DerivedValues } from '../../src/metrics/derived-values.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import { standaloneSources } from '../../src/server/dashboard-sources.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, leakedResources, memoryLogger, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { connectFeed, runCleanups, startDashboard } from '../server/dashboard-fixture.js';
 
@@ -54,7 +54,7 @@ describe('dashboard process', () => {
     expect(cause).toBeInstanceOf(MonitorError);
     expect(cause.code).toBe(ErrorCode.InvalidConfig);
     expect(cause.message).toBe('dashboard.host "0.0.0.0" is not a loopback address, so dashboard.auth_token must be set (set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1)');
-    await until(() => expect(leakedResources(before)).toEqual([]));
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('fails its start when the port is taken', async () => {

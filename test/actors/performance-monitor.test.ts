@@ -20,7 +20,7 @@ import { flushTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import { instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, leakedResources, memoryLogger, mulberry32, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { perfConfig } from '../performance/fixtures.js';
 
@@ -473,7 +473,7 @@ describe('performance monitor', () => {
     await pid.stop();
     vi.useRealTimers();
     await h.store.close();
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('carries on when the alert sink throws, and logs it', async () => {

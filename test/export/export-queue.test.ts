@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { ExportQueue, type ExportQueueOptions } from '../../src/export/export-queue.js';
 import { Registry } from '../../src/metrics/registry.js';
-import { activeResources, expectMonitorError, leakedResources, memoryLogger, until } from '../helpers.js';
+import { activeResources, expectMonitorError, leakedAfterSettling, leakedResources, memoryLogger, until } from '../helpers.js';
 import { freePort } from '../system-servers.js';
 import { type Receiver, startReceiver } from './receiver-fixture.js';
 
@@ -116,7 +116,7 @@ describe('ExportQueue', () => {
     await r.close();
     // Destroyed sockets release their handles on a later turn of the loop.
     for (let i = 0; i < 100 && leakedResources(before).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('sends credentials from the URL as Basic auth and never logs them', async () => {

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { AlertmanagerChannel, type AlertmanagerChannelOptions } from '../../src/notify/alertmanager-channel.js';
 import { DeliveryError } from '../../src/notify/types.js';
 import { type Receiver, startReceiver } from '../export/receiver-fixture.js';
-import { activeResources, expectMonitorError, leakedResources, until } from '../helpers.js';
+import { activeResources, expectMonitorError, leakedAfterSettling, leakedResources, until } from '../helpers.js';
 import { freePort } from '../system-servers.js';
 import { notification } from './alert-fixture.js';
 
@@ -131,7 +131,7 @@ describe('AlertmanagerChannel', () => {
     await ch.close();
     await r.close();
     for (let i = 0; i < 100 && leakedResources(before).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('refuses bad options with a typed error', () => {

@@ -11,7 +11,7 @@ import { Outbox, type OutboxOptions } from '../../src/notify/outbox.js';
 import type { NotificationChannel } from '../../src/notify/types.js';
 import { WebhookChannel, type WebhookPayload } from '../../src/notify/webhook-channel.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, leakedResources, memoryLogger, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { tempStores } from '../store/store-fixture.js';
 import { makeNotification, type Receiver, startReceiver } from './notify-fixture.js';
 import { type SmtpStub, startSmtp } from './smtp-fixture.js';
@@ -208,7 +208,7 @@ describe('delivery through the outbox', () => {
       expect(retries(logger, 'webhook')).toBe(1);
     });
     await outbox.close();
-    await until(() => expect(leakedResources(before)).toEqual([]));
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('keeps every secret out of logs, errors and dead letters while every channel fails', async () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { EmailChannel, type EmailChannelOptions } from '../../src/notify/email-channel.js';
 import { DeliveryError } from '../../src/notify/types.js';
-import { activeResources, leakedResources, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, until } from '../helpers.js';
 import { makeNotification } from './notify-fixture.js';
 import { type SmtpStub, startSmtp } from './smtp-fixture.js';
 
@@ -146,6 +146,6 @@ describe('EmailChannel', () => {
     await email.send(makeNotification());
     await email.send(makeNotification());
     await email.close();
-    await until(() => expect(leakedResources(before)).toEqual([]));
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { httpPost, type HttpPostRequest, parseRetryAfter } from '../../src/notify/http-post.js';
 import { Redactor } from '../../src/notify/redact.js';
 import { DeliveryError } from '../../src/notify/types.js';
-import { activeResources, leakedResources, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, until } from '../helpers.js';
 import { type Receiver, startReceiver } from './notify-fixture.js';
 
 const receivers: Receiver[] = [];
@@ -93,7 +93,7 @@ describe('httpPost', () => {
     controller.abort();
     const err = await pending;
     expect(err.message).toBe('test: POST receiver: aborted (the outbox is closing)');
-    await until(() => expect(leakedResources(before)).toEqual([]));
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('parseRetryAfter reads seconds and dates and ignores anything else', () => {

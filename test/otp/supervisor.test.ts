@@ -14,7 +14,7 @@ import {
   type SupervisorPid,
   workerChild,
 } from '../../src/otp/index.js';
-import { activeResources, flushImmediates, leakedResources, memoryLogger, until } from '../helpers.js';
+import { activeResources, flushImmediates, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { recordingWorker, type WorkerOptions, type WorkerProtocol } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
@@ -186,7 +186,7 @@ describe('Supervisor', () => {
     );
     system.close();
     await flushImmediates();
-    expect(leakedResources(resourcesBefore)).toEqual([]);
+    expect(await leakedAfterSettling(resourcesBefore)).toEqual([]);
   });
 
   it('fails start, stopping the children already started, when a child fails init', async () => {
@@ -239,7 +239,7 @@ describe('Supervisor', () => {
     again.kill();
     expect([x.alive, y.alive]).toEqual([false, false]);
     await flushImmediates();
-    expect(leakedResources(before)).toEqual([]);
+    expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('manages children at run time: start_child, terminate_child, restart_child, delete_child', async () => {
