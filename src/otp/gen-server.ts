@@ -321,7 +321,8 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     if (!this.#alive) return;
     this.#alive = false;
     this.#timers.cancelAll();
-    if (!isOrderlyExit(reason)) {
+    // A supervisor giving up is not a failure of its own: whoever watches it reports that (see supervisor.ts).
+    if (!isOrderlyExit(reason) && !isGivingUp(reason)) {
       this.#system.log.error({ server: this.name, reason: formatExitReason(reason) }, 'server terminating abnormally');
     }
     const terminate = this.#behaviour.terminate;
@@ -380,6 +381,10 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       }
     }
   }
+}
+
+function isGivingUp(reason: ExitReason): boolean {
+  return typeof reason === 'object' && reason.crash.code === ErrorCode.MaxRestartIntensity;
 }
 
 function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; stop?: ExitReason } {

@@ -11,6 +11,11 @@
  *   exit (not `normal`/`shutdown`), `temporary` never (and are forgotten when they exit).
  * - Intensity: more than `intensity` restarts within `period` ms makes the supervisor stop all its
  *   children and exit with `EMON_MAX_RESTART_INTENSITY`, which its parent sees as a child crash.
+ *   Giving up is reported once, by whoever watches the supervisor: its parent's "child
+ *   terminated" line, or `startMonitoring`'s "monitoring tree stopped" line. The supervisor does
+ *   not log it itself (the tree logged it three times: here, as the gen_server's abnormal exit,
+ *   and in startMonitoring); the exit reason names the limit and the last crash. Watch `exited`
+ *   (or `link`) on a supervisor you start yourself.
  *   Defaults as in OTP: `one_for_one`, 1 restart in 5000 ms.
  * - A child that fails to start during a restart is retried through the mailbox (counting against
  *   the intensity), so a stop request can get in between attempts.
@@ -228,7 +233,6 @@ async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ct
       ErrorCode.MaxRestartIntensity,
       `${ctx.self.name}: more than ${intensity} restart(s) within ${period} ms; last: child "${rec.spec.id}" exited with ${formatExitReason(reason)}`,
     );
-    ctx.log.error({ supervisor: ctx.self.name, child: rec.spec.id, intensity, period }, 'reached max restart intensity: shutting down');
     return { stop: { crash } as ExitReason, state };
   }
   const group = restartGroup(state, rec);
