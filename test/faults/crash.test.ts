@@ -4,19 +4,22 @@
  * shows it running again, and nothing the user had is lost: table values, LMDB history, active
  * alerts, the live feed.
  */
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALERTING_NAME } from '../../actors/alerting.js';
 import { COLLECTOR_NAME } from '../../actors/collector.js';
 import { DASHBOARD_NAME, type DashboardProtocol } from '../../actors/dashboard.js';
 import { PERFORMANCE_MONITOR_NAME } from '../../actors/performance-monitor.js';
 import { AlertEngine } from '../../src/alerts/alert-engine.js';
+import { RemoteWriteExporter } from '../../src/export/remote-write-exporter.js';
 import { MONITOR_SUP_NAME, type Monitor, type Pid } from '../../src/index.js';
 import { PerformanceEvaluator } from '../../src/performance/evaluator.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
 import { calledFrom, connectFeed, health, type Injection, pidOf, restarted, storedPoints, throwOnce } from './crash-fixture.js';
-import { runCleanups, type Tree, startTree } from './tree-fixture.js';
+import { hostService, runCleanups, type Tree, startTree } from './tree-fixture.js';
 
 afterEach(runCleanups);
 
@@ -205,5 +208,72 @@ describe('a throw inside the dashboard', () => {
     await restarted(tree.mon, DASHBOARD_NAME, oldId);
     await expectSurvived(tree.mon, before);
     expect(restartReport(tree, DASHBOARD_NAME)).toMatch(/handleCall\(stats\) threw: injected: stats/);
+  });
+});
+
+/** A port that was free a moment ago (bound to 0, then released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('a dashboard on a configured fixed port', () => {
+  for (const how of ['a throw in its frame loop', 'kill()'] as const) {
+    it(`comes back on the same port after ${how}, and the feed reconnects there`, async () => {
+      const port = await freePort();
+      const tree = await startTree({ config: { dashboard: { port } } });
+      const before = await prepare(tree.mon);
+      expect((await tree.mon.dashboardAddress()).port).toBe(port);
+      const feed = await connectFeed(`http://127.0.0.1:${port}`);
+      await until(() => expect(feed.frames()).toBeGreaterThan(0));
+      const oldId = pidOf(tree.mon, DASHBOARD_NAME);
+      if (how === 'kill()') tree.mon.system.whereis(DASHBOARD_NAME)!.kill();
+      else throwOnce(HttpServer.prototype, 'tick', 'frame tick');
+      await restarted(tree.mon, DASHBOARD_NAME, oldId);
+      // terminate closes feed clients with 1001 (going away); a kill terminates them (1006).
+      expect(await feed.closed).toBe(how === 'kill()' ? 1006 : 1001);
+      expect(await tree.mon.dashboardAddress()).toEqual({ host: '127.0.0.1', port, url: `http://127.0.0.1:${port}` });
+      const again = await connectFeed(`http://127.0.0.1:${port}`);
+      await until(() => expect(again.frames()).toBeGreaterThan(2));
+      await expectSurvived(tree.mon, before);
+      expect(tree.logger.records.filter((r) => r.msg.startsWith('child failed to restart'))).toEqual([]);
+    });
+  }
+});
+
+describe('kill() of each actor (no terminate, no last flush)', () => {
+  for (const name of ALL) {
+    it(`${name}: restarted with everything intact`, async () => {
+      const tree = await startTree();
+      const before = await prepare(tree.mon);
+      const oldId = pidOf(tree.mon, name);
+      tree.mon.system.whereis(name)!.kill();
+      await restarted(tree.mon, name, oldId);
+      await expectSurvived(tree.mon, before);
+      expect(restartReport(tree, name)).toBe('killed');
+    });
+  }
+});
+
+describe('a throw inside the export loop', () => {
+  it('is contained: logged, the collector keeps its incarnation and the next rounds export', async () => {
+    const receiver = await hostService();
+    const tree = await startTree({ config: { monitoring: { export_enabled: true, export_interval: 50, export_endpoint: `${receiver.url}/api/v1/write` } } });
+    const before = await prepare(tree.mon);
+    const id = pidOf(tree.mon, COLLECTOR_NAME);
+    await until(async () => expect((await tree.mon.collector.call({ type: 'stats' })).exports).toBeGreaterThan(0));
+    const injection = throwOnce(RemoteWriteExporter.prototype, 'collect', 'export collect');
+    await until(() => expect(injection.thrown).toBe(1));
+    const after = (await tree.mon.collector.call({ type: 'stats' })).exports;
+    await until(async () => expect((await tree.mon.collector.call({ type: 'stats' })).exports).toBeGreaterThan(after + 1));
+    expect(pidOf(tree.mon, COLLECTOR_NAME)).toBe(id);
+    const logged = tree.logger.records.filter((r) => r.msg === 'remote write export failed this round');
+    expect(logged).toHaveLength(1);
+    expect(String((logged[0]!.fields.err as Error).message)).toBe('injected: export collect');
+    expect(tree.logger.records.filter((r) => r.msg === 'child terminated: restarting')).toEqual([]);
+    await expectSurvived(tree.mon, before);
   });
 });
