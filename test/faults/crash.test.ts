@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { ALERTING_NAME } from '../../actors/alerting.js';
 import { COLLECTOR_NAME } from '../../actors/collector.js';
 import { DASHBOARD_NAME, type DashboardProtocol } from '../../actors/dashboard.js';
@@ -65,12 +66,19 @@ function restartReport(tree: Tree, name: string): string {
 /** Injects, waits for the restart, checks survival; returns the crash reason. */
 async function crashAndRecover(tree: Tree, name: string, inject: () => Injection, trigger?: () => unknown): Promise<string> {
   const before = await prepare(tree.mon);
+  // A feed client connected through another actor's crash keeps its connection and its frames.
+  const feed = name === DASHBOARD_NAME ? undefined : await connectFeed((await tree.mon.dashboardAddress()).url);
   const oldId = pidOf(tree.mon, name);
   const injection = inject();
   await trigger?.();
   const newId = await restarted(tree.mon, name, oldId);
   expect(newId).toBeGreaterThan(oldId);
   expect(injection.thrown).toBe(1);
+  if (feed !== undefined) {
+    const seen = feed.frames();
+    await until(() => expect(feed.frames()).toBeGreaterThan(seen + 2));
+    expect(feed.ws.readyState).toBe(WebSocket.OPEN);
+  }
   await expectSurvived(tree.mon, before);
   // Exactly one restart: the other actors kept their incarnation.
   expect(tree.logger.records.filter((r) => r.msg === 'child terminated: restarting').map((r) => r.fields.child)).toEqual([name]);
