@@ -10,6 +10,7 @@ import { ErrorCode, MONITOR_SUP_NAME, MonitorError } from '../../src/index.js';
 import { PerformanceEvaluator } from '../../src/performance/evaluator.js';
 import { activeResources, leakedAfterSettling, until } from '../helpers.js';
 import { throwAlways } from './crash-fixture.js';
+import { fdsUnder } from './hygiene-fixture.js';
 import { hostService, onCleanup, runCleanups, startTree } from './tree-fixture.js';
 
 afterEach(runCleanups);
@@ -33,7 +34,7 @@ describe('a crash loop beyond the restart intensity', () => {
     const host = await hostService();
     const before = activeResources();
     const onStop = vi.fn();
-    const { mon, logger } = await startTree({ onStop });
+    const { mon, logger, dataDir } = await startTree({ onStop });
     mon.instrument.http(host.server, { name: 'host' });
     expect((await fetch(`${host.url}/`)).status).toBe(200);
 
@@ -71,6 +72,12 @@ describe('a crash loop beyond the restart intensity', () => {
     await until(() => expect(served()).toBe(6)); // counted when each response closes
     mon.metrics.gauge('after_give_up').set(7);
     expect(mon.metrics.getMetric('after_give_up')?.value).toBe(7);
+
+    // The tree's API answers (rejects) at once instead of hanging; the store is closed.
+    await expect(mon.collector.call({ type: 'stats' })).rejects.toMatchObject({ code: ErrorCode.NoProc });
+    await expect(mon.alerting.getActiveAlerts()).rejects.toMatchObject({ code: ErrorCode.NoProc });
+    await expect(mon.dashboardAddress()).rejects.toMatchObject({ code: ErrorCode.NoProc });
+    expect(fdsUnder(dataDir)).toEqual([]);
 
     expect(onStop).toHaveBeenCalledTimes(1);
     expect(onStop).toHaveBeenCalledWith(reason);

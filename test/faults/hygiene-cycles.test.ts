@@ -55,7 +55,7 @@ describe.skipIf(!HAS_PROC_FD)('100 start/stop cycles (needs /proc/self/fd: Linux
 
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       const started = performance.now();
-      const mon = await startMonitoring({ env: {}, logger, processMetrics: false, dataDir, config: FAST_CONFIG });
+      const mon = await startMonitoring({ env: {}, logger, dataDir, config: FAST_CONFIG }); // process metrics on, as by default
       const runs = mon.metrics.counter('cycles_total', { help: 'one per start' });
       // Restored from the last stop's flush: every earlier cycle is counted.
       expect(mon.metrics.getMetric('cycles_total')?.value ?? 0).toBe(cycle - 1);

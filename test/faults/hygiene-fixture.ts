@@ -8,6 +8,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { allDbs } from 'lmdb';
+import { onCleanup } from './tree-fixture.js';
 
 /** Whether /proc/self/fd can be read (Linux). */
 export const HAS_PROC_FD = fs.existsSync('/proc/self/fd');
@@ -32,6 +33,22 @@ export function fdsUnder(dir: string): string[] {
 /** How many databases lmdb-js has recorded as opened in this thread (it never removes one). */
 export function lmdbDbCount(): number {
   return allDbs.size;
+}
+
+/** Counts calls of the named methods (which still run); restored at cleanup. */
+export function countCalls<T extends object, K extends keyof T & string>(target: T, methods: readonly K[]): Record<K, number> {
+  const counts = Object.fromEntries(methods.map((m) => [m, 0])) as Record<K, number>;
+  for (const method of methods) {
+    const original = target[method] as unknown as (...args: unknown[]) => unknown;
+    (target as Record<K, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+      counts[method]++;
+      return original.apply(this, args);
+    };
+    onCleanup(() => {
+      (target as Record<K, unknown>)[method] = original;
+    });
+  }
+  return counts;
 }
 
 let gcFn: (() => void) | undefined;

@@ -10,10 +10,11 @@ import { COLLECTOR_NAME } from '../../actors/collector.js';
 import { DASHBOARD_NAME } from '../../actors/dashboard.js';
 import { PERFORMANCE_MONITOR_NAME } from '../../actors/performance-monitor.js';
 import type { Monitor } from '../../src/index.js';
+import { ProcessSource } from '../../src/sources/process-source.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedAfterSettling, until } from '../helpers.js';
-import { connectFeed, pidOf, restarted } from './crash-fixture.js';
-import { fdsUnder, HAS_PROC_FD, lmdbDbCount, openFds } from './hygiene-fixture.js';
+import { calledFrom, connectFeed, pidOf, restarted, throwOnce } from './crash-fixture.js';
+import { countCalls, fdsUnder, HAS_PROC_FD, lmdbDbCount, openFds } from './hygiene-fixture.js';
 import { hostService, runCleanups, startTree, tempDir } from './tree-fixture.js';
 
 afterEach(runCleanups);
@@ -72,19 +73,27 @@ describe.skipIf(!HAS_PROC_FD)('after stop() (needs /proc/self/fd: Linux)', () =>
     expect(fdsUnder(dataDir)).toEqual([]);
   });
 
-  it('after every actor was killed and restarted once, stop() still leaves nothing (the onKill paths)', async () => {
+  it('after every actor was killed, then crashed, and restarted each time, stop() still leaves nothing (the onKill and crash paths)', async () => {
     const dataDir = tempDir();
     const resources = activeResources();
     const fds = openFds().length;
-    const { mon } = await startTree({ dataDir });
+    // The process measurements (event-loop delay histogram, GC observer) are not in Node's
+    // active-resource list: count their starts and stops instead.
+    const sources = countCalls(ProcessSource.prototype, ['start', 'stop']);
+    const { mon } = await startTree({ dataDir, processMetrics: true });
     await exercise(mon);
     for (const name of [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME]) {
       const id = pidOf(mon, name);
       mon.system.whereis(name)!.kill();
       await restarted(mon, name, id);
     }
+    const id = pidOf(mon, COLLECTOR_NAME);
+    throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('metrics/table-store'));
+    await restarted(mon, COLLECTOR_NAME, id);
     await exercise(mon);
+    expect(sources.start).toBe(3); // the first collector, after its kill, after its crash
     await mon.stop();
+    expect(sources.stop).toBe(sources.start);
     expect(await leakedAfterSettling(resources)).toEqual([]);
     expect(fdsUnder(dataDir)).toEqual([]);
     await until(() => expect(openFds().length).toBe(fds));
