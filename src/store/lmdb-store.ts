@@ -25,9 +25,11 @@
  *   interval commit together or not at all, and a reader never sees half an interval. `flush`
  *   resolves once the commit is durable (`committed`, then `flushed` to disk). An awaited flush
  *   survives SIGKILL; an un-awaited one may not (test/store/durability.test.ts).
- * - The transaction's puts are queued by a writer thread (`flush-writer.ts`), not on the main
- *   thread: lmdb-js costs ~0.4 µs per queued put whatever the encoding, and one transaction means
- *   one synchronous `batch` callback, which held the event loop ~114 ms for 100,000 counters
+ * - A flush of more than {@link SMALL_FLUSH_PUTS} puts is queued by a writer thread
+ *   (`flush-writer.ts`), not on the main thread (a smaller one is written here: starting the
+ *   thread costs far more than its puts, and a small table never needs it): lmdb-js costs
+ *   ~0.4 µs per queued put whatever the encoding, and one transaction means one synchronous
+ *   `batch` callback, which held the event loop ~114 ms for 100,000 counters
  *   (200,000 puts) and ~44 ms for 10,000 histograms (60,000 puts). The main thread now validates
  *   and encodes in chunks with yields (current values as msgpack, points straight into 20-byte
  *   binary records) and transfers the buffers: 100,000 counters, longest store block ~1-9 ms.
@@ -57,9 +59,9 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { downsample } from './downsample.js';
-import { FlushWriter } from './flush-writer.js';
+import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
-import { float64ValueEncoder, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
+import { float64ValueEncoder, KEY_BYTES, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
 import { addPoint, bucketStart, isRollupCell, mergeCells, ROLLUP_BUCKET_MS, type RollupCell, toRollup } from './rollup.js';
 import type {
   FlushBatch,
@@ -155,8 +157,10 @@ export class MetricStore {
   #pruning: Promise<unknown> = Promise.resolve();
   /** Flushes run one after another, so they commit in call order; this settles when the last one has. */
   #flushing: Promise<unknown> = Promise.resolve();
-  /** Writer only: the thread that commits flushes. */
+  /** Writer only: the thread that commits large flushes. */
   readonly #writer: FlushWriter | undefined;
+  /** Writer only: `current` and `points` taking pre-encoded bytes, for small flushes written here. */
+  readonly #raw: { current: Database<Uint8Array, number>; points: Database<Uint8Array, Uint8Array> } | undefined;
   /** Settles once the series definitions queued so far have committed (never rejects). */
   #definitions: Promise<void> = Promise.resolve();
   /** The first failure of a write nobody awaited (a series definition); fails the next flush. */
@@ -180,6 +184,12 @@ export class MetricStore {
     this.#encodeCurrent = (value) => encoder.encode(value);
     this.#refresh = this.readOnly ? () => env.resetReadTxn() : () => undefined;
     this.#writer = this.readOnly ? undefined : new FlushWriter(this.dataDir, { ...ENV_OPTIONS });
+    this.#raw = this.readOnly
+      ? undefined
+      : {
+          current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
+          points: env.openDB<Uint8Array, Uint8Array>('points', { keyEncoding: 'binary', encoding: 'binary' }),
+        };
     if (!this.readOnly) {
       for (const { key: id, value: def } of db.series.getRange()) {
         this.#defs.set(id, def);
@@ -443,8 +453,9 @@ export class MetricStore {
     this.#assertNoBackgroundError();
     blockStart = performance.now();
     let committed: Promise<void>;
+    const encoded = { currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder };
     try {
-      committed = this.#writer!.write({ currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder });
+      committed = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
     }
@@ -457,6 +468,29 @@ export class MetricStore {
     // The commit came from another thread: move this thread's reads to the snapshot that has it.
     this.#env.resetReadTxn();
     return { points: points.length, current: current.length, syncMs, longestBlockMs };
+  }
+
+  /**
+   * Writes a small flush in one transaction from this thread (queuing its puts costs well under a
+   * millisecond), resolving once it is committed and flushed to disk, as the writer thread does.
+   * Starting that thread costs far more: 0.4-1.2 s on the loaded 2-core test VM for the first
+   * flush of every store (a Worker, lmdb-js loaded again, the env opened), which made each
+   * start/stop of a small tree wait for it (test/faults/hygiene-cycles.test.ts).
+   */
+  async #writeHere({ currentIds, currentEnds, currentBytes, records }: EncodedFlush): Promise<void> {
+    const raw = this.#raw!;
+    await this.#env.batch(() => {
+      let start = 0;
+      for (let i = 0; i < currentIds.length; i++) {
+        void raw.current.put(currentIds[i]!, currentBytes.subarray(start, currentEnds[i]));
+        start = currentEnds[i]!;
+      }
+      // Key order only matters for the file size of large batches; equal keys keep flush order, so the later one wins.
+      for (let at = 0; at < records.length; at += RECORD_BYTES) {
+        void raw.points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
+      }
+    });
+    await this.#env.flushed;
   }
 
   /**
@@ -838,6 +872,13 @@ export class MetricStore {
  * msgpack maps (`useRecords: false`) decode anywhere and encode ~6x faster than lmdb-js's default
  * records without shared structures (10k small snapshots: 2.4 ms vs 15 ms, measured here).
  */
+/**
+ * Flushes of at most this many puts (current values plus points) are written from the main
+ * thread: ~0.4 µs per queued put keeps them under a millisecond there, and a table this small
+ * never pays for the writer thread at all. Larger ones go to the thread (see the module header).
+ */
+export const SMALL_FLUSH_PUTS = 2000;
+
 const ENV_OPTIONS = { maxDbs: 64, useRecords: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
 
 /** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */

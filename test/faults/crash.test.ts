@@ -34,7 +34,7 @@ interface Before {
 
 async function prepare(mon: Monitor): Promise<Before> {
   mon.metrics.gauge('faults_kept', { help: 'survives crashes' }).set(42);
-  mon.metrics.counter('faults_total', { help: 'survives crashes' }).inc(undefined, 7);
+  mon.metrics.counter('faults_total', { help: 'survives crashes' }).inc(7);
   const flushedAt = Date.now();
   await mon.collector.call({ type: 'flush' });
   await until(async () => expect((await storedPoints(mon, 'faults_kept')).map((p) => p[1])).toContain(42));

@@ -61,7 +61,7 @@ describe.skipIf(!HAS_PROC_FD)('100 start/stop cycles (needs /proc/self/fd: Linux
       expect(mon.metrics.getMetric('cycles_total')?.value ?? 0).toBe(cycle - 1);
       runs.inc();
       mon.metrics.gauge('cycle', { help: 'the current cycle' }).set(cycle);
-      mon.metrics.histogram('cycle_ms', { help: 'cycle time' }).observe(undefined, cycle % 17);
+      mon.metrics.histogram('cycle_ms', { help: 'cycle time' }).observe(cycle % 17);
       let feed: { closed: Promise<number> } | undefined;
       if (cycle % 3 === 0) feed = await feedUntilFrame((await mon.dashboardAddress()).url);
       await mon.stop();

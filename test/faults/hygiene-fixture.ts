@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { allDbs } from 'lmdb';
+import * as lmdb from 'lmdb';
 import { onCleanup } from './tree-fixture.js';
 
 /** Whether /proc/self/fd can be read (Linux). */
@@ -32,7 +32,8 @@ export function fdsUnder(dir: string): string[] {
 
 /** How many databases lmdb-js has recorded as opened in this thread (it never removes one). */
 export function lmdbDbCount(): number {
-  return allDbs.size;
+  // Exported by lmdb-js (open.js) but not in its typings.
+  return (lmdb as unknown as { allDbs: Map<string, unknown> }).allDbs.size;
 }
 
 /** Counts calls of the named methods (which still run); restored at cleanup. */

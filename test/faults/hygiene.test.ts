@@ -22,7 +22,7 @@ afterEach(runCleanups);
 /** Some of everything: metrics flushed to LMDB, an alert, a feed client getting frames, host traffic. */
 async function exercise(mon: Monitor): Promise<void> {
   mon.metrics.gauge('hygiene_kept', { help: 'restored on the next start' }).set(5);
-  mon.metrics.histogram('hygiene_ms', { help: 'latency' }).observe(undefined, 12);
+  mon.metrics.histogram('hygiene_ms', { help: 'latency' }).observe(12);
   await mon.collector.call({ type: 'flush' });
   await mon.alerting.sendAlert('warning', 'hygiene', { case: 'stop' });
   const feed = await connectFeed((await mon.dashboardAddress()).url);
