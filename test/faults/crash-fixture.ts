@@ -3,6 +3,7 @@
  * for a supervised process to come back as a new incarnation, a live-feed client, and reads of
  * the dashboard's health and LMDB history over HTTP (what a real user sees).
  */
+import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import type { Monitor } from '../../src/index.js';
 import type { HealthResponse, HistoryResponse, ServerMsg } from '../../src/protocol.js';
@@ -57,6 +58,20 @@ export function throwAlways<T extends object, K extends keyof T>(target: T, meth
 /** True when the current call stack passes through `file` (to aim a shared method at one actor). */
 export function calledFrom(file: string): () => boolean {
   return () => (new Error().stack ?? '').includes(file);
+}
+
+/**
+ * True when the call stack passes through the first line at or after the line matching `after`
+ * that matches `line`, in `file` (a path under the repository): aims at one branch of a handler
+ * when two branches call the same method. Fails at once if the lines are not found.
+ */
+export function calledFromLine(file: string, after: RegExp, line: RegExp): () => boolean {
+  const lines = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').split('\n');
+  const start = lines.findIndex((l) => after.test(l));
+  const offset = start < 0 ? -1 : lines.slice(start).findIndex((l) => line.test(l));
+  if (offset < 0) throw new Error(`${file}: no line matching ${line} after ${after}`);
+  const at = `${file}:${start + offset + 1}:`;
+  return () => (new Error().stack ?? '').includes(at);
 }
 
 /** The current incarnation's id, failing clearly when the name is not registered. */

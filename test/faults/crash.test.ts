@@ -19,7 +19,7 @@ import { PerformanceEvaluator } from '../../src/performance/evaluator.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
-import { calledFrom, connectFeed, health, type Injection, pidOf, restarted, storedPoints, throwOnce } from './crash-fixture.js';
+import { calledFrom, calledFromLine, connectFeed, health, type Injection, pidOf, restarted, storedPoints, throwOnce } from './crash-fixture.js';
 import { hostService, runCleanups, type Tree, startTree } from './tree-fixture.js';
 
 afterEach(runCleanups);
@@ -97,7 +97,9 @@ describe('a throw inside the collector', () => {
 
   it('in the collection loop: restarted', async () => {
     const tree = await startTree();
-    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', calledFrom('actors/collector')));
+    // The one-second loop calls clock.tick too: aim at the collect branch's call.
+    const inCollect = calledFromLine('actors/collector.ts', /case 'collect':/, /clock\.tick\(/);
+    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', inCollect));
     expect(reason).toMatch(/handleInfo\(collect\) threw: injected: clock tick/);
   });
 
