@@ -124,7 +124,8 @@ describe('a throw inside the collector', () => {
     const tree = await startTree();
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, COLLECTOR_NAME);
-    throwOnce(MetricStore.prototype, 'flush', 'store flush');
+    // The aggregation loop flushes too: aim at the call's branch.
+    throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFromLine('actors/collector.ts', /case 'flush':/, /flushTable\(/));
     await expect(tree.mon.collector.call({ type: 'flush' })).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, COLLECTOR_NAME, oldId);
     await expectSurvived(tree.mon, before);
@@ -143,7 +144,7 @@ describe('a throw inside the performance monitor', () => {
     const tree = await startTree({ config: { performance_monitor: { monitor_enabled: false } } });
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, PERFORMANCE_MONITOR_NAME);
-    throwOnce(PerformanceEvaluator.prototype, 'evaluate', 'evaluate');
+    throwOnce(PerformanceEvaluator.prototype, 'evaluate', 'evaluate', calledFromLine('actors/performance-monitor.ts', /case 'report':/, /evaluate\(/));
     await expect(tree.mon.performance.call({ type: 'report' })).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, PERFORMANCE_MONITOR_NAME, oldId);
     await expectSurvived(tree.mon, before);
@@ -169,7 +170,8 @@ describe('a throw inside alerting', () => {
     const tree = await startTree();
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, ALERTING_NAME);
-    throwOnce(AlertEngine.prototype, 'activeAlerts', 'active alerts');
+    // The dashboard's frames read alert views, which read the active alerts too: aim at the call's branch.
+    throwOnce(AlertEngine.prototype, 'activeAlerts', 'active alerts', calledFromLine('actors/alerting.ts', /case 'get_active_alerts':/, /activeAlerts\(/));
     await expect(tree.mon.alerting.getActiveAlerts()).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, ALERTING_NAME, oldId);
     await expectSurvived(tree.mon, before);
