@@ -137,6 +137,24 @@ describe('Outbox', () => {
     expect(open(store, [sms, webhook]).outbox.deadLetters().map((d) => d.channel).sort()).toEqual(['sms', 'webhook']);
   });
 
+  it('keeps retrying, and withholds the error text, when the redact option throws', async () => {
+    const store = stores.open();
+    const webhook = new ScriptedChannel('webhook', ['fail', 'fail']);
+    const redact = (): string => {
+      throw new TypeError('redactor lost its this');
+    };
+    const { outbox, logger } = open(store, [webhook], { redact });
+    await outbox.enqueue(makeNotification(), ['webhook']);
+
+    await until(() => expect(webhook.accepted).toHaveLength(1));
+    const retries = logger.records.filter((r) => r.msg.includes('retrying'));
+    expect(retries.map((r) => r.fields.error)).toEqual([
+      '[error text withheld: the redact option threw TypeError]',
+      '[error text withheld: the redact option threw TypeError]',
+    ]);
+    await until(() => expect(outbox.pending()).toBe(0));
+  });
+
   it('keeps only maxDeadLetters, dropping the oldest', async () => {
     const store = stores.open();
     let clock = 1000;

@@ -1,0 +1,274 @@
+/**
+ * Notification faults through the WHOLE tree (`startMonitoring`): alerts raised with
+ * `mon.alerting.sendAlert` and by a rule go through alerting and the LMDB outbox to a real SMTP
+ * server and real HTTP receivers on 127.0.0.1, which refuse, time out, drop, rate-limit, fail,
+ * answer too slowly and reset. Each case is bounded in time.
+ *
+ * What "delivered once" means here: a receiver counts a notification id each time it PROCESSED a
+ * message carrying it (SMTP `250`; HTTP 2xx, or a request it took and then answered too late or
+ * reset). Delivery is at least once: when a receiver processed a message but the answer never
+ * reached the outbox (an answer slower than the channel timeout, a reset after reading), the
+ * outbox cannot know and sends it again. Those are the only duplicates allowed, each carries the
+ * same id and an identical payload, so the receiver can drop it.
+ *
+ * Retry policy in force (installed by `fastOutbox`: `startMonitoring` has no option for it):
+ * 25 ms doubling to a 200 ms cap, 20 % jitter; a `Retry-After` lengthens a wait but is capped at
+ * 1500 ms (`maxRetryAfterMs`).
+ */
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import type { DeepPartial } from '../../src/config/index.js';
+import type { AlertingConfig } from '../../src/config/schema.js';
+import type { Monitor } from '../../src/index.js';
+import { activeResources, leakedAfterSettling, until } from '../helpers.js';
+import {
+  type FaultReceiver,
+  type FaultSmtp,
+  fastOutbox,
+  type LoggedRetry,
+  loggedRetries,
+  logText,
+  slackId,
+  startFaultReceiver,
+  startFaultSmtp,
+  watchHost,
+  webhookId,
+} from './notification-faults-fixture.js';
+import { runCleanups, startTree, type Tree } from './tree-fixture.js';
+
+afterEach(runCleanups);
+
+const POLICY = { backoff: { initialMs: 25, maxMs: 200, factor: 2, jitter: 0.2, maxRetryAfterMs: 1500 }, maxAttempts: 40 };
+const { initialMs, maxMs, jitter, maxRetryAfterMs } = POLICY.backoff;
+
+const SMTP_USER = 'alerts';
+const SECRETS = { smtpPass: 'smtp-Pa55-SECRET-9', webhookToken: 'hookSECRETtoken42', slackToken: 'slackSECRETtoken77' };
+/** Every form a secret could leak in. */
+const FORBIDDEN = [
+  SECRETS.smtpPass,
+  Buffer.from(`\u0000${SMTP_USER}\u0000${SECRETS.smtpPass}`).toString('base64'),
+  Buffer.from(SECRETS.smtpPass).toString('base64'),
+  SECRETS.webhookToken,
+  SECRETS.slackToken,
+];
+
+/** Numbers for the report (printed with REPORT_NUMBERS=1). */
+const numbers: Record<string, unknown> = {};
+afterAll(() => {
+  if (process.env.REPORT_NUMBERS === '1') console.log(JSON.stringify({ notificationFaults: numbers }, null, 1));
+});
+
+interface Channels {
+  smtp?: FaultSmtp;
+  hook?: FaultReceiver;
+  slack?: FaultReceiver;
+  /** Channel timeouts, ms. */
+  timeoutMs: { email?: number; http?: number };
+}
+
+/** The alerting section: the given channels enabled, critical alerts routed to all of them, no re-notify. */
+function alertingFor(c: Channels): DeepPartial<AlertingConfig> {
+  const route = [...(c.smtp ? ['email'] : []), ...(c.slack ? ['slack'] : []), ...(c.hook ? ['webhook'] : [])] as Array<'email' | 'slack' | 'webhook'>;
+  return {
+    channels: {
+      ...(c.smtp && {
+        email: { enabled: true, host: '127.0.0.1', port: c.smtp.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], user: SMTP_USER, pass: SECRETS.smtpPass, timeout: c.timeoutMs.email ?? 1000 },
+      }),
+      ...(c.slack && { slack: { enabled: true, webhook: `${c.slack.url}/services/T0/B0/${SECRETS.slackToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
+      ...(c.hook && { webhook: { enabled: true, url: `${c.hook.url}/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
+    },
+    routing: { info: [], warning: route, error: route, critical: route },
+    escalation_policy: {},
+  };
+}
+
+async function treeWith(c: Channels, dataDir?: string): Promise<Tree> {
+  return startTree({ ...(dataDir === undefined ? {} : { dataDir }), config: { alerting: alertingFor(c) } });
+}
+
+/**
+ * Raises `apiAlerts` critical alerts through `sendAlert` and one through a rule on a gauge; returns
+ * the ids of their firing notifications.
+ */
+async function raiseAlerts(mon: Monitor, apiAlerts: number, tag: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < apiAlerts; i++) {
+    const alert = await mon.alerting.sendAlert('critical', `${tag}: disk ${i} full`, { disk: `d${i}` });
+    ids.push(`${alert.id}:firing`);
+  }
+  const metric = `faults.${tag}_queue_depth`;
+  mon.metrics.gauge(metric).set(50);
+  await mon.alerting.addRule({ name: `${tag}_queue_deep`, metric, condition: 'gt', threshold: 10, severity: 'critical' });
+  const ruleAlert = await vi.waitFor(
+    async () => {
+      const found = (await mon.alerting.getActiveAlerts()).find((a) => a.source === `rule:${tag}_queue_deep`);
+      if (found === undefined) throw new Error('rule alert not raised yet');
+      return found;
+    },
+    { timeout: 5000, interval: 10 },
+  );
+  ids.push(`${ruleAlert.id}:firing`);
+  return ids;
+}
+
+/** Each id exactly once. */
+const once = (ids: readonly string[]) => new Map(ids.map((id) => [id, 1]));
+
+/** Retries of `channel` that the outbox logged, per notification. */
+function retriesOf(tree: Tree, channel: string): LoggedRetry[] {
+  return loggedRetries(tree.logger.records).filter((r) => r.channel === channel);
+}
+
+/**
+ * The backoff law, checked on every logged retry: without a `Retry-After`, the wait after attempt n
+ * is `min(maxMs, initialMs * 2^(n-1))` less at most 20 % jitter; with one, the hint is honoured
+ * up to `maxRetryAfterMs`.
+ */
+function expectBoundedBackoff(retries: readonly LoggedRetry[]): void {
+  for (const r of retries) {
+    const base = Math.min(maxMs, initialMs * 2 ** (r.attempts - 1));
+    const hint = /Retry-After (\d+) s/.exec(r.error);
+    if (hint === null) {
+      expect(r.delayMs, `${r.channel} ${r.notificationId} attempt ${r.attempts}`).toBeGreaterThanOrEqual(Math.floor(base * (1 - jitter)));
+      expect(r.delayMs).toBeLessThanOrEqual(base);
+    } else {
+      expect(r.delayMs, r.error).toBe(Math.min(Number(hint[1]) * 1000, maxRetryAfterMs));
+    }
+    expect(r.delayMs).toBeLessThanOrEqual(maxRetryAfterMs);
+  }
+}
+
+/** Node may fire a timer up to a millisecond before its delay by `performance.now()`. */
+const TIMER_SLACK_MS = 5;
+
+/** ms between the `nth` request `receiver` answered `reply` and the next request for the same id. */
+function gapAfter(receiver: FaultReceiver, reply: string, nth = 0): number {
+  const hinted = receiver.hits.filter((h) => h.reply === reply)[nth]!;
+  const next = receiver.hits.slice(receiver.hits.indexOf(hinted) + 1).find((h) => h.id === hinted.id)!;
+  return next.at - hinted.at;
+}
+
+/** Retries per notification id. */
+function retriesById(retries: readonly LoggedRetry[]): Map<string, LoggedRetry[]> {
+  const by = new Map<string, LoggedRetry[]>();
+  for (const r of retries) by.set(r.notificationId, [...(by.get(r.notificationId) ?? []), r]);
+  return by;
+}
+
+describe('notification faults through the whole tree', () => {
+  it('rides out SMTP refusing, never greeting, answering 421 and 451, dropping and stalling mid-message: each notification delivered once', async () => {
+    const host = watchHost();
+    const outboxes = fastOutbox(POLICY);
+    const smtp = await startFaultSmtp({ auth: { user: SMTP_USER, pass: SECRETS.smtpPass } });
+    await smtp.stop(); // port closed: connection refused
+    const tree = await treeWith({ smtp, timeoutMs: { email: 1000 } });
+    const ids = await raiseAlerts(tree.mon, 3, 'smtp');
+
+    await until(() => {
+      const byId = retriesById(retriesOf(tree, 'email'));
+      for (const id of ids) expect(byId.get(id)?.length ?? 0).toBeGreaterThanOrEqual(3);
+    }, 10_000);
+    expect(retriesOf(tree, 'email').every((r) => r.error.includes('ECONNREFUSED'))).toBe(true);
+
+    // The port opens, but the first sessions meet every other fault before any is accepted.
+    smtp.connectScript = ['silent', { code: 421, message: '4.3.2 too busy, come back later' }];
+    smtp.dataScript = ['drop', 'stall', { code: 451, message: '4.3.0 local error, try again' }];
+    await smtp.start();
+    await until(() => expect(smtp.accepted().size).toBe(ids.length), 20_000);
+    await until(() => expect(outboxes[0]!.pending()).toBe(0));
+
+    expect(smtp.events.filter((e) => e.kind !== 'accept').map((e) => (e.code === undefined ? e.kind : `${e.kind} ${e.code}`)).sort()).toEqual(
+      ['drop', 'refused 421', 'rejected 451', 'silent', 'stall'],
+    );
+    expect(smtp.accepted()).toEqual(once(ids));
+    expect(smtp.users).toEqual(ids.map(() => SMTP_USER));
+    const retries = retriesOf(tree, 'email');
+    const errors = retries.map((r) => r.error.replace(/^email: SMTP 127\.0\.0\.1:\d+: /, ''));
+    for (const kind of [
+      /^ESOCKET: connect ECONNREFUSED 127\.0\.0\.1:\d+$/,
+      /^ETIMEDOUT: Greeting never received$/,
+      /^EPROTOCOL 421: Invalid greeting\. response=421 4\.3\.2 too busy/,
+      /^ECONNECTION: Connection closed unexpectedly$/,
+      /^ETIMEDOUT: Timeout$/,
+      /^EMESSAGE 451: Message failed: 451 4\.3\.0 local error/,
+    ]) {
+      expect(errors.some((e) => kind.test(e)), `an email retry matching ${kind}`).toBe(true);
+    }
+    expectBoundedBackoff(retries);
+    expect(await tree.mon.alerting.deadLetters()).toEqual([]);
+    expect(host).toEqual([]);
+    numbers.smtp = { notifications: ids.length, retries: retries.length, maxBackoffMs: Math.max(...retries.map((r) => r.delayMs)), accepted: Object.fromEntries(smtp.accepted()), faults: smtp.events.length - ids.length };
+  }, 40_000);
+
+  it('rides out webhooks answering 429 (with and without Retry-After), 500, 503, too slowly and resetting: every id delivered, duplicates only where the answer was lost', async () => {
+    const host = watchHost();
+    const outboxes = fastOutbox(POLICY);
+    const hook = await startFaultReceiver(webhookId, { status: 500 });
+    const slack = await startFaultReceiver(slackId, { status: 503 });
+    const tree = await treeWith({ hook, slack, timeoutMs: { http: 800 } });
+    const ids = await raiseAlerts(tree.mon, 3, 'http');
+
+    // An outage long enough for the waits to reach the cap (25, 50, 100, 200, 200 ms).
+    await until(() => {
+      for (const channel of ['webhook', 'slack']) {
+        const byId = retriesById(retriesOf(tree, channel));
+        for (const id of ids) expect(byId.get(id)?.length ?? 0, `${channel} ${id}`).toBeGreaterThanOrEqual(5);
+      }
+    }, 10_000);
+    // Then every other fault once (in arrival order, whichever notification meets it), then 200.
+    const answerLost = 2000; // a 200 after 2 s, when the channel gave up at 800 ms
+    hook.script = [{ status: 429 }, { status: 429, retryAfter: '1' }, { status: 503, retryAfter: '120' }, { slowMs: answerLost }, 'reset'];
+    hook.fallback = { status: 200 };
+    slack.script = [{ status: 429, retryAfter: '1' }, 'reset', { slowMs: answerLost }, { status: 500 }];
+    slack.fallback = { status: 200 };
+
+    await until(() => {
+      expect([...hook.processed().keys()].sort()).toEqual([...ids].sort());
+      expect([...slack.processed().keys()].sort()).toEqual([...ids].sort());
+      expect(outboxes[0]!.pending()).toBe(0);
+    }, 20_000);
+
+    for (const [receiver, channel] of [[hook, 'webhook'], [slack, 'slack']] as const) {
+      for (const id of ids) {
+        const hits = receiver.hits.filter((h) => h.id === id);
+        const lost = hits.filter((h) => h.reply === 'slow' || h.reply === 'reset').length;
+        // Exactly once, plus one repeat per message whose answer never reached the outbox ...
+        expect(receiver.processed().get(id), `${channel} ${id}`).toBe(1 + lost);
+        // ... which the receiver can drop: same id, same payload.
+        expect(new Set(hits.filter((h) => h.processed).map((h) => h.body)).size).toBe(1);
+        // Status faults are never processed; the last hit is the 200 the outbox saw.
+        expect(hits.filter((h) => /^[45]\d\d$/.test(h.reply)).every((h) => !h.processed)).toBe(true);
+        expect(hits.at(-1)!.reply).toBe('200');
+      }
+    }
+    expect(hook.hits.map((h) => h.reply).filter((r) => r !== '500' && r !== '200')).toEqual(['429', '429', '503', 'slow', 'reset']);
+    expect(slack.hits.map((h) => h.reply).filter((r) => r !== '503' && r !== '200')).toEqual(['429', 'reset', 'slow', '500']);
+
+    const retries = [...retriesOf(tree, 'webhook'), ...retriesOf(tree, 'slack')];
+    expectBoundedBackoff(retries);
+    // Retry-After honoured (1 s, beyond maxMs) and capped (120 s asked, 1.5 s waited), in the log ...
+    expect(retries.filter((r) => r.error.includes('Retry-After')).map((r) => [r.channel, r.delayMs]).sort()).toEqual([
+      ['slack', 1000],
+      ['webhook', 1000],
+      ['webhook', 1500],
+    ]);
+    // ... and as the receiver saw it: the next request of that id came no sooner, and not 120 s later.
+    const gaps = { 'webhook 429': gapAfter(hook, '429', 1), 'webhook 503': gapAfter(hook, '503'), 'slack 429': gapAfter(slack, '429') };
+    expect(gaps['webhook 429']).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
+    expect(gaps['slack 429']).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
+    expect(gaps['webhook 503']).toBeGreaterThanOrEqual(maxRetryAfterMs - TIMER_SLACK_MS);
+    expect(gaps['webhook 503']).toBeLessThan(maxRetryAfterMs + 10_000);
+
+    expect(await tree.mon.alerting.deadLetters()).toEqual([]);
+    expect(host).toEqual([]);
+    const counts = (r: FaultReceiver) => Object.fromEntries(r.processed());
+    numbers.http = {
+      notifications: ids.length,
+      retries: { webhook: retriesOf(tree, 'webhook').length, slack: retriesOf(tree, 'slack').length },
+      maxBackoffMs: Math.max(...retries.map((r) => r.delayMs)),
+      maxBackoffWithoutHintMs: Math.max(...retries.filter((r) => !r.error.includes('Retry-After')).map((r) => r.delayMs)),
+      receiverGapsAfterHintMs: Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, Math.round(v)])),
+      processed: { webhook: counts(hook), slack: counts(slack) },
+      requests: { webhook: hook.hits.length, slack: slack.hits.length },
+    };
+  }, 40_000);
+});
