@@ -3,7 +3,8 @@
  *
  * - `startFaultSmtp`: a real SMTP server (`smtp-server`) whose connections and DATA commands follow
  *   scripts: greet, never greet, refuse with a reply code; accept, reject with a code, drop the
- *   connection mid-message, or stall (never answer the final dot). `stop()` closes the port
+ *   connection mid-message, stall mid-message (stop reading the body) or stall at its end (read
+ *   it all, never answer the final dot). `stop()` closes the port
  *   (connection refused) and `start()` opens it again on the same port.
  * - `startFaultReceiver`: an HTTP server answering per a script: a status (with or without
  *   `Retry-After`, optionally echoing what it got to tempt a leak), a 200 after a delay longer
@@ -31,12 +32,12 @@ import { onCleanup } from './tree-fixture.js';
 /** What happens when a client connects. */
 export type SmtpConnectFault = 'greet' | 'silent' | { code: number; message: string };
 /** What happens to one message's DATA. */
-export type SmtpDataFault = 'accept' | 'drop' | 'stall' | { code: number; message: string };
+export type SmtpDataFault = 'accept' | 'drop' | 'stall-body' | 'stall-reply' | { code: number; message: string };
 
 /** One thing the SMTP server did. */
 export interface SmtpEvent {
   at: number;
-  kind: 'silent' | 'refused' | 'accept' | 'drop' | 'stall' | 'rejected';
+  kind: 'silent' | 'refused' | 'accept' | 'drop' | 'stall-body' | 'stall-reply' | 'rejected';
   /** The notification id, when the message got far enough to carry one. */
   id?: string;
   code?: number;
@@ -99,20 +100,25 @@ export async function startFaultSmtp(options: { auth?: { user: string; pass: str
         const fault = smtp.dataScript.shift() ?? 'accept';
         const chunks: Buffer[] = [];
         const idSoFar = () => parseMime(Buffer.concat(chunks).toString('utf8')).headers.get('x-erlmcp-notification-id');
-        let dropped = false;
+        let cut = false;
         stream.on('data', (chunk: Buffer) => {
           chunks.push(chunk);
-          if (fault === 'drop' && !dropped) {
-            dropped = true;
+          if (cut) return;
+          if (fault === 'drop') {
+            cut = true;
             events.push({ at: performance.now(), kind: 'drop', ...optionalId(idSoFar()) });
             for (const socket of sockets) if (socket.remotePort === session.remotePort) socket.destroy();
+          } else if (fault === 'stall-body') {
+            cut = true;
+            events.push({ at: performance.now(), kind: 'stall-body', ...optionalId(idSoFar()) });
+            stream.pause(); // reads no more of the message, so it never sees the final dot
           }
         });
         stream.on('end', () => {
-          if (fault === 'drop') return;
+          if (fault === 'drop' || fault === 'stall-body') return;
           const id = idSoFar();
-          if (fault === 'stall') {
-            events.push({ at: performance.now(), kind: 'stall', ...optionalId(id) });
+          if (fault === 'stall-reply') {
+            events.push({ at: performance.now(), kind: 'stall-reply', ...optionalId(id) });
             return; // never answers the final dot
           }
           if (fault !== 'accept') {
@@ -279,6 +285,8 @@ export interface FastOutboxPolicy {
   maxAttempts: number;
   /** Seed of the jitter source. Default 42. */
   seed?: number;
+  /** How long closing waits for sends in flight before aborting them. Default: the outbox's (5000 ms). */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -289,7 +297,13 @@ export function fastOutbox(policy: FastOutboxPolicy): Outbox[] {
   const opened: Outbox[] = [];
   const realOpen = Outbox.open.bind(Outbox);
   const spy = vi.spyOn(Outbox, 'open').mockImplementation((options: OutboxOptions) => {
-    const outbox = realOpen({ ...options, backoff: policy.backoff, maxAttempts: policy.maxAttempts, random: mulberry32(policy.seed ?? 42) });
+    const outbox = realOpen({
+      ...options,
+      backoff: policy.backoff,
+      maxAttempts: policy.maxAttempts,
+      random: mulberry32(policy.seed ?? 42),
+      ...(policy.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: policy.closeTimeoutMs }),
+    });
     opened.push(outbox);
     return outbox;
   });

@@ -4,6 +4,9 @@
  * server and real HTTP receivers on 127.0.0.1, which refuse, time out, drop, rate-limit, fail,
  * answer too slowly and reset. Each case is bounded in time.
  *
+ * Secrets in play: the SMTP password, the webhook URL's path token, query token and Basic-auth
+ * password, and the Slack webhook path. Receivers echo what they got in their error answers.
+ *
  * What "delivered once" means here: a receiver counts a notification id each time it PROCESSED a
  * message carrying it (SMTP `250`; HTTP 2xx, or a request it took and then answered too late or
  * reset). Delivery is at least once: when a receiver processed a message but the answer never
@@ -41,13 +44,16 @@ const POLICY = { backoff: { initialMs: 25, maxMs: 200, factor: 2, jitter: 0.2, m
 const { initialMs, maxMs, jitter, maxRetryAfterMs } = POLICY.backoff;
 
 const SMTP_USER = 'alerts';
-const SECRETS = { smtpPass: 'smtp-Pa55-SECRET-9', webhookToken: 'hookSECRETtoken42', slackToken: 'slackSECRETtoken77' };
+const SECRETS = { smtpPass: 'smtp-Pa55-SECRET-9', webhookToken: 'hookSECRETtoken42', webhookPass: 'hook-Basic-PASS-31', slackToken: 'slackSECRETtoken77' };
+const HOOK_USER = 'hookuser';
 /** Every form a secret could leak in. */
 const FORBIDDEN = [
   SECRETS.smtpPass,
   Buffer.from(`\u0000${SMTP_USER}\u0000${SECRETS.smtpPass}`).toString('base64'),
   Buffer.from(SECRETS.smtpPass).toString('base64'),
   SECRETS.webhookToken,
+  SECRETS.webhookPass,
+  Buffer.from(`${HOOK_USER}:${SECRETS.webhookPass}`).toString('base64'),
   SECRETS.slackToken,
 ];
 
@@ -74,7 +80,7 @@ function alertingFor(c: Channels): DeepPartial<AlertingConfig> {
         email: { enabled: true, host: '127.0.0.1', port: c.smtp.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], user: SMTP_USER, pass: SECRETS.smtpPass, timeout: c.timeoutMs.email ?? 1000 },
       }),
       ...(c.slack && { slack: { enabled: true, webhook: `${c.slack.url}/services/T0/B0/${SECRETS.slackToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
-      ...(c.hook && { webhook: { enabled: true, url: `${c.hook.url}/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
+      ...(c.hook && { webhook: { enabled: true, url: `${c.hook.url.replace('//', `//${HOOK_USER}:${SECRETS.webhookPass}@`)}/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
     },
     routing: { info: [], warning: route, error: route, critical: route },
     escalation_policy: {},
@@ -155,7 +161,7 @@ function retriesById(retries: readonly LoggedRetry[]): Map<string, LoggedRetry[]
 }
 
 describe('notification faults through the whole tree', () => {
-  it('rides out SMTP refusing, never greeting, answering 421 and 451, dropping and stalling mid-message: each notification delivered once', async () => {
+  it('rides out SMTP refusing, never greeting, answering 421 and 451, dropping and stalling mid-message and at its end: each notification delivered once', async () => {
     const host = watchHost();
     const outboxes = fastOutbox(POLICY);
     const smtp = await startFaultSmtp({ auth: { user: SMTP_USER, pass: SECRETS.smtpPass } });
@@ -171,13 +177,13 @@ describe('notification faults through the whole tree', () => {
 
     // The port opens, but the first sessions meet every other fault before any is accepted.
     smtp.connectScript = ['silent', { code: 421, message: '4.3.2 too busy, come back later' }];
-    smtp.dataScript = ['drop', 'stall', { code: 451, message: '4.3.0 local error, try again' }];
+    smtp.dataScript = ['drop', 'stall-body', 'stall-reply', { code: 451, message: '4.3.0 local error, try again' }];
     await smtp.start();
     await until(() => expect(smtp.accepted().size).toBe(ids.length), 20_000);
     await until(() => expect(outboxes[0]!.pending()).toBe(0));
 
     expect(smtp.events.filter((e) => e.kind !== 'accept').map((e) => (e.code === undefined ? e.kind : `${e.kind} ${e.code}`)).sort()).toEqual(
-      ['drop', 'refused 421', 'rejected 451', 'silent', 'stall'],
+      ['drop', 'refused 421', 'rejected 451', 'silent', 'stall-body', 'stall-reply'],
     );
     expect(smtp.accepted()).toEqual(once(ids));
     expect(smtp.users).toEqual(ids.map(() => SMTP_USER));
@@ -269,6 +275,131 @@ describe('notification faults through the whole tree', () => {
       receiverGapsAfterHintMs: Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, Math.round(v)])),
       processed: { webhook: counts(hook), slack: counts(slack) },
       requests: { webhook: hook.hits.length, slack: slack.hits.length },
+    };
+  }, 40_000);
+
+  it('makes final failures dead letters, visible through mon.alerting and after a restart, with no secret in them or in any log line', async () => {
+    const host = watchHost();
+    fastOutbox({ ...POLICY, maxAttempts: 4 });
+    const smtp = await startFaultSmtp({ auth: { user: SMTP_USER, pass: SECRETS.smtpPass } });
+    smtp.connectScript = [{ code: 554, message: '5.7.1 no SMTP service here' }];
+    smtp.dataScript = [{ code: 554, message: '5.6.0 message refused' }];
+    // Each HTTP receiver fails and echoes what it got (URL with the token, Authorization, body) in its answer.
+    const hook = await startFaultReceiver(webhookId, { status: 503, echo: true });
+    const slack = await startFaultReceiver(slackId, { status: 400, echo: true });
+    const tree = await treeWith({ smtp, hook, slack, timeoutMs: {} });
+    const ids = await raiseAlerts(tree.mon, 2, 'dead');
+
+    // SMTP 5xx and HTTP 400 are final at once; the 503s after maxAttempts (4).
+    const expectedDead = 2 + ids.length + ids.length;
+    await until(async () => expect(await tree.mon.alerting.deadLetters()).toHaveLength(expectedDead), 10_000);
+    await until(() => expect(smtp.accepted().size).toBe(1));
+    const dead = await tree.mon.alerting.deadLetters();
+    const deadEmail = dead.filter((d) => d.channel === 'email');
+    expect([...deadEmail.map((d) => d.notificationId), ...smtp.accepted().keys()].sort()).toEqual([...ids].sort());
+    expect(deadEmail.map((d) => d.attempts)).toEqual([1, 1]);
+    expect(deadEmail.map((d) => d.lastError.replace(/127\.0\.0\.1:\d+/, 'HOST')).sort()).toEqual([
+      'email: SMTP HOST: EMESSAGE 554: Message failed: 554 5.6.0 message refused',
+      'email: SMTP HOST: EPROTOCOL 554: Invalid greeting. response=554 5.7.1 no SMTP service here: 554 5.7.1 no SMTP service here',
+    ]);
+    for (const [channel, attempts, status] of [['slack', 1, 400], ['webhook', 4, 503]] as const) {
+      const letters = dead.filter((d) => d.channel === channel);
+      expect(letters.map((d) => d.notificationId).sort(), channel).toEqual([...ids].sort());
+      for (const letter of letters) {
+        expect(letter).toMatchObject({ attempts, reason: 'firing', alertId: letter.notificationId.replace(/:firing$/, '') });
+        expect(letter.lastError).toContain(`answered ${status}: `);
+        expect(letter.deadAt).toBeGreaterThanOrEqual(letter.firstAttemptAt);
+      }
+    }
+    expect(hook.hits).toHaveLength(ids.length * 4);
+    expect(slack.hits).toHaveLength(ids.length);
+    // The receivers did get the secrets, and echoed them, so there was something to leak ...
+    expect(hook.hits[0]!.url).toBe(`/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`);
+    expect(hook.hits[0]!.authorization).toBe(`Basic ${Buffer.from(`${HOOK_USER}:${SECRETS.webhookPass}`).toString('base64')}`);
+    expect(slack.hits[0]!.url).toBe(`/services/T0/B0/${SECRETS.slackToken}`);
+    expect(smtp.users).toEqual([SMTP_USER]);
+    // ... and none of it reached a dead letter or a log line.
+    const seen = `${JSON.stringify(dead)}\n${logText(tree.logger.records)}`;
+    for (const secret of FORBIDDEN) expect(seen).not.toContain(secret);
+    expect(JSON.stringify(dead)).toContain('[redacted]');
+    expect(tree.logger.records.filter((r) => r.msg === 'notification dead-lettered')).toHaveLength(expectedDead);
+
+    // Once the receivers recover, a new alert goes through and no dead letter is sent after all.
+    hook.fallback = { status: 200 };
+    slack.fallback = { status: 200 };
+    const sentinel = `${(await tree.mon.alerting.sendAlert('critical', 'dead: sentinel')).id}:firing`;
+    await until(() => {
+      expect([...hook.processed().keys()]).toEqual([sentinel]);
+      expect([...slack.processed().keys()]).toEqual([sentinel]);
+      expect(smtp.accepted().get(sentinel)).toBe(1);
+    }, 10_000);
+    expect(smtp.accepted().size).toBe(2);
+
+    // Dead letters are durable: the same list after a restart on the same data dir.
+    await tree.mon.stop();
+    const again = await treeWith({ smtp, hook, slack, timeoutMs: {} }, tree.dataDir);
+    expect(await again.mon.alerting.deadLetters()).toEqual(dead);
+    expect(host).toEqual([]);
+    numbers.deadLetters = { notifications: ids.length + 1, deadLetters: dead.length, webhookRequests: hook.hits.length, byChannel: { email: 2, slack: ids.length, webhook: ids.length } };
+  }, 40_000);
+
+  it('stopping the tree mid-retry (sends in flight) leaves no timer or socket, and a restart on the same data dir delivers each pending notification once', async () => {
+    const host = watchHost();
+    const outboxes = fastOutbox({ ...POLICY, closeTimeoutMs: 300 });
+    const smtp = await startFaultSmtp({ auth: { user: SMTP_USER, pass: SECRETS.smtpPass } });
+    await smtp.stop(); // refused
+    const hook = await startFaultReceiver(webhookId, { status: 500 });
+    const slack = await startFaultReceiver(slackId, 'hang'); // sends stay in flight until the stop aborts them
+    const channels: Channels = { smtp, hook, slack, timeoutMs: { email: 1000, http: 5000 } };
+    const before = activeResources();
+    const first = await treeWith(channels);
+    const ids = await raiseAlerts(first.mon, 2, 'restart');
+    await until(() => {
+      for (const channel of ['email', 'webhook']) {
+        const byId = retriesById(retriesOf(first, channel));
+        for (const id of ids) expect(byId.get(id)?.length ?? 0, `${channel} ${id}`).toBeGreaterThanOrEqual(2);
+      }
+      expect(slack.hits.length).toBeGreaterThanOrEqual(2);
+    }, 10_000);
+    const retriedBeforeStop = loggedRetries(first.logger.records).length;
+
+    const stopStarted = performance.now();
+    await first.mon.stop();
+    const stopMs = Math.round(performance.now() - stopStarted);
+    expect(await leakedAfterSettling(before)).toEqual([]);
+    expect(outboxes[0]!.pending()).toBe(ids.length * 3);
+    expect(first.logger.records.some((r) => r.msg === 'outbox close: aborting sends still in flight')).toBe(true);
+    expect(slack.processed().size + hook.processed().size + smtp.accepted().size).toBe(0);
+
+    // The faults clear; a new tree on the same data dir resumes the outbox.
+    await smtp.start();
+    hook.fallback = { status: 200 };
+    slack.fallback = { status: 200 };
+    const second = await treeWith(channels, first.dataDir);
+    await until(() => {
+      for (const id of ids) {
+        expect(smtp.accepted().get(id), `email ${id}`).toBe(1);
+        expect(hook.processed().get(id), `webhook ${id}`).toBe(1);
+        expect(slack.processed().get(id), `slack ${id}`).toBe(1);
+      }
+      expect(outboxes[1]!.pending()).toBe(0);
+    }, 10_000);
+    expect(second.logger.records.find((r) => r.msg === 'outbox resumed queued notifications')?.fields).toMatchObject({ resumed: ids.length * 3 });
+    // Exactly once, including anything the restart itself sent (e.g. a resolved notification).
+    for (const counts of [smtp.accepted(), hook.processed(), slack.processed()]) {
+      for (const [id, n] of counts) expect(n, id).toBe(1);
+    }
+    expect(await second.mon.alerting.deadLetters()).toEqual([]);
+    await second.mon.stop();
+    expect(await leakedAfterSettling(before)).toEqual([]);
+    expect(host).toEqual([]);
+    numbers.restart = {
+      notifications: ids.length,
+      pendingAtStop: ids.length * 3,
+      retriedBeforeStop,
+      stopMs,
+      slackRequestsInFlightAtStop: slack.hits.filter((h) => h.reply === 'hang').length,
+      deliveredAfterRestart: { email: Object.fromEntries(smtp.accepted()), webhook: Object.fromEntries(hook.processed()), slack: Object.fromEntries(slack.processed()) },
     };
   }, 40_000);
 });
