@@ -18,6 +18,7 @@
  * 25 ms doubling to a 200 ms cap, 20 % jitter; a `Retry-After` lengthens a wait but is capped at
  * 1500 ms (`maxRetryAfterMs`).
  */
+import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { DeepPartial } from '../../src/config/index.js';
 import type { AlertingConfig } from '../../src/config/schema.js';
@@ -27,6 +28,7 @@ import {
   type FaultReceiver,
   type FaultSmtp,
   fastOutbox,
+  type HttpFault,
   type LoggedRetry,
   loggedRetries,
   logText,
@@ -402,4 +404,56 @@ describe('notification faults through the whole tree', () => {
       deliveredAfterRestart: { email: Object.fromEntries(smtp.accepted()), webhook: Object.fromEntries(hook.processed()), slack: Object.fromEntries(slack.processed()) },
     };
   }, 40_000);
+
+  it('delivers every notification, resolved after firing, through any sequence of HTTP faults (property, seed 42)', async () => {
+    const fault = fc.constantFrom<HttpFault>({ status: 429 }, { status: 408 }, { status: 500 }, { status: 503 }, { slowMs: 1500 }, 'reset', 'hang');
+    const runs: Array<{ alerts: number; faults: number; requests: number; duplicates: number; retries: number; ms: number }> = [];
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(fault, { maxLength: 6 }), fc.array(fault, { maxLength: 6 }), async (apiAlerts, hookFaults, slackFaults) => {
+        const started = performance.now();
+        try {
+          const host = watchHost();
+          const outboxes = fastOutbox(POLICY);
+          const hook = await startFaultReceiver(webhookId);
+          const slack = await startFaultReceiver(slackId);
+          hook.script = [...hookFaults];
+          slack.script = [...slackFaults];
+          const tree = await treeWith({ hook, slack, timeoutMs: { http: 1000 } });
+          const firing = await raiseAlerts(tree.mon, apiAlerts, 'prop');
+          // Resolve the first alert at once: its resolved notification queues behind its firing one.
+          const cleared = firing[0]!.replace(/:firing$/, '');
+          await tree.mon.alerting.clearAlert(cleared);
+          const ids = [...firing, `${cleared}:resolved`];
+
+          await until(() => {
+            for (const receiver of [hook, slack]) expect([...receiver.processed().keys()].sort()).toEqual([...ids].sort());
+            expect(outboxes[0]!.pending()).toBe(0);
+          }, 20_000);
+          for (const receiver of [hook, slack]) {
+            for (const id of ids) {
+              const hits = receiver.hits.filter((h) => h.id === id);
+              const lost = hits.filter((h) => h.reply === 'slow' || h.reply === 'reset').length;
+              expect(receiver.processed().get(id), id).toBe(1 + lost);
+              expect(hits.at(-1)!.reply).toBe('200');
+            }
+            // Every scripted fault was met, and the resolved notification never overtook its firing one.
+            expect(receiver.script).toEqual([]);
+            const firstProcessed = (id: string) => receiver.hits.findIndex((h) => h.id === id && h.processed);
+            expect(firstProcessed(`${cleared}:firing`)).toBeLessThan(firstProcessed(`${cleared}:resolved`));
+          }
+          const retries = loggedRetries(tree.logger.records);
+          expectBoundedBackoff(retries);
+          expect(await tree.mon.alerting.deadLetters()).toEqual([]);
+          expect(host).toEqual([]);
+          const duplicates = [hook, slack].reduce((sum, r) => sum + [...r.processed().values()].reduce((a, n) => a + n - 1, 0), 0);
+          runs.push({ alerts: ids.length, faults: hookFaults.length + slackFaults.length, requests: hook.hits.length + slack.hits.length, duplicates, retries: retries.length, ms: Math.round(performance.now() - started) });
+        } finally {
+          await runCleanups();
+        }
+      }),
+      { seed: 42, numRuns: 6, endOnFailure: true },
+    );
+    expect(runs).toHaveLength(6);
+    numbers.property = { numRuns: runs.length, runs };
+  }, 120_000);
 });
