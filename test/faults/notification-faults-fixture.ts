@@ -2,7 +2,7 @@
  * Fault-injecting receivers for the notification fault suite, all on 127.0.0.1:
  *
  * - `startFaultSmtp`: a real SMTP server (`smtp-server`) whose connections and DATA commands follow
- *   scripts: greet, never greet, refuse with a reply code; accept, reject with a code, drop the
+ *   scripts: greet, never greet, refuse with a reply code; refuse a login; accept, reject with a code, drop the
  *   connection mid-message, stall mid-message (stop reading the body) or stall at its end (read
  *   it all, never answer the final dot). `stop()` closes the port
  *   (connection refused) and `start()` opens it again on the same port.
@@ -37,7 +37,7 @@ export type SmtpDataFault = 'accept' | 'drop' | 'stall-body' | 'stall-reply' | {
 /** One thing the SMTP server did. */
 export interface SmtpEvent {
   at: number;
-  kind: 'silent' | 'refused' | 'accept' | 'drop' | 'stall-body' | 'stall-reply' | 'rejected';
+  kind: 'silent' | 'refused' | 'auth-refused' | 'accept' | 'drop' | 'stall-body' | 'stall-reply' | 'rejected';
   /** The notification id, when the message got far enough to carry one. */
   id?: string;
   code?: number;
@@ -46,6 +46,8 @@ export interface SmtpEvent {
 export interface FaultSmtp {
   readonly port: number;
   connectScript: SmtpConnectFault[];
+  /** Per login, consumed in order; then the credentials decide. */
+  authScript: Array<'check' | { code: number; message: string }>;
   dataScript: SmtpDataFault[];
   readonly events: SmtpEvent[];
   /** Users who logged in (each accepted message's session). */
@@ -90,6 +92,12 @@ export async function startFaultSmtp(options: { auth?: { user: string; pass: str
         callback();
       },
       onAuth(auth, _session, callback) {
+        const fault = smtp.authScript.shift() ?? 'check';
+        if (fault !== 'check') {
+          events.push({ at: performance.now(), kind: 'auth-refused', code: fault.code });
+          callback(Object.assign(new Error(fault.message), { responseCode: fault.code }));
+          return;
+        }
         if (options.auth !== undefined && auth.username === options.auth.user && auth.password === options.auth.pass) {
           callback(null, { user: auth.username });
         } else {
@@ -138,6 +146,7 @@ export async function startFaultSmtp(options: { auth?: { user: string; pass: str
       return port;
     },
     connectScript: [],
+    authScript: [],
     dataScript: [],
     events,
     users,
