@@ -555,8 +555,15 @@ export class Outbox implements OutboxPort {
     this.#log.error({ key, err: this.#clean(err) }, `outbox could not ${what} a notification; it may be sent again after a restart`);
   }
 
+  /** The error's message as it may be logged and stored. Never throws: it runs in the catch handlers. */
   #clean(err: unknown): string {
-    return this.#redact(toError(err).message).slice(0, MAX_ERROR_CHARS);
+    const message = toError(err).message;
+    try {
+      return String(this.#redact(message)).slice(0, MAX_ERROR_CHARS);
+    } catch (redactErr) {
+      // The raw text may hold a secret the redactor was meant to remove: keep only what went wrong.
+      return `[error text withheld: the redact option threw ${toError(redactErr).name}]`;
+    }
   }
 }
 

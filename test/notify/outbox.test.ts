@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { Outbox, type OutboxOptions, type OutboxRecord } from '../../src/notify/outbox.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, flushImmediates, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { expectMonitorRejection, tempStores } from '../store/store-fixture.js';
 import { makeNotification, ScriptedChannel } from './notify-fixture.js';
 
@@ -135,6 +135,24 @@ describe('Outbox', () => {
     expect(outbox.pending()).toBe(0);
     await outbox.close();
     expect(open(store, [sms, webhook]).outbox.deadLetters().map((d) => d.channel).sort()).toEqual(['sms', 'webhook']);
+  });
+
+  it('keeps retrying, and withholds the error text, when the redact option throws', async () => {
+    const store = stores.open();
+    const webhook = new ScriptedChannel('webhook', ['fail', 'fail']);
+    const redact = (): string => {
+      throw new TypeError('redactor lost its this');
+    };
+    const { outbox, logger } = open(store, [webhook], { redact });
+    await outbox.enqueue(makeNotification(), ['webhook']);
+
+    await until(() => expect(webhook.accepted).toHaveLength(1));
+    const retries = logger.records.filter((r) => r.msg.includes('retrying'));
+    expect(retries.map((r) => r.fields.error)).toEqual([
+      '[error text withheld: the redact option threw TypeError]',
+      '[error text withheld: the redact option threw TypeError]',
+    ]);
+    await until(() => expect(outbox.pending()).toBe(0));
   });
 
   it('keeps only maxDeadLetters, dropping the oldest', async () => {
@@ -291,19 +309,27 @@ describe('Outbox', () => {
 
   it('closes its channels and leaves no timers or sockets behind', async () => {
     const before = activeResources();
-    const store = stores.open();
-    const slack = new ScriptedChannel('slack', ['fail']);
-    const { outbox, logger } = open(store, [slack], { backoff: { initialMs: 60_000, maxMs: 60_000 } });
-    await outbox.enqueue(makeNotification(), ['slack']);
-    // Close while the 60 s retry timer is armed (polled with immediates, which are not counted).
-    await until(() => expect(store.records<{ attempts: number }>('outbox').range().map(([, r]) => r.attempts)).toEqual([1]));
-    await flushImmediates(); // the attempt's bookkeeping re-arms the delivery timer
-    expect(logger.records.map((r) => r.msg)).toContain('notification delivery failed; retrying');
-    expect(activeResources().filter((r) => r === 'Timeout').length).toBeGreaterThan(before.filter((r) => r === 'Timeout').length);
-    await outbox.close();
-    expect(slack.closed).toBe(true);
-    await stores.cleanup();
-    // The 60 s backoff timer a leaky close would leave is still there after settling, and fails this.
+    // Counting active timers cannot show the retry timer reliably (LMDB arms and drops 0 ms timers,
+    // an earlier test's may expire meanwhile), so watch the outbox arm it and close clear it.
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    const cleared = vi.spyOn(globalThis, 'clearTimeout');
+    try {
+      const store = stores.open();
+      const slack = new ScriptedChannel('slack', ['fail']);
+      const { outbox, logger } = open(store, [slack], { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      await outbox.enqueue(makeNotification(), ['slack']);
+      const retryTimer = () => armed.mock.results[armed.mock.calls.findIndex(([, ms]) => Number(ms) >= 48_000 && Number(ms) <= 60_000)]?.value as unknown;
+      await until(() => expect(retryTimer()).toBeDefined());
+      expect(logger.records.map((r) => r.msg)).toContain('notification delivery failed; retrying');
+      await outbox.close();
+      expect(cleared.mock.calls.map(([timer]) => timer)).toContain(retryTimer());
+      expect(slack.closed).toBe(true);
+      await stores.cleanup();
+    } finally {
+      armed.mockRestore();
+      cleared.mockRestore();
+    }
+    // A 60 s backoff timer a leaky close left would still be there after settling, and fail this.
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
 });

@@ -12,6 +12,12 @@ describe('Redactor', () => {
     expect(redactor.redact('abc')).toBe('abc');
   });
 
+  it('redacts when its redact method is handed on as a plain function', () => {
+    // startMonitoring passes `channelRedactor(...).redact` as the outbox's redact option.
+    const { redact } = new Redactor(['hunter2-secret']);
+    expect(redact('login hunter2-secret failed')).toBe('login [redacted] failed');
+  });
+
   it('drops user-info from any URL in the text', () => {
     expect(new Redactor([]).redact('failed: https://bob:hunter2@example.com/x and http://k@h/')).toBe('failed: https://[redacted]@example.com/x and http://[redacted]@h/');
   });
