@@ -96,8 +96,8 @@ export class LabelMap<S extends Labelled> {
     const names = this.names;
     const n = names.length;
     if (n === 0) {
-      if (labels !== undefined && labels !== null && hasKeys(labels)) throw this.#error(labels);
-      return this.#only ?? this.#miss(labels ?? {}, create);
+      if (labels !== undefined && (labels === null || typeof labels !== 'object' || Array.isArray(labels) || hasKeys(labels))) throw this.#error(labels);
+      return this.#only ?? this.#miss({}, create);
     }
     if (labels === undefined || labels === null || typeof labels !== 'object') throw this.#error(labels);
     let count = 0;
@@ -138,11 +138,12 @@ export class LabelMap<S extends Labelled> {
 
   #insert(labels: Labels): S {
     const clean = this.#validate(labels);
-    if (this.#size >= this.#limit) {
-      this.#onOverflow();
-      if (this.#overflow === undefined) {
-        this.#overflow = this.#create(this.#makeLabels(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE]))));
-      }
+    // The overflow series' own label set (sent by a caller, or restored from the store) is that
+    // series, whatever the count: a second series with the same labels would break the exposition.
+    const isOverflowSet = this.names.length > 0 && this.names.every((name) => clean[name] === OVERFLOW_LABEL_VALUE);
+    if (this.#size >= this.#limit || isOverflowSet) {
+      if (!isOverflowSet) this.#onOverflow();
+      this.#overflow ??= this.#create(this.#makeLabels(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE]))));
       return this.#overflow;
     }
     const series = this.#create(this.#makeLabels(clean));
@@ -189,7 +190,7 @@ export class LabelMap<S extends Labelled> {
   #error(labels: unknown): MonitorError {
     const allowed = this.names.length === 0 ? 'no labels' : `labels ${this.names.map((n) => `"${n}"`).join(', ')}`;
     const prefix = `metric "${this.#metric}"`;
-    if (labels === undefined || labels === null || typeof labels !== 'object') {
+    if (labels === undefined || labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
       return new MonitorError(ErrorCode.InvalidLabels, `${prefix}: labels must be an object with ${allowed}, got ${describeValue(labels)}`);
     }
     const given = Object.keys(labels);
