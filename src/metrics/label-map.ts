@@ -19,6 +19,9 @@ export type Labels = Readonly<Record<string, string | number>>;
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
+/** A UTF-16 surrogate without its pair: not text UTF-8 can carry. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 type Node<S> = Map<string, Node<S> | S>;
 
 /** What the map needs of a series: its label values. */
@@ -179,7 +182,14 @@ export class LabelMap<S extends Labelled> {
     const clean: Record<string, string> = {};
     for (const name of this.names) {
       const v: unknown = labels[name];
-      if (typeof v === 'string') clean[name] = v;
+      if (typeof v === 'string') {
+        // The store and the exposition are UTF-8: a lone surrogate would come back as U+FFFD,
+        // so the series would be restored under other labels than it was written with.
+        if (LONE_SURROGATE.test(v)) {
+          throw new MonitorError(ErrorCode.InvalidLabels, `metric "${this.#metric}": label "${name}" must be valid Unicode text, got a string with a lone surrogate`);
+        }
+        clean[name] = v;
+      }
       else if (typeof v === 'number' && Number.isFinite(v)) clean[name] = String(v);
       else throw this.#error(labels);
     }
