@@ -18,6 +18,8 @@
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
+ * Every message is shape-checked first (`checkMessage`: an object, a known `type`, no field that
+ * type does not have), so a malformed one is a `EMON_BAD_MESSAGE`, never a crash.
  * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
  * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
  * collector carries on. The same update as a call rejects with the typed error.
@@ -68,7 +70,10 @@ export interface CollectorProtocol {
     /** undefined when the label set has no series yet. */
     get_metric: MetricValue | undefined;
     collect_metrics: MetricSnapshot[];
-    /** How many updates were applied; rejects with the first error (the ones before it stay applied). */
+    /**
+     * How many updates were applied. Rejects with the first error, prefixed with its index
+     * (`apply: updates[3] (3 applied before it): ...`); the ones before it stay applied.
+     */
     apply: { applied: number };
     flush: FlushSummary;
     stats: CollectorStats;

@@ -117,8 +117,9 @@ export class Registry {
 
   /**
    * Registers (or returns the registered) counter `name`.
-   * @throws {MonitorError} `EMON_INVALID_NAME`, or `EMON_METRIC_CONFLICT` if `name` is another
-   *   type or has other label names
+   * @throws {MonitorError} `EMON_INVALID_NAME`, `EMON_INVALID_OPTION` for options that are not a
+   *   plain object (or a bad help/unit), or `EMON_METRIC_CONFLICT` if `name` is another type or has
+   *   other label names
    */
   counter(name: string, options: MetricOptions = {}): Counter {
     checkDeclaration(name, options);
