@@ -31,8 +31,7 @@ afterAll(() => {
 const RUNS = 300;
 const CALL_TIMEOUT = 5000;
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- these tests send what the protocol types forbid */
-type AnyPid = Pid<any>;
+// The tests below send what the protocol types forbid: the messages are cast with `as any`.
 
 /** Any value at all, including shapes JSON cannot carry. */
 const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.anything({ maxDepth: 2, withBigInt: true, withNullPrototype: true, withMap: true, withSet: true }), exoticValue);
@@ -470,4 +469,3 @@ describe('the performance monitor and alerting refuse malformed calls and casts 
     expect(t.logger.records.some((r) => r.msg === 'server terminating abnormally')).toBe(false);
   });
 });
-/* eslint-enable @typescript-eslint/no-explicit-any */

@@ -104,7 +104,6 @@ async function expectNothingToFlush(w: World): Promise<void> {
 const readAsLabels = (v: unknown): boolean => v === null || typeof v === 'object';
 
 type Update = (w: World, t: Target, labels: Labels | undefined, value: unknown) => void;
-/* eslint-disable @typescript-eslint/no-explicit-any -- the point is to pass what the types forbid */
 const UPDATE_FORMS: Record<Kind, Record<string, { run: Update; ambiguous?: boolean; what: string }>> = {
   counter: {
     'inc(labels, v)': { run: (w, t, l, v) => (w.metric(t.name) as any).inc(l, v), what: 'finite number >= 0' },
@@ -129,7 +128,6 @@ const UPDATE_FORMS: Record<Kind, Record<string, { run: Update; ambiguous?: boole
     'registry.observe': { run: (w, t, l, v) => w.registry.observe(t.name, l, v as any), what: 'finite number' },
   },
 };
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 const target = fc.constantFrom(...TARGETS);
 /** An existing or a new label set of `t` (both must stay untouched by a refused update). */
@@ -211,7 +209,6 @@ describe('the metric API refuses bad input without changing anything', () => {
       }
       return fc.oneof(...options);
     };
-    /* eslint-disable @typescript-eslint/no-explicit-any */
     const LABEL_FORMS: Record<string, (w: World, t: Target, labels: any) => unknown> = {
       bind: (w, t, l) => w.metric(t.name).bind(l),
       find: (w, t, l) => w.metric(t.name).find(l),
@@ -226,7 +223,6 @@ describe('the metric API refuses bad input without changing anything', () => {
       'registry update': (w, t, l) => (t.kind === 'histogram' ? w.registry.observe(t.name, l, 1) : t.kind === 'gauge' ? w.registry.set(t.name, l, 1) : w.registry.increment(t.name, l, 1)),
       'registry.getMetric': (w, t, l) => w.registry.getMetric(t.name, l),
     };
-    /* eslint-enable @typescript-eslint/no-explicit-any */
     const cases = target.chain((t) => fc.record({ t: fc.constant(t), form: fc.constantFrom(...Object.keys(LABEL_FORMS)), bad: badLabels(t) }));
     await fc.assert(
       fc.asyncProperty(cases, async ({ t, form, bad }) => {
@@ -256,8 +252,7 @@ describe('the metric API refuses bad input without changing anything', () => {
     const KINDS: Kind[] = ['counter', 'gauge', 'histogram'];
     const register = (kind: unknown, name: unknown, options?: unknown) => () =>
       kind === 'counter' || kind === 'gauge' || kind === 'histogram'
-        ? // biome-ignore lint: deliberately untyped
-          (w.registry as any)[kind](name, options)
+        ? (w.registry as any)[kind](name, options)
         : w.registry.register(name as string, kind as Kind, options as object);
     const kind = fc.constantFrom(...KINDS);
     const how = fc.constantFrom('method', 'register');
@@ -345,14 +340,12 @@ describe('the metric API refuses bad input without changing anything', () => {
       // The message-style calls on a name nobody registered, or on the wrong type.
       fc.tuple(fc.oneof(freshName, badMetricName), fc.constantFrom('increment', 'set', 'observe', 'getMetric')).map(([n, op]) => ({
         label: 'unknown metric',
-        // biome-ignore lint: deliberately untyped
         fn: () => (w.registry as any)[op](n, undefined, 1),
         code: ErrorCode.UnknownMetric,
         mentions: ['unknown metric', typeof n === 'string' ? `"${n}"` : ''],
       })),
       fc.constantFrom(['set', 'req.total'], ['set', 'latency'], ['observe', 'temp'], ['observe', 'http_requests'], ['increment', 'latency']).map(([op, n]) => ({
         label: 'wrong type for the call',
-        // biome-ignore lint: deliberately untyped
         fn: () => (w.registry as any)[op](n, undefined, 1),
         code: ErrorCode.MetricConflict,
         mentions: [`"${n}"`],
@@ -434,7 +427,6 @@ describe('the metric table under a random mix of valid and invalid operations', 
     return undefined;
   }
 
-  /* eslint-disable @typescript-eslint/no-explicit-any */
   function realApply(registry: Registry, o: Op): void {
     if (o.op === 'register') {
       (registry as any)[o.as](o.t.name, { labels: o.t.labelNames, ...(o.as === 'histogram' ? { buckets: BUCKETS } : {}) });
@@ -455,7 +447,6 @@ describe('the metric table under a random mix of valid and invalid operations', 
     }
     return o.op === 'inc' ? m.inc(l, o.value) : m[o.op](l, o.value);
   }
-  /* eslint-enable @typescript-eslint/no-explicit-any */
 
   /** -0 and 0 are one value (the store does not keep the sign of a zero). */
   const unsigned = (e: Expected): Expected => ('value' in e ? { value: e.value + 0 } : { count: e.count, sum: e.sum + 0 });
