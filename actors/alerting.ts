@@ -28,6 +28,7 @@ import type { AlertSignal } from '../src/alerts/signal.js';
 import type { SignalRelay } from '../src/alerts/signal-relay.js';
 import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
 import type { AlertingConfig } from '../src/config/schema.js';
+import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
@@ -120,6 +121,24 @@ const MAX_LOGGED_REJECTIONS = 20;
 /** The notification pass runs at least this often, so escalations are at most a second late. */
 const TICK_MS = 1000;
 
+const CALL_FIELDS: MessageFields = {
+  send_alert: ['severity', 'message', 'labels'],
+  get_active_alerts: [],
+  get_alerts: [],
+  alert_views: [],
+  clear_alert: ['id'],
+  add_rule: ['rule'],
+  list_rules: [],
+  remove_rule: ['name'],
+  // The silence's own fields are checked (unknown keys too) by checkSilence.
+  add_silence: 'any',
+  list_silences: [],
+  expire_silence: ['id'],
+  dead_letters: [],
+  evaluate: [],
+};
+const CAST_FIELDS: MessageFields = { signal: ['signal'], send_alert: ['severity', 'message', 'labels'] };
+
 function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>): void {
   const error = toError(err);
   if (state.logged.size < MAX_LOGGED_REJECTIONS && !state.logged.has(error.message)) {
@@ -157,6 +176,7 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     const { engine } = state;
     const now = state.now();
     try {
+      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'send_alert':
           return { reply: await engine.sendAlert(msg.severity, msg.message, msg.labels, now), state };
@@ -189,8 +209,6 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
           await engine.tick(now);
           return { reply: summary, state };
         }
-        default:
-          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${JSON.stringify((msg as { type?: unknown }).type)}`);
       }
     } catch (err) {
       if (err instanceof MonitorError && err.code !== ErrorCode.StoreFailed) return { error: err, state };
@@ -201,15 +219,14 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   async handleCast(msg, state, ctx) {
     const now = state.now();
     try {
-      switch (msg?.type) {
+      checkMessage('cast', msg, CAST_FIELDS);
+      switch (msg.type) {
         case 'signal':
           await state.engine.signal(msg.signal, now);
           break;
         case 'send_alert':
           await state.engine.sendAlert(msg.severity, msg.message, msg.labels, now);
           break;
-        default:
-          throw new MonitorError(ErrorCode.BadMessage, `unknown cast ${JSON.stringify((msg as { type?: unknown } | null)?.type)} (allowed: signal, send_alert)`);
       }
     } catch (err) {
       if (!(err instanceof MonitorError) || err.code === ErrorCode.StoreFailed) throw err;

@@ -18,10 +18,13 @@
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
+ * Every message is shape-checked first (`checkMessage`: an object, a known `type`, no field that
+ * type does not have), so a malformed one is a `EMON_BAD_MESSAGE`, never a crash.
  * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
  * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
  * collector carries on. The same update as a call rejects with the typed error.
  */
+import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
@@ -67,7 +70,10 @@ export interface CollectorProtocol {
     /** undefined when the label set has no series yet. */
     get_metric: MetricValue | undefined;
     collect_metrics: MetricSnapshot[];
-    /** How many updates were applied; rejects with the first error (the ones before it stay applied). */
+    /**
+     * How many updates were applied. Rejects with the first error, prefixed with its index
+     * (`apply: updates[3] (3 applied before it): ...`); the ones before it stay applied.
+     */
     apply: { applied: number };
     flush: FlushSummary;
     stats: CollectorStats;
@@ -128,29 +134,41 @@ interface State extends CollectorStats {
   exporter: RemoteWriteExporter | undefined;
 }
 
+/** Counts updates refused in casts, by error code. */
+export const REJECTED_METRIC = 'monitor.updates_rejected';
+
 /** Distinct bad-update messages logged before going quiet (they are still counted). */
 const MAX_LOGGED_REJECTIONS = 20;
 const TICK_MS = 1000;
 /** How long a stopping collector lets its last export go out before dropping what is left. */
 export const EXPORT_STOP_MS = 2000;
 
-/** Applies one update to the table. @throws {MonitorError} on any bad input, changing nothing. */
+const UPDATE_FIELDS = { increment: ['name', 'labels', 'value'], set: ['name', 'labels', 'value'], observe: ['name', 'labels', 'value'] } as const;
+const CAST_FIELDS: MessageFields = { ...UPDATE_FIELDS, batch: ['updates'] };
+const CALL_FIELDS: MessageFields = {
+  register_metric: ['name', 'metricType', 'help', 'unit', 'labels', 'buckets'],
+  get_metric: ['name', 'labels'],
+  collect_metrics: [],
+  apply: ['updates'],
+  flush: [],
+  stats: [],
+};
+
+/**
+ * Applies one update to the table.
+ * @throws {MonitorError} `EMON_BAD_MESSAGE` for a malformed update (not an object, unknown type or
+ *   field), or the registry's error for a bad name, labels or value; nothing changes then
+ */
 export function applyUpdate(registry: Registry, update: MetricUpdate): void {
-  if (update === null || typeof update !== 'object') {
-    throw new MonitorError(ErrorCode.BadMessage, `metric update must be an object, got ${update === null ? 'null' : typeof update}`);
-  }
+  checkMessage('metric update', update, UPDATE_FIELDS);
   switch (update.type) {
     case 'increment':
-      return registry.increment(update.name, update.labels, update.value ?? 1);
+      // Only an absent value means 1: a null from JSON is a bad value, not a default.
+      return registry.increment(update.name, update.labels, update.value === undefined ? 1 : update.value);
     case 'set':
       return registry.set(update.name, update.labels, update.value);
     case 'observe':
       return registry.observe(update.name, update.labels, update.value);
-    default:
-      throw new MonitorError(
-        ErrorCode.BadMessage,
-        `unknown metric update type ${JSON.stringify((update as { type?: unknown }).type)} (allowed: increment, set, observe)`,
-      );
   }
 }
 
@@ -158,7 +176,12 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   state.rejectedUpdates++;
   const error = toError(err);
   const code = error instanceof MonitorError ? error.code : 'EMON_UNKNOWN';
-  state.args.registry.counter('monitor.updates_rejected', { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code });
+  try {
+    state.args.registry.counter(REJECTED_METRIC, { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code });
+  } catch {
+    // The host declared this name as another metric: the rejection is still counted in `stats`
+    // and logged, and a bad cast must never crash the collector.
+  }
   if (state.logged.size < MAX_LOGGED_REJECTIONS && !state.logged.has(error.message)) {
     state.logged.add(error.message);
     ctx.log.warn({ err: error }, 'metric update refused');
@@ -225,6 +248,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   async handleCall(msg, state, ctx) {
     const registry = state.args.registry;
     try {
+      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'register_metric': {
           const { type: _t, name, metricType, ...options } = msg;
@@ -239,7 +263,12 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           if (!Array.isArray(msg.updates)) throw new MonitorError(ErrorCode.BadMessage, 'apply: updates must be an array');
           let applied = 0;
           for (const update of msg.updates) {
-            applyUpdate(registry, update);
+            try {
+              applyUpdate(registry, update);
+            } catch (err) {
+              if (!(err instanceof MonitorError)) throw err;
+              throw new MonitorError(err.code, `apply: updates[${applied}] (${applied} applied before it): ${err.message}`, { cause: err });
+            }
             applied++;
           }
           return { reply: { applied }, state };
@@ -254,8 +283,6 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           const { collections, flushes, lastFlush, rejectedUpdates, sourceErrors, exports } = state;
           return { reply: { collections, flushes, lastFlush, rejectedUpdates, sourceErrors, exports }, state };
         }
-        default:
-          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${JSON.stringify((msg as { type?: unknown }).type)}`);
       }
     } catch (err) {
       if (err instanceof MonitorError) return { error: err, state };
@@ -265,7 +292,13 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
 
   handleCast(msg, state, ctx) {
     const registry = state.args.registry;
-    if (msg?.type === 'batch') {
+    try {
+      checkMessage('cast', msg, CAST_FIELDS);
+    } catch (err) {
+      reject(state, err, ctx);
+      return { state };
+    }
+    if (msg.type === 'batch') {
       if (!Array.isArray(msg.updates)) {
         reject(state, new MonitorError(ErrorCode.BadMessage, 'batch: updates must be an array'), ctx);
         return { state };

@@ -29,6 +29,7 @@
  */
 import type { AlertSignal, AlertSink } from '../src/alerts/signal.js';
 import type { PerformanceMonitorConfig } from '../src/config/schema.js';
+import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import { WINDOWS } from '../src/metrics/histogram.js';
@@ -110,6 +111,7 @@ interface State {
 }
 
 const MAX_LOGGED_STORE_ERRORS = 10;
+const CALL_FIELDS: MessageFields = { report: [], check_slas: [], history: ['kind', 'from', 'to', 'limit'], check: [] };
 
 function checkArgs(args: PerformanceMonitorArgs): void {
   const missing = (['registry', 'store', 'config', 'derived', 'alertSink'] as const).filter((k) => args?.[k] === undefined || args[k] === null);
@@ -189,6 +191,7 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
 
   async handleCall(msg, state, ctx) {
     try {
+      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'report':
           return { reply: state.evaluator.evaluate(state.now(), state.signals.firing()).report, state };
@@ -202,8 +205,6 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
           return { reply: state.history.range(msg), state };
         case 'check':
           return { reply: await check(state, ctx), state };
-        default:
-          throw new MonitorError(ErrorCode.BadMessage, `unknown call ${describeValue((msg as { type?: unknown }).type)} (allowed: report, check_slas, history, check)`);
       }
     } catch (err) {
       if (err instanceof MonitorError) return { error: err, state };

@@ -25,7 +25,7 @@
  * condition still holds it goes pending again and fires again after `duration`.
  */
 import type { AlertingConfig } from '../config/schema.js';
-import { ErrorCode, MonitorError, toError } from '../errors.js';
+import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import { formatLabels } from '../metrics/metric.js';
@@ -239,7 +239,7 @@ export class AlertEngine {
    */
   async clearAlert(id: unknown, now: number): Promise<Alert> {
     const alert = typeof id === 'string' ? this.#alerts.get(id) : undefined;
-    if (alert === undefined) throw new MonitorError(ErrorCode.NotFound, `no alert with id ${JSON.stringify(id)} (it may have been cleaned up after alert_timeout)`);
+    if (alert === undefined) throw new MonitorError(ErrorCode.NotFound, `no alert with id ${describeValue(id)} (it may have been cleaned up after alert_timeout)`);
     if (alert.status === 'firing') {
       if (alert.source.startsWith('rule:')) {
         const forgotten = this.#evaluator.forget(alert.source.slice('rule:'.length), alert.fingerprint);
@@ -277,7 +277,7 @@ export class AlertEngine {
    */
   async removeRule(name: unknown, now: number): Promise<AlertRule> {
     const rule = typeof name === 'string' ? this.#evaluator.get(name) : undefined;
-    if (rule === undefined) throw new MonitorError(ErrorCode.NotFound, `no rule named ${JSON.stringify(name)}`);
+    if (rule === undefined) throw new MonitorError(ErrorCode.NotFound, `no rule named ${describeValue(name)}`);
     const instances = this.#evaluator.remove(rule.name);
     this.#configRules.delete(rule.name);
     this.#opts.store.removeRule(rule.name);
@@ -375,7 +375,7 @@ export class AlertEngine {
    */
   async expireSilence(id: unknown, now: number): Promise<Silence> {
     const silence = typeof id === 'string' ? this.#silences.get(id) : undefined;
-    if (silence === undefined) throw new MonitorError(ErrorCode.NotFound, `no silence with id ${JSON.stringify(id)}`);
+    if (silence === undefined) throw new MonitorError(ErrorCode.NotFound, `no silence with id ${describeValue(id)}`);
     if (silenceState(silence, now) === 'expired') return silence;
     const expired: Silence = { ...silence, endsAt: now, startsAt: Math.min(silence.startsAt, now) };
     this.#opts.store.saveSilence(expired);

@@ -48,7 +48,8 @@ export function alertingClient(ref: ServerRef<AlertingProtocol>, timeout = 5000)
     addRule: (rule) => ref.call({ type: 'add_rule', rule }, timeout),
     removeRule: (name) => ref.call({ type: 'remove_rule', name }, timeout),
     listRules: () => ref.call({ type: 'list_rules' }, timeout),
-    addSilence: (silence) => ref.call({ type: 'add_silence', ...silence }, timeout),
+    // `type` last: a `type` key in the silence must not turn the call into another one.
+    addSilence: (silence) => ref.call({ ...silence, type: 'add_silence' }, timeout),
     listSilences: () => ref.call({ type: 'list_silences' }, timeout),
     expireSilence: (id) => ref.call({ type: 'expire_silence', id }, timeout),
     deadLetters: () => ref.call({ type: 'dead_letters' }, timeout),

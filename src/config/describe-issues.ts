@@ -38,7 +38,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], context: Iss
     problems.push({ origin, source, key: formatKey(keyFromRoot ? [context.section, ...path] : path), message });
   };
 
-  for (const issue of issues) {
+  for (const issue of bindingBounds(issues)) {
     const path = issue.path;
     if (issue.code === 'unrecognized_keys') {
       const known = objectKeysAt(context.schema, path);
@@ -77,6 +77,24 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], context: Iss
     problem(path, path, withHint(message, expectation.hint));
   }
   return problems;
+}
+
+/**
+ * Drops a bound another issue at the same key makes moot: `int()` carries its own safe-integer
+ * maximum, so 1e17 for a timer broke both "at most 9007199254740991" and "at most 2147483647",
+ * and the first line contradicted the second. Only the tightest bound per key and side is kept.
+ */
+function bindingBounds(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const tightest = new Map<string, z.core.$ZodIssue>();
+  for (const issue of issues) {
+    if (issue.code !== 'too_big' && issue.code !== 'too_small') continue;
+    const key = `${issue.code}:${JSON.stringify(issue.path.map(String))}`;
+    const held = tightest.get(key);
+    const bound = (i: z.core.$ZodIssue) => Number(i.code === 'too_big' ? i.maximum : i.code === 'too_small' ? i.minimum : 0);
+    const tighter = held === undefined || (issue.code === 'too_big' ? bound(issue) < bound(held) : bound(issue) > bound(held));
+    if (tighter) tightest.set(key, issue);
+  }
+  return issues.filter((issue) => (issue.code !== 'too_big' && issue.code !== 'too_small') || tightest.get(`${issue.code}:${JSON.stringify(issue.path.map(String))}`) === issue);
 }
 
 /**

@@ -203,7 +203,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 function checkOptions(options: LoadConfigOptions): void {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new MonitorError(ErrorCode.InvalidOption, `loadConfig options must be an object, got ${describeValue(options)}`);
   }
   const { configDir, env, overrides } = options;
@@ -294,6 +294,9 @@ function mergeInto(target: PlainObject, patch: PlainObject, path: string[], orig
       if (!isPlainObject(node)) {
         node = {};
         setOwn(target, key, node);
+        // The object is the overrides' own: a problem inside it (a wrong type, an unknown key)
+        // must name the overrides, not the file or the defaults.
+        origins.set(pathKey(at), { origin: 'overrides', source: 'overrides' });
       }
       mergeInto(node as PlainObject, value, at, origins);
     } else {

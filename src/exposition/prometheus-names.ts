@@ -33,7 +33,8 @@ export function exposedName(name: string, type: MetricType, unit: string): Expos
   let base = sanitizeName(name);
   const isTotal = type === 'counter' && base.endsWith('_total');
   if (isTotal) base = base.slice(0, -'_total'.length);
-  const mapping = UNIT_SUFFIX[unit] ?? (unit === '' ? undefined : { suffix: sanitizeName(unit), scale: 1 });
+  // hasOwn: a unit such as `constructor` must not find Object.prototype's member.
+  const mapping = Object.hasOwn(UNIT_SUFFIX, unit) ? UNIT_SUFFIX[unit] : unit === '' ? undefined : { suffix: sanitizeName(unit), scale: 1 };
   if (mapping !== undefined && !base.endsWith(`_${mapping.suffix}`)) base = `${base}_${mapping.suffix}`;
   if (type === 'counter') base = `${base}_total`;
   return { name: base, scale: mapping?.scale ?? 1 };

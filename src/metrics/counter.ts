@@ -3,7 +3,7 @@
  * non-number increment is refused with `EMON_INVALID_VALUE` and changes nothing.
  */
 import type { Labels } from './label-map.js';
-import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
+import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
 
 const WHAT = 'a counter increment must be a finite number >= 0';
 
@@ -13,7 +13,9 @@ export class CounterSeries extends Series {
   /** Adds `value` (default 1). @throws {MonitorError} `EMON_INVALID_VALUE` */
   inc(value = 1): void {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.metric, WHAT, value);
-    this.value += value;
+    const next = this.value + value;
+    if (next === Infinity) throw overflowValue(this.metric, this.value, value);
+    this.value = next;
   }
 
   snapshot(): { v: number } {
@@ -48,7 +50,10 @@ export class Counter extends Metric<CounterSeries> {
   inc(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
     const value = valueArg(labelsOrValue, valueOrLabels, 1);
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labelsArg(labelsOrValue, valueOrLabels)).value += value;
+    const series = this.map.get(labelsArg(labelsOrValue, valueOrLabels));
+    const next = series.value + value;
+    if (next === Infinity) throw overflowValue(this.name, series.value, value);
+    series.value = next;
   }
 
   /** The current value for `labels`, or undefined if that series does not exist. */

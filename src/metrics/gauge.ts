@@ -3,7 +3,7 @@
  * non-numbers are refused with `EMON_INVALID_VALUE` and change nothing.
  */
 import type { Labels } from './label-map.js';
-import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
+import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
 
 const WHAT = 'a gauge value must be a finite number';
 
@@ -23,13 +23,17 @@ export class GaugeSeries extends Series {
   /** @throws {MonitorError} `EMON_INVALID_VALUE` */
   inc(value = 1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
-    this.value += value;
+    const next = this.value + value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.metric, this.value, value);
+    this.value = next;
   }
 
   /** @throws {MonitorError} `EMON_INVALID_VALUE` */
   dec(value = 1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
-    this.value -= value;
+    const next = this.value - value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.metric, this.value, -value);
+    this.value = next;
   }
 
   snapshot(): { v: number } {
@@ -84,6 +88,9 @@ export class Gauge extends Metric<GaugeSeries> {
   #add(a: Labels | number | undefined, b: number | Labels | undefined, sign: 1 | -1): void {
     const value = valueArg(a, b, 1);
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labelsArg(a, b)).value += sign * value;
+    const series = this.map.get(labelsArg(a, b));
+    const next = series.value + sign * value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.name, series.value, sign * value);
+    series.value = next;
   }
 }

@@ -186,7 +186,7 @@ export class Histogram extends Metric<HistogramSeries> {
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` / `EMON_INVALID_OPTION` */
   constructor(name: string, options: HistogramOptions, context: MetricContext, clock: SliceClock, defaultBuckets: readonly number[] = DEFAULT_BUCKETS) {
-    const buckets = checkBuckets(name, options.buckets ?? defaultBuckets);
+    const buckets = checkBuckets(name, options.buckets === undefined ? defaultBuckets : options.buckets);
     super(name, options, context, (labels) => new HistogramSeries(name, labels, buckets, clock), ['le', 'quantile']);
     this.buckets = buckets;
   }

@@ -19,6 +19,9 @@ export type Labels = Readonly<Record<string, string | number>>;
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
+/** A UTF-16 surrogate without its pair: not text UTF-8 can carry. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 type Node<S> = Map<string, Node<S> | S>;
 
 /** What the map needs of a series: its label values. */
@@ -96,8 +99,8 @@ export class LabelMap<S extends Labelled> {
     const names = this.names;
     const n = names.length;
     if (n === 0) {
-      if (labels !== undefined && labels !== null && hasKeys(labels)) throw this.#error(labels);
-      return this.#only ?? this.#miss(labels ?? {}, create);
+      if (labels !== undefined && (labels === null || typeof labels !== 'object' || Array.isArray(labels) || hasKeys(labels))) throw this.#error(labels);
+      return this.#only ?? this.#miss({}, create);
     }
     if (labels === undefined || labels === null || typeof labels !== 'object') throw this.#error(labels);
     let count = 0;
@@ -138,11 +141,12 @@ export class LabelMap<S extends Labelled> {
 
   #insert(labels: Labels): S {
     const clean = this.#validate(labels);
-    if (this.#size >= this.#limit) {
-      this.#onOverflow();
-      if (this.#overflow === undefined) {
-        this.#overflow = this.#create(this.#makeLabels(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE]))));
-      }
+    // The overflow series' own label set (sent by a caller, or restored from the store) is that
+    // series, whatever the count: a second series with the same labels would break the exposition.
+    const isOverflowSet = this.names.length > 0 && this.names.every((name) => clean[name] === OVERFLOW_LABEL_VALUE);
+    if (this.#size >= this.#limit || isOverflowSet) {
+      if (!isOverflowSet) this.#onOverflow();
+      this.#overflow ??= this.#create(this.#makeLabels(Object.fromEntries(this.names.map((name) => [name, OVERFLOW_LABEL_VALUE]))));
       return this.#overflow;
     }
     const series = this.#create(this.#makeLabels(clean));
@@ -178,7 +182,14 @@ export class LabelMap<S extends Labelled> {
     const clean: Record<string, string> = {};
     for (const name of this.names) {
       const v: unknown = labels[name];
-      if (typeof v === 'string') clean[name] = v;
+      if (typeof v === 'string') {
+        // The store and the exposition are UTF-8: a lone surrogate would come back as U+FFFD,
+        // so the series would be restored under other labels than it was written with.
+        if (LONE_SURROGATE.test(v)) {
+          throw new MonitorError(ErrorCode.InvalidLabels, `metric "${this.#metric}": label "${name}" must be valid Unicode text, got a string with a lone surrogate`);
+        }
+        clean[name] = v;
+      }
       else if (typeof v === 'number' && Number.isFinite(v)) clean[name] = String(v);
       else throw this.#error(labels);
     }
@@ -189,7 +200,7 @@ export class LabelMap<S extends Labelled> {
   #error(labels: unknown): MonitorError {
     const allowed = this.names.length === 0 ? 'no labels' : `labels ${this.names.map((n) => `"${n}"`).join(', ')}`;
     const prefix = `metric "${this.#metric}"`;
-    if (labels === undefined || labels === null || typeof labels !== 'object') {
+    if (labels === undefined || labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
       return new MonitorError(ErrorCode.InvalidLabels, `${prefix}: labels must be an object with ${allowed}, got ${describeValue(labels)}`);
     }
     const given = Object.keys(labels);

@@ -73,6 +73,17 @@ export function invalidValue(metric: string, what: string, value: unknown): Moni
   return new MonitorError(ErrorCode.InvalidValue, `metric "${metric}": ${what}, got ${describeValue(value)}`);
 }
 
+/**
+ * An update whose result would leave the finite numbers. Refused rather than stored: a series
+ * holding ±Infinity could not be restored from the store and would restart from zero.
+ */
+export function overflowValue(metric: string, current: number, change: number): MonitorError {
+  return new MonitorError(
+    ErrorCode.InvalidValue,
+    `metric "${metric}": the value would overflow (current ${current}, change ${change}); a series holds finite numbers only`,
+  );
+}
+
 /** Prometheus-style series key, `name{a="x",b="y"}` in declared label order, values escaped. */
 export function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
   return `${name}${formatLabels(labels)}`;
@@ -218,12 +229,21 @@ export abstract class Metric<S extends Series> {
  * read the pair without building an array or object, so the label path allocates nothing more.
  */
 
-/** The labels of a `(labels, value)` / `(value, labels)` pair. */
+/**
+ * The labels of a `(labels, value)` / `(value, labels)` pair. Only read after `valueArg`'s value
+ * passed its check, so `a` is then a number, an object, null or undefined.
+ */
 export function labelsArg(a: unknown, b: unknown): Labels | undefined {
   return (typeof a === 'number' ? b : a) as Labels | undefined;
 }
 
-/** The value of a `(labels, value)` / `(value, labels)` pair, `fallback` when none was given. */
+/**
+ * The value of a `(labels, value)` / `(value, labels)` pair, `fallback` when none was given. In
+ * the first place an object, null or undefined is the labels and anything else the value, so
+ * `inc('5')` or `inc(5n)` is refused as a bad value instead of being read as labels.
+ */
 export function valueArg(a: unknown, b: unknown, fallback?: number): unknown {
-  return typeof a === 'number' ? a : b === undefined ? fallback : b;
+  if (typeof a === 'number') return a;
+  if (a !== undefined && typeof a !== 'object') return a;
+  return b === undefined ? fallback : b;
 }

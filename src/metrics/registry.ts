@@ -4,14 +4,14 @@
  * an error naming both. There is no global default registry: each monitoring tree owns one, and
  * it outlives the collector, so a collector crash loses nothing (the table's "heir" is the tree).
  */
-import { ErrorCode, MonitorError } from '../errors.js';
+import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { exposedName } from '../exposition/prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
 import type { Labels } from './label-map.js';
-import { checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import { checkLabelNames, checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
 import { SliceClock } from './slice-clock.js';
 
 export type AnyMetric = Counter | Gauge | Histogram;
@@ -67,6 +67,20 @@ function sampleNames(metric: AnyMetric): string[] {
   return metric.type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
 }
 
+/**
+ * Checks what every declaration gets before anything is looked up or created: the name, that the
+ * options are an object, and the label names (so a re-declaration compares valid names).
+ * @throws {MonitorError} `EMON_INVALID_NAME` or `EMON_INVALID_OPTION`
+ */
+function checkDeclaration(name: unknown, options: unknown): void {
+  checkMetricName(name);
+  const proto: unknown = options !== null && typeof options === 'object' ? Object.getPrototypeOf(options) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": options must be a plain object { help?, unit?, labels?, buckets? }, got ${describeValue(options)}`);
+  }
+  checkLabelNames(name, (options as MetricOptions).labels);
+}
+
 /** Counts updates that went to an overflow series, by metric. */
 export const DROPPED_SERIES_METRIC = 'monitor.series_dropped';
 
@@ -103,22 +117,26 @@ export class Registry {
 
   /**
    * Registers (or returns the registered) counter `name`.
-   * @throws {MonitorError} `EMON_INVALID_NAME`, or `EMON_METRIC_CONFLICT` if `name` is another
-   *   type or has other label names
+   * @throws {MonitorError} `EMON_INVALID_NAME`, `EMON_INVALID_OPTION` for options that are not a
+   *   plain object (or a bad help/unit), or `EMON_METRIC_CONFLICT` if `name` is another type or has
+   *   other label names
    */
   counter(name: string, options: MetricOptions = {}): Counter {
+    checkDeclaration(name, options);
     this.#yieldRestored(name, 'counter', options);
     return this.#register(name, 'counter', options, () => new Counter(name, options, this.#context));
   }
 
   /** Registers (or returns) gauge `name`. @throws {MonitorError} as `counter` */
   gauge(name: string, options: MetricOptions = {}): Gauge {
+    checkDeclaration(name, options);
     this.#yieldRestored(name, 'gauge', options);
     return this.#register(name, 'gauge', options, () => new Gauge(name, options, this.#context));
   }
 
   /** Registers (or returns) histogram `name`. @throws {MonitorError} as `counter`, or for other buckets */
   histogram(name: string, options: HistogramOptions = {}): Histogram {
+    checkDeclaration(name, options);
     this.#yieldRestored(name, 'histogram', options);
     const metric = this.#register(name, 'histogram', options, () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets));
     if (options.buckets !== undefined) {
@@ -143,7 +161,10 @@ export class Registry {
       case 'histogram':
         return this.histogram(name, options);
       default:
-        throw new MonitorError(ErrorCode.InvalidOption, `metric "${String(name)}": invalid type ${JSON.stringify(type)} (allowed: ${TYPES.join(', ')})`);
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `metric ${typeof name === 'string' ? `"${name}"` : describeValue(name)}: invalid type ${describeValue(type)} (allowed: ${TYPES.join(', ')})`,
+        );
     }
   }
 
@@ -158,7 +179,8 @@ export class Registry {
     const metric = this.require(name);
     if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
     if (typeof value !== 'number') throw invalidValue(name, 'an increment must be a finite number', value);
-    metric.inc(labels, value);
+    // Value first: a number there makes the labels argument unambiguous, whatever it holds.
+    metric.inc(value, labels);
   }
 
   /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} */
@@ -238,7 +260,7 @@ export class Registry {
   require<T extends MetricType>(name: string, type?: T): Extract<AnyMetric, { type: T }> {
     const metric = this.#metrics.get(name);
     if (metric === undefined) {
-      throw new MonitorError(ErrorCode.UnknownMetric, `unknown metric "${typeof name === 'string' ? name : String(name)}": register it first`);
+      throw new MonitorError(ErrorCode.UnknownMetric, `unknown metric ${typeof name === 'string' ? `"${name}"` : describeValue(name)}: register it first`);
     }
     if (type !== undefined && metric.type !== type) {
       throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a ${metric.type}, not a ${type}`);

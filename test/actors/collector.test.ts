@@ -7,7 +7,8 @@ import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { memoryLogger } from '../helpers.js';
+import { ErrorCode } from '../../src/errors.js';
+import { expectMonitorError, memoryLogger } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -67,15 +68,16 @@ describe('flushTable / restoreTable', () => {
     expect(logger.records.filter((r) => r.msg.startsWith('series not persisted'))).toHaveLength(1);
   });
 
-  it('does not write a non-finite value as a history point', async () => {
+  it('never holds a non-finite value to write: an update that would overflow is refused', async () => {
     const store = tempStore();
     const { registry } = newRegistry();
     const g = registry.gauge('huge');
     g.inc(1e308);
-    g.inc(1e308);
+    expectMonitorError(() => g.inc(1e308), ErrorCode.InvalidValue, /metric "huge": the value would overflow/);
     registry.counter('fine').inc(2);
     const summary = await flushTable(registry, store, 1000);
-    expect(summary.points).toBe(1);
+    expect(summary.points).toBe(2);
+    expect(store.latest(store.seriesId('huge')!)).toEqual([1000, 1e308]);
     expect(store.latest(store.seriesId('fine')!)).toEqual([1000, 2]);
   });
 
