@@ -38,7 +38,7 @@ import { callSource, type DashboardSources } from './dashboard-sources.js';
 import { dashboardsFrom } from './dashboards.js';
 import { FrameBuilder } from './frame-builder.js';
 import { HistoryQuery } from './history-query.js';
-import { HttpError } from './http-error.js';
+import { HttpError, rawAnswer } from './http-error.js';
 import { LiveReader } from './live-reader.js';
 import { StaticFiles } from './static-files.js';
 import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
@@ -370,7 +370,7 @@ export class HttpServer {
     }
   }
 
-  /** @throws {HttpError} 414, 404, 403 */
+  /** @throws {HttpError} 414, 400 (not a websocket upgrade), 404, 405, 403 */
   #checkUpgrade(req: IncomingMessage): URL {
     const raw = req.url ?? '/';
     if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
@@ -380,31 +380,15 @@ export class HttpServer {
     } catch {
       throw new HttpError(400, 'the request URL cannot be parsed');
     }
+    const upgrade = String(req.headers.upgrade ?? '');
+    if (upgrade.toLowerCase() !== 'websocket') {
+      throw new HttpError(400, `Upgrade ${JSON.stringify(upgrade.slice(0, 40))} is not supported (only websocket, at /ws): send the request without Upgrade`);
+    }
     if (url.pathname !== '/ws') throw new HttpError(404, 'the live feed is at /ws');
+    if (req.method !== 'GET') throw new HttpError(405, `method ${req.method} not allowed for the live feed (allowed: GET)`, { allow: 'GET' });
     this.#checkCaller(req);
     return url;
   }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-/** A whole response written straight to a socket (no `ServerResponse` exists for it), closing the connection. */
-function rawAnswer(err: HttpError): string {
-  const body = JSON.stringify({ error: err.message });
-  const extra = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return `HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? 'Error'}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n${extra}Connection: close\r\n\r\n${body}`;
 }
 
 /** What to answer a request Node's parser refused, or a client that ran out of time. */

@@ -26,6 +26,7 @@ import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClientMsg, ServerMsg, Subscription } from '../protocol.js';
 import { subscriptionKey } from './frame-builder.js';
+import { HttpError, rawAnswer } from './http-error.js';
 
 /** Limits of the feed; every one has a default. */
 export interface WsLimits {
@@ -173,6 +174,11 @@ export class WsServer {
     this.#limits = { ...DEFAULT_WS_LIMITS, ...options.limits };
     this.#dashboards = new Set(options.dashboards);
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.#limits.maxPayload, clientTracking: false });
+    // A handshake ws refuses (bad key, version, protocol list) is answered like every other refusal: JSON.
+    this.#wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      const headers: Record<string, string> = /Sec-WebSocket-Version/i.test(err.message) ? { 'sec-websocket-version': '13, 8' } : {};
+      socket.end(rawAnswer(new HttpError(400, `websocket handshake refused: ${err.message}`, headers)));
+    });
   }
 
   /** Whether another client may connect (below `maxClients` and not closing). */

@@ -17,9 +17,13 @@ import type { ServerMsg, Subscription } from '../../src/protocol.js';
 import { DEFAULT_WS_LIMITS } from '../../src/server/ws-server.js';
 import { until } from '../helpers.js';
 import { connectFeed, type FeedClient, runCleanups, startDashboard, type Fixture } from '../server/dashboard-fixture.js';
-import { dashboardState, seedTable } from './wire-fixture.js';
+import { runCleanups as runTreeCleanups, startTree } from './tree-fixture.js';
+import { dashboardState, rawRequest, requestText, seedTable } from './wire-fixture.js';
 
-afterEach(runCleanups);
+afterEach(async () => {
+  await runCleanups();
+  await runTreeCleanups();
+});
 
 const T0 = 1_700_000_000_000;
 const MAX_PAYLOAD = DEFAULT_WS_LIMITS.maxPayload;
@@ -194,6 +198,68 @@ async function expectUndisturbed(s: { f: Fixture; observer: FeedClient; attacker
   expect(s.f.logger.records.filter((r) => r.level === 'error')).toEqual([]);
 }
 
+describe('bad WebSocket handshakes (property-based)', () => {
+  it('answers every upgrade it does not accept with a 4xx JSON error, accepts only a valid GET /ws, and keeps serving', async () => {
+    const s = await startFeed();
+    const port = Number(new URL(s.f.url).port);
+    const VALID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+    const header = <T>(values: T[]) => fc.option(fc.constantFrom(...values), { nil: undefined });
+    const handshake = fc.record({
+      method: fc.constantFrom('GET', 'GET', 'POST', 'PUT', 'OPTIONS'),
+      path: fc.constantFrom('/ws', '/ws', '/ws?x=1', '/ws/', '/WS', '/', '/api/alerts', '/ws%00', '/assets/app.js'),
+      upgrade: header(['websocket', 'WebSocket', 'h2c', '', 'websocket, h2c', 'TLS/1.0']),
+      connection: fc.constantFrom('Upgrade', 'keep-alive, Upgrade', 'upgrade'),
+      key: header([VALID_KEY, VALID_KEY, 'abc', 'x'.repeat(24), '', 'dGhlIHNhbXBsZSBub25jZQ', `${VALID_KEY}, ${VALID_KEY}`]),
+      version: header(['13', '13', '8', '12', 'abc', '13, 8', '']),
+      protocol: header(['chat', 'a, a', ',', 'a b', 'x'.repeat(300)]),
+      extensions: header(['permessage-deflate', 'garbage;;;', 'permessage-deflate; server_max_window_bits=99', 'x-unknown']),
+    });
+    const valid = { method: 'GET', path: '/ws', upgrade: 'websocket', connection: 'Upgrade', key: VALID_KEY, version: '13', protocol: undefined, extensions: undefined };
+    /** A valid handshake with up to two of its fields taken from a random one. */
+    const nearlyValid = fc
+      .tuple(fc.subarray(Object.keys(valid) as (keyof typeof valid)[], { maxLength: 2 }), handshake)
+      .map(([fields, random]) => ({ ...valid, ...Object.fromEntries(fields.map((k) => [k, random[k]])) }) as typeof valid);
+    let accepted = 0;
+    const statuses: Record<number, number> = {};
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(handshake, nearlyValid), async (h) => {
+        const headers: Record<string, string> = { connection: h.connection };
+        if (h.upgrade !== undefined) headers.upgrade = h.upgrade;
+        if (h.key !== undefined) headers['sec-websocket-key'] = h.key;
+        if (h.version !== undefined) headers['sec-websocket-version'] = h.version;
+        if (h.protocol !== undefined) headers['sec-websocket-protocol'] = h.protocol;
+        if (h.extensions !== undefined) headers['sec-websocket-extensions'] = h.extensions;
+        const res = await rawRequest(port, requestText(port, h.path, { method: h.method, headers }));
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        const context = `${JSON.stringify(h)} → ${res.status} ${res.body.slice(0, 200)}`;
+        if (res.status === 101) {
+          accepted++;
+          expect(h.method, context).toBe('GET');
+          expect(new URL(h.path, 'http://x').pathname, context).toBe('/ws');
+          expect(h.upgrade?.toLowerCase(), context).toBe('websocket');
+          expect(h.key, context).toBe(VALID_KEY);
+          return;
+        }
+        if (res.status === 200) {
+          // Not an upgrade at all for Node (no Upgrade header): a plain GET of a page or API route.
+          expect((h.upgrade ?? '') === '' && h.method === 'GET', context).toBe(true);
+          return;
+        }
+        expect(res.status, context).toBeGreaterThanOrEqual(400);
+        expect(res.status, context).toBeLessThan(500);
+        expect(res.headers['content-type'], context).toMatch(/^application\/json/);
+        const error = (JSON.parse(res.body) as { error: string }).error;
+        expect(error.length, context).toBeGreaterThan(10);
+      }),
+      { seed: 29, numRuns: 200 },
+    );
+    console.log('upgrade property answers by status:', statuses);
+    expect(accepted).toBeGreaterThan(0);
+    await until(async () => expect((await s.f.pid.call({ type: 'stats' })).clients).toBe(2));
+    await expectUndisturbed(s);
+  });
+});
+
 describe('bad WebSocket frames (property-based)', () => {
   it('answers every malformed, unknown, wrongly typed, deeply nested, binary or fragmented message with one error and keeps the socket', async () => {
     const s = await startFeed();
@@ -356,5 +422,33 @@ describe('bad WebSocket frames (property-based)', () => {
       const replies = await exchange(s.attacker, () => s.attacker.send({ type: 'subscribe' }));
       return (replies[0] as Extract<ServerMsg, { type: 'subscribed' }>).subscribed.metrics;
     }
+  });
+});
+
+describe('bad WebSocket frames against the whole tree', () => {
+  it('answers each bad frame with one error while an observer keeps its frames and the tree keeps running', async () => {
+    const { mon, logger } = await startTree();
+    const { url } = await mon.dashboardAddress();
+    const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
+    const observer = await connectFeed(wsUrl);
+    const attacker = await connectFeed(wsUrl);
+    await observer.next('frame');
+    const seriesKeys = () => JSON.stringify(mon.metrics.metrics().map((m) => [m.name, m.series().map((x) => x.key)]));
+    const before = seriesKeys();
+    await fc.assert(
+      fc.asyncProperty(badFrame, async (frame) => {
+        const replies = await exchange(attacker, () => sendFragmented(attacker.ws, frame.data, frame.fragments));
+        expect(replies, frame.kind).toHaveLength(1);
+        expect(replies[0]!.type, frame.kind).toBe('error');
+        expect((replies[0] as Extract<ServerMsg, { type: 'error' }>).reason, frame.kind).toMatch(frame.reason);
+      }),
+      { seed: 42, numRuns: 100 },
+    );
+    const frames = framesOf(observer);
+    await until(() => expect(framesOf(observer)).toBeGreaterThan(frames + 2));
+    expect(observer.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(seriesKeys()).toBe(before);
+    expect(mon.supervisor.alive).toBe(true);
+    expect(logger.records.filter((r) => r.level === 'error')).toEqual([]);
   });
 });

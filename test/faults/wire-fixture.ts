@@ -59,7 +59,7 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      const length = options.head ? 0 : Number(headers['content-length'] ?? (closed ? buf.length - end - 4 : NaN));
+      const length = options.head || status === 101 ? 0 : Number(headers['content-length'] ?? (closed ? buf.length - end - 4 : NaN));
       if (!Number.isFinite(length)) return undefined;
       if (buf.length - end - 4 < length) return closed ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true } : undefined;
       return { status, headers, body: buf.subarray(end + 4, end + 4 + length).toString('utf8'), closedByServer: closed || /close/i.test(headers.connection ?? '') };
