@@ -165,7 +165,6 @@ describe('bad HTTP input (property-based)', () => {
     expect(statuses[200]).toBeGreaterThan(20);
     expect(statuses[400]).toBeGreaterThan(100);
     expect(statuses[404]).toBeGreaterThan(0);
-    console.log('query property answers by status:', statuses);
     expect(await dashboardState(f.registry, f.store, T0)).toBe(before);
     await expectStillServing(f);
     await expectNo5xx(f);
@@ -393,17 +392,19 @@ describe('bad HTTP input on the raw socket', () => {
     // One header line every 50 ms, for up to 5 s: far longer than headersMs.
     const chunks = ['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...Array.from({ length: 100 }, (_, i) => `x-slow-${i}: 1\r\n`)];
     const started = performance.now();
-    const slow = rawRequest(port, chunks, { gapMs: 50, timeoutMs: 5000 });
+    let slowDone = false;
+    const slow = rawRequest(port, chunks, { gapMs: 50, timeoutMs: 5000 }).finally(() => (slowDone = true));
     const others: RawResponse[] = [];
-    while (performance.now() - started < 600) others.push(await get(port, '/health'));
+    while (!slowDone) others.push(await get(port, '/health'));
     const res = await slow;
     const elapsed = performance.now() - started;
     expect(res.status).toBe(408);
     expect(expectJsonError(res, 'slowloris')).toMatch(/the request took too long to arrive/);
     expect(res.closedByServer).toBe(true);
     expect(elapsed).toBeLessThan(2000);
-    expect(others.length).toBeGreaterThan(3);
-    expect(others.every((o) => o.status === 200)).toBe(true);
+    // Others were served while the slow client held its connection.
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.map((o) => o.status)).toEqual(others.map(() => 200));
     // By default a slowloris is cut within headersMs + checkIntervalMs, not Node's 10 s + 30 s.
     expect(DEFAULT_HTTP_TIMEOUTS.headersMs + DEFAULT_HTTP_TIMEOUTS.checkIntervalMs).toBeLessThanOrEqual(11_000);
     // A connection that sends nothing at all is closed too.
