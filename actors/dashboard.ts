@@ -17,7 +17,7 @@ import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { Behaviour, Pid } from '../src/otp/index.js';
 import type { DashboardSources } from '../src/server/dashboard-sources.js';
-import { HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
+import { type HttpTimeouts, HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
 import type { WsLimits } from '../src/server/ws-server.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -55,6 +55,8 @@ export interface DashboardArgs {
   pageDir?: string;
   /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
   sourceTimeoutMs?: number;
+  /** Client deadlines (slow clients get a 408); defaults in `DEFAULT_HTTP_TIMEOUTS` of `src/server/http-server.ts`. */
+  httpTimeouts?: Partial<HttpTimeouts>;
 }
 
 interface State {
@@ -77,6 +79,7 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
       wsLimits: args.wsLimits,
       pageDir: args.pageDir,
       sourceTimeoutMs: args.sourceTimeoutMs,
+      timeouts: args.httpTimeouts,
     });
     const address = await server.listen(args.config.host, args.config.port);
     if (args.config.real_time_enabled) ctx.interval(args.config.refresh_interval, { type: 'tick' });

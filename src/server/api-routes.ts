@@ -32,12 +32,18 @@ function json(value: unknown, status = 200): ApiResponse {
   return { status, contentType: JSON_TYPE, body: JSON.stringify(value) };
 }
 
-/** @throws {HttpError} 400 for a parameter not in `allowed` (besides `token`) */
+/**
+ * @throws {HttpError} 400 for a parameter not in `allowed` (besides `token`), or one given twice:
+ * `?from=1&from=2` would otherwise silently mean whichever value the route happened to read
+ */
 function allowParams(query: URLSearchParams, allowed: readonly string[]): void {
+  const seen = new Set<string>();
   for (const name of query.keys()) {
     if (name !== 'token' && !allowed.includes(name)) {
       throw new HttpError(400, `unknown parameter ${JSON.stringify(name.slice(0, 40))} (allowed: ${allowed.length === 0 ? 'none' : allowed.join(', ')})`);
     }
+    if (seen.has(name)) throw new HttpError(400, `parameter ${JSON.stringify(name)} is given more than once (give it once)`);
+    seen.add(name);
   }
 }
 

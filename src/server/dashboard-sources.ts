@@ -6,7 +6,7 @@
  * endpoint answer 503 with the reason; it never takes the server down.
  */
 import { toError } from '../errors.js';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from '../exposition/prometheus-text.js';
+import { renderExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import type { AlertView, Scores, SlaView } from '../protocol.js';
 
@@ -74,8 +74,8 @@ export function scoresFromRegistry(registry: Registry): Scores | null {
 
 /**
  * Sources for a server running alone: no report, SLAs or alerts yet, scores from the table's
- * `perf.score{kind}` gauge (see `scoresFromRegistry`), no supervised processes, and `/metrics` in
- * the Prometheus text format from `registry`. Override what exists:
+ * `perf.score{kind}` gauge (see `scoresFromRegistry`), no supervised processes, and `/metrics`
+ * from `registry` in the format the Accept header asks for (OpenMetrics or the Prometheus text format). Override what exists:
  * `{ ...standaloneSources(registry), alerts: () => ... }`.
  */
 export function standaloneSources(registry: Registry): DashboardSources {
@@ -84,7 +84,7 @@ export function standaloneSources(registry: Registry): DashboardSources {
     slas: async () => [],
     alerts: async () => [],
     scores: () => scoresFromRegistry(registry),
-    metrics: async () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: await renderPrometheusText(registry) }),
+    metrics: (accept) => renderExposition(registry, accept),
     processes: () => ({}),
   };
 }

@@ -91,9 +91,11 @@ export class FrameBuilder {
   frame(sub: Subscription, key = subscriptionKey(sub)): Buffer {
     const cached = this.#frames.get(key);
     if (cached !== undefined) return cached;
-    const dashboards: Record<string, Record<string, ChartPoints>> = {};
+    // Null-prototype maps: a client may subscribe to a metric named `__proto__`, which a plain
+    // object would take as its prototype instead of a key (and leave out of the frame).
+    const dashboards: Record<string, Record<string, ChartPoints>> = Object.create(null);
     for (const name of sub.dashboards) dashboards[name] = this.#tickCharts(name);
-    const metrics: Record<string, Record<string, Point>> = {};
+    const metrics: Record<string, Record<string, Point>> = Object.create(null);
     for (const name of sub.metrics) metrics[name] = this.#tickMetric(name);
     const msg: ServerMsg = { type: 'frame', at: this.#at, dashboards, metrics, alerts: this.#alerts, scores: this.#scores };
     const bytes = Buffer.from(JSON.stringify(msg));
@@ -114,7 +116,7 @@ export class FrameBuilder {
   #tickMetric(name: string): Record<string, Point> {
     let points = this.#metrics.get(name);
     if (points === undefined) {
-      points = {};
+      points = Object.create(null) as Record<string, Point>;
       for (const [key, value] of Object.entries(this.#reader.metricValues(name, this.#maxSeriesPerMetric))) points[key] = [this.#at, value];
       this.#metrics.set(name, points);
     }

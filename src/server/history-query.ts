@@ -4,7 +4,7 @@
  * A request names either one metric series (`metric`, optional `labels` as a JSON object,
  * `stat`) or a dashboard (every series of every chart), a range `[from, to]` in ms since the
  * epoch and a point budget `points`. Defaults: `to` = now, `from` = `to - historical_range`,
- * `points` = `data_points`. Limits, each a 400 with the reason when broken: `points` is an integer
+ * `points` = `data_points` (`from` never before 0). Limits, each a 400 with the reason when broken: `points` is an integer
  * from 1 to `data_points`; `from < to`; the range is at most the larger of `historical_range` and
  * the store's rollup retention (7 days by default: older data no longer exists).
  *
@@ -78,12 +78,14 @@ export class HistoryQuery {
    */
   parse(query: URLSearchParams, nowMs: number): HistoryRequest {
     const to = intParam(query, 'to') ?? nowMs;
-    const from = intParam(query, 'from') ?? to - this.#limits.defaultRangeMs;
+    if (to < 1) throw new HttpError(400, `to must be a time in ms since the epoch (>= 1), got ${to}`);
+    // The default range starts at the epoch at the earliest: a from the caller never gave must not be a 400.
+    const from = intParam(query, 'from') ?? Math.max(0, to - this.#limits.defaultRangeMs);
     const points = intParam(query, 'points') ?? this.#limits.dataPoints;
     if (from < 0) throw new HttpError(400, `from must be a time in ms since the epoch (>= 0), got ${from}`);
     if (from >= to) throw new HttpError(400, `from (${from}) must be before to (${to})`);
     if (to - from > this.#limits.maxRangeMs) {
-      throw new HttpError(400, `the range ${to - from} ms is longer than the longest allowed, ${this.#limits.maxRangeMs} ms`);
+      throw new HttpError(400, `from..to spans ${to - from} ms, longer than the longest allowed range, ${this.#limits.maxRangeMs} ms`);
     }
     if (points < 1 || points > this.#limits.dataPoints) {
       throw new HttpError(400, `points must be an integer from 1 to ${this.#limits.dataPoints} (data_points), got ${points}`);
@@ -94,12 +96,12 @@ export class HistoryQuery {
     if (dashboard !== null) {
       if (query.has('labels') || query.has('stat')) throw new HttpError(400, 'labels and stat go with metric, not dashboard');
       const def = this.#dashboards.get(dashboard);
-      if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard)} (available: ${[...this.#dashboards.keys()].join(', ')})`);
+      if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
       return { from, to, points, target: { kind: 'dashboard', dashboard: def } };
     }
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
     const stat = (query.get('stat') ?? 'value') as SeriesStat;
-    if (!STATS.includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat)} is not one of ${STATS.join(', ')}`);
+    if (!STATS.includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${STATS.join(', ')}`);
     const labels = labelsParam(query.get('labels'));
     return { from, to, points, target: { kind: 'metric', series: { label: metric!, metric: metric!, stat, ...(labels === undefined ? {} : { labels }) } } };
   }

@@ -17,3 +17,27 @@ export class HttpError extends Error {
     this.name = 'HttpError';
   }
 }
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * The whole response for `err`, to write straight to a socket where no `ServerResponse` exists (a
+ * refused upgrade, a request Node's parser refused): `{ "error": reason }`, closing the connection.
+ */
+export function rawAnswer(err: HttpError): string {
+  const body = JSON.stringify({ error: err.message });
+  const extra = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n${extra}Connection: close\r\n\r\n${body}`;
+}

@@ -5,12 +5,16 @@
  *
  * Every request passes, in order:
  * 1. size: a URL over {@link MAX_URL_BYTES} is a 414; a body (only GET/HEAD are served, and they
- *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413; headers over 16 KiB are refused
- *    by Node (431);
- * 2. method: anything but GET/HEAD is a 405 (upgrades aside);
- * 3. `Host` and `Origin` (see `access.ts`): a 403;
+ *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413, and the connection is closed
+ *    rather than the body read; headers over {@link MAX_HEADER_BYTES} are a 431 (a request line
+ *    that long, a 414);
+ * 2. method: anything but GET/HEAD is a 405 (upgrades aside; `CONNECT` too);
+ * 3. `Host` and `Origin` (see `access.ts`): a 403 (a 400 without `Host`);
  * 4. the token, except for the page, its assets and `/health`: a 401;
  * 5. the route: static file, API (`api-routes.ts`) or 404.
+ * Requests Node's parser refuses (a malformed request line or header, a bad `Content-Length`) are
+ * a 400, and a client that has not sent its headers within `headersMs`, or the whole request
+ * within `requestMs` (a slowloris), a 408; both close the connection (see {@link HttpTimeouts}).
  * Errors are `{ "error": reason }`. Responses carry `X-Content-Type-Options: nosniff`; the page
  * also a Content-Security-Policy that allows no inline script and no other origin.
  *
@@ -34,7 +38,7 @@ import { callSource, type DashboardSources } from './dashboard-sources.js';
 import { dashboardsFrom } from './dashboards.js';
 import { FrameBuilder } from './frame-builder.js';
 import { HistoryQuery } from './history-query.js';
-import { HttpError } from './http-error.js';
+import { HttpError, rawAnswer } from './http-error.js';
 import { LiveReader } from './live-reader.js';
 import { StaticFiles } from './static-files.js';
 import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
@@ -43,8 +47,22 @@ import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
 export const MAX_URL_BYTES = 4096;
 /** Largest request body accepted (and ignored), bytes. */
 export const MAX_BODY_BYTES = 1024;
-/** Largest request header block, bytes (Node answers 431 above it). */
+/** Largest request header block, bytes (a 431 above it). */
 export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** How long a client may take; every one has a default ({@link DEFAULT_HTTP_TIMEOUTS}). */
+export interface HttpTimeouts {
+  /** From the connection (or the previous request) until the request's headers are complete, ms. Default 10000. */
+  headersMs: number;
+  /** Until the whole request is received, ms. Default 30000. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this, ms. Default 5000. */
+  keepAliveMs: number;
+  /** How often the two deadlines above are checked, ms: a slow client is cut at most this late. Default 1000. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5000, checkIntervalMs: 1000 });
 
 export interface HttpServerOptions {
   registry: Registry;
@@ -64,6 +82,8 @@ export interface HttpServerOptions {
   pageDir?: string;
   /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
   sourceTimeoutMs?: number;
+  /** Client deadlines; defaults in {@link DEFAULT_HTTP_TIMEOUTS}. */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 /** Where the server listens. */
@@ -123,14 +143,27 @@ export class HttpServer {
     this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({ dashboards: dashboards.map((d) => d.name), refreshInterval: config.refresh_interval, now: this.#now, log: this.#log, limits: options.wsLimits });
-    this.#server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => void this.#onRequest(req, res));
-    this.#server.keepAliveTimeout = 5000;
-    this.#server.headersTimeout = 10_000;
-    this.#server.requestTimeout = 30_000;
+    const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
+    // Node's own check runs every 30 s by default: a slowloris would hold a socket 40 s past its deadline.
+    // requireHostHeader off: Node's own refusal is a bodiless 400; #checkCaller answers with the reason.
+    this.#server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: timeouts.checkIntervalMs, requireHostHeader: false }, (req, res) => void this.#onRequest(req, res));
+    this.#server.keepAliveTimeout = timeouts.keepAliveMs;
+    this.#server.headersTimeout = timeouts.headersMs;
+    this.#server.requestTimeout = timeouts.requestMs;
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
-    this.#server.on('clientError', (err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy(err);
+    this.#server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      this.#count(405);
+      socket.end(rawAnswer(new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' })));
+    });
+    this.#server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const refused = parserError(err);
+      this.#count(refused.status);
+      socket.end(rawAnswer(refused));
     });
   }
 
@@ -259,7 +292,8 @@ export class HttpServer {
     }
     const length = Number(req.headers['content-length'] ?? 0);
     if (req.headers['transfer-encoding'] !== undefined || !(length <= MAX_BODY_BYTES)) {
-      throw new HttpError(413, `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`);
+      // Closing rather than reading a body that may be gigabytes long (or chunked without end).
+      throw new HttpError(413, `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`, { connection: 'close' });
     }
     req.resume();
     this.#checkCaller(req);
@@ -270,8 +304,9 @@ export class HttpServer {
     }
   }
 
-  /** @throws {HttpError} 403 for a foreign Host or Origin */
+  /** @throws {HttpError} 400 without a Host header, 403 for a foreign Host or Origin */
   #checkCaller(req: IncomingMessage): void {
+    if (req.headers.host === undefined) throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
     if (!this.#access.hostAllowed(req.headers)) {
       throw new HttpError(403, `host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))} is not this server (use 127.0.0.1 or localhost, or add the origin to allowed_origins)`);
     }
@@ -299,9 +334,13 @@ export class HttpServer {
     };
   }
 
-  #send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string>): void {
+  #count(status: number): void {
     const kind = `${Math.floor(status / 100)}xx`;
     this.#requests[kind] = (this.#requests[kind] ?? 0) + 1;
+  }
+
+  #send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string>): void {
+    this.#count(status);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -326,14 +365,12 @@ export class HttpServer {
       }
       this.#ws.accept(req, socket, head);
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
-      const body = JSON.stringify({ error: err instanceof HttpError ? err.message : 'internal error' });
       if (!(err instanceof HttpError)) this.#log.error({ err: toError(err) }, 'dashboard upgrade failed');
-      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(rawAnswer(err instanceof HttpError ? err : new HttpError(500, 'internal error')));
     }
   }
 
-  /** @throws {HttpError} 414, 404, 403 */
+  /** @throws {HttpError} 414, 400 (not a websocket upgrade), 404, 405, 403 */
   #checkUpgrade(req: IncomingMessage): URL {
     const raw = req.url ?? '/';
     if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
@@ -343,10 +380,29 @@ export class HttpServer {
     } catch {
       throw new HttpError(400, 'the request URL cannot be parsed');
     }
+    const upgrade = String(req.headers.upgrade ?? '');
+    if (upgrade.toLowerCase() !== 'websocket') {
+      throw new HttpError(400, `Upgrade ${JSON.stringify(upgrade.slice(0, 40))} is not supported (only websocket, at /ws): send the request without Upgrade`);
+    }
     if (url.pathname !== '/ws') throw new HttpError(404, 'the live feed is at /ws');
+    if (req.method !== 'GET') throw new HttpError(405, `method ${req.method} not allowed for the live feed (allowed: GET)`, { allow: 'GET' });
     this.#checkCaller(req);
     return url;
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 414: 'URI Too Long', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+/** What to answer a request Node's parser refused, or a client that ran out of time. */
+function parserError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): HttpError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      // The parser counts the request line with the headers; a target that long alone is a 414.
+      const start = err.rawPacket?.subarray(0, MAX_URL_BYTES + 16).toString('latin1') ?? '';
+      if (/^[A-Z]{1,16} [^\s]+$/.test(start) && start.length > MAX_URL_BYTES) return new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+      return new HttpError(431, `the request headers are larger than ${MAX_HEADER_BYTES} bytes`);
+    }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new HttpError(408, 'the request took too long to arrive (slow client): connection closed');
+    default:
+      return new HttpError(400, `malformed HTTP request (${String(err.code ?? 'parse error').slice(0, 40)}): send "GET <path> HTTP/1.1" with valid headers`);
+  }
+}

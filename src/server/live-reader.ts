@@ -113,7 +113,8 @@ export class LiveReader {
    * @param limit most series read (the rest are left out)
    */
   metricValues(name: string, limit: number): Record<string, number | null> {
-    const out: Record<string, number | null> = {};
+    // Null prototype: a series key may be `__proto__` (a metric of that name without labels).
+    const out: Record<string, number | null> = Object.create(null);
     const metric = this.#registry.get(name);
     if (metric === undefined) return out;
     const all = metric.series() as Series[];

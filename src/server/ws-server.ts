@@ -26,6 +26,7 @@ import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClientMsg, ServerMsg, Subscription } from '../protocol.js';
 import { subscriptionKey } from './frame-builder.js';
+import { HttpError, rawAnswer } from './http-error.js';
 
 /** Limits of the feed; every one has a default. */
 export interface WsLimits {
@@ -123,7 +124,7 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
     case 'subscribe':
     case 'unsubscribe': {
       for (const key of Object.keys(msg)) {
-        if (key !== 'type' && key !== 'dashboards' && key !== 'metrics') return { error: `${msg.type}: unknown field ${JSON.stringify(key)} (allowed: dashboards, metrics)` };
+        if (key !== 'type' && key !== 'dashboards' && key !== 'metrics') return { error: `${msg.type}: unknown field ${describeValue(key)} (allowed: dashboards, metrics)` };
       }
       const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, DASHBOARD_RE, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
       if (typeof dashboards === 'string') return { error: dashboards };
@@ -133,7 +134,7 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
     }
     case 'ping': {
       for (const key of Object.keys(msg)) {
-        if (key !== 'type' && key !== 'id') return { error: `ping: unknown field ${JSON.stringify(key)} (allowed: id)` };
+        if (key !== 'type' && key !== 'id') return { error: `ping: unknown field ${describeValue(key)} (allowed: id)` };
       }
       const id = msg.id;
       if (id === undefined) return { type: 'ping' };
@@ -141,7 +142,9 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
       return { error: `ping.id must be a string of at most ${MAX_NAME} characters or a finite number` };
     }
     default:
-      return { error: `unknown message type ${JSON.stringify(msg.type) ?? 'undefined'} (allowed: subscribe, unsubscribe, ping)` };
+      // describeValue, not JSON.stringify: the type may be 16 KB of text or 8,000 nested arrays,
+      // which JSON.stringify would echo whole or throw a RangeError on (out of the message handler: a crash).
+      return { error: `unknown message type ${describeValue(msg.type)} (allowed: subscribe, unsubscribe, ping)` };
   }
 }
 
@@ -171,6 +174,11 @@ export class WsServer {
     this.#limits = { ...DEFAULT_WS_LIMITS, ...options.limits };
     this.#dashboards = new Set(options.dashboards);
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.#limits.maxPayload, clientTracking: false });
+    // A handshake ws refuses (bad key, version, protocol list) is answered like every other refusal: JSON.
+    this.#wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      const headers: Record<string, string> = /Sec-WebSocket-Version/i.test(err.message) ? { 'sec-websocket-version': '13, 8' } : {};
+      socket.end(rawAnswer(new HttpError(400, `websocket handshake refused: ${err.message}`, headers)));
+    });
   }
 
   /** Whether another client may connect (below `maxClients` and not closing). */
@@ -200,7 +208,15 @@ export class WsServer {
     const sub: Subscription = { dashboards: first === undefined ? [] : [first], metrics: [] };
     const client: Client = { id: `c${this.#nextId++}`, ws, sub, key: subscriptionKey(sub), alive: true, skippingSince: undefined };
     this.#clients.set(ws, client);
-    ws.on('message', (data, isBinary) => this.#onMessage(client, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      // A throw here would escape through ws's event emitter into the host as an uncaughtException.
+      try {
+        this.#onMessage(client, data, isBinary);
+      } catch (err) {
+        this.#options.log.error({ client: client.id, err: toError(err) }, 'dashboard feed: handling a client message failed');
+        this.#error(client, 'the server could not handle this message (logged on the server)');
+      }
+    });
     ws.on('pong', () => {
       client.alive = true;
     });
