@@ -95,7 +95,9 @@ export class Access {
     if (!this.tokenRequired) return true;
     const auth = headers.authorization;
     let given: string | null = null;
-    if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7).trim();
+    // Exactly what follows "Bearer ": no trimming, so " <token>" is as wrong as any other string
+    // (Node has already dropped the whitespace around the header value).
+    if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7);
     else given = query.get('token');
     if (given === null) return false;
     return timingSafeEqual(digest(given), this.#tokenDigest);
