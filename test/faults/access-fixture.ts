@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { onCleanup } from './tree-fixture.js';
 
 /** An HTTP answer. */
@@ -86,4 +87,37 @@ export async function echoService(status: number): Promise<{ url: string; reques
       }),
   );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+}
+
+/**
+ * An SMTP server on 127.0.0.1:0 that refuses every login with a 535 whose text repeats the user
+ * name and password it was given (as a careless server might). Closed at cleanup.
+ */
+export async function leakySmtp(): Promise<{ port: number; logins: () => number }> {
+  let logins = 0;
+  const server = new SMTPServer({
+    logger: false,
+    disabledCommands: ['STARTTLS'],
+    allowInsecureAuth: true,
+    closeTimeout: 100,
+    onAuth(auth, _session, callback) {
+      logins++;
+      callback(Object.assign(new Error(`login refused for ${auth.username} with password ${auth.password}`), { responseCode: 535 }));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.server.address() as AddressInfo).port, logins: () => logins };
+}
+
+/** JSON of `value` with every Error spelled out (message, stack, cause, own fields), for scanning. */
+export function dump(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Error) {
+      const out: Record<string, unknown> = { name: v.name, message: v.message, stack: v.stack, cause: v.cause };
+      for (const key of Object.keys(v)) out[key] = (v as unknown as Record<string, unknown>)[key];
+      return out;
+    }
+    return typeof v === 'bigint' ? String(v) : v;
+  });
 }

@@ -3,12 +3,13 @@ import os from 'node:os';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
-import { startMonitoring } from '../../src/index.js';
+import { loadConfig, redactConfig, startMonitoring } from '../../src/index.js';
+import { WebSocket } from 'ws';
 import { Access } from '../../src/server/access.js';
 import { API_ROUTES, type RoutePath } from '../../src/server/api-routes.js';
 import { StaticFiles } from '../../src/server/static-files.js';
 import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
-import { get, upgrade } from './access-fixture.js';
+import { dump, echoService, get, leakySmtp, upgrade } from './access-fixture.js';
 import { runCleanups, startTree, tempDir } from './tree-fixture.js';
 
 // The real timingSafeEqual, watched: the constant-time test checks what it is called with.
@@ -298,5 +299,110 @@ describe('access (fault suite)', () => {
     }
     expect(failures).toEqual([]);
     console.info(`origin/host: ${badOrigins.length} foreign origins and ${badHosts.length} foreign hosts refused, ${goodOrigins.length + goodHosts.length} allowed; ${tried} requests`);
+  });
+  it('never lets a secret into logs, errors, dead letters, frames, API answers, exports, /metrics, /health or the redacted config', async () => {
+    const secrets = {
+      smtpPass: 'smtpPassQ7w8e9r0t1y2u3i4',
+      slackToken: 'slackPathTokenA1b2C3d4E5f6G7h8',
+      webhookToken: 'webhookPathTokenZ9y8X7w6V5u4',
+      webhookKey: 'webhookQueryKeyM1n2B3v4C5x6',
+      twilioToken: 'twilioAuthTokenP0o9I8u7Y6t5',
+      amPass: 'alertmanagerPassK1j2H3g4F5d6',
+      dashboardToken: TOKEN,
+    };
+    const smtp = await leakySmtp();
+    const slack = await echoService(403);
+    const twilio = await echoService(401);
+    const webhook = await echoService(500);
+    const alertmanager = await echoService(400);
+    const { mon, logger } = await startTree({
+      env: { ERLMCP_DASHBOARD_TOKEN: secrets.dashboardToken, ERLMCP_SMTP_PASS: secrets.smtpPass, ERLMCP_TWILIO_AUTH_TOKEN: secrets.twilioToken },
+      config: {
+        alerting: {
+          check_interval: 50,
+          channels: {
+            email: { enabled: true, host: '127.0.0.1', port: smtp.port, user: 'alerts', to: ['ops@example.com'], timeout: 2000 },
+            slack: { enabled: true, webhook: `${slack.url}/services/T0000/B0000/${secrets.slackToken}`, timeout: 2000 },
+            sms: { enabled: true, account_sid: 'AC0123456789', to: ['+15550001111'], base_url: twilio.url, timeout: 2000 },
+            webhook: { enabled: true, url: `${webhook.url}/hooks/${secrets.webhookToken}?key=${secrets.webhookKey}`, timeout: 2000 },
+            alertmanager: { enabled: true, urls: [alertmanager.url.replace('http://', `http://am:${secrets.amPass}@`)] },
+          },
+          routing: { info: [], warning: [], error: [], critical: ['email', 'sms', 'slack', 'webhook', 'alertmanager'] },
+        },
+      },
+    });
+    const base = (await mon.dashboardAddress()).url;
+    const auth = { authorization: `Bearer ${secrets.dashboardToken}` };
+
+    // A live-feed client collects every frame while the alert fires and its deliveries fail.
+    const frames: string[] = [];
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { headers: auth, perMessageDeflate: false });
+    ws.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await mon.alerting.sendAlert('critical', 'disk full on db-1', { host: 'db-1' });
+    // Every channel has been tried and refused: 4 permanent refusals dead-lettered, the webhook's 500 retried.
+    await until(async () => expect((await mon.alerting.deadLetters()).length).toBeGreaterThanOrEqual(4), 15_000);
+    await until(() => expect(webhook.requests.length).toBeGreaterThanOrEqual(1), 15_000);
+    await until(() => expect(frames.some((f) => f.includes('disk full on db-1'))).toBe(true));
+    expect(smtp.logins()).toBeGreaterThanOrEqual(1);
+    expect(slack.requests.length + twilio.requests.length + alertmanager.requests.length).toBeGreaterThanOrEqual(3);
+    // The servers did get the credentials (so each one was in play), and echoed them back.
+    expect(slack.requests[0]!.url).toContain(secrets.slackToken);
+    expect(webhook.requests[0]!.url).toContain(secrets.webhookKey);
+    expect(twilio.requests[0]!.headers.authorization).toBe(`Basic ${b64(`AC0123456789:${secrets.twilioToken}`)}`);
+
+    const scanned: Record<string, string> = {};
+    scanned['dead letters'] = dump(await mon.alerting.deadLetters());
+    scanned['active alerts'] = dump(await mon.alerting.getActiveAlerts());
+    for (const route of API_ROUTES) {
+      const url = `${base}${sampleUrl(route.path)}`;
+      scanned[`GET ${route.path}`] = dump(await get(url, auth));
+    }
+    scanned['GET /api/export json'] = dump(await get(`${base}/api/export?dashboard=main&format=json`, auth));
+    scanned['GET /metrics openmetrics'] = dump(await get(`${base}/metrics`, { ...auth, accept: 'application/openmetrics-text; version=1.0.0' }));
+    scanned['GET /api/history?metric='] = dump(await get(`${base}/api/history?metric=alerts.notifications`, auth));
+    scanned['redacted config'] = dump(redactConfig(mon.config));
+    // Config errors: each secret in a value that is wrong (not a URL, wrong type).
+    const configErrors: unknown[] = [];
+    for (const env of [
+      { ERLMCP_SLACK_WEBHOOK: `hooks.slack.com/services/T0/B0/${secrets.slackToken}` },
+      { ERLMCP_WEBHOOK_URL: `ftp://hooks.example/${secrets.webhookToken}?key=${secrets.webhookKey}` },
+      { ERLMCP_ALERTMANAGER_URLS: `http//am:${secrets.amPass}@am.example:9093` },
+      { ERLMCP_SMTP_PASS: secrets.smtpPass, ERLMCP_SMTP_PORT: secrets.smtpPass },
+      { ERLMCP_DASHBOARD_TOKEN: secrets.dashboardToken, ERLMCP_DASHBOARD_PORT: secrets.dashboardToken },
+      { ERLMCP_TWILIO_AUTH_TOKEN: secrets.twilioToken, ERLMCP_TWILIO_ACCOUNT_SID: '' },
+    ]) {
+      try {
+        loadConfig({ env, overrides: { alerting: { channels: { slack: { enabled: true }, webhook: { enabled: true }, alertmanager: { enabled: true }, sms: { enabled: true, to: ['+15550001111'] }, email: { user: 'alerts' } } } } });
+        configErrors.push(`no error for ${Object.keys(env).join(',')}`);
+      } catch (err) {
+        configErrors.push(err);
+      }
+    }
+    expect(configErrors.every((e) => e instanceof MonitorError)).toBe(true);
+    scanned['config errors'] = dump(configErrors);
+    ws.close();
+    await mon.stop();
+    scanned.frames = frames.join('\n');
+    scanned.logs = dump(logger.records);
+
+    const needles: Array<[string, string]> = [];
+    for (const [name, secret] of Object.entries(secrets)) needles.push([name, secret], [`${name} (base64)`, b64(secret)]);
+    needles.push(['smtp user:pass (base64)', b64(`alerts:${secrets.smtpPass}`)], ['twilio sid:token (base64)', b64(`AC0123456789:${secrets.twilioToken}`)], ['alertmanager user:pass (base64)', b64(`am:${secrets.amPass}`)]);
+    const leaks: string[] = [];
+    for (const [where, text] of Object.entries(scanned)) {
+      for (const [name, needle] of needles) if (text.includes(needle)) leaks.push(`${name} in ${where}`);
+    }
+    expect(leaks).toEqual([]);
+    // What was scanned is real: the servers' echoes of the secrets reached the dead letters and
+    // the logs, redacted (4 channels refused for good; the webhook's 500 was logged as a retry).
+    expect(scanned['dead letters'].match(/\[redacted\]/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
+    expect(logger.records.filter((r) => r.msg === 'notification dead-lettered')).toHaveLength(4);
+    expect(logger.records.some((r) => r.msg.includes('retrying') && String(r.fields.error).includes('[redacted]'))).toBe(true);
+    expect(frames.length).toBeGreaterThan(3);
+    console.info(`secrets: ${needles.length} needles × ${Object.keys(scanned).length} places (${Object.values(scanned).reduce((n, t) => n + t.length, 0)} characters scanned, ${logger.records.length} log records, ${frames.length} frames)`);
   });
 });

@@ -12,6 +12,11 @@ describe('Redactor', () => {
     expect(redactor.redact('abc')).toBe('abc');
   });
 
+  it('redacts when its redact function is handed over on its own (as the outbox takes it)', () => {
+    const { redact } = new Redactor(['S3CRET-token']);
+    expect(redact('refused S3CRET-token')).toBe('refused [redacted]');
+  });
+
   it('drops user-info from any URL in the text', () => {
     expect(new Redactor([]).redact('failed: https://bob:hunter2@example.com/x and http://k@h/')).toBe('failed: https://[redacted]@example.com/x and http://[redacted]@h/');
   });
