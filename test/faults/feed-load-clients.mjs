@@ -5,11 +5,11 @@
  * Opens `n` ws connections (permessage-deflate off, as the server has it; at most 100 handshakes
  * at a time), each staying on its initial subscription (the "main" dashboard), and counts the
  * `frame` messages each receives and the gaps between them (arrival times, this process's
- * monotonic clock). Plain JS so it runs without a build step.
+ * monotonic clock), and the distinct frames (by `at`) any of them received. Plain JS so it runs without a build step.
  *
  * IPC: sends `{ ready: { connected, failed } }` once every connection is open; `{ type: 'start' }`
  * opens the counting window; `{ type: 'report' }` closes it and answers `{ report }` (per-client
- * frame counts, gap percentiles over all clients, the window's length); `{ type: 'close' }`
+ * frame counts, distinct frames, gap percentiles over all clients, the window's length); `{ type: 'close' }`
  * closes every connection (close handshake, terminate after 2 s) and answers `{ closed }`.
  * Exits when the parent goes away.
  */
@@ -25,6 +25,9 @@ if (url === undefined || !Number.isInteger(n) || n < 1) {
 
 const CONCURRENT_CONNECTS = 100;
 const FRAME_HEAD = '{"type":"frame"';
+const AT = /^\{"type":"frame","at":([0-9.e+]+)/;
+/** The distinct frames (by their `at`) any client received in the window. */
+const union = new Set();
 
 /** @type {Array<{ ws: WebSocket, frames: number, last: number | undefined, gaps: number[] }>} */
 const clients = [];
@@ -40,6 +43,8 @@ function connect() {
       if (!counting || data.toString('latin1', 0, FRAME_HEAD.length) !== FRAME_HEAD) return;
       const now = performance.now();
       client.frames++;
+      const at = AT.exec(data.toString('latin1', 0, 48));
+      if (at !== null) union.add(at[1]);
       if (client.last !== undefined) client.gaps.push(now - client.last);
       client.last = now;
     });
@@ -75,6 +80,7 @@ process.on('message', async (msg) => {
       c.last = undefined;
       c.gaps = [];
     }
+    union.clear();
     windowStart = performance.now();
     counting = true;
     process.send({ started: true });
@@ -86,6 +92,7 @@ process.on('message', async (msg) => {
       report: {
         windowMs,
         counts: clients.map((c) => c.frames),
+        distinctFrames: union.size,
         open: clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
         gaps: { n: gaps.length, p50: percentile(gaps, 0.5), p99: percentile(gaps, 0.99), max: gaps.at(-1) ?? null },
       },

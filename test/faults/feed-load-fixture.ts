@@ -16,6 +16,8 @@ export interface ClientsReport {
   windowMs: number;
   /** Frames each client received in the window. */
   counts: number[];
+  /** Distinct frames (by their `at`) that any client received in the window. */
+  distinctFrames: number;
   /** Connections still open. */
   open: number;
   /** Gaps between consecutive frames of a client, ms, over all clients. */
