@@ -169,6 +169,13 @@ describe('access (fault suite)', () => {
       requests++;
       if (res.status !== 101) failures.push(`/ws [right: ${v.name}] → ${res.status}`);
     }
+    // Paths that dress a protected route up as a public one: never answered with data.
+    const tricks = ['/assets/../api/alerts', '/assets/%2e%2e/api/alerts', '/assets/..%2fapi%2falerts', '//api/alerts', '/API/alerts', '/api/alerts/', '/api//alerts', '/health/../api/alerts', '/./api/alerts', '/index.html/../metrics', '/health/../metrics', '/assets/..;/metrics'];
+    for (const path of tricks) {
+      const res = await get(`${base}${path}`);
+      requests++;
+      if (res.status !== 401 && res.status !== 404) failures.push(`trick ${path} → ${res.status}`);
+    }
     // Public: answered without a token, and carrying nothing secret.
     for (const path of [...publicRoutes, ...pagePaths]) {
       const res = await get(`${base}${path}`);
@@ -181,7 +188,7 @@ describe('access (fault suite)', () => {
     expect(timingSafeEqualSpy.mock.calls.length - calls).toBeGreaterThan(protectedRoutes.length * (wrong.length - 8));
     // Not one log line carries the token, though it travelled in query strings.
     expect(JSON.stringify(logger.records)).not.toContain(TOKEN);
-    console.info(`access: ${protectedRoutes.length} protected routes + /ws + /api/<unknown>, ${wrong.length} wrong and ${right.length} right variants each, ${publicRoutes.length + pagePaths.length} public paths; ${requests} requests`);
+    console.info(`access: ${protectedRoutes.length} protected routes + /ws + /api/<unknown>, ${wrong.length} wrong and ${right.length} right variants each, ${tricks.length} path tricks, ${publicRoutes.length + pagePaths.length} public paths; ${requests} requests`);
   });
 
   it('compares tokens as SHA-256 digests with crypto.timingSafeEqual, whatever their length (fast-check, seed 42, 500 runs)', () => {
