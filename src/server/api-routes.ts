@@ -1,9 +1,10 @@
 /**
  * `ApiRoutes`: the JSON API, `/metrics` and `/health` (see the route list in `src/protocol.ts`).
- * The routes are the table {@link API_ROUTES}. Each route checks its query parameters (an unknown one is a 400, so a typo is not silently
- * ignored; `token` is allowed everywhere) and answers a response or throws `HttpError`. What comes
- * from other processes goes through `callSource`, so a failing or slow source is a 503 with the
- * reason, never a crash or a hung request. Access checks happen before, in `http-server.ts`.
+ * The routes are the table {@link API_ROUTES}. Each route checks its query parameters (an unknown
+ * one is a 400, so a typo is not silently ignored; `token` is allowed everywhere) and answers a
+ * response or throws `HttpError`. What comes from other processes goes through `callSource`, so a
+ * failing or slow source is a 503 with the reason, never a crash or a hung request. Access checks
+ * happen before, in `http-server.ts`.
  */
 import type { DashboardConfig } from '../config/schema.js';
 import type {
