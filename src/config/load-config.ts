@@ -316,12 +316,16 @@ function collectSecrets(section: string, input: PlainObject, secrets: Set<string
   }
 }
 
+/** User-info after `//`, even in a value that is not a valid URL (`http//user:pass@host`). */
+const USERINFO_AFTER_SLASHES = /\/\/[^\s/?#@"]*@/g;
+
 function scrub(problem: ConfigProblem, secrets: ReadonlySet<string>): ConfigProblem {
   let { message, key } = problem;
   for (const secret of secrets) {
     message = message.split(secret).join(REDACTED);
     key = key.split(secret).join(REDACTED);
   }
+  message = message.replace(USERINFO_AFTER_SLASHES, `//${REDACTED}@`);
   return { ...problem, key, message };
 }
 

@@ -1,8 +1,9 @@
 /**
  * Secrets in the configuration and how they stay out of logs, dashboard frames and error messages.
  *
- * The secret keys are the SMTP password, the Twilio auth token, the Slack webhook (anyone holding
- * it can post to the channel) and the dashboard token. A non-empty secret shows as `[redacted]`; an
+ * The secret keys are the SMTP password, the Twilio auth token, the Slack webhook and the generic
+ * webhook URL (anyone holding one can post to it: the token is often in its path or query) and the
+ * dashboard token. A non-empty secret shows as `[redacted]`; an
  * empty one stays empty, so a display still tells "no token" from "a token". Credentials embedded
  * in any URL (`https://user:pass@host`) are redacted too.
  */
@@ -16,6 +17,7 @@ export const SECRET_PATHS: readonly (readonly string[])[] = [
   ['alerting', 'channels', 'email', 'pass'],
   ['alerting', 'channels', 'sms', 'auth_token'],
   ['alerting', 'channels', 'slack', 'webhook'],
+  ['alerting', 'channels', 'webhook', 'url'],
   ['dashboard', 'auth_token'],
 ];
 

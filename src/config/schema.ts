@@ -38,6 +38,7 @@
  * environment, not in these files; see `loadConfig`.
  */
 import * as z from 'zod';
+import { isLoopbackHost } from '../server/access.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -492,6 +493,12 @@ export const dashboardSchema = z.strictObject({
   dashboards: listOf(dashboardDefSchema, 'a list of dashboards')
     .superRefine((defs, ctx) => distinct(defs.map((d) => d.name), ctx))
     .default(() => []),
+}).superRefine((dashboard, ctx) => {
+  // Checked here, not only when the server binds, so nothing starts with an exposed, open dashboard.
+  if (dashboard.dashboard_enabled && dashboard.auth_token === '' && !isLoopbackHost(dashboard.host)) {
+    const expected = `a token while host ${JSON.stringify(dashboard.host)} is not a loopback address (anyone who can reach it could read the dashboard)`;
+    ctx.addIssue({ code: 'custom', path: ['auth_token'], message: `expected ${expected}`, params: { expected, hint: 'set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1' } });
+  }
 });
 
 // ---------------------------------------------------------------- the whole config

@@ -4,8 +4,8 @@
  * - **Token.** When `auth_token` is set, the API, `/metrics` and the live feed require it, as
  *   `Authorization: Bearer <token>` or (browsers cannot set headers on a WebSocket) `?token=<token>`.
  *   The page and its assets are static and need none; `/health` needs none either (it names only
- *   process states). A server that binds anything but loopback must have a token: `checkBind`
- *   refuses to start it otherwise. Tokens are compared as SHA-256 digests with
+ *   process states). A server that binds anything but loopback must have a token: the config
+ *   schema refuses such a `dashboard.json`, and `checkBind` refuses to start the server. Tokens are compared as SHA-256 digests with
  *   `crypto.timingSafeEqual`, so neither the content nor the length of the token leaks through
  *   response timing.
  * - **Origin.** A request that carries an `Origin` header (browsers do, on WebSocket upgrades and
@@ -95,7 +95,9 @@ export class Access {
     if (!this.tokenRequired) return true;
     const auth = headers.authorization;
     let given: string | null = null;
-    if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7).trim();
+    // Exactly what follows "Bearer ": no trimming, so " <token>" is as wrong as any other string
+    // (Node has already dropped the whitespace around the header value).
+    if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7);
     else given = query.get('token');
     if (given === null) return false;
     return timingSafeEqual(digest(given), this.#tokenDigest);

@@ -1,9 +1,10 @@
 /**
  * `ApiRoutes`: the JSON API, `/metrics` and `/health` (see the route list in `src/protocol.ts`).
- * Each route checks its query parameters (an unknown one is a 400, so a typo is not silently
- * ignored; `token` is allowed everywhere) and answers a response or throws `HttpError`. What comes
- * from other processes goes through `callSource`, so a failing or slow source is a 503 with the
- * reason, never a crash or a hung request. Access checks happen before, in `http-server.ts`.
+ * The routes are the table {@link API_ROUTES}. Each route checks its query parameters (an unknown
+ * one is a 400, so a typo is not silently ignored; `token` is allowed everywhere) and answers a
+ * response or throws `HttpError`. What comes from other processes goes through `callSource`, so a
+ * failing or slow source is a 503 with the reason, never a crash or a hung request. Access checks
+ * happen before, in `http-server.ts`.
  */
 import type { DashboardConfig } from '../config/schema.js';
 import type {
@@ -47,6 +48,56 @@ function allowParams(query: URLSearchParams, allowed: readonly string[]): void {
   }
 }
 
+/** One route of the API. */
+export interface RouteDef {
+  /** The URL path; a last segment `:name` stands for one percent-encoded name. */
+  path: string;
+  /** Query parameters it takes besides `token` (any other is a 400). */
+  params: readonly string[];
+  /** Whether it answers without the token (see `access.ts`). */
+  public: boolean;
+}
+
+const HISTORY_PARAMS = ['metric', 'labels', 'stat', 'dashboard', 'from', 'to', 'points'] as const;
+
+/**
+ * The router table: every route `ApiRoutes` answers, and nothing else (the handlers are keyed by
+ * these paths, so a route cannot be added without an entry here). Access tests enumerate it.
+ */
+export const API_ROUTES = [
+  { path: '/health', params: [], public: true },
+  { path: '/metrics', params: [], public: false },
+  { path: '/api/dashboards', params: [], public: false },
+  { path: '/api/dashboards/:name', params: [], public: false },
+  { path: '/api/realtime', params: ['dashboard'], public: false },
+  { path: '/api/history', params: HISTORY_PARAMS, public: false },
+  { path: '/api/export', params: [...HISTORY_PARAMS, 'format'], public: false },
+  { path: '/api/alerts', params: [], public: false },
+  { path: '/api/slas', params: [], public: false },
+  { path: '/api/report', params: [], public: false },
+] as const satisfies readonly RouteDef[];
+
+/** A path of {@link API_ROUTES}. */
+export type RoutePath = (typeof API_ROUTES)[number]['path'];
+
+const NAME_ROUTES = API_ROUTES.filter((r) => r.path.endsWith('/:name')).map((r) => ({ route: r as RouteDef & { path: RoutePath }, prefix: r.path.slice(0, -':name'.length) }));
+const EXACT_ROUTES = new Map<string, RouteDef & { path: RoutePath }>(API_ROUTES.filter((r) => !r.path.endsWith('/:name')).map((r) => [r.path, r]));
+
+/**
+ * The route a URL path is, with its `:name` (undecoded), or `undefined`.
+ * @param path the URL path
+ */
+export function findRoute(path: string): { route: RouteDef & { path: RoutePath }; name?: string } | undefined {
+  const exact = EXACT_ROUTES.get(path);
+  if (exact !== undefined) return { route: exact };
+  for (const { route, prefix } of NAME_ROUTES) {
+    if (path.startsWith(prefix) && path.length > prefix.length && !path.includes('/', prefix.length)) return { route, name: path.slice(prefix.length) };
+  }
+  return undefined;
+}
+
+type Handler = (query: URLSearchParams, accept: string | undefined, name: string) => Promise<ApiResponse> | ApiResponse;
+
 export interface ApiRoutesOptions {
   config: DashboardConfig;
   dashboards: readonly DashboardDef[];
@@ -73,7 +124,7 @@ export class ApiRoutes {
 
   /** Whether `path` is one of these routes (else the server tries static files, then 404). */
   static owns(path: string): boolean {
-    return path === '/health' || path === '/metrics' || path === '/api' || path.startsWith('/api/');
+    return findRoute(path) !== undefined || path === '/api' || path.startsWith('/api/');
   }
 
   /**
@@ -93,61 +144,34 @@ export class ApiRoutes {
   }
 
   async #route(path: string, query: URLSearchParams, accept: string | undefined): Promise<ApiResponse> {
-    const o = this.#o;
-    switch (path) {
-      case '/health': {
-        allowParams(query, []);
-        const processes = await this.#source('processes', () => o.sources.processes());
-        const down = Object.values(processes).some((state) => state !== 'running');
-        const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
-        return json(body);
-      }
-      case '/metrics': {
-        allowParams(query, []);
-        const out = await this.#source('metrics', () => o.sources.metrics(accept));
-        return { status: 200, contentType: out.contentType, body: out.body };
-      }
-      case '/api/dashboards':
-        allowParams(query, []);
-        return json([...this.#dashboards.values()]);
-      case '/api/realtime': {
-        allowParams(query, ['dashboard']);
-        const name = query.get('dashboard') ?? o.dashboards[0]!.name;
-        this.#dashboard(name);
-        const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
-        const at = o.now();
-        const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
-        return json(body);
-      }
-      case '/api/history': {
-        allowParams(query, ['metric', 'labels', 'stat', 'dashboard', 'from', 'to', 'points']);
-        return json(o.history.run(o.history.parse(query, o.now())));
-      }
-      case '/api/export':
-        return this.#export(query);
-      case '/api/alerts':
-        allowParams(query, []);
-        return json(await this.#source('alerts', () => o.sources.alerts()));
-      case '/api/slas':
-        allowParams(query, []);
-        return json(await this.#source('slas', () => o.sources.slas()));
-      case '/api/report': {
-        allowParams(query, []);
-        const report = await this.#source('report', () => o.sources.report());
-        if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
-        return json(report);
-      }
-    }
-    if (path.startsWith('/api/dashboards/')) {
-      allowParams(query, []);
+    const found = findRoute(path);
+    if (found === undefined) throw new HttpError(404, `no route ${JSON.stringify(path.slice(0, 100))}`);
+    allowParams(query, found.route.params);
+    return this.#handlers[found.route.path](query, accept, found.name ?? '');
+  }
+
+  readonly #handlers: Record<RoutePath, Handler> = {
+    '/health': async () => {
+      const o = this.#o;
+      const processes = await this.#source('processes', () => o.sources.processes());
+      const down = Object.values(processes).some((state) => state !== 'running');
+      const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
+      return json(body);
+    },
+    '/metrics': async (_query, accept) => {
+      const out = await this.#source('metrics', () => this.#o.sources.metrics(accept));
+      return { status: 200, contentType: out.contentType, body: out.body };
+    },
+    '/api/dashboards': () => json([...this.#dashboards.values()]),
+    '/api/dashboards/:name': (_query, _accept, encoded) => {
       let name: string;
       try {
-        name = decodeURIComponent(path.slice('/api/dashboards/'.length));
+        name = decodeURIComponent(encoded);
       } catch {
         throw new HttpError(400, 'the dashboard name is not valid percent-encoding');
       }
       const def = this.#dashboard(name);
-      const c = o.config;
+      const c = this.#o.config;
       const body: DashboardResponse = {
         ...def,
         refresh_interval: c.refresh_interval,
@@ -158,13 +182,29 @@ export class ApiRoutes {
         real_time_enabled: c.real_time_enabled,
       };
       return json(body);
-    }
-    throw new HttpError(404, `no route ${JSON.stringify(path.slice(0, 100))}`);
-  }
+    },
+    '/api/realtime': async (query) => {
+      const o = this.#o;
+      const name = query.get('dashboard') ?? o.dashboards[0]!.name;
+      this.#dashboard(name);
+      const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
+      const at = o.now();
+      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
+      return json(body);
+    },
+    '/api/history': (query) => json(this.#o.history.run(this.#o.history.parse(query, this.#o.now()))),
+    '/api/export': (query) => this.#export(query),
+    '/api/alerts': async () => json(await this.#source('alerts', () => this.#o.sources.alerts())),
+    '/api/slas': async () => json(await this.#source('slas', () => this.#o.sources.slas())),
+    '/api/report': async () => {
+      const report = await this.#source('report', () => this.#o.sources.report());
+      if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
+      return json(report);
+    },
+  };
 
   #export(query: URLSearchParams): ApiResponse {
     const o = this.#o;
-    allowParams(query, ['metric', 'labels', 'stat', 'dashboard', 'from', 'to', 'points', 'format']);
     const format = query.get('format') ?? o.config.export_format;
     if (format !== 'json' && format !== 'csv') throw new HttpError(400, `format must be json or csv, got ${JSON.stringify(format.slice(0, 20))}`);
     const request = o.history.parse(query, o.now());

@@ -33,7 +33,7 @@ import type { Registry } from '../metrics/registry.js';
 import type { AlertView, DashboardDef, Scores } from '../protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { Access } from './access.js';
-import { ApiRoutes } from './api-routes.js';
+import { API_ROUTES, ApiRoutes } from './api-routes.js';
 import { callSource, type DashboardSources } from './dashboard-sources.js';
 import { dashboardsFrom } from './dashboards.js';
 import { FrameBuilder } from './frame-builder.js';
@@ -104,7 +104,8 @@ export interface ServerStats extends WsStats {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const PUBLIC_PATHS = new Set(['/', '/index.html', '/health']);
+/** Paths answered without the token: the page and the API's public routes (assets: `/assets/*`). */
+const PUBLIC_PATHS = new Set<string>(['/', '/index.html', ...API_ROUTES.filter((r) => r.public).map((r) => r.path)]);
 
 export class HttpServer {
   readonly #server: Server;

@@ -10,7 +10,7 @@
  * with a `package.json`), so it is the same whether this runs from `src/` (tests) or `dist/src/`.
  * Files are read on each request (they are small and few; an edited page shows on reload).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -72,6 +72,15 @@ export class StaticFiles {
       throw new MonitorError(ErrorCode.InvalidOption, 'the dashboard page needs the "uplot" package, which is not installed', { cause: err });
     }
     this.#uplotDir = path.dirname(main);
+  }
+
+  /** Every URL path it serves: `/`, `/index.html` and `/assets/<name>` for each file (for access tests). */
+  async paths(): Promise<string[]> {
+    const names: string[] = [];
+    for (const entry of await readdir(this.pageDir, { withFileTypes: true })) {
+      if (entry.isFile() && FILE_NAME.test(entry.name) && !entry.name.includes('..')) names.push(entry.name);
+    }
+    return ['/', '/index.html', ...[...UPLOT_FILES, ...names].map((name) => `/assets/${name}`)];
   }
 
   /**

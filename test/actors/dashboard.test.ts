@@ -25,7 +25,9 @@ async function startWith(config: Partial<Record<keyof DashboardConfig, unknown>>
     return await startServer(system, dashboard, {
       registry,
       store,
-      config: dashboardSchema.parse({ port: 0, ...config }) as DashboardConfig,
+      // Over the parsed defaults, not through the schema: the schema refuses an exposed bind
+      // itself, and this tests that the process refuses it too.
+      config: { ...dashboardSchema.parse({ port: 0 }), ...config } as DashboardConfig,
       derived: new DerivedValues(),
       sources: standaloneSources(registry),
     });

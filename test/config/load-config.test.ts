@@ -434,6 +434,16 @@ describe('loadConfig', () => {
       ]);
     });
 
+    it('refuses a dashboard bound beyond loopback without a token, naming the file, the key and the fix', () => {
+      const dir = configDir({ 'dashboard.json': { host: '0.0.0.0' } });
+      const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+      expect(err.message).toContain(`${join(dir, 'dashboard.json')}: auth_token: missing; expected a token while host "0.0.0.0" is not a loopback address`);
+      expect(err.message).toMatch(/; set ERLMCP_DASHBOARD_TOKEN, or bind 127\.0\.0\.1$/);
+      expect(loadConfig({ configDir: dir, env: { ERLMCP_DASHBOARD_TOKEN: 'tok-123456' } }).dashboard.host).toBe('0.0.0.0');
+      expect(loadConfig({ configDir: dir, env: {}, overrides: { dashboard: { dashboard_enabled: false } } }).dashboard.host).toBe('0.0.0.0');
+      expect(loadConfig({ env: { ERLMCP_DASHBOARD_HOST: 'localhost' } }).dashboard.host).toBe('localhost');
+    });
+
     it('never puts a secret into an error message', () => {
       const env = {
         ERLMCP_SLACK_WEBHOOK: 'not-a-url-S3CRET-slack',

@@ -20,7 +20,10 @@ describe('redactConfig', () => {
     expect(redacted.alerting.channels.email.pass).toBe(REDACTED);
     expect(redacted.alerting.channels.slack.webhook).toBe(REDACTED);
     expect(redacted.alerting.channels.sms.auth_token).toBe(REDACTED);
-    expect(redacted.alerting.channels.webhook.url).toBe(`https://${REDACTED}@hooks.example.com/alerts`);
+    // Whole, like the Slack webhook: a generic webhook's token is often its path or query, not user-info.
+    expect(redacted.alerting.channels.webhook.url).toBe(REDACTED);
+    const pathToken = loadConfig({ env: { ERLMCP_WEBHOOK_URL: 'https://hooks.example.com/hooks/S3CRET-path?key=S3CRET-key' } });
+    expect(JSON.stringify(redactConfig(pathToken))).not.toContain('S3CRET');
   });
 
   it('keeps everything else, and leaves the config untouched', () => {
@@ -40,6 +43,7 @@ describe('redactConfig', () => {
   it('knows the secret paths', () => {
     expect(isSecretPath(['dashboard', 'auth_token'])).toBe(true);
     expect(isSecretPath(['alerting', 'channels', 'email', 'pass'])).toBe(true);
+    expect(isSecretPath(['alerting', 'channels', 'webhook', 'url'])).toBe(true);
     expect(isSecretPath(['alerting', 'channels', 'email', 'user'])).toBe(false);
   });
 });
