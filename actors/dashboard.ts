@@ -76,7 +76,7 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
       sources: args.sources,
       now: args.now,
       log,
-      wsLimits: args.wsLimits,
+      wsLimits: { maxClients: args.config.max_clients, ...args.wsLimits },
       pageDir: args.pageDir,
       sourceTimeoutMs: args.sourceTimeoutMs,
       timeouts: args.httpTimeouts,

@@ -482,6 +482,8 @@ export const dashboardSchema = z.strictObject({
   /** Bearer token required by HTTP and WebSocket clients; empty = no token. Secret: prefer ERLMCP_DASHBOARD_TOKEN. */
   auth_token: expecting(z.string(), 'a string (empty = no token)').default(''),
   /** Origins allowed to open the WebSocket besides the dashboard's own; empty = same origin only. */
+  /** Most live-feed (WebSocket) clients at once; past it an upgrade is refused with 503, so the client table is bounded. */
+  max_clients: expecting(z.number().int().min(1).max(100_000), 'an integer from 1 to 100000 (WebSocket clients)').default(1000),
   allowed_origins: listOf(
     expecting(z.string().regex(/^https?:\/\/[^/\s?#]+$/), 'an origin such as "http://localhost:3000" (scheme://host[:port], no path)'),
     'a list of origins',

@@ -10,8 +10,8 @@ import { runCleanups, startTree } from './tree-fixture.js';
 afterEach(runCleanups);
 
 const REFRESH_MS = 100;
-/** The feed's cap is DEFAULT_WS_LIMITS.maxClients (1,000) connections: the never-reading client takes one. */
-const READERS = DEFAULT_WS_LIMITS.maxClients - 1;
+/** 1,000 reading clients; the feed's cap (dashboard.max_clients) is set to them plus the never-reading one. */
+const READERS = 1000;
 /** How long the readers are counted: past the never-reading client's skip and drop. */
 const WINDOW_MS = DEFAULT_WS_LIMITS.dropAfterMs + 3000;
 /** The never-reading client's subscription: 32 metrics of 25 series with 400-character labels, ~0.35 MB a frame, so its buffer fills in about a second. */
@@ -23,7 +23,7 @@ describe('dashboard feed under load (fault suite)', () => {
     // tree's own work (flushing the heavy series to LMDB 20 times a second) does not take its CPU.
     const { mon, logger } = await startTree({
       config: {
-        dashboard: { port: 0, refresh_interval: REFRESH_MS },
+        dashboard: { port: 0, refresh_interval: REFRESH_MS, max_clients: READERS + 1 },
         monitoring: { collection_interval: 1000, aggregation_interval: 1000 },
         performance_monitor: { check_interval: 1000 },
         alerting: { check_interval: 1000 },
