@@ -122,6 +122,8 @@ const storesWithOutbox = new WeakSet<MetricStore>();
 const MAX_TIMER_MS = 2_147_483_647;
 /** Longest error text kept in a record or dead letter. */
 const MAX_ERROR_CHARS = 500;
+/** Stored and logged instead of an error message when the `redact` option throws (the text may hold a secret). */
+const REDACT_FAILED = '[error text withheld: redact failed]';
 /** After `closeTimeoutMs`, how long aborted sends get to wind down. */
 const ABORT_GRACE_MS = 1000;
 
@@ -555,8 +557,17 @@ export class Outbox implements OutboxPort {
     this.#log.error({ key, err: this.#clean(err) }, `outbox could not ${what} a notification; it may be sent again after a restart`);
   }
 
+  /**
+   * The error's message through the `redact` option. Never throws: it runs inside the delivery
+   * loop's own error handlers, where a throw would be an unhandled rejection that ends the host.
+   */
   #clean(err: unknown): string {
-    return this.#redact(toError(err).message).slice(0, MAX_ERROR_CHARS);
+    const redact = this.#redact; // called detached: the option is a plain function, not a method of the outbox
+    try {
+      return redact(toError(err).message).slice(0, MAX_ERROR_CHARS);
+    } catch {
+      return REDACT_FAILED;
+    }
   }
 }
 

@@ -36,12 +36,16 @@ export class Redactor {
     this.#needles = [...needles].sort((a, b) => b.length - a.length);
   }
 
-  /** `text` with every secret and URL user-info replaced by `[redacted]`. */
-  redact(text: string): string {
+  /**
+   * `text` with every secret and URL user-info replaced by `[redacted]`. Bound to this redactor, so
+   * `redactor.redact` can be handed on as a plain function (the outbox's `redact` option): as a
+   * prototype method, called from the outbox it read `#needles` of the outbox and threw.
+   */
+  readonly redact = (text: string): string => {
     let out = text;
     for (const needle of this.#needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
     return out.replace(URL_USERINFO, `$1${REDACTED}@`);
-  }
+  };
 }
 
 /**
