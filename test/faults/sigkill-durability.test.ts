@@ -19,30 +19,47 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { mulberry32 } from '../helpers.js';
-import { assertBuilt, type ChildLine, killChildren, killSpare, rawPointsByBucket, takeTreeChild, type TreeChild } from './sigkill-fixture.js';
+import { assertBuilt, type ChildLine, killChildren, killSpares, rawPointsByBucket, takeTreeChild, type TreeChild } from './sigkill-fixture.js';
 import { runCleanups, startTree, tempDir } from './tree-fixture.js';
 
 const SEED = 0x5167_c111;
-const CHAINS = 7;
+const CHAINS = 5;
 const GENERATIONS = 3;
-const BIG_TRIALS = 3;
+const BIG_TRIALS = 2;
 const BIG_SERIES = 10_000;
 const RETENTION_TRIALS = 4;
-/** Kill delays after the first reported flush (uniform in [0, max)). */
+/**
+ * Tree kills: half land a uniform [0, TREE_MAX_DELAY_MS) after the first reported flush, half
+ * within ON_REPORT_MAX_MS of the k-th report (k in 1..ON_REPORT_MAX_K), right where a flush
+ * acknowledged before its commit is durable would lose it.
+ */
 const TREE_MAX_DELAY_MS = 700;
+const ON_REPORT_MAX_MS = 3;
+const ON_REPORT_MAX_K = 6;
 const BIG_MAX_DELAY_MS = 1500;
 const RETENTION_MAX_DELAY_MS = 600;
 const CHILD_TIMEOUT_MS = 25_000;
+const TRIAL_TIMEOUT_MS = 60_000;
 const BUCKET_MS = 60_000;
 
 const random = mulberry32(SEED);
+/** Kill `ms` after the `afterFlush`-th reported flush. */
+interface KillPlan {
+  kind: 'tree' | 'tree-on-report';
+  afterFlush: number;
+  ms: number;
+}
 const delay = (max: number): number => Math.floor(random() * max);
 const INTERVALS = [20, 35, 50];
 const chains = Array.from({ length: CHAINS }, (_, i) => ({
   chain: i + 1,
   interval: INTERVALS[i % INTERVALS.length]!,
   processMetrics: i % 2 === 0,
-  delays: Array.from({ length: GENERATIONS }, () => delay(TREE_MAX_DELAY_MS)),
+  kills: Array.from({ length: GENERATIONS }, (): KillPlan =>
+    random() < 0.5
+      ? { kind: 'tree', afterFlush: 1, ms: delay(TREE_MAX_DELAY_MS) }
+      : { kind: 'tree-on-report', afterFlush: 1 + delay(ON_REPORT_MAX_K), ms: delay(ON_REPORT_MAX_MS + 1) },
+  ),
 }));
 const bigTrials = Array.from({ length: BIG_TRIALS }, (_, i) => ({ trial: i + 1, delay: delay(BIG_MAX_DELAY_MS) }));
 const retentionTrials = Array.from({ length: RETENTION_TRIALS }, (_, i) => ({ trial: i + 1, delay: delay(RETENTION_MAX_DELAY_MS) }));
@@ -59,8 +76,10 @@ interface FlushLine {
 }
 
 interface TrialRecord {
-  kind: 'tree' | 'big' | 'retention';
+  kind: 'tree' | 'tree-on-report' | 'big' | 'retention';
   delayMs: number;
+  /** The kill came `delayMs` after this reported flush. */
+  afterFlush?: number;
   reported: number;
   pointsChecked: number;
   /** ms per phase: start (options sent -> first report), run (-> killed), check, restart. */
@@ -92,24 +111,24 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await killSpare();
+  await killSpares();
   if (process.env.DURABILITY_REPORT === undefined) return;
-  for (const kind of ['tree', 'big', 'retention'] as const) {
+  for (const kind of ['tree', 'tree-on-report', 'big', 'retention'] as const) {
     const of = trials.filter((t) => t.kind === kind);
     if (of.length === 0) continue;
     const delays = of.map((t) => t.delayMs).sort((a, b) => a - b);
     const phases = Object.keys(of[0]!.phases).map((name) => `${name} ${median(of.map((t) => t.phases[name] ?? 0))}`);
     console.log(
-      `${kind}: ${of.length} kills; delay after first flush ms min ${delays[0]} median ${median(delays)} max ${delays.at(-1)}; ` +
+      `${kind}: ${of.length} kills; after flush report #${of.map((t) => t.afterFlush ?? 1).join(',')}; delay ms min ${delays[0]} median ${median(delays)} max ${delays.at(-1)}; ` +
         `reported flushes per kill ${of.map((t) => t.reported).join(',')}; points checked ${of.reduce((n, t) => n + t.pointsChecked, 0)}; ` +
         `median ms per phase: ${phases.join(', ')}`,
     );
   }
 });
 
-/** Waits `ms` after the first reported flush, then SIGKILLs the child; every line it wrote is read by then. */
-async function killAfterFirst(child: TreeChild, type: string, ms: number): Promise<void> {
-  await child.waitFor(type);
+/** Waits `ms` after the `nth` line of `type`, then SIGKILLs the child; every line it wrote is read by then. */
+async function killAfter(child: TreeChild, type: string, nth: number, ms: number): Promise<void> {
+  await child.waitFor(type, nth);
   await sleep(ms);
   const { signal } = await child.kill();
   expect(signal, `child stderr: ${child.stderr()}`).toBe('SIGKILL');
@@ -199,11 +218,10 @@ async function checkTreeStore(dataDir: string, lines: ChildLine[], bigSeries: nu
 }
 
 /**
- * Starts the whole tree on the dir: the counter continues from the persisted value, an `inc()`
- * adds on top, the reported alerts are firing again. Stopping it writes the new value.
- * @returns what the next run must restore
+ * Starts the whole tree on the dir in this process: the counter continues from the persisted
+ * value, an `inc()` adds on top, the reported alerts are firing again, and stopping writes the new value.
  */
-async function restartTree(dataDir: string, persisted: Persisted): Promise<{ counter: number; hcount: number }> {
+async function restartTree(dataDir: string, persisted: Persisted): Promise<void> {
   const { mon } = await startTree({ dataDir });
   const counter = mon.metrics.counter('dur.requests', { help: 'requests', labels: ['route'] });
   expect(counter.get({ route: 'a' })).toBe(persisted.counter);
@@ -213,33 +231,44 @@ async function restartTree(dataDir: string, persisted: Persisted): Promise<{ cou
   const firing = new Set((await mon.alerting.getActiveAlerts()).map((a) => a.id));
   expect(persisted.alerts.filter((id) => !firing.has(id))).toEqual([]);
   await mon.stop();
-  return { counter: persisted.counter + 1, hcount: persisted.hcount };
+  const store = MetricStore.open({ dataDir });
+  try {
+    expect(store.loadCurrent().get(store.seriesId('dur.requests{route="a"}')!)).toEqual({ v: persisted.counter + 1 });
+  } finally {
+    await store.close();
+  }
 }
 
 describe('SIGKILL durability of the monitoring tree', () => {
   it.each(chains)(
     'chain $chain (aggregation $interval ms, processMetrics $processMetrics): three kills in a row on one dir lose no reported flush and counters continue',
-    async ({ interval, processMetrics, delays }) => {
+    async ({ interval, processMetrics, kills }) => {
       const dataDir = tempDir('erlmcp-sigkill-');
       let expected = { counter: 0, hcount: 0 };
+      const alerts: string[] = [];
       for (let gen = 1; gen <= GENERATIONS; gen++) {
         const watch = stopwatch();
         const child = takeTreeChild();
         child.start({ mode: 'tree', dataDir, gen, interval, processMetrics, bigSeries: 0 }, CHILD_TIMEOUT_MS);
+        // The next run's tree restores exactly what the killed one persisted; its first step's
+        // inc() lands on top of that (checked against the store with the rest of its flushes).
         const ready = await child.waitFor('ready');
         expect(ready.restored, `generation ${gen}: ${child.stderr()}`).toEqual({ counter: expected.counter, hcount: expected.hcount, big: 0 });
         await child.waitFor('flush');
         watch.lap('start');
-        await killAfterFirst(child, 'flush', delays[gen - 1]!);
+        const plan = kills[gen - 1]!;
+        await killAfter(child, 'flush', plan.afterFlush, plan.ms);
         watch.lap('run');
         const persisted = await checkTreeStore(dataDir, child.lines, 0);
+        expect(ofType<FlushLine>(child.lines, 'flush')[0]!.counter).toBe(expected.counter + 1);
+        alerts.push(...persisted.alerts);
+        expected = { counter: persisted.counter, hcount: persisted.hcount };
         watch.lap('check');
-        expected = await restartTree(dataDir, persisted);
-        watch.lap('restart');
-        trials.push({ kind: 'tree', delayMs: delays[gen - 1]!, reported: ofType(child.lines, 'flush').length, pointsChecked: persisted.pointsChecked, phases: watch.laps });
+        trials.push({ kind: plan.kind, delayMs: plan.ms, afterFlush: plan.afterFlush, reported: ofType(child.lines, 'flush').length, pointsChecked: persisted.pointsChecked, phases: watch.laps });
       }
+      await restartTree(dataDir, { ...expected, alerts, pointsChecked: 0 });
     },
-    60_000,
+    TRIAL_TIMEOUT_MS,
   );
 
   it.each(bigTrials)(
@@ -251,7 +280,7 @@ describe('SIGKILL durability of the monitoring tree', () => {
       child.start({ mode: 'tree', dataDir, gen: 1, interval: 50, processMetrics: false, bigSeries: BIG_SERIES }, CHILD_TIMEOUT_MS);
       await child.waitFor('flush');
       watch.lap('start');
-      await killAfterFirst(child, 'flush', ms);
+      await killAfter(child, 'flush', 1, ms);
       watch.lap('run');
       const persisted = await checkTreeStore(dataDir, child.lines, BIG_SERIES);
       watch.lap('check');
@@ -268,7 +297,7 @@ describe('SIGKILL durability of the monitoring tree', () => {
       watch.lap('restart');
       trials.push({ kind: 'big', delayMs: ms, reported: ofType(child.lines, 'flush').length, pointsChecked: persisted.pointsChecked, phases: watch.laps });
     },
-    60_000,
+    TRIAL_TIMEOUT_MS,
   );
 
   it.each(retentionTrials)(
@@ -280,7 +309,7 @@ describe('SIGKILL durability of the monitoring tree', () => {
       child.start({ mode: 'retention', dataDir }, CHILD_TIMEOUT_MS);
       await child.waitFor('seeded');
       watch.lap('start');
-      await killAfterFirst(child, 'seeded', ms);
+      await killAfter(child, 'seeded', 1, ms);
       watch.lap('run');
       const seeded = (await child.waitFor('seeded')) as unknown as {
         buckets: Record<string, Record<string, [number, number]>>;
@@ -349,6 +378,6 @@ describe('SIGKILL durability of the monitoring tree', () => {
       watch.lap('restart');
       trials.push({ kind: 'retention', delayMs: ms, reported: flushed.length, pointsChecked: checked, phases: watch.laps });
     },
-    60_000,
+    TRIAL_TIMEOUT_MS,
   );
 });

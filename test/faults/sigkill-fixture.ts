@@ -30,28 +30,26 @@ export interface TreeChild {
   readonly lines: ChildLine[];
   /** Sends the options (the child has loaded the library or is loading it) and starts the hard timeout. */
   start(options: Record<string, unknown>, timeoutMs: number): void;
-  /** Resolves with the first line (already received or to come) of this type; rejects if the child exits or times out first. */
-  waitFor(type: string): Promise<ChildLine>;
+  /** Resolves with the `nth` line (default the first; already received or to come) of this type; rejects if the child exits or times out first. */
+  waitFor(type: string, nth?: number): Promise<ChildLine>;
   /** SIGKILLs the child and resolves once it is gone and every line it wrote has been read. */
   kill(): Promise<{ signal: NodeJS.Signals | null }>;
   /** Stderr so far, for failure messages. */
   stderr(): string;
 }
 
-/** Children started by a test (killed after each); the spare is not among them until taken. */
+/** Children started by a test; the spares are not among them until taken. */
 const started = new Set<ChildProcessWithoutNullStreams>();
-let spare: TreeChild | undefined;
+const spares: TreeChild[] = [];
 
-/** SIGKILLs every started child still running and waits for them (for afterEach). */
+/** SIGKILLs every started child still running and waits for them. */
 export async function killChildren(): Promise<void> {
   await Promise.all([...started].map((proc) => killProc(proc)));
 }
 
-/** Also ends the spare child (for afterAll). */
-export async function killSpare(): Promise<void> {
-  const proc = spare?.proc;
-  spare = undefined;
-  if (proc !== undefined) await killProc(proc);
+/** Ends the spare children (for afterAll). */
+export async function killSpares(): Promise<void> {
+  await Promise.all(spares.splice(0).map((child) => killProc(child.proc)));
 }
 
 function killProc(proc: ChildProcessWithoutNullStreams): Promise<void> {
@@ -63,11 +61,12 @@ function killProc(proc: ChildProcessWithoutNullStreams): Promise<void> {
 
 /**
  * A child that has been loading the library since the previous call (the first call spawns two):
- * loading `dist/` is most of a child's start-up, and this way it overlaps the previous trial.
+ * loading `dist/` is most of a child's start-up, and this way it overlaps the trial before.
+ * (Running trials side by side did not help: on the loaded 2-core machine they only slowed each other.)
  */
 export function takeTreeChild(): TreeChild {
-  const child = spare ?? spawnTreeChild();
-  spare = spawnTreeChild();
+  const child = spares.shift() ?? spawnTreeChild();
+  if (spares.length === 0) spares.push(spawnTreeChild());
   started.add(child.proc);
   return child;
 }
@@ -76,7 +75,8 @@ export function takeTreeChild(): TreeChild {
 function spawnTreeChild(): TreeChild {
   const proc = spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: ChildLine[] = [];
-  const waiters: { type: string; resolve: (line: ChildLine) => void; reject: (err: Error) => void }[] = [];
+  const waiters: { type: string; nth: number; resolve: (line: ChildLine) => void; reject: (err: Error) => void }[] = [];
+  const seen = (type: string): ChildLine[] => lines.filter((line) => line.type === type);
   let failure: Error | undefined;
   let stderr = '';
   let timer: NodeJS.Timeout | undefined;
@@ -95,7 +95,8 @@ function spawnTreeChild(): TreeChild {
       return;
     }
     lines.push(line);
-    for (const w of waiters.filter((w) => w.type === line.type)) {
+    const count = seen(line.type).length;
+    for (const w of waiters.filter((w) => w.type === line.type && w.nth === count)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(line);
     }
@@ -120,11 +121,11 @@ function spawnTreeChild(): TreeChild {
         fail(new Error(`tree child did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
       }, timeoutMs);
     },
-    waitFor(type) {
-      const seen = lines.find((line) => line.type === type);
-      if (seen !== undefined) return Promise.resolve(seen);
+    waitFor(type, nth = 1) {
+      const line = seen(type)[nth - 1];
+      if (line !== undefined) return Promise.resolve(line);
       if (failure !== undefined) return Promise.reject(failure);
-      return new Promise((resolve, reject) => waiters.push({ type, resolve, reject }));
+      return new Promise((resolve, reject) => waiters.push({ type, nth, resolve, reject }));
     },
     async kill() {
       proc.kill('SIGKILL');
