@@ -80,6 +80,10 @@ interface TrialRecord {
   delayMs: number;
   /** The kill came `delayMs` after this reported flush. */
   afterFlush?: number;
+  /** Retention: prune passes and trims the child had completed when killed, and the share of old buckets folded by then. */
+  prunes?: number;
+  folded?: string;
+  trims?: number;
   reported: number;
   pointsChecked: number;
   /** ms per phase: start (options sent -> first report), run (-> killed), check, restart. */
@@ -120,7 +124,9 @@ afterAll(async () => {
     const phases = Object.keys(of[0]!.phases).map((name) => `${name} ${median(of.map((t) => t.phases[name] ?? 0))}`);
     console.log(
       `${kind}: ${of.length} kills; after flush report #${of.map((t) => t.afterFlush ?? 1).join(',')}; delay ms min ${delays[0]} median ${median(delays)} max ${delays.at(-1)}; ` +
-        `reported flushes per kill ${of.map((t) => t.reported).join(',')}; points checked ${of.reduce((n, t) => n + t.pointsChecked, 0)}; ` +
+        `reported flushes per kill ${of.map((t) => t.reported).join(',')}; ` +
+        (kind === 'retention' ? `prune passes done ${of.map((t) => t.prunes).join(',')}; old buckets folded ${of.map((t) => t.folded).join(',')}; trims done ${of.map((t) => t.trims).join(',')}; ` : '') +
+        `points checked ${of.reduce((n, t) => n + t.pointsChecked, 0)}; ` +
         `median ms per phase: ${phases.join(', ')}`,
     );
   }
@@ -358,12 +364,16 @@ describe('SIGKILL durability of the monitoring tree', () => {
       // Prune folds raw points into rollups and deletes them in one transaction per step.
       const raw = await rawPointsByBucket(dataDir, BUCKET_MS);
       const wrong: string[] = [];
+      let foldedBuckets = 0;
+      let seededBuckets = 0;
       for (const [key, buckets] of Object.entries(seeded.buckets)) {
         const id = ids.get(key)!;
         for (const [start, [count, sum]] of Object.entries(buckets)) {
           checked += count;
           const r = raw.get(id)?.get(Number(start)) ?? [0, 0];
           const folded = rollups.get(id)?.get(Number(start)) ?? { count: 0, sum: 0 };
+          seededBuckets++;
+          if (folded.count > 0) foldedBuckets++;
           if (r[0] + folded.count !== count || Math.abs(r[1] + folded.sum - sum) > 1e-6 * Math.max(1, sum)) {
             wrong.push(`${key} bucket ${start}: raw ${r[0]} + rolled up ${folded.count} of ${count} points (sum ${r[1] + folded.sum} of ${sum})`);
           }
@@ -376,7 +386,8 @@ describe('SIGKILL durability of the monitoring tree', () => {
       const { mon } = await startTree({ dataDir });
       await mon.stop();
       watch.lap('restart');
-      trials.push({ kind: 'retention', delayMs: ms, reported: flushed.length, pointsChecked: checked, phases: watch.laps });
+      const trims = ofType(child.lines, 'trim').length;
+      trials.push({ kind: 'retention', delayMs: ms, reported: flushed.length, prunes: prunes.length, trims, folded: `${foldedBuckets}/${seededBuckets}`, pointsChecked: checked, phases: watch.laps });
     },
     TRIAL_TIMEOUT_MS,
   );
