@@ -34,6 +34,8 @@ export function derivedKey(seriesKey: string, which: Derived): string {
 }
 
 export interface FlushSummary {
+  /** The timestamp (ms) of the history points this flush wrote: with `latestAt(id, at)` a reader finds what it committed. */
+  at: number;
   /** Series whose state was written. */
   series: number;
   /** History points written. */
@@ -149,6 +151,7 @@ export async function flushTable(registry: Registry, store: MetricStore, nowMs: 
   const stored = await store.flush({ current, points });
   for (const [series, version] of written) series.flushedVersion = version;
   return {
+    at: nowMs,
     series: written.length,
     points: points.length,
     mainThreadMs: mainThreadMs + stored.syncMs,
