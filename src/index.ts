@@ -237,7 +237,16 @@ function openOutbox(config: Config, store: MetricStore, registry: Registry, log:
     extra: [...(am.enabled ? [new AlertmanagerChannel({ urls: am.urls })] : []), ...extra],
     externalUrl: `http://${config.dashboard.host}:${config.dashboard.port}`,
   });
-  return Outbox.open({ store, channels, logger: log, registry, redact: channelRedactor(config.alerting).redact });
+  const { max_attempts, retry_initial, retry_max, retry_after_max } = config.alerting.delivery;
+  return Outbox.open({
+    store,
+    channels,
+    logger: log,
+    registry,
+    redact: channelRedactor(config.alerting).redact,
+    maxAttempts: max_attempts,
+    backoff: { initialMs: retry_initial, maxMs: retry_max, maxRetryAfterMs: retry_after_max === 0 ? retry_max : retry_after_max },
+  });
 }
 
 const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;

@@ -375,6 +375,24 @@ const routingSchema = z.strictObject({
   critical: routeSchema().default((): ChannelName[] => ['email', 'sms', 'slack']),
 });
 
+/** How the notification outbox retries a failed delivery (exponential backoff with jitter). */
+const deliverySchema = z
+  .strictObject({
+    /** Attempts per notification and channel before it becomes a dead letter. */
+    max_attempts: expecting(z.number().int().min(1).max(1000), 'an integer from 1 to 1000 (attempts)').default(10),
+    /** Wait before the first retry (ms); doubled at each attempt. */
+    retry_initial: timerMs().default(1000),
+    /** Longest wait between attempts (ms). */
+    retry_max: timerMs().default(300_000),
+    /** Longest wait a receiver's Retry-After may ask for (ms); 0 = retry_max. */
+    retry_after_max: expecting(z.number().int().min(0).max(MAX_TIMER_MS), `an integer from 0 to ${MAX_TIMER_MS} (ms; 0 = retry_max)`).default(0),
+  })
+  .superRefine((d, ctx) => {
+    if (d.retry_initial > d.retry_max) {
+      ctx.addIssue({ code: 'custom', path: ['retry_initial'], message: `retry_initial (${d.retry_initial} ms) must not exceed retry_max (${d.retry_max} ms)` });
+    }
+  });
+
 const escalationPolicySchema = z.strictObject({
   info: escalationStepSchema.optional(),
   warning: escalationStepSchema.optional(),
@@ -415,6 +433,8 @@ export const alertingSchema = z
     /** Hold back a new firing notification of an alert (same fingerprint) within `suppression_window` of the last one. */
     suppression_enabled: bool().default(true),
     suppression_window: durationMs().default(600_000),
+    /** Retry policy of failed notification deliveries (not in the source design, which never retried). */
+    delivery: deliverySchema.prefault({}),
   })
   .superRefine((alerting, ctx) => {
     for (const severity of SEVERITIES) {

@@ -14,9 +14,8 @@
  * (took the message as delivered: SMTP `250`, HTTP 2xx, a slow 200 or a reset after reading), so a
  * test can count deliveries the way a receiver that dedupes by id would.
  *
- * Plus `fastOutbox` (the tree opens its outbox with the production retry policy, 1 s doubling to
- * 5 min, which `startMonitoring` does not let a caller change: this wraps `Outbox.open` to add a
- * short policy and a seeded jitter source), `watchHost` and `logText`.
+ * Plus `fastOutbox` (wraps `Outbox.open` to add a short policy and a SEEDED jitter source, which
+ * `alerting.delivery` cannot set, so retry timings are reproducible), `watchHost` and `logText`.
  */
 import type { AddressInfo, Socket } from 'node:net';
 import http from 'node:http';
