@@ -263,6 +263,7 @@ function dashboardSources(
   return {
     report: () => performance.call({ type: 'report' }),
     slas: () => performance.call({ type: 'check_slas' }),
+    deadLetters: () => alertingRef.call({ type: 'dead_letters' }),
     alerts: () => alertingRef.call({ type: 'alert_views' }),
     scores(): Scores | null {
       const scores = Object.fromEntries(SCORE_KINDS.map((kind) => [kind, derived.get(`score.${kind}`)?.value ?? null])) as unknown as Scores;

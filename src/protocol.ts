@@ -151,6 +151,7 @@ export type ClientMsg =
 // GET /api/export?dashboard=&from=&to=&format=json|csv   the history as a download
 // GET /api/alerts                    AlertView[]
 // GET /api/slas                      SlaView[]
+// GET /api/dead-letters              DeadLetter[] (src/notify/types.ts): notifications given up on, secrets redacted
 // GET /api/report                    the performance monitor's report
 // WS  /ws                            the live feed (token: `Authorization: Bearer`, or `?token=`)
 

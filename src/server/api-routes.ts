@@ -74,6 +74,7 @@ export const API_ROUTES = [
   { path: '/api/export', params: [...HISTORY_PARAMS, 'format'], public: false },
   { path: '/api/alerts', params: [], public: false },
   { path: '/api/slas', params: [], public: false },
+  { path: '/api/dead-letters', params: [], public: false },
   { path: '/api/report', params: [], public: false },
 ] as const satisfies readonly RouteDef[];
 
@@ -196,6 +197,7 @@ export class ApiRoutes {
     '/api/export': (query) => this.#export(query),
     '/api/alerts': async () => json(await this.#source('alerts', () => this.#o.sources.alerts())),
     '/api/slas': async () => json(await this.#source('slas', () => this.#o.sources.slas())),
+    '/api/dead-letters': async () => json(await this.#source('dead letters', () => this.#o.sources.deadLetters())),
     '/api/report': async () => {
       const report = await this.#source('report', () => this.#o.sources.report());
       if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');

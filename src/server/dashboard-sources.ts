@@ -8,12 +8,15 @@
 import { toError } from '../errors.js';
 import { renderExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
+import type { DeadLetter } from '../notify/types.js';
 import type { AlertView, Scores, SlaView } from '../protocol.js';
 
 export interface DashboardSources {
   /** The performance monitor's report; `undefined` when there is none yet. */
   report(): Promise<unknown | undefined>;
   slas(): Promise<SlaView[]>;
+  /** Notifications given up on (the outbox's dead letters), secrets already redacted. */
+  deadLetters(): Promise<DeadLetter[]>;
   /** Active (pending and firing) alerts. */
   alerts(): Promise<AlertView[]>;
   /** The newest 0-100 scores, `null` before the first check. Synchronous: read every frame. */
@@ -82,6 +85,7 @@ export function standaloneSources(registry: Registry): DashboardSources {
   return {
     report: async () => undefined,
     slas: async () => [],
+    deadLetters: async () => [],
     alerts: async () => [],
     scores: () => scoresFromRegistry(registry),
     metrics: (accept) => renderExposition(registry, accept),

@@ -1,7 +1,7 @@
 /**
  * `alerting.delivery` reaches the tree's outbox: with 3 attempts and a 40 ms first wait (capped at
  * 80 ms), a webhook that always answers 500 is tried exactly 3 times at growing, capped intervals,
- * then the notification is a dead letter. No spying on the outbox: only the config is set.
+ * then the notification is a dead letter, shown by the dashboard too. No spying on the outbox: only the config is set.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers.js';
@@ -29,6 +29,10 @@ describe('alerting.delivery retry policy (config)', () => {
     const [dead] = await mon.alerting.deadLetters();
     expect(dead).toMatchObject({ channel: 'webhook', attempts: 3, alertId: alert.id });
     expect(dead?.lastError).toMatch(/500/);
+    // The dashboard shows the same dead letters.
+    const { url: dashboard } = await mon.dashboardAddress();
+    const shown = await (await fetch(`${dashboard}/api/dead-letters`)).json();
+    expect(shown).toEqual(await mon.alerting.deadLetters());
     expect(hook.hits.map((h) => h.reply)).toEqual(['500', '500', '500']);
     // Waits: 40 ms then 80 ms (doubled, capped), each minus up to 20 % jitter; timers are never early.
     const gaps = hook.hits.slice(1).map((h, i) => h.at - hook.hits[i]!.at);
