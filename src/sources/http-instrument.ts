@@ -6,7 +6,9 @@
  * - `response_time{server}` (ms, from the `request` event to the response's `close`);
  * - `network.connections{server}` (open sockets) and `network.bytes_in` / `network.bytes_out`
  *   `{server}` (bytes read from and written to the sockets, headers included, taken from the
- *   sockets' own counters at each response and when the socket closes).
+ *   sockets' own counters at a socket's first response, then at most once per
+ *   {@link BYTES_ACCOUNT_MS} per socket, and when the socket closes: exact once it has closed, at
+ *   most that late on a keep-alive connection still open).
  *
  * Methods outside the standard set are counted as `OTHER`, so a client cannot grow the label
  * set without bound. Updates are direct calls on bound series: no mailbox, no I/O.
@@ -33,6 +35,13 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPT
 /** Where a response keeps its request's start time (a symbol: invisible to the application). */
 const REQUEST_START = Symbol('erlmcp-monitor.requestStart');
 
+/**
+ * Least ms between two readings of one keep-alive socket's byte counters. Reading them costs
+ * about a third of the instrumentation's time per request (`bytesWritten` copies the socket's
+ * write queue each time), and the counters are read by exposition and flushes seconds apart.
+ */
+export const BYTES_ACCOUNT_MS = 1000;
+
 type TimedResponse = ServerResponse & { [REQUEST_START]?: number };
 
 interface BoundRequestSeries {
@@ -42,9 +51,17 @@ interface BoundRequestSeries {
   errors: CounterSeries | undefined;
 }
 
+/** The series of one method: by status code, and for responses that never finished. */
+interface MethodSeries {
+  byStatus: Map<number, BoundRequestSeries>;
+  aborted: BoundRequestSeries | undefined;
+}
+
 interface SocketBytes {
   read: number;
   written: number;
+  /** `performance.now()` of the last reading; -Infinity before the first. */
+  at: number;
 }
 
 /**
@@ -65,11 +82,15 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   const connections: GaugeSeries = registry.gauge('network.connections', { help: 'Open connections', labels: ['server'] }).bind({ server: name });
   const bytesIn: CounterSeries = registry.counter('network.bytes_in', { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name });
   const bytesOut: CounterSeries = registry.counter('network.bytes_out', { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name });
-  const seen = new WeakMap<Socket, SocketBytes>();
-
-  const account = (socket: Socket) => {
-    let last = seen.get(socket);
-    if (last === undefined) seen.set(socket, (last = { read: 0, written: 0 }));
+  // Where each socket keeps the byte counts accounted by this instrumentation: a property under a
+  // symbol of its own (two instrumentations of one server stay apart) is cheaper than a WeakMap
+  // lookup per response.
+  const accounted = Symbol('erlmcp-monitor.socketBytes');
+  type CountedSocket = Socket & { [accounted]?: SocketBytes };
+  const account = (socket: CountedSocket, at: number) => {
+    let last = socket[accounted];
+    if (last === undefined) socket[accounted] = last = { read: 0, written: 0, at: -Infinity };
+    last.at = at;
     const read = socket.bytesRead;
     const written = socket.bytesWritten;
     if (read > last.read) bytesIn.inc(read - last.read);
@@ -78,40 +99,47 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     last.written = written;
   };
 
-  const onConnection = (socket: Socket) => {
+  const onConnection = (socket: CountedSocket) => {
     connections.inc();
-    seen.set(socket, { read: 0, written: 0 });
+    socket[accounted] = { read: 0, written: 0, at: -Infinity };
     socket.once('close', () => {
       connections.dec();
-      account(socket);
+      account(socket, performance.now());
     });
   };
 
-  // Bound counter series per (method, status): a request costs one Map lookup instead of building
-  // a label object and walking the label maps of both counters.
-  const bound = new Map<string, BoundRequestSeries>();
-  const seriesFor = (method: string, code: string): BoundRequestSeries => {
-    const key = `${method} ${code}`;
-    let entry = bound.get(key);
-    if (entry === undefined) {
-      const labels = { server: name, method, code };
-      entry = { labels, total: total.bind(labels), errors: undefined };
-      bound.set(key, entry);
-    }
+  // Bound counter series per (method, status): a request costs two Map lookups on a string and
+  // a number it already has, instead of building a key or a label object.
+  const bound = new Map<string, MethodSeries>();
+  const bindSeries = (method: string, code: string): BoundRequestSeries => {
+    const labels = { server: name, method, code };
+    return { labels, total: total.bind(labels), errors: undefined };
+  };
+  const seriesFor = (method: string, finished: boolean, status: number): BoundRequestSeries => {
+    let forMethod = bound.get(method);
+    if (forMethod === undefined) bound.set(method, (forMethod = { byStatus: new Map(), aborted: undefined }));
+    if (!finished) return (forMethod.aborted ??= bindSeries(method, 'aborted'));
+    let entry = forMethod.byStatus.get(status);
+    if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, String(status))));
     return entry;
   };
 
   // One shared listener (`this` is the response) instead of a closure per request.
   function onClose(this: ServerResponse): void {
+    const end = performance.now();
     const start = (this as TimedResponse)[REQUEST_START];
-    if (start !== undefined) latency.observe(performance.now() - start);
+    if (start !== undefined) latency.observe(end - start);
     const req = this.req;
     const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
     const finished = this.writableFinished;
-    const series = seriesFor(method, finished ? String(this.statusCode) : 'aborted');
+    const series = seriesFor(method, finished, this.statusCode);
     series.total.inc();
     if (!finished || isError(this.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
-    if (req?.socket) account(req.socket);
+    const socket = req?.socket as CountedSocket | undefined;
+    if (socket !== undefined && socket !== null) {
+      const last = socket[accounted];
+      if (last === undefined || end - last.at >= BYTES_ACCOUNT_MS) account(socket, end);
+    }
   }
 
   const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
