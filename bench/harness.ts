@@ -97,6 +97,40 @@ export function quantile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
 }
 
+/** A distribution-free confidence interval of a median: two order statistics of the sample. */
+export interface MedianInterval {
+  low: number;
+  high: number;
+  /** The interval's actual coverage (order statistics give only discrete levels; at least `confidence` when n allows). */
+  coverage: number;
+}
+
+/**
+ * The confidence interval of the median of `values` from order statistics (no assumption on the
+ * distribution): the k-th smallest and k-th largest values, k the largest rank with
+ * P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2. With too few values for that level it is the
+ * whole range, and `coverage` says what that range covers (5 values: 93.75 %).
+ * @throws {RangeError} on an empty list or a confidence outside (0, 1)
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): MedianInterval {
+  const n = values.length;
+  if (n === 0) throw new RangeError('medianInterval: no values');
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`medianInterval: confidence must be in (0, 1), got ${confidence}`);
+  const s = [...values].sort((a, b) => a - b);
+  // cdf[j] = P(B <= j) for B ~ Binomial(n, 1/2), built from the pmf's ratio recurrence.
+  let pmf = 0.5 ** n;
+  let below = 0; // P(B < k)
+  let k = 0;
+  while (k < n >> 1 && below + pmf <= (1 - confidence) / 2) {
+    below += pmf;
+    pmf = (pmf * (n - k)) / (k + 1);
+    k++;
+  }
+  const rank = Math.max(1, k); // 1-based rank of the lower bound
+  const tail = k === 0 ? 0.5 ** n : below; // P(B < rank)
+  return { low: s[rank - 1]!, high: s[n - rank]!, coverage: 1 - 2 * tail };
+}
+
 /** The longest event-loop block seen by {@link startBlockProbe}, in ms. */
 export interface BlockReading {
   /** Wall-clock: what a request arriving during the block waits. Inflated when the OS preempts us. */
