@@ -4,8 +4,8 @@
  *
  * One service process per mode (bench/e2e-server.ts; default: `plain`, a second `plain` for the
  * A/A noise, `http-only`, the tree grown one part at a time, and the full `instrumented` tree) all
- * run side by side. Each round sends one autocannon burst to each in turn, the order reversed
- * every other round. Around every burst, every service's CPU time is read from
+ * run side by side. Each round sends one autocannon burst to each in turn, in the orders of a
+ * balanced Latin square (`balancedOrder`). Around every burst, every service's CPU time is read from
  * /proc/<pid>/task/<tid>/stat, per thread, user and system apart:
  * - the loaded service's CPU per request, main thread (user, system) and the other threads by name;
  * - the other, idle services' CPU per second of wall time: the tree's own cost without load.
@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { cpuBetween, type CpuSplit, load, type ProcessCpu, readProcessCpu, requestsServed, type Service, startService, stopService } from './e2e-control.js';
-import { median, quantile } from './harness.js';
+import { balancedOrder, median, quantile } from './harness.js';
 
 const DEFAULT_MODES = [
   'plain',
@@ -84,8 +84,7 @@ try {
   for (const [m, s] of services) quiet.set(m, cpuBetween(s.child.pid!, before.get(m)!, after.get(m)!, startup.get(m)!));
   process.stderr.write(`idle ${quietS.toFixed(1)} s measured\n`);
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? modes : [...modes].reverse();
-    for (const mode of order) {
+    for (const mode of balancedOrder(modes.length, round).map((i) => modes[i]!)) {
       const service = services.get(mode)!;
       const servedBefore = await requestsServed(service.child);
       const before = read();

@@ -7,10 +7,11 @@
  * `instrument.http` on a bare table without the tree, which tells the per-request cost from the
  * tree's.
  *
- * The servers run side by side in their own processes, and short bursts go to each in turn, the
- * order rotated every round (so each service takes each place in a round equally often): on a
- * shared machine the load from other processes drifts within seconds, and only neighbouring
- * bursts see the same conditions. Each round gives paired ratios against the plain burst of that
+ * The servers run side by side in their own processes, and short bursts go to each in turn, in the
+ * orders of a balanced Latin square (each service takes each place in a round, and follows each
+ * other service, equally often): on a shared machine the load from other processes drifts within
+ * seconds, and only neighbouring bursts see the same conditions. Every block of rounds starts
+ * fresh processes: two identical ones can differ for as long as they live. Each round gives paired ratios against the plain burst of that
  * round; the suite reports their median, quartiles and a distribution-free 95 % confidence
  * interval of the median, for throughput and for server CPU per request (user + system of all the
  * server's threads; on Linux also the main thread's user and system time apart, from /proc), and
@@ -22,7 +23,7 @@
  */
 import os from 'node:os';
 import { cpuBetween, type CpuSplit, load, readProcessCpu, requestsServed, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
-import { type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
+import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
 
 /** SPEC §10: the instrumented service serves at least this fraction of the plain one's throughput. */
 export const THROUGHPUT_TARGET = 0.95;
@@ -106,7 +107,8 @@ function summarise(ratios: number[]): Paired {
 export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult> {
   const seconds = options.quick ? 1 : 2;
   const blocks = options.quick ? 2 : 4;
-  const roundsPerBlock = options.quick ? 3 : 4;
+  // One whole balanced square (bench/harness.ts balancedOrder) per block.
+  const roundsPerBlock = MODES.length;
   const rounds = blocks * roundsPerBlock;
   const loadBefore = os.loadavg()[0]!;
   const runs: Run[] = [];
@@ -125,11 +127,7 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
       while (Date.now() < warmUntil) for (const mode of MODES) await load(services[mode].port, 1);
       for (let r = 0; r < roundsPerBlock; r++) {
         const round = block * roundsPerBlock + r;
-        // Rotated by one place each round, and reversed every other round.
-        const shift = round % MODES.length;
-        const rotated = [...MODES.slice(shift), ...MODES.slice(0, shift)];
-        const order = r % 2 === 0 ? rotated : rotated.reverse();
-        for (const mode of order) runs.push(await burst(mode, round, services[mode], seconds));
+        for (const i of balancedOrder(MODES.length, round)) runs.push(await burst(MODES[i]!, round, services[MODES[i]!], seconds));
       }
     } finally {
       for (const mode of MODES) if (services[mode] !== undefined) rss[mode].push(await stopService(services[mode].child));
@@ -185,7 +183,7 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
     rows: [],
     table,
     notes: [
-      `autocannon, ${CONNECTIONS} keep-alive connections to 127.0.0.1, ${rounds} rounds of ${seconds} s bursts to each of four servers (order rotated every round), ` +
+      `autocannon, ${CONNECTIONS} keep-alive connections to 127.0.0.1, ${rounds} rounds of ${seconds} s bursts to each of four servers (in the orders of a balanced Latin square: each server in each place, and after each other server, once per block), ` +
         `in ${blocks} blocks of ${roundsPerBlock} rounds, each block with four new server processes warmed up for ${WARM_UP_MS / 1000} s (past the tree's first flush). ` +
         'The handler answers a 50-byte JSON body, so the relative overhead is the worst case. ' +
         'On a shared machine the other processes swing every raw figure, so the targets are checked on the median of the rounds\' paired ratios (each burst against the plain burst of its round); ' +

@@ -97,6 +97,27 @@ export function quantile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
 }
 
+/**
+ * The order in which to visit `n` treatments in round `round`: a Williams design (a balanced
+ * Latin square). Over every `n` consecutive rounds starting at a multiple of `n` (`2n` when `n`
+ * is odd) each treatment takes each place equally often and directly follows each other
+ * treatment equally often, so neither a place in the round nor the neighbour before it favours
+ * any of them. (Rotating and reversing alternately does not do that: with 4 treatments the first
+ * one led 4 rounds out of 6.)
+ * @returns a permutation of 0..n-1
+ * @throws {RangeError} if `n` is not a positive integer or `round` a non-negative integer
+ */
+export function balancedOrder(n: number, round: number): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`balancedOrder: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(round) || round < 0) throw new RangeError(`balancedOrder: round must be a non-negative integer, got ${round}`);
+  // First row 0, 1, n-1, 2, n-2, ...; row i adds i (mod n); for odd n the reversed rows follow.
+  const first: number[] = [];
+  for (let j = 0; j < n; j++) first.push(j % 2 === 1 ? (j + 1) / 2 : (n - j / 2) % n);
+  const shift = round % n;
+  const row = first.map((t) => (t + shift) % n);
+  return n % 2 === 1 && Math.floor(round / n) % 2 === 1 ? row.reverse() : row;
+}
+
 /** A distribution-free confidence interval of a median: two order statistics of the sample. */
 export interface MedianInterval {
   low: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Check, checkStatus, median, medianInterval, quantile, startBlockProbe } from '../../bench/harness.js';
+import { balancedOrder, type Check, checkStatus, median, medianInterval, quantile, startBlockProbe } from '../../bench/harness.js';
 
 const check = (measured: number, better: 'higher' | 'lower'): Check => ({ name: 'x', measured, target: 10, better, margin: 0.1, unit: '' });
 
@@ -24,6 +24,28 @@ describe('bench harness', () => {
     expect(quantile(values, 0.99)).toBe(5);
     expect(quantile(values, 0.2)).toBe(1);
     expect(values).toEqual([5, 1, 4, 2, 3]);
+  });
+
+  it('orders treatments so that every place and every predecessor is shared out equally', () => {
+    expect(balancedOrder(4, 0)).toEqual([0, 1, 3, 2]);
+    for (const n of [2, 3, 4, 5, 10]) {
+      const rounds = n % 2 === 0 ? n : 2 * n;
+      const places = new Map<string, number>();
+      const follows = new Map<string, number>();
+      for (let r = 0; r < rounds; r++) {
+        const order = balancedOrder(n, r);
+        expect([...order].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+        order.forEach((t, place) => places.set(`${t}@${place}`, (places.get(`${t}@${place}`) ?? 0) + 1));
+        for (let i = 1; i < n; i++) follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
+      }
+      const each = rounds / n;
+      expect(places.size).toBe(n * n);
+      expect([...places.values()].every((c) => c === each)).toBe(true);
+      expect(follows.size).toBe(n * (n - 1));
+      expect([...follows.values()].every((c) => c === each)).toBe(true);
+    }
+    expect(() => balancedOrder(0, 0)).toThrow(RangeError);
+    expect(() => balancedOrder(3, -1)).toThrow(RangeError);
   });
 
   it('bounds a median by order statistics with the binomial coverage', () => {
