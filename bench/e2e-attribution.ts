@@ -11,8 +11,18 @@
  * - the other, idle services' CPU per second of wall time: the tree's own cost without load.
  * Each mode's figures are compared with the plain burst of the same round (paired), and the
  * median and the quartiles of the paired differences are printed next to the plain-vs-plain A/A.
+ *
+ * `--profile S [mode...]` instead runs each mode (default `instrumented`, `http-only`) alone under
+ * `node --cpu-prof`, loads it for 12 s of warm-up and then S s, and prints what share of the busy
+ * main-thread time of those S s went into each of the library's modules (bench/cpu-profile-shares.ts).
+ * Shares within one profile hold however much CPU the machine gave the process, so this attributes
+ * the main-thread cost even when the machine is too loaded for timings to mean much.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { profileShares } from './cpu-profile-shares.js';
 import { cpuBetween, type CpuSplit, load, type ProcessCpu, readProcessCpu, requestsServed, type Service, startService, stopService } from './e2e-control.js';
 import { balancedOrder, median, quantile } from './harness.js';
 
@@ -41,6 +51,11 @@ const option = (name: string, fallback: number) => {
   args.splice(i, 2);
   return value;
 };
+const profileSeconds = option('--profile', 0);
+if (profileSeconds > 0) {
+  await profileModes(args.length > 0 ? args : ['instrumented', 'http-only'], profileSeconds);
+  process.exit(0);
+}
 const rounds = option('--rounds', 8);
 const seconds = option('--seconds', 2);
 const idleSeconds = option('--idle', 20);
@@ -160,3 +175,39 @@ for (const mode of modes) {
   );
 }
 console.log(lines.join('\n'));
+
+/** `--profile`: each mode alone under --cpu-prof; the library's share of the busy main thread. */
+async function profileModes(modes: string[], seconds: number): Promise<void> {
+  const lines = [
+    `CPU profiles: each service alone, 12 s of load to warm up, then ${seconds} s measured (shares of the busy main-thread time of those ${seconds} s, inclusive).`,
+    '',
+    '| mode | busy ms | requests | library | GC | top modules of the library (ms, share) |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const mode of modes) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-e2e-prof-'));
+    try {
+      const t0 = performance.now();
+      const service = await startService(mode, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      const warmUntil = performance.now() + 12_000;
+      while (performance.now() < warmUntil) await load(service.port, 2);
+      const skipMs = performance.now() - t0;
+      const servedBefore = await requestsServed(service.child);
+      await load(service.port, seconds);
+      const served = (await requestsServed(service.child)) - servedBefore;
+      const exited = new Promise((resolve) => (service.child.exitCode !== null ? resolve(undefined) : service.child.once('exit', resolve)));
+      await stopService(service.child);
+      await exited; // the profile is written as the process exits
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file === undefined) throw new Error(`no CPU profile written by ${mode}`);
+      // The profile starts after the process's own start-up, so this leaves a little of the warm-up in.
+      const shares = profileShares(path.join(dir, file), skipMs);
+      const share = (ms: number) => `${((ms / shares.busyMs) * 100).toFixed(2)}%`;
+      const top = shares.modules.slice(0, 8).map(([m, ms]) => `${m} ${ms.toFixed(0)} (${share(ms)})`).join('; ');
+      lines.push(`| ${mode} | ${shares.busyMs.toFixed(0)} | ${served} | ${shares.libraryMs.toFixed(0)} ms (${share(shares.libraryMs)}) | ${share(shares.gcMs)} | ${top} |`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(lines.join('\n'));
+}
