@@ -18,12 +18,8 @@
  * Shares within one profile hold however much CPU the machine gave the process, so this attributes
  * the main-thread cost even when the machine is too loaded for timings to mean much.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { profileShares } from './cpu-profile-shares.js';
-import { cpuBetween, type CpuSplit, load, type ProcessCpu, readProcessCpu, requestsServed, type Service, startService, stopService } from './e2e-control.js';
+import { cpuBetween, type CpuSplit, load, type ProcessCpu, profileService, readProcessCpu, requestsServed, type Service, startService, stopService } from './e2e-control.js';
 import { balancedOrder, median, quantile } from './harness.js';
 
 const DEFAULT_MODES = [
@@ -185,29 +181,10 @@ async function profileModes(modes: string[], seconds: number): Promise<void> {
     '|---|---|---|---|---|---|',
   ];
   for (const mode of modes) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-e2e-prof-'));
-    try {
-      const t0 = performance.now();
-      const service = await startService(mode, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-      const warmUntil = performance.now() + 12_000;
-      while (performance.now() < warmUntil) await load(service.port, 2);
-      const skipMs = performance.now() - t0;
-      const servedBefore = await requestsServed(service.child);
-      await load(service.port, seconds);
-      const served = (await requestsServed(service.child)) - servedBefore;
-      const exited = new Promise((resolve) => (service.child.exitCode !== null ? resolve(undefined) : service.child.once('exit', resolve)));
-      await stopService(service.child);
-      await exited; // the profile is written as the process exits
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file === undefined) throw new Error(`no CPU profile written by ${mode}`);
-      // The profile starts after the process's own start-up, so this leaves a little of the warm-up in.
-      const shares = profileShares(path.join(dir, file), skipMs);
-      const share = (ms: number) => `${((ms / shares.busyMs) * 100).toFixed(2)}%`;
-      const top = shares.modules.slice(0, 8).map(([m, ms]) => `${m} ${ms.toFixed(0)} (${share(ms)})`).join('; ');
-      lines.push(`| ${mode} | ${shares.busyMs.toFixed(0)} | ${served} | ${shares.libraryMs.toFixed(0)} ms (${share(shares.libraryMs)}) | ${share(shares.gcMs)} | ${top} |`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { shares, served } = await profileService(mode, 12_000, seconds);
+    const share = (ms: number) => `${((ms / shares.busyMs) * 100).toFixed(2)}%`;
+    const top = shares.modules.slice(0, 8).map(([m, ms]) => `${m} ${ms.toFixed(0)} (${share(ms)})`).join('; ');
+    lines.push(`| ${mode} | ${shares.busyMs.toFixed(0)} | ${served} | ${shares.libraryMs.toFixed(0)} ms (${share(shares.libraryMs)}) | ${share(shares.gcMs)} | ${top} |`);
   }
   console.log(lines.join('\n'));
 }

@@ -5,8 +5,12 @@
  */
 import autocannon from 'autocannon';
 import { type ChildProcess, fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { profileShares, type ProfileShares } from './cpu-profile-shares.js';
 
 /** Keep-alive connections of every burst. */
 export const CONNECTIONS = 10;
@@ -61,6 +65,33 @@ export function load(port: number, seconds: number, rate?: number): Promise<Load
       if (status >= 200 && status < 300) latencies.push(ms);
     });
   });
+}
+
+/**
+ * Runs the service in `mode` alone under `node --cpu-prof`, loads it for `warmUpMs` and then for
+ * `seconds`, and returns the library's shares of the busy main-thread time of those seconds.
+ */
+export async function profileService(mode: string, warmUpMs: number, seconds: number): Promise<{ shares: ProfileShares; served: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-e2e-prof-'));
+  try {
+    const t0 = performance.now();
+    const service = await startService(mode, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const warmUntil = performance.now() + warmUpMs;
+    while (performance.now() < warmUntil) await load(service.port, 2);
+    // The profile's clock starts after the process's own start-up, so this keeps a little of the warm-up.
+    const skipMs = performance.now() - t0;
+    const servedBefore = await requestsServed(service.child);
+    await load(service.port, seconds);
+    const served = (await requestsServed(service.child)) - servedBefore;
+    const exited = new Promise((resolve) => (service.child.exitCode !== null ? resolve(undefined) : service.child.once('exit', resolve)));
+    await stopService(service.child);
+    await exited; // the profile is written as the process exits
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`no CPU profile written by the ${mode} service`);
+    return { shares: profileShares(path.join(dir, file), skipMs), served };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Requests the service has answered so far (asked over IPC). */

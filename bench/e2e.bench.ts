@@ -22,7 +22,7 @@
  * Where the overhead goes, part by part of the tree: bench/e2e-attribution.ts.
  */
 import os from 'node:os';
-import { cpuBetween, type CpuSplit, load, readProcessCpu, requestsServed, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
+import { cpuBetween, type CpuSplit, load, profileService, readProcessCpu, requestsServed, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
 import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
 
 /** SPEC §10: the instrumented service serves at least this fraction of the plain one's throughput. */
@@ -134,6 +134,10 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
     }
     process.stderr.write(`end to end: block ${block + 1}/${blocks} done\n`);
   }
+  // A figure the machine's load does not move: the share of the instrumented service's busy main
+  // thread spent in the library, from a CPU profile of it alone under the same load (V8's
+  // profiler; it sees the main thread, where all of the library's per-request work runs).
+  const profiled = await profileService('instrumented', WARM_UP_MS, options.quick ? 5 : 10);
   const loadAfter = os.loadavg()[0]!;
 
   const of = (mode: Mode) => runs.filter((r) => r.mode === mode).sort((a, b) => a.round - b.round);
@@ -147,6 +151,7 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
   // raw throughput ratio can hide a cost that this shows (or show one that is only scheduling).
   const cpuBoundRatio = 1 / cpu.inst.median;
 
+  const libraryShare = (profiled.shares.libraryMs / profiled.shares.busyMs) * 100;
   const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
   const us = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(1));
@@ -173,10 +178,19 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
     pairRow('plain vs plain (A/A: the noise of this run)', throughput.aa, cpu.aa),
     pairRow('instrumented vs plain', throughput.inst, cpu.inst, `; p99 latency ${pct(p99.median)}`),
     pairRow('instrument.http only vs plain', throughput.http, cpu.http),
+    '',
+    `Instrumented service alone under the same load, CPU-profiled for ${options.quick ? 5 : 10} s after ${WARM_UP_MS / 1000} s of warm-up: ` +
+      `${libraryShare.toFixed(2)} % of its busy main-thread time was in the library (${profiled.shares.modules
+        .slice(0, 4)
+        .map(([m, ms]) => `${m} ${((ms / profiled.shares.busyMs) * 100).toFixed(2)} %`)
+        .join(', ')}), garbage collection ${((profiled.shares.gcMs / profiled.shares.busyMs) * 100).toFixed(2)} %; ` +
+      `the CPU-bound throughput this costs is at most that share (the other threads are in the table above).`,
   ].join('\n');
   const checks: Check[] = [
     { name: 'instrumented / plain throughput (median of paired rounds)', measured: throughput.inst.median * 100, target: THROUGHPUT_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
     { name: 'instrumented / plain CPU-bound throughput (1 / median paired ratio of server CPU per request)', measured: cpuBoundRatio * 100, target: THROUGHPUT_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
+    // The load-independent bound: main-thread time the library takes from the service (GC apart).
+    { name: 'instrumented: share of the busy main thread in the library (CPU profile)', measured: libraryShare, target: (1 - THROUGHPUT_TARGET) * 100, better: 'lower', margin: 0.02, unit: '%' },
   ];
   return {
     suite: 'End to end (bench/e2e.bench.ts)',
@@ -200,6 +214,6 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
         `. Machine load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${os.cpus().length} cores.`,
     ],
     checks,
-    figures: { runs, throughput, cpu, p99, rssBytes: rss },
+    figures: { runs, throughput, cpu, p99, profile: { libraryShare, ...profiled.shares, served: profiled.served }, rssBytes: rss },
   };
 }
