@@ -79,6 +79,7 @@ for (const mode of modes) {
   if (threads === undefined) throw new Error('per-thread CPU needs Linux /proc');
   startup.set(mode, threads);
 }
+const lastStarted = performance.now();
 const bursts: Burst[] = [];
 /** Idle CPU of each service while another was loaded: CPU ms and wall seconds, summed. */
 const idle = new Map<string, { cpuMs: number; wallS: number }>(modes.map((m) => [m, { cpuMs: 0, wallS: 0 }]));
@@ -87,6 +88,9 @@ const read = () => new Map([...services].map(([m, s]) => [m, readProcessCpu(s.ch
 const quiet = new Map<string, CpuSplit>();
 try {
   for (const [, s] of services) await load(s.port, 1);
+  // Past every tree's first aggregation flush (10 s after its start; it starts the store's writer
+  // thread), so the idle figures are the steady state.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastStarted + 12_000 - performance.now())));
   const before = read();
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
@@ -158,7 +162,7 @@ for (const mode of modes) {
 }
 lines.push(
   '',
-  `No load at all, ${idleSeconds} s, all services at once: CPU ms per second of wall time.`,
+  `No load at all, ${idleSeconds} s, all services at once, from 12 s after the last one started: CPU ms per second of wall time.`,
   '',
   '| mode | total | main user | main sys | startup threads | later threads |',
   '|---|---|---|---|---|---|',
