@@ -7,6 +7,8 @@
  * - `instrumented`: also `startMonitoring` (the whole tree with the default production intervals
  *   of configs/*.json, a temporary data directory, process metrics on) and `mon.instrument.http`;
  * - `http-only`: `instrumentHttp` on a bare metric table (no tree, no sources);
+ * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
+ *   'request' listener and an empty 'close' listener per response (diagnostic);
  * - `tree:<parts>` (attribution, bench/e2e-attribution.ts): `instrumentHttp` on a table plus only
  *   the named parts of the tree, comma-separated from `collector`, `process` (the collector's
  *   process source), `flush` (the collector's aggregation flush to LMDB; without it the
@@ -47,8 +49,8 @@ type TreePart = (typeof TREE_PARTS)[number];
 
 const mode = process.argv[2] ?? '';
 const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
-if (!['plain', 'instrumented', 'http-only'].includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
-  console.error(`usage: e2e-server.js plain|instrumented|http-only|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
+if (!['plain', 'instrumented', 'http-only', 'listeners'].includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
+  console.error(`usage: e2e-server.js plain|instrumented|http-only|listeners|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
   process.exit(2);
 }
 
@@ -69,6 +71,11 @@ if (mode === 'instrumented') {
   stopTree = () => mon.stop();
 } else if (mode === 'http-only') {
   instrumentHttp(new Registry({ logger }), server);
+} else if (mode === 'listeners') {
+  // What instrument.http adds to Node's own path without any of its work: a second 'request'
+  // listener and a 'close' listener per response, both empty.
+  const noop = () => undefined;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.on('close', noop));
 } else if (parts !== undefined) {
   stopTree = await startPartialTree(new Set(parts as TreePart[]));
 }
