@@ -1,5 +1,6 @@
 import { Agent, createServer, request, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorError } from '../../src/errors.js';
@@ -99,6 +100,24 @@ describe('instrument.http', () => {
     // Whatever was skipped between readings is counted when the socket closes: nothing lost.
     expect(bytesOut.get({ server: 'http' })).toBe(socket.bytesRead);
     expect(bytesIn.get({ server: 'http' })).toBe(socket.bytesWritten);
+  });
+
+  it('times a request from its start, the application handler included, and counts only its own server', async () => {
+    const { registry } = newRegistry();
+    const busyHandler: RequestListener = (_req, res) => {
+      const until = performance.now() + 30;
+      while (performance.now() < until); // a synchronous handler: 30 ms before the response
+      res.end('ok');
+    };
+    const { server: s, port } = await server(busyHandler);
+    const other = await server((_req, res) => res.end('other'));
+    instrumentHttp(registry, s);
+    await get(port, '/');
+    await get(other.port, '/'); // same process, same diagnostics channels, not instrumented
+    const latency = registry.histogram('response_time', { labels: ['server'], unit: 'ms' }).get({ server: 'http' })!;
+    expect(latency.count).toBe(1);
+    expect(latency.max!).toBeGreaterThanOrEqual(30);
+    expect(registry.counter('requests.total', { labels: ['server', 'method', 'code'] }).get({ server: 'http', method: 'GET', code: '200' })).toBe(1);
   });
 
   it('keeps two instrumentations of one server apart', async () => {
