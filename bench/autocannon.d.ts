@@ -9,6 +9,8 @@ declare module 'autocannon' {
     /** Seconds. */
     duration?: number;
     method?: string;
+    /** Requests per second over all connections (default: as fast as the server answers). */
+    overallRate?: number;
   }
 
   interface Histogram {

@@ -1,9 +1,19 @@
 /**
- * The service of the end-to-end bench, run in its own process: `node e2e-server.js plain|instrumented|http-only`.
+ * The service of the end-to-end bench, run in its own process: `node e2e-server.js <mode>`.
  * A node:http server on 127.0.0.1 (port 0) answering every request with a small JSON body.
- * `instrumented` also starts the whole monitoring tree (`startMonitoring` with a temporary data
- * directory and process metrics on) and `mon.instrument.http(server)`; `http-only` only puts
- * `instrumentHttp` on a bare metric table (no tree, no sources), to tell the two costs apart.
+ *
+ * Modes:
+ * - `plain`: the bare service;
+ * - `instrumented`: also `startMonitoring` (the whole tree with the default production intervals
+ *   of configs/*.json, a temporary data directory, process metrics on) and `mon.instrument.http`;
+ * - `http-only`: `instrumentHttp` on a bare metric table (no tree, no sources);
+ * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
+ *   'request' listener and an empty 'close' listener per response (diagnostic);
+ * - `tree:<parts>` (attribution, bench/e2e-attribution.ts): `instrumentHttp` on a table plus only
+ *   the named parts of the tree, comma-separated from `collector`, `process` (the collector's
+ *   process source), `flush` (the collector's aggregation flush to LMDB; without it the
+ *   collector never flushes), `perf` (performance monitor), `alerting` (with its outbox),
+ *   `dashboard`. The parts run with the same default configuration as `instrumented`.
  *
  * IPC: sends `{ port }` once listening; on `{ type: 'usage' }` answers `{ usage: { cpuMs, requests } }`
  * (process CPU time, user + system, and requests answered so far); on `{ type: 'stop' }` stops
@@ -14,14 +24,33 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ALERTING_NAME, alerting } from '../actors/alerting.js';
+import { COLLECTOR_NAME, collector } from '../actors/collector.js';
+import { DASHBOARD_NAME, dashboard } from '../actors/dashboard.js';
+import { startMonitorSup } from '../actors/monitor-sup.js';
+import { PERFORMANCE_MONITOR_NAME, performanceMonitor } from '../actors/performance-monitor.js';
+import { SignalRelay } from '../src/alerts/signal-relay.js';
+import { loadConfig } from '../src/config/index.js';
 import { startMonitoring } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
+import { DerivedValues } from '../src/metrics/derived-values.js';
 import { Registry } from '../src/metrics/registry.js';
+import { createChannels } from '../src/notify/create-channels.js';
+import { Outbox } from '../src/notify/outbox.js';
+import { type ChildSpec, OtpSystem, workerChild } from '../src/otp/index.js';
+import type { DashboardSources } from '../src/server/dashboard-sources.js';
 import { instrumentHttp } from '../src/sources/http-instrument.js';
+import { ProcessSource } from '../src/sources/process-source.js';
+import { MetricStore } from '../src/store/lmdb-store.js';
 
-const mode = process.argv[2];
-if (mode !== 'plain' && mode !== 'instrumented' && mode !== 'http-only') {
-  console.error(`usage: e2e-server.js plain|instrumented|http-only (got ${String(mode)})`);
+/** The parts a `tree:` mode may name. */
+export const TREE_PARTS = ['collector', 'process', 'flush', 'perf', 'alerting', 'dashboard'] as const;
+type TreePart = (typeof TREE_PARTS)[number];
+
+const mode = process.argv[2] ?? '';
+const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
+if (!['plain', 'instrumented', 'http-only', 'listeners'].includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
+  console.error(`usage: e2e-server.js plain|instrumented|http-only|listeners|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
   process.exit(2);
 }
 
@@ -33,10 +62,59 @@ const server = http.createServer((_req, res) => {
   res.end(body);
 });
 
+const logger = createLogger({ level: 'silent' });
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-e2e-'));
-const mon = mode === 'instrumented' ? await startMonitoring({ dataDir, processMetrics: true, logger: createLogger({ level: 'silent' }), config: { dashboard: { port: 0 } } }) : undefined;
-mon?.instrument.http(server);
-if (mode === 'http-only') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), server);
+let stopTree: () => Promise<void> = async () => undefined;
+if (mode === 'instrumented') {
+  const mon = await startMonitoring({ dataDir, processMetrics: true, logger, config: { dashboard: { port: 0 } } });
+  mon.instrument.http(server);
+  stopTree = () => mon.stop();
+} else if (mode === 'http-only') {
+  instrumentHttp(new Registry({ logger }), server);
+} else if (mode === 'listeners') {
+  // What instrument.http adds to Node's own path without any of its work: a second 'request'
+  // listener and a 'close' listener per response, both empty.
+  const noop = () => undefined;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.on('close', noop));
+} else if (parts !== undefined) {
+  stopTree = await startPartialTree(new Set(parts as TreePart[]));
+}
+
+/**
+ * The tree with only `parts` running, built as `startMonitoring` builds it (same configuration,
+ * same start arguments), so each part's cost can be measured alone.
+ */
+async function startPartialTree(on: Set<TreePart>): Promise<() => Promise<void>> {
+  const config = loadConfig({ overrides: { dashboard: { port: 0 } }, env: {} });
+  const registry = new Registry({ seriesLimit: config.monitoring.series_limit, defaultBuckets: config.monitoring.histogram_buckets, logger });
+  instrumentHttp(registry, server);
+  const store = MetricStore.open({ dataDir, retentionMs: config.monitoring.retention_period });
+  const system = new OtpSystem({ logger });
+  const derived = new DerivedValues();
+  const signals = new SignalRelay();
+  const outbox = on.has('alerting') ? Outbox.open({ store, channels: createChannels(config.alerting), logger, registry }) : undefined;
+  // Without `flush` the aggregation timer is set beyond any burst (the longest delay Node takes).
+  const monitoring = on.has('flush') ? config.monitoring : { ...config.monitoring, aggregation_interval: 2 ** 31 - 1, retention_period: 2 ** 31 - 1 };
+  const unavailable = () => Promise.reject(new Error('not running in this attribution mode'));
+  const sources: DashboardSources = { report: unavailable, slas: unavailable, alerts: unavailable, scores: () => null, metrics: unavailable, processes: () => ({}) };
+  const children: ChildSpec[] = [
+    ...(on.has('collector')
+      ? [workerChild(COLLECTOR_NAME, collector, { registry, store, config: monitoring, sources: () => (on.has('process') ? [new ProcessSource(registry)] : []) }, { name: COLLECTOR_NAME })]
+      : []),
+    ...(on.has('perf')
+      ? [workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink: (s) => signals.send(s) }, { name: PERFORMANCE_MONITOR_NAME })]
+      : []),
+    ...(outbox !== undefined ? [workerChild(ALERTING_NAME, alerting, { registry, store, config: config.alerting, derived, outbox, rules: [], signals }, { name: ALERTING_NAME })] : []),
+    ...(on.has('dashboard') ? [workerChild(DASHBOARD_NAME, dashboard, { registry, store, config: config.dashboard, derived, sources }, { name: DASHBOARD_NAME })] : []),
+  ];
+  const sup = await startMonitorSup(system, children);
+  return async () => {
+    await sup.stop('shutdown', 'infinity');
+    system.close();
+    await outbox?.close();
+    await store.close();
+  };
+}
 
 server.listen(0, '127.0.0.1', () => {
   process.send!({ port: (server.address() as AddressInfo).port });
@@ -46,7 +124,7 @@ async function stop(): Promise<void> {
   const rssBytes = process.memoryUsage().rss;
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await mon?.stop();
+  await stopTree();
   rmSync(dataDir, { recursive: true, force: true });
   if (process.connected) process.send!({ stopped: true, rssBytes }, () => process.exit(0));
   else process.exit(0);

@@ -97,6 +97,61 @@ export function quantile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
 }
 
+/**
+ * The order in which to visit `n` treatments in round `round`: a Williams design (a balanced
+ * Latin square). Over every `n` consecutive rounds starting at a multiple of `n` (`2n` when `n`
+ * is odd) each treatment takes each place equally often and directly follows each other
+ * treatment equally often, so neither a place in the round nor the neighbour before it favours
+ * any of them. (Rotating and reversing alternately does not do that: with 4 treatments the first
+ * one led 4 rounds out of 6.)
+ * @returns a permutation of 0..n-1
+ * @throws {RangeError} if `n` is not a positive integer or `round` a non-negative integer
+ */
+export function balancedOrder(n: number, round: number): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`balancedOrder: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(round) || round < 0) throw new RangeError(`balancedOrder: round must be a non-negative integer, got ${round}`);
+  // First row 0, 1, n-1, 2, n-2, ...; row i adds i (mod n); for odd n the reversed rows follow.
+  const first: number[] = [];
+  for (let j = 0; j < n; j++) first.push(j % 2 === 1 ? (j + 1) / 2 : (n - j / 2) % n);
+  const shift = round % n;
+  const row = first.map((t) => (t + shift) % n);
+  return n % 2 === 1 && Math.floor(round / n) % 2 === 1 ? row.reverse() : row;
+}
+
+/** A distribution-free confidence interval of a median: two order statistics of the sample. */
+export interface MedianInterval {
+  low: number;
+  high: number;
+  /** The interval's actual coverage (order statistics give only discrete levels; at least `confidence` when n allows). */
+  coverage: number;
+}
+
+/**
+ * The confidence interval of the median of `values` from order statistics (no assumption on the
+ * distribution): the k-th smallest and k-th largest values, k the largest rank with
+ * P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2. With too few values for that level it is the
+ * whole range, and `coverage` says what that range covers (5 values: 93.75 %).
+ * @throws {RangeError} on an empty list or a confidence outside (0, 1)
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): MedianInterval {
+  const n = values.length;
+  if (n === 0) throw new RangeError('medianInterval: no values');
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`medianInterval: confidence must be in (0, 1), got ${confidence}`);
+  const s = [...values].sort((a, b) => a - b);
+  // cdf[j] = P(B <= j) for B ~ Binomial(n, 1/2), built from the pmf's ratio recurrence.
+  let pmf = 0.5 ** n;
+  let below = 0; // P(B < k)
+  let k = 0;
+  while (k < n >> 1 && below + pmf <= (1 - confidence) / 2) {
+    below += pmf;
+    pmf = (pmf * (n - k)) / (k + 1);
+    k++;
+  }
+  const rank = Math.max(1, k); // 1-based rank of the lower bound
+  const tail = k === 0 ? 0.5 ** n : below; // P(B < rank)
+  return { low: s[rank - 1]!, high: s[n - rank]!, coverage: 1 - 2 * tail };
+}
+
 /** The longest event-loop block seen by {@link startBlockProbe}, in ms. */
 export interface BlockReading {
   /** Wall-clock: what a request arriving during the block waits. Inflated when the OS preempts us. */

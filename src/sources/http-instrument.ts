@@ -1,16 +1,22 @@
 /**
- * `instrument.http(server)`: measures a node:http (or https) server from its own events.
+ * `instrument.http(server)`: measures a node:http (or https) server from Node's diagnostics
+ * channels `http.server.request.start` / `http.server.response.finish` and the server's
+ * connection events (no listener on the request path: see `onStart` below).
  *
  * - `requests.total{server,method,code}` and `requests.errors{server,method,code}` (status >= 500 by
  *   default, and requests whose connection closed before the response finished, code `aborted`);
- * - `response_time{server}` (ms, from the `request` event to the response's `close`);
+ * - `response_time{server}` (ms, from the request's start, before the application's 'request'
+ *   listeners run, to the response's finish; for an aborted request, to its connection's close);
  * - `network.connections{server}` (open sockets) and `network.bytes_in` / `network.bytes_out`
  *   `{server}` (bytes read from and written to the sockets, headers included, taken from the
- *   sockets' own counters at each response and when the socket closes).
+ *   sockets' own counters at a socket's first response, then at most once per
+ *   {@link BYTES_ACCOUNT_MS} per socket, and when the socket closes: exact once it has closed, at
+ *   most that late on a keep-alive connection still open).
  *
  * Methods outside the standard set are counted as `OTHER`, so a client cannot grow the label
  * set without bound. Updates are direct calls on bound series: no mailbox, no I/O.
  */
+import diagnostics from 'node:diagnostics_channel';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -33,6 +39,13 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPT
 /** Where a response keeps its request's start time (a symbol: invisible to the application). */
 const REQUEST_START = Symbol('erlmcp-monitor.requestStart');
 
+/**
+ * Least ms between two readings of one keep-alive socket's byte counters. Reading them costs
+ * about a third of the instrumentation's time per request (`bytesWritten` copies the socket's
+ * write queue each time), and the counters are read by exposition and flushes seconds apart.
+ */
+export const BYTES_ACCOUNT_MS = 1000;
+
 type TimedResponse = ServerResponse & { [REQUEST_START]?: number };
 
 interface BoundRequestSeries {
@@ -42,10 +55,32 @@ interface BoundRequestSeries {
   errors: CounterSeries | undefined;
 }
 
-interface SocketBytes {
+/** The series of one method: by status code, and for responses that never finished. */
+interface MethodSeries {
+  byStatus: Map<number, BoundRequestSeries>;
+  aborted: BoundRequestSeries | undefined;
+}
+
+interface SocketState {
+  /** Bytes read and written already counted. */
   read: number;
   written: number;
+  /** `performance.now()` of the last reading of the socket's counters; -Infinity before the first. */
+  at: number;
+  /** Responses started on this socket and not finished yet (more than one only when pipelining). */
+  open: ServerResponse[];
 }
+
+/** What Node publishes on its `http.server.*` diagnostics channels. */
+interface ServerMessage {
+  request: IncomingMessage;
+  response: ServerResponse;
+  socket: Socket;
+  server: HttpServer;
+}
+
+const REQUEST_START_CHANNEL = 'http.server.request.start';
+const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
 
 /**
  * Instruments `server`. Returns a function that removes the instrumentation.
@@ -65,11 +100,14 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   const connections: GaugeSeries = registry.gauge('network.connections', { help: 'Open connections', labels: ['server'] }).bind({ server: name });
   const bytesIn: CounterSeries = registry.counter('network.bytes_in', { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name });
   const bytesOut: CounterSeries = registry.counter('network.bytes_out', { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name });
-  const seen = new WeakMap<Socket, SocketBytes>();
-
-  const account = (socket: Socket) => {
-    let last = seen.get(socket);
-    if (last === undefined) seen.set(socket, (last = { read: 0, written: 0 }));
+  // Per socket, under a symbol of this instrumentation (two instrumentations of one server stay
+  // apart; a property is cheaper than a WeakMap lookup per response): the byte counts accounted
+  // so far and the responses started on it and not finished yet.
+  const state = Symbol('erlmcp-monitor.socketState');
+  type TrackedSocket = Socket & { [state]?: SocketState };
+  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [] });
+  const account = (socket: TrackedSocket, last: SocketState, at: number) => {
+    last.at = at;
     const read = socket.bytesRead;
     const written = socket.bytesWritten;
     if (read > last.read) bytesIn.inc(read - last.read);
@@ -78,53 +116,73 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     last.written = written;
   };
 
-  const onConnection = (socket: Socket) => {
+  // Bound counter series per (method, status): a request costs two Map lookups on a string and
+  // a number it already has, instead of building a key or a label object.
+  const bound = new Map<string, MethodSeries>();
+  const bindSeries = (method: string, code: string): BoundRequestSeries => {
+    const labels = { server: name, method, code };
+    return { labels, total: total.bind(labels), errors: undefined };
+  };
+  const seriesFor = (method: string, finished: boolean, status: number): BoundRequestSeries => {
+    let forMethod = bound.get(method);
+    if (forMethod === undefined) bound.set(method, (forMethod = { byStatus: new Map(), aborted: undefined }));
+    if (!finished) return (forMethod.aborted ??= bindSeries(method, 'aborted'));
+    let entry = forMethod.byStatus.get(status);
+    if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, String(status))));
+    return entry;
+  };
+  const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean, end: number) => {
+    const start = (res as TimedResponse)[REQUEST_START];
+    if (start !== undefined) latency.observe(end - start);
+    const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
+    const series = seriesFor(method, finished, res.statusCode);
+    series.total.inc();
+    if (!finished || isError(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+  };
+
+  const onConnection = (socket: TrackedSocket) => {
     connections.inc();
-    seen.set(socket, { read: 0, written: 0 });
+    const tracked = stateOf(socket);
     socket.once('close', () => {
       connections.dec();
-      account(socket);
+      const end = performance.now();
+      // Responses still open when their connection closed never finished: the client went away.
+      for (const res of tracked.open.splice(0)) count(res, res.req, false, end);
+      account(socket, tracked, end);
     });
   };
 
-  // Bound counter series per (method, status): a request costs one Map lookup instead of building
-  // a label object and walking the label maps of both counters.
-  const bound = new Map<string, BoundRequestSeries>();
-  const seriesFor = (method: string, code: string): BoundRequestSeries => {
-    const key = `${method} ${code}`;
-    let entry = bound.get(key);
-    if (entry === undefined) {
-      const labels = { server: name, method, code };
-      entry = { labels, total: total.bind(labels), errors: undefined };
-      bound.set(key, entry);
-    }
-    return entry;
-  };
-
-  // One shared listener (`this` is the response) instead of a closure per request.
-  function onClose(this: ServerResponse): void {
-    const start = (this as TimedResponse)[REQUEST_START];
-    if (start !== undefined) latency.observe(performance.now() - start);
-    const req = this.req;
-    const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
-    const finished = this.writableFinished;
-    const series = seriesFor(method, finished ? String(this.statusCode) : 'aborted');
-    series.total.inc();
-    if (!finished || isError(this.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
-    if (req?.socket) account(req.socket);
-  }
-
-  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+  // Node's own diagnostics channels instead of listeners: a second 'request' listener and a
+  // 'close' listener on every response cost Node's request path about as much as all the work
+  // done here (measured by bench/e2e-attribution.ts, mode `listeners`). The channels are
+  // published for every server of the process, hence the check of `server`.
+  const onStart = (message: unknown) => {
+    const { response: res, socket, server: from } = message as ServerMessage;
+    if (from !== server) return;
     (res as TimedResponse)[REQUEST_START] = performance.now();
-    res.on('close', onClose);
+    stateOf(socket as TrackedSocket).open.push(res);
+  };
+  const onFinish = (message: unknown) => {
+    const { request: req, response: res, socket, server: from } = message as ServerMessage;
+    if (from !== server) return;
+    const end = performance.now();
+    const tracked = stateOf(socket as TrackedSocket);
+    const open = tracked.open;
+    const i = open[0] === res ? 0 : open.indexOf(res);
+    if (i < 0) return; // counted as aborted already, or started before the instrumentation
+    open.splice(i, 1);
+    count(res, req, true, end);
+    if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket as TrackedSocket, tracked, end);
   };
 
   // For https, requests see the TLS socket, so count connections on it too.
   const connectionEvent = server instanceof HttpsServer ? 'secureConnection' : 'connection';
   server.on(connectionEvent, onConnection);
-  server.on('request', onRequest);
+  diagnostics.subscribe(REQUEST_START_CHANNEL, onStart);
+  diagnostics.subscribe(RESPONSE_FINISH_CHANNEL, onFinish);
   return () => {
     server.off(connectionEvent, onConnection);
-    server.off('request', onRequest);
+    diagnostics.unsubscribe(REQUEST_START_CHANNEL, onStart);
+    diagnostics.unsubscribe(RESPONSE_FINISH_CHANNEL, onFinish);
   };
 }

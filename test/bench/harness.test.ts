@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Check, checkStatus, median, quantile, startBlockProbe } from '../../bench/harness.js';
+import { balancedOrder, type Check, checkStatus, median, medianInterval, quantile, startBlockProbe } from '../../bench/harness.js';
 
 const check = (measured: number, better: 'higher' | 'lower'): Check => ({ name: 'x', measured, target: 10, better, margin: 0.1, unit: '' });
 
@@ -24,6 +24,41 @@ describe('bench harness', () => {
     expect(quantile(values, 0.99)).toBe(5);
     expect(quantile(values, 0.2)).toBe(1);
     expect(values).toEqual([5, 1, 4, 2, 3]);
+  });
+
+  it('orders treatments so that every place and every predecessor is shared out equally', () => {
+    expect(balancedOrder(4, 0)).toEqual([0, 1, 3, 2]);
+    for (const n of [2, 3, 4, 5, 10]) {
+      const rounds = n % 2 === 0 ? n : 2 * n;
+      const places = new Map<string, number>();
+      const follows = new Map<string, number>();
+      for (let r = 0; r < rounds; r++) {
+        const order = balancedOrder(n, r);
+        expect([...order].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+        order.forEach((t, place) => places.set(`${t}@${place}`, (places.get(`${t}@${place}`) ?? 0) + 1));
+        for (let i = 1; i < n; i++) follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
+      }
+      const each = rounds / n;
+      expect(places.size).toBe(n * n);
+      expect([...places.values()].every((c) => c === each)).toBe(true);
+      expect(follows.size).toBe(n * (n - 1));
+      expect([...follows.values()].every((c) => c === each)).toBe(true);
+    }
+    expect(() => balancedOrder(0, 0)).toThrow(RangeError);
+    expect(() => balancedOrder(3, -1)).toThrow(RangeError);
+  });
+
+  it('bounds a median by order statistics with the binomial coverage', () => {
+    // 12 values: ranks 3 and 10, coverage 1 - 2 P(B(12, 1/2) <= 2) = 1 - 2 * 79/4096.
+    const twelve = [7, 1, 12, 4, 9, 2, 11, 5, 3, 10, 8, 6];
+    expect(medianInterval(twelve)).toEqual({ low: 3, high: 10, coverage: 1 - (2 * 79) / 4096 });
+    expect(twelve[0]).toBe(7); // input untouched
+    // Too few values for 95 %: the whole range, and what it does cover.
+    expect(medianInterval([5, 1, 3, 2, 4])).toEqual({ low: 1, high: 5, coverage: 1 - 2 / 32 });
+    // A lower confidence narrows it: 12 values at 80 % -> ranks 4 and 9 (P(B <= 3) = 299/4096 <= 0.1).
+    expect(medianInterval(twelve, 0.8)).toEqual({ low: 4, high: 9, coverage: 1 - (2 * 299) / 4096 });
+    expect(() => medianInterval([])).toThrow(RangeError);
+    expect(() => medianInterval([1], 1)).toThrow(RangeError);
   });
 
   it('sees a synchronous block of the event loop', async () => {

@@ -1,4 +1,6 @@
-import { createServer, request, type RequestListener } from 'node:http';
+import { Agent, createServer, request, type RequestListener } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorError } from '../../src/errors.js';
@@ -66,6 +68,73 @@ describe('instrument.http', () => {
     const bytesOut = registry.counter('network.bytes_out', { labels: ['server'], unit: 'bytes' }).get({ server: 'api' })!;
     expect(bytesIn).toBeGreaterThan(500); // the POST body plus three request heads
     expect(bytesOut).toBeGreaterThan(1000 + 2 + 4); // bodies plus response heads
+  });
+
+  it('counts the bytes of a keep-alive connection at its first response and exactly once it closes', async () => {
+    const { registry } = newRegistry();
+    const { server: s, port } = await server((_req, res) => res.end('x'.repeat(100)));
+    instrumentHttp(registry, s);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let clientSocket: Socket | undefined;
+    const call = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          clientSocket = res.socket;
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const bytesIn = registry.counter('network.bytes_in', { labels: ['server'], unit: 'bytes' });
+    const bytesOut = registry.counter('network.bytes_out', { labels: ['server'], unit: 'bytes' });
+    await call();
+    expect(bytesOut.get({ server: 'http' })!).toBeGreaterThan(100);
+    await call();
+    await call();
+    const socket = clientSocket!;
+    const conns = registry.gauge('network.connections', { labels: ['server'] });
+    expect(conns.get({ server: 'http' })).toBe(1); // all three on one connection
+    agent.destroy();
+    await until(() => expect(conns.get({ server: 'http' })).toBe(0));
+    // Whatever was skipped between readings is counted when the socket closes: nothing lost.
+    expect(bytesOut.get({ server: 'http' })).toBe(socket.bytesRead);
+    expect(bytesIn.get({ server: 'http' })).toBe(socket.bytesWritten);
+  });
+
+  it('times a request from its start, the application handler included, and counts only its own server', async () => {
+    const { registry } = newRegistry();
+    const busyHandler: RequestListener = (_req, res) => {
+      const until = performance.now() + 30;
+      while (performance.now() < until); // a synchronous handler: 30 ms before the response
+      res.end('ok');
+    };
+    const { server: s, port } = await server(busyHandler);
+    const other = await server((_req, res) => res.end('other'));
+    instrumentHttp(registry, s);
+    await get(port, '/');
+    await get(other.port, '/'); // same process, same diagnostics channels, not instrumented
+    const latency = registry.histogram('response_time', { labels: ['server'], unit: 'ms' }).get({ server: 'http' })!;
+    expect(latency.count).toBe(1);
+    expect(latency.max!).toBeGreaterThanOrEqual(30);
+    expect(registry.counter('requests.total', { labels: ['server', 'method', 'code'] }).get({ server: 'http', method: 'GET', code: '200' })).toBe(1);
+  });
+
+  it('keeps two instrumentations of one server apart', async () => {
+    const a = newRegistry().registry;
+    const b = newRegistry().registry;
+    const { server: s, port } = await server((_req, res) => res.end('ok'));
+    instrumentHttp(a, s);
+    const { bytes } = await get(port, '/');
+    instrumentHttp(b, s);
+    await get(port, '/');
+    const out = (r: typeof a) => r.counter('network.bytes_out', { labels: ['server'], unit: 'bytes' }).get({ server: 'http' }) ?? 0;
+    const conns = a.gauge('network.connections', { labels: ['server'] });
+    await until(() => expect(conns.get({ server: 'http' })).toBe(0));
+    expect(out(b)).toBeGreaterThan(bytes); // the second response, head included
+    expect(out(a)).toBeGreaterThan(out(b)); // both responses
+    expect(a.counter('requests.total', { labels: ['server', 'method', 'code'] }).get({ server: 'http', method: 'GET', code: '200' })).toBe(2);
+    expect(b.counter('requests.total', { labels: ['server', 'method', 'code'] }).get({ server: 'http', method: 'GET', code: '200' })).toBe(1);
   });
 
   it('counts a request whose client went away as aborted and an error', async () => {
