@@ -96,7 +96,7 @@ async function startPartialTree(on: Set<TreePart>): Promise<() => Promise<void>>
   // Without `flush` the aggregation timer is set beyond any burst (the longest delay Node takes).
   const monitoring = on.has('flush') ? config.monitoring : { ...config.monitoring, aggregation_interval: 2 ** 31 - 1, retention_period: 2 ** 31 - 1 };
   const unavailable = () => Promise.reject(new Error('not running in this attribution mode'));
-  const sources: DashboardSources = { report: unavailable, slas: unavailable, alerts: unavailable, scores: () => null, metrics: unavailable, processes: () => ({}) };
+  const sources: DashboardSources = { report: unavailable, slas: unavailable, deadLetters: unavailable, alerts: unavailable, scores: () => null, metrics: unavailable, processes: () => ({}) };
   const children: ChildSpec[] = [
     ...(on.has('collector')
       ? [workerChild(COLLECTOR_NAME, collector, { registry, store, config: monitoring, sources: () => (on.has('process') ? [new ProcessSource(registry)] : []) }, { name: COLLECTOR_NAME })]
