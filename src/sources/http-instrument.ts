@@ -36,8 +36,6 @@ export interface HttpInstrumentOptions {
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
-/** Where a response keeps its request's start time (a symbol: invisible to the application). */
-const REQUEST_START = Symbol('erlmcp-monitor.requestStart');
 
 /**
  * Least ms between two readings of one keep-alive socket's byte counters. Reading them costs
@@ -46,7 +44,6 @@ const REQUEST_START = Symbol('erlmcp-monitor.requestStart');
  */
 export const BYTES_ACCOUNT_MS = 1000;
 
-type TimedResponse = ServerResponse & { [REQUEST_START]?: number };
 
 interface BoundRequestSeries {
   labels: { server: string; method: string; code: string };
@@ -69,6 +66,12 @@ interface SocketState {
   at: number;
   /** Responses started on this socket and not finished yet (more than one only when pipelining). */
   open: ServerResponse[];
+  /**
+   * `performance.now()` at each open response's start, same order as `open`. Kept here rather
+   * than on the response object: a property added to every ServerResponse changes its hidden
+   * class, which costs Node's own code on that object more than the write itself.
+   */
+  starts: number[];
 }
 
 /** What Node publishes on its `http.server.*` diagnostics channels. */
@@ -105,7 +108,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   // so far and the responses started on it and not finished yet.
   const state = Symbol('erlmcp-monitor.socketState');
   type TrackedSocket = Socket & { [state]?: SocketState };
-  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [] });
+  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [], starts: [] });
   const account = (socket: TrackedSocket, last: SocketState, at: number) => {
     last.at = at;
     const read = socket.bytesRead;
@@ -131,9 +134,8 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, String(status))));
     return entry;
   };
-  const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean, end: number) => {
-    const start = (res as TimedResponse)[REQUEST_START];
-    if (start !== undefined) latency.observe(end - start);
+  const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean, start: number, end: number) => {
+    latency.observe(end - start);
     const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
     const series = seriesFor(method, finished, res.statusCode);
     series.total.inc();
@@ -147,7 +149,8 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
       connections.dec();
       const end = performance.now();
       // Responses still open when their connection closed never finished: the client went away.
-      for (const res of tracked.open.splice(0)) count(res, res.req, false, end);
+      const starts = tracked.starts.splice(0);
+      tracked.open.splice(0).forEach((res, i) => count(res, res.req, false, starts[i]!, end));
       account(socket, tracked, end);
     });
   };
@@ -159,8 +162,9 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   const onStart = (message: unknown) => {
     const { response: res, socket, server: from } = message as ServerMessage;
     if (from !== server) return;
-    (res as TimedResponse)[REQUEST_START] = performance.now();
-    stateOf(socket as TrackedSocket).open.push(res);
+    const tracked = stateOf(socket as TrackedSocket);
+    tracked.open.push(res);
+    tracked.starts.push(performance.now());
   };
   const onFinish = (message: unknown) => {
     const { request: req, response: res, socket, server: from } = message as ServerMessage;
@@ -170,8 +174,10 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     const open = tracked.open;
     const i = open[0] === res ? 0 : open.indexOf(res);
     if (i < 0) return; // counted as aborted already, or started before the instrumentation
-    open.splice(i, 1);
-    count(res, req, true, end);
+    const start = i === 0 && open.length === 1 ? tracked.starts.pop()! : tracked.starts.splice(i, 1)[0]!;
+    if (i === 0 && open.length === 1) open.pop();
+    else open.splice(i, 1);
+    count(res, req, true, start, end);
     if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket as TrackedSocket, tracked, end);
   };
 
