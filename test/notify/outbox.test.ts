@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { Outbox, type OutboxOptions, type OutboxRecord } from '../../src/notify/outbox.js';
+import { Redactor } from '../../src/notify/redact.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
 import { expectMonitorRejection, tempStores } from '../store/store-fixture.js';
@@ -135,6 +136,19 @@ describe('Outbox', () => {
     expect(outbox.pending()).toBe(0);
     await outbox.close();
     expect(open(store, [sms, webhook]).outbox.deadLetters().map((d) => d.channel).sort()).toEqual(['sms', 'webhook']);
+  });
+
+  it('retries with the error text redacted when handed Redactor.redact on its own, as startMonitoring does', async () => {
+    const store = stores.open();
+    const webhook = new ScriptedChannel('webhook', ['fail']);
+    const { outbox, logger } = open(store, [webhook], { redact: new Redactor(['answered']).redact });
+    await outbox.enqueue(makeNotification(), ['webhook']);
+
+    await until(() => expect(webhook.accepted).toHaveLength(1));
+    const retries = logger.records.filter((r) => r.msg.includes('retrying'));
+    expect(retries).toHaveLength(1);
+    expect(String(retries[0]!.fields.error)).toContain('[redacted]');
+    expect(String(retries[0]!.fields.error)).not.toContain('answered');
   });
 
   it('keeps retrying, and withholds the error text, when the redact option throws', async () => {
