@@ -174,9 +174,15 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     const open = tracked.open;
     const i = open[0] === res ? 0 : open.indexOf(res);
     if (i < 0) return; // counted as aborted already, or started before the instrumentation
-    const start = i === 0 && open.length === 1 ? tracked.starts.pop()! : tracked.starts.splice(i, 1)[0]!;
-    if (i === 0 && open.length === 1) open.pop();
-    else open.splice(i, 1);
+    const start = tracked.starts[i]!;
+    if (i === open.length - 1) {
+      // The usual case (one response at a time on a connection): no splice, no array allocated.
+      open.pop();
+      tracked.starts.pop();
+    } else {
+      open.splice(i, 1);
+      tracked.starts.splice(i, 1);
+    }
     count(res, req, true, start, end);
     if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket as TrackedSocket, tracked, end);
   };
