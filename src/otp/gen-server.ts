@@ -5,7 +5,9 @@
  *   reported to the starter (the promise rejects with `EMON_INIT_FAILED`) and nothing is left
  *   half-started. Messages sent during `init` wait and are handled after it, in order.
  * - `handleCall` answers `{ reply, state }` (or `{ error, state }` to reject the caller and carry
- *   on); `handleCast`/`handleInfo` answer `{ state }`; any of them may add `stop: reason` to exit
+ *   on, or `{ defer, state }` to answer when the promise `defer` settles while the server goes on
+ *   with its next messages: OTP's `{noreply, State}` and a later `gen_server:reply/2`);
+ *   `handleCast`/`handleInfo` answer `{ state }`; any of them may add `stop: reason` to exit
  *   after this message. Callbacks may be async; the next
  *   message waits for the promise.
  * - A callback that throws or rejects stops the server with `{ crash }` (code
@@ -30,11 +32,14 @@ type MaybePromise<T> = T | Promise<T>;
 /**
  * What `handleCall` returns: a reply and the new state, optionally stopping after replying; or an
  * `error`, which rejects the caller's promise while the server carries on (a refused request,
- * not a crash).
+ * not a crash); or `defer`, a promise whose outcome answers the caller later (its call timeout
+ * still runs, and if the server exits first the caller gets `EMON_SERVER_EXITED`) while the next
+ * message is handled now: how a server lets many callers share one slow step, such as a commit.
  */
 export type CallResult<S, R> =
   | { reply: R; state: S; stop?: undefined }
   | { error: Error; state: S; stop?: undefined }
+  | { defer: Promise<R>; state: S; stop?: undefined }
   | { stop: ExitReason; reply?: R; state: S };
 
 /** What `handleCast` and `handleInfo` return: the new state, optionally stopping. */
@@ -304,7 +309,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     // Killed while an async callback was pending: its result belongs to nobody.
     if (!this.#alive) return;
     if (!isResult(result, env.kind === 'call')) {
-      const expected = env.kind === 'call' ? '{ reply, state }, { error, state } or { stop, state }' : '{ state } or { stop, state }';
+      const expected = env.kind === 'call' ? '{ reply, state }, { error, state }, { defer, state } or { stop, state }' : '{ state } or { stop, state }';
       const failure = new MonitorError(ErrorCode.BadReturnValue, `${this.name}: ${where} returned ${describeValue(result)}; expected ${expected}`);
       return this.#exit({ crash: failure }, 'crash');
     }
@@ -312,6 +317,13 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     if (env.kind === 'call') {
       if ('reply' in result) env.pending.resolve(result.reply);
       else if (result.error instanceof Error) env.pending.reject(result.error);
+      else if (isThenable(result.defer)) {
+        const pending = env.pending;
+        result.defer.then(
+          (value) => pending.resolve(value),
+          (err: unknown) => pending.reject(toError(err)),
+        );
+      }
     }
     if (result.stop !== undefined) return this.#exit(result.stop, 'stop');
   }
@@ -387,10 +399,10 @@ function isGivingUp(reason: ExitReason): boolean {
   return typeof reason === 'object' && reason.crash.code === ErrorCode.MaxRestartIntensity;
 }
 
-function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; stop?: ExitReason } {
+function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; defer?: unknown; stop?: ExitReason } {
   if (typeof value !== 'object' || value === null || !('state' in value)) return false;
-  const r = value as { stop?: unknown; error?: unknown };
-  return !needsReply || 'reply' in value || r.error instanceof Error || r.stop !== undefined;
+  const r = value as { stop?: unknown; error?: unknown; defer?: unknown };
+  return !needsReply || 'reply' in value || r.error instanceof Error || isThenable(r.defer) || r.stop !== undefined;
 }
 
 function withTimeout<T>(promise: PromiseLike<T>, ms: number, message: string): Promise<T> {
