@@ -18,6 +18,12 @@
  *
  * A bad cast (a malformed signal or send_alert) has no caller to reject: it is logged (the first
  * few of each kind) and dropped. The same request as a call rejects with the typed error.
+ *
+ * `send_alert` (call or cast) is staged, not committed per message: the first of a batch sends
+ * this process a `commit` info message, which queues behind the requests already in the mailbox,
+ * so a burst of them is raised in memory one after the other and written in one transaction. Each
+ * caller is answered (a deferred reply) when that commit is durable, or rejected with its error.
+ * Any other message commits the open batch first, so it sees and acts only on durable alerts.
  */
 import { type Alert, toAlertView } from '../src/alerts/alert.js';
 import { AlertEngine, type EvaluationSummary, type RuleStatus } from '../src/alerts/alert-engine.js';
@@ -79,7 +85,7 @@ export interface AlertingProtocol {
     evaluate: EvaluationSummary;
   };
   cast: { type: 'signal'; signal: AlertSignal } | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> };
-  info: { type: 'evaluate' } | { type: 'tick' };
+  info: { type: 'evaluate' } | { type: 'tick' } | { type: 'commit' };
 }
 
 export type AlertingPid = Pid<AlertingProtocol>;
@@ -139,6 +145,14 @@ const CALL_FIELDS: MessageFields = {
 };
 const CAST_FIELDS: MessageFields = { signal: ['signal'], send_alert: ['severity', 'message', 'labels'] };
 
+/** Stages a send_alert; the first of a batch schedules the batch's commit behind what is already queued. */
+function stageAlert(state: State, ctx: ServerContext<AlertingProtocol>, msg: { severity: unknown; message: unknown; labels?: unknown }, now: number): Alert {
+  const opening = !state.engine.staged;
+  const alert = state.engine.stageAlert(msg.severity, msg.message, msg.labels, now);
+  if (opening) ctx.self.send({ type: 'commit' });
+  return alert;
+}
+
 function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>): void {
   const error = toError(err);
   if (state.logged.size < MAX_LOGGED_REJECTIONS && !state.logged.has(error.message)) {
@@ -172,14 +186,17 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     return { engine, detach, now, logged: new Set() };
   },
 
-  async handleCall(msg, state) {
+  async handleCall(msg, state, ctx) {
     const { engine } = state;
     const now = state.now();
     try {
       checkMessage('call', msg, CALL_FIELDS);
+      if (msg.type === 'send_alert') {
+        const alert = stageAlert(state, ctx, msg, now);
+        return { defer: engine.committed().then(() => alert), state };
+      }
+      if (engine.staged) await engine.commit();
       switch (msg.type) {
-        case 'send_alert':
-          return { reply: await engine.sendAlert(msg.severity, msg.message, msg.labels, now), state };
         case 'get_active_alerts':
           return { reply: engine.activeAlerts(), state };
         case 'get_alerts':
@@ -222,10 +239,11 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
       checkMessage('cast', msg, CAST_FIELDS);
       switch (msg.type) {
         case 'signal':
+          if (state.engine.staged) await state.engine.commit();
           await state.engine.signal(msg.signal, now);
           break;
         case 'send_alert':
-          await state.engine.sendAlert(msg.severity, msg.message, msg.labels, now);
+          stageAlert(state, ctx, msg, now);
           break;
       }
     } catch (err) {
@@ -237,7 +255,10 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
 
   async handleInfo(msg, state) {
     const now = state.now();
+    if (state.engine.staged) await state.engine.commit();
     switch (msg.type) {
+      case 'commit':
+        return { state };
       case 'evaluate':
         await state.engine.evaluate(now);
         await state.engine.tick(now);

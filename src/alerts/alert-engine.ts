@@ -18,8 +18,18 @@
  * restarts, so a notification queued again after a crash is deduplicated by the outbox.
  *
  * Every change is durable in the store before the operation that made it returns (its writes are
- * queued and flushed together at the end of the operation; see `AlertStore`). A failed
- * enqueue is logged and retried at the next tick; the alert stays as it was.
+ * staged and flushed together at the end of the operation; see `AlertStore`). A failed
+ * enqueue is logged and retried at the next tick; the alert stays as it was. `stageAlert` raises
+ * without waiting, so many `send_alert` requests share one `commit()`: one transaction for all.
+ *
+ * Capacity (config `alert_limits`): alerts are held per kind, each kind with a budget of its own,
+ * so a flood of one kind cannot take the room of another: `manual` (send_alert), `rule` and
+ * `signal` (the performance monitor's threshold, SLA and burn-rate alerts). Held means firing, or
+ * resolved and kept until `alert_timeout`; at the budget the oldest resolved alert of the kind
+ * whose notifications are all queued makes room, so clearing an alert frees its place at once.
+ * Past that a new alert is refused: `send_alert` with `EMON_ALERT_LIMIT`; a rule or signal alert
+ * is logged (once per full/room change) and counted in `monitor.alerts_refused{source}` like a
+ * refused manual one, and a refused rule alert is raised at a later evaluation once there is room.
  *
  * `clear_alert` resolves an alert by hand. For a rule alert the instance starts over, so if the
  * condition still holds it goes pending again and fires again after `duration`.
@@ -44,10 +54,31 @@ import { sampleRule } from './rule-samples.js';
 import { type Severity, SEVERITIES } from './severity.js';
 import { checkSilence, type Silence, SilenceSet, silenceState, type SilenceView } from './silences.js';
 
-/** Most alerts (firing and recently resolved) held; past it new ones are refused. */
-export const MAX_ALERTS = 10_000;
 /** Most silences held. */
 export const MAX_SILENCES = 1000;
+
+/** Counts new alerts refused because their kind's `alert_limits` budget was full, by kind (`source`). */
+export const ALERTS_REFUSED_METRIC = 'monitor.alerts_refused';
+
+/** Which `alert_limits` budget an alert counts against. */
+export type AlertKind = 'manual' | 'rule' | 'signal';
+
+/** The budget of an alert from `source` (`api`, `rule:<name>`, or a signal's source). */
+export function alertKind(source: string): AlertKind {
+  if (source === 'api') return 'manual';
+  return source.startsWith('rule:') ? 'rule' : 'signal';
+}
+
+/** What one kind of alert holds against its budget. */
+interface Budget {
+  readonly limit: number;
+  /** Alerts of this kind in the table (firing and resolved). */
+  held: number;
+  /** Its resolved alerts, oldest resolution first: the ones that can make room. */
+  readonly resolved: Map<string, Alert>;
+  /** Refusing now (logged once per change). */
+  full: boolean;
+}
 
 export interface AlertEngineOptions {
   registry: Registry;
@@ -92,12 +123,22 @@ export class AlertEngine {
   readonly #marks = new Map<string, number>();
   /** Names of rules from the start arguments (not persisted). */
   readonly #configRules = new Set<string>();
+  readonly #budgets: Record<AlertKind, Budget>;
+  /** Fingerprints of firing rule instances whose alert was refused at the limit (raised once there is room). */
+  readonly #unraised = new Set<string>();
+  /** Alerts staged by `stageAlert`, to be reviewed at the next commit: alert → when and how. */
+  readonly #staged = new Map<Alert, { now: number; severityRaised: boolean }>();
+  /** Settled by the next commit; created by the first `committed()` of a batch. */
+  #batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
   #seq = 0;
 
   private constructor(opts: AlertEngineOptions) {
     this.#opts = opts;
     this.#router = new Router(opts.config);
     this.#severities = SEVERITIES.filter((s) => opts.config.severity_levels.includes(s));
+    const limits = opts.config.alert_limits;
+    const budget = (limit: number): Budget => ({ limit, held: 0, resolved: new Map(), full: false });
+    this.#budgets = { manual: budget(limits.manual), rule: budget(limits.rule), signal: budget(limits.signal) };
   }
 
   /**
@@ -124,8 +165,9 @@ export class AlertEngine {
       engine.#configRules.add(rule.name);
       engine.#evaluator.add(rule);
     }
-    for (const alert of snapshot.alerts) {
-      engine.#alerts.set(alert.id, alert);
+    const resolvedFirst = [...snapshot.alerts].sort((a, b) => (a.resolvedAt ?? Infinity) - (b.resolvedAt ?? Infinity));
+    for (const alert of resolvedFirst) {
+      engine.#hold(alert);
       if (alert.status === 'firing') engine.#firing.set(alert.fingerprint, alert);
     }
     for (const silence of snapshot.silences) engine.#silences.put(silence);
@@ -145,7 +187,7 @@ export class AlertEngine {
     for (const instance of firingInstances.values()) {
       if (!engine.#firing.has(instance.fingerprint)) {
         const rule = engine.#evaluator.get(instance.rule)!;
-        await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now);
+        if ((await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now)) === undefined) engine.#unraised.add(instance.fingerprint);
       }
     }
     await opts.store.flush();
@@ -159,8 +201,19 @@ export class AlertEngine {
    * @throws {MonitorError} `EMON_INVALID_ALERT`, `EMON_ALERT_LIMIT`, `EMON_STORE_FAILED`
    */
   async sendAlert(severity: unknown, message: unknown, labels: unknown, now: number): Promise<Alert> {
+    const alert = this.stageAlert(severity, message, labels, now);
+    await this.commit();
+    return alert;
+  }
+
+  /**
+   * `sendAlert` without waiting: the alert is raised in memory (a refusal is immediate) and its
+   * write and notification wait for the next `commit()`; `committed()` says when that is done.
+   * @throws {MonitorError} `EMON_INVALID_ALERT`, `EMON_ALERT_LIMIT` (then nothing is staged)
+   */
+  stageAlert(severity: unknown, message: unknown, labels: unknown, now: number): Alert {
     const req = checkAlertRequest(severity, message, labels, this.#severities);
-    const raised = await this.#raise(
+    const admitted = this.#admit(
       {
         fingerprint: fingerprint(`api:${req.severity}:${req.message}`, req.labels),
         severity: req.severity,
@@ -172,8 +225,53 @@ export class AlertEngine {
       },
       now,
     );
-    if (raised === undefined) throw limitError();
-    return this.#done(raised);
+    if (admitted === undefined) throw this.#limitError('manual');
+    const prior = this.#staged.get(admitted.alert);
+    this.#staged.set(admitted.alert, { now, severityRaised: admitted.severityRaised || prior?.severityRaised === true });
+    return admitted.alert;
+  }
+
+  /** Whether staged alerts wait for a `commit()`. */
+  get staged(): boolean {
+    return this.#staged.size > 0;
+  }
+
+  /**
+   * Settles with the next `commit()` (resolves once it is durable, rejects with its failure).
+   * Every operation commits what is staged before it returns.
+   */
+  committed(): Promise<void> {
+    if (this.#batch === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      // Whoever waits has its own handler; a commit nobody waits for must not become an unhandled rejection.
+      promise.catch(() => undefined);
+      this.#batch = { promise, resolve, reject };
+    }
+    return this.#batch.promise;
+  }
+
+  /**
+   * Makes every staged change durable: notifications of the staged alerts are decided (their
+   * outbox writes issued together with the alerts' writes), then the alerts are written in one
+   * transaction, and a second one records what was notified.
+   * @throws {MonitorError} (rejects) `EMON_STORE_FAILED`; `committed()` rejects with it too
+   */
+  async commit(): Promise<void> {
+    const staged = [...this.#staged];
+    this.#staged.clear();
+    const batch = this.#batch;
+    this.#batch = undefined;
+    try {
+      const reviews = staged.map(([alert, at]) => this.#review(alert, at.now, at.severityRaised));
+      await Promise.all([this.#opts.store.flush(), ...reviews]);
+      await this.#opts.store.flush();
+      batch?.resolve();
+    } catch (err) {
+      batch?.reject(err);
+      throw err;
+    }
   }
 
   /**
@@ -203,7 +301,6 @@ export class AlertEngine {
       },
       now,
     );
-    if (alert === undefined) this.#opts.log.warn({ source: signal.source, key: signal.key }, `alert limit (${MAX_ALERTS}) reached: signal dropped`);
     return this.#done(alert);
   }
 
@@ -313,6 +410,7 @@ export class AlertEngine {
       summary[t.to]++;
       await this.#apply(t, now);
     }
+    if (this.#unraised.size > 0) await this.#raiseUnraised(now);
     for (const instance of this.#evaluator.instances()) {
       const alert = this.#firing.get(instance.fingerprint);
       if (alert !== undefined && instance.lastTrueAt === now) {
@@ -330,13 +428,12 @@ export class AlertEngine {
         return store.saveRuleState(t.instance);
       case 'firing':
         store.saveRuleState(t.instance);
-        if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) {
-          this.#opts.log.warn({ rule: t.rule.name }, `alert limit (${MAX_ALERTS}) reached: rule alert not raised`);
-        }
+        if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) this.#unraised.add(t.instance.fingerprint);
         return;
       case 'inactive':
         return store.removeRuleState(t.instance.fingerprint);
       case 'resolved': {
+        this.#unraised.delete(t.instance.fingerprint);
         store.removeRuleState(t.instance.fingerprint);
         const alert = this.#firing.get(t.instance.fingerprint);
         if (alert !== undefined) await this.#resolve(alert, now);
@@ -395,8 +492,7 @@ export class AlertEngine {
     const { config, store } = this.#opts;
     for (const alert of [...this.#alerts.values()]) {
       if (alert.status === 'resolved' && now - alert.resolvedAt! > config.alert_timeout) {
-        this.#alerts.delete(alert.id);
-        store.removeAlert(alert.id);
+        this.#forget(alert);
       } else if (this.#mayBeDue(alert, now)) {
         await this.#review(alert, now);
       }
@@ -411,19 +507,29 @@ export class AlertEngine {
         store.removeMark(fp);
       }
     }
-    await store.flush();
+    await this.commit();
   }
 
   // ------------------------------------------------------------------------------ internals
 
-  /** Waits for the operation's writes to be durable, then returns its result. */
+  /** Waits for the operation's writes (and any staged ones) to be durable, then returns its result. */
   async #done<T>(result: T): Promise<T> {
-    await this.#opts.store.flush();
+    await this.commit();
     return result;
   }
 
-  /** Raises a new alert or refreshes the firing one with the same fingerprint; undefined at the limit. */
+  /** Raises a new alert or refreshes the firing one with the same fingerprint, and reviews it; undefined at the limit. */
   async #raise(fields: AlertFields, now: number): Promise<Alert | undefined> {
+    const admitted = this.#admit(fields, now);
+    if (admitted !== undefined) await this.#review(admitted.alert, now, admitted.severityRaised);
+    return admitted?.alert;
+  }
+
+  /**
+   * The state change of `#raise`, without its review: the firing alert with this fingerprint,
+   * refreshed, or a new one; undefined (counted and logged) when its kind's budget is full.
+   */
+  #admit(fields: AlertFields, now: number): { alert: Alert; severityRaised: boolean } | undefined {
     const existing = this.#firing.get(fields.fingerprint);
     if (existing !== undefined) {
       const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
@@ -439,24 +545,101 @@ export class AlertEngine {
       if (fields.threshold !== undefined) existing.threshold = fields.threshold;
       // A bare repeat only moves lastSeenAt, which is not worth a durable write per repeat.
       if (changed) this.#opts.store.saveAlert(existing);
-      await this.#review(existing, now, raised);
-      return existing;
+      return { alert: existing, severityRaised: raised };
     }
-    if (this.#alerts.size >= MAX_ALERTS) return undefined;
+    const kind = alertKind(fields.source);
+    if (!this.#makeRoom(kind, now)) {
+      this.#refuse(kind, fields);
+      return undefined;
+    }
     let id = stableId(fields.fingerprint, now, 0);
     for (let n = 1; this.#alerts.has(id); n++) id = stableId(fields.fingerprint, now, n);
     const alert: Alert = { id, status: 'firing', startedAt: now, lastSeenAt: now, notifications: 0, channels: [], ...fields };
     this.#opts.store.saveAlert(alert);
-    this.#alerts.set(id, alert);
+    this.#hold(alert);
     this.#firing.set(alert.fingerprint, alert);
-    await this.#review(alert, now);
-    return alert;
+    return { alert, severityRaised: false };
+  }
+
+  /** Whether a new alert of `kind` fits: true if under budget, or once its oldest finished resolved alert is dropped. */
+  #makeRoom(kind: AlertKind, now: number): boolean {
+    const budget = this.#budgets[kind];
+    if (budget.held < budget.limit) return this.#hasRoom(kind);
+    for (const alert of budget.resolved.values()) {
+      if (!this.#mayBeDue(alert, now)) {
+        this.#forget(alert);
+        return this.#hasRoom(kind);
+      }
+    }
+    return false;
+  }
+
+  #hasRoom(kind: AlertKind): true {
+    const budget = this.#budgets[kind];
+    if (budget.full) {
+      budget.full = false;
+      this.#opts.log.info({ kind, limit: budget.limit, held: budget.held }, `alert limit: room again for ${kind} alerts`);
+    }
+    return true;
+  }
+
+  #refuse(kind: AlertKind, fields: AlertFields): void {
+    const budget = this.#budgets[kind];
+    this.#opts.registry.counter(ALERTS_REFUSED_METRIC, { help: 'New alerts refused because their kind reached its alert_limits budget', labels: ['source'] }).inc({ source: kind });
+    if (budget.full) return;
+    budget.full = true;
+    this.#opts.log.warn({ kind, source: fields.source, limit: budget.limit, held: budget.held }, this.#limitError(kind).message);
+  }
+
+  #limitError(kind: AlertKind): MonitorError {
+    const budget = this.#budgets[kind];
+    const waiting = budget.resolved.size;
+    const held = `${budget.held - waiting} ${kind} alerts are active${waiting === 0 ? '' : ` and ${waiting} resolved ones still wait to send their resolved notification`}`;
+    const clear = kind === 'manual' ? 'resolve or clear some (clearAlert(id): a cleared alert frees its place at once)' : 'resolve some';
+    return new MonitorError(ErrorCode.AlertLimit, `${kind} alert limit reached: ${held}, the limit is ${budget.limit}; ${clear}, or raise alert_limits.${kind} in alerting.json`);
+  }
+
+  /** Puts `alert` in the table and counts it against its kind's budget. */
+  #hold(alert: Alert): void {
+    const budget = this.#budgets[alertKind(alert.source)];
+    this.#alerts.set(alert.id, alert);
+    budget.held++;
+    if (alert.status === 'resolved') budget.resolved.set(alert.id, alert);
+  }
+
+  /** Removes a resolved alert from the table and the store, freeing its place. */
+  #forget(alert: Alert): void {
+    const budget = this.#budgets[alertKind(alert.source)];
+    if (!this.#alerts.delete(alert.id)) return;
+    this.#opts.store.removeAlert(alert.id);
+    budget.held--;
+    budget.resolved.delete(alert.id);
+  }
+
+  /** Raises the rule alerts refused at the limit whose instance still fires, as far as there is room. */
+  async #raiseUnraised(now: number): Promise<void> {
+    const firing = new Map(
+      this.#evaluator
+        .instances()
+        .filter((i) => i.state === 'firing')
+        .map((i) => [i.fingerprint, i]),
+    );
+    for (const fp of [...this.#unraised]) {
+      const instance = firing.get(fp);
+      if (instance === undefined || this.#firing.has(fp)) {
+        this.#unraised.delete(fp);
+        continue;
+      }
+      if (this.#budgets.rule.full && !this.#makeRoom('rule', now)) return;
+      if ((await this.#raise(ruleAlertFields(this.#evaluator.get(instance.rule)!, instance), now)) !== undefined) this.#unraised.delete(fp);
+    }
   }
 
   async #resolve(alert: Alert, now: number): Promise<void> {
     alert.status = 'resolved';
     alert.resolvedAt = now;
     this.#firing.delete(alert.fingerprint);
+    this.#budgets[alertKind(alert.source)].resolved.set(alert.id, alert);
     this.#opts.store.saveAlert(alert);
     await this.#review(alert, now);
   }
@@ -558,6 +741,3 @@ function ruleAlertFields(rule: AlertRule, instance: InstanceState): AlertFields 
   };
 }
 
-function limitError(): MonitorError {
-  return new MonitorError(ErrorCode.AlertLimit, `too many alerts held (${MAX_ALERTS}); clear some or wait for resolved ones to be cleaned up`);
-}

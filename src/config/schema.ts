@@ -393,6 +393,18 @@ const deliverySchema = z
     }
   });
 
+const alertBudget = () => expecting(z.number().int().min(1).max(1_000_000), 'an integer from 1 to 1000000 (alerts)');
+
+/** Separate budgets, so manual alerts never take the room of rule or signal alerts (nor the other way). */
+const alertLimitsSchema = z.strictObject({
+  /** Alerts raised by send_alert. */
+  manual: alertBudget().default(10_000),
+  /** Alerts raised by alert rules. */
+  rule: alertBudget().default(10_000),
+  /** The performance monitor's threshold, SLA and burn-rate alerts (and any other signal). */
+  signal: alertBudget().default(1000),
+});
+
 const escalationPolicySchema = z.strictObject({
   info: escalationStepSchema.optional(),
   warning: escalationStepSchema.optional(),
@@ -435,6 +447,8 @@ export const alertingSchema = z
     suppression_window: durationMs().default(600_000),
     /** Retry policy of failed notification deliveries (not in the source design, which never retried). */
     delivery: deliverySchema.prefault({}),
+    /** Most alerts held per kind (firing, and resolved until `alert_timeout`); past it a new one of that kind is refused. */
+    alert_limits: alertLimitsSchema.prefault({}),
   })
   .superRefine((alerting, ctx) => {
     for (const severity of SEVERITIES) {
