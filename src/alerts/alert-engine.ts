@@ -565,17 +565,17 @@ export class AlertEngine {
     return { alert, severityRaised: false };
   }
 
-  /** Whether a new alert of `kind` fits: true if under budget, or once its oldest finished resolved alert is dropped. */
+  /**
+   * Whether a new alert of `kind` fits: under budget, or once its oldest resolved alerts with
+   * nothing left to send are dropped (more than one if the budget was lowered since they were stored).
+   */
   #makeRoom(kind: AlertKind, now: number): boolean {
     const budget = this.#budgets[kind];
-    if (budget.held < budget.limit) return this.#hasRoom(kind);
     for (const alert of budget.resolved.values()) {
-      if (!this.#mayBeDue(alert, now)) {
-        this.#forget(alert);
-        return this.#hasRoom(kind);
-      }
+      if (budget.held < budget.limit) break;
+      if (!this.#mayBeDue(alert, now)) this.#forget(alert);
     }
-    return false;
+    return budget.held < budget.limit && this.#hasRoom(kind);
   }
 
   #hasRoom(kind: AlertKind): true {

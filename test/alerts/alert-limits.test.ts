@@ -126,13 +126,20 @@ describe('alert limits', () => {
     expect(alertStore.load().alerts.map((a) => a.id)).toEqual([next.id]);
   });
 
-  it('counts the alerts loaded at start against their budget', async () => {
+  it('counts the alerts loaded at start against their budget, also when it was lowered below them', async () => {
     const store = openStore(tempDir());
-    const a = await setup({ manual: 2 }, { store });
-    await a.engine.sendAlert('info', 'one', undefined, a.clock.now);
-    await a.engine.sendAlert('info', 'two', undefined, a.clock.now);
-    const b = await setup({ manual: 2 }, { store });
-    await expect(b.engine.sendAlert('info', 'three', undefined, b.clock.now)).rejects.toMatchObject({ code: ErrorCode.AlertLimit });
+    const a = await setup({ manual: 3 }, { store });
+    const ids: string[] = [];
+    for (const m of ['one', 'two', 'three']) ids.push((await a.engine.sendAlert('info', m, undefined, a.clock.now)).id);
+    const b = await setup({ manual: 1 }, { store });
+    const refused = await refusal(b.engine.sendAlert('info', 'four', undefined, b.clock.now));
+    expect(refused.message).toMatch(/^manual alert limit reached: 3 manual alerts are active, the limit is 1;/);
+    await b.engine.clearAlert(ids[0], b.clock.now);
+    await b.engine.clearAlert(ids[1], b.clock.now);
+    await expect(b.engine.sendAlert('info', 'four', undefined, b.clock.now)).rejects.toMatchObject({ code: ErrorCode.AlertLimit });
+    await b.engine.clearAlert(ids[2], b.clock.now);
+    const four = await b.engine.sendAlert('info', 'four', undefined, b.clock.now);
+    expect(b.engine.allAlerts().map((x) => x.id)).toEqual([four.id]);
   });
 
   it('writes the alerts staged before a commit in one transaction and settles committed() when they are durable', async () => {
