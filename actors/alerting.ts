@@ -28,13 +28,12 @@ import type { AlertSignal } from '../src/alerts/signal.js';
 import type { SignalRelay } from '../src/alerts/signal-relay.js';
 import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
 import type { AlertingConfig } from '../src/config/schema.js';
-import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
 import type { AlertView } from '../src/protocol.js';
-import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
 export const ALERTING_NAME = 'erlmcp_alerting';
@@ -121,23 +120,29 @@ const MAX_LOGGED_REJECTIONS = 20;
 /** The notification pass runs at least this often, so escalations are at most a second late. */
 const TICK_MS = 1000;
 
-const CALL_FIELDS: MessageFields = {
-  send_alert: ['severity', 'message', 'labels'],
-  get_active_alerts: [],
-  get_alerts: [],
-  alert_views: [],
-  clear_alert: ['id'],
-  add_rule: ['rule'],
-  list_rules: [],
-  remove_rule: ['name'],
-  // The silence's own fields are checked (unknown keys too) by checkSilence.
-  add_silence: 'any',
-  list_silences: [],
-  expire_silence: ['id'],
-  dead_letters: [],
-  evaluate: [],
-};
-const CAST_FIELDS: MessageFields = { signal: ['signal'], send_alert: ['severity', 'message', 'labels'] };
+const SEND_ALERT = { severity: 'required', message: 'required', labels: 'optional' } as const;
+
+/** What alerting accepts; the gen_server layer refuses anything else. */
+export const ALERTING_MESSAGES = {
+  call: {
+    send_alert: SEND_ALERT,
+    get_active_alerts: {},
+    get_alerts: {},
+    alert_views: {},
+    clear_alert: { id: 'required' },
+    add_rule: { rule: 'required' },
+    list_rules: {},
+    remove_rule: { name: 'required' },
+    // The silence's own fields are checked (missing and unknown keys too) by checkSilence.
+    add_silence: 'any',
+    list_silences: {},
+    expire_silence: { id: 'required' },
+    dead_letters: {},
+    evaluate: {},
+  },
+  cast: { signal: { signal: 'required' }, send_alert: SEND_ALERT },
+  info: { evaluate: {}, tick: {} },
+} as const satisfies MessageSchema<AlertingProtocol>;
 
 function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>): void {
   const error = toError(err);
@@ -149,6 +154,7 @@ function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>
 
 export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   name: 'alerting',
+  messages: ALERTING_MESSAGES,
 
   async init(args, ctx) {
     const now = args.now ?? Date.now;
@@ -176,7 +182,6 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     const { engine } = state;
     const now = state.now();
     try {
-      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'send_alert':
           return { reply: await engine.sendAlert(msg.severity, msg.message, msg.labels, now), state };
@@ -219,7 +224,6 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   async handleCast(msg, state, ctx) {
     const now = state.now();
     try {
-      checkMessage('cast', msg, CAST_FIELDS);
       switch (msg.type) {
         case 'signal':
           await state.engine.signal(msg.signal, now);
@@ -233,6 +237,10 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
       refuse(state, err, ctx);
     }
     return { state };
+  },
+
+  refusedCast(error, state, ctx) {
+    refuse(state, error, ctx);
   },
 
   async handleInfo(msg, state) {

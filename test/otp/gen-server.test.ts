@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CallTimeoutError, ErrorCode, MonitorError, NoProcError } from '../../src/errors.js';
 import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { memoryLogger, until } from '../helpers.js';
-import { recordingWorker, type WorkerProtocol } from './worker-fixture.js';
+import { recordingWorker, WORKER_MESSAGES, type WorkerProtocol } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
 const pids: Pid<WorkerProtocol>[] = [];
@@ -81,6 +81,7 @@ describe('GenServer', () => {
     const { system } = newSystem();
     const picky: Behaviour<number, WorkerProtocol, void> = {
       name: 'picky',
+      messages: WORKER_MESSAGES,
       init: () => 0,
       handleCall: (msg, state) =>
         msg.type === 'count' ? { error: new MonitorError(ErrorCode.BadMessage, 'count is not allowed'), state } : { reply: 'pong', state },
@@ -96,6 +97,7 @@ describe('GenServer', () => {
     const { system } = newSystem();
     const bad: Behaviour<null, WorkerProtocol, void> = {
       name: 'bad',
+      messages: WORKER_MESSAGES,
       init(_args, ctx) {
         ctx.interval(10, { type: 'tick' });
         throw new Error('no config');
@@ -112,7 +114,8 @@ describe('GenServer', () => {
 
   it('times out an async init that never finishes', async () => {
     const { system } = newSystem();
-    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck', init: () => new Promise(() => {}) };
+    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck',
+      messages: WORKER_MESSAGES, init: () => new Promise(() => {}) };
     const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/init did not finish within 20 ms/);
@@ -125,6 +128,7 @@ describe('GenServer', () => {
     const released: string[] = [];
     const slow: Behaviour<string, WorkerProtocol, void> = {
       name: 'slow-init',
+      messages: WORKER_MESSAGES,
       async init() {
         await gate;
         return 'socket';
@@ -147,6 +151,7 @@ describe('GenServer', () => {
     const seen: number[] = [];
     const slow: Behaviour<number[], WorkerProtocol, void> = {
       name: 'slow',
+      messages: WORKER_MESSAGES,
       async init(_a, ctx) {
         ctx.self.cast({ type: 'add', by: 1 });
         await gate;
@@ -181,6 +186,7 @@ describe('GenServer', () => {
     const { system, logger } = newSystem();
     const plain: Behaviour<number, WorkerProtocol, void> = {
       name: 'plain',
+      messages: WORKER_MESSAGES,
       init: () => 0,
       handleCall: (_m, state) => ({ reply: 'pong', state }),
     };
