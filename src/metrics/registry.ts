@@ -11,7 +11,7 @@ import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
 import type { Labels } from './label-map.js';
-import { checkLabelNames, checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import { checkHelpAndUnit, checkLabelNames, checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
 import { SliceClock } from './slice-clock.js';
 
 export type AnyMetric = Counter | Gauge | Histogram;
@@ -69,7 +69,8 @@ function sampleNames(metric: AnyMetric): string[] {
 
 /**
  * Checks what every declaration gets before anything is looked up or created: the name, that the
- * options are an object, and the label names (so a re-declaration compares valid names).
+ * options are an object, help and unit within their limits, and the label names (so a
+ * re-declaration compares valid names).
  * @throws {MonitorError} `EMON_INVALID_NAME` or `EMON_INVALID_OPTION`
  */
 function checkDeclaration(name: unknown, options: unknown): void {
@@ -78,7 +79,9 @@ function checkDeclaration(name: unknown, options: unknown): void {
   if (proto !== Object.prototype && proto !== null) {
     throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": options must be a plain object { help?, unit?, labels?, buckets? }, got ${describeValue(options)}`);
   }
-  checkLabelNames(name, (options as MetricOptions).labels);
+  const { help, unit, labels } = options as MetricOptions;
+  checkHelpAndUnit(name, help, unit);
+  checkLabelNames(name, labels);
 }
 
 /** Counts updates that went to an overflow series, by metric. */

@@ -148,8 +148,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function typeOf(msg: unknown): string {
-  const type = (msg as Message | null)?.type;
-  return typeof type === 'string' ? type : describeValue(msg);
+  try {
+    const type = (msg as Message | null)?.type;
+    return typeof type === 'string' ? type : describeValue(msg);
+  } catch {
+    // A getter or proxy trap that throws: the schema check refuses the message later.
+    return 'an unreadable message';
+  }
 }
 
 /**

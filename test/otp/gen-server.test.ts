@@ -233,4 +233,53 @@ describe('GenServer', () => {
     await startWorker(system, events, 'named');
     await until(async () => expect(await ref.call({ type: 'count' })).toBe(0));
   });
+
+  it('refuses a malformed call, cast or info message before any callback runs, and carries on unchanged', async () => {
+    const { system, logger } = newSystem();
+    const events: string[] = [];
+    const pid = await startWorker(system, events, 'strict');
+    const anyPid = pid as unknown as { call(m: unknown): Promise<unknown>; cast(m: unknown): void; send(m: unknown): void };
+    const refusal = (m: unknown) => anyPid.call(m).catch((e: unknown) => e as MonitorError);
+    expect(await refusal({ type: 'nope' })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: unknown call type "nope" (allowed: ping, count, hang, crash_in_call)' });
+    expect(await refusal(null)).toMatchObject({ code: ErrorCode.BadMessage, message: expect.stringContaining('strict: call must be an object { type, ... }, got null') });
+    expect(await refusal({ type: 'ping', extra: 1 })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: call ping: unknown field "extra" (no other fields)' });
+    // Each of these would crash the worker if its callback ran (a missing `by` adds NaN; `crash` throws).
+    anyPid.cast({ type: 'add' });
+    anyPid.cast({ type: 'add', by: 1, times: 2 });
+    anyPid.cast({ type: 'crash', now: true });
+    anyPid.cast([{ type: 'crash' }]);
+    anyPid.send({ type: 'boom', x: 1 });
+    anyPid.send('boom');
+    pid.cast({ type: 'add', by: 2 });
+    expect(await pid.call({ type: 'count' })).toBe(2);
+    expect(pid.alive).toBe(true);
+    expect(events).toEqual(['start:strict#1']);
+    const warned = logger.records.filter((r) => r.level === 'warn').map((r) => `${r.msg}: ${(r.fields.err as Error).message}`);
+    expect(warned).toEqual([
+      'cast message refused: strict: cast add: missing field "by" (allowed: by)',
+      'cast message refused: strict: cast add: unknown field "times" (allowed: by)',
+      'cast message refused: strict: cast crash: unknown field "now" (no other fields)',
+      'cast message refused: strict: cast must be an object { type, ... }, got an array of 1 (allowed types: add, crash, crash_async, exit, bad_return, crash_after, tick_every)',
+      'info message refused: strict: info boom: unknown field "x" (no other fields)',
+      'info message refused: strict: info must be an object { type, ... }, got "boom" (allowed types: tick, boom)',
+    ]);
+  });
+
+  it('logs at most 20 distinct refusals per incarnation, then drops quietly', async () => {
+    const { system, logger } = newSystem();
+    const pid = await startWorker(system, [], 'noisy');
+    for (let i = 0; i < 1000; i++) (pid as unknown as { cast(m: unknown): void }).cast({ type: `nope_${i % 50}` });
+    expect(await pid.call({ type: 'count' })).toBe(0);
+    expect(logger.records.filter((r) => r.msg === 'cast message refused')).toHaveLength(20);
+  });
+
+  it('refuses to start a behaviour without a messages schema (a plain JS one can omit it)', async () => {
+    const { system } = newSystem();
+    const untyped = { name: 'untyped', init: () => 0 } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const err = await startServer(system, untyped, undefined, { name: 'untyped' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MonitorError);
+    expect((err as MonitorError).code).toBe(ErrorCode.InvalidOption);
+    expect((err as MonitorError).message).toMatch(/^behaviour "untyped": messages must be \{ call, cast, info \}/);
+    expect(system.whereis('untyped')).toBeUndefined();
+  });
 });
