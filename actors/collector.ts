@@ -31,7 +31,7 @@
  * applies the rest, up to {@link MAX_BATCH_REFUSALS} bad ones: then the rest of it is refused
  * unapplied (counted, `EMON_LIMIT_EXCEEDED`), so a batch of garbage costs no more than a valid one.
  */
-import { checkMessage, type MessageFields } from '../src/check-message.js';
+import { checkMessage, compileFields, type MessageFields } from '../src/check-message.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
@@ -165,6 +165,7 @@ const UPDATE_FIELDS = {
   set: { name: 'required', labels: 'optional', value: 'required' },
   observe: { name: 'required', labels: 'optional', value: 'required' },
 } as const satisfies MessageFields<MetricUpdate>;
+const UPDATE_CHECK = compileFields(UPDATE_FIELDS);
 
 /** What the collector accepts; the gen_server layer refuses anything else. */
 export const COLLECTOR_MESSAGES = {
@@ -187,7 +188,7 @@ export const COLLECTOR_MESSAGES = {
  *   changes then
  */
 export function applyUpdate(registry: Registry, update: MetricUpdate): void {
-  checkMessage('metric update', update, UPDATE_FIELDS);
+  checkMessage('metric update', update, UPDATE_CHECK);
   applyChecked(registry, update);
 }
 

@@ -23,7 +23,7 @@
  * - On exit: timers are cancelled, the name is released, pending calls reject with
  *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
  */
-import { type AnyMessageFields, checkMessage, type MessageFields } from '../check-message.js';
+import { type AnyMessageFields, checkMessage, type CompiledFields, compileFields, type MessageFields } from '../check-message.js';
 import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type AnyReply, DEFAULT_CALL_TIMEOUT, type Message, type Pid, type Protocol, type ReplyTo } from './pid.js';
@@ -198,6 +198,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   #early: Envelope<P>[] | undefined = [];
   /** Refusal messages already logged (bounded by MAX_LOGGED_REFUSALS). */
   readonly #loggedRefusals = new Set<string>();
+  readonly #schema: Record<'call' | 'cast' | 'info', CompiledFields>;
 
   constructor(system: OtpSystem, behaviour: Behaviour<S, P, A>, options: StartOptions) {
     this.#system = system;
@@ -205,6 +206,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     this.id = system.nextId();
     this.name = options.name ?? `${behaviour.name}#${this.id}`;
     this.#terminateTimeout = options.terminateTimeout ?? 5000;
+    this.#schema = compiledSchema(behaviour.messages);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
     if (options.name !== undefined) system.register(options.name, this);
     this.#mailbox = system.runtime.spawn(behaviour.name, (env: Envelope<P>) => this.#handle(env));
@@ -364,7 +366,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   /** The schema's refusal of `msg`, or undefined when it is well-formed. */
   #check(kind: 'call' | 'cast' | 'info', msg: unknown): MonitorError | undefined {
     try {
-      checkMessage(kind, msg, this.#behaviour.messages[kind] as AnyMessageFields, `${this.name}: `);
+      checkMessage(kind, msg, this.#schema[kind], `${this.name}: `);
       return undefined;
     } catch (err) {
       if (err instanceof MonitorError) return err;
@@ -453,6 +455,19 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       }
     }
   }
+}
+
+const compiled = new WeakMap<object, Record<'call' | 'cast' | 'info', CompiledFields>>();
+
+/** A behaviour's schema prepared once, shared by its incarnations. */
+function compiledSchema(messages: MessageSchema<Protocol>): Record<'call' | 'cast' | 'info', CompiledFields> {
+  let schema = compiled.get(messages);
+  if (schema === undefined) {
+    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k] as AnyMessageFields);
+    schema = { call: kind('call'), cast: kind('cast'), info: kind('info') };
+    compiled.set(messages, schema);
+  }
+  return schema;
 }
 
 function checkSchema(behaviour: { readonly name?: unknown; readonly messages?: unknown }): void {
