@@ -161,7 +161,8 @@ function typeOf(msg: unknown): string {
  * Starts a server: registers its name, runs `init`, and resolves with its pid once `init` is done.
  * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` when init throws, rejects or times out;
  *   `EMON_NAME_TAKEN` when the name is held by a live process; `EMON_INVALID_OPTION` when the
- *   behaviour has no `messages` schema (a plain JS behaviour can omit what the type requires)
+ *   behaviour's `messages` schema is missing or malformed (a plain JS behaviour can get wrong
+ *   what the type requires)
  */
 export async function startServer<S, P extends Protocol, A>(
   system: OtpSystem,
@@ -170,6 +171,8 @@ export async function startServer<S, P extends Protocol, A>(
   options: StartOptions = {},
 ): Promise<Pid<P>> {
   checkSchema(behaviour);
+  // Before the server exists (its constructor registers the name): a bad schema leaves nothing behind.
+  compiledSchema(behaviour.messages);
   const server = new GenServer<S, P, A>(system, behaviour, options);
   await server.start(args, options.initTimeout ?? 30_000);
   return server;
@@ -381,7 +384,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       try {
         refused.call(this.#behaviour, error, this.#state, this.#ctx);
       } catch (thrown) {
-        this.#system.log.error({ server: this.name, err: toError(thrown) }, 'refused callback threw');
+        this.#system.log.error({ server: this.name, err: toError(thrown) }, 'refusedCast threw');
       }
       return;
     }
@@ -463,7 +466,7 @@ const compiled = new WeakMap<object, Record<'call' | 'cast' | 'info', CompiledFi
 function compiledSchema(messages: MessageSchema<Protocol>): Record<'call' | 'cast' | 'info', CompiledFields> {
   let schema = compiled.get(messages);
   if (schema === undefined) {
-    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k] as AnyMessageFields);
+    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k] as AnyMessageFields, `messages.${k}`);
     schema = { call: kind('call'), cast: kind('cast'), info: kind('info') };
     compiled.set(messages, schema);
   }

@@ -281,5 +281,10 @@ describe('GenServer', () => {
     expect((err as MonitorError).code).toBe(ErrorCode.InvalidOption);
     expect((err as MonitorError).message).toMatch(/^behaviour "untyped": messages must be \{ call, cast, info \}/);
     expect(system.whereis('untyped')).toBeUndefined();
+    // The old array form of a field list is refused by name, not read as fields "0", "1".
+    const arrays = { name: 'arrays', init: () => 0, messages: { call: { ping: ['x'] }, cast: {}, info: {} } } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const err2 = await startServer(system, arrays, undefined, { name: 'arrays' }).catch((e: unknown) => e);
+    expect(err2).toMatchObject({ code: ErrorCode.InvalidOption, message: `messages.call.ping must be 'any' or { field: 'required' | 'optional', ... }, got an array of 1` });
+    expect(system.whereis('arrays')).toBeUndefined();
   });
 });
