@@ -34,13 +34,12 @@ import type { AlertSignal } from '../src/alerts/signal.js';
 import type { SignalRelay } from '../src/alerts/signal-relay.js';
 import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
 import type { AlertingConfig } from '../src/config/schema.js';
-import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
 import type { AlertView } from '../src/protocol.js';
-import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
 export const ALERTING_NAME = 'erlmcp_alerting';
@@ -127,23 +126,29 @@ const MAX_LOGGED_REJECTIONS = 20;
 /** The notification pass runs at least this often, so escalations are at most a second late. */
 const TICK_MS = 1000;
 
-const CALL_FIELDS: MessageFields = {
-  send_alert: ['severity', 'message', 'labels'],
-  get_active_alerts: [],
-  get_alerts: [],
-  alert_views: [],
-  clear_alert: ['id'],
-  add_rule: ['rule'],
-  list_rules: [],
-  remove_rule: ['name'],
-  // The silence's own fields are checked (unknown keys too) by checkSilence.
-  add_silence: 'any',
-  list_silences: [],
-  expire_silence: ['id'],
-  dead_letters: [],
-  evaluate: [],
-};
-const CAST_FIELDS: MessageFields = { signal: ['signal'], send_alert: ['severity', 'message', 'labels'] };
+const SEND_ALERT = { severity: 'required', message: 'required', labels: 'optional' } as const;
+
+/** What alerting accepts; the gen_server layer refuses anything else. */
+export const ALERTING_MESSAGES = {
+  call: {
+    send_alert: SEND_ALERT,
+    get_active_alerts: {},
+    get_alerts: {},
+    alert_views: {},
+    clear_alert: { id: 'required' },
+    add_rule: { rule: 'required' },
+    list_rules: {},
+    remove_rule: { name: 'required' },
+    // The silence's own fields are checked (missing and unknown keys too) by checkSilence.
+    add_silence: 'any',
+    list_silences: {},
+    expire_silence: { id: 'required' },
+    dead_letters: {},
+    evaluate: {},
+  },
+  cast: { signal: { signal: 'required' }, send_alert: SEND_ALERT },
+  info: { evaluate: {}, tick: {}, commit: {} },
+} as const satisfies MessageSchema<AlertingProtocol>;
 
 /** Stages a send_alert; the first of a batch schedules the batch's commit behind what is already queued. */
 function stageAlert(state: State, ctx: ServerContext<AlertingProtocol>, msg: { severity: unknown; message: unknown; labels?: unknown }, now: number): Alert {
@@ -163,6 +168,7 @@ function refuse(state: State, err: unknown, ctx: ServerContext<AlertingProtocol>
 
 export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   name: 'alerting',
+  messages: ALERTING_MESSAGES,
 
   async init(args, ctx) {
     const now = args.now ?? Date.now;
@@ -190,7 +196,6 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     const { engine } = state;
     const now = state.now();
     try {
-      checkMessage('call', msg, CALL_FIELDS);
       if (msg.type === 'send_alert') {
         const alert = stageAlert(state, ctx, msg, now);
         return { defer: engine.committed().then(() => alert), state };
@@ -236,7 +241,6 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   async handleCast(msg, state, ctx) {
     const now = state.now();
     try {
-      checkMessage('cast', msg, CAST_FIELDS);
       switch (msg.type) {
         case 'signal':
           if (state.engine.staged) await state.engine.commit();
@@ -251,6 +255,10 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
       refuse(state, err, ctx);
     }
     return { state };
+  },
+
+  refusedCast(error, state, ctx) {
+    refuse(state, error, ctx);
   },
 
   async handleInfo(msg, state) {

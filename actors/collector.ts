@@ -18,20 +18,27 @@
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
- * Every message is shape-checked first (`checkMessage`: an object, a known `type`, no field that
- * type does not have), so a malformed one is a `EMON_BAD_MESSAGE`, never a crash.
+ * Every message is shape-checked once on its way in against {@link COLLECTOR_MESSAGES} (by the
+ * gen_server layer: an object, a known `type`, its required fields and no others), and each update
+ * of a batch against the update schema, so a malformed one is a `EMON_BAD_MESSAGE`, never a
+ * crash; the table then checks names, labels and values (once, in the metric).
  * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
  * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
  * collector carries on. The same update as a call rejects with the typed error.
+ *
+ * Limits: a batch (`batch` cast, `apply` call) holds at most {@link MAX_BATCH_UPDATES} updates, or
+ * it is refused whole (`EMON_LIMIT_EXCEEDED`). A cast batch refuses bad updates one by one and
+ * applies the rest, up to {@link MAX_BATCH_REFUSALS} bad ones: then the rest of it is refused
+ * unapplied (counted, `EMON_LIMIT_EXCEEDED`), so a batch of garbage costs no more than a valid one.
  */
-import { checkMessage, type MessageFields } from '../src/check-message.js';
-import { ErrorCode, MonitorError, toError } from '../src/errors.js';
+import { checkMessage, compileFields, type MessageFields } from '../src/check-message.js';
+import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
 import { type FlushSummary, flushTable } from '../src/metrics/table-store.js';
-import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -72,7 +79,8 @@ export interface CollectorProtocol {
     collect_metrics: MetricSnapshot[];
     /**
      * How many updates were applied. Rejects with the first error, prefixed with its index
-     * (`apply: updates[3] (3 applied before it): ...`); the ones before it stay applied.
+     * (`apply: updates[3] (3 applied before it): ...`); the ones before it stay applied. More
+     * than {@link MAX_BATCH_UPDATES} updates reject with `EMON_LIMIT_EXCEEDED`, none applied.
      */
     apply: { applied: number };
     flush: FlushSummary;
@@ -143,24 +151,49 @@ const TICK_MS = 1000;
 /** How long a stopping collector lets its last export go out before dropping what is left. */
 export const EXPORT_STOP_MS = 2000;
 
-const UPDATE_FIELDS = { increment: ['name', 'labels', 'value'], set: ['name', 'labels', 'value'], observe: ['name', 'labels', 'value'] } as const;
-const CAST_FIELDS: MessageFields = { ...UPDATE_FIELDS, batch: ['updates'] };
-const CALL_FIELDS: MessageFields = {
-  register_metric: ['name', 'metricType', 'help', 'unit', 'labels', 'buckets'],
-  get_metric: ['name', 'labels'],
-  collect_metrics: [],
-  apply: ['updates'],
-  flush: [],
-  stats: [],
-};
+/** Most updates one batch (a `batch` cast or an `apply` call) may carry. */
+export const MAX_BATCH_UPDATES = 100_000;
+/**
+ * Bad updates a cast batch refuses one by one before the rest of it is refused unapplied. Each
+ * refusal builds an error (~1-5 µs, its stack trace most of it) where a valid update costs
+ * ~0.1 µs: unbounded, one cast of 1,000,000 invalid updates blocked the event loop 5-8 s.
+ */
+export const MAX_BATCH_REFUSALS = 100;
+
+const UPDATE_FIELDS = {
+  increment: { name: 'required', labels: 'optional', value: 'optional' },
+  set: { name: 'required', labels: 'optional', value: 'required' },
+  observe: { name: 'required', labels: 'optional', value: 'required' },
+} as const satisfies MessageFields<MetricUpdate>;
+const UPDATE_CHECK = compileFields(UPDATE_FIELDS);
+
+/** What the collector accepts; the gen_server layer refuses anything else. */
+export const COLLECTOR_MESSAGES = {
+  call: {
+    register_metric: { name: 'required', metricType: 'required', help: 'optional', unit: 'optional', labels: 'optional', buckets: 'optional' },
+    get_metric: { name: 'required', labels: 'optional' },
+    collect_metrics: {},
+    apply: { updates: 'required' },
+    flush: {},
+    stats: {},
+  },
+  cast: { ...UPDATE_FIELDS, batch: { updates: 'required' } },
+  info: { collect: {}, aggregate: {}, tick: {}, prune: {}, export: {} },
+} as const satisfies MessageSchema<CollectorProtocol>;
 
 /**
  * Applies one update to the table.
- * @throws {MonitorError} `EMON_BAD_MESSAGE` for a malformed update (not an object, unknown type or
- *   field), or the registry's error for a bad name, labels or value; nothing changes then
+ * @throws {MonitorError} `EMON_BAD_MESSAGE` for a malformed update (not an object, unknown type,
+ *   missing or unknown field), or the registry's error for a bad name, labels or value; nothing
+ *   changes then
  */
 export function applyUpdate(registry: Registry, update: MetricUpdate): void {
-  checkMessage('metric update', update, UPDATE_FIELDS);
+  checkMessage('metric update', update, UPDATE_CHECK);
+  applyChecked(registry, update);
+}
+
+/** Applies an update whose shape was checked; the table checks name, labels and value. */
+function applyChecked(registry: Registry, update: MetricUpdate): void {
   switch (update.type) {
     case 'increment':
       // Only an absent value means 1: a null from JSON is a bad value, not a default.
@@ -172,12 +205,54 @@ export function applyUpdate(registry: Registry, update: MetricUpdate): void {
   }
 }
 
-function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol>): void {
-  state.rejectedUpdates++;
+/**
+ * The updates of a batch, checked to be an array within the limit.
+ * @throws {MonitorError} `EMON_BAD_MESSAGE` or `EMON_LIMIT_EXCEEDED`
+ */
+function batchUpdates(what: string, updates: unknown): MetricUpdate[] {
+  if (!Array.isArray(updates)) throw new MonitorError(ErrorCode.BadMessage, `${what}: updates must be an array, got ${describeValue(updates)}`);
+  if (updates.length > MAX_BATCH_UPDATES) {
+    throw new MonitorError(
+      ErrorCode.LimitExceeded,
+      `${what}: ${updates.length} updates in one message (at most ${MAX_BATCH_UPDATES}); none applied: send them in smaller batches`,
+    );
+  }
+  return updates as MetricUpdate[];
+}
+
+/** A cast batch: bad updates are refused one by one, up to MAX_BATCH_REFUSALS; see the header. */
+function castBatch(state: State, updates: unknown, ctx: ServerContext<CollectorProtocol>): void {
+  let list: MetricUpdate[];
+  try {
+    list = batchUpdates('batch', updates);
+  } catch (err) {
+    reject(state, err, ctx, Array.isArray(updates) ? updates.length : 1);
+    return;
+  }
+  const registry = state.args.registry;
+  let refused = 0;
+  for (let i = 0; i < list.length; i++) {
+    try {
+      applyUpdate(registry, list[i]!);
+    } catch (err) {
+      reject(state, err, ctx);
+      const rest = list.length - i - 1;
+      if (++refused === MAX_BATCH_REFUSALS && rest > 0) {
+        const why = `batch: ${refused} of its first ${i + 1} updates were refused (at most ${MAX_BATCH_REFUSALS} per batch); the other ${rest} were not applied`;
+        reject(state, new MonitorError(ErrorCode.LimitExceeded, why), ctx, rest);
+        return;
+      }
+    }
+  }
+}
+
+/** Counts `count` refused updates (one error for all of them) and logs the first few distinct errors. */
+function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol>, count = 1): void {
+  state.rejectedUpdates += count;
   const error = toError(err);
   const code = error instanceof MonitorError ? error.code : 'EMON_UNKNOWN';
   try {
-    state.args.registry.counter(REJECTED_METRIC, { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code });
+    state.args.registry.counter(REJECTED_METRIC, { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code }, count);
   } catch {
     // The host declared this name as another metric: the rejection is still counted in `stats`
     // and logged, and a bad cast must never crash the collector.
@@ -206,6 +281,7 @@ function info(registry: Registry, name: string): MetricInfo {
 
 export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   name: 'collector',
+  messages: COLLECTOR_MESSAGES,
 
   init(args, ctx) {
     const now = args.now ?? Date.now;
@@ -248,7 +324,6 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   async handleCall(msg, state, ctx) {
     const registry = state.args.registry;
     try {
-      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'register_metric': {
           const { type: _t, name, metricType, ...options } = msg;
@@ -260,9 +335,8 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         case 'collect_metrics':
           return { reply: registry.collect(), state };
         case 'apply': {
-          if (!Array.isArray(msg.updates)) throw new MonitorError(ErrorCode.BadMessage, 'apply: updates must be an array');
           let applied = 0;
-          for (const update of msg.updates) {
+          for (const update of batchUpdates('apply', msg.updates)) {
             try {
               applyUpdate(registry, update);
             } catch (err) {
@@ -291,33 +365,20 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   },
 
   handleCast(msg, state, ctx) {
-    const registry = state.args.registry;
-    try {
-      checkMessage('cast', msg, CAST_FIELDS);
-    } catch (err) {
-      reject(state, err, ctx);
-      return { state };
-    }
     if (msg.type === 'batch') {
-      if (!Array.isArray(msg.updates)) {
-        reject(state, new MonitorError(ErrorCode.BadMessage, 'batch: updates must be an array'), ctx);
-        return { state };
-      }
-      for (const update of msg.updates) {
-        try {
-          applyUpdate(registry, update);
-        } catch (err) {
-          reject(state, err, ctx);
-        }
-      }
+      castBatch(state, msg.updates, ctx);
       return { state };
     }
     try {
-      applyUpdate(registry, msg);
+      applyChecked(state.args.registry, msg);
     } catch (err) {
       reject(state, err, ctx);
     }
     return { state };
+  },
+
+  refusedCast(error, state, ctx) {
+    reject(state, error, ctx);
   },
 
   async handleInfo(msg, state, ctx) {

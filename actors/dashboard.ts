@@ -15,7 +15,7 @@ import type { DashboardConfig } from '../src/config/schema.js';
 import type { Logger } from '../src/logger.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
-import type { Behaviour, Pid } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid } from '../src/otp/index.js';
 import type { DashboardSources } from '../src/server/dashboard-sources.js';
 import { type HttpTimeouts, HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
 import type { WsLimits } from '../src/server/ws-server.js';
@@ -63,8 +63,16 @@ interface State {
   server: HttpServer;
 }
 
+/** What the dashboard process accepts; the gen_server layer refuses anything else. */
+export const DASHBOARD_MESSAGES = {
+  call: { address: {}, stats: {} },
+  cast: {},
+  info: { tick: {}, heartbeat: {} },
+} as const satisfies MessageSchema<DashboardProtocol>;
+
 export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
   name: 'dashboard',
+  messages: DASHBOARD_MESSAGES,
 
   async init(args, ctx) {
     const log = args.logger ?? ctx.log;

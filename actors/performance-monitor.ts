@@ -29,12 +29,11 @@
  */
 import type { AlertSignal, AlertSink } from '../src/alerts/signal.js';
 import type { PerformanceMonitorConfig } from '../src/config/schema.js';
-import { checkMessage, type MessageFields } from '../src/check-message.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import { WINDOWS } from '../src/metrics/histogram.js';
 import type { Registry } from '../src/metrics/registry.js';
-import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import { PerformanceEvaluator } from '../src/performance/evaluator.js';
 import { type HistoryQuery, type HistoryReply, PerfHistory } from '../src/performance/perf-history.js';
 import { PerfGauges, publishDerived } from '../src/performance/publish.js';
@@ -111,7 +110,12 @@ interface State {
 }
 
 const MAX_LOGGED_STORE_ERRORS = 10;
-const CALL_FIELDS: MessageFields = { report: [], check_slas: [], history: ['kind', 'from', 'to', 'limit'], check: [] };
+/** What the performance monitor accepts; the gen_server layer refuses anything else. */
+export const PERFORMANCE_MONITOR_MESSAGES = {
+  call: { report: {}, check_slas: {}, history: { kind: 'required', from: 'required', to: 'required', limit: 'optional' }, check: {} },
+  cast: {},
+  info: { check: {} },
+} as const satisfies MessageSchema<PerformanceMonitorProtocol>;
 
 function checkArgs(args: PerformanceMonitorArgs): void {
   const missing = (['registry', 'store', 'config', 'derived', 'alertSink'] as const).filter((k) => args?.[k] === undefined || args[k] === null);
@@ -157,6 +161,7 @@ async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol
 
 export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, PerformanceMonitorArgs> = {
   name: 'performance_monitor',
+  messages: PERFORMANCE_MONITOR_MESSAGES,
 
   init(args, ctx) {
     checkArgs(args);
@@ -191,7 +196,6 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
 
   async handleCall(msg, state, ctx) {
     try {
-      checkMessage('call', msg, CALL_FIELDS);
       switch (msg.type) {
         case 'report':
           return { reply: state.evaluator.evaluate(state.now(), state.signals.firing()).report, state };

@@ -27,6 +27,7 @@ interface CounterProtocol extends Protocol {
 
 const counter: Behaviour<{ n: number }, CounterProtocol> = {
   name: 'bench-counter',
+  messages: { call: { get: {} }, cast: { inc: {}, batch: { updates: 'required' } }, info: {} },
   init: () => ({ n: 0 }),
   handleCall: (_m, state) => ({ reply: state.n, state }),
   handleCast(msg, state) {

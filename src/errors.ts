@@ -64,6 +64,8 @@ export enum ErrorCode {
   InvalidNotification = 'EMON_INVALID_NOTIFICATION',
   /** The notification outbox is closed (or closing) and takes no more notifications. */
   OutboxClosed = 'EMON_OUTBOX_CLOSED',
+  /** A message holds more than a limit allows (updates per batch, bad updates in one batch); what is past the limit was not applied. */
+  LimitExceeded = 'EMON_LIMIT_EXCEEDED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

@@ -336,6 +336,7 @@ export type { AnyMetric, MetricSnapshot, MetricValue, RegistryOptions, RegisterO
 export type { MetricOptions, MetricType } from './metrics/metric.js';
 export type { HistogramOptions, HistogramStats, Percentiles, WindowStats } from './metrics/histogram.js';
 export type { Labels } from './metrics/label-map.js';
+export type { FieldRule, FieldsOf, MessageFields } from './check-message.js';
 export type { SeriesDef, StoreOptions, RangePoint } from './store/types.js';
 export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../actors/collector.js';
 export type { FlushSummary } from './metrics/table-store.js';
@@ -390,6 +391,7 @@ export type {
 export type {
   Behaviour,
   CallResult,
+  MessageSchema,
   NoReplyResult,
   ServerContext,
   StartOptions,

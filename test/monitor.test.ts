@@ -19,6 +19,7 @@ interface CrashProtocol extends Protocol {
 /** Crashes a few ms after every start: a crash loop. */
 const crashLoop: Behaviour<null, CrashProtocol> = {
   name: 'crash-loop',
+  messages: { call: {}, cast: {}, info: { crash: {} } },
   init(_a, ctx) {
     ctx.sendAfter(1, { type: 'crash' });
     return null;
@@ -59,6 +60,7 @@ describe('startMonitoring', () => {
       import { startMonitoring, startServer } from ${JSON.stringify(dist)};
       const ticker = {
         name: 'ticker',
+        messages: { call: { ticks: {} }, cast: {}, info: { tick: {} } },
         init(_a, ctx) { ctx.interval(5, { type: 'tick' }); ctx.sendAfter(600000, { type: 'tick' }); return 0; },
         handleInfo(_m, n) { return { state: n + 1 }; },
         handleCall(_m, n) { return { reply: n, state: n }; },

@@ -48,9 +48,17 @@ export class Counter extends Metric<CounterSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   inc(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
-    const value = valueArg(labelsOrValue, valueOrLabels, 1);
+    this.incBy(labelsArg(labelsOrValue, valueOrLabels), valueArg(labelsOrValue, valueOrLabels, 1));
+  }
+
+  /**
+   * `inc` with its arguments in fixed places, as the message API has them: the increment's one
+   * check (a value of any type is refused here, not read as labels).
+   * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
+   */
+  incBy(labels: Labels | undefined, value: unknown): void {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
-    const series = this.map.get(labelsArg(labelsOrValue, valueOrLabels));
+    const series = this.map.get(labels);
     const next = series.value + value;
     if (next === Infinity) throw overflowValue(this.name, series.value, value);
     series.value = next;

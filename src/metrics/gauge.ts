@@ -65,19 +65,31 @@ export class Gauge extends Metric<GaugeSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   set(valueOrLabels: number | Labels, labelsOrValue?: Labels | number): void {
-    const value = valueArg(valueOrLabels, labelsOrValue);
+    this.setTo(labelsArg(valueOrLabels, labelsOrValue), valueArg(valueOrLabels, labelsOrValue));
+  }
+
+  /**
+   * `set` with its arguments in fixed places, as the message API has them: the value's one check.
+   * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
+   */
+  setTo(labels: Labels | undefined, value: unknown): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labelsArg(valueOrLabels, labelsOrValue)).value = value;
+    this.map.get(labels).value = value;
   }
 
   /** Adds `value` (default 1); arguments as for `Counter.inc`. */
   inc(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
-    this.#add(labelsOrValue, valueOrLabels, 1);
+    this.#add(labelsArg(labelsOrValue, valueOrLabels), valueArg(labelsOrValue, valueOrLabels, 1), 1);
+  }
+
+  /** `inc` with its arguments in fixed places (see `setTo`). @throws {MonitorError} as `inc` */
+  incBy(labels: Labels | undefined, value: unknown): void {
+    this.#add(labels, value, 1);
   }
 
   /** Subtracts `value` (default 1); arguments as for `Counter.inc`. */
   dec(labelsOrValue?: Labels | number, valueOrLabels?: number | Labels): void {
-    this.#add(labelsOrValue, valueOrLabels, -1);
+    this.#add(labelsArg(labelsOrValue, valueOrLabels), valueArg(labelsOrValue, valueOrLabels, 1), -1);
   }
 
   /** The current value for `labels`, or undefined if that series does not exist. */
@@ -85,10 +97,9 @@ export class Gauge extends Metric<GaugeSeries> {
     return this.find(labels)?.value;
   }
 
-  #add(a: Labels | number | undefined, b: number | Labels | undefined, sign: 1 | -1): void {
-    const value = valueArg(a, b, 1);
+  #add(labels: Labels | undefined, value: unknown, sign: 1 | -1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    const series = this.map.get(labelsArg(a, b));
+    const series = this.map.get(labels);
     const next = series.value + sign * value;
     if (!isFiniteNumber(next)) throw overflowValue(this.name, series.value, sign * value);
     series.value = next;

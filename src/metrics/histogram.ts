@@ -197,9 +197,18 @@ export class Histogram extends Metric<HistogramSeries> {
    * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
    */
   observe(valueOrLabels: number | Labels, labelsOrValue?: Labels | number): void {
-    const value = valueArg(valueOrLabels, labelsOrValue);
+    this.observeAt(labelsArg(valueOrLabels, labelsOrValue), valueArg(valueOrLabels, labelsOrValue));
+  }
+
+  /**
+   * `observe` with its arguments in fixed places, as the message API has them. The value is
+   * checked before the lookup so a bad one creates no series (the series checks it again: its
+   * `observe` is also the bound handle's entry).
+   * @throws {MonitorError} `EMON_INVALID_VALUE` or `EMON_INVALID_LABELS`; nothing changes then
+   */
+  observeAt(labels: Labels | undefined, value: unknown): void {
     if (typeof value !== 'number' || value - value !== 0) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labelsArg(valueOrLabels, labelsOrValue)).observe(value);
+    this.map.get(labels).observe(value);
   }
 
   /** Statistics of the series for `labels`, or undefined if that series does not exist. */

@@ -24,6 +24,15 @@ export interface MetricOptions {
 const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_NAME_LENGTH = 200;
+/**
+ * Longest help text accepted, in characters. Every stored series definition carries its metric's
+ * help: unbounded, a 100 KB help on 2,000 series made a 196 MB data.mdb.
+ */
+export const MAX_HELP_LENGTH = 1024;
+/** Longest unit accepted, in characters: the unit becomes a suffix of the exposed name. */
+export const MAX_UNIT_LENGTH = 64;
+/** A unit is a name fragment (`ms`, `bytes`, `req/s`); `/` reads "per" and is exposed as `_`. */
+const UNIT = /^[a-zA-Z][a-zA-Z0-9_/]*$/;
 /** Longest series key (`name{labels}`, UTF-8) accepted: the store keys series by it (<= 1024 B, with room for `#p95`-style suffixes). */
 export const MAX_SERIES_KEY_BYTES = 1000;
 
@@ -44,6 +53,29 @@ export function checkMetricName(name: unknown): asserts name is string {
       ErrorCode.InvalidName,
       `invalid metric name ${describeValue(name)}: allowed are letters, digits, "_", "." and ":", not starting with a digit, at most ${MAX_NAME_LENGTH} characters`,
     );
+  }
+}
+
+/**
+ * Checks the help and unit of a declaration (each optional).
+ * @throws {MonitorError} `EMON_INVALID_OPTION` naming the metric, the limit and what is allowed
+ */
+export function checkHelpAndUnit(metric: string, help: unknown, unit: unknown): void {
+  if (help !== undefined) {
+    if (typeof help !== 'string') throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": help must be a string, got ${describeValue(help)}`);
+    if (help.length > MAX_HELP_LENGTH) {
+      throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": help is ${help.length} characters long (at most ${MAX_HELP_LENGTH})`);
+    }
+  }
+  if (unit !== undefined && unit !== '') {
+    if (typeof unit !== 'string') throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": unit must be a string, got ${describeValue(unit)}`);
+    if (unit.length > MAX_UNIT_LENGTH || !UNIT.test(unit)) {
+      const size = unit.length > MAX_UNIT_LENGTH ? ` (${unit.length} characters)` : '';
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `metric "${metric}": invalid unit ${describeValue(unit)}${size}: the unit becomes part of the exposed name, so it is letters, digits, "_" and "/" (exposed as "_"), starting with a letter, at most ${MAX_UNIT_LENGTH} characters, e.g. "ms", "bytes", "req/s"`,
+      );
+    }
   }
 }
 
@@ -166,12 +198,7 @@ export abstract class Metric<S extends Series> {
     reservedLabels: readonly string[] = [],
   ) {
     checkMetricName(name);
-    if (options.help !== undefined && typeof options.help !== 'string') {
-      throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": help must be a string`);
-    }
-    if (options.unit !== undefined && typeof options.unit !== 'string') {
-      throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": unit must be a string`);
-    }
+    checkHelpAndUnit(name, options.help, options.unit);
     this.name = name;
     this.help = options.help ?? name;
     this.unit = options.unit ?? '';

@@ -11,7 +11,7 @@ import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
 import type { Labels } from './label-map.js';
-import { checkLabelNames, checkMetricName, invalidValue, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import { checkHelpAndUnit, checkLabelNames, checkMetricName, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
 import { SliceClock } from './slice-clock.js';
 
 export type AnyMetric = Counter | Gauge | Histogram;
@@ -69,7 +69,8 @@ function sampleNames(metric: AnyMetric): string[] {
 
 /**
  * Checks what every declaration gets before anything is looked up or created: the name, that the
- * options are an object, and the label names (so a re-declaration compares valid names).
+ * options are an object, help and unit within their limits, and the label names (so a
+ * re-declaration compares valid names).
  * @throws {MonitorError} `EMON_INVALID_NAME` or `EMON_INVALID_OPTION`
  */
 function checkDeclaration(name: unknown, options: unknown): void {
@@ -78,7 +79,9 @@ function checkDeclaration(name: unknown, options: unknown): void {
   if (proto !== Object.prototype && proto !== null) {
     throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": options must be a plain object { help?, unit?, labels?, buckets? }, got ${describeValue(options)}`);
   }
-  checkLabelNames(name, (options as MetricOptions).labels);
+  const { help, unit, labels } = options as MetricOptions;
+  checkHelpAndUnit(name, help, unit);
+  checkLabelNames(name, labels);
 }
 
 /** Counts updates that went to an overflow series, by metric. */
@@ -169,32 +172,26 @@ export class Registry {
   }
 
   /*
-   * The message API's updates name the value's position, so the value is checked to be a number
-   * here: the metrics' own methods take (labels, value) in either order and would otherwise read
-   * a string value as the labels, and report the wrong thing.
+   * The message API's updates name the value's position, so these call the metrics' fixed-order
+   * methods, which hold the one check of the value: the flexible `inc(labels, value)` /
+   * `inc(value, labels)` would read a string value as the labels and report the wrong thing.
    */
 
   /** increment(Name, Labels, Value) on a registered counter (or gauge). @throws {MonitorError} */
   increment(name: string, labels?: Labels, value = 1): void {
     const metric = this.require(name);
     if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
-    if (typeof value !== 'number') throw invalidValue(name, 'an increment must be a finite number', value);
-    // Value first: a number there makes the labels argument unambiguous, whatever it holds.
-    metric.inc(value, labels);
+    metric.incBy(labels, value);
   }
 
   /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} */
   set(name: string, labels: Labels | undefined, value: number): void {
-    const metric = this.require(name, 'gauge');
-    if (typeof value !== 'number') throw invalidValue(name, 'a gauge value must be a finite number', value);
-    metric.set(value, labels);
+    this.require(name, 'gauge').setTo(labels, value);
   }
 
   /** observe(Name, Labels, Value) on a registered histogram. @throws {MonitorError} */
   observe(name: string, labels: Labels | undefined, value: number): void {
-    const metric = this.require(name, 'histogram');
-    if (typeof value !== 'number') throw invalidValue(name, 'an observed value must be a finite number', value);
-    metric.observe(value, labels);
+    this.require(name, 'histogram').observeAt(labels, value);
   }
 
   /**

@@ -16,7 +16,7 @@ import { toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HistogramSeries, WINDOWS } from './histogram.js';
-import type { MetricType, Series } from './metric.js';
+import { MAX_HELP_LENGTH, type MetricType, type Series } from './metric.js';
 import type { AnyMetric, Registry } from './registry.js';
 
 /** Longest stretch, in ms, that building a flush holds the event loop before yielding. */
@@ -174,7 +174,8 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
     try {
       const state = current.get(def.id);
       const metric = registry.restoreMetric(def.name, def.type as MetricType, {
-        help: def.help,
+        // A help stored before its length was limited must not cost the series its value.
+        help: def.help.slice(0, MAX_HELP_LENGTH),
         unit: def.unit,
         labels: Object.keys(def.labels),
         buckets: (state as { bounds?: number[] } | undefined)?.bounds,

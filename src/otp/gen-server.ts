@@ -10,6 +10,12 @@
  *   `handleCast`/`handleInfo` answer `{ state }`; any of them may add `stop: reason` to exit
  *   after this message. Callbacks may be async; the next
  *   message waits for the promise.
+ * - Every call, cast and info message is first checked against the behaviour's `messages` schema
+ *   (derived from its protocol type, see check-message.ts): one that is not an object, has an
+ *   unknown `type`, misses a required field or carries an unknown one never reaches a callback.
+ *   A refused call rejects with `EMON_BAD_MESSAGE`; a refused cast or info message is dropped,
+ *   with a warning (the first 20 distinct per incarnation) or, for a cast, the behaviour's
+ *   `refusedCast`. Either way the server carries on unchanged: a bad message is not a crash.
  * - A callback that throws or rejects stops the server with `{ crash }` (code
  *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
  *   with `EMON_BAD_RETURN_VALUE`. A missing `handleInfo` logs a warning and carries on.
@@ -19,6 +25,7 @@
  * - On exit: timers are cancelled, the name is released, pending calls reject with
  *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
  */
+import { type AnyMessageFields, checkMessage, type CompiledFields, compileFields, type MessageFields } from '../check-message.js';
 import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type AnyReply, DEFAULT_CALL_TIMEOUT, type Message, type Pid, type Protocol, type ReplyTo } from './pid.js';
@@ -57,10 +64,23 @@ export interface ServerContext<P extends Protocol> {
   cancelTimer(ref: TimerRef): boolean;
 }
 
+/**
+ * The messages a server takes, per kind: each `type` of the protocol's union and its fields. The
+ * type is derived from `P`, so a schema that misses a type or field of the protocol, or lists one
+ * it does not have, does not compile.
+ */
+export interface MessageSchema<P extends Protocol> {
+  readonly call: MessageFields<P['call']>;
+  readonly cast: MessageFields<P['cast']>;
+  readonly info: MessageFields<P['info']>;
+}
+
 /** The callback module of a server with state `S`, protocol `P` and start arguments `A`. */
 export interface Behaviour<S, P extends Protocol, A = void> {
   /** Used in generated names and log lines, e.g. `'collector'`. */
   readonly name: string;
+  /** What the server accepts; anything else is refused with `EMON_BAD_MESSAGE` before a callback runs. */
+  readonly messages: MessageSchema<P>;
   init(args: A, ctx: ServerContext<P>): MaybePromise<S>;
   handleCall?(msg: P['call'], state: S, ctx: ServerContext<P>): MaybePromise<CallResult<S, AnyReply<P>>>;
   handleCast?(msg: P['cast'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
@@ -72,7 +92,17 @@ export interface Behaviour<S, P extends Protocol, A = void> {
    * not outlive the process (a supervisor kills its children, as OTP's links would).
    */
   onKill?(reason: ExitReason, state: S, ctx: ServerContext<P>): void;
+  /**
+   * Told of each cast the schema refused (it has been dropped; the state is as it was), for a
+   * server that counts what it refuses. A throw here is logged, never a crash. Without it, and
+   * for refused info messages, the server logs a warning for the first
+   * {@link MAX_LOGGED_REFUSALS} distinct refusals of the incarnation.
+   */
+  refusedCast?(error: MonitorError, state: S, ctx: ServerContext<P>): void;
 }
+
+/** Distinct refused casts and info messages a server logs before going quiet (casts: without `refusedCast`). */
+export const MAX_LOGGED_REFUSALS = 20;
 
 export interface StartOptions {
   /** Register under this name (see `OtpSystem.ref`). */
@@ -123,14 +153,21 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function typeOf(msg: unknown): string {
-  const type = (msg as Message | null)?.type;
-  return typeof type === 'string' ? type : describeValue(msg);
+  try {
+    const type = (msg as Message | null)?.type;
+    return typeof type === 'string' ? type : describeValue(msg);
+  } catch {
+    // A getter or proxy trap that throws: the schema check refuses the message later.
+    return 'an unreadable message';
+  }
 }
 
 /**
  * Starts a server: registers its name, runs `init`, and resolves with its pid once `init` is done.
  * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` when init throws, rejects or times out;
- *   `EMON_NAME_TAKEN` when the name is held by a live process
+ *   `EMON_NAME_TAKEN` when the name is held by a live process; `EMON_INVALID_OPTION` when the
+ *   behaviour's `messages` schema is missing or malformed (a plain JS behaviour can get wrong
+ *   what the type requires)
  */
 export async function startServer<S, P extends Protocol, A>(
   system: OtpSystem,
@@ -138,6 +175,9 @@ export async function startServer<S, P extends Protocol, A>(
   args: A,
   options: StartOptions = {},
 ): Promise<Pid<P>> {
+  checkSchema(behaviour);
+  // Before the server exists (its constructor registers the name): a bad schema leaves nothing behind.
+  compiledSchema(behaviour.messages);
   const server = new GenServer<S, P, A>(system, behaviour, options);
   await server.start(args, options.initTimeout ?? 30_000);
   return server;
@@ -164,6 +204,9 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   #stopRequested = false;
   /** Messages sent while `init` runs; `undefined` once started. */
   #early: Envelope<P>[] | undefined = [];
+  /** Refusal messages already logged (bounded by MAX_LOGGED_REFUSALS). */
+  readonly #loggedRefusals = new Set<string>();
+  readonly #schema: Record<'call' | 'cast' | 'info', CompiledFields>;
 
   constructor(system: OtpSystem, behaviour: Behaviour<S, P, A>, options: StartOptions) {
     this.#system = system;
@@ -171,6 +214,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     this.id = system.nextId();
     this.name = options.name ?? `${behaviour.name}#${this.id}`;
     this.#terminateTimeout = options.terminateTimeout ?? 5000;
+    this.#schema = compiledSchema(behaviour.messages);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
     if (options.name !== undefined) system.register(options.name, this);
     this.#mailbox = system.runtime.spawn(behaviour.name, (env: Envelope<P>) => this.#handle(env));
@@ -276,6 +320,13 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       return;
     }
     if (env.kind === 'stop') return this.#exit(env.reason, 'stop');
+    if (env.kind === 'info') env.onHandled?.();
+    const refusal = this.#check(env.kind, env.msg);
+    if (refusal !== undefined) {
+      if (env.kind === 'call') env.pending.reject(refusal);
+      else this.#refused(env.kind, refusal);
+      return;
+    }
     const b = this.#behaviour;
     let where = '';
     let result: unknown;
@@ -292,7 +343,6 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
           result = b.handleCast(env.msg, this.#state, this.#ctx);
           break;
         case 'info':
-          env.onHandled?.();
           where = `handleInfo(${typeOf(env.msg)})`;
           if (b.handleInfo === undefined) {
             this.#system.log.warn({ server: this.name, message: typeOf(env.msg) }, 'unexpected info message dropped: no handleInfo');
@@ -326,6 +376,33 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       }
     }
     if (result.stop !== undefined) return this.#exit(result.stop, 'stop');
+  }
+
+  /** The schema's refusal of `msg`, or undefined when it is well-formed. */
+  #check(kind: 'call' | 'cast' | 'info', msg: unknown): MonitorError | undefined {
+    try {
+      checkMessage(kind, msg, this.#schema[kind], `${this.name}: `);
+      return undefined;
+    } catch (err) {
+      if (err instanceof MonitorError) return err;
+      // A getter or proxy trap that throws while the message is read: still just a bad message.
+      return new MonitorError(ErrorCode.BadMessage, `${this.name}: ${kind} could not be read: ${toError(err).message}`, { cause: err });
+    }
+  }
+
+  #refused(kind: 'cast' | 'info', error: MonitorError): void {
+    const refused = kind === 'cast' ? this.#behaviour.refusedCast : undefined;
+    if (refused !== undefined) {
+      try {
+        refused.call(this.#behaviour, error, this.#state, this.#ctx);
+      } catch (thrown) {
+        this.#system.log.error({ server: this.name, err: toError(thrown) }, 'refusedCast threw');
+      }
+      return;
+    }
+    if (this.#loggedRefusals.size >= MAX_LOGGED_REFUSALS || this.#loggedRefusals.has(error.message)) return;
+    this.#loggedRefusals.add(error.message);
+    this.#system.log.warn({ server: this.name, err: error }, `${kind} message refused`);
   }
 
   /** Begins exiting: no more messages or timers; runs `terminate`; then finishes. */
@@ -392,6 +469,31 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
         this.#system.log.error({ server: this.name, err: toError(thrown) }, 'exit listener threw');
       }
     }
+  }
+}
+
+const compiled = new WeakMap<object, Record<'call' | 'cast' | 'info', CompiledFields>>();
+
+/** A behaviour's schema prepared once, shared by its incarnations. */
+function compiledSchema(messages: MessageSchema<Protocol>): Record<'call' | 'cast' | 'info', CompiledFields> {
+  let schema = compiled.get(messages);
+  if (schema === undefined) {
+    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k] as AnyMessageFields, `messages.${k}`);
+    schema = { call: kind('call'), cast: kind('cast'), info: kind('info') };
+    compiled.set(messages, schema);
+  }
+  return schema;
+}
+
+function checkSchema(behaviour: { readonly name?: unknown; readonly messages?: unknown }): void {
+  const messages: unknown = behaviour?.messages;
+  const isTable = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isTable(messages) || !(['call', 'cast', 'info'] as const).every((k) => isTable((messages as Record<string, unknown>)[k]))) {
+    const name = typeof behaviour?.name === 'string' ? `"${behaviour.name}"` : describeValue(behaviour?.name);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `behaviour ${name}: messages must be { call, cast, info }, each mapping the message types it takes to their fields ({ field: 'required' | 'optional' }), got ${describeValue(messages)}`,
+    );
   }
 }
 

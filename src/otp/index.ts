@@ -2,8 +2,8 @@
  * The OTP layer: typed gen_servers, supervisors and timers on top of nact. This barrel is what the
  * rest of the package imports; nothing outside src/otp imports nact.
  */
-export { startServer } from './gen-server.js';
-export type { Behaviour, CallResult, NoReplyResult, ServerContext, StartOptions } from './gen-server.js';
+export { MAX_LOGGED_REFUSALS, startServer } from './gen-server.js';
+export type { Behaviour, CallResult, MessageSchema, NoReplyResult, ServerContext, StartOptions } from './gen-server.js';
 export { DEFAULT_CALL_TIMEOUT } from './pid.js';
 export type { AnyReply, Message, Pid, Protocol, ReplyTo, ServerRef } from './pid.js';
 export { formatExitReason, isOrderlyExit } from './process.js';

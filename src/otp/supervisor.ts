@@ -21,7 +21,7 @@
  *   the intensity), so a stop request can get in between attempts.
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
-import { type Behaviour, type ServerContext, startServer, type StartOptions } from './gen-server.js';
+import { type Behaviour, type MessageSchema, type ServerContext, startServer, type StartOptions } from './gen-server.js';
 import type { Pid, Protocol } from './pid.js';
 import { type ExitReason, formatExitReason, isOrderlyExit, type ProcessRef, type ShutdownTimeout } from './process.js';
 import type { OtpSystem } from './system.js';
@@ -264,8 +264,22 @@ function notFound(id: string): { ok: false; error: MonitorError } {
   return { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `no child with id "${id}"`) };
 }
 
+/** What a supervisor accepts; anything else is refused by the gen_server layer and changes nothing. */
+export const SUPERVISOR_MESSAGES = {
+  call: {
+    which_children: {},
+    start_child: { spec: 'required' },
+    terminate_child: { id: 'required' },
+    restart_child: { id: 'required' },
+    delete_child: { id: 'required' },
+  },
+  cast: {},
+  info: { EXIT: { id: 'required', pid: 'required', reason: 'required' }, try_again_restart: { id: 'required' } },
+} as const satisfies MessageSchema<SupervisorProtocol>;
+
 const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpec> = {
   name: 'supervisor',
+  messages: SUPERVISOR_MESSAGES,
 
   async init(spec, ctx) {
     const flags = checkFlags(spec.flags);

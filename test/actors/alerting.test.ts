@@ -95,7 +95,7 @@ describe('alerting actor', () => {
     await expect(pid.call({ type: 'add_rule', rule: { name: 'r' } as never })).rejects.toMatchObject({ code: ErrorCode.InvalidRule });
     expect(log.records.filter((r) => r.msg === 'alerting message refused').map((r) => (r.fields.err as Error).message)).toEqual([
       'signal: source must be a non-empty string of at most 200 characters, got undefined',
-      'unknown cast type "launch_missiles" (allowed: signal, send_alert)',
+      expect.stringMatching(/^alerting#\d+: unknown cast type "launch_missiles" \(allowed: signal, send_alert\)$/),
     ]);
     expect(pid.alive).toBe(true);
     await pid.stop();

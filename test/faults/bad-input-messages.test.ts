@@ -273,17 +273,20 @@ describe('the collector refuses malformed calls and casts and keeps serving', ()
     expect(w.logger.records.filter((r) => r.msg === 'metric update refused').length).toBeLessThanOrEqual(20);
   });
 
-  it('takes a huge batch (20,000 updates, half of them bad) in one message and answers the next call', async () => {
+  it('takes a huge batch (20,000 updates, half of them bad) in one message: 100 bad ones refused one by one, the rest unapplied', async () => {
     const w = await collectorWorld();
     const updates = Array.from({ length: 20_000 }, (_, i) => (i % 2 === 0 ? GOOD_UPDATE : { type: 'increment', name: `nope_${i}` }));
     trials.add('huge batch updates', updates.length);
     w.pid.cast({ type: 'batch', updates } as any);
     const stats = await w.pid.call({ type: 'stats' }, CALL_TIMEOUT);
-    expect(stats.rejectedUpdates).toBe(10_000);
-    expect(appliedTotal(w.registry)).toBe(10_000);
+    // The 100th bad update is updates[199]: the 100 good ones before it are applied, the 19,800 after it are not.
+    expect(stats.rejectedUpdates).toBe(100 + 19_800);
+    expect(appliedTotal(w.registry)).toBe(100);
+    const byCode = Object.fromEntries(w.registry.counter(REJECTED_METRIC, { labels: ['code'] }).series().map((s) => [s.labels.code, s.value]));
+    expect(byCode).toEqual({ [ErrorCode.UnknownMetric]: 100, [ErrorCode.LimitExceeded]: 19_800 });
     expect(w.logger.records.filter((r) => r.msg === 'metric update refused').length).toBe(20);
     await expectRejection(w.pid.call({ type: 'apply', updates } as any, CALL_TIMEOUT), ErrorCode.UnknownMetric, ['updates[1] (1 applied before it)', '"nope_1"']);
-    expect(appliedTotal(w.registry)).toBe(10_001);
+    expect(appliedTotal(w.registry)).toBe(101);
     expect(w.exited()).toBe(false);
   });
 

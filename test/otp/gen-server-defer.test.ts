@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallTimeoutError, ErrorCode, MonitorError } from '../../src/errors.js';
-import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
+import { type Behaviour, type MessageSchema, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { memoryLogger } from '../helpers.js';
 
 /** A server whose `wait` calls are answered only when a `release` call settles them. */
@@ -16,8 +16,15 @@ interface GateState {
   log: string[];
 }
 
+const GATE_MESSAGES = {
+  call: { wait: { tag: 'required' }, release: { fail: 'optional' }, log: {} },
+  cast: { noop: {} },
+  info: { noop: {} },
+} as const satisfies MessageSchema<GateProtocol>;
+
 const gate: Behaviour<GateState, GateProtocol> = {
   name: 'gate',
+  messages: GATE_MESSAGES,
   init: () => ({ waiting: [], log: [] }),
   handleCall(msg, state) {
     state.log.push(msg.type);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CallTimeoutError, ErrorCode, MonitorError, NoProcError } from '../../src/errors.js';
 import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { memoryLogger, until } from '../helpers.js';
-import { recordingWorker, type WorkerProtocol } from './worker-fixture.js';
+import { recordingWorker, WORKER_MESSAGES, type WorkerProtocol } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
 const pids: Pid<WorkerProtocol>[] = [];
@@ -81,6 +81,7 @@ describe('GenServer', () => {
     const { system } = newSystem();
     const picky: Behaviour<number, WorkerProtocol, void> = {
       name: 'picky',
+      messages: WORKER_MESSAGES,
       init: () => 0,
       handleCall: (msg, state) =>
         msg.type === 'count' ? { error: new MonitorError(ErrorCode.BadMessage, 'count is not allowed'), state } : { reply: 'pong', state },
@@ -96,6 +97,7 @@ describe('GenServer', () => {
     const { system } = newSystem();
     const bad: Behaviour<null, WorkerProtocol, void> = {
       name: 'bad',
+      messages: WORKER_MESSAGES,
       init(_args, ctx) {
         ctx.interval(10, { type: 'tick' });
         throw new Error('no config');
@@ -112,7 +114,8 @@ describe('GenServer', () => {
 
   it('times out an async init that never finishes', async () => {
     const { system } = newSystem();
-    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck', init: () => new Promise(() => {}) };
+    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck',
+      messages: WORKER_MESSAGES, init: () => new Promise(() => {}) };
     const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/init did not finish within 20 ms/);
@@ -125,6 +128,7 @@ describe('GenServer', () => {
     const released: string[] = [];
     const slow: Behaviour<string, WorkerProtocol, void> = {
       name: 'slow-init',
+      messages: WORKER_MESSAGES,
       async init() {
         await gate;
         return 'socket';
@@ -147,6 +151,7 @@ describe('GenServer', () => {
     const seen: number[] = [];
     const slow: Behaviour<number[], WorkerProtocol, void> = {
       name: 'slow',
+      messages: WORKER_MESSAGES,
       async init(_a, ctx) {
         ctx.self.cast({ type: 'add', by: 1 });
         await gate;
@@ -181,6 +186,7 @@ describe('GenServer', () => {
     const { system, logger } = newSystem();
     const plain: Behaviour<number, WorkerProtocol, void> = {
       name: 'plain',
+      messages: WORKER_MESSAGES,
       init: () => 0,
       handleCall: (_m, state) => ({ reply: 'pong', state }),
     };
@@ -226,5 +232,59 @@ describe('GenServer', () => {
     await first.stop();
     await startWorker(system, events, 'named');
     await until(async () => expect(await ref.call({ type: 'count' })).toBe(0));
+  });
+
+  it('refuses a malformed call, cast or info message before any callback runs, and carries on unchanged', async () => {
+    const { system, logger } = newSystem();
+    const events: string[] = [];
+    const pid = await startWorker(system, events, 'strict');
+    const anyPid = pid as unknown as { call(m: unknown): Promise<unknown>; cast(m: unknown): void; send(m: unknown): void };
+    const refusal = (m: unknown) => anyPid.call(m).catch((e: unknown) => e as MonitorError);
+    expect(await refusal({ type: 'nope' })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: unknown call type "nope" (allowed: ping, count, hang, crash_in_call)' });
+    expect(await refusal(null)).toMatchObject({ code: ErrorCode.BadMessage, message: expect.stringContaining('strict: call must be an object { type, ... }, got null') });
+    expect(await refusal({ type: 'ping', extra: 1 })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: call ping: unknown field "extra" (no other fields)' });
+    // Each of these would crash the worker if its callback ran (a missing `by` adds NaN; `crash` throws).
+    anyPid.cast({ type: 'add' });
+    anyPid.cast({ type: 'add', by: 1, times: 2 });
+    anyPid.cast({ type: 'crash', now: true });
+    anyPid.cast([{ type: 'crash' }]);
+    anyPid.send({ type: 'boom', x: 1 });
+    anyPid.send('boom');
+    pid.cast({ type: 'add', by: 2 });
+    expect(await pid.call({ type: 'count' })).toBe(2);
+    expect(pid.alive).toBe(true);
+    expect(events).toEqual(['start:strict#1']);
+    const warned = logger.records.filter((r) => r.level === 'warn').map((r) => `${r.msg}: ${(r.fields.err as Error).message}`);
+    expect(warned).toEqual([
+      'cast message refused: strict: cast add: missing field "by" (allowed: by)',
+      'cast message refused: strict: cast add: unknown field "times" (allowed: by)',
+      'cast message refused: strict: cast crash: unknown field "now" (no other fields)',
+      'cast message refused: strict: cast must be an object { type, ... }, got an array of 1 (allowed types: add, crash, crash_async, exit, bad_return, crash_after, tick_every)',
+      'info message refused: strict: info boom: unknown field "x" (no other fields)',
+      'info message refused: strict: info must be an object { type, ... }, got "boom" (allowed types: tick, boom)',
+    ]);
+  });
+
+  it('logs at most 20 distinct refusals per incarnation, then drops quietly', async () => {
+    const { system, logger } = newSystem();
+    const pid = await startWorker(system, [], 'noisy');
+    for (let i = 0; i < 1000; i++) (pid as unknown as { cast(m: unknown): void }).cast({ type: `nope_${i % 50}` });
+    expect(await pid.call({ type: 'count' })).toBe(0);
+    expect(logger.records.filter((r) => r.msg === 'cast message refused')).toHaveLength(20);
+  });
+
+  it('refuses to start a behaviour without a messages schema (a plain JS one can omit it)', async () => {
+    const { system } = newSystem();
+    const untyped = { name: 'untyped', init: () => 0 } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const err = await startServer(system, untyped, undefined, { name: 'untyped' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MonitorError);
+    expect((err as MonitorError).code).toBe(ErrorCode.InvalidOption);
+    expect((err as MonitorError).message).toMatch(/^behaviour "untyped": messages must be \{ call, cast, info \}/);
+    expect(system.whereis('untyped')).toBeUndefined();
+    // The old array form of a field list is refused by name, not read as fields "0", "1".
+    const arrays = { name: 'arrays', init: () => 0, messages: { call: { ping: ['x'] }, cast: {}, info: {} } } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const err2 = await startServer(system, arrays, undefined, { name: 'arrays' }).catch((e: unknown) => e);
+    expect(err2).toMatchObject({ code: ErrorCode.InvalidOption, message: `messages.call.ping must be 'any' or { field: 'required' | 'optional', ... }, got an array of 1` });
+    expect(system.whereis('arrays')).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 /** A test worker whose life events are recorded, with messages that crash it in every way. */
-import type { Behaviour, ExitReason, ServerContext } from '../../src/otp/index.js';
+import type { Behaviour, ExitReason, MessageSchema, ServerContext } from '../../src/otp/index.js';
 
 export interface WorkerProtocol {
   call: { type: 'ping' } | { type: 'count' } | { type: 'hang' } | { type: 'crash_in_call' };
@@ -14,6 +14,12 @@ export interface WorkerProtocol {
     | { type: 'tick_every'; ms: number };
   info: { type: 'tick' } | { type: 'boom' };
 }
+
+export const WORKER_MESSAGES = {
+  call: { ping: {}, count: {}, hang: {}, crash_in_call: {} },
+  cast: { add: { by: 'required' }, crash: {}, crash_async: {}, exit: { reason: 'required' }, bad_return: {}, crash_after: { ms: 'required' }, tick_every: { ms: 'required' } },
+  info: { tick: {}, boom: {} },
+} as const satisfies MessageSchema<WorkerProtocol>;
 
 export interface WorkerState {
   id: string;
@@ -39,6 +45,7 @@ export function recordingWorker(events: string[], options: WorkerOptions = {}): 
   const tag = (s: WorkerState) => `${s.id}#${s.incarnation}`;
   return {
     name: 'test-worker',
+    messages: WORKER_MESSAGES,
     init(id, ctx: ServerContext<WorkerProtocol>) {
       if (options.failInit?.()) throw new Error(`init of ${id} refused`);
       const key = `${id}@${eventsId(events)}`;
