@@ -31,6 +31,7 @@
  * collector carries on. The same update as a call rejects with the typed error.
  */
 import { checkMessage, type MessageFields } from '../src/check-message.js';
+import { MonitorClock, type StampClamp } from '../src/clock.js';
 import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
@@ -40,7 +41,6 @@ import { type FlushSummary, flushTable } from '../src/metrics/table-store.js';
 import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
-import { MonitorClock, type StampClamp } from '../src/clock.js';
 
 export const COLLECTOR_NAME = 'erlmcp_metrics_collector';
 
@@ -220,7 +220,7 @@ function stamp(state: State, ctx: ServerContext<CollectorProtocol>): number {
     const fields = { wall: state.clock.wallMs(), stamp: at };
     if (clamp === 'ahead') ctx.log.warn(fields, 'wall clock stepped ahead of monotonic time: history stamps follow monotonic time until it comes back (or for an hour)');
     else if (clamp === 'behind') ctx.log.warn(fields, 'wall clock stepped back: history stamps hold at the last one until it catches up');
-    else ctx.log.info(fields, 'wall clock agrees with monotonic time again: history stamps follow it');
+    else ctx.log.info(fields, 'history stamps follow the wall clock again');
     state.stampClamp = clamp;
   }
   return at;
