@@ -15,6 +15,11 @@
  *   per series wins); a step back is never followed, since readers take the newest stamp as the
  *   newest value.
  *
+ * Alerting and the notification outbox keep their times (alert start, resolve, notify and retry
+ * times, silences) on the steady timeline, since nearly all of them are compared as durations:
+ * after a wall-clock step those times differ from the wall clock by the step, and a silence lasts
+ * the time it was set for rather than ending at a wall-clock instant.
+ *
  * The clamp lasts for the life of one clock (one process run); the store is not searched for
  * its newest stamp at start, so a process started under a wrong wall clock stamps with it.
  */
@@ -85,11 +90,6 @@ export class MonitorClock {
   /** Time for durations and windows: the wall time at construction plus monotonic elapsed time (whole ms). */
   steadyMs(): number {
     return Math.floor(this.#anchorWall + (this.source.monoMs() - this.#anchorMono));
-  }
-
-  /** How far the wall clock is from {@link steadyMs} (positive: the wall clock is ahead). */
-  skewMs(): number {
-    return this.source.wallMs() - this.steadyMs();
   }
 
   /** A wall-clock stamp for something written or shown (whole ms), clamped as the module comment says. */
