@@ -41,6 +41,7 @@ import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
 import type { AlertView } from '../src/protocol.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
+import { MonitorClock } from '../src/clock.js';
 
 export const ALERTING_NAME = 'erlmcp_alerting';
 
@@ -101,8 +102,14 @@ export interface AlertingArgs {
   outbox: OutboxPort;
   /** Rules from configuration (not persisted; they win over `add_rule` rules of the same name). */
   rules?: RuleInput[];
-  /** Wall clock (default `Date.now`). */
-  now?: () => number;
+  /**
+   * The tree's clock (default: the system clocks). Alerting runs on its monotonic timeline
+   * (`steadyMs`: the wall time at the tree's start plus monotonic elapsed time): keep-firing,
+   * `for`, suppression, escalation, timeouts and silences measure elapsed time, so a wall-clock
+   * step neither holds an alert nor ends one early. A silence given in wall-clock times is kept on
+   * that timeline too: after a step it lasts the time it was set for.
+   */
+  clock?: MonitorClock;
   /** Link back to the dashboard, put in notifications. */
   dashboardUrl?: string;
   /**
@@ -171,7 +178,8 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   messages: ALERTING_MESSAGES,
 
   async init(args, ctx) {
-    const now = args.now ?? Date.now;
+    const clock = args.clock ?? new MonitorClock();
+    const now = () => clock.steadyMs();
     const engine = await AlertEngine.open(
       {
         registry: args.registry,

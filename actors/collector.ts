@@ -12,9 +12,15 @@
  * - every `aggregation_interval`: changed series go to the store in one transaction;
  * - every second: the sliding-window clock advances;
  * - every `prune_interval`: history older than `retention_period` is rolled up and pruned;
+ *   as of the stamp clock (the wall clock held to monotonic progress), and skipped with a log
+ *   line while the wall clock and monotonic progress disagree by more than `PRUNE_SKEW_MS`, so
+ *   a wall-clock step never folds or deletes history;
  * - every `export_interval`, when `export_enabled`: the series changed since the last export are
  *   queued for Prometheus remote write to `export_endpoint` (sent in the background with retry and
  *   backoff; failures are counted in `monitor.export.*`, never thrown here).
+ * The sliding-window clock follows monotonic time; history points carry the tree clock's stamps
+ * (`MonitorClock.stampMs`: never before the previous one, never ahead of monotonic progress), and
+ * a clamped stamp is logged once per change.
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
@@ -32,6 +38,7 @@
  * unapplied (counted, `EMON_LIMIT_EXCEEDED`), so a batch of garbage costs no more than a valid one.
  */
 import { checkMessage, compileFields, type MessageFields } from '../src/check-message.js';
+import { MonitorClock, type StampClamp } from '../src/clock.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
@@ -117,8 +124,8 @@ export interface CollectorArgs {
   config: CollectorConfig;
   /** Makes this incarnation's sources (each incarnation starts and stops its own). */
   sources: () => MetricSource[];
-  /** Wall clock for history timestamps (default `Date.now`). */
-  now?: () => number;
+  /** The tree's clock: stamps for history points, monotonic time for windows (default: the system clocks). */
+  clock?: MonitorClock;
   /** Remote-write settings, used when `config.export_enabled`. */
   exporter?: ExporterSettings;
 }
@@ -136,7 +143,11 @@ export interface CollectorStats {
 interface State extends CollectorStats {
   args: CollectorArgs;
   sources: MetricSource[];
-  now: () => number;
+  clock: MonitorClock;
+  /** The clamp of the last stamp logged about (a change is logged once). */
+  stampClamp: StampClamp;
+  /** Whether the last prune was skipped for clock skew (a change is logged once). */
+  pruneSkipped: boolean;
   /** Distinct rejection messages already logged (bounded). */
   logged: Set<string>;
   exporter: RemoteWriteExporter | undefined;
@@ -148,6 +159,8 @@ export const REJECTED_METRIC = 'monitor.updates_rejected';
 /** Distinct bad-update messages logged before going quiet (they are still counted). */
 const MAX_LOGGED_REJECTIONS = 20;
 const TICK_MS = 1000;
+/** A prune is skipped while the wall clock is this far from the stamp clock (the clock stepped). */
+export const PRUNE_SKEW_MS = 60_000;
 /** How long a stopping collector lets its last export go out before dropping what is left. */
 export const EXPORT_STOP_MS = 2000;
 
@@ -267,11 +280,38 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
 async function exportChanged(state: State, ctx: ServerContext<CollectorProtocol>): Promise<void> {
   if (state.exporter === undefined) return;
   try {
-    await state.exporter.collect(state.now());
+    await state.exporter.collect(stamp(state, ctx));
     state.exports++;
   } catch (err) {
     ctx.log.error({ err: toError(err) }, 'remote write export failed this round');
   }
+}
+
+/** A stamp for what is written now, logging once when stamps start or stop being clamped. */
+function stamp(state: State, ctx: ServerContext<CollectorProtocol>): number {
+  const at = state.clock.stampMs();
+  const clamp = state.clock.clamp;
+  if (clamp !== state.stampClamp) {
+    const fields = { wall: state.clock.wallMs(), stamp: at };
+    if (clamp === 'ahead') ctx.log.warn(fields, 'wall clock stepped ahead of monotonic time: history stamps follow monotonic time until it comes back (or for an hour)');
+    else if (clamp === 'behind') ctx.log.warn(fields, 'wall clock stepped back: history stamps hold at the last one until it catches up');
+    else ctx.log.info(fields, 'history stamps follow the wall clock again');
+    state.stampClamp = clamp;
+  }
+  return at;
+}
+
+/** Prunes as of the stamp clock, or skips (logged once per change) while the wall clock disagrees with it. */
+async function prune(state: State, ctx: ServerContext<CollectorProtocol>): Promise<void> {
+  const at = stamp(state, ctx);
+  const skew = state.clock.wallMs() - at;
+  const skip = Math.abs(skew) > PRUNE_SKEW_MS;
+  if (skip !== state.pruneSkipped) {
+    if (skip) ctx.log.warn({ skew_ms: Math.round(skew) }, 'retention pruning skipped: the wall clock disagrees with monotonic time since the last stamp');
+    else ctx.log.info({ skew_ms: Math.round(skew) }, 'retention pruning resumed: the wall clock agrees with monotonic time again');
+    state.pruneSkipped = skip;
+  }
+  if (!skip) await state.args.store.prune(at);
 }
 
 function info(registry: Registry, name: string): MetricInfo {
@@ -284,10 +324,12 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   messages: COLLECTOR_MESSAGES,
 
   init(args, ctx) {
-    const now = args.now ?? Date.now;
+    const clock = args.clock ?? new MonitorClock();
     const state: State = {
       args,
-      now,
+      clock,
+      stampClamp: 'none',
+      pruneSkipped: false,
       sources: [],
       logged: new Set(),
       exporter: undefined,
@@ -317,7 +359,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         ctx.log.error({ err: toError(err) }, 'remote write export disabled: its settings are invalid');
       }
     }
-    args.registry.clock.tick(now());
+    args.registry.clock.tick(clock.steadyMs());
     return state;
   },
 
@@ -348,7 +390,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           return { reply: { applied }, state };
         }
         case 'flush': {
-          const summary = await flushTable(registry, state.args.store, state.now(), ctx.log);
+          const summary = await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log);
           state.flushes++;
           state.lastFlush = summary;
           return { reply: summary, state };
@@ -384,7 +426,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   async handleInfo(msg, state, ctx) {
     switch (msg.type) {
       case 'collect':
-        state.args.registry.clock.tick(state.now());
+        state.args.registry.clock.tick(state.clock.steadyMs());
         for (const source of state.sources) {
           try {
             source.collect();
@@ -396,14 +438,14 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         state.collections++;
         return { state };
       case 'aggregate':
-        state.lastFlush = await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
+        state.lastFlush = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
         state.flushes++;
         return { state };
       case 'tick':
-        state.args.registry.clock.tick(state.now());
+        state.args.registry.clock.tick(state.clock.steadyMs());
         return { state };
       case 'prune':
-        await state.args.store.prune(state.now());
+        await prune(state, ctx);
         return { state };
       case 'export':
         await exportChanged(state, ctx);
@@ -422,7 +464,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
   async terminate(_reason, state, ctx) {
     for (const source of state.sources) source.stop();
     try {
-      await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
+      await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
     } catch (err) {
       ctx.log.error({ err: toError(err) }, 'last flush failed');
     }

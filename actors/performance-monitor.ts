@@ -19,8 +19,14 @@
  *    report and the SLA results in LMDB (`perf-history.ts`: `perf_reports`, `perf_sla_results`,
  *    each kept to `history_size`).
  *
+ * Windows and rates run on monotonic time (`MonitorClock.steadyMs`), so a wall-clock step changes
+ * no rate; reports, SLA results, signals and derived values carry wall-clock stamps
+ * (`MonitorClock.stampMs`).
+ *
  * A restart loses nothing that matters: the request history is seeded again from the store's
- * counter history (`history-seed.ts`), stored reports and SLA results stay in LMDB, and what was
+ * counter history (`history-seed.ts`); when the process itself was down (the newest stored
+ * report or request point is older than the tree's clock), that span is marked as a gap so rates
+ * cover only observed time; stored reports and SLA results stay in LMDB, and what was
  * firing is read back from the last stored report, so a condition that cleared meanwhile still
  * resolves. A failed store write or a throwing alert sink is logged and the checks carry on.
  *
@@ -42,6 +48,7 @@ import { SignalTracker } from '../src/performance/signal-tracker.js';
 import type { SlaResult } from '../src/performance/sla.js';
 import { thresholdRules } from '../src/performance/thresholds.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
+import { MonitorClock } from '../src/clock.js';
 
 export { PERF_REPORTS_DB, PERF_SLA_RESULTS_DB } from '../src/performance/perf-history.js';
 export type { HistoryReply, SlaRecord } from '../src/performance/perf-history.js';
@@ -94,13 +101,17 @@ export interface PerformanceMonitorArgs {
   derived: DerivedValues;
   /** Where alert signals go (the alerting actor, in the tree). */
   alertSink: AlertSink;
-  /** Wall clock, ms since the epoch (default `Date.now`). */
-  now?: () => number;
+  /**
+   * The tree's clock (default: the system clocks, from this process's start): monotonic time for
+   * windows, wall-clock stamps for what is stored and shown. Its start is taken as when the
+   * metric table began counting (a stored history older than that has a downtime gap).
+   */
+  clock?: MonitorClock;
 }
 
 interface State {
   args: PerformanceMonitorArgs;
-  now: () => number;
+  clock: MonitorClock;
   evaluator: PerformanceEvaluator;
   signals: SignalTracker;
   gauges: PerfGauges;
@@ -123,7 +134,9 @@ function checkArgs(args: PerformanceMonitorArgs): void {
     throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: missing start argument(s) ${missing.join(', ')} (expected registry, store, config, derived, alertSink)`);
   }
   if (typeof args.alertSink !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: alertSink must be a function, got ${describeValue(args.alertSink)}`);
-  if (args.now !== undefined && typeof args.now !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: now must be a function, got ${describeValue(args.now)}`);
+  if (args.clock !== undefined && !(args.clock instanceof MonitorClock)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: clock must be a MonitorClock, got ${describeValue(args.clock)}`);
+  }
 }
 
 function send(state: State, signals: readonly AlertSignal[], ctx: ServerContext<PerformanceMonitorProtocol>): void {
@@ -137,16 +150,17 @@ function send(state: State, signals: readonly AlertSignal[], ctx: ServerContext<
 }
 
 async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol>): Promise<CheckResult> {
-  const at = state.now();
+  const at = state.clock.steadyMs();
+  const stamp = state.clock.stampMs();
   state.evaluator.advance(at);
-  const evaluation = state.evaluator.evaluate(at, state.signals.firing());
+  const evaluation = state.evaluator.evaluate(at, state.signals.firing(), stamp);
   state.evaluator.commit(evaluation);
   const { report, slas } = evaluation;
-  const signals = [...state.signals.thresholds(report), ...state.signals.slas(slas, at), ...state.signals.burnRates(report.burn_rates, at)];
+  const signals = [...state.signals.thresholds(report), ...state.signals.slas(slas, stamp), ...state.signals.burnRates(report.burn_rates, stamp)];
   report.firing = state.signals.firing();
   send(state, signals, ctx);
   state.gauges.update(report.metrics, report.scores, slas);
-  publishDerived(state.args.derived, at, report.metrics, report.scores, slas);
+  publishDerived(state.args.derived, stamp, report.metrics, report.scores, slas);
   try {
     await state.history.append(report, slas);
   } catch (err) {
@@ -159,6 +173,23 @@ async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol
   return { report, slas, signals };
 }
 
+/**
+ * Marks the downtime before this start as a gap in the request history: from the newest thing the
+ * previous run left (its last report or request point) to when this process's table began
+ * counting (the clock's start). A restart inside a running tree finds newer data than that and
+ * marks nothing.
+ */
+function markDowntime(state: State, newestPoint: number | undefined, stamp: number, at: number, ctx: ServerContext<PerformanceMonitorProtocol>): void {
+  const newest = Math.max(state.history.newestAt() ?? -Infinity, newestPoint ?? -Infinity);
+  if (!Number.isFinite(newest)) return;
+  // Stored times are stamps; the history runs on monotonic time, which a step may have moved.
+  const from = newest + (at - stamp);
+  const to = state.clock.startedAt;
+  if (to <= from) return;
+  state.evaluator.markDowntime(from, to);
+  ctx.log.info({ downtime_ms: Math.round(to - from) }, 'request history has a gap while the process was down: rates cover only observed time');
+}
+
 export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, PerformanceMonitorArgs> = {
   name: 'performance_monitor',
   messages: PERFORMANCE_MONITOR_MESSAGES,
@@ -166,11 +197,11 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
   init(args, ctx) {
     checkArgs(args);
     const { config, registry, store } = args;
-    const now = args.now ?? Date.now;
+    const clock = args.clock ?? new MonitorClock();
     const history = new PerfHistory(store, config.history_size);
     const state: State = {
       args,
-      now,
+      clock,
       evaluator: new PerformanceEvaluator(registry, config),
       signals: new SignalTracker(thresholdRules(config), history.lastFiring(), ctx.log),
       gauges: new PerfGauges(registry),
@@ -178,8 +209,11 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
       loggedStoreErrors: new Set(),
     };
     try {
-      const seeded = state.evaluator.seed(store, now());
+      const stamp = clock.stampMs();
+      const at = clock.steadyMs();
+      const seeded = state.evaluator.seed(store, stamp, at);
       if (seeded.missing !== undefined) ctx.log.info({ missing: seeded.missing }, 'request history not seeded from the store: rates start from the first check');
+      markDowntime(state, seeded.newest, stamp, at, ctx);
     } catch (err) {
       ctx.log.warn({ err: toError(err) }, 'request history not seeded: reading the store failed; rates start from the first check');
     }
@@ -198,11 +232,11 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
     try {
       switch (msg.type) {
         case 'report':
-          return { reply: state.evaluator.evaluate(state.now(), state.signals.firing()).report, state };
+          return { reply: state.evaluator.evaluate(state.clock.steadyMs(), state.signals.firing(), state.clock.stampMs()).report, state };
         case 'check_slas': {
-          const at = state.now();
-          const { slas } = state.evaluator.evaluate(at, state.signals.firing());
-          send(state, state.signals.slas(slas, at), ctx);
+          const stamp = state.clock.stampMs();
+          const { slas } = state.evaluator.evaluate(state.clock.steadyMs(), state.signals.firing(), stamp);
+          send(state, state.signals.slas(slas, stamp), ctx);
           return { reply: slas, state };
         }
         case 'history':

@@ -39,6 +39,8 @@ import type { Scores } from './protocol.js';
 import type { DashboardSources } from './server/dashboard-sources.js';
 import type { ServerAddress } from './server/http-server.js';
 import { MetricStore } from './store/lmdb-store.js';
+import { type ClockSource, MonitorClock } from './clock.js';
+import { SliceClock } from './metrics/slice-clock.js';
 
 export interface MonitoringOptions {
   /** Directory with monitoring.json, performance_monitor.json, alerting.json, dashboard.json. Default: none (all defaults). */
@@ -64,6 +66,12 @@ export interface MonitoringOptions {
    * (and stopped before them). They share the tree's restart intensity (10 in 60 s).
    */
   extraChildren?: readonly ChildSpec[];
+  /**
+   * Where the tree reads the wall and monotonic clocks (default `Date.now`, `performance.now`):
+   * for tests and simulations of clock steps. Durations and windows follow the monotonic clock;
+   * the wall clock only stamps (see `MonitorClock`).
+   */
+  clock?: ClockSource;
 }
 
 /** The running monitoring tree. */
@@ -117,7 +125,13 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   }
   const config = loadConfig({ configDir: options.configDir, env: options.env, overrides: options.config });
   const log = options.logger ?? createLogger();
-  const registry = new Registry({ seriesLimit: config.monitoring.series_limit, defaultBuckets: config.monitoring.histogram_buckets, logger: log });
+  const clock = new MonitorClock(options.clock);
+  const registry = new Registry({
+    seriesLimit: config.monitoring.series_limit,
+    defaultBuckets: config.monitoring.histogram_buckets,
+    logger: log,
+    clock: new SliceClock(undefined, clock.steadyMs()),
+  });
   const store = MetricStore.open({ dataDir: options.dataDir ?? config.monitoring.data_dir, retentionMs: config.monitoring.retention_period });
   try {
     const { restored, skipped } = restoreTable(registry, store, log);
@@ -130,7 +144,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const derived = new DerivedValues();
   let outbox: Outbox;
   try {
-    outbox = openOutbox(config, store, registry, log, options.channels ?? []);
+    outbox = openOutbox(config, store, registry, log, options.channels ?? [], clock);
   } catch (err) {
     system.close();
     await store.close();
@@ -153,12 +167,12 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const exposition = (accept: string | undefined) => renderExposition(registry, accept);
   const dashboardUrl = `http://${config.dashboard.host}:${config.dashboard.port}/`;
   const children: ChildSpec[] = [
-    workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources }, { name: COLLECTOR_NAME }),
-    workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink }, { name: PERFORMANCE_MONITOR_NAME }),
+    workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME }),
+    workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink, clock }, { name: PERFORMANCE_MONITOR_NAME }),
     workerChild(
       ALERTING_NAME,
       alerting,
-      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, signals },
+      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, signals, clock },
       { name: ALERTING_NAME },
     ),
     ...(config.dashboard.dashboard_enabled
@@ -166,7 +180,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition) },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition), now: () => clock.stampMs() },
             { name: DASHBOARD_NAME },
           ),
         ]
@@ -231,7 +245,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
 }
 
 /** The outbox over the enabled channels of `alerting.json` (plus Alertmanager and the caller's). */
-function openOutbox(config: Config, store: MetricStore, registry: Registry, log: Logger, extra: readonly NotificationChannel[]): Outbox {
+function openOutbox(config: Config, store: MetricStore, registry: Registry, log: Logger, extra: readonly NotificationChannel[], clock: MonitorClock): Outbox {
   const am = config.alerting.channels.alertmanager;
   const channels = createChannels(config.alerting, {
     extra: [...(am.enabled ? [new AlertmanagerChannel({ urls: am.urls })] : []), ...extra],
@@ -245,6 +259,8 @@ function openOutbox(config: Config, store: MetricStore, registry: Registry, log:
     registry,
     redact: channelRedactor(config.alerting).redact,
     maxAttempts: max_attempts,
+    // Retry times are durations: a wall-clock step must not make every retry due at once or none for an hour.
+    now: () => clock.steadyMs(),
     backoff: { initialMs: retry_initial, maxMs: retry_max, maxRetryAfterMs: retry_after_max === 0 ? retry_max : retry_after_max },
   });
 }
@@ -323,6 +339,7 @@ export {
 } from './otp/index.js';
 
 export type { Logger, LogLevel } from './logger.js';
+export type { ClockSource } from './clock.js';
 export type {
   Config,
   DeepPartial,

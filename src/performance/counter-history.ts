@@ -13,6 +13,11 @@
  * the coarse one); when the history is shorter than the window it uses the oldest sample and says
  * how much time it actually covers.
  *
+ * Downtime is not observed time: `markGap` records a span when nothing was counting (the process
+ * was down between the last stored sample and its restart), and a window's covered time leaves
+ * such spans out, so a rate right after a restart is the rate since the restart, not the new
+ * requests spread over the downtime too.
+ *
  * Counter resets (a counter that goes down: a wiped store, a series recreated) are handled like
  * Prometheus does: the drop is taken as a restart from zero, and an offset keeps the adjusted
  * totals monotonic.
@@ -40,6 +45,8 @@ export interface WindowCounts {
 export const FINE_SPAN_MS = 6.5 * 3_600_000;
 /** Samples kept by the coarse tier. */
 export const COARSE_CAPACITY = 2000;
+/** Downtime spans remembered (the oldest are forgotten first). */
+const MAX_GAPS = 64;
 /** No two stored samples are closer than this (bounds the fine tier for tiny check intervals). */
 const MIN_GAP_FLOOR_MS = 250;
 
@@ -120,6 +127,8 @@ export class CounterHistory {
   readonly #coarse: SampleRing;
   #lastRaw: { requests: number; errors: number } | undefined;
   #offset = { requests: 0, errors: 0 };
+  /** Spans when nothing was counting, oldest first. */
+  readonly #gaps: { from: number; to: number }[] = [];
 
   /**
    * @param options.checkIntervalMs ms between checks; samples are stored at most once per half of it
@@ -151,6 +160,16 @@ export class CounterHistory {
     return { at, requests: raw.requests + this.#offset.requests, errors: raw.errors + this.#offset.errors };
   }
 
+  /**
+   * Records that nothing was counting from `from` to `to` (the process was down): windows that
+   * span it cover that much less time.
+   */
+  markGap(from: number, to: number): void {
+    if (!(to > from)) return;
+    this.#gaps.push({ from, to });
+    if (this.#gaps.length > MAX_GAPS) this.#gaps.shift();
+  }
+
   /** Keeps `sample` (from `reading`) for later window queries. */
   record(sample: CounterSample): void {
     this.#fine.push(sample);
@@ -167,10 +186,17 @@ export class CounterHistory {
     if (from === undefined) return undefined;
     return {
       windowMs,
-      coveredMs: current.at - from.at,
+      coveredMs: current.at - from.at - this.#unobserved(from.at, current.at),
       requests: Math.max(0, current.requests - from.requests),
       errors: Math.max(0, current.errors - from.errors),
     };
+  }
+
+  /** ms of recorded gaps inside `[from, to]`. */
+  #unobserved(from: number, to: number): number {
+    let ms = 0;
+    for (const gap of this.#gaps) ms += Math.max(0, Math.min(to, gap.to) - Math.max(from, gap.from));
+    return ms;
   }
 
   /** The sample a window starting at `t` begins with: newest at or before `t`, else the oldest before `now`. */

@@ -49,11 +49,18 @@ export class PerformanceEvaluator {
   }
 
   /**
-   * Fills the request history from the store's counter history before `now`.
+   * Fills the request history from the store's counter history before `stamp`.
+   * @param stamp now, as the store's stamps read it
+   * @param at now, on the monotonic timeline the history runs on (default `stamp`)
    * @throws {MonitorError} `EMON_STORE_FAILED` if the store cannot be read
    */
-  seed(store: MetricStore, now: number): SeedResult {
-    return seedCounterHistory(store, this.#requests, now, this.requestSpanMs);
+  seed(store: MetricStore, stamp: number, at = stamp): SeedResult {
+    return seedCounterHistory(store, this.#requests, stamp, this.requestSpanMs, at - stamp);
+  }
+
+  /** Records that nothing counted requests from `from` to `to` (monotonic timeline): rates leave it out. */
+  markDowntime(from: number, to: number): void {
+    this.#requests.markGap(from, to);
   }
 
   /** Moves the latency history to `at` (once per check, before `evaluate`). */
@@ -62,8 +69,12 @@ export class PerformanceEvaluator {
     if (cumulative !== undefined) this.#latency.record(at, cumulative);
   }
 
-  /** The figures at `at`; `firing` goes into the report as is. */
-  evaluate(at: number, firing: Record<string, Severity>): Evaluation {
+  /**
+   * The figures at `at`; `firing` goes into the report as is.
+   * @param at monotonic time (`MonitorClock.steadyMs`): windows are measured on it
+   * @param stamp the wall-clock stamp the report and SLA results carry (default `at`)
+   */
+  evaluate(at: number, firing: Record<string, Severity>, stamp = at): Evaluation {
     const totals = requestTotals(this.#registry);
     const current = totals === undefined ? undefined : this.#requests.reading(at, totals);
     const metrics = measure(this.#registry, this.#requests, current, this.#config.window, at);
@@ -73,9 +84,9 @@ export class PerformanceEvaluator {
       latency: (windowMs) => this.#latency.over(windowMs, at),
       budgetRemaining: (sla) => budgetRemaining(counts(sla.window), errorBudget(sla)),
     };
-    const slas = this.#config.slas.map((sla) => evaluateSla(sla, inputs, at));
+    const slas = this.#config.slas.map((sla) => evaluateSla(sla, inputs, stamp));
     const burnRates: BurnRateStatus[] = this.#config.slas.filter(hasErrorBudget).flatMap((sla) => evaluateBurnRates(sla, counts));
-    return { report: buildReport(at, this.#config, metrics, burnRates, firing), slas, current };
+    return { report: buildReport(stamp, this.#config, metrics, burnRates, firing), slas, current };
   }
 
   /** Keeps an evaluation's request totals in the history (once per check, after `evaluate`). */

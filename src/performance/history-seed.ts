@@ -38,15 +38,20 @@ function totalAt(cursors: Cursor[], ts: number): number {
 export interface SeedResult {
   /** Samples handed to the history. */
   samples: number;
+  /** Store time of the newest sample handed over. */
+  newest?: number;
   /** Why nothing was seeded, when nothing was. */
   missing?: string;
 }
 
 /**
  * Reads the request and error totals of `[now − spanMs, now)` from `store` into `history`.
+ * @param now the current time as the store's stamps read it
+ * @param shiftMs added to each stored time to put it on the history's timeline (the monotonic
+ *   one, which a wall-clock step may have moved away from the stamps; default 0)
  * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed or unreadable
  */
-export function seedCounterHistory(store: MetricStore, history: CounterHistory, now: number, spanMs: number): SeedResult {
+export function seedCounterHistory(store: MetricStore, history: CounterHistory, now: number, spanMs: number, shiftMs = 0): SeedResult {
   const defs = store.seriesDefs();
   const from = Math.max(0, now - spanMs);
   const to = now - 1;
@@ -64,6 +69,6 @@ export function seedCounterHistory(store: MetricStore, history: CounterHistory, 
   const times = [...new Set([...requests, ...errors].flatMap((c) => c.points.map(([ts]) => ts)))].sort((a, b) => a - b);
   if (times.length === 0) return { samples: 0, missing: `no "${INPUT_METRICS.requests}" points in the last ${Math.round(spanMs / 60_000)} min` };
 
-  for (const ts of times) history.record(history.reading(ts, { requests: totalAt(requests, ts), errors: totalAt(errors, ts) }));
-  return { samples: times.length };
+  for (const ts of times) history.record(history.reading(ts + shiftMs, { requests: totalAt(requests, ts), errors: totalAt(errors, ts) }));
+  return { samples: times.length, newest: times[times.length - 1]! };
 }

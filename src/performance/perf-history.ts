@@ -53,6 +53,11 @@ export class PerfHistory {
     this.#seq = Math.max(newestSeq(this.#reports), newestSeq(this.#slas));
   }
 
+  /** When the newest stored report was made (ms since the epoch); undefined without one. */
+  newestAt(): number | undefined {
+    return this.#reports.range({ reverse: true, limit: 1 })[0]?.[1].at;
+  }
+
   /** What the newest stored report says was firing (key → severity); empty without one. */
   lastFiring(): Record<string, Severity> {
     return this.#reports.range({ reverse: true, limit: 1 })[0]?.[1].firing ?? {};

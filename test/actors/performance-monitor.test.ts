@@ -23,6 +23,7 @@ import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { perfConfig } from '../performance/fixtures.js';
+import { MonitorClock } from '../../src/clock.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -62,7 +63,7 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
   const signals: AlertSignal[] = [];
   const derived = new DerivedValues();
   const config = perfConfig({ monitor_enabled: false, ...configOverrides });
-  const args: PerformanceMonitorArgs = { registry, store, config, derived, alertSink: (s) => signals.push(s), now: () => now };
+  const args: PerformanceMonitorArgs = { registry, store, config, derived, alertSink: (s) => signals.push(s), clock: new MonitorClock({ wallMs: () => now, monoMs: () => now }) };
   const latency = registry.histogram('response_time', { unit: 'ms', labels: ['server'] });
   const total = registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
   const errors = registry.counter('requests.errors', { labels: ['server', 'method', 'code'] });
@@ -457,9 +458,9 @@ describe('performance monitor', () => {
 
   it('runs its checks on the check_interval timer and leaves nothing running after stop', async () => {
     const before = activeResources();
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: T0 });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date', 'performance'], now: T0 });
     const h = harness({ monitor_enabled: true, check_interval: 5000 });
-    delete h.args.now; // Date.now, faked
+    delete h.args.clock; // Date.now and performance.now, faked
     const pid = await h.start();
     for (let n = 1; n <= 3; n++) {
       await vi.advanceTimersByTimeAsync(5000);

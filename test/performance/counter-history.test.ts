@@ -13,6 +13,20 @@ describe('CounterHistory', () => {
     expect(h.over(3_600_000, now)).toEqual({ windowMs: 3_600_000, coveredMs: 125_000, requests: 2500, errors: 50 });
   });
 
+  it('leaves a marked downtime gap out of the time a window covers', () => {
+    const h = new CounterHistory({ checkIntervalMs: 5000, longestWindowMs: 3_600_000 });
+    for (let i = 0; i <= 12; i++) h.record(h.reading(T0 + i * 5000, { requests: i * 100, errors: 0 }));
+    // Down from +60 s to +120 s; back with the same totals (restored), then 20 req/s for 15 s.
+    h.markGap(T0 + 60_000, T0 + 120_000);
+    const now = h.reading(T0 + 135_000, { requests: 1200 + 300, errors: 0 });
+    expect(h.over(60_000, now)).toEqual({ windowMs: 60_000, coveredMs: 15_000, requests: 300, errors: 0 });
+    // A window that starts before the gap covers its observed parts on both sides.
+    expect(h.over(120_000, now)).toMatchObject({ coveredMs: 60_000, requests: 900 + 300 });
+    // An empty or reversed span is no gap.
+    h.markGap(T0 + 130_000, T0 + 130_000);
+    expect(h.over(60_000, now)!.coveredMs).toBe(15_000);
+  });
+
   it('has nothing to compare the first reading with', () => {
     const h = new CounterHistory({ checkIntervalMs: 5000, longestWindowMs: 60_000 });
     expect(h.over(60_000, h.reading(T0, { requests: 10, errors: 0 }))).toBeUndefined();

@@ -46,7 +46,7 @@ describe('seedCounterHistory', () => {
     const history = new CounterHistory({ checkIntervalMs: 5000, longestWindowMs: 6 * H });
     const now = T0 + 605_000;
     const result = seedCounterHistory(store, history, now, 6 * H);
-    expect(result).toEqual({ samples: 60 });
+    expect(result).toEqual({ samples: 60, newest: T0 + 600_000 });
     // The live table now: 6000 + 30 + 70 requests, 30 errors (nothing new since the last flush).
     const current = history.reading(now, { requests: 6100, errors: 30 });
     expect(history.over(60_000, current)).toEqual({ windowMs: 60_000, coveredMs: 65_000, requests: 603, errors: 3 });
