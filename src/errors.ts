@@ -64,6 +64,8 @@ export enum ErrorCode {
   InvalidNotification = 'EMON_INVALID_NOTIFICATION',
   /** The notification outbox is closed (or closing) and takes no more notifications. */
   OutboxClosed = 'EMON_OUTBOX_CLOSED',
+  /** Another store (in this or another process, on any host sharing the directory) holds the data dir's writer lock. */
+  StoreLocked = 'EMON_STORE_LOCKED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */
