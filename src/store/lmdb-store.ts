@@ -10,7 +10,7 @@
  * |-------------|---------------------------------|----------------------------------------------|
  * | `series`    | id (uint32)                     | {@link SeriesDef}                            |
  * | `series_key`| series key (string)             | id                                           |
- * | `meta`      | `'layout'`, `'writer'`          | layout version (2); the writer's pid/host/start |
+ * | `meta`      | `'layout'`                      | layout version (2)                           |
  * | `current`   | id (uint32)                     | the caller's snapshot (counter value, histogram state) |
  * | `points`    | id (uint32 BE) + timestampMs (ordered float64 BE) | value (float64 BE, 8 bytes) |
  * | `rollup_1m` | id + bucketStartMs (same 12 bytes) | `[count, sum, min, max, last, lastTs]` (see `rollup.ts`) |

@@ -66,8 +66,8 @@ export class WriterLock {
       if (holder !== undefined) {
         throw new MonitorError(
           ErrorCode.StoreLocked,
-          `the metric store at ${dir} is already open for writing by another process${holder} (it holds the lock on ${file}); ` +
-            'a store has one writer: stop that process, give this one another data_dir, or read the store with MetricStore.open({ dataDir, readOnly: true })',
+          `the metric store at ${dir} is already open for writing by another process${holder}: it holds the lock on ${file}. ` +
+            'A store has one writer: stop that process, give this one another data_dir, or read the store with MetricStore.open({ dataDir, readOnly: true })',
         );
       }
       throw new MonitorError(ErrorCode.StoreFailed, `cannot lock ${file}: ${toError(err).message} (network file systems are not supported)`, { cause: err });
@@ -98,14 +98,14 @@ export class WriterLock {
   }
 }
 
-/** ` (pid 123 on host "a", since …)` from the holder's note, or `''` if it is unreadable. */
+/** ` (pid 123 on host "a" since …, as it noted)` from the holder's note, or `''` if it is unreadable. */
 function readHolder(fd: number): string {
   try {
     const buffer = Buffer.alloc(512);
     const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
     const note = JSON.parse(buffer.subarray(0, n).toString('utf8')) as { pid?: unknown; host?: unknown; since?: unknown };
     if (typeof note.pid !== 'number' || typeof note.host !== 'string' || typeof note.since !== 'string') return '';
-    return ` (pid ${note.pid} on host ${JSON.stringify(note.host)}, since ${note.since}, as it noted)`;
+    return ` (pid ${note.pid} on host ${JSON.stringify(note.host)} since ${note.since}, as it noted)`;
   } catch {
     return '';
   }

@@ -69,7 +69,7 @@ async function seriesKeys(dataDir: string): Promise<string[]> {
 function expectLocked(answer: ChildLine, dataDir: string): void {
   expect(answer).toMatchObject({ type: 'rejected', code: ErrorCode.StoreLocked });
   expect(answer.message).toContain(`the metric store at ${dataDir} is already open for writing by another process`);
-  expect(answer.message).toContain(`(it holds the lock on ${path.join(dataDir, 'writer.lock')}); a store has one writer`);
+  expect(answer.message).toContain(`: it holds the lock on ${path.join(dataDir, 'writer.lock')}. A store has one writer: `);
   expect(answer.ms as number).toBeLessThan(REFUSAL_BOUND_MS);
 }
 

@@ -94,7 +94,7 @@ describe('MetricStore read-only from another process', () => {
     expectMonitorError(
       () => MetricStore.open({ dataDir: stores!.dir }),
       ErrorCode.StoreLocked,
-      new RegExp(`^the metric store at ${stores.dir} is already open for writing by another process \\(pid ${child.proc.pid} on host .*\\); a store has one writer: .*readOnly: true`),
+      new RegExp(`^the metric store at ${stores.dir} is already open for writing by another process \\(pid ${child.proc.pid} on host .*\\): it holds the lock on .*writer\\.lock\\. A store has one writer: .*readOnly: true \\}\\)$`),
     );
     const reader = stores.open({ readOnly: true });
     expect(reader.queryRange(reader.seriesId('seq')!, 10, 19, 100)).toHaveLength(10);
