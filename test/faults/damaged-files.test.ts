@@ -147,7 +147,7 @@ describe('records that are not what the store wrote', () => {
     'a garbage series definition: start rejects EMON_STORE_FAILED naming the path and the record (it was a bare TypeError)',
     async () => {
       const dataDir = await makeStore();
-      const env = open({ path: dataDir, maxDbs: 64, useRecords: false });
+      const env = open({ path: dataDir, maxDbs: 64 });
       env.openDB<unknown, number>('series', { keyEncoding: 'uint32' }).putSync(SERIES + 1, 'garbage');
       await env.close();
 
@@ -166,7 +166,7 @@ describe('records that are not what the store wrote', () => {
     'a series definition that does not decode: EMON_STORE_FAILED with the path and the decoder error',
     async () => {
       const dataDir = await makeStore();
-      const env = open({ path: dataDir, maxDbs: 64, useRecords: false });
+      const env = open({ path: dataDir, maxDbs: 64 });
       env.openDB<Uint8Array, number>('series', { keyEncoding: 'uint32', encoding: 'binary' }).putSync(SERIES + 1, Buffer.from('c1ffee00', 'hex'));
       await env.close();
 
