@@ -107,9 +107,6 @@ const OPTION_KEYS: readonly string[] = ['dataDir', 'readOnly', 'retentionMs', 'r
 /** lmdb errors that mean the file itself is bad (not a permission or space problem). */
 const DAMAGE_ERRORS = /MDB_INVALID|MDB_CORRUPTED|MDB_VERSION_MISMATCH|MDB_PAGE_NOTFOUND/;
 
-/** Part of the refusal of an env that is not a metric store (the writer lock file is then removed again if this open made it). */
-const NOT_OURS = 'is not a metric store';
-
 /** Directories with a writable store open in this process (a second one would reuse series ids). */
 const writersInProcess = new Set<string>();
 
@@ -150,6 +147,9 @@ class EnvDamage extends Error {
     super(message, options);
   }
 }
+
+/** The refusal of an env that is not a metric store: `open` then also removes the writer lock file if it made it. */
+class ForeignEnvError extends MonitorError {}
 
 /**
  * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
@@ -286,7 +286,6 @@ export class MetricStore {
     }
     // The lock comes first: checking the file and moving a damaged one aside must not race another writer creating it.
     const lock = WriterLock.acquire(dir);
-    let foreign = false;
     try {
       let movedAside: MovedAside | undefined;
       const damage = checkDataFile(dir);
@@ -307,8 +306,7 @@ export class MetricStore {
         return store;
       }
     } catch (err) {
-      foreign = err instanceof MonitorError && err.message.includes(NOT_OURS);
-      if (foreign) lock.releaseAndRemove();
+      if (err instanceof ForeignEnvError) lock.releaseAndRemove();
       else lock.release();
       throw err;
     }
@@ -327,9 +325,9 @@ export class MetricStore {
     try {
       const foreign = foreignNames(env);
       if (foreign !== undefined) {
-        throw new MonitorError(
+        throw new ForeignEnvError(
           ErrorCode.StoreFailed,
-          `${dir} holds an LMDB environment that ${NOT_OURS} (its main database has ${foreign.join(', ')}); nothing was written to it. ` +
+          `${dir} holds an LMDB environment that is not a metric store (its main database has ${foreign.join(', ')}); nothing was written to it. ` +
             'Give the monitor a data_dir of its own (an empty or new directory)',
         );
       }
