@@ -45,6 +45,8 @@ const STOCK_PAGE_HEADER_BYTES = 16;
 const META_BYTES = 144;
 const MIN_PAGE_SIZE = 512;
 const MAX_PAGE_SIZE = 0x1_0000;
+/** Reads of the meta pages before a file counts as damaged (see `checkDataFile`). */
+const CHECK_ATTEMPTS = 3;
 /** `P_INVALID`: an empty tree's root. */
 const NO_PAGE = 0xffff_ffff_ffff_ffffn;
 
@@ -74,9 +76,15 @@ export function checkDataFile(dir: string): string | undefined {
     throw new MonitorError(ErrorCode.StoreFailed, `cannot read ${file} to check it before opening: ${toError(err).message}`, { cause: err });
   }
   try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) return 'it is not a regular file';
-    return describeDamage(fd, stat.size);
+    if (!fs.fstatSync(fd).isFile()) return 'it is not a regular file';
+    // A reader may check while the writer commits: a meta page read half-written is not damage, so
+    // only what persists across reads counts.
+    let damage: string | undefined;
+    for (let attempt = 0; attempt < CHECK_ATTEMPTS; attempt++) {
+      damage = describeDamage(fd);
+      if (damage === undefined) return undefined;
+    }
+    return damage;
   } catch (err) {
     throw new MonitorError(ErrorCode.StoreFailed, `cannot read ${file} to check it before opening: ${toError(err).message}`, { cause: err });
   } finally {
@@ -84,16 +92,22 @@ export function checkDataFile(dir: string): string | undefined {
   }
 }
 
-function describeDamage(fd: number, size: number): string | undefined {
-  if (size === 0) return undefined;
+/**
+ * The file's size is taken after its meta pages are read: a writer extends the file before it
+ * writes the meta page that points into the new pages, so the size read last always covers them.
+ */
+function describeDamage(fd: number): string | undefined {
+  const sizeNow = (): number => fs.fstatSync(fd).size;
   const first = readAt(fd, 0, PAGE_HEADER_BYTES + META_BYTES);
-  if (first.length < PAGE_HEADER_BYTES + META_BYTES) return `it is ${size} bytes, shorter than one LMDB meta page: truncated`;
+  if (first.length === 0 && sizeNow() === 0) return undefined;
+  if (first.length < PAGE_HEADER_BYTES + 4) return `it is only ${sizeNow()} bytes, too short for an LMDB meta page: truncated, or not LMDB at all`;
   if (first.readUInt32LE(PAGE_HEADER_BYTES) !== MDB_MAGIC) {
-    if (first.length >= STOCK_PAGE_HEADER_BYTES + 4 && first.readUInt32LE(STOCK_PAGE_HEADER_BYTES) === MDB_MAGIC) {
+    if (first.readUInt32LE(STOCK_PAGE_HEADER_BYTES) === MDB_MAGIC) {
       return 'it is an LMDB file of another LMDB build (16-byte page headers), which lmdb-js cannot read';
     }
     return `it is not an LMDB data file (no LMDB magic 0xBEEFC0DE at byte ${PAGE_HEADER_BYTES}; first bytes ${first.subarray(0, 8).toString('hex')})`;
   }
+  if (first.length < PAGE_HEADER_BYTES + META_BYTES) return `it is ${sizeNow()} bytes, shorter than one LMDB meta page: truncated`;
   const meta0 = readMeta(first);
   if ((meta0.flags & P_META) === 0) return 'page 0 is not marked as an LMDB meta page';
   if ((meta0.version & 0xffff) !== MDB_DATA_VERSION) {
@@ -103,11 +117,13 @@ function describeDamage(fd: number, size: number): string | undefined {
   if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
     return `its meta page gives page size ${pageSize} (expected a power of two from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE})`;
   }
-  if (size < 2 * pageSize) return `it is ${size} bytes, shorter than its two ${pageSize}-byte meta pages: truncated`;
-  const meta1 = readMeta(readAt(fd, pageSize, PAGE_HEADER_BYTES + META_BYTES));
+  const second = readAt(fd, pageSize, PAGE_HEADER_BYTES + META_BYTES);
+  if (second.length < PAGE_HEADER_BYTES + META_BYTES) return `it is ${sizeNow()} bytes, shorter than its two ${pageSize}-byte meta pages: truncated`;
+  const meta1 = readMeta(second);
   if ((meta1.flags & P_META) === 0 || meta1.magic !== MDB_MAGIC) return 'its second meta page (page 1) is damaged';
   // The overlapping-sync copy in page 0's second half is picked when its txnid is the highest.
   const half = readMeta(readAt(fd, pageSize / 2, PAGE_HEADER_BYTES + META_BYTES));
+  const size = sizeNow();
   const candidates = [
     { name: 'meta page 0', meta: meta0 },
     { name: 'meta page 1', meta: meta1 },

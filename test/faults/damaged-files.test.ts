@@ -13,8 +13,11 @@ import { open } from 'lmdb';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { startMonitoring } from '../../src/index.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { checkDataFile } from '../../src/store/env-check.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { memoryLogger } from '../helpers.js';
+import { killChildren, spawnFixture } from '../store/store-fixture.js';
 import { assertBuilt, runStart, sha256, spawnStoreChild } from './store-child.js';
 import { runCleanups, tempDir } from './tree-fixture.js';
 
@@ -23,7 +26,10 @@ const SERIES = 200;
 const POINTS = 5000;
 
 beforeAll(assertBuilt);
-afterEach(runCleanups);
+afterEach(async () => {
+  await killChildren();
+  await runCleanups();
+});
 
 /** A real store of SERIES series and POINTS points (~56 pages of 4 KiB), closed. */
 async function makeStore(): Promise<string> {
@@ -228,4 +234,22 @@ describe('an LMDB env that is not a metric store', () => {
       await again.close();
     }
   });
+});
+
+describe('the check while another process writes', () => {
+  it('never reports damage for a store being committed to (readers check while the writer extends the file)', async () => {
+    const dataDir = path.join(tempDir('erlmcp-damaged-'), 'live');
+    const writer = spawnFixture('flush-loop.mjs', [dataDir, '2000'], 60_000);
+    expect(await writer.nextLine()).toBe('flushed 1');
+    const file = path.join(dataDir, 'data.mdb');
+    const startSize = fs.statSync(file).size;
+    let checks = 0;
+    // Bounded: until the file has grown by 64 pages under the checks, or 5,000 checks.
+    while (checks < 5000 && fs.statSync(file).size < startSize + 64 * 4096) {
+      expect(checkDataFile(dataDir)).toBeUndefined();
+      checks++;
+      await yieldToLoop();
+    }
+    expect(fs.statSync(file).size).toBeGreaterThanOrEqual(startSize + 64 * 4096);
+  }, TIMEOUT_MS);
 });
