@@ -66,6 +66,8 @@ export enum ErrorCode {
   OutboxClosed = 'EMON_OUTBOX_CLOSED',
   /** A message holds more than a limit allows (updates per batch, bad updates in one batch); what is past the limit was not applied. */
   LimitExceeded = 'EMON_LIMIT_EXCEEDED',
+  /** Another store (in this or another process, on any host sharing the directory) holds the data dir's writer lock. */
+  StoreLocked = 'EMON_STORE_LOCKED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

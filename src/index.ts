@@ -118,6 +118,9 @@ export interface Monitor {
  *
  * @throws {MonitorError} (rejects) `EMON_INVALID_CONFIG` naming the file and key, or
  *   `EMON_INIT_FAILED` if a child fails to start (nothing is left running)
+ * @throws {MonitorError} (rejects) `EMON_STORE_LOCKED` if another process has `dataDir` open for
+ *   writing; `EMON_STORE_FAILED` naming the path if the store is damaged (see `on_corrupt`), not a
+ *   metric store, or cannot be opened
  */
 export async function startMonitoring(options: MonitoringOptions = {}): Promise<Monitor> {
   if (options.onStop !== undefined && typeof options.onStop !== 'function') {
@@ -132,7 +135,15 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     logger: log,
     clock: new SliceClock(undefined, clock.steadyMs()),
   });
-  const store = MetricStore.open({ dataDir: options.dataDir ?? config.monitoring.data_dir, retentionMs: config.monitoring.retention_period });
+  const store = MetricStore.open({
+    dataDir: options.dataDir ?? config.monitoring.data_dir,
+    retentionMs: config.monitoring.retention_period,
+    onCorrupt: config.monitoring.on_corrupt,
+  });
+  if (store.movedAside !== undefined) {
+    const { to, reason } = store.movedAside;
+    log.error({ dataDir: store.dataDir, movedTo: to, reason }, 'the metric store was damaged: moved it aside (on_corrupt: move_aside) and started a new, empty one');
+  }
   try {
     const { restored, skipped } = restoreTable(registry, store, log);
     if (restored + skipped > 0) log.info({ restored, skipped }, 'metric table restored from the store');

@@ -29,7 +29,7 @@
  *   missing from the policy is not escalated.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation` (monitoring); `window`, `slas`, `event_loop_threshold`
+ * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation`, `on_corrupt` (monitoring); `window`, `slas`, `event_loop_threshold`
  *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
  *   made configurable); `host`, `port`, `auth_token`, `allowed_origins`, `dashboards` (dashboard); `require_tls`
  *   (email) and a per-request `timeout` (email, slack, sms, webhook) in the alert channels.
@@ -161,6 +161,12 @@ export const monitoringSchema = z
      * series per label set, summed over the workers).
      */
     cluster_aggregation: expecting(z.enum(['by_worker', 'sum']), '"by_worker" or "sum"').default('by_worker'),
+    /**
+     * What start does with a damaged store file under `data_dir`: `fail` (refuse with
+     * EMON_STORE_FAILED naming the file and the damage) or `move_aside` (move it into
+     * `data_dir/damaged-<time>/`, log one error line, start a new store).
+     */
+    on_corrupt: expecting(z.enum(['fail', 'move_aside']), '"fail" or "move_aside"').default('fail'),
   })
   .superRefine((config, ctx) => {
     if (config.retention_period < config.aggregation_interval) {

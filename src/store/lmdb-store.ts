@@ -10,12 +10,14 @@
  * |-------------|---------------------------------|----------------------------------------------|
  * | `series`    | id (uint32)                     | {@link SeriesDef}                            |
  * | `series_key`| series key (string)             | id                                           |
- * | `meta`      | `'layout'`, `'writer'`          | layout version (2); the writer's pid/host/start |
+ * | `meta`      | `'layout'`                      | layout version (2)                           |
  * | `current`   | id (uint32)                     | the caller's snapshot (counter value, histogram state) |
  * | `points`    | id (uint32 BE) + timestampMs (ordered float64 BE) | value (float64 BE, 8 bytes) |
  * | `rollup_1m` | id + bucketStartMs (same 12 bytes) | `[count, sum, min, max, last, lastTs]` (see `rollup.ts`) |
  *
- * A store of another layout version is refused at open (there is no conversion).
+ * A store of another layout version is refused at open (there is no conversion). Before lmdb-js
+ * maps the file, `env-check.ts` checks it (a damaged one faulted the process); an env holding
+ * databases that are not ours is refused before anything is written to it.
  *
  * **Why this shape.**
  * - History keys sort by series, then time, so a range query for one series is one cursor walk
@@ -45,14 +47,13 @@
  *   downsamples to 100 points in ~5 ms.
  *
  * **Processes.** One writable store per `dataDir` at a time: it assigns series ids from memory (no
- * write lock on the main thread), so a second writer is refused (in this process by a registry, in
- * another by the `meta.writer` mark: pid, host and start time; a dead writer's mark is taken over).
+ * write lock on the main thread), so a second writer is refused `EMON_STORE_LOCKED` (in this process
+ * by a registry, in any other by the kernel: `writer-lock.ts`, an flock held for the store's life).
  * The writable store's own writer thread opens the same env (lmdb-js shares it between threads).
  * Any number of other processes may open it with `readOnly: true`; each of their reads first moves
  * to the newest committed snapshot (`resetReadTxn`), so a reader that stays open sees new commits.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -60,10 +61,12 @@ import * as lmdb from 'lmdb';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { downsample } from './downsample.js';
+import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside, ON_CORRUPT_CHOICES, type OnCorrupt } from './env-check.js';
 import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { float64ValueEncoder, KEY_BYTES, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
 import { addPoint, bucketStart, isRollupCell, mergeCells, ROLLUP_BUCKET_MS, type RollupCell, toRollup } from './rollup.js';
+import { WriterLock } from './writer-lock.js';
 import type {
   FlushBatch,
   FlushResult,
@@ -100,7 +103,9 @@ const MAX_SERIES_KEY_BYTES = 1024;
 /** Highest series id: ids are uint32 keys. */
 const MAX_SERIES_ID = 0xffff_ffff;
 const SERIES_TYPES: readonly SeriesType[] = ['counter', 'gauge', 'histogram'];
-const OPTION_KEYS: readonly string[] = ['dataDir', 'readOnly', 'retentionMs', 'rollupRetentionMs'];
+const OPTION_KEYS: readonly string[] = ['dataDir', 'readOnly', 'retentionMs', 'rollupRetentionMs', 'onCorrupt'];
+/** lmdb errors that mean the file itself is bad (not a permission or space problem). */
+const DAMAGE_ERRORS = /MDB_INVALID|MDB_CORRUPTED|MDB_VERSION_MISMATCH|MDB_PAGE_NOTFOUND/;
 
 /** Directories with a writable store open in this process (a second one would reuse series ids). */
 const writersInProcess = new Set<string>();
@@ -125,7 +130,26 @@ interface ResolvedOptions {
   readOnly: boolean;
   retentionMs: number;
   rollupRetentionMs: number;
+  onCorrupt: OnCorrupt;
 }
+
+/**
+ * Damage lmdb-js reported or that was found in the records: `open` turns it into the coded error.
+ * `movable` only when lmdb refused to open the env at all: one it has mapped is still being closed
+ * (asynchronously) while `open` runs, so it is not moved aside under it.
+ */
+class EnvDamage extends Error {
+  constructor(
+    message: string,
+    readonly movable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The refusal of an env that is not a metric store: `open` then also removes the writer lock file if it made it. */
+class ForeignEnvError extends MonitorError {}
 
 /**
  * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
@@ -142,6 +166,8 @@ export class MetricStore {
   readonly retentionMs: number;
   /** Rollup retention in ms (see `prune`). */
   readonly rollupRetentionMs: number;
+  /** Set when `open` found the env damaged and, as `onCorrupt: 'move_aside'` asked, moved it aside and started a new one. */
+  readonly movedAside: MovedAside | undefined;
 
   readonly #env: RootDatabase;
   readonly #db: Databases;
@@ -170,13 +196,17 @@ export class MetricStore {
   readonly #records = new Map<string, RecordDb<unknown>>();
   /** Record writes not yet settled; `close` waits for them. */
   readonly #recordWrites = new Set<Promise<unknown>>();
+  /** Writer only: the data dir's writer lock, released at close. */
+  readonly #lock: WriterLock | undefined;
 
-  private constructor(options: ResolvedOptions, env: RootDatabase, db: Databases) {
+  private constructor(options: ResolvedOptions, env: RootDatabase, db: Databases, lock: WriterLock | undefined, movedAside: MovedAside | undefined) {
     this.dataDir = options.dataDir;
     this.readOnly = options.readOnly;
     this.retentionMs = options.retentionMs;
     this.rollupRetentionMs = options.rollupRetentionMs;
+    this.movedAside = movedAside;
     this.#env = env;
+    this.#lock = lock;
     this.#db = db;
     const encoder = (db.current as unknown as { encoder?: ValueEncoder }).encoder;
     if (typeof encoder?.encode !== 'function') {
@@ -192,10 +222,17 @@ export class MetricStore {
           points: env.openDB<Uint8Array, Uint8Array>('points', { keyEncoding: 'binary', encoding: 'binary' }),
         };
     if (!this.readOnly) {
-      for (const { key: id, value: def } of db.series.getRange()) {
-        this.#defs.set(id, def);
-        this.#idsByKey.set(def.key, id);
-        if (id > this.#lastId) this.#lastId = id;
+      try {
+        for (const { key: id, value: def } of db.series.getRange()) {
+          const problem = storedDefProblem(id, def);
+          if (problem !== undefined) throw new EnvDamage(`the series database holds ${problem}`, false);
+          this.#defs.set(id, def);
+          this.#idsByKey.set(def.key, id);
+          if (id > this.#lastId) this.#lastId = id;
+        }
+      } catch (err) {
+        if (err instanceof EnvDamage) throw err;
+        throw new EnvDamage(`reading the series database failed: ${toError(err).message}`, false, { cause: err });
       }
     }
   }
@@ -203,14 +240,25 @@ export class MetricStore {
   /**
    * Opens (and when writable, creates) the store under `options.dataDir`.
    *
+   * Before lmdb-js maps `data.mdb` its head is checked (`env-check.ts`): a damaged file is
+   * refused, or with `onCorrupt: 'move_aside'` (writable only) moved into `<dataDir>/damaged-<time>/`
+   * and a new store started (see `movedAside`). An env that holds databases that are not a metric
+   * store's is refused and left as it was. A writable store holds the data dir's writer lock
+   * (`<dataDir>/writer.lock`, an flock) until `close`.
+   *
    * @param options.dataDir the env directory; default `./.erlmcp-monitor` (resolved against the cwd)
-   * @param options.readOnly open without write access, e.g. from a CLI or a cluster worker; default `false`
+   * @param options.readOnly open without write access, e.g. from a CLI or a cluster worker; takes
+   *   no lock; default `false`
    * @param options.retentionMs raw point retention; default 24 h
    * @param options.rollupRetentionMs 1-minute rollup retention; default 7 days, at least `retentionMs`
+   * @param options.onCorrupt `'fail'` (default) refuses a damaged env; `'move_aside'` moves it aside
+   *   and starts a new one (a read-only open always refuses)
    * @throws {MonitorError} `EMON_INVALID_OPTION` for an unknown option or a bad value
-   * @throws {MonitorError} `EMON_STORE_FAILED` if the env cannot be created or opened, a read-only
-   *   open finds no store, the store was written with another layout version, or (writable) a store
-   *   in this process or a live process on this host already has it open for writing
+   * @throws {MonitorError} `EMON_STORE_LOCKED` (writable) if another store, in this or any other
+   *   process, has the directory open for writing
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the env cannot be created or opened, is damaged,
+   *   is not a metric store, a read-only open finds no store, or the store was written with
+   *   another layout version; the message names the path, what is wrong and what to do
    */
   static open(options: StoreOptions = {}): MetricStore {
     const resolved = resolveOptions(options);
@@ -219,30 +267,80 @@ export class MetricStore {
       if (!fs.existsSync(path.join(dir, 'data.mdb'))) {
         throw new MonitorError(ErrorCode.StoreFailed, `no metric store at ${dir} (a writable open creates it; readOnly never does)`);
       }
-    } else {
-      if (writersInProcess.has(dir)) {
-        throw new MonitorError(ErrorCode.StoreFailed, `${dir} is already open for writing in this process; close that store first or open with readOnly: true`);
-      }
+      const damage = checkDataFile(dir);
+      if (damage !== undefined) throw damagedEnvError(dir, damage);
       try {
-        fs.mkdirSync(dir, { recursive: true });
+        return MetricStore.#openEnv(resolved, undefined, undefined);
       } catch (err) {
-        throw new MonitorError(ErrorCode.StoreFailed, `cannot create the metric store directory ${dir}: ${toError(err).message}`, { cause: err });
+        if (err instanceof EnvDamage) throw damagedEnvError(dir, err.message, { cause: err.cause });
+        throw err;
       }
     }
+    if (writersInProcess.has(dir)) {
+      throw new MonitorError(ErrorCode.StoreLocked, `${dir} is already open for writing in this process; close that store first or open with readOnly: true`);
+    }
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new MonitorError(ErrorCode.StoreFailed, `cannot create the metric store directory ${dir}: ${toError(err).message}`, { cause: err });
+    }
+    // The lock comes first: checking the file and moving a damaged one aside must not race another writer creating it.
+    const lock = WriterLock.acquire(dir);
+    try {
+      let movedAside: MovedAside | undefined;
+      const damage = checkDataFile(dir);
+      if (damage !== undefined) {
+        if (resolved.onCorrupt === 'fail') throw damagedEnvError(dir, damage, { movable: true });
+        movedAside = moveAside(dir, damage);
+      }
+      try {
+        const store = MetricStore.#openEnv(resolved, lock, movedAside);
+        writersInProcess.add(dir);
+        return store;
+      } catch (err) {
+        if (!(err instanceof EnvDamage)) throw err;
+        if (resolved.onCorrupt === 'fail' || !err.movable || movedAside !== undefined) throw damagedEnvError(dir, err.message, { movable: err.movable, cause: err.cause });
+        movedAside = moveAside(dir, err.message);
+        const store = MetricStore.#openEnv(resolved, lock, movedAside);
+        writersInProcess.add(dir);
+        return store;
+      }
+    } catch (err) {
+      if (err instanceof ForeignEnvError) lock.releaseAndRemove();
+      else lock.release();
+      throw err;
+    }
+  }
+
+  /** Opens the env at `options.dataDir` (already checked) and its databases; closes it again on failure. */
+  static #openEnv(resolved: ResolvedOptions, lock: WriterLock | undefined, movedAside: MovedAside | undefined): MetricStore {
+    const dir = resolved.dataDir;
     let env: RootDatabase;
     try {
       env = open({ path: dir, readOnly: resolved.readOnly, ...ENV_OPTIONS });
     } catch (err) {
+      if (DAMAGE_ERRORS.test(toError(err).message)) throw new EnvDamage(`lmdb refused it: ${toError(err).message}`, true, { cause: err });
       throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, { cause: err });
     }
     try {
-      const db = openDatabases(env, dir, resolved.readOnly);
-      const store = new MetricStore(resolved, env, db);
-      if (!resolved.readOnly) writersInProcess.add(dir);
+      const foreign = foreignNames(env);
+      if (foreign !== undefined) {
+        throw new ForeignEnvError(
+          ErrorCode.StoreFailed,
+          `${dir} holds an LMDB environment that is not a metric store (its main database has ${foreign.join(', ')}); nothing was written to it. ` +
+            'Give the monitor a data_dir of its own (an empty or new directory)',
+        );
+      }
+      const db = openDatabases(env, dir);
+      const store = new MetricStore(resolved, env, db, lock, movedAside);
+      // The first write to the env, once it is known to be a readable metric store.
+      if (!resolved.readOnly) writeLayout(env, db.meta);
       return store;
     } catch (err) {
       void env.close().catch(() => undefined);
-      if (err instanceof MonitorError) throw err;
+      forgetDatabases(env);
+      if (err instanceof MonitorError || err instanceof EnvDamage) throw err;
+      if (DAMAGE_ERRORS.test(toError(err).message)) throw new EnvDamage(`lmdb found damage: ${toError(err).message}`, false, { cause: err });
       throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, { cause: err });
     }
   }
@@ -676,15 +774,14 @@ export class MetricStore {
       try {
         await this.#writer?.close();
       } finally {
-        if (!this.readOnly && (this.#db.meta.get('writer') as Partial<WriterMark> | undefined)?.pid === process.pid) {
-          void this.#db.meta.remove('writer').catch(() => undefined); // committed by close, before the env shuts
-        }
         await this.#env.close();
         forgetDatabases(this.#env);
       }
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `close: closing the metric store at ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
     } finally {
+      // Only once the env is closed: a writer that starts now finds every commit on disk.
+      this.#lock?.release();
       if (!this.readOnly) writersInProcess.delete(this.dataDir);
     }
   }
@@ -900,7 +997,7 @@ const ENV_OPTIONS = { maxDbs: 64, useRecords: false } as const satisfies Partial
 /** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */
 type DbOptions = DatabaseOptions & Pick<RootDatabaseOptions, 'keyEncoder' | 'encoder'>;
 
-function openDatabases(env: RootDatabase, dir: string, readOnly: boolean): Databases {
+function openDatabases(env: RootDatabase, dir: string): Databases {
   const openOne = <V, K extends string | number | SeriesTimeKey>(name: string, options: DbOptions): Database<V, K> => {
     const db = env.openDB<V, K>(name, options) as Database<V, K> | undefined;
     if (db === undefined) {
@@ -924,59 +1021,36 @@ function openDatabases(env: RootDatabase, dir: string, readOnly: boolean): Datab
         'old data: move that directory aside (or delete it) and open again to start a new store there',
     );
   }
-  if (!readOnly) claimWriter(env, db.meta, dir);
   return db;
 }
 
-/** Who holds the store for writing: `meta.writer`. `start` identifies the process beyond its pid where the OS tells. */
-interface WriterMark {
-  pid: number;
-  host: string;
-  start: string | null;
-}
-
 /**
- * Makes this process the store's one writer, in one synchronous transaction (LMDB's write lock
- * makes check-and-set atomic across processes). A mark left by a process that is gone (killed,
- * crashed) is taken over; a live writer on this host is refused, since two writers would hand out
- * the same series ids.
+ * Records the layout version in a new store, and drops the `writer` mark (pid, host) that older
+ * versions kept: the writer lock replaced it.
  */
-function claimWriter(env: RootDatabase, meta: Database<unknown, string>, dir: string): void {
-  const me: WriterMark = { pid: process.pid, host: os.hostname(), start: processStart(process.pid) };
-  const holder = env.transactionSync(() => {
-    const mark = meta.get('writer') as Partial<WriterMark> | undefined;
-    if (mark?.pid !== undefined && mark.pid !== me.pid && mark.host === me.host && isRunning(mark.pid, mark.start ?? null)) return mark.pid;
+function writeLayout(env: RootDatabase, meta: Database<unknown, string>): void {
+  env.transactionSync(() => {
     if (meta.get('layout') === undefined) meta.putSync('layout', LAYOUT_VERSION);
-    meta.putSync('writer', me);
-    return undefined;
+    if (meta.get('writer') !== undefined) meta.removeSync('writer');
   });
-  if (holder !== undefined) {
-    throw new MonitorError(
-      ErrorCode.StoreFailed,
-      `${dir} is already open for writing by process ${holder}; a store has one writer, other processes open it with readOnly: true`,
-    );
-  }
 }
 
-/** Whether `pid` is a running process, and (where the OS tells start times) the same one that wrote the mark. */
-function isRunning(pid: number, start: string | null): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+/** What is wrong with a stored series definition, or `undefined` if it is one `defineSeries` wrote. */
+function storedDefProblem(id: unknown, def: unknown): string | undefined {
+  const at = `id ${describeValue(id)}`;
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_SERIES_ID) return `a record with an invalid key (${at})`;
+  if (def === null || typeof def !== 'object' || Array.isArray(def)) return `${describeValue(def)} at ${at}, not a series definition`;
+  const d = def as Record<string, unknown>;
+  if (d.id !== id) return `a definition at ${at} that names id ${describeValue(d.id)}`;
+  if (typeof d.key !== 'string' || d.key.length === 0) return `a definition at ${at} with key ${describeValue(d.key)}`;
+  if (typeof d.name !== 'string' || d.name.length === 0) return `a definition at ${at} with name ${describeValue(d.name)}`;
+  if (!SERIES_TYPES.includes(d.type as SeriesType)) return `a definition at ${at} with type ${describeValue(d.type)}`;
+  if (typeof d.help !== 'string' || typeof d.unit !== 'string') return `a definition at ${at} whose help or unit is not a string`;
+  const labels = d.labels;
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+    return `a definition at ${at} whose labels are not an object of strings`;
   }
-  const now = processStart(pid);
-  return start === null || now === null || now === start;
-}
-
-/** Linux: the process start time from /proc (guards against pid reuse); elsewhere null. */
-function processStart(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  return undefined;
 }
 
 /** The first series id >= `fromId` that has an entry in `db` (keyed `[id, ts]`). */
@@ -1084,12 +1158,14 @@ function resolveOptions(input: unknown): ResolvedOptions {
     readOnly: false,
     retentionMs: DEFAULT_RETENTION_MS,
     rollupRetentionMs: DEFAULT_ROLLUP_RETENTION_MS,
+    onCorrupt: 'fail' as OnCorrupt,
     ...stripUndefined(input as Record<string, unknown>),
   };
   validDataDir(spec.dataDir);
   validReadOnly(spec.readOnly);
   validDuration('retentionMs', spec.retentionMs);
   validDuration('rollupRetentionMs', spec.rollupRetentionMs);
+  validOnCorrupt(spec.onCorrupt);
   if (spec.rollupRetentionMs < spec.retentionMs) {
     throw new MonitorError(
       ErrorCode.InvalidOption,
@@ -1108,6 +1184,12 @@ function validDataDir(value: unknown): asserts value is string {
 function validReadOnly(value: unknown): asserts value is boolean {
   if (typeof value !== 'boolean') {
     throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid readOnly ${describeValue(value)} (expected true or false)`);
+  }
+}
+
+function validOnCorrupt(value: unknown): asserts value is OnCorrupt {
+  if (!ON_CORRUPT_CHOICES.includes(value as OnCorrupt)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid onCorrupt ${describeValue(value)} (expected "fail" or "move_aside")`);
   }
 }
 

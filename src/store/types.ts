@@ -39,6 +39,12 @@ export interface StoreOptions {
   retentionMs?: number;
   /** How long 1-minute rollups are kept. Default 7 days; must be >= `retentionMs`. */
   rollupRetentionMs?: number;
+  /**
+   * A writable open that finds `data.mdb` damaged: `'fail'` refuses it (`EMON_STORE_FAILED`);
+   * `'move_aside'` moves it into `<dataDir>/damaged-<time>/` and starts a new store (see
+   * `MetricStore.movedAside`). Default `'fail'`.
+   */
+  onCorrupt?: 'fail' | 'move_aside';
 }
 
 /** One history point of one series. `ts` is a Unix time in ms (a non-negative safe integer). */

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       expect(m.series_limit).toBe(10_000);
       expect(m.data_dir).toBe('./.erlmcp-monitor');
       expect(m.cluster_aggregation).toBe('by_worker');
+      expect(m.on_corrupt).toBe('fail');
     });
 
     it('loads performance_monitor.json with the source defaults and SLAs', () => {
@@ -251,6 +252,13 @@ describe('loadConfig', () => {
       const dir = configDir({ 'monitoring.json': { cluster_aggregation: 'avg' } });
       const err = configError(() => loadConfig({ configDir: dir, env: {} }));
       expect(err.message).toContain(`${join(dir, 'monitoring.json')}: cluster_aggregation: invalid value "avg" (allowed: "by_worker", "sum")`);
+    });
+
+    it('accepts "fail" and "move_aside" for on_corrupt and lists them for another value', () => {
+      expect(loadConfig({ configDir: configDir({ 'monitoring.json': { on_corrupt: 'move_aside' } }), env: {} }).monitoring.on_corrupt).toBe('move_aside');
+      const dir = configDir({ 'monitoring.json': { on_corrupt: 'repair' } });
+      const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+      expect(err.message).toContain(`${join(dir, 'monitoring.json')}: on_corrupt: invalid value "repair" (allowed: "fail", "move_aside")`);
     });
 
     it('rejects histogram buckets that are not strictly increasing', () => {

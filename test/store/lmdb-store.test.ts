@@ -501,11 +501,12 @@ describe('MetricStore argument and state errors', () => {
 
   it('rejects bad options', () => {
     const cases: [unknown, string][] = [
-      [{ dataDir: stores.dir, retention: 5 }, 'MetricStore.open: unknown option "retention" (allowed: dataDir, readOnly, retentionMs, rollupRetentionMs)'],
+      [{ dataDir: stores.dir, retention: 5 }, 'MetricStore.open: unknown option "retention" (allowed: dataDir, readOnly, retentionMs, rollupRetentionMs, onCorrupt)'],
       [{ dataDir: '' }, 'MetricStore.open: invalid dataDir "" (expected a non-empty path string)'],
       [{ dataDir: stores.dir, readOnly: 'yes' }, 'MetricStore.open: invalid readOnly "yes" (expected true or false)'],
       [{ dataDir: stores.dir, retentionMs: -1 }, 'MetricStore.open: invalid retentionMs -1 (expected a positive integer number of ms)'],
       [{ dataDir: stores.dir, retentionMs: DAY, rollupRetentionMs: HOUR }, `MetricStore.open: rollupRetentionMs (${HOUR}) must be >= retentionMs (${DAY})`],
+      [{ dataDir: stores.dir, onCorrupt: 'repair' }, 'MetricStore.open: invalid onCorrupt "repair" (expected "fail" or "move_aside")'],
       [null, 'MetricStore.open: options must be an object, got null'],
     ];
     for (const [options, message] of cases) {
@@ -553,7 +554,7 @@ describe('MetricStore argument and state errors', () => {
     const first = stores.open();
     expectMonitorError(
       () => MetricStore.open({ dataDir: stores.dir }),
-      ErrorCode.StoreFailed,
+      ErrorCode.StoreLocked,
       `${stores.dir} is already open for writing in this process; close that store first or open with readOnly: true`,
     );
     await first.close();

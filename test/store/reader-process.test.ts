@@ -93,8 +93,8 @@ describe('MetricStore read-only from another process', () => {
     expect(await child.nextLine()).toBe('flushed 1');
     expectMonitorError(
       () => MetricStore.open({ dataDir: stores!.dir }),
-      ErrorCode.StoreFailed,
-      `${stores.dir} is already open for writing by process ${child.proc.pid}; a store has one writer, other processes open it with readOnly: true`,
+      ErrorCode.StoreLocked,
+      new RegExp(`^the metric store at ${stores.dir} is already open for writing by another process \\(pid ${child.proc.pid} on host .*\\): it holds the lock on .*writer\\.lock\\. A store has one writer: .*readOnly: true \\}\\)$`),
     );
     const reader = stores.open({ readOnly: true });
     expect(reader.queryRange(reader.seriesId('seq')!, 10, 19, 100)).toHaveLength(10);

@@ -1,0 +1,112 @@
+/**
+ * `WriterLock`: the one-writer-per-directory rule, enforced by the kernel. A writable store holds
+ * an exclusive `flock(2)` on `<dataDir>/writer.lock` for its whole life; a second writer's
+ * non-blocking `flock` fails at once, whatever host name or PID namespace it runs in (the lock
+ * belongs to the file's inode, so containers sharing the volume on one kernel see it). The kernel
+ * drops the lock when the holder closes the file or dies, so a killed writer never leaves a stale
+ * lock behind. Network file systems are not supported (NFS emulates flock with byte-range locks
+ * that a server restart or a network partition can lose).
+ *
+ * The file stays after close: removing it would let a process that opened the old file lock it
+ * while another creates and locks a new one. Its content (pid, host, time) is for people only;
+ * the lock is what counts.
+ *
+ * Node has no flock; it comes from `fs-ext` (a small native addon built at install).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fsExt from 'fs-ext';
+import { ErrorCode, MonitorError, toError } from '../errors.js';
+
+/** The lock file's name inside the data dir. */
+export const WRITER_LOCK_FILE = 'writer.lock';
+
+export class WriterLock {
+  /** Absolute path of the lock file. */
+  readonly file: string;
+  /** Whether this lock created the file (it did not exist before). */
+  readonly created: boolean;
+  #fd: number | undefined;
+
+  private constructor(file: string, fd: number, created: boolean) {
+    this.file = file;
+    this.#fd = fd;
+    this.created = created;
+  }
+
+  /**
+   * Takes the writer lock of `dir` without waiting.
+   *
+   * @param dir an existing data directory (absolute)
+   * @throws {MonitorError} `EMON_STORE_LOCKED` if another store (in any process) holds it;
+   *   `EMON_STORE_FAILED` if the lock file cannot be created or locked
+   */
+  static acquire(dir: string): WriterLock {
+    const file = path.join(dir, WRITER_LOCK_FILE);
+    let fd: number;
+    let created = false;
+    try {
+      try {
+        fd = fs.openSync(file, 'wx+');
+        created = true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        fd = fs.openSync(file, 'r+');
+      }
+    } catch (err) {
+      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the writer lock file ${file}: ${toError(err).message}`, { cause: err });
+    }
+    try {
+      fsExt.flockSync(fd, 'exnb');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const holder = code === 'EAGAIN' || code === 'EWOULDBLOCK' ? readHolder(fd) : undefined;
+      fs.closeSync(fd);
+      if (holder !== undefined) {
+        throw new MonitorError(
+          ErrorCode.StoreLocked,
+          `the metric store at ${dir} is already open for writing by another process${holder}: it holds the lock on ${file}. ` +
+            'A store has one writer: stop that process, give this one another data_dir, or read the store with MetricStore.open({ dataDir, readOnly: true })',
+        );
+      }
+      throw new MonitorError(ErrorCode.StoreFailed, `cannot lock ${file}: ${toError(err).message} (network file systems are not supported)`, { cause: err });
+    }
+    try {
+      const note = Buffer.from(`${JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() })}\n`);
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, note, 0, note.length, 0);
+    } catch {
+      // The note is for people; the lock is held either way.
+    }
+    return new WriterLock(file, fd, created);
+  }
+
+  /** Releases the lock (closing the file drops it). Idempotent. */
+  release(): void {
+    if (this.#fd === undefined) return;
+    const fd = this.#fd;
+    this.#fd = undefined;
+    fs.closeSync(fd);
+  }
+
+  /** Releases the lock and, when this lock created the file, removes it (a refused foreign directory is left as found). */
+  releaseAndRemove(): void {
+    const remove = this.created && this.#fd !== undefined;
+    this.release();
+    if (remove) fs.rmSync(this.file, { force: true });
+  }
+}
+
+/** ` (pid 123 on host "a" since …, as it noted)` from the holder's note, or `''` if it is unreadable. */
+function readHolder(fd: number): string {
+  try {
+    const buffer = Buffer.alloc(512);
+    const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
+    const note = JSON.parse(buffer.subarray(0, n).toString('utf8')) as { pid?: unknown; host?: unknown; since?: unknown };
+    if (typeof note.pid !== 'number' || typeof note.host !== 'string' || typeof note.since !== 'string') return '';
+    return ` (pid ${note.pid} on host ${JSON.stringify(note.host)} since ${note.since}, as it noted)`;
+  } catch {
+    return '';
+  }
+}
