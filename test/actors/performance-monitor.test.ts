@@ -18,7 +18,7 @@ import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import { flushTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
-import { instrumentHttp } from '../../src/sources/http-instrument.js';
+import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
@@ -63,9 +63,10 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
   const derived = new DerivedValues();
   const config = perfConfig({ monitor_enabled: false, ...configOverrides });
   const args: PerformanceMonitorArgs = { registry, store, config, derived, alertSink: (s) => signals.push(s), now: () => now };
-  const latency = registry.histogram('response_time', { unit: 'ms', labels: ['server'] });
-  const total = registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
-  const errors = registry.counter('requests.errors', { labels: ['server', 'method', 'code'] });
+  // The instrumentation owns these names: read them, don't declare them.
+  const latency = registry.require(HTTP_METRICS.duration, 'histogram');
+  const total = registry.require(HTTP_METRICS.requests, 'counter');
+  const errors = registry.require(HTTP_METRICS.errors, 'counter');
   return {
     registry,
     logger,
@@ -86,17 +87,17 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
     serve(n: number, ms: number | (() => number), failed = 0) {
       for (let i = 0; i < n; i++) {
         const fail = i < failed;
-        const labels = { server: 'http', method: 'GET', code: fail ? '500' : '200' };
+        const labels = { server: 'http', method: 'GET', route: '', code: fail ? '500' : '200' };
         total.inc(labels);
         if (fail) errors.inc(labels);
-        latency.observe(typeof ms === 'number' ? ms : ms(), { server: 'http' });
+        latency.observe(typeof ms === 'number' ? ms : ms(), { server: 'http', method: 'GET', route: '' });
       }
     },
     /** `n` requests, `failed` of them 500s, counted in bulk (no latencies). */
     count(n: number, failed = 0) {
-      total.inc({ server: 'http', method: 'GET', code: '200' }, n - failed);
-      total.inc({ server: 'http', method: 'GET', code: '500' }, failed);
-      errors.inc({ server: 'http', method: 'GET', code: '500' }, failed);
+      total.inc({ server: 'http', method: 'GET', route: '', code: '200' }, n - failed);
+      total.inc({ server: 'http', method: 'GET', route: '', code: '500' }, failed);
+      errors.inc({ server: 'http', method: 'GET', route: '', code: '500' }, failed);
     },
     async start() {
       const pid = await startServer(system, performanceMonitor, args, { name: PERFORMANCE_MONITOR_NAME });
