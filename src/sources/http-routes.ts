@@ -5,7 +5,9 @@
  * - `expressRoute`: Express 4/5, the matched route's path under its router's mount path
  *   (`req.baseUrl + req.route.path`). Express keeps the mount path as matched, so a router mounted
  *   on a path with parameters (`app.use('/users/:id', router)`) puts their values in it: give such
- *   an app a route function of its own (the `maxRoutes` cap bounds the damage meanwhile).
+ *   an app a route function of its own (the `maxRoutes` cap bounds the damage meanwhile). An
+ *   error that leaves a mounted router is answered after Express has reset `baseUrl`, so such a
+ *   response is labelled with the route's own path (`/:id` rather than `/users/:id`).
  * - `fastifyRoute(app)`: Fastify, the route's `url` as declared (`request.routeOptions.url`),
  *   recorded by an `onRequest` hook it adds (Fastify does not keep it on the raw request);
  * - `routeTable(patterns)`: plain node:http: a literal pattern equal to the request path, else

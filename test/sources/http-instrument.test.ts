@@ -3,9 +3,9 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MonitorError } from '../../src/errors.js';
+import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
-import { until } from '../helpers.js';
+import { expectMonitorError, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -164,5 +164,36 @@ describe('instrument.http', () => {
     await get(port, '/');
     expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' })).toBe(1);
     expect(() => instrumentHttp(registry, {} as never)).toThrow(MonitorError);
+  });
+
+  it('owns its metric names: a user metric of the same name fails naming instrument.http, whichever comes first', async () => {
+    const { registry } = newRegistry();
+    // The README's own metric beside the instrumentation: different names, no clash.
+    const own = registry.counter('requests.total', { help: 'Requests served', labels: ['method', 'route'] });
+    const { server: s, port } = await server((_req, res) => res.end('ok'));
+    instrumentHttp(registry, s, { name: 'api' });
+    own.inc({ method: 'GET', route: '/api' });
+    await get(port, '/');
+    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'api', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(Object.values(HTTP_METRICS).map((name) => registry.ownerOf(name))).toEqual(Array(6).fill('instrument.http'));
+    expectMonitorError(
+      () => registry.histogram(HTTP_METRICS.duration, { unit: 'ms', labels: ['route'] }),
+      ErrorCode.MetricConflict,
+      'metric "http.server.duration" is owned by instrument.http; choose another name for your metric (instrument.http\'s names are documented with it)',
+    );
+    // A second server into the same table shares the metrics.
+    const other = await server((_req, res) => res.end('ok'));
+    instrumentHttp(registry, other.server, { name: 'admin' });
+    await get(other.port, '/');
+    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'admin', method: 'GET', route: '', code: '200' })).toBe(1);
+
+    // The application took a name first: instrument.http refuses to share it, and says whose it is.
+    const early = newRegistry().registry;
+    early.counter(HTTP_METRICS.requests, { labels: ['server', 'method', 'route', 'code'] });
+    expectMonitorError(
+      () => instrumentHttp(early, s),
+      ErrorCode.MetricConflict,
+      'instrument.http needs metric name "http.server.requests", which is registered already by the application: rename that metric (instrument.http owns "http.server.requests")',
+    );
   });
 });
