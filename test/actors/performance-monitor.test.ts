@@ -12,6 +12,7 @@ import {
   type HistoryReply,
   type PerformanceMonitorProtocol,
   type SlaRecord,
+  type CheckResult,
 } from '../../actors/performance-monitor.js';
 import type { AlertSignal } from '../../src/alerts/signal.js';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
@@ -336,6 +337,35 @@ describe('performance monitor', () => {
 
       await step(h, pid, 0); // the 5-minute window is calm: both windows are required, so it resets
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical', 'resolved:critical']);
+    }, 60_000);
+
+    it("does not fire a burn-rate alert on a young service's first failures, and fires once 5 min of the hour are covered, saying how much data it used", async () => {
+      // The issue's case: 99.999 % from the first requests, a few failing, checked every 5 s.
+      const h = harness({ check_interval: 5000, slas: [{ ...slas[0], target: 99.999 }] });
+      const pid = await h.start();
+      await pid.call({ type: 'check' });
+      let last!: CheckResult;
+      for (let t = 5; t < 300; t += 5) {
+        h.count(1000, 2); // 219 req/s in the issue; 200 here, 0.2 % failing: 200x the budget
+        h.advance(5000);
+        last = await pid.call({ type: 'check' });
+        if (t === 15) {
+          const fast = last.report.burn_rates.find((b) => b.rule === 'fast')!;
+          expect(fast).toMatchObject({ firing: false, covered_ms: 15_000, min_covered_ms: 300_000, requests: 3000 });
+          expect(fast.long).toBeCloseTo(200, 6);
+        }
+      }
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]); // 4 min 55 s of data: not judged yet
+      h.count(1000, 2);
+      h.advance(5000);
+      last = await pid.call({ type: 'check' });
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical']);
+      const signal = h.signals.find((s) => s.key === 'burn_rate.fast.uptime')!;
+      expect(signal.message).toBe(
+        'error budget of uptime burning 200.00x over 60 min and 200.00x over 5 min (both at or above 14.4x; data: 5.0 min of the 60 min window, 60000 requests)',
+      );
+      expect(signal.annotations).toEqual({ data: '5.0 min of the 60 min window, 60000 requests' });
+      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual([]); // needs 30 min of its 6 h
     }, 60_000);
 
     it('fires only the slow-burn alert for a slow leak, and resets when it stops', async () => {
