@@ -246,17 +246,20 @@ export class Registry {
   }
 
   /**
-   * Runs `declare`, whose metric declarations become `owner`'s (see the module header). Declaring
-   * them again inside another `own(owner, ...)` of the same owner is fine (two servers
+   * Runs `declare`, whose metric declarations become `owner`'s (see the module header). `names`
+   * (what `declare` will declare) are checked first, so a refused owner registers nothing.
+   * Declaring them again inside another `own(owner, ...)` of the same owner is fine (two servers
    * instrumented into one table share the metrics).
    * @param owner names the owner in errors, e.g. `'instrument.http'`
-   * @throws {MonitorError} `EMON_METRIC_CONFLICT` if a name `declare` declares is registered
-   *   already by someone else (or owned by another owner); whatever `declare` throws
+   * @throws {MonitorError} `EMON_METRIC_CONFLICT` if one of `names` (or another name `declare`
+   *   declares) is registered already by someone else, or owned by another owner; whatever
+   *   `declare` throws
    */
-  own<T>(owner: string, declare: () => T): T {
+  own<T>(owner: string, names: readonly string[], declare: () => T): T {
     const outer = this.#declaring;
     this.#declaring = owner;
     try {
+      for (const name of names) this.#checkOwner(name);
       return declare();
     } finally {
       this.#declaring = outer;

@@ -163,7 +163,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: maxRoutes must be a positive integer, got ${describeValue(spec.maxRoutes)}`);
   }
   const { name, isError, maxRoutes } = spec;
-  const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(HTTP_INSTRUMENT_OWNER, () => ({
+  const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(HTTP_INSTRUMENT_OWNER, Object.values(HTTP_METRICS), () => ({
     total: registry.counter(HTTP_METRICS.requests, { help: 'HTTP requests served', labels: ['server', 'method', 'route', 'code'] }),
     errors: registry.counter(HTTP_METRICS.errors, { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'route', 'code'] }),
     latencyMetric: registry.histogram(HTTP_METRICS.duration, { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server', 'method', 'route'] }),

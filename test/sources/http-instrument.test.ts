@@ -190,10 +190,13 @@ describe('instrument.http', () => {
     // The application took a name first: instrument.http refuses to share it, and says whose it is.
     const early = newRegistry().registry;
     early.counter(HTTP_METRICS.requests, { labels: ['server', 'method', 'route', 'code'] });
+    early.gauge(HTTP_METRICS.connections);
     expectMonitorError(
       () => instrumentHttp(early, s),
       ErrorCode.MetricConflict,
       'instrument.http needs metric name "http.server.requests", which is registered already by the application: rename that metric (instrument.http owns "http.server.requests")',
     );
+    // Refused as a whole: none of its other metrics were registered.
+    expect(early.metrics().map((m) => m.name)).toEqual(['monitor.series_dropped', HTTP_METRICS.requests, HTTP_METRICS.connections]);
   });
 });
