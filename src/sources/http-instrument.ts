@@ -187,23 +187,36 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     last.written = written;
   };
 
+  // The application's functions run inside diagnostics-channel subscribers, where a throw would
+  // become an uncaught exception of the host: each is caught, and reported once.
+  const warned = new Set<string>();
+  const warnOnce = (option: string, err: unknown, outcome: string) => {
+    if (warned.has(option)) return;
+    warned.add(option);
+    log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`);
+  };
+  const errorStatus = (status: number): boolean => {
+    try {
+      return isError(status);
+    } catch (err) {
+      warnOnce('isError', err, 'such responses are counted by status >= 500');
+      return status >= 500;
+    }
+  };
   // Chosen once: without a route option no function is called per request.
-  let warned = false;
+  const route = spec.route;
   const routeOf: (req: IncomingMessage | undefined, res: ServerResponse) => string =
-    spec.route === undefined
+    route === undefined
       ? () => ''
       : (req, res) => {
-          let route: unknown;
+          let template: unknown;
           try {
-            route = req === undefined ? undefined : spec.route!(req, res);
+            template = req === undefined ? undefined : route(req, res);
           } catch (err) {
-            if (!warned) {
-              warned = true;
-              log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the route function threw; such requests are counted as route="${UNMATCHED_ROUTE}"`);
-            }
+            warnOnce('route', err, `such requests are counted as route="${UNMATCHED_ROUTE}"`);
             return UNMATCHED_ROUTE;
           }
-          return typeof route === 'string' && route !== '' ? route : UNMATCHED_ROUTE;
+          return typeof template === 'string' && template !== '' ? template : UNMATCHED_ROUTE;
         };
 
   // Bound series per (route, method, status): a request costs three Map lookups on strings and a
@@ -253,7 +266,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
       series = entry;
     }
     series.total.inc();
-    if (!finished || isError(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
   };
 
   const onConnection = (socket: TrackedSocket) => {

@@ -188,6 +188,25 @@ describe('instrument.http route labels', () => {
     ]);
   });
 
+  it('survives an isError that throws: no uncaught exception in the host, statuses judged by >= 500, one warning', async () => {
+    const { registry } = newRegistry();
+    const log = memoryLogger();
+    const { server, url } = await nodeServer((request, res) => res.writeHead(request.url === '/fail' ? 502 : 200).end());
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    closers.push(async () => void process.off('uncaughtException', onUncaught));
+    instrumentHttp(registry, server, { isError: () => { throw new Error('bad predicate'); } }, log);
+    expect(await send(url, ['/ok', '/fail', '/fail'])).toEqual([200, 502, 502]);
+    await new Promise((resolve) => setImmediate(resolve)); // where a subscriber's throw would surface
+    expect(uncaught).toEqual([]);
+    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'http', method: 'GET', route: '', code: '502' })).toBe(2);
+    expect(registry.require(HTTP_METRICS.errors, 'counter').series()).toHaveLength(1);
+    expect(log.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'instrument.http (server "http"): the isError function threw; such responses are counted by status >= 500',
+    ]);
+  });
+
   it('refuses a route option that is not a function, a bad maxRoutes or name, and a non-Fastify app', () => {
     const { registry } = newRegistry();
     const server = createServer();
