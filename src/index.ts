@@ -92,7 +92,12 @@ export interface Monitor {
   dashboardAddress(): Promise<ServerAddress>;
   /** Instrumentation of your servers. */
   readonly instrument: {
-    /** Measures a node:http/https server; returns a function that removes the instrumentation. */
+    /**
+     * Measures a node:http/https server into `http.server.requests`, `.errors`, `.duration`,
+     * `.connections`, `.received_bytes` and `.sent_bytes` (names owned by the instrumentation);
+     * `route` (e.g. `expressRoute`, `fastifyRoute(app)`, `routeTable([...])`) adds per-route
+     * labels. Returns a function that removes the instrumentation.
+     */
     http(server: HttpServer, options?: HttpInstrumentOptions): () => void;
   };
   /** The top supervisor (`erlmcp_monitor_sup`). */
@@ -233,7 +238,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     dashboardAddress: () => system.ref<DashboardProtocol>(DASHBOARD_NAME).call({ type: 'address' }),
     instrument: {
       http(server, httpOptions) {
-        const remove = instrumentHttp(registry, server, httpOptions);
+        const remove = instrumentHttp(registry, server, httpOptions, log);
         const once = () => {
           remove();
           uninstrument.delete(once);
@@ -316,6 +321,8 @@ export { renderOpenMetrics, OPENMETRICS_CONTENT_TYPE } from './exposition/openme
 export { renderExposition, negotiateFormat, registrySource } from './exposition/negotiate.js';
 export { serveMetrics } from './server/metrics-server.js';
 export { DerivedValues } from './metrics/derived-values.js';
+export { HTTP_METRICS, UNMATCHED_ROUTE, OTHER_ROUTE } from './sources/http-instrument.js';
+export { expressRoute, fastifyRoute, routeTable } from './sources/http-routes.js';
 export { SEVERITIES } from './alerts/severity.js';
 export { Outbox } from './notify/outbox.js';
 export { createChannels } from './notify/create-channels.js';
@@ -368,7 +375,8 @@ export type { FieldRule, FieldsOf, MessageFields } from './check-message.js';
 export type { SeriesDef, StoreOptions, RangePoint } from './store/types.js';
 export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../actors/collector.js';
 export type { FlushSummary } from './metrics/table-store.js';
-export type { HttpInstrumentOptions } from './sources/http-instrument.js';
+export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
+export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
 export type { MetricSource } from './sources/source.js';
 export type { MetricsServer } from './server/metrics-server.js';
 export type { DerivedValue } from './metrics/derived-values.js';

@@ -30,19 +30,20 @@ describe('the demo (npm start)', () => {
       let text = '';
       await until(async () => {
         text = await (await fetch(url)).text();
-        expect(text).toMatch(/^requests_total\{server="demo",method="GET",code="200"\} \d+$/m);
-        expect(text).toMatch(/^requests_errors_total\{server="demo",method="GET",code="503"\} \d+$/m);
-        expect(text).toMatch(/^response_time_seconds_count\{server="demo"\} \d+$/m);
+        expect(text).toMatch(/^http_server_requests_total\{server="demo",method="GET",route="\/api\/items",code="200"\} \d+$/m);
+        expect(text).toMatch(/^http_server_errors_total\{server="demo",method="GET",route="\/api\/flaky",code="503"\} \d+$/m);
+        expect(text).toMatch(/^http_server_duration_seconds_count\{server="demo",method="GET",route="\/api\/slow"\} \d+$/m);
+        expect(text).toMatch(/^http_server_requests_total\{server="demo",method="GET",route="unmatched",code="404"\} \d+$/m);
       }, 30_000);
       expect(text).toMatch(/^system_cpu_percent \d/m);
-      expect(text).toMatch(/^network_bytes_out_bytes_total\{server="demo"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^http_server_sent_bytes_total\{server="demo"\} [1-9]\d*$/m);
       child.kill('SIGINT');
       const [code, signal] = await exited;
       expect(out).toMatch(/stopped cleanly/);
       expect({ code, signal }).toEqual({ code: 0, signal: null });
       const store = MetricStore.open({ dataDir, readOnly: true });
       try {
-        const id = store.seriesId('requests.total{server="demo",method="GET",code="200"}');
+        const id = store.seriesId('http.server.requests{server="demo",method="GET",route="/api/items",code="200"}');
         expect(id).toBeDefined();
         expect(store.latest(id!)![1]).toBeGreaterThan(0);
       } finally {

@@ -38,7 +38,14 @@ async function startTree(): Promise<Monitor> {
     processMetrics: false,
     config: {
       monitoring: { collection_interval: 50, aggregation_interval: 50 },
-      performance_monitor: { check_interval: 50, error_rate_threshold: 0.1 },
+      performance_monitor: {
+        check_interval: 50,
+        error_rate_threshold: 0.1,
+        slas: [
+          { name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 },
+          { name: 'latency', kind: 'response_time', target: 250, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 },
+        ],
+      },
       alerting: { check_interval: 50 },
       dashboard: { port: 0, refresh_interval: 50 },
     },
@@ -73,11 +80,11 @@ describe('the monitoring tree, wired', () => {
     const alerts = (await (await fetch(`${dashboard}/api/alerts`)).json()) as AlertView[];
     expect(alerts.some((a) => a.source === 'performance_monitor' && a.message.includes('error rate'))).toBe(true);
     const slas = (await (await fetch(`${dashboard}/api/slas`)).json()) as SlaView[];
-    expect(slas.map((s) => s.name)).toEqual(['uptime', 'response_time', 'throughput']);
+    expect(slas.map((s) => s.name)).toEqual(['uptime', 'latency']);
     const health = (await (await fetch(`${dashboard}/health`)).json()) as HealthResponse;
     expect(health.processes).toMatchObject({ erlmcp_metrics_collector: 'running', erlmcp_performance_monitor: 'running', [ALERTING_NAME]: 'running', erlmcp_dashboard: 'running' });
     const metrics = await (await fetch(`${dashboard}/metrics`)).text();
-    expect(metrics).toMatch(/^requests_errors_total\{server="shop",method="GET",code="503"\} 10$/m);
+    expect(metrics).toMatch(/^http_server_errors_total\{server="shop",method="GET",route="",code="503"\} 10$/m);
     expect(metrics).toMatch(/^perf_error_rate(_ratio)? 0\.5$/m);
   });
 });

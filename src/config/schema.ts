@@ -229,8 +229,12 @@ export const performanceMonitorSchema = z.strictObject({
   check_interval: timerMs().default(5000),
   /** Latency (ms) above which a check breaches. */
   latency_threshold: expecting(z.number().positive(), 'a positive number (ms)').default(100),
-  /** Throughput (req/s) the service is expected to sustain. */
-  throughput_threshold: expecting(z.number().positive(), 'a positive number (req/s)').default(10_000),
+  /**
+   * Throughput (req/s) below which a check breaches; also the 100 % of the throughput score.
+   * Absent by default: how much traffic is normal depends on the service (configs/ sets the
+   * source design's 10,000).
+   */
+  throughput_threshold: expecting(z.number().positive(), 'a positive number (req/s)').optional(),
   /** Error rate (a fraction: 0.01 = 1 %) above which a check breaches. */
   error_rate_threshold: expecting(z.number().min(0).max(1), 'a fraction from 0 to 1 (0.01 = 1 %)').default(0.01),
   /** CPU % above which a check breaches. */
@@ -247,14 +251,13 @@ export const performanceMonitorSchema = z.strictObject({
   history_size: expecting(z.number().int().positive().max(1_000_000), 'a positive integer (entries) of at most 1000000').default(1000),
   /** Sliding window for latency percentiles, throughput and error rate. */
   window: durationMs().default(60_000),
-  /** Service-level objectives (the source's three by default). */
+  /**
+   * Service-level objectives: none by default, since targets are the service's to set (configs/
+   * has the source design's three: 99.999 % uptime, 100 ms, 10,000 req/s).
+   */
   slas: listOf(slaSchema, 'a list of SLAs')
     .superRefine((slas, ctx) => distinct(slas.map((sla) => sla.name), ctx))
-    .default((): z.output<typeof slaSchema>[] => [
-      { name: 'uptime', kind: 'availability', target: 99.999, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 },
-      { name: 'response_time', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 },
-      { name: 'throughput', kind: 'throughput', target: 10_000, unit: 'req/sec', direction: 'higher_is_better', window: 3_600_000 },
-    ]),
+    .default((): z.output<typeof slaSchema>[] => []),
 });
 
 // ---------------------------------------------------------------- alerting.json

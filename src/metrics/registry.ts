@@ -3,6 +3,11 @@
  * back the same metric, so modules can declare what they use); a clash of type or label names is
  * an error naming both. There is no global default registry: each monitoring tree owns one, and
  * it outlives the collector, so a collector crash loses nothing (the table's "heir" is the tree).
+ *
+ * **Owned names.** An instrumentation (e.g. `instrument.http`) declares its metrics inside
+ * `own(owner, ...)`: from then on those names are its own, and any other declaration of them (the
+ * application's, the message API's) fails naming the owner, instead of sharing the series or
+ * failing later on a label mismatch that does not say why.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { exposedName } from '../exposition/prometheus-names.js';
@@ -100,6 +105,10 @@ export class Registry {
   readonly #restoredOnly = new Set<string>();
   readonly #context: MetricContext;
   readonly #dropped: Counter;
+  /** Owned metric name → its owner (see the module header). */
+  readonly #owners = new Map<string, string>();
+  /** The owner whose `own()` callback is running, if any. */
+  #declaring: string | undefined;
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit or buckets */
   constructor(options: RegistryOptions = {}) {
@@ -126,20 +135,23 @@ export class Registry {
    */
   counter(name: string, options: MetricOptions = {}): Counter {
     checkDeclaration(name, options);
+    this.#checkOwner(name);
     this.#yieldRestored(name, 'counter', options);
-    return this.#register(name, 'counter', options, () => new Counter(name, options, this.#context));
+    return this.#claim(this.#register(name, 'counter', options, () => new Counter(name, options, this.#context)));
   }
 
   /** Registers (or returns) gauge `name`. @throws {MonitorError} as `counter` */
   gauge(name: string, options: MetricOptions = {}): Gauge {
     checkDeclaration(name, options);
+    this.#checkOwner(name);
     this.#yieldRestored(name, 'gauge', options);
-    return this.#register(name, 'gauge', options, () => new Gauge(name, options, this.#context));
+    return this.#claim(this.#register(name, 'gauge', options, () => new Gauge(name, options, this.#context)));
   }
 
   /** Registers (or returns) histogram `name`. @throws {MonitorError} as `counter`, or for other buckets */
   histogram(name: string, options: HistogramOptions = {}): Histogram {
     checkDeclaration(name, options);
+    this.#checkOwner(name);
     this.#yieldRestored(name, 'histogram', options);
     const metric = this.#register(name, 'histogram', options, () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets));
     if (options.buckets !== undefined) {
@@ -148,7 +160,7 @@ export class Registry {
         throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is registered with buckets [${metric.buckets.join(', ')}], asked with [${asked.join(', ')}]`);
       }
     }
-    return metric;
+    return this.#claim(metric);
   }
 
   /**
@@ -230,6 +242,61 @@ export class Registry {
     return metric;
   }
 
+  /**
+   * Runs `declare`, whose metric declarations become `owner`'s (see the module header). `names`
+   * (what `declare` will declare) are checked first, so a refused owner registers nothing.
+   * Declaring them again inside another `own(owner, ...)` of the same owner is fine (two servers
+   * instrumented into one table share the metrics).
+   * @param owner names the owner in errors, e.g. `'instrument.http'`
+   * @throws {MonitorError} `EMON_METRIC_CONFLICT` if one of `names` (or another name `declare`
+   *   declares) is registered already by someone else, or owned by another owner; whatever
+   *   `declare` throws
+   */
+  own<T>(owner: string, names: readonly string[], declare: () => T): T {
+    const outer = this.#declaring;
+    this.#declaring = owner;
+    try {
+      for (const name of names) this.#checkOwner(name);
+      return declare();
+    } finally {
+      this.#declaring = outer;
+    }
+  }
+
+  /** The owner of metric `name` (see `own`), or undefined for a metric of the application's. */
+  ownerOf(name: string): string | undefined {
+    return this.#owners.get(name);
+  }
+
+  /**
+   * Refuses a declaration of an owned name by anyone but its owner, and an owner's declaration of
+   * a name the application registered already (a metric restored from the store and not declared
+   * yet this run is nobody's: the owner takes it).
+   */
+  #checkOwner(name: string): void {
+    const owner = this.#owners.get(name);
+    const declaring = this.#declaring;
+    if (owner === declaring) return;
+    if (owner !== undefined) {
+      throw new MonitorError(
+        ErrorCode.MetricConflict,
+        `metric "${name}" is owned by ${owner}; choose another name for your metric (${owner}'s names are documented with it)`,
+      );
+    }
+    if (declaring !== undefined && this.#metrics.has(name) && !this.#restoredOnly.has(name)) {
+      throw new MonitorError(
+        ErrorCode.MetricConflict,
+        `${declaring} needs metric name "${name}", which is registered already by the application: rename that metric (${declaring} owns "${name}")`,
+      );
+    }
+  }
+
+  /** Records a metric declared inside `own()` as its owner's. */
+  #claim<M extends AnyMetric>(metric: M): M {
+    if (this.#declaring !== undefined) this.#owners.set(metric.name, this.#declaring);
+    return metric;
+  }
+
   /** A caller declares `name`: a restored-only metric that differs gives way (see `restoreMetric`). */
   #yieldRestored(name: string, type: MetricType, options: HistogramOptions): void {
     if (!this.#restoredOnly.delete(name)) return;
@@ -307,6 +374,7 @@ export class Registry {
     if (metric === undefined) return;
     for (const sample of sampleNames(metric)) this.#exposed.delete(sample);
     this.#metrics.delete(name);
+    this.#owners.delete(name);
   }
 
   #overflow(metric: string): void {

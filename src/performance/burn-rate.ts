@@ -10,8 +10,12 @@
  * still going on, so the alert resets within minutes of recovery:
  * - fast: 1 h and 5 min at 14.4× → `critical` (2 % of a 30-day budget in an hour);
  * - slow: 6 h and 30 min at 6× → `error` (5 % of a 30-day budget in six hours).
- * A window with less history than its length uses the history there is; a window with no
- * requests burns nothing.
+ * A window with less history than its length uses the history there is, but an alert is judged
+ * only once its long window has {@link MIN_LONG_COVERAGE} (1/12) of its length covered: 5 min of
+ * the 1 h window, 30 min of the 6 h one, the length the method's own short window deems
+ * significant. Before that, a few failures among a service's first requests would read as a burn
+ * "over 60 min" that no hour has seen. Each status says how much the long window covers and how
+ * many requests it saw. A window with no requests burns nothing.
  *
  * The budget remaining over the SLO's own window is `1 − errors / (budget × requests)`, clamped
  * to 0..1 (`null` without requests; see `budgetRemaining` for a history shorter than the window).
@@ -34,6 +38,9 @@ export const BURN_RATE_RULES: readonly BurnRateRule[] = Object.freeze([
   { name: 'slow', longMs: 21_600_000, shortMs: 1_800_000, factor: 6, severity: 'error' },
 ]);
 
+/** Share of its long window an alert's data must cover before the alert can fire. */
+export const MIN_LONG_COVERAGE = 1 / 12;
+
 /** Relative slack when comparing a burn rate with its factor, so 14.4 computed as 14.3999… still counts. */
 const EPSILON = 1e-9;
 
@@ -46,6 +53,12 @@ export interface BurnRateStatus {
   /** Burn rate over the long window (null without requests in it). */
   long: number | null;
   short: number | null;
+  /** Time the long window's counts cover, ms (less than the window while history is shorter). */
+  covered_ms: number;
+  /** Coverage the long window needs before the alert can fire, ms ({@link MIN_LONG_COVERAGE} of it). */
+  min_covered_ms: number;
+  /** Requests in the long window. */
+  requests: number;
   firing: boolean;
 }
 
@@ -84,9 +97,23 @@ export function budgetRemaining(counts: WindowCounts | undefined, budget: number
 export function evaluateBurnRates(sla: SlaConfig, counts: (windowMs: number) => WindowCounts | undefined): BurnRateStatus[] {
   const budget = errorBudget(sla);
   return BURN_RATE_RULES.map((rule) => {
-    const long = burnRate(counts(rule.longMs), budget);
+    const longCounts = counts(rule.longMs);
+    const long = burnRate(longCounts, budget);
     const short = burnRate(counts(rule.shortMs), budget);
+    const coveredMs = longCounts?.coveredMs ?? 0;
+    const minCoveredMs = rule.longMs * MIN_LONG_COVERAGE;
     const over = (rate: number | null) => rate !== null && rate >= rule.factor * (1 - EPSILON);
-    return { slo: sla.name, rule: rule.name, factor: rule.factor, severity: rule.severity, long, short, firing: over(long) && over(short) };
+    return {
+      slo: sla.name,
+      rule: rule.name,
+      factor: rule.factor,
+      severity: rule.severity,
+      long,
+      short,
+      covered_ms: coveredMs,
+      min_covered_ms: minCoveredMs,
+      requests: longCounts?.requests ?? 0,
+      firing: coveredMs >= minCoveredMs && over(long) && over(short),
+    };
   });
 }

@@ -24,7 +24,7 @@ import { latencyAllTime, requestTotals } from './table-readings.js';
 export interface Evaluation {
   report: PerformanceReport;
   slas: SlaResult[];
-  /** This evaluation's request totals, for `commit` (undefined without `requests.total`). */
+  /** This evaluation's request totals, for `commit` (undefined without the request counter). */
   current: CounterSample | undefined;
 }
 

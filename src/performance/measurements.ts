@@ -41,7 +41,7 @@ function seconds(ms: number): string {
 /**
  * Measures everything from the table and the request history.
  * @param current this check's request totals (from `CounterHistory.reading`), undefined when
- *   `requests.total` does not exist
+ *   `http.server.requests` does not exist
  */
 export function measure(registry: Registry, requests: CounterHistory, current: CounterSample | undefined, windowMs: number, now: number): Measurements {
   const out = {} as Measurements;

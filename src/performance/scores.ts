@@ -2,7 +2,7 @@
  * The performance summary's 0–100 scores, with the source's formulas (`calculate_performance_summary`),
  * clamped to 0..100:
  * - latency     = 100 − p95 / latency_threshold × 100
- * - throughput  = throughput / throughput_threshold × 100
+ * - throughput  = throughput / throughput_threshold × 100 (null without a throughput_threshold)
  * - error rate  = 100 − error_rate / error_rate_threshold × 100
  * - resources   = ((100 − CPU %) + (100 − memory %)) / 2
  * - overall     = the mean of the four.
@@ -32,7 +32,8 @@ export function computeScores(m: Measurements, config: PerformanceMonitorConfig)
   const cpu = m.cpu.value;
   const memory = m.memory.value;
   const latency = p95 === null ? null : clamp(100 - (p95 / config.latency_threshold) * 100);
-  const throughputScore = throughput === null ? null : clamp((throughput / config.throughput_threshold) * 100);
+  const target = config.throughput_threshold;
+  const throughputScore = throughput === null || target === undefined ? null : clamp((throughput / target) * 100);
   const errorScore =
     errorRate === null ? null
     : config.error_rate_threshold === 0 ? (errorRate > 0 ? 0 : 100)

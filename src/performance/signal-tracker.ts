@@ -33,6 +33,34 @@ export function slaMessage(sla: SlaResult): string {
   );
 }
 
+/** `'7.5 min'`, `'13 s'`, `'2.0 h'`. */
+function duration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+/** How much data a burn-rate status used: `'7.5 min of the 60 min window, 9000 requests'`. */
+export function burnRateData(b: BurnRateStatus): string {
+  const rule = BURN_RATE_RULES.find((r) => r.name === b.rule)!;
+  return `${duration(Math.min(b.covered_ms, rule.longMs))} of the ${rule.longMs / 60_000} min window, ${b.requests} requests`;
+}
+
+/**
+ * `'error budget of uptime burning 20.00x over 60 min and 18.00x over 5 min (both at or above
+ * 14.4x; data: 7.5 min of the 60 min window, 9000 requests)'`; before the long window is covered
+ * enough, says so instead of judging.
+ */
+export function burnRateMessage(b: BurnRateStatus): string {
+  const rule = BURN_RATE_RULES.find((r) => r.name === b.rule)!;
+  const rate = (r: number | null) => (r === null ? 'no data' : `${r.toFixed(2)}x`);
+  const verdict =
+    b.covered_ms < b.min_covered_ms ? `not judged before ${duration(b.min_covered_ms)} of data`
+    : b.firing ? `both at or above ${b.factor}x`
+    : `not both at ${b.factor}x`;
+  return `error budget of ${b.slo} burning ${rate(b.long)} over ${rule.longMs / 60_000} min and ${rate(b.short)} over ${rule.shortMs / 60_000} min (${verdict}; data: ${burnRateData(b)})`;
+}
+
 export class SignalTracker {
   readonly #rules: readonly ThresholdRule[];
   readonly #state: AlertState;
@@ -80,23 +108,26 @@ export class SignalTracker {
     return signals;
   }
 
-  /** Burn-rate transitions. */
+  /** Burn-rate transitions; each says how much data its long window had. */
   burnRates(statuses: readonly BurnRateStatus[], at: number): AlertSignal[] {
     const signals: AlertSignal[] = [];
     for (const b of statuses) {
-      const rule = BURN_RATE_RULES.find((r) => r.name === b.rule)!;
-      const rate = (r: number | null) => (r === null ? 'no data' : `${r.toFixed(2)}x`);
-      const message =
-        `error budget of ${b.slo} burning ${rate(b.long)} over ${rule.longMs / 60_000} min and ${rate(b.short)} over ${rule.shortMs / 60_000} min ` +
-        `(${b.firing ? 'both at or above' : 'not both at'} ${b.factor}x)`;
       const value = b.long === null || !Number.isFinite(b.long) ? {} : { value: b.long };
-      this.#push(signals, `burn_rate.${b.rule}.${b.slo}`, b.firing ? b.severity : undefined, at, message, { ...value, threshold: b.factor });
+      const annotations = { data: burnRateData(b) };
+      this.#push(signals, `burn_rate.${b.rule}.${b.slo}`, b.firing ? b.severity : undefined, at, burnRateMessage(b), { ...value, threshold: b.factor, annotations });
     }
     return signals;
   }
 
   /** Records the condition's state; on a transition adds its signal to `out` and returns true. */
-  #push(out: AlertSignal[], key: string, severity: Severity | undefined, at: number, message: string, extra: { value?: number; threshold: number }): boolean {
+  #push(
+    out: AlertSignal[],
+    key: string,
+    severity: Severity | undefined,
+    at: number,
+    message: string,
+    extra: { value?: number; threshold: number; annotations?: Record<string, string> },
+  ): boolean {
     const before = this.#state.severityOf(key);
     const change = this.#state.update(key, severity);
     if (change === undefined) return false;
@@ -108,6 +139,7 @@ export class SignalTracker {
       message,
       ...(extra.value === undefined ? {} : { value: extra.value }),
       threshold: extra.threshold,
+      ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }),
       at,
     });
     return true;

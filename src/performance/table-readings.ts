@@ -1,7 +1,7 @@
 /**
  * What the performance monitor reads from the metric table, under the names the sources use:
- * - `response_time` (histogram, ms, label `server`; from `instrument.http`), all series merged;
- * - `requests.total` and `requests.errors` (counters, labels server/method/code), summed;
+ * - `http.server.duration` (histogram, ms; from `instrument.http`), all series merged;
+ * - `http.server.requests` and `http.server.errors` (counters; from `instrument.http`), summed;
  * - `system.cpu` and `system.memory.percent` (gauges, %), `system.event_loop.delay{percentile="p99"}`
  *   (gauge, ms); all from the process source.
  * A metric that is not registered (yet), or registered as another type, reads as "no data".
@@ -15,12 +15,13 @@
  */
 import type { Registry } from '../metrics/registry.js';
 import type { Sketch } from '../metrics/sketch.js';
+import { HTTP_METRICS } from '../sources/http-instrument.js';
 
 /** The table names read by the performance monitor. */
 export const INPUT_METRICS = {
-  latency: 'response_time',
-  requests: 'requests.total',
-  errors: 'requests.errors',
+  latency: HTTP_METRICS.duration,
+  requests: HTTP_METRICS.requests,
+  errors: HTTP_METRICS.errors,
   cpu: 'system.cpu',
   memory: 'system.memory.percent',
   eventLoopDelay: 'system.event_loop.delay',
@@ -38,7 +39,7 @@ export function counterSum(registry: Registry, name: string): number | undefined
   return sum;
 }
 
-/** Request and error totals, or undefined when `requests.total` is not registered (errors default to 0). */
+/** Request and error totals, or undefined when the request counter is not registered (errors default to 0). */
 export function requestTotals(registry: Registry): { requests: number; errors: number } | undefined {
   const requests = counterSum(registry, INPUT_METRICS.requests);
   if (requests === undefined) return undefined;
@@ -48,7 +49,7 @@ export function requestTotals(registry: Registry): { requests: number; errors: n
 /**
  * The response-time distribution over the last `windowMs` (cut to the ring's span), merged over
  * every series. Ticks the registry's slice clock to `now` first (see the module comment).
- * @returns undefined when `response_time` is not a registered histogram
+ * @returns undefined when the duration histogram is not registered
  */
 export function latencyWindow(registry: Registry, windowMs: number, now: number): { sketch: Sketch; windowMs: number } | undefined {
   const metric = registry.get(INPUT_METRICS.latency);

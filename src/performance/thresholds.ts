@@ -4,7 +4,8 @@
  * two corrections: throughput breaches when it falls BELOW its threshold (the source's
  * `value > threshold` would alert on a service doing more than expected, while its own scores
  * and recommendations treat low throughput as the problem), and a figure without data is not
- * breached (nothing measured, nothing to alert on).
+ * breached (nothing measured, nothing to alert on). Throughput is checked only when
+ * `throughput_threshold` is configured: a quiet service is not an unhealthy one.
  *
  * Severities are the source's (`performance_metric.severity`): latency and throughput `info`,
  * error rate, CPU and memory `warning`; event-loop delay (not in the source) `warning`.
@@ -24,11 +25,12 @@ export interface ThresholdRule {
   severity: Severity;
 }
 
-/** The rules for `config`, in the source's order. */
+/** The rules for `config`, in the source's order; throughput only when `throughput_threshold` is set. */
 export function thresholdRules(config: PerformanceMonitorConfig): ThresholdRule[] {
+  const throughput = config.throughput_threshold;
   return [
     { key: 'latency.p95', label: 'latency p95', threshold: config.latency_threshold, breachWhen: 'above', severity: 'info' },
-    { key: 'throughput', label: 'throughput', threshold: config.throughput_threshold, breachWhen: 'below', severity: 'info' },
+    ...(throughput === undefined ? [] : [{ key: 'throughput', label: 'throughput', threshold: throughput, breachWhen: 'below', severity: 'info' } as const]),
     { key: 'error_rate', label: 'error rate', threshold: config.error_rate_threshold, breachWhen: 'above', severity: 'warning' },
     { key: 'cpu', label: 'CPU', threshold: config.cpu_threshold, breachWhen: 'above', severity: 'warning' },
     { key: 'memory', label: 'memory', threshold: config.memory_threshold, breachWhen: 'above', severity: 'warning' },

@@ -3,36 +3,79 @@
  * channels `http.server.request.start` / `http.server.response.finish` and the server's
  * connection events (no listener on the request path: see `onStart` below).
  *
- * - `requests.total{server,method,code}` and `requests.errors{server,method,code}` (status >= 500 by
- *   default, and requests whose connection closed before the response finished, code `aborted`);
- * - `response_time{server}` (ms, from the request's start, before the application's 'request'
- *   listeners run, to the response's finish; for an aborted request, to its connection's close);
- * - `network.connections{server}` (open sockets) and `network.bytes_in` / `network.bytes_out`
- *   `{server}` (bytes read from and written to the sockets, headers included, taken from the
- *   sockets' own counters at a socket's first response, then at most once per
- *   {@link BYTES_ACCOUNT_MS} per socket, and when the socket closes: exact once it has closed, at
- *   most that late on a keep-alive connection still open).
+ * Its metrics ({@link HTTP_METRICS}) are owned by `instrument.http` in the table: the application
+ * cannot declare them under the same names (see `Registry.own`):
+ * - `http.server.requests{server,method,route,code}` and `http.server.errors{server,method,route,code}`
+ *   (status >= 500 by default, and requests whose connection closed before the response
+ *   finished, code `aborted`);
+ * - `http.server.duration{server,method,route}` (ms, from the request's start, before the
+ *   application's 'request' listeners run, to the response's finish; for an aborted request, to
+ *   its connection's close);
+ * - `http.server.connections{server}` (open sockets) and `http.server.received_bytes` /
+ *   `http.server.sent_bytes` `{server}` (bytes read from and written to the sockets, headers
+ *   included, taken from the sockets' own counters at a socket's first response, then at most
+ *   once per {@link BYTES_ACCOUNT_MS} per socket, and when the socket closes: exact once it has
+ *   closed, at most that late on a keep-alive connection still open).
  *
- * Methods outside the standard set are counted as `OTHER`, so a client cannot grow the label
- * set without bound. Updates are direct calls on bound series: no mailbox, no I/O.
+ * **Routes.** `route` is what the `route` option answers for the request when it finishes (a
+ * template such as `/users/:id`, from the framework's router: `expressRoute`, `fastifyRoute(app)`,
+ * or `routeTable([...])` for plain node:http); a request it gives no route for (a 404, a throw, a
+ * non-string) is `route="unmatched"`; without the option every request is `route=""`. The raw
+ * URL is never a label value, and past `maxRoutes` distinct routes further ones count as
+ * `route="other"`, so a route function that returns URLs cannot grow the label set without bound.
+ * Methods outside the standard set are counted as `OTHER` for the same reason. Updates are direct
+ * calls on bound series: no mailbox, no I/O.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, MonitorError } from '../errors.js';
+import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { CounterSeries } from '../metrics/counter.js';
 import type { GaugeSeries } from '../metrics/gauge.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
+
+/** The names of `instrument.http`'s metrics (see the module header for their labels). */
+export const HTTP_METRICS = Object.freeze({
+  requests: 'http.server.requests',
+  errors: 'http.server.errors',
+  duration: 'http.server.duration',
+  connections: 'http.server.connections',
+  receivedBytes: 'http.server.received_bytes',
+  sentBytes: 'http.server.sent_bytes',
+} as const);
+
+/** The owner named in the table for {@link HTTP_METRICS} (and in the errors of a clashing declaration). */
+export const HTTP_INSTRUMENT_OWNER = 'instrument.http';
+
+/** The `route` label of a request the `route` option gave no route for. */
+export const UNMATCHED_ROUTE = 'unmatched';
+/** The `route` label of the routes past `maxRoutes`. */
+export const OTHER_ROUTE = 'other';
+
+/** From a finished (or aborted) request to its route template, e.g. `/users/:id`; undefined when none matched. */
+export type RouteOf = (req: IncomingMessage, res: ServerResponse) => string | undefined;
 
 export interface HttpInstrumentOptions {
   /** Value of the `server` label (default `'http'`). */
   name?: string;
   /** Which statuses count as errors (default: status >= 500). */
   isError?: (status: number) => boolean;
+  /**
+   * The request's route template (default: none, every request is `route=""`). Called once per
+   * request, when it finishes. Return a template, never the URL; undefined (or a throw) counts
+   * the request as `route="unmatched"`. Ready ones: `expressRoute`, `fastifyRoute(app)`, `routeTable(patterns)`.
+   */
+  route?: RouteOf;
+  /** Distinct routes kept as labels; past it a new route counts as `route="other"` (default 100). */
+  maxRoutes?: number;
 }
+
+/** Default of `maxRoutes`. */
+export const DEFAULT_MAX_ROUTES = 100;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -46,16 +89,23 @@ export const BYTES_ACCOUNT_MS = 1000;
 
 
 interface BoundRequestSeries {
-  labels: { server: string; method: string; code: string };
+  labels: { server: string; method: string; route: string; code: string };
   total: CounterSeries;
   /** Bound at the first error with these labels, so successful codes get no error series. */
   errors: CounterSeries | undefined;
 }
 
-/** The series of one method: by status code, and for responses that never finished. */
+/** The series of one route and method: by status code, for responses that never finished, and the latency. */
 interface MethodSeries {
   byStatus: Map<number, BoundRequestSeries>;
   aborted: BoundRequestSeries | undefined;
+  latency: HistogramSeries;
+}
+
+/** The series of one route label value (`route` is the label: `other` past `maxRoutes`). */
+interface RouteSeries {
+  route: string;
+  methods: Map<string, MethodSeries>;
 }
 
 interface SocketState {
@@ -87,22 +137,40 @@ const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
 
 /**
  * Instruments `server`. Returns a function that removes the instrumentation.
- * @throws {MonitorError} `EMON_INVALID_OPTION` if `server` is not a node:http/https server
+ * @param log where a misbehaving `route` option is reported (once per instrumentation)
+ * @throws {MonitorError} `EMON_INVALID_OPTION` if `server` is not a node:http/https server or an
+ *   option is invalid; `EMON_METRIC_CONFLICT` if the application registered one of
+ *   {@link HTTP_METRICS} already
  */
-export function instrumentHttp(registry: Registry, server: HttpServer, options: HttpInstrumentOptions = {}): () => void {
+export function instrumentHttp(registry: Registry, server: HttpServer, options: HttpInstrumentOptions = {}, log?: Logger): () => void {
   if (server === null || typeof server !== 'object' || typeof (server as { on?: unknown }).on !== 'function' || typeof server.listen !== 'function') {
     throw new MonitorError(ErrorCode.InvalidOption, 'instrument.http: expected a node:http or node:https Server');
   }
-  const name = options.name ?? 'http';
-  const isError = options.isError ?? ((status: number) => status >= 500);
-  const total = registry.counter('requests.total', { help: 'HTTP requests served', labels: ['server', 'method', 'code'] });
-  const errors = registry.counter('requests.errors', { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'code'] });
-  const latency: HistogramSeries = registry
-    .histogram('response_time', { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server'] })
-    .bind({ server: name });
-  const connections: GaugeSeries = registry.gauge('network.connections', { help: 'Open connections', labels: ['server'] }).bind({ server: name });
-  const bytesIn: CounterSeries = registry.counter('network.bytes_in', { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name });
-  const bytesOut: CounterSeries = registry.counter('network.bytes_out', { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name });
+  const spec = { name: 'http', isError: (status: number) => status >= 500, maxRoutes: DEFAULT_MAX_ROUTES, ...options };
+  if (typeof spec.name !== 'string' || spec.name === '') {
+    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: name must be a non-empty string (the "server" label), got ${describeValue(spec.name)}`);
+  }
+  if (typeof spec.isError !== 'function') {
+    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: isError must be a function (status) => boolean, got ${describeValue(spec.isError)}`);
+  }
+  if (spec.route !== undefined && typeof spec.route !== 'function') {
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.http: route must be a function (req, res) => template, e.g. expressRoute, fastifyRoute(app) or routeTable(['/users/:id']), got ${describeValue(spec.route)}`,
+    );
+  }
+  if (!Number.isInteger(spec.maxRoutes) || spec.maxRoutes < 1) {
+    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: maxRoutes must be a positive integer, got ${describeValue(spec.maxRoutes)}`);
+  }
+  const { name, isError, maxRoutes } = spec;
+  const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(HTTP_INSTRUMENT_OWNER, Object.values(HTTP_METRICS), () => ({
+    total: registry.counter(HTTP_METRICS.requests, { help: 'HTTP requests served', labels: ['server', 'method', 'route', 'code'] }),
+    errors: registry.counter(HTTP_METRICS.errors, { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'route', 'code'] }),
+    latencyMetric: registry.histogram(HTTP_METRICS.duration, { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server', 'method', 'route'] }),
+    connections: registry.gauge(HTTP_METRICS.connections, { help: 'Open connections', labels: ['server'] }).bind({ server: name }) as GaugeSeries,
+    bytesIn: registry.counter(HTTP_METRICS.receivedBytes, { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name }) as CounterSeries,
+    bytesOut: registry.counter(HTTP_METRICS.sentBytes, { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name }) as CounterSeries,
+  }));
   // Per socket, under a symbol of this instrumentation (two instrumentations of one server stay
   // apart; a property is cheaper than a WeakMap lookup per response): the byte counts accounted
   // so far and the responses started on it and not finished yet.
@@ -119,27 +187,86 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     last.written = written;
   };
 
-  // Bound counter series per (method, status): a request costs two Map lookups on a string and
-  // a number it already has, instead of building a key or a label object.
-  const bound = new Map<string, MethodSeries>();
-  const bindSeries = (method: string, code: string): BoundRequestSeries => {
-    const labels = { server: name, method, code };
-    return { labels, total: total.bind(labels), errors: undefined };
+  // The application's functions run inside diagnostics-channel subscribers, where a throw would
+  // become an uncaught exception of the host: each is caught, and reported once.
+  const warned = new Set<string>();
+  const warnOnce = (option: string, err: unknown, outcome: string) => {
+    if (warned.has(option)) return;
+    warned.add(option);
+    log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`);
   };
-  const seriesFor = (method: string, finished: boolean, status: number): BoundRequestSeries => {
-    let forMethod = bound.get(method);
-    if (forMethod === undefined) bound.set(method, (forMethod = { byStatus: new Map(), aborted: undefined }));
-    if (!finished) return (forMethod.aborted ??= bindSeries(method, 'aborted'));
-    let entry = forMethod.byStatus.get(status);
-    if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, String(status))));
+  const errorStatus = (status: number): boolean => {
+    try {
+      return isError(status);
+    } catch (err) {
+      warnOnce('isError', err, 'such responses are counted by status >= 500');
+      return status >= 500;
+    }
+  };
+  // Chosen once: without a route option no function is called per request.
+  const route = spec.route;
+  const routeOf: (req: IncomingMessage | undefined, res: ServerResponse) => string =
+    route === undefined
+      ? () => ''
+      : (req, res) => {
+          let template: unknown;
+          try {
+            template = req === undefined ? undefined : route(req, res);
+          } catch (err) {
+            warnOnce('route', err, `such requests are counted as route="${UNMATCHED_ROUTE}"`);
+            return UNMATCHED_ROUTE;
+          }
+          return typeof template === 'string' && template !== '' ? template : UNMATCHED_ROUTE;
+        };
+
+  // Bound series per (route, method, status): a request costs three Map lookups on strings and a
+  // number it already has, instead of building a key or a label object.
+  const bound = new Map<string, RouteSeries>();
+  const routeSeries = (asked: string): RouteSeries => {
+    const known = bound.get(asked);
+    if (known !== undefined) return known;
+    let route = asked;
+    if (bound.size >= maxRoutes && route !== UNMATCHED_ROUTE) {
+      const other = bound.get(OTHER_ROUTE);
+      if (other !== undefined) return other;
+      log?.warn(
+        { server: name, maxRoutes },
+        `instrument.http (server "${name}"): more than ${maxRoutes} distinct routes; further ones are counted as route="${OTHER_ROUTE}". ` +
+          'A route function must return templates such as "/users/:id", not URLs; raise maxRoutes if the service really has more routes',
+      );
+      route = OTHER_ROUTE;
+    }
+    const entry: RouteSeries = { route, methods: new Map() };
+    bound.set(route, entry);
     return entry;
   };
+  const methodSeries = (forRoute: RouteSeries, method: string): MethodSeries => {
+    let forMethod = forRoute.methods.get(method);
+    if (forMethod === undefined) {
+      const latency = latencyMetric.bind({ server: name, method, route: forRoute.route });
+      forRoute.methods.set(method, (forMethod = { byStatus: new Map(), aborted: undefined, latency }));
+    }
+    return forMethod;
+  };
+  const bindSeries = (method: string, route: string, code: string): BoundRequestSeries => {
+    const labels = { server: name, method, route, code };
+    return { labels, total: total.bind(labels), errors: undefined };
+  };
   const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean, start: number, end: number) => {
-    latency.observe(end - start);
     const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
-    const series = seriesFor(method, finished, res.statusCode);
+    const forRoute = routeSeries(routeOf(req, res));
+    const forMethod = methodSeries(forRoute, method);
+    forMethod.latency.observe(end - start);
+    let series: BoundRequestSeries;
+    if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted');
+    else {
+      const status = res.statusCode;
+      let entry = forMethod.byStatus.get(status);
+      if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status))));
+      series = entry;
+    }
     series.total.inc();
-    if (!finished || isError(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
   };
 
   const onConnection = (socket: TrackedSocket) => {

@@ -12,13 +12,14 @@ import {
   type HistoryReply,
   type PerformanceMonitorProtocol,
   type SlaRecord,
+  type CheckResult,
 } from '../../actors/performance-monitor.js';
 import type { AlertSignal } from '../../src/alerts/signal.js';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import { flushTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
-import { instrumentHttp } from '../../src/sources/http-instrument.js';
+import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
@@ -64,9 +65,10 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
   const derived = new DerivedValues();
   const config = perfConfig({ monitor_enabled: false, ...configOverrides });
   const args: PerformanceMonitorArgs = { registry, store, config, derived, alertSink: (s) => signals.push(s), clock: new MonitorClock({ wallMs: () => now, monoMs: () => now }) };
-  const latency = registry.histogram('response_time', { unit: 'ms', labels: ['server'] });
-  const total = registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
-  const errors = registry.counter('requests.errors', { labels: ['server', 'method', 'code'] });
+  // The instrumentation owns these names: read them, don't declare them.
+  const latency = registry.require(HTTP_METRICS.duration, 'histogram');
+  const total = registry.require(HTTP_METRICS.requests, 'counter');
+  const errors = registry.require(HTTP_METRICS.errors, 'counter');
   return {
     registry,
     logger,
@@ -87,17 +89,17 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
     serve(n: number, ms: number | (() => number), failed = 0) {
       for (let i = 0; i < n; i++) {
         const fail = i < failed;
-        const labels = { server: 'http', method: 'GET', code: fail ? '500' : '200' };
+        const labels = { server: 'http', method: 'GET', route: '', code: fail ? '500' : '200' };
         total.inc(labels);
         if (fail) errors.inc(labels);
-        latency.observe(typeof ms === 'number' ? ms : ms(), { server: 'http' });
+        latency.observe(typeof ms === 'number' ? ms : ms(), { server: 'http', method: 'GET', route: '' });
       }
     },
     /** `n` requests, `failed` of them 500s, counted in bulk (no latencies). */
     count(n: number, failed = 0) {
-      total.inc({ server: 'http', method: 'GET', code: '200' }, n - failed);
-      total.inc({ server: 'http', method: 'GET', code: '500' }, failed);
-      errors.inc({ server: 'http', method: 'GET', code: '500' }, failed);
+      total.inc({ server: 'http', method: 'GET', route: '', code: '200' }, n - failed);
+      total.inc({ server: 'http', method: 'GET', route: '', code: '500' }, failed);
+      errors.inc({ server: 'http', method: 'GET', route: '', code: '500' }, failed);
     },
     async start() {
       const pid = await startServer(system, performanceMonitor, args, { name: PERFORMANCE_MONITOR_NAME });
@@ -336,6 +338,35 @@ describe('performance monitor', () => {
 
       await step(h, pid, 0); // the 5-minute window is calm: both windows are required, so it resets
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical', 'resolved:critical']);
+    }, 60_000);
+
+    it("does not fire a burn-rate alert on a young service's first failures, and fires once 5 min of the hour are covered, saying how much data it used", async () => {
+      // The issue's case: 99.999 % from the first requests, a few failing, checked every 5 s.
+      const h = harness({ check_interval: 5000, slas: [{ ...slas[0], target: 99.999 }] });
+      const pid = await h.start();
+      await pid.call({ type: 'check' });
+      let last!: CheckResult;
+      for (let t = 5; t < 300; t += 5) {
+        h.count(1000, 2); // 219 req/s in the issue; 200 here, 0.2 % failing: 200x the budget
+        h.advance(5000);
+        last = await pid.call({ type: 'check' });
+        if (t === 15) {
+          const fast = last.report.burn_rates.find((b) => b.rule === 'fast')!;
+          expect(fast).toMatchObject({ firing: false, covered_ms: 15_000, min_covered_ms: 300_000, requests: 3000 });
+          expect(fast.long).toBeCloseTo(200, 6);
+        }
+      }
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]); // 4 min 55 s of data: not judged yet
+      h.count(1000, 2);
+      h.advance(5000);
+      last = await pid.call({ type: 'check' });
+      expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical']);
+      const signal = h.signals.find((s) => s.key === 'burn_rate.fast.uptime')!;
+      expect(signal.message).toBe(
+        'error budget of uptime burning 200.00x over 60 min and 200.00x over 5 min (both at or above 14.4x; data: 5.0 min of the 60 min window, 60000 requests)',
+      );
+      expect(signal.annotations).toEqual({ data: '5.0 min of the 60 min window, 60000 requests' });
+      expect(h.signalsFor('burn_rate.slow.uptime')).toEqual([]); // needs 30 min of its 6 h
     }, 60_000);
 
     it('fires only the slow-burn alert for a slow leak, and resets when it stops', async () => {

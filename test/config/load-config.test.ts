@@ -126,8 +126,14 @@ describe('loadConfig', () => {
       expect(d.dashboards).toEqual([]);
     });
 
-    it('equals the schema defaults exactly', () => {
-      expect(config).toEqual(loadConfig({ env: {} }));
+    it("equals the schema defaults except the source design's service targets, which the defaults leave unset", () => {
+      const defaults = loadConfig({ env: {} });
+      expect(defaults.performance_monitor.throughput_threshold).toBeUndefined();
+      expect(defaults.performance_monitor.slas).toEqual([]);
+      const { throughput_threshold: _shippedThroughput, slas: _shippedSlas, ...shipped } = config.performance_monitor;
+      const { throughput_threshold: _defaultThroughput, slas: _defaultSlas, ...fallback } = defaults.performance_monitor;
+      expect(shipped).toEqual(fallback);
+      expect({ ...config, performance_monitor: null }).toEqual({ ...defaults, performance_monitor: null });
     });
 
     it('returns a deeply frozen config', () => {

@@ -13,7 +13,7 @@ import { startDemoService } from '../../src/demo/demo-service.js';
 import { ExportQueue } from '../../src/export/export-queue.js';
 import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
-import { type Monitor, startMonitoring } from '../../src/index.js';
+import { HTTP_METRICS, type Monitor, routeTable, startMonitoring } from '../../src/index.js';
 import { memoryLogger, until } from '../helpers.js';
 import { missingSystemDeps } from '../system-deps.js';
 import { PROMTOOL_BIN } from '../system-servers.js';
@@ -31,13 +31,13 @@ async function demoMonitor(): Promise<Monitor> {
   cleanups.push(() => mon.stop());
   const service = await startDemoService();
   cleanups.push(() => service.close());
-  mon.instrument.http(service.server, { name: 'demo' });
+  mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
   for (const route of ['/api/items', '/api/items', '/missing', '/']) {
     const res = await fetch(`${service.url}${route}`);
     await res.arrayBuffer();
   }
   // /api/flaky answers 503 a quarter of the time: call it until one 5xx is counted (bounded).
-  for (let i = 0; i < 200 && mon.metrics.get('requests.errors')?.series().length !== 1; i++) {
+  for (let i = 0; i < 200 && mon.metrics.get(HTTP_METRICS.errors)?.series().length !== 1; i++) {
     const res = await fetch(`${service.url}/api/flaky`);
     await res.arrayBuffer();
   }
@@ -52,7 +52,7 @@ describe.skipIf(missing !== undefined)(`promtool check metrics${missing === unde
     const mon = await demoMonitor();
     const text = await renderPrometheusText(mon.metrics);
     // The set must really be the full one, or an empty exposition would pass the lint.
-    for (const family of ['requests_total', 'requests_errors_total', 'response_time_seconds', 'network_connections', 'network_bytes_in_bytes_total', 'system_cpu_percent', 'system_memory_bytes', 'system_event_loop_delay_seconds']) {
+    for (const family of ['http_server_requests_total', 'http_server_errors_total', 'http_server_duration_seconds', 'http_server_connections', 'http_server_received_bytes_total', 'system_cpu_percent', 'system_memory_bytes', 'system_event_loop_delay_seconds']) {
       expect(text).toContain(`# TYPE ${family} `);
     }
     const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
@@ -86,8 +86,8 @@ describe.skipIf(missing !== undefined)(`promtool check metrics${missing === unde
     const mon = await demoMonitor();
     const om = await renderOpenMetrics(mon.metrics);
     expect(om.endsWith('# EOF\n')).toBe(true);
-    expect(om).toMatch(/^# TYPE requests counter$/m);
-    expect(om).toMatch(/^requests_total\{server="demo",method="GET",code="404"\} 1$/m);
-    expect(om).toMatch(/^# UNIT response_time_seconds seconds$/m);
+    expect(om).toMatch(/^# TYPE http_server_requests counter$/m);
+    expect(om).toMatch(/^http_server_requests_total\{server="demo",method="GET",route="unmatched",code="404"\} 1$/m);
+    expect(om).toMatch(/^# UNIT http_server_duration_seconds seconds$/m);
   });
 });

@@ -66,7 +66,7 @@ describe('a crash loop beyond the restart intensity', () => {
     expect(aboutTheTree[0]!.fields.reason).toBe(`EMON_MAX_RESTART_INTENSITY ${crash.message}`);
 
     // The host keeps answering, and its requests are still counted in the table.
-    const served = () => Number(mon.metrics.getMetric('requests.total', { server: 'host', method: 'GET', code: '200' })?.value ?? 0);
+    const served = () => Number(mon.metrics.getMetric('http.server.requests', { server: 'host', method: 'GET', route: '', code: '200' })?.value ?? 0);
     await until(() => expect(served()).toBe(1)); // the request before the crash loop
     for (let i = 0; i < 5; i++) expect((await fetch(`${host.url}/`)).status).toBe(200);
     await until(() => expect(served()).toBe(6)); // counted when each response closes

@@ -78,6 +78,44 @@ describe('Registry', () => {
     expect(() => registry.gauge('loop.delay', { labels: ['quantile'] })).toThrow(MonitorError);
   });
 
+  it("keeps an owner's metrics its own: another declaration of them fails naming the owner, the owner's repeats succeed", () => {
+    const { registry } = newRegistry();
+    const owned = registry.own('instrument.http', ['http.server.requests'], () => registry.counter('http.server.requests', { labels: ['code'] }));
+    owned.inc({ code: '200' });
+    expect(registry.ownerOf('http.server.requests')).toBe('instrument.http');
+    expect(registry.own('instrument.http', ['http.server.requests'], () => registry.counter('http.server.requests', { labels: ['code'] }))).toBe(owned);
+    const clash = 'metric "http.server.requests" is owned by instrument.http; choose another name for your metric (instrument.http\'s names are documented with it)';
+    // Same labels or not, by the API or the message API: the application does not get the owner's series.
+    expect(codeOf(() => registry.counter('http.server.requests', { labels: ['code'] }))).toEqual([ErrorCode.MetricConflict, clash]);
+    expect(codeOf(() => registry.register('http.server.requests', 'counter', { labels: ['method', 'route'] }))).toEqual([ErrorCode.MetricConflict, clash]);
+    expect(codeOf(() => registry.own('other.plugin', [], () => registry.gauge('http.server.requests')))[0]).toBe(ErrorCode.MetricConflict);
+    // Reading is not declaring; nothing changed.
+    expect(registry.getMetric('http.server.requests', { code: '200' })?.value).toBe(1);
+    expect(registry.ownerOf('business.orders')).toBeUndefined();
+  });
+
+  it("refuses an owner a name the application registered first, and lets it take one only restored from the store", () => {
+    const { registry } = newRegistry();
+    registry.counter('requests', { labels: ['method', 'route'] }).inc({ method: 'GET', route: '/' });
+    const declared: string[] = [];
+    const declare = () => {
+      for (const name of ['fresh', 'requests']) declared.push(registry.counter(name, { labels: ['method', 'route'] }).name);
+    };
+    expect(codeOf(() => registry.own('instrument.http', ['fresh', 'requests'], declare))).toEqual([
+      ErrorCode.MetricConflict,
+      'instrument.http needs metric name "requests", which is registered already by the application: rename that metric (instrument.http owns "requests")',
+    ]);
+    // Checked before declaring anything: the refused owner registered nothing.
+    expect(declared).toEqual([]);
+    expect(registry.get('fresh')).toBeUndefined();
+    expect(registry.ownerOf('requests')).toBeUndefined();
+    expect(registry.getMetric('requests', { method: 'GET', route: '/' })?.value).toBe(1);
+    (registry.restoreMetric('restored', 'counter', { labels: ['code'] }) as Counter).inc(4, { code: '200' });
+    const taken = registry.own('instrument.http', ['restored'], () => registry.counter('restored', { labels: ['code'] }));
+    expect(taken.get({ code: '200' })).toBe(4); // same shape: the stored counts continue
+    expect(registry.ownerOf('restored')).toBe('instrument.http');
+  });
+
   it('refuses two metrics that Prometheus would see under one name', () => {
     const { registry } = newRegistry();
     registry.counter('requests.total');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SlaConfig } from '../../src/config/schema.js';
 import { budgetRemaining, burnRate, errorBudget, evaluateBurnRates } from '../../src/performance/burn-rate.js';
 import type { WindowCounts } from '../../src/performance/counter-history.js';
+import { burnRateMessage } from '../../src/performance/signal-tracker.js';
 
 const slo: SlaConfig = { name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 30 * 86_400_000 };
 
@@ -67,5 +68,29 @@ describe('error budget and burn rate', () => {
     const [fast] = evaluateBurnRates(strict, countsByWindow({ [H]: 0.00001, [5 * M]: 0.00001 }));
     expect(fast!.firing).toBe(true);
     expect(evaluateBurnRates(strict, countsByWindow({}))[0]!.firing).toBe(false);
+  });
+
+  it('does not judge an alert before 1/12 of its long window is covered, and says how much data it had', () => {
+    // Every request failing, but only 13 s of history: the case of a service seconds after start.
+    const young = (coveredMs: number) => (windowMs: number): WindowCounts => {
+      const covered = Math.min(windowMs, coveredMs);
+      return { windowMs, coveredMs: covered, requests: covered / 100, errors: covered / 100 };
+    };
+    const [fast, slow] = evaluateBurnRates(slo, young(13_000));
+    expect(fast!.long).toBeCloseTo(1000, 9); // a 100 % error rate against a 0.1 % budget
+    expect(fast).toMatchObject({ firing: false, covered_ms: 13_000, min_covered_ms: 5 * M, requests: 130 });
+    expect(slow).toMatchObject({ firing: false, min_covered_ms: 30 * M });
+    expect(burnRateMessage(fast!)).toBe(
+      'error budget of uptime burning 1000.00x over 60 min and 1000.00x over 5 min (not judged before 5.0 min of data; data: 13 s of the 60 min window, 130 requests)',
+    );
+    // One second short of 5 min: still not judged; at 5 min the fast alert fires, the slow one waits for 30 min.
+    expect(evaluateBurnRates(slo, young(5 * M - 1000))[0]!.firing).toBe(false);
+    const [fastAt5, slowAt5] = evaluateBurnRates(slo, young(5 * M));
+    expect(fastAt5!.firing).toBe(true);
+    expect(slowAt5!.firing).toBe(false);
+    expect(burnRateMessage(fastAt5!)).toBe(
+      'error budget of uptime burning 1000.00x over 60 min and 1000.00x over 5 min (both at or above 14.4x; data: 5.0 min of the 60 min window, 3000 requests)',
+    );
+    expect(evaluateBurnRates(slo, young(30 * M))[1]!.firing).toBe(true);
   });
 });

@@ -29,10 +29,10 @@ function define(store: MetricStore, name: string, code: string): number {
 describe('seedCounterHistory', () => {
   it('sums the series, carrying each one\'s last value forward, so windows span the restart', async () => {
     const store = tempStore();
-    const ok = define(store, 'requests.total', '200');
-    const failed = define(store, 'requests.total', '500');
-    const errors = define(store, 'requests.errors', '500');
-    const quiet = define(store, 'requests.total', '404'); // last changed long before the span
+    const ok = define(store, 'http.server.requests', '200');
+    const failed = define(store, 'http.server.requests', '500');
+    const errors = define(store, 'http.server.errors', '500');
+    const quiet = define(store, 'http.server.requests', '404'); // last changed long before the span
     const points = [{ id: quiet, ts: T0 - 10 * H, value: 70 }];
     // Every 10 s for 10 minutes: 100 ok a tick; failures only every other tick.
     for (let i = 1; i <= 60; i++) {
@@ -58,7 +58,7 @@ describe('seedCounterHistory', () => {
   it('says what is missing when the store has no request history', () => {
     const store = tempStore();
     const history = new CounterHistory({ checkIntervalMs: 5000, longestWindowMs: H });
-    expect(seedCounterHistory(store, history, T0, H)).toEqual({ samples: 0, missing: 'no "requests.total" history in the store' });
+    expect(seedCounterHistory(store, history, T0, H)).toEqual({ samples: 0, missing: 'no "http.server.requests" history in the store' });
     expect(history.size).toBe(0);
   });
 });

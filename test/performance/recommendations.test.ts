@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { recommend } from '../../src/performance/recommendations.js';
 import { measurements, perfConfig } from './fixtures.js';
 
-const config = perfConfig();
+const config = perfConfig({ throughput_threshold: 10_000 });
 
 describe('recommend', () => {
   it('returns the source rules\' actions for every figure past its limit, with the reason', () => {
@@ -30,5 +30,10 @@ describe('recommend', () => {
 
   it('recommends nothing for a figure without data', () => {
     expect(recommend(measurements({}), config)).toEqual([]);
+  });
+
+  it('recommends nothing about throughput when no throughput_threshold is configured', () => {
+    const recs = recommend(measurements({ throughput: 1, cpu: 65 }), perfConfig());
+    expect(recs.map((r) => r.action)).toEqual(['optimize_cpu_intensive_operations', 'scale_horizontally']);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computeScores } from '../../src/performance/scores.js';
 import { measurements, perfConfig } from './fixtures.js';
 
-const config = perfConfig(); // latency 100 ms, throughput 10000 req/s, error rate 0.01, cpu 80, memory 90
+const config = perfConfig({ throughput_threshold: 10_000 }); // latency 100 ms, throughput 10000 req/s, error rate 0.01, cpu 80, memory 90
 
 describe('computeScores', () => {
   it('applies the source formulas to a hand-computed case', () => {
@@ -31,8 +31,14 @@ describe('computeScores', () => {
     expect(computeScores(measurements({}), config).overall).toBeNull();
   });
 
+  it('leaves the throughput score out without a throughput_threshold, and the overall is the mean of the others', () => {
+    const scores = computeScores(measurements({ 'latency.p95': 40, throughput: 8500, error_rate: 0.005, cpu: 75, memory: 85 }), perfConfig());
+    expect(scores.throughput).toBeNull();
+    expect(scores.overall).toBeCloseTo((60 + 50 + 20) / 3, 10);
+  });
+
   it('scores any error as 0 against an error-rate threshold of 0', () => {
-    const zero = perfConfig({ error_rate_threshold: 0 });
+    const zero = perfConfig({ throughput_threshold: 10_000, error_rate_threshold: 0 });
     expect(computeScores(measurements({ error_rate: 0 }), zero).error_rate).toBe(100);
     expect(computeScores(measurements({ error_rate: 0.0001 }), zero).error_rate).toBe(0);
   });

@@ -6,7 +6,7 @@ import { thresholdRules } from '../../src/performance/thresholds.js';
 import { memoryLogger } from '../helpers.js';
 import { measurements, perfConfig } from './fixtures.js';
 
-const rules = thresholdRules(perfConfig());
+const rules = thresholdRules(perfConfig({ throughput_threshold: 10_000 }));
 
 function report(at: number, values: Parameters<typeof measurements>[0]): PerformanceReport {
   return { at, window_ms: 60_000, metrics: measurements(values), scores: null, recommendations: null, burn_rates: [], firing: {} };
@@ -39,6 +39,13 @@ describe('SignalTracker', () => {
     const t = new SignalTracker(rules, {}, memoryLogger());
     expect(t.thresholds(report(1, { throughput: 9000 })).map((s) => `${s.key}:${s.state}:${s.severity}`)).toEqual(['throughput:firing:info']);
     expect(t.thresholds(report(2, {})).map((s) => `${s.key}:${s.state}`)).toEqual(['throughput:resolved']);
+  });
+
+  it('checks no throughput without a configured throughput_threshold: a quiet service is not an unhealthy one', () => {
+    const t = new SignalTracker(thresholdRules(perfConfig()), {}, memoryLogger());
+    const healthy = { 'latency.p95': 4, throughput: 3, error_rate: 0, cpu: 5, memory: 20, 'event_loop.p99': 11 };
+    expect(t.thresholds(report(1, healthy))).toEqual([]);
+    expect(t.firing()).toEqual({});
   });
 
   it('resolves a condition that was firing before a restart once it is found healthy', () => {

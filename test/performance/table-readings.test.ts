@@ -6,20 +6,20 @@ describe('table readings', () => {
   it('sums every series of the request counters, and reads no errors as 0 when only totals exist', () => {
     const { registry } = newRegistry();
     expect(requestTotals(registry)).toBeUndefined();
-    const total = registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
+    const total = registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] });
     total.inc({ server: 'a', method: 'GET', code: '200' }, 5);
     total.inc({ server: 'b', method: 'POST', code: '500' }, 2);
     expect(requestTotals(registry)).toEqual({ requests: 7, errors: 0 });
-    registry.counter('requests.errors', { labels: ['server', 'method', 'code'] }).inc({ server: 'b', method: 'POST', code: '500' }, 2);
+    registry.counter('http.server.errors', { labels: ['server', 'method', 'code'] }).inc({ server: 'b', method: 'POST', code: '500' }, 2);
     expect(requestTotals(registry)).toEqual({ requests: 7, errors: 2 });
   });
 
   it('reads a metric of another type, or a gauge with other labels, as no data', () => {
     const { registry } = newRegistry();
-    registry.gauge('requests.total').set(3);
+    registry.gauge('http.server.requests').set(3);
     registry.counter('system.cpu').inc(50);
     registry.gauge('system.event_loop.delay').set(12);
-    expect(counterSum(registry, 'requests.total')).toBeUndefined();
+    expect(counterSum(registry, 'http.server.requests')).toBeUndefined();
     expect(gaugeValue(registry, 'system.cpu')).toBeUndefined();
     expect(gaugeValue(registry, 'system.event_loop.delay', { percentile: 'p99' })).toBeUndefined();
     expect(latencyWindow(registry, 60_000, 0)).toBeUndefined();
@@ -27,7 +27,7 @@ describe('table readings', () => {
 
   it('ticks the slice clock to now, so a window read between the collector\'s ticks is current', () => {
     const { registry, clock } = newRegistry();
-    const h = registry.histogram('response_time', { unit: 'ms', labels: ['server'] });
+    const h = registry.histogram('http.server.duration', { unit: 'ms', labels: ['server'] });
     clock.tick(0);
     h.observe(40, { server: 'x' });
     // 70 s later, nobody ticked the clock: the observation is older than the 60 s window.

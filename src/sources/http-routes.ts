@@ -1,0 +1,154 @@
+/**
+ * Ready `route` options for `instrument.http`: each turns a finished request into its route
+ * template (`/users/:id`), never its URL, so per-route series stay as few as the routes.
+ *
+ * - `expressRoute`: Express 4/5, the matched route's path under its router's mount path
+ *   (`req.baseUrl + req.route.path`). Express keeps the mount path as matched, so a router mounted
+ *   on a path with parameters (`app.use('/users/:id', router)`) puts their values in it: give such
+ *   an app a route function of its own (the `maxRoutes` cap bounds the damage meanwhile). An
+ *   error that leaves a mounted router is answered after Express has reset `baseUrl`, so such a
+ *   response is labelled with the route's own path (`/:id` rather than `/users/:id`).
+ * - `fastifyRoute(app)`: Fastify, the route's `url` as declared (`request.routeOptions.url`),
+ *   recorded by an `onRequest` hook it adds (Fastify does not keep it on the raw request);
+ * - `routeTable(patterns)`: plain node:http: a literal pattern equal to the request path, else
+ *   the first pattern matching it (literal segments, `:name` for one segment, a final `*` for the rest).
+ * A request none of them can match (Express or Fastify 404, no pattern) is `undefined`, which
+ * `instrument.http` counts as `route="unmatched"`.
+ */
+import type { IncomingMessage } from 'node:http';
+import { describeValue, ErrorCode, MonitorError } from '../errors.js';
+import type { RouteOf } from './http-instrument.js';
+
+/** What `expressRoute` reads of an Express request (Express sets them on the node request itself). */
+interface ExpressRequestFields {
+  baseUrl?: unknown;
+  route?: { path?: unknown };
+}
+
+/**
+ * The `route` option for an Express app: `req.baseUrl + req.route.path`, e.g. `/api/users/:id`
+ * for `router.get('/users/:id')` mounted at `/api`; undefined when no route matched.
+ */
+export const expressRoute: RouteOf = (req) => {
+  const { route, baseUrl } = req as IncomingMessage & ExpressRequestFields;
+  if (route === undefined || route === null || route.path === undefined) return undefined;
+  const path = typeof route.path === 'string' ? route.path : String(route.path);
+  return typeof baseUrl === 'string' && baseUrl !== '' ? baseUrl + path : path;
+};
+
+/**
+ * What `fastifyRoute` needs of a Fastify instance: `addHook`. Declared here rather than taken from
+ * fastify, so the package's types need no fastify.
+ */
+export interface FastifyHooks {
+  addHook(name: 'onRequest', hook: (request: FastifyRequestFields, reply: unknown, done: () => void) => void): unknown;
+}
+
+/** What the hook reads of a Fastify request. */
+export interface FastifyRequestFields {
+  raw: IncomingMessage;
+  routeOptions?: { url?: string };
+}
+
+/**
+ * The `route` option for a Fastify app: the matched route's declared url, e.g. `/users/:id`.
+ * Adds an `onRequest` hook to `app`, so call it before `app.listen()` / `app.ready()` (as
+ * `instrument.http(app.server, { route: fastifyRoute(app) })` right after creating the app).
+ * @throws {MonitorError} `EMON_INVALID_OPTION` if `app` has no `addHook`
+ */
+export function fastifyRoute(app: FastifyHooks): RouteOf {
+  if (app === null || typeof app !== 'object' || typeof (app as { addHook?: unknown }).addHook !== 'function') {
+    throw new MonitorError(ErrorCode.InvalidOption, `fastifyRoute: expected a Fastify instance (with addHook), got ${describeValue(app)}`);
+  }
+  // A WeakMap, not a property on the raw request: a property added to every IncomingMessage
+  // changes its hidden class, which slows Node's own code on it (see http-instrument.ts).
+  const routes = new WeakMap<IncomingMessage, string>();
+  app.addHook('onRequest', (request, _reply, done) => {
+    const url = request.routeOptions?.url;
+    if (url !== undefined) routes.set(request.raw, url);
+    done();
+  });
+  return (req) => routes.get(req);
+}
+
+/** One compiled pattern of a route table. */
+interface Pattern {
+  template: string;
+  /** Segments, `null` for a `:param` one. */
+  segments: (string | null)[];
+  /** A final `*`: matches any number (>= 0) of further segments. */
+  rest: boolean;
+}
+
+function compile(pattern: unknown, index: number): Pattern {
+  const bad = (why: string) =>
+    new MonitorError(ErrorCode.InvalidOption, `routeTable: pattern ${index} ${describeValue(pattern)} ${why} (expected e.g. "/users/:id" or "/static/*")`);
+  if (typeof pattern !== 'string' || !pattern.startsWith('/')) throw bad('must be a string starting with "/"');
+  if (/[?#\s]/.test(pattern)) throw bad('must be a path without query, fragment or spaces');
+  const parts = splitPath(pattern);
+  const rest = parts.at(-1) === '*';
+  if (rest) parts.pop();
+  const segments = parts.map((part) => {
+    if (part === '*') throw bad('may have "*" only as its last segment');
+    if (part.startsWith(':')) {
+      if (part.length === 1) throw bad('has a ":" segment without a parameter name');
+      return null;
+    }
+    return part;
+  });
+  return { template: pattern, segments, rest };
+}
+
+/** `/a/b/` → `['a', 'b']`; `/` → `[]`. */
+function splitPath(path: string): string[] {
+  const parts = path.split('/');
+  parts.shift();
+  if (parts.at(-1) === '') parts.pop();
+  return parts;
+}
+
+function matches(p: Pattern, parts: readonly string[]): boolean {
+  if (p.rest ? parts.length < p.segments.length : parts.length !== p.segments.length) return false;
+  for (let i = 0; i < p.segments.length; i++) {
+    const want = p.segments[i];
+    if (want === null ? parts[i] === '' : want !== parts[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * The `route` option for a plain node:http server, e.g.
+ * `routeTable(['/health', '/users/:id', '/users/:id/posts', '/static/*'])`: the literal pattern
+ * equal to the request's path (query and a trailing slash ignored) if there is one (looked up in
+ * a map, so `/users/me` wins over `/users/:id`), else the first pattern with parameters that matches.
+ * @throws {MonitorError} `EMON_INVALID_OPTION` for a pattern that is not a path (naming it)
+ */
+export function routeTable(patterns: readonly string[]): RouteOf {
+  if (!Array.isArray(patterns)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `routeTable: expected an array of path patterns such as ["/users/:id"], got ${describeValue(patterns)}`);
+  }
+  const compiled = patterns.map(compile);
+  const exact = new Map<string, string>();
+  const dynamic: Pattern[] = [];
+  for (const p of compiled) {
+    const literal = !p.rest && p.segments.every((s) => s !== null);
+    if (!literal) dynamic.push(p);
+    else {
+      const key = `/${p.segments.join('/')}`;
+      if (!exact.has(key)) exact.set(key, p.template);
+    }
+  }
+  return (req) => {
+    const url = req.url;
+    if (url === undefined) return undefined;
+    const q = url.indexOf('?');
+    let path = q < 0 ? url : url.slice(0, q);
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    const hit = exact.get(path);
+    if (hit !== undefined) return hit;
+    if (dynamic.length === 0 || !path.startsWith('/')) return undefined;
+    const parts = splitPath(path);
+    for (const p of dynamic) if (matches(p, parts)) return p.template;
+    return undefined;
+  };
+}

@@ -1,0 +1,220 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
+import type { Registry } from '../../src/metrics/registry.js';
+import { HTTP_METRICS, instrumentHttp, type RouteOf } from '../../src/sources/http-instrument.js';
+import { expressRoute, fastifyRoute, routeTable } from '../../src/sources/http-routes.js';
+import { expectMonitorError, memoryLogger } from '../helpers.js';
+import { newRegistry } from '../metrics/table-fixture.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function nodeServer(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  return { server, url: await listen(server) };
+}
+
+/** Sends the requests one after the other and waits for each whole answer. */
+async function send(base: string, requests: readonly (string | [method: string, path: string])[]): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const r of requests) {
+    const [method, path] = typeof r === 'string' ? ['GET', r] : r;
+    const res = await fetch(base + path, { method });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  return statuses;
+}
+
+/** `route code → count` of the request counter, e.g. `{ 'GET /users/:id 200': 3 }`. */
+function requestsByRoute(registry: Registry): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of registry.require(HTTP_METRICS.requests, 'counter').series()) out[`${s.labels.method} ${s.labels.route} ${s.labels.code}`] = s.value;
+  return out;
+}
+
+/** Every `route` label value of every instrument.http metric that has one. */
+function routeLabels(registry: Registry): Set<string> {
+  const routes = new Set<string>();
+  for (const name of [HTTP_METRICS.requests, HTTP_METRICS.errors, HTTP_METRICS.duration]) {
+    for (const s of registry.get(name)?.series() ?? []) routes.add(s.labels.route!);
+  }
+  return routes;
+}
+
+const req = (url: string) => ({ url }) as IncomingMessage;
+
+describe('routeTable', () => {
+  const route = routeTable(['/', '/health', '/users/:id', '/users/:id/posts/:post', '/users/me', '/static/*']);
+  it('matches literal paths, :param segments and a final *, ignoring the query and a trailing slash', () => {
+    const res = undefined as never;
+    expect(route(req('/'), res)).toBe('/');
+    expect(route(req('/health?verbose=1'), res)).toBe('/health');
+    expect(route(req('/users/42'), res)).toBe('/users/:id');
+    expect(route(req('/users/42/'), res)).toBe('/users/:id');
+    expect(route(req('/users/42/posts/7'), res)).toBe('/users/:id/posts/:post');
+    expect(route(req('/users/me'), res)).toBe('/users/me'); // a literal wins over a pattern listed before it
+    expect(route(req('/static'), res)).toBe('/static/*');
+    expect(route(req('/static/css/app.css'), res)).toBe('/static/*');
+  });
+
+  it('matches nothing else: a missing segment, an extra one, an empty parameter', () => {
+    const res = undefined as never;
+    for (const url of ['/users', '/users//posts/1', '/users/42/posts', '/users/42/comments/1', '/healthz', '/nope', '*', 'http://x/health']) {
+      expect(route(req(url), res)).toBeUndefined();
+    }
+  });
+
+  it('refuses patterns that are not paths, naming the pattern and what is allowed', () => {
+    expectMonitorError(() => routeTable(['/ok', 'users/:id']), ErrorCode.InvalidOption, 'routeTable: pattern 1 "users/:id" must be a string starting with "/" (expected e.g. "/users/:id" or "/static/*")');
+    expectMonitorError(() => routeTable(['/a/*/b']), ErrorCode.InvalidOption, /pattern 0 "\/a\/\*\/b" may have "\*" only as its last segment/);
+    expectMonitorError(() => routeTable(['/a/:']), ErrorCode.InvalidOption, /":" segment without a parameter name/);
+    expectMonitorError(() => routeTable(['/a?b=1']), ErrorCode.InvalidOption, /without query/);
+    expectMonitorError(() => routeTable('/users/:id' as never), ErrorCode.InvalidOption, /expected an array of path patterns/);
+  });
+});
+
+describe('instrument.http route labels', () => {
+  it('labels node:http requests by their route-table template, unmatched ones as "unmatched", never by URL', async () => {
+    const { registry } = newRegistry();
+    const { server, url } = await nodeServer((request, res) => {
+      if (request.url === '/users/3') res.writeHead(500).end('boom');
+      else if (request.url?.startsWith('/users/') || request.url === '/health') res.end('ok');
+      else res.writeHead(404).end('no');
+    });
+    instrumentHttp(registry, server, { name: 'api', route: routeTable(['/health', '/users/:id']) });
+    await send(url, ['/users/1', '/users/2?tab=posts', '/users/3', ['POST', '/users/4'], '/health', '/nope/1', '/nope/2', '/%2e%2e/etc']);
+    expect(requestsByRoute(registry)).toEqual({
+      'GET /users/:id 200': 2,
+      'GET /users/:id 500': 1,
+      'POST /users/:id 200': 1,
+      'GET /health 200': 1,
+      'GET unmatched 404': 3,
+    });
+    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'api', method: 'GET', route: '/users/:id', code: '500' })).toBe(1);
+    const duration = registry.require(HTTP_METRICS.duration, 'histogram');
+    expect(duration.get({ server: 'api', method: 'GET', route: '/users/:id' })!.count).toBe(3);
+    expect(duration.get({ server: 'api', method: 'GET', route: 'unmatched' })!.count).toBe(3);
+    expect([...routeLabels(registry)].sort()).toEqual(['/health', '/users/:id', 'unmatched']);
+  });
+
+  it('labels Express requests by mount path + route path, and a 404 as "unmatched"', async () => {
+    const { registry } = newRegistry();
+    const app = express();
+    const users = express.Router();
+    users.get('/:id', (request, res) => void res.send(`user ${request.params.id}`));
+    users.get('/:id/fail', () => {
+      throw new Error('boom');
+    });
+    app.use('/api/users', users);
+    app.get('/health', (_request, res) => void res.send('ok'));
+    const server = createServer(app);
+    instrumentHttp(registry, server, { name: 'express', route: expressRoute });
+    const url = await listen(server);
+    expect(await send(url, ['/api/users/1', '/api/users/2', '/api/users/3/fail', '/health', '/api/nothing', '/other'])).toEqual([200, 200, 500, 200, 404, 404]);
+    expect(requestsByRoute(registry)).toEqual({
+      'GET /api/users/:id 200': 2,
+      // The error left the router, and Express resets baseUrl before its final handler answers:
+      // the route's own path is what is left (documented with expressRoute). Still a template.
+      'GET /:id/fail 500': 1,
+      'GET /health 200': 1,
+      'GET unmatched 404': 2,
+    });
+    expect([...routeLabels(registry)].some((r) => /\/users\/\d/.test(r))).toBe(false);
+  });
+
+  it('labels Fastify requests by the declared route url, and a 404 as "unmatched"', async () => {
+    const { registry } = newRegistry();
+    const app = Fastify();
+    closers.push(() => app.close());
+    // Before listen: fastifyRoute adds an onRequest hook.
+    instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+    app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+    app.post('/users', async (_request, reply) => reply.code(201).send({ ok: true }));
+    app.get('/fail', async () => {
+      throw new Error('boom');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    expect(await send(url, ['/users/1', '/users/2?x=1', ['POST', '/users'], '/fail', '/missing/7'])).toEqual([200, 200, 201, 500, 404]);
+    expect(requestsByRoute(registry)).toEqual({
+      'GET /users/:id 200': 2,
+      'POST /users 201': 1,
+      'GET /fail 500': 1,
+      'GET unmatched 404': 1,
+    });
+    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'fastify', method: 'GET', route: '/fail', code: '500' })).toBe(1);
+  });
+
+  it('bounds the routes of a route function that returns URLs: past maxRoutes they count as "other", with one warning', async () => {
+    const { registry } = newRegistry();
+    const log = memoryLogger();
+    const { server, url } = await nodeServer((_request, res) => res.end('ok'));
+    const rawUrl: RouteOf = (request) => request.url;
+    instrumentHttp(registry, server, { name: 'leaky', route: rawUrl, maxRoutes: 3 }, log);
+    await send(url, ['/a', '/b', '/c', '/d', '/e', '/a', '/f']);
+    expect(requestsByRoute(registry)).toEqual({ 'GET /a 200': 2, 'GET /b 200': 1, 'GET /c 200': 1, 'GET other 200': 3 });
+    const warnings = log.records.filter((r) => r.level === 'warn');
+    expect(warnings.map((r) => r.msg)).toEqual([
+      'instrument.http (server "leaky"): more than 3 distinct routes; further ones are counted as route="other". A route function must return templates such as "/users/:id", not URLs; raise maxRoutes if the service really has more routes',
+    ]);
+  });
+
+  it('counts a request whose route function throws or answers a non-string as "unmatched", warning once', async () => {
+    const { registry } = newRegistry();
+    const log = memoryLogger();
+    const { server, url } = await nodeServer((_request, res) => res.end('ok'));
+    const flaky: RouteOf = (request) => {
+      if (request.url === '/throw') throw new Error('no route');
+      return request.url === '/number' ? (42 as never) : '/fine';
+    };
+    instrumentHttp(registry, server, { route: flaky }, log);
+    expect(await send(url, ['/throw', '/throw', '/number', '/fine'])).toEqual([200, 200, 200, 200]);
+    expect(requestsByRoute(registry)).toEqual({ 'GET unmatched 200': 3, 'GET /fine 200': 1 });
+    expect(log.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'instrument.http (server "http"): the route function threw; such requests are counted as route="unmatched"',
+    ]);
+  });
+
+  it('survives an isError that throws: no uncaught exception in the host, statuses judged by >= 500, one warning', async () => {
+    const { registry } = newRegistry();
+    const log = memoryLogger();
+    const { server, url } = await nodeServer((request, res) => res.writeHead(request.url === '/fail' ? 502 : 200).end());
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    closers.push(async () => void process.off('uncaughtException', onUncaught));
+    instrumentHttp(registry, server, { isError: () => { throw new Error('bad predicate'); } }, log);
+    expect(await send(url, ['/ok', '/fail', '/fail'])).toEqual([200, 502, 502]);
+    await new Promise((resolve) => setImmediate(resolve)); // where a subscriber's throw would surface
+    expect(uncaught).toEqual([]);
+    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'http', method: 'GET', route: '', code: '502' })).toBe(2);
+    expect(registry.require(HTTP_METRICS.errors, 'counter').series()).toHaveLength(1);
+    expect(log.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'instrument.http (server "http"): the isError function threw; such responses are counted by status >= 500',
+    ]);
+  });
+
+  it('refuses a route option that is not a function, a bad maxRoutes or name, and a non-Fastify app', () => {
+    const { registry } = newRegistry();
+    const server = createServer();
+    expectMonitorError(() => instrumentHttp(registry, server, { route: ['/users/:id'] as never }), ErrorCode.InvalidOption, /route must be a function \(req, res\) => template, e\.g\. expressRoute, fastifyRoute\(app\) or routeTable\(\['\/users\/:id'\]\), got /);
+    expectMonitorError(() => instrumentHttp(registry, server, { maxRoutes: 0 }), ErrorCode.InvalidOption, 'instrument.http: maxRoutes must be a positive integer, got 0');
+    expectMonitorError(() => instrumentHttp(registry, server, { name: '' }), ErrorCode.InvalidOption, /name must be a non-empty string \(the "server" label\)/);
+    expectMonitorError(() => fastifyRoute({} as never), ErrorCode.InvalidOption, /fastifyRoute: expected a Fastify instance \(with addHook\)/);
+    // Nothing was registered by the refused calls.
+    expect(registry.get(HTTP_METRICS.requests)).toBeUndefined();
+  });
+});
