@@ -64,6 +64,8 @@ export enum ErrorCode {
   InvalidNotification = 'EMON_INVALID_NOTIFICATION',
   /** The notification outbox is closed (or closing) and takes no more notifications. */
   OutboxClosed = 'EMON_OUTBOX_CLOSED',
+  /** The dashboard could not bind `dashboard.host`:`dashboard.port` (in use, not permitted, not a local address). */
+  ListenFailed = 'EMON_LISTEN_FAILED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */
