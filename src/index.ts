@@ -387,6 +387,7 @@ export type {
   SlaView,
   Subscription,
 } from './protocol.js';
+export type { ChartPoints, DashboardResponse, HealthResponse, SeriesStat } from './protocol.js';
 export type {
   Behaviour,
   CallResult,
