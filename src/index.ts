@@ -41,7 +41,7 @@ import type { ServerAddress } from './server/http-server.js';
 import { MetricStore } from './store/lmdb-store.js';
 
 export interface MonitoringOptions {
-  /** Directory with monitoring.json, performance_monitor.json, alerting.json, dashboard.json. Default: none (all defaults). */
+  /** Directory with monitoring.json, performance_monitor.json, alerting.json, dashboard.json; must exist. Default: none (all defaults). */
   configDir?: string;
   /** Where the LMDB env lives (default: `data_dir` of monitoring.json, `./.erlmcp-monitor`). */
   dataDir?: string;
@@ -108,8 +108,9 @@ export interface Monitor {
  * If the tree exceeds its restart intensity it stops itself, logs one error line and calls
  * `onStop`; it never throws into the host application. The metric table keeps accepting updates.
  *
- * @throws {MonitorError} (rejects) `EMON_INVALID_CONFIG` naming the file and key, or
- *   `EMON_INIT_FAILED` if a child fails to start (nothing is left running)
+ * @throws {MonitorError} (rejects) `EMON_INVALID_CONFIG` naming the file and key (or a `configDir`
+ *   that does not exist), or `EMON_INIT_FAILED` if a child fails to start (nothing is left running;
+ *   a dashboard port in use is its cause, `EMON_LISTEN_FAILED`, naming the settings that change it)
  */
 export async function startMonitoring(options: MonitoringOptions = {}): Promise<Monitor> {
   if (options.onStop !== undefined && typeof options.onStop !== 'function') {
