@@ -164,7 +164,7 @@ describe('the packed package', () => {
     expect(result.code, result.stderr).toBe(0);
     const built = (await import(path.join(REPO, 'dist', 'src', 'index.js'))) as Record<string, unknown>;
     expect(JSON.parse(result.stdout)).toEqual({ names: Object.keys(built).sort(), page: 200, counted: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
-  });
+  }, 90_000);
 
   it("typechecks the README's examples as a strict consumer (nodenext, skipLibCheck false), and runs the first", async () => {
     const examples = readmeExamples();
@@ -186,7 +186,7 @@ describe('the packed package', () => {
       files,
     };
     writeFileSync(path.join(appDir, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const tsc = await run(process.execPath, [TSC, '-p', '.'], { cwd: appDir });
+    const tsc = await run(process.execPath, [TSC, '-p', '.'], { cwd: appDir, timeoutMs: 150_000 });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.code).toBe(0);
 
@@ -224,5 +224,5 @@ describe('the packed package', () => {
     } finally {
       await store.close();
     }
-  });
+  }, 240_000);
 });
