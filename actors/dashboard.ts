@@ -18,6 +18,7 @@ import type { Registry } from '../src/metrics/registry.js';
 import type { Behaviour, MessageSchema, Pid } from '../src/otp/index.js';
 import type { DashboardSources } from '../src/server/dashboard-sources.js';
 import { type HttpTimeouts, HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
+import { listenError } from '../src/server/listen-error.js';
 import type { WsLimits } from '../src/server/ws-server.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -89,7 +90,9 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
       sourceTimeoutMs: args.sourceTimeoutMs,
       timeouts: args.httpTimeouts,
     });
-    const address = await server.listen(args.config.host, args.config.port);
+    const address = await server.listen(args.config.host, args.config.port).catch((err: unknown) => {
+      throw listenError(err, args.config.host, args.config.port);
+    });
     if (args.config.real_time_enabled) ctx.interval(args.config.refresh_interval, { type: 'tick' });
     ctx.interval(args.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, { type: 'heartbeat' });
     log.info({ url: address.url }, 'dashboard listening');

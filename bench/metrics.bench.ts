@@ -1,8 +1,10 @@
 /**
  * The metric hot path: counter inc, gauge set and histogram observe, each pre-bound and as a call
  * on the metric, with 0 and 2 labels, next to prom-client 15 and @opentelemetry/sdk-metrics in the
- * same process, plus a plain-JS baseline (a field update; a Map keyed by label values) as the
- * practical limit. Also: heap per labelled counter series.
+ * same process, plus a plain-JS baseline (a field update; a Map keyed by label values): the bare
+ * operation in the same harness, a reference rather than a ceiling (a bound counter's `inc` is the
+ * same field add after a type check, so it runs at the baseline's speed, and where V8 compiles the
+ * baseline's loop worse the library beats it). Also: heap per labelled counter series.
  *
  * Each sample performs as many updates as take about {@link SAMPLE_US} µs for that contender
  * (calibrated after a warm-up): long enough that tinybench's own per-sample cost (~1 µs) does not
@@ -244,16 +246,15 @@ function hotPathTable(rows: BenchRow[]): string {
   const cell = (r: BenchRow | undefined) => (r ? `${formatOps(r.opsMedian)} (${formatOps(r.opsMin).replace(' M/s', '')}–${formatOps(r.opsMax)})` : '–');
   const x = (a: BenchRow | undefined, b: BenchRow | undefined) => (a && b ? `${(a.opsMedian / b.opsMedian).toFixed(a.opsMedian / b.opsMedian >= 10 ? 0 : 1)}x` : '–');
   const lines = [
-    '| updates/s, median (min–max) | erlmcp-monitor | prom-client | OpenTelemetry | plain JS (limit) | vs prom-client | vs OpenTelemetry | of the limit |',
+    '| updates/s, median (min–max) | erlmcp-monitor | prom-client | OpenTelemetry | plain JS baseline | vs prom-client | vs OpenTelemetry | vs plain JS |',
     '|---|---|---|---|---|---|---|---|',
   ];
   const groups = [...new Set(rows.map((r) => r.name.slice(0, r.name.lastIndexOf(': '))))];
   for (const g of groups) {
     const by = (c: Contender) => rows.find((r) => r.name === `${g}: ${c}`);
     const ours = by('erlmcp-monitor');
-    const limit = by('plain JS (limit)');
-    const ofLimit = ours && limit ? `${((100 * ours.opsMedian) / limit.opsMedian).toFixed(0)}%` : '–';
-    lines.push(`| ${g} | ${cell(ours)} | ${cell(by('prom-client'))} | ${cell(by('OpenTelemetry'))} | ${cell(limit)} | ${x(ours, by('prom-client'))} | ${x(ours, by('OpenTelemetry'))} | ${ofLimit} |`);
+    const baseline = by('plain JS (limit)');
+    lines.push(`| ${g} | ${cell(ours)} | ${cell(by('prom-client'))} | ${cell(by('OpenTelemetry'))} | ${cell(baseline)} | ${x(ours, by('prom-client'))} | ${x(ours, by('OpenTelemetry'))} | ${x(ours, baseline)} |`);
   }
   return lines.join('\n');
 }

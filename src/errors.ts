@@ -68,6 +68,8 @@ export enum ErrorCode {
   LimitExceeded = 'EMON_LIMIT_EXCEEDED',
   /** Another store (in this or another process, on any host sharing the directory) holds the data dir's writer lock. */
   StoreLocked = 'EMON_STORE_LOCKED',
+  /** The dashboard could not bind `dashboard.host`:`dashboard.port` (in use, not permitted, not a local address). */
+  ListenFailed = 'EMON_LISTEN_FAILED',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

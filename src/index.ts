@@ -43,7 +43,7 @@ import { type ClockSource, MonitorClock } from './clock.js';
 import { SliceClock } from './metrics/slice-clock.js';
 
 export interface MonitoringOptions {
-  /** Directory with monitoring.json, performance_monitor.json, alerting.json, dashboard.json. Default: none (all defaults). */
+  /** Directory with monitoring.json, performance_monitor.json, alerting.json, dashboard.json; must exist. Default: none (all defaults). */
   configDir?: string;
   /** Where the LMDB env lives (default: `data_dir` of monitoring.json, `./.erlmcp-monitor`). */
   dataDir?: string;
@@ -121,8 +121,9 @@ export interface Monitor {
  * If the tree exceeds its restart intensity it stops itself, logs one error line and calls
  * `onStop`; it never throws into the host application. The metric table keeps accepting updates.
  *
- * @throws {MonitorError} (rejects) `EMON_INVALID_CONFIG` naming the file and key, or
- *   `EMON_INIT_FAILED` if a child fails to start (nothing is left running)
+ * @throws {MonitorError} (rejects) `EMON_INVALID_CONFIG` naming the file and key (or a `configDir`
+ *   that does not exist), or `EMON_INIT_FAILED` if a child fails to start (nothing is left running;
+ *   a dashboard port in use is its cause, `EMON_LISTEN_FAILED`, naming the settings that change it)
  * @throws {MonitorError} (rejects) `EMON_STORE_LOCKED` if another process has `dataDir` open for
  *   writing; `EMON_STORE_FAILED` naming the path if the store is damaged (see `on_corrupt`), not a
  *   metric store, or cannot be opened
@@ -424,6 +425,7 @@ export type {
   SlaView,
   Subscription,
 } from './protocol.js';
+export type { ChartPoints, DashboardResponse, HealthResponse, SeriesStat } from './protocol.js';
 export type {
   Behaviour,
   CallResult,

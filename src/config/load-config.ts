@@ -5,8 +5,9 @@
  * Layers, later wins:
  * 1. the schema defaults (the source design's values; see `schema.ts`);
  * 2. `<configDir>/monitoring.json`, `performance_monitor.json`, `alerting.json`, `dashboard.json`.
- *    A missing directory or file means "all defaults"; a present file must be a JSON object, and
- *    every key in it is checked;
+ *    A missing file means that section's defaults; a missing directory is an error (a typo'd path
+ *    must not quietly run on the defaults); a present file must be a JSON object, and every key
+ *    in it is checked;
  * 3. environment variables, for secrets and for what differs per deployment:
  *
  *    | variable                    | key                                         |
@@ -39,7 +40,7 @@
  * error is reported by line and column).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { type ConfigOrigin, type ConfigProblem, ConfigError } from './config-error.js';
 import { describeIssues } from './describe-issues.js';
@@ -122,7 +123,8 @@ interface Origin {
  *   `overrides` (default: none); see the module header for the layering and the variables
  * @returns the full configuration, every key present, deeply frozen
  * @throws {ConfigError} `EMON_INVALID_CONFIG` listing every problem (file or variable, key, what is
- *   allowed), also for unreadable files, invalid JSON and a `configDir` that is not a directory
+ *   allowed), also for unreadable files, invalid JSON and a `configDir` that does not exist or is
+ *   not a directory
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `options` itself is malformed
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
@@ -134,7 +136,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   if (options.configDir !== undefined) {
     const stat = statSync(options.configDir, { throwIfNoEntry: false });
-    if (stat !== undefined && !stat.isDirectory()) {
+    if (stat === undefined) {
+      // A typo'd path would otherwise run on the defaults without a word.
+      const message = `configDir does not exist (resolved to ${resolve(options.configDir)}); create it, or omit configDir to run on the defaults`;
+      throw new ConfigError([{ origin: 'file', source: options.configDir, key: '', message }]);
+    }
+    if (!stat.isDirectory()) {
       throw new ConfigError([{ origin: 'file', source: options.configDir, key: '', message: 'configDir is not a directory' }]);
     }
   }

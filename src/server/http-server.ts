@@ -309,7 +309,8 @@ export class HttpServer {
   #checkCaller(req: IncomingMessage): void {
     if (req.headers.host === undefined) throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
     if (!this.#access.hostAllowed(req.headers)) {
-      throw new HttpError(403, `host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))} is not this server (use 127.0.0.1 or localhost, or add the origin to allowed_origins)`);
+      const host = String(req.headers.host ?? '').slice(0, 100);
+      throw new HttpError(403, `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to dashboard.allowed_origins)`);
     }
     if (!this.#access.originAllowed(req.headers)) {
       throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to dashboard.allowed_origins)`);

@@ -8,7 +8,6 @@
  * (committed and flushed): an awaited `put` survives SIGKILL, an un-awaited one may not. Reads are
  * synchronous; a read-only store first moves to the newest committed snapshot.
  */
-import type { Database } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 
 /** A record key: a string, a finite number, or an array of them (compared element by element). */
@@ -24,6 +23,22 @@ export interface RecordRange {
   limit?: number;
   /** Newest (highest key) first; then `start` is the high end. */
   reverse?: boolean;
+}
+
+/**
+ * The part of an lmdb-js `Database` a `RecordDb` uses. Declared here so the package's public
+ * declarations carry no lmdb types: lmdb's index.d.ts fails a consumer's `skipLibCheck: false`
+ * under module nodenext (TS1203).
+ */
+export interface RecordBackend<V> {
+  get(key: RecordKey): V | undefined;
+  put(key: RecordKey, value: V): Promise<boolean>;
+  remove(key: RecordKey): Promise<boolean>;
+  getRange(options: RecordRange): Iterable<{ key: RecordKey; value: V }>;
+  getKeys(options: { limit: number }): Iterable<RecordKey>;
+  getCount(): number;
+  transaction<T>(action: () => T): Promise<T>;
+  clearAsync(): Promise<unknown>;
 }
 
 /** What a `RecordDb` needs from the store that owns it. */
@@ -51,11 +66,11 @@ export function checkRecordDbName(name: unknown): asserts name is string {
 export class RecordDb<V> {
   /** The collection's name (the LMDB database is `rec:<name>`). */
   readonly name: string;
-  readonly #db: Database<V, RecordKey>;
+  readonly #db: RecordBackend<V>;
   readonly #host: RecordDbHost;
 
   /** @internal use `MetricStore.records(name)` */
-  constructor(name: string, db: Database<V, RecordKey>, host: RecordDbHost) {
+  constructor(name: string, db: RecordBackend<V>, host: RecordDbHost) {
     this.name = name;
     this.#db = db;
     this.#host = host;
@@ -93,7 +108,7 @@ export class RecordDb<V> {
     }
     return this.#read('range', () => {
       const out: Array<[RecordKey, V]> = [];
-      for (const { key, value } of this.#db.getRange(options as never)) out.push([key, value]);
+      for (const { key, value } of this.#db.getRange(options)) out.push([key, value]);
       return out;
     });
   }
@@ -125,7 +140,7 @@ export class RecordDb<V> {
 
   /** Deletes every record in one transaction. Resolves once durable. */
   clear(): Promise<void> {
-    return this.#write('clear', () => this.#db.clearAsync() as Promise<unknown>);
+    return this.#write('clear', () => this.#db.clearAsync());
   }
 
   #read<T>(op: string, read: () => T): T {

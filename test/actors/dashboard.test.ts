@@ -65,7 +65,15 @@ describe('dashboard process', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const err = await initError({ port });
-      expect(String((err.cause as Error)?.message ?? err.message)).toContain('EADDRINUSE');
+      const cause = err.cause as MonitorError;
+      expect(cause).toBeInstanceOf(MonitorError);
+      expect(cause.code).toBe(ErrorCode.ListenFailed);
+      expect(cause.message).toBe(
+        `the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); ` +
+          'set dashboard.port ("port" in dashboard.json, config: { dashboard: { port } }, or ERLMCP_DASHBOARD_PORT) to a free port, ' +
+          'or to 0 for any free port (mon.dashboardAddress() tells which), or run without the dashboard: dashboard.dashboard_enabled false',
+      );
+      expect((cause.cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }

@@ -146,8 +146,17 @@ describe('loadConfig', () => {
   });
 
   describe('missing directory or files', () => {
-    it('gives all defaults for a directory that does not exist', () => {
-      expect(loadConfig({ configDir: join(tmpdir(), 'erlmcp-no-such-dir', 'configs'), env: {} })).toEqual(loadConfig({ env: {} }));
+    it('gives all defaults for an empty directory', () => {
+      expect(loadConfig({ configDir: configDir(), env: {} })).toEqual(loadConfig({ env: {} }));
+    });
+
+    it('refuses a configDir that does not exist instead of running on the defaults', () => {
+      const missing = join(configDir(), 'confgs');
+      const err = configError(() => loadConfig({ configDir: missing, env: {} }));
+      expect(err.code).toBe(ErrorCode.InvalidConfig);
+      expect(err.message).toBe(`${missing}: configDir does not exist (resolved to ${missing}); create it, or omit configDir to run on the defaults`);
+      const relative = configError(() => loadConfig({ configDir: 'no-such-configs', env: {} }));
+      expect(relative.message).toContain(`(resolved to ${join(process.cwd(), 'no-such-configs')})`);
     });
 
     it('gives defaults for missing files and missing keys, and reads present ones', () => {
