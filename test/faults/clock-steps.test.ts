@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COLLECTOR_NAME } from '../../actors/collector.js';
 import { ALERTING_NAME, type AlertingProtocol } from '../../actors/alerting.js';
 import type { ClockSource } from '../../src/clock.js';
+import { HTTP_METRICS } from '../../src/sources/http-instrument.js';
 import type { Pid } from '../../src/otp/index.js';
 import type { PerformanceReport } from '../../src/performance/report.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
@@ -55,18 +56,18 @@ afterEach(runCleanups);
 
 /** Request metrics as `instrument.http` registers them, and a load helper. */
 function traffic(tree: Tree) {
-  const total = tree.mon.metrics.counter('requests.total', { labels: ['server', 'method', 'code'] });
-  const errors = tree.mon.metrics.counter('requests.errors', { labels: ['server', 'method', 'code'] });
-  const latency = tree.mon.metrics.histogram('response_time', { unit: 'ms', labels: ['server'] });
+  const total = tree.mon.metrics.counter(HTTP_METRICS.requests, { labels: ['server', 'method', 'route', 'code'] });
+  const errors = tree.mon.metrics.counter(HTTP_METRICS.errors, { labels: ['server', 'method', 'route', 'code'] });
+  const latency = tree.mon.metrics.histogram(HTTP_METRICS.duration, { unit: 'ms', labels: ['server', 'method', 'route'] });
   return {
     /** `n` requests of `ms` each, `failed` of them 500s. */
     serve(n: number, ms = 40, failed = 0) {
-      total.inc({ server: 'api', method: 'GET', code: '200' }, n - failed);
+      total.inc({ server: 'api', method: 'GET', route: '/', code: '200' }, n - failed);
       if (failed > 0) {
-        total.inc({ server: 'api', method: 'GET', code: '500' }, failed);
-        errors.inc({ server: 'api', method: 'GET', code: '500' }, failed);
+        total.inc({ server: 'api', method: 'GET', route: '/', code: '500' }, failed);
+        errors.inc({ server: 'api', method: 'GET', route: '/', code: '500' }, failed);
       }
-      for (let i = 0; i < n; i++) latency.observe(ms, { server: 'api' });
+      for (let i = 0; i < n; i++) latency.observe(ms, { server: 'api', method: 'GET', route: '/' });
     },
   };
 }
@@ -142,7 +143,7 @@ describe('clock steps', () => {
     expect(Math.max(...reports.entries.map((r) => r.at))).toBeLessThanOrEqual(clock.wall);
     await tree.mon.stop();
     const points = await storedPoints(tree.dataDir);
-    expect(points.filter((p) => p.name === 'requests.total').length).toBeGreaterThan(0);
+    expect(points.filter((p) => p.name === HTTP_METRICS.requests).length).toBeGreaterThan(0);
     // 141 points stamped a day ahead stayed in the store before.
     expect(points.filter((p) => p.ts > clock.wall + 1000)).toEqual([]);
   });
@@ -176,7 +177,7 @@ describe('clock steps', () => {
     await tree.mon.stop();
     // The newest point of the request counter is the final total (held at the last stamp, not
     // written an hour back under older points).
-    const total = (await storedPoints(tree.dataDir)).filter((p) => p.name === 'requests.total' && p.labels.code === '200');
+    const total = (await storedPoints(tree.dataDir)).filter((p) => p.name === HTTP_METRICS.requests && p.labels.code === '200');
     const newest = total.reduce((a, b) => (b.ts >= a.ts ? b : a));
     expect(newest.value).toBe(27 * 95);
     expect(newest.ts).toBeGreaterThanOrEqual(before.at);
