@@ -277,7 +277,7 @@ export class MetricStore {
       }
     }
     if (writersInProcess.has(dir)) {
-      throw new MonitorError(ErrorCode.StoreLocked, `${dir} is already open for writing in this process; close that store first or open with readOnly: true`);
+      throw new MonitorError(ErrorCode.StoreLocked, `${dir} is already open for writing in this process; close that store first, or read it with MetricStore.open({ dataDir, readOnly: true })`);
     }
     try {
       fs.mkdirSync(dir, { recursive: true });

@@ -555,7 +555,7 @@ describe('MetricStore argument and state errors', () => {
     expectMonitorError(
       () => MetricStore.open({ dataDir: stores.dir }),
       ErrorCode.StoreLocked,
-      `${stores.dir} is already open for writing in this process; close that store first or open with readOnly: true`,
+      `${stores.dir} is already open for writing in this process; close that store first, or read it with MetricStore.open({ dataDir, readOnly: true })`,
     );
     await first.close();
     expect(stores.open().seriesDefs()).toEqual([]);
