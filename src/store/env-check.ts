@@ -32,7 +32,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RootDatabase } from 'lmdb';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 
 const MDB_MAGIC = 0xbeef_c0de;
@@ -185,7 +184,7 @@ function readAt(fd: number, position: number, length: number): Buffer {
  * The names in the env's main database that are not a metric store's, or `undefined` when every
  * name is ours (an empty env included). Reads only.
  */
-export function foreignNames(env: RootDatabase): string[] | undefined {
+export function foreignNames(env: { getKeys(): Iterable<unknown> }): string[] | undefined {
   const foreign: string[] = [];
   try {
     for (const key of env.getKeys()) {

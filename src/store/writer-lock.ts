@@ -11,13 +11,34 @@
  * while another creates and locks a new one. Its content (pid, host, time) is for people only;
  * the lock is what counts.
  *
- * Node has no flock; it comes from `fs-ext` (a small native addon built at install).
+ * Node has no flock; it comes from `fs-ext-extra-prebuilt` (fs-ext's addon with binaries for
+ * Linux/macOS x64/arm64 in the package, so no compiler or install script is needed). It is loaded
+ * on the first writable open, so importing the package never fails on a platform without a binary.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import fsExt from 'fs-ext';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
+
+type Flock = (fd: number, flags: 'exnb') => number;
+let flockSync: Flock | undefined;
+
+function loadFlock(file: string): Flock {
+  if (flockSync !== undefined) return flockSync;
+  try {
+    const addon = createRequire(import.meta.url)('fs-ext-extra-prebuilt') as { flockSync: Flock };
+    flockSync = addon.flockSync;
+    return flockSync;
+  } catch (err) {
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `cannot take the writer lock on ${file}: the flock addon (fs-ext-extra-prebuilt) has no binary for ${process.platform}-${process.arch} ` +
+        `and was not built (${toError(err).message}); allow its install script to build it (npm needs python3, make and a C++ compiler)`,
+      { cause: err },
+    );
+  }
+}
 
 /** The lock file's name inside the data dir. */
 export const WRITER_LOCK_FILE = 'writer.lock';
@@ -57,8 +78,15 @@ export class WriterLock {
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `cannot open the writer lock file ${file}: ${toError(err).message}`, { cause: err });
     }
+    let flock: Flock;
     try {
-      fsExt.flockSync(fd, 'exnb');
+      flock = loadFlock(file);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    try {
+      flock(fd, 'exnb');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const holder = code === 'EAGAIN' || code === 'EWOULDBLOCK' ? readHolder(fd) : undefined;
