@@ -59,6 +59,8 @@ interface Opened {
   requests: string[];
   /** Client messages the page sent on its WebSockets. */
   sent: Array<{ type: string }>;
+  /** The `at` of each frame the page received, in order. */
+  framesAt: number[];
 }
 
 /** A feed client of our own: the frames the server sent, to compare with what the page shows. */
@@ -105,9 +107,16 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     page.on('request', (r) => requests.push(r.url()));
-    page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)) as { type: string })));
+    const framesAt: number[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)) as { type: string }));
+      ws.on('framereceived', (f) => {
+        const msg = JSON.parse(String(f.payload)) as ServerMsg;
+        if (msg.type === 'frame') framesAt.push(msg.at);
+      });
+    });
     await page.goto(`${server.url}/${query}`);
-    return { context, page, errors, requests, sent };
+    return { context, page, errors, requests, sent, framesAt };
   }
 
   /** Waits until the feed is live and every chart has points. */
@@ -119,7 +128,7 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
   it('loads with no console errors and plots the frames the server sends', async () => {
     const recorder = recordFrames(server.url);
     try {
-      const { page, errors, context } = await open();
+      const { page, errors, context, framesAt } = await open();
       await ready(page);
       expect(await page.textContent('#title')).toBe('erlmcp monitor');
       expect(await page.$$eval('.chart-card', (cards) => cards.map((c) => c.getAttribute('data-chart')))).toEqual(MAIN_CHARTS);
@@ -133,11 +142,18 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
       expect(last[1]).toBe(frame.charts.response_time!.p99![1]);
       expect(typeof last[1]).toBe('number');
 
-      // History filled the live window before the first frame; at most data_points are kept.
-      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBeGreaterThan(10);
-      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBeLessThanOrEqual(DATA_POINTS);
-      // uPlot holds the points; the dials show values.
-      for (const id of ['response_time', 'throughput', 'error_rate']) expect(await page.evaluate((c) => window.__dashboard.plottedCount(c), id)).toBeGreaterThan(10);
+      // History filled the live window: points older than the first frame the page got (the
+      // backfill answer may land after that frame, so wait for it rather than look once).
+      await expect.poll(() => framesAt.length, WAIT).toBeGreaterThan(0);
+      const firstFrameAt = framesAt[0]!;
+      await page.waitForFunction((t) => (window.__dashboard.span('response_time', 'p50')?.[0] ?? Infinity) < t, firstFrameAt, WAIT);
+      // At most data_points are kept: once full, a newer frame keeps the count at the limit.
+      await page.waitForFunction((n) => window.__dashboard.pointCount('response_time', 'p50') === n, DATA_POINTS, WAIT);
+      const full = (await page.evaluate(() => window.__dashboard.lastPoint('response_time', 'p50')))!;
+      await page.waitForFunction((t) => (window.__dashboard.lastPoint('response_time', 'p50')?.[0] ?? 0) > t, full[0], WAIT);
+      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBe(DATA_POINTS);
+      // uPlot holds the points (it redraws on the next animation frame); the dials show values.
+      for (const id of ['response_time', 'throughput', 'error_rate']) await page.waitForFunction((c) => window.__dashboard.plottedCount(c) > 10, id, WAIT);
       expect(await page.evaluate(() => window.__dashboard.plottedCount('resource_usage'))).toBe(2);
       expect(await page.locator('[data-chart="resource_usage"] .gauge-text').allTextContents()).toEqual([expect.stringMatching(/^\d+(\.\d+)?%$/), expect.stringMatching(/^\d+(\.\d+)?%$/)]);
       expect(await page.locator('[data-chart="response_time"] .legend-value').allTextContents()).toEqual([

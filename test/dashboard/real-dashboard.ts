@@ -117,7 +117,8 @@ export interface RealDashboard {
 }
 
 /**
- * Seeds a day of history (every 10 min, then every 30 s for the last hour), starts the driver and
+ * Seeds a day of history (every 10 min, every 30 s for the last hour, every refresh interval for
+ * the last `data_points` intervals), starts the driver and
  * the dashboard process on 127.0.0.1 with `auth_token` {@link TOKEN}.
  * @param options.config `dashboard.json` keys over the test's (refresh 200 ms, 50 points, token, "ops")
  * @param options.seedHistory default true
@@ -137,7 +138,10 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
   const start = Date.now();
   const seedTimes: number[] = [];
   for (let t = start - 86_400_000; t < start - 3_600_000; t += 600_000) seedTimes.push(t);
-  for (let t = start - 3_600_000; t < start; t += 30_000) seedTimes.push(t);
+  for (let t = start - 3_600_000; t < start - DATA_POINTS * REFRESH_MS; t += 30_000) seedTimes.push(t);
+  // The live window before the start at the refresh rate, so a page that opens at once still
+  // finds a full window of history (the driver's flushes cover the time after the start).
+  for (let t = start - DATA_POINTS * REFRESH_MS; t < start; t += REFRESH_MS) seedTimes.push(t);
   for (const t of options.seedHistory === false ? [] : seedTimes) {
     setValues(g, Math.floor(t / 30_000));
     await flushTable(registry, store, t);
