@@ -71,7 +71,7 @@ export class TimePlot {
       },
       axes: [
         { ...axis, space: 60 },
-        { ...axis, size: 48, values: (_u, splits) => splits.map((v) => formatTick(v, unit)) },
+        { ...axis, size: unit === 'bytes' ? 64 : 48, values: (_u, splits) => splits.map((v) => formatTick(v, unit)) },
       ],
       series: [{}, ...series],
       hooks: { setCursor: [(u) => onCursor(u.cursor.idx ?? null)] },
