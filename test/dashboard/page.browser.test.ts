@@ -231,12 +231,12 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     for (const i of [0, 2, 3]) expect(legend[i]).toMatch(/^\d+(\.\d+)?k? req\/s$/);
     // One unit spelling: no "req/sec" anywhere on the page.
     expect(await page.textContent('body')).not.toContain('req/sec');
-    await page.locator('[data-chart="status_codes"]').screenshot({ path: path.join(SHOTS, 'panel-status.png') });
-    await page.locator('[data-chart="memory"]').screenshot({ path: path.join(SHOTS, 'panel-memory.png') });
     // The seventh chart, alone in its row of two columns, takes the whole row.
     const [last, first] = await Promise.all(['event_loop', 'response_time'].map((id) => page.locator(`[data-chart="${id}"]`).boundingBox()));
     expect(last!.width).toBeGreaterThan(first!.width * 1.8);
     await page.screenshot({ path: path.join(SHOTS, 'desktop-runtime.png'), fullPage: true });
+    await page.locator('[data-chart="status_codes"]').screenshot({ path: path.join(SHOTS, 'panel-status.png') });
+    await page.locator('[data-chart="memory"]').screenshot({ path: path.join(SHOTS, 'panel-memory.png') });
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -268,12 +268,17 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
       for (const id of MAIN_CHARTS) await page.waitForSelector(`[data-chart="${id}"].is-empty`, { ...WAIT, state: 'attached' });
       expect(await page.locator('[data-chart="memory"] .empty').isVisible()).toBe(true);
       expect(await page.textContent('[data-chart="memory"] .empty')).toBe('No data');
+      // No invented axes behind it, and no dial arc.
+      expect(await page.locator('[data-chart="memory"] .u-axis').first().isVisible()).toBe(false);
+      expect(await page.locator('[data-chart="resource_usage"] .gauge-value').first().isVisible()).toBe(false);
       expect(await page.locator('[data-chart="status_codes"] .legend-value').allTextContents()).toEqual(['–', '–', '–', '–']);
       // Dials and score tiles say "no data", not a red 0.
       expect(await page.locator('[data-chart="resource_usage"] .gauge-text').allTextContents()).toEqual(['no data', 'no data']);
       expect(await page.locator('.score .score-value').allTextContents()).toEqual(['no data', 'no data', 'no data', 'no data', 'no data']);
       for (const tile of await page.locator('.score').all()) expect(await tile.getAttribute('class')).toContain('level-none');
       await page.screenshot({ path: path.join(SHOTS, 'no-data.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: path.join(SHOTS, 'no-data-390.png'), fullPage: true });
 
       // Values appear; a page opened now shows them at once, 60 s before the next tick.
       quiet.setValuesOnce();
