@@ -271,14 +271,14 @@ export class WsServer {
         if (unknown !== undefined) {
           return this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`);
         }
+        const next = msg.type === 'subscribe' ? union(client.sub, msg) : difference(client.sub, msg);
+        if (next.metrics.length > this.#limits.maxMetrics) {
+          return this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`);
+        }
         const known = this.#options.knownMetric;
         const unknownMetric = msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
         if (unknownMetric !== undefined) {
           return this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`);
-        }
-        const next = msg.type === 'subscribe' ? union(client.sub, msg) : difference(client.sub, msg);
-        if (next.metrics.length > this.#limits.maxMetrics) {
-          return this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`);
         }
         const added = subscriptionKey(next) !== client.key;
         client.sub = next;
