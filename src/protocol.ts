@@ -23,6 +23,11 @@ export interface ChartSeriesDef {
   metric: string;
   /** Exact label values of the series (omitted: the series with no labels, or all series summed). */
   labels?: Record<string, string>;
+  /**
+   * Label value prefixes: every series whose value of each named label starts with the prefix,
+   * combined as for omitted `labels`; e.g. `{ code: '5' }` on a request counter is the 5xx class.
+   */
+  label_prefix?: Record<string, string>;
   /** Default `'value'`. */
   stat?: SeriesStat;
 }

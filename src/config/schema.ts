@@ -483,6 +483,8 @@ const chartSeriesSchema = z.strictObject({
   metric: metricName(),
   /** Exact label values; omitted = the series with no labels, or every series of the metric combined. */
   labels: expecting(z.record(z.string(), z.string()), 'an object of label name to string value').optional(),
+  /** Label value prefixes: every series whose label starts with it, combined (e.g. {"code": "5"} for 5xx). */
+  label_prefix: expecting(z.record(z.string(), z.string()), 'an object of label name to a value prefix').optional(),
   stat: expecting(z.enum(['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count']), 'a series statistic').default('value'),
 });
 

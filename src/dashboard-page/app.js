@@ -284,6 +284,16 @@ async function loadRange(ms) {
   if (range === ms) rangeTimer = setTimeout(() => void loadRange(ms), Math.max(def.refresh_interval, ms / def.data_points));
 }
 
+/** A last chart alone in its row of several columns takes the whole row instead of leaving a hole. */
+function spanLonelyLast() {
+  const cards = chartsEl.children;
+  const last = /** @type {HTMLElement | undefined} */ (cards[cards.length - 1]);
+  const prev = /** @type {HTMLElement | undefined} */ (cards[cards.length - 2]);
+  if (!last || !prev) return;
+  last.classList.remove('span-row');
+  if (last.offsetTop > prev.offsetTop && prev.offsetLeft > last.offsetLeft) last.classList.add('span-row');
+}
+
 async function start() {
   def = await loadDashboard();
   if (!def) return;
@@ -297,6 +307,7 @@ async function start() {
     chartsEl.append(p.card);
   }
   for (const p of panels.values()) p.mount();
+  new ResizeObserver(spanLonelyLast).observe(chartsEl);
   rangeEl.addEventListener('click', (ev) => {
     const b = /** @type {HTMLElement} */ (ev.target).closest('button[data-range]');
     if (!b) return;

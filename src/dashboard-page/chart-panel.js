@@ -186,7 +186,8 @@ export class ChartPanel {
 
   render() {
     const buffers = this.labels.map((l) => this.shown().get(l));
-    const hasData = buffers.some((b) => b.length > 0);
+    // Points whose values are all null (the feed's "no data") leave the card empty, not a flat line at 0.
+    const hasData = buffers.some((b) => b.lastValue() !== null);
     this.card.classList.toggle('is-empty', !hasData);
     if (this.view instanceof TimePlot) {
       this.view.update(alignBuffers(buffers));

@@ -55,32 +55,60 @@ function trim(v) {
   return String(Number(v.toPrecision(3)));
 }
 
+/** Spellings of one unit, shown one way (configs say "req/sec", the charts "req/s"). */
+const UNIT_ALIASES = { percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', milliseconds: 'ms', byte: 'bytes' };
+
+/** @param {string} unit */
+function canonicalUnit(unit) {
+  return Object.hasOwn(UNIT_ALIASES, unit) ? UNIT_ALIASES[unit] : unit;
+}
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
 /**
- * A value with its unit: "12.3 ms", "45%". A `ratio` (0-1) shows as a percentage.
+ * A byte count with a binary prefix: 123456789 → "118 MiB", 1536 → "1.5 KiB".
+ * @param {number} v
+ */
+function formatBytes(v) {
+  let i = 0;
+  let n = v;
+  while (Math.abs(n) >= 1024 && i < BYTE_UNITS.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${formatNumber(n)} ${BYTE_UNITS[i]}`;
+}
+
+/**
+ * A value with its unit: "12.3 ms", "45%", "118 MiB". A `ratio` (0-1) shows as a percentage.
  * @param {number | null | undefined} v
  * @param {string} unit
  */
 export function formatValue(v, unit) {
-  if (unit === 'percent' || unit === 'percentage') unit = '%';
+  unit = canonicalUnit(unit);
+  if (unit === 'bytes' && typeof v === 'number' && Number.isFinite(v)) return formatBytes(v);
   const n = formatNumber(unit === 'ratio' && typeof v === 'number' ? v * 100 : v);
   if (n === '–' || !unit) return n;
   return unit === '%' || unit === 'ratio' ? `${n}%` : `${n} ${unit}`;
 }
 
 /**
- * An axis tick: the number alone, a ratio as a percentage.
+ * An axis tick: the number alone, a ratio as a percentage, bytes with their prefix.
  * @param {number} v
  * @param {string} unit
  */
 export function formatTick(v, unit) {
+  unit = canonicalUnit(unit);
+  if (unit === 'bytes') return formatBytes(v);
   return unit === 'ratio' ? `${formatNumber(v * 100)}%` : formatNumber(v);
 }
 
 /**
- * The unit as a chart header shows it (`ratio` → `%`).
+ * The unit as a chart header shows it (`ratio` → `%`, one spelling per unit).
  * @param {string} unit
  */
 export function displayUnit(unit) {
+  unit = canonicalUnit(unit);
   return unit === 'ratio' ? '%' : unit;
 }
 

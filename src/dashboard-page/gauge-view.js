@@ -55,8 +55,9 @@ export class GaugeView {
       const dial = this.dials[i];
       const has = typeof v === 'number' && Number.isFinite(v);
       const share = has ? Math.max(0, Math.min(1, v / this.max)) : 0;
-      dial.value.setAttribute('stroke-dasharray', `${(share * 100).toFixed(2)} 100`);
-      dial.value.setAttribute('class', `gauge-value ${share >= 0.9 ? 'level-crit' : share >= 0.7 ? 'level-warn' : 'level-ok'}`);
+      // A gap longer than the arc: a gap of exactly its length puts a round cap's dot at the far end.
+      dial.value.setAttribute('stroke-dasharray', `${(share * 100).toFixed(2)} 200`);
+      dial.value.setAttribute('class', `gauge-value ${!has ? 'level-none' : share >= 0.9 ? 'level-crit' : share >= 0.7 ? 'level-warn' : 'level-ok'}`);
       dial.text.textContent = has ? formatValue(v, this.opts.unit) : 'no data';
       dial.graphic.setAttribute('aria-label', `${dial.label}: ${dial.text.textContent}`);
     });

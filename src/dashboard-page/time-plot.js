@@ -3,6 +3,11 @@
  * colours come from the theme's CSS variables, so a theme change rebuilds the plot.
  */
 import { cssVar, formatTick } from './dom.js';
+
+/** Byte axis steps: powers of two from 1 B. */
+const BYTE_INCRS = Array.from({ length: 51 }, (_, k) => 2 ** k);
+/** Time axis steps, seconds: 1 s to a year. */
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 2_592_000, 31_536_000];
 import { withAlpha } from './palette.js';
 
 export class TimePlot {
@@ -70,8 +75,15 @@ export class TimePlot {
         },
       },
       axes: [
-        { ...axis, space: 60 },
-        { ...axis, size: 48, values: (_u, splits) => splits.map((v) => formatTick(v, unit)) },
+        // Whole seconds at least: on a wide chart of a few seconds uPlot's own steps go to 0.5 s (":27.500").
+        { ...axis, space: 60, incrs: TIME_INCRS },
+        {
+          ...axis,
+          size: unit === 'bytes' ? 64 : 48,
+          // Bytes step in powers of two, so the ticks read 64 MiB, 128 MiB rather than 47.7 MiB, 95.4 MiB.
+          ...(unit === 'bytes' ? { incrs: BYTE_INCRS } : {}),
+          values: (_u, splits) => splits.map((v) => formatTick(v, unit)),
+        },
       ],
       series: [{}, ...series],
       hooks: { setCursor: [(u) => onCursor(u.cursor.idx ?? null)] },

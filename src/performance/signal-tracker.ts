@@ -6,6 +6,11 @@
  * (`burn_rate.fast|slow.<slo>`). A resolve carries the severity of what it resolves. An SLA
  * without data keeps its state (no evidence either way, e.g. right after a restart); a threshold
  * figure without data counts as not breached.
+ *
+ * While a condition fires, a check whose text differs from the last one sent (a new current value,
+ * window or sample count) sends a `firing` repeat: alerting keeps the firing alert and takes its
+ * message and value, so the alert says what the panel shows (245 ms when it fired, 532 ms now),
+ * not the value it fired with. Repeats are not transitions: nothing is logged for them.
  */
 import type { Severity } from '../alerts/severity.js';
 import type { AlertSignal } from '../alerts/signal.js';
@@ -28,7 +33,7 @@ export function slaMessage(sla: SlaResult): string {
   if (sla.current === null) return `SLA ${sla.name}: no data over ${Math.round(sla.window_ms / 1000)} s`;
   const unit = SLA_UNIT[sla.kind] ?? 'ratio';
   return (
-    `SLA ${sla.name} ${sla.status}: current ${formatValue(sla.current, unit)} vs target ${formatValue(sla.target, unit)} ` +
+    `SLA ${sla.name} ${sla.status}: current ${formatValue(sla.current, unit)} vs target ${formatValue(sla.target, unit, true)} ` +
     `(${sla.direction.replace(/_/g, ' ')}; compliance ${sla.compliance!.toFixed(1)} %, ${Math.round(sla.covered_ms / 1000)} s, ${sla.samples} samples)`
   );
 }
@@ -65,6 +70,8 @@ export class SignalTracker {
   readonly #rules: readonly ThresholdRule[];
   readonly #state: AlertState;
   readonly #log: Logger;
+  /** The message last sent per firing condition. */
+  readonly #sent = new Map<string, string>();
 
   /**
    * @param rules the threshold rules (`thresholdRules(config)`)
@@ -130,7 +137,15 @@ export class SignalTracker {
   ): boolean {
     const before = this.#state.severityOf(key);
     const change = this.#state.update(key, severity);
-    if (change === undefined) return false;
+    if (change === undefined) {
+      if (severity !== undefined && this.#sent.get(key) !== message) {
+        this.#sent.set(key, message);
+        out.push({ source: PERFORMANCE_SIGNAL_SOURCE, key, state: 'firing', severity, message, ...(extra.value === undefined ? {} : { value: extra.value }), threshold: extra.threshold, at });
+      }
+      return false;
+    }
+    if (change === 'resolved') this.#sent.delete(key);
+    else this.#sent.set(key, message);
     out.push({
       source: PERFORMANCE_SIGNAL_SOURCE,
       key,

@@ -47,9 +47,18 @@ export function isBreached(rule: ThresholdRule, measured: Measured): boolean {
 
 const UNIT_TEXT: Record<Measured['unit'], string> = { ms: ' ms', 'req/s': ' req/s', ratio: '', percent: ' %' };
 
-/** `182.4 ms`, `0.0312`, `85.0 %`. */
-export function formatValue(value: number, unit: Measured['unit']): string {
-  const text = unit === 'ratio' ? value.toPrecision(3) : value.toFixed(1);
+/**
+ * `182.4 ms`, `0.0312`, `85.0 %`; a percentage between 99 and 100 with five significant digits
+ * (`99.973 %`: one decimal would call it 100.0 %).
+ * @param exact for a configured figure (a threshold, a target): as above when that is exact,
+ *   otherwise every digit it has (`99.999 %`, not `100.0 %`)
+ */
+export function formatValue(value: number, unit: Measured['unit'], exact = false): string {
+  let text: string;
+  if (unit === 'ratio') text = value.toPrecision(3);
+  else if (!exact && unit === 'percent' && value > 99 && value < 100) text = value.toPrecision(5);
+  else text = value.toFixed(1);
+  if (exact && Number(text) !== value) text = String(Number(value.toPrecision(6)));
   return `${text}${UNIT_TEXT[unit]}`;
 }
 
@@ -59,5 +68,5 @@ export function describeCheck(rule: ThresholdRule, measured: Measured): string {
   const breached = isBreached(rule, measured);
   const op = rule.breachWhen === 'above' ? (breached ? '>' : '<=') : breached ? '<' : '>=';
   const window = measured.window_ms === null ? 'latest reading' : `window ${Math.round(measured.window_ms / 1000)} s, ${measured.samples} samples`;
-  return `${rule.label} ${formatValue(measured.value, measured.unit)} ${op} threshold ${formatValue(rule.threshold, measured.unit)} (${window})`;
+  return `${rule.label} ${formatValue(measured.value, measured.unit)} ${op} threshold ${formatValue(rule.threshold, measured.unit, true)} (${window})`;
 }

@@ -7,7 +7,11 @@
  * - Response Time: gauge `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), line;
  * - Throughput: gauge `perf.throughput` (req/s), line;
  * - Error Rate: gauge `perf.error_rate` (ratio), line;
- * - Resource Usage: gauges `system.cpu` and `system.memory.percent` (%), gauge dials of 100.
+ * - Requests by status: counter `requests.total` (instrument.http) as req/s per status class,
+ *   its `code` label by first digit (2xx/3xx/4xx/5xx; every server, method and route summed);
+ * - Resource Usage: gauges `system.cpu` and `system.memory.percent` (% of the memory limit), dials of 100;
+ * - Memory: gauges `system.memory` (RSS) and `system.memory.heap_used` (V8 heap), bytes;
+ * - Event-loop lag: gauge `system.event_loop.delay{percentile="p99"}` (ms) of the process source.
  * It reads the performance monitor's gauges rather than the `response_time` histogram because
  * they cover every instrumented server and are what the SLAs and alerts are judged on, so the
  * chart shows what the alerts say. A host without the performance monitor can configure a
@@ -18,7 +22,13 @@
 import type { DashboardConfig } from '../config/schema.js';
 import type { ChartDef, ChartType, DashboardDef } from '../protocol.js';
 
-/** The built-in default dashboard, as in the source design. */
+/** instrument.http's request counter and its status code label, read by the status-class chart. */
+export const HTTP_REQUESTS = { metric: 'requests.total', statusLabel: 'code' } as const;
+
+/** The status classes the status chart shows, by the status code's first digit. */
+const STATUS_CLASSES = ['2', '3', '4', '5'] as const;
+
+/** The built-in default dashboard: the source design's four charts and the runtime's own. */
 export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
   name: 'main',
   title: 'erlmcp monitor',
@@ -37,6 +47,13 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
     { id: 'throughput', title: 'Throughput', type: 'line', unit: 'req/s', series: [{ label: 'req/s', metric: 'perf.throughput', stat: 'value' }] },
     { id: 'error_rate', title: 'Error Rate', type: 'line', unit: 'ratio', series: [{ label: 'errors', metric: 'perf.error_rate', stat: 'value' }] },
     {
+      id: 'status_codes',
+      title: 'Requests by status',
+      type: 'line',
+      unit: 'req/s',
+      series: STATUS_CLASSES.map((c) => ({ label: `${c}xx`, metric: HTTP_REQUESTS.metric, label_prefix: { [HTTP_REQUESTS.statusLabel]: c }, stat: 'rate' as const })),
+    },
+    {
       id: 'resource_usage',
       title: 'Resource Usage',
       type: 'gauge',
@@ -44,8 +61,25 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
       max: 100,
       series: [
         { label: 'CPU', metric: 'system.cpu', stat: 'value' },
-        { label: 'Memory', metric: 'system.memory.percent', stat: 'value' },
+        { label: 'Memory of limit', metric: 'system.memory.percent', stat: 'value' },
       ],
+    },
+    {
+      id: 'memory',
+      title: 'Memory',
+      type: 'line',
+      unit: 'bytes',
+      series: [
+        { label: 'RSS', metric: 'system.memory', stat: 'value' },
+        { label: 'heap used', metric: 'system.memory.heap_used', stat: 'value' },
+      ],
+    },
+    {
+      id: 'event_loop',
+      title: 'Event-loop lag',
+      type: 'line',
+      unit: 'ms',
+      series: [{ label: 'p99', metric: 'system.event_loop.delay', labels: { percentile: 'p99' }, stat: 'value' }],
     },
   ],
 } satisfies DashboardDef);
@@ -69,7 +103,13 @@ export function dashboardsFrom(config: Pick<DashboardConfig, 'dashboards' | 'cha
           title: c.title,
           type: c.type ?? fallback,
           unit: c.unit,
-          series: c.series.map((s) => ({ label: s.label, metric: s.metric, stat: s.stat, ...(s.labels === undefined ? {} : { labels: { ...s.labels } }) })),
+          series: c.series.map((s) => ({
+            label: s.label,
+            metric: s.metric,
+            stat: s.stat,
+            ...(s.labels === undefined ? {} : { labels: { ...s.labels } }),
+            ...(s.label_prefix === undefined ? {} : { label_prefix: { ...s.label_prefix } }),
+          })),
           ...(c.max === undefined ? {} : { max: c.max }),
         }),
       ),

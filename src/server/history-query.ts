@@ -28,7 +28,7 @@ import { derivedKey } from '../metrics/table-store.js';
 import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from '../protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
-import { selectSeries } from './live-reader.js';
+import { matchesPrefix, selectSeries } from './live-reader.js';
 
 const STATS: readonly SeriesStat[] = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'];
 const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
@@ -134,7 +134,8 @@ export class HistoryQuery {
     }
     const perSeries = stored.map((s) => this.#seriesPoints(s, type!, stat, from, to, points));
     const combined = perSeries.length === 1 ? perSeries[0]! : combine(perSeries, stat, from, to, points);
-    return { label: def.label, metric: def.metric, labels: { ...(def.labels ?? (stored.length === 1 ? stored[0]!.labels : {})) }, stat, points: combined };
+    const labels = def.labels ?? (stored.length === 1 && def.label_prefix === undefined ? stored[0]!.labels : {});
+    return { label: def.label, metric: def.metric, labels: { ...labels }, stat, points: combined };
   }
 
   #seriesPoints(s: StoredSeries, type: MetricType, stat: SeriesStat, from: number, to: number, points: number): Point[] {
@@ -178,15 +179,18 @@ export class HistoryQuery {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
       const type = metric.type as MetricType;
-      const series = selectSeries(metric, def.labels).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
+      const series = selectSeries(metric, def.labels, def.label_prefix).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
       if (series.length > 0) return { type, series };
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
     if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type as MetricType, series: [] };
     const wanted = def.labels;
+    const prefixes = def.label_prefix;
     const chosen =
-      wanted !== undefined
+      prefixes !== undefined
+        ? defs.filter((d) => matchesPrefix(d.labels, prefixes) && (wanted === undefined || Object.keys(wanted).every((k) => d.labels[k] === wanted[k])))
+        : wanted !== undefined
         ? defs.filter((d) => sameLabels(d.labels, wanted))
         : defs.some((d) => Object.keys(d.labels).length === 0)
           ? defs.filter((d) => Object.keys(d.labels).length === 0)

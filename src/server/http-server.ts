@@ -136,6 +136,7 @@ export class HttpServer {
     const dashboards = options.dashboards ?? dashboardsFrom(config);
     const reader = new LiveReader(options.registry, options.derived);
     this.#frames = new FrameBuilder(dashboards, reader);
+    const registry = options.registry;
     const history = new HistoryQuery(options.registry, options.store, dashboards, {
       dataPoints: config.data_points,
       defaultRangeMs: config.historical_range,
@@ -143,7 +144,21 @@ export class HttpServer {
     });
     this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
-    this.#ws = new WsServer({ dashboards: dashboards.map((d) => d.name), refreshInterval: config.refresh_interval, now: this.#now, log: this.#log, limits: options.wsLimits });
+    this.#ws = new WsServer({
+      dashboards: dashboards.map((d) => d.name),
+      refreshInterval: config.refresh_interval,
+      now: this.#now,
+      log: this.#log,
+      limits: options.wsLimits,
+      knownMetric: (name) => registry.get(name) !== undefined,
+      firstFrame: async (sub) => {
+        if (!config.real_time_enabled) return undefined;
+        // A builder of its own: the shared one holds the current tick's frames for broadcast.
+        const single = new FrameBuilder(dashboards, reader);
+        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores());
+        return single.frame(sub);
+      },
+    });
     const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
     // Node's own check runs every 30 s by default: a slowloris would hold a socket 40 s past its deadline.
     // requireHostHeader off: Node's own refusal is a bodiless 400; #checkCaller answers with the reason.
@@ -200,14 +215,17 @@ export class HttpServer {
     this.#ticks++;
     if (!this.#ws.hasSubscribers) return;
     const alerts = await this.#readAlerts();
-    let scores: Scores | null = null;
+    this.#frames.beginTick(this.#now(), alerts, this.#readScores());
+    this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
+  }
+
+  #readScores(): Scores | null {
     try {
-      scores = this.#sources.scores();
+      return this.#sources.scores();
     } catch (err) {
       this.#log.warn({ err: toError(err) }, 'dashboard: scores source failed; frame sent without scores');
+      return null;
     }
-    this.#frames.beginTick(this.#now(), alerts, scores);
-    this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
   }
 
   async #readAlerts(): Promise<AlertView[]> {

@@ -1,8 +1,9 @@
 /**
  * `LiveReader`: the newest value of a chart series, read from the metric table (never from LMDB).
  *
- * Which series: `labels` given → that exact series; omitted → the metric's only series if it has
- * no label names, otherwise every series combined (values and counts summed, histogram windows
+ * Which series: `labels` given → that exact series; `label_prefix` given → every series whose
+ * labels start with those prefixes, combined (a status class from a status code label); neither →
+ * the metric's only series if it has no label names, otherwise every series combined (values and counts summed, histogram windows
  * merged so percentiles are true percentiles of all of them). A chart series whose metric is not
  * in the table reads `DerivedValues` under the same name (e.g. `latency.p95`), then gives `null`.
  *
@@ -32,8 +33,18 @@ interface RateState {
   rate: number | null;
 }
 
+/** Whether `labels` has, for each label of `prefixes`, a value starting with its prefix. */
+export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes: Readonly<Record<string, string>>): boolean {
+  for (const name in prefixes) {
+    const value = labels[name];
+    if (value === undefined || !value.startsWith(prefixes[name]!)) return false;
+  }
+  return true;
+}
+
 /** The series of `metric` a chart series names (see the module header). */
-export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined): Series[] {
+export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined, prefixes?: Readonly<Record<string, string>>): Series[] {
+  if (prefixes !== undefined) return (metric.series() as Series[]).filter((s) => (labels === undefined || sameValues(s.labels, labels)) && matchesPrefix(s.labels, prefixes));
   if (labels !== undefined) {
     let found: Series | undefined;
     try {
@@ -48,6 +59,12 @@ export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, 
     return only === undefined ? [] : [only];
   }
   return metric.series() as Series[];
+}
+
+/** Whether `labels` has every value of `wanted` (other labels may differ). */
+function sameValues(labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean {
+  for (const name in wanted) if (labels[name] !== wanted[name]) return false;
+  return true;
 }
 
 function plainValue(series: Series): number {
@@ -82,7 +99,7 @@ export class LiveReader {
       if (def.labels !== undefined || (stat !== 'value' && stat !== 'mean')) return null;
       return this.#derived?.get(def.metric)?.value ?? null;
     }
-    const series = selectSeries(metric, def.labels);
+    const series = selectSeries(metric, def.labels, def.label_prefix);
     if (series.length === 0) return null;
     if (metric.type !== 'histogram') {
       if (stat === 'value') return sum(series, plainValue);
@@ -136,7 +153,7 @@ export class LiveReader {
   }
 
   #rate(def: ChartSeriesDef, total: number, nowMs: number): number | null {
-    const id = `${def.metric}\u0000${JSON.stringify(def.labels ?? null)}\u0000${def.stat}`;
+    const id = `${def.metric}\u0000${JSON.stringify(def.labels ?? null)}\u0000${JSON.stringify(def.label_prefix ?? null)}\u0000${def.stat}`;
     const prev = this.#rates.get(id);
     if (prev === undefined) {
       this.#rates.set(id, { at: nowMs, total, rate: null });

@@ -3,9 +3,11 @@
  * the upgrade's path, host, origin and token.
  *
  * - On connect a client gets `{ type: 'connected', client_id, ... }` and is subscribed to the
- *   first dashboard ("main"). `subscribe` / `unsubscribe` change its dashboards and metrics and
- *   are answered with `subscribed`; `ping` with `pong`. Every client message is validated here,
- *   once (`parseClientMsg`); anything malformed or unknown is answered with
+ *   first dashboard ("main"); its first `frame` follows at once (`firstFrame`), not at the next
+ *   tick. `subscribe` / `unsubscribe` change its dashboards and metrics and are answered with
+ *   `subscribed` (a subscribe, with a frame of the new subscription); `ping` with `pong`. Every
+ *   client message is validated here, once (`parseClientMsg`); anything malformed or unknown
+ *   (including a dashboard or metric the server does not have) is answered with
  *   `{ type: 'error', reason }` and the socket stays open.
  * - `broadcast` sends each client its subscription's frame (one Buffer per distinct subscription,
  *   from `FrameBuilder`), as a text frame. permessage-deflate is off: with it on, delivery p99 to
@@ -62,6 +64,13 @@ export interface WsServerOptions {
   now: () => number;
   log: Logger;
   limits?: Partial<WsLimits>;
+  /** Whether a metric exists, for `subscribe` (default: any name does). */
+  knownMetric?: (name: string) => boolean;
+  /**
+   * A frame of `sub` built now, sent after `connected` and after a subscribe so a client does not
+   * wait a whole refresh interval for its first values; `undefined` sends nothing.
+   */
+  firstFrame?: (sub: Subscription) => Promise<Buffer | undefined>;
 }
 
 /** The feed's counters, for the `stats` call and tests. */
@@ -230,6 +239,24 @@ export class WsServer {
       dashboards: [...this.#options.dashboards],
       subscribed: copy(sub),
     });
+    this.#sendFirstFrame(client);
+  }
+
+  /** Sends `client` a frame of its subscription now (see `WsServerOptions.firstFrame`). */
+  #sendFirstFrame(client: Client): void {
+    const build = this.#options.firstFrame;
+    if (build === undefined || (client.sub.dashboards.length === 0 && client.sub.metrics.length === 0)) return;
+    const key = client.key;
+    build(copy(client.sub)).then(
+      (bytes) => {
+        // Gone, or subscribed to something else meanwhile (that subscribe sends its own frame).
+        if (bytes === undefined || this.#clients.get(client.ws) !== client || client.key !== key || client.ws.readyState !== WebSocket.OPEN) return;
+        if (client.ws.bufferedAmount > this.#limits.skipAboveBytes) return;
+        client.ws.send(bytes, { binary: false });
+        this.#stats.framesSent++;
+      },
+      (err: unknown) => this.#options.log.warn({ client: client.id, err: toError(err) }, 'dashboard feed: first frame not built; the client waits for the next tick'),
+    );
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {
@@ -248,9 +275,17 @@ export class WsServer {
         if (next.metrics.length > this.#limits.maxMetrics) {
           return this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`);
         }
+        const known = this.#options.knownMetric;
+        const unknownMetric = msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
+        if (unknownMetric !== undefined) {
+          return this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`);
+        }
+        const added = subscriptionKey(next) !== client.key;
         client.sub = next;
         client.key = subscriptionKey(next);
-        return this.#send(client, { type: 'subscribed', subscribed: copy(next) });
+        this.#send(client, { type: 'subscribed', subscribed: copy(next) });
+        if (msg.type === 'subscribe' && added) this.#sendFirstFrame(client);
+        return;
       }
       case 'ping':
         return this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() });

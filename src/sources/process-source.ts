@@ -14,10 +14,14 @@
  * - `system.processes`: active handles and requests (process.getActiveResourcesInfo), Node's
  *   nearest analogue of Erlang's process count.
  * - `system.gc.pause{kind}`: a histogram of GC pauses in ms (PerformanceObserver 'gc').
+ *
+ * A series exists only once it has been measured (the first `collect`; the memory limit at
+ * `start`): a gauge bound up front reads 0 until then, and the dashboard and /metrics would show
+ * "CPU 0 %, memory 0 bytes" for a process that was never looked at.
  */
 import os from 'node:os';
 import { constants, type IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
-import type { Gauge, GaugeSeries } from '../metrics/gauge.js';
+import type { Gauge } from '../metrics/gauge.js';
 import type { Histogram } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
 import type { MetricSource } from './source.js';
@@ -46,17 +50,17 @@ export function memoryLimit(): number {
 
 export class ProcessSource implements MetricSource {
   readonly name = 'process';
-  readonly #cpu: GaugeSeries;
-  readonly #cores: GaugeSeries;
-  readonly #rss: GaugeSeries;
-  readonly #memPercent: GaugeSeries;
-  readonly #heapUsed: GaugeSeries;
-  readonly #heapTotal: GaugeSeries;
-  readonly #external: GaugeSeries;
-  readonly #limit: GaugeSeries;
-  readonly #resources: GaugeSeries;
+  readonly #cpu: Gauge;
+  readonly #cores: Gauge;
+  readonly #rss: Gauge;
+  readonly #memPercent: Gauge;
+  readonly #heapUsed: Gauge;
+  readonly #heapTotal: Gauge;
+  readonly #external: Gauge;
+  readonly #limit: Gauge;
+  readonly #resources: Gauge;
   readonly #loopDelay: Gauge;
-  readonly #elu: GaugeSeries;
+  readonly #elu: Gauge;
   readonly #gc: Histogram;
   readonly #parallelism = os.availableParallelism();
   #delay: IntervalHistogram | undefined;
@@ -66,7 +70,7 @@ export class ProcessSource implements MetricSource {
   #lastElu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
 
   constructor(registry: Registry) {
-    const g = (name: string, help: string, unit: string) => registry.gauge(name, { help, unit }).bind();
+    const g = (name: string, help: string, unit: string) => registry.gauge(name, { help, unit });
     this.#cpu = g('system.cpu', 'CPU used by this process, % of all cores of the machine', 'percent');
     this.#cores = g('system.cpu.cores', 'CPU used by this process, in cores', 'cores');
     this.#rss = g('system.memory', 'Resident set size of this process', 'bytes');

@@ -108,8 +108,12 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
       });
       return pid;
     },
+    /** The transitions of `key`: its signals with the repeats that carry a firing alert's current value left out. */
     signalsFor(key: string) {
-      return signals.filter((s) => s.key === key).map((s) => `${s.state}:${s.severity}`);
+      return signals
+        .filter((s) => s.key === key)
+        .map((s) => `${s.state}:${s.severity}`)
+        .filter((x, i, all) => i === 0 || x !== all[i - 1]);
     },
   };
 }
@@ -240,6 +244,13 @@ describe('performance monitor', () => {
     expect(fired.message).toMatch(/^latency p95 50\d\.\d ms > threshold 100\.0 ms \(window 60 s, \d+ samples\)$/);
     await run(70, 20); // the window slides past the spike
     expect(h.signalsFor('latency.p95')).toEqual(['firing:info', 'resolved:info']);
+    // While it fired, later checks repeated it with their own value in the text (alerting shows
+    // the current one, not the first).
+    const firing = h.signals.filter((s) => s.key === 'latency.p95' && s.state === 'firing');
+    expect(firing.length).toBeGreaterThan(1);
+    for (const s of firing) expect(s.message.startsWith(`latency p95 ${s.value!.toFixed(1)} ms > threshold 100.0 ms`)).toBe(true);
+    // A repeat only when the text changed (here the window's sample count moves each check).
+    for (let i = 1; i < firing.length; i++) expect(firing[i]!.message).not.toBe(firing[i - 1]!.message);
     const report = await pid.call({ type: 'report' });
     expect(report.firing['latency.p95']).toBeUndefined();
   });

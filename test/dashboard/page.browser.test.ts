@@ -12,14 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChartPoints, Point, ServerMsg } from '../../src/protocol.js';
 import { hasSystemBinary } from '../system-deps.js';
-import { DATA_POINTS, HOSTILE_ALERT, PENDING_ALERT, type RealDashboard, startRealDashboard, TOKEN } from './real-dashboard.js';
+import { DATA_POINTS, HOSTILE_ALERT, PENDING_ALERT, type RealDashboard, REQUESTS_PER_STEP, startRealDashboard, TOKEN } from './real-dashboard.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SKIP_REASON = 'chromium not installed: apt-get install -y chromium';
 const haveChromium = hasSystemBinary(CHROMIUM, 'chromium');
 const SHOTS = path.resolve('test-results/screenshots');
 const WAIT = { timeout: 15_000 };
-const MAIN_CHARTS = ['response_time', 'throughput', 'error_rate', 'resource_usage'];
+const MAIN_CHARTS = ['response_time', 'throughput', 'error_rate', 'status_codes', 'resource_usage', 'memory', 'event_loop'];
+const BYTES = /^\d+(\.\d+)? MiB$/;
 /** What Chromium logs itself when the server is down: a WebSocket that cannot connect, a request in flight. */
 const SERVER_DOWN = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\?token=page-test-token' failed|^Failed to load resource: net::ERR_(CONNECTION_REFUSED|EMPTY_RESPONSE|CONNECTION_RESET|CONNECTION_CLOSED)$/;
 
@@ -37,6 +38,7 @@ interface Dashboard {
 // The browser globals the page.evaluate callbacks use (the project compiles without the DOM lib).
 interface PageElement {
   className: string;
+  classList: { contains(name: string): boolean };
   tagName: string;
   textContent: string | null;
   getBoundingClientRect(): { right: number; width: number };
@@ -59,6 +61,8 @@ interface Opened {
   requests: string[];
   /** Client messages the page sent on its WebSockets. */
   sent: Array<{ type: string }>;
+  /** The `at` of each frame the page received, in order. */
+  framesAt: number[];
 }
 
 /** A feed client of our own: the frames the server sent, to compare with what the page shows. */
@@ -105,9 +109,16 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     page.on('request', (r) => requests.push(r.url()));
-    page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)) as { type: string })));
+    const framesAt: number[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)) as { type: string }));
+      ws.on('framereceived', (f) => {
+        const msg = JSON.parse(String(f.payload)) as ServerMsg;
+        if (msg.type === 'frame') framesAt.push(msg.at);
+      });
+    });
     await page.goto(`${server.url}/${query}`);
-    return { context, page, errors, requests, sent };
+    return { context, page, errors, requests, sent, framesAt };
   }
 
   /** Waits until the feed is live and every chart has points. */
@@ -116,10 +127,10 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     await page.waitForFunction((ids) => ids.every((id) => window.__dashboard.pointCount(id) > 0), charts, WAIT);
   }
 
-  it('loads with no console errors and plots the frames the server sends', async () => {
+  it('loads with no console errors and plots the frames the server sends', { timeout: 90_000 }, async () => {
     const recorder = recordFrames(server.url);
     try {
-      const { page, errors, context } = await open();
+      const { page, errors, context, framesAt } = await open();
       await ready(page);
       expect(await page.textContent('#title')).toBe('erlmcp monitor');
       expect(await page.$$eval('.chart-card', (cards) => cards.map((c) => c.getAttribute('data-chart')))).toEqual(MAIN_CHARTS);
@@ -133,12 +144,20 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
       expect(last[1]).toBe(frame.charts.response_time!.p99![1]);
       expect(typeof last[1]).toBe('number');
 
-      // History filled the live window before the first frame; at most data_points are kept.
-      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBeGreaterThan(10);
-      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBeLessThanOrEqual(DATA_POINTS);
-      // uPlot holds the points; the dials show values.
-      for (const id of ['response_time', 'throughput', 'error_rate']) expect(await page.evaluate((c) => window.__dashboard.plottedCount(c), id)).toBeGreaterThan(10);
-      expect(await page.evaluate(() => window.__dashboard.plottedCount('resource_usage'))).toBe(2);
+      // History filled the live window: points older than the first frame the page got (the
+      // backfill answer may land after that frame, so wait for it rather than look once).
+      await expect.poll(() => framesAt.length, WAIT).toBeGreaterThan(0);
+      const firstFrameAt = framesAt[0]!;
+      await page.waitForFunction((t) => (window.__dashboard.span('response_time', 'p50')?.[0] ?? Infinity) < t, firstFrameAt, WAIT);
+      // At most data_points are kept: once full, a newer frame keeps the count at the limit.
+      // (Frames add one point per 200 ms refresh: up to data_points of them on a loaded machine.)
+      await page.waitForFunction((n) => window.__dashboard.pointCount('response_time', 'p50') === n, DATA_POINTS, { timeout: 40_000 });
+      const full = (await page.evaluate(() => window.__dashboard.lastPoint('response_time', 'p50')))!;
+      await page.waitForFunction((t) => (window.__dashboard.lastPoint('response_time', 'p50')?.[0] ?? 0) > t, full[0], WAIT);
+      expect(await page.evaluate(() => window.__dashboard.pointCount('response_time', 'p50'))).toBe(DATA_POINTS);
+      // uPlot holds the points (it redraws on the next animation frame); the dials show values.
+      for (const id of ['response_time', 'throughput', 'error_rate']) await page.waitForFunction((c) => window.__dashboard.plottedCount(c) > 10, id, WAIT);
+      await page.waitForFunction(() => window.__dashboard.plottedCount('resource_usage') === 2, undefined, WAIT);
       expect(await page.locator('[data-chart="resource_usage"] .gauge-text').allTextContents()).toEqual([expect.stringMatching(/^\d+(\.\d+)?%$/), expect.stringMatching(/^\d+(\.\d+)?%$/)]);
       expect(await page.locator('[data-chart="response_time"] .legend-value').allTextContents()).toEqual([
         expect.stringMatching(/^\d+(\.\d+)? ms$/),
@@ -174,6 +193,106 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
       await context.close();
     } finally {
       recorder.close();
+    }
+  });
+
+  it('shows the runtime at a glance: RSS and heap in bytes, event-loop lag p99, requests by status class', async () => {
+    const { page, errors, context } = await open();
+    await ready(page);
+    for (const id of ['memory', 'event_loop']) await page.waitForFunction((c) => window.__dashboard.plottedCount(c) > 10, id, WAIT);
+    // Memory in bytes with a binary prefix, on the legend and the axis; the dial says what it is a share of.
+    expect(await page.locator('[data-chart="memory"] .legend-label').allTextContents()).toEqual(['RSS', 'heap used']);
+    expect(await page.locator('[data-chart="memory"] .legend-value').allTextContents()).toEqual([expect.stringMatching(BYTES), expect.stringMatching(BYTES)]);
+    expect(await page.textContent('[data-chart="memory"] .unit')).toBe('bytes');
+    const rss = (await page.evaluate(() => window.__dashboard.lastPoint('memory', 'RSS')))!;
+    expect(rss[1]).toBeGreaterThan(170 * 2 ** 20);
+    expect(rss[1]).toBeLessThan(190 * 2 ** 20);
+    expect(await page.locator('[data-chart="resource_usage"] .gauge-label').allTextContents()).toEqual(['CPU', 'Memory of limit']);
+    // Event-loop lag p99 in ms.
+    expect(await page.textContent('[data-chart="event_loop"] .legend-value')).toMatch(/^\d+(\.\d+)? ms$/);
+    // Requests by status class from the request counter's code label: 2xx is 200 and 204 summed,
+    // 100 a step against 2 of 503, so its rate is exactly 50 times the 5xx rate; no 3xx was served.
+    const ratio = (REQUESTS_PER_STEP['200']! + REQUESTS_PER_STEP['204']!) / REQUESTS_PER_STEP['503']!;
+    await page.waitForFunction(
+      (r) => {
+        const two = window.__dashboard.lastPoint('status_codes', '2xx')?.[1];
+        const five = window.__dashboard.lastPoint('status_codes', '5xx')?.[1];
+        return typeof two === 'number' && typeof five === 'number' && five > 0 && Math.abs(two / five - r) < 1e-6;
+      },
+      ratio,
+      WAIT,
+    );
+    const four = (await page.evaluate(() => window.__dashboard.lastPoint('status_codes', '4xx')))!;
+    const five = (await page.evaluate(() => window.__dashboard.lastPoint('status_codes', '5xx')))!;
+    if (four[0] === five[0]) expect(four[1]! / five[1]!).toBeCloseTo(REQUESTS_PER_STEP['404']! / REQUESTS_PER_STEP['503']!, 6);
+    expect(await page.locator('[data-chart="status_codes"] .legend-label').allTextContents()).toEqual(['2xx', '3xx', '4xx', '5xx']);
+    const legend = await page.locator('[data-chart="status_codes"] .legend-value').allTextContents();
+    expect(legend[1]).toBe('–');
+    for (const i of [0, 2, 3]) expect(legend[i]).toMatch(/^\d+(\.\d+)?k? req\/s$/);
+    // One unit spelling: no "req/sec" anywhere on the page.
+    expect(await page.textContent('body')).not.toContain('req/sec');
+    // The seventh chart, alone in its row of two columns, takes the whole row.
+    const [last, first] = await Promise.all(['event_loop', 'response_time'].map((id) => page.locator(`[data-chart="${id}"]`).boundingBox()));
+    expect(last!.width).toBeGreaterThan(first!.width * 1.8);
+    await page.screenshot({ path: path.join(SHOTS, 'desktop-runtime.png'), fullPage: true });
+    await page.locator('[data-chart="status_codes"]').screenshot({ path: path.join(SHOTS, 'panel-status.png') });
+    await page.locator('[data-chart="memory"]').screenshot({ path: path.join(SHOTS, 'panel-memory.png') });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('says no data before data, and shows the first values without waiting for a tick', async () => {
+    // Nothing set, no history, no scores, and a tick only every 60 s: whatever the page shows in
+    // the next 15 s is the history backfill (empty) or the frame sent on connect.
+    const quiet = await startRealDashboard({ config: { refresh_interval: 60_000 }, seedHistory: false, drive: false, scores: null });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      contexts.push(context);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      const framesAt: number[] = [];
+      page.on('websocket', (ws) =>
+        ws.on('framereceived', (f) => {
+          const msg = JSON.parse(String(f.payload)) as ServerMsg;
+          if (msg.type === 'frame') framesAt.push(msg.at);
+        }),
+      );
+      await page.goto(`${quiet.url}/?token=${TOKEN}`);
+      await page.waitForFunction(() => window.__dashboard?.status() === 'live', undefined, WAIT);
+      // The frame sent on connect: a point per series, every value null.
+      await page.waitForFunction((ids) => ids.every((id) => window.__dashboard.pointCount(id) > 0), MAIN_CHARTS, WAIT);
+      expect(framesAt).toHaveLength(1);
+      for (const id of MAIN_CHARTS) await page.waitForSelector(`[data-chart="${id}"].is-empty`, { ...WAIT, state: 'attached' });
+      expect(await page.locator('[data-chart="memory"] .empty').isVisible()).toBe(true);
+      expect(await page.textContent('[data-chart="memory"] .empty')).toBe('No data');
+      // No invented axes behind it, and no dial arc.
+      expect(await page.locator('[data-chart="memory"] .u-axis').first().isVisible()).toBe(false);
+      expect(await page.locator('[data-chart="resource_usage"] .gauge-value').first().isVisible()).toBe(false);
+      expect(await page.locator('[data-chart="status_codes"] .legend-value').allTextContents()).toEqual(['–', '–', '–', '–']);
+      // Dials and score tiles say "no data", not a red 0.
+      expect(await page.locator('[data-chart="resource_usage"] .gauge-text').allTextContents()).toEqual(['no data', 'no data']);
+      expect(await page.locator('.score .score-value').allTextContents()).toEqual(['no data', 'no data', 'no data', 'no data', 'no data']);
+      for (const tile of await page.locator('.score').all()) expect(await tile.getAttribute('class')).toContain('level-none');
+      await page.screenshot({ path: path.join(SHOTS, 'no-data.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: path.join(SHOTS, 'no-data-390.png'), fullPage: true });
+
+      // Values appear; a page opened now shows them at once, 60 s before the next tick.
+      quiet.setValuesOnce();
+      const second = await context.newPage();
+      await second.goto(`${quiet.url}/?token=${TOKEN}`);
+      await second.waitForFunction(() => typeof window.__dashboard?.lastPoint('memory', 'RSS')?.[1] === 'number', undefined, WAIT);
+      await second.waitForFunction(() => !document.querySelector('[data-chart="memory"]')!.classList.contains('is-empty'), undefined, WAIT);
+      expect(await second.locator('[data-chart="resource_usage"] .gauge-text').allTextContents()).toEqual([expect.stringMatching(/^\d+(\.\d+)?%$/), expect.stringMatching(/^\d+(\.\d+)?%$/)]);
+      expect(await second.textContent('[data-chart="event_loop"] .legend-value')).toMatch(/^\d+(\.\d+)? ms$/);
+      expect((await quiet.stats()).ticks).toBe(0);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await quiet.close();
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * The real dashboard process (actors/dashboard.ts) for the page's browser test: a registry with
- * the gauges the built-in "main" dashboard reads (as the performance monitor writes them), moved
+ * the metrics the built-in "main" dashboard reads (the performance monitor's gauges, the process
+ * source's, instrument.http's request counter, as those write them), moved
  * by a driver every 100 ms and flushed to a real LMDB store so history exists; a day of history
  * seeded before the start; alerts, SLAs and scores from injected sources the test controls.
  * A second dashboard, "ops", has the chart types "main" lacks (bar and pie).
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { dashboard, type DashboardPid } from '../../actors/dashboard.js';
 import { type DashboardConfig, dashboardSchema } from '../../src/config/schema.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
+import type { Counter } from '../../src/metrics/counter.js';
 import type { Gauge } from '../../src/metrics/gauge.js';
 import { flushTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
@@ -86,7 +88,14 @@ interface Gauges {
   cpu: Gauge;
   memory: Gauge;
   responses: Gauge;
+  rss: Gauge;
+  heap: Gauge;
+  loopDelay: Gauge;
+  requests: Counter;
 }
+
+/** Requests per driver step by status code: the status chart's 2xx rate is exactly 50 × its 5xx rate. */
+export const REQUESTS_PER_STEP: Record<string, number> = { '200': 80, '204': 20, '404': 5, '503': 2 };
 
 function setValues(g: Gauges, n: number): void {
   g.latency.set({ quantile: '0.5' }, 22 + wave(n, 40, 4) + wave(n, 7, 1.5));
@@ -99,6 +108,10 @@ function setValues(g: Gauges, n: number): void {
   g.responses.set({ class: '2xx' }, 1180 + wave(n, 60, 250));
   g.responses.set({ class: '4xx' }, 52 + wave(n, 20, 12));
   g.responses.set({ class: '5xx' }, 14 + wave(n, 15, 6));
+  g.rss.set(Math.round(180 * 2 ** 20 + wave(n, 50, 8 * 2 ** 20)));
+  g.heap.set(Math.round(64 * 2 ** 20 + wave(n, 20, 6 * 2 ** 20)));
+  g.loopDelay.set({ percentile: 'p99' }, Math.max(0, 4 + wave(n, 30, 3) + wave(n, 7, 1)));
+  for (const [code, count] of Object.entries(REQUESTS_PER_STEP)) g.requests.inc({ server: 'api', method: 'GET', code }, count);
 }
 
 export interface RealDashboard {
@@ -107,6 +120,8 @@ export interface RealDashboard {
   readonly port: number;
   /** Alerts the alerts source answers from now on. */
   setAlerts(alerts: AlertView[]): void;
+  /** Sets every driven value once (for a server started with `drive: false`). */
+  setValuesOnce(): void;
   /** The server's counters (clients, frames, bad client messages, ...). */
   stats(): Promise<ServerStats>;
   /** Stops the dashboard process (its clients get 1001 and the port closes); the driver goes on. */
@@ -117,12 +132,16 @@ export interface RealDashboard {
 }
 
 /**
- * Seeds a day of history (every 10 min, then every 30 s for the last hour), starts the driver and
+ * Seeds a day of history (every 10 min, every 30 s for the last hour, every refresh interval for
+ * the last `data_points` intervals), starts the driver and
  * the dashboard process on 127.0.0.1 with `auth_token` {@link TOKEN}.
  * @param options.config `dashboard.json` keys over the test's (refresh 200 ms, 50 points, token, "ops")
  * @param options.seedHistory default true
+ * @param options.drive move the values every 100 ms (default true); false: no value is ever set
+ *   unless `setValuesOnce` is called, and nothing is flushed
+ * @param options.scores what the scores source answers (default {@link SCORES})
  */
-export async function startRealDashboard(options: { config?: Record<string, unknown>; seedHistory?: boolean } = {}): Promise<RealDashboard> {
+export async function startRealDashboard(options: { config?: Record<string, unknown>; seedHistory?: boolean; drive?: boolean; scores?: Scores | null } = {}): Promise<RealDashboard> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-page-test-'));
   const store = MetricStore.open({ dataDir: path.join(dir, 'store') });
   const { registry } = newRegistry();
@@ -133,11 +152,18 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
     cpu: registry.gauge('system.cpu'),
     memory: registry.gauge('system.memory.percent'),
     responses: registry.gauge('http.responses', { labels: ['class'] }),
+    rss: registry.gauge('system.memory', { unit: 'bytes' }),
+    heap: registry.gauge('system.memory.heap_used', { unit: 'bytes' }),
+    loopDelay: registry.gauge('system.event_loop.delay', { unit: 'ms', labels: ['percentile'] }),
+    requests: registry.counter('requests.total', { labels: ['server', 'method', 'code'] }),
   };
   const start = Date.now();
   const seedTimes: number[] = [];
   for (let t = start - 86_400_000; t < start - 3_600_000; t += 600_000) seedTimes.push(t);
-  for (let t = start - 3_600_000; t < start; t += 30_000) seedTimes.push(t);
+  for (let t = start - 3_600_000; t < start - DATA_POINTS * REFRESH_MS; t += 30_000) seedTimes.push(t);
+  // The live window before the start at the refresh rate, so a page that opens at once still
+  // finds a full window of history (the driver's flushes cover the time after the start).
+  for (let t = start - DATA_POINTS * REFRESH_MS; t < start; t += REFRESH_MS) seedTimes.push(t);
   for (const t of options.seedHistory === false ? [] : seedTimes) {
     setValues(g, Math.floor(t / 30_000));
     await flushTable(registry, store, t);
@@ -147,13 +173,15 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
   let n = Math.floor(start / 30_000);
   let flushing: Promise<unknown> = Promise.resolve();
   const driver = setInterval(() => {
+    if (options.drive === false) return;
     n += 1;
     setValues(g, n);
     if (n % 2 === 0) flushing = flushing.then(() => flushTable(registry, store, Date.now())).catch(() => {});
   }, 100);
 
   let alerts: AlertView[] = [HOSTILE_ALERT, PENDING_ALERT];
-  const sources = { ...standaloneSources(registry), alerts: async () => alerts, slas: async () => SLAS, scores: () => SCORES };
+  const scores = options.scores === undefined ? SCORES : options.scores;
+  const sources = { ...standaloneSources(registry), alerts: async () => alerts, slas: async () => SLAS, scores: () => scores };
   const logger = memoryLogger();
   const system = new OtpSystem({ logger });
   let port = 0;
@@ -179,6 +207,7 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
     setAlerts: (next) => {
       alerts = next;
     },
+    setValuesOnce: () => setValues(g, ++n),
     stopProcess: async () => {
       if (pid?.alive) await pid.stop();
       pid = null;

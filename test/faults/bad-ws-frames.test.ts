@@ -174,10 +174,15 @@ function framesOf(client: FeedClient): number {
   return client.messages.filter((m) => m.type === 'frame').length;
 }
 
-/** The dashboard with data, frames every 50 ms, an observer subscribed to main, and an attacker. */
-async function startFeed(): Promise<{ f: Fixture; observer: FeedClient; attacker: FeedClient; before: string }> {
+/**
+ * The dashboard with data, frames every 50 ms, an observer subscribed to main, and an attacker.
+ * @param metrics gauges to register besides the seeded ones (subscribing to a name the table
+ *   does not have is an error)
+ */
+async function startFeed(metrics: readonly string[] = []): Promise<{ f: Fixture; observer: FeedClient; attacker: FeedClient; before: string }> {
   const f = await startDashboard({ config: { refresh_interval: 50 } });
   await seedTable(f.registry, f.store, T0);
+  for (const name of metrics) if (f.registry.get(name) === undefined) f.registry.gauge(name);
   const observer = await connectFeed(f.wsUrl);
   const attacker = await connectFeed(f.wsUrl);
   await observer.next('frame');
@@ -367,7 +372,8 @@ describe('bad WebSocket frames (property-based)', () => {
   });
 
   it('keeps each subscription exactly as a model says under rapid subscribe/unsubscribe, never over maxMetrics', async () => {
-    const s = await startFeed();
+    const unknown = 'no.such.metric';
+    const s = await startFeed([...METRIC_NAMES.filter((m) => m !== unknown), 'toString', ...Array.from({ length: 61 }, (_, i) => `m${i}`)]);
     const op = fc.record({
       type: fc.constantFrom('subscribe', 'unsubscribe'),
       dashboards: fc.option(fc.subarray(['main']), { nil: undefined }),
@@ -395,6 +401,8 @@ describe('bad WebSocket frames (property-based)', () => {
               : { dashboards: model.dashboards.filter((d) => !(o.dashboards ?? []).includes(d)), metrics: model.metrics.filter((m) => !(o.metrics ?? []).includes(m)) };
           if (next.metrics.length > MAX_METRICS) {
             expect(replies[i]).toEqual({ type: 'error', reason: `at most ${MAX_METRICS} metrics per client (asked for ${next.metrics.length})` });
+          } else if (o.type === 'subscribe' && o.metrics?.includes(unknown)) {
+            expect(replies[i]).toEqual({ type: 'error', reason: `unknown metric "${unknown}" (no metric of that name in the table)` });
           } else {
             model = next;
             expect(replies[i]).toEqual({ type: 'subscribed', subscribed: model });

@@ -59,7 +59,10 @@ describe('dashboard HTTP API', () => {
       ['response_time', 'Response Time', 'line'],
       ['throughput', 'Throughput', 'line'],
       ['error_rate', 'Error Rate', 'line'],
+      ['status_codes', 'Requests by status', 'line'],
       ['resource_usage', 'Resource Usage', 'gauge'],
+      ['memory', 'Memory', 'line'],
+      ['event_loop', 'Event-loop lag', 'line'],
     ]);
     expect(main.body).toMatchObject({ data_points: 50, theme: 'light', refresh_interval: 600_000, historical_range: 86_400_000, real_time_enabled: true, alert_highlighting: true });
     const missing = await getJson<{ error: string }>(`${f.url}/api/dashboards/nope`);
@@ -85,9 +88,15 @@ describe('dashboard HTTP API', () => {
     g.latency.set({ quantile: '0.99' }, 97);
     g.throughput.set(1234);
     g.cpu.set(37.5);
+    f.registry.gauge('system.memory').set(123_456_789);
+    f.registry.gauge('system.event_loop.delay', { labels: ['percentile'] }).set({ percentile: 'p99' }, 7.5);
+    // instrument.http's counter: the status chart sums each class over servers, methods and codes.
+    const requests = f.registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
+    requests.inc({ server: 'api', method: 'GET', code: '200' }, 10);
     const rt = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
     expect(rt.status).toBe(200);
     const at = f.clock.now;
+    const noRate = { '2xx': [at, null], '3xx': [at, null], '4xx': [at, null], '5xx': [at, null] };
     expect(rt.body).toEqual({
       at,
       dashboard: 'main',
@@ -95,11 +104,28 @@ describe('dashboard HTTP API', () => {
         response_time: { p50: [at, 12], p95: [at, 48.5], p99: [at, 97] },
         throughput: { 'req/s': [at, 1234] },
         error_rate: { errors: [at, null] },
-        resource_usage: { CPU: [at, 37.5], Memory: [at, null] },
+        // A rate needs two readings; a class with no series has no data.
+        status_codes: noRate,
+        resource_usage: { CPU: [at, 37.5], 'Memory of limit': [at, null] },
+        memory: { RSS: [at, 123_456_789], 'heap used': [at, null] },
+        event_loop: { p99: [at, 7.5] },
       },
       alerts: [alert],
       scores,
     });
+    // Two seconds later: 40 more 2xx over two codes and servers, 6 more 5xx, 2 aborted (no class).
+    requests.inc({ server: 'api', method: 'GET', code: '200' }, 30);
+    requests.inc({ server: 'admin', method: 'POST', code: '204' }, 10);
+    requests.inc({ server: 'api', method: 'GET', code: '503' }, 6);
+    requests.inc({ server: 'api', method: 'GET', code: 'aborted' }, 2);
+    f.clock.now += 2000;
+    const later = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
+    const t = f.clock.now;
+    expect(later.body.charts.status_codes).toEqual({ '2xx': [t, 20], '3xx': [t, null], '4xx': [t, null], '5xx': [t, null] });
+    f.clock.now += 2000;
+    requests.inc({ server: 'api', method: 'GET', code: '503' }, 8);
+    const third = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
+    expect(third.body.charts.status_codes).toEqual({ '2xx': [f.clock.now, 0], '3xx': [f.clock.now, null], '4xx': [f.clock.now, null], '5xx': [f.clock.now, 4] });
     const bad = await getJson<{ error: string }>(`${f.url}/api/realtime?dashbaord=main`);
     expect(bad).toEqual({ status: 400, body: { error: 'unknown parameter "dashbaord" (allowed: dashboard)' } });
   });
@@ -135,15 +161,41 @@ describe('dashboard HTTP API', () => {
       config: { dashboards: [{ name: 'rt', title: 'RT', charts: [{ id: 'h', title: 'H', series: [{ label: 'p99', metric: 'response_time', stat: 'p99' }, { label: 'n', metric: 'response_time', stat: 'count' }] }] }] },
     });
     const g = perfGauges(f.registry);
+    const requests = f.registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
     g.throughput.set(10);
+    requests.inc({ server: 'api', method: 'GET', code: '200' }, 100);
+    requests.inc({ server: 'api', method: 'GET', code: '500' }, 1);
     await flushTable(f.registry, f.store, T0);
     g.throughput.set(30);
+    requests.inc({ server: 'api', method: 'GET', code: '200' }, 50);
+    requests.inc({ server: 'api', method: 'POST', code: '201' }, 25);
+    requests.inc({ server: 'api', method: 'GET', code: '500' }, 5);
     await flushTable(f.registry, f.store, T0 + 5000);
     const main = await getJson<HistoryResponse>(`${f.url}/api/history?dashboard=main&from=${T0}&to=${T0 + 10_000}`);
     expect(main.status).toBe(200);
     const byChart = Object.fromEntries(main.body.series.map((s) => [`${s.chart}/${s.label}`, s.points]));
-    expect(Object.keys(byChart)).toEqual(['response_time/p50', 'response_time/p95', 'response_time/p99', 'throughput/req/s', 'error_rate/errors', 'resource_usage/CPU', 'resource_usage/Memory']);
+    expect(Object.keys(byChart)).toEqual([
+      'response_time/p50',
+      'response_time/p95',
+      'response_time/p99',
+      'throughput/req/s',
+      'error_rate/errors',
+      'status_codes/2xx',
+      'status_codes/3xx',
+      'status_codes/4xx',
+      'status_codes/5xx',
+      'resource_usage/CPU',
+      'resource_usage/Memory of limit',
+      'memory/RSS',
+      'memory/heap used',
+      'event_loop/p99',
+    ]);
     expect(byChart['throughput/req/s']).toEqual([[T0, 10], [T0 + 5000, 30]]);
+    // Status classes from the stored counters: per-series rates, summed per class (the 201
+    // series is new at T0 + 5000, so it has no rate yet).
+    expect(byChart['status_codes/2xx']).toEqual([[T0 + 5000, 10]]);
+    expect(byChart['status_codes/5xx']).toEqual([[T0 + 5000, 1]]);
+    expect(byChart['status_codes/4xx']).toEqual([]);
     expect(byChart['error_rate/errors']).toEqual([]);
 
     const h = f.registry.histogram('response_time', { labels: ['server'] });
@@ -218,7 +270,7 @@ describe('dashboard HTTP API', () => {
     expect(json.headers['content-disposition']).toBe(`attachment; filename="erlmcp-main-${T0 - 1000}-${T0 + 1000}.json"`);
     const parsed = JSON.parse(json.body) as HistoryResponse & { dashboard: string };
     expect(parsed.dashboard).toBe('main');
-    expect(parsed.series).toHaveLength(7);
+    expect(parsed.series).toHaveLength(MAIN_DASHBOARD.charts.reduce((n, c) => n + c.series.length, 0));
     const bad = await getJson<{ error: string }>(`${f.url}/api/export?dashboard=main&format=xml`);
     expect(bad).toEqual({ status: 400, body: { error: 'format must be json or csv, got "xml"' } });
   });

@@ -46,7 +46,7 @@ async function rawFeedSocket(url: string): Promise<Socket> {
 }
 
 describe('dashboard live feed', () => {
-  it('greets a client with connected, then sends text frames whose values match the table', async () => {
+  it('greets a client with connected and a first frame at once, then sends text frames whose values match the table', async () => {
     const alert: AlertView = { id: 'a1', severity: 'warning', status: 'firing', title: 'slow', message: 'p95 over 100 ms', source: 'perf', labels: { chart: 'x' }, startedAt: 1 };
     const scores = { latency: 50, throughput: 100, error_rate: 100, resources: 90, overall: 80 };
     const f = await startDashboard({ config: { refresh_interval: 2500 }, sources: { alerts: async () => [alert], scores: () => scores } });
@@ -63,6 +63,14 @@ describe('dashboard live feed', () => {
       dashboards: ['main'],
       subscribed: { dashboards: ['main'], metrics: [] },
     });
+    // The first frame comes with the greeting, not a refresh interval later (no tick was sent:
+    // the fixture's ticks are 10 minutes apart).
+    const first = await client.next('frame');
+    expect(first.at).toBe(f.clock.now);
+    expect(first.dashboards.main!.throughput).toEqual({ 'req/s': [f.clock.now, 900] });
+    expect(first.alerts).toEqual([alert]);
+    expect(first.scores).toEqual(scores);
+    expect((await f.pid.call({ type: 'stats' })).ticks).toBe(0);
     f.clock.now += 2500;
     const frame = await tickAndReceive(f, client);
     const at = f.clock.now;
@@ -126,6 +134,7 @@ describe('dashboard live feed', () => {
       [{ type: 'subscribe', dashboards: 'main' }, 'subscribe.dashboards must be an array of at most 100 names'],
       [{ type: 'subscribe', dashboards: ['nope'] }, 'unknown dashboard "nope" (available: main)'],
       [{ type: 'subscribe', metrics: ['<script>'] }, 'subscribe.metrics: "<script>" is not a metric name'],
+      [{ type: 'subscribe', metrics: ['no.such.metric'] }, 'unknown metric "no.such.metric" (no metric of that name in the table)'],
       [{ type: 'subscribe', extra: 1 }, 'subscribe: unknown field "extra" (allowed: dashboards, metrics)'],
       [{ type: 'ping', id: { a: 1 } }, 'ping.id must be a string of at most 200 characters or a finite number'],
     ];
@@ -156,6 +165,7 @@ describe('dashboard live feed', () => {
 
   it('refuses clients past maxClients with 503 and metrics past maxMetrics with an error', async () => {
     const f = await startDashboard({ args: { wsLimits: { maxClients: 1, maxMetrics: 2 } } });
+    for (const name of ['a', 'b', 'c']) f.registry.gauge(name);
     const first = await connectFeed(f.wsUrl);
     await first.next('connected');
     expect(await upgradeStatus(f.wsUrl)).toEqual({ status: 503, body: JSON.stringify({ error: 'the live feed has as many clients as it takes; try again later' }) });
@@ -170,11 +180,13 @@ describe('dashboard live feed', () => {
     const f = await startDashboard();
     perfGauges(f).cpu.set(1);
     const clients = await Promise.all([1, 2, 3].map(() => connectFeed(f.wsUrl)));
-    await Promise.all(clients.map((c) => c.next('connected')));
+    await Promise.all(clients.map((c) => c.next('frame')));
     const other = clients[2]!;
     const from = other.messages.length;
     other.send({ type: 'subscribe', metrics: ['system.cpu'] });
     await other.next('subscribed', from);
+    // A subscribe that changes the subscription brings a frame of it at once.
+    expect((await other.next('frame', from)).metrics).toEqual({ 'system.cpu': { 'system.cpu': [f.clock.now, 1] } });
     const before = await f.pid.call({ type: 'stats' });
     const raw: string[][] = clients.map(() => []);
     clients.forEach((c, i) => c.ws.on('message', (data) => raw[i]!.push(data.toString())));

@@ -9,13 +9,26 @@ describe('dashboardsFrom', () => {
     const defs = dashboardsFrom(dashboardSchema.parse({}));
     expect(defs).toEqual([MAIN_DASHBOARD]);
     const main = defs[0]!;
-    expect(main.charts.map((c) => `${c.title}:${c.type}`)).toEqual(['Response Time:line', 'Throughput:line', 'Error Rate:line', 'Resource Usage:gauge']);
+    expect(main.charts.map((c) => `${c.title}:${c.type}`)).toEqual([
+      'Response Time:line',
+      'Throughput:line',
+      'Error Rate:line',
+      'Requests by status:line',
+      'Resource Usage:gauge',
+      'Memory:line',
+      'Event-loop lag:line',
+    ]);
     expect(main.charts[0]!.series.map((s) => s.labels?.quantile)).toEqual(['0.5', '0.95', '0.99']);
-    expect(main.charts[3]).toMatchObject({ unit: '%', max: 100 });
-    expect(main.charts[3]!.series.map((s) => s.metric)).toEqual(['system.cpu', 'system.memory.percent']);
+    expect(main.charts[3]!.series.map((s) => [s.label, s.metric, s.label_prefix, s.stat])).toEqual(
+      ['2', '3', '4', '5'].map((c) => [`${c}xx`, 'requests.total', { code: c }, 'rate']),
+    );
+    expect(main.charts[4]).toMatchObject({ unit: '%', max: 100 });
+    expect(main.charts[4]!.series.map((s) => s.metric)).toEqual(['system.cpu', 'system.memory.percent']);
+    expect(main.charts[5]).toMatchObject({ unit: 'bytes', series: [{ metric: 'system.memory' }, { metric: 'system.memory.heap_used' }] });
+    expect(main.charts[6]!.series).toEqual([{ label: 'p99', metric: 'system.event_loop.delay', labels: { percentile: 'p99' }, stat: 'value' }]);
     // A copy: changing it does not change the built-in one.
     main.charts.pop();
-    expect(MAIN_DASHBOARD.charts).toHaveLength(4);
+    expect(MAIN_DASHBOARD.charts).toHaveLength(7);
   });
 
   it('lets a configured "main" replace the built-in one and keeps the others in file order', () => {

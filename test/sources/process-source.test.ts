@@ -39,6 +39,21 @@ describe('ProcessSource', () => {
     expect(idleCores).toBeLessThan(busyCores / 2);
   });
 
+  it('has no CPU, memory or event-loop series before its first collection (no data, not 0)', () => {
+    const { registry } = newRegistry();
+    source = new ProcessSource(registry);
+    source.start();
+    for (const name of ['system.cpu', 'system.cpu.cores', 'system.memory', 'system.memory.percent', 'system.memory.heap_used', 'system.event_loop.utilization']) {
+      expect(registry.get(name)?.series(), name).toEqual([]);
+    }
+    expect(registry.get('system.event_loop.delay')?.series()).toEqual([]);
+    // The limit is known from the start.
+    expect(registry.gauge('system.memory.limit').get()).toBe(memoryLimit());
+    source.collect();
+    expect(registry.gauge('system.memory').get()).toBeGreaterThan(0);
+    expect(registry.gauge('system.cpu').get()).toBeGreaterThanOrEqual(0);
+  });
+
   it('measures memory against the real limit, and the event loop', async () => {
     const { registry } = newRegistry();
     source = new ProcessSource(registry);
