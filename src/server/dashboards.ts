@@ -7,7 +7,7 @@
  * - Response Time: gauge `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), line;
  * - Throughput: gauge `perf.throughput` (req/s), line;
  * - Error Rate: gauge `perf.error_rate` (ratio), line;
- * - Requests by status: counter `requests.total` (instrument.http) as req/s per status class,
+ * - Requests by status: counter `http.server.requests` (instrument.http) as req/s per status class,
  *   its `code` label by first digit (2xx/3xx/4xx/5xx; every server, method and route summed);
  * - Resource Usage: gauges `system.cpu` and `system.memory.percent` (% of the memory limit), dials of 100;
  * - Memory: gauges `system.memory` (RSS) and `system.memory.heap_used` (V8 heap), bytes;
@@ -21,9 +21,10 @@
  */
 import type { DashboardConfig } from '../config/schema.js';
 import type { ChartDef, ChartType, DashboardDef } from '../protocol.js';
+import { HTTP_METRICS } from '../sources/http-instrument.js';
 
 /** instrument.http's request counter and its status code label, read by the status-class chart. */
-export const HTTP_REQUESTS = { metric: 'requests.total', statusLabel: 'code' } as const;
+export const HTTP_REQUESTS = { metric: HTTP_METRICS.requests, statusLabel: 'code' } as const;
 
 /** The status classes the status chart shows, by the status code's first digit. */
 const STATUS_CLASSES = ['2', '3', '4', '5'] as const;

@@ -155,7 +155,7 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
     rss: registry.gauge('system.memory', { unit: 'bytes' }),
     heap: registry.gauge('system.memory.heap_used', { unit: 'bytes' }),
     loopDelay: registry.gauge('system.event_loop.delay', { unit: 'ms', labels: ['percentile'] }),
-    requests: registry.counter('requests.total', { labels: ['server', 'method', 'code'] }),
+    requests: registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] }),
   };
   const start = Date.now();
   const seedTimes: number[] = [];

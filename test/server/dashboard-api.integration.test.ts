@@ -91,7 +91,7 @@ describe('dashboard HTTP API', () => {
     f.registry.gauge('system.memory').set(123_456_789);
     f.registry.gauge('system.event_loop.delay', { labels: ['percentile'] }).set({ percentile: 'p99' }, 7.5);
     // instrument.http's counter: the status chart sums each class over servers, methods and codes.
-    const requests = f.registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
+    const requests = f.registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] });
     requests.inc({ server: 'api', method: 'GET', code: '200' }, 10);
     const rt = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
     expect(rt.status).toBe(200);
@@ -161,7 +161,7 @@ describe('dashboard HTTP API', () => {
       config: { dashboards: [{ name: 'rt', title: 'RT', charts: [{ id: 'h', title: 'H', series: [{ label: 'p99', metric: 'response_time', stat: 'p99' }, { label: 'n', metric: 'response_time', stat: 'count' }] }] }] },
     });
     const g = perfGauges(f.registry);
-    const requests = f.registry.counter('requests.total', { labels: ['server', 'method', 'code'] });
+    const requests = f.registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] });
     g.throughput.set(10);
     requests.inc({ server: 'api', method: 'GET', code: '200' }, 100);
     requests.inc({ server: 'api', method: 'GET', code: '500' }, 1);

@@ -20,7 +20,7 @@ describe('dashboardsFrom', () => {
     ]);
     expect(main.charts[0]!.series.map((s) => s.labels?.quantile)).toEqual(['0.5', '0.95', '0.99']);
     expect(main.charts[3]!.series.map((s) => [s.label, s.metric, s.label_prefix, s.stat])).toEqual(
-      ['2', '3', '4', '5'].map((c) => [`${c}xx`, 'requests.total', { code: c }, 'rate']),
+      ['2', '3', '4', '5'].map((c) => [`${c}xx`, 'http.server.requests', { code: c }, 'rate']),
     );
     expect(main.charts[4]).toMatchObject({ unit: '%', max: 100 });
     expect(main.charts[4]!.series.map((s) => s.metric)).toEqual(['system.cpu', 'system.memory.percent']);
