@@ -15,6 +15,15 @@
  * - every `export_interval`, when `export_enabled`: the series changed since the last export are
  *   queued for Prometheus remote write to `export_endpoint` (sent in the background with retry and
  *   backoff; failures are counted in `monitor.export.*`, never thrown here).
+ *
+ * A flush that fails (a full disk, an I/O error) never crashes the collector: it is counted in
+ * `monitor.store.write_failures{reason}`, its history points in `monitor.store.points_dropped`
+ * (they are not kept: a backlog would grow with the outage, and the table still holds every
+ * current value), and flushes are retried with backoff (doubling from `aggregation_interval` up
+ * to {@link STORE_RETRY_MAX_MS}, or 8 intervals if less). One log line says writes are failing,
+ * one that they recovered. Series stay changed until a flush commits, so the first flush after
+ * the disk recovers writes every current value the outage kept from the store.
+ *
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
@@ -30,7 +39,8 @@ import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/exp
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
-import { type FlushSummary, flushTable } from '../src/metrics/table-store.js';
+import { type FlushSummary, flushTable, TableFlushFailed } from '../src/metrics/table-store.js';
+import { failureReason } from '../src/store/commit-guard.js';
 import type { Behaviour, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
@@ -125,6 +135,17 @@ export interface CollectorStats {
   exports: number;
 }
 
+/** While the store's writes fail: since when, backoff, and what was lost. */
+interface StoreOutage {
+  /** Monotonic ms of the first failed flush. */
+  since: number;
+  failures: number;
+  droppedPoints: number;
+  /** Monotonic ms before which no flush is tried. */
+  retryAt: number;
+  backoffMs: number;
+}
+
 interface State extends CollectorStats {
   args: CollectorArgs;
   sources: MetricSource[];
@@ -132,10 +153,20 @@ interface State extends CollectorStats {
   /** Distinct rejection messages already logged (bounded). */
   logged: Set<string>;
   exporter: RemoteWriteExporter | undefined;
+  /** Set while flushes fail; cleared by the first that commits. */
+  outage: StoreOutage | undefined;
+  /** Monotonic clock for the retry backoff. */
+  monotonic: () => number;
 }
 
 /** Counts updates refused in casts, by error code. */
 export const REJECTED_METRIC = 'monitor.updates_rejected';
+/** Counts flushes whose write to the store failed, by reason (`ENOSPC`, `EIO`, ..., `other`). */
+export const WRITE_FAILURES_METRIC = 'monitor.store.write_failures';
+/** Counts history points of failed flushes, which no later flush writes. */
+export const POINTS_DROPPED_METRIC = 'monitor.store.points_dropped';
+/** Longest wait between two flush attempts while the store's writes fail. */
+export const STORE_RETRY_MAX_MS = 30_000;
 
 /** Distinct bad-update messages logged before going quiet (they are still counted). */
 const MAX_LOGGED_REJECTIONS = 20;
@@ -188,6 +219,58 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   }
 }
 
+/**
+ * One flush of the table to the store. A failure is counted and retried later with backoff,
+ * never thrown: a full disk must not crash-loop the collector into stopping the tree.
+ * @returns the summary, or `undefined` when it failed or waits for its retry time
+ */
+async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol>): Promise<FlushSummary | undefined> {
+  const outage = state.outage;
+  if (outage !== undefined && state.monotonic() < outage.retryAt) return undefined;
+  try {
+    const summary = await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
+    state.flushes++;
+    state.lastFlush = summary;
+    if (outage !== undefined) {
+      state.outage = undefined;
+      ctx.log.warn(
+        { failedFlushes: outage.failures, droppedPoints: outage.droppedPoints, downMs: Math.round(state.monotonic() - outage.since), series: summary.series },
+        'metric store writes recovered: current values written again',
+      );
+    }
+    return summary;
+  } catch (err) {
+    noteFlushFailure(state, err, ctx);
+    return undefined;
+  }
+}
+
+function noteFlushFailure(state: State, err: unknown, ctx: ServerContext<CollectorProtocol>): void {
+  const error = toError(err);
+  const reason = failureReason(error);
+  const points = error instanceof TableFlushFailed ? error.points : 0;
+  const registry = state.args.registry;
+  try {
+    registry.counter(WRITE_FAILURES_METRIC, { help: 'Flushes of the metric table whose write to the store failed', labels: ['reason'] }).inc({ reason });
+    if (points > 0) registry.counter(POINTS_DROPPED_METRIC, { help: 'History points not written because their flush failed' }).inc(points);
+  } catch {
+    // The host declared one of these names as another metric: the failure is still logged.
+  }
+  const interval = state.args.config.aggregation_interval;
+  const maxBackoff = Math.max(interval, Math.min(STORE_RETRY_MAX_MS, 8 * interval));
+  const now = state.monotonic();
+  const outage = state.outage;
+  if (outage === undefined) {
+    state.outage = { since: now, failures: 1, droppedPoints: points, backoffMs: interval, retryAt: now + interval };
+    ctx.log.error({ err: error, reason, droppedPoints: points }, 'metric store writes are failing: the table keeps serving, flushes are retried with backoff');
+    return;
+  }
+  outage.failures++;
+  outage.droppedPoints += points;
+  outage.backoffMs = Math.min(maxBackoff, outage.backoffMs * 2);
+  outage.retryAt = now + outage.backoffMs;
+}
+
 /** Queues the changed series for remote write; an export problem never stops the collector. */
 async function exportChanged(state: State, ctx: ServerContext<CollectorProtocol>): Promise<void> {
   if (state.exporter === undefined) return;
@@ -215,6 +298,8 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       sources: [],
       logged: new Set(),
       exporter: undefined,
+      outage: undefined,
+      monotonic: () => performance.now(),
       collections: 0,
       flushes: 0,
       lastFlush: undefined,
@@ -274,9 +359,19 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           return { reply: { applied }, state };
         }
         case 'flush': {
-          const summary = await flushTable(registry, state.args.store, state.now(), ctx.log);
+          let summary: FlushSummary;
+          try {
+            summary = await flushTable(registry, state.args.store, state.now(), ctx.log);
+          } catch (err) {
+            noteFlushFailure(state, err, ctx);
+            throw err;
+          }
           state.flushes++;
           state.lastFlush = summary;
+          if (state.outage !== undefined) {
+            ctx.log.warn({ failedFlushes: state.outage.failures, droppedPoints: state.outage.droppedPoints }, 'metric store writes recovered: current values written again');
+            state.outage = undefined;
+          }
           return { reply: summary, state };
         }
         case 'stats': {
@@ -335,8 +430,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         state.collections++;
         return { state };
       case 'aggregate':
-        state.lastFlush = await flushTable(state.args.registry, state.args.store, state.now(), ctx.log);
-        state.flushes++;
+        await flushOrBackOff(state, ctx);
         return { state };
       case 'tick':
         state.args.registry.clock.tick(state.now());

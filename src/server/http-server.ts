@@ -30,7 +30,7 @@ import { toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Registry } from '../metrics/registry.js';
-import type { AlertView, DashboardDef, Scores } from '../protocol.js';
+import type { AlertView, DashboardDef, FrameHealth, Scores } from '../protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { Access } from './access.js';
 import { API_ROUTES, ApiRoutes } from './api-routes.js';
@@ -206,7 +206,14 @@ export class HttpServer {
     } catch (err) {
       this.#log.warn({ err: toError(err) }, 'dashboard: scores source failed; frame sent without scores');
     }
-    this.#frames.beginTick(this.#now(), alerts, scores);
+    let health: FrameHealth | undefined;
+    try {
+      const store = this.#sources.storeHealth?.();
+      if (store !== undefined) health = { status: store.status === 'ok' ? 'ok' : 'degraded', store };
+    } catch (err) {
+      this.#log.warn({ err: toError(err) }, 'dashboard: store health source failed; frame sent without health');
+    }
+    this.#frames.beginTick(this.#now(), alerts, scores, health);
     this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
   }
 
