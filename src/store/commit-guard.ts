@@ -26,6 +26,9 @@
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 
+/** How long a failed write waits for lmdb-js to report the real cause. */
+const CAUSE_WAIT_MS = 250;
+
 /** What a guarded write promise resolves to when its commit failed. */
 export class CommitFailed {
   /** The real cause (lmdb-js `commitError`), once known; the generic error until then. */
@@ -39,9 +42,8 @@ export class CommitFailed {
       this.#settled = Promise.resolve();
       return;
     }
-    // lmdb-js rejects commitError in the same callback that failed the writes (so it is settled
-    // before any handler of theirs runs) or, when the failure was seen from a later put, once the
-    // writer thread reports it: wait at most one event-loop turn for it.
+    // lmdb-js rejects commitError in the callback that failed the writes, or, when a later put
+    // saw the failure first, once its writer thread reports it: wait a bounded while for it.
     this.#settled = Promise.race([
       commitError.then(
         () => undefined,
@@ -49,7 +51,7 @@ export class CommitFailed {
           this.#cause = toError(cause);
         },
       ),
-      new Promise<void>((resolve) => setImmediate(resolve)),
+      new Promise<void>((resolve) => setTimeout(resolve, CAUSE_WAIT_MS).unref()),
     ]);
   }
 

@@ -88,7 +88,7 @@ env.on('aftercommit', ({ next, last, txnId }) => {
 
 async function check(value) {
   if (value && value[FAILED]) {
-    await new Promise((resolve) => setImmediate(resolve)); // commitError settles by then
+    await new Promise((resolve) => setTimeout(resolve, 250)); // commitError settles by then, if it does
     throw value.cause;
   }
   return value;
