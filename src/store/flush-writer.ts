@@ -127,8 +127,16 @@ async function write({ currentIds, currentEnds, currentBytes, records, inOrder }
   await check(await env.flushed);
 }
 
+// After a failed commit lmdb-js never settles its flush promise and env.close() waits for it; an
+// empty batch commits without writing, even on a full disk, and settles a newer one (see
+// MetricStore's #settleFailedCommit).
+async function close() {
+  await check(await env.batch(() => undefined)).catch(() => undefined);
+  await env.close();
+}
+
 parentPort.on('message', (request) => {
-  const done = request.type === 'write' ? write(request) : env.close();
+  const done = request.type === 'write' ? write(request) : close();
   done.then(
     () => parentPort.postMessage({ seq: request.seq }),
     (err) => parentPort.postMessage({ seq: request.seq, error: String((err && err.message) || err) }),

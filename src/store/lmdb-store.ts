@@ -60,6 +60,7 @@ import * as lmdb from 'lmdb';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits } from './commit-guard.js';
+import { fillLockFileHoles } from './lock-file.js';
 import { downsample } from './downsample.js';
 import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
@@ -185,6 +186,7 @@ export class MetricStore {
     this.#env = env;
     this.#db = db;
     guardCommits(env);
+    if (!this.readOnly) fillLockFileHoles(this.dataDir);
     const encoder = (db.current as unknown as { encoder?: ValueEncoder }).encoder;
     if (typeof encoder?.encode !== 'function') {
       throw new MonitorError(ErrorCode.StoreFailed, 'lmdb did not attach a msgpack encoder to the "current" database');
@@ -703,6 +705,7 @@ export class MetricStore {
         if (!this.readOnly && (this.#db.meta.get('writer') as Partial<WriterMark> | undefined)?.pid === process.pid) {
           void this.#db.meta.remove('writer').catch(() => undefined); // committed by close, before the env shuts
         }
+        await this.#settleFailedCommit();
         await this.#env.close();
         forgetDatabases(this.#env);
       }
@@ -710,6 +713,24 @@ export class MetricStore {
       throw new MonitorError(ErrorCode.StoreFailed, `close: closing the metric store at ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
     } finally {
       if (!this.readOnly) writersInProcess.delete(this.dataDir);
+    }
+  }
+
+  /**
+   * After a failed commit lmdb-js never settles that transaction's flush promise, and
+   * `env.close()` waits for it: a store closed on a full disk hung for ever (measured). An empty
+   * batch commits without writing a page, so it succeeds on a full disk and gives lmdb-js a
+   * settled flush promise to wait for. The first may share a transaction with writes queued in
+   * this event turn (the writer mark's removal) and fail with them; the second then stands alone.
+   */
+  async #settleFailedCommit(): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await committed(this.#env.batch(() => undefined), 'close');
+        return;
+      } catch {
+        // tried again once, alone
+      }
     }
   }
 

@@ -12,7 +12,7 @@
  * loop devices may be missing): then the suite skips, naming why, and fails under
  * REQUIRE_SYSTEM_DEPS=1.
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { MetricStore } from '../../src/store/lmdb-store.js';
 import { assertBuilt } from './sigkill-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/disk-full-child.mjs', import.meta.url));
+const SLOTS_CHILD = fileURLToPath(new URL('./fixtures/reader-slots-child.mjs', import.meta.url));
 const MIB = 1024 * 1024;
 
 interface SmallFs {
@@ -128,7 +129,7 @@ interface Child {
   stderr(): string;
 }
 
-const children = new Set<ChildProcessWithoutNullStreams>();
+const children = new Set<ChildProcess>();
 
 function startChild(dataDir: string): Child {
   const proc = spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -289,4 +290,23 @@ describe.skipIf(skipReason !== undefined)(`A full disk under the running tree${s
     assertBuilt();
     await fillAndRecover(mountExt4());
   }, 240_000);
+
+  // LMDB maps lock.mdb shared and sizes it sparse; the store allocates its pages at open.
+  it.each([
+    ['tmpfs', mountTmpfs],
+    ['ext4', mountExt4],
+  ] as const)('takes 100 reader slots on a full %s without SIGBUS', async (_name, make) => {
+    assertBuilt();
+    const fsys = make();
+    const proc = spawn(process.execPath, [SLOTS_CHILD, path.join(fsys.dir, 'data'), path.join(fsys.dir, 'ballast')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(proc);
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.stderr.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-4000)));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.on('close', (c, s) => resolve([c, s])));
+    children.delete(proc);
+    expect({ code, signal, err: code === 0 ? '' : err }).toEqual({ code: 0, signal: null, err: '' });
+    expect(JSON.parse(out.trim())).toEqual({ type: 'readers', count: 100 });
+  }, 120_000);
 });
