@@ -240,15 +240,15 @@ async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol
     }
     return summary;
   } catch (err) {
+    if (!(err instanceof TableFlushFailed)) throw err; // a bug, not the disk: crash and restart as ever
     noteFlushFailure(state, err, ctx);
     return undefined;
   }
 }
 
-function noteFlushFailure(state: State, err: unknown, ctx: ServerContext<CollectorProtocol>): void {
-  const error = toError(err);
+function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerContext<CollectorProtocol>): void {
   const reason = failureReason(error);
-  const points = error instanceof TableFlushFailed ? error.points : 0;
+  const points = error.points;
   const registry = state.args.registry;
   try {
     registry.counter(WRITE_FAILURES_METRIC, { help: 'Flushes of the metric table whose write to the store failed', labels: ['reason'] }).inc({ reason });
@@ -363,7 +363,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           try {
             summary = await flushTable(registry, state.args.store, state.now(), ctx.log);
           } catch (err) {
-            noteFlushFailure(state, err, ctx);
+            if (err instanceof TableFlushFailed) noteFlushFailure(state, err, ctx);
             throw err;
           }
           state.flushes++;

@@ -60,7 +60,7 @@ export class TableFlushFailed extends MonitorError {
     readonly points: number,
     cause: unknown,
   ) {
-    super(cause instanceof MonitorError ? cause.code : ErrorCode.StoreFailed, toError(cause).message, { cause });
+    super(ErrorCode.StoreFailed, toError(cause).message, { cause });
     this.name = 'TableFlushFailed';
   }
 }
@@ -104,7 +104,8 @@ function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): nu
  * Writes every changed series (state and a history point at `nowMs`) in one store transaction and
  * resolves once it is durable. Series are marked flushed only after the commit, with the version
  * they had when read, so a change made while the commit was in flight is written next time.
- * @throws {TableFlushFailed} (rejects) when the store refused or failed the batch; nothing was marked flushed
+ * @throws {TableFlushFailed} (rejects) when the store failed to write the batch (`EMON_STORE_FAILED`); nothing was marked flushed
+ * @throws {Error} (rejects) any other error of the store's, as it was
  */
 export async function flushTable(registry: Registry, store: MetricStore, nowMs: number, log?: Logger): Promise<FlushSummary> {
   const start = performance.now();
@@ -170,7 +171,9 @@ export async function flushTable(registry: Registry, store: MetricStore, nowMs: 
   try {
     stored = await store.flush({ current, points });
   } catch (err) {
-    throw new TableFlushFailed(nowMs, written.length, points.length, err);
+    // Only a store write failure (a full disk) is this; anything else is a bug and propagates as is.
+    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed) throw new TableFlushFailed(nowMs, written.length, points.length, err);
+    throw err;
   }
   for (const [series, version] of written) series.flushedVersion = version;
   return {

@@ -12,8 +12,8 @@
  * the host (exit code 1).
  *
  * **How.** lmdb-js calls its `aftercommit` listeners at the start of `rejectCommit`, with the
- * resolutions it is about to reject (`next` up to, not including, `last`; `txnId` is undefined
- * only for a failed commit). Each resolution's `meta.reject` is the reject function of a write's
+ * resolutions it is about to reject (`next` up to, not including, `last`, whose flag says
+ * `TXN_FAILED`, as lmdb-js checks it). Each resolution's `meta.reject` is the reject function of a write's
  * promise. The guard replaces it before it is called: the promise then RESOLVES with a
  * {@link CommitFailed} value instead of rejecting (so no promise of the env, held or not, ever
  * rejects for a failed commit), and `commitError` gets a handler at once, which also gives the
@@ -27,7 +27,7 @@
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 
 /** How long a failed write waits for lmdb-js to report the real cause. */
-const CAUSE_WAIT_MS = 250;
+const CAUSE_WAIT_MS = 1000;
 
 /** What a guarded write promise resolves to when its commit failed. */
 export class CommitFailed {
@@ -64,6 +64,8 @@ export class CommitFailed {
 
 interface Resolution {
   next: Resolution | null;
+  uint32: Uint32Array | null;
+  flagPosition: number;
   meta: { resolve?: (value: unknown) => void; reject?: (err: unknown) => void; guarded?: true } | null;
 }
 
@@ -73,17 +75,24 @@ interface AfterCommit {
   txnId?: number;
 }
 
-const guarded = new WeakSet<object>();
+/** lmdb-js write.js: the flag its writer thread sets on a transaction that failed to commit. */
+const TXN_FAILED = 0x4000_0000;
+
+/** Guarded envs, and whether the last commit each saw failed. */
+const lastFailed = new WeakMap<object, boolean>();
 
 /**
  * Installs the guard on an lmdb-js root env (once per env; later calls do nothing).
  * @param env the object `open()` returned
  */
 export function guardCommits(env: { on(event: string, callback: (info: AfterCommit) => void): void }): void {
-  if (guarded.has(env)) return;
-  guarded.add(env);
-  env.on('aftercommit', ({ next, last, txnId }: AfterCommit) => {
-    if (txnId !== undefined || next === undefined) return;
+  if (lastFailed.has(env)) return;
+  lastFailed.set(env, false);
+  env.on('aftercommit', ({ next, last }: AfterCommit) => {
+    // `txnId` is no sign: a commit's id can read as undefined too. lmdb-js decides as here.
+    const failed = last?.uint32 != null && (last.uint32[last.flagPosition]! & TXN_FAILED) !== 0;
+    lastFailed.set(env, failed);
+    if (!failed || next === undefined) return;
     // The same walk as lmdb-js rejectCommit: from `next` up to, not including, `last`.
     let resolution: Resolution | null = next;
     do {
@@ -96,6 +105,14 @@ export function guardCommits(env: { on(event: string, callback: (info: AfterComm
       resolution = resolution.next;
     } while (resolution !== null && resolution !== last);
   });
+}
+
+/**
+ * Whether the last commit of a guarded env failed. lmdb-js then never settles that commit's flush
+ * promise, and `env.close()` waits for it (see `MetricStore`'s `#settleFailedCommit`).
+ */
+export function lastCommitFailed(env: object): boolean {
+  return lastFailed.get(env) === true;
 }
 
 /**

@@ -68,8 +68,11 @@ const points = env.openDB('points', { keyEncoding: 'binary', encoding: 'binary' 
 // The commit guard of commit-guard.ts, for this thread's env (see there why): a failed commit
 // resolves every write promise with a marker instead of rejecting, and commitError is held.
 const FAILED = Symbol('commit failed');
-env.on('aftercommit', ({ next, last, txnId }) => {
-  if (txnId !== undefined || next === undefined) return;
+let lastFailed = false;
+const TXN_FAILED = 0x40000000;
+env.on('aftercommit', ({ next, last }) => {
+  lastFailed = Boolean(last && last.uint32 && last.uint32[last.flagPosition] & TXN_FAILED);
+  if (!lastFailed || next === undefined) return;
   let resolution = next;
   do {
     const meta = resolution.meta;
@@ -88,7 +91,7 @@ env.on('aftercommit', ({ next, last, txnId }) => {
 
 async function check(value) {
   if (value && value[FAILED]) {
-    await new Promise((resolve) => setTimeout(resolve, 250)); // commitError settles by then, if it does
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // commitError settles by then, if it does
     throw value.cause;
   }
   return value;
@@ -131,7 +134,7 @@ async function write({ currentIds, currentEnds, currentBytes, records, inOrder }
 // empty batch commits without writing, even on a full disk, and settles a newer one (see
 // MetricStore's #settleFailedCommit).
 async function close() {
-  await check(await env.batch(() => undefined)).catch(() => undefined);
+  if (lastFailed) await check(await env.batch(() => undefined)).catch(() => undefined);
   await env.close();
 }
 

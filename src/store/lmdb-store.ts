@@ -59,8 +59,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as lmdb from 'lmdb';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
-import { committed, failureReason, guardCommits } from './commit-guard.js';
-import { fillLockFileHoles } from './lock-file.js';
+import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
+import { prepareLockFile } from './lock-file.js';
 import { downsample } from './downsample.js';
 import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
@@ -186,7 +186,6 @@ export class MetricStore {
     this.#env = env;
     this.#db = db;
     guardCommits(env);
-    if (!this.readOnly) fillLockFileHoles(this.dataDir);
     const encoder = (db.current as unknown as { encoder?: ValueEncoder }).encoder;
     if (typeof encoder?.encode !== 'function') {
       throw new MonitorError(ErrorCode.StoreFailed, 'lmdb did not attach a msgpack encoder to the "current" database');
@@ -237,6 +236,7 @@ export class MetricStore {
       } catch (err) {
         throw new MonitorError(ErrorCode.StoreFailed, `cannot create the metric store directory ${dir}: ${toError(err).message}`, { cause: err });
       }
+      prepareLockFile(dir);
     }
     let env: RootDatabase;
     try {
@@ -720,11 +720,11 @@ export class MetricStore {
    * After a failed commit lmdb-js never settles that transaction's flush promise, and
    * `env.close()` waits for it: a store closed on a full disk hung for ever (measured). An empty
    * batch commits without writing a page, so it succeeds on a full disk and gives lmdb-js a
-   * settled flush promise to wait for. The first may share a transaction with writes queued in
-   * this event turn (the writer mark's removal) and fail with them; the second then stands alone.
+   * settled flush promise to wait for.
    */
   async #settleFailedCommit(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
+    await this.#env.committed; // the writes queued so far (the writer mark's removal); never rejects once guarded
+    for (let attempt = 0; attempt < 2 && lastCommitFailed(this.#env); attempt++) {
       try {
         await committed(this.#env.batch(() => undefined), 'close');
         return;

@@ -1,5 +1,5 @@
 /**
- * `fillLockFileHoles`: allocates the blocks of LMDB's `lock.mdb` while there is space, so a full
+ * `prepareLockFile`: allocates the blocks of LMDB's `lock.mdb` while there is space, so a full
  * filesystem later cannot kill the process with SIGBUS.
  *
  * **Why.** LMDB sizes `lock.mdb` with `ftruncate` (8,272 bytes for 126 readers) and maps it
@@ -11,32 +11,53 @@
  * SIGBUS (rc 135). The data file is written with `pwrite` (no write map), so a full disk there
  * gives a write error instead, which the store reports.
  *
- * **How.** Each 4 KiB page of the lock file that reads as all zeros is written back as zeros: a
- * hole reads as zeros, so the content is unchanged and the page is now allocated. Reader slots
- * in use are never all-zero pages (their pid is set), and a page with no slot in use is only
- * claimed once ~60 slots below it are taken, so rewriting it races with nobody in practice.
- * Best effort: on an already full filesystem it leaves what it cannot write.
+ * **How.** Before LMDB opens the env in this process (after, closing any descriptor of the file
+ * would drop the fcntl locks LMDB holds on it, and another process would then take this one's
+ * reader slots: MDB_BAD_RSLOT): a missing lock file is created as {@link LOCK_FILE_BYTES} of
+ * written zeros, which LMDB takes as it is (it sizes its reader table to an existing file at
+ * least as large as it needs, and initializes the header itself); in an existing one, each 4 KiB
+ * page that reads as all zeros is written back as zeros. A hole reads as zeros, so the content is
+ * unchanged and the page is now allocated. Pages with a reader slot in use are never all zeros
+ * (the pid is set), and a page with none is only claimed once ~60 slots below it are taken, so
+ * this races with no other process in practice. Best effort: on a filesystem already full it
+ * leaves what it cannot write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 const PAGE = 4096;
+/** Three pages: more than LMDB's 8,272 bytes for its default 126 readers (it then has 190). */
+export const LOCK_FILE_BYTES = 3 * PAGE;
 
 /**
- * @param dir the LMDB environment directory (holding `lock.mdb`)
- * @returns bytes written (0 when the file is fully allocated, missing, or the write failed)
+ * Call before this process opens the env.
+ * @param dir the LMDB environment directory (it exists)
+ * @returns bytes written (0 when the file was fully allocated, or nothing could be written)
  */
-export function fillLockFileHoles(dir: string): number {
+export function prepareLockFile(dir: string): number {
+  const file = path.join(dir, 'lock.mdb');
+  try {
+    fs.writeFileSync(file, Buffer.alloc(LOCK_FILE_BYTES), { flag: 'wx' });
+    return LOCK_FILE_BYTES;
+  } catch {
+    // it exists (or the disk is full): fill what is missing of it
+  }
+  // Opened (and so closed) only when it has holes: closing drops this process's fcntl locks on it.
+  try {
+    const { size, blocks } = fs.statSync(file);
+    if (blocks * 512 >= size) return 0;
+  } catch {
+    return 0;
+  }
   let fd: number;
   try {
-    fd = fs.openSync(path.join(dir, 'lock.mdb'), 'r+');
+    fd = fs.openSync(file, 'r+');
   } catch {
     return 0;
   }
   let written = 0;
   try {
-    const { size, blocks } = fs.fstatSync(fd);
-    if (blocks * 512 >= size) return 0;
+    const { size } = fs.fstatSync(fd);
     const page = Buffer.alloc(PAGE);
     const zeros = Buffer.alloc(PAGE);
     for (let at = 0; at < size; at += PAGE) {
