@@ -7,14 +7,14 @@
  * nobody can hold before that error exists, with the real cause (lmdb-js issue #368). Worse, the
  * first write of an event turn makes lmdb-js queue a batch start of its own (`writeBatchStart`,
  * run from its `setImmediate`), and the commit promise that start creates is thrown away: its
- * rejection can be handled by nobody. On a full 8 MiB tmpfs the unguarded tree got 46-60 such
- * rejections in 20 s, and under Node's default `--unhandled-rejections=throw` the first one kills
- * the host (exit code 1).
+ * rejection can be handled by nobody. On a full 8 MiB tmpfs the unguarded tree got 55-70 such
+ * rejections in 25 s (14 MB ext4: 56-64), and under Node's default `--unhandled-rejections=throw`
+ * the first one kills the host (exit code 1).
  *
  * **How.** lmdb-js calls its `aftercommit` listeners at the start of `rejectCommit`, with the
  * resolutions it is about to reject (`next` up to, not including, `last`, whose flag says
- * `TXN_FAILED`, as lmdb-js checks it). Each resolution's `meta.reject` is the reject function of a write's
- * promise. The guard replaces it before it is called: the promise then RESOLVES with a
+ * `TXN_FAILED`, as lmdb-js checks it). Each resolution's `meta.reject` is the reject function of
+ * a write's promise. The guard replaces it before it is called: the promise then RESOLVES with a
  * {@link CommitFailed} value instead of rejecting (so no promise of the env, held or not, ever
  * rejects for a failed commit), and `commitError` gets a handler at once, which also gives the
  * real cause. Every write this project awaits goes through {@link committed}, which turns that
