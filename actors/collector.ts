@@ -21,6 +21,15 @@
  * The sliding-window clock follows monotonic time; history points carry the tree clock's stamps
  * (`MonitorClock.stampMs`: never before the previous one, never ahead of monotonic progress), and
  * a clamped stamp is logged once per change.
+ *
+ * A flush that fails (a full disk, an I/O error) never crashes the collector: it is counted in
+ * `monitor.store.write_failures{reason}`, its history points in `monitor.store.points_dropped`
+ * (they are not kept: a backlog would grow with the outage, and the table still holds every
+ * current value), and flushes are retried with backoff (doubling from `aggregation_interval` up
+ * to {@link STORE_RETRY_MAX_MS}, or 8 intervals if less). One log line says writes are failing,
+ * one that they recovered. Series stay changed until a flush commits, so the first flush after
+ * the disk recovers writes every current value the outage kept from the store.
+ *
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
  * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
  *
@@ -44,7 +53,8 @@ import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/exp
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
-import { type FlushSummary, flushTable } from '../src/metrics/table-store.js';
+import { type FlushSummary, flushTable, TableFlushFailed } from '../src/metrics/table-store.js';
+import { failureReason } from '../src/store/commit-guard.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
@@ -140,6 +150,17 @@ export interface CollectorStats {
   exports: number;
 }
 
+/** While the store's writes fail: since when, backoff, and what was lost. */
+interface StoreOutage {
+  /** Monotonic ms of the first failed flush. */
+  since: number;
+  failures: number;
+  droppedPoints: number;
+  /** Monotonic ms before which no flush is tried. */
+  retryAt: number;
+  backoffMs: number;
+}
+
 interface State extends CollectorStats {
   args: CollectorArgs;
   sources: MetricSource[];
@@ -151,10 +172,18 @@ interface State extends CollectorStats {
   /** Distinct rejection messages already logged (bounded). */
   logged: Set<string>;
   exporter: RemoteWriteExporter | undefined;
+  /** Set while flushes fail; cleared by the first that commits. */
+  outage: StoreOutage | undefined;
 }
 
 /** Counts updates refused in casts, by error code. */
 export const REJECTED_METRIC = 'monitor.updates_rejected';
+/** Counts flushes whose write to the store failed, by reason (`ENOSPC`, `EIO`, ..., `other`). */
+export const WRITE_FAILURES_METRIC = 'monitor.store.write_failures';
+/** Counts history points of failed flushes, which no later flush writes. */
+export const POINTS_DROPPED_METRIC = 'monitor.store.points_dropped';
+/** Longest wait between two flush attempts while the store's writes fail. */
+export const STORE_RETRY_MAX_MS = 30_000;
 
 /** Distinct bad-update messages logged before going quiet (they are still counted). */
 const MAX_LOGGED_REJECTIONS = 20;
@@ -276,6 +305,58 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   }
 }
 
+/**
+ * One flush of the table to the store. A failure is counted and retried later with backoff,
+ * never thrown: a full disk must not crash-loop the collector into stopping the tree.
+ * @returns the summary, or `undefined` when it failed or waits for its retry time
+ */
+async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol>): Promise<FlushSummary | undefined> {
+  const outage = state.outage;
+  if (outage !== undefined && state.clock.steadyMs() < outage.retryAt) return undefined;
+  try {
+    const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
+    state.flushes++;
+    state.lastFlush = summary;
+    if (outage !== undefined) {
+      state.outage = undefined;
+      ctx.log.warn(
+        { failedFlushes: outage.failures, droppedPoints: outage.droppedPoints, downMs: Math.round(state.clock.steadyMs() - outage.since), series: summary.series },
+        'metric store writes recovered: current values written again',
+      );
+    }
+    return summary;
+  } catch (err) {
+    if (!(err instanceof TableFlushFailed)) throw err; // a bug, not the disk: crash and restart as ever
+    noteFlushFailure(state, err, ctx);
+    return undefined;
+  }
+}
+
+function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerContext<CollectorProtocol>): void {
+  const reason = failureReason(error);
+  const points = error.points;
+  const registry = state.args.registry;
+  try {
+    registry.counter(WRITE_FAILURES_METRIC, { help: 'Flushes of the metric table whose write to the store failed', labels: ['reason'] }).inc({ reason });
+    if (points > 0) registry.counter(POINTS_DROPPED_METRIC, { help: 'History points not written because their flush failed' }).inc(points);
+  } catch {
+    // The host declared one of these names as another metric: the failure is still logged.
+  }
+  const interval = state.args.config.aggregation_interval;
+  const maxBackoff = Math.max(interval, Math.min(STORE_RETRY_MAX_MS, 8 * interval));
+  const now = state.clock.steadyMs();
+  const outage = state.outage;
+  if (outage === undefined) {
+    state.outage = { since: now, failures: 1, droppedPoints: points, backoffMs: interval, retryAt: now + interval };
+    ctx.log.error({ err: error, reason, droppedPoints: points }, 'metric store writes are failing: the table keeps serving, flushes are retried with backoff');
+    return;
+  }
+  outage.failures++;
+  outage.droppedPoints += points;
+  outage.backoffMs = Math.min(maxBackoff, outage.backoffMs * 2);
+  outage.retryAt = now + outage.backoffMs;
+}
+
 /** Queues the changed series for remote write; an export problem never stops the collector. */
 async function exportChanged(state: State, ctx: ServerContext<CollectorProtocol>): Promise<void> {
   if (state.exporter === undefined) return;
@@ -333,6 +414,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       sources: [],
       logged: new Set(),
       exporter: undefined,
+      outage: undefined,
       collections: 0,
       flushes: 0,
       lastFlush: undefined,
@@ -390,9 +472,19 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           return { reply: { applied }, state };
         }
         case 'flush': {
-          const summary = await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log);
+          let summary: FlushSummary;
+          try {
+            summary = await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log);
+          } catch (err) {
+            if (err instanceof TableFlushFailed) noteFlushFailure(state, err, ctx);
+            throw err;
+          }
           state.flushes++;
           state.lastFlush = summary;
+          if (state.outage !== undefined) {
+            ctx.log.warn({ failedFlushes: state.outage.failures, droppedPoints: state.outage.droppedPoints }, 'metric store writes recovered: current values written again');
+            state.outage = undefined;
+          }
           return { reply: summary, state };
         }
         case 'stats': {
@@ -438,8 +530,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         state.collections++;
         return { state };
       case 'aggregate':
-        state.lastFlush = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
-        state.flushes++;
+        await flushOrBackOff(state, ctx);
         return { state };
       case 'tick':
         state.args.registry.clock.tick(state.clock.steadyMs());

@@ -36,7 +36,7 @@ import { channelRedactor, createChannels } from './notify/create-channels.js';
 import { Outbox } from './notify/outbox.js';
 import type { NotificationChannel } from './notify/types.js';
 import type { Scores } from './protocol.js';
-import type { DashboardSources } from './server/dashboard-sources.js';
+import { type DashboardSources, storeHealthOf } from './server/dashboard-sources.js';
 import type { ServerAddress } from './server/http-server.js';
 import { MetricStore } from './store/lmdb-store.js';
 import { type ClockSource, MonitorClock } from './clock.js';
@@ -197,7 +197,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition), now: () => clock.stampMs() },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs() },
             { name: DASHBOARD_NAME },
           ),
         ]
@@ -291,6 +291,7 @@ function dashboardSources(
   alertingRef: ServerRef<AlertingProtocol>,
   derived: DerivedValues,
   exposition: (accept: string | undefined) => Promise<{ contentType: string; body: string }>,
+  store: MetricStore,
 ): DashboardSources {
   const names = [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME];
   return {
@@ -304,6 +305,7 @@ function dashboardSources(
     },
     metrics: exposition,
     processes: () => Object.fromEntries(names.map((name) => [name, system.whereis(name) === undefined ? 'down' : 'running'])),
+    storeHealth: () => storeHealthOf(store.writeStatus()),
   };
 }
 

@@ -120,6 +120,8 @@ export type ServerMsg =
       metrics: Record<string, Record<string, Point>>;
       alerts: AlertView[];
       scores: Scores | null;
+      /** Present when the server runs with a metric store: whether its writes commit. */
+      health?: FrameHealth;
     }
   | { type: 'subscribed'; subscribed: Subscription }
   | { type: 'pong'; id?: string | number; server_time: number }
@@ -161,10 +163,25 @@ export type ClientMsg =
 // WS  /ws                            the live feed (token: `Authorization: Bearer`, or `?token=`)
 
 export interface HealthResponse {
+  /** `degraded` when a process is down or the metric store's writes fail. */
   status: 'ok' | 'degraded';
   uptime_s: number;
   /** Supervised processes and whether each is running. */
   processes: Record<string, 'running' | 'down'>;
+  /** The metric store's writes (absent for a server running without a store). */
+  store?: StoreHealth;
+}
+
+/**
+ * Whether the metric store's writes commit. `failing`: since when (wall ms), the newest error
+ * (e.g. `No space left on device`), a short reason (`ENOSPC`, `EIO`, ...) and failed flushes so far.
+ */
+export type StoreHealth = { status: 'ok' } | { status: 'failing'; error: string; reason: string; since: number; attempts: number };
+
+/** The health part of a feed frame: `degraded` names what is wrong. */
+export interface FrameHealth {
+  status: 'ok' | 'degraded';
+  store: StoreHealth;
 }
 
 export interface DashboardResponse extends DashboardDef {

@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { toError } from '../errors.js';
+import { ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HistogramSeries, WINDOWS } from './histogram.js';
@@ -46,6 +46,23 @@ export interface FlushSummary {
   longestBlockMs: number;
   /** From start to durable commit, ms. */
   totalMs: number;
+}
+
+/**
+ * `flushTable` could not write its batch (the store's commit failed, e.g. a full disk). Nothing of
+ * it was written; its series stay changed, so the next flush writes their current values again,
+ * but its `points` (history at `at`) are not written by any later flush.
+ */
+export class TableFlushFailed extends MonitorError {
+  constructor(
+    readonly at: number,
+    readonly series: number,
+    readonly points: number,
+    cause: unknown,
+  ) {
+    super(ErrorCode.StoreFailed, toError(cause).message, { cause });
+    this.name = 'TableFlushFailed';
+  }
 }
 
 const derivedIds = new WeakMap<Series, number[]>();
@@ -87,6 +104,8 @@ function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): nu
  * Writes every changed series (state and a history point at `nowMs`) in one store transaction and
  * resolves once it is durable. Series are marked flushed only after the commit, with the version
  * they had when read, so a change made while the commit was in flight is written next time.
+ * @throws {TableFlushFailed} (rejects) when the store failed to write the batch (`EMON_STORE_FAILED`); nothing was marked flushed
+ * @throws {Error} (rejects) any other error of the store's, as it was
  */
 export async function flushTable(registry: Registry, store: MetricStore, nowMs: number, log?: Logger): Promise<FlushSummary> {
   const start = performance.now();
@@ -148,7 +167,14 @@ export async function flushTable(registry: Registry, store: MetricStore, nowMs: 
   mainThreadMs += built - blockStart;
   longestBlockMs = Math.max(longestBlockMs, built - blockStart);
   // The store validates and encodes in its own chunks; its first block runs inside this call.
-  const stored = await store.flush({ current, points });
+  let stored: Awaited<ReturnType<MetricStore['flush']>>;
+  try {
+    stored = await store.flush({ current, points });
+  } catch (err) {
+    // Only a store write failure (a full disk) is this; anything else is a bug and propagates as is.
+    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed) throw new TableFlushFailed(nowMs, written.length, points.length, err);
+    throw err;
+  }
   for (const [series, version] of written) series.flushedVersion = version;
   return {
     at: nowMs,

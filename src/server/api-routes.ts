@@ -156,7 +156,14 @@ export class ApiRoutes {
       const o = this.#o;
       const processes = await this.#source('processes', () => o.sources.processes());
       const down = Object.values(processes).some((state) => state !== 'running');
-      const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
+      const store = o.sources.storeHealth === undefined ? undefined : await this.#source('store', () => o.sources.storeHealth!());
+      const degraded = down || store?.status === 'failing';
+      const body: HealthResponse = {
+        status: degraded ? 'degraded' : 'ok',
+        uptime_s: Math.floor((o.now() - o.startedAt) / 1000),
+        processes,
+        ...(store === undefined ? {} : { store }),
+      };
       return json(body);
     },
     '/metrics': async (_query, accept) => {

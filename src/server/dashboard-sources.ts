@@ -9,7 +9,8 @@ import { toError } from '../errors.js';
 import { renderExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import type { DeadLetter } from '../notify/types.js';
-import type { AlertView, Scores, SlaView } from '../protocol.js';
+import type { AlertView, Scores, SlaView, StoreHealth } from '../protocol.js';
+import type { WriteStatus } from '../store/types.js';
 
 export interface DashboardSources {
   /** The performance monitor's report; `undefined` when there is none yet. */
@@ -25,6 +26,8 @@ export interface DashboardSources {
   metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
   /** Supervised processes by name, for `/health`. */
   processes(): Record<string, 'running' | 'down'>;
+  /** Whether the metric store's writes commit, for `/health` and each frame; absent without a store. Synchronous. */
+  storeHealth?(): StoreHealth;
 }
 
 /** How long an endpoint waits for a source before answering 503. */
@@ -91,4 +94,9 @@ export function standaloneSources(registry: Registry): DashboardSources {
     metrics: (accept) => renderExposition(registry, accept),
     processes: () => ({}),
   };
+}
+
+/** `MetricStore.writeStatus()` as `/health` and the feed show it. */
+export function storeHealthOf(status: WriteStatus): StoreHealth {
+  return status.ok ? { status: 'ok' } : { status: 'failing', error: status.error, reason: status.reason, since: status.since, attempts: status.attempts };
 }

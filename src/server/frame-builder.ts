@@ -10,7 +10,7 @@
  * at most `maxSeriesPerMetric` series of each directly subscribed metric, so its size is bounded
  * whatever the table holds.
  */
-import type { AlertView, ChartPoints, DashboardDef, Point, Scores, ServerMsg, Subscription } from '../protocol.js';
+import type { AlertView, ChartPoints, DashboardDef, FrameHealth, Point, Scores, ServerMsg, Subscription } from '../protocol.js';
 import type { LiveReader } from './live-reader.js';
 
 /** Most alerts in one frame. */
@@ -39,6 +39,7 @@ export class FrameBuilder {
   #at = 0;
   #alerts: AlertView[] = [];
   #scores: Scores | null = null;
+  #health: FrameHealth | undefined;
   /** This tick's chart points per dashboard, and frames per subscription key. */
   #charts = new Map<string, Record<string, ChartPoints>>();
   #metrics = new Map<string, Record<string, Point>>();
@@ -58,8 +59,9 @@ export class FrameBuilder {
   }
 
   /** Starts a tick: forgets the last tick's frames; values are read lazily, once, at `at`. */
-  beginTick(at: number, alerts: readonly AlertView[], scores: Scores | null): void {
+  beginTick(at: number, alerts: readonly AlertView[], scores: Scores | null, health?: FrameHealth): void {
     this.#at = at;
+    this.#health = health;
     this.#alerts = frameAlerts(alerts);
     this.#scores = scores;
     this.#charts = new Map();
@@ -97,7 +99,15 @@ export class FrameBuilder {
     for (const name of sub.dashboards) dashboards[name] = this.#tickCharts(name);
     const metrics: Record<string, Record<string, Point>> = Object.create(null);
     for (const name of sub.metrics) metrics[name] = this.#tickMetric(name);
-    const msg: ServerMsg = { type: 'frame', at: this.#at, dashboards, metrics, alerts: this.#alerts, scores: this.#scores };
+    const msg: ServerMsg = {
+      type: 'frame',
+      at: this.#at,
+      dashboards,
+      metrics,
+      alerts: this.#alerts,
+      scores: this.#scores,
+      ...(this.#health === undefined ? {} : { health: this.#health }),
+    };
     const bytes = Buffer.from(JSON.stringify(msg));
     this.#frames.set(key, bytes);
     this.built++;

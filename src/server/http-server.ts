@@ -30,7 +30,7 @@ import { toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Registry } from '../metrics/registry.js';
-import type { AlertView, DashboardDef, Scores } from '../protocol.js';
+import type { AlertView, DashboardDef, FrameHealth, Scores } from '../protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { Access } from './access.js';
 import { API_ROUTES, ApiRoutes } from './api-routes.js';
@@ -155,7 +155,7 @@ export class HttpServer {
         if (!config.real_time_enabled) return undefined;
         // A builder of its own: the shared one holds the current tick's frames for broadcast.
         const single = new FrameBuilder(dashboards, reader);
-        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores());
+        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores(), this.#readHealth());
         return single.frame(sub);
       },
     });
@@ -215,8 +215,18 @@ export class HttpServer {
     this.#ticks++;
     if (!this.#ws.hasSubscribers) return;
     const alerts = await this.#readAlerts();
-    this.#frames.beginTick(this.#now(), alerts, this.#readScores());
+    this.#frames.beginTick(this.#now(), alerts, this.#readScores(), this.#readHealth());
     this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
+  }
+
+  #readHealth(): FrameHealth | undefined {
+    try {
+      const store = this.#sources.storeHealth?.();
+      return store === undefined ? undefined : { status: store.status === 'ok' ? 'ok' : 'degraded', store };
+    } catch (err) {
+      this.#log.warn({ err: toError(err) }, 'dashboard: store health source failed; frame sent without health');
+      return undefined;
+    }
   }
 
   #readScores(): Scores | null {

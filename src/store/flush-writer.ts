@@ -65,6 +65,38 @@ const env = open({ path: workerData.dataDir, ...workerData.envOptions });
 const current = env.openDB('current', { keyEncoding: 'uint32', encoding: 'binary' });
 const points = env.openDB('points', { keyEncoding: 'binary', encoding: 'binary' });
 
+// The commit guard of commit-guard.ts, for this thread's env (see there why): a failed commit
+// resolves every write promise with a marker instead of rejecting, and commitError is held.
+const FAILED = Symbol('commit failed');
+let lastFailed = false;
+const TXN_FAILED = 0x40000000;
+env.on('aftercommit', ({ next, last }) => {
+  lastFailed = Boolean(last && last.uint32 && last.uint32[last.flagPosition] & TXN_FAILED);
+  if (!lastFailed || next === undefined) return;
+  let resolution = next;
+  do {
+    const meta = resolution.meta;
+    if (meta && meta.reject && meta.resolve && !meta.guarded) {
+      const resolve = meta.resolve;
+      meta.guarded = true;
+      meta.reject = (err) => {
+        const failed = { [FAILED]: true, cause: err };
+        if (err && err.commitError) err.commitError.then(undefined, (cause) => { failed.cause = cause; });
+        resolve(failed);
+      };
+    }
+    resolution = resolution.next;
+  } while (resolution && resolution !== last);
+});
+
+async function check(value) {
+  if (value && value[FAILED]) {
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // commitError settles by then, if it does
+    throw value.cause;
+  }
+  return value;
+}
+
 function keyOrder(records, count) {
   const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
   const order = Array.from({ length: count }, (_, i) => i);
@@ -83,7 +115,7 @@ function keyOrder(records, count) {
 async function write({ currentIds, currentEnds, currentBytes, records, inOrder }) {
   const count = records.length / RECORD_BYTES;
   const order = inOrder ? undefined : keyOrder(records, count);
-  await env.batch(() => {
+  const written = env.batch(() => {
     let start = 0;
     for (let i = 0; i < currentIds.length; i++) {
       current.put(currentIds[i], currentBytes.subarray(start, currentEnds[i]));
@@ -94,11 +126,20 @@ async function write({ currentIds, currentEnds, currentBytes, records, inOrder }
       points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
     }
   });
-  await env.flushed;
+  await check(await written);
+  await check(await env.flushed);
+}
+
+// After a failed commit lmdb-js never settles its flush promise and env.close() waits for it; an
+// empty batch commits without writing, even on a full disk, and settles a newer one (see
+// MetricStore's #settleFailedCommit).
+async function close() {
+  if (lastFailed) await check(await env.batch(() => undefined)).catch(() => undefined);
+  await env.close();
 }
 
 parentPort.on('message', (request) => {
-  const done = request.type === 'write' ? write(request) : env.close();
+  const done = request.type === 'write' ? write(request) : close();
   done.then(
     () => parentPort.postMessage({ seq: request.seq }),
     (err) => parentPort.postMessage({ seq: request.seq, error: String((err && err.message) || err) }),

@@ -60,6 +60,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as lmdb from 'lmdb';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
+import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
+import { prepareLockFile } from './lock-file.js';
 import { downsample } from './downsample.js';
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside, ON_CORRUPT_CHOICES, type OnCorrupt } from './env-check.js';
 import { type EncodedFlush, FlushWriter } from './flush-writer.js';
@@ -78,6 +80,7 @@ import type {
   SeriesInput,
   SeriesType,
   StoreOptions,
+  WriteStatus,
 } from './types.js';
 
 /** Version of the on-disk layout described in the module header (1 had ordered-binary `[id, ts]` keys and msgpack point values). */
@@ -190,8 +193,12 @@ export class MetricStore {
   readonly #raw: { current: Database<Uint8Array, number>; points: Database<Uint8Array, Uint8Array> } | undefined;
   /** Settles once the series definitions queued so far have committed (never rejects). */
   #definitions: Promise<void> = Promise.resolve();
-  /** The first failure of a write nobody awaited (a series definition); fails the next flush. */
+  /** The first failure of a write nobody awaited (a series definition) since the last flush began; fails that flush. */
   #backgroundError: Error | undefined;
+  /** Writer: ids whose definition failed to commit; the next flush writes them again before its own writes. */
+  readonly #unwrittenDefs = new Set<number>();
+  /** Writer: whether writes are failing now, since when, and why (see `writeStatus`). */
+  #writeFailure: { since: number; error: string; reason: string; attempts: number } | undefined;
   /** Record collections opened so far, by name. */
   readonly #records = new Map<string, RecordDb<unknown>>();
   /** Record writes not yet settled; `close` waits for them. */
@@ -208,6 +215,7 @@ export class MetricStore {
     this.#env = env;
     this.#lock = lock;
     this.#db = db;
+    guardCommits(env);
     const encoder = (db.current as unknown as { encoder?: ValueEncoder }).encoder;
     if (typeof encoder?.encode !== 'function') {
       throw new MonitorError(ErrorCode.StoreFailed, 'lmdb did not attach a msgpack encoder to the "current" database');
@@ -316,6 +324,8 @@ export class MetricStore {
   static #openEnv(resolved: ResolvedOptions, lock: WriterLock | undefined, movedAside: MovedAside | undefined): MetricStore {
     const dir = resolved.dataDir;
     let env: RootDatabase;
+    // Before LMDB opens it (see lock-file.ts): a full disk must give write errors, not SIGBUS.
+    if (!resolved.readOnly) prepareLockFile(dir);
     try {
       env = open({ path: dir, readOnly: resolved.readOnly, ...ENV_OPTIONS });
     } catch (err) {
@@ -366,11 +376,11 @@ export class MetricStore {
     const known = this.#idsByKey.get(key);
     if (known !== undefined) {
       const old = this.#defs.get(known)!;
-      if (old.type !== fields.type) this.#background(this.#db.current.remove(known));
+      if (old.type !== fields.type) this.#background(this.#db.current.remove(known), []);
       if (old.type !== fields.type || old.name !== fields.name || old.help !== fields.help || old.unit !== fields.unit || !sameLabels(old.labels, fields.labels)) {
         const def: SeriesDef = { id: known, key, ...fields };
         this.#defs.set(known, def);
-        this.#background(this.#db.series.put(known, def));
+        this.#background(this.#db.series.put(known, def), [known]);
       }
       return known;
     }
@@ -382,8 +392,8 @@ export class MetricStore {
     this.#defs.set(id, def);
     this.#idsByKey.set(key, id);
     // Same event turn, so lmdb-js commits both in one transaction, ahead of any later flush.
-    this.#background(this.#db.series.put(id, def));
-    this.#background(this.#db.seriesKey.put(key, id));
+    this.#background(this.#db.series.put(id, def), [id]);
+    this.#background(this.#db.seriesKey.put(key, id), [id]);
     return id;
   }
 
@@ -425,6 +435,19 @@ export class MetricStore {
   }
 
   /**
+   * Whether the store's writes are failing now (a full disk, an I/O error). Set by a flush whose
+   * commit (or whose series definitions) failed; cleared by the next flush that commits. The
+   * store keeps serving reads meanwhile, and nothing is sticky: once space returns, the next
+   * flush writes again (definitions that failed first).
+   * @returns `{ ok: true }`, or `{ ok: false, since, error, reason, attempts }`: since when (wall ms),
+   *   the newest cause, a short reason (`ENOSPC`, `EIO`, ... see `failureReason`), failed flushes so far
+   */
+  writeStatus(): WriteStatus {
+    const failure = this.#writeFailure;
+    return failure === undefined ? { ok: true } : { ok: false, ...failure };
+  }
+
+  /**
    * Writes current values and history points in ONE transaction and resolves once it is durably
    * committed. Everything is validated and encoded before anything is written, so a bad entry
    * rejects the whole batch with nothing written. Points may come in any order; they are written
@@ -444,7 +467,6 @@ export class MetricStore {
    */
   async flush(batch: FlushBatch): Promise<FlushResult> {
     this.#assertWritable('flush');
-    this.#assertNoBackgroundError();
     if (batch === null || typeof batch !== 'object') {
       throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch must be an object { current?, points? }, got ${describeValue(batch)}`);
     }
@@ -548,22 +570,26 @@ export class MetricStore {
     endBlock();
 
     // A point must never commit before its series definition (after a crash, its id would be reused).
+    this.#rewriteDefinitions();
     await this.#definitions;
     this.#assertNoBackgroundError();
     blockStart = performance.now();
-    let committed: Promise<void>;
+    let commit: Promise<void>;
     const encoded = { currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder };
     try {
-      committed = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
+      commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
     }
     endBlock();
     try {
-      await committed;
+      await commit;
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
+      const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
+      this.#noteFailure(error);
+      throw error;
     }
+    this.#writeFailure = undefined;
     // The commit came from another thread: move this thread's reads to the snapshot that has it.
     this.#env.resetReadTxn();
     return { points: points.length, current: current.length, syncMs, longestBlockMs };
@@ -578,7 +604,7 @@ export class MetricStore {
    */
   async #writeHere({ currentIds, currentEnds, currentBytes, records }: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
-    await this.#env.batch(() => {
+    const write = this.#env.batch(() => {
       let start = 0;
       for (let i = 0; i < currentIds.length; i++) {
         void raw.current.put(currentIds[i]!, currentBytes.subarray(start, currentEnds[i]));
@@ -589,7 +615,8 @@ export class MetricStore {
         void raw.points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
       }
     });
-    await this.#env.flushed;
+    await committed(write, 'flush');
+    await committed(this.#env.flushed, 'flush');
   }
 
   /**
@@ -774,6 +801,7 @@ export class MetricStore {
       try {
         await this.#writer?.close();
       } finally {
+        await this.#settleFailedCommit();
         await this.#env.close();
         forgetDatabases(this.#env);
       }
@@ -783,6 +811,24 @@ export class MetricStore {
       // Only once the env is closed: a writer that starts now finds every commit on disk.
       this.#lock?.release();
       if (!this.readOnly) writersInProcess.delete(this.dataDir);
+    }
+  }
+
+  /**
+   * After a failed commit lmdb-js never settles that transaction's flush promise, and
+   * `env.close()` waits for it: a store closed on a full disk hung for ever (measured). An empty
+   * batch commits without writing a page, so it succeeds on a full disk and gives lmdb-js a
+   * settled flush promise to wait for.
+   */
+  async #settleFailedCommit(): Promise<void> {
+    await this.#env.committed; // the writes queued so far; never rejects once guarded
+    for (let attempt = 0; attempt < 2 && lastCommitFailed(this.#env); attempt++) {
+      try {
+        await committed(this.#env.batch(() => undefined), 'close');
+        return;
+      } catch {
+        // tried again once, alone
+      }
     }
   }
 
@@ -871,7 +917,7 @@ export class MetricStore {
   /** Commits one batch of queued writes and moves reads to the snapshot that includes it. */
   async #commitStep(op: string, write: () => void): Promise<void> {
     try {
-      await this.#env.batch(write);
+      await committed(this.#env.batch(write), op);
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `${op}: a commit failed: ${toError(err).message}`, { cause: err });
     }
@@ -947,23 +993,57 @@ export class MetricStore {
    * Tracks a series definition nobody awaits: keeps it from becoming an unhandled rejection, lets
    * the next flush wait for it, and makes its failure fail that flush.
    */
-  #background(write: Promise<boolean>): void {
-    const settled = write.then(
+  #background(write: Promise<boolean>, ids: readonly number[]): void {
+    const settled = committed(write, 'defineSeries').then(
       () => undefined,
       (err: unknown) => {
         this.#backgroundError ??= toError(err);
+        for (const id of ids) this.#unwrittenDefs.add(id);
       },
     );
     this.#definitions = this.#definitions.then(() => settled);
   }
 
-  #assertNoBackgroundError(): void {
-    if (this.#backgroundError !== undefined) {
-      throw new MonitorError(ErrorCode.StoreFailed, `flush: an earlier write to the metric store failed: ${this.#backgroundError.message}`, {
-        cause: this.#backgroundError,
-      });
+  /**
+   * Queues again the definitions that failed to commit (a full disk), so a flush after the disk
+   * recovered writes them before its own points. The failure they left is cleared: the outcome
+   * of this new attempt decides.
+   */
+  #rewriteDefinitions(): void {
+    this.#backgroundError = undefined;
+    if (this.#unwrittenDefs.size === 0) return;
+    const ids = [...this.#unwrittenDefs];
+    this.#unwrittenDefs.clear();
+    for (const id of ids) {
+      const def = this.#defs.get(id)!;
+      this.#background(this.#db.series.put(id, def), [id]);
+      this.#background(this.#db.seriesKey.put(def.key, id), [id]);
     }
   }
+
+  #assertNoBackgroundError(): void {
+    if (this.#backgroundError !== undefined) {
+      const error = new MonitorError(ErrorCode.StoreFailed, `flush: a series definition failed to commit: ${this.#backgroundError.message}`, {
+        cause: this.#backgroundError,
+      });
+      this.#noteFailure(error);
+      throw error;
+    }
+  }
+
+  #noteFailure(error: Error): void {
+    const known = this.#writeFailure;
+    const message = rootCause(error).message;
+    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1 };
+    else this.#writeFailure = { ...known, error: message, reason: failureReason(error), attempts: known.attempts + 1 };
+  }
+}
+
+/** The innermost error of a `cause` chain (lmdb-js's own error under ours). */
+function rootCause(error: Error): Error {
+  let e = error;
+  for (let depth = 0; depth < 4 && e.cause instanceof Error; depth++) e = e.cause;
+  return e;
 }
 
 /**

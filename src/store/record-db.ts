@@ -9,6 +9,7 @@
  * synchronous; a read-only store first moves to the newest committed snapshot.
  */
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
+import { committed } from './commit-guard.js';
 
 /** A record key: a string, a finite number, or an array of them (compared element by element). */
 export type RecordKey = string | number | (string | number)[];
@@ -38,6 +39,7 @@ export interface RecordBackend<V> {
   getKeys(options: { limit: number }): Iterable<RecordKey>;
   getCount(): number;
   transaction<T>(action: () => T): Promise<T>;
+  batch<T>(action: () => T): Promise<boolean>;
   clearAsync(): Promise<unknown>;
 }
 
@@ -129,10 +131,10 @@ export class RecordDb<V> {
     const excess = this.count() - keep;
     if (excess <= 0) return 0;
     const keys = this.#read('trim', () => Array.from(this.#db.getKeys({ limit: excess })));
+    // `batch`, not `transaction`: its promise is the commit's own, which the commit guard can fail.
     await this.#write('trim', () =>
-      this.#db.transaction(() => {
+      this.#db.batch(() => {
         for (const key of keys) void this.#db.remove(key);
-        return true;
       }),
     );
     return keys.length;
@@ -160,7 +162,7 @@ export class RecordDb<V> {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
     }
     try {
-      await this.#host.track(write());
+      await committed(this.#host.track(write()), `${this.name}.${op}`);
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
     }

@@ -100,3 +100,18 @@ export interface Rollup {
 
 /** A point of a range query: `[timestampMs, value]`. */
 export type RangePoint = [ts: number, value: number];
+
+/** `MetricStore.writeStatus()`: whether writes commit, and if not since when and why. */
+export type WriteStatus =
+  | { ok: true }
+  | {
+      ok: false;
+      /** Wall-clock ms of the first failed flush of this episode. */
+      since: number;
+      /** The newest cause, e.g. `No space left on device`. */
+      error: string;
+      /** A short, bounded reason: `ENOSPC`, `EIO`, `EDQUOT`, `EROFS`, `MDB_MAP_FULL` or `other`. */
+      reason: string;
+      /** Failed flushes in this episode. */
+      attempts: number;
+    };

@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collector, type CollectorConfig } from '../../actors/collector.js';
+import type { Counter } from '../../src/metrics/counter.js';
 import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { ErrorCode } from '../../src/errors.js';
-import { expectMonitorError, memoryLogger } from '../helpers.js';
+import { ErrorCode, MonitorError } from '../../src/errors.js';
+import { expectMonitorError, memoryLogger, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -100,5 +101,45 @@ describe('flushTable / restoreTable', () => {
     again.inc({ k: 'zzz' }, 5);
     await flushTable(second.registry, store, 2000);
     expect((store.loadCurrent().get(store.seriesId('hits{k="c"}')!) as { v: number }).v).toBe(100);
+  });
+});
+
+describe('collector: failing store writes', () => {
+  it('counts a failing flush, logs once per state change, keeps running, and writes current values again once the store recovers', async () => {
+    const store = tempStore();
+    const logger = memoryLogger();
+    const system = new OtpSystem({ logger });
+    cleanups.push(() => system.close());
+    const { registry } = newRegistry();
+    let failing = true;
+    let attempts = 0;
+    const disk = Object.create(store) as MetricStore;
+    disk.defineSeries = (key, input) => store.defineSeries(key, input);
+    disk.flush = (batch) => {
+      if (!failing) return store.flush(batch);
+      attempts++;
+      return Promise.reject(new MonitorError(ErrorCode.StoreFailed, 'flush: the commit failed: No space left on device'));
+    };
+    const pid = await startServer(system, collector, { registry, store: disk, config: { ...config, aggregation_interval: 20 }, sources: () => [] });
+    const requests = registry.counter('requests');
+    requests.inc(3);
+    const counterValue = (name: string, labels?: Record<string, string>): number => {
+      const metric = registry.get(name);
+      return metric?.type === 'counter' ? ((metric as Counter).get(labels) ?? 0) : 0;
+    };
+    const failures = () => counterValue('monitor.store.write_failures', { reason: 'ENOSPC' });
+    await until(() => expect(failures()).toBeGreaterThanOrEqual(3), 20_000);
+    expect(counterValue('monitor.store.points_dropped')).toBeGreaterThan(0);
+    expect(logger.records.filter((r) => r.msg.startsWith('metric store writes are failing'))).toHaveLength(1);
+    expect(system.whereis('collector') ?? pid).toBe(pid);
+
+    requests.inc(4);
+    failing = false;
+    await until(() => expect(logger.records.filter((r) => r.msg.startsWith('metric store writes recovered'))).toHaveLength(1), 20_000);
+    const id = store.seriesId('requests');
+    expect(id).toBeDefined();
+    expect(store.loadCurrent().get(id!)).toEqual({ v: 7 });
+    expect(attempts).toBe(failures());
+    await pid.stop();
   });
 });

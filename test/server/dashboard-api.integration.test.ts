@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flushTable } from '../../src/metrics/table-store.js';
-import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView } from '../../src/protocol.js';
+import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/protocol.js';
 import { MAIN_DASHBOARD } from '../../src/server/dashboards.js';
 import { PAGE_HTML, runCleanups, startDashboard } from './dashboard-fixture.js';
 
@@ -299,6 +299,16 @@ describe('dashboard HTTP API', () => {
     expect(seenAccept).toEqual(['application/openmetrics-text']);
     const health = await getJson<HealthResponse>(`${f.url}/health`);
     expect(health.body).toEqual({ status: 'degraded', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running', erlmcp_alerting: 'down' } });
+  });
+
+  it('says degraded in /health while the store\'s writes fail, naming the error, and ok once they commit again', async () => {
+    let store: StoreHealth = { status: 'failing', error: 'No space left on device', reason: 'ENOSPC', since: 5, attempts: 2 };
+    const f = await startDashboard({ sources: { processes: () => ({ erlmcp_metrics_collector: 'running' }), storeHealth: () => store } });
+    const failing = await getJson<HealthResponse>(`${f.url}/health`);
+    expect(failing.body).toEqual({ status: 'degraded', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running' }, store });
+    store = { status: 'ok' };
+    const ok = await getJson<HealthResponse>(`${f.url}/health`);
+    expect(ok.body).toEqual({ status: 'ok', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running' }, store: { status: 'ok' } });
   });
 
   it('serves /metrics in the Prometheus text format from the table by default', async () => {

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AlertView, ServerMsg } from '../../src/protocol.js';
+import type { AlertView, ServerMsg, StoreHealth } from '../../src/protocol.js';
 import { until } from '../helpers.js';
 import { cleanups, connectFeed, type Fixture, runCleanups, startDashboard, upgradeStatus } from './dashboard-fixture.js';
 
@@ -85,6 +85,21 @@ describe('dashboard live feed', () => {
     const second = await tickAndReceive(f, client);
     expect(second.dashboards.main!.response_time!.p95).toEqual([f.clock.now, 43.25]);
     expect(client.binary.every((b) => b === false)).toBe(true);
+  });
+
+  it('says in each frame whether the store\'s writes commit when it has a store, and nothing about it without one', async () => {
+    let store: StoreHealth = { status: 'failing', error: 'Input/output error', reason: 'EIO', since: 7, attempts: 1 };
+    const f = await startDashboard({ sources: { storeHealth: () => store } });
+    const client = await connectFeed(f.wsUrl);
+    await client.next('connected');
+    expect((await tickAndReceive(f, client)).health).toEqual({ status: 'degraded', store });
+    store = { status: 'ok' };
+    expect((await tickAndReceive(f, client)).health).toEqual({ status: 'ok', store: { status: 'ok' } });
+
+    const plain = await startDashboard();
+    const other = await connectFeed(plain.wsUrl);
+    await other.next('connected');
+    expect(await tickAndReceive(plain, other)).not.toHaveProperty('health');
   });
 
   it('sends what the subscription asks for: subscribe and unsubscribe dashboards and metrics', async () => {
