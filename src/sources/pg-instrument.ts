@@ -210,12 +210,19 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
   if (typeof max === 'number' && Number.isFinite(max)) m.max.set(max);
 
   let active = true;
+  let warnedSample = false;
   const sample = () => {
-    const total = pool.totalCount;
-    const idle = pool.idleCount;
-    m.idle.set(idle);
-    m.used.set(total - idle);
-    m.waiting.set(pool.waitingCount);
+    try {
+      const total = pool.totalCount;
+      const idle = pool.idleCount;
+      m.idle.set(idle);
+      m.used.set(total - idle);
+      m.waiting.set(pool.waitingCount);
+    } catch (err) {
+      // Counts that are not numbers (a pool-like object, a future pg) must not break the pool's own calls.
+      if (!warnedSample) log?.warn({ pool: name, err: toError(err) }, `instrument.pg (pool "${name}"): could not read the pool's connection counts`);
+      warnedSample = true;
+    }
   };
   // The pool emits 'release' before it puts the client back among the idle ones: read the counts
   // once that synchronous work is done.

@@ -129,6 +129,17 @@ describe('instrument.pg', () => {
     expect(registry.require(PG_METRICS.poolErrors, 'counter').get({ pool: 'p', kind: 'idle' })).toBe(1);
   });
 
+  it('keeps the pool working when its counts cannot be read, and says so once', async () => {
+    const { registry, logger } = newRegistry();
+    const pool = new FakePool();
+    instrumentPg(registry, pool, { name: 'odd' }, logger);
+    Object.assign(pool, { totalCount: Number.NaN });
+    await expect(pool.connect()).rejects.toThrow('no server');
+    expect(pool.emit('remove', {})).toBe(false);
+    expect(registry.require(PG_METRICS.poolErrors, 'counter').get({ pool: 'odd', kind: 'acquire' })).toBe(1);
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual(['instrument.pg (pool "odd"): could not read the pool\'s connection counts']);
+  });
+
   it("importing the built package does not load pg", async () => {
     const index = path.join(REPO, 'dist', 'src', 'index.js');
     expect(existsSync(index), 'dist/ is built by `npm test` (npm run build)').toBe(true);
