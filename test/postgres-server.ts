@@ -110,7 +110,8 @@ export async function startPostgres(ready: (port: number) => Promise<void>): Pro
   const user = asRoot ? postgresUser() : undefined;
   if (asRoot && user === undefined) throw new Error('running as root and there is no postgres user to run PostgreSQL as');
   const ids = user === undefined ? {} : { uid: user.uid, gid: user.gid };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-pg-'));
+  // The postgres user must reach the dir: a TMPDIR under root's home would not let it.
+  const dir = fs.mkdtempSync(path.join(user === undefined ? os.tmpdir() : '/tmp', 'emon-pg-'));
   const data = path.join(dir, 'data');
   if (user !== undefined) fs.chownSync(dir, user.uid, user.gid);
   try {
