@@ -29,6 +29,7 @@ import {
   workerChild,
 } from './otp/index.js';
 import { type HttpInstrumentOptions, instrumentHttp } from './sources/http-instrument.js';
+import { instrumentPg, type PgInstrumentOptions, type PgPoolLike } from './sources/pg-instrument.js';
 import { ProcessSource } from './sources/process-source.js';
 import type { MetricSource } from './sources/source.js';
 import { AlertmanagerChannel } from './notify/alertmanager-channel.js';
@@ -99,6 +100,13 @@ export interface Monitor {
      * labels. Returns a function that removes the instrumentation.
      */
     http(server: HttpServer, options?: HttpInstrumentOptions): () => void;
+    /**
+     * Measures a node-postgres `pg.Pool` into `db.pool.connections`, `.waiting`, `.max`,
+     * `.acquire.duration`, `.errors` and `db.query.duration` / `.errors` by operation (the query's
+     * first keyword, never its text). Returns a function that removes the instrumentation;
+     * `stop()` removes it too. `pg` is never imported by this package.
+     */
+    pg(pool: PgPoolLike, options?: PgInstrumentOptions): () => void;
   };
   /** The top supervisor (`erlmcp_monitor_sup`). */
   readonly supervisor: SupervisorPid;
@@ -247,6 +255,15 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
         uninstrument.add(once);
         return once;
       },
+      pg(pool, pgOptions) {
+        const remove = instrumentPg(registry, pool, pgOptions, log);
+        const once = () => {
+          remove();
+          uninstrument.delete(once);
+        };
+        uninstrument.add(once);
+        return once;
+      },
     },
     supervisor,
     system,
@@ -326,6 +343,7 @@ export { serveMetrics } from './server/metrics-server.js';
 export { DerivedValues } from './metrics/derived-values.js';
 export { HTTP_METRICS, UNMATCHED_ROUTE, OTHER_ROUTE } from './sources/http-instrument.js';
 export { expressRoute, fastifyRoute, routeTable } from './sources/http-routes.js';
+export { PG_METRICS, PG_OPERATIONS } from './sources/pg-instrument.js';
 export { SEVERITIES } from './alerts/severity.js';
 export { Outbox } from './notify/outbox.js';
 export { createChannels } from './notify/create-channels.js';
@@ -380,6 +398,7 @@ export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from
 export type { FlushSummary } from './metrics/table-store.js';
 export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
 export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
+export type { PgInstrumentOptions, PgPoolLike } from './sources/pg-instrument.js';
 export type { MetricSource } from './sources/source.js';
 export type { MetricsServer } from './server/metrics-server.js';
 export type { DerivedValue } from './metrics/derived-values.js';

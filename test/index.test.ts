@@ -38,6 +38,8 @@ describe('public index (built)', () => {
         'OtpSystem',
         'Outbox',
         'PERFORMANCE_MONITOR_NAME',
+        'PG_METRICS',
+        'PG_OPERATIONS',
         'PROMETHEUS_CONTENT_TYPE',
         'REMOTE_WRITE_HEADERS',
         'Registry',
