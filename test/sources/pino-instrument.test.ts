@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -165,11 +166,18 @@ describe('pino integration', () => {
       const line = JSON.parse(dest.lines.find((l) => l.includes('more than 1 distinct hosts'))!) as Record<string, unknown>;
       expect(line).toMatchObject({ level: 40, maxHosts: 1 });
       expect(countsByLevel(mon.metrics).warn).toBe(1);
-      remove();
+      expect(typeof remove).toBe('function');
     } finally {
       await mon.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
+    // stop() removed both: the channels have no subscriber left, the logger writes straight to its destination.
+    const channels = ['undici:request:create', 'undici:request:headers', 'undici:request:error', 'http.client.request.start', 'http.client.response.finish', 'http.client.request.error'];
+    expect(channels.filter((name) => diagnostics.channel(name).hasSubscribers)).toEqual([]);
+    const before = dest.lines.length;
+    logger.error('after stop');
+    expect(countsByLevel(mon.metrics).error ?? 0).toBe(0);
+    expect(dest.lines).toHaveLength(before + 1);
   });
 });
 
