@@ -9,7 +9,9 @@
  *   `undici:request:error` (a failure, before or after the headers);
  * - node:http: `http.client.request.start` (published when the request is ended),
  *   `http.client.response.finish` (published when the response's headers arrive, despite its
- *   name), `http.client.request.error`.
+ *   name), `http.client.request.error` (a Node without this one leaves node:http failures uncounted).
+ * The `undici` package, when an application uses it directly, publishes the same channels: its
+ * requests count as `client="fetch"` too.
  *
  * Metrics ({@link OUTBOUND_METRICS}, owned by `instrument.outbound`; see `Registry.own`):
  * - `http.client.requests{client,method,host,status}`: each request once, when its outcome is
