@@ -18,6 +18,7 @@ import { feedSuite } from './feed.bench.js';
 import { type Check, checkStatus, markdownTable, type SuiteOptions, type SuiteResult } from './harness.js';
 import { hotPathSuite } from './metrics.bench.js';
 import { messageApiSuite } from './otp.bench.js';
+import { outboundSuite } from './outbound.bench.js';
 import { percentileSuite } from './percentile.bench.js';
 import { sketchSuite } from './sketch.bench.js';
 import { storeSuite } from './store.bench.js';
@@ -37,6 +38,7 @@ const SUITES: SuiteEntry[] = [
   { id: 'store', run: storeSuite },
   { id: 'feed', run: feedSuite },
   { id: 'end-to-end', run: endToEndSuite },
+  { id: 'outbound', run: outboundSuite },
   { id: 'percentiles', run: percentileSuite },
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
   // The dashboard's own figures (clients in this process, API round trips), from its author.

@@ -30,6 +30,8 @@ import {
 } from './otp/index.js';
 import { type HttpInstrumentOptions, instrumentHttp } from './sources/http-instrument.js';
 import { instrumentPg, type PgInstrumentOptions, type PgPoolLike } from './sources/pg-instrument.js';
+import { instrumentOutbound, type OutboundInstrumentOptions } from './sources/outbound-instrument.js';
+import { instrumentPino, type PinoDestinationLike, pinoDestination, type PinoLineCounter, type PinoLoggerLike } from './sources/pino-instrument.js';
 import { ProcessSource } from './sources/process-source.js';
 import type { MetricSource } from './sources/source.js';
 import { AlertmanagerChannel } from './notify/alertmanager-channel.js';
@@ -107,6 +109,28 @@ export interface Monitor {
      * `stop()` removes it too. `pg` is never imported by this package.
      */
     pg(pool: PgPoolLike, options?: PgInstrumentOptions): () => void;
+    /**
+     * Measures the process's outbound HTTP (`fetch` and node:http/https clients, from Node's
+     * diagnostics channels) into `http.client.requests`, `.errors` and `.duration` by client,
+     * method, status class and host (at most `maxHosts`, default 50, then `host="other"`; never
+     * paths). The monitor's own notification and remote-write requests are left out. Returns a
+     * function that removes it (as `stop()` does). @throws {MonitorError} `EMON_INVALID_OPTION`
+     * for a bad option or a second call before the first is removed
+     */
+    outbound(options?: OutboundInstrumentOptions): () => void;
+    /**
+     * Counts the lines of an existing pino logger, and of every logger of its family (root and
+     * children, made before or after), by level into `log.lines` (a histogram of line lengths:
+     * its count is the lines). Returns a function that removes it (as `stop()` does).
+     * @throws {MonitorError} `EMON_INVALID_OPTION` if it is not a pino logger or is counted already
+     */
+    pino(logger: PinoLoggerLike): () => void;
+    /**
+     * The same counting as a destination to create a pino logger with: `pino(options,
+     * mon.instrument.pinoDestination(pino.destination(1)))` (default `process.stdout`). It keeps
+     * counting into the table after `stop()`, as updates do.
+     */
+    pinoDestination(dest?: PinoDestinationLike): PinoLineCounter;
   };
   /** The top supervisor (`erlmcp_monitor_sup`). */
   readonly supervisor: SupervisorPid;
@@ -220,6 +244,14 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     throw err;
   }
   const uninstrument = new Set<() => void>();
+  const removedOnStop = (remove: () => void): (() => void) => {
+    const once = () => {
+      remove();
+      uninstrument.delete(once);
+    };
+    uninstrument.add(once);
+    return once;
+  };
   let stopping = false;
   const stopped = supervisor.exited.then(async (reason) => {
     if (!stopping && !isOrderlyExit(reason)) {
@@ -256,13 +288,16 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
         return once;
       },
       pg(pool, pgOptions) {
-        const remove = instrumentPg(registry, pool, pgOptions, log);
-        const once = () => {
-          remove();
-          uninstrument.delete(once);
-        };
-        uninstrument.add(once);
-        return once;
+        return removedOnStop(instrumentPg(registry, pool, pgOptions, log));
+      },
+      outbound(outboundOptions) {
+        return removedOnStop(instrumentOutbound(registry, outboundOptions, log));
+      },
+      pino(logger) {
+        return removedOnStop(instrumentPino(registry, logger));
+      },
+      pinoDestination(dest) {
+        return pinoDestination(registry, dest);
       },
     },
     supervisor,
@@ -344,6 +379,8 @@ export { DerivedValues } from './metrics/derived-values.js';
 export { HTTP_METRICS, UNMATCHED_ROUTE, OTHER_ROUTE } from './sources/http-instrument.js';
 export { expressRoute, fastifyRoute, routeTable } from './sources/http-routes.js';
 export { PG_METRICS, PG_OPERATIONS } from './sources/pg-instrument.js';
+export { OUTBOUND_METRICS, OTHER_HOST } from './sources/outbound-instrument.js';
+export { LOG_METRICS } from './sources/pino-instrument.js';
 export { SEVERITIES } from './alerts/severity.js';
 export { Outbox } from './notify/outbox.js';
 export { createChannels } from './notify/create-channels.js';
@@ -399,6 +436,8 @@ export type { FlushSummary } from './metrics/table-store.js';
 export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
 export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
 export type { PgInstrumentOptions, PgPoolLike } from './sources/pg-instrument.js';
+export type { OutboundInstrumentOptions, FailureKind } from './sources/outbound-instrument.js';
+export type { PinoDestinationLike, PinoLoggerLike, PinoLineCounter } from './sources/pino-instrument.js';
 export type { MetricSource } from './sources/source.js';
 export type { MetricsServer } from './server/metrics-server.js';
 export type { DerivedValue } from './metrics/derived-values.js';

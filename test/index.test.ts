@@ -80,6 +80,9 @@ describe('public index (built)', () => {
         'supervisorChild',
         'workerChild',
         'writeRequestBody',
+        'OUTBOUND_METRICS',
+        'OTHER_HOST',
+        'LOG_METRICS',
       ].sort(),
     );
   });

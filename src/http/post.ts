@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { markOwnRequest } from './own-requests.js';
 
 /** Any HTTP answer: the caller judges the status. */
 export interface PostResult {
@@ -82,6 +83,7 @@ export function post(
         res.on('error', (err) => fail(new PostNetworkError(`POST ${where}: response failed: ${err.message}`, 'network', { cause: err })));
       },
     );
+    markOwnRequest(req);
     const timer = setTimeout(() => {
       fail(new PostNetworkError(`POST ${where}: no answer within ${options.timeoutMs} ms`, 'timeout'));
       req.destroy();
