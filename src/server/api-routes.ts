@@ -105,8 +105,11 @@ export interface ApiRoutesOptions {
   sources: DashboardSources;
   history: HistoryQuery;
   frames: FrameBuilder;
+  /** Wall clock, for times shown. */
   now: () => number;
-  /** When the server started (ms), for `uptime_s`. */
+  /** Clock for durations and rates; never steps. */
+  steadyNow: () => number;
+  /** When the server started (ms, on `steadyNow`), for `uptime_s`. */
   startedAt: number;
   /** How long a source may take before its endpoint answers 503 (default `SOURCE_TIMEOUT_MS`). */
   sourceTimeoutMs?: number;
@@ -156,7 +159,7 @@ export class ApiRoutes {
       const o = this.#o;
       const processes = await this.#source('processes', () => o.sources.processes());
       const down = Object.values(processes).some((state) => state !== 'running');
-      const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.now() - o.startedAt) / 1000), processes };
+      const body: HealthResponse = { status: down ? 'degraded' : 'ok', uptime_s: Math.floor((o.steadyNow() - o.startedAt) / 1000), processes };
       return json(body);
     },
     '/metrics': async (_query, accept) => {
@@ -190,7 +193,7 @@ export class ApiRoutes {
       this.#dashboard(name);
       const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
       const at = o.now();
-      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
+      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at, o.steadyNow()), alerts, scores };
       return json(body);
     },
     '/api/history': (query) => json(this.#o.history.run(this.#o.history.parse(query, this.#o.now()))),
