@@ -12,6 +12,7 @@ import type { ClockSource } from '../../src/clock.js';
 import { HTTP_METRICS } from '../../src/sources/http-instrument.js';
 import type { Pid } from '../../src/otp/index.js';
 import type { PerformanceReport } from '../../src/performance/report.js';
+import type { RealtimeResponse } from '../../src/protocol.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
 import { startFaultReceiver } from './notification-faults-fixture.js';
@@ -252,6 +253,27 @@ describe('clock steps', () => {
     const newest = total.reduce((a, b) => (b.ts >= a.ts ? b : a));
     expect(newest.value).toBe(27 * 95);
     expect(newest.ts).toBeGreaterThanOrEqual(before.at);
+  });
+
+  it('-1 hour: the dashboard live request rate keeps following the counter, its points never go back', async () => {
+    const clock = new SteppedClock(W0);
+    const tree = await startTree({ clock, config: { ...TREE_CONFIG, dashboard: { dashboard_enabled: true } } });
+    const load = traffic(tree);
+    const { url } = await tree.mon.dashboardAddress();
+    const status = async () => ((await (await fetch(`${url}/api/realtime?dashboard=main`)).json()) as RealtimeResponse).charts.status_codes!['2xx']!;
+    load.serve(10);
+    await status();
+    clock.step(-H);
+    let lastAt = 0;
+    for (let s = 1; s <= 3; s++) {
+      load.serve(20 * s);
+      clock.advance(2000);
+      const [at, rate] = await status();
+      // Froze at its last value, then read null, for the hour before (rates ran on stamps, which hold).
+      expect(rate).toBe(10 * s);
+      expect(at).toBeGreaterThanOrEqual(Math.max(lastAt, W0));
+      lastAt = at;
+    }
   });
 
   it('retention pruning never folds or deletes history because the wall clock jumped (+1 day, +8 days), and still prunes as time really passes', async () => {
