@@ -188,6 +188,7 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
         store: new AlertStore(args.store),
         outbox: args.outbox,
         log: ctx.log,
+        timeline: clock,
         ...(args.dashboardUrl === undefined ? {} : { dashboardUrl: args.dashboardUrl }),
       },
       args.rules ?? [],

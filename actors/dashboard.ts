@@ -44,8 +44,10 @@ export interface DashboardArgs {
   derived: DerivedValues;
   /** The report, SLAs, alerts, scores, `/metrics` and process states (see `dashboard-sources.ts`). */
   sources: DashboardSources;
-  /** Wall clock, ms (default `Date.now`). */
+  /** Wall clock for times shown (frame and point times, `server_time`), ms (default `Date.now`). */
   now?: () => number;
+  /** Clock for durations and rates, ms; never steps (default: `now` when given, else `performance.now`). */
+  steadyNow?: () => number;
   /** Default: the system's logger. */
   logger?: Logger;
   /** Default {@link DEFAULT_HEARTBEAT_MS}. */
@@ -84,6 +86,7 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
       derived: args.derived,
       sources: args.sources,
       now: args.now,
+      steadyNow: args.steadyNow,
       log,
       wsLimits: { maxClients: args.config.max_clients, ...args.wsLimits },
       pageDir: args.pageDir,

@@ -15,10 +15,25 @@
  *   per series wins); a step back is never followed, since readers take the newest stamp as the
  *   newest value.
  *
- * Alerting and the notification outbox keep their times (alert start, resolve, notify and retry
- * times, silences) on the steady timeline, since nearly all of them are compared as durations:
- * after a wall-clock step those times differ from the wall clock by the step, and a silence lasts
- * the time it was set for rather than ending at a wall-clock instant.
+ * Alerting, the notification outbox and the dashboard measure on the steady timeline (keep-firing,
+ * `for`, suppression, escalation, retries, alert and silence retention, live rates, the
+ * slow-client bound) and convert at the boundary ({@link Timeline}), so no steady time is shown,
+ * sent or stored, and no user wall time is compared with steady time:
+ * - out: every time an alert carries (startedAt, resolvedAt, lastSeenAt, notifiedAt, ...), a
+ *   notification's createdAt, a rule instance's times (list_rules, the store) and a suppression
+ *   mark are stamps ({@link MonitorClock.stampAt}): what channels, the API, the page and the
+ *   store see agrees with the history stamps, and is never ahead of the wall clock after a step
+ *   that is later undone. So after a forward step, times shown keep to monotonic progress for up
+ *   to {@link ACCEPT_FORWARD_STEP_MS}, then follow the wall clock. Durations measured from those
+ *   moments use steady copies kept in memory; whatever is loaded from the store (wall times)
+ *   gets them by {@link MonitorClock.steadyFromWall}, so times stored by an earlier run count
+ *   from where they were on the wall clock;
+ * - in: a user's wall time (a silence's startsAt/endsAt) is converted to steady time on input by
+ *   the unclamped wall clock's offset then ({@link MonitorClock.steadyFromWall}) and checked
+ *   against the wall clock as it reads ({@link MonitorClock.wallAt}): the user read their time
+ *   from a wall clock that has already taken any step. A silence then lasts the time it was set
+ *   for whatever the wall clock does later; it keeps the wall times it was given for display and
+ *   storage.
  *
  * The clamp lasts for the life of one clock (one process run); the store is not searched for
  * its newest stamp at start, so a process started under a wrong wall clock stamps with it.
@@ -120,8 +135,29 @@ export class MonitorClock {
     return Math.floor(stamp);
   }
 
+  /** The stamp of the steady time `steady`: {@link stampMs} now, moved by how long ago `steady` was. */
+  stampAt(steady: number): number {
+    return Math.floor(steady + (this.stampMs() - this.steadyMs()));
+  }
+
+  /** The steady time of the wall time `wall`, by the wall clock's offset now (for times a user gives). */
+  steadyFromWall(wall: number): number {
+    return Math.floor(wall - (this.source.wallMs() - this.steadyMs()));
+  }
+
+  /** The wall time of the steady time `steady`, by the wall clock's offset now (unclamped; to check a user's times). */
+  wallAt(steady: number): number {
+    return Math.floor(steady + (this.source.wallMs() - this.steadyMs()));
+  }
+
   /** Whether the newest stamp was clamped, and which way. */
   get clamp(): StampClamp {
     return this.#clamp;
   }
 }
+
+/** Conversions between the steady timeline and wall time (see the module comment). */
+export type Timeline = Pick<MonitorClock, 'stampAt' | 'steadyFromWall' | 'wallAt'>;
+
+/** A timeline whose steady time is the wall time (tests and tools that pass wall times as `now`). */
+export const SAME_TIMELINE: Timeline = Object.freeze({ stampAt: (t: number) => t, steadyFromWall: (t: number) => t, wallAt: (t: number) => t });

@@ -229,7 +229,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs() },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs() },
             { name: DASHBOARD_NAME },
           ),
         ]

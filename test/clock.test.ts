@@ -89,4 +89,22 @@ describe('MonitorClock', () => {
     expect(clock.stampMs()).toBe(W0 + 15_000);
     expect(clock.clamp).toBe('none');
   });
+
+  it('converts at the boundary: steady times out as stamps, a user wall time in by the wall clock offset now', () => {
+    const s = source();
+    const clock = new MonitorClock(s);
+    s.advance(1000);
+    s.step(8 * H);
+    const steady = clock.steadyMs();
+    expect(steady).toBe(W0 + 1000);
+    // Out: a stamp, held to monotonic progress while the step is new.
+    expect(clock.stampAt(steady - 500)).toBe(W0 + 500);
+    // In: an hour after the wall clock as it reads is an hour after steady now, whatever the step.
+    expect(clock.steadyFromWall(s.wallMs() + H)).toBe(steady + H);
+    expect(clock.wallAt(steady + H)).toBe(s.wallMs() + H);
+    // Once the step is taken as a correction, stamps of steady times follow it.
+    s.advance(ACCEPT_FORWARD_STEP_MS);
+    clock.stampMs();
+    expect(clock.stampAt(clock.steadyMs())).toBe(s.wallMs());
+  });
 });

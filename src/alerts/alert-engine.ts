@@ -34,6 +34,7 @@
  * `clear_alert` resolves an alert by hand. For a rule alert the instance starts over, so if the
  * condition still holds it goes pending again and fires again after `duration`.
  */
+import { SAME_TIMELINE, type Timeline } from '../clock.js';
 import type { AlertingConfig } from '../config/schema.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -52,7 +53,7 @@ import { type AlertRule, checkRule, conditionSymbol, type RuleInput } from './ru
 import { type InstanceState, RuleEvaluator, type Transition } from './rule-evaluator.js';
 import { sampleRule } from './rule-samples.js';
 import { type Severity, SEVERITIES } from './severity.js';
-import { checkSilence, type Silence, SilenceSet, silenceState, type SilenceView } from './silences.js';
+import { checkSilence, type Silence, SilenceSet, type SilenceView } from './silences.js';
 
 /** Most silences held. */
 export const MAX_SILENCES = 1000;
@@ -89,6 +90,11 @@ export interface AlertEngineOptions {
   log: Logger;
   /** Link back to the dashboard, put in every notification. */
   dashboardUrl?: string;
+  /**
+   * How the steady `now` the methods take relates to wall time (see src/clock.ts): alerts carry
+   * stamps, silences' wall times are converted on input. Default {@link SAME_TIMELINE}.
+   */
+  timeline?: Timeline;
 }
 
 /** A rule and its active instances, as `list_rules` shows them. */
@@ -119,8 +125,11 @@ export class AlertEngine {
   readonly #alerts = new Map<string, Alert>();
   /** Firing alerts by fingerprint: at most one each. */
   readonly #firing = new Map<string, Alert>();
-  /** Suppression marks: fingerprint → when last notified. */
+  /** Suppression marks: fingerprint → when last notified (steady; stored as a stamp). */
   readonly #marks = new Map<string, number>();
+  /** Steady copies of the alert times durations are measured from (alerts carry stamps). */
+  readonly #steadyAt = new WeakMap<Alert, { resolvedAt?: number; notifiedAt?: number }>();
+  readonly #time: Timeline;
   /** Names of rules from the start arguments (not persisted). */
   readonly #configRules = new Set<string>();
   readonly #budgets: Record<AlertKind, Budget>;
@@ -134,6 +143,7 @@ export class AlertEngine {
 
   private constructor(opts: AlertEngineOptions) {
     this.#opts = opts;
+    this.#time = opts.timeline ?? SAME_TIMELINE;
     this.#router = new Router(opts.config);
     this.#severities = SEVERITIES.filter((s) => opts.config.severity_levels.includes(s));
     const limits = opts.config.alert_limits;
@@ -170,10 +180,10 @@ export class AlertEngine {
       engine.#hold(alert);
       if (alert.status === 'firing') engine.#firing.set(alert.fingerprint, alert);
     }
-    for (const silence of snapshot.silences) engine.#silences.put(silence);
-    for (const [fp, at] of snapshot.suppression) engine.#marks.set(fp, at);
+    for (const silence of snapshot.silences) engine.#silences.put(silence, engine.#steadySpan(silence));
+    for (const [fp, at] of snapshot.suppression) engine.#marks.set(fp, engine.#time.steadyFromWall(at));
 
-    const orphans = engine.#evaluator.restore(snapshot.ruleStates);
+    const orphans = engine.#evaluator.restore(snapshot.ruleStates.map((s) => engine.#convertState(s, (at) => engine.#time.steadyFromWall(at))));
     for (const orphan of orphans) opts.store.removeRuleState(orphan.fingerprint);
     const firingInstances = new Map(
       engine.#evaluator
@@ -324,7 +334,7 @@ export class AlertEngine {
       .filter((i) => i.state === 'pending')
       .map((i): AlertView => {
         const fields = ruleAlertFields(this.#evaluator.get(i.rule)!, i);
-        return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: i.activeSince };
+        return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: this.#time.stampAt(i.activeSince) };
       });
     return [...pending, ...this.activeAlerts().map(toAlertView)];
   }
@@ -394,7 +404,7 @@ export class AlertEngine {
     return this.#evaluator.rules().map((rule) => ({
       rule,
       origin: this.#configRules.has(rule.name) ? 'config' : 'api',
-      instances: this.#evaluator.instances(rule.name).map((i) => ({ ...i, labels: { ...i.labels } })),
+      instances: this.#evaluator.instances(rule.name).map((i) => ({ ...this.#convertState(i, (at) => this.#time.stampAt(at)), labels: { ...i.labels } })),
     }));
   }
 
@@ -409,7 +419,7 @@ export class AlertEngine {
       (rule, match) => sampleRule(rule, match, registry, derived),
       (rule, err) => log.warn({ rule: rule.name, err: toError(err) }, 'alert rule could not read its metric'),
     );
-    const summary: EvaluationSummary = { at: now, rules: this.#evaluator.rules().length, pending: 0, firing: 0, resolved: 0, inactive: 0 };
+    const summary: EvaluationSummary = { at: this.#time.stampAt(now), rules: this.#evaluator.rules().length, pending: 0, firing: 0, resolved: 0, inactive: 0 };
     for (const t of transitions) {
       summary[t.to]++;
       await this.#apply(t, now);
@@ -419,7 +429,7 @@ export class AlertEngine {
       const alert = this.#firing.get(instance.fingerprint);
       if (alert !== undefined && instance.lastTrueAt === now) {
         alert.value = instance.value;
-        alert.lastSeenAt = now;
+        alert.lastSeenAt = this.#time.stampAt(now);
       }
     }
     return this.#done(summary);
@@ -429,9 +439,9 @@ export class AlertEngine {
     const store = this.#opts.store;
     switch (t.to) {
       case 'pending':
-        return store.saveRuleState(t.instance);
+        return store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
       case 'firing':
-        store.saveRuleState(t.instance);
+        store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
         if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) this.#unraised.add(t.instance.fingerprint);
         return;
       case 'inactive':
@@ -456,17 +466,19 @@ export class AlertEngine {
     if (this.#silences.size >= MAX_SILENCES) {
       throw new MonitorError(ErrorCode.AlertLimit, `too many silences (${MAX_SILENCES}); expire some first`);
     }
-    let silence = checkSilence(input, now, this.#seq++);
-    while (this.#silences.get(silence.id) !== undefined) silence = checkSilence(input, now, this.#seq++);
+    // A user's times are wall times: checked against the wall clock as it reads, compared as steady times.
+    const wallNow = this.#time.wallAt(now);
+    let silence = checkSilence(input, wallNow, this.#seq++);
+    while (this.#silences.get(silence.id) !== undefined) silence = checkSilence(input, wallNow, this.#seq++);
     this.#opts.store.saveSilence(silence);
-    this.#silences.put(silence);
+    this.#silences.put(silence, this.#steadySpan(silence));
     return this.#done(silence);
   }
 
   listSilences(now: number): SilenceView[] {
     return this.#silences
       .all()
-      .map((s) => ({ ...s, state: silenceState(s, now) }))
+      .map((s) => ({ ...s, state: this.#silences.state(s.id, now)! }))
       .sort((a, b) => a.startsAt - b.startsAt);
   }
 
@@ -477,10 +489,12 @@ export class AlertEngine {
   async expireSilence(id: unknown, now: number): Promise<Silence> {
     const silence = typeof id === 'string' ? this.#silences.get(id) : undefined;
     if (silence === undefined) throw new MonitorError(ErrorCode.NotFound, `no silence with id ${describeValue(id)}`);
-    if (silenceState(silence, now) === 'expired') return silence;
-    const expired: Silence = { ...silence, endsAt: now, startsAt: Math.min(silence.startsAt, now) };
+    if (this.#silences.state(silence.id, now) === 'expired') return silence;
+    const span = this.#silences.steadySpan(silence.id)!;
+    const wallNow = this.#time.wallAt(now);
+    const expired: Silence = { ...silence, endsAt: wallNow, startsAt: Math.min(silence.startsAt, wallNow) };
     this.#opts.store.saveSilence(expired);
-    this.#silences.put(expired);
+    this.#silences.put(expired, { endsAt: now, startsAt: Math.min(span.startsAt, now) });
     await this.tick(now);
     return expired;
   }
@@ -495,7 +509,7 @@ export class AlertEngine {
   async tick(now: number): Promise<void> {
     const { config, store } = this.#opts;
     for (const alert of [...this.#alerts.values()]) {
-      if (alert.status === 'resolved' && now - alert.resolvedAt! > config.alert_timeout) {
+      if (alert.status === 'resolved' && now - this.#steadyTimes(alert).resolvedAt! > config.alert_timeout) {
         this.#forget(alert);
       } else if (this.#mayBeDue(alert, now)) {
         await this.#review(alert, now);
@@ -515,6 +529,31 @@ export class AlertEngine {
   }
 
   // ------------------------------------------------------------------------------ internals
+
+  /** A copy of a rule instance with its times converted (steady in the evaluator; stamps when stored or shown). */
+  #convertState(state: InstanceState, convert: (at: number) => number): InstanceState {
+    const out: InstanceState = { ...state, activeSince: convert(state.activeSince), lastTrueAt: convert(state.lastTrueAt) };
+    if (state.firedAt !== undefined) out.firedAt = convert(state.firedAt);
+    return out;
+  }
+
+  /** A silence's span on the steady timeline, by the wall clock's offset now. */
+  #steadySpan(silence: Silence): { startsAt: number; endsAt: number } {
+    return { startsAt: this.#time.steadyFromWall(silence.startsAt), endsAt: this.#time.steadyFromWall(silence.endsAt) };
+  }
+
+  /** The steady copies of `alert`'s times; an alert loaded from the store gets them from its (wall) times. */
+  #steadyTimes(alert: Alert): { resolvedAt?: number; notifiedAt?: number } {
+    let times = this.#steadyAt.get(alert);
+    if (times === undefined) {
+      const notified = alert.lastNotifiedAt ?? alert.notifiedAt;
+      times = {};
+      if (alert.resolvedAt !== undefined) times.resolvedAt = this.#time.steadyFromWall(alert.resolvedAt);
+      if (notified !== undefined) times.notifiedAt = this.#time.steadyFromWall(notified);
+      this.#steadyAt.set(alert, times);
+    }
+    return times;
+  }
 
   /** Waits for the operation's writes (and any staged ones) to be durable, then returns its result. */
   async #done<T>(result: T): Promise<T> {
@@ -542,7 +581,7 @@ export class AlertEngine {
         existing.severity !== fields.severity ||
         (fields.value !== undefined && existing.value !== fields.value) ||
         (fields.threshold !== undefined && existing.threshold !== fields.threshold);
-      existing.lastSeenAt = now;
+      existing.lastSeenAt = this.#time.stampAt(now);
       existing.message = fields.message;
       existing.severity = fields.severity;
       if (fields.value !== undefined) existing.value = fields.value;
@@ -558,7 +597,9 @@ export class AlertEngine {
     }
     let id = stableId(fields.fingerprint, now, 0);
     for (let n = 1; this.#alerts.has(id); n++) id = stableId(fields.fingerprint, now, n);
-    const alert: Alert = { id, status: 'firing', startedAt: now, lastSeenAt: now, notifications: 0, channels: [], ...fields };
+    const at = this.#time.stampAt(now);
+    const alert: Alert = { id, status: 'firing', startedAt: at, lastSeenAt: at, notifications: 0, channels: [], ...fields };
+    this.#steadyAt.set(alert, {});
     this.#opts.store.saveAlert(alert);
     this.#hold(alert);
     this.#firing.set(alert.fingerprint, alert);
@@ -641,7 +682,8 @@ export class AlertEngine {
 
   async #resolve(alert: Alert, now: number): Promise<void> {
     alert.status = 'resolved';
-    alert.resolvedAt = now;
+    alert.resolvedAt = this.#time.stampAt(now);
+    this.#steadyTimes(alert).resolvedAt = now;
     this.#firing.delete(alert.fingerprint);
     this.#budgets[alertKind(alert.source)].resolved.set(alert.id, alert);
     this.#opts.store.saveAlert(alert);
@@ -660,7 +702,7 @@ export class AlertEngine {
     if (alert.status === 'resolved') {
       if (alert.channels.length === 0 || alert.resolvedNotifiedAt !== undefined) return;
       if (!(await this.#enqueue(alert, 'resolved', `${alert.id}:resolved`, alert.channels, now))) return;
-      alert.resolvedNotifiedAt = now;
+      alert.resolvedNotifiedAt = this.#time.stampAt(now);
       store.saveAlert(alert);
       return;
     }
@@ -670,8 +712,9 @@ export class AlertEngine {
       if (this.#router.suppressed(this.#marks.get(alert.fingerprint), now)) return;
       const channels = this.#router.firstChannels(alert.severity);
       if (channels.length > 0 && !(await this.#notified(alert, 'firing', `${alert.id}:firing`, channels, now))) return;
-      alert.notifiedAt = now;
-      alert.lastNotifiedAt = now;
+      alert.notifiedAt = this.#time.stampAt(now);
+      alert.lastNotifiedAt = alert.notifiedAt;
+      this.#steadyTimes(alert).notifiedAt = now;
       store.saveAlert(alert);
       return;
     }
@@ -681,7 +724,8 @@ export class AlertEngine {
     if (channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))) {
       return;
     }
-    alert.lastNotifiedAt = now;
+    alert.lastNotifiedAt = this.#time.stampAt(now);
+    this.#steadyTimes(alert).notifiedAt = now;
     store.saveAlert(alert);
   }
 
@@ -694,7 +738,7 @@ export class AlertEngine {
     if (alert.status === 'resolved') return alert.channels.length > 0 && alert.resolvedNotifiedAt === undefined;
     if (alert.notifiedAt === undefined) return true;
     const escalation = this.#router.escalation(alert.severity);
-    return escalation !== undefined && now - (alert.lastNotifiedAt ?? alert.notifiedAt) >= escalation.intervalMs;
+    return escalation !== undefined && now - this.#steadyTimes(alert).notifiedAt! >= escalation.intervalMs;
   }
 
   /** Enqueues a firing or re-notify notification and records it on the alert and in the marks. */
@@ -703,12 +747,12 @@ export class AlertEngine {
     alert.notifications++;
     alert.channels = union(alert.channels, channels);
     this.#marks.set(alert.fingerprint, now);
-    this.#opts.store.markNotified(alert.fingerprint, now);
+    this.#opts.store.markNotified(alert.fingerprint, this.#time.stampAt(now));
     return true;
   }
 
   async #enqueue(alert: Alert, reason: Notification['reason'], id: string, channels: ChannelName[], now: number): Promise<boolean> {
-    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#opts.dashboardUrl), createdAt: now };
+    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#opts.dashboardUrl), createdAt: this.#time.stampAt(now) };
     try {
       await this.#opts.outbox.enqueue(notification, channels);
       return true;

@@ -8,6 +8,10 @@
  *
  * A silence is `pending` before `startsAt`, `active` until `endsAt`, then `expired`;
  * `expire_silence` ends it now. Expired silences are kept for `alert_timeout`, then removed.
+ *
+ * `startsAt`/`endsAt` are wall times as the user gave them (shown and stored as given); the set
+ * compares steady copies of them, converted when the silence is added (see `Timeline` in
+ * src/clock.ts), so a silence lasts the time it was set for whatever the wall clock does later.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { stableId } from './fingerprint.js';
@@ -70,23 +74,43 @@ export function checkSilence(input: unknown, now: number, seq: number): Silence 
   return { id: stableId('silence', now, seq, createdBy), matchers, startsAt, endsAt, createdBy, comment, createdAt: now };
 }
 
-/** The state of `silence` at `now`. */
-export function silenceState(silence: Silence, now: number): SilenceState {
+/** The state of a silence spanning `silence` at `now` (same timeline). */
+export function silenceState(silence: SteadySpan, now: number): SilenceState {
   if (now < silence.startsAt) return 'pending';
   return now < silence.endsAt ? 'active' : 'expired';
 }
 
+/** A silence's start and end on the steady timeline. */
+export interface SteadySpan {
+  startsAt: number;
+  endsAt: number;
+}
+
 /** The silences in force, compiled once each. */
 export class SilenceSet {
-  readonly #silences = new Map<string, { silence: Silence; match: LabelPredicate }>();
+  readonly #silences = new Map<string, { silence: Silence; steady: SteadySpan; match: LabelPredicate }>();
 
   get size(): number {
     return this.#silences.size;
   }
 
-  /** Adds or replaces a checked silence. */
-  put(silence: Silence): void {
-    this.#silences.set(silence.id, { silence, match: compileMatchers(silence.matchers) });
+  /**
+   * Adds or replaces a checked silence.
+   * @param steady its span on the steady timeline (default: its own wall times)
+   */
+  put(silence: Silence, steady: SteadySpan = silence): void {
+    this.#silences.set(silence.id, { silence, steady: { startsAt: steady.startsAt, endsAt: steady.endsAt }, match: compileMatchers(silence.matchers) });
+  }
+
+  /** The steady span of the silence `id`, if held. */
+  steadySpan(id: string): SteadySpan | undefined {
+    return this.#silences.get(id)?.steady;
+  }
+
+  /** The state of the silence `id` at the steady time `now` (undefined if not held). */
+  state(id: string, now: number): SilenceState | undefined {
+    const entry = this.#silences.get(id);
+    return entry === undefined ? undefined : silenceState(entry.steady, now);
   }
 
   get(id: string): Silence | undefined {
@@ -101,17 +125,17 @@ export class SilenceSet {
     return [...this.#silences.values()].map((e) => e.silence);
   }
 
-  /** The first silence active at `now` whose matchers match `labels`, if any. */
+  /** The first silence active at the steady time `now` whose matchers match `labels`, if any. */
   silencing(labels: Readonly<Record<string, string>>, now: number): Silence | undefined {
-    for (const { silence, match } of this.#silences.values()) {
-      if (silenceState(silence, now) === 'active' && match(labels)) return silence;
+    for (const { silence, steady, match } of this.#silences.values()) {
+      if (silenceState(steady, now) === 'active' && match(labels)) return silence;
     }
     return undefined;
   }
 
-  /** Silences that ended more than `retainMs` before `now`. */
+  /** Silences that ended more than `retainMs` before the steady time `now`. */
   expiredBefore(now: number, retainMs: number): Silence[] {
-    return this.all().filter((s) => now - s.endsAt > retainMs);
+    return [...this.#silences.values()].filter((e) => now - e.steady.endsAt > retainMs).map((e) => e.silence);
   }
 }
 

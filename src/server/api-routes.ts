@@ -105,8 +105,11 @@ export interface ApiRoutesOptions {
   sources: DashboardSources;
   history: HistoryQuery;
   frames: FrameBuilder;
+  /** Wall clock, for times shown. */
   now: () => number;
-  /** When the server started (ms), for `uptime_s`. */
+  /** Clock for durations and rates; never steps. */
+  steadyNow: () => number;
+  /** When the server started (ms, on `steadyNow`), for `uptime_s`. */
   startedAt: number;
   /** How long a source may take before its endpoint answers 503 (default `SOURCE_TIMEOUT_MS`). */
   sourceTimeoutMs?: number;
@@ -160,7 +163,7 @@ export class ApiRoutes {
       const degraded = down || store?.status === 'failing';
       const body: HealthResponse = {
         status: degraded ? 'degraded' : 'ok',
-        uptime_s: Math.floor((o.now() - o.startedAt) / 1000),
+        uptime_s: Math.floor((o.steadyNow() - o.startedAt) / 1000),
         processes,
         ...(store === undefined ? {} : { store }),
       };
@@ -197,7 +200,7 @@ export class ApiRoutes {
       this.#dashboard(name);
       const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
       const at = o.now();
-      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at), alerts, scores };
+      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at, o.steadyNow()), alerts, scores };
       return json(body);
     },
     '/api/history': (query) => json(this.#o.history.run(this.#o.history.parse(query, this.#o.now()))),

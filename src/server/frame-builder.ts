@@ -37,6 +37,7 @@ export class FrameBuilder {
   readonly #reader: LiveReader;
   readonly #maxSeriesPerMetric: number;
   #at = 0;
+  #steadyAt = 0;
   #alerts: AlertView[] = [];
   #scores: Scores | null = null;
   #health: FrameHealth | undefined;
@@ -58,10 +59,16 @@ export class FrameBuilder {
     this.#maxSeriesPerMetric = maxSeriesPerMetric;
   }
 
-  /** Starts a tick: forgets the last tick's frames; values are read lazily, once, at `at`. */
-  beginTick(at: number, alerts: readonly AlertView[], scores: Scores | null, health?: FrameHealth): void {
+  /**
+   * Starts a tick: forgets the last tick's frames; values are read lazily, once, at `at`.
+   * @param at the wall time points and the frame carry
+   * @param health the store's health, carried by every frame of the tick
+   * @param steadyAt the same moment on a clock that never steps, for rates (default `at`)
+   */
+  beginTick(at: number, alerts: readonly AlertView[], scores: Scores | null, health?: FrameHealth, steadyAt = at): void {
     this.#at = at;
     this.#health = health;
+    this.#steadyAt = steadyAt;
     this.#alerts = frameAlerts(alerts);
     this.#scores = scores;
     this.#charts = new Map();
@@ -73,13 +80,13 @@ export class FrameBuilder {
    * The newest point of every chart series of a dashboard, at `at`.
    * @returns chart id → series label → point; `{}` for an unknown dashboard
    */
-  chartPoints(name: string, at: number): Record<string, ChartPoints> {
+  chartPoints(name: string, at: number, steadyAt = at): Record<string, ChartPoints> {
     const dashboard = this.#dashboards.get(name);
     const out: Record<string, ChartPoints> = {};
     if (dashboard === undefined) return out;
     for (const chart of dashboard.charts) {
       const points: ChartPoints = {};
-      for (const series of chart.series) points[series.label] = [at, this.#reader.value(series, at)];
+      for (const series of chart.series) points[series.label] = [at, this.#reader.value(series, steadyAt)];
       out[chart.id] = points;
     }
     return out;
@@ -117,7 +124,7 @@ export class FrameBuilder {
   #tickCharts(name: string): Record<string, ChartPoints> {
     let charts = this.#charts.get(name);
     if (charts === undefined) {
-      charts = this.chartPoints(name, this.#at);
+      charts = this.chartPoints(name, this.#at, this.#steadyAt);
       this.#charts.set(name, charts);
     }
     return charts;

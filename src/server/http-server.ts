@@ -71,8 +71,13 @@ export interface HttpServerOptions {
   config: DashboardConfig;
   derived?: DerivedValues;
   sources: DashboardSources;
-  /** Wall clock, ms (default `Date.now`). */
+  /** Wall clock for times shown (frame and point times, `server_time`), ms (default `Date.now`). */
   now?: () => number;
+  /**
+   * Clock for durations and rates (live rates, the slow-client bound, uptime), ms; must not step
+   * (default: `now` when given, else `performance.now`).
+   */
+  steadyNow?: () => number;
   log: Logger;
   /** Default: `dashboardsFrom(config)`. */
   dashboards?: DashboardDef[];
@@ -116,6 +121,7 @@ export class HttpServer {
   readonly #frames: FrameBuilder;
   readonly #sources: DashboardSources;
   readonly #now: () => number;
+  readonly #steadyNow: () => number;
   readonly #log: Logger;
   #ticks = 0;
   readonly #requests: Record<string, number> = {};
@@ -130,6 +136,7 @@ export class HttpServer {
     const config = options.config;
     this.#access = new Access({ token: config.auth_token, allowedOrigins: config.allowed_origins, host: config.host });
     this.#now = options.now ?? Date.now;
+    this.#steadyNow = options.steadyNow ?? options.now ?? (() => performance.now());
     this.#log = options.log;
     this.#sources = options.sources;
     this.#sourceTimeoutMs = options.sourceTimeoutMs;
@@ -142,12 +149,13 @@ export class HttpServer {
       defaultRangeMs: config.historical_range,
       maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
     });
-    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, startedAt: this.#now(), sourceTimeoutMs: options.sourceTimeoutMs });
+    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({
       dashboards: dashboards.map((d) => d.name),
       refreshInterval: config.refresh_interval,
       now: this.#now,
+      steadyNow: this.#steadyNow,
       log: this.#log,
       limits: options.wsLimits,
       knownMetric: (name) => registry.get(name) !== undefined,
@@ -155,7 +163,7 @@ export class HttpServer {
         if (!config.real_time_enabled) return undefined;
         // A builder of its own: the shared one holds the current tick's frames for broadcast.
         const single = new FrameBuilder(dashboards, reader);
-        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores(), this.#readHealth());
+        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores(), this.#readHealth(), this.#steadyNow());
         return single.frame(sub);
       },
     });
@@ -215,7 +223,7 @@ export class HttpServer {
     this.#ticks++;
     if (!this.#ws.hasSubscribers) return;
     const alerts = await this.#readAlerts();
-    this.#frames.beginTick(this.#now(), alerts, this.#readScores(), this.#readHealth());
+    this.#frames.beginTick(this.#now(), alerts, this.#readScores(), this.#readHealth(), this.#steadyNow());
     this.#ws.broadcast((sub, key) => this.#frames.frame(sub, key));
   }
 

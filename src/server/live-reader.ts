@@ -89,7 +89,7 @@ export class LiveReader {
   /**
    * The current value of one chart series.
    * @param def the chart series
-   * @param nowMs the read time (for rates)
+   * @param nowMs the read time, for rates: on a clock that never steps (a step would freeze or blank a rate)
    * @returns the value, or `null` when there is no data
    */
   value(def: ChartSeriesDef, nowMs: number): number | null {

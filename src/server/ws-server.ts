@@ -60,8 +60,10 @@ export interface WsServerOptions {
   dashboards: readonly string[];
   /** Sent in `connected` so the page knows the frame rate. */
   refreshInterval: number;
-  /** Wall clock (ms), for `server_time` and the slow-client bound. */
+  /** Wall clock (ms), for `server_time`. */
   now: () => number;
+  /** Clock for the slow-client bound (ms); never steps (default `now`). */
+  steadyNow?: () => number;
   log: Logger;
   limits?: Partial<WsLimits>;
   /** Whether a metric exists, for `subscribe` (default: any name does). */
@@ -319,7 +321,7 @@ export class WsServer {
    * @param frameFor the frame of a subscription (called once per distinct subscription key)
    */
   broadcast(frameFor: (sub: Subscription, key: string) => Buffer): void {
-    const now = this.#options.now();
+    const now = (this.#options.steadyNow ?? this.#options.now)();
     const { skipAboveBytes, dropAboveBytes, dropAfterMs } = this.#limits;
     for (const client of [...this.#clients.values()]) {
       if (client.sub.dashboards.length === 0 && client.sub.metrics.length === 0) continue;

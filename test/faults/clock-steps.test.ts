@@ -12,8 +12,10 @@ import type { ClockSource } from '../../src/clock.js';
 import { HTTP_METRICS } from '../../src/sources/http-instrument.js';
 import type { Pid } from '../../src/otp/index.js';
 import type { PerformanceReport } from '../../src/performance/report.js';
+import type { RealtimeResponse } from '../../src/protocol.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
+import { startFaultReceiver } from './notification-faults-fixture.js';
 import { runCleanups, startTree, tempDir, type Tree } from './tree-fixture.js';
 
 const H = 3_600_000;
@@ -148,6 +150,76 @@ describe('clock steps', () => {
     expect(points.filter((p) => p.ts > clock.wall + 1000)).toEqual([]);
   });
 
+  it('+8 h step: alerts carry wall stamps (not steady time), a silence ends at the wall time the user gave', async () => {
+    const clock = new SteppedClock(W0);
+    const am = await startFaultReceiver(() => 'am');
+    const tree = await startTree({
+      clock,
+      config: {
+        ...TREE_CONFIG,
+        alerting: { channels: { alertmanager: { enabled: true, urls: [am.url] } }, routing: { info: [], warning: ['alertmanager'], error: [], critical: [] }, escalation_policy: {} },
+      },
+    });
+    const alerting = tree.mon.system.ref<AlertingProtocol>(ALERTING_NAME);
+    /** `startsAt` of every alert Alertmanager was sent, in order. */
+    const startsAt = () => am.hits.flatMap((h) => (JSON.parse(h.body) as { startsAt: string }[]).map((a) => ({ at: Date.parse(a.startsAt) })));
+
+    // The wall clock is corrected 8 h forward; a user silences team x until an hour from now, as they read the time.
+    clock.step(8 * H);
+    const endsAt = clock.wall + H;
+    await tree.mon.alerting.addSilence({ matchers: [{ name: 'team', op: '=', value: 'x' }], endsAt, createdBy: 'ops', comment: 'maintenance' });
+    const first = await tree.mon.alerting.sendAlert('warning', 'disk full', { team: 'x' });
+    // Stamps keep to monotonic progress until the step has lasted ACCEPT_FORWARD_STEP_MS: never in the future.
+    expect(first.startedAt).toBeGreaterThanOrEqual(W0);
+    expect(first.startedAt).toBeLessThanOrEqual(clock.wall);
+
+    clock.advance(H - 1000);
+    await alerting.call({ type: 'evaluate' });
+    expect((await tree.mon.alerting.listSilences())[0]!.state).toBe('active');
+    expect(am.hits).toEqual([]);
+
+    // The silence's hour is over: it had stayed active for 9 h (its wall end compared with steady time).
+    clock.advance(2000);
+    await alerting.call({ type: 'evaluate' });
+    expect((await tree.mon.alerting.listSilences())[0]!.state).toBe('expired');
+    await until(() => expect(startsAt().length).toBe(1));
+
+    // The step has held for an hour: stamps follow it, and a new alert starts at the wall time
+    // (it was 8 h in the past, in the API and in Alertmanager's startsAt).
+    const second = await tree.mon.alerting.sendAlert('warning', 'cpu hot', { team: 'y' });
+    expect(Math.abs(second.startedAt - clock.wall)).toBeLessThanOrEqual(1000);
+    await until(() => expect(startsAt().length).toBe(2));
+    expect(Math.abs(startsAt()[1]!.at - clock.wall)).toBeLessThanOrEqual(1000);
+    const resolved = await tree.mon.alerting.clearAlert(second.id);
+    expect(Math.abs(resolved.resolvedAt! - clock.wall)).toBeLessThanOrEqual(1000);
+  });
+
+  it('alerts stored after an accepted +8 h step hold wall times: after a restart they keep their retention (alert_timeout)', async () => {
+    const dataDir = tempDir();
+    const config = { ...TREE_CONFIG, alerting: { alert_timeout: 300_000 } };
+    const first = new SteppedClock(W0);
+    const tree = await startTree({ clock: first, dataDir, config });
+    first.step(8 * H);
+    await check(tree);
+    first.advance(H);
+    await check(tree); // the step has held for an hour: stamps follow it
+    const alert = await tree.mon.alerting.sendAlert('warning', 'disk full');
+    const resolved = await tree.mon.alerting.clearAlert(alert.id);
+    expect(Math.abs(resolved.resolvedAt! - first.wall)).toBeLessThanOrEqual(1000);
+    await tree.mon.stop();
+
+    // A minute later a new process starts (a new monotonic origin): the alert resolved a minute ago is kept.
+    const second = new SteppedClock(first.wall + 60_000, 500);
+    const again = await startTree({ clock: second, dataDir, config });
+    const alerting = again.mon.system.ref<AlertingProtocol>(ALERTING_NAME);
+    await alerting.call({ type: 'evaluate' });
+    // Forgotten at once before: its resolve time was steady time, 8 h behind the new process's clock.
+    expect((await alerting.call({ type: 'get_alerts' })).map((a) => [a.id, a.resolvedAt])).toEqual([[alert.id, resolved.resolvedAt]]);
+    second.advance(300_000);
+    await alerting.call({ type: 'evaluate' });
+    expect(await alerting.call({ type: 'get_alerts' })).toEqual([]);
+  });
+
   it('-1 hour: throughput and error rate keep their values, stamps never go back', async () => {
     const clock = new SteppedClock(W0);
     const tree = await startTree({ clock, config: TREE_CONFIG });
@@ -181,6 +253,27 @@ describe('clock steps', () => {
     const newest = total.reduce((a, b) => (b.ts >= a.ts ? b : a));
     expect(newest.value).toBe(27 * 95);
     expect(newest.ts).toBeGreaterThanOrEqual(before.at);
+  });
+
+  it('-1 hour: the dashboard live request rate keeps following the counter, its points never go back', async () => {
+    const clock = new SteppedClock(W0);
+    const tree = await startTree({ clock, config: { ...TREE_CONFIG, dashboard: { dashboard_enabled: true } } });
+    const load = traffic(tree);
+    const { url } = await tree.mon.dashboardAddress();
+    const status = async () => ((await (await fetch(`${url}/api/realtime?dashboard=main`)).json()) as RealtimeResponse).charts.status_codes!['2xx']!;
+    load.serve(10);
+    await status();
+    clock.step(-H);
+    let lastAt = 0;
+    for (let s = 1; s <= 3; s++) {
+      load.serve(20 * s);
+      clock.advance(2000);
+      const [at, rate] = await status();
+      // Froze at its last value, then read null, for the hour before (rates ran on stamps, which hold).
+      expect(rate).toBe(10 * s);
+      expect(at).toBeGreaterThanOrEqual(Math.max(lastAt, W0));
+      lastAt = at;
+    }
   });
 
   it('retention pruning never folds or deletes history because the wall clock jumped (+1 day, +8 days), and still prunes as time really passes', async () => {

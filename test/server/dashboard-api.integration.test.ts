@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MonitorClock } from '../../src/clock.js';
 import { flushTable } from '../../src/metrics/table-store.js';
 import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/protocol.js';
 import { MAIN_DASHBOARD } from '../../src/server/dashboards.js';
@@ -130,6 +131,29 @@ describe('dashboard HTTP API', () => {
     expect(bad).toEqual({ status: 400, body: { error: 'unknown parameter "dashbaord" (allowed: dashboard)' } });
   });
 
+
+  it('keeps live rates following the counter after the wall clock steps back an hour (rates run on steady time, points on stamps)', async () => {
+    let wall = T0;
+    let mono = 1000;
+    const clock = new MonitorClock({ wallMs: () => wall, monoMs: () => mono });
+    const f = await startDashboard({ args: { now: () => clock.stampMs(), steadyNow: () => clock.steadyMs() } });
+    const requests = f.registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] });
+    const read = async () => (await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`)).body;
+    requests.inc({ server: 'api', method: 'GET', code: '200' }, 10);
+    await read();
+    wall -= 3_600_000;
+    let lastAt = T0;
+    for (let s = 1; s <= 3; s++) {
+      requests.inc({ server: 'api', method: 'GET', code: '200' }, 20 * s);
+      wall += 2000;
+      mono += 2000;
+      const body = await read();
+      // Froze at its last value (then null) for the hour before: stamps hold while the wall clock is behind.
+      expect(body.charts.status_codes!['2xx']![1]).toBe(10 * s);
+      expect(body.at).toBeGreaterThanOrEqual(lastAt); // shown times never go back
+      lastAt = body.at;
+    }
+  });
   it('reads history from LMDB within the range, at most `points` points, averaged per bucket', async () => {
     const f = await startDashboard({ config: { data_points: 20 } });
     const g = perfGauges(f.registry);

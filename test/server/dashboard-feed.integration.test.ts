@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MonitorClock } from '../../src/clock.js';
 import type { AlertView, ServerMsg, StoreHealth } from '../../src/protocol.js';
 import { until } from '../helpers.js';
 import { cleanups, connectFeed, type Fixture, runCleanups, startDashboard, upgradeStatus } from './dashboard-fixture.js';
@@ -293,6 +294,38 @@ describe('dashboard live feed', () => {
     await closed;
     expect(reader.ws.readyState).toBe(reader.ws.OPEN);
     expect(f.logger.records.some((r) => r.msg === 'dashboard feed client too slow: disconnected')).toBe(true);
+  });
+
+  it('still drops a client that stopped reading after the wall clock steps back an hour (the bound runs on steady time)', async () => {
+    let wall = 1_700_000_000_000;
+    let mono = 1000;
+    const clock = new MonitorClock({ wallMs: () => wall, monoMs: () => mono });
+    const f = await startDashboard({
+      args: { now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), wsLimits: { skipAboveBytes: 64 * 1024, dropAboveBytes: 64 * 1024 * 1024, dropAfterMs: 3000 } },
+    });
+    const metrics = ['wide.a', 'wide.b', 'wide.c', 'wide.d'];
+    for (const name of metrics) {
+      const wide = f.registry.gauge(name, { labels: ['id'] });
+      for (let i = 0; i < 500; i++) wide.set({ id: `series-${i}` }, i);
+    }
+    const stalled = await rawFeedSocket(f.wsUrl);
+    stalled.write(maskedText(JSON.stringify({ type: 'subscribe', metrics })));
+    await until(() => expect(f.pid.call({ type: 'stats' }).then((s) => s.clients)).resolves.toBe(1));
+    let skipping = false;
+    for (let i = 0; i < 400 && !skipping; i++) {
+      f.pid.send({ type: 'tick' });
+      skipping = (await f.pid.call({ type: 'stats' })).skipped > 0;
+    }
+    expect(skipping).toBe(true);
+    wall -= 3_600_000;
+    // 4 s of real (monotonic) time with the wall clock an hour back: stamps hold, the bound still runs out.
+    for (let i = 0; i < 40 && (await f.pid.call({ type: 'stats' })).dropped === 0; i++) {
+      wall += 100;
+      mono += 100;
+      f.pid.send({ type: 'tick' });
+    }
+    await until(async () => expect((await f.pid.call({ type: 'stats' })).dropped).toBe(1));
+    stalled.destroy();
   });
 
   it('closes clients with 1001 when the process stops, leaving no handle behind', async () => {
