@@ -20,7 +20,7 @@ export type Labels = Readonly<Record<string, string | number>>;
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
 /** A UTF-16 surrogate without its pair: not text UTF-8 can carry. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 type Node<S> = Map<string, Node<S> | S>;
 

@@ -189,21 +189,41 @@ export class Registry {
    * `inc(value, labels)` would read a string value as the labels and report the wrong thing.
    */
 
-  /** increment(Name, Labels, Value) on a registered counter (or gauge). @throws {MonitorError} */
+  /**
+   * increment(Name, Labels, Value) on a registered counter (or gauge).
+   * @throws {MonitorError} as `require`, or `EMON_METRIC_CONFLICT` for an owned name (see `#updatable`)
+   */
   increment(name: string, labels?: Labels, value = 1): void {
-    const metric = this.require(name);
+    const metric = this.#updatable(name);
     if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
     metric.incBy(labels, value);
   }
 
-  /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} */
+  /** set(Name, Labels, Value) on a registered gauge. @throws {MonitorError} as `increment` */
   set(name: string, labels: Labels | undefined, value: number): void {
-    this.require(name, 'gauge').setTo(labels, value);
+    this.#updatable(name, 'gauge').setTo(labels, value);
   }
 
-  /** observe(Name, Labels, Value) on a registered histogram. @throws {MonitorError} */
+  /** observe(Name, Labels, Value) on a registered histogram. @throws {MonitorError} as `increment` */
   observe(name: string, labels: Labels | undefined, value: number): void {
-    this.require(name, 'histogram').observeAt(labels, value);
+    this.#updatable(name, 'histogram').observeAt(labels, value);
+  }
+
+  /**
+   * The metric a by-name update (the message API) may change: an owned metric is written only
+   * through its owner's handles, which never come here, so a cast cannot forge or undo what the
+   * owner measures (e.g. `http.server.requests{server="evil"}` or a negative connection count).
+   */
+  #updatable<T extends MetricType>(name: string, type?: T): Extract<AnyMetric, { type: T }> {
+    const metric = this.require(name, type);
+    const owner = this.#owners.get(name);
+    if (owner !== undefined) {
+      throw new MonitorError(
+        ErrorCode.MetricConflict,
+        `metric "${name}" is owned by ${owner}: only ${owner} updates it; the message API (increment, set, observe, batch, apply) may not`,
+      );
+    }
+    return metric;
   }
 
   /**

@@ -148,6 +148,16 @@ class PendingCall {
   }
 }
 
+/**
+ * What an `EMON_INIT_FAILED` for `err` names as its cause: `err`, unless `err` is itself an
+ * `EMON_INIT_FAILED` wrapper (a supervisor's init reporting a child that failed to start), whose
+ * cause is passed up instead, so a start failure's `cause` is the failing process's own error at
+ * every level of the tree, not a chain of wrappers.
+ */
+export function initCause(err: Error): unknown {
+  return err instanceof MonitorError && err.code === ErrorCode.InitFailed && err.cause !== undefined ? err.cause : err;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
@@ -164,7 +174,8 @@ function typeOf(msg: unknown): string {
 
 /**
  * Starts a server: registers its name, runs `init`, and resolves with its pid once `init` is done.
- * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` when init throws, rejects or times out;
+ * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` when init throws, rejects or times out, with
+ *   what init threw as its `cause` (see `initCause`: a failed child's own error, for a supervisor);
  *   `EMON_NAME_TAKEN` when the name is held by a live process; `EMON_INVALID_OPTION` when the
  *   behaviour's `messages` schema is missing or malformed (a plain JS behaviour can get wrong
  *   what the type requires)
@@ -249,7 +260,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       }
     } catch (thrown) {
       const err = toError(thrown);
-      const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, { cause: err });
+      const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, { cause: initCause(err) });
       this.#alive = false;
       this.#timers.cancelAll();
       this.#finish({ crash: failure });

@@ -21,7 +21,7 @@
  *   the intensity), so a stop request can get in between attempts.
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
-import { type Behaviour, type MessageSchema, type ServerContext, startServer, type StartOptions } from './gen-server.js';
+import { type Behaviour, initCause, type MessageSchema, type ServerContext, startServer, type StartOptions } from './gen-server.js';
 import type { Pid, Protocol } from './pid.js';
 import { type ExitReason, formatExitReason, isOrderlyExit, type ProcessRef, type ShutdownTimeout } from './process.js';
 import type { OtpSystem } from './system.js';
@@ -277,6 +277,16 @@ export const SUPERVISOR_MESSAGES = {
   info: { EXIT: { id: 'required', pid: 'required', reason: 'required' }, try_again_restart: { id: 'required' } },
 } as const satisfies MessageSchema<SupervisorProtocol>;
 
+/**
+ * `EMON_INIT_FAILED` for child `id` that failed to start, caused by the child's own error (e.g.
+ * the dashboard's `EMON_LISTEN_FAILED`) rather than by the child's `EMON_INIT_FAILED` wrapper of
+ * it, so `err.cause.code` says what went wrong however deep in the tree the child sat.
+ */
+function childStartError(id: string, thrown: unknown): MonitorError {
+  const err = toError(thrown);
+  return new MonitorError(ErrorCode.InitFailed, `child "${id}" failed to start: ${err.message}`, { cause: initCause(err) });
+}
+
 const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpec> = {
   name: 'supervisor',
   messages: SUPERVISOR_MESSAGES,
@@ -289,7 +299,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
         await startChild(rec, ctx);
       } catch (thrown) {
         for (const started of [...state.children].reverse()) await stopChild(started);
-        throw new Error(`child "${rec.spec.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+        throw childStartError(rec.spec.id, thrown);
       }
     }
     return state;
@@ -316,7 +326,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
           state.children.push(rec);
           return { reply: { ok: true, pid: pid.id }, state };
         } catch (thrown) {
-          const error = new MonitorError(ErrorCode.InitFailed, `child "${spec.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+          const error = childStartError(spec.id, thrown);
           return { reply: { ok: false, error }, state };
         }
       }
@@ -335,7 +345,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
           const pid = await startChild(rec, ctx);
           return { reply: { ok: true, pid: pid.id }, state };
         } catch (thrown) {
-          const error = new MonitorError(ErrorCode.InitFailed, `child "${msg.id}" failed to start: ${toError(thrown).message}`, { cause: thrown });
+          const error = childStartError(msg.id, thrown);
           return { reply: { ok: false, error }, state };
         }
       }

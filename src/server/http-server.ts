@@ -24,6 +24,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DashboardConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
@@ -129,6 +130,11 @@ export class HttpServer {
   /** The last alerts a tick could read, kept when the alerts source fails so highlighting does not flicker off. */
   #lastAlerts: AlertView[] = [];
   #alertsFailing = false;
+  /** `performance.now()` of the last alerts read (a tick's or a first frame's). */
+  #alertsReadAt = -Infinity;
+  /** The alerts read first frames are waiting for, shared by all of them. */
+  #alertsReading: Promise<AlertView[]> | undefined;
+  readonly #refreshMs: number;
   readonly #sourceTimeoutMs: number | undefined;
 
   /** Builds the server without listening; `listen()` binds it. @throws {MonitorError} as `Access` */
@@ -140,6 +146,7 @@ export class HttpServer {
     this.#log = options.log;
     this.#sources = options.sources;
     this.#sourceTimeoutMs = options.sourceTimeoutMs;
+    this.#refreshMs = config.refresh_interval;
     const dashboards = options.dashboards ?? dashboardsFrom(config);
     const reader = new LiveReader(options.registry, options.derived);
     this.#frames = new FrameBuilder(dashboards, reader);
@@ -163,7 +170,7 @@ export class HttpServer {
         if (!config.real_time_enabled) return undefined;
         // A builder of its own: the shared one holds the current tick's frames for broadcast.
         const single = new FrameBuilder(dashboards, reader);
-        single.beginTick(this.#now(), await this.#readAlerts(), this.#readScores(), this.#readHealth(), this.#steadyNow());
+        single.beginTick(this.#now(), await this.#alertsForFirstFrame(), this.#readScores(), this.#readHealth(), this.#steadyNow());
         return single.frame(sub);
       },
     });
@@ -254,7 +261,21 @@ export class HttpServer {
       if (!this.#alertsFailing) this.#log.warn({ err: toError(err) }, 'dashboard: alerts source failed; frames keep the last alerts read');
       this.#alertsFailing = true;
     }
+    this.#alertsReadAt = performance.now();
     return this.#lastAlerts;
+  }
+
+  /**
+   * The alerts of a first frame: the last read's while it is under one refresh interval old, else
+   * one read shared by every first frame waiting meanwhile. A read per first frame let one client
+   * flipping its subscription queue a call to alerting per flip (5,000 subscribes: 2,503
+   * `alert_views` calls), and alerting's own work timed out behind them.
+   */
+  #alertsForFirstFrame(): AlertView[] | Promise<AlertView[]> {
+    if (performance.now() - this.#alertsReadAt < this.#refreshMs) return this.#lastAlerts;
+    return (this.#alertsReading ??= this.#readAlerts().finally(() => {
+      this.#alertsReading = undefined;
+    }));
   }
 
   /** Pings feed clients; terminates those that missed the previous ping. */

@@ -110,6 +110,9 @@ interface Client {
   key: string;
   alive: boolean;
   skippingSince: number | undefined;
+  /** A first frame is being built for this client; `rebuild`: its subscription changed meanwhile. */
+  building: boolean;
+  rebuild: boolean;
 }
 
 const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/;
@@ -217,7 +220,7 @@ export class WsServer {
     }
     const first = this.#options.dashboards[0];
     const sub: Subscription = { dashboards: first === undefined ? [] : [first], metrics: [] };
-    const client: Client = { id: `c${this.#nextId++}`, ws, sub, key: subscriptionKey(sub), alive: true, skippingSince: undefined };
+    const client: Client = { id: `c${this.#nextId++}`, ws, sub, key: subscriptionKey(sub), alive: true, skippingSince: undefined, building: false, rebuild: false };
     this.#clients.set(ws, client);
     ws.on('message', (data, isBinary) => {
       // A throw here would escape through ws's event emitter into the host as an uncaughtException.
@@ -244,10 +247,19 @@ export class WsServer {
     this.#sendFirstFrame(client);
   }
 
-  /** Sends `client` a frame of its subscription now (see `WsServerOptions.firstFrame`). */
+  /**
+   * Sends `client` a frame of its subscription now (see `WsServerOptions.firstFrame`). At most one
+   * is built at a time per client: subscribes that arrive meanwhile get one more build, of the
+   * subscription then current, so a client flipping its subscription cannot queue a build per flip.
+   */
   #sendFirstFrame(client: Client): void {
     const build = this.#options.firstFrame;
     if (build === undefined || (client.sub.dashboards.length === 0 && client.sub.metrics.length === 0)) return;
+    if (client.building) {
+      client.rebuild = true;
+      return;
+    }
+    client.building = true;
     const key = client.key;
     build(copy(client.sub)).then(
       (bytes) => {
@@ -258,7 +270,12 @@ export class WsServer {
         this.#stats.framesSent++;
       },
       (err: unknown) => this.#options.log.warn({ client: client.id, err: toError(err) }, 'dashboard feed: first frame not built; the client waits for the next tick'),
-    );
+    ).finally(() => {
+      client.building = false;
+      if (!client.rebuild) return;
+      client.rebuild = false;
+      if (this.#clients.get(client.ws) === client && client.key !== key) this.#sendFirstFrame(client);
+    });
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {

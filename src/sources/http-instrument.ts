@@ -23,6 +23,10 @@
  * non-string) is `route="unmatched"`; without the option every request is `route=""`. The raw
  * URL is never a label value, and past `maxRoutes` distinct routes further ones count as
  * `route="other"`, so a route function that returns URLs cannot grow the label set without bound.
+ * A route that cannot be a label value (its series key would pass `MAX_SERIES_KEY_BYTES`, or it is
+ * not valid Unicode) counts as `route="other"` too, with one warning. Nothing thrown while counting
+ * leaves the diagnostics-channel subscribers (a throw there is the host's uncaught exception): it
+ * is logged once and that request goes uncounted.
  * Methods outside the standard set are counted as `OTHER` for the same reason. Updates are direct
  * calls on bound series: no mailbox, no I/O.
  */
@@ -36,6 +40,8 @@ import type { Logger } from '../logger.js';
 import type { CounterSeries } from '../metrics/counter.js';
 import type { GaugeSeries } from '../metrics/gauge.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
+import { LONE_SURROGATE } from '../metrics/label-map.js';
+import { MAX_SERIES_KEY_BYTES, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 
 /** The names of `instrument.http`'s metrics (see the module header for their labels). */
@@ -78,6 +84,19 @@ export interface HttpInstrumentOptions {
 export const DEFAULT_MAX_ROUTES = 100;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+/** The longest `method` and `code` label values a request can get, for the series key bound. */
+const LONGEST_METHOD = 'OPTIONS';
+const LONGEST_CODE = 'aborted';
+
+/**
+ * Whether `route` can be the `route` label of every series of server `name`: its longest series
+ * key (the longest metric name, method and code) within `MAX_SERIES_KEY_BYTES`, and valid Unicode.
+ */
+function usableRoute(name: string, route: string): boolean {
+  if (LONE_SURROGATE.test(route)) return false;
+  const key = seriesKey(HTTP_METRICS.requests, { server: name, method: LONGEST_METHOD, route, code: LONGEST_CODE });
+  return key.length <= MAX_SERIES_KEY_BYTES && Buffer.byteLength(key) <= MAX_SERIES_KEY_BYTES;
+}
 
 
 /**
@@ -163,6 +182,9 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: maxRoutes must be a positive integer, got ${describeValue(spec.maxRoutes)}`);
   }
   const { name, isError, maxRoutes } = spec;
+  if (!usableRoute(name, UNMATCHED_ROUTE)) {
+    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: name (the "server" label) is too long or not valid Unicode: its series keys would not fit ${MAX_SERIES_KEY_BYTES} bytes`);
+  }
   const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(HTTP_INSTRUMENT_OWNER, Object.values(HTTP_METRICS), () => ({
     total: registry.counter(HTTP_METRICS.requests, { help: 'HTTP requests served', labels: ['server', 'method', 'route', 'code'] }),
     errors: registry.counter(HTTP_METRICS.errors, { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'route', 'code'] }),
@@ -195,6 +217,18 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     warned.add(option);
     log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`);
   };
+  /** Runs `handler` inside a diagnostics-channel subscriber or a socket listener, where nothing may escape. */
+  const guarded =
+    <A extends unknown[]>(handler: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        handler(...args);
+      } catch (err) {
+        if (warned.has('count')) return;
+        warned.add('count');
+        log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): counting a request failed; such requests go uncounted`);
+      }
+    };
   const errorStatus = (status: number): boolean => {
     try {
       return isError(status);
@@ -226,7 +260,19 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     const known = bound.get(asked);
     if (known !== undefined) return known;
     let route = asked;
-    if (bound.size >= maxRoutes && route !== UNMATCHED_ROUTE) {
+    if (!usableRoute(name, route)) {
+      // Not kept under `asked`: unusable routes (e.g. URLs) must not grow `bound`.
+      const other = bound.get(OTHER_ROUTE);
+      if (other !== undefined) return other;
+      if (!warned.has('unusable route')) {
+        warned.add('unusable route');
+        log?.warn(
+          { server: name, bytes: Buffer.byteLength(route) },
+          `instrument.http (server "${name}"): the route function gave a route that cannot be a label (its series key would pass ${MAX_SERIES_KEY_BYTES} bytes, or it is not valid Unicode); such requests are counted as route="${OTHER_ROUTE}"`,
+        );
+      }
+      route = OTHER_ROUTE;
+    } else if (bound.size >= maxRoutes && route !== UNMATCHED_ROUTE) {
       const other = bound.get(OTHER_ROUTE);
       if (other !== undefined) return other;
       log?.warn(
@@ -269,31 +315,31 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
   };
 
-  const onConnection = (socket: TrackedSocket) => {
+  const onConnection = guarded((socket: TrackedSocket) => {
     connections.inc();
     const tracked = stateOf(socket);
-    socket.once('close', () => {
+    socket.once('close', guarded(() => {
       connections.dec();
       const end = performance.now();
       // Responses still open when their connection closed never finished: the client went away.
       const starts = tracked.starts.splice(0);
       tracked.open.splice(0).forEach((res, i) => count(res, res.req, false, starts[i]!, end));
       account(socket, tracked, end);
-    });
-  };
+    }));
+  });
 
   // Node's own diagnostics channels instead of listeners: a second 'request' listener and a
   // 'close' listener on every response cost Node's request path about as much as all the work
   // done here (measured by bench/e2e-attribution.ts, mode `listeners`). The channels are
   // published for every server of the process, hence the check of `server`.
-  const onStart = (message: unknown) => {
+  const onStart = guarded((message: unknown) => {
     const { response: res, socket, server: from } = message as ServerMessage;
     if (from !== server) return;
     const tracked = stateOf(socket as TrackedSocket);
     tracked.open.push(res);
     tracked.starts.push(performance.now());
-  };
-  const onFinish = (message: unknown) => {
+  });
+  const onFinish = guarded((message: unknown) => {
     const { request: req, response: res, socket, server: from } = message as ServerMessage;
     if (from !== server) return;
     const end = performance.now();
@@ -312,7 +358,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     }
     count(res, req, true, start, end);
     if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket as TrackedSocket, tracked, end);
-  };
+  });
 
   // For https, requests see the TLS socket, so count connections on it too.
   const connectionEvent = server instanceof HttpsServer ? 'secureConnection' : 'connection';

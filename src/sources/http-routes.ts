@@ -2,12 +2,13 @@
  * Ready `route` options for `instrument.http`: each turns a finished request into its route
  * template (`/users/:id`), never its URL, so per-route series stay as few as the routes.
  *
- * - `expressRoute`: Express 4/5, the matched route's path under its router's mount path
- *   (`req.baseUrl + req.route.path`). Express keeps the mount path as matched, so a router mounted
- *   on a path with parameters (`app.use('/users/:id', router)`) puts their values in it: give such
- *   an app a route function of its own (the `maxRoutes` cap bounds the damage meanwhile). An
- *   error that leaves a mounted router is answered after Express has reset `baseUrl`, so such a
- *   response is labelled with the route's own path (`/:id` rather than `/users/:id`).
+ * - `expressRoute`: Express 4/5, the matched route's path under the mount paths of the routers
+ *   it sits in, as declared (`app.use('/users/:id', router)` + `router.get('/posts')` is
+ *   `/users/:id/posts`), found once per route in the app's router stack (Express 5 keeps each
+ *   mount's declared path). Where that path is not kept (Express 4, a mount on several paths or a
+ *   RegExp, a sub-app) it falls back to `req.baseUrl + req.route.path`, and `baseUrl` holds the
+ *   mount path as the client sent it: a long one counts as `route="other"` (see
+ *   `instrument.http`), and `maxRoutes` bounds the rest; give such an app a route function of its own.
  * - `fastifyRoute(app)`: Fastify, the route's `url` as declared (`request.routeOptions.url`),
  *   recorded by an `onRequest` hook it adds (Fastify does not keep it on the raw request);
  * - `routeTable(patterns)`: plain node:http: a literal pattern equal to the request path, else
@@ -23,16 +24,70 @@ import type { RouteOf } from './http-instrument.js';
 interface ExpressRequestFields {
   baseUrl?: unknown;
   route?: { path?: unknown };
+  app?: unknown;
 }
 
+/** What `expressRoute` reads of a router layer: Express 5 (router 2) keeps the declared path as `rawPath`. */
+interface ExpressLayer {
+  route?: unknown;
+  rawPath?: unknown;
+  handle?: { stack?: unknown };
+}
+
+/** Deepest router nesting searched for a route. */
+const MAX_MOUNT_DEPTH = 32;
+
 /**
- * The `route` option for an Express app: `req.baseUrl + req.route.path`, e.g. `/api/users/:id`
- * for `router.get('/users/:id')` mounted at `/api`; undefined when no route matched.
+ * The declared mount paths above `route` in `stack`, joined (`''` for a route of the app itself);
+ * `null` when `route` sits under a mount whose declared path is not kept as a string, `undefined`
+ * when `route` is not in `stack`.
+ */
+function mountPath(stack: unknown, route: object, depth: number): string | null | undefined {
+  if (!Array.isArray(stack) || depth > MAX_MOUNT_DEPTH) return undefined;
+  for (const layer of stack as ExpressLayer[]) {
+    if (layer === null || typeof layer !== 'object') continue;
+    if (layer.route === route) return '';
+    const inner = layer.handle?.stack;
+    if (!Array.isArray(inner)) continue;
+    const below = mountPath(inner, route, depth + 1);
+    if (below === undefined) continue;
+    if (below === null || typeof layer.rawPath !== 'string') return null;
+    const at = layer.rawPath.endsWith('/') ? layer.rawPath.slice(0, -1) : layer.rawPath;
+    return at + below;
+  }
+  return undefined;
+}
+
+/** The app's root router: `app.router` in Express 5, `app._router` in Express 4 (whose `app.router` throws). */
+function rootStack(app: unknown): unknown {
+  if (app === null || (typeof app !== 'object' && typeof app !== 'function')) return undefined;
+  const { _router: old } = app as { _router?: { stack?: unknown } };
+  if (old !== undefined) return old?.stack;
+  return (app as { router?: { stack?: unknown } }).router?.stack;
+}
+
+/** Route object → its mount path (see `mountPath`), or null when it has none to use: looked up once per route. */
+const mounts = new WeakMap<object, string | null>();
+
+/**
+ * The `route` option for an Express app: the matched route's path under its routers' declared
+ * mount paths, e.g. `/api/users/:id` for `router.get('/users/:id')` mounted at `/api` (see the
+ * module header for when it falls back to `req.baseUrl`); undefined when no route matched.
  */
 export const expressRoute: RouteOf = (req) => {
-  const { route, baseUrl } = req as IncomingMessage & ExpressRequestFields;
+  const { route, baseUrl, app } = req as IncomingMessage & ExpressRequestFields;
   if (route === undefined || route === null || route.path === undefined) return undefined;
   const path = typeof route.path === 'string' ? route.path : String(route.path);
+  let mount = mounts.get(route);
+  if (mount === undefined) {
+    try {
+      mount = mountPath(rootStack(app), route, 0) ?? null;
+    } catch {
+      mount = null; // an unexpected app shape: the baseUrl fallback
+    }
+    mounts.set(route, mount);
+  }
+  if (mount !== null) return mount + path;
   return typeof baseUrl === 'string' && baseUrl !== '' ? baseUrl + path : path;
 };
 

@@ -7,6 +7,8 @@
  * restarted and its state does not change (a refused cast only counts itself in
  * `monitor.updates_rejected`).
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -16,8 +18,9 @@ import { PERFORMANCE_MONITOR_NAME } from '../../actors/performance-monitor.js';
 import { describeValue, ErrorCode } from '../../src/errors.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
+import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { memoryLogger } from '../helpers.js';
+import { memoryLogger, until } from '../helpers.js';
 import { badIncrement, badMetricName, exoticValue, expectRejection, notFinite, PROTOTYPE_KEYS, SEED, TrialCounter } from './bad-input-fixture.js';
 import { onCleanup, runCleanups, startTree, tempDir } from './tree-fixture.js';
 
@@ -287,6 +290,41 @@ describe('the collector refuses malformed calls and casts and keeps serving', ()
     expect(w.logger.records.filter((r) => r.msg === 'metric update refused').length).toBe(20);
     await expectRejection(w.pid.call({ type: 'apply', updates } as any, CALL_TIMEOUT), ErrorCode.UnknownMetric, ['updates[1] (1 applied before it)', '"nope_1"']);
     expect(appliedTotal(w.registry)).toBe(101);
+    expect(w.exited()).toBe(false);
+  });
+
+  it("refuses updates to instrument.http's names from casts, batches and apply calls, naming the owner; its own handles keep counting", async () => {
+    const w = await collectorWorld();
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const remove = instrumentHttp(w.registry, server, { name: 'app' });
+    onCleanup(remove);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    await (await fetch(url)).text();
+    await until(() => expect(w.registry.getMetric(HTTP_METRICS.requests, { server: 'app', method: 'GET', route: '', code: '200' })?.value).toBe(1));
+    const before = tableState(w.registry);
+
+    const forged = { type: 'increment', name: HTTP_METRICS.requests, labels: { server: 'evil', method: 'GET', route: '', code: '200' }, value: 1000 } as const;
+    w.pid.cast(forged);
+    w.pid.cast({ type: 'set', name: HTTP_METRICS.connections, labels: { server: 'app' }, value: -5 });
+    w.pid.cast({ type: 'observe', name: HTTP_METRICS.duration, labels: { server: 'app', method: 'GET', route: '' }, value: 1 });
+    w.pid.cast({ type: 'batch', updates: [GOOD_UPDATE, forged, GOOD_UPDATE] } as any);
+    await expectRejection(w.pid.call({ type: 'apply', updates: [forged] }, CALL_TIMEOUT), ErrorCode.MetricConflict, [
+      'updates[0] (0 applied before it)',
+      `"${HTTP_METRICS.requests}" is owned by instrument.http`,
+    ]);
+    const stats = await w.pid.call({ type: 'stats' }, CALL_TIMEOUT);
+    expect(stats.rejectedUpdates).toBe(4);
+    const byCode = Object.fromEntries(w.registry.counter(REJECTED_METRIC, { labels: ['code'] }).series().map((s) => [s.labels.code, s.value]));
+    expect(byCode).toEqual({ [ErrorCode.MetricConflict]: 4 });
+    expect(w.logger.records.some((r) => r.msg === 'metric update refused' && String((r.fields.err as Error | undefined)?.message).includes('owned by instrument.http'))).toBe(true);
+    // Nothing of instrument.http's changed (the good updates of the batch were applied).
+    expect(tableState(w.registry)).toBe(before);
+    expect(appliedTotal(w.registry)).toBe(2);
+
+    await (await fetch(url)).text();
+    await until(() => expect(w.registry.getMetric(HTTP_METRICS.requests, { server: 'app', method: 'GET', route: '', code: '200' })?.value).toBe(2));
     expect(w.exited()).toBe(false);
   });
 

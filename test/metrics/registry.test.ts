@@ -89,6 +89,9 @@ describe('Registry', () => {
     expect(codeOf(() => registry.counter('http.server.requests', { labels: ['code'] }))).toEqual([ErrorCode.MetricConflict, clash]);
     expect(codeOf(() => registry.register('http.server.requests', 'counter', { labels: ['method', 'route'] }))).toEqual([ErrorCode.MetricConflict, clash]);
     expect(codeOf(() => registry.own('other.plugin', [], () => registry.gauge('http.server.requests')))[0]).toBe(ErrorCode.MetricConflict);
+    // The message API's by-name updates may not write it either; the owner's handle still does.
+    const refused = 'metric "http.server.requests" is owned by instrument.http: only instrument.http updates it; the message API (increment, set, observe, batch, apply) may not';
+    expect(codeOf(() => registry.increment('http.server.requests', { code: '200' }, 1000))).toEqual([ErrorCode.MetricConflict, refused]);
     // Reading is not declaring; nothing changed.
     expect(registry.getMetric('http.server.requests', { code: '200' })?.value).toBe(1);
     expect(registry.ownerOf('business.orders')).toBeUndefined();

@@ -139,6 +139,61 @@ describe('dashboard live feed', () => {
     expect(client.messages.slice(before).map((m) => m.type)).toEqual(['pong']);
   });
 
+  it('bounds the work of a client flipping its subscription: 5,000 subscribes cost a bounded number of alerts reads, other clients keep getting frames', async () => {
+    let alertReads = 0;
+    const f = await startDashboard({
+      sources: {
+        alerts: async () => {
+          alertReads++;
+          return [];
+        },
+      },
+    });
+    f.registry.gauge('queue.depth', { labels: ['queue'] }).set({ queue: 'in' }, 3);
+    const flipper = await connectFeed(f.wsUrl);
+    await flipper.next('frame');
+    const FLIPS = 5000;
+    for (let i = 0; i < FLIPS; i++) flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
+    flipper.send({ type: 'subscribe', metrics: ['queue.depth'] });
+    await until(() => expect(flipper.messages.filter((m) => m.type === 'subscribed')).toHaveLength(FLIPS + 1), 60_000);
+    const last = flipper.messages.findLastIndex((m) => m.type === 'subscribed');
+    // The flipper's latest subscription still gets its first frame.
+    await until(() => expect(flipper.messages.slice(last).some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined)).toBe(true), 30_000);
+    const other = await connectFeed(f.wsUrl);
+    await other.next('frame');
+    // Every first frame reads alerts the last read left (one read per refresh interval at most, here 10 min).
+    expect(alertReads).toBeLessThanOrEqual(2);
+    const seen = other.messages.length;
+    f.pid.send({ type: 'tick' });
+    await other.next('frame', seen);
+    expect(alertReads).toBeLessThanOrEqual(3);
+  });
+
+  it('builds at most one first frame at a time per client: subscribes meanwhile get one more build, of the latest subscription', async () => {
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    cleanups.push(() => release!());
+    let builds = 0;
+    const f = await startDashboard({
+      // The first read of alerts hangs until released: the connect's first frame is in flight meanwhile.
+      sources: { alerts: async () => (await gate, []), scores: () => (builds++, null) },
+      args: { sourceTimeoutMs: 600_000 },
+    });
+    f.registry.gauge('queue.depth', { labels: ['queue'] }).set({ queue: 'in' }, 3);
+    const flipper = await connectFeed(f.wsUrl);
+    await flipper.next('connected');
+    const FLIPS = 2000;
+    for (let i = 0; i < FLIPS; i++) flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
+    flipper.send({ type: 'subscribe', metrics: ['queue.depth'] });
+    await until(() => expect(flipper.messages.filter((m) => m.type === 'subscribed')).toHaveLength(FLIPS + 1), 60_000);
+    expect(builds).toBe(0);
+    release!();
+    await until(() => expect(flipper.messages.some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined)).toBe(true), 30_000);
+    // The connect's build (its subscription is gone: not sent) and one of the latest subscription.
+    expect(builds).toBe(2);
+    expect(flipper.messages.filter((m) => m.type === 'frame')).toHaveLength(1);
+  });
+
   it('answers malformed and unknown messages with an error and keeps the socket open', async () => {
     const f = await startDashboard();
     const client = await connectFeed(f.wsUrl);

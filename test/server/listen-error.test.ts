@@ -66,6 +66,12 @@ describe('startMonitoring with the dashboard port taken', () => {
     expect(err).toBeInstanceOf(MonitorError);
     expect(err!.code).toBe(ErrorCode.InitFailed);
     expect(err!.message).toContain(`the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port`);
+    // The documented chain: the direct cause is the dashboard's own error, whose cause is Node's.
+    const cause = err!.cause as MonitorError;
+    expect(cause).toBeInstanceOf(MonitorError);
+    expect(cause.code).toBe(ErrorCode.ListenFailed);
+    expect(cause.message).toBe(`the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port ("port" in dashboard.json, config: { dashboard: { port } }, or ERLMCP_DASHBOARD_PORT) to a free port, or to 0 for any free port (mon.dashboardAddress() tells which), or run without the dashboard: dashboard.dashboard_enabled false`);
+    expect((cause.cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
 
     // The remedies, as the message spells them: the variable, port 0, and switching the dashboard off.
     const viaEnv = await startMonitoring({ dataDir, logger, env: { ERLMCP_DASHBOARD_PORT: '0' }, config: {} });

@@ -127,12 +127,34 @@ describe('instrument.http route labels', () => {
     expect(requestsByRoute(registry)).toEqual({
       'GET /api/users/:id 200': 2,
       // The error left the router, and Express resets baseUrl before its final handler answers:
-      // the route's own path is what is left (documented with expressRoute). Still a template.
-      'GET /:id/fail 500': 1,
+      // the declared mount path, found in the app's router stack, still labels it.
+      'GET /api/users/:id/fail 500': 1,
       'GET /health 200': 1,
       'GET unmatched 404': 2,
     });
     expect([...routeLabels(registry)].some((r) => /\/users\/\d/.test(r))).toBe(false);
+  });
+
+  it('labels a router mounted on a path with parameters by its declared path: a long URL is no label and no uncaught exception', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    closers.push(async () => void process.off('uncaughtException', onUncaught));
+    const { registry, logger } = newRegistry();
+    const app = express();
+    const items = express.Router();
+    items.get('/items', (_request, res) => void res.send('items'));
+    const deep = express.Router();
+    deep.get('/:n', (_request, res) => void res.send('deep'));
+    items.use('/deep/:d', deep);
+    app.use('/x/:id', items);
+    const server = createServer(app);
+    instrumentHttp(registry, server, { name: 'express', route: expressRoute }, logger);
+    const url = await listen(server);
+    const long = 'a'.repeat(3000);
+    expect(await send(url, [`/x/${long}/items`, '/x/1/items', `/x/2/deep/${long}/3`])).toEqual([200, 200, 200]);
+    expect(requestsByRoute(registry)).toEqual({ 'GET /x/:id/items 200': 2, 'GET /x/:id/deep/:d/:n 200': 1 });
+    expect(uncaught).toEqual([]);
   });
 
   it('labels Fastify requests by the declared route url, and a 404 as "unmatched"', async () => {
@@ -207,12 +229,32 @@ describe('instrument.http route labels', () => {
     ]);
   });
 
+  it('counts a route too long for a label (3 KB) or not valid Unicode as "other", warning once, with no uncaught exception', async () => {
+    const { registry } = newRegistry();
+    const log = memoryLogger();
+    const { server, url } = await nodeServer((_request, res) => res.end('ok'));
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    closers.push(async () => void process.off('uncaughtException', onUncaught));
+    const route: RouteOf = (request) => (request.url === '/long' ? `/${'r'.repeat(3000)}` : request.url === '/surrogate' ? '/\uD800' : request.url);
+    instrumentHttp(registry, server, { route }, log);
+    expect(await send(url, ['/long', '/long', '/surrogate', '/fine'])).toEqual([200, 200, 200, 200]);
+    await new Promise((resolve) => setImmediate(resolve)); // where a subscriber's throw would surface
+    expect(uncaught).toEqual([]);
+    expect(requestsByRoute(registry)).toEqual({ 'GET other 200': 3, 'GET /fine 200': 1 });
+    expect(log.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'instrument.http (server "http"): the route function gave a route that cannot be a label (its series key would pass 1000 bytes, or it is not valid Unicode); such requests are counted as route="other"',
+    ]);
+  });
+
   it('refuses a route option that is not a function, a bad maxRoutes or name, and a non-Fastify app', () => {
     const { registry } = newRegistry();
     const server = createServer();
     expectMonitorError(() => instrumentHttp(registry, server, { route: ['/users/:id'] as never }), ErrorCode.InvalidOption, /route must be a function \(req, res\) => template, e\.g\. expressRoute, fastifyRoute\(app\) or routeTable\(\['\/users\/:id'\]\), got /);
     expectMonitorError(() => instrumentHttp(registry, server, { maxRoutes: 0 }), ErrorCode.InvalidOption, 'instrument.http: maxRoutes must be a positive integer, got 0');
     expectMonitorError(() => instrumentHttp(registry, server, { name: '' }), ErrorCode.InvalidOption, /name must be a non-empty string \(the "server" label\)/);
+    expectMonitorError(() => instrumentHttp(registry, server, { name: 'n'.repeat(1000) }), ErrorCode.InvalidOption, /name \(the "server" label\) is too long or not valid Unicode: its series keys would not fit 1000 bytes/);
     expectMonitorError(() => fastifyRoute({} as never), ErrorCode.InvalidOption, /fastifyRoute: expected a Fastify instance \(with addHook\)/);
     // Nothing was registered by the refused calls.
     expect(registry.get(HTTP_METRICS.requests)).toBeUndefined();
