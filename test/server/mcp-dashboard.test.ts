@@ -28,9 +28,10 @@ describe('the built-in mcp dashboard', () => {
   it('plots what instrument.mcp measures (?dashboard=mcp)', async () => {
     const f = await startDashboard();
     const server = buildServer(McpServer) as McpServer;
-    instrumentMcp(f.registry, server);
     const [a, b] = InMemoryTransport.createLinkedPair();
     await server.connect(b);
+    // Instrumented after connect(): the SDK's handlers already set are wrapped.
+    instrumentMcp(f.registry, server);
     const client = new Client({ name: 'test', version: '1.0.0' });
     await client.connect(a);
     await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });

@@ -19,6 +19,7 @@ import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.
 import { instrumentMcp, MCP_METRICS } from '../../src/sources/mcp-instrument.js';
 import { expectMonitorError, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
+import { runCleanups as stopTrees, startTree } from '../faults/tree-fixture.js';
 // @ts-expect-error a plain .mjs fixture, shared with the stdio child
 import { buildServer } from './fixtures/mcp-server-fixture.mjs';
 
@@ -26,6 +27,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
+  await stopTrees();
 });
 
 /** What `drive` sends; the instrumentation must count exactly this. */
@@ -252,6 +254,28 @@ describe('instrument.mcp', () => {
     await client.callTool({ name: 't1', arguments: {} });
     expect(calls.get({ server: 'low', tool: 't1' })).toBe(2);
     expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(0);
+    await client.close();
+  });
+});
+
+describe('Monitor.instrument.mcp', () => {
+  it('measures into the monitor\'s table and exposition, and is removed by stop()', async () => {
+    const { mon } = await startTree();
+    const { InMemoryTransport } = await import('@modelcontextprotocol/sdk/inMemory.js');
+    const server = buildServer(McpServer) as McpServer;
+    mon.instrument.mcp(server, { name: 'tree' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(b);
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(a);
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    expect(mon.metrics.require(MCP_METRICS.toolCalls, 'counter').get({ server: 'tree', tool: 'add' })).toBe(1);
+    expect(await mon.metricsText()).toMatch(/^mcp_tool_calls_total\{server="tree",tool="add"\} 1$/m);
+    // The application cannot take an owned name.
+    expectMonitorError(() => mon.metrics.counter(MCP_METRICS.requests), ErrorCode.MetricConflict, /instrument\.mcp/);
+    await mon.stop();
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    expect(mon.metrics.require(MCP_METRICS.toolCalls, 'counter').get({ server: 'tree', tool: 'add' })).toBe(1);
     await client.close();
   });
 });
