@@ -258,6 +258,27 @@ describe('instrument.mcp', () => {
   });
 });
 
+describe('instrument.mcp, requests the server sends', () => {
+  it('counts a server-to-client request that timed out as cancelled out, reason timeout', async () => {
+    const { registry } = newRegistry();
+    const { InMemoryTransport } = await import('@modelcontextprotocol/sdk/inMemory.js');
+    const { CreateMessageRequestSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    const server = buildServer(McpServer) as McpServer;
+    instrumentMcp(registry, server, { name: 'out' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(b);
+    const client = new Client({ name: 'test', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    // A client that answers a sampling request only when it is cancelled.
+    client.setRequestHandler(CreateMessageRequestSchema, (_request, extra) => new Promise((resolve) => extra.signal.addEventListener('abort', () => resolve({ model: 'm', role: 'assistant', content: { type: 'text', text: '' } }))));
+    await client.connect(a);
+    await expect(server.server.createMessage({ messages: [], maxTokens: 1 }, { timeout: 100 })).rejects.toMatchObject({ code: -32001 });
+    const cancelled = registry.require(MCP_METRICS.cancelled, 'counter');
+    expect(cancelled.get({ server: 'out', direction: 'out', method: 'sampling/createMessage', reason: 'timeout' })).toBe(1);
+    expect(registry.require(MCP_METRICS.notifications, 'counter').get({ server: 'out', direction: 'out', method: 'notifications/cancelled' })).toBe(1);
+    await client.close();
+  });
+});
+
 describe('Monitor.instrument.mcp', () => {
   it('measures into the monitor\'s table and exposition, and is removed by stop()', async () => {
     const { mon } = await startTree();
