@@ -335,8 +335,10 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     const kind = transportKind(transport);
     const sessionLabels = { server: name, transport: kind };
     const active = metrics.sessionsActive.bind(sessionLabels) as GaugeSeries;
-    const bytesIn = metrics.receivedBytes.bind(sessionLabels);
-    const bytesOut = metrics.sentBytes.bind(sessionLabels);
+    // Only transports whose bytes are counted get byte series: a 0 would say "no traffic".
+    const countsBytes = kind === 'stdio' || kind === 'streamable-http';
+    const bytesIn = countsBytes ? metrics.receivedBytes.bind(sessionLabels) : undefined;
+    const bytesOut = countsBytes ? metrics.sentBytes.bind(sessionLabels) : undefined;
     const opened = performance.now();
     active.inc();
     metrics.sessionsOpened.inc(sessionLabels);
@@ -350,7 +352,7 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     const streams = kind === 'stdio' ? stdioStreams(transport) : undefined;
     const streamBytes = { read: 0, written: 0 };
     const accountStreams = () => {
-      if (streams === undefined) return;
+      if (streams === undefined || bytesIn === undefined || bytesOut === undefined) return;
       const read = streams.stdin?.bytesRead;
       const written = streams.stdout?.bytesWritten;
       if (typeof read === 'number' && read > streamBytes.read) {
@@ -477,8 +479,8 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
       }
       return theirSend.call(this, message, sendOptions);
     };
-    const handleRequest = (transport as { handleRequest?: unknown }).handleRequest;
-    if (kind === 'streamable-http' && typeof handleRequest === 'function') {
+    const handleRequest = kind === 'streamable-http' ? (transport as { handleRequest?: unknown }).handleRequest : undefined;
+    if (bytesIn !== undefined && bytesOut !== undefined && typeof handleRequest === 'function') {
       (transport as unknown as { handleRequest: unknown }).handleRequest = function (this: unknown, req: any, res: any, ...rest: unknown[]) {
         if (live && open) {
           try {

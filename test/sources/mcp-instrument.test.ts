@@ -250,6 +250,8 @@ describe('instrument.mcp', () => {
     expect(calls.series().map((s) => [s.labels.tool, s.value])).toEqual([['t1', 2], ['t2', 1], ['other', 2]]);
     expect(logger.records.filter((r) => r.msg.includes('more than 2 distinct tool names'))).toHaveLength(1);
     expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(1);
+    // The in-memory transport has no bytes to count: no byte series (a 0 would say "no traffic").
+    expect(registry.require(MCP_METRICS.receivedBytes, 'counter').series()).toEqual([]);
     remove();
     await client.callTool({ name: 't1', arguments: {} });
     expect(calls.get({ server: 'low', tool: 't1' })).toBe(2);
