@@ -17,6 +17,7 @@ import { expositionSuite } from './exposition.bench.js';
 import { feedSuite } from './feed.bench.js';
 import { type Check, checkStatus, markdownTable, type SuiteOptions, type SuiteResult } from './harness.js';
 import { hotPathSuite } from './metrics.bench.js';
+import { mcpSuite } from './mcp.bench.js';
 import { messageApiSuite } from './otp.bench.js';
 import { outboundSuite } from './outbound.bench.js';
 import { percentileSuite } from './percentile.bench.js';
@@ -39,6 +40,8 @@ const SUITES: SuiteEntry[] = [
   { id: 'feed', run: feedSuite },
   { id: 'end-to-end', run: endToEndSuite },
   { id: 'outbound', run: outboundSuite },
+  // instrument.mcp on tools/call, paired against plain McpServers with an A/A control (about 20 s).
+  { id: 'mcp', run: mcpSuite },
   { id: 'percentiles', run: percentileSuite },
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
   // The dashboard's own figures (clients in this process, API round trips), from its author.
@@ -105,7 +108,7 @@ writeFileSync(
       },
       node: process.version,
       packages: Object.fromEntries(
-        ['nact', 'tinybench', 'lmdb', 'ws', 'autocannon', 'prom-client', '@opentelemetry/sdk-metrics'].map((name) => [name, pkg(name)]),
+        ['nact', 'tinybench', 'lmdb', 'ws', 'autocannon', 'prom-client', '@opentelemetry/sdk-metrics', '@modelcontextprotocol/sdk'].map((name) => [name, pkg(name)]),
       ),
       suites: { ...(previous.suites ?? {}), ...results },
     },

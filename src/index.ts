@@ -32,6 +32,7 @@ import { type HttpInstrumentOptions, instrumentHttp } from './sources/http-instr
 import { instrumentPg, type PgInstrumentOptions, type PgPoolLike } from './sources/pg-instrument.js';
 import { instrumentOutbound, type OutboundInstrumentOptions } from './sources/outbound-instrument.js';
 import { instrumentPino, type PinoDestinationLike, pinoDestination, type PinoLineCounter, type PinoLoggerLike } from './sources/pino-instrument.js';
+import { instrumentMcp, type McpInstrumentOptions, type McpProtocolLike, type McpServerLike } from './sources/mcp-instrument.js';
 import { ProcessSource } from './sources/process-source.js';
 import type { MetricSource } from './sources/source.js';
 import { AlertmanagerChannel } from './notify/alertmanager-channel.js';
@@ -131,6 +132,14 @@ export interface Monitor {
      * counting into the table after `stop()`, as updates do.
      */
     pinoDestination(dest?: PinoDestinationLike): PinoLineCounter;
+    /**
+     * Measures an MCP server of `@modelcontextprotocol/sdk` (an McpServer or a low-level Server,
+     * connected or not) into `mcp.requests`, `mcp.request.duration`, `mcp.errors`, `mcp.tool.*`,
+     * `mcp.resource.reads`, `mcp.prompt.gets`, `mcp.notifications`, `mcp.cancelled`,
+     * `mcp.sessions.*`, `mcp.session.duration` and `mcp.received_bytes` / `mcp.sent_bytes`
+     * (names owned by the instrumentation). Returns a function that removes the instrumentation.
+     */
+    mcp(server: McpServerLike | McpProtocolLike, options?: McpInstrumentOptions): () => void;
   };
   /** The top supervisor (`erlmcp_monitor_sup`). */
   readonly supervisor: SupervisorPid;
@@ -299,6 +308,17 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
       pinoDestination(dest) {
         return pinoDestination(registry, dest);
       },
+      mcp(server, mcpOptions) {
+        // Kept in `uninstrument` only while a transport is connected: a service that builds one
+        // McpServer per session must not grow the set by one closure per session ever served.
+        let remove = (): void => undefined;
+        const once = () => {
+          remove();
+          uninstrument.delete(once);
+        };
+        remove = instrumentMcp(registry, server, mcpOptions, log, { busy: () => uninstrument.add(once), idle: () => uninstrument.delete(once) });
+        return once;
+      },
     },
     supervisor,
     system,
@@ -377,6 +397,7 @@ export { renderExposition, negotiateFormat, registrySource } from './exposition/
 export { serveMetrics } from './server/metrics-server.js';
 export { DerivedValues } from './metrics/derived-values.js';
 export { HTTP_METRICS, UNMATCHED_ROUTE, OTHER_ROUTE } from './sources/http-instrument.js';
+export { MCP_METRICS } from './sources/mcp-instrument.js';
 export { expressRoute, fastifyRoute, routeTable } from './sources/http-routes.js';
 export { PG_METRICS, PG_OPERATIONS } from './sources/pg-instrument.js';
 export { OUTBOUND_METRICS, OTHER_HOST } from './sources/outbound-instrument.js';
@@ -434,6 +455,7 @@ export type { SeriesDef, StoreOptions, RangePoint } from './store/types.js';
 export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../actors/collector.js';
 export type { FlushSummary } from './metrics/table-store.js';
 export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
+export type { McpInstrumentOptions, McpProtocolLike, McpServerLike, McpTransportLike } from './sources/mcp-instrument.js';
 export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
 export type { PgInstrumentOptions, PgPoolLike } from './sources/pg-instrument.js';
 export type { OutboundInstrumentOptions, FailureKind } from './sources/outbound-instrument.js';

@@ -29,6 +29,7 @@ describe('public index (built)', () => {
         'GaugeSeries',
         'Histogram',
         'HistogramSeries',
+        'MCP_METRICS',
         'MONITOR_SUP_NAME',
         'MetricStore',
         'MonitorError',

@@ -1,7 +1,8 @@
 /**
  * The dashboards a server shows: the built-in "main" (the source design's erlmcp_dashboard
- * default) followed by those configured in `dashboard.json` → `dashboards`; a configured one named
- * "main" takes the built-in one's place.
+ * default) and "mcp" (`instrument.mcp`'s metrics, see mcp-dashboard.ts), followed by those
+ * configured in `dashboard.json` → `dashboards`; a configured one named "main" or "mcp" takes
+ * the built-in one's place.
  *
  * "main" reads what the performance monitor writes each check:
  * - Response Time: gauge `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), line;
@@ -22,6 +23,7 @@
 import type { DashboardConfig } from '../config/schema.js';
 import type { ChartDef, ChartType, DashboardDef } from '../protocol.js';
 import { HTTP_METRICS } from '../sources/http-instrument.js';
+import { MCP_DASHBOARD } from './mcp-dashboard.js';
 
 /** instrument.http's request counter and its status code label, read by the status-class chart. */
 export const HTTP_REQUESTS = { metric: HTTP_METRICS.requests, statusLabel: 'code' } as const;
@@ -90,7 +92,7 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
  * ids and series; this applies the defaults that depend on other keys.
  *
  * @param config the validated `dashboard.json`
- * @returns a fresh list (callers may keep it): "main" (built-in or configured), then the others in file order
+ * @returns a fresh list (callers may keep it): "main" and "mcp" (built-in or configured), then the others in file order
  */
 export function dashboardsFrom(config: Pick<DashboardConfig, 'dashboards' | 'chart_type'>): DashboardDef[] {
   const fallback: ChartType = config.chart_type === 'auto' ? 'line' : config.chart_type;
@@ -117,5 +119,6 @@ export function dashboardsFrom(config: Pick<DashboardConfig, 'dashboards' | 'cha
     }),
   );
   const main = configured.find((d) => d.name === MAIN_DASHBOARD.name) ?? structuredClone(MAIN_DASHBOARD);
-  return [main, ...configured.filter((d) => d !== main)];
+  const mcp = configured.find((d) => d.name === MCP_DASHBOARD.name) ?? structuredClone(MCP_DASHBOARD);
+  return [main, mcp, ...configured.filter((d) => d !== main && d !== mcp)];
 }

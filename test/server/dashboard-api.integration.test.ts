@@ -4,6 +4,7 @@ import { MonitorClock } from '../../src/clock.js';
 import { flushTable } from '../../src/metrics/table-store.js';
 import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/protocol.js';
 import { MAIN_DASHBOARD } from '../../src/server/dashboards.js';
+import { MCP_DASHBOARD } from '../../src/server/mcp-dashboard.js';
 import { PAGE_HTML, runCleanups, startDashboard } from './dashboard-fixture.js';
 
 afterEach(runCleanups);
@@ -54,7 +55,7 @@ describe('dashboard HTTP API', () => {
     const f = await startDashboard({ config: { data_points: 50, theme: 'light' } });
     const list = await getJson<unknown[]>(`${f.url}/api/dashboards`);
     expect(list.status).toBe(200);
-    expect(list.body).toEqual([MAIN_DASHBOARD]);
+    expect(list.body).toEqual([MAIN_DASHBOARD, MCP_DASHBOARD]);
     const main = await getJson<DashboardResponse>(`${f.url}/api/dashboards/main`);
     expect(main.body.charts.map((c) => [c.id, c.title, c.type])).toEqual([
       ['response_time', 'Response Time', 'line'],
@@ -67,7 +68,7 @@ describe('dashboard HTTP API', () => {
     ]);
     expect(main.body).toMatchObject({ data_points: 50, theme: 'light', refresh_interval: 600_000, historical_range: 86_400_000, real_time_enabled: true, alert_highlighting: true });
     const missing = await getJson<{ error: string }>(`${f.url}/api/dashboards/nope`);
-    expect(missing).toEqual({ status: 404, body: { error: 'unknown dashboard "nope" (available: main)' } });
+    expect(missing).toEqual({ status: 404, body: { error: 'unknown dashboard "nope" (available: main, mcp)' } });
   });
 
   it('serves configured dashboards after main, with chart_type for charts without a type', async () => {
@@ -75,8 +76,8 @@ describe('dashboard HTTP API', () => {
       config: { chart_type: 'bar', dashboards: [{ name: 'ops', title: 'Ops', charts: [{ id: 'rt', title: 'RT', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] }] }] },
     });
     const list = await getJson<DashboardResponse[]>(`${f.url}/api/dashboards`);
-    expect(list.body.map((d) => d.name)).toEqual(['main', 'ops']);
-    expect(list.body[1]!.charts[0]).toEqual({ id: 'rt', title: 'RT', type: 'bar', unit: '', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] });
+    expect(list.body.map((d) => d.name)).toEqual(['main', 'mcp', 'ops']);
+    expect(list.body[2]!.charts[0]).toEqual({ id: 'rt', title: 'RT', type: 'bar', unit: '', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] });
   });
 
   it('answers real-time data with the values in the table and the injected alerts and scores', async () => {
@@ -263,7 +264,7 @@ describe('dashboard HTTP API', () => {
       [`metric=bad%20name`, 400, 'metric "bad name" is not a metric name'],
       [`dashboard=main&metric=perf.throughput`, 400, 'give exactly one of metric or dashboard'],
       [``, 400, 'give exactly one of metric or dashboard'],
-      [`dashboard=nope`, 404, 'unknown dashboard "nope" (available: main)'],
+      [`dashboard=nope`, 404, 'unknown dashboard "nope" (available: main, mcp)'],
       [`metric=never.written`, 404, 'no history for metric "never.written"'],
       [`metric=perf.throughput&colour=red`, 400, 'unknown parameter "colour" (allowed: metric, labels, stat, dashboard, from, to, points)'],
     ];

@@ -61,7 +61,7 @@ describe('dashboard live feed', () => {
       client_id: expect.stringMatching(/^c\d+$/),
       server_time: f.clock.now,
       refresh_interval: 2500,
-      dashboards: ['main'],
+      dashboards: ['main', 'mcp'],
       subscribed: { dashboards: ['main'], metrics: [] },
     });
     // The first frame comes with the greeting, not a refresh interval later (no tick was sent:
@@ -203,7 +203,7 @@ describe('dashboard live feed', () => {
       ['[1,2]', 'a message must be a JSON object with a "type" (subscribe, unsubscribe, ping)'],
       [{ type: 'launch' }, 'unknown message type "launch" (allowed: subscribe, unsubscribe, ping)'],
       [{ type: 'subscribe', dashboards: 'main' }, 'subscribe.dashboards must be an array of at most 100 names'],
-      [{ type: 'subscribe', dashboards: ['nope'] }, 'unknown dashboard "nope" (available: main)'],
+      [{ type: 'subscribe', dashboards: ['nope'] }, 'unknown dashboard "nope" (available: main, mcp)'],
       [{ type: 'subscribe', metrics: ['<script>'] }, 'subscribe.metrics: "<script>" is not a metric name'],
       [{ type: 'subscribe', metrics: ['no.such.metric'] }, 'unknown metric "no.such.metric" (no metric of that name in the table)'],
       [{ type: 'subscribe', extra: 1 }, 'subscribe: unknown field "extra" (allowed: dashboards, metrics)'],

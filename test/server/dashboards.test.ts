@@ -2,12 +2,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dashboardSchema } from '../../src/config/schema.js';
 import { dashboardsFrom, MAIN_DASHBOARD } from '../../src/server/dashboards.js';
+import { MCP_DASHBOARD } from '../../src/server/mcp-dashboard.js';
 import { packageRoot, StaticFiles } from '../../src/server/static-files.js';
 
 describe('dashboardsFrom', () => {
-  it('gives the source design\'s main dashboard by default', () => {
+  it('gives the source design\'s main dashboard and the mcp one by default', () => {
     const defs = dashboardsFrom(dashboardSchema.parse({}));
-    expect(defs).toEqual([MAIN_DASHBOARD]);
+    expect(defs).toEqual([MAIN_DASHBOARD, MCP_DASHBOARD]);
     const main = defs[0]!;
     expect(main.charts.map((c) => `${c.title}:${c.type}`)).toEqual([
       'Response Time:line',
@@ -36,9 +37,17 @@ describe('dashboardsFrom', () => {
     const defs = dashboardsFrom(
       dashboardSchema.parse({ chart_type: 'pie', dashboards: [{ name: 'b', title: 'B', charts: [chart] }, { name: 'main', title: 'Mine', charts: [{ ...chart, type: 'gauge', max: 10 }] }] }),
     );
-    expect(defs.map((d) => d.title)).toEqual(['Mine', 'B']);
+    expect(defs.map((d) => d.title)).toEqual(['Mine', 'MCP server', 'B']);
     expect(defs[0]!.charts[0]).toEqual({ id: 'c', title: 'C', type: 'gauge', unit: '', max: 10, series: [{ label: 'x', metric: 'x', stat: 'value' }] });
-    expect(defs[1]!.charts[0]!.type).toBe('pie');
+    expect(defs[2]!.charts[0]!.type).toBe('pie');
+    const mine = dashboardsFrom(dashboardSchema.parse({ dashboards: [{ name: 'mcp', title: 'My MCP', charts: [chart] }] }));
+    expect(mine.map((d) => d.title)).toEqual(['erlmcp monitor', 'My MCP']);
+  });
+
+  it('passes the mcp dashboard through the config schema as a configured one would be', () => {
+    // The built-in dashboard obeys the rules a dashboard.json one does (ids, series, stats).
+    const parsed = dashboardSchema.parse({ dashboards: [structuredClone(MCP_DASHBOARD)] });
+    expect(dashboardsFrom(parsed)[1]).toEqual(MCP_DASHBOARD);
   });
 });
 

@@ -1,0 +1,74 @@
+/**
+ * The built-in "mcp" dashboard (`?dashboard=mcp`): what `instrument.mcp` measures, every
+ * instrumented server summed (a host with several can configure one dashboard per server with
+ * `labels: { server: ... }`):
+ * - Requests: `mcp.requests` as req/s, all and for `tools/call`, `resources/read`, `prompts/get`;
+ * - Request latency: `mcp.request.duration` p50 / p95 / p99 over the last minute, every method;
+ * - Tool call latency: `mcp.tool.duration` p50 / p95 / p99, every tool;
+ * - Errors: `mcp.errors` per second, all and by kind (tool error results, -32602 invalid params,
+ *   -32601 method not found, -32603 internal);
+ * - Sessions: `mcp.sessions.active`;
+ * - Cancelled: `mcp.cancelled` per second by reason (timeout, cancelled, closed);
+ * - Traffic: `mcp.received_bytes` / `mcp.sent_bytes` per second.
+ * Series are selected with `label_prefix` on one label, which matches that label's exact value
+ * here because no other value of it starts with it.
+ */
+import type { DashboardDef } from '../protocol.js';
+import { MCP_METRICS } from '../sources/mcp-instrument.js';
+
+const rate = (label: string, metric: string, prefix?: Record<string, string>) => ({ label, metric, stat: 'rate' as const, ...(prefix === undefined ? {} : { label_prefix: prefix }) });
+const quantiles = (metric: string) => (['p50', 'p95', 'p99'] as const).map((stat) => ({ label: stat, metric, stat }));
+
+/** The built-in "mcp" dashboard. */
+export const MCP_DASHBOARD: DashboardDef = Object.freeze({
+  name: 'mcp',
+  title: 'MCP server',
+  charts: [
+    {
+      id: 'mcp_requests',
+      title: 'Requests',
+      type: 'line',
+      unit: 'req/s',
+      series: [
+        rate('all', MCP_METRICS.requests),
+        rate('tools/call', MCP_METRICS.requests, { method: 'tools/call' }),
+        rate('resources/read', MCP_METRICS.requests, { method: 'resources/read' }),
+        rate('prompts/get', MCP_METRICS.requests, { method: 'prompts/get' }),
+      ],
+    },
+    { id: 'mcp_latency', title: 'Request latency', type: 'line', unit: 'ms', series: quantiles(MCP_METRICS.duration) },
+    { id: 'mcp_tool_latency', title: 'Tool call latency', type: 'line', unit: 'ms', series: quantiles(MCP_METRICS.toolDuration) },
+    {
+      id: 'mcp_errors',
+      title: 'Errors',
+      type: 'line',
+      unit: 'errors/s',
+      series: [
+        rate('all', MCP_METRICS.errors),
+        rate('tool errors', MCP_METRICS.errors, { code: 'tool_error' }),
+        rate('invalid params', MCP_METRICS.errors, { code: '-32602' }),
+        rate('method not found', MCP_METRICS.errors, { code: '-32601' }),
+        rate('internal', MCP_METRICS.errors, { code: '-32603' }),
+      ],
+    },
+    { id: 'mcp_sessions', title: 'Sessions', type: 'line', unit: 'sessions', series: [{ label: 'active', metric: MCP_METRICS.sessionsActive, stat: 'value' }] },
+    {
+      id: 'mcp_cancelled',
+      title: 'Cancelled requests',
+      type: 'line',
+      unit: 'req/s',
+      series: [
+        rate('timeout', MCP_METRICS.cancelled, { reason: 'timeout' }),
+        rate('cancelled', MCP_METRICS.cancelled, { reason: 'cancelled' }),
+        rate('session closed', MCP_METRICS.cancelled, { reason: 'closed' }),
+      ],
+    },
+    {
+      id: 'mcp_bytes',
+      title: 'Traffic',
+      type: 'line',
+      unit: 'bytes/s',
+      series: [rate('received', MCP_METRICS.receivedBytes), rate('sent', MCP_METRICS.sentBytes)],
+    },
+  ],
+} satisfies DashboardDef);
