@@ -198,7 +198,7 @@ export class MetricStore {
   /** Writer: ids whose definition failed to commit; the next flush writes them again before its own writes. */
   readonly #unwrittenDefs = new Set<number>();
   /** Writer: whether writes are failing now, since when, and why (see `writeStatus`). */
-  #writeFailure: { since: number; error: string; reason: string; attempts: number } | undefined;
+  #writeFailure: { since: number; error: string; reason: string; attempts: number; byRecords?: true } | undefined;
   /** Record collections opened so far, by name. */
   readonly #records = new Map<string, RecordDb<unknown>>();
   /** Record writes not yet settled; `close` waits for them. */
@@ -436,7 +436,8 @@ export class MetricStore {
 
   /**
    * Whether the store's writes are failing now (a full disk, an I/O error). Set by a flush whose
-   * commit (or whose series definitions) failed; cleared by the next flush that commits. The
+   * commit (or whose series definitions) failed, or a record write that failed; cleared by the
+   * next flush that commits (a failure only record writes had, also by a record write). The
    * store keeps serving reads meanwhile, and nothing is sticky: once space returns, the next
    * flush writes again (definitions that failed first).
    * @returns `{ ok: true }`, or `{ ok: false, since, error, reason, attempts }`: since when (wall ms),
@@ -444,7 +445,9 @@ export class MetricStore {
    */
   writeStatus(): WriteStatus {
     const failure = this.#writeFailure;
-    return failure === undefined ? { ok: true } : { ok: false, ...failure };
+    if (failure === undefined) return { ok: true };
+    const { byRecords: _by, ...status } = failure;
+    return { ok: false, ...status };
   }
 
   /**
@@ -776,6 +779,12 @@ export class MetricStore {
         write.then(done, done);
         return write;
       },
+      // A record write that commits ends only an outage record writes began: a flush's failure
+      // stays until a flush commits (a small write may fit where a flush does not).
+      noteWrite: (error) => {
+        if (error !== undefined) this.#noteFailure(error, true);
+        else if (this.#writeFailure?.byRecords === true) this.#writeFailure = undefined;
+      },
     });
     this.#records.set(name, collection as RecordDb<unknown>);
     return collection;
@@ -1031,11 +1040,14 @@ export class MetricStore {
     }
   }
 
-  #noteFailure(error: Error): void {
+  #noteFailure(error: Error, byRecords = false): void {
     const known = this.#writeFailure;
     const message = rootCause(error).message;
-    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1 };
-    else this.#writeFailure = { ...known, error: message, reason: failureReason(error), attempts: known.attempts + 1 };
+    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1, ...(byRecords ? { byRecords: true as const } : {}) };
+    else {
+      const { byRecords: _by, ...rest } = known;
+      this.#writeFailure = { ...rest, error: message, reason: failureReason(error), attempts: known.attempts + 1, ...(byRecords && known.byRecords === true ? { byRecords: true as const } : {}) };
+    }
   }
 }
 

@@ -53,6 +53,19 @@ export interface RecordDbHost {
   refresh(): void;
   /** Tracks a write so `close` waits for it. */
   track<T>(write: Promise<T>): Promise<T>;
+  /** Told how each write ended (its error, or undefined once it committed), for `writeStatus`. */
+  noteWrite?(error: Error | undefined): void;
+}
+
+/**
+ * A record write whose commit failed (a full disk, an I/O error), as opposed to a write refused
+ * because the store is closed or read-only. Nothing of it was written.
+ */
+export class RecordWriteFailed extends MonitorError {
+  constructor(message: string, cause: unknown) {
+    super(ErrorCode.StoreFailed, message, { cause });
+    this.name = 'RecordWriteFailed';
+  }
 }
 
 /** Record collection names: letters, digits, `_`, `-`, `.`; the LMDB database is `rec:<name>`. */
@@ -164,8 +177,11 @@ export class RecordDb<V> {
     try {
       await committed(this.#host.track(write()), `${this.name}.${op}`);
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
+      const error = new RecordWriteFailed(`${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, err);
+      this.#host.noteWrite?.(error);
+      throw error;
     }
+    this.#host.noteWrite?.(undefined);
   }
 }
 
