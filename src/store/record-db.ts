@@ -55,6 +55,8 @@ export interface RecordDbHost {
   track<T>(write: Promise<T>): Promise<T>;
   /** Told how each write ended (its error, or undefined once it committed), for `writeStatus`. */
   noteWrite?(error: Error | undefined): void;
+  /** Why a write is not to be tried now (writes failed a moment ago), or undefined. */
+  holdWrite?(): Error | undefined;
 }
 
 /**
@@ -173,6 +175,10 @@ export class RecordDb<V> {
     this.#host.assertOpen(`${this.name}.${op}`);
     if (this.#host.readOnly) {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
+    }
+    const held = this.#host.holdWrite?.();
+    if (held !== undefined) {
+      throw new RecordWriteFailed(`${this.name}.${op}: not tried: writes to ${this.#host.dataDir} failed a moment ago (${held.message}); retried within a second`, held);
     }
     try {
       await committed(this.#host.track(write()), `${this.name}.${op}`);
