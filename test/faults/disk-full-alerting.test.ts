@@ -105,16 +105,24 @@ describe.skipIf(skipReason !== undefined)(`Alerting on a full disk${skipReason =
     const alertingPid = before.pids.erlmcp_alerting;
     expect(alertingPid).toBeDefined();
 
-    // The disk fills, and alert records stop being written.
+    // The disk fills; filling stops at once, so that what the collector still has to write fits
+    // in the space freed later. Then alert records and performance reports fail too.
     let last: Status | undefined;
+    await until(
+      async () => {
+        last = await child.status();
+        return Object.keys(last.logged).some((msg) => msg.includes('store writes are failing'));
+      },
+      { timeoutMs: 90_000, intervalMs: 100, message: () => `the store never failed; last status ${JSON.stringify(last)}; stderr ${child.stderr().slice(-2000)}` },
+    );
+    await child.ask('pause', 'paused');
     await until(
       async () => {
         last = await child.status();
         return logCount(last, 'alert records: store writes are failing') > 0 && logCount(last, 'performance history: store writes are failing') > 0;
       },
-      { timeoutMs: 90_000, intervalMs: 200, message: () => `alert and performance writes never failed; last status ${JSON.stringify(last)}; stderr ${child.stderr().slice(-2000)}` },
+      { timeoutMs: 60_000, intervalMs: 200, message: () => `alert and performance writes never failed; last status ${JSON.stringify(last)}; stderr ${child.stderr().slice(-2000)}` },
     );
-    await child.ask('pause', 'paused');
 
     // 50 more evaluations (each with a changed rule alert to write) while the disk stays full:
     // before the fix each failed write restarted alerting, and the 11th within 60 s stopped the tree.
