@@ -16,6 +16,13 @@
  * State that must survive a restart (alerts, rules added by `add_rule`, rule instance states,
  * silences, suppression marks) is in the store's LMDB env and is loaded back by `init`.
  *
+ * A write that fails (a full disk) never crashes this process: alerts keep firing, resolving and
+ * being notified in memory, the failure is counted in `monitor.store.write_failures{reason}` and
+ * logged once per outage, and the unwritten records are written again with backoff (from the tick
+ * interval, doubling up to 8 of them) with their latest state (see `AlertStore`); the last attempt
+ * is made at stop. A `send_alert` caller is answered with its alert once it is raised, even if its
+ * write is still waiting for the disk: `/health` then says `degraded`, naming the store.
+ *
  * A bad cast (a malformed signal or send_alert) has no caller to reject: it is logged (the first
  * few of each kind) and dropped. The same request as a call rejects with the typed error.
  *
@@ -41,6 +48,7 @@ import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
 import type { AlertView } from '../src/protocol.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
+import { WriteOutage } from '../src/store/write-outage.js';
 import { MonitorClock } from '../src/clock.js';
 
 export const ALERTING_NAME = 'erlmcp_alerting';
@@ -121,6 +129,8 @@ export interface AlertingArgs {
 
 interface State {
   engine: AlertEngine;
+  /** Where the engine's writes go; flushed once more at stop. */
+  store: AlertStore;
   /** Detaches this incarnation from the signal relay. */
   detach: () => void;
   now: () => number;
@@ -180,12 +190,15 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
   async init(args, ctx) {
     const clock = args.clock ?? new MonitorClock();
     const now = () => clock.steadyMs();
+    const tick = Math.min(TICK_MS, args.config.check_interval);
+    const outage = new WriteOutage({ registry: args.registry, log: ctx.log, what: 'alert records', now, retryMs: tick, maxRetryMs: 8 * tick });
+    const store = new AlertStore(args.store, outage);
     const engine = await AlertEngine.open(
       {
         registry: args.registry,
         derived: args.derived,
         config: args.config,
-        store: new AlertStore(args.store),
+        store,
         outbox: args.outbox,
         log: ctx.log,
         timeline: clock,
@@ -195,10 +208,10 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
       now(),
     );
     if (args.config.alert_enabled) ctx.interval(args.config.check_interval, { type: 'evaluate' });
-    ctx.interval(Math.min(TICK_MS, args.config.check_interval), { type: 'tick' });
+    ctx.interval(tick, { type: 'tick' });
     // Replayed signals arrive as casts, after init, in the order they changed.
     const detach = args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
-    return { engine, detach, now, logged: new Set() };
+    return { engine, store, detach, now, logged: new Set() };
   },
 
   async handleCall(msg, state, ctx) {
@@ -286,8 +299,14 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     }
   },
 
-  terminate(_reason, state) {
+  async terminate(_reason, state, ctx) {
     state.detach();
+    try {
+      await state.store.flush(true);
+    } catch (err) {
+      ctx.log.error({ err: toError(err) }, 'last write of alert records failed');
+    }
+    if (state.store.unwritten > 0) ctx.log.error({ unwritten: state.store.unwritten }, 'alert records not written at stop: the store kept failing');
   },
 
   onKill(_reason, state) {

@@ -54,7 +54,7 @@ import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
 import { type FlushSummary, flushTable, TableFlushFailed } from '../src/metrics/table-store.js';
-import { failureReason } from '../src/store/commit-guard.js';
+import { countWriteFailure, WRITE_FAILURES_METRIC } from '../src/store/write-outage.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
@@ -178,8 +178,7 @@ interface State extends CollectorStats {
 
 /** Counts updates refused in casts, by error code. */
 export const REJECTED_METRIC = 'monitor.updates_rejected';
-/** Counts flushes whose write to the store failed, by reason (`ENOSPC`, `EIO`, ..., `other`). */
-export const WRITE_FAILURES_METRIC = 'monitor.store.write_failures';
+export { WRITE_FAILURES_METRIC };
 /** Counts history points of failed flushes, which no later flush writes. */
 export const POINTS_DROPPED_METRIC = 'monitor.store.points_dropped';
 /** Longest wait between two flush attempts while the store's writes fail. */
@@ -333,14 +332,13 @@ async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol
 }
 
 function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerContext<CollectorProtocol>): void {
-  const reason = failureReason(error);
   const points = error.points;
   const registry = state.args.registry;
+  const reason = countWriteFailure(registry, error);
   try {
-    registry.counter(WRITE_FAILURES_METRIC, { help: 'Flushes of the metric table whose write to the store failed', labels: ['reason'] }).inc({ reason });
     if (points > 0) registry.counter(POINTS_DROPPED_METRIC, { help: 'History points not written because their flush failed' }).inc(points);
   } catch {
-    // The host declared one of these names as another metric: the failure is still logged.
+    // The host declared this name as another metric: the failure is still logged.
   }
   const interval = state.args.config.aggregation_interval;
   const maxBackoff = Math.max(interval, Math.min(STORE_RETRY_MAX_MS, 8 * interval));

@@ -17,7 +17,11 @@
  *    burn-rate alerts (`burn_rate.fast|slow.<slo>`);
  * 4. publishes the figures as derived values and `perf.*` gauges (`publish.ts`) and stores the
  *    report and the SLA results in LMDB (`perf-history.ts`: `perf_reports`, `perf_sla_results`,
- *    each kept to `history_size`).
+ *    each kept to `history_size`). A write that fails (a full disk) is counted in
+ *    `monitor.store.write_failures{reason}` and logged once per outage; the checks carry on, and
+ *    while it lasts a report is stored at most once per backoff (from `check_interval`, doubling up
+ *    to 8 of them): the reports in between are not stored, and the first one stored after the
+ *    outage carries the current state (what fires, read back at a restart).
  *
  * Windows and rates run on monotonic time (`MonitorClock.steadyMs`), so a wall-clock step changes
  * no rate; reports, SLA results, signals and derived values carry wall-clock stamps
@@ -48,6 +52,8 @@ import { SignalTracker } from '../src/performance/signal-tracker.js';
 import type { SlaResult } from '../src/performance/sla.js';
 import { thresholdRules } from '../src/performance/thresholds.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
+import { RecordWriteFailed } from '../src/store/record-db.js';
+import { WriteOutage } from '../src/store/write-outage.js';
 import { MonitorClock } from '../src/clock.js';
 
 export { PERF_REPORTS_DB, PERF_SLA_RESULTS_DB } from '../src/performance/perf-history.js';
@@ -118,6 +124,8 @@ interface State {
   history: PerfHistory;
   /** Store failure messages already logged (bounded), so an outage logs once, not every check. */
   loggedStoreErrors: Set<string>;
+  /** Failed history writes: counted, logged once per change, retried with backoff. */
+  outage: WriteOutage;
 }
 
 const MAX_LOGGED_STORE_ERRORS = 10;
@@ -161,9 +169,15 @@ async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol
   send(state, signals, ctx);
   state.gauges.update(report.metrics, report.scores, slas);
   publishDerived(state.args.derived, stamp, report.metrics, report.scores, slas);
+  if (!state.outage.due()) return { report, slas, signals };
   try {
     await state.history.append(report, slas);
+    state.outage.succeeded();
   } catch (err) {
+    if (err instanceof RecordWriteFailed) {
+      state.outage.failed(err);
+      return { report, slas, signals };
+    }
     const error = toError(err);
     if (state.loggedStoreErrors.size < MAX_LOGGED_STORE_ERRORS && !state.loggedStoreErrors.has(error.message)) {
       state.loggedStoreErrors.add(error.message);
@@ -207,6 +221,14 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
       gauges: new PerfGauges(registry),
       history,
       loggedStoreErrors: new Set(),
+      outage: new WriteOutage({
+        registry,
+        log: ctx.log,
+        what: 'performance history',
+        now: () => clock.steadyMs(),
+        retryMs: config.check_interval,
+        maxRetryMs: 8 * config.check_interval,
+      }),
     };
     try {
       const stamp = clock.stampMs();

@@ -140,6 +140,8 @@ export class AlertEngine {
   /** Settled by the next commit; created by the first `committed()` of a batch. */
   #batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
   #seq = 0;
+  /** Whether the last enqueue failed (logged once per change). */
+  #enqueueFailing = false;
 
   private constructor(opts: AlertEngineOptions) {
     this.#opts = opts;
@@ -755,11 +757,14 @@ export class AlertEngine {
     const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#opts.dashboardUrl), createdAt: this.#time.stampAt(now) };
     try {
       await this.#opts.outbox.enqueue(notification, channels);
-      return true;
     } catch (err) {
-      this.#opts.log.error({ notification: id, channels, err: toError(err) }, 'could not queue an alert notification; retrying at the next tick');
+      if (!this.#enqueueFailing) this.#opts.log.error({ notification: id, channels, err: toError(err) }, 'could not queue an alert notification; retrying at every tick');
+      this.#enqueueFailing = true;
       return false;
     }
+    if (this.#enqueueFailing) this.#opts.log.warn({ notification: id }, 'alert notifications are queued again');
+    this.#enqueueFailing = false;
+    return true;
   }
 }
 

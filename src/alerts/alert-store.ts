@@ -14,9 +14,17 @@
  * (measured here). A record written twice before a flush (raised, then marked notified) is
  * written once. The engine calls `flush()` at the end of every operation, so nothing is reported
  * done before it is durable.
+ *
+ * Unless writes fail (a full disk): given a `WriteOutage`, a flush whose commit fails does not
+ * throw. Its records are staged again (a record staged anew meanwhile keeps the newer value), the
+ * failure is counted and logged once per outage, and flushes issue nothing until the outage's
+ * backoff has passed; the first one that commits writes every record as it is then. So after an
+ * outage the store holds the latest state of every alert, rule state, silence and mark; only the
+ * intermediate states in between are never written. A closed or read-only store still throws.
  */
 import type { MetricStore } from '../store/lmdb-store.js';
-import type { RecordDb } from '../store/record-db.js';
+import { type RecordDb, RecordWriteFailed } from '../store/record-db.js';
+import type { WriteOutage } from '../store/write-outage.js';
 import type { Alert } from './alert.js';
 import type { AlertRule } from './rule.js';
 import type { InstanceState } from './rule-evaluator.js';
@@ -40,6 +48,9 @@ export class AlertStore {
   readonly #staged = new Map<RecordDb<unknown>, Map<string, unknown>>();
   readonly #writes: Promise<void>[] = [];
   #failure: unknown;
+  /** Writes of the current flush whose commit failed: staged again unless staged anew. */
+  readonly #failed: { db: RecordDb<unknown>; key: string; value: unknown; err: unknown }[] = [];
+  readonly #outage: WriteOutage | undefined;
   #commits = 0;
   readonly #alerts: RecordDb<Alert>;
   readonly #rules: RecordDb<AlertRule>;
@@ -47,8 +58,12 @@ export class AlertStore {
   readonly #silences: RecordDb<Silence>;
   readonly #suppression: RecordDb<number>;
 
-  /** @throws {MonitorError} `EMON_STORE_FAILED` if the collections cannot be opened */
-  constructor(store: MetricStore) {
+  /**
+   * @param outage where failed commits are counted and backed off; without one a failed flush throws
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the collections cannot be opened
+   */
+  constructor(store: MetricStore, outage?: WriteOutage) {
+    this.#outage = outage;
     this.#alerts = store.records('alerts');
     this.#rules = store.records('alert_rules');
     this.#ruleStates = store.records('alert_rule_states');
@@ -113,19 +128,30 @@ export class AlertStore {
     return this.#commits;
   }
 
+  /** Records waiting to be written (staged, or kept from a failed flush). */
+  get unwritten(): number {
+    let n = 0;
+    for (const records of this.#staged.values()) n += records.size;
+    return n;
+  }
+
   /**
    * Issues every staged write (one transaction) and resolves once they and every earlier write are
    * durable. Records are written as they are now, so an alert changed after it was staged is
-   * written with its latest fields.
-   * @throws {MonitorError} (rejects) `EMON_STORE_FAILED` with the first write that failed
+   * written with its latest fields. While the outage backs off, nothing is issued (see the header).
+   * @param force issue the staged writes even while the outage backs off (a last flush at stop)
+   * @throws {MonitorError} (rejects) `EMON_STORE_FAILED` with the first write that failed (a failed
+   *   commit only without a `WriteOutage`)
    */
-  async flush(): Promise<void> {
-    if (this.#staged.size > 0) {
+  async flush(force = false): Promise<void> {
+    const outage = this.#outage;
+    const issue = this.#staged.size > 0 && (outage === undefined || force || outage.due());
+    if (issue) {
       this.#commits++;
       for (const [db, records] of this.#staged) {
         for (const [key, value] of records) {
           try {
-            this.#track(value === REMOVE ? db.remove(key) : db.put(key, value));
+            this.#track(value === REMOVE ? db.remove(key) : db.put(key, value), db, key, value);
           } catch (err) {
             this.#failure ??= err;
           }
@@ -136,7 +162,16 @@ export class AlertStore {
     await Promise.all(this.#writes.splice(0));
     const failure = this.#failure;
     this.#failure = undefined;
+    const failed = this.#failed.splice(0);
     if (failure !== undefined) throw failure;
+    if (failed.length > 0) {
+      for (const { db, key, value } of failed) {
+        if (this.#staged.get(db)?.has(key) !== true) this.#stage(db, key, value);
+      }
+      outage!.failed(failed[0]!.err, { unwritten: this.unwritten });
+    } else if (issue) {
+      outage?.succeeded();
+    }
   }
 
   #stage<V>(db: RecordDb<V>, key: string, value: V | typeof REMOVE): void {
@@ -146,7 +181,12 @@ export class AlertStore {
   }
 
   // The catch is attached at once, so a write that fails before `flush` awaits it is not an unhandled rejection.
-  #track(write: Promise<void>): void {
-    this.#writes.push(write.catch((err: unknown) => void (this.#failure ??= err)));
+  #track(write: Promise<void>, db: RecordDb<unknown>, key: string, value: unknown): void {
+    this.#writes.push(
+      write.catch((err: unknown) => {
+        if (this.#outage !== undefined && err instanceof RecordWriteFailed) this.#failed.push({ db, key, value, err });
+        else this.#failure ??= err;
+      }),
+    );
   }
 }

@@ -24,6 +24,12 @@
  * channel carries the notification id (email `Message-ID` and `X-Erlmcp-Notification-Id`, webhook
  * `groupKey`, Slack context line) so a receiver can tell the repeat.
  *
+ * A full disk does not stop notifications: an `enqueue` whose write fails (a commit failure, not a
+ * closed store) is still queued and delivered from memory, and resolves; it is durable only once a
+ * later write of its record commits (its next attempt's, or the re-save of every unsaved record
+ * after the first outbox write that commits again), so a crash during the outage may lose it.
+ * Failed writes are counted in `monitor.store.write_failures{reason}`, logged once per outage.
+ *
  * Error messages are logged and stored only after the `redact` option has cleaned them; channels
  * already keep secrets out of their own messages.
  */
@@ -33,7 +39,8 @@ import { createLogger, type Logger } from '../logger.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Registry } from '../metrics/registry.js';
 import type { MetricStore } from '../store/lmdb-store.js';
-import type { RecordDb, RecordKey } from '../store/record-db.js';
+import { type RecordDb, type RecordKey, RecordWriteFailed } from '../store/record-db.js';
+import { WriteOutage } from '../store/write-outage.js';
 import { type BackoffOptions, type BackoffPolicy, backoffDelay, resolveBackoff } from './backoff.js';
 import { checkNotification } from './check-notification.js';
 import { MinHeap } from './min-heap.js';
@@ -150,6 +157,9 @@ export class Outbox implements OutboxPort {
   readonly #dedupeWindowMs: number;
   readonly #redact: (text: string) => string;
   readonly #counter: Counter | undefined;
+  readonly #outage: WriteOutage;
+  /** Queued entries whose record is not durable (its write failed): saved again once writes commit. */
+  readonly #unsaved = new Set<Entry>();
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
@@ -190,6 +200,7 @@ export class Outbox implements OutboxPort {
     for (const channel of channels) {
       this.#queues.set(channel.name, { channel, inFlight: 0, due: new MinHeap((a, b) => dueBefore(a.record, b.record)) });
     }
+    this.#outage = new WriteOutage({ registry: spec.registry, log: this.#log, what: 'notification outbox', now: () => performance.now(), retryMs: 0, maxRetryMs: 0 });
     this.#counter = spec.registry?.counter('alerts.notifications', {
       help: 'Notification deliveries by channel and result (delivered, retried, dead, superseded)',
       labels: ['channel', 'result'],
@@ -279,6 +290,12 @@ export class Outbox implements OutboxPort {
       entry.persisted = this.#track(this.#outbox.put(key, record)).then(
         () => this.#admit(entry),
         (err: unknown) => {
+          if (err instanceof RecordWriteFailed && !this.#closed) {
+            this.#unsaved.add(entry);
+            this.#outage.failed(err);
+            this.#admit(entry);
+            return;
+          }
           this.#entries.delete(mapKey);
           throw err;
         },
@@ -526,6 +543,7 @@ export class Outbox implements OutboxPort {
   /** Removes a finished delivery and lets the next one of its alert's line become due. */
   #finish(entry: Entry): void {
     this.#entries.delete(entry.mapKey);
+    this.#unsaved.delete(entry);
     const lineKey = this.#lineKey(entry.record);
     const line = this.#lines.get(lineKey);
     if (line === undefined) return;
@@ -547,11 +565,31 @@ export class Outbox implements OutboxPort {
   #track<T>(write: Promise<T>): Promise<T> {
     this.#writes.add(write);
     const forget = () => void this.#writes.delete(write);
-    write.then(forget, forget);
+    write.then(() => {
+      forget();
+      this.#wrote();
+    }, forget);
     return write;
   }
 
+  /** A write committed: an outage is over, and the records it left unsaved are written now. */
+  #wrote(): void {
+    if (!this.#outage.failing) return;
+    this.#outage.succeeded({ unsaved: this.#unsaved.size });
+    for (const entry of [...this.#unsaved]) {
+      this.#unsaved.delete(entry);
+      if (this.#closed || !this.#entries.has(entry.mapKey)) continue;
+      void this.#track(this.#outbox.put(entry.key, entry.record)).catch((err: unknown) => this.#writeFailed('save', entry.key, err));
+    }
+  }
+
   #writeFailed(what: string, key: RecordKey, err: unknown): void {
+    if (err instanceof RecordWriteFailed) {
+      const entry = this.#entries.get(entryKey(key as [string, ChannelName]));
+      if (entry !== undefined) this.#unsaved.add(entry);
+      this.#outage.failed(err, { key });
+      return;
+    }
     this.#log.error({ key, err: this.#clean(err) }, `outbox could not ${what} a notification; it may be sent again after a restart`);
   }
 

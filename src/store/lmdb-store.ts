@@ -160,6 +160,28 @@ class ForeignEnvError extends MonitorError {}
  * `defineSeries` is synchronous: it assigns the id in memory and queues the definition, which
  * commits before the next `flush` does.
  */
+/**
+ * After a record write's commit failed, record writes are refused untried for this long, so a full
+ * disk costs one failed commit per second, not one per write. Each failed page write runs an
+ * lmdb-js (3.5.6) error path that overflows a heap buffer (mdb.c: `last_error = malloc(100)`, then
+ * a message of up to ~115 characters is `sprintf`ed into it); enough of them corrupt the heap and
+ * abort the process (`malloc(): corrupted top size`), which nothing in JS can catch. After the hold,
+ * a write is tried only once the filesystem has room again (`statfs`).
+ */
+const RECORD_HOLD_MS = 1000;
+/** While record writes are held, the next one is tried only once the filesystem has this much free. */
+const RECORD_MIN_FREE_BYTES = 512 * 1024;
+
+/** Free bytes for an unprivileged writer on the filesystem of `dir`; Infinity when it cannot be told. */
+function freeBytes(dir: string): number {
+  try {
+    const stats = fs.statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
 export class MetricStore {
   /** Absolute path of the LMDB environment directory. */
   readonly dataDir: string;
@@ -198,7 +220,9 @@ export class MetricStore {
   /** Writer: ids whose definition failed to commit; the next flush writes them again before its own writes. */
   readonly #unwrittenDefs = new Set<number>();
   /** Writer: whether writes are failing now, since when, and why (see `writeStatus`). */
-  #writeFailure: { since: number; error: string; reason: string; attempts: number } | undefined;
+  #writeFailure: { since: number; error: string; reason: string; attempts: number; byRecords?: true } | undefined;
+  /** After a record write failed: until when (monotonic ms) record writes are refused untried, and why. */
+  #recordHold: { until: number; error: Error } | undefined;
   /** Record collections opened so far, by name. */
   readonly #records = new Map<string, RecordDb<unknown>>();
   /** Record writes not yet settled; `close` waits for them. */
@@ -436,7 +460,8 @@ export class MetricStore {
 
   /**
    * Whether the store's writes are failing now (a full disk, an I/O error). Set by a flush whose
-   * commit (or whose series definitions) failed; cleared by the next flush that commits. The
+   * commit (or whose series definitions) failed, or a record write that failed; cleared by the
+   * next flush that commits (a failure only record writes had, also by a record write). The
    * store keeps serving reads meanwhile, and nothing is sticky: once space returns, the next
    * flush writes again (definitions that failed first).
    * @returns `{ ok: true }`, or `{ ok: false, since, error, reason, attempts }`: since when (wall ms),
@@ -444,7 +469,9 @@ export class MetricStore {
    */
   writeStatus(): WriteStatus {
     const failure = this.#writeFailure;
-    return failure === undefined ? { ok: true } : { ok: false, ...failure };
+    if (failure === undefined) return { ok: true };
+    const { byRecords: _by, ...status } = failure;
+    return { ok: false, ...status };
   }
 
   /**
@@ -776,6 +803,28 @@ export class MetricStore {
         write.then(done, done);
         return write;
       },
+      // A record write that commits ends only an outage record writes began: a flush's failure
+      // stays until a flush commits (a small write may fit where a flush does not).
+      noteWrite: (error) => {
+        if (error !== undefined) {
+          if (this.#recordHold === undefined || performance.now() >= this.#recordHold.until) this.#recordHold = { until: performance.now() + RECORD_HOLD_MS, error };
+          this.#noteFailure(error, true);
+        } else {
+          this.#recordHold = undefined;
+          if (this.#writeFailure?.byRecords === true) this.#writeFailure = undefined;
+        }
+      },
+      holdWrite: () => {
+        const hold = this.#recordHold;
+        if (hold === undefined) return undefined;
+        if (performance.now() < hold.until) return hold.error;
+        // Still nearly full: the write would only fail in the native error path again.
+        if (freeBytes(this.dataDir) < RECORD_MIN_FREE_BYTES) {
+          hold.until = performance.now() + RECORD_HOLD_MS;
+          return hold.error;
+        }
+        return undefined;
+      },
     });
     this.#records.set(name, collection as RecordDb<unknown>);
     return collection;
@@ -1031,11 +1080,14 @@ export class MetricStore {
     }
   }
 
-  #noteFailure(error: Error): void {
+  #noteFailure(error: Error, byRecords = false): void {
     const known = this.#writeFailure;
     const message = rootCause(error).message;
-    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1 };
-    else this.#writeFailure = { ...known, error: message, reason: failureReason(error), attempts: known.attempts + 1 };
+    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1, ...(byRecords ? { byRecords: true as const } : {}) };
+    else {
+      const { byRecords: _by, ...rest } = known;
+      this.#writeFailure = { ...rest, error: message, reason: failureReason(error), attempts: known.attempts + 1, ...(byRecords && known.byRecords === true ? { byRecords: true as const } : {}) };
+    }
   }
 }
 

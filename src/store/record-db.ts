@@ -53,6 +53,21 @@ export interface RecordDbHost {
   refresh(): void;
   /** Tracks a write so `close` waits for it. */
   track<T>(write: Promise<T>): Promise<T>;
+  /** Told how each write ended (its error, or undefined once it committed), for `writeStatus`. */
+  noteWrite?(error: Error | undefined): void;
+  /** Why a write is not to be tried now (writes failed a moment ago), or undefined. */
+  holdWrite?(): Error | undefined;
+}
+
+/**
+ * A record write whose commit failed (a full disk, an I/O error), as opposed to a write refused
+ * because the store is closed or read-only. Nothing of it was written.
+ */
+export class RecordWriteFailed extends MonitorError {
+  constructor(message: string, cause: unknown) {
+    super(ErrorCode.StoreFailed, message, { cause });
+    this.name = 'RecordWriteFailed';
+  }
 }
 
 /** Record collection names: letters, digits, `_`, `-`, `.`; the LMDB database is `rec:<name>`. */
@@ -161,11 +176,18 @@ export class RecordDb<V> {
     if (this.#host.readOnly) {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
     }
+    const held = this.#host.holdWrite?.();
+    if (held !== undefined) {
+      throw new RecordWriteFailed(`${this.name}.${op}: not tried: writes to ${this.#host.dataDir} failed a moment ago (${held.message}); retried within a second`, held);
+    }
     try {
       await committed(this.#host.track(write()), `${this.name}.${op}`);
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
+      const error = new RecordWriteFailed(`${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, err);
+      this.#host.noteWrite?.(error);
+      throw error;
     }
+    this.#host.noteWrite?.(undefined);
   }
 }
 

@@ -12,9 +12,8 @@
  * loop devices may be missing): then the suite skips, naming why, and fails under
  * REQUIRE_SYSTEM_DEPS=1.
  */
-import { type ChildProcess, type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,100 +21,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { assertBuilt } from './sigkill-fixture.js';
+import { cannotMount, health, type Health, mountExt4, mountTmpfs, type SmallFs, unmountAll, until } from './small-fs-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/disk-full-child.mjs', import.meta.url));
 const SLOTS_CHILD = fileURLToPath(new URL('./fixtures/reader-slots-child.mjs', import.meta.url));
-const MIB = 1024 * 1024;
-
-interface SmallFs {
-  /** Where it is mounted. */
-  dir: string;
-  /** Bytes of ballast written before the tree starts and deleted to free space. */
-  ballast: number;
-  unmount(): void;
-}
-
-/** Every mount made here, unmounted in afterAll whatever happened. */
-const mounted: SmallFs[] = [];
-
-function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-}
-
-function mountTmpfs(): SmallFs {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-tmpfs-'));
-  try {
-    run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const fsys: SmallFs = {
-    dir,
-    ballast: 3 * MIB,
-    unmount: () => {
-      run('umount', [dir]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  mounted.push(fsys);
-  return fsys;
-}
-
-function mountExt4(): SmallFs {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-ext4-'));
-  const image = path.join(work, 'disk.img');
-  const dir = path.join(work, 'mnt');
-  fs.mkdirSync(dir);
-  let loop: string | undefined;
-  try {
-    fs.writeFileSync(image, '');
-    fs.truncateSync(image, 14_336_000); // 14 MB, whole 512-byte sectors
-    run('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
-    loop = run('losetup', ['--find', '--show', image]).trim();
-    run('mount', ['-t', 'ext4', loop, dir]);
-  } catch (err) {
-    if (loop !== undefined) run('losetup', ['-d', loop]);
-    fs.rmSync(work, { recursive: true, force: true });
-    throw err;
-  }
-  const device = loop;
-  const fsys: SmallFs = {
-    dir,
-    ballast: 4 * MIB,
-    unmount: () => {
-      try {
-        run('umount', [dir]);
-      } finally {
-        run('losetup', ['-d', device]);
-        fs.rmSync(work, { recursive: true, force: true });
-      }
-    },
-  };
-  mounted.push(fsys);
-  return fsys;
-}
-
-/** Why this machine cannot run the suite (a trial mount failed), or undefined. Throws under REQUIRE_SYSTEM_DEPS=1. */
-function cannotMount(): string | undefined {
-  let reason: string | undefined;
-  for (const [name, make] of [
-    ['tmpfs', mountTmpfs],
-    ['ext4 loop image', mountExt4],
-  ] as const) {
-    try {
-      const trial = make();
-      mounted.splice(mounted.indexOf(trial), 1);
-      trial.unmount();
-    } catch (err) {
-      const detail = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0];
-      reason = `cannot mount a ${name} here (needs root, mount rights and loop devices): ${detail}`;
-      break;
-    }
-  }
-  if (reason !== undefined && process.env.REQUIRE_SYSTEM_DEPS === '1') throw new Error(`REQUIRE_SYSTEM_DEPS=1 and ${reason}`);
-  return reason;
-}
 
 const skipReason = cannotMount();
 
@@ -168,26 +77,6 @@ function startChild(dataDir: string): Child {
     exited,
     stderr: () => err,
   };
-}
-
-interface Health {
-  status: string;
-  processes: Record<string, string>;
-  store?: { status: string; error?: string; reason?: string };
-}
-
-/** Polls `check` every `intervalMs` until it returns true; fails with `message()` after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, o: { timeoutMs: number; intervalMs: number; message: () => string }): Promise<void> {
-  const deadline = performance.now() + o.timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(o.message());
-    await new Promise((resolve) => setTimeout(resolve, o.intervalMs));
-  }
-}
-
-async function health(port: number): Promise<Health> {
-  const res = await fetch(`http://127.0.0.1:${port}/health`);
-  return (await res.json()) as Health;
 }
 
 /** The `health` of the next feed frame. */
@@ -271,15 +160,7 @@ describe.skipIf(skipReason !== undefined)(`A full disk under the running tree${s
       proc.kill('SIGKILL');
       await closed;
     }
-    const errors: unknown[] = [];
-    for (const fsys of mounted.splice(0)) {
-      try {
-        fsys.unmount();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    expect(errors).toEqual([]);
+    expect(unmountAll()).toEqual([]);
   });
 
   it('keeps the host alive with no unhandled rejection on a full 8 MiB tmpfs, says degraded, and resumes writing once space is freed', async () => {
