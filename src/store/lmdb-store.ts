@@ -155,12 +155,6 @@ class EnvDamage extends Error {
 class ForeignEnvError extends MonitorError {}
 
 /**
- * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
- * lmdb-js reads are; writes (`flush`, `prune`, `close`) are asynchronous and resolve on commit.
- * `defineSeries` is synchronous: it assigns the id in memory and queues the definition, which
- * commits before the next `flush` does.
- */
-/**
  * After a record write's commit failed, record writes are refused untried for this long, so a full
  * disk costs one failed commit per second, not one per write. Each failed page write runs an
  * lmdb-js (3.5.6) error path that overflows a heap buffer (mdb.c: `last_error = malloc(100)`, then
@@ -182,6 +176,12 @@ function freeBytes(dir: string): number {
   }
 }
 
+/**
+ * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
+ * lmdb-js reads are; writes (`flush`, `prune`, `close`) are asynchronous and resolve on commit.
+ * `defineSeries` is synchronous: it assigns the id in memory and queues the definition, which
+ * commits before the next `flush` does.
+ */
 export class MetricStore {
   /** Absolute path of the LMDB environment directory. */
   readonly dataDir: string;
@@ -504,6 +504,15 @@ export class MetricStore {
     }
     if (!Array.isArray(points)) {
       throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points must be an array of { id, ts, value }, got ${describeValue(points)}`);
+    }
+    // While flushes fail, a retry runs only once the filesystem has room (see RECORD_HOLD_MS: each
+    // failed page write risks lmdb-js's native heap overflow); refused untried, it fails as before.
+    const failure = this.#writeFailure;
+    if (failure !== undefined && failure.byRecords !== true && freeBytes(this.dataDir) < RECORD_MIN_FREE_BYTES) {
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `flush: not tried: writes to the metric store at ${this.dataDir} are failing (${failure.error}) and its filesystem has under ${RECORD_MIN_FREE_BYTES / 1024} KiB free`,
+      );
     }
     const run = this.#flushing.then(() => this.#flushNow(current, points));
     this.#flushing = run.catch(() => undefined);
