@@ -115,6 +115,8 @@ export class ExportQueue {
   #closed = false;
   #loop: Promise<void> | undefined;
   readonly #persist: RecordDb<PersistedBatch> | undefined;
+  /** Writes to `persist` not yet committed: `close` waits for them, so a queue opened next reads what this one left. */
+  readonly #writes = new Set<Promise<void>>();
   #seq = 0;
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad endpoint URL or option */
@@ -209,6 +211,7 @@ export class ExportQueue {
       await this.#loop;
       clearTimeout(deadline);
     }
+    await Promise.all(this.#writes);
     this.#agent.destroy();
   }
 
@@ -308,7 +311,9 @@ export class ExportQueue {
 
   #write(op: () => Promise<void>): void {
     try {
-      op().catch((err: unknown) => this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`));
+      const write = op().catch((err: unknown) => this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`));
+      this.#writes.add(write);
+      void write.finally(() => this.#writes.delete(write));
     } catch (err) {
       this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -197,7 +197,19 @@ describe('ExportQueue persisted in the metric store (real LMDB)', () => {
     await until(() => expect(r.requests).toHaveLength(1));
     await q.queue.close(200);
     expect(q.dropped()).toBe(0);
-    await until(() => expect(db.range().map(([, v]) => Buffer.from(v.body).toString())).toEqual(['a', 'b']));
+    // close has waited for its writes: the next queue on this store reads exactly what is left.
+    expect(db.range().map(([, v]) => Buffer.from(v.body).toString())).toEqual(['a', 'b']);
+  });
+
+  it('close waits until the batches it sent are removed from the store, so a restart does not send them again', async () => {
+    const store = open(tempDir());
+    const db = store.records<PersistedBatch>('remote_write_queue');
+    const r = await receiver([{ status: 204 }]);
+    const q = setup(r, { persist: db });
+    for (const tag of ['a', 'b', 'c']) q.queue.push(batch(tag, 1));
+    await until(() => expect(q.sent()).toBe(3));
+    await q.queue.close(500);
+    expect(db.count()).toBe(0);
   });
 
   it('holds the bound on disk: a batch dropped for room is removed, and a restart loads at most maxBatches (oldest dropped, counted)', async () => {
