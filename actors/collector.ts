@@ -149,7 +149,7 @@ export interface CollectorStats {
   lastFlush: FlushSummary | undefined;
   rejectedUpdates: number;
   sourceErrors: number;
-  /** Export rounds run (each queues the changed series; 0 while export is disabled). */
+  /** Export rounds run (each queues every series; 0 while export is disabled). */
   exports: number;
 }
 
@@ -567,8 +567,12 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     }
     if (state.exporter !== undefined) {
       await exportChanged(state, ctx);
-      // What Prometheus records when a scrape target goes away; 1 ms on, as a series' samples must advance.
-      await state.exporter.markAllStale(stamp(state, ctx) + 1);
+      try {
+        // What Prometheus records when a scrape target goes away; 1 ms on, as a series' samples must advance.
+        await state.exporter.markAllStale(stamp(state, ctx) + 1);
+      } catch (err) {
+        ctx.log.error({ err: toError(err) }, 'remote write: queuing the staleness markers failed');
+      }
       await state.exporter.close(EXPORT_STOP_MS);
     }
   },
