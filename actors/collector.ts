@@ -15,9 +15,11 @@
  *   as of the stamp clock (the wall clock held to monotonic progress), and skipped with a log
  *   line while the wall clock and monotonic progress disagree by more than `PRUNE_SKEW_MS`, so
  *   a wall-clock step never folds or deletes history;
- * - every `export_interval`, when `export_enabled`: the series changed since the last export are
- *   queued for Prometheus remote write to `export_endpoint` (sent in the background with retry and
- *   backoff; failures are counted in `monitor.export.*`, never thrown here).
+ * - every `export_interval`, when `export_enabled`: every series (as a scrape would see it, with
+ *   metadata and staleness markers) is queued for Prometheus remote write to `export_endpoint`
+ *   (sent in the background with retry and backoff; failures are counted in `monitor.export.*`,
+ *   never thrown here). The queue is kept in the store's `remote_write_queue` records, so what a
+ *   stop or crash left unsent goes out after the restart; an orderly stop marks every series stale.
  * The sliding-window clock follows monotonic time; history points carry the tree clock's stamps
  * (`MonitorClock.stampMs`: never before the previous one, never ahead of monotonic progress), and
  * a clamped stamp is logged once per change.
@@ -31,7 +33,7 @@
  * the disk recovers writes every current value the outage kept from the store.
  *
  * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
- * export gets up to `EXPORT_STOP_MS` to go out; what is left then is counted as dropped.
+ * export gets up to `EXPORT_STOP_MS` to go out; what is left then stays in the store's queue.
  *
  * Every message is shape-checked once on its way in against {@link COLLECTOR_MESSAGES} (by the
  * gen_server layer: an object, a known `type`, its required fields and no others), and each update
@@ -49,6 +51,7 @@
 import { checkMessage, compileFields, type MessageFields } from '../src/check-message.js';
 import { MonitorClock, type StampClamp } from '../src/clock.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../src/errors.js';
+import type { PersistedBatch } from '../src/export/export-queue.js';
 import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/export/remote-write-exporter.js';
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
@@ -146,7 +149,7 @@ export interface CollectorStats {
   lastFlush: FlushSummary | undefined;
   rejectedUpdates: number;
   sourceErrors: number;
-  /** Export rounds run (each queues the changed series; 0 while export is disabled). */
+  /** Export rounds run (each queues every series; 0 while export is disabled). */
   exports: number;
 }
 
@@ -191,6 +194,8 @@ const TICK_MS = 1000;
 export const PRUNE_SKEW_MS = 60_000;
 /** How long a stopping collector lets its last export go out before dropping what is left. */
 export const EXPORT_STOP_MS = 2000;
+/** The record collection in the metric store that keeps the remote-write queue across restarts. */
+export const EXPORT_QUEUE_RECORDS = 'remote_write_queue';
 
 /** Most updates one batch (a `batch` cast or an `apply` call) may carry. */
 export const MAX_BATCH_UPDATES = 100_000;
@@ -431,7 +436,8 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     if (args.config.export_enabled === true) {
       const endpoint = args.config.export_endpoint ?? 'http://127.0.0.1:9090/api/v1/write';
       try {
-        state.exporter = new RemoteWriteExporter({ ...args.exporter, endpoint, registry: args.registry, logger: ctx.log });
+        const persist = args.store.readOnly ? undefined : args.store.records<PersistedBatch>(EXPORT_QUEUE_RECORDS);
+        state.exporter = new RemoteWriteExporter({ persist, ...args.exporter, endpoint, registry: args.registry, logger: ctx.log });
         ctx.interval(args.config.export_interval ?? 30_000, { type: 'export' });
       } catch (err) {
         // The config schema checks the URL; settings passed in code may still be bad. Collecting
@@ -559,6 +565,12 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
     }
     if (state.exporter !== undefined) {
       await exportChanged(state, ctx);
+      try {
+        // What Prometheus records when a scrape target goes away; 1 ms on, as a series' samples must advance.
+        await state.exporter.markAllStale(stamp(state, ctx) + 1);
+      } catch (err) {
+        ctx.log.error({ err: toError(err) }, 'remote write: queuing the staleness markers failed');
+      }
       await state.exporter.close(EXPORT_STOP_MS);
     }
   },

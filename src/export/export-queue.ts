@@ -13,6 +13,14 @@
  * `rejected` (non-retryable 4xx) or `dropped`; `monitor.export.failures{reason}` with reason
  * `network`, `timeout`, `http_5xx`, `http_429` or `http_4xx` (one per failed attempt);
  * `monitor.export.dropped` (samples dropped: queue full, out of attempts, or left at close).
+ *
+ * With `persist` (a record collection in the metric store's LMDB env), every queued batch is also
+ * written there and removed once it is sent, rejected or dropped, and a new queue starts with what
+ * a previous process left, oldest first: a restart, a crash or a kill loses at most the batches
+ * whose write had not committed yet. `close` then keeps what it could not send (for the next
+ * start) instead of dropping it. The bound holds on disk too: what is loaded beyond `maxBatches`
+ * is dropped (oldest first) and counted. A failed write is logged and the batch still sent from
+ * memory: persisting is a best effort that never blocks exporting.
  */
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
@@ -20,9 +28,16 @@ import type { Logger } from '../logger.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Registry } from '../metrics/registry.js';
 import { agentFor, post, PostNetworkError, redactUrl } from '../http/post.js';
+import type { RecordDb } from '../store/record-db.js';
 
 /** One encoded request body and how many samples it carries. */
 export interface Batch {
+  body: Uint8Array;
+  samples: number;
+}
+
+/** A batch as stored in the `persist` collection. */
+export interface PersistedBatch {
   body: Uint8Array;
   samples: number;
 }
@@ -50,10 +65,14 @@ export interface ExportQueueOptions {
   requestTimeoutMs?: number;
   /** Random in [0, 1) for the backoff jitter (default Math.random). */
   random?: () => number;
+  /** Where queued batches are kept across restarts (e.g. `store.records('remote_write_queue')`); default: memory only. */
+  persist?: RecordDb<PersistedBatch>;
 }
 
 interface Queued extends Batch {
   attempts: number;
+  /** Its key in `persist`. */
+  seq?: number;
 }
 
 /** Distinct failure messages logged before going quiet (they are still counted). */
@@ -95,6 +114,10 @@ export class ExportQueue {
   #abort = new AbortController();
   #closed = false;
   #loop: Promise<void> | undefined;
+  readonly #persist: RecordDb<PersistedBatch> | undefined;
+  /** Writes to `persist` not yet committed: `close` waits for them, so a queue opened next reads what this one left. */
+  readonly #writes = new Set<Promise<void>>();
+  #seq = 0;
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad endpoint URL or option */
   constructor(options: ExportQueueOptions) {
@@ -122,6 +145,35 @@ export class ExportQueue {
     this.#samples = r.counter(EXPORT_SAMPLES_METRIC, { help: 'Samples exported, by outcome (sent, rejected, dropped)', labels: ['result'] });
     this.#failures = r.counter(EXPORT_FAILURES_METRIC, { help: 'Failed export attempts, by reason', labels: ['reason'] });
     this.#dropped = r.counter(EXPORT_DROPPED_METRIC, { help: 'Samples dropped before export: queue full, out of attempts, or still queued at stop' });
+    this.#persist = options.persist;
+    this.#restore();
+  }
+
+  /** Batches a previous process left in `persist`, queued oldest first (beyond the bound: dropped). */
+  #restore(): void {
+    const db = this.#persist;
+    if (db === undefined) return;
+    let stored: Array<[unknown, PersistedBatch]>;
+    try {
+      stored = db.range();
+    } catch (err) {
+      this.#log.error({ err }, 'export queue: reading the persisted batches failed; starting empty');
+      return;
+    }
+    for (const [key, value] of stored) {
+      if (typeof key !== 'number' || !(value?.body instanceof Uint8Array) || !Number.isSafeInteger(value.samples)) {
+        this.#log.warn({ key }, 'export queue: a persisted batch is not readable; removed');
+        this.#forget(key as number);
+        continue;
+      }
+      this.#seq = Math.max(this.#seq, key + 1);
+      this.#queue.push({ body: value.body, samples: value.samples, attempts: 0, seq: key });
+    }
+    while (this.#queue.length > this.#maxBatches) this.#discard(this.#queue.shift()!);
+    if (this.#queue.length > 0) {
+      this.#log.info({ batches: this.#queue.length }, 'export queue: sending the batches a previous run left');
+      this.#loop = this.#run().finally(() => (this.#loop = undefined));
+    }
   }
 
   /** Batches waiting or being sent. */
@@ -135,15 +187,21 @@ export class ExportQueue {
       this.#drop(batch.samples);
       return;
     }
-    if (this.#queue.length >= this.#maxBatches) this.#drop(this.#queue.shift()!.samples);
-    this.#queue.push({ ...batch, attempts: 0 });
+    if (this.#queue.length >= this.#maxBatches) this.#discard(this.#queue.shift()!);
+    const queued: Queued = { ...batch, attempts: 0 };
+    if (this.#persist !== undefined) {
+      queued.seq = this.#seq++;
+      this.#write(() => this.#persist!.put(queued.seq!, { body: batch.body, samples: batch.samples }));
+    }
+    this.#queue.push(queued);
     this.#loop ??= this.#run().finally(() => (this.#loop = undefined));
   }
 
   /**
    * Stops: waiting backoffs are cut short and what is queued gets one last attempt each until
    * `timeoutMs` has passed; what is left then (and an in-flight request, aborted) is counted as
-   * dropped. Closes the sockets. Idempotent; never rejects.
+   * dropped, or with `persist` kept there for the next start. Closes the sockets. Idempotent;
+   * never rejects.
    */
   async close(timeoutMs = 2000): Promise<void> {
     if (!this.#closed) {
@@ -153,6 +211,7 @@ export class ExportQueue {
       await this.#loop;
       clearTimeout(deadline);
     }
+    await Promise.all(this.#writes);
     this.#agent.destroy();
   }
 
@@ -167,16 +226,21 @@ export class ExportQueue {
   async #run(): Promise<void> {
     while (this.#queue.length > 0) {
       if (this.#abort.signal.aborted) {
-        for (const b of this.#queue.splice(0)) this.#drop(b.samples);
+        // Persisted batches stay on disk for the next start; the others are lost.
+        for (const b of this.#queue.splice(0)) if (b.seq === undefined) this.#drop(b.samples);
         return;
       }
       const batch = this.#queue.shift()!;
       this.#sending = batch;
       const outcome = await this.#attempt(batch);
       this.#sending = undefined;
-      if (outcome.done) continue;
+      if (outcome.done) {
+        this.#forget(batch.seq);
+        continue;
+      }
+      if (this.#closed && batch.seq !== undefined) continue;
       if (this.#closed || batch.attempts >= this.#maxAttempts) {
-        this.#drop(batch.samples);
+        this.#discard(batch);
         continue;
       }
       // Retry the same batch first: order must be kept.
@@ -233,6 +297,26 @@ export class ExportQueue {
       const timer = setTimeout(wake, ms);
       this.#backoff = { timer, wake };
     });
+  }
+
+  /** Drops a batch for good: counted, and removed from `persist`. */
+  #discard(batch: Queued): void {
+    this.#drop(batch.samples);
+    this.#forget(batch.seq);
+  }
+
+  #forget(seq: number | undefined): void {
+    if (seq !== undefined && this.#persist !== undefined) this.#write(() => this.#persist!.remove(seq));
+  }
+
+  #write(op: () => Promise<void>): void {
+    try {
+      const write = op().catch((err: unknown) => this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`));
+      this.#writes.add(write);
+      void write.finally(() => this.#writes.delete(write));
+    } catch (err) {
+      this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   #drop(samples: number): void {

@@ -1,29 +1,44 @@
 /**
- * The remote-write exporter: each `collect(now)` takes the series that changed since the previous
- * one, as the same sample names and labels as `/metrics` (counters `x_total`, histograms
+ * The remote-write exporter, sending what a scrape would: each `collect(now)` takes every series of
+ * the registry, as the same sample names and labels as `/metrics` (counters `x_total`, histograms
  * `x_bucket{le}` with `+Inf`, `x_sum`, `x_count`; ms durations in seconds), stamps them `now`, and
  * queues them in batches of at most `maxSamplesPerBatch` samples for the {@link ExportQueue} to
- * send. `externalLabels` (default `job="erlmcp_monitor"` and `instance=<hostname>`) are added to
- * every series, as a Prometheus agent adds its target labels, so several hosts don't collide.
+ * send. Each family's metadata (type, help, unit; remote write 1.0's `WriteRequest.metadata`) goes
+ * in the batch that carries its first series. `externalLabels` (default `job="erlmcp_monitor"` and
+ * `instance=<hostname>`) are added to every series, as a Prometheus agent adds its target labels.
+ *
+ * Every series every round, changed or not, because that is what Prometheus gets from a scrape:
+ * an idle counter then has samples across any `rate(x[1m])` window (0, not "no data"), and a held
+ * gauge never falls out of the 5-minute lookback. A series present in the previous round and gone
+ * from this one (a `reset`, a metric dropped) gets Prometheus' staleness marker, as the next scrape
+ * would give it; `markAllStale` does that for every series when the exporter stops, as a target
+ * that goes away does.
  *
  * Building a batch yields to the event loop every `YIELD_EVERY_SAMPLES` samples, like the
- * exposition. A series counts as exported once queued: if its batch is later dropped, the next
- * change sends it again (counters are cumulative, so nothing is lost but resolution). A series
- * that has not changed is still re-sent once `refreshMs` (default 4 minutes) has passed since it
- * was last sent: PromQL looks back 5 minutes by default, so a gauge that holds still would
- * otherwise vanish from instant queries.
+ * exposition.
  */
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { exposedName } from '../exposition/prometheus-names.js';
 import type { Logger } from '../logger.js';
 import { HistogramSeries } from '../metrics/histogram.js';
-import type { Series } from '../metrics/metric.js';
+import type { MetricType, Series } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { type ExportQueueOptions, ExportQueue } from './export-queue.js';
-import { type PromTimeSeries, REMOTE_WRITE_HEADERS, seriesLabels, writeRequestBody } from './remote-write.js';
+import {
+  PROM_METRIC_TYPE,
+  type PromLabel,
+  type PromMetricMetadata,
+  type PromTimeSeries,
+  REMOTE_WRITE_HEADERS,
+  seriesLabels,
+  STALE_NAN,
+  writeRequestBody,
+} from './remote-write.js';
 
 const YIELD_EVERY_SAMPLES = 1000;
+/** Unit suffixes an exposed family name may end in (as the OpenMetrics `# UNIT` line reads them). */
+const UNITS = ['seconds', 'bytes', 'ratio', 'percent', 'cores'];
 
 /** The queue's options (without headers: remote write's are fixed) plus the exporter's own. */
 export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'headers'> {
@@ -34,8 +49,6 @@ export interface RemoteWriteExporterOptions extends Omit<ExportQueueOptions, 'he
    * block of the event loop: ~1,000 samples keep that block to a few ms (bench/exposition.bench.ts).
    */
   maxSamplesPerBatch?: number;
-  /** ms after which an unchanged series is sent again (default 240,000). */
-  refreshMs?: number;
 }
 
 /** What one `collect` queued. */
@@ -43,18 +56,19 @@ export interface CollectSummary {
   series: number;
   samples: number;
   batches: number;
+  /** Staleness markers for series gone since the previous round. */
+  stale: number;
 }
 
-/** Turns the registry's changes into remote-write batches on its {@link ExportQueue}. */
+/** Turns the registry's series into remote-write batches on its {@link ExportQueue}. */
 export class RemoteWriteExporter {
   readonly queue: ExportQueue;
   readonly #registry: Registry;
   readonly #external: Readonly<Record<string, string>>;
   readonly #maxSamples: number;
   readonly #log: Logger;
-  readonly #refreshMs: number;
-  /** Each series' version and time when last queued. */
-  readonly #exported = new WeakMap<Series, { version: number; at: number }>();
+  /** The label sets each series was last sent with (one per time series: a histogram has several). */
+  #sent = new Map<Series, PromLabel[][]>();
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad endpoint or option */
   constructor(options: RemoteWriteExporterOptions) {
@@ -63,50 +77,59 @@ export class RemoteWriteExporter {
     this.#log = options.logger;
     this.#external = options.externalLabels ?? { job: 'erlmcp_monitor', instance: os.hostname() };
     this.#maxSamples = options.maxSamplesPerBatch ?? 1000;
-    this.#refreshMs = options.refreshMs ?? 240_000;
   }
 
-  /** Queues the series changed since the last call, stamped `now` (ms). Never throws. */
+  /** Queues every series, stamped `now` (ms), and staleness markers for those gone since the last call. Never throws. */
   async collect(now: number): Promise<CollectSummary> {
-    const summary: CollectSummary = { series: 0, samples: 0, batches: 0 };
-    let batch: PromTimeSeries[] = [];
-    let batchSamples = 0;
-    let sinceYield = 0;
-    const ship = () => {
-      if (batchSamples === 0) return;
-      try {
-        this.queue.push({ body: writeRequestBody({ timeseries: batch }), samples: batchSamples });
-        summary.batches++;
-      } catch (err) {
-        this.#log.error({ err }, 'remote write: encoding a batch failed; its samples are skipped');
-      }
-      batch = [];
-      batchSamples = 0;
-    };
+    const summary: CollectSummary = { series: 0, samples: 0, batches: 0, stale: 0 };
+    const batcher = new Batcher(this.queue, this.#maxSamples, this.#log);
+    const sent = new Map<Series, PromLabel[][]>();
     for (const metric of this.#registry.metrics()) {
       const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
+      let meta: PromMetricMetadata | undefined = metadataOf(name, metric.type, metric.help, metric.unit);
       for (const s of metric.series() as Series[]) {
-        const version = s.version();
-        const last = this.#exported.get(s);
-        if (last !== undefined && last.version === version && now - last.at < this.#refreshMs) continue;
-        this.#exported.set(s, { version, at: now });
-        const labels = { ...this.#external, ...s.labels };
-        const series = toTimeSeries(name, scale, labels, s, now);
-        const n = series.length;
-        if (batchSamples > 0 && batchSamples + n > this.#maxSamples) ship();
-        for (const ts of series) batch.push(ts);
-        batchSamples += n;
+        const series = toTimeSeries(name, scale, { ...this.#external, ...s.labels }, s, now);
+        sent.set(s, series.map((ts) => ts.labels));
         summary.series++;
-        summary.samples += n;
-        sinceYield += n;
-        if (sinceYield >= YIELD_EVERY_SAMPLES) {
-          sinceYield = 0;
-          await yieldToLoop();
-        }
+        summary.samples += series.length;
+        await batcher.add(series, meta);
+        meta = undefined;
       }
     }
-    ship();
+    const gone: PromLabel[][] = [];
+    for (const [s, labelSets] of this.#sent) if (!sent.has(s)) gone.push(...labelSets);
+    this.#sent = sent;
+    if (gone.length > 0) {
+      // A reset series bound again this round has a new Series object but the same labels: it is not stale.
+      const live = new Set<string>();
+      for (const labelSets of sent.values()) for (const labels of labelSets) live.add(labelKey(labels));
+      for (const labels of gone) {
+        if (live.has(labelKey(labels))) continue;
+        await batcher.add([{ labels, samples: [{ value: STALE_NAN, timestamp: now }] }], undefined);
+        summary.stale++;
+      }
+    }
+    batcher.ship();
+    summary.batches = batcher.batches;
     return summary;
+  }
+
+  /**
+   * Queues a staleness marker at `now` for every series sent in the last round (then forgets them):
+   * what Prometheus records when a scrape target goes away. Returns how many. Never throws.
+   */
+  async markAllStale(now: number): Promise<number> {
+    const batcher = new Batcher(this.queue, this.#maxSamples, this.#log);
+    let n = 0;
+    for (const labelSets of this.#sent.values()) {
+      for (const labels of labelSets) {
+        await batcher.add([{ labels, samples: [{ value: STALE_NAN, timestamp: now }] }], undefined);
+        n++;
+      }
+    }
+    this.#sent = new Map();
+    batcher.ship();
+    return n;
   }
 
   /** See {@link ExportQueue.close}. */
@@ -118,6 +141,60 @@ export class RemoteWriteExporter {
   abort(): void {
     this.queue.abort();
   }
+}
+
+/** Fills batches of at most `max` samples and pushes each full one onto the queue. */
+class Batcher {
+  batches = 0;
+  #series: PromTimeSeries[] = [];
+  #metadata: PromMetricMetadata[] = [];
+  #samples = 0;
+  #sinceYield = 0;
+
+  constructor(
+    readonly queue: ExportQueue,
+    readonly max: number,
+    readonly log: Logger,
+  ) {}
+
+  async add(series: PromTimeSeries[], meta: PromMetricMetadata | undefined): Promise<void> {
+    const n = series.length;
+    if (this.#samples > 0 && this.#samples + n > this.max) this.ship();
+    for (const ts of series) this.#series.push(ts);
+    if (meta !== undefined) this.#metadata.push(meta);
+    this.#samples += n;
+    this.#sinceYield += n;
+    if (this.#sinceYield >= YIELD_EVERY_SAMPLES) {
+      this.#sinceYield = 0;
+      await yieldToLoop();
+    }
+  }
+
+  ship(): void {
+    if (this.#samples === 0) return;
+    try {
+      this.queue.push({ body: writeRequestBody({ timeseries: this.#series, metadata: this.#metadata }), samples: this.#samples });
+      this.batches++;
+    } catch (err) {
+      this.log.error({ err }, 'remote write: encoding a batch failed; its samples are skipped');
+    }
+    this.#series = [];
+    this.#metadata = [];
+    this.#samples = 0;
+  }
+}
+
+/** The metadata a text-format scrape gives Prometheus for this family (unit from the exposed name's suffix). */
+function metadataOf(name: string, type: MetricType, help: string, unit: string): PromMetricMetadata {
+  const family = type === 'counter' ? name.slice(0, -'_total'.length) : name;
+  const exposedUnit = unit === '' ? '' : (UNITS.find((u) => family.endsWith(`_${u}`)) ?? '');
+  return { type: PROM_METRIC_TYPE[type], metricFamilyName: name, help, unit: exposedUnit };
+}
+
+function labelKey(labels: PromLabel[]): string {
+  let key = '';
+  for (const l of labels) key += `${l.name}\u0000${l.value}\u0000`;
+  return key;
 }
 
 /** One registry series as remote-write time series (one sample each). */

@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { ExportQueue, type ExportQueueOptions } from '../../src/export/export-queue.js';
+import { ExportQueue, type ExportQueueOptions, type PersistedBatch } from '../../src/export/export-queue.js';
 import { Registry } from '../../src/metrics/registry.js';
+import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, expectMonitorError, leakedAfterSettling, leakedResources, memoryLogger, until } from '../helpers.js';
 import { freePort } from '../system-servers.js';
 import { type Receiver, startReceiver } from './receiver-fixture.js';
@@ -137,5 +141,109 @@ describe('ExportQueue', () => {
     expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'not a url' }), ErrorCode.InvalidOption, 'export queue: endpoint must be an absolute http(s) URL');
     expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'ftp://x/' }), ErrorCode.InvalidOption, 'export queue: endpoint must be http(s), got ftp:');
     expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'http://x/', maxBatches: 0 }), ErrorCode.InvalidOption, 'export queue: maxBatches must be a positive integer, got 0');
+  });
+});
+
+describe('ExportQueue persisted in the metric store (real LMDB)', () => {
+  function tempDir(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-export-queue-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  function open(dir: string): MetricStore {
+    const store = MetricStore.open({ dataDir: dir });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  const tags = (r: Receiver) => r.requests.map((req) => Buffer.from(req.body).toString());
+
+  it('a restart sends what the previous process left unsent, oldest first, and then empties the collection', async () => {
+    const dir = tempDir();
+    const down = `http://127.0.0.1:${await freePort()}/api/v1/write`;
+    const first = open(dir);
+    const db1 = first.records<PersistedBatch>('remote_write_queue');
+    const q1 = setup(down, { persist: db1, initialBackoffMs: 60_000, maxBackoffMs: 60_000 });
+    q1.queue.push(batch('a', 1));
+    q1.queue.push(batch('b', 2));
+    q1.queue.push(batch('c', 3));
+    await until(() => expect(db1.count()).toBe(3));
+    // A kill: nothing more is sent, nothing is dropped from disk.
+    q1.queue.abort();
+    await first.close();
+    expect(q1.dropped()).toBe(0);
+
+    const second = open(dir);
+    const db2 = second.records<PersistedBatch>('remote_write_queue');
+    expect(db2.count()).toBe(3);
+    const r = await receiver([{ status: 204 }]);
+    const q2 = setup(r, { persist: db2 });
+    expect(q2.queue.pending).toBe(3);
+    q2.queue.push(batch('d', 4));
+    await until(() => expect(tags(r)).toEqual(['a', 'b', 'c', 'd']));
+    await until(() => expect(q2.sent()).toBe(10));
+    await until(() => expect(db2.count()).toBe(0));
+  });
+
+  it('close keeps what it could not send for the next start instead of dropping it', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const db = store.records<PersistedBatch>('remote_write_queue');
+    const r = await receiver(['hang']);
+    const q = setup(r, { persist: db, requestTimeoutMs: 60_000 });
+    q.queue.push(batch('a', 1));
+    q.queue.push(batch('b', 2));
+    await until(() => expect(r.requests).toHaveLength(1));
+    await q.queue.close(200);
+    expect(q.dropped()).toBe(0);
+    // close has waited for its writes: the next queue on this store reads exactly what is left.
+    expect(db.range().map(([, v]) => Buffer.from(v.body).toString())).toEqual(['a', 'b']);
+  });
+
+  it('close waits until the batches it sent are removed from the store, so a restart does not send them again', async () => {
+    const store = open(tempDir());
+    const db = store.records<PersistedBatch>('remote_write_queue');
+    const r = await receiver([{ status: 204 }]);
+    const q = setup(r, { persist: db });
+    for (const tag of ['a', 'b', 'c']) q.queue.push(batch(tag, 1));
+    await until(() => expect(q.sent()).toBe(3));
+    await q.queue.close(500);
+    expect(db.count()).toBe(0);
+  });
+
+  it('holds the bound on disk: a batch dropped for room is removed, and a restart loads at most maxBatches (oldest dropped, counted)', async () => {
+    const dir = tempDir();
+    const down = `http://127.0.0.1:${await freePort()}/api/v1/write`;
+    const first = open(dir);
+    const db1 = first.records<PersistedBatch>('remote_write_queue');
+    const q1 = setup(down, { persist: db1, maxBatches: 3, initialBackoffMs: 60_000, maxBackoffMs: 60_000 });
+    for (const tag of ['a', 'b', 'c', 'd', 'e']) q1.queue.push(batch(tag, 1));
+    // 'a' is in flight (kept), 'b' dropped for room; c, d, e wait.
+    await until(() => expect(db1.range().map(([, v]) => Buffer.from(v.body).toString())).toEqual(['a', 'c', 'd', 'e']));
+    expect(q1.dropped()).toBe(1);
+    q1.queue.abort();
+    await first.close();
+
+    const second = open(dir);
+    const db2 = second.records<PersistedBatch>('remote_write_queue');
+    const r = await receiver([{ status: 204 }]);
+    const q2 = setup(r, { persist: db2, maxBatches: 3 });
+    expect(q2.dropped()).toBe(1);
+    await until(() => expect(tags(r)).toEqual(['c', 'd', 'e']));
+    await until(() => expect(db2.count()).toBe(0));
+  });
+
+  it('a stored record that is not a batch is removed and logged, not sent', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const db = store.records<PersistedBatch>('remote_write_queue');
+    await db.put(0, { body: 'not bytes', samples: 1 } as unknown as PersistedBatch);
+    await db.put(1, { body: Buffer.from('ok'), samples: 1 });
+    const r = await receiver([{ status: 204 }]);
+    const q = setup(r, { persist: db });
+    await until(() => expect(tags(r)).toEqual(['ok']));
+    await until(() => expect(db.count()).toBe(0));
+    expect(q.logger.records.some((l) => /not readable/.test(l.msg))).toBe(true);
   });
 });

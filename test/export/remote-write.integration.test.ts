@@ -1,6 +1,7 @@
 /**
  * A real Prometheus started with `--web.enable-remote-write-receiver` receives what the exporter
- * writes; PromQL reads back the series with their labels and values, histograms included.
+ * writes; PromQL reads back the series with their labels and values, histograms included, and an
+ * unchanging counter behaves as its scraped copy would (rate() 0, not empty; stale once stopped).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RemoteWriteExporter } from '../../src/export/remote-write-exporter.js';
@@ -8,6 +9,14 @@ import { Registry } from '../../src/metrics/registry.js';
 import { memoryLogger, until } from '../helpers.js';
 import { missingSystemDeps } from '../system-deps.js';
 import { PROMETHEUS_BIN, promQuery, type RunningServer, startPrometheus } from '../system-servers.js';
+
+/** An instant query evaluated at `atMs` (Prometheus time), not now. */
+async function promQueryAt(prometheusUrl: string, query: string, atMs: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}&time=${atMs / 1000}`);
+  const body = (await res.json()) as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
+  if (body.status !== 'success') throw new Error(`query ${query} failed: ${body.error}`);
+  return body.data!.result;
+}
 
 let prometheus: RunningServer | undefined;
 let exporter: RemoteWriteExporter | undefined;
@@ -60,4 +69,43 @@ describe.skipIf(missing !== undefined)(`remote write into Prometheus${missing ==
     expect(Number(p50!.value[1])).toBeGreaterThan(0.01);
     expect(Number(p50!.value[1])).toBeLessThanOrEqual(0.05);
   }, 45_000);
+
+  it('an unchanging counter sent for 2 minutes has a rate() of 0, not an empty result, and goes stale when the exporter stops', async () => {
+    prometheus = await startPrometheus({ remoteWriteReceiver: true });
+    const registry = new Registry({ logger: memoryLogger() });
+    exporter = new RemoteWriteExporter({ endpoint: `${prometheus.url}/api/v1/write`, registry, logger: memoryLogger(), externalLabels: { job: 'emon_idle', instance: 'host-1' } });
+    registry.counter('idle.jobs', { help: 'Jobs that stopped coming' }).inc(5);
+    // Two minutes of Prometheus time, one export every 10 s, stamped as the collector stamps them;
+    // sent as fast as the receiver takes them (the samples' timestamps, not the wall clock, are what PromQL reads).
+    const intervalMs = 10_000;
+    const start = Date.now() - 130_000;
+    let end = start;
+    for (let t = start; t <= start + 120_000; t += intervalMs) {
+      await exporter.collect(t);
+      end = t;
+    }
+    await until(() => expect(exporter!.queue.pending).toBe(0), 30_000);
+    const samples = registry.counter('monitor.export.samples', { labels: ['result'] });
+    expect(samples.get({ result: 'rejected' }) ?? 0).toBe(0);
+    expect(samples.get({ result: 'dropped' }) ?? 0).toBe(0);
+
+    let rate: Awaited<ReturnType<typeof promQueryAt>> = [];
+    await until(async () => {
+      rate = await promQueryAt(prometheus!.url, 'rate(idle_jobs_total{job="emon_idle"}[1m])', end);
+      expect(rate).toHaveLength(1);
+    }, 10_000);
+    expect(Number(rate[0]!.value[1])).toBe(0);
+    // Every window along the two minutes has samples, as with a scrape every 10 s.
+    for (let t = start + 60_000; t <= end; t += 20_000) {
+      expect(await promQueryAt(prometheus.url, 'rate(idle_jobs_total[1m])', t)).toHaveLength(1);
+    }
+    expect(await promQueryAt(prometheus.url, 'idle_jobs_total', end)).toHaveLength(1);
+
+    await exporter.markAllStale(end + 1);
+    await until(() => expect(exporter!.queue.pending).toBe(0), 10_000);
+    expect(samples.get({ result: 'rejected' }) ?? 0).toBe(0);
+    // Stale from the marker on, although the 5-minute lookback would otherwise still find the last sample.
+    await until(async () => expect(await promQueryAt(prometheus!.url, 'idle_jobs_total', end + 2)).toEqual([]), 10_000);
+    expect(await promQueryAt(prometheus.url, 'idle_jobs_total', end)).toHaveLength(1);
+  }, 90_000);
 });
