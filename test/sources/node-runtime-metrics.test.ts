@@ -1,8 +1,10 @@
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import { ProcessSource } from '../../src/sources/process-source.js';
+import { until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 let source: ProcessSource | undefined;
@@ -95,5 +97,36 @@ describe('NodeRuntimeMetrics', () => {
     const grown = registry.counter('process.cpu', { unit: 'seconds' }).get()! - first;
     expect(grown).toBeGreaterThanOrEqual((used.user + used.system) / 1e6 * 0.5);
     expect(grown).toBeLessThan((used.user + used.system) / 1e6 + 0.1);
+  });
+
+  it('reads the event-loop lag as the wait of a callback queued at collection time', async () => {
+    const { registry } = newRegistry();
+    source = new ProcessSource(registry);
+    source.start();
+    source.collect();
+    // The queued callback cannot run before this block ends: its wait is at least 60 ms.
+    const end = performance.now() + 60;
+    while (performance.now() < end) {
+      // bounded busy loop
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sample(await renderPrometheusText(registry), 'nodejs_eventloop_lag_seconds')!).toBeGreaterThanOrEqual(0.06);
+  });
+
+  it('counts handles by class, and a class that is gone reads 0 rather than its last count', async () => {
+    const { registry } = newRegistry();
+    source = new ProcessSource(registry);
+    source.start();
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const before = process as unknown as { _getActiveHandles(): unknown[] };
+    const servers = before._getActiveHandles().filter((h) => h instanceof net.Server).length;
+    source.collect();
+    expect(sample(await renderPrometheusText(registry), 'nodejs_active_handles', '{type="Server"}')).toBe(servers);
+    await new Promise((resolve) => server.close(resolve));
+    // libuv lets go of the closed handle a little after the close callback.
+    await until(() => expect(before._getActiveHandles().filter((h) => h instanceof net.Server)).toHaveLength(servers - 1));
+    source.collect();
+    expect(sample(await renderPrometheusText(registry), 'nodejs_active_handles', '{type="Server"}')).toBe(servers - 1);
   });
 });
