@@ -139,6 +139,7 @@ describe('the packed package', () => {
       'src/dashboard-page/index.html',
       'src/dashboard-page/app.js',
       'configs/dashboard.json',
+      'docs/grafana/erlmcp-monitor.json',
     ]) {
       expect(packedFiles, file).toContain(file);
     }

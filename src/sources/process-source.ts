@@ -14,6 +14,8 @@
  * - `system.processes`: active handles and requests (process.getActiveResourcesInfo), Node's
  *   nearest analogue of Erlang's process count.
  * - `system.gc.pause{kind}`: a histogram of GC pauses in ms (PerformanceObserver 'gc').
+ * - prom-client's default runtime families (`process_*`, `nodejs_*`) from the same readings: see
+ *   node-runtime-metrics.ts.
  *
  * A series exists only once it has been measured (the first `collect`; the memory limit at
  * `start`): a gauge bound up front reads 0 until then, and the dashboard and /metrics would show
@@ -24,6 +26,7 @@ import { constants, type IntervalHistogram, monitorEventLoopDelay, performance, 
 import type { Gauge } from '../metrics/gauge.js';
 import type { Histogram } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
+import { NodeRuntimeMetrics, type RuntimeReadings } from './node-runtime-metrics.js';
 import type { MetricSource } from './source.js';
 
 const GC_KINDS: Record<number, string> = {
@@ -62,12 +65,15 @@ export class ProcessSource implements MetricSource {
   readonly #loopDelay: Gauge;
   readonly #elu: Gauge;
   readonly #gc: Histogram;
+  readonly #runtime: NodeRuntimeMetrics;
   readonly #parallelism = os.availableParallelism();
   #delay: IntervalHistogram | undefined;
   #gcObserver: PerformanceObserver | undefined;
   #lastCpu: NodeJS.CpuUsage | undefined;
   #lastWall = 0;
   #lastElu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+  /** CPU already counted into the runtime's CPU counters (they count from process start). */
+  #sinceStart: NodeJS.CpuUsage = { user: 0, system: 0 };
 
   constructor(registry: Registry) {
     const g = (name: string, help: string, unit: string) => registry.gauge(name, { help, unit });
@@ -88,16 +94,19 @@ export class ProcessSource implements MetricSource {
       labels: ['kind'],
       buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500],
     });
+    this.#runtime = new NodeRuntimeMetrics(registry);
   }
 
   start(): void {
     this.#delay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     this.#delay.enable();
     const gc = this.#gc;
+    const runtime = this.#runtime;
     this.#gcObserver = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
-        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-        gc.observe(entry.duration, { kind: GC_KINDS[kind ?? -1] ?? 'other' });
+        const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+        gc.observe(entry.duration, { kind });
+        runtime.observeGc(kind, entry.duration);
       }
     });
     this.#gcObserver.observe({ entryTypes: ['gc'] });
@@ -105,6 +114,8 @@ export class ProcessSource implements MetricSource {
     this.#lastWall = performance.now();
     this.#lastElu = performance.eventLoopUtilization();
     this.#limit.set(memoryLimit());
+    this.#runtime.start();
+    this.#sinceStart = { user: 0, system: 0 };
   }
 
   collect(): void {
@@ -116,7 +127,10 @@ export class ProcessSource implements MetricSource {
       this.#cores.set(cores);
       this.#cpu.set(Math.min(100, (cores / this.#parallelism) * 100));
     }
-    this.#lastCpu = process.cpuUsage();
+    const cpuNow = process.cpuUsage();
+    const cpuDelta = { user: cpuNow.user - this.#sinceStart.user, system: cpuNow.system - this.#sinceStart.system };
+    this.#lastCpu = cpuNow;
+    this.#sinceStart = cpuNow;
     this.#lastWall = now;
 
     const mem = process.memoryUsage();
@@ -127,17 +141,29 @@ export class ProcessSource implements MetricSource {
     this.#heapUsed.set(mem.heapUsed);
     this.#heapTotal.set(mem.heapTotal);
     this.#external.set(mem.external);
-    this.#resources.set(process.getActiveResourcesInfo().length);
+    const resources = process.getActiveResourcesInfo();
+    this.#resources.set(resources.length);
 
     const delay = this.#delay;
+    let loopDelay: RuntimeReadings['loopDelay'];
     if (delay !== undefined && delay.count > 0) {
+      loopDelay = {
+        min: delay.min,
+        max: delay.max,
+        mean: delay.mean,
+        stddev: delay.stddev,
+        p50: delay.percentile(50),
+        p90: delay.percentile(90),
+        p99: delay.percentile(99),
+      };
       const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS);
-      this.#loopDelay.set(ms(delay.percentile(50)), { percentile: 'p50' });
-      this.#loopDelay.set(ms(delay.percentile(90)), { percentile: 'p90' });
-      this.#loopDelay.set(ms(delay.percentile(99)), { percentile: 'p99' });
+      this.#loopDelay.set(ms(loopDelay.p50), { percentile: 'p50' });
+      this.#loopDelay.set(ms(loopDelay.p90), { percentile: 'p90' });
+      this.#loopDelay.set(ms(loopDelay.p99), { percentile: 'p99' });
       this.#loopDelay.set(ms(delay.max), { percentile: 'max' });
       delay.reset();
     }
+    this.#runtime.record({ cpuDelta, memory: mem, resources, loopDelay, loopResolutionNs: LOOP_DELAY_RESOLUTION_MS * 1e6 });
     const elu = performance.eventLoopUtilization();
     if (this.#lastElu !== undefined) this.#elu.set(performance.eventLoopUtilization(elu, this.#lastElu).utilization);
     this.#lastElu = elu;
@@ -148,5 +174,6 @@ export class ProcessSource implements MetricSource {
     this.#delay = undefined;
     this.#gcObserver?.disconnect();
     this.#gcObserver = undefined;
+    this.#runtime.stop();
   }
 }

