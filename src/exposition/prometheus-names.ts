@@ -39,3 +39,38 @@ export function exposedName(name: string, type: MetricType, unit: string): Expos
   if (type === 'counter') base = `${base}_total`;
   return { name: base, scale: mapping?.scale ?? 1 };
 }
+
+/** A name a metric takes in the exposition formats, and what for (used in conflict errors). */
+export interface ReservedName {
+  name: string;
+  /** e.g. `sample`, `OpenMetrics family`, `OpenMetrics _created sample` */
+  role: string;
+}
+
+/**
+ * The suffixes OpenMetrics gives each type's samples beside the family name; a strict parser
+ * (the Python reference client's) refuses a family whose name or name + one of its type's
+ * suffixes was already taken by another family ("Clashing name"), so each metric reserves them
+ * all, `_created` included though it is not written here.
+ */
+const OPENMETRICS_SUFFIXES: Record<MetricType, readonly string[]> = {
+  counter: ['_total', '_created'],
+  gauge: [],
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+};
+
+/**
+ * Every name a metric takes in either format: its samples and TYPE name in the Prometheus text
+ * format, and its OpenMetrics family name with its type's suffixes. Two metrics whose sets meet
+ * would give an exposition that Prometheus or an OpenMetrics parser rejects (or silently merges).
+ */
+export function reservedNames(name: string, type: MetricType, unit: string): ReservedName[] {
+  const exposed = exposedName(name, type, unit).name;
+  const family = type === 'counter' ? exposed.slice(0, -'_total'.length) : exposed;
+  const out: ReservedName[] = OPENMETRICS_SUFFIXES[type].map((suffix) => ({
+    name: `${family}${suffix}`,
+    role: suffix === '_created' ? 'OpenMetrics _created sample' : 'sample',
+  }));
+  out.push({ name: family, role: type === 'counter' ? 'OpenMetrics family name' : type === 'histogram' ? 'family name' : 'sample' });
+  return out;
+}

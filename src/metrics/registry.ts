@@ -10,7 +10,7 @@
  * failing later on a label mismatch that does not say why.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { exposedName } from '../exposition/prometheus-names.js';
+import { type ReservedName, reservedNames } from '../exposition/prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
@@ -66,10 +66,24 @@ function valueOf(series: Series): number | HistogramStats {
   return s.stats !== undefined ? s.stats() : s.value!;
 }
 
-/** The sample names a metric produces in the Prometheus exposition. */
-function sampleNames(metric: AnyMetric): string[] {
-  const { name } = exposedName(metric.name, metric.type, metric.unit);
-  return metric.type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+/** The names a metric takes in either exposition format (see `reservedNames`). */
+function namesOf(metric: AnyMetric): ReservedName[] {
+  return reservedNames(metric.name, metric.type, metric.unit);
+}
+
+/** The conflict error for two metrics taking the same exposed name, naming both. */
+function collision(metric: AnyMetric, mine: ReservedName, holder: AnyMetric, theirs: ReservedName): MonitorError {
+  if (mine.role === 'sample' && theirs.role === 'sample') {
+    return new MonitorError(
+      ErrorCode.MetricConflict,
+      `metric "${metric.name}" would be exposed to Prometheus as "${mine.name}", which metric "${holder.name}" already uses: rename one of them`,
+    );
+  }
+  return new MonitorError(
+    ErrorCode.MetricConflict,
+    `metric "${metric.name}" (${metric.type}) would be exposed with "${mine.name}" as its ${mine.role}, which is the ${theirs.role} of metric "${holder.name}" (${holder.type}); ` +
+      'OpenMetrics parsers reject such a pair ("Clashing name"): rename one of them',
+  );
 }
 
 /**
@@ -97,8 +111,8 @@ export class Registry {
   readonly seriesLimit: number;
   readonly defaultBuckets: readonly number[];
   readonly #metrics = new Map<string, AnyMetric>();
-  /** Prometheus sample names in use → the metric using them (two metrics must never share one). */
-  readonly #exposed = new Map<string, string>();
+  /** Exposed names in use (either format) → the metric using them (two metrics must never share one). */
+  readonly #exposed = new Map<string, { metric: AnyMetric; reserved: ReservedName }>();
   readonly #log: Logger;
   readonly #warned = new Set<string>();
   /** Metrics recreated from the store that no caller has declared yet this run. */
@@ -362,17 +376,12 @@ export class Registry {
     const existing = this.#metrics.get(name);
     if (existing === undefined) {
       const metric = create();
-      const names = sampleNames(metric);
-      for (const sample of names) {
-        const holder = this.#exposed.get(sample);
-        if (holder !== undefined) {
-          throw new MonitorError(
-            ErrorCode.MetricConflict,
-            `metric "${name}" would be exposed to Prometheus as "${sample}", which metric "${holder}" already uses: rename one of them`,
-          );
-        }
+      const names = namesOf(metric);
+      for (const mine of names) {
+        const holder = this.#exposed.get(mine.name);
+        if (holder !== undefined) throw collision(metric, mine, holder.metric, holder.reserved);
       }
-      for (const sample of names) this.#exposed.set(sample, name);
+      for (const reserved of names) this.#exposed.set(reserved.name, { metric, reserved });
       this.#metrics.set(name, metric);
       return metric;
     }
@@ -392,7 +401,7 @@ export class Registry {
   #forget(name: string): void {
     const metric = this.#metrics.get(name);
     if (metric === undefined) return;
-    for (const sample of sampleNames(metric)) this.#exposed.delete(sample);
+    for (const reserved of namesOf(metric)) this.#exposed.delete(reserved.name);
     this.#metrics.delete(name);
     this.#owners.delete(name);
   }
