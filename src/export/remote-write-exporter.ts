@@ -84,7 +84,7 @@ export class RemoteWriteExporter {
       batchSamples = 0;
     };
     for (const metric of this.#registry.metrics()) {
-      const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
+      const { name, scale } = exposedName(metric.name, metric.type, metric.unit, this.#registry.namespace);
       for (const s of metric.series() as Series[]) {
         const version = s.version();
         const last = this.#exported.get(s);

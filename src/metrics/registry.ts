@@ -10,7 +10,7 @@
  * failing later on a label mismatch that does not say why.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { type ReservedName, reservedNames } from '../exposition/prometheus-names.js';
+import { NAMESPACE_PATTERN, type ReservedName, reservedNames } from '../exposition/prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
@@ -29,6 +29,11 @@ export interface RegistryOptions {
   /** The coarse clock driving sliding windows (default: a new 10 s slice clock). */
   clock?: SliceClock;
   logger?: Logger;
+  /**
+   * Prefix of every exposed name, joined with `_` (default none; see prometheus-names.ts): letters,
+   * digits, `_` and `:`, not starting with a digit nor ending with `_`.
+   */
+  namespace?: string;
 }
 
 /** One series in a `collect()` or `getMetric()` answer. */
@@ -67,8 +72,20 @@ function valueOf(series: Series): number | HistogramStats {
 }
 
 /** The names a metric takes in either exposition format (see `reservedNames`). */
-function namesOf(metric: AnyMetric): ReservedName[] {
-  return reservedNames(metric.name, metric.type, metric.unit);
+function namesOf(metric: AnyMetric, namespace: string): ReservedName[] {
+  return reservedNames(metric.name, metric.type, metric.unit, namespace);
+}
+
+/** @throws {MonitorError} `EMON_INVALID_OPTION` naming the namespace and what is allowed */
+function checkNamespace(namespace: unknown): string {
+  if (namespace === undefined || namespace === '') return '';
+  if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid namespace ${describeValue(namespace)}: it prefixes every exposed metric name (joined with "_"), so it is letters, digits, "_" and ":", not starting with a digit nor ending with "_", e.g. "shop"`,
+    );
+  }
+  return namespace;
 }
 
 /** The conflict error for two metrics taking the same exposed name, naming both. */
@@ -110,6 +127,8 @@ export class Registry {
   readonly clock: SliceClock;
   readonly seriesLimit: number;
   readonly defaultBuckets: readonly number[];
+  /** Prefix of the exposed names ("" for none); see {@link RegistryOptions.namespace}. */
+  readonly namespace: string;
   readonly #metrics = new Map<string, AnyMetric>();
   /** Exposed names in use (either format) → the metric using them (two metrics must never share one). */
   readonly #exposed = new Map<string, { metric: AnyMetric; reserved: ReservedName }>();
@@ -124,13 +143,14 @@ export class Registry {
   /** The owner whose `own()` callback is running, if any. */
   #declaring: string | undefined;
 
-  /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit or buckets */
+  /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit, buckets or namespace */
   constructor(options: RegistryOptions = {}) {
     const limit = options.seriesLimit ?? 10_000;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new MonitorError(ErrorCode.InvalidOption, `seriesLimit must be a positive integer, got ${String(limit)}`);
     }
     this.seriesLimit = limit;
+    this.namespace = checkNamespace(options.namespace);
     this.defaultBuckets = checkBuckets('(default buckets)', options.defaultBuckets ?? DEFAULT_BUCKETS);
     this.clock = options.clock ?? new SliceClock();
     this.#log = options.logger ?? createLogger();
@@ -376,7 +396,7 @@ export class Registry {
     const existing = this.#metrics.get(name);
     if (existing === undefined) {
       const metric = create();
-      const names = namesOf(metric);
+      const names = namesOf(metric, this.namespace);
       for (const mine of names) {
         const holder = this.#exposed.get(mine.name);
         if (holder !== undefined) throw collision(metric, mine, holder.metric, holder.reserved);
@@ -401,7 +421,7 @@ export class Registry {
   #forget(name: string): void {
     const metric = this.#metrics.get(name);
     if (metric === undefined) return;
-    for (const reserved of namesOf(metric)) this.#exposed.delete(reserved.name);
+    for (const reserved of namesOf(metric, this.namespace)) this.#exposed.delete(reserved.name);
     this.#metrics.delete(name);
     this.#owners.delete(name);
   }
