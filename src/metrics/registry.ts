@@ -285,7 +285,7 @@ export class Registry {
 
   /**
    * Registers a metric found in the store at start. Unlike `register`, the first declaration of
-   * it by a caller that differs (another type, label names or buckets) replaces it, with a
+   * it by a caller that differs (another type, unit, label names or buckets) replaces it, with a
    * warning, instead of failing the caller: a deploy that changes a metric must not break because
    * of data written by the previous one.
    */
@@ -356,7 +356,12 @@ export class Registry {
     if (!this.#restoredOnly.delete(name)) return;
     const existing = this.#metrics.get(name)!;
     const labels = options.labels ?? [];
-    let same = existing.type === type && labels.length === existing.labelNames.length && labels.every((l, i) => l === existing.labelNames[i]);
+    // The unit is part of the exposed name (and may scale the values): a changed unit is another metric.
+    let same =
+      existing.type === type &&
+      existing.unit === (options.unit ?? '') &&
+      labels.length === existing.labelNames.length &&
+      labels.every((l, i) => l === existing.labelNames[i]);
     if (same && existing.type === 'histogram' && options.buckets !== undefined) {
       const asked = options.buckets;
       same = asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i]);

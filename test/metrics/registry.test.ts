@@ -6,6 +6,8 @@ import { Registry } from '../../src/metrics/registry.js';
 import { newRegistry } from './table-fixture.js';
 import { COLLIDING_PAIRS, declare } from '../exposition/colliding-pairs.js';
 import { memoryLogger } from '../helpers.js';
+import { PerfGauges } from '../../src/performance/publish.js';
+import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 
 function codeOf(fn: () => unknown): [ErrorCode | undefined, string] {
   try {
@@ -78,6 +80,19 @@ describe('Registry', () => {
     ]);
     // Once declared, the usual rule holds again.
     expect(() => registry.gauge('loop.delay', { labels: ['quantile'] })).toThrow(MonitorError);
+  });
+
+  it('replaces a restored metric declared now with another unit, so the exposed name follows the declaration', async () => {
+    const { registry, logger } = newRegistry();
+    // What a store written before the rename holds.
+    (registry.restoreMetric('perf.throughput', 'gauge', { unit: 'req/s' }) as Gauge).set(5);
+    new PerfGauges(registry);
+    expect(registry.get('perf.throughput')?.unit).toBe('requests_per_second');
+    const text = await renderPrometheusText(registry);
+    expect(text).not.toContain('req_s');
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'metric "perf.throughput" is now declared differently from the stored one: its stored values are dropped',
+    ]);
   });
 
   it("keeps an owner's metrics its own: another declaration of them fails naming the owner, the owner's repeats succeed", () => {
