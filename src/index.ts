@@ -178,6 +178,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const clock = new MonitorClock(options.clock);
   const registry = new Registry({
     seriesLimit: config.monitoring.series_limit,
+    namespace: config.monitoring.namespace,
     defaultBuckets: config.monitoring.histogram_buckets,
     logger: log,
     clock: new SliceClock(undefined, clock.steadyMs()),

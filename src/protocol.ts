@@ -152,7 +152,7 @@ export type ClientMsg =
 // GET /api/realtime?dashboard=main   RealtimeResponse (get_real_time_data)
 // GET /api/history?metric=&labels=&stat=&from=&to=&points=
 //                                    HistoryResponse (get_historical_data; at most `points` ≤ data_points)
-//                                    labels: a URL-encoded JSON object, e.g. {"quantile":"0.95"};
+//                                    labels: a URL-encoded JSON object, e.g. {"percentile":"p95"};
 //                                    from/to: ms since the epoch (default: the last historical_range)
 // GET /api/history?dashboard=&from=&to=   HistoryResponse per chart series
 // GET /api/export?dashboard=&from=&to=&format=json|csv   the history as a download

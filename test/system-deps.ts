@@ -25,6 +25,7 @@ const PACKAGE_OF: Record<string, string> = {
   '/usr/bin/prometheus': 'prometheus',
   '/usr/bin/promtool': 'prometheus',
   '/usr/bin/prometheus-alertmanager': 'prometheus-alertmanager',
+  '/usr/lib/python3/dist-packages/prometheus_client/openmetrics/parser.py': 'python3-prometheus-client',
 };
 
 /**

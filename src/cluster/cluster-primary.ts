@@ -21,6 +21,8 @@ export interface ClusterPrimaryOptions {
   local?: Registry;
   mode: ClusterAggregation;
   logger: Logger;
+  /** Prefix of the exposed names (see `RegistryOptions.namespace`); default `local`'s, else none. */
+  namespace?: string;
 }
 
 /** The running primary side. */
@@ -36,7 +38,7 @@ export interface ClusterPrimary {
 
 /** Starts merging worker reports into a new view. */
 export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
-  const view = new ClusterView({ mode: options.mode, logger: options.logger });
+  const view = new ClusterView({ mode: options.mode, logger: options.logger, namespace: options.namespace ?? options.local?.namespace });
   const sent = new WeakMap<Series, number>();
   const onMessage = (worker: Worker, msg: unknown) => {
     if (isClusterMetricsMessage(msg)) view.merge(String(worker.id), msg.metrics);

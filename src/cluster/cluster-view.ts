@@ -58,6 +58,8 @@ export interface ClusterViewOptions {
   logger: Logger;
   /** Series limit of the view registry (default 10,000 per metric). */
   seriesLimit?: number;
+  /** Prefix of the exposed names (see `RegistryOptions.namespace`; default none). */
+  namespace?: string | undefined;
 }
 
 /** The merged registry of every process; see the module header. */
@@ -74,7 +76,7 @@ export class ClusterView {
   constructor(options: ClusterViewOptions) {
     this.mode = options.mode;
     this.#log = options.logger;
-    this.registry = new Registry({ logger: options.logger, ...(options.seriesLimit === undefined ? {} : { seriesLimit: options.seriesLimit }) });
+    this.registry = new Registry({ logger: options.logger, namespace: options.namespace, ...(options.seriesLimit === undefined ? {} : { seriesLimit: options.seriesLimit }) });
     this.#rejected = this.registry.counter(CLUSTER_REJECTED_METRIC, { help: 'Cluster metric reports (per metric) the primary could not merge', labels: ['reason'] });
     this.#reports = this.registry.counter(CLUSTER_REPORTS_METRIC, { help: 'Metric reports merged from cluster processes' });
   }

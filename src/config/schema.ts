@@ -29,7 +29,7 @@
  *   missing from the policy is not escalated.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation`, `on_corrupt` (monitoring); `window`, `slas`, `event_loop_threshold`
+ * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation`, `on_corrupt`, `namespace` (monitoring); `window`, `slas`, `event_loop_threshold`
  *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
  *   made configurable); `host`, `port`, `auth_token`, `allowed_origins`, `dashboards` (dashboard); `require_tls`
  *   (email) and a per-request `timeout` (email, slack, sms, webhook) in the alert channels.
@@ -38,6 +38,7 @@
  * environment, not in these files; see `loadConfig`.
  */
 import * as z from 'zod';
+import { NAMESPACE_PATTERN } from '../exposition/prometheus-names.js';
 import { isLoopbackHost } from '../server/access.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
@@ -167,6 +168,14 @@ export const monitoringSchema = z
      * `data_dir/damaged-<time>/`, log one error line, start a new store).
      */
     on_corrupt: expecting(z.enum(['fail', 'move_aside']), '"fail" or "move_aside"').default('fail'),
+    /**
+     * Prefix of every exposed metric name, joined with `_` (`"shop"` → `shop_http_server_requests_total`),
+     * in the scrape and remote write; `""` for none. prom-client's runtime families keep their names.
+     */
+    namespace: expecting(
+      z.string().regex(new RegExp(`${NAMESPACE_PATTERN.source}|^$`)),
+      'a Prometheus name prefix such as "shop" (letters, digits, "_" and ":", not starting with a digit nor ending with "_"), or ""',
+    ).default(''),
   })
   .superRefine((config, ctx) => {
     if (config.retention_period < config.aggregation_interval) {

@@ -85,7 +85,7 @@ export class RemoteWriteExporter {
     const batcher = new Batcher(this.queue, this.#maxSamples, this.#log);
     const sent = new Map<Series, PromLabel[][]>();
     for (const metric of this.#registry.metrics()) {
-      const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
+      const { name, scale } = exposedName(metric.name, metric.type, metric.unit, this.#registry.namespace);
       let meta: PromMetricMetadata | undefined = metadataOf(name, metric.type, metric.help, metric.unit);
       for (const s of metric.series() as Series[]) {
         const series = toTimeSeries(name, scale, { ...this.#external, ...s.labels }, s, now);

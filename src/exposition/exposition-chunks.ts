@@ -79,7 +79,7 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
   for (const metric of registry.metrics()) {
     const series = metric.series() as Series[];
     if (series.length === 0) continue;
-    const { name, scale } = exposedName(metric.name, metric.type, metric.unit);
+    const { name, scale } = exposedName(metric.name, metric.type, metric.unit, registry.namespace);
     out.push(format.header(metric, name));
     let le: string[] | undefined;
     const bucketLabels = (): string[] => (le ??= leLabels((series[0] as HistogramSeries).bounds, scale));

@@ -73,7 +73,7 @@ export function checkHelpAndUnit(metric: string, help: unknown, unit: unknown): 
       const size = unit.length > MAX_UNIT_LENGTH ? ` (${unit.length} characters)` : '';
       throw new MonitorError(
         ErrorCode.InvalidOption,
-        `metric "${metric}": invalid unit ${describeValue(unit)}${size}: the unit becomes part of the exposed name, so it is letters, digits, "_" and "/" (exposed as "_"), starting with a letter, at most ${MAX_UNIT_LENGTH} characters, e.g. "ms", "bytes", "req/s"`,
+        `metric "${metric}": invalid unit ${describeValue(unit)}${size}: the unit becomes part of the exposed name, so it is letters, digits, "_" and "/" (exposed as "_"), starting with a letter, at most ${MAX_UNIT_LENGTH} characters, e.g. "ms", "bytes", "requests_per_second" (spelled out: promtool rejects abbreviations such as "req/s")`,
       );
     }
   }

@@ -10,7 +10,7 @@
  * failing later on a label mismatch that does not say why.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { exposedName } from '../exposition/prometheus-names.js';
+import { NAMESPACE_PATTERN, type ReservedName, reservedNames } from '../exposition/prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
@@ -29,6 +29,11 @@ export interface RegistryOptions {
   /** The coarse clock driving sliding windows (default: a new 10 s slice clock). */
   clock?: SliceClock;
   logger?: Logger;
+  /**
+   * Prefix of every exposed name, joined with `_` (default none; see prometheus-names.ts): letters,
+   * digits, `_` and `:`, not starting with a digit nor ending with `_`.
+   */
+  namespace?: string;
 }
 
 /** One series in a `collect()` or `getMetric()` answer. */
@@ -66,10 +71,36 @@ function valueOf(series: Series): number | HistogramStats {
   return s.stats !== undefined ? s.stats() : s.value!;
 }
 
-/** The sample names a metric produces in the Prometheus exposition. */
-function sampleNames(metric: AnyMetric): string[] {
-  const { name } = exposedName(metric.name, metric.type, metric.unit);
-  return metric.type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+/** The names a metric takes in either exposition format (see `reservedNames`). */
+function namesOf(metric: AnyMetric, namespace: string): ReservedName[] {
+  return reservedNames(metric.name, metric.type, metric.unit, namespace);
+}
+
+/** @throws {MonitorError} `EMON_INVALID_OPTION` naming the namespace and what is allowed */
+function checkNamespace(namespace: unknown): string {
+  if (namespace === undefined || namespace === '') return '';
+  if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid namespace ${describeValue(namespace)}: it prefixes every exposed metric name (joined with "_"), so it is letters, digits, "_" and ":", not starting with a digit nor ending with "_", e.g. "shop"`,
+    );
+  }
+  return namespace;
+}
+
+/** The conflict error for two metrics taking the same exposed name, naming both. */
+function collision(metric: AnyMetric, mine: ReservedName, holder: AnyMetric, theirs: ReservedName): MonitorError {
+  if (mine.role === 'sample' && theirs.role === 'sample') {
+    return new MonitorError(
+      ErrorCode.MetricConflict,
+      `metric "${metric.name}" would be exposed to Prometheus as "${mine.name}", which metric "${holder.name}" already uses: rename one of them`,
+    );
+  }
+  return new MonitorError(
+    ErrorCode.MetricConflict,
+    `metric "${metric.name}" (${metric.type}) would be exposed with "${mine.name}" as its ${mine.role}, which is the ${theirs.role} of metric "${holder.name}" (${holder.type}); ` +
+      'OpenMetrics parsers reject such a pair ("Clashing name"): rename one of them',
+  );
 }
 
 /**
@@ -96,9 +127,11 @@ export class Registry {
   readonly clock: SliceClock;
   readonly seriesLimit: number;
   readonly defaultBuckets: readonly number[];
+  /** Prefix of the exposed names ("" for none); see {@link RegistryOptions.namespace}. */
+  readonly namespace: string;
   readonly #metrics = new Map<string, AnyMetric>();
-  /** Prometheus sample names in use → the metric using them (two metrics must never share one). */
-  readonly #exposed = new Map<string, string>();
+  /** Exposed names in use (either format) → the metric using them (two metrics must never share one). */
+  readonly #exposed = new Map<string, { metric: AnyMetric; reserved: ReservedName }>();
   readonly #log: Logger;
   readonly #warned = new Set<string>();
   /** Metrics recreated from the store that no caller has declared yet this run. */
@@ -110,13 +143,14 @@ export class Registry {
   /** The owner whose `own()` callback is running, if any. */
   #declaring: string | undefined;
 
-  /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit or buckets */
+  /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad series limit, buckets or namespace */
   constructor(options: RegistryOptions = {}) {
     const limit = options.seriesLimit ?? 10_000;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new MonitorError(ErrorCode.InvalidOption, `seriesLimit must be a positive integer, got ${String(limit)}`);
     }
     this.seriesLimit = limit;
+    this.namespace = checkNamespace(options.namespace);
     this.defaultBuckets = checkBuckets('(default buckets)', options.defaultBuckets ?? DEFAULT_BUCKETS);
     this.clock = options.clock ?? new SliceClock();
     this.#log = options.logger ?? createLogger();
@@ -251,7 +285,7 @@ export class Registry {
 
   /**
    * Registers a metric found in the store at start. Unlike `register`, the first declaration of
-   * it by a caller that differs (another type, label names or buckets) replaces it, with a
+   * it by a caller that differs (another type, unit, label names or buckets) replaces it, with a
    * warning, instead of failing the caller: a deploy that changes a metric must not break because
    * of data written by the previous one.
    */
@@ -322,7 +356,12 @@ export class Registry {
     if (!this.#restoredOnly.delete(name)) return;
     const existing = this.#metrics.get(name)!;
     const labels = options.labels ?? [];
-    let same = existing.type === type && labels.length === existing.labelNames.length && labels.every((l, i) => l === existing.labelNames[i]);
+    // The unit is part of the exposed name (and may scale the values): a changed unit is another metric.
+    let same =
+      existing.type === type &&
+      existing.unit === (options.unit ?? '') &&
+      labels.length === existing.labelNames.length &&
+      labels.every((l, i) => l === existing.labelNames[i]);
     if (same && existing.type === 'histogram' && options.buckets !== undefined) {
       const asked = options.buckets;
       same = asked.length === existing.buckets.length && asked.every((b, i) => b === existing.buckets[i]);
@@ -362,17 +401,12 @@ export class Registry {
     const existing = this.#metrics.get(name);
     if (existing === undefined) {
       const metric = create();
-      const names = sampleNames(metric);
-      for (const sample of names) {
-        const holder = this.#exposed.get(sample);
-        if (holder !== undefined) {
-          throw new MonitorError(
-            ErrorCode.MetricConflict,
-            `metric "${name}" would be exposed to Prometheus as "${sample}", which metric "${holder}" already uses: rename one of them`,
-          );
-        }
+      const names = namesOf(metric, this.namespace);
+      for (const mine of names) {
+        const holder = this.#exposed.get(mine.name);
+        if (holder !== undefined) throw collision(metric, mine, holder.metric, holder.reserved);
       }
-      for (const sample of names) this.#exposed.set(sample, name);
+      for (const reserved of names) this.#exposed.set(reserved.name, { metric, reserved });
       this.#metrics.set(name, metric);
       return metric;
     }
@@ -392,7 +426,7 @@ export class Registry {
   #forget(name: string): void {
     const metric = this.#metrics.get(name);
     if (metric === undefined) return;
-    for (const sample of sampleNames(metric)) this.#exposed.delete(sample);
+    for (const reserved of namesOf(metric, this.namespace)) this.#exposed.delete(reserved.name);
     this.#metrics.delete(name);
     this.#owners.delete(name);
   }

@@ -4,7 +4,8 @@
  *   `throughput`, `error_rate`, `cpu`, `memory`, `event_loop.p99`, `score.<kind>`,
  *   `sla.<name>.compliance`, `error_budget.<slo>`; a figure without data is removed.
  * - gauges in the table (so they get LMDB history and Prometheus exposition):
- *   `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), `perf.throughput` (req/s),
+ *   `perf.latency{percentile="p50"|"p95"|"p99"}` (ms; not `quantile`, which Prometheus reserves
+ *   for summaries), `perf.throughput` (requests per second),
  *   `perf.error_rate` (ratio), `perf.score{kind}`, `perf.sla.compliance{sla}` (%),
  *   `perf.error_budget.remaining{slo}` (ratio). A gauge cannot be unset: without data it keeps
  *   its last value (the derived value and the report say "no data").
@@ -16,7 +17,7 @@ import type { Scores } from '../protocol.js';
 import { type Measurements, PERF_METRICS, type PerfMetricKey } from './measurements.js';
 import type { SlaResult } from './sla.js';
 
-const QUANTILE_LABEL: Partial<Record<PerfMetricKey, string>> = { 'latency.p50': '0.5', 'latency.p95': '0.95', 'latency.p99': '0.99' };
+const PERCENTILE_LABEL: Partial<Record<PerfMetricKey, string>> = { 'latency.p50': 'p50', 'latency.p95': 'p95', 'latency.p99': 'p99' };
 
 export class PerfGauges {
   readonly #latency: Gauge;
@@ -28,8 +29,8 @@ export class PerfGauges {
 
   /** Registers the gauges. @throws {MonitorError} `EMON_METRIC_CONFLICT` if a name is taken otherwise */
   constructor(registry: Registry) {
-    this.#latency = registry.gauge('perf.latency', { help: 'Response time percentiles over the performance window', unit: 'ms', labels: ['quantile'] });
-    this.#throughput = registry.gauge('perf.throughput', { help: 'Requests per second over the performance window', unit: 'req/s' });
+    this.#latency = registry.gauge('perf.latency', { help: 'Response time percentiles over the performance window', unit: 'ms', labels: ['percentile'] });
+    this.#throughput = registry.gauge('perf.throughput', { help: 'Requests per second over the performance window', unit: 'requests_per_second' });
     this.#errorRate = registry.gauge('perf.error_rate', { help: 'Failed requests / requests over the performance window', unit: 'ratio' });
     this.#score = registry.gauge('perf.score', { help: 'Performance scores, 0-100', labels: ['kind'] });
     this.#sla = registry.gauge('perf.sla.compliance', { help: 'SLA compliance, 0-100 %', unit: 'percent', labels: ['sla'] });
@@ -38,9 +39,9 @@ export class PerfGauges {
 
   /** Sets every gauge that has a value this check. */
   update(metrics: Measurements, scores: Scores | null, slas: readonly SlaResult[]): void {
-    for (const [key, q] of Object.entries(QUANTILE_LABEL) as [PerfMetricKey, string][]) {
+    for (const [key, percentile] of Object.entries(PERCENTILE_LABEL) as [PerfMetricKey, string][]) {
       const v = metrics[key].value;
-      if (v !== null) this.#latency.set(v, { quantile: q });
+      if (v !== null) this.#latency.set(v, { percentile });
     }
     if (metrics.throughput.value !== null) this.#throughput.set(metrics.throughput.value);
     if (metrics.error_rate.value !== null) this.#errorRate.set(metrics.error_rate.value);

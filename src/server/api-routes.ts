@@ -7,6 +7,7 @@
  * happen before, in `http-server.ts`.
  */
 import type { DashboardConfig } from '../config/schema.js';
+import { METRICS_VARY } from '../exposition/gzip-response.js';
 import type {
   DashboardDef,
   DashboardResponse,
@@ -25,6 +26,8 @@ export interface ApiResponse {
   contentType: string;
   body: string;
   headers?: Record<string, string>;
+  /** Sent gzip-compressed when the request accepts gzip (`/metrics`). */
+  compressible?: boolean;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -171,7 +174,7 @@ export class ApiRoutes {
     },
     '/metrics': async (_query, accept) => {
       const out = await this.#source('metrics', () => this.#o.sources.metrics(accept));
-      return { status: 200, contentType: out.contentType, body: out.body };
+      return { status: 200, contentType: out.contentType, body: out.body, headers: { vary: METRICS_VARY }, compressible: true };
     },
     '/api/dashboards': () => json([...this.#dashboards.values()]),
     '/api/dashboards/:name': (_query, _accept, encoded) => {

@@ -5,8 +5,8 @@
  * the built-in one's place.
  *
  * "main" reads what the performance monitor writes each check:
- * - Response Time: gauge `perf.latency{quantile="0.5"|"0.95"|"0.99"}` (ms), line;
- * - Throughput: gauge `perf.throughput` (req/s), line;
+ * - Response Time: gauge `perf.latency{percentile="p50"|"p95"|"p99"}` (ms), line;
+ * - Throughput: gauge `perf.throughput` (requests per second), line;
  * - Error Rate: gauge `perf.error_rate` (ratio), line;
  * - Requests by status: counter `http.server.requests` (instrument.http) as req/s per status class,
  *   its `code` label by first digit (2xx/3xx/4xx/5xx; every server, method and route summed);
@@ -42,9 +42,9 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
       type: 'line',
       unit: 'ms',
       series: [
-        { label: 'p50', metric: 'perf.latency', labels: { quantile: '0.5' }, stat: 'value' },
-        { label: 'p95', metric: 'perf.latency', labels: { quantile: '0.95' }, stat: 'value' },
-        { label: 'p99', metric: 'perf.latency', labels: { quantile: '0.99' }, stat: 'value' },
+        { label: 'p50', metric: 'perf.latency', labels: { percentile: 'p50' }, stat: 'value' },
+        { label: 'p95', metric: 'perf.latency', labels: { percentile: 'p95' }, stat: 'value' },
+        { label: 'p99', metric: 'perf.latency', labels: { percentile: 'p99' }, stat: 'value' },
       ],
     },
     { id: 'throughput', title: 'Throughput', type: 'line', unit: 'req/s', series: [{ label: 'req/s', metric: 'perf.throughput', stat: 'value' }] },

@@ -9,7 +9,7 @@
  * the store's rollup retention (7 days by default: older data no longer exists).
  *
  * Where the points come from (keys as `table-store.ts` writes them):
- * - counter / gauge `value`: the series key, e.g. `perf.latency{quantile="0.95"}`;
+ * - counter / gauge `value`: the series key, e.g. `perf.latency{percentile="p95"}`;
  * - histogram `p50`/`p95`/`p99`/`count`: the derived series `<key>#p95` etc.; `mean` (and
  *   `value`) = `<key>#sum` / `<key>#count` per point (the all-time mean at that time);
  * - `rate` (counters, and histograms' `#count`): the change per second between consecutive points
@@ -215,10 +215,10 @@ function labelsParam(raw: string | null): Record<string, string> | undefined {
   try {
     value = JSON.parse(raw);
   } catch {
-    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"quantile":"0.95"}');
+    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
-    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"quantile":"0.95"}');
+    throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}');
   }
   return value as Record<string, string>;
 }

@@ -164,8 +164,8 @@ describe('performance monitor', () => {
     expect(report.metrics.throughput.value).toBeCloseTo(sent / 55, 9);
     expect(report.metrics.error_rate.value).toBeCloseTo(failed / sent, 12);
     expect(h.derived.get('latency.p95')).toMatchObject({ value: p95.value, windowMs: 60_000, samples: recorded.length });
-    expect(h.registry.gauge('perf.latency', { unit: 'ms', labels: ['quantile'] }).get({ quantile: '0.95' })).toBe(p95.value);
-    expect(h.registry.gauge('perf.throughput', { unit: 'req/s' }).get()).toBeCloseTo(sent / 55, 9);
+    expect(h.registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] }).get({ percentile: 'p95' })).toBe(p95.value);
+    expect(h.registry.gauge('perf.throughput', { unit: 'requests_per_second' }).get()).toBeCloseTo(sent / 55, 9);
   });
 
   it('counts real requests through instrument.http: throughput and error rate match what was sent', async () => {

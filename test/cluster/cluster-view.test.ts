@@ -37,6 +37,15 @@ describe('ClusterView', () => {
     expect(await lines(view, 'response_time_seconds_count')).toEqual(['response_time_seconds_count{worker="2"} 1']);
   });
 
+  it('exposes the merged series under the namespace it is given, as each process would', async () => {
+    const view = new ClusterView({ mode: 'by_worker', logger: memoryLogger(), namespace: 'shop' });
+    const w1 = worker(view, '1');
+    w1.jobs.inc({ queue: 'a' }, 2);
+    w1.report();
+    expect(await lines(view, 'shop_jobs_done_total')).toEqual(['shop_jobs_done_total{queue="a",worker="1"} 2']);
+    expect(await lines(view, 'jobs_done_total')).toEqual([]);
+  });
+
   it('sum: one series per label set, summed: counters, gauges, histogram buckets, sum, count and sketch', async () => {
     const view = new ClusterView({ mode: 'sum', logger: memoryLogger() });
     const w1 = worker(view, '1');

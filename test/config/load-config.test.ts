@@ -276,6 +276,17 @@ describe('loadConfig', () => {
       expect(err.message).toContain(`${join(dir, 'monitoring.json')}: on_corrupt: invalid value "repair" (allowed: "fail", "move_aside")`);
     });
 
+    it('accepts a Prometheus name prefix for namespace (default "") and says what is allowed otherwise', () => {
+      expect(loadConfig({ configDir: configDir({}), env: {} }).monitoring.namespace).toBe('');
+      expect(loadConfig({ configDir: configDir({ 'monitoring.json': { namespace: 'shop:eu' } }), env: {} }).monitoring.namespace).toBe('shop:eu');
+      for (const bad of ['shop_', '9shop', 'shop-eu', 7]) {
+        const dir = configDir({ 'monitoring.json': { namespace: bad } });
+        const err = configError(() => loadConfig({ configDir: dir, env: {} }));
+        expect(err.message).toContain(`${join(dir, 'monitoring.json')}: namespace:`);
+        expect(err.message).toContain('expected a Prometheus name prefix such as "shop"');
+      }
+    });
+
     it('rejects histogram buckets that are not strictly increasing', () => {
       const dir = configDir({ 'monitoring.json': { histogram_buckets: [10, 50, 50, 100] } });
       const err = configError(() => loadConfig({ configDir: dir, env: {} }));

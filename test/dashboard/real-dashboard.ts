@@ -98,9 +98,9 @@ interface Gauges {
 export const REQUESTS_PER_STEP: Record<string, number> = { '200': 80, '204': 20, '404': 5, '503': 2 };
 
 function setValues(g: Gauges, n: number): void {
-  g.latency.set({ quantile: '0.5' }, 22 + wave(n, 40, 4) + wave(n, 7, 1.5));
-  g.latency.set({ quantile: '0.95' }, 61 + wave(n, 40, 12) + wave(n, 9, 5));
-  g.latency.set({ quantile: '0.99' }, 96 + wave(n, 40, 20) + wave(n, 5, 9));
+  g.latency.set({ percentile: 'p50' }, 22 + wave(n, 40, 4) + wave(n, 7, 1.5));
+  g.latency.set({ percentile: 'p95' }, 61 + wave(n, 40, 12) + wave(n, 9, 5));
+  g.latency.set({ percentile: 'p99' }, 96 + wave(n, 40, 20) + wave(n, 5, 9));
   g.throughput.set(1250 + wave(n, 60, 300) + wave(n, 8, 60));
   g.errorRate.set(Math.max(0, 0.012 + wave(n, 25, 0.009) + wave(n, 6, 0.004)));
   g.cpu.set(48 + wave(n, 30, 10));
@@ -146,7 +146,7 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
   const store = MetricStore.open({ dataDir: path.join(dir, 'store') });
   const { registry } = newRegistry();
   const g: Gauges = {
-    latency: registry.gauge('perf.latency', { unit: 'ms', labels: ['quantile'] }),
+    latency: registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] }),
     throughput: registry.gauge('perf.throughput'),
     errorRate: registry.gauge('perf.error_rate'),
     cpu: registry.gauge('system.cpu'),

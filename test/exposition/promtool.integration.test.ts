@@ -1,61 +1,52 @@
 /**
- * `promtool check metrics` (Debian's promtool) lints the exposition of the demo's full metric set:
- * the monitoring tree with process metrics, the demo service instrumented and driven through every
- * route (2xx, 4xx, 5xx, slow), and the table's own counters.
+ * `promtool check metrics` (Debian's promtool) lints the exposition of the demo's full metric set
+ * (see demo-metrics.ts): the monitoring tree with process metrics, the demo service instrumented
+ * and driven through every route, the performance monitor's gauges once it has published them,
+ * and the table's own counters; with and without a namespace.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterView } from '../../src/cluster/cluster-view.js';
-import { startDemoService } from '../../src/demo/demo-service.js';
 import { ExportQueue } from '../../src/export/export-queue.js';
 import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
-import { HTTP_METRICS, type Monitor, routeTable, startMonitoring } from '../../src/index.js';
-import { memoryLogger, until } from '../helpers.js';
+import { memoryLogger } from '../helpers.js';
 import { missingSystemDeps } from '../system-deps.js';
 import { PROMTOOL_BIN } from '../system-servers.js';
+import { demoMonitor } from './demo-metrics.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** The demo's metric set, populated: tree + process source + instrumented service after real requests. */
-async function demoMonitor(): Promise<Monitor> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-prom-'));
-  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const mon = await startMonitoring({ dataDir, logger: memoryLogger(), config: { monitoring: { collection_interval: 50 }, dashboard: { port: 0 } } });
-  cleanups.push(() => mon.stop());
-  const service = await startDemoService();
-  cleanups.push(() => service.close());
-  mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
-  for (const route of ['/api/items', '/api/items', '/missing', '/']) {
-    const res = await fetch(`${service.url}${route}`);
-    await res.arrayBuffer();
-  }
-  // /api/flaky answers 503 a quarter of the time: call it until one 5xx is counted (bounded).
-  for (let i = 0; i < 200 && mon.metrics.get(HTTP_METRICS.errors)?.series().length !== 1; i++) {
-    const res = await fetch(`${service.url}/api/flaky`);
-    await res.arrayBuffer();
-  }
-  await until(() => expect(mon.metrics.get('system.cpu')?.series().length).toBe(1));
-  return mon;
-}
-
 const missing = missingSystemDeps(PROMTOOL_BIN);
 const PROM_CLIENT_TOTAL_GAUGE_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
 
 describe.skipIf(missing !== undefined)(`promtool check metrics${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  it('accepts the demo exposition with no lint problem', async () => {
-    const mon = await demoMonitor();
+  it.each([[''], ['shop']])('accepts the full demo exposition (namespace %j) once the performance monitor has published', async (namespace) => {
+    const mon = await demoMonitor(cleanups, { namespace });
     const text = await renderPrometheusText(mon.metrics);
+    const ns = namespace === '' ? '' : `${namespace}_`;
     // The set must really be the full one, or an empty exposition would pass the lint.
-    for (const family of ['http_server_requests_total', 'http_server_errors_total', 'http_server_duration_seconds', 'http_server_connections', 'http_server_received_bytes_total', 'system_cpu_percent', 'system_memory_bytes', 'system_event_loop_delay_seconds']) {
-      expect(text).toContain(`# TYPE ${family} `);
+    for (const family of [
+      'http_server_requests_total',
+      'http_server_errors_total',
+      'http_server_duration_seconds',
+      'http_server_connections',
+      'http_server_received_bytes_total',
+      'system_cpu_percent',
+      'system_memory_bytes',
+      'system_event_loop_delay_seconds',
+      'perf_latency_seconds',
+      'perf_throughput_requests_per_second',
+      'perf_error_rate_ratio',
+      'perf_score',
+      'perf_sla_compliance_percent',
+    ]) {
+      expect(text).toContain(`# TYPE ${ns}${family} `);
     }
+    expect(text).toMatch(new RegExp(`^${ns}perf_latency_seconds\\{percentile="p95"\\} [0-9.e-]+$`, 'm'));
     const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
     // prom-client's three `_total` gauges, kept under its names for the stock Node.js dashboards
     // (docs/prometheus-names.md): the one lint accepted, for exactly these names.
@@ -86,8 +77,16 @@ describe.skipIf(missing !== undefined)(`promtool check metrics${missing === unde
     expect(check.stdout + check.stderr).toMatch(/_total/);
   });
 
+  it('rejects the quantile label on a gauge and an abbreviated unit, the two lints the perf gauges used to fail', () => {
+    const old = '# HELP perf_latency_seconds p\n# TYPE perf_latency_seconds gauge\nperf_latency_seconds{quantile="0.95"} 0.1\n' + '# HELP perf_throughput_req_s t\n# TYPE perf_throughput_req_s gauge\nperf_throughput_req_s 5\n';
+    const check = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: old, encoding: 'utf8', timeout: 20_000 });
+    expect(check.status).not.toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/quantile/);
+    expect(check.stdout + check.stderr).toMatch(/abbreviated units/);
+  });
+
   it('renders OpenMetrics of the same set ending in # EOF with counters typed without _total', async () => {
-    const mon = await demoMonitor();
+    const mon = await demoMonitor(cleanups);
     const om = await renderOpenMetrics(mon.metrics);
     expect(om.endsWith('# EOF\n')).toBe(true);
     expect(om).toMatch(/^# TYPE http_server_requests counter$/m);

@@ -49,7 +49,7 @@ const ALL_PARAMS = [...new Set(Object.values(ROUTES).flat()), 'token'];
 const RAW_GARBAGE = ['%zz', '%', '%0', '%00', '%C0%AF', '%C0%AE%C0%AE', '%ED%A0%80', '%ED%BF%BF', '%FF%FE', '%E2%82', '%F4%90%80%80', '%252e', '%2e%2e%2f', '..%2f', '%5c', '+', '%20', '=', ';', '%3D', '%26'];
 const NUMBERS = ['NaN', 'Infinity', '-Infinity', '1e309', '-1e309', '1e3', '0x10', '0b1', '1.5', '-0', '-1', '0', '00001', ' 1', '1 ', '9007199254740993', '99999999999999999999', '-9999999999999999', '', '1_000', String(T0), String(T0 + 5000), String(T0 - 1)];
 const WORDS = ['main', 'perf.latency', 'system.cpu', 'http.requests', 'response_time', 'nope', 'no.such.metric', '__proto__', 'constructor', 'toString', 'prototype', 'main2', 'a'.repeat(300)];
-const JSONISH = ['{"quantile":"0.95"}', '{"code":"200"}', '{}', '[]', 'null', '1', '"x"', '{"a":1}', '{"__proto__":"x"}', '{"constructor":"x"}', '{"quantile":"0.95","extra":"y"}', '{', '{"a":{"b":"c"}}'];
+const JSONISH = ['{"percentile":"p95"}', '{"code":"200"}', '{}', '[]', 'null', '1', '"x"', '{"a":1}', '{"__proto__":"x"}', '{"constructor":"x"}', '{"percentile":"p95","extra":"y"}', '{', '{"a":{"b":"c"}}'];
 const CHOICES = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count', 'p100', 'VALUE', 'json', 'csv', 'xml', 'JSON'];
 
 /** Any UTF-16 string, lone surrogates included. */
@@ -69,7 +69,7 @@ const queryString = fc
   .array(fc.tuple(paramName, paramValue, fc.boolean()), { maxLength: 6 })
   .map((pairs) => pairs.map(([n, v, eq]) => (eq ? `${n}=${v}` : n)).join('&'));
 /** A valid history query with one thing wrong: a value replaced, a parameter dropped or repeated. */
-const VALID_HISTORY: Record<string, string> = { metric: 'perf.latency', labels: wireEncode('{"quantile":"0.95"}'), stat: 'value', from: String(T0), to: String(T0 + 10_000), points: '5' };
+const VALID_HISTORY: Record<string, string> = { metric: 'perf.latency', labels: wireEncode('{"percentile":"p95"}'), stat: 'value', from: String(T0), to: String(T0 + 10_000), points: '5' };
 const mutatedHistory = fc
   .tuple(fc.constantFrom(...Object.keys(VALID_HISTORY)), fc.constantFrom('replace', 'drop', 'repeat'), paramValue)
   .map(([name, how, value]) => {

@@ -124,12 +124,12 @@ export function wireEncode(text: string): string {
 /** A test table: a plain gauge, a labelled gauge, a counter and a histogram, with history in the store. */
 export async function seedTable(registry: Registry, store: MetricStore, t0: number): Promise<void> {
   const cpu = registry.gauge('system.cpu');
-  const latency = registry.gauge('perf.latency', { labels: ['quantile'] });
+  const latency = registry.gauge('perf.latency', { labels: ['percentile'] });
   const requests = registry.counter('http.requests', { labels: ['code'] });
   const rt = registry.histogram('response_time');
   for (let i = 0; i < 10; i++) {
     cpu.set(i);
-    latency.set({ quantile: '0.95' }, 100 + i);
+    latency.set({ percentile: 'p95' }, 100 + i);
     requests.inc({ code: '200' }, i);
     rt.observe(i * 3);
     await flushTable(registry, store, t0 + i * 1000);

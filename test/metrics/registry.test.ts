@@ -4,6 +4,10 @@ import type { Counter } from '../../src/metrics/counter.js';
 import type { Gauge } from '../../src/metrics/gauge.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { newRegistry } from './table-fixture.js';
+import { COLLIDING_PAIRS, declare } from '../exposition/colliding-pairs.js';
+import { memoryLogger } from '../helpers.js';
+import { PerfGauges } from '../../src/performance/publish.js';
+import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 
 function codeOf(fn: () => unknown): [ErrorCode | undefined, string] {
   try {
@@ -78,6 +82,19 @@ describe('Registry', () => {
     expect(() => registry.gauge('loop.delay', { labels: ['quantile'] })).toThrow(MonitorError);
   });
 
+  it('replaces a restored metric declared now with another unit, so the exposed name follows the declaration', async () => {
+    const { registry, logger } = newRegistry();
+    // What a store written before the rename holds.
+    (registry.restoreMetric('perf.throughput', 'gauge', { unit: 'req/s' }) as Gauge).set(5);
+    new PerfGauges(registry);
+    expect(registry.get('perf.throughput')?.unit).toBe('requests_per_second');
+    const text = await renderPrometheusText(registry);
+    expect(text).not.toContain('req_s');
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'metric "perf.throughput" is now declared differently from the stored one: its stored values are dropped',
+    ]);
+  });
+
   it("keeps an owner's metrics its own: another declaration of them fails naming the owner, the owner's repeats succeed", () => {
     const { registry } = newRegistry();
     const owned = registry.own('instrument.http', ['http.server.requests'], () => registry.counter('http.server.requests', { labels: ['code'] }));
@@ -131,6 +148,47 @@ describe('Registry', () => {
     registry.histogram('rt', { unit: 'ms' });
     expect(codeOf(() => registry.gauge('rt_seconds_count'))[1]).toMatch(/exposed to Prometheus as "rt_seconds_count", which metric "rt"/);
     expect(registry.get('requests')).toBeUndefined();
+  });
+
+  it.each(COLLIDING_PAIRS)('refuses %o beside %o in either order, naming both: their OpenMetrics names collide', (a, b) => {
+    for (const [first, second] of [[a, b], [b, a]] as const) {
+      for (const namespace of [undefined, 'shop']) {
+        const registry = new Registry({ logger: memoryLogger(), ...(namespace === undefined ? {} : { namespace }) });
+        declare(registry, first);
+        const [code, message] = codeOf(() => declare(registry, second));
+        expect(code).toBe(ErrorCode.MetricConflict);
+        expect(message).toContain(`metric "${second.name}"`);
+        expect(message).toContain(`metric "${first.name}"`);
+        expect(message).toMatch(/rename one of them/);
+        expect(registry.get(second.name)).toBeUndefined();
+      }
+    }
+  });
+
+  it('says which OpenMetrics rule a family-name collision breaks', () => {
+    const { registry } = newRegistry();
+    registry.counter('hits_total');
+    expect(codeOf(() => registry.gauge('hits'))).toEqual([
+      ErrorCode.MetricConflict,
+      'metric "hits" (gauge) would be exposed with "hits" as its sample, which is the OpenMetrics family name of metric "hits_total" (counter); OpenMetrics parsers reject such a pair ("Clashing name"): rename one of them',
+    ]);
+  });
+
+  it('accepts names that only look alike: gauge x_info beside gauge x, gauge lat_p99 beside histogram lat', () => {
+    const { registry } = newRegistry();
+    registry.gauge('x').set(1);
+    registry.gauge('x_info').set(1);
+    registry.histogram('lat').observe(1);
+    registry.gauge('lat_p99').set(1);
+    registry.counter('a_total_count').inc();
+    expect(registry.metrics().map((m) => m.name)).toEqual(['monitor.series_dropped', 'x', 'x_info', 'lat', 'lat_p99', 'a_total_count']);
+  });
+
+  it.each([['shop_'], ['1shop'], ['shop-1'], ['_'], [42]])('refuses namespace %j with what is allowed', (namespace) => {
+    expect(codeOf(() => new Registry({ logger: memoryLogger(), namespace: namespace as string }))).toEqual([
+      ErrorCode.InvalidOption,
+      `invalid namespace ${typeof namespace === 'string' ? `"${namespace}"` : namespace}: it prefixes every exposed metric name (joined with "_"), so it is letters, digits, "_" and ":", not starting with a digit nor ending with "_", e.g. "shop"`,
+    ]);
   });
 
   it('counts overflow of the dropped-series counter itself without recursing', () => {

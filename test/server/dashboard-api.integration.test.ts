@@ -42,7 +42,7 @@ async function getJson<T>(url: string, headers?: Record<string, string>): Promis
 
 /** The main dashboard's gauges, as the performance monitor would write them. */
 function perfGauges(registry: import('../../src/metrics/registry.js').Registry) {
-  const latency = registry.gauge('perf.latency', { unit: 'ms', labels: ['quantile'] });
+  const latency = registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] });
   const throughput = registry.gauge('perf.throughput');
   const errorRate = registry.gauge('perf.error_rate');
   const cpu = registry.gauge('system.cpu');
@@ -85,9 +85,9 @@ describe('dashboard HTTP API', () => {
     const scores = { latency: 80, throughput: 90, error_rate: 100, resources: 70, overall: 85 };
     const f = await startDashboard({ sources: { alerts: async () => [alert], scores: () => scores } });
     const g = perfGauges(f.registry);
-    g.latency.set({ quantile: '0.5' }, 12);
-    g.latency.set({ quantile: '0.95' }, 48.5);
-    g.latency.set({ quantile: '0.99' }, 97);
+    g.latency.set({ percentile: 'p50' }, 12);
+    g.latency.set({ percentile: 'p95' }, 48.5);
+    g.latency.set({ percentile: 'p99' }, 97);
     g.throughput.set(1234);
     g.cpu.set(37.5);
     f.registry.gauge('system.memory').set(123_456_789);
@@ -160,16 +160,16 @@ describe('dashboard HTTP API', () => {
     const g = perfGauges(f.registry);
     // 100 points, one per second, value = second index.
     for (let i = 0; i < 100; i++) {
-      g.latency.set({ quantile: '0.95' }, i);
+      g.latency.set({ percentile: 'p95' }, i);
       await flushTable(f.registry, f.store, T0 + i * 1000);
     }
-    const labels = encodeURIComponent(JSON.stringify({ quantile: '0.95' }));
+    const labels = encodeURIComponent(JSON.stringify({ percentile: 'p95' }));
     // All of it in 10 buckets of 10 s: each bucket averages 10 consecutive values.
     const all = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0}&to=${T0 + 99_999}&points=10`);
     expect(all.status).toBe(200);
     expect(all.body.series).toHaveLength(1);
     const s = all.body.series[0]!;
-    expect(s).toMatchObject({ label: 'perf.latency', metric: 'perf.latency', labels: { quantile: '0.95' }, stat: 'value' });
+    expect(s).toMatchObject({ label: 'perf.latency', metric: 'perf.latency', labels: { percentile: 'p95' }, stat: 'value' });
     expect(s.points).toHaveLength(10);
     expect(s.points.map(([, v]) => v)).toEqual([4.5, 14.5, 24.5, 34.5, 44.5, 54.5, 64.5, 74.5, 84.5, 94.5]);
     // A sub-range: only points inside it, raw when they fit.
@@ -260,7 +260,7 @@ describe('dashboard HTTP API', () => {
       [`metric=perf.throughput&from=0&to=${30 * 86_400_000}`, 400, `from..to spans ${30 * 86_400_000} ms, longer than the longest allowed range, ${7 * 86_400_000} ms`],
       [`metric=perf.throughput&stat=p42`, 400, 'stat "p42" is not one of value, rate, p50, p95, p99, mean, count'],
       [`metric=perf.throughput&stat=p95`, 400, 'stat p95 applies to histograms; metric "perf.throughput" is a gauge (use value or rate)'],
-      [`metric=perf.latency&labels=quantile`, 400, 'labels must be a JSON object of label name to string value, e.g. {"quantile":"0.95"}'],
+      [`metric=perf.latency&labels=quantile`, 400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}'],
       [`metric=bad%20name`, 400, 'metric "bad name" is not a metric name'],
       [`dashboard=main&metric=perf.throughput`, 400, 'give exactly one of metric or dashboard'],
       [``, 400, 'give exactly one of metric or dashboard'],

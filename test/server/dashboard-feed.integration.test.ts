@@ -10,7 +10,7 @@ afterEach(runCleanups);
 type Frame = Extract<ServerMsg, { type: 'frame' }>;
 
 function perfGauges(f: Fixture) {
-  const latency = f.registry.gauge('perf.latency', { unit: 'ms', labels: ['quantile'] });
+  const latency = f.registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] });
   const throughput = f.registry.gauge('perf.throughput');
   const cpu = f.registry.gauge('system.cpu');
   return { latency, throughput, cpu };
@@ -52,7 +52,7 @@ describe('dashboard live feed', () => {
     const scores = { latency: 50, throughput: 100, error_rate: 100, resources: 90, overall: 80 };
     const f = await startDashboard({ config: { refresh_interval: 2500 }, sources: { alerts: async () => [alert], scores: () => scores } });
     const g = perfGauges(f);
-    g.latency.set({ quantile: '0.95' }, 42);
+    g.latency.set({ percentile: 'p95' }, 42);
     g.throughput.set(900);
     const client = await connectFeed(f.wsUrl);
     const hello = await client.next('connected');
@@ -81,7 +81,7 @@ describe('dashboard live feed', () => {
     expect(frame.alerts).toEqual([alert]);
     expect(frame.scores).toEqual(scores);
     expect(frame.metrics).toEqual({});
-    g.latency.set({ quantile: '0.95' }, 43.25);
+    g.latency.set({ percentile: 'p95' }, 43.25);
     f.clock.now += 2500;
     const second = await tickAndReceive(f, client);
     expect(second.dashboards.main!.response_time!.p95).toEqual([f.clock.now, 43.25]);

@@ -19,7 +19,7 @@ describe('dashboardsFrom', () => {
       'Memory:line',
       'Event-loop lag:line',
     ]);
-    expect(main.charts[0]!.series.map((s) => s.labels?.quantile)).toEqual(['0.5', '0.95', '0.99']);
+    expect(main.charts[0]!.series.map((s) => s.labels?.percentile)).toEqual(['p50', 'p95', 'p99']);
     expect(main.charts[3]!.series.map((s) => [s.label, s.metric, s.label_prefix, s.stat])).toEqual(
       ['2', '3', '4', '5'].map((c) => [`${c}xx`, 'http.server.requests', { code: c }, 'rate']),
     );
