@@ -16,13 +16,28 @@ describe('Router', () => {
   it('drops channels that are not enabled, from routing and escalation alike', () => {
     const r = new Router(alertingConfig({ channels: { email: { enabled: true } } }));
     expect(r.firstChannels('critical')).toEqual(['email']);
-    expect(r.escalation('critical')).toEqual({ channels: ['email'], intervalMs: 60_000 });
+    expect(r.escalation('critical')).toEqual({ channels: ['email'], intervalMs: 3_600_000 });
   });
 
   it('widens re-notifies with the policy channels, interval in seconds; no policy, no escalation', () => {
     const r = new Router(alertingConfig({ routing: { error: ['slack'] }, escalation_policy: { error: { channels: ['sms', 'email'], interval: 90 } } }));
     expect(r.escalation('error')).toEqual({ channels: ['slack', 'sms', 'email'], intervalMs: 90_000 });
     expect(r.escalation('critical')).toBeUndefined();
+  });
+
+  it('sends every severity to an enabled Alertmanager, whatever the routing table lists', () => {
+    const r = new Router(alertingConfig({ channels: { email: { enabled: true }, alertmanager: { enabled: true, urls: ['http://127.0.0.1:9093'] } } }));
+    expect(['critical', 'error', 'warning', 'info'].map((s) => r.firstChannels(s as 'info'))).toEqual([
+      ['email', 'alertmanager'],
+      ['email', 'alertmanager'],
+      ['alertmanager'],
+      ['alertmanager'],
+    ]);
+  });
+
+  it('re-notifies no faster than hourly by default (critical 1 h, error and warning 4 h)', () => {
+    const r = new Router(alertingConfig({ escalation_policy: undefined }));
+    expect(['critical', 'error', 'warning'].map((s) => r.escalation(s as 'info')?.intervalMs)).toEqual([3_600_000, 14_400_000, 14_400_000]);
   });
 
   it('suppresses inside the window only, and never when suppression is off', () => {
