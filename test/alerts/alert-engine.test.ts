@@ -91,7 +91,7 @@ describe('AlertEngine', () => {
           labels: { route: '</td><img src=x onerror=1>' },
           annotations: {},
           startedAt: clock.now,
-          generatorUrl: 'http://127.0.0.1:8080/',
+          generatorUrl: `http://127.0.0.1:8080/#alert=${alert.id}`,
         },
       });
     });
@@ -262,7 +262,7 @@ describe('AlertEngine', () => {
       expect(outbox.queued.map((q) => q.notification.id)).toEqual([`${alert.id}:firing`, `${alert.id}:renotify:1`, `${alert.id}:renotify:2`, `${alert.id}:resolved`]);
     });
 
-    it('uses the shipped policy: critical every 60 s, error every 300 s, warning every 600 s', async () => {
+    it('follows the policy: critical every 60 s, error every 300 s, warning every 600 s (the source design\'s intervals)', async () => {
       const { engine, outbox, clock, tickAt } = await setup({ config: alertingConfig({ suppression_enabled: false }) });
       await engine.sendAlert('critical', 'c', undefined, clock.now);
       await engine.sendAlert('error', 'e', undefined, clock.now);

@@ -16,7 +16,7 @@ describe('Router', () => {
   it('drops channels that are not enabled, from routing and escalation alike', () => {
     const r = new Router(alertingConfig({ channels: { email: { enabled: true } } }));
     expect(r.firstChannels('critical')).toEqual(['email']);
-    expect(r.escalation('critical')).toEqual({ channels: ['email'], intervalMs: 3_600_000 });
+    expect(r.escalation('critical')).toEqual({ channels: ['email'], intervalMs: 60_000 });
   });
 
   it('widens re-notifies with the policy channels, interval in seconds; no policy, no escalation', () => {
