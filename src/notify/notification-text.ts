@@ -15,10 +15,18 @@ export function severityTag(notification: Notification): string {
   return notification.reason === 'resolved' ? '[RESOLVED]' : `[${notification.alert.severity.toUpperCase()}]`;
 }
 
-/** `[CRITICAL] <title>` (re-notify: `… (still firing)`), on one line. */
+/** The severity prefix alerting's generated titles open with (`CRITICAL Alert: `), which the tag already says. */
+const TITLE_SEVERITY = /^(?:INFO|WARNING|ERROR|CRITICAL) Alert: /;
+
+/**
+ * `[CRITICAL] <title>` (re-notify: `… (still firing)`), on one line, with one severity: a
+ * generated title's own `CRITICAL Alert: ` prefix is dropped (it read `[CRITICAL] CRITICAL Alert: …`).
+ */
 export function headline(notification: Notification): string {
   const still = notification.reason === 'renotify' ? ' (still firing)' : '';
-  return `${severityTag(notification)} ${oneLine(notification.alert.title)}${still}`;
+  const title = oneLine(notification.alert.title);
+  const text = title.replace(TITLE_SEVERITY, '');
+  return `${severityTag(notification)} ${text === '' ? title : text}${still}`;
 }
 
 /** Line breaks and other control characters folded into single spaces. */
