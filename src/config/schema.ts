@@ -351,6 +351,8 @@ const alertmanagerChannelSchema = z
     enabled: bool().default(false),
     /** Alertmanager base URLs (each one of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
     urls: listOf(expecting(z.string(), 'a string'), 'a list of http(s) URLs').default(() => []),
+    /** How often firing alerts are re-sent, ms (Prometheus's `--rules.alert.resend-delay`); they expire in Alertmanager after 4 missed re-sends. */
+    resend_interval: timerMs().default(60_000),
     /** The `instance` label of every alert that has none; '' = `<hostname>:<dashboard port>` (the bound port when it is 0). */
     instance: expecting(z.string().max(1000), 'a string of at most 1000 characters').default(''),
     /** Labels added to every alert that does not set them (Prometheus's `external_labels`), e.g. `{"cluster": "eu-1"}`. */
