@@ -355,7 +355,7 @@ function openOutbox(
 ): Outbox {
   const am = config.alerting.channels.alertmanager;
   const alertmanager = (): AlertmanagerChannel =>
-    new AlertmanagerChannel({ urls: am.urls, resendIntervalMs: am.resend_interval, instance: () => dashboard.instance(), externalLabels: am.external_labels, current: (fp) => firing.get(fp) });
+    new AlertmanagerChannel({ urls: am.urls, resendIntervalMs: am.resend_interval, instance: () => dashboard.instance(), externalLabels: am.external_labels ?? {}, current: (fp) => firing.get(fp) });
   const channels = createChannels(config.alerting, {
     extra: [...(am.enabled ? [alertmanager()] : []), ...extra],
     externalUrl: `http://${config.dashboard.host}:${config.dashboard.port}`,

@@ -355,11 +355,11 @@ const alertmanagerChannelSchema = z
     resend_interval: timerMs().default(60_000),
     /** The `instance` label of every alert that has none; '' = `<hostname>:<dashboard port>` (the bound port when it is 0). */
     instance: expecting(z.string().max(1000), 'a string of at most 1000 characters').default(''),
-    /** Labels added to every alert that does not set them (Prometheus's `external_labels`), e.g. `{"cluster": "eu-1"}`. */
+    /** Labels added to every alert that does not set them (Prometheus's `external_labels`), e.g. `{"cluster": "eu-1"}`. Default none. */
     external_labels: expecting(
       z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string().min(1).max(1000)),
       'an object of label name (letters, digits, "_", not starting with a digit) to a non-empty string',
-    ).default(() => ({})),
+    ).optional(),
   })
   .superRefine((alertmanager, ctx) => {
     if (!alertmanager.enabled) return;
