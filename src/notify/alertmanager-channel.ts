@@ -6,7 +6,8 @@
  * Each alert is `{labels, annotations, startsAt, endsAt, generatorURL}`. Labels: `externalLabels`
  * (like Prometheus's `external_labels`) and `instance` (default `<hostname>:<dashboard port>`), under
  * the alert's own labels, then `alertname` (its `alertname` label: the rule, SLA or threshold name;
- * else `manual` for a `send_alert` alert, else its title) and `severity`. So two monitors raising the same rule are two alerts, and
+ * else its title without the `CRITICAL Alert: ` prefix: name a `send_alert` alert with an
+ * `alertname` label) and `severity`. So two monitors raising the same rule are two alerts, and
  * Alertmanager's standard inhibit rule (`equal: [alertname, instance]`) matches. Annotations are
  * `summary` (title), `description` (message), `source`, plus the alert's own. The label set is the
  * alert's identity in Alertmanager, so the firing and the resolved notification of one alert carry
@@ -28,6 +29,7 @@
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
 import { agentFor, post, redactUrl } from '../http/post.js';
+import { oneLine, withoutSeverity } from './notification-text.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
 /** Options of {@link AlertmanagerChannel}; defaults in each field's doc. */
@@ -81,13 +83,14 @@ function cleanLabels(source: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** The `alertname` of a `send_alert` alert whose labels name none (its message is no name). */
-export const MANUAL_ALERTNAME = 'manual';
-
-/** Its `alertname` label (rules and signals set it: the rule, SLA or threshold name), else a name by source. */
+/**
+ * Its `alertname` label (rules and signals set it: the rule, SLA or threshold name; a `send_alert`
+ * caller may), else its title without the severity prefix. Not one constant name for every
+ * unnamed alert: with the standard inhibit rule (`equal: [alertname, instance]`) any critical one
+ * would inhibit every unnamed warning.
+ */
 export function alertName(alert: NotifiedAlert): string {
-  if (alert.labels.alertname) return alert.labels.alertname;
-  return alert.source === 'api' ? MANUAL_ALERTNAME : alert.title;
+  return alert.labels.alertname || withoutSeverity(oneLine(alert.title));
 }
 
 /**

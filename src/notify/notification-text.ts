@@ -24,9 +24,13 @@ const TITLE_SEVERITY = /^(?:INFO|WARNING|ERROR|CRITICAL) Alert: /;
  */
 export function headline(notification: Notification): string {
   const still = notification.reason === 'renotify' ? ' (still firing)' : '';
-  const title = oneLine(notification.alert.title);
+  return `${severityTag(notification)} ${withoutSeverity(oneLine(notification.alert.title))}${still}`;
+}
+
+/** A title without the `CRITICAL Alert: ` prefix alerting's generated titles open with (unchanged if that is all it is). */
+export function withoutSeverity(title: string): string {
   const text = title.replace(TITLE_SEVERITY, '');
-  return `${severityTag(notification)} ${text === '' ? title : text}${still}`;
+  return text === '' ? title : text;
 }
 
 /** Line breaks and other control characters folded into single spaces. */

@@ -83,11 +83,15 @@ describe('AlertmanagerChannel', () => {
     expect(posted(a)[0]!.labels).toEqual({ alertname: 'High latency', ok: 'y', severity: 'critical' });
   });
 
-  it('names a send_alert alert without an alertname "manual", never after its message', async () => {
+  it('names an alert without an alertname label by its title without the severity prefix, so critical and warning can match', async () => {
     const a = await receiver();
     const ch = channel({ urls: [a.url] });
     await ch.send(notification('firing', { source: 'api', title: 'CRITICAL Alert: disk full on db-1', labels: {} }));
-    expect(posted(a)[0]!.labels).toEqual({ alertname: 'manual', severity: 'critical' });
+    await ch.send(notification('firing', { id: 'alert-2', fingerprint: 'fp-2', severity: 'warning', source: 'api', title: 'WARNING Alert: disk full on db-1', labels: {} }, 'n-2'));
+    expect([posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels]).toEqual([
+      { alertname: 'disk full on db-1', severity: 'critical' },
+      { alertname: 'disk full on db-1', severity: 'warning' },
+    ]);
   });
 
   it('adds instance and external labels under the alert\'s own labels', async () => {
