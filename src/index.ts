@@ -358,7 +358,7 @@ function openOutbox(
     new AlertmanagerChannel({ urls: am.urls, resendIntervalMs: am.resend_interval, instance: () => dashboard.instance(), externalLabels: am.external_labels ?? {}, current: (fp) => firing.get(fp) });
   const channels = createChannels(config.alerting, {
     extra: [...(am.enabled ? [alertmanager()] : []), ...extra],
-    externalUrl: `http://${config.dashboard.host}:${config.dashboard.port}`,
+    externalUrl: () => dashboard.url(),
   });
   const { max_attempts, retry_initial, retry_max, retry_after_max } = config.alerting.delivery;
   return Outbox.open({
