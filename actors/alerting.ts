@@ -35,6 +35,7 @@
 import { type Alert, toAlertView } from '../src/alerts/alert.js';
 import { AlertEngine, type EvaluationSummary, type RuleStatus } from '../src/alerts/alert-engine.js';
 import { AlertStore } from '../src/alerts/alert-store.js';
+import type { FiringAlerts } from '../src/alerts/firing-alerts.js';
 import type { AlertRule, RuleInput } from '../src/alerts/rule.js';
 import type { Severity } from '../src/alerts/severity.js';
 import type { AlertSignal } from '../src/alerts/signal.js';
@@ -118,8 +119,10 @@ export interface AlertingArgs {
    * that timeline too: after a step it lasts the time it was set for.
    */
   clock?: MonitorClock;
-  /** Link back to the dashboard, put in notifications. */
-  dashboardUrl?: string;
+  /** The dashboard's address, or a function giving it once it listens; notifications link to their alert there. */
+  dashboardUrl?: string | (() => string | undefined);
+  /** Where channels read firing alerts' latest state (each incarnation attaches its engine). */
+  firing?: FiringAlerts;
   /**
    * Signals from the tree's watchers. Each incarnation attaches at init and gets every
    * condition's newest state replayed, so a transition sent while alerting was down is not lost.
@@ -210,7 +213,12 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     if (args.config.alert_enabled) ctx.interval(args.config.check_interval, { type: 'evaluate' });
     ctx.interval(tick, { type: 'tick' });
     // Replayed signals arrive as casts, after init, in the order they changed.
-    const detach = args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
+    const detachSignals = args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
+    const detachFiring = args.firing?.attach((fingerprint) => engine.firingNotified(fingerprint)) ?? (() => undefined);
+    const detach = () => {
+      detachSignals();
+      detachFiring();
+    };
     return { engine, store, detach, now, logged: new Set() };
   },
 

@@ -56,6 +56,8 @@ export interface DashboardArgs {
   wsLimits?: Partial<WsLimits>;
   /** The page's directory (default `<package root>/src/dashboard-page`). */
   pageDir?: string;
+  /** Told where the server listens once it does (e.g. the bound port when configured as 0). */
+  onListening?: (address: ServerAddress) => void;
   /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
   sourceTimeoutMs?: number;
   /** Client deadlines (slow clients get a 408); defaults in `DEFAULT_HTTP_TIMEOUTS` of `src/server/http-server.ts`. */
@@ -99,6 +101,7 @@ export const dashboard: Behaviour<State, DashboardProtocol, DashboardArgs> = {
     if (args.config.real_time_enabled) ctx.interval(args.config.refresh_interval, { type: 'tick' });
     ctx.interval(args.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, { type: 'heartbeat' });
     log.info({ url: address.url }, 'dashboard listening');
+    args.onListening?.(address);
     return { server };
   },
 

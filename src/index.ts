@@ -8,6 +8,7 @@ import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from '../actors/das
 import { MONITOR_SUP_NAME, startMonitorSup } from '../actors/monitor-sup.js';
 import { PERFORMANCE_MONITOR_NAME, type PerformanceMonitorProtocol, performanceMonitor } from '../actors/performance-monitor.js';
 import { type AlertingClient, alertingClient } from './alerts/alerting-client.js';
+import { FiringAlerts } from './alerts/firing-alerts.js';
 import type { RuleInput } from './alerts/rule.js';
 import type { AlertSink } from './alerts/signal.js';
 import { SignalRelay } from './alerts/signal-relay.js';
@@ -36,6 +37,7 @@ import { instrumentMcp, type McpInstrumentOptions, type McpProtocolLike, type Mc
 import { ProcessSource } from './sources/process-source.js';
 import type { MetricSource } from './sources/source.js';
 import { AlertmanagerChannel } from './notify/alertmanager-channel.js';
+import { DashboardAddress } from './notify/dashboard-address.js';
 import { channelRedactor, createChannels } from './notify/create-channels.js';
 import { Outbox } from './notify/outbox.js';
 import type { NotificationChannel } from './notify/types.js';
@@ -201,9 +203,16 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   }
   const system = new OtpSystem({ logger: log });
   const derived = new DerivedValues();
+  const dashboardAddress = new DashboardAddress({
+    enabled: config.dashboard.dashboard_enabled,
+    host: config.dashboard.host,
+    port: config.dashboard.port,
+    instance: config.alerting.channels.alertmanager.instance,
+  });
+  const firingAlerts = new FiringAlerts();
   let outbox: Outbox;
   try {
-    outbox = openOutbox(config, store, registry, log, options.channels ?? [], clock);
+    outbox = openOutbox(config, store, registry, log, options.channels ?? [], clock, dashboardAddress, firingAlerts);
   } catch (err) {
     system.close();
     await store.close();
@@ -224,14 +233,14 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const signals = new SignalRelay();
   const alertSink: AlertSink = (signal) => signals.send(signal);
   const exposition = (accept: string | undefined) => renderExposition(registry, accept);
-  const dashboardUrl = `http://${config.dashboard.host}:${config.dashboard.port}/`;
+  const dashboardUrl = () => dashboardAddress.url();
   const children: ChildSpec[] = [
     workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME }),
     workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink, clock }, { name: PERFORMANCE_MONITOR_NAME }),
     workerChild(
       ALERTING_NAME,
       alerting,
-      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, signals, clock },
+      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, firing: firingAlerts, signals, clock },
       { name: ALERTING_NAME },
     ),
     ...(config.dashboard.dashboard_enabled
@@ -239,7 +248,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs() },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
             { name: DASHBOARD_NAME },
           ),
         ]
@@ -335,11 +344,22 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
 }
 
 /** The outbox over the enabled channels of `alerting.json` (plus Alertmanager and the caller's). */
-function openOutbox(config: Config, store: MetricStore, registry: Registry, log: Logger, extra: readonly NotificationChannel[], clock: MonitorClock): Outbox {
+function openOutbox(
+  config: Config,
+  store: MetricStore,
+  registry: Registry,
+  log: Logger,
+  extra: readonly NotificationChannel[],
+  clock: MonitorClock,
+  dashboard: DashboardAddress,
+  firing: FiringAlerts,
+): Outbox {
   const am = config.alerting.channels.alertmanager;
+  const alertmanager = (): AlertmanagerChannel =>
+    new AlertmanagerChannel({ urls: am.urls, resendIntervalMs: am.resend_interval, instance: () => dashboard.instance(), externalLabels: am.external_labels ?? {}, current: (fp) => firing.get(fp) });
   const channels = createChannels(config.alerting, {
-    extra: [...(am.enabled ? [new AlertmanagerChannel({ urls: am.urls })] : []), ...extra],
-    externalUrl: `http://${config.dashboard.host}:${config.dashboard.port}`,
+    extra: [...(am.enabled ? [alertmanager()] : []), ...extra],
+    externalUrl: () => dashboard.url(),
   });
   const { max_attempts, retry_initial, retry_max, retry_after_max } = config.alerting.delivery;
   return Outbox.open({

@@ -102,8 +102,11 @@ export function startPrometheus(options: { targets?: string[]; remoteWriteReceiv
   );
 }
 
-/** Starts a single Alertmanager with a receiver that sends nowhere. */
-export function startAlertmanager(): Promise<RunningServer> {
+/**
+ * Starts a single Alertmanager with a receiver that sends nowhere; `extraConfig` (YAML, e.g.
+ * `inhibit_rules:`) is appended to its config.
+ */
+export function startAlertmanager(extraConfig = ''): Promise<RunningServer> {
   return run(
     ALERTMANAGER_BIN,
     (dir, port) => [
@@ -116,7 +119,7 @@ export function startAlertmanager(): Promise<RunningServer> {
     (dir) => {
       fs.writeFileSync(
         path.join(dir, 'alertmanager.yml'),
-        'route:\n  receiver: none\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: none\n',
+        `route:\n  receiver: none\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: none\n${extraConfig}`,
       );
     },
   );

@@ -41,7 +41,7 @@ import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import { formatLabels } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
-import type { ChannelName, DeadLetter, Notification, OutboxPort } from '../notify/types.js';
+import type { ChannelName, DeadLetter, Notification, NotifiedAlert, OutboxPort } from '../notify/types.js';
 import type { AlertView } from '../protocol.js';
 import { type Alert, alertTitle, toAlertView, toNotifiedAlert } from './alert.js';
 import { checkAlertRequest, checkSignal } from './alert-input.js';
@@ -88,8 +88,12 @@ export interface AlertEngineOptions {
   store: AlertStore;
   outbox: OutboxPort;
   log: Logger;
-  /** Link back to the dashboard, put in every notification. */
-  dashboardUrl?: string;
+  /**
+   * The dashboard's address (e.g. `http://127.0.0.1:8080`), or a function giving it once known (the
+   * dashboard's bound port when configured as 0); each notification links to its alert there
+   * (`<address>/#alert=<id>`). Default: no link.
+   */
+  dashboardUrl?: string | (() => string | undefined);
   /**
    * How the steady `now` the methods take relates to wall time (see src/clock.ts): alerts carry
    * stamps, silences' wall times are converted on input. Default {@link SAME_TIMELINE}.
@@ -310,7 +314,8 @@ export class AlertEngine {
         title: alertTitle(signal.severity, signal.key),
         message: signal.message,
         source: signal.source,
-        labels,
+        // The watched condition's name (`sla.uptime`, `latency.p95`) is the alert's name, as a rule's is.
+        labels: { alertname: signal.key, ...labels },
         annotations: signal.annotations ?? {},
         ...(signal.value === undefined ? {} : { value: signal.value }),
         ...(signal.threshold === undefined ? {} : { threshold: signal.threshold }),
@@ -339,6 +344,15 @@ export class AlertEngine {
         return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: this.#time.stampAt(i.activeSince) };
       });
     return [...pending, ...this.activeAlerts().map(toAlertView)];
+  }
+
+  /**
+   * The firing alert with this fingerprint as channels see it, in its latest state (a rule alert's
+   * annotations rendered with the last evaluated value): what the Alertmanager channel re-sends.
+   */
+  firingNotified(fingerprint: string): NotifiedAlert | undefined {
+    const alert = this.#firing.get(fingerprint);
+    return alert === undefined ? undefined : toNotifiedAlert(alert, this.#link(alert));
   }
 
   /** Every alert held: firing, and resolved ones until `alert_timeout`. */
@@ -430,7 +444,12 @@ export class AlertEngine {
     for (const instance of this.#evaluator.instances()) {
       const alert = this.#firing.get(instance.fingerprint);
       if (alert !== undefined && instance.lastTrueAt === now) {
+        // The text follows the value (`{{ $value }}` rendered again), in memory: the next
+        // notification or Alertmanager re-send carries it; a restart renders it again.
+        const fields = ruleAlertFields(this.#evaluator.get(instance.rule)!, instance);
         alert.value = instance.value;
+        alert.message = fields.message;
+        alert.annotations = fields.annotations;
         alert.lastSeenAt = this.#time.stampAt(now);
       }
     }
@@ -580,11 +599,13 @@ export class AlertEngine {
       const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
       const changed =
         existing.message !== fields.message ||
+        JSON.stringify(existing.annotations) !== JSON.stringify(fields.annotations) ||
         existing.severity !== fields.severity ||
         (fields.value !== undefined && existing.value !== fields.value) ||
         (fields.threshold !== undefined && existing.threshold !== fields.threshold);
       existing.lastSeenAt = this.#time.stampAt(now);
       existing.message = fields.message;
+      existing.annotations = fields.annotations;
       existing.severity = fields.severity;
       if (fields.value !== undefined) existing.value = fields.value;
       if (fields.threshold !== undefined) existing.threshold = fields.threshold;
@@ -753,8 +774,15 @@ export class AlertEngine {
     return true;
   }
 
+  /** The alert's address on the dashboard, when the dashboard's is known. */
+  #link(alert: Alert): string | undefined {
+    const { dashboardUrl } = this.#opts;
+    const base = typeof dashboardUrl === 'function' ? dashboardUrl() : dashboardUrl;
+    return base === undefined || base === '' ? undefined : `${base.replace(/\/+$/, '')}/#alert=${encodeURIComponent(alert.id)}`;
+  }
+
   async #enqueue(alert: Alert, reason: Notification['reason'], id: string, channels: ChannelName[], now: number): Promise<boolean> {
-    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#opts.dashboardUrl), createdAt: this.#time.stampAt(now) };
+    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#link(alert)), createdAt: this.#time.stampAt(now) };
     try {
       await this.#opts.outbox.enqueue(notification, channels);
     } catch (err) {

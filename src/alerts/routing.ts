@@ -6,6 +6,10 @@
  * the policy's: the re-notify widens the set. A severity the policy leaves out is not re-notified.
  * Only channels `enabled` in config are ever used.
  *
+ * The `alertmanager` channel, when enabled, gets every alert's first notification whatever
+ * `routing` says: Alertmanager does its own routing, grouping and repeating, so the table is for
+ * the direct channels (it re-sends firing alerts itself; see `AlertmanagerChannel`).
+ *
  * Suppression (`suppression_enabled`): a new firing notification of a fingerprint is held back
  * while the last notification of that fingerprint is less than `suppression_window` ms old, so an
  * alert that resolves and fires again (a flap), or an API alert sent again after it was cleared,
@@ -29,7 +33,8 @@ export class Router {
   constructor(config: AlertingConfig) {
     const enabled = (names: readonly ChannelName[]): ChannelName[] => names.filter((name) => config.channels[name].enabled);
     for (const severity of config.severity_levels) {
-      const first = enabled(config.routing[severity]);
+      const routed = enabled(config.routing[severity]);
+      const first = config.channels.alertmanager.enabled ? union(routed, ['alertmanager']) : routed;
       this.#first.set(severity, first);
       const step = config.escalation_policy[severity];
       if (step !== undefined) {

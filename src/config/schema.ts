@@ -25,8 +25,12 @@
  *   error. `webhook` (generic, Alertmanager v4 payload) and `alertmanager` (`/api/v2/alerts`) are
  *   added channels; email gains SMTP settings and SMS the Twilio settings it needs.
  * - `escalation_policy` is an object keyed by severity; `interval` stays in SECONDS, as in the
- *   source (`{critical, [email, sms, slack], 60}` is 60 s between re-notifications). A severity
+ *   source (`{critical, [email, sms, slack], 60}` is 60 s between re-notifications). The defaults
+ *   are 1 h (critical) and 4 h (error, warning), like Alertmanager's `repeat_interval`, not the
+ *   source's 60/300/600 s (a critical alert re-notified 12 times in 11 minutes). A severity
  *   missing from the policy is not escalated.
+ * - With the `alertmanager` channel enabled, every alert goes to it whatever `routing` says:
+ *   Alertmanager routes; `routing` and `escalation_policy` are for the direct channels.
  * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
  *   after 1 ms instead.
  * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation`, `on_corrupt`, `namespace` (monitoring); `window`, `slas`, `event_loop_threshold`
@@ -356,6 +360,15 @@ const alertmanagerChannelSchema = z
     enabled: bool().default(false),
     /** Alertmanager base URLs (each one of an HA cluster); alerts go to `<url>/api/v2/alerts`. */
     urls: listOf(expecting(z.string(), 'a string'), 'a list of http(s) URLs').default(() => []),
+    /** How often firing alerts are re-sent, ms (Prometheus's `--rules.alert.resend-delay`); they expire in Alertmanager after 4 missed re-sends. */
+    resend_interval: timerMs().default(60_000),
+    /** The `instance` label of every alert that has none; '' = `<hostname>:<dashboard port>` (the bound port when it is 0). */
+    instance: expecting(z.string().max(1000), 'a string of at most 1000 characters').default(''),
+    /** Labels added to every alert that does not set them (Prometheus's `external_labels`), e.g. `{"cluster": "eu-1"}`. Default none. */
+    external_labels: expecting(
+      z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string().min(1).max(1000)),
+      'an object of label name (letters, digits, "_", not starting with a digit) to a non-empty string',
+    ).optional(),
   })
   .superRefine((alertmanager, ctx) => {
     if (!alertmanager.enabled) return;
@@ -456,9 +469,9 @@ export const alertingSchema = z
     routing: routingSchema.prefault({}),
     /** Per severity: channels to notify and the re-notify interval in SECONDS. */
     escalation_policy: escalationPolicySchema.default((): z.output<typeof escalationPolicySchema> => ({
-      critical: { channels: ['email', 'sms', 'slack'], interval: 60 },
-      error: { channels: ['email', 'slack'], interval: 300 },
-      warning: { channels: ['slack'], interval: 600 },
+      critical: { channels: ['email', 'sms', 'slack'], interval: 3600 },
+      error: { channels: ['email', 'slack'], interval: 14_400 },
+      warning: { channels: ['slack'], interval: 14_400 },
     })),
     /** Hold back a new firing notification of an alert (same fingerprint) within `suppression_window` of the last one. */
     suppression_enabled: bool().default(true),

@@ -3,15 +3,20 @@
  * Alertmanager. An HA cluster of Alertmanagers deduplicates among its peers, but only alerts each
  * peer received: a client must send every alert to every peer (as Prometheus does), never pick one.
  *
- * Each alert is `{labels, annotations, startsAt, endsAt, generatorURL}`: labels are the alert's
- * own plus `alertname` (its `alertname` label, else its title) and `severity`; annotations are
+ * Each alert is `{labels, annotations, startsAt, endsAt, generatorURL}`. Labels: `externalLabels`
+ * (like Prometheus's `external_labels`) and `instance` (default `<hostname>:<dashboard port>`), under
+ * the alert's own labels, then `alertname` (its `alertname` label: the rule, SLA or threshold name;
+ * else its title without the `CRITICAL Alert: ` prefix: name a `send_alert` alert with an
+ * `alertname` label) and `severity`. So two monitors raising the same rule are two alerts, and
+ * Alertmanager's standard inhibit rule (`equal: [alertname, instance]`) matches. Annotations are
  * `summary` (title), `description` (message), `source`, plus the alert's own. The label set is the
- * alert's identity in Alertmanager, so the firing and the resolved notification of one alert
- * carry the same labels.
+ * alert's identity in Alertmanager, so the firing and the resolved notification of one alert carry
+ * the same labels.
  *
  * Alertmanager resolves an alert by itself once its `endsAt` passes, so a client must re-send
  * while the alert fires. This channel re-sends every firing alert it was told about every
- * `resendIntervalMs` (default 60 s, Prometheus's `--rules.alert.resend-delay`), with `endsAt`
+ * `resendIntervalMs` (default 60 s, Prometheus's `--rules.alert.resend-delay`), in its latest state
+ * when `current` can tell it (annotations rendered with the current value), with `endsAt`
  * four intervals ahead (as Prometheus does), until the resolved notification, which carries
  * `endsAt` = the time it resolved. POST rounds (sends and re-sends) go out one at a time, in
  * order, so a re-send can never reach an Alertmanager after the resolution and re-fire the alert.
@@ -24,6 +29,7 @@
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
 import { agentFor, post, redactUrl } from '../http/post.js';
+import { oneLine, withoutSeverity } from './notification-text.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
 /** Options of {@link AlertmanagerChannel}; defaults in each field's doc. */
@@ -36,6 +42,19 @@ export interface AlertmanagerChannelOptions {
   timeoutMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
+  /**
+   * The `instance` label of alerts that have none. A function is asked at each POST until it
+   * returns a value (e.g. the dashboard's port once it listens), which is then kept: an alert's
+   * labels must not change while it fires. Until then alerts wait (a retryable failure). Default none.
+   */
+  instance?: string | (() => string | undefined);
+  /** Labels added to alerts that do not set them, e.g. `{cluster: 'eu-1'}`. Default none. */
+  externalLabels?: Readonly<Record<string, string>>;
+  /**
+   * A firing alert's latest state by fingerprint (its value moved since it was notified), so
+   * re-sends carry the current annotations. Default: re-send what was notified.
+   */
+  current?: (fingerprint: string) => NotifiedAlert | undefined;
 }
 
 /** One alert as Alertmanager's API v2 `postableAlert`. */
@@ -64,9 +83,22 @@ function cleanLabels(source: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** The Alertmanager form of an alert; `endsAt` is given for resolved ones and for firing ones. */
-export function toPostableAlert(alert: NotifiedAlert, endsAt: number): PostableAlert {
-  const labels = { ...cleanLabels(alert.labels), alertname: alert.labels.alertname || alert.title, severity: alert.severity };
+/**
+ * Its `alertname` label (rules and signals set it: the rule, SLA or threshold name; a `send_alert`
+ * caller may), else its title without the severity prefix. Not one constant name for every
+ * unnamed alert: with the standard inhibit rule (`equal: [alertname, instance]`) any critical one
+ * would inhibit every unnamed warning.
+ */
+export function alertName(alert: NotifiedAlert): string {
+  return alert.labels.alertname || withoutSeverity(oneLine(alert.title));
+}
+
+/**
+ * The Alertmanager form of an alert; `endsAt` is given for resolved ones and for firing ones.
+ * @param extra labels under the alert's own (external labels, `instance`)
+ */
+export function toPostableAlert(alert: NotifiedAlert, endsAt: number, extra: Readonly<Record<string, string>> = {}): PostableAlert {
+  const labels = { ...cleanLabels(extra), ...cleanLabels(alert.labels), alertname: alertName(alert), severity: alert.severity };
   const annotations = { summary: alert.title, description: alert.message, source: alert.source, ...alert.annotations };
   return {
     labels,
@@ -85,6 +117,9 @@ export class AlertmanagerChannel implements NotificationChannel {
   readonly #resendMs: number;
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  #instance: string | (() => string | undefined) | undefined;
+  readonly #externalLabels: Record<string, string>;
+  readonly #current: ((fingerprint: string) => NotifiedAlert | undefined) | undefined;
   /** Notification id → indexes of the targets that have not accepted it yet. */
   readonly #partial = new Map<string, Set<number>>();
   /** Firing alerts by fingerprint, re-sent every interval. */
@@ -122,6 +157,32 @@ export class AlertmanagerChannel implements NotificationChannel {
     this.#resendMs = options.resendIntervalMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    if (options.instance !== undefined && typeof options.instance !== 'string' && typeof options.instance !== 'function') {
+      throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: instance must be a string or a function, got ${typeof options.instance}`);
+    }
+    this.#instance = options.instance === '' ? undefined : options.instance;
+    this.#externalLabels = { ...(options.externalLabels ?? {}) };
+    for (const [name, value] of Object.entries(this.#externalLabels)) {
+      if (!LABEL_NAME.test(name) || typeof value !== 'string' || value === '') {
+        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: externalLabels.${name} must be a label name (letters, digits, "_") with a non-empty string value`);
+      }
+    }
+    this.#current = options.current;
+  }
+
+  /** External labels and `instance`, or undefined while the instance is not known yet. */
+  #extraLabels(): Record<string, string> | undefined {
+    if (this.#instance === undefined) return this.#externalLabels;
+    if (typeof this.#instance === 'string') return { ...this.#externalLabels, instance: this.#instance };
+    let instance: string | undefined;
+    try {
+      instance = this.#instance();
+    } catch {
+      instance = undefined;
+    }
+    if (instance === undefined || instance === '') return undefined;
+    this.#instance = instance;
+    return { ...this.#externalLabels, instance };
   }
 
   /** Alerts currently re-sent as firing. */
@@ -143,8 +204,10 @@ export class AlertmanagerChannel implements NotificationChannel {
     const resolved = notification.reason === 'resolved' || alert.status === 'resolved';
     if (resolved) this.#firing.delete(alert.fingerprint);
     else this.#track(alert);
+    const extra = this.#extraLabels();
+    if (extra === undefined) throw new DeliveryError('alertmanager: the instance label is not known yet (the dashboard is not listening yet)', { retryable: true, retryAfterMs: 500 });
     const endsAt = resolved ? (alert.resolvedAt ?? this.#now()) : this.#now() + 4 * this.#resendMs;
-    const body = JSON.stringify([toPostableAlert(alert, endsAt)]);
+    const body = JSON.stringify([toPostableAlert(alert, endsAt, extra)]);
     const todo = this.#partial.get(notification.id) ?? new Set(this.#targets.keys());
     const failures = await this.#postTo([...todo], body);
     if (failures.length === 0) {
@@ -193,8 +256,20 @@ export class AlertmanagerChannel implements NotificationChannel {
       this.#timer = undefined;
       return;
     }
+    const extra = this.#extraLabels();
+    if (extra === undefined) return;
     const endsAt = this.#now() + 4 * this.#resendMs;
-    const body = JSON.stringify([...this.#firing.values()].map((a) => toPostableAlert(a, endsAt)));
+    const alerts = [...this.#firing.values()].map((a) => {
+      let latest: NotifiedAlert | undefined;
+      try {
+        latest = this.#current?.(a.fingerprint);
+      } catch {
+        latest = undefined;
+      }
+      // Only the same alert (same id): a fingerprint that resolved and fired again is another alert.
+      return toPostableAlert(latest !== undefined && latest.id === a.id && latest.status === 'firing' ? latest : a, endsAt, extra);
+    });
+    const body = JSON.stringify(alerts);
     // Best effort: a missed re-send is repeated next interval, well before endsAt passes.
     await this.#postTo([...this.#targets.keys()], body);
   }

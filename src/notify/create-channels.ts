@@ -20,8 +20,8 @@ import { WebhookChannel } from './webhook-channel.js';
 export interface CreateChannelsOptions {
   /** Channels built elsewhere (the Alertmanager channel, a custom one), added as they are. Default none. */
   extra?: readonly NotificationChannel[];
-  /** The webhook payload's `externalURL` (where the dashboard is). Default `''`. */
-  externalUrl?: string;
+  /** The webhook payload's `externalURL` (where the dashboard is), or a function giving it once known. Default `''`. */
+  externalUrl?: string | (() => string | undefined);
 }
 
 /**

@@ -2,11 +2,16 @@
  * Email through nodemailer's SMTP transport: one SMTP session per notification (no pool: alert
  * mail is rare, and a session per send means nothing stays open between sends).
  *
- * The message: `Subject: [CRITICAL] <title>`, a text part and an HTML part (every alert field
+ * The message: `Subject: [CRITICAL] <title>` (one severity: see `headline`), a text part and an HTML part (every alert field
  * HTML-escaped; a generator URL becomes a link only if it is http(s)), the notification id in an
  * `X-Erlmcp-Notification-Id` header and in a deterministic `Message-ID` (`<id@from-domain>`), so a
  * message sent twice (the server took it but the connection broke before its `250`) is recognisably
  * the same message.
+ *
+ * Threading: every later mail of an alert (re-notifies, the resolution) carries `In-Reply-To` and
+ * `References` naming the Message-ID of its first mail, the firing notification `<alert id>:firing`
+ * (alerting's notification ids), so mail clients show one thread per alert. Both ids derive from
+ * the persisted alert id: they hold across restarts, and need no record of what was sent.
  *
  * Failures: an SMTP 5xx reply (bad recipient, authentication refused, message rejected) is final
  * and dead-lettered; 4xx replies, connection errors, timeouts and a connection dropped mid-message
@@ -128,7 +133,7 @@ export class EmailChannel implements NotificationChannel {
 export function emailMessage(
   notification: Notification,
   domain: string,
-): { subject: string; text: string; html: string; messageId: string; headers: Record<string, string> } {
+): { subject: string; text: string; html: string; messageId: string; inReplyTo?: string; references?: string; headers: Record<string, string> } {
   const { alert } = notification;
   const subject = headline(notification);
   const link = safeLink(alert.generatorUrl);
@@ -157,11 +162,14 @@ export function emailMessage(
     `<p style="color:#888">Alert ${escapeHtml(alert.id)}, notification ${escapeHtml(notification.id)}</p>`,
     '</body></html>',
   ].join('\n');
+  const messageId = `<${messageIdLocal(notification.id)}@${domain}>`;
+  const first = `<${messageIdLocal(`${alert.id}:firing`)}@${domain}>`;
   return {
     subject,
     text,
     html,
-    messageId: `<${messageIdLocal(notification.id)}@${domain}>`,
+    messageId,
+    ...(messageId === first ? {} : { inReplyTo: first, references: first }),
     headers: { 'X-Erlmcp-Notification-Id': oneLine(notification.id), 'X-Erlmcp-Alert-Id': oneLine(alert.id) },
   };
 }

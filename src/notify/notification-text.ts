@@ -15,10 +15,22 @@ export function severityTag(notification: Notification): string {
   return notification.reason === 'resolved' ? '[RESOLVED]' : `[${notification.alert.severity.toUpperCase()}]`;
 }
 
-/** `[CRITICAL] <title>` (re-notify: `… (still firing)`), on one line. */
+/** The severity prefix alerting's generated titles open with (`CRITICAL Alert: `), which the tag already says. */
+const TITLE_SEVERITY = /^(?:INFO|WARNING|ERROR|CRITICAL) Alert: /;
+
+/**
+ * `[CRITICAL] <title>` (re-notify: `… (still firing)`), on one line, with one severity: a
+ * generated title's own `CRITICAL Alert: ` prefix is dropped (it read `[CRITICAL] CRITICAL Alert: …`).
+ */
 export function headline(notification: Notification): string {
   const still = notification.reason === 'renotify' ? ' (still firing)' : '';
-  return `${severityTag(notification)} ${oneLine(notification.alert.title)}${still}`;
+  return `${severityTag(notification)} ${withoutSeverity(oneLine(notification.alert.title))}${still}`;
+}
+
+/** A title without the `CRITICAL Alert: ` prefix alerting's generated titles open with (unchanged if that is all it is). */
+export function withoutSeverity(title: string): string {
+  const text = title.replace(TITLE_SEVERITY, '');
+  return text === '' ? title : text;
 }
 
 /** Line breaks and other control characters folded into single spaces. */

@@ -28,8 +28,11 @@ export interface WebhookChannelOptions {
   url: string;
   /** The `receiver` field. Default `'erlmcp-monitor'`. */
   receiver?: string;
-  /** The `externalURL` field: where the alerts can be seen (the dashboard). Default `''`. */
-  externalUrl?: string;
+  /**
+   * The `externalURL` field: where the alerts can be seen (the dashboard), or a function giving it
+   * at each send (the dashboard's bound address once it listens; undefined = `''`). Default `''`.
+   */
+  externalUrl?: string | (() => string | undefined);
   /** Deadline per request. Default 10000 ms. */
   timeoutMs?: number;
 }
@@ -68,7 +71,7 @@ export class WebhookChannel implements NotificationChannel {
   readonly #url: URL;
   readonly #headers: Record<string, string>;
   readonly #receiver: string;
-  readonly #externalUrl: string;
+  readonly #externalUrl: string | (() => string | undefined);
   readonly #timeoutMs: number;
   readonly #redactor: Redactor;
   readonly #target: string;
@@ -82,7 +85,7 @@ export class WebhookChannel implements NotificationChannel {
     const spec = { receiver: 'erlmcp-monitor', externalUrl: '', timeoutMs: 10_000, ...options };
     const url = checkHttpUrl('webhook url', spec.url, true);
     this.#receiver = checkString('webhook receiver', spec.receiver);
-    if (typeof spec.externalUrl !== 'string') checkString('webhook externalUrl', spec.externalUrl);
+    if (typeof spec.externalUrl !== 'string' && typeof spec.externalUrl !== 'function') checkString('webhook externalUrl', spec.externalUrl);
     this.#externalUrl = spec.externalUrl;
     this.#timeoutMs = checkTimeout('webhook timeoutMs', spec.timeoutMs);
     this.#headers = { 'Content-Type': 'application/json', 'User-Agent': 'erlmcp-monitor' };
@@ -103,7 +106,7 @@ export class WebhookChannel implements NotificationChannel {
     await httpPost({
       url: this.#url,
       headers: { ...this.#headers, 'X-Erlmcp-Notification-Id': encodeURIComponent(notification.id) },
-      body: JSON.stringify(webhookPayload(notification, this.#receiver, this.#externalUrl)),
+      body: JSON.stringify(webhookPayload(notification, this.#receiver, typeof this.#externalUrl === 'string' ? this.#externalUrl : (this.#externalUrl() ?? ''))),
       timeoutMs: this.#timeoutMs,
       target: this.#target,
       redactor: this.#redactor,

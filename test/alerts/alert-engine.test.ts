@@ -91,7 +91,7 @@ describe('AlertEngine', () => {
           labels: { route: '</td><img src=x onerror=1>' },
           annotations: {},
           startedAt: clock.now,
-          generatorUrl: 'http://127.0.0.1:8080/',
+          generatorUrl: `http://127.0.0.1:8080/#alert=${alert.id}`,
         },
       });
     });
@@ -262,7 +262,7 @@ describe('AlertEngine', () => {
       expect(outbox.queued.map((q) => q.notification.id)).toEqual([`${alert.id}:firing`, `${alert.id}:renotify:1`, `${alert.id}:renotify:2`, `${alert.id}:resolved`]);
     });
 
-    it('uses the shipped policy: critical every 60 s, error every 300 s, warning every 600 s', async () => {
+    it('follows the policy: critical every 60 s, error every 300 s, warning every 600 s (the source design\'s intervals)', async () => {
       const { engine, outbox, clock, tickAt } = await setup({ config: alertingConfig({ suppression_enabled: false }) });
       await engine.sendAlert('critical', 'c', undefined, clock.now);
       await engine.sendAlert('error', 'e', undefined, clock.now);
@@ -349,6 +349,27 @@ describe('AlertEngine', () => {
       expect(outbox.summary()).toEqual(['firing email,slack', 'resolved email,slack']);
     });
 
+    it('render their text again with the value of each evaluation; firingNotified gives it with the alert\'s link', async () => {
+      const { engine, outbox, registry, clock } = await setup();
+      const depth = registry.gauge('jobs.waiting');
+      await engine.addRule({ name: 'jobs_backlog', metric: 'jobs.waiting', condition: 'gt', threshold: 10, severity: 'warning', annotations: { description: 'waiting: {{ $value }}' } });
+      depth.set(42);
+      await engine.evaluate(clock.now);
+      const [alert] = engine.activeAlerts();
+      expect(outbox.queued[0]!.notification.alert.annotations.description).toBe('waiting: 42');
+      depth.set(57);
+      clock.now += 1000;
+      await engine.evaluate(clock.now);
+      expect(engine.firingNotified(alert!.fingerprint)).toMatchObject({
+        id: alert!.id,
+        labels: { alertname: 'jobs_backlog' },
+        annotations: { description: 'waiting: 57' },
+        message: 'waiting: 57',
+        generatorUrl: `http://127.0.0.1:8080/#alert=${alert!.id}`,
+      });
+      expect(engine.firingNotified('no-such-fingerprint')).toBeUndefined();
+    });
+
     it('read a histogram statistic over its window, and a derived value', async () => {
       const { engine, registry, derived, clock } = await setup();
       const h = registry.histogram('http.latency', { labels: ['route'] });
@@ -412,6 +433,8 @@ describe('AlertEngine', () => {
       await engine.signal(signal({ message: 'latency p95 250 ms > 100 ms', value: 250 }), clock.now);
       const [alert] = engine.activeAlerts();
       expect(alert).toMatchObject({ source: 'performance_monitor', title: 'WARNING Alert: latency.p95', message: 'latency p95 250 ms > 100 ms', value: 250, threshold: 100, lastSeenAt: clock.now });
+      // Named by what is watched (the threshold/SLA key), not by the severity and text of its title.
+      expect(alert!.labels).toEqual({ alertname: 'latency.p95' });
       await engine.signal(signal({ state: 'resolved' }), clock.now);
       expect(engine.activeAlerts()).toEqual([]);
       expect(outbox.summary()).toEqual(['firing slack', 'resolved slack']);

@@ -35,9 +35,18 @@ export class RecordingOutbox implements OutboxPort {
   }
 }
 
-/** The alerting config with every channel enabled (valid loopback settings), plus `overrides`. */
+/**
+ * The alerting config with every channel enabled (valid loopback settings) and the source design's
+ * re-notify intervals (60/300/600 s: short enough to step through; the defaults are 1 h / 4 h),
+ * plus `overrides`.
+ */
 export function alertingConfig(overrides: Record<string, unknown> = {}): AlertingConfig {
   return alertingSchema.parse({
+    escalation_policy: {
+      critical: { channels: ['email', 'sms', 'slack'], interval: 60 },
+      error: { channels: ['email', 'slack'], interval: 300 },
+      warning: { channels: ['slack'], interval: 600 },
+    },
     channels: {
       email: { enabled: true },
       slack: { enabled: true, webhook: 'http://127.0.0.1:9/slack' },

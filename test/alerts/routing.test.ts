@@ -25,6 +25,21 @@ describe('Router', () => {
     expect(r.escalation('critical')).toBeUndefined();
   });
 
+  it('sends every severity to an enabled Alertmanager, whatever the routing table lists', () => {
+    const r = new Router(alertingConfig({ channels: { email: { enabled: true }, alertmanager: { enabled: true, urls: ['http://127.0.0.1:9093'] } } }));
+    expect(['critical', 'error', 'warning', 'info'].map((s) => r.firstChannels(s as 'info'))).toEqual([
+      ['email', 'alertmanager'],
+      ['email', 'alertmanager'],
+      ['alertmanager'],
+      ['alertmanager'],
+    ]);
+  });
+
+  it('re-notifies no faster than hourly by default (critical 1 h, error and warning 4 h)', () => {
+    const r = new Router(alertingConfig({ escalation_policy: undefined }));
+    expect(['critical', 'error', 'warning'].map((s) => r.escalation(s as 'info')?.intervalMs)).toEqual([3_600_000, 14_400_000, 14_400_000]);
+  });
+
   it('suppresses inside the window only, and never when suppression is off', () => {
     const on = new Router(alertingConfig({ suppression_window: 1000 }));
     expect([on.suppressed(undefined, 5000), on.suppressed(4001, 5000), on.suppressed(4000, 5000)]).toEqual([false, true, false]);

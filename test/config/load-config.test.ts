@@ -78,15 +78,15 @@ describe('loadConfig', () => {
       ]);
     });
 
-    it('loads alerting.json with the source defaults, escalation intervals in seconds', () => {
+    it('loads alerting.json with the source defaults, escalation intervals in seconds (1 h / 4 h, not the source\'s 60/300/600 s)', () => {
       const a = config.alerting;
       expect(a.alert_enabled).toBe(true);
       expect(a.check_interval).toBe(10_000);
       expect(a.alert_timeout).toBe(300_000);
       expect(a.severity_levels).toEqual(['info', 'warning', 'error', 'critical']);
-      expect(a.escalation_policy.critical).toEqual({ channels: ['email', 'sms', 'slack'], interval: 60 });
-      expect(a.escalation_policy.error).toEqual({ channels: ['email', 'slack'], interval: 300 });
-      expect(a.escalation_policy.warning).toEqual({ channels: ['slack'], interval: 600 });
+      expect(a.escalation_policy.critical).toEqual({ channels: ['email', 'sms', 'slack'], interval: 3600 });
+      expect(a.escalation_policy.error).toEqual({ channels: ['email', 'slack'], interval: 14_400 });
+      expect(a.escalation_policy.warning).toEqual({ channels: ['slack'], interval: 14_400 });
       expect(a.escalation_policy.info).toBeUndefined();
       expect(a.routing).toEqual({ info: [], warning: ['slack'], error: ['email', 'slack'], critical: ['email', 'sms', 'slack'] });
       expect(a.suppression_enabled).toBe(true);
@@ -104,7 +104,7 @@ describe('loadConfig', () => {
       expect(a.channels.slack).toEqual({ enabled: false, webhook: 'https://hooks.slack.com/services/...', timeout: 10_000 });
       expect(a.channels.sms).toEqual({ enabled: false, provider: 'twilio', number: '+1234567890', to: [], base_url: 'https://api.twilio.com', timeout: 10_000 });
       expect(a.channels.webhook).toEqual({ enabled: false, url: '', timeout: 10_000 });
-      expect(a.channels.alertmanager).toEqual({ enabled: false, urls: [] });
+      expect(a.channels.alertmanager).toEqual({ enabled: false, urls: [], resend_interval: 60_000, instance: '' });
     });
 
     it('loads dashboard.json with the source defaults', () => {
@@ -432,6 +432,13 @@ describe('loadConfig', () => {
       expect(config.alerting.channels.sms).toMatchObject({ account_sid: 'AC123', auth_token: 'twilio-123456', enabled: false });
     });
 
+    it('takes Alertmanager external_labels and refuses a label name Alertmanager would refuse', () => {
+      const ok = loadConfig({ env: {}, overrides: { alerting: { channels: { alertmanager: { external_labels: { cluster: 'eu-1' }, instance: 'api-1:9000' } } } } });
+      expect(ok.alerting.channels.alertmanager).toMatchObject({ external_labels: { cluster: 'eu-1' }, instance: 'api-1:9000' });
+      const err = configError(() => loadConfig({ env: {}, overrides: { alerting: { channels: { alertmanager: { external_labels: { 'my-cluster': 'eu-1' } } } } } }));
+      expect(err.message).toContain('channels.alertmanager.external_labels');
+    });
+
     it('turns on the channels a URL variable defines', () => {
       const config = loadConfig({
         env: {
@@ -442,7 +449,7 @@ describe('loadConfig', () => {
       });
       expect(config.alerting.channels.slack).toEqual({ enabled: true, webhook: 'https://hooks.slack.com/services/T0/B0/XYZ', timeout: 10_000 });
       expect(config.alerting.channels.webhook).toEqual({ enabled: true, url: 'https://hooks.example.com/alerts', timeout: 10_000 });
-      expect(config.alerting.channels.alertmanager).toEqual({ enabled: true, urls: ['http://am-1:9093', 'http://am-2:9093'] });
+      expect(config.alerting.channels.alertmanager).toEqual({ enabled: true, urls: ['http://am-1:9093', 'http://am-2:9093'], resend_interval: 60_000, instance: '' });
     });
 
     it('ignores unset and blank variables', () => {

@@ -83,6 +83,57 @@ describe('AlertmanagerChannel', () => {
     expect(posted(a)[0]!.labels).toEqual({ alertname: 'High latency', ok: 'y', severity: 'critical' });
   });
 
+  it('names an alert without an alertname label by its title without the severity prefix, so critical and warning can match', async () => {
+    const a = await receiver();
+    const ch = channel({ urls: [a.url] });
+    await ch.send(notification('firing', { source: 'api', title: 'CRITICAL Alert: disk full on db-1', labels: {} }));
+    await ch.send(notification('firing', { id: 'alert-2', fingerprint: 'fp-2', severity: 'warning', source: 'api', title: 'WARNING Alert: disk full on db-1', labels: {} }, 'n-2'));
+    expect([posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels]).toEqual([
+      { alertname: 'disk full on db-1', severity: 'critical' },
+      { alertname: 'disk full on db-1', severity: 'warning' },
+    ]);
+  });
+
+  it('adds instance and external labels under the alert\'s own labels', async () => {
+    const a = await receiver();
+    const ch = channel({ urls: [a.url], instance: 'web-1:8080', externalLabels: { cluster: 'eu-1', service: 'overridden' } });
+    await ch.send(notification('firing'));
+    expect(posted(a)[0]!.labels).toEqual({ alertname: 'HighLatency', cluster: 'eu-1', instance: 'web-1:8080', service: 'api', severity: 'critical' });
+    await ch.send(notification('firing', { labels: { alertname: 'HighLatency', instance: 'db-7:5432' } }, 'n-2'));
+    expect(posted(a, 1)[0]!.labels).toMatchObject({ instance: 'db-7:5432', cluster: 'eu-1' });
+  });
+
+  it('holds alerts back (retryable) until the instance is known, then keeps the first one it got', async () => {
+    const a = await receiver();
+    let port: number | undefined;
+    const ch = channel({ urls: [a.url], instance: () => (port === undefined ? undefined : `host:${port}`) });
+    const err = await rejection(ch.send(notification('firing')));
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain('instance label is not known yet');
+    expect(a.requests).toHaveLength(0);
+    port = 4000;
+    await ch.send(notification('firing'));
+    port = 5000;
+    await ch.send(notification('resolved'));
+    expect([posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels].map((l) => (l as Record<string, string>).instance)).toEqual(['host:4000', 'host:4000']);
+  });
+
+  it('re-sends the alert\'s latest state when current() knows it, the notified one otherwise', async () => {
+    const r = await receiver();
+    const latest = new Map<string, ReturnType<typeof notification>['alert']>();
+    const ch = channel({ urls: [r.url], resendIntervalMs: 20, current: (fp) => latest.get(fp) });
+    await ch.send(notification('firing'));
+    await until(() => expect(r.requests.length).toBeGreaterThanOrEqual(2));
+    expect((posted(r, 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 950 ms > 500 ms');
+    latest.set('fp-1', notification('firing', { message: 'p95 response time 1200 ms > 500 ms' }).alert);
+    await until(() => expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 1200 ms > 500 ms'));
+    // A different alert (another id) under the same fingerprint is not this one: not substituted.
+    latest.set('fp-1', notification('firing', { id: 'alert-2', message: 'other' }).alert);
+    const from = r.requests.length;
+    await until(() => expect(r.requests.length).toBeGreaterThan(from + 1));
+    expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 950 ms > 500 ms');
+  });
+
   it('on a partial failure throws naming the failed one, and the retry goes only to it', async () => {
     const good = await receiver();
     const flaky = await receiver([{ status: 503, body: 'busy' }, { status: 200 }]);
@@ -142,6 +193,11 @@ describe('AlertmanagerChannel', () => {
       () => new AlertmanagerChannel({ urls: ['http://x'], resendIntervalMs: 0 }),
       ErrorCode.InvalidOption,
       'alertmanager channel: resendIntervalMs must be a positive integer (ms), got 0',
+    );
+    expectMonitorError(
+      () => new AlertmanagerChannel({ urls: ['http://x'], externalLabels: { 'bad-name': 'x' } }),
+      ErrorCode.InvalidOption,
+      'alertmanager channel: externalLabels.bad-name must be a label name (letters, digits, "_") with a non-empty string value',
     );
   });
 });

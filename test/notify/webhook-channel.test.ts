@@ -64,6 +64,16 @@ describe('WebhookChannel', () => {
     });
   });
 
+  it('asks a function externalUrl at each send (the dashboard\'s bound address once known)', async () => {
+    const r = await receiver();
+    let address: string | undefined;
+    const hook = new WebhookChannel({ url: r.url, externalUrl: () => address });
+    await hook.send(makeNotification({ id: 'n-1' }));
+    address = 'http://127.0.0.1:41234';
+    await hook.send(makeNotification({ id: 'n-2' }));
+    expect(r.requests.map((q) => (JSON.parse(q.body) as WebhookPayload).externalURL)).toEqual(['', 'http://127.0.0.1:41234']);
+  });
+
   it('sends a resolved notification with its end time, and URL credentials as Basic auth', async () => {
     const r = await receiver();
     const hook = new WebhookChannel({ url: `http://hook-user:hook%20pass@127.0.0.1:${r.port}/in` });
