@@ -505,15 +505,6 @@ export class MetricStore {
     if (!Array.isArray(points)) {
       throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points must be an array of { id, ts, value }, got ${describeValue(points)}`);
     }
-    // While flushes fail, a retry runs only once the filesystem has room (see RECORD_HOLD_MS: each
-    // failed page write risks lmdb-js's native heap overflow); refused untried, it fails as before.
-    const failure = this.#writeFailure;
-    if (failure !== undefined && failure.byRecords !== true && freeBytes(this.dataDir) < RECORD_MIN_FREE_BYTES) {
-      throw new MonitorError(
-        ErrorCode.StoreFailed,
-        `flush: not tried: writes to the metric store at ${this.dataDir} are failing (${failure.error}) and its filesystem has under ${RECORD_MIN_FREE_BYTES / 1024} KiB free`,
-      );
-    }
     const run = this.#flushing.then(() => this.#flushNow(current, points));
     this.#flushing = run.catch(() => undefined);
     return run;
