@@ -45,6 +45,10 @@
  *   step 0.4 ms of main thread). A range query then reads raw points where they exist and
  *   rollups where they were pruned; 24 h of one series at 5 s (17,280 points) reads and
  *   downsamples to 100 points in ~5 ms.
+ * - Every write (flush, series definition, record, prune step, layout) first makes sure data.mdb
+ *   has written room past its last page (`headroom.ts`); without it the write is refused
+ *   `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed LMDB page write overflows a heap
+ *   buffer in lmdb-js 3.5.6.
  *
  * **Processes.** One writable store per `dataDir` at a time: it assigns series ids from memory (no
  * write lock on the main thread), so a second writer is refused `EMON_STORE_LOCKED` (in this process
@@ -61,6 +65,7 @@ import * as lmdb from 'lmdb';
 import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
+import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { prepareLockFile } from './lock-file.js';
 import { downsample } from './downsample.js';
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside, ON_CORRUPT_CHOICES, type OnCorrupt } from './env-check.js';
@@ -165,6 +170,13 @@ class ForeignEnvError extends MonitorError {}
 const RECORD_HOLD_MS = 1000;
 /** While record writes are held, the next one is tried only once the filesystem has this much free. */
 const RECORD_MIN_FREE_BYTES = 512 * 1024;
+/**
+ * Generous sizes for the headroom of a write (`headroom.ts`): a series definition (help and unit
+ * are bounded), and an entry removed or a rollup cell written. A single record put is covered by
+ * the minimum headroom (1 MiB).
+ */
+const DEF_BYTES = 8 * 1024;
+const ENTRY_BYTES = 128;
 
 /** Free bytes for an unprivileged writer on the filesystem of `dir`; Infinity when it cannot be told. */
 function freeBytes(dir: string): number {
@@ -229,6 +241,8 @@ export class MetricStore {
   readonly #recordWrites = new Set<Promise<unknown>>();
   /** Writer only: the data dir's writer lock, released at close. */
   readonly #lock: WriterLock | undefined;
+  /** Writer only: keeps room past the last page of data.mdb, checked before every write (see headroom.ts). */
+  readonly #headroom: Headroom | undefined;
 
   private constructor(options: ResolvedOptions, env: RootDatabase, db: Databases, lock: WriterLock | undefined, movedAside: MovedAside | undefined) {
     this.dataDir = options.dataDir;
@@ -247,6 +261,7 @@ export class MetricStore {
     this.#encodeCurrent = (value) => encoder.encode(value);
     this.#refresh = this.readOnly ? () => env.resetReadTxn() : () => undefined;
     this.#writer = this.readOnly ? undefined : new FlushWriter(this.dataDir, { ...ENV_OPTIONS });
+    this.#headroom = this.readOnly ? undefined : new Headroom(env as unknown as HeadroomEnv, this.dataDir);
     this.#raw = this.readOnly
       ? undefined
       : {
@@ -368,7 +383,7 @@ export class MetricStore {
       const db = openDatabases(env, dir);
       const store = new MetricStore(resolved, env, db, lock, movedAside);
       // The first write to the env, once it is known to be a readable metric store.
-      if (!resolved.readOnly) writeLayout(env, db.meta);
+      if (!resolved.readOnly) writeLayout(env, db.meta, store.#headroom!);
       return store;
     } catch (err) {
       void env.close().catch(() => undefined);
@@ -400,11 +415,11 @@ export class MetricStore {
     const known = this.#idsByKey.get(key);
     if (known !== undefined) {
       const old = this.#defs.get(known)!;
-      if (old.type !== fields.type) this.#background(this.#db.current.remove(known), []);
+      if (old.type !== fields.type) this.#background(() => this.#db.current.remove(known), []);
       if (old.type !== fields.type || old.name !== fields.name || old.help !== fields.help || old.unit !== fields.unit || !sameLabels(old.labels, fields.labels)) {
         const def: SeriesDef = { id: known, key, ...fields };
         this.#defs.set(known, def);
-        this.#background(this.#db.series.put(known, def), [known]);
+        this.#background(() => this.#db.series.put(known, def), [known]);
       }
       return known;
     }
@@ -416,8 +431,8 @@ export class MetricStore {
     this.#defs.set(id, def);
     this.#idsByKey.set(key, id);
     // Same event turn, so lmdb-js commits both in one transaction, ahead of any later flush.
-    this.#background(this.#db.series.put(id, def), [id]);
-    this.#background(this.#db.seriesKey.put(key, id), [id]);
+    this.#background(() => this.#db.series.put(id, def), [id]);
+    this.#background(() => this.#db.seriesKey.put(key, id), [id]);
     return id;
   }
 
@@ -603,6 +618,13 @@ export class MetricStore {
     blockStart = performance.now();
     let commit: Promise<void>;
     const encoded = { currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder };
+    try {
+      this.#headroom!.ensure('flush', headroomFor(current.length + points.length, used + records.length));
+    } catch (err) {
+      const error = err as MonitorError;
+      this.#noteFailure(error);
+      throw error;
+    }
     try {
       commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
     } catch (err) {
@@ -797,6 +819,7 @@ export class MetricStore {
       readOnly: this.readOnly,
       assertOpen: (op) => this.#assertOpen(op),
       refresh: this.#refresh,
+      ensureRoom: (op, puts) => this.#headroom!.ensure(op, headroomFor(puts, puts * ENTRY_BYTES)),
       track: (write) => {
         this.#recordWrites.add(write);
         const done = () => this.#recordWrites.delete(write);
@@ -931,7 +954,7 @@ export class MetricStore {
           writes.push([[seriesId, b], isRollupCell(stored) ? mergeCells(stored, cell) : cell]);
         }
       }
-      await this.#commitStep('prune', () => {
+      await this.#commitStep('prune', writes.length + count, () => {
         for (const [key, cell] of writes) void rollups.put(key, cell);
         for (const [, entries] of step) for (const { key } of entries) void points.remove(key);
       });
@@ -955,7 +978,7 @@ export class MetricStore {
         await yieldToLoop();
         continue;
       }
-      await this.#commitStep('prune', () => {
+      await this.#commitStep('prune', keys.length, () => {
         for (const key of keys) void rollups.remove(key);
       });
       result.deletedRollups += keys.length;
@@ -964,7 +987,8 @@ export class MetricStore {
   }
 
   /** Commits one batch of queued writes and moves reads to the snapshot that includes it. */
-  async #commitStep(op: string, write: () => void): Promise<void> {
+  async #commitStep(op: string, puts: number, write: () => void): Promise<void> {
+    this.#headroom!.ensure(op, headroomFor(puts, puts * ENTRY_BYTES));
     try {
       await committed(this.#env.batch(write), op);
     } catch (err) {
@@ -1042,14 +1066,20 @@ export class MetricStore {
    * Tracks a series definition nobody awaits: keeps it from becoming an unhandled rejection, lets
    * the next flush wait for it, and makes its failure fail that flush.
    */
-  #background(write: Promise<boolean>, ids: readonly number[]): void {
-    const settled = committed(write, 'defineSeries').then(
-      () => undefined,
-      (err: unknown) => {
-        this.#backgroundError ??= toError(err);
-        for (const id of ids) this.#unwrittenDefs.add(id);
-      },
-    );
+  #background(write: () => Promise<boolean>, ids: readonly number[]): void {
+    const failed = (err: unknown): void => {
+      this.#backgroundError ??= toError(err);
+      for (const id of ids) this.#unwrittenDefs.add(id);
+    };
+    let queued: Promise<boolean>;
+    try {
+      this.#headroom!.ensure('defineSeries', headroomFor(1, DEF_BYTES));
+      queued = write();
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    const settled = committed(queued, 'defineSeries').then(() => undefined, failed);
     this.#definitions = this.#definitions.then(() => settled);
   }
 
@@ -1065,8 +1095,8 @@ export class MetricStore {
     this.#unwrittenDefs.clear();
     for (const id of ids) {
       const def = this.#defs.get(id)!;
-      this.#background(this.#db.series.put(id, def), [id]);
-      this.#background(this.#db.seriesKey.put(def.key, id), [id]);
+      this.#background(() => this.#db.series.put(id, def), [id]);
+      this.#background(() => this.#db.seriesKey.put(def.key, id), [id]);
     }
   }
 
@@ -1160,7 +1190,9 @@ function openDatabases(env: RootDatabase, dir: string): Databases {
  * Records the layout version in a new store, and drops the `writer` mark (pid, host) that older
  * versions kept: the writer lock replaced it.
  */
-function writeLayout(env: RootDatabase, meta: Database<unknown, string>): void {
+function writeLayout(env: RootDatabase, meta: Database<unknown, string>, headroom: Headroom): void {
+  if (meta.get('layout') !== undefined && meta.get('writer') === undefined) return;
+  headroom.ensure('open', headroomFor(2, 1024));
   env.transactionSync(() => {
     if (meta.get('layout') === undefined) meta.putSync('layout', LAYOUT_VERSION);
     if (meta.get('writer') !== undefined) meta.removeSync('writer');

@@ -51,6 +51,8 @@ export interface RecordDbHost {
   assertOpen(op: string): void;
   /** Moves a reader to the newest snapshot (no-op for the writer). */
   refresh(): void;
+  /** Throws `EMON_STORE_FAILED` if data.mdb has no room for a write of `puts` records (see headroom.ts). */
+  ensureRoom(op: string, puts: number): void;
   /** Tracks a write so `close` waits for it. */
   track<T>(write: Promise<T>): Promise<T>;
   /** Told how each write ended (its error, or undefined once it committed), for `writeStatus`. */
@@ -151,6 +153,7 @@ export class RecordDb<V> {
       this.#db.batch(() => {
         for (const key of keys) void this.#db.remove(key);
       }),
+      keys.length,
     );
     return keys.length;
   }
@@ -171,7 +174,7 @@ export class RecordDb<V> {
     }
   }
 
-  async #write(op: string, write: () => Promise<unknown>): Promise<void> {
+  async #write(op: string, write: () => Promise<unknown>, puts = 1): Promise<void> {
     this.#host.assertOpen(`${this.name}.${op}`);
     if (this.#host.readOnly) {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
@@ -181,6 +184,7 @@ export class RecordDb<V> {
       throw new RecordWriteFailed(`${this.name}.${op}: not tried: writes to ${this.#host.dataDir} failed a moment ago (${held.message}); retried within a second`, held);
     }
     try {
+      this.#host.ensureRoom(`${this.name}.${op}`, puts);
       await committed(this.#host.track(write()), `${this.name}.${op}`);
     } catch (err) {
       const error = new RecordWriteFailed(`${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, err);

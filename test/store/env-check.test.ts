@@ -71,13 +71,13 @@ describe('checkDataFile', () => {
       return f;
     });
     expect(checkDataFile(rootBeyond)).toBe(`meta page 0 puts the main tree's root at page ${lastPage + 5}, outside pages 2..${lastPage}`);
+    // Past the file's end, not just past the last page: the store keeps written headroom after that (headroom.ts).
+    const beyond = healthy.length / 4096 + 100;
     const lastBeyond = variant((f) => {
-      f.writeBigUInt64LE(BigInt(lastPage + 100), LAST_PAGE);
+      f.writeBigUInt64LE(BigInt(beyond - 1), LAST_PAGE);
       return f;
     });
-    expect(checkDataFile(lastBeyond)).toBe(
-      `it is ${healthy.length} bytes but meta page 0 says its data runs to ${(lastPage + 101) * 4096} bytes (${lastPage + 101} pages of 4096): truncated`,
-    );
+    expect(checkDataFile(lastBeyond)).toBe(`it is ${healthy.length} bytes but meta page 0 says its data runs to ${beyond * 4096} bytes (${beyond} pages of 4096): truncated`);
   });
 
   it('refuses a damaged second meta page', () => {

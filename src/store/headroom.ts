@@ -1,0 +1,114 @@
+/**
+ * `Headroom`: keeps written (allocated) space past the last page of `data.mdb`, so that LMDB's page
+ * writes never fail for lack of space.
+ *
+ * **Why.** When a page write fails, the LMDB bundled with lmdb-js 3.5.6 (`mdb_page_flush` in its
+ * `mdb.c`) does `last_error = malloc(100)` and `sprintf`s ~110 characters into it: a heap overflow.
+ * On a full disk the host then aborts (`corrupted size vs. prev_size`, `malloc(): corrupted top
+ * size`), which no JS can catch. So a write whose pages might not fit is never handed to LMDB.
+ *
+ * **How.** LMDB (no write map) writes a commit's pages with `pwrite` at `pgno * pageSize`, with
+ * `pgno` at most the new last page, and never shrinks `data.mdb` (its only `ftruncate` of the data
+ * file is in write-map mode). A `pwrite` over blocks the file already has needs no new space (on
+ * tmpfs and ext4: real written zeros, not a hole from `ftruncate`). Before each write, the store
+ * checks that the file reaches at least {@link headroomFor} bytes past the last committed page;
+ * if not, it appends zeros. The append runs inside a write transaction (LMDB's write lock, shared
+ * with the writer thread and other processes), so no commit is writing pages then, and it starts
+ * past the last page of the last commit: it overwrites nothing LMDB uses. If the append fails
+ * (ENOSPC, EDQUOT), the write is refused with the filesystem's error, before LMDB sees it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, MonitorError, toError } from '../errors.js';
+
+/** Room always kept past the last page: more than any single write of this store makes LMDB add. */
+export const MIN_HEADROOM_BYTES = 1024 * 1024;
+/** Extra room appended beyond what a write needs, so appends stay rare. */
+const EXTEND_STEP_BYTES = 1024 * 1024;
+/** Bytes a queued put may cost in pages: its key, value and node header, on half-full leaves, plus branch pages. */
+const PUT_OVERHEAD_BYTES = 64;
+const ZEROS = Buffer.alloc(256 * 1024);
+
+/** The part of lmdb-js's root env this needs (its native env: `info()`, `stat()`). */
+export interface HeadroomEnv {
+  env: { info(): { lastPageNumber: number }; stat(): { pageSize: number } };
+  transactionSync<T>(action: () => T): T;
+}
+
+/**
+ * The room a write needs past the last page: twice an estimate of the pages it may add, and at
+ * least {@link MIN_HEADROOM_BYTES}.
+ * @param puts how many puts/removes the transaction holds
+ * @param payloadBytes the bytes of their keys and values
+ */
+export function headroomFor(puts: number, payloadBytes: number): number {
+  return Math.max(MIN_HEADROOM_BYTES, 2 * (payloadBytes + puts * PUT_OVERHEAD_BYTES));
+}
+
+export class Headroom {
+  readonly #env: HeadroomEnv;
+  readonly #file: string;
+  readonly #pageSize: number;
+
+  constructor(env: HeadroomEnv, dataDir: string) {
+    this.#env = env;
+    this.#file = path.join(dataDir, 'data.mdb');
+    this.#pageSize = env.env.stat().pageSize;
+  }
+
+  /**
+   * Makes sure `data.mdb` has `bytes` of written space past its last page, appending zeros if not.
+   * Call it before queuing a write, outside any transaction of this thread.
+   * @param what the write, for the message (`flush`, `alerts.put`, ...)
+   * @param bytes from {@link headroomFor}
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the space cannot be had; `cause` is the filesystem's
+   *   error (`ENOSPC: no space left on device`, ...), so the failure reason is the same as a failed commit's
+   */
+  ensure(what: string, bytes: number): void {
+    // Unlocked first: the last page only moves on while a commit runs, so this mostly answers alone.
+    if (this.#room() >= bytes) return;
+    let failure: Error | undefined;
+    try {
+      this.#env.transactionSync(() => {
+        const end = this.#lastPageEnd();
+        const size = fs.statSync(this.#file).size;
+        if (size - end >= bytes) return;
+        failure = this.#append(size, end + bytes + EXTEND_STEP_BYTES);
+        if (failure !== undefined) failure = this.#append(fs.statSync(this.#file).size, end + bytes);
+      });
+    } catch (err) {
+      failure = toError(err);
+    }
+    if (failure !== undefined) {
+      throw new MonitorError(ErrorCode.StoreFailed, `${what}: not written: the metric store has no room to grow ${this.#file}: ${failure.message}`, {
+        cause: failure,
+      });
+    }
+  }
+
+  /** Written bytes past the last committed page. */
+  #room(): number {
+    return fs.statSync(this.#file).size - this.#lastPageEnd();
+  }
+
+  #lastPageEnd(): number {
+    return (this.#env.env.info().lastPageNumber + 1) * this.#pageSize;
+  }
+
+  /** Appends zeros from `from` up to `to`; returns the error if it could not write them all. */
+  #append(from: number, to: number): Error | undefined {
+    if (from >= to) return undefined;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.#file, 'r+');
+      for (let at = from; at < to; ) {
+        at += fs.writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
+      }
+      return undefined;
+    } catch (err) {
+      return toError(err);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+}
