@@ -44,8 +44,13 @@ function startChild(dataDir: string) {
   const proc = spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(proc);
   let err = '';
+  // Each LMDB page write that fails prints this (mdb.c) and overflows a heap buffer: the store's
+  // headroom (src/store/headroom.ts) must refuse such a write before LMDB sees it.
+  let lmdbWriteErrors = 0;
   proc.stderr.on('data', (chunk: Buffer) => {
-    err = (err + chunk.toString()).slice(-20_000);
+    const text = chunk.toString();
+    lmdbWriteErrors += (err.slice(-11) + text).split('Write error: ').length - 1;
+    err = (err + text).slice(-20_000);
   });
   const unread: Line[] = [];
   const waiters: { type: string; resolve: (line: Line) => void; reject: (e: Error) => void }[] = [];
@@ -73,7 +78,7 @@ function startChild(dataDir: string) {
     proc.stdin.write(`${command}\n`);
     return next(type);
   };
-  return { proc, next, ask, status: async () => (await ask('status', 'status')) as unknown as Status, stderr: () => err };
+  return { proc, next, ask, status: async () => (await ask('status', 'status')) as unknown as Status, stderr: () => err, lmdbWriteErrors: () => lmdbWriteErrors };
 }
 
 /** Log lines whose message starts with `prefix`. */
@@ -187,6 +192,7 @@ describe.skipIf(skipReason !== undefined)(`Alerting on a full disk${skipReason =
     const stopped = (await child.ask('stop', 'stopped')) as Line & { rejections: number };
     expect(stopped.rejections).toBe(0);
     await new Promise((resolve) => (child.proc.exitCode === null ? child.proc.once('close', resolve) : resolve(undefined)));
+    expect(child.lmdbWriteErrors(), 'LMDB page writes that failed').toBe(0);
 
     const store = MetricStore.open({ dataDir, readOnly: true });
     try {

@@ -36,6 +36,8 @@ interface Child {
   waitFor(type: string): Promise<Line>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;
+  /** LMDB page writes that failed, from the child's stderr. */
+  lmdbWriteErrors(): number;
 }
 
 const children = new Set<ChildProcess>();
@@ -45,8 +47,13 @@ function startChild(dataDir: string): Child {
   children.add(proc);
   const lines: Line[] = [];
   let err = '';
+  // Each LMDB page write that fails prints this (mdb.c) and overflows a heap buffer: the store's
+  // headroom (src/store/headroom.ts) must refuse such a write before LMDB sees it.
+  let lmdbWriteErrors = 0;
   proc.stderr.on('data', (chunk: Buffer) => {
-    err = (err + chunk.toString()).slice(-20_000);
+    const text = chunk.toString();
+    lmdbWriteErrors += (err.slice(-11) + text).split('Write error: ').length - 1;
+    err = (err + text).slice(-20_000);
   });
   const waiters: { type: string; resolve: (line: Line) => void; reject: (e: Error) => void }[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -76,6 +83,7 @@ function startChild(dataDir: string): Child {
     },
     exited,
     stderr: () => err,
+    lmdbWriteErrors: () => lmdbWriteErrors,
   };
 }
 
@@ -142,6 +150,7 @@ async function fillAndRecover(fsys: SmallFs): Promise<void> {
   const stopped = await child.waitFor('stopped');
   expect(stopped.rejections).toBe(0);
   expect(await child.exited).toEqual({ code: 0, signal: null });
+  expect(child.lmdbWriteErrors(), 'LMDB page writes that failed').toBe(0);
 
   const store = MetricStore.open({ dataDir, readOnly: true });
   try {
