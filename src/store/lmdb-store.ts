@@ -1153,8 +1153,10 @@ export const SMALL_FLUSH_PUTS = 2000;
  * Options every opener of the env must share: value encoding is part of the file format. Plain
  * msgpack maps (`useRecords: false`) decode anywhere and encode ~6x faster than lmdb-js's default
  * records without shared structures (10k small snapshots: 2.4 ms vs 15 ms, measured here).
+ * `noSubdir: false` always: lmdb-js otherwise guesses from the path, taking a data dir whose name
+ * has a dot (`/var/lib/my.app`, `mktemp -d`'s `tmp.XXXX`) for a file and failing with EISDIR.
  */
-const ENV_OPTIONS = { maxDbs: 64, useRecords: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
+const ENV_OPTIONS = { maxDbs: 64, useRecords: false, noSubdir: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
 
 /** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */
 type DbOptions = DatabaseOptions & Pick<RootDatabaseOptions, 'keyEncoder' | 'encoder'>;

@@ -65,6 +65,26 @@ describe('MetricStore series definitions', () => {
     );
   });
 
+  it('opens a data dir whose name has a dot as a directory, like any other (lmdb-js guessed a file)', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'erlmcp-dotted-'));
+    try {
+      for (const name of ['my.app', 'tmp.Ab3xYz', 'store.v2']) {
+        const dataDir = path.join(parent, name);
+        fs.mkdirSync(dataDir);
+        const first = MetricStore.open({ dataDir });
+        const id = first.defineSeries('jobs', { name: 'jobs', type: 'counter' });
+        await first.flush({ current: [[id, { v: 7 }]] });
+        await first.close();
+        expect(fs.statSync(path.join(dataDir, 'data.mdb')).isFile()).toBe(true);
+        const second = MetricStore.open({ dataDir, readOnly: true });
+        expect(second.loadCurrent().get(id)).toEqual({ v: 7 });
+        await second.close();
+      }
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it('persists a definition that was never followed by a flush (close commits it)', async () => {
     const first = stores.open();
     gauge(first, 'lonely');
