@@ -598,12 +598,15 @@ export class AlertEngine {
     if (existing !== undefined) {
       const raised = SEVERITIES.indexOf(fields.severity) > SEVERITIES.indexOf(existing.severity);
       const changed =
+        existing.title !== fields.title ||
         existing.message !== fields.message ||
         JSON.stringify(existing.annotations) !== JSON.stringify(fields.annotations) ||
         existing.severity !== fields.severity ||
         (fields.value !== undefined && existing.value !== fields.value) ||
         (fields.threshold !== undefined && existing.threshold !== fields.threshold);
       existing.lastSeenAt = this.#time.stampAt(now);
+      // The title names the severity (`ERROR Alert: …`): it follows a severity change with it.
+      existing.title = fields.title;
       existing.message = fields.message;
       existing.annotations = fields.annotations;
       existing.severity = fields.severity;

@@ -451,6 +451,16 @@ describe('AlertEngine', () => {
       expect(engine.activeAlerts()[0]).toMatchObject({ severity: 'error', channels: ['slack', 'email', 'sms'] });
     });
 
+    it('retitle a firing alert whose severity changed (its title names the severity)', async () => {
+      const { engine, clock } = await setup();
+      await engine.signal(signal({ severity: 'warning' }), clock.now);
+      expect(engine.activeAlerts()[0]!.title).toBe('WARNING Alert: latency.p95');
+      clock.now += 5000;
+      await engine.signal(signal({ severity: 'error' }), clock.now);
+      expect(engine.activeAlerts()[0]).toMatchObject({ severity: 'error', title: 'ERROR Alert: latency.p95' });
+      expect(engine.alertViews().find((v) => v.status !== 'pending')).toMatchObject({ severity: 'error', title: 'ERROR Alert: latency.p95' });
+    });
+
     it('keep different keys and labels apart', async () => {
       const { engine, clock } = await setup();
       await engine.signal(signal(), clock.now);
