@@ -160,33 +160,12 @@ class EnvDamage extends Error {
 class ForeignEnvError extends MonitorError {}
 
 /**
- * After a record write's commit failed, record writes are refused untried for this long, so a full
- * disk costs one failed commit per second, not one per write. Each failed page write runs an
- * lmdb-js (3.5.6) error path that overflows a heap buffer (mdb.c: `last_error = malloc(100)`, then
- * a message of up to ~115 characters is `sprintf`ed into it); enough of them corrupt the heap and
- * abort the process (`malloc(): corrupted top size`), which nothing in JS can catch. After the hold,
- * a write is tried only once the filesystem has room again (`statfs`).
- */
-const RECORD_HOLD_MS = 1000;
-/** While record writes are held, the next one is tried only once the filesystem has this much free. */
-const RECORD_MIN_FREE_BYTES = 512 * 1024;
-/**
  * Generous sizes for the headroom of a write (`headroom.ts`): a series definition (help and unit
  * are bounded), and an entry removed or a rollup cell written. A single record put is covered by
  * the minimum headroom (1 MiB).
  */
 const DEF_BYTES = 8 * 1024;
 const ENTRY_BYTES = 128;
-
-/** Free bytes for an unprivileged writer on the filesystem of `dir`; Infinity when it cannot be told. */
-function freeBytes(dir: string): number {
-  try {
-    const stats = fs.statfsSync(dir);
-    return stats.bavail * stats.bsize;
-  } catch {
-    return Infinity;
-  }
-}
 
 /**
  * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
@@ -234,7 +213,6 @@ export class MetricStore {
   /** Writer: whether writes are failing now, since when, and why (see `writeStatus`). */
   #writeFailure: { since: number; error: string; reason: string; attempts: number; byRecords?: true } | undefined;
   /** After a record write failed: until when (monotonic ms) record writes are refused untried, and why. */
-  #recordHold: { until: number; error: Error } | undefined;
   /** Record collections opened so far, by name. */
   readonly #records = new Map<string, RecordDb<unknown>>();
   /** Record writes not yet settled; `close` waits for them. */
@@ -829,24 +807,8 @@ export class MetricStore {
       // A record write that commits ends only an outage record writes began: a flush's failure
       // stays until a flush commits (a small write may fit where a flush does not).
       noteWrite: (error) => {
-        if (error !== undefined) {
-          if (this.#recordHold === undefined || performance.now() >= this.#recordHold.until) this.#recordHold = { until: performance.now() + RECORD_HOLD_MS, error };
-          this.#noteFailure(error, true);
-        } else {
-          this.#recordHold = undefined;
-          if (this.#writeFailure?.byRecords === true) this.#writeFailure = undefined;
-        }
-      },
-      holdWrite: () => {
-        const hold = this.#recordHold;
-        if (hold === undefined) return undefined;
-        if (performance.now() < hold.until) return hold.error;
-        // Still nearly full: the write would only fail in the native error path again.
-        if (freeBytes(this.dataDir) < RECORD_MIN_FREE_BYTES) {
-          hold.until = performance.now() + RECORD_HOLD_MS;
-          return hold.error;
-        }
-        return undefined;
+        if (error !== undefined) this.#noteFailure(error, true);
+        else if (this.#writeFailure?.byRecords === true) this.#writeFailure = undefined;
       },
     });
     this.#records.set(name, collection as RecordDb<unknown>);

@@ -57,8 +57,6 @@ export interface RecordDbHost {
   track<T>(write: Promise<T>): Promise<T>;
   /** Told how each write ended (its error, or undefined once it committed), for `writeStatus`. */
   noteWrite?(error: Error | undefined): void;
-  /** Why a write is not to be tried now (writes failed a moment ago), or undefined. */
-  holdWrite?(): Error | undefined;
 }
 
 /**
@@ -178,10 +176,6 @@ export class RecordDb<V> {
     this.#host.assertOpen(`${this.name}.${op}`);
     if (this.#host.readOnly) {
       throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
-    }
-    const held = this.#host.holdWrite?.();
-    if (held !== undefined) {
-      throw new RecordWriteFailed(`${this.name}.${op}: not tried: writes to ${this.#host.dataDir} failed a moment ago (${held.message}); retried within a second`, held);
     }
     try {
       this.#host.ensureRoom(`${this.name}.${op}`, puts);
