@@ -38,8 +38,13 @@ export const COMPRESSED_MARKER = 0xc1;
 /** Values whose msgpack is shorter than this are stored as is: deflate's block header and codes cost more than it saves. */
 const MIN_COMPRESS_BYTES = 48;
 
-/** The dictionary each collection compresses with (by collection name); others use id 0 (none). */
-const COLLECTION_DICTIONARIES: Readonly<Record<string, number>> = {
+/**
+ * The dictionary each collection compresses with (by collection name); others use id 0 (deflate
+ * without one). `'plain'`: never compressed, for values that are compressed already (the remote
+ * write queue holds snappy-compressed protobuf bodies: deflate would spend time and find nothing).
+ */
+const COLLECTION_DICTIONARIES: Readonly<Record<string, RecordDictionary>> = {
+  remote_write_queue: 'plain',
   perf_reports: 1,
   perf_sla_results: 2,
   alerts: 3,
@@ -59,8 +64,11 @@ const DICTIONARIES = new Map<number, Buffer>(Object.entries(RECORD_DICTIONARIES_
  */
 const packr = new Packr({ useRecords: false, copyBuffers: true });
 
-/** The dictionary id `collection`'s values are compressed with (0: no dictionary). */
-export function dictionaryFor(collection: string): number {
+/** How a collection's values are stored: compressed with this dictionary id (0: none), or `'plain'` msgpack. */
+export type RecordDictionary = number | 'plain';
+
+/** How `collection`'s values are stored (see {@link RecordDictionary}). */
+export function dictionaryFor(collection: string): RecordDictionary {
   return COLLECTION_DICTIONARIES[collection] ?? 0;
 }
 
@@ -69,10 +77,10 @@ export function dictionaryFor(collection: string): number {
  * @param dictionaryId from {@link dictionaryFor}
  * @throws {Error} if msgpack cannot encode the value, or for an unknown dictionary id
  */
-export function encodeRecordValue(value: unknown, dictionaryId: number): Uint8Array {
+export function encodeRecordValue(value: unknown, dictionaryId: RecordDictionary): Uint8Array {
   // msgpackr returns a view of its reusable buffer: copy what is kept (Buffer.from copies).
   const plain = packr.pack(value);
-  if (plain.length < MIN_COMPRESS_BYTES) return Buffer.from(plain);
+  if (dictionaryId === 'plain' || plain.length < MIN_COMPRESS_BYTES) return Buffer.from(plain);
   const dictionary = dictionaryId === 0 ? undefined : DICTIONARIES.get(dictionaryId);
   if (dictionaryId !== 0 && dictionary === undefined) throw new Error(`record value: unknown dictionary id ${dictionaryId}`);
   const packed = deflateRawSync(plain, dictionary === undefined ? {} : { dictionary });

@@ -15,7 +15,7 @@
  */
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed } from './commit-guard.js';
-import { decodeRecordValue, dictionaryFor, encodeRecordValue } from './record-codec.js';
+import { decodeRecordValue, dictionaryFor, encodeRecordValue, type RecordDictionary } from './record-codec.js';
 
 /** A record key: a string, a finite number, or an array of them (compared element by element). */
 export type RecordKey = string | number | (string | number)[];
@@ -93,7 +93,7 @@ export class RecordDb<V> {
   readonly #db: RecordBackend<Uint8Array>;
   readonly #host: RecordDbHost;
   /** The preset dictionary this collection's values are compressed with (`record-codec.ts`). */
-  readonly #dictionary: number;
+  readonly #dictionary: RecordDictionary;
 
   /** @internal use `MetricStore.records(name)` */
   constructor(name: string, db: RecordBackend<Uint8Array>, host: RecordDbHost) {

@@ -40,6 +40,10 @@ describe('record codec', () => {
     for (const samples of Object.values(RECORD_SAMPLES)) {
       for (const sample of samples) expect(decodeRecordValue(layout2.pack(sample))).toEqual(sample);
     }
+    // The remote write queue's bodies are snappy already: stored as they are, never deflated.
+    const batch = { body: new Uint8Array(4000).fill(7), samples: 120 };
+    expect(Buffer.from(encodeRecordValue(batch, dictionaryFor('remote_write_queue')))).toEqual(layout2.pack(batch));
+    expect(isCompressedRecordValue(encodeRecordValue(batch, dictionaryFor('some_other_collection')))).toBe(true);
     const small = encodeRecordValue(1796600000000, dictionaryFor('alert_suppression'));
     expect(isCompressedRecordValue(small)).toBe(false);
     expect(Buffer.from(small)).toEqual(layout2.pack(1796600000000));
