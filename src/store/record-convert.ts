@@ -4,19 +4,28 @@
  *
  * Optional: the codec reads both formats, so a layout-2 store works unconverted and its old values
  * shrink as they are rewritten or trimmed. Converting gives the space back at once (a 10-minute
- * demo run's 120 performance reports: ~120 pages → ~10). Each step converts at most `batch`
- * records of one collection in one transaction and yields to the event loop before the next; a
- * kill at any point leaves every value readable (each is either old or new), and running it again
- * finishes the job (converted values are skipped).
+ * demo run's 121 performance reports: 121 pages → 9). Each step converts at most `batch` records
+ * of one collection in one transaction, yields whenever its encoding has held the event loop
+ * {@link SLICE_MS} ms, and yields again before the next step. A kill at any point leaves every
+ * value readable (each is either old or new); running it again finishes the job (converted values
+ * are skipped).
  */
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed } from './commit-guard.js';
 import { decodeRecordValue, dictionaryFor, encodeRecordValue, isCompressedRecordValue } from './record-codec.js';
 import type { RecordKey } from './record-db.js';
 
-/** Records per transaction by default: ~1,000 decodes and deflates, a few ms to tens of ms on a loaded VM. */
+/** Records per transaction by default. */
 export const CONVERT_BATCH = 1000;
+
+/**
+ * Main-thread time the re-encoding of one step may take before it yields: a report costs
+ * ~0.1-0.3 ms to decode and deflate on a loaded 2-core VM, so 1,000 of them at once held the loop
+ * ~150 ms. The step's values are encoded in slices; its puts still commit in one transaction.
+ */
+const SLICE_MS = 8;
 
 /** The part of a record collection's lmdb-js `Database` (opened with `encoding: 'binary'`) the conversion uses. */
 export interface ConvertibleDb {
@@ -42,8 +51,10 @@ export interface ConvertOptions {
    * store's headroom check, `headroom.ts`). The error rejects the conversion; nothing of that step is written.
    */
   ensureRoom?(op: string, puts: number, bytes: number): void;
-  /** Awaited between steps; default: one turn of the event loop (`setImmediate`). */
+  /** Awaited between steps and slices of a step; default: one turn of the event loop (`setImmediate`). */
   yieldBetween?(): Promise<unknown>;
+  /** Monotonic ms for the slices (default `performance.now`). */
+  now?(): number;
 }
 
 /** What {@link convertRecordValues} did. */
@@ -73,6 +84,7 @@ export async function convertRecordValues(env: ConvertibleEnv, options: ConvertO
     throw new MonitorError(ErrorCode.InvalidOption, `convertRecordValues: invalid batch ${describeValue(batch)} (expected an integer >= 1)`);
   }
   const pause = options.yieldBetween ?? (() => yieldToLoop());
+  const now = options.now ?? (() => performance.now());
   const names = Array.from(env.getKeys()).filter((key): key is string => typeof key === 'string' && key.startsWith('rec:'));
   const result: ConvertResult = { collections: names.length, converted: 0, kept: 0, bytesBefore: 0, bytesAfter: 0 };
   for (const name of names) {
@@ -89,7 +101,12 @@ export async function convertRecordValues(env: ConvertibleEnv, options: ConvertO
       const puts: { key: RecordKey; value: Uint8Array }[] = [];
       let before = 0;
       let bytes = 0;
+      let sliceStart = now();
       for (const { key, value } of entries) {
+        if (now() - sliceStart > SLICE_MS) {
+          await pause();
+          sliceStart = now();
+        }
         if (isCompressedRecordValue(value)) continue;
         let decoded: unknown;
         try {

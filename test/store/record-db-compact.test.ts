@@ -120,6 +120,26 @@ describe('RecordDb compact values', () => {
     expect(store.records('alerts').range().map(([, v]) => v)).toEqual([...RECORD_SAMPLES.alerts!].sort((a, b) => ((a as { id: string }).id < (b as { id: string }).id ? -1 : 1)));
   });
 
+  it('yields within a step once re-encoding has held the loop 8 ms, and still commits the step at once', async () => {
+    await stores.open().close();
+    await writeLayout2(stores.dir, 'perf_reports', Array.from({ length: 20 }, (_, n) => [n, report(n)]));
+    const env = open({ path: stores.dir, ...LAYOUT2_ENV });
+    let clock = 0;
+    const events: string[] = [];
+    const result = await convertRecordValues(env, {
+      // Each look at the clock is 3 ms later: a pause every few records.
+      now: () => (clock += 3),
+      ensureRoom: (_op, puts) => events.push(`write ${puts}`),
+      yieldBetween: async () => {
+        events.push('pause');
+      },
+    });
+    await env.close();
+    expect(result.converted).toBe(20);
+    expect(events.filter((e) => e === 'pause').length).toBeGreaterThanOrEqual(5);
+    expect(events.filter((e) => e.startsWith('write'))).toEqual(['write 20']);
+  });
+
   it('writes nothing of a conversion step that ensureRoom refuses', async () => {
     await stores.open().close();
     const legacy: Array<[RecordKey, unknown]> = Array.from({ length: 5 }, (_, n) => [n, report(n)]);
