@@ -15,18 +15,20 @@
  * rewritten or trimmed; `convertRecordValues` (`record-convert.ts`) compacts them at once, in
  * bounded steps, for a migration that wants the space back.
  *
- * **Why this shape** (measured on a 10-minute demo run, the records the actors write):
+ * **Why this shape** (measured on the records of a 10-minute demo run, 5 s checks):
  * - Most of a record is its keys and repeated strings (units, enum values, reasons): a performance
- *   report is ~1,750 B of msgpack, ~2,200 B of JSON. Deflate with a dictionary of sample reports
- *   stores it in ~170-400 B (plain deflate: ~745 B; msgpack records with keys once: ~1,365 B);
- *   an SLA result 607 → ~70-105 B, an alert 427 → ~85-140 B.
- * - A dictionary compiled into the code, not kept in the env: every opener (a read-only process,
- *   the CLI) decodes without reading shared state, and no write depends on another write (lmdb-js's
- *   `sharedStructuresKey` stores structures in the db, written in the first transaction that uses
- *   them). lmdb-js's own `compression` (LZ4) compresses only values over its 1,000-byte threshold
- *   and every opener must pass the same option; deflate with a dictionary is ~2x smaller here.
- * - Encoding costs ~0.1-0.3 ms per report (zlib sync, loaded 2-core VM), decoding ~0.05-0.1 ms:
- *   one report per check, and a 1,000-report history read is comparable to msgpack of 1.7 KB each.
+ *   report is ~1,780 B of msgpack, one per 4 KiB page. Deflated against a dictionary of sample
+ *   reports it is ~210 B, 13 per page (121 reports: 121 pages → 9); an SLA result 616 → ~80 B
+ *   (24 per page), an alert 438 → ~140 B. Rejected: msgpack records with keys once (~1,365 B),
+ *   deflate without a dictionary (~745 B), lmdb-js's LZ4 `compression` (121 reports: 41 pages;
+ *   14 with this dictionary).
+ * - The dictionary is compiled into the code, not kept in the env: every opener (a read-only
+ *   process, the CLI) decodes with no option to agree on and no shared state to read first
+ *   (lmdb-js's `compression` and `sharedStructuresKey` both need every opener to pass the same
+ *   options, and shared structures are themselves written by the first transaction that uses them).
+ * - Cost (zlib sync; loaded 2-core VM): ~0.1-0.2 ms to encode a report and ~0.05 ms to decode it,
+ *   ~0.05-0.1 ms and ~0.04 ms for an alert (plain msgpack: ~0.01-0.02 ms). One report per check;
+ *   1,000 reports read in ~45-65 ms (msgpack: ~12-55 ms).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
