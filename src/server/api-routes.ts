@@ -28,6 +28,8 @@ export interface ApiResponse {
   headers?: Record<string, string>;
   /** Sent gzip-compressed when the request accepts gzip (`/metrics`). */
   compressible?: boolean;
+  /** The body as chunks written as they come (`/metrics`), instead of `body`. */
+  stream?: AsyncIterable<string>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -174,7 +176,9 @@ export class ApiRoutes {
     },
     '/metrics': async (_query, accept) => {
       const out = await this.#source('metrics', () => this.#o.sources.metrics(accept));
-      return { status: 200, contentType: out.contentType, body: out.body, headers: { vary: METRICS_VARY }, compressible: true };
+      const headers = { vary: METRICS_VARY };
+      if ('chunks' in out) return { status: 200, contentType: out.contentType, body: '', stream: out.chunks, headers, compressible: true };
+      return { status: 200, contentType: out.contentType, body: out.body, headers, compressible: true };
     },
     '/api/dashboards': () => json([...this.#dashboards.values()]),
     '/api/dashboards/:name': (_query, _accept, encoded) => {

@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DashboardConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
-import { acceptsGzip, sendGzipped } from '../exposition/gzip-response.js';
+import { acceptsGzip, sendChunks, sendGzipped } from '../exposition/gzip-response.js';
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Registry } from '../metrics/registry.js';
@@ -319,7 +319,11 @@ export class HttpServer {
       if (ApiRoutes.owns(path)) {
         const out = await this.#routes.handle(path, url.searchParams, req.headers.accept);
         const headers = { 'cache-control': 'no-store', ...out.headers };
-        if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
+        if (out.stream !== undefined && req.method !== 'HEAD') {
+          this.#count(out.status);
+          const gzip = out.compressible === true && acceptsGzip(req.headers['accept-encoding']);
+          sendChunks(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.stream, gzip);
+        } else if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
           this.#count(out.status);
           sendGzipped(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.body);
         } else this.#send(req, res, out.status, out.contentType, out.body, headers);
