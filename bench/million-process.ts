@@ -35,7 +35,7 @@ export interface MillionFigures {
   create: StepFigures;
   rssAfterCreateMiB: number;
   heapAfterCreateMiB: number;
-  flush: StepFigures & { storeLongestBlockMs?: number };
+  flush: StepFigures & { storeLongestBlockMs?: number; error?: string };
   scrape: StepFigures;
   scrapeGzip: StepFigures;
   history: StepFigures;
@@ -105,7 +105,7 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     globalThis.gc?.();
     const rssAfterCreate = process.memoryUsage.rss();
     const heapAfterCreate = process.memoryUsage().heapUsed;
-    const flush = await step(() => mon.collector.call({ type: 'flush' }));
+    const flush = await step(() => mon.collector.call({ type: 'flush' }).catch((err: unknown) => ({ longestBlockMs: NaN, error: String(err) })));
     const { url } = await mon.dashboardAddress();
     globalThis.gc?.();
     const scrape = await step(() => fetchElsewhere(`${url}/metrics`, false));
@@ -119,7 +119,7 @@ export async function runMillion(series: number): Promise<MillionFigures> {
       create: create.figures,
       rssAfterCreateMiB: mib(rssAfterCreate),
       heapAfterCreateMiB: mib(heapAfterCreate),
-      flush: { ...flush.figures, storeLongestBlockMs: Math.round(flush.value.longestBlockMs * 10) / 10 },
+      flush: { ...flush.figures, storeLongestBlockMs: Math.round(flush.value.longestBlockMs * 10) / 10, ...('error' in flush.value ? { error: flush.value.error } : {}) },
       scrape: { ...scrape.figures, bytes: scrape.value },
       scrapeGzip: { ...scrapeGzip.figures, bytes: scrapeGzip.value },
       history: history.figures,

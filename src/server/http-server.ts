@@ -157,7 +157,7 @@ export class HttpServer {
       defaultRangeMs: config.historical_range,
       maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
     });
-    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
+    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, registry, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({
       dashboards: dashboards.map((d) => d.name),
