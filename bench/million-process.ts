@@ -106,7 +106,7 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     const create = await step(async () => {
       for (let i = 0; i < series; i++) {
         counter.inc({ id: String(i) });
-        if (i % 5_000 === 4_999) await yieldToLoop();
+        if (i % 1_000 === 999) await yieldToLoop();
       }
     });
     globalThis.gc?.();
@@ -129,7 +129,7 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     });
     for (let i = 0; i < series; i++) {
       counter.inc({ id: String(i) });
-      if (i % 5_000 === 4_999) await yieldToLoop();
+      if (i % 1_000 === 999) await yieldToLoop();
     }
     const flush = await step(flushOnce);
     const { url } = await mon.dashboardAddress();
