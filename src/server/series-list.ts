@@ -20,10 +20,12 @@ export const MAX_PAGE = 1000;
 const SCAN_CHUNK = 20_000;
 const MAX_MATCH = 200;
 
-function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number {
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) throw new HttpError(400, `${name} must be an integer from 0 to ${max}, got ${JSON.stringify(raw.slice(0, 20))}`);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 20))}`);
+  }
   return Number(raw);
 }
 
@@ -32,9 +34,8 @@ function intParam(query: URLSearchParams, name: string, fallback: number, max: n
  * @throws {HttpError} 400 for a bad `after`, `limit` or `match`; 404 for a metric not in the table
  */
 export async function listSeries(registry: Registry, query: URLSearchParams): Promise<SeriesListResponse> {
-  const limit = intParam(query, 'limit', DEFAULT_PAGE, MAX_PAGE);
-  if (limit === 0) throw new HttpError(400, `limit must be an integer from 1 to ${MAX_PAGE}, got 0`);
-  const after = intParam(query, 'after', 0, 1e9);
+  const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
+  const after = intParam(query, 'after', 0, 0, 999_999_999);
   const match = query.get('match') ?? '';
   if (match.length > MAX_MATCH) throw new HttpError(400, `match is ${match.length} characters long (at most ${MAX_MATCH})`);
   const name = query.get('metric');
