@@ -2,7 +2,7 @@
  * A million series in one process: runs bench/million-process.ts in a fresh Node process (so the
  * RSS is that tree's own) with 1,000,000 counter series (100,000 with `--quick`) in one metric,
  * the tree on its shipped configs with `series_limit` raised to the count, and reports each step:
- * creating the series, the first `flush` call (which defines new series for at most 1.5 s, see
+ * creating the series, the first `flush` call (which defines new series for at most 1 s, see
  * table-store.ts), the flushes it takes to define them all, one flush of every series changed, one
  * scrape of /metrics plain and gzip (streamed, read by a separate process), one /api/history query
  * of one series, one /api/series page, and `stop()`. For each: wall time, the longest event-loop

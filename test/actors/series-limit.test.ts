@@ -9,7 +9,7 @@ import { DROPPED_SERIES_METRIC, type Monitor, startMonitoring } from '../../src/
 import { memoryLogger } from '../helpers.js';
 
 const SHIPPED_CONFIGS = fileURLToPath(new URL('../../configs/', import.meta.url));
-/** At most this many flush calls to define every series (each defines for at most 1.5 s). */
+/** At most this many flush calls to define every series (each defines new series for at most 1 s). */
 const MAX_FLUSHES = 200;
 
 const cleanups: (() => Promise<void> | void)[] = [];
