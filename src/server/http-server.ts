@@ -319,10 +319,12 @@ export class HttpServer {
       if (ApiRoutes.owns(path)) {
         const out = await this.#routes.handle(path, url.searchParams, req.headers.accept);
         const headers = { 'cache-control': 'no-store', ...out.headers };
-        if (out.stream !== undefined && req.method !== 'HEAD') {
+        if (out.stream !== undefined) {
           this.#count(out.status);
-          const gzip = out.compressible === true && acceptsGzip(req.headers['accept-encoding']);
-          sendChunks(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.stream, gzip);
+          const streamHeaders = { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers };
+          // HEAD: the headers a GET would get (chunked, no length); the render never starts.
+          if (req.method === 'HEAD') res.writeHead(out.status, streamHeaders).end();
+          else sendChunks(res, out.status, streamHeaders, out.stream, out.compressible === true && acceptsGzip(req.headers['accept-encoding']));
         } else if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
           this.#count(out.status);
           sendGzipped(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.body);

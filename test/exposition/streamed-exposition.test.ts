@@ -72,6 +72,18 @@ describe('the streamed /metrics', () => {
     expect(plain.body.equals(expected)).toBe(true);
     const gz = await rawGet(`${f.url}/metrics`, { host, 'accept-encoding': 'gzip', accept: OPENMETRICS });
     expect(gunzipSync(gz.body).equals(Buffer.from(await renderOpenMetrics(f.registry), 'utf8'))).toBe(true);
+    const head = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const u = new URL(f.url);
+      request({ host: u.hostname, port: u.port, path: '/metrics', method: 'HEAD', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(head.headers['content-length']).toBeUndefined();
   });
 
   it('equals the non-streamed exposition on a large set (200,000 series, plain and gzip)', async () => {
