@@ -18,6 +18,7 @@ import { feedSuite } from './feed.bench.js';
 import { type Check, checkStatus, markdownTable, type SuiteOptions, type SuiteResult } from './harness.js';
 import { hotPathSuite } from './metrics.bench.js';
 import { mcpSuite } from './mcp.bench.js';
+import { millionSuite } from './million.bench.js';
 import { messageApiSuite } from './otp.bench.js';
 import { outboundSuite } from './outbound.bench.js';
 import { percentileSuite } from './percentile.bench.js';
@@ -46,6 +47,8 @@ const SUITES: SuiteEntry[] = [
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
   // The dashboard's own figures (clients in this process, API round trips), from its author.
   { id: 'dashboard', run: dashboardSuite, optIn: true },
+  // 1,000,000 series in one tree in a child process (100,000 with --quick); minutes.
+  { id: 'million', run: millionSuite, optIn: true },
 ];
 
 const args = process.argv.slice(2);

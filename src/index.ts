@@ -14,7 +14,7 @@ import type { AlertSink } from './alerts/signal.js';
 import { SignalRelay } from './alerts/signal-relay.js';
 import { type Config, type DeepPartial, loadConfig } from './config/index.js';
 import { ErrorCode, MonitorError } from './errors.js';
-import { renderExposition } from './exposition/negotiate.js';
+import { renderExposition, type StreamedExposition, streamExposition } from './exposition/negotiate.js';
 import { createLogger, type Logger } from './logger.js';
 import { DerivedValues } from './metrics/derived-values.js';
 import { Registry } from './metrics/registry.js';
@@ -248,7 +248,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, exposition, store), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources(system, performanceRef, alertingRef, derived, streamExposition.bind(undefined, registry), store), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
             { name: DASHBOARD_NAME },
           ),
         ]
@@ -383,7 +383,7 @@ function dashboardSources(
   performance: ServerRef<PerformanceMonitorProtocol>,
   alertingRef: ServerRef<AlertingProtocol>,
   derived: DerivedValues,
-  exposition: (accept: string | undefined) => Promise<{ contentType: string; body: string }>,
+  exposition: (accept: string | undefined) => StreamedExposition,
   store: MetricStore,
 ): DashboardSources {
   const names = [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME];
@@ -396,7 +396,7 @@ function dashboardSources(
       const scores = Object.fromEntries(SCORE_KINDS.map((kind) => [kind, derived.get(`score.${kind}`)?.value ?? null])) as unknown as Scores;
       return SCORE_KINDS.some((kind) => scores[kind] !== null) ? scores : null;
     },
-    metrics: exposition,
+    metrics: async (accept) => exposition(accept),
     processes: () => Object.fromEntries(names.map((name) => [name, system.whereis(name) === undefined ? 'down' : 'running'])),
     storeHealth: () => storeHealthOf(store.writeStatus()),
   };
@@ -414,7 +414,7 @@ export { SliceClock } from './metrics/slice-clock.js';
 export { MetricStore } from './store/lmdb-store.js';
 export { renderPrometheusText, PROMETHEUS_CONTENT_TYPE } from './exposition/prometheus-text.js';
 export { renderOpenMetrics, OPENMETRICS_CONTENT_TYPE } from './exposition/openmetrics-text.js';
-export { renderExposition, negotiateFormat, registrySource } from './exposition/negotiate.js';
+export { renderExposition, streamExposition, negotiateFormat, registrySource } from './exposition/negotiate.js';
 export { serveMetrics } from './server/metrics-server.js';
 export { DerivedValues } from './metrics/derived-values.js';
 export { HTTP_METRICS, UNMATCHED_ROUTE, OTHER_ROUTE } from './sources/http-instrument.js';
@@ -484,7 +484,7 @@ export type { PinoDestinationLike, PinoLoggerLike, PinoLineCounter } from './sou
 export type { MetricSource } from './sources/source.js';
 export type { MetricsServer } from './server/metrics-server.js';
 export type { DerivedValue } from './metrics/derived-values.js';
-export type { ExpositionFormat, Exposition, ExpositionSource } from './exposition/negotiate.js';
+export type { ExpositionFormat, Exposition, ExpositionSource, StreamedExposition } from './exposition/negotiate.js';
 export type { RemoteWriteExporterOptions } from './export/remote-write-exporter.js';
 export type { ClusterPrimary, ClusterPrimaryOptions } from './cluster/cluster-primary.js';
 export type { ClusterWorkerOptions, ClusterWorkerReporter } from './cluster/cluster-worker.js';

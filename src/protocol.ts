@@ -156,11 +156,24 @@ export type ClientMsg =
 //                                    from/to: ms since the epoch (default: the last historical_range)
 // GET /api/history?dashboard=&from=&to=   HistoryResponse per chart series
 // GET /api/export?dashboard=&from=&to=&format=json|csv   the history as a download
+// GET /api/series?metric=&match=&after=&limit=   SeriesListResponse: one page of the table's
+//                                    metrics (no `metric`) or of one metric's series, `match` a
+//                                    substring of the name or series key, `limit` ≤ 1000 (default 100)
 // GET /api/alerts                    AlertView[]
 // GET /api/slas                      SlaView[]
 // GET /api/dead-letters              DeadLetter[] (src/notify/types.ts): notifications given up on, secrets redacted
 // GET /api/report                    the performance monitor's report
 // WS  /ws                            the live feed (token: `Authorization: Bearer`, or `?token=`)
+
+/** One page of `/api/series`: `next` is the `after` of the next page, absent on the last. */
+export interface SeriesListResponse {
+  /** The metric listed, absent when listing metrics. */
+  metric?: string;
+  items: Array<{ name: string; type: string; key?: string; labels?: Record<string, string>; value?: number; series?: number }>;
+  /** Entries scanned for this page (the rest are not counted: a metric may hold a million). */
+  scanned: number;
+  next?: string;
+}
 
 export interface HealthResponse {
   /** `degraded` when a process is down or the metric store's writes fail. */

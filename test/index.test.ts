@@ -78,6 +78,7 @@ describe('public index (built)', () => {
         'startMonitoring',
         'startServer',
         'startSupervisor',
+        'streamExposition',
         'supervisorChild',
         'workerChild',
         'writeRequestBody',

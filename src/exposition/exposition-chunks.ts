@@ -98,14 +98,24 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
   yield out.join('');
 }
 
-/** Renders every chunk, yielding to the event loop between two chunks. */
-export async function renderYielding(registry: Registry, format: SampleFormat): Promise<string> {
-  const parts: string[] = [];
+/**
+ * The chunks of {@link renderChunks}, yielding to the event loop before each chunk after the
+ * first. A consumer that pulls only when it can write (a stream honouring backpressure) holds at
+ * most the chunk it is writing: nothing renders ahead of the reader. Stopping early (`return()`,
+ * e.g. a client gone) stops the walk.
+ */
+export async function* renderStream(registry: Registry, format: SampleFormat, maxSamples = MAX_SAMPLES_PER_CHUNK): AsyncGenerator<string> {
   let first = true;
-  for (const chunk of renderChunks(registry, format)) {
+  for (const chunk of renderChunks(registry, format, maxSamples)) {
     if (!first) await yieldToLoop();
     first = false;
-    parts.push(chunk);
+    yield chunk;
   }
+}
+
+/** Renders every chunk, yielding to the event loop between two chunks, into one string. */
+export async function renderYielding(registry: Registry, format: SampleFormat): Promise<string> {
+  const parts: string[] = [];
+  for await (const chunk of renderStream(registry, format)) parts.push(chunk);
   return parts.join('');
 }

@@ -6,8 +6,9 @@
  * and so gets OpenMetrics.
  */
 import type { Registry } from '../metrics/registry.js';
-import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from './openmetrics-text.js';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from './prometheus-text.js';
+import { renderStream } from './exposition-chunks.js';
+import { OPENMETRICS_CONTENT_TYPE, openMetricsFormat, renderOpenMetrics } from './openmetrics-text.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusTextFormat, renderPrometheusText } from './prometheus-text.js';
 
 /** The two formats `/metrics` speaks. */
 export type ExpositionFormat = 'openmetrics' | 'prometheus';
@@ -19,14 +20,35 @@ export interface Exposition {
 }
 
 /**
- * What `/metrics` serves: the exposition for a request's Accept header. `renderExposition` bound
- * to a registry is one; a cluster primary's merged view is another. The dashboard server takes one.
+ * An exposition to be written as it renders: `chunks` are pulled one at a time, only as fast as
+ * the response takes them, so no string of the whole exposition is ever built (at 1,000,000
+ * series it is ~100 MB, and building it held the event loop for a second).
  */
-export type ExpositionSource = (accept: string | undefined) => Promise<Exposition>;
+export interface StreamedExposition {
+  contentType: string;
+  chunks: AsyncIterable<string>;
+}
 
-/** The exposition source of one registry. */
+/**
+ * What `/metrics` serves: the exposition for a request's Accept header, whole or streamed.
+ * `registrySource` is one; a cluster primary's merged view is another. The dashboard server takes one.
+ */
+export type ExpositionSource = (accept: string | undefined) => Promise<Exposition | StreamedExposition>;
+
+/** The exposition source of one registry: streamed (see {@link streamExposition}). */
 export function registrySource(registry: Registry): ExpositionSource {
-  return (accept) => renderExposition(registry, accept);
+  return async (accept) => streamExposition(registry, accept);
+}
+
+/**
+ * The exposition of `registry` in the format the Accept header asks for, as chunks of at most
+ * `MAX_SAMPLES_PER_CHUNK` samples that render when pulled (see exposition-chunks.ts). Joined, the
+ * chunks are byte for byte what {@link renderExposition} returns.
+ * @param accept the request's Accept header, if any
+ */
+export function streamExposition(registry: Registry, accept: string | undefined): StreamedExposition {
+  const format = negotiateFormat(accept);
+  return { contentType: contentTypeOf(format), chunks: renderStream(registry, format === 'openmetrics' ? openMetricsFormat : prometheusTextFormat) };
 }
 
 interface Range {

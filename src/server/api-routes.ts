@@ -16,9 +16,11 @@ import type {
 } from '../protocol.js';
 import { historyToCsv } from './csv-export.js';
 import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable } from './dashboard-sources.js';
+import type { Registry } from '../metrics/registry.js';
 import type { FrameBuilder } from './frame-builder.js';
 import type { HistoryQuery } from './history-query.js';
 import { HttpError } from './http-error.js';
+import { listSeries } from './series-list.js';
 
 /** What a route answers. */
 export interface ApiResponse {
@@ -28,6 +30,8 @@ export interface ApiResponse {
   headers?: Record<string, string>;
   /** Sent gzip-compressed when the request accepts gzip (`/metrics`). */
   compressible?: boolean;
+  /** The body as chunks written as they come (`/metrics`), instead of `body`. */
+  stream?: AsyncIterable<string>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -75,6 +79,7 @@ export const API_ROUTES = [
   { path: '/api/realtime', params: ['dashboard'], public: false },
   { path: '/api/history', params: HISTORY_PARAMS, public: false },
   { path: '/api/export', params: [...HISTORY_PARAMS, 'format'], public: false },
+  { path: '/api/series', params: ['metric', 'match', 'after', 'limit'], public: false },
   { path: '/api/alerts', params: [], public: false },
   { path: '/api/slas', params: [], public: false },
   { path: '/api/dead-letters', params: [], public: false },
@@ -108,6 +113,8 @@ export interface ApiRoutesOptions {
   sources: DashboardSources;
   history: HistoryQuery;
   frames: FrameBuilder;
+  /** The metric table, for `/api/series`. */
+  registry: Registry;
   /** Wall clock, for times shown. */
   now: () => number;
   /** Clock for durations and rates; never steps. */
@@ -174,7 +181,9 @@ export class ApiRoutes {
     },
     '/metrics': async (_query, accept) => {
       const out = await this.#source('metrics', () => this.#o.sources.metrics(accept));
-      return { status: 200, contentType: out.contentType, body: out.body, headers: { vary: METRICS_VARY }, compressible: true };
+      const headers = { vary: METRICS_VARY };
+      if ('chunks' in out) return { status: 200, contentType: out.contentType, body: '', stream: out.chunks, headers, compressible: true };
+      return { status: 200, contentType: out.contentType, body: out.body, headers, compressible: true };
     },
     '/api/dashboards': () => json([...this.#dashboards.values()]),
     '/api/dashboards/:name': (_query, _accept, encoded) => {
@@ -208,6 +217,7 @@ export class ApiRoutes {
     },
     '/api/history': (query) => json(this.#o.history.run(this.#o.history.parse(query, this.#o.now()))),
     '/api/export': (query) => this.#export(query),
+    '/api/series': async (query) => json(await listSeries(this.#o.registry, query)),
     '/api/alerts': async () => json(await this.#source('alerts', () => this.#o.sources.alerts())),
     '/api/slas': async () => json(await this.#source('slas', () => this.#o.sources.slas())),
     '/api/dead-letters': async () => json(await this.#source('dead letters', () => this.#o.sources.deadLetters())),

@@ -6,7 +6,7 @@
  * endpoint answer 503 with the reason; it never takes the server down.
  */
 import { toError } from '../errors.js';
-import { renderExposition } from '../exposition/negotiate.js';
+import { type Exposition, type StreamedExposition, streamExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import type { DeadLetter } from '../notify/types.js';
 import type { AlertView, Scores, SlaView, StoreHealth } from '../protocol.js';
@@ -23,7 +23,7 @@ export interface DashboardSources {
   /** The newest 0-100 scores, `null` before the first check. Synchronous: read every frame. */
   scores(): Scores | null;
   /** The `/metrics` body for a request's `Accept` header. */
-  metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  metrics(accept: string | undefined): Promise<Exposition | StreamedExposition>;
   /** Supervised processes by name, for `/health`. */
   processes(): Record<string, 'running' | 'down'>;
   /** Whether the metric store's writes commit, for `/health` and each frame; absent without a store. Synchronous. */
@@ -91,7 +91,7 @@ export function standaloneSources(registry: Registry): DashboardSources {
     deadLetters: async () => [],
     alerts: async () => [],
     scores: () => scoresFromRegistry(registry),
-    metrics: (accept) => renderExposition(registry, accept),
+    metrics: async (accept) => streamExposition(registry, accept),
     processes: () => ({}),
   };
 }

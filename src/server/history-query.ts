@@ -21,6 +21,9 @@
  * on a labelled metric) are combined bucket by bucket: summed for `value`/`rate`/`count`, the
  * largest for percentiles and `mean` (the store keeps no mergeable sketches per point, so the
  * worst series is what history can show). Either way a series gets at most `points` points.
+ * At most {@link MAX_COMBINED_SERIES} stored series are combined into one chart series (a 400 says
+ * to name the labels): each is a read of the store on the event loop, and a metric with a million
+ * series would hold it for seconds.
  */
 import type { MetricType } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
@@ -33,6 +36,8 @@ import { matchesPrefix, selectSeries } from './live-reader.js';
 const STATS: readonly SeriesStat[] = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'];
 const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
 const MAX_LABELS_PARAM = 2048;
+/** Stored series one chart series may combine: ~20-50 µs of store reads each, so ~50 ms at most. */
+export const MAX_COMBINED_SERIES = 1000;
 
 export interface HistoryLimits {
   /** `data_points`: the most (and default) points per series. */
@@ -179,8 +184,13 @@ export class HistoryQuery {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
       const type = metric.type as MetricType;
-      const series = selectSeries(metric, def.labels, def.label_prefix).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
+      const selected = selectSeries(metric, def.labels, def.label_prefix);
+      tooMany(def, selected.length);
+      const series = selected.map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
       if (series.length > 0) return { type, series };
+      // Every stored series of a metric in the table was restored into it at start: the store has
+      // no other (and listing its definitions would read every series of every metric).
+      if (metric.series().length > 0) return { type, series: [] };
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
@@ -195,8 +205,18 @@ export class HistoryQuery {
         : defs.some((d) => Object.keys(d.labels).length === 0)
           ? defs.filter((d) => Object.keys(d.labels).length === 0)
           : defs;
+    tooMany(def, chosen.length);
     return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
   }
+}
+
+/** @throws {HttpError} 400 when a chart series would combine more than {@link MAX_COMBINED_SERIES} stored series */
+function tooMany(def: ChartSeriesDef, count: number): void {
+  if (count <= MAX_COMBINED_SERIES) return;
+  throw new HttpError(
+    400,
+    `metric ${JSON.stringify(def.metric)} has ${count} series matching ${def.label_prefix === undefined ? 'no labels' : 'the label_prefix'}: history combines at most ${MAX_COMBINED_SERIES}; name one series with labels (find them with /api/series)`,
+  );
 }
 
 function intParam(query: URLSearchParams, name: string): number | undefined {

@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DashboardConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
-import { acceptsGzip, sendGzipped } from '../exposition/gzip-response.js';
+import { acceptsGzip, sendChunks, sendGzipped } from '../exposition/gzip-response.js';
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Registry } from '../metrics/registry.js';
@@ -157,7 +157,7 @@ export class HttpServer {
       defaultRangeMs: config.historical_range,
       maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
     });
-    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
+    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, registry, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({
       dashboards: dashboards.map((d) => d.name),
@@ -319,7 +319,13 @@ export class HttpServer {
       if (ApiRoutes.owns(path)) {
         const out = await this.#routes.handle(path, url.searchParams, req.headers.accept);
         const headers = { 'cache-control': 'no-store', ...out.headers };
-        if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
+        if (out.stream !== undefined) {
+          this.#count(out.status);
+          const streamHeaders = { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers };
+          // HEAD: the headers a GET would get (chunked, no length); the render never starts.
+          if (req.method === 'HEAD') res.writeHead(out.status, streamHeaders).end();
+          else sendChunks(res, out.status, streamHeaders, out.stream, out.compressible === true && acceptsGzip(req.headers['accept-encoding']));
+        } else if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
           this.#count(out.status);
           sendGzipped(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.body);
         } else this.#send(req, res, out.status, out.contentType, out.body, headers);

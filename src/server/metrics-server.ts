@@ -1,11 +1,12 @@
 /**
  * A minimal HTTP endpoint for the metric table: `GET /metrics` (the Prometheus text format or
- * OpenMetrics, by the Accept header; gzip-compressed for `Accept-Encoding: gzip`) and `GET /health`. Bound to 127.0.0.1 unless told otherwise.
+ * OpenMetrics, by the Accept header; gzip-compressed for `Accept-Encoding: gzip`; streamed as it
+ * renders when the source streams, see gzip-response.ts) and `GET /health`. Bound to 127.0.0.1 unless told otherwise.
  * The dashboard server serves the same routes among its own.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptsGzip, METRICS_VARY, sendGzipped } from '../exposition/gzip-response.js';
+import { acceptsGzip, METRICS_VARY, sendChunks, sendGzipped } from '../exposition/gzip-response.js';
 import { type ExpositionSource, registrySource } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 
@@ -29,10 +30,13 @@ export async function serveMetrics(source: Registry | ExpositionSource, options:
     }
     if (path === '/metrics') {
       render(req.headers.accept).then(
-        ({ contentType, body }) => {
-          const headers = { 'content-type': contentType, vary: METRICS_VARY };
-          if (req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) sendGzipped(res, 200, headers, body);
-          else res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : body);
+        (out) => {
+          const headers = { 'content-type': out.contentType, vary: METRICS_VARY };
+          const gzip = acceptsGzip(req.headers['accept-encoding']);
+          if (req.method === 'HEAD') res.writeHead(200, headers).end();
+          else if ('chunks' in out) sendChunks(res, 200, headers, out.chunks, gzip);
+          else if (gzip) sendGzipped(res, 200, headers, out.body);
+          else res.writeHead(200, headers).end(out.body);
         },
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('exposition failed\n'),
       );

@@ -51,7 +51,7 @@ describe('loadConfig', () => {
       expect(m.export_enabled).toBe(false);
       expect(m.export_interval).toBe(30_000);
       expect(m.export_endpoint).toBe('http://127.0.0.1:9090/api/v1/write');
-      expect(m.series_limit).toBe(10_000);
+      expect(m.series_limit).toBe(100_000);
       expect(m.data_dir).toBe('./.erlmcp-monitor');
       expect(m.cluster_aggregation).toBe('by_worker');
       expect(m.on_corrupt).toBe('fail');

@@ -33,6 +33,7 @@ const SAMPLE_QUERY: Record<RoutePath, string> = {
   '/api/realtime': 'dashboard=main',
   '/api/history': 'dashboard=main',
   '/api/export': 'dashboard=main&format=csv',
+  '/api/series': '',
   '/api/alerts': '',
   '/api/slas': '',
   '/api/dead-letters': '',

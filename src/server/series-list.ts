@@ -1,0 +1,68 @@
+/**
+ * `/api/series`: the table's metrics, or one metric's series, one page at a time. A table may hold
+ * a million series, so the list is never sent whole, never sorted and never counted past the page:
+ * a page is the next `limit` entries (in the table's order) that contain `match`, found by a scan
+ * that yields to the event loop every {@link SCAN_CHUNK} entries and stops as soon as the page is
+ * full. `next` is the position to continue from: series are only ever added, and a new one may
+ * shift later ones by one place, so a page may repeat an entry of the previous one but never skips
+ * one that existed when the first page was read.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Series } from '../metrics/metric.js';
+import type { Registry } from '../metrics/registry.js';
+import type { SeriesListResponse } from '../protocol.js';
+import { HttpError } from './http-error.js';
+
+/** Entries a page holds by default, and at most. */
+export const DEFAULT_PAGE = 100;
+export const MAX_PAGE = 1000;
+/** Entries matched between two yields to the event loop. */
+const SCAN_CHUNK = 20_000;
+const MAX_MATCH = 200;
+
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 20))}`);
+  }
+  return Number(raw);
+}
+
+/**
+ * One page of `/api/series?metric=&match=&after=&limit=`.
+ * @throws {HttpError} 400 for a bad `after`, `limit` or `match`; 404 for a metric not in the table
+ */
+export async function listSeries(registry: Registry, query: URLSearchParams): Promise<SeriesListResponse> {
+  const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
+  const after = intParam(query, 'after', 0, 0, 999_999_999);
+  const match = query.get('match') ?? '';
+  if (match.length > MAX_MATCH) throw new HttpError(400, `match is ${match.length} characters long (at most ${MAX_MATCH})`);
+  const name = query.get('metric');
+  if (name === null) {
+    const metrics = registry.metrics();
+    const items: SeriesListResponse['items'] = [];
+    let i = after;
+    for (; i < metrics.length && items.length < limit; i++) {
+      const m = metrics[i]!;
+      if (m.name.includes(match)) items.push({ name: m.name, type: m.type });
+    }
+    return { items, scanned: i - after, ...(i < metrics.length ? { next: String(i) } : {}) };
+  }
+  const metric = registry.get(name);
+  if (metric === undefined) throw new HttpError(404, `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`);
+  const all = metric.series() as Series[];
+  const items: SeriesListResponse['items'] = [];
+  let i = after;
+  while (i < all.length && items.length < limit) {
+    const end = Math.min(all.length, i + SCAN_CHUNK);
+    for (; i < end && items.length < limit; i++) {
+      const s = all[i]!;
+      if (match !== '' && !s.key.includes(match)) continue;
+      const value = (s as Series & { value?: unknown }).value;
+      items.push({ name: metric.name, type: metric.type, key: s.key, labels: { ...s.labels }, ...(typeof value === 'number' ? { value } : {}) });
+    }
+    if (i < all.length && items.length < limit) await yieldToLoop();
+  }
+  return { metric: metric.name, items, scanned: i - after, ...(i < all.length ? { next: String(i) } : {}) };
+}
