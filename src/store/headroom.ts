@@ -49,6 +49,12 @@ export class Headroom {
   readonly #env: HeadroomEnv;
   readonly #file: string;
   readonly #pageSize: number;
+  /**
+   * A lower bound of data.mdb's size: the file never shrinks (see above), so a stale value only
+   * costs a `stat`. Without it every series definition paid a `stat` syscall (~40 µs of a
+   * definition's ~40-120 µs at a million series).
+   */
+  #knownSize = 0;
 
   constructor(env: HeadroomEnv, dataDir: string) {
     this.#env = env;
@@ -71,10 +77,10 @@ export class Headroom {
     try {
       this.#env.transactionSync(() => {
         const end = this.#lastPageEnd();
-        const size = fs.statSync(this.#file).size;
+        const size = this.#statSize();
         if (size - end >= bytes) return;
         failure = this.#append(size, end + bytes + EXTEND_STEP_BYTES);
-        if (failure !== undefined) failure = this.#append(fs.statSync(this.#file).size, end + bytes);
+        if (failure !== undefined) failure = this.#append(this.#statSize(), end + bytes);
       });
     } catch (err) {
       failure = toError(err);
@@ -88,7 +94,14 @@ export class Headroom {
 
   /** Written bytes past the last committed page. */
   #room(): number {
-    return fs.statSync(this.#file).size - this.#lastPageEnd();
+    const end = this.#lastPageEnd();
+    if (this.#knownSize - end >= MIN_HEADROOM_BYTES) return this.#knownSize - end;
+    return this.#statSize() - end;
+  }
+
+  #statSize(): number {
+    this.#knownSize = fs.statSync(this.#file).size;
+    return this.#knownSize;
   }
 
   #lastPageEnd(): number {
