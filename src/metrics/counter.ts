@@ -5,7 +5,7 @@
 import { type Labels, NO_SLOT } from './label-map.js';
 import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
 import { ScalarSeries, ScalarTable } from './scalar-table.js';
-import { chunkOf, indexOf } from './slot-columns.js';
+import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a counter increment must be a finite number >= 0';
 
@@ -67,8 +67,9 @@ export class Counter extends Metric<CounterSeries> {
   incBy(labels: Labels | undefined, value: unknown): void {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
     const slot = this.map.get(labels);
-    const chunk = this.#table.values.chunks[chunkOf(slot)]!;
-    const i = indexOf(slot);
+    const c = chunkOf(slot);
+    const chunk = this.#table.values.chunks[c]!;
+    const i = indexIn(slot, c);
     const next = chunk[i]! + value;
     if (next === Infinity) throw overflowValue(this.name, chunk[i]!, value);
     chunk[i] = next;

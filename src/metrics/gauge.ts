@@ -5,7 +5,7 @@
 import { type Labels, NO_SLOT } from './label-map.js';
 import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
 import { ScalarSeries, ScalarTable } from './scalar-table.js';
-import { chunkOf, indexOf } from './slot-columns.js';
+import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a gauge value must be a finite number';
 
@@ -111,8 +111,9 @@ export class Gauge extends Metric<GaugeSeries> {
   #add(labels: Labels | undefined, value: unknown, sign: 1 | -1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
     const slot = this.map.get(labels);
-    const chunk = this.#table.values.chunks[chunkOf(slot)]!;
-    const i = indexOf(slot);
+    const c = chunkOf(slot);
+    const chunk = this.#table.values.chunks[c]!;
+    const i = indexIn(slot, c);
     const next = chunk[i]! + sign * value;
     if (!isFiniteNumber(next)) throw overflowValue(this.name, chunk[i]!, sign * value);
     chunk[i] = next;

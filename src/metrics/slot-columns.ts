@@ -20,7 +20,12 @@ export function chunkOf(slot: number): number {
 
 /** `slot`'s index inside its chunk. */
 export function indexOf(slot: number): number {
-  if (slot < RAMP) return slot - (((1 << chunkOf(slot)) - 1) << FIRST_BITS);
+  return indexIn(slot, chunkOf(slot));
+}
+
+/** `slot`'s index inside its chunk `c` (`chunkOf(slot)`, when the caller has it already). */
+export function indexIn(slot: number, c: number): number {
+  if (slot < RAMP) return slot - (((1 << c) - 1) << FIRST_BITS);
   return (slot - RAMP) & ((1 << LAST_BITS) - 1);
 }
 
