@@ -1,7 +1,12 @@
 /**
  * One heap-per-series measurement, run in a fresh process by bench/memory.bench.ts:
- * `node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram> <series>`; prints one
- * JSON line `{ heapUsed, arrayBuffers, n }` (bytes added by the series, after full GCs).
+ * `node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram|histogram-5m> <series>`;
+ * prints one JSON line `{ heapUsed, arrayBuffers, n }` (bytes added by the series, after full GCs).
+ *
+ * `counter` and `histogram` make one update per series. `histogram-5m` is a histogram in steady
+ * state: every series observes values from 1 ms to 1 s (10 octaves) in each of 30 ten-second
+ * slices (the 5-minute window is full): our series keep percentile sketches (all-time and one per
+ * slice), which grow with the range and spread of the data; prom-client's do not grow.
  *
  * Labels are {route, method, status}: 5 methods, 10 statuses and series/50 routes. Every label
  * value string is built before the first reading and kept alive to the end, so neither library is
@@ -12,12 +17,13 @@
 import client from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
+import { SliceClock } from '../src/metrics/slice-clock.js';
 
 const [side, kind, count] = process.argv.slice(2);
 const n = Number(count);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || (kind !== 'counter' && kind !== 'histogram') || !(n > 0)) {
-  console.error('usage: node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram> <series>');
+if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !['counter', 'histogram', 'histogram-5m'].includes(kind!) || !(n > 0)) {
+  console.error('usage: node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram|histogram-5m> <series>');
   process.exit(2);
 }
 
@@ -35,8 +41,11 @@ function reading(): { heapUsed: number; arrayBuffers: number } {
 
 type Update = (labels: { route: string; method: string; status: string }, value: number) => void;
 
+const SLICE_MS = 10_000;
+const clock = new SliceClock(SLICE_MS, 0);
+
 function ours(): { keep: unknown; update: Update } {
-  const r = new Registry({ seriesLimit: n, logger: createLogger({ level: 'silent' }) });
+  const r = new Registry({ seriesLimit: n, clock, logger: createLogger({ level: 'silent' }) });
   const labels = ['route', 'method', 'status'];
   if (kind === 'counter') {
     const c = r.counter('http_requests', { labels });
@@ -63,8 +72,15 @@ held.routes = routes;
 const before = reading();
 const { keep, update } = side === 'ours' ? ours() : promClient();
 held.keep = keep;
-for (let i = 0; i < n; i++) {
-  update({ route: routes[Math.floor(i / 50)]!, method: METHODS[i % 5]!, status: STATUSES[Math.floor(i / 5) % 10]! }, 1 + (i % 977));
+const labelsAt = (i: number) => ({ route: routes[Math.floor(i / 50)]!, method: METHODS[i % 5]!, status: STATUSES[Math.floor(i / 5) % 10]! });
+if (kind === 'histogram-5m') {
+  for (let slice = 0; slice < 30; slice++) {
+    clock.tick(slice * SLICE_MS);
+    // 1 ms .. 1 s, one value per octave, a different mantissa each slice.
+    for (let i = 0; i < n; i++) for (let octave = 0; octave < 10; octave++) update(labelsAt(i), 2 ** octave * (1 + ((slice * 7 + i) % 64) / 64));
+  }
+} else {
+  for (let i = 0; i < n; i++) update(labelsAt(i), 1 + (i % 977));
 }
 const after = reading();
 console.log(JSON.stringify({ heapUsed: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, n }));

@@ -97,14 +97,15 @@ export class HistogramSeries extends Series {
   readonly sketch = new Sketch();
   readonly window: SlidingSketch;
 
+  /** @param bounds the upper bounds; an array is copied, a Float64Array shared (a metric's series share one) */
   constructor(
     readonly metric: string,
     readonly labels: Readonly<Record<string, string>>,
-    bounds: readonly number[],
+    bounds: readonly number[] | Float64Array,
     clock: SliceClock,
   ) {
     super();
-    this.bounds = Float64Array.from(bounds);
+    this.bounds = bounds instanceof Float64Array ? bounds : Float64Array.from(bounds);
     this.counts = new Float64Array(bounds.length + 1);
     this.window = new SlidingSketch(clock, Math.ceil(WINDOWS['5m'] / clock.sliceMs));
   }
@@ -191,6 +192,8 @@ export class Histogram extends Metric<HistogramSeries> {
   readonly type = 'histogram';
   readonly buckets: readonly number[];
   readonly #clock: SliceClock;
+  /** The bounds every series of this metric reads (never written). */
+  readonly #bounds: Float64Array;
   /** Series by slot: a histogram series is an object (its sketches dwarf a slot's columns). */
   #bySlot: HistogramSeries[] = [];
 
@@ -199,11 +202,12 @@ export class Histogram extends Metric<HistogramSeries> {
     const buckets = checkBuckets(name, options.buckets === undefined ? defaultBuckets : options.buckets);
     super(name, options, context, ['le', 'quantile']);
     this.buckets = buckets;
+    this.#bounds = Float64Array.from(buckets);
     this.#clock = clock;
   }
 
   protected created(slot: number, labels: Readonly<Record<string, string>>): void {
-    this.#bySlot[slot] = new HistogramSeries(this.name, labels, this.buckets, this.#clock);
+    this.#bySlot[slot] = new HistogramSeries(this.name, labels, this.#bounds, this.#clock);
   }
 
   protected at(slot: number): HistogramSeries {
