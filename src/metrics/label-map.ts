@@ -6,7 +6,8 @@
  * Label values are interned per label name (one Map per name from value to a small id), a series
  * is its row of ids, and an open-addressing hash table over those rows gives the slot. A lookup of
  * an existing series does one `Map.get` per label and compares ints: it builds no key string and
- * allocates nothing. Per series this holds 4 B per label plus ~8-11 B of hash table, where the
+ * allocates nothing. Per series this holds 4 B per label (up to 6 B while the row array has room
+ * to grow) plus ~8-11 B of hash table, where the
  * nested Maps it replaces held ~40-60 B of Map entries and a frozen label object. Label objects
  * are built on demand (`labelsOf`), frozen, from one constructor per metric. Validation of a new
  * label set (names, value types, the series limit) happens once, when its series is created.
@@ -15,7 +16,6 @@
  * `__overflow__`) and `onOverflow` is told, so memory stays bounded whatever the caller sends.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { chunkOf, I32Column, indexIn, indexOf } from './slot-columns.js';
 
 /** Label values by label name. Numbers are accepted and stored as their decimal string. */
 export type Labels = Readonly<Record<string, string | number>>;
@@ -41,8 +41,11 @@ export class LabelMap {
   /** Per label name: value -> id, and id -> value. */
   readonly #ids: Map<string, number>[];
   readonly #values: string[][];
-  /** Per slot: its label value ids, `names.length` of them. */
-  readonly #rows: I32Column;
+  /**
+   * Per slot: its label value ids, `names.length` of them, at `slot * names.length`. One flat
+   * array grown by half (no handle keeps it): the lookup indexes it without chunk arithmetic.
+   */
+  #rows: Int32Array;
   /** Open addressing: slot + 1, 0 for empty. */
   #table = new Int32Array(8);
   /** The ids of the label set being looked up: reused, so a lookup allocates nothing. */
@@ -74,7 +77,7 @@ export class LabelMap {
     this.#makeLabels = labelsFactory(this.names);
     this.#ids = this.names.map(() => new Map());
     this.#values = this.names.map(() => []);
-    this.#rows = new I32Column(this.names.length);
+    this.#rows = new Int32Array(this.names.length * 8);
     this.#scratch = new Int32Array(this.names.length);
   }
 
@@ -95,11 +98,9 @@ export class LabelMap {
   labelsOf(slot: number): Readonly<Record<string, string>> {
     const n = this.names.length;
     const values: string[] = new Array<string>(n);
-    if (n > 0) {
-      const row = this.#rows.chunks[chunkOf(slot)]!;
-      const base = indexOf(slot) * n;
-      for (let i = 0; i < n; i++) values[i] = this.#values[i]![row[base + i]!]!;
-    }
+    const rows = this.#rows;
+    const base = slot * n;
+    for (let i = 0; i < n; i++) values[i] = this.#values[i]![rows[base + i]!]!;
     return this.#makeLabels(values);
   }
 
@@ -147,17 +148,14 @@ export class LabelMap {
     // Linear probing over slot + 1 (0: empty); a row matches when all its ids do.
     const table = this.#table;
     const mask = table.length - 1;
-    const chunks = this.#rows.chunks;
+    const rows = this.#rows;
     for (let pos = h & mask; ; pos = (pos + 1) & mask) {
       const entry = table[pos]!;
       if (entry === 0) return this.#miss(labels, create);
-      const slot = entry - 1;
-      const c = chunkOf(slot);
-      const chunk = chunks[c]!;
-      const base = indexIn(slot, c) * n;
+      const base = (entry - 1) * n;
       let i = 0;
-      while (i < n && chunk[base + i] === scratch[i]) i++;
-      if (i === n) return slot;
+      while (i < n && rows[base + i] === scratch[i]) i++;
+      if (i === n) return entry - 1;
     }
   }
 
@@ -188,9 +186,13 @@ export class LabelMap {
     this.#create(slot, this.#makeLabels(values));
     const n = values.length;
     if (n > 0) {
-      this.#rows.ensure(slot);
-      const row = this.#rows.chunks[chunkOf(slot)]!;
-      const base = indexOf(slot) * n;
+      const base = slot * n;
+      if (base + n > this.#rows.length) {
+        const grown = new Int32Array(Math.max(base + n, Math.ceil((this.#rows.length * 1.5) / n) * n));
+        grown.set(this.#rows);
+        this.#rows = grown;
+      }
+      const row = this.#rows;
       let h = 0;
       for (let i = 0; i < n; i++) {
         const v = values[i]!;
@@ -221,11 +223,11 @@ export class LabelMap {
   #grow(): void {
     this.#table = new Int32Array(this.#table.length * 2);
     const n = this.names.length;
+    const rows = this.#rows;
     for (let slot = 0; slot < this.#count; slot++) {
-      const chunk = this.#rows.chunks[chunkOf(slot)]!;
-      const base = indexOf(slot) * n;
+      const base = slot * n;
       let h = 0;
-      for (let i = 0; i < n; i++) h = mix(h, chunk[base + i]!);
+      for (let i = 0; i < n; i++) h = mix(h, rows[base + i]!);
       this.#place(spread(h), slot);
     }
   }

@@ -61,18 +61,3 @@ export class F64Column {
     this.chunks[chunkOf(slot)]![indexOf(slot)] = value;
   }
 }
-
-/** A column of `stride` int32s per slot (a label set's value ids). */
-export class I32Column {
-  readonly chunks: Int32Array[] = [];
-  readonly stride: number;
-
-  constructor(stride: number) {
-    this.stride = stride;
-  }
-
-  ensure(slot: number): void {
-    const c = chunkOf(slot);
-    while (this.chunks.length <= c) this.chunks.push(new Int32Array(chunkSize(this.chunks.length) * this.stride));
-  }
-}
