@@ -18,6 +18,7 @@ import { feedSuite } from './feed.bench.js';
 import { type Check, checkStatus, markdownTable, type SuiteOptions, type SuiteResult } from './harness.js';
 import { hotPathSuite } from './metrics.bench.js';
 import { mcpSuite } from './mcp.bench.js';
+import { memorySuite } from './memory.bench.js';
 import { millionSuite } from './million.bench.js';
 import { messageApiSuite } from './otp.bench.js';
 import { outboundSuite } from './outbound.bench.js';
@@ -44,6 +45,8 @@ const SUITES: SuiteEntry[] = [
   // instrument.mcp on tools/call, paired against plain McpServers with an A/A control (about 20 s).
   { id: 'mcp', run: mcpSuite },
   { id: 'percentiles', run: percentileSuite },
+  // Heap per series next to prom-client, one fresh process per figure (about a minute).
+  { id: 'memory', run: memorySuite },
   { id: 'sketch', run: sketchSuite, baseline: 'loop only (sum values, baseline)', optIn: true },
   // The dashboard's own figures (clients in this process, API round trips), from its author.
   { id: 'dashboard', run: dashboardSuite, optIn: true },

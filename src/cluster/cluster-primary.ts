@@ -6,7 +6,6 @@
  */
 import type { Cluster, Worker } from 'node:cluster';
 import type { Logger } from '../logger.js';
-import type { Series } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { type Exposition, renderExposition } from '../exposition/negotiate.js';
 import { isClusterMetricsMessage } from './cluster-messages.js';
@@ -39,7 +38,7 @@ export interface ClusterPrimary {
 /** Starts merging worker reports into a new view. */
 export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const view = new ClusterView({ mode: options.mode, logger: options.logger, namespace: options.namespace ?? options.local?.namespace });
-  const sent = new WeakMap<Series, number>();
+  const sent = new Map<string, number>();
   const onMessage = (worker: Worker, msg: unknown) => {
     if (isClusterMetricsMessage(msg)) view.merge(String(worker.id), msg.metrics);
   };

@@ -5,7 +5,6 @@
  * `intervalMs` sends the series that changed to the primary over the IPC channel.
  */
 import { ErrorCode, MonitorError } from '../errors.js';
-import type { Series } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { CLUSTER_METRICS_MESSAGE, type ClusterMetricsMessage } from './cluster-messages.js';
 import { snapshotChanged } from './registry-snapshot.js';
@@ -45,7 +44,7 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 2_147_483_647) {
     throw new MonitorError(ErrorCode.InvalidOption, `cluster worker: intervalMs must be a positive integer (ms), got ${String(intervalMs)}`);
   }
-  const sent = new WeakMap<Series, number>();
+  const sent = new Map<string, number>();
   const report = () => {
     const metrics = snapshotChanged(options.registry, sent);
     if (metrics.length > 0) send({ type: CLUSTER_METRICS_MESSAGE, metrics });

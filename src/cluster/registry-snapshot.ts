@@ -8,17 +8,19 @@ import { DROPPED_SERIES_METRIC, type Registry } from '../metrics/registry.js';
 import type { ClusterMetric } from './cluster-messages.js';
 
 /**
- * @param sent each series' version at its last snapshot; updated here
+ * @param sent each series' version at its last snapshot, by series key (a counter's series handle
+ *   is a new object at each `series()` call); updated here
  */
-export function snapshotChanged(registry: Registry, sent: WeakMap<Series, number>): ClusterMetric[] {
+export function snapshotChanged(registry: Registry, sent: Map<string, number>): ClusterMetric[] {
   const out: ClusterMetric[] = [];
   for (const metric of registry.metrics()) {
     if (metric.name === DROPPED_SERIES_METRIC) continue;
     const series = [];
     for (const s of metric.series() as Series[]) {
       const version = s.version();
-      if (sent.get(s) === version) continue;
-      sent.set(s, version);
+      const key = s.key;
+      if (sent.get(key) === version) continue;
+      sent.set(key, version);
       series.push({ labels: { ...s.labels }, state: s.snapshot() });
     }
     if (series.length === 0) continue;

@@ -67,8 +67,11 @@ export class RemoteWriteExporter {
   readonly #external: Readonly<Record<string, string>>;
   readonly #maxSamples: number;
   readonly #log: Logger;
-  /** The label sets each series was last sent with (one per time series: a histogram has several). */
-  #sent = new Map<Series, PromLabel[][]>();
+  /**
+   * The label sets each series was last sent with (one per time series: a histogram has several),
+   * by series key: a counter's series handle is a new object at each `series()` call.
+   */
+  #sent = new Map<string, PromLabel[][]>();
 
   /** @throws {MonitorError} `EMON_INVALID_OPTION` for a bad endpoint or option */
   constructor(options: RemoteWriteExporterOptions) {
@@ -83,13 +86,13 @@ export class RemoteWriteExporter {
   async collect(now: number): Promise<CollectSummary> {
     const summary: CollectSummary = { series: 0, samples: 0, batches: 0, stale: 0 };
     const batcher = new Batcher(this.queue, this.#maxSamples, this.#log);
-    const sent = new Map<Series, PromLabel[][]>();
+    const sent = new Map<string, PromLabel[][]>();
     for (const metric of this.#registry.metrics()) {
       const { name, scale } = exposedName(metric.name, metric.type, metric.unit, this.#registry.namespace);
       let meta: PromMetricMetadata | undefined = metadataOf(name, metric.type, metric.help, metric.unit);
       for (const s of metric.series() as Series[]) {
         const series = toTimeSeries(name, scale, { ...this.#external, ...s.labels }, s, now);
-        sent.set(s, series.map((ts) => ts.labels));
+        sent.set(s.key, series.map((ts) => ts.labels));
         summary.series++;
         summary.samples += series.length;
         await batcher.add(series, meta);

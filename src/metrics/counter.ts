@@ -2,24 +2,22 @@
  * Counter: a value that only goes up (requests served, bytes sent). A negative, NaN, infinite or
  * non-number increment is refused with `EMON_INVALID_VALUE` and changes nothing.
  */
-import type { Labels } from './label-map.js';
-import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
+import { type Labels, NO_SLOT } from './label-map.js';
+import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
+import { ScalarSeries, ScalarTable } from './scalar-table.js';
+import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a counter increment must be a finite number >= 0';
 
-export class CounterSeries extends Series {
-  value = 0;
-
+export class CounterSeries extends ScalarSeries {
   /** Adds `value` (default 1). @throws {MonitorError} `EMON_INVALID_VALUE` */
   inc(value = 1): void {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.metric, WHAT, value);
-    const next = this.value + value;
-    if (next === Infinity) throw overflowValue(this.metric, this.value, value);
-    this.value = next;
-  }
-
-  snapshot(): { v: number } {
-    return { v: this.value };
+    const chunk = this.chunk;
+    const i = this.index;
+    const next = chunk[i]! + value;
+    if (next === Infinity) throw overflowValue(this.metric, chunk[i]!, value);
+    chunk[i] = next;
   }
 
   restore(state: unknown): void {
@@ -28,18 +26,28 @@ export class CounterSeries extends Series {
     this.value = v;
     this.flushedVersion = v;
   }
-
-  version(): number {
-    return this.value;
-  }
 }
 
 export class Counter extends Metric<CounterSeries> {
   readonly type = 'counter';
+  #table: ScalarTable;
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
   constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context, (labels) => new CounterSeries(name, labels));
+    super(name, options, context);
+    this.#table = new ScalarTable(name, this.map);
+  }
+
+  protected created(slot: number): void {
+    this.#table.created(slot);
+  }
+
+  protected at(slot: number): CounterSeries {
+    return new CounterSeries(this.#table, slot);
+  }
+
+  protected cleared(): void {
+    this.#table = new ScalarTable(this.name, this.map);
   }
 
   /**
@@ -58,14 +66,18 @@ export class Counter extends Metric<CounterSeries> {
    */
   incBy(labels: Labels | undefined, value: unknown): void {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
-    const series = this.map.get(labels);
-    const next = series.value + value;
-    if (next === Infinity) throw overflowValue(this.name, series.value, value);
-    series.value = next;
+    const slot = this.map.get(labels);
+    const c = chunkOf(slot);
+    const chunk = this.#table.values.chunks[c]!;
+    const i = indexIn(slot, c);
+    const next = chunk[i]! + value;
+    if (next === Infinity) throw overflowValue(this.name, chunk[i]!, value);
+    chunk[i] = next;
   }
 
   /** The current value for `labels`, or undefined if that series does not exist. */
   get(labels?: Labels): number | undefined {
-    return this.find(labels)?.value;
+    const slot = this.map.find(labels);
+    return slot === NO_SLOT ? undefined : this.#table.values.get(slot);
   }
 }

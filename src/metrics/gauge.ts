@@ -2,8 +2,10 @@
  * Gauge: a value that goes up and down (memory in use, open connections). NaN, infinities and
  * non-numbers are refused with `EMON_INVALID_VALUE` and change nothing.
  */
-import type { Labels } from './label-map.js';
-import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
+import { type Labels, NO_SLOT } from './label-map.js';
+import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
+import { ScalarSeries, ScalarTable } from './scalar-table.js';
+import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a gauge value must be a finite number';
 
@@ -11,33 +13,31 @@ function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && v - v === 0;
 }
 
-export class GaugeSeries extends Series {
-  value = 0;
-
+export class GaugeSeries extends ScalarSeries {
   /** @throws {MonitorError} `EMON_INVALID_VALUE` */
   set(value: number): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
-    this.value = value;
+    this.chunk[this.index] = value;
   }
 
   /** @throws {MonitorError} `EMON_INVALID_VALUE` */
   inc(value = 1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
-    const next = this.value + value;
-    if (!isFiniteNumber(next)) throw overflowValue(this.metric, this.value, value);
-    this.value = next;
+    const chunk = this.chunk;
+    const i = this.index;
+    const next = chunk[i]! + value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.metric, chunk[i]!, value);
+    chunk[i] = next;
   }
 
   /** @throws {MonitorError} `EMON_INVALID_VALUE` */
   dec(value = 1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.metric, WHAT, value);
-    const next = this.value - value;
-    if (!isFiniteNumber(next)) throw overflowValue(this.metric, this.value, -value);
-    this.value = next;
-  }
-
-  snapshot(): { v: number } {
-    return { v: this.value };
+    const chunk = this.chunk;
+    const i = this.index;
+    const next = chunk[i]! - value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.metric, chunk[i]!, -value);
+    chunk[i] = next;
   }
 
   restore(state: unknown): void {
@@ -46,18 +46,28 @@ export class GaugeSeries extends Series {
     this.value = v;
     this.flushedVersion = v;
   }
-
-  version(): number {
-    return this.value;
-  }
 }
 
 export class Gauge extends Metric<GaugeSeries> {
   readonly type = 'gauge';
+  #table: ScalarTable;
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
   constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context, (labels) => new GaugeSeries(name, labels));
+    super(name, options, context);
+    this.#table = new ScalarTable(name, this.map);
+  }
+
+  protected created(slot: number): void {
+    this.#table.created(slot);
+  }
+
+  protected at(slot: number): GaugeSeries {
+    return new GaugeSeries(this.#table, slot);
+  }
+
+  protected cleared(): void {
+    this.#table = new ScalarTable(this.name, this.map);
   }
 
   /**
@@ -74,7 +84,7 @@ export class Gauge extends Metric<GaugeSeries> {
    */
   setTo(labels: Labels | undefined, value: unknown): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).value = value;
+    this.#table.values.set(this.map.get(labels), value);
   }
 
   /** Adds `value` (default 1); arguments as for `Counter.inc`. */
@@ -94,14 +104,18 @@ export class Gauge extends Metric<GaugeSeries> {
 
   /** The current value for `labels`, or undefined if that series does not exist. */
   get(labels?: Labels): number | undefined {
-    return this.find(labels)?.value;
+    const slot = this.map.find(labels);
+    return slot === NO_SLOT ? undefined : this.#table.values.get(slot);
   }
 
   #add(labels: Labels | undefined, value: unknown, sign: 1 | -1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    const series = this.map.get(labels);
-    const next = series.value + sign * value;
-    if (!isFiniteNumber(next)) throw overflowValue(this.name, series.value, sign * value);
-    series.value = next;
+    const slot = this.map.get(labels);
+    const c = chunkOf(slot);
+    const chunk = this.#table.values.chunks[c]!;
+    const i = indexIn(slot, c);
+    const next = chunk[i]! + sign * value;
+    if (!isFiniteNumber(next)) throw overflowValue(this.name, chunk[i]!, sign * value);
+    chunk[i] = next;
   }
 }

@@ -81,6 +81,8 @@ function percentilesOf(sketch: { quantile(q: number): number | undefined }): Per
 }
 
 export class HistogramSeries extends Series {
+  storeId: number | undefined;
+  flushedVersion: number | undefined;
   /**
    * Upper bounds as a Float64Array: indexing a frozen array in this loop measured ~3x slower
    * (33 vs 11 ns per observe on Node 20).
@@ -95,9 +97,15 @@ export class HistogramSeries extends Series {
   readonly sketch = new Sketch();
   readonly window: SlidingSketch;
 
-  constructor(metric: string, labels: Readonly<Record<string, string>>, bounds: readonly number[], clock: SliceClock) {
-    super(metric, labels);
-    this.bounds = Float64Array.from(bounds);
+  /** @param bounds the upper bounds; an array is copied, a Float64Array shared (a metric's series share one) */
+  constructor(
+    readonly metric: string,
+    readonly labels: Readonly<Record<string, string>>,
+    bounds: readonly number[] | Float64Array,
+    clock: SliceClock,
+  ) {
+    super();
+    this.bounds = bounds instanceof Float64Array ? bounds : Float64Array.from(bounds);
     this.counts = new Float64Array(bounds.length + 1);
     this.window = new SlidingSketch(clock, Math.ceil(WINDOWS['5m'] / clock.sliceMs));
   }
@@ -183,12 +191,31 @@ export class HistogramSeries extends Series {
 export class Histogram extends Metric<HistogramSeries> {
   readonly type = 'histogram';
   readonly buckets: readonly number[];
+  readonly #clock: SliceClock;
+  /** The bounds every series of this metric reads (never written). */
+  readonly #bounds: Float64Array;
+  /** Series by slot: a histogram series is an object (its sketches dwarf a slot's columns). */
+  #bySlot: HistogramSeries[] = [];
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` / `EMON_INVALID_OPTION` */
   constructor(name: string, options: HistogramOptions, context: MetricContext, clock: SliceClock, defaultBuckets: readonly number[] = DEFAULT_BUCKETS) {
     const buckets = checkBuckets(name, options.buckets === undefined ? defaultBuckets : options.buckets);
-    super(name, options, context, (labels) => new HistogramSeries(name, labels, buckets, clock), ['le', 'quantile']);
+    super(name, options, context, ['le', 'quantile']);
     this.buckets = buckets;
+    this.#bounds = Float64Array.from(buckets);
+    this.#clock = clock;
+  }
+
+  protected created(slot: number, labels: Readonly<Record<string, string>>): void {
+    this.#bySlot[slot] = new HistogramSeries(this.name, labels, this.#bounds, this.#clock);
+  }
+
+  protected at(slot: number): HistogramSeries {
+    return this.#bySlot[slot]!;
+  }
+
+  protected cleared(): void {
+    this.#bySlot = [];
   }
 
   /**
@@ -208,7 +235,7 @@ export class Histogram extends Metric<HistogramSeries> {
    */
   observeAt(labels: Labels | undefined, value: unknown): void {
     if (typeof value !== 'number' || value - value !== 0) throw invalidValue(this.name, WHAT, value);
-    this.map.get(labels).observe(value);
+    this.#bySlot[this.map.get(labels)]!.observe(value);
   }
 
   /** Statistics of the series for `labels`, or undefined if that series does not exist. */

@@ -3,11 +3,13 @@
  * at registration), the label map from label objects to series, binding, reset, and the series
  * identity used by the store and the exposition.
  *
- * A metric is a family of series, one per label set. Updates go straight into the series object
- * (the "metric table"); nothing on the update path touches a mailbox, LMDB or the clock.
+ * A metric is a family of series, one per label set, each at a slot of its label map. Updates go
+ * straight into the series' state (the "metric table": columns indexed by slot for counters and
+ * gauges, one object per series for histograms); nothing on the update path touches a mailbox,
+ * LMDB or the clock.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { LabelMap, type Labels } from './label-map.js';
+import { LabelMap, type Labels, NO_SLOT } from './label-map.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -146,15 +148,19 @@ function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-/** One series: a label set of a metric and its values. Subclasses add the update methods. */
+/**
+ * One series: a label set of a metric and its values. Subclasses add the update methods. A
+ * counter's or gauge's series is a handle onto its metric's columns, made when asked for (`bind`,
+ * `find`, `series()`): two handles on one series are two objects that read and write the same state.
+ */
 export abstract class Series {
+  /** The metric's name. */
+  abstract readonly metric: string;
+  abstract readonly labels: Readonly<Record<string, string>>;
   /** Store id, assigned at the first flush that includes this series. */
-  storeId: number | undefined;
-
-  constructor(
-    readonly metric: string,
-    readonly labels: Readonly<Record<string, string>>,
-  ) {}
+  abstract storeId: number | undefined;
+  /** The version last written to the store. */
+  abstract flushedVersion: number | undefined;
 
   /**
    * The series' stable identity, `name{a="x"}`. Computed on demand, not stored: it is read once
@@ -173,8 +179,6 @@ export abstract class Series {
    * count): the store writes a series only when its version moved since the last flush.
    */
   abstract version(): number;
-  /** The version last written to the store. */
-  flushedVersion: number | undefined;
 
   changedSinceFlush(): boolean {
     return this.version() !== this.flushedVersion;
@@ -187,23 +191,25 @@ export abstract class Metric<S extends Series> {
   readonly help: string;
   readonly unit: string;
   readonly labelNames: readonly string[];
-  protected readonly map: LabelMap<S>;
+  /** Replaced (not emptied) by `reset`, so handles made before keep their labels. */
+  protected map: LabelMap;
+  readonly #context: MetricContext;
   #dropped = 0;
 
-  protected constructor(
-    name: string,
-    options: MetricOptions,
-    context: MetricContext,
-    create: (labels: Readonly<Record<string, string>>) => S,
-    reservedLabels: readonly string[] = [],
-  ) {
+  protected constructor(name: string, options: MetricOptions, context: MetricContext, reservedLabels: readonly string[] = []) {
     checkMetricName(name);
     checkHelpAndUnit(name, options.help, options.unit);
     this.name = name;
     this.help = options.help ?? name;
     this.unit = options.unit ?? '';
     this.labelNames = checkLabelNames(name, options.labels, reservedLabels);
-    const createChecked = (labels: Readonly<Record<string, string>>) => {
+    this.#context = context;
+    this.map = this.#newMap();
+  }
+
+  #newMap(): LabelMap {
+    const name = this.name;
+    const createChecked = (slot: number, labels: Readonly<Record<string, string>>) => {
       const bytes = Buffer.byteLength(seriesKey(name, labels));
       if (bytes > MAX_SERIES_KEY_BYTES) {
         throw new MonitorError(
@@ -211,20 +217,27 @@ export abstract class Metric<S extends Series> {
           `metric "${name}": label values too long: the series key would be ${bytes} bytes (at most ${MAX_SERIES_KEY_BYTES})`,
         );
       }
-      return create(labels);
+      this.created(slot, labels);
     };
-    this.map = new LabelMap(name, this.labelNames, createChecked, context.seriesLimit, () => {
+    return new LabelMap(name, this.labelNames, createChecked, this.#context.seriesLimit, () => {
       this.#dropped++;
-      context.onOverflow(name);
+      this.#context.onOverflow(name);
     });
   }
+
+  /** Sets up the state of a new series at `slot` of the current map. */
+  protected abstract created(slot: number, labels: Readonly<Record<string, string>>): void;
+  /** The series at `slot` of the current map. */
+  protected abstract at(slot: number): S;
+  /** Drops every series' state (the map was replaced by a new, empty one). */
+  protected abstract cleared(): void;
 
   /**
    * The series for `labels` as a handle whose update methods skip the label lookup: the hot path.
    * @throws {MonitorError} `EMON_INVALID_LABELS`
    */
   bind(labels?: Labels): S {
-    return this.map.get(labels);
+    return this.at(this.map.get(labels));
   }
 
   /**
@@ -232,12 +245,20 @@ export abstract class Metric<S extends Series> {
    * @throws {MonitorError} `EMON_INVALID_LABELS`
    */
   find(labels?: Labels): S | undefined {
-    return this.map.find(labels);
+    const slot = this.map.find(labels);
+    return slot === NO_SLOT ? undefined : this.at(slot);
   }
 
-  /** Every series, including the overflow series if the limit was reached. */
+  /** Every series in creation order, the overflow series last if the limit was reached. */
   series(): S[] {
-    return this.map.all();
+    const out: S[] = [];
+    this.map.forEachSlot((slot) => out.push(this.at(slot)));
+    return out;
+  }
+
+  /** Number of series, not counting the overflow series. */
+  get size(): number {
+    return this.map.size;
   }
 
   /** Updates routed to the overflow series because the series limit was reached. */
@@ -247,7 +268,8 @@ export abstract class Metric<S extends Series> {
 
   /** Forgets every series (bound handles keep working but are no longer reported). */
   reset(): void {
-    this.map.clear();
+    this.map = this.#newMap();
+    this.cleared();
   }
 }
 

@@ -79,6 +79,16 @@ function midpoint(key: number): number {
 type CountArray = Float64Array | Uint32Array;
 type CountArrayType = new (length: number) => CountArray;
 
+/**
+ * The counts of a store that has covered nothing yet, shared: a length-0 array takes no write,
+ * and every sketch has a negative store that most data never touches (two typed arrays per
+ * store cost ~150 B of headers each per histogram series).
+ */
+const EMPTY = new Map<CountArrayType, CountArray>([
+  [Float64Array, new Float64Array(0)],
+  [Uint32Array, new Uint32Array(0)],
+]);
+
 /** Counts for the keys `[offset, offset + counts.length)` of one sign. */
 class Store {
   offset = 0;
@@ -87,7 +97,7 @@ class Store {
 
   constructor(type: CountArrayType) {
     this.#type = type;
-    this.counts = new type(0);
+    this.counts = EMPTY.get(type) ?? new type(0);
   }
 
   /** Widens the store, in whole chunks, so that it covers the keys `lo..hi`. The only allocation. */
@@ -364,6 +374,9 @@ function checkQuantile(q: number): number {
   return q < 0 ? 0 : q > 1 ? 1 : q;
 }
 
+/** The slot a ring starts on: its NaN epoch matches no slice, so it is never written, only replaced. */
+const NO_SLOT = new Buckets(Uint32Array);
+
 /**
  * A quantile sketch over a sliding time window: a ring of `slices` slots, one per clock slice
  * (10 s each by default, so 30 slots span 5 minutes). An observation goes into the slot of the
@@ -379,7 +392,7 @@ export class SlidingSketch {
   readonly #clock: SliceClock;
   readonly #ring: (Buckets | undefined)[];
   /** The slot written last. Starts as an empty sentinel whose NaN epoch matches no slice. */
-  #current = new Buckets(Uint32Array);
+  #current = NO_SLOT;
 
   /**
    * @param clock the coarse clock; the owner advances it with `tick()`

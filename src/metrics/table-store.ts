@@ -81,8 +81,11 @@ export class TableFlushFailed extends MonitorError {
 }
 
 const derivedIds = new WeakMap<Series, number[]>();
-/** Series the store refused to define: skipped by every later flush, warned about once. */
-const refused = new WeakSet<Series>();
+/**
+ * Series the store refused to define, by metric and series key (a counter's series handle is a new
+ * object at each `series()` call): skipped by every later flush, warned about once.
+ */
+const refused = new WeakMap<AnyMetric, Set<string>>();
 
 function idOf(store: MetricStore, metric: AnyMetric, series: Series): number {
   const known = series.storeId;
@@ -142,6 +145,7 @@ export async function flushTable(
   const written: [Series, number][] = [];
   let handled = 0;
   for (const metric of registry.metrics()) {
+    const refusedHere = refused.get(metric);
     for (const series of metric.series() as Series[]) {
       // Counted for every series visited, unchanged and deferred ones too: skipping a million of
       // them is itself a block of ~1 s.
@@ -155,7 +159,7 @@ export async function flushTable(
         }
       }
       const version = series.version();
-      if (version === series.flushedVersion || refused.has(series)) continue;
+      if (version === series.flushedVersion || refusedHere?.has(series.key) === true) continue;
       let id: number;
       let ids: number[] | undefined;
       const defining = series.storeId === undefined || (series instanceof HistogramSeries && !derivedIds.has(series));
@@ -170,7 +174,8 @@ export async function flushTable(
         if (series instanceof HistogramSeries) ids = derivedIdsOf(store, metric, series);
       } catch (err) {
         // One series the store will not take must not stop every other series from persisting.
-        refused.add(series);
+        if (!refused.has(metric)) refused.set(metric, new Set());
+        refused.get(metric)!.add(series.key);
         log?.warn({ series: series.key, err: toError(err) }, 'series not persisted: the store refused its definition');
         continue;
       } finally {

@@ -2,14 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { CLUSTER_REJECTED_METRIC, ClusterView } from '../../src/cluster/cluster-view.js';
 import { snapshotChanged } from '../../src/cluster/registry-snapshot.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
-import type { Series } from '../../src/metrics/metric.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { memoryLogger } from '../helpers.js';
 
 /** A worker's table and a function reporting its changed series into `view` as `source`. */
 function worker(view: ClusterView, source: string) {
   const registry = new Registry({ logger: memoryLogger() });
-  const sent = new WeakMap<Series, number>();
+  const sent = new Map<string, number>();
   return {
     jobs: registry.counter('jobs.done', { help: 'Jobs', labels: ['queue'] }),
     busy: registry.gauge('workers.busy', { help: 'Busy' }),
@@ -108,7 +107,7 @@ describe('ClusterView', () => {
 
   it('reports only series that changed since the last report', () => {
     const registry = new Registry({ logger: memoryLogger() });
-    const sent = new WeakMap<Series, number>();
+    const sent = new Map<string, number>();
     const c = registry.counter('c', { labels: ['k'] });
     c.inc({ k: 'a' });
     c.inc({ k: 'b' });

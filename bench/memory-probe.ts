@@ -1,0 +1,86 @@
+/**
+ * One heap-per-series measurement, run in a fresh process by bench/memory.bench.ts:
+ * `node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram|histogram-5m> <series>`;
+ * prints one JSON line `{ heapUsed, arrayBuffers, n }` (bytes added by the series, after full GCs).
+ *
+ * `counter` and `histogram` make one update per series. `histogram-5m` is a histogram in steady
+ * state: every series observes values from 1 ms to 1 s (10 octaves) in each of 30 ten-second
+ * slices (the 5-minute window is full): our series keep percentile sketches (all-time and one per
+ * slice), which grow with the range and spread of the data; prom-client's do not grow.
+ *
+ * Labels are {route, method, status}: 5 methods, 10 statuses and series/50 routes. Every label
+ * value string is built before the first reading and kept alive to the end, so neither library is
+ * charged for the strings themselves; whatever a library builds or keeps per series (prom-client's
+ * key string and the label object it holds, our rows of value ids) is charged. Typed-array
+ * storage lives outside the JS heap, so the figure is heapUsed + arrayBuffers.
+ */
+import client from 'prom-client';
+import { createLogger } from '../src/logger.js';
+import { Registry } from '../src/metrics/registry.js';
+import { SliceClock } from '../src/metrics/slice-clock.js';
+
+const [side, kind, count] = process.argv.slice(2);
+const n = Number(count);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !['counter', 'histogram', 'histogram-5m'].includes(kind!) || !(n > 0)) {
+  console.error('usage: node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram|histogram-5m> <series>');
+  process.exit(2);
+}
+
+export const BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const STATUSES = ['200', '201', '204', '301', '400', '401', '404', '409', '500', '503'];
+const routes = Array.from({ length: Math.ceil(n / 50) }, (_, i) => `/api/v1/${['users', 'orders', 'invoices', 'items'][i % 4]}/${i}/details`);
+
+function reading(): { heapUsed: number; arrayBuffers: number } {
+  gc!();
+  gc!();
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers };
+}
+
+type Update = (labels: { route: string; method: string; status: string }, value: number) => void;
+
+const SLICE_MS = 10_000;
+const clock = new SliceClock(SLICE_MS, 0);
+
+function ours(): { keep: unknown; update: Update } {
+  const r = new Registry({ seriesLimit: n, clock, logger: createLogger({ level: 'silent' }) });
+  const labels = ['route', 'method', 'status'];
+  if (kind === 'counter') {
+    const c = r.counter('http_requests', { labels });
+    return { keep: r, update: (l, v) => c.inc(l, v) };
+  }
+  const h = r.histogram('http_request_duration', { labels, buckets: BUCKETS });
+  return { keep: r, update: (l, v) => h.observe(l, v) };
+}
+
+function promClient(): { keep: unknown; update: Update } {
+  const r = new client.Registry();
+  const labelNames = ['route', 'method', 'status'];
+  if (kind === 'counter') {
+    const c = new client.Counter({ name: 'http_requests', help: 'h', labelNames, registers: [r] });
+    return { keep: r, update: (l, v) => c.inc(l, v) };
+  }
+  const h = new client.Histogram({ name: 'http_request_duration', help: 'h', labelNames, buckets: BUCKETS, registers: [r] });
+  return { keep: r, update: (l, v) => h.observe(l, v) };
+}
+
+/** Reachable from the global object: a module-level const V8 sees no later use of is collected. */
+const held = globalThis as { keep?: unknown; routes?: unknown };
+held.routes = routes;
+const before = reading();
+const { keep, update } = side === 'ours' ? ours() : promClient();
+held.keep = keep;
+const labelsAt = (i: number) => ({ route: routes[Math.floor(i / 50)]!, method: METHODS[i % 5]!, status: STATUSES[Math.floor(i / 5) % 10]! });
+if (kind === 'histogram-5m') {
+  for (let slice = 0; slice < 30; slice++) {
+    clock.tick(slice * SLICE_MS);
+    // 1 ms .. 1 s, one value per octave, a different mantissa each slice.
+    for (let i = 0; i < n; i++) for (let octave = 0; octave < 10; octave++) update(labelsAt(i), 2 ** octave * (1 + ((slice * 7 + i) % 64) / 64));
+  }
+} else {
+  for (let i = 0; i < n; i++) update(labelsAt(i), 1 + (i % 977));
+}
+const after = reading();
+console.log(JSON.stringify({ heapUsed: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, n }));
