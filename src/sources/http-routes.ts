@@ -162,13 +162,21 @@ function splitPath(path: string): string[] {
   return parts;
 }
 
-function matches(p: Pattern, parts: readonly string[]): boolean {
-  if (p.rest ? parts.length < p.segments.length : parts.length !== p.segments.length) return false;
-  for (let i = 0; i < p.segments.length; i++) {
-    const want = p.segments[i];
-    if (want === null ? parts[i] === '' : want !== parts[i]) return false;
+/**
+ * Whether `path` (starting with "/", no trailing slash but "/" itself) matches `p`, segment by
+ * segment in place: splitting it would allocate an array and a string per segment on every request.
+ */
+function matches(p: Pattern, path: string): boolean {
+  const length = path.length;
+  let at = length === 1 ? 2 : 1; // start of the next segment; past the end when none is left ("/" has none)
+  for (const want of p.segments) {
+    if (at > length) return false;
+    let end = path.indexOf('/', at);
+    if (end < 0) end = length;
+    if (want === null ? end === at : end - at !== want.length || !path.startsWith(want, at)) return false;
+    at = end + 1;
   }
-  return true;
+  return p.rest || at > length;
 }
 
 /**
@@ -202,8 +210,7 @@ export function routeTable(patterns: readonly string[]): RouteOf {
     const hit = exact.get(path);
     if (hit !== undefined) return hit;
     if (dynamic.length === 0 || !path.startsWith('/')) return undefined;
-    const parts = splitPath(path);
-    for (const p of dynamic) if (matches(p, parts)) return p.template;
+    for (const p of dynamic) if (matches(p, path)) return p.template;
     return undefined;
   };
 }
