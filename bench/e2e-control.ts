@@ -20,9 +20,12 @@ export interface Service {
   port: number;
 }
 
-/** Forks bench/e2e-server.js in `mode` (with Node flags `execArgv`, e.g. `--cpu-prof`) and waits until it listens. */
-export async function startService(mode: string, execArgv: string[] = []): Promise<Service> {
-  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+/**
+ * Forks bench/e2e-server.js in `mode` (with Node flags `execArgv`, e.g. `--cpu-prof`) and waits until
+ * it listens; `pipeStdout` gives the parent its stdout (`child.stdout`, e.g. for `--trace-gc-nvp`).
+ */
+export async function startService(mode: string, execArgv: string[] = [], pipeStdout = false): Promise<Service> {
+  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], { stdio: ['ignore', pipeStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (typeof m?.port === 'number' ? resolve(m.port) : reject(new Error(`e2e server sent ${JSON.stringify(m)}`))));
     child.once('exit', (code) => reject(new Error(`e2e server (${mode}) exited with ${code} before listening`)));
