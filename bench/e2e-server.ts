@@ -10,6 +10,8 @@
  * - `http-route`: the same with the `route` option (`routeTable`, the plain node:http router);
  * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
  *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table;
+ * - `channels`: empty subscribers on the two diagnostics channels `instrumentHttp` uses (what Node
+ *   itself then does per request: a payload object per publication);
  * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
  *   'request' listener and an empty 'close' listener per response (diagnostic);
  * - `tree:<parts>` (attribution, bench/e2e-attribution.ts): `instrumentHttp` on a table plus only
@@ -24,6 +26,7 @@
  * everything, sends `{ stopped: true, rssBytes }` and exits. Exits too if the parent goes away.
  */
 import Fastify from 'fastify';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,7 +58,7 @@ type TreePart = (typeof TREE_PARTS)[number];
 
 const mode = process.argv[2] ?? '';
 const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
-const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'listeners'];
+const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'listeners', 'channels'];
 if (!SINGLE_MODES.includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
   console.error(`usage: e2e-server.js ${SINGLE_MODES.join('|')}|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
   process.exit(2);
@@ -95,6 +98,10 @@ if (mode === 'instrumented') {
   instrumentHttp(new Registry({ logger }), server);
 } else if (mode === 'http-route') {
   instrumentHttp(new Registry({ logger }), server, { route: routeTable(['/', '/users/:id']) });
+} else if (mode === 'channels') {
+  const noop = () => undefined;
+  diagnostics.subscribe('http.server.request.start', noop);
+  diagnostics.subscribe('http.server.response.finish', noop);
 } else if (mode === 'listeners') {
   // What instrument.http adds to Node's own path without any of its work: a second 'request'
   // listener and a 'close' listener per response, both empty.
