@@ -118,9 +118,14 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   // A WeakMap, not a property on the raw request: a property added to every IncomingMessage
   // changes its hidden class, which slows Node's own code on it (see http-instrument.ts).
   const routes = new WeakMap<IncomingMessage, string>();
+  // `request.routeOptions` builds a new object of a dozen fields on every read; the url it reads
+  // is the route context's `config.url`, read straight from the context where Fastify keeps it
+  // (found once, by its symbol's description), else through `routeOptions`.
+  let context: symbol | null | undefined;
   app.addHook('onRequest', (request, _reply, done) => {
-    const url = request.routeOptions?.url;
-    if (url !== undefined) routes.set(request.raw, url);
+    if (context === undefined) context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+    const url = context !== null ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url : request.routeOptions?.url;
+    if (typeof url === 'string') routes.set(request.raw, url);
     done();
   });
   return (req) => routes.get(req);
