@@ -18,15 +18,19 @@ import os from 'node:os';
 import { load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
 import { balancedOrder, median, medianInterval, quantile } from './harness.js';
 
-type Mode = 'plain' | 'plain-b' | 'instrumented' | 'fastify-plain' | 'fastify-route';
-const MODES: Mode[] = ['plain', 'plain-b', 'instrumented', 'fastify-plain', 'fastify-route'];
-const PROCESS_MODE: Record<Mode, string> = { plain: 'plain', 'plain-b': 'plain', instrumented: 'instrumented', 'fastify-plain': 'fastify-plain', 'fastify-route': 'fastify-route' };
+/** A server mode of bench/e2e-server.ts; `plain-b` is a second `plain` process (the A/A control). */
+type Mode = string;
+const modesAt = process.argv.indexOf('--modes');
+/** `--modes a,b,...` (default below): each is paired with `fastify-plain` if it is a Fastify mode, else with `plain`. */
+const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : ['plain', 'plain-b', 'instrumented', 'fastify-plain', 'fastify-route'];
+const processMode = (mode: Mode) => (mode === 'plain-b' ? 'plain' : mode);
+const baselineOf = (mode: Mode): Mode => (mode.startsWith('fastify-') ? 'fastify-plain' : 'plain');
 /** Each compared mode and the baseline its bursts are paired with. */
-const PAIRS: [Mode, Mode, string][] = [
-  ['plain-b', 'plain', 'A/A: plain vs plain (the noise of this run)'],
-  ['instrumented', 'plain', 'node:http instrumented (full tree) vs plain'],
-  ['fastify-route', 'fastify-plain', 'Fastify with fastifyRoute vs plain Fastify'],
-];
+const PAIRS: [Mode, Mode, string][] = MODES.filter((m) => m !== baselineOf(m) && MODES.includes(baselineOf(m))).map((m) => [
+  m,
+  baselineOf(m),
+  m === 'plain-b' ? 'A/A: plain vs plain (the noise of this run)' : `${m} vs ${baselineOf(m)}`,
+]);
 const WARM_UP_MS = 12_000;
 
 interface Burst {
@@ -66,12 +70,12 @@ const roundsPerBlock = arg('rounds', 8);
 const seconds = arg('seconds', 1);
 const pinned = PINNING && pin(process.pid, SERVER_CPU + 1);
 const loads: number[] = [os.loadavg()[0]!];
-const bursts: Record<Mode, Burst[]> = { plain: [], 'plain-b': [], instrumented: [], 'fastify-plain': [], 'fastify-route': [] };
+const bursts: Record<Mode, Burst[]> = Object.fromEntries(MODES.map((m) => [m, []]));
 for (let block = 0; block < blocks; block++) {
   const services = {} as Record<Mode, Service>;
   try {
     const startOrder = [...MODES.slice(block % MODES.length), ...MODES.slice(0, block % MODES.length)];
-    for (const mode of startOrder) services[mode] = await startService(PROCESS_MODE[mode]);
+    for (const mode of startOrder) services[mode] = await startService(processMode(mode));
     const warmUntil = Date.now() + WARM_UP_MS;
     while (Date.now() < warmUntil) for (const mode of MODES) await load(services[mode].port, 1);
     for (let r = 0; r < roundsPerBlock; r++) {

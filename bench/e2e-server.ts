@@ -9,7 +9,9 @@
  * - `http-only`: `instrumentHttp` on a bare metric table (no tree, no sources);
  * - `http-route`: the same with the `route` option (`routeTable`, the plain node:http router);
  * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
- *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table;
+ *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table; `fastify-http`:
+ *   `instrumentHttp` without the route option; `fastify-hook`: only an empty `onRequest` hook
+ *   (what Fastify itself spends on the hook `fastifyRoute` adds);
  * - `channels`: empty subscribers on the two diagnostics channels `instrumentHttp` uses (what Node
  *   itself then does per request: a payload object per publication);
  * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
@@ -58,7 +60,7 @@ type TreePart = (typeof TREE_PARTS)[number];
 
 const mode = process.argv[2] ?? '';
 const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
-const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'listeners', 'channels'];
+const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'fastify-http', 'fastify-hook', 'listeners', 'channels'];
 if (!SINGLE_MODES.includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
   console.error(`usage: e2e-server.js ${SINGLE_MODES.join('|')}|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
   process.exit(2);
@@ -71,6 +73,8 @@ let ready: Promise<void> = Promise.resolve();
 if (mode.startsWith('fastify-')) {
   const app = Fastify({ logger: false });
   if (mode === 'fastify-route') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, { route: fastifyRoute(app) });
+  if (mode === 'fastify-http') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server);
+  if (mode === 'fastify-hook') app.addHook('onRequest', (_request, _reply, done) => done());
   app.get('/', (_request, reply) => {
     requests++;
     reply.header('content-type', 'application/json').send(body);
