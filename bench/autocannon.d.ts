@@ -8,6 +8,8 @@ declare module 'autocannon' {
     pipelining?: number;
     /** Seconds. */
     duration?: number;
+    /** Requests to send before ending (overrides duration). */
+    amount?: number;
     method?: string;
     /** Requests per second over all connections (default: as fast as the server answers). */
     overallRate?: number;

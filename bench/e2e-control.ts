@@ -4,7 +4,7 @@
  * and split into user and system time, from Linux's /proc/<pid>/task/<tid>/stat.
  */
 import autocannon from 'autocannon';
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,18 +15,44 @@ import { profileShares, type ProfileShares } from './cpu-profile-shares.js';
 /** Keep-alive connections of every burst. */
 export const CONNECTIONS = 10;
 
+/**
+ * Pins every thread of process `pid` to CPU `cpu` with `taskset` (Linux, at least 2 CPUs): the
+ * servers on one core and the load generator on another, so the two never queue for one core
+ * (other processes of the machine still can). Returns whether it pinned.
+ */
+export function pin(pid: number, cpu: number): boolean {
+  if (os.cpus().length < 2) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // no taskset (not Linux, or not installed): unpinned
+  }
+}
+
+/** The CPU the services are pinned to when `E2E_PIN` is on (see {@link pin}); the load generator takes the next one. */
+export const SERVER_CPU = 0;
+/** Whether benches pin: on unless `E2E_PIN=0`. */
+export const PINNING = process.env.E2E_PIN !== '0';
+
 export interface Service {
   child: ChildProcess;
   port: number;
 }
 
-/** Forks bench/e2e-server.js in `mode` (with Node flags `execArgv`, e.g. `--cpu-prof`) and waits until it listens. */
-export async function startService(mode: string, execArgv: string[] = []): Promise<Service> {
-  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+/**
+ * Forks bench/e2e-server.js in `mode` (with Node flags `execArgv`, e.g. `--cpu-prof`) and waits until
+ * it listens; `pipeStdout` gives the parent its stdout (`child.stdout`, e.g. for `--trace-gc-nvp`).
+ */
+export async function startService(mode: string, execArgv: string[] = [], pipeStdout = false): Promise<Service> {
+  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], { stdio: ['ignore', pipeStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (typeof m?.port === 'number' ? resolve(m.port) : reject(new Error(`e2e server sent ${JSON.stringify(m)}`))));
     child.once('exit', (code) => reject(new Error(`e2e server (${mode}) exited with ${code} before listening`)));
   });
+  // Pinned once listening: its threads (V8's, libuv's) exist by then; a worker started later
+  // (the store's writer) inherits the main thread's mask.
+  if (PINNING) pin(child.pid!, SERVER_CPU);
   return { child, port };
 }
 

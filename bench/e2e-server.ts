@@ -7,6 +7,13 @@
  * - `instrumented`: also `startMonitoring` (the whole tree with the default production intervals
  *   of configs/*.json, a temporary data directory, process metrics on) and `mon.instrument.http`;
  * - `http-only`: `instrumentHttp` on a bare metric table (no tree, no sources);
+ * - `http-route`: the same with the `route` option (`routeTable`, the plain node:http router);
+ * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
+ *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table; `fastify-http`:
+ *   `instrumentHttp` without the route option; `fastify-hook`: only an empty `onRequest` hook
+ *   (what Fastify itself spends on the hook `fastifyRoute` adds);
+ * - `channels`: empty subscribers on the two diagnostics channels `instrumentHttp` uses (what Node
+ *   itself then does per request: a payload object per publication);
  * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
  *   'request' listener and an empty 'close' listener per response (diagnostic);
  * - `tree:<parts>` (attribution, bench/e2e-attribution.ts): `instrumentHttp` on a table plus only
@@ -15,10 +22,13 @@
  *   collector never flushes), `perf` (performance monitor), `alerting` (with its outbox),
  *   `dashboard`. The parts run with the same default configuration as `instrumented`.
  *
- * IPC: sends `{ port }` once listening; on `{ type: 'usage' }` answers `{ usage: { cpuMs, requests } }`
+ * IPC: sends `{ port }` once listening; on `{ type: 'gc' }` (with `--expose-gc`) collects garbage and
+ * answers `{ gcDone: true }` (bench/e2e-alloc.ts reads the allocation between two such marks); on `{ type: 'usage' }` answers `{ usage: { cpuMs, requests } }`
  * (process CPU time, user + system, and requests answered so far); on `{ type: 'stop' }` stops
  * everything, sends `{ stopped: true, rssBytes }` and exits. Exits too if the parent goes away.
  */
+import Fastify from 'fastify';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +50,7 @@ import { Outbox } from '../src/notify/outbox.js';
 import { type ChildSpec, OtpSystem, workerChild } from '../src/otp/index.js';
 import type { DashboardSources } from '../src/server/dashboard-sources.js';
 import { instrumentHttp } from '../src/sources/http-instrument.js';
+import { fastifyRoute, routeTable } from '../src/sources/http-routes.js';
 import { ProcessSource } from '../src/sources/process-source.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -49,18 +60,36 @@ type TreePart = (typeof TREE_PARTS)[number];
 
 const mode = process.argv[2] ?? '';
 const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
-if (!['plain', 'instrumented', 'http-only', 'listeners'].includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
-  console.error(`usage: e2e-server.js plain|instrumented|http-only|listeners|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
+const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'fastify-http', 'fastify-hook', 'listeners', 'channels'];
+if (!SINGLE_MODES.includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
+  console.error(`usage: e2e-server.js ${SINGLE_MODES.join('|')}|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
   process.exit(2);
 }
 
 const body = JSON.stringify({ ok: true, service: 'bench', items: [1, 2, 3] });
 let requests = 0;
-const server = http.createServer((_req, res) => {
-  requests++;
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-});
+let server: http.Server;
+let ready: Promise<void> = Promise.resolve();
+if (mode.startsWith('fastify-')) {
+  const app = Fastify({ logger: false });
+  if (mode === 'fastify-route') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, { route: fastifyRoute(app) });
+  if (mode === 'fastify-http') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server);
+  if (mode === 'fastify-hook') app.addHook('onRequest', (_request, _reply, done) => done());
+  app.get('/', (_request, reply) => {
+    requests++;
+    reply.header('content-type', 'application/json').send(body);
+  });
+  server = app.server;
+  ready = (async () => {
+    await app.ready();
+  })();
+} else {
+  server = http.createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+}
 
 const logger = createLogger({ level: 'silent' });
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-e2e-'));
@@ -71,6 +100,12 @@ if (mode === 'instrumented') {
   stopTree = () => mon.stop();
 } else if (mode === 'http-only') {
   instrumentHttp(new Registry({ logger }), server);
+} else if (mode === 'http-route') {
+  instrumentHttp(new Registry({ logger }), server, { route: routeTable(['/', '/users/:id']) });
+} else if (mode === 'channels') {
+  const noop = () => undefined;
+  diagnostics.subscribe('http.server.request.start', noop);
+  diagnostics.subscribe('http.server.response.finish', noop);
 } else if (mode === 'listeners') {
   // What instrument.http adds to Node's own path without any of its work: a second 'request'
   // listener and a 'close' listener per response, both empty.
@@ -116,6 +151,7 @@ async function startPartialTree(on: Set<TreePart>): Promise<() => Promise<void>>
   };
 }
 
+await ready;
 server.listen(0, '127.0.0.1', () => {
   process.send!({ port: (server.address() as AddressInfo).port });
 });
@@ -132,6 +168,10 @@ async function stop(): Promise<void> {
 
 process.on('message', (msg: { type?: string }) => {
   if (msg?.type === 'stop') void stop();
+  if (msg?.type === 'gc') {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send!({ gcDone: true });
+  }
   if (msg?.type === 'usage') {
     const u = process.cpuUsage();
     process.send!({ usage: { cpuMs: (u.user + u.system) / 1000, requests } });

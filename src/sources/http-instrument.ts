@@ -136,11 +136,13 @@ interface SocketState {
   /** Responses started on this socket and not finished yet (more than one only when pipelining). */
   open: ServerResponse[];
   /**
-   * `performance.now()` at each open response's start, same order as `open`. Kept here rather
-   * than on the response object: a property added to every ServerResponse changes its hidden
-   * class, which costs Node's own code on that object more than the write itself.
+   * `performance.now()` at each open response's start, same index as in `open` (grown when more
+   * are open at once). Kept here rather than on the response object: a property added to every
+   * ServerResponse changes its hidden class, which costs Node's own code on that object more than
+   * the write itself. A typed array, not a number[]: `pop()` on an array of doubles boxes the
+   * popped value into a fresh heap number wherever V8 does not inline it.
    */
-  starts: number[];
+  starts: Float64Array;
 }
 
 /** What Node publishes on its `http.server.*` diagnostics channels. */
@@ -198,7 +200,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   // so far and the responses started on it and not finished yet.
   const state = Symbol('erlmcp-monitor.socketState');
   type TrackedSocket = Socket & { [state]?: SocketState };
-  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [], starts: [] });
+  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [], starts: new Float64Array(2) });
   const account = (socket: TrackedSocket, last: SocketState, at: number) => {
     last.at = at;
     const read = socket.bytesRead;
@@ -217,18 +219,12 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     warned.add(option);
     log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`);
   };
-  /** Runs `handler` inside a diagnostics-channel subscriber or a socket listener, where nothing may escape. */
-  const guarded =
-    <A extends unknown[]>(handler: (...args: A) => void) =>
-    (...args: A): void => {
-      try {
-        handler(...args);
-      } catch (err) {
-        if (warned.has('count')) return;
-        warned.add('count');
-        log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): counting a request failed; such requests go uncounted`);
-      }
-    };
+  /** A throw while counting (inside a diagnostics-channel subscriber or a socket listener, where nothing may escape). */
+  const countFailed = (err: unknown) => {
+    if (warned.has('count')) return;
+    warned.add('count');
+    log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): counting a request failed; such requests go uncounted`);
+  };
   const errorStatus = (status: number): boolean => {
     try {
       return isError(status);
@@ -298,11 +294,14 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     const labels = { server: name, method, route, code };
     return { labels, total: total.bind(labels), errors: undefined };
   };
-  const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean, start: number, end: number) => {
+  /**
+   * Counts the request and returns its series, whose latency the caller observes: a double passed
+   * to a call V8 does not inline is boxed into a fresh heap number, so none is passed here.
+   */
+  const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean): MethodSeries => {
     const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
     const forRoute = routeSeries(routeOf(req, res));
     const forMethod = methodSeries(forRoute, method);
-    forMethod.latency.observe(end - start);
     let series: BoundRequestSeries;
     if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted');
     else {
@@ -313,52 +312,79 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     }
     series.total.inc();
     if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    return forMethod;
   };
 
-  const onConnection = guarded((socket: TrackedSocket) => {
-    connections.inc();
-    const tracked = stateOf(socket);
-    socket.once('close', guarded(() => {
-      connections.dec();
-      const end = performance.now();
-      // Responses still open when their connection closed never finished: the client went away.
-      const starts = tracked.starts.splice(0);
-      tracked.open.splice(0).forEach((res, i) => count(res, res.req, false, starts[i]!, end));
-      account(socket, tracked, end);
-    }));
-  });
+  const onConnection = (socket: TrackedSocket) => {
+    try {
+      connections.inc();
+      const tracked = stateOf(socket);
+      socket.once('close', () => {
+        try {
+          connections.dec();
+          const end = performance.now();
+          // Responses still open when their connection closed never finished: the client went away.
+          const starts = tracked.starts;
+          tracked.open.splice(0).forEach((res, i) => count(res, res.req, false).latency.observe(end - starts[i]!));
+          account(socket, tracked, end);
+        } catch (err) {
+          countFailed(err);
+        }
+      });
+    } catch (err) {
+      countFailed(err);
+    }
+  };
 
   // Node's own diagnostics channels instead of listeners: a second 'request' listener and a
   // 'close' listener on every response cost Node's request path about as much as all the work
   // done here (measured by bench/e2e-attribution.ts, mode `listeners`). The channels are
-  // published for every server of the process, hence the check of `server`.
-  const onStart = guarded((message: unknown) => {
-    const { response: res, socket, server: from } = message as ServerMessage;
-    if (from !== server) return;
-    const tracked = stateOf(socket as TrackedSocket);
-    tracked.open.push(res);
-    tracked.starts.push(performance.now());
-  });
-  const onFinish = guarded((message: unknown) => {
-    const { request: req, response: res, socket, server: from } = message as ServerMessage;
-    if (from !== server) return;
-    const end = performance.now();
-    const tracked = stateOf(socket as TrackedSocket);
-    const open = tracked.open;
-    const i = open[0] === res ? 0 : open.indexOf(res);
-    if (i < 0) return; // counted as aborted already, or started before the instrumentation
-    const start = tracked.starts[i]!;
-    if (i === open.length - 1) {
-      // The usual case (one response at a time on a connection): no splice, no array allocated.
-      open.pop();
-      tracked.starts.pop();
-    } else {
-      open.splice(i, 1);
-      tracked.starts.splice(i, 1);
+  // published for every server of the process, hence the check of `server`. Both subscribers
+  // are plain functions of one argument (a rest-argument wrapper allocates an array per call
+  // wherever V8 does not optimise it away), and allocate nothing per request but the two clock
+  // readings (`performance.now()` returns a fresh 16-byte heap number; `process.hrtime.bigint()`
+  // costs 20 bytes a reading: test/sources/http-instrument-alloc.test.ts counts them).
+  const onStart = (message: unknown) => {
+    try {
+      const m = message as ServerMessage;
+      if (m.server !== server) return;
+      const tracked = stateOf(m.socket as TrackedSocket);
+      const at = tracked.open.push(m.response) - 1;
+      if (at === tracked.starts.length) {
+        const grown = new Float64Array(at * 2);
+        grown.set(tracked.starts);
+        tracked.starts = grown;
+      }
+      tracked.starts[at] = performance.now();
+    } catch (err) {
+      countFailed(err);
     }
-    count(res, req, true, start, end);
-    if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket as TrackedSocket, tracked, end);
-  });
+  };
+  const onFinish = (message: unknown) => {
+    try {
+      const m = message as ServerMessage;
+      if (m.server !== server) return;
+      const end = performance.now();
+      const res = m.response;
+      const socket = m.socket as TrackedSocket;
+      const tracked = stateOf(socket);
+      const open = tracked.open;
+      const i = open[0] === res ? 0 : open.indexOf(res);
+      if (i < 0) return; // counted as aborted already, or started before the instrumentation
+      const ms = end - tracked.starts[i]!;
+      if (i === open.length - 1) {
+        // The usual case (one response at a time on a connection): no splice, no array allocated.
+        open.pop();
+      } else {
+        open.splice(i, 1);
+        tracked.starts.copyWithin(i, i + 1, open.length + 1);
+      }
+      count(res, m.request, true).latency.observe(ms);
+      if (end - tracked.at >= BYTES_ACCOUNT_MS) account(socket, tracked, end);
+    } catch (err) {
+      countFailed(err);
+    }
+  };
 
   // For https, requests see the TLS socket, so count connections on it too.
   const connectionEvent = server instanceof HttpsServer ? 'secureConnection' : 'connection';

@@ -16,7 +16,8 @@
  * A request none of them can match (Express or Fastify 404, no pattern) is `undefined`, which
  * `instrument.http` counts as `route="unmatched"`.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import type { RouteOf } from './http-instrument.js';
 
@@ -115,15 +116,44 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   if (app === null || typeof app !== 'object' || typeof (app as { addHook?: unknown }).addHook !== 'function') {
     throw new MonitorError(ErrorCode.InvalidOption, `fastifyRoute: expected a Fastify instance (with addHook), got ${describeValue(app)}`);
   }
-  // A WeakMap, not a property on the raw request: a property added to every IncomingMessage
-  // changes its hidden class, which slows Node's own code on it (see http-instrument.ts).
-  const routes = new WeakMap<IncomingMessage, string>();
-  app.addHook('onRequest', (request, _reply, done) => {
-    const url = request.routeOptions?.url;
-    if (url !== undefined) routes.set(request.raw, url);
+  // Where a request's route waits for its finish: in a slot of its connection, one object per
+  // socket overwritten by each request (a WeakMap entry per request made Fastify's requests cost
+  // about a quarter more CPU, measured by bench/e2e-paired.ts: every young request key is
+  // ephemeron work for each scavenge). Not a property on the raw request: one added to every
+  // IncomingMessage changes its hidden class, which slows Node's own code on it. A request still
+  // unfinished when the next one on its socket arrives (pipelining) moves to the WeakMap.
+  const slotKey = Symbol('erlmcp-monitor.fastifyRoute');
+  type Slot = { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string };
+  type SlottedSocket = Socket & { [slotKey]?: Slot };
+  const pipelined = new WeakMap<IncomingMessage, string>();
+  // `request.routeOptions` builds a new object of a dozen fields on every read; the url it reads
+  // is the route context's `config.url`, read straight from the context where Fastify keeps it
+  // (found once, by its symbol's description), else through `routeOptions`.
+  let context: symbol | null | undefined;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (context === undefined) context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+    const url = context !== null ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url : request.routeOptions?.url;
+    if (typeof url !== 'string') return done();
+    const req = request.raw;
+    const socket = req.socket as SlottedSocket | null;
+    if (socket === null || typeof socket !== 'object') {
+      pipelined.set(req, url);
+      return done();
+    }
+    const slot = socket[slotKey];
+    if (slot === undefined) socket[slotKey] = { req, res: (reply as { raw?: ServerResponse } | null)?.raw, url };
+    else {
+      if (slot.req !== undefined && slot.res?.writableFinished !== true) pipelined.set(slot.req, slot.url);
+      slot.req = req;
+      slot.res = (reply as { raw?: ServerResponse } | null)?.raw;
+      slot.url = url;
+    }
     done();
   });
-  return (req) => routes.get(req);
+  return (req) => {
+    const slot = (req.socket as SlottedSocket | null)?.[slotKey];
+    return slot !== undefined && slot.req === req ? slot.url : pipelined.get(req);
+  };
 }
 
 /** One compiled pattern of a route table. */
@@ -162,13 +192,21 @@ function splitPath(path: string): string[] {
   return parts;
 }
 
-function matches(p: Pattern, parts: readonly string[]): boolean {
-  if (p.rest ? parts.length < p.segments.length : parts.length !== p.segments.length) return false;
-  for (let i = 0; i < p.segments.length; i++) {
-    const want = p.segments[i];
-    if (want === null ? parts[i] === '' : want !== parts[i]) return false;
+/**
+ * Whether `path` (starting with "/", no trailing slash but "/" itself) matches `p`, segment by
+ * segment in place: splitting it would allocate an array and a string per segment on every request.
+ */
+function matches(p: Pattern, path: string): boolean {
+  const length = path.length;
+  let at = length === 1 ? 2 : 1; // start of the next segment; past the end when none is left ("/" has none)
+  for (const want of p.segments) {
+    if (at > length) return false;
+    let end = path.indexOf('/', at);
+    if (end < 0) end = length;
+    if (want === null ? end === at : end - at !== want.length || !path.startsWith(want, at)) return false;
+    at = end + 1;
   }
-  return true;
+  return p.rest || at > length;
 }
 
 /**
@@ -202,8 +240,7 @@ export function routeTable(patterns: readonly string[]): RouteOf {
     const hit = exact.get(path);
     if (hit !== undefined) return hit;
     if (dynamic.length === 0 || !path.startsWith('/')) return undefined;
-    const parts = splitPath(path);
-    for (const p of dynamic) if (matches(p, parts)) return p.template;
+    for (const p of dynamic) if (matches(p, path)) return p.template;
     return undefined;
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { ErrorCode } from '../../src/errors.js';
 import type { Registry } from '../../src/metrics/registry.js';
 import { HTTP_METRICS, instrumentHttp, type RouteOf } from '../../src/sources/http-instrument.js';
 import { expressRoute, fastifyRoute, routeTable } from '../../src/sources/http-routes.js';
-import { expectMonitorError, memoryLogger } from '../helpers.js';
+import { expectMonitorError, memoryLogger, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -178,6 +178,33 @@ describe('instrument.http route labels', () => {
       'GET unmatched 404': 1,
     });
     expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'fastify', method: 'GET', route: '/fail', code: '500' })).toBe(1);
+  });
+
+  it('labels pipelined Fastify requests on one connection by their own routes', async () => {
+    const { registry } = newRegistry();
+    const app = Fastify();
+    closers.push(() => app.close());
+    instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+    // /first answers only once /second has arrived on the same socket, so both are open at once.
+    let secondArrived!: () => void;
+    const arrived = new Promise<void>((r) => (secondArrived = r));
+    app.get('/first/:id', async () => {
+      await arrived;
+      return 'first';
+    });
+    app.get('/second/:id', async () => {
+      secondArrived();
+      return 'second';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1');
+    closers.push(async () => void socket.destroy());
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answer += d));
+    socket.write('GET /first/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /second/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /first/3 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => expect(answer.match(/HTTP\/1\.1 200/g)).toHaveLength(3));
+    await until(() => expect(requestsByRoute(registry)).toEqual({ 'GET /first/:id 200': 2, 'GET /second/:id 200': 1 }));
   });
 
   it('bounds the routes of a route function that returns URLs: past maxRoutes they count as "other", with one warning', async () => {

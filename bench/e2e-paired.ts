@@ -1,0 +1,111 @@
+/**
+ * `node dist/bench/e2e-paired.js [--blocks B] [--rounds R] [--seconds S]`: the end-to-end overhead
+ * at the precision of a 1 % change. Five services (bench/e2e-server.ts): `plain` node:http, a
+ * second `plain` (the A/A control), `instrumented` (the whole tree and `mon.instrument.http`),
+ * `fastify-plain` and `fastify-route` (`instrumentHttp` with `fastifyRoute`). Every round sends
+ * one burst of S seconds (autocannon, 10 connections) to each, in the orders of a balanced Latin
+ * square, and pairs each with its baseline's burst of the same round: A/A and instrumented against
+ * `plain`, `fastify-route` against `fastify-plain`. Fresh processes every block of R rounds
+ * (warmed past the tree's first flush). The services are pinned to one core and this process (the
+ * load generator) to the other with `taskset` (off with `E2E_PIN=0`), so they never queue for the
+ * same core; other processes on the machine still can, hence the A/A control, and the load
+ * average printed with every figure.
+ *
+ * Reports per pair the median paired ratio of throughput, server CPU per request and p99 latency,
+ * each with its distribution-free 95 % interval (bench/harness.ts `medianInterval`).
+ */
+import os from 'node:os';
+import { load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
+import { balancedOrder, median, medianInterval, quantile } from './harness.js';
+
+/** A server mode of bench/e2e-server.ts; `plain-b` is a second `plain` process (the A/A control). */
+type Mode = string;
+const modesAt = process.argv.indexOf('--modes');
+/** `--modes a,b,...` (default below): each is paired with `fastify-plain` if it is a Fastify mode, else with `plain`. */
+const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : ['plain', 'plain-b', 'instrumented', 'fastify-plain', 'fastify-route'];
+const processMode = (mode: Mode) => (mode === 'plain-b' ? 'plain' : mode);
+const baselineOf = (mode: Mode): Mode => (mode.startsWith('fastify-') ? 'fastify-plain' : 'plain');
+/** Each compared mode and the baseline its bursts are paired with. */
+const PAIRS: [Mode, Mode, string][] = MODES.filter((m) => m !== baselineOf(m) && MODES.includes(baselineOf(m))).map((m) => [
+  m,
+  baselineOf(m),
+  m === 'plain-b' ? 'A/A: plain vs plain (the noise of this run)' : `${m} vs ${baselineOf(m)}`,
+]);
+const WARM_UP_MS = 12_000;
+
+interface Burst {
+  rps: number;
+  cpuUs: number;
+  p99: number;
+}
+
+function cpuMs(service: Service): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { usage?: { cpuMs: number } }) => {
+      if (m?.usage === undefined) return;
+      service.child.off('message', on);
+      resolve(m.usage.cpuMs);
+    };
+    service.child.on('message', on);
+    service.child.send({ type: 'usage' });
+  });
+}
+
+async function burst(service: Service, seconds: number): Promise<Burst> {
+  const served0 = await requestsServed(service.child);
+  const cpu0 = await cpuMs(service);
+  const r = await load(service.port, seconds);
+  const cpu1 = await cpuMs(service);
+  const served = (await requestsServed(service.child)) - served0;
+  return { rps: r.ok / r.durationS, cpuUs: ((cpu1 - cpu0) * 1000) / served, p99: quantile(r.latencies, 0.99) };
+}
+
+function arg(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const blocks = arg('blocks', 6);
+const roundsPerBlock = arg('rounds', 8);
+const seconds = arg('seconds', 1);
+const pinned = PINNING && pin(process.pid, SERVER_CPU + 1);
+const loads: number[] = [os.loadavg()[0]!];
+const bursts: Record<Mode, Burst[]> = Object.fromEntries(MODES.map((m) => [m, []]));
+for (let block = 0; block < blocks; block++) {
+  const services = {} as Record<Mode, Service>;
+  try {
+    const startOrder = [...MODES.slice(block % MODES.length), ...MODES.slice(0, block % MODES.length)];
+    for (const mode of startOrder) services[mode] = await startService(processMode(mode));
+    const warmUntil = Date.now() + WARM_UP_MS;
+    while (Date.now() < warmUntil) for (const mode of MODES) await load(services[mode].port, 1);
+    for (let r = 0; r < roundsPerBlock; r++) {
+      for (const i of balancedOrder(MODES.length, block * roundsPerBlock + r)) bursts[MODES[i]!].push(await burst(services[MODES[i]!], seconds));
+    }
+  } finally {
+    for (const mode of MODES) if (services[mode] !== undefined) await stopService(services[mode].child);
+  }
+  loads.push(os.loadavg()[0]!);
+  process.stderr.write(`e2e-paired: block ${block + 1}/${blocks} done, load average ${os.loadavg()[0]!.toFixed(2)}\n`);
+}
+
+const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(2)}%`;
+const cell = (ratios: number[]) => {
+  const ci = medianInterval(ratios);
+  return `${pct(median(ratios))} (95 % CI ${pct(ci.low)} … ${pct(ci.high)})`;
+};
+const rounds = blocks * roundsPerBlock;
+console.log(`| ${rounds} paired rounds of ${seconds} s bursts | throughput | server CPU per request | p99 latency |`);
+console.log('|---|---|---|---|');
+for (const [mode, base, label] of PAIRS) {
+  const ratio = (f: (b: Burst) => number) => bursts[mode].map((b, i) => f(b) / f(bursts[base][i]!));
+  console.log(`| ${label} | ${cell(ratio((b) => b.rps))} | ${cell(ratio((b) => b.cpuUs))} | ${cell(ratio((b) => b.p99))} |`);
+}
+console.log();
+for (const mode of MODES) {
+  const bs = bursts[mode];
+  console.log(`${mode}: ${median(bs.map((b) => b.rps)).toFixed(0)} req/s, ${median(bs.map((b) => b.cpuUs)).toFixed(1)} µs CPU/request, p99 ${median(bs.map((b) => b.p99)).toFixed(3)} ms (medians of ${bs.length} bursts)`);
+}
+console.log(
+  `pinning: ${pinned ? `services on CPU ${SERVER_CPU}, load generator on CPU ${SERVER_CPU + 1}` : 'off'}; ${os.cpus().length} CPUs; ` +
+    `load average (1 min) ${loads.map((l) => l.toFixed(1)).join(' → ')} (start, after each block)`,
+);
