@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
 import { type ExitReason, startMonitoring } from '../src/index.js';
-import type { Behaviour, Protocol } from '../src/otp/index.js';
+import { type Behaviour, crashOf, type Protocol } from '../src/otp/index.js';
 import { memoryLogger } from './helpers.js';
 
 interface CrashProtocol extends Protocol {
@@ -44,7 +44,7 @@ describe('startMonitoring', () => {
       extraChildren: [{ id: 'looper', start: (sys) => startServer(sys, crashLoop, undefined) }],
     });
     const reason = await mon.stopped;
-    expect(typeof reason === 'object' && reason.crash.code).toBe(ErrorCode.MaxRestartIntensity);
+    expect(crashOf(reason)?.code).toBe(ErrorCode.MaxRestartIntensity);
     expect(stops).toEqual([reason]);
     const treeLines = logger.records.filter((r) => r.msg.startsWith('monitoring tree stopped'));
     expect(treeLines).toHaveLength(1);

@@ -6,10 +6,11 @@ export { MAX_LOGGED_REFUSALS, startServer } from './gen-server.js';
 export type { Behaviour, CallResult, MessageSchema, NoReplyResult, ServerContext, StartOptions } from './gen-server.js';
 export { DEFAULT_CALL_TIMEOUT } from './pid.js';
 export type { AnyReply, Message, Pid, Protocol, ReplyTo, ServerRef } from './pid.js';
-export { formatExitReason, isOrderlyExit } from './process.js';
+export { crashOf, formatExitReason, isOrderlyExit } from './process.js';
 export type { ExitListener, ExitReason, ProcessRef, ShutdownTimeout } from './process.js';
 export { checkChildSpec, checkChildSpecs, checkFlags, startSupervisor, supervisorChild, workerChild } from './supervisor.js';
 export type {
+  ChildCounts,
   ChildInfo,
   ChildSpec,
   ChildType,
@@ -21,5 +22,5 @@ export type {
   SupervisorSpec,
 } from './supervisor.js';
 export { OtpSystem } from './system.js';
-export type { SystemOptions } from './system.js';
+export type { SupervisorReport, SupervisorReportListener, SystemOptions } from './system.js';
 export { TimerRef } from './timers.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallTimeoutError, ErrorCode, MonitorError, NoProcError } from '../../src/errors.js';
-import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
+import { type Behaviour, crashOf, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { memoryLogger, until } from '../helpers.js';
 import { recordingWorker, WORKER_MESSAGES, type WorkerProtocol } from './worker-fixture.js';
 
@@ -74,7 +74,7 @@ describe('GenServer', () => {
       expect((err as MonitorError).message).toMatch(/exited \(EMON_CALLBACK_FAILED .*crashed in a call\) before replying/);
     }
     const reason = await pid.exited;
-    expect(typeof reason === 'object' && reason.crash.cause).toBeInstanceOf(Error);
+    expect(crashOf(reason)?.cause).toBeInstanceOf(Error);
   });
 
   it('rejects the caller with a returned error and keeps serving', async () => {
