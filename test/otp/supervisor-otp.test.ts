@@ -211,3 +211,129 @@ describe('nested supervisors', () => {
     await until(async () => expect((await sup.call({ type: 'count_children' })).specs).toBe(0));
   });
 });
+
+describe('restart strategies (the trace OTP gives when the second of three children crashes)', () => {
+  it.each([
+    ['one_for_one', ['stop:b#1:EMON_CALLBACK_FAILED', 'start:b#2']],
+    ['one_for_all', ['stop:b#1:EMON_CALLBACK_FAILED', 'stop:c#1:shutdown', 'stop:a#1:shutdown', 'start:a#2', 'start:b#2', 'start:c#2']],
+    ['rest_for_one', ['stop:b#1:EMON_CALLBACK_FAILED', 'stop:c#1:shutdown', 'start:b#2', 'start:c#2']],
+  ] as const)('%s', async (strategy, expected) => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    await start(system, { strategy, intensity: 5 }, workers(events, ['a', 'b', 'c']));
+    w(system, 'b').cast({ type: 'crash' });
+    expect(await trace(events, 3, expected.length)).toEqual(expected);
+  });
+
+  it('one_for_all: a temporary sibling stopped for the group restart is not started again', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, { strategy: 'one_for_all', intensity: 5 }, [...workers(events, ['a']), ...workers(events, ['tmp'], { restart: 'temporary' })]);
+    w(system, 'a').cast({ type: 'crash' });
+    expect(await trace(events, 2, 3)).toEqual(['stop:a#1:EMON_CALLBACK_FAILED', 'stop:tmp#1:shutdown', 'start:a#2']);
+    expect((await sup.call({ type: 'which_children' })).map((c) => c.id)).toEqual(['a']);
+  });
+});
+
+describe('shutdown', () => {
+  it('a number of ms: terminate runs; past the time the child is killed and its AbortSignal fires', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, {}, [...workers(events, ['quick']), ...workers(events, ['slow'], { shutdown: 20 }, { hangInTerminate: true })]);
+    const slow = system.whereis('slow')!;
+    await sup.stop();
+    expect(await slow.exited).toBe('killed');
+    // terminate ran (stop:), was told it was cut off (aborted:), and the next child stopped after.
+    expect(events.slice(2)).toEqual(['stop:slow#1:shutdown', 'aborted:slow#1:killed', 'stop:quick#1:shutdown']);
+  });
+
+  it('brutal_kill: the child is cut off at once, its terminate never runs', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, {}, [...workers(events, ['a']), ...workers(events, ['brutal'], { shutdown: 'brutal_kill' })]);
+    const brutal = system.whereis('brutal')!;
+    await sup.stop();
+    expect(await brutal.exited).toBe('killed');
+    expect(events.slice(2)).toEqual(['stop:a#1:shutdown']);
+  });
+
+  it('infinity (a supervisor child\'s default): its whole subtree stops in order before the next sibling', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, {}, [...workers(events, ['a']), supervisorChild('inner', { children: workers(events, ['x', 'y']) })]);
+    await sup.stop();
+    expect(events.slice(3)).toEqual(['stop:y#1:shutdown', 'stop:x#1:shutdown', 'stop:a#1:shutdown']);
+  });
+});
+
+describe('managing children (supervisor(3))', () => {
+  it('terminate_child, restart_child and delete_child with their trace and OTP\'s errors: running, not_found', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, {}, workers(events, ['a', 'b']));
+    const running = await sup.call({ type: 'restart_child', id: 'a' });
+    expect(running.ok === false && running.error.code).toBe(ErrorCode.ChildRunning);
+    const runningDelete = await sup.call({ type: 'delete_child', id: 'a' });
+    expect(runningDelete.ok === false && runningDelete.error.code).toBe(ErrorCode.ChildRunning);
+    expect(await sup.call({ type: 'terminate_child', id: 'a' })).toEqual({ ok: true });
+    expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 });
+    expect((await sup.call({ type: 'restart_child', id: 'a' })).ok).toBe(true);
+    expect(await sup.call({ type: 'terminate_child', id: 'a' })).toEqual({ ok: true });
+    expect(await sup.call({ type: 'delete_child', id: 'a' })).toEqual({ ok: true });
+    for (const type of ['terminate_child', 'restart_child', 'delete_child', 'get_childspec'] as const) {
+      const reply = await sup.call({ type, id: 'a' });
+      expect(reply.ok === false && reply.error.code).toBe(ErrorCode.ChildNotFound);
+    }
+    expect(events).toEqual(['start:a#1', 'start:b#1', 'stop:a#1:shutdown', 'start:a#2', 'stop:a#2:shutdown']);
+  });
+
+  it('get_childspec returns the spec with OTP\'s defaults filled in', async () => {
+    const { system } = newSystem();
+    const sup = await start(system, {}, [...workers([], ['a'], { restart: 'transient' }), supervisorChild('s', { children: [] })]);
+    const a = await sup.call({ type: 'get_childspec', id: 'a' });
+    expect(a.ok && { id: a.spec.id, restart: a.spec.restart, shutdown: a.spec.shutdown, type: a.spec.type }).toEqual({ id: 'a', restart: 'transient', shutdown: 5000, type: 'worker' });
+    const s = await sup.call({ type: 'get_childspec', id: 's' });
+    expect(s.ok && [s.spec.type, s.spec.shutdown]).toEqual(['supervisor', 'infinity']);
+    expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 2, active: 2, supervisors: 1, workers: 1 });
+  });
+
+  it('which_children shows a child whose restart failed as restarting, and restart_child/delete_child refuse it', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    let refuse = false;
+    const sup = await start(system, { intensity: 1_000_000 }, workers(events, ['f'], {}, { failInit: () => refuse }));
+    refuse = true;
+    w(system, 'f').cast({ type: 'crash' });
+    await until(async () => expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBe('restarting'));
+    const restart = await sup.call({ type: 'restart_child', id: 'f' });
+    expect(restart.ok === false && restart.error.code).toBe(ErrorCode.ChildRestarting);
+    const del = await sup.call({ type: 'delete_child', id: 'f' });
+    expect(del.ok === false && del.error.code).toBe(ErrorCode.ChildRestarting);
+    // terminate_child ends the retries; the child is then simply stopped.
+    expect(await sup.call({ type: 'terminate_child', id: 'f' })).toEqual({ ok: true });
+    expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBeUndefined();
+    refuse = false;
+    expect((await sup.call({ type: 'restart_child', id: 'f' })).ok).toBe(true);
+    expect(events).toEqual(['start:f#1', 'stop:f#1:EMON_CALLBACK_FAILED', 'start:f#2']);
+  });
+
+  it('ignore from a start function: the child is not started, keeps its spec with no pid, and restart_child starts it', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    let ignore = true;
+    const [real] = workers(events, ['maybe']);
+    const maybe: ChildSpec = { ...real!, start: (sys) => (ignore ? Promise.resolve('ignore' as const) : real!.start(sys)) };
+    const tmp: ChildSpec = { ...maybe, id: 'tmp', restart: 'temporary' };
+    const sup = await start(system, {}, [...workers(events, ['a']), maybe, tmp]);
+    // A temporary child that returns ignore is not kept (OTP drops it).
+    expect((await sup.call({ type: 'which_children' })).map((c) => [c.id, c.pid === undefined])).toEqual([
+      ['a', false],
+      ['maybe', true],
+    ]);
+    expect(await sup.call({ type: 'start_child', spec: { ...maybe, id: 'late' } })).toEqual({ ok: true, pid: undefined });
+    ignore = false;
+    const restarted = await sup.call({ type: 'restart_child', id: 'maybe' });
+    expect(restarted.ok && typeof restarted.pid).toBe('number');
+    expect(events).toEqual(['start:a#1', 'start:maybe#1']);
+  });
+});
