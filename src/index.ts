@@ -465,6 +465,7 @@ export {
   formatExitReason,
   TimerRef,
   DEFAULT_CALL_TIMEOUT,
+  crashOf,
 } from './otp/index.js';
 
 export type { Logger, LogLevel } from './logger.js';
@@ -563,4 +564,6 @@ export type {
   SupervisorProtocol,
   SupervisorSpec,
   SystemOptions,
+  ChildCounts,
+  SupervisorReport,
 } from './otp/index.js';
