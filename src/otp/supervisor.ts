@@ -419,7 +419,9 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
         rec.unlink = undefined;
         const fields = { supervisor: ctx.self.name, child: msg.id, reason: formatExitReason(msg.reason) };
         if (!shouldRestart(rec.spec.restart, msg.reason)) {
-          ctx.log.info(fields, 'child exited: not restarted');
+          // OTP reports a temporary child's abnormal exit as child_terminated; an orderly one quietly.
+          if (isOrderlyExit(msg.reason)) ctx.log.info(fields, 'child exited: not restarted');
+          else ctx.log.error(fields, 'child terminated: not restarted (temporary)');
           if (rec.spec.restart === 'temporary') state.children = state.children.filter((c) => c !== rec);
           return { state };
         }

@@ -89,13 +89,14 @@ describe('restart types (a child exits with each kind of reason)', () => {
     },
   );
 
-  it('a temporary child is never restarted and is forgotten, even after a crash', async () => {
-    const { system } = newSystem();
+  it('a temporary child is never restarted and is forgotten, even after a crash (reported as child_terminated)', async () => {
+    const { system, logger } = newSystem();
     const events: string[] = [];
     const sup = await start(system, { intensity: 5 }, workers(events, ['tmp'], { restart: 'temporary' }));
     w(system, 'tmp').cast({ type: 'exit', reason: { exit: 'oops' } });
     await until(async () => expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 0, active: 0, supervisors: 0, workers: 0 }));
     expect(events).toEqual(['start:tmp#1', 'stop:tmp#1:oops']);
+    expect(logger.records.filter((r) => r.fields.child === 'tmp').map((r) => [r.level, r.msg])).toEqual([['error', 'child terminated: not restarted (temporary)']]);
   });
 });
 
