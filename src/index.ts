@@ -465,7 +465,6 @@ export {
   formatExitReason,
   TimerRef,
   DEFAULT_CALL_TIMEOUT,
-  crashOf,
 } from './otp/index.js';
 
 export type { Logger, LogLevel } from './logger.js';
