@@ -70,6 +70,12 @@ export enum ErrorCode {
   StoreLocked = 'EMON_STORE_LOCKED',
   /** The dashboard could not bind `dashboard.host`:`dashboard.port` (in use, not permitted, not a local address). */
   ListenFailed = 'EMON_LISTEN_FAILED',
+  /** A supervisor was asked to restart or delete a child that is running (terminate it first). */
+  ChildRunning = 'EMON_CHILD_RUNNING',
+  /** A supervisor has no child with the id given. */
+  ChildNotFound = 'EMON_CHILD_NOT_FOUND',
+  /** A supervisor's child is between a failed restart and its next attempt (OTP's `restarting`). */
+  ChildRestarting = 'EMON_CHILD_RESTARTING',
 }
 
 /** Base class of every error raised by erlmcp-monitor. */

@@ -147,7 +147,12 @@ export interface Monitor {
   readonly supervisor: SupervisorPid;
   /** The OTP system the tree runs in (name registry, logger). */
   readonly system: OtpSystem;
-  /** Settles with the tree's exit reason when it stops, for whatever reason. Never rejects. */
+  /**
+   * Settles when the tree stops, for whatever reason. Never rejects. With the tree's exit reason,
+   * except when the top supervisor gave up (it exits `shutdown`, as OTP's does, after reporting
+   * `reached_max_restart_intensity`): then `{ crash }` with code `EMON_MAX_RESTART_INTENSITY` and
+   * the report's sentence (the limit and the last exit).
+   */
   readonly stopped: Promise<ExitReason>;
   /** The whole table in the Prometheus text format (version 0.0.4), or OpenMetrics when `accept` asks for it. */
   metricsText(accept?: string): Promise<string>;
@@ -255,6 +260,11 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
       : []),
     ...(options.extraChildren ?? []),
   ];
+  // The top supervisor reports its own give-up and then exits `shutdown`: the report says why.
+  let gaveUp: MonitorError | undefined;
+  system.onSupervisorReport((report) => {
+    if (report.supervisor === MONITOR_SUP_NAME) gaveUp = new MonitorError(ErrorCode.MaxRestartIntensity, report.message);
+  });
   let supervisor: SupervisorPid;
   try {
     supervisor = await startMonitorSup(system, children);
@@ -272,7 +282,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     return once;
   };
   let stopping = false;
-  const stopped = supervisor.exited.then(async (reason) => {
+  const stopped = supervisor.exited.then(async (exitReason) => {
+    const reason: ExitReason = gaveUp !== undefined ? { crash: gaveUp } : exitReason;
     if (!stopping && !isOrderlyExit(reason)) {
       log.error({ supervisor: MONITOR_SUP_NAME, reason: formatExitReason(reason) }, 'monitoring tree stopped: the host application keeps running without monitoring');
     }
@@ -552,4 +563,6 @@ export type {
   SupervisorProtocol,
   SupervisorSpec,
   SystemOptions,
+  ChildCounts,
+  SupervisorReport,
 } from './otp/index.js';

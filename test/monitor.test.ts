@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
 import { type ExitReason, startMonitoring } from '../src/index.js';
-import type { Behaviour, Protocol } from '../src/otp/index.js';
-import { memoryLogger } from './helpers.js';
+import { type Behaviour, crashOf, type Protocol } from '../src/otp/index.js';
+import { memoryLogger, until } from './helpers.js';
 
 interface CrashProtocol extends Protocol {
   call: never;
@@ -44,12 +44,41 @@ describe('startMonitoring', () => {
       extraChildren: [{ id: 'looper', start: (sys) => startServer(sys, crashLoop, undefined) }],
     });
     const reason = await mon.stopped;
-    expect(typeof reason === 'object' && reason.crash.code).toBe(ErrorCode.MaxRestartIntensity);
+    expect(crashOf(reason)?.code).toBe(ErrorCode.MaxRestartIntensity);
     expect(stops).toEqual([reason]);
     const treeLines = logger.records.filter((r) => r.msg.startsWith('monitoring tree stopped'));
     expect(treeLines).toHaveLength(1);
     expect(treeLines[0]!.fields.reason).toMatch(/more than 10 restart\(s\) within 60000 ms/);
     await mon.stop(); // idempotent after the tree is gone
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('learns of a give-up from the supervisor\'s report: a transient nested supervisor that gives up stays down and the tree runs on', async () => {
+    const logger = memoryLogger();
+    const { startServer, startSupervisor } = await import('../src/otp/index.js');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-test-'));
+    const mon = await startMonitoring({
+      logger,
+      dataDir,
+      env: { ERLMCP_DASHBOARD_PORT: '0' },
+      processMetrics: false,
+      extraChildren: [
+        {
+          id: 'plugin_sup',
+          type: 'supervisor',
+          restart: 'transient',
+          start: (sys) => startSupervisor(sys, { flags: { intensity: 0 }, children: [{ id: 'looper', start: (s) => startServer(s, crashLoop, undefined) }] }, { name: 'plugin_sup' }),
+        },
+      ],
+    });
+    const reports = () => logger.records.filter((r) => r.msg === 'supervisor gave up: reached_max_restart_intensity');
+    // Its parent sees it exit shutdown: a transient child, so not restarted (its spec is kept).
+    await until(async () => expect((await mon.supervisor.call({ type: 'which_children' })).find((c) => c.id === 'plugin_sup')).toMatchObject({ pid: undefined }));
+    expect(reports().map((r) => [r.fields.supervisor, r.fields.offender])).toEqual([['plugin_sup', 'looper']]);
+    expect(mon.supervisor.alive).toBe(true);
+    expect(logger.records.filter((r) => r.msg.startsWith('monitoring tree stopped'))).toEqual([]);
+    await mon.stop();
+    expect(await mon.stopped).toBe('shutdown');
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -19,9 +19,15 @@
  * - A callback that throws or rejects stops the server with `{ crash }` (code
  *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
  *   with `EMON_BAD_RETURN_VALUE`. A missing `handleInfo` logs a warning and carries on.
- * - `terminate(reason, state)` runs once on every exit except a failed init or a kill, bounded by
- *   the stop timeout (or `terminateTimeout` after a crash); on a kill, `onKill` runs instead. A
- *   kill during an async `init` fails the start (after `onKill` releases what init acquired).
+ * - `terminate(reason, state, ctx, signal)` runs once on every exit except a failed init or a
+ *   kill, bounded by the stop timeout (or `terminateTimeout` after a crash); on a kill, `onKill`
+ *   runs instead. A kill during an async `init` fails the start (after `onKill` releases what init
+ *   acquired).
+ * - Where JS cannot do what Erlang does: a process cut off at its shutdown timeout is dead to the
+ *   tree at once (exited, name released, links told `killed`), but an async `terminate` already
+ *   running cannot be stopped from outside; its promise runs on. `signal` is aborted (reason
+ *   `'killed'`) at that moment so the callback can stop its own work (pass it to fetch, timers,
+ *   streams); anything it does afterwards belongs to nobody.
  * - On exit: timers are cancelled, the name is released, pending calls reject with
  *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
  */
@@ -85,7 +91,8 @@ export interface Behaviour<S, P extends Protocol, A = void> {
   handleCall?(msg: P['call'], state: S, ctx: ServerContext<P>): MaybePromise<CallResult<S, AnyReply<P>>>;
   handleCast?(msg: P['cast'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
   handleInfo?(msg: P['info'], state: S, ctx: ServerContext<P>): MaybePromise<NoReplyResult<S>>;
-  terminate?(reason: ExitReason, state: S, ctx: ServerContext<P>): MaybePromise<void>;
+  /** `signal` aborts when the process is cut off at its shutdown timeout (see the header). */
+  terminate?(reason: ExitReason, state: S, ctx: ServerContext<P>, signal: AbortSignal): MaybePromise<void>;
   /**
    * Runs synchronously when the process is killed instead of stopping (`kill()`, `brutal_kill`,
    * or a stop that outran its timeout), where `terminate` does not run: release here what must
@@ -213,6 +220,8 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   #alive = true;
   #exitReason: ExitReason | undefined;
   #stopRequested = false;
+  /** Aborted when the process is killed while `terminate` runs. */
+  readonly #terminating = new AbortController();
   /** Messages sent while `init` runs; `undefined` once started. */
   #early: Envelope<P>[] | undefined = [];
   /** Refusal messages already logged (bounded by MAX_LOGGED_REFUSALS). */
@@ -421,17 +430,16 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     if (!this.#alive) return;
     this.#alive = false;
     this.#timers.cancelAll();
-    // A supervisor giving up is not a failure of its own: whoever watches it reports that (see supervisor.ts).
-    if (!isOrderlyExit(reason) && !isGivingUp(reason)) {
+    if (!isOrderlyExit(reason)) {
       this.#system.log.error({ server: this.name, reason: formatExitReason(reason) }, 'server terminating abnormally');
     }
     const terminate = this.#behaviour.terminate;
     if (terminate !== undefined) {
       try {
-        const done = terminate.call(this.#behaviour, reason, this.#state, this.#ctx);
+        const done = terminate.call(this.#behaviour, reason, this.#state, this.#ctx, this.#terminating.signal);
         if (isThenable(done)) {
           // After a stop request the stopper's timeout bounds terminate; after a crash, ours does.
-          await (how === 'crash' ? withTimeout(done, this.#terminateTimeout, 'terminate timed out') : done);
+          await (how === 'crash' ? withTimeout(done, this.#terminateTimeout, 'terminate timed out', () => this.#terminating.abort('killed')) : done);
         }
       } catch (thrown) {
         this.#system.log.error({ server: this.name, err: toError(thrown) }, 'terminate failed');
@@ -451,6 +459,7 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     if (timedOut) this.#system.log.warn({ server: this.name }, 'did not stop within its shutdown time: killed');
     if (this.#initialized) this.#runOnKill(reason);
     this.#finish(reason);
+    this.#terminating.abort(reason);
   }
 
   #runOnKill(reason: ExitReason): void {
@@ -508,19 +517,18 @@ function checkSchema(behaviour: { readonly name?: unknown; readonly messages?: u
   }
 }
 
-function isGivingUp(reason: ExitReason): boolean {
-  return typeof reason === 'object' && reason.crash.code === ErrorCode.MaxRestartIntensity;
-}
-
 function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; defer?: unknown; stop?: ExitReason } {
   if (typeof value !== 'object' || value === null || !('state' in value)) return false;
   const r = value as { stop?: unknown; error?: unknown; defer?: unknown };
   return !needsReply || 'reply' in value || r.error instanceof Error || isThenable(r.defer) || r.stop !== undefined;
 }
 
-function withTimeout<T>(promise: PromiseLike<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(promise: PromiseLike<T>, ms: number, message: string, onTimeout?: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), ms);
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(message));
+    }, ms);
     promise.then(
       (value) => {
         clearTimeout(timer);

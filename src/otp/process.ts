@@ -2,12 +2,20 @@
  * What every process (a gen_server incarnation or a supervisor) looks like from outside: an
  * identity, whether it is alive, how to be told when it exits (a link), and how to stop it.
  *
- * Exit reasons follow OTP: `'normal'` and `'shutdown'` are orderly; `'killed'` means it did not
- * stop within its shutdown time and was cut off; `{ crash }` carries the error that ended it.
+ * Exit reasons follow OTP: `'normal'`, `'shutdown'` and `{ shutdown: term }` (OTP's
+ * `{shutdown, Term}`) are orderly; `'killed'` means it did not stop within its shutdown time and
+ * was cut off; `{ crash }` carries the error that ended it; `{ exit: term }` is any other reason a
+ * callback stops with (OTP's custom exit reasons), abnormal like a crash.
  */
 import type { MonitorError } from '../errors.js';
 
-export type ExitReason = 'normal' | 'shutdown' | 'killed' | { readonly crash: MonitorError };
+export type ExitReason =
+  | 'normal'
+  | 'shutdown'
+  | 'killed'
+  | { readonly shutdown: unknown }
+  | { readonly crash: MonitorError }
+  | { readonly exit: unknown };
 
 /**
  * How long `stop` waits for `terminate` before cutting the process off: ms, `'infinity'`, or
@@ -45,14 +53,30 @@ export interface ProcessRef {
   kill(reason?: ExitReason): void;
 }
 
-/** OTP's rule: `normal` and `shutdown` are orderly exits; anything else is abnormal. */
+/** OTP's rule: `normal`, `shutdown` and `{ shutdown: term }` are orderly exits; anything else is abnormal. */
 export function isOrderlyExit(reason: ExitReason): boolean {
-  return reason === 'normal' || reason === 'shutdown';
+  return reason === 'normal' || reason === 'shutdown' || (typeof reason === 'object' && 'shutdown' in reason);
+}
+
+/** The error of a `{ crash }` reason, or undefined for any other reason. */
+export function crashOf(reason: ExitReason): MonitorError | undefined {
+  return typeof reason === 'object' && 'crash' in reason ? reason.crash : undefined;
+}
+
+function formatTerm(term: unknown): string {
+  if (typeof term === 'string') return term;
+  try {
+    return JSON.stringify(term) ?? String(term);
+  } catch {
+    return String(term);
+  }
 }
 
 /** A one-line description of an exit reason for logs. */
 export function formatExitReason(reason: ExitReason): string {
   if (typeof reason === 'string') return reason;
+  if ('shutdown' in reason) return `{shutdown, ${formatTerm(reason.shutdown)}}`;
+  if ('exit' in reason) return formatTerm(reason.exit);
   const cause = reason.crash.cause instanceof Error ? `: ${reason.crash.cause.message}` : '';
   return `${reason.crash.code} ${reason.crash.message}${cause}`;
 }

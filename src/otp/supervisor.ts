@@ -8,17 +8,23 @@
  *   `one_for_one` restarts that child; `one_for_all` stops the others (reverse order) and restarts
  *   all; `rest_for_one` stops and restarts the children started after it.
  * - Restart types: `permanent` children are always restarted, `transient` only after an abnormal
- *   exit (not `normal`/`shutdown`), `temporary` never (and are forgotten when they exit).
- * - Intensity: more than `intensity` restarts within `period` ms makes the supervisor stop all its
- *   children and exit with `EMON_MAX_RESTART_INTENSITY`, which its parent sees as a child crash.
- *   Giving up is reported once, by whoever watches the supervisor: its parent's "child
- *   terminated" line, or `startMonitoring`'s "monitoring tree stopped" line. The supervisor does
- *   not log it itself (the tree logged it three times: here, as the gen_server's abnormal exit,
- *   and in startMonitoring); the exit reason names the limit and the last crash. Watch `exited`
- *   (or `link`) on a supervisor you start yourself.
+ *   exit (not `normal`, `shutdown` or `{ shutdown: term }`), `temporary` never (and are forgotten
+ *   when they exit).
+ * - Intensity: more than `intensity` restarts within `period` ms makes the supervisor give up as
+ *   OTP's does: it reports `reached_max_restart_intensity` itself (`OtpSystem.supervisorReport`:
+ *   one error line naming the supervisor, the offending child and its exit, and the report to
+ *   `onSupervisorReport` listeners), stops all its children in reverse order and exits
+ *   `shutdown`. So a transient parent's child supervisor that gives up stays down; a permanent
+ *   one is restarted by its parent, counting against the parent's intensity, as in OTP.
  *   Defaults as in OTP: `one_for_one`, 1 restart in 5000 ms.
  * - A child that fails to start during a restart is retried through the mailbox (counting against
- *   the intensity), so a stop request can get in between attempts.
+ *   the intensity), so a stop request can get in between attempts; meanwhile `which_children`
+ *   shows it `restarting`.
+ * - A start function may resolve `'ignore'` (OTP's `ignore`): the child is not started and stays in
+ *   the list with no pid (a temporary one is dropped), to be started later by `restart_child`.
+ * - Killed (`kill()`, or a stop that outran its shutdown time), a supervisor tells every child to
+ *   stop with `'killed'`, as OTP's links tell exit-trapping children: their `terminate('killed')`
+ *   runs, bounded by their own `shutdown` (no parent is left to enforce it).
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 import { type Behaviour, initCause, type MessageSchema, type ServerContext, startServer, type StartOptions } from './gen-server.js';
@@ -34,7 +40,7 @@ export interface ChildSpec {
   /** Unique among the supervisor's children. */
   id: string;
   /** Starts the child and resolves with its process once it is running (its init done). */
-  start: (system: OtpSystem) => Promise<ProcessRef>;
+  start: (system: OtpSystem) => Promise<ProcessRef | 'ignore'>;
   /** Default `'permanent'`. */
   restart?: RestartType;
   /** Default 5000 ms for workers, `'infinity'` for supervisors. */
@@ -60,8 +66,8 @@ export interface SupervisorSpec {
 /** One row of `which_children`. */
 export interface ChildInfo {
   id: string;
-  /** The running incarnation's process id, or undefined while stopped or restarting. */
-  pid: number | undefined;
+  /** The running incarnation's process id, `'restarting'` between restart attempts, or undefined while stopped. */
+  pid: number | 'restarting' | undefined;
   type: ChildType;
   restart: RestartType;
 }
@@ -72,18 +78,31 @@ export interface SupervisorProtocol {
     | { type: 'start_child'; spec: ChildSpec }
     | { type: 'terminate_child'; id: string }
     | { type: 'restart_child'; id: string }
-    | { type: 'delete_child'; id: string };
+    | { type: 'delete_child'; id: string }
+    | { type: 'count_children' }
+    | { type: 'get_childspec'; id: string };
   replies: {
     which_children: ChildInfo[];
-    start_child: { ok: true; pid: number } | { ok: false; error: MonitorError };
+    /** `pid` undefined: the start function returned `'ignore'`. */
+    start_child: { ok: true; pid: number | undefined } | { ok: false; error: MonitorError };
     terminate_child: { ok: true } | { ok: false; error: MonitorError };
-    restart_child: { ok: true; pid: number } | { ok: false; error: MonitorError };
+    restart_child: { ok: true; pid: number | undefined } | { ok: false; error: MonitorError };
     delete_child: { ok: true } | { ok: false; error: MonitorError };
+    count_children: ChildCounts;
+    get_childspec: { ok: true; spec: Required<ChildSpec> } | { ok: false; error: MonitorError };
   };
   cast: never;
   info:
     | { type: 'EXIT'; id: string; pid: ProcessRef; reason: ExitReason }
     | { type: 'try_again_restart'; id: string };
+}
+
+/** OTP's count_children: child specs, running children, and specs of each type. */
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
 }
 
 export type SupervisorPid = Pid<SupervisorProtocol>;
@@ -170,6 +189,8 @@ interface ChildRecord {
   spec: CheckedChild;
   pid: ProcessRef | undefined;
   unlink: (() => void) | undefined;
+  /** A restart attempt failed and another is queued (OTP's `restarting` pid). */
+  restarting: boolean;
 }
 
 interface SupState {
@@ -186,9 +207,12 @@ function isProcess(value: unknown): value is ProcessRef {
   return typeof p?.link === 'function' && typeof p.stop === 'function' && typeof p.id === 'number';
 }
 
-async function startChild(rec: ChildRecord, ctx: Ctx): Promise<ProcessRef> {
+/** Starts `rec`'s child; undefined when its start function returned `'ignore'`. */
+async function startChild(rec: ChildRecord, ctx: Ctx): Promise<ProcessRef | undefined> {
   const pid: unknown = await rec.spec.start(ctx.system);
-  if (!isProcess(pid)) throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process`);
+  if (pid === 'ignore') return undefined;
+  if (!isProcess(pid)) throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process or 'ignore'`);
+  rec.restarting = false;
   rec.pid = pid;
   rec.unlink = pid.link((reason) => ctx.self.send({ type: 'EXIT', id: rec.spec.id, pid, reason }));
   return pid;
@@ -199,6 +223,7 @@ async function stopChild(rec: ChildRecord): Promise<void> {
   rec.unlink?.();
   rec.pid = undefined;
   rec.unlink = undefined;
+  rec.restarting = false;
   if (pid !== undefined) await pid.stop('shutdown', rec.spec.shutdown);
 }
 
@@ -229,11 +254,9 @@ function restartGroup(state: SupState, rec: ChildRecord): ChildRecord[] {
 async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ctx: Ctx) {
   if (!addRestart(state, ctx.system.now())) {
     const { intensity, period } = state.flags;
-    const crash = new MonitorError(
-      ErrorCode.MaxRestartIntensity,
-      `${ctx.self.name}: more than ${intensity} restart(s) within ${period} ms; last: child "${rec.spec.id}" exited with ${formatExitReason(reason)}`,
-    );
-    return { stop: { crash } as ExitReason, state };
+    const message = `${ctx.self.name}: more than ${intensity} restart(s) within ${period} ms; last: child "${rec.spec.id}" exited with ${formatExitReason(reason)}`;
+    ctx.system.supervisorReport({ supervisor: ctx.self.name, reason: 'reached_max_restart_intensity', child: rec.spec.id, childReason: reason, message });
+    return { stop: 'shutdown' as ExitReason, state };
   }
   const group = restartGroup(state, rec);
   for (const sibling of [...group].reverse()) {
@@ -246,9 +269,10 @@ async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ct
     if (child.pid !== undefined) continue;
     try {
       const pid = await startChild(child, ctx);
-      ctx.log.info({ supervisor: ctx.self.name, child: child.spec.id, pid: pid.id }, 'child restarted');
+      ctx.log.info({ supervisor: ctx.self.name, child: child.spec.id, pid: pid?.id ?? 'ignore' }, 'child restarted');
     } catch (thrown) {
       ctx.log.error({ supervisor: ctx.self.name, child: child.spec.id, err: toError(thrown) }, 'child failed to restart: trying again');
+      child.restarting = true;
       ctx.self.send({ type: 'try_again_restart', id: child.spec.id });
       return { state };
     }
@@ -261,7 +285,14 @@ function find(state: SupState, id: string): ChildRecord | undefined {
 }
 
 function notFound(id: string): { ok: false; error: MonitorError } {
-  return { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `no child with id "${id}"`) };
+  return { ok: false, error: new MonitorError(ErrorCode.ChildNotFound, `no child with id "${id}"`) };
+}
+
+/** OTP's `{error, running}` / `{error, restarting}` for a child that must be stopped first; undefined if it is. */
+function notStopped(rec: ChildRecord): { ok: false; error: MonitorError } | undefined {
+  if (rec.restarting) return { ok: false, error: new MonitorError(ErrorCode.ChildRestarting, `child "${rec.spec.id}" is restarting (terminate it first)`) };
+  if (rec.pid !== undefined) return { ok: false, error: new MonitorError(ErrorCode.ChildRunning, `child "${rec.spec.id}" is running (terminate it first)`) };
+  return undefined;
 }
 
 /** What a supervisor accepts; anything else is refused by the gen_server layer and changes nothing. */
@@ -272,6 +303,8 @@ export const SUPERVISOR_MESSAGES = {
     terminate_child: { id: 'required' },
     restart_child: { id: 'required' },
     delete_child: { id: 'required' },
+    count_children: {},
+    get_childspec: { id: 'required' },
   },
   cast: {},
   info: { EXIT: { id: 'required', pid: 'required', reason: 'required' }, try_again_restart: { id: 'required' } },
@@ -293,15 +326,21 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
 
   async init(spec, ctx) {
     const flags = checkFlags(spec.flags);
-    const state: SupState = { flags, children: checkChildSpecs(spec.children).map((s) => ({ spec: s, pid: undefined, unlink: undefined })), restarts: [] };
+    const state: SupState = {
+      flags,
+      children: checkChildSpecs(spec.children).map((s) => ({ spec: s, pid: undefined, unlink: undefined, restarting: false })),
+      restarts: [],
+    };
+    const ignoredTemporary = new Set<ChildRecord>();
     for (const rec of state.children) {
       try {
-        await startChild(rec, ctx);
+        if ((await startChild(rec, ctx)) === undefined && rec.spec.restart === 'temporary') ignoredTemporary.add(rec);
       } catch (thrown) {
         for (const started of [...state.children].reverse()) await stopChild(started);
         throw childStartError(rec.spec.id, thrown);
       }
     }
+    state.children = state.children.filter((c) => !ignoredTemporary.has(c));
     return state;
   },
 
@@ -309,9 +348,18 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
     switch (msg.type) {
       case 'which_children':
         return {
-          reply: state.children.map((c) => ({ id: c.spec.id, pid: c.pid?.id, type: c.spec.type, restart: c.spec.restart })),
+          reply: state.children.map((c) => ({ id: c.spec.id, pid: c.restarting ? 'restarting' : c.pid?.id, type: c.spec.type, restart: c.spec.restart })),
           state,
         };
+      case 'count_children': {
+        const supervisors = state.children.filter((c) => c.spec.type === 'supervisor').length;
+        const active = state.children.filter((c) => c.pid !== undefined).length;
+        return { reply: { specs: state.children.length, active, supervisors, workers: state.children.length - supervisors }, state };
+      }
+      case 'get_childspec': {
+        const rec = find(state, msg.id);
+        return { reply: rec ? { ok: true, spec: { ...rec.spec } } : notFound(msg.id), state };
+      }
       case 'start_child': {
         let spec: CheckedChild;
         try {
@@ -320,11 +368,11 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
         } catch (err) {
           return { reply: { ok: false, error: err as MonitorError }, state };
         }
-        const rec: ChildRecord = { spec, pid: undefined, unlink: undefined };
+        const rec: ChildRecord = { spec, pid: undefined, unlink: undefined, restarting: false };
         try {
           const pid = await startChild(rec, ctx);
-          state.children.push(rec);
-          return { reply: { ok: true, pid: pid.id }, state };
+          if (pid !== undefined || spec.restart !== 'temporary') state.children.push(rec);
+          return { reply: { ok: true, pid: pid?.id }, state };
         } catch (thrown) {
           const error = childStartError(spec.id, thrown);
           return { reply: { ok: false, error }, state };
@@ -340,10 +388,11 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
       case 'restart_child': {
         const rec = find(state, msg.id);
         if (!rec) return { reply: notFound(msg.id), state };
-        if (rec.pid !== undefined) return { reply: { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `child "${msg.id}" is running`) }, state };
+        const busy = notStopped(rec);
+        if (busy) return { reply: busy, state };
         try {
           const pid = await startChild(rec, ctx);
-          return { reply: { ok: true, pid: pid.id }, state };
+          return { reply: { ok: true, pid: pid?.id }, state };
         } catch (thrown) {
           const error = childStartError(msg.id, thrown);
           return { reply: { ok: false, error }, state };
@@ -352,7 +401,8 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
       case 'delete_child': {
         const rec = find(state, msg.id);
         if (!rec) return { reply: notFound(msg.id), state };
-        if (rec.pid !== undefined) return { reply: { ok: false, error: new MonitorError(ErrorCode.InvalidOption, `child "${msg.id}" is running`) }, state };
+        const busy = notStopped(rec);
+        if (busy) return { reply: busy, state };
         state.children = state.children.filter((c) => c !== rec);
         return { reply: { ok: true }, state };
       }
@@ -369,7 +419,9 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
         rec.unlink = undefined;
         const fields = { supervisor: ctx.self.name, child: msg.id, reason: formatExitReason(msg.reason) };
         if (!shouldRestart(rec.spec.restart, msg.reason)) {
-          ctx.log.info(fields, 'child exited: not restarted');
+          // OTP reports a temporary child's abnormal exit as child_terminated; an orderly one quietly.
+          if (isOrderlyExit(msg.reason)) ctx.log.info(fields, 'child exited: not restarted');
+          else ctx.log.error(fields, 'child terminated: not restarted (temporary)');
           if (rec.spec.restart === 'temporary') state.children = state.children.filter((c) => c !== rec);
           return { state };
         }
@@ -378,7 +430,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
       }
       case 'try_again_restart': {
         const rec = find(state, msg.id);
-        if (rec === undefined || rec.pid !== undefined) return { state };
+        if (rec === undefined || !rec.restarting) return { state };
         return restart(state, rec, 'killed', ctx);
       }
     }
@@ -388,15 +440,17 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
     for (const rec of [...state.children].reverse()) await stopChild(rec);
   },
 
-  // Killed (or out of shutdown time): children are killed too, in reverse order, as OTP's links
-  // would take them down; nothing of the subtree may outlive its supervisor.
+  // Killed: OTP's links carry `killed` to every child at once, and an exit-trapping child (every
+  // process here has a terminate) runs terminate(killed). No parent is left to cut off a child
+  // that hangs in terminate, so its own shutdown time bounds it here.
   onKill(_reason, state) {
     for (const rec of [...state.children].reverse()) {
       const pid = rec.pid;
       rec.unlink?.();
       rec.pid = undefined;
       rec.unlink = undefined;
-      pid?.kill('killed');
+      rec.restarting = false;
+      void pid?.stop('killed', rec.spec.shutdown === 'brutal_kill' ? 'infinity' : rec.spec.shutdown);
     }
   },
 };

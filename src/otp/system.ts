@@ -7,7 +7,7 @@
 import { ErrorCode, MonitorError, NoProcError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Pid, Protocol, ReplyTo, ServerRef } from './pid.js';
-import type { ProcessRef } from './process.js';
+import type { ExitReason, ProcessRef } from './process.js';
 import { Runtime } from './runtime.js';
 
 export interface SystemOptions {
@@ -17,6 +17,24 @@ export interface SystemOptions {
   now?: () => number;
 }
 
+/**
+ * A supervisor's report that it gave up (OTP's supervisor_report with errorContext `shutdown` and
+ * reason `reached_max_restart_intensity`), made by the supervisor itself just before it stops its
+ * children and exits `shutdown`.
+ */
+export interface SupervisorReport {
+  /** The supervisor's name. */
+  readonly supervisor: string;
+  readonly reason: 'reached_max_restart_intensity';
+  /** The child whose exit spent the intensity (OTP's offender) and why it exited. */
+  readonly child: string;
+  readonly childReason: ExitReason;
+  /** One sentence: the limit and the last exit. */
+  readonly message: string;
+}
+
+export type SupervisorReportListener = (report: SupervisorReport) => void;
+
 let nextProcessId = 0;
 
 export class OtpSystem {
@@ -24,6 +42,7 @@ export class OtpSystem {
   readonly log: Logger;
   readonly now: () => number;
   readonly #names = new Map<string, ProcessRef>();
+  readonly #reportListeners = new Set<SupervisorReportListener>();
 
   constructor(options: SystemOptions = {}) {
     this.log = options.logger ?? createLogger();
@@ -76,6 +95,25 @@ export class OtpSystem {
         lookup()?.send(msg);
       },
     };
+  }
+
+  /** Calls `listener` with every supervisor report of this system. Returns the unsubscribe function. */
+  onSupervisorReport(listener: SupervisorReportListener): () => void {
+    this.#reportListeners.add(listener);
+    return () => this.#reportListeners.delete(listener);
+  }
+
+  /** Logs a supervisor report (error level) and tells the listeners. */
+  supervisorReport(report: SupervisorReport): void {
+    const { supervisor, reason, child, message } = report;
+    this.log.error({ supervisor, errorContext: 'shutdown', reason, offender: child, detail: message }, 'supervisor gave up: reached_max_restart_intensity');
+    for (const listener of [...this.#reportListeners]) {
+      try {
+        listener(report);
+      } catch (thrown) {
+        this.log.error({ supervisor, err: thrown instanceof Error ? thrown : new Error(String(thrown)) }, 'supervisor report listener threw');
+      }
+    }
   }
 
   /** Stops the runtime. Call after the tree has stopped; live processes are not stopped here. */

@@ -1,8 +1,9 @@
 /**
  * Issue 9, item 1 (crash loop): an actor that crashes on every check exceeds the top supervisor's
- * intensity (10 restarts in 60 s). The tree then gives up cleanly: one error line saying so with
- * the reason, `stopped` settles, `onStop` runs once, nothing escapes to the process, no timer or
- * socket of the tree is left, and the host's own HTTP service and metric table carry on.
+ * intensity (10 restarts in 60 s). The tree then gives up cleanly: the supervisor's own report and
+ * one line saying the host carries on, `stopped` settles, `onStop` runs once, nothing escapes to
+ * the process, no timer or socket of the tree is left, and the host's own HTTP service and metric
+ * table carry on.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PERFORMANCE_MONITOR_NAME } from '../../actors/performance-monitor.js';
@@ -29,7 +30,7 @@ function watchProcess(): { escaped: unknown[] } {
 }
 
 describe('a crash loop beyond the restart intensity', () => {
-  it('stops the tree with one clear error line; the host service and the metric table keep working', async () => {
+  it('stops the tree, the supervisor reporting why and the tree saying so; the host service and the metric table keep working', async () => {
     const { escaped } = watchProcess();
     const host = await hostService();
     const before = activeResources();
@@ -55,15 +56,20 @@ describe('a crash loop beyond the restart intensity', () => {
     expect(restarts).toHaveLength(11);
     expect(restarts.every((r) => r.fields.child === PERFORMANCE_MONITOR_NAME)).toBe(true);
 
-    // One line says the tree gave up, at error level, with the reason.
-    // (Before the fix: three, from the supervisor, its gen_server exit, and startMonitoring.)
+    // The supervisor reports its own give-up (OTP's supervisor_report, reached_max_restart_intensity,
+    // naming the offender), then startMonitoring says the host carries on, with the reason. Was one
+    // line: the supervisor stayed silent and exited with the reason; OTP's reports itself and exits shutdown.
     const aboutTheTree = logger.records.filter(
       (r) =>
         (r.fields.server === MONITOR_SUP_NAME || (r.fields.supervisor === MONITOR_SUP_NAME && r.fields.child === undefined)) ||
         /intensity/i.test(`${r.msg} ${JSON.stringify(r.fields)}`),
     );
-    expect(aboutTheTree.map((r) => `${r.level}: ${r.msg}`)).toEqual(['error: monitoring tree stopped: the host application keeps running without monitoring']);
-    expect(aboutTheTree[0]!.fields.reason).toBe(`EMON_MAX_RESTART_INTENSITY ${crash.message}`);
+    expect(aboutTheTree.map((r) => `${r.level}: ${r.msg}`)).toEqual([
+      'error: supervisor gave up: reached_max_restart_intensity',
+      'error: monitoring tree stopped: the host application keeps running without monitoring',
+    ]);
+    expect(aboutTheTree[0]!.fields).toMatchObject({ supervisor: MONITOR_SUP_NAME, offender: PERFORMANCE_MONITOR_NAME, detail: crash.message });
+    expect(aboutTheTree[1]!.fields.reason).toBe(`EMON_MAX_RESTART_INTENSITY ${crash.message}`);
 
     // The host keeps answering, and its requests are still counted in the table.
     const served = () => Number(mon.metrics.getMetric('http.server.requests', { server: 'host', method: 'GET', route: '', code: '200' })?.value ?? 0);

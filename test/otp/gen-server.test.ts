@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallTimeoutError, ErrorCode, MonitorError, NoProcError } from '../../src/errors.js';
-import { type Behaviour, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
+import { type Behaviour, crashOf, OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { memoryLogger, until } from '../helpers.js';
 import { recordingWorker, WORKER_MESSAGES, type WorkerProtocol } from './worker-fixture.js';
 
@@ -74,7 +74,7 @@ describe('GenServer', () => {
       expect((err as MonitorError).message).toMatch(/exited \(EMON_CALLBACK_FAILED .*crashed in a call\) before replying/);
     }
     const reason = await pid.exited;
-    expect(typeof reason === 'object' && reason.crash.cause).toBeInstanceOf(Error);
+    expect(crashOf(reason)?.cause).toBeInstanceOf(Error);
   });
 
   it('rejects the caller with a returned error and keeps serving', async () => {
@@ -207,6 +207,39 @@ describe('GenServer', () => {
     expect(await b.exited).toBe('normal');
     expect(events.filter((e) => e.startsWith('stop:'))).toEqual(['stop:a#1:shutdown', 'stop:b#1:normal']);
     expect(a.alive).toBe(false);
+  });
+
+  it('treats {shutdown, Term} as orderly and a custom reason as abnormal, as gen_server does', async () => {
+    const { system, logger } = newSystem();
+    const events: string[] = [];
+    const orderly = await startWorker(system, events);
+    orderly.cast({ type: 'exit', reason: { shutdown: 'drained' } });
+    expect(await orderly.exited).toEqual({ shutdown: 'drained' });
+    const custom = await startWorker(system, events);
+    custom.cast({ type: 'exit', reason: { exit: 'lost_upstream' } });
+    expect(await custom.exited).toEqual({ exit: 'lost_upstream' });
+    expect(events.filter((e) => e.startsWith('stop:'))).toEqual(['stop:w#1:{shutdown, drained}', 'stop:w#2:lost_upstream']);
+    const abnormal = logger.records.filter((r) => r.msg === 'server terminating abnormally').map((r) => r.fields.reason);
+    expect(abnormal).toEqual(['lost_upstream']);
+  });
+
+  it('aborts terminate\'s signal when a crash\'s terminate outruns terminateTimeout', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    let signal: AbortSignal | undefined;
+    const base = recordingWorker(events);
+    const hanging: typeof base = {
+      ...base,
+      terminate(_reason, _state, _ctx, s) {
+        signal = s;
+        return new Promise<void>((resolve) => s.addEventListener('abort', () => resolve()));
+      },
+    };
+    const pid = await startServer(system, hanging, 'h', { terminateTimeout: 10 });
+    pid.cast({ type: 'crash' });
+    await pid.exited;
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBe('killed');
   });
 
   it('kill ends a server at once: no terminate, the reason goes to its links', async () => {

@@ -154,7 +154,9 @@ describe('Supervisor', () => {
     expect(reports[3]).toMatch(/handleCast\(bad_return\) returned 42/);
   });
 
-  it('stops the subtree in reverse order, tells the parent and leaves no timer when intensity is exceeded', async () => {
+  // Was: the give-up exited `{ crash: EMON_MAX_RESTART_INTENSITY }` and only the parent logged it.
+  // OTP's supervisor reports reached_max_restart_intensity itself and exits `shutdown`.
+  it('reports reaching its intensity itself, stops the subtree in reverse order, exits shutdown and leaves no timer', async () => {
     const resourcesBefore = activeResources();
     const { system, logger } = newSystem();
     const events: string[] = [];
@@ -177,13 +179,16 @@ describe('Supervisor', () => {
 
     expect(events.slice(-3)).toEqual(['stop:y#3:EMON_CALLBACK_FAILED', 'stop:z#1:shutdown', 'stop:x#1:shutdown']);
     expect(rootExit).toEqual([reason]);
-    expect(typeof reason === 'object' && reason.crash.code).toBe(ErrorCode.MaxRestartIntensity);
-    // The inner supervisor gave up first and its parent (the root, intensity 0) saw that as a crash.
-    // Each give-up is reported once, by whoever watches the supervisor: the inner one by its
-    // parent's line; the root's by its exit reason (to the link above), not by a log line of its own.
-    const reports = logger.records.filter((r) => /EMON_MAX_RESTART_INTENSITY/.test(String(r.fields.reason ?? '')));
-    expect(reports.map((r) => [r.level, r.msg, r.fields.child])).toEqual([['error', 'child terminated: restarting', 'inner']]);
-    expect(String(reports[0]!.fields.reason)).toMatch(/more than 2 restart\(s\) within 60000 ms; last: child "y" exited with EMON_CALLBACK_FAILED/);
+    expect(reason).toBe('shutdown');
+    // The inner supervisor gave up first and exited shutdown; its permanent restart by the root
+    // (intensity 0) spent the root's intensity, so the root gave up too: each reports itself.
+    const reports = logger.records.filter((r) => r.fields.reason === 'reached_max_restart_intensity');
+    expect(reports.map((r) => [r.level, r.msg, r.fields.offender])).toEqual([
+      ['error', 'supervisor gave up: reached_max_restart_intensity', 'y'],
+      ['error', 'supervisor gave up: reached_max_restart_intensity', 'inner'],
+    ]);
+    expect(String(reports[0]!.fields.detail)).toMatch(/more than 2 restart\(s\) within 60000 ms; last: child "y" exited with EMON_CALLBACK_FAILED/);
+    expect(String(reports[1]!.fields.detail)).toMatch(/more than 0 restart\(s\) within 60000 ms; last: child "inner" exited with shutdown$/);
     system.close();
     await flushImmediates();
     expect(await leakedAfterSettling(resourcesBefore)).toEqual([]);
@@ -202,14 +207,14 @@ describe('Supervisor', () => {
   });
 
   it('retries a child whose restart fails, through its mailbox, until the intensity is spent', async () => {
-    const { system } = newSystem();
+    const { system, logger } = newSystem();
     const events: string[] = [];
     let refuse = false;
     const sup = await start(system, 'one_for_one', workers(events, ['f'], {}, { failInit: () => refuse }), 3);
     refuse = true;
     worker(system, 'f').cast({ type: 'crash' });
-    const reason = await sup.exited;
-    expect(typeof reason === 'object' && reason.crash.code).toBe(ErrorCode.MaxRestartIntensity);
+    expect(await sup.exited).toBe('shutdown');
+    expect(logger.records.filter((r) => r.fields.reason === 'reached_max_restart_intensity').map((r) => r.fields.offender)).toEqual(['f']);
   });
 
   it('kills a child that does not stop within its shutdown time', async () => {
@@ -223,7 +228,9 @@ describe('Supervisor', () => {
     expect(logger.records.some((r) => r.msg.includes('killed'))).toBe(true);
   });
 
-  it('takes its whole subtree down when it is killed or brutally stopped: nothing outlives it', async () => {
+  // Was: a killed supervisor killed its children without their terminate. OTP's links carry
+  // `killed` to exit-trapping children, whose terminate(killed) runs.
+  it('takes its whole subtree down when it is killed or brutally stopped: children run terminate(killed)', async () => {
     const { system } = newSystem();
     const events: string[] = [];
     const before = activeResources();
@@ -231,13 +238,14 @@ describe('Supervisor', () => {
     const top = await startSupervisor(system, { children: [inner] });
     const w = system.whereis('w')!;
     await top.stop();
-    expect(w.alive).toBe(false);
     expect(await w.exited).toBe('killed');
+    expect(events.filter((e) => e.startsWith('stop:'))).toEqual(['stop:w#1:killed']);
 
     const again = await startSupervisor(system, { children: workers(events, ['x', 'y'], {}, { tickEvery: 5 }) });
     const [x, y] = [system.whereis('x')!, system.whereis('y')!];
     again.kill();
-    expect([x.alive, y.alive]).toEqual([false, false]);
+    expect(await Promise.all([x.exited, y.exited])).toEqual(['killed', 'killed']);
+    expect(events.filter((e) => e.startsWith('stop:')).slice(1).sort()).toEqual(['stop:x#1:killed', 'stop:y#1:killed']);
     await flushImmediates();
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
@@ -259,6 +267,7 @@ describe('Supervisor', () => {
     expect(await sup.call({ type: 'which_children' })).toEqual([]);
     const missing = await sup.call({ type: 'delete_child', id: 'nope' });
     expect(missing.ok === false && missing.error.message).toBe('no child with id "nope"');
+    expect(missing.ok === false && missing.error.code).toBe(ErrorCode.ChildNotFound);
   });
 });
 

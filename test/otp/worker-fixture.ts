@@ -1,5 +1,5 @@
 /** A test worker whose life events are recorded, with messages that crash it in every way. */
-import type { Behaviour, ExitReason, MessageSchema, ServerContext } from '../../src/otp/index.js';
+import { type Behaviour, crashOf, type ExitReason, formatExitReason, type MessageSchema, type ServerContext } from '../../src/otp/index.js';
 
 export interface WorkerProtocol {
   call: { type: 'ping' } | { type: 'count' } | { type: 'hang' } | { type: 'crash_in_call' };
@@ -96,9 +96,15 @@ export function recordingWorker(events: string[], options: WorkerOptions = {}): 
       events.push(`tick:${tag(state)}`);
       return { state };
     },
-    terminate(reason, state) {
-      events.push(`stop:${tag(state)}:${typeof reason === 'string' ? reason : reason.crash.code}`);
-      if (options.hangInTerminate) return new Promise(() => {});
+    terminate(reason, state, _ctx, signal) {
+      events.push(`stop:${tag(state)}:${crashOf(reason)?.code ?? formatExitReason(reason)}`);
+      if (options.hangInTerminate) {
+        // Hangs until cut off; the abort is recorded so a test can see terminate was told.
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => {
+          events.push(`aborted:${tag(state)}:${formatExitReason(signal.reason as ExitReason)}`);
+          resolve();
+        }));
+      }
     },
   };
 }
