@@ -45,6 +45,9 @@ const FORMAT = 1;
 const MAX_COLUMNS = 255;
 const MODE_XOR = 0x80;
 const MAX_DECIMALS = 9;
+/** Binary mode m (values n / 2^m) is stored as MODE_BINARY | m, m = 1..MAX_BINARY_BITS. */
+const MODE_BINARY = 0x40;
+const MAX_BINARY_BITS = 40;
 const MAX_DECIMAL_INT = 2 ** 49;
 const ESC_Q = 20;
 /** Residuals counted into the A/N means are capped so A stays a safe integer. */
@@ -57,24 +60,44 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const POW2: number[] = [];
 for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
 
+/** The integer scale of each scaled mode: 10^d, 2^m; 0 for modes that do not exist. */
+const SCALE = new Float64Array(256);
+for (let d = 0; d <= MAX_DECIMALS; d++) SCALE[d] = POW10[d];
+for (let m = 1; m <= MAX_BINARY_BITS; m++) SCALE[MODE_BINARY | m] = POW2[m];
+
 const f64 = new DataView(new ArrayBuffer(8));
 
 function chunkError(what: string): Error {
   return new Error(`malformed chunk: ${what}`);
 }
 
-/** The smallest d with v === n / 10^d exactly for an integer |n| <= 2^49, or -1. */
-function decimalScale(v: number): number {
-  if (v === 0) return Object.is(v, -0) ? -1 : 0;
-  for (let d = 0; d <= MAX_DECIMALS; d++) {
-    if (fitsDecimal(v, d)) return d;
-  }
-  return -1;
+/** Whether v === n / scale exactly for an integer |n| <= 2^49 in the scaled `mode`. */
+function fits(v: number, mode: number): boolean {
+  const scale = SCALE[mode];
+  const n = Math.round(v * scale);
+  return Math.abs(n) <= MAX_DECIMAL_INT && n / scale === v && !(n === 0 && Object.is(v, -0));
 }
 
-function fitsDecimal(v: number, d: number): boolean {
-  const n = Math.round(v * POW10[d]);
-  return Math.abs(n) <= MAX_DECIMAL_INT && n / POW10[d] === v && !(n === 0 && Object.is(v, -0));
+/**
+ * The scaled mode that takes every value with the smallest scale (decimal 10^d or binary 2^m:
+ * sketch quantiles are binary fractions like 13.5625, CPU % decimal ones like 12.34), or XOR.
+ */
+function pickMode(values: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < values.length && (d >= 0 || m >= 0); i++) {
+    const v = values[i];
+    while (d >= 0 && !fits(v, d)) d = d < MAX_DECIMALS ? d + 1 : -1;
+    while (m >= 0 && !fits(v, m === 0 ? 0 : MODE_BINARY | m)) m = m < MAX_BINARY_BITS ? m + 1 : -1;
+  }
+  // A larger scale can push an earlier value past 2^49: every value must fit the final one.
+  for (let i = 0; i < values.length && (d >= 0 || m >= 0); i++) {
+    if (d >= 0 && !fits(values[i], d)) d = -1;
+    if (m >= 0 && !fits(values[i], m === 0 ? 0 : MODE_BINARY | m)) m = -1;
+  }
+  if (d < 0 && m < 0) return MODE_XOR;
+  if (d >= 0 && (m < 0 || POW10[d] <= POW2[m])) return d;
+  return m === 0 ? 0 : MODE_BINARY | m;
 }
 
 function bitLength(mag: number): number {
@@ -334,7 +357,7 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
   const modes = new Uint8Array(columns);
   for (let i = 0; i < columns; i++) {
     const m = c.u8('column modes');
-    if (m !== MODE_XOR && m > MAX_DECIMALS) throw chunkError(`unknown column mode ${m}`);
+    if (m !== MODE_XOR && SCALE[m] === 0) throw chunkError(`unknown column mode ${m}`);
     modes[i] = m;
   }
   const ints = new Float64Array(S_SIZE * (columns + 1));
@@ -479,7 +502,7 @@ export class ChunkEncoder {
     for (let c = 0; c < columns; c++) {
       const v = values[c];
       const m = this.#modes[c];
-      if (m !== MODE_XOR && !(this.#count === 0 ? this.#firstFits(c, v) : fitsDecimal(v, m))) {
+      if (m !== MODE_XOR && !(this.#count === 0 ? this.#firstFits(c, v) : fits(v, m))) {
         this.#reencode(ts, values);
         return;
       }
@@ -560,8 +583,7 @@ export class ChunkEncoder {
 
   /** First row: each column starts in the smallest decimal mode that takes its value, or XOR. */
   #firstFits(c: number, v: number): boolean {
-    const d = this.#xorOnly ? -1 : decimalScale(v);
-    this.#modes[c] = d < 0 ? MODE_XOR : d;
+    this.#modes[c] = this.#xorOnly ? MODE_XOR : pickMode([v]);
     return true;
   }
 
@@ -586,7 +608,7 @@ export class ChunkEncoder {
       if (m === MODE_XOR) {
         this.#writeXor(c, values[c]);
       } else {
-        const n = Math.round(values[c] * POW10[m]);
+        const n = Math.round(values[c] * SCALE[m]);
         if (count === 0) {
           const o = S_SIZE * (c + 1);
           w.writeRaw(n);
@@ -665,19 +687,9 @@ export class ChunkEncoder {
         modes[c] = MODE_XOR;
         continue;
       }
-      let d = 0;
       const all = cols[c];
       all.push(values[c]);
-      for (const v of all) {
-        const vd = decimalScale(v);
-        if (vd < 0) {
-          d = -1;
-          break;
-        }
-        if (vd > d) d = vd;
-      }
-      if (d >= 0 && !all.every((v) => fitsDecimal(v, d))) d = -1;
-      modes[c] = d < 0 ? MODE_XOR : d;
+      modes[c] = pickMode(all);
       all.pop();
     }
     this.#w = new BitWriter(this.#w.buf.length);
@@ -746,7 +758,7 @@ export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number,
   const r = new BitReader(scratch);
   const before = ts.length;
   try {
-    if (columns === 1 && h.modes[0] !== MODE_XOR && h.count > 2) decodeOneDecimal(h, r, fromMs, toMs, ts, cols[0]);
+    if (columns === 1 && h.modes[0] !== MODE_XOR && h.count > 2) decodeOneScaled(h, r, fromMs, toMs, ts, cols[0]);
     else decodeBody(h, r, fromMs, toMs, ts, cols);
   } catch (err) {
     ts.length = before;
@@ -791,7 +803,7 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
           n = readInt(r, s, o);
         }
         if (Math.abs(n) > MAX_DECIMAL_INT) throw chunkError(`row ${i} column ${c} decimal out of range`);
-        row[c] = n / POW10[m];
+        row[c] = n / SCALE[m];
       }
     }
     if (r.pos > bodyBits) throw chunkError(`truncated body at row ${i} of ${count}`);
@@ -917,9 +929,9 @@ function riceAt(r: BitReader, pos: number, k: number): number {
 }
 
 /** decodeBody for the common chunk (one decimal column, 3+ rows) with its state in locals: ~2x faster. */
-function decodeOneDecimal(h: Header, r: BitReader, fromMs: number, toMs: number, ts: number[], col: number[]): void {
+function decodeOneScaled(h: Header, r: BitReader, fromMs: number, toMs: number, ts: number[], col: number[]): void {
   const { count, bodyBits } = h;
-  const scale = POW10[h.modes[0]];
+  const scale = SCALE[h.modes[0]];
   let t = h.firstTs;
   let n = r.readRaw();
   if (t >= fromMs && t <= toMs) {

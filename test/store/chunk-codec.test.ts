@@ -10,10 +10,11 @@ const exact = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
 
 const SPECIAL = [-0, 0, Number.MIN_VALUE, -Number.MIN_VALUE, 2 ** -1022, 2 ** -1022 - Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53, 2 ** 49, 2 ** 49 + 1, 0.1 + 0.2, 1e-7, 123456.789];
 
-/** Values that mix decimal ones (n / 10^d), repeats, specials and arbitrary doubles, so chunks switch modes. */
+/** Values that mix decimal ones (n / 10^d), binary fractions (n / 2^m), repeats, specials and arbitrary doubles, so chunks switch modes. */
 const value = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer({ min: -1_000_000, max: 1_000_000 }).chain((n) => fc.integer({ min: 0, max: 9 }).map((d) => n / 10 ** d)),
+  fc.integer({ min: -1_000_000, max: 1_000_000 }).chain((n) => fc.integer({ min: 0, max: 45 }).map((m) => n / 2 ** m)),
   fc.constantFrom(...SPECIAL),
   fc.constant(42.42),
 );
@@ -120,6 +121,21 @@ describe('ChunkEncoder', () => {
     expect(size(walk(120, 1, 0.5, 35, 2))).toBeLessThan(1.6);
     expect(size(Array.from({ length: 120 }, () => (c += Math.floor(rnd() * 10))))).toBeLessThan(1.6);
     expect(size(Array.from({ length: 120 }, () => 1))).toBeLessThan(0.6);
+  });
+
+  it('keeps binary fractions (sketch quantiles like 13.5625) compact: under 2 B/point where XOR needs more', () => {
+    const rnd = seededRandom(11);
+    let v = 13.5625;
+    const values = Array.from({ length: 120 }, () => (rnd() < 0.5 ? v : (v = Math.max(1, v + Math.round((rnd() - 0.5) * 16) / 16))));
+    const enc = new ChunkEncoder();
+    const xor = ChunkEncoder.xorOnly();
+    values.forEach((x, i) => {
+      enc.append(i * 5_000, x);
+      xor.append(i * 5_000, x);
+    });
+    expectRows(enc.bytes(), 1, values.map((x, i) => [i * 5_000, [x]]));
+    expect(enc.byteLength / 120).toBeLessThan(2);
+    expect(enc.byteLength).toBeLessThan(xor.byteLength);
   });
 
   it('switches a chunk from decimal to XOR when a value has no short decimal form, keeping earlier rows exact', () => {
