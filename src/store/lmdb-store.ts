@@ -723,8 +723,9 @@ export class MetricStore {
         rollupRetentionMs: this.rollupRetentionMs,
         closed: () => this.#closed,
         headMoved: (id) => this.#heads.forget(id),
+        exclusive: (step) => this.#withHistory(step),
         commit: (edits) =>
-          this.#withHistory(async () => {
+          (async () => {
             let puts = 0;
             let bytes = 0;
             for (const [, , edit] of edits) {
@@ -741,7 +742,7 @@ export class MetricStore {
             } finally {
               this.#env.resetReadTxn();
             }
-          }),
+          })(),
       },
       nowMs,
     );
