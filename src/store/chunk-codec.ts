@@ -67,6 +67,13 @@ for (let m = 1; m <= MAX_BINARY_BITS; m++) SCALE[MODE_BINARY | m] = POW2[m];
 
 const f64 = new DataView(new ArrayBuffer(8));
 
+/** Small state arrays are plain arrays: a typed array per resumed chunk cost more in allocation and GC than its use saved (measured). */
+function zeros(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(0);
+  return a;
+}
+
 function chunkError(what: string): Error {
   return new Error(`malformed chunk: ${what}`);
 }
@@ -129,7 +136,7 @@ const X_LEAD = 2;
 const X_TRAIL = 3;
 const X_SIZE = 4;
 
-function updateInt(st: Float64Array, o: number, x: number): void {
+function updateInt(st: number[], o: number, x: number): void {
   const delta = x - st[o + S_LAST];
   const r2 = delta - st[o + S_DELTA];
   st[o + S_A1] += Math.min(Math.abs(delta), A_CAP);
@@ -159,7 +166,7 @@ class BitWriter {
 
   ensure(extraBytes: number): void {
     if (this.len + extraBytes <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.len + extraBytes, this.buf.length * 2));
+    const next = new Uint8Array(Math.max(this.len + extraBytes, this.buf.length * 2, 64));
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
@@ -276,10 +283,10 @@ interface Header {
   firstTs: number;
   lastTs: number;
   bodyBits: number;
-  modes: Uint8Array;
+  modes: number[];
   /** ts stream then one int stream per column (unused slots for XOR columns). */
-  ints: Float64Array;
-  xor: Float64Array;
+  ints: number[];
+  xor: number[];
   bodyStart: number;
 }
 
@@ -354,14 +361,14 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
   const bodyBits = c.varint('bodyBits');
   if (count > 0 && bodyBits < count - 1 + columns * count) throw chunkError(`${bodyBits} body bits cannot hold ${count} rows`);
   if (count === 0 && bodyBits !== 0) throw chunkError('body bits without rows');
-  const modes = new Uint8Array(columns);
+  const modes = zeros(columns);
   for (let i = 0; i < columns; i++) {
     const m = c.u8('column modes');
     if (m !== MODE_XOR && SCALE[m] === 0) throw chunkError(`unknown column mode ${m}`);
     modes[i] = m;
   }
-  const ints = new Float64Array(S_SIZE * (columns + 1));
-  const xor = new Float64Array(X_SIZE * columns);
+  const ints = zeros(S_SIZE * (columns + 1));
+  const xor = zeros(X_SIZE * columns);
   if (count > 0 && withState) {
     ints[S_LAST] = lastTs;
     ints[S_DELTA] = c.varint('ts state');
@@ -397,9 +404,9 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
 /** Append-only encoder of one chunk: strictly increasing safe-integer ms timestamps, finite floats. */
 export class ChunkEncoder {
   readonly #columns: number;
-  #modes: Uint8Array;
-  #ints: Float64Array;
-  #xor: Float64Array;
+  #modes: number[];
+  #ints: number[];
+  #xor: number[];
   #w: BitWriter;
   #count = 0;
   #firstTs = NaN;
@@ -417,10 +424,10 @@ export class ChunkEncoder {
       throw new RangeError(`chunk columns must be an integer in 1..${MAX_COLUMNS}, got ${columns}`);
     }
     this.#columns = columns;
-    this.#modes = new Uint8Array(columns);
-    this.#ints = new Float64Array(S_SIZE * (columns + 1));
-    this.#xor = new Float64Array(X_SIZE * columns);
-    this.#w = new BitWriter(32 * columns + 32);
+    this.#modes = zeros(columns);
+    this.#ints = zeros(S_SIZE * (columns + 1));
+    this.#xor = zeros(X_SIZE * columns);
+    this.#w = new BitWriter(0);
   }
 
   /**
@@ -439,7 +446,7 @@ export class ChunkEncoder {
     enc.#lastTs = h.lastTs;
     const w = enc.#w;
     const full = h.bodyBits >>> 3;
-    w.ensure(full + 16);
+    w.buf = new Uint8Array(full + 16 * (h.columns + 1) + 32);
     w.buf.set(bytes.subarray(h.bodyStart, h.bodyStart + full));
     w.len = full;
     w.accBits = h.bodyBits & 7;
@@ -523,8 +530,7 @@ export class ChunkEncoder {
       p = putVarint(out, p, this.#lastTs - this.#firstTs);
     }
     p = putVarint(out, p, w.bits);
-    out.set(this.#modes, p);
-    p += this.#columns;
+    for (let c = 0; c < this.#columns; c++) out[p++] = this.#modes[c];
     if (this.#count > 0) {
       const s = this.#ints;
       p = putVarint(out, p, s[S_DELTA]);
@@ -681,7 +687,7 @@ export class ChunkEncoder {
     const rowsTs: number[] = [];
     const cols: number[][] = Array.from({ length: columns }, () => []);
     if (this.#count > 0) decodeChunkInto(this.bytes(), 0, Number.MAX_SAFE_INTEGER, rowsTs, cols);
-    const modes = new Uint8Array(columns);
+    const modes = zeros(columns);
     for (let c = 0; c < columns; c++) {
       if (this.#modes[c] === MODE_XOR) {
         modes[c] = MODE_XOR;
@@ -770,9 +776,9 @@ export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number,
 
 function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: number[], cols: number[][]): void {
   const { columns, count, modes, bodyBits } = h;
-  const s = new Float64Array(S_SIZE * (columns + 1));
-  const x = new Float64Array(X_SIZE * columns);
-  const row = new Float64Array(columns);
+  const s = zeros(S_SIZE * (columns + 1));
+  const x = zeros(X_SIZE * columns);
+  const row = zeros(columns);
   let prevT = -1;
   for (let i = 0; i < count; i++) {
     let t: number;
@@ -831,7 +837,7 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
   }
 }
 
-function readInt(r: BitReader, s: Float64Array, o: number): number {
+function readInt(r: BitReader, s: number[], o: number): number {
   const a1 = s[o + S_A1];
   const a2 = s[o + S_A2];
   let delta: number;
@@ -845,7 +851,7 @@ function readInt(r: BitReader, s: Float64Array, o: number): number {
   return x;
 }
 
-function readXor(r: BitReader, x: Float64Array, c: number, first: boolean): number {
+function readXor(r: BitReader, x: number[], c: number, first: boolean): number {
   const o = X_SIZE * c;
   let hi: number;
   let lo: number;
