@@ -63,6 +63,13 @@ const MAX_DECIMALS = 9;
 /** Binary mode m (values n / 2^m) is stored as MODE_BINARY | m, m = 1..MAX_BINARY_BITS. */
 const MODE_BINARY = 0x40;
 const MAX_BINARY_BITS = 40;
+/**
+ * Near-decimal mode d (values within a few ULPs of `n / 10^d`, as float arithmetic leaves them:
+ * 1.5121910000000014 = 1512191 ns / 1e6 after a subtraction) is stored as MODE_ULP | d; each value
+ * is its integer n plus the distance in ULPs from `n / 10^d`, at most ULP_MAX.
+ */
+const MODE_ULP = 0x20;
+const ULP_MAX = 2 ** 16;
 const MAX_DECIMAL_INT = 2 ** 49;
 const ESC_Q = 20;
 /** Residuals counted into the A/N means are capped so A stays a safe integer. */
@@ -79,6 +86,11 @@ for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
 const SCALE = new Float64Array(256);
 for (let d = 0; d <= MAX_DECIMALS; d++) SCALE[d] = POW10[d];
 for (let m = 1; m <= MAX_BINARY_BITS; m++) SCALE[MODE_BINARY | m] = POW2[m];
+for (let d = 0; d <= MAX_DECIMALS; d++) SCALE[MODE_ULP | d] = POW10[d];
+
+function isUlp(mode: number): boolean {
+  return (mode & 0xf0) === MODE_ULP;
+}
 
 const f64 = new DataView(new ArrayBuffer(8));
 
@@ -97,7 +109,38 @@ function chunkError(what: string): Error {
 function fits(v: number, mode: number): boolean {
   const scale = SCALE[mode];
   const n = Math.round(v * scale);
-  return Math.abs(n) <= MAX_DECIMAL_INT && n / scale === v && !(n === 0 && Object.is(v, -0));
+  if (Math.abs(n) > MAX_DECIMAL_INT || (n === 0 && Object.is(v, -0))) return false;
+  if (n / scale === v) return true;
+  return isUlp(mode) && n !== 0 && Math.abs(ulpDistance(v, n / scale)) <= ULP_MAX;
+}
+
+/** bits(a) - bits(b) as float64 bit patterns (the ULPs between them), or Infinity for different signs. */
+function ulpDistance(a: number, b: number): number {
+  f64.setFloat64(0, a);
+  const ah = f64.getUint32(0);
+  const al = f64.getUint32(4);
+  f64.setFloat64(0, b);
+  const bh = f64.getUint32(0);
+  const bl = f64.getUint32(4);
+  if ((ah ^ bh) >>> 31) return Infinity;
+  return (ah - bh) * 4294967296 + (al - bl);
+}
+
+/** The float64 whose bit pattern is bits(base) + ulps (|ulps| <= ULP_MAX, same sign). */
+function addUlps(base: number, ulps: number): number {
+  f64.setFloat64(0, base);
+  let hi = f64.getUint32(0);
+  let lo = f64.getUint32(4) + ulps;
+  if (lo < 0) {
+    lo += 4294967296;
+    hi -= 1;
+  } else if (lo >= 4294967296) {
+    lo -= 4294967296;
+    hi += 1;
+  }
+  f64.setUint32(0, hi >>> 0);
+  f64.setUint32(4, lo);
+  return f64.getFloat64(0);
 }
 
 /**
@@ -117,7 +160,14 @@ function pickMode(values: ArrayLike<number>): number {
     if (d >= 0 && !fits(values[i], d)) d = -1;
     if (m >= 0 && !fits(values[i], m === 0 ? 0 : MODE_BINARY | m)) m = -1;
   }
-  if (d < 0 && m < 0) return MODE_XOR;
+  if (d < 0 && m < 0) {
+    for (let u = 0; u <= MAX_DECIMALS; u++) {
+      let all = true;
+      for (let i = 0; i < values.length && all; i++) all = fits(values[i], MODE_ULP | u);
+      if (all) return MODE_ULP | u;
+    }
+    return MODE_XOR;
+  }
   if (d >= 0 && (m < 0 || POW10[d] <= POW2[m])) return d;
   return m === 0 ? 0 : MODE_BINARY | m;
 }
@@ -150,6 +200,17 @@ const X_LO = 1;
 const X_LEAD = 2;
 const X_TRAIL = 3;
 const X_SIZE = 4;
+/** A near-decimal column keeps its ULP stream's A and N in its XOR slots (the modes exclude each other). */
+const U_A = 0;
+const U_N = 1;
+
+function updateUlp(u: number[], o: number, ulps: number): void {
+  u[o + U_A] += Math.abs(ulps);
+  if (++u[o + U_N] >= N_RESET) {
+    u[o + U_A] = Math.floor(u[o + U_A] / 2);
+    u[o + U_N] = N_RESET / 2;
+  }
+}
 
 function updateInt(st: number[], o: number, x: number): void {
   const delta = x - st[o + S_LAST];
@@ -405,6 +466,10 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
         ints[o + S_A1] = c.varint('decimal state');
         ints[o + S_A2] = c.varint('decimal state');
         ints[o + S_N] = c.varint('decimal state');
+        if (isUlp(modes[i])) {
+          xor[X_SIZE * i + U_A] = c.varint('ULP state');
+          xor[X_SIZE * i + U_N] = c.varint('ULP state');
+        }
       }
     }
     if (bytes.length !== c.pos + Math.ceil(bodyBits / 8)) {
@@ -575,6 +640,10 @@ export class ChunkEncoder {
           p = putVarint(out, p, s[o + S_A1]);
           p = putVarint(out, p, s[o + S_A2]);
           p = putVarint(out, p, s[o + S_N]);
+          if (isUlp(this.#modes[c])) {
+            p = putVarint(out, p, this.#xor[X_SIZE * c + U_A]);
+            p = putVarint(out, p, this.#xor[X_SIZE * c + U_N]);
+          }
         }
       }
     }
@@ -597,6 +666,7 @@ export class ChunkEncoder {
         const o = S_SIZE * (c + 1);
         n += varintSize(zig(s[o + S_LAST])) + varintSize(zig(s[o + S_DELTA]));
         n += varintSize(s[o + S_A1]) + varintSize(s[o + S_A2]) + varintSize(s[o + S_N]);
+        if (isUlp(this.#modes[c])) n += varintSize(this.#xor[X_SIZE * c + U_A]) + varintSize(this.#xor[X_SIZE * c + U_N]);
       }
     }
     return n;
@@ -636,6 +706,14 @@ export class ChunkEncoder {
           s[o + S_LAST] = n;
         } else {
           this.#writeInt(S_SIZE * (c + 1), n);
+        }
+        if (isUlp(m)) {
+          const base = n / SCALE[m];
+          const ulps = base === values[c] ? 0 : ulpDistance(values[c], base);
+          const u = this.#xor;
+          const o = X_SIZE * c;
+          w.writeRice(ulps, riceK(u[o + U_A], u[o + U_N]));
+          updateUlp(u, o, ulps);
         }
       }
     }
@@ -779,7 +857,7 @@ export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number,
   const r = new BitReader(scratch);
   const before = ts.length;
   try {
-    if (columns === 1 && h.modes[0] !== MODE_XOR && h.count > 2) decodeOneScaled(h, r, fromMs, toMs, ts, cols[0]);
+    if (columns === 1 && h.modes[0] !== MODE_XOR && !isUlp(h.modes[0]) && h.count > 2) decodeOneScaled(h, r, fromMs, toMs, ts, cols[0]);
     else decodeBody(h, r, fromMs, toMs, ts, cols);
   } catch (err) {
     ts.length = before;
@@ -825,6 +903,14 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
         }
         if (Math.abs(n) > MAX_DECIMAL_INT) throw chunkError(`row ${i} column ${c} decimal out of range`);
         row[c] = n / SCALE[m];
+        if (isUlp(m)) {
+          const o = X_SIZE * c;
+          const ulps = r.readRice(riceK(x[o + U_A], x[o + U_N]));
+          if (Math.abs(ulps) > ULP_MAX || (ulps !== 0 && n === 0)) throw chunkError(`row ${i} column ${c} ULP correction ${ulps} out of range`);
+          updateUlp(x, o, ulps);
+          if (ulps !== 0) row[c] = addUlps(row[c], ulps);
+          if (!Number.isFinite(row[c])) throw chunkError(`row ${i} column ${c} decodes to ${row[c]}`);
+        }
       }
     }
     if (r.pos > bodyBits) throw chunkError(`truncated body at row ${i} of ${count}`);
@@ -837,7 +923,7 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
   if (s[S_LAST] !== h.lastTs) throw chunkError(`last row's ts ${s[S_LAST]} is not the header's lastTs ${h.lastTs}`);
   const hs = h.ints;
   for (let c = -1; c < columns; c++) {
-    if (c >= 0 && modes[c] === MODE_XOR) {
+    if (c >= 0 && (modes[c] === MODE_XOR || isUlp(modes[c]))) {
       for (let k = 0; k < X_SIZE; k++) {
         if (x[X_SIZE * c + k] !== h.xor[X_SIZE * c + k]) throw chunkError(`column ${c}'s decoded state differs from its header`);
       }
