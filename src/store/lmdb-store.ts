@@ -47,11 +47,11 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
-import { applyFlush, type EncodedFlush, type FlushTarget } from './flush-apply.js';
-import { encodeFlush, HeadIndex } from './flush-encode.js';
+import { type EncodedFlush, type FlushTarget, writeFlush } from './flush-apply.js';
+import { encodeFlush } from './flush-encode.js';
 import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
-import { applyEdit } from './history-chunks.js';
+import { applyEdit, SEAL_BYTES } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { toRollup } from './rollup.js';
@@ -110,8 +110,6 @@ export class MetricStore {
   readonly #writer: FlushWriter | undefined;
   /** Writer only: `current` and `history` taking pre-encoded bytes, for small flushes written here. */
   readonly #raw: FlushTarget | undefined;
-  /** Writer only: where each series' head chunk starts (8 bytes per series). */
-  readonly #heads = new HeadIndex();
   /** Settles when the last queued history write (flush, prune step) has; see `#withHistory`. */
   #historyTurn: Promise<void> = Promise.resolve();
   /** Settles once the series definitions queued so far have committed (never rejects). */
@@ -154,7 +152,7 @@ export class MetricStore {
       ? undefined
       : {
           current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
-          history: env.openDB<Uint8Array, Uint8Array>('history', { keyEncoding: 'binary', encoding: 'binary' }),
+          history: db.history,
         };
     if (!this.readOnly) {
       try {
@@ -430,14 +428,12 @@ export class MetricStore {
     // The heads are read, appended to and written back as one step: no prune step may move them in between.
     return this.#withHistory(async () => {
       blockStart = performance.now();
-      const { flush: encoded, bytes, puts, heads } = await encodeFlush(
+      const { flush: encoded, bytes, series } = await encodeFlush(
         {
           isDefined: (id): id is number => this.#isDefined(id),
           idRange: () => this.#idRange(),
           lastId: this.#lastId,
           encodeCurrent: this.#encodeCurrent,
-          history: this.#db.history,
-          heads: this.#heads,
           yieldNow,
           blockStart: () => blockStart,
         },
@@ -453,7 +449,8 @@ export class MetricStore {
       blockStart = performance.now();
       let commit: Promise<void>;
       try {
-        this.#headroom!.ensure('flush', headroomFor(puts, bytes));
+        // A changed series rewrites its head chunk (up to SEAL_BYTES; half of it on average).
+        this.#headroom!.ensure('flush', headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2));
       } catch (err) {
         const error = err as MonitorError;
         this.#noteFailure(error);
@@ -475,7 +472,6 @@ export class MetricStore {
         // The commit may have come from another thread: move this thread's reads to the snapshot that has it.
         this.#env.resetReadTxn();
       }
-      this.#heads.update(heads);
       this.#writeFailure = undefined;
       return { points: points.length, current: current.length, syncMs, longestBlockMs };
     });
@@ -504,7 +500,7 @@ export class MetricStore {
    */
   async #writeHere(encoded: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
-    await committed(this.#env.batch(() => applyFlush(raw, encoded)), 'flush');
+    await committed(this.#env.batch(() => writeFlush(raw, encoded)), 'flush');
     await committed(this.#env.flushed, 'flush');
   }
 
@@ -722,7 +718,6 @@ export class MetricStore {
         retentionMs: this.retentionMs,
         rollupRetentionMs: this.rollupRetentionMs,
         closed: () => this.#closed,
-        headMoved: (id) => this.#heads.forget(id),
         exclusive: (step) => this.#withHistory(step),
         commit: (edits) =>
           (async () => {
