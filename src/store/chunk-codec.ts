@@ -552,15 +552,19 @@ export class ChunkEncoder {
     return enc;
   }
 
+  /** Rows appended so far. */
   get count(): number {
     return this.#count;
   }
+  /** Timestamp of the first row; NaN while empty. */
   get firstTs(): number {
     return this.#firstTs;
   }
+  /** Timestamp of the last row; NaN while empty. */
   get lastTs(): number {
     return this.#lastTs;
   }
+  /** Value columns per row. */
   get columns(): number {
     return this.#columns;
   }
