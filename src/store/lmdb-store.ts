@@ -1,54 +1,38 @@
 /**
  * `MetricStore`: the LMDB persistence of the metric table: series definitions, current values and
- * history, in one LMDB environment under `dataDir` (default `./.erlmcp-monitor`).
+ * history, in one LMDB environment under `dataDir` (default `./.erlmcp-monitor`). This is the
+ * facade; each job has its file: options and input checks (`store-checks.ts`), opening the env
+ * (`store-env.ts`), encoding a flush (`flush-encode.ts`) and writing it (`flush-apply.ts`, on this
+ * thread or the writer thread's, `flush-writer.ts`), the chunks (`history-chunks.ts`), queries (`store-queries.ts`),
+ * prune (`store-prune.ts`), stats (`store-stats.ts`).
  *
- * **Layout** (version 2). Six named databases in one env. Values are msgpack with plain maps
- * (`useRecords: false`, no `sharedStructuresKey`, so any opener with these same options decodes
- * them), except in `points`; the history keys are fixed 12-byte binary keys (`point-codec.ts`):
- *
- * | db          | key                             | value                                        |
- * |-------------|---------------------------------|----------------------------------------------|
- * | `series`    | id (uint32)                     | {@link SeriesDef}                            |
- * | `series_key`| series key (string)             | id                                           |
- * | `meta`      | `'layout'`                      | layout version (2)                           |
- * | `current`   | id (uint32)                     | the caller's snapshot (counter value, histogram state) |
- * | `points`    | id (uint32 BE) + timestampMs (ordered float64 BE) | value (float64 BE, 8 bytes) |
- * | `rollup_1m` | id + bucketStartMs (same 12 bytes) | `[count, sum, min, max, last, lastTs]` (see `rollup.ts`) |
- *
- * A store of another layout version is refused at open (there is no conversion). Before lmdb-js
- * maps the file, `env-check.ts` checks it (a damaged one faulted the process); an env holding
- * databases that are not ours is refused before anything is written to it.
+ * **Layout** (version 3, docs/STORAGE.md): `series`, `series_key`, `meta`, `current` (msgpack,
+ * plain maps), history as per-series compressed chunks in `history` (12-byte key: id, chunk first
+ * ts) and 1-minute rollup cells chunked the same way in `rollup`. A store of another layout
+ * version is refused at open. Before lmdb-js maps the file, `env-check.ts` checks it (a damaged
+ * one faulted the process); an env holding databases that are not ours is refused untouched.
  *
  * **Why this shape.**
- * - History keys sort by series, then time, so a range query for one series is one cursor walk
- *   over adjacent pages, and `prune` finds each series' oldest points first. Points are inserted in
- *   `(id, ts)` order: that halves the file size against random order (measured, SPEC).
- * - One write transaction per `flush`: the current values and the history points of an aggregation
- *   interval commit together or not at all, and a reader never sees half an interval. `flush`
- *   resolves once the commit is durable (`committed`, then `flushed` to disk). An awaited flush
- *   survives SIGKILL; an un-awaited one may not (test/store/durability.test.ts).
- * - A flush of more than {@link SMALL_FLUSH_PUTS} puts is queued by a writer thread
- *   (`flush-writer.ts`), not on the main thread (a smaller one is written here: starting the
- *   thread costs far more than its puts, and a small table never needs it): lmdb-js costs
- *   ~0.4 µs per queued put whatever the encoding, and one transaction means one synchronous
- *   `batch` callback, which held the event loop ~114 ms for 100,000 counters
- *   (200,000 puts) and ~44 ms for 10,000 histograms (60,000 puts). The main thread now validates
- *   and encodes in chunks with yields (current values as msgpack, points straight into 20-byte
- *   binary records) and transfers the buffers: 100,000 counters, longest store block ~1-9 ms.
- *   Queuing on the main thread still beats a `transaction` callback there, which runs LMDB's
- *   B-tree inserts on the main thread (100,000 puts: ~130 ms vs ~50 ms queued).
- * - Everything is validated and encoded before anything is handed over, so a bad entry or an
- *   unencodable snapshot fails the whole flush with nothing written.
+ * - Chunks: one LMDB entry per point cost ~82 B per point (key, node, page fill); a chunk of
+ *   delta-of-delta timestamps and scaled or XOR values costs ~1-2 B (docs/STORAGE.md, bench).
+ *   A series' chunks are adjacent and in time order: a range query reads only the chunks that
+ *   overlap it.
+ * - One write transaction per `flush`: current values and every changed series' head chunk
+ *   commit together or not at all; `flush` resolves once the commit is durable, so an awaited
+ *   flush survives SIGKILL (test/store/durability.test.ts). Flushes and prune steps take turns
+ *   (`#withHistory`): both read chunks and write them back.
+ * - The main thread validates, encodes current values and sorts points in blocks with yields; a
+ *   flush of more than {@link SMALL_FLUSH_PUTS} entries is then written by the writer thread
+ *   (`flush-thread.ts`: read each head, append, put, in one transaction), a smaller one here with
+ *   the same `writeFlush` (starting the thread costs more than its work). 10,000 changed series:
+ *   ~1 ms of main thread.
+ * - Everything is validated and encoded before anything is written: a bad entry fails the whole
+ *   flush with nothing written.
  * - Raw points older than `retentionMs` (default 24 h) are folded by `prune` into 1-minute rollups
- *   kept for `rollupRetentionMs` (default 7 days). Prune works in transactions of at most
- *   {@link PRUNE_CHUNK} points and yields to the event loop between them (200k points: median
- *   step 0.4 ms of main thread). A range query then reads raw points where they exist and
- *   rollups where they were pruned; 24 h of one series at 5 s (17,280 points) reads and
- *   downsamples to 100 points in ~5 ms.
- * - Every write (flush, series definition, record, prune step, layout) first makes sure data.mdb
- *   has written room past its last page (`headroom.ts`); without it the write is refused
- *   `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed LMDB page write overflows a heap
- *   buffer in lmdb-js 3.5.6.
+ *   kept for `rollupRetentionMs` (default 7 days), in steps of whole chunks with yields between.
+ * - Every write first makes sure data.mdb has written room past its last page (`headroom.ts`);
+ *   without it the write is refused `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed
+ *   LMDB page write overflows a heap buffer in lmdb-js 3.5.6.
  *
  * **Processes.** One writable store per `dataDir` at a time: it assigns series ids from memory (no
  * write lock on the main thread), so a second writer is refused `EMON_STORE_LOCKED` (in this process
@@ -61,103 +45,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import * as lmdb from 'lmdb';
-import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
+import { type Database, open, type RootDatabase } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
+import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
+import { type EncodedFlush, type FlushTarget, writeFlush } from './flush-apply.js';
+import { encodeFlush } from './flush-encode.js';
+import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
+import { applyEdit, SEAL_BYTES } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
-import { downsample } from './downsample.js';
-import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside, ON_CORRUPT_CHOICES, type OnCorrupt } from './env-check.js';
-import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
-import { float64ValueEncoder, KEY_BYTES, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
-import { addPoint, bucketStart, isRollupCell, mergeCells, ROLLUP_BUCKET_MS, type RollupCell, toRollup } from './rollup.js';
+import { toRollup } from './rollup.js';
+import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
+import { DAMAGE_ERRORS, type Databases, EnvDamage, ENV_OPTIONS, ForeignEnvError, forgetDatabases, LAYOUT_VERSION, openDatabases, type ValueEncoder, writeLayout, writersInProcess } from './store-env.js';
+import { pruneChunks } from './store-prune.js';
+import { latest, latestAt, queryRange, rollupCells } from './store-queries.js';
+import { envStats, rowCount } from './store-stats.js';
 import { WriterLock } from './writer-lock.js';
-import type {
-  FlushBatch,
-  FlushResult,
-  PointRecord,
-  PruneResult,
-  RangePoint,
-  Rollup,
-  SeriesDef,
-  SeriesInput,
-  SeriesType,
-  StoreOptions,
-  WriteStatus,
-} from './types.js';
+import type { FlushBatch, FlushResult, PointRecord, PruneResult, RangePoint, Rollup, SeriesDef, SeriesInput, StoreOptions, StoreStats, WriteStatus } from './types.js';
 
-/** Version of the on-disk layout described in the module header (1 had ordered-binary `[id, ts]` keys and msgpack point values). */
-const LAYOUT_VERSION = 2;
-const DEFAULT_DATA_DIR = './.erlmcp-monitor';
-const HOUR_MS = 3_600_000;
-const DEFAULT_RETENTION_MS = 24 * HOUR_MS;
-const DEFAULT_ROLLUP_RETENTION_MS = 7 * 24 * HOUR_MS;
-/**
- * Raw points (or rollups) handled per prune transaction. Reading, folding and queueing 1,000
- * entries costs about 1 ms of main thread on the 2-vCPU test machine.
- */
-export const PRUNE_CHUNK = 1000;
-
-/** Current values encoded between two yields to the event loop in `flush`. */
-const ENCODE_CHUNK = 1000;
-/** Points validated and encoded between two yields in `flush` (10,000: ~1 ms). */
-const POINT_CHUNK = 10_000;
-/** A prune step stops gathering after this long (probing many series with nothing old), then commits or yields. */
-const PRUNE_SLICE_MS = 4;
-/** Series keys are LMDB keys in `series_key` (LMDB's limit is 1,978 bytes). */
-const MAX_SERIES_KEY_BYTES = 1024;
-/** Highest series id: ids are uint32 keys. */
-const MAX_SERIES_ID = 0xffff_ffff;
-const SERIES_TYPES: readonly SeriesType[] = ['counter', 'gauge', 'histogram'];
-const OPTION_KEYS: readonly string[] = ['dataDir', 'readOnly', 'retentionMs', 'rollupRetentionMs', 'onCorrupt'];
-/** lmdb errors that mean the file itself is bad (not a permission or space problem). */
-const DAMAGE_ERRORS = /MDB_INVALID|MDB_CORRUPTED|MDB_VERSION_MISMATCH|MDB_PAGE_NOTFOUND/;
-
-/** Directories with a writable store open in this process (a second one would reuse series ids). */
-const writersInProcess = new Set<string>();
-
-interface Databases {
-  series: Database<SeriesDef, number>;
-  seriesKey: Database<number, string>;
-  meta: Database<unknown, string>;
-  current: Database<unknown, number>;
-  points: Database<number, SeriesTimeKey>;
-  rollups: Database<RollupCell, SeriesTimeKey>;
-}
-
-/** The msgpack encoder lmdb-js attaches to each database (not in its typings). */
-interface ValueEncoder {
-  encode(value: unknown): Uint8Array;
-}
-
-/** `StoreOptions` with every default applied. */
-interface ResolvedOptions {
-  dataDir: string;
-  readOnly: boolean;
-  retentionMs: number;
-  rollupRetentionMs: number;
-  onCorrupt: OnCorrupt;
-}
-
-/**
- * Damage lmdb-js reported or that was found in the records: `open` turns it into the coded error.
- * `movable` only when lmdb refused to open the env at all: one it has mapped is still being closed
- * (asynchronously) while `open` runs, so it is not moved aside under it.
- */
-class EnvDamage extends Error {
-  constructor(
-    message: string,
-    readonly movable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** The refusal of an env that is not a metric store: `open` then also removes the writer lock file if it made it. */
-class ForeignEnvError extends MonitorError {}
+export { PRUNE_CHUNK } from './store-prune.js';
 
 /**
  * Generous sizes for the headroom of a write (`headroom.ts`): a series definition (help and unit
@@ -202,8 +110,10 @@ export class MetricStore {
   #flushing: Promise<unknown> = Promise.resolve();
   /** Writer only: the thread that commits large flushes. */
   readonly #writer: FlushWriter | undefined;
-  /** Writer only: `current` and `points` taking pre-encoded bytes, for small flushes written here. */
-  readonly #raw: { current: Database<Uint8Array, number>; points: Database<Uint8Array, Uint8Array> } | undefined;
+  /** Writer only: `current` and `history` taking pre-encoded bytes, for small flushes written here. */
+  readonly #raw: FlushTarget | undefined;
+  /** Settles when the last queued history write (flush, prune step) has; see `#withHistory`. */
+  #historyTurn: Promise<void> = Promise.resolve();
   /** Settles once the series definitions queued so far have committed (never rejects). */
   #definitions: Promise<void> = Promise.resolve();
   /** The first failure of a write nobody awaited (a series definition) since the last flush began; fails that flush. */
@@ -244,7 +154,7 @@ export class MetricStore {
       ? undefined
       : {
           current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
-          points: env.openDB<Uint8Array, Uint8Array>('points', { keyEncoding: 'binary', encoding: 'binary' }),
+          history: db.history,
         };
     if (!this.readOnly) {
       try {
@@ -517,109 +427,70 @@ export class MetricStore {
       await yieldToLoop();
       blockStart = performance.now();
     };
+    // The heads are read, appended to and written back as one step: no prune step may move them in between.
+    return this.#withHistory(async () => {
+      blockStart = performance.now();
+      const { flush: encoded, bytes, series } = await encodeFlush(
+        {
+          isDefined: (id): id is number => this.#isDefined(id),
+          idRange: () => this.#idRange(),
+          lastId: this.#lastId,
+          encodeCurrent: this.#encodeCurrent,
+          yieldNow,
+          blockStart: () => blockStart,
+        },
+        current,
+        points,
+      );
+      endBlock();
 
-    // Encoding 10k histogram states took ~24 ms in one block; yield so no block exceeds a few ms.
-    const currentIds = new Uint32Array(current.length);
-    const currentEnds = new Uint32Array(current.length);
-    let currentBytes = new Uint8Array(Math.max(1024, current.length * 16));
-    let used = 0;
-    for (let i = 0; i < current.length; i++) {
-      if (i > 0 && i % ENCODE_CHUNK === 0) await yieldNow();
-      const entry: unknown = current[i];
-      if (!Array.isArray(entry) || entry.length !== 2) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] must be an [id, snapshot] pair, got ${describeValue(entry)}`);
-      }
-      const id: unknown = entry[0];
-      if (!this.#isDefined(id)) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] has unknown series id ${describeValue(id)} (${this.#idRange()})`);
-      }
-      let encoded: Uint8Array;
+      // A point must never commit before its series definition (after a crash, its id would be reused).
+      this.#rewriteDefinitions();
+      await this.#definitions;
+      this.#assertNoBackgroundError();
+      blockStart = performance.now();
+      let commit: Promise<void>;
       try {
-        encoded = this.#encodeCurrent(entry[1]);
+        // A changed series rewrites its head chunk (up to SEAL_BYTES; half of it on average).
+        this.#headroom!.ensure('flush', headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2));
       } catch (err) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: the current value of series ${id} cannot be encoded (${toError(err).message}); snapshots must be msgpack/JSON-able`,
-          { cause: err },
-        );
+        const error = err as MonitorError;
+        this.#noteFailure(error);
+        throw error;
       }
-      if (used + encoded.length > currentBytes.length) {
-        const grown = new Uint8Array(Math.max(currentBytes.length * 2, used + encoded.length));
-        grown.set(currentBytes.subarray(0, used));
-        currentBytes = grown;
+      try {
+        commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
+      } catch (err) {
+        throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
       }
-      currentBytes.set(encoded, used);
-      used += encoded.length;
-      currentIds[i] = id;
-      currentEnds[i] = used;
-    }
+      endBlock();
+      try {
+        await commit;
+      } catch (err) {
+        const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
+        this.#noteFailure(error);
+        throw error;
+      } finally {
+        // The commit may have come from another thread: move this thread's reads to the snapshot that has it.
+        this.#env.resetReadTxn();
+      }
+      this.#writeFailure = undefined;
+      return { points: points.length, current: current.length, syncMs, longestBlockMs };
+    });
+  }
 
-    // Points go straight into the 20-byte records the writer thread slices its keys and values from.
-    const records = new Uint8Array(points.length * RECORD_BYTES);
-    const view = new DataView(records.buffer);
-    let inOrder = true;
-    let prevId = -1;
-    let prevTs = -1;
-    for (let i = 0; i < points.length; i++) {
-      if (i > 0 && i % POINT_CHUNK === 0) await yieldNow();
-      const p: unknown = points[i];
-      if (p === null || typeof p !== 'object') {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] must be { id, ts, value }, got ${describeValue(p)}`);
-      }
-      const { id, ts, value } = p as Record<string, unknown>;
-      if (!this.#isDefined(id)) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] has unknown series id ${describeValue(id)} (${this.#idRange()})`);
-      }
-      if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: batch.points[${i}] (series ${id}) has invalid ts ${describeValue(ts)} (expected a non-negative integer timestamp in ms)`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: batch.points[${i}] (series ${id}) has invalid value ${describeValue(value)} (expected a finite number)`,
-        );
-      }
-      writePointRecord(records, view, i * RECORD_BYTES, id, ts, value);
-      if (id < prevId || (id === prevId && ts <= prevTs)) inOrder = false;
-      prevId = id;
-      prevTs = ts;
-    }
-    endBlock();
-
-    // A point must never commit before its series definition (after a crash, its id would be reused).
-    this.#rewriteDefinitions();
-    await this.#definitions;
-    this.#assertNoBackgroundError();
-    blockStart = performance.now();
-    let commit: Promise<void>;
-    const encoded = { currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder };
-    try {
-      this.#headroom!.ensure('flush', headroomFor(current.length + points.length, used + records.length));
-    } catch (err) {
-      const error = err as MonitorError;
-      this.#noteFailure(error);
-      throw error;
-    }
-    try {
-      commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
-    } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
-    }
-    endBlock();
-    try {
-      await commit;
-    } catch (err) {
-      const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
-      this.#noteFailure(error);
-      throw error;
-    }
-    this.#writeFailure = undefined;
-    // The commit came from another thread: move this thread's reads to the snapshot that has it.
-    this.#env.resetReadTxn();
-    return { points: points.length, current: current.length, syncMs, longestBlockMs };
+  /**
+   * Runs `work` once every history write queued before it (flush, prune step) has settled; the
+   * next waits for it. Flushes and prune steps read chunks and write them back: they must not
+   * interleave.
+   */
+  #withHistory<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#historyTurn.then(work);
+    this.#historyTurn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**
@@ -629,20 +500,9 @@ export class MetricStore {
    * flush of every store (a Worker, lmdb-js loaded again, the env opened), which made each
    * start/stop of a small tree wait for it (test/faults/hygiene-cycles.test.ts).
    */
-  async #writeHere({ currentIds, currentEnds, currentBytes, records }: EncodedFlush): Promise<void> {
+  async #writeHere(encoded: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
-    const write = this.#env.batch(() => {
-      let start = 0;
-      for (let i = 0; i < currentIds.length; i++) {
-        void raw.current.put(currentIds[i]!, currentBytes.subarray(start, currentEnds[i]));
-        start = currentEnds[i]!;
-      }
-      // Key order only matters for the file size of large batches; equal keys keep flush order, so the later one wins.
-      for (let at = 0; at < records.length; at += RECORD_BYTES) {
-        void raw.points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
-      }
-    });
-    await committed(write, 'flush');
+    await committed(this.#env.batch(() => writeFlush(raw, encoded)), 'flush');
     await committed(this.#env.flushed, 'flush');
   }
 
@@ -691,16 +551,7 @@ export class MetricStore {
       if (typeof maxPoints !== 'number' || !Number.isSafeInteger(maxPoints) || maxPoints < 1) {
         throw new MonitorError(ErrorCode.InvalidQuery, `queryRange: invalid maxPoints ${describeValue(maxPoints)} (expected an integer >= 1)`);
       }
-      const ts: number[] = [];
-      const values: number[] = [];
-      for (const { key, value } of this.#db.points.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
-        ts.push(key[1]);
-        values.push(value);
-      }
-      const rollups = this.#rollupCells(id, fromMs, toMs);
-      if (rollups.length === 0) return downsample(ts, values, undefined, fromMs, toMs, maxPoints);
-      const merged = mergeRawAndRollups(ts, values, rollups);
-      return downsample(merged.ts, merged.values, merged.weights, fromMs, toMs, maxPoints);
+      return this.#decoding(id, () => queryRange(this.#db, id, fromMs, toMs, maxPoints));
     });
   }
 
@@ -715,7 +566,7 @@ export class MetricStore {
   rollups(id: number, fromMs: number, toMs: number): Rollup[] {
     return this.#read('rollups', () => {
       this.#checkRange('rollups', id, fromMs, toMs);
-      return this.#rollupCells(id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell));
+      return this.#decoding(id, () => rollupCells(this.#db, id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell)));
     });
   }
 
@@ -730,14 +581,7 @@ export class MetricStore {
   latest(id: number): RangePoint | undefined {
     return this.#read('latest', () => {
       this.#checkId('latest', id);
-      let best: RangePoint | undefined;
-      for (const { key, value } of this.#db.points.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
-        best = [key[1], value];
-      }
-      for (const { value } of this.#db.rollups.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
-        if (isRollupCell(value) && (best === undefined || value[5] > best[0])) best = [value[5], value[4]];
-      }
-      return best;
+      return this.#decoding(id, () => latest(this.#db, id));
     });
   }
 
@@ -753,19 +597,20 @@ export class MetricStore {
   latestAt(id: number, atMs: number): RangePoint | undefined {
     return this.#read('latestAt', () => {
       this.#checkRange('latestAt', id, atMs, atMs);
-      // Point timestamps are integers: atMs + 0.5 sorts after every key at atMs and before atMs + 1.
-      const start = [id, atMs + 0.5] as SeriesTimeKey;
-      const end = [id] as unknown as SeriesTimeKey;
-      let best: RangePoint | undefined;
-      for (const { key, value } of this.#db.points.getRange({ start, end, reverse: true, limit: 1 })) best = [key[1], value];
-      // A rollup bucket starting before atMs may end after it: its last point is then too new.
-      for (const { value } of this.#db.rollups.getRange({ start, end, reverse: true, limit: 2 })) {
-        if (isRollupCell(value) && value[5] <= atMs) {
-          if (best === undefined || value[5] > best[0]) best = [value[5], value[4]];
-          break;
-        }
-      }
-      return best;
+      return this.#decoding(id, () => latestAt(this.#db, id, atMs));
+    });
+  }
+
+  /**
+   * What the store holds and its size on disk: series, raw points and rollup cells stored, the
+   * file's size and used part, and entries and pages of every database (docs/STORAGE.md).
+   * Reads every history chunk's header: cost grows with the number of chunks.
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed
+   */
+  stats(): StoreStats {
+    return this.#read('stats', () => {
+      const series = this.readOnly ? this.#db.series.getCount() : this.#defs.size;
+      return envStats(this.#env, this.dataDir, LAYOUT_VERSION, { series, points: rowCount(this.#db.history), rollupCells: rowCount(this.#db.rollup) });
     });
   }
 
@@ -867,106 +712,48 @@ export class MetricStore {
     }
   }
 
-  async #pruneNow(nowMs: number): Promise<PruneResult> {
-    const result: PruneResult = { deletedRaw: 0, rolledUp: 0, deletedRollups: 0 };
-    const { points, rollups } = this.#db;
-    const rawCutoff = bucketStart(nowMs - this.retentionMs);
-    const rollupCutoff = nowMs - this.rollupRetentionMs;
-
-    // 1. Fold raw points older than the cutoff into rollups. The cutoff is a whole minute and a
-    //    step never ends inside a bucket, so each bucket is written once, complete (a late point
-    //    in an already rolled-up bucket is merged into it by a later prune).
-    let id = firstSeriesFrom(points, 1);
-    while (id !== undefined && !this.#closed) {
-      const started = performance.now();
-      const step: [seriesId: number, entries: { key: SeriesTimeKey; value: number }[]][] = [];
-      let count = 0;
-      // Gather up to PRUNE_CHUNK points across consecutive series (most series have only a few).
-      while (id !== undefined && count < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-        const limit = PRUNE_CHUNK - count;
-        let entries = Array.from(points.getRange({ start: [id] as unknown as SeriesTimeKey, end: [id, rawCutoff], limit }));
-        const full = entries.length === limit;
-        if (full) {
-          // More may follow in the last bucket: leave it to the next step.
-          const whole = withoutLastBucket(entries);
-          if (whole.length > 0) entries = whole;
-          else if (count > 0) break; // the bucket does not fit here; the next step starts with it
-          // else: one bucket holds more than PRUNE_CHUNK points; it is merged across steps
-        }
-        if (entries.length > 0) {
-          step.push([id, entries]);
-          count += entries.length;
-        }
-        if (full) break; // this series continues in the next step
-        id = firstSeriesFrom(points, id + 1);
-      }
-      if (count === 0) {
-        await yieldToLoop(); // only probed series without old points for a whole slice
-        continue;
-      }
-      const writes: [SeriesTimeKey, RollupCell][] = [];
-      for (const [seriesId, entries] of step) {
-        const cells = new Map<number, RollupCell>();
-        for (const { key, value } of entries) {
-          if (typeof value !== 'number') continue;
-          const b = bucketStart(key[1]);
-          cells.set(b, addPoint(cells.get(b), key[1], value));
-        }
-        for (const [b, cell] of cells) {
-          const stored = rollups.get([seriesId, b]);
-          writes.push([[seriesId, b], isRollupCell(stored) ? mergeCells(stored, cell) : cell]);
-        }
-      }
-      await this.#commitStep('prune', writes.length + count, () => {
-        for (const [key, cell] of writes) void rollups.put(key, cell);
-        for (const [, entries] of step) for (const { key } of entries) void points.remove(key);
-      });
-      result.deletedRaw += count;
-      result.rolledUp += writes.length;
-    }
-
-    // 2. Drop rollups past their retention.
-    id = firstSeriesFrom(rollups, 1);
-    while (id !== undefined && !this.#closed) {
-      const started = performance.now();
-      const keys: SeriesTimeKey[] = [];
-      while (id !== undefined && keys.length < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-        const limit = PRUNE_CHUNK - keys.length;
-        const found = Array.from(rollups.getKeys({ start: [id] as unknown as SeriesTimeKey, end: [id, rollupCutoff], limit }));
-        keys.push(...found);
-        if (found.length === limit) break;
-        id = firstSeriesFrom(rollups, id + 1);
-      }
-      if (keys.length === 0) {
-        await yieldToLoop();
-        continue;
-      }
-      await this.#commitStep('prune', keys.length, () => {
-        for (const key of keys) void rollups.remove(key);
-      });
-      result.deletedRollups += keys.length;
-    }
-    return result;
+  #pruneNow(nowMs: number): Promise<PruneResult> {
+    const { history, rollup } = this.#db;
+    return pruneChunks(
+      {
+        history,
+        rollup,
+        retentionMs: this.retentionMs,
+        rollupRetentionMs: this.rollupRetentionMs,
+        closed: () => this.#closed,
+        exclusive: (step) => this.#withHistory(step),
+        commit: (edits) =>
+          (async () => {
+            let puts = 0;
+            let bytes = 0;
+            for (const [, , edit] of edits) {
+              puts += edit.removes.length + edit.puts.length;
+              for (const [, chunk] of edit.puts) bytes += chunk.length + ENTRY_BYTES;
+            }
+            this.#headroom!.ensure('prune', headroomFor(puts, bytes + puts * ENTRY_BYTES));
+            try {
+              await committed(this.#env.batch(() => {
+                for (const [db, id, edit] of edits) applyEdit(db, id, edit);
+              }), 'prune');
+            } catch (err) {
+              throw new MonitorError(ErrorCode.StoreFailed, `prune: a commit failed: ${toError(err).message}`, { cause: err });
+            } finally {
+              this.#env.resetReadTxn();
+            }
+          })(),
+      },
+      nowMs,
+    );
   }
 
-  /** Commits one batch of queued writes and moves reads to the snapshot that includes it. */
-  async #commitStep(op: string, puts: number, write: () => void): Promise<void> {
-    this.#headroom!.ensure(op, headroomFor(puts, puts * ENTRY_BYTES));
+  /** Runs a chunk read of series `id`; a chunk that does not decode is reported naming the series. */
+  #decoding<T>(id: number, read: () => T): T {
     try {
-      await committed(this.#env.batch(write), op);
+      return read();
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${op}: a commit failed: ${toError(err).message}`, { cause: err });
+      if (err instanceof MonitorError) throw err;
+      throw new MonitorError(ErrorCode.StoreFailed, `reading the history of series ${id} in ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
     }
-    this.#env.resetReadTxn();
-  }
-
-  /** Rollup cells of `id` whose bucket starts in `[fromMs, toMs]`, ascending. */
-  #rollupCells(id: number, fromMs: number, toMs: number): [start: number, cell: RollupCell][] {
-    const out: [number, RollupCell][] = [];
-    for (const { key, value } of this.#db.rollups.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
-      if (isRollupCell(value)) out.push([key[1], value]);
-    }
-    return out;
   }
 
   /** Writer: whether `id` was assigned (ids are dense, 1..lastId). */
@@ -1092,238 +879,10 @@ function rootCause(error: Error): Error {
 }
 
 /**
- * lmdb-js records every database it opens in its exported `allDbs` map (keyed by directory name
- * and database name) and never reads or removes an entry, so each store opened in another
- * directory kept its 7 closed database objects: ~34 KB of heap per store (measured). A closed
- * env's entries are removed here.
- */
-function forgetDatabases(env: RootDatabase): void {
-  const all = (lmdb as unknown as { allDbs?: unknown }).allDbs;
-  if (!(all instanceof Map)) return;
-  const native = (env as unknown as { env?: unknown }).env;
-  for (const [key, db] of all) if ((db as { env?: unknown } | null)?.env === native) all.delete(key);
-}
-
-/**
- * Flushes of at most this many puts (current values plus points) are written from the main
+ * Flushes of at most this many entries (current values plus points) are written from the main
  * thread, so a small table never waits for the writer thread to start (0.4–1.2 s at a store's
- * first flush, measured). The price: a flush of 1,000 changed series takes 4.4 ms of main-thread
- * time (bench median; 1.8 ms through the thread). Larger ones go to the thread (see the module header).
+ * first flush, measured). Writing one appends to each changed series' head chunk in one
+ * synchronous block: ~5 µs of CPU per series, so 1,000 keep it near 5 ms (1,900 series measured
+ * 7-17 ms wall, up to 53 ms on this loaded machine). Larger flushes go to the thread.
  */
-export const SMALL_FLUSH_PUTS = 2000;
-
-/**
- * Options every opener of the env must share: value encoding is part of the file format. Plain
- * msgpack maps (`useRecords: false`) decode anywhere and encode ~6x faster than lmdb-js's default
- * records without shared structures (10k small snapshots: 2.4 ms vs 15 ms, measured here).
- * `noSubdir: false` always: lmdb-js otherwise guesses from the path, taking a data dir whose name
- * has a dot (`/var/lib/my.app`, `mktemp -d`'s `tmp.XXXX`) for a file and failing with EISDIR.
- */
-const ENV_OPTIONS = { maxDbs: 64, useRecords: false, noSubdir: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
-
-/** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */
-type DbOptions = DatabaseOptions & Pick<RootDatabaseOptions, 'keyEncoder' | 'encoder'>;
-
-function openDatabases(env: RootDatabase, dir: string): Databases {
-  const openOne = <V, K extends string | number | SeriesTimeKey>(name: string, options: DbOptions): Database<V, K> => {
-    const db = env.openDB<V, K>(name, options) as Database<V, K> | undefined;
-    if (db === undefined) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${dir} is not a metric store (it has no "${name}" database)`);
-    }
-    return db;
-  };
-  const db: Databases = {
-    series: openOne('series', { keyEncoding: 'uint32' }),
-    seriesKey: openOne('series_key', {}),
-    meta: openOne('meta', {}),
-    current: openOne('current', { keyEncoding: 'uint32' }),
-    points: openOne('points', { keyEncoder: seriesTimeKeyEncoder, encoder: float64ValueEncoder }),
-    rollups: openOne('rollup_1m', { keyEncoder: seriesTimeKeyEncoder }),
-  };
-  const layout = db.meta.get('layout');
-  if (layout !== undefined && layout !== LAYOUT_VERSION) {
-    throw new MonitorError(
-      ErrorCode.StoreFailed,
-      `${dir} holds metric store layout ${describeValue(layout)}; this version reads only layout ${LAYOUT_VERSION} and does not convert ` +
-        'old data: move that directory aside (or delete it) and open again to start a new store there',
-    );
-  }
-  return db;
-}
-
-/**
- * Records the layout version in a new store, and drops the `writer` mark (pid, host) that older
- * versions kept: the writer lock replaced it.
- */
-function writeLayout(env: RootDatabase, meta: Database<unknown, string>, headroom: Headroom): void {
-  if (meta.get('layout') !== undefined && meta.get('writer') === undefined) return;
-  headroom.ensure('open', headroomFor(2, 1024));
-  env.transactionSync(() => {
-    if (meta.get('layout') === undefined) meta.putSync('layout', LAYOUT_VERSION);
-    if (meta.get('writer') !== undefined) meta.removeSync('writer');
-  });
-}
-
-/** What is wrong with a stored series definition, or `undefined` if it is one `defineSeries` wrote. */
-function storedDefProblem(id: unknown, def: unknown): string | undefined {
-  const at = `id ${describeValue(id)}`;
-  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_SERIES_ID) return `a record with an invalid key (${at})`;
-  if (def === null || typeof def !== 'object' || Array.isArray(def)) return `${describeValue(def)} at ${at}, not a series definition`;
-  const d = def as Record<string, unknown>;
-  if (d.id !== id) return `a definition at ${at} that names id ${describeValue(d.id)}`;
-  if (typeof d.key !== 'string' || d.key.length === 0) return `a definition at ${at} with key ${describeValue(d.key)}`;
-  if (typeof d.name !== 'string' || d.name.length === 0) return `a definition at ${at} with name ${describeValue(d.name)}`;
-  if (!SERIES_TYPES.includes(d.type as SeriesType)) return `a definition at ${at} with type ${describeValue(d.type)}`;
-  if (typeof d.help !== 'string' || typeof d.unit !== 'string') return `a definition at ${at} whose help or unit is not a string`;
-  const labels = d.labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
-    return `a definition at ${at} whose labels are not an object of strings`;
-  }
-  return undefined;
-}
-
-/** The first series id >= `fromId` that has an entry in `db` (keyed `[id, ts]`). */
-function firstSeriesFrom(db: Database<unknown, SeriesTimeKey>, fromId: number): number | undefined {
-  for (const key of db.getKeys({ start: [fromId] as unknown as SeriesTimeKey, limit: 1 })) return key[0];
-  return undefined;
-}
-
-/** `entries` (time-ordered, one series) without the entries of the last bucket. */
-function withoutLastBucket<E extends { key: SeriesTimeKey }>(entries: E[]): E[] {
-  const last = bucketStart(entries[entries.length - 1]!.key[1]);
-  let end = entries.length;
-  while (end > 0 && bucketStart(entries[end - 1]!.key[1]) === last) end--;
-  return entries.slice(0, end);
-}
-
-/** Raw points win where they exist; a rollup bucket fills in only if no raw point falls inside it. */
-function mergeRawAndRollups(
-  ts: readonly number[],
-  values: readonly number[],
-  rollups: ReadonlyArray<[start: number, cell: RollupCell]>,
-): { ts: number[]; values: number[]; weights: number[] } {
-  const out = { ts: [] as number[], values: [] as number[], weights: [] as number[] };
-  let r = 0;
-  const takeRawBefore = (limit: number): void => {
-    for (; r < ts.length && ts[r]! < limit; r++) {
-      out.ts.push(ts[r]!);
-      out.values.push(values[r]!);
-      out.weights.push(1);
-    }
-  };
-  for (const [start, cell] of rollups) {
-    takeRawBefore(start);
-    if (r < ts.length && ts[r]! < start + ROLLUP_BUCKET_MS) continue;
-    out.ts.push(start);
-    out.values.push(cell[1] / cell[0]);
-    out.weights.push(cell[0]);
-  }
-  takeRawBefore(Infinity);
-  return out;
-}
-
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
-function checkSeriesKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `defineSeries: invalid series key ${describeValue(key)} (expected a non-empty string)`);
-  }
-  const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_SERIES_KEY_BYTES) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `defineSeries: series key ${describeValue(key)} is ${bytes} bytes (at most ${MAX_SERIES_KEY_BYTES} UTF-8 bytes allowed)`);
-  }
-}
-
-function checkSeriesInput(key: string, input: unknown): Omit<SeriesDef, 'id' | 'key'> {
-  const where = `defineSeries(${describeValue(key)})`;
-  if (input === null || typeof input !== 'object') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: the definition must be an object { name, type, help?, unit?, labels? }, got ${describeValue(input)}`);
-  }
-  const spec = { help: '', unit: '', labels: {}, ...stripUndefined(input as Record<string, unknown>) } as Record<string, unknown>;
-  if (typeof spec.name !== 'string' || spec.name.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid name ${describeValue(spec.name)} (expected a non-empty string)`);
-  }
-  if (!SERIES_TYPES.includes(spec.type as SeriesType)) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid type ${describeValue(spec.type)} (expected one of ${SERIES_TYPES.join(', ')})`);
-  }
-  if (typeof spec.help !== 'string') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid help ${describeValue(spec.help)} (expected a string)`);
-  }
-  if (typeof spec.unit !== 'string') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid unit ${describeValue(spec.unit)} (expected a string)`);
-  }
-  const labels = spec.labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid labels ${describeValue(labels)} (expected an object of string values)`);
-  }
-  const copy: Record<string, string> = {};
-  for (const [name, value] of Object.entries(labels)) {
-    if (typeof value !== 'string') {
-      throw new MonitorError(ErrorCode.InvalidRecord, `${where}: label "${name}" has value ${describeValue(value)} (expected a string)`);
-    }
-    copy[name] = value;
-  }
-  return { name: spec.name, type: spec.type as SeriesType, help: spec.help, unit: spec.unit, labels: copy };
-}
-
-function stripUndefined(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-}
-
-function resolveOptions(input: unknown): ResolvedOptions {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: options must be an object, got ${describeValue(input)}`);
-  }
-  for (const key of Object.keys(input)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`);
-    }
-  }
-  const spec = {
-    dataDir: DEFAULT_DATA_DIR,
-    readOnly: false,
-    retentionMs: DEFAULT_RETENTION_MS,
-    rollupRetentionMs: DEFAULT_ROLLUP_RETENTION_MS,
-    onCorrupt: 'fail' as OnCorrupt,
-    ...stripUndefined(input as Record<string, unknown>),
-  };
-  validDataDir(spec.dataDir);
-  validReadOnly(spec.readOnly);
-  validDuration('retentionMs', spec.retentionMs);
-  validDuration('rollupRetentionMs', spec.rollupRetentionMs);
-  validOnCorrupt(spec.onCorrupt);
-  if (spec.rollupRetentionMs < spec.retentionMs) {
-    throw new MonitorError(
-      ErrorCode.InvalidOption,
-      `MetricStore.open: rollupRetentionMs (${spec.rollupRetentionMs}) must be >= retentionMs (${spec.retentionMs})`,
-    );
-  }
-  return { ...spec, dataDir: path.resolve(spec.dataDir) };
-}
-
-function validDataDir(value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid dataDir ${describeValue(value)} (expected a non-empty path string)`);
-  }
-}
-
-function validReadOnly(value: unknown): asserts value is boolean {
-  if (typeof value !== 'boolean') {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid readOnly ${describeValue(value)} (expected true or false)`);
-  }
-}
-
-function validOnCorrupt(value: unknown): asserts value is OnCorrupt {
-  if (!ON_CORRUPT_CHOICES.includes(value as OnCorrupt)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid onCorrupt ${describeValue(value)} (expected "fail" or "move_aside")`);
-  }
-}
-
-function validDuration(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid ${name} ${describeValue(value)} (expected a positive integer number of ms)`);
-  }
-}
+export const SMALL_FLUSH_PUTS = 1000;

@@ -19,7 +19,14 @@ afterEach(() => {
 });
 
 function emptyFlush() {
-  return { currentIds: new Uint32Array(0), currentEnds: new Uint32Array(0), currentBytes: new Uint8Array(0), records: new Uint8Array(0), inOrder: true };
+  return {
+    currentIds: new Uint32Array(0),
+    currentEnds: new Uint32Array(0),
+    currentBytes: new Uint8Array(0),
+    pointIds: new Uint32Array(0),
+    pointTs: new Float64Array(0),
+    pointValues: new Float64Array(0),
+  };
 }
 
 describe('FlushWriter', () => {

@@ -1,0 +1,65 @@
+/**
+ * `writeFlush`: writes one encoded flush to the env's databases: the current values, and each
+ * changed series' points appended to its head chunk (or merged into the chunks they overlap,
+ * `history-chunks.ts`). The ONE writer of a flush: `MetricStore` runs it on the main thread for a
+ * small flush (inside one `env.batch`), the writer thread (`flush-thread.ts`) for a large one
+ * (inside one `env.transactionSync`). Either way the flush is one transaction.
+ */
+import { type ChunkDatabase, HISTORY_COLUMNS, planSeriesRows } from './history-chunks.js';
+
+/** One flush as typed arrays, ready to be written. Every buffer is transferable. */
+export interface EncodedFlush {
+  /** Series id of each current value. */
+  currentIds: Uint32Array;
+  /** End offset in `currentBytes` of each current value (the start is the previous end, or 0). */
+  currentEnds: Uint32Array;
+  /** The msgpack-encoded current values, back to back. */
+  currentBytes: Uint8Array;
+  /** The points, sorted by id, then strictly increasing ts within an id. */
+  pointIds: Uint32Array;
+  pointTs: Float64Array;
+  pointValues: Float64Array;
+}
+
+/** The databases a flush writes: `current` taking msgpack bytes, `history` (`openChunkDatabases`). */
+export interface FlushTarget {
+  current: { put(key: number, value: Uint8Array): unknown };
+  history: ChunkDatabase;
+}
+
+/**
+ * Writes `flush`. Reads each changed series' stored chunks: the caller makes sure nothing else
+ * writes history meanwhile (`MetricStore` runs flushes and prune steps one at a time).
+ * @returns the chunks put and removed, and their bytes (for the caller's accounting)
+ * @throws Error naming the series if a stored chunk does not decode
+ */
+export function writeFlush(target: FlushTarget, flush: EncodedFlush): { puts: number; removes: number; bytes: number } {
+  let start = 0;
+  for (let i = 0; i < flush.currentIds.length; i++) {
+    void target.current.put(flush.currentIds[i]!, flush.currentBytes.subarray(start, flush.currentEnds[i]));
+    start = flush.currentEnds[i]!;
+  }
+  const { pointIds: ids, pointTs: ts, pointValues: values } = flush;
+  const done = { puts: 0, removes: 0, bytes: 0 };
+  for (let g = 0; g < ids.length; ) {
+    const id = ids[g]!;
+    let end = g + 1;
+    while (end < ids.length && ids[end] === id) end++;
+    const rows = { ts: Array.from(ts.subarray(g, end)), cols: [Array.from(values.subarray(g, end))] };
+    g = end;
+    let edit;
+    try {
+      edit = planSeriesRows(target.history, id, HISTORY_COLUMNS, rows, 'replace');
+    } catch (err) {
+      throw new Error(`the stored history of series ${id} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    for (const removed of edit.removes) void target.history.remove([id, removed]);
+    for (const [first, chunk] of edit.puts) {
+      void target.history.put([id, first], chunk);
+      done.bytes += chunk.length;
+    }
+    done.puts += edit.puts.length;
+    done.removes += edit.removes.length;
+  }
+  return done;
+}
