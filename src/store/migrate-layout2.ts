@@ -191,6 +191,9 @@ export interface StepReport {
   syncMs: number;
 }
 
+/** Measurement hook (bench and tests only): told of every committed step of every conversion in this process. */
+export const conversionTrace: { onStep?: (step: StepReport) => void } = {};
+
 /**
  * The background conversion of one open store. `run()` converts step by step until the old
  * databases are empty or `stop()` is called (the store's `close`); each step is one transaction.
@@ -270,7 +273,9 @@ export class Layout2Conversion {
       };
     });
     if (entries === 0) return false;
-    this.#onStep?.({ kind, entries, series, syncMs });
+    const report: StepReport = { kind, entries, series, syncMs };
+    this.#onStep?.(report);
+    conversionTrace.onStep?.(report);
     return true;
   }
 
