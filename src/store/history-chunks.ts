@@ -15,7 +15,7 @@
  * merge), and written again as new chunks, the old keys removed.
  */
 import type { Database } from 'lmdb';
-import { ChunkEncoder, chunkInfo, decodeChunkInto } from './chunk-codec.js';
+import { ChunkEncoder, decodeChunkInto } from './chunk-codec.js';
 import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
 import { mergeCells, type RollupCell } from './rollup.js';
 
@@ -54,7 +54,7 @@ export interface SeriesEdit {
 
 /** Whether an encoder should take no more rows. */
 export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }): boolean {
-  return enc.byteLength >= SEAL_BYTES || enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS;
+  return enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS || enc.byteLength >= SEAL_BYTES;
 }
 
 /** Empty rows of `columns` columns. */
@@ -109,10 +109,10 @@ export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, r
     encodeInto(edit, columns, rows, 0, undefined);
     return edit;
   }
-  const info = chunkInfo(head.bytes);
-  if (rows.ts[0]! > info.lastTs) {
-    const enc = isFull({ ...info, byteLength: head.bytes.length }) ? undefined : ChunkEncoder.resume(head.bytes);
-    encodeInto(edit, columns, rows, 0, enc);
+  // The usual case: every row is newer than the head. Resuming reads only the header.
+  const enc = ChunkEncoder.resume(head.bytes);
+  if (rows.ts[0]! > enc.lastTs) {
+    encodeInto(edit, columns, rows, 0, isFull(enc) ? undefined : enc);
     return edit;
   }
   // Slow path: decode the chunks the new rows overlap, merge, write them again.

@@ -31,8 +31,9 @@ export function envStats(
 ): StoreStats {
   const root = env.getStats() as DbStats;
   const databases: StoreStats['databases'] = [];
-  for (const name of env.getKeys()) {
-    if (typeof name !== 'string') continue;
+  // Names first: opening a database while a cursor walks the main database invalidates the walk (MDB_BAD_TXN).
+  const names = [...env.getKeys()].filter((name): name is string => typeof name === 'string');
+  for (const name of names) {
     const db = env.openDB(name, { encoding: 'binary', keyEncoding: 'binary' });
     if (db === undefined) continue;
     const s = db.getStats() as DbStats;
