@@ -657,9 +657,10 @@ export class MetricStore {
     this.#assertOpen('records');
     const known = this.#records.get(name);
     if (known !== undefined) return known as RecordDb<V>;
-    let db: Database<V, RecordKey> | undefined;
+    let db: Database<Uint8Array, RecordKey> | undefined;
     try {
-      db = this.#env.openDB<V, RecordKey>(`rec:${name}`, {}) as Database<V, RecordKey> | undefined;
+      // Binary: RecordDb encodes its values itself (record-codec.ts).
+      db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' }) as Database<Uint8Array, RecordKey> | undefined;
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `records: cannot open the collection "${name}" in ${this.dataDir}: ${toError(err).message}`, { cause: err });
     }
