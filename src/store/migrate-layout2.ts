@@ -1,27 +1,35 @@
 /**
  * Layout 2 -> 3: moves the history of a store written by layout 2 (one LMDB entry per raw point in
- * `points`, one per 1-minute cell in `rollup_1m`, see `point-codec.ts`) into layout 3's chunked
- * databases, in the background, while the store runs.
+ * `points`, one per 1-minute cell in `rollup_1m`, keys of `point-codec.ts`) into layout 3's chunk
+ * databases (`history`, `rollup`: `history-chunks.ts`), in the background, while the store runs.
  *
  * **How.** A writable open of a layout-2 store marks it layout 3 at once ({@link beginLayout2Conversion}:
  * `meta.layout = 3` and the progress marker `meta.layout2`, in one transaction), so a layout-2
- * release never writes into a half-converted store. Then {@link Layout2Conversion} moves the old
- * entries in steps: each step takes the first {@link CONVERT_STEP_ENTRIES} entries of `points`
- * (then of `rollup_1m`), writes them into layout-3 chunks through the store's chunk writers, deletes
- * them from the old database and updates the marker, all in ONE transaction; then it yields to the
- * event loop. The old databases are their own progress marker: an entry is either still there or
- * converted, never both, in every committed snapshot. A SIGKILL at any moment leaves a store that
- * reopens (layout 3 with the marker), and the next writable open carries on from the first entry
- * left. When both old databases are empty the marker is removed (the empty databases stay: dropping
- * them under a read-only opener that still has them open would fail its reads).
+ * release never writes into a half-converted store; `open` stays synchronous and returns. Then
+ * {@link Layout2Conversion} moves the old entries in steps. A step runs under the store's history
+ * lock (no flush or prune step in between): it takes the first {@link CONVERT_STEP_ENTRIES}
+ * entries of `points` (later of `rollup_1m`), plans each series' rows into chunks merged with what
+ * layout 3 already holds (`planSeriesRows`), and only then queues those chunk writes, the deletion
+ * of the old entries and the updated marker as ONE transaction; then it yields to the event loop.
+ * Nothing is queued if planning fails. So the old databases are their own progress marker: in every
+ * committed snapshot an entry is either still there or converted, never both. A SIGKILL at any
+ * moment leaves a store that reopens (layout 3 with the marker), and the next writable open carries
+ * on from the first entry left. When both old databases are empty the marker is removed; the empty
+ * databases stay (a read-only opener may still hold them open).
  *
- * **Reads during the conversion** see every point: a series' points are in the old databases, the
- * new ones, or both (a series converted over several steps, or written by a flush since the open),
- * never in both for the same entry, so reads take the union ({@link Layout2Remnant}); where a
- * flush after the upgrade wrote the same `(series, ts)` as an unconverted point, the newer (layout-3)
- * point wins, as a flush's replacement does. A read-only opener reads the union too. This was
- * chosen over converting before the store opens: a store of 1,000 series x 8,640 points (8.6 M
- * entries) would keep a host from starting for the whole conversion (see the tests' measurement).
+ * **Reads during the conversion** see every point: an entry is in the old databases or in the new
+ * ones, so reads take the union ({@link Layout2Remnant}, one cursor seek per read when a series has
+ * nothing old left). Where a flush after the upgrade wrote the same `(series, ts)` as an
+ * unconverted point, the layout-3 point wins, as a flush's replacement does, and the conversion
+ * drops the old one. A read-only opener of a layout-2 store reads the union too (it converts
+ * nothing). Converting before `open` returns was rejected: 1,000 series x 8,640 points took minutes
+ * on the test VM (see `test/store/fixtures/measure-layout2-conversion.ts`), and a host must not
+ * wait that long for its monitor to start.
+ *
+ * **Not converted.** Record values: `record-codec.ts` reads layout 2's plain msgpack as it is, and
+ * `convertRecordValues` needs an env nothing else writes (a running tree's actors put records at
+ * any time; a value rewritten from a read taken before such a put would undo it). Current values
+ * and series definitions have the same format in both layouts.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Database, RootDatabase } from 'lmdb';
@@ -37,11 +45,13 @@ export const LAYOUT2 = 2;
 /** The meta key of the progress marker; present while a conversion is unfinished. */
 export const LAYOUT2_MARKER = 'layout2';
 /**
- * Old entries (points or rollup cells) converted per transaction. 2,000 entries: read, encode,
- * write and delete take ~3-6 ms of main thread on the loaded 2-core test VM (see the tests' report);
- * a step never holds the event loop near the 20 ms bound.
+ * Old entries (points or rollup cells) converted per transaction. Measured on the shared 2-core test
+ * VM at load ~16 (100 series x 8,640 points; a step's main-thread time, plan plus queueing):
+ * 2,000 entries: median 1.7 ms, p99 50 ms, 5.5% of steps over 20 ms; 1,000: median 1.0, p99 20,
+ * 0.9%; 500: median 0.6, p99 6.2, 0.2% (preemption on that machine: identical steps vary 10x),
+ * for 20% more total time than 1,000.
  */
-export const CONVERT_STEP_ENTRIES = 2000;
+export const CONVERT_STEP_ENTRIES = 500;
 
 /** The progress marker: what there was to convert, and how much is done. */
 export interface Layout2Progress {
