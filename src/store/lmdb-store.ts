@@ -53,7 +53,7 @@ import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { applyEdit } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
-import { LAYOUT2, Layout2Conversion, type Layout2Progress, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs, beginLayout2Conversion } from './migrate-layout2.js';
+import { beginLayout2Conversion, LAYOUT2, Layout2Conversion, type Layout2Dbs, type Layout2Progress, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs } from './migrate-layout2.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { toRollup } from './rollup.js';
 import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
@@ -743,7 +743,7 @@ export class MetricStore {
   }
 
   /** Marks the store converting (layout 3 + the progress marker) and starts the background conversion. */
-  #convertLayout2(old: ReturnType<typeof openLayout2Dbs> & object): void {
+  #convertLayout2(old: Layout2Dbs): void {
     this.#headroom!.ensure('open', headroomFor(2, 1024));
     beginLayout2Conversion(this.#env, this.#db.meta, old, LAYOUT_VERSION);
     this.#conversion = new Layout2Conversion(

@@ -103,8 +103,8 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
   if (layout !== undefined && layout !== LAYOUT_VERSION && layout !== LAYOUT2) {
     throw new MonitorError(
       ErrorCode.StoreFailed,
-      `${dir} holds metric store layout ${describeValue(layout)}; this version reads only layout ${LAYOUT_VERSION} and converts only layout ${LAYOUT2}, ` +
-        'not that one: move that directory aside (or delete it) and open again to start a new store there',
+      `${dir} holds metric store layout ${describeValue(layout)}; this version reads only layout ${LAYOUT_VERSION} and does not convert ` +
+        'old data: move that directory aside (or delete it) and open again to start a new store there',
     );
   }
   // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones).

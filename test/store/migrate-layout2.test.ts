@@ -176,7 +176,7 @@ describe('layout 2 conversion', () => {
   it.each([1, 99])('refuses a store of layout %i with what to do, writable and read-only', async (layout) => {
     stores = tempStores();
     await writeEnvOfLayout(stores.dir, layout);
-    const message = new RegExp(`holds metric store layout ${layout};.*move that directory aside`);
+    const message = `${stores.dir} holds metric store layout ${layout}; this version reads only layout 3 and does not convert old data: move that directory aside (or delete it) and open again to start a new store there`;
     expectMonitorError(() => stores!.open(), ErrorCode.StoreFailed, message);
     expectMonitorError(() => stores!.open({ readOnly: true }), ErrorCode.StoreFailed, message);
   });
