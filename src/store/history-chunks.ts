@@ -14,7 +14,6 @@
  * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
  * merge), and written again as new chunks, the old keys removed.
  */
-import type { Database } from 'lmdb';
 import { ChunkEncoder, decodeChunkInto } from './chunk-codec.js';
 import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
 import { mergeCells, type RollupCell } from './rollup.js';
@@ -34,8 +33,27 @@ export const SEAL_SPAN_MS = 6 * 3_600_000;
 export const HISTORY_COLUMNS = 1;
 export const ROLLUP_COLUMNS = 6;
 
-/** A `history` or `rollup` database: `[id, firstTs]` keys, chunk values. */
-export type ChunkDatabase = Database<Uint8Array, SeriesTimeKey>;
+/** A range of chunk keys, as lmdb-js takes it. */
+export interface ChunkRange {
+  start?: SeriesTimeKey;
+  end?: SeriesTimeKey;
+  reverse?: boolean;
+  limit?: number;
+  inclusiveEnd?: boolean;
+}
+
+/**
+ * A `history` or `rollup` database (an lmdb-js `Database<Uint8Array, SeriesTimeKey>` opened with
+ * {@link chunkDbOptions}): `[id, firstTs]` keys, chunk values. Declared here, not as lmdb's type,
+ * so the package's public declarations carry no lmdb types (see record-db.ts).
+ */
+export interface ChunkDatabase {
+  get(key: SeriesTimeKey): Uint8Array | undefined;
+  getRange(options: ChunkRange): Iterable<{ key: SeriesTimeKey; value: Uint8Array }>;
+  getKeys(options: ChunkRange): Iterable<SeriesTimeKey>;
+  put(key: SeriesTimeKey, value: Uint8Array): Promise<boolean>;
+  remove(key: SeriesTimeKey): Promise<boolean>;
+}
 
 /** Rows of one series, ascending by strictly increasing `ts`; `cols[c][i]` is column `c` of row `i`. */
 export interface ChunkRows {
