@@ -22,9 +22,11 @@
  * nothing old left). Where a flush after the upgrade wrote the same `(series, ts)` as an
  * unconverted point, the layout-3 point wins, as a flush's replacement does, and the conversion
  * drops the old one. A read-only opener of a layout-2 store reads the union too (it converts
- * nothing). Converting before `open` returns was rejected: 1,000 series x 8,640 points took minutes
- * on the test VM (see `test/store/fixtures/measure-layout2-conversion.ts`), and a host must not
- * wait that long for its monitor to start.
+ * nothing). Converting before `open` returns was rejected: 1,000 series x 8,640 points (8.6 M
+ * entries, 258 MiB) took 330 s in 17,400 steps on the loaded test VM (median step 0.5 ms of main
+ * thread, p99 13 ms; `test/store/fixtures/measure-layout2-conversion.ts`), while `open` took 143 ms
+ * and a whole series read 90-170 ms before the first step; a host must not wait minutes for its
+ * monitor to start. data.mdb keeps its size (LMDB reuses the freed pages; it never shrinks the file).
  *
  * **Not converted.** Record values: `record-codec.ts` reads layout 2's plain msgpack as it is, and
  * `convertRecordValues` needs an env nothing else writes (a running tree's actors put records at
@@ -262,7 +264,13 @@ export class Layout2Conversion {
     let syncMs = 0;
     await this.#target.commit('layout 2 conversion', CONVERT_STEP_ENTRIES, () => {
       const started = performance.now();
-      const taken = Array.from(db.getRange({ start: FIRST_KEY, limit: CONVERT_STEP_ENTRIES }) as Iterable<{ key: SeriesTimeKey; value: unknown }>);
+      let taken: { key: SeriesTimeKey; value: unknown }[];
+      try {
+        taken = Array.from(db.getRange({ start: FIRST_KEY, limit: CONVERT_STEP_ENTRIES }) as Iterable<{ key: SeriesTimeKey; value: unknown }>);
+      } catch (err) {
+        const name = kind === 'points' ? 'points' : 'rollup_1m';
+        throw new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion: reading the old "${name}" database failed: ${toError(err).message}`, { cause: err });
+      }
       entries = taken.length;
       if (entries === 0) return () => undefined;
       const runs = bySeries(taken);

@@ -15,10 +15,11 @@ import { ErrorCode } from '../../src/errors.js';
 import { ENV_OPTIONS } from '../../src/store/store-env.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import { CONVERT_STEP_ENTRIES } from '../../src/store/migrate-layout2.js';
+import { writeSeriesTimeKey } from '../../src/store/point-codec.js';
 import { toRollup } from '../../src/store/rollup.js';
 import { readContent, type StoreContent } from './fixtures/layout2-content.js';
 import { type Layout2Series, writeLayout2Store } from './fixtures/layout2-generator.js';
-import { expectMonitorError, tempStores } from './store-fixture.js';
+import { expectMonitorError, expectMonitorRejection, tempStores } from './store-fixture.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const ALL = Number.MAX_SAFE_INTEGER;
@@ -171,6 +172,29 @@ describe('layout 2 conversion', () => {
     expectFlushed();
     expectGenerated(store, generated.slice(0, 5));
     expect(store.loadCurrent().get(last.id)).toBe(7);
+  });
+
+  it('stops at a damaged layout-2 entry with a clear error, writing nothing of that step and losing nothing', async () => {
+    stores = tempStores();
+    const generated = await writeLayout2Store(stores.dir, { series: 3, pointsPerSeries: 300, cellsPerSeries: 10 });
+    const env = open({ path: stores.dir, ...ENV_OPTIONS });
+    const raw = env.openDB<Uint8Array, Uint8Array>('points', { keyEncoding: 'binary', encoding: 'binary' });
+    const key = Buffer.alloc(12);
+    writeSeriesTimeKey(key, 0, 2, generated[1]!.ts[7]!);
+    await raw.put(key, new Uint8Array([1, 2, 3, 4])); // 4 bytes where layout 2 has an 8-byte float64
+    await env.close();
+
+    const store = stores.open();
+    await expectMonitorRejection(
+      store.converted(),
+      ErrorCode.StoreFailed,
+      /^layout 2 conversion: reading the old "points" database failed: the metric store holds a 4-byte point value/,
+    );
+    expect(store.writeStatus()).toMatchObject({ ok: false });
+    expect(store.conversionProgress()).toMatchObject({ convertedPoints: 0 });
+    expectGenerated(store, [generated[0]!, generated[2]!]);
+    await store.flush({ points: [{ id: 3, ts: generated[2]!.ts[299]! + 10_000, value: 1 }] });
+    expect(store.latest(3)).toEqual([generated[2]!.ts[299]! + 10_000, 1]);
   });
 
   it.each([1, 99])('refuses a store of layout %i with what to do, writable and read-only', async (layout) => {
