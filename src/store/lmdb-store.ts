@@ -753,7 +753,6 @@ export class MetricStore {
         rollup: this.#db.rollup,
         ensureRoom: (op, entries) => this.#headroom!.ensure(op, headroomFor(2 * entries, entries * ENTRY_BYTES)),
         withHistory: (work) => this.#withHistory(work),
-        headMoved: (id) => this.#heads.forget(id),
       }),
     );
     this.#converted = this.#conversion.run().then(

@@ -102,8 +102,6 @@ export interface ConversionHost {
   ensureRoom(op: string, entries: number): void;
   /** Runs `work` under the store's history lock (after the flushes and prune steps queued before it). */
   withHistory<T>(work: () => Promise<T>): Promise<T>;
-  /** The history head of `id` may have moved (the store's head index forgets it). */
-  headMoved(id: number): void;
 }
 
 /** The {@link Layout3Target} of a store: its chunk writers (`history-chunks.ts`) under its history lock. */
@@ -121,10 +119,7 @@ export function layout3Target(host: ConversionHost): Layout3Target {
       }),
     planHistory: (id, ts, values) => {
       const edit = planSeriesRows(host.history, id, HISTORY_COLUMNS, { ts, cols: [values] }, 'replace');
-      return () => {
-        applyEdit(host.history, id, edit);
-        host.headMoved(id);
-      };
+      return () => applyEdit(host.history, id, edit);
     },
     planRollups: (id, starts, cells) => {
       const rows = emptyRows(ROLLUP_COLUMNS);
