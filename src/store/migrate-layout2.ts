@@ -154,6 +154,11 @@ export function openLayout2Dbs(env: RootDatabase): Layout2Dbs | undefined {
   return { points: points ?? emptyDb(), rollups: rollups ?? emptyDb() } as Layout2Dbs;
 }
 
+/** Stand-in for an old database the env lacks (a layout-2 store has both): reads nothing. */
+function emptyDb(): unknown {
+  return { get: () => undefined, getRange: () => [], getKeys: () => [], getCount: () => 0, getStats: () => ({ entryCount: 0 }), doesExist: () => false };
+}
+
 /** A range bound below every `[id, ts]` key (ids start at 1); lmdb-js's default start does not go through the key encoder. */
 const FIRST_KEY = [0] as unknown as SeriesTimeKey;
 
@@ -162,9 +167,31 @@ function entryCount(db: Database<unknown, SeriesTimeKey>): number {
   return (db.getStats() as { entryCount: number }).entryCount;
 }
 
-/** Stand-in for a database a read-only opener of a layout-2 store does not have: reads nothing. */
-export function emptyDb(): unknown {
-  return { get: () => undefined, getRange: () => [], getKeys: () => [], getCount: () => 0, getStats: () => ({ entryCount: 0 }), doesExist: () => false };
+/**
+ * A chunk database a read-only opener of a layout-2 store does not have yet: the writer creates it
+ * when it starts converting, maybe after this opener opened. Reads nothing until it exists; then
+ * reads it (every read tries to open it, so a reader that stays open sees the moved points).
+ * @param open opens the database, or returns undefined while it does not exist
+ */
+export function laterChunkDb(open: () => ChunkDatabase | undefined): ChunkDatabase {
+  let db: ChunkDatabase | undefined;
+  const current = (): ChunkDatabase | undefined => {
+    if (db === undefined) {
+      try {
+        db = open();
+      } catch {
+        db = undefined; // not there yet
+      }
+    }
+    return db;
+  };
+  return {
+    get: (key) => current()?.get(key),
+    getRange: (options) => current()?.getRange(options) ?? [],
+    getKeys: (options) => current()?.getKeys(options) ?? [],
+    put: (key, value) => current()!.put(key, value),
+    remove: (key) => current()!.remove(key),
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Database, DatabaseOptions, RootDatabase, RootDatabaseOptions, Root
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { type Headroom, headroomFor } from './headroom.js';
 import { type ChunkDatabase, chunkDbOptions } from './history-chunks.js';
-import { emptyDb, LAYOUT2, type Layout2Remnant } from './migrate-layout2.js';
+import { LAYOUT2, type Layout2Remnant, laterChunkDb } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import type { SeriesDef } from './types.js';
 
@@ -109,7 +109,7 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
   }
   // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones).
   const chunks = (name: string): ChunkDatabase =>
-    layout === LAYOUT2 ? ((env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) ?? (emptyDb() as ChunkDatabase)) : openOne(name, chunkDbOptions() as DbOptions);
+    layout === LAYOUT2 ? laterChunkDb(() => env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) : openOne(name, chunkDbOptions() as DbOptions);
   return {
     series: openOne('series', { keyEncoding: 'uint32' }),
     seriesKey: openOne('series_key', {}),

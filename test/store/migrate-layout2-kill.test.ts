@@ -57,3 +57,29 @@ describe('layout 2 conversion under SIGKILL', () => {
     }
   });
 });
+
+describe('layout 2 conversion seen from another process', () => {
+  it('serves every point to a reader that opened the layout-2 store before the conversion began', async () => {
+    stores = tempStores();
+    const generated = await writeLayout2Store(stores.dir, { series: 4, pointsPerSeries: 600, cellsPerSeries: 0 });
+    const reader = spawnFixture('reader.mjs', [stores.dir], CHILD_TIMEOUT_MS);
+    expect(await reader.nextLine()).toBe('ready');
+    const ask = async (key: string): Promise<{ points: [number, number][] }> => {
+      reader.send(key);
+      return JSON.parse(await reader.nextLine());
+    };
+    const last = generated[3]!;
+    const before = await ask(last.key);
+    expect(before.points.map((p) => p[0])).toEqual(last.ts);
+    expect(before.points.map((p) => p[1])).toEqual(last.values);
+
+    const store = stores.open();
+    await store.converted();
+    expect(store.stats().databases.find((d) => d.name === 'points')?.entries).toBe(0);
+    for (const s of generated) {
+      const seen = await ask(s.key);
+      expect(seen.points.map((p) => p[0])).toEqual(s.ts);
+      expect(seen.points.map((p) => p[1])).toEqual(s.values);
+    }
+  });
+});
