@@ -55,6 +55,7 @@ import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { applyEdit, SEAL_BYTES } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
+import { beginLayout2Conversion, LAYOUT2, Layout2Conversion, type Layout2Dbs, type Layout2Progress, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs } from './migrate-layout2.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { toRollup } from './rollup.js';
 import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
@@ -131,6 +132,9 @@ export class MetricStore {
   readonly #lock: WriterLock | undefined;
   /** Writer only: keeps room past the last page of data.mdb, checked before every write (see headroom.ts). */
   readonly #headroom: Headroom | undefined;
+  /** Writer of a store opened at layout 2 (or killed while converting): the background conversion (migrate-layout2.ts). */
+  #conversion: Layout2Conversion | undefined;
+  #converted: Promise<void> = Promise.resolve();
 
   private constructor(options: ResolvedOptions, env: RootDatabase, db: Databases, lock: WriterLock | undefined, movedAside: MovedAside | undefined) {
     this.dataDir = options.dataDir;
@@ -269,7 +273,10 @@ export class MetricStore {
         );
       }
       const db = openDatabases(env, dir);
+      const old = db.meta.get('layout') === LAYOUT2 || layout2Progress(db.meta) !== undefined ? openLayout2Dbs(env) : undefined;
+      if (old !== undefined) db.layout2 = new Layout2Remnant(old);
       const store = new MetricStore(resolved, env, db, lock, movedAside);
+      if (!resolved.readOnly && old !== undefined) store.#convertLayout2(old);
       // The first write to the env, once it is known to be a readable metric store.
       if (!resolved.readOnly) writeLayout(env, db.meta, store.#headroom!);
       return store;
@@ -602,6 +609,26 @@ export class MetricStore {
   }
 
   /**
+   * The progress of converting a layout-2 store to this layout (see `migrate-layout2.ts`): what
+   * there was and how much is done, as last committed.
+   * @returns undefined once no conversion is unfinished (or there never was one)
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed
+   */
+  conversionProgress(): Layout2Progress | undefined {
+    return this.#read('conversionProgress', () => layout2Progress(this.#db.meta));
+  }
+
+  /**
+   * Settles when the layout-2 conversion this store runs has finished (at once if it runs none: a
+   * layout-3 store, or a read-only one) or stopped at `close`. Reads see every point meanwhile.
+   * @throws {MonitorError} (rejects) `EMON_STORE_FAILED` if a conversion step failed; nothing of that
+   *   step was written, and the next writable open carries on
+   */
+  converted(): Promise<void> {
+    return this.#converted;
+  }
+
+  /**
    * What the store holds and its size on disk: series, raw points and rollup cells stored, the
    * file's size and used part, and entries and pages of every database (docs/STORAGE.md).
    * Reads every history chunk's header: cost grows with the number of chunks.
@@ -674,6 +701,7 @@ export class MetricStore {
 
   async #closeNow(): Promise<void> {
     this.#closed = true;
+    await this.#conversion?.stop();
     await this.#flushing;
     await this.#pruning;
     await Promise.allSettled([...this.#recordWrites]);
@@ -710,6 +738,32 @@ export class MetricStore {
         // tried again once, alone
       }
     }
+  }
+
+  /** Marks the store converting (layout 3 + the progress marker) and starts the background conversion. */
+  #convertLayout2(old: Layout2Dbs): void {
+    this.#headroom!.ensure('open', headroomFor(2, 1024));
+    beginLayout2Conversion(this.#env, this.#db.meta, old, LAYOUT_VERSION);
+    this.#conversion = new Layout2Conversion(
+      this.#db.meta,
+      old,
+      layout3Target({
+        env: this.#env,
+        history: this.#db.history,
+        rollup: this.#db.rollup,
+        ensureRoom: (op, entries) => this.#headroom!.ensure(op, headroomFor(2 * entries, entries * ENTRY_BYTES)),
+        withHistory: (work) => this.#withHistory(work),
+      }),
+    );
+    this.#converted = this.#conversion.run().then(
+      () => undefined,
+      (err: unknown) => {
+        const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion failed: ${toError(err).message}`, { cause: err });
+        this.#noteFailure(error);
+        throw error;
+      },
+    );
+    this.#converted.catch(() => undefined);
   }
 
   #pruneNow(nowMs: number): Promise<PruneResult> {

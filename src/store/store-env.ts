@@ -7,6 +7,7 @@ import type { Database, DatabaseOptions, RootDatabase, RootDatabaseOptions, Root
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { type Headroom, headroomFor } from './headroom.js';
 import { type ChunkDatabase, chunkDbOptions } from './history-chunks.js';
+import { LAYOUT2, type Layout2Remnant, laterChunkDb } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import type { SeriesDef } from './types.js';
 
@@ -31,6 +32,8 @@ export interface Databases {
   history: ChunkDatabase;
   /** 1-minute rollup cells: per-series chunks of six columns. */
   rollup: ChunkDatabase;
+  /** While a layout-2 store converts: what it has not moved yet (migrate-layout2.ts). */
+  layout2?: Layout2Remnant;
 }
 
 /** The msgpack encoder lmdb-js attaches to each database (not in its typings). */
@@ -97,20 +100,23 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
   // The layout first: a store of another layout gets no new database before it is refused.
   const meta = openOne<unknown, string>('meta', {});
   const layout = meta.get('layout');
-  if (layout !== undefined && layout !== LAYOUT_VERSION) {
+  if (layout !== undefined && layout !== LAYOUT_VERSION && layout !== LAYOUT2) {
     throw new MonitorError(
       ErrorCode.StoreFailed,
       `${dir} holds metric store layout ${describeValue(layout)}; this version reads only layout ${LAYOUT_VERSION} and does not convert ` +
         'old data: move that directory aside (or delete it) and open again to start a new store there',
     );
   }
+  // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones).
+  const chunks = (name: string): ChunkDatabase =>
+    layout === LAYOUT2 ? laterChunkDb(() => env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) : openOne(name, chunkDbOptions() as DbOptions);
   return {
     series: openOne('series', { keyEncoding: 'uint32' }),
     seriesKey: openOne('series_key', {}),
     meta,
     current: openOne('current', { keyEncoding: 'uint32' }),
-    history: openOne('history', chunkDbOptions() as DbOptions),
-    rollup: openOne('rollup', chunkDbOptions() as DbOptions),
+    history: chunks('history'),
+    rollup: chunks('rollup'),
   };
 }
 

@@ -7,6 +7,7 @@
 import { decodeChunkInto } from './chunk-codec.js';
 import { downsample } from './downsample.js';
 import { type ChunkDatabase, chunksOverlapping, emptyRows, HISTORY_COLUMNS, headChunk, ROLLUP_COLUMNS } from './history-chunks.js';
+import type { Layout2Remnant } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import { ROLLUP_BUCKET_MS, type RollupCell } from './rollup.js';
 import type { RangePoint } from './types.js';
@@ -15,6 +16,8 @@ import type { RangePoint } from './types.js';
 export interface ChunkDbs {
   history: ChunkDatabase;
   rollup: ChunkDatabase;
+  /** While a layout-2 store converts: its entries not moved yet, merged into every read (`migrate-layout2.ts`). */
+  layout2?: Layout2Remnant;
 }
 
 /** Decodes the rows of `id` in `[fromMs, toMs]` from `db`, ascending. */
@@ -26,15 +29,15 @@ export function readRows(db: ChunkDatabase, id: number, columns: number, fromMs:
 
 /** Rollup cells of `id` whose bucket starts in `[fromMs, toMs]`, ascending. */
 export function rollupCells(dbs: ChunkDbs, id: number, fromMs: number, toMs: number): [start: number, cell: RollupCell][] {
-  const rows = readRows(dbs.rollup, id, ROLLUP_COLUMNS, fromMs, toMs);
+  const rows = cellRows(dbs, id, fromMs, toMs);
   const c = rows.cols;
   return rows.ts.map((start, i) => [start, [c[0]![i]!, c[1]![i]!, c[2]![i]!, c[3]![i]!, c[4]![i]!, c[5]![i]!]]);
 }
 
 /** `MetricStore.queryRange` once its arguments are checked. */
 export function queryRange(dbs: ChunkDbs, id: number, fromMs: number, toMs: number, maxPoints: number): RangePoint[] {
-  const raw = readRows(dbs.history, id, HISTORY_COLUMNS, fromMs, toMs);
-  const cells = readRows(dbs.rollup, id, ROLLUP_COLUMNS, fromMs, toMs);
+  const raw = rawRows(dbs, id, fromMs, toMs);
+  const cells = cellRows(dbs, id, fromMs, toMs);
   if (cells.ts.length === 0) return downsample(raw.ts, raw.cols[0]!, undefined, fromMs, toMs, maxPoints);
   const merged = mergeRawAndRollups(raw.ts, raw.cols[0]!, cells.ts, cells.cols[0]!, cells.cols[1]!);
   return downsample(merged.ts, merged.values, merged.weights, fromMs, toMs, maxPoints);
@@ -46,7 +49,7 @@ export function latest(dbs: ChunkDbs, id: number): RangePoint | undefined {
   const cell = lastRow(dbs.rollup, id, ROLLUP_COLUMNS, Number.MAX_SAFE_INTEGER);
   let best: RangePoint | undefined = raw === undefined ? undefined : [raw[0], raw[1][0]!];
   if (cell !== undefined && (best === undefined || cell[1][5]! > best[0])) best = [cell[1][5]!, cell[1][4]!];
-  return best;
+  return newerOf(best, dbs.layout2?.latestAt(id, Number.MAX_SAFE_INTEGER));
 }
 
 /** `MetricStore.latestAt`: the newest raw point at or before `atMs`, or the last point folded into a rollup, if newer. */
@@ -65,7 +68,22 @@ export function latestAt(dbs: ChunkDbs, id: number, atMs: number): RangePoint | 
       break;
     }
   }
-  return best;
+  return newerOf(best, dbs.layout2?.latestAt(id, atMs));
+}
+
+function rawRows(dbs: ChunkDbs, id: number, fromMs: number, toMs: number): { ts: number[]; cols: number[][] } {
+  const rows = readRows(dbs.history, id, HISTORY_COLUMNS, fromMs, toMs);
+  return dbs.layout2 === undefined ? rows : dbs.layout2.mergeHistory(id, fromMs, toMs, rows);
+}
+
+function cellRows(dbs: ChunkDbs, id: number, fromMs: number, toMs: number): { ts: number[]; cols: number[][] } {
+  const rows = readRows(dbs.rollup, id, ROLLUP_COLUMNS, fromMs, toMs);
+  return dbs.layout2 === undefined ? rows : dbs.layout2.mergeRollups(id, fromMs, toMs, rows);
+}
+
+/** The newer of two points; at the same ts the first (layout 3's). */
+function newerOf(a: RangePoint | undefined, b: RangePoint | undefined): RangePoint | undefined {
+  return b !== undefined && (a === undefined || b[0] > a[0]) ? b : a;
 }
 
 /** The last row of `id` with ts <= `atMs`: in the chunk starting at or before `atMs`. */
