@@ -13,7 +13,7 @@
 import { loadConfig } from '../config/load-config.js';
 import type { DashboardConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { Registry } from '../metrics/registry.js';
 import { restoreTable } from '../metrics/table-store.js';
 import { standaloneSources } from '../server/dashboard-sources.js';
@@ -62,7 +62,7 @@ Options:
     if (host === '') throw new UsageError('--host must not be empty', 'serve');
     const loaded = loadConfig({ ...(flags.config === undefined ? {} : { configDir: String(flags.config) }), env: io.env }).dashboard;
     const config: DashboardConfig = { ...loaded, host, port: port ?? loaded.port };
-    const log = onceLogger(createLogger({ level: 'warn', write: (line) => io.err(line) }));
+    const log = onceLogger(io);
 
     const store = openReadOnly(dataDir!);
     const timers: NodeJS.Timeout[] = [];
@@ -102,14 +102,19 @@ Options:
   },
 };
 
-/** A logger that writes each distinct warning once: every poll re-reads the same series, and one that cannot be mirrored would warn each time. */
-function onceLogger(log: Logger): Logger {
+/**
+ * Warnings and errors as one plain line each on stderr (no stack: they are about the data, not a
+ * bug), each distinct line once: every poll re-reads the same series, and one that cannot be
+ * mirrored would otherwise warn at every refresh.
+ */
+function onceLogger(io: CliIo): Logger {
   const seen = new Set<string>();
-  const once = (write: Logger['warn']) => (fields: object, msg: string) => {
-    const key = `${msg}\u0000${JSON.stringify(fields, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`;
-    if (seen.has(key) || seen.size > 10_000) return;
-    seen.add(key);
-    write(fields, msg);
+  const write = (level: string) => (fields: object, msg: string) => {
+    const details = Object.entries(fields).map(([k, v]) => `${k}: ${v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v)}`);
+    const line = `erlmcp-monitor serve: ${level}: ${msg}${details.length === 0 ? '' : ` (${details.join('; ')})`}`;
+    if (seen.has(line) || seen.size > 10_000) return;
+    seen.add(line);
+    io.err(`${line}\n`);
   };
-  return { debug: () => undefined, info: log.info, warn: once(log.warn), error: once(log.error) };
+  return { debug: () => undefined, info: () => undefined, warn: write('warning'), error: write('error') };
 }
