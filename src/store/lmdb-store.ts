@@ -61,18 +61,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import * as lmdb from 'lmdb';
-import { type Database, type DatabaseOptions, open, type RootDatabase, type RootDatabaseOptions, type RootDatabaseOptionsWithPath } from 'lmdb';
+import { type Database, open, type RootDatabase } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { prepareLockFile } from './lock-file.js';
 import { downsample } from './downsample.js';
-import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside, ON_CORRUPT_CHOICES, type OnCorrupt } from './env-check.js';
+import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
 import { type EncodedFlush, FlushWriter } from './flush-writer.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { float64ValueEncoder, KEY_BYTES, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
 import { addPoint, bucketStart, isRollupCell, mergeCells, ROLLUP_BUCKET_MS, type RollupCell, toRollup } from './rollup.js';
+import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
+import { entryCount, envStats } from './store-stats.js';
+import { DAMAGE_ERRORS, LAYOUT_VERSION, type Databases, EnvDamage, ENV_OPTIONS, ForeignEnvError, forgetDatabases, openDatabases, type ValueEncoder, writeLayout, writersInProcess } from './store-env.js';
 import { WriterLock } from './writer-lock.js';
 import type {
   FlushBatch,
@@ -85,15 +87,10 @@ import type {
   SeriesInput,
   SeriesType,
   StoreOptions,
+  StoreStats,
   WriteStatus,
 } from './types.js';
 
-/** Version of the on-disk layout described in the module header (1 had ordered-binary `[id, ts]` keys and msgpack point values). */
-const LAYOUT_VERSION = 2;
-const DEFAULT_DATA_DIR = './.erlmcp-monitor';
-const HOUR_MS = 3_600_000;
-const DEFAULT_RETENTION_MS = 24 * HOUR_MS;
-const DEFAULT_ROLLUP_RETENTION_MS = 7 * 24 * HOUR_MS;
 /**
  * Raw points (or rollups) handled per prune transaction. Reading, folding and queueing 1,000
  * entries costs about 1 ms of main thread on the 2-vCPU test machine.
@@ -106,58 +103,6 @@ const ENCODE_CHUNK = 1000;
 const POINT_CHUNK = 10_000;
 /** A prune step stops gathering after this long (probing many series with nothing old), then commits or yields. */
 const PRUNE_SLICE_MS = 4;
-/** Series keys are LMDB keys in `series_key` (LMDB's limit is 1,978 bytes). */
-const MAX_SERIES_KEY_BYTES = 1024;
-/** Highest series id: ids are uint32 keys. */
-const MAX_SERIES_ID = 0xffff_ffff;
-const SERIES_TYPES: readonly SeriesType[] = ['counter', 'gauge', 'histogram'];
-const OPTION_KEYS: readonly string[] = ['dataDir', 'readOnly', 'retentionMs', 'rollupRetentionMs', 'onCorrupt'];
-/** lmdb errors that mean the file itself is bad (not a permission or space problem). */
-const DAMAGE_ERRORS = /MDB_INVALID|MDB_CORRUPTED|MDB_VERSION_MISMATCH|MDB_PAGE_NOTFOUND/;
-
-/** Directories with a writable store open in this process (a second one would reuse series ids). */
-const writersInProcess = new Set<string>();
-
-interface Databases {
-  series: Database<SeriesDef, number>;
-  seriesKey: Database<number, string>;
-  meta: Database<unknown, string>;
-  current: Database<unknown, number>;
-  points: Database<number, SeriesTimeKey>;
-  rollups: Database<RollupCell, SeriesTimeKey>;
-}
-
-/** The msgpack encoder lmdb-js attaches to each database (not in its typings). */
-interface ValueEncoder {
-  encode(value: unknown): Uint8Array;
-}
-
-/** `StoreOptions` with every default applied. */
-interface ResolvedOptions {
-  dataDir: string;
-  readOnly: boolean;
-  retentionMs: number;
-  rollupRetentionMs: number;
-  onCorrupt: OnCorrupt;
-}
-
-/**
- * Damage lmdb-js reported or that was found in the records: `open` turns it into the coded error.
- * `movable` only when lmdb refused to open the env at all: one it has mapped is still being closed
- * (asynchronously) while `open` runs, so it is not moved aside under it.
- */
-class EnvDamage extends Error {
-  constructor(
-    message: string,
-    readonly movable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** The refusal of an env that is not a metric store: `open` then also removes the writer lock file if it made it. */
-class ForeignEnvError extends MonitorError {}
 
 /**
  * Generous sizes for the headroom of a write (`headroom.ts`): a series definition (help and unit
@@ -770,6 +715,19 @@ export class MetricStore {
   }
 
   /**
+   * What the store holds and its size on disk: series, raw points and rollup cells stored, the
+   * file's size and used part, and entries and pages of every database (docs/STORAGE.md).
+   * Reads every history chunk's header: cost grows with the number of chunks.
+   * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed
+   */
+  stats(): StoreStats {
+    return this.#read('stats', () => {
+      const series = this.readOnly ? this.#db.series.getCount() : this.#defs.size;
+      return envStats(this.#env, this.dataDir, LAYOUT_VERSION, { series, points: entryCount(this.#db.points), rollupCells: entryCount(this.#db.rollups) });
+    });
+  }
+
+  /**
    * A named collection of plain records in this env (SLA results, alerts, the outbox, ...): see
    * `record-db.ts`. The same name returns the same collection. A read-only store can read the
    * collections the writer created; asking it for one that does not exist throws.
@@ -1091,95 +1049,12 @@ function rootCause(error: Error): Error {
 }
 
 /**
- * lmdb-js records every database it opens in its exported `allDbs` map (keyed by directory name
- * and database name) and never reads or removes an entry, so each store opened in another
- * directory kept its 7 closed database objects: ~34 KB of heap per store (measured). A closed
- * env's entries are removed here.
- */
-function forgetDatabases(env: RootDatabase): void {
-  const all = (lmdb as unknown as { allDbs?: unknown }).allDbs;
-  if (!(all instanceof Map)) return;
-  const native = (env as unknown as { env?: unknown }).env;
-  for (const [key, db] of all) if ((db as { env?: unknown } | null)?.env === native) all.delete(key);
-}
-
-/**
  * Flushes of at most this many puts (current values plus points) are written from the main
  * thread, so a small table never waits for the writer thread to start (0.4–1.2 s at a store's
  * first flush, measured). The price: a flush of 1,000 changed series takes 4.4 ms of main-thread
  * time (bench median; 1.8 ms through the thread). Larger ones go to the thread (see the module header).
  */
 export const SMALL_FLUSH_PUTS = 2000;
-
-/**
- * Options every opener of the env must share: value encoding is part of the file format. Plain
- * msgpack maps (`useRecords: false`) decode anywhere and encode ~6x faster than lmdb-js's default
- * records without shared structures (10k small snapshots: 2.4 ms vs 15 ms, measured here).
- * `noSubdir: false` always: lmdb-js otherwise guesses from the path, taking a data dir whose name
- * has a dot (`/var/lib/my.app`, `mktemp -d`'s `tmp.XXXX`) for a file and failing with EISDIR.
- */
-const ENV_OPTIONS = { maxDbs: 64, useRecords: false, noSubdir: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
-
-/** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */
-type DbOptions = DatabaseOptions & Pick<RootDatabaseOptions, 'keyEncoder' | 'encoder'>;
-
-function openDatabases(env: RootDatabase, dir: string): Databases {
-  const openOne = <V, K extends string | number | SeriesTimeKey>(name: string, options: DbOptions): Database<V, K> => {
-    const db = env.openDB<V, K>(name, options) as Database<V, K> | undefined;
-    if (db === undefined) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${dir} is not a metric store (it has no "${name}" database)`);
-    }
-    return db;
-  };
-  const db: Databases = {
-    series: openOne('series', { keyEncoding: 'uint32' }),
-    seriesKey: openOne('series_key', {}),
-    meta: openOne('meta', {}),
-    current: openOne('current', { keyEncoding: 'uint32' }),
-    points: openOne('points', { keyEncoder: seriesTimeKeyEncoder, encoder: float64ValueEncoder }),
-    rollups: openOne('rollup_1m', { keyEncoder: seriesTimeKeyEncoder }),
-  };
-  const layout = db.meta.get('layout');
-  if (layout !== undefined && layout !== LAYOUT_VERSION) {
-    throw new MonitorError(
-      ErrorCode.StoreFailed,
-      `${dir} holds metric store layout ${describeValue(layout)}; this version reads only layout ${LAYOUT_VERSION} and does not convert ` +
-        'old data: move that directory aside (or delete it) and open again to start a new store there',
-    );
-  }
-  return db;
-}
-
-/**
- * Records the layout version in a new store, and drops the `writer` mark (pid, host) that older
- * versions kept: the writer lock replaced it.
- */
-function writeLayout(env: RootDatabase, meta: Database<unknown, string>, headroom: Headroom): void {
-  if (meta.get('layout') !== undefined && meta.get('writer') === undefined) return;
-  headroom.ensure('open', headroomFor(2, 1024));
-  env.transactionSync(() => {
-    if (meta.get('layout') === undefined) meta.putSync('layout', LAYOUT_VERSION);
-    if (meta.get('writer') !== undefined) meta.removeSync('writer');
-  });
-}
-
-/** What is wrong with a stored series definition, or `undefined` if it is one `defineSeries` wrote. */
-function storedDefProblem(id: unknown, def: unknown): string | undefined {
-  const at = `id ${describeValue(id)}`;
-  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_SERIES_ID) return `a record with an invalid key (${at})`;
-  if (def === null || typeof def !== 'object' || Array.isArray(def)) return `${describeValue(def)} at ${at}, not a series definition`;
-  const d = def as Record<string, unknown>;
-  if (d.id !== id) return `a definition at ${at} that names id ${describeValue(d.id)}`;
-  if (typeof d.key !== 'string' || d.key.length === 0) return `a definition at ${at} with key ${describeValue(d.key)}`;
-  if (typeof d.name !== 'string' || d.name.length === 0) return `a definition at ${at} with name ${describeValue(d.name)}`;
-  if (!SERIES_TYPES.includes(d.type as SeriesType)) return `a definition at ${at} with type ${describeValue(d.type)}`;
-  if (typeof d.help !== 'string' || typeof d.unit !== 'string') return `a definition at ${at} whose help or unit is not a string`;
-  const labels = d.labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
-    return `a definition at ${at} whose labels are not an object of strings`;
-  }
-  return undefined;
-}
 
 /** The first series id >= `fromId` that has an entry in `db` (keyed `[id, ts]`). */
 function firstSeriesFrom(db: Database<unknown, SeriesTimeKey>, fromId: number): number | undefined {
@@ -1221,108 +1096,3 @@ function mergeRawAndRollups(
   return out;
 }
 
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
-function checkSeriesKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `defineSeries: invalid series key ${describeValue(key)} (expected a non-empty string)`);
-  }
-  const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_SERIES_KEY_BYTES) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `defineSeries: series key ${describeValue(key)} is ${bytes} bytes (at most ${MAX_SERIES_KEY_BYTES} UTF-8 bytes allowed)`);
-  }
-}
-
-function checkSeriesInput(key: string, input: unknown): Omit<SeriesDef, 'id' | 'key'> {
-  const where = `defineSeries(${describeValue(key)})`;
-  if (input === null || typeof input !== 'object') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: the definition must be an object { name, type, help?, unit?, labels? }, got ${describeValue(input)}`);
-  }
-  const spec = { help: '', unit: '', labels: {}, ...stripUndefined(input as Record<string, unknown>) } as Record<string, unknown>;
-  if (typeof spec.name !== 'string' || spec.name.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid name ${describeValue(spec.name)} (expected a non-empty string)`);
-  }
-  if (!SERIES_TYPES.includes(spec.type as SeriesType)) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid type ${describeValue(spec.type)} (expected one of ${SERIES_TYPES.join(', ')})`);
-  }
-  if (typeof spec.help !== 'string') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid help ${describeValue(spec.help)} (expected a string)`);
-  }
-  if (typeof spec.unit !== 'string') {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid unit ${describeValue(spec.unit)} (expected a string)`);
-  }
-  const labels = spec.labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
-    throw new MonitorError(ErrorCode.InvalidRecord, `${where}: invalid labels ${describeValue(labels)} (expected an object of string values)`);
-  }
-  const copy: Record<string, string> = {};
-  for (const [name, value] of Object.entries(labels)) {
-    if (typeof value !== 'string') {
-      throw new MonitorError(ErrorCode.InvalidRecord, `${where}: label "${name}" has value ${describeValue(value)} (expected a string)`);
-    }
-    copy[name] = value;
-  }
-  return { name: spec.name, type: spec.type as SeriesType, help: spec.help, unit: spec.unit, labels: copy };
-}
-
-function stripUndefined(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-}
-
-function resolveOptions(input: unknown): ResolvedOptions {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: options must be an object, got ${describeValue(input)}`);
-  }
-  for (const key of Object.keys(input)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`);
-    }
-  }
-  const spec = {
-    dataDir: DEFAULT_DATA_DIR,
-    readOnly: false,
-    retentionMs: DEFAULT_RETENTION_MS,
-    rollupRetentionMs: DEFAULT_ROLLUP_RETENTION_MS,
-    onCorrupt: 'fail' as OnCorrupt,
-    ...stripUndefined(input as Record<string, unknown>),
-  };
-  validDataDir(spec.dataDir);
-  validReadOnly(spec.readOnly);
-  validDuration('retentionMs', spec.retentionMs);
-  validDuration('rollupRetentionMs', spec.rollupRetentionMs);
-  validOnCorrupt(spec.onCorrupt);
-  if (spec.rollupRetentionMs < spec.retentionMs) {
-    throw new MonitorError(
-      ErrorCode.InvalidOption,
-      `MetricStore.open: rollupRetentionMs (${spec.rollupRetentionMs}) must be >= retentionMs (${spec.retentionMs})`,
-    );
-  }
-  return { ...spec, dataDir: path.resolve(spec.dataDir) };
-}
-
-function validDataDir(value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid dataDir ${describeValue(value)} (expected a non-empty path string)`);
-  }
-}
-
-function validReadOnly(value: unknown): asserts value is boolean {
-  if (typeof value !== 'boolean') {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid readOnly ${describeValue(value)} (expected true or false)`);
-  }
-}
-
-function validOnCorrupt(value: unknown): asserts value is OnCorrupt {
-  if (!ON_CORRUPT_CHOICES.includes(value as OnCorrupt)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid onCorrupt ${describeValue(value)} (expected "fail" or "move_aside")`);
-  }
-}
-
-function validDuration(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `MetricStore.open: invalid ${name} ${describeValue(value)} (expected a positive integer number of ms)`);
-  }
-}

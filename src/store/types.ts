@@ -115,3 +115,23 @@ export type WriteStatus =
       /** Failed flushes in this episode. */
       attempts: number;
     };
+
+/** `MetricStore.stats()`: what the store holds and what it costs on disk. */
+export interface StoreStats {
+  dataDir: string;
+  /** The on-disk layout version (see docs/STORAGE.md). */
+  layout: number;
+  /** Series defined. */
+  series: number;
+  /** Raw history points stored. */
+  points: number;
+  /** 1-minute rollup cells stored. */
+  rollupCells: number;
+  /** Size of data.mdb in bytes. */
+  fileBytes: number;
+  /** Bytes up to the last used page: (last page + 1) * page size. */
+  usedBytes: number;
+  pageSize: number;
+  /** Each named database: entries, pages (branch + leaf + overflow) and pages * pageSize. */
+  databases: { name: string; entries: number; pages: number; bytes: number }[];
+}

@@ -323,6 +323,28 @@ describe('MetricStore flush and queryRange', () => {
   });
 });
 
+describe('MetricStore stats', () => {
+  it('counts series, points and rollup cells, and sizes the file and each database', async () => {
+    const store = stores.open({ retentionMs: HOUR, rollupRetentionMs: DAY });
+    const a = gauge(store, 'a');
+    const b = gauge(store, 'b');
+    const points = Array.from({ length: 600 }, (_, i) => ({ id: i % 2 === 0 ? a : b, ts: T0 + Math.floor(i / 2) * 10_000, value: i }));
+    await store.flush({ points, current: [[a, 1]] });
+    let stats = store.stats();
+    expect(stats).toMatchObject({ dataDir: stores.dir, series: 2, points: 600, rollupCells: 0, pageSize: 4096 });
+    expect(stats.usedBytes).toBeGreaterThan(0);
+    expect(stats.fileBytes).toBeGreaterThanOrEqual(stats.usedBytes);
+    const byName = new Map(stats.databases.map((d) => [d.name, d]));
+    expect(byName.get('series')).toMatchObject({ entries: 2 });
+    expect(byName.get('current')).toMatchObject({ entries: 1 });
+    for (const d of stats.databases) expect(d.bytes).toBe(d.pages * stats.pageSize);
+    // 300 points per series, 10 s apart: 50 minutes. Pruning 20 minutes leaves 2 x 180 raw points.
+    await store.prune(T0 + 20 * MIN + HOUR);
+    stats = store.stats();
+    expect(stats).toMatchObject({ points: 360, rollupCells: 40 });
+  });
+});
+
 describe('MetricStore prune', () => {
   /** 10 minutes of one point per 10 s (value = index) from T0, plus one point at T0 + 11 min. */
   async function tenMinutes(store: MetricStore): Promise<number> {
