@@ -4,10 +4,9 @@
  * alone), every LMDB database with its entries, pages and bytes, and whether a writer has it open
  * (`writer-probe.ts`). Read-only; safe beside a running writer.
  */
-import type { SeriesDef } from '../store/types.js';
+import type { SeriesDef, StoreStats } from '../store/types.js';
 import type { Command, Flags, CliIo } from './command.js';
 import { openReadOnly } from './open-store.js';
-import { type StoreStats, storeStats } from './store-stats.js';
 import { formatBytes, formatTable } from './text-format.js';
 import { probeWriter, type WriterState } from './writer-probe.js';
 
@@ -43,7 +42,7 @@ Options:
   async run([dataDir], flags: Flags, io: CliIo): Promise<number> {
     const store = openReadOnly(dataDir!);
     try {
-      const report = await inspect(store, flags.series === true);
+      const report = inspect(store, flags.series === true);
       io.out(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : render(report));
       return 0;
     } finally {
@@ -52,8 +51,8 @@ Options:
   },
 };
 
-async function inspect(store: ReturnType<typeof openReadOnly>, withSeries: boolean): Promise<InspectReport> {
-  const stats = await storeStats(store);
+function inspect(store: ReturnType<typeof openReadOnly>, withSeries: boolean): InspectReport {
+  const stats = store.stats();
   const history = stats.databases.find((d) => d.name === HISTORY_DB[stats.layout]);
   const perPoint = (bytes: number | undefined): number | null => (bytes === undefined || stats.points === 0 ? null : Math.round((bytes / stats.points) * 100) / 100);
   return {
