@@ -143,6 +143,7 @@ describe('the packed package', () => {
       'src/dashboard-page/app.js',
       'configs/dashboard.json',
       'docs/grafana/erlmcp-monitor.json',
+      'docs/CLI.md',
     ]) {
       expect(packedFiles, file).toContain(file);
     }
