@@ -1,29 +1,412 @@
 /**
  * One chunk of a series' history: rows of a strictly increasing safe-integer ms timestamp and
- * `columns` finite float64 values, encoded append-only and self-describing.
+ * `columns` finite float64 values (1 for raw points, 6 for rollup cells), encoded append-only into
+ * a self-describing byte string that can be resumed in O(1) of its length.
  *
- * Format 0 (placeholder inner encoding, replaced by the compressed one; the API is final):
- * header `[format u8 = 0][columns u8][count u32 BE][firstTs f64 BE][lastTs f64 BE]`, then per row
- * the ts and each value as big-endian float64.
+ * Encoding (Gorilla's idea, Prometheus' anchor ~1.3 B/sample, with a better value coder for the
+ * decimal values monitoring produces). Each column is one of two modes, picked per chunk:
+ * - **decimal d** (d = 0..9): every value is exactly `n / 10^d` for an integer |n| <= 2^49. The
+ *   integers go through the same coder as the timestamps (below). A value the mode cannot take
+ *   (more decimals, -0, a huge or tiny magnitude) re-encodes the chunk's rows with a larger d or
+ *   with XOR (rare, bounded: d only grows, XOR is final).
+ * - **XOR**: Gorilla's XOR of the float64 bits with the previous value ('0' same, '10' inside the
+ *   previous window, '11' new window: 6-bit leading zeros, 6-bit length). Takes any finite float.
+ * Integers (timestamps, decimal values) are predicted from the last one (order 1) or the last one
+ * plus the last delta (order 2: delta-of-delta); the residual is Rice-coded with a parameter k
+ * adapted from the recent mean residual (JPEG-LS style A/N counters). Order and k are chosen from
+ * past data only, so they cost no bits: the order whose recent mean residual is smaller wins.
+ *
+ * Measured (bench/store.bench.ts; value+ts stream incl. header and resume state, 1 column,
+ * 5 s interval with ±jitter-free ts; chunks of 120 rows / 480 rows):
+ * | series                        | decimal/adaptive | XOR only (Gorilla) |
+ * | 2-decimal walk (σ 0.3)        |  see bench        |                    |
+ * Why not XOR alone: a 2-decimal value's mantissa is noisy (0.01 has no exact binary form), so
+ * XOR spends ~50 bits on most changes where the decimal integer delta needs ~8.
+ *
+ * Layout (format 1; varint = unsigned LEB128, zvarint = zigzag varint):
+ * ```
+ * u8 format = 1 | u8 columns | varint count | varint firstTs | varint lastTs - firstTs
+ * | varint bodyBits | per column: u8 mode (0..9 = decimal d, 0x80 = XOR)
+ * | resume state (count > 0): ts stream: varint lastDelta, varint A1, varint A2, varint N
+ * |   per column: decimal: zvarint last, zvarint lastDelta, varint A1, A2, N
+ * |               XOR: u32 BE hi, u32 BE lo of the last value, u8 leading, u8 trailing (64: none)
+ * | body: ceil(bodyBits / 8) bytes, bits MSB first, row after row
+ * ```
+ * Row 0: its ts is firstTs; each decimal column writes its integer raw (sign, 6-bit length, the
+ * bits below the top one), each XOR column its 64 bits. Row 1: ts - firstTs raw, then columns.
+ * Later rows: the ts residual, then each column. A residual r: zigzag z = 2r or -2r-1, q = z >> k;
+ * q < 20: q ones, a zero, k low bits of z; else 20 ones and r raw.
+ *
+ * Decoding always reads the whole chunk and checks it ends exactly at bodyBits with the state
+ * stored in the header, so truncated or corrupt bytes throw instead of decoding to wrong rows.
  */
 
-const FORMAT_RAW = 0;
-const HEADER_BYTES = 22;
+const FORMAT = 1;
 const MAX_COLUMNS = 255;
+const MODE_XOR = 0x80;
+const MAX_DECIMALS = 9;
+/** Binary mode m (values n / 2^m) is stored as MODE_BINARY | m, m = 1..MAX_BINARY_BITS. */
+const MODE_BINARY = 0x40;
+const MAX_BINARY_BITS = 40;
+const MAX_DECIMAL_INT = 2 ** 49;
+const ESC_Q = 20;
+/** Residuals counted into the A/N means are capped so A stays a safe integer. */
+const A_CAP = 2 ** 32;
+/** N at which A and N halve: the adaptive window is ~16–32 rows. */
+const N_RESET = 16;
+const RICE_LIMIT = 2 ** 40;
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+const POW2: number[] = [];
+for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
+
+/** The integer scale of each scaled mode: 10^d, 2^m; 0 for modes that do not exist. */
+const SCALE = new Float64Array(256);
+for (let d = 0; d <= MAX_DECIMALS; d++) SCALE[d] = POW10[d];
+for (let m = 1; m <= MAX_BINARY_BITS; m++) SCALE[MODE_BINARY | m] = POW2[m];
+
+const f64 = new DataView(new ArrayBuffer(8));
 
 function chunkError(what: string): Error {
   return new Error(`malformed chunk: ${what}`);
 }
 
+/** Whether v === n / scale exactly for an integer |n| <= 2^49 in the scaled `mode`. */
+function fits(v: number, mode: number): boolean {
+  const scale = SCALE[mode];
+  const n = Math.round(v * scale);
+  return Math.abs(n) <= MAX_DECIMAL_INT && n / scale === v && !(n === 0 && Object.is(v, -0));
+}
+
+/**
+ * The scaled mode that takes every value with the smallest scale (decimal 10^d or binary 2^m:
+ * sketch quantiles are binary fractions like 13.5625, CPU % decimal ones like 12.34), or XOR.
+ */
+function pickMode(values: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < values.length && (d >= 0 || m >= 0); i++) {
+    const v = values[i];
+    while (d >= 0 && !fits(v, d)) d = d < MAX_DECIMALS ? d + 1 : -1;
+    while (m >= 0 && !fits(v, m === 0 ? 0 : MODE_BINARY | m)) m = m < MAX_BINARY_BITS ? m + 1 : -1;
+  }
+  // A larger scale can push an earlier value past 2^49: every value must fit the final one.
+  for (let i = 0; i < values.length && (d >= 0 || m >= 0); i++) {
+    if (d >= 0 && !fits(values[i], d)) d = -1;
+    if (m >= 0 && !fits(values[i], m === 0 ? 0 : MODE_BINARY | m)) m = -1;
+  }
+  if (d < 0 && m < 0) return MODE_XOR;
+  if (d >= 0 && (m < 0 || POW10[d] <= POW2[m])) return d;
+  return m === 0 ? 0 : MODE_BINARY | m;
+}
+
+function bitLength(mag: number): number {
+  return mag < 4294967296 ? 32 - Math.clz32(mag) : 64 - Math.clz32(Math.floor(mag / 4294967296));
+}
+
+/** The smallest k with n * 2^k >= a (JPEG-LS), capped at 45. */
+function riceK(a: number, n: number): number {
+  if (a <= n) return 0;
+  const q = Math.ceil(a / n);
+  if (q <= 2147483648) return 32 - Math.clz32(q - 1);
+  let k = 31;
+  while (n * POW2[k] < a && k < 45) k++;
+  return k;
+}
+
+/** Integer stream state: last value, last delta, mean |order-1 residual| (A1), |order-2| (A2), N. */
+const S_LAST = 0;
+const S_DELTA = 1;
+const S_A1 = 2;
+const S_A2 = 3;
+const S_N = 4;
+const S_SIZE = 5;
+
+/** XOR column state, per column: hi, lo of the last value's bits, leading, trailing of the window. */
+const X_HI = 0;
+const X_LO = 1;
+const X_LEAD = 2;
+const X_TRAIL = 3;
+const X_SIZE = 4;
+
+function updateInt(st: Float64Array, o: number, x: number): void {
+  const delta = x - st[o + S_LAST];
+  const r2 = delta - st[o + S_DELTA];
+  st[o + S_A1] += Math.min(Math.abs(delta), A_CAP);
+  st[o + S_A2] += Math.min(Math.abs(r2), A_CAP);
+  if (++st[o + S_N] >= N_RESET) {
+    st[o + S_A1] = Math.floor(st[o + S_A1] / 2);
+    st[o + S_A2] = Math.floor(st[o + S_A2] / 2);
+    st[o + S_N] = N_RESET / 2;
+  }
+  st[o + S_LAST] = x;
+  st[o + S_DELTA] = delta;
+}
+
+class BitWriter {
+  buf: Uint8Array;
+  len = 0;
+  acc = 0;
+  accBits = 0;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  get bits(): number {
+    return this.len * 8 + this.accBits;
+  }
+
+  ensure(extraBytes: number): void {
+    if (this.len + extraBytes <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.len + extraBytes, this.buf.length * 2));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  /** Writes the low n bits of the uint32 v (n <= 32). */
+  write(v: number, n: number): void {
+    if (n > 24) {
+      this.write(v >>> 16, n - 16);
+      v &= 0xffff;
+      n = 16;
+    }
+    let acc = (this.acc << n) | v;
+    let bits = this.accBits + n;
+    while (bits >= 8) {
+      bits -= 8;
+      this.buf[this.len++] = (acc >>> bits) & 0xff;
+    }
+    this.acc = acc & ((1 << bits) - 1);
+    this.accBits = bits;
+  }
+
+  /** Writes the low n bits of a non-negative safe integer (n <= 53). */
+  writeBig(v: number, n: number): void {
+    if (n > 24) {
+      const hi = Math.floor(v / 16777216);
+      this.writeBig(hi, n - 24);
+      this.write(v - hi * 16777216, 24);
+    } else if (n > 0) {
+      this.write(v, n);
+    }
+  }
+
+  /** Sign, 6-bit bit length, then the bits below the top one (|r| < 2^54). */
+  writeRaw(r: number): void {
+    const mag = Math.abs(r);
+    const len = bitLength(mag);
+    this.write(((r < 0 ? 1 : 0) << 6) | len, 7);
+    if (len > 1) this.writeBig(mag - POW2[len - 1], len - 1);
+  }
+
+  writeRice(r: number, k: number): void {
+    if (Math.abs(r) < RICE_LIMIT) {
+      const z = r >= 0 ? 2 * r : -2 * r - 1;
+      const q = Math.floor(z / POW2[k]);
+      if (q < ESC_Q) {
+        this.write(((1 << q) - 1) << 1, q + 1);
+        this.writeBig(z - q * POW2[k], k);
+        return;
+      }
+    }
+    this.write((1 << ESC_Q) - 1, ESC_Q);
+    this.writeRaw(r);
+  }
+}
+
+class BitReader {
+  /** Padded with 8 zero bytes so peeks past the end read zeros; the decoder checks the bit count. */
+  b: Uint8Array;
+  pos = 0;
+
+  constructor(b: Uint8Array) {
+    this.b = b;
+  }
+
+  peek32(): number {
+    const b = this.b;
+    const i = this.pos >>> 3;
+    const s = this.pos & 7;
+    const w = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+    return s === 0 ? w : ((w << s) | (b[i + 4] >>> (8 - s))) >>> 0;
+  }
+
+  read(n: number): number {
+    if (n === 0) return 0;
+    const w = this.peek32();
+    this.pos += n;
+    return n === 32 ? w : w >>> (32 - n);
+  }
+
+  readBig(n: number): number {
+    if (n <= 32) return this.read(n);
+    const hi = this.read(n - 32);
+    return hi * 4294967296 + this.read(32);
+  }
+
+  readRaw(): number {
+    const head = this.read(7);
+    const len = head & 63;
+    if (len > 54) throw chunkError(`raw integer of ${len} bits`);
+    const mag = len === 0 ? 0 : POW2[len - 1] + (len > 1 ? this.readBig(len - 1) : 0);
+    return head & 64 ? -mag : mag;
+  }
+
+  readRice(k: number): number {
+    const ones = Math.clz32(~this.peek32());
+    if (ones >= ESC_Q) {
+      this.pos += ESC_Q;
+      return this.readRaw();
+    }
+    this.pos += ones + 1;
+    if (k <= 24) {
+      const z = (ones << k) | this.read(k);
+      return z & 1 ? -((z + 1) / 2) : z / 2;
+    }
+    const z = ones * POW2[k] + this.readBig(k);
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+}
+
+/** Decoded state of a chunk header, shared by chunkInfo, resume and decoding. */
+interface Header {
+  columns: number;
+  count: number;
+  firstTs: number;
+  lastTs: number;
+  bodyBits: number;
+  modes: Uint8Array;
+  /** ts stream then one int stream per column (unused slots for XOR columns). */
+  ints: Float64Array;
+  xor: Float64Array;
+  bodyStart: number;
+}
+
+class ByteCursor {
+  pos = 0;
+  constructor(readonly b: Uint8Array) {}
+
+  u8(what: string): number {
+    if (this.pos >= this.b.length) throw chunkError(`truncated in ${what}`);
+    return this.b[this.pos++];
+  }
+
+  varint(what: string): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; ; i++) {
+      const byte = this.u8(what);
+      v += (byte & 0x7f) * mul;
+      if (!(byte & 0x80)) break;
+      mul *= 128;
+      if (i >= 7) throw chunkError(`varint too long in ${what}`);
+    }
+    if (v > Number.MAX_SAFE_INTEGER) throw chunkError(`${what} out of range`);
+    return v;
+  }
+
+  zvarint(what: string): number {
+    const z = this.varint(what);
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  u32(what: string): number {
+    return ((this.u8(what) << 24) | (this.u8(what) << 16) | (this.u8(what) << 8) | this.u8(what)) >>> 0;
+  }
+}
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function putVarint(out: Uint8Array, pos: number, v: number): number {
+  while (v >= 128) {
+    out[pos++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+function zig(v: number): number {
+  return v >= 0 ? 2 * v : -2 * v - 1;
+}
+
+function readHeader(bytes: Uint8Array, withState: boolean): Header {
+  if (!(bytes instanceof Uint8Array)) throw chunkError('not a Uint8Array');
+  const c = new ByteCursor(bytes);
+  const format = c.u8('format');
+  if (format !== FORMAT) throw chunkError(`unknown format ${format} (expected ${FORMAT})`);
+  const columns = c.u8('columns');
+  if (columns < 1) throw chunkError('0 columns');
+  const count = c.varint('count');
+  const firstTs = count > 0 ? c.varint('firstTs') : NaN;
+  const lastTs = count > 0 ? firstTs + c.varint('ts span') : NaN;
+  if (count > 0 && !Number.isSafeInteger(lastTs)) throw chunkError('lastTs out of range');
+  if (count === 1 && lastTs !== firstTs) throw chunkError('1 row but lastTs differs from firstTs');
+  if (count > 1 && lastTs - firstTs < count - 1) throw chunkError(`${count} rows cannot fit in ts span ${lastTs - firstTs}`);
+  const bodyBits = c.varint('bodyBits');
+  if (count > 0 && bodyBits < count - 1 + columns * count) throw chunkError(`${bodyBits} body bits cannot hold ${count} rows`);
+  if (count === 0 && bodyBits !== 0) throw chunkError('body bits without rows');
+  const modes = new Uint8Array(columns);
+  for (let i = 0; i < columns; i++) {
+    const m = c.u8('column modes');
+    if (m !== MODE_XOR && SCALE[m] === 0) throw chunkError(`unknown column mode ${m}`);
+    modes[i] = m;
+  }
+  const ints = new Float64Array(S_SIZE * (columns + 1));
+  const xor = new Float64Array(X_SIZE * columns);
+  if (count > 0 && withState) {
+    ints[S_LAST] = lastTs;
+    ints[S_DELTA] = c.varint('ts state');
+    ints[S_A1] = c.varint('ts state');
+    ints[S_A2] = c.varint('ts state');
+    ints[S_N] = c.varint('ts state');
+    for (let i = 0; i < columns; i++) {
+      if (modes[i] === MODE_XOR) {
+        const x = X_SIZE * i;
+        xor[x + X_HI] = c.u32('XOR state');
+        xor[x + X_LO] = c.u32('XOR state');
+        xor[x + X_LEAD] = c.u8('XOR state');
+        xor[x + X_TRAIL] = c.u8('XOR state');
+        if (xor[x + X_LEAD] > 64 || xor[x + X_TRAIL] > 64) throw chunkError('XOR window out of range');
+      } else {
+        const o = S_SIZE * (i + 1);
+        ints[o + S_LAST] = c.zvarint('decimal state');
+        ints[o + S_DELTA] = c.zvarint('decimal state');
+        ints[o + S_A1] = c.varint('decimal state');
+        ints[o + S_A2] = c.varint('decimal state');
+        ints[o + S_N] = c.varint('decimal state');
+      }
+    }
+    if (bytes.length !== c.pos + Math.ceil(bodyBits / 8)) {
+      throw chunkError(`${bytes.length} bytes, but header and state (${c.pos}) and ${bodyBits} body bits need ${c.pos + Math.ceil(bodyBits / 8)}`);
+    }
+  } else if (count === 0 && bytes.length !== c.pos) {
+    throw chunkError(`${bytes.length - c.pos} bytes after an empty chunk's header`);
+  }
+  return { columns, count, firstTs, lastTs, bodyBits, modes, ints, xor, bodyStart: c.pos };
+}
+
 /** Append-only encoder of one chunk: strictly increasing safe-integer ms timestamps, finite floats. */
 export class ChunkEncoder {
   readonly #columns: number;
-  #buf: Uint8Array;
-  #view: DataView;
-  #len = HEADER_BYTES;
+  #modes: Uint8Array;
+  #ints: Float64Array;
+  #xor: Float64Array;
+  #w: BitWriter;
   #count = 0;
   #firstTs = NaN;
   #lastTs = NaN;
+  readonly #one = [0];
+  /** Gorilla's XOR for every column, for measuring what the decimal mode saves. */
+  #xorOnly = false;
 
   /**
    * @param columns value columns per row; default 1 (rollup cells use 6)
@@ -34,23 +417,43 @@ export class ChunkEncoder {
       throw new RangeError(`chunk columns must be an integer in 1..${MAX_COLUMNS}, got ${columns}`);
     }
     this.#columns = columns;
-    this.#buf = new Uint8Array(64 + 8 * (columns + 1) * 8);
-    this.#view = new DataView(this.#buf.buffer);
+    this.#modes = new Uint8Array(columns);
+    this.#ints = new Float64Array(S_SIZE * (columns + 1));
+    this.#xor = new Float64Array(X_SIZE * columns);
+    this.#w = new BitWriter(32 * columns + 32);
   }
 
   /**
-   * Resumes appending to an encoded chunk in O(1) of its length (state kept in the chunk), no full decode.
+   * Resumes appending to an encoded chunk in O(1) of its length: the encoder's state is read from
+   * the header; the body is copied, not decoded.
    * @throws Error naming the chunk problem for malformed bytes
    */
   static resume(bytes: Uint8Array): ChunkEncoder {
-    const info = chunkInfo(bytes);
-    const enc = new ChunkEncoder(info.columns);
-    enc.#ensure(bytes.length);
-    enc.#buf.set(bytes, 0);
-    enc.#len = bytes.length;
-    enc.#count = info.count;
-    enc.#firstTs = info.firstTs;
-    enc.#lastTs = info.lastTs;
+    const h = readHeader(bytes, true);
+    const enc = new ChunkEncoder(h.columns);
+    enc.#modes = h.modes;
+    enc.#ints = h.ints;
+    enc.#xor = h.xor;
+    enc.#count = h.count;
+    enc.#firstTs = h.firstTs;
+    enc.#lastTs = h.lastTs;
+    const w = enc.#w;
+    const full = h.bodyBits >>> 3;
+    w.ensure(full + 16);
+    w.buf.set(bytes.subarray(h.bodyStart, h.bodyStart + full));
+    w.len = full;
+    w.accBits = h.bodyBits & 7;
+    w.acc = w.accBits ? bytes[h.bodyStart + full] >>> (8 - w.accBits) : 0;
+    if (w.accBits && (bytes[h.bodyStart + full] & ((1 << (8 - w.accBits)) - 1)) !== 0) {
+      throw chunkError('padding bits after the body are not zero');
+    }
+    return enc;
+  }
+
+  /** An encoder that uses XOR for every column (Gorilla's value encoding), to compare against. */
+  static xorOnly(columns = 1): ChunkEncoder {
+    const enc = new ChunkEncoder(columns);
+    enc.#xorOnly = true;
     return enc;
   }
 
@@ -63,23 +466,22 @@ export class ChunkEncoder {
   get lastTs(): number {
     return this.#lastTs;
   }
-  get byteLength(): number {
-    return this.#len;
-  }
   get columns(): number {
     return this.#columns;
   }
+  /** Length of `bytes()` now. */
+  get byteLength(): number {
+    return this.#headerSize() + Math.ceil(this.#w.bits / 8);
+  }
 
-  /** Appends one row of a one-column chunk. @throws RangeError as appendRow */
+  /**
+   * Appends one row of a one-column chunk.
+   * @throws RangeError as appendRow
+   */
   append(ts: number, value: number): void {
     if (this.#columns !== 1) throw new RangeError(`append needs a 1-column chunk; this one has ${this.#columns}`);
-    this.#checkTs(ts);
-    if (!Number.isFinite(value)) throw new RangeError(`chunk value must be finite, got ${value}`);
-    this.#ensure(this.#len + 16);
-    this.#view.setFloat64(this.#len, ts);
-    this.#view.setFloat64(this.#len + 8, value);
-    this.#len += 16;
-    this.#accept(ts);
+    this.#one[0] = value;
+    this.appendRow(ts, this.#one);
   }
 
   /**
@@ -87,94 +489,513 @@ export class ChunkEncoder {
    * @throws RangeError for ts not a safe integer >= 0 or not > lastTs, a row of the wrong width, a non-finite value
    */
   appendRow(ts: number, values: ArrayLike<number>): void {
-    this.#checkTs(ts);
-    if (values.length !== this.#columns) {
-      throw new RangeError(`chunk row needs ${this.#columns} values, got ${values.length}`);
-    }
-    for (let c = 0; c < this.#columns; c++) {
-      if (!Number.isFinite(values[c])) throw new RangeError(`chunk value must be finite, got ${values[c]} in column ${c}`);
-    }
-    this.#ensure(this.#len + 8 * (this.#columns + 1));
-    this.#view.setFloat64(this.#len, ts);
-    this.#len += 8;
-    for (let c = 0; c < this.#columns; c++) {
-      this.#view.setFloat64(this.#len, values[c]);
-      this.#len += 8;
-    }
-    this.#accept(ts);
-  }
-
-  /** A fresh copy of the self-describing chunk. */
-  bytes(): Uint8Array {
-    const v = this.#view;
-    v.setUint8(0, FORMAT_RAW);
-    v.setUint8(1, this.#columns);
-    v.setUint32(2, this.#count);
-    v.setFloat64(6, this.#count ? this.#firstTs : 0);
-    v.setFloat64(14, this.#count ? this.#lastTs : 0);
-    return this.#buf.slice(0, this.#len);
-  }
-
-  #checkTs(ts: number): void {
     if (!Number.isSafeInteger(ts) || ts < 0) throw new RangeError(`chunk ts must be a safe integer >= 0, got ${ts}`);
     if (this.#count > 0 && ts <= this.#lastTs) {
       throw new RangeError(`chunk ts must increase: ${ts} is not after ${this.#lastTs}`);
     }
+    const columns = this.#columns;
+    if (values.length !== columns) throw new RangeError(`chunk row needs ${columns} values, got ${values.length}`);
+    for (let c = 0; c < columns; c++) {
+      const v = values[c];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`chunk value must be finite, got ${v} in column ${c}`);
+    }
+    for (let c = 0; c < columns; c++) {
+      const v = values[c];
+      const m = this.#modes[c];
+      if (m !== MODE_XOR && !(this.#count === 0 ? this.#firstFits(c, v) : fits(v, m))) {
+        this.#reencode(ts, values);
+        return;
+      }
+    }
+    this.#write(ts, values);
   }
 
-  #accept(ts: number): void {
-    if (this.#count === 0) this.#firstTs = ts;
+  /** A fresh copy of the self-describing chunk. */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.byteLength);
+    const w = this.#w;
+    let p = 0;
+    out[p++] = FORMAT;
+    out[p++] = this.#columns;
+    p = putVarint(out, p, this.#count);
+    if (this.#count > 0) {
+      p = putVarint(out, p, this.#firstTs);
+      p = putVarint(out, p, this.#lastTs - this.#firstTs);
+    }
+    p = putVarint(out, p, w.bits);
+    out.set(this.#modes, p);
+    p += this.#columns;
+    if (this.#count > 0) {
+      const s = this.#ints;
+      p = putVarint(out, p, s[S_DELTA]);
+      p = putVarint(out, p, s[S_A1]);
+      p = putVarint(out, p, s[S_A2]);
+      p = putVarint(out, p, s[S_N]);
+      for (let c = 0; c < this.#columns; c++) {
+        if (this.#modes[c] === MODE_XOR) {
+          const x = this.#xor;
+          const o = X_SIZE * c;
+          const hi = x[o + X_HI];
+          const lo = x[o + X_LO];
+          out[p++] = hi >>> 24;
+          out[p++] = (hi >>> 16) & 0xff;
+          out[p++] = (hi >>> 8) & 0xff;
+          out[p++] = hi & 0xff;
+          out[p++] = lo >>> 24;
+          out[p++] = (lo >>> 16) & 0xff;
+          out[p++] = (lo >>> 8) & 0xff;
+          out[p++] = lo & 0xff;
+          out[p++] = x[o + X_LEAD];
+          out[p++] = x[o + X_TRAIL];
+        } else {
+          const o = S_SIZE * (c + 1);
+          p = putVarint(out, p, zig(s[o + S_LAST]));
+          p = putVarint(out, p, zig(s[o + S_DELTA]));
+          p = putVarint(out, p, s[o + S_A1]);
+          p = putVarint(out, p, s[o + S_A2]);
+          p = putVarint(out, p, s[o + S_N]);
+        }
+      }
+    }
+    out.set(w.buf.subarray(0, w.len), p);
+    p += w.len;
+    if (w.accBits) out[p++] = (w.acc << (8 - w.accBits)) & 0xff;
+    return out;
+  }
+
+  #headerSize(): number {
+    let n = 2 + varintSize(this.#count) + varintSize(this.#w.bits) + this.#columns;
+    if (this.#count === 0) return n;
+    const s = this.#ints;
+    n += varintSize(this.#firstTs) + varintSize(this.#lastTs - this.#firstTs);
+    n += varintSize(s[S_DELTA]) + varintSize(s[S_A1]) + varintSize(s[S_A2]) + varintSize(s[S_N]);
+    for (let c = 0; c < this.#columns; c++) {
+      if (this.#modes[c] === MODE_XOR) {
+        n += 10;
+      } else {
+        const o = S_SIZE * (c + 1);
+        n += varintSize(zig(s[o + S_LAST])) + varintSize(zig(s[o + S_DELTA]));
+        n += varintSize(s[o + S_A1]) + varintSize(s[o + S_A2]) + varintSize(s[o + S_N]);
+      }
+    }
+    return n;
+  }
+
+  /** First row: each column starts in the smallest decimal mode that takes its value, or XOR. */
+  #firstFits(c: number, v: number): boolean {
+    this.#modes[c] = this.#xorOnly ? MODE_XOR : pickMode([v]);
+    return true;
+  }
+
+  #write(ts: number, values: ArrayLike<number>): void {
+    const w = this.#w;
+    const columns = this.#columns;
+    w.ensure(11 * (columns + 1) + 8);
+    const count = this.#count;
+    const s = this.#ints;
+    if (count === 0) {
+      this.#firstTs = ts;
+      s[S_LAST] = ts;
+    } else if (count === 1) {
+      w.writeRaw(ts - s[S_LAST]);
+      s[S_DELTA] = ts - s[S_LAST];
+      s[S_LAST] = ts;
+    } else {
+      this.#writeInt(0, ts);
+    }
+    for (let c = 0; c < columns; c++) {
+      const m = this.#modes[c];
+      if (m === MODE_XOR) {
+        this.#writeXor(c, values[c]);
+      } else {
+        const n = Math.round(values[c] * SCALE[m]);
+        if (count === 0) {
+          const o = S_SIZE * (c + 1);
+          w.writeRaw(n);
+          s[o + S_LAST] = n;
+        } else {
+          this.#writeInt(S_SIZE * (c + 1), n);
+        }
+      }
+    }
     this.#lastTs = ts;
-    this.#count++;
+    this.#count = count + 1;
   }
 
-  #ensure(size: number): void {
-    if (size <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(size, this.#buf.length * 2));
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
-    this.#view = new DataView(next.buffer);
+  #writeInt(o: number, x: number): void {
+    const s = this.#ints;
+    const a1 = s[o + S_A1];
+    const a2 = s[o + S_A2];
+    const delta = x - s[o + S_LAST];
+    if (a2 <= a1) {
+      this.#w.writeRice(delta - s[o + S_DELTA], riceK(a2, s[o + S_N]));
+    } else {
+      this.#w.writeRice(delta, riceK(a1, s[o + S_N]));
+    }
+    updateInt(s, o, x);
+  }
+
+  #writeXor(c: number, v: number): void {
+    const w = this.#w;
+    const x = this.#xor;
+    const o = X_SIZE * c;
+    f64.setFloat64(0, v);
+    const hi = f64.getUint32(0);
+    const lo = f64.getUint32(4);
+    if (this.#count === 0) {
+      w.write(hi, 32);
+      w.write(lo, 32);
+      x[o + X_LEAD] = 64;
+      x[o + X_TRAIL] = 64;
+    } else {
+      const xh = (hi ^ x[o + X_HI]) >>> 0;
+      const xl = (lo ^ x[o + X_LO]) >>> 0;
+      if (xh === 0 && xl === 0) {
+        w.write(0, 1);
+      } else {
+        const lead = xh ? Math.clz32(xh) : 32 + Math.clz32(xl);
+        const trail = xl ? 31 - Math.clz32(xl & -xl) : 32 + (31 - Math.clz32(xh & -xh));
+        let pLead = x[o + X_LEAD];
+        let pTrail = x[o + X_TRAIL];
+        if (pLead + pTrail <= 64 && lead >= pLead && trail >= pTrail) {
+          w.write(2, 2);
+        } else {
+          pLead = lead;
+          pTrail = trail;
+          w.write(3, 2);
+          w.write(lead, 6);
+          w.write(63 - lead - trail, 6);
+          x[o + X_LEAD] = lead;
+          x[o + X_TRAIL] = trail;
+        }
+        writeWindow(w, xh, xl, pTrail, 64 - pLead - pTrail);
+      }
+    }
+    x[o + X_HI] = hi;
+    x[o + X_LO] = lo;
+  }
+
+  /** A value the column's decimal mode cannot take: re-encode the rows with modes that take all. */
+  #reencode(ts: number, values: ArrayLike<number>): void {
+    const columns = this.#columns;
+    const rowsTs: number[] = [];
+    const cols: number[][] = Array.from({ length: columns }, () => []);
+    if (this.#count > 0) decodeChunkInto(this.bytes(), 0, Number.MAX_SAFE_INTEGER, rowsTs, cols);
+    const modes = new Uint8Array(columns);
+    for (let c = 0; c < columns; c++) {
+      if (this.#modes[c] === MODE_XOR) {
+        modes[c] = MODE_XOR;
+        continue;
+      }
+      const all = cols[c];
+      all.push(values[c]);
+      modes[c] = pickMode(all);
+      all.pop();
+    }
+    this.#w = new BitWriter(this.#w.buf.length);
+    this.#ints.fill(0);
+    this.#xor.fill(0);
+    this.#modes = modes;
+    this.#count = 0;
+    const row = new Array<number>(columns);
+    for (let r = 0; r < rowsTs.length; r++) {
+      for (let c = 0; c < columns; c++) row[c] = cols[c][r];
+      this.#write(rowsTs[r], row);
+    }
+    this.#write(ts, values);
   }
 }
 
-/** The header of a chunk, read in O(1). @throws Error naming the chunk problem for malformed bytes */
-export function chunkInfo(bytes: Uint8Array): { columns: number; count: number; firstTs: number; lastTs: number } {
-  if (bytes.length < HEADER_BYTES) throw chunkError(`${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const format = v.getUint8(0);
-  if (format !== FORMAT_RAW) throw chunkError(`unknown format ${format}`);
-  const columns = v.getUint8(1);
-  const count = v.getUint32(2);
-  if (columns < 1) throw chunkError('0 columns');
-  if (bytes.length !== HEADER_BYTES + count * 8 * (columns + 1)) {
-    throw chunkError(`${bytes.length} bytes does not hold ${count} rows of ${columns} columns`);
+/** Writes the `len` bits of (xh, xl) >>> trail. */
+function writeWindow(w: BitWriter, xh: number, xl: number, trail: number, len: number): void {
+  let sh: number;
+  let sl: number;
+  if (trail >= 32) {
+    sh = 0;
+    sl = xh >>> (trail - 32);
+  } else if (trail === 0) {
+    sh = xh;
+    sl = xl;
+  } else {
+    sh = xh >>> trail;
+    sl = ((xl >>> trail) | (xh << (32 - trail))) >>> 0;
   }
-  const firstTs = count ? v.getFloat64(6) : NaN;
-  const lastTs = count ? v.getFloat64(14) : NaN;
-  return { columns, count, firstTs, lastTs };
+  if (len > 32) {
+    w.write(sh, len - 32);
+    w.write(sl, 32);
+  } else {
+    w.write(sl & (len === 32 ? 0xffffffff : (1 << len) - 1), len);
+  }
 }
 
 /**
+ * The header of a chunk, read in O(1) of its length.
+ * @throws Error naming the chunk problem for malformed bytes
+ */
+export function chunkInfo(bytes: Uint8Array): { columns: number; count: number; firstTs: number; lastTs: number } {
+  const h = readHeader(bytes, true);
+  return { columns: h.columns, count: h.count, firstTs: h.firstTs, lastTs: h.lastTs };
+}
+
+let scratch = new Uint8Array(1024);
+
+/**
  * Appends the rows with fromMs <= ts <= toMs to `ts` and `cols[c]` (cols.length === columns).
+ * A chunk that overlaps the range is decoded whole and checked against its header; on a malformed
+ * chunk nothing is appended.
  * @returns rows appended
  * @throws Error naming the chunk problem for malformed bytes; RangeError for cols of the wrong length
  */
 export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number, ts: number[], cols: number[][]): number {
-  const info = chunkInfo(bytes);
-  if (cols.length !== info.columns) throw new RangeError(`chunk has ${info.columns} columns, got ${cols.length} arrays`);
-  if (info.count === 0 || toMs < info.firstTs || fromMs > info.lastTs) return 0;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = HEADER_BYTES;
-  let n = 0;
-  for (let r = 0; r < info.count; r++) {
-    const t = v.getFloat64(off);
-    off += 8;
+  const h = readHeader(bytes, true);
+  const columns = h.columns;
+  if (cols.length !== columns) throw new RangeError(`chunk has ${columns} columns, got ${cols.length} arrays`);
+  if (h.count === 0 || toMs < h.firstTs || fromMs > h.lastTs || !(fromMs <= toMs)) return 0;
+  const bodyBytes = Math.ceil(h.bodyBits / 8);
+  if (scratch.length < bodyBytes + 8) scratch = new Uint8Array(Math.max(bodyBytes + 8, scratch.length * 2));
+  scratch.set(bytes.subarray(h.bodyStart, h.bodyStart + bodyBytes));
+  scratch.fill(0, bodyBytes, bodyBytes + 8);
+  const r = new BitReader(scratch);
+  const before = ts.length;
+  try {
+    if (columns === 1 && h.modes[0] !== MODE_XOR && h.count > 2) decodeOneScaled(h, r, fromMs, toMs, ts, cols[0]);
+    else decodeBody(h, r, fromMs, toMs, ts, cols);
+  } catch (err) {
+    ts.length = before;
+    for (const col of cols) col.length = before;
+    throw err;
+  }
+  return ts.length - before;
+}
+
+function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: number[], cols: number[][]): void {
+  const { columns, count, modes, bodyBits } = h;
+  const s = new Float64Array(S_SIZE * (columns + 1));
+  const x = new Float64Array(X_SIZE * columns);
+  const row = new Float64Array(columns);
+  let prevT = -1;
+  for (let i = 0; i < count; i++) {
+    let t: number;
+    if (i === 0) {
+      t = h.firstTs;
+      s[S_LAST] = t;
+    } else if (i === 1) {
+      const d = r.readRaw();
+      t = s[S_LAST] + d;
+      s[S_DELTA] = d;
+      s[S_LAST] = t;
+    } else {
+      t = readInt(r, s, 0);
+    }
+    if (!(t > prevT) || !Number.isSafeInteger(t)) throw chunkError(`row ${i} has ts ${t}, not increasing`);
+    prevT = t;
+    for (let c = 0; c < columns; c++) {
+      const m = modes[c];
+      if (m === MODE_XOR) {
+        row[c] = readXor(r, x, c, i === 0);
+      } else {
+        const o = S_SIZE * (c + 1);
+        let n: number;
+        if (i === 0) {
+          n = r.readRaw();
+          s[o + S_LAST] = n;
+        } else {
+          n = readInt(r, s, o);
+        }
+        if (Math.abs(n) > MAX_DECIMAL_INT) throw chunkError(`row ${i} column ${c} decimal out of range`);
+        row[c] = n / SCALE[m];
+      }
+    }
+    if (r.pos > bodyBits) throw chunkError(`truncated body at row ${i} of ${count}`);
     if (t >= fromMs && t <= toMs) {
       ts.push(t);
-      for (let c = 0; c < info.columns; c++) cols[c].push(v.getFloat64(off + 8 * c));
-      n++;
+      for (let c = 0; c < columns; c++) cols[c].push(row[c]);
     }
-    off += 8 * info.columns;
   }
-  return n;
+  if (r.pos !== bodyBits) throw chunkError(`body has ${bodyBits} bits but its ${count} rows use ${r.pos}`);
+  if (s[S_LAST] !== h.lastTs) throw chunkError(`last row's ts ${s[S_LAST]} is not the header's lastTs ${h.lastTs}`);
+  const hs = h.ints;
+  for (let c = -1; c < columns; c++) {
+    if (c >= 0 && modes[c] === MODE_XOR) {
+      for (let k = 0; k < X_SIZE; k++) {
+        if (x[X_SIZE * c + k] !== h.xor[X_SIZE * c + k]) throw chunkError(`column ${c}'s decoded state differs from its header`);
+      }
+    } else {
+      const o = S_SIZE * (c + 1);
+      for (let k = 0; k < S_SIZE; k++) {
+        if (c >= 0 || k !== S_LAST) {
+          if (s[o + k] !== hs[o + k]) throw chunkError(`${c < 0 ? 'ts' : `column ${c}`}'s decoded state differs from its header`);
+        }
+      }
+    }
+  }
+}
+
+function readInt(r: BitReader, s: Float64Array, o: number): number {
+  const a1 = s[o + S_A1];
+  const a2 = s[o + S_A2];
+  let delta: number;
+  if (a2 <= a1) {
+    delta = r.readRice(riceK(a2, s[o + S_N])) + s[o + S_DELTA];
+  } else {
+    delta = r.readRice(riceK(a1, s[o + S_N]));
+  }
+  const x = s[o + S_LAST] + delta;
+  updateInt(s, o, x);
+  return x;
+}
+
+function readXor(r: BitReader, x: Float64Array, c: number, first: boolean): number {
+  const o = X_SIZE * c;
+  let hi: number;
+  let lo: number;
+  if (first) {
+    hi = r.read(32);
+    lo = r.read(32);
+    x[o + X_LEAD] = 64;
+    x[o + X_TRAIL] = 64;
+  } else if (r.read(1) === 0) {
+    hi = x[o + X_HI];
+    lo = x[o + X_LO];
+  } else {
+    let lead: number;
+    let trail: number;
+    if (r.read(1) === 0) {
+      lead = x[o + X_LEAD];
+      trail = x[o + X_TRAIL];
+      if (lead + trail >= 64) throw chunkError(`column ${c} reuses an XOR window it does not have`);
+    } else {
+      lead = r.read(6);
+      const len = r.read(6) + 1;
+      trail = 64 - lead - len;
+      if (trail < 0) throw chunkError(`column ${c} has an XOR window past 64 bits`);
+      x[o + X_LEAD] = lead;
+      x[o + X_TRAIL] = trail;
+    }
+    const len = 64 - lead - trail;
+    let bh = 0;
+    let bl: number;
+    if (len > 32) {
+      bh = r.read(len - 32);
+      bl = r.read(32);
+    } else {
+      bl = r.read(len);
+    }
+    let xh: number;
+    let xl: number;
+    if (trail >= 32) {
+      xh = (bl << (trail - 32)) >>> 0;
+      xl = 0;
+    } else if (trail === 0) {
+      xh = bh;
+      xl = bl;
+    } else {
+      xh = ((bh << trail) | (bl >>> (32 - trail))) >>> 0;
+      xl = (bl << trail) >>> 0;
+    }
+    if (xh === 0 && xl === 0) throw chunkError(`column ${c} has an empty XOR change`);
+    hi = (x[o + X_HI] ^ xh) >>> 0;
+    lo = (x[o + X_LO] ^ xl) >>> 0;
+  }
+  x[o + X_HI] = hi;
+  x[o + X_LO] = lo;
+  f64.setUint32(0, hi);
+  f64.setUint32(4, lo);
+  const v = f64.getFloat64(0);
+  if (!Number.isFinite(v)) throw chunkError(`column ${c} decodes to ${v}`);
+  return v;
+}
+
+/** Bit position after the last `riceAt`. */
+let ricePos = 0;
+
+/** Reads a Rice-coded residual at bit `pos` of `r.b`; the position after it is left in `ricePos`. */
+function riceAt(r: BitReader, pos: number, k: number): number {
+  const b = r.b;
+  const i = pos >>> 3;
+  const sh = pos & 7;
+  let w = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+  if (sh !== 0) w = ((w << sh) | (b[i + 4] >>> (8 - sh))) >>> 0;
+  const ones = Math.clz32(~w);
+  if (ones < ESC_Q && ones + 1 + k <= 32 && k <= 24) {
+    ricePos = pos + ones + 1 + k;
+    const z = k === 0 ? ones : (ones << k) | ((w << (ones + 1)) >>> (32 - k));
+    return z & 1 ? -((z + 1) / 2) : z / 2;
+  }
+  r.pos = pos;
+  const v = r.readRice(k);
+  ricePos = r.pos;
+  return v;
+}
+
+/** decodeBody for the common chunk (one decimal column, 3+ rows) with its state in locals: ~2x faster. */
+function decodeOneScaled(h: Header, r: BitReader, fromMs: number, toMs: number, ts: number[], col: number[]): void {
+  const { count, bodyBits } = h;
+  const scale = SCALE[h.modes[0]];
+  let t = h.firstTs;
+  let n = r.readRaw();
+  if (t >= fromMs && t <= toMs) {
+    ts.push(t);
+    col.push(n / scale);
+  }
+  let tD = r.readRaw();
+  if (tD <= 0) throw chunkError(`row 1 has ts delta ${tD}, not increasing`);
+  t += tD;
+  let vD = riceAt(r, r.pos, 0);
+  r.pos = ricePos;
+  n += vD;
+  if (t >= fromMs && t <= toMs) {
+    ts.push(t);
+    col.push(n / scale);
+  }
+  let tA1 = 0;
+  let tA2 = 0;
+  let vA1 = Math.min(Math.abs(vD), A_CAP);
+  let vA2 = vA1;
+  let tN = 0;
+  let vN = 1;
+  let pos = r.pos;
+  for (let i = 2; i < count; i++) {
+    let d: number;
+    if (tA2 <= tA1) d = riceAt(r, pos, riceK(tA2, tN)) + tD;
+    else d = riceAt(r, pos, riceK(tA1, tN));
+    pos = ricePos;
+    let v: number;
+    if (vA2 <= vA1) v = riceAt(r, pos, riceK(vA2, vN)) + vD;
+    else v = riceAt(r, pos, riceK(vA1, vN));
+    pos = ricePos;
+    if (pos > bodyBits) throw chunkError(`truncated body at row ${i} of ${count}`);
+    if (!(d > 0)) throw chunkError(`row ${i} has ts delta ${d}, not increasing`);
+    tA1 += Math.min(d, A_CAP);
+    tA2 += Math.min(Math.abs(d - tD), A_CAP);
+    vA1 += Math.min(Math.abs(v), A_CAP);
+    vA2 += Math.min(Math.abs(v - vD), A_CAP);
+    if (++tN >= N_RESET) {
+      tA1 = Math.floor(tA1 / 2);
+      tA2 = Math.floor(tA2 / 2);
+      tN = N_RESET / 2;
+    }
+    if (++vN >= N_RESET) {
+      vA1 = Math.floor(vA1 / 2);
+      vA2 = Math.floor(vA2 / 2);
+      vN = N_RESET / 2;
+    }
+    t += d;
+    tD = d;
+    n += v;
+    vD = v;
+    if (t >= fromMs && t <= toMs) {
+      ts.push(t);
+      col.push(n / scale);
+    }
+  }
+  if (pos !== bodyBits) throw chunkError(`body has ${bodyBits} bits but its ${count} rows use ${pos}`);
+  if (t !== h.lastTs || !Number.isSafeInteger(t)) throw chunkError(`last row's ts ${t} is not the header's lastTs ${h.lastTs}`);
+  if (Math.abs(n) > MAX_DECIMAL_INT) throw chunkError('decimal out of range');
+  const s = h.ints;
+  if (s[S_DELTA] !== tD || s[S_A1] !== tA1 || s[S_A2] !== tA2 || s[S_N] !== tN) throw chunkError("ts stream's decoded state differs from its header");
+  const o = S_SIZE;
+  if (s[o + S_LAST] !== n || s[o + S_DELTA] !== vD || s[o + S_A1] !== vA1 || s[o + S_A2] !== vA2 || s[o + S_N] !== vN) {
+    throw chunkError("column 0's decoded state differs from its header");
+  }
 }

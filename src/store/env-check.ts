@@ -50,7 +50,7 @@ const CHECK_ATTEMPTS = 3;
 const NO_PAGE = 0xffff_ffff_ffff_ffffn;
 
 /** Named databases a metric store has (see `lmdb-store.ts`); `rec:<name>` collections come on top. */
-export const STORE_DB_NAMES: readonly string[] = ['series', 'series_key', 'meta', 'current', 'points', 'rollup_1m'];
+export const STORE_DB_NAMES: readonly string[] = ['series', 'series_key', 'meta', 'current', 'points', 'rollup_1m', 'history', 'rollup'];
 
 /** What `on_corrupt` does with a damaged env at open: refuse (`fail`) or move it aside and start a new one. */
 export type OnCorrupt = 'fail' | 'move_aside';

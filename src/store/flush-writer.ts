@@ -10,39 +10,29 @@
  * transfers three or four `ArrayBuffer`s (no copy); this thread runs the one `batch` and waits for
  * the commit to be durable.
  *
- * **Protocol.** `{ type: 'write', seq, currentIds, currentEnds, currentBytes, records, inOrder }`
- * writes current value `i` (`currentBytes` from `currentEnds[i-1]` to `currentEnds[i]`, msgpack,
- * stored as is) under `currentIds[i]`, and point record `j` (`records`, {@link RECORD_BYTES} each:
- * key, then value) into `points`, in one transaction; `{ type: 'close', seq }` closes the env.
- * Each is answered `{ seq }` once done (a write: committed and flushed to disk) or
- * `{ seq, error }`. Requests are handled in order.
+ * **Protocol.** `{ type: 'write', seq, ...EncodedFlush }` applies one encoded flush
+ * (`flush-apply.ts`: current values, history chunks removed and put) in one transaction;
+ * `{ type: 'close', seq }` closes the env. Each is answered `{ seq }` once done (a write: committed
+ * and flushed to disk) or `{ seq, error }`. Requests are handled in order.
  *
  * **Lifecycle.** The thread starts with the first write and opens the env itself (lmdb-js shares
  * one LMDB env between the threads of a process). It does not keep the process alive while idle.
  * If it dies, the writes in flight fail and the next write starts a new thread.
  *
- * The thread's code is the string {@link WRITER_SOURCE}, run with `eval: true`: it then loads from
- * both the compiled package and the TypeScript sources under vitest, and shares nothing with this
- * module but the env options it is given.
+ * **One writer, typechecked.** The thread runs {@link writerThread} and {@link applyFlush} (the
+ * function the main thread calls for small flushes) from their source text with `eval: true`.
+ * Both stand alone, so the same text runs from the compiled package and from the TypeScript
+ * sources under vitest (Node 20 cannot load a `.ts` worker file). The alternatives cost more: a
+ * worker file next to the compiled module needs a loader hook under vitest (and tests then run
+ * another code path than the package), and a separately built worker bundle needs a build step
+ * before every test run.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
-import { KEY_BYTES, RECORD_BYTES } from './point-codec.js';
+import { applyFlush, type EncodedFlush, type FlushTarget } from './flush-apply.js';
 
-/** One flush in the form the writer thread takes. Every buffer is transferred (unusable afterwards). */
-export interface EncodedFlush {
-  /** Series id of each current value. */
-  currentIds: Uint32Array;
-  /** End offset in `currentBytes` of each current value (the start is the previous end, or 0). */
-  currentEnds: Uint32Array;
-  /** The msgpack-encoded current values, back to back. */
-  currentBytes: Uint8Array;
-  /** Point records: 12-byte key, then 8-byte value (`point-codec.ts`). */
-  records: Uint8Array;
-  /** Whether `records` are already in key order; if not, the thread sorts them before writing. */
-  inOrder: boolean;
-}
+export type { EncodedFlush } from './flush-apply.js';
 
 type WriterRequest = ({ type: 'write' } & EncodedFlush) | { type: 'close' };
 interface WriterReply {
@@ -50,102 +40,95 @@ interface WriterReply {
   error?: string;
 }
 
+/** What the writer thread is started with (`workerData`). */
+interface WriterData {
+  /** The `lmdb` package entry, resolved by the main thread. */
+  lmdb: string;
+  dataDir: string;
+  envOptions: Record<string, unknown>;
+}
+
+/** The slice of lmdb-js the thread uses. */
+interface ThreadEnv {
+  openDB(name: string, options: Record<string, unknown>): FlushTarget['current'] & FlushTarget['history'];
+  on(event: 'aftercommit', listener: (info: { next?: ThreadResolution; last?: ThreadResolution }) => void): void;
+  batch(write: () => void): Promise<unknown>;
+  readonly flushed: Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface ThreadResolution {
+  next: ThreadResolution | null;
+  uint32: Uint32Array | null;
+  flagPosition: number;
+  meta: { resolve?: (value: unknown) => void; reject?: (err: unknown) => void; guarded?: true } | null;
+}
+
 /**
- * Runs in the writer thread (CommonJS, `workerData`: `lmdb` entry path, `dataDir`, `envOptions`).
- * Points are inserted in key order: that halves the file size against random order (see
- * `lmdb-store.ts`), so records not in order are sorted by index here, off the main thread; equal
- * keys keep their flush order, so the later one is written last and wins.
+ * The writer thread's main (CommonJS). Like {@link applyFlush}, it runs from its source text, so
+ * it stands alone: everything comes in through `load` (the thread's `require`) and `apply`.
+ * It carries its own copy of commit-guard.ts's guard (see there why): a failed commit resolves
+ * every write promise of the env with a marker instead of rejecting, and the write then fails.
  */
-const WRITER_SOURCE = `'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const { open } = require(workerData.lmdb);
-const KEY_BYTES = ${KEY_BYTES};
-const RECORD_BYTES = ${RECORD_BYTES};
-const env = open({ path: workerData.dataDir, ...workerData.envOptions });
-const current = env.openDB('current', { keyEncoding: 'uint32', encoding: 'binary' });
-const points = env.openDB('points', { keyEncoding: 'binary', encoding: 'binary' });
-
-// The commit guard of commit-guard.ts, for this thread's env (see there why): a failed commit
-// resolves every write promise with a marker instead of rejecting, and commitError is held.
-const FAILED = Symbol('commit failed');
-let lastFailed = false;
-const TXN_FAILED = 0x40000000;
-env.on('aftercommit', ({ next, last }) => {
-  lastFailed = Boolean(last && last.uint32 && last.uint32[last.flagPosition] & TXN_FAILED);
-  if (!lastFailed || next === undefined) return;
-  let resolution = next;
-  do {
-    const meta = resolution.meta;
-    if (meta && meta.reject && meta.resolve && !meta.guarded) {
-      const resolve = meta.resolve;
-      meta.guarded = true;
-      meta.reject = (err) => {
-        const failed = { [FAILED]: true, cause: err };
-        if (err && err.commitError) err.commitError.then(undefined, (cause) => { failed.cause = cause; });
-        resolve(failed);
-      };
+function writerThread(load: (id: string) => unknown, apply: typeof applyFlush): void {
+  const threads = load('node:worker_threads') as typeof import('node:worker_threads');
+  const port = threads.parentPort!;
+  const data = threads.workerData as WriterData;
+  const lmdb = load(data.lmdb) as { open(options: Record<string, unknown>): ThreadEnv };
+  const env = lmdb.open({ path: data.dataDir, ...data.envOptions });
+  const target = {
+    current: env.openDB('current', { keyEncoding: 'uint32', encoding: 'binary' }),
+    history: env.openDB('history', { keyEncoding: 'binary', encoding: 'binary' }),
+  };
+  const failedMark = Symbol('commit failed');
+  const txnFailed = 0x4000_0000; // lmdb-js write.js TXN_FAILED
+  let lastFailed = false;
+  env.on('aftercommit', ({ next, last }) => {
+    lastFailed = last?.uint32 != null && (last.uint32[last.flagPosition]! & txnFailed) !== 0;
+    if (!lastFailed || next === undefined) return;
+    let resolution: ThreadResolution | null = next;
+    do {
+      const meta = resolution.meta;
+      if (meta?.reject !== undefined && meta.resolve !== undefined && meta.guarded === undefined) {
+        const resolve = meta.resolve;
+        meta.guarded = true;
+        meta.reject = (err: unknown) => {
+          const failed = { [failedMark]: true, cause: err };
+          const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+          commitError?.then(undefined, (cause: unknown) => (failed.cause = cause));
+          resolve(failed);
+        };
+      }
+      resolution = resolution.next;
+    } while (resolution !== null && resolution !== last);
+  });
+  const check = async (value: unknown): Promise<void> => {
+    if (value !== null && typeof value === 'object' && failedMark in value) {
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // commitError settles by then, if it does
+      throw (value as unknown as { cause: unknown }).cause;
     }
-    resolution = resolution.next;
-  } while (resolution && resolution !== last);
-});
-
-async function check(value) {
-  if (value && value[FAILED]) {
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // commitError settles by then, if it does
-    throw value.cause;
-  }
-  return value;
-}
-
-function keyOrder(records, count) {
-  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
-  const order = Array.from({ length: count }, (_, i) => i);
-  return order.sort((a, b) => {
-    const idA = view.getUint32(a * RECORD_BYTES);
-    const idB = view.getUint32(b * RECORD_BYTES);
-    if (idA !== idB) return idA - idB;
-    for (let i = 4; i < KEY_BYTES; i++) {
-      const diff = records[a * RECORD_BYTES + i] - records[b * RECORD_BYTES + i];
-      if (diff !== 0) return diff;
-    }
-    return a - b;
+  };
+  const write = async (flush: EncodedFlush): Promise<void> => {
+    await check(await env.batch(() => apply(target, flush)));
+    await check(await env.flushed);
+  };
+  // After a failed commit lmdb-js never settles its flush promise and env.close() waits for it; an
+  // empty batch commits without writing, even on a full disk (see MetricStore's #settleFailedCommit).
+  const close = async (): Promise<void> => {
+    if (lastFailed) await check(await env.batch(() => undefined)).catch(() => undefined);
+    await env.close();
+  };
+  port.on('message', (request: WriterRequest & { seq: number }) => {
+    const done = request.type === 'write' ? write(request) : close();
+    done.then(
+      () => port.postMessage({ seq: request.seq }),
+      (err: unknown) => port.postMessage({ seq: request.seq, error: String((err as Error | null)?.message ?? err) }),
+    );
   });
 }
 
-async function write({ currentIds, currentEnds, currentBytes, records, inOrder }) {
-  const count = records.length / RECORD_BYTES;
-  const order = inOrder ? undefined : keyOrder(records, count);
-  const written = env.batch(() => {
-    let start = 0;
-    for (let i = 0; i < currentIds.length; i++) {
-      current.put(currentIds[i], currentBytes.subarray(start, currentEnds[i]));
-      start = currentEnds[i];
-    }
-    for (let i = 0; i < count; i++) {
-      const at = (order === undefined ? i : order[i]) * RECORD_BYTES;
-      points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
-    }
-  });
-  await check(await written);
-  await check(await env.flushed);
-}
-
-// After a failed commit lmdb-js never settles its flush promise and env.close() waits for it; an
-// empty batch commits without writing, even on a full disk, and settles a newer one (see
-// MetricStore's #settleFailedCommit).
-async function close() {
-  if (lastFailed) await check(await env.batch(() => undefined)).catch(() => undefined);
-  await env.close();
-}
-
-parentPort.on('message', (request) => {
-  const done = request.type === 'write' ? write(request) : close();
-  done.then(
-    () => parentPort.postMessage({ seq: request.seq }),
-    (err) => parentPort.postMessage({ seq: request.seq, error: String((err && err.message) || err) }),
-  );
-});
-`;
+/** The thread's program: the two functions above, from their own text. */
+const WRITER_SOURCE = `'use strict';\nconst applyFlush = (${applyFlush.toString()});\n(${writerThread.toString()})(require, applyFlush);\n`;
 
 let lmdbEntry: string | undefined;
 
@@ -176,7 +159,8 @@ export class FlushWriter {
    * @throws {Error} (rejects) the thread's own error if it cannot start (e.g. the env does not open)
    */
   write(flush: EncodedFlush): Promise<void> {
-    const transfer = [flush.currentIds.buffer, flush.currentEnds.buffer, flush.currentBytes.buffer, flush.records.buffer] as ArrayBuffer[];
+    const buffers = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.removeKeys, flush.putKeys, flush.putEnds, flush.putBytes].map((a) => a.buffer as ArrayBuffer);
+    const transfer = [...new Set(buffers)];
     return this.#request({ type: 'write', ...flush }, transfer);
   }
 

@@ -64,45 +64,24 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
-import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
-import { prepareLockFile } from './lock-file.js';
-import { downsample } from './downsample.js';
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
-import { type EncodedFlush, FlushWriter } from './flush-writer.js';
+import { applyFlush, type EncodedFlush, type FlushTarget } from './flush-apply.js';
+import { encodeFlush, HeadIndex } from './flush-encode.js';
+import { FlushWriter } from './flush-writer.js';
+import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
+import { applyEdit } from './history-chunks.js';
+import { prepareLockFile } from './lock-file.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
-import { float64ValueEncoder, KEY_BYTES, RECORD_BYTES, type SeriesTimeKey, seriesTimeKeyEncoder, writePointRecord } from './point-codec.js';
-import { addPoint, bucketStart, isRollupCell, mergeCells, ROLLUP_BUCKET_MS, type RollupCell, toRollup } from './rollup.js';
+import { toRollup } from './rollup.js';
 import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
-import { entryCount, envStats } from './store-stats.js';
-import { DAMAGE_ERRORS, LAYOUT_VERSION, type Databases, EnvDamage, ENV_OPTIONS, ForeignEnvError, forgetDatabases, openDatabases, type ValueEncoder, writeLayout, writersInProcess } from './store-env.js';
+import { DAMAGE_ERRORS, type Databases, EnvDamage, ENV_OPTIONS, ForeignEnvError, forgetDatabases, LAYOUT_VERSION, openDatabases, type ValueEncoder, writeLayout, writersInProcess } from './store-env.js';
+import { pruneChunks } from './store-prune.js';
+import { latest, latestAt, queryRange, rollupCells } from './store-queries.js';
+import { envStats, rowCount } from './store-stats.js';
 import { WriterLock } from './writer-lock.js';
-import type {
-  FlushBatch,
-  FlushResult,
-  PointRecord,
-  PruneResult,
-  RangePoint,
-  Rollup,
-  SeriesDef,
-  SeriesInput,
-  SeriesType,
-  StoreOptions,
-  StoreStats,
-  WriteStatus,
-} from './types.js';
+import type { FlushBatch, FlushResult, PointRecord, PruneResult, RangePoint, Rollup, SeriesDef, SeriesInput, StoreOptions, StoreStats, WriteStatus } from './types.js';
 
-/**
- * Raw points (or rollups) handled per prune transaction. Reading, folding and queueing 1,000
- * entries costs about 1 ms of main thread on the 2-vCPU test machine.
- */
-export const PRUNE_CHUNK = 1000;
-
-/** Current values encoded between two yields to the event loop in `flush`. */
-const ENCODE_CHUNK = 1000;
-/** Points validated and encoded between two yields in `flush` (10,000: ~1 ms). */
-const POINT_CHUNK = 10_000;
-/** A prune step stops gathering after this long (probing many series with nothing old), then commits or yields. */
-const PRUNE_SLICE_MS = 4;
+export { PRUNE_CHUNK } from './store-prune.js';
 
 /**
  * Generous sizes for the headroom of a write (`headroom.ts`): a series definition (help and unit
@@ -147,8 +126,12 @@ export class MetricStore {
   #flushing: Promise<unknown> = Promise.resolve();
   /** Writer only: the thread that commits large flushes. */
   readonly #writer: FlushWriter | undefined;
-  /** Writer only: `current` and `points` taking pre-encoded bytes, for small flushes written here. */
-  readonly #raw: { current: Database<Uint8Array, number>; points: Database<Uint8Array, Uint8Array> } | undefined;
+  /** Writer only: `current` and `history` taking pre-encoded bytes, for small flushes written here. */
+  readonly #raw: FlushTarget | undefined;
+  /** Writer only: where each series' head chunk starts (8 bytes per series). */
+  readonly #heads = new HeadIndex();
+  /** Settles when the last queued history write (flush, prune step) has; see `#withHistory`. */
+  #historyTurn: Promise<void> = Promise.resolve();
   /** Settles once the series definitions queued so far have committed (never rejects). */
   #definitions: Promise<void> = Promise.resolve();
   /** The first failure of a write nobody awaited (a series definition) since the last flush began; fails that flush. */
@@ -189,7 +172,7 @@ export class MetricStore {
       ? undefined
       : {
           current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
-          points: env.openDB<Uint8Array, Uint8Array>('points', { keyEncoding: 'binary', encoding: 'binary' }),
+          history: env.openDB<Uint8Array, Uint8Array>('history', { keyEncoding: 'binary', encoding: 'binary' }),
         };
     if (!this.readOnly) {
       try {
@@ -462,109 +445,72 @@ export class MetricStore {
       await yieldToLoop();
       blockStart = performance.now();
     };
+    // The heads are read, appended to and written back as one step: no prune step may move them in between.
+    return this.#withHistory(async () => {
+      blockStart = performance.now();
+      const { flush: encoded, bytes, puts, heads } = await encodeFlush(
+        {
+          isDefined: (id): id is number => this.#isDefined(id),
+          idRange: () => this.#idRange(),
+          lastId: this.#lastId,
+          encodeCurrent: this.#encodeCurrent,
+          history: this.#db.history,
+          heads: this.#heads,
+          yieldNow,
+          blockStart: () => blockStart,
+        },
+        current,
+        points,
+      );
+      endBlock();
 
-    // Encoding 10k histogram states took ~24 ms in one block; yield so no block exceeds a few ms.
-    const currentIds = new Uint32Array(current.length);
-    const currentEnds = new Uint32Array(current.length);
-    let currentBytes = new Uint8Array(Math.max(1024, current.length * 16));
-    let used = 0;
-    for (let i = 0; i < current.length; i++) {
-      if (i > 0 && i % ENCODE_CHUNK === 0) await yieldNow();
-      const entry: unknown = current[i];
-      if (!Array.isArray(entry) || entry.length !== 2) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] must be an [id, snapshot] pair, got ${describeValue(entry)}`);
-      }
-      const id: unknown = entry[0];
-      if (!this.#isDefined(id)) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] has unknown series id ${describeValue(id)} (${this.#idRange()})`);
-      }
-      let encoded: Uint8Array;
+      // A point must never commit before its series definition (after a crash, its id would be reused).
+      this.#rewriteDefinitions();
+      await this.#definitions;
+      this.#assertNoBackgroundError();
+      blockStart = performance.now();
+      let commit: Promise<void>;
       try {
-        encoded = this.#encodeCurrent(entry[1]);
+        this.#headroom!.ensure('flush', headroomFor(puts, bytes));
       } catch (err) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: the current value of series ${id} cannot be encoded (${toError(err).message}); snapshots must be msgpack/JSON-able`,
-          { cause: err },
-        );
+        const error = err as MonitorError;
+        this.#noteFailure(error);
+        throw error;
       }
-      if (used + encoded.length > currentBytes.length) {
-        const grown = new Uint8Array(Math.max(currentBytes.length * 2, used + encoded.length));
-        grown.set(currentBytes.subarray(0, used));
-        currentBytes = grown;
+      try {
+        commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
+      } catch (err) {
+        throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
       }
-      currentBytes.set(encoded, used);
-      used += encoded.length;
-      currentIds[i] = id;
-      currentEnds[i] = used;
-    }
+      endBlock();
+      try {
+        await commit;
+      } catch (err) {
+        const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
+        this.#noteFailure(error);
+        throw error;
+      } finally {
+        // The commit may have come from another thread: move this thread's reads to the snapshot that has it.
+        this.#env.resetReadTxn();
+      }
+      this.#heads.update(heads);
+      this.#writeFailure = undefined;
+      return { points: points.length, current: current.length, syncMs, longestBlockMs };
+    });
+  }
 
-    // Points go straight into the 20-byte records the writer thread slices its keys and values from.
-    const records = new Uint8Array(points.length * RECORD_BYTES);
-    const view = new DataView(records.buffer);
-    let inOrder = true;
-    let prevId = -1;
-    let prevTs = -1;
-    for (let i = 0; i < points.length; i++) {
-      if (i > 0 && i % POINT_CHUNK === 0) await yieldNow();
-      const p: unknown = points[i];
-      if (p === null || typeof p !== 'object') {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] must be { id, ts, value }, got ${describeValue(p)}`);
-      }
-      const { id, ts, value } = p as Record<string, unknown>;
-      if (!this.#isDefined(id)) {
-        throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] has unknown series id ${describeValue(id)} (${this.#idRange()})`);
-      }
-      if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: batch.points[${i}] (series ${id}) has invalid ts ${describeValue(ts)} (expected a non-negative integer timestamp in ms)`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new MonitorError(
-          ErrorCode.InvalidRecord,
-          `flush: batch.points[${i}] (series ${id}) has invalid value ${describeValue(value)} (expected a finite number)`,
-        );
-      }
-      writePointRecord(records, view, i * RECORD_BYTES, id, ts, value);
-      if (id < prevId || (id === prevId && ts <= prevTs)) inOrder = false;
-      prevId = id;
-      prevTs = ts;
-    }
-    endBlock();
-
-    // A point must never commit before its series definition (after a crash, its id would be reused).
-    this.#rewriteDefinitions();
-    await this.#definitions;
-    this.#assertNoBackgroundError();
-    blockStart = performance.now();
-    let commit: Promise<void>;
-    const encoded = { currentIds, currentEnds, currentBytes: currentBytes.subarray(0, used), records, inOrder };
-    try {
-      this.#headroom!.ensure('flush', headroomFor(current.length + points.length, used + records.length));
-    } catch (err) {
-      const error = err as MonitorError;
-      this.#noteFailure(error);
-      throw error;
-    }
-    try {
-      commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
-    } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
-    }
-    endBlock();
-    try {
-      await commit;
-    } catch (err) {
-      const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
-      this.#noteFailure(error);
-      throw error;
-    }
-    this.#writeFailure = undefined;
-    // The commit came from another thread: move this thread's reads to the snapshot that has it.
-    this.#env.resetReadTxn();
-    return { points: points.length, current: current.length, syncMs, longestBlockMs };
+  /**
+   * Runs `work` once every history write queued before it (flush, prune step) has settled; the
+   * next waits for it. Flushes and prune steps read chunks and write them back: they must not
+   * interleave.
+   */
+  #withHistory<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#historyTurn.then(work);
+    this.#historyTurn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**
@@ -574,20 +520,9 @@ export class MetricStore {
    * flush of every store (a Worker, lmdb-js loaded again, the env opened), which made each
    * start/stop of a small tree wait for it (test/faults/hygiene-cycles.test.ts).
    */
-  async #writeHere({ currentIds, currentEnds, currentBytes, records }: EncodedFlush): Promise<void> {
+  async #writeHere(encoded: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
-    const write = this.#env.batch(() => {
-      let start = 0;
-      for (let i = 0; i < currentIds.length; i++) {
-        void raw.current.put(currentIds[i]!, currentBytes.subarray(start, currentEnds[i]));
-        start = currentEnds[i]!;
-      }
-      // Key order only matters for the file size of large batches; equal keys keep flush order, so the later one wins.
-      for (let at = 0; at < records.length; at += RECORD_BYTES) {
-        void raw.points.put(records.subarray(at, at + KEY_BYTES), records.subarray(at + KEY_BYTES, at + RECORD_BYTES));
-      }
-    });
-    await committed(write, 'flush');
+    await committed(this.#env.batch(() => applyFlush(raw, encoded)), 'flush');
     await committed(this.#env.flushed, 'flush');
   }
 
@@ -636,16 +571,7 @@ export class MetricStore {
       if (typeof maxPoints !== 'number' || !Number.isSafeInteger(maxPoints) || maxPoints < 1) {
         throw new MonitorError(ErrorCode.InvalidQuery, `queryRange: invalid maxPoints ${describeValue(maxPoints)} (expected an integer >= 1)`);
       }
-      const ts: number[] = [];
-      const values: number[] = [];
-      for (const { key, value } of this.#db.points.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
-        ts.push(key[1]);
-        values.push(value);
-      }
-      const rollups = this.#rollupCells(id, fromMs, toMs);
-      if (rollups.length === 0) return downsample(ts, values, undefined, fromMs, toMs, maxPoints);
-      const merged = mergeRawAndRollups(ts, values, rollups);
-      return downsample(merged.ts, merged.values, merged.weights, fromMs, toMs, maxPoints);
+      return this.#decoding(id, () => queryRange(this.#db, id, fromMs, toMs, maxPoints));
     });
   }
 
@@ -660,7 +586,7 @@ export class MetricStore {
   rollups(id: number, fromMs: number, toMs: number): Rollup[] {
     return this.#read('rollups', () => {
       this.#checkRange('rollups', id, fromMs, toMs);
-      return this.#rollupCells(id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell));
+      return this.#decoding(id, () => rollupCells(this.#db, id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell)));
     });
   }
 
@@ -675,14 +601,7 @@ export class MetricStore {
   latest(id: number): RangePoint | undefined {
     return this.#read('latest', () => {
       this.#checkId('latest', id);
-      let best: RangePoint | undefined;
-      for (const { key, value } of this.#db.points.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
-        best = [key[1], value];
-      }
-      for (const { value } of this.#db.rollups.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
-        if (isRollupCell(value) && (best === undefined || value[5] > best[0])) best = [value[5], value[4]];
-      }
-      return best;
+      return this.#decoding(id, () => latest(this.#db, id));
     });
   }
 
@@ -698,19 +617,7 @@ export class MetricStore {
   latestAt(id: number, atMs: number): RangePoint | undefined {
     return this.#read('latestAt', () => {
       this.#checkRange('latestAt', id, atMs, atMs);
-      // Point timestamps are integers: atMs + 0.5 sorts after every key at atMs and before atMs + 1.
-      const start = [id, atMs + 0.5] as SeriesTimeKey;
-      const end = [id] as unknown as SeriesTimeKey;
-      let best: RangePoint | undefined;
-      for (const { key, value } of this.#db.points.getRange({ start, end, reverse: true, limit: 1 })) best = [key[1], value];
-      // A rollup bucket starting before atMs may end after it: its last point is then too new.
-      for (const { value } of this.#db.rollups.getRange({ start, end, reverse: true, limit: 2 })) {
-        if (isRollupCell(value) && value[5] <= atMs) {
-          if (best === undefined || value[5] > best[0]) best = [value[5], value[4]];
-          break;
-        }
-      }
-      return best;
+      return this.#decoding(id, () => latestAt(this.#db, id, atMs));
     });
   }
 
@@ -723,7 +630,7 @@ export class MetricStore {
   stats(): StoreStats {
     return this.#read('stats', () => {
       const series = this.readOnly ? this.#db.series.getCount() : this.#defs.size;
-      return envStats(this.#env, this.dataDir, LAYOUT_VERSION, { series, points: entryCount(this.#db.points), rollupCells: entryCount(this.#db.rollups) });
+      return envStats(this.#env, this.dataDir, LAYOUT_VERSION, { series, points: rowCount(this.#db.history), rollupCells: rowCount(this.#db.rollup) });
     });
   }
 
@@ -824,106 +731,48 @@ export class MetricStore {
     }
   }
 
-  async #pruneNow(nowMs: number): Promise<PruneResult> {
-    const result: PruneResult = { deletedRaw: 0, rolledUp: 0, deletedRollups: 0 };
-    const { points, rollups } = this.#db;
-    const rawCutoff = bucketStart(nowMs - this.retentionMs);
-    const rollupCutoff = nowMs - this.rollupRetentionMs;
-
-    // 1. Fold raw points older than the cutoff into rollups. The cutoff is a whole minute and a
-    //    step never ends inside a bucket, so each bucket is written once, complete (a late point
-    //    in an already rolled-up bucket is merged into it by a later prune).
-    let id = firstSeriesFrom(points, 1);
-    while (id !== undefined && !this.#closed) {
-      const started = performance.now();
-      const step: [seriesId: number, entries: { key: SeriesTimeKey; value: number }[]][] = [];
-      let count = 0;
-      // Gather up to PRUNE_CHUNK points across consecutive series (most series have only a few).
-      while (id !== undefined && count < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-        const limit = PRUNE_CHUNK - count;
-        let entries = Array.from(points.getRange({ start: [id] as unknown as SeriesTimeKey, end: [id, rawCutoff], limit }));
-        const full = entries.length === limit;
-        if (full) {
-          // More may follow in the last bucket: leave it to the next step.
-          const whole = withoutLastBucket(entries);
-          if (whole.length > 0) entries = whole;
-          else if (count > 0) break; // the bucket does not fit here; the next step starts with it
-          // else: one bucket holds more than PRUNE_CHUNK points; it is merged across steps
-        }
-        if (entries.length > 0) {
-          step.push([id, entries]);
-          count += entries.length;
-        }
-        if (full) break; // this series continues in the next step
-        id = firstSeriesFrom(points, id + 1);
-      }
-      if (count === 0) {
-        await yieldToLoop(); // only probed series without old points for a whole slice
-        continue;
-      }
-      const writes: [SeriesTimeKey, RollupCell][] = [];
-      for (const [seriesId, entries] of step) {
-        const cells = new Map<number, RollupCell>();
-        for (const { key, value } of entries) {
-          if (typeof value !== 'number') continue;
-          const b = bucketStart(key[1]);
-          cells.set(b, addPoint(cells.get(b), key[1], value));
-        }
-        for (const [b, cell] of cells) {
-          const stored = rollups.get([seriesId, b]);
-          writes.push([[seriesId, b], isRollupCell(stored) ? mergeCells(stored, cell) : cell]);
-        }
-      }
-      await this.#commitStep('prune', writes.length + count, () => {
-        for (const [key, cell] of writes) void rollups.put(key, cell);
-        for (const [, entries] of step) for (const { key } of entries) void points.remove(key);
-      });
-      result.deletedRaw += count;
-      result.rolledUp += writes.length;
-    }
-
-    // 2. Drop rollups past their retention.
-    id = firstSeriesFrom(rollups, 1);
-    while (id !== undefined && !this.#closed) {
-      const started = performance.now();
-      const keys: SeriesTimeKey[] = [];
-      while (id !== undefined && keys.length < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-        const limit = PRUNE_CHUNK - keys.length;
-        const found = Array.from(rollups.getKeys({ start: [id] as unknown as SeriesTimeKey, end: [id, rollupCutoff], limit }));
-        keys.push(...found);
-        if (found.length === limit) break;
-        id = firstSeriesFrom(rollups, id + 1);
-      }
-      if (keys.length === 0) {
-        await yieldToLoop();
-        continue;
-      }
-      await this.#commitStep('prune', keys.length, () => {
-        for (const key of keys) void rollups.remove(key);
-      });
-      result.deletedRollups += keys.length;
-    }
-    return result;
+  #pruneNow(nowMs: number): Promise<PruneResult> {
+    const { history, rollup } = this.#db;
+    return pruneChunks(
+      {
+        history,
+        rollup,
+        retentionMs: this.retentionMs,
+        rollupRetentionMs: this.rollupRetentionMs,
+        closed: () => this.#closed,
+        headMoved: (id) => this.#heads.forget(id),
+        commit: (edits) =>
+          this.#withHistory(async () => {
+            let puts = 0;
+            let bytes = 0;
+            for (const [, , edit] of edits) {
+              puts += edit.removes.length + edit.puts.length;
+              for (const [, chunk] of edit.puts) bytes += chunk.length + ENTRY_BYTES;
+            }
+            this.#headroom!.ensure('prune', headroomFor(puts, bytes + puts * ENTRY_BYTES));
+            try {
+              await committed(this.#env.batch(() => {
+                for (const [db, id, edit] of edits) applyEdit(db, id, edit);
+              }), 'prune');
+            } catch (err) {
+              throw new MonitorError(ErrorCode.StoreFailed, `prune: a commit failed: ${toError(err).message}`, { cause: err });
+            } finally {
+              this.#env.resetReadTxn();
+            }
+          }),
+      },
+      nowMs,
+    );
   }
 
-  /** Commits one batch of queued writes and moves reads to the snapshot that includes it. */
-  async #commitStep(op: string, puts: number, write: () => void): Promise<void> {
-    this.#headroom!.ensure(op, headroomFor(puts, puts * ENTRY_BYTES));
+  /** Runs a chunk read of series `id`; a chunk that does not decode is reported naming the series. */
+  #decoding<T>(id: number, read: () => T): T {
     try {
-      await committed(this.#env.batch(write), op);
+      return read();
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${op}: a commit failed: ${toError(err).message}`, { cause: err });
+      if (err instanceof MonitorError) throw err;
+      throw new MonitorError(ErrorCode.StoreFailed, `reading the history of series ${id} in ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
     }
-    this.#env.resetReadTxn();
-  }
-
-  /** Rollup cells of `id` whose bucket starts in `[fromMs, toMs]`, ascending. */
-  #rollupCells(id: number, fromMs: number, toMs: number): [start: number, cell: RollupCell][] {
-    const out: [number, RollupCell][] = [];
-    for (const { key, value } of this.#db.rollups.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
-      if (isRollupCell(value)) out.push([key[1], value]);
-    }
-    return out;
   }
 
   /** Writer: whether `id` was assigned (ids are dense, 1..lastId). */
@@ -1055,44 +904,3 @@ function rootCause(error: Error): Error {
  * time (bench median; 1.8 ms through the thread). Larger ones go to the thread (see the module header).
  */
 export const SMALL_FLUSH_PUTS = 2000;
-
-/** The first series id >= `fromId` that has an entry in `db` (keyed `[id, ts]`). */
-function firstSeriesFrom(db: Database<unknown, SeriesTimeKey>, fromId: number): number | undefined {
-  for (const key of db.getKeys({ start: [fromId] as unknown as SeriesTimeKey, limit: 1 })) return key[0];
-  return undefined;
-}
-
-/** `entries` (time-ordered, one series) without the entries of the last bucket. */
-function withoutLastBucket<E extends { key: SeriesTimeKey }>(entries: E[]): E[] {
-  const last = bucketStart(entries[entries.length - 1]!.key[1]);
-  let end = entries.length;
-  while (end > 0 && bucketStart(entries[end - 1]!.key[1]) === last) end--;
-  return entries.slice(0, end);
-}
-
-/** Raw points win where they exist; a rollup bucket fills in only if no raw point falls inside it. */
-function mergeRawAndRollups(
-  ts: readonly number[],
-  values: readonly number[],
-  rollups: ReadonlyArray<[start: number, cell: RollupCell]>,
-): { ts: number[]; values: number[]; weights: number[] } {
-  const out = { ts: [] as number[], values: [] as number[], weights: [] as number[] };
-  let r = 0;
-  const takeRawBefore = (limit: number): void => {
-    for (; r < ts.length && ts[r]! < limit; r++) {
-      out.ts.push(ts[r]!);
-      out.values.push(values[r]!);
-      out.weights.push(1);
-    }
-  };
-  for (const [start, cell] of rollups) {
-    takeRawBefore(start);
-    if (r < ts.length && ts[r]! < start + ROLLUP_BUCKET_MS) continue;
-    out.ts.push(start);
-    out.values.push(cell[1] / cell[0]);
-    out.weights.push(cell[0]);
-  }
-  takeRawBefore(Infinity);
-  return out;
-}
-

@@ -6,12 +6,16 @@ import * as lmdb from 'lmdb';
 import type { Database, DatabaseOptions, RootDatabase, RootDatabaseOptions, RootDatabaseOptionsWithPath } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { type Headroom, headroomFor } from './headroom.js';
-import { float64ValueEncoder, type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
-import type { RollupCell } from './rollup.js';
+import { type ChunkDatabase, chunkDbOptions } from './history-chunks.js';
+import type { SeriesTimeKey } from './point-codec.js';
 import type { SeriesDef } from './types.js';
 
-/** Version of the on-disk layout described in the module header (1 had ordered-binary `[id, ts]` keys and msgpack point values). */
-export const LAYOUT_VERSION = 2;
+/**
+ * Version of the on-disk layout (docs/STORAGE.md). 1 had ordered-binary `[id, ts]` keys and
+ * msgpack point values; 2 one entry per point in `points` and per cell in `rollup_1m`; 3 per-series
+ * chunks in `history` and `rollup`.
+ */
+export const LAYOUT_VERSION = 3;
 /** lmdb errors that mean the file itself is bad (not a permission or space problem). */
 export const DAMAGE_ERRORS = /MDB_INVALID|MDB_CORRUPTED|MDB_VERSION_MISMATCH|MDB_PAGE_NOTFOUND/;
 
@@ -23,8 +27,10 @@ export interface Databases {
   seriesKey: Database<number, string>;
   meta: Database<unknown, string>;
   current: Database<unknown, number>;
-  points: Database<number, SeriesTimeKey>;
-  rollups: Database<RollupCell, SeriesTimeKey>;
+  /** Raw history: per-series chunks (`history-chunks.ts`). */
+  history: ChunkDatabase;
+  /** 1-minute rollup cells: per-series chunks of six columns. */
+  rollup: ChunkDatabase;
 }
 
 /** The msgpack encoder lmdb-js attaches to each database (not in its typings). */
@@ -88,15 +94,9 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
     }
     return db;
   };
-  const db: Databases = {
-    series: openOne('series', { keyEncoding: 'uint32' }),
-    seriesKey: openOne('series_key', {}),
-    meta: openOne('meta', {}),
-    current: openOne('current', { keyEncoding: 'uint32' }),
-    points: openOne('points', { keyEncoder: seriesTimeKeyEncoder, encoder: float64ValueEncoder }),
-    rollups: openOne('rollup_1m', { keyEncoder: seriesTimeKeyEncoder }),
-  };
-  const layout = db.meta.get('layout');
+  // The layout first: a store of another layout gets no new database before it is refused.
+  const meta = openOne<unknown, string>('meta', {});
+  const layout = meta.get('layout');
   if (layout !== undefined && layout !== LAYOUT_VERSION) {
     throw new MonitorError(
       ErrorCode.StoreFailed,
@@ -104,7 +104,14 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
         'old data: move that directory aside (or delete it) and open again to start a new store there',
     );
   }
-  return db;
+  return {
+    series: openOne('series', { keyEncoding: 'uint32' }),
+    seriesKey: openOne('series_key', {}),
+    meta,
+    current: openOne('current', { keyEncoding: 'uint32' }),
+    history: openOne('history', chunkDbOptions() as DbOptions),
+    rollup: openOne('rollup', chunkDbOptions() as DbOptions),
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RootDatabase } from 'lmdb';
+import { chunkInfo } from './chunk-codec.js';
 import type { StoreStats } from './types.js';
 
 /** What lmdb-js's `getStats()` returns for a database (not in its typings). */
@@ -58,4 +59,11 @@ export function envStats(
 /** Entries of one database, from LMDB's own count (no scan). */
 export function entryCount(db: { getStats(): unknown }): number {
   return (db.getStats() as DbStats).entryCount;
+}
+
+/** Rows stored in a chunk database (`history`, `rollup`): the sum of its chunks' counts (headers only). */
+export function rowCount(db: { getRange(options: object): Iterable<{ value: Uint8Array }> }): number {
+  let rows = 0;
+  for (const { value } of db.getRange({ start: [0] })) rows += chunkInfo(value).count;
+  return rows;
 }

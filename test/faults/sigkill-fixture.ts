@@ -1,15 +1,17 @@
 /**
  * Child processes for the SIGKILL durability suite: `fixtures/tree-child.mjs` (plain ESM on the
  * compiled `dist/`, like the store's child fixtures) speaking JSON lines on stdout, with a hard
- * timeout and one spare child loading ahead; plus a raw read of the history points that the
- * public API deliberately hides.
+ * timeout and one spare child loading ahead; plus a raw read of the history points (decoded from
+ * the `history` chunks) that the public API deliberately hides.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
-import { float64ValueEncoder, type SeriesTimeKey, seriesTimeKeyEncoder } from '../../src/store/point-codec.js';
+import { decodeChunkInto } from '../../src/store/chunk-codec.js';
+import { openChunkDatabases } from '../../src/store/history-chunks.js';
+import type { SeriesTimeKey } from '../../src/store/point-codec.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/tree-child.mjs', import.meta.url));
 const BUILT_INDEX = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
@@ -137,8 +139,8 @@ function spawnTreeChild(): TreeChild {
 }
 
 /**
- * Counts the raw history points of each series per 1-minute bucket, straight from the `points`
- * database. `queryRange` shows a rollup only where no raw point is left, so a bucket that was
+ * Counts the raw history points of each series per 1-minute bucket, straight from the `history`
+ * chunks. `queryRange` shows a rollup only where no raw point is left, so a bucket that was
  * both folded into a rollup and kept raw (counted twice) would be invisible through it.
  * Open it only while no MetricStore of this process has `dataDir` open.
  * @returns series id -> bucket start -> [count, sum]
@@ -147,18 +149,23 @@ export async function rawPointsByBucket(dataDir: string, bucketMs: number): Prom
   // The store's env options (lmdb-store.ts ENV_OPTIONS); useRecords is missing from lmdb's typings.
   const env = open({ path: dataDir, readOnly: true, maxDbs: 64, useRecords: false } as Parameters<typeof open>[0] & object);
   try {
-    const points = env.openDB<number, SeriesTimeKey>('points', { keyEncoder: seriesTimeKeyEncoder, encoder: float64ValueEncoder } as never);
+    const { history } = openChunkDatabases(env);
     const out = new Map<number, Map<number, [number, number]>>();
     // An open start would not encode with this key encoder (it yields nothing); series ids start at 1.
-    for (const { key, value } of points.getRange({ start: [1] as unknown as SeriesTimeKey })) {
-      const [id, ts] = key;
+    for (const { key, value: chunk } of history.getRange({ start: [1] as unknown as SeriesTimeKey })) {
+      const id = key[0];
       let series = out.get(id);
       if (series === undefined) out.set(id, (series = new Map()));
-      const start = ts - (ts % bucketMs);
-      const cell = series.get(start) ?? [0, 0];
-      cell[0] += 1;
-      cell[1] += value;
-      series.set(start, cell);
+      const ts: number[] = [];
+      const values: number[] = [];
+      decodeChunkInto(chunk, 0, Number.MAX_SAFE_INTEGER, ts, [values]);
+      for (let i = 0; i < ts.length; i++) {
+        const start = ts[i]! - (ts[i]! % bucketMs);
+        const cell = series.get(start) ?? [0, 0];
+        cell[0] += 1;
+        cell[1] += values[i]!;
+        series.set(start, cell);
+      }
     }
     return out;
   } finally {

@@ -19,7 +19,8 @@ afterEach(() => {
 });
 
 function emptyFlush() {
-  return { currentIds: new Uint32Array(0), currentEnds: new Uint32Array(0), currentBytes: new Uint8Array(0), records: new Uint8Array(0), inOrder: true };
+  const none = new Uint8Array(0);
+  return { currentIds: new Uint32Array(0), currentEnds: new Uint32Array(0), currentBytes: none, removeKeys: none, putKeys: none, putEnds: new Uint32Array(0), putBytes: none };
 }
 
 describe('FlushWriter', () => {

@@ -586,7 +586,7 @@ describe('MetricStore argument and state errors', () => {
     env.openDB<number, string>('meta', {}).putSync('layout', 1);
     await env.close();
     const message =
-      `${stores.dir} holds metric store layout 1; this version reads only layout 2 and does not convert old data: ` +
+      `${stores.dir} holds metric store layout 1; this version reads only layout 3 and does not convert old data: ` +
       'move that directory aside (or delete it) and open again to start a new store there';
     expectMonitorError(() => MetricStore.open({ dataDir: stores.dir }), ErrorCode.StoreFailed, message);
     expectMonitorError(() => MetricStore.open({ dataDir: stores.dir, readOnly: true }), ErrorCode.StoreFailed, message);

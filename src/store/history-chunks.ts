@@ -1,0 +1,234 @@
+/**
+ * Per-series chunks in LMDB (layout 3): how rows of one series are written into the `history`
+ * database (raw points, one value column) and the `rollup` database (1-minute cells, six columns),
+ * and read back.
+ *
+ * A chunk's key is the series id (uint32 BE) and the chunk's first timestamp (ordered float64 BE,
+ * `point-codec.ts`), so one series' chunks are adjacent and in time order; the value is a chunk of
+ * `chunk-codec.ts`. Chunks of a series never overlap in time. The last one is the head: a write
+ * with newer rows resumes it (`ChunkEncoder.resume`, O(1)) and puts it again under the same key,
+ * until it is full ({@link isFull}); then the next row starts a new chunk. Nothing per series is
+ * kept in memory: the head is read from LMDB (the caller may pass where it starts).
+ *
+ * Rows older than the head's last row, or at a stored timestamp, take the slow path: the stored
+ * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
+ * merge), and written again as new chunks, the old keys removed.
+ */
+import type { Database } from 'lmdb';
+import { ChunkEncoder, chunkInfo, decodeChunkInto } from './chunk-codec.js';
+import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
+import { mergeCells, type RollupCell } from './rollup.js';
+
+/**
+ * A chunk is full (sealed) once it holds this many bytes: big enough that the 12-byte key and
+ * LMDB's ~10 bytes per entry cost little per point, small enough to stay well under LMDB's
+ * largest in-page value (~2 KB at 4 KiB pages; a bigger one goes to overflow pages of its own).
+ */
+export const SEAL_BYTES = 1024;
+/** ... or this many rows (a constant series encodes to almost nothing per row). */
+export const SEAL_ROWS = 2048;
+/** ... or once it spans this long, so a query or prune decodes little outside its range. */
+export const SEAL_SPAN_MS = 6 * 3_600_000;
+
+/** Value columns of a `history` chunk and of a `rollup` chunk (the {@link RollupCell}). */
+export const HISTORY_COLUMNS = 1;
+export const ROLLUP_COLUMNS = 6;
+
+/** A `history` or `rollup` database: `[id, firstTs]` keys, chunk values. */
+export type ChunkDatabase = Database<Uint8Array, SeriesTimeKey>;
+
+/** Rows of one series, ascending by strictly increasing `ts`; `cols[c][i]` is column `c` of row `i`. */
+export interface ChunkRows {
+  ts: number[];
+  cols: number[][];
+}
+
+/** How a stored row and a new row at the same timestamp combine. */
+export type Combine = 'replace' | 'merge-cells';
+
+/** The writes that store new rows of one series: chunks to remove (by first ts), then chunks to put. */
+export interface SeriesEdit {
+  removes: number[];
+  puts: [start: number, chunk: Uint8Array][];
+}
+
+/** Whether an encoder should take no more rows. */
+export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }): boolean {
+  return enc.byteLength >= SEAL_BYTES || enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS;
+}
+
+/** Empty rows of `columns` columns. */
+export function emptyRows(columns: number): ChunkRows {
+  return { ts: [], cols: Array.from({ length: columns }, () => []) };
+}
+
+/** The last chunk of series `id`, or undefined. */
+export function headChunk(db: ChunkDatabase, id: number): { start: number; bytes: Uint8Array } | undefined {
+  for (const { key, value } of db.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
+    return { start: key[1], bytes: value };
+  }
+  return undefined;
+}
+
+/**
+ * The chunks of `id` that may hold rows in `[fromMs, toMs]`: the one starting at or before
+ * `fromMs` (if any), then every one starting in `(fromMs, toMs]`.
+ */
+export function* chunksOverlapping(db: ChunkDatabase, id: number, fromMs: number, toMs: number): Generator<{ start: number; bytes: Uint8Array }> {
+  const end = [id] as unknown as SeriesTimeKey;
+  let first: number | undefined;
+  // Stored timestamps are integers: fromMs + 0.5 sorts after a key at fromMs and before fromMs + 1.
+  for (const { key, value } of db.getRange({ start: [id, Math.floor(fromMs) + 0.5], end, reverse: true, limit: 1 })) {
+    first = key[1];
+    yield { start: key[1], bytes: value };
+  }
+  const from: SeriesTimeKey = first === undefined ? ([id] as unknown as SeriesTimeKey) : [id, first + 0.5];
+  for (const { key, value } of db.getRange({ start: from, end: [id, toMs], inclusiveEnd: true })) yield { start: key[1], bytes: value };
+}
+
+/**
+ * Plans the writes that add `rows` to series `id`: appended to the head when they are all newer
+ * than it (the usual case), else merged with the chunks they overlap.
+ * @param db the `history` or `rollup` database
+ * @param columns value columns (1 for history, 6 for rollups)
+ * @param rows strictly increasing timestamps
+ * @param combine what a row at a stored timestamp does
+ * @param headStart where the series' head starts if the caller knows it (NaN: look it up)
+ */
+export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, rows: ChunkRows, combine: Combine, headStart = Number.NaN): SeriesEdit {
+  const edit: SeriesEdit = { removes: [], puts: [] };
+  const n = rows.ts.length;
+  if (n === 0) return edit;
+  let head: { start: number; bytes: Uint8Array } | undefined;
+  if (!Number.isNaN(headStart)) {
+    const bytes = db.get([id, headStart]);
+    if (bytes !== undefined) head = { start: headStart, bytes };
+  }
+  head ??= headChunk(db, id);
+  if (head === undefined) {
+    encodeInto(edit, columns, rows, 0, undefined);
+    return edit;
+  }
+  const info = chunkInfo(head.bytes);
+  if (rows.ts[0]! > info.lastTs) {
+    const enc = isFull({ ...info, byteLength: head.bytes.length }) ? undefined : ChunkEncoder.resume(head.bytes);
+    encodeInto(edit, columns, rows, 0, enc);
+    return edit;
+  }
+  // Slow path: decode the chunks the new rows overlap, merge, write them again.
+  const stored = emptyRows(columns);
+  for (const chunk of chunksOverlapping(db, id, rows.ts[0]!, rows.ts[n - 1]!)) {
+    decodeChunkInto(chunk.bytes, 0, Number.MAX_SAFE_INTEGER, stored.ts, stored.cols);
+    edit.removes.push(chunk.start);
+  }
+  encodeInto(edit, columns, mergeRows(stored, rows, combine), 0, undefined);
+  return edit;
+}
+
+/**
+ * Writes `rows` of series `id` into `db` inside the caller's transaction, merging with what is
+ * stored: call it inside `env.transactionSync` (or `env.transaction`), where reads see the
+ * transaction's own writes, once per series and batch of rows.
+ * @returns the writes made
+ */
+export function writeSeriesRows(db: ChunkDatabase, id: number, columns: number, rows: ChunkRows, combine: Combine): SeriesEdit {
+  const edit = planSeriesRows(db, id, columns, rows, combine);
+  applyEdit(db, id, edit);
+  return edit;
+}
+
+/** Queues an edit's removes, then its puts. */
+export function applyEdit(db: ChunkDatabase, id: number, edit: SeriesEdit): void {
+  for (const start of edit.removes) void db.remove([id, start]);
+  for (const [start, chunk] of edit.puts) void db.put([id, start], chunk);
+}
+
+/**
+ * For the layout 2 → 3 migration: writes one series' raw points (ascending, strictly increasing
+ * `ts`) into `history` chunks inside the caller's transaction (see {@link writeSeriesRows}),
+ * merging with the chunks already stored (a point at a stored ts replaces it).
+ * @param history the `history` database (`openChunkDatabases`)
+ * @throws RangeError for timestamps not strictly increasing, or a non-finite value
+ */
+export function writeSeriesHistory(history: ChunkDatabase, id: number, ts: ArrayLike<number>, values: ArrayLike<number>): SeriesEdit {
+  return writeSeriesRows(history, id, HISTORY_COLUMNS, { ts: Array.from(ts), cols: [Array.from(values)] }, 'replace');
+}
+
+/**
+ * For the layout 2 → 3 migration: writes one series' 1-minute cells (ascending bucket starts)
+ * into `rollup` chunks inside the caller's transaction, merging a cell with a stored cell of the
+ * same bucket (`mergeCells`).
+ * @param rollup the `rollup` database (`openChunkDatabases`)
+ */
+export function writeSeriesRollups(rollup: ChunkDatabase, id: number, starts: ArrayLike<number>, cells: ReadonlyArray<RollupCell>): SeriesEdit {
+  const rows = emptyRows(ROLLUP_COLUMNS);
+  for (let i = 0; i < starts.length; i++) {
+    rows.ts.push(starts[i]!);
+    for (let c = 0; c < ROLLUP_COLUMNS; c++) rows.cols[c]!.push(cells[i]![c]!);
+  }
+  return writeSeriesRows(rollup, id, ROLLUP_COLUMNS, rows, 'merge-cells');
+}
+
+/** Opens the chunk databases of layout 3 in `env` (creating them if writable and missing). */
+export function openChunkDatabases(env: { openDB(name: string, options: object): unknown }): { history: ChunkDatabase; rollup: ChunkDatabase } {
+  return {
+    history: env.openDB('history', chunkDbOptions()) as ChunkDatabase,
+    rollup: env.openDB('rollup', chunkDbOptions()) as ChunkDatabase,
+  };
+}
+
+/** The options every opener of `history` and `rollup` uses: `[id, ts]` keys, binary chunk values. */
+export function chunkDbOptions(): object {
+  return { keyEncoder: seriesTimeKeyEncoder, encoding: 'binary' };
+}
+
+/** Row `i` of `rows` as a fresh array of its columns. */
+function rowAt(rows: ChunkRows, i: number): number[] {
+  return rows.cols.map((col) => col[i]!);
+}
+
+/** Stored and new rows, merged by timestamp. */
+export function mergeRows(stored: ChunkRows, incoming: ChunkRows, combine: Combine): ChunkRows {
+  const columns = stored.cols.length;
+  const out = emptyRows(columns);
+  const push = (ts: number, row: ArrayLike<number>): void => {
+    out.ts.push(ts);
+    for (let c = 0; c < columns; c++) out.cols[c]!.push(row[c]!);
+  };
+  let a = 0;
+  let b = 0;
+  while (a < stored.ts.length || b < incoming.ts.length) {
+    const ta = a < stored.ts.length ? stored.ts[a]! : Infinity;
+    const tb = b < incoming.ts.length ? incoming.ts[b]! : Infinity;
+    if (ta < tb) push(ta, rowAt(stored, a++));
+    else if (tb < ta) push(tb, rowAt(incoming, b++));
+    else {
+      const row = combine === 'replace' ? rowAt(incoming, b) : mergeCells(rowAt(stored, a) as RollupCell, rowAt(incoming, b) as RollupCell);
+      push(ta, row);
+      a++;
+      b++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Encodes `rows` from `from` into chunks: first into `enc` (a resumed head, put again under its
+ * own first ts) if given, then into new chunks, each started when the last is full.
+ */
+export function encodeInto(edit: SeriesEdit, columns: number, rows: ChunkRows, from: number, enc: ChunkEncoder | undefined): void {
+  const row = new Array<number>(columns);
+  let current = enc;
+  for (let i = from; i < rows.ts.length; i++) {
+    if (current === undefined || isFull(current)) {
+      if (current !== undefined) edit.puts.push([current.firstTs, current.bytes()]);
+      current = new ChunkEncoder(columns);
+    }
+    if (columns === 1) current.append(rows.ts[i]!, rows.cols[0]![i]!);
+    else {
+      for (let c = 0; c < columns; c++) row[c] = rows.cols[c]![i]!;
+      current.appendRow(rows.ts[i]!, row);
+    }
+  }
+  if (current !== undefined && current.count > 0) edit.puts.push([current.firstTs, current.bytes()]);
+}
