@@ -145,7 +145,7 @@ describe('erlmcp-monitor against a live writer', () => {
         const live = (await (await fetch(`${url}/api/realtime?dashboard=cli`)).json()) as { charts: { cpu: { cpu: [number, number | null] } } };
         const value = live.charts.cpu.cpu[1];
         if (value !== null) seen.add(value);
-        expect(seen.size).toBeGreaterThanOrEqual(3);
+        expect(seen.size, `live values seen: ${[...seen].join(", ")}; writer stderr: ${writer.stderr()}`).toBeGreaterThanOrEqual(3);
       }, 60_000);
       for (const value of seen) expect(Number.isInteger(value) && value >= 0 && value < 100).toBe(true);
       expect(lastFlushed(writer)).toBeGreaterThan(n); // the writer kept writing meanwhile
@@ -156,6 +156,13 @@ describe('erlmcp-monitor against a live writer', () => {
       serve.proc.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('exits 0 without a stack trace when its reader closes the pipe (| head)', async () => {
+    const child = spawnChild(BIN, ['query', dataDir, 'cpu.usage{host="a"}', '--from', String(base)], 60_000);
+    child.proc.stdout.destroy();
+    expect(await child.exited).toBe(0);
+    expect(child.stderr()).toBe('');
+  });
 
   it('inspect says no writer once the writer has stopped', async () => {
     writer.proc.stdin.end('stop\n');
