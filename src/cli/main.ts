@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 /**
  * The `erlmcp-monitor` executable (package.json `bin`): runs `runCli` on the process's arguments
- * and exits with its code. SIGINT/SIGTERM stop a running `serve` in order (server, then store).
+ * and exits with its code. The first SIGINT/SIGTERM stops a running `serve` in order (server, then
+ * store); a second one exits at once (130), should that shutdown hang.
  */
 import { runCli } from './run-cli.js';
 
 const stop = new AbortController();
-process.once('SIGINT', () => stop.abort());
-process.once('SIGTERM', () => stop.abort());
+const onSignal = (): void => {
+  if (stop.signal.aborted) process.exit(130);
+  stop.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// `erlmcp-monitor query ... | head`: the reader has what it wanted; not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const code = await runCli(process.argv.slice(2), {
   out: (text) => void process.stdout.write(text),
@@ -17,5 +27,5 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
 });
 process.exitCode = code;
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);
