@@ -4,7 +4,8 @@
  * (`src/server/http-server.ts`) and page, wired as `actors/dashboard.ts` wires them, with the
  * metric table replaced by a mirror of the store: each `refresh_interval` the table is restored
  * from the store's newest committed values (`restoreTable`, as the application does at start), then
- * a tick sends the live frames. `/api/history` reads the store as in the application.
+ * a tick sends the live frames. `/api/history` reads the store as in the application. Besides the
+ * configured dashboards it serves `store` (`store-dashboard.ts`): a chart per stored metric.
  *
  * What the mirror cannot show: histogram percentiles in live frames (their sliding window is not
  * stored; the charts' history has them, from the `#p50/#p95/#p99` series), and the performance
@@ -17,10 +18,12 @@ import type { Logger } from '../logger.js';
 import { Registry } from '../metrics/registry.js';
 import { restoreTable } from '../metrics/table-store.js';
 import { standaloneSources } from '../server/dashboard-sources.js';
+import { dashboardsFrom } from '../server/dashboards.js';
 import { HttpServer } from '../server/http-server.js';
 import { listenError } from '../server/listen-error.js';
 import type { Command, Flags, CliIo } from './command.js';
 import { openReadOnly } from './open-store.js';
+import { STORE_DASHBOARD, storeDashboard } from './store-dashboard.js';
 import { UsageError } from './usage-error.js';
 
 /** Heartbeat pings to feed clients, as the dashboard process sends them (`actors/dashboard.ts`). */
@@ -41,7 +44,8 @@ export const serveCommand: Command = {
 
 Serves the dashboard page, /api/history, /api/dashboards, /api/realtime, /metrics and the live
 feed over the store in <dataDir>, opened read-only: the application keeps writing it. Live values
-are the store's newest committed ones, read every refresh_interval. Stops on Ctrl-C (SIGINT) or
+are the store's newest committed ones, read every refresh_interval. Besides the configured
+dashboards there is "store": a chart per metric found in the store. Stops on Ctrl-C (SIGINT) or
 SIGTERM.
 
 Options:
@@ -71,7 +75,10 @@ Options:
       const registry = new Registry({ seriesLimit: MIRROR_SERIES_LIMIT, logger: log });
       const mirror = (): void => void restoreTable(registry, store, log);
       mirror();
-      server = new HttpServer({ registry, store, config, sources: standaloneSources(registry), log });
+      const dashboards = dashboardsFrom(config);
+      const stored = dashboards.some((d) => d.name === STORE_DASHBOARD) ? undefined : storeDashboard(store.seriesDefs());
+      if (stored !== undefined) dashboards.push(stored);
+      server = new HttpServer({ registry, store, config, dashboards, sources: standaloneSources(registry), log });
       const address = await server.listen(config.host, config.port).catch((err: unknown) => {
         throw listenError(err, config.host, config.port);
       });

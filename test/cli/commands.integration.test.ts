@@ -136,8 +136,18 @@ describe('erlmcp-monitor against a live writer', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<html');
       expect((await fetch(`${url}/assets/app.js`)).status).toBe(200);
-      const dashboards = (await (await fetch(`${url}/api/dashboards`)).json()) as { name: string }[];
-      expect(dashboards.map((d) => d.name)).toContain('cli');
+      const dashboards = (await (await fetch(`${url}/api/dashboards`)).json()) as { name: string; charts: { title: string }[] }[];
+      expect(dashboards.map((d) => d.name)).toEqual(expect.arrayContaining(['cli', 'store']));
+      // The "store" dashboard charts every metric the writer stored, and its history is the writer's.
+      expect(dashboards.find((d) => d.name === 'store')!.charts.map((c) => c.title)).toEqual(['cpu.usage', 'http.latency', 'requests.total']);
+      const stored = (await (await fetch(`${url}/api/history?dashboard=store&from=${base}&to=${base + n * 1000}&points=10000`)).json()) as {
+        series: { chart: string; label: string; points: number[][] }[];
+      };
+      expect(stored.series.find((s) => s.label === 'host=a')!.points).toEqual(Array.from({ length: n + 1 }, (_, i) => [base + i * 1000, i % 100]));
+      // requests.total goes up by 1 per flush, 1 s apart: a rate of 1/s throughout.
+      const rates = stored.series.find((s) => s.label === 'requests.total')!.points;
+      expect(rates.length).toBe(n);
+      for (const [, rate] of rates) expect(rate).toBe(1);
 
       // Live: /api/realtime shows the newest committed value, which moves as the writer flushes.
       const seen = new Set<number>();
