@@ -4,6 +4,7 @@
  * writes while every command reads. Then wrong paths, a store of another layout, a damaged one.
  */
 import fs from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -209,6 +210,33 @@ describe('erlmcp-monitor on wrong paths', () => {
     expect(c.code).toBe(1);
     expect(c.stderr).toContain(`${empty} is not a metric store (it has no data.mdb)`);
     expect(fs.readdirSync(empty)).toEqual([]);
+  });
+
+  it('serve: a port in use, and a non-loopback host without a token, are exit 1 with the reason; the store is left as it was', async () => {
+    const dir = path.join(work, 'serve-store');
+    const store = MetricStore.open({ dataDir: dir });
+    store.defineSeries('a', { name: 'a', type: 'gauge' });
+    await store.close();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as AddressInfo;
+      const inUse = await runBin(['serve', dir, '--port', String(port)]);
+      expect(inUse.code).toBe(1);
+      expect(inUse.stderr).toMatch(new RegExp(`^erlmcp-monitor serve: the dashboard cannot listen on 127\\.0\\.0\\.1:${port}`));
+      expect(inUse.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+    const open = await runBin(['serve', dir, '--host', '0.0.0.0', '--port', '0']);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toContain('auth_token');
+    const check = MetricStore.open({ dataDir: dir, readOnly: true });
+    try {
+      expect(check.seriesDefs().map((d) => d.key)).toEqual(['a']);
+    } finally {
+      await check.close();
+    }
   });
 
   it('refuses a damaged store through the store\'s own check, without crashing', async () => {
