@@ -12,8 +12,6 @@ export interface CliIo {
   now(): number;
   /** Aborted when the process is asked to stop (SIGINT, SIGTERM): `serve` then shuts down. */
   signal: AbortSignal;
-  /** Told where `serve` listens once it does (tests use it to find the port). */
-  onListening?(url: string): void;
   env: NodeJS.ProcessEnv;
 }
 

@@ -83,7 +83,6 @@ Options:
         throw listenError(err, config.host, config.port);
       });
       io.out(`serving ${store.dataDir} (read-only) at ${address.url}\n`);
-      io.onListening?.(address.url);
       let polling = false;
       const live = server;
       timers.push(
@@ -95,7 +94,10 @@ Options:
           } catch (err) {
             log.warn({ err: toError(err) }, 'serve: reading the store failed; live values are the last ones read');
           }
-          void live.tick().finally(() => (polling = false));
+          live
+            .tick()
+            .catch((err: unknown) => log.warn({ err: toError(err) }, 'serve: sending live frames failed'))
+            .finally(() => (polling = false));
         }, config.refresh_interval),
         setInterval(() => live.heartbeat(), HEARTBEAT_MS),
       );
