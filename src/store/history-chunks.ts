@@ -14,8 +14,7 @@
  * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
  * merge), and written again as new chunks, the old keys removed.
  */
-import type { Database } from 'lmdb';
-import { ChunkEncoder, chunkInfo, decodeChunkInto } from './chunk-codec.js';
+import { ChunkEncoder, decodeChunkInto } from './chunk-codec.js';
 import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
 import { mergeCells, type RollupCell } from './rollup.js';
 
@@ -34,8 +33,27 @@ export const SEAL_SPAN_MS = 6 * 3_600_000;
 export const HISTORY_COLUMNS = 1;
 export const ROLLUP_COLUMNS = 6;
 
-/** A `history` or `rollup` database: `[id, firstTs]` keys, chunk values. */
-export type ChunkDatabase = Database<Uint8Array, SeriesTimeKey>;
+/** A range of chunk keys, as lmdb-js takes it. */
+export interface ChunkRange {
+  start?: SeriesTimeKey;
+  end?: SeriesTimeKey;
+  reverse?: boolean;
+  limit?: number;
+  inclusiveEnd?: boolean;
+}
+
+/**
+ * A `history` or `rollup` database (an lmdb-js `Database<Uint8Array, SeriesTimeKey>` opened with
+ * {@link chunkDbOptions}): `[id, firstTs]` keys, chunk values. Declared here, not as lmdb's type,
+ * so the package's public declarations carry no lmdb types (see record-db.ts).
+ */
+export interface ChunkDatabase {
+  get(key: SeriesTimeKey): Uint8Array | undefined;
+  getRange(options: ChunkRange): Iterable<{ key: SeriesTimeKey; value: Uint8Array }>;
+  getKeys(options: ChunkRange): Iterable<SeriesTimeKey>;
+  put(key: SeriesTimeKey, value: Uint8Array): Promise<boolean>;
+  remove(key: SeriesTimeKey): Promise<boolean>;
+}
 
 /** Rows of one series, ascending by strictly increasing `ts`; `cols[c][i]` is column `c` of row `i`. */
 export interface ChunkRows {
@@ -54,7 +72,7 @@ export interface SeriesEdit {
 
 /** Whether an encoder should take no more rows. */
 export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }): boolean {
-  return enc.byteLength >= SEAL_BYTES || enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS;
+  return enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS || enc.byteLength >= SEAL_BYTES;
 }
 
 /** Empty rows of `columns` columns. */
@@ -109,10 +127,10 @@ export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, r
     encodeInto(edit, columns, rows, 0, undefined);
     return edit;
   }
-  const info = chunkInfo(head.bytes);
-  if (rows.ts[0]! > info.lastTs) {
-    const enc = isFull({ ...info, byteLength: head.bytes.length }) ? undefined : ChunkEncoder.resume(head.bytes);
-    encodeInto(edit, columns, rows, 0, enc);
+  // The usual case: every row is newer than the head. Resuming reads only the header.
+  const enc = ChunkEncoder.resume(head.bytes);
+  if (rows.ts[0]! > enc.lastTs) {
+    encodeInto(edit, columns, rows, 0, isFull(enc) ? undefined : enc);
     return edit;
   }
   // Slow path: decode the chunks the new rows overlap, merge, write them again.

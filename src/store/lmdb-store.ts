@@ -1,54 +1,36 @@
 /**
  * `MetricStore`: the LMDB persistence of the metric table: series definitions, current values and
- * history, in one LMDB environment under `dataDir` (default `./.erlmcp-monitor`).
+ * history, in one LMDB environment under `dataDir` (default `./.erlmcp-monitor`). This is the
+ * facade; each job has its file: options and input checks (`store-checks.ts`), opening the env
+ * (`store-env.ts`), encoding a flush (`flush-encode.ts`) and writing it (`flush-apply.ts`, on this
+ * thread or `flush-writer.ts`'s), the chunks (`history-chunks.ts`), queries (`store-queries.ts`),
+ * prune (`store-prune.ts`), stats (`store-stats.ts`).
  *
- * **Layout** (version 2). Six named databases in one env. Values are msgpack with plain maps
- * (`useRecords: false`, no `sharedStructuresKey`, so any opener with these same options decodes
- * them), except in `points`; the history keys are fixed 12-byte binary keys (`point-codec.ts`):
- *
- * | db          | key                             | value                                        |
- * |-------------|---------------------------------|----------------------------------------------|
- * | `series`    | id (uint32)                     | {@link SeriesDef}                            |
- * | `series_key`| series key (string)             | id                                           |
- * | `meta`      | `'layout'`                      | layout version (2)                           |
- * | `current`   | id (uint32)                     | the caller's snapshot (counter value, histogram state) |
- * | `points`    | id (uint32 BE) + timestampMs (ordered float64 BE) | value (float64 BE, 8 bytes) |
- * | `rollup_1m` | id + bucketStartMs (same 12 bytes) | `[count, sum, min, max, last, lastTs]` (see `rollup.ts`) |
- *
- * A store of another layout version is refused at open (there is no conversion). Before lmdb-js
- * maps the file, `env-check.ts` checks it (a damaged one faulted the process); an env holding
- * databases that are not ours is refused before anything is written to it.
+ * **Layout** (version 3, docs/STORAGE.md): `series`, `series_key`, `meta`, `current` (msgpack,
+ * plain maps), history as per-series compressed chunks in `history` (12-byte key: id, chunk first
+ * ts) and 1-minute rollup cells chunked the same way in `rollup`. A store of another layout
+ * version is refused at open. Before lmdb-js maps the file, `env-check.ts` checks it (a damaged
+ * one faulted the process); an env holding databases that are not ours is refused untouched.
  *
  * **Why this shape.**
- * - History keys sort by series, then time, so a range query for one series is one cursor walk
- *   over adjacent pages, and `prune` finds each series' oldest points first. Points are inserted in
- *   `(id, ts)` order: that halves the file size against random order (measured, SPEC).
- * - One write transaction per `flush`: the current values and the history points of an aggregation
- *   interval commit together or not at all, and a reader never sees half an interval. `flush`
- *   resolves once the commit is durable (`committed`, then `flushed` to disk). An awaited flush
- *   survives SIGKILL; an un-awaited one may not (test/store/durability.test.ts).
- * - A flush of more than {@link SMALL_FLUSH_PUTS} puts is queued by a writer thread
- *   (`flush-writer.ts`), not on the main thread (a smaller one is written here: starting the
- *   thread costs far more than its puts, and a small table never needs it): lmdb-js costs
- *   ~0.4 µs per queued put whatever the encoding, and one transaction means one synchronous
- *   `batch` callback, which held the event loop ~114 ms for 100,000 counters
- *   (200,000 puts) and ~44 ms for 10,000 histograms (60,000 puts). The main thread now validates
- *   and encodes in chunks with yields (current values as msgpack, points straight into 20-byte
- *   binary records) and transfers the buffers: 100,000 counters, longest store block ~1-9 ms.
- *   Queuing on the main thread still beats a `transaction` callback there, which runs LMDB's
- *   B-tree inserts on the main thread (100,000 puts: ~130 ms vs ~50 ms queued).
- * - Everything is validated and encoded before anything is handed over, so a bad entry or an
- *   unencodable snapshot fails the whole flush with nothing written.
+ * - Chunks: one LMDB entry per point cost ~82 B per point (key, node, page fill); a chunk of
+ *   delta-of-delta timestamps and scaled or XOR values costs ~1-2 B (docs/STORAGE.md, bench).
+ *   A series' chunks are adjacent and in time order: a range query reads only the chunks that
+ *   overlap it.
+ * - One write transaction per `flush`: current values and every changed series' head chunk
+ *   commit together or not at all; `flush` resolves once the commit is durable, so an awaited
+ *   flush survives SIGKILL (test/store/durability.test.ts). Flushes and prune steps take turns
+ *   (`#withHistory`): both read chunks and write them back.
+ * - The main thread validates, sorts and appends to the head chunks in blocks with yields (each
+ *   well under 20 ms); a flush of more than {@link SMALL_FLUSH_PUTS} entries is then committed by
+ *   the writer thread, a smaller one here (starting the thread costs more than its puts).
+ * - Everything is validated and encoded before anything is written: a bad entry fails the whole
+ *   flush with nothing written.
  * - Raw points older than `retentionMs` (default 24 h) are folded by `prune` into 1-minute rollups
- *   kept for `rollupRetentionMs` (default 7 days). Prune works in transactions of at most
- *   {@link PRUNE_CHUNK} points and yields to the event loop between them (200k points: median
- *   step 0.4 ms of main thread). A range query then reads raw points where they exist and
- *   rollups where they were pruned; 24 h of one series at 5 s (17,280 points) reads and
- *   downsamples to 100 points in ~5 ms.
- * - Every write (flush, series definition, record, prune step, layout) first makes sure data.mdb
- *   has written room past its last page (`headroom.ts`); without it the write is refused
- *   `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed LMDB page write overflows a heap
- *   buffer in lmdb-js 3.5.6.
+ *   kept for `rollupRetentionMs` (default 7 days), in steps of whole chunks with yields between.
+ * - Every write first makes sure data.mdb has written room past its last page (`headroom.ts`);
+ *   without it the write is refused `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed
+ *   LMDB page write overflows a heap buffer in lmdb-js 3.5.6.
  *
  * **Processes.** One writable store per `dataDir` at a time: it assigns series ids from memory (no
  * write lock on the main thread), so a second writer is refused `EMON_STORE_LOCKED` (in this process
@@ -741,8 +723,9 @@ export class MetricStore {
         rollupRetentionMs: this.rollupRetentionMs,
         closed: () => this.#closed,
         headMoved: (id) => this.#heads.forget(id),
+        exclusive: (step) => this.#withHistory(step),
         commit: (edits) =>
-          this.#withHistory(async () => {
+          (async () => {
             let puts = 0;
             let bytes = 0;
             for (const [, , edit] of edits) {
@@ -759,7 +742,7 @@ export class MetricStore {
             } finally {
               this.#env.resetReadTxn();
             }
-          }),
+          })(),
       },
       nowMs,
     );

@@ -30,7 +30,9 @@ export interface PruneContext {
   retentionMs: number;
   rollupRetentionMs: number;
   closed(): boolean;
-  /** Commits one step's edits in one transaction (under the store's history lock) and moves reads to it. */
+  /** Runs one step (read, plan, commit) while no flush reads or writes chunks. */
+  exclusive<T>(step: () => Promise<T>): Promise<T>;
+  /** Commits one step's edits in one transaction and moves reads to it. */
   commit(edits: ReadonlyArray<[db: ChunkDatabase, id: number, edit: SeriesEdit]>): Promise<void>;
   /** The history head of `id` may have moved. */
   headMoved(id: number): void;
@@ -104,57 +106,55 @@ export async function pruneChunks(ctx: PruneContext, nowMs: number): Promise<Pru
   // 1. Fold raw points older than the cutoff into rollups (a late point in a bucket already rolled up merges into it).
   let id = firstSeriesFrom(ctx.history, 1);
   while (id !== undefined && !ctx.closed()) {
-    const started = performance.now();
-    const edits: [ChunkDatabase, number, SeriesEdit][] = [];
-    let rows = 0;
-    let cells = 0;
-    let next: { id: number; bucket: number } | undefined;
-    while (id !== undefined && rows < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-      const cut = cutChunks(ctx.history, id, HISTORY_COLUMNS, rawCutoff, PRUNE_CHUNK - rows);
-      if (cut.edit.removes.length > 0) {
-        const folded = foldIntoCells(cut.old);
-        edits.push([ctx.history, id, cut.edit], [ctx.rollup, id, planSeriesRows(ctx.rollup, id, ROLLUP_COLUMNS, folded, 'merge-cells')]);
-        rows += cut.old.ts.length;
-        cells += folded.ts.length;
-        if (carried?.id === id && folded.ts[0] === carried.bucket) cells--;
-        if (cut.more) next = { id, bucket: folded.ts[folded.ts.length - 1]! };
+    await ctx.exclusive(async () => {
+      const started = performance.now();
+      const edits: [ChunkDatabase, number, SeriesEdit][] = [];
+      let rows = 0;
+      let cells = 0;
+      let next: { id: number; bucket: number } | undefined;
+      while (id !== undefined && rows < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
+        const cut = cutChunks(ctx.history, id, HISTORY_COLUMNS, rawCutoff, PRUNE_CHUNK - rows);
+        if (cut.edit.removes.length > 0) {
+          const folded = foldIntoCells(cut.old);
+          edits.push([ctx.history, id, cut.edit], [ctx.rollup, id, planSeriesRows(ctx.rollup, id, ROLLUP_COLUMNS, folded, 'merge-cells')]);
+          rows += cut.old.ts.length;
+          cells += folded.ts.length;
+          if (carried?.id === id && folded.ts[0] === carried.bucket) cells--;
+          if (cut.more) next = { id, bucket: folded.ts[folded.ts.length - 1]! };
+        }
+        if (cut.more) break; // this series goes on in the next step
+        id = firstSeriesFrom(ctx.history, id + 1);
       }
-      if (cut.more) break; // this series goes on in the next step
-      id = firstSeriesFrom(ctx.history, id + 1);
-    }
-    carried = next;
-    if (edits.length === 0) {
-      await yieldToLoop(); // only probed series without old points for a whole slice
-      continue;
-    }
-    await ctx.commit(edits);
-    for (const [db, seriesId] of edits) if (db === ctx.history) ctx.headMoved(seriesId);
-    result.deletedRaw += rows;
-    result.rolledUp += cells;
+      carried = next;
+      if (edits.length === 0) return; // only probed series without old points for a whole slice
+      await ctx.commit(edits);
+      for (const [db, seriesId] of edits) if (db === ctx.history) ctx.headMoved(seriesId);
+      result.deletedRaw += rows;
+      result.rolledUp += cells;
+    });
     await yieldToLoop();
   }
 
   // 2. Drop rollup cells past their retention.
   id = firstSeriesFrom(ctx.rollup, 1);
   while (id !== undefined && !ctx.closed()) {
-    const started = performance.now();
-    const edits: [ChunkDatabase, number, SeriesEdit][] = [];
-    let rows = 0;
-    while (id !== undefined && rows < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
-      const cut = cutChunks(ctx.rollup, id, ROLLUP_COLUMNS, rollupCutoff, PRUNE_CHUNK - rows);
-      if (cut.edit.removes.length > 0) {
-        edits.push([ctx.rollup, id, cut.edit]);
-        rows += cut.old.ts.length;
+    await ctx.exclusive(async () => {
+      const started = performance.now();
+      const edits: [ChunkDatabase, number, SeriesEdit][] = [];
+      let rows = 0;
+      while (id !== undefined && rows < PRUNE_CHUNK && performance.now() - started < PRUNE_SLICE_MS) {
+        const cut = cutChunks(ctx.rollup, id, ROLLUP_COLUMNS, rollupCutoff, PRUNE_CHUNK - rows);
+        if (cut.edit.removes.length > 0) {
+          edits.push([ctx.rollup, id, cut.edit]);
+          rows += cut.old.ts.length;
+        }
+        if (cut.more) break;
+        id = firstSeriesFrom(ctx.rollup, id + 1);
       }
-      if (cut.more) break;
-      id = firstSeriesFrom(ctx.rollup, id + 1);
-    }
-    if (edits.length === 0) {
-      await yieldToLoop();
-      continue;
-    }
-    await ctx.commit(edits);
-    result.deletedRollups += rows;
+      if (edits.length === 0) return;
+      await ctx.commit(edits);
+      result.deletedRollups += rows;
+    });
     await yieldToLoop();
   }
   return result;

@@ -31,10 +31,9 @@ export function envStats(
 ): StoreStats {
   const root = env.getStats() as DbStats;
   const databases: StoreStats['databases'] = [];
-  // The names first, then the opens: opening a database while a cursor walks the main database
-  // invalidates that cursor when a writer commits meanwhile (MDB_BAD_TXN, or SIGSEGV in lmdb-js).
-  for (const name of [...env.getKeys()]) {
-    if (typeof name !== 'string') continue;
+  // Names first: opening a database while a cursor walks the main database invalidates the walk (MDB_BAD_TXN).
+  const names = [...env.getKeys()].filter((name): name is string => typeof name === 'string');
+  for (const name of names) {
     const db = env.openDB(name, { encoding: 'binary', keyEncoding: 'binary' });
     if (db === undefined) continue;
     const s = db.getStats() as DbStats;

@@ -10,11 +10,13 @@ const exact = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
 
 const SPECIAL = [-0, 0, Number.MIN_VALUE, -Number.MIN_VALUE, 2 ** -1022, 2 ** -1022 - Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53, 2 ** 49, 2 ** 49 + 1, 0.1 + 0.2, 1e-7, 123456.789];
 
-/** Values that mix decimal ones (n / 10^d), binary fractions (n / 2^m), repeats, specials and arbitrary doubles, so chunks switch modes. */
+/** Values that mix decimal ones (n / 10^d), binary fractions (n / 2^m), near-decimals, repeats, specials and arbitrary doubles, so chunks switch modes. */
 const value = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer({ min: -1_000_000, max: 1_000_000 }).chain((n) => fc.integer({ min: 0, max: 9 }).map((d) => n / 10 ** d)),
   fc.integer({ min: -1_000_000, max: 1_000_000 }).chain((n) => fc.integer({ min: 0, max: 45 }).map((m) => n / 2 ** m)),
+  // near-decimals as float arithmetic leaves them: 1512191 / 1e6 + 2 / 1e6 = 1.5121930000000001
+  fc.tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.integer({ min: -1e9, max: 1e9 })).map(([a, b]) => a / 1e6 + b / 1e6),
   fc.constantFrom(...SPECIAL),
   fc.constant(42.42),
 );
@@ -136,6 +138,21 @@ describe('ChunkEncoder', () => {
     expectRows(enc.bytes(), 1, values.map((x, i) => [i * 5_000, [x]]));
     expect(enc.byteLength / 120).toBeLessThan(2);
     expect(enc.byteLength).toBeLessThan(xor.byteLength);
+  });
+
+  it('keeps near-decimals (a few ULPs off n / 10^6, as sums of µs / 1e6 are) under half of what XOR needs', () => {
+    const rnd = seededRandom(5);
+    let seconds = 1.489843;
+    const values = Array.from({ length: 120 }, () => (seconds += Math.floor(rnd() * 2_000) / 1e6));
+    expect(values.filter((v) => Math.round(v * 1e6) / 1e6 !== v).length).toBeGreaterThan(10);
+    const enc = new ChunkEncoder();
+    const xor = ChunkEncoder.xorOnly();
+    values.forEach((v, i) => {
+      enc.append(i * 5_000, v);
+      xor.append(i * 5_000, v);
+    });
+    expectRows(enc.bytes(), 1, values.map((v, i) => [i * 5_000, [v]]));
+    expect(enc.byteLength).toBeLessThan(xor.byteLength / 2);
   });
 
   it('switches a chunk from decimal to XOR when a value has no short decimal form, keeping earlier rows exact', () => {

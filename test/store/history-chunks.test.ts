@@ -120,6 +120,28 @@ describe('chunked history', () => {
   });
 });
 
+describe('prune and flush together', () => {
+  it('lose nothing when flushes append to heads that a running prune splits', async () => {
+    const store = stores.open({ retentionMs: HOUR, rollupRetentionMs: DAY });
+    const ids = Array.from({ length: 30 }, (_, k) => store.defineSeries(`p${k}`, { name: 'p', type: 'gauge' }));
+    // 20 minutes at 2 s per series: the cutoff (T0 + 10 min) splits each series' chunks.
+    const old: PointRecord[] = [];
+    for (const id of ids) for (let i = 0; i < 600; i++) old.push({ id, ts: T0 + i * 2000, value: i });
+    await store.flush({ points: old });
+    const pruning = store.prune(T0 + 10 * MIN + HOUR);
+    const flushes: Promise<unknown>[] = [];
+    for (let r = 0; r < 10; r++) flushes.push(store.flush({ points: ids.map((id) => ({ id, ts: T0 + 20 * MIN + r * 1000, value: 1000 + r })) }));
+    const [result] = await Promise.all([pruning, ...flushes]);
+    expect(result).toMatchObject({ deletedRaw: 30 * 300 });
+    for (const id of ids) {
+      const raw = store.queryRange(id, T0 + 10 * MIN, T0 + HOUR, 1_000_000);
+      expect(raw).toHaveLength(300 + 10);
+      expect(raw.slice(-10)).toEqual(Array.from({ length: 10 }, (_, r) => [T0 + 20 * MIN + r * 1000, 1000 + r]));
+      expect(store.rollups(id, T0, T0 + 10 * MIN).reduce((n, c) => n + c.count, 0)).toBe(300);
+    }
+  });
+});
+
 describe('writeSeriesHistory / writeSeriesRollups (for the migration)', () => {
   it('write chunks in the caller transaction, merging with stored chunks, readable by the store', async () => {
     const store = stores.open();
