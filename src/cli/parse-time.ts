@@ -16,6 +16,7 @@ export const TIME_FORMS = 'ms since the epoch (1733500000000), ISO 8601 (2026-12
  * @param text the flag's value
  * @param flag the flag's name, for the message (e.g. `--from`)
  * @param nowMs what `now` is
+ * @param command the subcommand, whose usage a refusal prints
  * @returns ms since the epoch, an integer >= 0
  * @throws {UsageError} for text that is none of the forms, or a time before the epoch
  */

@@ -49,7 +49,7 @@ export function probeWriter(dataDir: string, procLocks = '/proc/locks'): WriterS
     if (m === null || BigInt(m[4]!) !== stat.ino) continue;
     const pid = Number(m[1]);
     const sameDevice = `${hex(BigInt(`0x${m[2]}`))}:${hex(BigInt(`0x${m[3]}`))}` === dev;
-    // On overlayfs /proc/locks shows the upper layer's device: the inode plus the noted pid stand in for it.
+    // On overlayfs (and btrfs subvolumes) /proc/locks shows another device than stat: the inode plus the noted pid stand in for it.
     if (sameDevice || pid === noted) return { alive: true, pid, how: `pid ${pid} holds the flock on ${file} (seen in ${procLocks})` };
   }
   return { alive: false, how: `nobody holds the flock on ${file} (${procLocks})` };
