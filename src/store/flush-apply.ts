@@ -1,16 +1,13 @@
 /**
- * `applyFlush`: queues one encoded flush's writes to the env's databases. The ONE writer of a
- * flush: `MetricStore` calls it on the main thread for a small flush, and the writer thread
- * (`flush-writer.ts`) runs the very same function for a large one.
- *
- * **Why self-contained.** The writer thread runs this function's source text
- * (`Function.prototype.toString`), so it must not reference anything outside its own body (no
- * imports, no module constants): the same text then runs from the compiled package (dist/) and
- * from the TypeScript sources under vitest, where a worker cannot load a `.ts` file on Node 20.
- * test/store/flush-apply.test.ts checks that the text stands alone.
+ * `writeFlush`: writes one encoded flush to the env's databases: the current values, and each
+ * changed series' points appended to its head chunk (or merged into the chunks they overlap,
+ * `history-chunks.ts`). The ONE writer of a flush: `MetricStore` runs it on the main thread for a
+ * small flush (inside one `env.batch`), the writer thread (`flush-thread.ts`) for a large one
+ * (inside one `env.transactionSync`). Either way the flush is one transaction.
  */
+import { type ChunkDatabase, HISTORY_COLUMNS, planSeriesRows } from './history-chunks.js';
 
-/** One flush as byte buffers, ready to be put (see `flush-encode.ts`). Every buffer is transferable. */
+/** One flush as typed arrays, ready to be written. Every buffer is transferable. */
 export interface EncodedFlush {
   /** Series id of each current value. */
   currentIds: Uint32Array;
@@ -18,39 +15,51 @@ export interface EncodedFlush {
   currentEnds: Uint32Array;
   /** The msgpack-encoded current values, back to back. */
   currentBytes: Uint8Array;
-  /** History chunks to delete: 12-byte `history` keys back to back; removed before the puts. */
-  removeKeys: Uint8Array;
-  /** History chunks to write: 12-byte `history` keys back to back. */
-  putKeys: Uint8Array;
-  /** End offset in `putBytes` of each chunk. */
-  putEnds: Uint32Array;
-  /** The chunks, back to back. */
-  putBytes: Uint8Array;
+  /** The points, sorted by id, then strictly increasing ts within an id. */
+  pointIds: Uint32Array;
+  pointTs: Float64Array;
+  pointValues: Float64Array;
 }
 
-/** The databases a flush writes, opened with binary values (and uint32 / binary keys). */
+/** The databases a flush writes: `current` taking msgpack bytes, `history` (`openChunkDatabases`). */
 export interface FlushTarget {
   current: { put(key: number, value: Uint8Array): unknown };
-  history: { put(key: Uint8Array, value: Uint8Array): unknown; remove(key: Uint8Array): unknown };
+  history: ChunkDatabase;
 }
 
 /**
- * Queues every write of `flush`; call it inside one `env.batch` (or transaction) callback so the
- * flush commits as one transaction. Keys are slices of the buffers: no encoding happens here.
- * @param target the env's `current` and `history` databases, binary-valued
- * @param flush the encoded flush
+ * Writes `flush`. Reads each changed series' stored chunks: the caller makes sure nothing else
+ * writes history meanwhile (`MetricStore` runs flushes and prune steps one at a time).
+ * @returns the chunks put and removed, and their bytes (for the caller's accounting)
+ * @throws Error naming the series if a stored chunk does not decode
  */
-export function applyFlush(target: FlushTarget, flush: EncodedFlush): void {
-  const keyBytes = 12; // point-codec.ts KEY_BYTES, inlined: this function's text must stand alone
+export function writeFlush(target: FlushTarget, flush: EncodedFlush): { puts: number; removes: number; bytes: number } {
   let start = 0;
   for (let i = 0; i < flush.currentIds.length; i++) {
-    target.current.put(flush.currentIds[i]!, flush.currentBytes.subarray(start, flush.currentEnds[i]));
+    void target.current.put(flush.currentIds[i]!, flush.currentBytes.subarray(start, flush.currentEnds[i]));
     start = flush.currentEnds[i]!;
   }
-  for (let at = 0; at < flush.removeKeys.length; at += keyBytes) target.history.remove(flush.removeKeys.subarray(at, at + keyBytes));
-  start = 0;
-  for (let i = 0; i < flush.putEnds.length; i++) {
-    target.history.put(flush.putKeys.subarray(i * keyBytes, (i + 1) * keyBytes), flush.putBytes.subarray(start, flush.putEnds[i]));
-    start = flush.putEnds[i]!;
+  const { pointIds: ids, pointTs: ts, pointValues: values } = flush;
+  const done = { puts: 0, removes: 0, bytes: 0 };
+  for (let g = 0; g < ids.length; ) {
+    const id = ids[g]!;
+    let end = g + 1;
+    while (end < ids.length && ids[end] === id) end++;
+    const rows = { ts: Array.from(ts.subarray(g, end)), cols: [Array.from(values.subarray(g, end))] };
+    g = end;
+    let edit;
+    try {
+      edit = planSeriesRows(target.history, id, HISTORY_COLUMNS, rows, 'replace');
+    } catch (err) {
+      throw new Error(`the stored history of series ${id} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    for (const removed of edit.removes) void target.history.remove([id, removed]);
+    for (const [first, chunk] of edit.puts) {
+      void target.history.put([id, first], chunk);
+      done.bytes += chunk.length;
+    }
+    done.puts += edit.puts.length;
+    done.removes += edit.removes.length;
   }
+  return done;
 }

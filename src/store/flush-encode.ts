@@ -1,68 +1,25 @@
 /**
  * Turns a `flush` batch into an {@link EncodedFlush}: validates every entry, encodes the current
- * values (msgpack), sorts the points by series and time, and for each changed series reads its
- * head chunk and appends the new points (`history-chunks.ts`), all on the main thread in blocks
- * with yields between them. Nothing is written here: a bad entry throws before any write exists.
+ * values (msgpack) and sorts the points by series and time (of one (id, ts) the batch's last
+ * kept), on the main thread in blocks with yields between them. Nothing is written here: a bad
+ * entry throws before any write exists. The chunks are written by `flush-apply.ts`.
  */
 import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { EncodedFlush } from './flush-apply.js';
-import { type ChunkDatabase, HISTORY_COLUMNS, planSeriesRows } from './history-chunks.js';
-import { KEY_BYTES, writeSeriesTimeKey } from './point-codec.js';
 import type { PointRecord } from './types.js';
 
 /** Current values encoded between two checks of the block's length. */
-const ENCODE_CHUNK = 1000;
-/** Points validated between two checks of the block's length (10,000: ~1 ms). */
-const POINT_CHUNK = 10_000;
-/** Series appended to between two checks of the block's length (~5-10 µs of CPU each). */
+const ENCODE_CHUNK = 250;
+/** Points validated between two checks of the block's length (2,000: ~0.2 ms of CPU). */
+const POINT_CHUNK = 2000;
+/** Series sorted between two checks of the block's length. */
 const SERIES_CHUNK = 16;
 /**
  * A block yields to the event loop once it has run this long. The store's budget is 20 ms; on a
  * loaded machine the wall time of a block is several times its CPU time, hence the margin.
  */
 const BLOCK_MS = 4;
-
-/**
- * Where each series' head chunk starts, by id: 8 bytes per series, the only per-series state the
- * writer keeps for history (NaN: not known, read it from LMDB). Saves a range lookup per series
- * per flush; a stale entry costs one failed `get` and the lookup.
- */
-export class HeadIndex {
-  #starts = new Float64Array(0);
-
-  get(id: number): number {
-    return id < this.#starts.length ? this.#starts[id]! : Number.NaN;
-  }
-
-  set(id: number, start: number): void {
-    if (id >= this.#starts.length) {
-      const grown = new Float64Array(Math.max(1024, id + 1, this.#starts.length * 2)).fill(Number.NaN);
-      grown.set(this.#starts);
-      this.#starts = grown;
-    }
-    this.#starts[id] = start;
-  }
-
-  forget(id: number): void {
-    if (id < this.#starts.length) this.#starts[id] = Number.NaN;
-  }
-
-  /** Notes the heads a committed flush wrote. */
-  update(heads: NewHeads): void {
-    for (let i = 0; i < heads.ids.length; i++) {
-      const start = heads.starts[i]!;
-      if (Number.isNaN(start)) this.forget(heads.ids[i]!);
-      else this.set(heads.ids[i]!, start);
-    }
-  }
-}
-
-/** Where the heads of the series a flush wrote start once it commits (NaN: look it up again). */
-export interface NewHeads {
-  ids: number[];
-  starts: number[];
-}
 
 /** What `encodeFlush` needs from the store. */
 export interface FlushEncodeContext {
@@ -71,8 +28,6 @@ export interface FlushEncodeContext {
   /** The highest id defined (ids are dense, 1..lastId). */
   lastId: number;
   encodeCurrent(value: unknown): Uint8Array;
-  history: ChunkDatabase;
-  heads: HeadIndex;
   /** Ends the running block, yields to the event loop, starts the next block. */
   yieldNow(): Promise<void>;
   /** When the running block started (performance.now()). */
@@ -114,7 +69,7 @@ export async function encodeFlush(
   ctx: FlushEncodeContext,
   current: ReadonlyArray<readonly [number, unknown]>,
   points: ReadonlyArray<PointRecord>,
-): Promise<{ flush: EncodedFlush; bytes: number; puts: number; heads: NewHeads }> {
+): Promise<{ flush: EncodedFlush; bytes: number; series: number }> {
   const overBudget = (): boolean => performance.now() - ctx.blockStart() > BLOCK_MS;
 
   const currentIds = new Uint32Array(current.length);
@@ -173,51 +128,40 @@ export async function encodeFlush(
   }
 
   const order = inOrder ? undefined : await orderById(ctx, ids);
-  const removeKeys = new Bytes();
-  const putKeys = new Bytes();
-  const putEnds: number[] = [];
-  const putBytes = new Bytes();
-  const heads: NewHeads = { ids: [], starts: [] };
+  // Sorted by (id, ts), and of points at one (id, ts) only the batch's last: what writeFlush takes.
+  const sorted = { ids: new Uint32Array(n), ts: new Float64Array(n), values: new Float64Array(n) };
+  let out = 0;
   let series = 0;
   for (let g = 0; g < n; ) {
     const id = ids[order === undefined ? g : order[g]!]!;
     let end = g + 1;
     while (end < n && ids[order === undefined ? end : order[end]!] === id) end++;
-    const rows = seriesRows(order, g, end, tss, values);
-    g = end;
     if (++series % SERIES_CHUNK === 0 && overBudget()) await ctx.yieldNow();
-    let edit;
-    try {
-      edit = planSeriesRows(ctx.history, id, HISTORY_COLUMNS, rows, 'replace', ctx.heads.get(id));
-    } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `flush: the stored history of series ${id} cannot be read: ${toError(err).message}`, { cause: err });
+    if (order === undefined && inOrder) {
+      for (let k = g; k < end; k++) {
+        sorted.ids[out] = id;
+        sorted.ts[out] = tss[k]!;
+        sorted.values[out++] = values[k]!;
+      }
+    } else {
+      const rows = seriesRows(order, g, end, tss, values);
+      for (let k = 0; k < rows.ts.length; k++) {
+        sorted.ids[out] = id;
+        sorted.ts[out] = rows.ts[k]!;
+        sorted.values[out++] = rows.cols[0]![k]!;
+      }
     }
-    for (const start of edit.removes) {
-      const at = removeKeys.reserve(KEY_BYTES); // may grow the buffer: take .buf after it
-      writeSeriesTimeKey(removeKeys.buf, at, id, start);
-    }
-    let head = edit.removes.length > 0 ? Number.NaN : ctx.heads.get(id);
-    for (const [start, chunk] of edit.puts) {
-      const at = putKeys.reserve(KEY_BYTES);
-      writeSeriesTimeKey(putKeys.buf, at, id, start);
-      putBytes.append(chunk);
-      putEnds.push(putBytes.length);
-      if (edit.removes.length === 0 && !(start < head)) head = start;
-    }
-    heads.ids.push(id);
-    heads.starts.push(head);
+    g = end;
   }
   const flush: EncodedFlush = {
     currentIds,
     currentEnds,
     currentBytes: currentBytes.take(),
-    removeKeys: removeKeys.take(),
-    putKeys: putKeys.take(),
-    putEnds: Uint32Array.from(putEnds),
-    putBytes: putBytes.take(),
+    pointIds: sorted.ids.slice(0, out),
+    pointTs: sorted.ts.slice(0, out),
+    pointValues: sorted.values.slice(0, out),
   };
-  const puts = current.length + putEnds.length + flush.removeKeys.length / KEY_BYTES;
-  return { flush, bytes: currentBytes.length + putBytes.length + putKeys.length, puts, heads };
+  return { flush, bytes: currentBytes.length, series };
 }
 
 /**

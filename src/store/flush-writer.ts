@@ -10,8 +10,8 @@
  * transfers three or four `ArrayBuffer`s (no copy); this thread runs the one `batch` and waits for
  * the commit to be durable.
  *
- * **Protocol.** `{ type: 'write', seq, ...EncodedFlush }` applies one encoded flush
- * (`flush-apply.ts`: current values, history chunks removed and put) in one transaction;
+ * **Protocol.** `{ type: 'write', seq, ...EncodedFlush }` writes one encoded flush
+ * (`flush-apply.ts`: current values, points appended to the series' chunks) in one transaction;
  * `{ type: 'close', seq }` closes the env. Each is answered `{ seq }` once done (a write: committed
  * and flushed to disk) or `{ seq, error }`. Requests are handled in order.
  *
@@ -19,18 +19,15 @@
  * one LMDB env between the threads of a process). It does not keep the process alive while idle.
  * If it dies, the writes in flight fail and the next write starts a new thread.
  *
- * **One writer, typechecked.** The thread runs {@link writerThread} and {@link applyFlush} (the
- * function the main thread calls for small flushes) from their source text with `eval: true`.
- * Both stand alone, so the same text runs from the compiled package and from the TypeScript
- * sources under vitest (Node 20 cannot load a `.ts` worker file). The alternatives cost more: a
- * worker file next to the compiled module needs a loader hook under vitest (and tests then run
- * another code path than the package), and a separately built worker bundle needs a build step
- * before every test run.
+ * **One writer, typechecked.** The thread (`flush-thread.ts`) runs `writeFlush` of
+ * `flush-apply.ts`, the function the main thread runs for small flushes, from the module itself:
+ * the compiled `flush-thread.js` from the package, the TypeScript source through a loader hook
+ * under vitest (see `threadProgram`). The earlier string of JavaScript eval'd in the thread was
+ * a second, untyped copy of the writer.
  */
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
-import { applyFlush, type EncodedFlush, type FlushTarget } from './flush-apply.js';
+import type { EncodedFlush } from './flush-apply.js';
 
 export type { EncodedFlush } from './flush-apply.js';
 
@@ -40,97 +37,16 @@ interface WriterReply {
   error?: string;
 }
 
-/** What the writer thread is started with (`workerData`). */
-interface WriterData {
-  /** The `lmdb` package entry, resolved by the main thread. */
-  lmdb: string;
-  dataDir: string;
-  envOptions: Record<string, unknown>;
-}
-
-/** The slice of lmdb-js the thread uses. */
-interface ThreadEnv {
-  openDB(name: string, options: Record<string, unknown>): FlushTarget['current'] & FlushTarget['history'];
-  on(event: 'aftercommit', listener: (info: { next?: ThreadResolution; last?: ThreadResolution }) => void): void;
-  batch(write: () => void): Promise<unknown>;
-  readonly flushed: Promise<unknown>;
-  close(): Promise<void>;
-}
-
-interface ThreadResolution {
-  next: ThreadResolution | null;
-  uint32: Uint32Array | null;
-  flagPosition: number;
-  meta: { resolve?: (value: unknown) => void; reject?: (err: unknown) => void; guarded?: true } | null;
-}
-
 /**
- * The writer thread's main (CommonJS). Like {@link applyFlush}, it runs from its source text, so
- * it stands alone: everything comes in through `load` (the thread's `require`) and `apply`.
- * It carries its own copy of commit-guard.ts's guard (see there why): a failed commit resolves
- * every write promise of the env with a marker instead of rejecting, and the write then fails.
+ * The thread's program: `flush-thread.js` next to this module. Under vitest this module is the
+ * TypeScript source, and Node 20 cannot load a `.ts` worker: the thread then loads the `.ts`
+ * file through the test suite's loader hook (test/ts-worker-hooks.mjs, TypeScript's
+ * transpileModule), so tests run the same source the package compiles.
  */
-function writerThread(load: (id: string) => unknown, apply: typeof applyFlush): void {
-  const threads = load('node:worker_threads') as typeof import('node:worker_threads');
-  const port = threads.parentPort!;
-  const data = threads.workerData as WriterData;
-  const lmdb = load(data.lmdb) as { open(options: Record<string, unknown>): ThreadEnv };
-  const env = lmdb.open({ path: data.dataDir, ...data.envOptions });
-  const target = {
-    current: env.openDB('current', { keyEncoding: 'uint32', encoding: 'binary' }),
-    history: env.openDB('history', { keyEncoding: 'binary', encoding: 'binary' }),
-  };
-  const failedMark = Symbol('commit failed');
-  const txnFailed = 0x4000_0000; // lmdb-js write.js TXN_FAILED
-  let lastFailed = false;
-  env.on('aftercommit', ({ next, last }) => {
-    lastFailed = last?.uint32 != null && (last.uint32[last.flagPosition]! & txnFailed) !== 0;
-    if (!lastFailed || next === undefined) return;
-    let resolution: ThreadResolution | null = next;
-    do {
-      const meta = resolution.meta;
-      if (meta?.reject !== undefined && meta.resolve !== undefined && meta.guarded === undefined) {
-        const resolve = meta.resolve;
-        meta.guarded = true;
-        meta.reject = (err: unknown) => {
-          const failed = { [failedMark]: true, cause: err };
-          const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-          commitError?.then(undefined, (cause: unknown) => (failed.cause = cause));
-          resolve(failed);
-        };
-      }
-      resolution = resolution.next;
-    } while (resolution !== null && resolution !== last);
-  });
-  const check = async (value: unknown): Promise<void> => {
-    if (value !== null && typeof value === 'object' && failedMark in value) {
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // commitError settles by then, if it does
-      throw (value as unknown as { cause: unknown }).cause;
-    }
-  };
-  const write = async (flush: EncodedFlush): Promise<void> => {
-    await check(await env.batch(() => apply(target, flush)));
-    await check(await env.flushed);
-  };
-  // After a failed commit lmdb-js never settles its flush promise and env.close() waits for it; an
-  // empty batch commits without writing, even on a full disk (see MetricStore's #settleFailedCommit).
-  const close = async (): Promise<void> => {
-    if (lastFailed) await check(await env.batch(() => undefined)).catch(() => undefined);
-    await env.close();
-  };
-  port.on('message', (request: WriterRequest & { seq: number }) => {
-    const done = request.type === 'write' ? write(request) : close();
-    done.then(
-      () => port.postMessage({ seq: request.seq }),
-      (err: unknown) => port.postMessage({ seq: request.seq, error: String((err as Error | null)?.message ?? err) }),
-    );
-  });
+function threadProgram(): { url: URL; execArgv?: string[] } {
+  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./flush-thread.js', import.meta.url) };
+  return { url: new URL('./flush-thread.ts', import.meta.url), execArgv: ['--import', new URL('../../test/ts-worker-hooks.mjs', import.meta.url).href] };
 }
-
-/** The thread's program: the two functions above, from their own text. */
-const WRITER_SOURCE = `'use strict';\nconst applyFlush = (${applyFlush.toString()});\n(${writerThread.toString()})(require, applyFlush);\n`;
-
-let lmdbEntry: string | undefined;
 
 /**
  * The writer thread of one writable store. Writes are answered in the order they were sent.
@@ -159,7 +75,7 @@ export class FlushWriter {
    * @throws {Error} (rejects) the thread's own error if it cannot start (e.g. the env does not open)
    */
   write(flush: EncodedFlush): Promise<void> {
-    const buffers = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.removeKeys, flush.putKeys, flush.putEnds, flush.putBytes].map((a) => a.buffer as ArrayBuffer);
+    const buffers = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.pointIds, flush.pointTs, flush.pointValues].map((a) => a.buffer as ArrayBuffer);
     const transfer = [...new Set(buffers)];
     return this.#request({ type: 'write', ...flush }, transfer);
   }
@@ -196,10 +112,10 @@ export class FlushWriter {
   }
 
   #start(): Worker {
-    lmdbEntry ??= createRequire(import.meta.url).resolve('lmdb');
-    const worker = new Worker(WRITER_SOURCE, {
-      eval: true,
-      workerData: { lmdb: lmdbEntry, dataDir: this.#dataDir, envOptions: this.#envOptions },
+    const program = threadProgram();
+    const worker = new Worker(program.url, {
+      ...(program.execArgv === undefined ? {} : { execArgv: program.execArgv }),
+      workerData: { dataDir: this.#dataDir, envOptions: this.#envOptions },
     });
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply));

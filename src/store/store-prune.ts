@@ -34,8 +34,6 @@ export interface PruneContext {
   exclusive<T>(step: () => Promise<T>): Promise<T>;
   /** Commits one step's edits in one transaction and moves reads to it. */
   commit(edits: ReadonlyArray<[db: ChunkDatabase, id: number, edit: SeriesEdit]>): Promise<void>;
-  /** The history head of `id` may have moved. */
-  headMoved(id: number): void;
 }
 
 /** The first series id >= `fromId` that has a chunk in `db`. */
@@ -128,7 +126,6 @@ export async function pruneChunks(ctx: PruneContext, nowMs: number): Promise<Pru
       carried = next;
       if (edits.length === 0) return; // only probed series without old points for a whole slice
       await ctx.commit(edits);
-      for (const [db, seriesId] of edits) if (db === ctx.history) ctx.headMoved(seriesId);
       result.deletedRaw += rows;
       result.rolledUp += cells;
     });

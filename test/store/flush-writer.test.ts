@@ -19,8 +19,14 @@ afterEach(() => {
 });
 
 function emptyFlush() {
-  const none = new Uint8Array(0);
-  return { currentIds: new Uint32Array(0), currentEnds: new Uint32Array(0), currentBytes: none, removeKeys: none, putKeys: none, putEnds: new Uint32Array(0), putBytes: none };
+  return {
+    currentIds: new Uint32Array(0),
+    currentEnds: new Uint32Array(0),
+    currentBytes: new Uint8Array(0),
+    pointIds: new Uint32Array(0),
+    pointTs: new Float64Array(0),
+    pointValues: new Float64Array(0),
+  };
 }
 
 describe('FlushWriter', () => {

@@ -1,13 +1,11 @@
 /**
  * The chunked history (layout 3) through the store and through the functions the layout 2 → 3
  * migration calls: chunk seals, out-of-order points merged into sealed chunks, ranges that start
- * and end inside chunks, prune splitting a chunk at the cutoff, and the writer's self-contained text.
+ * and end inside chunks, prune splitting a chunk at the cutoff, prune racing flushes.
  */
-import vm from 'node:vm';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkInfo } from '../../src/store/chunk-codec.js';
-import { applyFlush, type EncodedFlush } from '../../src/store/flush-apply.js';
 import { openChunkDatabases, SEAL_BYTES, SEAL_ROWS, writeSeriesHistory, writeSeriesRollups } from '../../src/store/history-chunks.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SeriesTimeKey } from '../../src/store/point-codec.js';
@@ -177,38 +175,6 @@ describe('writeSeriesHistory / writeSeriesRollups (for the migration)', () => {
     expect(again.rollups(id, 0, T0)).toEqual([
       { start: T0 - 2 * MIN, avg: 1.5, min: 1, max: 2, count: 2, last: 2, lastTs: T0 - 2 * MIN + 5 },
       { start: T0 - MIN, avg: 4, min: 1, max: 7, count: 2, last: 1, lastTs: T0 - MIN + 10 },
-    ]);
-  });
-});
-
-describe('applyFlush', () => {
-  it('stands alone: its source text runs where nothing else of the module exists (as in the writer thread)', () => {
-    const run = vm.runInNewContext(`(${applyFlush.toString()})`, {}) as typeof applyFlush;
-    const puts: [string, string][] = [];
-    const removes: string[] = [];
-    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-    const key = (n: number): Uint8Array => new Uint8Array(12).fill(n);
-    const flush: EncodedFlush = {
-      currentIds: Uint32Array.of(4),
-      currentEnds: Uint32Array.of(2),
-      currentBytes: Uint8Array.of(0xaa, 0xbb),
-      removeKeys: key(1),
-      putKeys: Uint8Array.from([...key(2), ...key(3)]),
-      putEnds: Uint32Array.of(1, 3),
-      putBytes: Uint8Array.of(9, 8, 7),
-    };
-    run(
-      {
-        current: { put: (id: number, v: Uint8Array) => puts.push([`current ${id}`, hex(v)]) },
-        history: { put: (k: Uint8Array, v: Uint8Array) => puts.push([hex(k), hex(v)]), remove: (k: Uint8Array) => removes.push(hex(k)) },
-      },
-      flush,
-    );
-    expect(removes).toEqual([hex(key(1))]);
-    expect(puts).toEqual([
-      ['current 4', 'aabb'],
-      [hex(key(2)), '09'],
-      [hex(key(3)), '0807'],
     ]);
   });
 });
