@@ -285,6 +285,17 @@ async function rollupQuery(rounds: number) {
   );
 }
 
+/** Size of data.mdb of a store that was opened and closed with nothing written. */
+async function emptyStoreFileBytes(): Promise<number> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-empty-'));
+  try {
+    await MetricStore.open({ dataDir }).close();
+    return statSync(path.join(dataDir, 'data.mdb')).size;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /** Time from `startMonitoring` to a running tree over a store holding `n` counter series (restored into the table). */
 async function startupWith(n: number) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-startup-'));
@@ -358,7 +369,7 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
   lines.push(`| startMonitoring to a running tree, store of ${startupSeries.toLocaleString()} series | ${startupMs.toFixed(0)} ms | | | | |`);
 
   // Bytes per point: the codec alone (chunks of 120 and 480 rows), then the store.
-  const seriesCount = options.quick ? 50 : 100;
+  const seriesCount = options.quick ? 200 : 400;
   const points = options.quick ? 360 : 2_880;
   const density = [
     '| series | codec, 120-row chunks | codec, 480-row chunks | XOR only (Gorilla), 120 rows | store layout | file / point | used pages / point | history db / point | Prometheus |',
@@ -380,6 +391,7 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
     }
   }
   const demo = await demoRun(options.quick ? 15 : 60);
+  const emptyFile = await emptyStoreFileBytes();
   figures.push({ density: demo.kind, ...demo });
   density.push(`| ${demo.kind}: ${demo.points.toLocaleString()} points | | | | ${demo.layout} | ${demo.file.toFixed(1)} B | ${demo.used.toFixed(1)} B | ${demo.history.toFixed(2)} B | ${PROMETHEUS_BYTES_PER_SAMPLE} B |`);
   return {
@@ -393,6 +405,7 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
         `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
       'Bytes per point: codec columns are the chunk bytes alone (header and resume state included); file / point is data.mdb\'s size, used pages / point its used part, ' +
         'history db / point the pages (branch + leaf + overflow) of the raw-history database (layout 2: points, layout 3: history) times the page size. ' +
+        `A new, empty store's data.mdb is already ${(emptyFile / 1024).toFixed(0)} KiB (LMDB grows the file in steps), so at these sizes file / point is mostly that; used pages / point is the file's real cost. ` +
         'The demo run\'s file also holds performance reports and other records. Prometheus: ~1.3 B/sample (Gorilla chunks) on real data.',
     ],
     checks,

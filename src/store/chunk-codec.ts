@@ -240,8 +240,8 @@ class BitWriter {
   acc = 0;
   accBits = 0;
 
-  constructor(capacity: number) {
-    this.buf = new Uint8Array(capacity);
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
   }
 
   get bits(): number {
@@ -489,6 +489,10 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
   return { columns, count, firstTs, lastTs, bodyBits, modes, ints, xor, bodyStart: c.pos };
 }
 
+const EMPTY = new Uint8Array(0);
+/** The parsed header `resume` hands to the constructor, so a resumed encoder allocates its state once. */
+let adopting: Header | undefined;
+
 /** Append-only encoder of one chunk: strictly increasing safe-integer ms timestamps, finite floats. */
 export class ChunkEncoder {
   readonly #columns: number;
@@ -512,10 +516,21 @@ export class ChunkEncoder {
       throw new RangeError(`chunk columns must be an integer in 1..${MAX_COLUMNS}, got ${columns}`);
     }
     this.#columns = columns;
-    this.#modes = zeros(columns);
-    this.#ints = zeros(S_SIZE * (columns + 1));
-    this.#xor = zeros(X_SIZE * columns);
-    this.#w = new BitWriter(0);
+    const h = adopting;
+    adopting = undefined;
+    if (h !== undefined) {
+      this.#modes = h.modes;
+      this.#ints = h.ints;
+      this.#xor = h.xor;
+      this.#count = h.count;
+      this.#firstTs = h.firstTs;
+      this.#lastTs = h.lastTs;
+    } else {
+      this.#modes = zeros(columns);
+      this.#ints = zeros(S_SIZE * (columns + 1));
+      this.#xor = zeros(X_SIZE * columns);
+    }
+    this.#w = new BitWriter(EMPTY);
   }
 
   /**
@@ -525,13 +540,8 @@ export class ChunkEncoder {
    */
   static resume(bytes: Uint8Array): ChunkEncoder {
     const h = readHeader(bytes, true);
+    adopting = h;
     const enc = new ChunkEncoder(h.columns);
-    enc.#modes = h.modes;
-    enc.#ints = h.ints;
-    enc.#xor = h.xor;
-    enc.#count = h.count;
-    enc.#firstTs = h.firstTs;
-    enc.#lastTs = h.lastTs;
     const w = enc.#w;
     const full = h.bodyBits >>> 3;
     w.buf = new Uint8Array(full + 16 * (h.columns + 1) + 32);
@@ -552,15 +562,19 @@ export class ChunkEncoder {
     return enc;
   }
 
+  /** Rows appended so far. */
   get count(): number {
     return this.#count;
   }
+  /** Timestamp of the first row; NaN while empty. */
   get firstTs(): number {
     return this.#firstTs;
   }
+  /** Timestamp of the last row; NaN while empty. */
   get lastTs(): number {
     return this.#lastTs;
   }
+  /** Value columns per row. */
   get columns(): number {
     return this.#columns;
   }
@@ -799,7 +813,7 @@ export class ChunkEncoder {
       modes[c] = pickMode(all);
       all.pop();
     }
-    this.#w = new BitWriter(this.#w.buf.length);
+    this.#w = new BitWriter(new Uint8Array(this.#w.buf.length));
     this.#ints.fill(0);
     this.#xor.fill(0);
     this.#modes = modes;

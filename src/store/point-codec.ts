@@ -1,7 +1,8 @@
 /**
- * The binary layout of history in LMDB: the 12-byte `(series id, timestamp)` key of `points` and
- * `rollup_1m`, the 8-byte value of `points`, and the 20-byte record (key, then value) in which
- * `flush` hands points to the writer thread.
+ * The 12-byte `(series id, timestamp)` key of the chunk databases `history` and `rollup`
+ * (layout 3: the timestamp is the chunk's first), and of layout 2's `points` and `rollup_1m`;
+ * plus layout 2's 8-byte point value and 20-byte flush record, kept for reading a layout 2 store
+ * (the migration). See docs/STORAGE.md.
  *
  * **Key** (12 bytes): the series id as a big-endian uint32, then the timestamp as an *ordered*
  * float64: the big-endian IEEE 754 bytes with the sign bit flipped for a positive number, and every
