@@ -72,6 +72,7 @@ function writeApp(appDir: string, tarball: string): void {
     dependencies: Record<string, string>;
     devDependencies: Record<string, string>;
     engines: Record<string, string>;
+    bin: Record<string, string>;
   };
   const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const spec = `file:${path.relative(appDir, tarball)}`;
@@ -85,7 +86,8 @@ function writeApp(appDir: string, tarball: string): void {
   };
   const packages: Record<string, unknown> = {
     '': { name: manifest.name, version: manifest.version, dependencies: manifest.dependencies, devDependencies: manifest.devDependencies },
-    'node_modules/erlmcp-monitor': { version: pkg.version, resolved: spec, license: 'MIT', dependencies: pkg.dependencies, engines: pkg.engines },
+    // npm ci links the package's bin from its lock entry, not from the tarball's package.json.
+    'node_modules/erlmcp-monitor': { version: pkg.version, resolved: spec, license: 'MIT', dependencies: pkg.dependencies, engines: pkg.engines, bin: pkg.bin },
   };
   for (const [key, entry] of Object.entries(lock.packages)) {
     if (key.startsWith('node_modules/') && entry.dev !== true) packages[key] = entry;
@@ -136,10 +138,12 @@ describe('the packed package', () => {
       'dist/src/index.d.ts',
       'dist/src/protocol.d.ts',
       'dist/actors/collector.js',
+      'dist/src/cli/main.js',
       'src/dashboard-page/index.html',
       'src/dashboard-page/app.js',
       'configs/dashboard.json',
       'docs/grafana/erlmcp-monitor.json',
+      'docs/CLI.md',
     ]) {
       expect(packedFiles, file).toContain(file);
     }
@@ -166,6 +170,31 @@ describe('the packed package', () => {
     const built = (await import(path.join(REPO, 'dist', 'src', 'index.js'))) as Record<string, unknown>;
     expect(JSON.parse(result.stdout)).toEqual({ names: Object.keys(built).sort(), page: 200, counted: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
   }, 90_000);
+
+  it('runs the erlmcp-monitor bin through npx from the install: help, inspect, query, check-config', async () => {
+    const dataDir = path.join(work, 'cli-data');
+    const store = MetricStore.open({ dataDir });
+    const id = store.defineSeries('orders.placed{channel="web"}', { name: 'orders.placed', type: 'counter', labels: { channel: 'web' } });
+    await store.flush({ current: [[id, { v: 3 }]], points: [{ id, ts: 1_000, value: 1 }, { id, ts: 2_000, value: 3 }] });
+    await store.close();
+    const npx = (...args: string[]) => run('npx', ['--no', '--', 'erlmcp-monitor', ...args], { cwd: appDir, timeoutMs: 60_000 });
+
+    const help = await npx('--help');
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: erlmcp-monitor <command>/);
+    const inspect = await npx('inspect', dataDir, '--json');
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ dataDir, series: 1, points: 2, writer: { alive: false } });
+    const query = await npx('query', dataDir, 'orders.placed{channel=web}', '--from', '0', '--to', '5000');
+    expect(query.code, query.stderr).toBe(0);
+    expect(query.stdout).toBe('ts,time,value\n1000,1970-01-01T00:00:01.000Z,1\n2000,1970-01-01T00:00:02.000Z,3\n');
+    const configs = path.join(appDir, 'node_modules', 'erlmcp-monitor', 'configs');
+    const check = await npx('check-config', configs);
+    expect([check.code, check.stdout], check.stderr).toEqual([0, `${configs}: ok (checked monitoring.json, performance_monitor.json, alerting.json, dashboard.json)\n`]);
+    const usage = await npx('inspect');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('erlmcp-monitor inspect: missing <dataDir>');
+  }, 120_000);
 
   it("typechecks the README's examples as a strict consumer (nodenext, skipLibCheck false), and runs the first", async () => {
     const examples = readmeExamples();
