@@ -18,22 +18,24 @@
  * **Hot path contract.** A histogram computes ONE key per observation, `sketchKey(v)`, and feeds
  * it to both its all-time {@link Sketch} and its {@link SlidingSketch} with `addKey(key)`. That
  * works for every finite value (positive, zero or negative). The common case, a positive key
- * inside the range already allocated, is one subtraction, one unsigned compare and one typed-array
- * increment; everything else (zero, negatives, growth) goes to an out-of-line slow path. Values
- * must be finite: the histogram rejects NaN and ±Infinity before they get here. If one slips
- * through anyway, the slow path throws rather than miscount. Keys must come from `sketchKey`.
+ * inside the range already allocated, is one subtraction, one unsigned compare, one compare
+ * against the count type's maximum and one typed-array write (or, for a quiet window slice, one
+ * append to the window's log); everything else (zero, negatives, growth, overflow) goes to an
+ * out-of-line slow path. Values must be finite: the histogram rejects NaN and ±Infinity before
+ * they get here. If one slips through anyway, the slow path throws rather than miscount. Keys
+ * must come from `sketchKey`.
  *
  * **Storage.** Each sign has a dense store of counts for the keys `[offset, offset + length)`,
- * grown in whole octaves (64 keys) when a key falls outside. Growth is the only allocation, so
- * `addKey` allocates nothing once the range of the data has been seen. The all-time sketch counts
- * in a `Float64Array` (exact up to 2^53). Window slots count in a `Uint32Array`: a 10 s slot
- * would need 429 million observations per second in one bucket to overflow.
+ * grown in whole octaves (64 keys) when a key falls outside. Counts start in a `Uint8Array` and
+ * move to 16-bit, 32-bit and finally 64-bit floats (exact up to 2^53) when a count would
+ * overflow. Growth and promotion are the only allocations, each amortised over the observations
+ * that caused it. The sliding window keeps quiet slices as a log of keys (see {@link SlidingSketch}).
  *
  * **Memory.** A store costs 64 counts per octave that the data spans. A latency distribution from
- * 1 ms to 1 s spans 10 octaves: 640 counts, that is 2.5 KiB per window slot (5 KiB for the
- * all-time sketch), plus a few hundred bytes of object headers. A 30-slot ring for that
- * distribution holds at most 75 KiB (plus one empty sentinel slot). A slot keeps its buffer when it is reused, so its range is the union of
- * everything it has seen.
+ * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
+ * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 4 B per observation of a
+ * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
+ * over 10 octaves), plus a 480 B slot table once anything was observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
