@@ -35,7 +35,7 @@
  * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
  * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 4 B per observation of a
  * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
- * over 10 octaves), plus a 480 B slot table once anything was observed.
+ * over 10 octaves), plus a 480 B slot table once a second slice has been observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
@@ -476,7 +476,11 @@ export class SlidingSketch {
   #tail = 0;
   /** Log position where the current slice's keys start. */
   #start = 0;
-  /** Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the current slot's are in `#start`/`#head`. */
+  /**
+   * Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the
+   * current slot's are in `#start`/`#head`. Allocated when a second slice starts, so a series
+   * observed once pays nothing for it.
+   */
   #meta: Float64Array | undefined;
   /** Per slot: its dense counts, when its slice went dense. */
   #dense: (Buckets | undefined)[] | undefined;
@@ -593,8 +597,8 @@ export class SlidingSketch {
   /** Calls `visit` for each slot whose slice is in the window: its dense counts, or its log range. */
   #eachSlot(windowMs: number, visit: (dense: Buckets | undefined, start: number, keys: number) => void): void {
     const slices = this.#slicesIn(windowMs);
+    if (this.#last === -Infinity) return;
     const meta = this.#meta;
-    if (meta === undefined) return;
     const oldest = this.#clock.slice - slices;
     const n = this.#slices;
     for (let back = 0; back < n; back++) {
@@ -604,7 +608,7 @@ export class SlidingSketch {
       const dense = this.#dense?.[index];
       if (dense !== undefined) visit(dense, 0, 0);
       else if (back === 0) visit(undefined, this.#start, this.#head - this.#start);
-      else if (meta[2 * index + 1]! > 0) visit(undefined, meta[2 * index]!, meta[2 * index + 1]!);
+      else if (meta !== undefined && meta[2 * index + 1]! > 0) visit(undefined, meta[2 * index]!, meta[2 * index + 1]!);
     }
   }
 
@@ -634,11 +638,15 @@ export class SlidingSketch {
   /** Makes `slice` current: closes the current slot and clears the slots of the slices that fell out. */
   #enter(slice: number): void {
     const n = this.#slices;
-    const meta = (this.#meta ??= new Float64Array(2 * n));
-    if (this.#last !== -Infinity) {
-      meta[2 * this.#index] = this.#start;
-      meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
+    if (this.#last === -Infinity) {
+      // The first slice needs no slot table: its start and count are in #start and #head.
+      this.#last = slice;
+      this.#index = ((slice % n) + n) % n;
+      return;
     }
+    const meta = (this.#meta ??= new Float64Array(2 * n));
+    meta[2 * this.#index] = this.#start;
+    meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
     const steps = Math.min(n, slice - this.#last);
     for (let step = steps - 1; step >= 0; step--) {
       // Oldest first, so each cleared slice's keys are at the log's tail.
