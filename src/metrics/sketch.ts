@@ -33,7 +33,7 @@
  *
  * **Memory.** A store costs 64 counts per octave that the data spans. A latency distribution from
  * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
- * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 4 B per observation of a
+ * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
  * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
  * over 10 octaves), plus a 480 B slot table once a second slice has been observed.
  */
@@ -434,12 +434,14 @@ function checkQuantile(q: number): number {
 
 
 /**
- * Keys a slice keeps in the log before it goes dense. A sparse key costs 4 B; a dense slot costs
+ * Keys a slice keeps in the log before it goes dense. A sparse key costs 2 B; a dense slot costs
  * 128 B per octave (16-bit counts) plus ~200 B of headers, ~1.5 KiB over 10 octaves, so up to 128
- * keys (512 B) the log is the smaller form, and reading it back is one add per key.
+ * keys (256 B) the log is much the smaller form, and reading it back is one add per key.
  */
 export const SPARSE_MAX = 128;
-const EMPTY_LOG = new Int32Array(0);
+const EMPTY_LOG = new Uint16Array(0);
+/** The log holds `key - MIN_KEY` in 16 bits: positive keys up to 2^959. Other keys (zero, negatives, larger) send their slice dense. */
+const LOG_SPAN = 0xffff;
 /** Dense slots start on 16-bit counts: a slice only goes dense with SPARSE_MAX observations. */
 const DENSE_RUNG = 1;
 
@@ -449,11 +451,11 @@ const DENSE_RUNG = 1;
  * clock's current slice; entering a new slice clears the slots of the slices that fell out.
  *
  * **Storage.** A slice starts sparse: its keys are appended to one log shared by the whole ring
- * (an `Int32Array` ring buffer, grown by doubling, halved when three quarters idle), in slice
+ * (a `Uint16Array` ring buffer of `key - MIN_KEY`, grown by doubling, halved when three quarters idle), in slice
  * order, so dropping the oldest slice moves the log's tail and going dense pops the newest keys.
  * Once a slice holds {@link SPARSE_MAX} keys it goes dense: its keys move into log-linear counts
  * like {@link Sketch}'s (16-bit, promoted on overflow), and later keys of that slice count there.
- * A series seeing 1 request/s keeps ~300 keys (1.2 KiB) for a 5-minute window instead of 30 dense
+ * A series seeing 1 request/s keeps ~300 keys (~1 KiB with the log's slack) for a 5-minute window instead of 30 dense
  * slots; a busy series keeps dense slots, and one cleared dense slot is kept as a spare for the
  * next busy slice, so a busy series allocates nothing in steady state.
  *
@@ -535,8 +537,9 @@ export class SlidingSketch {
     if (hot === undefined) {
       const head = this.#head;
       // Positive keys in range go straight in; zero, negatives and bad keys are checked first.
-      if ((key - MIN_KEY) >>> 0 <= MAX_KEY - MIN_KEY && head - this.#start < SPARSE_MAX && head - this.#tail <= this.#mask) {
-        this.#log[head & this.#mask] = key;
+      const entry = key - MIN_KEY;
+      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && head - this.#tail <= this.#mask) {
+        this.#log[head & this.#mask] = entry;
         this.#head = head + 1;
         return;
       }
@@ -589,7 +592,7 @@ export class SlidingSketch {
     const mask = this.#mask;
     this.#eachSlot(windowMs, (dense, start, keys) => {
       if (dense !== undefined) into.addAll(dense);
-      else for (let p = start; p < start + keys; p++) into.addKey(log[p & mask]!);
+      else for (let p = start; p < start + keys; p++) into.addKey(log[p & mask]! + MIN_KEY);
     });
     return sketch;
   }
@@ -612,21 +615,21 @@ export class SlidingSketch {
     }
   }
 
-  /** Zero, negatives, a full log, a slice going dense, dense growth and overflow, and bad keys. */
+  /** A full log, a slice going dense (SPARSE_MAX keys, or a key the log cannot hold), dense growth and overflow, bad keys. */
   #addSlow(key: number): void {
     checkKey(key);
     let hot = this.#hot;
     if (hot === undefined) {
-      if (this.#head - this.#start < SPARSE_MAX) {
+      if (this.#head - this.#start < SPARSE_MAX && (key - MIN_KEY) >>> 0 <= LOG_SPAN) {
         if (this.#head - this.#tail > this.#mask) this.#resize(Math.max(8, 2 * this.#log.length));
-        this.#log[this.#head & this.#mask] = key;
+        this.#log[this.#head & this.#mask] = key - MIN_KEY;
         this.#head++;
         return;
       }
       hot = this.#spare ?? new Buckets(DENSE_RUNG);
       this.#spare = undefined;
       hot.epoch = this.#last;
-      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p & this.#mask]!);
+      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p & this.#mask]! + MIN_KEY);
       // The current slice's keys are the newest in the log: pop them.
       this.#head = this.#start;
       (this.#dense ??= [])[this.#index] = hot;
@@ -673,7 +676,7 @@ export class SlidingSketch {
 
   /** Moves the log's live keys into a buffer of `capacity` (a power of two), keeping their positions. */
   #resize(capacity: number): void {
-    const next = new Int32Array(capacity);
+    const next = new Uint16Array(capacity);
     const mask = capacity - 1;
     for (let p = this.#tail; p < this.#head; p++) next[p & mask] = this.#log[p & this.#mask]!;
     this.#log = next;

@@ -87,12 +87,12 @@ describe('SlidingSketch sparse and dense slices', () => {
       }
     };
     lap(0);
-    // 300 live keys: a 512-key log plus the slot table.
-    expect(quiet.byteLength).toBe(512 * 4 + SLICES * 2 * 8);
+    // 300 live keys: a 512-entry 16-bit log plus the slot table.
+    expect(quiet.byteLength).toBe(512 * 2 + SLICES * 2 * 8);
     const busyBytes = busy.byteLength;
     lap(SLICES);
     lap(2 * SLICES);
-    expect(quiet.byteLength).toBe(512 * 4 + SLICES * 2 * 8);
+    expect(quiet.byteLength).toBe(512 * 2 + SLICES * 2 * 8);
     expect(busy.byteLength).toBe(busyBytes);
     expect(quiet.count(300_000)).toBe(300);
     expect(busy.count(300_000)).toBe(SLICES * 5000);
@@ -112,6 +112,16 @@ describe('SlidingSketch sparse and dense slices', () => {
     }
     expect(sliding.byteLength).toBeLessThan(peak / 8);
     expect(sliding.count(300_000)).toBe(SLICES);
+  });
+
+  it('sends a slice dense at a key its 16-bit log cannot hold, losing nothing', () => {
+    const clock = new SliceClock(SLICE_MS, 0);
+    const sliding = new SlidingSketch(clock, SLICES);
+    const values = [3, 40, 0, 7, -2.5, 2 ** 1000, 9];
+    for (const v of values) sliding.add(v);
+    expect(sliding.merged(SLICE_MS).toJSON()).toEqual(sketchOf(values).toJSON());
+    // The log went dense at the zero: only the first two keys ever sat in it.
+    expect(sliding.byteLength).toBeGreaterThan(1000);
   });
 });
 

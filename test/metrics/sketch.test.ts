@@ -384,22 +384,22 @@ describe('SlidingSketch', () => {
     expect(sliding.count(FIVE_MIN)).toBe(30 * values.length);
   });
 
-  it('allocates lazily: a quiet slice costs four bytes per observation, a busy one 16-bit counts', () => {
+  it('allocates lazily: a quiet slice costs two bytes per observation, a busy one 16-bit counts', () => {
     const clock = new SliceClock(10_000, 0);
     const sliding = new SlidingSketch(clock);
     expect(sliding.byteLength).toBe(0);
     const values = uniform(81, 1, 1000);
     for (const v of values.slice(0, 100)) sliding.add(v);
     // A log of 128 keys (grown by doubling); the first slice needs no slot table.
-    expect(sliding.byteLength).toBe(128 * 4);
+    expect(sliding.byteLength).toBe(128 * 2);
     for (const v of values) sliding.add(v);
     // Past SPARSE_MAX the slice went dense and its keys left the log: 640 16-bit counts.
-    expect(sliding.byteLength).toBe(128 * 4 + 640 * 2);
+    expect(sliding.byteLength).toBe(128 * 2 + 640 * 2);
     clock.tick(10_000);
     sliding.add(1);
     // A second slice: the slot table (start and count per slot, 30 slots); the log, idle since
     // the busy slice went dense, halves to 64 keys.
-    expect(sliding.byteLength).toBe(64 * 4 + 640 * 2 + 30 * 2 * 8);
+    expect(sliding.byteLength).toBe(64 * 2 + 640 * 2 + 30 * 2 * 8);
     expect(sliding.count(FIVE_MIN)).toBe(values.length + 101);
   });
 });
