@@ -35,7 +35,7 @@
  * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
  * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
  * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
- * over 10 octaves), plus a 480 B slot table once a second slice has been observed.
+ * over 10 octaves), plus a 240 B slot table once a second slice has been observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
@@ -481,9 +481,9 @@ export class SlidingSketch {
   /**
    * Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the
    * current slot's are in `#start`/`#head`. Allocated when a second slice starts, so a series
-   * observed once pays nothing for it.
+   * observed once pays nothing for it. Starts are kept modulo 2^32, which `p & mask` reads alike.
    */
-  #meta: Float64Array | undefined;
+  #meta: Uint32Array | undefined;
   /** Per slot: its dense counts, when its slice went dense. */
   #dense: (Buckets | undefined)[] | undefined;
   /** The current slice's dense counts, once it went dense. */
@@ -647,7 +647,7 @@ export class SlidingSketch {
       this.#index = ((slice % n) + n) % n;
       return;
     }
-    const meta = (this.#meta ??= new Float64Array(2 * n));
+    const meta = (this.#meta ??= new Uint32Array(2 * n));
     meta[2 * this.#index] = this.#start;
     meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
     const steps = Math.min(n, slice - this.#last);
