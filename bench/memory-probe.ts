@@ -7,6 +7,8 @@
  * state: every series observes values from 1 ms to 1 s (10 octaves) in each of 30 ten-second
  * slices (the 5-minute window is full): our series keep percentile sketches (all-time and one per
  * slice), which grow with the range and spread of the data; prom-client's do not grow.
+ * `histogram-1rps` and `histogram-busy` run 5 minutes of fake time with lognormal latencies at
+ * 1 and 10,000 observations per second per series: a typical route x status series and a busy one.
  *
  * Labels are {route, method, status}: 5 methods, 10 statuses and series/50 routes. Every label
  * value string is built before the first reading and kept alive to the end, so neither library is
@@ -18,12 +20,14 @@ import client from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
+import { mulberry32 } from './prng.js';
 
+const KINDS = ['counter', 'histogram', 'histogram-5m', 'histogram-1rps', 'histogram-busy'];
 const [side, kind, count] = process.argv.slice(2);
 const n = Number(count);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !['counter', 'histogram', 'histogram-5m'].includes(kind!) || !(n > 0)) {
-  console.error('usage: node --expose-gc memory-probe.js <ours|prom-client> <counter|histogram|histogram-5m> <series>');
+if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !KINDS.includes(kind!) || !(n > 0)) {
+  console.error(`usage: node --expose-gc memory-probe.js <ours|prom-client> <${KINDS.join('|')}> <series>`);
   process.exit(2);
 }
 
@@ -78,6 +82,19 @@ if (kind === 'histogram-5m') {
     clock.tick(slice * SLICE_MS);
     // 1 ms .. 1 s, one value per octave, a different mantissa each slice.
     for (let i = 0; i < n; i++) for (let octave = 0; octave < 10; octave++) update(labelsAt(i), 2 ** octave * (1 + ((slice * 7 + i) % 64) / 64));
+  }
+} else if (kind === 'histogram-1rps' || kind === 'histogram-busy') {
+  // 5 minutes of fake time, latency lognormal (median 50 ms, sigma 1): 1 request/s per series, or
+  // 10,000/s per series (busy: few such series).
+  const perSecond = kind === 'histogram-busy' ? 10_000 : 1;
+  const random = mulberry32(42);
+  const lognormal = () => 50 * Math.exp(Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
+  for (let second = 0; second < 300; second++) {
+    clock.tick(second * 1000);
+    for (let i = 0; i < n; i++) {
+      const labels = labelsAt(i);
+      for (let k = 0; k < perSecond; k++) update(labels, lognormal());
+    }
   }
 } else {
   for (let i = 0; i < n; i++) update(labelsAt(i), 1 + (i % 977));

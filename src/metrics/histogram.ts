@@ -3,7 +3,8 @@
  *
  * Each series keeps Prometheus-style buckets (default `[10, 50, 100, 500, 1000, 5000, 10000]`, the
  * source design's), sum, count, min and max, and also a log-linear sketch (relative error < 1%)
- * twice: all-time, and in a ring of time slices for the sliding 1-minute and 5-minute windows.
+ * twice: all-time, and in a ring of time slices for the sliding 1-minute and 5-minute windows
+ * (quiet slices as a log of keys, busy ones as counts: see sketch.ts for what each costs).
  * Bucket interpolation alone can be off by a whole bucket width (400 ms inside 100–500), which is
  * why percentiles come from the sketch.
  *

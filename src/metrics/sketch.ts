@@ -18,22 +18,24 @@
  * **Hot path contract.** A histogram computes ONE key per observation, `sketchKey(v)`, and feeds
  * it to both its all-time {@link Sketch} and its {@link SlidingSketch} with `addKey(key)`. That
  * works for every finite value (positive, zero or negative). The common case, a positive key
- * inside the range already allocated, is one subtraction, one unsigned compare and one typed-array
- * increment; everything else (zero, negatives, growth) goes to an out-of-line slow path. Values
- * must be finite: the histogram rejects NaN and ±Infinity before they get here. If one slips
- * through anyway, the slow path throws rather than miscount. Keys must come from `sketchKey`.
+ * inside the range already allocated, is one subtraction, one unsigned compare, one compare
+ * against the count type's maximum and one typed-array write (or, for a quiet window slice, one
+ * append to the window's log); everything else (zero, negatives, growth, overflow) goes to an
+ * out-of-line slow path. Values must be finite: the histogram rejects NaN and ±Infinity before
+ * they get here. If one slips through anyway, the slow path throws rather than miscount. Keys
+ * must come from `sketchKey`.
  *
  * **Storage.** Each sign has a dense store of counts for the keys `[offset, offset + length)`,
- * grown in whole octaves (64 keys) when a key falls outside. Growth is the only allocation, so
- * `addKey` allocates nothing once the range of the data has been seen. The all-time sketch counts
- * in a `Float64Array` (exact up to 2^53). Window slots count in a `Uint32Array`: a 10 s slot
- * would need 429 million observations per second in one bucket to overflow.
+ * grown in whole octaves (64 keys) when a key falls outside. Counts start in a `Uint8Array` and
+ * move to 16-bit, 32-bit and finally 64-bit floats (exact up to 2^53) when a count would
+ * overflow. Growth and promotion are the only allocations, each amortised over the observations
+ * that caused it. The sliding window keeps quiet slices as a log of keys (see {@link SlidingSketch}).
  *
  * **Memory.** A store costs 64 counts per octave that the data spans. A latency distribution from
- * 1 ms to 1 s spans 10 octaves: 640 counts, that is 2.5 KiB per window slot (5 KiB for the
- * all-time sketch), plus a few hundred bytes of object headers. A 30-slot ring for that
- * distribution holds at most 75 KiB (plus one empty sentinel slot). A slot keeps its buffer when it is reused, so its range is the union of
- * everything it has seen.
+ * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
+ * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
+ * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
+ * over 10 octaves), plus a 240 B slot table once a second slice has been observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
@@ -76,31 +78,42 @@ function midpoint(key: number): number {
   return 2 ** (key >> 6) * (1 + ((key & (SUB - 1)) + 0.5) / SUB);
 }
 
-type CountArray = Float64Array | Uint32Array;
-type CountArrayType = new (length: number) => CountArray;
+type CountArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+
+/**
+ * Count types from narrowest to widest, with the largest count each holds. A store starts on the
+ * narrowest that its owner asks for and moves up one type when a count would overflow it
+ * (Float64Array is exact up to 2^53, which the total count is checked against).
+ */
+const LADDER = [
+  { type: Uint8Array, max: 0xff },
+  { type: Uint16Array, max: 0xffff },
+  { type: Uint32Array, max: 0xffff_ffff },
+  { type: Float64Array, max: Infinity },
+] as const;
+type Rung = 0 | 1 | 2 | 3;
 
 /**
  * The counts of a store that has covered nothing yet, shared: a length-0 array takes no write,
- * and every sketch has a negative store that most data never touches (two typed arrays per
- * store cost ~150 B of headers each per histogram series).
+ * and every sketch has a negative store that most data never touches.
  */
-const EMPTY = new Map<CountArrayType, CountArray>([
-  [Float64Array, new Float64Array(0)],
-  [Uint32Array, new Uint32Array(0)],
-]);
+const EMPTY = LADDER.map(({ type }) => new type(0)) as CountArray[];
 
 /** Counts for the keys `[offset, offset + counts.length)` of one sign. */
 class Store {
   offset = 0;
   counts: CountArray;
-  readonly #type: CountArrayType;
+  /** The largest count `counts` can hold; the hot path compares against it before writing. */
+  max: number;
+  #rung: Rung;
 
-  constructor(type: CountArrayType) {
-    this.#type = type;
-    this.counts = EMPTY.get(type) ?? new type(0);
+  constructor(rung: Rung) {
+    this.#rung = rung;
+    this.counts = EMPTY[rung]!;
+    this.max = LADDER[rung].max;
   }
 
-  /** Widens the store, in whole chunks, so that it covers the keys `lo..hi`. The only allocation. */
+  /** Widens the store, in whole chunks, so that it covers the keys `lo..hi`. Allocates. */
   cover(lo: number, hi: number): void {
     const length = this.counts.length;
     if (length > 0) {
@@ -110,10 +123,29 @@ class Store {
     const start = Math.floor(lo / CHUNK) * CHUNK;
     const end = (Math.floor(hi / CHUNK) + 1) * CHUNK;
     if (start === this.offset && end - start === length) return;
-    const next = new this.#type(end - start);
+    const next = new LADDER[this.#rung].type(end - start);
     if (length > 0) next.set(this.counts, this.offset - start);
     this.counts = next;
     this.offset = start;
+  }
+
+  /** Moves the counts to the narrowest type that holds `count` (a promotion on overflow). */
+  promote(count: number): void {
+    let rung = this.#rung;
+    while (count > LADDER[rung].max) rung++;
+    if (rung === this.#rung) return;
+    this.#rung = rung as Rung;
+    this.max = LADDER[rung].max;
+    const next = new LADDER[rung].type(this.counts.length);
+    next.set(this.counts);
+    this.counts = next;
+  }
+
+  /** Adds `n` to the count at index `i` (inside the covered range), promoting on overflow. */
+  addAt(i: number, n: number): void {
+    const c = this.counts[i]! + n;
+    if (c > this.max) this.promote(c);
+    this.counts[i] = c;
   }
 
   /** Adds every count of `from` (which may be this store). */
@@ -125,9 +157,8 @@ class Store {
     if (first > last) return;
     while (counts[last] === 0) last--;
     this.cover(from.offset + first, from.offset + last);
-    const into = this.counts;
     const shift = from.offset - this.offset;
-    for (let i = first; i <= last; i++) into[i + shift]! += counts[i]!;
+    for (let i = first; i <= last; i++) this.addAt(i + shift, counts[i]!);
   }
 
   toJSON(): SketchStoreJSON {
@@ -141,9 +172,20 @@ class Store {
   }
 }
 
+/** @throws {MonitorError} unless `key` is a key `sketchKey` gives for a finite number */
+function checkKey(key: number): void {
+  const magnitude = key > MAX_KEY ? key - NEG_SHIFT : key;
+  if (!(magnitude >= -KEY_BIAS && magnitude <= MAX_KEY) || !Number.isInteger(key)) {
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid sketch key: ${describeValue(key)} (keys come from sketchKey() of a finite number; NaN and ±Infinity cannot be recorded)`,
+    );
+  }
+}
+
 /**
- * Everything one sketch (or one window slot) counts. `epoch` is the slice a window slot belongs
- * to; NaN means "none", which never equals a slice.
+ * Everything one sketch (or one dense window slot) counts. `epoch` is the slice a window slot
+ * belongs to; NaN means "none", which never equals a slice.
  */
 class Buckets {
   readonly pos: Store;
@@ -152,36 +194,46 @@ class Buckets {
   count = 0;
   epoch = Number.NaN;
 
-  constructor(type: CountArrayType) {
-    this.pos = new Store(type);
-    this.neg = new Store(type);
+  constructor(rung: Rung) {
+    this.pos = new Store(rung);
+    this.neg = new Store(rung);
   }
 
   get byteLength(): number {
     return this.pos.counts.byteLength + this.neg.counts.byteLength;
   }
 
-  /** Everything `addKey`'s fast path does not take: zero, negatives, growth, and bad keys. */
+  /** Everything `addKey`'s fast path does not take: zero, negatives, growth, overflow and bad keys. */
   addSlow(key: number): void {
+    checkKey(key);
     let magnitude = key;
     let store = this.pos;
     if (key > MAX_KEY) {
       magnitude = key - NEG_SHIFT;
       store = this.neg;
     }
-    if (!(magnitude >= -KEY_BIAS && magnitude <= MAX_KEY) || !Number.isInteger(key)) {
-      throw new MonitorError(
-        ErrorCode.InvalidOption,
-        `invalid sketch key: ${describeValue(key)} (keys come from sketchKey() of a finite number; NaN and ±Infinity cannot be recorded)`,
-      );
-    }
     if (magnitude < MIN_KEY) {
       this.zero++;
     } else {
       store.cover(magnitude, magnitude);
-      store.counts[magnitude - store.offset]!++;
+      store.addAt(magnitude - store.offset, 1);
     }
     this.count++;
+  }
+
+  /** Records a key already checked (read back from a window's log). */
+  addKey(key: number): void {
+    const pos = this.pos;
+    const i = key - pos.offset;
+    if (i >>> 0 < pos.counts.length) {
+      const c = pos.counts[i]! + 1;
+      if (c <= pos.max) {
+        pos.counts[i] = c;
+        this.count++;
+        return;
+      }
+    }
+    this.addSlow(key);
   }
 
   reset(): void {
@@ -250,7 +302,7 @@ let bucketsOf!: (sketch: Sketch) => Buckets;
  * Not for NaN or ±Infinity: those throw.
  */
 export class Sketch {
-  readonly #b = new Buckets(Float64Array);
+  readonly #b = new Buckets(0);
 
   static {
     bucketsOf = (sketch) => sketch.#b;
@@ -284,11 +336,14 @@ export class Sketch {
     const pos = b.pos;
     const i = key - pos.offset;
     if (i >>> 0 < pos.counts.length) {
-      pos.counts[i]!++;
-      b.count++;
-    } else {
-      b.addSlow(key);
+      const c = pos.counts[i]! + 1;
+      if (c <= pos.max) {
+        pos.counts[i] = c;
+        b.count++;
+        return;
+      }
     }
+    b.addSlow(key);
   }
 
   /**
@@ -344,12 +399,15 @@ function readStore(into: Store, raw: unknown, field: string): number {
     );
   }
   let sum = 0;
+  let most = 0;
   for (let i = 0; i < counts.length; i++) {
     const n: unknown = counts[i];
     if (!isCount(n)) throw badJSON(`${field}.counts[${i}] must be a non-negative integer, got ${describeValue(n)}`);
     sum += n;
+    if (n > most) most = n;
   }
   if (counts.length === 0) return 0;
+  into.promote(most);
   into.cover(offset, offset + counts.length - 1);
   into.counts.set(counts as number[], offset - into.offset);
   return sum;
@@ -374,25 +432,64 @@ function checkQuantile(q: number): number {
   return q < 0 ? 0 : q > 1 ? 1 : q;
 }
 
-/** The slot a ring starts on: its NaN epoch matches no slice, so it is never written, only replaced. */
-const NO_SLOT = new Buckets(Uint32Array);
+
+/**
+ * Keys a slice keeps in the log before it goes dense. A sparse key costs 2 B; a dense slot costs
+ * 128 B per octave (16-bit counts) plus ~200 B of headers, ~1.5 KiB over 10 octaves, so up to 128
+ * keys (256 B) the log is much the smaller form, and reading it back is one add per key.
+ */
+export const SPARSE_MAX = 128;
+const EMPTY_LOG = new Uint16Array(0);
+/** The log holds `key - MIN_KEY` in 16 bits: positive keys up to 2^959. Other keys (zero, negatives, larger) send their slice dense. */
+const LOG_SPAN = 0xffff;
+/** Dense slots start on 16-bit counts: a slice only goes dense with SPARSE_MAX observations. */
+const DENSE_RUNG = 1;
 
 /**
  * A quantile sketch over a sliding time window: a ring of `slices` slots, one per clock slice
  * (10 s each by default, so 30 slots span 5 minutes). An observation goes into the slot of the
- * clock's current slice; a slot still holding an older slice is cleared first (its buffers are
- * zeroed and reused, not reallocated). Slots are allocated on first use.
+ * clock's current slice; entering a new slice clears the slots of the slices that fell out.
+ *
+ * **Storage.** A slice starts sparse: its keys are appended to one log shared by the whole ring
+ * (a `Uint16Array` ring buffer of `key - MIN_KEY`, grown by doubling, halved when three quarters idle), in slice
+ * order, so dropping the oldest slice moves the log's tail and going dense pops the newest keys.
+ * Once a slice holds {@link SPARSE_MAX} keys it goes dense: its keys move into log-linear counts
+ * like {@link Sketch}'s (16-bit, promoted on overflow), and later keys of that slice count there.
+ * A series seeing 1 request/s keeps ~300 keys (~1 KiB with the log's slack) for a 5-minute window instead of 30 dense
+ * slots; a busy series keeps dense slots, and one cleared dense slot is kept as a spare for the
+ * next busy slice, so a busy series allocates nothing in steady state.
  *
  * A query for `windowMs` merges the slots of the last `ceil(windowMs / sliceMs)` slices,
- * counting the current one. The current slice is partly elapsed, so with 10 s slices a 60 s
- * window covers 50 s of completed slices plus 0–10 s of the current one: between 50 and 60 s of
- * data. Slices with no observations are simply empty.
+ * counting the current one (log keys are added one by one, dense slots bucket by bucket). The
+ * current slice is partly elapsed, so with 10 s slices a 60 s window covers 50 s of completed
+ * slices plus 0–10 s of the current one: between 50 and 60 s of data.
  */
 export class SlidingSketch {
   readonly #clock: SliceClock;
-  readonly #ring: (Buckets | undefined)[];
-  /** The slot written last. Starts as an empty sentinel whose NaN epoch matches no slice. */
-  #current = NO_SLOT;
+  readonly #slices: number;
+  /** The slice of the last observation; -Infinity before the first. Every slice after `last - slices` is in its slot. */
+  #last = -Infinity;
+  /** Slot of `#last`. */
+  #index = 0;
+  /** Keys of the sparse slices, at absolute positions `[tail, head)`, position `p` at `log[p & mask]`. */
+  #log = EMPTY_LOG;
+  #mask = -1;
+  #head = 0;
+  #tail = 0;
+  /** Log position where the current slice's keys start. */
+  #start = 0;
+  /**
+   * Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the
+   * current slot's are in `#start`/`#head`. Allocated when a second slice starts, so a series
+   * observed once pays nothing for it. Starts are kept modulo 2^32, which `p & mask` reads alike.
+   */
+  #meta: Uint32Array | undefined;
+  /** Per slot: its dense counts, when its slice went dense. */
+  #dense: (Buckets | undefined)[] | undefined;
+  /** The current slice's dense counts, once it went dense. */
+  #hot: Buckets | undefined;
+  /** One cleared dense slot kept for the next slice that goes dense. */
+  #spare: Buckets | undefined;
 
   /**
    * @param clock the coarse clock; the owner advances it with `tick()`
@@ -404,18 +501,18 @@ export class SlidingSketch {
       throw new MonitorError(ErrorCode.InvalidOption, `invalid slices: ${describeValue(slices)} (expected an integer in 1..100000)`);
     }
     this.#clock = clock;
-    this.#ring = Array.from({ length: slices }, () => undefined);
+    this.#slices = slices;
   }
 
   /** The longest window this ring can answer for, in ms: `slices * sliceMs`. */
   get spanMs(): number {
-    return this.#ring.length * this.#clock.sliceMs;
+    return this.#slices * this.#clock.sliceMs;
   }
 
-  /** Bytes held by the count arrays of all allocated slots. */
+  /** Bytes held by typed arrays: the log, the slot table and the dense slots (the spare included). */
   get byteLength(): number {
-    let bytes = 0;
-    for (const slot of this.#ring) if (slot !== undefined) bytes += slot.byteLength;
+    let bytes = this.#log.byteLength + (this.#meta?.byteLength ?? 0) + (this.#spare?.byteLength ?? 0);
+    if (this.#dense !== undefined) for (const slot of this.#dense) if (slot !== undefined) bytes += slot.byteLength;
     return bytes;
   }
 
@@ -428,23 +525,37 @@ export class SlidingSketch {
   }
 
   /**
-   * Records one observation by its key in the current slice. The hot path: no allocation once
-   * every slot has been used and the key range is covered.
+   * Records one observation by its key in the current slice. The hot path: an append to the log
+   * or an increment of a dense count; allocation only when the log or a dense slot grows.
    * @param key `sketchKey(value)` of a finite value
    * @throws {MonitorError} `EMON_INVALID_OPTION` if `key` is not a key of a finite value
    */
   addKey(key: number): void {
-    let slot = this.#current;
     const slice = this.#clock.slice;
-    if (slot.epoch !== slice) slot = this.#enter(slice);
-    const pos = slot.pos;
-    const i = key - pos.offset;
-    if (i >>> 0 < pos.counts.length) {
-      pos.counts[i]!++;
-      slot.count++;
+    if (this.#last !== slice) this.#enter(slice);
+    const hot = this.#hot;
+    if (hot === undefined) {
+      const head = this.#head;
+      // Positive keys in range go straight in; zero, negatives and bad keys are checked first.
+      const entry = key - MIN_KEY;
+      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && head - this.#tail <= this.#mask) {
+        this.#log[head & this.#mask] = entry;
+        this.#head = head + 1;
+        return;
+      }
     } else {
-      slot.addSlow(key);
+      const pos = hot.pos;
+      const i = key - pos.offset;
+      if (i >>> 0 < pos.counts.length) {
+        const c = pos.counts[i]! + 1;
+        if (c <= pos.max) {
+          pos.counts[i] = c;
+          hot.count++;
+          return;
+        }
+      }
     }
+    this.#addSlow(key);
   }
 
   /**
@@ -452,10 +563,10 @@ export class SlidingSketch {
    * @throws {MonitorError} `EMON_INVALID_OPTION` if `windowMs` is not in (0, spanMs]
    */
   count(windowMs: number): number {
-    const slice = this.#clock.slice;
-    const oldest = slice - this.#slicesIn(windowMs);
     let n = 0;
-    for (const slot of this.#ring) if (slot !== undefined && slot.epoch > oldest && slot.epoch <= slice) n += slot.count;
+    this.#eachSlot(windowMs, (dense, _start, keys) => {
+      n += dense === undefined ? keys : dense.count;
+    });
     return n;
   }
 
@@ -475,29 +586,101 @@ export class SlidingSketch {
    * @throws {MonitorError} `EMON_INVALID_OPTION` if `windowMs` is not in (0, spanMs]
    */
   merged(windowMs: number): Sketch {
-    const slice = this.#clock.slice;
-    const oldest = slice - this.#slicesIn(windowMs);
     const sketch = new Sketch();
     const into = bucketsOf(sketch);
-    for (const slot of this.#ring) if (slot !== undefined && slot.epoch > oldest && slot.epoch <= slice) into.addAll(slot);
+    const log = this.#log;
+    const mask = this.#mask;
+    this.#eachSlot(windowMs, (dense, start, keys) => {
+      if (dense !== undefined) into.addAll(dense);
+      else for (let p = start; p < start + keys; p++) into.addKey(log[p & mask]! + MIN_KEY);
+    });
     return sketch;
   }
 
-  /** Makes the slot of `slice` current, clearing it if it still holds an older slice. */
-  #enter(slice: number): Buckets {
-    const n = this.#ring.length;
-    const index = ((slice % n) + n) % n;
-    let slot = this.#ring[index];
-    if (slot === undefined) {
-      slot = new Buckets(Uint32Array);
-      this.#ring[index] = slot;
+  /** Calls `visit` for each slot whose slice is in the window: its dense counts, or its log range. */
+  #eachSlot(windowMs: number, visit: (dense: Buckets | undefined, start: number, keys: number) => void): void {
+    const slices = this.#slicesIn(windowMs);
+    if (this.#last === -Infinity) return;
+    const meta = this.#meta;
+    const oldest = this.#clock.slice - slices;
+    const n = this.#slices;
+    for (let back = 0; back < n; back++) {
+      const slice = this.#last - back;
+      if (slice <= oldest) break;
+      const index = (this.#index - back + n) % n;
+      const dense = this.#dense?.[index];
+      if (dense !== undefined) visit(dense, 0, 0);
+      else if (back === 0) visit(undefined, this.#start, this.#head - this.#start);
+      else if (meta !== undefined && meta[2 * index + 1]! > 0) visit(undefined, meta[2 * index]!, meta[2 * index + 1]!);
     }
-    if (slot.epoch !== slice) {
-      slot.reset();
-      slot.epoch = slice;
+  }
+
+  /** A full log, a slice going dense (SPARSE_MAX keys, or a key the log cannot hold), dense growth and overflow, bad keys. */
+  #addSlow(key: number): void {
+    checkKey(key);
+    let hot = this.#hot;
+    if (hot === undefined) {
+      if (this.#head - this.#start < SPARSE_MAX && (key - MIN_KEY) >>> 0 <= LOG_SPAN) {
+        if (this.#head - this.#tail > this.#mask) this.#resize(Math.max(8, 2 * this.#log.length));
+        this.#log[this.#head & this.#mask] = key - MIN_KEY;
+        this.#head++;
+        return;
+      }
+      hot = this.#spare ?? new Buckets(DENSE_RUNG);
+      this.#spare = undefined;
+      hot.epoch = this.#last;
+      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p & this.#mask]! + MIN_KEY);
+      // The current slice's keys are the newest in the log: pop them.
+      this.#head = this.#start;
+      (this.#dense ??= [])[this.#index] = hot;
+      this.#hot = hot;
     }
-    this.#current = slot;
-    return slot;
+    hot.addKey(key);
+  }
+
+  /** Makes `slice` current: closes the current slot and clears the slots of the slices that fell out. */
+  #enter(slice: number): void {
+    const n = this.#slices;
+    if (this.#last === -Infinity) {
+      // The first slice needs no slot table: its start and count are in #start and #head.
+      this.#last = slice;
+      this.#index = ((slice % n) + n) % n;
+      return;
+    }
+    const meta = (this.#meta ??= new Uint32Array(2 * n));
+    meta[2 * this.#index] = this.#start;
+    meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
+    const steps = Math.min(n, slice - this.#last);
+    for (let step = steps - 1; step >= 0; step--) {
+      // Oldest first, so each cleared slice's keys are at the log's tail.
+      const index = (((slice - step) % n) + n) % n;
+      this.#tail += meta[2 * index + 1]!;
+      meta[2 * index + 1] = 0;
+      const dense = this.#dense?.[index];
+      if (dense !== undefined) {
+        this.#dense![index] = undefined;
+        if (this.#spare === undefined) {
+          dense.reset();
+          this.#spare = dense;
+        }
+      }
+    }
+    if (steps === n) this.#tail = this.#head;
+    this.#last = slice;
+    this.#index = ((slice % n) + n) % n;
+    this.#start = this.#head;
+    this.#hot = undefined;
+    const live = this.#head - this.#tail;
+    if (this.#log.length > 64 && live < this.#log.length / 4) this.#resize(this.#log.length / 2);
+  }
+
+  /** Moves the log's live keys into a buffer of `capacity` (a power of two), keeping their positions. */
+  #resize(capacity: number): void {
+    const next = new Uint16Array(capacity);
+    const mask = capacity - 1;
+    for (let p = this.#tail; p < this.#head; p++) next[p & mask] = this.#log[p & this.#mask]!;
+    this.#log = next;
+    this.#mask = mask;
   }
 
   #slicesIn(windowMs: number): number {

@@ -247,10 +247,12 @@ describe('Sketch', () => {
     expect(sketch.count).toBe(6 * N);
   });
 
-  it('allocates 64 counts per octave the data spans', () => {
-    expect(sketchOf([1]).byteLength).toBe(64 * 8);
-    // 1..1000 ms spans the 10 octaves [1, 1024): 640 eight-byte counts.
-    expect(sketchOf(uniform(5, 1, 1000)).byteLength).toBe(640 * 8);
+  it('allocates 64 counts per octave the data spans, one byte each until a count passes 255', () => {
+    expect(sketchOf([1]).byteLength).toBe(64);
+    // 1..1000 ms spans the 10 octaves [1, 1024); 5,000 values put at most ~40 in a bucket.
+    expect(sketchOf(uniform(5, 1, 1000).slice(0, 5000)).byteLength).toBe(640);
+    // 100,000 values put up to ~800 in the top octave's buckets: 16-bit counts.
+    expect(sketchOf(uniform(5, 1, 1000)).byteLength).toBe(640 * 2);
   });
 });
 
@@ -382,11 +384,22 @@ describe('SlidingSketch', () => {
     expect(sliding.count(FIVE_MIN)).toBe(30 * values.length);
   });
 
-  it('allocates slots lazily, four bytes per count', () => {
+  it('allocates lazily: a quiet slice costs two bytes per observation, a busy one 16-bit counts', () => {
     const clock = new SliceClock(10_000, 0);
     const sliding = new SlidingSketch(clock);
     expect(sliding.byteLength).toBe(0);
-    for (const v of uniform(81, 1, 1000)) sliding.add(v);
-    expect(sliding.byteLength).toBe(640 * 4);
+    const values = uniform(81, 1, 1000);
+    for (const v of values.slice(0, 100)) sliding.add(v);
+    // A log of 128 keys (grown by doubling); the first slice needs no slot table.
+    expect(sliding.byteLength).toBe(128 * 2);
+    for (const v of values) sliding.add(v);
+    // Past SPARSE_MAX the slice went dense and its keys left the log: 640 16-bit counts.
+    expect(sliding.byteLength).toBe(128 * 2 + 640 * 2);
+    clock.tick(10_000);
+    sliding.add(1);
+    // A second slice: the slot table (start and count per slot, 30 slots); the log, idle since
+    // the busy slice went dense, halves to 64 keys.
+    expect(sliding.byteLength).toBe(64 * 2 + 640 * 2 + 30 * 2 * 4);
+    expect(sliding.count(FIVE_MIN)).toBe(values.length + 101);
   });
 });
