@@ -22,6 +22,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MetricStore } from '../store/lmdb-store.js';
+import type { SeriesDef } from '../store/types.js';
 import { HistogramSeries, WINDOWS } from './histogram.js';
 import { MAX_HELP_LENGTH, type MetricType, type Series } from './metric.js';
 import type { AnyMetric, Registry } from './registry.js';
@@ -236,35 +237,68 @@ export async function flushTable(
  * Recreates the series found in the store, with their saved values, before anything else runs.
  * A series that cannot be restored (its metric now has another type or labels) is logged and
  * left out; the rest continue.
+ *
+ * Each metric is restored by one `restoreMetric` call: a second call is a declaration, which would
+ * make the metric the application's and refuse the real declaration that differs (a histogram's
+ * own buckets, an owner's `own()`). A histogram's buckets come from a series' saved state; one none
+ * of whose series has a state (its definitions committed, its first flush did not) is not
+ * recreated, so its first real declaration sets the buckets: there is no value to keep, and that
+ * flush finds the stored definitions by key and keeps their ids.
  */
 export function restoreTable(registry: Registry, store: MetricStore, log: Logger): { restored: number; skipped: number } {
   const current = store.loadCurrent();
-  let restored = 0;
-  let skipped = 0;
+  const byName = new Map<string, SeriesDef[]>();
   for (const def of store.seriesDefs()) {
     if (def.name.includes('#')) continue; // derived history series: rebuilt by flushTable
+    const defs = byName.get(def.name);
+    if (defs === undefined) byName.set(def.name, [def]);
+    else defs.push(def);
+  }
+  let restored = 0;
+  let skipped = 0;
+  for (const [name, defs] of byName) {
+    const first = defs[0]!;
+    const buckets = defs.map((def) => (current.get(def.id) as { bounds?: number[] } | undefined)?.bounds).find((b) => b !== undefined);
+    if (first.type === 'histogram' && buckets === undefined) continue;
+    let metric: AnyMetric;
     try {
-      const state = current.get(def.id);
-      const metric = registry.restoreMetric(def.name, def.type as MetricType, {
+      metric = registry.restoreMetric(name, first.type as MetricType, {
         // A help stored before its length was limited must not cost the series its value.
-        help: def.help.slice(0, MAX_HELP_LENGTH),
-        unit: def.unit,
-        labels: Object.keys(def.labels),
-        buckets: (state as { bounds?: number[] } | undefined)?.bounds,
+        help: first.help.slice(0, MAX_HELP_LENGTH),
+        unit: first.unit,
+        labels: Object.keys(first.labels),
+        buckets,
       });
-      const series = metric.bind(def.labels) as Series;
-      // Past a (lowered) series limit bind() gives the overflow series: never pour a stored
-      // series into it.
-      if (!sameLabels(series.labels, def.labels)) throw new Error(`the metric's series limit (${registry.seriesLimit}) is reached`);
-      series.storeId = def.id;
-      if (state !== undefined) series.restore(state);
-      restored++;
     } catch (err) {
-      skipped++;
-      log.warn({ series: def.key, err: toError(err) }, 'could not restore a stored series: it starts from zero');
+      skipped += defs.length;
+      log.warn({ metric: name, series: defs.length, err: toError(err) }, 'could not restore a stored metric: its series start from zero');
+      continue;
+    }
+    for (const def of defs) {
+      try {
+        // Series of one metric stored by different deploys may disagree with the first one.
+        if (def.type !== first.type || def.unit !== first.unit || !sameNames(Object.keys(def.labels), metric.labelNames)) {
+          throw new Error(`it was stored as another version of metric "${name}" (type, unit or label names)`);
+        }
+        const series = metric.bind(def.labels) as Series;
+        // Past a (lowered) series limit bind() gives the overflow series: never pour a stored
+        // series into it.
+        if (!sameLabels(series.labels, def.labels)) throw new Error(`the metric's series limit (${registry.seriesLimit}) is reached`);
+        series.storeId = def.id;
+        const state = current.get(def.id);
+        if (state !== undefined) series.restore(state);
+        restored++;
+      } catch (err) {
+        skipped++;
+        log.warn({ series: def.key, err: toError(err) }, 'could not restore a stored series: it starts from zero');
+      }
     }
   }
   return { restored, skipped };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
