@@ -59,6 +59,11 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
+      if (!options.head && /chunked/i.test(headers['transfer-encoding'] ?? '')) {
+        const body = dechunk(buf.subarray(end + 4));
+        if (body === undefined) return closed ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true } : undefined;
+        return { status, headers, body: body.toString('utf8'), closedByServer: closed || /close/i.test(headers.connection ?? '') };
+      }
       const length = options.head || status === 101 ? 0 : Number(headers['content-length'] ?? (closed ? buf.length - end - 4 : NaN));
       if (!Number.isFinite(length)) return undefined;
       if (buf.length - end - 4 < length) return closed ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true } : undefined;
@@ -82,6 +87,21 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
     };
     socket.once('connect', writeNext);
   });
+}
+
+/** The body of a chunked transfer coding (a streamed /metrics), or `undefined` until its last chunk has come. */
+function dechunk(raw: Buffer): Buffer | undefined {
+  const parts: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const lineEnd = raw.indexOf('\r\n', at);
+    if (lineEnd < 0) return undefined;
+    const size = Number.parseInt(raw.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!Number.isFinite(size)) return undefined;
+    if (size === 0) return Buffer.concat(parts);
+    if (raw.length < lineEnd + 2 + size + 2) return undefined;
+    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
 }
 
 /**
