@@ -34,8 +34,12 @@ export const EVENT_LOOP_PERCENTILE = 'p99';
 export function counterSum(registry: Registry, name: string): number | undefined {
   const metric = registry.get(name);
   if (metric?.type !== 'counter') return undefined;
+  const values = metric.table.values;
   let sum = 0;
-  for (const series of metric.series()) sum += series.value;
+  // Read from the value column by slot: no handle per series, at every performance check.
+  metric.walk(0, Infinity, (slot) => {
+    sum += values.get(slot);
+  });
   return sum;
 }
 
@@ -55,7 +59,10 @@ export function latencyWindow(registry: Registry, windowMs: number, now: number)
   const metric = registry.get(INPUT_METRICS.latency);
   if (metric?.type !== 'histogram') return undefined;
   registry.clock.tick(now);
-  const span = metric.series()[0]?.window.spanMs;
+  let span: number | undefined;
+  metric.walk(0, 1, (slot) => {
+    span = metric.seriesAt(slot).window.spanMs;
+  });
   const effective = span === undefined ? windowMs : Math.min(windowMs, span);
   return { sketch: metric.merged(effective), windowMs: effective };
 }
