@@ -8,7 +8,7 @@
  * one that existed when the first page was read.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Series } from '../metrics/metric.js';
+import { WALK_DONE } from '../metrics/label-map.js';
 import type { Registry } from '../metrics/registry.js';
 import type { SeriesListResponse } from '../protocol.js';
 import { HttpError } from './http-error.js';
@@ -51,18 +51,27 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
   }
   const metric = registry.get(name);
   if (metric === undefined) throw new HttpError(404, `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`);
-  const all = metric.series() as Series[];
   const items: SeriesListResponse['items'] = [];
-  let i = after;
-  while (i < all.length && items.length < limit) {
-    const end = Math.min(all.length, i + SCAN_CHUNK);
-    for (; i < end && items.length < limit; i++) {
-      const s = all[i]!;
-      if (match !== '' && !s.key.includes(match)) continue;
-      const value = (s as Series & { value?: unknown }).value;
-      items.push({ name: metric.name, type: metric.type, key: s.key, labels: { ...s.labels }, ...(typeof value === 'number' ? { value } : {}) });
+  const table = metric.type === 'histogram' ? undefined : metric.table;
+  let scanned = 0;
+  let sinceYield = 0;
+  const visit = (slot: number): void => {
+    scanned++;
+    const key = metric.keyAt(slot);
+    if (match !== '' && !key.includes(match)) return;
+    items.push({ name: metric.name, type: metric.type, key, labels: { ...metric.labelsAt(slot) }, ...(table === undefined ? {} : { value: table.values.get(slot) }) });
+  };
+  // Walked by slot (no handle per series), never past the page: each step visits at most the
+  // entries the page still has room for.
+  let pos = after;
+  while (pos !== WALK_DONE && items.length < limit) {
+    const before = scanned;
+    pos = metric.walk(pos, Math.min(limit - items.length, SCAN_CHUNK), visit);
+    sinceYield += scanned - before;
+    if (sinceYield >= SCAN_CHUNK && pos !== WALK_DONE && items.length < limit) {
+      sinceYield = 0;
+      await yieldToLoop();
     }
-    if (i < all.length && items.length < limit) await yieldToLoop();
   }
-  return { metric: metric.name, items, scanned: i - after, ...(i < all.length ? { next: String(i) } : {}) };
+  return { metric: metric.name, items, scanned, ...(pos !== WALK_DONE ? { next: String(pos) } : {}) };
 }
