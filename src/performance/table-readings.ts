@@ -35,12 +35,13 @@ export function counterSum(registry: Registry, name: string): number | undefined
   const metric = registry.get(name);
   if (metric?.type !== 'counter') return undefined;
   const values = metric.table.values;
-  let sum = 0;
-  // Read from the value column by slot: no handle per series, at every performance check.
+  // Read from the value column by slot: no handle per series, at every performance check. The
+  // sum is kept in a typed array: a number variable the closure writes is boxed at each add.
+  const sum = new Float64Array(1);
   metric.walk(0, Infinity, (slot) => {
-    sum += values.get(slot);
+    sum[0] += values.get(slot);
   });
-  return sum;
+  return sum[0]!;
 }
 
 /** Request and error totals, or undefined when the request counter is not registered (errors default to 0). */
