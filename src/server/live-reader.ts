@@ -44,7 +44,15 @@ export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes
 
 /** The series of `metric` a chart series names (see the module header). */
 export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined, prefixes?: Readonly<Record<string, string>>): Series[] {
-  if (prefixes !== undefined) return (metric.series() as Series[]).filter((s) => (labels === undefined || sameValues(s.labels, labels)) && matchesPrefix(s.labels, prefixes));
+  if (prefixes !== undefined) {
+    // Matched by slot: a handle only for the series that match.
+    const out: Series[] = [];
+    metric.walk(0, Infinity, (slot) => {
+      const l = metric.labelsAt(slot);
+      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes)) out.push(metric.seriesAt(slot));
+    });
+    return out;
+  }
   if (labels !== undefined) {
     let found: Series | undefined;
     try {
