@@ -88,7 +88,7 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
     while (pos !== WALK_DONE) {
       // A series is never split: one alone may exceed the bound (see the module header).
       let room = Math.floor((maxSamples - samples) / perSeries);
-      if (room === 0 && samples > 0) {
+      if (room <= 0 && samples > 0) {
         yield out.join('');
         out = [];
         samples = 0;
