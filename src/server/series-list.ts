@@ -3,9 +3,9 @@
  * a million series, so the list is never sent whole, never sorted and never counted past the page:
  * a page is the next `limit` entries (in the table's order) that contain `match`, found by a scan
  * that yields to the event loop every {@link SCAN_CHUNK} entries and stops as soon as the page is
- * full. `next` is the position to continue from: series are only ever added, and a new one may
- * shift later ones by one place, so a page may repeat an entry of the previous one but never skips
- * one that existed when the first page was read.
+ * full. `next` is the position to continue from: a metric's series are walked by slot
+ * (`Metric.walk`), and slots are only ever added, so the next page neither repeats nor skips a
+ * series (one created meanwhile comes at the end, the overflow series last).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { WALK_DONE } from '../metrics/label-map.js';
