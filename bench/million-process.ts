@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import v8 from 'node:v8';
 import { type Monitor, startMonitoring } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 import { startBlockProbe } from './harness.js';
@@ -30,6 +31,10 @@ export interface StepFigures {
   /** Largest RSS sampled (every 10 ms) during the step, MiB. */
   peakRssMiB: number;
   bytes?: number;
+  /** Heap allocated during the step (used heap growth between and across GCs, v8.GCProfiler), MiB: the churn. */
+  allocMiB: number;
+  /** Garbage collections during the step. */
+  gcs: number;
 }
 
 export interface MillionFigures {
@@ -60,14 +65,26 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 10);
   const probe = startBlockProbe();
+  const gc = new v8.GCProfiler();
+  const heapStart = v8.getHeapStatistics().used_heap_size;
+  gc.start();
   const start = performance.now();
   const value = await run();
   const ms = performance.now() - start;
+  const heapEnd = v8.getHeapStatistics().used_heap_size;
+  const gcs = gc.stop()?.statistics ?? [];
+  let allocated = 0;
+  let after = heapStart;
+  for (const g of gcs) {
+    allocated += Math.max(0, g.beforeGC.heapStatistics.usedHeapSize - after);
+    after = g.afterGC.heapStatistics.usedHeapSize;
+  }
+  allocated += Math.max(0, heapEnd - after);
   const block = probe.stop();
   clearInterval(sampler);
   h.disable();
   const rss = process.memoryUsage.rss();
-  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)) } };
+  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length } };
 }
 
 /** Fetches `url` in another Node process, reading the whole body; resolves with its byte count. */

@@ -36,15 +36,15 @@ function runChild(series: number): Promise<MillionFigures> {
 }
 
 function row(name: string, f: StepFigures, extra = ''): string {
-  return `| ${name} | ${f.ms} | ${f.blockMs} | ${f.blockCpuMs} | ${f.rssMiB} (peak ${f.peakRssMiB}) | ${extra} |`;
+  return `| ${name} | ${f.ms} | ${f.blockMs} | ${f.blockCpuMs} | ${f.rssMiB} (peak ${f.peakRssMiB}) | ${f.allocMiB} / ${f.gcs} | ${extra} |`;
 }
 
 export async function millionSuite(options: SuiteOptions): Promise<SuiteResult> {
   const series = options.quick ? 100_000 : 1_000_000;
   const f = await runChild(series);
   const table = [
-    `| ${series.toLocaleString('en')} series | ms | longest block, wall ms | longest block, CPU ms | RSS MiB | notes |`,
-    '|---|---:|---:|---:|---:|---|',
+    `| ${series.toLocaleString('en')} series | ms | longest block, wall ms | longest block, CPU ms | RSS MiB | heap allocated MiB / GCs | notes |`,
+    '|---|---:|---:|---:|---:|---:|---|',
     row('create (inc each, yield every 1,000)', f.create, `RSS after GC ${f.rssAfterCreateMiB} MiB, heap ${f.heapAfterCreateMiB} MiB`),
     row('first flush call', f.firstFlush, f.firstFlush.error ?? `${f.firstFlush.series} written, ${f.firstFlush.deferred} left to define`),
     row('flushes until all defined', f.definingFlushes, `${f.definingFlushes.calls} calls, ${f.definingFlushes.timeouts} past the 5 s call timeout, slowest ${f.definingFlushes.slowestMs} ms`),

@@ -34,15 +34,19 @@ export function sampleRule(rule: AlertRule, match: LabelPredicate, registry: Reg
   const samples: Sample[] = [];
   if (metric.type === 'histogram') {
     const windowMs = WINDOWS[rule.window];
-    for (const series of metric.series()) {
-      if (!match(series.labels)) continue;
+    metric.walk(0, Infinity, (slot) => {
+      const series = metric.seriesAt(slot);
+      if (!match(series.labels)) return;
       const value = rule.stat === 'count' ? series.window.count(windowMs) : series.quantile(QUANTILES[rule.stat], windowMs);
       if (value !== undefined) samples.push({ labels: series.labels, value });
-    }
+    });
   } else {
-    for (const series of metric.series()) {
-      if (match(series.labels)) samples.push({ labels: series.labels, value: series.value });
-    }
+    // By slot: the label object is made for matching, but no series handle.
+    const values = metric.table.values;
+    metric.walk(0, Infinity, (slot) => {
+      const labels = metric.labelsAt(slot);
+      if (match(labels)) samples.push({ labels, value: values.get(slot) });
+    });
   }
   return samples;
 }

@@ -21,8 +21,9 @@ import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { exposedName } from '../exposition/prometheus-names.js';
 import type { Logger } from '../logger.js';
-import { HistogramSeries } from '../metrics/histogram.js';
-import type { MetricType, Series } from '../metrics/metric.js';
+import type { HistogramSeries } from '../metrics/histogram.js';
+import { WALK_DONE } from '../metrics/label-map.js';
+import type { MetricType } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { type ExportQueueOptions, ExportQueue } from './export-queue.js';
 import {
@@ -37,6 +38,8 @@ import {
 } from './remote-write.js';
 
 const YIELD_EVERY_SAMPLES = 1000;
+/** Series read from the table per walk step (their samples are then batched one series at a time). */
+const WALK_STEP = 256;
 /** Unit suffixes an exposed family name may end in (as the OpenMetrics `# UNIT` line reads them). */
 const UNITS = ['seconds', 'bytes', 'ratio', 'percent', 'cores'];
 
@@ -90,13 +93,22 @@ export class RemoteWriteExporter {
     for (const metric of this.#registry.metrics()) {
       const { name, scale } = exposedName(metric.name, metric.type, metric.unit, this.#registry.namespace);
       let meta: PromMetricMetadata | undefined = metadataOf(name, metric.type, metric.help, metric.unit);
-      for (const s of metric.series() as Series[]) {
-        const series = toTimeSeries(name, scale, { ...this.#external, ...s.labels }, s, now);
-        sent.set(s.key, series.map((ts) => ts.labels));
-        summary.series++;
-        summary.samples += series.length;
-        await batcher.add(series, meta);
-        meta = undefined;
+      // Walked by slot a step at a time (batcher.add awaits): no handle per counter or gauge series.
+      const values = metric.type === 'histogram' ? undefined : metric.table.values;
+      const slots: number[] = [];
+      let pos = 0;
+      while (pos !== WALK_DONE) {
+        slots.length = 0;
+        pos = metric.walk(pos, WALK_STEP, (slot) => slots.push(slot));
+        for (const slot of slots) {
+          const state = values === undefined ? (metric.seriesAt(slot) as HistogramSeries) : values.get(slot);
+          const series = toTimeSeries(name, scale, { ...this.#external, ...metric.labelsAt(slot) }, state, now);
+          sent.set(metric.keyAt(slot), series.map((ts) => ts.labels));
+          summary.series++;
+          summary.samples += series.length;
+          await batcher.add(series, meta);
+          meta = undefined;
+        }
       }
     }
     const gone: PromLabel[][] = [];
@@ -201,8 +213,9 @@ function labelKey(labels: PromLabel[]): string {
 }
 
 /** One registry series as remote-write time series (one sample each). */
-function toTimeSeries(name: string, scale: number, labels: Record<string, string>, s: Series, ts: number): PromTimeSeries[] {
-  if (s instanceof HistogramSeries) {
+/** `s`: a histogram series, or a counter's or gauge's value. */
+function toTimeSeries(name: string, scale: number, labels: Record<string, string>, s: HistogramSeries | number, ts: number): PromTimeSeries[] {
+  if (typeof s !== 'number') {
     const out: PromTimeSeries[] = [];
     let cumulative = 0;
     for (let i = 0; i < s.bounds.length; i++) {
@@ -214,5 +227,5 @@ function toTimeSeries(name: string, scale: number, labels: Record<string, string
     out.push({ labels: seriesLabels(`${name}_count`, labels), samples: [{ value: s.count, timestamp: ts }] });
     return out;
   }
-  return [{ labels: seriesLabels(name, labels), samples: [{ value: (s as Series & { value: number }).value * scale, timestamp: ts }] }];
+  return [{ labels: seriesLabels(name, labels), samples: [{ value: s * scale, timestamp: ts }] }];
 }

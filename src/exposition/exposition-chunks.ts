@@ -12,8 +12,8 @@
  * counter series in one 18–25 ms block.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { HistogramSeries } from '../metrics/histogram.js';
-import { formatLabelPairs, type Series } from '../metrics/metric.js';
+import type { HistogramSeries } from '../metrics/histogram.js';
+import { WALK_DONE } from '../metrics/label-map.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { exposedName } from './prometheus-names.js';
 
@@ -36,62 +36,72 @@ export function formatNumber(v: number): string {
   return String(v);
 }
 
-function samplesOf(series: Series): number {
-  return series instanceof HistogramSeries ? series.bounds.length + 3 : 1;
-}
-
 /** `le="…"` of each bucket bound of a metric, formatted once per render (its series share bounds). */
-function leLabels(bounds: Float64Array, scale: number): string[] {
+function leLabels(bounds: readonly number[], scale: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < bounds.length; i++) out.push(`le="${formatNumber(bounds[i]! * scale)}"`);
   out.push('le="+Inf"');
   return out;
 }
 
-function renderSeries(out: string[], name: string, scale: number, s: Series, le: () => string[]): void {
-  // The label pairs are escaped once per series, not once per line.
-  const pairs = formatLabelPairs(s.labels);
+function renderHistogram(out: string[], name: string, scale: number, pairs: string, s: HistogramSeries, bucketLabels: string[]): void {
   const braced = pairs === '' ? '' : `{${pairs}}`;
-  if (s instanceof HistogramSeries) {
-    const bucketLabels = le();
-    const open = pairs === '' ? '{' : `{${pairs},`;
-    let cumulative = 0;
-    for (let i = 0; i < s.bounds.length; i++) {
-      cumulative += s.counts[i]!;
-      out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
-    }
-    out.push(`${name}_bucket${open}${bucketLabels[s.bounds.length]}} ${s.count}\n`);
-    out.push(`${name}_sum${braced} ${formatNumber(s.sum * scale)}\n`);
-    out.push(`${name}_count${braced} ${s.count}\n`);
-  } else {
-    out.push(`${name}${braced} ${formatNumber((s as Series & { value: number }).value * scale)}\n`);
+  const open = pairs === '' ? '{' : `{${pairs},`;
+  let cumulative = 0;
+  for (let i = 0; i < s.bounds.length; i++) {
+    cumulative += s.counts[i]!;
+    out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
   }
+  out.push(`${name}_bucket${open}${bucketLabels[s.bounds.length]}} ${s.count}\n`);
+  out.push(`${name}_sum${braced} ${formatNumber(s.sum * scale)}\n`);
+  out.push(`${name}_count${braced} ${s.count}\n`);
 }
 
 /**
  * The exposition of `registry` in `format`, as chunks of at most `maxSamples` sample lines (see
- * the module header). Synchronous: the caller decides where to yield.
+ * the module header). Synchronous: the caller decides where to yield. Series are walked a chunk
+ * at a time (`Metric.walk`): no handle, label object or array of every series is made.
  * @param maxSamples sample lines per chunk (default {@link MAX_SAMPLES_PER_CHUNK})
  */
 export function* renderChunks(registry: Registry, format: SampleFormat, maxSamples = MAX_SAMPLES_PER_CHUNK): Generator<string> {
   let out: string[] = [];
   let samples = 0;
   for (const metric of registry.metrics()) {
-    const series = metric.series() as Series[];
-    if (series.length === 0) continue;
+    if (metric.slots === 0) continue;
     const { name, scale } = exposedName(metric.name, metric.type, metric.unit, registry.namespace);
     out.push(format.header(metric, name));
-    let le: string[] | undefined;
-    const bucketLabels = (): string[] => (le ??= leLabels((series[0] as HistogramSeries).bounds, scale));
-    for (const s of series) {
-      const n = samplesOf(s);
-      if (samples > 0 && samples + n > maxSamples) {
+    let visit: (slot: number) => void;
+    let perSeries: number;
+    if (metric.type === 'histogram') {
+      const bucketLabels = leLabels(metric.buckets, scale);
+      perSeries = metric.buckets.length + 3;
+      visit = (slot) => renderHistogram(out, name, scale, metric.labelPairsAt(slot), metric.seriesAt(slot), bucketLabels);
+    } else {
+      const table = metric.table;
+      perSeries = 1;
+      visit = (slot) => {
+        const pairs = metric.labelPairsAt(slot);
+        out.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${formatNumber(table.values.get(slot) * scale)}\n`);
+      };
+    }
+    let pos = 0;
+    while (pos !== WALK_DONE) {
+      // A series is never split: one alone may exceed the bound (see the module header).
+      let room = Math.floor((maxSamples - samples) / perSeries);
+      if (room <= 0 && samples > 0) {
         yield out.join('');
         out = [];
         samples = 0;
+        room = Math.max(1, Math.floor(maxSamples / perSeries));
       }
-      renderSeries(out, name, scale, s, bucketLabels);
-      samples += n;
+      room = Math.max(1, room);
+      const from = pos;
+      let visited = 0;
+      pos = metric.walk(from, room, (slot) => {
+        visit(slot);
+        visited++;
+      });
+      samples += visited * perSeries;
     }
   }
   out.push(format.trailer);

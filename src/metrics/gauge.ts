@@ -58,6 +58,11 @@ export class Gauge extends Metric<GaugeSeries> {
     this.#table = new ScalarTable(name, this.map);
   }
 
+  /** The columns of every series by slot, for readers that `walk` the metric. Replaced by `reset`. */
+  get table(): ScalarTable {
+    return this.#table;
+  }
+
   protected created(slot: number): void {
     this.#table.created(slot);
   }

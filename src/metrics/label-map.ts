@@ -28,6 +28,18 @@ export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\u
 /** No series at this slot (`find` of a label set that has none). */
 export const NO_SLOT = -1;
 
+/** What `walk` returns once every series was visited. */
+export const WALK_DONE = -1;
+
+/** Most values need no escaping; testing once first saved ~40 % of a 10k-series render (bench/exposition). */
+const NEEDS_ESCAPE = /[\\"\n]/;
+
+/** A label value as the text exposition writes it (`\\`, `\"`, `\n` escaped). */
+export function escapeLabelValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
 /** The hash table grows past this load: linear probing stays short below it. */
 const MAX_LOAD = 0.75;
 
@@ -92,6 +104,49 @@ export class LabelMap {
     const overflow = this.#overflow;
     for (let slot = 0; slot < count; slot++) if (slot !== overflow) fn(slot);
     if (overflow !== NO_SLOT) fn(overflow);
+  }
+
+  /** Slots taken, the overflow series' included. */
+  get slots(): number {
+    return this.#count;
+  }
+
+  /**
+   * Calls `fn` with at most `maxCount` slots in creation order (the overflow series' last),
+   * starting at walk position `from` (0 to start), and returns the position to resume from, or
+   * `WALK_DONE`. A position is a slot number, the overflow series' slot being skipped until the
+   * end, so series created between two calls are visited by the resumed walk, each exactly once.
+   */
+  walk(from: number, maxCount: number, fn: (slot: number) => void): number {
+    if (from < 0) return WALK_DONE;
+    const overflow = this.#overflow;
+    const count = this.#count;
+    let left = maxCount;
+    let slot = from;
+    for (; slot < count; slot++) {
+      if (slot === overflow) continue;
+      if (left === 0) return slot;
+      fn(slot);
+      left--;
+    }
+    if (overflow === NO_SLOT) return WALK_DONE;
+    // Position `count`: only the overflow series is left (and any series created before resuming).
+    if (left === 0) return slot;
+    fn(overflow);
+    return WALK_DONE;
+  }
+
+  /**
+   * `a="x",b="y"` of the series at `slot` in declared order, values escaped for the text
+   * exposition, as `formatLabelPairs(labelsOf(slot))` but without building the label object.
+   */
+  labelPairsOf(slot: number): string {
+    const n = this.names.length;
+    const rows = this.#rows;
+    const base = slot * n;
+    let out = '';
+    for (let i = 0; i < n; i++) out += `${i === 0 ? '' : ','}${this.names[i]!}="${escapeLabelValue(this.#values[i]![rows[base + i]!]!)}"`;
+    return out;
   }
 
   /** The label object of the series at `slot` (a new frozen object each call). */

@@ -24,8 +24,10 @@ import type { Logger } from '../logger.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import type { SeriesDef } from '../store/types.js';
 import { HistogramSeries, WINDOWS } from './histogram.js';
+import { WALK_DONE } from './label-map.js';
 import { MAX_HELP_LENGTH, type MetricType, type Series } from './metric.js';
 import type { AnyMetric, Registry } from './registry.js';
+import type { ScalarTable } from './scalar-table.js';
 
 /** Longest stretch, in ms, that building a flush holds the event loop before yielding. */
 const BLOCK_MS = 4;
@@ -143,51 +145,57 @@ export async function flushTable(
   let longestBlockMs = 0;
   const current: [number, unknown][] = [];
   const points: { id: number; ts: number; value: number }[] = [];
-  const written: [Series, number][] = [];
-  let handled = 0;
+  const written: [HistogramSeries, number][] = [];
+  // Counter and gauge series written: their table (a reset replaces it), slots and versions.
+  const writtenScalars: { table: ScalarTable; slots: number[]; versions: number[] }[] = [];
+  let writtenCount = 0;
+  /** Whether a new definition now would pass the budget (it is then left for the next flush). */
+  const deferNow = (): boolean => defined > 0 && definingMs >= defineBudgetMs;
+  const defining = <T>(define: () => T): T => {
+    const defineStart = performance.now();
+    try {
+      return define();
+    } finally {
+      definingMs += performance.now() - defineStart;
+      defined++;
+    }
+  };
   for (const metric of registry.metrics()) {
     const refusedHere = refused.get(metric);
-    for (const series of metric.series() as Series[]) {
-      // Counted for every series visited, unchanged and deferred ones too: skipping a million of
-      // them is itself a block of ~1 s.
-      if (++handled % CHECK_EVERY === 0) {
-        const now = performance.now();
-        if (now - blockStart >= BLOCK_MS) {
-          mainThreadMs += now - blockStart;
-          longestBlockMs = Math.max(longestBlockMs, now - blockStart);
-          await yieldToLoop();
-          blockStart = performance.now();
+    const refuse = (key: string, err: unknown): void => {
+      // One series the store will not take must not stop every other series from persisting.
+      if (!refused.has(metric)) refused.set(metric, new Set());
+      refused.get(metric)!.add(key);
+      log?.warn({ series: key, err: toError(err) }, 'series not persisted: the store refused its definition');
+    };
+    let visit: (slot: number) => void;
+    if (metric.type === 'histogram') {
+      visit = (slot) => {
+        const series = metric.seriesAt(slot);
+        const version = series.version();
+        if (version === series.flushedVersion || refusedHere?.has(series.key) === true) return;
+        const isNew = series.storeId === undefined || !derivedIds.has(series);
+        // At least one definition per flush, so a budget too small for one still makes progress.
+        if (isNew && deferNow()) {
+          deferred++;
+          return;
         }
-      }
-      const version = series.version();
-      if (version === series.flushedVersion || refusedHere?.has(series.key) === true) continue;
-      let id: number;
-      let ids: number[] | undefined;
-      const defining = series.storeId === undefined || (series instanceof HistogramSeries && !derivedIds.has(series));
-      // At least one definition per flush, so a budget too small for one still makes progress.
-      if (defining && defined > 0 && definingMs >= defineBudgetMs) {
-        deferred++;
-        continue;
-      }
-      const defineStart = defining ? performance.now() : 0;
-      try {
-        id = idOf(store, metric, series);
-        if (series instanceof HistogramSeries) ids = derivedIdsOf(store, metric, series);
-      } catch (err) {
-        // One series the store will not take must not stop every other series from persisting.
-        if (!refused.has(metric)) refused.set(metric, new Set());
-        refused.get(metric)!.add(series.key);
-        log?.warn({ series: series.key, err: toError(err) }, 'series not persisted: the store refused its definition');
-        continue;
-      } finally {
-        if (defining) {
-          definingMs += performance.now() - defineStart;
-          defined++;
+        let id: number;
+        let ids: number[];
+        try {
+          const define = (): void => {
+            id = idOf(store, metric, series);
+            ids = derivedIdsOf(store, metric, series);
+          };
+          if (isNew) defining(define);
+          else define();
+        } catch (err) {
+          refuse(series.key, err);
+          return;
         }
-      }
-      current.push([id, series.snapshot()]);
-      written.push([series, version]);
-      if (ids !== undefined && series instanceof HistogramSeries) {
+        current.push([id!, series.snapshot()]);
+        written.push([series, version]);
+        writtenCount++;
         // One merge of the window's slices serves the three quantiles.
         const minute = series.window.merged(WINDOWS['1m']);
         const values: Record<Derived, number | undefined> = {
@@ -201,10 +209,51 @@ export async function flushTable(
           const value = values[which];
           if (value !== undefined && Number.isFinite(value)) points.push({ id: ids![i]!, ts: nowMs, value });
         });
-      } else {
+      };
+    } else {
+      // Columns read by slot: no handle per series, and the key only for a series being defined.
+      const table = metric.table;
+      const done = { table, slots: [] as number[], versions: [] as number[] };
+      writtenScalars.push(done);
+      visit = (slot) => {
+        const version = table.values.get(slot);
+        if (version === table.flushed.get(slot)) return;
+        if (refusedHere !== undefined && refusedHere.size > 0 && refusedHere.has(metric.keyAt(slot))) return;
+        let id = table.storeIds.get(slot);
+        if (Number.isNaN(id)) {
+          if (deferNow()) {
+            deferred++;
+            return;
+          }
+          try {
+            id = defining(() =>
+              store.defineSeries(metric.keyAt(slot), { name: metric.name, type: metric.type, help: metric.help, unit: metric.unit, labels: { ...metric.labelsAt(slot) } }),
+            );
+          } catch (err) {
+            refuse(metric.keyAt(slot), err);
+            return;
+          }
+          table.storeIds.set(slot, id);
+        }
+        current.push([id, { v: version }]);
+        done.slots.push(slot);
+        done.versions.push(version);
+        writtenCount++;
         // A sum of finite increments can still overflow to Infinity; such a point is not history.
-        const value = (series as Series & { value: number }).value;
-        if (Number.isFinite(value)) points.push({ id, ts: nowMs, value });
+        if (Number.isFinite(version)) points.push({ id, ts: nowMs, value: version });
+      };
+    }
+    // Walked in steps of CHECK_EVERY series, unchanged and deferred ones counted too: skipping a
+    // million of them is itself a block of ~1 s.
+    let pos = 0;
+    while (pos !== WALK_DONE) {
+      pos = metric.walk(pos, CHECK_EVERY, visit);
+      const now = performance.now();
+      if (now - blockStart >= BLOCK_MS) {
+        mainThreadMs += now - blockStart;
+        longestBlockMs = Math.max(longestBlockMs, now - blockStart);
+        await yieldToLoop();
+        blockStart = performance.now();
       }
     }
   }
@@ -217,14 +266,17 @@ export async function flushTable(
     stored = await store.flush({ current, points });
   } catch (err) {
     // Only a store write failure (a full disk) is this; anything else is a bug and propagates as is.
-    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed) throw new TableFlushFailed(nowMs, written.length, points.length, err);
+    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed) throw new TableFlushFailed(nowMs, writtenCount, points.length, err);
     throw err;
   }
   for (const [series, version] of written) series.flushedVersion = version;
+  for (const { table, slots, versions } of writtenScalars) {
+    for (let i = 0; i < slots.length; i++) table.flushed.set(slots[i]!, versions[i]!);
+  }
   if (deferred > 0) log?.info({ deferred, definingMs: Math.round(definingMs) }, 'new series left for the next flush: this one spent its time budget defining others');
   return {
     at: nowMs,
-    series: written.length,
+    series: writtenCount,
     deferred,
     points: points.length,
     mainThreadMs: mainThreadMs + stored.syncMs,

@@ -34,9 +34,14 @@ export const EVENT_LOOP_PERCENTILE = 'p99';
 export function counterSum(registry: Registry, name: string): number | undefined {
   const metric = registry.get(name);
   if (metric?.type !== 'counter') return undefined;
-  let sum = 0;
-  for (const series of metric.series()) sum += series.value;
-  return sum;
+  const values = metric.table.values;
+  // Read from the value column by slot: no handle per series, at every performance check. The
+  // sum is kept in a typed array: a number variable the closure writes is boxed at each add.
+  const sum = new Float64Array(1);
+  metric.walk(0, Infinity, (slot) => {
+    sum[0] += values.get(slot);
+  });
+  return sum[0]!;
 }
 
 /** Request and error totals, or undefined when the request counter is not registered (errors default to 0). */
@@ -55,7 +60,10 @@ export function latencyWindow(registry: Registry, windowMs: number, now: number)
   const metric = registry.get(INPUT_METRICS.latency);
   if (metric?.type !== 'histogram') return undefined;
   registry.clock.tick(now);
-  const span = metric.series()[0]?.window.spanMs;
+  let span: number | undefined;
+  metric.walk(0, 1, (slot) => {
+    span = metric.seriesAt(slot).window.spanMs;
+  });
   const effective = span === undefined ? windowMs : Math.min(windowMs, span);
   return { sketch: metric.merged(effective), windowMs: effective };
 }

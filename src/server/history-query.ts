@@ -190,7 +190,7 @@ export class HistoryQuery {
       if (series.length > 0) return { type, series };
       // Every stored series of a metric in the table was restored into it at start: the store has
       // no other (and listing its definitions would read every series of every metric).
-      if (metric.series().length > 0) return { type, series: [] };
+      if (metric.slots > 0) return { type, series: [] };
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);

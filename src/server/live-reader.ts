@@ -44,7 +44,15 @@ export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes
 
 /** The series of `metric` a chart series names (see the module header). */
 export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined, prefixes?: Readonly<Record<string, string>>): Series[] {
-  if (prefixes !== undefined) return (metric.series() as Series[]).filter((s) => (labels === undefined || sameValues(s.labels, labels)) && matchesPrefix(s.labels, prefixes));
+  if (prefixes !== undefined) {
+    // Matched by slot: a handle only for the series that match.
+    const out: Series[] = [];
+    metric.walk(0, Infinity, (slot) => {
+      const l = metric.labelsAt(slot);
+      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes)) out.push(metric.seriesAt(slot));
+    });
+    return out;
+  }
   if (labels !== undefined) {
     let found: Series | undefined;
     try {
@@ -134,20 +142,22 @@ export class LiveReader {
     const out: Record<string, number | null> = Object.create(null);
     const metric = this.#registry.get(name);
     if (metric === undefined) return out;
-    const all = metric.series() as Series[];
-    const n = Math.min(all.length, limit);
-    for (let i = 0; i < n; i++) {
-      const series = all[i]!;
-      const key = series.key;
-      if (series instanceof HistogramSeries) {
+    // The first `limit` series by slot: no handle (nor array) of every series of the metric.
+    if (metric.type === 'histogram') {
+      metric.walk(0, limit, (slot) => {
+        const series = metric.seriesAt(slot);
+        const key = series.key;
         const minute = series.window.merged(WINDOWS['1m']);
         out[derivedKey(key, 'p50')] = minute.quantile(0.5) ?? null;
         out[derivedKey(key, 'p95')] = minute.quantile(0.95) ?? null;
         out[derivedKey(key, 'p99')] = minute.quantile(0.99) ?? null;
         out[derivedKey(key, 'count')] = series.count;
-      } else {
-        out[key] = plainValue(series);
-      }
+      });
+    } else {
+      const values = metric.table.values;
+      metric.walk(0, limit, (slot) => {
+        out[metric.keyAt(slot)] = values.get(slot);
+      });
     }
     return out;
   }

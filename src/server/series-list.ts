@@ -3,12 +3,12 @@
  * a million series, so the list is never sent whole, never sorted and never counted past the page:
  * a page is the next `limit` entries (in the table's order) that contain `match`, found by a scan
  * that yields to the event loop every {@link SCAN_CHUNK} entries and stops as soon as the page is
- * full. `next` is the position to continue from: series are only ever added, and a new one may
- * shift later ones by one place, so a page may repeat an entry of the previous one but never skips
- * one that existed when the first page was read.
+ * full. `next` is the position to continue from: a metric's series are walked by slot
+ * (`Metric.walk`), and slots are only ever added, so the next page neither repeats nor skips a
+ * series (one created meanwhile comes at the end, the overflow series last).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Series } from '../metrics/metric.js';
+import { WALK_DONE } from '../metrics/label-map.js';
 import type { Registry } from '../metrics/registry.js';
 import type { SeriesListResponse } from '../protocol.js';
 import { HttpError } from './http-error.js';
@@ -51,18 +51,27 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
   }
   const metric = registry.get(name);
   if (metric === undefined) throw new HttpError(404, `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`);
-  const all = metric.series() as Series[];
   const items: SeriesListResponse['items'] = [];
-  let i = after;
-  while (i < all.length && items.length < limit) {
-    const end = Math.min(all.length, i + SCAN_CHUNK);
-    for (; i < end && items.length < limit; i++) {
-      const s = all[i]!;
-      if (match !== '' && !s.key.includes(match)) continue;
-      const value = (s as Series & { value?: unknown }).value;
-      items.push({ name: metric.name, type: metric.type, key: s.key, labels: { ...s.labels }, ...(typeof value === 'number' ? { value } : {}) });
+  const table = metric.type === 'histogram' ? undefined : metric.table;
+  let scanned = 0;
+  let sinceYield = 0;
+  const visit = (slot: number): void => {
+    scanned++;
+    const key = metric.keyAt(slot);
+    if (match !== '' && !key.includes(match)) return;
+    items.push({ name: metric.name, type: metric.type, key, labels: { ...metric.labelsAt(slot) }, ...(table === undefined ? {} : { value: table.values.get(slot) }) });
+  };
+  // Walked by slot (no handle per series), never past the page: each step visits at most the
+  // entries the page still has room for.
+  let pos = after;
+  while (pos !== WALK_DONE && items.length < limit) {
+    const before = scanned;
+    pos = metric.walk(pos, Math.min(limit - items.length, SCAN_CHUNK), visit);
+    sinceYield += scanned - before;
+    if (sinceYield >= SCAN_CHUNK && pos !== WALK_DONE && items.length < limit) {
+      sinceYield = 0;
+      await yieldToLoop();
     }
-    if (i < all.length && items.length < limit) await yieldToLoop();
   }
-  return { metric: metric.name, items, scanned: i - after, ...(i < all.length ? { next: String(i) } : {}) };
+  return { metric: metric.name, items, scanned, ...(pos !== WALK_DONE ? { next: String(pos) } : {}) };
 }

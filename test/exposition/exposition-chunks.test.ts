@@ -37,6 +37,21 @@ describe('renderChunks', () => {
     }
   });
 
+  it('puts a series with more samples than a chunk holds alone in its chunk, the overflow series last, text unchanged', async () => {
+    const registry = new Registry({ logger: memoryLogger(), seriesLimit: 3 });
+    const h = registry.histogram('lat', { labels: ['r'], buckets: [1, 5, 10] }); // 6 samples a series
+    for (let i = 0; i < 5; i++) h.observe({ r: `/r${i}` }, i); // 3 series, then the overflow series
+    const c = registry.counter('hits', { labels: ['r'] });
+    for (let i = 0; i < 5; i++) c.inc({ r: `/r${i}` });
+    const chunks = [...renderChunks(registry, prometheusTextFormat, 4)];
+    const histogramChunks = chunks.filter((chunk) => chunk.includes('lat_bucket'));
+    expect(histogramChunks.map(sampleLines)).toEqual([6, 6, 6, 6]);
+    expect(histogramChunks.at(-1)).toContain('r="__overflow__"');
+    expect(chunks.join('')).toBe(await renderPrometheusText(registry));
+    const hits = chunks.join('').split('\n').filter((l) => l.startsWith('hits'));
+    expect(hits.map((l) => l.split(' ')[0])).toEqual(['hits_total{r="/r0"}', 'hits_total{r="/r1"}', 'hits_total{r="/r2"}', 'hits_total{r="__overflow__"}']);
+  });
+
   it('yields to the event loop between every two chunks when rendering', async () => {
     const registry = bigRegistry();
     let turns = 0;
