@@ -55,7 +55,7 @@ import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { applyEdit, SEAL_BYTES } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
-import { beginLayout2Conversion, LAYOUT2, Layout2Conversion, type Layout2Dbs, type Layout2Progress, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs } from './migrate-layout2.js';
+import { beginLayout2Conversion, LAYOUT2, Layout2Conversion, type Layout2Dbs, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs } from './migrate-layout2.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { toRollup } from './rollup.js';
 import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
@@ -64,7 +64,7 @@ import { pruneChunks } from './store-prune.js';
 import { latest, latestAt, queryRange, rollupCells } from './store-queries.js';
 import { envStats, rowCount } from './store-stats.js';
 import { WriterLock } from './writer-lock.js';
-import type { FlushBatch, FlushResult, PointRecord, PruneResult, RangePoint, Rollup, SeriesDef, SeriesInput, StoreOptions, StoreStats, WriteStatus } from './types.js';
+import type { FlushBatch, FlushResult, PointRecord, PruneResult, RangePoint, Rollup, SeriesDef, SeriesInput, StoreOptions, StoreStats, WriteStatus, Layout2Progress } from './types.js';
 
 export { PRUNE_CHUNK } from './store-prune.js';
 

@@ -55,17 +55,8 @@ export const LAYOUT2_MARKER = 'layout2';
  */
 export const CONVERT_STEP_ENTRIES = 500;
 
-/** The progress marker: what there was to convert, and how much is done. */
-export interface Layout2Progress {
-  /** Wall ms when the conversion began (the first writable open of the layout-2 store). */
-  startedAt: number;
-  /** Raw points and rollup cells the layout-2 store held then. */
-  points: number;
-  cells: number;
-  /** Converted so far (committed with the entries they count). */
-  convertedPoints: number;
-  convertedCells: number;
-}
+export type { Layout2Progress } from './types.js';
+import type { Layout2Progress } from './types.js';
 
 /** The two layout-2 history databases, opened with layout 2's key and value encodings. */
 export interface Layout2Dbs {

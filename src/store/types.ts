@@ -135,3 +135,15 @@ export interface StoreStats {
   /** Each named database: entries, pages (branch + leaf + overflow) and pages * pageSize. */
   databases: { name: string; entries: number; pages: number; bytes: number }[];
 }
+
+/** The progress marker: what there was to convert, and how much is done. */
+export interface Layout2Progress {
+  /** Wall ms when the conversion began (the first writable open of the layout-2 store). */
+  startedAt: number;
+  /** Raw points and rollup cells the layout-2 store held then. */
+  points: number;
+  cells: number;
+  /** Converted so far (committed with the entries they count). */
+  convertedPoints: number;
+  convertedCells: number;
+}
