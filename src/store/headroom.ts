@@ -65,14 +65,15 @@ export interface FlushSize {
  * when it cannot dirty {@link SPILL_PAGES} pages, so nothing reaches the file before
  * {@link flushRoomAtCommit} is checked. A transaction dirties each existing page of the
  * databases it touches at most once (copy on write: `dbPages`), plus the pages its growth
- * splits off (at most twice the growth: split pages are at least about half full). The growth:
- * the current values, and per point at most {@link ROW_BYTES} added to a head chunk, and a new
- * entry (key, node, chunk header) per put; doubled for branch and freelist pages.
+ * splits off: twice the growth for leaves (a split leaves pages at least about half full), and
+ * once more for the branch pages above them and the freelist's own pages (8 B per freed page).
+ * The growth: the current values, per point at most {@link ROW_BYTES} added to a head chunk,
+ * and a new entry (key, node, chunk header) per current value and up to two per series.
  * @param dbPages branch, leaf and overflow pages of `current` and `history` now
  */
 export function flushRoomBefore(size: FlushSize, dbPages: number, pageSize: number): number {
   const growth = size.currentBytes + size.points * ROW_BYTES + (size.currents + 2 * size.series) * PUT_OVERHEAD_BYTES;
-  const bound = 2 * (dbPages * pageSize + 2 * growth);
+  const bound = dbPages * pageSize + 3 * growth + MIN_HEADROOM_BYTES;
   return bound >= SPILL_PAGES * pageSize ? bound : 0;
 }
 
