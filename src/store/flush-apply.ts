@@ -5,7 +5,7 @@
  * small flush (inside one `env.batch`), the writer thread (`flush-thread.ts`) for a large one
  * (inside one `env.transactionSync`). Either way the flush is one transaction.
  */
-import { type ChunkDatabase, HISTORY_COLUMNS, planSeriesRows } from './history-chunks.js';
+import { type ChunkDatabase, HISTORY_COLUMNS, needsMerge, planSeriesRows } from './history-chunks.js';
 
 /** One flush as typed arrays, ready to be written. Every buffer is transferable. */
 export interface EncodedFlush {
@@ -62,4 +62,19 @@ export function writeFlush(target: FlushTarget, flush: EncodedFlush): { puts: nu
     done.removes += edit.removes.length;
   }
   return done;
+}
+
+/**
+ * Whether any series of `flush` has points at or before its stored head's last ts (out of order
+ * or a duplicate ts): those decode, merge and re-encode the chunks they overlap, too slow for the
+ * main thread. One header read per changed series.
+ */
+export function flushNeedsMerge(history: ChunkDatabase, flush: EncodedFlush): boolean {
+  const ids = flush.pointIds;
+  for (let g = 0; g < ids.length; ) {
+    const id = ids[g]!;
+    if (needsMerge(history, id, flush.pointTs[g]!)) return true;
+    while (g < ids.length && ids[g] === id) g++;
+  }
+  return false;
 }

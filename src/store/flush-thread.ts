@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { open } from 'lmdb';
 import { type EncodedFlush, writeFlush } from './flush-apply.js';
+import { flushRoomAtCommit, flushRoomBefore, Headroom, type HeadroomEnv } from './headroom.js';
 import { openChunkDatabases } from './history-chunks.js';
 
 const { dataDir, envOptions } = workerData as { dataDir: string; envOptions: Record<string, unknown> };
@@ -17,11 +18,33 @@ const target = {
   current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
   history: openChunkDatabases(env).history,
 };
+const headroom = new Headroom(env as unknown as HeadroomEnv, dataDir);
+const pageSize = (env as unknown as HeadroomEnv).env.stat().pageSize;
+type Stats = { getStats(): { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } };
+
+function pagesOf(db: unknown): number {
+  const s = (db as Stats).getStats();
+  return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+}
+
+function seriesIn(ids: Uint32Array): number {
+  let series = 0;
+  for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[i - 1]) series++;
+  return series;
+}
 
 async function write(flush: EncodedFlush): Promise<void> {
   // transactionSync: the chunks read are those of the latest commit, and the writes are one
-  // transaction with them. It blocks this thread only.
-  env.transactionSync(() => writeFlush(target, flush));
+  // transaction with them. It blocks this thread only, and so does making room for it here,
+  // under the write lock: a refusal (ENOSPC) throws before the commit, which aborts the
+  // transaction with no page written (headroom.ts).
+  env.transactionSync(() => {
+    const size = { currents: flush.currentIds.length, currentBytes: flush.currentBytes.length, points: flush.pointIds.length, series: seriesIn(flush.pointIds) };
+    const before = flushRoomBefore(size, pagesOf(target.current) + pagesOf(target.history), pageSize);
+    if (before > 0) headroom.ensureLocked('flush', before);
+    const done = writeFlush(target, flush);
+    headroom.ensureLocked('flush', flushRoomAtCommit(size.currents + done.puts + done.removes, flush.currentBytes.length + done.bytes));
+  });
   await env.flushed;
 }
 

@@ -45,6 +45,51 @@ export function headroomFor(puts: number, payloadBytes: number): number {
   return Math.max(MIN_HEADROOM_BYTES, 2 * (payloadBytes + puts * PUT_OVERHEAD_BYTES));
 }
 
+/** Pages LMDB keeps dirty in memory before it spills (writes) some ahead of the commit: `MDB_IDL_UM_MAX` in lmdb-js 3.5.6's midl.h. */
+export const SPILL_PAGES = (1 << 17) - 1;
+/** The most a row of one value column costs in a chunk: ts and value each at most ~85 bits in chunk-codec.ts's worst case, rounded up. */
+const ROW_BYTES = 32;
+
+/** A flush as the writer thread sees it, for {@link flushRoomBefore}. */
+export interface FlushSize {
+  /** Current values put and their msgpack bytes. */
+  currents: number;
+  currentBytes: number;
+  /** Points and distinct series among them. */
+  points: number;
+  series: number;
+}
+
+/**
+ * Room a flush may need before its puts run, for pages LMDB spills ahead of the commit; `0`
+ * when it cannot dirty {@link SPILL_PAGES} pages, so nothing reaches the file before
+ * {@link flushRoomAtCommit} is checked. A transaction dirties each existing page of the
+ * databases it touches at most once (copy on write: `dbPages`), plus the pages its growth
+ * splits off: twice the growth for leaves (a split leaves pages at least about half full), and
+ * once more for the branch pages above them and the freelist's own pages (8 B per freed page).
+ * The growth: the current values, per point at most {@link ROW_BYTES} added to a head chunk,
+ * and a new entry (key, node, chunk header) per current value and up to two per series.
+ * @param dbPages branch, leaf and overflow pages of `current` and `history` now
+ */
+export function flushRoomBefore(size: FlushSize, dbPages: number, pageSize: number): number {
+  const growth = size.currentBytes + size.points * ROW_BYTES + (size.currents + 2 * size.series) * PUT_OVERHEAD_BYTES;
+  const bound = dbPages * pageSize + 3 * growth + MIN_HEADROOM_BYTES;
+  return bound >= SPILL_PAGES * pageSize ? bound : 0;
+}
+
+/**
+ * Room a flush needs at its commit, once its puts are known: {@link headroomFor} of the exact
+ * bytes put (current values and the new chunks, with their 12-byte keys). The earlier estimate
+ * before the puts had to assume each changed series rewrites a head of up to half a sealed
+ * chunk (512 B, x2): ~100-200 MB of zeros appended for 100,000 series whose real heads were
+ * ~30 B each.
+ * @param puts current values and chunks put, plus chunks removed
+ * @param bytes their value bytes
+ */
+export function flushRoomAtCommit(puts: number, bytes: number): number {
+  return headroomFor(puts, bytes + puts * 12);
+}
+
 export class Headroom {
   readonly #env: HeadroomEnv;
   readonly #file: string;
@@ -76,20 +121,44 @@ export class Headroom {
     let failure: Error | undefined;
     try {
       this.#env.transactionSync(() => {
-        const end = this.#lastPageEnd();
-        const size = this.#statSize();
-        if (size - end >= bytes) return;
-        failure = this.#append(size, end + bytes + EXTEND_STEP_BYTES);
-        if (failure !== undefined) failure = this.#append(this.#statSize(), end + bytes);
+        failure = this.#extend(bytes);
       });
     } catch (err) {
       failure = toError(err);
     }
-    if (failure !== undefined) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${what}: not written: the metric store has no room to grow ${this.#file}: ${failure.message}`, {
-        cause: failure,
-      });
+    if (failure !== undefined) throw this.#refusal(what, failure);
+  }
+
+  /**
+   * {@link ensure} for a caller that already holds LMDB's write lock: inside its own
+   * `transactionSync`, before its first put (the writer thread: appending there blocks no event
+   * loop). Throwing aborts that transaction with nothing written.
+   * @throws {MonitorError} `EMON_STORE_FAILED` as {@link ensure}
+   */
+  ensureLocked(what: string, bytes: number): void {
+    if (this.#room() >= bytes) return;
+    let failure: Error | undefined;
+    try {
+      failure = this.#extend(bytes);
+    } catch (err) {
+      failure = toError(err);
     }
+    if (failure !== undefined) throw this.#refusal(what, failure);
+  }
+
+  /** Under the write lock: appends zeros up to `bytes` past the last page (and a step more if it can). */
+  #extend(bytes: number): Error | undefined {
+    const end = this.#lastPageEnd();
+    const size = this.#statSize();
+    if (size - end >= bytes) return undefined;
+    const failure = this.#append(size, end + bytes + EXTEND_STEP_BYTES);
+    return failure === undefined ? undefined : this.#append(this.#statSize(), end + bytes);
+  }
+
+  #refusal(what: string, failure: Error): MonitorError {
+    return new MonitorError(ErrorCode.StoreFailed, `${what}: not written: the metric store has no room to grow ${this.#file}: ${failure.message}`, {
+      cause: failure,
+    });
   }
 
   /** Written bytes past the last committed page. */

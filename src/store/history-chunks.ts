@@ -12,9 +12,10 @@
  *
  * Rows older than the head's last row, or at a stored timestamp, take the slow path: the stored
  * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
- * merge), and written again as new chunks, the old keys removed.
+ * merge), and written again as new chunks of even size (`encodeMerged`: up to {@link MERGE_SLACK}
+ * × the seal limits), the old keys removed. {@link needsMerge} tells, from the head's header alone, whether rows take it.
  */
-import { ChunkEncoder, decodeChunkInto } from './chunk-codec.js';
+import { ChunkEncoder, chunkInfo, decodeChunkInto } from './chunk-codec.js';
 import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
 import { mergeCells, type RollupCell } from './rollup.js';
 
@@ -70,14 +71,28 @@ export interface SeriesEdit {
   puts: [start: number, chunk: Uint8Array][];
 }
 
-/** Whether an encoder should take no more rows. */
-export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }): boolean {
-  return enc.count >= SEAL_ROWS || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS || enc.byteLength >= SEAL_BYTES;
+/**
+ * How far past the seal limits a chunk re-encoded by the slow path may grow (1.5 × 1 KiB stays
+ * well inside a 4 KiB page). Sealing it at the plain limits split a full chunk hit by one late
+ * point into a full chunk and a chunk of a few rows, never merged again: 200 late points into
+ * 5,000 turned 6 history entries into 102.
+ */
+export const MERGE_SLACK = 1.5;
+
+/** Whether an encoder should take no more rows (`slack` scales every limit). */
+export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }, slack = 1): boolean {
+  return enc.count >= SEAL_ROWS * slack || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS * slack || enc.byteLength >= SEAL_BYTES * slack;
 }
 
 /** Empty rows of `columns` columns. */
 export function emptyRows(columns: number): ChunkRows {
   return { ts: [], cols: Array.from({ length: columns }, () => []) };
+}
+
+/** Whether rows starting at `firstTs` take the slow path of series `id` (O(1): the head's header). */
+export function needsMerge(db: ChunkDatabase, id: number, firstTs: number): boolean {
+  const head = headChunk(db, id);
+  return head !== undefined && firstTs <= chunkInfo(head.bytes).lastTs;
 }
 
 /** The last chunk of series `id`, or undefined. */
@@ -139,7 +154,7 @@ export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, r
     decodeChunkInto(chunk.bytes, 0, Number.MAX_SAFE_INTEGER, stored.ts, stored.cols);
     edit.removes.push(chunk.start);
   }
-  encodeInto(edit, columns, mergeRows(stored, rows, combine), 0, undefined);
+  encodeMerged(edit, columns, mergeRows(stored, rows, combine));
   return edit;
 }
 
@@ -231,14 +246,45 @@ export function mergeRows(stored: ChunkRows, incoming: ChunkRows, combine: Combi
 }
 
 /**
+ * Encodes merged rows into as few chunks as the seal limits with {@link MERGE_SLACK} allow, of
+ * even size: rows that seal into k chunks go into k - 1 if each fits with slack, else into k even
+ * parts. Sealing at the plain limits left a small last chunk on every split.
+ */
+export function encodeMerged(edit: SeriesEdit, columns: number, rows: ChunkRows): void {
+  const trial: SeriesEdit = { removes: [], puts: [] };
+  encodeInto(trial, columns, rows, 0, undefined);
+  const k = trial.puts.length;
+  if (k <= 1) {
+    edit.puts.push(...trial.puts);
+    return;
+  }
+  const fewer = evenParts(columns, rows, k - 1);
+  edit.puts.push(...(fewer.puts.length === k - 1 ? fewer : evenParts(columns, rows, k)).puts);
+}
+
+/** `rows` cut into `parts` runs of equal row count, each encoded with {@link MERGE_SLACK} (a run that does not fit splits). */
+function evenParts(columns: number, rows: ChunkRows, parts: number): SeriesEdit {
+  const edit: SeriesEdit = { removes: [], puts: [] };
+  const n = rows.ts.length;
+  for (let p = 0; p < parts; p++) {
+    const from = Math.floor((p * n) / parts);
+    const to = Math.floor(((p + 1) * n) / parts);
+    if (to <= from) continue;
+    const part = { ts: rows.ts.slice(from, to), cols: rows.cols.map((col) => col.slice(from, to)) };
+    encodeInto(edit, columns, part, 0, undefined, MERGE_SLACK);
+  }
+  return edit;
+}
+
+/**
  * Encodes `rows` from `from` into chunks: first into `enc` (a resumed head, put again under its
  * own first ts) if given, then into new chunks, each started when the last is full.
  */
-export function encodeInto(edit: SeriesEdit, columns: number, rows: ChunkRows, from: number, enc: ChunkEncoder | undefined): void {
+export function encodeInto(edit: SeriesEdit, columns: number, rows: ChunkRows, from: number, enc: ChunkEncoder | undefined, slack = 1): void {
   const row = new Array<number>(columns);
   let current = enc;
   for (let i = from; i < rows.ts.length; i++) {
-    if (current === undefined || isFull(current)) {
+    if (current === undefined || isFull(current, slack)) {
       if (current !== undefined) edit.puts.push([current.firstTs, current.bytes()]);
       current = new ChunkEncoder(columns);
     }

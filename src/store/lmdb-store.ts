@@ -24,7 +24,8 @@
  * - The main thread validates, encodes current values and sorts points in blocks with yields; a
  *   flush of more than {@link SMALL_FLUSH_PUTS} entries is then written by the writer thread
  *   (`flush-thread.ts`: read each head, append, put, in one transaction), a smaller one here with
- *   the same `writeFlush` (starting the thread costs more than its work). 10,000 changed series:
+ *   the same `writeFlush` (starting the thread costs more than its work) if it only appends (a late
+ *   point merges chunks: thread). 10,000 changed series:
  *   ~1 ms of main thread.
  * - Everything is validated and encoded before anything is written: a bad entry fails the whole
  *   flush with nothing written.
@@ -49,7 +50,7 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed, failureReason, guardCommits, lastCommitFailed } from './commit-guard.js';
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
-import { type EncodedFlush, type FlushTarget, writeFlush } from './flush-apply.js';
+import { type EncodedFlush, type FlushTarget, flushNeedsMerge, writeFlush } from './flush-apply.js';
 import { encodeFlush } from './flush-encode.js';
 import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
@@ -457,16 +458,24 @@ export class MetricStore {
       this.#assertNoBackgroundError();
       blockStart = performance.now();
       let commit: Promise<void>;
-      try {
-        // A changed series rewrites its head chunk (up to SEAL_BYTES; half of it on average).
-        this.#headroom!.ensure('flush', headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2));
-      } catch (err) {
-        const error = err as MonitorError;
-        this.#noteFailure(error);
-        throw error;
+      // Appends only, here: a late or duplicate point decodes, merges and re-encodes the chunks it
+      // overlaps (1,000 series x one late point held this loop 0.7-0.84 s), so it goes to the thread.
+      const small = current.length + points.length <= SMALL_FLUSH_PUTS && !flushNeedsMerge(this.#raw!.history, encoded);
+      if (small) {
+        try {
+          // A changed series rewrites its head chunk (up to SEAL_BYTES; half of it on average).
+          this.#headroom!.ensure('flush', headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2));
+        } catch (err) {
+          const error = err as MonitorError;
+          this.#noteFailure(error);
+          throw error;
+        }
       }
       try {
-        commit = current.length + points.length <= SMALL_FLUSH_PUTS ? this.#writeHere(encoded) : this.#writer!.write(encoded);
+        // The writer thread makes the room for a large flush itself, under LMDB's write lock and
+        // from the bytes it puts (flush-thread.ts): appending zeros here held this loop ~60-100 ms
+        // for 100,000 series.
+        commit = small ? this.#writeHere(encoded) : this.#writer!.write(encoded);
       } catch (err) {
         throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
       }
@@ -482,7 +491,7 @@ export class MetricStore {
         this.#env.resetReadTxn();
       }
       this.#writeFailure = undefined;
-      return { points: points.length, current: current.length, syncMs, longestBlockMs };
+      return { points: points.length, current: current.length, syncMs, longestBlockMs, writer: small ? 'main' : 'thread' };
     });
   }
 
@@ -937,6 +946,7 @@ function rootCause(error: Error): Error {
  * thread, so a small table never waits for the writer thread to start (0.4–1.2 s at a store's
  * first flush, measured). Writing one appends to each changed series' head chunk in one
  * synchronous block: ~5 µs of CPU per series, so 1,000 keep it near 5 ms (1,900 series measured
- * 7-17 ms wall, up to 53 ms on this loaded machine). Larger flushes go to the thread.
+ * 7-17 ms wall, up to 53 ms on this loaded machine). Larger flushes go to the thread, and so does
+ * any flush with a point at or before its series' stored last ts (the slow path, `flushNeedsMerge`).
  */
 export const SMALL_FLUSH_PUTS = 1000;

@@ -72,6 +72,8 @@ export interface FlushResult {
   syncMs: number;
   /** The longest of those blocks (between two yields to the event loop), in ms. */
   longestBlockMs: number;
+  /** Who wrote it: this thread (a small flush that only appends) or the store's writer thread. */
+  writer: 'main' | 'thread';
 }
 
 /** What one `prune` did. */

@@ -6,7 +6,7 @@
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkInfo } from '../../src/store/chunk-codec.js';
-import { openChunkDatabases, SEAL_BYTES, SEAL_ROWS, writeSeriesHistory, writeSeriesRollups } from '../../src/store/history-chunks.js';
+import { MERGE_SLACK, openChunkDatabases, SEAL_BYTES, SEAL_ROWS, writeSeriesHistory, writeSeriesRollups } from '../../src/store/history-chunks.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SeriesTimeKey } from '../../src/store/point-codec.js';
 import type { PointRecord } from '../../src/store/types.js';
@@ -163,7 +163,8 @@ describe('writeSeriesHistory / writeSeriesRollups (for the migration)', () => {
     let chunks = 0;
     for (const { value } of history.getRange({ start: [id] as unknown as SeriesTimeKey })) {
       chunks++;
-      expect(value.length).toBeLessThanOrEqual(SEAL_BYTES + 64);
+      // A merge (these points over stored ones) may fill a chunk up to MERGE_SLACK x the seal size.
+      expect(value.length).toBeLessThanOrEqual(SEAL_BYTES * MERGE_SLACK + 64);
       expect(chunkInfo(value).count).toBeGreaterThan(0);
     }
     expect(chunks).toBeGreaterThan(1);
