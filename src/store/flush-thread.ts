@@ -10,12 +10,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { open } from 'lmdb';
 import { type EncodedFlush, writeFlush } from './flush-apply.js';
 import { openChunkDatabases } from './history-chunks.js';
+import { openLayout2Dbs } from './migrate-layout2.js';
 
 const { dataDir, envOptions } = workerData as { dataDir: string; envOptions: Record<string, unknown> };
 const env = open({ path: dataDir, ...envOptions });
 const target = {
   current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
   history: openChunkDatabases(env).history,
+  layout2Points: openLayout2Dbs(env)?.points,
 };
 
 async function write(flush: EncodedFlush): Promise<void> {

@@ -159,6 +159,7 @@ export class MetricStore {
       : {
           current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
           history: db.history,
+          layout2Points: db.layout2?.points,
         };
     if (!this.readOnly) {
       try {
