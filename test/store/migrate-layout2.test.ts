@@ -127,6 +127,10 @@ describe('layout 2 conversion', () => {
       expectGenerated(store, generated);
       reads++;
       const progress = store.conversionProgress();
+      // Every entry counted once, old or converted; the progress shown while the marker exists.
+      const stats = store.stats();
+      expect(stats).toMatchObject({ layout: 3, points: 12 * 700, rollupCells: 12 * 150 });
+      expect(stats.conversion).toEqual(progress);
       if (progress !== undefined) {
         const converted = progress.convertedPoints + progress.convertedCells;
         // One turn of the loop never sees more than one step commit: each step is bounded.
@@ -141,6 +145,8 @@ describe('layout 2 conversion', () => {
     expect(longestStep).toBeLessThanOrEqual(CONVERT_STEP_ENTRIES);
     expect(lastConverted).toBe(12 * (700 + 150));
     expectGenerated(store, generated);
+    expect(store.stats()).toMatchObject({ layout: 3, points: 12 * 700, rollupCells: 12 * 150 });
+    expect(store.stats().conversion).toBeUndefined();
   });
 
   it('serves a layout-2 store to a read-only opener without converting it', async () => {
@@ -151,6 +157,8 @@ describe('layout 2 conversion', () => {
     expect(reader.conversionProgress()).toBeUndefined();
     await reader.converted();
     expect(reader.stats().databases.find((d) => d.name === 'points')?.entries).toBe(3 * 300);
+    expect(reader.stats()).toMatchObject({ layout: 2, points: 3 * 300, rollupCells: 3 * 40 });
+    expect(reader.stats().conversion).toBeUndefined();
   });
 
   it('keeps points flushed during the conversion, a replaced point taking the newer value', async () => {
