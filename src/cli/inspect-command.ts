@@ -29,7 +29,8 @@ export const inspectCommand: Command = {
   },
   help: `Usage: erlmcp-monitor inspect <dataDir> [--json] [--series]
 
-What the metric store in <dataDir> holds: layout version, series, raw history points and
+What the metric store in <dataDir> holds: layout version (and the progress of a layout 2 -> 3
+conversion under way), series, raw history points and
 1-minute rollup cells, bytes per point (data.mdb size / points, and the history database's pages
 / points), every LMDB database (entries, pages, bytes), and whether a writer (the application)
 has the store open. Read-only: safe while the application runs.
@@ -53,7 +54,10 @@ Options:
 
 function inspect(store: ReturnType<typeof openReadOnly>, withSeries: boolean): InspectReport {
   const stats = store.stats();
-  const history = stats.databases.find((d) => d.name === HISTORY_DB[stats.layout]);
+  // Mid-conversion the history is in both layouts' databases.
+  const historyDbs = stats.conversion === undefined ? [HISTORY_DB[stats.layout]] : [HISTORY_DB[3], HISTORY_DB[2]];
+  const found = stats.databases.filter((d) => historyDbs.includes(d.name));
+  const history = found.length === 0 ? undefined : { bytes: found.reduce((b, d) => b + d.bytes, 0) };
   const perPoint = (bytes: number | undefined): number | null => (bytes === undefined || stats.points === 0 ? null : Math.round((bytes / stats.points) * 100) / 100);
   return {
     ...stats,
@@ -63,17 +67,24 @@ function inspect(store: ReturnType<typeof openReadOnly>, withSeries: boolean): I
   };
 }
 
+function conversionText(c: NonNullable<StoreStats['conversion']>, n: (x: number) => string): string {
+  const total = c.points + c.cells;
+  const done = c.convertedPoints + c.convertedCells;
+  const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+  return `${percent}% done, ${n(c.convertedPoints)} of ${n(c.points)} points and ${n(c.convertedCells)} of ${n(c.cells)} rollup cells moved`;
+}
+
 function render(r: InspectReport): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const writer = r.writer.alive === true ? `running: ${r.writer.how}` : r.writer.alive === false ? `none: ${r.writer.how}` : `unknown: ${r.writer.how}`;
   const lines = [
     `store          ${r.dataDir}`,
-    `layout         ${r.layout}`,
+    `layout         ${r.layout}${r.conversion === undefined ? (r.layout === 2 ? ' (converts to layout 3 at the next writable open)' : '') : ` (converting from layout 2: ${conversionText(r.conversion, n)})`}`,
     `writer         ${writer}`,
     `series         ${n(r.series)}`,
     `points         ${n(r.points)} raw, ${n(r.rollupCells)} rollup cells (1 min)`,
     `file           ${formatBytes(r.fileBytes)} data.mdb (${n(r.fileBytes)} B; pages in use ${formatBytes(r.usedBytes)}, page size ${r.pageSize} B)`,
-    `bytes/point    ${r.bytesPerPoint.file ?? '-'} (file)  ${r.bytesPerPoint.history ?? '-'} (history db ${HISTORY_DB[r.layout] ?? '?'})`,
+    `bytes/point    ${r.bytesPerPoint.file ?? '-'} (file)  ${r.bytesPerPoint.history ?? '-'} (history db ${r.conversion === undefined ? (HISTORY_DB[r.layout] ?? '?') : `${HISTORY_DB[3]} + ${HISTORY_DB[2]}`})`,
     '',
     formatTable(
       ['database', 'entries', 'pages', 'bytes'],

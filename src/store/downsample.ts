@@ -42,6 +42,7 @@ export function downsample(
   const span = toMs - fromMs;
   const last = maxPoints - 1;
   let bucket = -1;
+  let start = 0;
   let sum = 0;
   let weight = 0;
   let lastTs = 0;
@@ -50,8 +51,9 @@ export function downsample(
     // span 0 means every point sits at fromMs: one bucket. The min() keeps t === toMs in the last bucket.
     const b = span > 0 ? Math.min(last, Math.floor(((t - fromMs) * maxPoints) / span)) : 0;
     if (b !== bucket) {
-      if (weight > 0) out.push([lastTs, sum / weight]);
+      if (weight > 0) out.push([lastTs, mean(values, weights, start, i, sum, weight)]);
       bucket = b;
+      start = i;
       sum = 0;
       weight = 0;
     }
@@ -60,6 +62,27 @@ export function downsample(
     weight += w;
     lastTs = t;
   }
-  if (weight > 0) out.push([lastTs, sum / weight]);
+  if (weight > 0) out.push([lastTs, mean(values, weights, start, n, sum, weight)]);
   return out;
+}
+
+/**
+ * The weighted mean of `values[from..to)`: `sum / weight`, unless the sum overflowed (values near
+ * ±MAX_VALUE, or times a rollup's count), then again with each weight divided by the total first,
+ * so no term exceeds its value. Rounding can still step past the largest input: the mean is kept in
+ * the inputs' range.
+ */
+function mean(values: ArrayLike<number>, weights: ArrayLike<number> | undefined, from: number, to: number, sum: number, weight: number): number {
+  const plain = sum / weight;
+  if (Number.isFinite(plain)) return plain;
+  let scaled = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = from; i < to; i++) {
+    const v = values[i]!;
+    scaled += v * ((weights === undefined ? 1 : weights[i]!) / weight);
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  return Math.min(max, Math.max(min, scaled));
 }

@@ -25,6 +25,12 @@ export interface EncodedFlush {
 export interface FlushTarget {
   current: { put(key: number, value: Uint8Array): unknown };
   history: ChunkDatabase;
+  /**
+   * While a layout-2 store converts: its old `points` (`migrate-layout2.ts`). A flushed point removes
+   * the unconverted point it replaces, or a prune could fold the new one into a rollup before the
+   * conversion compares them, and the old one would come back and be folded too.
+   */
+  layout2Points?: { getStats(): unknown; remove(key: [number, number]): unknown };
 }
 
 /**
@@ -41,6 +47,8 @@ export function writeFlush(target: FlushTarget, flush: EncodedFlush): { puts: nu
   }
   const { pointIds: ids, pointTs: ts, pointValues: values } = flush;
   const done = { puts: 0, removes: 0, bytes: 0 };
+  const old = target.layout2Points !== undefined && (target.layout2Points.getStats() as { entryCount: number }).entryCount > 0 ? target.layout2Points : undefined;
+  if (old !== undefined) for (let i = 0; i < ids.length; i++) void old.remove([ids[i]!, ts[i]!]);
   for (let g = 0; g < ids.length; ) {
     const id = ids[g]!;
     let end = g + 1;

@@ -11,12 +11,14 @@ import { open } from 'lmdb';
 import { type EncodedFlush, writeFlush } from './flush-apply.js';
 import { flushRoomAtCommit, flushRoomBefore, Headroom, type HeadroomEnv } from './headroom.js';
 import { openChunkDatabases } from './history-chunks.js';
+import { openLayout2Dbs } from './migrate-layout2.js';
 
 const { dataDir, envOptions } = workerData as { dataDir: string; envOptions: Record<string, unknown> };
 const env = open({ path: dataDir, ...envOptions });
 const target = {
   current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
   history: openChunkDatabases(env).history,
+  layout2Points: openLayout2Dbs(env)?.points,
 };
 const headroom = new Headroom(env as unknown as HeadroomEnv, dataDir);
 const pageSize = (env as unknown as HeadroomEnv).env.stat().pageSize;

@@ -160,6 +160,7 @@ export class MetricStore {
       : {
           current: env.openDB<Uint8Array, number>('current', { keyEncoding: 'uint32', encoding: 'binary' }),
           history: db.history,
+          layout2Points: db.layout2?.points,
         };
     if (!this.readOnly) {
       try {
@@ -646,7 +647,12 @@ export class MetricStore {
   stats(): StoreStats {
     return this.#read('stats', () => {
       const series = this.readOnly ? this.#db.series.getCount() : this.#defs.size;
-      return envStats(this.#env, this.dataDir, LAYOUT_VERSION, { series, points: rowCount(this.#db.history), rollupCells: rowCount(this.#db.rollup) });
+      // A read-only opener of a layout-2 store sees layout 2 (it converts nothing); old entries not converted yet count too.
+      const stored = this.#db.meta.get('layout');
+      const old = this.#db.layout2?.entries() ?? { points: 0, cells: 0 };
+      const conversion = layout2Progress(this.#db.meta);
+      const counts = { series, points: rowCount(this.#db.history) + old.points, rollupCells: rowCount(this.#db.rollup) + old.cells };
+      return { ...envStats(this.#env, this.dataDir, typeof stored === 'number' ? stored : LAYOUT_VERSION, counts), ...(conversion === undefined ? {} : { conversion }) };
     });
   }
 

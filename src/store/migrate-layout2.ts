@@ -391,6 +391,16 @@ export class Layout2Remnant {
     this.#old = old;
   }
 
+  /** Entries still in the old databases (LMDB's own counts, no scan). */
+  entries(): { points: number; cells: number } {
+    return { points: entryCount(this.#old.points), cells: entryCount(this.#old.rollups) };
+  }
+
+  /** The old `points` database (a flush removes the unconverted points it replaces: `flush-apply.ts`). */
+  get points(): Layout2Dbs['points'] {
+    return this.#old.points;
+  }
+
   /**
    * Merges the unconverted raw points of `id` in `[fromMs, toMs]` into layout-3 history rows; at an
    * equal ts the layout-3 point wins (a flush since the upgrade replaced it).

@@ -7,7 +7,7 @@ import type { Database, DatabaseOptions, RootDatabase, RootDatabaseOptions, Root
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { type Headroom, headroomFor } from './headroom.js';
 import { type ChunkDatabase, chunkDbOptions } from './history-chunks.js';
-import { LAYOUT2, type Layout2Remnant, laterChunkDb } from './migrate-layout2.js';
+import { LAYOUT2, LAYOUT2_MARKER, type Layout2Remnant, laterChunkDb } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import type { SeriesDef } from './types.js';
 
@@ -107,9 +107,10 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
         'old data: move that directory aside (or delete it) and open again to start a new store there',
     );
   }
-  // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones).
+  // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones),
+  // nor has one whose conversion stopped (close, SIGKILL) before its first step committed.
   const chunks = (name: string): ChunkDatabase =>
-    layout === LAYOUT2 ? laterChunkDb(() => env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) : openOne(name, chunkDbOptions() as DbOptions);
+    layout === LAYOUT2 || meta.get(LAYOUT2_MARKER) !== undefined ? laterChunkDb(() => env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) : openOne(name, chunkDbOptions() as DbOptions);
   return {
     series: openOne('series', { keyEncoding: 'uint32' }),
     seriesKey: openOne('series_key', {}),

@@ -136,6 +136,11 @@ export interface StoreStats {
   pageSize: number;
   /** Each named database: entries, pages (branch + leaf + overflow) and pages * pageSize. */
   databases: { name: string; entries: number; pages: number; bytes: number }[];
+  /**
+   * While a layout-2 store converts to layout 3 (`migrate-layout2.ts`): what there was to convert and
+   * how much is done. `points` and `rollupCells` above count the unconverted entries too.
+   */
+  conversion?: { startedAt: number; points: number; cells: number; convertedPoints: number; convertedCells: number };
 }
 
 /** The progress marker: what there was to convert, and how much is done. */

@@ -27,6 +27,20 @@ describe('downsample', () => {
     expect(downsample([0, 60, 70], [10, 40, 0], [3, 1, 1], 0, 99, 1)).toEqual([[70, (30 + 40 + 0) / 5]]);
   });
 
+  it('averages values near ±MAX_VALUE to a finite mean where their sum overflows', () => {
+    const MAX = Number.MAX_VALUE;
+    const [[, both]] = downsample([0, 1, 2], [MAX, MAX, MAX / 2], undefined, 0, 2, 1) as [[number, number]];
+    expect(both / MAX).toBeCloseTo(2.5 / 3, 12);
+    // A rollup of 60 points at MAX_VALUE: MAX * 60 overflows, the mean is MAX itself.
+    expect(downsample([0, 10], [MAX, MAX], [60, 1], 0, 10, 1)).toEqual([[10, MAX]]);
+    expect(downsample([0, 10, 20], [-MAX, -MAX, MAX], [1, 1, 1], 0, 20, 1)[0]![1] / MAX).toBeCloseTo(-1 / 3, 12);
+    // Buckets beside an overflowing one keep their plain average.
+    expect(downsample([0, 1, 8, 9], [MAX, MAX, 1, 2], undefined, 0, 9, 2)).toEqual([
+      [1, MAX],
+      [9, 1.5],
+    ]);
+  });
+
   it('puts everything in one bucket when the range is a single instant', () => {
     expect(downsample([5, 5], [1, 3], undefined, 5, 5, 1)).toEqual([[5, 2]]);
   });

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { ENV_OPTIONS } from '../../src/store/store-env.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
+import { SMALL_FLUSH_PUTS } from '../../src/store/lmdb-store.js';
 import { CONVERT_STEP_ENTRIES } from '../../src/store/migrate-layout2.js';
 import { writeSeriesTimeKey } from '../../src/store/point-codec.js';
 import { toRollup } from '../../src/store/rollup.js';
@@ -126,6 +127,10 @@ describe('layout 2 conversion', () => {
       expectGenerated(store, generated);
       reads++;
       const progress = store.conversionProgress();
+      // Every entry counted once, old or converted; the progress shown while the marker exists.
+      const stats = store.stats();
+      expect(stats).toMatchObject({ layout: 3, points: 12 * 700, rollupCells: 12 * 150 });
+      expect(stats.conversion).toEqual(progress);
       if (progress !== undefined) {
         const converted = progress.convertedPoints + progress.convertedCells;
         // One turn of the loop never sees more than one step commit: each step is bounded.
@@ -140,6 +145,8 @@ describe('layout 2 conversion', () => {
     expect(longestStep).toBeLessThanOrEqual(CONVERT_STEP_ENTRIES);
     expect(lastConverted).toBe(12 * (700 + 150));
     expectGenerated(store, generated);
+    expect(store.stats()).toMatchObject({ layout: 3, points: 12 * 700, rollupCells: 12 * 150 });
+    expect(store.stats().conversion).toBeUndefined();
   });
 
   it('serves a layout-2 store to a read-only opener without converting it', async () => {
@@ -150,6 +157,8 @@ describe('layout 2 conversion', () => {
     expect(reader.conversionProgress()).toBeUndefined();
     await reader.converted();
     expect(reader.stats().databases.find((d) => d.name === 'points')?.entries).toBe(3 * 300);
+    expect(reader.stats()).toMatchObject({ layout: 2, points: 3 * 300, rollupCells: 3 * 40 });
+    expect(reader.stats().conversion).toBeUndefined();
   });
 
   it('keeps points flushed during the conversion, a replaced point taking the newer value', async () => {
@@ -172,6 +181,41 @@ describe('layout 2 conversion', () => {
     expectFlushed();
     expectGenerated(store, generated.slice(0, 5));
     expect(store.loadCurrent().get(last.id)).toBe(7);
+  });
+
+  it.each([
+    ['a small flush (main thread)', 0],
+    ['a large flush (writer thread)', SMALL_FLUSH_PUTS],
+  ])('folds a point replaced by %s during the conversion into its rollup once, with the newer value, when prune runs first', async (_, extra) => {
+    stores = tempStores();
+    const generated = await writeLayout2Store(stores.dir, { series: 6, pointsPerSeries: 1500, cellsPerSeries: 20 });
+    const store = stores.open();
+    const last = generated[5]!;
+    const replacedTs = last.ts[100]!;
+    const bucket = Math.floor(replacedTs / 60_000) * 60_000;
+    const before = store.rollups(last.id, bucket, bucket);
+    let count = before.reduce((n, r) => n + r.count, 0);
+    let sum = before.reduce((n, r) => n + r.avg * r.count, 0);
+    last.ts.forEach((t, i) => {
+      if (t >= bucket && t < bucket + 60_000) {
+        count++;
+        sum += t === replacedTs ? 999 : last.values[i]!;
+      }
+    });
+    // Series 6 is converted last: its old point is still in layout 2 when this flush and prune commit.
+    const other = generated[4]!;
+    const more = Array.from({ length: extra }, (_, i) => ({ id: other.id, ts: other.ts[other.ts.length - 1]! + 1000 * (i + 1), value: i }));
+    await store.flush({ points: [{ id: last.id, ts: replacedTs, value: 999 }, ...more] });
+    const nowMs = last.ts[last.ts.length - 1]! + 48 * 3600_000;
+    await store.prune(nowMs);
+    expect(store.conversionProgress()).toBeDefined();
+    await store.converted();
+    await store.prune(nowMs);
+    const after = store.rollups(last.id, bucket, bucket);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.count).toBe(count);
+    expect(after[0]!.avg * after[0]!.count).toBeCloseTo(sum, 6);
+    expect(store.queryRange(last.id, replacedTs, replacedTs, ALL)).toEqual([]);
   });
 
   it('stops at a damaged layout-2 entry with a clear error, writing nothing of that step and losing nothing', async () => {
