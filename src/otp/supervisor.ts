@@ -191,6 +191,8 @@ interface ChildRecord {
   unlink: (() => void) | undefined;
   /** A restart attempt failed and another is queued (OTP's `restarting` pid). */
   restarting: boolean;
+  /** While `restarting`: why the last start failed, for the give-up report (OTP names the child's failure, not `killed`). */
+  startFailure?: ExitReason;
 }
 
 interface SupState {
@@ -210,9 +212,15 @@ function isProcess(value: unknown): value is ProcessRef {
 /** Starts `rec`'s child; undefined when its start function returned `'ignore'`. */
 async function startChild(rec: ChildRecord, ctx: Ctx): Promise<ProcessRef | undefined> {
   const pid: unknown = await rec.spec.start(ctx.system);
-  if (pid === 'ignore') return undefined;
+  if (pid === 'ignore') {
+    // A child that resolved 'ignore' is not restarting: it is stopped, as OTP keeps it (no pid).
+    rec.restarting = false;
+    rec.startFailure = undefined;
+    return undefined;
+  }
   if (!isProcess(pid)) throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process or 'ignore'`);
   rec.restarting = false;
+  rec.startFailure = undefined;
   rec.pid = pid;
   rec.unlink = pid.link((reason) => ctx.self.send({ type: 'EXIT', id: rec.spec.id, pid, reason }));
   return pid;
@@ -273,6 +281,8 @@ async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ct
     } catch (thrown) {
       ctx.log.error({ supervisor: ctx.self.name, child: child.spec.id, err: toError(thrown) }, 'child failed to restart: trying again');
       child.restarting = true;
+      const error = toError(thrown);
+      child.startFailure = { crash: error instanceof MonitorError ? error : new MonitorError(ErrorCode.InitFailed, `child "${child.spec.id}" failed to restart: ${error.message}`, { cause: thrown }) };
       ctx.self.send({ type: 'try_again_restart', id: child.spec.id });
       return { state };
     }
@@ -431,7 +441,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
       case 'try_again_restart': {
         const rec = find(state, msg.id);
         if (rec === undefined || !rec.restarting) return { state };
-        return restart(state, rec, 'killed', ctx);
+        return restart(state, rec, rec.startFailure ?? 'killed', ctx);
       }
     }
   },

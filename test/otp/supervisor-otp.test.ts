@@ -318,6 +318,39 @@ describe('managing children (supervisor(3))', () => {
     expect(events).toEqual(['start:f#1', 'stop:f#1:EMON_CALLBACK_FAILED', 'start:f#2']);
   });
 
+  it('a child whose failed restart is followed by ignore is stopped, not restarting: restart_child starts it', async () => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    let mode: 'start' | 'fail' | 'ignore' = 'start';
+    const [real] = workers(events, ['g']);
+    const g: ChildSpec = {
+      ...real!,
+      start: (sys) => (mode === 'fail' ? Promise.reject(new Error('no database')) : mode === 'ignore' ? Promise.resolve('ignore' as const) : real!.start(sys)),
+    };
+    const sup = await start(system, { intensity: 1_000_000 }, [g]);
+    mode = 'fail';
+    w(system, 'g').cast({ type: 'crash' });
+    await until(async () => expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBe('restarting'));
+    mode = 'ignore';
+    await until(async () => expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBeUndefined());
+    mode = 'start';
+    expect((await sup.call({ type: 'restart_child', id: 'g' })).ok).toBe(true);
+    expect(events.filter((e) => e.startsWith('start:'))).toEqual(['start:g#1', 'start:g#2']);
+  });
+
+  it('a supervisor that gives up while a restart keeps failing reports the failed start, not killed', async () => {
+    const { system, reports } = newSystem();
+    const events: string[] = [];
+    let refuse = false;
+    const sup = await start(system, { intensity: 3 }, workers(events, ['f'], {}, { failInit: () => refuse }));
+    refuse = true;
+    w(system, 'f').cast({ type: 'crash' });
+    expect(await sup.exited).toBe('shutdown');
+    expect(reports).toHaveLength(1);
+    const reason = reports[0]!.childReason;
+    expect(typeof reason === 'object' && 'crash' in reason && reason.crash.message).toMatch(/init|start|restart/i);
+  });
+
   it('ignore from a start function: the child is not started, keeps its spec with no pid, and restart_child starts it', async () => {
     const { system } = newSystem();
     const events: string[] = [];
