@@ -218,5 +218,14 @@ export interface HistoryResponse {
   from: number;
   to: number;
   /** One entry per series: chart id (dashboard query) or metric, its label, and at most `points` points. */
-  series: Array<{ chart?: string; label: string; metric: string; labels: Record<string, string>; stat: SeriesStat; points: Point[] }>;
+  series: Array<{
+    chart?: string;
+    label: string;
+    metric: string;
+    labels: Record<string, string>;
+    stat: SeriesStat;
+    points: Point[];
+    /** Dashboard only: the chart series matched more stored series than one may combine; `points` combine the first `combined`. */
+    truncated?: { combined: number; matching: number };
+  }>;
 }

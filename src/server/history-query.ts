@@ -21,11 +21,13 @@
  * on a labelled metric) are combined bucket by bucket: summed for `value`/`rate`/`count`, the
  * largest for percentiles and `mean` (the store keeps no mergeable sketches per point, so the
  * worst series is what history can show). Either way a series gets at most `points` points.
- * At most {@link MAX_COMBINED_SERIES} stored series are combined into one chart series (a 400 says
- * to name the labels): each is a read of the store on the event loop, and a metric with a million
- * series would hold it for seconds.
+ * At most {@link MAX_COMBINED_SERIES} stored series are combined into one chart series: each is a
+ * read of the store on the event loop, and a metric with a million series would hold it for
+ * seconds. A metric query that matches more is a 400 (name the labels); a dashboard chart series
+ * combines the first {@link MAX_COMBINED_SERIES} and carries `truncated`, so one wide chart never
+ * blanks the others.
  */
-import type { MetricType } from '../metrics/metric.js';
+import { type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { derivedKey } from '../metrics/table-store.js';
 import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from '../protocol.js';
@@ -56,6 +58,8 @@ export interface HistoryRequest {
   /** Either one series of a metric, or a whole dashboard. */
   target: { kind: 'metric'; series: ChartSeriesDef } | { kind: 'dashboard'; dashboard: DashboardDef };
 }
+
+type HistoryEntry = HistoryResponse['series'][number];
 
 interface StoredSeries {
   key: string;
@@ -120,19 +124,24 @@ export class HistoryQuery {
     if (target.kind === 'metric') {
       const stored = this.#storedSeries(target.series);
       if (stored === undefined) throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
+      tooMany(target.series, stored.series.length);
       return { from, to, series: [this.#entry(target.series, stored.type, stored.series, from, to, points)] };
     }
     const series: HistoryResponse['series'] = [];
     for (const chart of target.dashboard.charts) {
       for (const def of chart.series) {
         const stored = this.#storedSeries(def);
-        series.push({ chart: chart.id, ...this.#entry(def, stored?.type, stored?.series ?? [], from, to, points) });
+        const all = stored?.series ?? [];
+        // One wide chart series must not blank the whole dashboard: it draws the first ones and says so.
+        const kept = all.length > MAX_COMBINED_SERIES ? all.slice(0, MAX_COMBINED_SERIES) : all;
+        const entry = { chart: chart.id, ...this.#entry(def, stored?.type, kept, from, to, points) };
+        series.push(kept.length < all.length ? { ...entry, truncated: { combined: kept.length, matching: all.length } } : entry);
       }
     }
     return { from, to, series };
   }
 
-  #entry(def: ChartSeriesDef, type: MetricType | undefined, stored: StoredSeries[], from: number, to: number, points: number): HistoryResponse['series'][number] {
+  #entry(def: ChartSeriesDef, type: MetricType | undefined, stored: StoredSeries[], from: number, to: number, points: number): HistoryEntry {
     const stat = def.stat ?? 'value';
     if (type !== undefined && type !== 'histogram' && HISTOGRAM_ONLY.has(stat)) {
       throw new HttpError(400, `stat ${stat} applies to histograms; metric ${JSON.stringify(def.metric)} is a ${type} (use value or rate)`);
@@ -185,12 +194,15 @@ export class HistoryQuery {
     if (metric !== undefined) {
       const type = metric.type as MetricType;
       const selected = selectSeries(metric, def.labels, def.label_prefix);
-      tooMany(def, selected.length);
       const series = selected.map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
       if (series.length > 0) return { type, series };
-      // Every stored series of a metric in the table was restored into it at start: the store has
-      // no other (and listing its definitions would read every series of every metric).
-      if (metric.slots > 0) return { type, series: [] };
+      if (metric.slots > 0) {
+        // Not every stored series is in the table (restore skips some; reset() empties it), but
+        // listing the store's definitions would read every series of every metric: look up the
+        // one series asked for by its key.
+        if (def.labels === undefined || def.label_prefix !== undefined) return { type, series: [] };
+        return { type, series: [], ...this.#storedByKey(metric.labelNames, def.metric, def.labels, type) };
+      }
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
@@ -205,8 +217,21 @@ export class HistoryQuery {
         : defs.some((d) => Object.keys(d.labels).length === 0)
           ? defs.filter((d) => Object.keys(d.labels).length === 0)
           : defs;
-    tooMany(def, chosen.length);
     return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
+  }
+  /** The stored series with exactly `labels` (tried in the metric's declared label order, then as given), by key. */
+  #storedByKey(labelNames: readonly string[], name: string, labels: Record<string, string>, type: MetricType): { type: MetricType; series: StoredSeries[] } | undefined {
+    const declared: Record<string, string> = {};
+    for (const l of labelNames) if (l in labels) declared[l] = labels[l]!;
+    for (const l of Object.keys(labels)) if (!(l in declared)) declared[l] = labels[l]!;
+    for (const candidate of [declared, labels]) {
+      const key = seriesKey(name, candidate);
+      if (this.#store.seriesId(key) === undefined) continue;
+      // A histogram's points are in its derived series; the stored type may differ from the table's.
+      const storedType: MetricType = this.#store.seriesId(derivedKey(key, 'count')) !== undefined ? 'histogram' : type === 'histogram' ? 'gauge' : type;
+      return { type: storedType, series: [{ key, labels: { ...labels } }] };
+    }
+    return undefined;
   }
 }
 
