@@ -95,11 +95,13 @@ export class RemoteWriteExporter {
       let meta: PromMetricMetadata | undefined = metadataOf(name, metric.type, metric.help, metric.unit);
       // Walked by slot a step at a time (batcher.add awaits): no handle per counter or gauge series.
       const values = metric.type === 'histogram' ? undefined : metric.table.values;
+      // A `reset` during the awaits below ends this walk: its slots index `values`, the old table.
+      const generation = metric.generation;
       const slots: number[] = [];
       let pos = 0;
       while (pos !== WALK_DONE) {
         slots.length = 0;
-        pos = metric.walk(pos, WALK_STEP, (slot) => slots.push(slot));
+        pos = metric.walk(pos, WALK_STEP, (slot) => slots.push(slot), generation);
         for (const slot of slots) {
           const state = values === undefined ? (metric.seriesAt(slot) as HistogramSeries) : values.get(slot);
           const series = toTimeSeries(name, scale, { ...this.#external, ...metric.labelsAt(slot) }, state, now);

@@ -70,6 +70,8 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
     if (metric.slots === 0) continue;
     const { name, scale } = exposedName(metric.name, metric.type, metric.unit, registry.namespace);
     out.push(format.header(metric, name));
+    // Taken with the table below: a `reset` between two chunks ends this metric's walk (see Metric.walk).
+    const generation = metric.generation;
     let visit: (slot: number) => void;
     let perSeries: number;
     if (metric.type === 'histogram') {
@@ -100,7 +102,7 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
       pos = metric.walk(from, room, (slot) => {
         visit(slot);
         visited++;
-      });
+      }, generation);
       samples += visited * perSeries;
     }
   }

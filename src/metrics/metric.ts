@@ -9,7 +9,7 @@
  * LMDB or the clock.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { escapeLabelValue, LabelMap, type Labels, NO_SLOT } from './label-map.js';
+import { escapeLabelValue, LabelMap, type Labels, NO_SLOT, WALK_DONE } from './label-map.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -187,6 +187,7 @@ export abstract class Metric<S extends Series> {
   protected map: LabelMap;
   readonly #context: MetricContext;
   #dropped = 0;
+  #generation = 0;
 
   protected constructor(name: string, options: MetricOptions, context: MetricContext, reservedLabels: readonly string[] = []) {
     checkMetricName(name);
@@ -253,10 +254,21 @@ export abstract class Metric<S extends Series> {
    * `series()`, calling `visit` with each one's slot, and returns the position to resume from or
    * `WALK_DONE`. No handle is made: read a slot with `labelsAt`, `labelPairsAt`, `keyAt`,
    * `seriesAt` (a counter's or gauge's `table` has its columns). A resumed walk also visits the
-   * series created since, each series exactly once; after `reset` it continues over the new set.
+   * series created since, each series exactly once.
+   *
+   * A walk resumed across awaits passes the `generation` it read when it took the table: once
+   * `reset` replaced the map and the table, that walk ends (`WALK_DONE`, nothing visited), because
+   * its positions and its table belong to the old series, and the new map's slot 1000 is another
+   * series than the old table's slot 1000. Without `generation` the walk follows the current map.
    */
-  walk(from: number, maxCount: number, visit: (slot: number) => void): number {
+  walk(from: number, maxCount: number, visit: (slot: number) => void, generation?: number): number {
+    if (generation !== undefined && generation !== this.#generation) return WALK_DONE;
     return this.map.walk(from, maxCount, visit);
+  }
+
+  /** Changes at each `reset`: a walk bound to one generation reads one map and one table. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The series at `slot` (a handle for a counter or gauge, its object for a histogram). */
@@ -297,6 +309,7 @@ export abstract class Metric<S extends Series> {
 
   /** Forgets every series (bound handles keep working but are no longer reported). */
   reset(): void {
+    this.#generation++;
     this.map = this.#newMap();
     this.cleared();
   }

@@ -168,6 +168,9 @@ export async function flushTable(
       refused.get(metric)!.add(key);
       log?.warn({ series: key, err: toError(err) }, 'series not persisted: the store refused its definition');
     };
+    // Taken with the table below: a `reset` during a yield ends this metric's walk, so no storeId
+    // lands in the old table and no old value is stored under a new series' key (see Metric.walk).
+    const generation = metric.generation;
     let visit: (slot: number) => void;
     if (metric.type === 'histogram') {
       visit = (slot) => {
@@ -216,6 +219,8 @@ export async function flushTable(
       const done = { table, slots: [] as number[], versions: [] as number[] };
       writtenScalars.push(done);
       visit = (slot) => {
+        // A reset from inside this walk (a store call reaching back into the table) ends it too.
+        if (metric.generation !== generation) return;
         const version = table.values.get(slot);
         if (version === table.flushed.get(slot)) return;
         if (refusedHere !== undefined && refusedHere.size > 0 && refusedHere.has(metric.keyAt(slot))) return;
@@ -247,7 +252,7 @@ export async function flushTable(
     // million of them is itself a block of ~1 s.
     let pos = 0;
     while (pos !== WALK_DONE) {
-      pos = metric.walk(pos, CHECK_EVERY, visit);
+      pos = metric.walk(pos, CHECK_EVERY, visit, generation);
       const now = performance.now();
       if (now - blockStart >= BLOCK_MS) {
         mainThreadMs += now - blockStart;

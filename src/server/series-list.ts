@@ -53,6 +53,8 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
   if (metric === undefined) throw new HttpError(404, `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`);
   const items: SeriesListResponse['items'] = [];
   const table = metric.type === 'histogram' ? undefined : metric.table;
+  // A `reset` during a yield below ends this page's walk: its slots index `table`, the old one.
+  const generation = metric.generation;
   let scanned = 0;
   let sinceYield = 0;
   const visit = (slot: number): void => {
@@ -66,7 +68,7 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
   let pos = after;
   while (pos !== WALK_DONE && items.length < limit) {
     const before = scanned;
-    pos = metric.walk(pos, Math.min(limit - items.length, SCAN_CHUNK), visit);
+    pos = metric.walk(pos, Math.min(limit - items.length, SCAN_CHUNK), visit, generation);
     sinceYield += scanned - before;
     if (sinceYield >= SCAN_CHUNK && pos !== WALK_DONE && items.length < limit) {
       sinceYield = 0;

@@ -197,7 +197,9 @@ function splitPath(path: string): string[] {
  * segment in place: splitting it would allocate an array and a string per segment on every request.
  */
 function matches(p: Pattern, path: string): boolean {
-  const length = path.length;
+  let length = path.length;
+  // One trailing slash is already gone; like main's splitPath, drop one more (`/a//` reads as `/a`).
+  if (length > 1 && path.charCodeAt(length - 1) === 47) length--;
   let at = length === 1 ? 2 : 1; // start of the next segment; past the end when none is left ("/" has none)
   for (const want of p.segments) {
     if (at > length) return false;

@@ -287,3 +287,20 @@ describe('instrument.http route labels', () => {
     expect(registry.get(HTTP_METRICS.requests)).toBeUndefined();
   });
 });
+
+describe('routeTable: paths with repeated slashes', () => {
+  it('answers as main did (one trailing slash stripped, then one trailing empty segment dropped)', () => {
+    const route = routeTable(['/health', '/users/me', '/:x', '/users/:id', '/users/:id/posts', '/static/*', '/a/:b/c', '/files/:f/*']);
+    // main's answers (e9b06ac, splitPath), taken by running its routeTable on these paths.
+    const mains: [string, string | undefined][] = [
+      ['/a//', '/:x'], ['/users//', '/:x'], ['/users/7//', '/users/:id'], ['/users/7///', undefined], ['/a///', undefined],
+      ['/', undefined], ['//', undefined], ['///', undefined], ['/health', '/health'], ['/health/', '/health'], ['/health//', '/:x'],
+      ['/users/me', '/users/me'], ['/users/me/', '/users/me'], ['/users/me//', '/users/:id'], ['/static', '/:x'], ['/static/', '/:x'],
+      ['/static//', '/:x'], ['/static/x/y', '/static/*'], ['/static/x/y//', '/static/*'], ['/a/b/c', '/a/:b/c'], ['/a/b/c/', '/a/:b/c'],
+      ['/a/b/c//', '/a/:b/c'], ['/a//c', undefined], ['/users/7?x=1', '/users/:id'], ['/users/7//?x=1', '/users/:id'], ['/x/', '/:x'],
+      ['/users/7/', '/users/:id'], ['/users/7/posts//', '/users/:id/posts'], ['/files/1/', '/files/:f/*'], ['/files/1//', '/files/:f/*'],
+      ['/files//', '/:x'], ['nope', undefined], ['/u/v/w/z', undefined],
+    ];
+    expect(mains.map(([url]) => [url, route({ url } as IncomingMessage, undefined as never)])).toEqual(mains);
+  });
+});
