@@ -3,8 +3,9 @@
  * non-number increment is refused with `EMON_INVALID_VALUE` and changes nothing.
  */
 import { type Labels, NO_SLOT } from './label-map.js';
-import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
-import { ScalarSeries, ScalarTable } from './scalar-table.js';
+import { invalidValue, labelsArg, overflowValue, valueArg } from './metric.js';
+import { ScalarMetric } from './scalar-metric.js';
+import { ScalarSeries } from './scalar-table.js';
 import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a counter increment must be a finite number >= 0';
@@ -28,31 +29,11 @@ export class CounterSeries extends ScalarSeries {
   }
 }
 
-export class Counter extends Metric<CounterSeries> {
+export class Counter extends ScalarMetric<CounterSeries> {
   readonly type = 'counter';
-  #table: ScalarTable;
-
-  /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
-  constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context);
-    this.#table = new ScalarTable(name, this.map);
-  }
-
-  /** The columns of every series by slot, for readers that `walk` the metric. Replaced by `reset`. */
-  get table(): ScalarTable {
-    return this.#table;
-  }
-
-  protected created(slot: number): void {
-    this.#table.created(slot);
-  }
 
   protected at(slot: number): CounterSeries {
-    return new CounterSeries(this.#table, slot);
-  }
-
-  protected cleared(): void {
-    this.#table = new ScalarTable(this.name, this.map);
+    return new CounterSeries(this.table, slot);
   }
 
   /**
@@ -73,7 +54,7 @@ export class Counter extends Metric<CounterSeries> {
     if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw invalidValue(this.name, WHAT, value);
     const slot = this.map.get(labels);
     const c = chunkOf(slot);
-    const chunk = this.#table.values.chunks[c]!;
+    const chunk = this.table.values.chunks[c]!;
     const i = indexIn(slot, c);
     const next = chunk[i]! + value;
     if (next === Infinity) throw overflowValue(this.name, chunk[i]!, value);
@@ -83,6 +64,6 @@ export class Counter extends Metric<CounterSeries> {
   /** The current value for `labels`, or undefined if that series does not exist. */
   get(labels?: Labels): number | undefined {
     const slot = this.map.find(labels);
-    return slot === NO_SLOT ? undefined : this.#table.values.get(slot);
+    return slot === NO_SLOT ? undefined : this.table.values.get(slot);
   }
 }

@@ -3,8 +3,9 @@
  * non-numbers are refused with `EMON_INVALID_VALUE` and change nothing.
  */
 import { type Labels, NO_SLOT } from './label-map.js';
-import { invalidValue, labelsArg, overflowValue, Metric, type MetricContext, type MetricOptions, valueArg } from './metric.js';
-import { ScalarSeries, ScalarTable } from './scalar-table.js';
+import { invalidValue, labelsArg, overflowValue, valueArg } from './metric.js';
+import { ScalarMetric } from './scalar-metric.js';
+import { ScalarSeries } from './scalar-table.js';
 import { chunkOf, indexIn } from './slot-columns.js';
 
 const WHAT = 'a gauge value must be a finite number';
@@ -48,31 +49,11 @@ export class GaugeSeries extends ScalarSeries {
   }
 }
 
-export class Gauge extends Metric<GaugeSeries> {
+export class Gauge extends ScalarMetric<GaugeSeries> {
   readonly type = 'gauge';
-  #table: ScalarTable;
-
-  /** @throws {MonitorError} `EMON_INVALID_NAME` for a bad name or label name */
-  constructor(name: string, options: MetricOptions, context: MetricContext) {
-    super(name, options, context);
-    this.#table = new ScalarTable(name, this.map);
-  }
-
-  /** The columns of every series by slot, for readers that `walk` the metric. Replaced by `reset`. */
-  get table(): ScalarTable {
-    return this.#table;
-  }
-
-  protected created(slot: number): void {
-    this.#table.created(slot);
-  }
 
   protected at(slot: number): GaugeSeries {
-    return new GaugeSeries(this.#table, slot);
-  }
-
-  protected cleared(): void {
-    this.#table = new ScalarTable(this.name, this.map);
+    return new GaugeSeries(this.table, slot);
   }
 
   /**
@@ -89,7 +70,7 @@ export class Gauge extends Metric<GaugeSeries> {
    */
   setTo(labels: Labels | undefined, value: unknown): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
-    this.#table.values.set(this.map.get(labels), value);
+    this.table.values.set(this.map.get(labels), value);
   }
 
   /** Adds `value` (default 1); arguments as for `Counter.inc`. */
@@ -110,14 +91,14 @@ export class Gauge extends Metric<GaugeSeries> {
   /** The current value for `labels`, or undefined if that series does not exist. */
   get(labels?: Labels): number | undefined {
     const slot = this.map.find(labels);
-    return slot === NO_SLOT ? undefined : this.#table.values.get(slot);
+    return slot === NO_SLOT ? undefined : this.table.values.get(slot);
   }
 
   #add(labels: Labels | undefined, value: unknown, sign: 1 | -1): void {
     if (!isFiniteNumber(value)) throw invalidValue(this.name, WHAT, value);
     const slot = this.map.get(labels);
     const c = chunkOf(slot);
-    const chunk = this.#table.values.chunks[c]!;
+    const chunk = this.table.values.chunks[c]!;
     const i = indexIn(slot, c);
     const next = chunk[i]! + sign * value;
     if (!isFiniteNumber(next)) throw overflowValue(this.name, chunk[i]!, sign * value);
