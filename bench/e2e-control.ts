@@ -40,6 +40,19 @@ export interface Service {
   port: number;
 }
 
+/** The service process's CPU time so far (ms), asked over its IPC channel. */
+export function cpuMsOf(service: Service): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { usage?: { cpuMs: number } }) => {
+      if (m?.usage === undefined) return;
+      service.child.off('message', on);
+      resolve(m.usage.cpuMs);
+    };
+    service.child.on('message', on);
+    service.child.send({ type: 'usage' });
+  });
+}
+
 /**
  * Forks bench/e2e-server.js in `mode` (with Node flags `execArgv`, e.g. `--cpu-prof`) and waits until
  * it listens; `pipeStdout` gives the parent its stdout (`child.stdout`, e.g. for `--trace-gc-nvp`).

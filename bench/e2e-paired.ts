@@ -15,7 +15,7 @@
  * each with its distribution-free 95 % interval (bench/harness.ts `medianInterval`).
  */
 import os from 'node:os';
-import { load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
+import { cpuMsOf, load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
 import { balancedOrder, median, medianInterval, quantile } from './harness.js';
 
 /** A server mode of bench/e2e-server.ts; `plain-b` is a second `plain` process (the A/A control). */
@@ -39,23 +39,11 @@ interface Burst {
   p99: number;
 }
 
-function cpuMs(service: Service): Promise<number> {
-  return new Promise((resolve) => {
-    const on = (m: { usage?: { cpuMs: number } }) => {
-      if (m?.usage === undefined) return;
-      service.child.off('message', on);
-      resolve(m.usage.cpuMs);
-    };
-    service.child.on('message', on);
-    service.child.send({ type: 'usage' });
-  });
-}
-
 async function burst(service: Service, seconds: number): Promise<Burst> {
   const served0 = await requestsServed(service.child);
-  const cpu0 = await cpuMs(service);
+  const cpu0 = await cpuMsOf(service);
   const r = await load(service.port, seconds);
-  const cpu1 = await cpuMs(service);
+  const cpu1 = await cpuMsOf(service);
   const served = (await requestsServed(service.child)) - served0;
   return { rps: r.ok / r.durationS, cpuUs: ((cpu1 - cpu0) * 1000) / served, p99: quantile(r.latencies, 0.99) };
 }

@@ -22,7 +22,7 @@
  * Where the overhead goes, part by part of the tree: bench/e2e-attribution.ts.
  */
 import os from 'node:os';
-import { cpuBetween, type CpuSplit, load, pin, PINNING, profileService, readProcessCpu, requestsServed, SERVER_CPU, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
+import { cpuBetween, cpuMsOf, type CpuSplit, load, pin, PINNING, profileService, readProcessCpu, requestsServed, SERVER_CPU, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
 import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
 
 /** The instrumented service serves at least this fraction of the plain one's throughput (issue 21; SPEC §10 asked 95 %). */
@@ -48,18 +48,6 @@ interface Run {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-}
-
-function cpuMsOf(service: Service): Promise<number> {
-  return new Promise((resolve) => {
-    const on = (m: { usage?: { cpuMs: number } }) => {
-      if (m?.usage === undefined) return;
-      service.child.off('message', on);
-      resolve(m.usage.cpuMs);
-    };
-    service.child.on('message', on);
-    service.child.send({ type: 'usage' });
-  });
 }
 
 async function burst(mode: Mode, round: number, service: Service, seconds: number): Promise<Run> {

@@ -6,26 +6,20 @@
  * a chunk of a few rows, never merged again).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FlushWriter } from '../../src/store/flush-writer.js';
 import type { PointRecord } from '../../src/store/types.js';
-import { seededRandom, tempStores } from './store-fixture.js';
+import { countWriterThreadWrites, seededRandom, tempStores } from './store-fixture.js';
 
 const T0 = 1_700_000_000_000;
 let stores: ReturnType<typeof tempStores>;
-let writes: number;
-const realWrite = FlushWriter.prototype.write;
+let writerCalls: ReturnType<typeof countWriterThreadWrites>;
 
 beforeEach(() => {
   stores = tempStores();
-  writes = 0;
-  FlushWriter.prototype.write = function (this: FlushWriter, ...args: Parameters<FlushWriter['write']>) {
-    writes++;
-    return realWrite.apply(this, args);
-  };
+  writerCalls = countWriterThreadWrites();
 });
 
 afterEach(async () => {
-  FlushWriter.prototype.write = realWrite;
+  writerCalls.restore();
   await stores.cleanup();
 });
 
@@ -43,18 +37,18 @@ describe('a small flush with a late point', () => {
       for (let j = 0; j < 10; j++) for (const id of ids) pts.push({ id, ts: T0 + (k + j) * 10_000, value: (k + j) * 0.25 + id });
       expect((await flush(pts)).writer).toBe('main');
     }
-    expect(writes).toBe(0);
+    expect(writerCalls.count).toBe(0);
 
     // One series late (between stored points), the rest appending.
     const mixed = ids.map((id, i) => ({ id, ts: i === 7 ? T0 + 5_000 : T0 + 300 * 10_000, value: -1.5 - i }));
     expect((await flush(mixed)).writer).toBe('thread');
-    expect(writes).toBe(1);
+    expect(writerCalls.count).toBe(1);
     // A duplicate of a stored ts replaces it: also the slow path.
     expect((await flush([{ id: ids[3]!, ts: T0 + 100 * 10_000, value: 42 }])).writer).toBe('thread');
-    expect(writes).toBe(2);
+    expect(writerCalls.count).toBe(2);
     // Appends only: main thread again.
     expect((await flush(ids.map((id) => ({ id, ts: T0 + 301 * 10_000, value: 1 })))).writer).toBe('main');
-    expect(writes).toBe(2);
+    expect(writerCalls.count).toBe(2);
 
     const check = (s: typeof store) => {
       for (const id of ids) {

@@ -4,27 +4,21 @@
  * or nothing, readable at once and after reopening, the later of two equal keys winning.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FlushWriter } from '../../src/store/flush-writer.js';
 import { SMALL_FLUSH_PUTS } from '../../src/store/lmdb-store.js';
 import type { PointRecord } from '../../src/store/types.js';
-import { tempStores } from './store-fixture.js';
+import { countWriterThreadWrites, tempStores } from './store-fixture.js';
 
 const T0 = 1_700_000_000_000;
 let stores: ReturnType<typeof tempStores>;
-let writes: number;
-const realWrite = FlushWriter.prototype.write;
+let writerCalls: ReturnType<typeof countWriterThreadWrites>;
 
 beforeEach(() => {
   stores = tempStores();
-  writes = 0;
-  FlushWriter.prototype.write = function (this: FlushWriter, ...args: Parameters<FlushWriter['write']>) {
-    writes++;
-    return realWrite.apply(this, args);
-  };
+  writerCalls = countWriterThreadWrites();
 });
 
 afterEach(async () => {
-  FlushWriter.prototype.write = realWrite;
+  writerCalls.restore();
   await stores.cleanup();
 });
 
@@ -43,7 +37,7 @@ describe.each([
     const n = puts - 1; // one current value, the rest points
     const result = await store.flush({ current: [[id, { value: n - 1 }]], points: points(id, n) });
     expect(result).toMatchObject({ points: n, current: 1 });
-    expect(writes).toBe(threadWrites);
+    expect(writerCalls.count).toBe(threadWrites);
     const check = (s: typeof store) => {
       const range = s.queryRange(id, T0, T0 + n * 1000, n);
       expect(range).toHaveLength(n - 1);

@@ -10,9 +10,31 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../../src/errors.js';
+import { FlushWriter } from '../../src/store/flush-writer.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import type { StoreOptions } from '../../src/store/types.js';
 import { expectMonitorError } from '../helpers.js';
+
+/**
+ * Counts the flushes handed to a writer thread (`FlushWriter.write`) from now on; `restore()` puts
+ * the real method back. For tests of which thread writes a flush.
+ */
+export function countWriterThreadWrites(): { readonly count: number; restore(): void } {
+  const realWrite = FlushWriter.prototype.write;
+  let count = 0;
+  FlushWriter.prototype.write = function (this: FlushWriter, ...args: Parameters<FlushWriter['write']>) {
+    count++;
+    return realWrite.apply(this, args);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    restore: () => {
+      FlushWriter.prototype.write = realWrite;
+    },
+  };
+}
 
 /** A temp dir plus the stores opened on it; `cleanup()` closes them all and removes the dir. */
 export function tempStores() {
