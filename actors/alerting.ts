@@ -46,7 +46,7 @@ import { ErrorCode, MonitorError, toError } from '../src/errors.js';
 import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { DeadLetter, OutboxPort } from '../src/notify/types.js';
-import type { AlertView } from '../src/protocol.js';
+import type { AlertView } from '../src/server/protocol.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 import { WriteOutage } from '../src/store/write-outage.js';

@@ -56,7 +56,7 @@ import { RemoteWriteExporter, type RemoteWriteExporterOptions } from '../src/exp
 import type { Labels } from '../src/metrics/label-map.js';
 import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
-import { type FlushSummary, flushTable, TableFlushFailed } from '../src/metrics/table-store.js';
+import { type FlushSummary, flushTable, TableFlushFailed } from '../src/store/table-store.js';
 import { countWriteFailure, WRITE_FAILURES_METRIC } from '../src/store/write-outage.js';
 import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';

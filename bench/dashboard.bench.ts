@@ -16,7 +16,7 @@ import { WebSocket } from 'ws';
 import { dashboardSchema, type DashboardConfig } from '../src/config/schema.js';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
-import { flushTable } from '../src/metrics/table-store.js';
+import { flushTable } from '../src/store/table-store.js';
 import { standaloneSources } from '../src/server/dashboard-sources.js';
 import { HttpServer } from '../src/server/http-server.js';
 import { MetricStore } from '../src/store/lmdb-store.js';

@@ -7,7 +7,7 @@
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
-import { flushTable } from '../src/metrics/table-store.js';
+import { flushTable } from '../src/store/table-store.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 import type { FlushBatch, SeriesInput } from '../src/store/types.js';
 import { mulberry32 } from './prng.js';

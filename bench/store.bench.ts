@@ -18,7 +18,7 @@ import { startDemoService, startLoad } from '../src/demo/demo-service.js';
 import { routeTable, startMonitoring } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
-import { flushTable } from '../src/metrics/table-store.js';
+import { flushTable } from '../src/store/table-store.js';
 import { ChunkEncoder } from '../src/store/chunk-codec.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
 import type { PointRecord } from '../src/store/types.js';

@@ -7,7 +7,7 @@ import { COLLECTOR_NAME, collector, type CollectorProtocol } from '../actors/col
 import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from '../actors/dashboard.js';
 import { MONITOR_SUP_NAME, startMonitorSup } from '../actors/monitor-sup.js';
 import { PERFORMANCE_MONITOR_NAME, type PerformanceMonitorProtocol, performanceMonitor } from '../actors/performance-monitor.js';
-import { type AlertingClient, alertingClient } from './alerts/alerting-client.js';
+import { type AlertingClient, alertingClient } from '../actors/alerting-client.js';
 import { FiringAlerts } from './alerts/firing-alerts.js';
 import type { RuleInput } from './alerts/rule.js';
 import type { AlertSink } from './alerts/signal.js';
@@ -18,7 +18,7 @@ import { renderExposition, type StreamedExposition, streamExposition } from './e
 import { createLogger, type Logger } from './logger.js';
 import { DerivedValues } from './metrics/derived-values.js';
 import { Registry } from './metrics/registry.js';
-import { restoreTable } from './metrics/table-store.js';
+import { restoreTable } from './store/table-store.js';
 import {
   type ChildSpec,
   type ExitReason,
@@ -41,7 +41,7 @@ import { DashboardAddress } from './notify/dashboard-address.js';
 import { channelRedactor, createChannels } from './notify/create-channels.js';
 import { Outbox } from './notify/outbox.js';
 import type { NotificationChannel } from './notify/types.js';
-import type { Scores } from './protocol.js';
+import type { Scores } from './server/protocol.js';
 import { type DashboardSources, storeHealthOf } from './server/dashboard-sources.js';
 import type { ServerAddress } from './server/http-server.js';
 import { MetricStore } from './store/lmdb-store.js';
@@ -485,7 +485,7 @@ export type { Labels } from './metrics/label-map.js';
 export type { FieldRule, FieldsOf, MessageFields } from './check-message.js';
 export type { SeriesDef, StoreOptions, RangePoint } from './store/types.js';
 export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../actors/collector.js';
-export type { FlushSummary } from './metrics/table-store.js';
+export type { FlushSummary } from './store/table-store.js';
 export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
 export type { McpInstrumentOptions, McpProtocolLike, McpServerLike, McpTransportLike } from './sources/mcp-instrument.js';
 export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
@@ -507,7 +507,7 @@ export type { RuleInput, AlertRule, Condition, HistogramStat } from './alerts/ru
 export type { LabelMatcher, MatchOp } from './alerts/label-matcher.js';
 export type { SilenceInput, Silence, SilenceView, SilenceState } from './alerts/silences.js';
 export type { RuleStatus } from './alerts/alert-engine.js';
-export type { AlertingClient } from './alerts/alerting-client.js';
+export type { AlertingClient } from '../actors/alerting-client.js';
 export type { AlertingProtocol } from '../actors/alerting.js';
 export type { PerformanceMonitorProtocol, CheckResult } from '../actors/performance-monitor.js';
 export type { PerformanceReport } from './performance/report.js';
@@ -538,8 +538,8 @@ export type {
   ServerMsg,
   SlaView,
   Subscription,
-} from './protocol.js';
-export type { ChartPoints, DashboardResponse, HealthResponse, SeriesStat } from './protocol.js';
+} from './server/protocol.js';
+export type { ChartPoints, DashboardResponse, HealthResponse, SeriesStat } from './server/protocol.js';
 export type {
   Behaviour,
   CallResult,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALERTING_NAME } from '../actors/alerting.js';
 import { type Monitor, startMonitoring } from '../src/index.js';
-import type { AlertView, HealthResponse, SlaView } from '../src/protocol.js';
+import type { AlertView, HealthResponse, SlaView } from '../src/server/protocol.js';
 import { memoryLogger, until } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -42,7 +42,7 @@ import type { DerivedValues } from '../metrics/derived-values.js';
 import { formatLabels } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import type { ChannelName, DeadLetter, Notification, NotifiedAlert, OutboxPort } from '../notify/types.js';
-import type { AlertView } from '../protocol.js';
+import type { AlertView } from '../server/protocol.js';
 import { type Alert, alertTitle, toAlertView, toNotifiedAlert } from './alert.js';
 import { checkAlertRequest, checkSignal } from './alert-input.js';
 import type { AlertStore } from './alert-store.js';

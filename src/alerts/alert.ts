@@ -6,7 +6,7 @@
  * unchanged; whoever renders them escapes them.
  */
 import type { ChannelName, NotifiedAlert } from '../notify/types.js';
-import type { AlertView } from '../protocol.js';
+import type { AlertView } from '../server/protocol.js';
 import type { Severity } from './severity.js';
 
 /** An alert as alerting keeps it: what channels see (`NotifiedAlert`) plus its notification bookkeeping. */
@@ -28,7 +28,7 @@ export interface Alert extends Omit<NotifiedAlert, 'generatorUrl'> {
   resolvedNotifiedAt?: number;
 }
 
-/** The dashboard's view of an alert (`AlertView` in src/protocol.ts). */
+/** The dashboard's view of an alert (`AlertView` in src/server/protocol.ts). */
 export function toAlertView(alert: Alert): AlertView {
   return {
     id: alert.id,

@@ -16,7 +16,7 @@ import type { DashboardConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Registry } from '../metrics/registry.js';
-import { restoreTable } from '../metrics/table-store.js';
+import { restoreTable } from '../store/table-store.js';
 import { standaloneSources } from '../server/dashboard-sources.js';
 import { dashboardsFrom } from '../server/dashboards.js';
 import { HttpServer } from '../server/http-server.js';

@@ -5,7 +5,7 @@
  * series on its own line, up to {@link MAX_LINES}; more are combined into one). A histogram's
  * derived `#...` series are charted through it, not on their own.
  */
-import type { ChartDef, ChartSeriesDef, DashboardDef, SeriesStat } from '../protocol.js';
+import type { ChartDef, ChartSeriesDef, DashboardDef, SeriesStat } from '../server/protocol.js';
 import type { SeriesDef } from '../store/types.js';
 
 export const STORE_DASHBOARD = 'store';

@@ -43,7 +43,7 @@
  */
 import * as z from 'zod';
 import { NAMESPACE_PATTERN } from '../exposition/prometheus-names.js';
-import { isLoopbackHost } from '../server/access.js';
+import { isLoopbackHost } from '../net/loopback.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;

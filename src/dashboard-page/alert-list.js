@@ -20,9 +20,9 @@ export class AlertList {
 
   /**
    * Shows the active alerts of a frame; resolved ones are left out.
-   * @param {import('../protocol.js').AlertView[]} alerts
+   * @param {import('../server/protocol.js').AlertView[]} alerts
    * @param {number} now ms, for "started 3m ago"
-   * @returns {import('../protocol.js').AlertView[]} the active alerts, in display order
+   * @returns {import('../server/protocol.js').AlertView[]} the active alerts, in display order
    */
   update(alerts, now) {
     const active = (Array.isArray(alerts) ? alerts : [])
@@ -49,7 +49,7 @@ export class AlertList {
   }
 
   /**
-   * @param {import('../protocol.js').AlertView} a
+   * @param {import('../server/protocol.js').AlertView} a
    * @param {number} now
    */
   item(a, now) {

@@ -1,5 +1,5 @@
 /**
- * The page's HTTP client for the dashboard API (shapes in src/protocol.ts). A `?token=` in the
+ * The page's HTTP client for the dashboard API (shapes in src/server/protocol.ts). A `?token=` in the
  * page URL goes along as `Authorization: Bearer` on requests and as `?token=` on the WebSocket URL
  * (browsers cannot set headers on a WebSocket). The token is then kept in sessionStorage and taken
  * out of the address bar, so it does not stay in the history or in a shared screenshot.

@@ -1,6 +1,6 @@
 /**
  * The dashboard page: loads the dashboard definition, builds its charts and panels, follows the
- * live feed and loads history for a picked range. Shapes are src/protocol.ts's.
+ * live feed and loads history for a picked range. Shapes are src/server/protocol.ts's.
  *
  * URL parameters: `?dashboard=<name>` (default `main`), `?token=<auth token>` (then moved to
  * sessionStorage, see api-client.js).
@@ -32,7 +32,7 @@ const theme = new Theme(/** @type {HTMLButtonElement} */ (document.getElementByI
   for (const p of panels.values()) p.retheme();
 });
 
-/** @type {import('../protocol.js').DashboardResponse | null} */
+/** @type {import('../server/protocol.js').DashboardResponse | null} */
 let def = null;
 /** `'live'` or the picked range in ms. */
 let range = /** @type {'live' | number} */ ('live');
@@ -63,7 +63,7 @@ function showBanner(text, kind = 'error') {
 
 /**
  * Groups a history answer by chart and series label.
- * @param {import('../protocol.js').HistoryResponse} res
+ * @param {import('../server/protocol.js').HistoryResponse} res
  * @returns {Map<string, Map<string, Array<[number, number | null]>>>}
  */
 function byChart(res) {
@@ -123,7 +123,7 @@ async function backfillLive() {
   }
 }
 
-/** @param {import('../protocol.js').AlertView[]} alerts */
+/** @param {import('../server/protocol.js').AlertView[]} alerts */
 function applyAlerts(alerts) {
   const active = alertList.update(alerts, now());
   const firing = active.filter((a) => a.status === 'firing');
@@ -134,8 +134,8 @@ function applyAlerts(alerts) {
 /**
  * One update of the live data (a ws frame or a /api/realtime answer).
  * @param {Record<string, Record<string, [number, number | null]>> | undefined} charts
- * @param {import('../protocol.js').AlertView[]} alerts
- * @param {import('../protocol.js').Scores | null} scores
+ * @param {import('../server/protocol.js').AlertView[]} alerts
+ * @param {import('../server/protocol.js').Scores | null} scores
  */
 function applyLive(charts, alerts, scores) {
   for (const [id, points] of Object.entries(charts ?? {})) panels.get(id)?.pushLive(points);
@@ -143,7 +143,7 @@ function applyLive(charts, alerts, scores) {
   scorePanel.update(scores ?? null);
 }
 
-/** @param {import('../protocol.js').ServerMsg} msg */
+/** @param {import('../server/protocol.js').ServerMsg} msg */
 function onServerMessage(msg) {
   switch (msg?.type) {
     case 'connected':

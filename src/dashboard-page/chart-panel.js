@@ -17,7 +17,7 @@ const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
 
 export class ChartPanel {
   /**
-   * @param {import('../protocol.js').ChartDef} def
+   * @param {import('../server/protocol.js').ChartDef} def
    * @param {{ dataPoints: number, refreshMs: number }} opts
    */
   constructor(def, opts) {
@@ -137,7 +137,7 @@ export class ChartPanel {
 
   /**
    * Marks the card for the firing alerts that name this chart (or clears the mark).
-   * @param {import('../protocol.js').AlertView[]} alerts
+   * @param {import('../server/protocol.js').AlertView[]} alerts
    */
   setAlerts(alerts) {
     if (alerts.length === 0) {

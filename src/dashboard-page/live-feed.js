@@ -61,7 +61,7 @@ export class LiveFeed {
   }
 
   /**
-   * Sends a client message (src/protocol.ts ClientMsg) if the socket is open.
+   * Sends a client message (src/server/protocol.ts ClientMsg) if the socket is open.
    * @param {object} msg
    * @returns {boolean} whether it was sent
    */

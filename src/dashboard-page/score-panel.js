@@ -31,7 +31,7 @@ export class ScorePanel {
     );
   }
 
-  /** @param {import('../protocol.js').Scores | null} scores */
+  /** @param {import('../server/protocol.js').Scores | null} scores */
   update(scores) {
     for (const [key, { tile, value, fill }] of this.tiles) {
       const v = scores ? scores[key] : null;

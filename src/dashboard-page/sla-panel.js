@@ -14,7 +14,7 @@ export class SlaPanel {
     this.box.replaceChildren(el('p', { className: 'muted', text: 'Loading…' }));
   }
 
-  /** @param {import('../protocol.js').SlaView[]} slas */
+  /** @param {import('../server/protocol.js').SlaView[]} slas */
   update(slas) {
     const key = JSON.stringify(slas);
     if (key === this.key) return;
@@ -32,7 +32,7 @@ export class SlaPanel {
     this.box.replaceChildren(el('p', { className: 'muted', text: `SLAs unavailable: ${reason}` }));
   }
 
-  /** @param {import('../protocol.js').SlaView} s */
+  /** @param {import('../server/protocol.js').SlaView} s */
   row(s) {
     const status = s.status in STATUS_TEXT ? s.status : 'no_data';
     const bound = s.direction === 'higher_is_better' ? '≥' : '≤';

@@ -27,7 +27,7 @@ import { ErrorCode, MonitorError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Registry } from '../metrics/registry.js';
-import { agentFor, post, PostNetworkError, redactUrl } from '../http/post.js';
+import { agentFor, post, PostNetworkError, redactUrl } from '../net/post.js';
 import type { RecordDb } from '../store/record-db.js';
 
 /** One encoded request body and how many samples it carries. */

@@ -28,7 +28,7 @@
  */
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
-import { agentFor, post, redactUrl } from '../http/post.js';
+import { agentFor, post, redactUrl } from '../net/post.js';
 import { oneLine, withoutSeverity } from './notification-text.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 

@@ -11,10 +11,10 @@
  *
  * Each request has one deadline covering connect, upload and the whole response (`timeoutMs`), a
  * fresh connection (no keep-alive pool to leak or close) and a response body read to at most
- * 4 KiB (the transport is `src/http/post.ts`, shared with remote write). Failure messages name the target as the caller describes it (never the full URL: a
+ * 4 KiB (the transport is `src/net/post.ts`, shared with remote write). Failure messages name the target as the caller describes it (never the full URL: a
  * webhook's path is its secret) and pass the server's reply through the caller's `Redactor`.
  */
-import { post, PostNetworkError, type PostResult } from '../http/post.js';
+import { post, PostNetworkError, type PostResult } from '../net/post.js';
 import { DeliveryError } from './types.js';
 import type { Redactor } from './redact.js';
 

@@ -13,7 +13,7 @@
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { Registry } from '../metrics/registry.js';
-import type { Scores } from '../protocol.js';
+import type { Scores } from '../server/protocol.js';
 import { type Measurements, PERF_METRICS, type PerfMetricKey } from './measurements.js';
 import type { SlaResult } from './sla.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Severity } from '../alerts/severity.js';
 import type { PerformanceMonitorConfig } from '../config/schema.js';
-import type { Scores } from '../protocol.js';
+import type { Scores } from '../server/protocol.js';
 import type { BurnRateStatus } from './burn-rate.js';
 import type { Measurements } from './measurements.js';
 import { recommend, type Recommendation } from './recommendations.js';

@@ -12,7 +12,7 @@
  * An error-rate threshold of 0 means any error scores 0 and none scores 100.
  */
 import type { PerformanceMonitorConfig } from '../config/schema.js';
-import type { Scores } from '../protocol.js';
+import type { Scores } from '../server/protocol.js';
 import type { Measurements } from './measurements.js';
 
 function clamp(score: number): number {

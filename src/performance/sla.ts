@@ -20,7 +20,7 @@
  * alerts (`burn-rate.ts`) are what watch an availability SLO closely.
  */
 import type { SlaConfig } from '../config/schema.js';
-import type { SlaView } from '../protocol.js';
+import type { SlaView } from '../server/protocol.js';
 import type { WindowCounts } from './counter-history.js';
 import type { LatencyWindow } from './latency-history.js';
 

@@ -19,14 +19,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
-
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '::ffff:127.0.0.1']);
-
-/** Whether `host` (a bind address or a host name) is a loopback address: `localhost`, `127.0.0.0/8`, `::1`. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return LOOPBACK_NAMES.has(h) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h.endsWith('.localhost');
-}
+import { isLoopbackHost } from '../net/loopback.js';
 
 /**
  * Refuses a bind that would expose the dashboard without a token.

@@ -1,5 +1,5 @@
 /**
- * `ApiRoutes`: the JSON API, `/metrics` and `/health` (see the route list in `src/protocol.ts`).
+ * `ApiRoutes`: the JSON API, `/metrics` and `/health` (see the route list in `src/server/protocol.ts`).
  * The routes are the table {@link API_ROUTES}. Each route checks its query parameters (an unknown
  * one is a 400, so a typo is not silently ignored; `token` is allowed everywhere) and answers a
  * response or throws `HttpError`. What comes from other processes goes through `callSource`, so a
@@ -13,7 +13,7 @@ import type {
   DashboardResponse,
   HealthResponse,
   RealtimeResponse,
-} from '../protocol.js';
+} from './protocol.js';
 import { historyToCsv } from './csv-export.js';
 import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable } from './dashboard-sources.js';
 import type { Registry } from '../metrics/registry.js';

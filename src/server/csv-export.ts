@@ -7,7 +7,7 @@
  * `=`, `+`, `-`, `@`, tab or CR gets a leading `'`, so a spreadsheet opening the file does not run
  * a label value someone chose as a formula (OWASP "CSV injection"); numbers are never touched.
  */
-import type { HistoryResponse } from '../protocol.js';
+import type { HistoryResponse } from './protocol.js';
 
 export const CSV_HEADER = ['chart', 'series', 'metric', 'labels', 'stat', 'timestamp_ms', 'time', 'value'] as const;
 

@@ -9,7 +9,7 @@ import { toError } from '../errors.js';
 import { type Exposition, type StreamedExposition, streamExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import type { DeadLetter } from '../notify/types.js';
-import type { AlertView, Scores, SlaView, StoreHealth } from '../protocol.js';
+import type { AlertView, Scores, SlaView, StoreHealth } from './protocol.js';
 import type { WriteStatus } from '../store/types.js';
 
 export interface DashboardSources {

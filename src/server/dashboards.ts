@@ -21,7 +21,7 @@
  * A configured chart without a `type` takes the file's `chart_type` (`auto` means line).
  */
 import type { DashboardConfig } from '../config/schema.js';
-import type { ChartDef, ChartType, DashboardDef } from '../protocol.js';
+import type { ChartDef, ChartType, DashboardDef } from './protocol.js';
 import { HTTP_METRICS } from '../sources/http-instrument.js';
 import { MCP_DASHBOARD } from './mcp-dashboard.js';
 

@@ -10,7 +10,7 @@
  * at most `maxSeriesPerMetric` series of each directly subscribed metric, so its size is bounded
  * whatever the table holds.
  */
-import type { AlertView, ChartPoints, DashboardDef, FrameHealth, Point, Scores, ServerMsg, Subscription } from '../protocol.js';
+import type { AlertView, ChartPoints, DashboardDef, FrameHealth, Point, Scores, ServerMsg, Subscription } from './protocol.js';
 import type { LiveReader } from './live-reader.js';
 
 /** Most alerts in one frame. */

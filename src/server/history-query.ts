@@ -29,8 +29,8 @@
  */
 import { type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
-import { derivedKey } from '../metrics/table-store.js';
-import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from '../protocol.js';
+import { derivedKey } from '../store/table-store.js';
+import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
 import { matchesPrefix, selectSeries } from './live-reader.js';

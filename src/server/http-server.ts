@@ -32,7 +32,7 @@ import { acceptsGzip, sendChunks, sendGzipped } from '../exposition/gzip-respons
 import type { Logger } from '../logger.js';
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Registry } from '../metrics/registry.js';
-import type { AlertView, DashboardDef, FrameHealth, Scores } from '../protocol.js';
+import type { AlertView, DashboardDef, FrameHealth, Scores } from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { Access } from './access.js';
 import { API_ROUTES, ApiRoutes } from './api-routes.js';

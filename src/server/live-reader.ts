@@ -19,8 +19,8 @@ import { HistogramSeries, WINDOWS } from '../metrics/histogram.js';
 import type { Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { Sketch } from '../metrics/sketch.js';
-import { derivedKey } from '../metrics/table-store.js';
-import type { ChartSeriesDef, SeriesStat } from '../protocol.js';
+import { derivedKey } from '../store/table-store.js';
+import type { ChartSeriesDef, SeriesStat } from './protocol.js';
 
 /** A rate is recomputed only after this long, so two reads close together do not give noise. */
 export const RATE_MIN_INTERVAL_MS = 1000;

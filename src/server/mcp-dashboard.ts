@@ -13,7 +13,7 @@
  * Series are selected with `label_prefix` on one label, which matches that label's exact value
  * here because no other value of it starts with it.
  */
-import type { DashboardDef } from '../protocol.js';
+import type { DashboardDef } from './protocol.js';
 import { MCP_METRICS } from '../sources/mcp-instrument.js';
 
 const rate = (label: string, metric: string, prefix?: Record<string, string>) => ({ label, metric, stat: 'rate' as const, ...(prefix === undefined ? {} : { label_prefix: prefix }) });

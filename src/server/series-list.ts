@@ -10,7 +10,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { WALK_DONE } from '../metrics/label-map.js';
 import type { Registry } from '../metrics/registry.js';
-import type { SeriesListResponse } from '../protocol.js';
+import type { SeriesListResponse } from './protocol.js';
 import { HttpError } from './http-error.js';
 
 /** Entries a page holds by default, and at most. */

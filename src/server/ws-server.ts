@@ -26,7 +26,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ClientMsg, ServerMsg, Subscription } from '../protocol.js';
+import type { ClientMsg, ServerMsg, Subscription } from './protocol.js';
 import { subscriptionKey } from './frame-builder.js';
 import { HttpError, rawAnswer } from './http-error.js';
 

@@ -27,12 +27,12 @@
  * path or the query). Past `maxHosts` distinct hosts further ones count as `host="other"`, and
  * methods outside the standard set as `OTHER`, so a client calling many hosts cannot grow the
  * label set without bound. The monitor's own requests (notifications, remote write; marked by
- * `src/http/post.ts`) are not counted: see `own-requests.ts`.
+ * `src/net/post.ts`) are not counted: see `own-requests.ts`.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
-import { isOwnRequest } from '../http/own-requests.js';
+import { isOwnRequest } from '../net/own-requests.js';
 import type { Logger } from '../logger.js';
 import type { Counter, CounterSeries } from '../metrics/counter.js';
 import type { HistogramSeries } from '../metrics/histogram.js';

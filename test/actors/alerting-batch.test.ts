@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alerting, type AlertingArgs } from '../../actors/alerting.js';
 import { AlertStore } from '../../src/alerts/alert-store.js';
-import { alertingClient } from '../../src/alerts/alerting-client.js';
+import { alertingClient } from '../../actors/alerting-client.js';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';

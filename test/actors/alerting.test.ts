@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alerting, ALERTING_NAME, type AlertingArgs, type AlertingProtocol, toAlertView } from '../../actors/alerting.js';
-import { alertingClient } from '../../src/alerts/alerting-client.js';
+import { alertingClient } from '../../actors/alerting-client.js';
 import { SignalRelay } from '../../src/alerts/signal-relay.js';
 import type { AlertSignal } from '../../src/alerts/signal.js';
 import type { AlertingConfig } from '../../src/config/schema.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collector, type CollectorConfig } from '../../actors/collector.js';
 import type { Counter } from '../../src/metrics/counter.js';
-import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';

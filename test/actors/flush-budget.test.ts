@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flushTable } from '../../src/metrics/table-store.js';
+import { flushTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { memoryLogger } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';

@@ -17,7 +17,7 @@ import {
 import type { AlertSignal } from '../../src/alerts/signal.js';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
-import { flushTable } from '../../src/metrics/table-store.js';
+import { flushTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ChartPoints, Point, ServerMsg } from '../../src/protocol.js';
+import type { ChartPoints, Point, ServerMsg } from '../../src/server/protocol.js';
 import { hasSystemBinary } from '../system-deps.js';
 import { DATA_POINTS, HOSTILE_ALERT, PENDING_ALERT, type RealDashboard, REQUESTS_PER_STEP, startRealDashboard, TOKEN } from './real-dashboard.js';
 

@@ -14,9 +14,9 @@ import { type DashboardConfig, dashboardSchema } from '../../src/config/schema.j
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import type { Counter } from '../../src/metrics/counter.js';
 import type { Gauge } from '../../src/metrics/gauge.js';
-import { flushTable } from '../../src/metrics/table-store.js';
+import { flushTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
-import type { AlertView, Scores, SlaView } from '../../src/protocol.js';
+import type { AlertView, Scores, SlaView } from '../../src/server/protocol.js';
 import { standaloneSources } from '../../src/server/dashboard-sources.js';
 import type { ServerStats } from '../../src/server/http-server.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';

@@ -14,7 +14,7 @@ import { describeValue, ErrorCode, MonitorError } from '../../src/errors.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import type { Labels } from '../../src/metrics/label-map.js';
 import { type AnyMetric, Registry } from '../../src/metrics/registry.js';
-import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { memoryLogger } from '../helpers.js';
 import {

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ServerMsg, Subscription } from '../../src/protocol.js';
+import type { ServerMsg, Subscription } from '../../src/server/protocol.js';
 import { DEFAULT_WS_LIMITS } from '../../src/server/ws-server.js';
 import { until } from '../helpers.js';
 import { connectFeed, type FeedClient, runCleanups, startDashboard, type Fixture } from '../server/dashboard-fixture.js';

@@ -12,7 +12,7 @@ import type { ClockSource } from '../../src/clock.js';
 import { HTTP_METRICS } from '../../src/sources/http-instrument.js';
 import type { Pid } from '../../src/otp/index.js';
 import type { PerformanceReport } from '../../src/performance/report.js';
-import type { RealtimeResponse } from '../../src/protocol.js';
+import type { RealtimeResponse } from '../../src/server/protocol.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
 import { startFaultReceiver } from './notification-faults-fixture.js';

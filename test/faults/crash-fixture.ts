@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import type { Monitor } from '../../src/index.js';
-import type { HealthResponse, HistoryResponse, ServerMsg } from '../../src/protocol.js';
+import type { HealthResponse, HistoryResponse, ServerMsg } from '../../src/server/protocol.js';
 import { until } from '../helpers.js';
 import { onCleanup } from './tree-fixture.js';
 

@@ -88,7 +88,7 @@ async function crashAndRecover(tree: Tree, name: string, inject: () => Injection
 describe('a throw inside the collector', () => {
   it('in the aggregation (flush) loop: restarted, table, history and alerts intact', async () => {
     const tree = await startTree();
-    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('metrics/table-store')));
+    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('store/table-store')));
     expect(reason).toMatch(/^EMON_CALLBACK_FAILED erlmcp_metrics_collector: handleInfo\(aggregate\) threw: injected: store flush/);
     // The new incarnation flushes again: a fresh value reaches LMDB.
     tree.mon.metrics.gauge('faults_kept').set(43);

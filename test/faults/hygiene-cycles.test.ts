@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Logger, startMonitoring } from '../../src/index.js';
-import type { ServerMsg } from '../../src/protocol.js';
+import type { ServerMsg } from '../../src/server/protocol.js';
 import { activeResources, leakedAfterSettling, type LogRecord, until } from '../helpers.js';
 import { fdsUnder, HAS_PROC_FD, heapAfterGc, openFds } from './hygiene-fixture.js';
 import { FAST_CONFIG, runCleanups, tempDir } from './tree-fixture.js';

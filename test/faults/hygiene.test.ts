@@ -100,7 +100,7 @@ describe.skipIf(!HAS_PROC_FD)('after stop() (needs /proc/self/fd: Linux)', () =>
       await restarted(mon, name, id);
     }
     const id = pidOf(mon, COLLECTOR_NAME);
-    throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('metrics/table-store'));
+    throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('store/table-store'));
     await restarted(mon, COLLECTOR_NAME, id);
     await exercise(mon);
     expect(sources.start).toBe(3); // the first collector, after its kill, after its crash

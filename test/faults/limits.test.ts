@@ -21,7 +21,7 @@ import {
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { MAX_HELP_LENGTH, MAX_SERIES_KEY_BYTES, MAX_UNIT_LENGTH } from '../../src/metrics/metric.js';
 import { Registry } from '../../src/metrics/registry.js';
-import { restoreTable } from '../../src/metrics/table-store.js';
+import { restoreTable } from '../../src/store/table-store.js';
 import { renderExposition } from '../../src/exposition/negotiate.js';
 import { OtpSystem, type Pid, startServer } from '../../src/otp/index.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';

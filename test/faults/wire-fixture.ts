@@ -5,7 +5,7 @@
  * a test can prove bad input changed nothing.
  */
 import net from 'node:net';
-import { flushTable } from '../../src/metrics/table-store.js';
+import { flushTable } from '../../src/store/table-store.js';
 import type { Registry } from '../../src/metrics/registry.js';
 import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';

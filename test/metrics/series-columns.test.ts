@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { memoryLogger } from '../helpers.js';
 import { newRegistry } from './table-fixture.js';

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderChunks } from '../../src/exposition/exposition-chunks.js';
 import { prometheusTextFormat } from '../../src/exposition/prometheus-text.js';
 import { WALK_DONE } from '../../src/metrics/label-map.js';
-import { flushTable } from '../../src/metrics/table-store.js';
+import { flushTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { memoryLogger } from '../helpers.js';
 import { newRegistry } from './table-fixture.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { Access, checkBind, isLoopbackHost } from '../../src/server/access.js';
+import { isLoopbackHost } from '../../src/net/loopback.js';
+import { Access, checkBind } from '../../src/server/access.js';
 import { expectMonitorError } from '../helpers.js';
 
 describe('Access', () => {

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorClock } from '../../src/clock.js';
-import { flushTable } from '../../src/metrics/table-store.js';
-import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/protocol.js';
+import { flushTable } from '../../src/store/table-store.js';
+import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/server/protocol.js';
 import { MAIN_DASHBOARD } from '../../src/server/dashboards.js';
 import { MCP_DASHBOARD } from '../../src/server/mcp-dashboard.js';
 import { PAGE_HTML, runCleanups, startDashboard } from './dashboard-fixture.js';

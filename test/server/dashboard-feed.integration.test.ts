@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorClock } from '../../src/clock.js';
-import type { AlertView, ServerMsg, StoreHealth } from '../../src/protocol.js';
+import type { AlertView, ServerMsg, StoreHealth } from '../../src/server/protocol.js';
 import { until } from '../helpers.js';
 import { cleanups, connectFeed, type Fixture, runCleanups, startDashboard, upgradeStatus } from './dashboard-fixture.js';
 

@@ -7,7 +7,7 @@ import { dashboardSchema, type DashboardConfig } from '../../src/config/schema.j
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import type { Registry } from '../../src/metrics/registry.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
-import type { ServerMsg } from '../../src/protocol.js';
+import type { ServerMsg } from '../../src/server/protocol.js';
 import { type DashboardSources, standaloneSources } from '../../src/server/dashboard-sources.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { activeResources, leakedResources, memoryLogger, until } from '../helpers.js';

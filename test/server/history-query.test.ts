@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { flushTable } from '../../src/metrics/table-store.js';
-import type { HistoryResponse } from '../../src/protocol.js';
+import { flushTable } from '../../src/store/table-store.js';
+import type { HistoryResponse } from '../../src/server/protocol.js';
 import { MAX_COMBINED_SERIES } from '../../src/server/history-query.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { runCleanups, startDashboard } from './dashboard-fixture.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
-import type { AlertView } from '../../src/protocol.js';
+import type { AlertView } from '../../src/server/protocol.js';
 import { scoresFromRegistry } from '../../src/server/dashboard-sources.js';
 import { FrameBuilder, MAX_FRAME_ALERTS } from '../../src/server/frame-builder.js';
 import { LiveReader } from '../../src/server/live-reader.js';

@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RealtimeResponse } from '../../src/protocol.js';
+import type { RealtimeResponse } from '../../src/server/protocol.js';
 import { instrumentMcp } from '../../src/sources/mcp-instrument.js';
 // @ts-expect-error a plain .mjs fixture, shared with the stdio child
 import { buildServer } from '../sources/fixtures/mcp-server-fixture.mjs';

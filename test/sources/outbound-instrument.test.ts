@@ -2,7 +2,7 @@ import { createServer, request, type RequestListener, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { post } from '../../src/http/post.js';
+import { post } from '../../src/net/post.js';
 import { failureKind, instrumentOutbound, OTHER_HOST, OUTBOUND_METRICS } from '../../src/sources/outbound-instrument.js';
 import { expectMonitorError } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
@@ -154,7 +154,7 @@ describe('instrument.outbound', () => {
     expect(duration.get(get)!.count).toBe(7);
   });
 
-  it('leaves out the monitor\'s own requests (src/http/post.ts)', async () => {
+  it('leaves out the monitor\'s own requests (src/net/post.ts)', async () => {
     const { port, host } = await statusServer();
     const { requests, errors } = instrumented();
     const own = await post(new URL(`http://${host}/fail`), 'alert', { headers: {}, agent: false, timeoutMs: 5000 });

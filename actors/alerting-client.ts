@@ -4,14 +4,14 @@
  * silences). Each method is one call to the process; errors reject with the process's
  * `MonitorError` (`EMON_INVALID_ALERT`, `EMON_INVALID_RULE`, `EMON_NOT_FOUND`, ...).
  */
-import type { AlertingProtocol } from '../../actors/alerting.js';
-import type { DeadLetter } from '../notify/types.js';
-import type { ServerRef } from '../otp/index.js';
-import type { Alert } from './alert.js';
-import type { RuleStatus } from './alert-engine.js';
-import type { AlertRule, RuleInput } from './rule.js';
-import type { Severity } from './severity.js';
-import type { Silence, SilenceInput, SilenceView } from './silences.js';
+import type { AlertingProtocol } from './alerting.js';
+import type { DeadLetter } from '../src/notify/types.js';
+import type { ServerRef } from '../src/otp/index.js';
+import type { Alert } from '../src/alerts/alert.js';
+import type { RuleStatus } from '../src/alerts/alert-engine.js';
+import type { AlertRule, RuleInput } from '../src/alerts/rule.js';
+import type { Severity } from '../src/alerts/severity.js';
+import type { Silence, SilenceInput, SilenceView } from '../src/alerts/silences.js';
 
 export interface AlertingClient {
   /** Raises an alert (or returns the firing one with the same severity, message and labels). */

@@ -21,13 +21,13 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { MetricStore } from '../store/lmdb-store.js';
-import type { SeriesDef } from '../store/types.js';
-import { HistogramSeries, WINDOWS } from './histogram.js';
-import { WALK_DONE } from './label-map.js';
-import { MAX_HELP_LENGTH, type MetricType, type Series } from './metric.js';
-import type { AnyMetric, Registry } from './registry.js';
-import type { ScalarTable } from './scalar-table.js';
+import type { MetricStore } from './lmdb-store.js';
+import type { SeriesDef } from './types.js';
+import { HistogramSeries, WINDOWS } from '../metrics/histogram.js';
+import { WALK_DONE } from '../metrics/label-map.js';
+import { MAX_HELP_LENGTH, type MetricType, type Series } from '../metrics/metric.js';
+import type { AnyMetric, Registry } from '../metrics/registry.js';
+import type { ScalarTable } from '../metrics/scalar-table.js';
 
 /** Longest stretch, in ms, that building a flush holds the event loop before yielding. */
 const BLOCK_MS = 4;

@@ -1,6 +1,6 @@
 /**
  * The monitor's own outbound HTTP requests (notifications, Alertmanager, remote write: all sent by
- * `src/http/post.ts`) carry this mark, so `instrument.outbound` leaves them out of the host's
+ * `src/net/post.ts`) carry this mark, so `instrument.outbound` leaves them out of the host's
  * `http.client.*` metrics: an alert storm or a failing webhook would otherwise show up as the
  * service's own outbound traffic and errors, and could feed the very rules that raised them.
  * A global symbol, so two copies of the package in one process agree on it.

@@ -6,7 +6,7 @@
  * Chart series name a metric series in the table (metric name, labels, and for histograms which
  * statistic), so the same series has live points (from the table) and history (from LMDB).
  */
-import type { Severity } from './alerts/severity.js';
+import type { Severity } from '../alerts/severity.js';
 
 // ---------------------------------------------------------------------------------------------
 // Dashboards and charts (config `dashboard.json` → `dashboards`; the default "main" is the source's)
