@@ -42,7 +42,7 @@
  * environment, not in these files; see `loadConfig`.
  */
 import * as z from 'zod';
-import { NAMESPACE_PATTERN } from '../exposition/prometheus-names.js';
+import { NAMESPACE_PATTERN } from '../metrics/prometheus-names.js';
 import { isLoopbackHost } from '../net/loopback.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */

@@ -19,7 +19,7 @@
  */
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { exposedName } from '../exposition/prometheus-names.js';
+import { exposedName } from '../metrics/prometheus-names.js';
 import type { Logger } from '../logger.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import { WALK_DONE } from '../metrics/label-map.js';

@@ -15,7 +15,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import { WALK_DONE } from '../metrics/label-map.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
-import { exposedName } from './prometheus-names.js';
+import { exposedName } from '../metrics/prometheus-names.js';
 
 /** Sample lines per chunk: the unit of work between two yields to the event loop. */
 export const MAX_SAMPLES_PER_CHUNK = 1000;

@@ -10,7 +10,7 @@
  * failing later on a label mismatch that does not say why.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import { NAMESPACE_PATTERN, type ReservedName, reservedNames } from '../exposition/prometheus-names.js';
+import { NAMESPACE_PATTERN, type ReservedName, reservedNames } from './prometheus-names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';

@@ -10,7 +10,7 @@
  * families named as prom-client's default metrics (`process_cpu_seconds_total`, `nodejs_*`, see
  * `RUNTIME_FAMILIES`) keep their names, so the stock Node.js dashboards find them.
  */
-import type { MetricType } from '../metrics/metric.js';
+import type { MetricType } from './metric.js';
 
 export interface ExposedName {
   /** The Prometheus metric family name. */

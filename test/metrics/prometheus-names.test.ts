@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderExposition } from '../../src/exposition/negotiate.js';
-import { exposedName, RUNTIME_FAMILIES } from '../../src/exposition/prometheus-names.js';
+import { exposedName, RUNTIME_FAMILIES } from '../../src/metrics/prometheus-names.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { memoryLogger } from '../helpers.js';
 
