@@ -201,6 +201,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const alertSink: AlertSink = (signal) => signals.send(signal);
   const exposition = (accept: string | undefined) => renderExposition(registry, accept);
   const dashboardUrl = () => dashboardAddress.url();
+  const dashboardSources = treeDashboardSources({ system, performance: performanceRef, alerting: alertingRef, derived, exposition: (accept) => streamExposition(registry, accept), store });
   const children: ChildSpec[] = [
     workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME }),
     workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink, clock }, { name: PERFORMANCE_MONITOR_NAME }),
@@ -215,7 +216,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: treeDashboardSources({ system, performance: performanceRef, alerting: alertingRef, derived, exposition: (accept) => streamExposition(registry, accept), store }), now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
+            { registry, store, config: config.dashboard, derived, sources: dashboardSources, now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
             { name: DASHBOARD_NAME },
           ),
         ]
