@@ -34,7 +34,9 @@ try {
             files: entries.map((e) => e.entry),
           },
         },
-        apiReport: { enabled: true, reportFileName: name, reportFolder: path.join(REPO, 'api'), reportTempFolder: temp },
+        // Forgotten exports (types reachable from the surface but not exported by name) are written
+        // out too: a change to their shape changes what users hold just the same.
+        apiReport: { enabled: true, reportFileName: name, reportFolder: path.join(REPO, 'api'), reportTempFolder: temp, includeForgottenExports: true },
         docModel: { enabled: false },
         dtsRollup: { enabled: false },
         tsdocMetadata: { enabled: false },
