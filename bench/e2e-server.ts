@@ -37,7 +37,7 @@ import path from 'node:path';
 import { ALERTING_NAME, alerting } from '../actors/alerting.js';
 import { COLLECTOR_NAME, collector } from '../actors/collector.js';
 import { DASHBOARD_NAME, dashboard } from '../actors/dashboard.js';
-import { startMonitorSup } from '../actors/monitor-sup.js';
+import { startMonitorSup } from '../actors/monitor-tree.js';
 import { PERFORMANCE_MONITOR_NAME, performanceMonitor } from '../actors/performance-monitor.js';
 import { SignalRelay } from '../src/alerts/signal-relay.js';
 import { loadConfig } from '../src/config/index.js';

@@ -84,9 +84,11 @@ describe('startMonitoring', () => {
 
   it('lets a host process exit on its own after stop(): nothing keeps the event loop alive', async () => {
     const dist = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+    const otp = fileURLToPath(new URL('../dist/src/otp/index.js', import.meta.url));
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-test-'));
     const script = `
-      import { startMonitoring, startServer } from ${JSON.stringify(dist)};
+      import { startMonitoring } from ${JSON.stringify(dist)};
+      import { startServer } from ${JSON.stringify(otp)};
       const ticker = {
         name: 'ticker',
         messages: { call: { ticks: {} }, cast: {}, info: { tick: {} } },

@@ -3,6 +3,7 @@
  * this repo, so nothing resolves from the repo's node_modules), imported by name, and the README's
  * "Using it" example typechecked as a strict consumer (module/moduleResolution nodenext,
  * `skipLibCheck: false`) and run. The example is read from README.md, so the README cannot rot.
+ * Every subpath of package.json `exports` is imported at run time and typechecked the same way.
  *
  * No network: the app's lockfile is the repo's, cut down to the runtime dependencies (plus
  * @types/node for the consumer), so `npm ci --offline` takes every tarball from the npm cache that
@@ -105,6 +106,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The package's subpath exports (`erlmcp-monitor/otp`, ...), from package.json. */
+function subpaths(): Array<{ specifier: string; built: string }> {
+  const { exports } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }> };
+  return Object.entries(exports)
+    .filter(([subpath]) => subpath !== '.')
+    .map(([subpath, target]) => ({ specifier: `erlmcp-monitor/${subpath.slice(2)}`, built: path.join(REPO, target.import) }));
+}
+
 let work: string;
 let appDir: string;
 let packedFiles: string[];
@@ -137,6 +146,8 @@ describe('the packed package', () => {
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'dist/src/protocol.d.ts',
+      'dist/src/entries/otp.js',
+      'dist/src/entries/store.d.ts',
       'dist/actors/collector.js',
       'dist/src/cli/main.js',
       'src/dashboard-page/index.html',
@@ -151,7 +162,7 @@ describe('the packed package', () => {
     expect(unwanted).toEqual([]);
   });
 
-  it('installs from the tarball, imports by its name at the root only, and starts and stops', async () => {
+  it('installs from the tarball, imports by its name (a path into dist/ is refused), and starts and stops', async () => {
     const dataDir = path.join(work, 'import-data');
     const script = `
       const m = await import('erlmcp-monitor');
@@ -169,6 +180,21 @@ describe('the packed package', () => {
     expect(result.code, result.stderr).toBe(0);
     const built = (await import(path.join(REPO, 'dist', 'src', 'index.js'))) as Record<string, unknown>;
     expect(JSON.parse(result.stdout)).toEqual({ names: Object.keys(built).sort(), page: 200, counted: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  }, 90_000);
+
+  it('imports every subpath export by name, each with the names of the built entry', async () => {
+    const entries = subpaths();
+    expect(entries.map((e) => e.specifier)).toContain('erlmcp-monitor/store');
+    const script = `
+      const names = {};
+      for (const specifier of ${JSON.stringify(entries.map((e) => e.specifier))}) names[specifier] = Object.keys(await import(specifier)).sort();
+      console.log(JSON.stringify(names));
+    `;
+    const result = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: appDir, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const expected: Record<string, string[]> = {};
+    for (const { specifier, built } of entries) expected[specifier] = Object.keys((await import(built)) as Record<string, unknown>).sort();
+    expect(JSON.parse(result.stdout)).toEqual(expected);
   }, 90_000);
 
   it('runs the erlmcp-monitor bin through npx from the install: help, inspect, query, check-config', async () => {
@@ -196,12 +222,16 @@ describe('the packed package', () => {
     expect(usage.stderr).toContain('erlmcp-monitor inspect: missing <dataDir>');
   }, 120_000);
 
-  it("typechecks the README's examples as a strict consumer (nodenext, skipLibCheck false), and runs the first", async () => {
+  it("typechecks the README's examples and every subpath's declarations as a strict consumer (nodenext, skipLibCheck false), and runs the first example", async () => {
     const examples = readmeExamples();
     expect(examples.filter((e) => e.run)).toHaveLength(1);
     expect(examples.length).toBeGreaterThanOrEqual(2);
     const files = examples.map((e, i) => (e.run ? 'example.ts' : `example-${i}.ts`));
     examples.forEach((e, i) => writeFileSync(path.join(appDir, files[i]!), e.code));
+    // Each subpath's whole declaration graph is checked (skipLibCheck false): e.g. no lmdb type may reach it.
+    const imports = subpaths().map((e, i) => `import * as entry${i} from '${e.specifier}';\nexport { entry${i} };\n`);
+    writeFileSync(path.join(appDir, 'subpaths.ts'), imports.join(''));
+    files.push('subpaths.ts');
     const tsconfig = {
       compilerOptions: {
         module: 'nodenext',

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SERIES_LIMIT } from '../../src/config/schema.js';
-import { DROPPED_SERIES_METRIC, type Monitor, startMonitoring } from '../../src/index.js';
+import { type Monitor, startMonitoring } from '../../src/index.js';
+import { DROPPED_SERIES_METRIC } from '../../src/metrics/registry.js';
 import { memoryLogger } from '../helpers.js';
 
 const SHIPPED_CONFIGS = fileURLToPath(new URL('../../configs/', import.meta.url));

@@ -6,8 +6,9 @@
  * table carry on.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MONITOR_SUP_NAME } from '../../actors/monitor-tree.js';
 import { PERFORMANCE_MONITOR_NAME } from '../../actors/performance-monitor.js';
-import { ErrorCode, MONITOR_SUP_NAME, MonitorError } from '../../src/index.js';
+import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { PerformanceEvaluator } from '../../src/performance/evaluator.js';
 import { activeResources, leakedAfterSettling, until } from '../helpers.js';
 import { throwAlways } from './crash-fixture.js';

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DASHBOARD_NAME, type DashboardProtocol } from '../../src/index.js';
+import { DASHBOARD_NAME, type DashboardProtocol } from '../../actors/dashboard.js';
 import { DEFAULT_WS_LIMITS } from '../../src/server/ws-server.js';
 import { until } from '../helpers.js';
 import { forkClients, type MemorySample, neverReadingClient, sampleMemory, tcpSockets } from './feed-load-fixture.js';
