@@ -71,13 +71,11 @@ export interface AlertView {
 }
 
 /** 0-100 scores of the performance report; `null` where there is no data. */
-export interface Scores {
-  latency: number | null;
-  throughput: number | null;
-  error_rate: number | null;
-  resources: number | null;
-  overall: number | null;
-}
+/** The performance scores, 0-100 each, in the order the dashboard shows them. */
+export const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;
+export type ScoreKind = (typeof SCORE_KINDS)[number];
+/** `null`: no data for that score. */
+export type Scores = Record<ScoreKind, number | null>;
 
 export interface SlaView {
   name: string;

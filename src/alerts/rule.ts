@@ -12,6 +12,7 @@
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import type { WindowName } from '../metrics/histogram.js';
+import { METRIC_NAME } from '../metrics/metric.js';
 import { checkAnnotations, checkLabels } from './alert-labels.js';
 import { checkMatchers, type LabelMatcher } from './label-matcher.js';
 import { isSeverity, type Severity, SEVERITIES } from './severity.js';
@@ -52,7 +53,6 @@ export type AlertRule = Readonly<Required<RuleInput>>;
 
 const RULE_KEYS = ['name', 'metric', 'matchers', 'stat', 'window', 'condition', 'threshold', 'duration', 'keepFiringFor', 'severity', 'labels', 'annotations'];
 const RULE_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$/;
-const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]{0,199}$/;
 /** The longest duration accepted: 30 days. */
 const MAX_DURATION_MS = 30 * 86_400_000;
 

@@ -27,7 +27,7 @@
  * combines the first {@link MAX_COMBINED_SERIES} and carries `truncated`, so one wide chart never
  * blanks the others.
  */
-import { type MetricType, seriesKey } from '../metrics/metric.js';
+import { METRIC_NAME, type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { derivedKey } from '../metrics/table-store.js';
 import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from '../protocol.js';
@@ -108,7 +108,7 @@ export class HistoryQuery {
       if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
       return { from, to, points, target: { kind: 'dashboard', dashboard: def } };
     }
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
+    if (!METRIC_NAME.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
     const stat = (query.get('stat') ?? 'value') as SeriesStat;
     if (!STATS.includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${STATS.join(', ')}`);
     const labels = labelsParam(query.get('labels'));

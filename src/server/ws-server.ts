@@ -26,6 +26,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { METRIC_NAME } from '../metrics/metric.js';
 import type { ClientMsg, ServerMsg, Subscription } from '../protocol.js';
 import { subscriptionKey } from './frame-builder.js';
 import { HttpError, rawAnswer } from './http-error.js';
@@ -115,7 +116,6 @@ interface Client {
   rebuild: boolean;
 }
 
-const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/;
 const DASHBOARD_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_NAME = 200;
 
@@ -142,7 +142,7 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
       }
       const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, DASHBOARD_RE, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
       if (typeof dashboards === 'string') return { error: dashboards };
-      const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_RE, 'a metric name (a letter, _ or : then letters, digits, _ : ., at most 200)');
+      const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_NAME, 'a metric name (a letter or _, then letters, digits, _ . :, at most 200)');
       if (typeof metrics === 'string') return { error: metrics };
       return { type: msg.type, ...(dashboards === undefined ? {} : { dashboards }), ...(metrics === undefined ? {} : { metrics }) };
     }
