@@ -508,7 +508,8 @@ export const alertingSchema = z
 /** Metric names as the table accepts them (the table checks them again when it reads). */
 const metricName = () => expecting(z.string().regex(METRIC_NAME), 'a metric name such as "perf.latency"');
 /** Names used in URLs and messages: dashboard names, chart ids. */
-const slug = () => expecting(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 of A-Z a-z 0-9 _ -');
+export const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
+const slug = () => expecting(z.string().regex(SLUG), '1-64 of A-Z a-z 0-9 _ -');
 
 const chartSeriesSchema = z.strictObject({
   label: nonEmptyString('a legend label'),

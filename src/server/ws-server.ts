@@ -24,6 +24,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { SLUG } from '../config/schema.js';
 import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { METRIC_NAME } from '../metrics/metric.js';
@@ -116,7 +117,6 @@ interface Client {
   rebuild: boolean;
 }
 
-const DASHBOARD_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_NAME = 200;
 
 /**
@@ -140,7 +140,7 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
       for (const key of Object.keys(msg)) {
         if (key !== 'type' && key !== 'dashboards' && key !== 'metrics') return { error: `${msg.type}: unknown field ${describeValue(key)} (allowed: dashboards, metrics)` };
       }
-      const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, DASHBOARD_RE, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
+      const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, SLUG, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
       if (typeof dashboards === 'string') return { error: dashboards };
       const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_NAME, 'a metric name (a letter or _, then letters, digits, _ . :, at most 200)');
       if (typeof metrics === 'string') return { error: metrics };
