@@ -14,7 +14,8 @@ import type { Severity } from './alerts/severity.js';
 export type ChartType = 'line' | 'bar' | 'pie' | 'gauge';
 
 /** Which number of a metric series a chart plots. Histograms: a window statistic; others: the value. */
-export type SeriesStat = 'value' | 'rate' | 'p50' | 'p95' | 'p99' | 'mean' | 'count';
+export const SERIES_STATS = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'] as const;
+export type SeriesStat = (typeof SERIES_STATS)[number];
 
 export interface ChartSeriesDef {
   /** Legend label, e.g. `'p95'`. */

@@ -44,6 +44,7 @@
 import * as z from 'zod';
 import { NAMESPACE_PATTERN } from '../exposition/prometheus-names.js';
 import { LABEL_NAME, METRIC_NAME } from '../metrics/metric.js';
+import { SERIES_STATS } from '../protocol.js';
 import { isLoopbackHost } from '../server/access.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
@@ -518,7 +519,7 @@ const chartSeriesSchema = z.strictObject({
   labels: expecting(z.record(z.string(), z.string()), 'an object of label name to string value').optional(),
   /** Label value prefixes: every series whose label starts with it, combined (e.g. {"code": "5"} for 5xx). */
   label_prefix: expecting(z.record(z.string(), z.string()), 'an object of label name to a value prefix').optional(),
-  stat: expecting(z.enum(['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count']), 'a series statistic').default('value'),
+  stat: expecting(z.enum(SERIES_STATS), 'a series statistic').default('value'),
 });
 
 const chartSchema = z.strictObject({

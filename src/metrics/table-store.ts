@@ -41,7 +41,8 @@ const CHECK_EVERY = 32;
  */
 export const DEFINE_BUDGET_MS = 1000;
 
-const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'] as const;
+/** A histogram series' derived history series, by suffix (see the module header). */
+export const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'] as const;
 type Derived = (typeof DERIVED)[number];
 
 /** The store key of a histogram's derived history series, e.g. `response_time{server="http"}#p95`. */
