@@ -32,7 +32,7 @@ import { callSource, type DashboardSources } from './dashboard-sources.js';
 import { dashboardsFrom } from './dashboards.js';
 import { FrameBuilder } from './frame-builder.js';
 import { HistoryQuery } from './history-query.js';
-import { HttpError, rawAnswer } from './http-error.js';
+import { HttpError, JSON_TYPE, rawAnswer } from './http-error.js';
 import { LiveReader } from './live-reader.js';
 import { checkCaller, checkRequest, createGuardedServer, type HttpTimeouts, MAX_URL_BYTES, parseUrl } from './request-guard.js';
 import { StaticFiles } from './static-files.js';
@@ -82,7 +82,6 @@ export interface ServerStats extends WsStats {
   requests: Record<string, number>;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 /** Paths answered without the token: the page and the API's public routes (assets: `/assets/*`). */
 const PUBLIC_PATHS = new Set<string>(['/', '/index.html', ...API_ROUTES.filter((r) => r.public).map((r) => r.path)]);
 

@@ -15,7 +15,7 @@ import { acceptsGzip, METRICS_VARY, sendChunks, sendGzipped } from '../expositio
 import { type ExpositionSource, registrySource } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import { Access } from './access.js';
-import { HttpError } from './http-error.js';
+import { HttpError, JSON_TYPE } from './http-error.js';
 import { checkRequest, createGuardedServer, type HttpTimeouts } from './request-guard.js';
 
 export interface MetricsServer {
@@ -35,8 +35,6 @@ export interface MetricsServerOptions {
   /** Client deadlines; defaults in `DEFAULT_HTTP_TIMEOUTS` (request-guard.ts). */
   timeouts?: Partial<HttpTimeouts>;
 }
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Starts the endpoint; resolves once it listens.
