@@ -17,8 +17,9 @@ import type { DerivedValues } from '../src/metrics/derived-values.js';
 import type { Registry } from '../src/metrics/registry.js';
 import type { Behaviour, MessageSchema, Pid } from '../src/otp/index.js';
 import type { DashboardSources } from '../src/server/dashboard-sources.js';
-import { type HttpTimeouts, HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
+import { HttpServer, type ServerAddress, type ServerStats } from '../src/server/http-server.js';
 import { listenError } from '../src/server/listen-error.js';
+import type { HttpTimeouts } from '../src/server/request-guard.js';
 import type { WsLimits } from '../src/server/ws-server.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 

@@ -145,7 +145,7 @@ describe('the packed package', () => {
       'CHANGELOG.md',
       'dist/src/index.js',
       'dist/src/index.d.ts',
-      'dist/src/protocol.d.ts',
+      'dist/src/server/protocol.d.ts',
       'dist/src/entries/otp.js',
       'dist/src/entries/store.d.ts',
       'dist/actors/collector.js',

@@ -4,9 +4,8 @@
  * runbook_url) and never change its identity. Both are untrusted text, carried as data.
  */
 import { describeValue, type ErrorCode, MonitorError } from '../errors.js';
+import { LABEL_NAME } from '../metrics/metric.js';
 
-/** Label and annotation names, as Prometheus and Alertmanager allow them. */
-const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_ENTRIES = 64;
 const MAX_LABEL_VALUE = 1000;
 const MAX_ANNOTATION_VALUE = 10_000;
@@ -53,7 +52,7 @@ function checkMap(
   if (names.length > MAX_ENTRIES) throw new MonitorError(code, `${owner}: at most ${MAX_ENTRIES} ${what} are allowed, got ${names.length}`);
   const out: Record<string, string> = {};
   for (const name of names) {
-    if (!NAME.test(name)) {
+    if (!LABEL_NAME.test(name)) {
       throw new MonitorError(code, `${owner}: invalid ${what} name ${describeValue(name)} (letters, digits and "_", not starting with a digit)`);
     }
     const why = refuse(name);

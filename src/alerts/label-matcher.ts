@@ -5,6 +5,7 @@
  * means the whole value). Rules select series with them; silences select alerts.
  */
 import { describeValue, type ErrorCode, MonitorError } from '../errors.js';
+import { LABEL_NAME } from '../metrics/metric.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
@@ -19,8 +20,6 @@ export interface LabelMatcher {
 export type LabelPredicate = (labels: Readonly<Record<string, string>>) => boolean;
 
 const MATCH_OPS: readonly MatchOp[] = ['=', '!=', '=~', '!~'];
-/** Label names as Prometheus allows them (the table's label names are a subset). */
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_MATCHERS = 32;
 const MAX_VALUE_LENGTH = 1000;
 
@@ -90,9 +89,4 @@ export function compileMatchers(matchers: readonly LabelMatcher[]): LabelPredica
     }
   });
   return (labels) => tests.every((test) => test(labels));
-}
-
-/** `name="value"` / `name=~"re"` ..., as Prometheus writes matchers (for messages and views). */
-export function formatMatchers(matchers: readonly LabelMatcher[]): string {
-  return `{${matchers.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(', ')}}`;
 }

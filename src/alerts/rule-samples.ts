@@ -7,6 +7,7 @@
 import type { DerivedValues } from '../metrics/derived-values.js';
 import { WINDOWS } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
+import { QUANTILES } from '../metrics/window-stats.js';
 import type { LabelPredicate } from './label-matcher.js';
 import type { AlertRule } from './rule.js';
 
@@ -15,7 +16,6 @@ export interface Sample {
   value: number;
 }
 
-const QUANTILES = { p50: 0.5, p95: 0.95, p99: 0.99, p999: 0.999 } as const;
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**

@@ -11,18 +11,20 @@
  * `{{ $labels.<name> }}`.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
-import type { WindowName } from '../metrics/histogram.js';
+import { type WindowName, WINDOWS } from '../metrics/histogram.js';
+import { METRIC_NAME } from '../metrics/metric.js';
+import { type QuantileName, QUANTILES } from '../metrics/window-stats.js';
 import { checkAnnotations, checkLabels } from './alert-labels.js';
 import { checkMatchers, type LabelMatcher } from './label-matcher.js';
 import { isSeverity, type Severity, SEVERITIES } from './severity.js';
 
 export type Condition = 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 /** What a rule reads from a histogram series, over its `window`. */
-export type HistogramStat = 'p50' | 'p95' | 'p99' | 'p999' | 'count';
+export type HistogramStat = QuantileName | 'count';
 
 export const CONDITIONS: readonly Condition[] = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'];
-export const HISTOGRAM_STATS: readonly HistogramStat[] = ['p50', 'p95', 'p99', 'p999', 'count'];
-const WINDOW_NAMES: readonly WindowName[] = ['1m', '5m'];
+export const HISTOGRAM_STATS: readonly HistogramStat[] = [...(Object.keys(QUANTILES) as QuantileName[]), 'count'];
+const WINDOW_NAMES = Object.keys(WINDOWS) as WindowName[];
 
 /** A rule as given (`add_rule`, start args). */
 export interface RuleInput {
@@ -52,7 +54,6 @@ export type AlertRule = Readonly<Required<RuleInput>>;
 
 const RULE_KEYS = ['name', 'metric', 'matchers', 'stat', 'window', 'condition', 'threshold', 'duration', 'keepFiringFor', 'severity', 'labels', 'annotations'];
 const RULE_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$/;
-const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]{0,199}$/;
 /** The longest duration accepted: 30 days. */
 const MAX_DURATION_MS = 30 * 86_400_000;
 

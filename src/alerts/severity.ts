@@ -1,9 +1,7 @@
-import { SEVERITIES } from '../config/schema.js';
+import { SEVERITIES, type Severity } from '../config/schema.js';
 
 /** Alert severities, lowest first (the source design's `severity_levels`). */
-export { SEVERITIES };
-
-export type Severity = (typeof SEVERITIES)[number];
+export { SEVERITIES, type Severity };
 
 /** Whether `value` is one of {@link SEVERITIES}. */
 export function isSeverity(value: unknown): value is Severity {

@@ -4,6 +4,7 @@
  * averages where they were pruned, downsampled to `--points`).
  */
 import { ErrorCode, MonitorError } from '../errors.js';
+import { DERIVED } from '../store/table-store.js';
 import type { Command, Flags, CliIo } from './command.js';
 import { openReadOnly } from './open-store.js';
 import { parseTime, TIME_FORMS } from './parse-time.js';
@@ -13,7 +14,6 @@ import { UsageError } from './usage-error.js';
 /** `--points` when not given: every stored point of the range, up to this many. */
 export const DEFAULT_MAX_POINTS = 100_000;
 const FORMATS = ['csv', 'json'] as const;
-const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'];
 
 export const queryCommand: Command = {
   name: 'query',

@@ -43,6 +43,8 @@
  */
 import * as z from 'zod';
 import { NAMESPACE_PATTERN } from '../metrics/prometheus-names.js';
+import { LABEL_NAME, METRIC_NAME } from '../metrics/metric.js';
+import { SERIES_STATS } from '../server/protocol.js';
 import { isLoopbackHost } from '../net/loopback.js';
 
 /** Largest delay Node's timers honour; a longer delay fires after 1 ms. */
@@ -375,7 +377,7 @@ const alertmanagerChannelSchema = z
     instance: expecting(z.string().max(1000), 'a string of at most 1000 characters').default(''),
     /** Labels added to every alert that does not set them (Prometheus's `external_labels`), e.g. `{"cluster": "eu-1"}`. Default none. */
     external_labels: expecting(
-      z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string().min(1).max(1000)),
+      z.record(z.string().regex(LABEL_NAME), z.string().min(1).max(1000)),
       'an object of label name (letters, digits, "_", not starting with a digit) to a non-empty string',
     ).optional(),
   })
@@ -505,9 +507,10 @@ export const alertingSchema = z
 // ---------------------------------------------------------------- dashboard.json
 
 /** Metric names as the table accepts them (the table checks them again when it reads). */
-const metricName = () => expecting(z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:.]*$/), 'a metric name such as "perf.latency"');
+const metricName = () => expecting(z.string().regex(METRIC_NAME), 'a metric name such as "perf.latency"');
 /** Names used in URLs and messages: dashboard names, chart ids. */
-const slug = () => expecting(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 of A-Z a-z 0-9 _ -');
+export const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
+const slug = () => expecting(z.string().regex(SLUG), '1-64 of A-Z a-z 0-9 _ -');
 
 const chartSeriesSchema = z.strictObject({
   label: nonEmptyString('a legend label'),
@@ -516,7 +519,7 @@ const chartSeriesSchema = z.strictObject({
   labels: expecting(z.record(z.string(), z.string()), 'an object of label name to string value').optional(),
   /** Label value prefixes: every series whose label starts with it, combined (e.g. {"code": "5"} for 5xx). */
   label_prefix: expecting(z.record(z.string(), z.string()), 'an object of label name to a value prefix').optional(),
-  stat: expecting(z.enum(['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count']), 'a series statistic').default('value'),
+  stat: expecting(z.enum(SERIES_STATS), 'a series statistic').default('value'),
 });
 
 const chartSchema = z.strictObject({

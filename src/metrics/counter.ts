@@ -21,11 +21,8 @@ export class CounterSeries extends ScalarSeries {
     chunk[i] = next;
   }
 
-  restore(state: unknown): void {
-    const v = (state as { v?: unknown } | null)?.v;
-    if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw invalidValue(this.metric, 'a restored counter must hold a finite number >= 0', v);
-    this.value = v;
-    this.flushedVersion = v;
+  protected refusedRestore(v: unknown): string | undefined {
+    return typeof v !== 'number' || !(v >= 0) || v === Infinity ? 'a restored counter must hold a finite number >= 0' : undefined;
   }
 }
 

@@ -41,11 +41,8 @@ export class GaugeSeries extends ScalarSeries {
     chunk[i] = next;
   }
 
-  restore(state: unknown): void {
-    const v = (state as { v?: unknown } | null)?.v;
-    if (!isFiniteNumber(v)) throw invalidValue(this.metric, 'a restored gauge must hold a finite number', v);
-    this.value = v;
-    this.flushedVersion = v;
+  protected refusedRestore(v: unknown): string | undefined {
+    return isFiniteNumber(v) ? undefined : 'a restored gauge must hold a finite number';
   }
 }
 

@@ -22,10 +22,14 @@ export interface MetricOptions {
   labels?: readonly string[];
 }
 
-/** Source-design names such as `requests.total` are accepted; exposition maps dots to `_`. */
-const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_NAME_LENGTH = 200;
+/**
+ * A metric name: letters, digits, `_`, `.` and `:`, not starting with a digit, at most 200
+ * characters. Source-design names such as `requests.total` are accepted; exposition maps dots to `_`.
+ */
+export const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:]{0,199}$/;
+/** A label name, as Prometheus and Alertmanager allow them: letters, digits, `_`, not starting with a digit. */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /**
  * Longest help text accepted, in characters. Every stored series definition carries its metric's
  * help: unbounded, a 100 KB help on 2,000 series made a 196 MB data.mdb.
@@ -50,7 +54,7 @@ export interface MetricContext {
  * @throws {MonitorError} `EMON_INVALID_NAME` naming the metric and the allowed pattern
  */
 export function checkMetricName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !METRIC_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
+  if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
     throw new MonitorError(
       ErrorCode.InvalidName,
       `invalid metric name ${describeValue(name)}: allowed are letters, digits, "_", "." and ":", not starting with a digit, at most ${MAX_NAME_LENGTH} characters`,

@@ -5,7 +5,7 @@
  * chunk and index, so its update is one typed-array add, as fast as a field's.
  */
 import type { LabelMap } from './label-map.js';
-import { Series } from './metric.js';
+import { invalidValue, Series } from './metric.js';
 import { chunkOf, F64Column, indexOf } from './slot-columns.js';
 
 export class ScalarTable {
@@ -78,6 +78,18 @@ export abstract class ScalarSeries extends Series {
   snapshot(): { v: number } {
     return { v: this.value };
   }
+
+  /** @throws {MonitorError} `EMON_INVALID_VALUE` when the stored value is not one this kind of series holds */
+  restore(state: unknown): void {
+    const v = (state as { v?: unknown } | null)?.v;
+    const refused = this.refusedRestore(v);
+    if (refused !== undefined) throw invalidValue(this.metric, refused, v);
+    this.value = v as number;
+    this.flushedVersion = v as number;
+  }
+
+  /** Why `v` cannot be restored as this series' value (for the error), or undefined when it can. */
+  protected abstract refusedRestore(v: unknown): string | undefined;
 
   version(): number {
     return this.value;

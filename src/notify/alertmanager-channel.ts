@@ -29,6 +29,7 @@
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
 import { agentFor, post, redactUrl } from '../net/post.js';
+import { LABEL_NAME } from '../metrics/metric.js';
 import { oneLine, withoutSeverity } from './notification-text.js';
 import { DeliveryError, type NotificationChannel, type Notification, type NotifiedAlert } from './types.js';
 
@@ -74,8 +75,6 @@ interface Target {
 
 /** Notifications whose delivery failed for some URLs, remembered to retry only those (bounded). */
 const MAX_PARTIAL = 1000;
-/** A label name Alertmanager accepts (it rejects others with HTTP 400). */
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function cleanLabels(source: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

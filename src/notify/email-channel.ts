@@ -130,7 +130,7 @@ export class EmailChannel implements NotificationChannel {
 }
 
 /** The message fields for `notification` (without from/to). */
-export function emailMessage(
+function emailMessage(
   notification: Notification,
   domain: string,
 ): { subject: string; text: string; html: string; messageId: string; inReplyTo?: string; references?: string; headers: Record<string, string> } {

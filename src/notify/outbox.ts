@@ -105,7 +105,7 @@ interface DoneRecord {
 }
 
 /** Collection names in the store. */
-export const OUTBOX_COLLECTIONS = { outbox: 'outbox', done: 'outbox_done', deadLetters: 'dead_letters' } as const;
+const OUTBOX_COLLECTIONS = { outbox: 'outbox', done: 'outbox_done', deadLetters: 'dead_letters' } as const;
 
 interface Entry {
   readonly mapKey: string;

@@ -72,7 +72,7 @@ type SlackBlock =
   | { type: 'context'; elements: SlackText[] };
 
 /** The webhook body for `notification`: `{ text, blocks }`. */
-export function slackPayload(notification: Notification): { text: string; blocks: SlackBlock[] } {
+function slackPayload(notification: Notification): { text: string; blocks: SlackBlock[] } {
   const { alert } = notification;
   const title = headline(notification);
   const link = safeLink(alert.generatorUrl);

@@ -35,7 +35,7 @@ export interface SmsChannelOptions {
 }
 
 /** Twilio's longest message body. */
-export const SMS_MAX_CHARS = 1600;
+const SMS_MAX_CHARS = 1600;
 
 const E164 = /^\+[1-9]\d{1,14}$/;
 
@@ -95,6 +95,6 @@ export class SmsChannel implements NotificationChannel {
 }
 
 /** The SMS text: plain, `[CRITICAL] <title>: <message>`, at most 1600 characters. */
-export function smsBody(notification: Notification): string {
+function smsBody(notification: Notification): string {
   return truncate(`${headline(notification)}: ${notification.alert.message}`, SMS_MAX_CHARS);
 }

@@ -4,10 +4,9 @@
  * outbox with the channel names; the outbox persists it, and delivers it through each
  * `NotificationChannel` with retry and backoff until it succeeds or is dead-lettered.
  */
-import type { Severity } from '../alerts/severity.js';
+import type { ChannelName, Severity } from '../config/schema.js';
 
-/** The built-in channels (config `alerting.channels.<name>`). */
-export type ChannelName = 'email' | 'slack' | 'sms' | 'webhook' | 'alertmanager';
+export type { ChannelName };
 
 /** The alert as a channel sees it: plain data, safe to persist. Text fields are untrusted. */
 export interface NotifiedAlert {

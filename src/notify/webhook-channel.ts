@@ -38,7 +38,7 @@ export interface WebhookChannelOptions {
 }
 
 /** Alertmanager's "no end time" for a firing alert. */
-export const ZERO_TIME = '0001-01-01T00:00:00Z';
+const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** One alert in a version-4 webhook payload. */
 export interface WebhookAlert {
@@ -120,7 +120,7 @@ export class WebhookChannel implements NotificationChannel {
  * @param receiver the `receiver` field
  * @param externalUrl the `externalURL` field
  */
-export function webhookPayload(notification: Notification, receiver: string, externalUrl: string): WebhookPayload {
+function webhookPayload(notification: Notification, receiver: string, externalUrl: string): WebhookPayload {
   const { alert } = notification;
   const status = notification.reason === 'resolved' ? 'resolved' : 'firing';
   const labels = { alertname: alert.title, ...alert.labels, severity: alert.severity };

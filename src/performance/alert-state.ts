@@ -6,7 +6,8 @@
  */
 import type { Severity } from '../alerts/severity.js';
 
-export type Transition = 'fired' | 'resolved' | 'changed';
+/** How a condition's firing state moved at one update. */
+export type FiringChange = 'fired' | 'resolved' | 'changed';
 
 export class AlertState {
   readonly #firing = new Map<string, Severity>();
@@ -19,9 +20,9 @@ export class AlertState {
   /**
    * Records the condition `key` as firing at `severity` (or not firing when `severity` is
    * undefined).
-   * @returns the transition, or undefined when nothing changed
+   * @returns the change, or undefined when nothing changed
    */
-  update(key: string, severity: Severity | undefined): Transition | undefined {
+  update(key: string, severity: Severity | undefined): FiringChange | undefined {
     const before = this.#firing.get(key);
     if (severity === undefined) {
       if (before === undefined) return undefined;

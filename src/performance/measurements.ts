@@ -5,6 +5,7 @@
  * invented 0 (an idle service has no latency, not a latency of 0 ms).
  */
 import type { Registry } from '../metrics/registry.js';
+import { QUANTILES } from '../metrics/window-stats.js';
 import type { CounterHistory, CounterSample } from './counter-history.js';
 import { EVENT_LOOP_PERCENTILE, gaugeValue, INPUT_METRICS, latencyWindow } from './table-readings.js';
 
@@ -49,7 +50,7 @@ export function measure(registry: Registry, requests: CounterHistory, current: C
   const latency = latencyWindow(registry, windowMs, now);
   const latencyWindowMs = latency?.windowMs ?? windowMs;
   const count = latency?.sketch.count ?? 0;
-  for (const [key, q] of [['latency.p50', 0.5], ['latency.p95', 0.95], ['latency.p99', 0.99]] as const) {
+  for (const [key, q] of [['latency.p50', QUANTILES.p50], ['latency.p95', QUANTILES.p95], ['latency.p99', QUANTILES.p99]] as const) {
     if (latency === undefined) out[key] = noData('ms', latencyWindowMs, `no "${INPUT_METRICS.latency}" histogram in the table`);
     else if (count === 0) out[key] = noData('ms', latencyWindowMs, `no requests in the last ${seconds(latencyWindowMs)}`);
     else out[key] = { value: latency.sketch.quantile(q)!, unit: 'ms', window_ms: latencyWindowMs, samples: count };

@@ -13,7 +13,7 @@
 import type { DerivedValues } from '../metrics/derived-values.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { Registry } from '../metrics/registry.js';
-import type { Scores } from '../server/protocol.js';
+import { SCORE_KINDS, type Scores } from '../server/protocol.js';
 import { type Measurements, PERF_METRICS, type PerfMetricKey } from './measurements.js';
 import type { SlaResult } from './sla.js';
 
@@ -61,7 +61,7 @@ export function publishDerived(derived: DerivedValues, at: number, metrics: Meas
     const m = metrics[key];
     derived.set(key, { value: m.value ?? NaN, at, ...(m.window_ms === null ? {} : { windowMs: m.window_ms }), samples: m.samples });
   }
-  for (const kind of ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const) {
+  for (const kind of SCORE_KINDS) {
     derived.set(`score.${kind}`, { value: scores?.[kind] ?? NaN, at });
   }
   for (const sla of slas) {

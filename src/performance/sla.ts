@@ -20,6 +20,7 @@
  * alerts (`burn-rate.ts`) are what watch an availability SLO closely.
  */
 import type { SlaConfig } from '../config/schema.js';
+import { QUANTILES } from '../metrics/window-stats.js';
 import type { SlaView } from '../server/protocol.js';
 import type { WindowCounts } from './counter-history.js';
 import type { LatencyWindow } from './latency-history.js';
@@ -66,7 +67,7 @@ export function slaStatus(compliancePercent: number): 'ok' | 'warning' | 'violat
 export function slaCurrent(sla: SlaConfig, inputs: SlaInputs): { current: number | null; covered_ms: number; samples: number } {
   if (sla.kind === 'response_time') {
     const w = inputs.latency(sla.window);
-    const p95 = w?.sketch.quantile(0.95);
+    const p95 = w?.sketch.quantile(QUANTILES.p95);
     return { current: p95 ?? null, covered_ms: w?.coveredMs ?? 0, samples: w?.sketch.count ?? 0 };
   }
   const c = inputs.counts(sla.window);

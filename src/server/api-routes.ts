@@ -19,7 +19,7 @@ import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable
 import type { Registry } from '../metrics/registry.js';
 import type { FrameBuilder } from './frame-builder.js';
 import type { HistoryQuery } from './history-query.js';
-import { HttpError } from './http-error.js';
+import { HttpError, JSON_TYPE } from './http-error.js';
 import { listSeries } from './series-list.js';
 
 /** What a route answers. */
@@ -33,8 +33,6 @@ export interface ApiResponse {
   /** The body as chunks written as they come (`/metrics`), instead of `body`. */
   stream?: AsyncIterable<string>;
 }
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 function json(value: unknown, status = 200): ApiResponse {
   return { status, contentType: JSON_TYPE, body: JSON.stringify(value) };

@@ -9,7 +9,7 @@ import { toError } from '../errors.js';
 import { type Exposition, type StreamedExposition, streamExposition } from '../exposition/negotiate.js';
 import type { Registry } from '../metrics/registry.js';
 import type { DeadLetter } from '../notify/types.js';
-import type { AlertView, Scores, SlaView, StoreHealth } from './protocol.js';
+import { type AlertView, SCORE_KINDS, type Scores, type SlaView, type StoreHealth } from './protocol.js';
 import type { WriteStatus } from '../store/types.js';
 
 export interface DashboardSources {
@@ -62,8 +62,6 @@ export async function callSource<T>(name: string, run: () => T | Promise<T>, tim
     clearTimeout(timer);
   }
 }
-
-const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;
 
 /**
  * The newest scores as the performance monitor writes them into the table: gauge

@@ -27,15 +27,14 @@
  * combines the first {@link MAX_COMBINED_SERIES} and carries `truncated`, so one wide chart never
  * blanks the others.
  */
-import { type MetricType, seriesKey } from '../metrics/metric.js';
+import { METRIC_NAME, type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
-import type { ChartSeriesDef, DashboardDef, HistoryResponse, Point, SeriesStat } from './protocol.js';
+import { type ChartSeriesDef, type DashboardDef, type HistoryResponse, type Point, SERIES_STATS, type SeriesStat } from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
 import { matchesPrefix, selectSeries } from './live-reader.js';
 
-const STATS: readonly SeriesStat[] = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'];
 const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
 const MAX_LABELS_PARAM = 2048;
 /** Stored series one chart series may combine: ~20-50 µs of store reads each, so ~50 ms at most. */
@@ -108,9 +107,9 @@ export class HistoryQuery {
       if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
       return { from, to, points, target: { kind: 'dashboard', dashboard: def } };
     }
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
+    if (!METRIC_NAME.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
     const stat = (query.get('stat') ?? 'value') as SeriesStat;
-    if (!STATS.includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${STATS.join(', ')}`);
+    if (!(SERIES_STATS as readonly string[]).includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${SERIES_STATS.join(', ')}`);
     const labels = labelsParam(query.get('labels'));
     return { from, to, points, target: { kind: 'metric', series: { label: metric!, metric: metric!, stat, ...(labels === undefined ? {} : { labels }) } } };
   }

@@ -4,17 +4,9 @@
  * and the live feed on `/ws`.
  *
  * Every request passes, in order:
- * 1. size: a URL over {@link MAX_URL_BYTES} is a 414; a body (only GET/HEAD are served, and they
- *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413, and the connection is closed
- *    rather than the body read; headers over {@link MAX_HEADER_BYTES} are a 431 (a request line
- *    that long, a 414);
- * 2. method: anything but GET/HEAD is a 405 (upgrades aside; `CONNECT` too);
- * 3. `Host` and `Origin` (see `access.ts`): a 403 (a 400 without `Host`);
+ * 1-3. size, method, `Host` and `Origin`, and the client deadlines (see `request-guard.ts`);
  * 4. the token, except for the page, its assets and `/health`: a 401;
  * 5. the route: static file, API (`api-routes.ts`) or 404.
- * Requests Node's parser refuses (a malformed request line or header, a bad `Content-Length`) are
- * a 400, and a client that has not sent its headers within `headersMs`, or the whole request
- * within `requestMs` (a slowloris), a 408; both close the connection (see {@link HttpTimeouts}).
  * Errors are `{ "error": reason }`. Responses carry `X-Content-Type-Options: nosniff`; the page
  * also a Content-Security-Policy that allows no inline script and no other origin.
  *
@@ -22,7 +14,7 @@
  * each `refresh_interval` and `heartbeat()` every heartbeat period, and `close()` or `kill()` at
  * the end, so nothing outlives the process.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -40,31 +32,11 @@ import { callSource, type DashboardSources } from './dashboard-sources.js';
 import { dashboardsFrom } from './dashboards.js';
 import { FrameBuilder } from './frame-builder.js';
 import { HistoryQuery } from './history-query.js';
-import { HttpError, rawAnswer } from './http-error.js';
+import { HttpError, JSON_TYPE, rawAnswer } from './http-error.js';
 import { LiveReader } from './live-reader.js';
+import { checkCaller, checkRequest, createGuardedServer, type HttpTimeouts, MAX_URL_BYTES, parseUrl } from './request-guard.js';
 import { StaticFiles } from './static-files.js';
 import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
-
-/** Longest request URL, bytes. */
-export const MAX_URL_BYTES = 4096;
-/** Largest request body accepted (and ignored), bytes. */
-export const MAX_BODY_BYTES = 1024;
-/** Largest request header block, bytes (a 431 above it). */
-export const MAX_HEADER_BYTES = 16 * 1024;
-
-/** How long a client may take; every one has a default ({@link DEFAULT_HTTP_TIMEOUTS}). */
-export interface HttpTimeouts {
-  /** From the connection (or the previous request) until the request's headers are complete, ms. Default 10000. */
-  headersMs: number;
-  /** Until the whole request is received, ms. Default 30000. */
-  requestMs: number;
-  /** An idle keep-alive connection is closed after this, ms. Default 5000. */
-  keepAliveMs: number;
-  /** How often the two deadlines above are checked, ms: a slow client is cut at most this late. Default 1000. */
-  checkIntervalMs: number;
-}
-
-export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5000, checkIntervalMs: 1000 });
 
 export interface HttpServerOptions {
   registry: Registry;
@@ -89,7 +61,7 @@ export interface HttpServerOptions {
   pageDir?: string;
   /** How long a source may take before its endpoint answers 503 (default 2000 ms). */
   sourceTimeoutMs?: number;
-  /** Client deadlines; defaults in {@link DEFAULT_HTTP_TIMEOUTS}. */
+  /** Client deadlines; defaults in `DEFAULT_HTTP_TIMEOUTS` (request-guard.ts). */
   timeouts?: Partial<HttpTimeouts>;
 }
 
@@ -110,7 +82,6 @@ export interface ServerStats extends WsStats {
   requests: Record<string, number>;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 /** Paths answered without the token: the page and the API's public routes (assets: `/assets/*`). */
 const PUBLIC_PATHS = new Set<string>(['/', '/index.html', ...API_ROUTES.filter((r) => r.public).map((r) => r.path)]);
 
@@ -175,28 +146,12 @@ export class HttpServer {
         return single.frame(sub);
       },
     });
-    const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
-    // Node's own check runs every 30 s by default: a slowloris would hold a socket 40 s past its deadline.
-    // requireHostHeader off: Node's own refusal is a bodiless 400; #checkCaller answers with the reason.
-    this.#server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: timeouts.checkIntervalMs, requireHostHeader: false }, (req, res) => void this.#onRequest(req, res));
-    this.#server.keepAliveTimeout = timeouts.keepAliveMs;
-    this.#server.headersTimeout = timeouts.headersMs;
-    this.#server.requestTimeout = timeouts.requestMs;
+    this.#server = createGuardedServer(
+      options.timeouts,
+      (req, res) => void this.#onRequest(req, res),
+      (status) => this.#count(status),
+    );
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
-    this.#server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-      socket.on('error', () => socket.destroy());
-      this.#count(405);
-      socket.end(rawAnswer(new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' })));
-    });
-    this.#server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const refused = parserError(err);
-      this.#count(refused.status);
-      socket.end(rawAnswer(refused));
-    });
   }
 
   /**
@@ -311,7 +266,7 @@ export class HttpServer {
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = this.#checkRequest(req);
+      const url = checkRequest(req, this.#access);
       const path = url.pathname;
       if (!PUBLIC_PATHS.has(path) && !path.startsWith('/assets/') && !this.#access.hasToken(req.headers, url.searchParams)) {
         throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>', { 'www-authenticate': 'Bearer' });
@@ -349,39 +304,6 @@ export class HttpServer {
       // The path only: the query may hold the token.
       this.#log.error({ err: toError(err), path: (req.url ?? '').split('?')[0]!.slice(0, 200) }, 'dashboard request failed');
       this.#send(req, res, 500, JSON_TYPE, JSON.stringify({ error: 'internal error (logged on the server)' }), { 'cache-control': 'no-store' });
-    }
-  }
-
-  /** Steps 1-3 of the module header. @throws {HttpError} 413, 414, 405, 403, 400 */
-  #checkRequest(req: IncomingMessage): URL {
-    const raw = req.url ?? '/';
-    if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' });
-    }
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (req.headers['transfer-encoding'] !== undefined || !(length <= MAX_BODY_BYTES)) {
-      // Closing rather than reading a body that may be gigabytes long (or chunked without end).
-      throw new HttpError(413, `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`, { connection: 'close' });
-    }
-    req.resume();
-    this.#checkCaller(req);
-    try {
-      return new URL(raw, 'http://dashboard.invalid');
-    } catch {
-      throw new HttpError(400, 'the request URL cannot be parsed');
-    }
-  }
-
-  /** @throws {HttpError} 400 without a Host header, 403 for a foreign Host or Origin */
-  #checkCaller(req: IncomingMessage): void {
-    if (req.headers.host === undefined) throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
-    if (!this.#access.hostAllowed(req.headers)) {
-      const host = String(req.headers.host ?? '').slice(0, 100);
-      throw new HttpError(403, `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to dashboard.allowed_origins)`);
-    }
-    if (!this.#access.originAllowed(req.headers)) {
-      throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to dashboard.allowed_origins)`);
     }
   }
 
@@ -444,35 +366,14 @@ export class HttpServer {
   #checkUpgrade(req: IncomingMessage): URL {
     const raw = req.url ?? '/';
     if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
-    let url: URL;
-    try {
-      url = new URL(raw, 'http://dashboard.invalid');
-    } catch {
-      throw new HttpError(400, 'the request URL cannot be parsed');
-    }
+    const url = parseUrl(raw);
     const upgrade = String(req.headers.upgrade ?? '');
     if (upgrade.toLowerCase() !== 'websocket') {
       throw new HttpError(400, `Upgrade ${JSON.stringify(upgrade.slice(0, 40))} is not supported (only websocket, at /ws): send the request without Upgrade`);
     }
     if (url.pathname !== '/ws') throw new HttpError(404, 'the live feed is at /ws');
     if (req.method !== 'GET') throw new HttpError(405, `method ${req.method} not allowed for the live feed (allowed: GET)`, { allow: 'GET' });
-    this.#checkCaller(req);
+    checkCaller(req, this.#access);
     return url;
-  }
-}
-
-/** What to answer a request Node's parser refused, or a client that ran out of time. */
-function parserError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): HttpError {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW': {
-      // The parser counts the request line with the headers; a target that long alone is a 414.
-      const start = err.rawPacket?.subarray(0, MAX_URL_BYTES + 16).toString('latin1') ?? '';
-      if (/^[A-Z]{1,16} [^\s]+$/.test(start) && start.length > MAX_URL_BYTES) return new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
-      return new HttpError(431, `the request headers are larger than ${MAX_HEADER_BYTES} bytes`);
-    }
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new HttpError(408, 'the request took too long to arrive (slow client): connection closed');
-    default:
-      return new HttpError(400, `malformed HTTP request (${String(err.code ?? 'parse error').slice(0, 40)}): send "GET <path> HTTP/1.1" with valid headers`);
   }
 }

@@ -15,17 +15,15 @@
  * A stat that does not apply to the metric's type reads `null`.
  */
 import type { DerivedValues } from '../metrics/derived-values.js';
-import { HistogramSeries, WINDOWS } from '../metrics/histogram.js';
+import { type HistogramSeries, WINDOWS } from '../metrics/histogram.js';
 import type { Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
-import { Sketch } from '../metrics/sketch.js';
 import { derivedKey } from '../store/table-store.js';
-import type { ChartSeriesDef, SeriesStat } from './protocol.js';
+import { minuteReadings, type QuantileName, QUANTILES, windowSketch } from '../metrics/window-stats.js';
+import type { ChartSeriesDef } from './protocol.js';
 
 /** A rate is recomputed only after this long, so two reads close together do not give noise. */
 export const RATE_MIN_INTERVAL_MS = 1000;
-
-const QUANTILE: Partial<Record<SeriesStat, number>> = { p50: 0.5, p95: 0.95, p99: 0.99 };
 
 interface RateState {
   at: number;
@@ -115,8 +113,7 @@ export class LiveReader {
       return null;
     }
     const histograms = series as HistogramSeries[];
-    const q = QUANTILE[stat];
-    if (q !== undefined) return windowSketch(histograms).quantile(q) ?? null;
+    if (Object.hasOwn(QUANTILES, stat)) return windowSketch(histograms, WINDOWS['1m']).quantile(QUANTILES[stat as QuantileName]) ?? null;
     const count = sum(histograms, (s) => s.count);
     switch (stat) {
       case 'count':
@@ -147,11 +144,11 @@ export class LiveReader {
       metric.walk(0, limit, (slot) => {
         const series = metric.seriesAt(slot);
         const key = series.key;
-        const minute = series.window.merged(WINDOWS['1m']);
-        out[derivedKey(key, 'p50')] = minute.quantile(0.5) ?? null;
-        out[derivedKey(key, 'p95')] = minute.quantile(0.95) ?? null;
-        out[derivedKey(key, 'p99')] = minute.quantile(0.99) ?? null;
-        out[derivedKey(key, 'count')] = series.count;
+        const minute = minuteReadings(series);
+        out[derivedKey(key, 'p50')] = minute.p50 ?? null;
+        out[derivedKey(key, 'p95')] = minute.p95 ?? null;
+        out[derivedKey(key, 'p99')] = minute.p99 ?? null;
+        out[derivedKey(key, 'count')] = minute.count;
       });
     } else {
       const values = metric.table.values;
@@ -183,11 +180,4 @@ function sum<T>(items: readonly T[], of: (item: T) => number): number {
   let total = 0;
   for (const item of items) total += of(item);
   return total;
-}
-
-function windowSketch(series: readonly HistogramSeries[]): Sketch {
-  if (series.length === 1) return series[0]!.window.merged(WINDOWS['1m']);
-  const merged = new Sketch();
-  for (const s of series) merged.merge(s.window.merged(WINDOWS['1m']));
-  return merged;
 }

@@ -14,7 +14,8 @@ import type { Severity } from '../alerts/severity.js';
 export type ChartType = 'line' | 'bar' | 'pie' | 'gauge';
 
 /** Which number of a metric series a chart plots. Histograms: a window statistic; others: the value. */
-export type SeriesStat = 'value' | 'rate' | 'p50' | 'p95' | 'p99' | 'mean' | 'count';
+export const SERIES_STATS = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count'] as const;
+export type SeriesStat = (typeof SERIES_STATS)[number];
 
 export interface ChartSeriesDef {
   /** Legend label, e.g. `'p95'`. */
@@ -71,13 +72,11 @@ export interface AlertView {
 }
 
 /** 0-100 scores of the performance report; `null` where there is no data. */
-export interface Scores {
-  latency: number | null;
-  throughput: number | null;
-  error_rate: number | null;
-  resources: number | null;
-  overall: number | null;
-}
+/** The performance scores, 0-100 each, in the order the dashboard shows them. */
+export const SCORE_KINDS = ['latency', 'throughput', 'error_rate', 'resources', 'overall'] as const;
+export type ScoreKind = (typeof SCORE_KINDS)[number];
+/** `null`: no data for that score. */
+export type Scores = Record<ScoreKind, number | null>;
 
 export interface SlaView {
   name: string;

@@ -24,8 +24,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { SLUG } from '../config/schema.js';
 import { describeValue, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { METRIC_NAME } from '../metrics/metric.js';
 import type { ClientMsg, ServerMsg, Subscription } from './protocol.js';
 import { subscriptionKey } from './frame-builder.js';
 import { HttpError, rawAnswer } from './http-error.js';
@@ -115,8 +117,6 @@ interface Client {
   rebuild: boolean;
 }
 
-const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}$/;
-const DASHBOARD_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_NAME = 200;
 
 /**
@@ -140,9 +140,9 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
       for (const key of Object.keys(msg)) {
         if (key !== 'type' && key !== 'dashboards' && key !== 'metrics') return { error: `${msg.type}: unknown field ${describeValue(key)} (allowed: dashboards, metrics)` };
       }
-      const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, DASHBOARD_RE, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
+      const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, SLUG, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
       if (typeof dashboards === 'string') return { error: dashboards };
-      const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_RE, 'a metric name (a letter, _ or : then letters, digits, _ : ., at most 200)');
+      const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_NAME, 'a metric name (a letter or _, then letters, digits, _ . :, at most 200)');
       if (typeof metrics === 'string') return { error: metrics };
       return { type: msg.type, ...(dashboards === undefined ? {} : { dashboards }), ...(metrics === undefined ? {} : { metrics }) };
     }

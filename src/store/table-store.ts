@@ -23,11 +23,12 @@ import { ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MetricStore } from './lmdb-store.js';
 import type { SeriesDef } from './types.js';
-import { HistogramSeries, WINDOWS } from '../metrics/histogram.js';
+import { HistogramSeries } from '../metrics/histogram.js';
 import { WALK_DONE } from '../metrics/label-map.js';
 import { MAX_HELP_LENGTH, type MetricType, type Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import type { ScalarTable } from '../metrics/scalar-table.js';
+import { minuteReadings } from '../metrics/window-stats.js';
 
 /** Longest stretch, in ms, that building a flush holds the event loop before yielding. */
 const BLOCK_MS = 4;
@@ -40,9 +41,9 @@ const CHECK_EVERY = 32;
  */
 export const DEFINE_BUDGET_MS = 1000;
 
-const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'] as const;
+/** A histogram series' derived history series, by suffix (see the module header). */
+export const DERIVED = ['count', 'sum', 'p50', 'p95', 'p99'] as const;
 type Derived = (typeof DERIVED)[number];
-const QUANTILES: Record<'p50' | 'p95' | 'p99', number> = { p50: 0.5, p95: 0.95, p99: 0.99 };
 
 /** The store key of a histogram's derived history series, e.g. `response_time{server="http"}#p95`. */
 export function derivedKey(seriesKey: string, which: Derived): string {
@@ -199,15 +200,7 @@ export async function flushTable(
         current.push([id!, series.snapshot()]);
         written.push([series, version]);
         writtenCount++;
-        // One merge of the window's slices serves the three quantiles.
-        const minute = series.window.merged(WINDOWS['1m']);
-        const values: Record<Derived, number | undefined> = {
-          count: series.count,
-          sum: series.sum,
-          p50: minute.quantile(QUANTILES.p50),
-          p95: minute.quantile(QUANTILES.p95),
-          p99: minute.quantile(QUANTILES.p99),
-        };
+        const values: Record<Derived, number | undefined> = minuteReadings(series);
         DERIVED.forEach((which, i) => {
           const value = values[which];
           if (value !== undefined && Number.isFinite(value)) points.push({ id: ids![i]!, ts: nowMs, value });

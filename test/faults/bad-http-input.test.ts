@@ -20,7 +20,7 @@ import { dashboardState, get, rawRequest, requestText, seedTable, wireEncode, ty
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/exposition/prometheus-text.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../../src/exposition/openmetrics-text.js';
 import { renderExposition } from '../../src/exposition/negotiate.js';
-import { DEFAULT_HTTP_TIMEOUTS, MAX_URL_BYTES } from '../../src/server/http-server.js';
+import { DEFAULT_HTTP_TIMEOUTS, MAX_URL_BYTES } from '../../src/server/request-guard.js';
 
 afterEach(async () => {
   await runCleanups();
