@@ -68,7 +68,7 @@ export type RouteOf = (req: IncomingMessage, res: ServerResponse) => string | un
 export interface HttpInstrumentOptions {
   /** Value of the `server` label (default `'http'`). */
   name?: string;
-  /** Which statuses count as errors (default: status >= 500). */
+  /** Which statuses count as errors (default: status >= 500); asked once per distinct status of a route and method, so it must answer by the status alone. */
   isError?: (status: number) => boolean;
   /**
    * The request's route template (default: none, every request is `route=""`). Called once per
@@ -112,11 +112,16 @@ interface BoundRequestSeries {
   total: CounterSeries;
   /** Bound at the first error with these labels, so successful codes get no error series. */
   errors: CounterSeries | undefined;
+  /** Whether these requests count as errors: `isError` asked once per status, not per request. */
+  error: boolean;
 }
 
 /** The series of one route and method: by status code, for responses that never finished, and the latency. */
 interface MethodSeries {
   byStatus: Map<number, BoundRequestSeries>;
+  /** The status and series of the last finished request: most requests repeat it, and skip the map. */
+  lastStatus: number;
+  last: BoundRequestSeries | undefined;
   aborted: BoundRequestSeries | undefined;
   latency: HistogramSeries;
 }
@@ -286,13 +291,13 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     let forMethod = forRoute.methods.get(method);
     if (forMethod === undefined) {
       const latency = latencyMetric.bind({ server: name, method, route: forRoute.route });
-      forRoute.methods.set(method, (forMethod = { byStatus: new Map(), aborted: undefined, latency }));
+      forRoute.methods.set(method, (forMethod = { byStatus: new Map(), lastStatus: -1, last: undefined, aborted: undefined, latency }));
     }
     return forMethod;
   };
-  const bindSeries = (method: string, route: string, code: string): BoundRequestSeries => {
+  const bindSeries = (method: string, route: string, code: string, error: boolean): BoundRequestSeries => {
     const labels = { server: name, method, route, code };
-    return { labels, total: total.bind(labels), errors: undefined };
+    return { labels, total: total.bind(labels), errors: undefined, error };
   };
   /**
    * Counts the request and returns its series, whose latency the caller observes: a double passed
@@ -303,15 +308,19 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     const forRoute = routeSeries(routeOf(req, res));
     const forMethod = methodSeries(forRoute, method);
     let series: BoundRequestSeries;
-    if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted');
+    if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted', true);
     else {
       const status = res.statusCode;
-      let entry = forMethod.byStatus.get(status);
-      if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status))));
-      series = entry;
+      if (status === forMethod.lastStatus) series = forMethod.last!;
+      else {
+        let entry = forMethod.byStatus.get(status);
+        if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status), errorStatus(status))));
+        forMethod.lastStatus = status;
+        series = forMethod.last = entry;
+      }
     }
     series.total.inc();
-    if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    if (series.error) (series.errors ??= errors.bind(series.labels)).inc();
     return forMethod;
   };
 
