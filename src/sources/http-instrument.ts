@@ -119,9 +119,6 @@ interface BoundRequestSeries {
 /** The series of one route and method: by status code, for responses that never finished, and the latency. */
 interface MethodSeries {
   byStatus: Map<number, BoundRequestSeries>;
-  /** The status and series of the last finished request: most requests repeat it, and skip the map. */
-  lastStatus: number;
-  last: BoundRequestSeries | undefined;
   aborted: BoundRequestSeries | undefined;
   latency: HistogramSeries;
 }
@@ -291,7 +288,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     let forMethod = forRoute.methods.get(method);
     if (forMethod === undefined) {
       const latency = latencyMetric.bind({ server: name, method, route: forRoute.route });
-      forRoute.methods.set(method, (forMethod = { byStatus: new Map(), lastStatus: -1, last: undefined, aborted: undefined, latency }));
+      forRoute.methods.set(method, (forMethod = { byStatus: new Map(), aborted: undefined, latency }));
     }
     return forMethod;
   };
@@ -303,20 +300,36 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
    * Counts the request and returns its series, whose latency the caller observes: a double passed
    * to a call V8 does not inline is boxed into a fresh heap number, so none is passed here.
    */
+  // The last finished request's method, asked route, status and series: most requests repeat
+  // them, and skip the method check and the three lookups (an asked route always gets the same
+  // label once it has one: `bound` only grows).
+  let lastMethod: string | undefined;
+  let lastAsked: string | undefined;
+  let lastStatus = -1;
+  let last: BoundRequestSeries | undefined;
+  let lastForMethod: MethodSeries | undefined;
   const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean): MethodSeries => {
-    const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
-    const forRoute = routeSeries(routeOf(req, res));
-    const forMethod = methodSeries(forRoute, method);
+    const asked = routeOf(req, res);
+    const rawMethod = req?.method;
+    const status = res.statusCode;
     let series: BoundRequestSeries;
-    if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted', true);
-    else {
-      const status = res.statusCode;
-      if (status === forMethod.lastStatus) series = forMethod.last!;
+    let forMethod: MethodSeries;
+    if (finished && last !== undefined && status === lastStatus && rawMethod === lastMethod && asked === lastAsked) {
+      series = last;
+      forMethod = lastForMethod!;
+    } else {
+      const method = rawMethod !== undefined && METHODS.has(rawMethod) ? rawMethod : 'OTHER';
+      const forRoute = routeSeries(asked);
+      forMethod = methodSeries(forRoute, method);
+      if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted', true);
       else {
         let entry = forMethod.byStatus.get(status);
         if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status), errorStatus(status))));
-        forMethod.lastStatus = status;
-        series = forMethod.last = entry;
+        series = last = entry;
+        lastForMethod = forMethod;
+        lastMethod = rawMethod;
+        lastAsked = asked;
+        lastStatus = status;
       }
     }
     series.total.inc();
