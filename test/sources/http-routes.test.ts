@@ -215,7 +215,7 @@ describe('instrument.http route labels', () => {
       await res.arrayBuffer();
       return res.status;
     };
-    expect(await send(base, ['/open/1', '/open/locked', '/own-auth/1', '/admin/1', '/nowhere'])).toEqual([200, 401, 401, 403, 404]);
+    expect(await send(base, ['/open/1', '/open/locked', '/own-auth/1', '/admin/1', '/nowhere', ['HEAD', '/open/2']])).toEqual([200, 401, 401, 403, 404, 200]);
     const authorized = await fetch(`${base}/admin-fail/2`, { headers: { authorization: 'x' } });
     await authorized.arrayBuffer();
     expect(authorized.status).toBe(418);
@@ -223,6 +223,7 @@ describe('instrument.http route labels', () => {
     expect(requestsByRoute(registry)).toEqual({
       'GET /open/:id 200': 1,
       'GET /open/:id 401': 1,
+      'HEAD /open/:id 200': 1,
       'GET /own-auth/:id 401': 1,
       'GET /admin/:id 403': 1,
       'GET /admin-fail/:id 418': 1,
