@@ -1,11 +1,14 @@
 /**
- * `node dist/bench/e2e-paired.js [--blocks B] [--rounds R] [--seconds S]`: the end-to-end overhead
- * at the precision of a 1 % change. Five services (bench/e2e-server.ts): `plain` node:http, a
- * second `plain` (the A/A control), `instrumented` (the whole tree and `mon.instrument.http`),
- * `fastify-plain` and `fastify-route` (`instrumentHttp` with `fastifyRoute`). Every round sends
- * one burst of S seconds (autocannon, 10 connections) to each, in the orders of a balanced Latin
- * square, and pairs each with its baseline's burst of the same round: A/A and instrumented against
- * `plain`, `fastify-route` against `fastify-plain`. Fresh processes every block of R rounds
+ * `node dist/bench/e2e-paired.js [--preset P | --modes a,b,...] [--blocks B] [--rounds R] [--seconds S]`
+ * (`--help` prints the usage): the end-to-end overhead at the precision of a 1 % change. Services
+ * (bench/e2e-server.ts), by preset: `http` (default): `plain` node:http, a second `plain`
+ * (`plain-b`, the A/A control), `instrumented` (the whole tree and `mon.instrument.http`);
+ * `fastify`: `fastify-plain`, a second one (`fastify-plain-b`, its A/A), `fastify-route`
+ * (`instrumentHttp` with `fastifyRoute`); `all`: both sets in one run (fewer rounds per minute).
+ * A mode ending in `-b` is a second process of the mode before it. Every round sends one burst of
+ * S seconds (autocannon, 10 connections) to each, in the orders of a balanced Latin square, and
+ * pairs each with its baseline's burst of the same round (`plain`, or `fastify-plain` for a
+ * Fastify mode). Fresh processes every block of R rounds
  * (warmed past the tree's first flush). The services are pinned to one core and this process (the
  * load generator) to the other with `taskset` (off with `E2E_PIN=0`), so they never queue for the
  * same core; other processes on the machine still can, hence the A/A control, and the load
@@ -18,18 +21,43 @@ import os from 'node:os';
 import { cpuMsOf, load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
 import { balancedOrder, median, medianInterval, quantile } from './harness.js';
 
-/** A server mode of bench/e2e-server.ts; `plain-b` is a second `plain` process (the A/A control). */
+/** A server mode of bench/e2e-server.ts; `<mode>-b` is a second process of `<mode>` (an A/A control). */
 type Mode = string;
+const PRESETS: Record<string, Mode[]> = {
+  http: ['plain', 'plain-b', 'instrumented'],
+  fastify: ['fastify-plain', 'fastify-plain-b', 'fastify-route'],
+  all: ['plain', 'plain-b', 'instrumented', 'fastify-plain', 'fastify-plain-b', 'fastify-route'],
+};
+const USAGE = `usage: node dist/bench/e2e-paired.js [--preset http|fastify|all] [--modes a,b,...] [--blocks B] [--rounds R] [--seconds S]
+  --preset http     plain, plain-b (A/A), instrumented: node:http with the whole tree and instrument.http (default)
+  --preset fastify  fastify-plain, fastify-plain-b (A/A), fastify-route: instrumentHttp with fastifyRoute
+  --preset all      both sets in one run
+  --modes a,b,...   any modes of bench/e2e-server.ts (e.g. http-only, fastify-http, fastify-hook); x-b is a second x
+  --blocks B        blocks of fresh processes (default 8)
+  --rounds R        paired rounds per block (default 8): B x R rounds in all
+  --seconds S       seconds per burst (default 1)
+  E2E_PIN=0         no taskset pinning (default: services on CPU ${SERVER_CPU}, load generator on CPU ${SERVER_CPU + 1})
+Each compared mode is paired with plain (or fastify-plain) burst by burst; the A/A rows are the run's own noise.`;
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const modesAt = process.argv.indexOf('--modes');
-/** `--modes a,b,...` (default below): each is paired with `fastify-plain` if it is a Fastify mode, else with `plain`. */
-const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : ['plain', 'plain-b', 'instrumented', 'fastify-plain', 'fastify-route'];
-const processMode = (mode: Mode) => (mode === 'plain-b' ? 'plain' : mode);
+const presetAt = process.argv.indexOf('--preset');
+const preset = presetAt >= 0 ? process.argv[presetAt + 1]! : 'http';
+if (PRESETS[preset] === undefined) {
+  console.error(`e2e-paired: unknown preset ${JSON.stringify(preset)}\n${USAGE}`);
+  process.exit(2);
+}
+/** `--modes a,b,...` or the preset's: each is paired with `fastify-plain` if it is a Fastify mode, else with `plain`. */
+const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : PRESETS[preset]!;
+const processMode = (mode: Mode) => (mode.endsWith('-b') ? mode.slice(0, -2) : mode);
 const baselineOf = (mode: Mode): Mode => (mode.startsWith('fastify-') ? 'fastify-plain' : 'plain');
 /** Each compared mode and the baseline its bursts are paired with. */
 const PAIRS: [Mode, Mode, string][] = MODES.filter((m) => m !== baselineOf(m) && MODES.includes(baselineOf(m))).map((m) => [
   m,
   baselineOf(m),
-  m === 'plain-b' ? 'A/A: plain vs plain (the noise of this run)' : `${m} vs ${baselineOf(m)}`,
+  m.endsWith('-b') ? `A/A: ${baselineOf(m)} vs ${baselineOf(m)} (the noise of this run)` : `${m} vs ${baselineOf(m)}`,
 ]);
 const WARM_UP_MS = 12_000;
 
@@ -53,7 +81,7 @@ function arg(name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-const blocks = arg('blocks', 6);
+const blocks = arg('blocks', 8);
 const roundsPerBlock = arg('rounds', 8);
 const seconds = arg('seconds', 1);
 const pinned = PINNING && pin(process.pid, SERVER_CPU + 1);
@@ -87,6 +115,13 @@ console.log('|---|---|---|---|');
 for (const [mode, base, label] of PAIRS) {
   const ratio = (f: (b: Burst) => number) => bursts[mode].map((b, i) => f(b) / f(bursts[base][i]!));
   console.log(`| ${label} | ${cell(ratio((b) => b.rps))} | ${cell(ratio((b) => b.cpuUs))} | ${cell(ratio((b) => b.p99))} |`);
+}
+console.log();
+for (const [mode, base] of PAIRS) {
+  if (!mode.endsWith('-b')) continue;
+  const ci = medianInterval(bursts[mode].map((b, i) => b.rps / bursts[base][i]!.rps));
+  const within = ci.low >= 0.99 && ci.high <= 1.01;
+  console.log(`A/A (${base}) throughput interval ${pct(ci.low)} … ${pct(ci.high)}: ${within ? 'within' : 'NOT within'} ±1 %${within ? '' : ' (too noisy to show a 1 % change: more rounds, or a quieter machine)'}`);
 }
 console.log();
 for (const mode of MODES) {

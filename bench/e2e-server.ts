@@ -10,8 +10,8 @@
  * - `http-route`: the same with the `route` option (`routeTable`, the plain node:http router);
  * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
  *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table; `fastify-http`:
- *   `instrumentHttp` without the route option; `fastify-hook`: only an empty `onRequest` hook
- *   (what Fastify itself spends on the hook `fastifyRoute` adds);
+ *   `instrumentHttp` without the route option; `fastify-hook`: only an empty global `onRequest`
+ *   hook (what Fastify's hook runner costs every route: why `fastifyRoute` adds no such hook);
  * - `channels`: empty subscribers on the two diagnostics channels `instrumentHttp` uses (what Node
  *   itself then does per request: a payload object per publication);
  * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second

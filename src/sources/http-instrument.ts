@@ -68,7 +68,7 @@ export type RouteOf = (req: IncomingMessage, res: ServerResponse) => string | un
 export interface HttpInstrumentOptions {
   /** Value of the `server` label (default `'http'`). */
   name?: string;
-  /** Which statuses count as errors (default: status >= 500). */
+  /** Which statuses count as errors (default: status >= 500); asked once per distinct status of a route and method, so it must answer by the status alone. */
   isError?: (status: number) => boolean;
   /**
    * The request's route template (default: none, every request is `route=""`). Called once per
@@ -112,6 +112,8 @@ interface BoundRequestSeries {
   total: CounterSeries;
   /** Bound at the first error with these labels, so successful codes get no error series. */
   errors: CounterSeries | undefined;
+  /** Whether these requests count as errors: `isError` asked once per status, not per request. */
+  error: boolean;
 }
 
 /** The series of one route and method: by status code, for responses that never finished, and the latency. */
@@ -290,28 +292,48 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     }
     return forMethod;
   };
-  const bindSeries = (method: string, route: string, code: string): BoundRequestSeries => {
+  const bindSeries = (method: string, route: string, code: string, error: boolean): BoundRequestSeries => {
     const labels = { server: name, method, route, code };
-    return { labels, total: total.bind(labels), errors: undefined };
+    return { labels, total: total.bind(labels), errors: undefined, error };
   };
   /**
    * Counts the request and returns its series, whose latency the caller observes: a double passed
    * to a call V8 does not inline is boxed into a fresh heap number, so none is passed here.
    */
+  // The last finished request's method, asked route, status and series: most requests repeat
+  // them, and skip the method check and the three lookups (an asked route always gets the same
+  // label once it has one: `bound` only grows).
+  let lastMethod: string | undefined;
+  let lastAsked: string | undefined;
+  let lastStatus = -1;
+  let last: BoundRequestSeries | undefined;
+  let lastForMethod: MethodSeries | undefined;
   const count = (res: ServerResponse, req: IncomingMessage | undefined, finished: boolean): MethodSeries => {
-    const method = req?.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
-    const forRoute = routeSeries(routeOf(req, res));
-    const forMethod = methodSeries(forRoute, method);
+    const asked = routeOf(req, res);
+    const rawMethod = req?.method;
+    const status = res.statusCode;
     let series: BoundRequestSeries;
-    if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted');
-    else {
-      const status = res.statusCode;
-      let entry = forMethod.byStatus.get(status);
-      if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status))));
-      series = entry;
+    let forMethod: MethodSeries;
+    if (finished && last !== undefined && status === lastStatus && rawMethod === lastMethod && asked === lastAsked) {
+      series = last;
+      forMethod = lastForMethod!;
+    } else {
+      const method = rawMethod !== undefined && METHODS.has(rawMethod) ? rawMethod : 'OTHER';
+      const forRoute = routeSeries(asked);
+      forMethod = methodSeries(forRoute, method);
+      if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted', true);
+      else {
+        let entry = forMethod.byStatus.get(status);
+        if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status), errorStatus(status))));
+        series = last = entry;
+        lastForMethod = forMethod;
+        lastMethod = rawMethod;
+        lastAsked = asked;
+        lastStatus = status;
+      }
     }
     series.total.inc();
-    if (!finished || errorStatus(res.statusCode)) (series.errors ??= errors.bind(series.labels)).inc();
+    if (series.error) (series.errors ??= errors.bind(series.labels)).inc();
     return forMethod;
   };
 

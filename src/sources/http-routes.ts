@@ -10,7 +10,8 @@
  *   mount path as the client sent it: a long one counts as `route="other"` (see
  *   `instrument.http`), and `maxRoutes` bounds the rest; give such an app a route function of its own.
  * - `fastifyRoute(app)`: Fastify, the route's `url` as declared (`request.routeOptions.url`),
- *   recorded by an `onRequest` hook it adds (Fastify does not keep it on the raw request);
+ *   recorded by a wrapper of each route's handler and error handler, and by a hook only where
+ *   the route has request-phase hooks (Fastify does not keep the route on the raw request);
  * - `routeTable(patterns)`: plain node:http: a literal pattern equal to the request path, else
  *   the first pattern matching it (literal segments, `:name` for one segment, a final `*` for the rest).
  * A request none of them can match (Express or Fastify 404, no pattern) is `undefined`, which
@@ -92,24 +93,55 @@ export const expressRoute: RouteOf = (req) => {
   return typeof baseUrl === 'string' && baseUrl !== '' ? baseUrl + path : path;
 };
 
-/**
- * What `fastifyRoute` needs of a Fastify instance: `addHook`. Declared here rather than taken from
- * fastify, so the package's types need no fastify.
- */
-export interface FastifyHooks {
-  addHook(name: 'onRequest', hook: (request: FastifyRequestFields, reply: unknown, done: () => void) => void): unknown;
+/** What `fastifyRoute` reads and changes of a route's options in Fastify's `onRoute` hook. */
+export interface FastifyRouteFields {
+  url?: unknown;
+  handler?: unknown;
+  errorHandler?: unknown;
+  onRequest?: unknown;
+  preParsing?: unknown;
+  preValidation?: unknown;
+  preHandler?: unknown;
 }
 
-/** What the hook reads of a Fastify request. */
+/**
+ * What `fastifyRoute` needs of a Fastify instance: `addHook` (its `onRoute` hook, and a wrapper of
+ * `addHook` itself, see `fastifyRoute`). Declared here rather than taken from fastify, so the
+ * package's types need no fastify.
+ */
+export interface FastifyHooks {
+  addHook(name: 'onRoute', hook: (routeOptions: FastifyRouteFields) => void): unknown;
+}
+
+/** What the route recorders read of a Fastify request and reply. */
 export interface FastifyRequestFields {
   raw: IncomingMessage;
   routeOptions?: { url?: string };
 }
 
+/** The request phases before a route's handler, where a hook may answer for it (a 401 from an auth hook). */
+const REQUEST_PHASES = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const;
+type RequestPhase = (typeof REQUEST_PHASES)[number];
+const isRequestPhase = (name: unknown): name is RequestPhase => (REQUEST_PHASES as readonly unknown[]).includes(name);
+
+type Reply = { raw?: ServerResponse } | null | undefined;
+type AnyHook = (...args: never[]) => unknown;
+type AddHook = (this: unknown, name: string, hook: AnyHook) => unknown;
+
 /**
  * The `route` option for a Fastify app: the matched route's declared url, e.g. `/users/:id`.
- * Adds an `onRequest` hook to `app`, so call it before `app.listen()` / `app.ready()` (as
- * `instrument.http(app.server, { route: fastifyRoute(app) })` right after creating the app).
+ * Call it right after creating the app, before declaring routes, hooks or plugins (as
+ * `instrument.http(app.server, { route: fastifyRoute(app) })`): routes declared on `app` before
+ * it are not seen (they count as `route="unmatched"`).
+ *
+ * Where the route is recorded costs Fastify's own request path: a global `onRequest` hook gives
+ * every route Fastify's hook runner (+16 % CPU per request on a bare route, bench/e2e-paired.ts
+ * mode `fastify-hook`). So the route is recorded where Fastify calls code anyway: by a wrapper
+ * of each route's handler (an `onRoute` hook); by the route's error handler (answers from errors
+ * raised before the handler: validation, body parsing, a hook's thrown error), which rethrows to
+ * the app's own; and, only where a request-phase hook exists (a route's own, or one added with
+ * `addHook` in any scope, whose `addHook` is wrapped for this), by a recorder put first in that
+ * phase of that scope or route, so a hook answering with `reply.send()` (a 401) is labelled too.
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `app` has no `addHook`
  */
 export function fastifyRoute(app: FastifyHooks): RouteOf {
@@ -126,29 +158,88 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   type Slot = { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string };
   type SlottedSocket = Socket & { [slotKey]?: Slot };
   const pipelined = new WeakMap<IncomingMessage, string>();
+  const record = (req: IncomingMessage | undefined, res: ServerResponse | undefined, url: string) => {
+    if (req === undefined || req === null) return;
+    const socket = req.socket as SlottedSocket | null;
+    if (socket === null || typeof socket !== 'object') {
+      pipelined.set(req, url);
+      return;
+    }
+    const slot = socket[slotKey];
+    if (slot === undefined) socket[slotKey] = { req, res, url };
+    else if (slot.req !== req) {
+      if (slot.req !== undefined && slot.res?.writableFinished !== true) pipelined.set(slot.req, slot.url);
+      slot.req = req;
+      slot.res = res;
+      slot.url = url;
+    } else slot.url = url;
+  };
+
+  // The hooks of a scope apply to its 404 handler too, whose context has no url: those stay unmatched.
   // `request.routeOptions` builds a new object of a dozen fields on every read; the url it reads
   // is the route context's `config.url`, read straight from the context where Fastify keeps it
   // (found once, by its symbol's description), else through `routeOptions`.
   let context: symbol | null | undefined;
-  app.addHook('onRequest', (request, reply, done) => {
+  const fromHook = (request: FastifyRequestFields, reply: unknown) => {
     if (context === undefined) context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
     const url = context !== null ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url : request.routeOptions?.url;
-    if (typeof url !== 'string') return done();
-    const req = request.raw;
-    const socket = req.socket as SlottedSocket | null;
-    if (socket === null || typeof socket !== 'object') {
-      pipelined.set(req, url);
-      return done();
-    }
-    const slot = socket[slotKey];
-    if (slot === undefined) socket[slotKey] = { req, res: (reply as { raw?: ServerResponse } | null)?.raw, url };
-    else {
-      if (slot.req !== undefined && slot.res?.writableFinished !== true) pipelined.set(slot.req, slot.url);
-      slot.req = req;
-      slot.res = (reply as { raw?: ServerResponse } | null)?.raw;
-      slot.url = url;
-    }
+    if (typeof url === 'string') record(request.raw, (reply as Reply)?.raw, url);
+  };
+  const phaseHook = (request: FastifyRequestFields, reply: unknown, done: () => void) => {
+    fromHook(request, reply);
     done();
+  };
+  const recorders: Record<RequestPhase, AnyHook> = {
+    onRequest: phaseHook,
+    preParsing: (request: FastifyRequestFields, reply: unknown, payload: unknown, done: (err: null, payload: unknown) => void) => {
+      fromHook(request, reply);
+      done(null, payload);
+    },
+    preValidation: phaseHook,
+    preHandler: phaseHook,
+  };
+
+  // Scopes (Fastify instances: the app and each plugin's, which inherit `addHook` from it) and
+  // the phases given a recorder there.
+  const recorded = new WeakMap<object, Set<RequestPhase>>();
+  const target = app as unknown as { addHook: AddHook };
+  const addHook = target.addHook;
+  target.addHook = function (this: unknown, name: string, hook: AnyHook) {
+    if (isRequestPhase(name) && this !== null && typeof this === 'object') {
+      let phases = recorded.get(this);
+      if (phases === undefined) recorded.set(this, (phases = new Set()));
+      if (!phases.has(name)) {
+        phases.add(name);
+        addHook.call(this, name, recorders[name]);
+      }
+    }
+    return addHook.call(this, name, hook);
+  };
+
+  addHook.call(app, 'onRoute', (routeOptions: FastifyRouteFields) => {
+    const { url, handler } = routeOptions;
+    if (typeof url !== 'string' || typeof handler !== 'function') return;
+    routeOptions.handler = function (this: unknown, request: FastifyRequestFields, reply: Reply) {
+      record(request.raw, reply?.raw, url);
+      return (handler as (this: unknown, request: unknown, reply: unknown) => unknown).call(this, request, reply);
+    };
+    for (const phase of REQUEST_PHASES) {
+      const own = routeOptions[phase];
+      if (own === undefined || own === null || (Array.isArray(own) && own.length === 0)) continue;
+      routeOptions[phase] = [recorders[phase], ...(Array.isArray(own) ? own : [own])];
+    }
+    const theirs = routeOptions.errorHandler;
+    routeOptions.errorHandler =
+      typeof theirs === 'function'
+        ? function (this: unknown, error: unknown, request: FastifyRequestFields, reply: Reply) {
+            record(request.raw, reply?.raw, url);
+            return (theirs as (this: unknown, error: unknown, request: unknown, reply: unknown) => unknown).call(this, error, request, reply);
+          }
+        : (error: unknown, request: FastifyRequestFields, reply: Reply) => {
+            record(request.raw, reply?.raw, url);
+            // Rethrown: Fastify hands the error to the next error handler (the scope's or its default).
+            throw error;
+          };
   });
   return (req) => {
     const slot = (req.socket as SlottedSocket | null)?.[slotKey];

@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fastifyRoute, type FastifyRequestFields } from '../../src/sources/http-routes.js';
+import { fastifyRoute, type FastifyRequestFields, type FastifyRouteFields } from '../../src/sources/http-routes.js';
 import { HTTP_METRICS, instrumentHttp, type RouteOf } from '../../src/sources/http-instrument.js';
 import { routeTable } from '../../src/sources/http-routes.js';
 import { newRegistry } from '../metrics/table-fixture.js';
@@ -141,26 +141,29 @@ describe('instrument.http allocation per request', () => {
 
   it('Fastify with fastifyRoute stays within its budget per request', async () => {
     const { registry } = newRegistry();
-    // fastifyRoute's onRequest hook, called as Fastify calls it, on a distinct raw request each time.
-    let hook: ((request: FastifyRequestFields, reply: unknown, done: () => void) => void) | undefined;
-    const route = fastifyRoute({ addHook: (_name, h) => (hook = h) });
+    // fastifyRoute's wrapper of a route's handler (from its onRoute hook), called as Fastify calls it, on a distinct raw request each time.
+    let onRoute: ((routeOptions: FastifyRouteFields) => void) | undefined;
+    const route = fastifyRoute({ addHook: (_name, h) => (onRoute = h) });
+    const routeOptions: FastifyRouteFields = { url: '/users/:id', handler: () => undefined };
+    onRoute!(routeOptions);
+    const handler = routeOptions.handler as (request: FastifyRequestFields, reply: unknown) => void;
     const { messages } = await realMessages(200, (server) => instrumentHttp(registry, server, { route }));
     const total = WARM_UP + WINDOWS * WINDOW;
     // Distinct raw requests, made before measuring (Node makes one per request); each carries a real one's fields.
     const raws = Array.from({ length: total }, (_, i) => {
       const m = messages[i % messages.length]!;
-      return { message: { ...m, request: Object.create(m.request) as IncomingMessage }, request: {} as FastifyRequestFields };
+      return { message: { ...m, request: Object.create(m.request) as IncomingMessage }, request: {} as FastifyRequestFields, reply: {} as { raw: ServerResponse } };
     });
     for (const r of raws) {
       r.message.response = Object.create(r.message.response) as ServerResponse;
       Object.defineProperty(r.message.response, 'req', { value: r.message.request });
-      r.request = { raw: r.message.request, routeOptions: { url: '/users/:id' } };
+      r.request = { raw: r.message.request };
+      r.reply = { raw: r.message.response };
     }
-    const done = () => undefined;
     const bytes = await bytesPerCall((i) => {
       const r = raws[i]!;
       start.publish(r.message);
-      hook!(r.request, undefined, done);
+      handler(r.request, r.reply);
       finish.publish(r.message);
     });
     const requests = registry.require(HTTP_METRICS.requests, 'counter');

@@ -180,6 +180,61 @@ describe('instrument.http route labels', () => {
     expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'fastify', method: 'GET', route: '/fail', code: '500' })).toBe(1);
   });
 
+  it('labels Fastify answers given before the handler by their route: hooks (401), validation and body errors; the app\'s own error handler and onError hooks run once', async () => {
+    const { registry } = newRegistry();
+    const app = Fastify();
+    closers.push(() => app.close());
+    instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+    const seen = { errorHandler: 0, onError: 0 };
+    app.addHook('onError', async () => void seen.onError++);
+    app.get('/open/:id', async () => 'open');
+    // A route-level preHandler that answers itself (no error): the handler never runs.
+    app.get('/own-auth/:id', { preHandler: (_request, reply, done) => void reply.code(401).send({ denied: true }).then(() => done(), done) }, async () => 'never');
+    app.post('/items', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } }, async (_request, reply) => reply.code(201).send({ ok: true }));
+    await app.register(async (scope) => {
+      // A plugin-scoped onRequest hook answering 401 for every route of the scope.
+      scope.addHook('onRequest', async (request, reply) => {
+        if (request.headers.authorization === undefined) return reply.code(403).send({ denied: true });
+      });
+      scope.setErrorHandler((error, _request, reply) => {
+        seen.errorHandler++;
+        return reply.code(418).send({ handled: (error as Error).message });
+      });
+      scope.get('/admin/:id', async () => 'admin');
+      scope.get('/admin-fail/:id', async () => {
+        throw new Error('inner');
+      });
+    });
+    app.addHook('preHandler', async (request, reply) => {
+      if (request.url.startsWith('/open/locked')) return reply.code(401).send({ denied: true });
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const post = async (body: string, type = 'application/json') => {
+      const res = await fetch(`${base}/items`, { method: 'POST', body, headers: { 'content-type': type } });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await send(base, ['/open/1', '/open/locked', '/own-auth/1', '/admin/1', '/nowhere', ['HEAD', '/open/2']])).toEqual([200, 401, 401, 403, 404, 200]);
+    const authorized = await fetch(`${base}/admin-fail/2`, { headers: { authorization: 'x' } });
+    await authorized.arrayBuffer();
+    expect(authorized.status).toBe(418);
+    expect([await post('{"name":"a"}'), await post('{}'), await post('{not json'), await post('x', 'text/strange')]).toEqual([201, 400, 400, 415]);
+    expect(requestsByRoute(registry)).toEqual({
+      'GET /open/:id 200': 1,
+      'GET /open/:id 401': 1,
+      'HEAD /open/:id 200': 1,
+      'GET /own-auth/:id 401': 1,
+      'GET /admin/:id 403': 1,
+      'GET /admin-fail/:id 418': 1,
+      'GET unmatched 404': 1,
+      'POST /items 201': 1,
+      'POST /items 400': 2,
+      'POST /items 415': 1,
+    });
+    expect(seen).toEqual({ errorHandler: 1, onError: 4 });
+  });
+
   it('labels pipelined Fastify requests on one connection by their own routes', async () => {
     const { registry } = newRegistry();
     const app = Fastify();
