@@ -73,6 +73,15 @@ export function sketchKey(value: number): number {
   return (u32[HI]! >>> 14) - KEY_BIAS;
 }
 
+/**
+ * A key as a 16-bit log entry (`key - MIN_KEY`), as {@link SlidingSketch}'s log and a histogram's
+ * first-slice keys keep it, or -1 for a key that has none (zero, negatives, positive values past 2^959).
+ */
+export function logEntry(key: number): number {
+  const entry = key - MIN_KEY;
+  return entry >>> 0 <= LOG_SPAN ? entry : -1;
+}
+
 /** The midpoint of the bucket of a (magnitude) key: the value a quantile reports. */
 function midpoint(key: number): number {
   return 2 ** (key >> 6) * (1 + ((key & (SUB - 1)) + 0.5) / SUB);
@@ -308,6 +317,13 @@ export class Sketch {
     bucketsOf = (sketch) => sketch.#b;
   }
 
+  /** A sketch of the `n` log entries (see {@link logEntry}) at `entries[from..from + n)`. */
+  static fromLog(entries: Uint16Array, from: number, n: number): Sketch {
+    const sketch = new Sketch();
+    for (let k = from; k < from + n; k++) sketch.#b.addKey(entries[k]! + MIN_KEY);
+    return sketch;
+  }
+
   /** Number of observations recorded. */
   get count(): number {
     return this.#b.count;
@@ -502,6 +518,20 @@ export class SlidingSketch {
     }
     this.#clock = clock;
     this.#slices = slices;
+  }
+
+  /**
+   * A window whose only observations are the `n` log entries (see {@link logEntry}) at
+   * `entries[from..from + n)`, all made in `slice` (the current slice or an earlier one): how a
+   * histogram series moves its first-slice keys into a ring of its own.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` as the constructor
+   */
+  static fromLog(clock: SliceClock, slices: number, slice: number, entries: Uint16Array, from: number, n: number): SlidingSketch {
+    const window = new SlidingSketch(clock, slices);
+    if (n === 0) return window;
+    window.#enter(slice);
+    for (let k = from; k < from + n; k++) window.#addSlow(entries[k]! + MIN_KEY);
+    return window;
   }
 
   /** The longest window this ring can answer for, in ms: `slices * sliceMs`. */
