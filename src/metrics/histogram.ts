@@ -14,8 +14,8 @@
 import { ErrorCode, MonitorError } from '../errors.js';
 import type { Labels } from './label-map.js';
 import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions, Series, valueArg } from './metric.js';
-import { HistogramTable } from './histogram-table.js';
-import { Sketch, type SlidingSketch } from './sketch.js';
+import { HistogramTable, type SeriesSketches } from './histogram-table.js';
+import { Sketch, sketchKey, type SlidingSketch } from './sketch.js';
 import type { SliceClock } from './slice-clock.js';
 import { chunkOf } from './slot-columns.js';
 
@@ -93,6 +93,9 @@ export class HistogramSeries extends Series {
   readonly #slot: number;
   readonly #row: Float64Array;
   readonly #base: number;
+  readonly #bounds: Float64Array;
+  /** The series' sketches once they are objects (they never stop being). */
+  #sketches: SeriesSketches | undefined;
   #counts: Float64Array | undefined;
 
   constructor(table: HistogramTable, slot: number) {
@@ -101,6 +104,8 @@ export class HistogramSeries extends Series {
     this.#slot = slot;
     this.#row = table.rows.chunks[chunkOf(slot)]!;
     this.#base = table.baseOf(slot);
+    this.#bounds = table.bounds;
+    this.#sketches = table.sketches[slot];
   }
 
   get metric(): string {
@@ -178,10 +183,35 @@ export class HistogramSeries extends Series {
     else this.#table.derivedIds.set(this.#slot, ids);
   }
 
-  /** Records one value. @throws {MonitorError} `EMON_INVALID_VALUE` */
+  /**
+   * Records one value. Once the series' sketches are objects the handle keeps them and records
+   * here, without `HistogramTable.record`'s call and lookups: through it the bound path measured
+   * 46 M/s, here 64 M/s (bench/metrics.bench.ts --quick, one loaded run each; 74 M/s before the columns).
+   * @throws {MonitorError} `EMON_INVALID_VALUE`
+   */
   observe(value: number): void {
     if (typeof value !== 'number' || value - value !== 0) throw invalidValue(this.#table.metric, WHAT, value);
-    this.#table.record(this.#row, this.#base, this.#slot, value);
+    const sketches = this.#sketches;
+    if (sketches === undefined) {
+      this.#table.record(this.#row, this.#base, this.#slot, value);
+      this.#sketches = this.#table.sketches[this.#slot];
+      return;
+    }
+    const bounds = this.#bounds;
+    const row = this.#row;
+    const base = this.#base;
+    const n = bounds.length;
+    let i = 0;
+    while (i < n && value > bounds[i]!) i++;
+    row[base + i]!++;
+    const at = base + n + 1;
+    row[at]! += value;
+    row[at + 1]!++;
+    if (value < row[at + 2]!) row[at + 2] = value;
+    if (value > row[at + 3]!) row[at + 3] = value;
+    const key = sketchKey(value);
+    sketches.sketch.addKey(key);
+    sketches.window.addKey(key);
   }
 
   /** The q-quantile (0..1), all-time or over the last `windowMs`; undefined with no data. */
