@@ -298,6 +298,11 @@ export class Histogram extends Metric<HistogramSeries> {
     this.#table = this.#newTable();
   }
 
+  /** The columns of every series by slot, for readers that `walk` the metric. Replaced by `reset`. */
+  get table(): HistogramTable {
+    return this.#table;
+  }
+
   #newTable(): HistogramTable {
     return new HistogramTable(this.name, this.map, this.#bounds, this.#clock, Math.ceil(WINDOWS['5m'] / this.#clock.sliceMs));
   }
