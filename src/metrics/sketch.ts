@@ -35,7 +35,7 @@
  * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
  * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
  * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
- * over 10 octaves), plus a 240 B slot table once a second slice has been observed.
+ * over 10 octaves), plus a 30 B slot table (one key count per slot) once a second slice has been observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
@@ -495,11 +495,12 @@ export class SlidingSketch {
   /** Log position where the current slice's keys start. */
   #start = 0;
   /**
-   * Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the
-   * current slot's are in `#start`/`#head`. Allocated when a second slice starts, so a series
-   * observed once pays nothing for it. Starts are kept modulo 2^32, which `p & mask` reads alike.
+   * Per slot: how many log keys its slice has (at most SPARSE_MAX; 0 once it went dense); the
+   * current slot's are `#start..#head`. The slices' keys lie in the log in slice order, so a slot's
+   * start is the next newer slot's start minus its count: no start is kept. Allocated when a
+   * second slice starts, so a series observed once pays nothing for it.
    */
-  #meta: Uint32Array | undefined;
+  #keys: Uint8Array | undefined;
   /** Per slot: its dense counts, when its slice went dense. */
   #dense: (Buckets | undefined)[] | undefined;
   /** The current slice's dense counts, once it went dense. */
@@ -541,7 +542,7 @@ export class SlidingSketch {
 
   /** Bytes held by typed arrays: the log, the slot table and the dense slots (the spare included). */
   get byteLength(): number {
-    let bytes = this.#log.byteLength + (this.#meta?.byteLength ?? 0) + (this.#spare?.byteLength ?? 0);
+    let bytes = this.#log.byteLength + (this.#keys?.byteLength ?? 0) + (this.#spare?.byteLength ?? 0);
     if (this.#dense !== undefined) for (const slot of this.#dense) if (slot !== undefined) bytes += slot.byteLength;
     return bytes;
   }
@@ -631,17 +632,20 @@ export class SlidingSketch {
   #eachSlot(windowMs: number, visit: (dense: Buckets | undefined, start: number, keys: number) => void): void {
     const slices = this.#slicesIn(windowMs);
     if (this.#last === -Infinity) return;
-    const meta = this.#meta;
+    const counts = this.#keys;
     const oldest = this.#clock.slice - slices;
     const n = this.#slices;
+    /** Log position where the slot visited starts. */
+    let start = this.#start;
     for (let back = 0; back < n; back++) {
       const slice = this.#last - back;
       if (slice <= oldest) break;
       const index = (this.#index - back + n) % n;
+      const keys = back === 0 ? this.#head - this.#start : counts === undefined ? 0 : counts[index]!;
+      if (back > 0) start -= keys;
       const dense = this.#dense?.[index];
       if (dense !== undefined) visit(dense, 0, 0);
-      else if (back === 0) visit(undefined, this.#start, this.#head - this.#start);
-      else if (meta !== undefined && meta[2 * index + 1]! > 0) visit(undefined, meta[2 * index]!, meta[2 * index + 1]!);
+      else if (keys > 0) visit(undefined, start, keys);
     }
   }
 
@@ -677,15 +681,14 @@ export class SlidingSketch {
       this.#index = ((slice % n) + n) % n;
       return;
     }
-    const meta = (this.#meta ??= new Uint32Array(2 * n));
-    meta[2 * this.#index] = this.#start;
-    meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
+    const counts = (this.#keys ??= new Uint8Array(n));
+    counts[this.#index] = this.#hot === undefined ? this.#head - this.#start : 0;
     const steps = Math.min(n, slice - this.#last);
     for (let step = steps - 1; step >= 0; step--) {
       // Oldest first, so each cleared slice's keys are at the log's tail.
       const index = (((slice - step) % n) + n) % n;
-      this.#tail += meta[2 * index + 1]!;
-      meta[2 * index + 1] = 0;
+      this.#tail += counts[index]!;
+      counts[index] = 0;
       const dense = this.#dense?.[index];
       if (dense !== undefined) {
         this.#dense![index] = undefined;
