@@ -456,6 +456,11 @@ function checkQuantile(q: number): number {
  */
 export const SPARSE_MAX = 128;
 const EMPTY_LOG = new Uint16Array(0);
+
+/** A log capacity for `live` keys: a quarter more, at least 8. */
+function grown(live: number): number {
+  return Math.max(8, Math.ceil(live * 1.25));
+}
 /** The log holds `key - MIN_KEY` in 16 bits: positive keys up to 2^959. Other keys (zero, negatives, larger) send their slice dense. */
 const LOG_SPAN = 0xffff;
 /** Dense slots start on 16-bit counts: a slice only goes dense with SPARSE_MAX observations. */
@@ -467,11 +472,14 @@ const DENSE_RUNG = 1;
  * clock's current slice; entering a new slice clears the slots of the slices that fell out.
  *
  * **Storage.** A slice starts sparse: its keys are appended to one log shared by the whole ring
- * (a `Uint16Array` ring buffer of `key - MIN_KEY`, grown by doubling, halved when three quarters idle), in slice
- * order, so dropping the oldest slice moves the log's tail and going dense pops the newest keys.
+ * (a `Uint16Array` of `key - MIN_KEY`), in slice order, so dropping the oldest slice moves the
+ * log's tail and going dense pops the newest keys. The log is linear: appending at its end first
+ * moves the live keys to its front when that frees an eighth of it, else grows it to 1.25x the
+ * live keys (a ring of doubling powers of two held ~1.7x: 1 KiB for 300 keys where this holds
+ * ~750 B), and it shrinks when three quarters idle.
  * Once a slice holds {@link SPARSE_MAX} keys it goes dense: its keys move into log-linear counts
  * like {@link Sketch}'s (16-bit, promoted on overflow), and later keys of that slice count there.
- * A series seeing 1 request/s keeps ~300 keys (~1 KiB with the log's slack) for a 5-minute window instead of 30 dense
+ * A series seeing 1 request/s keeps ~300 keys (~750 B with the log's slack) for a 5-minute window instead of 30 dense
  * slots; a busy series keeps dense slots, and one cleared dense slot is kept as a spare for the
  * next busy slice, so a busy series allocates nothing in steady state.
  *
@@ -487,9 +495,9 @@ export class SlidingSketch {
   #last = -Infinity;
   /** Slot of `#last`. */
   #index = 0;
-  /** Keys of the sparse slices, at absolute positions `[tail, head)`, position `p` at `log[p & mask]`. */
+  /** Keys of the sparse slices, at absolute positions `[tail, head)`, position `p` at `log[p - base]`. */
   #log = EMPTY_LOG;
-  #mask = -1;
+  #base = 0;
   #head = 0;
   #tail = 0;
   /** Log position where the current slice's keys start. */
@@ -569,8 +577,9 @@ export class SlidingSketch {
       const head = this.#head;
       // Positive keys in range go straight in; zero, negatives and bad keys are checked first.
       const entry = key - MIN_KEY;
-      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && head - this.#tail <= this.#mask) {
-        this.#log[head & this.#mask] = entry;
+      const at = head - this.#base;
+      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && at < this.#log.length) {
+        this.#log[at] = entry;
         this.#head = head + 1;
         return;
       }
@@ -620,10 +629,10 @@ export class SlidingSketch {
     const sketch = new Sketch();
     const into = bucketsOf(sketch);
     const log = this.#log;
-    const mask = this.#mask;
+    const base = this.#base;
     this.#eachSlot(windowMs, (dense, start, keys) => {
       if (dense !== undefined) into.addAll(dense);
-      else for (let p = start; p < start + keys; p++) into.addKey(log[p & mask]! + MIN_KEY);
+      else for (let p = start - base; p < start - base + keys; p++) into.addKey(log[p]! + MIN_KEY);
     });
     return sketch;
   }
@@ -655,15 +664,15 @@ export class SlidingSketch {
     let hot = this.#hot;
     if (hot === undefined) {
       if (this.#head - this.#start < SPARSE_MAX && (key - MIN_KEY) >>> 0 <= LOG_SPAN) {
-        if (this.#head - this.#tail > this.#mask) this.#resize(Math.max(8, 2 * this.#log.length));
-        this.#log[this.#head & this.#mask] = key - MIN_KEY;
+        if (this.#head - this.#base >= this.#log.length) this.#makeRoom();
+        this.#log[this.#head - this.#base] = key - MIN_KEY;
         this.#head++;
         return;
       }
       hot = this.#spare ?? new Buckets(DENSE_RUNG);
       this.#spare = undefined;
       hot.epoch = this.#last;
-      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p & this.#mask]! + MIN_KEY);
+      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p - this.#base]! + MIN_KEY);
       // The current slice's keys are the newest in the log: pop them.
       this.#head = this.#start;
       (this.#dense ??= [])[this.#index] = hot;
@@ -704,16 +713,26 @@ export class SlidingSketch {
     this.#start = this.#head;
     this.#hot = undefined;
     const live = this.#head - this.#tail;
-    if (this.#log.length > 64 && live < this.#log.length / 4) this.#resize(this.#log.length / 2);
+    if (this.#log.length > 64 && live < this.#log.length / 4) this.#resize(grown(live));
   }
 
-  /** Moves the log's live keys into a buffer of `capacity` (a power of two), keeping their positions. */
+  /** Room for one more key at the log's end: the live keys moved to its front, or a larger log. */
+  #makeRoom(): void {
+    const live = this.#head - this.#tail;
+    if (8 * (live + 1) <= 7 * this.#log.length) {
+      this.#log.copyWithin(0, this.#tail - this.#base, this.#head - this.#base);
+      this.#base = this.#tail;
+    } else {
+      this.#resize(grown(live + 1));
+    }
+  }
+
+  /** Moves the log's live keys to the front of a new buffer of `capacity` (at least the live keys). */
   #resize(capacity: number): void {
     const next = new Uint16Array(capacity);
-    const mask = capacity - 1;
-    for (let p = this.#tail; p < this.#head; p++) next[p & mask] = this.#log[p & this.#mask]!;
+    next.set(this.#log.subarray(this.#tail - this.#base, this.#head - this.#base));
     this.#log = next;
-    this.#mask = mask;
+    this.#base = this.#tail;
   }
 
   #slicesIn(windowMs: number): number {
