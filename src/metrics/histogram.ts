@@ -9,7 +9,9 @@
  * why percentiles come from the sketch.
  *
  * `observe` computes the sketch key once and adds it to both sketches; the slice ring is advanced
- * by a coarse `SliceClock` that the collector ticks, so the hot path never reads the time.
+ * by a coarse `SliceClock` that the collector ticks, so the hot path never reads the time. The
+ * state lives in columns by slot (histogram-table.ts), the sketches becoming objects only once a
+ * series outgrows a few keys in one slice; a `HistogramSeries` is a handle onto a slot.
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 import type { Labels } from './label-map.js';
