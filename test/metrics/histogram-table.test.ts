@@ -1,9 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SMALL_KEYS } from '../../src/metrics/histogram-table.js';
 import { WINDOWS } from '../../src/metrics/histogram.js';
 import { Sketch, SlidingSketch } from '../../src/metrics/sketch.js';
+import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SliceClock } from '../../src/metrics/slice-clock.js';
-import { mulberry32 } from '../helpers.js';
+import { memoryLogger, mulberry32 } from '../helpers.js';
 import { newRegistry } from './table-fixture.js';
 
 /** What the series' sketches would hold had they been objects from the start. */
@@ -153,5 +158,50 @@ describe('HistogramTable', () => {
     h.observe({ r: 'a' }, 7);
     expect(h.get({ r: 'a' })!.count).toBe(1);
     expect(h.get({ r: 'a' })!.min).toBe(7);
+  });
+});
+
+describe('HistogramTable in the store', () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const clean of cleanups.splice(0).reverse()) clean();
+  });
+
+  function openStore(dir: string): MetricStore {
+    const store = MetricStore.open({ dataDir: dir });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  it('flushes small and promoted series, defines their derived series once, and restores them equal', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-histogram-table-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const a = newRegistry();
+    const h = a.registry.histogram('rt', { labels: ['route'], buckets: [10, 100] });
+    h.observe({ route: 'small' }, 42);
+    for (let i = 1; i <= 50; i++) h.observe({ route: 'busy' }, i * 7);
+    const store = openStore(dir);
+    const defined: string[] = [];
+    const define = store.defineSeries.bind(store);
+    store.defineSeries = (key, def) => {
+      defined.push(key);
+      return define(key, def);
+    };
+    expect(await flushTable(a.registry, store, 1_000)).toMatchObject({ series: 2, deferred: 0 });
+    // Each series and its five derived series (#count, #sum, #p50, #p95, #p99).
+    expect(defined).toHaveLength(12);
+    expect(h.series().every((s) => s.derivedIds?.length === 5 && !s.changedSinceFlush())).toBe(true);
+    h.observe({ route: 'small' }, 43);
+    h.observe({ route: 'busy' }, 1);
+    expect(await flushTable(a.registry, store, 2_000)).toMatchObject({ series: 2 });
+    expect(defined).toHaveLength(12);
+
+    const b = newRegistry();
+    expect(restoreTable(b.registry, store, memoryLogger())).toEqual({ restored: 2, skipped: 0 });
+    const restored = b.registry.metrics().find((m) => m.name === 'rt')!;
+    for (const route of ['small', 'busy']) {
+      expect(restored.find({ route })!.snapshot(), route).toEqual(h.find({ route })!.snapshot());
+      expect(restored.find({ route })!.changedSinceFlush()).toBe(false);
+    }
   });
 });
