@@ -19,7 +19,7 @@ import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions
 import { HistogramTable, type SeriesSketches } from './histogram-table.js';
 import { Sketch, sketchKey, type SlidingSketch } from './sketch.js';
 import type { SliceClock } from './slice-clock.js';
-import { chunkOf } from './slot-columns.js';
+import { chunkOf, indexIn } from './slot-columns.js';
 
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([10, 50, 100, 500, 1000, 5000, 10000]);
 
@@ -340,7 +340,8 @@ export class Histogram extends Metric<HistogramSeries> {
     if (typeof value !== 'number' || value - value !== 0) throw invalidValue(this.name, WHAT, value);
     const slot = this.map.get(labels);
     const table = this.#table;
-    table.record(table.rows.chunks[chunkOf(slot)]!, table.baseOf(slot), slot, value);
+    const c = chunkOf(slot);
+    table.record(table.rows.chunks[c]!, indexIn(slot, c) * table.rows.width, slot, value);
   }
 
   /** Statistics of the series for `labels`, or undefined if that series does not exist. */
