@@ -15,7 +15,16 @@
  * charged for the strings themselves; whatever a library builds or keeps per series (prom-client's
  * key string and the label object it holds, our rows of value ids) is charged. Typed-array
  * storage lives outside the JS heap, so the figure is heapUsed + arrayBuffers.
+ *
+ * A 4th argument `--parts` also prints, after the figure, where the bytes are: a heap snapshot's
+ * self sizes summed by node type and constructor, per series, largest first (typed-array data is
+ * `native:system / JSArrayBufferData`; its headers are `object:ArrayBuffer` and `object:Uint8Array`...).
+ * Fixed costs (code, module strings) are in it too, divided by the series count.
  */
+import { readFileSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
 import client from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
@@ -23,7 +32,7 @@ import { SliceClock } from '../src/metrics/slice-clock.js';
 import { mulberry32 } from './prng.js';
 
 const KINDS = ['counter', 'histogram', 'histogram-5m', 'histogram-1rps', 'histogram-busy'];
-const [side, kind, count] = process.argv.slice(2);
+const [side, kind, count, partsFlag] = process.argv.slice(2);
 const n = Number(count);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !KINDS.includes(kind!) || !(n > 0)) {
@@ -101,3 +110,32 @@ if (kind === 'histogram-5m') {
 }
 const after = reading();
 console.log(JSON.stringify({ heapUsed: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, n }));
+
+if (partsFlag === '--parts') printParts();
+
+/** Heap snapshot self sizes by node type and name, per series, largest first. */
+function printParts(): void {
+  const file = v8.writeHeapSnapshot(path.join(os.tmpdir(), `memory-probe-${process.pid}.heapsnapshot`));
+  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  unlinkSync(file);
+  const fields = snapshot.snapshot.meta.node_fields;
+  const types = snapshot.snapshot.meta.node_types[0];
+  const [type, name, size] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+  const parts = new Map<string, { bytes: number; objects: number }>();
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    const t = types[snapshot.nodes[i + type]!]!;
+    const named = t === 'object' || t === 'native' || t === 'array';
+    const key = `${t}:${named ? snapshot.strings[snapshot.nodes[i + name]!]!.slice(0, 40) : ''}`;
+    const part = parts.get(key) ?? { bytes: 0, objects: 0 };
+    part.bytes += snapshot.nodes[i + size]!;
+    part.objects++;
+    parts.set(key, part);
+  }
+  for (const [key, { bytes, objects }] of [...parts].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 16)) {
+    console.log(`${(bytes / n).toFixed(1).padStart(8)} B/series ${String(objects).padStart(9)} objects  ${key}`);
+  }
+}

@@ -35,7 +35,7 @@
  * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
  * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
  * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
- * over 10 octaves), plus a 240 B slot table once a second slice has been observed.
+ * over 10 octaves), plus a 30 B slot table (one key count per slot) once a second slice has been observed.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';
@@ -71,6 +71,15 @@ const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 export function sketchKey(value: number): number {
   f64[0] = value;
   return (u32[HI]! >>> 14) - KEY_BIAS;
+}
+
+/**
+ * A key as a 16-bit log entry (`key - MIN_KEY`), as {@link SlidingSketch}'s log and a histogram's
+ * first-slice keys keep it, or -1 for a key that has none (zero, negatives, positive values past 2^959).
+ */
+export function logEntry(key: number): number {
+  const entry = key - MIN_KEY;
+  return entry >>> 0 <= LOG_SPAN ? entry : -1;
 }
 
 /** The midpoint of the bucket of a (magnitude) key: the value a quantile reports. */
@@ -308,6 +317,13 @@ export class Sketch {
     bucketsOf = (sketch) => sketch.#b;
   }
 
+  /** A sketch of the `n` log entries (see {@link logEntry}) at `entries[from..from + n)`. */
+  static fromLog(entries: Uint16Array, from: number, n: number): Sketch {
+    const sketch = new Sketch();
+    for (let k = from; k < from + n; k++) sketch.#b.addKey(entries[k]! + MIN_KEY);
+    return sketch;
+  }
+
   /** Number of observations recorded. */
   get count(): number {
     return this.#b.count;
@@ -440,6 +456,11 @@ function checkQuantile(q: number): number {
  */
 export const SPARSE_MAX = 128;
 const EMPTY_LOG = new Uint16Array(0);
+
+/** A log capacity for `live` keys: a quarter more, at least 8. */
+function grown(live: number): number {
+  return Math.max(8, Math.ceil(live * 1.25));
+}
 /** The log holds `key - MIN_KEY` in 16 bits: positive keys up to 2^959. Other keys (zero, negatives, larger) send their slice dense. */
 const LOG_SPAN = 0xffff;
 /** Dense slots start on 16-bit counts: a slice only goes dense with SPARSE_MAX observations. */
@@ -451,11 +472,14 @@ const DENSE_RUNG = 1;
  * clock's current slice; entering a new slice clears the slots of the slices that fell out.
  *
  * **Storage.** A slice starts sparse: its keys are appended to one log shared by the whole ring
- * (a `Uint16Array` ring buffer of `key - MIN_KEY`, grown by doubling, halved when three quarters idle), in slice
- * order, so dropping the oldest slice moves the log's tail and going dense pops the newest keys.
+ * (a `Uint16Array` of `key - MIN_KEY`), in slice order, so dropping the oldest slice moves the
+ * log's tail and going dense pops the newest keys. The log is linear: appending at its end first
+ * moves the live keys to its front when that frees an eighth of it, else grows it to 1.25x the
+ * live keys (a ring of doubling powers of two held ~1.7x: 1 KiB for 300 keys where this holds
+ * ~750 B), and it shrinks when three quarters idle.
  * Once a slice holds {@link SPARSE_MAX} keys it goes dense: its keys move into log-linear counts
  * like {@link Sketch}'s (16-bit, promoted on overflow), and later keys of that slice count there.
- * A series seeing 1 request/s keeps ~300 keys (~1 KiB with the log's slack) for a 5-minute window instead of 30 dense
+ * A series seeing 1 request/s keeps ~300 keys (~750 B with the log's slack) for a 5-minute window instead of 30 dense
  * slots; a busy series keeps dense slots, and one cleared dense slot is kept as a spare for the
  * next busy slice, so a busy series allocates nothing in steady state.
  *
@@ -471,19 +495,20 @@ export class SlidingSketch {
   #last = -Infinity;
   /** Slot of `#last`. */
   #index = 0;
-  /** Keys of the sparse slices, at absolute positions `[tail, head)`, position `p` at `log[p & mask]`. */
+  /** Keys of the sparse slices, at absolute positions `[tail, head)`, position `p` at `log[p - base]`. */
   #log = EMPTY_LOG;
-  #mask = -1;
+  #base = 0;
   #head = 0;
   #tail = 0;
   /** Log position where the current slice's keys start. */
   #start = 0;
   /**
-   * Per slot: log start and key count of its (sparse) slice, `[start0, n0, start1, n1, ...]`; the
-   * current slot's are in `#start`/`#head`. Allocated when a second slice starts, so a series
-   * observed once pays nothing for it. Starts are kept modulo 2^32, which `p & mask` reads alike.
+   * Per slot: how many log keys its slice has (at most SPARSE_MAX; 0 once it went dense); the
+   * current slot's are `#start..#head`. The slices' keys lie in the log in slice order, so a slot's
+   * start is the next newer slot's start minus its count: no start is kept. Allocated when a
+   * second slice starts, so a series observed once pays nothing for it.
    */
-  #meta: Uint32Array | undefined;
+  #keys: Uint8Array | undefined;
   /** Per slot: its dense counts, when its slice went dense. */
   #dense: (Buckets | undefined)[] | undefined;
   /** The current slice's dense counts, once it went dense. */
@@ -504,6 +529,20 @@ export class SlidingSketch {
     this.#slices = slices;
   }
 
+  /**
+   * A window whose only observations are the `n` log entries (see {@link logEntry}) at
+   * `entries[from..from + n)`, all made in `slice` (the current slice or an earlier one): how a
+   * histogram series moves its first-slice keys into a ring of its own.
+   * @throws {MonitorError} `EMON_INVALID_OPTION` as the constructor
+   */
+  static fromLog(clock: SliceClock, slices: number, slice: number, entries: Uint16Array, from: number, n: number): SlidingSketch {
+    const window = new SlidingSketch(clock, slices);
+    if (n === 0) return window;
+    window.#enter(slice);
+    for (let k = from; k < from + n; k++) window.#addSlow(entries[k]! + MIN_KEY);
+    return window;
+  }
+
   /** The longest window this ring can answer for, in ms: `slices * sliceMs`. */
   get spanMs(): number {
     return this.#slices * this.#clock.sliceMs;
@@ -511,7 +550,7 @@ export class SlidingSketch {
 
   /** Bytes held by typed arrays: the log, the slot table and the dense slots (the spare included). */
   get byteLength(): number {
-    let bytes = this.#log.byteLength + (this.#meta?.byteLength ?? 0) + (this.#spare?.byteLength ?? 0);
+    let bytes = this.#log.byteLength + (this.#keys?.byteLength ?? 0) + (this.#spare?.byteLength ?? 0);
     if (this.#dense !== undefined) for (const slot of this.#dense) if (slot !== undefined) bytes += slot.byteLength;
     return bytes;
   }
@@ -538,8 +577,9 @@ export class SlidingSketch {
       const head = this.#head;
       // Positive keys in range go straight in; zero, negatives and bad keys are checked first.
       const entry = key - MIN_KEY;
-      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && head - this.#tail <= this.#mask) {
-        this.#log[head & this.#mask] = entry;
+      const at = head - this.#base;
+      if (entry >>> 0 <= LOG_SPAN && head - this.#start < SPARSE_MAX && at < this.#log.length) {
+        this.#log[at] = entry;
         this.#head = head + 1;
         return;
       }
@@ -589,10 +629,10 @@ export class SlidingSketch {
     const sketch = new Sketch();
     const into = bucketsOf(sketch);
     const log = this.#log;
-    const mask = this.#mask;
+    const base = this.#base;
     this.#eachSlot(windowMs, (dense, start, keys) => {
       if (dense !== undefined) into.addAll(dense);
-      else for (let p = start; p < start + keys; p++) into.addKey(log[p & mask]! + MIN_KEY);
+      else for (let p = start - base; p < start - base + keys; p++) into.addKey(log[p]! + MIN_KEY);
     });
     return sketch;
   }
@@ -601,17 +641,20 @@ export class SlidingSketch {
   #eachSlot(windowMs: number, visit: (dense: Buckets | undefined, start: number, keys: number) => void): void {
     const slices = this.#slicesIn(windowMs);
     if (this.#last === -Infinity) return;
-    const meta = this.#meta;
+    const counts = this.#keys;
     const oldest = this.#clock.slice - slices;
     const n = this.#slices;
+    /** Log position where the slot visited starts. */
+    let start = this.#start;
     for (let back = 0; back < n; back++) {
       const slice = this.#last - back;
       if (slice <= oldest) break;
       const index = (this.#index - back + n) % n;
+      const keys = back === 0 ? this.#head - this.#start : counts === undefined ? 0 : counts[index]!;
+      if (back > 0) start -= keys;
       const dense = this.#dense?.[index];
       if (dense !== undefined) visit(dense, 0, 0);
-      else if (back === 0) visit(undefined, this.#start, this.#head - this.#start);
-      else if (meta !== undefined && meta[2 * index + 1]! > 0) visit(undefined, meta[2 * index]!, meta[2 * index + 1]!);
+      else if (keys > 0) visit(undefined, start, keys);
     }
   }
 
@@ -621,15 +664,15 @@ export class SlidingSketch {
     let hot = this.#hot;
     if (hot === undefined) {
       if (this.#head - this.#start < SPARSE_MAX && (key - MIN_KEY) >>> 0 <= LOG_SPAN) {
-        if (this.#head - this.#tail > this.#mask) this.#resize(Math.max(8, 2 * this.#log.length));
-        this.#log[this.#head & this.#mask] = key - MIN_KEY;
+        if (this.#head - this.#base >= this.#log.length) this.#makeRoom();
+        this.#log[this.#head - this.#base] = key - MIN_KEY;
         this.#head++;
         return;
       }
       hot = this.#spare ?? new Buckets(DENSE_RUNG);
       this.#spare = undefined;
       hot.epoch = this.#last;
-      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p & this.#mask]! + MIN_KEY);
+      for (let p = this.#start; p < this.#head; p++) hot.addKey(this.#log[p - this.#base]! + MIN_KEY);
       // The current slice's keys are the newest in the log: pop them.
       this.#head = this.#start;
       (this.#dense ??= [])[this.#index] = hot;
@@ -647,15 +690,14 @@ export class SlidingSketch {
       this.#index = ((slice % n) + n) % n;
       return;
     }
-    const meta = (this.#meta ??= new Uint32Array(2 * n));
-    meta[2 * this.#index] = this.#start;
-    meta[2 * this.#index + 1] = this.#hot === undefined ? this.#head - this.#start : 0;
+    const counts = (this.#keys ??= new Uint8Array(n));
+    counts[this.#index] = this.#hot === undefined ? this.#head - this.#start : 0;
     const steps = Math.min(n, slice - this.#last);
     for (let step = steps - 1; step >= 0; step--) {
       // Oldest first, so each cleared slice's keys are at the log's tail.
       const index = (((slice - step) % n) + n) % n;
-      this.#tail += meta[2 * index + 1]!;
-      meta[2 * index + 1] = 0;
+      this.#tail += counts[index]!;
+      counts[index] = 0;
       const dense = this.#dense?.[index];
       if (dense !== undefined) {
         this.#dense![index] = undefined;
@@ -671,16 +713,26 @@ export class SlidingSketch {
     this.#start = this.#head;
     this.#hot = undefined;
     const live = this.#head - this.#tail;
-    if (this.#log.length > 64 && live < this.#log.length / 4) this.#resize(this.#log.length / 2);
+    if (this.#log.length > 64 && live < this.#log.length / 4) this.#resize(grown(live));
   }
 
-  /** Moves the log's live keys into a buffer of `capacity` (a power of two), keeping their positions. */
+  /** Room for one more key at the log's end: the live keys moved to its front, or a larger log. */
+  #makeRoom(): void {
+    const live = this.#head - this.#tail;
+    if (8 * (live + 1) <= 7 * this.#log.length) {
+      this.#log.copyWithin(0, this.#tail - this.#base, this.#head - this.#base);
+      this.#base = this.#tail;
+    } else {
+      this.#resize(grown(live + 1));
+    }
+  }
+
+  /** Moves the log's live keys to the front of a new buffer of `capacity` (at least the live keys). */
   #resize(capacity: number): void {
     const next = new Uint16Array(capacity);
-    const mask = capacity - 1;
-    for (let p = this.#tail; p < this.#head; p++) next[p & mask] = this.#log[p & this.#mask]!;
+    next.set(this.#log.subarray(this.#tail - this.#base, this.#head - this.#base));
     this.#log = next;
-    this.#mask = mask;
+    this.#base = this.#tail;
   }
 
   #slicesIn(windowMs: number): number {

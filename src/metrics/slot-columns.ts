@@ -30,7 +30,7 @@ export function indexIn(slot: number, c: number): number {
 }
 
 /** Slots in chunk `c`. */
-function chunkSize(c: number): number {
+export function chunkSize(c: number): number {
   return c < RAMP_CHUNKS ? 1 << (c + FIRST_BITS) : 1 << LAST_BITS;
 }
 

@@ -84,7 +84,6 @@ export class TableFlushFailed extends MonitorError {
   }
 }
 
-const derivedIds = new WeakMap<Series, number[]>();
 /**
  * Series the store refused to define, by metric and series key (a counter's series handle is a new
  * object at each `series()` call): skipped by every later flush, warned about once.
@@ -105,8 +104,8 @@ function idOf(store: MetricStore, metric: AnyMetric, series: Series): number {
   return id;
 }
 
-function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): number[] {
-  let ids = derivedIds.get(series);
+function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: HistogramSeries): number[] {
+  let ids = series.derivedIds;
   if (ids === undefined) {
     ids = DERIVED.map((which) =>
       store.defineSeries(derivedKey(series.key, which), {
@@ -117,7 +116,7 @@ function derivedIdsOf(store: MetricStore, metric: AnyMetric, series: Series): nu
         labels: { ...series.labels },
       }),
     );
-    derivedIds.set(series, ids);
+    series.derivedIds = ids;
   }
   return ids;
 }
@@ -178,7 +177,7 @@ export async function flushTable(
         const series = metric.seriesAt(slot);
         const version = series.version();
         if (version === series.flushedVersion || refusedHere?.has(series.key) === true) return;
-        const isNew = series.storeId === undefined || !derivedIds.has(series);
+        const isNew = series.storeId === undefined || series.derivedIds === undefined;
         // At least one definition per flush, so a budget too small for one still makes progress.
         if (isNew && deferNow()) {
           deferred++;

@@ -1,0 +1,178 @@
+/**
+ * The state of a histogram's series as columns indexed by slot, as counters and gauges keep theirs
+ * (scalar-table.ts). One row of doubles per series holds its bucket counts, sum, count, min and
+ * max; the version last flushed and the store id are columns of their own.
+ *
+ * **Sketches, lazily.** A series' percentile sketches (all-time and the sliding window) are real
+ * objects only once it needs them: until then its observations are "first-slice keys", up to
+ * {@link SMALL_KEYS} 16-bit sketch keys (`logEntry`) in one shared column, all made in the slice
+ * the slice column records. Both sketches are then a function of those keys: the all-time one
+ * holds them all, the window holds them while their slice is inside it. The observation that
+ * would break that (one key too many, a later slice, a key the log cannot hold: zero or a
+ * negative value) moves the keys into a dedicated `Sketch` and `SlidingSketch` (same counts, same
+ * slice), and from then on the series records there, as every series did before. A series
+ * observed a few times keeps ~170 B of columns instead of ~1.3 KB of objects and typed-array
+ * headers; a busy one pays its sketches' data, as before.
+ */
+import { type LabelMap } from './label-map.js';
+import { Sketch, sketchKey, logEntry, SlidingSketch } from './sketch.js';
+import type { SliceClock } from './slice-clock.js';
+import { chunkOf, chunkSize, F64Column, indexIn } from './slot-columns.js';
+
+/** First-slice keys a series keeps before its sketches become objects: 8 B per series. */
+export const SMALL_KEYS = 4;
+
+/** Per slot `width` numbers in chunks that never move, chunked like `F64Column` (same chunk, same index). */
+class Rows<A extends Float64Array | Uint16Array> {
+  readonly chunks: A[] = [];
+
+  constructor(
+    readonly width: number,
+    readonly make: (length: number) => A,
+  ) {}
+
+  ensure(slot: number): void {
+    const c = chunkOf(slot);
+    while (this.chunks.length <= c) this.chunks.push(this.make(chunkSize(this.chunks.length) * this.width));
+  }
+}
+
+/** A series' sketches once they are objects. */
+export class SeriesSketches {
+  constructor(
+    readonly sketch: Sketch,
+    readonly window: SlidingSketch,
+  ) {}
+}
+
+export class HistogramTable {
+  /** Row of a slot: non-cumulative counts per bucket (`+Inf` last), then sum, count, min, max. */
+  readonly rows: Rows<Float64Array>;
+  readonly flushed = new F64Column(Number.NaN);
+  readonly storeIds = new F64Column(Number.NaN);
+  /** First-slice keys, {@link SMALL_KEYS} per slot; as many are set as the series' count. */
+  readonly keys = new Rows(SMALL_KEYS, (n) => new Uint16Array(n));
+  /** The slice of the first-slice keys. */
+  readonly slices = new F64Column(Number.NaN);
+  /** Per slot: its sketches once they are objects. */
+  readonly sketches: (SeriesSketches | undefined)[] = [];
+  /** Store ids of each flushed series' derived history series (`#count`, ... `#p99`), by slot. */
+  readonly derivedIds = new Map<number, number[]>();
+  /** Offset of sum in a row (count, min and max follow). */
+  readonly sumAt: number;
+
+  /**
+   * @param bounds the bucket upper bounds, shared by every series (never written)
+   * @param slices the window ring's slot count
+   */
+  constructor(
+    readonly metric: string,
+    readonly map: LabelMap,
+    readonly bounds: Float64Array,
+    readonly clock: SliceClock,
+    readonly windowSlices: number,
+  ) {
+    this.sumAt = bounds.length + 1;
+    this.rows = new Rows(bounds.length + 5, (n) => new Float64Array(n));
+  }
+
+  /** Makes room for the new series at `slot`. */
+  created(slot: number): void {
+    this.rows.ensure(slot);
+    this.flushed.ensure(slot);
+    this.storeIds.ensure(slot);
+    this.keys.ensure(slot);
+    this.slices.ensure(slot);
+    while (this.sketches.length <= slot) this.sketches.push(undefined);
+    const c = chunkOf(slot);
+    const base = indexIn(slot, c) * this.rows.width + this.sumAt;
+    const row = this.rows.chunks[c]!;
+    row[base + 2] = Infinity;
+    row[base + 3] = -Infinity;
+  }
+
+  /** Where `slot`'s row starts in its chunk. */
+  baseOf(slot: number): number {
+    return indexIn(slot, chunkOf(slot)) * this.rows.width;
+  }
+
+  /** Records a finite `value` in `slot`'s row, which starts at `row[base]`. The hot path. */
+  record(row: Float64Array, base: number, slot: number, value: number): void {
+    const bounds = this.bounds;
+    const n = bounds.length;
+    let i = 0;
+    while (i < n && value > bounds[i]!) i++;
+    row[base + i]!++;
+    const at = base + n + 1;
+    row[at]! += value;
+    const seen = row[at + 1]!;
+    row[at + 1] = seen + 1;
+    if (value < row[at + 2]!) row[at + 2] = value;
+    if (value > row[at + 3]!) row[at + 3] = value;
+    const key = sketchKey(value);
+    const sketches = this.sketches[slot];
+    if (sketches !== undefined) {
+      sketches.sketch.addKey(key);
+      sketches.window.addKey(key);
+      return;
+    }
+    const entry = logEntry(key);
+    if (seen < SMALL_KEYS && entry >= 0) {
+      const c = chunkOf(slot);
+      const j = indexIn(slot, c);
+      const slices = this.slices.chunks[c]!;
+      const slice = this.clock.slice;
+      if (seen === 0) slices[j] = slice;
+      if (slices[j] === slice) {
+        this.keys.chunks[c]![j * SMALL_KEYS + seen] = entry;
+        return;
+      }
+    }
+    const made = this.promote(slot, seen);
+    made.sketch.addKey(key);
+    made.window.addKey(key);
+  }
+
+  /**
+   * The sketches of `slot`, made objects (from its first-slice keys) if they were not.
+   * @param n its first-slice keys: its count, unless the caller already counted a new observation
+   */
+  promote(slot: number, n = this.#smallCount(slot)): SeriesSketches {
+    let made = this.sketches[slot];
+    if (made === undefined) {
+      const c = chunkOf(slot);
+      const j = indexIn(slot, c);
+      const keys = this.keys.chunks[c]!;
+      const from = j * SMALL_KEYS;
+      made = new SeriesSketches(
+        Sketch.fromLog(keys, from, n),
+        SlidingSketch.fromLog(this.clock, this.windowSlices, this.slices.chunks[c]![j]!, keys, from, n),
+      );
+      this.sketches[slot] = made;
+    }
+    return made;
+  }
+
+  /** The all-time sketch of `slot`: its own, or a new one of its first-slice keys. */
+  sketchOf(slot: number): Sketch {
+    const made = this.sketches[slot];
+    if (made !== undefined) return made.sketch;
+    const c = chunkOf(slot);
+    return Sketch.fromLog(this.keys.chunks[c]!, indexIn(slot, c) * SMALL_KEYS, this.#smallCount(slot));
+  }
+
+  /** The window of `slot`: its own, or a new one of its first-slice keys. */
+  windowOf(slot: number): SlidingSketch {
+    const made = this.sketches[slot];
+    if (made !== undefined) return made.window;
+    const c = chunkOf(slot);
+    const j = indexIn(slot, c);
+    return SlidingSketch.fromLog(this.clock, this.windowSlices, this.slices.chunks[c]![j]!, this.keys.chunks[c]!, j * SMALL_KEYS, this.#smallCount(slot));
+  }
+
+  /** Observations held as first-slice keys: every one, while the series has no sketch objects. */
+  #smallCount(slot: number): number {
+    const c = chunkOf(slot);
+    return this.rows.chunks[c]![indexIn(slot, c) * this.rows.width + this.sumAt + 1]!;
+  }
+}
