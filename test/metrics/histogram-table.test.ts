@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SMALL_KEYS } from '../../src/metrics/histogram-table.js';
 import { WINDOWS } from '../../src/metrics/histogram.js';
 import { Sketch, SlidingSketch } from '../../src/metrics/sketch.js';
-import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
+import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SliceClock } from '../../src/metrics/slice-clock.js';
 import { memoryLogger, mulberry32 } from '../helpers.js';
