@@ -1,26 +1,10 @@
 /**
- * `HttpServer`: the dashboard's HTTP + WebSocket server (the source's erlmcp_dashboard, made
- * real). It binds 127.0.0.1 by default and serves the page, the JSON API, `/metrics`, `/health`
- * and the live feed on `/ws`.
- *
- * Every request passes, in order:
- * 1. size: a URL over {@link MAX_URL_BYTES} is a 414; a body (only GET/HEAD are served, and they
- *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413, and the connection is closed
- *    rather than the body read; headers over {@link MAX_HEADER_BYTES} are a 431 (a request line
- *    that long, a 414);
- * 2. method: anything but GET/HEAD is a 405 (upgrades aside; `CONNECT` too);
- * 3. `Host` and `Origin` (see `access.ts`): a 403 (a 400 without `Host`);
- * 4. the token, except for the page, its assets and `/health`: a 401;
- * 5. the route: static file, API (`api-routes.ts`) or 404.
- * Requests Node's parser refuses (a malformed request line or header, a bad `Content-Length`) are
- * a 400, and a client that has not sent its headers within `headersMs`, or the whole request
- * within `requestMs` (a slowloris), a 408; both close the connection (see {@link HttpTimeouts}).
- * Errors are `{ "error": reason }`. Responses carry `X-Content-Type-Options: nosniff`; the page
- * also a Content-Security-Policy that allows no inline script and no other origin.
- *
- * The server has no timers of its own: whoever owns it (the dashboard process) calls `tick()`
- * each `refresh_interval` and `heartbeat()` every heartbeat period, and `close()` or `kill()` at
- * the end, so nothing outlives the process.
+ * `HttpServer`: the dashboard's HTTP + WebSocket server. Binds 127.0.0.1 by default and serves the
+ * page, the JSON API, `/metrics`, `/health` and the live feed on `/ws`. Every request passes, in
+ * order: size limits (414/413/431), method (GET/HEAD only, 405), `Host` and `Origin` (`access.ts`,
+ * 403), the token (401, except the page, its assets and `/health`), then the route. Malformed
+ * requests are a 400 and slow ones a 408, both closing the connection ({@link HttpTimeouts}). It has
+ * no timers of its own: its owner calls `tick()`, `heartbeat()` and `close()`/`kill()`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

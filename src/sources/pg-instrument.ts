@@ -1,34 +1,10 @@
 /**
- * `instrument.pg(pool)`: measures a node-postgres pool (`pg.Pool`, pg-pool 3) by wrapping, on that
- * pool object only, its `connect` and `emit`, and the `query` of each client it hands out (at the
- * client's first checkout after instrumenting). Nothing here imports `pg`: the pool is typed
- * structurally ({@link PgPoolLike}), so the package costs nothing to an application without it.
- *
- * Its metrics ({@link PG_METRICS}) are owned by `instrument.pg` (see `Registry.own`):
- * - `db.pool.connections{pool,state}` (`state` is `idle`, or `used`: checked out or still
- *   connecting; their sum is the pool's `totalCount`), `db.pool.waiting{pool}` (checkouts queued
- *   for a connection: `waitingCount`) and `db.pool.max{pool}` (the pool's `max`). Read from the
- *   pool at each of its events and at each `connect()`, which are all the moments they change.
- * - `db.pool.acquire.duration{pool}` (ms, from `connect()`, or the checkout `pool.query` does, to
- *   the client handed over) and `db.pool.errors{pool,kind}`: `kind="acquire"` for a checkout that
- *   failed (connection refused, authentication, `connectionTimeoutMillis`), `kind="idle"` for the
- *   pool's 'error' event (an idle client lost its connection).
- * - `db.query.duration{pool,operation}` (ms, from `query()` to its result, time queued behind the
- *   client's earlier queries included; its count is the number of queries) and
- *   `db.query.errors{pool,operation,code}`: `code` is the server's SQLSTATE (`23505`, `42P01`, ...)
- *   or `client` for an error raised in the driver (connection lost, `query_timeout`, bad arguments).
- *
- * **Operations.** `operation` is the query text's first keyword, after blanks, comments and opening
- * parentheses: one of {@link PG_OPERATIONS} (`START` counts as `BEGIN`, `END` as `COMMIT`, `ABORT`
- * as `ROLLBACK`), else `other`. The text itself is never a label value. Every form of `query` is
- * measured: text, text and values, a QueryConfig, with a callback or a promise, through
- * `pool.query` or a checked-out client; a submittable (`new pg.Query`, pg-cursor, pg-query-stream)
- * is timed to its end (a cursor's lifetime). A query whose checkout failed never reached a client:
- * it counts in `db.pool.errors{kind="acquire"}` only.
- *
- * The wrappers do no I/O and take no mailbox: direct updates of bound series. Removing the
- * instrumentation restores the pool's and the clients' own methods (a wrapper that someone else
- * wrapped again since cannot be taken out of their chain: it is left in place, passing through).
+ * `instrument.pg(pool)`: measures a node-postgres pool ({@link PG_METRICS}: connections, waiting,
+ * acquire time and errors, query duration and errors by operation and SQLSTATE) by wrapping, on that
+ * pool object only, `connect`, `emit` and each checked-out client's `query`. Nothing here imports
+ * `pg` (the pool is typed structurally). `operation` is the query's first keyword, never its text.
+ * The wrappers do no I/O; removing the instrumentation restores the original methods (a wrapper that
+ * someone else wrapped since stays, passing through). Metric by metric: docs/design-notes.md.
  */
 import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
