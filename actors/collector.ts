@@ -201,11 +201,14 @@ function applyChecked(registry: Registry, update: MetricUpdate): void {
   switch (update.type) {
     case 'increment':
       // Only an absent value means 1: a null from JSON is a bad value, not a default.
-      return registry.increment(update.name, update.labels, update.value === undefined ? 1 : update.value);
+      registry.increment(update.name, update.labels, update.value === undefined ? 1 : update.value);
+      return;
     case 'set':
-      return registry.set(update.name, update.labels, update.value);
+      registry.set(update.name, update.labels, update.value);
+      return;
     case 'observe':
-      return registry.observe(update.name, update.labels, update.value);
+      registry.observe(update.name, update.labels, update.value);
+      return;
   }
 }
 

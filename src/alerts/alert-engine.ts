@@ -433,13 +433,13 @@ export class AlertEngine {
     const store = this.#opts.store;
     switch (t.to) {
       case 'pending':
-        return store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
+        { store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at))); return; }
       case 'firing':
         store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
         if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) this.#unraised.add(t.instance.fingerprint);
         return;
       case 'inactive':
-        return store.removeRuleState(t.instance.fingerprint);
+        { store.removeRuleState(t.instance.fingerprint); return; }
       case 'resolved': {
         this.#unraised.delete(t.instance.fingerprint);
         store.removeRuleState(t.instance.fingerprint);

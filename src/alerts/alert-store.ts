@@ -147,6 +147,7 @@ export class AlertStore {
     const failure = this.#failure;
     this.#failure = undefined;
     const failed = this.#failed.splice(0);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the commit error as it was caught
     if (failure !== undefined) throw failure;
     if (failed.length > 0) {
       for (const { db, key, value } of failed) {
@@ -160,7 +161,7 @@ export class AlertStore {
 
   #stage<V>(db: RecordDb<V>, key: string, value: V | typeof REMOVE): void {
     let records = this.#staged.get(db as RecordDb<unknown>);
-    if (records === undefined) this.#staged.set(db as RecordDb<unknown>, (records = new Map()));
+    if (records === undefined) this.#staged.set(db as RecordDb<unknown>, (records = new Map<string, unknown>()));
     records.set(key, value);
   }
 

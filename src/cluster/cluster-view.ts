@@ -109,7 +109,7 @@ export class ClusterView {
   #mergeByWorker(source: string, metric: ClusterMetric): void {
     const target = this.#register(metric, true);
     for (const s of metric.series) {
-      restoreInto(target.bind({ ...s.labels, [WORKER_LABEL]: source }) as Series, s.state);
+      restoreInto(target.bind({ ...s.labels, [WORKER_LABEL]: source }), s.state);
     }
   }
 
@@ -139,7 +139,7 @@ export class ClusterView {
     const target = this.registry.get(entry.metric.name)!;
     const states = [...entry.bySource.values()];
     const state = target.type === 'histogram' ? sumHistograms(states as HistogramState[]) : { v: states.reduce((a: number, st) => a + (st as { v: number }).v, 0) };
-    restoreInto(target.bind(entry.labels) as Series, state);
+    restoreInto(target.bind(entry.labels), state);
   }
 
   #reject(metric: ClusterMetric, err: unknown): void {

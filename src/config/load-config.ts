@@ -96,7 +96,7 @@ interface Origin {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   checkOptions(options);
   const env = options.env ?? process.env;
-  const overrides: PlainObject = (options.overrides ?? {}) as PlainObject;
+  const overrides: PlainObject = (options.overrides ?? {});
   const problems: ConfigProblem[] = [];
   const secrets = new Set<string>();
 

@@ -137,7 +137,7 @@ export class ExportQueue {
   #restore(): void {
     const db = this.#persist;
     if (db === undefined) return;
-    let stored: Array<[unknown, PersistedBatch]>;
+    let stored: [unknown, PersistedBatch][];
     try {
       stored = db.range();
     } catch (err) {

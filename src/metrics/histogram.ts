@@ -170,15 +170,15 @@ export class HistogramSeries extends Series {
   restore(state: unknown): void {
     const s = state as { bounds?: unknown; b?: unknown; s?: unknown; c?: unknown; mn?: unknown; mx?: unknown; sk?: unknown } | null;
     const sameBounds = Array.isArray(s?.bounds) && s.bounds.length === this.bounds.length && s.bounds.every((b, i) => b === this.bounds[i]);
-    if (!sameBounds || !Array.isArray(s!.b) || s!.b.length !== this.counts.length || typeof s!.s !== 'number' || typeof s!.c !== 'number') {
+    if (!sameBounds || !Array.isArray(s.b) || s.b.length !== this.counts.length || typeof s.s !== 'number' || typeof s.c !== 'number') {
       throw new MonitorError(ErrorCode.InvalidOption, `metric "${this.metric}": stored histogram state does not match its buckets`);
     }
-    const sketch = Sketch.fromJSON(s!.sk);
-    this.counts.set(s!.b as number[]);
-    this.sum = s!.s;
-    this.count = s!.c;
-    this.min = typeof s!.mn === 'number' ? s!.mn : Infinity;
-    this.max = typeof s!.mx === 'number' ? s!.mx : -Infinity;
+    const sketch = Sketch.fromJSON(s.sk);
+    this.counts.set(s.b as number[]);
+    this.sum = s.s;
+    this.count = s.c;
+    this.min = typeof s.mn === 'number' ? s.mn : Infinity;
+    this.max = typeof s.mx === 'number' ? s.mx : -Infinity;
     this.sketch.reset();
     this.sketch.merge(sketch);
     this.flushedVersion = this.count;

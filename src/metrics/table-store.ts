@@ -25,7 +25,7 @@ import type { MetricStore } from '../store/lmdb-store.js';
 import type { SeriesDef } from '../store/types.js';
 import { HistogramSeries, WINDOWS } from './histogram.js';
 import { WALK_DONE } from './label-map.js';
-import { MAX_HELP_LENGTH, type MetricType, type Series } from './metric.js';
+import { MAX_HELP_LENGTH, type Series } from './metric.js';
 import type { AnyMetric, Registry } from './registry.js';
 import type { ScalarTable } from './scalar-table.js';
 
@@ -319,7 +319,7 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
     if (first.type === 'histogram' && buckets === undefined) continue;
     let metric: AnyMetric;
     try {
-      metric = registry.restoreMetric(name, first.type as MetricType, {
+      metric = registry.restoreMetric(name, first.type, {
         // A help stored before its length was limited must not cost the series its value.
         help: first.help.slice(0, MAX_HELP_LENGTH),
         unit: first.unit,

@@ -117,7 +117,7 @@ export class AlertmanagerChannel implements NotificationChannel {
     this.#targets = options.urls.map((raw, i) => {
       let url: URL;
       try {
-        url = new URL(raw);
+        url = new URL(raw as string);
       } catch {
         throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] is not an absolute http(s) URL`);
       }

@@ -67,9 +67,9 @@ export class EmailChannel implements NotificationChannel {
     this.#transport = nodemailer.createTransport({
       host,
       port,
-      secure: spec.secure === true,
-      requireTLS: spec.requireTls === true,
-      tls: { rejectUnauthorized: spec.rejectUnauthorized !== false },
+      secure: spec.secure,
+      requireTLS: spec.requireTls,
+      tls: { rejectUnauthorized: spec.rejectUnauthorized },
       ...(auth === undefined ? {} : { auth }),
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,

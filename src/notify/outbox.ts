@@ -231,7 +231,7 @@ export class Outbox implements OutboxPort {
       }
     }
     const waits: Promise<void>[] = [];
-    for (const name of new Set(channels)) {
+    for (const name of new Set(channels as readonly ChannelName[])) {
       const queue = this.#queues.get(name);
       if (queue === undefined) {
         if (!this.#warnedUnknown.has(name)) {

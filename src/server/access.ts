@@ -94,7 +94,7 @@ export class Access {
   hasToken(headers: IncomingHttpHeaders, query: URLSearchParams): boolean {
     if (!this.tokenRequired) return true;
     const auth = headers.authorization;
-    let given: string | null = null;
+    let given: string | null;
     // Exactly what follows "Bearer ": no trimming, so " <token>" is as wrong as any other string
     // (Node has already dropped the whitespace around the header value).
     if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7);

@@ -172,7 +172,7 @@ export class HistoryQuery {
   #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[] } | undefined {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
-      const type = metric.type as MetricType;
+      const type = metric.type;
       const selected = selectSeries(metric, def.labels, def.label_prefix);
       const series = selected.map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
       if (series.length > 0) return { type, series };
@@ -186,7 +186,7 @@ export class HistoryQuery {
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
-    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type as MetricType, series: [] };
+    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type, series: [] };
     const wanted = def.labels;
     const prefixes = def.label_prefix;
     const chosen =

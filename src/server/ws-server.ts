@@ -264,25 +264,25 @@ export class WsServer {
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.#error(client, 'binary messages are not accepted: send JSON text');
+    if (isBinary) { this.#error(client, 'binary messages are not accepted: send JSON text'); return; }
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
     const msg = parseClientMsg(text);
-    if ('error' in msg) return this.#error(client, msg.error);
+    if ('error' in msg) { this.#error(client, msg.error); return; }
     switch (msg.type) {
       case 'subscribe':
       case 'unsubscribe': {
         const unknown = (msg.dashboards ?? []).find((d) => !this.#dashboards.has(d));
         if (unknown !== undefined) {
-          return this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`);
+          this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`); return;
         }
         const next = msg.type === 'subscribe' ? union(client.sub, msg) : difference(client.sub, msg);
         if (next.metrics.length > this.#limits.maxMetrics) {
-          return this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`);
+          this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`); return;
         }
         const known = this.#options.knownMetric;
         const unknownMetric = msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
         if (unknownMetric !== undefined) {
-          return this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`);
+          this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`); return;
         }
         const added = subscriptionKey(next) !== client.key;
         client.sub = next;
@@ -292,9 +292,9 @@ export class WsServer {
         return;
       }
       case 'ping':
-        return this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() });
+        { this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() }); return; }
       default:
-        return this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`);
+        { this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`); return; }
     }
   }
 

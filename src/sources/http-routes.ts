@@ -78,7 +78,7 @@ const mounts = new WeakMap<object, string | null>();
 export const expressRoute: RouteOf = (req) => {
   const { route, baseUrl, app } = req as IncomingMessage & ExpressRequestFields;
   if (route === undefined || route === null || route.path === undefined) return undefined;
-  const path = typeof route.path === 'string' ? route.path : String(route.path);
+  const path = typeof route.path === 'string' ? route.path : String(route.path as string | RegExp | (string | RegExp)[]);
   let mount = mounts.get(route);
   if (mount === undefined) {
     try {
@@ -123,7 +123,7 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   // IncomingMessage changes its hidden class, which slows Node's own code on it. A request still
   // unfinished when the next one on its socket arrives (pipelining) moves to the WeakMap.
   const slotKey = Symbol('erlmcp-monitor.fastifyRoute');
-  type Slot = { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string };
+  interface Slot { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string }
   type SlottedSocket = Socket & { [slotKey]?: Slot };
   const pipelined = new WeakMap<IncomingMessage, string>();
   // `request.routeOptions` builds a new object of a dozen fields on every read; the url it reads
@@ -133,12 +133,12 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   app.addHook('onRequest', (request, reply, done) => {
     if (context === undefined) context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
     const url = context !== null ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url : request.routeOptions?.url;
-    if (typeof url !== 'string') return done();
+    if (typeof url !== 'string') { done(); return; }
     const req = request.raw;
     const socket = req.socket as SlottedSocket | null;
     if (socket === null || typeof socket !== 'object') {
       pipelined.set(req, url);
-      return done();
+      done(); return;
     }
     const slot = socket[slotKey];
     if (slot === undefined) socket[slotKey] = { req, res: (reply as { raw?: ServerResponse } | null)?.raw, url };

@@ -247,7 +247,7 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
         calls: metrics.toolCalls.bind(labels),
         duration: metrics.toolDuration.bind(labels),
         errors: new Map(),
-        ratio: metrics.toolErrorRatio.bind(labels) as GaugeSeries,
+        ratio: metrics.toolErrorRatio.bind(labels),
         total: 0,
         failed: 0,
         slots: Array.from({ length: RATIO_SLOTS }, () => ({ total: 0, failed: 0 })),
@@ -299,7 +299,7 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     hooked.add(transport);
     const kind = transportKind(transport);
     const sessionLabels = { server: name, transport: kind };
-    const active = metrics.sessionsActive.bind(sessionLabels) as GaugeSeries;
+    const active = metrics.sessionsActive.bind(sessionLabels);
     // Only transports whose bytes are counted get byte series: a 0 would say "no traffic".
     const countsBytes = kind === 'stdio' || kind === 'streamable-http';
     const bytesIn = countsBytes ? metrics.receivedBytes.bind(sessionLabels) : undefined;
@@ -592,7 +592,7 @@ function registeredTemplate(server: McpServerRegistries, uri: string): string | 
   }
   for (const template of Object.values(server._registeredResourceTemplates ?? {})) {
     const uriTemplate = template?.resourceTemplate?.uriTemplate;
-    if (uriTemplate !== undefined && uriTemplate.match(uri)) return uriTemplate.toString();
+    if (uriTemplate?.match(uri)) return uriTemplate.toString();
   }
   return undefined;
 }

@@ -152,7 +152,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
   };
   const errorStatus = (status: number): boolean => {
     try {
-      return isError(status) === true;
+      return isError(status);
     } catch (err) {
       warnOnce('isError', { err: toError(err) }, 'instrument.outbound: the isError function threw; such responses are counted by status >= 500');
       return status >= 500;
@@ -181,7 +181,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
     const method = METHODS.has(rawMethod) ? rawMethod : 'OTHER';
     const label = hostLabel(host);
     let byMethod = bound[client].get(label);
-    if (byMethod === undefined) bound[client].set(label, (byMethod = new Map()));
+    if (byMethod === undefined) bound[client].set(label, (byMethod = new Map<string, MethodSeries>()));
     let series = byMethod.get(method);
     if (series === undefined) {
       const labels = { client, method, host: label };
@@ -216,7 +216,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
   // request rather than a WeakMap entry (a lookup per channel message, and GC work per request).
   // Never deleted: a delete would turn the request object into a dictionary.
   const started = Symbol('erlmcp-monitor.outboundStart');
-  type Tracked = { [started]?: number };
+  interface Tracked { [started]?: number }
 
   const undiciHost = (request: UndiciRequest): string => {
     const origin = typeof request.origin === 'string' ? request.origin : String(request.origin);

@@ -10,7 +10,6 @@ import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CounterSeries } from '../metrics/counter.js';
-import type { GaugeSeries } from '../metrics/gauge.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
 
@@ -87,8 +86,14 @@ export function operationOf(text: unknown): string {
       i += 2;
       while (depth > 0) {
         if (i >= n) return OTHER_OPERATION;
-        if (text.startsWith('/*', i)) (depth++, (i += 2));
-        else if (text.startsWith('*/', i)) (depth--, (i += 2));
+        if (text.startsWith('/*', i)) {
+      depth++;
+      i += 2;
+    }
+        else if (text.startsWith('*/', i)) {
+      depth--;
+      i += 2;
+    }
         else i++;
       }
     } else break;
@@ -167,15 +172,15 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     const connections = registry.gauge(PG_METRICS.connections, { help: 'Pool connections by state (idle, used: checked out or connecting)', labels: ['pool', 'state'] });
     const poolErrors = registry.counter(PG_METRICS.poolErrors, { help: 'Failed checkouts (acquire) and idle connections lost (idle)', labels: ['pool', 'kind'] });
     return {
-      idle: connections.bind({ pool: name, state: 'idle' }) as GaugeSeries,
-      used: connections.bind({ pool: name, state: 'used' }) as GaugeSeries,
-      waiting: registry.gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] }).bind({ pool: name }) as GaugeSeries,
-      max: registry.gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] }).bind({ pool: name }) as GaugeSeries,
+      idle: connections.bind({ pool: name, state: 'idle' }),
+      used: connections.bind({ pool: name, state: 'used' }),
+      waiting: registry.gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] }).bind({ pool: name }),
+      max: registry.gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] }).bind({ pool: name }),
       acquire: registry
         .histogram(PG_METRICS.acquireDuration, { help: 'Time from a pool checkout to the client handed over', unit: 'ms', labels: ['pool'], buckets: PG_BUCKETS })
-        .bind({ pool: name }) as HistogramSeries,
-      acquireErrors: poolErrors.bind({ pool: name, kind: 'acquire' }) as CounterSeries,
-      idleErrors: poolErrors.bind({ pool: name, kind: 'idle' }) as CounterSeries,
+        .bind({ pool: name }),
+      acquireErrors: poolErrors.bind({ pool: name, kind: 'acquire' }),
+      idleErrors: poolErrors.bind({ pool: name, kind: 'idle' }),
       queryDuration: registry.histogram(PG_METRICS.queryDuration, { help: 'Query time, from query() to its result', unit: 'ms', labels: ['pool', 'operation'], buckets: PG_BUCKETS }),
       queryErrors: registry.counter(PG_METRICS.queryErrors, { help: 'Failed queries by SQLSTATE (client: raised in the driver)', labels: ['pool', 'operation', 'code'] }),
     };
@@ -216,7 +221,7 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
   const seriesOf = (operation: string): OperationSeries => {
     let series = operations.get(operation);
     if (series === undefined) {
-      series = { operation, duration: m.queryDuration.bind({ pool: name, operation }) as HistogramSeries, errors: new Map() };
+      series = { operation, duration: m.queryDuration.bind({ pool: name, operation }), errors: new Map() };
       operations.set(operation, series);
     }
     return series;
@@ -226,7 +231,7 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     if (err === undefined || err === null) return;
     const code = errorCodeOf(err);
     let errors = series.errors.get(code);
-    if (errors === undefined) series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code }) as CounterSeries));
+    if (errors === undefined) series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code })));
     errors.inc();
   };
 

@@ -206,7 +206,7 @@ class BitWriter {
       v &= 0xffff;
       n = 16;
     }
-    let acc = (this.acc << n) | v;
+    const acc = (this.acc << n) | v;
     let bits = this.accBits + n;
     while (bits >= 8) {
       bits -= 8;
@@ -615,7 +615,7 @@ export class ChunkEncoder {
     }
     out.set(w.buf.subarray(0, w.len), p);
     p += w.len;
-    if (w.accBits) out[p++] = (w.acc << (8 - w.accBits)) & 0xff;
+    if (w.accBits) out[p] = (w.acc << (8 - w.accBits)) & 0xff;
     return out;
   }
 

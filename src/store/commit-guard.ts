@@ -133,7 +133,7 @@ export function failureReason(err: unknown): string {
     if (/no space left/i.test(message)) return 'ENOSPC';
     if (/input\/output error/i.test(message)) return 'EIO';
     if (/quota/i.test(message)) return 'EDQUOT';
-    if (/MDB_MAP_FULL/.test(message)) return 'MDB_MAP_FULL';
+    if (message.includes('MDB_MAP_FULL')) return 'MDB_MAP_FULL';
     if (/read-only file system/i.test(message)) return 'EROFS';
   }
   return 'other';

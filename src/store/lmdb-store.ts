@@ -387,7 +387,7 @@ export class MetricStore {
     return run;
   }
 
-  async #flushNow(current: ReadonlyArray<readonly [number, unknown]>, points: ReadonlyArray<PointRecord>): Promise<FlushResult> {
+  async #flushNow(current: readonly (readonly [number, unknown])[], points: readonly PointRecord[]): Promise<FlushResult> {
     let blockStart = performance.now();
     let syncMs = 0;
     let longestBlockMs = 0;
@@ -638,7 +638,7 @@ export class MetricStore {
     let db: Database<Uint8Array, RecordKey> | undefined;
     try {
       // Binary: RecordDb encodes its values itself (record-codec.ts).
-      db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' }) as Database<Uint8Array, RecordKey> | undefined;
+      db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' });
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `records: cannot open the collection "${name}" in ${this.dataDir}: ${toError(err).message}`, { cause: err });
     }

@@ -105,9 +105,7 @@ export function layout3Target(host: ConversionHost): Layout3Target {
 export function openLayout2Dbs(env: RootDatabase): Layout2Dbs | undefined {
   const open = <V>(name: string, encoder?: object): Database<V, SeriesTimeKey> | undefined => {
     try {
-      return (env.openDB<V, SeriesTimeKey>(name, { create: false, keyEncoder: seriesTimeKeyEncoder, ...(encoder ? { encoder } : {}) } as never) ?? undefined) as
-        | Database<V, SeriesTimeKey>
-        | undefined;
+      return (env.openDB<V, SeriesTimeKey>(name, { create: false, keyEncoder: seriesTimeKeyEncoder, ...(encoder ? { encoder } : {}) } as never) ?? undefined);
     } catch {
       return undefined; // no such database
     }

@@ -46,7 +46,7 @@ export interface RecordBackend<V> {
   getKeys(options: { limit: number }): Iterable<RecordKey>;
   getCount(): number;
   transaction<T>(action: () => T): Promise<T>;
-  batch<T>(action: () => T): Promise<boolean>;
+  batch(action: () => unknown): Promise<boolean>;
   clearAsync(): Promise<unknown>;
 }
 
@@ -130,14 +130,14 @@ export class RecordDb<V> {
   }
 
   /** Records in key order (or reverse), as `[key, value]` pairs. */
-  range(options: RecordRange = {}): Array<[RecordKey, V]> {
+  range(options: RecordRange = {}): [RecordKey, V][] {
     if (options.start !== undefined) checkKey(this.name, 'range', options.start);
     if (options.end !== undefined) checkKey(this.name, 'range', options.end);
     if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
       throw new MonitorError(ErrorCode.InvalidQuery, `${this.name}.range: invalid limit ${describeValue(options.limit)} (expected an integer >= 0)`);
     }
     return this.#read('range', () => {
-      const out: Array<[RecordKey, V]> = [];
+      const out: [RecordKey, V][] = [];
       for (const { key, value } of this.#db.getRange(options)) out.push([key, decodeRecordValue(value) as V]);
       return out;
     });

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collector, type CollectorConfig } from '../../actors/collector.js';
-import type { Counter } from '../../src/metrics/counter.js';
 import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';
@@ -125,7 +124,7 @@ describe('collector: failing store writes', () => {
     requests.inc(3);
     const counterValue = (name: string, labels?: Record<string, string>): number => {
       const metric = registry.get(name);
-      return metric?.type === 'counter' ? ((metric as Counter).get(labels) ?? 0) : 0;
+      return metric?.type === 'counter' ? ((metric).get(labels) ?? 0) : 0;
     };
     const failures = () => counterValue('monitor.store.write_failures', { reason: 'ENOSPC' });
     await until(() => expect(failures()).toBeGreaterThanOrEqual(3), 20_000);
