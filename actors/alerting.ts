@@ -1,36 +1,10 @@
 /**
- * erlmcp_alerting: alerts, rules, silences and notifications, as a gen_server.
- *
- * The source design's alerting with its placeholders made real: rules really wait for their
- * `duration`, alerts are deduplicated by fingerprint, notifications are routed by severity,
- * held back by silences and the suppression window, re-sent by the escalation policy, and handed
- * to a persistent outbox (`OutboxPort`) that delivers them through real channels. The logic lives
- * in `AlertEngine` (src/alerts); these are its callbacks.
- *
- * Loops (one set per incarnation, cancelled when it exits):
- * - every `check_interval` (when `alert_enabled`): every rule is evaluated;
- * - every second (or `check_interval` if shorter): due notifications go out (escalations, ended
- *   silences and suppression windows, retries of failed enqueues) and resolved alerts older than
- *   `alert_timeout` are removed.
- *
- * State that must survive a restart (alerts, rules added by `add_rule`, rule instance states,
- * silences, suppression marks) is in the store's LMDB env and is loaded back by `init`.
- *
- * A write that fails (a full disk) never crashes this process: alerts keep firing, resolving and
- * being notified in memory, the failure is counted in `monitor.store.write_failures{reason}` and
- * logged once per outage, and the unwritten records are written again with backoff (from the tick
- * interval, doubling up to 8 of them) with their latest state (see `AlertStore`); the last attempt
- * is made at stop. A `send_alert` caller is answered with its alert once it is raised, even if its
- * write is still waiting for the disk: `/health` then says `degraded`, naming the store.
- *
- * A bad cast (a malformed signal or send_alert) has no caller to reject: it is logged (the first
- * few of each kind) and dropped. The same request as a call rejects with the typed error.
- *
- * `send_alert` (call or cast) is staged, not committed per message: the first of a batch sends
- * this process a `commit` info message, which queues behind the requests already in the mailbox,
- * so a burst of them is raised in memory one after the other and written in one transaction. Each
- * caller is answered (a deferred reply) when that commit is durable, or rejected with its error.
- * Any other message commits the open batch first, so it sees and acts only on durable alerts.
+ * erlmcp_alerting: alerts, rules, silences and notifications, as a gen_server; the logic lives in
+ * `AlertEngine` (src/alerts), these are its callbacks. Loops: rules every `check_interval`; due
+ * notifications and expiry every second. State that must survive a restart is in the store and is
+ * loaded by `init`. A failed write never crashes it (kept in memory, retried with backoff, `/health`
+ * says `degraded`). `send_alert` is staged and committed per mailbox batch (one transaction for a
+ * burst); each caller is answered when that commit is durable. Details: docs/design-notes.md.
  */
 import { type Alert, toAlertView } from '../src/alerts/alert.js';
 import { AlertEngine, type EvaluationSummary, type RuleStatus } from '../src/alerts/alert-engine.js';

@@ -1,52 +1,10 @@
 /**
- * erlmcp_metrics_collector: the timed loops around the metric table, and its message API.
- *
- * The table itself (a `Registry`) and its store are owned by the tree, not by this process, so a
- * crash here loses no metric: the restarted collector finds them as they were and its loops start
- * again. Hot-path updates never come here; they are direct calls on the table. The messages below
- * are for callers that want the source design's API (register_metric, increment, set, observe,
- * get_metric, collect_metrics), one at a time or batched.
- *
- * Loops (one set per incarnation, cancelled when it exits):
- * - every `collection_interval`: each source measures (CPU, memory, event loop, GC...);
- * - every `aggregation_interval`: changed series go to the store in one transaction;
- * - every second: the sliding-window clock advances;
- * - every `prune_interval`: history older than `retention_period` is rolled up and pruned;
- *   as of the stamp clock (the wall clock held to monotonic progress), and skipped with a log
- *   line while the wall clock and monotonic progress disagree by more than `PRUNE_SKEW_MS`, so
- *   a wall-clock step never folds or deletes history;
- * - every `export_interval`, when `export_enabled`: every series (as a scrape would see it, with
- *   metadata and staleness markers) is queued for Prometheus remote write to `export_endpoint`
- *   (sent in the background with retry and backoff; failures are counted in `monitor.export.*`,
- *   never thrown here). The queue is kept in the store's `remote_write_queue` records, so what a
- *   stop or crash left unsent goes out after the restart; an orderly stop marks every series stale.
- * The sliding-window clock follows monotonic time; history points carry the tree clock's stamps
- * (`MonitorClock.stampMs`: never before the previous one, never ahead of monotonic progress), and
- * a clamped stamp is logged once per change.
- *
- * A flush that fails (a full disk, an I/O error) never crashes the collector: it is counted in
- * `monitor.store.write_failures{reason}`, its history points in `monitor.store.points_dropped`
- * (they are not kept: a backlog would grow with the outage, and the table still holds every
- * current value), and flushes are retried with backoff (doubling from `aggregation_interval` up
- * to {@link STORE_RETRY_MAX_MS}, or 8 intervals if less). One log line says writes are failing,
- * one that they recovered. Series stay changed until a flush commits, so the first flush after
- * the disk recovers writes every current value the outage kept from the store.
- *
- * When it stops (orderly or after a crash, not when killed), one last flush is written and one last
- * export gets up to `EXPORT_STOP_MS` to go out; what is left then stays in the store's queue.
- *
- * Every message is shape-checked once on its way in against {@link COLLECTOR_MESSAGES} (by the
- * gen_server layer: an object, a known `type`, its required fields and no others), and each update
- * of a batch against the update schema, so a malformed one is a `EMON_BAD_MESSAGE`, never a
- * crash; the table then checks names, labels and values (once, in the metric).
- * A bad update in a cast (unknown metric, bad labels or value) has no caller to reject: it is
- * counted in `monitor.updates_rejected{code}` and logged (the first few of each kind), and the
- * collector carries on. The same update as a call rejects with the typed error.
- *
- * Limits: a batch (`batch` cast, `apply` call) holds at most {@link MAX_BATCH_UPDATES} updates, or
- * it is refused whole (`EMON_LIMIT_EXCEEDED`). A cast batch refuses bad updates one by one and
- * applies the rest, up to {@link MAX_BATCH_REFUSALS} bad ones: then the rest of it is refused
- * unapplied (counted, `EMON_LIMIT_EXCEEDED`), so a batch of garbage costs no more than a valid one.
+ * erlmcp_metrics_collector: the timed loops around the metric table (collect, flush, slide, prune,
+ * export) and its message API (register_metric, increment, set, observe, get_metric, collect_metrics).
+ * The table and its store belong to the tree, so a crash here loses no metric; hot-path updates are
+ * direct calls on the table and never come here. A failed flush is counted and retried with backoff,
+ * never thrown; a bad update in a cast is counted and logged, the same in a call rejects. Batches are
+ * bounded ({@link MAX_BATCH_UPDATES}, {@link MAX_BATCH_REFUSALS}). Details: docs/design-notes.md.
  */
 import { checkMessage, compileFields, type MessageFields } from '../src/check-message.js';
 import { MonitorClock, type StampClamp } from '../src/clock.js';
@@ -243,11 +201,14 @@ function applyChecked(registry: Registry, update: MetricUpdate): void {
   switch (update.type) {
     case 'increment':
       // Only an absent value means 1: a null from JSON is a bad value, not a default.
-      return registry.increment(update.name, update.labels, update.value === undefined ? 1 : update.value);
+      registry.increment(update.name, update.labels, update.value === undefined ? 1 : update.value);
+      return;
     case 'set':
-      return registry.set(update.name, update.labels, update.value);
+      registry.set(update.name, update.labels, update.value);
+      return;
     case 'observe':
-      return registry.observe(update.name, update.labels, update.value);
+      registry.observe(update.name, update.labels, update.value);
+      return;
   }
 }
 

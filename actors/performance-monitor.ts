@@ -1,41 +1,11 @@
 /**
- * erlmcp_performance_monitor: checks latency, throughput, error rate and resources against their
- * thresholds, scores them, recommends, evaluates the SLAs and their error budgets, and reports
- * every transition to the alerting actor. This file holds the callbacks; the logic lives in
- * `src/performance/`.
- *
- * Every `check_interval` (when `monitor_enabled`), one check:
- * 1. reads the table (`table-readings.ts`, `measurements.ts`): response-time p50/p95/p99 over
- *    `window` from the histogram's sliding sketch, request and error totals, CPU %, memory %,
- *    event-loop delay p99; throughput and error rate are deltas of the totals over the window
- *    (`counter-history.ts`);
- * 2. builds the report (`report.ts`: scores, recommendations) and evaluates the SLAs (`sla.ts`)
- *    and error-budget burn rates (`burn-rate.ts`) (`evaluator.ts` puts these together);
- * 3. sends an `AlertSignal` to `alertSink` on each transition (`signal-tracker.ts`): threshold
- *    breach and recovery (`latency.p95`, `throughput`, `error_rate`, `cpu`, `memory`,
- *    `event_loop.p99`), SLA warning/violation (`sla.<name>`, logged once per transition),
- *    burn-rate alerts (`burn_rate.fast|slow.<slo>`);
- * 4. publishes the figures as derived values and `perf.*` gauges (`publish.ts`) and stores the
- *    report and the SLA results in LMDB (`perf-history.ts`: `perf_reports`, `perf_sla_results`,
- *    each kept to `history_size`). A write that fails (a full disk) is counted in
- *    `monitor.store.write_failures{reason}` and logged once per outage; the checks carry on, and
- *    while it lasts a report is stored at most once per backoff (from `check_interval`, doubling up
- *    to 8 of them): the reports in between are not stored, and the first one stored after the
- *    outage carries the current state (what fires, read back at a restart).
- *
- * Windows and rates run on monotonic time (`MonitorClock.steadyMs`), so a wall-clock step changes
- * no rate; reports, SLA results, signals and derived values carry wall-clock stamps
- * (`MonitorClock.stampMs`).
- *
- * A restart loses nothing that matters: the request history is seeded again from the store's
- * counter history (`history-seed.ts`); when the process itself was down (the newest stored
- * report or request point is older than the tree's clock), that span is marked as a gap so rates
- * cover only observed time; stored reports and SLA results stay in LMDB, and what was
- * firing is read back from the last stored report, so a condition that cleared meanwhile still
- * resolves. A failed store write or a throwing alert sink is logged and the checks carry on.
- *
- * Start it supervised with `workerChild(id, performanceMonitor, args, { name: PERFORMANCE_MONITOR_NAME })`;
- * messages: see {@link PerformanceMonitorProtocol}.
+ * erlmcp_performance_monitor: every `check_interval`, reads the table (latency percentiles over
+ * `window`, throughput, error rate, CPU, memory, event-loop delay), scores it, evaluates SLAs and
+ * error-budget burn rates, sends an `AlertSignal` to `alertSink` on each transition, publishes
+ * `perf.*` gauges and stores the report in LMDB. Rates run on monotonic time; stamps on the wall clock.
+ * A restart reseeds its history from the store and marks the downtime as a gap; a failed write or a
+ * throwing sink is logged and the checks carry on. The logic lives in `src/performance/`; step by
+ * step: docs/design-notes.md.
  */
 import type { AlertSignal, AlertSink } from '../src/alerts/signal.js';
 import type { PerformanceMonitorConfig } from '../src/config/schema.js';

@@ -109,8 +109,8 @@ try {
       const after = read();
       const served = (await requestsServed(service.child)) - servedBefore;
       for (const [m, s] of services) {
-        const b = before.get(m) as ProcessCpu | undefined;
-        const a = after.get(m) as ProcessCpu | undefined;
+        const b = before.get(m);
+        const a = after.get(m);
         if (b === undefined || a === undefined) throw new Error('per-thread CPU needs Linux /proc');
         const cpu = cpuBetween(s.child.pid!, b, a, startup.get(m)!);
         if (m === mode) bursts.push({ mode, round, rps: r.ok / r.durationS, requests: served, cpu });

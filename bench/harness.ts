@@ -54,7 +54,7 @@ export interface BenchTask {
   name: string;
   /** Operations one iteration performs (e.g. 10,000 casts), to report per-operation rates. */
   perIteration?: number;
-  fn: () => unknown | Promise<unknown>;
+  fn: () => unknown;
   beforeAll?: () => void | Promise<void>;
   afterAll?: () => void | Promise<void>;
 }

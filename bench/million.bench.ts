@@ -25,7 +25,7 @@ function runChild(series: number): Promise<MillionFigures> {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
     child.on('exit', (status, signal) => {
-      if (status !== 0) return reject(new Error(`million-process exited with ${status ?? signal}`));
+      if (status !== 0) { reject(new Error(`million-process exited with ${status ?? signal}`)); return; }
       try {
         resolve(JSON.parse(out.trim().split('\n').at(-1)!) as MillionFigures);
       } catch (err) {

@@ -88,7 +88,7 @@ function lmdbStatsOf(dataDir: string): DensityStats {
       databases,
     };
   } finally {
-    env.close();
+    void env.close();
   }
 }
 

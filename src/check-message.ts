@@ -1,20 +1,10 @@
 /**
- * Message schemas and the shape check every process runs on a message before its callback sees
- * it: the message is a plain object, its `type` is one the process handles, it has every field
- * that type requires and no field that type does not have. Calls, casts and sends come from code
- * the process does not control (the host application, a cluster worker, a plain JS caller), so a
- * malformed one must become an `EMON_BAD_MESSAGE` (a rejected call, a dropped cast) instead of a
- * TypeError or a fall-through `switch` that crashes the process.
- *
- * A schema is derived from the protocol's TypeScript union: {@link MessageFields} maps each
- * `type` of the union to its fields, each `'required'` or `'optional'` exactly as the type
- * declares it. A schema literal checked against it (`satisfies`, or a `Behaviour`'s `messages`)
- * fails to compile when the union gains or loses a type or a field, or a field changes between
- * required and optional, so the runtime list cannot drift from the types.
- *
- * Field values are checked by the handler that uses them; a required field is one the message
- * has as a key, whatever its value (JSON cannot carry `undefined`; a JS caller's `undefined`
- * reaches the handler's value check).
+ * Message schemas and the shape check every process runs before its callback sees a message: a plain
+ * object, a known `type`, every required field and no unknown one. Messages come from code the
+ * process does not control, so a malformed one becomes `EMON_BAD_MESSAGE`, never a TypeError that
+ * crashes the process. A schema is checked against {@link MessageFields}, derived from the protocol's
+ * TypeScript union, so it fails to compile when the union changes. Field values are checked by the
+ * handler that uses them. Details: docs/design-notes.md.
  */
 import { describeValue, ErrorCode, MonitorError } from './errors.js';
 
@@ -22,6 +12,7 @@ import { describeValue, ErrorCode, MonitorError } from './errors.js';
 export type FieldRule = 'required' | 'optional';
 
 /** The fields of message type `M` besides `type`, each required or optional as `M` declares it. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Pick<M, K>` is how a type tells an optional key
 export type FieldsOf<M> = { readonly [K in Exclude<keyof M, 'type'>]-?: {} extends Pick<M, K> ? 'optional' : 'required' };
 
 /**
@@ -54,7 +45,7 @@ export interface CompiledFields {
  * schema objects per message took 48 ns.
  */
 export function compileFields(fields: AnyMessageFields, where = 'messages'): CompiledFields {
-  const entries: Array<[string, TypeFields | 'any']> = [];
+  const entries: [string, TypeFields | 'any'][] = [];
   for (const [type, spec] of Object.entries(fields)) {
     if (spec === 'any') {
       entries.push([type, 'any']);

@@ -1,42 +1,10 @@
 /**
- * MonitorClock: the tree's one source of time. Two clocks are read, for two different jobs:
- * - the **monotonic** clock (`performance.now`) measures every duration: rate windows, latency
- *   windows, sliding-window slices, keep-firing periods, suppression, escalation, timeouts,
- *   retries. These run on {@link MonitorClock.steadyMs}: the wall time read when the clock was
- *   made, advanced by monotonic elapsed time, so it has epoch units but never jumps;
- * - the **wall** clock (`Date.now`) only stamps what is written (history points, reports) and
- *   shown, through {@link MonitorClock.stampMs}, which clamps it: a stamp is never before the
- *   previous stamp and never more than {@link STEP_TOLERANCE_MS} ahead of the previous stamp
- *   plus the monotonic time since it. So a step forward is not followed (stamps keep to
- *   monotonic progress, and no point lands in the future when the step is undone); only when
- *   the wall clock has stayed ahead for {@link ACCEPT_FORWARD_STEP_MS} is the step taken as a
- *   correction and stamps jump to it. After a step back, stamps hold at the last one until the
- *   wall clock catches up (history written meanwhile lands on that one stamp: the newest value
- *   per series wins); a step back is never followed, since readers take the newest stamp as the
- *   newest value.
- *
- * Alerting, the notification outbox and the dashboard measure on the steady timeline (keep-firing,
- * `for`, suppression, escalation, retries, alert and silence retention, live rates, the
- * slow-client bound) and convert at the boundary ({@link Timeline}), so no steady time is shown,
- * sent or stored, and no user wall time is compared with steady time:
- * - out: every time an alert carries (startedAt, resolvedAt, lastSeenAt, notifiedAt, ...), a
- *   notification's createdAt, a rule instance's times (list_rules, the store) and a suppression
- *   mark are stamps ({@link MonitorClock.stampAt}): what channels, the API, the page and the
- *   store see agrees with the history stamps, and is never ahead of the wall clock after a step
- *   that is later undone. So after a forward step, times shown keep to monotonic progress for up
- *   to {@link ACCEPT_FORWARD_STEP_MS}, then follow the wall clock. Durations measured from those
- *   moments use steady copies kept in memory; whatever is loaded from the store (wall times)
- *   gets them by {@link MonitorClock.steadyFromWall}, so times stored by an earlier run count
- *   from where they were on the wall clock;
- * - in: a user's wall time (a silence's startsAt/endsAt) is converted to steady time on input by
- *   the unclamped wall clock's offset then ({@link MonitorClock.steadyFromWall}) and checked
- *   against the wall clock as it reads ({@link MonitorClock.wallAt}): the user read their time
- *   from a wall clock that has already taken any step. A silence then lasts the time it was set
- *   for whatever the wall clock does later; it keeps the wall times it was given for display and
- *   storage.
- *
- * The clamp lasts for the life of one clock (one process run); the store is not searched for
- * its newest stamp at start, so a process started under a wrong wall clock stamps with it.
+ * MonitorClock: the tree's one source of time. Every duration runs on the monotonic clock
+ * ({@link MonitorClock.steadyMs}: epoch units, never jumps); the wall clock only stamps what is
+ * written or shown ({@link MonitorClock.stampMs}), clamped so a stamp is never before the previous
+ * one nor ahead of monotonic progress, until a forward step has lasted {@link ACCEPT_FORWARD_STEP_MS}.
+ * Alerting, the outbox and the dashboard convert at the boundary ({@link Timeline}), so no steady time
+ * is shown, sent or stored. How each direction converts: docs/design-notes.md.
  */
 
 /**

@@ -21,8 +21,8 @@ describe('the demo (npm start)', () => {
     });
     const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
     try {
       await until(() => expect(out).toMatch(/metrics\s+http:\/\/127\.0\.0\.1:\d+\/metrics/), 20_000);

@@ -16,7 +16,7 @@ export function memoryLogger(): Logger & { records: LogRecord[] } {
 }
 
 /** Waits until `check` stops throwing (polls; fails after `timeout` ms). Not a timing assumption. */
-export function until(check: () => void, timeout = 5000): Promise<void> {
+export function until(check: () => void | Promise<void>, timeout = 5000): Promise<void> {
   return vi.waitFor(check, { timeout, interval: 2 });
 }
 

@@ -155,8 +155,8 @@ describe('the monitoring tree with its store', () => {
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const bound = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const code = await new Promise((resolve) => child.on('exit', resolve));
     clearTimeout(bound);

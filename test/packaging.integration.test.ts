@@ -53,7 +53,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** The README's marked examples, in order. */
-function readmeExamples(): Array<{ run: boolean; code: string }> {
+function readmeExamples(): { run: boolean; code: string }[] {
   const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
   return [...readme.matchAll(EXAMPLE_MARKER)].map((m) => ({ run: m[1] !== undefined, code: m[2]! }));
 }
@@ -123,7 +123,7 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-packaging-'));
   const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: REPO });
   expect(pack.code, `npm pack failed:\n${pack.stderr}`).toBe(0);
-  const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   packedFiles = packed!.files.map((f) => f.path);
   appDir = path.join(work, 'app');
   mkdirSync(appDir);
@@ -262,8 +262,8 @@ describe('the packed package', () => {
     const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d));
-    child.stderr!.on('data', (d: Buffer) => (err += d));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
     try {
       const serving = until(() => expect(out).toMatch(/^orders_placed_total\{channel="phone"\} 1$/m), 30_000).then(() => 'serving');

@@ -165,7 +165,7 @@ export async function startPostgres(ready: (port: number) => Promise<void>): Pro
     } catch (err) {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`postgres on 127.0.0.1:${port} did not accept a connection within 60 s (${String(err)}): ${out}`);
+        throw new Error(`postgres on 127.0.0.1:${port} did not accept a connection within 60 s (${String(err)}): ${out}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

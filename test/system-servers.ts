@@ -57,8 +57,8 @@ async function run(bin: string, args: (dir: string, port: number) => string[], s
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString('utf8')).slice(-20_000);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {

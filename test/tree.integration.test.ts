@@ -14,7 +14,7 @@ import { type Monitor, startMonitoring } from '../src/index.js';
 import type { AlertView, HealthResponse, SlaView } from '../src/server/protocol.js';
 import { memoryLogger, until } from './helpers.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
   for (const clean of cleanups.splice(0).reverse()) await clean();

@@ -1,38 +1,11 @@
 /**
  * `AlertEngine`: the alerting process's state and logic, kept out of the actor's callbacks.
- *
- * Alerts come from three places, each with its own identity for the fingerprint:
- * - `send_alert(severity, message, labels)`: identity `api` + severity + message; sending the
- *   same alert again while it fires returns the firing one (no duplicate, no new notification);
- * - signals of the performance monitor: identity `signal:<source>:<key>`; a repeated `firing`
- *   updates the alert's message, value and severity (a notified alert whose severity rises is
- *   re-notified at once, to the new severity's channels), `resolved` resolves it;
- * - rules, evaluated every `check_interval` (see `RuleEvaluator`): identity `rule:<name>`, one
- *   alert per matching series, raised when an instance fires and resolved when it resolves.
- *
- * Notifications (see `Router` for the routing, escalation and suppression rules): a firing alert
- * is notified once its silences and suppression let it; while it keeps firing it is re-notified
- * per the escalation policy; when it resolves, the channels it was notified on get a resolved
- * notification (the outbox asks each channel whether it sends those). Notification ids are
- * `<alert id>:firing`, `<alert id>:renotify:<n>` and `<alert id>:resolved`: stable across
- * restarts, so a notification queued again after a crash is deduplicated by the outbox.
- *
- * Every change is durable in the store before the operation that made it returns (its writes are
- * staged and flushed together at the end of the operation; see `AlertStore`). A failed
- * enqueue is logged and retried at the next tick; the alert stays as it was. `stageAlert` raises
- * without waiting, so many `send_alert` requests share one `commit()`: one transaction for all.
- *
- * Capacity (config `alert_limits`): alerts are held per kind, each kind with a budget of its own,
- * so a flood of one kind cannot take the room of another: `manual` (send_alert), `rule` and
- * `signal` (the performance monitor's threshold, SLA and burn-rate alerts). Held means firing, or
- * resolved and kept until `alert_timeout`; at the budget the oldest resolved alert of the kind
- * whose notifications are all queued makes room, so clearing an alert frees its place at once.
- * Past that a new alert is refused: `send_alert` with `EMON_ALERT_LIMIT`; a rule or signal alert
- * is logged (once per full/room change) and counted in `monitor.alerts_refused{source}` like a
- * refused manual one, and a refused rule alert is raised at a later evaluation once there is room.
- *
- * `clear_alert` resolves an alert by hand. For a rule alert the instance starts over, so if the
- * condition still holds it goes pending again and fires again after `duration`.
+ * Alerts come from `send_alert`, the performance monitor's signals and rules, each with its own
+ * fingerprint identity, so a repeat updates the firing alert instead of adding one. Notification ids
+ * (`<alert id>:firing|renotify:<n>|resolved`) are stable across restarts, so the outbox deduplicates
+ * what a crash queues again. Every change is durable before its operation returns. Alerts are held
+ * per kind with separate budgets (`alert_limits`), so a flood of one kind cannot take another's room.
+ * Sources, notifications and capacity in detail: docs/design-notes.md.
  */
 import { SAME_TIMELINE, type Timeline } from '../clock.js';
 import type { AlertingConfig } from '../config/schema.js';
@@ -460,13 +433,13 @@ export class AlertEngine {
     const store = this.#opts.store;
     switch (t.to) {
       case 'pending':
-        return store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
+        { store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at))); return; }
       case 'firing':
         store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
         if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) this.#unraised.add(t.instance.fingerprint);
         return;
       case 'inactive':
-        return store.removeRuleState(t.instance.fingerprint);
+        { store.removeRuleState(t.instance.fingerprint); return; }
       case 'resolved': {
         this.#unraised.delete(t.instance.fingerprint);
         store.removeRuleState(t.instance.fingerprint);

@@ -1,19 +1,9 @@
 /**
- * Who hears about an alert, and when again. The first notification of an alert goes to the
- * channels `routing` gives its severity (the source's table: critical → email, sms, slack;
- * error → email, slack; warning → slack; info → none). While it keeps firing, every `interval`
- * seconds of its severity's `escalation_policy` it is notified again, to the routed channels plus
- * the policy's: the re-notify widens the set. A severity the policy leaves out is not re-notified.
- * Only channels `enabled` in config are ever used.
- *
- * The `alertmanager` channel, when enabled, gets every alert's first notification whatever
- * `routing` says: Alertmanager does its own routing, grouping and repeating, so the table is for
- * the direct channels (it re-sends firing alerts itself; see `AlertmanagerChannel`).
- *
- * Suppression (`suppression_enabled`): a new firing notification of a fingerprint is held back
- * while the last notification of that fingerprint is less than `suppression_window` ms old, so an
- * alert that resolves and fires again (a flap), or an API alert sent again after it was cleared,
- * does not notify twice. It does not hold back escalation re-notifies, which the policy asks for.
+ * Who hears about an alert, and when again: the first notification goes to the channels `routing`
+ * gives its severity; while it fires, each `escalation_policy` interval re-notifies the routed channels
+ * plus the policy's. The `alertmanager` channel gets every alert whatever `routing` says (Alertmanager
+ * routes itself). Suppression holds back a new firing notification of a fingerprint notified less than
+ * `suppression_window` ago (a flap), never an escalation. Only channels `enabled` in config are used.
  */
 import type { AlertingConfig } from '../config/schema.js';
 import type { ChannelName } from '../notify/types.js';

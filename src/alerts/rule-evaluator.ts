@@ -1,21 +1,9 @@
 /**
- * The rule state machine, per alert instance (a rule and one matching series):
- *
- *   inactive ──holds──▶ pending ──held for `duration`──▶ firing ──stops holding──▶ resolved
- *      ▲                  │                                │  ▲                      │
- *      └──stops holding───┘                 holds again within│`keepFiringFor`         │
- *      └──────────────────────────────────────────────────────┴─────────────────────┘
- *
- * The duration is measured, not assumed: an instance turns pending at the first evaluation where
- * the condition holds (`activeSince`) and fires at the first evaluation at least `duration` ms
- * later where it still holds; one evaluation where it does not (or the series is gone) sends a
- * pending instance back to inactive. A firing instance resolves at the first evaluation where the
- * condition has not held for `keepFiringFor` ms (0: at once), so a flap shorter than that does
- * not resolve it. With `duration: 0` an instance fires at its first evaluation.
- *
- * The evaluator is pure bookkeeping: it reads samples through a callback, keeps the states of the
- * active (pending or firing) instances, and returns the transitions; the caller raises and
- * resolves alerts and persists the states.
+ * The rule state machine, per alert instance (a rule and one matching series): inactive → pending
+ * (condition holds) → firing (held for `duration`, measured between evaluations, not assumed) →
+ * resolved (not held for `keepFiringFor`, so a shorter flap does not resolve it). Pure bookkeeping: it
+ * reads samples through a callback, keeps the active instances' states and returns the transitions;
+ * the caller raises and resolves alerts and persists the states. Diagram: docs/design-notes.md.
  */
 import { fingerprint } from './fingerprint.js';
 import { compileMatchers, type LabelPredicate } from './label-matcher.js';

@@ -35,7 +35,7 @@ Options:
   async run([configDir], flags: Flags, io: CliIo): Promise<number> {
     const dir = path.resolve(configDir!);
     const stat = fs.statSync(dir, { throwIfNoEntry: false });
-    if (stat === undefined || !stat.isDirectory()) {
+    if (!stat?.isDirectory()) {
       throw new MonitorError(
         ErrorCode.InvalidConfig,
         `${dir} ${stat === undefined ? 'does not exist' : 'is not a directory'}: give the directory holding the config files (monitoring.json, performance_monitor.json, alerting.json, dashboard.json)`,

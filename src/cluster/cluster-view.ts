@@ -1,19 +1,9 @@
 /**
- * One registry showing the series of every process of a node:cluster deployment, for the
- * primary's exposition. Each source (a worker by its id, and the primary itself as `primary`)
- * hands in snapshots of its changed series (see cluster-messages.ts); the view keeps each source's
- * latest and shows them:
- * - `by_worker`: each series with one more label, `worker="<id>"`;
- * - `sum`: one series per label set, the sum over the sources: counters, gauges, and histograms
- *   (buckets, sum and count added, sketches merged, min/max of all).
- *
- * A worker that exits keeps its last counters and histograms (its requests happened; a sum must
- * not go down when a worker is replaced, since replacements get new ids); its gauges leave the sum
- * (`forget`). In `by_worker` mode its gauge series keep their last value.
- *
- * A report the view cannot take (a metric whose type, labels or buckets clash with what the view
- * already has, or a malformed state) is skipped and counted in `monitor.cluster.rejected{reason}`;
- * it never throws at the primary.
+ * One registry showing the series of every process of a node:cluster deployment, for the primary's
+ * exposition: `by_worker` (one more label, `worker`) or `sum` (summed over the sources, sketches
+ * merged). A worker that exits keeps its counters and histograms in the sum (a sum must not go down
+ * when a worker is replaced) and its gauges leave it. A report the view cannot take is skipped and
+ * counted in `monitor.cluster.rejected{reason}`; it never throws at the primary.
  */
 import { toError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -119,7 +109,7 @@ export class ClusterView {
   #mergeByWorker(source: string, metric: ClusterMetric): void {
     const target = this.#register(metric, true);
     for (const s of metric.series) {
-      restoreInto(target.bind({ ...s.labels, [WORKER_LABEL]: source }) as Series, s.state);
+      restoreInto(target.bind({ ...s.labels, [WORKER_LABEL]: source }), s.state);
     }
   }
 
@@ -149,7 +139,7 @@ export class ClusterView {
     const target = this.registry.get(entry.metric.name)!;
     const states = [...entry.bySource.values()];
     const state = target.type === 'histogram' ? sumHistograms(states as HistogramState[]) : { v: states.reduce((a: number, st) => a + (st as { v: number }).v, 0) };
-    restoreInto(target.bind(entry.labels) as Series, state);
+    restoreInto(target.bind(entry.labels), state);
   }
 
   #reject(metric: ClusterMetric, err: unknown): void {

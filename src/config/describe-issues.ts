@@ -155,7 +155,7 @@ interface LooseDef {
   valueType?: z.core.$ZodType;
 }
 
-const defOf = (schema: z.core.$ZodType): LooseDef => schema._zod.def as unknown as LooseDef;
+const defOf = (schema: z.core.$ZodType): LooseDef => schema._zod.def;
 
 /** The schema and the wrappers around it (default, optional, pipe input, …), outermost first. */
 function layers(schema: z.core.$ZodType): z.core.$ZodType[] {

@@ -1,43 +1,9 @@
 /**
- * Loading the configuration: the four files, then the environment, then programmatic overrides,
- * validated together and returned deeply frozen.
- *
- * Layers, later wins:
- * 1. the schema defaults (the source design's values; see `schema.ts`);
- * 2. `<configDir>/monitoring.json`, `performance_monitor.json`, `alerting.json`, `dashboard.json`.
- *    A missing file means that section's defaults; a missing directory is an error (a typo'd path
- *    must not quietly run on the defaults); a present file must be a JSON object, and every key
- *    in it is checked;
- * 3. environment variables, for secrets and for what differs per deployment:
- *
- *    | variable                    | key                                         |
- *    |-----------------------------|---------------------------------------------|
- *    | `ERLMCP_DASHBOARD_PORT`     | `dashboard.port` (integer)                  |
- *    | `ERLMCP_DASHBOARD_HOST`     | `dashboard.host`                            |
- *    | `ERLMCP_DASHBOARD_TOKEN`    | `dashboard.auth_token` (secret)             |
- *    | `ERLMCP_DATA_DIR`           | `monitoring.data_dir`                       |
- *    | `ERLMCP_EXPORT_ENDPOINT`    | `monitoring.export_endpoint`                |
- *    | `ERLMCP_SMTP_HOST`          | `alerting.channels.email.host`              |
- *    | `ERLMCP_SMTP_PORT`          | `alerting.channels.email.port` (integer)    |
- *    | `ERLMCP_SMTP_USER`          | `alerting.channels.email.user`              |
- *    | `ERLMCP_SMTP_PASS`          | `alerting.channels.email.pass` (secret)     |
- *    | `ERLMCP_SLACK_WEBHOOK`      | `alerting.channels.slack.webhook` (secret) ¹ |
- *    | `ERLMCP_TWILIO_ACCOUNT_SID` | `alerting.channels.sms.account_sid`         |
- *    | `ERLMCP_TWILIO_AUTH_TOKEN`  | `alerting.channels.sms.auth_token` (secret) |
- *    | `ERLMCP_WEBHOOK_URL`        | `alerting.channels.webhook.url` ¹           |
- *    | `ERLMCP_ALERTMANAGER_URLS`  | `alerting.channels.alertmanager.urls` (comma-separated) ¹ |
- *
- *    ¹ The variable is the channel's whole delivery setting, so setting it also sets the channel's
- *    `enabled` to true. The other variables only supply values: email and SMS still need
- *    recipients, and export still needs `export_enabled`, so they never switch anything on.
- *    An unset or blank variable is ignored. Values go through the same schema as the files, and a
- *    bad one is reported under the variable's name;
- * 4. `overrides`, merged key by key (arrays replace), checked like a file.
- *
- * Every problem of every source is collected and thrown at once as a {@link ConfigError}
- * (`EMON_INVALID_CONFIG`), one per line: `configs/dashboard.json: theme: invalid value "blue"
- * (allowed: "dark", "light")`. Secret values never appear in it, nor does file text (a JSON syntax
- * error is reported by line and column).
+ * Loading the configuration: schema defaults, then the four files in `configDir`, then `ERLMCP_*`
+ * environment variables, then programmatic overrides (later wins), validated together and returned
+ * deeply frozen. A missing file means its defaults; a missing directory is an error. Every problem is
+ * collected and thrown at once as a {@link ConfigError}, one per line, without secret values or file
+ * text. The variables and their keys: docs/design-notes.md (and README).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -130,7 +96,7 @@ interface Origin {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   checkOptions(options);
   const env = options.env ?? process.env;
-  const overrides: PlainObject = (options.overrides ?? {}) as PlainObject;
+  const overrides: PlainObject = (options.overrides ?? {});
   const problems: ConfigProblem[] = [];
   const secrets = new Set<string>();
 

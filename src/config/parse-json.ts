@@ -69,13 +69,13 @@ class JsonScanner {
   private value(): void {
     this.ws();
     const c = this.s[this.i];
-    if (c === '{') return this.object();
-    if (c === '[') return this.array();
-    if (c === '"') return this.string();
-    if (c === 't') return this.word('true');
-    if (c === 'f') return this.word('false');
-    if (c === 'n') return this.word('null');
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
+    if (c === '{') { this.object(); return; }
+    if (c === '[') { this.array(); return; }
+    if (c === '"') { this.string(); return; }
+    if (c === 't') { this.word('true'); return; }
+    if (c === 'f') { this.word('false'); return; }
+    if (c === 'n') { this.word('null'); return; }
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) { this.number(); return; }
     this.fail('a value');
   }
 

@@ -1,45 +1,10 @@
 /**
- * The four configuration files and what each key may hold.
- *
- * `configs/` carries the source design's four files as JSON — `monitoring.json`,
- * `performance_monitor.json`, `alerting.json`, `dashboard.json` — with the same snake_case keys and
- * defaults as its Erlang maps. Every key has its default here, in the schema, so a missing file or
- * key means "the default" and the shipped files equal the defaults. Every object is strict: an
- * unknown key is an error (a typo must not silently fall back to a default). Durations are integer
- * milliseconds unless a key says otherwise.
- *
- * Where this differs from the source design, and why:
- * - `storage_backend` allows only `"lmdb"`. The source's `ets` is an in-memory table that dies with
- *   the VM; here metrics live in memory and persist to one LMDB environment under `data_dir`, so
- *   counters continue across restarts and other processes can read them. `mnesia`/`timescale` have
- *   no counterpart.
- * - `export_enabled` ships as `false`. The source enables export to `http://monitoring:9090`, but a
- *   fresh install has no Prometheus to write to (and the host `monitoring` does not resolve), so an
- *   enabled exporter would only log failures every `export_interval`. Turn it on once a receiver runs.
- * - `export_endpoint` is `http://127.0.0.1:9090/api/v1/write`: Prometheus's remote-write receiver
- *   (started with `--web.enable-remote-write-receiver`) on this machine.
- * - `channels` is an object keyed by channel name instead of a list of tuples, and each channel has
- *   `enabled` (shipped `false`). A channel is used only when enabled, and only an enabled channel's
- *   delivery settings are checked: the shipped Slack webhook `https://hooks.slack.com/services/...`
- *   is the source's placeholder, not a webhook, and enabling Slack without a real http(s) URL is an
- *   error. `webhook` (generic, Alertmanager v4 payload) and `alertmanager` (`/api/v2/alerts`) are
- *   added channels; email gains SMTP settings and SMS the Twilio settings it needs.
- * - `escalation_policy` is an object keyed by severity; `interval` stays in SECONDS, as in the
- *   source (`{critical, [email, sms, slack], 60}` is 60 s between re-notifications). The defaults
- *   are 1 h (critical) and 4 h (error, warning), like Alertmanager's `repeat_interval`, not the
- *   source's 60/300/600 s (a critical alert re-notified 12 times in 11 minutes). A severity
- *   missing from the policy is not escalated.
- * - With the `alertmanager` channel enabled, every alert goes to it whatever `routing` says:
- *   Alertmanager routes; `routing` and `escalation_policy` are for the direct channels.
- * - Timer intervals are capped at 2147483647 ms: Node fires a longer `setTimeout`/`setInterval`
- *   after 1 ms instead.
- * - Added keys: `series_limit`, `data_dir`, `cluster_aggregation`, `on_corrupt`, `namespace` (monitoring); `window`, `slas`, `event_loop_threshold`
- *   (performance monitor); `routing` (alerting: the source's hard-coded severity → channels table,
- *   made configurable); `host`, `port`, `auth_token`, `allowed_origins`, `dashboards` (dashboard); `require_tls`
- *   (email) and a per-request `timeout` (email, slack, sms, webhook) in the alert channels.
- *
- * Secrets (SMTP password, Twilio auth token, Slack webhook, dashboard token) belong in the
- * environment, not in these files; see `loadConfig`.
+ * The four configuration files (`configs/*.json`, the source design's snake_case keys) and what each
+ * key may hold. Every key has its default here, so a missing file or key means the default; every
+ * object is strict (a typo must not fall back to a default). Durations are integer ms unless a key
+ * says otherwise; timer intervals are capped at 2147483647 ms (Node fires a longer timer after 1 ms).
+ * Secrets belong in the environment (see `loadConfig`). Where and why this differs from the source
+ * design: docs/design-notes.md.
  */
 import * as z from 'zod';
 import { NAMESPACE_PATTERN } from '../metrics/prometheus-names.js';

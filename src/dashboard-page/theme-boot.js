@@ -3,6 +3,6 @@
 try {
   var t = localStorage.getItem('erlmcp-monitor.theme');
   if (t === 'dark' || t === 'light') document.documentElement.setAttribute('data-theme', t);
-} catch (e) {
+} catch {
   // storage disabled: the default (dark) stays
 }

@@ -17,6 +17,7 @@ function delay(min: number, max: number): Promise<void> {
 }
 
 export async function startDemoService(port = 0): Promise<DemoService> {
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- it only awaits delay(), which never rejects
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     switch (path) {
@@ -73,7 +74,7 @@ export function startLoad(baseUrl: string, options: LoadOptions = {}): { stop():
   const done = new Promise<number>((resolve) => (finish = resolve));
   const deadline = setTimeout(() => stop(), durationMs);
   const timer = setInterval(() => {
-    if (sent >= maxRequests) return stop();
+    if (sent >= maxRequests) { stop(); return; }
     sent++;
     const route = routes[Math.floor(Math.random() * routes.length)]!;
     const req = request(`${baseUrl}${route}`, { agent: false }, (res) => res.resume());

@@ -1,26 +1,10 @@
 /**
- * A bounded FIFO of encoded batches with one sender: each batch is sent in order, one at a time (a
- * remote-write receiver refuses samples older than what it already has, so order matters), and
- * retried with exponential backoff and jitter on a network error, a timeout, a 5xx or a 429 (whose
- * Retry-After is honoured). Any other 4xx rejects the batch for good: sending it again would be
- * refused again.
- *
- * When the queue is full, the oldest waiting batch (never the one being sent) is dropped and its
- * samples counted in `monitor.export.dropped`. A batch that exhausts `maxAttempts` is dropped the
- * same way. Nothing here throws into the caller: every outcome is counted.
- *
- * Counters (in the registry given): `monitor.export.samples{result}` with result `sent`,
- * `rejected` (non-retryable 4xx) or `dropped`; `monitor.export.failures{reason}` with reason
- * `network`, `timeout`, `http_5xx`, `http_429` or `http_4xx` (one per failed attempt);
- * `monitor.export.dropped` (samples dropped: queue full, out of attempts, or left at close).
- *
- * With `persist` (a record collection in the metric store's LMDB env), every queued batch is also
- * written there and removed once it is sent, rejected or dropped, and a new queue starts with what
- * a previous process left, oldest first: a restart, a crash or a kill loses at most the batches
- * whose write had not committed yet. `close` then keeps what it could not send (for the next
- * start) instead of dropping it. The bound holds on disk too: what is loaded beyond `maxBatches`
- * is dropped (oldest first) and counted. A failed write is logged and the batch still sent from
- * memory: persisting is a best effort that never blocks exporting.
+ * A bounded FIFO of encoded remote-write batches with one sender: in order, one at a time (a receiver
+ * refuses samples older than what it has), retried with backoff and jitter on network errors,
+ * timeouts, 5xx and 429; any other 4xx rejects the batch for good. When full, the oldest waiting batch
+ * is dropped. Nothing throws into the caller: every outcome is counted (`monitor.export.*`). With
+ * `persist`, queued batches are also kept in LMDB and resent after a restart (best effort: a failed
+ * write never blocks exporting).
  */
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
@@ -153,7 +137,7 @@ export class ExportQueue {
   #restore(): void {
     const db = this.#persist;
     if (db === undefined) return;
-    let stored: Array<[unknown, PersistedBatch]>;
+    let stored: [unknown, PersistedBatch][];
     try {
       stored = db.range();
     } catch (err) {

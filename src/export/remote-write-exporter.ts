@@ -1,21 +1,10 @@
 /**
  * The remote-write exporter, sending what a scrape would: each `collect(now)` takes every series of
- * the registry, as the same sample names and labels as `/metrics` (counters `x_total`, histograms
- * `x_bucket{le}` with `+Inf`, `x_sum`, `x_count`; ms durations in seconds), stamps them `now`, and
- * queues them in batches of at most `maxSamplesPerBatch` samples for the {@link ExportQueue} to
- * send. Each family's metadata (type, help, unit; remote write 1.0's `WriteRequest.metadata`) goes
- * in the batch that carries its first series. `externalLabels` (default `job="erlmcp_monitor"` and
- * `instance=<hostname>`) are added to every series, as a Prometheus agent adds its target labels.
- *
- * Every series every round, changed or not, because that is what Prometheus gets from a scrape:
- * an idle counter then has samples across any `rate(x[1m])` window (0, not "no data"), and a held
- * gauge never falls out of the 5-minute lookback. A series present in the previous round and gone
- * from this one (a `reset`, a metric dropped) gets Prometheus' staleness marker, as the next scrape
- * would give it; `markAllStale` does that for every series when the exporter stops, as a target
- * that goes away does.
- *
- * Building a batch yields to the event loop every `YIELD_EVERY_SAMPLES` samples, like the
- * exposition.
+ * the registry under the same sample names and labels as `/metrics`, stamps them `now`, adds
+ * `externalLabels`, and queues batches for the {@link ExportQueue}. Every series every round, changed
+ * or not, because that is what Prometheus gets from a scrape (an idle counter still has samples in
+ * any `rate()` window); a series gone since the last round gets a staleness marker. Building a batch
+ * yields to the event loop every `YIELD_EVERY_SAMPLES` samples. Details: docs/design-notes.md.
  */
 import os from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';

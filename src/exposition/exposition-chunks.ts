@@ -39,7 +39,7 @@ export function formatNumber(v: number): string {
 /** `le="…"` of each bucket bound of a metric, formatted once per render (its series share bounds). */
 function leLabels(bounds: readonly number[], scale: number): string[] {
   const out: string[] = [];
-  for (let i = 0; i < bounds.length; i++) out.push(`le="${formatNumber(bounds[i]! * scale)}"`);
+  for (const bound of bounds) out.push(`le="${formatNumber(bound * scale)}"`);
   out.push('le="+Inf"');
   return out;
 }

@@ -87,7 +87,7 @@ export class LabelMap {
     this.#limit = limit;
     this.#onOverflow = onOverflow;
     this.#makeLabels = labelsFactory(this.names);
-    this.#ids = this.names.map(() => new Map());
+    this.#ids = this.names.map(() => new Map<string, number>());
     this.#values = this.names.map(() => []);
     this.#rows = new Int32Array(this.names.length * 8);
     this.#scratch = new Int32Array(this.names.length);

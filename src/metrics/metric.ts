@@ -103,7 +103,7 @@ export function checkLabelNames(metric: string, names: unknown, reserved: readon
     if (seen.has(name)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" appears twice`);
     seen.add(name);
   }
-  return Object.freeze([...names]);
+  return Object.freeze([...(names as string[])]);
 }
 
 /** The value error every update path throws, so messages read the same everywhere. */

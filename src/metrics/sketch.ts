@@ -143,7 +143,7 @@ class Store {
     let rung = this.#rung;
     while (count > LADDER[rung].max) rung++;
     if (rung === this.#rung) return;
-    this.#rung = rung as Rung;
+    this.#rung = rung;
     this.max = LADDER[rung].max;
     const next = new LADDER[rung].type(this.counts.length);
     next.set(this.counts);

@@ -1,30 +1,10 @@
 /**
- * The Alertmanager channel: alerts go to `POST <url>/api/v2/alerts` of every configured
- * Alertmanager. An HA cluster of Alertmanagers deduplicates among its peers, but only alerts each
- * peer received: a client must send every alert to every peer (as Prometheus does), never pick one.
- *
- * Each alert is `{labels, annotations, startsAt, endsAt, generatorURL}`. Labels: `externalLabels`
- * (like Prometheus's `external_labels`) and `instance` (default `<hostname>:<dashboard port>`), under
- * the alert's own labels, then `alertname` (its `alertname` label: the rule, SLA or threshold name;
- * else its title without the `CRITICAL Alert: ` prefix: name a `send_alert` alert with an
- * `alertname` label) and `severity`. So two monitors raising the same rule are two alerts, and
- * Alertmanager's standard inhibit rule (`equal: [alertname, instance]`) matches. Annotations are
- * `summary` (title), `description` (message), `source`, plus the alert's own. The label set is the
- * alert's identity in Alertmanager, so the firing and the resolved notification of one alert carry
- * the same labels.
- *
- * Alertmanager resolves an alert by itself once its `endsAt` passes, so a client must re-send
- * while the alert fires. This channel re-sends every firing alert it was told about every
- * `resendIntervalMs` (default 60 s, Prometheus's `--rules.alert.resend-delay`), in its latest state
- * when `current` can tell it (annotations rendered with the current value), with `endsAt`
- * four intervals ahead (as Prometheus does), until the resolved notification, which carries
- * `endsAt` = the time it resolved. POST rounds (sends and re-sends) go out one at a time, in
- * order, so a re-send can never reach an Alertmanager after the resolution and re-fire the alert.
- *
- * Delivery is per URL: `send` resolves when every Alertmanager accepted the alert. If some fail,
- * it throws a {@link DeliveryError} naming them, and the outbox's retry of the same notification
- * (same id) goes only to those that failed. The error is retryable unless every failure was a
- * non-retryable HTTP 4xx. Error messages name Alertmanagers by scheme, host and path only.
+ * The Alertmanager channel: every alert goes to `POST <url>/api/v2/alerts` of EVERY configured
+ * Alertmanager (an HA cluster deduplicates only what each peer received, as Prometheus does). Labels
+ * carry `instance` and `alertname` so Alertmanager's standard inhibit rule matches. Alertmanager
+ * resolves an alert once `endsAt` passes, so firing alerts are re-sent every `resendIntervalMs`, in
+ * order, so a re-send never overtakes the resolution. Delivery is per URL: a retry goes only to the
+ * Alertmanagers that failed ({@link DeliveryError}). Labels and annotations: docs/design-notes.md.
  */
 import type http from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
@@ -136,7 +116,7 @@ export class AlertmanagerChannel implements NotificationChannel {
     this.#targets = options.urls.map((raw, i) => {
       let url: URL;
       try {
-        url = new URL(raw);
+        url = new URL(raw as string);
       } catch {
         throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] is not an absolute http(s) URL`);
       }

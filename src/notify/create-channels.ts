@@ -86,7 +86,7 @@ export function createChannels(alerting: AlertingConfig, options: CreateChannels
 export function channelRedactor(alerting: AlertingConfig): Redactor {
   const { email, slack, sms, webhook, alertmanager } = alerting.channels;
   const secrets = [email.pass, sms.auth_token, slack.webhook, webhook.url];
-  const pairs: Array<[string, string]> = [];
+  const pairs: [string, string][] = [];
   if (email.user !== undefined && email.pass !== undefined) pairs.push([email.user, email.pass]);
   if (sms.account_sid !== undefined && sms.auth_token !== undefined) pairs.push([sms.account_sid, sms.auth_token]);
   for (const url of [webhook.url, ...alertmanager.urls]) {

@@ -1,22 +1,9 @@
 /**
- * Email through nodemailer's SMTP transport: one SMTP session per notification (no pool: alert
- * mail is rare, and a session per send means nothing stays open between sends).
- *
- * The message: `Subject: [CRITICAL] <title>` (one severity: see `headline`), a text part and an HTML part (every alert field
- * HTML-escaped; a generator URL becomes a link only if it is http(s)), the notification id in an
- * `X-Erlmcp-Notification-Id` header and in a deterministic `Message-ID` (`<id@from-domain>`), so a
- * message sent twice (the server took it but the connection broke before its `250`) is recognisably
- * the same message.
- *
- * Threading: every later mail of an alert (re-notifies, the resolution) carries `In-Reply-To` and
- * `References` naming the Message-ID of its first mail, the firing notification `<alert id>:firing`
- * (alerting's notification ids), so mail clients show one thread per alert. Both ids derive from
- * the persisted alert id: they hold across restarts, and need no record of what was sent.
- *
- * Failures: an SMTP 5xx reply (bad recipient, authentication refused, message rejected) is final
- * and dead-lettered; 4xx replies, connection errors, timeouts and a connection dropped mid-message
- * are retried. Every wait is bounded: connecting, the greeting and each later read/write
- * (`timeoutMs` each), and the whole send (`3 × timeoutMs`).
+ * Email through nodemailer's SMTP transport, one session per notification (alert mail is rare;
+ * nothing stays open). The notification id is in a deterministic `Message-ID` and a header, so a
+ * message sent twice is recognisably the same; later mails of an alert thread to its first. SMTP 5xx
+ * is final (dead-lettered); 4xx, connection errors and timeouts are retried. Every wait is bounded
+ * (`timeoutMs` per step, `3 × timeoutMs` per send). Details: docs/design-notes.md.
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import { escapeHtml, facts, headline, oneLine, safeLink } from './notification-text.js';
@@ -80,9 +67,9 @@ export class EmailChannel implements NotificationChannel {
     this.#transport = nodemailer.createTransport({
       host,
       port,
-      secure: spec.secure === true,
-      requireTLS: spec.requireTls === true,
-      tls: { rejectUnauthorized: spec.rejectUnauthorized !== false },
+      secure: spec.secure,
+      requireTLS: spec.requireTls,
+      tls: { rejectUnauthorized: spec.rejectUnauthorized },
       ...(auth === undefined ? {} : { auth }),
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,

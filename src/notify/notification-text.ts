@@ -80,9 +80,9 @@ export function isoTime(ms: number): string {
 }
 
 /** The facts every channel shows, as label/value pairs, in order. */
-export function facts(notification: Notification): Array<[string, string]> {
+export function facts(notification: Notification): [string, string][] {
   const { alert } = notification;
-  const out: Array<[string, string]> = [
+  const out: [string, string][] = [
     ['Severity', alert.severity],
     ['Status', alert.status],
     ['Source', alert.source],

@@ -1,37 +1,11 @@
 /**
- * The persistent notification outbox: every delivery of a notification to a channel goes through
- * it, so an SMTP or webhook outage, or a restart, loses nothing.
- *
- * Life of a delivery (one per notification id and channel):
- * 1. `enqueue` writes a record to the store's `outbox` collection and resolves once that write is
- *    durable. From then on the delivery survives a crash: `Outbox.open` resumes every record.
- * 2. A delivery loop sends it through the channel, at most `concurrency` at a time per channel.
- *    Deliveries for the same alert and channel go in enqueue order (a `resolved` never overtakes
- *    its `firing`); different alerts do not wait for each other.
- * 3. Success: the id is written to the `outbox_done` ledger and the record removed. Failure: a
- *    retryable one is retried after an exponential backoff (a `Retry-After` lengthens it, within
- *    bounds), the attempt count persisted; a final one (`DeliveryError.retryable === false`, e.g.
- *    HTTP 400, SMTP 5xx) or the `maxAttempts`-th failure moves it to `dead_letters`, which the API
- *    shows through `deadLetters()`.
- *
- * Deduplication: enqueueing a (notification id, channel) that is queued, delivered or dead-lettered
- * within `dedupeWindowMs` does nothing, so alerting may re-enqueue after its own crash. A
- * `renotify` ("still firing") that is still queued when a later notification of the same alert
- * arrives for the channel is dropped, so an outage does not end in a burst of reminders.
- *
- * Delivery is at least once, not exactly once: if the process dies after a receiver accepted a
- * message but before the outbox recorded it, the message is sent again after the restart. Every
- * channel carries the notification id (email `Message-ID` and `X-Erlmcp-Notification-Id`, webhook
- * `groupKey`, Slack context line) so a receiver can tell the repeat.
- *
- * A full disk does not stop notifications: an `enqueue` whose write fails (a commit failure, not a
- * closed store) is still queued and delivered from memory, and resolves; it is durable only once a
- * later write of its record commits (its next attempt's, or the re-save of every unsaved record
- * after the first outbox write that commits again), so a crash during the outage may lose it.
- * Failed writes are counted in `monitor.store.write_failures{reason}`, logged once per outage.
- *
- * Error messages are logged and stored only after the `redact` option has cleaned them; channels
- * already keep secrets out of their own messages.
+ * The persistent notification outbox: every delivery of a notification to a channel goes through it,
+ * so an SMTP or webhook outage, or a restart, loses nothing. `enqueue` resolves once the record is
+ * durable; delivery loops retry with backoff and move final failures to `dead_letters`; deliveries
+ * of one alert to one channel keep their order. Deduplicated by (notification id, channel) within
+ * `dedupeWindowMs`. At least once, not exactly once: every channel carries the notification id so a
+ * receiver can tell a repeat. A full disk does not stop notifications (queued in memory, saved later).
+ * Details: docs/design-notes.md.
  */
 import { CHANNEL_NAMES } from '../config/schema.js';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
@@ -257,7 +231,7 @@ export class Outbox implements OutboxPort {
       }
     }
     const waits: Promise<void>[] = [];
-    for (const name of new Set(channels)) {
+    for (const name of new Set(channels as readonly ChannelName[])) {
       const queue = this.#queues.get(name);
       if (queue === undefined) {
         if (!this.#warnedUnknown.has(name)) {

@@ -65,7 +65,7 @@ export class SlackChannel implements NotificationChannel {
 }
 
 /** A Slack Block Kit element (the subset built here). */
-type SlackText = { type: 'plain_text' | 'mrkdwn'; text: string; emoji?: boolean };
+interface SlackText { type: 'plain_text' | 'mrkdwn'; text: string; emoji?: boolean }
 type SlackBlock =
   | { type: 'header'; text: SlackText }
   | { type: 'section'; text: SlackText; fields?: SlackText[] }

@@ -1,20 +1,9 @@
 /**
- * Generic webhook speaking Alertmanager's webhook format, version 4
- * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config): `POST <url>` with
- * `Content-Type: application/json` and
- * `{ version: "4", groupKey, truncatedAlerts, status, receiver, groupLabels, commonLabels,
- *    commonAnnotations, externalURL, alerts: [{ status, labels, annotations, startsAt, endsAt,
- *    generatorURL, fingerprint }] }`,
- * so any receiver written for Alertmanager takes it unchanged.
- *
- * Mapping: `labels` are the alert's labels plus `alertname` (the title, unless the labels name it)
- * and `severity`; `annotations` are the alert's plus `summary` (title) and `description`
- * (message). A firing alert's `endsAt` is `0001-01-01T00:00:00Z`, as Alertmanager sends it.
- * `groupKey` is the notification id, stable across retries, which is what a receiver dedupes by
- * (also sent as the `X-Erlmcp-Notification-Id` header).
- *
- * Credentials in the URL (`https://user:pass@host/...`) are sent as HTTP Basic auth, not in the
- * request line. The URL may carry a token in its path or query, so messages name only its origin.
+ * Generic webhook speaking Alertmanager's webhook format, version 4, so any receiver written for
+ * Alertmanager takes it unchanged. `groupKey` is the notification id, stable across retries, which is
+ * what a receiver dedupes by (also the `X-Erlmcp-Notification-Id` header). Credentials in the URL are
+ * sent as HTTP Basic auth; messages name only the URL's origin, since its path or query may carry a
+ * token. Payload and label mapping: docs/design-notes.md.
  */
 import { httpPost } from './http-post.js';
 import { isoTime } from './notification-text.js';

@@ -31,7 +31,7 @@
  * - On exit: timers are cancelled, the name is released, pending calls reject with
  *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
  */
-import { type AnyMessageFields, checkMessage, type CompiledFields, compileFields, type MessageFields } from '../check-message.js';
+import { checkMessage, type CompiledFields, compileFields, type MessageFields } from '../check-message.js';
 import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type AnyReply, DEFAULT_CALL_TIMEOUT, type Message, type Pid, type Protocol, type ReplyTo } from './pid.js';
@@ -56,7 +56,7 @@ export type CallResult<S, R> =
   | { stop: ExitReason; reply?: R; state: S };
 
 /** What `handleCast` and `handleInfo` return: the new state, optionally stopping. */
-export type NoReplyResult<S> = { state: S; stop?: ExitReason };
+export interface NoReplyResult<S> { state: S; stop?: ExitReason }
 
 /** What callbacks can do besides returning: their own pid, timers, the logger. */
 export interface ServerContext<P extends Protocol> {
@@ -498,7 +498,7 @@ const compiled = new WeakMap<object, Record<'call' | 'cast' | 'info', CompiledFi
 function compiledSchema(messages: MessageSchema<Protocol>): Record<'call' | 'cast' | 'info', CompiledFields> {
   let schema = compiled.get(messages);
   if (schema === undefined) {
-    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k] as AnyMessageFields, `messages.${k}`);
+    const kind = (k: 'call' | 'cast' | 'info') => compileFields(messages[k], `messages.${k}`);
     schema = { call: kind('call'), cast: kind('cast'), info: kind('info') };
     compiled.set(messages, schema);
   }

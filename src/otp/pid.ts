@@ -23,7 +23,7 @@ export interface Message {
 export interface Protocol {
   call: Message;
   /** The reply type for each `call` type. */
-  replies: { [type: string]: unknown };
+  replies: Record<string, unknown>;
   cast: Message;
   info: Message;
 }

@@ -159,7 +159,7 @@ export function checkChildSpec(input: ChildSpec): CheckedChild {
 export function checkChildSpecs(specs: readonly ChildSpec[]): CheckedChild[] {
   if (!Array.isArray(specs)) throw childSpecError(undefined, 'children must be an array of child specs');
   const seen = new Set<string>();
-  return specs.map((input) => {
+  return (specs as readonly ChildSpec[]).map((input) => {
     const spec = checkChildSpec(input);
     if (seen.has(spec.id)) throw childSpecError(spec.id, 'duplicate id');
     seen.add(spec.id);
@@ -440,7 +440,7 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
       }
       case 'try_again_restart': {
         const rec = find(state, msg.id);
-        if (rec === undefined || !rec.restarting) return { state };
+        if (!rec?.restarting) return { state };
         return restart(state, rec, rec.startFailure ?? 'killed', ctx);
       }
     }

@@ -12,6 +12,7 @@ import { ErrorCode, MonitorError } from '../errors.js';
 
 /** Opaque handle returned by `sendAfter`/`interval`, accepted by `cancel`. */
 export class TimerRef {
+  // eslint-disable-next-line no-unused-private-class-members -- a brand: only a TimerRef made here is a TimerRef
   readonly #brand = true;
 }
 

@@ -1,24 +1,10 @@
 /**
  * Error budgets and multi-window burn-rate alerts (Google SRE workbook, "Alerting on SLOs",
- * recommendation 6), for availability and error-rate SLOs.
- *
- * The error budget is the share of requests allowed to fail: `1 − target/100` for an
- * availability target in %, `target` for an error-rate target. The burn rate over a window is
- * `error rate / budget`: 1 spends the budget exactly over the SLO period; 14.4 spends 2 % of a
- * 30-day budget in one hour. An alert fires only when BOTH its long and short windows burn at
- * least its factor: the long window proves the burn is significant, the short one that it is
- * still going on, so the alert resets within minutes of recovery:
- * - fast: 1 h and 5 min at 14.4× → `critical` (2 % of a 30-day budget in an hour);
- * - slow: 6 h and 30 min at 6× → `error` (5 % of a 30-day budget in six hours).
- * A window with less history than its length uses the history there is, but an alert is judged
- * only once its long window has {@link MIN_LONG_COVERAGE} (1/12) of its length covered: 5 min of
- * the 1 h window, 30 min of the 6 h one, the length the method's own short window deems
- * significant. Before that, a few failures among a service's first requests would read as a burn
- * "over 60 min" that no hour has seen. Each status says how much the long window covers and how
- * many requests it saw. A window with no requests burns nothing.
- *
- * The budget remaining over the SLO's own window is `1 − errors / (budget × requests)`, clamped
- * to 0..1 (`null` without requests; see `budgetRemaining` for a history shorter than the window).
+ * recommendation 6) for availability and error-rate SLOs. An alert fires only when BOTH its long and
+ * short windows burn at least its factor (fast: 1 h and 5 min at 14.4x, `critical`; slow: 6 h and
+ * 30 min at 6x, `error`), so it resets within minutes of recovery. An alert is judged only once its
+ * long window has {@link MIN_LONG_COVERAGE} of its length covered, so a service's first failures do
+ * not read as an hour's burn. Formulas: docs/design-notes.md.
  */
 import type { Severity } from '../alerts/severity.js';
 import type { SlaConfig } from '../config/schema.js';

@@ -1,26 +1,10 @@
 /**
- * CounterHistory: the request and error totals over time, so throughput, error rate, SLA values
- * and burn rates can be computed over any window as `delta / elapsed` (what Prometheus's
- * `increase()` does with scraped samples).
- *
- * The performance monitor reads the totals (`requests.total` and `requests.errors`, summed over
- * all their series) at every check and records them here. Two bounded tiers keep them:
- * - the fine tier keeps every check's sample for at least {@link FINE_SPAN_MS} (6.5 h: the 6 h
- *   slow-burn window plus room), whatever `check_interval` is;
- * - the coarse tier keeps about {@link COARSE_CAPACITY} samples spread over the longest SLA
- *   window (e.g. one per 21.6 min for 30 days), so an error budget over a month costs ~50 KB.
- * A window query takes the newest sample at or before `now - window` (the fine tier first, then
- * the coarse one); when the history is shorter than the window it uses the oldest sample and says
- * how much time it actually covers.
- *
- * Downtime is not observed time: `markGap` records a span when nothing was counting (the process
- * was down between the last stored sample and its restart), and a window's covered time leaves
- * such spans out, so a rate right after a restart is the rate since the restart, not the new
- * requests spread over the downtime too.
- *
- * Counter resets (a counter that goes down: a wiped store, a series recreated) are handled like
- * Prometheus does: the drop is taken as a restart from zero, and an offset keeps the adjusted
- * totals monotonic.
+ * CounterHistory: the request and error totals over time, so throughput, error rate, SLA values and
+ * burn rates are `delta / elapsed` over any window (Prometheus's `increase()`). Two bounded tiers:
+ * every sample for {@link FINE_SPAN_MS}, and about {@link COARSE_CAPACITY} spread over the longest SLA
+ * window (~50 KB for 30 days). Downtime marked with `markGap` is not observed time, so a rate after a
+ * restart is the rate since the restart. A counter that goes down is taken as a reset, as Prometheus
+ * does.
  */
 
 /** Request and error totals at one time (adjusted for counter resets). */

@@ -1,23 +1,9 @@
 /**
- * SLAs: each configured SLA's current value over its window, its compliance and its status.
- *
- * The source's rule is `compliance = current / target × 100`, violated below 95 %. That ratio
- * assumes higher is better; for a response time it calls 200 ms against a 100 ms target 200 %
- * compliant. Here the ratio follows the SLA's direction:
- * - higher_is_better (availability, throughput): compliance = current / target × 100
- * - lower_is_better (response time, error rate):  compliance = target / current × 100 (100 when current is 0)
- * capped at 100. Status: `ok` when the target is met (compliance 100), `warning` when it is missed
- * by less than 5 % (compliance ≥ 95, the source's line), `violated` below that, `no_data` when
- * the window saw no requests.
- *
- * What "current" is, per kind, over the SLA's window:
- * - availability: successful requests / requests × 100 (%);
- * - response_time: p95 of the response times (ms);
- * - throughput: requests / s;
- * - error_rate: errors / requests (a fraction).
- * The ratio is lenient for availability (99.99 % against 99.999 % is 99.99 % compliant, a
- * `warning`, although it spends ten times the error budget): the error budget and its burn-rate
- * alerts (`burn-rate.ts`) are what watch an availability SLO closely.
+ * SLAs: each configured SLA's current value over its window, its compliance and its status
+ * (`ok`, `warning` within 5 %, `violated`, `no_data`). Unlike the source's `current / target`, the
+ * ratio follows the SLA's direction (lower is better for response time and error rate), capped at
+ * 100. The ratio is lenient for availability: its error budget and burn-rate alerts (`burn-rate.ts`)
+ * watch that closely. Per-kind definitions: docs/design-notes.md.
  */
 import type { SlaConfig } from '../config/schema.js';
 import { QUANTILES } from '../metrics/window-stats.js';

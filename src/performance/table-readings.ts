@@ -1,17 +1,9 @@
 /**
- * What the performance monitor reads from the metric table, under the names the sources use:
- * - `http.server.duration` (histogram, ms; from `instrument.http`), all series merged;
- * - `http.server.requests` and `http.server.errors` (counters; from `instrument.http`), summed;
- * - `system.cpu` and `system.memory.percent` (gauges, %), `system.event_loop.delay{percentile="p99"}`
- *   (gauge, ms); all from the process source.
- * A metric that is not registered (yet), or registered as another type, reads as "no data".
- *
- * **Sliding windows.** A histogram's window is a ring of 10 s slices advanced by the registry's
- * `SliceClock`, which the collector ticks about once a second. `latencyWindow` ticks the clock to
- * `now` itself first (the clock only moves forward, so this never disturbs the collector) so a
- * read is current even between the collector's ticks. A window of `w` ms merges the last
- * `ceil(w / 10 s)` slices counting the current, partly elapsed one: a 60 s window covers between
- * 50 and 60 s of observations. The ring spans 5 minutes; a longer window is cut to that.
+ * What the performance monitor reads from the metric table: `http.server.duration` (merged),
+ * `http.server.requests` / `.errors` (summed), and the process source's CPU, memory and event-loop
+ * gauges; a metric not registered (or of another type) reads as "no data". A latency window merges the
+ * last `ceil(w / 10 s)` slices of the histogram's 5-minute ring, ticking its `SliceClock` to `now`
+ * first so a read is current between the collector's ticks. Details: docs/design-notes.md.
  */
 import type { Registry } from '../metrics/registry.js';
 import type { Sketch } from '../metrics/sketch.js';

@@ -1,20 +1,10 @@
 /**
- * Who may use the dashboard server.
- *
- * - **Token.** When `auth_token` is set, the API, `/metrics` and the live feed require it, as
- *   `Authorization: Bearer <token>` or (browsers cannot set headers on a WebSocket) `?token=<token>`.
- *   The page and its assets are static and need none; `/health` needs none either (it names only
- *   process states). A server that binds anything but loopback must have a token: the config
- *   schema refuses such a `dashboard.json`, and `checkBind` refuses to start the server. Tokens are compared as SHA-256 digests with
- *   `crypto.timingSafeEqual`, so neither the content nor the length of the token leaks through
- *   response timing.
- * - **Origin.** A request that carries an `Origin` header (browsers do, on WebSocket upgrades and
- *   cross-origin fetches) must come from the server's own origin or one in `allowed_origins`.
- *   A request without one (curl, Prometheus, a `ws` client) is not a browser page acting for
- *   someone else and passes this check.
- * - **Host.** On a loopback bind, the `Host` header must name a loopback address, the bound host
- *   or an allowed origin's host. Otherwise a page on a hostile domain that re-resolves its name to
- *   127.0.0.1 (DNS rebinding) would be "same-origin" with the dashboard and could read it.
+ * Who may use the dashboard server. Token: when `auth_token` is set, the API, `/metrics` and the live
+ * feed require it (Bearer header, or `?token=` since browsers cannot set WebSocket headers); a
+ * non-loopback bind must have one; compared as SHA-256 digests with `timingSafeEqual`, so neither
+ * content nor length leaks through timing. Origin: a request carrying one must come from the server's
+ * own origin or `allowed_origins`. Host: on a loopback bind it must name a loopback or allowed host,
+ * against DNS rebinding. Details: docs/design-notes.md.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -87,7 +77,7 @@ export class Access {
   hasToken(headers: IncomingHttpHeaders, query: URLSearchParams): boolean {
     if (!this.tokenRequired) return true;
     const auth = headers.authorization;
-    let given: string | null = null;
+    let given: string | null;
     // Exactly what follows "Bearer ": no trimming, so " <token>" is as wrong as any other string
     // (Node has already dropped the whitespace around the header value).
     if (typeof auth === 'string' && /^bearer /i.test(auth)) given = auth.slice(7);

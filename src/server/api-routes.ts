@@ -87,7 +87,7 @@ export const API_ROUTES = [
 /** A path of {@link API_ROUTES}. */
 export type RoutePath = (typeof API_ROUTES)[number]['path'];
 
-const NAME_ROUTES = API_ROUTES.filter((r) => r.path.endsWith('/:name')).map((r) => ({ route: r as RouteDef & { path: RoutePath }, prefix: r.path.slice(0, -':name'.length) }));
+const NAME_ROUTES = API_ROUTES.filter((r) => r.path.endsWith('/:name')).map((r) => ({ route: r, prefix: r.path.slice(0, -':name'.length) }));
 const EXACT_ROUTES = new Map<string, RouteDef & { path: RoutePath }>(API_ROUTES.filter((r) => !r.path.endsWith('/:name')).map((r) => [r.path, r]));
 
 /**

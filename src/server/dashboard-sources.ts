@@ -14,7 +14,7 @@ import type { WriteStatus } from '../store/types.js';
 
 export interface DashboardSources {
   /** The performance monitor's report; `undefined` when there is none yet. */
-  report(): Promise<unknown | undefined>;
+  report(): Promise<unknown>;
   slas(): Promise<SlaView[]>;
   /** Notifications given up on (the outbox's dead letters), secrets already redacted. */
   deadLetters(): Promise<DeadLetter[]>;

@@ -1,24 +1,10 @@
 /**
- * The dashboards a server shows: the built-in "main" (the source design's erlmcp_dashboard
- * default) and "mcp" (`instrument.mcp`'s metrics, see mcp-dashboard.ts), followed by those
- * configured in `dashboard.json` → `dashboards`; a configured one named "main" or "mcp" takes
- * the built-in one's place.
- *
- * "main" reads what the performance monitor writes each check:
- * - Response Time: gauge `perf.latency{percentile="p50"|"p95"|"p99"}` (ms), line;
- * - Throughput: gauge `perf.throughput` (requests per second), line;
- * - Error Rate: gauge `perf.error_rate` (ratio), line;
- * - Requests by status: counter `http.server.requests` (instrument.http) as req/s per status class,
- *   its `code` label by first digit (2xx/3xx/4xx/5xx; every server, method and route summed);
- * - Resource Usage: gauges `system.cpu` and `system.memory.percent` (% of the memory limit), dials of 100;
- * - Memory: gauges `system.memory` (RSS) and `system.memory.heap_used` (V8 heap), bytes;
- * - Event-loop lag: gauge `system.event_loop.delay{percentile="p99"}` (ms) of the process source.
- * It reads the performance monitor's gauges rather than the `response_time` histogram because
- * they cover every instrumented server and are what the SLAs and alerts are judged on, so the
- * chart shows what the alerts say. A host without the performance monitor can configure a
- * dashboard on `response_time` with `stat: "p95"` instead.
- *
- * A configured chart without a `type` takes the file's `chart_type` (`auto` means line).
+ * The dashboards a server shows: the built-in "main" and "mcp" (mcp-dashboard.ts), then those in
+ * `dashboard.json` → `dashboards` (one named "main" or "mcp" replaces the built-in). "main" charts the
+ * performance monitor's `perf.*` gauges rather than the `response_time` histogram, because they cover
+ * every instrumented server and are what SLAs and alerts judge, so the chart shows what the alerts
+ * say. A configured chart without a `type` takes the file's `chart_type` (`auto` means line).
+ * Chart by chart: docs/design-notes.md.
  */
 import type { DashboardConfig } from '../config/schema.js';
 import type { ChartDef, ChartType, DashboardDef } from './protocol.js';

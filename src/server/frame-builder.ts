@@ -102,9 +102,9 @@ export class FrameBuilder {
     if (cached !== undefined) return cached;
     // Null-prototype maps: a client may subscribe to a metric named `__proto__`, which a plain
     // object would take as its prototype instead of a key (and leave out of the frame).
-    const dashboards: Record<string, Record<string, ChartPoints>> = Object.create(null);
+    const dashboards = Object.create(null) as Record<string, Record<string, ChartPoints>>;
     for (const name of sub.dashboards) dashboards[name] = this.#tickCharts(name);
-    const metrics: Record<string, Record<string, Point>> = Object.create(null);
+    const metrics = Object.create(null) as Record<string, Record<string, Point>>;
     for (const name of sub.metrics) metrics[name] = this.#tickMetric(name);
     const msg: ServerMsg = {
       type: 'frame',

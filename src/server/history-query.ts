@@ -1,31 +1,11 @@
 /**
- * `HistoryQuery`: chart history from LMDB (the source's get_historical_data, which returned `[]`).
- *
- * A request names either one metric series (`metric`, optional `labels` as a JSON object,
- * `stat`) or a dashboard (every series of every chart), a range `[from, to]` in ms since the
- * epoch and a point budget `points`. Defaults: `to` = now, `from` = `to - historical_range`,
- * `points` = `data_points` (`from` never before 0). Limits, each a 400 with the reason when broken: `points` is an integer
- * from 1 to `data_points`; `from < to`; the range is at most the larger of `historical_range` and
- * the store's rollup retention (7 days by default: older data no longer exists).
- *
- * Where the points come from (keys as `table-store.ts` writes them):
- * - counter / gauge `value`: the series key, e.g. `perf.latency{percentile="p95"}`;
- * - histogram `p50`/`p95`/`p99`/`count`: the derived series `<key>#p95` etc.; `mean` (and
- *   `value`) = `<key>#sum` / `<key>#count` per point (the all-time mean at that time);
- * - `rate` (counters, and histograms' `#count`): the change per second between consecutive points
- *   (a reset gives no point).
- * Each stored series is read with `MetricStore.queryRange(id, from, to, points)`, which averages
- * into `points` equal time buckets. The store writes a series only when it changed, so a series
- * with no point at `from` starts with its last value before `from` (`latestAt`), placed at `from`:
- * a gauge that held still for hours still draws a line rather than nothing. Several stored series behind one chart series (labels omitted
- * on a labelled metric) are combined bucket by bucket: summed for `value`/`rate`/`count`, the
- * largest for percentiles and `mean` (the store keeps no mergeable sketches per point, so the
- * worst series is what history can show). Either way a series gets at most `points` points.
- * At most {@link MAX_COMBINED_SERIES} stored series are combined into one chart series: each is a
- * read of the store on the event loop, and a metric with a million series would hold it for
- * seconds. A metric query that matches more is a 400 (name the labels); a dashboard chart series
- * combines the first {@link MAX_COMBINED_SERIES} and carries `truncated`, so one wide chart never
- * blanks the others.
+ * `HistoryQuery`: chart history from LMDB for one metric series or a whole dashboard, over `[from, to]`
+ * with a point budget `points` (defaults from the dashboard config; each broken limit is a 400 with
+ * the reason). Each stored series is read with `MetricStore.queryRange` into `points` buckets; a
+ * series with no point at `from` starts with its last earlier value. Several stored series behind one
+ * chart series are combined bucket by bucket, at most {@link MAX_COMBINED_SERIES} (each is a read on
+ * the event loop): a metric query past that is a 400, a dashboard chart series is `truncated`.
+ * Which stored key feeds which stat: docs/design-notes.md.
  */
 import { METRIC_NAME, type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
@@ -191,7 +171,7 @@ export class HistoryQuery {
   #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[] } | undefined {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
-      const type = metric.type as MetricType;
+      const type = metric.type;
       const selected = selectSeries(metric, def.labels, def.label_prefix);
       const series = selected.map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
       if (series.length > 0) return { type, series };
@@ -205,7 +185,7 @@ export class HistoryQuery {
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
-    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type as MetricType, series: [] };
+    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type, series: [] };
     const wanted = def.labels;
     const prefixes = def.label_prefix;
     const chosen =

@@ -35,7 +35,7 @@ interface RateState {
 export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes: Readonly<Record<string, string>>): boolean {
   for (const name in prefixes) {
     const value = labels[name];
-    if (value === undefined || !value.startsWith(prefixes[name]!)) return false;
+    if (!value?.startsWith(prefixes[name]!)) return false;
   }
   return true;
 }
@@ -64,7 +64,7 @@ export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, 
     const only = metric.find();
     return only === undefined ? [] : [only];
   }
-  return metric.series() as Series[];
+  return metric.series();
 }
 
 /** Whether `labels` has every value of `wanted` (other labels may differ). */
@@ -136,7 +136,7 @@ export class LiveReader {
    */
   metricValues(name: string, limit: number): Record<string, number | null> {
     // Null prototype: a series key may be `__proto__` (a metric of that name without labels).
-    const out: Record<string, number | null> = Object.create(null);
+    const out = Object.create(null) as Record<string, number | null>;
     const metric = this.#registry.get(name);
     if (metric === undefined) return out;
     // The first `limit` series by slot: no handle (nor array) of every series of the metric.

@@ -1,17 +1,8 @@
 /**
- * The built-in "mcp" dashboard (`?dashboard=mcp`): what `instrument.mcp` measures, every
- * instrumented server summed (a host with several can configure one dashboard per server with
- * `labels: { server: ... }`):
- * - Requests: `mcp.requests` as req/s, all and for `tools/call`, `resources/read`, `prompts/get`;
- * - Request latency: `mcp.request.duration` p50 / p95 / p99 over the last minute, every method;
- * - Tool call latency: `mcp.tool.duration` p50 / p95 / p99, every tool;
- * - Errors: `mcp.errors` per second, all and by kind (tool error results, -32602 invalid params,
- *   -32601 method not found, -32603 internal);
- * - Sessions: `mcp.sessions.active`;
- * - Cancelled: `mcp.cancelled` per second by reason (timeout, cancelled, closed);
- * - Traffic: `mcp.received_bytes` / `mcp.sent_bytes` per second.
- * Series are selected with `label_prefix` on one label, which matches that label's exact value
- * here because no other value of it starts with it.
+ * The built-in "mcp" dashboard (`?dashboard=mcp`): what `instrument.mcp` measures (requests, request
+ * and tool latency, errors by kind, sessions, cancellations, traffic), every instrumented server
+ * summed; a host with several servers can configure one dashboard per server with `labels`. Chart by
+ * chart: docs/design-notes.md.
  */
 import type { DashboardDef } from './protocol.js';
 import { MCP_METRICS } from '../sources/mcp-instrument.js';

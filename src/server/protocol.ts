@@ -168,7 +168,7 @@ export type ClientMsg =
 export interface SeriesListResponse {
   /** The metric listed, absent when listing metrics. */
   metric?: string;
-  items: Array<{ name: string; type: string; key?: string; labels?: Record<string, string>; value?: number; series?: number }>;
+  items: { name: string; type: string; key?: string; labels?: Record<string, string>; value?: number; series?: number }[];
   /** Entries scanned for this page (the rest are not counted: a metric may hold a million). */
   scanned: number;
   next?: string;
@@ -217,7 +217,7 @@ export interface HistoryResponse {
   from: number;
   to: number;
   /** One entry per series: chart id (dashboard query) or metric, its label, and at most `points` points. */
-  series: Array<{
+  series: {
     chart?: string;
     label: string;
     metric: string;
@@ -226,5 +226,5 @@ export interface HistoryResponse {
     points: Point[];
     /** Dashboard only: the chart series matched more stored series than one may combine; `points` combine the first `combined`. */
     truncated?: { combined: number; matching: number };
-  }>;
+  }[];
 }

@@ -1,25 +1,10 @@
 /**
- * `WsServer`: the dashboard's live feed over WebSocket (`ws`), after the HTTP server has checked
- * the upgrade's path, host, origin and token.
- *
- * - On connect a client gets `{ type: 'connected', client_id, ... }` and is subscribed to the
- *   first dashboard ("main"); its first `frame` follows at once (`firstFrame`), not at the next
- *   tick. `subscribe` / `unsubscribe` change its dashboards and metrics and are answered with
- *   `subscribed` (a subscribe, with a frame of the new subscription); `ping` with `pong`. Every
- *   client message is validated here, once (`parseClientMsg`); anything malformed or unknown
- *   (including a dashboard or metric the server does not have) is answered with
- *   `{ type: 'error', reason }` and the socket stays open.
- * - `broadcast` sends each client its subscription's frame (one Buffer per distinct subscription,
- *   from `FrameBuilder`), as a text frame. permessage-deflate is off: with it on, delivery p99 to
- *   1,000 clients rose from 24 ms to over 200 ms (SPEC §10), and frames are small.
- * - Heartbeat: each `heartbeat()` pings every client; one that has not answered the previous
- *   ping is dead (a half-open TCP connection never says so) and is terminated.
- * - Slow clients: a client whose socket holds more than `skipAboveBytes` unsent bytes gets no
- *   frame (it would only queue more); once it has been skipped for `dropAfterMs`, or holds more
- *   than `dropAboveBytes`, it is terminated. So what the server holds per client is bounded by
- *   about `skipAboveBytes` plus one frame, whatever the client does. (Measured on the SPEC
- *   machine: 256 KB / 3 s / 4 MB kept server RSS flat with a paused client.)
- * - Clients past `maxClients` are refused at the upgrade (503), so the client table is bounded too.
+ * `WsServer`: the dashboard's live feed over WebSocket, after the HTTP server has checked the
+ * upgrade. Every client message is validated here, once (`parseClientMsg`); a bad one is answered
+ * with an `error` and the socket stays open. permessage-deflate is off (it raised delivery p99 to
+ * 1,000 clients from 24 ms to over 200 ms). What the server holds per client is bounded: a slow
+ * client is skipped above `skipAboveBytes` and dropped after `dropAfterMs` or above `dropAboveBytes`;
+ * a heartbeat terminates dead clients; past `maxClients` an upgrade is refused (503).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -279,25 +264,25 @@ export class WsServer {
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.#error(client, 'binary messages are not accepted: send JSON text');
+    if (isBinary) { this.#error(client, 'binary messages are not accepted: send JSON text'); return; }
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
     const msg = parseClientMsg(text);
-    if ('error' in msg) return this.#error(client, msg.error);
+    if ('error' in msg) { this.#error(client, msg.error); return; }
     switch (msg.type) {
       case 'subscribe':
       case 'unsubscribe': {
         const unknown = (msg.dashboards ?? []).find((d) => !this.#dashboards.has(d));
         if (unknown !== undefined) {
-          return this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`);
+          this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`); return;
         }
         const next = msg.type === 'subscribe' ? union(client.sub, msg) : difference(client.sub, msg);
         if (next.metrics.length > this.#limits.maxMetrics) {
-          return this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`);
+          this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`); return;
         }
         const known = this.#options.knownMetric;
         const unknownMetric = msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
         if (unknownMetric !== undefined) {
-          return this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`);
+          this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`); return;
         }
         const added = subscriptionKey(next) !== client.key;
         client.sub = next;
@@ -307,9 +292,9 @@ export class WsServer {
         return;
       }
       case 'ping':
-        return this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() });
+        { this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() }); return; }
       default:
-        return this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`);
+        { this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`); return; }
     }
   }
 

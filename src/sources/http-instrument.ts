@@ -38,7 +38,6 @@ import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CounterSeries } from '../metrics/counter.js';
-import type { GaugeSeries } from '../metrics/gauge.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import { LONE_SURROGATE } from '../metrics/label-map.js';
 import { MAX_SERIES_KEY_BYTES, seriesKey } from '../metrics/metric.js';
@@ -193,9 +192,9 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     total: registry.counter(HTTP_METRICS.requests, { help: 'HTTP requests served', labels: ['server', 'method', 'route', 'code'] }),
     errors: registry.counter(HTTP_METRICS.errors, { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'route', 'code'] }),
     latencyMetric: registry.histogram(HTTP_METRICS.duration, { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server', 'method', 'route'] }),
-    connections: registry.gauge(HTTP_METRICS.connections, { help: 'Open connections', labels: ['server'] }).bind({ server: name }) as GaugeSeries,
-    bytesIn: registry.counter(HTTP_METRICS.receivedBytes, { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name }) as CounterSeries,
-    bytesOut: registry.counter(HTTP_METRICS.sentBytes, { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name }) as CounterSeries,
+    connections: registry.gauge(HTTP_METRICS.connections, { help: 'Open connections', labels: ['server'] }).bind({ server: name }),
+    bytesIn: registry.counter(HTTP_METRICS.receivedBytes, { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name }),
+    bytesOut: registry.counter(HTTP_METRICS.sentBytes, { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name }),
   }));
   // Per socket, under a symbol of this instrumentation (two instrumentations of one server stay
   // apart; a property is cheaper than a WeakMap lookup per response): the byte counts accounted
@@ -370,7 +369,7 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     try {
       const m = message as ServerMessage;
       if (m.server !== server) return;
-      const tracked = stateOf(m.socket as TrackedSocket);
+      const tracked = stateOf(m.socket);
       const at = tracked.open.push(m.response) - 1;
       if (at === tracked.starts.length) {
         const grown = new Float64Array(at * 2);

@@ -79,7 +79,7 @@ const mounts = new WeakMap<object, string | null>();
 export const expressRoute: RouteOf = (req) => {
   const { route, baseUrl, app } = req as IncomingMessage & ExpressRequestFields;
   if (route === undefined || route === null || route.path === undefined) return undefined;
-  const path = typeof route.path === 'string' ? route.path : String(route.path);
+  const path = typeof route.path === 'string' ? route.path : String(route.path as string | RegExp | (string | RegExp)[]);
   let mount = mounts.get(route);
   if (mount === undefined) {
     try {
@@ -155,7 +155,7 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   // IncomingMessage changes its hidden class, which slows Node's own code on it. A request still
   // unfinished when the next one on its socket arrives (pipelining) moves to the WeakMap.
   const slotKey = Symbol('erlmcp-monitor.fastifyRoute');
-  type Slot = { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string };
+  interface Slot { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string }
   type SlottedSocket = Socket & { [slotKey]?: Slot };
   const pipelined = new WeakMap<IncomingMessage, string>();
   const record = (req: IncomingMessage | undefined, res: ServerResponse | undefined, url: string) => {

@@ -1,46 +1,11 @@
 /**
- * `instrument.mcp(server)`: measures an MCP server of the official TypeScript SDK
- * (`@modelcontextprotocol/sdk`, an `McpServer` or its low-level `Server`) from the JSON-RPC
- * messages crossing its transport.
- *
- * **How it hooks.** Only through the SDK's public Transport contract: every transport the server
- * is connected to (the current one, and each later `connect()`, which it wraps on the instance)
- * gets an `onmessage` and `onclose` of ours that run before the SDK's own (the SDK's `connect()`
- * chains a handler already set; one set after `connect()` is wrapped), and a `send` wrapper on the
- * instance. An inbound request starts a timer keyed by its id; the response `send` carries ends
- * it. Nothing of the SDK's `Protocol` internals is patched; the only private fields read are the
- * McpServer's registries of tools, prompts and resources (`_registeredTools`, ...), to map names and
- * URIs to registered ones, and the stdio transport's `_stdin` / `_stdout`, for byte counts.
- *
- * Metrics ({@link MCP_METRICS}, owned by `instrument.mcp` in the table, see `Registry.own`):
- * - `mcp.requests{server,method}` and `mcp.request.duration{server,method}` (ms, from the request's
- *   arrival to its response's send): requests answered, cancelled or cut by the session's end;
- * - `mcp.errors{server,method,code}`: JSON-RPC errors by code, plus `code="tool_error"` for a
- *   `tools/call` whose result has `isError: true` (the McpServer answers a tool that threw, bad
- *   arguments and an unknown tool that way);
- * - `mcp.tool.calls{server,tool}`, `mcp.tool.errors{server,tool,code}`, `mcp.tool.duration{server,tool}`
- *   and `mcp.tool.error_ratio{server,tool}` (errors / calls over the last minute, refreshed at each
- *   call and every 15 s, so it falls back to 0 when calls stop);
- * - `mcp.resource.reads{server,template}` (the registered URI or template, `unmatched` otherwise:
- *   never the raw URI) and `mcp.prompt.gets{server,prompt}`;
- * - `mcp.notifications{server,direction,method}` (`in` from the client, `out` to it);
- * - `mcp.cancelled{server,direction,method,reason}`: requests cancelled by a
- *   `notifications/cancelled` (`direction="in"`: the client gave up on a request it sent;
- *   `"out"`: the server gave up on one it sent), `reason="timeout"` when the canceller timed out
- *   (the SDK's cancel reason carries error -32001), `"cancelled"` otherwise, and `"closed"` for a
- *   request still running when its session ended;
- * - `mcp.sessions.active{server,transport}`, `mcp.sessions.opened` / `.closed`, and
- *   `mcp.session.duration{server,transport}` (ms): a session is one connected transport, from its
- *   connection (or the instrumentation) to its close;
- * - `mcp.received_bytes` / `mcp.sent_bytes{server,transport}`: for stdio, the streams' own
- *   counters (`bytesRead` / `bytesWritten`, read at each message and at close); for Streamable
- *   HTTP, the node:http sockets' counters, read when each request to `handleRequest` closes (so
- *   bytes of other requests on the same keep-alive socket count too). Other transports: none.
- * `transport` is `stdio`, `streamable-http`, `sse`, `in-memory` or `other`.
- *
- * Labels are bounded: methods outside MCP's set are `other`, error codes outside JSON-RPC's
- * reserved range are `other`, tool and prompt names the McpServer has not registered are
- * `unknown`, and past `maxNames` distinct names further ones are `other`.
+ * `instrument.mcp(server)`: measures an MCP server of the official TypeScript SDK from the JSON-RPC
+ * messages crossing its transport ({@link MCP_METRICS}: requests, errors, tools, resources, prompts,
+ * notifications, cancellations, sessions, bytes). It hooks only the public Transport contract
+ * (`onmessage`, `onclose`, `send`, and `connect()` on the instance); the only private fields read are
+ * the McpServer's registries (to map names to registered ones) and stdio's streams (byte counts).
+ * Labels are bounded: unknown methods, codes and names become `other` / `unknown`.
+ * Metric by metric: docs/design-notes.md.
  */
 import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
@@ -282,7 +247,7 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
         calls: metrics.toolCalls.bind(labels),
         duration: metrics.toolDuration.bind(labels),
         errors: new Map(),
-        ratio: metrics.toolErrorRatio.bind(labels) as GaugeSeries,
+        ratio: metrics.toolErrorRatio.bind(labels),
         total: 0,
         failed: 0,
         slots: Array.from({ length: RATIO_SLOTS }, () => ({ total: 0, failed: 0 })),
@@ -334,7 +299,7 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     hooked.add(transport);
     const kind = transportKind(transport);
     const sessionLabels = { server: name, transport: kind };
-    const active = metrics.sessionsActive.bind(sessionLabels) as GaugeSeries;
+    const active = metrics.sessionsActive.bind(sessionLabels);
     // Only transports whose bytes are counted get byte series: a 0 would say "no traffic".
     const countsBytes = kind === 'stdio' || kind === 'streamable-http';
     const bytesIn = countsBytes ? metrics.receivedBytes.bind(sessionLabels) : undefined;
@@ -627,7 +592,7 @@ function registeredTemplate(server: McpServerRegistries, uri: string): string | 
   }
   for (const template of Object.values(server._registeredResourceTemplates ?? {})) {
     const uriTemplate = template?.resourceTemplate?.uriTemplate;
-    if (uriTemplate !== undefined && uriTemplate.match(uri)) return uriTemplate.toString();
+    if (uriTemplate?.match(uri)) return uriTemplate.toString();
   }
   return undefined;
 }

@@ -1,21 +1,9 @@
 /**
- * The runtime families of prom-client's `collectDefaultMetrics()` (`process_cpu_seconds_total`,
- * `process_resident_memory_bytes`, `nodejs_eventloop_lag_*`, `nodejs_heap_size_*`,
- * `nodejs_gc_duration_seconds`, ...), under exactly its exposed names, types and label names, so
- * the stock Node.js Grafana dashboards work unchanged against /metrics. The dotted API names are
- * chosen so the exposition's naming rule (unit suffix, `_total` on counters) yields prom-client's
- * names; docs/prometheus-names.md has the table.
- *
- * The process source hands its own readings in (one `process.memoryUsage()`, one CPU reading, one
- * event-loop delay histogram, one GC observer per collection); what it did not measure yet is
- * read here: file descriptors (/proc/self/fd, /proc/self/limits), virtual memory and data segment
- * (/proc/self/status), heap spaces (v8.getHeapSpaceStatistics), handles and requests by type.
- * The /proc families exist on Linux only, as with prom-client.
- *
- * Two deliberate differences from prom-client: the event-loop delay statistics have the monitor's
- * sampling resolution subtracted (as `system.event_loop.delay` has), so an idle loop reads ~0 s
- * rather than the resolution; and the CPU counters, like every counter of this library, continue
- * across a restart when the table is persisted (rate() is unaffected).
+ * The runtime families of prom-client's `collectDefaultMetrics()` (`process_*`, `nodejs_*`) under
+ * exactly its names, types and labels, so the stock Node.js Grafana dashboards work unchanged against
+ * /metrics (docs/prometheus-names.md). Uses the process source's readings; reads /proc (Linux only, as
+ * prom-client) and v8 for the rest. Two deliberate differences: event-loop delay has the sampling
+ * resolution subtracted, and CPU counters continue across a restart when the table is persisted.
  */
 import fs from 'node:fs';
 import v8 from 'node:v8';

@@ -1,33 +1,10 @@
 /**
- * `instrument.outbound()`: measures the process's outbound HTTP requests, both `fetch` (Node's
- * bundled undici) and node:http/https clients, from Node's diagnostics channels. Nothing is
- * patched and no listener is added to a request: the channels are published by Node for every
- * request of the process, whichever library sent it (axios, got and the like sit on node:http).
- *
- * Channels used (Node 20.20: undici 6.24; every one below exists there):
- * - fetch: `undici:request:create` (start), `undici:request:headers` (the response's status),
- *   `undici:request:error` (a failure, before or after the headers);
- * - node:http: `http.client.request.start` (published when the request is ended),
- *   `http.client.response.finish` (published when the response's headers arrive, despite its
- *   name), `http.client.request.error` (a Node without this one leaves node:http failures uncounted).
- * The `undici` package, when an application uses it directly, publishes the same channels: its
- * requests count as `client="fetch"` too.
- *
- * Metrics ({@link OUTBOUND_METRICS}, owned by `instrument.outbound`; see `Registry.own`):
- * - `http.client.requests{client,method,host,status}`: each request once, when its outcome is
- *   known: `status` is the response's class (`2xx`, `5xx`, ...) or `error` when no response came;
- * - `http.client.errors{client,method,host,error}`: responses `isError` judges failed (default
- *   status >= 500; `error` is the class, `5xx`), and failures: `refused`, `reset`, `timeout`,
- *   `dns`, `aborted`, `tls` or `other` (fetch also reports a body cut off after the headers here,
- *   on a request already counted with its status);
- * - `http.client.duration{client,method,host}` (ms): from the request's start to its response's
- *   headers, or to its failure (the body's download is the caller's and is not included).
- *
- * `client` is `fetch` or `http`; `host` is `hostname:port` as the request addressed it (never the
- * path or the query). Past `maxHosts` distinct hosts further ones count as `host="other"`, and
- * methods outside the standard set as `OTHER`, so a client calling many hosts cannot grow the
- * label set without bound. The monitor's own requests (notifications, remote write; marked by
- * `src/net/post.ts`) are not counted: see `own-requests.ts`.
+ * `instrument.outbound()`: measures the process's outbound HTTP requests, `fetch` (undici) and
+ * node:http/https clients, from Node's diagnostics channels: nothing is patched and no listener is
+ * added to a request, so every library on top (axios, got) is seen. Metrics: {@link OUTBOUND_METRICS}
+ * (`http.client.requests`, `.errors`, `.duration` by client, method, host). Labels are bounded
+ * (`maxHosts`, standard methods); the monitor's own requests are not counted (`net/own-requests.ts`).
+ * Channels used and metric details: docs/design-notes.md.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
@@ -175,7 +152,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
   };
   const errorStatus = (status: number): boolean => {
     try {
-      return isError(status) === true;
+      return isError(status);
     } catch (err) {
       warnOnce('isError', { err: toError(err) }, 'instrument.outbound: the isError function threw; such responses are counted by status >= 500');
       return status >= 500;
@@ -204,7 +181,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
     const method = METHODS.has(rawMethod) ? rawMethod : 'OTHER';
     const label = hostLabel(host);
     let byMethod = bound[client].get(label);
-    if (byMethod === undefined) bound[client].set(label, (byMethod = new Map()));
+    if (byMethod === undefined) bound[client].set(label, (byMethod = new Map<string, MethodSeries>()));
     let series = byMethod.get(method);
     if (series === undefined) {
       const labels = { client, method, host: label };
@@ -239,7 +216,7 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
   // request rather than a WeakMap entry (a lookup per channel message, and GC work per request).
   // Never deleted: a delete would turn the request object into a dictionary.
   const started = Symbol('erlmcp-monitor.outboundStart');
-  type Tracked = { [started]?: number };
+  interface Tracked { [started]?: number }
 
   const undiciHost = (request: UndiciRequest): string => {
     const origin = typeof request.origin === 'string' ? request.origin : String(request.origin);

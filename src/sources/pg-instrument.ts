@@ -1,40 +1,15 @@
 /**
- * `instrument.pg(pool)`: measures a node-postgres pool (`pg.Pool`, pg-pool 3) by wrapping, on that
- * pool object only, its `connect` and `emit`, and the `query` of each client it hands out (at the
- * client's first checkout after instrumenting). Nothing here imports `pg`: the pool is typed
- * structurally ({@link PgPoolLike}), so the package costs nothing to an application without it.
- *
- * Its metrics ({@link PG_METRICS}) are owned by `instrument.pg` (see `Registry.own`):
- * - `db.pool.connections{pool,state}` (`state` is `idle`, or `used`: checked out or still
- *   connecting; their sum is the pool's `totalCount`), `db.pool.waiting{pool}` (checkouts queued
- *   for a connection: `waitingCount`) and `db.pool.max{pool}` (the pool's `max`). Read from the
- *   pool at each of its events and at each `connect()`, which are all the moments they change.
- * - `db.pool.acquire.duration{pool}` (ms, from `connect()`, or the checkout `pool.query` does, to
- *   the client handed over) and `db.pool.errors{pool,kind}`: `kind="acquire"` for a checkout that
- *   failed (connection refused, authentication, `connectionTimeoutMillis`), `kind="idle"` for the
- *   pool's 'error' event (an idle client lost its connection).
- * - `db.query.duration{pool,operation}` (ms, from `query()` to its result, time queued behind the
- *   client's earlier queries included; its count is the number of queries) and
- *   `db.query.errors{pool,operation,code}`: `code` is the server's SQLSTATE (`23505`, `42P01`, ...)
- *   or `client` for an error raised in the driver (connection lost, `query_timeout`, bad arguments).
- *
- * **Operations.** `operation` is the query text's first keyword, after blanks, comments and opening
- * parentheses: one of {@link PG_OPERATIONS} (`START` counts as `BEGIN`, `END` as `COMMIT`, `ABORT`
- * as `ROLLBACK`), else `other`. The text itself is never a label value. Every form of `query` is
- * measured: text, text and values, a QueryConfig, with a callback or a promise, through
- * `pool.query` or a checked-out client; a submittable (`new pg.Query`, pg-cursor, pg-query-stream)
- * is timed to its end (a cursor's lifetime). A query whose checkout failed never reached a client:
- * it counts in `db.pool.errors{kind="acquire"}` only.
- *
- * The wrappers do no I/O and take no mailbox: direct updates of bound series. Removing the
- * instrumentation restores the pool's and the clients' own methods (a wrapper that someone else
- * wrapped again since cannot be taken out of their chain: it is left in place, passing through).
+ * `instrument.pg(pool)`: measures a node-postgres pool ({@link PG_METRICS}: connections, waiting,
+ * acquire time and errors, query duration and errors by operation and SQLSTATE) by wrapping, on that
+ * pool object only, `connect`, `emit` and each checked-out client's `query`. Nothing here imports
+ * `pg` (the pool is typed structurally). `operation` is the query's first keyword, never its text.
+ * The wrappers do no I/O; removing the instrumentation restores the original methods (a wrapper that
+ * someone else wrapped since stays, passing through). Metric by metric: docs/design-notes.md.
  */
 import { performance } from 'node:perf_hooks';
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CounterSeries } from '../metrics/counter.js';
-import type { GaugeSeries } from '../metrics/gauge.js';
 import type { HistogramSeries } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
 
@@ -111,8 +86,14 @@ export function operationOf(text: unknown): string {
       i += 2;
       while (depth > 0) {
         if (i >= n) return OTHER_OPERATION;
-        if (text.startsWith('/*', i)) (depth++, (i += 2));
-        else if (text.startsWith('*/', i)) (depth--, (i += 2));
+        if (text.startsWith('/*', i)) {
+      depth++;
+      i += 2;
+    }
+        else if (text.startsWith('*/', i)) {
+      depth--;
+      i += 2;
+    }
         else i++;
       }
     } else break;
@@ -191,15 +172,15 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     const connections = registry.gauge(PG_METRICS.connections, { help: 'Pool connections by state (idle, used: checked out or connecting)', labels: ['pool', 'state'] });
     const poolErrors = registry.counter(PG_METRICS.poolErrors, { help: 'Failed checkouts (acquire) and idle connections lost (idle)', labels: ['pool', 'kind'] });
     return {
-      idle: connections.bind({ pool: name, state: 'idle' }) as GaugeSeries,
-      used: connections.bind({ pool: name, state: 'used' }) as GaugeSeries,
-      waiting: registry.gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] }).bind({ pool: name }) as GaugeSeries,
-      max: registry.gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] }).bind({ pool: name }) as GaugeSeries,
+      idle: connections.bind({ pool: name, state: 'idle' }),
+      used: connections.bind({ pool: name, state: 'used' }),
+      waiting: registry.gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] }).bind({ pool: name }),
+      max: registry.gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] }).bind({ pool: name }),
       acquire: registry
         .histogram(PG_METRICS.acquireDuration, { help: 'Time from a pool checkout to the client handed over', unit: 'ms', labels: ['pool'], buckets: PG_BUCKETS })
-        .bind({ pool: name }) as HistogramSeries,
-      acquireErrors: poolErrors.bind({ pool: name, kind: 'acquire' }) as CounterSeries,
-      idleErrors: poolErrors.bind({ pool: name, kind: 'idle' }) as CounterSeries,
+        .bind({ pool: name }),
+      acquireErrors: poolErrors.bind({ pool: name, kind: 'acquire' }),
+      idleErrors: poolErrors.bind({ pool: name, kind: 'idle' }),
       queryDuration: registry.histogram(PG_METRICS.queryDuration, { help: 'Query time, from query() to its result', unit: 'ms', labels: ['pool', 'operation'], buckets: PG_BUCKETS }),
       queryErrors: registry.counter(PG_METRICS.queryErrors, { help: 'Failed queries by SQLSTATE (client: raised in the driver)', labels: ['pool', 'operation', 'code'] }),
     };
@@ -240,7 +221,7 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
   const seriesOf = (operation: string): OperationSeries => {
     let series = operations.get(operation);
     if (series === undefined) {
-      series = { operation, duration: m.queryDuration.bind({ pool: name, operation }) as HistogramSeries, errors: new Map() };
+      series = { operation, duration: m.queryDuration.bind({ pool: name, operation }), errors: new Map() };
       operations.set(operation, series);
     }
     return series;
@@ -250,7 +231,7 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     if (err === undefined || err === null) return;
     const code = errorCodeOf(err);
     let errors = series.errors.get(code);
-    if (errors === undefined) series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code }) as CounterSeries));
+    if (errors === undefined) series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code })));
     errors.inc();
   };
 

@@ -1,27 +1,11 @@
 /**
  * pino integration: counts the lines a pino logger writes, by level, into `log.lines{level}`
- * ({@link LOG_METRICS}, owned by `instrument.pino`).
- *
- * **Where it hooks.** A counting stream in front of the logger's destination, using pino's
- * metadata protocol (the one `pino.multistream` uses): a stream with `Symbol.for('pino.metadata')`
- * gets `lastLevel` and `lastLogger` set by pino just before each `write(line)`. pino writes each
- * line once, and child loggers write into their root's stream, so every line of the root and of
- * all its children (made before or after) is counted exactly once, and the destination still
- * receives each line once. `hooks.logMethod` would need the logger to be created with it, and a
- * `mixin` runs for lines that a level filter of a multistream may then drop.
- * - `pinoDestination(dest)`: the stream to give pino at creation, `pino(options, stream)`;
- * - `instrumentPino(logger)`: for a logger that exists already: puts the counting stream in front
- *   of the stream its root writes to (found by pino's own `pino.stream` symbol on the logger's
- *   prototype chain), which covers that root's whole family of loggers; removing it puts the
- *   original stream back.
- * A destination that wants metadata itself (a multistream) still gets it, so its level routing
- * is unchanged.
- *
- * **The metric.** `log.lines` is a histogram of each line's length in characters: its count is
- * the number of lines (a rule reads it with `stat: 'count'` over a `window`, which is a rate:
- * error lines in the last minute), its sum the volume logged. `level` is pino's level name
- * (`trace` ... `fatal`, or a custom level's); past {@link MAX_LEVELS} distinct level numbers
- * further ones count as `level="other"`.
+ * ({@link LOG_METRICS}), a histogram of line length (count = lines, sum = volume). It hooks a counting
+ * stream in front of the destination through pino's metadata protocol (as `pino.multistream` does), so
+ * each line of a root logger and all its children is counted once and delivered once:
+ * `pinoDestination(dest)` at creation, `instrumentPino(logger)` for an existing logger. Past
+ * {@link MAX_LEVELS} level numbers, further ones count as `other`. Why not hooks or mixin:
+ * docs/design-notes.md.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import type { HistogramSeries } from '../metrics/histogram.js';

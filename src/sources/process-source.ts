@@ -1,25 +1,9 @@
 /**
- * The process as a metric source, all measured (the source design's `get_cpu_usage() -> 50.0`
- * and `1024*1024*1024` bytes were placeholders):
- *
- * - `system.cpu`: CPU used by this process since the last tick, as % of the machine
- *   (process.cpuUsage delta / wall time / available cores); `system.cpu.cores`: the same in cores.
- * - `system.memory`: RSS bytes; `system.memory.percent`: RSS as % of the cgroup memory limit
- *   (process.constrainedMemory) or of the machine's memory when there is none;
- *   `system.memory.heap_used` / `heap_total` / `external` / `limit` in bytes.
- * - `system.event_loop.delay{percentile}`: event-loop delay p50/p90/p99/max in ms since the last
- *   tick (perf_hooks.monitorEventLoopDelay at 20 ms resolution). Its histogram records the whole
- *   time between two samples, so an idle loop reads 20 ms; the resolution is subtracted here so an
- *   idle loop reads ~0 and a 50 ms block reads ~50. `system.event_loop.utilization` (0..1).
- * - `system.processes`: active handles and requests (process.getActiveResourcesInfo), Node's
- *   nearest analogue of Erlang's process count.
- * - `system.gc.pause{kind}`: a histogram of GC pauses in ms (PerformanceObserver 'gc').
- * - prom-client's default runtime families (`process_*`, `nodejs_*`) from the same readings: see
- *   node-runtime-metrics.ts.
- *
- * A series exists only once it has been measured (the first `collect`; the memory limit at
- * `start`): a gauge bound up front reads 0 until then, and the dashboard and /metrics would show
- * "CPU 0 %, memory 0 bytes" for a process that was never looked at.
+ * The process as a metric source, all measured: `system.cpu`, `system.memory*`,
+ * `system.event_loop.delay{percentile}` (the 20 ms sampling resolution is subtracted, so an idle loop
+ * reads ~0) and `.utilization`, `system.processes` (active handles and requests), `system.gc.pause`,
+ * and prom-client's default `process_*` / `nodejs_*` families (node-runtime-metrics.ts). A series
+ * exists only once it has been measured, so nothing shows "CPU 0 %" for a process never looked at.
  */
 import os from 'node:os';
 import { constants, type IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';

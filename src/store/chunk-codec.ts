@@ -1,67 +1,11 @@
 /**
- * One chunk of a series' history: rows of a strictly increasing safe-integer ms timestamp and
- * `columns` finite float64 values (1 for raw points, 6 for rollup cells), encoded append-only into
- * a self-describing byte string that can be resumed in O(1) of its length.
- *
- * Encoding (Gorilla's idea, Prometheus' anchor ~1.3 B/sample, with a better value coder for the
- * decimal values monitoring produces). Each column is in one mode, picked per chunk:
- * - **scaled** (decimal d = 0..9, or binary m = 1..40): every value is exactly `n / 10^d` (or
- *   `n / 2^m`) for an integer |n| <= 2^49; the smallest scale that takes every value wins. Else
- *   **near-decimal** d: n plus the value's distance in ULPs (<= 2^16) from `n / 10^d`, for sums
- *   and differences of decimals (1.4898430000000003 s of CPU, 5462.198048000009 ms). The
- *   integers go through the same coder as the timestamps (below). A value the mode cannot take
- *   (more decimals, -0, a huge or tiny magnitude) re-encodes the chunk's rows with a larger scale
- *   or with XOR (rare and bounded: the scale only grows, XOR is final).
- * - **XOR**: Gorilla's XOR of the float64 bits with the previous value ('0' same, '10' inside the
- *   previous window, '11' new window: 6-bit leading zeros, 6-bit length). Takes any finite float.
- * Integers (timestamps, scaled values) are predicted from the last one (order 1) or the last one
- * plus the last delta (order 2: delta-of-delta); the residual is Rice-coded with a parameter k
- * adapted from the recent mean residual (JPEG-LS style A/N counters). Order and k are chosen from
- * past data only, so they cost no bits: the order whose recent mean residual is smaller wins.
- *
- * Measured, bytes per point of the chunk alone (header and resume state included), 100 series x
- * 2,880 points at 5 s (bench/store-series.ts), chunks of 120 / 480 rows, beside XOR alone:
- *
- * | series                                         | 120 rows | 480 rows | XOR only, 120 |
- * |------------------------------------------------|----------|----------|---------------|
- * | 2-decimal random walk (CPU %, steps σ 0.5)     |   1.41   |   1.18   |     7.07      |
- * | same, timestamps 0..20 ms late (timer jitter)  |   2.07   |   1.85   |     7.76      |
- * | small-step counter (+0..9 per interval)        |   0.95   |   0.73   |     1.83      |
- * | constant                                       |   0.51   |   0.32   |     0.60      |
- * | near-decimal: cpu seconds += µs / 1e6          |   2.94   |   2.66   |     6.92      |
- * | histogram #count (irregular: idle intervals)   |   1.98   |   1.84   |     2.98      |
- * | histogram #sum (full-precision float sums)     |   7.06   |   7.02   |     7.71      |
- * | histogram #p50/#p95/#p99 (sketch, n / 16)      | 1.70-1.93| 1.59-1.81|   1.79-2.12   |
- *
- * Why not XOR alone: a 2-decimal value's mantissa is noisy (0.01 has no exact binary form), so
- * XOR spends ~50 bits on most changes where the integer delta needs ~8. Why Rice with an adapted
- * k instead of Gorilla's fixed buckets: the residuals of a walk or a counter are geometric-like
- * around a scale that differs per series; a matched k costs ~k+2 bits. A float sum of
- * full-precision observations has ~40 noisy mantissa bits per change, which no lossless coder
- * removes. A 15 s demo run (139 series of the tree's own metrics, 250 ms flushes) encodes to
- * 4.6 B/point (XOR only: 6.0): most of its series are ratios and means with full mantissas.
- * Decoding 17,280 points (144 chunks) takes ~1.3 ms on this (loaded) machine.
- *
- * Layout (format 1; varint = unsigned LEB128, zvarint = zigzag varint):
- * ```
- * u8 format = 1 | u8 columns | varint count | varint firstTs | varint lastTs - firstTs
- * | varint bodyBits | per column: u8 mode (0..9 decimal d, 0x20 | d near-decimal d,
- * |   0x40 | m binary m, 0x80 XOR)
- * | resume state (count > 0): ts stream: varint lastDelta, varint A1, varint A2, varint N
- * |   per column: scaled: zvarint last, zvarint lastDelta, varint A1, A2, N (near-decimal: then
- * |               varint A, N of its ULP stream)
- * |               XOR: u32 BE hi, u32 BE lo of the last value, u8 leading, u8 trailing (64: none)
- * | body: ceil(bodyBits / 8) bytes, bits MSB first, row after row
- * ```
- * Row 0: its ts is firstTs; each scaled column writes its integer raw (sign, 6-bit length, the
- * bits below the top one), each XOR column its 64 bits; a near-decimal column then its ULP
- * distance, Rice-coded (predicted 0). Row 1: ts - firstTs raw, then columns.
- * Later rows: the ts residual, then each column. A residual r: zigzag z = 2r or -2r-1, q = z >> k;
- * q < 20: q ones, a zero, k low bits of z; else 20 ones and r raw.
- *
- * Decoding always reads the whole chunk and checks it ends exactly at bodyBits with the state
- * stored in the header: truncated bytes always throw, flipped bits nearly always (there is no
- * checksum: a flip that keeps every check, e.g. in firstTs, decodes to shifted rows).
+ * One chunk of a series' history: rows of a strictly increasing ms timestamp and `columns` finite
+ * float64 values (1 for raw points, 6 for rollup cells), encoded append-only into a self-describing
+ * byte string that resumes in O(1). Timestamps and scaled decimal values are delta-of-delta
+ * predicted and Rice-coded with an adapted parameter; other values fall back to Gorilla's XOR.
+ * ~1-2 B per point where XOR alone takes ~7 (measured table, layout and bit format:
+ * docs/design-notes.md, docs/STORAGE.md). Decoding reads the whole chunk and checks it ends exactly
+ * where the header says: truncated bytes always throw (there is no checksum).
  */
 
 const FORMAT = 1;
@@ -262,7 +206,7 @@ class BitWriter {
       v &= 0xffff;
       n = 16;
     }
-    let acc = (this.acc << n) | v;
+    const acc = (this.acc << n) | v;
     let bits = this.accBits + n;
     while (bits >= 8) {
       bits -= 8;
@@ -671,7 +615,7 @@ export class ChunkEncoder {
     }
     out.set(w.buf.subarray(0, w.len), p);
     p += w.len;
-    if (w.accBits) out[p++] = (w.acc << (8 - w.accBits)) & 0xff;
+    if (w.accBits) out[p] = (w.acc << (8 - w.accBits)) & 0xff;
     return out;
   }
 

@@ -1,28 +1,11 @@
 /**
- * `guardCommits`: keeps a failed LMDB commit from ever becoming an unhandled rejection in the host.
- *
- * **Why.** When lmdb-js (3.5) fails a commit (a full disk: `ENOSPC`, or `EIO` for a short write),
- * `rejectCommit` in its `write.js` rejects the promise of every write in the transaction with
- * `Commit failed (see commitError for details)`, and then rejects `error.commitError`, a promise
- * nobody can hold before that error exists, with the real cause (lmdb-js issue #368). Worse, the
- * first write of an event turn makes lmdb-js queue a batch start of its own (`writeBatchStart`,
- * run from its `setImmediate`), and the commit promise that start creates is thrown away: its
- * rejection can be handled by nobody. On a full 8 MiB tmpfs the unguarded tree got 55-70 such
- * rejections in 25 s (14 MB ext4: 56-64), and under Node's default `--unhandled-rejections=throw`
- * the first one kills the host (exit code 1).
- *
- * **How.** lmdb-js calls its `aftercommit` listeners at the start of `rejectCommit`, with the
- * resolutions it is about to reject (`next` up to, not including, `last`, whose flag says
- * `TXN_FAILED`, as lmdb-js checks it). Each resolution's `meta.reject` is the reject function of
- * a write's promise. The guard replaces it before it is called: the promise then RESOLVES with a
- * {@link CommitFailed} value instead of rejecting (so no promise of the env, held or not, ever
- * rejects for a failed commit), and `commitError` gets a handler at once, which also gives the
- * real cause. Every write this project awaits goes through {@link committed}, which turns that
- * value back into a thrown `MonitorError`. A write promise lmdb-js chains on itself (`transaction`)
- * would lose the value: use `batch` or a single put/remove, whose promise is the commit's.
- *
- * This relies on the internals named above (checked against lmdb 3.5.6); if lmdb-js stops calling
- * `aftercommit` that way, the guard does nothing and failures reject again as before.
+ * `guardCommits`: keeps a failed LMDB commit (ENOSPC, EIO) from ever becoming an unhandled rejection,
+ * which under Node's default `--unhandled-rejections=throw` kills the host. lmdb-js 3.5 rejects
+ * promises nobody can hold (`commitError`, its own batch start: lmdb-js issue #368); the guard hooks
+ * its `aftercommit` listeners so those promises resolve with a {@link CommitFailed} value instead,
+ * and {@link committed} turns that back into a thrown `MonitorError`. Await writes through it and use
+ * `batch` or a single put/remove, not `transaction`. Relies on lmdb-js 3.5.6 internals: how and why,
+ * docs/design-notes.md.
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 
@@ -150,7 +133,7 @@ export function failureReason(err: unknown): string {
     if (/no space left/i.test(message)) return 'ENOSPC';
     if (/input\/output error/i.test(message)) return 'EIO';
     if (/quota/i.test(message)) return 'EDQUOT';
-    if (/MDB_MAP_FULL/.test(message)) return 'MDB_MAP_FULL';
+    if (message.includes('MDB_MAP_FULL')) return 'MDB_MAP_FULL';
     if (/read-only file system/i.test(message)) return 'EROFS';
   }
   return 'other';

@@ -1,34 +1,9 @@
 /**
- * Checks an LMDB environment before lmdb-js maps it, and moves a damaged one aside.
- *
- * lmdb-js maps `data.mdb` and trusts it: a file shorter than its meta pages say, or one that is
- * not LMDB at all, faults inside the native code (SIGSEGV/SIGBUS) and takes the whole process down
- * where no JS can catch it. So the metric store reads the head of the file first and refuses what
- * LMDB would misread: no LMDB magic, another data format version, a page size out of range, a
- * meta page whose last page or root pages lie beyond the end of the file.
- *
- * **The file format** (lmdb-js's own LMDB fork, `dependencies/lmdb/libraries/liblmdb/mdb.c`).
- * Pages 0 and 1 are meta pages; with overlapping sync a third meta copy sits in the second half of
- * page 0, and LMDB picks the one with the highest txnid. The fork's page header is 24 bytes (stock
- * LMDB's is 16: page number, txnid, pad, flags, bounds), so a meta record starts at byte 24:
- *
- * | offset | field                              |
- * |--------|------------------------------------|
- * | 18     | page flags (uint16; `P_META` 0x08) |
- * | 24     | `mm_magic` 0xBEEFC0DE (uint32 LE)  |
- * | 28     | `mm_version` (low 16 bits: 2)      |
- * | 48     | page size (`mm_dbs[FREE].md_pad`)  |
- * | 88     | free-list tree root page           |
- * | 136    | main tree root page                |
- * | 144    | `mm_last_pg`                       |
- * | 152    | `mm_txnid`                         |
- *
- * LMDB itself maps at least `(mm_last_pg + 1) * pagesize` bytes and reads pages up to
- * `mm_last_pg` from the map; a file shorter than that faults on the first such read.
- *
- * **Ours or not.** After the file checks, the names in the env's main database tell whether the
- * env is a metric store: ours are the six metric databases and `rec:*` record collections. An env
- * with any other name (another application's LMDB env) is refused before anything is written.
+ * Checks an LMDB environment before lmdb-js maps it, and moves a damaged one aside. lmdb-js trusts
+ * `data.mdb`: a short or foreign file faults in native code (SIGSEGV/SIGBUS) where no JS can catch
+ * it, so the head of the file is read first and whatever LMDB would misread is refused (no magic,
+ * another version, a bad page size, meta pages pointing past the end). An env holding databases that
+ * are not ours is refused before anything is written. Meta page offsets: docs/design-notes.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -67,8 +67,8 @@ class Bytes {
  */
 export async function encodeFlush(
   ctx: FlushEncodeContext,
-  current: ReadonlyArray<readonly [number, unknown]>,
-  points: ReadonlyArray<PointRecord>,
+  current: readonly (readonly [number, unknown])[],
+  points: readonly PointRecord[],
 ): Promise<{ flush: EncodedFlush; bytes: number; series: number }> {
   const overBudget = (): boolean => performance.now() - ctx.blockStart() > BLOCK_MS;
 

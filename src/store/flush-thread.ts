@@ -22,7 +22,7 @@ const target = {
 };
 const headroom = new Headroom(env as unknown as HeadroomEnv, dataDir);
 const pageSize = (env as unknown as HeadroomEnv).env.stat().pageSize;
-type Stats = { getStats(): { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } };
+interface Stats { getStats(): { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } }
 
 function pagesOf(db: unknown): number {
   const s = (db as Stats).getStats();

@@ -1,21 +1,10 @@
 /**
- * `Headroom`: keeps written (allocated) space past the last page of `data.mdb`, so that LMDB's page
- * writes never fail for lack of space.
- *
- * **Why.** When a page write fails, the LMDB bundled with lmdb-js 3.5.6 (`mdb_page_flush` in its
- * `mdb.c`) does `last_error = malloc(100)` and `sprintf`s ~110 characters into it: a heap overflow.
- * On a full disk the host then aborts (`corrupted size vs. prev_size`, `malloc(): corrupted top
- * size`), which no JS can catch. So a write whose pages might not fit is never handed to LMDB.
- *
- * **How.** LMDB (no write map) writes a commit's pages with `pwrite` at `pgno * pageSize`, with
- * `pgno` at most the new last page, and never shrinks `data.mdb` (its only `ftruncate` of the data
- * file is in write-map mode). A `pwrite` over blocks the file already has needs no new space (on
- * tmpfs and ext4: real written zeros, not a hole from `ftruncate`). Before each write, the store
- * checks that the file reaches at least {@link headroomFor} bytes past the last committed page;
- * if not, it appends zeros. The append runs inside a write transaction (LMDB's write lock, shared
- * with the writer thread and other processes), so no commit is writing pages then, and it starts
- * past the last page of the last commit: it overwrites nothing LMDB uses. If the append fails
- * (ENOSPC, EDQUOT), the write is refused with the filesystem's error, before LMDB sees it.
+ * `Headroom`: keeps written space past the last page of `data.mdb`, so LMDB's page writes never fail
+ * for lack of space: on a failed page write the LMDB in lmdb-js 3.5.6 overflows a heap buffer
+ * (`mdb_page_flush`) and the host aborts. Before each write the store appends zeros up to
+ * {@link headroomFor} bytes past the last committed page, inside a write transaction, so it overwrites
+ * nothing LMDB uses; if that append fails, the write is refused with the filesystem's error before
+ * LMDB sees it. Why this is enough: docs/design-notes.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';

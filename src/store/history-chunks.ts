@@ -193,7 +193,7 @@ export function writeSeriesHistory(history: ChunkDatabase, id: number, ts: Array
  * same bucket (`mergeCells`).
  * @param rollup the `rollup` database (`openChunkDatabases`)
  */
-export function writeSeriesRollups(rollup: ChunkDatabase, id: number, starts: ArrayLike<number>, cells: ReadonlyArray<RollupCell>): SeriesEdit {
+export function writeSeriesRollups(rollup: ChunkDatabase, id: number, starts: ArrayLike<number>, cells: readonly RollupCell[]): SeriesEdit {
   const rows = emptyRows(ROLLUP_COLUMNS);
   for (let i = 0; i < starts.length; i++) {
     rows.ts.push(starts[i]!);

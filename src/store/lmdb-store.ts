@@ -1,46 +1,11 @@
 /**
- * `MetricStore`: the LMDB persistence of the metric table: series definitions, current values and
- * history, in one LMDB environment under `dataDir` (default `./.erlmcp-monitor`). This is the
- * facade; each job has its file: options and input checks (`store-checks.ts`), opening the env
- * (`store-env.ts`), encoding a flush (`flush-encode.ts`) and writing it (`flush-apply.ts`, on this
- * thread or the writer thread's, `flush-writer.ts`), the chunks (`history-chunks.ts`), queries (`store-queries.ts`),
- * prune (`store-prune.ts`), stats (`store-stats.ts`).
- *
- * **Layout** (version 3, docs/STORAGE.md): `series`, `series_key`, `meta`, `current` (msgpack,
- * plain maps), history as per-series compressed chunks in `history` (12-byte key: id, chunk first
- * ts) and 1-minute rollup cells chunked the same way in `rollup`. A store of another layout
- * version is refused at open. Before lmdb-js maps the file, `env-check.ts` checks it (a damaged
- * one faulted the process); an env holding databases that are not ours is refused untouched.
- *
- * **Why this shape.**
- * - Chunks: one LMDB entry per point cost ~82 B per point (key, node, page fill); a chunk of
- *   delta-of-delta timestamps and scaled or XOR values costs ~1-2 B (docs/STORAGE.md, bench).
- *   A series' chunks are adjacent and in time order: a range query reads only the chunks that
- *   overlap it.
- * - One write transaction per `flush`: current values and every changed series' head chunk
- *   commit together or not at all; `flush` resolves once the commit is durable, so an awaited
- *   flush survives SIGKILL (test/store/durability.test.ts). Flushes and prune steps take turns
- *   (`#withHistory`): both read chunks and write them back.
- * - The main thread validates, encodes current values and sorts points in blocks with yields; a
- *   flush of more than {@link SMALL_FLUSH_PUTS} entries is then written by the writer thread
- *   (`flush-thread.ts`: read each head, append, put, in one transaction), a smaller one here with
- *   the same `writeFlush` (starting the thread costs more than its work) if it only appends (a late
- *   point merges chunks: thread). 10,000 changed series:
- *   ~1 ms of main thread.
- * - Everything is validated and encoded before anything is written: a bad entry fails the whole
- *   flush with nothing written.
- * - Raw points older than `retentionMs` (default 24 h) are folded by `prune` into 1-minute rollups
- *   kept for `rollupRetentionMs` (default 7 days), in steps of whole chunks with yields between.
- * - Every write first makes sure data.mdb has written room past its last page (`headroom.ts`);
- *   without it the write is refused `EMON_STORE_FAILED` (ENOSPC) and LMDB never sees it: a failed
- *   LMDB page write overflows a heap buffer in lmdb-js 3.5.6.
- *
- * **Processes.** One writable store per `dataDir` at a time: it assigns series ids from memory (no
- * write lock on the main thread), so a second writer is refused `EMON_STORE_LOCKED` (in this process
- * by a registry, in any other by the kernel: `writer-lock.ts`, an flock held for the store's life).
- * The writable store's own writer thread opens the same env (lmdb-js shares it between threads).
- * Any number of other processes may open it with `readOnly: true`; each of their reads first moves
- * to the newest committed snapshot (`resetReadTxn`), so a reader that stays open sees new commits.
+ * `MetricStore`: the LMDB persistence of the metric table (series, current values, history as
+ * compressed chunks, 1-minute rollups) in one environment under `dataDir`; this is the facade over
+ * the store-*.ts / flush-*.ts files. Layout: docs/STORAGE.md.
+ * Constraints: one write transaction per flush, resolved once durable; everything is validated and
+ * encoded before anything is written; every write first ensures headroom (`headroom.ts`), since a
+ * failed LMDB page write overflows a heap buffer in lmdb-js 3.5.6; one writable store per `dataDir`
+ * (`writer-lock.ts`), any number of `readOnly` readers. Why this shape: docs/design-notes.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -422,7 +387,7 @@ export class MetricStore {
     return run;
   }
 
-  async #flushNow(current: ReadonlyArray<readonly [number, unknown]>, points: ReadonlyArray<PointRecord>): Promise<FlushResult> {
+  async #flushNow(current: readonly (readonly [number, unknown])[], points: readonly PointRecord[]): Promise<FlushResult> {
     let blockStart = performance.now();
     let syncMs = 0;
     let longestBlockMs = 0;
@@ -673,7 +638,7 @@ export class MetricStore {
     let db: Database<Uint8Array, RecordKey> | undefined;
     try {
       // Binary: RecordDb encodes its values itself (record-codec.ts).
-      db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' }) as Database<Uint8Array, RecordKey> | undefined;
+      db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' });
     } catch (err) {
       throw new MonitorError(ErrorCode.StoreFailed, `records: cannot open the collection "${name}" in ${this.dataDir}: ${toError(err).message}`, { cause: err });
     }

@@ -1,37 +1,10 @@
 /**
- * Layout 2 -> 3: moves the history of a store written by layout 2 (one LMDB entry per raw point in
- * `points`, one per 1-minute cell in `rollup_1m`, keys of `point-codec.ts`) into layout 3's chunk
- * databases (`history`, `rollup`: `history-chunks.ts`), in the background, while the store runs.
- *
- * **How.** A writable open of a layout-2 store marks it layout 3 at once ({@link beginLayout2Conversion}:
- * `meta.layout = 3` and the progress marker `meta.layout2`, in one transaction), so a layout-2
- * release never writes into a half-converted store; `open` stays synchronous and returns. Then
- * {@link Layout2Conversion} moves the old entries in steps. A step runs under the store's history
- * lock (no flush or prune step in between): it takes the first {@link CONVERT_STEP_ENTRIES}
- * entries of `points` (later of `rollup_1m`), plans each series' rows into chunks merged with what
- * layout 3 already holds (`planSeriesRows`), and only then queues those chunk writes, the deletion
- * of the old entries and the updated marker as ONE transaction; then it yields to the event loop.
- * Nothing is queued if planning fails. So the old databases are their own progress marker: in every
- * committed snapshot an entry is either still there or converted, never both. A SIGKILL at any
- * moment leaves a store that reopens (layout 3 with the marker), and the next writable open carries
- * on from the first entry left. When both old databases are empty the marker is removed; the empty
- * databases stay (a read-only opener may still hold them open).
- *
- * **Reads during the conversion** see every point: an entry is in the old databases or in the new
- * ones, so reads take the union ({@link Layout2Remnant}, one cursor seek per read when a series has
- * nothing old left). Where a flush after the upgrade wrote the same `(series, ts)` as an
- * unconverted point, the layout-3 point wins, as a flush's replacement does, and the conversion
- * drops the old one. A read-only opener of a layout-2 store reads the union too (it converts
- * nothing). Converting before `open` returns was rejected: 1,000 series x 8,640 points (8.6 M
- * entries, 258 MiB) took 330 s in 17,400 steps on the loaded test VM (median step 0.5 ms of main
- * thread, p99 13 ms; `test/store/fixtures/measure-layout2-conversion.ts`), while `open` took 143 ms
- * and a whole series read 90-170 ms before the first step; a host must not wait minutes for its
- * monitor to start. data.mdb keeps its size (LMDB reuses the freed pages; it never shrinks the file).
- *
- * **Not converted.** Record values: `record-codec.ts` reads layout 2's plain msgpack as it is, and
- * `convertRecordValues` needs an env nothing else writes (a running tree's actors put records at
- * any time; a value rewritten from a read taken before such a put would undo it). Current values
- * and series definitions have the same format in both layouts.
+ * Layout 2 -> 3: moves a layout-2 store's per-point history entries into layout 3's chunks, in the
+ * background while the store runs (converting before `open` returns took minutes on a large store).
+ * Each step converts a batch and deletes the old entries in ONE transaction, so the old databases are
+ * their own progress marker and a SIGKILL at any moment leaves a store that reopens and carries on.
+ * Reads meanwhile take the union of old and new ({@link Layout2Remnant}). How, measurements, and what
+ * is not converted: docs/design-notes.md.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Database, RootDatabase } from 'lmdb';
@@ -132,9 +105,7 @@ export function layout3Target(host: ConversionHost): Layout3Target {
 export function openLayout2Dbs(env: RootDatabase): Layout2Dbs | undefined {
   const open = <V>(name: string, encoder?: object): Database<V, SeriesTimeKey> | undefined => {
     try {
-      return (env.openDB<V, SeriesTimeKey>(name, { create: false, keyEncoder: seriesTimeKeyEncoder, ...(encoder ? { encoder } : {}) } as never) ?? undefined) as
-        | Database<V, SeriesTimeKey>
-        | undefined;
+      return (env.openDB<V, SeriesTimeKey>(name, { create: false, keyEncoder: seriesTimeKeyEncoder, ...(encoder ? { encoder } : {}) } as never) ?? undefined);
     } catch {
       return undefined; // no such database
     }

@@ -1,23 +1,9 @@
 /**
- * The 12-byte `(series id, timestamp)` key of the chunk databases `history` and `rollup`
- * (layout 3: the timestamp is the chunk's first), and of layout 2's `points` and `rollup_1m`;
- * plus layout 2's 8-byte point value and 20-byte flush record, kept for reading a layout 2 store
- * (the migration). See docs/STORAGE.md.
- *
- * **Key** (12 bytes): the series id as a big-endian uint32, then the timestamp as an *ordered*
- * float64: the big-endian IEEE 754 bytes with the sign bit flipped for a positive number, and every
- * bit flipped for a negative one. LMDB compares keys byte by byte, so keys sort by id, then by time,
- * for any id (1, 255, 256, 65536 …) and any timestamp; a stored timestamp is a non-negative integer
- * ms, which a float64 holds exactly. Negative numbers only occur as range bounds (`nowMs - retention`
- * early in 1970), and encode below every stored key. A 4-byte key `[id]` (the id alone) sorts before
- * every key of that series, and is used as a range bound.
- *
- * **Value** of `points` (8 bytes): the value as a big-endian float64.
- *
- * Why fixed binary keys instead of lmdb-js's ordered-binary array keys: a flush writes its points
- * in another thread (see `flush-writer.ts`), which takes each key and value as a slice of one
- * transferred buffer, with no encoding at all. Encoding itself was small (100,000 `[id, ts]` array
- * keys: ~6 ms, msgpack values: ~7 ms, measured), but the slices need the bytes to be the stored form.
+ * The 12-byte `(series id, timestamp)` key of the chunk databases (big-endian uint32 id, then an
+ * ordered float64 so LMDB's byte order sorts by id, then time), plus layout 2's point value and flush
+ * record, kept for reading a layout-2 store. Fixed binary keys, not lmdb-js's array keys, because the
+ * writer thread takes keys and values as slices of one transferred buffer, with no encoding. Byte
+ * layout: docs/STORAGE.md, docs/design-notes.md.
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 

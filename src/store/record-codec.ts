@@ -1,34 +1,10 @@
 /**
  * How a record value is stored (`RecordDb`, layout 3): msgpack with plain maps, deflated against a
- * preset dictionary of its collection's record shapes when that makes it smaller. A stored value is
- * one of:
- *
- * | first byte | rest                                                                        |
- * |------------|-----------------------------------------------------------------------------|
- * | `0xc1`     | dictionary id (1 byte), then raw deflate (RFC 1951) of the msgpack, with that preset dictionary (`record-dictionaries.ts`; id 0: none) |
- * | any other  | the msgpack itself (plain maps, as lmdb-js wrote every record in layout 2)  |
- *
- * `0xc1` is the one byte MessagePack never uses (msgpackr writes it only for its own `C1` object and
- * inside `bundleStrings`, neither used here), so the two cannot be confused: values written by
- * layout 2 (and small values now, where deflate does not pay) read as they always did. **Layout 2
- * needs no conversion**: `decodeRecordValue` reads both, and old values shrink as they are
- * rewritten or trimmed; `convertRecordValues` (`record-convert.ts`) compacts them at once, in
- * bounded steps, for a migration that wants the space back.
- *
- * **Why this shape** (measured on the records of a 10-minute demo run, 5 s checks):
- * - Most of a record is its keys and repeated strings (units, enum values, reasons): a performance
- *   report is ~1,780 B of msgpack, one per 4 KiB page. Deflated against a dictionary of sample
- *   reports it is ~210 B, 13 per page (121 reports: 121 pages → 9); an SLA result 616 → ~80 B
- *   (24 per page), an alert 438 → ~140 B. Rejected: msgpack records with keys once (~1,365 B),
- *   deflate without a dictionary (~745 B), lmdb-js's LZ4 `compression` (121 reports: 41 pages;
- *   14 with this dictionary).
- * - The dictionary is compiled into the code, not kept in the env: every opener (a read-only
- *   process, the CLI) decodes with no option to agree on and no shared state to read first
- *   (lmdb-js's `compression` and `sharedStructuresKey` both need every opener to pass the same
- *   options, and shared structures are themselves written by the first transaction that uses them).
- * - Cost (zlib sync; loaded 2-core VM): ~0.1-0.2 ms to encode a report and ~0.05 ms to decode it,
- *   ~0.05-0.1 ms and ~0.04 ms for an alert (plain msgpack: ~0.01-0.02 ms). One report per check;
- *   1,000 reports read in ~45-65 ms (msgpack: ~12-55 ms).
+ * preset dictionary of its collection's record shapes when that makes it smaller (a performance
+ * report: ~1,780 B -> ~210 B). A deflated value starts with `0xc1`, the one byte MessagePack never
+ * uses, so layout 2's plain msgpack still reads as it is and needs no conversion. The dictionary is
+ * compiled in, so every opener decodes with no option to agree on. Format and measurements:
+ * docs/design-notes.md.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Packr } from 'msgpackr';

@@ -32,7 +32,7 @@ export interface ConvertibleDb {
   getRange(options: { start?: RecordKey; offset?: number; limit: number }): Iterable<{ key: RecordKey; value: Uint8Array }>;
   put(key: RecordKey, value: Uint8Array): Promise<boolean>;
   remove(key: RecordKey): Promise<boolean>;
-  batch<T>(action: () => T): Promise<boolean>;
+  batch(action: () => unknown): Promise<boolean>;
 }
 
 /** The part of the lmdb-js root env the conversion uses. */

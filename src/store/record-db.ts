@@ -1,17 +1,9 @@
 /**
- * `RecordDb`: a named collection of plain records in the metric store's LMDB env, for state that
- * is not a metric series: SLA results, active alerts, silences, the notification outbox. Open one
- * with `MetricStore.records(name)`.
- *
- * Values are stored compactly by `record-codec.ts` (msgpack deflated against a preset dictionary of
- * the collection's record shapes; ~5-10x smaller than the plain msgpack of layout 2, which still
- * reads as it is). The LMDB database holds those bytes (`encoding: 'binary'`): open a collection
- * through `MetricStore.records`, never as a plain lmdb-js msgpack db.
- *
- * Keys are strings, numbers, or arrays of them (lmdb-js's ordered-binary encoding), so
- * `[timestampMs, seq]` keys read back in time order. Each write resolves once it is durable
- * (committed and flushed): an awaited `put` survives SIGKILL, an un-awaited one may not. Reads are
- * synchronous; a read-only store first moves to the newest committed snapshot.
+ * `RecordDb`: a named collection of plain records (SLA results, alerts, silences, the outbox) in the
+ * metric store's LMDB env; open one with `MetricStore.records(name)`, never as a plain lmdb-js db
+ * (values are `record-codec.ts` bytes). Keys are strings, numbers or arrays of them, so
+ * `[timestampMs, seq]` reads back in time order. Each write resolves once durable (an awaited `put`
+ * survives SIGKILL); reads are synchronous.
  */
 import { describeValue, ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed } from './commit-guard.js';
@@ -46,7 +38,7 @@ export interface RecordBackend<V> {
   getKeys(options: { limit: number }): Iterable<RecordKey>;
   getCount(): number;
   transaction<T>(action: () => T): Promise<T>;
-  batch<T>(action: () => T): Promise<boolean>;
+  batch(action: () => unknown): Promise<boolean>;
   clearAsync(): Promise<unknown>;
 }
 
@@ -130,14 +122,14 @@ export class RecordDb<V> {
   }
 
   /** Records in key order (or reverse), as `[key, value]` pairs. */
-  range(options: RecordRange = {}): Array<[RecordKey, V]> {
+  range(options: RecordRange = {}): [RecordKey, V][] {
     if (options.start !== undefined) checkKey(this.name, 'range', options.start);
     if (options.end !== undefined) checkKey(this.name, 'range', options.end);
     if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
       throw new MonitorError(ErrorCode.InvalidQuery, `${this.name}.range: invalid limit ${describeValue(options.limit)} (expected an integer >= 0)`);
     }
     return this.#read('range', () => {
-      const out: Array<[RecordKey, V]> = [];
+      const out: [RecordKey, V][] = [];
       for (const { key, value } of this.#db.getRange(options)) out.push([key, decodeRecordValue(value) as V]);
       return out;
     });

@@ -110,7 +110,7 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
   // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones),
   // nor has one whose conversion stopped (close, SIGKILL) before its first step committed.
   const chunks = (name: string): ChunkDatabase =>
-    layout === LAYOUT2 || meta.get(LAYOUT2_MARKER) !== undefined ? laterChunkDb(() => env.openDB(name, chunkDbOptions()) as ChunkDatabase | undefined) : openOne(name, chunkDbOptions() as DbOptions);
+    layout === LAYOUT2 || meta.get(LAYOUT2_MARKER) !== undefined ? laterChunkDb(() => env.openDB(name, chunkDbOptions())) : openOne(name, chunkDbOptions() as DbOptions);
   return {
     series: openOne('series', { keyEncoding: 'uint32' }),
     seriesKey: openOne('series_key', {}),

@@ -33,7 +33,7 @@ export interface PruneContext {
   /** Runs one step (read, plan, commit) while no flush reads or writes chunks. */
   exclusive<T>(step: () => Promise<T>): Promise<T>;
   /** Commits one step's edits in one transaction and moves reads to it. */
-  commit(edits: ReadonlyArray<[db: ChunkDatabase, id: number, edit: SeriesEdit]>): Promise<void>;
+  commit(edits: readonly [db: ChunkDatabase, id: number, edit: SeriesEdit][]): Promise<void>;
 }
 
 /** The first series id >= `fromId` that has a chunk in `db`. */

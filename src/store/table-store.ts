@@ -311,7 +311,7 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
     if (first.type === 'histogram' && buckets === undefined) continue;
     let metric: AnyMetric;
     try {
-      metric = registry.restoreMetric(name, first.type as MetricType, {
+      metric = registry.restoreMetric(name, first.type, {
         // A help stored before its length was limited must not cost the series its value.
         help: first.help.slice(0, MAX_HELP_LENGTH),
         unit: first.unit,

@@ -57,9 +57,9 @@ export interface PointRecord {
 /** Everything one `flush` writes, in one transaction. */
 export interface FlushBatch {
   /** `[seriesId, snapshot]` pairs; the snapshot is any msgpack/JSON-able value (counter value, histogram state). */
-  current?: ReadonlyArray<readonly [number, unknown]>;
+  current?: readonly (readonly [number, unknown])[];
   /** History points; any order (the store sorts them by series, then time). */
-  points?: ReadonlyArray<PointRecord>;
+  points?: readonly PointRecord[];
 }
 
 /** What a committed flush wrote. */

@@ -1,19 +1,9 @@
 /**
- * `WriterLock`: the one-writer-per-directory rule, enforced by the kernel. A writable store holds
- * an exclusive `flock(2)` on `<dataDir>/writer.lock` for its whole life; a second writer's
- * non-blocking `flock` fails at once, whatever host name or PID namespace it runs in (the lock
- * belongs to the file's inode, so containers sharing the volume on one kernel see it). The kernel
- * drops the lock when the holder closes the file or dies, so a killed writer never leaves a stale
- * lock behind. Network file systems are not supported (NFS emulates flock with byte-range locks
- * that a server restart or a network partition can lose).
- *
- * The file stays after close: removing it would let a process that opened the old file lock it
- * while another creates and locks a new one. Its content (pid, host, time) is for people only;
- * the lock is what counts.
- *
- * Node has no flock; it comes from `fs-ext-extra-prebuilt` (fs-ext's addon with binaries for
- * Linux/macOS x64/arm64 in the package, so no compiler or install script is needed). It is loaded
- * on the first writable open, so importing the package never fails on a platform without a binary.
+ * `WriterLock`: one writer per data directory, enforced by the kernel: an exclusive `flock(2)` on
+ * `<dataDir>/writer.lock`, held for the store's life, dropped by the kernel when the holder dies (no
+ * stale lock), seen across containers sharing the volume. Not for network file systems. The file stays
+ * after close (removing it would let two processes lock two files). flock comes from
+ * `fs-ext-extra-prebuilt`, loaded on the first writable open. Details: docs/design-notes.md.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

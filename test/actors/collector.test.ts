@@ -125,7 +125,7 @@ describe('collector: failing store writes', () => {
     requests.inc(3);
     const counterValue = (name: string, labels?: Record<string, string>): number => {
       const metric = registry.get(name);
-      return metric?.type === 'counter' ? ((metric as Counter).get(labels) ?? 0) : 0;
+      return metric?.type === 'counter' ? ((metric).get(labels) ?? 0) : 0;
     };
     const failures = () => counterValue('monitor.store.write_failures', { reason: 'ENOSPC' });
     await until(() => expect(failures()).toBeGreaterThanOrEqual(3), 20_000);

@@ -21,7 +21,7 @@ import { flushTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { perfConfig } from '../performance/fixtures.js';
 import { MonitorClock } from '../../src/clock.js';
@@ -370,7 +370,7 @@ describe('performance monitor', () => {
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual([]); // 4 min 55 s of data: not judged yet
       h.count(1000, 2);
       h.advance(5000);
-      last = await pid.call({ type: 'check' });
+      await pid.call({ type: 'check' });
       expect(h.signalsFor('burn_rate.fast.uptime')).toEqual(['firing:critical']);
       const signal = h.signals.find((s) => s.key === 'burn_rate.fast.uptime')!;
       expect(signal.message).toBe(

@@ -46,7 +46,7 @@ function setup() {
 }
 
 const alert = (id: string, value: number): Alert =>
-  ({ id, status: 'firing', value, fingerprint: id, severity: 'warning', title: id, message: `v=${value}`, source: 'rule:x', labels: {}, annotations: {}, startedAt: 0, lastSeenAt: 0, notifications: 0, channels: [] }) as Alert;
+  ({ id, status: 'firing', value, fingerprint: id, severity: 'warning', title: id, message: `v=${value}`, source: 'rule:x', labels: {}, annotations: {}, startedAt: 0, lastSeenAt: 0, notifications: 0, channels: [] });
 
 describe('AlertStore on a failing store', () => {
   it('keeps failed records staged, backs off, counts and logs once, and writes the latest state when writes commit again', async () => {

@@ -8,7 +8,7 @@ import { MetricStore } from '../../src/store/lmdb-store.js';
 
 /** An OutboxPort that records what it is handed (deep copies), and can be told to fail. */
 export class RecordingOutbox implements OutboxPort {
-  readonly queued: Array<{ notification: Notification; channels: ChannelName[] }> = [];
+  readonly queued: { notification: Notification; channels: ChannelName[] }[] = [];
   readonly dead: DeadLetter[] = [];
   /** Enqueues to refuse before accepting again. */
   failures = 0;

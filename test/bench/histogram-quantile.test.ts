@@ -63,7 +63,7 @@ describe('histogramQuantile (the bench’s copy of Prometheus histogram_quantile
           `tests:\n  - interval: 1m\n    input_series:\n${series}\n    promql_expr_test:\n      - expr: histogram_quantile(${c.q}, h_bucket)\n        eval_time: 0m\n        exp_samples:\n          - labels: '{}'\n            value: ${ours}\n`,
         );
         // promtool exits non-zero (and says what it got) when the value differs from ours.
-        const result = await promisify(execFile)('/usr/bin/promtool', ['test', 'rules', file]).catch((err: { stdout?: string; stderr?: string }) => err);
+        const result = await promisify(execFile)('/usr/bin/promtool', ['test', 'rules', file]).catch((err: unknown) => err as { stdout?: string; stderr?: string });
         expect(`${result.stdout ?? ''}${result.stderr ?? ''}`, `case ${i}`).toMatch(/SUCCESS/);
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -60,15 +60,15 @@ interface Opened {
   /** URLs the page requested. */
   requests: string[];
   /** Client messages the page sent on its WebSockets. */
-  sent: Array<{ type: string }>;
+  sent: { type: string }[];
   /** The `at` of each frame the page received, in order. */
   framesAt: number[];
 }
 
 /** A feed client of our own: the frames the server sent, to compare with what the page shows. */
-function recordFrames(url: string): { frames: Array<{ at: number; charts: Record<string, ChartPoints> }>; close(): void } {
+function recordFrames(url: string): { frames: { at: number; charts: Record<string, ChartPoints> }[]; close(): void } {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${TOKEN}` }, perMessageDeflate: false });
-  const frames: Array<{ at: number; charts: Record<string, ChartPoints> }> = [];
+  const frames: { at: number; charts: Record<string, ChartPoints> }[] = [];
   ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as ServerMsg;
     if (msg.type === 'frame' && msg.dashboards.main) frames.push({ at: msg.at, charts: msg.dashboards.main });
@@ -103,7 +103,7 @@ describe.skipIf(!haveChromium)(`dashboard page in headless Chromium${haveChromiu
     const page = await context.newPage();
     const errors: string[] = [];
     const requests: string[] = [];
-    const sent: Array<{ type: string }> = [];
+    const sent: { type: string }[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });

@@ -10,7 +10,7 @@ type P = [number, number | null];
 interface SeriesBuffer {
   readonly length: number;
   ts: number[];
-  vals: Array<number | null>;
+  vals: (number | null)[];
   push(point: P): boolean;
   replace(points: P[]): void;
   fill(points: P[], gapMs: number): void;
@@ -19,7 +19,7 @@ interface SeriesBuffer {
 }
 interface Module {
   SeriesBuffer: new (limit: number) => SeriesBuffer;
-  alignBuffers(buffers: SeriesBuffer[]): Array<Array<number | null | undefined>>;
+  alignBuffers(buffers: SeriesBuffer[]): (number | null | undefined)[][];
 }
 
 const mod = (await import(pathToFileURL(path.resolve('src/dashboard-page/series-buffer.js')).href)) as Module;

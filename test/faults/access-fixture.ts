@@ -67,8 +67,8 @@ export function upgrade(url: string, headers: Record<string, string> = {}): Prom
  * request's method, URL, headers and body (a misbehaving server, or a proxy's debug page).
  * Records the requests; closed at cleanup.
  */
-export async function echoService(status: number): Promise<{ url: string; requests: Array<{ url: string; headers: http.IncomingHttpHeaders }> }> {
-  const requests: Array<{ url: string; headers: http.IncomingHttpHeaders }> = [];
+export async function echoService(status: number): Promise<{ url: string; requests: { url: string; headers: http.IncomingHttpHeaders }[] }> {
+  const requests: { url: string; headers: http.IncomingHttpHeaders }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

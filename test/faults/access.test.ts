@@ -402,7 +402,7 @@ describe('access (fault suite)', () => {
     scanned.frames = frames.join('\n');
     scanned.logs = dump(logger.records);
 
-    const needles: Array<[string, string]> = [];
+    const needles: [string, string][] = [];
     for (const [name, secret] of Object.entries(secrets)) needles.push([name, secret], [`${name} (base64)`, b64(secret)]);
     needles.push(['smtp user:pass (base64)', b64(`alerts:${secrets.smtpPass}`)], ['twilio sid:token (base64)', b64(`AC0123456789:${secrets.twilioToken}`)], ['alertmanager user:pass (base64)', b64(`am:${secrets.amPass}`)]);
     const leaks: string[] = [];

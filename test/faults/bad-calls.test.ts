@@ -34,7 +34,7 @@ interface Schema {
 }
 
 /** Every process of the tree and the schema it declares. */
-const PROCESSES: Array<{ name: string; schema: Schema }> = [
+const PROCESSES: { name: string; schema: Schema }[] = [
   { name: MONITOR_SUP_NAME, schema: SUPERVISOR_MESSAGES },
   { name: SUB_SUP, schema: SUPERVISOR_MESSAGES },
   { name: COLLECTOR_NAME, schema: COLLECTOR_MESSAGES },

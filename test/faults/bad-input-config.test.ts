@@ -127,7 +127,7 @@ function loadWith(via: 'file' | 'overrides', section: ConfigSection, p: Path, va
     const dir = configDirWith({ [section]: nest(p, value) });
     return { err: loadError({ configDir: dir }), source: path.join(dir, CONFIG_SECTIONS[section].file), key: dotted(p) };
   }
-  return { err: loadError({ overrides: nest([section, ...p], value) as never }), source: 'overrides', key: dotted([section, ...p]) };
+  return { err: loadError({ overrides: nest([section, ...p], value) }), source: 'overrides', key: dotted([section, ...p]) };
 }
 
 describe('loadConfig refuses bad configuration with a problem naming the file, the key and what is allowed', () => {
@@ -174,7 +174,7 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
       const key = fc
         .oneof(typo.map((k) => ({ k, typo: true })), fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.stringMatching(/^[a-z]{12,16}$/)).map((k) => ({ k, typo: false })))
         .filter(({ k }) => !known.includes(k));
-      const payload = fc.oneof(fc.constant({ polluted: true } as unknown), fc.constant(1), fc.constant({ prototype: { polluted: true } }));
+      const payload = fc.oneof(fc.constant({ polluted: true }), fc.constant(1), fc.constant({ prototype: { polluted: true } }));
       return fc.tuple(fc.constant(o), key, payload, fileOrOverride);
     });
     fc.assert(
@@ -189,7 +189,7 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
           err = loadError({ configDir: dir });
           source = path.join(dir, CONFIG_SECTIONS[o.section].file);
         } else {
-          err = loadError({ overrides: nest([o.section, ...parent, key], payload) as never });
+          err = loadError({ overrides: nest([o.section, ...parent, key], payload) });
           source = 'overrides';
         }
         const where = via === 'file' ? dotted(parent) : dotted([o.section, ...parent]);
@@ -213,7 +213,7 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
   it('a file that is not JSON, is empty, or is not an object: named by file, with line and column, and its text never echoed', () => {
     const MARK = 'S3CRET-MARK';
     const content = fc.oneof(
-      fc.constantFrom('', ' ', '\n\n', '\uFEFF', '{', '}', '{"a":', '{"a" 1}', "{'a': 1}", '{"a": 1,}', '[1, 2', 'nul', 'tru', '{"a": 01}', '{"a": "\u0001"}', `{"${MARK}": }`, `${MARK}`),
+      fc.constantFrom('', ' ', '\n\n', '\uFEFF', '{', '}', '{"a":', '{"a" 1}', "{'a': 1}", '{"a": 1,}', '[1, 2', 'nul', 'tru', '{"a": 01}', '{"a": "\u0001"}', `{"${MARK}": }`, MARK),
       fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
         try {
           JSON.parse(s);

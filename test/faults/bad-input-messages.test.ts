@@ -238,18 +238,18 @@ describe('the collector refuses malformed calls and casts and keeps serving', ()
   it('drops every malformed cast with at most one log line, applies the valid updates around it, and answers the next call', async () => {
     const w = await collectorWorld();
     const castItem = fc.oneof(
-      { weight: 1, arbitrary: fc.constant({ msg: GOOD_UPDATE as unknown, bad: 0, good: 1 }) },
+      { weight: 1, arbitrary: fc.constant({ msg: GOOD_UPDATE, bad: 0, good: 1 }) },
       { weight: 3, arbitrary: badUpdate.map((b) => ({ msg: b.msg, bad: 1, good: 0 })) },
       { weight: 2, arbitrary: fc.oneof(...shapeErrors('cast', { ...UPDATE_FIELDS, batch: ['updates'] })).map((b) => ({ msg: b.msg, bad: 1, good: 0 })) },
       {
         weight: 2,
-        arbitrary: fc.array(fc.oneof(badUpdate.map((b) => ({ u: b.msg, bad: 1 })), fc.constant({ u: GOOD_UPDATE as unknown, bad: 0 })), { maxLength: 8 }).map((items) => ({
-          msg: { type: 'batch', updates: items.map((i) => i.u) } as unknown,
+        arbitrary: fc.array(fc.oneof(badUpdate.map((b) => ({ u: b.msg, bad: 1 })), fc.constant({ u: GOOD_UPDATE, bad: 0 })), { maxLength: 8 }).map((items) => ({
+          msg: { type: 'batch', updates: items.map((i) => i.u) },
           bad: items.reduce((n, i) => n + i.bad, 0),
           good: items.reduce((n, i) => n + 1 - i.bad, 0),
         })),
       },
-      { weight: 1, arbitrary: notAnObject.filter((u) => !Array.isArray(u)).map((updates) => ({ msg: { type: 'batch', updates } as unknown, bad: 1, good: 0 })) },
+      { weight: 1, arbitrary: notAnObject.filter((u) => !Array.isArray(u)).map((updates) => ({ msg: { type: 'batch', updates }, bad: 1, good: 0 })) },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(castItem, { minLength: 1, maxLength: 6 }), async (casts) => {

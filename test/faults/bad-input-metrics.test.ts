@@ -258,7 +258,7 @@ describe('the metric API refuses bad input without changing anything', () => {
     const how = fc.constantFrom('method', 'register');
     const call = (k: Kind, h: string, name: unknown, options?: unknown) => (h === 'method' ? register(k, name, options) : () => w.registry.register(name as string, k, options as object));
     const freshName = fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/).map((s) => `fresh_${s}`);
-    type Case = { label: string; fn: () => unknown; code: ErrorCode; mentions: string[] };
+    interface Case { label: string; fn: () => unknown; code: ErrorCode; mentions: string[] }
     const cases: fc.Arbitrary<Case>[] = [
       fc.tuple(kind, how, badMetricName).map(([k, h, n]) => ({ label: 'bad metric name', fn: call(k, h, n), code: ErrorCode.InvalidName, mentions: [describeValue(n), 'allowed'] })),
       fc.tuple(freshName, fc.oneof(fc.string({ maxLength: 12 }), fc.constant(null), fc.integer(), exoticValue)).map(([n, ty]) => ({
@@ -442,7 +442,7 @@ describe('the metric table under a random mix of valid and invalid operations', 
     if (o.op === 'dec') return m.dec(l, o.value);
     if (o.form === 'bound') return m.bind(l)[o.op](o.value);
     if (o.form === 'registry') {
-      if (o.op === 'inc') return registry.increment(o.t.name, l, o.value as number);
+      if (o.op === 'inc') { registry.increment(o.t.name, l, o.value as number); return; }
       return (registry as any)[o.op](o.t.name, l, o.value);
     }
     return o.op === 'inc' ? m.inc(l, o.value) : m[o.op](l, o.value);
@@ -468,7 +468,7 @@ describe('the metric table under a random mix of valid and invalid operations', 
       fc.asyncProperty(fc.array(op, { minLength: 20, maxLength: 80 }), async (ops) => {
         const w = await world();
         const model = new Map<string, Expected>();
-        for (const t of TARGETS) modelApply(model, { op: t.kind === 'histogram' ? 'observe' : t.kind === 'gauge' ? 'set' : 'inc', t, seed: 0, value: t.kind === 'histogram' ? 42 : t.kind === 'gauge' ? -7.5 : 3, form: 'labels' } as Op);
+        for (const t of TARGETS) modelApply(model, { op: t.kind === 'histogram' ? 'observe' : t.kind === 'gauge' ? 'set' : 'inc', t, seed: 0, value: t.kind === 'histogram' ? 42 : t.kind === 'gauge' ? -7.5 : 3, form: 'labels' });
         for (const o of ops) {
           trials.add('model operations');
           const refused = modelApply(model, o);

@@ -223,7 +223,7 @@ describe('bad WebSocket handshakes (property-based)', () => {
     /** A valid handshake with up to two of its fields taken from a random one. */
     const nearlyValid = fc
       .tuple(fc.subarray(Object.keys(valid) as (keyof typeof valid)[], { maxLength: 2 }), handshake)
-      .map(([fields, random]) => ({ ...valid, ...Object.fromEntries(fields.map((k) => [k, random[k]])) }) as typeof valid);
+      .map(([fields, random]) => ({ ...valid, ...Object.fromEntries(fields.map((k) => [k, random[k]])) }));
     let accepted = 0;
     const statuses: Record<number, number> = {};
     await fc.assert(

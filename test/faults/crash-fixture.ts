@@ -33,9 +33,9 @@ export function throwOnce<T extends object, K extends keyof T>(target: T, method
     }
     counts.passed++;
     return original.apply(this, args);
-  } as unknown as T[K];
+  };
   onCleanup(() => {
-    (target as Record<K, unknown>)[method] = original as unknown as T[K];
+    (target as Record<K, unknown>)[method] = original;
   });
   return counts;
 }
@@ -50,7 +50,7 @@ export function throwAlways<T extends object, K extends keyof T>(target: T, meth
   (target as Record<K, unknown>)[method] = function () {
     state.thrown++;
     throw new Error(`injected: ${label}`);
-  } as unknown as T[K];
+  };
   onCleanup(restore);
   return state;
 }
@@ -104,7 +104,7 @@ export async function health(mon: Monitor): Promise<HealthResponse> {
 }
 
 /** The stored history of one metric series, read through the dashboard's history API (LMDB). */
-export async function storedPoints(mon: Monitor, metric: string, from = Date.now() - 600_000): Promise<Array<[number, number | null]>> {
+export async function storedPoints(mon: Monitor, metric: string, from = Date.now() - 600_000): Promise<[number, number | null][]> {
   const { status, body } = await dashboardJson<HistoryResponse>(mon, `/api/history?metric=${encodeURIComponent(metric)}&from=${from}&to=${Date.now() + 1000}`);
   if (status !== 200) throw new Error(`history of ${metric}: HTTP ${status} ${JSON.stringify(body)}`);
   return body.series.flatMap((s) => s.points).filter((p) => p[1] !== null);

@@ -47,7 +47,7 @@ function usedPages(file: string): number {
   return Number(head.readBigUInt64LE(152) > head.readBigUInt64LE(4096 + 152) ? head.readBigUInt64LE(144) : head.readBigUInt64LE(4096 + 144)) + 1;
 }
 
-const DAMAGE: Array<{ name: string; damage: (file: string) => void; says: string }> = [
+const DAMAGE: { name: string; damage: (file: string) => void; says: string }[] = [
   { name: 'truncated to 4096 bytes', damage: (file) => fs.truncateSync(file, 4096), says: 'it is 4096 bytes, shorter than its two 4096-byte meta pages: truncated' },
   {
     name: 'truncated to half',
@@ -117,7 +117,7 @@ describe('a damaged data.mdb at start (each in a child process)', () => {
       const result = await runStart({ dataDir, onCorrupt: 'move_aside' });
       expect(result.signal, result.stderr).toBeNull();
       expect(result.line, result.stderr).toMatchObject({ type: 'started' });
-      const errors = result.line!.errors as Array<Record<string, unknown>>;
+      const errors = result.line!.errors as Record<string, unknown>[];
       expect(errors).toHaveLength(1);
       const aside = fs.readdirSync(dataDir).filter((name) => name.startsWith('damaged-'));
       expect(aside).toHaveLength(1);

@@ -80,7 +80,7 @@ describe('limits on what a metric declaration carries', () => {
   it(`unit: a name fragment of up to ${MAX_UNIT_LENGTH} characters; a 1 MB unit is refused without being echoed`, async () => {
     const registry = new Registry({ logger: memoryLogger() });
     ['ms', 'bytes', 'req/s', 'percent', 'u'.repeat(MAX_UNIT_LENGTH)].forEach((unit, i) => registry.gauge(`unit_ok_${i}`, { unit }).set(1));
-    const cases: Array<[string, string]> = [
+    const cases: [string, string][] = [
       ['u'.repeat(MAX_UNIT_LENGTH + 1), `(${MAX_UNIT_LENGTH + 1} characters)`],
       ['u'.repeat(1024 * 1024), '(1048576 characters)'],
       ['milli seconds', '"milli seconds"'],
@@ -182,7 +182,7 @@ describe('limits on batches of updates', () => {
     // Alternating rounds; the least disturbed (smallest) block of each kind counts, as a preemption
     // by another process on this shared machine lengthens a block by chance, never shortens it.
     for (let round = 0; round < 3; round++) {
-      for (const [run, casts] of Object.entries(runs) as Array<[Run, unknown[][]]>) {
+      for (const [run, casts] of Object.entries(runs) as [Run, unknown[][]][]) {
         const histogram = monitorEventLoopDelay({ resolution: 1 });
         const cpu0 = process.cpuUsage();
         histogram.enable();

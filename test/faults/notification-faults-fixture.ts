@@ -46,7 +46,7 @@ export interface FaultSmtp {
   readonly port: number;
   connectScript: SmtpConnectFault[];
   /** Per login, consumed in order; then the credentials decide. */
-  authScript: Array<'check' | { code: number; message: string }>;
+  authScript: ('check' | { code: number; message: string })[];
   dataScript: SmtpDataFault[];
   readonly events: SmtpEvent[];
   /** Users who logged in (each accepted message's session). */
@@ -282,7 +282,7 @@ export const webhookId = (headers: http.IncomingHttpHeaders): string => decodeUR
 
 /** The Slack channel's notification id (its context line: `notification <id> · alert <alert id>`). */
 export function slackId(_headers: http.IncomingHttpHeaders, body: string): string {
-  const blocks = (JSON.parse(body) as { blocks: Array<{ type: string; elements?: Array<{ text: string }> }> }).blocks;
+  const blocks = (JSON.parse(body) as { blocks: { type: string; elements?: { text: string }[] }[] }).blocks;
   const context = blocks.find((b) => b.type === 'context')?.elements?.[0]?.text ?? '';
   return /^notification (\S+) ·/.exec(context)?.[1] ?? '';
 }
@@ -361,7 +361,7 @@ export function loggedRetries(records: readonly LogRecord[]): LoggedRetry[] {
     }));
 }
 
-function countIds(items: ReadonlyArray<{ id?: string }>): Map<string, number> {
+function countIds(items: readonly { id?: string }[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { id } of items) if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
   return counts;

@@ -75,7 +75,7 @@ interface Channels {
 
 /** The alerting section: the given channels enabled, critical alerts routed to all of them, no re-notify. */
 function alertingFor(c: Channels): DeepPartial<AlertingConfig> {
-  const route = [...(c.smtp ? ['email'] : []), ...(c.slack ? ['slack'] : []), ...(c.hook ? ['webhook'] : [])] as Array<'email' | 'slack' | 'webhook'>;
+  const route = [...(c.smtp ? ['email'] : []), ...(c.slack ? ['slack'] : []), ...(c.hook ? ['webhook'] : [])] as ('email' | 'slack' | 'webhook')[];
   return {
     channels: {
       ...(c.smtp && {
@@ -428,7 +428,7 @@ describe('notification faults through the whole tree', () => {
 
   it('delivers every notification, resolved after firing, through any sequence of HTTP faults (property, seed 42)', async () => {
     const fault = fc.constantFrom<HttpFault>({ status: 429 }, { status: 408 }, { status: 500 }, { status: 503 }, { slowMs: 1500 }, 'reset', 'hang');
-    const runs: Array<{ alerts: number; faults: number; requests: number; duplicates: number; retries: number; ms: number }> = [];
+    const runs: { alerts: number; faults: number; requests: number; duplicates: number; retries: number; ms: number }[] = [];
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(fault, { maxLength: 6 }), fc.array(fault, { maxLength: 6 }), async (apiAlerts, hookFaults, slackFaults) => {
         const started = performance.now();

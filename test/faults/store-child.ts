@@ -44,7 +44,7 @@ export function spawnStoreChild(options: Record<string, unknown>, wrapper: reado
   const argv = [...wrapper, process.execPath, CHILD, JSON.stringify(options)];
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: ChildLine[] = [];
-  const waiters: Array<{ types: string[]; resolve: (line: ChildLine) => void; reject: (err: Error) => void }> = [];
+  const waiters: { types: string[]; resolve: (line: ChildLine) => void; reject: (err: Error) => void }[] = [];
   let err = '';
   let done = false;
   proc.stderr.setEncoding('utf8');

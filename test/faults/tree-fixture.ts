@@ -12,7 +12,7 @@ import type { Config, DeepPartial } from '../../src/config/index.js';
 import { type Monitor, type MonitoringOptions, startMonitoring } from '../../src/index.js';
 import { memoryLogger } from '../helpers.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 
 /** Runs (newest first) every cleanup registered since the last call. */
 export async function runCleanups(): Promise<void> {
@@ -52,9 +52,9 @@ export interface Tree {
 export async function startTree(options: Omit<MonitoringOptions, 'config'> & { config?: DeepPartial<Config> } = {}): Promise<Tree> {
   const dataDir = options.dataDir ?? tempDir();
   const logger = memoryLogger();
-  const config: Record<string, object> = { ...FAST_CONFIG } as Record<string, object>;
-  for (const [file, values] of Object.entries(options.config ?? {})) config[file] = { ...(config[file] ?? {}), ...(values as object) };
-  const mon = await startMonitoring({ env: {}, logger, processMetrics: false, ...options, dataDir, config: config as DeepPartial<Config> });
+  const config: Record<string, object> = { ...FAST_CONFIG };
+  for (const [file, values] of Object.entries(options.config ?? {})) config[file] = { ...(config[file] ?? {}), ...(values) };
+  const mon = await startMonitoring({ env: {}, logger, processMetrics: false, ...options, dataDir, config: config });
   cleanups.push(() => mon.stop());
   return { mon, dataDir, logger };
 }

@@ -17,7 +17,7 @@ import { makeNotification, type Receiver, startReceiver } from './notify-fixture
 import { type SmtpStub, startSmtp } from './smtp-fixture.js';
 
 let stores: ReturnType<typeof tempStores>;
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 beforeEach(() => {
   stores = tempStores();
@@ -185,7 +185,7 @@ describe('delivery through the outbox', () => {
     expect(html).toContain('<h2>[CRITICAL] Evil &lt;b&gt;</h2>');
     expect(mail.mails[0]!.text).toContain(message);
 
-    const blocks = (JSON.parse(slack.requests[0]!.body) as { blocks: Array<{ text?: { text: string } }> }).blocks;
+    const blocks = (JSON.parse(slack.requests[0]!.body) as { blocks: { text?: { text: string } }[] }).blocks;
     expect(blocks[1]!.text!.text).toBe(`&lt;script&gt;alert("pwn")&lt;/script&gt; &amp; "double" 'single'\nsecond line`);
 
     expect(new URLSearchParams(twilio.requests[0]!.body).get('Body')).toBe(`[CRITICAL] Evil <b>: ${message}`);

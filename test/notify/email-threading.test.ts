@@ -14,7 +14,7 @@ import { memoryLogger } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { startSmtp } from './smtp-fixture.js';
 
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });

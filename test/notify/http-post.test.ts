@@ -48,7 +48,7 @@ describe('httpPost', () => {
 
   it('classifies statuses: 429/408/5xx retryable, other 4xx and 3xx final', async () => {
     const r = await receiver();
-    const cases: Array<[number, boolean]> = [[429, true], [408, true], [500, true], [503, true], [400, false], [401, false], [404, false], [301, false]];
+    const cases: [number, boolean][] = [[429, true], [408, true], [500, true], [503, true], [400, false], [401, false], [404, false], [301, false]];
     for (const [status, retryable] of cases) {
       r.script.push({ status, body: `error ${status}` });
       const err = await failure(post(r.url));

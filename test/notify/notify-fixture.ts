@@ -40,12 +40,12 @@ export type Outcome = 'ok' | 'fail' | 'final' | { retryAfterMs: number } | 'hang
 export class ScriptedChannel implements NotificationChannel {
   readonly name: ChannelName;
   readonly sendsResolved: boolean;
-  readonly calls: Array<{ id: string; at: number; delivered: string[] }> = [];
+  readonly calls: { id: string; at: number; delivered: string[] }[] = [];
   /** Ids whose send succeeded, in order. */
   readonly accepted: string[] = [];
   script: Outcome[];
   closed = false;
-  #hung: Array<() => void> = [];
+  #hung: (() => void)[] = [];
 
   constructor(name: ChannelName, script: Outcome[] = [], sendsResolved = true) {
     this.name = name;

@@ -310,7 +310,7 @@ describe('Outbox', () => {
     expect(make({ maxAttempts: 0 })).toThrow(new MonitorError(ErrorCode.InvalidOption, 'invalid outbox option maxAttempts 0 (expected an integer from 1 to 1000)'));
     expect(make({ backoff: { initialMs: 10, maxMs: 5 } })).toThrow('backoff.maxMs (5) must be at least backoff.initialMs (10)');
     expect(make({ channels: [new ScriptedChannel('slack'), new ScriptedChannel('slack')] })).toThrow('outbox option channels has two channels named "slack"');
-    expect(make({ store: undefined as never })).toThrow('outbox option store must be a MetricStore, got undefined');
+    expect(make({ store: undefined })).toThrow('outbox option store must be a MetricStore, got undefined');
   });
 
   it('allows one open outbox per store, and another once it is closed', async () => {

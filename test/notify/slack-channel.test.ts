@@ -60,7 +60,7 @@ describe('SlackChannel', () => {
     const message = `<script>alert("x")</script> & <!channel> 'q'\nline2`;
     await slack.send(makeNotification({ alert: { title: 'x'.repeat(300), message, labels: { path: '<@U123>' }, generatorUrl: 'javascript:alert(1)' } }));
 
-    const body = JSON.parse(r.requests[0]!.body) as { text: string; blocks: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }> }> };
+    const body = JSON.parse(r.requests[0]!.body) as { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[] }[] };
     expect(r.requests[0]!.body).toContain('\\"x\\"');
     expect(r.requests[0]!.body).toContain('\\n');
     const section = body.blocks[1]!;
@@ -74,14 +74,14 @@ describe('SlackChannel', () => {
   it('never sends an empty section text, which Slack refuses', async () => {
     const r = await receiver();
     await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(makeNotification({ alert: { message: '  ' } }));
-    const blocks = (JSON.parse(r.requests[0]!.body) as { blocks: Array<{ text?: { text: string } }> }).blocks;
+    const blocks = (JSON.parse(r.requests[0]!.body) as { blocks: { text?: { text: string } }[] }).blocks;
     expect(blocks[1]!.text!.text).toBe('_(no message)_');
   });
 
   it('cuts a long message to 3000 characters without splitting an escape', async () => {
     const r = await receiver();
     await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(makeNotification({ alert: { message: '<'.repeat(5000) } }));
-    const text = (JSON.parse(r.requests[0]!.body) as { blocks: Array<{ text?: { text: string } }> }).blocks[1]!.text!.text;
+    const text = (JSON.parse(r.requests[0]!.body) as { blocks: { text?: { text: string } }[] }).blocks[1]!.text!.text;
     expect(text.length).toBeLessThanOrEqual(3000);
     expect(text).toMatch(/^(&lt;)+…$/);
   });

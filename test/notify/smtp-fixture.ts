@@ -101,7 +101,7 @@ export async function startSmtp(options: { auth?: { user: string; pass: string }
 /** Headers (unfolded, lower-case names, encoded words decoded) and the decoded text/html parts. */
 export function parseMime(raw: string): { headers: Map<string, string>; text: string; html: string } {
   const { headers, body } = splitEntity(raw);
-  const parts: Array<{ headers: Map<string, string>; body: string }> = [];
+  const parts: { headers: Map<string, string>; body: string }[] = [];
   const collect = (entity: { headers: Map<string, string>; body: string }): void => {
     const type = entity.headers.get('content-type') ?? 'text/plain';
     const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];

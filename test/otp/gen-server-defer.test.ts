@@ -12,7 +12,7 @@ interface GateProtocol {
 }
 
 interface GateState {
-  waiting: Array<{ resolve: (v: string) => void; reject: (e: Error) => void; tag: string }>;
+  waiting: { resolve: (v: string) => void; reject: (e: Error) => void; tag: string }[];
   log: string[];
 }
 

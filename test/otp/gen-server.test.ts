@@ -79,7 +79,7 @@ describe('GenServer', () => {
 
   it('rejects the caller with a returned error and keeps serving', async () => {
     const { system } = newSystem();
-    const picky: Behaviour<number, WorkerProtocol, void> = {
+    const picky: Behaviour<number, WorkerProtocol> = {
       name: 'picky',
       messages: WORKER_MESSAGES,
       init: () => 0,
@@ -95,7 +95,7 @@ describe('GenServer', () => {
 
   it('reports a failing init to the starter and leaves nothing registered', async () => {
     const { system } = newSystem();
-    const bad: Behaviour<null, WorkerProtocol, void> = {
+    const bad: Behaviour<null, WorkerProtocol> = {
       name: 'bad',
       messages: WORKER_MESSAGES,
       init(_args, ctx) {
@@ -114,7 +114,7 @@ describe('GenServer', () => {
 
   it('times out an async init that never finishes', async () => {
     const { system } = newSystem();
-    const stuck: Behaviour<null, WorkerProtocol, void> = { name: 'stuck',
+    const stuck: Behaviour<null, WorkerProtocol> = { name: 'stuck',
       messages: WORKER_MESSAGES, init: () => new Promise(() => {}) };
     const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
@@ -126,7 +126,7 @@ describe('GenServer', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const released: string[] = [];
-    const slow: Behaviour<string, WorkerProtocol, void> = {
+    const slow: Behaviour<string, WorkerProtocol> = {
       name: 'slow-init',
       messages: WORKER_MESSAGES,
       async init() {
@@ -149,7 +149,7 @@ describe('GenServer', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const seen: number[] = [];
-    const slow: Behaviour<number[], WorkerProtocol, void> = {
+    const slow: Behaviour<number[], WorkerProtocol> = {
       name: 'slow',
       messages: WORKER_MESSAGES,
       async init(_a, ctx) {
@@ -184,7 +184,7 @@ describe('GenServer', () => {
 
   it('logs and drops an info message when there is no handleInfo', async () => {
     const { system, logger } = newSystem();
-    const plain: Behaviour<number, WorkerProtocol, void> = {
+    const plain: Behaviour<number, WorkerProtocol> = {
       name: 'plain',
       messages: WORKER_MESSAGES,
       init: () => 0,
@@ -308,14 +308,14 @@ describe('GenServer', () => {
 
   it('refuses to start a behaviour without a messages schema (a plain JS one can omit it)', async () => {
     const { system } = newSystem();
-    const untyped = { name: 'untyped', init: () => 0 } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const untyped = { name: 'untyped', init: () => 0 } as unknown as Behaviour<number, WorkerProtocol>;
     const err = await startServer(system, untyped, undefined, { name: 'untyped' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.InvalidOption);
     expect((err as MonitorError).message).toMatch(/^behaviour "untyped": messages must be \{ call, cast, info \}/);
     expect(system.whereis('untyped')).toBeUndefined();
     // The old array form of a field list is refused by name, not read as fields "0", "1".
-    const arrays = { name: 'arrays', init: () => 0, messages: { call: { ping: ['x'] }, cast: {}, info: {} } } as unknown as Behaviour<number, WorkerProtocol, void>;
+    const arrays = { name: 'arrays', init: () => 0, messages: { call: { ping: ['x'] }, cast: {}, info: {} } } as unknown as Behaviour<number, WorkerProtocol>;
     const err2 = await startServer(system, arrays, undefined, { name: 'arrays' }).catch((e: unknown) => e);
     expect(err2).toMatchObject({ code: ErrorCode.InvalidOption, message: `messages.call.ping must be 'any' or { field: 'required' | 'optional', ... }, got an array of 1` });
     expect(system.whereis('arrays')).toBeUndefined();

@@ -273,9 +273,9 @@ describe('managing children (supervisor(3))', () => {
     const events: string[] = [];
     const sup = await start(system, {}, workers(events, ['a', 'b']));
     const running = await sup.call({ type: 'restart_child', id: 'a' });
-    expect(running.ok === false && running.error.code).toBe(ErrorCode.ChildRunning);
+    expect(!running.ok && running.error.code).toBe(ErrorCode.ChildRunning);
     const runningDelete = await sup.call({ type: 'delete_child', id: 'a' });
-    expect(runningDelete.ok === false && runningDelete.error.code).toBe(ErrorCode.ChildRunning);
+    expect(!runningDelete.ok && runningDelete.error.code).toBe(ErrorCode.ChildRunning);
     expect(await sup.call({ type: 'terminate_child', id: 'a' })).toEqual({ ok: true });
     expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 });
     expect((await sup.call({ type: 'restart_child', id: 'a' })).ok).toBe(true);
@@ -283,7 +283,7 @@ describe('managing children (supervisor(3))', () => {
     expect(await sup.call({ type: 'delete_child', id: 'a' })).toEqual({ ok: true });
     for (const type of ['terminate_child', 'restart_child', 'delete_child', 'get_childspec'] as const) {
       const reply = await sup.call({ type, id: 'a' });
-      expect(reply.ok === false && reply.error.code).toBe(ErrorCode.ChildNotFound);
+      expect(!reply.ok && reply.error.code).toBe(ErrorCode.ChildNotFound);
     }
     expect(events).toEqual(['start:a#1', 'start:b#1', 'stop:a#1:shutdown', 'start:a#2', 'stop:a#2:shutdown']);
   });
@@ -307,9 +307,9 @@ describe('managing children (supervisor(3))', () => {
     w(system, 'f').cast({ type: 'crash' });
     await until(async () => expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBe('restarting'));
     const restart = await sup.call({ type: 'restart_child', id: 'f' });
-    expect(restart.ok === false && restart.error.code).toBe(ErrorCode.ChildRestarting);
+    expect(!restart.ok && restart.error.code).toBe(ErrorCode.ChildRestarting);
     const del = await sup.call({ type: 'delete_child', id: 'f' });
-    expect(del.ok === false && del.error.code).toBe(ErrorCode.ChildRestarting);
+    expect(!del.ok && del.error.code).toBe(ErrorCode.ChildRestarting);
     // terminate_child ends the retries; the child is then simply stopped.
     expect(await sup.call({ type: 'terminate_child', id: 'f' })).toEqual({ ok: true });
     expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBeUndefined();

@@ -257,7 +257,7 @@ describe('Supervisor', () => {
     const [extra] = workers(events, ['late']);
     expect((await sup.call({ type: 'start_child', spec: extra! })).ok).toBe(true);
     const dup = await sup.call({ type: 'start_child', spec: extra! });
-    expect(dup.ok === false && dup.error.code).toBe(ErrorCode.InvalidChildSpec);
+    expect(!dup.ok && dup.error.code).toBe(ErrorCode.InvalidChildSpec);
     expect(await sup.call({ type: 'terminate_child', id: 'late' })).toEqual({ ok: true });
     expect((await sup.call({ type: 'which_children' }))[0]!.pid).toBeUndefined();
     expect((await sup.call({ type: 'restart_child', id: 'late' })).ok).toBe(true);
@@ -266,8 +266,8 @@ describe('Supervisor', () => {
     expect(await sup.call({ type: 'delete_child', id: 'late' })).toEqual({ ok: true });
     expect(await sup.call({ type: 'which_children' })).toEqual([]);
     const missing = await sup.call({ type: 'delete_child', id: 'nope' });
-    expect(missing.ok === false && missing.error.message).toBe('no child with id "nope"');
-    expect(missing.ok === false && missing.error.code).toBe(ErrorCode.ChildNotFound);
+    expect(!missing.ok && missing.error.message).toBe('no child with id "nope"');
+    expect(!missing.ok && missing.error.code).toBe(ErrorCode.ChildNotFound);
   });
 });
 

@@ -85,7 +85,7 @@ describe('dashboard live feed', () => {
     f.clock.now += 2500;
     const second = await tickAndReceive(f, client);
     expect(second.dashboards.main!.response_time!.p95).toEqual([f.clock.now, 43.25]);
-    expect(client.binary.every((b) => b === false)).toBe(true);
+    expect(client.binary.every((b) => !b)).toBe(true);
   });
 
   it('says in each frame whether the store\'s writes commit when it has a store, and nothing about it without one', async () => {

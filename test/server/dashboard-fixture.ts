@@ -155,7 +155,7 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
       ws.terminate();
     });
     ws.on('error', (err) => {
-      if (!/Unexpected server response/.test(err.message)) reject(err);
+      if (!err.message.includes('Unexpected server response')) reject(err);
     });
   });
 }

@@ -8,7 +8,7 @@ import { startMonitoring } from '../../src/index.js';
 import { listenError } from '../../src/server/listen-error.js';
 import { memoryLogger } from '../helpers.js';
 
-const cleanups: Array<() => void | Promise<void>> = [];
+const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });

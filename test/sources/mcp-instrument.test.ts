@@ -38,8 +38,8 @@ async function drive(client: Client): Promise<void> {
   expect(await client.callTool({ name: 'no-such-tool', arguments: {} })).toMatchObject({ isError: true });
   expect(await client.callTool({ name: 'add', arguments: { a: 'x', b: 1 } })).toMatchObject({ isError: true });
   // A tools/call whose params fail the SDK's request schema: the SDK (1.32) answers -32603.
-  await expect(client.request({ method: 'tools/call', params: { name: 7 } } as never, CallToolResultSchema)).rejects.toMatchObject({ code: -32603 });
-  await expect(client.request({ method: 'no/such-method', params: {} } as never, EmptyResultSchema)).rejects.toMatchObject({ code: -32601 });
+  await expect(client.request({ method: 'tools/call', params: { name: 7 } }, CallToolResultSchema)).rejects.toMatchObject({ code: -32603 });
+  await expect(client.request({ method: 'no/such-method', params: {} }, EmptyResultSchema)).rejects.toMatchObject({ code: -32601 });
   await client.readResource({ uri: 'config://app' });
   await client.readResource({ uri: 'users://42/profile' });
   await client.readResource({ uri: 'users://43/profile' });
@@ -124,7 +124,9 @@ async function httpService(registry: Registry) {
     if (transport === undefined) {
       if (req.method !== 'POST' || id !== undefined) return void res.writeHead(404).end();
       const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void transports.set(sid, created) });
-      created.onclose = () => void (created.sessionId !== undefined && transports.delete(created.sessionId));
+      created.onclose = () => {
+        if (created.sessionId !== undefined) transports.delete(created.sessionId);
+      };
       const server = buildServer(McpServer) as McpServer;
       instrumentMcp(registry, server, { name: 'http-mcp' });
       await server.connect(created);
@@ -192,7 +194,7 @@ describe('instrument.mcp', () => {
     const client = new Client({ name: 'test', version: '1.0.0' });
     await client.connect(transport);
     let stderr = '';
-    transport.stderr!.on('data', (d: Buffer) => (stderr += d));
+    transport.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await drive(client);
     const exited = new Promise<void>((resolve) => (transport as unknown as { _process: import('node:child_process').ChildProcess })._process.once('exit', () => resolve()));
     await client.close();
@@ -216,8 +218,8 @@ describe('instrument.mcp', () => {
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: path.join(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise<void>((resolve) => child.on('exit', () => resolve()));
     expect(out.trim().split('\n')).toEqual(['index loaded', 'refused @modelcontextprotocol/sdk/types.js']);
   });

@@ -128,7 +128,7 @@ describe.skipIf(missing !== undefined)(`instrument.pg against a real PostgreSQL$
       await new Promise<void>((resolve, reject) => client.query('UPDATE items SET name = $1 WHERE id = $2', ['uno', 1], (err) => (err ? reject(err) : resolve()))); // callback
       await new Promise<void>((resolve, reject) => client.query('/* report */ SELECT count(*) FROM items', (err) => (err ? reject(err) : resolve()))); // text + callback
       await new Promise<void>((resolve, reject) =>
-        client.query({ text: 'DELETE FROM items WHERE id = $1', values: [3], callback: (err: Error | null) => (err ? reject(err) : resolve()) } as pg.QueryConfig),
+        void client.query({ text: 'DELETE FROM items WHERE id = $1', values: [3], callback: (err: Error | null) => (err ? reject(err) : resolve()) } as pg.QueryConfig),
       ); // config.callback
       const rows = await new Promise<unknown[]>((resolve, reject) => {
         const q = client.query(new pg.Query('SELECT id FROM items ORDER BY id'));

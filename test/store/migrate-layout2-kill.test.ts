@@ -32,7 +32,7 @@ describe('layout 2 conversion under SIGKILL', () => {
     stores = tempStores();
     const generated = await writeLayout2Store(stores.dir, SPEC);
     const child = spawnFixture('convert-loop.mjs', [stores.dir], CHILD_TIMEOUT_MS);
-    let seen = -1;
+    let seen: number;
     for (;;) {
       const line = await child.nextLine();
       expect(line).toMatch(/^progress \d+$/);

@@ -39,7 +39,7 @@ function report(n: number): PerformanceReport {
 }
 
 /** Writes values the way layout 2 did: lmdb-js's own msgpack encoding of each record db. */
-async function writeLayout2(dir: string, collection: string, entries: Array<[RecordKey, unknown]>): Promise<void> {
+async function writeLayout2(dir: string, collection: string, entries: [RecordKey, unknown][]): Promise<void> {
   const env = open({ path: dir, ...LAYOUT2_ENV });
   const db = env.openDB<unknown, RecordKey>(`rec:${collection}`, {});
   await db.batch(() => {
@@ -78,7 +78,7 @@ describe('RecordDb compact values', () => {
 
   it('reads values written by layout 2 exactly, beside new ones, and converts them in bounded steps', async () => {
     await stores.open().close();
-    const legacy: Array<[RecordKey, unknown]> = Array.from({ length: 30 }, (_, n) => [[report(n).at, n], report(n)]);
+    const legacy: [RecordKey, unknown][] = Array.from({ length: 30 }, (_, n) => [[report(n).at, n], report(n)]);
     await writeLayout2(stores.dir, 'perf_reports', legacy);
     await writeLayout2(stores.dir, 'alert_suppression', [['fp1', 1_796_600_000_000]]);
     await writeLayout2(stores.dir, 'alerts', RECORD_SAMPLES.alerts!.map((a) => [(a as { id: string }).id, a]));
@@ -142,7 +142,7 @@ describe('RecordDb compact values', () => {
 
   it('writes nothing of a conversion step that ensureRoom refuses', async () => {
     await stores.open().close();
-    const legacy: Array<[RecordKey, unknown]> = Array.from({ length: 5 }, (_, n) => [n, report(n)]);
+    const legacy: [RecordKey, unknown][] = Array.from({ length: 5 }, (_, n) => [n, report(n)]);
     await writeLayout2(stores.dir, 'perf_reports', legacy);
     const env = open({ path: stores.dir, ...LAYOUT2_ENV });
     const full = new Error('no room (ENOSPC)');

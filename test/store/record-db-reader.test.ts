@@ -29,7 +29,7 @@ async function ask(reader: LineChild, collection: string): Promise<unknown> {
 }
 
 /** What the reader should answer: the pairs as JSON carries them. */
-const asJson = (pairs: Array<[RecordKey, unknown]>): unknown => JSON.parse(JSON.stringify(pairs));
+const asJson = (pairs: [RecordKey, unknown][]): unknown => JSON.parse(JSON.stringify(pairs));
 
 describe('RecordDb read-only from another process', () => {
   it('decodes every collection\'s records, old and new, and sees new commits', async () => {
@@ -42,7 +42,7 @@ describe('RecordDb read-only from another process', () => {
     await env.close();
 
     const writer = stores.open();
-    const expected = new Map<string, Array<[RecordKey, unknown]>>();
+    const expected = new Map<string, [RecordKey, unknown][]>();
     for (const [collection, samples] of Object.entries(RECORD_SAMPLES)) {
       const pairs = samples.map((value, i): [RecordKey, unknown] => [[2, i], value]);
       await Promise.all(pairs.map(([key, value]) => writer.records(collection).put(key, value)));
