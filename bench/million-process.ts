@@ -9,7 +9,7 @@
  * Usage: node --expose-gc dist/bench/million-process.js <series>
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -25,6 +25,11 @@ export interface StepFigures {
   blockMs: number;
   /** The same gap in process CPU time (the block's own cost, without the OS's preemption on a shared machine), ms. */
   blockCpuMs: number;
+  /**
+   * The same gap in the main thread's own CPU time (Linux: /proc/self/task/<pid>/schedstat), ms:
+   * neither the neighbours' load nor the writer thread's or GC helpers' CPU. NaN where unavailable.
+   */
+  blockMainCpuMs: number;
   /** monitorEventLoopDelay's max over the step (10 ms resolution), ms. */
   delayMaxMs: number;
   rssMiB: number;
@@ -68,6 +73,42 @@ const MAX_DEFINING_FLUSHES = 200;
 
 const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 
+const schedstat = (() => {
+  try {
+    return openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
+  } catch {
+    return undefined;
+  }
+})();
+const schedBuf = Buffer.alloc(128);
+
+/** The main thread's CPU time so far (ns / 1e6), from the kernel's scheduler statistics; NaN off Linux. */
+function mainThreadCpuMs(): number {
+  if (schedstat === undefined) return Number.NaN;
+  const n = readSync(schedstat, schedBuf, 0, schedBuf.length, 0);
+  return Number(schedBuf.toString('latin1', 0, n).split(' ')[0]) / 1e6;
+}
+
+/** The longest gap between two event-loop turns in main-thread CPU time (see `blockMainCpuMs`). */
+function startMainCpuProbe(): { stop(): number } {
+  let last = mainThreadCpuMs();
+  let longest = 0;
+  let running = true;
+  const tick = (): void => {
+    const now = mainThreadCpuMs();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      running = false;
+      return Math.max(longest, mainThreadCpuMs() - last);
+    },
+  };
+}
+
 async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: StepFigures }> {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
@@ -76,6 +117,7 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 10);
   const probe = startBlockProbe();
+  const mainProbe = startMainCpuProbe();
   const gc = new v8.GCProfiler();
   const heapStart = v8.getHeapStatistics().used_heap_size;
   gc.start();
@@ -94,10 +136,11 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
   }
   allocated += Math.max(0, heapEnd - after);
   const block = probe.stop();
+  const mainBlock = mainProbe.stop();
   clearInterval(sampler);
   h.disable();
   const rss = process.memoryUsage.rss();
-  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length, cpuMs: Math.round((cpuUsed.user + cpuUsed.system) / 1000) } };
+  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, blockMainCpuMs: Math.round(mainBlock * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length, cpuMs: Math.round((cpuUsed.user + cpuUsed.system) / 1000) } };
 }
 
 /** Fetches `url` in another Node process, reading the whole body; resolves with its byte count. */
