@@ -50,6 +50,8 @@ export interface ChunkRange {
  */
 export interface ChunkDatabase {
   get(key: SeriesTimeKey): Uint8Array | undefined;
+  /** As `get`, without the copy: the bytes are valid until the next read on this thread. */
+  getBinaryFast?(key: SeriesTimeKey): Uint8Array | undefined;
   getRange(options: ChunkRange): Iterable<{ key: SeriesTimeKey; value: Uint8Array }>;
   getKeys(options: ChunkRange): Iterable<SeriesTimeKey>;
   put(key: SeriesTimeKey, value: Uint8Array): Promise<boolean>;
