@@ -1,8 +1,8 @@
 /**
  * One flush of N changed series (default 100,000; `1000000` for a million), two rounds: the
  * store's main-thread total and longest block (`FlushResult.syncMs`, `longestBlockMs`), the event
- * loop's longest delay while it runs (monitorEventLoopDelay), the time until the commit is durable,
- * and the size of data.mdb. Run from the sources:
+ * loop's longest delay while it runs (monitorEventLoopDelay), the time until the commit is durable
+ * and the process CPU (both threads) until then, and the size of data.mdb. Run from the sources:
  * `node --import ./test/ts-worker-hooks.mjs bench/big-flush.ts 100000`.
  */
 import fs from 'node:fs';
@@ -28,12 +28,14 @@ for (let round = 0; round < 2; round++) {
   const batch = { current: ids.map((id) => [id, { v: round }] as const), points: ids.map((id) => ({ id, ts, value: round + id })) };
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const r = await store.flush(batch);
   const durable = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
   h.disable();
   const size = fs.statSync(path.join(dir, 's', 'data.mdb')).size;
-  console.log(JSON.stringify({ n, round, defineMs: Math.round(defMs), syncMs: +r.syncMs.toFixed(1), longestBlockMs: +r.longestBlockMs.toFixed(1), loopDelayMaxMs: +(h.max / 1e6).toFixed(1), durableMs: Math.round(durable), fileMB: +(size / 1048576).toFixed(1), fileBeforeMB: +(size0 / 1048576).toFixed(1) }));
+  console.log(JSON.stringify({ n, round, defineMs: Math.round(defMs), syncMs: +r.syncMs.toFixed(1), longestBlockMs: +r.longestBlockMs.toFixed(1), loopDelayMaxMs: +(h.max / 1e6).toFixed(1), durableMs: Math.round(durable), cpuMs: Math.round((cpu.user + cpu.system) / 1000), fileMB: +(size / 1048576).toFixed(1), fileBeforeMB: +(size0 / 1048576).toFixed(1) }));
 }
 await store.close();
 fs.rmSync(dir, { recursive: true, force: true });

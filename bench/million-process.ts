@@ -9,7 +9,7 @@
  * Usage: node --expose-gc dist/bench/million-process.js <series>
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -25,6 +25,11 @@ export interface StepFigures {
   blockMs: number;
   /** The same gap in process CPU time (the block's own cost, without the OS's preemption on a shared machine), ms. */
   blockCpuMs: number;
+  /**
+   * The same gap in the main thread's own CPU time (Linux: /proc/self/task/<pid>/schedstat), ms:
+   * neither the neighbours' load nor the writer thread's or GC helpers' CPU. NaN where unavailable.
+   */
+  blockMainCpuMs: number;
   /** monitorEventLoopDelay's max over the step (10 ms resolution), ms. */
   delayMaxMs: number;
   rssMiB: number;
@@ -35,6 +40,10 @@ export interface StepFigures {
   allocMiB: number;
   /** Garbage collections during the step. */
   gcs: number;
+  /** CPU time of the whole process (every thread) during the step, ms: what the step costs without the neighbours' load. */
+  cpuMs: number;
+  /** The main thread's share of `cpuMs` (the rest: the store's writer thread, GC helpers, zlib), ms. */
+  mainCpuMs: number;
 }
 
 export interface MillionFigures {
@@ -44,7 +53,16 @@ export interface MillionFigures {
   heapAfterCreateMiB: number;
   firstFlush: StepFigures & { series: number; deferred: number; error?: string };
   definingFlushes: StepFigures & { calls: number; timeouts: number; slowestMs: number; left: number };
-  flush: StepFigures & { storeLongestBlockMs?: number; error?: string };
+  flush: StepFigures & {
+    storeLongestBlockMs?: number;
+    error?: string;
+    /** From the call until its reply (or its call timeout), ms. */
+    replyMs: number;
+    /** From the call until the flush was durable (the collector's `lastFlush` changed), ms. */
+    durableMs: number;
+    /** The collector's own summary of that flush (`stats().lastFlush`): main-thread ms, longest block, total. */
+    summary?: { mainThreadMs: number; longestBlockMs: number; totalMs: number };
+  };
   scrape: StepFigures;
   scrapeGzip: StepFigures;
   history: StepFigures;
@@ -57,6 +75,42 @@ const MAX_DEFINING_FLUSHES = 200;
 
 const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 
+const schedstat = (() => {
+  try {
+    return openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
+  } catch {
+    return undefined;
+  }
+})();
+const schedBuf = Buffer.alloc(128);
+
+/** The main thread's CPU time so far (ns / 1e6), from the kernel's scheduler statistics; NaN off Linux. */
+function mainThreadCpuMs(): number {
+  if (schedstat === undefined) return Number.NaN;
+  const n = readSync(schedstat, schedBuf, 0, schedBuf.length, 0);
+  return Number(schedBuf.toString('latin1', 0, n).split(' ')[0]) / 1e6;
+}
+
+/** The longest gap between two event-loop turns in main-thread CPU time (see `blockMainCpuMs`). */
+function startMainCpuProbe(): { stop(): number } {
+  let last = mainThreadCpuMs();
+  let longest = 0;
+  let running = true;
+  const tick = (): void => {
+    const now = mainThreadCpuMs();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      running = false;
+      return Math.max(longest, mainThreadCpuMs() - last);
+    },
+  };
+}
+
 async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: StepFigures }> {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
@@ -65,12 +119,16 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 10);
   const probe = startBlockProbe();
+  const mainProbe = startMainCpuProbe();
   const gc = new v8.GCProfiler();
   const heapStart = v8.getHeapStatistics().used_heap_size;
   gc.start();
+  const cpu = process.cpuUsage();
+  const mainCpu = mainThreadCpuMs();
   const start = performance.now();
   const value = await run();
   const ms = performance.now() - start;
+  const cpuUsed = process.cpuUsage(cpu);
   const heapEnd = v8.getHeapStatistics().used_heap_size;
   const gcs = gc.stop()?.statistics ?? [];
   let allocated = 0;
@@ -81,10 +139,11 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
   }
   allocated += Math.max(0, heapEnd - after);
   const block = probe.stop();
+  const mainBlock = mainProbe.stop();
   clearInterval(sampler);
   h.disable();
   const rss = process.memoryUsage.rss();
-  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length } };
+  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, blockMainCpuMs: Math.round(mainBlock * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length, cpuMs: Math.round((cpuUsed.user + cpuUsed.system) / 1000), mainCpuMs: Math.round(mainThreadCpuMs() - mainCpu) } };
 }
 
 /** Fetches `url` in another Node process, reading the whole body; resolves with its byte count. */
@@ -105,12 +164,13 @@ function fetchElsewhere(url: string, gzip: boolean): Promise<number> {
   });
 }
 
-/** Waits until the collector answers a call again (a flush that outran its call timeout still runs). */
-async function idle(mon: Monitor): Promise<void> {
+type LastFlush = { at: number; mainThreadMs: number; longestBlockMs: number; totalMs: number } | undefined;
+
+/** Waits until the collector answers a call again (a flush that outran its call timeout still runs); its last flush. */
+async function idle(mon: Monitor): Promise<LastFlush> {
   for (let i = 0; i < 60; i++) {
     try {
-      await mon.collector.call({ type: 'stats' });
-      return;
+      return ((await mon.collector.call({ type: 'stats' })) as { lastFlush?: LastFlush }).lastFlush;
     } catch {
       // still busy: the next call queues behind it
     }
@@ -165,8 +225,22 @@ export async function runMillion(series: number): Promise<MillionFigures> {
       counter.inc({ id: String(i) });
       if (i % 1_000 === 999) await yieldToLoop();
     }
-    const flush = await step(flushOnce);
-    await idle(mon);
+    const before = (await idle(mon))?.at;
+    let durableMs = NaN;
+    let replyMs = NaN;
+    let summary: { mainThreadMs: number; longestBlockMs: number; totalMs: number } | undefined;
+    const flush = await step(async () => {
+      const t = performance.now();
+      const reply = await flushOnce();
+      replyMs = performance.now() - t;
+      // A flush that outran its call timeout still runs: the collector answers again once it is durable.
+      const last = await idle(mon);
+      if (last !== undefined && last.at !== before) {
+        durableMs = performance.now() - t;
+        summary = { mainThreadMs: Math.round(last.mainThreadMs), longestBlockMs: Math.round(last.longestBlockMs * 10) / 10, totalMs: Math.round(last.totalMs) };
+      }
+      return reply;
+    });
     const { url } = await mon.dashboardAddress();
     globalThis.gc?.();
     const scrape = await step(() => fetchElsewhere(`${url}/metrics`, false));
@@ -182,7 +256,14 @@ export async function runMillion(series: number): Promise<MillionFigures> {
       heapAfterCreateMiB: mib(heapAfterCreate),
       firstFlush: { ...first.figures, series: first.value.series, deferred: first.value.deferred, ...('error' in first.value ? { error: first.value.error } : {}) },
       definingFlushes: { ...defining.figures, ...defining.value },
-      flush: { ...flush.figures, storeLongestBlockMs: Math.round(flush.value.longestBlockMs * 10) / 10, ...('error' in flush.value ? { error: flush.value.error } : {}) },
+      flush: {
+        ...flush.figures,
+        storeLongestBlockMs: Math.round(flush.value.longestBlockMs * 10) / 10,
+        replyMs: Math.round(replyMs),
+        durableMs: Math.round(durableMs),
+        ...(summary === undefined ? {} : { summary }),
+        ...('error' in flush.value ? { error: flush.value.error } : {}),
+      },
       scrape: { ...scrape.figures, bytes: scrape.value },
       scrapeGzip: { ...scrapeGzip.figures, bytes: scrapeGzip.value },
       history: history.figures,

@@ -10,7 +10,7 @@
  * transfers three or four `ArrayBuffer`s (no copy); this thread runs the one `batch` and waits for
  * the commit to be durable.
  *
- * **Protocol.** `{ type: 'write', seq, ...EncodedFlush }` writes one encoded flush
+ * **Protocol.** `{ type: 'write', seq, staleHeads, ...EncodedFlush }` writes one encoded flush
  * (`flush-apply.ts`: current values, points appended to the series' chunks) in one transaction;
  * `{ type: 'close', seq }` closes the env. Each is answered `{ seq }` once done (a write: committed
  * and flushed to disk) or `{ seq, error }`. Requests are handled in order.
@@ -31,7 +31,7 @@ import type { EncodedFlush } from './flush-apply.js';
 
 export type { EncodedFlush } from './flush-apply.js';
 
-type WriterRequest = ({ type: 'write' } & EncodedFlush) | { type: 'close' };
+type WriterRequest = ({ type: 'write'; staleHeads: Uint32Array | 'all' } & EncodedFlush) | { type: 'close' };
 interface WriterReply {
   seq: number;
   error?: string;
@@ -70,14 +70,17 @@ export class FlushWriter {
 
   /**
    * Writes one flush in one transaction, in the writer thread; transfers the buffers of `flush`.
+   * @param staleHeads the series whose history was written elsewhere (the main thread) since the
+   *   last write, or `'all'`: the thread looks their heads up again (`head-cache.ts`)
    * @returns resolves once the transaction is committed and flushed to disk
    * @throws {MonitorError} (rejects) `EMON_STORE_FAILED` if the commit fails or the thread dies
    * @throws {Error} (rejects) the thread's own error if it cannot start (e.g. the env does not open)
    */
-  write(flush: EncodedFlush): Promise<void> {
-    const buffers = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.pointIds, flush.pointTs, flush.pointValues].map((a) => a.buffer as ArrayBuffer);
-    const transfer = [...new Set(buffers)];
-    return this.#request({ type: 'write', ...flush }, transfer);
+  write(flush: EncodedFlush, staleHeads: Uint32Array | 'all'): Promise<void> {
+    const arrays = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.pointIds, flush.pointTs, flush.pointValues];
+    if (staleHeads !== 'all') arrays.push(staleHeads);
+    const transfer = [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+    return this.#request({ type: 'write', staleHeads, ...flush }, transfer);
   }
 
   /**

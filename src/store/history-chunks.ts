@@ -7,8 +7,8 @@
  * `point-codec.ts`), so one series' chunks are adjacent and in time order; the value is a chunk of
  * `chunk-codec.ts`. Chunks of a series never overlap in time. The last one is the head: a write
  * with newer rows resumes it (`ChunkEncoder.resume`, O(1)) and puts it again under the same key,
- * until it is full ({@link isFull}); then the next row starts a new chunk. Nothing per series is
- * kept in memory: the head is read from LMDB (the caller may pass where it starts).
+ * until it is full ({@link isFull}); then the next row starts a new chunk. The head is read from
+ * LMDB; only the writer thread keeps where each head starts (`head-cache.ts`).
  *
  * Rows older than the head's last row, or at a stored timestamp, take the slow path: the stored
  * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
@@ -50,6 +50,8 @@ export interface ChunkRange {
  */
 export interface ChunkDatabase {
   get(key: SeriesTimeKey): Uint8Array | undefined;
+  /** As `get`, without the copy: the bytes are valid until the next read on this thread. */
+  getBinaryFast?(key: SeriesTimeKey): Uint8Array | undefined;
   getRange(options: ChunkRange): Iterable<{ key: SeriesTimeKey; value: Uint8Array }>;
   getKeys(options: ChunkRange): Iterable<SeriesTimeKey>;
   put(key: SeriesTimeKey, value: Uint8Array): Promise<boolean>;

@@ -41,6 +41,8 @@ export { PRUNE_CHUNK } from './store-prune.js';
  */
 const DEF_BYTES = 8 * 1024;
 const ENTRY_BYTES = 128;
+/** The most series ids the main thread lists for the writer thread's head cache before it says "all" (head-cache.ts). */
+const STALE_HEADS_MAX = 65_536;
 
 /**
  * The persisted metric table. Reads (`seriesDefs`, `queryRange`, `latest`, …) are synchronous, as
@@ -79,6 +81,11 @@ export class MetricStore {
   readonly #writer: FlushWriter | undefined;
   /** Writer only: `current` and `history` taking pre-encoded bytes, for small flushes written here. */
   readonly #raw: FlushTarget | undefined;
+  /**
+   * Writer: the series whose history this thread wrote since the writer thread's last write (or
+   * `'all'`), sent with its next write so it forgets their cached heads (head-cache.ts).
+   */
+  #staleHeads: number[] | 'all' = [];
   /** Settles when the last queued history write (flush, prune step) has; see `#withHistory`. */
   #historyTurn: Promise<void> = Promise.resolve();
   /** Settles once the series definitions queued so far have committed (never rejects). */
@@ -441,8 +448,9 @@ export class MetricStore {
         // The writer thread makes the room for a large flush itself, under LMDB's write lock and
         // from the bytes it puts (flush-thread.ts): appending zeros here held this loop ~60-100 ms
         // for 100,000 series.
-        commit = small ? this.#writeHere(encoded) : this.#writer!.write(encoded);
+        commit = small ? this.#writeHere(encoded) : this.#writer!.write(encoded, this.#takeStaleHeads());
       } catch (err) {
+        this.#staleHeads = 'all';
         throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
       }
       endBlock();
@@ -459,6 +467,23 @@ export class MetricStore {
       this.#writeFailure = undefined;
       return { points: points.length, current: current.length, syncMs, longestBlockMs, writer: small ? 'main' : 'thread' };
     });
+  }
+
+  /** Notes that this thread writes the history of `ids` (or of any series), for the writer thread's head cache. */
+  #headsWrittenHere(ids: ArrayLike<number> | 'all'): void {
+    if (this.#staleHeads === 'all') return;
+    // Past this many, forgetting every head costs the thread less than sending and forgetting each.
+    if (ids === 'all' || this.#staleHeads.length + ids.length > STALE_HEADS_MAX) {
+      this.#staleHeads = 'all';
+      return;
+    }
+    for (let i = 0; i < ids.length; i++) this.#staleHeads.push(ids[i]!);
+  }
+
+  #takeStaleHeads(): Uint32Array | 'all' {
+    const stale = this.#staleHeads;
+    this.#staleHeads = [];
+    return stale === 'all' ? stale : Uint32Array.from(stale);
   }
 
   /**
@@ -484,6 +509,7 @@ export class MetricStore {
    */
   async #writeHere(encoded: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
+    this.#headsWrittenHere(encoded.pointIds);
     await committed(this.#env.batch(() => writeFlush(raw, encoded)), 'flush');
     await committed(this.#env.flushed, 'flush');
   }
@@ -732,7 +758,11 @@ export class MetricStore {
         history: this.#db.history,
         rollup: this.#db.rollup,
         ensureRoom: (op, entries) => this.#headroom!.ensure(op, headroomFor(2 * entries, entries * ENTRY_BYTES)),
-        withHistory: (work) => this.#withHistory(work),
+        withHistory: (work) =>
+          this.#withHistory(() => {
+            this.#headsWrittenHere('all');
+            return work();
+          }),
       }),
     );
     this.#converted = this.#conversion.run().then(
@@ -765,6 +795,7 @@ export class MetricStore {
               for (const [, chunk] of edit.puts) bytes += chunk.length + ENTRY_BYTES;
             }
             this.#headroom!.ensure('prune', headroomFor(puts, bytes + puts * ENTRY_BYTES));
+            for (const [db, id] of edits) if (db === history) this.#headsWrittenHere([id]);
             try {
               await committed(this.#env.batch(() => {
                 for (const [db, id, edit] of edits) applyEdit(db, id, edit);

@@ -34,8 +34,8 @@ describe('FlushWriter', () => {
     const notADir = path.join(dir, 'file');
     fs.writeFileSync(notADir, 'x');
     const writer = new FlushWriter(notADir, { maxDbs: 8 });
-    await expect(writer.write(emptyFlush())).rejects.toThrow(/Not a directory/);
-    await expect(writer.write(emptyFlush())).rejects.toThrow(/Not a directory/);
+    await expect(writer.write(emptyFlush(), 'all')).rejects.toThrow(/Not a directory/);
+    await expect(writer.write(emptyFlush(), 'all')).rejects.toThrow(/Not a directory/);
     await writer.close();
   });
 
