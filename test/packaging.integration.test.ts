@@ -107,7 +107,7 @@ async function freePort(): Promise<number> {
 }
 
 /** The package's subpath exports (`erlmcp-monitor/otp`, ...), from package.json. */
-function subpaths(): Array<{ specifier: string; built: string }> {
+function subpaths(): { specifier: string; built: string }[] {
   const { exports } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }> };
   return Object.entries(exports)
     .filter(([subpath]) => subpath !== '.')

@@ -226,7 +226,7 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
     for (const phase of REQUEST_PHASES) {
       const own = routeOptions[phase];
       if (own === undefined || own === null || (Array.isArray(own) && own.length === 0)) continue;
-      routeOptions[phase] = [recorders[phase], ...(Array.isArray(own) ? own : [own])];
+      routeOptions[phase] = [recorders[phase], ...(Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook])];
     }
     const theirs = routeOptions.errorHandler;
     routeOptions.errorHandler =

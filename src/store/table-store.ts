@@ -25,7 +25,7 @@ import type { MetricStore } from './lmdb-store.js';
 import type { SeriesDef } from './types.js';
 import { HistogramSeries } from '../metrics/histogram.js';
 import { WALK_DONE } from '../metrics/label-map.js';
-import { MAX_HELP_LENGTH, type MetricType, type Series } from '../metrics/metric.js';
+import { MAX_HELP_LENGTH, type Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import type { ScalarTable } from '../metrics/scalar-table.js';
 import { minuteReadings } from '../metrics/window-stats.js';

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collector, type CollectorConfig } from '../../actors/collector.js';
-import type { Counter } from '../../src/metrics/counter.js';
 import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';

@@ -169,7 +169,7 @@ describe('HistogramTable in the store', () => {
 
   function openStore(dir: string): MetricStore {
     const store = MetricStore.open({ dataDir: dir });
-    cleanups.push(() => store.close());
+    cleanups.push(() => void store.close());
     return store;
   }
 

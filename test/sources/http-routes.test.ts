@@ -186,10 +186,12 @@ describe('instrument.http route labels', () => {
     closers.push(() => app.close());
     instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
     const seen = { errorHandler: 0, onError: 0 };
-    app.addHook('onError', async () => void seen.onError++);
+    app.addHook('onError', async () => {
+      seen.onError++;
+    });
     app.get('/open/:id', async () => 'open');
     // A route-level preHandler that answers itself (no error): the handler never runs.
-    app.get('/own-auth/:id', { preHandler: (_request, reply, done) => void reply.code(401).send({ denied: true }).then(() => done(), done) }, async () => 'never');
+    app.get('/own-auth/:id', { preHandler: (_request, reply, done) => { reply.code(401).send({ denied: true }).then(() => { done(); }, done); } }, async () => 'never');
     app.post('/items', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } }, async (_request, reply) => reply.code(201).send({ ok: true }));
     await app.register(async (scope) => {
       // A plugin-scoped onRequest hook answering 401 for every route of the scope.
