@@ -48,6 +48,11 @@ export type { McpInstrumentOptions, McpProtocolLike, McpServerLike, McpTransport
 export type { PgInstrumentOptions, PgPoolLike } from './sources/pg-instrument.js';
 export type { OutboundInstrumentOptions, FailureKind } from './sources/outbound-instrument.js';
 export type { PinoDestinationLike, PinoLoggerLike, PinoLineCounter } from './sources/pino-instrument.js';
-export type { MetricsServer } from './server/metrics-server.js';
+export type { MetricsServer, MetricsServerOptions } from './server/metrics-server.js';
+export type { HttpTimeouts } from './server/request-guard.js';
+export type { FlushSummary } from './store/table-store.js';
+export type { AlertSignal, AlertSink } from './alerts/signal.js';
+export type { MetricSource } from './sources/source.js';
+export type { DeliveryContext } from './notify/types.js';
 export type { ServerAddress } from './server/http-server.js';
 export type { ChildSpec, ExitReason, OtpSystem, ServerRef, SupervisorPid } from './otp/index.js';

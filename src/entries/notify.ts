@@ -11,5 +11,10 @@ export { WebhookChannel } from '../notify/webhook-channel.js';
 export { AlertmanagerChannel } from '../notify/alertmanager-channel.js';
 export { DeliveryError } from '../notify/types.js';
 
-export type { ChannelName, DeadLetter, Notification, NotificationChannel, NotifiedAlert, OutboxPort } from '../notify/types.js';
+export type { ChannelName, DeadLetter, DeliveryContext, Notification, NotificationChannel, NotifiedAlert, OutboxPort } from '../notify/types.js';
+export type { EmailChannelOptions } from '../notify/email-channel.js';
+export type { SlackChannelOptions } from '../notify/slack-channel.js';
+export type { SmsChannelOptions } from '../notify/sms-channel.js';
+export type { WebhookChannelOptions } from '../notify/webhook-channel.js';
+export type { AlertmanagerChannelOptions } from '../notify/alertmanager-channel.js';
 export type { OutboxOptions } from '../notify/outbox.js';

@@ -4,4 +4,4 @@
  */
 export { MetricStore } from '../store/lmdb-store.js';
 
-export type { SeriesDef, StoreOptions, RangePoint } from '../store/types.js';
+export type { SeriesDef, StoreOptions, RangePoint, StoreStats, WriteStatus } from '../store/types.js';

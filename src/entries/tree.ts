@@ -12,4 +12,6 @@ export { DASHBOARD_NAME } from '../../actors/dashboard.js';
 export type { CollectorProtocol, MetricUpdate, CollectorStats, MetricInfo } from '../../actors/collector.js';
 export type { PerformanceMonitorProtocol, CheckResult } from '../../actors/performance-monitor.js';
 export type { AlertingProtocol } from '../../actors/alerting.js';
+export type { FlushSummary } from '../store/table-store.js';
+export type { AlertSignal } from '../alerts/signal.js';
 export type { DashboardProtocol } from '../../actors/dashboard.js';

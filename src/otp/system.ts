@@ -38,6 +38,7 @@ export type SupervisorReportListener = (report: SupervisorReport) => void;
 let nextProcessId = 0;
 
 export class OtpSystem {
+  /** @internal The mailboxes (nact); only gen_server uses it. */
   readonly runtime = new Runtime();
   readonly log: Logger;
   readonly now: () => number;

@@ -11,15 +11,32 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, MonitorError } from '../errors.js';
 import { isLoopbackHost } from '../net/loopback.js';
 
+/** The setting names a refusal names, so the error points at what its user can change. */
+export interface AccessSettings {
+  host: string;
+  token: string;
+  origins: string;
+  /** How to set the token, e.g. `set ERLMCP_DASHBOARD_TOKEN`. */
+  tokenHint: string;
+}
+
+/** The dashboard server's settings (the default). */
+export const DASHBOARD_SETTINGS: AccessSettings = {
+  host: 'dashboard.host',
+  token: 'dashboard.auth_token',
+  origins: 'dashboard.allowed_origins',
+  tokenHint: 'set ERLMCP_DASHBOARD_TOKEN',
+};
+
 /**
- * Refuses a bind that would expose the dashboard without a token.
+ * Refuses a bind that would expose the server without a token.
  * @throws {MonitorError} `EMON_INVALID_CONFIG` when `host` is not loopback and `token` is empty
  */
-export function checkBind(host: string, token: string): void {
+export function checkBind(host: string, token: string, settings: AccessSettings = DASHBOARD_SETTINGS): void {
   if (!isLoopbackHost(host) && token === '') {
     throw new MonitorError(
       ErrorCode.InvalidConfig,
-      `dashboard.host ${JSON.stringify(host)} is not a loopback address, so dashboard.auth_token must be set (set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1)`,
+      `${settings.host} ${JSON.stringify(host)} is not a loopback address, so ${settings.token} must be set (${settings.tokenHint}, or bind 127.0.0.1)`,
     );
   }
 }
@@ -45,12 +62,16 @@ export interface AccessOptions {
   allowedOrigins: readonly string[];
   /** The bind address (`dashboard.host`). */
   host: string;
+  /** The names refusals give (default the dashboard's). */
+  settings?: AccessSettings;
 }
 
 /** The access checks of one server (see the module header). */
 export class Access {
   /** Whether requests must carry the token. */
   readonly tokenRequired: boolean;
+  /** The setting names refusals give. */
+  readonly settings: AccessSettings;
   readonly #tokenDigest: Buffer;
   readonly #origins: ReadonlySet<string>;
   /** Host names a `Host` header may carry, or `undefined` for any (non-loopback bind). */
@@ -58,7 +79,8 @@ export class Access {
 
   /** @throws {MonitorError} as {@link checkBind} */
   constructor(options: AccessOptions) {
-    checkBind(options.host, options.token);
+    this.settings = options.settings ?? DASHBOARD_SETTINGS;
+    checkBind(options.host, options.token, this.settings);
     this.tokenRequired = options.token !== '';
     this.#tokenDigest = digest(options.token);
     this.#origins = new Set(options.allowedOrigins.map((o) => o.toLowerCase()));

@@ -46,7 +46,12 @@ export interface MetricsServerOptions {
 export async function serveMetrics(source: Registry | ExpositionSource, options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const render = typeof source === 'function' ? source : registrySource(source);
   const host = options.host ?? '127.0.0.1';
-  const access = new Access({ token: options.token ?? '', allowedOrigins: options.allowedOrigins ?? [], host });
+  const access = new Access({
+    token: options.token ?? '',
+    allowedOrigins: options.allowedOrigins ?? [],
+    host,
+    settings: { host: 'serveMetrics host', token: 'its token', origins: 'its allowedOrigins', tokenHint: 'pass serveMetrics({ token })' },
+  });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const url = checkRequest(req, access);

@@ -99,10 +99,10 @@ export function checkCaller(req: IncomingMessage, access: Access): void {
   if (req.headers.host === undefined) throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
   if (!access.hostAllowed(req.headers)) {
     const host = String(req.headers.host ?? '').slice(0, 100);
-    throw new HttpError(403, `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to dashboard.allowed_origins)`);
+    throw new HttpError(403, `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to ${access.settings.origins})`);
   }
   if (!access.originAllowed(req.headers)) {
-    throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to dashboard.allowed_origins)`);
+    throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to ${access.settings.origins})`);
   }
 }
 

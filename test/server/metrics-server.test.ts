@@ -59,6 +59,7 @@ describe('serveMetrics', () => {
     expect(errorOf(rebound.body)).toMatch(/host "evil\.example:80" is not this server/);
     const origin = await get(port, '/metrics', { origin: 'http://evil.example' });
     expect(origin.status).toBe(403);
+    expect(origin.body).toMatch(/allowedOrigins/);
     const noHost = await rawRequest(port, 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n');
     expect(noHost.status).toBe(400);
   });
@@ -80,6 +81,9 @@ describe('serveMetrics', () => {
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.InvalidConfig);
     expect((err as MonitorError).message).toMatch(/"0\.0\.0\.0" is not a loopback address/);
+    // It names what a serveMetrics user can change, not the dashboard's settings.
+    expect((err as MonitorError).message).toMatch(/serveMetrics\(\{ token \}\)/);
+    expect((err as MonitorError).message).not.toMatch(/dashboard\./);
   });
 
   it('cuts a client that trickles its headers past headersMs with a 408', async () => {
