@@ -199,48 +199,69 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
     preHandler: phaseHook,
   };
 
-  // Scopes (Fastify instances: the app and each plugin's, which inherit `addHook` from it) and
-  // the phases given a recorder there.
-  const recorded = new WeakMap<object, Set<RequestPhase>>();
   const target = app as unknown as { addHook: AddHook };
-  const addHook = target.addHook;
-  target.addHook = function (this: unknown, name: string, hook: AnyHook) {
-    if (isRequestPhase(name) && this !== null && typeof this === 'object') {
-      let phases = recorded.get(this);
-      if (phases === undefined) recorded.set(this, (phases = new Set()));
-      if (!phases.has(name)) {
-        phases.add(name);
-        addHook.call(this, name, recorders[name]);
-      }
+  const original = target.addHook;
+
+  /** Puts a recorder first in each request phase the route has hooks in (idempotent). */
+  const prependRecorders = (routeOptions: FastifyRouteFields): void => {
+    for (const phase of REQUEST_PHASES) {
+      const own = routeOptions[phase];
+      if (own === undefined || own === null || (Array.isArray(own) && own.length === 0)) continue;
+      const hooks = Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook];
+      if (hooks[0] !== recorders[phase]) routeOptions[phase] = [recorders[phase], ...hooks];
     }
-    return addHook.call(this, name, hook);
   };
 
-  addHook.call(app, 'onRoute', (routeOptions: FastifyRouteFields) => {
+  // Registered before `addHook` is wrapped: on an app that has started this throws Fastify's own
+  // error and leaves the app as it was.
+  original.call(app, 'onRoute', (routeOptions: FastifyRouteFields) => {
     const { url, handler } = routeOptions;
     if (typeof url !== 'string' || typeof handler !== 'function') return;
     routeOptions.handler = function (this: unknown, request: FastifyRequestFields, reply: Reply) {
       record(request.raw, reply?.raw, url);
       return (handler as (this: unknown, request: unknown, reply: unknown) => unknown).call(this, request, reply);
     };
-    for (const phase of REQUEST_PHASES) {
-      const own = routeOptions[phase];
-      if (own === undefined || own === null || (Array.isArray(own) && own.length === 0)) continue;
-      routeOptions[phase] = [recorders[phase], ...(Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook])];
-    }
+    prependRecorders(routeOptions);
     const theirs = routeOptions.errorHandler;
-    routeOptions.errorHandler =
-      typeof theirs === 'function'
-        ? function (this: unknown, error: unknown, request: FastifyRequestFields, reply: Reply) {
-            record(request.raw, reply?.raw, url);
-            return (theirs as (this: unknown, error: unknown, request: unknown, reply: unknown) => unknown).call(this, error, request, reply);
-          }
-        : (error: unknown, request: FastifyRequestFields, reply: Reply) => {
-            record(request.raw, reply?.raw, url);
-            // Rethrown: Fastify hands the error to the next error handler (the scope's or its default).
-            throw error;
-          };
+    // A route's own error handler is wrapped; the others are left alone (a rethrow from a route
+    // error handler makes Fastify send a thrown non-Error as a 200 payload): the `onError` hook
+    // below records those requests, and Fastify runs it only on the error path.
+    if (typeof theirs === 'function') {
+      routeOptions.errorHandler = function (this: unknown, error: unknown, request: FastifyRequestFields, reply: Reply) {
+        record(request.raw, reply?.raw, url);
+        return (theirs as (this: unknown, error: unknown, request: unknown, reply: unknown) => unknown).call(this, error, request, reply);
+      };
+    }
   });
+  original.call(app, 'onError', (request: FastifyRequestFields, reply: unknown, _error: unknown, done: () => void) => {
+    fromHook(request, reply);
+    done();
+  });
+
+  // Scopes (Fastify instances: the app and each plugin's, which inherit `addHook` from it) and
+  // the phases given a recorder there.
+  const recorded = new WeakMap<object, Set<RequestPhase>>();
+  target.addHook = function (this: unknown, name: string, hook: AnyHook) {
+    if (isRequestPhase(name) && this !== null && typeof this === 'object') {
+      let phases = recorded.get(this);
+      if (phases === undefined) recorded.set(this, (phases = new Set()));
+      if (!phases.has(name)) {
+        phases.add(name);
+        original.call(this, name, recorders[name]);
+      }
+    }
+    // A later onRoute hook may give the route hooks of its own (rate limiters do): they get a
+    // recorder in front too, so what they answer keeps its route.
+    if (name === 'onRoute' && typeof hook === 'function') {
+      const theirs = hook as (this: unknown, routeOptions: FastifyRouteFields) => unknown;
+      return original.call(this, name, function (this: unknown, routeOptions: FastifyRouteFields) {
+        const result = theirs.call(this, routeOptions);
+        prependRecorders(routeOptions);
+        return result;
+      });
+    }
+    return original.call(this, name, hook);
+  };
   return (req) => {
     const slot = (req.socket as SlottedSocket | null)?.[slotKey];
     return slot !== undefined && slot.req === req ? slot.url : pipelined.get(req);

@@ -457,6 +457,8 @@ export class MetricStore {
       try {
         await commit;
       } catch (err) {
+        // A refused hand-off may have dropped the stale-head notices it carried: forget every head.
+        if (!small) this.#staleHeads = 'all';
         const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
         this.#noteFailure(error);
         throw error;

@@ -174,6 +174,8 @@ export async function flushTable(
     let visit: (slot: number) => void;
     if (metric.type === 'histogram') {
       visit = (slot) => {
+        // A reset from inside this walk (a store call reaching back into the table) ends it too.
+        if (metric.generation !== generation) return;
         const series = metric.seriesAt(slot);
         const version = series.version();
         if (version === series.flushedVersion || refusedHere?.has(series.key) === true) return;

@@ -143,7 +143,11 @@ describe('instrument.http allocation per request', () => {
     const { registry } = newRegistry();
     // fastifyRoute's wrapper of a route's handler (from its onRoute hook), called as Fastify calls it, on a distinct raw request each time.
     let onRoute: ((routeOptions: FastifyRouteFields) => void) | undefined;
-    const route = fastifyRoute({ addHook: (_name, h) => (onRoute = h) });
+    const route = fastifyRoute({
+      addHook: (name, h) => {
+        if (name === 'onRoute') onRoute = h;
+      },
+    });
     const routeOptions: FastifyRouteFields = { url: '/users/:id', handler: () => undefined };
     onRoute!(routeOptions);
     const handler = routeOptions.handler as (request: FastifyRequestFields, reply: unknown) => void;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
-import Fastify from 'fastify';
+import Fastify, { type preHandlerHookHandler } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { Registry } from '../../src/metrics/registry.js';
@@ -235,6 +235,59 @@ describe('instrument.http route labels', () => {
       'POST /items 415': 1,
     });
     expect(seen).toEqual({ errorHandler: 1, onError: 4 });
+  });
+
+  it('leaves Fastify\'s answers to thrown non-Errors as they are (a string: 500; { statusCode }: its status; the app\'s error handler runs) and labels them by route', async () => {
+    // The same app with and without fastifyRoute: the statuses must not change.
+    const build = async (withRoute: boolean) => {
+      const { registry } = newRegistry();
+      const app = Fastify();
+      closers.push(() => app.close());
+      if (withRoute) instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+      app.get('/string', async () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the test is about
+        throw 'boom';
+      });
+      app.get('/object', async () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the test is about
+        throw { statusCode: 418, message: 'teapot' };
+      });
+      await app.register(async (scope) => {
+        scope.setErrorHandler((_error, _request, reply) => reply.code(503).send({ handled: true }));
+        scope.get('/scoped', async () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the test is about
+          throw 'plain';
+        });
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      return { registry, statuses: await send(base, ['/string', '/object', '/scoped']) };
+    };
+    const plain = await build(false);
+    const labelled = await build(true);
+    expect(plain.statuses).toEqual([500, 418, 503]);
+    expect(labelled.statuses).toEqual(plain.statuses);
+    expect(requestsByRoute(labelled.registry)).toEqual({ 'GET /string 500': 1, 'GET /object 418': 1, 'GET /scoped 503': 1 });
+  });
+
+  it('labels what a hook added by a later onRoute hook answers (a rate limiter\'s 429) by its route', async () => {
+    const { registry } = newRegistry();
+    const app = Fastify();
+    closers.push(() => app.close());
+    instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+    // As rate-limit plugins do: an onRoute hook gives each route a hook of its own.
+    app.addHook('onRoute', (routeOptions) => {
+      const limit: preHandlerHookHandler = (_request, reply, done) => {
+        reply.code(429).send({ limited: true }).then(() => { done(); }, done);
+      };
+      routeOptions.preHandler = routeOptions.url === '/limited/:id' ? [limit] : routeOptions.preHandler;
+    });
+    app.get('/limited/:id', async () => 'never');
+    app.get('/free/:id', async () => 'free');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    expect(await send(base, ['/limited/1', '/free/1'])).toEqual([429, 200]);
+    expect(requestsByRoute(registry)).toEqual({ 'GET /limited/:id 429': 1, 'GET /free/:id 200': 1 });
   });
 
   it('labels pipelined Fastify requests on one connection by their own routes', async () => {
