@@ -2,7 +2,7 @@
  * Every export here is public API. Named exports only; types are exported separately.
  */
 import type { Server as HttpServer } from 'node:http';
-import { ALERTING_NAME, type AlertingProtocol, alerting, toAlertView } from '../actors/alerting.js';
+import { ALERTING_NAME, type AlertingProtocol, alerting } from '../actors/alerting.js';
 import { COLLECTOR_NAME, collector, type CollectorProtocol } from '../actors/collector.js';
 import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from '../actors/dashboard.js';
 import { MONITOR_SUP_NAME, startMonitorSup } from '../actors/monitor-sup.js';

@@ -10,9 +10,12 @@
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 
+declare const timerRef: unique symbol;
+
 /** Opaque handle returned by `sendAfter`/`interval`, accepted by `cancel`. */
 export class TimerRef {
-  readonly #brand = true;
+  /** Type-only brand: no other object is a TimerRef. */
+  declare readonly [timerRef]: true;
 }
 
 /** Node's setTimeout clamps anything above this to 1 ms; we reject it instead. */

@@ -21,7 +21,7 @@ import { flushTable } from '../../src/metrics/table-store.js';
 import { OtpSystem, startServer, startSupervisor, workerChild } from '../../src/otp/index.js';
 import { HTTP_METRICS, instrumentHttp } from '../../src/sources/http-instrument.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, leakedAfterSettling, memoryLogger, mulberry32, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling, mulberry32, until } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 import { perfConfig } from '../performance/fixtures.js';
 import { MonitorClock } from '../../src/clock.js';

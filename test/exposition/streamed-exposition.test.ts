@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderChunks } from '../../src/exposition/exposition-chunks.js';
 import { sendChunks } from '../../src/exposition/gzip-response.js';
 import { streamExposition } from '../../src/exposition/negotiate.js';
-import { openMetricsFormat, renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
+import { renderOpenMetrics } from '../../src/exposition/openmetrics-text.js';
 import { prometheusTextFormat, renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { serveMetrics } from '../../src/server/metrics-server.js';

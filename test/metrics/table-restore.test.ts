@@ -8,7 +8,6 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flushTable, restoreTable } from '../../src/metrics/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { memoryLogger } from '../helpers.js';
 import { newRegistry } from './table-fixture.js';
 
 const GC = { help: 'Garbage collection pauses', unit: 'ms', labels: ['kind'], buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500] };

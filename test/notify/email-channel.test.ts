@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import { EmailChannel, type EmailChannelOptions } from '../../src/notify/email-channel.js';
 import { DeliveryError } from '../../src/notify/types.js';
-import { activeResources, leakedAfterSettling, until } from '../helpers.js';
+import { activeResources, leakedAfterSettling } from '../helpers.js';
 import { makeNotification } from './notify-fixture.js';
 import { type SmtpStub, startSmtp } from './smtp-fixture.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryResponse, SeriesListResponse } from '../../src/protocol.js';
 import { MAX_COMBINED_SERIES } from '../../src/server/history-query.js';
 import { MAX_PAGE } from '../../src/server/series-list.js';
-import { cleanups, runCleanups, startDashboard } from './dashboard-fixture.js';
+import { runCleanups, startDashboard } from './dashboard-fixture.js';
 
 afterEach(runCleanups);
 
