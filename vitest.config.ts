@@ -9,5 +9,14 @@ export default defineConfig({
     // Type-level tests (*.test-d.ts): `@ts-expect-error` lines must fail to compile.
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
     pool: 'forks',
+    // On with --coverage (npm test); a run of a few files stays without it and its floor.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'actors/**/*.ts'],
+      // The page's JavaScript runs in Chromium (test/dashboard/*.browser.test.ts), where v8 coverage of the test process does not reach.
+      exclude: ['src/dashboard-page/**'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+    },
   },
 });

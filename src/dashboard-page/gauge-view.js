@@ -9,6 +9,10 @@ const R = 44;
 const CX = 60;
 const CY = 58;
 
+/**
+ * @param {number} deg
+ * @returns {[number, number]} x, y
+ */
 function polar(deg) {
   const rad = ((deg - 90) * Math.PI) / 180;
   return [CX + R * Math.cos(rad), CY + R * Math.sin(rad)];

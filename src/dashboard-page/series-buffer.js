@@ -61,7 +61,8 @@ export class SeriesBuffer {
    * @param {number} gapMs
    */
   fill(points, gapMs) {
-    const own = this.ts.map((t, i) => [t, this.vals[i]]);
+    /** @type {Array<[number, number | null]>} */
+    const own = this.ts.map((t, i) => [t, this.vals[i] ?? null]);
     const ts = this.ts;
     const extra = points.filter((p) => Array.isArray(p) && !covered(ts, p[0], gapMs));
     this.replace([...extra, ...own]);
@@ -99,23 +100,33 @@ function covered(ts, t, gapMs) {
 }
 
 /**
+ * uPlot's aligned data: x values (seconds), then one array of y values per series.
+ * @typedef {[number[], ...Array<Array<number | null | undefined>>]} AlignedData
+ */
+
+/**
  * Joins buffers into uPlot's aligned data: `[xs (seconds), ys0, ys1, …]`. Where a series has no
  * point at another series' timestamp the slot is `undefined` (uPlot draws across it); a real
  * no-data value stays `null` (uPlot leaves a gap).
  * @param {SeriesBuffer[]} buffers
- * @returns {Array<Array<number | null | undefined>>}
+ * @returns {AlignedData}
  */
 export function alignBuffers(buffers) {
   const first = buffers[0];
   const same = first && buffers.every((b) => b.ts.length === first.ts.length && b.ts.every((t, i) => t === first.ts[i]));
   if (same) return [first.ts.map((t) => t / 1000), ...buffers.map((b) => b.vals.slice())];
+  /** @type {Set<number>} */
   const all = new Set();
   for (const b of buffers) for (const t of b.ts) all.add(t);
   const xs = [...all].sort((a, b) => a - b);
   const index = new Map(xs.map((t, i) => [t, i]));
   const ys = buffers.map((b) => {
+    /** @type {Array<number | null | undefined>} */
     const col = new Array(xs.length).fill(undefined);
-    for (let i = 0; i < b.ts.length; i++) col[index.get(b.ts[i])] = b.vals[i];
+    b.ts.forEach((t, i) => {
+      const slot = index.get(t);
+      if (slot !== undefined) col[slot] = b.vals[i];
+    });
     return col;
   });
   return [xs.map((t) => t / 1000), ...ys];

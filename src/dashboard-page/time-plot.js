@@ -25,7 +25,7 @@ export class TimePlot {
   constructor(container, opts) {
     this.container = container;
     this.opts = opts;
-    /** @type {Array<Array<number | null | undefined>>} */
+    /** @type {import('./series-buffer.js').AlignedData} */
     this.data = [[], ...opts.labels.map(() => [])];
     this.width = Math.max(100, container.clientWidth);
     this.height = Math.max(80, container.clientHeight);
@@ -38,7 +38,7 @@ export class TimePlot {
     const grid = cssVar('--grid') || 'rgba(204,204,220,0.07)';
     const font = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
     const axis = { stroke: text, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
-    const bars = type === 'bar' ? globalThis.uPlot.paths.bars({ size: [0.7, 40], align: 0 }) : null;
+    const bars = type === 'bar' ? uPlot.paths.bars?.({ size: [0.7, 40], align: 0 }) ?? null : null;
     const single = labels.length === 1;
     const series = labels.map((label, i) => ({
       label,
@@ -47,6 +47,7 @@ export class TimePlot {
       fill: bars ? withAlpha(colors[i], single ? 0.8 : 0.55) : single ? withAlpha(colors[i], 0.12) : undefined,
       ...(bars ? { paths: bars, points: { show: false } } : {}),
     }));
+    /** @type {import('uplot').Options} */
     const opts = {
       width: this.width,
       height: this.height,
@@ -88,12 +89,12 @@ export class TimePlot {
       series: [{}, ...series],
       hooks: { setCursor: [(u) => onCursor(u.cursor.idx ?? null)] },
     };
-    return new globalThis.uPlot(opts, this.data, this.container);
+    return new uPlot(opts, this.data, this.container);
   }
 
   /**
    * Shows new aligned data (`[xsSeconds, ...ys]`).
-   * @param {Array<Array<number | null | undefined>>} data
+   * @param {import('./series-buffer.js').AlignedData} data
    */
   update(data) {
     this.data = data;
