@@ -120,7 +120,8 @@ export const float64ValueEncoder = {
     if (bytes.length !== VALUE_BYTES) {
       throw new MonitorError(ErrorCode.StoreFailed, `the metric store holds a ${bytes.length}-byte point value; this layout has ${VALUE_BYTES}-byte float64 values`);
     }
-    valueBytes.set(bytes);
+    // Not valueBytes.set(bytes): lmdb-js hands its shared read buffer with `length` redefined to the value's size
+    for (let i = 0; i < VALUE_BYTES; i++) valueBytes[i] = bytes[i]!;
     return valueView.getFloat64(0);
   },
 };
