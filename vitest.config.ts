@@ -17,6 +17,8 @@ export default defineConfig({
       exclude: ['src/dashboard-page/**'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
+      // A failing test must not also hide the figures.
+      reportOnFailure: true,
     },
   },
 });

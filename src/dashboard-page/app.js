@@ -332,8 +332,9 @@ Object.defineProperty(window, '__dashboard', {
     lastPoint: (chartId, label) => panels.get(chartId)?.shown().get(label)?.last() ?? null,
     /** @param {string} chartId @param {string} label @returns {[number, number] | null} first and last timestamp */
     span: (chartId, label) => {
-      const b = panels.get(chartId)?.shown().get(label);
-      return b && b.length ? [b.ts[0], b.ts[b.length - 1]] : null;
+      const ts = panels.get(chartId)?.shown().get(label)?.ts ?? [];
+      const [first, last] = [ts[0], ts.at(-1)];
+      return first !== undefined && last !== undefined ? [first, last] : null;
     },
     status: () => statusEl.dataset.state,
     range: () => range,

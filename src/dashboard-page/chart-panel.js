@@ -26,7 +26,6 @@ export class ChartPanel {
     this.gapMs = opts.refreshMs * 2.5;
     this.def = def;
     this.labels = def.series.map((s) => s.label);
-    this.colors = this.labels.map((_l, i) => seriesColor(i));
     this.limit = opts.dataPoints;
     /** @type {Map<string, SeriesBuffer>} */
     this.live = new Map(this.labels.map((l) => [l, new SeriesBuffer(this.limit)]));
@@ -55,22 +54,22 @@ export class ChartPanel {
     this.view = null;
     /** @type {HTMLElement | null} the legend's time row (line and bar charts) */
     this.legendTime = null;
-    /** @type {HTMLElement[] | null} the legend's value per series (line and bar charts) */
+    /** @type {Array<{ label: string, node: HTMLElement }> | null} the legend's value per series (line and bar charts) */
     this.legendValues = null;
     if (def.type === 'gauge') {
       this.view = new GaugeView(this.body, { labels: this.labels, unit: def.unit, max: def.max });
     } else if (def.type === 'pie') {
-      this.view = new PieView(this.body, { labels: this.labels, colors: this.colors, unit: def.unit });
+      this.view = new PieView(this.body, { labels: this.labels, unit: def.unit });
     } else {
       const legendTime = el('li', { className: 'legend-time', attrs: { hidden: '' } });
       this.legendTime = legendTime;
       this.legend.append(legendTime);
       this.legendValues = this.labels.map((label, i) => {
         const swatch = el('span', { className: 'swatch' });
-        swatch.style.background = this.colors[i];
+        swatch.style.background = seriesColor(i);
         const value = el('span', { className: 'legend-value' });
         this.legend.append(el('li', {}, [swatch, el('span', { className: 'legend-label', text: label }), value]));
-        return value;
+        return { label, node: value };
       });
       this.card.append(this.legend); // the plot is built in mount(), once the body has a size
     }
@@ -83,7 +82,6 @@ export class ChartPanel {
       type: this.def.type,
       unit: this.def.unit,
       labels: this.labels,
-      colors: this.colors,
       xRange: () => this.range,
       onCursor: (idx) => {
         this.hoverIdx = idx;
@@ -226,10 +224,10 @@ export class ChartPanel {
     const at = idx !== null && idx !== undefined ? data[0][idx] : undefined;
     time.hidden = at === undefined;
     time.textContent = at === undefined ? '' : new Date(at * 1000).toLocaleTimeString();
-    this.legendValues.forEach((node, i) => {
+    this.legendValues.forEach(({ label, node }, i) => {
       let v;
       if (idx !== null && idx !== undefined) v = data[i + 1]?.[idx];
-      else v = this.bufferOf(this.labels[i]).lastValue();
+      else v = this.bufferOf(label).lastValue();
       node.textContent = formatValue(v ?? null, this.def.unit);
     });
   }

@@ -70,12 +70,11 @@ function trim(v) {
 }
 
 /** Spellings of one unit, shown one way (configs say "req/sec", the charts "req/s"). */
-/** @type {Record<string, string>} */
-const UNIT_ALIASES = { percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', requests_per_second: 'req/s', milliseconds: 'ms', byte: 'bytes' };
+const UNIT_ALIASES = new Map(Object.entries({ percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', requests_per_second: 'req/s', milliseconds: 'ms', byte: 'bytes' }));
 
 /** @param {string} unit */
 function canonicalUnit(unit) {
-  return Object.hasOwn(UNIT_ALIASES, unit) ? UNIT_ALIASES[unit] : unit;
+  return UNIT_ALIASES.get(unit) ?? unit;
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -55,8 +55,8 @@ export class GaugeView {
    * @param {Array<number | null>} values newest value per series, in label order
    */
   update(values) {
-    values.forEach((v, i) => {
-      const dial = this.dials[i];
+    this.dials.forEach((dial, i) => {
+      const v = values[i];
       const has = typeof v === 'number' && Number.isFinite(v);
       const share = has ? Math.max(0, Math.min(1, v / this.max)) : 0;
       // A gap longer than the arc: a gap of exactly its length puts a round cap's dot at the far end.

@@ -27,8 +27,9 @@ export class SeriesBuffer {
     const [t, raw] = point;
     const v = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
     const n = this.ts.length;
-    if (n > 0 && t < this.ts[n - 1]) return false;
-    if (n > 0 && t === this.ts[n - 1]) {
+    const newest = this.ts[n - 1];
+    if (newest !== undefined && t < newest) return false;
+    if (newest !== undefined && t === newest) {
       if (this.vals[n - 1] === v) return false;
       this.vals[n - 1] = v;
       return true;
@@ -70,14 +71,13 @@ export class SeriesBuffer {
 
   /** @returns {[number, number | null] | null} the newest point */
   last() {
-    const n = this.ts.length;
-    return n ? [this.ts[n - 1], this.vals[n - 1]] : null;
+    const [t, v] = [this.ts.at(-1), this.vals.at(-1)];
+    return t === undefined || v === undefined ? null : [t, v];
   }
 
   /** @returns {number | null} the newest non-null value */
   lastValue() {
-    for (let i = this.vals.length - 1; i >= 0; i--) if (this.vals[i] !== null) return this.vals[i];
-    return null;
+    return this.vals.findLast((v) => v !== null) ?? null;
   }
 }
 
@@ -88,15 +88,17 @@ export class SeriesBuffer {
  * @param {number} gapMs
  */
 function covered(ts, t, gapMs) {
-  let lo = 0;
-  let hi = ts.length - 1;
-  if (hi < 0 || t < ts[0] || t > ts[hi]) return false;
+  const [first, last] = [ts[0], ts.at(-1)];
+  if (first === undefined || last === undefined || t < first || t > last) return false;
+  // Invariant: ts[lo] <= t <= ts[hi], both present.
+  let [lo, hi, atLo, atHi] = [0, ts.length - 1, first, last];
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (ts[mid] <= t) lo = mid;
-    else hi = mid;
+    const atMid = /** @type {number} */ (ts[mid]);
+    if (atMid <= t) [lo, atLo] = [mid, atMid];
+    else [hi, atHi] = [mid, atMid];
   }
-  return ts[lo] === t || ts[hi] === t || ts[hi] - ts[lo] <= gapMs;
+  return atLo === t || atHi === t || atHi - atLo <= gapMs;
 }
 
 /**
