@@ -19,6 +19,8 @@ export default defineConfig({
       reportsDirectory: 'coverage',
       // A failing test must not also hide the figures.
       reportOnFailure: true,
+      // The floor: the full suite's figures on 2026-12-07 (92.83 / 87.39 / 93.05 / 94.68 %) less about a point.
+      thresholds: { statements: 91, branches: 86, functions: 92, lines: 93 },
     },
   },
 });
