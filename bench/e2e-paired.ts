@@ -87,15 +87,21 @@ const seconds = arg('seconds', 1);
 const pinned = PINNING && pin(process.pid, SERVER_CPU + 1);
 const loads: number[] = [os.loadavg()[0]!];
 const bursts: Record<Mode, Burst[]> = Object.fromEntries(MODES.map((m) => [m, []]));
+/** The entry of `mode` in a record filled for every mode of MODES. */
+function entry<T>(record: Record<Mode, T>, mode: Mode): T {
+  const value = record[mode];
+  if (value === undefined) throw new Error(`e2e-paired: no entry for mode ${mode}`);
+  return value;
+}
 for (let block = 0; block < blocks; block++) {
   const services = {} as Record<Mode, Service>;
   try {
     const startOrder = [...MODES.slice(block % MODES.length), ...MODES.slice(0, block % MODES.length)];
     for (const mode of startOrder) services[mode] = await startService(processMode(mode));
     const warmUntil = Date.now() + WARM_UP_MS;
-    while (Date.now() < warmUntil) for (const mode of MODES) await load(services[mode].port, 1);
+    while (Date.now() < warmUntil) for (const mode of MODES) await load(entry(services, mode).port, 1);
     for (let r = 0; r < roundsPerBlock; r++) {
-      for (const i of balancedOrder(MODES.length, block * roundsPerBlock + r)) bursts[MODES[i]!].push(await burst(services[MODES[i]!], seconds));
+      for (const i of balancedOrder(MODES.length, block * roundsPerBlock + r)) entry(bursts, MODES[i]!).push(await burst(entry(services, MODES[i]!), seconds));
     }
   } finally {
     for (const mode of MODES) if (services[mode] !== undefined) await stopService(services[mode].child);
@@ -113,19 +119,19 @@ const rounds = blocks * roundsPerBlock;
 console.log(`| ${rounds} paired rounds of ${seconds} s bursts | throughput | server CPU per request | p99 latency |`);
 console.log('|---|---|---|---|');
 for (const [mode, base, label] of PAIRS) {
-  const ratio = (f: (b: Burst) => number) => bursts[mode].map((b, i) => f(b) / f(bursts[base][i]!));
+  const ratio = (f: (b: Burst) => number) => entry(bursts, mode).map((b, i) => f(b) / f(entry(bursts, base)[i]!));
   console.log(`| ${label} | ${cell(ratio((b) => b.rps))} | ${cell(ratio((b) => b.cpuUs))} | ${cell(ratio((b) => b.p99))} |`);
 }
 console.log();
 for (const [mode, base] of PAIRS) {
   if (!mode.endsWith('-b')) continue;
-  const ci = medianInterval(bursts[mode].map((b, i) => b.rps / bursts[base][i]!.rps));
+  const ci = medianInterval(entry(bursts, mode).map((b, i) => b.rps / entry(bursts, base)[i]!.rps));
   const within = ci.low >= 0.99 && ci.high <= 1.01;
   console.log(`A/A (${base}) throughput interval ${pct(ci.low)} … ${pct(ci.high)}: ${within ? 'within' : 'NOT within'} ±1 %${within ? '' : ' (too noisy to show a 1 % change: more rounds, or a quieter machine)'}`);
 }
 console.log();
 for (const mode of MODES) {
-  const bs = bursts[mode];
+  const bs = entry(bursts, mode);
   console.log(`${mode}: ${median(bs.map((b) => b.rps)).toFixed(0)} req/s, ${median(bs.map((b) => b.cpuUs)).toFixed(1)} µs CPU/request, p99 ${median(bs.map((b) => b.p99)).toFixed(3)} ms (medians of ${bs.length} bursts)`);
 }
 console.log(

@@ -273,7 +273,7 @@ async function rollupQuery(rounds: number) {
       const { ts, values } = series!; // ts only counts the points: they are spaced 10 s below
       const day = 8_640;
       for (let i = 0; i < ts.length; i += day) {
-        await store.flush({ points: ts.slice(i, i + day).map((t, j) => ({ id, ts: from + (i + j) * 10_000, value: values[i + j]! })) });
+        await store.flush({ points: ts.slice(i, i + day).map((_t, j) => ({ id, ts: from + (i + j) * 10_000, value: values[i + j]! })) });
       }
       await store.prune(now);
       return {

@@ -160,18 +160,21 @@ const defOf = (schema: z.core.$ZodType): LooseDef => schema._zod.def;
 /** The schema and the wrappers around it (default, optional, pipe input, …), outermost first. */
 function layers(schema: z.core.$ZodType): z.core.$ZodType[] {
   const out = [schema];
-  for (;;) {
-    const def = defOf(out[out.length - 1]);
+  for (let layer = schema; ; ) {
+    const def = defOf(layer);
     const inner = def.type === 'pipe' ? def.in : def.innerType;
     if (inner === undefined) return out;
     out.push(inner);
+    layer = inner;
   }
 }
 
 function schemaAt(root: z.core.$ZodType, path: readonly PropertyKey[]): z.core.$ZodType[] {
   let current = layers(root);
   for (const key of path) {
-    const def = defOf(current[current.length - 1]);
+    const innermost = current.at(-1);
+    if (innermost === undefined) return [];
+    const def = defOf(innermost);
     const next =
       def.type === 'object' && typeof key === 'string' ? def.shape?.[key]
       : def.type === 'array' ? def.element

@@ -240,6 +240,8 @@ function setOwn(target: PlainObject, key: string, value: unknown): void {
  * something on the way is not an object: the file's own error at that key is reported instead.
  */
 function setPath(target: PlainObject, path: readonly string[], value: unknown): boolean {
+  const last = path.at(-1);
+  if (last === undefined) return false;
   let node = target;
   for (const key of path.slice(0, -1)) {
     const next = Object.hasOwn(node, key) ? node[key] : undefined;
@@ -253,7 +255,7 @@ function setPath(target: PlainObject, path: readonly string[], value: unknown): 
       return false;
     }
   }
-  setOwn(node, path[path.length - 1], value);
+  setOwn(node, last, value);
   return true;
 }
 

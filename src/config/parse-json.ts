@@ -63,7 +63,7 @@ class JsonScanner {
   }
 
   private ws(): void {
-    while (this.i < this.s.length && ' \t\n\r'.includes(this.s[this.i])) this.i++;
+    while (this.i < this.s.length && ' \t\n\r'.includes(this.s.charAt(this.i))) this.i++;
   }
 
   private value(): void {
@@ -128,7 +128,7 @@ class JsonScanner {
   private string(): void {
     this.i++;
     while (this.i < this.s.length) {
-      const c = this.s[this.i];
+      const c = this.s.charAt(this.i);
       if (c === '"') {
         this.i++;
         return;

@@ -83,14 +83,16 @@ function requireWhenEnabled(ctx: z.RefinementCtx, channel: string, key: string, 
 }
 
 function strictlyIncreasing(values: readonly number[], ctx: z.RefinementCtx): void {
-  for (let i = 1; i < values.length; i++) {
-    if (!(values[i] > values[i - 1])) {
+  let previous: number | undefined;
+  for (const [i, value] of values.entries()) {
+    if (previous !== undefined && !(value > previous)) {
       ctx.addIssue({
         code: 'custom',
-        message: `must be strictly increasing, but [${i}] = ${values[i]} does not exceed [${i - 1}] = ${values[i - 1]} (got [${values.join(', ')}])`,
+        message: `must be strictly increasing, but [${i}] = ${value} does not exceed [${i - 1}] = ${previous} (got [${values.join(', ')}])`,
       });
       return;
     }
+    previous = value;
   }
 }
 

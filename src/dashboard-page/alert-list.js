@@ -2,8 +2,9 @@
  * The alerts panel: active (firing, then pending) alerts, worst severity first. Titles, messages,
  * sources and label values are untrusted and only ever set as text.
  */
-import { el, formatAge } from './dom.js';
+import { el, formatAge, required } from './dom.js';
 
+/** @type {Record<string, number>} */
 const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
 
 export class AlertList {
@@ -11,9 +12,10 @@ export class AlertList {
    * @param {HTMLElement} panel the `#alerts-panel` element
    */
   constructor(panel) {
-    this.list = panel.querySelector('.alerts');
-    this.count = panel.querySelector('.count');
+    this.list = required(panel, '.alerts');
+    this.count = required(panel, '.count');
     this.panel = panel;
+    /** @type {string | null} what is rendered, to skip re-rendering the same */
     this.key = null;
     this.renderEmpty();
   }

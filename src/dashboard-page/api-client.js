@@ -56,6 +56,7 @@ export class ApiClient {
    * @throws {ApiError} on a network failure, a non-2xx status, or a body that is not JSON
    */
   async get(path, signal) {
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res;

@@ -170,7 +170,7 @@ function onServerMessage(msg) {
       console.warn('live feed error from server:', msg.reason);
       return;
     default:
-      console.warn('live feed: unknown message type', msg?.type);
+      console.warn('live feed: unknown message type', /** @type {{ type?: unknown } | null} */ (msg)?.type);
   }
 }
 
@@ -195,7 +195,7 @@ function startFeed() {
           setStatus('reconnecting', s > 0 ? `Reconnecting in ${s} s…` : 'Reconnecting…');
         };
         show();
-        countdown = setInterval(show, 1000);
+        countdown = window.setInterval(show, 1000);
       } else setStatus('offline', 'Offline');
     },
     pingIntervalMs: Math.min(30000, Math.max(2000, refresh * 3)),
@@ -213,6 +213,7 @@ function startFeed() {
 function startPolling() {
   if (!def) return;
   setStatus('polling', 'Polling');
+  const interval = def.refresh_interval;
   const tick = async () => {
     try {
       const res = await api.get(`/api/realtime?dashboard=${encodeURIComponent(dashboardName)}`);
@@ -222,7 +223,7 @@ function startPolling() {
       setStatus('reconnecting', 'Retrying…');
       console.warn('realtime poll failed:', err instanceof Error ? err.message : err);
     }
-    setTimeout(tick, def.refresh_interval);
+    setTimeout(tick, interval);
   };
   void tick();
 }
@@ -281,7 +282,7 @@ async function loadRange(ms) {
     if (rangeAbort === abort) chartsEl.classList.remove('loading');
   }
   // The window slides at the resolution of the data: a range of `ms` holds `data_points` points.
-  if (range === ms) rangeTimer = setTimeout(() => void loadRange(ms), Math.max(def.refresh_interval, ms / def.data_points));
+  if (range === ms) rangeTimer = window.setTimeout(() => void loadRange(ms), Math.max(def.refresh_interval, ms / def.data_points));
 }
 
 /** A last chart alone in its row of several columns takes the whole row instead of leaving a hole. */
@@ -331,8 +332,9 @@ Object.defineProperty(window, '__dashboard', {
     lastPoint: (chartId, label) => panels.get(chartId)?.shown().get(label)?.last() ?? null,
     /** @param {string} chartId @param {string} label @returns {[number, number] | null} first and last timestamp */
     span: (chartId, label) => {
-      const b = panels.get(chartId)?.shown().get(label);
-      return b && b.length ? [b.ts[0], b.ts[b.length - 1]] : null;
+      const ts = panels.get(chartId)?.shown().get(label)?.ts ?? [];
+      const [first, last] = [ts[0], ts.at(-1)];
+      return first !== undefined && last !== undefined ? [first, last] : null;
     },
     status: () => statusEl.dataset.state,
     range: () => range,

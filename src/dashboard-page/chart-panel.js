@@ -13,6 +13,7 @@ import { PieView } from './pie-view.js';
 import { alignBuffers, SeriesBuffer } from './series-buffer.js';
 import { TimePlot } from './time-plot.js';
 
+/** @type {Record<string, number>} */
 const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
 
 export class ChartPanel {
@@ -25,7 +26,6 @@ export class ChartPanel {
     this.gapMs = opts.refreshMs * 2.5;
     this.def = def;
     this.labels = def.series.map((s) => s.label);
-    this.colors = this.labels.map((_l, i) => seriesColor(i));
     this.limit = opts.dataPoints;
     /** @type {Map<string, SeriesBuffer>} */
     this.live = new Map(this.labels.map((l) => [l, new SeriesBuffer(this.limit)]));
@@ -50,40 +50,46 @@ export class ChartPanel {
       el('div', { className: 'chart-stage' }, [this.body, this.empty]),
     ]);
 
+    /** @type {GaugeView | PieView | TimePlot | null} */
+    this.view = null;
+    /** @type {HTMLElement | null} the legend's time row (line and bar charts) */
+    this.legendTime = null;
+    /** @type {Array<{ label: string, node: HTMLElement }> | null} the legend's value per series (line and bar charts) */
+    this.legendValues = null;
     if (def.type === 'gauge') {
       this.view = new GaugeView(this.body, { labels: this.labels, unit: def.unit, max: def.max });
     } else if (def.type === 'pie') {
-      this.view = new PieView(this.body, { labels: this.labels, colors: this.colors, unit: def.unit });
+      this.view = new PieView(this.body, { labels: this.labels, unit: def.unit });
     } else {
-      this.legendTime = el('li', { className: 'legend-time', attrs: { hidden: '' } });
-      this.legend.append(this.legendTime);
+      const legendTime = el('li', { className: 'legend-time', attrs: { hidden: '' } });
+      this.legendTime = legendTime;
+      this.legend.append(legendTime);
       this.legendValues = this.labels.map((label, i) => {
         const swatch = el('span', { className: 'swatch' });
-        swatch.style.background = this.colors[i];
+        swatch.style.background = seriesColor(i);
         const value = el('span', { className: 'legend-value' });
         this.legend.append(el('li', {}, [swatch, el('span', { className: 'legend-label', text: label }), value]));
-        return value;
+        return { label, node: value };
       });
-      this.card.append(this.legend);
-      this.view = null; // built in mount(), once the body has a size
+      this.card.append(this.legend); // the plot is built in mount(), once the body has a size
     }
   }
 
   /** Builds the canvas plot once the card is in the document (uPlot needs the width). */
   mount() {
     if (this.def.type !== 'line' && this.def.type !== 'bar') return this.schedule();
-    this.view = new TimePlot(this.body, {
+    const plot = new TimePlot(this.body, {
       type: this.def.type,
       unit: this.def.unit,
       labels: this.labels,
-      colors: this.colors,
       xRange: () => this.range,
       onCursor: (idx) => {
         this.hoverIdx = idx;
         this.renderLegend();
       },
     });
-    this.resizer = new ResizeObserver(() => this.view.resize(this.body.clientWidth, this.body.clientHeight));
+    this.view = plot;
+    this.resizer = new ResizeObserver(() => plot.resize(this.body.clientWidth, this.body.clientHeight));
     this.resizer.observe(this.body);
     this.schedule();
   }
@@ -124,7 +130,7 @@ export class ChartPanel {
       return [l, buf];
     }));
     this.range = [from / 1000, to / 1000];
-    this.view?.rescale?.();
+    if (this.view instanceof TimePlot) this.view.rescale();
     this.schedule();
   }
 
@@ -162,6 +168,17 @@ export class ChartPanel {
   }
 
   /**
+   * The shown buffer of a series (live and history hold one for each of the chart's labels).
+   * @param {string} label
+   * @returns {SeriesBuffer}
+   */
+  bufferOf(label) {
+    const buf = this.shown().get(label);
+    if (!buf) throw new Error(`chart ${this.def.id} has no buffer for series ${label}`);
+    return buf;
+  }
+
+  /**
    * Points held for a series (or the most of any series).
    * @param {string} [label]
    */
@@ -185,7 +202,7 @@ export class ChartPanel {
   }
 
   render() {
-    const buffers = this.labels.map((l) => this.shown().get(l));
+    const buffers = this.labels.map((l) => this.bufferOf(l));
     // Points whose values are all null (the feed's "no data") leave the card empty, not a flat line at 0.
     const hasData = buffers.some((b) => b.lastValue() !== null);
     this.card.classList.toggle('is-empty', !hasData);
@@ -199,17 +216,18 @@ export class ChartPanel {
   }
 
   renderLegend() {
-    if (!this.legendValues || !(this.view instanceof TimePlot)) return;
+    const time = this.legendTime;
+    if (!this.legendValues || !time || !(this.view instanceof TimePlot)) return;
     const data = this.view.data;
     const idx = this.hoverIdx;
     // While the cursor is on the plot the legend shows the values at its time.
     const at = idx !== null && idx !== undefined ? data[0][idx] : undefined;
-    this.legendTime.hidden = at === undefined;
-    this.legendTime.textContent = at === undefined ? '' : new Date(at * 1000).toLocaleTimeString();
-    this.legendValues.forEach((node, i) => {
+    time.hidden = at === undefined;
+    time.textContent = at === undefined ? '' : new Date(at * 1000).toLocaleTimeString();
+    this.legendValues.forEach(({ label, node }, i) => {
       let v;
       if (idx !== null && idx !== undefined) v = data[i + 1]?.[idx];
-      else v = this.shown().get(this.labels[i]).lastValue();
+      else v = this.bufferOf(label).lastValue();
       node.textContent = formatValue(v ?? null, this.def.unit);
     });
   }

@@ -19,6 +19,19 @@ export function el(tag, opts = {}, children = []) {
   return node;
 }
 
+/**
+ * The element `selector` finds in `root`: the page's markup (index.html) has each one the page asks for.
+ * @param {ParentNode} root
+ * @param {string} selector
+ * @returns {HTMLElement}
+ * @throws {Error} naming the selector when the markup lacks it
+ */
+export function required(root, selector) {
+  const found = root.querySelector(selector);
+  if (!(found instanceof HTMLElement)) throw new Error(`dashboard page: no ${selector} element in the markup`);
+  return found;
+}
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /**
@@ -51,16 +64,17 @@ export function formatNumber(v) {
   return Math.abs(Number(short)) >= 100 ? String(Number(v.toPrecision(6))) : short;
 }
 
+/** @param {number} v */
 function trim(v) {
   return String(Number(v.toPrecision(3)));
 }
 
 /** Spellings of one unit, shown one way (configs say "req/sec", the charts "req/s"). */
-const UNIT_ALIASES = { percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', requests_per_second: 'req/s', milliseconds: 'ms', byte: 'bytes' };
+const UNIT_ALIASES = new Map(Object.entries({ percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', requests_per_second: 'req/s', milliseconds: 'ms', byte: 'bytes' }));
 
 /** @param {string} unit */
 function canonicalUnit(unit) {
-  return Object.hasOwn(UNIT_ALIASES, unit) ? UNIT_ALIASES[unit] : unit;
+  return UNIT_ALIASES.get(unit) ?? unit;
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

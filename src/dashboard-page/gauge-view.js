@@ -9,6 +9,10 @@ const R = 44;
 const CX = 60;
 const CY = 58;
 
+/**
+ * @param {number} deg
+ * @returns {[number, number]} x, y
+ */
 function polar(deg) {
   const rad = ((deg - 90) * Math.PI) / 180;
   return [CX + R * Math.cos(rad), CY + R * Math.sin(rad)];
@@ -51,8 +55,8 @@ export class GaugeView {
    * @param {Array<number | null>} values newest value per series, in label order
    */
   update(values) {
-    values.forEach((v, i) => {
-      const dial = this.dials[i];
+    this.dials.forEach((dial, i) => {
+      const v = values[i];
       const has = typeof v === 'number' && Number.isFinite(v);
       const share = has ? Math.max(0, Math.min(1, v / this.max)) : 0;
       // A gap longer than the arc: a gap of exactly its length puts a round cap's dot at the far end.

@@ -102,10 +102,11 @@ export class LiveFeed {
     ws.addEventListener('error', () => {});
   }
 
+  /** @param {WebSocket} ws */
   startPings(ws) {
     clearInterval(this.pingTimer);
     const { pingIntervalMs, staleAfterPings } = this.opts;
-    this.pingTimer = setInterval(() => {
+    this.pingTimer = window.setInterval(() => {
       if (this.ws !== ws) return;
       if (Date.now() - this.lastMessageAt > pingIntervalMs * staleAfterPings) {
         // No frame and no pong: the connection is half-open. Replace it.
@@ -125,7 +126,7 @@ export class LiveFeed {
     const delay = Math.round(base * (0.5 + Math.random() * 0.5));
     this.attempt += 1;
     this.setState('reconnecting', delay);
-    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
   /**

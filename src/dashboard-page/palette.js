@@ -6,7 +6,7 @@ export const PALETTE = ['#73bf69', '#5794f2', '#ff9830', '#b877d9', '#f2cc0c', '
  * @param {number} i
  */
 export function seriesColor(i) {
-  return PALETTE[i % PALETTE.length];
+  return /** @type {string} */ (PALETTE[i % PALETTE.length]);
 }
 
 /**

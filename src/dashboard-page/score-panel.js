@@ -2,8 +2,9 @@
  * The performance scores panel: overall, latency, throughput, error rate and resources, each
  * 0-100, coloured green from 80, amber from 50, red below; "no data" where the score is null.
  */
-import { el } from './dom.js';
+import { el, required } from './dom.js';
 
+/** @type {Array<[keyof import('../server/protocol.js').Scores, string]>} */
 const SCORES = [
   ['overall', 'Overall'],
   ['latency', 'Latency'],
@@ -15,7 +16,7 @@ const SCORES = [
 export class ScorePanel {
   /** @param {HTMLElement} panel the `#scores-panel` element */
   constructor(panel) {
-    const grid = panel.querySelector('.scores');
+    const grid = required(panel, '.scores');
     this.tiles = new Map(
       SCORES.map(([key, title]) => {
         const value = el('div', { className: 'score-value', text: 'no data' });

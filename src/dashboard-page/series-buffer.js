@@ -27,8 +27,9 @@ export class SeriesBuffer {
     const [t, raw] = point;
     const v = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
     const n = this.ts.length;
-    if (n > 0 && t < this.ts[n - 1]) return false;
-    if (n > 0 && t === this.ts[n - 1]) {
+    const newest = this.ts[n - 1];
+    if (newest !== undefined && t < newest) return false;
+    if (newest !== undefined && t === newest) {
       if (this.vals[n - 1] === v) return false;
       this.vals[n - 1] = v;
       return true;
@@ -61,7 +62,8 @@ export class SeriesBuffer {
    * @param {number} gapMs
    */
   fill(points, gapMs) {
-    const own = this.ts.map((t, i) => [t, this.vals[i]]);
+    /** @type {Array<[number, number | null]>} */
+    const own = this.ts.map((t, i) => [t, this.vals[i] ?? null]);
     const ts = this.ts;
     const extra = points.filter((p) => Array.isArray(p) && !covered(ts, p[0], gapMs));
     this.replace([...extra, ...own]);
@@ -69,14 +71,13 @@ export class SeriesBuffer {
 
   /** @returns {[number, number | null] | null} the newest point */
   last() {
-    const n = this.ts.length;
-    return n ? [this.ts[n - 1], this.vals[n - 1]] : null;
+    const [t, v] = [this.ts.at(-1), this.vals.at(-1)];
+    return t === undefined || v === undefined ? null : [t, v];
   }
 
   /** @returns {number | null} the newest non-null value */
   lastValue() {
-    for (let i = this.vals.length - 1; i >= 0; i--) if (this.vals[i] !== null) return this.vals[i];
-    return null;
+    return this.vals.findLast((v) => v !== null) ?? null;
   }
 }
 
@@ -87,35 +88,47 @@ export class SeriesBuffer {
  * @param {number} gapMs
  */
 function covered(ts, t, gapMs) {
-  let lo = 0;
-  let hi = ts.length - 1;
-  if (hi < 0 || t < ts[0] || t > ts[hi]) return false;
+  const [first, last] = [ts[0], ts.at(-1)];
+  if (first === undefined || last === undefined || t < first || t > last) return false;
+  // Invariant: ts[lo] <= t <= ts[hi], both present.
+  let [lo, hi, atLo, atHi] = [0, ts.length - 1, first, last];
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (ts[mid] <= t) lo = mid;
-    else hi = mid;
+    const atMid = /** @type {number} */ (ts[mid]);
+    if (atMid <= t) [lo, atLo] = [mid, atMid];
+    else [hi, atHi] = [mid, atMid];
   }
-  return ts[lo] === t || ts[hi] === t || ts[hi] - ts[lo] <= gapMs;
+  return atLo === t || atHi === t || atHi - atLo <= gapMs;
 }
+
+/**
+ * uPlot's aligned data: x values (seconds), then one array of y values per series.
+ * @typedef {[number[], ...Array<Array<number | null | undefined>>]} AlignedData
+ */
 
 /**
  * Joins buffers into uPlot's aligned data: `[xs (seconds), ys0, ys1, …]`. Where a series has no
  * point at another series' timestamp the slot is `undefined` (uPlot draws across it); a real
  * no-data value stays `null` (uPlot leaves a gap).
  * @param {SeriesBuffer[]} buffers
- * @returns {Array<Array<number | null | undefined>>}
+ * @returns {AlignedData}
  */
 export function alignBuffers(buffers) {
   const first = buffers[0];
   const same = first && buffers.every((b) => b.ts.length === first.ts.length && b.ts.every((t, i) => t === first.ts[i]));
   if (same) return [first.ts.map((t) => t / 1000), ...buffers.map((b) => b.vals.slice())];
+  /** @type {Set<number>} */
   const all = new Set();
   for (const b of buffers) for (const t of b.ts) all.add(t);
   const xs = [...all].sort((a, b) => a - b);
   const index = new Map(xs.map((t, i) => [t, i]));
   const ys = buffers.map((b) => {
+    /** @type {Array<number | null | undefined>} */
     const col = new Array(xs.length).fill(undefined);
-    for (let i = 0; i < b.ts.length; i++) col[index.get(b.ts[i])] = b.vals[i];
+    b.ts.forEach((t, i) => {
+      const slot = index.get(t);
+      if (slot !== undefined) col[slot] = b.vals[i];
+    });
     return col;
   });
   return [xs.map((t) => t / 1000), ...ys];

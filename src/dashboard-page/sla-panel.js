@@ -2,14 +2,15 @@
  * The SLA panel: each SLA's status (ok / warning / violated / no data), its measured value against
  * the target, compliance, and for availability SLOs the error budget left.
  */
-import { el, formatNumber, formatValue } from './dom.js';
+import { el, formatNumber, formatValue, required } from './dom.js';
 
 const STATUS_TEXT = { ok: 'OK', warning: 'Warning', violated: 'Violated', no_data: 'No data' };
 
 export class SlaPanel {
   /** @param {HTMLElement} panel the `#sla-panel` element */
   constructor(panel) {
-    this.box = panel.querySelector('.slas');
+    this.box = required(panel, '.slas');
+    /** @type {string | null} what is rendered, to skip re-rendering the same */
     this.key = null;
     this.box.replaceChildren(el('p', { className: 'muted', text: 'Loading…' }));
   }
@@ -46,8 +47,9 @@ export class SlaPanel {
       el('div', { className: 'sla-detail' }, [el('span', { text: measured }), el('span', { className: 'muted', text: compliance })]),
     ]);
     if (s.budget_remaining !== undefined) {
-      const has = typeof s.budget_remaining === 'number' && Number.isFinite(s.budget_remaining);
-      const share = has ? Math.max(0, Math.min(1, s.budget_remaining)) : 0;
+      const budget = s.budget_remaining;
+      const has = typeof budget === 'number' && Number.isFinite(budget);
+      const share = has ? Math.max(0, Math.min(1, budget)) : 0;
       const fill = el('div', { className: 'budget-fill' });
       fill.style.width = `${(share * 100).toFixed(1)}%`;
       row.append(

@@ -8,7 +8,7 @@ import { cssVar, formatTick } from './dom.js';
 const BYTE_INCRS = Array.from({ length: 51 }, (_, k) => 2 ** k);
 /** Time axis steps, seconds: 1 s to a year. */
 const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 2_592_000, 31_536_000];
-import { withAlpha } from './palette.js';
+import { seriesColor, withAlpha } from './palette.js';
 
 export class TimePlot {
   /**
@@ -17,7 +17,6 @@ export class TimePlot {
    *   type: 'line' | 'bar',
    *   unit: string,
    *   labels: string[],
-   *   colors: string[],
    *   xRange: () => [number, number] | null,   // fixed x range in seconds, or null for the data's
    *   onCursor: (idx: number | null) => void,  // hover index into the aligned data
    * }} opts
@@ -25,7 +24,7 @@ export class TimePlot {
   constructor(container, opts) {
     this.container = container;
     this.opts = opts;
-    /** @type {Array<Array<number | null | undefined>>} */
+    /** @type {import('./series-buffer.js').AlignedData} */
     this.data = [[], ...opts.labels.map(() => [])];
     this.width = Math.max(100, container.clientWidth);
     this.height = Math.max(80, container.clientHeight);
@@ -33,20 +32,21 @@ export class TimePlot {
   }
 
   build() {
-    const { type, unit, labels, colors, xRange, onCursor } = this.opts;
+    const { type, unit, labels, xRange, onCursor } = this.opts;
     const text = cssVar('--text-muted') || '#9fa7b3';
     const grid = cssVar('--grid') || 'rgba(204,204,220,0.07)';
     const font = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
     const axis = { stroke: text, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
-    const bars = type === 'bar' ? globalThis.uPlot.paths.bars({ size: [0.7, 40], align: 0 }) : null;
+    const bars = type === 'bar' ? uPlot.paths.bars?.({ size: [0.7, 40], align: 0 }) ?? null : null;
     const single = labels.length === 1;
     const series = labels.map((label, i) => ({
       label,
-      stroke: colors[i],
+      stroke: seriesColor(i),
       width: bars ? 0 : 1.5,
-      fill: bars ? withAlpha(colors[i], single ? 0.8 : 0.55) : single ? withAlpha(colors[i], 0.12) : undefined,
+      fill: bars ? withAlpha(seriesColor(i), single ? 0.8 : 0.55) : single ? withAlpha(seriesColor(i), 0.12) : undefined,
       ...(bars ? { paths: bars, points: { show: false } } : {}),
     }));
+    /** @type {import('uplot').Options} */
     const opts = {
       width: this.width,
       height: this.height,
@@ -88,12 +88,12 @@ export class TimePlot {
       series: [{}, ...series],
       hooks: { setCursor: [(u) => onCursor(u.cursor.idx ?? null)] },
     };
-    return new globalThis.uPlot(opts, this.data, this.container);
+    return new uPlot(opts, this.data, this.container);
   }
 
   /**
    * Shows new aligned data (`[xsSeconds, ...ys]`).
-   * @param {Array<Array<number | null | undefined>>} data
+   * @param {import('./series-buffer.js').AlignedData} data
    */
   update(data) {
     this.data = data;
@@ -103,9 +103,9 @@ export class TimePlot {
   /** Re-applies the fixed x range after it changed. */
   rescale() {
     const r = this.opts.xRange();
-    const xs = this.data[0];
+    const [first, last] = [this.data[0][0], this.data[0].at(-1)];
     if (r) this.plot.setScale('x', { min: r[0], max: r[1] });
-    else if (xs.length) this.plot.setScale('x', { min: xs[0], max: xs[xs.length - 1] });
+    else if (first !== undefined && last !== undefined) this.plot.setScale('x', { min: first, max: last });
   }
 
   /**

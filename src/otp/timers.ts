@@ -10,10 +10,12 @@
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 
+declare const timerRef: unique symbol;
+
 /** Opaque handle returned by `sendAfter`/`interval`, accepted by `cancel`. */
 export class TimerRef {
-  // eslint-disable-next-line no-unused-private-class-members -- a brand: only a TimerRef made here is a TimerRef
-  readonly #brand = true;
+  /** Type-only brand: no other object is a TimerRef. */
+  declare readonly [timerRef]: true;
 }
 
 /** Node's setTimeout clamps anything above this to 1 ms; we reject it instead. */

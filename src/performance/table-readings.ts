@@ -31,7 +31,7 @@ export function counterSum(registry: Registry, name: string): number | undefined
   // sum is kept in a typed array: a number variable the closure writes is boxed at each add.
   const sum = new Float64Array(1);
   metric.walk(0, Infinity, (slot) => {
-    sum[0] += values.get(slot);
+    sum[0] = sum[0]! + values.get(slot);
   });
   return sum[0]!;
 }

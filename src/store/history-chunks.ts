@@ -218,7 +218,7 @@ export function chunkDbOptions(): object {
 }
 
 /** Row `i` of `rows` as a fresh array of its columns. */
-function rowAt(rows: ChunkRows, i: number): number[] {
+export function rowAt(rows: ChunkRows, i: number): number[] {
   return rows.cols.map((col) => col[i]!);
 }
 

@@ -37,10 +37,12 @@ const valueBytes = new Uint8Array(valueView.buffer);
 export function writeSeriesTimeKey(target: Uint8Array, offset: number, id: number, ts: number): number {
   keyView.setUint32(0, id);
   keyView.setFloat64(4, ts + 0); // + 0 turns -0 into 0
-  if (keyBytes[4] & 0x80) {
-    for (let i = 4; i < KEY_BYTES; i++) keyBytes[i] = ~keyBytes[i];
+  const hi = keyView.getUint32(4);
+  if (hi & 0x80000000) {
+    keyView.setUint32(4, ~hi);
+    keyView.setUint32(8, ~keyView.getUint32(8));
   } else {
-    keyBytes[4] |= 0x80;
+    keyView.setUint32(4, hi | 0x80000000);
   }
   target.set(keyBytes, offset);
   return offset + KEY_BYTES;
@@ -57,11 +59,14 @@ export function readSeriesTimeKey(source: Uint8Array, start: number, end: number
   if (end - start !== KEY_BYTES) {
     throw new MonitorError(ErrorCode.StoreFailed, `the metric store holds a ${end - start}-byte history key; this layout has ${KEY_BYTES}-byte (series id, timestamp) keys`);
   }
-  for (let i = 0; i < KEY_BYTES; i++) keyBytes[i] = source[start + i];
-  if (keyBytes[4] & 0x80) {
-    keyBytes[4] &= 0x7f;
+  // lmdb-js hands a key inside `source` (end <= source.length); copied byte by byte, no subarray per read
+  for (let i = 0; i < KEY_BYTES; i++) keyBytes[i] = source[start + i]!;
+  const hi = keyView.getUint32(4);
+  if (hi & 0x80000000) {
+    keyView.setUint32(4, hi & 0x7fffffff);
   } else {
-    for (let i = 4; i < KEY_BYTES; i++) keyBytes[i] = ~keyBytes[i];
+    keyView.setUint32(4, ~hi);
+    keyView.setUint32(8, ~keyView.getUint32(8));
   }
   return [keyView.getUint32(0), keyView.getFloat64(4)];
 }
@@ -101,7 +106,8 @@ export const float64ValueEncoder = {
     if (bytes.length !== VALUE_BYTES) {
       throw new MonitorError(ErrorCode.StoreFailed, `the metric store holds a ${bytes.length}-byte point value; this layout has ${VALUE_BYTES}-byte float64 values`);
     }
-    for (let i = 0; i < VALUE_BYTES; i++) valueBytes[i] = bytes[i];
+    // Not valueBytes.set(bytes): lmdb-js hands its shared read buffer with `length` redefined to the value's size
+    for (let i = 0; i < VALUE_BYTES; i++) valueBytes[i] = bytes[i]!;
     return valueView.getFloat64(0);
   },
 };

@@ -6,7 +6,7 @@
  */
 import { decodeChunkInto } from './chunk-codec.js';
 import { downsample } from './downsample.js';
-import { type ChunkDatabase, chunksOverlapping, emptyRows, HISTORY_COLUMNS, headChunk, ROLLUP_COLUMNS } from './history-chunks.js';
+import { type ChunkDatabase, chunksOverlapping, emptyRows, HISTORY_COLUMNS, headChunk, ROLLUP_COLUMNS, rowAt } from './history-chunks.js';
 import type { Layout2Remnant } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import { ROLLUP_BUCKET_MS, type RollupCell } from './rollup.js';
@@ -30,8 +30,7 @@ export function readRows(db: ChunkDatabase, id: number, columns: number, fromMs:
 /** Rollup cells of `id` whose bucket starts in `[fromMs, toMs]`, ascending. */
 export function rollupCells(dbs: ChunkDbs, id: number, fromMs: number, toMs: number): [start: number, cell: RollupCell][] {
   const rows = cellRows(dbs, id, fromMs, toMs);
-  const c = rows.cols;
-  return rows.ts.map((start, i) => [start, [c[0]![i]!, c[1]![i]!, c[2]![i]!, c[3]![i]!, c[4]![i]!, c[5]![i]!]]);
+  return rows.ts.map((start, i) => [start, rowAt(rows, i) as RollupCell]);
 }
 
 /** `MetricStore.queryRange` once its arguments are checked. */
@@ -95,9 +94,8 @@ function lastRow(db: ChunkDatabase, id: number, columns: number, atMs: number): 
   if (chunk === undefined) return undefined;
   const rows = emptyRows(columns);
   decodeChunkInto(chunk.bytes, 0, atMs, rows.ts, rows.cols);
-  const n = rows.ts.length;
-  if (n === 0) return undefined;
-  return [rows.ts[n - 1]!, rows.cols.map((col) => col[n - 1]!)];
+  const ts = rows.ts.at(-1);
+  return ts === undefined ? undefined : [ts, rowAt(rows, rows.ts.length - 1)];
 }
 
 function firstOf(range: Iterable<{ key: SeriesTimeKey; value: Uint8Array }>): { start: number; bytes: Uint8Array } | undefined {
