@@ -136,7 +136,8 @@ export default tseslint.config(
   {
     files: ['src/dashboard-page/**/*.js'],
     extends: [js.configs.recommended],
-    languageOptions: { globals: globals.browser, sourceType: 'module' },
+    // uPlot is loaded by a script tag (index.html) and typed in globals.d.ts.
+    languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' }, sourceType: 'module' },
   },
   {
     files: ['test/**/*.mjs', '*.js'],

@@ -50,7 +50,7 @@ if (PRESETS[preset] === undefined) {
   process.exit(2);
 }
 /** `--modes a,b,...` or the preset's: each is paired with `fastify-plain` if it is a Fastify mode, else with `plain`. */
-const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : PRESETS[preset]!;
+const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : PRESETS[preset];
 const processMode = (mode: Mode) => (mode.endsWith('-b') ? mode.slice(0, -2) : mode);
 const baselineOf = (mode: Mode): Mode => (mode.startsWith('fastify-') ? 'fastify-plain' : 'plain');
 /** Each compared mode and the baseline its bursts are paired with. */

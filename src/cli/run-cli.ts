@@ -59,6 +59,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let values: Flags;
   let positionals: string[];
   try {
+    // parseArgs infers its values from a literal config; each command's options are built at run time.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     ({ values, positionals } = parseArgs({ args: joinNegativeValues(rest, command), options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as {
       values: Flags;
       positionals: string[];

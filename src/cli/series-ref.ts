@@ -38,7 +38,7 @@ export function parseSeriesRef(ref: string): { name: string; labels: Record<stri
           const next = body[i + 1]!;
           value += next === 'n' ? '\n' : next;
           i += 2;
-        } else value += body[i++];
+        } else value += body.charAt(i++);
       }
       if (body[i] !== '"') return undefined;
       i++;

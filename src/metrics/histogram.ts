@@ -258,22 +258,22 @@ export class HistogramSeries extends Series {
     const s = state as { bounds?: unknown; b?: unknown; s?: unknown; c?: unknown; mn?: unknown; mx?: unknown; sk?: unknown } | null;
     const bounds = this.bounds;
     const sameBounds = Array.isArray(s?.bounds) && s.bounds.length === bounds.length && s.bounds.every((b, i) => b === bounds[i]);
-    if (!sameBounds || !Array.isArray(s!.b) || s!.b.length !== bounds.length + 1 || typeof s!.s !== 'number' || typeof s!.c !== 'number') {
+    if (!sameBounds || !Array.isArray(s.b) || s.b.length !== bounds.length + 1 || typeof s.s !== 'number' || typeof s.c !== 'number') {
       throw new MonitorError(ErrorCode.InvalidOption, `metric "${this.metric}": stored histogram state does not match its buckets`);
     }
-    const sketch = Sketch.fromJSON(s!.sk);
+    const sketch = Sketch.fromJSON(s.sk);
     // Its sketches become objects first: the first-slice keys count on the row's count.
     const own = this.#table.promote(this.#slot).sketch;
     const row = this.#row;
     const at = this.#base + this.#table.sumAt;
-    this.counts.set(s!.b as number[]);
-    row[at] = s!.s;
-    row[at + 1] = s!.c;
-    row[at + 2] = typeof s!.mn === 'number' ? s!.mn : Infinity;
-    row[at + 3] = typeof s!.mx === 'number' ? s!.mx : -Infinity;
+    this.counts.set(s.b as number[]);
+    row[at] = s.s;
+    row[at + 1] = s.c;
+    row[at + 2] = typeof s.mn === 'number' ? s.mn : Infinity;
+    row[at + 3] = typeof s.mx === 'number' ? s.mx : -Infinity;
     own.reset();
     own.merge(sketch);
-    this.flushedVersion = s!.c;
+    this.flushedVersion = s.c;
   }
 
   version(): number {

@@ -69,7 +69,8 @@ function cleanLabels(source: Record<string, string>): Record<string, string> {
  * would inhibit every unnamed warning.
  */
 export function alertName(alert: NotifiedAlert): string {
-  return alert.labels.alertname || withoutSeverity(oneLine(alert.title));
+  const named = alert.labels.alertname;
+  return named !== undefined && named !== '' ? named : withoutSeverity(oneLine(alert.title));
 }
 
 /**

@@ -56,6 +56,8 @@ export class Runtime {
     if (system === undefined) throw new Error('runtime is stopped');
     // nact accepts only RFC 1738-safe path segments.
     const actorName = `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${++nextActorId}`;
+    // nact types a stateless actor's ref by its parent, not its message type.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     return new NactMailbox(actorName, nact.spawnStateless(system, (message: M) => handle(message), actorName) as Ref<M>);
   }
 

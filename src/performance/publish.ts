@@ -46,7 +46,7 @@ export class PerfGauges {
     if (metrics.throughput.value !== null) this.#throughput.set(metrics.throughput.value);
     if (metrics.error_rate.value !== null) this.#errorRate.set(metrics.error_rate.value);
     if (scores !== null) {
-      for (const [kind, v] of Object.entries(scores) as [string, Scores[keyof Scores]][]) if (v !== null) this.#score.set(v, { kind });
+      for (const [kind, v] of Object.entries<Scores[keyof Scores]>(scores)) if (v !== null) this.#score.set(v, { kind });
     }
     for (const sla of slas) {
       if (sla.compliance !== null) this.#sla.set(sla.compliance, { sla: sla.name });

@@ -45,6 +45,8 @@ export class HeadCache {
       this.#starts.fill(Number.NaN);
       return;
     }
+    // ArrayLike (a list or a typed array): not iterable as typed.
+    // eslint-disable-next-line @typescript-eslint/prefer-for-of
     for (let i = 0; i < ids.length; i++) this.set(ids[i]!, Number.NaN);
   }
 }

@@ -479,6 +479,8 @@ export class MetricStore {
       this.#staleHeads = 'all';
       return;
     }
+    // ArrayLike (a list or a typed array): not iterable as typed.
+    // eslint-disable-next-line @typescript-eslint/prefer-for-of
     for (let i = 0; i < ids.length; i++) this.#staleHeads.push(ids[i]!);
   }
 

@@ -167,8 +167,8 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
       const typo = known.length === 0 ? fc.constant('zzzz') : fc.tuple(fc.constantFrom(...known), fc.nat(), fc.constantFrom('swap', 'drop', 'double', 'case')).map(([k, i, how]) => {
         const at = i % k.length;
         if (how === 'drop' && k.length > 3) return k.slice(0, at) + k.slice(at + 1);
-        if (how === 'double') return k.slice(0, at) + k[at] + k.slice(at);
-        if (how === 'swap' && at + 1 < k.length) return k.slice(0, at) + k[at + 1] + k[at] + k.slice(at + 2);
+        if (how === 'double') return k.slice(0, at) + k.charAt(at) + k.slice(at);
+        if (how === 'swap' && at + 1 < k.length) return k.slice(0, at) + k.charAt(at + 1) + k.charAt(at) + k.slice(at + 2);
         return k.slice(0, at) + k[at]!.toUpperCase() + k.slice(at + 1);
       });
       const key = fc
