@@ -158,15 +158,16 @@ describe('collector write budget', () => {
     let store = MetricStore.open({ dataDir: dir });
     const args = { registry, store, config, sources: () => [], maxSeriesPerFlush: 10 };
     const pid = await startServer(system, collector, args);
-    expect(await pid.call({ type: 'flush' })).toMatchObject({ series: 10, pending: 15 });
+    // New series cost 5 each (their definition): a budget of 10 writes two.
+    expect(await pid.call({ type: 'flush' })).toMatchObject({ series: 2, pending: 23 });
     expect(logger.records.some((r) => r.msg.includes('more series changed than one flush writes'))).toBe(true);
     const last = await flushAll(pid);
-    expect(last).toMatchObject({ series: 5, pending: 0, deferred: 0 });
+    expect(last).toMatchObject({ series: 1, pending: 0, deferred: 0 });
     expect(logger.records.some((r) => r.msg.includes('flushes caught up'))).toBe(true);
-    expect((await pid.call({ type: 'stats' })).flushes).toBe(3);
+    expect((await pid.call({ type: 'stats' })).flushes).toBe(13);
     for (let i = 0; i < n; i++) expect(store.latest(store.seriesId(`jobs{i="${i}"}`)!)?.[1]).toBe(i + 1);
 
-    // Every series changes again: stop writes all of them, three budgets, before the store closes.
+    // Every series changes again: stop writes all of them, three budgets of known series.
     for (let i = 0; i < n; i++) jobs.inc({ i: String(i) }, 100);
     await pid.stop();
     await store.close();
