@@ -176,6 +176,33 @@ describe('collector write budget', () => {
     for (let i = 0; i < n; i++) expect(store.latest(store.seriesId(`jobs{i="${i}"}`)!)?.[1]).toBe(i + 101);
   });
 
+  it('ends the last flush when the stop times out (its signal aborts) and logs what was left', async () => {
+    const logger = memoryLogger();
+    const system = new OtpSystem({ logger });
+    cleanups.push(() => system.close());
+    const store = tempStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let gated = false;
+    const slow = Object.create(store) as MetricStore;
+    slow.defineSeries = (key, input) => store.defineSeries(key, input);
+    slow.flush = async (batch) => {
+      // The stop's first flush waits until the stop timed out.
+      if (gated) await gate;
+      return store.flush(batch);
+    };
+    const { registry } = newRegistry();
+    const jobs = registry.counter('jobs', { labels: ['i'] });
+    for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
+    const pid = await startServer(system, collector, { registry, store: slow, config, sources: () => [], maxSeriesPerFlush: 10 });
+    await flushAll(pid);
+    for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
+    gated = true;
+    await pid.stop('shutdown', 20);
+    release();
+    await until(() => expect(logger.records.find((r) => r.msg.startsWith('last flush stopped before every changed series was written'))).toMatchObject({ level: 'warn', fields: { flushes: 1, written: 10, left: 20, aborted: true } }));
+  });
+
   it('stops flushAll after maxCalls when the host changes more series than the calls write', async () => {
     const calls: number[] = [];
     const summary = (pending: number) => ({ at: 0, series: 1, deferred: 0, pending, points: 1, mainThreadMs: 0, longestBlockMs: 0, totalMs: 0 });
