@@ -274,10 +274,14 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   }
 }
 
-/** One budget of changed series (table-store.ts), logging when work starts and stops being left over. */
-async function flushOnce(state: State, ctx: ServerContext<CollectorProtocol>): Promise<FlushSummary> {
-  const { registry, store, maxSeriesPerFlush } = state.args;
-  const summary = await flushTable(registry, store, stamp(state, ctx), ctx.log, maxSeriesPerFlush === undefined ? {} : { maxSeriesPerFlush });
+/** The write budget option for flushTable. */
+function budgetOf(state: State): { maxSeriesPerFlush?: number } {
+  const maxSeriesPerFlush = state.args.maxSeriesPerFlush;
+  return maxSeriesPerFlush === undefined ? {} : { maxSeriesPerFlush };
+}
+
+/** Logs when a flush starts and stops leaving changed series for the next (its write budget, table-store.ts). */
+function noteBacklog(state: State, summary: FlushSummary, ctx: ServerContext<CollectorProtocol>): FlushSummary {
   const behind = summary.pending > 0;
   if (behind !== state.behind) {
     state.behind = behind;
@@ -311,7 +315,7 @@ async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol
   const outage = state.outage;
   if (outage !== undefined && state.clock.steadyMs() < outage.retryAt) return undefined;
   try {
-    const summary = await flushOnce(state, ctx);
+    const summary = noteBacklog(state, await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
     state.flushes++;
     state.lastFlush = summary;
     if (outage !== undefined) {
@@ -364,7 +368,7 @@ async function lastFlush(state: State, ctx: ServerContext<CollectorProtocol>, si
   let left: number;
   try {
     do {
-      const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, state.args.maxSeriesPerFlush === undefined ? {} : { maxSeriesPerFlush: state.args.maxSeriesPerFlush });
+      const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state));
       flushes++;
       written += summary.series;
       left = summary.pending + summary.deferred;
@@ -496,7 +500,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         case 'flush': {
           let summary: FlushSummary;
           try {
-            summary = await flushOnce(state, ctx);
+            summary = noteBacklog(state, await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
           } catch (err) {
             if (err instanceof TableFlushFailed) noteFlushFailure(state, err, ctx);
             throw err;
