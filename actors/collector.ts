@@ -16,7 +16,7 @@ import type { MetricType } from '../src/metrics/metric.js';
 import type { MetricSnapshot, MetricValue, Registry, RegisterOptions } from '../src/metrics/registry.js';
 import { type FlushSummary, flushTable, TableFlushFailed } from '../src/store/table-store.js';
 import { countWriteFailure, WRITE_FAILURES_METRIC } from '../src/store/write-outage.js';
-import type { Behaviour, MessageSchema, Pid, ServerContext } from '../src/otp/index.js';
+import type { Behaviour, MessageSchema, Pid, ServerContext, ServerRef } from '../src/otp/index.js';
 import type { MetricSource } from '../src/sources/source.js';
 import type { MetricStore } from '../src/store/lmdb-store.js';
 
@@ -99,6 +99,8 @@ export interface CollectorArgs {
   clock?: MonitorClock;
   /** Remote-write settings, used when `config.export_enabled`. */
   exporter?: ExporterSettings;
+  /** Series one flush writes at most (default `MAX_SERIES_PER_FLUSH`, table-store.ts); the rest follow in the next flushes. */
+  maxSeriesPerFlush?: number;
 }
 
 export interface CollectorStats {
@@ -135,6 +137,8 @@ interface State extends CollectorStats {
   exporter: RemoteWriteExporter | undefined;
   /** Set while flushes fail; cleared by the first that commits. */
   outage: StoreOutage | undefined;
+  /** Whether the last flush left changed series for the next (logged when it changes). */
+  behind: boolean;
 }
 
 /** Counts updates refused in casts, by error code. */
@@ -270,6 +274,38 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   }
 }
 
+/** The write budget option for flushTable. */
+function budgetOf(state: State): { maxSeriesPerFlush?: number } {
+  const maxSeriesPerFlush = state.args.maxSeriesPerFlush;
+  return maxSeriesPerFlush === undefined ? {} : { maxSeriesPerFlush };
+}
+
+/** Logs when a flush starts and stops leaving changed series for the next (its write budget, table-store.ts). */
+function noteBacklog(state: State, summary: FlushSummary, ctx: ServerContext<CollectorProtocol>): FlushSummary {
+  const behind = summary.pending > 0;
+  if (behind !== state.behind) {
+    state.behind = behind;
+    if (behind) ctx.log.info({ written: summary.series, pending: summary.pending }, 'more series changed than one flush writes: the rest follow in the next flushes');
+    else ctx.log.info({ written: summary.series }, 'flushes caught up: every changed series written');
+  }
+  return summary;
+}
+
+/**
+ * Calls the collector's `flush` until nothing is left to write (`deferred` and `pending` both 0),
+ * at most `maxCalls` times: each call writes one budget and answers within the call timeout,
+ * however many series changed. Resolves with the last call's summary (check its `pending` and
+ * `deferred` when the calls ran out, e.g. while the host keeps changing more series than flushes write).
+ */
+export async function flushAll(collector: Pick<ServerRef<CollectorProtocol>, 'call'>, maxCalls = FLUSH_ALL_MAX_CALLS): Promise<FlushSummary> {
+  let summary = await collector.call({ type: 'flush' });
+  for (let calls = 1; calls < maxCalls && summary.pending + summary.deferred > 0; calls++) summary = await collector.call({ type: 'flush' });
+  return summary;
+}
+
+/** Default bound of {@link flushAll}'s calls: 1,000,000 changed series take 5 budgets. */
+export const FLUSH_ALL_MAX_CALLS = 100;
+
 /**
  * One flush of the table to the store. A failure is counted and retried later with backoff,
  * never thrown: a full disk must not crash-loop the collector into stopping the tree.
@@ -279,7 +315,7 @@ async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol
   const outage = state.outage;
   if (outage !== undefined && state.clock.steadyMs() < outage.retryAt) return undefined;
   try {
-    const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
+    const summary = noteBacklog(state, await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
     state.flushes++;
     state.lastFlush = summary;
     if (outage !== undefined) {
@@ -319,6 +355,30 @@ function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerCont
   outage.droppedPoints += points;
   outage.backoffMs = Math.min(maxBackoff, outage.backoffMs * 2);
   outage.retryAt = now + outage.backoffMs;
+}
+
+/**
+ * The last flush at terminate writes every changed series, one budget after another (each commit
+ * yields to the loop), until none is left or the stop's timeout aborts `signal`: an orderly stop
+ * loses no current value while the shutdown time allows.
+ */
+async function lastFlush(state: State, ctx: ServerContext<CollectorProtocol>, signal: AbortSignal): Promise<void> {
+  let flushes = 0;
+  let written = 0;
+  let left: number;
+  try {
+    do {
+      const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state));
+      flushes++;
+      written += summary.series;
+      left = summary.pending + summary.deferred;
+    } while (left > 0 && !signal.aborted && flushes < FLUSH_ALL_MAX_CALLS);
+  } catch (err) {
+    ctx.log.error({ err: toError(err), flushes, written }, 'last flush failed');
+    return;
+  }
+  if (left > 0) ctx.log.warn({ flushes, written, left, aborted: signal.aborted }, 'last flush stopped before every changed series was written (the stop timed out, or the host kept changing series)');
+  else if (flushes > 1) ctx.log.info({ flushes, written }, 'last flush wrote every changed series');
 }
 
 /** Queues the changed series for remote write; an export problem never stops the collector. */
@@ -379,6 +439,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       logged: new Set(),
       exporter: undefined,
       outage: undefined,
+      behind: false,
       collections: 0,
       flushes: 0,
       lastFlush: undefined,
@@ -439,7 +500,7 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         case 'flush': {
           let summary: FlushSummary;
           try {
-            summary = await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log);
+            summary = noteBacklog(state, await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
           } catch (err) {
             if (err instanceof TableFlushFailed) noteFlushFailure(state, err, ctx);
             throw err;
@@ -517,13 +578,9 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
 
   // Runs on orderly stops and after crashes alike (not after a kill): the table is intact either
   // way, so the last flush is always worth writing.
-  async terminate(_reason, state, ctx) {
+  async terminate(_reason, state, ctx, signal) {
     for (const source of state.sources) source.stop();
-    try {
-      await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log);
-    } catch (err) {
-      ctx.log.error({ err: toError(err) }, 'last flush failed');
-    }
+    await lastFlush(state, ctx, signal);
     if (state.exporter !== undefined) {
       await exportChanged(state, ctx);
       try {

@@ -6,7 +6,7 @@
  * The metric table belongs to the tree, not to a child, so a crashing child loses no update.
  */
 import { ALERTING_NAME, type AlertingProtocol, alerting } from './alerting.js';
-import { COLLECTOR_NAME, collector, type CollectorProtocol } from './collector.js';
+import { COLLECTOR_NAME, collector, type CollectorProtocol, flushAll } from './collector.js';
 import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from './dashboard.js';
 import { treeDashboardSources } from './dashboard-view.js';
 import { type MonitorInstruments, monitorInstruments } from './monitor-instruments.js';
@@ -24,7 +24,7 @@ import { createLogger, type Logger } from '../src/logger.js';
 import { DerivedValues } from '../src/metrics/derived-values.js';
 import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
-import { restoreTable } from '../src/store/table-store.js';
+import { type FlushSummary, restoreTable } from '../src/store/table-store.js';
 import { AlertmanagerChannel } from '../src/notify/alertmanager-channel.js';
 import { channelRedactor, createChannels } from '../src/notify/create-channels.js';
 import { DashboardAddress } from '../src/notify/dashboard-address.js';
@@ -47,6 +47,9 @@ import type { MetricSource } from '../src/sources/source.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
 
 export const MONITOR_SUP_NAME = 'erlmcp_monitor_sup';
+
+/** ms the collector's last flush may take at stop (see `lastFlush` in collector.ts). */
+export const COLLECTOR_SHUTDOWN_MS = 30_000;
 
 export const MONITOR_SUP_FLAGS = { strategy: 'one_for_one', intensity: 10, period: 60_000 } as const;
 
@@ -118,6 +121,12 @@ export interface Monitor {
   readonly stopped: Promise<ExitReason>;
   /** The whole table in the Prometheus text format (version 0.0.4), or OpenMetrics when `accept` asks for it. */
   metricsText(accept?: string): Promise<string>;
+  /**
+   * Writes every changed series to the store now and resolves once it is durable: the collector's
+   * `flush` called until nothing is left, each call one budget (`maxSeriesPerFlush`) answered
+   * within the call timeout, at most `FLUSH_ALL_MAX_CALLS` calls. The summary is the last call's.
+   */
+  flush(): Promise<FlushSummary>;
   /** Orderly shutdown: children stop in reverse order, the last flush is written, the store is closed. Idempotent. */
   stop(): Promise<void>;
 }
@@ -203,7 +212,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const dashboardUrl = () => dashboardAddress.url();
   const dashboardSources = treeDashboardSources({ system, performance: performanceRef, alerting: alertingRef, derived, exposition: (accept) => streamExposition(registry, accept), store });
   const children: ChildSpec[] = [
-    workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME }),
+    // Its last flush writes every changed series, one budget after another: ~10 s at 1,000,000.
+    workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME, shutdown: COLLECTOR_SHUTDOWN_MS }),
     workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink, clock }, { name: PERFORMANCE_MONITOR_NAME }),
     workerChild(
       ALERTING_NAME,
@@ -267,6 +277,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
     system,
     stopped,
     metricsText: async (accept) => (await exposition(accept)).body,
+    flush: () => flushAll(system.ref<CollectorProtocol>(COLLECTOR_NAME)),
     async stop() {
       stopping = true;
       instruments.removeAll();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collector, type CollectorConfig } from '../../actors/collector.js';
+import { collector, type CollectorConfig, flushAll } from '../../actors/collector.js';
 import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { OtpSystem, startServer } from '../../src/otp/index.js';
 import type { MetricSource } from '../../src/sources/source.js';
@@ -140,5 +140,73 @@ describe('collector: failing store writes', () => {
     expect(store.loadCurrent().get(id!)).toEqual({ v: 7 });
     expect(attempts).toBe(failures());
     await pid.stop();
+  });
+});
+
+describe('collector write budget', () => {
+  it('answers a flush call with one budget and what remains; flushAll calls until nothing is left; the last flush at stop writes everything changed', async () => {
+    const logger = memoryLogger();
+    const system = new OtpSystem({ logger });
+    cleanups.push(() => system.close());
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-collector-budget-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { registry } = newRegistry();
+    const jobs = registry.counter('jobs', { labels: ['i'] });
+    const n = 25;
+    for (let i = 0; i < n; i++) jobs.inc({ i: String(i) }, i + 1);
+    let store = MetricStore.open({ dataDir: dir });
+    const args = { registry, store, config, sources: () => [], maxSeriesPerFlush: 10 };
+    const pid = await startServer(system, collector, args);
+    // New series cost 5 each (their definition): a budget of 10 writes two.
+    expect(await pid.call({ type: 'flush' })).toMatchObject({ series: 2, pending: 23 });
+    expect(logger.records.some((r) => r.msg.includes('more series changed than one flush writes'))).toBe(true);
+    const last = await flushAll(pid);
+    expect(last).toMatchObject({ series: 1, pending: 0, deferred: 0 });
+    expect(logger.records.some((r) => r.msg.includes('flushes caught up'))).toBe(true);
+    expect((await pid.call({ type: 'stats' })).flushes).toBe(13);
+    for (let i = 0; i < n; i++) expect(store.latest(store.seriesId(`jobs{i="${i}"}`)!)?.[1]).toBe(i + 1);
+
+    // Every series changes again: stop writes all of them, three budgets of known series.
+    for (let i = 0; i < n; i++) jobs.inc({ i: String(i) }, 100);
+    await pid.stop();
+    await store.close();
+    store = MetricStore.open({ dataDir: dir });
+    cleanups.push(() => store.close());
+    for (let i = 0; i < n; i++) expect(store.latest(store.seriesId(`jobs{i="${i}"}`)!)?.[1]).toBe(i + 101);
+  });
+
+  it('ends the last flush when the stop times out (its signal aborts) and logs what was left', async () => {
+    const logger = memoryLogger();
+    const system = new OtpSystem({ logger });
+    cleanups.push(() => system.close());
+    const store = tempStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let gated = false;
+    const slow = Object.create(store) as MetricStore;
+    slow.defineSeries = (key, input) => store.defineSeries(key, input);
+    slow.flush = async (batch) => {
+      // The stop's first flush waits until the stop timed out.
+      if (gated) await gate;
+      return store.flush(batch);
+    };
+    const { registry } = newRegistry();
+    const jobs = registry.counter('jobs', { labels: ['i'] });
+    for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
+    const pid = await startServer(system, collector, { registry, store: slow, config, sources: () => [], maxSeriesPerFlush: 10 });
+    await flushAll(pid);
+    for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
+    gated = true;
+    await pid.stop('shutdown', 20);
+    release();
+    await until(() => expect(logger.records.find((r) => r.msg.startsWith('last flush stopped before every changed series was written'))).toMatchObject({ level: 'warn', fields: { flushes: 1, written: 10, left: 20, aborted: true } }));
+  });
+
+  it('stops flushAll after maxCalls when the host changes more series than the calls write', async () => {
+    const calls: number[] = [];
+    const summary = (pending: number) => ({ at: 0, series: 1, deferred: 0, pending, points: 1, mainThreadMs: 0, longestBlockMs: 0, totalMs: 0 });
+    const busy = { call: () => Promise.resolve(summary(calls.push(1))) } as unknown as Parameters<typeof flushAll>[0];
+    expect(await flushAll(busy, 4)).toMatchObject({ pending: 4 });
+    expect(calls).toHaveLength(4);
   });
 });

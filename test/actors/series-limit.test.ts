@@ -12,6 +12,11 @@ import { memoryLogger } from '../helpers.js';
 const SHIPPED_CONFIGS = fileURLToPath(new URL('../../configs/', import.meta.url));
 /** At most this many flush calls to define every series (each defines new series for at most 1 s). */
 const MAX_FLUSHES = 200;
+/**
+ * The test's own call timeout: a flush defining for its 1 s budget then commits, which on a loaded
+ * machine can take longer than the default 5 s call; the count of calls bounds the loop instead.
+ */
+const FLUSH_CALL_TIMEOUT_MS = 120_000;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,9 +31,10 @@ async function start(dataDir: string, logger = memoryLogger()): Promise<Monitor>
 
 async function flushAll(mon: Monitor): Promise<void> {
   for (let i = 0; i < MAX_FLUSHES; i++) {
-    if ((await mon.collector.call({ type: 'flush' })).deferred === 0) return;
+    const { deferred, pending } = await mon.collector.call({ type: 'flush' }, FLUSH_CALL_TIMEOUT_MS);
+    if (deferred + pending === 0) return;
   }
-  throw new Error(`series still not defined after ${MAX_FLUSHES} flushes`);
+  throw new Error(`series still not written after ${MAX_FLUSHES} flushes`);
 }
 
 describe('the cardinality limit at its shipped default', () => {
