@@ -34,7 +34,10 @@ const layerRules = LAYERS.slice(0, -1).flatMap((layer, i) =>
     to: {
       path: [...LAYERS.slice(i + 1).flat(), ...layer.filter((other) => other !== entry)].map(pathOf),
       // A file placed in a lower layer than its folder stays reachable from above.
-      pathNot: LAYERS.slice(0, i).flat().filter((lower) => !lower.endsWith('/')).map(pathOf),
+      pathNot: LAYERS.slice(0, i)
+        .flat()
+        .filter((lower) => !lower.endsWith('/'))
+        .map(pathOf),
       dependencyTypesNot: ['type-only'],
     },
   })),
@@ -46,14 +49,15 @@ module.exports = {
     {
       name: 'metrics-not-to-store',
       comment:
-        'The metric table is the hot path, and the hot path never touches LMDB: moving the table in and out of the store is the store\'s job (src/store/table-store.ts).',
+        "The metric table is the hot path, and the hot path never touches LMDB: moving the table in and out of the store is the store's job (src/store/table-store.ts).",
       severity: 'error',
       from: { path: '^src/metrics/' },
       to: { path: '^src/store/' },
     },
     {
       name: 'metrics-not-to-otp',
-      comment: 'The metric table works without the supervision tree: a host can record metrics before (or without) starting it.',
+      comment:
+        'The metric table works without the supervision tree: a host can record metrics before (or without) starting it.',
       severity: 'error',
       from: { path: '^src/metrics/' },
       to: { path: '^src/otp/' },
@@ -99,21 +103,24 @@ module.exports = {
     },
     {
       name: 'nact-only-in-otp',
-      comment: 'nact is confined to the OTP layer (src/otp/runtime.ts lists its defects and what works around them); everything else uses src/otp.',
+      comment:
+        'nact is confined to the OTP layer (src/otp/runtime.ts lists its defects and what works around them); everything else uses src/otp.',
       severity: 'error',
       from: { pathNot: '^src/otp/' },
       to: { path: '^nact$|node_modules/nact/' },
     },
     {
       name: 'lmdb-only-in-store',
-      comment: 'LMDB sits behind the store (one writer, commit guards, headroom checks); nothing else opens or writes it directly.',
+      comment:
+        'LMDB sits behind the store (one writer, commit guards, headroom checks); nothing else opens or writes it directly.',
       severity: 'error',
       from: { path: '^(src|actors)/', pathNot: '^src/store/' },
       to: { path: '^(lmdb|msgpackr)$|node_modules/(lmdb|msgpackr)/' },
     },
     {
       name: 'page-self-contained',
-      comment: 'The dashboard page is plain browser JavaScript served as is: it can import only its own files (its types come from src/server/protocol.ts through JSDoc, which is not an import).',
+      comment:
+        'The dashboard page is plain browser JavaScript served as is: it can import only its own files (its types come from src/server/protocol.ts through JSDoc, which is not an import).',
       severity: 'error',
       from: { path: '^src/dashboard-page/' },
       // globals.d.ts types the uPlot global the page loads with a script tag: a type, not an import.
@@ -136,7 +143,8 @@ module.exports = {
     },
     {
       name: 'not-to-unresolvable',
-      comment: 'An import that does not resolve would pass these rules unseen; typecheck catches most, this catches the page\'s plain JavaScript.',
+      comment:
+        "An import that does not resolve would pass these rules unseen; typecheck catches most, this catches the page's plain JavaScript.",
       severity: 'error',
       from: {},
       to: { couldNotResolve: true },

@@ -6,7 +6,9 @@ import tseslint from 'typescript-eslint';
 import ts from 'typescript';
 
 // Without noUncheckedIndexedAccess every `xs[i]!` reads as a needless assertion; the rule is on once tsconfig.json has the flag.
-const indexedAccessChecked = ts.readConfigFile(`${import.meta.dirname}/tsconfig.json`, ts.sys.readFile).config?.compilerOptions?.noUncheckedIndexedAccess === true;
+const indexedAccessChecked =
+  ts.readConfigFile(`${import.meta.dirname}/tsconfig.json`, ts.sys.readFile).config?.compilerOptions
+    ?.noUncheckedIndexedAccess === true;
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },

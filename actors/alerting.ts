@@ -67,7 +67,9 @@ export interface AlertingProtocol {
     /** Evaluates every rule now and runs the notification pass (for tests and tools). */
     evaluate: EvaluationSummary;
   };
-  cast: { type: 'signal'; signal: AlertSignal } | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> };
+  cast:
+    | { type: 'signal'; signal: AlertSignal }
+    | { type: 'send_alert'; severity: Severity; message: string; labels?: Record<string, string> };
   info: { type: 'evaluate' } | { type: 'tick' } | { type: 'commit' };
 }
 
@@ -145,7 +147,12 @@ export const ALERTING_MESSAGES = {
 } as const satisfies MessageSchema<AlertingProtocol>;
 
 /** Stages a send_alert; the first of a batch schedules the batch's commit behind what is already queued. */
-function stageAlert(state: State, ctx: ServerContext<AlertingProtocol>, msg: { severity: unknown; message: unknown; labels?: unknown }, now: number): Alert {
+function stageAlert(
+  state: State,
+  ctx: ServerContext<AlertingProtocol>,
+  msg: { severity: unknown; message: unknown; labels?: unknown },
+  now: number,
+): Alert {
   const opening = !state.engine.staged;
   const alert = state.engine.stageAlert(msg.severity, msg.message, msg.labels, now);
   if (opening) ctx.self.send({ type: 'commit' });
@@ -168,7 +175,14 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     const clock = args.clock ?? new MonitorClock();
     const now = () => clock.steadyMs();
     const tick = Math.min(TICK_MS, args.config.check_interval);
-    const outage = new WriteOutage({ registry: args.registry, log: ctx.log, what: 'alert records', now, retryMs: tick, maxRetryMs: 8 * tick });
+    const outage = new WriteOutage({
+      registry: args.registry,
+      log: ctx.log,
+      what: 'alert records',
+      now,
+      retryMs: tick,
+      maxRetryMs: 8 * tick,
+    });
     const store = new AlertStore(args.store, outage);
     const engine = await AlertEngine.open(
       {
@@ -187,7 +201,8 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     if (args.config.alert_enabled) ctx.interval(args.config.check_interval, { type: 'evaluate' });
     ctx.interval(tick, { type: 'tick' });
     // Replayed signals arrive as casts, after init, in the order they changed.
-    const detachSignals = args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
+    const detachSignals =
+      args.signals?.attach((signal) => ctx.self.cast({ type: 'signal', signal })) ?? (() => undefined);
     const detachFiring = args.firing?.attach((fingerprint) => engine.firingNotified(fingerprint)) ?? (() => undefined);
     const detach = () => {
       detachSignals();
@@ -288,7 +303,8 @@ export const alerting: Behaviour<State, AlertingProtocol, AlertingArgs> = {
     } catch (err) {
       ctx.log.error({ err: toError(err) }, 'last write of alert records failed');
     }
-    if (state.store.unwritten > 0) ctx.log.error({ unwritten: state.store.unwritten }, 'alert records not written at stop: the store kept failing');
+    if (state.store.unwritten > 0)
+      ctx.log.error({ unwritten: state.store.unwritten }, 'alert records not written at stop: the store kept failing');
   },
 
   onKill(_reason, state) {

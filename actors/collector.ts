@@ -178,7 +178,14 @@ const UPDATE_CHECK = compileFields(UPDATE_FIELDS);
 /** What the collector accepts; the gen_server layer refuses anything else. */
 export const COLLECTOR_MESSAGES = {
   call: {
-    register_metric: { name: 'required', metricType: 'required', help: 'optional', unit: 'optional', labels: 'optional', buckets: 'optional' },
+    register_metric: {
+      name: 'required',
+      metricType: 'required',
+      help: 'optional',
+      unit: 'optional',
+      labels: 'optional',
+      buckets: 'optional',
+    },
     get_metric: { name: 'required', labels: 'optional' },
     collect_metrics: {},
     apply: { updates: 'required' },
@@ -221,7 +228,8 @@ function applyChecked(registry: Registry, update: MetricUpdate): void {
  * @throws {MonitorError} `EMON_BAD_MESSAGE` or `EMON_LIMIT_EXCEEDED`
  */
 function batchUpdates(what: string, updates: unknown): MetricUpdate[] {
-  if (!Array.isArray(updates)) throw new MonitorError(ErrorCode.BadMessage, `${what}: updates must be an array, got ${describeValue(updates)}`);
+  if (!Array.isArray(updates))
+    throw new MonitorError(ErrorCode.BadMessage, `${what}: updates must be an array, got ${describeValue(updates)}`);
   if (updates.length > MAX_BATCH_UPDATES) {
     throw new MonitorError(
       ErrorCode.LimitExceeded,
@@ -263,7 +271,9 @@ function reject(state: State, err: unknown, ctx: ServerContext<CollectorProtocol
   const error = toError(err);
   const code = error instanceof MonitorError ? error.code : 'EMON_UNKNOWN';
   try {
-    state.args.registry.counter(REJECTED_METRIC, { help: 'Metric updates sent by cast that were refused', labels: ['code'] }).inc({ code }, count);
+    state.args.registry
+      .counter(REJECTED_METRIC, { help: 'Metric updates sent by cast that were refused', labels: ['code'] })
+      .inc({ code }, count);
   } catch {
     // The host declared this name as another metric: the rejection is still counted in `stats`
     // and logged, and a bad cast must never crash the collector.
@@ -285,7 +295,11 @@ function noteBacklog(state: State, summary: FlushSummary, ctx: ServerContext<Col
   const behind = summary.pending > 0;
   if (behind !== state.behind) {
     state.behind = behind;
-    if (behind) ctx.log.info({ written: summary.series, pending: summary.pending }, 'more series changed than one flush writes: the rest follow in the next flushes');
+    if (behind)
+      ctx.log.info(
+        { written: summary.series, pending: summary.pending },
+        'more series changed than one flush writes: the rest follow in the next flushes',
+      );
     else ctx.log.info({ written: summary.series }, 'flushes caught up: every changed series written');
   }
   return summary;
@@ -297,9 +311,13 @@ function noteBacklog(state: State, summary: FlushSummary, ctx: ServerContext<Col
  * however many series changed. Resolves with the last call's summary (check its `pending` and
  * `deferred` when the calls ran out, e.g. while the host keeps changing more series than flushes write).
  */
-export async function flushAll(collector: Pick<ServerRef<CollectorProtocol>, 'call'>, maxCalls = FLUSH_ALL_MAX_CALLS): Promise<FlushSummary> {
+export async function flushAll(
+  collector: Pick<ServerRef<CollectorProtocol>, 'call'>,
+  maxCalls = FLUSH_ALL_MAX_CALLS,
+): Promise<FlushSummary> {
   let summary = await collector.call({ type: 'flush' });
-  for (let calls = 1; calls < maxCalls && summary.pending + summary.deferred > 0; calls++) summary = await collector.call({ type: 'flush' });
+  for (let calls = 1; calls < maxCalls && summary.pending + summary.deferred > 0; calls++)
+    summary = await collector.call({ type: 'flush' });
   return summary;
 }
 
@@ -315,13 +333,22 @@ async function flushOrBackOff(state: State, ctx: ServerContext<CollectorProtocol
   const outage = state.outage;
   if (outage !== undefined && state.clock.steadyMs() < outage.retryAt) return undefined;
   try {
-    const summary = noteBacklog(state, await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
+    const summary = noteBacklog(
+      state,
+      await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)),
+      ctx,
+    );
     state.flushes++;
     state.lastFlush = summary;
     if (outage !== undefined) {
       state.outage = undefined;
       ctx.log.warn(
-        { failedFlushes: outage.failures, droppedPoints: outage.droppedPoints, downMs: Math.round(state.clock.steadyMs() - outage.since), series: summary.series },
+        {
+          failedFlushes: outage.failures,
+          droppedPoints: outage.droppedPoints,
+          downMs: Math.round(state.clock.steadyMs() - outage.since),
+          series: summary.series,
+        },
         'metric store writes recovered: current values written again',
       );
     }
@@ -338,7 +365,10 @@ function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerCont
   const registry = state.args.registry;
   const reason = countWriteFailure(registry, error);
   try {
-    if (points > 0) registry.counter(POINTS_DROPPED_METRIC, { help: 'History points not written because their flush failed' }).inc(points);
+    if (points > 0)
+      registry
+        .counter(POINTS_DROPPED_METRIC, { help: 'History points not written because their flush failed' })
+        .inc(points);
   } catch {
     // The host declared this name as another metric: the failure is still logged.
   }
@@ -348,7 +378,10 @@ function noteFlushFailure(state: State, error: TableFlushFailed, ctx: ServerCont
   const outage = state.outage;
   if (outage === undefined) {
     state.outage = { since: now, failures: 1, droppedPoints: points, backoffMs: interval, retryAt: now + interval };
-    ctx.log.error({ err: error, reason, droppedPoints: points }, 'metric store writes are failing: the table keeps serving, flushes are retried with backoff');
+    ctx.log.error(
+      { err: error, reason, droppedPoints: points },
+      'metric store writes are failing: the table keeps serving, flushes are retried with backoff',
+    );
     return;
   }
   outage.failures++;
@@ -368,7 +401,13 @@ async function lastFlush(state: State, ctx: ServerContext<CollectorProtocol>, si
   let left: number;
   try {
     do {
-      const summary = await flushTable(state.args.registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state));
+      const summary = await flushTable(
+        state.args.registry,
+        state.args.store,
+        stamp(state, ctx),
+        ctx.log,
+        budgetOf(state),
+      );
       flushes++;
       written += summary.series;
       left = summary.pending + summary.deferred;
@@ -377,7 +416,11 @@ async function lastFlush(state: State, ctx: ServerContext<CollectorProtocol>, si
     ctx.log.error({ err: toError(err), flushes, written }, 'last flush failed');
     return;
   }
-  if (left > 0) ctx.log.warn({ flushes, written, left, aborted: signal.aborted }, 'last flush stopped before every changed series was written (the stop timed out, or the host kept changing series)');
+  if (left > 0)
+    ctx.log.warn(
+      { flushes, written, left, aborted: signal.aborted },
+      'last flush stopped before every changed series was written (the stop timed out, or the host kept changing series)',
+    );
   else if (flushes > 1) ctx.log.info({ flushes, written }, 'last flush wrote every changed series');
 }
 
@@ -398,8 +441,13 @@ function stamp(state: State, ctx: ServerContext<CollectorProtocol>): number {
   const clamp = state.clock.clamp;
   if (clamp !== state.stampClamp) {
     const fields = { wall: state.clock.wallMs(), stamp: at };
-    if (clamp === 'ahead') ctx.log.warn(fields, 'wall clock stepped ahead of monotonic time: history stamps follow monotonic time until it comes back (or for an hour)');
-    else if (clamp === 'behind') ctx.log.warn(fields, 'wall clock stepped back: history stamps hold at the last one until it catches up');
+    if (clamp === 'ahead')
+      ctx.log.warn(
+        fields,
+        'wall clock stepped ahead of monotonic time: history stamps follow monotonic time until it comes back (or for an hour)',
+      );
+    else if (clamp === 'behind')
+      ctx.log.warn(fields, 'wall clock stepped back: history stamps hold at the last one until it catches up');
     else ctx.log.info(fields, 'history stamps follow the wall clock again');
     state.stampClamp = clamp;
   }
@@ -412,8 +460,16 @@ async function prune(state: State, ctx: ServerContext<CollectorProtocol>): Promi
   const skew = state.clock.wallMs() - at;
   const skip = Math.abs(skew) > PRUNE_SKEW_MS;
   if (skip !== state.pruneSkipped) {
-    if (skip) ctx.log.warn({ skew_ms: Math.round(skew) }, 'retention pruning skipped: the wall clock disagrees with monotonic time since the last stamp');
-    else ctx.log.info({ skew_ms: Math.round(skew) }, 'retention pruning resumed: the wall clock agrees with monotonic time again');
+    if (skip)
+      ctx.log.warn(
+        { skew_ms: Math.round(skew) },
+        'retention pruning skipped: the wall clock disagrees with monotonic time since the last stamp',
+      );
+    else
+      ctx.log.info(
+        { skew_ms: Math.round(skew) },
+        'retention pruning resumed: the wall clock agrees with monotonic time again',
+      );
     state.pruneSkipped = skip;
   }
   if (!skip) await state.args.store.prune(at);
@@ -459,7 +515,13 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
       const endpoint = args.config.export_endpoint ?? 'http://127.0.0.1:9090/api/v1/write';
       try {
         const persist = args.store.readOnly ? undefined : args.store.records<PersistedBatch>(EXPORT_QUEUE_RECORDS);
-        state.exporter = new RemoteWriteExporter({ persist, ...args.exporter, endpoint, registry: args.registry, logger: ctx.log });
+        state.exporter = new RemoteWriteExporter({
+          persist,
+          ...args.exporter,
+          endpoint,
+          registry: args.registry,
+          logger: ctx.log,
+        });
         ctx.interval(args.config.export_interval ?? 30_000, { type: 'export' });
       } catch (err) {
         // The config schema checks the URL; settings passed in code may still be bad. Collecting
@@ -491,7 +553,11 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
               applyUpdate(registry, update);
             } catch (err) {
               if (!(err instanceof MonitorError)) throw err;
-              throw new MonitorError(err.code, `apply: updates[${applied}] (${applied} applied before it): ${err.message}`, { cause: err });
+              throw new MonitorError(
+                err.code,
+                `apply: updates[${applied}] (${applied} applied before it): ${err.message}`,
+                { cause: err },
+              );
             }
             applied++;
           }
@@ -500,7 +566,11 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
         case 'flush': {
           let summary: FlushSummary;
           try {
-            summary = noteBacklog(state, await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)), ctx);
+            summary = noteBacklog(
+              state,
+              await flushTable(registry, state.args.store, stamp(state, ctx), ctx.log, budgetOf(state)),
+              ctx,
+            );
           } catch (err) {
             if (err instanceof TableFlushFailed) noteFlushFailure(state, err, ctx);
             throw err;
@@ -508,7 +578,10 @@ export const collector: Behaviour<State, CollectorProtocol, CollectorArgs> = {
           state.flushes++;
           state.lastFlush = summary;
           if (state.outage !== undefined) {
-            ctx.log.warn({ failedFlushes: state.outage.failures, droppedPoints: state.outage.droppedPoints }, 'metric store writes recovered: current values written again');
+            ctx.log.warn(
+              { failedFlushes: state.outage.failures, droppedPoints: state.outage.droppedPoints },
+              'metric store writes recovered: current values written again',
+            );
             state.outage = undefined;
           }
           return { reply: summary, state };

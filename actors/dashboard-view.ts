@@ -23,7 +23,14 @@ export interface TreeViewParts {
 }
 
 /** The dashboard's sources in the running tree. */
-export function treeDashboardSources({ system, performance, alerting, derived, exposition, store }: TreeViewParts): DashboardSources {
+export function treeDashboardSources({
+  system,
+  performance,
+  alerting,
+  derived,
+  exposition,
+  store,
+}: TreeViewParts): DashboardSources {
   const names = [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME];
   return {
     report: () => performance.call({ type: 'report' }),
@@ -32,7 +39,8 @@ export function treeDashboardSources({ system, performance, alerting, derived, e
     alerts: () => alerting.call({ type: 'alert_views' }),
     scores: () => derivedScores(derived),
     metrics: async (accept) => exposition(accept),
-    processes: () => Object.fromEntries(names.map((name) => [name, system.whereis(name) === undefined ? 'down' : 'running'])),
+    processes: () =>
+      Object.fromEntries(names.map((name) => [name, system.whereis(name) === undefined ? 'down' : 'running'])),
     storeHealth: () => storeHealthOf(store.writeStatus()),
   };
 }
@@ -40,6 +48,12 @@ export function treeDashboardSources({ system, performance, alerting, derived, e
 /** The newest `score.*` figures the performance monitor derived; `null` until there is one. */
 export function derivedScores(derived: DerivedValues): Scores | null {
   const score = (kind: keyof Scores): number | null => derived.get(`score.${kind}`)?.value ?? null;
-  const scores: Scores = { latency: score('latency'), throughput: score('throughput'), error_rate: score('error_rate'), resources: score('resources'), overall: score('overall') };
+  const scores: Scores = {
+    latency: score('latency'),
+    throughput: score('throughput'),
+    error_rate: score('error_rate'),
+    resources: score('resources'),
+    overall: score('overall'),
+  };
   return Object.values(scores).some((value) => value !== null) ? scores : null;
 }

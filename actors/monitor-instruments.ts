@@ -6,10 +6,21 @@ import type { Server as HttpServer } from 'node:http';
 import type { Logger } from '../src/logger.js';
 import type { Registry } from '../src/metrics/registry.js';
 import { type HttpInstrumentOptions, instrumentHttp } from '../src/sources/http-instrument.js';
-import { instrumentMcp, type McpInstrumentOptions, type McpProtocolLike, type McpServerLike } from '../src/sources/mcp-instrument.js';
+import {
+  instrumentMcp,
+  type McpInstrumentOptions,
+  type McpProtocolLike,
+  type McpServerLike,
+} from '../src/sources/mcp-instrument.js';
 import { instrumentOutbound, type OutboundInstrumentOptions } from '../src/sources/outbound-instrument.js';
 import { instrumentPg, type PgInstrumentOptions, type PgPoolLike } from '../src/sources/pg-instrument.js';
-import { instrumentPino, type PinoDestinationLike, pinoDestination, type PinoLineCounter, type PinoLoggerLike } from '../src/sources/pino-instrument.js';
+import {
+  instrumentPino,
+  type PinoDestinationLike,
+  pinoDestination,
+  type PinoLineCounter,
+  type PinoLoggerLike,
+} from '../src/sources/pino-instrument.js';
 
 /** Instrumentation of your servers. */
 export interface MonitorInstruments {
@@ -60,7 +71,10 @@ export interface MonitorInstruments {
 }
 
 /** The instrumentations over `registry`, and `removeAll` for `stop()`. */
-export function monitorInstruments(registry: Registry, log: Logger): { instrument: MonitorInstruments; removeAll(): void } {
+export function monitorInstruments(
+  registry: Registry,
+  log: Logger,
+): { instrument: MonitorInstruments; removeAll(): void } {
   const installed = new Set<() => void>();
   const removedOnStop = (remove: () => void): (() => void) => {
     const once = () => {
@@ -84,7 +98,10 @@ export function monitorInstruments(registry: Registry, log: Logger): { instrumen
         remove();
         installed.delete(once);
       };
-      remove = instrumentMcp(registry, server, options, log, { busy: () => installed.add(once), idle: () => installed.delete(once) });
+      remove = instrumentMcp(registry, server, options, log, {
+        busy: () => installed.add(once),
+        idle: () => installed.delete(once),
+      });
       return once;
     },
   };

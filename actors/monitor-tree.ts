@@ -10,7 +10,11 @@ import { COLLECTOR_NAME, collector, type CollectorProtocol, flushAll } from './c
 import { DASHBOARD_NAME, type DashboardProtocol, dashboard } from './dashboard.js';
 import { treeDashboardSources } from './dashboard-view.js';
 import { type MonitorInstruments, monitorInstruments } from './monitor-instruments.js';
-import { PERFORMANCE_MONITOR_NAME, type PerformanceMonitorProtocol, performanceMonitor } from './performance-monitor.js';
+import {
+  PERFORMANCE_MONITOR_NAME,
+  type PerformanceMonitorProtocol,
+  performanceMonitor,
+} from './performance-monitor.js';
 import { type AlertingClient, alertingClient } from './alerting-client.js';
 import { FiringAlerts } from '../src/alerts/firing-alerts.js';
 import type { RuleInput } from '../src/alerts/rule.js';
@@ -168,7 +172,10 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   });
   if (store.movedAside !== undefined) {
     const { to, reason } = store.movedAside;
-    log.error({ dataDir: store.dataDir, movedTo: to, reason }, 'the metric store was damaged: moved it aside (on_corrupt: move_aside) and started a new, empty one');
+    log.error(
+      { dataDir: store.dataDir, movedTo: to, reason },
+      'the metric store was damaged: moved it aside (on_corrupt: move_aside) and started a new, empty one',
+    );
   }
   try {
     const { restored, skipped } = restoreTable(registry, store, log);
@@ -210,15 +217,43 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const alertSink: AlertSink = (signal) => signals.send(signal);
   const exposition = (accept: string | undefined) => renderExposition(registry, accept);
   const dashboardUrl = () => dashboardAddress.url();
-  const dashboardSources = treeDashboardSources({ system, performance: performanceRef, alerting: alertingRef, derived, exposition: (accept) => streamExposition(registry, accept), store });
+  const dashboardSources = treeDashboardSources({
+    system,
+    performance: performanceRef,
+    alerting: alertingRef,
+    derived,
+    exposition: (accept) => streamExposition(registry, accept),
+    store,
+  });
   const children: ChildSpec[] = [
     // Its last flush writes every changed series, one budget after another: ~10 s at 1,000,000.
-    workerChild(COLLECTOR_NAME, collector, { registry, store, config: config.monitoring, sources, clock }, { name: COLLECTOR_NAME, shutdown: COLLECTOR_SHUTDOWN_MS }),
-    workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink, clock }, { name: PERFORMANCE_MONITOR_NAME }),
+    workerChild(
+      COLLECTOR_NAME,
+      collector,
+      { registry, store, config: config.monitoring, sources, clock },
+      { name: COLLECTOR_NAME, shutdown: COLLECTOR_SHUTDOWN_MS },
+    ),
+    workerChild(
+      PERFORMANCE_MONITOR_NAME,
+      performanceMonitor,
+      { registry, store, config: config.performance_monitor, derived, alertSink, clock },
+      { name: PERFORMANCE_MONITOR_NAME },
+    ),
     workerChild(
       ALERTING_NAME,
       alerting,
-      { registry, store, config: config.alerting, derived, outbox, rules: [...(options.alertRules ?? [])], dashboardUrl, firing: firingAlerts, signals, clock },
+      {
+        registry,
+        store,
+        config: config.alerting,
+        derived,
+        outbox,
+        rules: [...(options.alertRules ?? [])],
+        dashboardUrl,
+        firing: firingAlerts,
+        signals,
+        clock,
+      },
       { name: ALERTING_NAME },
     ),
     ...(config.dashboard.dashboard_enabled
@@ -226,7 +261,16 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
           workerChild(
             DASHBOARD_NAME,
             dashboard,
-            { registry, store, config: config.dashboard, derived, sources: dashboardSources, now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), onListening: (address) => dashboardAddress.listening(address) },
+            {
+              registry,
+              store,
+              config: config.dashboard,
+              derived,
+              sources: dashboardSources,
+              now: () => clock.stampMs(),
+              steadyNow: () => clock.steadyMs(),
+              onListening: (address) => dashboardAddress.listening(address),
+            },
             { name: DASHBOARD_NAME },
           ),
         ]
@@ -236,7 +280,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   // The top supervisor reports its own give-up and then exits `shutdown`: the report says why.
   let gaveUp: MonitorError | undefined;
   system.onSupervisorReport((report) => {
-    if (report.supervisor === MONITOR_SUP_NAME) gaveUp = new MonitorError(ErrorCode.MaxRestartIntensity, report.message);
+    if (report.supervisor === MONITOR_SUP_NAME)
+      gaveUp = new MonitorError(ErrorCode.MaxRestartIntensity, report.message);
   });
   let supervisor: SupervisorPid;
   try {
@@ -250,7 +295,10 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const stopped = supervisor.exited.then(async (exitReason) => {
     const reason: ExitReason = gaveUp !== undefined ? { crash: gaveUp } : exitReason;
     if (!stopping && !isOrderlyExit(reason)) {
-      log.error({ supervisor: MONITOR_SUP_NAME, reason: formatExitReason(reason) }, 'monitoring tree stopped: the host application keeps running without monitoring');
+      log.error(
+        { supervisor: MONITOR_SUP_NAME, reason: formatExitReason(reason) },
+        'monitoring tree stopped: the host application keeps running without monitoring',
+      );
     }
     try {
       await closeOwned();
@@ -300,7 +348,13 @@ function openOutbox(
 ): Outbox {
   const am = config.alerting.channels.alertmanager;
   const alertmanager = (): AlertmanagerChannel =>
-    new AlertmanagerChannel({ urls: am.urls, resendIntervalMs: am.resend_interval, instance: () => dashboard.instance(), externalLabels: am.external_labels ?? {}, current: (fp) => firing.get(fp) });
+    new AlertmanagerChannel({
+      urls: am.urls,
+      resendIntervalMs: am.resend_interval,
+      instance: () => dashboard.instance(),
+      externalLabels: am.external_labels ?? {},
+      current: (fp) => firing.get(fp),
+    });
   const channels = createChannels(config.alerting, {
     extra: [...(am.enabled ? [alertmanager()] : []), ...extra],
     externalUrl: () => dashboard.url(),
@@ -315,6 +369,10 @@ function openOutbox(
     maxAttempts: max_attempts,
     // Retry times are durations: a wall-clock step must not make every retry due at once or none for an hour.
     now: () => clock.steadyMs(),
-    backoff: { initialMs: retry_initial, maxMs: retry_max, maxRetryAfterMs: retry_after_max === 0 ? retry_max : retry_after_max },
+    backoff: {
+      initialMs: retry_initial,
+      maxMs: retry_max,
+      maxRetryAfterMs: retry_after_max === 0 ? retry_max : retry_after_max,
+    },
   });
 }

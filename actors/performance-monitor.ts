@@ -101,19 +101,36 @@ interface State {
 const MAX_LOGGED_STORE_ERRORS = 10;
 /** What the performance monitor accepts; the gen_server layer refuses anything else. */
 export const PERFORMANCE_MONITOR_MESSAGES = {
-  call: { report: {}, check_slas: {}, history: { kind: 'required', from: 'required', to: 'required', limit: 'optional' }, check: {} },
+  call: {
+    report: {},
+    check_slas: {},
+    history: { kind: 'required', from: 'required', to: 'required', limit: 'optional' },
+    check: {},
+  },
   cast: {},
   info: { check: {} },
 } as const satisfies MessageSchema<PerformanceMonitorProtocol>;
 
 function checkArgs(args: PerformanceMonitorArgs): void {
-  const missing = (['registry', 'store', 'config', 'derived', 'alertSink'] as const).filter((k) => args?.[k] === undefined || args[k] === null);
+  const missing = (['registry', 'store', 'config', 'derived', 'alertSink'] as const).filter(
+    (k) => args?.[k] === undefined || args[k] === null,
+  );
   if (missing.length > 0) {
-    throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: missing start argument(s) ${missing.join(', ')} (expected registry, store, config, derived, alertSink)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `performance monitor: missing start argument(s) ${missing.join(', ')} (expected registry, store, config, derived, alertSink)`,
+    );
   }
-  if (typeof args.alertSink !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: alertSink must be a function, got ${describeValue(args.alertSink)}`);
+  if (typeof args.alertSink !== 'function')
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `performance monitor: alertSink must be a function, got ${describeValue(args.alertSink)}`,
+    );
   if (args.clock !== undefined && !(args.clock instanceof MonitorClock)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `performance monitor: clock must be a MonitorClock, got ${describeValue(args.clock)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `performance monitor: clock must be a MonitorClock, got ${describeValue(args.clock)}`,
+    );
   }
 }
 
@@ -134,7 +151,11 @@ async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol
   const evaluation = state.evaluator.evaluate(at, state.signals.firing(), stamp);
   state.evaluator.commit(evaluation);
   const { report, slas } = evaluation;
-  const signals = [...state.signals.thresholds(report), ...state.signals.slas(slas, stamp), ...state.signals.burnRates(report.burn_rates, stamp)];
+  const signals = [
+    ...state.signals.thresholds(report),
+    ...state.signals.slas(slas, stamp),
+    ...state.signals.burnRates(report.burn_rates, stamp),
+  ];
   report.firing = state.signals.firing();
   send(state, signals, ctx);
   state.gauges.update(report.metrics, report.scores, slas);
@@ -163,7 +184,13 @@ async function check(state: State, ctx: ServerContext<PerformanceMonitorProtocol
  * counting (the clock's start). A restart inside a running tree finds newer data than that and
  * marks nothing.
  */
-function markDowntime(state: State, newestPoint: number | undefined, stamp: number, at: number, ctx: ServerContext<PerformanceMonitorProtocol>): void {
+function markDowntime(
+  state: State,
+  newestPoint: number | undefined,
+  stamp: number,
+  at: number,
+  ctx: ServerContext<PerformanceMonitorProtocol>,
+): void {
   const newest = Math.max(state.history.newestAt() ?? -Infinity, newestPoint ?? -Infinity);
   if (!Number.isFinite(newest)) return;
   // Stored times are stamps; the history runs on monotonic time, which a step may have moved.
@@ -171,7 +198,10 @@ function markDowntime(state: State, newestPoint: number | undefined, stamp: numb
   const to = state.clock.startedAt;
   if (to <= from) return;
   state.evaluator.markDowntime(from, to);
-  ctx.log.info({ downtime_ms: Math.round(to - from) }, 'request history has a gap while the process was down: rates cover only observed time');
+  ctx.log.info(
+    { downtime_ms: Math.round(to - from) },
+    'request history has a gap while the process was down: rates cover only observed time',
+  );
 }
 
 export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, PerformanceMonitorArgs> = {
@@ -204,10 +234,17 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
       const stamp = clock.stampMs();
       const at = clock.steadyMs();
       const seeded = state.evaluator.seed(store, stamp, at);
-      if (seeded.missing !== undefined) ctx.log.info({ missing: seeded.missing }, 'request history not seeded from the store: rates start from the first check');
+      if (seeded.missing !== undefined)
+        ctx.log.info(
+          { missing: seeded.missing },
+          'request history not seeded from the store: rates start from the first check',
+        );
       markDowntime(state, seeded.newest, stamp, at, ctx);
     } catch (err) {
-      ctx.log.warn({ err: toError(err) }, 'request history not seeded: reading the store failed; rates start from the first check');
+      ctx.log.warn(
+        { err: toError(err) },
+        'request history not seeded: reading the store failed; rates start from the first check',
+      );
     }
     const ring = Math.ceil(WINDOWS['5m'] / registry.clock.sliceMs) * registry.clock.sliceMs;
     if (config.window > ring) {
@@ -224,7 +261,11 @@ export const performanceMonitor: Behaviour<State, PerformanceMonitorProtocol, Pe
     try {
       switch (msg.type) {
         case 'report':
-          return { reply: state.evaluator.evaluate(state.clock.steadyMs(), state.signals.firing(), state.clock.stampMs()).report, state };
+          return {
+            reply: state.evaluator.evaluate(state.clock.steadyMs(), state.signals.firing(), state.clock.stampMs())
+              .report,
+            state,
+          };
         case 'check_slas': {
           const stamp = state.clock.stampMs();
           const { slas } = state.evaluator.evaluate(state.clock.steadyMs(), state.signals.firing(), stamp);

@@ -19,7 +19,11 @@ const temp = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-api-report-'));
 /** The report's name for a subpath: `.` → index, `./otp` → otp. */
 const reportName = (subpath) => (subpath === '.' ? 'index' : subpath.slice(2));
 
-const entries = Object.entries(pkg.exports).map(([subpath, target]) => ({ subpath, name: reportName(subpath), entry: path.join(REPO, target.types) }));
+const entries = Object.entries(pkg.exports).map(([subpath, target]) => ({
+  subpath,
+  name: reportName(subpath),
+  entry: path.join(REPO, target.types),
+}));
 const failed = [];
 let compilerState;
 try {
@@ -30,13 +34,27 @@ try {
         mainEntryPointFilePath: entry,
         compiler: {
           overrideTsconfig: {
-            compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023'], types: ['node'], strict: true, skipLibCheck: true },
+            compilerOptions: {
+              module: 'nodenext',
+              moduleResolution: 'nodenext',
+              target: 'es2022',
+              lib: ['es2023'],
+              types: ['node'],
+              strict: true,
+              skipLibCheck: true,
+            },
             files: entries.map((e) => e.entry),
           },
         },
         // Forgotten exports (types reachable from the surface but not exported by name) are written
         // out too: a change to their shape changes what users hold just the same.
-        apiReport: { enabled: true, reportFileName: name, reportFolder: path.join(REPO, 'api'), reportTempFolder: temp, includeForgottenExports: true },
+        apiReport: {
+          enabled: true,
+          reportFileName: name,
+          reportFolder: path.join(REPO, 'api'),
+          reportTempFolder: temp,
+          includeForgottenExports: true,
+        },
         docModel: { enabled: false },
         dtsRollup: { enabled: false },
         tsdocMetadata: { enabled: false },
@@ -62,9 +80,15 @@ try {
     compilerState ??= CompilerState.create(config, { additionalEntryPoints: entries.map((e) => e.entry) });
     const result = Extractor.invoke(config, { localBuild: !check, messageCallback: quiet, compilerState });
     if (!result.succeeded || (check && result.apiReportChanged)) failed.push(subpath);
-    console.log(`${subpath.padEnd(16)} api/${name}.api.md ${result.apiReportChanged ? (check ? 'DIFFERS' : 'updated') : 'unchanged'}`);
+    console.log(
+      `${subpath.padEnd(16)} api/${name}.api.md ${result.apiReportChanged ? (check ? 'DIFFERS' : 'updated') : 'unchanged'}`,
+    );
     if (check && result.apiReportChanged) {
-      const diff = spawnSync('git', ['diff', '--no-index', '--no-color', path.join('api', `${name}.api.md`), path.join(temp, `${name}.api.md`)], { cwd: REPO, encoding: 'utf8' });
+      const diff = spawnSync(
+        'git',
+        ['diff', '--no-index', '--no-color', path.join('api', `${name}.api.md`), path.join(temp, `${name}.api.md`)],
+        { cwd: REPO, encoding: 'utf8' },
+      );
       console.log(diff.stdout);
     }
   }
@@ -83,5 +107,6 @@ if (failed.length > 0) {
 /** Prints warnings and errors, without API Extractor's banners and its advice to copy files (the diff says it). */
 function quiet(message) {
   if (message.logLevel === 'info' || message.logLevel === 'verbose') message.handled = true;
-  if (message.messageId === 'console-api-report-not-copied' || message.messageId === 'console-api-report-copied') message.handled = true;
+  if (message.messageId === 'console-api-report-not-copied' || message.messageId === 'console-api-report-copied')
+    message.handled = true;
 }

@@ -34,7 +34,10 @@ declare module 'autocannon' {
 
   interface Instance extends EventEmitter {
     /** Every response, with its latency in ms (fractional, unlike the result's histogram). */
-    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): this;
+    on(
+      event: 'response',
+      listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
+    ): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 

@@ -25,7 +25,10 @@ const defMs = performance.now() - t0;
 const size0 = fs.statSync(path.join(dir, 's', 'data.mdb')).size;
 for (let round = 0; round < 2; round++) {
   const ts = 1_700_000_000_000 + round * 5000;
-  const batch = { current: ids.map((id) => [id, { v: round }] as const), points: ids.map((id) => ({ id, ts, value: round + id })) };
+  const batch = {
+    current: ids.map((id) => [id, { v: round }] as const),
+    points: ids.map((id) => ({ id, ts, value: round + id })),
+  };
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const cpu0 = process.cpuUsage();
@@ -35,7 +38,20 @@ for (let round = 0; round < 2; round++) {
   const cpu = process.cpuUsage(cpu0);
   h.disable();
   const size = fs.statSync(path.join(dir, 's', 'data.mdb')).size;
-  console.log(JSON.stringify({ n, round, defineMs: Math.round(defMs), syncMs: +r.syncMs.toFixed(1), longestBlockMs: +r.longestBlockMs.toFixed(1), loopDelayMaxMs: +(h.max / 1e6).toFixed(1), durableMs: Math.round(durable), cpuMs: Math.round((cpu.user + cpu.system) / 1000), fileMB: +(size / 1048576).toFixed(1), fileBeforeMB: +(size0 / 1048576).toFixed(1) }));
+  console.log(
+    JSON.stringify({
+      n,
+      round,
+      defineMs: Math.round(defMs),
+      syncMs: +r.syncMs.toFixed(1),
+      longestBlockMs: +r.longestBlockMs.toFixed(1),
+      loopDelayMaxMs: +(h.max / 1e6).toFixed(1),
+      durableMs: Math.round(durable),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      fileMB: +(size / 1048576).toFixed(1),
+      fileBeforeMB: +(size0 / 1048576).toFixed(1),
+    }),
+  );
 }
 await store.close();
 fs.rmSync(dir, { recursive: true, force: true });

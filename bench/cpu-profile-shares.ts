@@ -37,7 +37,11 @@ export interface ProfileShares {
  * @param skipMs start-up to leave out, ms from the profile's start
  * @param isLibrary whether a script URL belongs to the library (default: under `/dist/src/` or `/dist/actors/`)
  */
-export function profileShares(file: string, skipMs: number, isLibrary = (url: string) => /\/dist\/(src|actors)\//.test(url)): ProfileShares {
+export function profileShares(
+  file: string,
+  skipMs: number,
+  isLibrary = (url: string) => /\/dist\/(src|actors)\//.test(url),
+): ProfileShares {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();

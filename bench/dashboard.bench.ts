@@ -26,7 +26,10 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-export async function broadcastTo(clients: number, rounds = 5): Promise<{ loopMs: number; p50Ms: number; p99Ms: number; frameBytes: number }> {
+export async function broadcastTo(
+  clients: number,
+  rounds = 5,
+): Promise<{ loopMs: number; p50Ms: number; p99Ms: number; frameBytes: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-dash-'));
   const store = MetricStore.open({ dataDir: dir });
   const log = createLogger({ level: 'silent' });
@@ -36,7 +39,14 @@ export async function broadcastTo(clients: number, rounds = 5): Promise<{ loopMs
   registry.gauge('perf.throughput').set(100);
   registry.gauge('system.cpu').set(20);
   const config = dashboardSchema.parse({ port: 0 }) as DashboardConfig;
-  const server = new HttpServer({ registry, store, config, sources: standaloneSources(registry), log, wsLimits: { maxClients: clients + 10 } });
+  const server = new HttpServer({
+    registry,
+    store,
+    config,
+    sources: standaloneSources(registry),
+    log,
+    wsLimits: { maxClients: clients + 10 },
+  });
   const { url } = await server.listen('127.0.0.1', 0);
   const sockets: WebSocket[] = [];
   let tickStart = 0;
@@ -114,7 +124,9 @@ export async function apiRoundTrips(n = 20): Promise<{ realtimeMs: number; histo
   try {
     const realtime = await time('/api/realtime');
     const history = await time(`/api/history?dashboard=main&from=${start}&to=${now}`);
-    const pts = (history.body as { series: { label: string; points: unknown[] }[] }).series.find((s) => s.label === 'req/s')!.points.length;
+    const pts = (history.body as { series: { label: string; points: unknown[] }[] }).series.find(
+      (s) => s.label === 'req/s',
+    )!.points.length;
     return { realtimeMs: realtime.ms, historyMs: history.ms, points: pts };
   } finally {
     await server.close();
@@ -132,7 +144,9 @@ export async function dashboardSuite(): Promise<SuiteResult> {
     );
   }
   const api = await apiRoundTrips();
-  notes.push(`GET /api/realtime: ${api.realtimeMs.toFixed(2)} ms; GET /api/history (main, 24 h at 5 s → ${api.points} points per series): ${api.historyMs.toFixed(2)} ms (medians)`);
+  notes.push(
+    `GET /api/realtime: ${api.realtimeMs.toFixed(2)} ms; GET /api/history (main, 24 h at 5 s → ${api.points} points per series): ${api.historyMs.toFixed(2)} ms (medians)`,
+  );
   return { suite: 'dashboard', rows: [], notes };
 }
 

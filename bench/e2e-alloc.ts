@@ -19,7 +19,9 @@ const WARM_UP_REQUESTS = 20_000;
 /** Sends exactly `amount` requests to the service and resolves once all are answered. */
 function send(port: number, amount: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, amount }, (err, result) => (err ? reject(err) : resolve(result['2xx'])));
+    autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, amount }, (err, result) =>
+      err ? reject(err) : resolve(result['2xx']),
+    );
   });
 }
 
@@ -37,7 +39,10 @@ function mark(service: Service): Promise<void> {
 }
 
 /** Bytes the service in `mode` allocates per request over `requests` requests, and how many collections that took. */
-export async function allocationPerRequest(mode: string, requests: number): Promise<{ bytesPerRequest: number; collections: number; answered: number }> {
+export async function allocationPerRequest(
+  mode: string,
+  requests: number,
+): Promise<{ bytesPerRequest: number; collections: number; answered: number }> {
   const service = await startService(mode, ['--expose-gc', '--trace-gc-nvp'], true);
   // Each nvp line ends with a newline; `allocated=` is the bytes allocated since the previous collection.
   const allocations: number[] = [];
@@ -78,6 +83,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const twin = mode.startsWith('fastify-') ? 'fastify-plain' : 'plain';
     const base = found.get(twin);
     const extra = base !== undefined && twin !== mode ? `, library +${(r.bytesPerRequest - base).toFixed(0)} B` : '';
-    console.log(`${mode}: ${r.bytesPerRequest.toFixed(0)} B/request over ${r.answered} requests (${r.collections} collections)${extra}; load average ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log(
+      `${mode}: ${r.bytesPerRequest.toFixed(0)} B/request over ${r.answered} requests (${r.collections} collections)${extra}; load average ${os.loadavg()[0]!.toFixed(2)}`,
+    );
   }
 }

@@ -19,7 +19,18 @@
  * the main-thread cost even when the machine is too loaded for timings to mean much.
  */
 import { performance } from 'node:perf_hooks';
-import { cpuBetween, type CpuSplit, load, type ProcessCpu, profileService, readProcessCpu, requestsServed, type Service, startService, stopService } from './e2e-control.js';
+import {
+  cpuBetween,
+  type CpuSplit,
+  load,
+  type ProcessCpu,
+  profileService,
+  readProcessCpu,
+  requestsServed,
+  type Service,
+  startService,
+  stopService,
+} from './e2e-control.js';
 import { balancedOrder, median, quantile } from './harness.js';
 
 const DEFAULT_MODES = [
@@ -130,7 +141,8 @@ try {
 const perReq = (b: Burst, ms: number) => (ms * 1000) / b.requests;
 const of = (mode: string) => bursts.filter((b) => b.mode === mode);
 const plainOf = (round: number) => bursts.find((b) => b.mode === 'plain' && b.round === round)!;
-const spread = (xs: number[], digits = 1) => `${median(xs).toFixed(digits)} (${quantile(xs, 0.25).toFixed(digits)} … ${quantile(xs, 0.75).toFixed(digits)})`;
+const spread = (xs: number[], digits = 1) =>
+  `${median(xs).toFixed(digits)} (${quantile(xs, 0.25).toFixed(digits)} … ${quantile(xs, 0.75).toFixed(digits)})`;
 const pctDiff = (xs: number[]) => `${spread(xs.map((x) => (x - 1) * 100))}%`;
 
 const lines = [
@@ -144,7 +156,10 @@ for (const mode of modes) {
   const others = bs.map((b) => b.cpu.totalMs - b.cpu.mainUserMs - b.cpu.mainSystemMs);
   const idleCpu = idle.get(mode)!;
   lines.push(
-    `| ${mode} | ${(median(bs.map((b) => b.rps)) / 1000).toFixed(1)}k | ${pctDiff(bs.map((b) => b.rps / plainOf(b.round).rps))} | ${spread(bs.map((b) => perReq(b, b.cpu.totalMs)))} | ${pctDiff(bs.map((b) => perReq(b, b.cpu.totalMs) / perReq(plainOf(b.round), plainOf(b.round).cpu.totalMs)))} | ${spread(bs.map((b) => perReq(b, b.cpu.mainUserMs)))} | ${spread(bs.map((b) => perReq(b, b.cpu.mainSystemMs)))} | ${spread(bs.map((b, i) => perReq(b, others[i]!)), 2)} | ${(idleCpu.cpuMs / idleCpu.wallS).toFixed(2)} |`,
+    `| ${mode} | ${(median(bs.map((b) => b.rps)) / 1000).toFixed(1)}k | ${pctDiff(bs.map((b) => b.rps / plainOf(b.round).rps))} | ${spread(bs.map((b) => perReq(b, b.cpu.totalMs)))} | ${pctDiff(bs.map((b) => perReq(b, b.cpu.totalMs) / perReq(plainOf(b.round), plainOf(b.round).cpu.totalMs)))} | ${spread(bs.map((b) => perReq(b, b.cpu.mainUserMs)))} | ${spread(bs.map((b) => perReq(b, b.cpu.mainSystemMs)))} | ${spread(
+      bs.map((b, i) => perReq(b, others[i]!)),
+      2,
+    )} | ${(idleCpu.cpuMs / idleCpu.wallS).toFixed(2)} |`,
   );
 }
 lines.push(
@@ -158,7 +173,9 @@ for (const mode of modes) {
   const bs = of(mode);
   const requests = bs.reduce((n, b) => n + b.requests, 0);
   const sum = (f: (c: CpuSplit) => number) => ((bs.reduce((n, b) => n + f(b.cpu), 0) * 1000) / requests).toFixed(2);
-  lines.push(`| ${mode} | ${sum((c) => c.others.startup.userMs)} | ${sum((c) => c.others.startup.systemMs)} | ${sum((c) => c.others.later.userMs)} | ${sum((c) => c.others.later.systemMs)} |`);
+  lines.push(
+    `| ${mode} | ${sum((c) => c.others.startup.userMs)} | ${sum((c) => c.others.startup.systemMs)} | ${sum((c) => c.others.later.userMs)} | ${sum((c) => c.others.later.systemMs)} |`,
+  );
 }
 lines.push(
   '',
@@ -187,8 +204,13 @@ async function profileModes(modes: string[], seconds: number): Promise<void> {
   for (const mode of modes) {
     const { shares, served } = await profileService(mode, 12_000, seconds);
     const share = (ms: number) => `${((ms / shares.busyMs) * 100).toFixed(2)}%`;
-    const top = shares.modules.slice(0, 8).map(([m, ms]) => `${m} ${ms.toFixed(0)} (${share(ms)})`).join('; ');
-    lines.push(`| ${mode} | ${shares.busyMs.toFixed(0)} | ${served} | ${shares.libraryMs.toFixed(0)} ms (${share(shares.libraryMs)}) | ${share(shares.gcMs)} | ${top} |`);
+    const top = shares.modules
+      .slice(0, 8)
+      .map(([m, ms]) => `${m} ${ms.toFixed(0)} (${share(ms)})`)
+      .join('; ');
+    lines.push(
+      `| ${mode} | ${shares.busyMs.toFixed(0)} | ${served} | ${shares.libraryMs.toFixed(0)} ms (${share(shares.libraryMs)}) | ${share(shares.gcMs)} | ${top} |`,
+    );
   }
   console.log(lines.join('\n'));
 }

@@ -58,9 +58,14 @@ export function cpuMsOf(service: Service): Promise<number> {
  * it listens; `pipeStdout` gives the parent its stdout (`child.stdout`, e.g. for `--trace-gc-nvp`).
  */
 export async function startService(mode: string, execArgv: string[] = [], pipeStdout = false): Promise<Service> {
-  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], { stdio: ['ignore', pipeStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(fileURLToPath(new URL('./e2e-server.js', import.meta.url)), [mode], {
+    stdio: ['ignore', pipeStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port?: number }) => (typeof m?.port === 'number' ? resolve(m.port) : reject(new Error(`e2e server sent ${JSON.stringify(m)}`))));
+    child.once('message', (m: { port?: number }) =>
+      typeof m?.port === 'number' ? resolve(m.port) : reject(new Error(`e2e server sent ${JSON.stringify(m)}`)),
+    );
     child.once('exit', (code) => reject(new Error(`e2e server (${mode}) exited with ${code} before listening`)));
   });
   // Pinned once listening: its threads (V8's, libuv's) exist by then; a worker started later
@@ -96,10 +101,24 @@ export interface LoadResult {
 export function load(port: number, seconds: number, rate?: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
-    const instance = autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds, ...(rate === undefined ? {} : { overallRate: rate }) }, (err, result) => {
-      if (err) reject(err);
-      else resolve({ ok: result['2xx'], errors: result.errors + result.timeouts + result.non2xx, durationS: result.duration, latencies });
-    });
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}/`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        ...(rate === undefined ? {} : { overallRate: rate }),
+      },
+      (err, result) => {
+        if (err) reject(err);
+        else
+          resolve({
+            ok: result['2xx'],
+            errors: result.errors + result.timeouts + result.non2xx,
+            durationS: result.duration,
+            latencies,
+          });
+      },
+    );
     instance.on('response', (_c, status, _b, ms) => {
       if (status >= 200 && status < 300) latencies.push(ms);
     });
@@ -110,7 +129,11 @@ export function load(port: number, seconds: number, rate?: number): Promise<Load
  * Runs the service in `mode` alone under `node --cpu-prof`, loads it for `warmUpMs` and then for
  * `seconds`, and returns the library's shares of the busy main-thread time of those seconds.
  */
-export async function profileService(mode: string, warmUpMs: number, seconds: number): Promise<{ shares: ProfileShares; served: number }> {
+export async function profileService(
+  mode: string,
+  warmUpMs: number,
+  seconds: number,
+): Promise<{ shares: ProfileShares; served: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-e2e-prof-'));
   try {
     const t0 = performance.now();
@@ -122,7 +145,9 @@ export async function profileService(mode: string, warmUpMs: number, seconds: nu
     const servedBefore = await requestsServed(service.child);
     await load(service.port, seconds);
     const served = (await requestsServed(service.child)) - servedBefore;
-    const exited = new Promise((resolve) => (service.child.exitCode !== null ? resolve(undefined) : service.child.once('exit', resolve)));
+    const exited = new Promise((resolve) =>
+      service.child.exitCode !== null ? resolve(undefined) : service.child.once('exit', resolve),
+    );
     await stopService(service.child);
     await exited; // the profile is written as the process exits
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -203,7 +228,12 @@ export interface CpuSplit {
  * ended in between are lost). `startup` is a reading taken when the process had just started.
  */
 export function cpuBetween(pid: number, before: ProcessCpu, after: ProcessCpu, startup: ProcessCpu): CpuSplit {
-  const split: CpuSplit = { mainUserMs: 0, mainSystemMs: 0, others: { startup: { userMs: 0, systemMs: 0 }, later: { userMs: 0, systemMs: 0 } }, totalMs: 0 };
+  const split: CpuSplit = {
+    mainUserMs: 0,
+    mainSystemMs: 0,
+    others: { startup: { userMs: 0, systemMs: 0 }, later: { userMs: 0, systemMs: 0 } },
+    totalMs: 0,
+  };
   for (const [tid, now] of after) {
     const then = before.get(tid) ?? { userMs: 0, systemMs: 0 };
     const userMs = now.userMs - then.userMs;

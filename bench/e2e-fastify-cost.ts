@@ -25,7 +25,9 @@ import { fastifyRoute } from '../src/sources/http-routes.js';
 import { balancedOrder, median, medianInterval } from './harness.js';
 
 if (process.argv.includes('--help')) {
-  console.log('usage: node dist/bench/e2e-fastify-cost.js [--rounds R (default 40)] [--requests N per app per round (default 2000)]');
+  console.log(
+    'usage: node dist/bench/e2e-fastify-cost.js [--rounds R (default 40)] [--requests N per app per round (default 2000)]',
+  );
   process.exit(0);
 }
 const arg = (name: string, fallback: number) => {
@@ -37,13 +39,25 @@ const REQUESTS = arg('requests', 2000);
 
 type Variant = 'plain' | 'hook' | 'route' | 'auth-plain' | 'auth-route';
 const VARIANTS: Variant[] = ['plain', 'hook', 'route', 'auth-plain', 'auth-route'];
-const BASELINE: Record<Variant, Variant> = { plain: 'plain', hook: 'plain', route: 'plain', 'auth-plain': 'auth-plain', 'auth-route': 'auth-plain' };
+const BASELINE: Record<Variant, Variant> = {
+  plain: 'plain',
+  hook: 'plain',
+  route: 'plain',
+  'auth-plain': 'auth-plain',
+  'auth-route': 'auth-plain',
+};
 
 async function build(variant: Variant): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  if (variant === 'route' || variant === 'auth-route') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, { route: fastifyRoute(app) });
+  if (variant === 'route' || variant === 'auth-route')
+    instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, {
+      route: fastifyRoute(app),
+    });
   if (variant === 'hook') app.addHook('onRequest', (_request, _reply, done) => done());
-  if (variant.startsWith('auth-')) app.addHook('preHandler', (request, reply, done) => (request.headers['x-deny'] === undefined ? done() : void reply.code(401).send()));
+  if (variant.startsWith('auth-'))
+    app.addHook('preHandler', (request, reply, done) =>
+      request.headers['x-deny'] === undefined ? done() : void reply.code(401).send(),
+    );
   app.get('/users/:id', (_request, reply) => {
     reply.send({ ok: true });
   });
@@ -51,7 +65,10 @@ async function build(variant: Variant): Promise<FastifyInstance> {
   return app;
 }
 
-const apps = Object.fromEntries(await Promise.all(VARIANTS.map(async (v) => [v, await build(v)] as const))) as Record<Variant, FastifyInstance>;
+const apps = Object.fromEntries(await Promise.all(VARIANTS.map(async (v) => [v, await build(v)] as const))) as Record<
+  Variant,
+  FastifyInstance
+>;
 
 async function cpuPerRequest(app: FastifyInstance): Promise<number> {
   const before = process.cpuUsage();
@@ -66,7 +83,8 @@ async function cpuPerRequest(app: FastifyInstance): Promise<number> {
 for (const v of VARIANTS) await cpuPerRequest(apps[v]); // warm-up
 const samples: Record<Variant, number[]> = { plain: [], hook: [], route: [], 'auth-plain': [], 'auth-route': [] };
 for (let r = 0; r < ROUNDS; r++) {
-  for (const i of balancedOrder(VARIANTS.length, r)) samples[VARIANTS[i]!].push(await cpuPerRequest(apps[VARIANTS[i]!]));
+  for (const i of balancedOrder(VARIANTS.length, r))
+    samples[VARIANTS[i]!].push(await cpuPerRequest(apps[VARIANTS[i]!]));
 }
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -86,13 +104,17 @@ const bytes = {} as Record<Variant, number>;
 for (const v of VARIANTS) bytes[v] = await bytesPerRequest(apps[v]);
 
 const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(2)}%`;
-console.log(`| ${ROUNDS} rounds of ${REQUESTS} inject() requests per app | CPU per request vs baseline (95 % CI) | µs per request (median) | young-generation bytes per request (vs baseline) |`);
+console.log(
+  `| ${ROUNDS} rounds of ${REQUESTS} inject() requests per app | CPU per request vs baseline (95 % CI) | µs per request (median) | young-generation bytes per request (vs baseline) |`,
+);
 console.log('|---|---|---|---|');
 for (const v of VARIANTS) {
   const base = BASELINE[v];
   const ratios = samples[v].map((x, i) => x / samples[base][i]!);
   const ci = medianInterval(ratios);
   const cell = v === base ? 'baseline' : `${pct(median(ratios))} (${pct(ci.low)} … ${pct(ci.high)}) vs ${base}`;
-  console.log(`| ${v} | ${cell} | ${median(samples[v]).toFixed(2)} | ${bytes[v].toFixed(0)} (${v === base ? 'baseline' : `${bytes[v] - bytes[base] >= 0 ? '+' : ''}${(bytes[v] - bytes[base]).toFixed(0)}`}) |`);
+  console.log(
+    `| ${v} | ${cell} | ${median(samples[v]).toFixed(2)} | ${bytes[v].toFixed(0)} (${v === base ? 'baseline' : `${bytes[v] - bytes[base] >= 0 ? '+' : ''}${(bytes[v] - bytes[base]).toFixed(0)}`}) |`,
+  );
 }
 await Promise.all(VARIANTS.map((v) => apps[v].close()));

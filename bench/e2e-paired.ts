@@ -18,7 +18,17 @@
  * each with its distribution-free 95 % interval (bench/harness.ts `medianInterval`).
  */
 import os from 'node:os';
-import { cpuMsOf, load, pin, PINNING, requestsServed, SERVER_CPU, type Service, startService, stopService } from './e2e-control.js';
+import {
+  cpuMsOf,
+  load,
+  pin,
+  PINNING,
+  requestsServed,
+  SERVER_CPU,
+  type Service,
+  startService,
+  stopService,
+} from './e2e-control.js';
 import { balancedOrder, median, medianInterval, quantile } from './harness.js';
 
 /** A server mode of bench/e2e-server.ts; `<mode>-b` is a second process of `<mode>` (an A/A control). */
@@ -54,11 +64,13 @@ const MODES: Mode[] = modesAt >= 0 ? process.argv[modesAt + 1]!.split(',') : PRE
 const processMode = (mode: Mode) => (mode.endsWith('-b') ? mode.slice(0, -2) : mode);
 const baselineOf = (mode: Mode): Mode => (mode.startsWith('fastify-') ? 'fastify-plain' : 'plain');
 /** Each compared mode and the baseline its bursts are paired with. */
-const PAIRS: [Mode, Mode, string][] = MODES.filter((m) => m !== baselineOf(m) && MODES.includes(baselineOf(m))).map((m) => [
-  m,
-  baselineOf(m),
-  m.endsWith('-b') ? `A/A: ${baselineOf(m)} vs ${baselineOf(m)} (the noise of this run)` : `${m} vs ${baselineOf(m)}`,
-]);
+const PAIRS: [Mode, Mode, string][] = MODES.filter((m) => m !== baselineOf(m) && MODES.includes(baselineOf(m))).map(
+  (m) => [
+    m,
+    baselineOf(m),
+    m.endsWith('-b') ? `A/A: ${baselineOf(m)} vs ${baselineOf(m)} (the noise of this run)` : `${m} vs ${baselineOf(m)}`,
+  ],
+);
 const WARM_UP_MS = 12_000;
 
 interface Burst {
@@ -101,7 +113,8 @@ for (let block = 0; block < blocks; block++) {
     const warmUntil = Date.now() + WARM_UP_MS;
     while (Date.now() < warmUntil) for (const mode of MODES) await load(entry(services, mode).port, 1);
     for (let r = 0; r < roundsPerBlock; r++) {
-      for (const i of balancedOrder(MODES.length, block * roundsPerBlock + r)) entry(bursts, MODES[i]!).push(await burst(entry(services, MODES[i]!), seconds));
+      for (const i of balancedOrder(MODES.length, block * roundsPerBlock + r))
+        entry(bursts, MODES[i]!).push(await burst(entry(services, MODES[i]!), seconds));
     }
   } finally {
     for (const mode of MODES) if (services[mode] !== undefined) await stopService(services[mode].child);
@@ -120,19 +133,25 @@ console.log(`| ${rounds} paired rounds of ${seconds} s bursts | throughput | ser
 console.log('|---|---|---|---|');
 for (const [mode, base, label] of PAIRS) {
   const ratio = (f: (b: Burst) => number) => entry(bursts, mode).map((b, i) => f(b) / f(entry(bursts, base)[i]!));
-  console.log(`| ${label} | ${cell(ratio((b) => b.rps))} | ${cell(ratio((b) => b.cpuUs))} | ${cell(ratio((b) => b.p99))} |`);
+  console.log(
+    `| ${label} | ${cell(ratio((b) => b.rps))} | ${cell(ratio((b) => b.cpuUs))} | ${cell(ratio((b) => b.p99))} |`,
+  );
 }
 console.log();
 for (const [mode, base] of PAIRS) {
   if (!mode.endsWith('-b')) continue;
   const ci = medianInterval(entry(bursts, mode).map((b, i) => b.rps / entry(bursts, base)[i]!.rps));
   const within = ci.low >= 0.99 && ci.high <= 1.01;
-  console.log(`A/A (${base}) throughput interval ${pct(ci.low)} … ${pct(ci.high)}: ${within ? 'within' : 'NOT within'} ±1 %${within ? '' : ' (too noisy to show a 1 % change: more rounds, or a quieter machine)'}`);
+  console.log(
+    `A/A (${base}) throughput interval ${pct(ci.low)} … ${pct(ci.high)}: ${within ? 'within' : 'NOT within'} ±1 %${within ? '' : ' (too noisy to show a 1 % change: more rounds, or a quieter machine)'}`,
+  );
 }
 console.log();
 for (const mode of MODES) {
   const bs = entry(bursts, mode);
-  console.log(`${mode}: ${median(bs.map((b) => b.rps)).toFixed(0)} req/s, ${median(bs.map((b) => b.cpuUs)).toFixed(1)} µs CPU/request, p99 ${median(bs.map((b) => b.p99)).toFixed(3)} ms (medians of ${bs.length} bursts)`);
+  console.log(
+    `${mode}: ${median(bs.map((b) => b.rps)).toFixed(0)} req/s, ${median(bs.map((b) => b.cpuUs)).toFixed(1)} µs CPU/request, p99 ${median(bs.map((b) => b.p99)).toFixed(3)} ms (medians of ${bs.length} bursts)`,
+  );
 }
 console.log(
   `pinning: ${pinned ? `services on CPU ${SERVER_CPU}, load generator on CPU ${SERVER_CPU + 1}` : 'off'}; ${os.cpus().length} CPUs; ` +

@@ -59,10 +59,31 @@ export const TREE_PARTS = ['collector', 'process', 'flush', 'perf', 'alerting', 
 type TreePart = (typeof TREE_PARTS)[number];
 
 const mode = process.argv[2] ?? '';
-const parts = mode.startsWith('tree:') ? mode.slice(5).split(',').filter((p) => p !== '') : undefined;
-const SINGLE_MODES = ['plain', 'instrumented', 'http-only', 'http-route', 'fastify-plain', 'fastify-route', 'fastify-http', 'fastify-hook', 'listeners', 'channels'];
-if (!SINGLE_MODES.includes(mode) && (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))) {
-  console.error(`usage: e2e-server.js ${SINGLE_MODES.join('|')}|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`);
+const parts = mode.startsWith('tree:')
+  ? mode
+      .slice(5)
+      .split(',')
+      .filter((p) => p !== '')
+  : undefined;
+const SINGLE_MODES = [
+  'plain',
+  'instrumented',
+  'http-only',
+  'http-route',
+  'fastify-plain',
+  'fastify-route',
+  'fastify-http',
+  'fastify-hook',
+  'listeners',
+  'channels',
+];
+if (
+  !SINGLE_MODES.includes(mode) &&
+  (parts === undefined || parts.some((p) => !(TREE_PARTS as readonly string[]).includes(p)))
+) {
+  console.error(
+    `usage: e2e-server.js ${SINGLE_MODES.join('|')}|tree:<${TREE_PARTS.join(',')}> (got ${JSON.stringify(mode)})`,
+  );
   process.exit(2);
 }
 
@@ -72,7 +93,10 @@ let server: http.Server;
 let ready: Promise<void> = Promise.resolve();
 if (mode.startsWith('fastify-')) {
   const app = Fastify({ logger: false });
-  if (mode === 'fastify-route') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, { route: fastifyRoute(app) });
+  if (mode === 'fastify-route')
+    instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server, {
+      route: fastifyRoute(app),
+    });
   if (mode === 'fastify-http') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server);
   if (mode === 'fastify-hook') app.addHook('onRequest', (_request, _reply, done) => done());
   app.get('/', (_request, reply) => {
@@ -121,26 +145,79 @@ if (mode === 'instrumented') {
  */
 async function startPartialTree(on: Set<TreePart>): Promise<() => Promise<void>> {
   const config = loadConfig({ overrides: { dashboard: { port: 0 } }, env: {} });
-  const registry = new Registry({ seriesLimit: config.monitoring.series_limit, defaultBuckets: config.monitoring.histogram_buckets, logger });
+  const registry = new Registry({
+    seriesLimit: config.monitoring.series_limit,
+    defaultBuckets: config.monitoring.histogram_buckets,
+    logger,
+  });
   instrumentHttp(registry, server);
   const store = MetricStore.open({ dataDir, retentionMs: config.monitoring.retention_period });
   const system = new OtpSystem({ logger });
   const derived = new DerivedValues();
   const signals = new SignalRelay();
-  const outbox = on.has('alerting') ? Outbox.open({ store, channels: createChannels(config.alerting), logger, registry }) : undefined;
+  const outbox = on.has('alerting')
+    ? Outbox.open({ store, channels: createChannels(config.alerting), logger, registry })
+    : undefined;
   // Without `flush` the aggregation timer is set beyond any burst (the longest delay Node takes).
-  const monitoring = on.has('flush') ? config.monitoring : { ...config.monitoring, aggregation_interval: 2 ** 31 - 1, retention_period: 2 ** 31 - 1 };
+  const monitoring = on.has('flush')
+    ? config.monitoring
+    : { ...config.monitoring, aggregation_interval: 2 ** 31 - 1, retention_period: 2 ** 31 - 1 };
   const unavailable = () => Promise.reject(new Error('not running in this attribution mode'));
-  const sources: DashboardSources = { report: unavailable, slas: unavailable, deadLetters: unavailable, alerts: unavailable, scores: () => null, metrics: unavailable, processes: () => ({}) };
+  const sources: DashboardSources = {
+    report: unavailable,
+    slas: unavailable,
+    deadLetters: unavailable,
+    alerts: unavailable,
+    scores: () => null,
+    metrics: unavailable,
+    processes: () => ({}),
+  };
   const children: ChildSpec[] = [
     ...(on.has('collector')
-      ? [workerChild(COLLECTOR_NAME, collector, { registry, store, config: monitoring, sources: () => (on.has('process') ? [new ProcessSource(registry)] : []) }, { name: COLLECTOR_NAME })]
+      ? [
+          workerChild(
+            COLLECTOR_NAME,
+            collector,
+            {
+              registry,
+              store,
+              config: monitoring,
+              sources: () => (on.has('process') ? [new ProcessSource(registry)] : []),
+            },
+            { name: COLLECTOR_NAME },
+          ),
+        ]
       : []),
     ...(on.has('perf')
-      ? [workerChild(PERFORMANCE_MONITOR_NAME, performanceMonitor, { registry, store, config: config.performance_monitor, derived, alertSink: (s) => signals.send(s) }, { name: PERFORMANCE_MONITOR_NAME })]
+      ? [
+          workerChild(
+            PERFORMANCE_MONITOR_NAME,
+            performanceMonitor,
+            { registry, store, config: config.performance_monitor, derived, alertSink: (s) => signals.send(s) },
+            { name: PERFORMANCE_MONITOR_NAME },
+          ),
+        ]
       : []),
-    ...(outbox !== undefined ? [workerChild(ALERTING_NAME, alerting, { registry, store, config: config.alerting, derived, outbox, rules: [], signals }, { name: ALERTING_NAME })] : []),
-    ...(on.has('dashboard') ? [workerChild(DASHBOARD_NAME, dashboard, { registry, store, config: config.dashboard, derived, sources }, { name: DASHBOARD_NAME })] : []),
+    ...(outbox !== undefined
+      ? [
+          workerChild(
+            ALERTING_NAME,
+            alerting,
+            { registry, store, config: config.alerting, derived, outbox, rules: [], signals },
+            { name: ALERTING_NAME },
+          ),
+        ]
+      : []),
+    ...(on.has('dashboard')
+      ? [
+          workerChild(
+            DASHBOARD_NAME,
+            dashboard,
+            { registry, store, config: config.dashboard, derived, sources },
+            { name: DASHBOARD_NAME },
+          ),
+        ]
+      : []),
   ];
   const sup = await startMonitorSup(system, children);
   return async () => {

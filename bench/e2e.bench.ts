@@ -22,8 +22,31 @@
  * Where the overhead goes, part by part of the tree: bench/e2e-attribution.ts.
  */
 import os from 'node:os';
-import { cpuBetween, cpuMsOf, type CpuSplit, load, pin, PINNING, profileService, readProcessCpu, requestsServed, SERVER_CPU, type Service, startService, stopService, CONNECTIONS } from './e2e-control.js';
-import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
+import {
+  cpuBetween,
+  cpuMsOf,
+  type CpuSplit,
+  load,
+  pin,
+  PINNING,
+  profileService,
+  readProcessCpu,
+  requestsServed,
+  SERVER_CPU,
+  type Service,
+  startService,
+  stopService,
+  CONNECTIONS,
+} from './e2e-control.js';
+import {
+  balancedOrder,
+  type Check,
+  median,
+  medianInterval,
+  quantile,
+  type SuiteOptions,
+  type SuiteResult,
+} from './harness.js';
 
 /** The instrumented service serves at least this fraction of the plain one's throughput (issue 21; SPEC §10 asked 95 %). */
 export const THROUGHPUT_TARGET = 0.98;
@@ -33,7 +56,12 @@ export const P99_TARGET = 1.05;
 /** `plain-b`: a second plain service, for the A/A comparison; `http-only`: `instrumentHttp` on a bare table, no tree. */
 type Mode = 'plain' | 'plain-b' | 'instrumented' | 'http-only';
 const MODES: Mode[] = ['plain', 'plain-b', 'instrumented', 'http-only'];
-const PROCESS_MODE: Record<Mode, string> = { plain: 'plain', 'plain-b': 'plain', instrumented: 'instrumented', 'http-only': 'http-only' };
+const PROCESS_MODE: Record<Mode, string> = {
+  plain: 'plain',
+  'plain-b': 'plain',
+  instrumented: 'instrumented',
+  'http-only': 'http-only',
+};
 /** Load before the measured bursts of each block: past the tree's first flush (aggregation_interval 10 s). */
 const WARM_UP_MS = 12_000;
 
@@ -63,7 +91,11 @@ async function burst(mode: Mode, round: number, service: Service, seconds: numbe
   let split: Run['split'];
   if (threadsBefore !== undefined && threadsAfter !== undefined) {
     const c: CpuSplit = cpuBetween(pid, threadsBefore, threadsAfter, threadsBefore);
-    split = { mainUser: perRequest(c.mainUserMs), mainSystem: perRequest(c.mainSystemMs), otherThreads: perRequest(c.totalMs - c.mainUserMs - c.mainSystemMs) };
+    split = {
+      mainUser: perRequest(c.mainUserMs),
+      mainSystem: perRequest(c.mainSystemMs),
+      otherThreads: perRequest(c.totalMs - c.mainUserMs - c.mainSystemMs),
+    };
   }
   return {
     mode,
@@ -90,7 +122,15 @@ interface Paired {
 
 function summarise(ratios: number[]): Paired {
   const ci = medianInterval(ratios);
-  return { ratios, median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), low: ci.low, high: ci.high, coverage: ci.coverage };
+  return {
+    ratios,
+    median: median(ratios),
+    q1: quantile(ratios, 0.25),
+    q3: quantile(ratios, 0.75),
+    low: ci.low,
+    high: ci.high,
+    coverage: ci.coverage,
+  };
 }
 
 /** The end-to-end suite: plain (twice), instrumented and instrument.http-only services under autocannon bursts. */
@@ -119,10 +159,12 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
       while (Date.now() < warmUntil) for (const mode of MODES) await load(services[mode].port, 1);
       for (let r = 0; r < roundsPerBlock; r++) {
         const round = block * roundsPerBlock + r;
-        for (const i of balancedOrder(MODES.length, round)) runs.push(await burst(MODES[i]!, round, services[MODES[i]!], seconds));
+        for (const i of balancedOrder(MODES.length, round))
+          runs.push(await burst(MODES[i]!, round, services[MODES[i]!], seconds));
       }
     } finally {
-      for (const mode of MODES) if (services[mode] !== undefined) rss[mode].push(await stopService(services[mode].child));
+      for (const mode of MODES)
+        if (services[mode] !== undefined) rss[mode].push(await stopService(services[mode].child));
     }
     process.stderr.write(`end to end: block ${block + 1}/${blocks} done\n`);
   }
@@ -135,8 +177,16 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
   const of = (mode: Mode) => runs.filter((r) => r.mode === mode).sort((a, b) => a.round - b.round);
   const plainRuns = of('plain');
   const paired = (mode: Mode, f: (r: Run) => number) => summarise(of(mode).map((r, i) => f(r) / f(plainRuns[i]!)));
-  const throughput = { aa: paired('plain-b', (r) => r.requestsPerSecond), inst: paired('instrumented', (r) => r.requestsPerSecond), http: paired('http-only', (r) => r.requestsPerSecond) };
-  const cpu = { aa: paired('plain-b', (r) => r.cpuUsPerRequest), inst: paired('instrumented', (r) => r.cpuUsPerRequest), http: paired('http-only', (r) => r.cpuUsPerRequest) };
+  const throughput = {
+    aa: paired('plain-b', (r) => r.requestsPerSecond),
+    inst: paired('instrumented', (r) => r.requestsPerSecond),
+    http: paired('http-only', (r) => r.requestsPerSecond),
+  };
+  const cpu = {
+    aa: paired('plain-b', (r) => r.cpuUsPerRequest),
+    inst: paired('instrumented', (r) => r.cpuUsPerRequest),
+    http: paired('http-only', (r) => r.cpuUsPerRequest),
+  };
   const p99 = paired('instrumented', (r) => r.p99Ms);
   // At saturation on a core of its own a service's throughput is 1 / (CPU per request), so this
   // is the throughput a CPU-bound service keeps; the load generator shares the cores here, so the
@@ -148,15 +198,21 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
   const us = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(1));
   /** Whether the pair differs beyond the noise: its median's 95 % interval excludes no difference. */
-  const verdict = (p: Paired) => (p.low > 1 || p.high < 1 ? 'a real difference (95 % interval excludes 0)' : 'within the noise (95 % interval includes 0)');
-  const pairedCell = (p: Paired) => `${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)})`;
+  const verdict = (p: Paired) =>
+    p.low > 1 || p.high < 1
+      ? 'a real difference (95 % interval excludes 0)'
+      : 'within the noise (95 % interval includes 0)';
+  const pairedCell = (p: Paired) =>
+    `${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)})`;
   const serviceRow = (name: string, mode: Mode) => {
     const rs = of(mode);
     const rps = rs.map((r) => r.requestsPerSecond);
-    const split = (f: (s: NonNullable<Run['split']>) => number) => (rs.every((r) => r.split !== undefined) ? median(rs.map((r) => f(r.split!))) : undefined);
+    const split = (f: (s: NonNullable<Run['split']>) => number) =>
+      rs.every((r) => r.split !== undefined) ? median(rs.map((r) => f(r.split!))) : undefined;
     return `| ${name} | ${k(median(rps))}/s (${k(Math.min(...rps))}–${k(Math.max(...rps))}) | ${us(median(rs.map((r) => r.cpuUsPerRequest)))} µs | ${us(split((s) => s.mainUser))} / ${us(split((s) => s.mainSystem))} / ${us(split((s) => s.otherThreads))} µs | ${median(rs.map((r) => r.p50Ms)).toFixed(2)} ms | ${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms | ${(median(rss[mode]) / 2 ** 20).toFixed(0)} MiB | ${rs.reduce((n, r) => n + r.errors, 0)} |`;
   };
-  const pairRow = (name: string, t: Paired, c: Paired, extra = '') => `| ${name} | ${pairedCell(t)} | ${pairedCell(c)} | ${verdict(t)}; CPU/request: ${verdict(c)}${extra} |`;
+  const pairRow = (name: string, t: Paired, c: Paired, extra = '') =>
+    `| ${name} | ${pairedCell(t)} | ${pairedCell(c)} | ${verdict(t)}; CPU/request: ${verdict(c)}${extra} |`;
   const table = [
     `| service | requests/s, median of ${rounds} bursts (min–max) | server CPU per request (median) | of which main thread user / main thread system / other threads | p50 | p99 | RSS at the end | errors |`,
     '|---|---|---|---|---|---|---|---|',
@@ -179,11 +235,39 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
       `the CPU-bound throughput this costs is at most that share (the other threads are in the table above).`,
   ].join('\n');
   const checks: Check[] = [
-    { name: 'instrumented / plain throughput (median of paired rounds)', measured: throughput.inst.median * 100, target: THROUGHPUT_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
-    { name: 'instrumented / plain p99 latency (median of paired rounds)', measured: p99.median * 100, target: P99_TARGET * 100, better: 'lower', margin: 0.02, unit: '%' },
-    { name: 'instrumented / plain CPU-bound throughput (1 / median paired ratio of server CPU per request)', measured: cpuBoundRatio * 100, target: THROUGHPUT_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
+    {
+      name: 'instrumented / plain throughput (median of paired rounds)',
+      measured: throughput.inst.median * 100,
+      target: THROUGHPUT_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
+    {
+      name: 'instrumented / plain p99 latency (median of paired rounds)',
+      measured: p99.median * 100,
+      target: P99_TARGET * 100,
+      better: 'lower',
+      margin: 0.02,
+      unit: '%',
+    },
+    {
+      name: 'instrumented / plain CPU-bound throughput (1 / median paired ratio of server CPU per request)',
+      measured: cpuBoundRatio * 100,
+      target: THROUGHPUT_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
     // The load-independent bound: main-thread time the library takes from the service (GC apart).
-    { name: 'instrumented: share of the busy main thread in the library (CPU profile)', measured: libraryShare, target: (1 - THROUGHPUT_TARGET) * 100, better: 'lower', margin: 0.02, unit: '%' },
+    {
+      name: 'instrumented: share of the busy main thread in the library (CPU profile)',
+      measured: libraryShare,
+      target: (1 - THROUGHPUT_TARGET) * 100,
+      better: 'lower',
+      margin: 0.02,
+      unit: '%',
+    },
   ];
   return {
     suite: 'End to end (bench/e2e.bench.ts)',
@@ -193,7 +277,7 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
       `autocannon, ${CONNECTIONS} keep-alive connections to 127.0.0.1, ${rounds} rounds of ${seconds} s bursts to each of four servers (in the orders of a balanced Latin square: each server in each place, and after each other server, once per block), ` +
         `in ${blocks} blocks of ${roundsPerBlock} rounds, each block with four new server processes warmed up for ${WARM_UP_MS / 1000} s (past the tree's first flush). ` +
         'The handler answers a 50-byte JSON body, so the relative overhead is the worst case. ' +
-        'On a shared machine the other processes swing every raw figure, so the targets are checked on the median of the rounds\' paired ratios (each burst against the plain burst of its round); ' +
+        "On a shared machine the other processes swing every raw figure, so the targets are checked on the median of the rounds' paired ratios (each burst against the plain burst of its round); " +
         'the A/A row (two identical plain servers) shows how far such a median strays with no difference at all. ' +
         `The 95 % intervals are order statistics of the paired ratios (coverage ${(throughput.inst.coverage * 100).toFixed(1)} % with ${rounds} rounds). ` +
         'Paired throughput ratios instrumented/plain, round by round: ' +
@@ -205,9 +289,18 @@ export async function endToEndSuite(options: SuiteOptions): Promise<SuiteResult>
         '; A/A: ' +
         cpu.aa.ratios.map((x) => x.toFixed(3)).join(', ') +
         `. Machine load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${os.cpus().length} cores; ` +
-        (pinned ? `services pinned to CPU ${SERVER_CPU}, the load generator to CPU ${SERVER_CPU + 1} (taskset).` : 'unpinned.'),
+        (pinned
+          ? `services pinned to CPU ${SERVER_CPU}, the load generator to CPU ${SERVER_CPU + 1} (taskset).`
+          : 'unpinned.'),
     ],
     checks,
-    figures: { runs, throughput, cpu, p99, profile: { libraryShare, ...profiled.shares, served: profiled.served }, rssBytes: rss },
+    figures: {
+      runs,
+      throughput,
+      cpu,
+      p99,
+      profile: { libraryShare, ...profiled.shares, served: profiled.served },
+      rssBytes: rss,
+    },
   };
 }

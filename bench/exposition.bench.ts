@@ -15,7 +15,15 @@ import { createLogger } from '../src/logger.js';
 import { DEFAULT_BUCKETS } from '../src/metrics/histogram.js';
 import { Registry } from '../src/metrics/registry.js';
 import { performance } from 'node:perf_hooks';
-import { type BlockReading, type Check, fmtMs, median, startBlockProbe, type SuiteOptions, type SuiteResult } from './harness.js';
+import {
+  type BlockReading,
+  type Check,
+  fmtMs,
+  median,
+  startBlockProbe,
+  type SuiteOptions,
+  type SuiteResult,
+} from './harness.js';
 
 /** SPEC §10: 10,000 series render at least this many times faster than prom-client... */
 export const EXPOSITION_SPEEDUP_TARGET = 2;
@@ -43,14 +51,25 @@ function contenders(c: Case): { ours: () => Promise<string>; prom: () => Promise
   const labels = (i: number) => ({ route: `/api/v1/resource/${i}`, code: String(200 + (i % 5)) });
   if (c.kind === 'counter') {
     const oc = ours.counter('http.requests', { help: 'requests', labels: ['route', 'code'] });
-    const pc = new client.Counter({ name: 'http_requests_total', help: 'requests', labelNames: ['route', 'code'], registers: [prom] });
+    const pc = new client.Counter({
+      name: 'http_requests_total',
+      help: 'requests',
+      labelNames: ['route', 'code'],
+      registers: [prom],
+    });
     for (let i = 0; i < c.n; i++) {
       oc.inc(labels(i), i + 1);
       pc.inc(labels(i), i + 1);
     }
   } else {
     const oh = ours.histogram('http.latency', { help: 'latency', labels: ['route', 'code'], buckets: DEFAULT_BUCKETS });
-    const ph = new client.Histogram({ name: 'http_latency', help: 'latency', labelNames: ['route', 'code'], buckets: [...DEFAULT_BUCKETS], registers: [prom] });
+    const ph = new client.Histogram({
+      name: 'http_latency',
+      help: 'latency',
+      labelNames: ['route', 'code'],
+      buckets: [...DEFAULT_BUCKETS],
+      registers: [prom],
+    });
     for (let i = 0; i < c.n; i++) {
       for (let k = 0; k < 5; k++) {
         const v = 3 + ((i * 31 + k * 977) % 7000);
@@ -88,7 +107,11 @@ async function timed(render: () => Promise<string>): Promise<Timing> {
 }
 
 /** `rounds` renders of each, alternating (ABBA) after two warm-up renders of each. */
-async function pairedTimings(ours: () => Promise<string>, prom: () => Promise<string>, rounds: number): Promise<{ ours: Timing[]; prom: Timing[] }> {
+async function pairedTimings(
+  ours: () => Promise<string>,
+  prom: () => Promise<string>,
+  rounds: number,
+): Promise<{ ours: Timing[]; prom: Timing[] }> {
   for (let w = 0; w < 2; w++) {
     await ours();
     await prom();
@@ -145,14 +168,37 @@ export async function expositionSuite(options: SuiteOptions): Promise<SuiteResul
     lines.push(
       `| ${c.name} | ${time(o)} | ${time(p)} | ${wallSpeedup.toFixed(1)}x / ${cpuSpeedup.toFixed(1)}x | ${cell(block)} | ${cell(promBlock)} | ${(oursText.length / 1024).toFixed(0)} / ${(promText.length / 1024).toFixed(0)} KiB |`,
     );
-    figures.push({ case: c.name, ours: o, promClient: p, wallSpeedup, cpuSpeedup, oursBlockMs: oursBlocks, promClientBlockMs: promBlocks, textBytes: { ours: oursText.length, promClient: promText.length } });
+    figures.push({
+      case: c.name,
+      ours: o,
+      promClient: p,
+      wallSpeedup,
+      cpuSpeedup,
+      oursBlockMs: oursBlocks,
+      promClientBlockMs: promBlocks,
+      textBytes: { ours: oursText.length, promClient: promText.length },
+    });
     if (c.checked) {
       checks.push(
         // "Faster" is time to the finished text, so wall clock; alternating the renders and taking
         // the median of paired ratios keeps the machine's drifting load out of it. The CPU ratio
         // (printed) also counts GC helper threads working beside the render, not only its time.
-        { name: `exposition of ${c.name}: prom-client / erlmcp-monitor, wall ms (median of ${rounds} paired renders)`, measured: wallSpeedup, target: EXPOSITION_SPEEDUP_TARGET, better: 'higher', margin: MARGIN, unit: 'x' },
-        { name: `exposition of ${c.name}: longest event-loop block, CPU time (median of ${runs} renders)`, measured: block.cpu, target: EXPOSITION_BLOCK_TARGET_MS, better: 'lower', margin: MARGIN, unit: ' ms' },
+        {
+          name: `exposition of ${c.name}: prom-client / erlmcp-monitor, wall ms (median of ${rounds} paired renders)`,
+          measured: wallSpeedup,
+          target: EXPOSITION_SPEEDUP_TARGET,
+          better: 'higher',
+          margin: MARGIN,
+          unit: 'x',
+        },
+        {
+          name: `exposition of ${c.name}: longest event-loop block, CPU time (median of ${runs} renders)`,
+          measured: block.cpu,
+          target: EXPOSITION_BLOCK_TARGET_MS,
+          better: 'lower',
+          margin: MARGIN,
+          unit: ' ms',
+        },
       );
     }
   }
@@ -164,7 +210,7 @@ export async function expositionSuite(options: SuiteOptions): Promise<SuiteResul
       `Time to the finished text: ${rounds} renders of each, alternating, after 2 warm-ups; speedup = median of the paired ratios (prom-client / ours). ` +
         `Longest block over ${runs} separate renders with a setImmediate gap probe, as process CPU time (the block's own cost) and wall-clock time ` +
         '(also counts preemption by other processes on a shared machine); medians, and the worst wall-clock reading. ' +
-        'The speedup target is checked on wall clock (time to the text), the block target on CPU time (preemption does not lengthen the block\'s own work). ' +
+        "The speedup target is checked on wall clock (time to the text), the block target on CPU time (preemption does not lengthen the block's own work). " +
         'Counters have {route, code} labels; histograms the same labels and 7 buckets (+Inf, sum, count: 10 lines per series) in both libraries.',
     ],
     checks,

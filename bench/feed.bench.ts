@@ -49,7 +49,8 @@ function populate(registry: Registry, config: DashboardConfig): () => void {
   return () => {
     round++;
     for (const s of series) gauges.get(s.metric)!.set(50 + ((round * 7) % 40), s.labels);
-    for (let i = 0; i < 24; i++) counter.inc({ route: `/api/v1/items/${i % 8}`, code: String(200 + (i % 3) * 100) }, round + i);
+    for (let i = 0; i < 24; i++)
+      counter.inc({ route: `/api/v1/items/${i % 8}`, code: String(200 + (i % 3) * 100) }, round + i);
   };
 }
 
@@ -61,7 +62,8 @@ function request<T>(child: ChildProcess, msg: { type: string } | undefined, key:
       child.off('exit', onExit);
       resolve(m[key] as T);
     };
-    const onExit = (code: number | null) => reject(new Error(`feed clients exited with ${code} while waiting for ${key}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`feed clients exited with ${code} while waiting for ${key}`));
     child.on('message', on);
     child.once('exit', onExit);
     if (msg) child.send(msg);
@@ -83,10 +85,20 @@ interface Case {
   rssPerConnectionBytes: number;
 }
 
-async function runCase(server: HttpServer, wsUrl: string, clients: number, ticks: number, update: () => void): Promise<Case> {
+async function runCase(
+  server: HttpServer,
+  wsUrl: string,
+  clients: number,
+  ticks: number,
+  update: () => void,
+): Promise<Case> {
   gc();
   const rssBefore = process.memoryUsage().rss;
-  const child = fork(fileURLToPath(new URL('./feed-clients.js', import.meta.url)), [wsUrl, String(clients), FEED_METRIC], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(
+    fileURLToPath(new URL('./feed-clients.js', import.meta.url)),
+    [wsUrl, String(clients), FEED_METRIC],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
   try {
     const ready = await request<{ connected: number; failed: number }>(child, undefined, 'ready');
     // One tick to warm up (first sends allocate the sockets' write paths), not counted.
@@ -106,7 +118,11 @@ async function runCase(server: HttpServer, wsUrl: string, clients: number, ticks
       broadcastCpuMs.push((used.user + used.system) / 1000);
       await sleep(Math.max(0, TICK_MS - (performance.now() - start)));
     }
-    const report = await request<{ latencies: number[]; ats: number[]; frameBytes: number }>(child, { type: 'report' }, 'report');
+    const report = await request<{ latencies: number[]; ats: number[]; frameBytes: number }>(
+      child,
+      { type: 'report' },
+      'report',
+    );
     gc();
     const rssAfter = process.memoryUsage().rss;
     const lat = report.latencies;
@@ -122,8 +138,14 @@ async function runCase(server: HttpServer, wsUrl: string, clients: number, ticks
       connected: ready.connected,
       broadcastMs,
       broadcastCpuMs,
-      latenciesMs: lat.length > 0 ? { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: Math.max(...lat) } : { p50: NaN, p99: NaN, max: NaN },
-      tickP99Ms: tickP99s.length > 0 ? { median: median(tickP99s), min: Math.min(...tickP99s), max: Math.max(...tickP99s) } : { median: NaN, min: NaN, max: NaN },
+      latenciesMs:
+        lat.length > 0
+          ? { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: Math.max(...lat) }
+          : { p50: NaN, p99: NaN, max: NaN },
+      tickP99Ms:
+        tickP99s.length > 0
+          ? { median: median(tickP99s), min: Math.min(...tickP99s), max: Math.max(...tickP99s) }
+          : { median: NaN, min: NaN, max: NaN },
       delivered: lat.length,
       expected: ready.connected * ticks,
       frameBytes: report.frameBytes,
@@ -162,7 +184,8 @@ export async function feedSuite(options: SuiteOptions): Promise<SuiteResult> {
   const cases: Case[] = [];
   try {
     const { url } = await server.listen('127.0.0.1', 0);
-    for (const n of CLIENT_COUNTS) cases.push(await runCase(server, `${url.replace(/^http/, 'ws')}/ws`, n, ticks, update));
+    for (const n of CLIENT_COUNTS)
+      cases.push(await runCase(server, `${url.replace(/^http/, 'ws')}/ws`, n, ticks, update));
   } finally {
     await server.close();
     await store.close();
@@ -181,7 +204,10 @@ export async function feedSuite(options: SuiteOptions): Promise<SuiteResult> {
     {
       name: '1,000 feed clients at 1 frame/s: delivery p99',
       // A frame that never arrived is as bad as a late one: count the case as failed.
-      measured: thousand && thousand.delivered === thousand.expected && thousand.connected === 1_000 ? thousand.latenciesMs.p99 : Number.NaN,
+      measured:
+        thousand && thousand.delivered === thousand.expected && thousand.connected === 1_000
+          ? thousand.latenciesMs.p99
+          : Number.NaN,
       target: FEED_P99_TARGET_MS,
       better: 'lower',
       margin: 0.1,
@@ -196,8 +222,8 @@ export async function feedSuite(options: SuiteOptions): Promise<SuiteResult> {
       `Clients in a second process on 127.0.0.1, permessage-deflate off; ${ticks} ticks 1 s apart after one warm-up tick. ` +
         'The target is the p99 over every delivery of every tick, so one tick disturbed by another process decides it; the p99 of each tick on its own is shown beside it. ' +
         'Delivery latency is measured in the client process, so with thousands of clients it includes that process working through its sockets (the same cores serve both sides). ' +
-        'Wall-clock figures include time the OS gave to other processes; the broadcast\'s CPU time does not. ' +
-        'RSS per connection is the RSS growth over the case divided by the clients; with few clients the allocator\'s own movements can exceed it (n/a). ' +
+        "Wall-clock figures include time the OS gave to other processes; the broadcast's CPU time does not. " +
+        "RSS per connection is the RSS growth over the case divided by the clients; with few clients the allocator's own movements can exceed it (n/a). " +
         `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
     ],
     checks,

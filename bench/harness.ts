@@ -32,13 +32,15 @@ export type CheckStatus = 'meets' | 'within margin' | 'FAILS';
 export function checkStatus(c: Check): CheckStatus {
   const meets = c.better === 'higher' ? c.measured >= c.target : c.measured <= c.target;
   if (meets) return 'meets';
-  const within = c.better === 'higher' ? c.measured >= c.target * (1 - c.margin) : c.measured <= c.target * (1 + c.margin);
+  const within =
+    c.better === 'higher' ? c.measured >= c.target * (1 - c.margin) : c.measured <= c.target * (1 + c.margin);
   return within ? 'within margin' : 'FAILS';
 }
 
 /** A markdown table of checks: measured, wanted, the limit bench:check fails beyond, and the status. */
 export function checksTable(checks: readonly Check[]): string {
-  const fmt = (v: number, unit: string) => `${Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a'}${unit}`;
+  const fmt = (v: number, unit: string) =>
+    `${Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a'}${unit}`;
   return [
     '| target | measured | wanted | fails beyond | status |',
     '|---|---|---|---|---|',
@@ -109,7 +111,8 @@ export function quantile(values: readonly number[], p: number): number {
  */
 export function balancedOrder(n: number, round: number): number[] {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`balancedOrder: n must be a positive integer, got ${n}`);
-  if (!Number.isInteger(round) || round < 0) throw new RangeError(`balancedOrder: round must be a non-negative integer, got ${round}`);
+  if (!Number.isInteger(round) || round < 0)
+    throw new RangeError(`balancedOrder: round must be a non-negative integer, got ${round}`);
   // First row 0, 1, n-1, 2, n-2, ...; row i adds i (mod n); for odd n the reversed rows follow.
   const first: number[] = [];
   for (let j = 0; j < n; j++) first.push(j % 2 === 1 ? (j + 1) / 2 : (n - j / 2) % n);
@@ -136,7 +139,8 @@ export interface MedianInterval {
 export function medianInterval(values: readonly number[], confidence = 0.95): MedianInterval {
   const n = values.length;
   if (n === 0) throw new RangeError('medianInterval: no values');
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`medianInterval: confidence must be in (0, 1), got ${confidence}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`medianInterval: confidence must be in (0, 1), got ${confidence}`);
   const s = [...values].sort((a, b) => a - b);
   // cdf[j] = P(B <= j) for B ~ Binomial(n, 1/2), built from the pmf's ratio recurrence.
   let pmf = 0.5 ** n;
@@ -205,10 +209,18 @@ function cpuMs(): number {
  * Runs each task in its own tinybench run (time budget `time` ms, default 1000, and at least
  * `iterations` samples, default 10, after `warmupTime` ms of warm-up, default 250).
  */
-export async function runTasks(tasks: BenchTask[], options: { time?: number; iterations?: number; warmupTime?: number } = {}): Promise<BenchRow[]> {
+export async function runTasks(
+  tasks: BenchTask[],
+  options: { time?: number; iterations?: number; warmupTime?: number } = {},
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const task of tasks) {
-    const bench = new Bench({ time: options.time ?? 1000, iterations: options.iterations ?? 10, warmup: true, warmupTime: options.warmupTime ?? 250 });
+    const bench = new Bench({
+      time: options.time ?? 1000,
+      iterations: options.iterations ?? 10,
+      warmup: true,
+      warmupTime: options.warmupTime ?? 250,
+    });
     bench.add(task.name, task.fn, { beforeAll: task.beforeAll, afterAll: task.afterAll });
     await bench.run();
     const result = bench.tasks[0]!.result as unknown as {
@@ -217,7 +229,8 @@ export async function runTasks(tasks: BenchTask[], options: { time?: number; ite
       throughput: { p50: number; min: number; max: number; samplesCount?: number };
       latency: { p50: number; p99: number; samplesCount?: number };
     };
-    if (result.state !== 'completed') throw new Error(`bench task "${task.name}" ${result.state}: ${result.error?.message ?? ''}`);
+    if (result.state !== 'completed')
+      throw new Error(`bench task "${task.name}" ${result.state}: ${result.error?.message ?? ''}`);
     const k = task.perIteration ?? 1;
     rows.push({
       name: task.name,

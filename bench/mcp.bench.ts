@@ -23,7 +23,15 @@ import { z } from 'zod';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
 import { instrumentMcp, MCP_METRICS } from '../src/sources/mcp-instrument.js';
-import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
+import {
+  balancedOrder,
+  type Check,
+  median,
+  medianInterval,
+  quantile,
+  type SuiteOptions,
+  type SuiteResult,
+} from './harness.js';
 
 /** Issue 18: instrumented tools/call within 5 % of plain. */
 export const MCP_THROUGHPUT_TARGET = 0.95;
@@ -39,7 +47,9 @@ interface Endpoint {
 
 async function endpoint(registry: Registry | undefined): Promise<Endpoint> {
   const server = new McpServer({ name: 'bench', version: '1.0.0' });
-  server.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }));
+  server.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
+    content: [{ type: 'text', text: String(a + b) }],
+  }));
   if (registry !== undefined) instrumentMcp(registry, server, { name: 'bench' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
@@ -82,14 +92,25 @@ async function burst(client: Client, calls: number): Promise<Burst> {
 function hookCostUs(registry: Registry, iterations: number): number {
   const run = (instrumented: boolean) => {
     const done = Promise.resolve();
-    const transport = { start: async () => {}, close: async () => {}, send: (_m: unknown) => done, onmessage: (_m: unknown) => {}, onclose: undefined as (() => void) | undefined };
+    const transport = {
+      start: async () => {},
+      close: async () => {},
+      send: (_m: unknown) => done,
+      onmessage: (_m: unknown) => {},
+      onclose: undefined as (() => void) | undefined,
+    };
     const server = { connect: async () => {}, setRequestHandler: () => {}, transport };
     if (instrumented) instrumentMcp(registry, server, { name: 'hooks' });
     const result = { content: [{ type: 'text', text: '2' }] };
     (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage();
     for (let i = 0; i < iterations; i++) {
-      transport.onmessage({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'add', arguments: { a: i, b: 1 } } });
+      transport.onmessage({
+        jsonrpc: '2.0',
+        id: i,
+        method: 'tools/call',
+        params: { name: 'add', arguments: { a: i, b: 1 } },
+      });
       void transport.send({ jsonrpc: '2.0', id: i, result });
     }
     const used = process.cpuUsage(cpu);
@@ -119,7 +140,8 @@ export async function mcpSuite(options: SuiteOptions): Promise<SuiteResult> {
   try {
     for (const mode of MODES) await burst(endpoints[mode].client, calls * 2); // warm-up: JIT, first series bound
     for (let round = 0; round < rounds; round++) {
-      for (const i of balancedOrder(MODES.length, round)) bursts[MODES[i]!][round] = await burst(endpoints[MODES[i]!].client, calls);
+      for (const i of balancedOrder(MODES.length, round))
+        bursts[MODES[i]!][round] = await burst(endpoints[MODES[i]!].client, calls);
     }
   } finally {
     for (const mode of MODES) await endpoints[mode]?.close();
@@ -133,17 +155,29 @@ export async function mcpSuite(options: SuiteOptions): Promise<SuiteResult> {
   const summary = (mode: Mode) => {
     const rs = ratios(mode);
     const ci = medianInterval(rs);
-    return { ratios: rs, median: median(rs), q1: quantile(rs, 0.25), q3: quantile(rs, 0.75), low: ci.low, high: ci.high, coverage: ci.coverage };
+    return {
+      ratios: rs,
+      median: median(rs),
+      q1: quantile(rs, 0.25),
+      q3: quantile(rs, 0.75),
+      low: ci.low,
+      high: ci.high,
+      coverage: ci.coverage,
+    };
   };
   const aa = summary('plain-b');
   const inst = summary('instrumented');
   const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
-  const verdict = (p: typeof aa) => (p.low > 1 || p.high < 1 ? 'a real difference (95 % interval excludes 0)' : 'within the noise (95 % interval includes 0)');
+  const verdict = (p: typeof aa) =>
+    p.low > 1 || p.high < 1
+      ? 'a real difference (95 % interval excludes 0)'
+      : 'within the noise (95 % interval includes 0)';
   const row = (name: string, mode: Mode) => {
     const cpu = bursts[mode].map((b) => b.cpuUs);
     return `| ${name} | ${median(cpu).toFixed(1)} µs (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ${median(bursts[mode].map((b) => b.rate)).toFixed(0)}/s |`;
   };
-  const pairRow = (name: string, p: typeof aa) => `| ${name} | ${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)}) | ${verdict(p)} |`;
+  const pairRow = (name: string, p: typeof aa) =>
+    `| ${name} | ${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)}) | ${verdict(p)} |`;
   const table = [
     `| McpServer, SDK Client over the in-memory transport | CPU per tools/call, client + server, median of ${rounds} bursts (min–max) | calls per second of wall time, ${IN_FLIGHT} in flight (median; the machine's load moves it) |`,
     '|---|---|---|',
@@ -161,8 +195,22 @@ export async function mcpSuite(options: SuiteOptions): Promise<SuiteResult> {
   ].join('\n');
   const checks: Check[] = [
     // The load-independent bound: the hooks' CPU against a plain call's.
-    { name: 'instrument.mcp: its hooks\' CPU per tools/call, % of a plain in-memory call', measured: hookShare * 100, target: (1 - MCP_THROUGHPUT_TARGET) * 100, better: 'lower', margin: 0.02, unit: '%' },
-    { name: 'instrument.mcp / plain tools/call CPU-bound throughput (median of paired rounds)', measured: inst.median * 100, target: MCP_THROUGHPUT_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
+    {
+      name: "instrument.mcp: its hooks' CPU per tools/call, % of a plain in-memory call",
+      measured: hookShare * 100,
+      target: (1 - MCP_THROUGHPUT_TARGET) * 100,
+      better: 'lower',
+      margin: 0.02,
+      unit: '%',
+    },
+    {
+      name: 'instrument.mcp / plain tools/call CPU-bound throughput (median of paired rounds)',
+      measured: inst.median * 100,
+      target: MCP_THROUGHPUT_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
   ];
   return {
     suite: 'MCP tools/call (bench/mcp.bench.ts)',

@@ -43,7 +43,10 @@ if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !KINDS.in
 export const BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const STATUSES = ['200', '201', '204', '301', '400', '401', '404', '409', '500', '503'];
-const routes = Array.from({ length: Math.ceil(n / 50) }, (_, i) => `/api/v1/${['users', 'orders', 'invoices', 'items'][i % 4]}/${i}/details`);
+const routes = Array.from(
+  { length: Math.ceil(n / 50) },
+  (_, i) => `/api/v1/${['users', 'orders', 'invoices', 'items'][i % 4]}/${i}/details`,
+);
 
 function reading(): { heapUsed: number; arrayBuffers: number } {
   gc!();
@@ -75,7 +78,13 @@ function promClient(): { keep: unknown; update: Update } {
     const c = new client.Counter({ name: 'http_requests', help: 'h', labelNames, registers: [r] });
     return { keep: r, update: (l, v) => c.inc(l, v) };
   }
-  const h = new client.Histogram({ name: 'http_request_duration', help: 'h', labelNames, buckets: BUCKETS, registers: [r] });
+  const h = new client.Histogram({
+    name: 'http_request_duration',
+    help: 'h',
+    labelNames,
+    buckets: BUCKETS,
+    registers: [r],
+  });
   return { keep: r, update: (l, v) => h.observe(l, v) };
 }
 
@@ -85,12 +94,17 @@ held.routes = routes;
 const before = reading();
 const { keep, update } = side === 'ours' ? ours() : promClient();
 held.keep = keep;
-const labelsAt = (i: number) => ({ route: routes[Math.floor(i / 50)]!, method: METHODS[i % 5]!, status: STATUSES[Math.floor(i / 5) % 10]! });
+const labelsAt = (i: number) => ({
+  route: routes[Math.floor(i / 50)]!,
+  method: METHODS[i % 5]!,
+  status: STATUSES[Math.floor(i / 5) % 10]!,
+});
 if (kind === 'histogram-5m') {
   for (let slice = 0; slice < 30; slice++) {
     clock.tick(slice * SLICE_MS);
     // 1 ms .. 1 s, one value per octave, a different mantissa each slice.
-    for (let i = 0; i < n; i++) for (let octave = 0; octave < 10; octave++) update(labelsAt(i), 2 ** octave * (1 + ((slice * 7 + i) % 64) / 64));
+    for (let i = 0; i < n; i++)
+      for (let octave = 0; octave < 10; octave++) update(labelsAt(i), 2 ** octave * (1 + ((slice * 7 + i) % 64) / 64));
   }
 } else if (kind === 'histogram-1rps' || kind === 'histogram-busy') {
   // 5 minutes of fake time, latency lognormal (median 50 ms, sigma 1): 1 request/s per series, or
@@ -109,7 +123,13 @@ if (kind === 'histogram-5m') {
   for (let i = 0; i < n; i++) update(labelsAt(i), 1 + (i % 977));
 }
 const after = reading();
-console.log(JSON.stringify({ heapUsed: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, n }));
+console.log(
+  JSON.stringify({
+    heapUsed: after.heapUsed - before.heapUsed,
+    arrayBuffers: after.arrayBuffers - before.arrayBuffers,
+    n,
+  }),
+);
 
 if (partsFlag === '--parts') printParts();
 

@@ -55,44 +55,79 @@ export const COUNTER_SERIES_MAX_BYTES = 64;
 export const HISTOGRAM_MAX_FRACTION = 1 / 3;
 
 async function probe(side: Side, kind: Kind, n: number): Promise<Figure> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--max-old-space-size=16384', PROBE, side, kind, String(n)], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(
+    process.execPath,
+    ['--expose-gc', '--max-old-space-size=16384', PROBE, side, kind, String(n)],
+    { maxBuffer: 1 << 20 },
+  );
   const r = JSON.parse(stdout.trim()) as { heapUsed: number; arrayBuffers: number; n: number };
   return { side, kind, n, bytes: (r.heapUsed + r.arrayBuffers) / n, arrayBytes: r.arrayBuffers / n };
 }
 
 export async function memorySuite(options: SuiteOptions): Promise<SuiteResult> {
-  const sizesOf = (kind: Kind) => (FIXED[kind] !== undefined ? [FIXED[kind]] : options.quick ? [100_000] : [100_000, 1_000_000]);
+  const sizesOf = (kind: Kind) =>
+    FIXED[kind] !== undefined ? [FIXED[kind]] : options.quick ? [100_000] : [100_000, 1_000_000];
   const figures: Figure[] = [];
   for (const kind of KINDS) {
     const sizes = sizesOf(kind);
     for (const side of ['ours', 'prom-client'] as const) {
       for (const n of sizes) {
-        const small = figures.find((f) => f.side === side && f.kind === kind && f.n === sizes[0] && f.bytes !== undefined);
+        const small = figures.find(
+          (f) => f.side === side && f.kind === kind && f.n === sizes[0] && f.bytes !== undefined,
+        );
         const projected = small === undefined || n === sizes[0] ? 0 : small.bytes! * n;
         if (projected * 2 > os.freemem()) {
-          figures.push({ side, kind, n, skipped: `needs ~${(projected / 2 ** 30).toFixed(1)} GiB, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free` });
+          figures.push({
+            side,
+            kind,
+            n,
+            skipped: `needs ~${(projected / 2 ** 30).toFixed(1)} GiB, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free`,
+          });
           continue;
         }
         figures.push(await probe(side, kind, n));
       }
     }
   }
-  const at = (side: Side, kind: Kind, n: number) => figures.find((f) => f.side === side && f.kind === kind && f.n === n);
-  const cell = (f: Figure | undefined) => (f?.bytes === undefined ? `skipped (${f?.skipped ?? 'not run'})` : `${f.bytes.toFixed(0)} B${f.arrayBytes! > 0 ? ` (${f.arrayBytes!.toFixed(0)} B in typed arrays)` : ''}`);
-  const lines = ['| heap per labelled series | series | erlmcp-monitor | prom-client | ours / prom-client |', '|---|---|---|---|---|'];
+  const at = (side: Side, kind: Kind, n: number) =>
+    figures.find((f) => f.side === side && f.kind === kind && f.n === n);
+  const cell = (f: Figure | undefined) =>
+    f?.bytes === undefined
+      ? `skipped (${f?.skipped ?? 'not run'})`
+      : `${f.bytes.toFixed(0)} B${f.arrayBytes! > 0 ? ` (${f.arrayBytes!.toFixed(0)} B in typed arrays)` : ''}`;
+  const lines = [
+    '| heap per labelled series | series | erlmcp-monitor | prom-client | ours / prom-client |',
+    '|---|---|---|---|---|',
+  ];
   const checks: Check[] = [];
   for (const kind of KINDS) {
     for (const n of sizesOf(kind)) {
       const ours = at('ours', kind, n);
       const theirs = at('prom-client', kind, n);
       const r = ours?.bytes !== undefined && theirs?.bytes !== undefined ? ours.bytes / theirs.bytes : Number.NaN;
-      lines.push(`| ${WHAT[kind]} | ${n.toLocaleString('en-US')} | ${cell(ours)} | ${cell(theirs)} | ${Number.isNaN(r) ? '–' : r.toFixed(2)} |`);
+      lines.push(
+        `| ${WHAT[kind]} | ${n.toLocaleString('en-US')} | ${cell(ours)} | ${cell(theirs)} | ${Number.isNaN(r) ? '–' : r.toFixed(2)} |`,
+      );
       if (kind === 'counter' && ours?.bytes !== undefined) {
-        checks.push({ name: `counter series at ${n.toLocaleString('en-US')}: heap bytes`, measured: ours.bytes, target: COUNTER_SERIES_MAX_BYTES, better: 'lower', margin: 0.1, unit: ' B' });
+        checks.push({
+          name: `counter series at ${n.toLocaleString('en-US')}: heap bytes`,
+          measured: ours.bytes,
+          target: COUNTER_SERIES_MAX_BYTES,
+          better: 'lower',
+          margin: 0.1,
+          unit: ' B',
+        });
       }
       // 10 busy series weigh too little beside prom-client's fixed overhead for a ratio to mean anything.
       if (kind !== 'counter' && kind !== 'histogram-busy' && !Number.isNaN(r)) {
-        checks.push({ name: `${WHAT[kind]} at ${n.toLocaleString('en-US')}: ours / prom-client heap`, measured: r, target: HISTOGRAM_MAX_FRACTION, better: 'lower', margin: 0.1, unit: 'x' });
+        checks.push({
+          name: `${WHAT[kind]} at ${n.toLocaleString('en-US')}: ours / prom-client heap`,
+          measured: r,
+          target: HISTOGRAM_MAX_FRACTION,
+          better: 'lower',
+          margin: 0.1,
+          unit: 'x',
+        });
       }
     }
   }

@@ -25,7 +25,15 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { Registry } from '../src/metrics/registry.js';
 import { createLogger } from '../src/logger.js';
-import { type BenchRow, type BenchTask, type Check, formatOps, runTasks, type SuiteOptions, type SuiteResult } from './harness.js';
+import {
+  type BenchRow,
+  type BenchTask,
+  type Check,
+  formatOps,
+  runTasks,
+  type SuiteOptions,
+  type SuiteResult,
+} from './harness.js';
 
 /** Target duration of one sample, µs. */
 const SAMPLE_US = 200;
@@ -81,7 +89,14 @@ function hotPathGroups(): Group[] {
   const og = ours.gauge('g', { labels: two });
   const oh0 = ours.histogram('h0', { buckets: BUCKETS });
   const oh = ours.histogram('h', { labels: two, buckets: BUCKETS });
-  const [oc0b, ocb, og0b, ogb, oh0b, ohb] = [oc0.bind(), oc.bind(attrs), og0.bind(), og.bind(attrs), oh0.bind(), oh.bind(attrs)];
+  const [oc0b, ocb, og0b, ogb, oh0b, ohb] = [
+    oc0.bind(),
+    oc.bind(attrs),
+    og0.bind(),
+    og.bind(attrs),
+    oh0.bind(),
+    oh.bind(attrs),
+  ];
 
   const pc0 = new client.Counter({ name: 'c0', help: 'c', registers: [prom] });
   const pc = new client.Counter({ name: 'c', help: 'c', labelNames: two, registers: [prom] });
@@ -113,9 +128,33 @@ function hotPathGroups(): Group[] {
   const v = (i: number) => VALUES[i & 1023]!;
 
   return [
-    { group: 'counter inc, bound, 0 labels', ops: { 'erlmcp-monitor': () => oc0b.inc(), 'prom-client': () => pc0.inc(), OpenTelemetry: () => tc.add(1), 'plain JS (limit)': () => void count.value++ } },
-    { group: 'counter inc, bound, 2 labels', ops: { 'erlmcp-monitor': () => ocb.inc(), 'prom-client': () => pcb.inc(), OpenTelemetry: () => tc.add(1, attrs), 'plain JS (limit)': () => void count.value++ } },
-    { group: 'counter inc, metric call, 0 labels', ops: { 'erlmcp-monitor': () => oc0.inc(), 'prom-client': () => pc0.inc(), OpenTelemetry: () => tc.add(1), 'plain JS (limit)': () => void count.value++ } },
+    {
+      group: 'counter inc, bound, 0 labels',
+      ops: {
+        'erlmcp-monitor': () => oc0b.inc(),
+        'prom-client': () => pc0.inc(),
+        OpenTelemetry: () => tc.add(1),
+        'plain JS (limit)': () => void count.value++,
+      },
+    },
+    {
+      group: 'counter inc, bound, 2 labels',
+      ops: {
+        'erlmcp-monitor': () => ocb.inc(),
+        'prom-client': () => pcb.inc(),
+        OpenTelemetry: () => tc.add(1, attrs),
+        'plain JS (limit)': () => void count.value++,
+      },
+    },
+    {
+      group: 'counter inc, metric call, 0 labels',
+      ops: {
+        'erlmcp-monitor': () => oc0.inc(),
+        'prom-client': () => pc0.inc(),
+        OpenTelemetry: () => tc.add(1),
+        'plain JS (limit)': () => void count.value++,
+      },
+    },
     {
       group: 'counter inc, label object, 2 labels',
       ops: {
@@ -125,9 +164,33 @@ function hotPathGroups(): Group[] {
         'plain JS (limit)': () => void countMap({ method: 'GET', route: '/api' }).value++,
       },
     },
-    { group: 'gauge set, bound, 0 labels', ops: { 'erlmcp-monitor': (i) => og0b.set(v(i)), 'prom-client': (i) => pg0.set(v(i)), OpenTelemetry: (i) => tg.record(v(i)), 'plain JS (limit)': (i) => void (level.value = v(i)) } },
-    { group: 'gauge set, bound, 2 labels', ops: { 'erlmcp-monitor': (i) => ogb.set(v(i)), 'prom-client': (i) => pgb.set(v(i)), OpenTelemetry: (i) => tg.record(v(i), attrs), 'plain JS (limit)': (i) => void (level.value = v(i)) } },
-    { group: 'gauge set, metric call, 0 labels', ops: { 'erlmcp-monitor': (i) => og0.set(v(i)), 'prom-client': (i) => pg0.set(v(i)), OpenTelemetry: (i) => tg.record(v(i)), 'plain JS (limit)': (i) => void (level.value = v(i)) } },
+    {
+      group: 'gauge set, bound, 0 labels',
+      ops: {
+        'erlmcp-monitor': (i) => og0b.set(v(i)),
+        'prom-client': (i) => pg0.set(v(i)),
+        OpenTelemetry: (i) => tg.record(v(i)),
+        'plain JS (limit)': (i) => void (level.value = v(i)),
+      },
+    },
+    {
+      group: 'gauge set, bound, 2 labels',
+      ops: {
+        'erlmcp-monitor': (i) => ogb.set(v(i)),
+        'prom-client': (i) => pgb.set(v(i)),
+        OpenTelemetry: (i) => tg.record(v(i), attrs),
+        'plain JS (limit)': (i) => void (level.value = v(i)),
+      },
+    },
+    {
+      group: 'gauge set, metric call, 0 labels',
+      ops: {
+        'erlmcp-monitor': (i) => og0.set(v(i)),
+        'prom-client': (i) => pg0.set(v(i)),
+        OpenTelemetry: (i) => tg.record(v(i)),
+        'plain JS (limit)': (i) => void (level.value = v(i)),
+      },
+    },
     {
       group: 'gauge set, label object, 2 labels',
       ops: {
@@ -137,9 +200,33 @@ function hotPathGroups(): Group[] {
         'plain JS (limit)': (i) => void (levelMap({ method: 'GET', route: '/api' }).value = v(i)),
       },
     },
-    { group: 'histogram observe, bound, 0 labels', ops: { 'erlmcp-monitor': (i) => oh0b.observe(v(i)), 'prom-client': (i) => ph0.observe(v(i)), OpenTelemetry: (i) => th.record(v(i)), 'plain JS (limit)': (i) => void (sum.value += v(i)) } },
-    { group: 'histogram observe, bound, 2 labels', ops: { 'erlmcp-monitor': (i) => ohb.observe(v(i)), 'prom-client': (i) => phb.observe(v(i)), OpenTelemetry: (i) => th.record(v(i), attrs), 'plain JS (limit)': (i) => void (sum.value += v(i)) } },
-    { group: 'histogram observe, metric call, 0 labels', ops: { 'erlmcp-monitor': (i) => oh0.observe(v(i)), 'prom-client': (i) => ph0.observe(v(i)), OpenTelemetry: (i) => th.record(v(i)), 'plain JS (limit)': (i) => void (sum.value += v(i)) } },
+    {
+      group: 'histogram observe, bound, 0 labels',
+      ops: {
+        'erlmcp-monitor': (i) => oh0b.observe(v(i)),
+        'prom-client': (i) => ph0.observe(v(i)),
+        OpenTelemetry: (i) => th.record(v(i)),
+        'plain JS (limit)': (i) => void (sum.value += v(i)),
+      },
+    },
+    {
+      group: 'histogram observe, bound, 2 labels',
+      ops: {
+        'erlmcp-monitor': (i) => ohb.observe(v(i)),
+        'prom-client': (i) => phb.observe(v(i)),
+        OpenTelemetry: (i) => th.record(v(i), attrs),
+        'plain JS (limit)': (i) => void (sum.value += v(i)),
+      },
+    },
+    {
+      group: 'histogram observe, metric call, 0 labels',
+      ops: {
+        'erlmcp-monitor': (i) => oh0.observe(v(i)),
+        'prom-client': (i) => ph0.observe(v(i)),
+        OpenTelemetry: (i) => th.record(v(i)),
+        'plain JS (limit)': (i) => void (sum.value += v(i)),
+      },
+    },
     {
       group: 'histogram observe, label object, 2 labels',
       ops: {
@@ -251,8 +338,10 @@ export function hotPathChecks(rows: BenchRow[]): Check[] {
 
 /** One line per group: every contender's median (min - max) and our ratio to each anchor. */
 function hotPathTable(rows: BenchRow[]): string {
-  const cell = (r: BenchRow | undefined) => (r ? `${formatOps(r.opsMedian)} (${formatOps(r.opsMin).replace(' M/s', '')}–${formatOps(r.opsMax)})` : '–');
-  const x = (a: BenchRow | undefined, b: BenchRow | undefined) => (a && b ? `${(a.opsMedian / b.opsMedian).toFixed(a.opsMedian / b.opsMedian >= 10 ? 0 : 1)}x` : '–');
+  const cell = (r: BenchRow | undefined) =>
+    r ? `${formatOps(r.opsMedian)} (${formatOps(r.opsMin).replace(' M/s', '')}–${formatOps(r.opsMax)})` : '–';
+  const x = (a: BenchRow | undefined, b: BenchRow | undefined) =>
+    a && b ? `${(a.opsMedian / b.opsMedian).toFixed(a.opsMedian / b.opsMedian >= 10 ? 0 : 1)}x` : '–';
   const lines = [
     '| updates/s, median (min–max) | erlmcp-monitor | prom-client | OpenTelemetry | plain JS baseline | vs prom-client | vs OpenTelemetry | vs plain JS |',
     '|---|---|---|---|---|---|---|---|',
@@ -262,7 +351,9 @@ function hotPathTable(rows: BenchRow[]): string {
     const by = (c: Contender) => rows.find((r) => r.name === `${g}: ${c}`);
     const ours = by('erlmcp-monitor');
     const baseline = by('plain JS (limit)');
-    lines.push(`| ${g} | ${cell(ours)} | ${cell(by('prom-client'))} | ${cell(by('OpenTelemetry'))} | ${cell(baseline)} | ${x(ours, by('prom-client'))} | ${x(ours, by('OpenTelemetry'))} | ${x(ours, baseline)} |`);
+    lines.push(
+      `| ${g} | ${cell(ours)} | ${cell(by('prom-client'))} | ${cell(by('OpenTelemetry'))} | ${cell(baseline)} | ${x(ours, by('prom-client'))} | ${x(ours, by('OpenTelemetry'))} | ${x(ours, baseline)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -270,12 +361,23 @@ function hotPathTable(rows: BenchRow[]): string {
 /** The hot-path suite (`quick`: 150 ms per task instead of 500, no heap figure). */
 export async function hotPathSuite(options: SuiteOptions): Promise<SuiteResult> {
   const rows = await hotPathRows(options.quick ? 150 : 500);
-  const notes = [`Each sample runs as many updates as take about ${SAMPLE_US} µs for that contender (calibrated); at least 10 samples per cell. Labels are {method, route}.`];
+  const notes = [
+    `Each sample runs as many updates as take about ${SAMPLE_US} µs for that contender (calibrated); at least 10 samples per cell. Labels are {method, route}.`,
+  ];
   let figures: unknown;
   if (!options.quick) {
     const heap = heapPerSeries();
     figures = { heapPerSeries: heap };
-    notes.push(`Heap per labelled counter series (${heap.n.toLocaleString()} series, --expose-gc): erlmcp-monitor ${heap.ours.toFixed(0)} B, prom-client ${heap.promClient.toFixed(0)} B.`);
+    notes.push(
+      `Heap per labelled counter series (${heap.n.toLocaleString()} series, --expose-gc): erlmcp-monitor ${heap.ours.toFixed(0)} B, prom-client ${heap.promClient.toFixed(0)} B.`,
+    );
   }
-  return { suite: 'Metric hot path (bench/metrics.bench.ts)', rows, table: hotPathTable(rows), notes, checks: hotPathChecks(rows), figures };
+  return {
+    suite: 'Metric hot path (bench/metrics.bench.ts)',
+    rows,
+    table: hotPathTable(rows),
+    notes,
+    checks: hotPathChecks(rows),
+    figures,
+  };
 }

@@ -149,7 +149,22 @@ async function step<T>(run: () => Promise<T>): Promise<{ value: T; figures: Step
   clearInterval(sampler);
   h.disable();
   const rss = process.memoryUsage.rss();
-  return { value, figures: { ms: Math.round(ms), blockMs: Math.round(block.wallMs * 10) / 10, blockCpuMs: Math.round(block.cpuMs * 10) / 10, blockMainCpuMs: Math.round(mainBlock * 10) / 10, delayMaxMs: Math.round(h.max / 1e5) / 10, rssMiB: mib(rss), peakRssMiB: mib(Math.max(peak, rss)), allocMiB: mib(allocated), gcs: gcs.length, cpuMs: Math.round((cpuUsed.user + cpuUsed.system) / 1000), mainCpuMs: Math.round(mainThreadCpuMs() - mainCpu) } };
+  return {
+    value,
+    figures: {
+      ms: Math.round(ms),
+      blockMs: Math.round(block.wallMs * 10) / 10,
+      blockCpuMs: Math.round(block.cpuMs * 10) / 10,
+      blockMainCpuMs: Math.round(mainBlock * 10) / 10,
+      delayMaxMs: Math.round(h.max / 1e5) / 10,
+      rssMiB: mib(rss),
+      peakRssMiB: mib(Math.max(peak, rss)),
+      allocMiB: mib(allocated),
+      gcs: gcs.length,
+      cpuMs: Math.round((cpuUsed.user + cpuUsed.system) / 1000),
+      mainCpuMs: Math.round(mainThreadCpuMs() - mainCpu),
+    },
+  };
 }
 
 /** Fetches `url` in another Node process, reading the whole body; resolves with its byte count. */
@@ -166,7 +181,11 @@ function fetchElsewhere(url: string, gzip: boolean): Promise<number> {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
-    child.on('exit', (status) => (status === 0 && Number(out) > 0 ? resolve(Number(out)) : reject(new Error(`fetch ${url}: exit ${status}, ${out}`))));
+    child.on('exit', (status) =>
+      status === 0 && Number(out) > 0
+        ? resolve(Number(out))
+        : reject(new Error(`fetch ${url}: exit ${status}, ${out}`)),
+    );
   });
 }
 
@@ -208,7 +227,16 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     globalThis.gc?.();
     const rssAfterCreate = process.memoryUsage.rss();
     const heapAfterCreate = process.memoryUsage().heapUsed;
-    const flushOnce = () => mon.collector.call({ type: 'flush' }).catch((err: unknown) => ({ longestBlockMs: NaN, deferred: NaN, pending: NaN, series: NaN, error: String(err) }));
+    const flushOnce = () =>
+      mon.collector
+        .call({ type: 'flush' })
+        .catch((err: unknown) => ({
+          longestBlockMs: NaN,
+          deferred: NaN,
+          pending: NaN,
+          series: NaN,
+          error: String(err),
+        }));
     // The first flushes define the new series, a time budget each (table-store.ts): call until none is left.
     const first = await step(flushOnce);
     const defining = await step(async () => {
@@ -243,7 +271,11 @@ export async function runMillion(series: number): Promise<MillionFigures> {
       const last = await idle(mon);
       if (last !== undefined && last.at !== before) {
         durableMs = performance.now() - t;
-        summary = { mainThreadMs: Math.round(last.mainThreadMs), longestBlockMs: Math.round(last.longestBlockMs * 10) / 10, totalMs: Math.round(last.totalMs) };
+        summary = {
+          mainThreadMs: Math.round(last.mainThreadMs),
+          longestBlockMs: Math.round(last.longestBlockMs * 10) / 10,
+          totalMs: Math.round(last.totalMs),
+        };
       }
       return reply;
     });
@@ -266,8 +298,14 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     const scrape = await step(() => fetchElsewhere(`${url}/metrics`, false));
     globalThis.gc?.();
     const scrapeGzip = await step(() => fetchElsewhere(`${url}/metrics`, true));
-    const history = await step(() => getJson(`${url}/api/history?metric=bench.million&labels=${encodeURIComponent(JSON.stringify({ id: String(series - 1) }))}`));
-    const seriesPage = await step(() => getJson(`${url}/api/series?metric=bench.million&limit=100`).catch((err: unknown) => String(err)));
+    const history = await step(() =>
+      getJson(
+        `${url}/api/history?metric=bench.million&labels=${encodeURIComponent(JSON.stringify({ id: String(series - 1) }))}`,
+      ),
+    );
+    const seriesPage = await step(() =>
+      getJson(`${url}/api/series?metric=bench.million&limit=100`).catch((err: unknown) => String(err)),
+    );
     for (let i = 0; i < series; i++) {
       counter.inc({ id: String(i) });
       if (i % 1_000 === 999) await yieldToLoop();
@@ -278,7 +316,12 @@ export async function runMillion(series: number): Promise<MillionFigures> {
       create: create.figures,
       rssAfterCreateMiB: mib(rssAfterCreate),
       heapAfterCreateMiB: mib(heapAfterCreate),
-      firstFlush: { ...first.figures, series: first.value.series, deferred: first.value.deferred, ...('error' in first.value ? { error: first.value.error } : {}) },
+      firstFlush: {
+        ...first.figures,
+        series: first.value.series,
+        deferred: first.value.deferred,
+        ...('error' in first.value ? { error: first.value.error } : {}),
+      },
       definingFlushes: { ...defining.figures, ...defining.value },
       flush: {
         ...flush.figures,
@@ -286,9 +329,17 @@ export async function runMillion(series: number): Promise<MillionFigures> {
         replyMs: Math.round(replyMs),
         durableMs: Math.round(durableMs),
         ...(summary === undefined ? {} : { summary }),
-        ...('error' in flush.value ? { error: flush.value.error } : { written: flush.value.series, pending: flush.value.pending }),
+        ...('error' in flush.value
+          ? { error: flush.value.error }
+          : { written: flush.value.series, pending: flush.value.pending }),
       },
-      flushAll: { ...all.figures, calls: all.value.calls + 1, ms: all.figures.ms + flush.figures.ms, slowestMs: Math.max(all.value.slowestMs, Math.round(replyMs)), left: all.value.left },
+      flushAll: {
+        ...all.figures,
+        calls: all.value.calls + 1,
+        ms: all.figures.ms + flush.figures.ms,
+        slowestMs: Math.max(all.value.slowestMs, Math.round(replyMs)),
+        left: all.value.left,
+      },
       scrape: { ...scrape.figures, bytes: scrape.value },
       scrapeGzip: { ...scrapeGzip.figures, bytes: scrapeGzip.value },
       history: history.figures,

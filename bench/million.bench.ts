@@ -20,12 +20,18 @@ const CHILD_TIMEOUT_MS = 20 * 60_000;
 function runChild(series: number): Promise<MillionFigures> {
   const script = fileURLToPath(new URL('./million-process.js', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script, String(series)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: CHILD_TIMEOUT_MS });
+    const child = spawn(process.execPath, ['--expose-gc', script, String(series)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: CHILD_TIMEOUT_MS,
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
     child.on('exit', (status, signal) => {
-      if (status !== 0) { reject(new Error(`million-process exited with ${status ?? signal}`)); return; }
+      if (status !== 0) {
+        reject(new Error(`million-process exited with ${status ?? signal}`));
+        return;
+      }
       try {
         resolve(JSON.parse(out.trim().split('\n').at(-1)!) as MillionFigures);
       } catch (err) {
@@ -45,11 +51,31 @@ export async function millionSuite(options: SuiteOptions): Promise<SuiteResult> 
   const table = [
     `| ${series.toLocaleString('en')} series | ms (process CPU, main thread's ms) | longest block, wall ms | longest block, CPU ms (main thread) | RSS MiB | heap allocated MiB / GCs | notes |`,
     '|---|---:|---:|---:|---:|---:|---|',
-    row('create (inc each, yield every 1,000)', f.create, `RSS after GC ${f.rssAfterCreateMiB} MiB, heap ${f.heapAfterCreateMiB} MiB`),
-    row('first flush call', f.firstFlush, f.firstFlush.error ?? `${f.firstFlush.series} written, ${f.firstFlush.deferred} left to define`),
-    row('flushes until all defined', f.definingFlushes, `${f.definingFlushes.calls} calls, ${f.definingFlushes.timeouts} past the 5 s call timeout, slowest ${f.definingFlushes.slowestMs} ms`),
-    row('flush call, every series changed', f.flush, `${f.flush.error ?? `${f.flush.written} written, ${f.flush.pending} pending; store's longest block ${f.flush.storeLongestBlockMs} ms`}; reply ${f.flush.replyMs} ms, durable ${f.flush.durableMs} ms`),
-    row('flush calls until all of it is durable', f.flushAll, `${f.flushAll.calls} calls, slowest ${f.flushAll.slowestMs} ms, ${f.flushAll.left} left`),
+    row(
+      'create (inc each, yield every 1,000)',
+      f.create,
+      `RSS after GC ${f.rssAfterCreateMiB} MiB, heap ${f.heapAfterCreateMiB} MiB`,
+    ),
+    row(
+      'first flush call',
+      f.firstFlush,
+      f.firstFlush.error ?? `${f.firstFlush.series} written, ${f.firstFlush.deferred} left to define`,
+    ),
+    row(
+      'flushes until all defined',
+      f.definingFlushes,
+      `${f.definingFlushes.calls} calls, ${f.definingFlushes.timeouts} past the 5 s call timeout, slowest ${f.definingFlushes.slowestMs} ms`,
+    ),
+    row(
+      'flush call, every series changed',
+      f.flush,
+      `${f.flush.error ?? `${f.flush.written} written, ${f.flush.pending} pending; store's longest block ${f.flush.storeLongestBlockMs} ms`}; reply ${f.flush.replyMs} ms, durable ${f.flush.durableMs} ms`,
+    ),
+    row(
+      'flush calls until all of it is durable',
+      f.flushAll,
+      `${f.flushAll.calls} calls, slowest ${f.flushAll.slowestMs} ms, ${f.flushAll.left} left`,
+    ),
     row('scrape /metrics (streamed)', f.scrape, `${f.scrape.bytes} bytes`),
     row('scrape /metrics gzip (streamed)', f.scrapeGzip, `${f.scrapeGzip.bytes} bytes`),
     row('/api/history, one series', f.history),

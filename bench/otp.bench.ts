@@ -53,10 +53,19 @@ async function collectorRows(system: OtpSystem, time: number): Promise<BenchRow[
     registry,
     store,
     sources: () => [],
-    config: { metrics_enabled: true, collection_interval: 60_000, aggregation_interval: 60_000, retention_period: 3_600_000 },
+    config: {
+      metrics_enabled: true,
+      collection_interval: 60_000,
+      aggregation_interval: 60_000,
+      retention_period: 3_600_000,
+    },
   });
   const one: MetricUpdate = { type: 'increment', name: 'bench.requests', labels: { route: '/a' } };
-  const updates: MetricUpdate[] = Array.from({ length: BATCH }, (_, i) => ({ type: 'increment', name: 'bench.requests', labels: { route: `/r${i % 10}` } }));
+  const updates: MetricUpdate[] = Array.from({ length: BATCH }, (_, i) => ({
+    type: 'increment',
+    name: 'bench.requests',
+    labels: { route: `/r${i % 10}` },
+  }));
   try {
     return await runTasks(
       [
@@ -108,48 +117,60 @@ export async function messageApiSuite(options: SuiteOptions): Promise<SuiteResul
   const pid: Pid<CounterProtocol> = await startServer(system, counter, undefined);
   const batch = new Array<number>(BATCH).fill(1);
 
-  const rows = await runTasks([
-    {
-      name: 'bare nact dispatch (baseline)',
-      perIteration: MESSAGES,
-      fn: () => {
-        for (let i = 0; i < MESSAGES; i++) rawBox.post({ type: 'inc' });
-        return new Promise<void>((done) => rawBox.post({ type: 'drain', done }));
+  const rows = await runTasks(
+    [
+      {
+        name: 'bare nact dispatch (baseline)',
+        perIteration: MESSAGES,
+        fn: () => {
+          for (let i = 0; i < MESSAGES; i++) rawBox.post({ type: 'inc' });
+          return new Promise<void>((done) => rawBox.post({ type: 'drain', done }));
+        },
       },
-    },
-    {
-      name: 'cast, one update per message',
-      perIteration: MESSAGES,
-      fn: async () => {
-        for (let i = 0; i < MESSAGES; i++) pid.cast({ type: 'inc' });
-        await pid.call({ type: 'get' });
+      {
+        name: 'cast, one update per message',
+        perIteration: MESSAGES,
+        fn: async () => {
+          for (let i = 0; i < MESSAGES; i++) pid.cast({ type: 'inc' });
+          await pid.call({ type: 'get' });
+        },
       },
-    },
-    {
-      name: 'cast, 1,000 updates per message (updates/s)',
-      perIteration: MESSAGES * 10,
-      fn: async () => {
-        for (let i = 0; i < MESSAGES / 100; i++) pid.cast({ type: 'batch', updates: batch });
-        await pid.call({ type: 'get' });
+      {
+        name: 'cast, 1,000 updates per message (updates/s)',
+        perIteration: MESSAGES * 10,
+        fn: async () => {
+          for (let i = 0; i < MESSAGES / 100; i++) pid.cast({ type: 'batch', updates: batch });
+          await pid.call({ type: 'get' });
+        },
       },
-    },
-    {
-      name: 'call round trip',
-      fn: () => pid.call({ type: 'get' }),
-    },
-  ], { time });
+      {
+        name: 'call round trip',
+        fn: () => pid.call({ type: 'get' }),
+      },
+    ],
+    { time },
+  );
   await pid.stop();
   rows.push(...(await collectorRows(system, time)));
   runtime.stop();
   system.close();
   void raw;
   const batched = rows.find((r) => r.name === BATCHED_ROW)?.opsMedian ?? Number.NaN;
-  const checks: Check[] = [{ name: 'batched message API, updates/s (collector)', measured: batched / 1e6, target: BATCHED_TARGET / 1e6, better: 'higher', margin: 0.1, unit: ' M/s' }];
+  const checks: Check[] = [
+    {
+      name: 'batched message API, updates/s (collector)',
+      measured: batched / 1e6,
+      target: BATCHED_TARGET / 1e6,
+      better: 'higher',
+      margin: 0.1,
+      unit: ' M/s',
+    },
+  ];
   return {
     suite: 'Message API (bench/otp.bench.ts)',
     rows,
     notes: [
-      'Rates are messages/s (updates/s where the row says so); call rows are round trips/s, with the round trip\'s p50/p99. ' +
+      "Rates are messages/s (updates/s where the row says so); call rows are round trips/s, with the round trip's p50/p99. " +
         'Cast rows end with one call, so every cast counted has been handled. "collector" rows go through erlmcp_metrics_collector and update the metric table.',
     ],
     checks,

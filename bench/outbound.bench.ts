@@ -21,7 +21,15 @@ import { Registry } from '../src/metrics/registry.js';
 import { createLogger } from '../src/logger.js';
 import { instrumentOutbound } from '../src/sources/outbound-instrument.js';
 import { startService, stopService } from './e2e-control.js';
-import { balancedOrder, type Check, median, medianInterval, quantile, type SuiteOptions, type SuiteResult } from './harness.js';
+import {
+  balancedOrder,
+  type Check,
+  median,
+  medianInterval,
+  quantile,
+  type SuiteOptions,
+  type SuiteResult,
+} from './harness.js';
 
 /** Issue 18: instrumented fetch keeps at least this fraction of plain fetch's throughput. */
 export const FETCH_TARGET = 0.95;
@@ -124,16 +132,31 @@ export async function outboundSuite(options: SuiteOptions): Promise<SuiteResult>
   const handlerNs = handlerNsPerRequest();
   const plainCpuUs = median(runs.plain.map((b) => b.cpuUsPerRequest));
   const handlerShare = handlerNs / 1000 / plainCpuUs;
-  const counted = registry.require('http.client.requests', 'counter').series().reduce((n, s) => n + s.value, 0);
+  const counted = registry
+    .require('http.client.requests', 'counter')
+    .series()
+    .reduce((n, s) => n + s.value, 0);
 
   const paired = (mode: Mode, f: (b: Burst) => number) => {
     const ratios = runs[mode].map((b, i) => f(b) / f(runs.plain[i]!));
-    return { median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), ...medianInterval(ratios) };
+    return {
+      median: median(ratios),
+      q1: quantile(ratios, 0.25),
+      q3: quantile(ratios, 0.75),
+      ...medianInterval(ratios),
+    };
   };
-  const throughput = { aa: paired('plain-b', (b) => b.requestsPerSecond), inst: paired('instrumented', (b) => b.requestsPerSecond) };
-  const cpu = { aa: paired('plain-b', (b) => b.cpuUsPerRequest), inst: paired('instrumented', (b) => b.cpuUsPerRequest) };
+  const throughput = {
+    aa: paired('plain-b', (b) => b.requestsPerSecond),
+    inst: paired('instrumented', (b) => b.requestsPerSecond),
+  };
+  const cpu = {
+    aa: paired('plain-b', (b) => b.cpuUsPerRequest),
+    inst: paired('instrumented', (b) => b.cpuUsPerRequest),
+  };
   const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
-  const cell = (p: ReturnType<typeof paired>) => `${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)})`;
+  const cell = (p: ReturnType<typeof paired>) =>
+    `${pct(p.median)} (quartiles ${pct(p.q1)} … ${pct(p.q3)}; 95 % CI ${pct(p.low)} … ${pct(p.high)})`;
   const row = (name: string, mode: Mode) =>
     `| ${name} | ${(median(runs[mode].map((b) => b.requestsPerSecond)) / 1000).toFixed(2)}k/s | ${median(runs[mode].map((b) => b.cpuUsPerRequest)).toFixed(1)} µs | ${runs[mode].reduce((n, b) => n + b.errors, 0)} |`;
   const table = [
@@ -153,9 +176,30 @@ export async function outboundSuite(options: SuiteOptions): Promise<SuiteResult>
   ].join('\n');
   const checks: Check[] = [
     // The load-independent bound: the throughput a CPU-bound client keeps given the handlers' own time.
-    { name: 'instrumented fetch: 1 - handlers\' time / plain fetch CPU time', measured: (1 - handlerShare) * 100, target: FETCH_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
-    { name: 'instrumented / plain fetch throughput (median of paired rounds)', measured: throughput.inst.median * 100, target: FETCH_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
-    { name: 'instrumented / plain fetch, CPU-bound throughput (1 / median paired ratio of client CPU per request)', measured: (1 / cpu.inst.median) * 100, target: FETCH_TARGET * 100, better: 'higher', margin: 0.02, unit: '%' },
+    {
+      name: "instrumented fetch: 1 - handlers' time / plain fetch CPU time",
+      measured: (1 - handlerShare) * 100,
+      target: FETCH_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
+    {
+      name: 'instrumented / plain fetch throughput (median of paired rounds)',
+      measured: throughput.inst.median * 100,
+      target: FETCH_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
+    {
+      name: 'instrumented / plain fetch, CPU-bound throughput (1 / median paired ratio of client CPU per request)',
+      measured: (1 / cpu.inst.median) * 100,
+      target: FETCH_TARGET * 100,
+      better: 'higher',
+      margin: 0.02,
+      unit: '%',
+    },
   ];
   return {
     suite: 'Outbound fetch (bench/outbound.bench.ts)',

@@ -31,7 +31,10 @@ interface Distribution {
 export const DISTRIBUTIONS: Distribution[] = [
   { name: 'log-normal latency (median 20 ms, sigma 1)', draw: (r) => Math.exp(Math.log(20) + normal(r)) },
   { name: 'uniform 1–1,000 ms', draw: (r) => 1 + 999 * r() },
-  { name: 'bimodal: 80% ~5 ms hits, 20% ~300 ms misses', draw: (r) => (r() < 0.8 ? Math.exp(Math.log(5) + 0.3 * normal(r)) : Math.exp(Math.log(300) + 0.4 * normal(r))) },
+  {
+    name: 'bimodal: 80% ~5 ms hits, 20% ~300 ms misses',
+    draw: (r) => (r() < 0.8 ? Math.exp(Math.log(5) + 0.3 * normal(r)) : Math.exp(Math.log(300) + 0.4 * normal(r))),
+  },
   { name: 'Pareto (x_m 1 ms, alpha 1.5)', draw: (r) => 1 / Math.pow(1 - r(), 1 / 1.5) },
 ];
 
@@ -84,7 +87,9 @@ export async function percentileSuite(options: SuiteOptions): Promise<SuiteResul
     const rand = mulberry32(0x5eed + d);
     const values = new Float64Array(n);
     for (let i = 0; i < n; i++) values[i] = dist.draw(rand);
-    const ours = new Registry({ logger: createLogger({ level: 'silent' }) }).histogram('latency', { unit: 'ms' }).bind();
+    const ours = new Registry({ logger: createLogger({ level: 'silent' }) })
+      .histogram('latency', { unit: 'ms' })
+      .bind();
     const prom = new client.Histogram({ name: 'latency_seconds', help: 'latency', registers: [] });
     for (let i = 0; i < n; i++) {
       ours.observe(values[i]!);
@@ -100,11 +105,28 @@ export async function percentileSuite(options: SuiteOptions): Promise<SuiteResul
       const errMine = Math.abs(mine - exact) / exact;
       const errTheirs = Math.abs(theirs - exact) / exact;
       worst = Math.max(worst, errMine);
-      figures.push({ distribution: dist.name, q, exact, ours: mine, oursError: errMine, promClient: theirs, promClientError: errTheirs });
+      figures.push({
+        distribution: dist.name,
+        q,
+        exact,
+        ours: mine,
+        oursError: errMine,
+        promClient: theirs,
+        promClientError: errTheirs,
+      });
       const pct = (e: number) => `${(e * 100).toFixed(e < 0.1 ? 2 : 0)}%`;
-      lines.push(`| ${q === 0.5 ? dist.name : ''} | p${q * 100} | ${exact.toPrecision(4)} ms | ${mine.toPrecision(4)} ms | ${pct(errMine)} | ${theirs.toPrecision(4)} ms | ${pct(errTheirs)} |`);
+      lines.push(
+        `| ${q === 0.5 ? dist.name : ''} | p${q * 100} | ${exact.toPrecision(4)} ms | ${mine.toPrecision(4)} ms | ${pct(errMine)} | ${theirs.toPrecision(4)} ms | ${pct(errTheirs)} |`,
+      );
     }
-    checks.push({ name: `worst p50/p95/p99 relative error, ${dist.name}`, measured: worst * 100, target: PERCENTILE_ERROR_TARGET * 100, better: 'lower', margin: 0, unit: '%' });
+    checks.push({
+      name: `worst p50/p95/p99 relative error, ${dist.name}`,
+      measured: worst * 100,
+      target: PERCENTILE_ERROR_TARGET * 100,
+      better: 'lower',
+      margin: 0,
+      unit: '%',
+    });
   }
   return {
     suite: 'Percentile accuracy (bench/percentile.bench.ts)',

@@ -72,8 +72,14 @@ for (const id of named) {
 const selected = named.length > 0 ? SUITES.filter((s) => named.includes(s.id)) : SUITES.filter((s) => !s.optIn);
 const options: SuiteOptions = { quick: flags.has('--quick') };
 
-const machine = () => `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
-console.log(`Benchmarks (${options.quick ? 'quick' : 'full'}: ${selected.map((s) => s.id).join(', ')}) on ${machine()}\n`);
+const machine = () =>
+  `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;
+console.log(
+  `Benchmarks (${options.quick ? 'quick' : 'full'}: ${selected.map((s) => s.id).join(', ')}) on ${machine()}\n`,
+);
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const results: Record<string, SuiteResult & { date: string; quick: boolean }> = {};
@@ -85,7 +91,8 @@ for (const suite of selected) {
 
 const pkg = (name: string) => {
   try {
-    return (JSON.parse(readFileSync(`${root}node_modules/${name}/package.json`, 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(`${root}node_modules/${name}/package.json`, 'utf8')) as { version: string })
+      .version;
   } catch {
     return undefined;
   }
@@ -114,7 +121,16 @@ writeFileSync(
       },
       node: process.version,
       packages: Object.fromEntries(
-        ['nact', 'tinybench', 'lmdb', 'ws', 'autocannon', 'prom-client', '@opentelemetry/sdk-metrics', '@modelcontextprotocol/sdk'].map((name) => [name, pkg(name)]),
+        [
+          'nact',
+          'tinybench',
+          'lmdb',
+          'ws',
+          'autocannon',
+          'prom-client',
+          '@opentelemetry/sdk-metrics',
+          '@modelcontextprotocol/sdk',
+        ].map((name) => [name, pkg(name)]),
       ),
       suites: { ...(previous.suites ?? {}), ...results },
     },
@@ -128,13 +144,18 @@ if (flags.has('--check')) {
   const checks: Check[] = Object.values(results).flatMap((r) => r.checks ?? []);
   const failed = checks.filter((c) => checkStatus(c) === 'FAILS');
   const within = checks.filter((c) => checkStatus(c) === 'within margin');
-  for (const c of within) console.log(`bench:check: below target but within the ${c.margin * 100}% margin: ${c.name} = ${c.measured.toFixed(2)}${c.unit} (target ${c.target}${c.unit})`);
+  for (const c of within)
+    console.log(
+      `bench:check: below target but within the ${c.margin * 100}% margin: ${c.name} = ${c.measured.toFixed(2)}${c.unit} (target ${c.target}${c.unit})`,
+    );
   if (checks.length === 0) {
     console.error('bench:check FAILED: the selected suites measured no figure with a target');
     process.exitCode = 1;
   } else if (failed.length > 0) {
     for (const c of failed) {
-      console.error(`bench:check FAILED: ${c.name} = ${c.measured.toFixed(2)}${c.unit}, target ${c.better === 'higher' ? '>=' : '<='} ${c.target}${c.unit} (margin ${c.margin * 100}%)`);
+      console.error(
+        `bench:check FAILED: ${c.name} = ${c.measured.toFixed(2)}${c.unit}, target ${c.better === 'higher' ? '>=' : '<='} ${c.target}${c.unit} (margin ${c.margin * 100}%)`,
+      );
     }
     process.exitCode = 1;
   } else {

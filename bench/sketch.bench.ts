@@ -25,7 +25,8 @@ function latencies(): Float64Array {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const out = new Float64Array(VALUES);
-  for (let i = 0; i < VALUES; i++) out[i] = Math.exp(3 + Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+  for (let i = 0; i < VALUES; i++)
+    out[i] = Math.exp(3 + Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
   return out;
 }
 
@@ -42,7 +43,12 @@ function cases(): Case[] {
   const windowOnly = new SlidingSketch(clock);
   const byValue = new Sketch();
   const byValueWindow = new SlidingSketch(clock);
-  const prom = new Histogram({ name: 'bench_latency_ms', help: 'bench', registers: [], buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] });
+  const prom = new Histogram({
+    name: 'bench_latency_ms',
+    help: 'bench',
+    registers: [],
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+  });
   return [
     {
       name: 'loop only (sum values, baseline)',

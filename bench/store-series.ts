@@ -40,7 +40,13 @@ function gaussian(rnd: () => number): () => number {
  *   median ~12 ms, full float precision as `performance.now()` differences give), read as the
  *   5 derived series `flushTable` writes (an interval without observations writes none).
  */
-export async function seriesOf(kind: SeriesKind, count: number, points: number, t0 = T0, seed = 1): Promise<SeriesPoints[]> {
+export async function seriesOf(
+  kind: SeriesKind,
+  count: number,
+  points: number,
+  t0 = T0,
+  seed = 1,
+): Promise<SeriesPoints[]> {
   if (kind === 'histogram') {
     const rnd = mulberry32(seed);
     return (await histogramDerived(Math.ceil(count / 5), points, t0, rnd, gaussian(rnd))).slice(0, count);
@@ -56,7 +62,10 @@ function seriesValues(kind: Exclude<SeriesKind, 'histogram'>, count: number, poi
     case 'walk':
       return Array.from({ length: count }, () => {
         let v = Math.round(5 + rnd() * 90);
-        return Array.from({ length: points }, () => (v = Math.min(100, Math.max(0, Math.round((v + gauss() * 0.5) * 100) / 100))));
+        return Array.from(
+          { length: points },
+          () => (v = Math.min(100, Math.max(0, Math.round((v + gauss() * 0.5) * 100) / 100))),
+        );
       });
     case 'counter':
       return Array.from({ length: count }, () => {
@@ -69,7 +78,13 @@ function seriesValues(kind: Exclude<SeriesKind, 'histogram'>, count: number, poi
 }
 
 /** Runs real histograms through `flushTable` into a recorder and returns each derived series' values. */
-async function histogramDerived(histograms: number, points: number, t0: number, rnd: () => number, gauss: () => number): Promise<SeriesPoints[]> {
+async function histogramDerived(
+  histograms: number,
+  points: number,
+  t0: number,
+  rnd: () => number,
+  gauss: () => number,
+): Promise<SeriesPoints[]> {
   const clock = new SliceClock(10_000, t0);
   const registry = new Registry({ logger: createLogger({ level: 'silent' }), clock });
   const h = registry.histogram('latency', { labels: ['route'] });

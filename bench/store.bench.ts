@@ -108,7 +108,10 @@ function historyBytes(stats: DensityStats): number {
   return stats.databases.filter((d) => HISTORY_DBS.includes(d.name)).reduce((sum, d) => sum + d.bytes, 0);
 }
 
-async function withStore<T>(fn: (store: MetricStore) => Promise<T>, options: { retentionMs?: number } = {}): Promise<T> {
+async function withStore<T>(
+  fn: (store: MetricStore) => Promise<T>,
+  options: { retentionMs?: number } = {},
+): Promise<T> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-bench-'));
   const store = MetricStore.open({ dataDir: dir, ...options });
   try {
@@ -134,7 +137,8 @@ export async function flushOf(n: number, kind: 'counter' | 'histogram' = 'counte
     const registry = new Registry({ seriesLimit: n + 1, logger: createLogger({ level: 'silent' }) });
     const c = registry.counter('requests', { labels: ['id'] });
     const h = registry.histogram('latency', { labels: ['id'] });
-    const touch = kind === 'counter' ? (i: number) => c.inc({ id: i }) : (i: number) => h.observe(1 + (i % 500), { id: i });
+    const touch =
+      kind === 'counter' ? (i: number) => c.inc({ id: i }) : (i: number) => h.observe(1 + (i % 500), { id: i });
     for (let i = 0; i < n; i++) touch(i);
     await flushTable(registry, store, Date.now());
     const runs = [];
@@ -146,7 +150,11 @@ export async function flushOf(n: number, kind: 'counter' | 'histogram' = 'counte
       const result = await flushTable(registry, store, Date.now() + r + 1);
       const used = process.cpuUsage(cpu);
       loop.disable();
-      runs.push({ ...result, loopBlockMs: Math.max(0, loop.max / 1e6 - 1), processCpuMs: (used.user + used.system) / 1000 });
+      runs.push({
+        ...result,
+        loopBlockMs: Math.max(0, loop.max / 1e6 - 1),
+        processCpuMs: (used.user + used.system) / 1000,
+      });
     }
     runs.sort((a, b) => a.mainThreadMs - b.mainThreadMs);
     return { ...runs[Math.floor(rounds / 2)]!, best: runs[0]! };
@@ -157,7 +165,9 @@ async function rangeQuery() {
   return withStore(async (store) => {
     const id = store.defineSeries('s', { name: 's', type: 'gauge' });
     const t0 = Date.now() - 86_400_000;
-    await store.flush({ points: Array.from({ length: 17_280 }, (_, i) => ({ id, ts: t0 + i * 5000, value: i % 100 })) });
+    await store.flush({
+      points: Array.from({ length: 17_280 }, (_, i) => ({ id, ts: t0 + i * 5000, value: i % 100 })),
+    });
     return timed(15, () => store.queryRange(id, t0, t0 + 86_400_000, 100));
   });
 }
@@ -192,7 +202,7 @@ function codecBytesPerPoint(series: readonly SeriesPoints[], rows: number, xorOn
 /** `series` with each timestamp moved by 0..`jitterMs` ms late, as a timer-driven collector stamps them. */
 function jittered(series: readonly SeriesPoints[], jitterMs: number): SeriesPoints[] {
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   return series.map(({ ts, values }) => ({ ts: ts.map((t) => t + Math.floor(rnd() * (jitterMs + 1))), values }));
 }
 
@@ -207,7 +217,9 @@ async function storeDensity(kind: string, series: readonly SeriesPoints[]) {
     let stats: DensityStats | undefined;
     let points = 0;
     try {
-      const ids = series.map((_, i) => store.defineSeries(`${kind}.${i}`, { name: kind, type: kind === 'counter' ? 'counter' : 'gauge' }));
+      const ids = series.map((_, i) =>
+        store.defineSeries(`${kind}.${i}`, { name: kind, type: kind === 'counter' ? 'counter' : 'gauge' }),
+      );
       const byTs = new Map<number, PointRecord[]>();
       series.forEach(({ ts, values }, i) => {
         ts.forEach((t, j) => {
@@ -224,7 +236,14 @@ async function storeDensity(kind: string, series: readonly SeriesPoints[]) {
       await store.close();
     }
     stats ??= lmdbStatsOf(dataDir);
-    return { kind, points, layout: stats.layout, file: stats.fileBytes / points, used: stats.usedBytes / points, history: historyBytes(stats) / points };
+    return {
+      kind,
+      points,
+      layout: stats.layout,
+      file: stats.fileBytes / points,
+      used: stats.usedBytes / points,
+      history: historyBytes(stats) / points,
+    };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -247,7 +266,10 @@ async function demoRun(seconds: number) {
     });
     const service = await startDemoService(0);
     try {
-      mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
+      mon.instrument.http(service.server, {
+        name: 'demo',
+        route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']),
+      });
       const load = startLoad(service.url, { rate: 40, durationMs: seconds * 1000 });
       await load.done;
     } finally {
@@ -256,7 +278,14 @@ async function demoRun(seconds: number) {
     }
     const stats = await closedStoreStats(dataDir);
     const points = stats.points;
-    return { kind: `demo run (${seconds} s, 250 ms flushes)`, points, layout: stats.layout, file: stats.fileBytes / points, used: stats.usedBytes / points, history: historyBytes(stats) / points };
+    return {
+      kind: `demo run (${seconds} s, 250 ms flushes)`,
+      points,
+      layout: stats.layout,
+      file: stats.fileBytes / points,
+      used: stats.usedBytes / points,
+      history: historyBytes(stats) / points,
+    };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -273,7 +302,9 @@ async function rollupQuery(rounds: number) {
       const { ts, values } = series!; // ts only counts the points: they are spaced 10 s below
       const day = 8_640;
       for (let i = 0; i < ts.length; i += day) {
-        await store.flush({ points: ts.slice(i, i + day).map((_t, j) => ({ id, ts: from + (i + j) * 10_000, value: values[i + j]! })) });
+        await store.flush({
+          points: ts.slice(i, i + day).map((_t, j) => ({ id, ts: from + (i + j) * 10_000, value: values[i + j]! })),
+        });
       }
       await store.prune(now);
       return {
@@ -336,7 +367,12 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
     '| operation | main thread: median (best) | longest block (own count): median (best) | longest loop delay (1 ms monitor) | process CPU, start to durable | to durable |',
     '|---|---|---|---|---|---|',
   ];
-  const cases: [number, 'counter' | 'histogram'][] = [[1_000, 'counter'], [10_000, 'counter'], [100_000, 'counter'], [10_000, 'histogram']];
+  const cases: [number, 'counter' | 'histogram'][] = [
+    [1_000, 'counter'],
+    [10_000, 'counter'],
+    [100_000, 'counter'],
+    [10_000, 'histogram'],
+  ];
   for (const [n, kind] of cases) {
     const f = await flushOf(n, kind, n === 100_000 && options.quick ? 3 : rounds);
     figures.push({ changed: n, kind, ...f });
@@ -356,17 +392,34 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
   }
   const query = await rangeQuery();
   figures.push({ query: '24 h of one series downsampled to 100 points', ms: query.median, bestMs: query.best });
-  checks.push({ name: '24 h of one series (17,280 points) downsampled to 100, least disturbed of 15', measured: query.best, target: QUERY_24H_TARGET_MS, better: 'lower', margin: 0.25, unit: ' ms' });
-  lines.push(`| 24 h of one series (17,280 points) downsampled to 100 | ${query.median.toFixed(2)} ms (${query.best.toFixed(2)} ms) | | | | |`);
+  checks.push({
+    name: '24 h of one series (17,280 points) downsampled to 100, least disturbed of 15',
+    measured: query.best,
+    target: QUERY_24H_TARGET_MS,
+    better: 'lower',
+    margin: 0.25,
+    unit: ' ms',
+  });
+  lines.push(
+    `| 24 h of one series (17,280 points) downsampled to 100 | ${query.median.toFixed(2)} ms (${query.best.toFixed(2)} ms) | | | | |`,
+  );
   const rollup = await rollupQuery(rounds);
-  figures.push({ query: '7 days of 1-minute rollups (10,080 cells) of one series', to100Ms: rollup.to100.median, to1000Ms: rollup.to1000.median, to100BestMs: rollup.to100.best, to1000BestMs: rollup.to1000.best });
+  figures.push({
+    query: '7 days of 1-minute rollups (10,080 cells) of one series',
+    to100Ms: rollup.to100.median,
+    to1000Ms: rollup.to1000.median,
+    to100BestMs: rollup.to100.best,
+    to1000BestMs: rollup.to1000.best,
+  });
   lines.push(
     `| 7 days of 1-minute rollups (10,080 cells) downsampled to 100 / 1,000 | ${rollup.to100.median.toFixed(2)} ms (${rollup.to100.best.toFixed(2)} ms) / ${rollup.to1000.median.toFixed(2)} ms (${rollup.to1000.best.toFixed(2)} ms) | | | | |`,
   );
   const startupSeries = 100_000;
   const startupMs = await startupWith(startupSeries);
   figures.push({ startup: `startMonitoring over a store of ${startupSeries} series`, ms: startupMs });
-  lines.push(`| startMonitoring to a running tree, store of ${startupSeries.toLocaleString()} series | ${startupMs.toFixed(0)} ms | | | | |`);
+  lines.push(
+    `| startMonitoring to a running tree, store of ${startupSeries.toLocaleString()} series | ${startupMs.toFixed(0)} ms | | | | |`,
+  );
 
   // Bytes per point: the codec alone (chunks of 120 and 480 rows), then the store.
   // Enough intervals per series that most chunks are sealed, as in a long-running store.
@@ -379,35 +432,52 @@ export async function storeSuite(options: SuiteOptions): Promise<SuiteResult> {
   const kinds: [string, SeriesKind][] = SERIES_KINDS.map((k) => [k, k]);
   for (const [label, kind] of kinds) {
     const series = await seriesOf(kind, seriesCount, points, Date.now() - points * INTERVAL_MS - 60_000);
-    const codec = [codecBytesPerPoint(series, 120, false), codecBytesPerPoint(series, 480, false), codecBytesPerPoint(series, 120, true)];
+    const codec = [
+      codecBytesPerPoint(series, 120, false),
+      codecBytesPerPoint(series, 480, false),
+      codecBytesPerPoint(series, 120, true),
+    ];
     const stored = await storeDensity(kind, series);
     figures.push({ density: label, codec120: codec[0], codec480: codec[1], xor120: codec[2], ...stored });
-    density.push(`| ${label} | ${codec.map((b) => `${b.toFixed(2)} B`).join(' | ')} | ${stored.layout} | ${stored.file.toFixed(1)} B | ${stored.used.toFixed(1)} B | ${stored.history.toFixed(2)} B | ${PROMETHEUS_BYTES_PER_SAMPLE} B |`);
+    density.push(
+      `| ${label} | ${codec.map((b) => `${b.toFixed(2)} B`).join(' | ')} | ${stored.layout} | ${stored.file.toFixed(1)} B | ${stored.used.toFixed(1)} B | ${stored.history.toFixed(2)} B | ${PROMETHEUS_BYTES_PER_SAMPLE} B |`,
+    );
     if (kind === 'walk' || kind === 'counter') {
-      checks.push({ name: `history bytes per point, ${label} series`, measured: stored.history, target: BYTES_PER_POINT_TARGET, better: 'lower', margin: 0.1, unit: ' B' });
+      checks.push({
+        name: `history bytes per point, ${label} series`,
+        measured: stored.history,
+        target: BYTES_PER_POINT_TARGET,
+        better: 'lower',
+        margin: 0.1,
+        unit: ' B',
+      });
     }
     if (kind === 'walk') {
       const late = jittered(series, 20);
-      density.push(`| walk, ts 0..20 ms late (timer jitter) | ${[codecBytesPerPoint(late, 120, false), codecBytesPerPoint(late, 480, false), codecBytesPerPoint(late, 120, true)].map((b) => `${b.toFixed(2)} B`).join(' | ')} | | | | | |`);
+      density.push(
+        `| walk, ts 0..20 ms late (timer jitter) | ${[codecBytesPerPoint(late, 120, false), codecBytesPerPoint(late, 480, false), codecBytesPerPoint(late, 120, true)].map((b) => `${b.toFixed(2)} B`).join(' | ')} | | | | | |`,
+      );
     }
   }
   const demo = await demoRun(options.quick ? 15 : 60);
   const emptyFile = await emptyStoreFileBytes();
   figures.push({ density: demo.kind, ...demo });
-  density.push(`| ${demo.kind}: ${demo.points.toLocaleString()} points | | | | ${demo.layout} | ${demo.file.toFixed(1)} B | ${demo.used.toFixed(1)} B | ${demo.history.toFixed(2)} B | ${PROMETHEUS_BYTES_PER_SAMPLE} B |`);
+  density.push(
+    `| ${demo.kind}: ${demo.points.toLocaleString()} points | | | | ${demo.layout} | ${demo.file.toFixed(1)} B | ${demo.used.toFixed(1)} B | ${demo.history.toFixed(2)} B | ${PROMETHEUS_BYTES_PER_SAMPLE} B |`,
+  );
   return {
     suite: `Store (bench/store.bench.ts), medians of ${rounds} flushes / queries`,
     rows: [],
     table: `${lines.join('\n')}\n\nBytes per point (${seriesCount} series x ${points} points at 5 s per kind, one flush per interval):\n\n${density.join('\n')}`,
     notes: [
-      'Main thread: the flush\'s own account of its synchronous stretches, summed; longest block: its longest one. Both are wall-clock, so on a loaded machine they include preemption; ' +
-        'the median is the typical run here, the best (least disturbed) run the estimate of the flush\'s own cost, on which the target is checked. ' +
+      "Main thread: the flush's own account of its synchronous stretches, summed; longest block: its longest one. Both are wall-clock, so on a loaded machine they include preemption; " +
+        "the median is the typical run here, the best (least disturbed) run the estimate of the flush's own cost, on which the target is checked. " +
         'Process CPU: user + system time of the whole process (main thread, LMDB writer thread, GC helpers) from the start of the flush until the commit settled. ' +
         `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
-      'Bytes per point: codec columns are the chunk bytes alone (header and resume state included); file / point is data.mdb\'s size, used pages / point its used part, ' +
+      "Bytes per point: codec columns are the chunk bytes alone (header and resume state included); file / point is data.mdb's size, used pages / point its used part, " +
         'history db / point the pages (branch + leaf + overflow) of the raw-history database (layout 2: points, layout 3: history) times the page size. ' +
         `A new, empty store's data.mdb is already ${(emptyFile / 1024).toFixed(0)} KiB (LMDB grows the file in steps), so at these sizes file / point is mostly that; used pages / point is the file's real cost. ` +
-        'The demo run\'s file also holds performance reports and other records. Prometheus: ~1.3 B/sample (Gorilla chunks) on real data.',
+        "The demo run's file also holds performance reports and other records. Prometheus: ~1.3 B/sample (Gorilla chunks) on real data.",
     ],
     checks,
     figures,

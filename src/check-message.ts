@@ -12,14 +12,18 @@ import { describeValue, ErrorCode, MonitorError } from './errors.js';
 export type FieldRule = 'required' | 'optional';
 
 /** The fields of message type `M` besides `type`, each required or optional as `M` declares it. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Pick<M, K>` is how a type tells an optional key
-export type FieldsOf<M> = { readonly [K in Exclude<keyof M, 'type'>]-?: {} extends Pick<M, K> ? 'optional' : 'required' };
+export type FieldsOf<M> = {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Pick<M, K>` is how a type tells an optional key
+  readonly [K in Exclude<keyof M, 'type'>]-?: {} extends Pick<M, K> ? 'optional' : 'required';
+};
 
 /**
  * For each member of the union `M`, by its `type`, its fields; `'any'` leaves the fields to the
  * handler (for a message that carries an open record its handler checks key by key).
  */
-export type MessageFields<M extends { type: string }> = { readonly [T in M['type']]: FieldsOf<Extract<M, { type: T }>> | 'any' };
+export type MessageFields<M extends { type: string }> = {
+  readonly [T in M['type']]: FieldsOf<Extract<M, { type: T }>> | 'any';
+};
 
 /** A schema as written (a `MessageFields` literal), read at run time. */
 export type AnyMessageFields = Readonly<Record<string, Readonly<Record<string, FieldRule>> | 'any'>>;
@@ -53,10 +57,16 @@ export function compileFields(fields: AnyMessageFields, where = 'messages'): Com
     }
     const names = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.keys(spec) : undefined;
     if (names === undefined || names.some((k) => spec[k] !== 'required' && spec[k] !== 'optional')) {
-      throw new MonitorError(ErrorCode.InvalidOption, `${where}.${type} must be 'any' or { field: 'required' | 'optional', ... }, got ${describeValue(spec)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `${where}.${type} must be 'any' or { field: 'required' | 'optional', ... }, got ${describeValue(spec)}`,
+      );
     }
     const required = names.filter((k) => spec[k] === 'required');
-    entries.push([type, { allowed: [...required, ...names.filter((k) => spec[k] === 'optional')], required: required.length }]);
+    entries.push([
+      type,
+      { allowed: [...required, ...names.filter((k) => spec[k] === 'optional')], required: required.length },
+    ]);
   }
   const names = Object.keys(fields);
   // A plain object (a null-prototype one stays in V8's slow dictionary mode), read with hasOwn so
@@ -74,12 +84,18 @@ export function compileFields(fields: AnyMessageFields, where = 'messages'): Com
  */
 export function checkMessage(what: string, msg: unknown, fields: CompiledFields, who = ''): string {
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
-    throw new MonitorError(ErrorCode.BadMessage, `${who}${what} must be an object { type, ... }, got ${describeValue(msg)} (allowed types: ${fields.types})`);
+    throw new MonitorError(
+      ErrorCode.BadMessage,
+      `${who}${what} must be an object { type, ... }, got ${describeValue(msg)} (allowed types: ${fields.types})`,
+    );
   }
   const type: unknown = (msg as { type?: unknown }).type;
   const spec = typeof type === 'string' && Object.hasOwn(fields.byType, type) ? fields.byType[type] : undefined;
   if (spec === undefined) {
-    throw new MonitorError(ErrorCode.BadMessage, `${who}unknown ${what} type ${describeValue(type)} (allowed: ${fields.types})`);
+    throw new MonitorError(
+      ErrorCode.BadMessage,
+      `${who}unknown ${what} type ${describeValue(type)} (allowed: ${fields.types})`,
+    );
   }
   if (spec === 'any') return type as string;
   const { allowed, required } = spec;
@@ -91,7 +107,10 @@ export function checkMessage(what: string, msg: unknown, fields: CompiledFields,
     const at = allowed.indexOf(key);
     if (at < 0) {
       if (!Object.hasOwn(msg, key)) continue;
-      throw new MonitorError(ErrorCode.BadMessage, `${who}${what} ${type as string}: unknown field ${describeValue(key)} (${listFields(spec)})`);
+      throw new MonitorError(
+        ErrorCode.BadMessage,
+        `${who}${what} ${type as string}: unknown field ${describeValue(key)} (${listFields(spec)})`,
+      );
     }
     if (at < required) present++;
   }
@@ -99,7 +118,10 @@ export function checkMessage(what: string, msg: unknown, fields: CompiledFields,
     const seen = new Set<string>();
     for (const key in msg) seen.add(key);
     const missing = allowed.slice(0, required).find((k) => !seen.has(k));
-    throw new MonitorError(ErrorCode.BadMessage, `${who}${what} ${type as string}: missing field ${describeValue(missing)} (${listFields(spec)})`);
+    throw new MonitorError(
+      ErrorCode.BadMessage,
+      `${who}${what} ${type as string}: missing field ${describeValue(missing)} (${listFields(spec)})`,
+    );
   }
   return type as string;
 }

@@ -128,4 +128,8 @@ export class MonitorClock {
 export type Timeline = Pick<MonitorClock, 'stampAt' | 'steadyFromWall' | 'wallAt'>;
 
 /** A timeline whose steady time is the wall time (tests and tools that pass wall times as `now`). */
-export const SAME_TIMELINE: Timeline = Object.freeze({ stampAt: (t: number) => t, steadyFromWall: (t: number) => t, wallAt: (t: number) => t });
+export const SAME_TIMELINE: Timeline = Object.freeze({
+  stampAt: (t: number) => t,
+  steadyFromWall: (t: number) => t,
+  wallAt: (t: number) => t,
+});

@@ -21,11 +21,32 @@ export type { Monitor, MonitoringOptions } from '../actors/monitor-tree.js';
 export type { MonitorInstruments } from '../actors/monitor-instruments.js';
 export type { Logger, LogLevel } from './logger.js';
 export type { ClockSource } from './clock.js';
-export type { Config, DeepPartial, MonitoringConfig, PerformanceMonitorConfig, AlertingConfig, DashboardConfig } from './config/index.js';
-export type { Registry, AnyMetric, MetricSnapshot, MetricValue, RegisterOptions, SeriesValue } from './metrics/registry.js';
+export type {
+  Config,
+  DeepPartial,
+  MonitoringConfig,
+  PerformanceMonitorConfig,
+  AlertingConfig,
+  DashboardConfig,
+} from './config/index.js';
+export type {
+  Registry,
+  AnyMetric,
+  MetricSnapshot,
+  MetricValue,
+  RegisterOptions,
+  SeriesValue,
+} from './metrics/registry.js';
 export type { Counter, CounterSeries } from './metrics/counter.js';
 export type { Gauge, GaugeSeries } from './metrics/gauge.js';
-export type { Histogram, HistogramSeries, HistogramOptions, HistogramStats, Percentiles, WindowStats } from './metrics/histogram.js';
+export type {
+  Histogram,
+  HistogramSeries,
+  HistogramOptions,
+  HistogramStats,
+  Percentiles,
+  WindowStats,
+} from './metrics/histogram.js';
 export type { MetricOptions, MetricType } from './metrics/metric.js';
 export type { Labels } from './metrics/label-map.js';
 export type { DerivedValues, DerivedValue } from './metrics/derived-values.js';
@@ -44,7 +65,12 @@ export type { AlertView } from './server/protocol.js';
 export type { ChannelName, DeadLetter, Notification, NotificationChannel, NotifiedAlert } from './notify/types.js';
 export type { HttpInstrumentOptions, RouteOf } from './sources/http-instrument.js';
 export type { FastifyHooks, FastifyRequestFields } from './sources/http-routes.js';
-export type { McpInstrumentOptions, McpProtocolLike, McpServerLike, McpTransportLike } from './sources/mcp-instrument.js';
+export type {
+  McpInstrumentOptions,
+  McpProtocolLike,
+  McpServerLike,
+  McpTransportLike,
+} from './sources/mcp-instrument.js';
 export type { PgInstrumentOptions, PgPoolLike } from './sources/pg-instrument.js';
 export type { OutboundInstrumentOptions, FailureKind } from './sources/outbound-instrument.js';
 export type { PinoDestinationLike, PinoLoggerLike, PinoLineCounter } from './sources/pino-instrument.js';

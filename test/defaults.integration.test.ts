@@ -70,41 +70,68 @@ async function load(url: string, ms: number, onSecond: () => Promise<boolean | v
 }
 
 describe('embedding on defaults', () => {
-  it('keeps a healthy instrumented service quiet for 30 s: no alert, no warning', { timeout: RUN_MS + 30_000 }, async () => {
-    const { mon, logger } = await start({ config: { performance_monitor: { check_interval: 1000 }, alerting: { check_interval: 1000 }, dashboard: { port: 0 } } });
-    expect(mon.config.performance_monitor.slas).toEqual([]);
-    expect(mon.config.performance_monitor.throughput_threshold).toBeUndefined();
-    const { url } = await service(mon);
-    const seen = new Set<string>();
-    const sent = await load(url, RUN_MS, async () => {
-      for (const alert of await mon.alerting.getActiveAlerts()) seen.add(`${alert.severity} ${alert.title}: ${alert.message}`);
-    });
-    const report = await mon.performance.call({ type: 'report' });
-    for (const alert of await mon.alerting.getActiveAlerts()) seen.add(`${alert.severity} ${alert.title}: ${alert.message}`);
+  it(
+    'keeps a healthy instrumented service quiet for 30 s: no alert, no warning',
+    { timeout: RUN_MS + 30_000 },
+    async () => {
+      const { mon, logger } = await start({
+        config: {
+          performance_monitor: { check_interval: 1000 },
+          alerting: { check_interval: 1000 },
+          dashboard: { port: 0 },
+        },
+      });
+      expect(mon.config.performance_monitor.slas).toEqual([]);
+      expect(mon.config.performance_monitor.throughput_threshold).toBeUndefined();
+      const { url } = await service(mon);
+      const seen = new Set<string>();
+      const sent = await load(url, RUN_MS, async () => {
+        for (const alert of await mon.alerting.getActiveAlerts())
+          seen.add(`${alert.severity} ${alert.title}: ${alert.message}`);
+      });
+      const report = await mon.performance.call({ type: 'report' });
+      for (const alert of await mon.alerting.getActiveAlerts())
+        seen.add(`${alert.severity} ${alert.title}: ${alert.message}`);
 
-    expect([...seen]).toEqual([]);
-    expect(report.firing).toEqual({});
-    expect(report.burn_rates).toEqual([]);
-    expect(logger.records.filter((r) => r.level === 'warn' || r.level === 'error').map((r) => `${r.level}: ${r.msg}`)).toEqual([]);
-    // It really was measured: traffic, per route, and no failures.
-    expect(sent).toBeGreaterThan(100);
-    expect(report.metrics.throughput.value).toBeGreaterThan(0);
-    expect(report.metrics.error_rate.value).toBe(0);
-    const routes = new Set(mon.metrics.require(HTTP_METRICS.requests, 'counter').series().map((s) => s.labels.route));
-    expect([...routes].sort()).toEqual(['/health', '/orders', '/users/:id', 'unmatched']);
-  });
+      expect([...seen]).toEqual([]);
+      expect(report.firing).toEqual({});
+      expect(report.burn_rates).toEqual([]);
+      expect(
+        logger.records.filter((r) => r.level === 'warn' || r.level === 'error').map((r) => `${r.level}: ${r.msg}`),
+      ).toEqual([]);
+      // It really was measured: traffic, per route, and no failures.
+      expect(sent).toBeGreaterThan(100);
+      expect(report.metrics.throughput.value).toBeGreaterThan(0);
+      expect(report.metrics.error_rate.value).toBe(0);
+      const routes = new Set(
+        mon.metrics
+          .require(HTTP_METRICS.requests, 'counter')
+          .series()
+          .map((s) => s.labels.route),
+      );
+      expect([...routes].sort()).toEqual(['/health', '/orders', '/users/:id', 'unmatched']);
+    },
+  );
 
-  it("alerts the same service within seconds on the shipped configs/ (the source design's SLAs), so the test above can fail", { timeout: 60_000 }, async () => {
-    const { mon } = await start({
-      configDir: CONFIGS,
-      config: { performance_monitor: { check_interval: 1000 }, alerting: { check_interval: 1000 }, dashboard: { port: 0 } },
-    });
-    const { url } = await service(mon);
-    const titles = new Set<string>();
-    await load(url, 30_000, async () => {
-      for (const alert of await mon.alerting.getActiveAlerts()) titles.add(alert.title);
-      return titles.has('INFO Alert: throughput') && titles.has('ERROR Alert: sla.throughput');
-    });
-    expect([...titles]).toEqual(expect.arrayContaining(['INFO Alert: throughput', 'ERROR Alert: sla.throughput']));
-  });
+  it(
+    "alerts the same service within seconds on the shipped configs/ (the source design's SLAs), so the test above can fail",
+    { timeout: 60_000 },
+    async () => {
+      const { mon } = await start({
+        configDir: CONFIGS,
+        config: {
+          performance_monitor: { check_interval: 1000 },
+          alerting: { check_interval: 1000 },
+          dashboard: { port: 0 },
+        },
+      });
+      const { url } = await service(mon);
+      const titles = new Set<string>();
+      await load(url, 30_000, async () => {
+        for (const alert of await mon.alerting.getActiveAlerts()) titles.add(alert.title);
+        return titles.has('INFO Alert: throughput') && titles.has('ERROR Alert: sla.throughput');
+      });
+      expect([...titles]).toEqual(expect.arrayContaining(['INFO Alert: throughput', 'ERROR Alert: sla.throughput']));
+    },
+  );
 });

@@ -23,17 +23,27 @@ describe('the demo (npm start)', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
     try {
       await until(() => expect(out).toMatch(/metrics\s+http:\/\/127\.0\.0\.1:\d+\/metrics/), 20_000);
       const url = /metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(out)![1]!;
       let text = '';
       await until(async () => {
         text = await (await fetch(url)).text();
-        expect(text).toMatch(/^http_server_requests_total\{server="demo",method="GET",route="\/api\/items",code="200"\} \d+$/m);
-        expect(text).toMatch(/^http_server_errors_total\{server="demo",method="GET",route="\/api\/flaky",code="503"\} \d+$/m);
-        expect(text).toMatch(/^http_server_duration_seconds_count\{server="demo",method="GET",route="\/api\/slow"\} \d+$/m);
-        expect(text).toMatch(/^http_server_requests_total\{server="demo",method="GET",route="unmatched",code="404"\} \d+$/m);
+        expect(text).toMatch(
+          /^http_server_requests_total\{server="demo",method="GET",route="\/api\/items",code="200"\} \d+$/m,
+        );
+        expect(text).toMatch(
+          /^http_server_errors_total\{server="demo",method="GET",route="\/api\/flaky",code="503"\} \d+$/m,
+        );
+        expect(text).toMatch(
+          /^http_server_duration_seconds_count\{server="demo",method="GET",route="\/api\/slow"\} \d+$/m,
+        );
+        expect(text).toMatch(
+          /^http_server_requests_total\{server="demo",method="GET",route="unmatched",code="404"\} \d+$/m,
+        );
         // CPU % is a delta of two readings: the series exists from the second collection on.
         expect(text).toMatch(/^system_cpu_percent \d/m);
         expect(text).toMatch(/^http_server_sent_bytes_total\{server="demo"\} [1-9]\d*$/m);

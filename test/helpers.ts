@@ -11,7 +11,8 @@ export interface LogRecord {
 /** A logger that keeps records in memory instead of writing them. */
 export function memoryLogger(): Logger & { records: LogRecord[] } {
   const records: LogRecord[] = [];
-  const at = (level: LogRecord['level']) => (fields: object, msg: string) => records.push({ level, msg, fields: fields as Record<string, unknown> });
+  const at = (level: LogRecord['level']) => (fields: object, msg: string) =>
+    records.push({ level, msg, fields: fields as Record<string, unknown> });
   return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -43,7 +44,10 @@ export function flushImmediates(): Promise<void> {
 
 /** The active-resource multiset as a sorted list, for before/after comparisons. */
 export function activeResources(): string[] {
-  return process.getActiveResourcesInfo().filter((r) => r !== 'Immediate').sort();
+  return process
+    .getActiveResourcesInfo()
+    .filter((r) => r !== 'Immediate')
+    .sort();
 }
 
 /** Resources present now that were not before (a multiset difference): what a test leaked. */

@@ -66,7 +66,16 @@ const PUBLIC_NAMES: Record<string, string[]> = {
     'renderPrometheusText',
     'streamExposition',
   ],
-  './notify': ['AlertmanagerChannel', 'DeliveryError', 'EmailChannel', 'Outbox', 'SlackChannel', 'SmsChannel', 'WebhookChannel', 'createChannels'],
+  './notify': [
+    'AlertmanagerChannel',
+    'DeliveryError',
+    'EmailChannel',
+    'Outbox',
+    'SlackChannel',
+    'SmsChannel',
+    'WebhookChannel',
+    'createChannels',
+  ],
   './remote-write': ['REMOTE_WRITE_HEADERS', 'RemoteWriteExporter', 'encodeWriteRequest', 'writeRequestBody'],
   './cluster': ['ClusterView', 'startClusterPrimary', 'startClusterWorker'],
   './config': ['ConfigError', 'ENV_OVERRIDES', 'loadConfig', 'redactConfig'],
@@ -95,7 +104,15 @@ describe('public entry points (built)', () => {
 
   it('keeps the internals off the root: no store, OTP system, series or channel class', async () => {
     const root = (await import(new URL('../dist/src/index.js', import.meta.url).href)) as Record<string, unknown>;
-    for (const internal of ['MetricStore', 'OtpSystem', 'CounterSeries', 'Registry', 'Outbox', 'EmailChannel', 'MONITOR_SUP_NAME']) {
+    for (const internal of [
+      'MetricStore',
+      'OtpSystem',
+      'CounterSeries',
+      'Registry',
+      'Outbox',
+      'EmailChannel',
+      'MONITOR_SUP_NAME',
+    ]) {
       expect(root, internal).not.toHaveProperty(internal);
     }
   });

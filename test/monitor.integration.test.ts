@@ -64,37 +64,66 @@ describe('the monitoring tree with its store', () => {
       expect(stats.flushes).toBeGreaterThan(0);
     });
     expect(mon.metrics.gauge('system.memory').get()).toBeGreaterThan(0);
-    expect(logger.records.some((r) => r.msg === 'child terminated: restarting' && r.fields.child === COLLECTOR_NAME)).toBe(true);
+    expect(
+      logger.records.some((r) => r.msg === 'child terminated: restarting' && r.fields.child === COLLECTOR_NAME),
+    ).toBe(true);
     expect((await mon.collector.call({ type: 'get_metric', name: 'business.orders' }))?.value).toBe(6);
   });
 
   it('answers the source design API as messages, single and batched', async () => {
     const { mon } = await start(tempDir(), { processMetrics: false });
-    const info = await mon.collector.call({ type: 'register_metric', name: 'business.revenue', metricType: 'gauge', help: 'Current revenue' });
-    expect(info).toEqual({ name: 'business.revenue', type: 'gauge', help: 'Current revenue', unit: '', labelNames: [] });
+    const info = await mon.collector.call({
+      type: 'register_metric',
+      name: 'business.revenue',
+      metricType: 'gauge',
+      help: 'Current revenue',
+    });
+    expect(info).toEqual({
+      name: 'business.revenue',
+      type: 'gauge',
+      help: 'Current revenue',
+      unit: '',
+      labelNames: [],
+    });
     await mon.collector.call({ type: 'register_metric', name: 'api.calls', metricType: 'counter', labels: ['route'] });
     await mon.collector.call({ type: 'register_metric', name: 'api.latency', metricType: 'histogram', unit: 'ms' });
     mon.collector.cast({ type: 'increment', name: 'api.calls', labels: { route: '/a' } });
     mon.collector.cast({ type: 'set', name: 'business.revenue', value: 125000 });
     mon.collector.cast({
       type: 'batch',
-      updates: Array.from({ length: 1000 }, (_, i) => ({ type: 'observe' as const, name: 'api.latency', value: i + 1 })),
+      updates: Array.from({ length: 1000 }, (_, i) => ({
+        type: 'observe' as const,
+        name: 'api.latency',
+        value: i + 1,
+      })),
     });
-    expect((await mon.collector.call({ type: 'get_metric', name: 'api.calls', labels: { route: '/a' } }))?.value).toBe(1);
+    expect((await mon.collector.call({ type: 'get_metric', name: 'api.calls', labels: { route: '/a' } }))?.value).toBe(
+      1,
+    );
     expect((await mon.collector.call({ type: 'get_metric', name: 'business.revenue' }))?.value).toBe(125000);
-    const latency = (await mon.collector.call({ type: 'get_metric', name: 'api.latency' }))!.value as { count: number; percentiles: { p50: number } };
+    const latency = (await mon.collector.call({ type: 'get_metric', name: 'api.latency' }))!.value as {
+      count: number;
+      percentiles: { p50: number };
+    };
     expect(latency.count).toBe(1000);
     expect(Math.abs(latency.percentiles.p50 - 500) / 500).toBeLessThan(0.01);
     const all = await mon.collector.call({ type: 'collect_metrics' });
     expect(all.map((m) => m.name)).toEqual(expect.arrayContaining(['business.revenue', 'api.calls', 'api.latency']));
-    expect(await mon.collector.call({ type: 'apply', updates: [{ type: 'increment', name: 'api.calls', labels: { route: '/a' }, value: 2 }] })).toEqual({ applied: 1 });
+    expect(
+      await mon.collector.call({
+        type: 'apply',
+        updates: [{ type: 'increment', name: 'api.calls', labels: { route: '/a' }, value: 2 }],
+      }),
+    ).toEqual({ applied: 1 });
     expect(mon.metrics.counter('api.calls', { labels: ['route'] }).get({ route: '/a' })).toBe(3);
   });
 
   it('refuses bad updates: a call rejects with the typed error, a cast is counted, nothing crashes', async () => {
     const { mon, logger } = await start(tempDir(), { processMetrics: false });
     const pid = collectorPid(mon);
-    const err = await mon.collector.call({ type: 'apply', updates: [{ type: 'increment', name: 'no.such.metric' }] }).catch((e: unknown) => e);
+    const err = await mon.collector
+      .call({ type: 'apply', updates: [{ type: 'increment', name: 'no.such.metric' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.UnknownMetric);
     mon.metrics.counter('c');
@@ -167,7 +196,9 @@ describe('the monitoring tree with its store', () => {
   it('fails to start on a bad config file, naming the file and key', async () => {
     const configDir = tempDir();
     writeFileSync(path.join(configDir, 'monitoring.json'), JSON.stringify({ collection_interval: -5 }));
-    const err = await startMonitoring({ configDir, dataDir: tempDir(), env: {}, logger: memoryLogger() }).catch((e: unknown) => e);
+    const err = await startMonitoring({ configDir, dataDir: tempDir(), env: {}, logger: memoryLogger() }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.InvalidConfig);
     expect((err as Error).message).toMatch(/monitoring\.json.*collection_interval/);
@@ -177,7 +208,12 @@ describe('the monitoring tree with its store', () => {
     const dataDir = tempDir();
     const before = activeResources();
     const failing = { id: 'broken', start: () => Promise.reject(new Error('no database')) };
-    const err = await startMonitoring({ dataDir, env: { ERLMCP_DASHBOARD_PORT: '0' }, logger: memoryLogger(), extraChildren: [failing] }).catch((e: unknown) => e);
+    const err = await startMonitoring({
+      dataDir,
+      env: { ERLMCP_DASHBOARD_PORT: '0' },
+      logger: memoryLogger(),
+      extraChildren: [failing],
+    }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/child "broken" failed to start: no database/);
     await flushImmediates();

@@ -53,7 +53,7 @@ describe('startMonitoring', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('learns of a give-up from the supervisor\'s report: a transient nested supervisor that gives up stays down and the tree runs on', async () => {
+  it("learns of a give-up from the supervisor's report: a transient nested supervisor that gives up stays down and the tree runs on", async () => {
     const logger = memoryLogger();
     const { startServer, startSupervisor } = await import('../src/otp/index.js');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-test-'));
@@ -67,13 +67,25 @@ describe('startMonitoring', () => {
           id: 'plugin_sup',
           type: 'supervisor',
           restart: 'transient',
-          start: (sys) => startSupervisor(sys, { flags: { intensity: 0 }, children: [{ id: 'looper', start: (s) => startServer(s, crashLoop, undefined) }] }, { name: 'plugin_sup' }),
+          start: (sys) =>
+            startSupervisor(
+              sys,
+              {
+                flags: { intensity: 0 },
+                children: [{ id: 'looper', start: (s) => startServer(s, crashLoop, undefined) }],
+              },
+              { name: 'plugin_sup' },
+            ),
         },
       ],
     });
     const reports = () => logger.records.filter((r) => r.msg === 'supervisor gave up: reached_max_restart_intensity');
     // Its parent sees it exit shutdown: a transient child, so not restarted (its spec is kept).
-    await until(async () => expect((await mon.supervisor.call({ type: 'which_children' })).find((c) => c.id === 'plugin_sup')).toMatchObject({ pid: undefined }));
+    await until(async () =>
+      expect((await mon.supervisor.call({ type: 'which_children' })).find((c) => c.id === 'plugin_sup')).toMatchObject({
+        pid: undefined,
+      }),
+    );
     expect(reports().map((r) => [r.fields.supervisor, r.fields.offender])).toEqual([['plugin_sup', 'looper']]);
     expect(mon.supervisor.alive).toBe(true);
     expect(logger.records.filter((r) => r.msg.startsWith('monitoring tree stopped'))).toEqual([]);
@@ -112,7 +124,9 @@ describe('startMonitoring', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     // A generous bound on a process that should exit in well under a second.
     const bound = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
     clearTimeout(bound);
     expect(out.trim()).toBe('stopped');
     expect({ code, signal }).toEqual({ code: 0, signal: null });

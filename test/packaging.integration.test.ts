@@ -23,7 +23,8 @@ import { until } from './helpers.js';
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TSC = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 /** Marks the README's examples: the fence after each marker is typechecked; the one marked "and run" also runs. */
-const EXAMPLE_MARKER = /<!-- example: typechecked (and run )?by test\/packaging\.integration\.test\.ts -->\n```ts\n([\s\S]*?)^```$/gm;
+const EXAMPLE_MARKER =
+  /<!-- example: typechecked (and run )?by test\/packaging\.integration\.test\.ts -->\n```ts\n([\s\S]*?)^```$/gm;
 
 interface Run {
   code: number | null;
@@ -32,13 +33,24 @@ interface Run {
 }
 
 /** Runs a command to its end (bounded by `timeoutMs`), never rejecting: the caller asserts on the result. */
-function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
+function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       file,
       args,
-      { cwd: options.cwd, env: options.env ?? cleanEnv(), timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
+      {
+        cwd: options.cwd,
+        env: options.env ?? cleanEnv(),
+        timeout: options.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
     );
   });
 }
@@ -75,7 +87,9 @@ function writeApp(appDir: string, tarball: string): void {
     engines: Record<string, string>;
     bin: Record<string, string>;
   };
-  const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   const spec = `file:${path.relative(appDir, tarball)}`;
   const manifest = {
     name: 'packaging-test-app',
@@ -86,16 +100,32 @@ function writeApp(appDir: string, tarball: string): void {
     devDependencies: { '@types/node': pkg.devDependencies['@types/node']! },
   };
   const packages: Record<string, unknown> = {
-    '': { name: manifest.name, version: manifest.version, dependencies: manifest.dependencies, devDependencies: manifest.devDependencies },
+    '': {
+      name: manifest.name,
+      version: manifest.version,
+      dependencies: manifest.dependencies,
+      devDependencies: manifest.devDependencies,
+    },
     // npm ci links the package's bin from its lock entry, not from the tarball's package.json.
-    'node_modules/erlmcp-monitor': { version: pkg.version, resolved: spec, license: 'MIT', dependencies: pkg.dependencies, engines: pkg.engines, bin: pkg.bin },
+    'node_modules/erlmcp-monitor': {
+      version: pkg.version,
+      resolved: spec,
+      license: 'MIT',
+      dependencies: pkg.dependencies,
+      engines: pkg.engines,
+      bin: pkg.bin,
+    },
   };
   for (const [key, entry] of Object.entries(lock.packages)) {
     if (key.startsWith('node_modules/') && entry.dev !== true) packages[key] = entry;
   }
-  for (const key of ['node_modules/@types/node', 'node_modules/undici-types']) packages[key] = { ...lock.packages[key], dev: true };
+  for (const key of ['node_modules/@types/node', 'node_modules/undici-types'])
+    packages[key] = { ...lock.packages[key], dev: true };
   writeFileSync(path.join(appDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  writeFileSync(path.join(appDir, 'package-lock.json'), `${JSON.stringify({ name: manifest.name, version: manifest.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  writeFileSync(
+    path.join(appDir, 'package-lock.json'),
+    `${JSON.stringify({ name: manifest.name, version: manifest.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -108,10 +138,15 @@ async function freePort(): Promise<number> {
 
 /** The package's subpath exports (`erlmcp-monitor/otp`, ...), from package.json. */
 function subpaths(): { specifier: string; built: string }[] {
-  const { exports } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }> };
+  const { exports } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+    exports: Record<string, { import: string }>;
+  };
   return Object.entries(exports)
     .filter(([subpath]) => subpath !== '.')
-    .map(([subpath, target]) => ({ specifier: `erlmcp-monitor/${subpath.slice(2)}`, built: path.join(REPO, target.import) }));
+    .map(([subpath, target]) => ({
+      specifier: `erlmcp-monitor/${subpath.slice(2)}`,
+      built: path.join(REPO, target.import),
+    }));
 }
 
 let work: string;
@@ -119,7 +154,8 @@ let appDir: string;
 let packedFiles: string[];
 
 beforeAll(async () => {
-  if (!existsSync(path.join(REPO, 'dist', 'src', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` (npm test builds it first)');
+  if (!existsSync(path.join(REPO, 'dist', 'src', 'index.js')))
+    throw new Error('dist/ is not built: run `npm run build` (npm test builds it first)');
   work = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-packaging-'));
   const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: REPO });
   expect(pack.code, `npm pack failed:\n${pack.stderr}`).toBe(0);
@@ -129,7 +165,10 @@ beforeAll(async () => {
   mkdirSync(appDir);
   writeApp(appDir, path.join(work, packed!.filename));
   const install = await run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: appDir });
-  expect(install.code, `npm ci --offline in the test app failed (its tarballs come from the npm cache the repo's npm ci filled):\n${install.stderr}`).toBe(0);
+  expect(
+    install.code,
+    `npm ci --offline in the test app failed (its tarballs come from the npm cache the repo's npm ci filled):\n${install.stderr}`,
+  ).toBe(0);
 }, 240_000);
 
 afterAll(() => {
@@ -158,7 +197,9 @@ describe('the packed package', () => {
     ]) {
       expect(packedFiles, file).toContain(file);
     }
-    const unwanted = packedFiles.filter((f) => /^(test|bench|dist\/test|dist\/bench|dist\/src\/demo)\/|\.map$|^src\/(?!dashboard-page\/)|^actors\//.test(f));
+    const unwanted = packedFiles.filter((f) =>
+      /^(test|bench|dist\/test|dist\/bench|dist\/src\/demo)\/|\.map$|^src\/(?!dashboard-page\/)|^actors\//.test(f),
+    );
     expect(unwanted).toEqual([]);
   });
 
@@ -176,10 +217,18 @@ describe('the packed package', () => {
       try { await import('erlmcp-monitor/dist/src/index.js'); } catch (err) { deep = err.code; }
       console.log(JSON.stringify({ names: Object.keys(m).sort(), page: page.status, counted: /^orders_placed_total 2$/m.test(metrics), deep }));
     `;
-    const result = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: appDir, timeoutMs: 60_000 });
+    const result = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: appDir,
+      timeoutMs: 60_000,
+    });
     expect(result.code, result.stderr).toBe(0);
     const built = (await import(path.join(REPO, 'dist', 'src', 'index.js'))) as Record<string, unknown>;
-    expect(JSON.parse(result.stdout)).toEqual({ names: Object.keys(built).sort(), page: 200, counted: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      names: Object.keys(built).sort(),
+      page: 200,
+      counted: true,
+      deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
   }, 90_000);
 
   it('imports every subpath export by name, each with the names of the built entry', async () => {
@@ -190,20 +239,35 @@ describe('the packed package', () => {
       for (const specifier of ${JSON.stringify(entries.map((e) => e.specifier))}) names[specifier] = Object.keys(await import(specifier)).sort();
       console.log(JSON.stringify(names));
     `;
-    const result = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: appDir, timeoutMs: 60_000 });
+    const result = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: appDir,
+      timeoutMs: 60_000,
+    });
     expect(result.code, result.stderr).toBe(0);
     const expected: Record<string, string[]> = {};
-    for (const { specifier, built } of entries) expected[specifier] = Object.keys((await import(built)) as Record<string, unknown>).sort();
+    for (const { specifier, built } of entries)
+      expected[specifier] = Object.keys((await import(built)) as Record<string, unknown>).sort();
     expect(JSON.parse(result.stdout)).toEqual(expected);
   }, 90_000);
 
   it('runs the erlmcp-monitor bin through npx from the install: help, inspect, query, check-config', async () => {
     const dataDir = path.join(work, 'cli-data');
     const store = MetricStore.open({ dataDir });
-    const id = store.defineSeries('orders.placed{channel="web"}', { name: 'orders.placed', type: 'counter', labels: { channel: 'web' } });
-    await store.flush({ current: [[id, { v: 3 }]], points: [{ id, ts: 1_000, value: 1 }, { id, ts: 2_000, value: 3 }] });
+    const id = store.defineSeries('orders.placed{channel="web"}', {
+      name: 'orders.placed',
+      type: 'counter',
+      labels: { channel: 'web' },
+    });
+    await store.flush({
+      current: [[id, { v: 3 }]],
+      points: [
+        { id, ts: 1_000, value: 1 },
+        { id, ts: 2_000, value: 3 },
+      ],
+    });
     await store.close();
-    const npx = (...args: string[]) => run('npx', ['--no', '--', 'erlmcp-monitor', ...args], { cwd: appDir, timeoutMs: 60_000 });
+    const npx = (...args: string[]) =>
+      run('npx', ['--no', '--', 'erlmcp-monitor', ...args], { cwd: appDir, timeoutMs: 60_000 });
 
     const help = await npx('--help');
     expect(help.code, help.stderr).toBe(0);
@@ -216,7 +280,10 @@ describe('the packed package', () => {
     expect(query.stdout).toBe('ts,time,value\n1000,1970-01-01T00:00:01.000Z,1\n2000,1970-01-01T00:00:02.000Z,3\n');
     const configs = path.join(appDir, 'node_modules', 'erlmcp-monitor', 'configs');
     const check = await npx('check-config', configs);
-    expect([check.code, check.stdout], check.stderr).toEqual([0, `${configs}: ok (checked monitoring.json, performance_monitor.json, alerting.json, dashboard.json)\n`]);
+    expect([check.code, check.stdout], check.stderr).toEqual([
+      0,
+      `${configs}: ok (checked monitoring.json, performance_monitor.json, alerting.json, dashboard.json)\n`,
+    ]);
     const usage = await npx('inspect');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('erlmcp-monitor inspect: missing <dataDir>');
@@ -264,11 +331,18 @@ describe('the packed package', () => {
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (code, signal) => resolve([code, signal])),
+    );
     try {
-      const serving = until(() => expect(out).toMatch(/^orders_placed_total\{channel="phone"\} 1$/m), 30_000).then(() => 'serving');
+      const serving = until(() => expect(out).toMatch(/^orders_placed_total\{channel="phone"\} 1$/m), 30_000).then(
+        () => 'serving',
+      );
       expect(await Promise.race([serving, exited.then(() => 'exited early')]), err).toBe('serving');
-      await until(async () => expect(await (await fetch(`http://127.0.0.1:${port}/order`)).text()).toBe('ok\n'), 10_000);
+      await until(
+        async () => expect(await (await fetch(`http://127.0.0.1:${port}/order`)).text()).toBe('ok\n'),
+        10_000,
+      );
       child.kill('SIGTERM');
       expect(await exited, err).toEqual([0, null]);
     } finally {

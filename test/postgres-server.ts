@@ -92,10 +92,15 @@ exit "$status"
 
 function run(file: string, args: string[], options: { uid?: number; gid?: number; cwd: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { ...options, env: { PATH: '/usr/bin:/bin', LANG: 'C' }, timeout: 120_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err !== null) reject(new Error(`${path.basename(file)} failed: ${err.message}\n${stdout}${stderr}`));
-      else resolve(stdout + stderr);
-    });
+    execFile(
+      file,
+      args,
+      { ...options, env: { PATH: '/usr/bin:/bin', LANG: 'C' }, timeout: 120_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        if (err !== null) reject(new Error(`${path.basename(file)} failed: ${err.message}\n${stdout}${stderr}`));
+        else resolve(stdout + stderr);
+      },
+    );
   });
 }
 
@@ -105,34 +110,60 @@ function run(file: string, args: string[], options: { uid?: number; gid?: number
  */
 export async function startPostgres(ready: (port: number) => Promise<void>): Promise<RunningPostgres> {
   const bin = postgresBinDir();
-  if (bin === undefined) throw new Error(`PostgreSQL binaries not found under ${PG_LIB}: apt-get install -y ${POSTGRES_APT}`);
+  if (bin === undefined)
+    throw new Error(`PostgreSQL binaries not found under ${PG_LIB}: apt-get install -y ${POSTGRES_APT}`);
   const asRoot = process.getuid?.() === 0;
   const user = asRoot ? postgresUser() : undefined;
-  if (asRoot && user === undefined) throw new Error('running as root and there is no postgres user to run PostgreSQL as');
+  if (asRoot && user === undefined)
+    throw new Error('running as root and there is no postgres user to run PostgreSQL as');
   const ids = user === undefined ? {} : { uid: user.uid, gid: user.gid };
   // The postgres user must reach the dir: a TMPDIR under root's home would not let it.
   const dir = fs.mkdtempSync(path.join(user === undefined ? os.tmpdir() : '/tmp', 'emon-pg-'));
   const data = path.join(dir, 'data');
   if (user !== undefined) fs.chownSync(dir, user.uid, user.gid);
   try {
-    await run(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], { ...ids, cwd: dir });
+    await run(
+      path.join(bin, 'initdb'),
+      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      { ...ids, cwd: dir },
+    );
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   const port = await freePort();
   const serverArgs = [
-    '-D', data, '-p', String(port), '-k', dir,
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    '-c', 'max_connections=30', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off',
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=30',
+    '-c',
+    'shared_buffers=16MB',
+    '-c',
+    'logging_collector=off',
   ];
-  const proc: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISE, 'supervise', dir, path.join(bin, 'postgres'), ...serverArgs], {
-    ...ids,
-    cwd: dir,
-    env: { PATH: '/usr/bin:/bin', LANG: 'C' },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  });
+  const proc: ChildProcess = spawn(
+    '/bin/sh',
+    ['-c', SUPERVISE, 'supervise', dir, path.join(bin, 'postgres'), ...serverArgs],
+    {
+      ...ids,
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin', LANG: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString('utf8')).slice(-20_000);
@@ -165,7 +196,10 @@ export async function startPostgres(ready: (port: number) => Promise<void>): Pro
     } catch (err) {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`postgres on 127.0.0.1:${port} did not accept a connection within 60 s (${String(err)}): ${out}`, { cause: err });
+        throw new Error(
+          `postgres on 127.0.0.1:${port} did not accept a connection within 60 s (${String(err)}): ${out}`,
+          { cause: err },
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }

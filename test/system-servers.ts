@@ -48,7 +48,11 @@ async function waitReady(url: string, proc: ChildProcess, output: () => string, 
   throw new Error(`server at ${url} not ready within ${timeoutMs} ms: ${output()}`);
 }
 
-async function run(bin: string, args: (dir: string, port: number) => string[], setup: (dir: string) => void): Promise<RunningServer> {
+async function run(
+  bin: string,
+  args: (dir: string, port: number) => string[],
+  setup: (dir: string) => void,
+): Promise<RunningServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-sys-'));
   setup(dir);
   const port = await freePort();
@@ -83,7 +87,9 @@ async function run(bin: string, args: (dir: string, port: number) => string[], s
  * Starts Prometheus scraping `targets` (host:port) every second, optionally with the remote-write
  * receiver on.
  */
-export function startPrometheus(options: { targets?: string[]; remoteWriteReceiver?: boolean } = {}): Promise<RunningServer> {
+export function startPrometheus(
+  options: { targets?: string[]; remoteWriteReceiver?: boolean } = {},
+): Promise<RunningServer> {
   return run(
     PROMETHEUS_BIN,
     (dir, port) => [
@@ -97,7 +103,10 @@ export function startPrometheus(options: { targets?: string[]; remoteWriteReceiv
         options.targets === undefined || options.targets.length === 0
           ? ''
           : `scrape_configs:\n  - job_name: emon\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: [${options.targets.map((t) => `'${t}'`).join(', ')}]\n`;
-      fs.writeFileSync(path.join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${scrape}`);
+      fs.writeFileSync(
+        path.join(dir, 'prometheus.yml'),
+        `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${scrape}`,
+      );
     },
   );
 }
@@ -126,9 +135,16 @@ export function startAlertmanager(extraConfig = ''): Promise<RunningServer> {
 }
 
 /** Runs a PromQL instant query; returns the result vector. */
-export async function promQuery(prometheusUrl: string, query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+export async function promQuery(
+  prometheusUrl: string,
+  query: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const body = (await res.json()) as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
+  const body = (await res.json()) as {
+    status: string;
+    data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    error?: string;
+  };
   if (body.status !== 'success') throw new Error(`query ${query} failed: ${body.error}`);
   return body.data!.result;
 }

@@ -42,8 +42,22 @@ async function startTree(): Promise<Monitor> {
         check_interval: 50,
         error_rate_threshold: 0.1,
         slas: [
-          { name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 },
-          { name: 'latency', kind: 'response_time', target: 250, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 },
+          {
+            name: 'uptime',
+            kind: 'availability',
+            target: 99.9,
+            unit: 'percentage',
+            direction: 'higher_is_better',
+            window: 3_600_000,
+          },
+          {
+            name: 'latency',
+            kind: 'response_time',
+            target: 250,
+            unit: 'ms',
+            direction: 'lower_is_better',
+            window: 3_600_000,
+          },
         ],
       },
       alerting: { check_interval: 50 },
@@ -72,7 +86,10 @@ describe('the monitoring tree, wired', () => {
     // Its breach signal reaches alerting through the relay.
     await until(async () => {
       const alerts = await mon.alerting.getActiveAlerts();
-      expect(alerts.map((a) => [a.source, a.title])).toContainEqual(['performance_monitor', 'WARNING Alert: error_rate']);
+      expect(alerts.map((a) => [a.source, a.title])).toContainEqual([
+        'performance_monitor',
+        'WARNING Alert: error_rate',
+      ]);
     }, 10_000);
 
     // The dashboard serves the same alert, the SLAs and the health of every process.
@@ -82,7 +99,12 @@ describe('the monitoring tree, wired', () => {
     const slas = (await (await fetch(`${dashboard}/api/slas`)).json()) as SlaView[];
     expect(slas.map((s) => s.name)).toEqual(['uptime', 'latency']);
     const health = (await (await fetch(`${dashboard}/health`)).json()) as HealthResponse;
-    expect(health.processes).toMatchObject({ erlmcp_metrics_collector: 'running', erlmcp_performance_monitor: 'running', [ALERTING_NAME]: 'running', erlmcp_dashboard: 'running' });
+    expect(health.processes).toMatchObject({
+      erlmcp_metrics_collector: 'running',
+      erlmcp_performance_monitor: 'running',
+      [ALERTING_NAME]: 'running',
+      erlmcp_dashboard: 'running',
+    });
     const metrics = await (await fetch(`${dashboard}/metrics`)).text();
     expect(metrics).toMatch(/^http_server_errors_total\{server="shop",method="GET",route="",code="503"\} 10$/m);
     expect(metrics).toMatch(/^perf_error_rate(_ratio)? 0\.5$/m);

@@ -150,7 +150,8 @@ export class AlertEngine {
       }
     }
     for (const rule of checked) {
-      if (engine.#configRules.has(rule.name)) throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" is given twice`);
+      if (engine.#configRules.has(rule.name))
+        throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" is given twice`);
       engine.#configRules.add(rule.name);
       engine.#evaluator.add(rule);
     }
@@ -162,7 +163,9 @@ export class AlertEngine {
     for (const silence of snapshot.silences) engine.#silences.put(silence, engine.#steadySpan(silence));
     for (const [fp, at] of snapshot.suppression) engine.#marks.set(fp, engine.#time.steadyFromWall(at));
 
-    const orphans = engine.#evaluator.restore(snapshot.ruleStates.map((s) => engine.#convertState(s, (at) => engine.#time.steadyFromWall(at))));
+    const orphans = engine.#evaluator.restore(
+      snapshot.ruleStates.map((s) => engine.#convertState(s, (at) => engine.#time.steadyFromWall(at))),
+    );
     for (const orphan of orphans) opts.store.removeRuleState(orphan.fingerprint);
     const firingInstances = new Map(
       engine.#evaluator
@@ -171,12 +174,14 @@ export class AlertEngine {
         .map((i) => [i.fingerprint, i]),
     );
     for (const alert of [...engine.#firing.values()]) {
-      if (alert.source.startsWith('rule:') && !firingInstances.has(alert.fingerprint)) await engine.#resolve(alert, now);
+      if (alert.source.startsWith('rule:') && !firingInstances.has(alert.fingerprint))
+        await engine.#resolve(alert, now);
     }
     for (const instance of firingInstances.values()) {
       if (!engine.#firing.has(instance.fingerprint)) {
         const rule = engine.#evaluator.get(instance.rule)!;
-        if ((await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now)) === undefined) engine.#unraised.add(instance.fingerprint);
+        if ((await engine.#raise(ruleAlertFields(rule, instance), instance.firedAt ?? now)) === undefined)
+          engine.#unraised.add(instance.fingerprint);
       }
     }
     await opts.store.flush();
@@ -216,7 +221,10 @@ export class AlertEngine {
     );
     if (admitted === undefined) throw this.#limitError('manual');
     const prior = this.#staged.get(admitted.alert);
-    this.#staged.set(admitted.alert, { now, severityRaised: admitted.severityRaised || prior?.severityRaised === true });
+    this.#staged.set(admitted.alert, {
+      now,
+      severityRaised: admitted.severityRaised || prior?.severityRaised === true,
+    });
     return admitted.alert;
   }
 
@@ -314,7 +322,16 @@ export class AlertEngine {
       .filter((i) => i.state === 'pending')
       .map((i): AlertView => {
         const fields = ruleAlertFields(this.#evaluator.get(i.rule)!, i);
-        return { id: `pending:${i.fingerprint}`, severity: fields.severity, status: 'pending', title: fields.title, message: fields.message, source: fields.source, labels: fields.labels, startedAt: this.#time.stampAt(i.activeSince) };
+        return {
+          id: `pending:${i.fingerprint}`,
+          severity: fields.severity,
+          status: 'pending',
+          title: fields.title,
+          message: fields.message,
+          source: fields.source,
+          labels: fields.labels,
+          startedAt: this.#time.stampAt(i.activeSince),
+        };
       });
     return [...pending, ...this.activeAlerts().map(toAlertView)];
   }
@@ -339,7 +356,11 @@ export class AlertEngine {
    */
   async clearAlert(id: unknown, now: number): Promise<Alert> {
     const alert = typeof id === 'string' ? this.#alerts.get(id) : undefined;
-    if (alert === undefined) throw new MonitorError(ErrorCode.NotFound, `no alert with id ${describeValue(id)} (it may have been cleaned up after alert_timeout)`);
+    if (alert === undefined)
+      throw new MonitorError(
+        ErrorCode.NotFound,
+        `no alert with id ${describeValue(id)} (it may have been cleaned up after alert_timeout)`,
+      );
     if (alert.status === 'firing') {
       if (alert.source.startsWith('rule:')) {
         const forgotten = this.#evaluator.forget(alert.source.slice('rule:'.length), alert.fingerprint);
@@ -364,7 +385,10 @@ export class AlertEngine {
   async addRule(input: unknown): Promise<AlertRule> {
     const rule = checkRule(input, this.#severities);
     if (this.#evaluator.get(rule.name) !== undefined) {
-      throw new MonitorError(ErrorCode.InvalidRule, `rule "${rule.name}" already exists (remove it first to replace it)`);
+      throw new MonitorError(
+        ErrorCode.InvalidRule,
+        `rule "${rule.name}" already exists (remove it first to replace it)`,
+      );
     }
     this.#opts.store.saveRule(rule);
     this.#evaluator.add(rule);
@@ -393,7 +417,9 @@ export class AlertEngine {
     return this.#evaluator.rules().map((rule) => ({
       rule,
       origin: this.#configRules.has(rule.name) ? 'config' : 'api',
-      instances: this.#evaluator.instances(rule.name).map((i) => ({ ...this.#convertState(i, (at) => this.#time.stampAt(at)), labels: { ...i.labels } })),
+      instances: this.#evaluator
+        .instances(rule.name)
+        .map((i) => ({ ...this.#convertState(i, (at) => this.#time.stampAt(at)), labels: { ...i.labels } })),
     }));
   }
 
@@ -408,7 +434,14 @@ export class AlertEngine {
       (rule, match) => sampleRule(rule, match, registry, derived),
       (rule, err) => log.warn({ rule: rule.name, err: toError(err) }, 'alert rule could not read its metric'),
     );
-    const summary: EvaluationSummary = { at: this.#time.stampAt(now), rules: this.#evaluator.rules().length, pending: 0, firing: 0, resolved: 0, inactive: 0 };
+    const summary: EvaluationSummary = {
+      at: this.#time.stampAt(now),
+      rules: this.#evaluator.rules().length,
+      pending: 0,
+      firing: 0,
+      resolved: 0,
+      inactive: 0,
+    };
     for (const t of transitions) {
       summary[t.to]++;
       await this.#apply(t, now);
@@ -432,14 +465,19 @@ export class AlertEngine {
   async #apply(t: Transition, now: number): Promise<void> {
     const store = this.#opts.store;
     switch (t.to) {
-      case 'pending':
-        { store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at))); return; }
+      case 'pending': {
+        store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
+        return;
+      }
       case 'firing':
         store.saveRuleState(this.#convertState(t.instance, (at) => this.#time.stampAt(at)));
-        if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined) this.#unraised.add(t.instance.fingerprint);
+        if ((await this.#raise(ruleAlertFields(t.rule, t.instance), now)) === undefined)
+          this.#unraised.add(t.instance.fingerprint);
         return;
-      case 'inactive':
-        { store.removeRuleState(t.instance.fingerprint); return; }
+      case 'inactive': {
+        store.removeRuleState(t.instance.fingerprint);
+        return;
+      }
       case 'resolved': {
         this.#unraised.delete(t.instance.fingerprint);
         store.removeRuleState(t.instance.fingerprint);
@@ -526,7 +564,11 @@ export class AlertEngine {
 
   /** A copy of a rule instance with its times converted (steady in the evaluator; stamps when stored or shown). */
   #convertState(state: InstanceState, convert: (at: number) => number): InstanceState {
-    const out: InstanceState = { ...state, activeSince: convert(state.activeSince), lastTrueAt: convert(state.lastTrueAt) };
+    const out: InstanceState = {
+      ...state,
+      activeSince: convert(state.activeSince),
+      lastTrueAt: convert(state.lastTrueAt),
+    };
     if (state.firedAt !== undefined) out.firedAt = convert(state.firedAt);
     return out;
   }
@@ -597,7 +639,15 @@ export class AlertEngine {
     let id = stableId(fields.fingerprint, now, 0);
     for (let n = 1; this.#alerts.has(id); n++) id = stableId(fields.fingerprint, now, n);
     const at = this.#time.stampAt(now);
-    const alert: Alert = { id, status: 'firing', startedAt: at, lastSeenAt: at, notifications: 0, channels: [], ...fields };
+    const alert: Alert = {
+      id,
+      status: 'firing',
+      startedAt: at,
+      lastSeenAt: at,
+      notifications: 0,
+      channels: [],
+      ...fields,
+    };
     this.#steadyAt.set(alert, {});
     this.#opts.store.saveAlert(alert);
     this.#hold(alert);
@@ -622,25 +672,42 @@ export class AlertEngine {
     const budget = this.#budgets[kind];
     if (budget.full) {
       budget.full = false;
-      this.#opts.log.info({ kind, limit: budget.limit, held: budget.held }, `alert limit: room again for ${kind} alerts`);
+      this.#opts.log.info(
+        { kind, limit: budget.limit, held: budget.held },
+        `alert limit: room again for ${kind} alerts`,
+      );
     }
     return true;
   }
 
   #refuse(kind: AlertKind, fields: AlertFields): void {
     const budget = this.#budgets[kind];
-    this.#opts.registry.counter(ALERTS_REFUSED_METRIC, { help: 'New alerts refused because their kind reached its alert_limits budget', labels: ['source'] }).inc({ source: kind });
+    this.#opts.registry
+      .counter(ALERTS_REFUSED_METRIC, {
+        help: 'New alerts refused because their kind reached its alert_limits budget',
+        labels: ['source'],
+      })
+      .inc({ source: kind });
     if (budget.full) return;
     budget.full = true;
-    this.#opts.log.warn({ kind, source: fields.source, limit: budget.limit, held: budget.held }, this.#limitError(kind).message);
+    this.#opts.log.warn(
+      { kind, source: fields.source, limit: budget.limit, held: budget.held },
+      this.#limitError(kind).message,
+    );
   }
 
   #limitError(kind: AlertKind): MonitorError {
     const budget = this.#budgets[kind];
     const waiting = budget.resolved.size;
     const held = `${budget.held - waiting} ${kind} alerts are active${waiting === 0 ? '' : ` and ${waiting} resolved ones still wait to send their resolved notification`}`;
-    const clear = kind === 'manual' ? 'resolve or clear some (clearAlert(id): a cleared alert frees its place at once)' : 'resolve some';
-    return new MonitorError(ErrorCode.AlertLimit, `${kind} alert limit reached: ${held}, the limit is ${budget.limit}; ${clear}, or raise alert_limits.${kind} in alerting.json`);
+    const clear =
+      kind === 'manual'
+        ? 'resolve or clear some (clearAlert(id): a cleared alert frees its place at once)'
+        : 'resolve some';
+    return new MonitorError(
+      ErrorCode.AlertLimit,
+      `${kind} alert limit reached: ${held}, the limit is ${budget.limit}; ${clear}, or raise alert_limits.${kind} in alerting.json`,
+    );
   }
 
   /** Puts `alert` in the table and counts it against its kind's budget. */
@@ -675,7 +742,8 @@ export class AlertEngine {
         continue;
       }
       if (this.#budgets.rule.full && !this.#makeRoom('rule', now)) return;
-      if ((await this.#raise(ruleAlertFields(this.#evaluator.get(instance.rule)!, instance), now)) !== undefined) this.#unraised.delete(fp);
+      if ((await this.#raise(ruleAlertFields(this.#evaluator.get(instance.rule)!, instance), now)) !== undefined)
+        this.#unraised.delete(fp);
     }
   }
 
@@ -720,7 +788,10 @@ export class AlertEngine {
     const escalation = this.#router.escalation(alert.severity);
     if (this.#silences.silencing(labels, now) !== undefined) return;
     const channels = union(this.#router.firstChannels(alert.severity), escalation?.channels ?? []);
-    if (channels.length > 0 && !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))) {
+    if (
+      channels.length > 0 &&
+      !(await this.#notified(alert, 'renotify', `${alert.id}:renotify:${alert.notifications}`, channels, now))
+    ) {
       return;
     }
     alert.lastNotifiedAt = this.#time.stampAt(now);
@@ -741,7 +812,13 @@ export class AlertEngine {
   }
 
   /** Enqueues a firing or re-notify notification and records it on the alert and in the marks. */
-  async #notified(alert: Alert, reason: 'firing' | 'renotify', id: string, channels: ChannelName[], now: number): Promise<boolean> {
+  async #notified(
+    alert: Alert,
+    reason: 'firing' | 'renotify',
+    id: string,
+    channels: ChannelName[],
+    now: number,
+  ): Promise<boolean> {
     if (!(await this.#enqueue(alert, reason, id, channels, now))) return false;
     alert.notifications++;
     alert.channels = union(alert.channels, channels);
@@ -754,15 +831,32 @@ export class AlertEngine {
   #link(alert: Alert): string | undefined {
     const { dashboardUrl } = this.#opts;
     const base = typeof dashboardUrl === 'function' ? dashboardUrl() : dashboardUrl;
-    return base === undefined || base === '' ? undefined : `${base.replace(/\/+$/, '')}/#alert=${encodeURIComponent(alert.id)}`;
+    return base === undefined || base === ''
+      ? undefined
+      : `${base.replace(/\/+$/, '')}/#alert=${encodeURIComponent(alert.id)}`;
   }
 
-  async #enqueue(alert: Alert, reason: Notification['reason'], id: string, channels: ChannelName[], now: number): Promise<boolean> {
-    const notification: Notification = { id, reason, alert: toNotifiedAlert(alert, this.#link(alert)), createdAt: this.#time.stampAt(now) };
+  async #enqueue(
+    alert: Alert,
+    reason: Notification['reason'],
+    id: string,
+    channels: ChannelName[],
+    now: number,
+  ): Promise<boolean> {
+    const notification: Notification = {
+      id,
+      reason,
+      alert: toNotifiedAlert(alert, this.#link(alert)),
+      createdAt: this.#time.stampAt(now),
+    };
     try {
       await this.#opts.outbox.enqueue(notification, channels);
     } catch (err) {
-      if (!this.#enqueueFailing) this.#opts.log.error({ notification: id, channels, err: toError(err) }, 'could not queue an alert notification; retrying at every tick');
+      if (!this.#enqueueFailing)
+        this.#opts.log.error(
+          { notification: id, channels, err: toError(err) },
+          'could not queue an alert notification; retrying at every tick',
+        );
       this.#enqueueFailing = true;
       return false;
     }
@@ -773,7 +867,10 @@ export class AlertEngine {
 }
 
 /** The fields of an alert that its source decides. */
-type AlertFields = Pick<Alert, 'fingerprint' | 'severity' | 'title' | 'message' | 'source' | 'labels' | 'annotations'> & {
+type AlertFields = Pick<
+  Alert,
+  'fingerprint' | 'severity' | 'title' | 'message' | 'source' | 'labels' | 'annotations'
+> & {
   value?: number;
   threshold?: number;
 };
@@ -783,7 +880,10 @@ function ruleAlertFields(rule: AlertRule, instance: InstanceState): AlertFields 
   const annotations: Record<string, string> = {};
   for (const [name, text] of Object.entries(rule.annotations)) annotations[name] = renderTemplate(text, data);
   const { alertname: _name, ...seriesLabels } = instance.labels;
-  const what = rule.stat !== 'p95' || rule.window !== '1m' ? `${rule.metric}${formatLabels(seriesLabels)} ${rule.stat}/${rule.window}` : `${rule.metric}${formatLabels(seriesLabels)}`;
+  const what =
+    rule.stat !== 'p95' || rule.window !== '1m'
+      ? `${rule.metric}${formatLabels(seriesLabels)} ${rule.stat}/${rule.window}`
+      : `${rule.metric}${formatLabels(seriesLabels)}`;
   const measured = `${what} = ${formatNumber(instance.value)} ${conditionSymbol(rule.condition)} ${formatNumber(rule.threshold)}${rule.duration > 0 ? ` for ${rule.duration} ms` : ''}`;
   return {
     fingerprint: instance.fingerprint,
@@ -797,4 +897,3 @@ function ruleAlertFields(rule: AlertRule, instance: InstanceState): AlertFields 
     threshold: rule.threshold,
   };
 }
-

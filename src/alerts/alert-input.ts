@@ -22,7 +22,12 @@ export interface AlertRequest {
  * @param severities the allowed severities (config `severity_levels`)
  * @throws {MonitorError} `EMON_INVALID_ALERT` naming the field and what is allowed
  */
-export function checkAlertRequest(severity: unknown, message: unknown, labels: unknown, severities: readonly Severity[]): AlertRequest {
+export function checkAlertRequest(
+  severity: unknown,
+  message: unknown,
+  labels: unknown,
+  severities: readonly Severity[],
+): AlertRequest {
   return {
     severity: validSeverity('send_alert', severity, severities),
     message: validMessage('send_alert', message),
@@ -42,7 +47,11 @@ export function checkSignal(input: unknown, severities: readonly Severity[]): Al
   const source = validName('signal', 'source', s.source);
   const key = validName(`signal from ${source}`, 'key', s.key);
   const owner = `signal ${source}/${key}`;
-  if (s.state !== 'firing' && s.state !== 'resolved') throw new MonitorError(ErrorCode.InvalidAlert, `${owner}: state must be "firing" or "resolved", got ${describeValue(s.state)}`);
+  if (s.state !== 'firing' && s.state !== 'resolved')
+    throw new MonitorError(
+      ErrorCode.InvalidAlert,
+      `${owner}: state must be "firing" or "resolved", got ${describeValue(s.state)}`,
+    );
   const signal: AlertSignal = {
     source,
     key,
@@ -60,28 +69,40 @@ export function checkSignal(input: unknown, severities: readonly Severity[]): Al
 
 function validSeverity(owner: string, severity: unknown, allowed: readonly Severity[]): Severity {
   if (!isSeverity(severity) || !allowed.includes(severity)) {
-    throw new MonitorError(ErrorCode.InvalidAlert, `${owner}: invalid severity ${describeValue(severity)} (allowed: ${allowed.map((s) => `"${s}"`).join(', ')})`);
+    throw new MonitorError(
+      ErrorCode.InvalidAlert,
+      `${owner}: invalid severity ${describeValue(severity)} (allowed: ${allowed.map((s) => `"${s}"`).join(', ')})`,
+    );
   }
   return severity;
 }
 
 function validMessage(owner: string, message: unknown): string {
   if (typeof message !== 'string' || message.length === 0 || message.length > MAX_MESSAGE) {
-    throw new MonitorError(ErrorCode.InvalidAlert, `${owner}: message must be a non-empty string of at most ${MAX_MESSAGE} characters, got ${describeValue(message)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidAlert,
+      `${owner}: message must be a non-empty string of at most ${MAX_MESSAGE} characters, got ${describeValue(message)}`,
+    );
   }
   return message;
 }
 
 function validName(owner: string, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME) {
-    throw new MonitorError(ErrorCode.InvalidAlert, `${owner}: ${field} must be a non-empty string of at most ${MAX_NAME} characters, got ${describeValue(value)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidAlert,
+      `${owner}: ${field} must be a non-empty string of at most ${MAX_NAME} characters, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
 
 function validNumber(owner: string, field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new MonitorError(ErrorCode.InvalidAlert, `${owner}: ${field} must be a finite number, got ${describeValue(value)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidAlert,
+      `${owner}: ${field} must be a finite number, got ${describeValue(value)}`,
+    );
   }
   return value;
 }

@@ -19,7 +19,12 @@ const MAX_ANNOTATION_VALUE = 10_000;
  * @param reserved names the caller sets itself (e.g. `alertname`)
  * @throws {MonitorError} with `code`, naming the label and what is allowed
  */
-export function checkLabels(owner: string, input: unknown, code: ErrorCode, reserved: readonly string[] = []): Record<string, string> {
+export function checkLabels(
+  owner: string,
+  input: unknown,
+  code: ErrorCode,
+  reserved: readonly string[] = [],
+): Record<string, string> {
   return checkMap(owner, 'labels', input, code, MAX_LABEL_VALUE, (name) => {
     if (name.startsWith('__')) return 'names starting with "__" are reserved';
     if (reserved.includes(name)) return `"${name}" is set by alerting itself`;
@@ -49,17 +54,24 @@ function checkMap(
     throw new MonitorError(code, `${owner}: ${what} must be an object of strings, got ${describeValue(input)}`);
   }
   const names = Object.keys(input).sort();
-  if (names.length > MAX_ENTRIES) throw new MonitorError(code, `${owner}: at most ${MAX_ENTRIES} ${what} are allowed, got ${names.length}`);
+  if (names.length > MAX_ENTRIES)
+    throw new MonitorError(code, `${owner}: at most ${MAX_ENTRIES} ${what} are allowed, got ${names.length}`);
   const out: Record<string, string> = {};
   for (const name of names) {
     if (!LABEL_NAME.test(name)) {
-      throw new MonitorError(code, `${owner}: invalid ${what} name ${describeValue(name)} (letters, digits and "_", not starting with a digit)`);
+      throw new MonitorError(
+        code,
+        `${owner}: invalid ${what} name ${describeValue(name)} (letters, digits and "_", not starting with a digit)`,
+      );
     }
     const why = refuse(name);
     if (why !== undefined) throw new MonitorError(code, `${owner}: ${what} name "${name}" is not allowed: ${why}`);
     const value = (input as Record<string, unknown>)[name];
     if (typeof value !== 'string' || value.length > maxValue) {
-      throw new MonitorError(code, `${owner}: ${what}.${name} must be a string of at most ${maxValue} characters, got ${describeValue(value)}`);
+      throw new MonitorError(
+        code,
+        `${owner}: ${what}.${name} must be a string of at most ${maxValue} characters, got ${describeValue(value)}`,
+      );
     }
     out[name] = value;
   }

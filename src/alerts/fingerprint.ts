@@ -19,7 +19,10 @@ export function fingerprint(identity: string, labels: Readonly<Record<string, st
   const sorted = Object.keys(labels)
     .sort()
     .map((name) => [name, labels[name]]);
-  return createHash('sha256').update(JSON.stringify([identity, sorted])).digest('hex').slice(0, FINGERPRINT_HEX);
+  return createHash('sha256')
+    .update(JSON.stringify([identity, sorted]))
+    .digest('hex')
+    .slice(0, FINGERPRINT_HEX);
 }
 
 /**

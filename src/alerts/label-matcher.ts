@@ -31,12 +31,22 @@ const MAX_VALUE_LENGTH = 1000;
  * @param options.nonEmpty whether an empty list is an error (silences: true; rules: false)
  * @throws {MonitorError} with `code`, naming the matcher index and what is allowed
  */
-export function checkMatchers(owner: string, input: unknown, code: ErrorCode, options: { nonEmpty: boolean }): LabelMatcher[] {
+export function checkMatchers(
+  owner: string,
+  input: unknown,
+  code: ErrorCode,
+  options: { nonEmpty: boolean },
+): LabelMatcher[] {
   if (!Array.isArray(input)) {
-    throw new MonitorError(code, `${owner}: matchers must be an array of { name, op, value }, got ${describeValue(input)}`);
+    throw new MonitorError(
+      code,
+      `${owner}: matchers must be an array of { name, op, value }, got ${describeValue(input)}`,
+    );
   }
-  if (options.nonEmpty && input.length === 0) throw new MonitorError(code, `${owner}: matchers must not be empty (it would match everything)`);
-  if (input.length > MAX_MATCHERS) throw new MonitorError(code, `${owner}: at most ${MAX_MATCHERS} matchers are allowed, got ${input.length}`);
+  if (options.nonEmpty && input.length === 0)
+    throw new MonitorError(code, `${owner}: matchers must not be empty (it would match everything)`);
+  if (input.length > MAX_MATCHERS)
+    throw new MonitorError(code, `${owner}: at most ${MAX_MATCHERS} matchers are allowed, got ${input.length}`);
   return input.map((raw: unknown, i) => checkMatcher(`${owner}: matchers[${i}]`, raw, code));
 }
 
@@ -48,13 +58,19 @@ function checkMatcher(where: string, raw: unknown, code: ErrorCode): LabelMatche
   const extra = Object.keys(rest);
   if (extra.length > 0) throw new MonitorError(code, `${where}: unknown key "${extra[0]}" (allowed: name, op, value)`);
   if (typeof name !== 'string' || !LABEL_NAME.test(name)) {
-    throw new MonitorError(code, `${where}: invalid label name ${describeValue(name)} (letters, digits and "_", not starting with a digit)`);
+    throw new MonitorError(
+      code,
+      `${where}: invalid label name ${describeValue(name)} (letters, digits and "_", not starting with a digit)`,
+    );
   }
   if (typeof op !== 'string' || !MATCH_OPS.includes(op as MatchOp)) {
     throw new MonitorError(code, `${where}: invalid op ${describeValue(op)} (allowed: "=", "!=", "=~", "!~")`);
   }
   if (typeof value !== 'string' || value.length > MAX_VALUE_LENGTH) {
-    throw new MonitorError(code, `${where}: value must be a string of at most ${MAX_VALUE_LENGTH} characters, got ${describeValue(value)}`);
+    throw new MonitorError(
+      code,
+      `${where}: value must be a string of at most ${MAX_VALUE_LENGTH} characters, got ${describeValue(value)}`,
+    );
   }
   if (op === '=~' || op === '!~') {
     try {
@@ -72,7 +88,8 @@ function checkMatcher(where: string, raw: unknown, code: ErrorCode): LabelMatche
  */
 export function compileMatchers(matchers: readonly LabelMatcher[]): LabelPredicate {
   const tests = matchers.map((m): ((labels: Readonly<Record<string, string>>) => boolean) => {
-    const read = (labels: Readonly<Record<string, string>>): string => (Object.hasOwn(labels, m.name) ? labels[m.name]! : '');
+    const read = (labels: Readonly<Record<string, string>>): string =>
+      Object.hasOwn(labels, m.name) ? labels[m.name]! : '';
     switch (m.op) {
       case '=':
         return (labels) => read(labels) === m.value;

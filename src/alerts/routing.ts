@@ -21,14 +21,18 @@ export class Router {
 
   /** @param config the validated alerting config */
   constructor(config: AlertingConfig) {
-    const enabled = (names: readonly ChannelName[]): ChannelName[] => names.filter((name) => config.channels[name].enabled);
+    const enabled = (names: readonly ChannelName[]): ChannelName[] =>
+      names.filter((name) => config.channels[name].enabled);
     for (const severity of config.severity_levels) {
       const routed = enabled(config.routing[severity]);
       const first = config.channels.alertmanager.enabled ? union(routed, ['alertmanager']) : routed;
       this.#first.set(severity, first);
       const step = config.escalation_policy[severity];
       if (step !== undefined) {
-        this.#escalation.set(severity, { channels: union(first, enabled(step.channels)), intervalMs: step.interval * 1000 });
+        this.#escalation.set(severity, {
+          channels: union(first, enabled(step.channels)),
+          intervalMs: step.interval * 1000,
+        });
       }
     }
     this.#suppressionMs = config.suppression_enabled ? config.suppression_window : undefined;
@@ -46,7 +50,9 @@ export class Router {
 
   /** Whether a firing notification is held back, given when the fingerprint was last notified. */
   suppressed(lastNotifiedAt: number | undefined, now: number): boolean {
-    return this.#suppressionMs !== undefined && lastNotifiedAt !== undefined && now - lastNotifiedAt < this.#suppressionMs;
+    return (
+      this.#suppressionMs !== undefined && lastNotifiedAt !== undefined && now - lastNotifiedAt < this.#suppressionMs
+    );
   }
 
   /** How long suppression marks must be kept (0 when suppression is off). */

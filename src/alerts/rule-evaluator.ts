@@ -127,7 +127,15 @@ export class RuleEvaluator {
       seen.add(fp);
       const known = instances.get(fp);
       if (known === undefined) {
-        const instance: InstanceState = { rule: rule.name, fingerprint: fp, labels, state: 'pending', activeSince: now, lastTrueAt: now, value: sample.value };
+        const instance: InstanceState = {
+          rule: rule.name,
+          fingerprint: fp,
+          labels,
+          state: 'pending',
+          activeSince: now,
+          lastTrueAt: now,
+          value: sample.value,
+        };
         instances.set(fp, instance);
         if (rule.duration === 0) {
           instance.state = 'firing';

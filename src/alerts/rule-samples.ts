@@ -25,7 +25,12 @@ const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
  * @param registry the metric table
  * @param derived the derived values
  */
-export function sampleRule(rule: AlertRule, match: LabelPredicate, registry: Registry, derived: DerivedValues): Sample[] {
+export function sampleRule(
+  rule: AlertRule,
+  match: LabelPredicate,
+  registry: Registry,
+  derived: DerivedValues,
+): Sample[] {
   const metric = registry.get(rule.metric);
   if (metric === undefined) {
     const value = derived.get(rule.metric);
@@ -37,7 +42,8 @@ export function sampleRule(rule: AlertRule, match: LabelPredicate, registry: Reg
     metric.walk(0, Infinity, (slot) => {
       const series = metric.seriesAt(slot);
       if (!match(series.labels)) return;
-      const value = rule.stat === 'count' ? series.window.count(windowMs) : series.quantile(QUANTILES[rule.stat], windowMs);
+      const value =
+        rule.stat === 'count' ? series.window.count(windowMs) : series.quantile(QUANTILES[rule.stat], windowMs);
       if (value !== undefined) samples.push({ labels: series.labels, value });
     });
   } else {

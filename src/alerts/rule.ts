@@ -52,7 +52,20 @@ export interface RuleInput {
 /** A validated rule with every default applied. */
 export type AlertRule = Readonly<Required<RuleInput>>;
 
-const RULE_KEYS = ['name', 'metric', 'matchers', 'stat', 'window', 'condition', 'threshold', 'duration', 'keepFiringFor', 'severity', 'labels', 'annotations'];
+const RULE_KEYS = [
+  'name',
+  'metric',
+  'matchers',
+  'stat',
+  'window',
+  'condition',
+  'threshold',
+  'duration',
+  'keepFiringFor',
+  'severity',
+  'labels',
+  'annotations',
+];
 const RULE_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$/;
 /** The longest duration accepted: 30 days. */
 const MAX_DURATION_MS = 30 * 86_400_000;
@@ -72,7 +85,16 @@ export function checkRule(input: unknown, severities: readonly Severity[] = SEVE
   const owner = `rule "${name}"`;
   const unknown = Object.keys(raw).find((key) => !RULE_KEYS.includes(key));
   if (unknown !== undefined) throw invalid(owner, `unknown key "${unknown}" (allowed: ${RULE_KEYS.join(', ')})`);
-  const spec: Record<string, unknown> = { matchers: [], stat: 'p95', window: '1m', duration: 0, keepFiringFor: 0, labels: {}, annotations: {}, ...raw };
+  const spec: Record<string, unknown> = {
+    matchers: [],
+    stat: 'p95',
+    window: '1m',
+    duration: 0,
+    keepFiringFor: 0,
+    labels: {},
+    annotations: {},
+    ...raw,
+  };
   return Object.freeze({
     name,
     metric: validMetric(owner, spec.metric),
@@ -128,33 +150,46 @@ function validName(name: unknown): string {
 
 function validMetric(owner: string, metric: unknown): string {
   if (typeof metric !== 'string' || !METRIC_NAME.test(metric)) {
-    throw invalid(owner, `invalid metric ${describeValue(metric)} (a metric or derived value name: letters, digits, "_", "." and ":", not starting with a digit)`);
+    throw invalid(
+      owner,
+      `invalid metric ${describeValue(metric)} (a metric or derived value name: letters, digits, "_", "." and ":", not starting with a digit)`,
+    );
   }
   return metric;
 }
 
 function oneOf<T extends string>(owner: string, field: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalid(owner, `invalid ${field} ${describeValue(value)} (allowed: ${allowed.map((a) => `"${a}"`).join(', ')})`);
+    throw invalid(
+      owner,
+      `invalid ${field} ${describeValue(value)} (allowed: ${allowed.map((a) => `"${a}"`).join(', ')})`,
+    );
   }
   return value as T;
 }
 
 function validThreshold(owner: string, threshold: unknown): number {
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw invalid(owner, `threshold must be a finite number, got ${describeValue(threshold)}`);
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold))
+    throw invalid(owner, `threshold must be a finite number, got ${describeValue(threshold)}`);
   return threshold;
 }
 
 function validDuration(owner: string, field: string, ms: unknown): number {
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > MAX_DURATION_MS) {
-    throw invalid(owner, `${field} must be an integer number of ms from 0 to ${MAX_DURATION_MS} (30 days), got ${describeValue(ms)}`);
+    throw invalid(
+      owner,
+      `${field} must be an integer number of ms from 0 to ${MAX_DURATION_MS} (30 days), got ${describeValue(ms)}`,
+    );
   }
   return ms;
 }
 
 function validSeverity(owner: string, severity: unknown, allowed: readonly Severity[]): Severity {
   if (!isSeverity(severity) || !allowed.includes(severity)) {
-    throw invalid(owner, `invalid severity ${describeValue(severity)} (allowed: ${allowed.map((s) => `"${s}"`).join(', ')})`);
+    throw invalid(
+      owner,
+      `invalid severity ${describeValue(severity)} (allowed: ${allowed.map((s) => `"${s}"`).join(', ')})`,
+    );
   }
   return severity;
 }

@@ -71,7 +71,15 @@ export function checkSilence(input: unknown, now: number, seq: number): Silence 
   if (endsAt <= startsAt) throw invalid(`endsAt (${endsAt}) must be after startsAt (${startsAt})`);
   const createdBy = validText('createdBy', spec.createdBy);
   const comment = validText('comment', spec.comment);
-  return { id: stableId('silence', now, seq, createdBy), matchers, startsAt, endsAt, createdBy, comment, createdAt: now };
+  return {
+    id: stableId('silence', now, seq, createdBy),
+    matchers,
+    startsAt,
+    endsAt,
+    createdBy,
+    comment,
+    createdAt: now,
+  };
 }
 
 /** The state of a silence spanning `silence` at `now` (same timeline). */
@@ -99,7 +107,11 @@ export class SilenceSet {
    * @param steady its span on the steady timeline (default: its own wall times)
    */
   put(silence: Silence, steady: SteadySpan = silence): void {
-    this.#silences.set(silence.id, { silence, steady: { startsAt: steady.startsAt, endsAt: steady.endsAt }, match: compileMatchers(silence.matchers) });
+    this.#silences.set(silence.id, {
+      silence,
+      steady: { startsAt: steady.startsAt, endsAt: steady.endsAt },
+      match: compileMatchers(silence.matchers),
+    });
   }
 
   /** The steady span of the silence `id`, if held. */
@@ -145,7 +157,9 @@ function invalid(what: string): MonitorError {
 
 function validTime(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalid(`${field} must be a time in ms since the epoch (a non-negative integer), got ${describeValue(value)}`);
+    throw invalid(
+      `${field} must be a time in ms since the epoch (a non-negative integer), got ${describeValue(value)}`,
+    );
   }
   return value;
 }

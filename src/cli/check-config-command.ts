@@ -52,12 +52,18 @@ Options:
     }
     if (flags.json === true) {
       const shown = problems.map(({ source, key, message }) => ({ source, key, message }));
-      io.out(`${JSON.stringify({ ok: problems.length === 0, configDir: dir, files: present, problems: shown }, null, 2)}\n`);
+      io.out(
+        `${JSON.stringify({ ok: problems.length === 0, configDir: dir, files: present, problems: shown }, null, 2)}\n`,
+      );
     } else if (problems.length === 0) {
       const missing = files.filter((f) => !present.includes(f));
-      io.out(`${dir}: ok (${present.length === 0 ? 'no config files: every section takes its defaults' : `checked ${present.join(', ')}`}${present.length > 0 && missing.length > 0 ? `; defaults for ${missing.join(', ')}` : ''})\n`);
+      io.out(
+        `${dir}: ok (${present.length === 0 ? 'no config files: every section takes its defaults' : `checked ${present.join(', ')}`}${present.length > 0 && missing.length > 0 ? `; defaults for ${missing.join(', ')}` : ''})\n`,
+      );
     } else {
-      io.err(`${problems.map(formatProblem).join('\n')}\n${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}\n`);
+      io.err(
+        `${problems.map(formatProblem).join('\n')}\n${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}\n`,
+      );
     }
     return problems.length === 0 ? 0 : 1;
   },

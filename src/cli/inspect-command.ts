@@ -58,7 +58,8 @@ function inspect(store: ReturnType<typeof openReadOnly>, withSeries: boolean): I
   const historyDbs = stats.conversion === undefined ? [HISTORY_DB[stats.layout]] : [HISTORY_DB[3], HISTORY_DB[2]];
   const found = stats.databases.filter((d) => historyDbs.includes(d.name));
   const history = found.length === 0 ? undefined : { bytes: found.reduce((b, d) => b + d.bytes, 0) };
-  const perPoint = (bytes: number | undefined): number | null => (bytes === undefined || stats.points === 0 ? null : Math.round((bytes / stats.points) * 100) / 100);
+  const perPoint = (bytes: number | undefined): number | null =>
+    bytes === undefined || stats.points === 0 ? null : Math.round((bytes / stats.points) * 100) / 100;
   return {
     ...stats,
     bytesPerPoint: { file: perPoint(stats.fileBytes), history: perPoint(history?.bytes) },
@@ -76,7 +77,12 @@ function conversionText(c: NonNullable<StoreStats['conversion']>, n: (x: number)
 
 function render(r: InspectReport): string {
   const n = (x: number): string => x.toLocaleString('en-US');
-  const writer = r.writer.alive === true ? `running: ${r.writer.how}` : r.writer.alive === false ? `none: ${r.writer.how}` : `unknown: ${r.writer.how}`;
+  const writer =
+    r.writer.alive === true
+      ? `running: ${r.writer.how}`
+      : r.writer.alive === false
+        ? `none: ${r.writer.how}`
+        : `unknown: ${r.writer.how}`;
   const lines = [
     `store          ${r.dataDir}`,
     `layout         ${r.layout}${r.conversion === undefined ? (r.layout === 2 ? ' (converts to layout 3 at the next writable open)' : '') : ` (converting from layout 2: ${conversionText(r.conversion, n)})`}`,
@@ -93,7 +99,14 @@ function render(r: InspectReport): string {
     ),
   ];
   if (r.seriesList !== undefined) {
-    lines.push('', formatTable(['id', 'type', 'key'], r.seriesList.map((s) => [String(s.id), s.type, s.key]), [true, false, false]));
+    lines.push(
+      '',
+      formatTable(
+        ['id', 'type', 'key'],
+        r.seriesList.map((s) => [String(s.id), s.type, s.key]),
+        [true, false, false],
+      ),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -27,7 +27,11 @@ export function openReadOnly(dataDir: string): MetricStore {
       `${dir} does not exist: give the data dir of the application (monitoring.data_dir; default ./.erlmcp-monitor in the directory it runs in)`,
     );
   }
-  if (!stat.isDirectory()) throw new MonitorError(ErrorCode.StoreFailed, `${dir} is not a directory: give the store's directory (the one holding data.mdb), not a file in it`);
+  if (!stat.isDirectory())
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `${dir} is not a directory: give the store's directory (the one holding data.mdb), not a file in it`,
+    );
   if (!fs.existsSync(path.join(dir, 'data.mdb'))) {
     throw new MonitorError(
       ErrorCode.StoreFailed,

@@ -10,7 +10,8 @@ const RELATIVE = /^(?:now)?-(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const ISO_START = /^\d{4}-\d{2}-\d{2}/;
 
 /** What every time flag accepts, for messages and help. */
-export const TIME_FORMS = 'ms since the epoch (1733500000000), ISO 8601 (2026-12-06T10:00:00Z), now, or relative to now (-15m, -1h, -7d; units ms s m h d w)';
+export const TIME_FORMS =
+  'ms since the epoch (1733500000000), ISO 8601 (2026-12-06T10:00:00Z), now, or relative to now (-15m, -1h, -7d; units ms s m h d w)';
 
 /**
  * @param text the flag's value
@@ -29,7 +30,8 @@ export function parseTime(text: string, flag: string, nowMs: number, command: st
   else if (/^\d{1,16}$/.test(t)) ms = Number(t);
   else if (ISO_START.test(t)) ms = Date.parse(t);
   else ms = NaN;
-  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag}: cannot read ${JSON.stringify(text)} as a time; give ${TIME_FORMS}`, command);
+  if (!Number.isSafeInteger(ms))
+    throw new UsageError(`${flag}: cannot read ${JSON.stringify(text)} as a time; give ${TIME_FORMS}`, command);
   if (ms < 0) throw new UsageError(`${flag}: ${JSON.stringify(text)} is before the epoch (1970-01-01)`, command);
   return ms;
 }

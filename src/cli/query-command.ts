@@ -43,12 +43,19 @@ Options:
   async run([dataDir, ref], flags: Flags, io: CliIo): Promise<number> {
     const now = io.now();
     const to = flags.to === undefined ? now : parseTime(String(flags.to), '--to', now, 'query');
-    const from = flags.from === undefined ? Math.max(0, to - 3_600_000) : parseTime(String(flags.from), '--from', now, 'query');
-    if (from > to) throw new UsageError(`--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()})`, 'query');
+    const from =
+      flags.from === undefined ? Math.max(0, to - 3_600_000) : parseTime(String(flags.from), '--from', now, 'query');
+    if (from > to)
+      throw new UsageError(
+        `--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()})`,
+        'query',
+      );
     const points = flags.points === undefined ? DEFAULT_MAX_POINTS : Number(flags.points);
-    if (!Number.isSafeInteger(points) || points < 1) throw new UsageError(`--points must be an integer >= 1, got ${JSON.stringify(flags.points)}`, 'query');
+    if (!Number.isSafeInteger(points) || points < 1)
+      throw new UsageError(`--points must be an integer >= 1, got ${JSON.stringify(flags.points)}`, 'query');
     const format = (flags.format ?? 'csv') as (typeof FORMATS)[number];
-    if (!FORMATS.includes(format)) throw new UsageError(`--format must be csv or json, got ${JSON.stringify(flags.format)}`, 'query');
+    if (!FORMATS.includes(format))
+      throw new UsageError(`--format must be csv or json, got ${JSON.stringify(flags.format)}`, 'query');
 
     const store = openReadOnly(dataDir!);
     try {
@@ -68,7 +75,8 @@ Options:
         for (const [ts, value] of rows) out += `${ts},${new Date(ts).toISOString()},${value}\n`;
         io.out(out);
       }
-      if (rows.length === 0) io.err(`no points of ${def.key} between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}\n`);
+      if (rows.length === 0)
+        io.err(`no points of ${def.key} between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}\n`);
       return 0;
     } finally {
       await store.close();

@@ -43,7 +43,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     const command = COMMANDS.find((c) => c.name === topic);
-    if (topic !== undefined && command === undefined) return usageFailure(new UsageError(`unknown command ${JSON.stringify(topic)}`), io);
+    if (topic !== undefined && command === undefined)
+      return usageFailure(new UsageError(`unknown command ${JSON.stringify(topic)}`), io);
     io.out(`${command?.help ?? HELP}\n`);
     return 0;
   }
@@ -53,7 +54,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const command = COMMANDS.find((c) => c.name === first);
   if (command === undefined) {
-    const hint = first.startsWith('-') ? `unknown option ${JSON.stringify(first)} before the command` : `unknown command ${JSON.stringify(first)}`;
+    const hint = first.startsWith('-')
+      ? `unknown option ${JSON.stringify(first)} before the command`
+      : `unknown command ${JSON.stringify(first)}`;
     return usageFailure(new UsageError(hint), io);
   }
   let values: Flags;
@@ -61,7 +64,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     // parseArgs infers its values from a literal config; each command's options are built at run time.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    ({ values, positionals } = parseArgs({ args: joinNegativeValues(rest, command), options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as {
+    ({ values, positionals } = parseArgs({
+      args: joinNegativeValues(rest, command),
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }) as {
       values: Flags;
       positionals: string[];
     });
@@ -74,10 +82,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   try {
     if (positionals.length < command.positionals.length) {
-      throw new UsageError(`missing ${command.positionals.slice(positionals.length).map((p) => `<${p}>`).join(' ')}`, command.name);
+      throw new UsageError(
+        `missing ${command.positionals
+          .slice(positionals.length)
+          .map((p) => `<${p}>`)
+          .join(' ')}`,
+        command.name,
+      );
     }
     if (positionals.length > command.positionals.length) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[command.positionals.length])} (${command.name} takes ${command.positionals.map((p) => `<${p}>`).join(' ')})`, command.name);
+      throw new UsageError(
+        `unexpected argument ${JSON.stringify(positionals[command.positionals.length])} (${command.name} takes ${command.positionals.map((p) => `<${p}>`).join(' ')})`,
+        command.name,
+      );
     }
     return await command.run(positionals, values, io);
   } catch (err) {
@@ -103,7 +120,12 @@ function joinNegativeValues(args: readonly string[], command: Command): string[]
     const arg = args[i]!;
     const name = arg.startsWith('--') ? arg.slice(2) : undefined;
     const next = args[i + 1];
-    if (name !== undefined && command.options[name]?.type === 'string' && next !== undefined && /^-(\d|now)/.test(next)) {
+    if (
+      name !== undefined &&
+      command.options[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-(\d|now)/.test(next)
+    ) {
       out.push(`${arg}=${next}`);
       i++;
     } else out.push(arg);
@@ -114,7 +136,9 @@ function joinNegativeValues(args: readonly string[], command: Command): string[]
 function usageFailure(err: UsageError, io: CliIo): number {
   const command = COMMANDS.find((c) => c.name === err.command);
   const usage = command === undefined ? HELP : command.help.split('\n\n')[0]!;
-  io.err(`erlmcp-monitor${command === undefined ? '' : ` ${command.name}`}: ${err.message}\n\n${usage}\n${command === undefined ? '' : `\nMore: erlmcp-monitor ${command.name} --help\n`}`);
+  io.err(
+    `erlmcp-monitor${command === undefined ? '' : ` ${command.name}`}: ${err.message}\n\n${usage}\n${command === undefined ? '' : `\nMore: erlmcp-monitor ${command.name} --help\n`}`,
+  );
   return 2;
 }
 
@@ -126,7 +150,9 @@ function parseArgsMessage(err: unknown): string {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

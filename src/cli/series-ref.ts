@@ -70,8 +70,14 @@ export function resolveSeries(defs: readonly SeriesDef[], ref: string, dataDir: 
   if (id !== null) {
     const def = defs.find((d) => d.id === Number(id[1]));
     if (def !== undefined) return def;
-    const ids = defs.length === 0 ? 'the store has no series' : `ids run from ${Math.min(...defs.map((d) => d.id))} to ${Math.max(...defs.map((d) => d.id))}`;
-    throw new MonitorError(ErrorCode.InvalidQuery, `no series with id ${id[1]} in ${dataDir} (${ids}); list them with: erlmcp-monitor inspect ${dataDir} --series`);
+    const ids =
+      defs.length === 0
+        ? 'the store has no series'
+        : `ids run from ${Math.min(...defs.map((d) => d.id))} to ${Math.max(...defs.map((d) => d.id))}`;
+    throw new MonitorError(
+      ErrorCode.InvalidQuery,
+      `no series with id ${id[1]} in ${dataDir} (${ids}); list them with: erlmcp-monitor inspect ${dataDir} --series`,
+    );
   }
   const parsed = parseSeriesRef(ref);
   if (parsed !== undefined) {
@@ -89,7 +95,12 @@ export function resolveSeries(defs: readonly SeriesDef[], ref: string, dataDir: 
     }
   }
   const close = closestKeys(defs, ref);
-  const hint = close.length === 0 ? (defs.length === 0 ? ' (the store has no series yet)' : '') : `; closest:\n${close.map((k) => `  ${k}`).join('\n')}`;
+  const hint =
+    close.length === 0
+      ? defs.length === 0
+        ? ' (the store has no series yet)'
+        : ''
+      : `; closest:\n${close.map((k) => `  ${k}`).join('\n')}`;
   throw new MonitorError(
     ErrorCode.InvalidQuery,
     `no series ${JSON.stringify(ref)} in ${dataDir}${hint}\nName a series by its key (name{label="value"}), its name when it has one series, or its id; list them with: erlmcp-monitor inspect ${dataDir} --series`,
@@ -119,7 +130,10 @@ export function closestKeys(defs: readonly SeriesDef[], ref: string): string[] {
     const distance = boundedDistance(wanted, key, limit);
     if (distance <= limit) scored.push({ key: def.key, score: distance });
   }
-  return scored.sort((a, b) => a.score - b.score || a.key.localeCompare(b.key)).slice(0, MAX_SUGGESTIONS).map((s) => s.key);
+  return scored
+    .sort((a, b) => a.score - b.score || a.key.localeCompare(b.key))
+    .slice(0, MAX_SUGGESTIONS)
+    .map((s) => s.key);
 }
 
 /** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit` (keys can be long; stores can hold many). */

@@ -60,11 +60,15 @@ Options:
     let port: number | undefined;
     if (flags.port !== undefined) {
       port = Number(flags.port);
-      if (!/^\d{1,5}$/.test(String(flags.port)) || port > 65_535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(flags.port)}`, 'serve');
+      if (!/^\d{1,5}$/.test(String(flags.port)) || port > 65_535)
+        throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(flags.port)}`, 'serve');
     }
     const host = flags.host === undefined ? '127.0.0.1' : String(flags.host);
     if (host === '') throw new UsageError('--host must not be empty', 'serve');
-    const loaded = loadConfig({ ...(flags.config === undefined ? {} : { configDir: String(flags.config) }), env: io.env }).dashboard;
+    const loaded = loadConfig({
+      ...(flags.config === undefined ? {} : { configDir: String(flags.config) }),
+      env: io.env,
+    }).dashboard;
     const config: DashboardConfig = { ...loaded, host, port: port ?? loaded.port };
     const log = onceLogger(io);
 
@@ -76,7 +80,9 @@ Options:
       const mirror = (): void => void restoreTable(registry, store, log);
       mirror();
       const dashboards = dashboardsFrom(config);
-      const stored = dashboards.some((d) => d.name === STORE_DASHBOARD) ? undefined : storeDashboard(store.seriesDefs());
+      const stored = dashboards.some((d) => d.name === STORE_DASHBOARD)
+        ? undefined
+        : storeDashboard(store.seriesDefs());
       if (stored !== undefined) dashboards.push(stored);
       server = new HttpServer({ registry, store, config, dashboards, sources: standaloneSources(registry), log });
       const address = await server.listen(config.host, config.port).catch((err: unknown) => {
@@ -101,7 +107,8 @@ Options:
         }, config.refresh_interval),
         setInterval(() => live.heartbeat(), HEARTBEAT_MS),
       );
-      if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+      if (!io.signal.aborted)
+        await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
       return 0;
     } finally {
       for (const timer of timers) clearInterval(timer);
@@ -119,7 +126,9 @@ Options:
 function onceLogger(io: CliIo): Logger {
   const seen = new Set<string>();
   const write = (level: string) => (fields: object, msg: string) => {
-    const details = Object.entries(fields).map(([k, v]) => `${k}: ${v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v)}`);
+    const details = Object.entries(fields).map(
+      ([k, v]) => `${k}: ${v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v)}`,
+    );
     const line = `erlmcp-monitor serve: ${level}: ${msg}${details.length === 0 ? '' : ` (${details.join('; ')})`}`;
     if (seen.has(line) || seen.size > 10_000) return;
     seen.add(line);

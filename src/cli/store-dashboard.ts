@@ -29,20 +29,31 @@ export function storeDashboard(defs: readonly SeriesDef[]): DashboardDef | undef
   const charts: ChartDef[] = [];
   for (const [name, series] of [...byName].sort(([a], [b]) => a.localeCompare(b)).slice(0, MAX_CHARTS)) {
     const first = series[0]!;
-    const stats: SeriesStat[] = first.type === 'histogram' ? ['p50', 'p95', 'p99'] : first.type === 'counter' ? ['rate'] : ['value'];
+    const stats: SeriesStat[] =
+      first.type === 'histogram' ? ['p50', 'p95', 'p99'] : first.type === 'counter' ? ['rate'] : ['value'];
     const lines: ChartSeriesDef[] = [];
     const each = series.length <= MAX_LINES && (stats.length === 1 || series.length === 1);
     for (const stat of stats) {
       if (!each) lines.push({ label: stats.length === 1 ? name : stat, metric: name, stat });
-      else for (const s of series) lines.push({ label: lineLabel(s, stat, stats.length > 1), metric: name, stat, labels: { ...s.labels } });
+      else
+        for (const s of series)
+          lines.push({ label: lineLabel(s, stat, stats.length > 1), metric: name, stat, labels: { ...s.labels } });
     }
-    charts.push({ id: `m${charts.length + 1}`, title: name, type: 'line', unit: first.type === 'counter' ? `${first.unit}/s` : first.unit, series: lines });
+    charts.push({
+      id: `m${charts.length + 1}`,
+      title: name,
+      type: 'line',
+      unit: first.type === 'counter' ? `${first.unit}/s` : first.unit,
+      series: lines,
+    });
   }
   return charts.length === 0 ? undefined : { name: STORE_DASHBOARD, title: 'Stored metrics', charts };
 }
 
 function lineLabel(def: SeriesDef, stat: SeriesStat, withStat: boolean): string {
-  const labels = Object.entries(def.labels).map(([k, v]) => `${k}=${v}`).join(',');
+  const labels = Object.entries(def.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   if (withStat) return labels === '' ? stat : `${stat} ${labels}`;
   return labels === '' ? def.name : labels;
 }

@@ -39,7 +39,11 @@ export function probeWriter(dataDir: string, procLocks = '/proc/locks'): WriterS
     table = fs.readFileSync(procLocks, 'utf8');
   } catch {
     const noted = notedPid(file);
-    return { alive: 'unknown', how: `cannot read ${procLocks} (not Linux?); the lock file notes pid ${noted ?? '?'} as its last writer`, ...(noted === undefined ? {} : { notedPid: noted }) };
+    return {
+      alive: 'unknown',
+      how: `cannot read ${procLocks} (not Linux?); the lock file notes pid ${noted ?? '?'} as its last writer`,
+      ...(noted === undefined ? {} : { notedPid: noted }),
+    };
   }
   const dev = `${hex(major(stat.dev))}:${hex(minor(stat.dev))}`;
   const noted = notedPid(file);
@@ -50,7 +54,8 @@ export function probeWriter(dataDir: string, procLocks = '/proc/locks'): WriterS
     const pid = Number(m[1]);
     const sameDevice = `${hex(BigInt(`0x${m[2]}`))}:${hex(BigInt(`0x${m[3]}`))}` === dev;
     // On overlayfs (and btrfs subvolumes) /proc/locks shows another device than stat: the inode plus the noted pid stand in for it.
-    if (sameDevice || pid === noted) return { alive: true, pid, how: `pid ${pid} holds the flock on ${file} (seen in ${procLocks})` };
+    if (sameDevice || pid === noted)
+      return { alive: true, pid, how: `pid ${pid} holds the flock on ${file} (seen in ${procLocks})` };
   }
   return { alive: false, how: `nobody holds the flock on ${file} (${procLocks})` };
 }

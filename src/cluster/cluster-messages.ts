@@ -37,5 +37,10 @@ export interface ClusterMetricsMessage {
 
 /** Whether an IPC message is a metrics report (other messages on the channel belong to the host). */
 export function isClusterMetricsMessage(msg: unknown): msg is ClusterMetricsMessage {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === CLUSTER_METRICS_MESSAGE && Array.isArray((msg as { metrics?: unknown }).metrics);
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    (msg as { type?: unknown }).type === CLUSTER_METRICS_MESSAGE &&
+    Array.isArray((msg as { metrics?: unknown }).metrics)
+  );
 }

@@ -37,7 +37,11 @@ export interface ClusterPrimary {
 
 /** Starts merging worker reports into a new view. */
 export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
-  const view = new ClusterView({ mode: options.mode, logger: options.logger, namespace: options.namespace ?? options.local?.namespace });
+  const view = new ClusterView({
+    mode: options.mode,
+    logger: options.logger,
+    namespace: options.namespace ?? options.local?.namespace,
+  });
   const sent = new Map<string, number>();
   const onMessage = (worker: Worker, msg: unknown) => {
     if (isClusterMetricsMessage(msg)) view.merge(String(worker.id), msg.metrics);

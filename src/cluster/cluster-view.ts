@@ -66,9 +66,18 @@ export class ClusterView {
   constructor(options: ClusterViewOptions) {
     this.mode = options.mode;
     this.#log = options.logger;
-    this.registry = new Registry({ logger: options.logger, namespace: options.namespace, ...(options.seriesLimit === undefined ? {} : { seriesLimit: options.seriesLimit }) });
-    this.#rejected = this.registry.counter(CLUSTER_REJECTED_METRIC, { help: 'Cluster metric reports (per metric) the primary could not merge', labels: ['reason'] });
-    this.#reports = this.registry.counter(CLUSTER_REPORTS_METRIC, { help: 'Metric reports merged from cluster processes' });
+    this.registry = new Registry({
+      logger: options.logger,
+      namespace: options.namespace,
+      ...(options.seriesLimit === undefined ? {} : { seriesLimit: options.seriesLimit }),
+    });
+    this.#rejected = this.registry.counter(CLUSTER_REJECTED_METRIC, {
+      help: 'Cluster metric reports (per metric) the primary could not merge',
+      labels: ['reason'],
+    });
+    this.#reports = this.registry.counter(CLUSTER_REPORTS_METRIC, {
+      help: 'Metric reports merged from cluster processes',
+    });
   }
 
   /** Merges one report of `source` (a worker id, or `primary`). Never throws. */
@@ -138,7 +147,10 @@ export class ClusterView {
   #writeSum(entry: SumEntry): void {
     const target = this.registry.get(entry.metric.name)!;
     const states = [...entry.bySource.values()];
-    const state = target.type === 'histogram' ? sumHistograms(states as HistogramState[]) : { v: states.reduce((a: number, st) => a + (st as { v: number }).v, 0) };
+    const state =
+      target.type === 'histogram'
+        ? sumHistograms(states as HistogramState[])
+        : { v: states.reduce((a: number, st) => a + (st as { v: number }).v, 0) };
     restoreInto(target.bind(entry.labels), state);
   }
 
@@ -162,10 +174,19 @@ function restoreInto(series: Series, state: unknown): void {
 
 function sumHistograms(states: HistogramState[]): HistogramState {
   const first = states[0]!;
-  const out: HistogramState = { bounds: first.bounds, b: first.b.map(() => 0), s: 0, c: 0, mn: null, mx: null, sk: undefined };
+  const out: HistogramState = {
+    bounds: first.bounds,
+    b: first.b.map(() => 0),
+    s: 0,
+    c: 0,
+    mn: null,
+    mx: null,
+    sk: undefined,
+  };
   const sketch = new Sketch();
   for (const st of states) {
-    if (st.b.length !== out.b.length || st.bounds.some((b, i) => b !== first.bounds[i])) throw new Error('histogram buckets differ between processes');
+    if (st.b.length !== out.b.length || st.bounds.some((b, i) => b !== first.bounds[i]))
+      throw new Error('histogram buckets differ between processes');
     st.b.forEach((n, i) => (out.b[i]! += n));
     out.s += st.s;
     out.c += st.c;

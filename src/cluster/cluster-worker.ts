@@ -39,10 +39,17 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
           // A primary that is gone closes the channel; reporting then has nowhere to go.
           if (process.connected) process.send!(msg);
         });
-  if (send === undefined) throw new MonitorError(ErrorCode.InvalidOption, 'cluster worker: this process has no IPC channel to a primary (start it with node:cluster fork)');
+  if (send === undefined)
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      'cluster worker: this process has no IPC channel to a primary (start it with node:cluster fork)',
+    );
   const intervalMs = options.intervalMs ?? 1000;
   if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 2_147_483_647) {
-    throw new MonitorError(ErrorCode.InvalidOption, `cluster worker: intervalMs must be a positive integer (ms), got ${String(intervalMs)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `cluster worker: intervalMs must be a positive integer (ms), got ${String(intervalMs)}`,
+    );
   }
   const sent = new Map<string, number>();
   const report = () => {

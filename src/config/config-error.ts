@@ -41,5 +41,7 @@ export class ConfigError extends MonitorError {
  */
 export function formatProblem(problem: ConfigProblem): string {
   if (problem.origin === 'env') return `${problem.source} (${problem.key}): ${problem.message}`;
-  return problem.key === '' ? `${problem.source}: ${problem.message}` : `${problem.source}: ${problem.key}: ${problem.message}`;
+  return problem.key === ''
+    ? `${problem.source}: ${problem.message}`
+    : `${problem.source}: ${problem.key}: ${problem.message}`;
 }

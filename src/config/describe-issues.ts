@@ -44,7 +44,10 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], context: Iss
       const known = objectKeysAt(context.schema, path);
       for (const key of issue.keys) {
         const suggestion = suggestKey(key, known);
-        const help = suggestion !== undefined ? `did you mean "${suggestion}"?` : `allowed: ${known.map((k) => `"${k}"`).join(', ')}`;
+        const help =
+          suggestion !== undefined
+            ? `did you mean "${suggestion}"?`
+            : `allowed: ${known.map((k) => `"${k}"`).join(', ')}`;
         problem(path, [...path, key], `unknown key ${describeValue(key)} (${help})`);
       }
       continue;
@@ -72,7 +75,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], context: Iss
       expectation = expectationAt(context.schema, path) ?? fallbackExpectation(issue);
     }
     let expected = expectation.expected;
-    if (issue.code === 'too_big' && !expected.includes(String(issue.maximum))) expected += ` of at most ${String(issue.maximum)}`;
+    if (issue.code === 'too_big' && !expected.includes(String(issue.maximum)))
+      expected += ` of at most ${String(issue.maximum)}`;
     const message = shown === undefined ? `missing; expected ${expected}` : `expected ${expected}, got ${shown}`;
     problem(path, path, withHint(message, expectation.hint));
   }
@@ -90,11 +94,17 @@ function bindingBounds(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] 
     if (issue.code !== 'too_big' && issue.code !== 'too_small') continue;
     const key = `${issue.code}:${JSON.stringify(issue.path.map(String))}`;
     const held = tightest.get(key);
-    const bound = (i: z.core.$ZodIssue) => Number(i.code === 'too_big' ? i.maximum : i.code === 'too_small' ? i.minimum : 0);
-    const tighter = held === undefined || (issue.code === 'too_big' ? bound(issue) < bound(held) : bound(issue) > bound(held));
+    const bound = (i: z.core.$ZodIssue) =>
+      Number(i.code === 'too_big' ? i.maximum : i.code === 'too_small' ? i.minimum : 0);
+    const tighter =
+      held === undefined || (issue.code === 'too_big' ? bound(issue) < bound(held) : bound(issue) > bound(held));
     if (tighter) tightest.set(key, issue);
   }
-  return issues.filter((issue) => (issue.code !== 'too_big' && issue.code !== 'too_small') || tightest.get(`${issue.code}:${JSON.stringify(issue.path.map(String))}`) === issue);
+  return issues.filter(
+    (issue) =>
+      (issue.code !== 'too_big' && issue.code !== 'too_small') ||
+      tightest.get(`${issue.code}:${JSON.stringify(issue.path.map(String))}`) === issue,
+  );
 }
 
 /**
@@ -160,7 +170,7 @@ const defOf = (schema: z.core.$ZodType): LooseDef => schema._zod.def;
 /** The schema and the wrappers around it (default, optional, pipe input, …), outermost first. */
 function layers(schema: z.core.$ZodType): z.core.$ZodType[] {
   const out = [schema];
-  for (let layer = schema; ; ) {
+  for (let layer = schema; ;) {
     const def = defOf(layer);
     const inner = def.type === 'pipe' ? def.in : def.innerType;
     if (inner === undefined) return out;
@@ -176,10 +186,13 @@ function schemaAt(root: z.core.$ZodType, path: readonly PropertyKey[]): z.core.$
     if (innermost === undefined) return [];
     const def = defOf(innermost);
     const next =
-      def.type === 'object' && typeof key === 'string' ? def.shape?.[key]
-      : def.type === 'array' ? def.element
-      : def.type === 'record' ? def.valueType
-      : undefined;
+      def.type === 'object' && typeof key === 'string'
+        ? def.shape?.[key]
+        : def.type === 'array'
+          ? def.element
+          : def.type === 'record'
+            ? def.valueType
+            : undefined;
     if (next === undefined) return [];
     current = layers(next);
   }

@@ -96,7 +96,7 @@ interface Origin {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   checkOptions(options);
   const env = options.env ?? process.env;
-  const overrides: PlainObject = (options.overrides ?? {});
+  const overrides: PlainObject = options.overrides ?? {};
   const problems: ConfigProblem[] = [];
   const secrets = new Set<string>();
 
@@ -108,7 +108,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       throw new ConfigError([{ origin: 'file', source: options.configDir, key: '', message }]);
     }
     if (!stat.isDirectory()) {
-      throw new ConfigError([{ origin: 'file', source: options.configDir, key: '', message: 'configDir is not a directory' }]);
+      throw new ConfigError([
+        { origin: 'file', source: options.configDir, key: '', message: 'configDir is not a directory' },
+      ]);
     }
   }
 
@@ -116,8 +118,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const key of Object.keys(overrides)) {
     if (sections.includes(key)) continue;
     const suggestion = suggestKey(key, sections);
-    const help = suggestion !== undefined ? `did you mean "${suggestion}"?` : `allowed: ${sections.map((s) => `"${s}"`).join(', ')}`;
-    problems.push({ origin: 'overrides', source: 'overrides', key: '', message: `unknown key ${describeValue(key)} (${help})` });
+    const help =
+      suggestion !== undefined
+        ? `did you mean "${suggestion}"?`
+        : `allowed: ${sections.map((s) => `"${s}"`).join(', ')}`;
+    problems.push({
+      origin: 'overrides',
+      source: 'overrides',
+      key: '',
+      message: `unknown key ${describeValue(key)} (${help})`,
+    });
   }
 
   const loaded: PlainObject = {};
@@ -129,7 +139,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       continue;
     }
     const { input } = read;
-    const fallback: Origin = read.filePath !== undefined ? { origin: 'file', source: read.filePath } : { origin: 'defaults', source: `${section} defaults` };
+    const fallback: Origin =
+      read.filePath !== undefined
+        ? { origin: 'file', source: read.filePath }
+        : { origin: 'defaults', source: `${section} defaults` };
     const origins = new Map<string, Origin>();
 
     for (const variable of ENV_OVERRIDES) {
@@ -137,13 +150,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       if (variable.section !== section || text === undefined || text.trim() === '') continue;
       const envOrigin: Origin = { origin: 'env', source: variable.name };
       if (setPath(input, variable.path, parseEnvValue(variable, text))) origins.set(pathKey(variable.path), envOrigin);
-      if (variable.enables !== undefined && setPath(input, variable.enables, true)) origins.set(pathKey(variable.enables), envOrigin);
+      if (variable.enables !== undefined && setPath(input, variable.enables, true))
+        origins.set(pathKey(variable.enables), envOrigin);
     }
 
     const patch = overrides[section];
     if (patch !== undefined) {
       if (!isPlainObject(patch)) {
-        problems.push({ origin: 'overrides', source: 'overrides', key: section, message: `expected an object, got ${describeValue(patch)}` });
+        problems.push({
+          origin: 'overrides',
+          source: 'overrides',
+          key: section,
+          message: `expected an object, got ${describeValue(patch)}`,
+        });
         continue;
       }
       mergeInto(input, patch, [], origins);
@@ -177,22 +196,34 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
 function checkOptions(options: LoadConfigOptions): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `loadConfig options must be an object, got ${describeValue(options)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `loadConfig options must be an object, got ${describeValue(options)}`,
+    );
   }
   const { configDir, env, overrides } = options;
   if (configDir !== undefined && (typeof configDir !== 'string' || configDir === '')) {
-    throw new MonitorError(ErrorCode.InvalidOption, `configDir must be a non-empty string, got ${describeValue(configDir)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `configDir must be a non-empty string, got ${describeValue(configDir)}`,
+    );
   }
   if (env !== undefined && (env === null || typeof env !== 'object')) {
     throw new MonitorError(ErrorCode.InvalidOption, `env must be an object of strings, got ${describeValue(env)}`);
   }
   if (overrides !== undefined && !isPlainObject(overrides)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `overrides must be a plain object, got ${describeValue(overrides)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `overrides must be a plain object, got ${describeValue(overrides)}`,
+    );
   }
 }
 
 /** The section's file as an object (empty when absent), or the problem reading it. */
-function readSection(configDir: string | undefined, file: string): { input: PlainObject; filePath?: string } | ConfigProblem {
+function readSection(
+  configDir: string | undefined,
+  file: string,
+): { input: PlainObject; filePath?: string } | ConfigProblem {
   if (configDir === undefined) return { input: {} };
   const filePath = join(configDir, file);
   const problem = (message: string): ConfigProblem => ({ origin: 'file', source: filePath, key: '', message });
@@ -206,9 +237,12 @@ function readSection(configDir: string | undefined, file: string): { input: Plai
   }
   const parsed = parseJson(text);
   if (!parsed.ok) {
-    return problem(`invalid JSON at line ${parsed.line}, column ${parsed.column}: expected ${parsed.expected}, found ${parsed.found}`);
+    return problem(
+      `invalid JSON at line ${parsed.line}, column ${parsed.column}: expected ${parsed.expected}, found ${parsed.found}`,
+    );
   }
-  if (!isPlainObject(parsed.value)) return problem(`expected a JSON object at the top level, got ${describeValue(parsed.value)}`);
+  if (!isPlainObject(parsed.value))
+    return problem(`expected a JSON object at the top level, got ${describeValue(parsed.value)}`);
   return { input: parsed.value, filePath };
 }
 
@@ -218,7 +252,11 @@ function readSection(configDir: string | undefined, file: string): { input: Plai
  */
 function parseEnvValue(variable: EnvOverride, text: string): unknown {
   if (variable.parse === 'integer') return /^[+-]?\d+$/.test(text.trim()) ? Number(text.trim()) : text;
-  if (variable.parse === 'list') return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (variable.parse === 'list')
+    return text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   return text;
 }
 
@@ -286,7 +324,8 @@ function collectSecrets(section: string, input: PlainObject, secrets: Set<string
   for (const secretPath of SECRET_PATHS) {
     if (secretPath[0] !== section) continue;
     let value: unknown = input;
-    for (const key of secretPath.slice(1)) value = isPlainObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+    for (const key of secretPath.slice(1))
+      value = isPlainObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
     if (typeof value === 'string' && value.length >= MIN_SCRUB_LENGTH) secrets.add(value);
   }
 }
@@ -311,4 +350,3 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-

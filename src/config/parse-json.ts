@@ -10,8 +10,7 @@
 
 /** The result of {@link parseJson}. */
 export type JsonParseResult =
-  | { ok: true; value: unknown }
-  | { ok: false; line: number; column: number; expected: string; found: string };
+  { ok: true; value: unknown } | { ok: false; line: number; column: number; expected: string; found: string };
 
 /**
  * Parses JSON text (a leading byte-order mark is ignored).
@@ -69,13 +68,34 @@ class JsonScanner {
   private value(): void {
     this.ws();
     const c = this.s[this.i];
-    if (c === '{') { this.object(); return; }
-    if (c === '[') { this.array(); return; }
-    if (c === '"') { this.string(); return; }
-    if (c === 't') { this.word('true'); return; }
-    if (c === 'f') { this.word('false'); return; }
-    if (c === 'n') { this.word('null'); return; }
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) { this.number(); return; }
+    if (c === '{') {
+      this.object();
+      return;
+    }
+    if (c === '[') {
+      this.array();
+      return;
+    }
+    if (c === '"') {
+      this.string();
+      return;
+    }
+    if (c === 't') {
+      this.word('true');
+      return;
+    }
+    if (c === 'f') {
+      this.word('false');
+      return;
+    }
+    if (c === 'n') {
+      this.word('null');
+      return;
+    }
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
+      this.number();
+      return;
+    }
     this.fail('a value');
   }
 

@@ -58,7 +58,8 @@ const nonEmptyString = (what: string) => expecting(z.string().min(1), what);
 const httpUrl = () => expecting(z.url({ protocol: /^https?$/ }), 'an absolute http(s) URL');
 const email = () => expecting(z.email(), 'an email address');
 const hostName = () => expecting(z.string().regex(/^[^\s/]+$/), 'a host name or IP address');
-const phoneNumber = () => expecting(z.string().regex(/^\+[1-9]\d{1,14}$/), 'a phone number in E.164 form, e.g. "+15551234567"');
+const phoneNumber = () =>
+  expecting(z.string().regex(/^\+[1-9]\d{1,14}$/), 'a phone number in E.164 form, e.g. "+15551234567"');
 const listOf = <T extends z.ZodType>(item: T, expected: string) => expecting(z.array(item), expected);
 
 const HTTP_URL = z.url({ protocol: /^https?$/ });
@@ -78,7 +79,10 @@ function requireWhenEnabled(ctx: z.RefinementCtx, channel: string, key: string, 
     code: 'custom',
     path: [key],
     message: `expected ${expected} while channels.${channel}.enabled is true`,
-    params: { expected: `${expected} while channels.${channel}.enabled is true`, ...(hint === undefined ? {} : { hint }) },
+    params: {
+      expected: `${expected} while channels.${channel}.enabled is true`,
+      ...(hint === undefined ? {} : { hint }),
+    },
   });
 }
 
@@ -99,7 +103,8 @@ function strictlyIncreasing(values: readonly number[], ctx: z.RefinementCtx): vo
 function distinct(values: readonly unknown[], ctx: z.RefinementCtx): void {
   const seen = new Set<unknown>();
   values.forEach((value, i) => {
-    if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate entry ${JSON.stringify(value)}` });
+    if (seen.has(value))
+      ctx.addIssue({ code: 'custom', path: [i], message: `duplicate entry ${JSON.stringify(value)}` });
     seen.add(value);
   });
 }
@@ -117,14 +122,17 @@ export const monitoringSchema = z
     storage_backend: expecting(
       z.enum(['lmdb']),
       '"lmdb"',
-      'metrics are kept in memory and persisted to LMDB under data_dir; the source design\'s ets/mnesia/timescale backends are not available',
+      "metrics are kept in memory and persisted to LMDB under data_dir; the source design's ets/mnesia/timescale backends are not available",
     ).default('lmdb'),
     /** How long raw history points are kept. */
     retention_period: durationMs().default(86_400_000),
     /** How often aggregates are computed and written to the store in one batch. */
     aggregation_interval: timerMs().default(10_000),
     /** Default histogram bucket upper bounds. */
-    histogram_buckets: listOf(expecting(z.number(), 'a finite number'), 'a non-empty list of strictly increasing numbers')
+    histogram_buckets: listOf(
+      expecting(z.number(), 'a finite number'),
+      'a non-empty list of strictly increasing numbers',
+    )
       .min(1)
       .superRefine(strictlyIncreasing)
       .default(() => [10, 50, 100, 500, 1000, 5000, 10000]),
@@ -204,11 +212,17 @@ const slaSchema = z
       });
     }
     const range =
-      sla.kind === 'availability' ? { ok: sla.target > 0 && sla.target <= 100, allowed: 'above 0 and at most 100 (%)' }
-      : sla.kind === 'error_rate' ? { ok: sla.target >= 0 && sla.target <= 1, allowed: 'from 0 to 1 (a fraction)' }
-      : { ok: sla.target > 0, allowed: 'above 0' };
+      sla.kind === 'availability'
+        ? { ok: sla.target > 0 && sla.target <= 100, allowed: 'above 0 and at most 100 (%)' }
+        : sla.kind === 'error_rate'
+          ? { ok: sla.target >= 0 && sla.target <= 1, allowed: 'from 0 to 1 (a fraction)' }
+          : { ok: sla.target > 0, allowed: 'above 0' };
     if (!range.ok) {
-      ctx.addIssue({ code: 'custom', path: ['target'], message: `${article(sla.kind)} ${sla.kind} target must be ${range.allowed}, got ${sla.target}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message: `${article(sla.kind)} ${sla.kind} target must be ${range.allowed}, got ${sla.target}`,
+      });
     }
   });
 
@@ -239,7 +253,10 @@ export const performanceMonitorSchema = z.strictObject({
   /** Include recommendations in the report. */
   recommendations_enabled: bool().default(true),
   /** How many check/SLA results are kept. */
-  history_size: expecting(z.number().int().positive().max(1_000_000), 'a positive integer (entries) of at most 1000000').default(1000),
+  history_size: expecting(
+    z.number().int().positive().max(1_000_000),
+    'a positive integer (entries) of at most 1000000',
+  ).default(1000),
   /** Sliding window for latency percentiles, throughput and error rate. */
   window: durationMs().default(60_000),
   /**
@@ -247,7 +264,12 @@ export const performanceMonitorSchema = z.strictObject({
    * has the source design's three: 99.999 % uptime, 100 ms, 10,000 req/s).
    */
   slas: listOf(slaSchema, 'a list of SLAs')
-    .superRefine((slas, ctx) => distinct(slas.map((sla) => sla.name), ctx))
+    .superRefine((slas, ctx) =>
+      distinct(
+        slas.map((sla) => sla.name),
+        ctx,
+      ),
+    )
     .default((): z.output<typeof slaSchema>[] => []),
 });
 
@@ -292,7 +314,10 @@ const slackChannelSchema = z
   })
   .superRefine((slack, ctx) => {
     if (slack.enabled && (!isHttpUrl(slack.webhook) || isPlaceholder(slack.webhook))) {
-      const hint = slack.webhook === SLACK_WEBHOOK_PLACEHOLDER ? 'the shipped value is a placeholder; set ERLMCP_SLACK_WEBHOOK' : undefined;
+      const hint =
+        slack.webhook === SLACK_WEBHOOK_PLACEHOLDER
+          ? 'the shipped value is a placeholder; set ERLMCP_SLACK_WEBHOOK'
+          : undefined;
       requireWhenEnabled(ctx, 'slack', 'webhook', 'a Slack incoming-webhook http(s) URL', hint);
     }
   });
@@ -316,8 +341,10 @@ const smsChannelSchema = z
   .superRefine((sms, ctx) => {
     if (!sms.enabled) return;
     if (sms.to.length === 0) requireWhenEnabled(ctx, 'sms', 'to', 'at least one recipient number');
-    if (sms.account_sid === undefined) requireWhenEnabled(ctx, 'sms', 'account_sid', 'a Twilio account SID', 'set ERLMCP_TWILIO_ACCOUNT_SID');
-    if (sms.auth_token === undefined) requireWhenEnabled(ctx, 'sms', 'auth_token', 'a Twilio auth token', 'set ERLMCP_TWILIO_AUTH_TOKEN');
+    if (sms.account_sid === undefined)
+      requireWhenEnabled(ctx, 'sms', 'account_sid', 'a Twilio account SID', 'set ERLMCP_TWILIO_ACCOUNT_SID');
+    if (sms.auth_token === undefined)
+      requireWhenEnabled(ctx, 'sms', 'auth_token', 'a Twilio auth token', 'set ERLMCP_TWILIO_AUTH_TOKEN');
   });
 
 const webhookChannelSchema = z
@@ -329,7 +356,13 @@ const webhookChannelSchema = z
   })
   .superRefine((webhook, ctx) => {
     if (webhook.enabled && (!isHttpUrl(webhook.url) || isPlaceholder(webhook.url))) {
-      requireWhenEnabled(ctx, 'webhook', 'url', 'an absolute http(s) URL', webhook.url === '' ? 'set url or ERLMCP_WEBHOOK_URL' : undefined);
+      requireWhenEnabled(
+        ctx,
+        'webhook',
+        'url',
+        'an absolute http(s) URL',
+        webhook.url === '' ? 'set url or ERLMCP_WEBHOOK_URL' : undefined,
+      );
     }
   });
 
@@ -351,7 +384,13 @@ const alertmanagerChannelSchema = z
   .superRefine((alertmanager, ctx) => {
     if (!alertmanager.enabled) return;
     if (alertmanager.urls.length === 0) {
-      requireWhenEnabled(ctx, 'alertmanager', 'urls', 'at least one http(s) URL', 'set urls or ERLMCP_ALERTMANAGER_URLS');
+      requireWhenEnabled(
+        ctx,
+        'alertmanager',
+        'urls',
+        'at least one http(s) URL',
+        'set urls or ERLMCP_ALERTMANAGER_URLS',
+      );
     }
     alertmanager.urls.forEach((url, i) => {
       if (!isHttpUrl(url)) {
@@ -371,10 +410,18 @@ const escalationStepSchema = z.strictObject({
     .min(1)
     .superRefine(distinct),
   /** SECONDS between re-notifications while the alert keeps firing. */
-  interval: expecting(z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)), 'a positive integer (seconds)'),
+  interval: expecting(
+    z
+      .number()
+      .int()
+      .positive()
+      .max(Math.floor(MAX_TIMER_MS / 1000)),
+    'a positive integer (seconds)',
+  ),
 });
 
-const routeSchema = () => listOf(expecting(z.enum(CHANNEL_NAMES), 'a channel name'), 'a list of channel names').superRefine(distinct);
+const routeSchema = () =>
+  listOf(expecting(z.enum(CHANNEL_NAMES), 'a channel name'), 'a list of channel names').superRefine(distinct);
 
 /** Severity → the channels an alert's first notification goes to (the source's `get_notification_channels`). */
 const routingSchema = z.strictObject({
@@ -394,11 +441,18 @@ const deliverySchema = z
     /** Longest wait between attempts (ms). */
     retry_max: timerMs().default(300_000),
     /** Longest wait a receiver's Retry-After may ask for (ms); 0 = retry_max. */
-    retry_after_max: expecting(z.number().int().min(0).max(MAX_TIMER_MS), `an integer from 0 to ${MAX_TIMER_MS} (ms; 0 = retry_max)`).default(0),
+    retry_after_max: expecting(
+      z.number().int().min(0).max(MAX_TIMER_MS),
+      `an integer from 0 to ${MAX_TIMER_MS} (ms; 0 = retry_max)`,
+    ).default(0),
   })
   .superRefine((d, ctx) => {
     if (d.retry_initial > d.retry_max) {
-      ctx.addIssue({ code: 'custom', path: ['retry_initial'], message: `retry_initial (${d.retry_initial} ms) must not exceed retry_max (${d.retry_max} ms)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retry_initial'],
+        message: `retry_initial (${d.retry_initial} ms) must not exceed retry_max (${d.retry_max} ms)`,
+      });
     }
   });
 
@@ -503,51 +557,79 @@ const chartSchema = z.strictObject({
 const dashboardDefSchema = z.strictObject({
   name: slug(),
   title: nonEmptyString('a dashboard title'),
-  charts: listOf(chartSchema, 'a list of charts').superRefine((charts, ctx) => distinct(charts.map((c) => c.id), ctx)),
+  charts: listOf(chartSchema, 'a list of charts').superRefine((charts, ctx) =>
+    distinct(
+      charts.map((c) => c.id),
+      ctx,
+    ),
+  ),
 });
 
 /** `configs/dashboard.json`: the dashboard and its HTTP/WebSocket server (source `erlmcp_dashboard`). */
-export const dashboardSchema = z.strictObject({
-  dashboard_enabled: bool().default(true),
-  /** How often a live frame goes to subscribed clients. */
-  refresh_interval: timerMs().default(5000),
-  chart_type: expecting(z.enum(['auto', 'line', 'bar', 'pie', 'gauge']), 'a chart type').default('auto'),
-  /** Most points per series in one chart or history answer. */
-  data_points: expecting(z.number().int().positive().max(10_000), 'a positive integer (points per chart) of at most 10000').default(100),
-  /** Default history range shown. */
-  historical_range: durationMs().default(86_400_000),
-  export_format: expecting(z.enum(['json', 'csv']), 'an export format').default('json'),
-  theme: expecting(z.enum(['dark', 'light']), 'a theme').default('dark'),
-  layout: expecting(z.enum(['responsive', 'grid']), 'a layout').default('responsive'),
-  real_time_enabled: bool().default(true),
-  alert_highlighting: bool().default(true),
-  /** Interface to bind; loopback by default so the dashboard is not exposed. */
-  host: hostName().default('127.0.0.1'),
-  /** TCP port; 0 picks a free port. */
-  port: expecting(z.number().int().min(0).max(65535), 'an integer port from 0 to 65535 (0 = any free port)').default(8080),
-  /** Bearer token required by HTTP and WebSocket clients; empty = no token. Secret: prefer ERLMCP_DASHBOARD_TOKEN. */
-  auth_token: expecting(z.string(), 'a string (empty = no token)').default(''),
-  /** Origins allowed to open the WebSocket besides the dashboard's own; empty = same origin only. */
-  /** Most live-feed (WebSocket) clients at once; past it an upgrade is refused with 503, so the client table is bounded. */
-  max_clients: expecting(z.number().int().min(1).max(100_000), 'an integer from 1 to 100000 (WebSocket clients)').default(1000),
-  allowed_origins: listOf(
-    expecting(z.string().regex(/^https?:\/\/[^/\s?#]+$/), 'an origin such as "http://localhost:3000" (scheme://host[:port], no path)'),
-    'a list of origins',
-  ).default(() => []),
-  /**
-   * Dashboards besides the built-in "main" (Response Time, Throughput, Error Rate, Resource Usage);
-   * one named "main" replaces the built-in one.
-   */
-  dashboards: listOf(dashboardDefSchema, 'a list of dashboards')
-    .superRefine((defs, ctx) => distinct(defs.map((d) => d.name), ctx))
-    .default(() => []),
-}).superRefine((dashboard, ctx) => {
-  // Checked here, not only when the server binds, so nothing starts with an exposed, open dashboard.
-  if (dashboard.dashboard_enabled && dashboard.auth_token === '' && !isLoopbackHost(dashboard.host)) {
-    const expected = `a token while host ${JSON.stringify(dashboard.host)} is not a loopback address (anyone who can reach it could read the dashboard)`;
-    ctx.addIssue({ code: 'custom', path: ['auth_token'], message: `expected ${expected}`, params: { expected, hint: 'set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1' } });
-  }
-});
+export const dashboardSchema = z
+  .strictObject({
+    dashboard_enabled: bool().default(true),
+    /** How often a live frame goes to subscribed clients. */
+    refresh_interval: timerMs().default(5000),
+    chart_type: expecting(z.enum(['auto', 'line', 'bar', 'pie', 'gauge']), 'a chart type').default('auto'),
+    /** Most points per series in one chart or history answer. */
+    data_points: expecting(
+      z.number().int().positive().max(10_000),
+      'a positive integer (points per chart) of at most 10000',
+    ).default(100),
+    /** Default history range shown. */
+    historical_range: durationMs().default(86_400_000),
+    export_format: expecting(z.enum(['json', 'csv']), 'an export format').default('json'),
+    theme: expecting(z.enum(['dark', 'light']), 'a theme').default('dark'),
+    layout: expecting(z.enum(['responsive', 'grid']), 'a layout').default('responsive'),
+    real_time_enabled: bool().default(true),
+    alert_highlighting: bool().default(true),
+    /** Interface to bind; loopback by default so the dashboard is not exposed. */
+    host: hostName().default('127.0.0.1'),
+    /** TCP port; 0 picks a free port. */
+    port: expecting(z.number().int().min(0).max(65535), 'an integer port from 0 to 65535 (0 = any free port)').default(
+      8080,
+    ),
+    /** Bearer token required by HTTP and WebSocket clients; empty = no token. Secret: prefer ERLMCP_DASHBOARD_TOKEN. */
+    auth_token: expecting(z.string(), 'a string (empty = no token)').default(''),
+    /** Origins allowed to open the WebSocket besides the dashboard's own; empty = same origin only. */
+    /** Most live-feed (WebSocket) clients at once; past it an upgrade is refused with 503, so the client table is bounded. */
+    max_clients: expecting(
+      z.number().int().min(1).max(100_000),
+      'an integer from 1 to 100000 (WebSocket clients)',
+    ).default(1000),
+    allowed_origins: listOf(
+      expecting(
+        z.string().regex(/^https?:\/\/[^/\s?#]+$/),
+        'an origin such as "http://localhost:3000" (scheme://host[:port], no path)',
+      ),
+      'a list of origins',
+    ).default(() => []),
+    /**
+     * Dashboards besides the built-in "main" (Response Time, Throughput, Error Rate, Resource Usage);
+     * one named "main" replaces the built-in one.
+     */
+    dashboards: listOf(dashboardDefSchema, 'a list of dashboards')
+      .superRefine((defs, ctx) =>
+        distinct(
+          defs.map((d) => d.name),
+          ctx,
+        ),
+      )
+      .default(() => []),
+  })
+  .superRefine((dashboard, ctx) => {
+    // Checked here, not only when the server binds, so nothing starts with an exposed, open dashboard.
+    if (dashboard.dashboard_enabled && dashboard.auth_token === '' && !isLoopbackHost(dashboard.host)) {
+      const expected = `a token while host ${JSON.stringify(dashboard.host)} is not a loopback address (anyone who can reach it could read the dashboard)`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth_token'],
+        message: `expected ${expected}`,
+        params: { expected, hint: 'set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1' },
+      });
+    }
+  });
 
 // ---------------------------------------------------------------- the whole config
 
@@ -563,14 +645,18 @@ export const CONFIG_SECTIONS = {
 export type ConfigSection = keyof typeof CONFIG_SECTIONS;
 
 /** Deeply read-only: configs are frozen once loaded. */
-export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
-  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-  : T;
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
 
 /** Any subset of `T`, at any depth; arrays are replaced, not merged. */
-export type DeepPartial<T> = T extends readonly unknown[] ? T
-  : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : T;
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
 /** `configs/monitoring.json`, validated and defaulted. */
 export type MonitoringConfig = DeepReadonly<z.output<typeof monitoringSchema>>;

@@ -28,7 +28,10 @@ export function suggestKey(key: string, known: readonly string[]): string | unde
 }
 
 function normalize(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toLowerCase();
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/-/g, '_')
+    .toLowerCase();
 }
 
 /** Optimal string alignment distance. Keys are short, so the full table is fine. */

@@ -29,7 +29,12 @@ export class AlertList {
   update(alerts, now) {
     const active = (Array.isArray(alerts) ? alerts : [])
       .filter((a) => a && a.status !== 'resolved')
-      .sort((a, b) => (a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1) || (SEVERITY_RANK[b.severity] ?? 0) - (SEVERITY_RANK[a.severity] ?? 0) || a.startedAt - b.startedAt);
+      .sort(
+        (a, b) =>
+          (a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1) ||
+          (SEVERITY_RANK[b.severity] ?? 0) - (SEVERITY_RANK[a.severity] ?? 0) ||
+          a.startedAt - b.startedAt,
+      );
     const firing = active.filter((a) => a.status === 'firing').length;
     this.count.textContent = String(active.length);
     this.count.setAttribute('data-count', String(active.length));
@@ -60,7 +65,10 @@ export class AlertList {
     const labels = Object.entries(a.labels ?? {}).map(([k, v]) => el('li', { className: 'chip', text: `${k}=${v}` }));
     const meta = el('div', { className: 'alert-meta' }, [
       el('span', { className: 'alert-source', text: String(a.source ?? '') }),
-      el('span', { className: 'alert-age', text: Number.isFinite(a.startedAt) ? `${status} ${formatAge(a.startedAt, now)}` : status }),
+      el('span', {
+        className: 'alert-age',
+        text: Number.isFinite(a.startedAt) ? `${status} ${formatAge(a.startedAt, now)}` : status,
+      }),
     ]);
     const body = el('div', { className: 'alert-body' }, [
       el('div', { className: 'alert-title', text: String(a.title ?? '') }),

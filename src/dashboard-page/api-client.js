@@ -71,7 +71,8 @@ export class ApiClient {
     } catch {
       throw new ApiError(path, res.status, 'response is not JSON');
     }
-    if (!res.ok) throw new ApiError(path, res.status, body && typeof body.error === 'string' ? body.error : res.statusText);
+    if (!res.ok)
+      throw new ApiError(path, res.status, body && typeof body.error === 'string' ? body.error : res.statusText);
     return body;
   }
 }

@@ -78,7 +78,11 @@ function byChart(res) {
 
 /** @param {number} from @param {number} to @param {AbortSignal} [signal] */
 function fetchHistory(from, to, signal) {
-  const q = new URLSearchParams({ dashboard: dashboardName, from: String(Math.floor(from)), to: String(Math.ceil(to)) });
+  const q = new URLSearchParams({
+    dashboard: dashboardName,
+    from: String(Math.floor(from)),
+    to: String(Math.ceil(to)),
+  });
   return api.get(`/api/history?${q}`, signal);
 }
 
@@ -100,7 +104,9 @@ async function loadDashboard() {
         return null;
       }
       const delay = Math.min(10000, 500 * 2 ** attempt);
-      showBanner(`Cannot load the dashboard (${err instanceof Error ? err.message : String(err)}); retrying in ${Math.round(delay / 1000)} s.`);
+      showBanner(
+        `Cannot load the dashboard (${err instanceof Error ? err.message : String(err)}); retrying in ${Math.round(delay / 1000)} s.`,
+      );
       setStatus('reconnecting', 'retrying');
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -128,7 +134,8 @@ function applyAlerts(alerts) {
   const active = alertList.update(alerts, now());
   const firing = active.filter((a) => a.status === 'firing');
   const highlight = def?.alert_highlighting !== false;
-  for (const [id, p] of panels) p.setAlerts(highlight ? firing.filter((a) => Array.isArray(a.charts) && a.charts.includes(id)) : []);
+  for (const [id, p] of panels)
+    p.setAlerts(highlight ? firing.filter((a) => Array.isArray(a.charts) && a.charts.includes(id)) : []);
 }
 
 /**
@@ -250,7 +257,8 @@ function startSlaPolling() {
 /** @param {'live' | number} next */
 async function pickRange(next) {
   range = next;
-  for (const b of rangeEl.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.range === String(next)));
+  for (const b of rangeEl.querySelectorAll('button'))
+    b.setAttribute('aria-pressed', String(b.dataset.range === String(next)));
   clearTimeout(rangeTimer);
   rangeAbort?.abort();
   rangeAbort = null;
@@ -282,7 +290,8 @@ async function loadRange(ms) {
     if (rangeAbort === abort) chartsEl.classList.remove('loading');
   }
   // The window slides at the resolution of the data: a range of `ms` holds `data_points` points.
-  if (range === ms) rangeTimer = window.setTimeout(() => void loadRange(ms), Math.max(def.refresh_interval, ms / def.data_points));
+  if (range === ms)
+    rangeTimer = window.setTimeout(() => void loadRange(ms), Math.max(def.refresh_interval, ms / def.data_points));
 }
 
 /** A last chart alone in its row of several columns takes the whole row instead of leaving a hole. */

@@ -45,10 +45,11 @@ export class ChartPanel {
     this.body = el('div', { className: `chart-body type-${def.type}` });
     this.empty = el('div', { className: 'empty', text: 'No data' });
     this.legend = el('ul', { className: 'legend' });
-    this.card = el('article', { className: 'panel chart-card is-empty', attrs: { 'data-chart': def.id, 'data-type': def.type } }, [
-      head,
-      el('div', { className: 'chart-stage' }, [this.body, this.empty]),
-    ]);
+    this.card = el(
+      'article',
+      { className: 'panel chart-card is-empty', attrs: { 'data-chart': def.id, 'data-type': def.type } },
+      [head, el('div', { className: 'chart-stage' }, [this.body, this.empty])],
+    );
 
     /** @type {GaugeView | PieView | TimePlot | null} */
     this.view = null;
@@ -124,11 +125,13 @@ export class ChartPanel {
    * @param {number} to ms
    */
   showHistory(byLabel, from, to) {
-    this.history = new Map(this.labels.map((l) => {
-      const buf = new SeriesBuffer(Number.MAX_SAFE_INTEGER);
-      buf.replace(byLabel.get(l) ?? []);
-      return [l, buf];
-    }));
+    this.history = new Map(
+      this.labels.map((l) => {
+        const buf = new SeriesBuffer(Number.MAX_SAFE_INTEGER);
+        buf.replace(byLabel.get(l) ?? []);
+        return [l, buf];
+      }),
+    );
     this.range = [from / 1000, to / 1000];
     if (this.view instanceof TimePlot) this.view.rescale();
     this.schedule();
@@ -154,7 +157,9 @@ export class ChartPanel {
       this.badge.removeAttribute('title');
       return;
     }
-    const worst = alerts.reduce((a, b) => ((SEVERITY_RANK[b.severity] ?? 0) > (SEVERITY_RANK[a.severity] ?? 0) ? b : a));
+    const worst = alerts.reduce((a, b) =>
+      (SEVERITY_RANK[b.severity] ?? 0) > (SEVERITY_RANK[a.severity] ?? 0) ? b : a,
+    );
     this.card.classList.add('alerting');
     this.card.setAttribute('data-severity', worst.severity in SEVERITY_RANK ? worst.severity : 'warning');
     this.badge.hidden = false;

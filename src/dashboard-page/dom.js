@@ -70,7 +70,17 @@ function trim(v) {
 }
 
 /** Spellings of one unit, shown one way (configs say "req/sec", the charts "req/s"). */
-const UNIT_ALIASES = new Map(Object.entries({ percent: '%', percentage: '%', 'req/sec': 'req/s', rps: 'req/s', requests_per_second: 'req/s', milliseconds: 'ms', byte: 'bytes' }));
+const UNIT_ALIASES = new Map(
+  Object.entries({
+    percent: '%',
+    percentage: '%',
+    'req/sec': 'req/s',
+    rps: 'req/s',
+    requests_per_second: 'req/s',
+    milliseconds: 'ms',
+    byte: 'bytes',
+  }),
+);
 
 /** @param {string} unit */
 function canonicalUnit(unit) {

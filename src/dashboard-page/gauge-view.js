@@ -61,7 +61,10 @@ export class GaugeView {
       const share = has ? Math.max(0, Math.min(1, v / this.max)) : 0;
       // A gap longer than the arc: a gap of exactly its length puts a round cap's dot at the far end.
       dial.value.setAttribute('stroke-dasharray', `${(share * 100).toFixed(2)} 200`);
-      dial.value.setAttribute('class', `gauge-value ${!has ? 'level-none' : share >= 0.9 ? 'level-crit' : share >= 0.7 ? 'level-warn' : 'level-ok'}`);
+      dial.value.setAttribute(
+        'class',
+        `gauge-value ${!has ? 'level-none' : share >= 0.9 ? 'level-crit' : share >= 0.7 ? 'level-warn' : 'level-ok'}`,
+      );
       dial.text.textContent = has ? formatValue(v, this.opts.unit) : 'no data';
       dial.graphic.setAttribute('aria-label', `${dial.label}: ${dial.text.textContent}`);
     });

@@ -15,6 +15,8 @@ export function seriesColor(i) {
  * @param {number} alpha 0-1
  */
 export function withAlpha(hex, alpha) {
-  const a = Math.round(alpha * 255).toString(16).padStart(2, '0');
+  const a = Math.round(alpha * 255)
+    .toString(16)
+    .padStart(2, '0');
   return `${hex}${a}`;
 }

@@ -20,7 +20,16 @@ export class PieView {
     /** One slice and one legend row per series, in label order. */
     this.parts = opts.labels.map((label, i) => {
       const color = seriesColor(i);
-      const slice = svg('circle', { cx: 50, cy: 50, r: R, class: 'pie-slice', pathLength: 100, stroke: color, 'stroke-dasharray': '0 100', transform: 'rotate(-90 50 50)' });
+      const slice = svg('circle', {
+        cx: 50,
+        cy: 50,
+        r: R,
+        class: 'pie-slice',
+        pathLength: 100,
+        stroke: color,
+        'stroke-dasharray': '0 100',
+        transform: 'rotate(-90 50 50)',
+      });
       graphic.append(slice);
       const swatch = el('span', { className: 'swatch' });
       swatch.style.background = color;
@@ -48,9 +57,15 @@ export class PieView {
       slice.setAttribute('stroke-dasharray', `${share.toFixed(3)} ${(100 - share).toFixed(3)}`);
       slice.setAttribute('stroke-dashoffset', (-offset).toFixed(3));
       offset += share;
-      value.textContent = typeof raw === 'number' ? `${formatValue(raw, this.opts.unit)} · ${sum > 0 ? formatNumber(share) : 0}%` : 'no data';
+      value.textContent =
+        typeof raw === 'number'
+          ? `${formatValue(raw, this.opts.unit)} · ${sum > 0 ? formatNumber(share) : 0}%`
+          : 'no data';
     });
     this.total.textContent = sum > 0 ? formatNumber(sum) : 'no data';
-    this.graphic.setAttribute('aria-label', this.parts.map(({ label, value }) => `${label}: ${value.textContent}`).join(', '));
+    this.graphic.setAttribute(
+      'aria-label',
+      this.parts.map(({ label, value }) => `${label}: ${value.textContent}`).join(', '),
+    );
   }
 }

@@ -21,11 +21,11 @@ export class ScorePanel {
       SCORES.map(([key, title]) => {
         const value = el('div', { className: 'score-value', text: 'no data' });
         const fill = el('div', { className: 'score-fill' });
-        const tile = el('div', { className: `score ${key === 'overall' ? 'score-overall' : ''} level-none`, attrs: { 'data-score': key } }, [
-          el('div', { className: 'score-title', text: title }),
-          value,
-          el('div', { className: 'score-bar' }, [fill]),
-        ]);
+        const tile = el(
+          'div',
+          { className: `score ${key === 'overall' ? 'score-overall' : ''} level-none`, attrs: { 'data-score': key } },
+          [el('div', { className: 'score-title', text: title }), value, el('div', { className: 'score-bar' }, [fill])],
+        );
         grid.append(tile);
         return [key, { tile, value, fill }];
       }),
@@ -41,7 +41,9 @@ export class ScorePanel {
       value.textContent = has ? String(Math.round(clamped)) : 'no data';
       fill.style.width = `${clamped}%`;
       tile.classList.remove('level-ok', 'level-warn', 'level-crit', 'level-none');
-      tile.classList.add(!has ? 'level-none' : clamped >= 80 ? 'level-ok' : clamped >= 50 ? 'level-warn' : 'level-crit');
+      tile.classList.add(
+        !has ? 'level-none' : clamped >= 80 ? 'level-ok' : clamped >= 50 ? 'level-warn' : 'level-crit',
+      );
     }
   }
 }

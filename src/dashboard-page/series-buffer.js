@@ -115,7 +115,8 @@ function covered(ts, t, gapMs) {
  */
 export function alignBuffers(buffers) {
   const first = buffers[0];
-  const same = first && buffers.every((b) => b.ts.length === first.ts.length && b.ts.every((t, i) => t === first.ts[i]));
+  const same =
+    first && buffers.every((b) => b.ts.length === first.ts.length && b.ts.every((t, i) => t === first.ts[i]));
   if (same) return [first.ts.map((t) => t / 1000), ...buffers.map((b) => b.vals.slice())];
   /** @type {Set<number>} */
   const all = new Set();

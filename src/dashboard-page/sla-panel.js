@@ -24,7 +24,13 @@ export class SlaPanel {
       this.box.replaceChildren(el('p', { className: 'muted', text: 'No SLAs configured' }));
       return;
     }
-    this.box.replaceChildren(el('ul', { className: 'sla-list' }, slas.map((s) => this.row(s))));
+    this.box.replaceChildren(
+      el(
+        'ul',
+        { className: 'sla-list' },
+        slas.map((s) => this.row(s)),
+      ),
+    );
   }
 
   /** @param {string} reason */
@@ -38,13 +44,17 @@ export class SlaPanel {
     const status = s.status in STATUS_TEXT ? s.status : 'no_data';
     const bound = s.direction === 'higher_is_better' ? '≥' : '≤';
     const measured = `${formatValue(s.current, s.unit)} / ${bound} ${formatValue(s.target, s.unit)}`;
-    const compliance = typeof s.compliance === 'number' ? `${formatNumber(s.compliance)}% compliant` : 'compliance: no data';
+    const compliance =
+      typeof s.compliance === 'number' ? `${formatNumber(s.compliance)}% compliant` : 'compliance: no data';
     const row = el('li', { className: `sla sla-${status}`, attrs: { 'data-sla': String(s.name) } }, [
       el('div', { className: 'sla-head' }, [
         el('span', { className: 'sla-name', text: String(s.name) }),
         el('span', { className: 'pill', text: STATUS_TEXT[status] }),
       ]),
-      el('div', { className: 'sla-detail' }, [el('span', { text: measured }), el('span', { className: 'muted', text: compliance })]),
+      el('div', { className: 'sla-detail' }, [
+        el('span', { text: measured }),
+        el('span', { className: 'muted', text: compliance }),
+      ]),
     ]);
     if (s.budget_remaining !== undefined) {
       const budget = s.budget_remaining;
@@ -54,7 +64,10 @@ export class SlaPanel {
       fill.style.width = `${(share * 100).toFixed(1)}%`;
       row.append(
         el('div', { className: 'budget' }, [
-          el('span', { className: 'muted', text: has ? `error budget ${formatNumber(share * 100)}% left` : 'error budget: no data' }),
+          el('span', {
+            className: 'muted',
+            text: has ? `error budget ${formatNumber(share * 100)}% left` : 'error budget: no data',
+          }),
           el('div', { className: `budget-bar ${share < 0.2 ? 'low' : ''}` }, [fill]),
         ]),
       );

@@ -7,7 +7,10 @@ import { cssVar, formatTick } from './dom.js';
 /** Byte axis steps: powers of two from 1 B. */
 const BYTE_INCRS = Array.from({ length: 51 }, (_, k) => 2 ** k);
 /** Time axis steps, seconds: 1 s to a year. */
-const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 2_592_000, 31_536_000];
+const TIME_INCRS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
+  2_592_000, 31_536_000,
+];
 import { seriesColor, withAlpha } from './palette.js';
 
 export class TimePlot {
@@ -37,13 +40,17 @@ export class TimePlot {
     const grid = cssVar('--grid') || 'rgba(204,204,220,0.07)';
     const font = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
     const axis = { stroke: text, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
-    const bars = type === 'bar' ? uPlot.paths.bars?.({ size: [0.7, 40], align: 0 }) ?? null : null;
+    const bars = type === 'bar' ? (uPlot.paths.bars?.({ size: [0.7, 40], align: 0 }) ?? null) : null;
     const single = labels.length === 1;
     const series = labels.map((label, i) => ({
       label,
       stroke: seriesColor(i),
       width: bars ? 0 : 1.5,
-      fill: bars ? withAlpha(seriesColor(i), single ? 0.8 : 0.55) : single ? withAlpha(seriesColor(i), 0.12) : undefined,
+      fill: bars
+        ? withAlpha(seriesColor(i), single ? 0.8 : 0.55)
+        : single
+          ? withAlpha(seriesColor(i), 0.12)
+          : undefined,
       ...(bars ? { paths: bars, points: { show: false } } : {}),
     }));
     /** @type {import('uplot').Options} */

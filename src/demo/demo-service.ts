@@ -31,11 +31,14 @@ export async function startDemoService(port = 0): Promise<DemoService> {
         return;
       case '/api/flaky':
         await delay(5, 60);
-        if (Math.random() < 0.25) res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"upstream unavailable"}');
+        if (Math.random() < 0.25)
+          res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"upstream unavailable"}');
         else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
         return;
       case '/':
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('erlmcp-monitor demo service: /api/items /api/slow /api/flaky\n');
+        res
+          .writeHead(200, { 'content-type': 'text/plain' })
+          .end('erlmcp-monitor demo service: /api/items /api/slow /api/flaky\n');
         return;
       default:
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -68,13 +71,25 @@ export function startLoad(baseUrl: string, options: LoadOptions = {}): { stop():
   const rate = options.rate ?? 20;
   const durationMs = options.durationMs ?? 30 * 60_000;
   const maxRequests = options.maxRequests ?? Math.ceil((rate * durationMs) / 1000);
-  const routes = ['/api/items', '/api/items', '/api/items', '/api/items', '/api/flaky', '/api/flaky', '/api/slow', '/missing'];
+  const routes = [
+    '/api/items',
+    '/api/items',
+    '/api/items',
+    '/api/items',
+    '/api/flaky',
+    '/api/flaky',
+    '/api/slow',
+    '/missing',
+  ];
   let sent = 0;
   let finish!: (n: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
   const deadline = setTimeout(() => stop(), durationMs);
   const timer = setInterval(() => {
-    if (sent >= maxRequests) { stop(); return; }
+    if (sent >= maxRequests) {
+      stop();
+      return;
+    }
     sent++;
     const route = routes[Math.floor(Math.random() * routes.length)]!;
     const req = request(`${baseUrl}${route}`, { agent: false }, (res) => res.resume());

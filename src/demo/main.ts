@@ -25,12 +25,18 @@ const mon = await startMonitoring({
       threshold: 0.2,
       duration: 30_000,
       severity: 'warning',
-      annotations: { summary: 'More than 20% of demo requests fail', description: 'error rate {{ $value }} over the performance window' },
+      annotations: {
+        summary: 'More than 20% of demo requests fail',
+        description: 'error rate {{ $value }} over the performance window',
+      },
     },
   ],
 });
 const service = await startDemoService(Number(process.env.DEMO_PORT ?? 0));
-mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
+mon.instrument.http(service.server, {
+  name: 'demo',
+  route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']),
+});
 const dashboard = await mon.dashboardAddress();
 const load = startLoad(service.url, { durationMs: Number(process.env.DEMO_LOAD_SECONDS ?? 1800) * 1000 });
 let stopping = false;

@@ -4,4 +4,12 @@
  */
 export { loadConfig, redactConfig, ConfigError, ENV_OVERRIDES } from '../config/index.js';
 
-export type { Config, DeepPartial, MonitoringConfig, PerformanceMonitorConfig, AlertingConfig, DashboardConfig, LoadConfigOptions } from '../config/index.js';
+export type {
+  Config,
+  DeepPartial,
+  MonitoringConfig,
+  PerformanceMonitorConfig,
+  AlertingConfig,
+  DashboardConfig,
+  LoadConfigOptions,
+} from '../config/index.js';

@@ -10,7 +10,14 @@ export { Sketch, SlidingSketch } from '../metrics/sketch.js';
 export { SliceClock } from '../metrics/slice-clock.js';
 export { DerivedValues } from '../metrics/derived-values.js';
 
-export type { AnyMetric, MetricSnapshot, MetricValue, RegistryOptions, RegisterOptions, SeriesValue } from '../metrics/registry.js';
+export type {
+  AnyMetric,
+  MetricSnapshot,
+  MetricValue,
+  RegistryOptions,
+  RegisterOptions,
+  SeriesValue,
+} from '../metrics/registry.js';
 export type { MetricOptions, MetricType } from '../metrics/metric.js';
 export type { HistogramOptions, HistogramStats, Percentiles, WindowStats } from '../metrics/histogram.js';
 export type { Labels } from '../metrics/label-map.js';

@@ -11,7 +11,15 @@ export { WebhookChannel } from '../notify/webhook-channel.js';
 export { AlertmanagerChannel } from '../notify/alertmanager-channel.js';
 export { DeliveryError } from '../notify/types.js';
 
-export type { ChannelName, DeadLetter, DeliveryContext, Notification, NotificationChannel, NotifiedAlert, OutboxPort } from '../notify/types.js';
+export type {
+  ChannelName,
+  DeadLetter,
+  DeliveryContext,
+  Notification,
+  NotificationChannel,
+  NotifiedAlert,
+  OutboxPort,
+} from '../notify/types.js';
 export type { EmailChannelOptions } from '../notify/email-channel.js';
 export type { SlackChannelOptions } from '../notify/slack-channel.js';
 export type { SmsChannelOptions } from '../notify/sms-channel.js';

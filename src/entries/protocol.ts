@@ -17,5 +17,12 @@ export type {
   SlaView,
   Subscription,
 } from '../server/protocol.js';
-export type { ChartPoints, DashboardResponse, FrameHealth, HealthResponse, SeriesStat, StoreHealth } from '../server/protocol.js';
+export type {
+  ChartPoints,
+  DashboardResponse,
+  FrameHealth,
+  HealthResponse,
+  SeriesStat,
+  StoreHealth,
+} from '../server/protocol.js';
 export type { DashboardSources } from '../server/dashboard-sources.js';

@@ -71,7 +71,11 @@ export const EXPORT_DROPPED_METRIC = 'monitor.export.dropped';
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1) throw new MonitorError(ErrorCode.InvalidOption, `export queue: ${name} must be a positive integer, got ${String(v)}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `export queue: ${name} must be a positive integer, got ${String(v)}`,
+    );
   return v;
 }
 
@@ -126,9 +130,17 @@ export class ExportQueue {
     this.#random = options.random ?? Math.random;
     this.#agent = agentFor(url);
     const r = options.registry;
-    this.#samples = r.counter(EXPORT_SAMPLES_METRIC, { help: 'Samples exported, by outcome (sent, rejected, dropped)', labels: ['result'] });
-    this.#failures = r.counter(EXPORT_FAILURES_METRIC, { help: 'Failed export attempts, by reason', labels: ['reason'] });
-    this.#dropped = r.counter(EXPORT_DROPPED_METRIC, { help: 'Samples dropped before export: queue full, out of attempts, or still queued at stop' });
+    this.#samples = r.counter(EXPORT_SAMPLES_METRIC, {
+      help: 'Samples exported, by outcome (sent, rejected, dropped)',
+      labels: ['result'],
+    });
+    this.#failures = r.counter(EXPORT_FAILURES_METRIC, {
+      help: 'Failed export attempts, by reason',
+      labels: ['reason'],
+    });
+    this.#dropped = r.counter(EXPORT_DROPPED_METRIC, {
+      help: 'Samples dropped before export: queue full, out of attempts, or still queued at stop',
+    });
     this.#persist = options.persist;
     this.#restore();
   }
@@ -239,7 +251,12 @@ export class ExportQueue {
     let message: string;
     let retryAfterMs: number | undefined;
     try {
-      const res = await post(this.#url, batch.body, { headers: { ...this.#headers }, agent: this.#agent, timeoutMs: this.#timeout, signal: this.#abort.signal });
+      const res = await post(this.#url, batch.body, {
+        headers: { ...this.#headers },
+        agent: this.#agent,
+        timeoutMs: this.#timeout,
+        signal: this.#abort.signal,
+      });
       if (res.status >= 200 && res.status < 300) {
         this.#samples.inc({ result: 'sent' }, batch.samples);
         return { done: true };
@@ -261,7 +278,9 @@ export class ExportQueue {
     }
     this.#failures.inc({ reason });
     this.#report(message);
-    return retryAfterMs === undefined ? { done: false } : { done: false, retryAfterMs: Math.min(retryAfterMs, this.#maxBackoff) };
+    return retryAfterMs === undefined
+      ? { done: false }
+      : { done: false, retryAfterMs: Math.min(retryAfterMs, this.#maxBackoff) };
   }
 
   #backoffMs(attempts: number): number {
@@ -295,7 +314,9 @@ export class ExportQueue {
 
   #write(op: () => Promise<void>): void {
     try {
-      const write = op().catch((err: unknown) => this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`));
+      const write = op().catch((err: unknown) =>
+        this.#report(`persisting the queue failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
       this.#writes.add(write);
       void write.finally(() => this.#writes.delete(write));
     } catch (err) {

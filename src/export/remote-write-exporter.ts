@@ -94,7 +94,10 @@ export class RemoteWriteExporter {
         for (const slot of slots) {
           const state = values === undefined ? (metric.seriesAt(slot) as HistogramSeries) : values.get(slot);
           const series = toTimeSeries(name, scale, { ...this.#external, ...metric.labelsAt(slot) }, state, now);
-          sent.set(metric.keyAt(slot), series.map((ts) => ts.labels));
+          sent.set(
+            metric.keyAt(slot),
+            series.map((ts) => ts.labels),
+          );
           summary.series++;
           summary.samples += series.length;
           await batcher.add(series, meta);
@@ -179,7 +182,10 @@ class Batcher {
   ship(): void {
     if (this.#samples === 0) return;
     try {
-      this.queue.push({ body: writeRequestBody({ timeseries: this.#series, metadata: this.#metadata }), samples: this.#samples });
+      this.queue.push({
+        body: writeRequestBody({ timeseries: this.#series, metadata: this.#metadata }),
+        samples: this.#samples,
+      });
       this.batches++;
     } catch (err) {
       this.log.error({ err }, 'remote write: encoding a batch failed; its samples are skipped');
@@ -205,15 +211,27 @@ function labelKey(labels: PromLabel[]): string {
 
 /** One registry series as remote-write time series (one sample each). */
 /** `s`: a histogram series, or a counter's or gauge's value. */
-function toTimeSeries(name: string, scale: number, labels: Record<string, string>, s: HistogramSeries | number, ts: number): PromTimeSeries[] {
+function toTimeSeries(
+  name: string,
+  scale: number,
+  labels: Record<string, string>,
+  s: HistogramSeries | number,
+  ts: number,
+): PromTimeSeries[] {
   if (typeof s !== 'number') {
     const out: PromTimeSeries[] = [];
     let cumulative = 0;
     for (let i = 0; i < s.bounds.length; i++) {
       cumulative += s.counts[i]!;
-      out.push({ labels: seriesLabels(`${name}_bucket`, { ...labels, le: String(s.bounds[i]! * scale) }), samples: [{ value: cumulative, timestamp: ts }] });
+      out.push({
+        labels: seriesLabels(`${name}_bucket`, { ...labels, le: String(s.bounds[i]! * scale) }),
+        samples: [{ value: cumulative, timestamp: ts }],
+      });
     }
-    out.push({ labels: seriesLabels(`${name}_bucket`, { ...labels, le: '+Inf' }), samples: [{ value: s.count, timestamp: ts }] });
+    out.push({
+      labels: seriesLabels(`${name}_bucket`, { ...labels, le: '+Inf' }),
+      samples: [{ value: s.count, timestamp: ts }],
+    });
     out.push({ labels: seriesLabels(`${name}_sum`, labels), samples: [{ value: s.sum * scale, timestamp: ts }] });
     out.push({ labels: seriesLabels(`${name}_count`, labels), samples: [{ value: s.count, timestamp: ts }] });
     return out;

@@ -70,7 +70,11 @@ const { Field, Root, Type } = protobuf;
 const root = new Root().define('prometheus');
 root.add(new Type('Label').add(new Field('name', 1, 'string')).add(new Field('value', 2, 'string')));
 root.add(new Type('Sample').add(new Field('value', 1, 'double')).add(new Field('timestamp', 2, 'int64')));
-root.add(new Type('TimeSeries').add(new Field('labels', 1, 'Label', 'repeated')).add(new Field('samples', 2, 'Sample', 'repeated')));
+root.add(
+  new Type('TimeSeries')
+    .add(new Field('labels', 1, 'Label', 'repeated'))
+    .add(new Field('samples', 2, 'Sample', 'repeated')),
+);
 root.add(
   new Type('MetricMetadata')
     .add(new Field('type', 1, 'int32'))
@@ -79,7 +83,11 @@ root.add(
     .add(new Field('unit', 5, 'string')),
 );
 // Field 2 is reserved in remote.proto; metadata is field 3.
-root.add(new Type('WriteRequest').add(new Field('timeseries', 1, 'TimeSeries', 'repeated')).add(new Field('metadata', 3, 'MetricMetadata', 'repeated')));
+root.add(
+  new Type('WriteRequest')
+    .add(new Field('timeseries', 1, 'TimeSeries', 'repeated'))
+    .add(new Field('metadata', 3, 'MetricMetadata', 'repeated')),
+);
 
 /** The reflected `prometheus.WriteRequest` type (also decodes, for tests and receivers). */
 export const WriteRequest: protobuf.Type = root.lookupType('prometheus.WriteRequest');

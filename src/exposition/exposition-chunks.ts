@@ -44,7 +44,14 @@ function leLabels(bounds: readonly number[], scale: number): string[] {
   return out;
 }
 
-function renderHistogram(out: string[], name: string, scale: number, pairs: string, s: HistogramSeries, bucketLabels: string[]): void {
+function renderHistogram(
+  out: string[],
+  name: string,
+  scale: number,
+  pairs: string,
+  s: HistogramSeries,
+  bucketLabels: string[],
+): void {
   const braced = pairs === '' ? '' : `{${pairs}}`;
   const open = pairs === '' ? '{' : `{${pairs},`;
   let cumulative = 0;
@@ -63,7 +70,11 @@ function renderHistogram(out: string[], name: string, scale: number, pairs: stri
  * at a time (`Metric.walk`): no handle, label object or array of every series is made.
  * @param maxSamples sample lines per chunk (default {@link MAX_SAMPLES_PER_CHUNK})
  */
-export function* renderChunks(registry: Registry, format: SampleFormat, maxSamples = MAX_SAMPLES_PER_CHUNK): Generator<string> {
+export function* renderChunks(
+  registry: Registry,
+  format: SampleFormat,
+  maxSamples = MAX_SAMPLES_PER_CHUNK,
+): Generator<string> {
   let out: string[] = [];
   let samples = 0;
   for (const metric of registry.metrics()) {
@@ -77,7 +88,8 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
     if (metric.type === 'histogram') {
       const bucketLabels = leLabels(metric.buckets, scale);
       perSeries = metric.buckets.length + 3;
-      visit = (slot) => renderHistogram(out, name, scale, metric.labelPairsAt(slot), metric.seriesAt(slot), bucketLabels);
+      visit = (slot) =>
+        renderHistogram(out, name, scale, metric.labelPairsAt(slot), metric.seriesAt(slot), bucketLabels);
     } else {
       const table = metric.table;
       perSeries = 1;
@@ -99,10 +111,15 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
       room = Math.max(1, room);
       const from = pos;
       let visited = 0;
-      pos = metric.walk(from, room, (slot) => {
-        visit(slot);
-        visited++;
-      }, generation);
+      pos = metric.walk(
+        from,
+        room,
+        (slot) => {
+          visit(slot);
+          visited++;
+        },
+        generation,
+      );
       samples += visited * perSeries;
     }
   }
@@ -116,7 +133,11 @@ export function* renderChunks(registry: Registry, format: SampleFormat, maxSampl
  * most the chunk it is writing: nothing renders ahead of the reader. Stopping early (`return()`,
  * e.g. a client gone) stops the walk.
  */
-export async function* renderStream(registry: Registry, format: SampleFormat, maxSamples = MAX_SAMPLES_PER_CHUNK): AsyncGenerator<string> {
+export async function* renderStream(
+  registry: Registry,
+  format: SampleFormat,
+  maxSamples = MAX_SAMPLES_PER_CHUNK,
+): AsyncGenerator<string> {
   let first = true;
   for (const chunk of renderChunks(registry, format, maxSamples)) {
     if (!first) await yieldToLoop();

@@ -43,7 +43,12 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
  * given (`content-encoding: gzip` added; no content-length, the response is chunked).
  * A failure of the stream destroys the response (the client sees a cut connection, not a wrong body).
  */
-export function sendGzipped(res: ServerResponse, status: number, headers: Record<string, string | number>, body: string): void {
+export function sendGzipped(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | number>,
+  body: string,
+): void {
   const { 'content-length': _length, ...rest } = headers;
   res.writeHead(status, { ...rest, 'content-encoding': 'gzip' });
   const gzip = createGzip();

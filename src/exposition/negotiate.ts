@@ -48,7 +48,10 @@ export function registrySource(registry: Registry): ExpositionSource {
  */
 export function streamExposition(registry: Registry, accept: string | undefined): StreamedExposition {
   const format = negotiateFormat(accept);
-  return { contentType: contentTypeOf(format), chunks: renderStream(registry, format === 'openmetrics' ? openMetricsFormat : prometheusTextFormat) };
+  return {
+    contentType: contentTypeOf(format),
+    chunks: renderStream(registry, format === 'openmetrics' ? openMetricsFormat : prometheusTextFormat),
+  };
 }
 
 interface Range {
@@ -69,7 +72,10 @@ function parseAccept(accept: string): Range[] {
       const eq = p.indexOf('=');
       if (eq < 0) continue;
       const key = p.slice(0, eq).trim().toLowerCase();
-      const value = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      const value = p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
       if (key === 'q') {
         const n = Number(value);
         q = Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0;

@@ -19,7 +19,8 @@ function escapeHelp(s: string): string {
 
 /** The text format's family header: HELP and TYPE under the exposed sample name. */
 export const prometheusTextFormat: SampleFormat = {
-  header: (metric: AnyMetric, name: string) => `# HELP ${name} ${escapeHelp(metric.help)}\n# TYPE ${name} ${metric.type}\n`,
+  header: (metric: AnyMetric, name: string) =>
+    `# HELP ${name} ${escapeHelp(metric.help)}\n# TYPE ${name} ${metric.type}\n`,
   trailer: '',
 };
 

@@ -22,7 +22,9 @@ export class CounterSeries extends ScalarSeries {
   }
 
   protected refusedRestore(v: unknown): string | undefined {
-    return typeof v !== 'number' || !(v >= 0) || v === Infinity ? 'a restored counter must hold a finite number >= 0' : undefined;
+    return typeof v !== 'number' || !(v >= 0) || v === Infinity
+      ? 'a restored counter must hold a finite number >= 0'
+      : undefined;
   }
 }
 

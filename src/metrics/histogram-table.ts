@@ -167,7 +167,14 @@ export class HistogramTable {
     if (made !== undefined) return made.window;
     const c = chunkOf(slot);
     const j = indexIn(slot, c);
-    return SlidingSketch.fromLog(this.clock, this.windowSlices, this.slices.chunks[c]![j]!, this.keys.chunks[c]!, j * SMALL_KEYS, this.#smallCount(slot));
+    return SlidingSketch.fromLog(
+      this.clock,
+      this.windowSlices,
+      this.slices.chunks[c]![j]!,
+      this.keys.chunks[c]!,
+      j * SMALL_KEYS,
+      this.#smallCount(slot),
+    );
   }
 
   /** Observations held as first-slice keys: every one, while the series has no sketch objects. */

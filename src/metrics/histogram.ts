@@ -71,7 +71,10 @@ export function checkBuckets(metric: string, buckets: unknown): readonly number[
     buckets.length > 0 &&
     buckets.every((b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)));
   if (!ok) {
-    throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": buckets must be a non-empty array of strictly increasing finite numbers`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `metric "${metric}": buckets must be a non-empty array of strictly increasing finite numbers`,
+    );
   }
   return Object.freeze([...(buckets as number[])]);
 }
@@ -224,7 +227,10 @@ export class HistogramSeries extends Series {
   stats(): HistogramStats {
     let cumulative = 0;
     const counts = this.counts;
-    const buckets: HistogramStats['buckets'] = Array.from(this.bounds, (le, i) => ({ le, count: (cumulative += counts[i]!) }));
+    const buckets: HistogramStats['buckets'] = Array.from(this.bounds, (le, i) => ({
+      le,
+      count: (cumulative += counts[i]!),
+    }));
     const count = this.count;
     const sum = this.sum;
     buckets.push({ le: '+Inf', count });
@@ -251,15 +257,41 @@ export class HistogramSeries extends Series {
   }
 
   snapshot(): unknown {
-    return { bounds: Array.from(this.bounds), b: Array.from(this.counts), s: this.sum, c: this.count, mn: this.min, mx: this.max, sk: this.sketch.toJSON() };
+    return {
+      bounds: Array.from(this.bounds),
+      b: Array.from(this.counts),
+      s: this.sum,
+      c: this.count,
+      mn: this.min,
+      mx: this.max,
+      sk: this.sketch.toJSON(),
+    };
   }
 
   restore(state: unknown): void {
-    const s = state as { bounds?: unknown; b?: unknown; s?: unknown; c?: unknown; mn?: unknown; mx?: unknown; sk?: unknown } | null;
+    const s = state as {
+      bounds?: unknown;
+      b?: unknown;
+      s?: unknown;
+      c?: unknown;
+      mn?: unknown;
+      mx?: unknown;
+      sk?: unknown;
+    } | null;
     const bounds = this.bounds;
-    const sameBounds = Array.isArray(s?.bounds) && s.bounds.length === bounds.length && s.bounds.every((b, i) => b === bounds[i]);
-    if (!sameBounds || !Array.isArray(s.b) || s.b.length !== bounds.length + 1 || typeof s.s !== 'number' || typeof s.c !== 'number') {
-      throw new MonitorError(ErrorCode.InvalidOption, `metric "${this.metric}": stored histogram state does not match its buckets`);
+    const sameBounds =
+      Array.isArray(s?.bounds) && s.bounds.length === bounds.length && s.bounds.every((b, i) => b === bounds[i]);
+    if (
+      !sameBounds ||
+      !Array.isArray(s.b) ||
+      s.b.length !== bounds.length + 1 ||
+      typeof s.s !== 'number' ||
+      typeof s.c !== 'number'
+    ) {
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `metric "${this.metric}": stored histogram state does not match its buckets`,
+      );
     }
     const sketch = Sketch.fromJSON(s.sk);
     // Its sketches become objects first: the first-slice keys count on the row's count.
@@ -291,7 +323,13 @@ export class Histogram extends Metric<HistogramSeries> {
   #table: HistogramTable;
 
   /** @throws {MonitorError} `EMON_INVALID_NAME` / `EMON_INVALID_OPTION` */
-  constructor(name: string, options: HistogramOptions, context: MetricContext, clock: SliceClock, defaultBuckets: readonly number[] = DEFAULT_BUCKETS) {
+  constructor(
+    name: string,
+    options: HistogramOptions,
+    context: MetricContext,
+    clock: SliceClock,
+    defaultBuckets: readonly number[] = DEFAULT_BUCKETS,
+  ) {
     const buckets = checkBuckets(name, options.buckets === undefined ? defaultBuckets : options.buckets);
     super(name, options, context, ['le', 'quantile']);
     this.buckets = buckets;
@@ -306,7 +344,13 @@ export class Histogram extends Metric<HistogramSeries> {
   }
 
   #newTable(): HistogramTable {
-    return new HistogramTable(this.name, this.map, this.#bounds, this.#clock, Math.ceil(WINDOWS['5m'] / this.#clock.sliceMs));
+    return new HistogramTable(
+      this.name,
+      this.map,
+      this.#bounds,
+      this.#clock,
+      Math.ceil(WINDOWS['5m'] / this.#clock.sliceMs),
+    );
   }
 
   protected created(slot: number): void {

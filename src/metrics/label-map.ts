@@ -145,7 +145,8 @@ export class LabelMap {
     const rows = this.#rows;
     const base = slot * n;
     let out = '';
-    for (let i = 0; i < n; i++) out += `${i === 0 ? '' : ','}${this.names[i]!}="${escapeLabelValue(this.#values[i]![rows[base + i]!]!)}"`;
+    for (let i = 0; i < n; i++)
+      out += `${i === 0 ? '' : ','}${this.names[i]!}="${escapeLabelValue(this.#values[i]![rows[base + i]!]!)}"`;
     return out;
   }
 
@@ -180,7 +181,11 @@ export class LabelMap {
     const names = this.names;
     const n = names.length;
     if (n === 0) {
-      if (labels !== undefined && (labels === null || typeof labels !== 'object' || Array.isArray(labels) || hasKeys(labels))) throw this.#error(labels);
+      if (
+        labels !== undefined &&
+        (labels === null || typeof labels !== 'object' || Array.isArray(labels) || hasKeys(labels))
+      )
+        throw this.#error(labels);
       return this.#count > 0 ? 0 : this.#miss({}, create);
     }
     if (labels === undefined || labels === null || typeof labels !== 'object') throw this.#error(labels);
@@ -260,7 +265,7 @@ export class LabelMap {
         row[base + i] = id;
         h = mix(h, id);
       }
-      if ((this.#count + 1) > this.#table.length * MAX_LOAD) this.#grow();
+      if (this.#count + 1 > this.#table.length * MAX_LOAD) this.#grow();
       this.#place(spread(h), slot);
     }
     this.#count++;
@@ -294,11 +299,13 @@ export class LabelMap {
         // The store and the exposition are UTF-8: a lone surrogate would come back as U+FFFD,
         // so the series would be restored under other labels than it was written with.
         if (LONE_SURROGATE.test(v)) {
-          throw new MonitorError(ErrorCode.InvalidLabels, `metric "${this.#metric}": label "${name}" must be valid Unicode text, got a string with a lone surrogate`);
+          throw new MonitorError(
+            ErrorCode.InvalidLabels,
+            `metric "${this.#metric}": label "${name}" must be valid Unicode text, got a string with a lone surrogate`,
+          );
         }
         clean[name] = v;
-      }
-      else if (typeof v === 'number' && Number.isFinite(v)) clean[name] = String(v);
+      } else if (typeof v === 'number' && Number.isFinite(v)) clean[name] = String(v);
       else throw this.#error(labels);
     }
     return clean;
@@ -309,16 +316,27 @@ export class LabelMap {
     const allowed = this.names.length === 0 ? 'no labels' : `labels ${this.names.map((n) => `"${n}"`).join(', ')}`;
     const prefix = `metric "${this.#metric}"`;
     if (labels === undefined || labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
-      return new MonitorError(ErrorCode.InvalidLabels, `${prefix}: labels must be an object with ${allowed}, got ${describeValue(labels)}`);
+      return new MonitorError(
+        ErrorCode.InvalidLabels,
+        `${prefix}: labels must be an object with ${allowed}, got ${describeValue(labels)}`,
+      );
     }
     const given = Object.keys(labels);
     const unknown = given.filter((k) => !this.names.includes(k));
     if (unknown.length > 0) {
-      return new MonitorError(ErrorCode.InvalidLabels, `${prefix}: unknown label ${unknown.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed})`);
+      return new MonitorError(
+        ErrorCode.InvalidLabels,
+        `${prefix}: unknown label ${unknown.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed})`,
+      );
     }
-    const missing = this.names.filter((k) => !given.includes(k) || (labels as Record<string, unknown>)[k] === undefined);
+    const missing = this.names.filter(
+      (k) => !given.includes(k) || (labels as Record<string, unknown>)[k] === undefined,
+    );
     if (missing.length > 0) {
-      return new MonitorError(ErrorCode.InvalidLabels, `${prefix}: missing label ${missing.map((k) => `"${k}"`).join(', ')} (required: ${allowed})`);
+      return new MonitorError(
+        ErrorCode.InvalidLabels,
+        `${prefix}: missing label ${missing.map((k) => `"${k}"`).join(', ')} (required: ${allowed})`,
+      );
     }
     const bad = this.names.find((k) => {
       const v = (labels as Record<string, unknown>)[k];

@@ -68,13 +68,24 @@ export function checkMetricName(name: unknown): asserts name is string {
  */
 export function checkHelpAndUnit(metric: string, help: unknown, unit: unknown): void {
   if (help !== undefined) {
-    if (typeof help !== 'string') throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": help must be a string, got ${describeValue(help)}`);
+    if (typeof help !== 'string')
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `metric "${metric}": help must be a string, got ${describeValue(help)}`,
+      );
     if (help.length > MAX_HELP_LENGTH) {
-      throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": help is ${help.length} characters long (at most ${MAX_HELP_LENGTH})`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `metric "${metric}": help is ${help.length} characters long (at most ${MAX_HELP_LENGTH})`,
+      );
     }
   }
   if (unit !== undefined && unit !== '') {
-    if (typeof unit !== 'string') throw new MonitorError(ErrorCode.InvalidOption, `metric "${metric}": unit must be a string, got ${describeValue(unit)}`);
+    if (typeof unit !== 'string')
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `metric "${metric}": unit must be a string, got ${describeValue(unit)}`,
+      );
     if (unit.length > MAX_UNIT_LENGTH || !UNIT.test(unit)) {
       const size = unit.length > MAX_UNIT_LENGTH ? ` (${unit.length} characters)` : '';
       throw new MonitorError(
@@ -90,7 +101,11 @@ export function checkHelpAndUnit(metric: string, help: unknown, unit: unknown): 
  */
 export function checkLabelNames(metric: string, names: unknown, reserved: readonly string[] = []): readonly string[] {
   if (names === undefined) return [];
-  if (!Array.isArray(names)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": labels must be an array of label names, got ${describeValue(names)}`);
+  if (!Array.isArray(names))
+    throw new MonitorError(
+      ErrorCode.InvalidName,
+      `metric "${metric}": labels must be an array of label names, got ${describeValue(names)}`,
+    );
   const seen = new Set<string>();
   for (const name of names) {
     if (typeof name !== 'string' || !LABEL_NAME.test(name) || name.startsWith('__')) {
@@ -99,8 +114,10 @@ export function checkLabelNames(metric: string, names: unknown, reserved: readon
         `metric "${metric}": invalid label name ${describeValue(name)}: allowed are letters, digits and "_", not starting with a digit or "__"`,
       );
     }
-    if (reserved.includes(name)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" is reserved`);
-    if (seen.has(name)) throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" appears twice`);
+    if (reserved.includes(name))
+      throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" is reserved`);
+    if (seen.has(name))
+      throw new MonitorError(ErrorCode.InvalidName, `metric "${metric}": label name "${name}" appears twice`);
     seen.add(name);
   }
   return Object.freeze([...(names as string[])]);
@@ -193,7 +210,12 @@ export abstract class Metric<S extends Series> {
   #dropped = 0;
   #generation = 0;
 
-  protected constructor(name: string, options: MetricOptions, context: MetricContext, reservedLabels: readonly string[] = []) {
+  protected constructor(
+    name: string,
+    options: MetricOptions,
+    context: MetricContext,
+    reservedLabels: readonly string[] = [],
+  ) {
     checkMetricName(name);
     checkHelpAndUnit(name, options.help, options.unit);
     this.name = name;

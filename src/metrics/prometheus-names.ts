@@ -78,7 +78,11 @@ export function exposedName(name: string, type: MetricType, unit: string, namesp
   const isTotal = type === 'counter' && base.endsWith('_total');
   if (isTotal) base = base.slice(0, -'_total'.length);
   // hasOwn: a unit such as `constructor` must not find Object.prototype's member.
-  const mapping = Object.hasOwn(UNIT_SUFFIX, unit) ? UNIT_SUFFIX[unit] : unit === '' ? undefined : { suffix: sanitizeName(unit), scale: 1 };
+  const mapping = Object.hasOwn(UNIT_SUFFIX, unit)
+    ? UNIT_SUFFIX[unit]
+    : unit === ''
+      ? undefined
+      : { suffix: sanitizeName(unit), scale: 1 };
   if (mapping !== undefined && !base.endsWith(`_${mapping.suffix}`)) base = `${base}_${mapping.suffix}`;
   if (type === 'counter') base = `${base}_total`;
   if (namespace !== '' && !RUNTIME_FAMILIES.has(base)) base = `${namespace}_${base}`;
@@ -116,6 +120,9 @@ export function reservedNames(name: string, type: MetricType, unit: string, name
     name: `${family}${suffix}`,
     role: suffix === '_created' ? 'OpenMetrics _created sample' : 'sample',
   }));
-  out.push({ name: family, role: type === 'counter' ? 'OpenMetrics family name' : type === 'histogram' ? 'family name' : 'sample' });
+  out.push({
+    name: family,
+    role: type === 'counter' ? 'OpenMetrics family name' : type === 'histogram' ? 'family name' : 'sample',
+  });
   return out;
 }

@@ -16,7 +16,15 @@ import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import { DEFAULT_BUCKETS, checkBuckets, Histogram, type HistogramOptions, type HistogramStats } from './histogram.js';
 import type { Labels } from './label-map.js';
-import { checkHelpAndUnit, checkLabelNames, checkMetricName, type MetricContext, type MetricOptions, type MetricType, type Series } from './metric.js';
+import {
+  checkHelpAndUnit,
+  checkLabelNames,
+  checkMetricName,
+  type MetricContext,
+  type MetricOptions,
+  type MetricType,
+  type Series,
+} from './metric.js';
 import { SliceClock } from './slice-clock.js';
 
 export type AnyMetric = Counter | Gauge | Histogram;
@@ -113,7 +121,10 @@ function checkDeclaration(name: unknown, options: unknown): void {
   checkMetricName(name);
   const proto: unknown = options !== null && typeof options === 'object' ? Object.getPrototypeOf(options) : undefined;
   if (proto !== Object.prototype && proto !== null) {
-    throw new MonitorError(ErrorCode.InvalidOption, `metric "${name}": options must be a plain object { help?, unit?, labels?, buckets? }, got ${describeValue(options)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `metric "${name}": options must be a plain object { help?, unit?, labels?, buckets? }, got ${describeValue(options)}`,
+    );
   }
   const { help, unit, labels } = options as MetricOptions;
   checkHelpAndUnit(name, help, unit);
@@ -187,11 +198,19 @@ export class Registry {
     checkDeclaration(name, options);
     this.#checkOwner(name);
     this.#yieldRestored(name, 'histogram', options);
-    const metric = this.#register(name, 'histogram', options, () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets));
+    const metric = this.#register(
+      name,
+      'histogram',
+      options,
+      () => new Histogram(name, options, this.#context, this.clock, this.defaultBuckets),
+    );
     if (options.buckets !== undefined) {
       const asked = checkBuckets(name, options.buckets);
       if (asked.length !== metric.buckets.length || asked.some((b, i) => b !== metric.buckets[i])) {
-        throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is registered with buckets [${metric.buckets.join(', ')}], asked with [${asked.join(', ')}]`);
+        throw new MonitorError(
+          ErrorCode.MetricConflict,
+          `metric "${name}" is registered with buckets [${metric.buckets.join(', ')}], asked with [${asked.join(', ')}]`,
+        );
       }
     }
     return this.#claim(metric);
@@ -229,7 +248,8 @@ export class Registry {
    */
   increment(name: string, labels?: Labels, value = 1): void {
     const metric = this.#updatable(name);
-    if (metric.type === 'histogram') throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
+    if (metric.type === 'histogram')
+      throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a histogram: use observe`);
     metric.incBy(labels, value);
   }
 
@@ -268,7 +288,14 @@ export class Registry {
     const metric = this.require(name);
     const series: Series | undefined = metric.find(labels);
     if (series === undefined) return undefined;
-    return { name, type: metric.type, help: metric.help, unit: metric.unit, labels: series.labels, value: valueOf(series) };
+    return {
+      name,
+      type: metric.type,
+      help: metric.help,
+      unit: metric.unit,
+      labels: series.labels,
+      value: valueOf(series),
+    };
   }
 
   /** collect_metrics(): every metric with every series and its current value. */
@@ -368,7 +395,10 @@ export class Registry {
     }
     if (same) return;
     this.#forget(name);
-    this.#log.warn({ metric: name }, `metric "${name}" is now declared differently from the stored one: its stored values are dropped`);
+    this.#log.warn(
+      { metric: name },
+      `metric "${name}" is now declared differently from the stored one: its stored values are dropped`,
+    );
   }
 
   /** The metric registered as `name`, if any. */
@@ -383,7 +413,10 @@ export class Registry {
   require<T extends MetricType>(name: string, type?: T): Extract<AnyMetric, { type: T }> {
     const metric = this.#metrics.get(name);
     if (metric === undefined) {
-      throw new MonitorError(ErrorCode.UnknownMetric, `unknown metric ${typeof name === 'string' ? `"${name}"` : describeValue(name)}: register it first`);
+      throw new MonitorError(
+        ErrorCode.UnknownMetric,
+        `unknown metric ${typeof name === 'string' ? `"${name}"` : describeValue(name)}: register it first`,
+      );
     }
     if (type !== undefined && metric.type !== type) {
       throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is a ${metric.type}, not a ${type}`);
@@ -411,7 +444,10 @@ export class Registry {
       return metric;
     }
     if (existing.type !== type) {
-      throw new MonitorError(ErrorCode.MetricConflict, `metric "${name}" is already registered as a ${existing.type}; cannot register it as a ${type}`);
+      throw new MonitorError(
+        ErrorCode.MetricConflict,
+        `metric "${name}" is already registered as a ${existing.type}; cannot register it as a ${type}`,
+      );
     }
     const asked = options.labels ?? [];
     if (asked.length !== existing.labelNames.length || asked.some((l, i) => l !== existing.labelNames[i])) {

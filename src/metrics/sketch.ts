@@ -409,7 +409,12 @@ function readStore(into: Store, raw: unknown, field: string): number {
   if (!isRecord(raw)) throw badJSON(`${field} must be an object { offset, counts }, got ${describeValue(raw)}`);
   const { offset, counts } = raw;
   if (!Array.isArray(counts)) throw badJSON(`${field}.counts must be an array, got ${describeValue(counts)}`);
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < MIN_KEY || offset + counts.length - 1 > MAX_KEY) {
+  if (
+    typeof offset !== 'number' ||
+    !Number.isInteger(offset) ||
+    offset < MIN_KEY ||
+    offset + counts.length - 1 > MAX_KEY
+  ) {
     throw badJSON(
       `${field}.offset must be an integer key such that offset..offset+${counts.length - 1} lies in ${MIN_KEY}..${MAX_KEY}, got ${describeValue(offset)}`,
     );
@@ -443,11 +448,13 @@ function badJSON(what: string): MonitorError {
 
 function checkQuantile(q: number): number {
   if (typeof q !== 'number' || Number.isNaN(q)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid quantile: ${describeValue(q)} (expected a number in [0, 1])`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid quantile: ${describeValue(q)} (expected a number in [0, 1])`,
+    );
   }
   return q < 0 ? 0 : q > 1 ? 1 : q;
 }
-
 
 /**
  * Keys a slice keeps in the log before it goes dense. A sparse key costs 2 B; a dense slot costs
@@ -523,7 +530,10 @@ export class SlidingSketch {
    */
   constructor(clock: SliceClock, slices = 30) {
     if (!Number.isInteger(slices) || slices < 1 || slices > 100_000) {
-      throw new MonitorError(ErrorCode.InvalidOption, `invalid slices: ${describeValue(slices)} (expected an integer in 1..100000)`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `invalid slices: ${describeValue(slices)} (expected an integer in 1..100000)`,
+      );
     }
     this.#clock = clock;
     this.#slices = slices;
@@ -535,7 +545,14 @@ export class SlidingSketch {
    * histogram series moves its first-slice keys into a ring of its own.
    * @throws {MonitorError} `EMON_INVALID_OPTION` as the constructor
    */
-  static fromLog(clock: SliceClock, slices: number, slice: number, entries: Uint16Array, from: number, n: number): SlidingSketch {
+  static fromLog(
+    clock: SliceClock,
+    slices: number,
+    slice: number,
+    entries: Uint16Array,
+    from: number,
+    n: number,
+  ): SlidingSketch {
     const window = new SlidingSketch(clock, slices);
     if (n === 0) return window;
     window.#enter(slice);
@@ -738,7 +755,10 @@ export class SlidingSketch {
   #slicesIn(windowMs: number): number {
     const span = this.spanMs;
     if (typeof windowMs !== 'number' || !(windowMs > 0 && windowMs <= span)) {
-      throw new MonitorError(ErrorCode.InvalidOption, `invalid windowMs: ${describeValue(windowMs)} (expected 0 < windowMs <= ${span}, the ring's span)`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `invalid windowMs: ${describeValue(windowMs)} (expected 0 < windowMs <= ${span}, the ring's span)`,
+      );
     }
     return Math.ceil(windowMs / this.#clock.sliceMs);
   }

@@ -25,7 +25,10 @@ export class SliceClock {
    */
   constructor(sliceMs = 10_000, nowMs = Date.now()) {
     if (!Number.isSafeInteger(sliceMs) || sliceMs <= 0) {
-      throw new MonitorError(ErrorCode.InvalidOption, `invalid sliceMs: ${describeValue(sliceMs)} (expected a positive integer number of milliseconds)`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `invalid sliceMs: ${describeValue(sliceMs)} (expected a positive integer number of milliseconds)`,
+      );
     }
     this.sliceMs = sliceMs;
     this.#slice = sliceOf(nowMs, sliceMs);
@@ -48,7 +51,10 @@ export class SliceClock {
 
 function sliceOf(nowMs: number, sliceMs: number): number {
   if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid nowMs: ${describeValue(nowMs)} (expected a finite time in milliseconds)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid nowMs: ${describeValue(nowMs)} (expected a finite time in milliseconds)`,
+    );
   }
   return Math.floor(nowMs / sliceMs);
 }

@@ -39,7 +39,9 @@ export function redactUrl(url: URL): string {
 
 /** An agent per endpoint so `destroy()` on close leaves no keep-alive socket behind. */
 export function agentFor(url: URL): http.Agent {
-  return url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 4 }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+  return url.protocol === 'https:'
+    ? new https.Agent({ keepAlive: true, maxSockets: 4 })
+    : new http.Agent({ keepAlive: true, maxSockets: 4 });
 }
 
 /**
@@ -66,7 +68,15 @@ export function post(
       reject(err);
     };
     const req = send(
-      { protocol: url.protocol, hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST', headers, agent: options.agent },
+      {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers,
+        agent: options.agent,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -78,9 +88,15 @@ export function post(
           if (settled) return;
           settled = true;
           cleanup();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY) });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY),
+          });
         });
-        res.on('error', (err) => fail(new PostNetworkError(`POST ${where}: response failed: ${err.message}`, 'network', { cause: err })));
+        res.on('error', (err) =>
+          fail(new PostNetworkError(`POST ${where}: response failed: ${err.message}`, 'network', { cause: err })),
+        );
       },
     );
     markOwnRequest(req);
@@ -98,7 +114,13 @@ export function post(
       options.signal?.removeEventListener('abort', onAbort);
     }
     req.on('error', (err: NodeJS.ErrnoException) =>
-      fail(new PostNetworkError(`POST ${where}: ${err.code ?? 'network error'}: ${err.message.replace(url.href, where)}`, 'network', { cause: err, ...(err.code === undefined ? {} : { code: err.code }) })),
+      fail(
+        new PostNetworkError(
+          `POST ${where}: ${err.code ?? 'network error'}: ${err.message.replace(url.href, where)}`,
+          'network',
+          { cause: err, ...(err.code === undefined ? {} : { code: err.code }) },
+        ),
+      ),
     );
     if (options.signal?.aborted) onAbort();
     else req.end(body);

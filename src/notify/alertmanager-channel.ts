@@ -77,8 +77,17 @@ export function alertName(alert: NotifiedAlert): string {
  * The Alertmanager form of an alert; `endsAt` is given for resolved ones and for firing ones.
  * @param extra labels under the alert's own (external labels, `instance`)
  */
-export function toPostableAlert(alert: NotifiedAlert, endsAt: number, extra: Readonly<Record<string, string>> = {}): PostableAlert {
-  const labels = { ...cleanLabels(extra), ...cleanLabels(alert.labels), alertname: alertName(alert), severity: alert.severity };
+export function toPostableAlert(
+  alert: NotifiedAlert,
+  endsAt: number,
+  extra: Readonly<Record<string, string>> = {},
+): PostableAlert {
+  const labels = {
+    ...cleanLabels(extra),
+    ...cleanLabels(alert.labels),
+    alertname: alertName(alert),
+    severity: alert.severity,
+  };
   const annotations = { summary: alert.title, description: alert.message, source: alert.source, ...alert.annotations };
   return {
     labels,
@@ -119,32 +128,54 @@ export class AlertmanagerChannel implements NotificationChannel {
       try {
         url = new URL(raw as string);
       } catch {
-        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] is not an absolute http(s) URL`);
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `alertmanager channel: urls[${i}] is not an absolute http(s) URL`,
+        );
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: urls[${i}] must be http(s), got ${url.protocol}`);
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `alertmanager channel: urls[${i}] must be http(s), got ${url.protocol}`,
+        );
       }
       const endpoint = new URL(`${url.pathname.replace(/\/+$/, '')}/api/v2/alerts`, url);
       endpoint.username = url.username;
       endpoint.password = url.password;
       return { url: endpoint, where: redactUrl(endpoint), agent: agentFor(endpoint) };
     });
-    for (const [key, value] of [['resendIntervalMs', options.resendIntervalMs], ['timeoutMs', options.timeoutMs]] as const) {
+    for (const [key, value] of [
+      ['resendIntervalMs', options.resendIntervalMs],
+      ['timeoutMs', options.timeoutMs],
+    ] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 2_147_483_647)) {
-        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: ${key} must be a positive integer (ms), got ${String(value)}`);
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `alertmanager channel: ${key} must be a positive integer (ms), got ${String(value)}`,
+        );
       }
     }
     this.#resendMs = options.resendIntervalMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#now = options.now ?? Date.now;
-    if (options.instance !== undefined && typeof options.instance !== 'string' && typeof options.instance !== 'function') {
-      throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: instance must be a string or a function, got ${typeof options.instance}`);
+    if (
+      options.instance !== undefined &&
+      typeof options.instance !== 'string' &&
+      typeof options.instance !== 'function'
+    ) {
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `alertmanager channel: instance must be a string or a function, got ${typeof options.instance}`,
+      );
     }
     this.#instance = options.instance === '' ? undefined : options.instance;
     this.#externalLabels = { ...(options.externalLabels ?? {}) };
     for (const [name, value] of Object.entries(this.#externalLabels)) {
       if (!LABEL_NAME.test(name) || typeof value !== 'string' || value === '') {
-        throw new MonitorError(ErrorCode.InvalidOption, `alertmanager channel: externalLabels.${name} must be a label name (letters, digits, "_") with a non-empty string value`);
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `alertmanager channel: externalLabels.${name} must be a label name (letters, digits, "_") with a non-empty string value`,
+        );
       }
     }
     this.#current = options.current;
@@ -185,7 +216,11 @@ export class AlertmanagerChannel implements NotificationChannel {
     if (resolved) this.#firing.delete(alert.fingerprint);
     else this.#track(alert);
     const extra = this.#extraLabels();
-    if (extra === undefined) throw new DeliveryError('alertmanager: the instance label is not known yet (the dashboard is not listening yet)', { retryable: true, retryAfterMs: 500 });
+    if (extra === undefined)
+      throw new DeliveryError(
+        'alertmanager: the instance label is not known yet (the dashboard is not listening yet)',
+        { retryable: true, retryAfterMs: 500 },
+      );
     const endsAt = resolved ? (alert.resolvedAt ?? this.#now()) : this.#now() + 4 * this.#resendMs;
     const body = JSON.stringify([toPostableAlert(alert, endsAt, extra)]);
     const todo = this.#partial.get(notification.id) ?? new Set(this.#targets.keys());
@@ -247,7 +282,11 @@ export class AlertmanagerChannel implements NotificationChannel {
         latest = undefined;
       }
       // Only the same alert (same id): a fingerprint that resolved and fired again is another alert.
-      return toPostableAlert(latest !== undefined && latest.id === a.id && latest.status === 'firing' ? latest : a, endsAt, extra);
+      return toPostableAlert(
+        latest !== undefined && latest.id === a.id && latest.status === 'firing' ? latest : a,
+        endsAt,
+        extra,
+      );
     });
     const body = JSON.stringify(alerts);
     // Best effort: a missed re-send is repeated next interval, well before endsAt passes.
@@ -259,7 +298,11 @@ export class AlertmanagerChannel implements NotificationChannel {
       indexes.map(async (index) => {
         const t = this.#targets[index]!;
         try {
-          const res = await post(t.url, body, { headers: { 'content-type': 'application/json' }, agent: t.agent, timeoutMs: this.#timeoutMs });
+          const res = await post(t.url, body, {
+            headers: { 'content-type': 'application/json' },
+            agent: t.agent,
+            timeoutMs: this.#timeoutMs,
+          });
           if (res.status >= 200 && res.status < 300) return undefined;
           const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
           const after = Number(res.headers['retry-after']);
@@ -270,7 +313,12 @@ export class AlertmanagerChannel implements NotificationChannel {
             message: `${t.where}: HTTP ${res.status} ${res.body.trim().slice(0, 200)}`.trim(),
           };
         } catch (err) {
-          return { index, retryable: true, retryAfterMs: undefined, message: err instanceof Error ? err.message : String(err) };
+          return {
+            index,
+            retryable: true,
+            retryAfterMs: undefined,
+            message: err instanceof Error ? err.message : String(err),
+          };
         }
       }),
     );

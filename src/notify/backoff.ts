@@ -51,20 +51,32 @@ export function resolveBackoff(options: BackoffOptions = {}): BackoffPolicy {
   validDelay('backoff.maxMs', policy.maxMs);
   validDelay('backoff.maxRetryAfterMs', policy.maxRetryAfterMs);
   if (policy.maxMs < policy.initialMs) {
-    throw new MonitorError(ErrorCode.InvalidOption, `backoff.maxMs (${policy.maxMs}) must be at least backoff.initialMs (${policy.initialMs})`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `backoff.maxMs (${policy.maxMs}) must be at least backoff.initialMs (${policy.initialMs})`,
+    );
   }
   if (typeof policy.factor !== 'number' || !Number.isFinite(policy.factor) || policy.factor < 1 || policy.factor > 10) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid backoff.factor ${describeValue(policy.factor)} (expected a number from 1 to 10)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid backoff.factor ${describeValue(policy.factor)} (expected a number from 1 to 10)`,
+    );
   }
   if (typeof policy.jitter !== 'number' || !(policy.jitter >= 0 && policy.jitter <= 1)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid backoff.jitter ${describeValue(policy.jitter)} (expected a fraction from 0 to 1)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid backoff.jitter ${describeValue(policy.jitter)} (expected a fraction from 0 to 1)`,
+    );
   }
   return policy;
 }
 
 function validDelay(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_DELAY_MS) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid ${name} ${describeValue(value)} (expected an integer from 1 to ${MAX_DELAY_MS} ms)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid ${name} ${describeValue(value)} (expected an integer from 1 to ${MAX_DELAY_MS} ms)`,
+    );
   }
 }
 
@@ -76,7 +88,12 @@ function validDelay(name: string, value: unknown): void {
  * @param retryAfterMs the receiver's hint, if it gave one
  * @returns milliseconds, at least 1 and at most `max(maxMs, maxRetryAfterMs)`
  */
-export function backoffDelay(policy: BackoffPolicy, retry: number, random = Math.random(), retryAfterMs?: number): number {
+export function backoffDelay(
+  policy: BackoffPolicy,
+  retry: number,
+  random = Math.random(),
+  retryAfterMs?: number,
+): number {
   // factor^(retry-1) overflows to Infinity for large retries; min() keeps the cap.
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, retry - 1));
   const jittered = Math.max(1, Math.round(base * (1 - policy.jitter * random)));

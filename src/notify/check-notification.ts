@@ -12,7 +12,10 @@ export const MAX_NOTIFICATION_ID = 200;
 const REASONS = ['firing', 'renotify', 'resolved'] as const;
 
 function fail(field: string, value: unknown, expected: string): never {
-  throw new MonitorError(ErrorCode.InvalidNotification, `invalid notification: ${field} is ${describeValue(value)} (expected ${expected})`);
+  throw new MonitorError(
+    ErrorCode.InvalidNotification,
+    `invalid notification: ${field} is ${describeValue(value)} (expected ${expected})`,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -20,7 +23,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function text(field: string, value: unknown, nonEmpty = false): void {
-  if (typeof value !== 'string' || (nonEmpty && value === '')) fail(field, value, nonEmpty ? 'a non-empty string' : 'a string');
+  if (typeof value !== 'string' || (nonEmpty && value === ''))
+    fail(field, value, nonEmpty ? 'a non-empty string' : 'a string');
 }
 
 function time(field: string, value: unknown): void {
@@ -29,7 +33,8 @@ function time(field: string, value: unknown): void {
 
 function stringMap(field: string, value: unknown): void {
   if (!isObject(value)) fail(field, value, 'an object of strings');
-  for (const [key, item] of Object.entries(value)) if (typeof item !== 'string') fail(`${field}.${key}`, item, 'a string');
+  for (const [key, item] of Object.entries(value))
+    if (typeof item !== 'string') fail(`${field}.${key}`, item, 'a string');
 }
 
 /**
@@ -39,14 +44,17 @@ function stringMap(field: string, value: unknown): void {
 export function checkNotification(value: unknown): asserts value is Notification {
   if (!isObject(value)) fail('the notification', value, 'an object');
   const { id, reason, alert, createdAt } = value;
-  if (typeof id !== 'string' || id === '' || id.length > MAX_NOTIFICATION_ID) fail('id', id, `a string of 1-${MAX_NOTIFICATION_ID} characters`);
-  if (!(REASONS as readonly unknown[]).includes(reason)) fail('reason', reason, REASONS.map((r) => `"${r}"`).join(', '));
+  if (typeof id !== 'string' || id === '' || id.length > MAX_NOTIFICATION_ID)
+    fail('id', id, `a string of 1-${MAX_NOTIFICATION_ID} characters`);
+  if (!(REASONS as readonly unknown[]).includes(reason))
+    fail('reason', reason, REASONS.map((r) => `"${r}"`).join(', '));
   time('createdAt', createdAt);
   if (!isObject(alert)) fail('alert', alert, 'an object');
   text('alert.id', alert.id, true);
   text('alert.fingerprint', alert.fingerprint, true);
   if (!isSeverity(alert.severity)) fail('alert.severity', alert.severity, SEVERITIES.map((s) => `"${s}"`).join(', '));
-  if (alert.status !== 'firing' && alert.status !== 'resolved') fail('alert.status', alert.status, '"firing" or "resolved"');
+  if (alert.status !== 'firing' && alert.status !== 'resolved')
+    fail('alert.status', alert.status, '"firing" or "resolved"');
   text('alert.title', alert.title);
   text('alert.message', alert.message);
   text('alert.source', alert.source);

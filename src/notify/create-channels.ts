@@ -33,7 +33,10 @@ export interface CreateChannelsOptions {
  * @throws {MonitorError} `EMON_INVALID_OPTION` if an enabled channel's settings are unusable (see
  *   each channel's constructor) or an extra channel's name is taken
  */
-export function createChannels(alerting: AlertingConfig, options: CreateChannelsOptions = {}): Map<ChannelName, NotificationChannel> {
+export function createChannels(
+  alerting: AlertingConfig,
+  options: CreateChannelsOptions = {},
+): Map<ChannelName, NotificationChannel> {
   const { email, slack, sms, webhook } = alerting.channels;
   const channels = new Map<ChannelName, NotificationChannel>();
   if (email.enabled) {
@@ -67,11 +70,17 @@ export function createChannels(alerting: AlertingConfig, options: CreateChannels
     );
   }
   if (webhook.enabled) {
-    channels.set('webhook', new WebhookChannel({ url: webhook.url, timeoutMs: webhook.timeout, externalUrl: options.externalUrl ?? '' }));
+    channels.set(
+      'webhook',
+      new WebhookChannel({ url: webhook.url, timeoutMs: webhook.timeout, externalUrl: options.externalUrl ?? '' }),
+    );
   }
   for (const channel of options.extra ?? []) {
     if (channels.has(channel.name)) {
-      throw new MonitorError(ErrorCode.InvalidOption, `createChannels: an extra channel is named "${channel.name}", which the config already enables`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `createChannels: an extra channel is named "${channel.name}", which the config already enables`,
+      );
     }
     channels.set(channel.name, channel);
   }

@@ -55,7 +55,14 @@ export class EmailChannel implements NotificationChannel {
    */
   constructor(options: EmailChannelOptions) {
     checkOptionsObject('email channel', options);
-    const spec = { port: 587, secure: false, requireTls: false, rejectUnauthorized: true, timeoutMs: 10_000, ...options };
+    const spec = {
+      port: 587,
+      secure: false,
+      requireTls: false,
+      rejectUnauthorized: true,
+      timeoutMs: 10_000,
+      ...options,
+    };
     const host = checkString('email host', spec.host);
     const port = checkPort('email port', spec.port);
     this.#from = checkList('email from', [spec.from], EMAIL, 'an email address')[0]!;
@@ -63,7 +70,10 @@ export class EmailChannel implements NotificationChannel {
     const timeoutMs = checkTimeout('email timeoutMs', spec.timeoutMs);
     if (spec.user === undefined && spec.pass !== undefined) checkString('email user (pass is set)', spec.user);
     if (spec.user !== undefined && spec.pass === undefined) checkString('email pass (user is set)', spec.pass);
-    const auth = spec.user === undefined ? undefined : { user: checkString('email user', spec.user), pass: checkString('email pass', spec.pass, true) };
+    const auth =
+      spec.user === undefined
+        ? undefined
+        : { user: checkString('email user', spec.user), pass: checkString('email pass', spec.pass, true) };
     this.#transport = nodemailer.createTransport({
       host,
       port,
@@ -84,7 +94,11 @@ export class EmailChannel implements NotificationChannel {
       auth === undefined
         ? new Redactor([])
         : new Redactor(
-            [auth.pass, Buffer.from(auth.pass).toString('base64'), Buffer.from(`\u0000${auth.user}\u0000${auth.pass}`).toString('base64')],
+            [
+              auth.pass,
+              Buffer.from(auth.pass).toString('base64'),
+              Buffer.from(`\u0000${auth.user}\u0000${auth.pass}`).toString('base64'),
+            ],
             [[auth.user, auth.pass]],
           );
   }
@@ -94,7 +108,12 @@ export class EmailChannel implements NotificationChannel {
     const deadline = AbortSignal.timeout(this.#sendTimeoutMs);
     const signal = context === undefined ? deadline : AbortSignal.any([deadline, context.signal]);
     try {
-      await this.#transport.sendMail({ ...emailMessage(notification, this.#domain), from: this.#from, to: [...this.#to], signal });
+      await this.#transport.sendMail({
+        ...emailMessage(notification, this.#domain),
+        from: this.#from,
+        to: [...this.#to],
+        signal,
+      });
     } catch (err) {
       throw this.#deliveryError(err, deadline.aborted);
     }
@@ -106,13 +125,16 @@ export class EmailChannel implements NotificationChannel {
   }
 
   #deliveryError(err: unknown, timedOut: boolean): DeliveryError {
-    if (timedOut) return new DeliveryError(`${this.#target}: no answer within ${this.#sendTimeoutMs} ms`, { retryable: true });
+    if (timedOut)
+      return new DeliveryError(`${this.#target}: no answer within ${this.#sendTimeoutMs} ms`, { retryable: true });
     const e = err as { code?: unknown; responseCode?: unknown; message?: unknown; name?: unknown };
     const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'error';
     const reply = typeof e.responseCode === 'number' ? e.responseCode : undefined;
     const text = this.#redactor.redact(oneLine(typeof e.message === 'string' ? e.message : String(err))).slice(0, 200);
     const permanent = reply !== undefined && reply >= 500 && reply < 600;
-    return new DeliveryError(`${this.#target}: ${code}${reply === undefined ? '' : ` ${reply}`}: ${text}`, { retryable: !permanent });
+    return new DeliveryError(`${this.#target}: ${code}${reply === undefined ? '' : ` ${reply}`}: ${text}`, {
+      retryable: !permanent,
+    });
   }
 }
 
@@ -120,7 +142,15 @@ export class EmailChannel implements NotificationChannel {
 function emailMessage(
   notification: Notification,
   domain: string,
-): { subject: string; text: string; html: string; messageId: string; inReplyTo?: string; references?: string; headers: Record<string, string> } {
+): {
+  subject: string;
+  text: string;
+  html: string;
+  messageId: string;
+  inReplyTo?: string;
+  references?: string;
+  headers: Record<string, string>;
+} {
   const { alert } = notification;
   const subject = headline(notification);
   const link = safeLink(alert.generatorUrl);

@@ -54,13 +54,20 @@ export async function httpPost(request: HttpPostRequest): Promise<HttpPostRespon
   const { target, redactor } = request;
   let res: PostResult;
   try {
-    res = await post(request.url, request.body, { headers: request.headers, agent: false, timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}) });
+    res = await post(request.url, request.body, {
+      headers: request.headers,
+      agent: false,
+      timeoutMs: request.timeoutMs,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
   } catch (err) {
     if (!(err instanceof PostNetworkError)) throw err;
     const what =
-      err.reason === 'timeout' ? `no complete answer within ${request.timeoutMs} ms`
-      : err.reason === 'aborted' ? 'aborted (the outbox is closing)'
-      : `request failed (${err.code ?? redactor.redact(err.cause instanceof Error ? err.cause.message : 'network error')})`;
+      err.reason === 'timeout'
+        ? `no complete answer within ${request.timeoutMs} ms`
+        : err.reason === 'aborted'
+          ? 'aborted (the outbox is closing)'
+          : `request failed (${err.code ?? redactor.redact(err.cause instanceof Error ? err.cause.message : 'network error')})`;
     throw new DeliveryError(`${target}: ${what}`, { retryable: true });
   }
   if (res.status >= 200 && res.status < 300) return { status: res.status, body: res.body };
@@ -68,7 +75,12 @@ export async function httpPost(request: HttpPostRequest): Promise<HttpPostRespon
   throw statusError(request, res.status, res.body, retryAfter);
 }
 
-function statusError(request: HttpPostRequest, status: number, body: string, retryAfter: string | string[] | undefined): DeliveryError {
+function statusError(
+  request: HttpPostRequest,
+  status: number,
+  body: string,
+  retryAfter: string | string[] | undefined,
+): DeliveryError {
   const quoted = request.redactor.redact(body.replace(/\s+/g, ' ').trim()).slice(0, QUOTED_BODY_CHARS);
   const reply = quoted === '' ? '' : `: ${quoted}`;
   const retryable = status === 429 || status === 408 || (status >= 500 && status < 600);
@@ -76,9 +88,15 @@ function statusError(request: HttpPostRequest, status: number, body: string, ret
     const why = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
     return new DeliveryError(`${request.target}: answered ${status}${why}${reply}`, { retryable: false });
   }
-  const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, (request.now ?? Date.now)());
+  const retryAfterMs = parseRetryAfter(
+    Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    (request.now ?? Date.now)(),
+  );
   const hint = retryAfterMs === undefined ? '' : ` (Retry-After ${Math.ceil(retryAfterMs / 1000)} s)`;
-  return new DeliveryError(`${request.target}: answered ${status}${hint}${reply}`, retryAfterMs === undefined ? { retryable: true } : { retryable: true, retryAfterMs });
+  return new DeliveryError(
+    `${request.target}: answered ${status}${hint}${reply}`,
+    retryAfterMs === undefined ? { retryable: true } : { retryable: true, retryAfterMs },
+  );
 }
 
 /**

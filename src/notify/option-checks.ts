@@ -13,7 +13,11 @@ function fail(name: string, got: string, expected: string): never {
 
 /** An absolute http(s) URL; a secret URL is described as "a string" only. */
 export function checkHttpUrl(name: string, value: unknown, secret = false): URL {
-  const got = secret ? (typeof value === 'string' ? '(a string, not shown: it is a secret)' : describeValue(value)) : describeValue(value);
+  const got = secret
+    ? typeof value === 'string'
+      ? '(a string, not shown: it is a secret)'
+      : describeValue(value)
+    : describeValue(value);
   if (typeof value !== 'string') fail(name, got, 'an absolute http(s) URL');
   let url: URL;
   try {
@@ -35,13 +39,15 @@ export function checkTimeout(name: string, value: unknown): number {
 
 /** A TCP port, 1-65535. */
 export function checkPort(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) fail(name, describeValue(value), 'an integer from 1 to 65535');
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535)
+    fail(name, describeValue(value), 'an integer from 1 to 65535');
   return value;
 }
 
 /** A non-empty string; a secret is not shown. */
 export function checkString(name: string, value: unknown, secret = false): string {
-  if (typeof value !== 'string' || value === '') fail(name, secret && typeof value === 'string' ? 'an empty string' : describeValue(value), 'a non-empty string');
+  if (typeof value !== 'string' || value === '')
+    fail(name, secret && typeof value === 'string' ? 'an empty string' : describeValue(value), 'a non-empty string');
   return value;
 }
 

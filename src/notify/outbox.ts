@@ -162,7 +162,11 @@ export class Outbox implements OutboxPort {
     this.#maxDeadLetters = positiveInt('maxDeadLetters', spec.maxDeadLetters, 1_000_000);
     this.#dedupeWindowMs = positiveInt('dedupeWindowMs', spec.dedupeWindowMs, Number.MAX_SAFE_INTEGER);
     for (const name of ['now', 'random', 'redact'] as const) {
-      if (typeof spec[name] !== 'function') throw new MonitorError(ErrorCode.InvalidOption, `outbox option ${name} must be a function, got ${describeValue(spec[name])}`);
+      if (typeof spec[name] !== 'function')
+        throw new MonitorError(
+          ErrorCode.InvalidOption,
+          `outbox option ${name} must be a function, got ${describeValue(spec[name])}`,
+        );
     }
     this.#log = spec.logger;
     this.#now = spec.now;
@@ -172,9 +176,20 @@ export class Outbox implements OutboxPort {
     this.#done = spec.store.records<DoneRecord>(OUTBOX_COLLECTIONS.done);
     this.#dead = spec.store.records<DeadLetter>(OUTBOX_COLLECTIONS.deadLetters);
     for (const channel of channels) {
-      this.#queues.set(channel.name, { channel, inFlight: 0, due: new MinHeap((a, b) => dueBefore(a.record, b.record)) });
+      this.#queues.set(channel.name, {
+        channel,
+        inFlight: 0,
+        due: new MinHeap((a, b) => dueBefore(a.record, b.record)),
+      });
     }
-    this.#outage = new WriteOutage({ registry: spec.registry, log: this.#log, what: 'notification outbox', now: () => performance.now(), retryMs: 0, maxRetryMs: 0 });
+    this.#outage = new WriteOutage({
+      registry: spec.registry,
+      log: this.#log,
+      what: 'notification outbox',
+      now: () => performance.now(),
+      retryMs: 0,
+      maxRetryMs: 0,
+    });
     this.#counter = spec.registry?.counter('alerts.notifications', {
       help: 'Notification deliveries by channel and result (delivered, retried, dead, superseded)',
       labels: ['channel', 'result'],
@@ -190,15 +205,24 @@ export class Outbox implements OutboxPort {
    */
   static open(options: OutboxOptions): Outbox {
     if (options === null || typeof options !== 'object') {
-      throw new MonitorError(ErrorCode.InvalidOption, `outbox options must be an object, got ${describeValue(options)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `outbox options must be an object, got ${describeValue(options)}`,
+      );
     }
     const { store } = options;
     if (store === null || typeof store !== 'object' || typeof (store as Partial<MetricStore>).records !== 'function') {
-      throw new MonitorError(ErrorCode.InvalidOption, `outbox option store must be a MetricStore, got ${describeValue(store)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `outbox option store must be a MetricStore, got ${describeValue(store)}`,
+      );
     }
     if (storesWithOutbox.has(store)) {
       // Two loops over one outbox collection would each send every record.
-      throw new MonitorError(ErrorCode.InvalidOption, `an outbox is already open on the store at ${store.dataDir}; close it first`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `an outbox is already open on the store at ${store.dataDir}; close it first`,
+      );
     }
     const outbox = new Outbox(options, checkChannels(options.channels));
     storesWithOutbox.add(store);
@@ -220,7 +244,10 @@ export class Outbox implements OutboxPort {
     if (this.#closed) throw new MonitorError(ErrorCode.OutboxClosed, 'enqueue: the outbox is closed');
     checkNotification(notification);
     if (!Array.isArray(channels)) {
-      throw new MonitorError(ErrorCode.InvalidNotification, `enqueue: channels must be an array of channel names, got ${describeValue(channels)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidNotification,
+        `enqueue: channels must be an array of channel names, got ${describeValue(channels)}`,
+      );
     }
     for (const name of channels as unknown[]) {
       if (!(CHANNEL_NAMES as readonly unknown[]).includes(name)) {
@@ -305,7 +332,10 @@ export class Outbox implements OutboxPort {
     clearTimeout(this.#sweepTimer);
     this.#timer = undefined;
     if (!(await settledWithin(this.#inFlight, this.#closeTimeoutMs))) {
-      this.#log.warn({ inFlight: this.#inFlight.size, closeTimeoutMs: this.#closeTimeoutMs }, 'outbox close: aborting sends still in flight');
+      this.#log.warn(
+        { inFlight: this.#inFlight.size, closeTimeoutMs: this.#closeTimeoutMs },
+        'outbox close: aborting sends still in flight',
+      );
       this.#abort.abort();
       await settledWithin(this.#inFlight, ABORT_GRACE_MS);
     }
@@ -340,7 +370,8 @@ export class Outbox implements OutboxPort {
     }
     // Admit in enqueue order so each alert's line is rebuilt in order.
     for (const entry of [...this.#entries.values()].sort((a, b) => a.record.seq - b.record.seq)) this.#admit(entry);
-    if (resumed > 0 || this.#parked > 0) this.#log.info({ resumed, parked: this.#parked }, 'outbox resumed queued notifications');
+    if (resumed > 0 || this.#parked > 0)
+      this.#log.info({ resumed, parked: this.#parked }, 'outbox resumed queued notifications');
     this.#sweep();
   }
 
@@ -387,17 +418,22 @@ export class Outbox implements OutboxPort {
     this.#timer = undefined;
     this.#timerAt = at;
     if (at === Infinity) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#pump();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#pump();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, at - now)),
+    );
   }
 
   #start(queue: ChannelQueue, entry: Entry): void {
     queue.inFlight++;
     const run = this.#attempt(queue.channel, entry)
-      .catch((err: unknown) => this.#log.error({ channel: queue.channel.name, err: this.#clean(err) }, 'outbox delivery bookkeeping failed'))
+      .catch((err: unknown) =>
+        this.#log.error({ channel: queue.channel.name, err: this.#clean(err) }, 'outbox delivery bookkeeping failed'),
+      )
       .finally(() => {
         queue.inFlight--;
         this.#inFlight.delete(run);
@@ -408,7 +444,11 @@ export class Outbox implements OutboxPort {
 
   async #attempt(channel: NotificationChannel, entry: Entry): Promise<void> {
     const { record, key } = entry;
-    if (record.notification.reason === 'renotify' && record.delivered.length === 0 && (this.#lines.get(this.#lineKey(record))?.length ?? 0) > 1) {
+    if (
+      record.notification.reason === 'renotify' &&
+      record.delivered.length === 0 &&
+      (this.#lines.get(this.#lineKey(record))?.length ?? 0) > 1
+    ) {
       await this.#supersede(entry);
       return;
     }
@@ -441,7 +481,10 @@ export class Outbox implements OutboxPort {
   async #delivered(entry: Entry): Promise<void> {
     const { record, key } = entry;
     this.#counter?.inc({ channel: record.channel, result: 'delivered' });
-    this.#log.debug({ channel: record.channel, notificationId: record.notification.id, attempts: record.attempts }, 'notification delivered');
+    this.#log.debug(
+      { channel: record.channel, notificationId: record.notification.id, attempts: record.attempts },
+      'notification delivered',
+    );
     // Ledger first: a crash between the two writes leaves a record the next open recognises as done.
     await Promise.all([
       this.#track(this.#done.put(key, { outcome: 'delivered', at: this.#now() })),
@@ -459,7 +502,10 @@ export class Outbox implements OutboxPort {
   async #supersede(entry: Entry): Promise<void> {
     const { record, key } = entry;
     this.#counter?.inc({ channel: record.channel, result: 'superseded' });
-    this.#log.debug({ channel: record.channel, notificationId: record.notification.id }, 're-notification superseded by a later one; not sent');
+    this.#log.debug(
+      { channel: record.channel, notificationId: record.notification.id },
+      're-notification superseded by a later one; not sent',
+    );
     await Promise.all([
       this.#track(this.#done.put(key, { outcome: 'superseded', at: this.#now() })),
       this.#track(this.#outbox.remove(key)),
@@ -480,7 +526,12 @@ export class Outbox implements OutboxPort {
       return;
     }
     const retryable = !(failure instanceof DeliveryError) || failure.retryable;
-    const fields = { channel: record.channel, notificationId: record.notification.id, attempts: record.attempts, error: message };
+    const fields = {
+      channel: record.channel,
+      notificationId: record.notification.id,
+      attempts: record.attempts,
+      error: message,
+    };
     if (!retryable || record.attempts >= this.#maxAttempts) {
       const letter: DeadLetter = {
         notificationId: record.notification.id,
@@ -501,7 +552,9 @@ export class Outbox implements OutboxPort {
       ]).catch((err: unknown) => this.#writeFailed('dead-letter', key, err));
       this.#finish(entry);
       if (this.#dead.count() > this.#maxDeadLetters) {
-        await this.#track(this.#dead.trim(this.#maxDeadLetters)).catch((err: unknown) => this.#writeFailed('trim dead letters after', key, err));
+        await this.#track(this.#dead.trim(this.#maxDeadLetters)).catch((err: unknown) =>
+          this.#writeFailed('trim dead letters after', key, err),
+        );
       }
       return;
     }
@@ -531,7 +584,8 @@ export class Outbox implements OutboxPort {
     const cutoff = this.#now() - this.#dedupeWindowMs;
     const stale: RecordKey[] = [];
     for (const [key, done] of this.#done.range()) if (done.at < cutoff) stale.push(key);
-    for (const key of stale) void this.#track(this.#done.remove(key)).catch((err: unknown) => this.#writeFailed('forget', key, err));
+    for (const key of stale)
+      void this.#track(this.#done.remove(key)).catch((err: unknown) => this.#writeFailed('forget', key, err));
     this.#sweepTimer = setTimeout(() => this.#sweep(), Math.min(this.#dedupeWindowMs, 3_600_000, MAX_TIMER_MS));
     this.#sweepTimer.unref();
   }
@@ -553,7 +607,9 @@ export class Outbox implements OutboxPort {
     for (const entry of [...this.#unsaved]) {
       this.#unsaved.delete(entry);
       if (this.#closed || !this.#entries.has(entry.mapKey)) continue;
-      void this.#track(this.#outbox.put(entry.key, entry.record)).catch((err: unknown) => this.#writeFailed('save', entry.key, err));
+      void this.#track(this.#outbox.put(entry.key, entry.record)).catch((err: unknown) =>
+        this.#writeFailed('save', entry.key, err),
+      );
     }
   }
 
@@ -564,7 +620,10 @@ export class Outbox implements OutboxPort {
       this.#outage.failed(err, { key });
       return;
     }
-    this.#log.error({ key, err: this.#clean(err) }, `outbox could not ${what} a notification; it may be sent again after a restart`);
+    this.#log.error(
+      { key, err: this.#clean(err) },
+      `outbox could not ${what} a notification; it may be sent again after a restart`,
+    );
   }
 
   /** The error's message as it may be logged and stored. Never throws: it runs in the catch handlers. */
@@ -589,7 +648,10 @@ function entryKey(key: readonly [string, ChannelName]): string {
 
 function positiveInt(name: string, value: unknown, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid outbox option ${name} ${describeValue(value)} (expected an integer from 1 to ${max})`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid outbox option ${name} ${describeValue(value)} (expected an integer from 1 to ${max})`,
+    );
   }
   return value;
 }
@@ -597,14 +659,29 @@ function positiveInt(name: string, value: unknown, max: number): number {
 function checkChannels(channels: unknown): NotificationChannel[] {
   const list: unknown[] = channels instanceof Map ? [...channels.values()] : Array.isArray(channels) ? channels : [];
   if (!(channels instanceof Map) && !Array.isArray(channels)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `outbox option channels must be a Map or an array of channels, got ${describeValue(channels)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `outbox option channels must be a Map or an array of channels, got ${describeValue(channels)}`,
+    );
   }
   const seen = new Set<string>();
   for (const channel of list as NotificationChannel[]) {
-    if (channel === null || typeof channel !== 'object' || typeof channel.name !== 'string' || typeof channel.send !== 'function') {
-      throw new MonitorError(ErrorCode.InvalidOption, `outbox option channels holds ${describeValue(channel)} (expected a channel with a name and send())`);
+    if (
+      channel === null ||
+      typeof channel !== 'object' ||
+      typeof channel.name !== 'string' ||
+      typeof channel.send !== 'function'
+    ) {
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `outbox option channels holds ${describeValue(channel)} (expected a channel with a name and send())`,
+      );
     }
-    if (seen.has(channel.name)) throw new MonitorError(ErrorCode.InvalidOption, `outbox option channels has two channels named "${channel.name}"`);
+    if (seen.has(channel.name))
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `outbox option channels has two channels named "${channel.name}"`,
+      );
     seen.add(channel.name);
   }
   return list as NotificationChannel[];

@@ -46,7 +46,13 @@ export class SlackChannel implements NotificationChannel {
     const spec = { timeoutMs: 10_000, ...options };
     this.#url = checkHttpUrl('slack webhookUrl', spec.webhookUrl, true);
     this.#timeoutMs = checkTimeout('slack timeoutMs', spec.timeoutMs);
-    this.#redactor = new Redactor([spec.webhookUrl, this.#url.href, this.#url.pathname + this.#url.search, this.#url.pathname, this.#url.search]);
+    this.#redactor = new Redactor([
+      spec.webhookUrl,
+      this.#url.href,
+      this.#url.pathname + this.#url.search,
+      this.#url.pathname,
+      this.#url.search,
+    ]);
     this.#target = `slack: POST ${safeOrigin(this.#url)}/[webhook path redacted]`;
   }
 
@@ -65,7 +71,11 @@ export class SlackChannel implements NotificationChannel {
 }
 
 /** A Slack Block Kit element (the subset built here). */
-interface SlackText { type: 'plain_text' | 'mrkdwn'; text: string; emoji?: boolean }
+interface SlackText {
+  type: 'plain_text' | 'mrkdwn';
+  text: string;
+  emoji?: boolean;
+}
 type SlackBlock =
   | { type: 'header'; text: SlackText }
   | { type: 'section'; text: SlackText; fields?: SlackText[] }
@@ -83,12 +93,29 @@ function slackPayload(notification: Notification): { text: string; blocks: Slack
     {
       type: 'section',
       // Slack refuses an empty section text (invalid_blocks), which would dead-letter the alert.
-      text: { type: 'mrkdwn', text: (alert.message.trim() === '' ? '_(no message)_' : escapedWithin(alert.message, SECTION_MAX - linkLine.length, escapeMrkdwn)) + linkLine },
+      text: {
+        type: 'mrkdwn',
+        text:
+          (alert.message.trim() === ''
+            ? '_(no message)_'
+            : escapedWithin(alert.message, SECTION_MAX - linkLine.length, escapeMrkdwn)) + linkLine,
+      },
       fields: facts(notification)
         .slice(0, 10)
-        .map(([label, value]) => ({ type: 'mrkdwn' as const, text: `*${label}*\n${escapedWithin(value, FIELD_MAX - label.length - 3, escapeMrkdwn)}` })),
+        .map(([label, value]) => ({
+          type: 'mrkdwn' as const,
+          text: `*${label}*\n${escapedWithin(value, FIELD_MAX - label.length - 3, escapeMrkdwn)}`,
+        })),
     },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: escapedWithin(`notification ${notification.id} · alert ${alert.id}`, FIELD_MAX, escapeMrkdwn) }] },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: escapedWithin(`notification ${notification.id} · alert ${alert.id}`, FIELD_MAX, escapeMrkdwn),
+        },
+      ],
+    },
   ];
   return { text: escapedWithin(`${title}: ${alert.message}`, TEXT_MAX, escapeMrkdwn), blocks };
 }

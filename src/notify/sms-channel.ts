@@ -64,7 +64,10 @@ export class SmsChannel implements NotificationChannel {
     this.#to = checkList('sms to', spec.to, E164, 'E.164 phone numbers');
     this.#timeoutMs = checkTimeout('sms timeoutMs', spec.timeoutMs);
     const base = checkHttpUrl('sms baseUrl', spec.baseUrl);
-    this.#url = new URL(`${base.pathname.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages.json`, base);
+    this.#url = new URL(
+      `${base.pathname.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages.json`,
+      base,
+    );
     this.#authorization = `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
     this.#redactor = new Redactor([token], [[sid, token]]);
     this.#target = `sms: POST ${safeOrigin(base)} (Twilio Messages API)`;

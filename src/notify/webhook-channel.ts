@@ -74,7 +74,8 @@ export class WebhookChannel implements NotificationChannel {
     const spec = { receiver: 'erlmcp-monitor', externalUrl: '', timeoutMs: 10_000, ...options };
     const url = checkHttpUrl('webhook url', spec.url, true);
     this.#receiver = checkString('webhook receiver', spec.receiver);
-    if (typeof spec.externalUrl !== 'string' && typeof spec.externalUrl !== 'function') checkString('webhook externalUrl', spec.externalUrl);
+    if (typeof spec.externalUrl !== 'string' && typeof spec.externalUrl !== 'function')
+      checkString('webhook externalUrl', spec.externalUrl);
     this.#externalUrl = spec.externalUrl;
     this.#timeoutMs = checkTimeout('webhook timeoutMs', spec.timeoutMs);
     this.#headers = { 'Content-Type': 'application/json', 'User-Agent': 'erlmcp-monitor' };
@@ -86,7 +87,10 @@ export class WebhookChannel implements NotificationChannel {
       url.password = '';
     }
     this.#url = url;
-    this.#redactor = new Redactor([spec.url, url.href, url.pathname + url.search, url.pathname, url.search, password], [[user, password]]);
+    this.#redactor = new Redactor(
+      [spec.url, url.href, url.pathname + url.search, url.pathname, url.search, password],
+      [[user, password]],
+    );
     this.#target = `webhook: POST ${safeOrigin(url)}`;
   }
 
@@ -95,7 +99,13 @@ export class WebhookChannel implements NotificationChannel {
     await httpPost({
       url: this.#url,
       headers: { ...this.#headers, 'X-Erlmcp-Notification-Id': encodeURIComponent(notification.id) },
-      body: JSON.stringify(webhookPayload(notification, this.#receiver, typeof this.#externalUrl === 'string' ? this.#externalUrl : (this.#externalUrl() ?? ''))),
+      body: JSON.stringify(
+        webhookPayload(
+          notification,
+          this.#receiver,
+          typeof this.#externalUrl === 'string' ? this.#externalUrl : (this.#externalUrl() ?? ''),
+        ),
+      ),
       timeoutMs: this.#timeoutMs,
       target: this.#target,
       redactor: this.#redactor,

@@ -35,7 +35,13 @@ import { checkMessage, type CompiledFields, compileFields, type MessageFields } 
 import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type AnyReply, DEFAULT_CALL_TIMEOUT, type Message, type Pid, type Protocol, type ReplyTo } from './pid.js';
-import { type ExitListener, type ExitReason, formatExitReason, isOrderlyExit, type ShutdownTimeout } from './process.js';
+import {
+  type ExitListener,
+  type ExitReason,
+  formatExitReason,
+  isOrderlyExit,
+  type ShutdownTimeout,
+} from './process.js';
 import type { Mailbox } from './runtime.js';
 import type { OtpSystem } from './system.js';
 import { TimerRef, TimerSet } from './timers.js';
@@ -56,7 +62,10 @@ export type CallResult<S, R> =
   | { stop: ExitReason; reply?: R; state: S };
 
 /** What `handleCast` and `handleInfo` return: the new state, optionally stopping. */
-export interface NoReplyResult<S> { state: S; stop?: ExitReason }
+export interface NoReplyResult<S> {
+  state: S;
+  stop?: ExitReason;
+}
 
 /** What callbacks can do besides returning: their own pid, timers, the logger. */
 export interface ServerContext<P extends Protocol> {
@@ -259,7 +268,8 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   async start(args: A, initTimeout: number): Promise<void> {
     try {
       let state = this.#behaviour.init(args, this.#ctx);
-      if (isThenable(state)) state = await withTimeout(state, initTimeout, `init did not finish within ${initTimeout} ms`);
+      if (isThenable(state))
+        state = await withTimeout(state, initTimeout, `init did not finish within ${initTimeout} ms`);
       this.#state = state;
       this.#initialized = true;
       const killed = this.#exitReason;
@@ -269,7 +279,9 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       }
     } catch (thrown) {
       const err = toError(thrown);
-      const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, { cause: initCause(err) });
+      const failure = new MonitorError(ErrorCode.InitFailed, `${this.name}: init failed: ${err.message}`, {
+        cause: initCause(err),
+      });
       this.#alive = false;
       this.#timers.cancelAll();
       this.#finish({ crash: failure });
@@ -283,7 +295,12 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
   call<M extends P['call']>(msg: M, timeout: number = DEFAULT_CALL_TIMEOUT): Promise<ReplyTo<P, M>> {
     if (!this.#alive) return Promise.reject(new NoProcError(this.name));
     if (!Number.isFinite(timeout) || timeout <= 0) {
-      return Promise.reject(new MonitorError(ErrorCode.InvalidOption, `call timeout must be a positive number of ms, got ${String(timeout)}`));
+      return Promise.reject(
+        new MonitorError(
+          ErrorCode.InvalidOption,
+          `call timeout must be a positive number of ms, got ${String(timeout)}`,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       const type = typeOf(msg);
@@ -365,7 +382,10 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
         case 'info':
           where = `handleInfo(${typeOf(env.msg)})`;
           if (b.handleInfo === undefined) {
-            this.#system.log.warn({ server: this.name, message: typeOf(env.msg) }, 'unexpected info message dropped: no handleInfo');
+            this.#system.log.warn(
+              { server: this.name, message: typeOf(env.msg) },
+              'unexpected info message dropped: no handleInfo',
+            );
             return;
           }
           result = b.handleInfo(env.msg, this.#state, this.#ctx);
@@ -374,13 +394,26 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
       if (isThenable(result)) result = await result;
     } catch (thrown) {
       const err = toError(thrown);
-      return this.#exit({ crash: new MonitorError(ErrorCode.CallbackFailed, `${this.name}: ${where} threw: ${err.message}`, { cause: err }) }, 'crash');
+      return this.#exit(
+        {
+          crash: new MonitorError(ErrorCode.CallbackFailed, `${this.name}: ${where} threw: ${err.message}`, {
+            cause: err,
+          }),
+        },
+        'crash',
+      );
     }
     // Killed while an async callback was pending: its result belongs to nobody.
     if (!this.#alive) return;
     if (!isResult(result, env.kind === 'call')) {
-      const expected = env.kind === 'call' ? '{ reply, state }, { error, state }, { defer, state } or { stop, state }' : '{ state } or { stop, state }';
-      const failure = new MonitorError(ErrorCode.BadReturnValue, `${this.name}: ${where} returned ${describeValue(result)}; expected ${expected}`);
+      const expected =
+        env.kind === 'call'
+          ? '{ reply, state }, { error, state }, { defer, state } or { stop, state }'
+          : '{ state } or { stop, state }';
+      const failure = new MonitorError(
+        ErrorCode.BadReturnValue,
+        `${this.name}: ${where} returned ${describeValue(result)}; expected ${expected}`,
+      );
       return this.#exit({ crash: failure }, 'crash');
     }
     this.#state = result.state as S;
@@ -406,7 +439,11 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     } catch (err) {
       if (err instanceof MonitorError) return err;
       // A getter or proxy trap that throws while the message is read: still just a bad message.
-      return new MonitorError(ErrorCode.BadMessage, `${this.name}: ${kind} could not be read: ${toError(err).message}`, { cause: err });
+      return new MonitorError(
+        ErrorCode.BadMessage,
+        `${this.name}: ${kind} could not be read: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -439,7 +476,9 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
         const done = terminate.call(this.#behaviour, reason, this.#state, this.#ctx, this.#terminating.signal);
         if (isThenable(done)) {
           // After a stop request the stopper's timeout bounds terminate; after a crash, ours does.
-          await (how === 'crash' ? withTimeout(done, this.#terminateTimeout, 'terminate timed out', () => this.#terminating.abort('killed')) : done);
+          await (how === 'crash'
+            ? withTimeout(done, this.#terminateTimeout, 'terminate timed out', () => this.#terminating.abort('killed'))
+            : done);
         }
       } catch (thrown) {
         this.#system.log.error({ server: this.name, err: toError(thrown) }, 'terminate failed');
@@ -477,7 +516,12 @@ class GenServer<S, P extends Protocol, A> implements Pid<P> {
     this.#system.runtime.close(this.#mailbox);
     this.#system.unregister(this.name, this);
     for (const pending of [...this.#pending]) {
-      pending.reject(new MonitorError(ErrorCode.ServerExited, `${this.name} exited (${formatExitReason(reason)}) before replying to ${pending.type}`));
+      pending.reject(
+        new MonitorError(
+          ErrorCode.ServerExited,
+          `${this.name} exited (${formatExitReason(reason)}) before replying to ${pending.type}`,
+        ),
+      );
     }
     this.#resolveExited(reason);
     const links = [...this.#links];
@@ -508,7 +552,10 @@ function compiledSchema(messages: MessageSchema<Protocol>): Record<'call' | 'cas
 function checkSchema(behaviour: { readonly name?: unknown; readonly messages?: unknown }): void {
   const messages: unknown = behaviour?.messages;
   const isTable = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isTable(messages) || !(['call', 'cast', 'info'] as const).every((k) => isTable((messages as Record<string, unknown>)[k]))) {
+  if (
+    !isTable(messages) ||
+    !(['call', 'cast', 'info'] as const).every((k) => isTable((messages as Record<string, unknown>)[k]))
+  ) {
     const name = typeof behaviour?.name === 'string' ? `"${behaviour.name}"` : describeValue(behaviour?.name);
     throw new MonitorError(
       ErrorCode.InvalidOption,
@@ -517,7 +564,10 @@ function checkSchema(behaviour: { readonly name?: unknown; readonly messages?: u
   }
 }
 
-function isResult(value: unknown, needsReply: boolean): value is { state: unknown; reply?: unknown; error?: unknown; defer?: unknown; stop?: ExitReason } {
+function isResult(
+  value: unknown,
+  needsReply: boolean,
+): value is { state: unknown; reply?: unknown; error?: unknown; defer?: unknown; stop?: ExitReason } {
   if (typeof value !== 'object' || value === null || !('state' in value)) return false;
   const r = value as { stop?: unknown; error?: unknown; defer?: unknown };
   return !needsReply || 'reply' in value || r.error instanceof Error || isThenable(r.defer) || r.stop !== undefined;

@@ -16,7 +16,14 @@ export { DEFAULT_CALL_TIMEOUT } from './pid.js';
 export type { AnyReply, Message, Pid, Protocol, ReplyTo, ServerRef } from './pid.js';
 export { crashOf, formatExitReason, isOrderlyExit } from './process.js';
 export type { ExitListener, ExitReason, ProcessRef, ShutdownTimeout } from './process.js';
-export { checkChildSpec, checkChildSpecs, checkFlags, startSupervisor, supervisorChild, workerChild } from './supervisor.js';
+export {
+  checkChildSpec,
+  checkChildSpecs,
+  checkFlags,
+  startSupervisor,
+  supervisorChild,
+  workerChild,
+} from './supervisor.js';
 export type {
   ChildCounts,
   ChildInfo,

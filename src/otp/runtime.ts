@@ -29,7 +29,6 @@ export interface Mailbox<M> {
   post(message: M): void;
 }
 
-
 let nextActorId = 0;
 
 class NactMailbox<M> implements Mailbox<M> {
@@ -56,9 +55,12 @@ export class Runtime {
     if (system === undefined) throw new Error('runtime is stopped');
     // nact accepts only RFC 1738-safe path segments.
     const actorName = `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${++nextActorId}`;
-    // nact types a stateless actor's ref by its parent, not its message type.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    return new NactMailbox(actorName, nact.spawnStateless(system, (message: M) => handle(message), actorName) as Ref<M>);
+    return new NactMailbox(
+      actorName,
+      // nact types a stateless actor's ref by its parent, not its message type.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+      nact.spawnStateless(system, (message: M) => handle(message), actorName) as Ref<M>,
+    );
   }
 
   /** Stops one mailbox: messages still queued are dropped (the owner settles them first). */

@@ -27,7 +27,14 @@
  *   runs, bounded by their own `shutdown` (no parent is left to enforce it).
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
-import { type Behaviour, initCause, type MessageSchema, type ServerContext, startServer, type StartOptions } from './gen-server.js';
+import {
+  type Behaviour,
+  initCause,
+  type MessageSchema,
+  type ServerContext,
+  startServer,
+  type StartOptions,
+} from './gen-server.js';
 import type { Pid, Protocol } from './pid.js';
 import { type ExitReason, formatExitReason, isOrderlyExit, type ProcessRef, type ShutdownTimeout } from './process.js';
 import type { OtpSystem } from './system.js';
@@ -92,9 +99,7 @@ export interface SupervisorProtocol {
     get_childspec: { ok: true; spec: Required<ChildSpec> } | { ok: false; error: MonitorError };
   };
   cast: never;
-  info:
-    | { type: 'EXIT'; id: string; pid: ProcessRef; reason: ExitReason }
-    | { type: 'try_again_restart'; id: string };
+  info: { type: 'EXIT'; id: string; pid: ProcessRef; reason: ExitReason } | { type: 'try_again_restart'; id: string };
 }
 
 /** OTP's count_children: child specs, running children, and specs of each type. */
@@ -120,31 +125,45 @@ function childSpecError(id: unknown, message: string): MonitorError {
 }
 
 function validId(id: unknown): void {
-  if (typeof id !== 'string' || id.length === 0) throw childSpecError(undefined, `invalid id: ${JSON.stringify(id)} (a non-empty string)`);
+  if (typeof id !== 'string' || id.length === 0)
+    throw childSpecError(undefined, `invalid id: ${JSON.stringify(id)} (a non-empty string)`);
 }
 
 function validStart(id: string, start: unknown): void {
-  if (typeof start !== 'function') throw childSpecError(id, `invalid start: expected a function returning a promise of the child process`);
+  if (typeof start !== 'function')
+    throw childSpecError(id, `invalid start: expected a function returning a promise of the child process`);
 }
 
 function validRestart(id: string, restart: unknown): void {
-  if (!RESTARTS.includes(restart as RestartType)) throw childSpecError(id, `invalid restart: ${JSON.stringify(restart)} (allowed: ${RESTARTS.join(', ')})`);
+  if (!RESTARTS.includes(restart as RestartType))
+    throw childSpecError(id, `invalid restart: ${JSON.stringify(restart)} (allowed: ${RESTARTS.join(', ')})`);
 }
 
 function validShutdown(id: string, shutdown: unknown): void {
-  const ok = shutdown === 'infinity' || shutdown === 'brutal_kill' || (Number.isInteger(shutdown) && (shutdown as number) >= 0);
-  if (!ok) throw childSpecError(id, `invalid shutdown: ${JSON.stringify(shutdown)} (a non-negative integer of ms, 'infinity' or 'brutal_kill')`);
+  const ok =
+    shutdown === 'infinity' || shutdown === 'brutal_kill' || (Number.isInteger(shutdown) && (shutdown as number) >= 0);
+  if (!ok)
+    throw childSpecError(
+      id,
+      `invalid shutdown: ${JSON.stringify(shutdown)} (a non-negative integer of ms, 'infinity' or 'brutal_kill')`,
+    );
 }
 
 function validType(id: string, type: unknown): void {
-  if (!TYPES.includes(type as ChildType)) throw childSpecError(id, `invalid type: ${JSON.stringify(type)} (allowed: ${TYPES.join(', ')})`);
+  if (!TYPES.includes(type as ChildType))
+    throw childSpecError(id, `invalid type: ${JSON.stringify(type)} (allowed: ${TYPES.join(', ')})`);
 }
 
 /** Fills in defaults and validates one child spec. */
 export function checkChildSpec(input: ChildSpec): CheckedChild {
   validId(input?.id);
   const type = input.type ?? 'worker';
-  const spec: CheckedChild = { restart: 'permanent', shutdown: type === 'supervisor' ? 'infinity' : 5000, type, ...input };
+  const spec: CheckedChild = {
+    restart: 'permanent',
+    shutdown: type === 'supervisor' ? 'infinity' : 5000,
+    type,
+    ...input,
+  };
   validStart(spec.id, spec.start);
   validRestart(spec.id, spec.restart);
   validShutdown(spec.id, spec.shutdown);
@@ -174,13 +193,22 @@ export function checkChildSpecs(specs: readonly ChildSpec[]): CheckedChild[] {
 export function checkFlags(input: SupervisorFlags = {}): CheckedFlags {
   const flags: CheckedFlags = { strategy: 'one_for_one', intensity: 1, period: 5000, ...input };
   if (!STRATEGIES.includes(flags.strategy)) {
-    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid strategy: ${JSON.stringify(flags.strategy)} (allowed: ${STRATEGIES.join(', ')})`);
+    throw new MonitorError(
+      ErrorCode.InvalidSupervisorFlags,
+      `invalid strategy: ${JSON.stringify(flags.strategy)} (allowed: ${STRATEGIES.join(', ')})`,
+    );
   }
   if (!Number.isInteger(flags.intensity) || flags.intensity < 0) {
-    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid intensity: ${JSON.stringify(flags.intensity)} (a non-negative integer)`);
+    throw new MonitorError(
+      ErrorCode.InvalidSupervisorFlags,
+      `invalid intensity: ${JSON.stringify(flags.intensity)} (a non-negative integer)`,
+    );
   }
   if (!Number.isInteger(flags.period) || flags.period < 1) {
-    throw new MonitorError(ErrorCode.InvalidSupervisorFlags, `invalid period: ${JSON.stringify(flags.period)} (a positive integer of ms)`);
+    throw new MonitorError(
+      ErrorCode.InvalidSupervisorFlags,
+      `invalid period: ${JSON.stringify(flags.period)} (a positive integer of ms)`,
+    );
   }
   return flags;
 }
@@ -218,7 +246,8 @@ async function startChild(rec: ChildRecord, ctx: Ctx): Promise<ProcessRef | unde
     rec.startFailure = undefined;
     return undefined;
   }
-  if (!isProcess(pid)) throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process or 'ignore'`);
+  if (!isProcess(pid))
+    throw new Error(`start of child "${rec.spec.id}" returned ${typeof pid}, not a process or 'ignore'`);
   rec.restarting = false;
   rec.startFailure = undefined;
   rec.pid = pid;
@@ -263,7 +292,13 @@ async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ct
   if (!addRestart(state, ctx.system.now())) {
     const { intensity, period } = state.flags;
     const message = `${ctx.self.name}: more than ${intensity} restart(s) within ${period} ms; last: child "${rec.spec.id}" exited with ${formatExitReason(reason)}`;
-    ctx.system.supervisorReport({ supervisor: ctx.self.name, reason: 'reached_max_restart_intensity', child: rec.spec.id, childReason: reason, message });
+    ctx.system.supervisorReport({
+      supervisor: ctx.self.name,
+      reason: 'reached_max_restart_intensity',
+      child: rec.spec.id,
+      childReason: reason,
+      message,
+    });
     return { stop: 'shutdown' as ExitReason, state };
   }
   const group = restartGroup(state, rec);
@@ -279,10 +314,20 @@ async function restart(state: SupState, rec: ChildRecord, reason: ExitReason, ct
       const pid = await startChild(child, ctx);
       ctx.log.info({ supervisor: ctx.self.name, child: child.spec.id, pid: pid?.id ?? 'ignore' }, 'child restarted');
     } catch (thrown) {
-      ctx.log.error({ supervisor: ctx.self.name, child: child.spec.id, err: toError(thrown) }, 'child failed to restart: trying again');
+      ctx.log.error(
+        { supervisor: ctx.self.name, child: child.spec.id, err: toError(thrown) },
+        'child failed to restart: trying again',
+      );
       child.restarting = true;
       const error = toError(thrown);
-      child.startFailure = { crash: error instanceof MonitorError ? error : new MonitorError(ErrorCode.InitFailed, `child "${child.spec.id}" failed to restart: ${error.message}`, { cause: thrown }) };
+      child.startFailure = {
+        crash:
+          error instanceof MonitorError
+            ? error
+            : new MonitorError(ErrorCode.InitFailed, `child "${child.spec.id}" failed to restart: ${error.message}`, {
+                cause: thrown,
+              }),
+      };
       ctx.self.send({ type: 'try_again_restart', id: child.spec.id });
       return { state };
     }
@@ -300,8 +345,16 @@ function notFound(id: string): { ok: false; error: MonitorError } {
 
 /** OTP's `{error, running}` / `{error, restarting}` for a child that must be stopped first; undefined if it is. */
 function notStopped(rec: ChildRecord): { ok: false; error: MonitorError } | undefined {
-  if (rec.restarting) return { ok: false, error: new MonitorError(ErrorCode.ChildRestarting, `child "${rec.spec.id}" is restarting (terminate it first)`) };
-  if (rec.pid !== undefined) return { ok: false, error: new MonitorError(ErrorCode.ChildRunning, `child "${rec.spec.id}" is running (terminate it first)`) };
+  if (rec.restarting)
+    return {
+      ok: false,
+      error: new MonitorError(ErrorCode.ChildRestarting, `child "${rec.spec.id}" is restarting (terminate it first)`),
+    };
+  if (rec.pid !== undefined)
+    return {
+      ok: false,
+      error: new MonitorError(ErrorCode.ChildRunning, `child "${rec.spec.id}" is running (terminate it first)`),
+    };
   return undefined;
 }
 
@@ -327,7 +380,9 @@ export const SUPERVISOR_MESSAGES = {
  */
 function childStartError(id: string, thrown: unknown): MonitorError {
   const err = toError(thrown);
-  return new MonitorError(ErrorCode.InitFailed, `child "${id}" failed to start: ${err.message}`, { cause: initCause(err) });
+  return new MonitorError(ErrorCode.InitFailed, `child "${id}" failed to start: ${err.message}`, {
+    cause: initCause(err),
+  });
 }
 
 const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpec> = {
@@ -338,7 +393,12 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
     const flags = checkFlags(spec.flags);
     const state: SupState = {
       flags,
-      children: checkChildSpecs(spec.children).map((s) => ({ spec: s, pid: undefined, unlink: undefined, restarting: false })),
+      children: checkChildSpecs(spec.children).map((s) => ({
+        spec: s,
+        pid: undefined,
+        unlink: undefined,
+        restarting: false,
+      })),
       restarts: [],
     };
     const ignoredTemporary = new Set<ChildRecord>();
@@ -358,13 +418,21 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
     switch (msg.type) {
       case 'which_children':
         return {
-          reply: state.children.map((c) => ({ id: c.spec.id, pid: c.restarting ? 'restarting' : c.pid?.id, type: c.spec.type, restart: c.spec.restart })),
+          reply: state.children.map((c) => ({
+            id: c.spec.id,
+            pid: c.restarting ? 'restarting' : c.pid?.id,
+            type: c.spec.type,
+            restart: c.spec.restart,
+          })),
           state,
         };
       case 'count_children': {
         const supervisors = state.children.filter((c) => c.spec.type === 'supervisor').length;
         const active = state.children.filter((c) => c.pid !== undefined).length;
-        return { reply: { specs: state.children.length, active, supervisors, workers: state.children.length - supervisors }, state };
+        return {
+          reply: { specs: state.children.length, active, supervisors, workers: state.children.length - supervisors },
+          state,
+        };
       }
       case 'get_childspec': {
         const rec = find(state, msg.id);
@@ -470,13 +538,21 @@ const supervisorBehaviour: Behaviour<SupState, SupervisorProtocol, SupervisorSpe
  * @throws {MonitorError} (rejects) `EMON_INIT_FAILED` if a spec is invalid or a child fails to
  *   start; children already started are stopped first, in reverse order
  */
-export function startSupervisor(system: OtpSystem, spec: SupervisorSpec, options: StartOptions = {}): Promise<SupervisorPid> {
+export function startSupervisor(
+  system: OtpSystem,
+  spec: SupervisorSpec,
+  options: StartOptions = {},
+): Promise<SupervisorPid> {
   // A supervisor's init is as long as its children's starts; they have their own timeouts.
   return startServer(system, supervisorBehaviour, spec, { initTimeout: 2 ** 31 - 1, ...options });
 }
 
 /** A child spec for a nested supervisor. */
-export function supervisorChild(id: string, spec: SupervisorSpec, extra: Omit<ChildSpec, 'id' | 'start' | 'type'> = {}): ChildSpec {
+export function supervisorChild(
+  id: string,
+  spec: SupervisorSpec,
+  extra: Omit<ChildSpec, 'id' | 'start' | 'type'> = {},
+): ChildSpec {
   return { id, type: 'supervisor', start: (system) => startSupervisor(system, spec), ...extra };
 }
 
@@ -488,5 +564,10 @@ export function workerChild<S, P extends Protocol, A>(
   extra: Omit<ChildSpec, 'id' | 'start' | 'type'> & { name?: string } = {},
 ): ChildSpec {
   const { name, ...rest } = extra;
-  return { id, type: 'worker', start: (system) => startServer(system, behaviour, args, name === undefined ? {} : { name }), ...rest };
+  return {
+    id,
+    type: 'worker',
+    start: (system) => startServer(system, behaviour, args, name === undefined ? {} : { name }),
+    ...rest,
+  };
 }

@@ -62,7 +62,10 @@ export class OtpSystem {
   register(name: string, proc: ProcessRef): void {
     const holder = this.#names.get(name);
     if (holder !== undefined && holder !== proc && holder.alive) {
-      throw new MonitorError(ErrorCode.NameTaken, `name "${name}" is already registered to a live process (id ${holder.id})`);
+      throw new MonitorError(
+        ErrorCode.NameTaken,
+        `name "${name}" is already registered to a live process (id ${holder.id})`,
+      );
     }
     this.#names.set(name, proc);
   }
@@ -87,7 +90,9 @@ export class OtpSystem {
     return {
       call<M extends P['call']>(msg: M, timeout?: number): Promise<ReplyTo<P, M>> {
         const pid = lookup();
-        return pid ? pid.call(msg, timeout) : Promise.reject(new NoProcError(`"${name}"`, `noproc: no live process registered as "${name}"`));
+        return pid
+          ? pid.call(msg, timeout)
+          : Promise.reject(new NoProcError(`"${name}"`, `noproc: no live process registered as "${name}"`));
       },
       cast(msg: P['cast']): void {
         lookup()?.cast(msg);
@@ -107,12 +112,18 @@ export class OtpSystem {
   /** Logs a supervisor report (error level) and tells the listeners. */
   supervisorReport(report: SupervisorReport): void {
     const { supervisor, reason, child, message } = report;
-    this.log.error({ supervisor, errorContext: 'shutdown', reason, offender: child, detail: message }, 'supervisor gave up: reached_max_restart_intensity');
+    this.log.error(
+      { supervisor, errorContext: 'shutdown', reason, offender: child, detail: message },
+      'supervisor gave up: reached_max_restart_intensity',
+    );
     for (const listener of [...this.#reportListeners]) {
       try {
         listener(report);
       } catch (thrown) {
-        this.log.error({ supervisor, err: thrown instanceof Error ? thrown : new Error(String(thrown)) }, 'supervisor report listener threw');
+        this.log.error(
+          { supervisor, err: thrown instanceof Error ? thrown : new Error(String(thrown)) },
+          'supervisor report listener threw',
+        );
       }
     }
   }

@@ -75,12 +75,16 @@ export function burnRate(counts: WindowCounts | undefined, budget: number): numb
 export function budgetRemaining(counts: WindowCounts | undefined, budget: number): number | null {
   if (counts === undefined || counts.requests === 0 || counts.coveredMs <= 0) return null;
   if (budget === 0) return counts.errors > 0 ? 0 : 1;
-  const requests = counts.coveredMs < counts.windowMs ? (counts.requests * counts.windowMs) / counts.coveredMs : counts.requests;
+  const requests =
+    counts.coveredMs < counts.windowMs ? (counts.requests * counts.windowMs) / counts.coveredMs : counts.requests;
   return Math.min(1, Math.max(0, 1 - counts.errors / (budget * requests)));
 }
 
 /** Each rule's state for `sla`, given request counts over any window. */
-export function evaluateBurnRates(sla: SlaConfig, counts: (windowMs: number) => WindowCounts | undefined): BurnRateStatus[] {
+export function evaluateBurnRates(
+  sla: SlaConfig,
+  counts: (windowMs: number) => WindowCounts | undefined,
+): BurnRateStatus[] {
   const budget = errorBudget(sla);
   return BURN_RATE_RULES.map((rule) => {
     const longCounts = counts(rule.longMs);

@@ -11,7 +11,14 @@ import type { Severity } from '../alerts/severity.js';
 import type { PerformanceMonitorConfig } from '../config/schema.js';
 import type { Registry } from '../metrics/registry.js';
 import type { MetricStore } from '../store/lmdb-store.js';
-import { BURN_RATE_RULES, type BurnRateStatus, budgetRemaining, errorBudget, evaluateBurnRates, hasErrorBudget } from './burn-rate.js';
+import {
+  BURN_RATE_RULES,
+  type BurnRateStatus,
+  budgetRemaining,
+  errorBudget,
+  evaluateBurnRates,
+  hasErrorBudget,
+} from './burn-rate.js';
 import { CounterHistory, type CounterSample } from './counter-history.js';
 import { seedCounterHistory, type SeedResult } from './history-seed.js';
 import { LatencyHistory } from './latency-history.js';
@@ -43,8 +50,14 @@ export class PerformanceEvaluator {
     this.#registry = registry;
     this.#config = config;
     this.requestSpanMs = Math.max(config.window, LONGEST_BURN_WINDOW_MS, ...config.slas.map((s) => s.window));
-    this.#requests = new CounterHistory({ checkIntervalMs: config.check_interval, longestWindowMs: this.requestSpanMs });
-    const latencySpan = Math.max(config.window, ...config.slas.filter((s) => s.kind === 'response_time').map((s) => s.window));
+    this.#requests = new CounterHistory({
+      checkIntervalMs: config.check_interval,
+      longestWindowMs: this.requestSpanMs,
+    });
+    const latencySpan = Math.max(
+      config.window,
+      ...config.slas.filter((s) => s.kind === 'response_time').map((s) => s.window),
+    );
     this.#latency = new LatencyHistory(latencySpan);
   }
 
@@ -85,7 +98,9 @@ export class PerformanceEvaluator {
       budgetRemaining: (sla) => budgetRemaining(counts(sla.window), errorBudget(sla)),
     };
     const slas = this.#config.slas.map((sla) => evaluateSla(sla, inputs, stamp));
-    const burnRates: BurnRateStatus[] = this.#config.slas.filter(hasErrorBudget).flatMap((sla) => evaluateBurnRates(sla, counts));
+    const burnRates: BurnRateStatus[] = this.#config.slas
+      .filter(hasErrorBudget)
+      .flatMap((sla) => evaluateBurnRates(sla, counts));
     return { report: buildReport(stamp, this.#config, metrics, burnRates, firing), slas, current };
   }
 

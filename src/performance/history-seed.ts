@@ -51,7 +51,13 @@ export interface SeedResult {
  *   one, which a wall-clock step may have moved away from the stamps; default 0)
  * @throws {MonitorError} `EMON_STORE_FAILED` if the store is closed or unreadable
  */
-export function seedCounterHistory(store: MetricStore, history: CounterHistory, now: number, spanMs: number, shiftMs = 0): SeedResult {
+export function seedCounterHistory(
+  store: MetricStore,
+  history: CounterHistory,
+  now: number,
+  spanMs: number,
+  shiftMs = 0,
+): SeedResult {
   const defs = store.seriesDefs();
   const from = Math.max(0, now - spanMs);
   const to = now - 1;
@@ -67,8 +73,13 @@ export function seedCounterHistory(store: MetricStore, history: CounterHistory, 
   if (requests.length === 0) return { samples: 0, missing: `no "${INPUT_METRICS.requests}" history in the store` };
   const errors = read(INPUT_METRICS.errors);
   const times = [...new Set([...requests, ...errors].flatMap((c) => c.points.map(([ts]) => ts)))].sort((a, b) => a - b);
-  if (times.length === 0) return { samples: 0, missing: `no "${INPUT_METRICS.requests}" points in the last ${Math.round(spanMs / 60_000)} min` };
+  if (times.length === 0)
+    return {
+      samples: 0,
+      missing: `no "${INPUT_METRICS.requests}" points in the last ${Math.round(spanMs / 60_000)} min`,
+    };
 
-  for (const ts of times) history.record(history.reading(ts + shiftMs, { requests: totalAt(requests, ts), errors: totalAt(errors, ts) }));
+  for (const ts of times)
+    history.record(history.reading(ts + shiftMs, { requests: totalAt(requests, ts), errors: totalAt(errors, ts) }));
   return { samples: times.length, newest: times[times.length - 1]! };
 }

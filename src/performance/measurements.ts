@@ -10,7 +10,16 @@ import type { CounterHistory, CounterSample } from './counter-history.js';
 import { EVENT_LOOP_PERCENTILE, gaugeValue, INPUT_METRICS, latencyWindow } from './table-readings.js';
 
 /** The measured figures, by the name used for alert keys and derived values. */
-export const PERF_METRICS = ['latency.p50', 'latency.p95', 'latency.p99', 'throughput', 'error_rate', 'cpu', 'memory', 'event_loop.p99'] as const;
+export const PERF_METRICS = [
+  'latency.p50',
+  'latency.p95',
+  'latency.p99',
+  'throughput',
+  'error_rate',
+  'cpu',
+  'memory',
+  'event_loop.p99',
+] as const;
 export type PerfMetricKey = (typeof PERF_METRICS)[number];
 
 /** One measured figure. */
@@ -44,15 +53,27 @@ function seconds(ms: number): string {
  * @param current this check's request totals (from `CounterHistory.reading`), undefined when
  *   `http.server.requests` does not exist
  */
-export function measure(registry: Registry, requests: CounterHistory, current: CounterSample | undefined, windowMs: number, now: number): Measurements {
+export function measure(
+  registry: Registry,
+  requests: CounterHistory,
+  current: CounterSample | undefined,
+  windowMs: number,
+  now: number,
+): Measurements {
   const out = {} as Measurements;
 
   const latency = latencyWindow(registry, windowMs, now);
   const latencyWindowMs = latency?.windowMs ?? windowMs;
   const count = latency?.sketch.count ?? 0;
-  for (const [key, q] of [['latency.p50', QUANTILES.p50], ['latency.p95', QUANTILES.p95], ['latency.p99', QUANTILES.p99]] as const) {
-    if (latency === undefined) out[key] = noData('ms', latencyWindowMs, `no "${INPUT_METRICS.latency}" histogram in the table`);
-    else if (count === 0) out[key] = noData('ms', latencyWindowMs, `no requests in the last ${seconds(latencyWindowMs)}`);
+  for (const [key, q] of [
+    ['latency.p50', QUANTILES.p50],
+    ['latency.p95', QUANTILES.p95],
+    ['latency.p99', QUANTILES.p99],
+  ] as const) {
+    if (latency === undefined)
+      out[key] = noData('ms', latencyWindowMs, `no "${INPUT_METRICS.latency}" histogram in the table`);
+    else if (count === 0)
+      out[key] = noData('ms', latencyWindowMs, `no requests in the last ${seconds(latencyWindowMs)}`);
     else out[key] = { value: latency.sketch.quantile(q)!, unit: 'ms', window_ms: latencyWindowMs, samples: count };
   }
 
@@ -66,11 +87,21 @@ export function measure(registry: Registry, requests: CounterHistory, current: C
     out.throughput = noData('req/s', windowMs, why);
     out.error_rate = noData('ratio', windowMs, why);
   } else {
-    out.throughput = { value: counts.requests / (counts.coveredMs / 1000), unit: 'req/s', window_ms: counts.coveredMs, samples: counts.requests };
+    out.throughput = {
+      value: counts.requests / (counts.coveredMs / 1000),
+      unit: 'req/s',
+      window_ms: counts.coveredMs,
+      samples: counts.requests,
+    };
     out.error_rate =
       counts.requests === 0
         ? noData('ratio', counts.coveredMs, `no requests in the last ${seconds(counts.coveredMs)}`)
-        : { value: Math.min(1, counts.errors / counts.requests), unit: 'ratio', window_ms: counts.coveredMs, samples: counts.requests };
+        : {
+            value: Math.min(1, counts.errors / counts.requests),
+            unit: 'ratio',
+            window_ms: counts.coveredMs,
+            samples: counts.requests,
+          };
   }
 
   const gauge = (name: string, unit: Measured['unit'], labels?: Record<string, string>): Measured => {

@@ -43,10 +43,38 @@ interface Rule {
 }
 
 const RULES: readonly Rule[] = [
-  { metric: 'latency.p95', label: 'latency p95', limit: (c) => c.latency_threshold, limitText: 'the latency threshold', when: 'above', actions: ['optimize_database_queries', 'increase_cache_hit_rate'] },
-  { metric: 'throughput', label: 'throughput', limit: (c) => (c.throughput_threshold === undefined ? undefined : c.throughput_threshold * 0.8), limitText: '80 % of the throughput threshold', when: 'below', actions: ['increase_connection_pool_size', 'optimize_hot_paths'] },
-  { metric: 'error_rate', label: 'error rate', limit: (c) => c.error_rate_threshold * 0.5, limitText: '50 % of the error-rate threshold', when: 'above', actions: ['improve_error_handling', 'add_circuit_breakers'] },
-  { metric: 'cpu', label: 'CPU', limit: (c) => c.cpu_threshold * 0.8, limitText: '80 % of the CPU threshold', when: 'above', actions: ['optimize_cpu_intensive_operations', 'scale_horizontally'] },
+  {
+    metric: 'latency.p95',
+    label: 'latency p95',
+    limit: (c) => c.latency_threshold,
+    limitText: 'the latency threshold',
+    when: 'above',
+    actions: ['optimize_database_queries', 'increase_cache_hit_rate'],
+  },
+  {
+    metric: 'throughput',
+    label: 'throughput',
+    limit: (c) => (c.throughput_threshold === undefined ? undefined : c.throughput_threshold * 0.8),
+    limitText: '80 % of the throughput threshold',
+    when: 'below',
+    actions: ['increase_connection_pool_size', 'optimize_hot_paths'],
+  },
+  {
+    metric: 'error_rate',
+    label: 'error rate',
+    limit: (c) => c.error_rate_threshold * 0.5,
+    limitText: '50 % of the error-rate threshold',
+    when: 'above',
+    actions: ['improve_error_handling', 'add_circuit_breakers'],
+  },
+  {
+    metric: 'cpu',
+    label: 'CPU',
+    limit: (c) => c.cpu_threshold * 0.8,
+    limitText: '80 % of the CPU threshold',
+    when: 'above',
+    actions: ['optimize_cpu_intensive_operations', 'scale_horizontally'],
+  },
 ];
 
 function triggers(rule: Rule, measured: Measured, limit: number): boolean {

@@ -35,9 +35,13 @@ export function computeScores(m: Measurements, config: PerformanceMonitorConfig)
   const target = config.throughput_threshold;
   const throughputScore = throughput === null || target === undefined ? null : clamp((throughput / target) * 100);
   const errorScore =
-    errorRate === null ? null
-    : config.error_rate_threshold === 0 ? (errorRate > 0 ? 0 : 100)
-    : clamp(100 - (errorRate / config.error_rate_threshold) * 100);
+    errorRate === null
+      ? null
+      : config.error_rate_threshold === 0
+        ? errorRate > 0
+          ? 0
+          : 100
+        : clamp(100 - (errorRate / config.error_rate_threshold) * 100);
   const resources = mean([cpu === null ? null : clamp(100 - cpu), memory === null ? null : clamp(100 - memory)]);
   return {
     latency,

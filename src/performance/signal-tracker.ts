@@ -24,9 +24,18 @@ import { describeCheck, formatValue, isBreached, type ThresholdRule } from './th
 /** `source` of every signal the performance monitor sends. */
 export const PERFORMANCE_SIGNAL_SOURCE = 'performance_monitor';
 
-const SLA_SEVERITY: Record<Exclude<SlaResult['status'], 'no_data'>, Severity | undefined> = { ok: undefined, warning: 'warning', violated: 'error' };
+const SLA_SEVERITY: Record<Exclude<SlaResult['status'], 'no_data'>, Severity | undefined> = {
+  ok: undefined,
+  warning: 'warning',
+  violated: 'error',
+};
 
-const SLA_UNIT: Record<string, 'ms' | 'req/s' | 'percent' | 'ratio'> = { response_time: 'ms', throughput: 'req/s', availability: 'percent', error_rate: 'ratio' };
+const SLA_UNIT: Record<string, 'ms' | 'req/s' | 'percent' | 'ratio'> = {
+  response_time: 'ms',
+  throughput: 'req/s',
+  availability: 'percent',
+  error_rate: 'ratio',
+};
 
 /** `'SLA response_time violated: current 201.0 ms vs target 100.0 ms (lower is better; compliance 49.8 %, 15 s, 300 samples)'`. */
 export function slaMessage(sla: SlaResult): string {
@@ -60,9 +69,11 @@ export function burnRateMessage(b: BurnRateStatus): string {
   const rule = BURN_RATE_RULES.find((r) => r.name === b.rule)!;
   const rate = (r: number | null) => (r === null ? 'no data' : `${r.toFixed(2)}x`);
   const verdict =
-    b.covered_ms < b.min_covered_ms ? `not judged before ${duration(b.min_covered_ms)} of data`
-    : b.firing ? `both at or above ${b.factor}x`
-    : `not both at ${b.factor}x`;
+    b.covered_ms < b.min_covered_ms
+      ? `not judged before ${duration(b.min_covered_ms)} of data`
+      : b.firing
+        ? `both at or above ${b.factor}x`
+        : `not both at ${b.factor}x`;
   return `error budget of ${b.slo} burning ${rate(b.long)} over ${rule.longMs / 60_000} min and ${rate(b.short)} over ${rule.shortMs / 60_000} min (${verdict}; data: ${burnRateData(b)})`;
 }
 
@@ -95,7 +106,14 @@ export class SignalTracker {
     for (const rule of this.#rules) {
       const measured = report.metrics[rule.key];
       const value = measured.value === null ? {} : { value: measured.value };
-      this.#push(signals, rule.key, isBreached(rule, measured) ? rule.severity : undefined, report.at, describeCheck(rule, measured), { ...value, threshold: rule.threshold });
+      this.#push(
+        signals,
+        rule.key,
+        isBreached(rule, measured) ? rule.severity : undefined,
+        report.at,
+        describeCheck(rule, measured),
+        { ...value, threshold: rule.threshold },
+      );
     }
     return signals;
   }
@@ -108,9 +126,15 @@ export class SignalTracker {
       const key = `sla.${sla.name}`;
       const wasViolated = this.#state.severityOf(key) === 'error';
       const value = sla.current === null ? {} : { value: sla.current };
-      if (!this.#push(signals, key, SLA_SEVERITY[sla.status], at, slaMessage(sla), { ...value, threshold: sla.target })) continue;
-      if (sla.status === 'violated') this.#log.warn({ sla: sla.name, current: sla.current, target: sla.target, compliance: sla.compliance }, slaMessage(sla));
-      else if (wasViolated) this.#log.info({ sla: sla.name, status: sla.status }, `SLA ${sla.name} no longer violated (${sla.status})`);
+      if (!this.#push(signals, key, SLA_SEVERITY[sla.status], at, slaMessage(sla), { ...value, threshold: sla.target }))
+        continue;
+      if (sla.status === 'violated')
+        this.#log.warn(
+          { sla: sla.name, current: sla.current, target: sla.target, compliance: sla.compliance },
+          slaMessage(sla),
+        );
+      else if (wasViolated)
+        this.#log.info({ sla: sla.name, status: sla.status }, `SLA ${sla.name} no longer violated (${sla.status})`);
     }
     return signals;
   }
@@ -121,7 +145,11 @@ export class SignalTracker {
     for (const b of statuses) {
       const value = b.long === null || !Number.isFinite(b.long) ? {} : { value: b.long };
       const annotations = { data: burnRateData(b) };
-      this.#push(signals, `burn_rate.${b.rule}.${b.slo}`, b.firing ? b.severity : undefined, at, burnRateMessage(b), { ...value, threshold: b.factor, annotations });
+      this.#push(signals, `burn_rate.${b.rule}.${b.slo}`, b.firing ? b.severity : undefined, at, burnRateMessage(b), {
+        ...value,
+        threshold: b.factor,
+        annotations,
+      });
     }
     return signals;
   }
@@ -140,7 +168,16 @@ export class SignalTracker {
     if (change === undefined) {
       if (severity !== undefined && this.#sent.get(key) !== message) {
         this.#sent.set(key, message);
-        out.push({ source: PERFORMANCE_SIGNAL_SOURCE, key, state: 'firing', severity, message, ...(extra.value === undefined ? {} : { value: extra.value }), threshold: extra.threshold, at });
+        out.push({
+          source: PERFORMANCE_SIGNAL_SOURCE,
+          key,
+          state: 'firing',
+          severity,
+          message,
+          ...(extra.value === undefined ? {} : { value: extra.value }),
+          threshold: extra.threshold,
+          at,
+        });
       }
       return false;
     }

@@ -50,7 +50,10 @@ export function slaStatus(compliancePercent: number): 'ok' | 'warning' | 'violat
 }
 
 /** The SLA's current value over its window, or why there is none. */
-export function slaCurrent(sla: SlaConfig, inputs: SlaInputs): { current: number | null; covered_ms: number; samples: number } {
+export function slaCurrent(
+  sla: SlaConfig,
+  inputs: SlaInputs,
+): { current: number | null; covered_ms: number; samples: number } {
   if (sla.kind === 'response_time') {
     const w = inputs.latency(sla.window);
     const p95 = w?.sketch.quantile(QUANTILES.p95);

@@ -48,7 +48,11 @@ export function requestTotals(registry: Registry): { requests: number; errors: n
  * every series. Ticks the registry's slice clock to `now` first (see the module comment).
  * @returns undefined when the duration histogram is not registered
  */
-export function latencyWindow(registry: Registry, windowMs: number, now: number): { sketch: Sketch; windowMs: number } | undefined {
+export function latencyWindow(
+  registry: Registry,
+  windowMs: number,
+  now: number,
+): { sketch: Sketch; windowMs: number } | undefined {
   const metric = registry.get(INPUT_METRICS.latency);
   if (metric?.type !== 'histogram') return undefined;
   registry.clock.tick(now);

@@ -29,12 +29,40 @@ export interface ThresholdRule {
 export function thresholdRules(config: PerformanceMonitorConfig): ThresholdRule[] {
   const throughput = config.throughput_threshold;
   return [
-    { key: 'latency.p95', label: 'latency p95', threshold: config.latency_threshold, breachWhen: 'above', severity: 'info' },
-    ...(throughput === undefined ? [] : [{ key: 'throughput', label: 'throughput', threshold: throughput, breachWhen: 'below', severity: 'info' } as const]),
-    { key: 'error_rate', label: 'error rate', threshold: config.error_rate_threshold, breachWhen: 'above', severity: 'warning' },
+    {
+      key: 'latency.p95',
+      label: 'latency p95',
+      threshold: config.latency_threshold,
+      breachWhen: 'above',
+      severity: 'info',
+    },
+    ...(throughput === undefined
+      ? []
+      : [
+          {
+            key: 'throughput',
+            label: 'throughput',
+            threshold: throughput,
+            breachWhen: 'below',
+            severity: 'info',
+          } as const,
+        ]),
+    {
+      key: 'error_rate',
+      label: 'error rate',
+      threshold: config.error_rate_threshold,
+      breachWhen: 'above',
+      severity: 'warning',
+    },
     { key: 'cpu', label: 'CPU', threshold: config.cpu_threshold, breachWhen: 'above', severity: 'warning' },
     { key: 'memory', label: 'memory', threshold: config.memory_threshold, breachWhen: 'above', severity: 'warning' },
-    { key: 'event_loop.p99', label: 'event-loop delay p99', threshold: config.event_loop_threshold, breachWhen: 'above', severity: 'warning' },
+    {
+      key: 'event_loop.p99',
+      label: 'event-loop delay p99',
+      threshold: config.event_loop_threshold,
+      breachWhen: 'above',
+      severity: 'warning',
+    },
   ];
 }
 
@@ -67,6 +95,9 @@ export function describeCheck(rule: ThresholdRule, measured: Measured): string {
   if (measured.value === null) return `${rule.label}: no data (${measured.no_data ?? 'unknown'})`;
   const breached = isBreached(rule, measured);
   const op = rule.breachWhen === 'above' ? (breached ? '>' : '<=') : breached ? '<' : '>=';
-  const window = measured.window_ms === null ? 'latest reading' : `window ${Math.round(measured.window_ms / 1000)} s, ${measured.samples} samples`;
+  const window =
+    measured.window_ms === null
+      ? 'latest reading'
+      : `window ${Math.round(measured.window_ms / 1000)} s, ${measured.samples} samples`;
   return `${rule.label} ${formatValue(measured.value, measured.unit)} ${op} threshold ${formatValue(rule.threshold, measured.unit, true)} (${window})`;
 }

@@ -8,12 +8,7 @@
  */
 import type { DashboardConfig } from '../config/schema.js';
 import { METRICS_VARY } from '../exposition/gzip-response.js';
-import type {
-  DashboardDef,
-  DashboardResponse,
-  HealthResponse,
-  RealtimeResponse,
-} from './protocol.js';
+import type { DashboardDef, DashboardResponse, HealthResponse, RealtimeResponse } from './protocol.js';
 import { historyToCsv } from './csv-export.js';
 import { callSource, type DashboardSources, SOURCE_TIMEOUT_MS, SourceUnavailable } from './dashboard-sources.js';
 import type { Registry } from '../metrics/registry.js';
@@ -46,9 +41,13 @@ function allowParams(query: URLSearchParams, allowed: readonly string[]): void {
   const seen = new Set<string>();
   for (const name of query.keys()) {
     if (name !== 'token' && !allowed.includes(name)) {
-      throw new HttpError(400, `unknown parameter ${JSON.stringify(name.slice(0, 40))} (allowed: ${allowed.length === 0 ? 'none' : allowed.join(', ')})`);
+      throw new HttpError(
+        400,
+        `unknown parameter ${JSON.stringify(name.slice(0, 40))} (allowed: ${allowed.length === 0 ? 'none' : allowed.join(', ')})`,
+      );
     }
-    if (seen.has(name)) throw new HttpError(400, `parameter ${JSON.stringify(name)} is given more than once (give it once)`);
+    if (seen.has(name))
+      throw new HttpError(400, `parameter ${JSON.stringify(name)} is given more than once (give it once)`);
     seen.add(name);
   }
 }
@@ -87,8 +86,13 @@ export const API_ROUTES = [
 /** A path of {@link API_ROUTES}. */
 export type RoutePath = (typeof API_ROUTES)[number]['path'];
 
-const NAME_ROUTES = API_ROUTES.filter((r) => r.path.endsWith('/:name')).map((r) => ({ route: r, prefix: r.path.slice(0, -':name'.length) }));
-const EXACT_ROUTES = new Map<string, RouteDef & { path: RoutePath }>(API_ROUTES.filter((r) => !r.path.endsWith('/:name')).map((r) => [r.path, r]));
+const NAME_ROUTES = API_ROUTES.filter((r) => r.path.endsWith('/:name')).map((r) => ({
+  route: r,
+  prefix: r.path.slice(0, -':name'.length),
+}));
+const EXACT_ROUTES = new Map<string, RouteDef & { path: RoutePath }>(
+  API_ROUTES.filter((r) => !r.path.endsWith('/:name')).map((r) => [r.path, r]),
+);
 
 /**
  * The route a URL path is, with its `:name` (undecoded), or `undefined`.
@@ -98,7 +102,8 @@ export function findRoute(path: string): { route: RouteDef & { path: RoutePath }
   const exact = EXACT_ROUTES.get(path);
   if (exact !== undefined) return { route: exact };
   for (const { route, prefix } of NAME_ROUTES) {
-    if (path.startsWith(prefix) && path.length > prefix.length && !path.includes('/', prefix.length)) return { route, name: path.slice(prefix.length) };
+    if (path.startsWith(prefix) && path.length > prefix.length && !path.includes('/', prefix.length))
+      return { route, name: path.slice(prefix.length) };
   }
   return undefined;
 }
@@ -167,7 +172,8 @@ export class ApiRoutes {
       const o = this.#o;
       const processes = await this.#source('processes', () => o.sources.processes());
       const down = Object.values(processes).some((state) => state !== 'running');
-      const store = o.sources.storeHealth === undefined ? undefined : await this.#source('store', () => o.sources.storeHealth!());
+      const store =
+        o.sources.storeHealth === undefined ? undefined : await this.#source('store', () => o.sources.storeHealth!());
       const degraded = down || store?.status === 'failing';
       const body: HealthResponse = {
         status: degraded ? 'degraded' : 'ok',
@@ -180,7 +186,8 @@ export class ApiRoutes {
     '/metrics': async (_query, accept) => {
       const out = await this.#source('metrics', () => this.#o.sources.metrics(accept));
       const headers = { vary: METRICS_VARY };
-      if ('chunks' in out) return { status: 200, contentType: out.contentType, body: '', stream: out.chunks, headers, compressible: true };
+      if ('chunks' in out)
+        return { status: 200, contentType: out.contentType, body: '', stream: out.chunks, headers, compressible: true };
       return { status: 200, contentType: out.contentType, body: out.body, headers, compressible: true };
     },
     '/api/dashboards': () => json([...this.#dashboards.values()]),
@@ -208,9 +215,18 @@ export class ApiRoutes {
       const o = this.#o;
       const name = query.get('dashboard') ?? o.dashboards[0]!.name;
       this.#dashboard(name);
-      const [alerts, scores] = await Promise.all([this.#source('alerts', () => o.sources.alerts()), this.#source('scores', () => o.sources.scores())]);
+      const [alerts, scores] = await Promise.all([
+        this.#source('alerts', () => o.sources.alerts()),
+        this.#source('scores', () => o.sources.scores()),
+      ]);
       const at = o.now();
-      const body: RealtimeResponse = { at, dashboard: name, charts: o.frames.chartPoints(name, at, o.steadyNow()), alerts, scores };
+      const body: RealtimeResponse = {
+        at,
+        dashboard: name,
+        charts: o.frames.chartPoints(name, at, o.steadyNow()),
+        alerts,
+        scores,
+      };
       return json(body);
     },
     '/api/history': (query) => json(this.#o.history.run(this.#o.history.parse(query, this.#o.now()))),
@@ -221,7 +237,8 @@ export class ApiRoutes {
     '/api/dead-letters': async () => json(await this.#source('dead letters', () => this.#o.sources.deadLetters())),
     '/api/report': async () => {
       const report = await this.#source('report', () => this.#o.sources.report());
-      if (report === undefined) throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
+      if (report === undefined)
+        throw new HttpError(503, 'no performance report yet: the performance monitor has not run a check');
       return json(report);
     },
   };
@@ -229,14 +246,25 @@ export class ApiRoutes {
   #export(query: URLSearchParams): ApiResponse {
     const o = this.#o;
     const format = query.get('format') ?? o.config.export_format;
-    if (format !== 'json' && format !== 'csv') throw new HttpError(400, `format must be json or csv, got ${JSON.stringify(format.slice(0, 20))}`);
+    if (format !== 'json' && format !== 'csv')
+      throw new HttpError(400, `format must be json or csv, got ${JSON.stringify(format.slice(0, 20))}`);
     const request = o.history.parse(query, o.now());
     const history = o.history.run(request);
     const what = request.target.kind === 'dashboard' ? request.target.dashboard.name : request.target.series.metric;
     const file = `erlmcp-${what.replace(/[^A-Za-z0-9_.-]/g, '_')}-${request.from}-${request.to}.${format}`;
     const headers = { 'content-disposition': `attachment; filename="${file}"` };
-    if (format === 'csv') return { status: 200, contentType: 'text/csv; charset=utf-8', body: historyToCsv(history), headers };
-    return { status: 200, contentType: JSON_TYPE, body: JSON.stringify({ ...history, ...(request.target.kind === 'dashboard' ? { dashboard: what } : {}) }, null, 2), headers };
+    if (format === 'csv')
+      return { status: 200, contentType: 'text/csv; charset=utf-8', body: historyToCsv(history), headers };
+    return {
+      status: 200,
+      contentType: JSON_TYPE,
+      body: JSON.stringify(
+        { ...history, ...(request.target.kind === 'dashboard' ? { dashboard: what } : {}) },
+        null,
+        2,
+      ),
+      headers,
+    };
   }
 
   #source<T>(name: string, run: () => T | Promise<T>): Promise<T> {
@@ -245,7 +273,11 @@ export class ApiRoutes {
 
   #dashboard(name: string): DashboardDef {
     const def = this.#dashboards.get(name);
-    if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(name.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
+    if (def === undefined)
+      throw new HttpError(
+        404,
+        `unknown dashboard ${JSON.stringify(name.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`,
+      );
     return def;
   }
 }

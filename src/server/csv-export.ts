@@ -24,7 +24,13 @@ export function csvText(value: string): string {
 export function historyToCsv(history: HistoryResponse): string {
   const lines = [CSV_HEADER.join(',')];
   for (const s of history.series) {
-    const prefix = [csvText(s.chart ?? ''), csvText(s.label), csvText(s.metric), csvText(JSON.stringify(s.labels)), csvText(s.stat)].join(',');
+    const prefix = [
+      csvText(s.chart ?? ''),
+      csvText(s.label),
+      csvText(s.metric),
+      csvText(JSON.stringify(s.labels)),
+      csvText(s.stat),
+    ].join(',');
     for (const [t, v] of s.points) {
       lines.push(`${prefix},${t},${new Date(t).toISOString()},${v === null ? '' : String(v)}`);
     }

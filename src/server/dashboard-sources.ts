@@ -35,7 +35,10 @@ export const SOURCE_TIMEOUT_MS = 2000;
 
 /** A source failed or did not answer in time; the endpoint answers 503 with `message`. */
 export class SourceUnavailable extends Error {
-  constructor(readonly source: string, reason: string) {
+  constructor(
+    readonly source: string,
+    reason: string,
+  ) {
     super(`${source} unavailable: ${reason}`);
     this.name = 'SourceUnavailable';
   }
@@ -48,7 +51,11 @@ export class SourceUnavailable extends Error {
  * @param timeoutMs default {@link SOURCE_TIMEOUT_MS}
  * @throws {SourceUnavailable} (rejects) when `run` throws, rejects or takes longer than `timeoutMs`
  */
-export async function callSource<T>(name: string, run: () => T | Promise<T>, timeoutMs = SOURCE_TIMEOUT_MS): Promise<T> {
+export async function callSource<T>(
+  name: string,
+  run: () => T | Promise<T>,
+  timeoutMs = SOURCE_TIMEOUT_MS,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const deadline = new Promise<never>((_, reject) => {
@@ -70,7 +77,8 @@ export async function callSource<T>(name: string, run: () => T | Promise<T>, tim
  */
 export function scoresFromRegistry(registry: Registry): Scores | null {
   const gauge = registry.get('perf.score');
-  if (gauge === undefined || gauge.type !== 'gauge' || gauge.labelNames.length !== 1 || gauge.labelNames[0] !== 'kind') return null;
+  if (gauge === undefined || gauge.type !== 'gauge' || gauge.labelNames.length !== 1 || gauge.labelNames[0] !== 'kind')
+    return null;
   const scores = {} as Scores;
   for (const kind of SCORE_KINDS) scores[kind] = gauge.find({ kind })?.value ?? null;
   return scores;
@@ -96,5 +104,7 @@ export function standaloneSources(registry: Registry): DashboardSources {
 
 /** `MetricStore.writeStatus()` as `/health` and the feed show it. */
 export function storeHealthOf(status: WriteStatus): StoreHealth {
-  return status.ok ? { status: 'ok' } : { status: 'failing', error: status.error, reason: status.reason, since: status.since, attempts: status.attempts };
+  return status.ok
+    ? { status: 'ok' }
+    : { status: 'failing', error: status.error, reason: status.reason, since: status.since, attempts: status.attempts };
 }

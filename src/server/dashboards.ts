@@ -33,14 +33,31 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
         { label: 'p99', metric: 'perf.latency', labels: { percentile: 'p99' }, stat: 'value' },
       ],
     },
-    { id: 'throughput', title: 'Throughput', type: 'line', unit: 'req/s', series: [{ label: 'req/s', metric: 'perf.throughput', stat: 'value' }] },
-    { id: 'error_rate', title: 'Error Rate', type: 'line', unit: 'ratio', series: [{ label: 'errors', metric: 'perf.error_rate', stat: 'value' }] },
+    {
+      id: 'throughput',
+      title: 'Throughput',
+      type: 'line',
+      unit: 'req/s',
+      series: [{ label: 'req/s', metric: 'perf.throughput', stat: 'value' }],
+    },
+    {
+      id: 'error_rate',
+      title: 'Error Rate',
+      type: 'line',
+      unit: 'ratio',
+      series: [{ label: 'errors', metric: 'perf.error_rate', stat: 'value' }],
+    },
     {
       id: 'status_codes',
       title: 'Requests by status',
       type: 'line',
       unit: 'req/s',
-      series: STATUS_CLASSES.map((c) => ({ label: `${c}xx`, metric: HTTP_REQUESTS.metric, label_prefix: { [HTTP_REQUESTS.statusLabel]: c }, stat: 'rate' as const })),
+      series: STATUS_CLASSES.map((c) => ({
+        label: `${c}xx`,
+        metric: HTTP_REQUESTS.metric,
+        label_prefix: { [HTTP_REQUESTS.statusLabel]: c },
+        stat: 'rate' as const,
+      })),
     },
     {
       id: 'resource_usage',
@@ -82,28 +99,24 @@ export const MAIN_DASHBOARD: DashboardDef = Object.freeze({
  */
 export function dashboardsFrom(config: Pick<DashboardConfig, 'dashboards' | 'chart_type'>): DashboardDef[] {
   const fallback: ChartType = config.chart_type === 'auto' ? 'line' : config.chart_type;
-  const configured = config.dashboards.map(
-    (d): DashboardDef => ({
-      name: d.name,
-      title: d.title,
-      charts: d.charts.map(
-        (c): ChartDef => ({
-          id: c.id,
-          title: c.title,
-          type: c.type ?? fallback,
-          unit: c.unit,
-          series: c.series.map((s) => ({
-            label: s.label,
-            metric: s.metric,
-            stat: s.stat,
-            ...(s.labels === undefined ? {} : { labels: { ...s.labels } }),
-            ...(s.label_prefix === undefined ? {} : { label_prefix: { ...s.label_prefix } }),
-          })),
-          ...(c.max === undefined ? {} : { max: c.max }),
-        }),
-      ),
-    }),
-  );
+  const configured = config.dashboards.map((d): DashboardDef => ({
+    name: d.name,
+    title: d.title,
+    charts: d.charts.map((c): ChartDef => ({
+      id: c.id,
+      title: c.title,
+      type: c.type ?? fallback,
+      unit: c.unit,
+      series: c.series.map((s) => ({
+        label: s.label,
+        metric: s.metric,
+        stat: s.stat,
+        ...(s.labels === undefined ? {} : { labels: { ...s.labels } }),
+        ...(s.label_prefix === undefined ? {} : { label_prefix: { ...s.label_prefix } }),
+      })),
+      ...(c.max === undefined ? {} : { max: c.max }),
+    })),
+  }));
   const main = configured.find((d) => d.name === MAIN_DASHBOARD.name) ?? structuredClone(MAIN_DASHBOARD);
   const mcp = configured.find((d) => d.name === MCP_DASHBOARD.name) ?? structuredClone(MCP_DASHBOARD);
   return [main, mcp, ...configured.filter((d) => d !== main && d !== mcp)];

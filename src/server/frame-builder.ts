@@ -10,7 +10,16 @@
  * at most `maxSeriesPerMetric` series of each directly subscribed metric, so its size is bounded
  * whatever the table holds.
  */
-import type { AlertView, ChartPoints, DashboardDef, FrameHealth, Point, Scores, ServerMsg, Subscription } from './protocol.js';
+import type {
+  AlertView,
+  ChartPoints,
+  DashboardDef,
+  FrameHealth,
+  Point,
+  Scores,
+  ServerMsg,
+  Subscription,
+} from './protocol.js';
 import type { LiveReader } from './live-reader.js';
 
 /** Most alerts in one frame. */
@@ -53,7 +62,11 @@ export class FrameBuilder {
    * @param reader where values come from
    * @param maxSeriesPerMetric default {@link DEFAULT_MAX_SERIES_PER_METRIC}
    */
-  constructor(dashboards: readonly DashboardDef[], reader: LiveReader, maxSeriesPerMetric = DEFAULT_MAX_SERIES_PER_METRIC) {
+  constructor(
+    dashboards: readonly DashboardDef[],
+    reader: LiveReader,
+    maxSeriesPerMetric = DEFAULT_MAX_SERIES_PER_METRIC,
+  ) {
     this.#dashboards = new Map(dashboards.map((d) => [d.name, d]));
     this.#reader = reader;
     this.#maxSeriesPerMetric = maxSeriesPerMetric;
@@ -65,7 +78,13 @@ export class FrameBuilder {
    * @param health the store's health, carried by every frame of the tick
    * @param steadyAt the same moment on a clock that never steps, for rates (default `at`)
    */
-  beginTick(at: number, alerts: readonly AlertView[], scores: Scores | null, health?: FrameHealth, steadyAt = at): void {
+  beginTick(
+    at: number,
+    alerts: readonly AlertView[],
+    scores: Scores | null,
+    health?: FrameHealth,
+    steadyAt = at,
+  ): void {
     this.#at = at;
     this.#health = health;
     this.#steadyAt = steadyAt;
@@ -134,7 +153,8 @@ export class FrameBuilder {
     let points = this.#metrics.get(name);
     if (points === undefined) {
       points = Object.create(null) as Record<string, Point>;
-      for (const [key, value] of Object.entries(this.#reader.metricValues(name, this.#maxSeriesPerMetric))) points[key] = [this.#at, value];
+      for (const [key, value] of Object.entries(this.#reader.metricValues(name, this.#maxSeriesPerMetric)))
+        points[key] = [this.#at, value];
       this.#metrics.set(name, points);
     }
     return points;

@@ -10,7 +10,14 @@
 import { METRIC_NAME, type MetricType, seriesKey } from '../metrics/metric.js';
 import type { Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
-import { type ChartSeriesDef, type DashboardDef, type HistoryResponse, type Point, SERIES_STATS, type SeriesStat } from './protocol.js';
+import {
+  type ChartSeriesDef,
+  type DashboardDef,
+  type HistoryResponse,
+  type Point,
+  SERIES_STATS,
+  type SeriesStat,
+} from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
 import { matchesPrefix, selectSeries } from './live-reader.js';
@@ -73,25 +80,46 @@ export class HistoryQuery {
     if (from < 0) throw new HttpError(400, `from must be a time in ms since the epoch (>= 0), got ${from}`);
     if (from >= to) throw new HttpError(400, `from (${from}) must be before to (${to})`);
     if (to - from > this.#limits.maxRangeMs) {
-      throw new HttpError(400, `from..to spans ${to - from} ms, longer than the longest allowed range, ${this.#limits.maxRangeMs} ms`);
+      throw new HttpError(
+        400,
+        `from..to spans ${to - from} ms, longer than the longest allowed range, ${this.#limits.maxRangeMs} ms`,
+      );
     }
     if (points < 1 || points > this.#limits.dataPoints) {
-      throw new HttpError(400, `points must be an integer from 1 to ${this.#limits.dataPoints} (data_points), got ${points}`);
+      throw new HttpError(
+        400,
+        `points must be an integer from 1 to ${this.#limits.dataPoints} (data_points), got ${points}`,
+      );
     }
     const metric = query.get('metric');
     const dashboard = query.get('dashboard');
     if ((metric === null) === (dashboard === null)) throw new HttpError(400, 'give exactly one of metric or dashboard');
     if (dashboard !== null) {
-      if (query.has('labels') || query.has('stat')) throw new HttpError(400, 'labels and stat go with metric, not dashboard');
+      if (query.has('labels') || query.has('stat'))
+        throw new HttpError(400, 'labels and stat go with metric, not dashboard');
       const def = this.#dashboards.get(dashboard);
-      if (def === undefined) throw new HttpError(404, `unknown dashboard ${JSON.stringify(dashboard.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`);
+      if (def === undefined)
+        throw new HttpError(
+          404,
+          `unknown dashboard ${JSON.stringify(dashboard.slice(0, 64))} (available: ${[...this.#dashboards.keys()].join(', ')})`,
+        );
       return { from, to, points, target: { kind: 'dashboard', dashboard: def } };
     }
-    if (!METRIC_NAME.test(metric!)) throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
+    if (!METRIC_NAME.test(metric!))
+      throw new HttpError(400, `metric ${JSON.stringify(metric!.slice(0, 80))} is not a metric name`);
     const stat = (query.get('stat') ?? 'value') as SeriesStat;
-    if (!(SERIES_STATS as readonly string[]).includes(stat)) throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${SERIES_STATS.join(', ')}`);
+    if (!(SERIES_STATS as readonly string[]).includes(stat))
+      throw new HttpError(400, `stat ${JSON.stringify(stat.slice(0, 40))} is not one of ${SERIES_STATS.join(', ')}`);
     const labels = labelsParam(query.get('labels'));
-    return { from, to, points, target: { kind: 'metric', series: { label: metric!, metric: metric!, stat, ...(labels === undefined ? {} : { labels }) } } };
+    return {
+      from,
+      to,
+      points,
+      target: {
+        kind: 'metric',
+        series: { label: metric!, metric: metric!, stat, ...(labels === undefined ? {} : { labels }) },
+      },
+    };
   }
 
   /**
@@ -102,7 +130,8 @@ export class HistoryQuery {
     const { from, to, points, target } = request;
     if (target.kind === 'metric') {
       const stored = this.#storedSeries(target.series);
-      if (stored === undefined) throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
+      if (stored === undefined)
+        throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
       tooMany(target.series, stored.series.length);
       return { from, to, series: [this.#entry(target.series, stored.type, stored.series, from, to, points)] };
     }
@@ -114,16 +143,28 @@ export class HistoryQuery {
         // One wide chart series must not blank the whole dashboard: it draws the first ones and says so.
         const kept = all.length > MAX_COMBINED_SERIES ? all.slice(0, MAX_COMBINED_SERIES) : all;
         const entry = { chart: chart.id, ...this.#entry(def, stored?.type, kept, from, to, points) };
-        series.push(kept.length < all.length ? { ...entry, truncated: { combined: kept.length, matching: all.length } } : entry);
+        series.push(
+          kept.length < all.length ? { ...entry, truncated: { combined: kept.length, matching: all.length } } : entry,
+        );
       }
     }
     return { from, to, series };
   }
 
-  #entry(def: ChartSeriesDef, type: MetricType | undefined, stored: StoredSeries[], from: number, to: number, points: number): HistoryEntry {
+  #entry(
+    def: ChartSeriesDef,
+    type: MetricType | undefined,
+    stored: StoredSeries[],
+    from: number,
+    to: number,
+    points: number,
+  ): HistoryEntry {
     const stat = def.stat ?? 'value';
     if (type !== undefined && type !== 'histogram' && HISTOGRAM_ONLY.has(stat)) {
-      throw new HttpError(400, `stat ${stat} applies to histograms; metric ${JSON.stringify(def.metric)} is a ${type} (use value or rate)`);
+      throw new HttpError(
+        400,
+        `stat ${stat} applies to histograms; metric ${JSON.stringify(def.metric)} is a ${type} (use value or rate)`,
+      );
     }
     const perSeries = stored.map((s) => this.#seriesPoints(s, type!, stat, from, to, points));
     const combined = perSeries.length === 1 ? perSeries[0]! : combine(perSeries, stat, from, to, points);
@@ -131,7 +172,14 @@ export class HistoryQuery {
     return { label: def.label, metric: def.metric, labels: { ...labels }, stat, points: combined };
   }
 
-  #seriesPoints(s: StoredSeries, type: MetricType, stat: SeriesStat, from: number, to: number, points: number): Point[] {
+  #seriesPoints(
+    s: StoredSeries,
+    type: MetricType,
+    stat: SeriesStat,
+    from: number,
+    to: number,
+    points: number,
+  ): Point[] {
     const read = (key: string): Point[] => {
       const id = this.#store.seriesId(key);
       if (id === undefined) return [];
@@ -190,16 +238,25 @@ export class HistoryQuery {
     const prefixes = def.label_prefix;
     const chosen =
       prefixes !== undefined
-        ? defs.filter((d) => matchesPrefix(d.labels, prefixes) && (wanted === undefined || Object.keys(wanted).every((k) => d.labels[k] === wanted[k])))
+        ? defs.filter(
+            (d) =>
+              matchesPrefix(d.labels, prefixes) &&
+              (wanted === undefined || Object.keys(wanted).every((k) => d.labels[k] === wanted[k])),
+          )
         : wanted !== undefined
-        ? defs.filter((d) => sameLabels(d.labels, wanted))
-        : defs.some((d) => Object.keys(d.labels).length === 0)
-          ? defs.filter((d) => Object.keys(d.labels).length === 0)
-          : defs;
+          ? defs.filter((d) => sameLabels(d.labels, wanted))
+          : defs.some((d) => Object.keys(d.labels).length === 0)
+            ? defs.filter((d) => Object.keys(d.labels).length === 0)
+            : defs;
     return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
   }
   /** The stored series with exactly `labels` (tried in the metric's declared label order, then as given), by key. */
-  #storedByKey(labelNames: readonly string[], name: string, labels: Record<string, string>, type: MetricType): { type: MetricType; series: StoredSeries[] } | undefined {
+  #storedByKey(
+    labelNames: readonly string[],
+    name: string,
+    labels: Record<string, string>,
+    type: MetricType,
+  ): { type: MetricType; series: StoredSeries[] } | undefined {
     const declared: Record<string, string> = {};
     for (const l of labelNames) if (l in labels) declared[l] = labels[l]!;
     for (const l of Object.keys(labels)) if (!(l in declared)) declared[l] = labels[l]!;
@@ -207,7 +264,12 @@ export class HistoryQuery {
       const key = seriesKey(name, candidate);
       if (this.#store.seriesId(key) === undefined) continue;
       // A histogram's points are in its derived series; the stored type may differ from the table's.
-      const storedType: MetricType = this.#store.seriesId(derivedKey(key, 'count')) !== undefined ? 'histogram' : type === 'histogram' ? 'gauge' : type;
+      const storedType: MetricType =
+        this.#store.seriesId(derivedKey(key, 'count')) !== undefined
+          ? 'histogram'
+          : type === 'histogram'
+            ? 'gauge'
+            : type;
       return { type: storedType, series: [{ key, labels: { ...labels } }] };
     }
     return undefined;
@@ -226,7 +288,11 @@ function tooMany(def: ChartSeriesDef, count: number): void {
 function intParam(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null) return undefined;
-  if (!/^-?\d{1,16}$/.test(raw)) throw new HttpError(400, `${name} must be an integer (ms since the epoch for from/to), got ${JSON.stringify(raw.slice(0, 40))}`);
+  if (!/^-?\d{1,16}$/.test(raw))
+    throw new HttpError(
+      400,
+      `${name} must be an integer (ms since the epoch for from/to), got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
   const n = Number(raw);
   if (!Number.isSafeInteger(n)) throw new HttpError(400, `${name} is out of range: ${raw}`);
   return n;
@@ -241,7 +307,12 @@ function labelsParam(raw: string | null): Record<string, string> | undefined {
   } catch {
     throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === 'string')
+  ) {
     throw new HttpError(400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}');
   }
   return value as Record<string, string>;

@@ -34,7 +34,14 @@ import { FrameBuilder } from './frame-builder.js';
 import { HistoryQuery } from './history-query.js';
 import { HttpError, JSON_TYPE, rawAnswer } from './http-error.js';
 import { LiveReader } from './live-reader.js';
-import { checkCaller, checkRequest, createGuardedServer, type HttpTimeouts, MAX_URL_BYTES, parseUrl } from './request-guard.js';
+import {
+  checkCaller,
+  checkRequest,
+  createGuardedServer,
+  type HttpTimeouts,
+  MAX_URL_BYTES,
+  parseUrl,
+} from './request-guard.js';
 import { StaticFiles } from './static-files.js';
 import { type WsLimits, WsServer, type WsStats } from './ws-server.js';
 
@@ -128,7 +135,18 @@ export class HttpServer {
       defaultRangeMs: config.historical_range,
       maxRangeMs: Math.max(config.historical_range, options.store.rollupRetentionMs),
     });
-    this.#routes = new ApiRoutes({ config, dashboards, sources: options.sources, history, frames: this.#frames, registry, now: this.#now, steadyNow: this.#steadyNow, startedAt: this.#steadyNow(), sourceTimeoutMs: options.sourceTimeoutMs });
+    this.#routes = new ApiRoutes({
+      config,
+      dashboards,
+      sources: options.sources,
+      history,
+      frames: this.#frames,
+      registry,
+      now: this.#now,
+      steadyNow: this.#steadyNow,
+      startedAt: this.#steadyNow(),
+      sourceTimeoutMs: options.sourceTimeoutMs,
+    });
     this.#files = new StaticFiles(options.pageDir);
     this.#ws = new WsServer({
       dashboards: dashboards.map((d) => d.name),
@@ -142,7 +160,13 @@ export class HttpServer {
         if (!config.real_time_enabled) return undefined;
         // A builder of its own: the shared one holds the current tick's frames for broadcast.
         const single = new FrameBuilder(dashboards, reader);
-        single.beginTick(this.#now(), await this.#alertsForFirstFrame(), this.#readScores(), this.#readHealth(), this.#steadyNow());
+        single.beginTick(
+          this.#now(),
+          await this.#alertsForFirstFrame(),
+          this.#readScores(),
+          this.#readHealth(),
+          this.#steadyNow(),
+        );
         return single.frame(sub);
       },
     });
@@ -151,7 +175,9 @@ export class HttpServer {
       (req, res) => void this.#onRequest(req, res),
       (status) => this.#count(status),
     );
-    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#onUpgrade(req, socket, head),
+    );
   }
 
   /**
@@ -214,7 +240,8 @@ export class HttpServer {
       this.#lastAlerts = await callSource('alerts', () => this.#sources.alerts(), this.#sourceTimeoutMs);
       this.#alertsFailing = false;
     } catch (err) {
-      if (!this.#alertsFailing) this.#log.warn({ err: toError(err) }, 'dashboard: alerts source failed; frames keep the last alerts read');
+      if (!this.#alertsFailing)
+        this.#log.warn({ err: toError(err) }, 'dashboard: alerts source failed; frames keep the last alerts read');
       this.#alertsFailing = true;
     }
     this.#alertsReadAt = performance.now();
@@ -240,7 +267,12 @@ export class HttpServer {
   }
 
   stats(): ServerStats {
-    return { ...this.#ws.stats(), ticks: this.#ticks, framesBuilt: this.#frames.built, requests: { ...this.#requests } };
+    return {
+      ...this.#ws.stats(),
+      ticks: this.#ticks,
+      framesBuilt: this.#frames.built,
+      requests: { ...this.#requests },
+    };
   }
 
   /** The feed's clients (for tests and diagnostics). */
@@ -268,8 +300,14 @@ export class HttpServer {
     try {
       const url = checkRequest(req, this.#access);
       const path = url.pathname;
-      if (!PUBLIC_PATHS.has(path) && !path.startsWith('/assets/') && !this.#access.hasToken(req.headers, url.searchParams)) {
-        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>', { 'www-authenticate': 'Bearer' });
+      if (
+        !PUBLIC_PATHS.has(path) &&
+        !path.startsWith('/assets/') &&
+        !this.#access.hasToken(req.headers, url.searchParams)
+      ) {
+        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>', {
+          'www-authenticate': 'Bearer',
+        });
       }
       if (ApiRoutes.owns(path)) {
         const out = await this.#routes.handle(path, url.searchParams, req.headers.accept);
@@ -279,10 +317,22 @@ export class HttpServer {
           const streamHeaders = { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers };
           // HEAD: the headers a GET would get (chunked, no length); the render never starts.
           if (req.method === 'HEAD') res.writeHead(out.status, streamHeaders).end();
-          else sendChunks(res, out.status, streamHeaders, out.stream, out.compressible === true && acceptsGzip(req.headers['accept-encoding']));
+          else
+            sendChunks(
+              res,
+              out.status,
+              streamHeaders,
+              out.stream,
+              out.compressible === true && acceptsGzip(req.headers['accept-encoding']),
+            );
         } else if (out.compressible === true && req.method !== 'HEAD' && acceptsGzip(req.headers['accept-encoding'])) {
           this.#count(out.status);
-          sendGzipped(res, out.status, { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers }, out.body);
+          sendGzipped(
+            res,
+            out.status,
+            { 'content-type': out.contentType, 'x-content-type-options': 'nosniff', ...headers },
+            out.body,
+          );
         } else this.#send(req, res, out.status, out.contentType, out.body, headers);
         return;
       }
@@ -298,12 +348,20 @@ export class HttpServer {
       throw new HttpError(404, `not found: ${path.slice(0, 100)}`);
     } catch (err) {
       if (err instanceof HttpError) {
-        this.#send(req, res, err.status, JSON_TYPE, JSON.stringify({ error: err.message }), { 'cache-control': 'no-store', ...err.headers });
+        this.#send(req, res, err.status, JSON_TYPE, JSON.stringify({ error: err.message }), {
+          'cache-control': 'no-store',
+          ...err.headers,
+        });
         return;
       }
       // The path only: the query may hold the token.
-      this.#log.error({ err: toError(err), path: (req.url ?? '').split('?')[0]!.slice(0, 200) }, 'dashboard request failed');
-      this.#send(req, res, 500, JSON_TYPE, JSON.stringify({ error: 'internal error (logged on the server)' }), { 'cache-control': 'no-store' });
+      this.#log.error(
+        { err: toError(err), path: (req.url ?? '').split('?')[0]!.slice(0, 200) },
+        'dashboard request failed',
+      );
+      this.#send(req, res, 500, JSON_TYPE, JSON.stringify({ error: 'internal error (logged on the server)' }), {
+        'cache-control': 'no-store',
+      });
     }
   }
 
@@ -331,7 +389,14 @@ export class HttpServer {
     this.#requests[kind] = (this.#requests[kind] ?? 0) + 1;
   }
 
-  #send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string>): void {
+  #send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    contentType: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+  ): void {
     this.#count(status);
     if (res.headersSent) {
       res.destroy();
@@ -350,7 +415,8 @@ export class HttpServer {
     socket.on('error', () => socket.destroy());
     try {
       const url = this.#checkUpgrade(req);
-      if (!this.#access.hasToken(req.headers, url.searchParams)) throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>');
+      if (!this.#access.hasToken(req.headers, url.searchParams))
+        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>');
       if (!this.#ws.accepting) {
         this.#ws.countRefused();
         throw new HttpError(503, 'the live feed has as many clients as it takes; try again later');
@@ -365,14 +431,19 @@ export class HttpServer {
   /** @throws {HttpError} 414, 400 (not a websocket upgrade), 404, 405, 403 */
   #checkUpgrade(req: IncomingMessage): URL {
     const raw = req.url ?? '/';
-    if (Buffer.byteLength(raw) > MAX_URL_BYTES) throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+    if (Buffer.byteLength(raw) > MAX_URL_BYTES)
+      throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
     const url = parseUrl(raw);
     const upgrade = String(req.headers.upgrade ?? '');
     if (upgrade.toLowerCase() !== 'websocket') {
-      throw new HttpError(400, `Upgrade ${JSON.stringify(upgrade.slice(0, 40))} is not supported (only websocket, at /ws): send the request without Upgrade`);
+      throw new HttpError(
+        400,
+        `Upgrade ${JSON.stringify(upgrade.slice(0, 40))} is not supported (only websocket, at /ws): send the request without Upgrade`,
+      );
     }
     if (url.pathname !== '/ws') throw new HttpError(404, 'the live feed is at /ws');
-    if (req.method !== 'GET') throw new HttpError(405, `method ${req.method} not allowed for the live feed (allowed: GET)`, { allow: 'GET' });
+    if (req.method !== 'GET')
+      throw new HttpError(405, `method ${req.method} not allowed for the live feed (allowed: GET)`, { allow: 'GET' });
     checkCaller(req, this.#access);
     return url;
   }

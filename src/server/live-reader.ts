@@ -32,7 +32,10 @@ interface RateState {
 }
 
 /** Whether `labels` has, for each label of `prefixes`, a value starting with its prefix. */
-export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes: Readonly<Record<string, string>>): boolean {
+export function matchesPrefix(
+  labels: Readonly<Record<string, string>>,
+  prefixes: Readonly<Record<string, string>>,
+): boolean {
   for (const name in prefixes) {
     const value = labels[name];
     if (!value?.startsWith(prefixes[name]!)) return false;
@@ -41,13 +44,18 @@ export function matchesPrefix(labels: Readonly<Record<string, string>>, prefixes
 }
 
 /** The series of `metric` a chart series names (see the module header). */
-export function selectSeries(metric: AnyMetric, labels: Readonly<Record<string, string>> | undefined, prefixes?: Readonly<Record<string, string>>): Series[] {
+export function selectSeries(
+  metric: AnyMetric,
+  labels: Readonly<Record<string, string>> | undefined,
+  prefixes?: Readonly<Record<string, string>>,
+): Series[] {
   if (prefixes !== undefined) {
     // Matched by slot: a handle only for the series that match.
     const out: Series[] = [];
     metric.walk(0, Infinity, (slot) => {
       const l = metric.labelsAt(slot);
-      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes)) out.push(metric.seriesAt(slot));
+      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes))
+        out.push(metric.seriesAt(slot));
     });
     return out;
   }
@@ -113,7 +121,8 @@ export class LiveReader {
       return null;
     }
     const histograms = series as HistogramSeries[];
-    if (Object.hasOwn(QUANTILES, stat)) return windowSketch(histograms, WINDOWS['1m']).quantile(QUANTILES[stat as QuantileName]) ?? null;
+    if (Object.hasOwn(QUANTILES, stat))
+      return windowSketch(histograms, WINDOWS['1m']).quantile(QUANTILES[stat as QuantileName]) ?? null;
     const count = sum(histograms, (s) => s.count);
     switch (stat) {
       case 'count':

@@ -7,7 +7,12 @@
 import type { DashboardDef } from './protocol.js';
 import { MCP_METRICS } from '../sources/mcp-instrument.js';
 
-const rate = (label: string, metric: string, prefix?: Record<string, string>) => ({ label, metric, stat: 'rate' as const, ...(prefix === undefined ? {} : { label_prefix: prefix }) });
+const rate = (label: string, metric: string, prefix?: Record<string, string>) => ({
+  label,
+  metric,
+  stat: 'rate' as const,
+  ...(prefix === undefined ? {} : { label_prefix: prefix }),
+});
 const quantiles = (metric: string) => (['p50', 'p95', 'p99'] as const).map((stat) => ({ label: stat, metric, stat }));
 
 /** The built-in "mcp" dashboard. */
@@ -28,7 +33,13 @@ export const MCP_DASHBOARD: DashboardDef = Object.freeze({
       ],
     },
     { id: 'mcp_latency', title: 'Request latency', type: 'line', unit: 'ms', series: quantiles(MCP_METRICS.duration) },
-    { id: 'mcp_tool_latency', title: 'Tool call latency', type: 'line', unit: 'ms', series: quantiles(MCP_METRICS.toolDuration) },
+    {
+      id: 'mcp_tool_latency',
+      title: 'Tool call latency',
+      type: 'line',
+      unit: 'ms',
+      series: quantiles(MCP_METRICS.toolDuration),
+    },
     {
       id: 'mcp_errors',
       title: 'Errors',
@@ -42,7 +53,13 @@ export const MCP_DASHBOARD: DashboardDef = Object.freeze({
         rate('internal', MCP_METRICS.errors, { code: '-32603' }),
       ],
     },
-    { id: 'mcp_sessions', title: 'Sessions', type: 'line', unit: 'sessions', series: [{ label: 'active', metric: MCP_METRICS.sessionsActive, stat: 'value' }] },
+    {
+      id: 'mcp_sessions',
+      title: 'Sessions',
+      type: 'line',
+      unit: 'sessions',
+      series: [{ label: 'active', metric: MCP_METRICS.sessionsActive, stat: 'value' }],
+    },
     {
       id: 'mcp_cancelled',
       title: 'Cancelled requests',

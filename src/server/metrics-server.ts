@@ -43,25 +43,38 @@ export interface MetricsServerOptions {
  * @throws {MonitorError} `EMON_INVALID_CONFIG` for a bind off loopback without a token (as the dashboard's)
  * @throws (rejects) the listen error, e.g. `EADDRINUSE`
  */
-export async function serveMetrics(source: Registry | ExpositionSource, options: MetricsServerOptions = {}): Promise<MetricsServer> {
+export async function serveMetrics(
+  source: Registry | ExpositionSource,
+  options: MetricsServerOptions = {},
+): Promise<MetricsServer> {
   const render = typeof source === 'function' ? source : registrySource(source);
   const host = options.host ?? '127.0.0.1';
   const access = new Access({
     token: options.token ?? '',
     allowedOrigins: options.allowedOrigins ?? [],
     host,
-    settings: { host: 'serveMetrics host', token: 'its token', origins: 'its allowedOrigins', tokenHint: 'pass serveMetrics({ token })' },
+    settings: {
+      host: 'serveMetrics host',
+      token: 'its token',
+      origins: 'its allowedOrigins',
+      tokenHint: 'pass serveMetrics({ token })',
+    },
   });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const url = checkRequest(req, access);
       if (url.pathname === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' }).end('{"status":"ok"}\n');
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' })
+          .end('{"status":"ok"}\n');
         return;
       }
-      if (url.pathname !== '/metrics') throw new HttpError(404, `not found: ${url.pathname.slice(0, 100)} (this server has /metrics and /health)`);
+      if (url.pathname !== '/metrics')
+        throw new HttpError(404, `not found: ${url.pathname.slice(0, 100)} (this server has /metrics and /health)`);
       if (!access.hasToken(req.headers, url.searchParams)) {
-        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+        throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>"', {
+          'www-authenticate': 'Bearer',
+        });
       }
       render(req.headers.accept).then(
         (out) => {
@@ -105,6 +118,12 @@ function refuse(req: IncomingMessage, res: ServerResponse, err: HttpError): void
   }
   const body = JSON.stringify({ error: err.message });
   res
-    .writeHead(err.status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', ...err.headers })
+    .writeHead(err.status, {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+      ...err.headers,
+    })
     .end(req.method === 'HEAD' ? undefined : body);
 }

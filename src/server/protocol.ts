@@ -168,7 +168,14 @@ export type ClientMsg =
 export interface SeriesListResponse {
   /** The metric listed, absent when listing metrics. */
   metric?: string;
-  items: { name: string; type: string; key?: string; labels?: Record<string, string>; value?: number; series?: number }[];
+  items: {
+    name: string;
+    type: string;
+    key?: string;
+    labels?: Record<string, string>;
+    value?: number;
+    series?: number;
+  }[];
   /** Entries scanned for this page (the rest are not counted: a metric may hold a million). */
   scanned: number;
   next?: string;
@@ -188,7 +195,8 @@ export interface HealthResponse {
  * Whether the metric store's writes commit. `failing`: since when (wall ms), the newest error
  * (e.g. `No space left on device`), a short reason (`ENOSPC`, `EIO`, ...) and failed flushes so far.
  */
-export type StoreHealth = { status: 'ok' } | { status: 'failing'; error: string; reason: string; since: number; attempts: number };
+export type StoreHealth =
+  { status: 'ok' } | { status: 'failing'; error: string; reason: string; since: number; attempts: number };
 
 /** The health part of a feed frame: `degraded` names what is wrong. */
 export interface FrameHealth {

@@ -35,7 +35,12 @@ export interface HttpTimeouts {
   checkIntervalMs: number;
 }
 
-export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5000, checkIntervalMs: 1000 });
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5000,
+  checkIntervalMs: 1000,
+});
 
 /**
  * An HTTP server with the header limit and the client deadlines set, that answers `CONNECT` with
@@ -52,14 +57,19 @@ export function createGuardedServer(
   const t = { ...DEFAULT_HTTP_TIMEOUTS, ...timeouts };
   // Node's own check runs every 30 s by default: a slowloris would hold a socket 40 s past its deadline.
   // requireHostHeader off: Node's own refusal is a bodiless 400; checkCaller answers with the reason.
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: t.checkIntervalMs, requireHostHeader: false }, onRequest);
+  const server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: t.checkIntervalMs, requireHostHeader: false },
+    onRequest,
+  );
   server.keepAliveTimeout = t.keepAliveMs;
   server.headersTimeout = t.headersMs;
   server.requestTimeout = t.requestMs;
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
     onRefused(405);
-    socket.end(rawAnswer(new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' })));
+    socket.end(
+      rawAnswer(new HttpError(405, `method ${req.method} not allowed (allowed: GET, HEAD)`, { allow: 'GET, HEAD' })),
+    );
   });
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -87,7 +97,11 @@ export function checkRequest(req: IncomingMessage, access: Access): URL {
   const length = Number(req.headers['content-length'] ?? 0);
   if (req.headers['transfer-encoding'] !== undefined || !(length <= MAX_BODY_BYTES)) {
     // Closing rather than reading a body that may be gigabytes long (or chunked without end).
-    throw new HttpError(413, `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`, { connection: 'close' });
+    throw new HttpError(
+      413,
+      `request bodies are not accepted (GET only; at most ${MAX_BODY_BYTES} bytes are ignored)`,
+      { connection: 'close' },
+    );
   }
   req.resume();
   checkCaller(req, access);
@@ -96,13 +110,20 @@ export function checkRequest(req: IncomingMessage, access: Access): URL {
 
 /** Step 3 of the module header. @throws {HttpError} 400 without a Host header, 403 for a foreign Host or Origin */
 export function checkCaller(req: IncomingMessage, access: Access): void {
-  if (req.headers.host === undefined) throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
+  if (req.headers.host === undefined)
+    throw new HttpError(400, 'the request has no Host header (HTTP/1.1 requires one)');
   if (!access.hostAllowed(req.headers)) {
     const host = String(req.headers.host ?? '').slice(0, 100);
-    throw new HttpError(403, `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to ${access.settings.origins})`);
+    throw new HttpError(
+      403,
+      `host ${JSON.stringify(host)} is not this server (use 127.0.0.1 or localhost, or add ${JSON.stringify(`http://${host}`)} to ${access.settings.origins})`,
+    );
   }
   if (!access.originAllowed(req.headers)) {
-    throw new HttpError(403, `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to ${access.settings.origins})`);
+    throw new HttpError(
+      403,
+      `origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))} is not allowed (add it to ${access.settings.origins})`,
+    );
   }
 }
 
@@ -121,12 +142,16 @@ function parserError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): HttpE
     case 'HPE_HEADER_OVERFLOW': {
       // The parser counts the request line with the headers; a target that long alone is a 414.
       const start = err.rawPacket?.subarray(0, MAX_URL_BYTES + 16).toString('latin1') ?? '';
-      if (/^[A-Z]{1,16} [^\s]+$/.test(start) && start.length > MAX_URL_BYTES) return new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+      if (/^[A-Z]{1,16} [^\s]+$/.test(start) && start.length > MAX_URL_BYTES)
+        return new HttpError(414, `the URL is longer than ${MAX_URL_BYTES} bytes`);
       return new HttpError(431, `the request headers are larger than ${MAX_HEADER_BYTES} bytes`);
     }
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new HttpError(408, 'the request took too long to arrive (slow client): connection closed');
     default:
-      return new HttpError(400, `malformed HTTP request (${String(err.code ?? 'parse error').slice(0, 40)}): send "GET <path> HTTP/1.1" with valid headers`);
+      return new HttpError(
+        400,
+        `malformed HTTP request (${String(err.code ?? 'parse error').slice(0, 40)}): send "GET <path> HTTP/1.1" with valid headers`,
+      );
   }
 }

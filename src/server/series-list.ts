@@ -24,7 +24,10 @@ function intParam(query: URLSearchParams, name: string, fallback: number, min: n
   const raw = query.get(name);
   if (raw === null) return fallback;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 20))}`);
+    throw new HttpError(
+      400,
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 20))}`,
+    );
   }
   return Number(raw);
 }
@@ -37,7 +40,8 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
   const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
   const after = intParam(query, 'after', 0, 0, 999_999_999);
   const match = query.get('match') ?? '';
-  if (match.length > MAX_MATCH) throw new HttpError(400, `match is ${match.length} characters long (at most ${MAX_MATCH})`);
+  if (match.length > MAX_MATCH)
+    throw new HttpError(400, `match is ${match.length} characters long (at most ${MAX_MATCH})`);
   const name = query.get('metric');
   if (name === null) {
     const metrics = registry.metrics();
@@ -50,7 +54,11 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
     return { items, scanned: i - after, ...(i < metrics.length ? { next: String(i) } : {}) };
   }
   const metric = registry.get(name);
-  if (metric === undefined) throw new HttpError(404, `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`);
+  if (metric === undefined)
+    throw new HttpError(
+      404,
+      `no metric ${JSON.stringify(name.slice(0, 80))} in the table (list them with /api/series)`,
+    );
   const items: SeriesListResponse['items'] = [];
   const table = metric.type === 'histogram' ? undefined : metric.table;
   // A `reset` during a yield below ends this page's walk: its slots index `table`, the old one.
@@ -61,7 +69,13 @@ export async function listSeries(registry: Registry, query: URLSearchParams): Pr
     scanned++;
     const key = metric.keyAt(slot);
     if (match !== '' && !key.includes(match)) return;
-    items.push({ name: metric.name, type: metric.type, key, labels: { ...metric.labelsAt(slot) }, ...(table === undefined ? {} : { value: table.values.get(slot) }) });
+    items.push({
+      name: metric.name,
+      type: metric.type,
+      key,
+      labels: { ...metric.labelsAt(slot) },
+      ...(table === undefined ? {} : { value: table.values.get(slot) }),
+    });
   };
   // Walked by slot (no handle per series), never past the page: each step visits at most the
   // entries the page still has room for.

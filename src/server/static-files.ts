@@ -69,7 +69,11 @@ export class StaticFiles {
     try {
       main = createRequire(import.meta.url).resolve('uplot');
     } catch (err) {
-      throw new MonitorError(ErrorCode.InvalidOption, 'the dashboard page needs the "uplot" package, which is not installed', { cause: err });
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        'the dashboard page needs the "uplot" package, which is not installed',
+        { cause: err },
+      );
     }
     this.#uplotDir = path.dirname(main);
   }
@@ -99,7 +103,10 @@ export class StaticFiles {
     try {
       const info = await stat(file);
       if (!info.isFile() || info.size > MAX_FILE_BYTES) return undefined;
-      return { body: await readFile(file), contentType: CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' };
+      return {
+        body: await readFile(file),
+        contentType: CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      };
     } catch {
       return undefined;
     }

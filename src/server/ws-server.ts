@@ -123,13 +123,28 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
     case 'subscribe':
     case 'unsubscribe': {
       for (const key of Object.keys(msg)) {
-        if (key !== 'type' && key !== 'dashboards' && key !== 'metrics') return { error: `${msg.type}: unknown field ${describeValue(key)} (allowed: dashboards, metrics)` };
+        if (key !== 'type' && key !== 'dashboards' && key !== 'metrics')
+          return { error: `${msg.type}: unknown field ${describeValue(key)} (allowed: dashboards, metrics)` };
       }
-      const dashboards = nameList(msg.dashboards, `${msg.type}.dashboards`, SLUG, 'a dashboard name (1-64 of A-Z a-z 0-9 _ -)');
+      const dashboards = nameList(
+        msg.dashboards,
+        `${msg.type}.dashboards`,
+        SLUG,
+        'a dashboard name (1-64 of A-Z a-z 0-9 _ -)',
+      );
       if (typeof dashboards === 'string') return { error: dashboards };
-      const metrics = nameList(msg.metrics, `${msg.type}.metrics`, METRIC_NAME, 'a metric name (a letter or _, then letters, digits, _ . :, at most 200)');
+      const metrics = nameList(
+        msg.metrics,
+        `${msg.type}.metrics`,
+        METRIC_NAME,
+        'a metric name (a letter or _, then letters, digits, _ . :, at most 200)',
+      );
       if (typeof metrics === 'string') return { error: metrics };
-      return { type: msg.type, ...(dashboards === undefined ? {} : { dashboards }), ...(metrics === undefined ? {} : { metrics }) };
+      return {
+        type: msg.type,
+        ...(dashboards === undefined ? {} : { dashboards }),
+        ...(metrics === undefined ? {} : { metrics }),
+      };
     }
     case 'ping': {
       for (const key of Object.keys(msg)) {
@@ -137,7 +152,8 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
       }
       const id = msg.id;
       if (id === undefined) return { type: 'ping' };
-      if ((typeof id === 'string' && id.length <= MAX_NAME) || (typeof id === 'number' && Number.isFinite(id))) return { type: 'ping', id };
+      if ((typeof id === 'string' && id.length <= MAX_NAME) || (typeof id === 'number' && Number.isFinite(id)))
+        return { type: 'ping', id };
       return { error: `ping.id must be a string of at most ${MAX_NAME} characters or a finite number` };
     }
     default:
@@ -166,16 +182,32 @@ export class WsServer {
   readonly #clients = new Map<WebSocket, Client>();
   #nextId = 1;
   #closing = false;
-  readonly #stats: WsStats = { clients: 0, framesSent: 0, skipped: 0, dropped: 0, dead: 0, refused: 0, badMessages: 0, maxBufferedBytes: 0 };
+  readonly #stats: WsStats = {
+    clients: 0,
+    framesSent: 0,
+    skipped: 0,
+    dropped: 0,
+    dead: 0,
+    refused: 0,
+    badMessages: 0,
+    maxBufferedBytes: 0,
+  };
 
   constructor(options: WsServerOptions) {
     this.#options = options;
     this.#limits = { ...DEFAULT_WS_LIMITS, ...options.limits };
     this.#dashboards = new Set(options.dashboards);
-    this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.#limits.maxPayload, clientTracking: false });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: this.#limits.maxPayload,
+      clientTracking: false,
+    });
     // A handshake ws refuses (bad key, version, protocol list) is answered like every other refusal: JSON.
     this.#wss.on('wsClientError', (err: Error, socket: Duplex) => {
-      const headers: Record<string, string> = /Sec-WebSocket-Version/i.test(err.message) ? { 'sec-websocket-version': '13, 8' } : {};
+      const headers: Record<string, string> = /Sec-WebSocket-Version/i.test(err.message)
+        ? { 'sec-websocket-version': '13, 8' }
+        : {};
       socket.end(rawAnswer(new HttpError(400, `websocket handshake refused: ${err.message}`, headers)));
     });
   }
@@ -205,14 +237,26 @@ export class WsServer {
     }
     const first = this.#options.dashboards[0];
     const sub: Subscription = { dashboards: first === undefined ? [] : [first], metrics: [] };
-    const client: Client = { id: `c${this.#nextId++}`, ws, sub, key: subscriptionKey(sub), alive: true, skippingSince: undefined, building: false, rebuild: false };
+    const client: Client = {
+      id: `c${this.#nextId++}`,
+      ws,
+      sub,
+      key: subscriptionKey(sub),
+      alive: true,
+      skippingSince: undefined,
+      building: false,
+      rebuild: false,
+    };
     this.#clients.set(ws, client);
     ws.on('message', (data, isBinary) => {
       // A throw here would escape through ws's event emitter into the host as an uncaughtException.
       try {
         this.#onMessage(client, data, isBinary);
       } catch (err) {
-        this.#options.log.error({ client: client.id, err: toError(err) }, 'dashboard feed: handling a client message failed');
+        this.#options.log.error(
+          { client: client.id, err: toError(err) },
+          'dashboard feed: handling a client message failed',
+        );
         this.#error(client, 'the server could not handle this message (logged on the server)');
       }
     });
@@ -246,43 +290,73 @@ export class WsServer {
     }
     client.building = true;
     const key = client.key;
-    build(copy(client.sub)).then(
-      (bytes) => {
-        // Gone, or subscribed to something else meanwhile (that subscribe sends its own frame).
-        if (bytes === undefined || this.#clients.get(client.ws) !== client || client.key !== key || client.ws.readyState !== WebSocket.OPEN) return;
-        if (client.ws.bufferedAmount > this.#limits.skipAboveBytes) return;
-        client.ws.send(bytes, { binary: false });
-        this.#stats.framesSent++;
-      },
-      (err: unknown) => this.#options.log.warn({ client: client.id, err: toError(err) }, 'dashboard feed: first frame not built; the client waits for the next tick'),
-    ).finally(() => {
-      client.building = false;
-      if (!client.rebuild) return;
-      client.rebuild = false;
-      if (this.#clients.get(client.ws) === client && client.key !== key) this.#sendFirstFrame(client);
-    });
+    build(copy(client.sub))
+      .then(
+        (bytes) => {
+          // Gone, or subscribed to something else meanwhile (that subscribe sends its own frame).
+          if (
+            bytes === undefined ||
+            this.#clients.get(client.ws) !== client ||
+            client.key !== key ||
+            client.ws.readyState !== WebSocket.OPEN
+          )
+            return;
+          if (client.ws.bufferedAmount > this.#limits.skipAboveBytes) return;
+          client.ws.send(bytes, { binary: false });
+          this.#stats.framesSent++;
+        },
+        (err: unknown) =>
+          this.#options.log.warn(
+            { client: client.id, err: toError(err) },
+            'dashboard feed: first frame not built; the client waits for the next tick',
+          ),
+      )
+      .finally(() => {
+        client.building = false;
+        if (!client.rebuild) return;
+        client.rebuild = false;
+        if (this.#clients.get(client.ws) === client && client.key !== key) this.#sendFirstFrame(client);
+      });
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {
-    if (isBinary) { this.#error(client, 'binary messages are not accepted: send JSON text'); return; }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    if (isBinary) {
+      this.#error(client, 'binary messages are not accepted: send JSON text');
+      return;
+    }
+    const text = Array.isArray(data)
+      ? Buffer.concat(data).toString('utf8')
+      : Buffer.from(data as ArrayBuffer).toString('utf8');
     const msg = parseClientMsg(text);
-    if ('error' in msg) { this.#error(client, msg.error); return; }
+    if ('error' in msg) {
+      this.#error(client, msg.error);
+      return;
+    }
     switch (msg.type) {
       case 'subscribe':
       case 'unsubscribe': {
         const unknown = (msg.dashboards ?? []).find((d) => !this.#dashboards.has(d));
         if (unknown !== undefined) {
-          this.#error(client, `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`); return;
+          this.#error(
+            client,
+            `unknown dashboard ${JSON.stringify(unknown)} (available: ${[...this.#dashboards].join(', ')})`,
+          );
+          return;
         }
         const next = msg.type === 'subscribe' ? union(client.sub, msg) : difference(client.sub, msg);
         if (next.metrics.length > this.#limits.maxMetrics) {
-          this.#error(client, `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`); return;
+          this.#error(
+            client,
+            `at most ${this.#limits.maxMetrics} metrics per client (asked for ${next.metrics.length})`,
+          );
+          return;
         }
         const known = this.#options.knownMetric;
-        const unknownMetric = msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
+        const unknownMetric =
+          msg.type === 'subscribe' && known !== undefined ? (msg.metrics ?? []).find((m) => !known(m)) : undefined;
         if (unknownMetric !== undefined) {
-          this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`); return;
+          this.#error(client, `unknown metric ${JSON.stringify(unknownMetric)} (no metric of that name in the table)`);
+          return;
         }
         const added = subscriptionKey(next) !== client.key;
         client.sub = next;
@@ -291,10 +365,18 @@ export class WsServer {
         if (msg.type === 'subscribe' && added) this.#sendFirstFrame(client);
         return;
       }
-      case 'ping':
-        { this.#send(client, { type: 'pong', ...(msg.id === undefined ? {} : { id: msg.id }), server_time: this.#options.now() }); return; }
-      default:
-        { this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`); return; }
+      case 'ping': {
+        this.#send(client, {
+          type: 'pong',
+          ...(msg.id === undefined ? {} : { id: msg.id }),
+          server_time: this.#options.now(),
+        });
+        return;
+      }
+      default: {
+        this.#error(client, `unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`);
+        return;
+      }
     }
   }
 
@@ -333,7 +415,10 @@ export class WsServer {
         client.skippingSince ??= now;
         this.#stats.skipped++;
         if (buffered > dropAboveBytes || now - client.skippingSince >= dropAfterMs) {
-          this.#options.log.warn({ client: client.id, bufferedBytes: buffered, skippingForMs: now - client.skippingSince }, 'dashboard feed client too slow: disconnected');
+          this.#options.log.warn(
+            { client: client.id, bufferedBytes: buffered, skippingForMs: now - client.skippingSince },
+            'dashboard feed client too slow: disconnected',
+          );
           this.#drop(client);
         }
         continue;
@@ -346,7 +431,8 @@ export class WsServer {
 
   /** Whether any client would receive a frame now (no frame needs building otherwise). */
   get hasSubscribers(): boolean {
-    for (const client of this.#clients.values()) if (client.sub.dashboards.length > 0 || client.sub.metrics.length > 0) return true;
+    for (const client of this.#clients.values())
+      if (client.sub.dashboards.length > 0 || client.sub.metrics.length > 0) return true;
     return false;
   }
 
@@ -370,7 +456,12 @@ export class WsServer {
 
   /** The connected clients (a copy). */
   clients(): WsClientInfo[] {
-    return [...this.#clients.values()].map((c) => ({ id: c.id, subscribed: copy(c.sub), bufferedAmount: c.ws.bufferedAmount, skippingSince: c.skippingSince }));
+    return [...this.#clients.values()].map((c) => ({
+      id: c.id,
+      subscribed: copy(c.sub),
+      bufferedAmount: c.ws.bufferedAmount,
+      skippingSince: c.skippingSince,
+    }));
   }
 
   /**
@@ -380,7 +471,12 @@ export class WsServer {
   async close(graceMs = 1000): Promise<void> {
     this.#closing = true;
     const sockets = [...this.#clients.keys()];
-    const closed = sockets.map((ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    const closed = sockets.map(
+      (ws) =>
+        new Promise<void>((resolve) =>
+          ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()),
+        ),
+    );
     for (const ws of sockets) ws.close(1001, 'server shutting down');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);

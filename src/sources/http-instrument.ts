@@ -97,14 +97,12 @@ function usableRoute(name: string, route: string): boolean {
   return key.length <= MAX_SERIES_KEY_BYTES && Buffer.byteLength(key) <= MAX_SERIES_KEY_BYTES;
 }
 
-
 /**
  * Least ms between two readings of one keep-alive socket's byte counters. Reading them costs
  * about a third of the instrumentation's time per request (`bytesWritten` copies the socket's
  * write queue each time), and the counters are read by exposition and flushes seconds apart.
  */
 export const BYTES_ACCOUNT_MS = 1000;
-
 
 interface BoundRequestSeries {
   labels: { server: string; method: string; route: string; code: string };
@@ -164,16 +162,32 @@ const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
  *   option is invalid; `EMON_METRIC_CONFLICT` if the application registered one of
  *   {@link HTTP_METRICS} already
  */
-export function instrumentHttp(registry: Registry, server: HttpServer, options: HttpInstrumentOptions = {}, log?: Logger): () => void {
-  if (server === null || typeof server !== 'object' || typeof (server as { on?: unknown }).on !== 'function' || typeof server.listen !== 'function') {
+export function instrumentHttp(
+  registry: Registry,
+  server: HttpServer,
+  options: HttpInstrumentOptions = {},
+  log?: Logger,
+): () => void {
+  if (
+    server === null ||
+    typeof server !== 'object' ||
+    typeof (server as { on?: unknown }).on !== 'function' ||
+    typeof server.listen !== 'function'
+  ) {
     throw new MonitorError(ErrorCode.InvalidOption, 'instrument.http: expected a node:http or node:https Server');
   }
   const spec = { name: 'http', isError: (status: number) => status >= 500, maxRoutes: DEFAULT_MAX_ROUTES, ...options };
   if (typeof spec.name !== 'string' || spec.name === '') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: name must be a non-empty string (the "server" label), got ${describeValue(spec.name)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.http: name must be a non-empty string (the "server" label), got ${describeValue(spec.name)}`,
+    );
   }
   if (typeof spec.isError !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: isError must be a function (status) => boolean, got ${describeValue(spec.isError)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.http: isError must be a function (status) => boolean, got ${describeValue(spec.isError)}`,
+    );
   }
   if (spec.route !== undefined && typeof spec.route !== 'function') {
     throw new MonitorError(
@@ -182,26 +196,53 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
     );
   }
   if (!Number.isInteger(spec.maxRoutes) || spec.maxRoutes < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: maxRoutes must be a positive integer, got ${describeValue(spec.maxRoutes)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.http: maxRoutes must be a positive integer, got ${describeValue(spec.maxRoutes)}`,
+    );
   }
   const { name, isError, maxRoutes } = spec;
   if (!usableRoute(name, UNMATCHED_ROUTE)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.http: name (the "server" label) is too long or not valid Unicode: its series keys would not fit ${MAX_SERIES_KEY_BYTES} bytes`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.http: name (the "server" label) is too long or not valid Unicode: its series keys would not fit ${MAX_SERIES_KEY_BYTES} bytes`,
+    );
   }
-  const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(HTTP_INSTRUMENT_OWNER, Object.values(HTTP_METRICS), () => ({
-    total: registry.counter(HTTP_METRICS.requests, { help: 'HTTP requests served', labels: ['server', 'method', 'route', 'code'] }),
-    errors: registry.counter(HTTP_METRICS.errors, { help: 'HTTP requests that failed (5xx or aborted)', labels: ['server', 'method', 'route', 'code'] }),
-    latencyMetric: registry.histogram(HTTP_METRICS.duration, { help: 'HTTP response time, from request to response end', unit: 'ms', labels: ['server', 'method', 'route'] }),
-    connections: registry.gauge(HTTP_METRICS.connections, { help: 'Open connections', labels: ['server'] }).bind({ server: name }),
-    bytesIn: registry.counter(HTTP_METRICS.receivedBytes, { help: 'Bytes received', unit: 'bytes', labels: ['server'] }).bind({ server: name }),
-    bytesOut: registry.counter(HTTP_METRICS.sentBytes, { help: 'Bytes sent', unit: 'bytes', labels: ['server'] }).bind({ server: name }),
-  }));
+  const { total, errors, latencyMetric, connections, bytesIn, bytesOut } = registry.own(
+    HTTP_INSTRUMENT_OWNER,
+    Object.values(HTTP_METRICS),
+    () => ({
+      total: registry.counter(HTTP_METRICS.requests, {
+        help: 'HTTP requests served',
+        labels: ['server', 'method', 'route', 'code'],
+      }),
+      errors: registry.counter(HTTP_METRICS.errors, {
+        help: 'HTTP requests that failed (5xx or aborted)',
+        labels: ['server', 'method', 'route', 'code'],
+      }),
+      latencyMetric: registry.histogram(HTTP_METRICS.duration, {
+        help: 'HTTP response time, from request to response end',
+        unit: 'ms',
+        labels: ['server', 'method', 'route'],
+      }),
+      connections: registry
+        .gauge(HTTP_METRICS.connections, { help: 'Open connections', labels: ['server'] })
+        .bind({ server: name }),
+      bytesIn: registry
+        .counter(HTTP_METRICS.receivedBytes, { help: 'Bytes received', unit: 'bytes', labels: ['server'] })
+        .bind({ server: name }),
+      bytesOut: registry
+        .counter(HTTP_METRICS.sentBytes, { help: 'Bytes sent', unit: 'bytes', labels: ['server'] })
+        .bind({ server: name }),
+    }),
+  );
   // Per socket, under a symbol of this instrumentation (two instrumentations of one server stay
   // apart; a property is cheaper than a WeakMap lookup per response): the byte counts accounted
   // so far and the responses started on it and not finished yet.
   const state = Symbol('erlmcp-monitor.socketState');
   type TrackedSocket = Socket & { [state]?: SocketState };
-  const stateOf = (socket: TrackedSocket): SocketState => (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [], starts: new Float64Array(2) });
+  const stateOf = (socket: TrackedSocket): SocketState =>
+    (socket[state] ??= { read: 0, written: 0, at: -Infinity, open: [], starts: new Float64Array(2) });
   const account = (socket: TrackedSocket, last: SocketState, at: number) => {
     last.at = at;
     const read = socket.bytesRead;
@@ -218,13 +259,19 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
   const warnOnce = (option: string, err: unknown, outcome: string) => {
     if (warned.has(option)) return;
     warned.add(option);
-    log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`);
+    log?.warn(
+      { server: name, err: toError(err) },
+      `instrument.http (server "${name}"): the ${option} function threw; ${outcome}`,
+    );
   };
   /** A throw while counting (inside a diagnostics-channel subscriber or a socket listener, where nothing may escape). */
   const countFailed = (err: unknown) => {
     if (warned.has('count')) return;
     warned.add('count');
-    log?.warn({ server: name, err: toError(err) }, `instrument.http (server "${name}"): counting a request failed; such requests go uncounted`);
+    log?.warn(
+      { server: name, err: toError(err) },
+      `instrument.http (server "${name}"): counting a request failed; such requests go uncounted`,
+    );
   };
   const errorStatus = (status: number): boolean => {
     try {
@@ -323,7 +370,11 @@ export function instrumentHttp(registry: Registry, server: HttpServer, options: 
       if (!finished) series = forMethod.aborted ??= bindSeries(method, forRoute.route, 'aborted', true);
       else {
         let entry = forMethod.byStatus.get(status);
-        if (entry === undefined) forMethod.byStatus.set(status, (entry = bindSeries(method, forRoute.route, String(status), errorStatus(status))));
+        if (entry === undefined)
+          forMethod.byStatus.set(
+            status,
+            (entry = bindSeries(method, forRoute.route, String(status), errorStatus(status))),
+          );
         series = last = entry;
         lastForMethod = forMethod;
         lastMethod = rawMethod;

@@ -148,7 +148,10 @@ type AddHook = (this: unknown, name: string, hook: AnyHook) => unknown;
  */
 export function fastifyRoute(app: FastifyHooks): RouteOf {
   if (app === null || typeof app !== 'object' || typeof (app as { addHook?: unknown }).addHook !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, `fastifyRoute: expected a Fastify instance (with addHook), got ${describeValue(app)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `fastifyRoute: expected a Fastify instance (with addHook), got ${describeValue(app)}`,
+    );
   }
   // Where a request's route waits for its finish: in a slot of its connection, one object per
   // socket overwritten by each request (a WeakMap entry per request made Fastify's requests cost
@@ -157,7 +160,11 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   // IncomingMessage changes its hidden class, which slows Node's own code on it. A request still
   // unfinished when the next one on its socket arrives (pipelining) moves to the WeakMap.
   const slotKey = Symbol('erlmcp-monitor.fastifyRoute');
-  interface Slot { req: IncomingMessage | undefined; res: ServerResponse | undefined; url: string }
+  interface Slot {
+    req: IncomingMessage | undefined;
+    res: ServerResponse | undefined;
+    url: string;
+  }
   type SlottedSocket = Socket & { [slotKey]?: Slot };
   const pipelined = new WeakMap<IncomingMessage, string>();
   const record = (req: IncomingMessage | undefined, res: ServerResponse | undefined, url: string) => {
@@ -183,8 +190,12 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   // (found once, by its symbol's description), else through `routeOptions`.
   let context: symbol | null | undefined;
   const fromHook = (request: FastifyRequestFields, reply: unknown) => {
-    if (context === undefined) context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
-    const url = context !== null ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url : request.routeOptions?.url;
+    if (context === undefined)
+      context = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+    const url =
+      context !== null
+        ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[context]?.config?.url
+        : request.routeOptions?.url;
     if (typeof url === 'string') record(request.raw, (reply as Reply)?.raw, url);
   };
   const phaseHook = (request: FastifyRequestFields, reply: unknown, done: () => void) => {
@@ -193,7 +204,12 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   };
   const recorders: Record<RequestPhase, AnyHook> = {
     onRequest: phaseHook,
-    preParsing: (request: FastifyRequestFields, reply: unknown, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    preParsing: (
+      request: FastifyRequestFields,
+      reply: unknown,
+      payload: unknown,
+      done: (err: null, payload: unknown) => void,
+    ) => {
       fromHook(request, reply);
       done(null, payload);
     },
@@ -229,9 +245,19 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
     // error handler makes Fastify send a thrown non-Error as a 200 payload): the `onError` hook
     // below records those requests, and Fastify runs it only on the error path.
     if (typeof theirs === 'function') {
-      routeOptions.errorHandler = function (this: unknown, error: unknown, request: FastifyRequestFields, reply: Reply) {
+      routeOptions.errorHandler = function (
+        this: unknown,
+        error: unknown,
+        request: FastifyRequestFields,
+        reply: Reply,
+      ) {
         record(request.raw, reply?.raw, url);
-        return (theirs as (this: unknown, error: unknown, request: unknown, reply: unknown) => unknown).call(this, error, request, reply);
+        return (theirs as (this: unknown, error: unknown, request: unknown, reply: unknown) => unknown).call(
+          this,
+          error,
+          request,
+          reply,
+        );
       };
     }
   });
@@ -281,7 +307,10 @@ interface Pattern {
 
 function compile(pattern: unknown, index: number): Pattern {
   const bad = (why: string) =>
-    new MonitorError(ErrorCode.InvalidOption, `routeTable: pattern ${index} ${describeValue(pattern)} ${why} (expected e.g. "/users/:id" or "/static/*")`);
+    new MonitorError(
+      ErrorCode.InvalidOption,
+      `routeTable: pattern ${index} ${describeValue(pattern)} ${why} (expected e.g. "/users/:id" or "/static/*")`,
+    );
   if (typeof pattern !== 'string' || !pattern.startsWith('/')) throw bad('must be a string starting with "/"');
   if (/[?#\s]/.test(pattern)) throw bad('must be a path without query, fragment or spaces');
   const parts = splitPath(pattern);
@@ -334,7 +363,10 @@ function matches(p: Pattern, path: string): boolean {
  */
 export function routeTable(patterns: readonly string[]): RouteOf {
   if (!Array.isArray(patterns)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `routeTable: expected an array of path patterns such as ["/users/:id"], got ${describeValue(patterns)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `routeTable: expected an array of path patterns such as ["/users/:id"], got ${describeValue(patterns)}`,
+    );
   }
   const compiled = patterns.map(compile);
   const exact = new Map<string, string>();

@@ -172,7 +172,10 @@ interface McpServerRegistries {
   _registeredTools?: Record<string, unknown>;
   _registeredPrompts?: Record<string, unknown>;
   _registeredResources?: Record<string, unknown>;
-  _registeredResourceTemplates?: Record<string, { resourceTemplate?: { uriTemplate?: { match(uri: string): unknown; toString(): string } } }>;
+  _registeredResourceTemplates?: Record<
+    string,
+    { resourceTemplate?: { uriTemplate?: { match(uri: string): unknown; toString(): string } } }
+  >;
 }
 
 /**
@@ -183,18 +186,33 @@ interface McpServerRegistries {
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `server` is neither or an option is invalid;
  *   `EMON_METRIC_CONFLICT` if the application registered one of {@link MCP_METRICS} already
  */
-export function instrumentMcp(registry: Registry, server: McpServerLike | McpProtocolLike, options: McpInstrumentOptions = {}, log?: Logger, lifecycle?: McpLifecycle): () => void {
+export function instrumentMcp(
+  registry: Registry,
+  server: McpServerLike | McpProtocolLike,
+  options: McpInstrumentOptions = {},
+  log?: Logger,
+  lifecycle?: McpLifecycle,
+): () => void {
   const protocol = protocolOf(server);
   const high = protocol === server ? undefined : (server as McpServerRegistries);
   const spec = { name: 'mcp', maxNames: DEFAULT_MAX_NAMES, ...options };
   if (typeof spec.name !== 'string' || spec.name === '') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.mcp: name must be a non-empty string (the "server" label), got ${describeValue(spec.name)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.mcp: name must be a non-empty string (the "server" label), got ${describeValue(spec.name)}`,
+    );
   }
   if (!Number.isInteger(spec.maxNames) || spec.maxNames < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.mcp: maxNames must be a positive integer, got ${describeValue(spec.maxNames)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.mcp: maxNames must be a positive integer, got ${describeValue(spec.maxNames)}`,
+    );
   }
   if (spec.resourceTemplate !== undefined && typeof spec.resourceTemplate !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.mcp: resourceTemplate must be a function (uri) => template, got ${describeValue(spec.resourceTemplate)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.mcp: resourceTemplate must be a function (uri) => template, got ${describeValue(spec.resourceTemplate)}`,
+    );
   }
   const shared = sharedState(registry, spec.name, spec.maxNames, log);
   const { metrics } = shared;
@@ -204,7 +222,10 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
   const fault = (err: unknown) => {
     if (warned) return;
     warned = true;
-    log?.warn({ server: name, err: toError(err) }, `instrument.mcp (server "${name}"): a message could not be measured; the server is not affected`);
+    log?.warn(
+      { server: name, err: toError(err) },
+      `instrument.mcp (server "${name}"): a message could not be measured; the server is not affected`,
+    );
   };
 
   const toolLabel = (tool: unknown): string => {
@@ -234,7 +255,15 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     let series = shared.methods.get(method);
     if (series === undefined) {
       const labels = { server: name, method };
-      shared.methods.set(method, (series = { label: method, requests: metrics.requests.bind(labels), duration: metrics.duration.bind(labels), errors: new Map() }));
+      shared.methods.set(
+        method,
+        (series = {
+          label: method,
+          requests: metrics.requests.bind(labels),
+          duration: metrics.duration.bind(labels),
+          errors: new Map(),
+        }),
+      );
     }
     return series;
   };
@@ -256,17 +285,32 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     }
     return series;
   };
-  const labelled = (map: Map<string, CounterSeries>, metric: Counter, labels: Record<string, string>, key: string): CounterSeries => {
+  const labelled = (
+    map: Map<string, CounterSeries>,
+    metric: Counter,
+    labels: Record<string, string>,
+    key: string,
+  ): CounterSeries => {
     let series = map.get(key);
     if (series === undefined) map.set(key, (series = metric.bind(labels)));
     return series;
   };
   const countNotification = (direction: 'in' | 'out', method: unknown) => {
     const label = notificationMethodLabel(method);
-    labelled(shared.notifications, metrics.notifications, { server: name, direction, method: label }, `${direction} ${label}`).inc();
+    labelled(
+      shared.notifications,
+      metrics.notifications,
+      { server: name, direction, method: label },
+      `${direction} ${label}`,
+    ).inc();
   };
   const countCancelled = (direction: 'in' | 'out', method: string, reason: string) => {
-    labelled(shared.cancelled, metrics.cancelled, { server: name, direction, method, reason }, `${direction} ${method} ${reason}`).inc();
+    labelled(
+      shared.cancelled,
+      metrics.cancelled,
+      { server: name, direction, method, reason },
+      `${direction} ${method} ${reason}`,
+    ).inc();
   };
 
   /** Ends an inbound request: `code` is undefined for a success, a code label for an error. */
@@ -275,7 +319,8 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
     const method = entry.method;
     method.requests.inc();
     method.duration.observe(ms);
-    if (code !== undefined) labelled(method.errors, metrics.errors, { server: name, method: method.label, code }, code).inc();
+    if (code !== undefined)
+      labelled(method.errors, metrics.errors, { server: name, method: method.label, code }, code).inc();
     entry.read?.inc();
     const tool = entry.tool;
     if (tool !== undefined) {
@@ -343,7 +388,12 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
         if (id !== undefined && id !== null) {
           const label = requestMethodLabel(method);
           const params = message.params;
-          const entry: Pending = { method: methodSeries(label), start: performance.now(), tool: undefined, read: undefined };
+          const entry: Pending = {
+            method: methodSeries(label),
+            start: performance.now(),
+            tool: undefined,
+            read: undefined,
+          };
           if (label === 'tools/call') entry.tool = toolSeries(toolLabel(params?.name));
           else if (label === 'resources/read') {
             const template = templateLabel(params?.uri);
@@ -377,7 +427,11 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
         pending.delete(message.id);
         const error = message.error;
         const code =
-          error !== undefined ? errorCodeLabel(error?.code) : entry.tool !== undefined && message.result?.isError === true ? TOOL_ERROR_CODE : undefined;
+          error !== undefined
+            ? errorCodeLabel(error?.code)
+            : entry.tool !== undefined && message.result?.isError === true
+              ? TOOL_ERROR_CODE
+              : undefined;
         finish(entry, code, performance.now());
       } else if (message.id !== undefined) sent.set(message.id, requestMethodLabel(method));
       else {
@@ -444,9 +498,15 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
       }
       return theirSend.call(this, message, sendOptions);
     };
-    const handleRequest = kind === 'streamable-http' ? (transport as { handleRequest?: unknown }).handleRequest : undefined;
+    const handleRequest =
+      kind === 'streamable-http' ? (transport as { handleRequest?: unknown }).handleRequest : undefined;
     if (bytesIn !== undefined && bytesOut !== undefined && typeof handleRequest === 'function') {
-      (transport as unknown as { handleRequest: unknown }).handleRequest = function (this: unknown, req: any, res: any, ...rest: unknown[]) {
+      (transport as unknown as { handleRequest: unknown }).handleRequest = function (
+        this: unknown,
+        req: any,
+        res: any,
+        ...rest: unknown[]
+      ) {
         if (live && open) {
           try {
             trackSocketBytes(shared, req?.socket, res, bytesIn, bytesOut);
@@ -493,7 +553,10 @@ export function instrumentMcp(registry: Registry, server: McpServerLike | McpPro
 /** The low-level Server of an McpServer, or the Server itself. */
 function protocolOf(server: unknown): McpProtocolLike {
   const isProtocol = (value: unknown): value is McpProtocolLike =>
-    value !== null && typeof value === 'object' && typeof (value as { connect?: unknown }).connect === 'function' && typeof (value as { setRequestHandler?: unknown }).setRequestHandler === 'function';
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { connect?: unknown }).connect === 'function' &&
+    typeof (value as { setRequestHandler?: unknown }).setRequestHandler === 'function';
   if (isProtocol(server)) return server;
   const inner = server !== null && typeof server === 'object' ? (server as { server?: unknown }).server : undefined;
   if (isProtocol(inner)) return inner;
@@ -509,26 +572,87 @@ function sharedState(registry: Registry, name: string, maxNames: number, log: Lo
   const known = byName.get(name);
   if (known !== undefined) return known;
   const metrics = registry.own(MCP_INSTRUMENT_OWNER, Object.values(MCP_METRICS), (): Metrics => ({
-    requests: registry.counter(MCP_METRICS.requests, { help: 'MCP requests received and answered, cancelled or cut', labels: ['server', 'method'] }),
-    duration: registry.histogram(MCP_METRICS.duration, { help: 'MCP request time, from request to response', unit: 'ms', labels: ['server', 'method'] }),
-    errors: registry.counter(MCP_METRICS.errors, { help: 'MCP requests answered with a JSON-RPC error (or a tool error result)', labels: ['server', 'method', 'code'] }),
-    toolCalls: registry.counter(MCP_METRICS.toolCalls, { help: 'MCP tools/call requests by tool', labels: ['server', 'tool'] }),
-    toolErrors: registry.counter(MCP_METRICS.toolErrors, { help: 'MCP tools/call errors by tool and code', labels: ['server', 'tool', 'code'] }),
-    toolDuration: registry.histogram(MCP_METRICS.toolDuration, { help: 'MCP tools/call time by tool', unit: 'ms', labels: ['server', 'tool'] }),
-    toolErrorRatio: registry.gauge(MCP_METRICS.toolErrorRatio, { help: 'Errors / calls of a tool over the last minute', unit: 'ratio', labels: ['server', 'tool'] }),
-    resourceReads: registry.counter(MCP_METRICS.resourceReads, { help: 'MCP resources/read requests by resource template', labels: ['server', 'template'] }),
-    promptGets: registry.counter(MCP_METRICS.promptGets, { help: 'MCP prompts/get requests by prompt', labels: ['server', 'prompt'] }),
-    notifications: registry.counter(MCP_METRICS.notifications, { help: 'MCP notifications received (in) and sent (out)', labels: ['server', 'direction', 'method'] }),
-    cancelled: registry.counter(MCP_METRICS.cancelled, { help: 'MCP requests cancelled, timed out or cut by the session end', labels: ['server', 'direction', 'method', 'reason'] }),
-    sessionsActive: registry.gauge(MCP_METRICS.sessionsActive, { help: 'MCP sessions (connected transports) open', labels: ['server', 'transport'] }),
-    sessionsOpened: registry.counter(MCP_METRICS.sessionsOpened, { help: 'MCP sessions opened', labels: ['server', 'transport'] }),
-    sessionsClosed: registry.counter(MCP_METRICS.sessionsClosed, { help: 'MCP sessions closed', labels: ['server', 'transport'] }),
-    sessionDuration: registry.histogram(MCP_METRICS.sessionDuration, { help: 'MCP session length', unit: 'ms', labels: ['server', 'transport'], buckets: SESSION_BUCKETS }),
-    receivedBytes: registry.counter(MCP_METRICS.receivedBytes, { help: 'Bytes received by MCP transports', unit: 'bytes', labels: ['server', 'transport'] }),
-    sentBytes: registry.counter(MCP_METRICS.sentBytes, { help: 'Bytes sent by MCP transports', unit: 'bytes', labels: ['server', 'transport'] }),
+    requests: registry.counter(MCP_METRICS.requests, {
+      help: 'MCP requests received and answered, cancelled or cut',
+      labels: ['server', 'method'],
+    }),
+    duration: registry.histogram(MCP_METRICS.duration, {
+      help: 'MCP request time, from request to response',
+      unit: 'ms',
+      labels: ['server', 'method'],
+    }),
+    errors: registry.counter(MCP_METRICS.errors, {
+      help: 'MCP requests answered with a JSON-RPC error (or a tool error result)',
+      labels: ['server', 'method', 'code'],
+    }),
+    toolCalls: registry.counter(MCP_METRICS.toolCalls, {
+      help: 'MCP tools/call requests by tool',
+      labels: ['server', 'tool'],
+    }),
+    toolErrors: registry.counter(MCP_METRICS.toolErrors, {
+      help: 'MCP tools/call errors by tool and code',
+      labels: ['server', 'tool', 'code'],
+    }),
+    toolDuration: registry.histogram(MCP_METRICS.toolDuration, {
+      help: 'MCP tools/call time by tool',
+      unit: 'ms',
+      labels: ['server', 'tool'],
+    }),
+    toolErrorRatio: registry.gauge(MCP_METRICS.toolErrorRatio, {
+      help: 'Errors / calls of a tool over the last minute',
+      unit: 'ratio',
+      labels: ['server', 'tool'],
+    }),
+    resourceReads: registry.counter(MCP_METRICS.resourceReads, {
+      help: 'MCP resources/read requests by resource template',
+      labels: ['server', 'template'],
+    }),
+    promptGets: registry.counter(MCP_METRICS.promptGets, {
+      help: 'MCP prompts/get requests by prompt',
+      labels: ['server', 'prompt'],
+    }),
+    notifications: registry.counter(MCP_METRICS.notifications, {
+      help: 'MCP notifications received (in) and sent (out)',
+      labels: ['server', 'direction', 'method'],
+    }),
+    cancelled: registry.counter(MCP_METRICS.cancelled, {
+      help: 'MCP requests cancelled, timed out or cut by the session end',
+      labels: ['server', 'direction', 'method', 'reason'],
+    }),
+    sessionsActive: registry.gauge(MCP_METRICS.sessionsActive, {
+      help: 'MCP sessions (connected transports) open',
+      labels: ['server', 'transport'],
+    }),
+    sessionsOpened: registry.counter(MCP_METRICS.sessionsOpened, {
+      help: 'MCP sessions opened',
+      labels: ['server', 'transport'],
+    }),
+    sessionsClosed: registry.counter(MCP_METRICS.sessionsClosed, {
+      help: 'MCP sessions closed',
+      labels: ['server', 'transport'],
+    }),
+    sessionDuration: registry.histogram(MCP_METRICS.sessionDuration, {
+      help: 'MCP session length',
+      unit: 'ms',
+      labels: ['server', 'transport'],
+      buckets: SESSION_BUCKETS,
+    }),
+    receivedBytes: registry.counter(MCP_METRICS.receivedBytes, {
+      help: 'Bytes received by MCP transports',
+      unit: 'bytes',
+      labels: ['server', 'transport'],
+    }),
+    sentBytes: registry.counter(MCP_METRICS.sentBytes, {
+      help: 'Bytes sent by MCP transports',
+      unit: 'bytes',
+      labels: ['server', 'transport'],
+    }),
   }));
   const overflow = (what: string) => () =>
-    log?.warn({ server: name, maxNames }, `instrument.mcp (server "${name}"): more than ${maxNames} distinct ${what} names; further ones are counted as "${OTHER_LABEL}" (raise maxNames if the server really has more)`);
+    log?.warn(
+      { server: name, maxNames },
+      `instrument.mcp (server "${name}"): more than ${maxNames} distinct ${what} names; further ones are counted as "${OTHER_LABEL}" (raise maxNames if the server really has more)`,
+    );
   const shared: Shared = {
     name,
     metrics,
@@ -538,7 +662,11 @@ function sharedState(registry: Registry, name: string, maxNames: number, log: Lo
     prompts: new Map(),
     notifications: new Map(),
     cancelled: new Map(),
-    caps: { tool: new NameCap(maxNames, overflow('tool')), prompt: new NameCap(maxNames, overflow('prompt')), template: new NameCap(maxNames, overflow('resource template')) },
+    caps: {
+      tool: new NameCap(maxNames, overflow('tool')),
+      prompt: new NameCap(maxNames, overflow('prompt')),
+      template: new NameCap(maxNames, overflow('resource template')),
+    },
     attached: 0,
     timer: undefined,
     sockets: new WeakMap(),
@@ -573,7 +701,9 @@ function stopRatioTimer(shared: Shared): void {
 
 /** `timeout` when the cancel reason is the SDK's request timeout (JSON-RPC -32001), else `cancelled`. */
 function cancelReason(reason: unknown): string {
-  return typeof reason === 'string' && (reason.includes('-32001') || /timed out/i.test(reason)) ? 'timeout' : 'cancelled';
+  return typeof reason === 'string' && (reason.includes('-32001') || /timed out/i.test(reason))
+    ? 'timeout'
+    : 'cancelled';
 }
 
 /** The registered resource URI or template (its URI template text) that `uri` reads, if any. */
@@ -621,7 +751,8 @@ interface ByteCountingStreams {
 /** The stdio transport's streams (its `_stdin` / `_stdout`, process.stdin / stdout by default). */
 function stdioStreams(transport: object): ByteCountingStreams {
   const { _stdin, _stdout } = transport as { _stdin?: unknown; _stdout?: unknown };
-  const asObject = (value: unknown) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined);
+  const asObject = (value: unknown) =>
+    value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
   return { stdin: asObject(_stdin), stdout: asObject(_stdout) };
 }
 
@@ -630,7 +761,13 @@ function numberOr0(value: unknown): number {
 }
 
 /** Counts a Streamable HTTP request's socket bytes not counted yet, when its response closes. */
-function trackSocketBytes(shared: Shared, socket: any, res: any, bytesIn: CounterSeries, bytesOut: CounterSeries): void {
+function trackSocketBytes(
+  shared: Shared,
+  socket: any,
+  res: any,
+  bytesIn: CounterSeries,
+  bytesOut: CounterSeries,
+): void {
   if (socket === null || typeof socket !== 'object' || res === null || typeof res?.once !== 'function') return;
   res.once('close', () => {
     let counted = shared.sockets.get(socket);

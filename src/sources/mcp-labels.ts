@@ -65,7 +65,9 @@ export function notificationMethodLabel(method: unknown): string {
 
 /** A JSON-RPC error code as a label: the code when it is an integer of the reserved range -32768..-32000, else `other`. */
 export function errorCodeLabel(code: unknown): string {
-  return typeof code === 'number' && Number.isInteger(code) && code >= -32768 && code <= -32000 ? String(code) : OTHER_LABEL;
+  return typeof code === 'number' && Number.isInteger(code) && code >= -32768 && code <= -32000
+    ? String(code)
+    : OTHER_LABEL;
 }
 
 /**

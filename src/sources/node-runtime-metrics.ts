@@ -110,7 +110,10 @@ function openFds(): number | undefined {
 
 function maxFds(): number | undefined {
   try {
-    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = fs
+      .readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s+/)[3];
     return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
   } catch {
@@ -153,7 +156,8 @@ export class NodeRuntimeMetrics {
   #lagTimer: NodeJS.Immediate | undefined;
 
   constructor(registry: Registry) {
-    const g = (name: string, help: string, unit = '', labels?: string[]) => registry.gauge(name, { help, unit, ...(labels ? { labels } : {}) });
+    const g = (name: string, help: string, unit = '', labels?: string[]) =>
+      registry.gauge(name, { help, unit, ...(labels ? { labels } : {}) });
     const c = (name: string, help: string) => registry.counter(name, { help, unit: 'seconds' });
     this.#cpuUser = c('process.cpu.user', 'Total user CPU time spent in seconds.');
     this.#cpuSystem = c('process.cpu.system', 'Total system CPU time spent in seconds.');
@@ -174,19 +178,41 @@ export class NodeRuntimeMetrics {
       p90: g('nodejs.eventloop_lag_p90', 'The 90th percentile of the recorded event loop delays.', 'seconds'),
       p99: g('nodejs.eventloop_lag_p99', 'The 99th percentile of the recorded event loop delays.', 'seconds'),
     };
-    this.#resources = g('nodejs.active_resources', 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.', '', ['type']);
+    this.#resources = g(
+      'nodejs.active_resources',
+      'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.',
+      '',
+      ['type'],
+    );
     this.#resourcesTotal = g('nodejs.active_resources_total', 'Total number of active resources.');
-    this.#handles = g('nodejs.active_handles', 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.', '', ['type']);
+    this.#handles = g(
+      'nodejs.active_handles',
+      'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.',
+      '',
+      ['type'],
+    );
     this.#handlesTotal = g('nodejs.active_handles_total', 'Total number of active handles.');
-    this.#requests = g('nodejs.active_requests', 'Number of active libuv requests grouped by request type. Every request type is C++ class name.', '', ['type']);
+    this.#requests = g(
+      'nodejs.active_requests',
+      'Number of active libuv requests grouped by request type. Every request type is C++ class name.',
+      '',
+      ['type'],
+    );
     this.#requestsTotal = g('nodejs.active_requests_total', 'Total number of active requests.');
     this.#heapTotal = g('nodejs.heap_size.total', 'Process heap size from Node.js in bytes.', 'bytes');
     this.#heapUsed = g('nodejs.heap_size.used', 'Process heap size used from Node.js in bytes.', 'bytes');
     this.#external = g('nodejs.external_memory', 'Node.js external memory size in bytes.', 'bytes');
     this.#space = {
-      total: g('nodejs.heap_space_size.total', 'Process heap space size total from Node.js in bytes.', 'bytes', ['space']),
+      total: g('nodejs.heap_space_size.total', 'Process heap space size total from Node.js in bytes.', 'bytes', [
+        'space',
+      ]),
       used: g('nodejs.heap_space_size.used', 'Process heap space size used from Node.js in bytes.', 'bytes', ['space']),
-      available: g('nodejs.heap_space_size.available', 'Process heap space size available from Node.js in bytes.', 'bytes', ['space']),
+      available: g(
+        'nodejs.heap_space_size.available',
+        'Process heap space size available from Node.js in bytes.',
+        'bytes',
+        ['space'],
+      ),
     };
     this.#version = g('nodejs.version_info', 'Node.js version info.', '', ['version', 'major', 'minor', 'patch']);
     this.#gc = registry.histogram('nodejs.gc.duration', {
@@ -235,12 +261,19 @@ export class NodeRuntimeMetrics {
       this.#space.available.set(space.space_available_size, labels);
     }
 
-    this.#byType(this.#resources, this.#resourcesTotal, countBy(r.resources, (t) => t as string), r.resources.length);
+    this.#byType(
+      this.#resources,
+      this.#resourcesTotal,
+      countBy(r.resources, (t) => t as string),
+      r.resources.length,
+    );
     const internals = process as unknown as ProcessInternals;
     const handles = internals._getActiveHandles?.();
-    if (handles !== undefined) this.#byType(this.#handles, this.#handlesTotal, countBy(handles, constructorName), handles.length);
+    if (handles !== undefined)
+      this.#byType(this.#handles, this.#handlesTotal, countBy(handles, constructorName), handles.length);
     const requests = internals._getActiveRequests?.();
-    if (requests !== undefined) this.#byType(this.#requests, this.#requestsTotal, countBy(requests, constructorName), requests.length);
+    if (requests !== undefined)
+      this.#byType(this.#requests, this.#requestsTotal, countBy(requests, constructorName), requests.length);
 
     if (r.loopDelay !== undefined) {
       const sec = (ns: number) => Math.max(0, ns - r.loopResolutionNs) / 1e9;

@@ -64,7 +64,11 @@ const FAILURE_BY_CODE: Readonly<Record<string, FailureKind>> = {
 
 /** The failure kind of a client error, from its name and code (and its cause's: fetch wraps them). */
 export function failureKind(err: unknown): FailureKind {
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = err, depth = 0;
+    e !== null && typeof e === 'object' && depth < 3;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const { name, code } = e as { name?: unknown; code?: unknown };
     if (name === 'TimeoutError') return 'timeout';
     if (name === 'AbortError') return 'aborted';
@@ -120,28 +124,64 @@ const instrumented = new WeakSet<Registry>();
  * @throws {MonitorError} `EMON_INVALID_OPTION` if an option is invalid or the table is instrumented
  *   already; `EMON_METRIC_CONFLICT` if the application registered one of {@link OUTBOUND_METRICS}
  */
-export function instrumentOutbound(registry: Registry, options: OutboundInstrumentOptions = {}, log?: Logger): () => void {
+export function instrumentOutbound(
+  registry: Registry,
+  options: OutboundInstrumentOptions = {},
+  log?: Logger,
+): () => void {
   if (options === null || typeof options !== 'object') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.outbound: options must be an object, got ${describeValue(options)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.outbound: options must be an object, got ${describeValue(options)}`,
+    );
   }
-  const spec = { fetch: true, http: true, maxHosts: DEFAULT_MAX_HOSTS, isError: (status: number) => status >= 500, ...options };
+  const spec = {
+    fetch: true,
+    http: true,
+    maxHosts: DEFAULT_MAX_HOSTS,
+    isError: (status: number) => status >= 500,
+    ...options,
+  };
   for (const key of ['fetch', 'http'] as const) {
-    if (typeof spec[key] !== 'boolean') throw new MonitorError(ErrorCode.InvalidOption, `instrument.outbound: ${key} must be a boolean, got ${describeValue(spec[key])}`);
+    if (typeof spec[key] !== 'boolean')
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `instrument.outbound: ${key} must be a boolean, got ${describeValue(spec[key])}`,
+      );
   }
   if (!Number.isInteger(spec.maxHosts) || spec.maxHosts < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.outbound: maxHosts must be a positive integer, got ${describeValue(spec.maxHosts)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.outbound: maxHosts must be a positive integer, got ${describeValue(spec.maxHosts)}`,
+    );
   }
   if (typeof spec.isError !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.outbound: isError must be a function (status) => boolean, got ${describeValue(spec.isError)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.outbound: isError must be a function (status) => boolean, got ${describeValue(spec.isError)}`,
+    );
   }
   if (instrumented.has(registry)) {
-    throw new MonitorError(ErrorCode.InvalidOption, 'instrument.outbound: this table is instrumented already (every request would count twice); call the remove function it returned first');
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      'instrument.outbound: this table is instrumented already (every request would count twice); call the remove function it returned first',
+    );
   }
   const { maxHosts, isError } = spec;
   const { total, errors, duration } = registry.own(OUTBOUND_INSTRUMENT_OWNER, Object.values(OUTBOUND_METRICS), () => ({
-    total: registry.counter(OUTBOUND_METRICS.requests, { help: 'Outbound HTTP requests, by response status class (error: no response)', labels: ['client', 'method', 'host', 'status'] }),
-    errors: registry.counter(OUTBOUND_METRICS.errors, { help: 'Outbound HTTP requests that failed (5xx or no response)', labels: ['client', 'method', 'host', 'error'] }),
-    duration: registry.histogram(OUTBOUND_METRICS.duration, { help: 'Outbound HTTP time to the response headers (or to the failure)', unit: 'ms', labels: ['client', 'method', 'host'] }),
+    total: registry.counter(OUTBOUND_METRICS.requests, {
+      help: 'Outbound HTTP requests, by response status class (error: no response)',
+      labels: ['client', 'method', 'host', 'status'],
+    }),
+    errors: registry.counter(OUTBOUND_METRICS.errors, {
+      help: 'Outbound HTTP requests that failed (5xx or no response)',
+      labels: ['client', 'method', 'host', 'error'],
+    }),
+    duration: registry.histogram(OUTBOUND_METRICS.duration, {
+      help: 'Outbound HTTP time to the response headers (or to the failure)',
+      unit: 'ms',
+      labels: ['client', 'method', 'host'],
+    }),
   }));
 
   const warned = new Set<string>();
@@ -154,7 +194,11 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
     try {
       return isError(status);
     } catch (err) {
-      warnOnce('isError', { err: toError(err) }, 'instrument.outbound: the isError function threw; such responses are counted by status >= 500');
+      warnOnce(
+        'isError',
+        { err: toError(err) },
+        'instrument.outbound: the isError function threw; such responses are counted by status >= 500',
+      );
       return status >= 500;
     }
   };
@@ -216,7 +260,9 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
   // request rather than a WeakMap entry (a lookup per channel message, and GC work per request).
   // Never deleted: a delete would turn the request object into a dictionary.
   const started = Symbol('erlmcp-monitor.outboundStart');
-  interface Tracked { [started]?: number }
+  interface Tracked {
+    [started]?: number;
+  }
 
   const undiciHost = (request: UndiciRequest): string => {
     const origin = typeof request.origin === 'string' ? request.origin : String(request.origin);
@@ -249,7 +295,10 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
     if (!isOwnRequest(request)) request[started] = performance.now();
   };
   const onHttpResponse = (message: unknown) => {
-    const { request, response } = message as { request: ClientRequestLike & Tracked; response: { statusCode?: number } };
+    const { request, response } = message as {
+      request: ClientRequestLike & Tracked;
+      response: { statusCode?: number };
+    };
     const start = request[started];
     if (start === undefined || start === ANSWERED) return;
     request[started] = ANSWERED;
@@ -272,7 +321,11 @@ export function instrumentOutbound(registry: Registry, options: OutboundInstrume
       try {
         handler(message);
       } catch (err) {
-        warnOnce(channel, { err: toError(err) }, `instrument.outbound: measuring a request on ${channel} failed; the request itself is unaffected`);
+        warnOnce(
+          channel,
+          { err: toError(err) },
+          `instrument.outbound: measuring a request on ${channel} failed; the request itself is unaffected`,
+        );
       }
     };
     subscriptions.push([channel, safe]);

@@ -29,10 +29,42 @@ export const PG_INSTRUMENT_OWNER = 'instrument.pg';
 
 /** The `operation` label values besides `other`: SQL's leading keywords. */
 export const PG_OPERATIONS = Object.freeze([
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'WITH', 'VALUES', 'TABLE', 'COPY', 'CALL', 'DO',
-  'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'PREPARE', 'EXECUTE', 'DEALLOCATE',
-  'CREATE', 'ALTER', 'DROP', 'TRUNCATE', 'GRANT', 'REVOKE', 'COMMENT',
-  'SET', 'RESET', 'SHOW', 'EXPLAIN', 'ANALYZE', 'VACUUM', 'LOCK', 'LISTEN', 'UNLISTEN', 'NOTIFY',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'MERGE',
+  'WITH',
+  'VALUES',
+  'TABLE',
+  'COPY',
+  'CALL',
+  'DO',
+  'BEGIN',
+  'COMMIT',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+  'PREPARE',
+  'EXECUTE',
+  'DEALLOCATE',
+  'CREATE',
+  'ALTER',
+  'DROP',
+  'TRUNCATE',
+  'GRANT',
+  'REVOKE',
+  'COMMENT',
+  'SET',
+  'RESET',
+  'SHOW',
+  'EXPLAIN',
+  'ANALYZE',
+  'VACUUM',
+  'LOCK',
+  'LISTEN',
+  'UNLISTEN',
+  'NOTIFY',
 ] as const);
 
 /** The `operation` of a query whose first keyword is none of {@link PG_OPERATIONS}. */
@@ -87,14 +119,12 @@ export function operationOf(text: unknown): string {
       while (depth > 0) {
         if (i >= n) return OTHER_OPERATION;
         if (text.startsWith('/*', i)) {
-      depth++;
-      i += 2;
-    }
-        else if (text.startsWith('*/', i)) {
-      depth--;
-      i += 2;
-    }
-        else i++;
+          depth++;
+          i += 2;
+        } else if (text.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else i++;
       }
     } else break;
   }
@@ -150,39 +180,79 @@ const instrumented = new WeakSet<object>();
  *   instrumented already, or `name` is invalid or taken by another pool in this table;
  *   `EMON_METRIC_CONFLICT` if the application registered one of {@link PG_METRICS} already
  */
-export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgInstrumentOptions = {}, log?: Logger): () => void {
+export function instrumentPg(
+  registry: Registry,
+  pool: PgPoolLike,
+  options: PgInstrumentOptions = {},
+  log?: Logger,
+): () => void {
   checkPool(pool);
   if (options === null || typeof options !== 'object') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.pg: options must be an object such as { name: 'main' }, got ${describeValue(options)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.pg: options must be an object such as { name: 'main' }, got ${describeValue(options)}`,
+    );
   }
   const spec = { name: 'pg', ...options };
   if (typeof spec.name !== 'string' || spec.name === '') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.pg: name must be a non-empty string (the "pool" label), got ${describeValue(spec.name)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.pg: name must be a non-empty string (the "pool" label), got ${describeValue(spec.name)}`,
+    );
   }
   const name = spec.name;
   if (instrumented.has(pool)) {
-    throw new MonitorError(ErrorCode.InvalidOption, 'instrument.pg: this pool is instrumented already; call the function the first instrument.pg returned to remove that instrumentation first');
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      'instrument.pg: this pool is instrumented already; call the function the first instrument.pg returned to remove that instrumentation first',
+    );
   }
   let names = namesInUse.get(registry);
   if (names === undefined) namesInUse.set(registry, (names = new Set()));
   if (names.has(name)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.pg: another pool is instrumented as "${name}" in this table; give each pool its own name option`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.pg: another pool is instrumented as "${name}" in this table; give each pool its own name option`,
+    );
   }
   const m = registry.own(PG_INSTRUMENT_OWNER, Object.values(PG_METRICS), () => {
-    const connections = registry.gauge(PG_METRICS.connections, { help: 'Pool connections by state (idle, used: checked out or connecting)', labels: ['pool', 'state'] });
-    const poolErrors = registry.counter(PG_METRICS.poolErrors, { help: 'Failed checkouts (acquire) and idle connections lost (idle)', labels: ['pool', 'kind'] });
+    const connections = registry.gauge(PG_METRICS.connections, {
+      help: 'Pool connections by state (idle, used: checked out or connecting)',
+      labels: ['pool', 'state'],
+    });
+    const poolErrors = registry.counter(PG_METRICS.poolErrors, {
+      help: 'Failed checkouts (acquire) and idle connections lost (idle)',
+      labels: ['pool', 'kind'],
+    });
     return {
       idle: connections.bind({ pool: name, state: 'idle' }),
       used: connections.bind({ pool: name, state: 'used' }),
-      waiting: registry.gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] }).bind({ pool: name }),
-      max: registry.gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] }).bind({ pool: name }),
+      waiting: registry
+        .gauge(PG_METRICS.waiting, { help: 'Checkouts waiting for a pool connection', labels: ['pool'] })
+        .bind({ pool: name }),
+      max: registry
+        .gauge(PG_METRICS.max, { help: 'Most connections the pool opens', labels: ['pool'] })
+        .bind({ pool: name }),
       acquire: registry
-        .histogram(PG_METRICS.acquireDuration, { help: 'Time from a pool checkout to the client handed over', unit: 'ms', labels: ['pool'], buckets: PG_BUCKETS })
+        .histogram(PG_METRICS.acquireDuration, {
+          help: 'Time from a pool checkout to the client handed over',
+          unit: 'ms',
+          labels: ['pool'],
+          buckets: PG_BUCKETS,
+        })
         .bind({ pool: name }),
       acquireErrors: poolErrors.bind({ pool: name, kind: 'acquire' }),
       idleErrors: poolErrors.bind({ pool: name, kind: 'idle' }),
-      queryDuration: registry.histogram(PG_METRICS.queryDuration, { help: 'Query time, from query() to its result', unit: 'ms', labels: ['pool', 'operation'], buckets: PG_BUCKETS }),
-      queryErrors: registry.counter(PG_METRICS.queryErrors, { help: 'Failed queries by SQLSTATE (client: raised in the driver)', labels: ['pool', 'operation', 'code'] }),
+      queryDuration: registry.histogram(PG_METRICS.queryDuration, {
+        help: 'Query time, from query() to its result',
+        unit: 'ms',
+        labels: ['pool', 'operation'],
+        buckets: PG_BUCKETS,
+      }),
+      queryErrors: registry.counter(PG_METRICS.queryErrors, {
+        help: 'Failed queries by SQLSTATE (client: raised in the driver)',
+        labels: ['pool', 'operation', 'code'],
+      }),
     };
   });
   names.add(name);
@@ -201,7 +271,11 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
       m.waiting.set(pool.waitingCount);
     } catch (err) {
       // Counts that are not numbers (a pool-like object, a future pg) must not break the pool's own calls.
-      if (!warnedSample) log?.warn({ pool: name, err: toError(err) }, `instrument.pg (pool "${name}"): could not read the pool's connection counts`);
+      if (!warnedSample)
+        log?.warn(
+          { pool: name, err: toError(err) },
+          `instrument.pg (pool "${name}"): could not read the pool's connection counts`,
+        );
       warnedSample = true;
     }
   };
@@ -231,7 +305,8 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     if (err === undefined || err === null) return;
     const code = errorCodeOf(err);
     let errors = series.errors.get(code);
-    if (errors === undefined) series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code })));
+    if (errors === undefined)
+      series.errors.set(code, (errors = m.queryErrors.bind({ pool: name, operation: series.operation, code })));
     errors.inc();
   };
 
@@ -239,7 +314,12 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     function query(this: unknown, config: unknown, values?: unknown, callback?: unknown): unknown {
       if (!active) return original.apply(this, arguments as unknown as unknown[]);
       const start = performance.now();
-      const text = typeof config === 'string' ? config : config !== null && typeof config === 'object' ? (config as { text?: unknown }).text : undefined;
+      const text =
+        typeof config === 'string'
+          ? config
+          : config !== null && typeof config === 'object'
+            ? (config as { text?: unknown }).text
+            : undefined;
       const series = seriesOf(operationOf(text));
       let settled = false;
       const settle = (err: unknown) => {
@@ -248,7 +328,11 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
         record(series, start, err);
       };
       try {
-        if (config !== null && typeof config === 'object' && typeof (config as { submit?: unknown }).submit === 'function') {
+        if (
+          config !== null &&
+          typeof config === 'object' &&
+          typeof (config as { submit?: unknown }).submit === 'function'
+        ) {
           timeSubmittable(config as Submittable, settle);
           return original.apply(this, arguments as unknown as unknown[]);
         }
@@ -258,9 +342,12 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
             settle(err);
             return (done as AnyFunction)(err, res);
           };
-          return done === callback ? original.call(this, config, values, wrapped) : original.call(this, config, wrapped);
+          return done === callback
+            ? original.call(this, config, values, wrapped)
+            : original.call(this, config, wrapped);
         }
-        const configCallback = config !== null && typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
+        const configCallback =
+          config !== null && typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
         if (typeof configCallback === 'function') {
           // A copy: older pg versions write the callback into the config object, which the application may reuse.
           const wrapped = (err: unknown, res: unknown) => {
@@ -289,12 +376,22 @@ export function instrumentPg(registry: Registry, pool: PgPoolLike, options: PgIn
     if (client === null || typeof client !== 'object' || wrappedClients.has(client)) return;
     const original = (client as { query?: unknown }).query;
     if (typeof original !== 'function') return;
-    const entry = { target: client, key: 'query', original, wrapper: queryWrapper(original as AnyFunction), own: Object.hasOwn(client, 'query') };
+    const entry = {
+      target: client,
+      key: 'query',
+      original,
+      wrapper: queryWrapper(original as AnyFunction),
+      own: Object.hasOwn(client, 'query'),
+    };
     try {
       (client as { query: unknown }).query = entry.wrapper;
       wrappedClients.set(client, entry);
     } catch (err) {
-      if (!warnedWrap) log?.warn({ pool: name, err: toError(err) }, `instrument.pg (pool "${name}"): could not wrap a client's query(); its queries are not measured`);
+      if (!warnedWrap)
+        log?.warn(
+          { pool: name, err: toError(err) },
+          `instrument.pg (pool "${name}"): could not wrap a client's query(); its queries are not measured`,
+        );
       warnedWrap = true;
     }
   };
@@ -417,10 +514,16 @@ function restore(w: Wrapped): void {
 function checkPool(pool: unknown): asserts pool is PgPoolLike {
   const p = pool as Partial<Record<string, unknown>> | null;
   if (p === null || typeof p !== 'object') {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.pg: expected a node-postgres Pool (new pg.Pool(...)), got ${describeValue(pool)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.pg: expected a node-postgres Pool (new pg.Pool(...)), got ${describeValue(pool)}`,
+    );
   }
   if (typeof p.connect !== 'function' || typeof p.emit !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, 'instrument.pg: expected a node-postgres Pool (new pg.Pool(...)): the object has no connect() or emit()');
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      'instrument.pg: expected a node-postgres Pool (new pg.Pool(...)): the object has no connect() or emit()',
+    );
   }
   if (typeof p.totalCount !== 'number' || typeof p.idleCount !== 'number' || typeof p.waitingCount !== 'number') {
     throw new MonitorError(

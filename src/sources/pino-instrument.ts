@@ -46,15 +46,16 @@ interface PinoMetadata {
   lastLogger: unknown;
 }
 
-type Destination = PinoDestinationLike & Partial<PinoMetadata> & {
-  [METADATA]?: boolean;
-  [COUNTS_INTO]?: Registry;
-  flush?: (cb?: (err?: Error | null) => void) => unknown;
-  flushSync?: () => unknown;
-  end?: () => unknown;
-  emit?: (event: string, ...args: unknown[]) => unknown;
-  dest?: unknown;
-};
+type Destination = PinoDestinationLike &
+  Partial<PinoMetadata> & {
+    [METADATA]?: boolean;
+    [COUNTS_INTO]?: Registry;
+    flush?: (cb?: (err?: Error | null) => void) => unknown;
+    flushSync?: () => unknown;
+    end?: () => unknown;
+    emit?: (event: string, ...args: unknown[]) => unknown;
+    dest?: unknown;
+  };
 
 /**
  * The counting stream: pino writes to it, it counts the line by `lastLevel` and passes it on.
@@ -124,7 +125,11 @@ function noop(): void {}
 
 /** Whether `dest` (or a counting stream it writes to) counts into `registry` already. */
 function countsInto(dest: unknown, registry: Registry): boolean {
-  for (let d = dest as Destination | undefined, depth = 0; d !== null && typeof d === 'object' && depth < 16; d = d.dest as Destination | undefined, depth++) {
+  for (
+    let d = dest as Destination | undefined, depth = 0;
+    d !== null && typeof d === 'object' && depth < 16;
+    d = d.dest as Destination | undefined, depth++
+  ) {
     if (d[COUNTS_INTO] === registry) return true;
   }
   return false;
@@ -151,7 +156,14 @@ function levelCounter(registry: Registry): (level: number, logger: unknown, leng
   };
 }
 
-const STANDARD_LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const STANDARD_LEVELS: Readonly<Record<number, string>> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 function levelName(level: number, logger: unknown): string {
   const labels = (logger as { levels?: { labels?: Record<number, unknown> } } | undefined)?.levels?.labels;
@@ -161,7 +173,10 @@ function levelName(level: number, logger: unknown): string {
 
 function checkDestination(where: string, dest: unknown): Destination {
   if (dest === null || typeof dest !== 'object' || typeof (dest as { write?: unknown }).write !== 'function') {
-    throw new MonitorError(ErrorCode.InvalidOption, `${where}: expected a destination with write(line) (e.g. pino.destination(1) or process.stdout), got ${describeValue(dest)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `${where}: expected a destination with write(line) (e.g. pino.destination(1) or process.stdout), got ${describeValue(dest)}`,
+    );
   }
   return dest as Destination;
 }
@@ -175,7 +190,10 @@ function checkDestination(where: string, dest: unknown): Destination {
 export function pinoDestination(registry: Registry, dest: PinoDestinationLike = process.stdout): PinoLineCounter {
   const checked = checkDestination('pinoDestination', dest);
   if (countsInto(checked, registry)) {
-    throw new MonitorError(ErrorCode.InvalidOption, 'pinoDestination: this destination counts into this table already; every line would count twice');
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      'pinoDestination: this destination counts into this table already; every line would count twice',
+    );
   }
   return new PinoLineCounter(registry, checked, levelCounter(registry));
 }
@@ -189,12 +207,18 @@ export function pinoDestination(registry: Registry, dest: PinoDestinationLike = 
 export function instrumentPino(registry: Registry, logger: PinoLoggerLike): () => void {
   const found = logger !== null && typeof logger === 'object' ? findStreamSlot(logger) : undefined;
   if (found === undefined) {
-    throw new MonitorError(ErrorCode.InvalidOption, `instrument.pino: expected a pino logger (pino 7 or later), got ${describeValue(logger)}`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `instrument.pino: expected a pino logger (pino 7 or later), got ${describeValue(logger)}`,
+    );
   }
   const { holder, slot } = found;
   const original = checkDestination('instrument.pino', holder[slot]);
   if (countsInto(original, registry)) {
-    throw new MonitorError(ErrorCode.InvalidOption, "instrument.pino: this logger's lines are counted into this table already; every line would count twice");
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      "instrument.pino: this logger's lines are counted into this table already; every line would count twice",
+    );
   }
   const counter = new PinoLineCounter(registry, original, levelCounter(registry));
   holder[slot] = counter;
@@ -209,7 +233,11 @@ export function instrumentPino(registry: Registry, logger: PinoLoggerLike): () =
 
 /** The object (the root logger) that holds pino's stream, and pino's (non-global) symbol for it. */
 function findStreamSlot(logger: object): { holder: Record<symbol, unknown>; slot: symbol } | undefined {
-  for (let o: object | null = logger, depth = 0; o !== null && depth < 64; o = Object.getPrototypeOf(o) as object | null, depth++) {
+  for (
+    let o: object | null = logger, depth = 0;
+    o !== null && depth < 64;
+    o = Object.getPrototypeOf(o) as object | null, depth++
+  ) {
     const slot = Object.getOwnPropertySymbols(o).find((s) => s.description === 'pino.stream');
     if (slot !== undefined) return { holder: o as Record<symbol, unknown>, slot };
   }

@@ -6,7 +6,13 @@
  * exists only once it has been measured, so nothing shows "CPU 0 %" for a process never looked at.
  */
 import os from 'node:os';
-import { constants, type IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import {
+  constants,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  performance,
+  PerformanceObserver,
+} from 'node:perf_hooks';
 import type { Gauge } from '../metrics/gauge.js';
 import type { Histogram } from '../metrics/histogram.js';
 import type { Registry } from '../metrics/registry.js';
@@ -64,14 +70,26 @@ export class ProcessSource implements MetricSource {
     this.#cpu = g('system.cpu', 'CPU used by this process, % of all cores of the machine', 'percent');
     this.#cores = g('system.cpu.cores', 'CPU used by this process, in cores', 'cores');
     this.#rss = g('system.memory', 'Resident set size of this process', 'bytes');
-    this.#memPercent = g('system.memory.percent', 'Resident set size as % of the memory limit (cgroup or machine)', 'percent');
+    this.#memPercent = g(
+      'system.memory.percent',
+      'Resident set size as % of the memory limit (cgroup or machine)',
+      'percent',
+    );
     this.#heapUsed = g('system.memory.heap_used', 'V8 heap used', 'bytes');
     this.#heapTotal = g('system.memory.heap_total', 'V8 heap allocated', 'bytes');
     this.#external = g('system.memory.external', 'Memory of C++ objects bound to JS objects', 'bytes');
     this.#limit = g('system.memory.limit', 'Memory this process may use (cgroup limit or machine memory)', 'bytes');
     this.#resources = g('system.processes', 'Active handles and requests keeping the event loop alive', '');
-    this.#loopDelay = registry.gauge('system.event_loop.delay', { help: 'Event-loop delay since the last collection', unit: 'ms', labels: ['percentile'] });
-    this.#elu = g('system.event_loop.utilization', 'Share of time the event loop was busy since the last collection', 'ratio');
+    this.#loopDelay = registry.gauge('system.event_loop.delay', {
+      help: 'Event-loop delay since the last collection',
+      unit: 'ms',
+      labels: ['percentile'],
+    });
+    this.#elu = g(
+      'system.event_loop.utilization',
+      'Share of time the event loop was busy since the last collection',
+      'ratio',
+    );
     this.#gc = registry.histogram('system.gc.pause', {
       help: 'Garbage collection pauses',
       unit: 'ms',
@@ -147,7 +165,13 @@ export class ProcessSource implements MetricSource {
       this.#loopDelay.set(ms(delay.max), { percentile: 'max' });
       delay.reset();
     }
-    this.#runtime.record({ cpuDelta, memory: mem, resources, loopDelay, loopResolutionNs: LOOP_DELAY_RESOLUTION_MS * 1e6 });
+    this.#runtime.record({
+      cpuDelta,
+      memory: mem,
+      resources,
+      loopDelay,
+      loopResolutionNs: LOOP_DELAY_RESOLUTION_MS * 1e6,
+    });
     const elu = performance.eventLoopUtilization();
     if (this.#lastElu !== undefined) this.#elu.set(performance.eventLoopUtilization(elu, this.#lastElu).utilization);
     this.#lastElu = elu;

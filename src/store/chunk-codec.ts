@@ -411,9 +411,11 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
   const lastTs = count > 0 ? firstTs + c.varint('ts span') : NaN;
   if (count > 0 && !Number.isSafeInteger(lastTs)) throw chunkError('lastTs out of range');
   if (count === 1 && lastTs !== firstTs) throw chunkError('1 row but lastTs differs from firstTs');
-  if (count > 1 && lastTs - firstTs < count - 1) throw chunkError(`${count} rows cannot fit in ts span ${lastTs - firstTs}`);
+  if (count > 1 && lastTs - firstTs < count - 1)
+    throw chunkError(`${count} rows cannot fit in ts span ${lastTs - firstTs}`);
   const bodyBits = c.varint('bodyBits');
-  if (count > 0 && bodyBits < count - 1 + columns * count) throw chunkError(`${bodyBits} body bits cannot hold ${count} rows`);
+  if (count > 0 && bodyBits < count - 1 + columns * count)
+    throw chunkError(`${bodyBits} body bits cannot hold ${count} rows`);
   if (count === 0 && bodyBits !== 0) throw chunkError('body bits without rows');
   const modes = zeros(columns);
   for (let i = 0; i < columns; i++) {
@@ -451,7 +453,9 @@ function readHeader(bytes: Uint8Array, withState: boolean): Header {
       }
     }
     if (bytes.length !== c.pos + Math.ceil(bodyBits / 8)) {
-      throw chunkError(`${bytes.length} bytes, but header and state (${c.pos}) and ${bodyBits} body bits need ${c.pos + Math.ceil(bodyBits / 8)}`);
+      throw chunkError(
+        `${bytes.length} bytes, but header and state (${c.pos}) and ${bodyBits} body bits need ${c.pos + Math.ceil(bodyBits / 8)}`,
+      );
     }
   } else if (count === 0 && bytes.length !== c.pos) {
     throw chunkError(`${bytes.length - c.pos} bytes after an empty chunk's header`);
@@ -576,7 +580,8 @@ export class ChunkEncoder {
     if (values.length !== columns) throw new RangeError(`chunk row needs ${columns} values, got ${values.length}`);
     for (let c = 0; c < columns; c++) {
       const v = valueAt(values, c);
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`chunk value must be finite, got ${v} in column ${c}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new RangeError(`chunk value must be finite, got ${v} in column ${c}`);
     }
     for (let c = 0; c < columns; c++) {
       const v = valueAt(values, c);
@@ -658,7 +663,8 @@ export class ChunkEncoder {
         const o = S_SIZE * (c + 1);
         n += varintSize(zig(at(s, o + S_LAST))) + varintSize(zig(at(s, o + S_DELTA)));
         n += varintSize(at(s, o + S_A1)) + varintSize(at(s, o + S_A2)) + varintSize(at(s, o + S_N));
-        if (isUlp(at(this.#modes, c))) n += varintSize(at(this.#xor, X_SIZE * c + U_A)) + varintSize(at(this.#xor, X_SIZE * c + U_N));
+        if (isUlp(at(this.#modes, c)))
+          n += varintSize(at(this.#xor, X_SIZE * c + U_A)) + varintSize(at(this.#xor, X_SIZE * c + U_N));
       }
     }
     return n;
@@ -837,7 +843,13 @@ let scratch = new Uint8Array(1024);
  * @returns rows appended
  * @throws Error naming the chunk problem for malformed bytes; RangeError for cols of the wrong length
  */
-export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number, ts: number[], cols: number[][]): number {
+export function decodeChunkInto(
+  bytes: Uint8Array,
+  fromMs: number,
+  toMs: number,
+  ts: number[],
+  cols: number[][],
+): number {
   const h = readHeader(bytes, true);
   const columns = h.columns;
   if (cols.length !== columns) throw new RangeError(`chunk has ${columns} columns, got ${cols.length} arrays`);
@@ -849,7 +861,8 @@ export function decodeChunkInto(bytes: Uint8Array, fromMs: number, toMs: number,
   const r = new BitReader(scratch);
   const before = ts.length;
   try {
-    if (columns === 1 && at(h.modes, 0) !== MODE_XOR && !isUlp(at(h.modes, 0)) && h.count > 2) decodeOneScaled(h, r, fromMs, toMs, ts, colAt(cols, 0));
+    if (columns === 1 && at(h.modes, 0) !== MODE_XOR && !isUlp(at(h.modes, 0)) && h.count > 2)
+      decodeOneScaled(h, r, fromMs, toMs, ts, colAt(cols, 0));
     else decodeBody(h, r, fromMs, toMs, ts, cols);
   } catch (err) {
     ts.length = before;
@@ -898,7 +911,8 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
         if (isUlp(m)) {
           const o = X_SIZE * c;
           const ulps = r.readRice(riceK(at(x, o + U_A), at(x, o + U_N)));
-          if (Math.abs(ulps) > ULP_MAX || (ulps !== 0 && n === 0)) throw chunkError(`row ${i} column ${c} ULP correction ${ulps} out of range`);
+          if (Math.abs(ulps) > ULP_MAX || (ulps !== 0 && n === 0))
+            throw chunkError(`row ${i} column ${c} ULP correction ${ulps} out of range`);
           updateUlp(x, o, ulps);
           if (ulps !== 0) v = addUlps(v, ulps);
           if (!Number.isFinite(v)) throw chunkError(`row ${i} column ${c} decodes to ${v}`);
@@ -913,18 +927,21 @@ function decodeBody(h: Header, r: BitReader, fromMs: number, toMs: number, ts: n
     }
   }
   if (r.pos !== bodyBits) throw chunkError(`body has ${bodyBits} bits but its ${count} rows use ${r.pos}`);
-  if (at(s, S_LAST) !== h.lastTs) throw chunkError(`last row's ts ${at(s, S_LAST)} is not the header's lastTs ${h.lastTs}`);
+  if (at(s, S_LAST) !== h.lastTs)
+    throw chunkError(`last row's ts ${at(s, S_LAST)} is not the header's lastTs ${h.lastTs}`);
   const hs = h.ints;
   for (let c = -1; c < columns; c++) {
     if (c >= 0 && (at(modes, c) === MODE_XOR || isUlp(at(modes, c)))) {
       for (let k = 0; k < X_SIZE; k++) {
-        if (at(x, X_SIZE * c + k) !== at(h.xor, X_SIZE * c + k)) throw chunkError(`column ${c}'s decoded state differs from its header`);
+        if (at(x, X_SIZE * c + k) !== at(h.xor, X_SIZE * c + k))
+          throw chunkError(`column ${c}'s decoded state differs from its header`);
       }
     } else {
       const o = S_SIZE * (c + 1);
       for (let k = 0; k < S_SIZE; k++) {
         if (c >= 0 || k !== S_LAST) {
-          if (at(s, o + k) !== at(hs, o + k)) throw chunkError(`${c < 0 ? 'ts' : `column ${c}`}'s decoded state differs from its header`);
+          if (at(s, o + k) !== at(hs, o + k))
+            throw chunkError(`${c < 0 ? 'ts' : `column ${c}`}'s decoded state differs from its header`);
         }
       }
     }
@@ -1090,12 +1107,20 @@ function decodeOneScaled(h: Header, r: BitReader, fromMs: number, toMs: number, 
     }
   }
   if (pos !== bodyBits) throw chunkError(`body has ${bodyBits} bits but its ${count} rows use ${pos}`);
-  if (t !== h.lastTs || !Number.isSafeInteger(t)) throw chunkError(`last row's ts ${t} is not the header's lastTs ${h.lastTs}`);
+  if (t !== h.lastTs || !Number.isSafeInteger(t))
+    throw chunkError(`last row's ts ${t} is not the header's lastTs ${h.lastTs}`);
   if (Math.abs(n) > MAX_DECIMAL_INT) throw chunkError('decimal out of range');
   const s = h.ints;
-  if (at(s, S_DELTA) !== tD || at(s, S_A1) !== tA1 || at(s, S_A2) !== tA2 || at(s, S_N) !== tN) throw chunkError("ts stream's decoded state differs from its header");
+  if (at(s, S_DELTA) !== tD || at(s, S_A1) !== tA1 || at(s, S_A2) !== tA2 || at(s, S_N) !== tN)
+    throw chunkError("ts stream's decoded state differs from its header");
   const o = S_SIZE;
-  if (at(s, o + S_LAST) !== n || at(s, o + S_DELTA) !== vD || at(s, o + S_A1) !== vA1 || at(s, o + S_A2) !== vA2 || at(s, o + S_N) !== vN) {
+  if (
+    at(s, o + S_LAST) !== n ||
+    at(s, o + S_DELTA) !== vD ||
+    at(s, o + S_A1) !== vA1 ||
+    at(s, o + S_A2) !== vA2 ||
+    at(s, o + S_N) !== vN
+  ) {
     throw chunkError("column 0's decoded state differs from its header");
   }
 }

@@ -72,7 +72,14 @@ export function downsample(
  * so no term exceeds its value. Rounding can still step past the largest input: the mean is kept in
  * the inputs' range.
  */
-function mean(values: ArrayLike<number>, weights: ArrayLike<number> | undefined, from: number, to: number, sum: number, weight: number): number {
+function mean(
+  values: ArrayLike<number>,
+  weights: ArrayLike<number> | undefined,
+  from: number,
+  to: number,
+  sum: number,
+  weight: number,
+): number {
   const plain = sum / weight;
   if (Number.isFinite(plain)) return plain;
   let scaled = 0;

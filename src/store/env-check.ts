@@ -25,7 +25,16 @@ const CHECK_ATTEMPTS = 3;
 const NO_PAGE = 0xffff_ffff_ffff_ffffn;
 
 /** Named databases a metric store has (see `lmdb-store.ts`); `rec:<name>` collections come on top. */
-export const STORE_DB_NAMES: readonly string[] = ['series', 'series_key', 'meta', 'current', 'points', 'rollup_1m', 'history', 'rollup'];
+export const STORE_DB_NAMES: readonly string[] = [
+  'series',
+  'series_key',
+  'meta',
+  'current',
+  'points',
+  'rollup_1m',
+  'history',
+  'rollup',
+];
 
 /** What `on_corrupt` does with a damaged env at open: refuse (`fail`) or move it aside and start a new one. */
 export type OnCorrupt = 'fail' | 'move_aside';
@@ -47,7 +56,11 @@ export function checkDataFile(dir: string): string | undefined {
     fd = fs.openSync(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MonitorError(ErrorCode.StoreFailed, `cannot read ${file} to check it before opening: ${toError(err).message}`, { cause: err });
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `cannot read ${file} to check it before opening: ${toError(err).message}`,
+      { cause: err },
+    );
   }
   try {
     if (!fs.fstatSync(fd).isFile()) return 'it is not a regular file';
@@ -60,7 +73,11 @@ export function checkDataFile(dir: string): string | undefined {
     }
     return damage;
   } catch (err) {
-    throw new MonitorError(ErrorCode.StoreFailed, `cannot read ${file} to check it before opening: ${toError(err).message}`, { cause: err });
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `cannot read ${file} to check it before opening: ${toError(err).message}`,
+      { cause: err },
+    );
   } finally {
     fs.closeSync(fd);
   }
@@ -74,14 +91,16 @@ function describeDamage(fd: number): string | undefined {
   const sizeNow = (): number => fs.fstatSync(fd).size;
   const first = readAt(fd, 0, PAGE_HEADER_BYTES + META_BYTES);
   if (first.length === 0 && sizeNow() === 0) return undefined;
-  if (first.length < PAGE_HEADER_BYTES + 4) return `it is only ${sizeNow()} bytes, too short for an LMDB meta page: truncated, or not LMDB at all`;
+  if (first.length < PAGE_HEADER_BYTES + 4)
+    return `it is only ${sizeNow()} bytes, too short for an LMDB meta page: truncated, or not LMDB at all`;
   if (first.readUInt32LE(PAGE_HEADER_BYTES) !== MDB_MAGIC) {
     if (first.readUInt32LE(STOCK_PAGE_HEADER_BYTES) === MDB_MAGIC) {
       return 'it is an LMDB file of another LMDB build (16-byte page headers), which lmdb-js cannot read';
     }
     return `it is not an LMDB data file (no LMDB magic 0xBEEFC0DE at byte ${PAGE_HEADER_BYTES}; first bytes ${first.subarray(0, 8).toString('hex')})`;
   }
-  if (first.length < PAGE_HEADER_BYTES + META_BYTES) return `it is ${sizeNow()} bytes, shorter than one LMDB meta page: truncated`;
+  if (first.length < PAGE_HEADER_BYTES + META_BYTES)
+    return `it is ${sizeNow()} bytes, shorter than one LMDB meta page: truncated`;
   const meta0 = readMeta(first);
   if ((meta0.flags & P_META) === 0) return 'page 0 is not marked as an LMDB meta page';
   if ((meta0.version & 0xffff) !== MDB_DATA_VERSION) {
@@ -92,7 +111,8 @@ function describeDamage(fd: number): string | undefined {
     return `its meta page gives page size ${pageSize} (expected a power of two from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE})`;
   }
   const second = readAt(fd, pageSize, PAGE_HEADER_BYTES + META_BYTES);
-  if (second.length < PAGE_HEADER_BYTES + META_BYTES) return `it is ${sizeNow()} bytes, shorter than its two ${pageSize}-byte meta pages: truncated`;
+  if (second.length < PAGE_HEADER_BYTES + META_BYTES)
+    return `it is ${sizeNow()} bytes, shorter than its two ${pageSize}-byte meta pages: truncated`;
   const meta1 = readMeta(second);
   if ((meta1.flags & P_META) === 0 || meta1.magic !== MDB_MAGIC) return 'its second meta page (page 1) is damaged';
   // The overlapping-sync copy in page 0's second half is picked when its txnid is the highest.
@@ -109,7 +129,10 @@ function describeDamage(fd: number): string | undefined {
     if (meta.lastPage < 1n || needed > BigInt(size)) {
       return `it is ${size} bytes but ${name} says its data runs to ${needed} bytes (${meta.lastPage + 1n} pages of ${pageSize}): truncated`;
     }
-    for (const [tree, root] of [['free-list', meta.freeRoot], ['main', meta.mainRoot]] as const) {
+    for (const [tree, root] of [
+      ['free-list', meta.freeRoot],
+      ['main', meta.mainRoot],
+    ] as const) {
       if (root !== NO_PAGE && (root < 2n || root > meta.lastPage)) {
         return `${name} puts the ${tree} tree's root at page ${root}, outside pages 2..${meta.lastPage}`;
       }
@@ -130,7 +153,8 @@ interface Meta {
 }
 
 function readMeta(page: Buffer): Meta {
-  if (page.length < PAGE_HEADER_BYTES + META_BYTES) return { flags: 0, magic: 0, version: 0, pageSize: 0, freeRoot: 0n, mainRoot: 0n, lastPage: 0n, txnid: 0n };
+  if (page.length < PAGE_HEADER_BYTES + META_BYTES)
+    return { flags: 0, magic: 0, version: 0, pageSize: 0, freeRoot: 0n, mainRoot: 0n, lastPage: 0n, txnid: 0n };
   const m = PAGE_HEADER_BYTES;
   return {
     flags: page.readUInt16LE(18),
@@ -177,10 +201,15 @@ export function foreignNames(env: { getKeys(): Iterable<unknown> }): string[] | 
  * The error for a damaged env: the path, what is wrong, and what to do. `movable`: whether
  * `on_corrupt: "move_aside"` would have moved it aside (damage found before lmdb-js mapped it).
  */
-export function damagedEnvError(dir: string, what: string, options: { movable?: boolean; cause?: unknown } = {}): MonitorError {
-  const remedy = options.movable === true
-    ? 'or set on_corrupt: "move_aside" in monitoring.json (MetricStore.open: onCorrupt) to have it moved aside and a new store started'
-    : 'or move the directory aside (or delete it) to start a new store there';
+export function damagedEnvError(
+  dir: string,
+  what: string,
+  options: { movable?: boolean; cause?: unknown } = {},
+): MonitorError {
+  const remedy =
+    options.movable === true
+      ? 'or set on_corrupt: "move_aside" in monitoring.json (MetricStore.open: onCorrupt) to have it moved aside and a new store started'
+      : 'or move the directory aside (or delete it) to start a new store there';
   return new MonitorError(
     ErrorCode.StoreFailed,
     `the metric store at ${dir} is damaged: ${what}. Nothing was written to it. Restore ${path.join(dir, 'data.mdb')} from a backup, ${remedy}`,
@@ -214,9 +243,13 @@ export function moveAside(dir: string, reason: string, now: Date = new Date()): 
       if (fs.existsSync(path.join(dir, name))) fs.renameSync(path.join(dir, name), path.join(to, name));
     }
   } catch (err) {
-    throw new MonitorError(ErrorCode.StoreFailed, `the metric store at ${dir} is damaged (${reason}) and moving it aside to ${to} failed: ${toError(err).message}`, {
-      cause: err,
-    });
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `the metric store at ${dir} is damaged (${reason}) and moving it aside to ${to} failed: ${toError(err).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return { dir, to, reason };
 }

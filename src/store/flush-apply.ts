@@ -7,7 +7,14 @@
  */
 import { ChunkEncoder } from './chunk-codec.js';
 import type { HeadCache } from './head-cache.js';
-import { type ChunkDatabase, HISTORY_COLUMNS, headChunk, isFull, needsMerge, planSeriesRows } from './history-chunks.js';
+import {
+  type ChunkDatabase,
+  HISTORY_COLUMNS,
+  headChunk,
+  isFull,
+  needsMerge,
+  planSeriesRows,
+} from './history-chunks.js';
 
 /** One flush as typed arrays, ready to be written. Every buffer is transferable. */
 export interface EncodedFlush {
@@ -44,7 +51,11 @@ export interface FlushTarget {
  * @returns the chunks put and removed, and their bytes (for the caller's accounting)
  * @throws Error naming the series if a stored chunk does not decode
  */
-export function writeFlush(target: FlushTarget, flush: EncodedFlush, heads?: HeadCache): { puts: number; removes: number; bytes: number } {
+export function writeFlush(
+  target: FlushTarget,
+  flush: EncodedFlush,
+  heads?: HeadCache,
+): { puts: number; removes: number; bytes: number } {
   let start = 0;
   for (let i = 0; i < flush.currentIds.length; i++) {
     void target.current.put(flush.currentIds[i]!, flush.currentBytes.subarray(start, flush.currentEnds[i]));
@@ -52,14 +63,18 @@ export function writeFlush(target: FlushTarget, flush: EncodedFlush, heads?: Hea
   }
   const { pointIds: ids, pointTs: ts, pointValues: values } = flush;
   const done = { puts: 0, removes: 0, bytes: 0 };
-  const old = target.layout2Points !== undefined && (target.layout2Points.getStats() as { entryCount: number }).entryCount > 0 ? target.layout2Points : undefined;
+  const old =
+    target.layout2Points !== undefined && (target.layout2Points.getStats() as { entryCount: number }).entryCount > 0
+      ? target.layout2Points
+      : undefined;
   if (old !== undefined) for (let i = 0; i < ids.length; i++) void old.remove([ids[i]!, ts[i]!]);
-  for (let g = 0; g < ids.length; ) {
+  for (let g = 0; g < ids.length;) {
     const id = ids[g]!;
     let end = g + 1;
     while (end < ids.length && ids[end] === id) end++;
     try {
-      if (!appendToHead(target.history, id, ts, values, g, end, heads, done)) mergeIntoChunks(target.history, id, ts, values, g, end, heads, done);
+      if (!appendToHead(target.history, id, ts, values, g, end, heads, done))
+        mergeIntoChunks(target.history, id, ts, values, g, end, heads, done);
     } catch (err) {
       throw new Error(`the stored history of series ${id} cannot be read: ${(err as Error).message}`, { cause: err });
     }
@@ -147,7 +162,7 @@ function mergeIntoChunks(
  */
 export function flushNeedsMerge(history: ChunkDatabase, flush: EncodedFlush): boolean {
   const ids = flush.pointIds;
-  for (let g = 0; g < ids.length; ) {
+  for (let g = 0; g < ids.length;) {
     const id = ids[g]!;
     if (needsMerge(history, id, flush.pointTs[g]!)) return true;
     while (g < ids.length && ids[g] === id) g++;

@@ -79,11 +79,17 @@ export async function encodeFlush(
     if (i > 0 && i % ENCODE_CHUNK === 0 && overBudget()) await ctx.yieldNow();
     const entry: unknown = current[i];
     if (!Array.isArray(entry) || entry.length !== 2) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] must be an [id, snapshot] pair, got ${describeValue(entry)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.current[${i}] must be an [id, snapshot] pair, got ${describeValue(entry)}`,
+      );
     }
     const id: unknown = entry[0];
     if (!ctx.isDefined(id)) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current[${i}] has unknown series id ${describeValue(id)} (${ctx.idRange()})`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.current[${i}] has unknown series id ${describeValue(id)} (${ctx.idRange()})`,
+      );
     }
     let encoded: Uint8Array;
     try {
@@ -109,17 +115,29 @@ export async function encodeFlush(
     if (i > 0 && i % POINT_CHUNK === 0 && overBudget()) await ctx.yieldNow();
     const p: unknown = points[i];
     if (p === null || typeof p !== 'object') {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] must be { id, ts, value }, got ${describeValue(p)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.points[${i}] must be { id, ts, value }, got ${describeValue(p)}`,
+      );
     }
     const { id, ts, value } = p as Record<string, unknown>;
     if (!ctx.isDefined(id)) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] has unknown series id ${describeValue(id)} (${ctx.idRange()})`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.points[${i}] has unknown series id ${describeValue(id)} (${ctx.idRange()})`,
+      );
     }
     if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] (series ${id}) has invalid ts ${describeValue(ts)} (expected a non-negative integer timestamp in ms)`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.points[${i}] (series ${id}) has invalid ts ${describeValue(ts)} (expected a non-negative integer timestamp in ms)`,
+      );
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points[${i}] (series ${id}) has invalid value ${describeValue(value)} (expected a finite number)`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.points[${i}] (series ${id}) has invalid value ${describeValue(value)} (expected a finite number)`,
+      );
     }
     ids[i] = id;
     tss[i] = ts;
@@ -132,7 +150,7 @@ export async function encodeFlush(
   const sorted = { ids: new Uint32Array(n), ts: new Float64Array(n), values: new Float64Array(n) };
   let out = 0;
   let series = 0;
-  for (let g = 0; g < n; ) {
+  for (let g = 0; g < n;) {
     const id = ids[order === undefined ? g : order[g]!]!;
     let end = g + 1;
     while (end < n && ids[order === undefined ? end : order[end]!] === id) end++;
@@ -187,7 +205,13 @@ async function orderById(ctx: FlushEncodeContext, ids: Uint32Array): Promise<Uin
  * The points `order[from..end)` of one series as rows with strictly increasing timestamps: sorted
  * by time (stable), and of points at the same timestamp only the last of the batch kept.
  */
-function seriesRows(order: Uint32Array | undefined, from: number, end: number, tss: Float64Array, values: Float64Array): { ts: number[]; cols: number[][] } {
+function seriesRows(
+  order: Uint32Array | undefined,
+  from: number,
+  end: number,
+  tss: Float64Array,
+  values: Float64Array,
+): { ts: number[]; cols: number[][] } {
   const index = (k: number): number => (order === undefined ? k : order[k]!);
   let sorted = true;
   for (let k = from + 1; k < end; k++) {

@@ -26,7 +26,9 @@ const target = {
 const heads = new HeadCache();
 const headroom = new Headroom(env as unknown as HeadroomEnv, dataDir);
 const pageSize = (env as unknown as HeadroomEnv).env.stat().pageSize;
-interface Stats { getStats(): { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } }
+interface Stats {
+  getStats(): { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+}
 
 function pagesOf(db: unknown): number {
   const s = (db as Stats).getStats();
@@ -47,11 +49,19 @@ async function write(flush: EncodedFlush & { staleHeads: Uint32Array | 'all' }):
   // transaction with no page written (headroom.ts).
   try {
     env.transactionSync(() => {
-      const size = { currents: flush.currentIds.length, currentBytes: flush.currentBytes.length, points: flush.pointIds.length, series: seriesIn(flush.pointIds) };
+      const size = {
+        currents: flush.currentIds.length,
+        currentBytes: flush.currentBytes.length,
+        points: flush.pointIds.length,
+        series: seriesIn(flush.pointIds),
+      };
       const before = flushRoomBefore(size, pagesOf(target.current) + pagesOf(target.history), pageSize);
       if (before > 0) headroom.ensureLocked('flush', before);
       const done = writeFlush(target, flush, heads);
-      headroom.ensureLocked('flush', flushRoomAtCommit(size.currents + done.puts + done.removes, flush.currentBytes.length + done.bytes));
+      headroom.ensureLocked(
+        'flush',
+        flushRoomAtCommit(size.currents + done.puts + done.removes, flush.currentBytes.length + done.bytes),
+      );
     });
   } catch (err) {
     // Aborted: the heads written in it are not there.
@@ -61,11 +71,14 @@ async function write(flush: EncodedFlush & { staleHeads: Uint32Array | 'all' }):
   await env.flushed;
 }
 
-parentPort!.on('message', (request: ({ type: 'write'; staleHeads: Uint32Array | 'all' } & EncodedFlush) | { type: 'close'; seq: number }) => {
-  const seq = (request as { seq: number }).seq;
-  const done = request.type === 'write' ? write(request) : env.close();
-  done.then(
-    () => parentPort!.postMessage({ seq }),
-    (err: unknown) => parentPort!.postMessage({ seq, error: String((err as Error | null)?.message ?? err) }),
-  );
-});
+parentPort!.on(
+  'message',
+  (request: ({ type: 'write'; staleHeads: Uint32Array | 'all' } & EncodedFlush) | { type: 'close'; seq: number }) => {
+    const seq = (request as { seq: number }).seq;
+    const done = request.type === 'write' ? write(request) : env.close();
+    done.then(
+      () => parentPort!.postMessage({ seq }),
+      (err: unknown) => parentPort!.postMessage({ seq, error: String((err as Error | null)?.message ?? err) }),
+    );
+  },
+);

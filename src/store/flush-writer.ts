@@ -45,7 +45,10 @@ interface WriterReply {
  */
 function threadProgram(): { url: URL; execArgv?: string[] } {
   if (!import.meta.url.endsWith('.ts')) return { url: new URL('./flush-thread.js', import.meta.url) };
-  return { url: new URL('./flush-thread.ts', import.meta.url), execArgv: ['--import', new URL('../../test/ts-worker-hooks.mjs', import.meta.url).href] };
+  return {
+    url: new URL('./flush-thread.ts', import.meta.url),
+    execArgv: ['--import', new URL('../../test/ts-worker-hooks.mjs', import.meta.url).href],
+  };
 }
 
 /**
@@ -77,7 +80,14 @@ export class FlushWriter {
    * @throws {Error} (rejects) the thread's own error if it cannot start (e.g. the env does not open)
    */
   write(flush: EncodedFlush, staleHeads: Uint32Array | 'all'): Promise<void> {
-    const arrays = [flush.currentIds, flush.currentEnds, flush.currentBytes, flush.pointIds, flush.pointTs, flush.pointValues];
+    const arrays = [
+      flush.currentIds,
+      flush.currentEnds,
+      flush.currentBytes,
+      flush.pointIds,
+      flush.pointTs,
+      flush.pointValues,
+    ];
     if (staleHeads !== 'all') arrays.push(staleHeads);
     const transfer = [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
     return this.#request({ type: 'write', staleHeads, ...flush }, transfer);
@@ -123,7 +133,9 @@ export class FlushWriter {
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply));
     worker.on('error', (err) => this.#lost(worker, err));
-    worker.on('exit', (code) => this.#lost(worker, new MonitorError(ErrorCode.StoreFailed, `the store's writer thread exited (code ${code})`)));
+    worker.on('exit', (code) =>
+      this.#lost(worker, new MonitorError(ErrorCode.StoreFailed, `the store's writer thread exited (code ${code})`)),
+    );
     this.#worker = worker;
     return worker;
   }

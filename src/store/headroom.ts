@@ -145,9 +145,13 @@ export class Headroom {
   }
 
   #refusal(what: string, failure: Error): MonitorError {
-    return new MonitorError(ErrorCode.StoreFailed, `${what}: not written: the metric store has no room to grow ${this.#file}: ${failure.message}`, {
-      cause: failure,
-    });
+    return new MonitorError(
+      ErrorCode.StoreFailed,
+      `${what}: not written: the metric store has no room to grow ${this.#file}: ${failure.message}`,
+      {
+        cause: failure,
+      },
+    );
   }
 
   /** Written bytes past the last committed page. */
@@ -172,7 +176,7 @@ export class Headroom {
     let fd: number | undefined;
     try {
       fd = fs.openSync(this.#file, 'r+');
-      for (let at = from; at < to; ) {
+      for (let at = from; at < to;) {
         at += fs.writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
       }
       return undefined;

@@ -82,8 +82,15 @@ export interface SeriesEdit {
 export const MERGE_SLACK = 1.5;
 
 /** Whether an encoder should take no more rows (`slack` scales every limit). */
-export function isFull(enc: { byteLength: number; count: number; firstTs: number; lastTs: number }, slack = 1): boolean {
-  return enc.count >= SEAL_ROWS * slack || enc.lastTs - enc.firstTs >= SEAL_SPAN_MS * slack || enc.byteLength >= SEAL_BYTES * slack;
+export function isFull(
+  enc: { byteLength: number; count: number; firstTs: number; lastTs: number },
+  slack = 1,
+): boolean {
+  return (
+    enc.count >= SEAL_ROWS * slack ||
+    enc.lastTs - enc.firstTs >= SEAL_SPAN_MS * slack ||
+    enc.byteLength >= SEAL_BYTES * slack
+  );
 }
 
 /** Empty rows of `columns` columns. */
@@ -99,7 +106,12 @@ export function needsMerge(db: ChunkDatabase, id: number, firstTs: number): bool
 
 /** The last chunk of series `id`, or undefined. */
 export function headChunk(db: ChunkDatabase, id: number): { start: number; bytes: Uint8Array } | undefined {
-  for (const { key, value } of db.getRange({ start: [id, Number.MAX_VALUE], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 })) {
+  for (const { key, value } of db.getRange({
+    start: [id, Number.MAX_VALUE],
+    end: [id] as unknown as SeriesTimeKey,
+    reverse: true,
+    limit: 1,
+  })) {
     return { start: key[1], bytes: value };
   }
   return undefined;
@@ -109,7 +121,12 @@ export function headChunk(db: ChunkDatabase, id: number): { start: number; bytes
  * The chunks of `id` that may hold rows in `[fromMs, toMs]`: the one starting at or before
  * `fromMs` (if any), then every one starting in `(fromMs, toMs]`.
  */
-export function* chunksOverlapping(db: ChunkDatabase, id: number, fromMs: number, toMs: number): Generator<{ start: number; bytes: Uint8Array }> {
+export function* chunksOverlapping(
+  db: ChunkDatabase,
+  id: number,
+  fromMs: number,
+  toMs: number,
+): Generator<{ start: number; bytes: Uint8Array }> {
   const end = [id] as unknown as SeriesTimeKey;
   let first: number | undefined;
   // Stored timestamps are integers: fromMs + 0.5 sorts after a key at fromMs and before fromMs + 1.
@@ -118,7 +135,8 @@ export function* chunksOverlapping(db: ChunkDatabase, id: number, fromMs: number
     yield { start: key[1], bytes: value };
   }
   const from: SeriesTimeKey = first === undefined ? ([id] as unknown as SeriesTimeKey) : [id, first + 0.5];
-  for (const { key, value } of db.getRange({ start: from, end: [id, toMs], inclusiveEnd: true })) yield { start: key[1], bytes: value };
+  for (const { key, value } of db.getRange({ start: from, end: [id, toMs], inclusiveEnd: true }))
+    yield { start: key[1], bytes: value };
 }
 
 /**
@@ -130,7 +148,14 @@ export function* chunksOverlapping(db: ChunkDatabase, id: number, fromMs: number
  * @param combine what a row at a stored timestamp does
  * @param headStart where the series' head starts if the caller knows it (NaN: look it up)
  */
-export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, rows: ChunkRows, combine: Combine, headStart = Number.NaN): SeriesEdit {
+export function planSeriesRows(
+  db: ChunkDatabase,
+  id: number,
+  columns: number,
+  rows: ChunkRows,
+  combine: Combine,
+  headStart = Number.NaN,
+): SeriesEdit {
   const edit: SeriesEdit = { removes: [], puts: [] };
   const n = rows.ts.length;
   if (n === 0) return edit;
@@ -166,7 +191,13 @@ export function planSeriesRows(db: ChunkDatabase, id: number, columns: number, r
  * transaction's own writes, once per series and batch of rows.
  * @returns the writes made
  */
-export function writeSeriesRows(db: ChunkDatabase, id: number, columns: number, rows: ChunkRows, combine: Combine): SeriesEdit {
+export function writeSeriesRows(
+  db: ChunkDatabase,
+  id: number,
+  columns: number,
+  rows: ChunkRows,
+  combine: Combine,
+): SeriesEdit {
   const edit = planSeriesRows(db, id, columns, rows, combine);
   applyEdit(db, id, edit);
   return edit;
@@ -185,7 +216,12 @@ export function applyEdit(db: ChunkDatabase, id: number, edit: SeriesEdit): void
  * @param history the `history` database (`openChunkDatabases`)
  * @throws RangeError for timestamps not strictly increasing, or a non-finite value
  */
-export function writeSeriesHistory(history: ChunkDatabase, id: number, ts: ArrayLike<number>, values: ArrayLike<number>): SeriesEdit {
+export function writeSeriesHistory(
+  history: ChunkDatabase,
+  id: number,
+  ts: ArrayLike<number>,
+  values: ArrayLike<number>,
+): SeriesEdit {
   return writeSeriesRows(history, id, HISTORY_COLUMNS, { ts: Array.from(ts), cols: [Array.from(values)] }, 'replace');
 }
 
@@ -195,7 +231,12 @@ export function writeSeriesHistory(history: ChunkDatabase, id: number, ts: Array
  * same bucket (`mergeCells`).
  * @param rollup the `rollup` database (`openChunkDatabases`)
  */
-export function writeSeriesRollups(rollup: ChunkDatabase, id: number, starts: ArrayLike<number>, cells: readonly RollupCell[]): SeriesEdit {
+export function writeSeriesRollups(
+  rollup: ChunkDatabase,
+  id: number,
+  starts: ArrayLike<number>,
+  cells: readonly RollupCell[],
+): SeriesEdit {
   const rows = emptyRows(ROLLUP_COLUMNS);
   for (let i = 0; i < starts.length; i++) {
     rows.ts.push(starts[i]!);
@@ -205,7 +246,10 @@ export function writeSeriesRollups(rollup: ChunkDatabase, id: number, starts: Ar
 }
 
 /** Opens the chunk databases of layout 3 in `env` (creating them if writable and missing). */
-export function openChunkDatabases(env: { openDB(name: string, options: object): unknown }): { history: ChunkDatabase; rollup: ChunkDatabase } {
+export function openChunkDatabases(env: { openDB(name: string, options: object): unknown }): {
+  history: ChunkDatabase;
+  rollup: ChunkDatabase;
+} {
   return {
     history: env.openDB('history', chunkDbOptions()) as ChunkDatabase,
     rollup: env.openDB('rollup', chunkDbOptions()) as ChunkDatabase,
@@ -238,7 +282,10 @@ export function mergeRows(stored: ChunkRows, incoming: ChunkRows, combine: Combi
     if (ta < tb) push(ta, rowAt(stored, a++));
     else if (tb < ta) push(tb, rowAt(incoming, b++));
     else {
-      const row = combine === 'replace' ? rowAt(incoming, b) : mergeCells(rowAt(stored, a) as RollupCell, rowAt(incoming, b) as RollupCell);
+      const row =
+        combine === 'replace'
+          ? rowAt(incoming, b)
+          : mergeCells(rowAt(stored, a) as RollupCell, rowAt(incoming, b) as RollupCell);
       push(ta, row);
       a++;
       b++;
@@ -282,7 +329,14 @@ function evenParts(columns: number, rows: ChunkRows, parts: number): SeriesEdit 
  * Encodes `rows` from `from` into chunks: first into `enc` (a resumed head, put again under its
  * own first ts) if given, then into new chunks, each started when the last is full.
  */
-export function encodeInto(edit: SeriesEdit, columns: number, rows: ChunkRows, from: number, enc: ChunkEncoder | undefined, slack = 1): void {
+export function encodeInto(
+  edit: SeriesEdit,
+  columns: number,
+  rows: ChunkRows,
+  from: number,
+  enc: ChunkEncoder | undefined,
+  slack = 1,
+): void {
   const row = new Array<number>(columns);
   let current = enc;
   for (let i = from; i < rows.ts.length; i++) {

@@ -21,16 +21,58 @@ import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { applyEdit, SEAL_BYTES } from './history-chunks.js';
 import { prepareLockFile } from './lock-file.js';
-import { beginLayout2Conversion, LAYOUT2, Layout2Conversion, type Layout2Dbs, layout2Progress, Layout2Remnant, layout3Target, openLayout2Dbs } from './migrate-layout2.js';
+import {
+  beginLayout2Conversion,
+  LAYOUT2,
+  Layout2Conversion,
+  type Layout2Dbs,
+  layout2Progress,
+  Layout2Remnant,
+  layout3Target,
+  openLayout2Dbs,
+} from './migrate-layout2.js';
 import { checkRecordDbName, RecordDb, type RecordKey } from './record-db.js';
 import { toRollup } from './rollup.js';
-import { checkSeriesInput, checkSeriesKey, MAX_SERIES_ID, type ResolvedOptions, resolveOptions, sameLabels, storedDefProblem } from './store-checks.js';
-import { DAMAGE_ERRORS, type Databases, EnvDamage, ENV_OPTIONS, ForeignEnvError, forgetDatabases, LAYOUT_VERSION, openDatabases, type ValueEncoder, writeLayout, writersInProcess } from './store-env.js';
+import {
+  checkSeriesInput,
+  checkSeriesKey,
+  MAX_SERIES_ID,
+  type ResolvedOptions,
+  resolveOptions,
+  sameLabels,
+  storedDefProblem,
+} from './store-checks.js';
+import {
+  DAMAGE_ERRORS,
+  type Databases,
+  EnvDamage,
+  ENV_OPTIONS,
+  ForeignEnvError,
+  forgetDatabases,
+  LAYOUT_VERSION,
+  openDatabases,
+  type ValueEncoder,
+  writeLayout,
+  writersInProcess,
+} from './store-env.js';
 import { pruneChunks } from './store-prune.js';
 import { latest, latestAt, queryRange, rollupCells } from './store-queries.js';
 import { envStats, rowCount } from './store-stats.js';
 import { WriterLock } from './writer-lock.js';
-import type { FlushBatch, FlushResult, PointRecord, PruneResult, RangePoint, Rollup, SeriesDef, SeriesInput, StoreOptions, StoreStats, WriteStatus, Layout2Progress } from './types.js';
+import type {
+  FlushBatch,
+  FlushResult,
+  PointRecord,
+  PruneResult,
+  RangePoint,
+  Rollup,
+  SeriesDef,
+  SeriesInput,
+  StoreOptions,
+  StoreStats,
+  WriteStatus,
+  Layout2Progress,
+} from './types.js';
 
 export { PRUNE_CHUNK } from './store-prune.js';
 
@@ -109,7 +151,13 @@ export class MetricStore {
   #conversion: Layout2Conversion | undefined;
   #converted: Promise<void> = Promise.resolve();
 
-  private constructor(options: ResolvedOptions, env: RootDatabase, db: Databases, lock: WriterLock | undefined, movedAside: MovedAside | undefined) {
+  private constructor(
+    options: ResolvedOptions,
+    env: RootDatabase,
+    db: Databases,
+    lock: WriterLock | undefined,
+    movedAside: MovedAside | undefined,
+  ) {
     this.dataDir = options.dataDir;
     this.readOnly = options.readOnly;
     this.retentionMs = options.retentionMs;
@@ -178,7 +226,10 @@ export class MetricStore {
     const dir = resolved.dataDir;
     if (resolved.readOnly) {
       if (!fs.existsSync(path.join(dir, 'data.mdb'))) {
-        throw new MonitorError(ErrorCode.StoreFailed, `no metric store at ${dir} (a writable open creates it; readOnly never does)`);
+        throw new MonitorError(
+          ErrorCode.StoreFailed,
+          `no metric store at ${dir} (a writable open creates it; readOnly never does)`,
+        );
       }
       const damage = checkDataFile(dir);
       if (damage !== undefined) throw damagedEnvError(dir, damage);
@@ -190,12 +241,19 @@ export class MetricStore {
       }
     }
     if (writersInProcess.has(dir)) {
-      throw new MonitorError(ErrorCode.StoreLocked, `${dir} is already open for writing in this process; close that store first, or read it with MetricStore.open({ dataDir, readOnly: true })`);
+      throw new MonitorError(
+        ErrorCode.StoreLocked,
+        `${dir} is already open for writing in this process; close that store first, or read it with MetricStore.open({ dataDir, readOnly: true })`,
+      );
     }
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `cannot create the metric store directory ${dir}: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `cannot create the metric store directory ${dir}: ${toError(err).message}`,
+        { cause: err },
+      );
     }
     // The lock comes first: checking the file and moving a damaged one aside must not race another writer creating it.
     const lock = WriterLock.acquire(dir);
@@ -212,7 +270,8 @@ export class MetricStore {
         return store;
       } catch (err) {
         if (!(err instanceof EnvDamage)) throw err;
-        if (resolved.onCorrupt === 'fail' || !err.movable || movedAside !== undefined) throw damagedEnvError(dir, err.message, { movable: err.movable, cause: err.cause });
+        if (resolved.onCorrupt === 'fail' || !err.movable || movedAside !== undefined)
+          throw damagedEnvError(dir, err.message, { movable: err.movable, cause: err.cause });
         movedAside = moveAside(dir, err.message);
         const store = MetricStore.#openEnv(resolved, lock, movedAside);
         writersInProcess.add(dir);
@@ -226,7 +285,11 @@ export class MetricStore {
   }
 
   /** Opens the env at `options.dataDir` (already checked) and its databases; closes it again on failure. */
-  static #openEnv(resolved: ResolvedOptions, lock: WriterLock | undefined, movedAside: MovedAside | undefined): MetricStore {
+  static #openEnv(
+    resolved: ResolvedOptions,
+    lock: WriterLock | undefined,
+    movedAside: MovedAside | undefined,
+  ): MetricStore {
     const dir = resolved.dataDir;
     let env: RootDatabase;
     // Before LMDB opens it (see lock-file.ts): a full disk must give write errors, not SIGBUS.
@@ -234,8 +297,11 @@ export class MetricStore {
     try {
       env = open({ path: dir, readOnly: resolved.readOnly, ...ENV_OPTIONS });
     } catch (err) {
-      if (DAMAGE_ERRORS.test(toError(err).message)) throw new EnvDamage(`lmdb refused it: ${toError(err).message}`, true, { cause: err });
-      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, { cause: err });
+      if (DAMAGE_ERRORS.test(toError(err).message))
+        throw new EnvDamage(`lmdb refused it: ${toError(err).message}`, true, { cause: err });
+      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, {
+        cause: err,
+      });
     }
     try {
       const foreign = foreignNames(env);
@@ -247,7 +313,8 @@ export class MetricStore {
         );
       }
       const db = openDatabases(env, dir);
-      const old = db.meta.get('layout') === LAYOUT2 || layout2Progress(db.meta) !== undefined ? openLayout2Dbs(env) : undefined;
+      const old =
+        db.meta.get('layout') === LAYOUT2 || layout2Progress(db.meta) !== undefined ? openLayout2Dbs(env) : undefined;
       if (old !== undefined) db.layout2 = new Layout2Remnant(old);
       const store = new MetricStore(resolved, env, db, lock, movedAside);
       if (!resolved.readOnly && old !== undefined) store.#convertLayout2(old);
@@ -258,8 +325,11 @@ export class MetricStore {
       void env.close().catch(() => undefined);
       forgetDatabases(env);
       if (err instanceof MonitorError || err instanceof EnvDamage) throw err;
-      if (DAMAGE_ERRORS.test(toError(err).message)) throw new EnvDamage(`lmdb found damage: ${toError(err).message}`, false, { cause: err });
-      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, { cause: err });
+      if (DAMAGE_ERRORS.test(toError(err).message))
+        throw new EnvDamage(`lmdb found damage: ${toError(err).message}`, false, { cause: err });
+      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the metric store at ${dir}: ${toError(err).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -285,7 +355,13 @@ export class MetricStore {
     if (known !== undefined) {
       const old = this.#defs.get(known)!;
       if (old.type !== fields.type) this.#background(() => this.#db.current.remove(known), []);
-      if (old.type !== fields.type || old.name !== fields.name || old.help !== fields.help || old.unit !== fields.unit || !sameLabels(old.labels, fields.labels)) {
+      if (
+        old.type !== fields.type ||
+        old.name !== fields.name ||
+        old.help !== fields.help ||
+        old.unit !== fields.unit ||
+        !sameLabels(old.labels, fields.labels)
+      ) {
         const def: SeriesDef = { id: known, key, ...fields };
         this.#defs.set(known, def);
         this.#background(() => this.#db.series.put(known, def), [known]);
@@ -293,7 +369,10 @@ export class MetricStore {
       return known;
     }
     if (this.#lastId >= MAX_SERIES_ID) {
-      throw new MonitorError(ErrorCode.StoreFailed, `defineSeries(${describeValue(key)}): all ${MAX_SERIES_ID} series ids are in use`);
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `defineSeries(${describeValue(key)}): all ${MAX_SERIES_ID} series ids are in use`,
+      );
     }
     const id = ++this.#lastId;
     const def: SeriesDef = { id, key, ...fields };
@@ -379,22 +458,34 @@ export class MetricStore {
   async flush(batch: FlushBatch): Promise<FlushResult> {
     this.#assertWritable('flush');
     if (batch === null || typeof batch !== 'object') {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch must be an object { current?, points? }, got ${describeValue(batch)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch must be an object { current?, points? }, got ${describeValue(batch)}`,
+      );
     }
     const current = batch.current ?? [];
     const points = batch.points ?? [];
     if (!Array.isArray(current)) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.current must be an array of [id, snapshot] pairs, got ${describeValue(current)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.current must be an array of [id, snapshot] pairs, got ${describeValue(current)}`,
+      );
     }
     if (!Array.isArray(points)) {
-      throw new MonitorError(ErrorCode.InvalidRecord, `flush: batch.points must be an array of { id, ts, value }, got ${describeValue(points)}`);
+      throw new MonitorError(
+        ErrorCode.InvalidRecord,
+        `flush: batch.points must be an array of { id, ts, value }, got ${describeValue(points)}`,
+      );
     }
     const run = this.#flushing.then(() => this.#flushNow(current, points));
     this.#flushing = run.catch(() => undefined);
     return run;
   }
 
-  async #flushNow(current: readonly (readonly [number, unknown])[], points: readonly PointRecord[]): Promise<FlushResult> {
+  async #flushNow(
+    current: readonly (readonly [number, unknown])[],
+    points: readonly PointRecord[],
+  ): Promise<FlushResult> {
     let blockStart = performance.now();
     let syncMs = 0;
     let longestBlockMs = 0;
@@ -411,7 +502,11 @@ export class MetricStore {
     // The heads are read, appended to and written back as one step: no prune step may move them in between.
     return this.#withHistory(async () => {
       blockStart = performance.now();
-      const { flush: encoded, bytes, series } = await encodeFlush(
+      const {
+        flush: encoded,
+        bytes,
+        series,
+      } = await encodeFlush(
         {
           isDefined: (id): id is number => this.#isDefined(id),
           idRange: () => this.#idRange(),
@@ -437,7 +532,10 @@ export class MetricStore {
       if (small) {
         try {
           // A changed series rewrites its head chunk (up to SEAL_BYTES; half of it on average).
-          this.#headroom!.ensure('flush', headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2));
+          this.#headroom!.ensure(
+            'flush',
+            headroomFor(current.length + series, bytes + series * (SEAL_BYTES / 2) + points.length * 2),
+          );
         } catch (err) {
           const error = err as MonitorError;
           this.#noteFailure(error);
@@ -451,7 +549,11 @@ export class MetricStore {
         commit = small ? this.#writeHere(encoded) : this.#writer!.write(encoded, this.#takeStaleHeads());
       } catch (err) {
         this.#staleHeads = 'all';
-        throw new MonitorError(ErrorCode.StoreFailed, `flush: could not hand the write to the writer thread: ${toError(err).message}`, { cause: err });
+        throw new MonitorError(
+          ErrorCode.StoreFailed,
+          `flush: could not hand the write to the writer thread: ${toError(err).message}`,
+          { cause: err },
+        );
       }
       endBlock();
       try {
@@ -459,7 +561,12 @@ export class MetricStore {
       } catch (err) {
         // A refused hand-off may have dropped the stale-head notices it carried: forget every head.
         if (!small) this.#staleHeads = 'all';
-        const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, { cause: err });
+        const error =
+          err instanceof MonitorError
+            ? err
+            : new MonitorError(ErrorCode.StoreFailed, `flush: the commit failed: ${toError(err).message}`, {
+                cause: err,
+              });
         this.#noteFailure(error);
         throw error;
       } finally {
@@ -467,7 +574,13 @@ export class MetricStore {
         this.#env.resetReadTxn();
       }
       this.#writeFailure = undefined;
-      return { points: points.length, current: current.length, syncMs, longestBlockMs, writer: small ? 'main' : 'thread' };
+      return {
+        points: points.length,
+        current: current.length,
+        syncMs,
+        longestBlockMs,
+        writer: small ? 'main' : 'thread',
+      };
     });
   }
 
@@ -514,7 +627,10 @@ export class MetricStore {
   async #writeHere(encoded: EncodedFlush): Promise<void> {
     const raw = this.#raw!;
     this.#headsWrittenHere(encoded.pointIds);
-    await committed(this.#env.batch(() => writeFlush(raw, encoded)), 'flush');
+    await committed(
+      this.#env.batch(() => writeFlush(raw, encoded)),
+      'flush',
+    );
     await committed(this.#env.flushed, 'flush');
   }
 
@@ -533,7 +649,10 @@ export class MetricStore {
   async prune(nowMs: number): Promise<PruneResult> {
     this.#assertWritable('prune');
     if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `prune: invalid nowMs ${describeValue(nowMs)} (expected a finite timestamp in ms)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `prune: invalid nowMs ${describeValue(nowMs)} (expected a finite timestamp in ms)`,
+      );
     }
     const run = this.#pruning.then(() => this.#pruneNow(nowMs));
     this.#pruning = run.catch(() => undefined);
@@ -561,7 +680,10 @@ export class MetricStore {
     return this.#read('queryRange', () => {
       this.#checkRange('queryRange', id, fromMs, toMs);
       if (typeof maxPoints !== 'number' || !Number.isSafeInteger(maxPoints) || maxPoints < 1) {
-        throw new MonitorError(ErrorCode.InvalidQuery, `queryRange: invalid maxPoints ${describeValue(maxPoints)} (expected an integer >= 1)`);
+        throw new MonitorError(
+          ErrorCode.InvalidQuery,
+          `queryRange: invalid maxPoints ${describeValue(maxPoints)} (expected an integer >= 1)`,
+        );
       }
       return this.#decoding(id, () => queryRange(this.#db, id, fromMs, toMs, maxPoints));
     });
@@ -578,7 +700,9 @@ export class MetricStore {
   rollups(id: number, fromMs: number, toMs: number): Rollup[] {
     return this.#read('rollups', () => {
       this.#checkRange('rollups', id, fromMs, toMs);
-      return this.#decoding(id, () => rollupCells(this.#db, id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell)));
+      return this.#decoding(id, () =>
+        rollupCells(this.#db, id, fromMs, toMs).map(([start, cell]) => toRollup(start, cell)),
+      );
     });
   }
 
@@ -646,8 +770,15 @@ export class MetricStore {
       const stored = this.#db.meta.get('layout');
       const old = this.#db.layout2?.entries() ?? { points: 0, cells: 0 };
       const conversion = layout2Progress(this.#db.meta);
-      const counts = { series, points: rowCount(this.#db.history) + old.points, rollupCells: rowCount(this.#db.rollup) + old.cells };
-      return { ...envStats(this.#env, this.dataDir, typeof stored === 'number' ? stored : LAYOUT_VERSION, counts), ...(conversion === undefined ? {} : { conversion }) };
+      const counts = {
+        series,
+        points: rowCount(this.#db.history) + old.points,
+        rollupCells: rowCount(this.#db.rollup) + old.cells,
+      };
+      return {
+        ...envStats(this.#env, this.dataDir, typeof stored === 'number' ? stored : LAYOUT_VERSION, counts),
+        ...(conversion === undefined ? {} : { conversion }),
+      };
     });
   }
 
@@ -670,10 +801,17 @@ export class MetricStore {
       // Binary: RecordDb encodes its values itself (record-codec.ts).
       db = this.#env.openDB<Uint8Array, RecordKey>(`rec:${name}`, { encoding: 'binary' });
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `records: cannot open the collection "${name}" in ${this.dataDir}: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `records: cannot open the collection "${name}" in ${this.dataDir}: ${toError(err).message}`,
+        { cause: err },
+      );
     }
     if (db === undefined) {
-      throw new MonitorError(ErrorCode.StoreFailed, `records: the metric store at ${this.dataDir} has no collection "${name}" (a writable store creates it)`);
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `records: the metric store at ${this.dataDir} has no collection "${name}" (a writable store creates it)`,
+      );
     }
     const collection = new RecordDb<V>(name, db, {
       dataDir: this.dataDir,
@@ -724,7 +862,11 @@ export class MetricStore {
         forgetDatabases(this.#env);
       }
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `close: closing the metric store at ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `close: closing the metric store at ${this.dataDir} failed: ${toError(err).message}`,
+        { cause: err },
+      );
     } finally {
       // Only once the env is closed: a writer that starts now finds every commit on disk.
       this.#lock?.release();
@@ -742,7 +884,10 @@ export class MetricStore {
     await this.#env.committed; // the writes queued so far; never rejects once guarded
     for (let attempt = 0; attempt < 2 && lastCommitFailed(this.#env); attempt++) {
       try {
-        await committed(this.#env.batch(() => undefined), 'close');
+        await committed(
+          this.#env.batch(() => undefined),
+          'close',
+        );
         return;
       } catch {
         // tried again once, alone
@@ -772,7 +917,12 @@ export class MetricStore {
     this.#converted = this.#conversion.run().then(
       () => undefined,
       (err: unknown) => {
-        const error = err instanceof MonitorError ? err : new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion failed: ${toError(err).message}`, { cause: err });
+        const error =
+          err instanceof MonitorError
+            ? err
+            : new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion failed: ${toError(err).message}`, {
+                cause: err,
+              });
         this.#noteFailure(error);
         throw error;
       },
@@ -801,11 +951,16 @@ export class MetricStore {
             this.#headroom!.ensure('prune', headroomFor(puts, bytes + puts * ENTRY_BYTES));
             for (const [db, id] of edits) if (db === history) this.#headsWrittenHere([id]);
             try {
-              await committed(this.#env.batch(() => {
-                for (const [db, id, edit] of edits) applyEdit(db, id, edit);
-              }), 'prune');
+              await committed(
+                this.#env.batch(() => {
+                  for (const [db, id, edit] of edits) applyEdit(db, id, edit);
+                }),
+                'prune',
+              );
             } catch (err) {
-              throw new MonitorError(ErrorCode.StoreFailed, `prune: a commit failed: ${toError(err).message}`, { cause: err });
+              throw new MonitorError(ErrorCode.StoreFailed, `prune: a commit failed: ${toError(err).message}`, {
+                cause: err,
+              });
             } finally {
               this.#env.resetReadTxn();
             }
@@ -821,7 +976,11 @@ export class MetricStore {
       return read();
     } catch (err) {
       if (err instanceof MonitorError) throw err;
-      throw new MonitorError(ErrorCode.StoreFailed, `reading the history of series ${id} in ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `reading the history of series ${id} in ${this.dataDir} failed: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -836,33 +995,53 @@ export class MetricStore {
 
   #checkId(op: string, id: unknown): asserts id is number {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_SERIES_ID) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `${op}: invalid series id ${describeValue(id)} (expected a positive integer id from defineSeries)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${op}: invalid series id ${describeValue(id)} (expected a positive integer id from defineSeries)`,
+      );
     }
     const known = this.readOnly ? this.#db.series.doesExist(id) : this.#isDefined(id);
-    if (!known) throw new MonitorError(ErrorCode.InvalidQuery, `${op}: unknown series id ${id} (no series with this id is defined)`);
+    if (!known)
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${op}: unknown series id ${id} (no series with this id is defined)`,
+      );
   }
 
   #checkRange(op: string, id: unknown, fromMs: unknown, toMs: unknown): void {
     this.#checkId(op, id);
     if (typeof fromMs !== 'number' || !Number.isFinite(fromMs)) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `${op}: invalid fromMs ${describeValue(fromMs)} (expected a finite timestamp in ms)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${op}: invalid fromMs ${describeValue(fromMs)} (expected a finite timestamp in ms)`,
+      );
     }
     if (typeof toMs !== 'number' || !Number.isFinite(toMs)) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `${op}: invalid toMs ${describeValue(toMs)} (expected a finite timestamp in ms)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${op}: invalid toMs ${describeValue(toMs)} (expected a finite timestamp in ms)`,
+      );
     }
     if (toMs < fromMs) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `${op}: invalid range: toMs ${toMs} is before fromMs ${fromMs} (expected fromMs <= toMs)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${op}: invalid range: toMs ${toMs} is before fromMs ${fromMs} (expected fromMs <= toMs)`,
+      );
     }
   }
 
   #assertOpen(op: string): void {
-    if (this.#closed) throw new MonitorError(ErrorCode.StoreFailed, `${op}: the metric store at ${this.dataDir} is closed`);
+    if (this.#closed)
+      throw new MonitorError(ErrorCode.StoreFailed, `${op}: the metric store at ${this.dataDir} is closed`);
   }
 
   #assertWritable(op: string): void {
     this.#assertOpen(op);
     if (this.readOnly) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${op}: the metric store at ${this.dataDir} is open read-only; writes need a writable store`);
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `${op}: the metric store at ${this.dataDir} is open read-only; writes need a writable store`,
+      );
     }
   }
 
@@ -877,7 +1056,11 @@ export class MetricStore {
       return read();
     } catch (err) {
       if (err instanceof MonitorError) throw err;
-      throw new MonitorError(ErrorCode.StoreFailed, `${op}: reading the metric store at ${this.dataDir} failed: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `${op}: reading the metric store at ${this.dataDir} failed: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -921,9 +1104,13 @@ export class MetricStore {
 
   #assertNoBackgroundError(): void {
     if (this.#backgroundError !== undefined) {
-      const error = new MonitorError(ErrorCode.StoreFailed, `flush: a series definition failed to commit: ${this.#backgroundError.message}`, {
-        cause: this.#backgroundError,
-      });
+      const error = new MonitorError(
+        ErrorCode.StoreFailed,
+        `flush: a series definition failed to commit: ${this.#backgroundError.message}`,
+        {
+          cause: this.#backgroundError,
+        },
+      );
       this.#noteFailure(error);
       throw error;
     }
@@ -932,10 +1119,23 @@ export class MetricStore {
   #noteFailure(error: Error, byRecords = false): void {
     const known = this.#writeFailure;
     const message = rootCause(error).message;
-    if (known === undefined) this.#writeFailure = { since: Date.now(), error: message, reason: failureReason(error), attempts: 1, ...(byRecords ? { byRecords: true as const } : {}) };
+    if (known === undefined)
+      this.#writeFailure = {
+        since: Date.now(),
+        error: message,
+        reason: failureReason(error),
+        attempts: 1,
+        ...(byRecords ? { byRecords: true as const } : {}),
+      };
     else {
       const { byRecords: _by, ...rest } = known;
-      this.#writeFailure = { ...rest, error: message, reason: failureReason(error), attempts: known.attempts + 1, ...(byRecords && known.byRecords === true ? { byRecords: true as const } : {}) };
+      this.#writeFailure = {
+        ...rest,
+        error: message,
+        reason: failureReason(error),
+        attempts: known.attempts + 1,
+        ...(byRecords && known.byRecords === true ? { byRecords: true as const } : {}),
+      };
     }
   }
 }

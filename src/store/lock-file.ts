@@ -47,7 +47,8 @@ export function prepareLockFile(dir: string): number {
     for (let at = 0; at < size; at += PAGE) {
       const length = Math.min(PAGE, size - at);
       const read = fs.readSync(fd, page, 0, length, at);
-      if (read === length && page.subarray(0, length).every((byte) => byte === 0)) written += fs.writeSync(fd, zeros, 0, length, at);
+      if (read === length && page.subarray(0, length).every((byte) => byte === 0))
+        written += fs.writeSync(fd, zeros, 0, length, at);
     }
   } catch {
     // A full disk already: nothing more can be allocated now.

@@ -10,7 +10,14 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Database, RootDatabase } from 'lmdb';
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 import { committed } from './commit-guard.js';
-import { applyEdit, type ChunkDatabase, emptyRows, HISTORY_COLUMNS, planSeriesRows, ROLLUP_COLUMNS } from './history-chunks.js';
+import {
+  applyEdit,
+  type ChunkDatabase,
+  emptyRows,
+  HISTORY_COLUMNS,
+  planSeriesRows,
+  ROLLUP_COLUMNS,
+} from './history-chunks.js';
 import { float64ValueEncoder, type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';
 import { isRollupCell, mergeCells, type RollupCell } from './rollup.js';
 import { readRows } from './store-queries.js';
@@ -105,7 +112,13 @@ export function layout3Target(host: ConversionHost): Layout3Target {
 export function openLayout2Dbs(env: RootDatabase): Layout2Dbs | undefined {
   const open = <V>(name: string, encoder?: object): Database<V, SeriesTimeKey> | undefined => {
     try {
-      return (env.openDB<V, SeriesTimeKey>(name, { create: false, keyEncoder: seriesTimeKeyEncoder, ...(encoder ? { encoder } : {}) } as never) ?? undefined);
+      return (
+        env.openDB<V, SeriesTimeKey>(name, {
+          create: false,
+          keyEncoder: seriesTimeKeyEncoder,
+          ...(encoder ? { encoder } : {}),
+        } as never) ?? undefined
+      );
     } catch {
       return undefined; // no such database
     }
@@ -118,7 +131,14 @@ export function openLayout2Dbs(env: RootDatabase): Layout2Dbs | undefined {
 
 /** Stand-in for an old database the env lacks (a layout-2 store has both): reads nothing. */
 function emptyDb(): unknown {
-  return { get: () => undefined, getRange: () => [], getKeys: () => [], getCount: () => 0, getStats: () => ({ entryCount: 0 }), doesExist: () => false };
+  return {
+    get: () => undefined,
+    getRange: () => [],
+    getKeys: () => [],
+    getCount: () => 0,
+    getStats: () => ({ entryCount: 0 }),
+    doesExist: () => false,
+  };
 }
 
 /** A range bound below every `[id, ts]` key (ids start at 1); lmdb-js's default start does not go through the key encoder. */
@@ -161,10 +181,21 @@ export function laterChunkDb(open: () => ChunkDatabase | undefined): ChunkDataba
  * the progress marker, in one transaction, before any layout-3 write. Idempotent.
  * @param layout3 the version written (layout 3)
  */
-export function beginLayout2Conversion(env: RootDatabase, meta: Database<unknown, string>, old: Layout2Dbs, layout3: number): void {
+export function beginLayout2Conversion(
+  env: RootDatabase,
+  meta: Database<unknown, string>,
+  old: Layout2Dbs,
+  layout3: number,
+): void {
   env.transactionSync(() => {
     if (meta.get(LAYOUT2_MARKER) === undefined) {
-      const progress: Layout2Progress = { startedAt: Date.now(), points: entryCount(old.points), cells: entryCount(old.rollups), convertedPoints: 0, convertedCells: 0 };
+      const progress: Layout2Progress = {
+        startedAt: Date.now(),
+        points: entryCount(old.points),
+        cells: entryCount(old.rollups),
+        convertedPoints: 0,
+        convertedCells: 0,
+      };
       meta.putSync(LAYOUT2_MARKER, progress);
     }
     meta.putSync('layout', layout3);
@@ -205,7 +236,12 @@ export class Layout2Conversion {
   /**
    * @param onStep told after every committed step (tests measure with it)
    */
-  constructor(meta: Database<unknown, string>, old: Layout2Dbs, target: Layout3Target, onStep?: (step: StepReport) => void) {
+  constructor(
+    meta: Database<unknown, string>,
+    old: Layout2Dbs,
+    target: Layout3Target,
+    onStep?: (step: StepReport) => void,
+  ) {
     this.#meta = meta;
     this.#old = old;
     this.#target = target;
@@ -235,7 +271,11 @@ export class Layout2Conversion {
     while (!this.#stopped && (await this.#step('cells'))) await yieldToLoop();
     if (this.#stopped) return layout2Progress(this.#meta);
     const left = entryCount(this.#old.points) + entryCount(this.#old.rollups);
-    if (left > 0) throw new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion: ${left} entries are left in the old databases after the last step`);
+    if (left > 0)
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `layout 2 conversion: ${left} entries are left in the old databases after the last step`,
+      );
     await this.#target.commit('layout 2 conversion', 1, () => () => void this.#meta.remove(LAYOUT2_MARKER));
     return undefined;
   }
@@ -250,10 +290,19 @@ export class Layout2Conversion {
       const started = performance.now();
       let taken: { key: SeriesTimeKey; value: unknown }[];
       try {
-        taken = Array.from(db.getRange({ start: FIRST_KEY, limit: CONVERT_STEP_ENTRIES }) as Iterable<{ key: SeriesTimeKey; value: unknown }>);
+        taken = Array.from(
+          db.getRange({ start: FIRST_KEY, limit: CONVERT_STEP_ENTRIES }) as Iterable<{
+            key: SeriesTimeKey;
+            value: unknown;
+          }>,
+        );
       } catch (err) {
         const name = kind === 'points' ? 'points' : 'rollup_1m';
-        throw new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion: reading the old "${name}" database failed: ${toError(err).message}`, { cause: err });
+        throw new MonitorError(
+          ErrorCode.StoreFailed,
+          `layout 2 conversion: reading the old "${name}" database failed: ${toError(err).message}`,
+          { cause: err },
+        );
       }
       entries = taken.length;
       if (entries === 0) return () => undefined;
@@ -293,7 +342,9 @@ export class Layout2Conversion {
       ts.push(key[1]);
       values.push(value);
     }
-    return ts.length === 0 ? () => undefined : this.#plan('history', id, () => this.#target.planHistory(id, ts, values));
+    return ts.length === 0
+      ? () => undefined
+      : this.#plan('history', id, () => this.#target.planHistory(id, ts, values));
   }
 
   #planCells({ id, entries }: SeriesRun): () => void {
@@ -304,7 +355,9 @@ export class Layout2Conversion {
       starts.push(key[1]);
       cells.push(finiteCell(value));
     }
-    return starts.length === 0 ? () => undefined : this.#plan('rollups', id, () => this.#target.planRollups(id, starts, cells));
+    return starts.length === 0
+      ? () => undefined
+      : this.#plan('rollups', id, () => this.#target.planRollups(id, starts, cells));
   }
 
   #plan(what: string, id: number, plan: () => () => void): () => void {
@@ -312,7 +365,11 @@ export class Layout2Conversion {
       return plan();
     } catch (err) {
       if (err instanceof MonitorError) throw err;
-      throw new MonitorError(ErrorCode.StoreFailed, `layout 2 conversion: the ${what} of series ${id} do not convert: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `layout 2 conversion: the ${what} of series ${id} do not convert: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   }
 }
@@ -379,7 +436,11 @@ export class Layout2Remnant {
    */
   mergeHistory(id: number, fromMs: number, toMs: number, rows: Rows): Rows {
     const old: Rows = { ts: [], cols: [[]] };
-    for (const { key, value } of this.#old.points.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
+    for (const { key, value } of this.#old.points.getRange({
+      start: [id, fromMs],
+      end: [id, toMs],
+      inclusiveEnd: true,
+    })) {
       if (typeof value !== 'number') continue;
       old.ts.push(key[1]);
       old.cols[0]!.push(value);
@@ -393,12 +454,18 @@ export class Layout2Remnant {
    */
   mergeRollups(id: number, fromMs: number, toMs: number, rows: Rows): Rows {
     const old: Rows = { ts: [], cols: [[], [], [], [], [], []] };
-    for (const { key, value } of this.#old.rollups.getRange({ start: [id, fromMs], end: [id, toMs], inclusiveEnd: true })) {
+    for (const { key, value } of this.#old.rollups.getRange({
+      start: [id, fromMs],
+      end: [id, toMs],
+      inclusiveEnd: true,
+    })) {
       if (!isRollupCell(value)) continue;
       old.ts.push(key[1]);
       for (let c = 0; c < 6; c++) old.cols[c]!.push(value[c]!);
     }
-    return old.ts.length === 0 ? rows : mergeByTs(rows, old, (kept, other) => mergeCells(kept as RollupCell, other as RollupCell));
+    return old.ts.length === 0
+      ? rows
+      : mergeByTs(rows, old, (kept, other) => mergeCells(kept as RollupCell, other as RollupCell));
   }
 
   /**

@@ -57,7 +57,10 @@ export function writeSeriesTimeKey(target: Uint8Array, offset: number, id: numbe
  */
 export function readSeriesTimeKey(source: Uint8Array, start: number, end: number): SeriesTimeKey {
   if (end - start !== KEY_BYTES) {
-    throw new MonitorError(ErrorCode.StoreFailed, `the metric store holds a ${end - start}-byte history key; this layout has ${KEY_BYTES}-byte (series id, timestamp) keys`);
+    throw new MonitorError(
+      ErrorCode.StoreFailed,
+      `the metric store holds a ${end - start}-byte history key; this layout has ${KEY_BYTES}-byte (series id, timestamp) keys`,
+    );
   }
   // lmdb-js hands a key inside `source` (end <= source.length); copied byte by byte, no subarray per read
   for (let i = 0; i < KEY_BYTES; i++) keyBytes[i] = source[start + i]!;
@@ -104,7 +107,10 @@ export const float64ValueEncoder = {
   },
   decode(bytes: Uint8Array): number {
     if (bytes.length !== VALUE_BYTES) {
-      throw new MonitorError(ErrorCode.StoreFailed, `the metric store holds a ${bytes.length}-byte point value; this layout has ${VALUE_BYTES}-byte float64 values`);
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `the metric store holds a ${bytes.length}-byte point value; this layout has ${VALUE_BYTES}-byte float64 values`,
+      );
     }
     // Not valueBytes.set(bytes): lmdb-js hands its shared read buffer with `length` redefined to the value's size
     for (let i = 0; i < VALUE_BYTES; i++) valueBytes[i] = bytes[i]!;
@@ -118,7 +124,14 @@ export const float64ValueEncoder = {
  * @param view a DataView over the whole of `records`
  * @param offset a multiple of {@link RECORD_BYTES}
  */
-export function writePointRecord(records: Uint8Array, view: DataView, offset: number, id: number, ts: number, value: number): void {
+export function writePointRecord(
+  records: Uint8Array,
+  view: DataView,
+  offset: number,
+  id: number,
+  ts: number,
+  value: number,
+): void {
   writeSeriesTimeKey(records, offset, id, ts);
   view.setFloat64(offset + KEY_BYTES, value);
 }

@@ -34,7 +34,9 @@ const COLLECTION_DICTIONARIES: Readonly<Record<string, RecordDictionary>> = {
   dead_letters: 4,
 };
 
-const DICTIONARIES = new Map<number, Buffer>(Object.entries(RECORD_DICTIONARIES_BASE64).map(([id, base64]) => [Number(id), Buffer.from(base64, 'base64')]));
+const DICTIONARIES = new Map<number, Buffer>(
+  Object.entries(RECORD_DICTIONARIES_BASE64).map(([id, base64]) => [Number(id), Buffer.from(base64, 'base64')]),
+);
 
 /**
  * lmdb-js's own msgpack options for a db of this env (`useRecords: false` from the env options,
@@ -60,7 +62,8 @@ export function encodeRecordValue(value: unknown, dictionaryId: RecordDictionary
   const plain = packr.pack(value);
   if (dictionaryId === 'plain' || plain.length < MIN_COMPRESS_BYTES) return Buffer.from(plain);
   const dictionary = dictionaryId === 0 ? undefined : DICTIONARIES.get(dictionaryId);
-  if (dictionaryId !== 0 && dictionary === undefined) throw new Error(`record value: unknown dictionary id ${dictionaryId}`);
+  if (dictionaryId !== 0 && dictionary === undefined)
+    throw new Error(`record value: unknown dictionary id ${dictionaryId}`);
   const packed = deflateRawSync(plain, dictionary === undefined ? {} : { dictionary });
   if (packed.length + 2 >= plain.length) return Buffer.from(plain);
   const out = Buffer.allocUnsafe(packed.length + 2);
@@ -81,7 +84,10 @@ export function decodeRecordValue(bytes: Uint8Array): unknown {
   if (bytes.length < 3) throw new Error(`record value is truncated (${bytes.length} bytes of a compressed value)`);
   const id = bytes[1]!;
   const dictionary = id === 0 ? undefined : DICTIONARIES.get(id);
-  if (id !== 0 && dictionary === undefined) throw new Error(`record value uses dictionary ${id}, which this version does not know (known: 0-${Math.max(...DICTIONARIES.keys())})`);
+  if (id !== 0 && dictionary === undefined)
+    throw new Error(
+      `record value uses dictionary ${id}, which this version does not know (known: 0-${Math.max(...DICTIONARIES.keys())})`,
+    );
   let plain: Buffer;
   try {
     plain = inflateRawSync(bytes.subarray(2), dictionary === undefined ? {} : { dictionary });

@@ -29,7 +29,11 @@ const SLICE_MS = 8;
 
 /** The part of a record collection's lmdb-js `Database` (opened with `encoding: 'binary'`) the conversion uses. */
 export interface ConvertibleDb {
-  getRange(options: { start?: RecordKey; offset?: number; limit: number }): Iterable<{ key: RecordKey; value: Uint8Array }>;
+  getRange(options: {
+    start?: RecordKey;
+    offset?: number;
+    limit: number;
+  }): Iterable<{ key: RecordKey; value: Uint8Array }>;
   put(key: RecordKey, value: Uint8Array): Promise<boolean>;
   remove(key: RecordKey): Promise<boolean>;
   batch(action: () => unknown): Promise<boolean>;
@@ -81,11 +85,16 @@ export interface ConvertResult {
 export async function convertRecordValues(env: ConvertibleEnv, options: ConvertOptions = {}): Promise<ConvertResult> {
   const batch = options.batch ?? CONVERT_BATCH;
   if (!Number.isSafeInteger(batch) || batch < 1) {
-    throw new MonitorError(ErrorCode.InvalidOption, `convertRecordValues: invalid batch ${describeValue(batch)} (expected an integer >= 1)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `convertRecordValues: invalid batch ${describeValue(batch)} (expected an integer >= 1)`,
+    );
   }
   const pause = options.yieldBetween ?? (() => yieldToLoop());
   const now = options.now ?? (() => performance.now());
-  const names = Array.from(env.getKeys()).filter((key): key is string => typeof key === 'string' && key.startsWith('rec:'));
+  const names = Array.from(env.getKeys()).filter(
+    (key): key is string => typeof key === 'string' && key.startsWith('rec:'),
+  );
   const result: ConvertResult = { collections: names.length, converted: 0, kept: 0, bytesBefore: 0, bytesAfter: 0 };
   for (const name of names) {
     const collection = name.slice('rec:'.length);
@@ -95,7 +104,9 @@ export async function convertRecordValues(env: ConvertibleEnv, options: ConvertO
     let after: RecordKey | undefined;
     for (;;) {
       // Keys are never added or removed here: the last key read is still there, and offset 1 skips it.
-      const entries = Array.from(db.getRange(after === undefined ? { limit: batch } : { start: after, offset: 1, limit: batch }));
+      const entries = Array.from(
+        db.getRange(after === undefined ? { limit: batch } : { start: after, offset: 1, limit: batch }),
+      );
       if (entries.length === 0) break;
       after = entries[entries.length - 1]!.key;
       const puts: { key: RecordKey; value: Uint8Array }[] = [];
@@ -112,7 +123,11 @@ export async function convertRecordValues(env: ConvertibleEnv, options: ConvertO
         try {
           decoded = decodeRecordValue(value);
         } catch (err) {
-          throw new MonitorError(ErrorCode.StoreFailed, `convertRecordValues: the ${collection} record ${describeValue(key)} does not decode: ${toError(err).message}`, { cause: err });
+          throw new MonitorError(
+            ErrorCode.StoreFailed,
+            `convertRecordValues: the ${collection} record ${describeValue(key)} does not decode: ${toError(err).message}`,
+            { cause: err },
+          );
         }
         const encoded = encodeRecordValue(decoded, dictionary);
         if (encoded.length >= value.length) {

@@ -75,7 +75,10 @@ const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Throws `EMON_INVALID_OPTION` unless `name` can name a record collection. */
 export function checkRecordDbName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new MonitorError(ErrorCode.InvalidOption, `invalid record collection name ${describeValue(name)} (expected 1-64 of A-Z a-z 0-9 _ . -)`);
+    throw new MonitorError(
+      ErrorCode.InvalidOption,
+      `invalid record collection name ${describeValue(name)} (expected 1-64 of A-Z a-z 0-9 _ . -)`,
+    );
   }
 }
 
@@ -111,7 +114,8 @@ export class RecordDb<V> {
    */
   put(key: RecordKey, value: V): Promise<void> {
     checkKey(this.name, 'put', key);
-    if (value === undefined) throw new MonitorError(ErrorCode.InvalidRecord, `${this.name}.put: value is undefined (expected a record)`);
+    if (value === undefined)
+      throw new MonitorError(ErrorCode.InvalidRecord, `${this.name}.put: value is undefined (expected a record)`);
     return this.#write('put', () => this.#db.put(key, encodeRecordValue(value, this.#dictionary)));
   }
 
@@ -126,7 +130,10 @@ export class RecordDb<V> {
     if (options.start !== undefined) checkKey(this.name, 'range', options.start);
     if (options.end !== undefined) checkKey(this.name, 'range', options.end);
     if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
-      throw new MonitorError(ErrorCode.InvalidQuery, `${this.name}.range: invalid limit ${describeValue(options.limit)} (expected an integer >= 0)`);
+      throw new MonitorError(
+        ErrorCode.InvalidQuery,
+        `${this.name}.range: invalid limit ${describeValue(options.limit)} (expected an integer >= 0)`,
+      );
     }
     return this.#read('range', () => {
       const out: [RecordKey, V][] = [];
@@ -146,16 +153,21 @@ export class RecordDb<V> {
    */
   async trim(keep: number): Promise<number> {
     if (!Number.isSafeInteger(keep) || keep < 0) {
-      throw new MonitorError(ErrorCode.InvalidOption, `${this.name}.trim: invalid keep ${describeValue(keep)} (expected an integer >= 0)`);
+      throw new MonitorError(
+        ErrorCode.InvalidOption,
+        `${this.name}.trim: invalid keep ${describeValue(keep)} (expected an integer >= 0)`,
+      );
     }
     const excess = this.count() - keep;
     if (excess <= 0) return 0;
     const keys = this.#read('trim', () => Array.from(this.#db.getKeys({ limit: excess })));
     // `batch`, not `transaction`: its promise is the commit's own, which the commit guard can fail.
-    await this.#write('trim', () =>
-      this.#db.batch(() => {
-        for (const key of keys) void this.#db.remove(key);
-      }),
+    await this.#write(
+      'trim',
+      () =>
+        this.#db.batch(() => {
+          for (const key of keys) void this.#db.remove(key);
+        }),
       keys.length,
     );
     return keys.length;
@@ -173,20 +185,30 @@ export class RecordDb<V> {
       return read();
     } catch (err) {
       if (err instanceof MonitorError) throw err;
-      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: reading ${this.#host.dataDir} failed: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `${this.name}.${op}: reading ${this.#host.dataDir} failed: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   }
 
   async #write(op: string, write: () => Promise<unknown>, puts = 1): Promise<void> {
     this.#host.assertOpen(`${this.name}.${op}`);
     if (this.#host.readOnly) {
-      throw new MonitorError(ErrorCode.StoreFailed, `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`);
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `${this.name}.${op}: the metric store at ${this.#host.dataDir} is open read-only`,
+      );
     }
     try {
       this.#host.ensureRoom(`${this.name}.${op}`, puts);
       await committed(this.#host.track(write()), `${this.name}.${op}`);
     } catch (err) {
-      const error = new RecordWriteFailed(`${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`, err);
+      const error = new RecordWriteFailed(
+        `${this.name}.${op}: writing ${this.#host.dataDir} failed: ${toError(err).message}`,
+        err,
+      );
       this.#host.noteWrite?.(error);
       throw error;
     }
@@ -195,7 +217,8 @@ export class RecordDb<V> {
 }
 
 function checkKey(name: string, op: string, key: unknown): asserts key is RecordKey {
-  const ok = (part: unknown): boolean => (typeof part === 'string' && part.length <= 500) || (typeof part === 'number' && Number.isFinite(part));
+  const ok = (part: unknown): boolean =>
+    (typeof part === 'string' && part.length <= 500) || (typeof part === 'number' && Number.isFinite(part));
   if (ok(key) && key !== '') return;
   if (Array.isArray(key) && key.length > 0 && key.length <= 8 && key.every(ok)) return;
   throw new MonitorError(

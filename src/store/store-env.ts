@@ -84,7 +84,11 @@ export function forgetDatabases(env: RootDatabase): void {
  * `noSubdir: false` always: lmdb-js otherwise guesses from the path, taking a data dir whose name
  * has a dot (`/var/lib/my.app`, `mktemp -d`'s `tmp.XXXX`) for a file and failing with EISDIR.
  */
-export const ENV_OPTIONS = { maxDbs: 64, useRecords: false, noSubdir: false } as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
+export const ENV_OPTIONS = {
+  maxDbs: 64,
+  useRecords: false,
+  noSubdir: false,
+} as const satisfies Partial<RootDatabaseOptionsWithPath> & { useRecords: boolean };
 
 /** lmdb-js documents `keyEncoder` and `encoder` as database options; its typings list them only on the root options. */
 export type DbOptions = DatabaseOptions & Pick<RootDatabaseOptions, 'keyEncoder' | 'encoder'>;
@@ -110,7 +114,9 @@ export function openDatabases(env: RootDatabase, dir: string): Databases {
   // A layout-2 store opened read-only has no chunk databases yet (migrate-layout2.ts reads its old ones),
   // nor has one whose conversion stopped (close, SIGKILL) before its first step committed.
   const chunks = (name: string): ChunkDatabase =>
-    layout === LAYOUT2 || meta.get(LAYOUT2_MARKER) !== undefined ? laterChunkDb(() => env.openDB(name, chunkDbOptions())) : openOne(name, chunkDbOptions() as DbOptions);
+    layout === LAYOUT2 || meta.get(LAYOUT2_MARKER) !== undefined
+      ? laterChunkDb(() => env.openDB(name, chunkDbOptions()))
+      : openOne(name, chunkDbOptions() as DbOptions);
   return {
     series: openOne('series', { keyEncoding: 'uint32' }),
     seriesKey: openOne('series_key', {}),

@@ -10,7 +10,16 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeChunkInto } from './chunk-codec.js';
-import { type ChunkDatabase, type ChunkRows, emptyRows, encodeInto, HISTORY_COLUMNS, planSeriesRows, ROLLUP_COLUMNS, type SeriesEdit } from './history-chunks.js';
+import {
+  type ChunkDatabase,
+  type ChunkRows,
+  emptyRows,
+  encodeInto,
+  HISTORY_COLUMNS,
+  planSeriesRows,
+  ROLLUP_COLUMNS,
+  type SeriesEdit,
+} from './history-chunks.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import { addPoint, bucketStart, type RollupCell } from './rollup.js';
 import type { PruneResult } from './types.js';
@@ -47,7 +56,13 @@ function firstSeriesFrom(db: ChunkDatabase, fromId: number): number | undefined 
  * `budget` rows (whole chunks, at least one).
  * @returns the removed rows, the edit, and whether older chunks remain for the next step
  */
-function cutChunks(db: ChunkDatabase, id: number, columns: number, cutoff: number, budget: number): { old: ChunkRows; edit: SeriesEdit; more: boolean } {
+function cutChunks(
+  db: ChunkDatabase,
+  id: number,
+  columns: number,
+  cutoff: number,
+  budget: number,
+): { old: ChunkRows; edit: SeriesEdit; more: boolean } {
   const old = emptyRows(columns);
   const edit: SeriesEdit = { removes: [], puts: [] };
   let more = false;
@@ -114,7 +129,10 @@ export async function pruneChunks(ctx: PruneContext, nowMs: number): Promise<Pru
         const cut = cutChunks(ctx.history, id, HISTORY_COLUMNS, rawCutoff, PRUNE_CHUNK - rows);
         if (cut.edit.removes.length > 0) {
           const folded = foldIntoCells(cut.old);
-          edits.push([ctx.history, id, cut.edit], [ctx.rollup, id, planSeriesRows(ctx.rollup, id, ROLLUP_COLUMNS, folded, 'merge-cells')]);
+          edits.push(
+            [ctx.history, id, cut.edit],
+            [ctx.rollup, id, planSeriesRows(ctx.rollup, id, ROLLUP_COLUMNS, folded, 'merge-cells')],
+          );
           rows += cut.old.ts.length;
           cells += folded.ts.length;
           if (carried?.id === id && folded.ts[0] === carried.bucket) cells--;

@@ -6,7 +6,15 @@
  */
 import { decodeChunkInto } from './chunk-codec.js';
 import { downsample } from './downsample.js';
-import { type ChunkDatabase, chunksOverlapping, emptyRows, HISTORY_COLUMNS, headChunk, ROLLUP_COLUMNS, rowAt } from './history-chunks.js';
+import {
+  type ChunkDatabase,
+  chunksOverlapping,
+  emptyRows,
+  HISTORY_COLUMNS,
+  headChunk,
+  ROLLUP_COLUMNS,
+  rowAt,
+} from './history-chunks.js';
 import type { Layout2Remnant } from './migrate-layout2.js';
 import type { SeriesTimeKey } from './point-codec.js';
 import { ROLLUP_BUCKET_MS, type RollupCell } from './rollup.js';
@@ -21,14 +29,26 @@ export interface ChunkDbs {
 }
 
 /** Decodes the rows of `id` in `[fromMs, toMs]` from `db`, ascending. */
-export function readRows(db: ChunkDatabase, id: number, columns: number, fromMs: number, toMs: number): { ts: number[]; cols: number[][] } {
+export function readRows(
+  db: ChunkDatabase,
+  id: number,
+  columns: number,
+  fromMs: number,
+  toMs: number,
+): { ts: number[]; cols: number[][] } {
   const rows = emptyRows(columns);
-  for (const chunk of chunksOverlapping(db, id, fromMs, toMs)) decodeChunkInto(chunk.bytes, fromMs, toMs, rows.ts, rows.cols);
+  for (const chunk of chunksOverlapping(db, id, fromMs, toMs))
+    decodeChunkInto(chunk.bytes, fromMs, toMs, rows.ts, rows.cols);
   return rows;
 }
 
 /** Rollup cells of `id` whose bucket starts in `[fromMs, toMs]`, ascending. */
-export function rollupCells(dbs: ChunkDbs, id: number, fromMs: number, toMs: number): [start: number, cell: RollupCell][] {
+export function rollupCells(
+  dbs: ChunkDbs,
+  id: number,
+  fromMs: number,
+  toMs: number,
+): [start: number, cell: RollupCell][] {
   const rows = cellRows(dbs, id, fromMs, toMs);
   return rows.ts.map((start, i) => [start, rowAt(rows, i) as RollupCell]);
 }
@@ -57,7 +77,14 @@ export function latestAt(dbs: ChunkDbs, id: number, atMs: number): RangePoint | 
   let best: RangePoint | undefined = raw === undefined ? undefined : [raw[0], raw[1][0]!];
   // The last bucket starting at or before atMs may end after it (its last point is then too new);
   // the one before it does not. Both are in the last two chunks starting at or before atMs.
-  const chunks = [...dbs.rollup.getRange({ start: [id, Math.floor(atMs) + 0.5], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 2 })];
+  const chunks = [
+    ...dbs.rollup.getRange({
+      start: [id, Math.floor(atMs) + 0.5],
+      end: [id] as unknown as SeriesTimeKey,
+      reverse: true,
+      limit: 2,
+    }),
+  ];
   const cells = emptyRows(ROLLUP_COLUMNS);
   for (const { value } of chunks.reverse()) decodeChunkInto(value, 0, atMs, cells.ts, cells.cols);
   for (let i = cells.ts.length - 1; i >= Math.max(0, cells.ts.length - 2); i--) {
@@ -86,11 +113,23 @@ function newerOf(a: RangePoint | undefined, b: RangePoint | undefined): RangePoi
 }
 
 /** The last row of `id` with ts <= `atMs`: in the chunk starting at or before `atMs`. */
-function lastRow(db: ChunkDatabase, id: number, columns: number, atMs: number): [ts: number, row: number[]] | undefined {
+function lastRow(
+  db: ChunkDatabase,
+  id: number,
+  columns: number,
+  atMs: number,
+): [ts: number, row: number[]] | undefined {
   const chunk =
     atMs >= Number.MAX_SAFE_INTEGER
       ? headChunk(db, id)
-      : firstOf(db.getRange({ start: [id, Math.floor(atMs) + 0.5], end: [id] as unknown as SeriesTimeKey, reverse: true, limit: 1 }));
+      : firstOf(
+          db.getRange({
+            start: [id, Math.floor(atMs) + 0.5],
+            end: [id] as unknown as SeriesTimeKey,
+            reverse: true,
+            limit: 1,
+          }),
+        );
   if (chunk === undefined) return undefined;
   const rows = emptyRows(columns);
   decodeChunkInto(chunk.bytes, 0, atMs, rows.ts, rows.cols);
@@ -98,7 +137,9 @@ function lastRow(db: ChunkDatabase, id: number, columns: number, atMs: number): 
   return ts === undefined ? undefined : [ts, rowAt(rows, rows.ts.length - 1)];
 }
 
-function firstOf(range: Iterable<{ key: SeriesTimeKey; value: Uint8Array }>): { start: number; bytes: Uint8Array } | undefined {
+function firstOf(
+  range: Iterable<{ key: SeriesTimeKey; value: Uint8Array }>,
+): { start: number; bytes: Uint8Array } | undefined {
   for (const { key, value } of range) return { start: key[1], bytes: value };
   return undefined;
 }

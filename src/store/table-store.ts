@@ -201,11 +201,17 @@ export async function flushTable(
   // Round robin: from the cursor to the end, then from the first metric back to the cursor.
   const metrics = registry.metrics();
   const cursor = cursors.get(registry);
-  const first = cursor === undefined || cursor.metric.generation !== cursor.generation ? -1 : metrics.indexOf(cursor.metric);
+  const first =
+    cursor === undefined || cursor.metric.generation !== cursor.generation ? -1 : metrics.indexOf(cursor.metric);
   const passes: { metric: AnyMetric; from: number; stopAt: number }[] = [];
   if (first === -1) for (const metric of metrics) passes.push({ metric, from: 0, stopAt: Infinity });
   else {
-    for (let i = 0; i < metrics.length; i++) passes.push({ metric: metrics[(first + i) % metrics.length]!, from: i === 0 ? cursor!.pos : 0, stopAt: Infinity });
+    for (let i = 0; i < metrics.length; i++)
+      passes.push({
+        metric: metrics[(first + i) % metrics.length]!,
+        from: i === 0 ? cursor!.pos : 0,
+        stopAt: Infinity,
+      });
     if (cursor!.pos > 0) passes.push({ metric: cursor!.metric, from: 0, stopAt: cursor!.pos });
   }
   for (const { metric, from, stopAt } of passes) {
@@ -297,7 +303,13 @@ export async function flushTable(
         if (Number.isNaN(id)) {
           try {
             id = defining(() =>
-              store.defineSeries(metric.keyAt(slot), { name: metric.name, type: metric.type, help: metric.help, unit: metric.unit, labels: { ...metric.labelsAt(slot) } }),
+              store.defineSeries(metric.keyAt(slot), {
+                name: metric.name,
+                type: metric.type,
+                help: metric.help,
+                unit: metric.unit,
+                labels: { ...metric.labelsAt(slot) },
+              }),
             );
           } catch (err) {
             refuse(metric.keyAt(slot), err);
@@ -336,7 +348,8 @@ export async function flushTable(
     stored = await store.flush({ current, points });
   } catch (err) {
     // Only a store write failure (a full disk) is this; anything else is a bug and propagates as is.
-    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed) throw new TableFlushFailed(nowMs, writtenCount, points.length, err);
+    if (err instanceof MonitorError && err.code === ErrorCode.StoreFailed)
+      throw new TableFlushFailed(nowMs, writtenCount, points.length, err);
     throw err;
   }
   for (const [series, version] of written) series.flushedVersion = version;
@@ -345,8 +358,16 @@ export async function flushTable(
   for (const { table, slots, versions } of writtenScalars) {
     for (let i = 0; i < slots.length; i++) table.flushed.set(slots[i]!, versions[i]!);
   }
-  if (pending > 0) log?.debug({ written: writtenCount, pending }, 'changed series left for the next flushes: this one wrote its budget');
-  if (deferred > 0) log?.info({ deferred, definingMs: Math.round(definingMs) }, 'new series left for the next flush: this one spent its time budget defining others');
+  if (pending > 0)
+    log?.debug(
+      { written: writtenCount, pending },
+      'changed series left for the next flushes: this one wrote its budget',
+    );
+  if (deferred > 0)
+    log?.info(
+      { deferred, definingMs: Math.round(definingMs) },
+      'new series left for the next flush: this one spent its time budget defining others',
+    );
   return {
     at: nowMs,
     series: writtenCount,
@@ -371,7 +392,11 @@ export async function flushTable(
  * recreated, so its first real declaration sets the buckets: there is no value to keep, and that
  * flush finds the stored definitions by key and keeps their ids.
  */
-export function restoreTable(registry: Registry, store: MetricStore, log: Logger): { restored: number; skipped: number } {
+export function restoreTable(
+  registry: Registry,
+  store: MetricStore,
+  log: Logger,
+): { restored: number; skipped: number } {
   const current = store.loadCurrent();
   const byName = new Map<string, SeriesDef[]>();
   for (const def of store.seriesDefs()) {
@@ -384,7 +409,9 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
   let skipped = 0;
   for (const [name, defs] of byName) {
     const first = defs[0]!;
-    const buckets = defs.map((def) => (current.get(def.id) as { bounds?: number[] } | undefined)?.bounds).find((b) => b !== undefined);
+    const buckets = defs
+      .map((def) => (current.get(def.id) as { bounds?: number[] } | undefined)?.bounds)
+      .find((b) => b !== undefined);
     if (first.type === 'histogram' && buckets === undefined) continue;
     let metric: AnyMetric;
     try {
@@ -397,19 +424,27 @@ export function restoreTable(registry: Registry, store: MetricStore, log: Logger
       });
     } catch (err) {
       skipped += defs.length;
-      log.warn({ metric: name, series: defs.length, err: toError(err) }, 'could not restore a stored metric: its series start from zero');
+      log.warn(
+        { metric: name, series: defs.length, err: toError(err) },
+        'could not restore a stored metric: its series start from zero',
+      );
       continue;
     }
     for (const def of defs) {
       try {
         // Series of one metric stored by different deploys may disagree with the first one.
-        if (def.type !== first.type || def.unit !== first.unit || !sameNames(Object.keys(def.labels), metric.labelNames)) {
+        if (
+          def.type !== first.type ||
+          def.unit !== first.unit ||
+          !sameNames(Object.keys(def.labels), metric.labelNames)
+        ) {
           throw new Error(`it was stored as another version of metric "${name}" (type, unit or label names)`);
         }
         const series = metric.bind(def.labels) as Series;
         // Past a (lowered) series limit bind() gives the overflow series: never pour a stored
         // series into it.
-        if (!sameLabels(series.labels, def.labels)) throw new Error(`the metric's series limit (${registry.seriesLimit}) is reached`);
+        if (!sameLabels(series.labels, def.labels))
+          throw new Error(`the metric's series limit (${registry.seriesLimit}) is reached`);
         series.storeId = def.id;
         const state = current.get(def.id);
         if (state !== undefined) series.restore(state);

@@ -19,7 +19,9 @@ export const WRITE_FAILURES_METRIC = 'monitor.store.write_failures';
 export function countWriteFailure(registry: Registry | undefined, err: unknown): string {
   const reason = failureReason(err);
   try {
-    registry?.counter(WRITE_FAILURES_METRIC, { help: 'Writes to the metric store that failed', labels: ['reason'] }).inc({ reason });
+    registry
+      ?.counter(WRITE_FAILURES_METRIC, { help: 'Writes to the metric store that failed', labels: ['reason'] })
+      .inc({ reason });
   } catch {
     // The host declared this name as another metric: the failure is still logged.
   }
@@ -73,7 +75,10 @@ export class WriteOutage {
     if (this.#since === undefined) {
       this.#since = now;
       this.#backoffMs = this.#o.retryMs;
-      this.#o.log.error({ err, reason, ...fields }, `${this.#o.what}: store writes are failing: the state is kept in memory and written again once writes commit`);
+      this.#o.log.error(
+        { err, reason, ...fields },
+        `${this.#o.what}: store writes are failing: the state is kept in memory and written again once writes commit`,
+      );
     } else {
       this.#backoffMs = Math.min(this.#o.maxRetryMs, this.#backoffMs * 2);
     }
@@ -83,7 +88,10 @@ export class WriteOutage {
   /** Ends an outage (a write committed); logged once with how long it lasted. */
   succeeded(fields: object = {}): void {
     if (this.#since === undefined) return;
-    this.#o.log.warn({ failedWrites: this.#failures, downMs: Math.round(this.#o.now() - this.#since), ...fields }, `${this.#o.what}: store writes recovered`);
+    this.#o.log.warn(
+      { failedWrites: this.#failures, downMs: Math.round(this.#o.now() - this.#since), ...fields },
+      `${this.#o.what}: store writes recovered`,
+    );
     this.#since = undefined;
     this.#failures = 0;
   }

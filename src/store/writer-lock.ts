@@ -66,7 +66,11 @@ export class WriterLock {
         fd = fs.openSync(file, 'r+');
       }
     } catch (err) {
-      throw new MonitorError(ErrorCode.StoreFailed, `cannot open the writer lock file ${file}: ${toError(err).message}`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `cannot open the writer lock file ${file}: ${toError(err).message}`,
+        { cause: err },
+      );
     }
     let flock: Flock;
     try {
@@ -88,10 +92,16 @@ export class WriterLock {
             'A store has one writer: stop that process, give this one another data_dir, or read the store with MetricStore.open({ dataDir, readOnly: true })',
         );
       }
-      throw new MonitorError(ErrorCode.StoreFailed, `cannot lock ${file}: ${toError(err).message} (network file systems are not supported)`, { cause: err });
+      throw new MonitorError(
+        ErrorCode.StoreFailed,
+        `cannot lock ${file}: ${toError(err).message} (network file systems are not supported)`,
+        { cause: err },
+      );
     }
     try {
-      const note = Buffer.from(`${JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() })}\n`);
+      const note = Buffer.from(
+        `${JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() })}\n`,
+      );
       fs.ftruncateSync(fd, 0);
       fs.writeSync(fd, note, 0, note.length, 0);
     } catch {
@@ -121,7 +131,11 @@ function readHolder(fd: number): string {
   try {
     const buffer = Buffer.alloc(512);
     const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
-    const note = JSON.parse(buffer.subarray(0, n).toString('utf8')) as { pid?: unknown; host?: unknown; since?: unknown };
+    const note = JSON.parse(buffer.subarray(0, n).toString('utf8')) as {
+      pid?: unknown;
+      host?: unknown;
+      since?: unknown;
+    };
     if (typeof note.pid !== 'number' || typeof note.host !== 'string' || typeof note.since !== 'string') return '';
     return ` (pid ${note.pid} on host ${JSON.stringify(note.host)} since ${note.since}, as it noted)`;
   } catch {

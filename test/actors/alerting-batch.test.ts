@@ -14,7 +14,13 @@ async function start(store: MetricStore, limits: Record<string, number> = {}) {
   const system = new OtpSystem({ logger: memoryLogger() });
   onCleanup(() => system.close());
   const outbox = new RecordingOutbox();
-  const args: AlertingArgs = { registry: newRegistry().registry, store, config: alertingConfig({ alert_limits: limits }), derived: new DerivedValues(), outbox };
+  const args: AlertingArgs = {
+    registry: newRegistry().registry,
+    store,
+    config: alertingConfig({ alert_limits: limits }),
+    derived: new DerivedValues(),
+    outbox,
+  };
   const pid = await startServer(system, alerting, args);
   onCleanup(() => pid.stop('shutdown', 1000).then(() => undefined));
   return { pid, client: alertingClient(pid), outbox };
@@ -25,12 +31,15 @@ describe('alerting actor: send_alert batches', () => {
     const dir = tempDir();
     const store = openStore(dir);
     const { client, outbox } = await start(store, { manual: 300 });
-    const outcomes = await Promise.allSettled(Array.from({ length: 320 }, (_, i) => client.sendAlert('critical', `burst ${i}`)));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 320 }, (_, i) => client.sendAlert('critical', `burst ${i}`)),
+    );
     const raised = outcomes.slice(0, 300).map((o, i) => {
       expect(o).toMatchObject({ status: 'fulfilled', value: { message: `burst ${i}` } });
       return (o as PromiseFulfilledResult<{ id: string }>).value.id;
     });
-    for (const o of outcomes.slice(300)) expect(o).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.AlertLimit } });
+    for (const o of outcomes.slice(300))
+      expect(o).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.AlertLimit } });
     const stored = new AlertStore(store).load().alerts;
     expect(new Set(stored.map((a) => a.id))).toEqual(new Set(raised));
     // The next call runs after the batch's commit pass, notifications included.

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { alerting, ALERTING_NAME, type AlertingArgs, type AlertingProtocol, toAlertView } from '../../actors/alerting.js';
+import {
+  alerting,
+  ALERTING_NAME,
+  type AlertingArgs,
+  type AlertingProtocol,
+  toAlertView,
+} from '../../actors/alerting.js';
 import { alertingClient } from '../../actors/alerting-client.js';
 import { SignalRelay } from '../../src/alerts/signal-relay.js';
 import type { AlertSignal } from '../../src/alerts/signal.js';
@@ -19,8 +25,19 @@ function newSystem() {
   return { system, log };
 }
 
-function args(store: MetricStore, outbox: RecordingOutbox, overrides: Partial<AlertingArgs> & { config?: AlertingConfig } = {}): AlertingArgs {
-  return { registry: newRegistry().registry, store, config: alertingConfig(), derived: new DerivedValues(), outbox, ...overrides };
+function args(
+  store: MetricStore,
+  outbox: RecordingOutbox,
+  overrides: Partial<AlertingArgs> & { config?: AlertingConfig } = {},
+): AlertingArgs {
+  return {
+    registry: newRegistry().registry,
+    store,
+    config: alertingConfig(),
+    derived: new DerivedValues(),
+    outbox,
+    ...overrides,
+  };
 }
 
 describe('alerting actor', () => {
@@ -30,15 +47,38 @@ describe('alerting actor', () => {
     const pid = await startServer(system, alerting, args(openStore(tempDir()), outbox), { name: ALERTING_NAME });
     const client = alertingClient(system.ref<AlertingProtocol>(ALERTING_NAME));
     const alert = await client.sendAlert('critical', 'System CPU usage exceeds 90%');
-    expect(alert).toMatchObject({ severity: 'critical', title: 'CRITICAL Alert: System CPU usage exceeds 90%', status: 'firing', source: 'api' });
+    expect(alert).toMatchObject({
+      severity: 'critical',
+      title: 'CRITICAL Alert: System CPU usage exceeds 90%',
+      status: 'firing',
+      source: 'api',
+    });
     expect((await client.getActiveAlerts()).map(toAlertView)).toEqual([
-      { id: alert.id, severity: 'critical', status: 'firing', title: alert.title, message: 'System CPU usage exceeds 90%', source: 'api', labels: {}, startedAt: alert.startedAt },
+      {
+        id: alert.id,
+        severity: 'critical',
+        status: 'firing',
+        title: alert.title,
+        message: 'System CPU usage exceeds 90%',
+        source: 'api',
+        labels: {},
+        startedAt: alert.startedAt,
+      },
     ]);
     expect(await client.clearAlert(alert.id)).toMatchObject({ status: 'resolved' });
     expect(await client.getActiveAlerts()).toEqual([]);
     await expect(client.clearAlert('missing')).rejects.toMatchObject({ code: ErrorCode.NotFound });
     expect(outbox.summary()).toEqual(['firing email,sms,slack', 'resolved email,sms,slack']);
-    outbox.dead.push({ notificationId: 'n', channel: 'sms', alertId: alert.id, reason: 'firing', attempts: 5, lastError: 'HTTP 400', firstAttemptAt: 1, deadAt: 2 });
+    outbox.dead.push({
+      notificationId: 'n',
+      channel: 'sms',
+      alertId: alert.id,
+      reason: 'firing',
+      attempts: 5,
+      lastError: 'HTTP 400',
+      firstAttemptAt: 1,
+      deadAt: 2,
+    });
     expect(await client.deadLetters()).toEqual(outbox.dead);
     await pid.stop();
   });
@@ -48,14 +88,36 @@ describe('alerting actor', () => {
     const outbox = new RecordingOutbox();
     const derived = new DerivedValues();
     const config = alertingConfig({ check_interval: 20 });
-    const pid = await startServer(system, alerting, args(openStore(tempDir()), outbox, { derived, config, rules: [{ name: 'errors', metric: 'error_rate', condition: 'gt', threshold: 0.05, severity: 'error' }] }));
+    const pid = await startServer(
+      system,
+      alerting,
+      args(openStore(tempDir()), outbox, {
+        derived,
+        config,
+        rules: [{ name: 'errors', metric: 'error_rate', condition: 'gt', threshold: 0.05, severity: 'error' }],
+      }),
+    );
     const client = alertingClient(pid);
     derived.set('error_rate', { value: 0.3, at: Date.now() });
     await until(async () => expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['rule:errors']));
-    pid.cast({ type: 'signal', signal: { source: 'performance_monitor', key: 'cpu', state: 'firing', severity: 'critical', message: 'cpu 97% > 80%', at: Date.now() } });
-    await until(async () => expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['performance_monitor', 'rule:errors']));
+    pid.cast({
+      type: 'signal',
+      signal: {
+        source: 'performance_monitor',
+        key: 'cpu',
+        state: 'firing',
+        severity: 'critical',
+        message: 'cpu 97% > 80%',
+        at: Date.now(),
+      },
+    });
+    await until(async () =>
+      expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['performance_monitor', 'rule:errors']),
+    );
     derived.set('error_rate', { value: 0, at: Date.now() });
-    await until(async () => expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['performance_monitor']));
+    await until(async () =>
+      expect((await client.getActiveAlerts()).map((a) => a.source)).toEqual(['performance_monitor']),
+    );
     await pid.stop();
   });
 
@@ -63,23 +125,39 @@ describe('alerting actor', () => {
     const { system } = newSystem();
     const store = openStore(tempDir());
     const relay = new SignalRelay();
-    const signal = (key: string, state: AlertSignal['state']): AlertSignal => ({ source: 'performance_monitor', key, state, severity: 'warning', message: `${key} ${state}`, at: Date.now() });
+    const signal = (key: string, state: AlertSignal['state']): AlertSignal => ({
+      source: 'performance_monitor',
+      key,
+      state,
+      severity: 'warning',
+      message: `${key} ${state}`,
+      at: Date.now(),
+    });
     // Nothing attached yet (alerting not started): the relay keeps the newest state of each condition.
     relay.send(signal('cpu', 'firing'));
     relay.send(signal('memory', 'firing'));
     const first = await startServer(system, alerting, args(store, new RecordingOutbox(), { signals: relay }));
     const client = alertingClient(first);
-    await until(async () => expect((await client.getActiveAlerts()).map((a) => a.message).sort()).toEqual(['cpu firing', 'memory firing']));
+    await until(async () =>
+      expect((await client.getActiveAlerts()).map((a) => a.message).sort()).toEqual(['cpu firing', 'memory firing']),
+    );
     await first.stop();
     // While alerting is down, memory recovers and latency breaches: both transitions are kept.
     relay.send(signal('memory', 'resolved'));
     relay.send(signal('latency.p95', 'firing'));
     const second = await startServer(system, alerting, args(store, new RecordingOutbox(), { signals: relay }));
     const again = alertingClient(second);
-    await until(async () => expect((await again.getActiveAlerts()).map((a) => a.message).sort()).toEqual(['cpu firing', 'latency.p95 firing']));
+    await until(async () =>
+      expect((await again.getActiveAlerts()).map((a) => a.message).sort()).toEqual([
+        'cpu firing',
+        'latency.p95 firing',
+      ]),
+    );
     // Live signals go straight through to the attached incarnation.
     relay.send(signal('cpu', 'resolved'));
-    await until(async () => expect((await again.getActiveAlerts()).map((a) => a.message)).toEqual(['latency.p95 firing']));
+    await until(async () =>
+      expect((await again.getActiveAlerts()).map((a) => a.message)).toEqual(['latency.p95 firing']),
+    );
     await second.stop();
   });
 
@@ -92,8 +170,12 @@ describe('alerting actor', () => {
       code: ErrorCode.InvalidAlert,
       message: 'send_alert: invalid severity "fatal" (allowed: "info", "warning", "error", "critical")',
     });
-    await expect(pid.call({ type: 'add_rule', rule: { name: 'r' } as never })).rejects.toMatchObject({ code: ErrorCode.InvalidRule });
-    expect(log.records.filter((r) => r.msg === 'alerting message refused').map((r) => (r.fields.err as Error).message)).toEqual([
+    await expect(pid.call({ type: 'add_rule', rule: { name: 'r' } as never })).rejects.toMatchObject({
+      code: ErrorCode.InvalidRule,
+    });
+    expect(
+      log.records.filter((r) => r.msg === 'alerting message refused').map((r) => (r.fields.err as Error).message),
+    ).toEqual([
       'signal: source must be a non-empty string of at most 200 characters, got undefined',
       expect.stringMatching(/^alerting#\d+: unknown cast type "launch_missiles" \(allowed: signal, send_alert\)$/),
     ]);
@@ -109,8 +191,20 @@ describe('alerting actor', () => {
     const pid = await startServer(system, alerting, args(store, first), { name: ALERTING_NAME });
     const client = alertingClient(system.ref<AlertingProtocol>(ALERTING_NAME));
     const alert = await client.sendAlert('error', 'payments failing', { service: 'payments' });
-    const silence = await client.addSilence({ matchers: [{ name: 'service', op: '=', value: 'search' }], endsAt: Date.now() + 3_600_000, createdBy: 'ana', comment: 'reindex' });
-    await client.addRule({ name: 'slow', metric: 'latency.p95', condition: 'gt', threshold: 100, duration: 600_000, severity: 'warning' });
+    const silence = await client.addSilence({
+      matchers: [{ name: 'service', op: '=', value: 'search' }],
+      endsAt: Date.now() + 3_600_000,
+      createdBy: 'ana',
+      comment: 'reindex',
+    });
+    await client.addRule({
+      name: 'slow',
+      metric: 'latency.p95',
+      condition: 'gt',
+      threshold: 100,
+      duration: 600_000,
+      severity: 'warning',
+    });
     await pid.stop();
 
     // A new incarnation on the same store, with a new outbox: it must not notify again what was notified.
@@ -121,7 +215,9 @@ describe('alerting actor', () => {
     expect((await client.listRules()).map((r) => [r.rule.name, r.origin])).toEqual([['slow', 'api']]);
     // The silence still works: a matching alert is held back; the duplicate of the restored alert is deduplicated.
     await client.sendAlert('critical', 'search slow', { service: 'search' });
-    expect(await client.sendAlert('error', 'payments failing', { service: 'payments' })).toMatchObject({ id: alert.id });
+    expect(await client.sendAlert('error', 'payments failing', { service: 'payments' })).toMatchObject({
+      id: alert.id,
+    });
     expect(second.queued).toEqual([]);
     await again.stop();
   });
@@ -130,13 +226,22 @@ describe('alerting actor', () => {
     const { system } = newSystem();
     const store = openStore(tempDir());
     const outbox = new RecordingOutbox();
-    const sup = await startSupervisor(system, { children: [workerChild('alerting', alerting, args(store, outbox), { name: ALERTING_NAME })] });
+    const sup = await startSupervisor(system, {
+      children: [workerChild('alerting', alerting, args(store, outbox), { name: ALERTING_NAME })],
+    });
     const client = alertingClient(system.ref<AlertingProtocol>(ALERTING_NAME));
     const alert = await client.sendAlert('critical', 'node down', { node: 'n1' });
-    const silence = await client.addSilence({ matchers: [{ name: 'node', op: '=', value: 'n2' }], endsAt: Date.now() + 60_000, createdBy: 'ops', comment: 'reboot' });
+    const silence = await client.addSilence({
+      matchers: [{ name: 'node', op: '=', value: 'n2' }],
+      endsAt: Date.now() + 60_000,
+      createdBy: 'ops',
+      comment: 'reboot',
+    });
     const first = system.whereis(ALERTING_NAME)!;
     first.kill();
-    await until(() => expect(system.whereis(ALERTING_NAME)?.alive && system.whereis(ALERTING_NAME) !== first).toBe(true));
+    await until(() =>
+      expect(system.whereis(ALERTING_NAME)?.alive && system.whereis(ALERTING_NAME) !== first).toBe(true),
+    );
     expect(await client.getActiveAlerts()).toEqual([alert]);
     expect((await client.listSilences()).map((s) => s.id)).toEqual([silence.id]);
     expect(outbox.queued.map((q) => q.notification.id)).toEqual([`${alert.id}:firing`]);
@@ -160,7 +265,13 @@ describe('alerting actor', () => {
   it('fails to start with a clear error for a bad rule in its arguments', async () => {
     const { system } = newSystem();
     await expect(
-      startServer(system, alerting, args(openStore(tempDir()), new RecordingOutbox(), { rules: [{ name: 'r', metric: 'cpu', condition: 'gt', threshold: Number.POSITIVE_INFINITY, severity: 'info' }] })),
+      startServer(
+        system,
+        alerting,
+        args(openStore(tempDir()), new RecordingOutbox(), {
+          rules: [{ name: 'r', metric: 'cpu', condition: 'gt', threshold: Number.POSITIVE_INFINITY, severity: 'info' }],
+        }),
+      ),
     ).rejects.toThrow(/^alerting#\d+: init failed: rule "r": threshold must be a finite number, got Infinity$/);
   });
 
@@ -168,7 +279,11 @@ describe('alerting actor', () => {
     const { system } = newSystem();
     const store = openStore(tempDir());
     const before = activeResources();
-    const pid = await startServer(system, alerting, args(store, new RecordingOutbox(), { config: alertingConfig({ check_interval: 10 }) }));
+    const pid = await startServer(
+      system,
+      alerting,
+      args(store, new RecordingOutbox(), { config: alertingConfig({ check_interval: 10 }) }),
+    );
     await alertingClient(pid).sendAlert('info', 'x');
     await pid.stop();
     await flushImmediates();

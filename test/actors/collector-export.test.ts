@@ -122,7 +122,8 @@ describe('collector remote-write export', () => {
     expect(Date.now() - t0).toBeLessThan(EXPORT_STOP_MS + 1000);
     // Stopped in an orderly way, not killed after outrunning the stop timeout.
     expect(await pid.exited).toBe('shutdown');
-    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
 

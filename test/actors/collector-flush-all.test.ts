@@ -22,7 +22,13 @@ describe('Monitor.flush()', () => {
   it('writes more new series than one flush call takes, in several calls, and resolves once every one is durable', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-flush-all-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const mon = await startMonitoring({ dataDir, env: {}, logger: memoryLogger(), processMetrics: false, config: { dashboard: { dashboard_enabled: false } } });
+    const mon = await startMonitoring({
+      dataDir,
+      env: {},
+      logger: memoryLogger(),
+      processMetrics: false,
+      config: { dashboard: { dashboard_enabled: false } },
+    });
     cleanups.push(() => mon.stop());
     // A new series costs 5 of the budget: this many take two calls at least.
     const n = Math.ceil(MAX_SERIES_PER_FLUSH / 5) + 1_000;
@@ -38,7 +44,8 @@ describe('Monitor.flush()', () => {
 
     const store = MetricStore.open({ dataDir, readOnly: true });
     try {
-      for (const i of [0, 1, Math.floor(n / 2), n - 2, n - 1]) expect(store.latest(store.seriesId(`jobs{id="${i}"}`)!)?.[1]).toBe(i + 1);
+      for (const i of [0, 1, Math.floor(n / 2), n - 2, n - 1])
+        expect(store.latest(store.seriesId(`jobs{id="${i}"}`)!)?.[1]).toBe(i + 1);
     } finally {
       await store.close();
     }

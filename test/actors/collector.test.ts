@@ -24,10 +24,20 @@ function tempStore(): MetricStore {
   return store;
 }
 
-const config: CollectorConfig = { metrics_enabled: true, collection_interval: 60_000, aggregation_interval: 60_000, retention_period: 86_400_000 };
+const config: CollectorConfig = {
+  metrics_enabled: true,
+  collection_interval: 60_000,
+  aggregation_interval: 60_000,
+  retention_period: 86_400_000,
+};
 
 function recordingSource(events: string[]): MetricSource {
-  return { name: 'fake', start: () => void events.push('start'), collect: () => void events.push('collect'), stop: () => void events.push('stop') };
+  return {
+    name: 'fake',
+    start: () => void events.push('start'),
+    collect: () => void events.push('collect'),
+    stop: () => void events.push('stop'),
+  };
 }
 
 describe('collector', () => {
@@ -36,12 +46,22 @@ describe('collector', () => {
     cleanups.push(() => system.close());
     const events: string[] = [];
     const { registry } = newRegistry();
-    const pid = await startServer(system, collector, { registry, store: tempStore(), config, sources: () => [recordingSource(events)] });
+    const pid = await startServer(system, collector, {
+      registry,
+      store: tempStore(),
+      config,
+      sources: () => [recordingSource(events)],
+    });
     pid.kill();
     await pid.exited;
     expect(events).toEqual(['start', 'stop']);
 
-    const second = await startServer(system, collector, { registry, store: tempStore(), config, sources: () => [recordingSource(events)] });
+    const second = await startServer(system, collector, {
+      registry,
+      store: tempStore(),
+      config,
+      sources: () => [recordingSource(events)],
+    });
     await second.stop();
     expect(events).toEqual(['start', 'stop', 'start', 'stop']);
   });
@@ -117,14 +137,21 @@ describe('collector: failing store writes', () => {
     disk.flush = (batch) => {
       if (!failing) return store.flush(batch);
       attempts++;
-      return Promise.reject(new MonitorError(ErrorCode.StoreFailed, 'flush: the commit failed: No space left on device'));
+      return Promise.reject(
+        new MonitorError(ErrorCode.StoreFailed, 'flush: the commit failed: No space left on device'),
+      );
     };
-    const pid = await startServer(system, collector, { registry, store: disk, config: { ...config, aggregation_interval: 20 }, sources: () => [] });
+    const pid = await startServer(system, collector, {
+      registry,
+      store: disk,
+      config: { ...config, aggregation_interval: 20 },
+      sources: () => [],
+    });
     const requests = registry.counter('requests');
     requests.inc(3);
     const counterValue = (name: string, labels?: Record<string, string>): number => {
       const metric = registry.get(name);
-      return metric?.type === 'counter' ? ((metric).get(labels) ?? 0) : 0;
+      return metric?.type === 'counter' ? (metric.get(labels) ?? 0) : 0;
     };
     const failures = () => counterValue('monitor.store.write_failures', { reason: 'ENOSPC' });
     await until(() => expect(failures()).toBeGreaterThanOrEqual(3), 20_000);
@@ -134,7 +161,10 @@ describe('collector: failing store writes', () => {
 
     requests.inc(4);
     failing = false;
-    await until(() => expect(logger.records.filter((r) => r.msg.startsWith('metric store writes recovered'))).toHaveLength(1), 20_000);
+    await until(
+      () => expect(logger.records.filter((r) => r.msg.startsWith('metric store writes recovered'))).toHaveLength(1),
+      20_000,
+    );
     const id = store.seriesId('requests');
     expect(id).toBeDefined();
     expect(store.loadCurrent().get(id!)).toEqual({ v: 7 });
@@ -193,18 +223,37 @@ describe('collector write budget', () => {
     const { registry } = newRegistry();
     const jobs = registry.counter('jobs', { labels: ['i'] });
     for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
-    const pid = await startServer(system, collector, { registry, store: slow, config, sources: () => [], maxSeriesPerFlush: 10 });
+    const pid = await startServer(system, collector, {
+      registry,
+      store: slow,
+      config,
+      sources: () => [],
+      maxSeriesPerFlush: 10,
+    });
     await flushAll(pid);
     for (let i = 0; i < 30; i++) jobs.inc({ i: String(i) });
     gated = true;
     await pid.stop('shutdown', 20);
     release();
-    await until(() => expect(logger.records.find((r) => r.msg.startsWith('last flush stopped before every changed series was written'))).toMatchObject({ level: 'warn', fields: { flushes: 1, written: 10, left: 20, aborted: true } }));
+    await until(() =>
+      expect(
+        logger.records.find((r) => r.msg.startsWith('last flush stopped before every changed series was written')),
+      ).toMatchObject({ level: 'warn', fields: { flushes: 1, written: 10, left: 20, aborted: true } }),
+    );
   });
 
   it('stops flushAll after maxCalls when the host changes more series than the calls write', async () => {
     const calls: number[] = [];
-    const summary = (pending: number) => ({ at: 0, series: 1, deferred: 0, pending, points: 1, mainThreadMs: 0, longestBlockMs: 0, totalMs: 0 });
+    const summary = (pending: number) => ({
+      at: 0,
+      series: 1,
+      deferred: 0,
+      pending,
+      points: 1,
+      mainThreadMs: 0,
+      longestBlockMs: 0,
+      totalMs: 0,
+    });
     const busy = { call: () => Promise.resolve(summary(calls.push(1))) } as unknown as Parameters<typeof flushAll>[0];
     expect(await flushAll(busy, 4)).toMatchObject({ pending: 4 });
     expect(calls).toHaveLength(4);

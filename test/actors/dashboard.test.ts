@@ -55,7 +55,9 @@ describe('dashboard process', () => {
     const cause = err.cause as MonitorError;
     expect(cause).toBeInstanceOf(MonitorError);
     expect(cause.code).toBe(ErrorCode.InvalidConfig);
-    expect(cause.message).toBe('dashboard.host "0.0.0.0" is not a loopback address, so dashboard.auth_token must be set (set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1)');
+    expect(cause.message).toBe(
+      'dashboard.host "0.0.0.0" is not a loopback address, so dashboard.auth_token must be set (set ERLMCP_DASHBOARD_TOKEN, or bind 127.0.0.1)',
+    );
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
 

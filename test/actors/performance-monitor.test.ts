@@ -64,7 +64,14 @@ function harness(configOverrides: Record<string, unknown> = {}, dir = tempDir())
   const signals: AlertSignal[] = [];
   const derived = new DerivedValues();
   const config = perfConfig({ monitor_enabled: false, ...configOverrides });
-  const args: PerformanceMonitorArgs = { registry, store, config, derived, alertSink: (s) => signals.push(s), clock: new MonitorClock({ wallMs: () => now, monoMs: () => now }) };
+  const args: PerformanceMonitorArgs = {
+    registry,
+    store,
+    config,
+    derived,
+    alertSink: (s) => signals.push(s),
+    clock: new MonitorClock({ wallMs: () => now, monoMs: () => now }),
+  };
   // The instrumentation owns these names: read them, don't declare them.
   const latency = registry.require(HTTP_METRICS.duration, 'histogram');
   const total = registry.require(HTTP_METRICS.requests, 'counter');
@@ -142,11 +149,15 @@ describe('performance monitor', () => {
     for (let second = 0; second < 50; second++) {
       const n = 100 + Math.floor(random() * 60);
       const bad = Math.floor(random() * 8);
-      h.serve(n, () => {
-        const v = Math.exp(2 + random() * 3); // 7..150 ms, skewed
-        recorded.push(v);
-        return v;
-      }, bad);
+      h.serve(
+        n,
+        () => {
+          const v = Math.exp(2 + random() * 3); // 7..150 ms, skewed
+          recorded.push(v);
+          return v;
+        },
+        bad,
+      );
       sent += n;
       failed += bad;
       h.advance(1000);
@@ -157,14 +168,24 @@ describe('performance monitor', () => {
     expect(p95.samples).toBe(recorded.length);
     expect(p95.window_ms).toBe(60_000);
     expect(Math.abs(p95.value! - exactQuantile(recorded, 0.95)) / exactQuantile(recorded, 0.95)).toBeLessThan(0.01);
-    expect(Math.abs(report.metrics['latency.p50'].value! - exactQuantile(recorded, 0.5)) / exactQuantile(recorded, 0.5)).toBeLessThan(0.01);
-    expect(Math.abs(report.metrics['latency.p99'].value! - exactQuantile(recorded, 0.99)) / exactQuantile(recorded, 0.99)).toBeLessThan(0.01);
+    expect(
+      Math.abs(report.metrics['latency.p50'].value! - exactQuantile(recorded, 0.5)) / exactQuantile(recorded, 0.5),
+    ).toBeLessThan(0.01);
+    expect(
+      Math.abs(report.metrics['latency.p99'].value! - exactQuantile(recorded, 0.99)) / exactQuantile(recorded, 0.99),
+    ).toBeLessThan(0.01);
     // The history began 55 s ago (the baseline check): the window says what it covers.
     expect(report.metrics.throughput).toMatchObject({ window_ms: 55_000, samples: sent });
     expect(report.metrics.throughput.value).toBeCloseTo(sent / 55, 9);
     expect(report.metrics.error_rate.value).toBeCloseTo(failed / sent, 12);
-    expect(h.derived.get('latency.p95')).toMatchObject({ value: p95.value, windowMs: 60_000, samples: recorded.length });
-    expect(h.registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] }).get({ percentile: 'p95' })).toBe(p95.value);
+    expect(h.derived.get('latency.p95')).toMatchObject({
+      value: p95.value,
+      windowMs: 60_000,
+      samples: recorded.length,
+    });
+    expect(h.registry.gauge('perf.latency', { unit: 'ms', labels: ['percentile'] }).get({ percentile: 'p95' })).toBe(
+      p95.value,
+    );
     expect(h.registry.gauge('perf.throughput', { unit: 'requests_per_second' }).get()).toBeCloseTo(sent / 55, 9);
   });
 
@@ -184,10 +205,12 @@ describe('performance monitor', () => {
     cleanups.push(() => agent.destroy());
     const get = (p: string) =>
       new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
       });
     for (let i = 0; i < 40; i++) await get(i % 4 === 0 ? '/fail' : '/ok');
     h.advance(20_000);
@@ -204,8 +227,15 @@ describe('performance monitor', () => {
     h.registry.gauge('system.cpu', { unit: 'percent' }).set(30);
     const pid = await h.start();
     const report = await pid.call({ type: 'report' });
-    expect(report.metrics['latency.p95']).toMatchObject({ value: null, samples: 0, no_data: 'no requests in the last 60 s' });
-    expect(report.metrics.throughput).toMatchObject({ value: null, no_data: 'no earlier request count to compare with yet (first check)' });
+    expect(report.metrics['latency.p95']).toMatchObject({
+      value: null,
+      samples: 0,
+      no_data: 'no requests in the last 60 s',
+    });
+    expect(report.metrics.throughput).toMatchObject({
+      value: null,
+      no_data: 'no earlier request count to compare with yet (first check)',
+    });
     expect(report.metrics.memory.value).toBeNull();
     expect(report.metrics.memory.no_data).toMatch(/system\.memory\.percent/);
     expect(report.metrics.cpu).toMatchObject({ value: 30, window_ms: null, samples: 1 });
@@ -229,7 +259,8 @@ describe('performance monitor', () => {
       for (let s = 0; s < seconds; s++) {
         h.serve(20, ms);
         h.advance(1000);
-        if ((h.now - T0) % 5000 === 0) checks.push((await pid.call({ type: 'check' })).signals.map((x) => `${x.key}:${x.state}`));
+        if ((h.now - T0) % 5000 === 0)
+          checks.push((await pid.call({ type: 'check' })).signals.map((x) => `${x.key}:${x.state}`));
       }
     };
     await run(120, 20);
@@ -248,7 +279,8 @@ describe('performance monitor', () => {
     // the current one, not the first).
     const firing = h.signals.filter((s) => s.key === 'latency.p95' && s.state === 'firing');
     expect(firing.length).toBeGreaterThan(1);
-    for (const s of firing) expect(s.message.startsWith(`latency p95 ${s.value!.toFixed(1)} ms > threshold 100.0 ms`)).toBe(true);
+    for (const s of firing)
+      expect(s.message.startsWith(`latency p95 ${s.value!.toFixed(1)} ms > threshold 100.0 ms`)).toBe(true);
     // A repeat only when the text changed (here the window's sample count moves each check).
     for (let i = 1; i < firing.length; i++) expect(firing[i]!.message).not.toBe(firing[i - 1]!.message);
     const report = await pid.call({ type: 'report' });
@@ -265,10 +297,17 @@ describe('performance monitor', () => {
     loop.set(120, { percentile: 'p99' });
     loop.set(1, { percentile: 'p50' });
     const pid = await h.start();
-    const resources = (signals: AlertSignal[]) => signals.filter((s) => ['cpu', 'memory', 'event_loop.p99'].includes(s.key));
+    const resources = (signals: AlertSignal[]) =>
+      signals.filter((s) => ['cpu', 'memory', 'event_loop.p99'].includes(s.key));
     const first = await pid.call({ type: 'check' });
-    expect(resources(first.signals).map((s) => `${s.key}:${s.state}:${s.severity}`)).toEqual(['cpu:firing:warning', 'event_loop.p99:firing:warning']);
-    expect(first.report.recommendations!.map((r) => r.action)).toEqual(['optimize_cpu_intensive_operations', 'scale_horizontally']);
+    expect(resources(first.signals).map((s) => `${s.key}:${s.state}:${s.severity}`)).toEqual([
+      'cpu:firing:warning',
+      'event_loop.p99:firing:warning',
+    ]);
+    expect(first.report.recommendations!.map((r) => r.action)).toEqual([
+      'optimize_cpu_intensive_operations',
+      'scale_horizontally',
+    ]);
     h.advance(5000);
     expect(resources((await pid.call({ type: 'check' })).signals)).toEqual([]); // still breached: no repeat
     cpu.set(20);
@@ -276,13 +315,31 @@ describe('performance monitor', () => {
     loop.set(3, { percentile: 'p99' });
     h.advance(5000);
     const third = await pid.call({ type: 'check' });
-    expect(resources(third.signals).map((s) => `${s.key}:${s.state}`)).toEqual(['cpu:resolved', 'memory:firing', 'event_loop.p99:resolved']);
+    expect(resources(third.signals).map((s) => `${s.key}:${s.state}`)).toEqual([
+      'cpu:resolved',
+      'memory:firing',
+      'event_loop.p99:resolved',
+    ]);
   });
 
   it('violates a 100 ms response-time SLA at 200 ms, logs and signals it once per transition, and stores the results', async () => {
     const slas = [
-      { name: 'response_time', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 },
-      { name: 'uptime', kind: 'availability', target: 99, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 },
+      {
+        name: 'response_time',
+        kind: 'response_time',
+        target: 100,
+        unit: 'ms',
+        direction: 'lower_is_better',
+        window: 3_600_000,
+      },
+      {
+        name: 'uptime',
+        kind: 'availability',
+        target: 99,
+        unit: 'percentage',
+        direction: 'higher_is_better',
+        window: 3_600_000,
+      },
     ];
     const h = harness({ slas });
     const pid = await h.start();
@@ -300,9 +357,13 @@ describe('performance monitor', () => {
     expect(rt).toMatchObject({ direction: 'lower_is_better', samples: 300, window_ms: 3_600_000, covered_ms: 15_000 });
     expect(results.find((r) => r.name === 'uptime')).toMatchObject({ status: 'ok', current: 100, budget_remaining: 1 });
     expect(h.signalsFor('sla.response_time')).toEqual(['firing:error']);
-    const violationLogs = h.logger.records.filter((r) => r.level === 'warn' && r.msg.startsWith('SLA response_time violated'));
+    const violationLogs = h.logger.records.filter(
+      (r) => r.level === 'warn' && r.msg.startsWith('SLA response_time violated'),
+    );
     expect(violationLogs).toHaveLength(1);
-    expect(violationLogs[0]!.msg).toMatch(/current 20\d\.\d ms vs target 100\.0 ms \(lower is better; compliance 49\.\d %/);
+    expect(violationLogs[0]!.msg).toMatch(
+      /current 20\d\.\d ms vs target 100\.0 ms \(lower is better; compliance 49\.\d %/,
+    );
 
     // Faster responses bring the hour's p95 under the target once the 300 slow ones are < 5 %.
     for (let i = 0; i < 3; i++) {
@@ -314,15 +375,36 @@ describe('performance monitor', () => {
     expect(h.logger.records.filter((r) => r.msg.startsWith('SLA response_time no longer violated'))).toHaveLength(1);
     const history = slaHistory(await pid.call({ type: 'history', kind: 'sla', from: T0, to: h.now }));
     expect(history.map((e) => e.at)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => T0 + i * 5000));
-    expect(history.map((e) => e.results[0]!.status)).toEqual(['no_data', 'violated', 'violated', 'violated', 'violated', 'ok', 'ok']);
+    expect(history.map((e) => e.results[0]!.status)).toEqual([
+      'no_data',
+      'violated',
+      'violated',
+      'violated',
+      'violated',
+      'ok',
+      'ok',
+    ]);
     expect(h.store.records(PERF_SLA_RESULTS_DB).count()).toBe(7);
   });
 
   describe('error-budget burn rate (SLO 99.9 % over 30 days, 100 req/s, checks every 5 min)', () => {
-    const slas = [{ name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 30 * 86_400_000 }];
+    const slas = [
+      {
+        name: 'uptime',
+        kind: 'availability',
+        target: 99.9,
+        unit: 'percentage',
+        direction: 'higher_is_better',
+        window: 30 * 86_400_000,
+      },
+    ];
     const STEP = 300_000;
     /** Five minutes of 100 req/s with `errors` failures, then a check (as the timer would). */
-    const step = async (h: ReturnType<typeof harness>, pid: Awaited<ReturnType<ReturnType<typeof harness>['start']>>, errors: number) => {
+    const step = async (
+      h: ReturnType<typeof harness>,
+      pid: Awaited<ReturnType<ReturnType<typeof harness>['start']>>,
+      errors: number,
+    ) => {
       h.count(30_000, errors);
       h.advance(STEP);
       return pid.call({ type: 'check' });
@@ -399,7 +481,16 @@ describe('performance monitor', () => {
   });
 
   it('restarts after a crash under its supervisor, with its SLA history and what was firing read back from LMDB', async () => {
-    const slas = [{ name: 'response_time', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', window: 600_000 }];
+    const slas = [
+      {
+        name: 'response_time',
+        kind: 'response_time',
+        target: 100,
+        unit: 'ms',
+        direction: 'lower_is_better',
+        window: 600_000,
+      },
+    ];
     const h = harness({ slas });
     const sup = await startSupervisor(h.system, {
       flags: { strategy: 'one_for_one', intensity: 3, period: 5000 },
@@ -424,7 +515,11 @@ describe('performance monitor', () => {
     };
     h.advance(5000);
     await expect(ref.call({ type: 'check' })).rejects.toMatchObject({ code: ErrorCode.ServerExited });
-    await until(() => expect(h.system.whereis(PERFORMANCE_MONITOR_NAME)?.alive && h.system.whereis(PERFORMANCE_MONITOR_NAME) !== first).toBe(true));
+    await until(() =>
+      expect(
+        h.system.whereis(PERFORMANCE_MONITOR_NAME)?.alive && h.system.whereis(PERFORMANCE_MONITOR_NAME) !== first,
+      ).toBe(true),
+    );
 
     const history = slaHistory(await ref.call({ type: 'history', kind: 'sla', from: T0, to: h.now }));
     expect(history.map((e) => e.results[0]!.status)).toEqual(['no_data', 'violated']);
@@ -492,9 +587,18 @@ describe('performance monitor', () => {
       expect((err as MonitorError).code).toBe(ErrorCode.InvalidQuery);
       expect((err as MonitorError).message).toBe(message);
     };
-    await bad({ type: 'history', kind: 'report', from: 10, to: 5 }, 'history: invalid range from=10 to=5 (expected finite times in ms with from <= to)');
-    await bad({ type: 'history', kind: 'report', from: 0, to: 5, limit: 6 }, 'history: invalid limit 6 (expected an integer from 1 to history_size = 5)');
-    await bad({ type: 'history', kind: 'alerts' as 'sla', from: 0, to: 5 }, 'history: invalid kind "alerts" (allowed: "report", "sla")');
+    await bad(
+      { type: 'history', kind: 'report', from: 10, to: 5 },
+      'history: invalid range from=10 to=5 (expected finite times in ms with from <= to)',
+    );
+    await bad(
+      { type: 'history', kind: 'report', from: 0, to: 5, limit: 6 },
+      'history: invalid limit 6 (expected an integer from 1 to history_size = 5)',
+    );
+    await bad(
+      { type: 'history', kind: 'alerts' as 'sla', from: 0, to: 5 },
+      'history: invalid kind "alerts" (allowed: "report", "sla")',
+    );
     expect(pid.alive).toBe(true);
   });
 
@@ -509,7 +613,10 @@ describe('performance monitor', () => {
       await until(() => expect(h.store.records('perf_reports').count()).toBe(n));
     }
     // (vi.waitFor advances the fake clock while it polls, so later ticks drift by a few ms.)
-    const stored = h.store.records<{ at: number }>('perf_reports').range().map(([, r]) => r.at - T0);
+    const stored = h.store
+      .records<{ at: number }>('perf_reports')
+      .range()
+      .map(([, r]) => r.at - T0);
     expect(stored[0]).toBe(5000);
     expect(stored[1]!).toBeGreaterThan(stored[0]!);
     expect(stored[2]!).toBeGreaterThan(stored[1]!);
@@ -529,13 +636,21 @@ describe('performance monitor', () => {
     const { signals } = await pid.call({ type: 'check' });
     expect(signals.map((s) => s.key)).toContain('cpu');
     expect(pid.alive).toBe(true);
-    expect(h.logger.records.filter((r) => r.msg === 'alert sink refused a signal').map((r) => r.fields.key)).toContain('cpu');
+    expect(h.logger.records.filter((r) => r.msg === 'alert sink refused a signal').map((r) => r.fields.key)).toContain(
+      'cpu',
+    );
   });
 
   it('cuts a latency window longer than the histogram ring to the ring, and says so', async () => {
     const h = harness({ window: 600_000 });
     const pid = await h.start();
-    expect(h.logger.records.some((r) => r.level === 'warn' && r.msg.startsWith('window 600000 ms is longer than the histograms\' sliding ring (300000 ms)'))).toBe(true);
+    expect(
+      h.logger.records.some(
+        (r) =>
+          r.level === 'warn' &&
+          r.msg.startsWith("window 600000 ms is longer than the histograms' sliding ring (300000 ms)"),
+      ),
+    ).toBe(true);
     await pid.call({ type: 'check' });
     h.serve(10, 30);
     h.advance(5000);
@@ -547,9 +662,13 @@ describe('performance monitor', () => {
   it('fails to start with a clear error when a start argument is missing', async () => {
     const h = harness();
     const { alertSink: _dropped, ...rest } = h.args;
-    const err = await startServer(h.system, performanceMonitor, rest as PerformanceMonitorArgs).catch((e: unknown) => e);
+    const err = await startServer(h.system, performanceMonitor, rest as PerformanceMonitorArgs).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MonitorError);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
-    expect(String((err as MonitorError).cause ?? (err as Error).message)).toMatch(/missing start argument\(s\) alertSink/);
+    expect(String((err as MonitorError).cause ?? (err as Error).message)).toMatch(
+      /missing start argument\(s\) alertSink/,
+    );
   });
 });

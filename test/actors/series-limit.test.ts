@@ -24,7 +24,14 @@ afterEach(async () => {
 });
 
 async function start(dataDir: string, logger = memoryLogger()): Promise<Monitor> {
-  const mon = await startMonitoring({ configDir: SHIPPED_CONFIGS, dataDir, env: {}, logger, processMetrics: false, config: { dashboard: { dashboard_enabled: false } } });
+  const mon = await startMonitoring({
+    configDir: SHIPPED_CONFIGS,
+    dataDir,
+    env: {},
+    logger,
+    processMetrics: false,
+    config: { dashboard: { dashboard_enabled: false } },
+  });
   cleanups.push(() => mon.stop());
   return mon;
 }
@@ -39,7 +46,9 @@ async function flushAll(mon: Monitor): Promise<void> {
 
 describe('the cardinality limit at its shipped default', () => {
   it('is the schema default in configs/monitoring.json', () => {
-    const shipped = JSON.parse(readFileSync(path.join(SHIPPED_CONFIGS, 'monitoring.json'), 'utf8')) as { series_limit: number };
+    const shipped = JSON.parse(readFileSync(path.join(SHIPPED_CONFIGS, 'monitoring.json'), 'utf8')) as {
+      series_limit: number;
+    };
     expect(shipped.series_limit).toBe(DEFAULT_SERIES_LIMIT);
   });
 
@@ -60,7 +69,9 @@ describe('the cardinality limit at its shipped default', () => {
     tenants.inc({ tenant: 'one-too-many' }, 5);
     expect(tenants.find({ tenant: 'one-too-many' })).toBeUndefined();
     expect(tenants.get({ tenant: '__overflow__' })).toBe(5);
-    expect(mon.metrics.counter(DROPPED_SERIES_METRIC, { labels: ['metric'] }).get({ metric: 'tenants.requests' })).toBe(1);
+    expect(mon.metrics.counter(DROPPED_SERIES_METRIC, { labels: ['metric'] }).get({ metric: 'tenants.requests' })).toBe(
+      1,
+    );
     const warnings = logger.records.filter((r) => r.level === 'warn' && r.msg.includes('reached its series limit'));
     expect(warnings.map((r) => r.msg)).toEqual([
       `metric "tenants.requests" reached its series limit (${limit}): new label sets go to one overflow series (labels "__overflow__")`,
@@ -75,7 +86,8 @@ describe('the cardinality limit at its shipped default', () => {
     const restored = again.metrics.counter('tenants.requests', { help: 'per tenant', labels: ['tenant'] });
     expect(restored.series().length).toBe(limit + 1);
     expect(restored.get({ tenant: 't0' })).toBe(2);
-    for (const i of [1, 96, 97, Math.floor(limit / 2), limit - 1]) expect(restored.get({ tenant: `t${i}` })).toBe((i % 97) + 1);
+    for (const i of [1, 96, 97, Math.floor(limit / 2), limit - 1])
+      expect(restored.get({ tenant: `t${i}` })).toBe((i % 97) + 1);
     expect(restored.get({ tenant: '__overflow__' })).toBe(5);
     expect(restored.find({ tenant: 'one-too-many' })).toBeUndefined();
   }, 180_000);

@@ -14,7 +14,10 @@ import { alertingConfig, openStore, RecordingOutbox, tempDir } from './alerting-
 const T0 = 1_000_000;
 
 /** An engine on a real temp LMDB store with small alert budgets and a hand-driven clock. */
-async function setup(limits: { manual?: number; rule?: number; signal?: number }, options: { store?: MetricStore; config?: Record<string, unknown> } = {}) {
+async function setup(
+  limits: { manual?: number; rule?: number; signal?: number },
+  options: { store?: MetricStore; config?: Record<string, unknown> } = {},
+) {
   const store = options.store ?? openStore(tempDir());
   const config: AlertingConfig = alertingConfig({ alert_limits: limits, ...options.config });
   const outbox = new RecordingOutbox();
@@ -22,14 +25,27 @@ async function setup(limits: { manual?: number; rule?: number; signal?: number }
   const log = memoryLogger();
   const alertStore = new AlertStore(store);
   const clock = { now: T0 };
-  const engine = await AlertEngine.open({ registry, derived: new DerivedValues(), config, store: alertStore, outbox, log }, [], clock.now);
+  const engine = await AlertEngine.open(
+    { registry, derived: new DerivedValues(), config, store: alertStore, outbox, log },
+    [],
+    clock.now,
+  );
   const refused = (source: string) => registry.getMetric(ALERTS_REFUSED_METRIC, { source })?.value ?? 0;
   const limitLogs = () => log.records.filter((r) => String(r.msg).includes('alert limit'));
   return { engine, outbox, registry, log, clock, store, alertStore, refused, limitLogs };
 }
 
 function signal(key: string, state: AlertSignal['state'] = 'firing'): AlertSignal {
-  return { source: 'performance_monitor', key, state, severity: 'warning', message: `${key} breached`, value: 2, threshold: 1, at: 0 };
+  return {
+    source: 'performance_monitor',
+    key,
+    state,
+    severity: 'warning',
+    message: `${key} breached`,
+    value: 2,
+    threshold: 1,
+    at: 0,
+  };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<MonitorError> {
@@ -50,22 +66,36 @@ describe('alert limits', () => {
     expect(err.message).toBe(
       'manual alert limit reached: 3 manual alerts are active, the limit is 3; resolve or clear some (clearAlert(id): a cleared alert frees its place at once), or raise alert_limits.manual in alerting.json',
     );
-    expect(() => engine.stageAlert('info', 'disk 4 full', undefined, clock.now)).toThrow(expect.objectContaining({ code: ErrorCode.AlertLimit }));
+    expect(() => engine.stageAlert('info', 'disk 4 full', undefined, clock.now)).toThrow(
+      expect.objectContaining({ code: ErrorCode.AlertLimit }),
+    );
     expect(refused('manual')).toBe(2);
     // A repeat of a firing alert is not a new alert: still answered.
     expect((await engine.sendAlert('info', 'disk 0 full', undefined, clock.now)).message).toBe('disk 0 full');
-    expect(alertStore.load().alerts.map((a) => a.message).sort()).toEqual(['disk 0 full', 'disk 1 full', 'disk 2 full']);
+    expect(
+      alertStore
+        .load()
+        .alerts.map((a) => a.message)
+        .sort(),
+    ).toEqual(['disk 0 full', 'disk 1 full', 'disk 2 full']);
   });
 
   it('keeps rule and signal alerts raised while the manual budget is full', async () => {
     const { engine, registry, clock, refused } = await setup({ manual: 2 });
     for (let i = 0; i < 2; i++) await engine.sendAlert('info', `m${i}`, undefined, clock.now);
-    await expect(engine.sendAlert('info', 'm2', undefined, clock.now)).rejects.toMatchObject({ code: ErrorCode.AlertLimit });
+    await expect(engine.sendAlert('info', 'm2', undefined, clock.now)).rejects.toMatchObject({
+      code: ErrorCode.AlertLimit,
+    });
     registry.gauge('queue.depth').set(50);
     await engine.addRule({ name: 'deep', metric: 'queue.depth', condition: 'gt', threshold: 10, severity: 'info' });
     await engine.evaluate(clock.now);
     await engine.signal(signal('latency.p95'), clock.now);
-    expect(engine.activeAlerts().map((a) => a.source).sort()).toEqual(['api', 'api', 'performance_monitor', 'rule:deep']);
+    expect(
+      engine
+        .activeAlerts()
+        .map((a) => a.source)
+        .sort(),
+    ).toEqual(['api', 'api', 'performance_monitor', 'rule:deep']);
     expect([refused('manual'), refused('rule'), refused('signal')]).toEqual([1, 0, 0]);
   });
 
@@ -74,7 +104,9 @@ describe('alert limits', () => {
     for (const key of ['a', 'b', 'c', 'd']) await engine.signal(signal(key), clock.now);
     expect(engine.activeAlerts().map((a) => a.title)).toEqual(['WARNING Alert: a', 'WARNING Alert: b']);
     expect(refused('signal')).toBe(2);
-    expect(limitLogs().map((r) => r.msg)).toEqual(['signal alert limit reached: 2 signal alerts are active, the limit is 2; resolve some, or raise alert_limits.signal in alerting.json']);
+    expect(limitLogs().map((r) => r.msg)).toEqual([
+      'signal alert limit reached: 2 signal alerts are active, the limit is 2; resolve some, or raise alert_limits.signal in alerting.json',
+    ]);
     await engine.sendAlert('info', 'manual still fits', undefined, clock.now);
     await engine.signal(signal('a', 'resolved'), clock.now);
     await engine.signal(signal('c'), clock.now);
@@ -111,7 +143,9 @@ describe('alert limits', () => {
     outbox.failures = 1000;
     await engine.clearAlert(second.id, clock.now);
     const err = await refusal(engine.sendAlert('critical', 'db down again', undefined, clock.now));
-    expect(err.message).toMatch(/^manual alert limit reached: 0 manual alerts are active and 1 resolved ones still wait to send their resolved notification, the limit is 1;/);
+    expect(err.message).toMatch(
+      /^manual alert limit reached: 0 manual alerts are active and 1 resolved ones still wait to send their resolved notification, the limit is 1;/,
+    );
   });
 
   it('frees the place of a resolved alert removed after alert_timeout', async () => {
@@ -119,7 +153,9 @@ describe('alert limits', () => {
     const first = await engine.sendAlert('critical', 'db down', undefined, clock.now);
     outbox.failures = 1000;
     await engine.clearAlert(first.id, clock.now);
-    await expect(engine.sendAlert('info', 'next', undefined, clock.now)).rejects.toMatchObject({ code: ErrorCode.AlertLimit });
+    await expect(engine.sendAlert('info', 'next', undefined, clock.now)).rejects.toMatchObject({
+      code: ErrorCode.AlertLimit,
+    });
     clock.now += 60_001;
     await engine.tick(clock.now);
     const next = await engine.sendAlert('info', 'next', undefined, clock.now);
@@ -136,7 +172,9 @@ describe('alert limits', () => {
     expect(refused.message).toMatch(/^manual alert limit reached: 3 manual alerts are active, the limit is 1;/);
     await b.engine.clearAlert(ids[0], b.clock.now);
     await b.engine.clearAlert(ids[1], b.clock.now);
-    await expect(b.engine.sendAlert('info', 'four', undefined, b.clock.now)).rejects.toMatchObject({ code: ErrorCode.AlertLimit });
+    await expect(b.engine.sendAlert('info', 'four', undefined, b.clock.now)).rejects.toMatchObject({
+      code: ErrorCode.AlertLimit,
+    });
     await b.engine.clearAlert(ids[2], b.clock.now);
     const four = await b.engine.sendAlert('info', 'four', undefined, b.clock.now);
     expect(b.engine.allAlerts().map((x) => x.id)).toEqual([four.id]);
@@ -145,7 +183,9 @@ describe('alert limits', () => {
   it('writes the alerts staged before a commit in one transaction and settles committed() when they are durable', async () => {
     const { engine, clock, alertStore } = await setup({});
     const before = alertStore.commits;
-    const staged = Array.from({ length: 500 }, (_, i) => engine.stageAlert('info', `burst ${i}`, { n: String(i) }, clock.now));
+    const staged = Array.from({ length: 500 }, (_, i) =>
+      engine.stageAlert('info', `burst ${i}`, { n: String(i) }, clock.now),
+    );
     const committed = engine.committed();
     expect(alertStore.load().alerts).toHaveLength(0);
     await engine.commit();

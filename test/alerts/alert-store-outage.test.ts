@@ -14,8 +14,15 @@ function fakeStore() {
   const disk = { mode: 'ok' as 'ok' | 'full' | 'closed', attempts: 0 };
   const write = (name: string, apply: () => void): Promise<void> => {
     disk.attempts++;
-    if (disk.mode === 'closed') return Promise.reject(new MonitorError(ErrorCode.StoreFailed, `${name}.put: the metric store is closed`));
-    if (disk.mode === 'full') return Promise.reject(new RecordWriteFailed(`${name}.put: the commit failed: No space left on device`, new Error('No space left on device')));
+    if (disk.mode === 'closed')
+      return Promise.reject(new MonitorError(ErrorCode.StoreFailed, `${name}.put: the metric store is closed`));
+    if (disk.mode === 'full')
+      return Promise.reject(
+        new RecordWriteFailed(
+          `${name}.put: the commit failed: No space left on device`,
+          new Error('No space left on device'),
+        ),
+      );
     apply();
     return Promise.resolve();
   };
@@ -38,15 +45,36 @@ function setup() {
   const { registry } = newRegistry();
   const log = memoryLogger();
   const clock = { now: 0 };
-  const outage = new WriteOutage({ registry, log, what: 'alert records', now: () => clock.now, retryMs: 100, maxRetryMs: 400 });
+  const outage = new WriteOutage({
+    registry,
+    log,
+    what: 'alert records',
+    now: () => clock.now,
+    retryMs: 100,
+    maxRetryMs: 400,
+  });
   const alerts = new AlertStore(store, outage);
   const failures = () => registry.getMetric(WRITE_FAILURES_METRIC, { reason: 'ENOSPC' })?.value ?? 0;
   const lines = (prefix: string) => log.records.filter((r) => String(r.msg).startsWith(prefix)).length;
   return { alerts, data, disk, clock, outage, failures, lines };
 }
 
-const alert = (id: string, value: number): Alert =>
-  ({ id, status: 'firing', value, fingerprint: id, severity: 'warning', title: id, message: `v=${value}`, source: 'rule:x', labels: {}, annotations: {}, startedAt: 0, lastSeenAt: 0, notifications: 0, channels: [] });
+const alert = (id: string, value: number): Alert => ({
+  id,
+  status: 'firing',
+  value,
+  fingerprint: id,
+  severity: 'warning',
+  title: id,
+  message: `v=${value}`,
+  source: 'rule:x',
+  labels: {},
+  annotations: {},
+  startedAt: 0,
+  lastSeenAt: 0,
+  notifications: 0,
+  channels: [],
+});
 
 describe('AlertStore on a failing store', () => {
   it('keeps failed records staged, backs off, counts and logs once, and writes the latest state when writes commit again', async () => {

@@ -14,8 +14,11 @@ describe('alertTitle', () => {
 describe('renderTemplate', () => {
   it('fills $value, $threshold and $labels, and leaves everything else as written', () => {
     const data = { value: 182.4567, threshold: 100, labels: { route: '/api', '<b>': 'x' } };
-    expect(renderTemplate('{{ $labels.route }}: {{$value}} > {{ $threshold }} {{ $labels.missing }}|{{ .Other }} {{ $labels.<b> }}', data)).toBe(
-      '/api: 182.5 > 100 |{{ .Other }} {{ $labels.<b> }}',
-    );
+    expect(
+      renderTemplate(
+        '{{ $labels.route }}: {{$value}} > {{ $threshold }} {{ $labels.missing }}|{{ .Other }} {{ $labels.<b> }}',
+        data,
+      ),
+    ).toBe('/api: 182.5 > 100 |{{ .Other }} {{ $labels.<b> }}');
   });
 });

@@ -32,17 +32,25 @@ describe('label matchers', () => {
   });
 
   it('refuse an empty list where it would silence everything', () => {
-    expectMonitorError(() => checkMatchers('silence', [], ErrorCode.InvalidSilence, { nonEmpty: true }), ErrorCode.InvalidSilence, 'silence: matchers must not be empty (it would match everything)');
+    expectMonitorError(
+      () => checkMatchers('silence', [], ErrorCode.InvalidSilence, { nonEmpty: true }),
+      ErrorCode.InvalidSilence,
+      'silence: matchers must not be empty (it would match everything)',
+    );
   });
 
   it('refuse bad names and unknown keys', () => {
     expectMonitorError(
-      () => checkMatchers('silence', [{ name: 'a-b', op: '=', value: 'x' }], ErrorCode.InvalidSilence, { nonEmpty: true }),
+      () =>
+        checkMatchers('silence', [{ name: 'a-b', op: '=', value: 'x' }], ErrorCode.InvalidSilence, { nonEmpty: true }),
       ErrorCode.InvalidSilence,
       'silence: matchers[0]: invalid label name "a-b" (letters, digits and "_", not starting with a digit)',
     );
     expectMonitorError(
-      () => checkMatchers('silence', [{ name: 'a', op: '=', value: 'x', regex: true }], ErrorCode.InvalidSilence, { nonEmpty: true }),
+      () =>
+        checkMatchers('silence', [{ name: 'a', op: '=', value: 'x', regex: true }], ErrorCode.InvalidSilence, {
+          nonEmpty: true,
+        }),
       ErrorCode.InvalidSilence,
       'silence: matchers[0]: unknown key "regex" (allowed: name, op, value)',
     );

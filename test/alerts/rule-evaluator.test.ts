@@ -6,7 +6,16 @@ import type { Sample } from '../../src/alerts/rule-samples.js';
 /** A rule over one labelled value that the test sets; the clock is the `now` passed to evaluate. */
 function harness(input: Partial<RuleInput> = {}) {
   const evaluator = new RuleEvaluator();
-  evaluator.add(checkRule({ name: 'high_latency', metric: 'latency.p95', condition: 'gt', threshold: 100, severity: 'warning', ...input }));
+  evaluator.add(
+    checkRule({
+      name: 'high_latency',
+      metric: 'latency.p95',
+      condition: 'gt',
+      threshold: 100,
+      severity: 'warning',
+      ...input,
+    }),
+  );
   let samples: Sample[] = [];
   const log: string[] = [];
   return {
@@ -35,7 +44,12 @@ describe('RuleEvaluator', () => {
     h.at(30_000);
     expect(h.state()).toBe('firing');
     expect(h.log).toEqual(['0:pending', '30000:firing']);
-    expect(h.evaluator.instances()[0]).toMatchObject({ activeSince: 0, firedAt: 30_000, value: 150, labels: { alertname: 'high_latency' } });
+    expect(h.evaluator.instances()[0]).toMatchObject({
+      activeSince: 0,
+      firedAt: 30_000,
+      value: 150,
+      labels: { alertname: 'high_latency' },
+    });
   });
 
   it('goes back to inactive when the condition breaks while pending, and restarts the duration', () => {
@@ -97,7 +111,17 @@ describe('RuleEvaluator', () => {
 
   it('keeps one instance per matching series, each with its own timing', () => {
     const evaluator = new RuleEvaluator();
-    evaluator.add(checkRule({ name: 'errors', metric: 'http.errors', condition: 'ge', threshold: 5, duration: 10_000, severity: 'error', labels: { team: 'api' } }));
+    evaluator.add(
+      checkRule({
+        name: 'errors',
+        metric: 'http.errors',
+        condition: 'ge',
+        threshold: 5,
+        duration: 10_000,
+        severity: 'error',
+        labels: { team: 'api' },
+      }),
+    );
     const read = (a: number, b: number) => () => [
       { labels: { route: '/a' }, value: a },
       { labels: { route: '/b' }, value: b },
@@ -105,7 +129,9 @@ describe('RuleEvaluator', () => {
     evaluator.evaluate(0, read(5, 1));
     evaluator.evaluate(5_000, read(6, 9));
     const fired = evaluator.evaluate(10_000, read(7, 9));
-    expect(fired.map((t) => [t.to, t.instance.labels])).toEqual([['firing', { route: '/a', team: 'api', alertname: 'errors' }]]);
+    expect(fired.map((t) => [t.to, t.instance.labels])).toEqual([
+      ['firing', { route: '/a', team: 'api', alertname: 'errors' }],
+    ]);
     const states = Object.fromEntries(evaluator.instances().map((i) => [i.labels.route, i.state]));
     expect(states).toEqual({ '/a': 'firing', '/b': 'pending' });
     expect(evaluator.evaluate(15_000, read(7, 9)).map((t) => t.instance.labels.route)).toEqual(['/b']);

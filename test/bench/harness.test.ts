@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { balancedOrder, type Check, checkStatus, median, medianInterval, quantile, startBlockProbe } from '../../bench/harness.js';
+import {
+  balancedOrder,
+  type Check,
+  checkStatus,
+  median,
+  medianInterval,
+  quantile,
+  startBlockProbe,
+} from '../../bench/harness.js';
 
-const check = (measured: number, better: 'higher' | 'lower'): Check => ({ name: 'x', measured, target: 10, better, margin: 0.1, unit: '' });
+const check = (measured: number, better: 'higher' | 'lower'): Check => ({
+  name: 'x',
+  measured,
+  target: 10,
+  better,
+  margin: 0.1,
+  unit: '',
+});
 
 describe('bench harness', () => {
   it('passes a figure at its target, tolerates a miss within the margin, and fails beyond it', () => {
@@ -36,7 +51,8 @@ describe('bench harness', () => {
         const order = balancedOrder(n, r);
         expect([...order].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
         order.forEach((t, place) => places.set(`${t}@${place}`, (places.get(`${t}@${place}`) ?? 0) + 1));
-        for (let i = 1; i < n; i++) follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
+        for (let i = 1; i < n; i++)
+          follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
       }
       const each = rounds / n;
       expect(places.size).toBe(n * n);

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 export function assertBuilt(): void {
-  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`);
+  if (!fs.existsSync(BIN))
+    throw new Error(`${BIN} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`);
 }
 
 export interface BinRun {
@@ -23,8 +24,12 @@ export interface BinRun {
 /** Runs `node dist/src/cli/main.js ...args` to its end (SIGKILLed after `timeoutMs`), never rejecting. */
 export function runBin(args: string[], timeoutMs = 30_000): Promise<BinRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
     );
   });
 }

@@ -58,8 +58,12 @@ describe('erlmcp-monitor against a live writer', () => {
     expect(report.writer).toMatchObject({ alive: true, pid: writer.proc.pid });
     expect(report.fileBytes).toBe(fs.statSync(path.join(dataDir, 'data.mdb')).size);
     expect(report.bytesPerPoint.file).toBeCloseTo(report.fileBytes / report.points, 1);
-    expect(report.databases.map((d: { name: string }) => d.name)).toEqual(expect.arrayContaining(['series', 'series_key', 'meta', 'current']));
-    expect(report.seriesList.map((s: { key: string }) => s.key)).toEqual(expect.arrayContaining(['cpu.usage{host="a"}', 'http.latency#p95']));
+    expect(report.databases.map((d: { name: string }) => d.name)).toEqual(
+      expect.arrayContaining(['series', 'series_key', 'meta', 'current']),
+    );
+    expect(report.seriesList.map((s: { key: string }) => s.key)).toEqual(
+      expect.arrayContaining(['cpu.usage{host="a"}', 'http.latency#p95']),
+    );
 
     const table = await runBin(['inspect', dataDir]);
     expect(table.code, table.stderr).toBe(0);
@@ -72,24 +76,64 @@ describe('erlmcp-monitor against a live writer', () => {
     const n = lastFlushed(writer);
     const to = String(base + n * 1000);
     const expected = Array.from({ length: n + 1 }, (_, i) => [base + i * 1000, i % 100]);
-    const byKey = await runBin(['query', dataDir, 'cpu.usage{host="a"}', '--from', String(base), '--to', to, '--format', 'json']);
+    const byKey = await runBin([
+      'query',
+      dataDir,
+      'cpu.usage{host="a"}',
+      '--from',
+      String(base),
+      '--to',
+      to,
+      '--format',
+      'json',
+    ]);
     expect(byKey.code, byKey.stderr).toBe(0);
     const parsed = JSON.parse(byKey.stdout) as { series: { key: string; id: number }; points: number[][] };
     expect(parsed.series.key).toBe('cpu.usage{host="a"}');
     expect(parsed.points).toEqual(expected);
 
-    const byLabels = await runBin(['query', dataDir, 'cpu.usage{host=a}', '--from', new Date(base).toISOString(), '--to', to]);
+    const byLabels = await runBin([
+      'query',
+      dataDir,
+      'cpu.usage{host=a}',
+      '--from',
+      new Date(base).toISOString(),
+      '--to',
+      to,
+    ]);
     expect(byLabels.code, byLabels.stderr).toBe(0);
     const rows = byLabels.stdout.trim().split('\n');
     expect(rows[0]).toBe('ts,time,value');
     expect(rows.slice(1)).toEqual(expected.map(([ts, v]) => `${ts},${new Date(ts!).toISOString()},${v}`));
 
-    const byId = await runBin(['query', dataDir, String(parsed.series.id), '--from', String(base), '--to', to, '--points', '3', '--format', 'json']);
+    const byId = await runBin([
+      'query',
+      dataDir,
+      String(parsed.series.id),
+      '--from',
+      String(base),
+      '--to',
+      to,
+      '--points',
+      '3',
+      '--format',
+      'json',
+    ]);
     expect(byId.code, byId.stderr).toBe(0);
     expect((JSON.parse(byId.stdout) as { points: unknown[] }).points.length).toBeLessThanOrEqual(3);
 
     // Relative times: the writer's points are an hour old, so the last 10 minutes hold none of the first ones.
-    const recent = await runBin(['query', dataDir, 'requests.total', '--from', '-2h', '--to', 'now', '--format', 'json']);
+    const recent = await runBin([
+      'query',
+      dataDir,
+      'requests.total',
+      '--from',
+      '-2h',
+      '--to',
+      'now',
+      '--format',
+      'json',
+    ]);
     expect(recent.code, recent.stderr).toBe(0);
     expect((JSON.parse(recent.stdout) as { points: number[][] }).points[0]).toEqual([base, 1]);
   });
@@ -118,17 +162,30 @@ describe('erlmcp-monitor against a live writer', () => {
       JSON.stringify({
         refresh_interval: 100,
         data_points: 10_000,
-        dashboards: [{ name: 'cli', title: 'CLI', charts: [{ id: 'cpu', title: 'CPU', series: [{ label: 'cpu', metric: 'cpu.usage', labels: { host: 'a' } }] }] }],
+        dashboards: [
+          {
+            name: 'cli',
+            title: 'CLI',
+            charts: [
+              { id: 'cpu', title: 'CPU', series: [{ label: 'cpu', metric: 'cpu.usage', labels: { host: 'a' } }] },
+            ],
+          },
+        ],
       }),
     );
     const serve = spawnChild(BIN, ['serve', dataDir, '--port', '0', '--config', configDir], 120_000);
     try {
-      await until(() => expect(serve.lines.join('\n'), serve.stderr()).toMatch(/at http:\/\/127\.0\.0\.1:\d+$/m), 30_000);
+      await until(
+        () => expect(serve.lines.join('\n'), serve.stderr()).toMatch(/at http:\/\/127\.0\.0\.1:\d+$/m),
+        30_000,
+      );
       const url = /at (http:\/\/127\.0\.0\.1:\d+)$/m.exec(serve.lines.join('\n'))![1]!;
 
       const n = Math.min(lastFlushed(writer), 9_999);
       const labels = encodeURIComponent(JSON.stringify({ host: 'a' }));
-      const res = await fetch(`${url}/api/history?metric=cpu.usage&labels=${labels}&from=${base}&to=${base + n * 1000}&points=10000`);
+      const res = await fetch(
+        `${url}/api/history?metric=cpu.usage&labels=${labels}&from=${base}&to=${base + n * 1000}&points=10000`,
+      );
       expect(res.status).toBe(200);
       const history = (await res.json()) as { series: { points: number[][] }[] };
       expect(history.series[0]!.points).toEqual(Array.from({ length: n + 1 }, (_, i) => [base + i * 1000, i % 100]));
@@ -137,14 +194,25 @@ describe('erlmcp-monitor against a live writer', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<html');
       expect((await fetch(`${url}/assets/app.js`)).status).toBe(200);
-      const dashboards = (await (await fetch(`${url}/api/dashboards`)).json()) as { name: string; charts: { title: string }[] }[];
+      const dashboards = (await (await fetch(`${url}/api/dashboards`)).json()) as {
+        name: string;
+        charts: { title: string }[];
+      }[];
       expect(dashboards.map((d) => d.name)).toEqual(expect.arrayContaining(['cli', 'store']));
       // The "store" dashboard charts every metric the writer stored, and its history is the writer's.
-      expect(dashboards.find((d) => d.name === 'store')!.charts.map((c) => c.title)).toEqual(['cpu.usage', 'http.latency', 'requests.total']);
-      const stored = (await (await fetch(`${url}/api/history?dashboard=store&from=${base}&to=${base + n * 1000}&points=10000`)).json()) as {
+      expect(dashboards.find((d) => d.name === 'store')!.charts.map((c) => c.title)).toEqual([
+        'cpu.usage',
+        'http.latency',
+        'requests.total',
+      ]);
+      const stored = (await (
+        await fetch(`${url}/api/history?dashboard=store&from=${base}&to=${base + n * 1000}&points=10000`)
+      ).json()) as {
         series: { chart: string; label: string; points: number[][] }[];
       };
-      expect(stored.series.find((s) => s.label === 'host=a')!.points).toEqual(Array.from({ length: n + 1 }, (_, i) => [base + i * 1000, i % 100]));
+      expect(stored.series.find((s) => s.label === 'host=a')!.points).toEqual(
+        Array.from({ length: n + 1 }, (_, i) => [base + i * 1000, i % 100]),
+      );
       // requests.total goes up by 1 per flush, 1 s apart: a rate of 1/s throughout.
       const rates = stored.series.find((s) => s.label === 'requests.total')!.points;
       expect(rates.length).toBe(n);
@@ -153,10 +221,15 @@ describe('erlmcp-monitor against a live writer', () => {
       // Live: /api/realtime shows the newest committed value, which moves as the writer flushes.
       const seen = new Set<number>();
       await until(async () => {
-        const live = (await (await fetch(`${url}/api/realtime?dashboard=cli`)).json()) as { charts: { cpu: { cpu: [number, number | null] } } };
+        const live = (await (await fetch(`${url}/api/realtime?dashboard=cli`)).json()) as {
+          charts: { cpu: { cpu: [number, number | null] } };
+        };
         const value = live.charts.cpu.cpu[1];
         if (value !== null) seen.add(value);
-        expect(seen.size, `live values seen: ${[...seen].join(", ")}; writer stderr: ${writer.stderr()}`).toBeGreaterThanOrEqual(3);
+        expect(
+          seen.size,
+          `live values seen: ${[...seen].join(', ')}; writer stderr: ${writer.stderr()}`,
+        ).toBeGreaterThanOrEqual(3);
       }, 60_000);
       for (const value of seen) expect(Number.isInteger(value) && value >= 0 && value < 100).toBe(true);
       expect(lastFlushed(writer)).toBeGreaterThan(n); // the writer kept writing meanwhile
@@ -195,7 +268,10 @@ describe('erlmcp-monitor on wrong paths', () => {
   it('refuses a missing directory (creating nothing), a file, and a directory that is not a store, exit 1', async () => {
     const missing = path.join(work, 'nope');
     const a = await runBin(['inspect', missing]);
-    expect([a.code, a.stderr]).toEqual([1, `erlmcp-monitor inspect: ${missing} does not exist: give the data dir of the application (monitoring.data_dir; default ./.erlmcp-monitor in the directory it runs in)\n`]);
+    expect([a.code, a.stderr]).toEqual([
+      1,
+      `erlmcp-monitor inspect: ${missing} does not exist: give the data dir of the application (monitoring.data_dir; default ./.erlmcp-monitor in the directory it runs in)\n`,
+    ]);
     expect(fs.existsSync(missing)).toBe(false);
 
     const file = path.join(work, 'file');
@@ -223,7 +299,9 @@ describe('erlmcp-monitor on wrong paths', () => {
       const { port } = blocker.address() as AddressInfo;
       const inUse = await runBin(['serve', dir, '--port', String(port)]);
       expect(inUse.code).toBe(1);
-      expect(inUse.stderr).toMatch(new RegExp(`^erlmcp-monitor serve: the dashboard cannot listen on 127\\.0\\.0\\.1:${port}`));
+      expect(inUse.stderr).toMatch(
+        new RegExp(`^erlmcp-monitor serve: the dashboard cannot listen on 127\\.0\\.0\\.1:${port}`),
+      );
       expect(inUse.stderr).not.toMatch(/\n\s+at /);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
@@ -239,7 +317,7 @@ describe('erlmcp-monitor on wrong paths', () => {
     }
   });
 
-  it('refuses a damaged store through the store\'s own check, without crashing', async () => {
+  it("refuses a damaged store through the store's own check, without crashing", async () => {
     const damaged = path.join(work, 'damaged');
     fs.mkdirSync(damaged);
     fs.writeFileSync(path.join(damaged, 'data.mdb'), Buffer.alloc(8192, 7));
@@ -257,10 +335,17 @@ describe('erlmcp-monitor on wrong paths', () => {
     const env = open({ path: other, maxDbs: 64, useRecords: false, noSubdir: false } as Parameters<typeof open>[0]);
     await env.openDB({ name: 'meta' } as never).put('layout', 99);
     await env.close();
-    for (const args of [['inspect', other], ['query', other, 'a']]) {
+    for (const args of [
+      ['inspect', other],
+      ['query', other, 'a'],
+    ]) {
       const r = await runBin(args);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^erlmcp-monitor ${args[0]}: ${other.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} holds metric store layout 99; this version reads only layout \\d`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^erlmcp-monitor ${args[0]}: ${other.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} holds metric store layout 99; this version reads only layout \\d`,
+        ),
+      );
     }
   });
 });

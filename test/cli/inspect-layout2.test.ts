@@ -17,7 +17,13 @@ const FIXTURES = new URL('../store/fixtures/', import.meta.url);
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t), now: () => Date.UTC(2026, 11, 6), signal: new AbortController().signal, env: {} };
+  const io: CliIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    now: () => Date.UTC(2026, 11, 6),
+    signal: new AbortController().signal,
+    env: {},
+  };
   const code = await runCli(argv, io);
   return { code, out, err };
 }
@@ -54,7 +60,9 @@ describe('inspect of a layout-2 store', () => {
     expect(report.bytesPerPoint.history).toBeGreaterThan(0);
     const text = await run('inspect', data);
     expect(text.out).toMatch(/^layout +2 \(converts to layout 3 at the next writable open\)$/m);
-    expect(text.out).toContain(`points         ${counts.points.toLocaleString('en-US')} raw, ${counts.rollups.toLocaleString('en-US')} rollup cells`);
+    expect(text.out).toContain(
+      `points         ${counts.points.toLocaleString('en-US')} raw, ${counts.rollups.toLocaleString('en-US')} rollup cells`,
+    );
   });
 
   it('reports layout 3 with the conversion progress, counting every entry once, when a conversion was left unfinished', async () => {
@@ -74,7 +82,10 @@ describe('inspect of a layout-2 store', () => {
     const text = await run('inspect', data);
     const n = (x: number): string => x.toLocaleString('en-US');
     expect(text.out).toMatch(
-      new RegExp(`^layout +3 \\(converting from layout 2: \\d+% done, ${n(report.conversion.convertedPoints)} of ${n(counts.points)} points and 0 of ${n(counts.rollups)} rollup cells moved\\)$`, 'm'),
+      new RegExp(
+        `^layout +3 \\(converting from layout 2: \\d+% done, ${n(report.conversion.convertedPoints)} of ${n(counts.points)} points and 0 of ${n(counts.rollups)} rollup cells moved\\)$`,
+        'm',
+      ),
     );
     expect(text.out).toMatch(/\(history db history \+ points\)/);
   });

@@ -12,7 +12,13 @@ import { COMMANDS, runCli } from '../../src/cli/run-cli.js';
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t), now: () => Date.UTC(2026, 11, 6), signal: new AbortController().signal, env: {} };
+  const io: CliIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    now: () => Date.UTC(2026, 11, 6),
+    signal: new AbortController().signal,
+    env: {},
+  };
   const code = await runCli(argv, io);
   return { code, out, err };
 }
@@ -26,7 +32,12 @@ describe('runCli', () => {
       for (const c of COMMANDS) expect(r.out).toContain(`  ${c.name}`);
     }
     for (const c of COMMANDS) {
-      for (const argv of [[c.name, '--help'], [c.name, '-h'], ['help', c.name], [c.name, 'some-dir', '--help']]) {
+      for (const argv of [
+        [c.name, '--help'],
+        [c.name, '-h'],
+        ['help', c.name],
+        [c.name, 'some-dir', '--help'],
+      ]) {
         const r = await run(...argv);
         expect([r.code, r.err], argv.join(' ')).toEqual([0, '']);
         expect(r.out).toMatch(new RegExp(`^Usage: erlmcp-monitor ${c.name} `));
@@ -35,7 +46,9 @@ describe('runCli', () => {
   });
 
   it('prints the version of the package', async () => {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     expect(await run('--version')).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
   });
 
@@ -44,14 +57,23 @@ describe('runCli', () => {
       [[], 'erlmcp-monitor: no command given\n\nUsage: erlmcp-monitor <command>'],
       [['inspekt', '/x'], 'erlmcp-monitor: unknown command "inspekt"\n\nUsage: erlmcp-monitor <command>'],
       [['--bogus'], 'erlmcp-monitor: unknown option "--bogus" before the command'],
-      [['inspect', '/x', '--bogus'], "erlmcp-monitor inspect: Unknown option '--bogus'\n\nUsage: erlmcp-monitor inspect <dataDir>"],
+      [
+        ['inspect', '/x', '--bogus'],
+        "erlmcp-monitor inspect: Unknown option '--bogus'\n\nUsage: erlmcp-monitor inspect <dataDir>",
+      ],
       [['inspect'], 'erlmcp-monitor inspect: missing <dataDir>\n\nUsage: erlmcp-monitor inspect <dataDir>'],
       [['query', '/x'], 'erlmcp-monitor query: missing <series>'],
       [['inspect', '/x', '/y'], 'erlmcp-monitor inspect: unexpected argument "/y" (inspect takes <dataDir>)'],
       [['query', '/x', 's', '--format', 'xml'], 'erlmcp-monitor query: --format must be csv or json, got "xml"'],
       [['query', '/x', 's', '--points', '0'], 'erlmcp-monitor query: --points must be an integer >= 1, got "0"'],
-      [['query', '/x', 's', '--from', 'now', '--to', '-1h'], 'erlmcp-monitor query: --from (2026-12-06T00:00:00.000Z) is after --to (2026-12-05T23:00:00.000Z)'],
-      [['serve', '/x', '--port', '70000'], 'erlmcp-monitor serve: --port must be an integer from 0 to 65535, got "70000"'],
+      [
+        ['query', '/x', 's', '--from', 'now', '--to', '-1h'],
+        'erlmcp-monitor query: --from (2026-12-06T00:00:00.000Z) is after --to (2026-12-05T23:00:00.000Z)',
+      ],
+      [
+        ['serve', '/x', '--port', '70000'],
+        'erlmcp-monitor serve: --port must be an integer from 0 to 65535, got "70000"',
+      ],
       [['inspect', '/x', '--json=yes'], "erlmcp-monitor inspect: Option '--json' does not take an argument"],
     ];
     for (const [argv, start] of cases) {
@@ -79,7 +101,11 @@ describe('check-config', () => {
   it("accepts the package's own configs (exit 0)", async () => {
     const configs = path.resolve('configs');
     const r = await run('check-config', configs);
-    expect(r).toEqual({ code: 0, out: `${configs}: ok (checked monitoring.json, performance_monitor.json, alerting.json, dashboard.json)\n`, err: '' });
+    expect(r).toEqual({
+      code: 0,
+      out: `${configs}: ok (checked monitoring.json, performance_monitor.json, alerting.json, dashboard.json)\n`,
+      err: '',
+    });
   });
 
   it('reports every problem with its file, key and what is allowed (exit 1), as text and JSON', async () => {
@@ -91,14 +117,24 @@ describe('check-config', () => {
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
     const lines = r.err.trim().split('\n');
-    expect(lines).toContain(`${path.join(dir, 'dashboard.json')}: theme: invalid value "blue" (allowed: "dark", "light")`);
-    expect(lines.some((l) => l.startsWith(`${path.join(dir, 'dashboard.json')}: port: `) && l.includes('0 to 65535'))).toBe(true);
-    expect(lines.some((l) => l.startsWith(`${path.join(dir, 'monitoring.json')}: `) && l.includes('line 2'))).toBe(true);
+    expect(lines).toContain(
+      `${path.join(dir, 'dashboard.json')}: theme: invalid value "blue" (allowed: "dark", "light")`,
+    );
+    expect(
+      lines.some((l) => l.startsWith(`${path.join(dir, 'dashboard.json')}: port: `) && l.includes('0 to 65535')),
+    ).toBe(true);
+    expect(lines.some((l) => l.startsWith(`${path.join(dir, 'monitoring.json')}: `) && l.includes('line 2'))).toBe(
+      true,
+    );
     expect(lines.at(-1)).toBe(`3 problems in ${dir}`);
 
     const json = await run('check-config', dir, '--json');
     expect(json.code).toBe(1);
-    const parsed = JSON.parse(json.out) as { ok: boolean; files: string[]; problems: { source: string; key: string }[] };
+    const parsed = JSON.parse(json.out) as {
+      ok: boolean;
+      files: string[];
+      problems: { source: string; key: string }[];
+    };
     expect(parsed.ok).toBe(false);
     expect(parsed.files).toEqual(['monitoring.json', 'dashboard.json']);
     expect(parsed.problems.map((p) => p.key)).toEqual(expect.arrayContaining(['theme', 'port']));
@@ -108,7 +144,13 @@ describe('check-config', () => {
     const dir = path.join(work, 'env');
     fs.mkdirSync(dir);
     let err = '';
-    const io: CliIo = { out: () => undefined, err: (t) => (err += t), now: Date.now, signal: new AbortController().signal, env: { ERLMCP_DASHBOARD_PORT: 'eighty' } };
+    const io: CliIo = {
+      out: () => undefined,
+      err: (t) => (err += t),
+      now: Date.now,
+      signal: new AbortController().signal,
+      env: { ERLMCP_DASHBOARD_PORT: 'eighty' },
+    };
     expect(await runCli(['check-config', dir], io)).toBe(0);
     expect(await runCli(['check-config', dir, '--env'], io)).toBe(1);
     expect(err).toContain('ERLMCP_DASHBOARD_PORT (dashboard.port)');

@@ -39,14 +39,34 @@ describe('resolveSeries', () => {
   });
 
   it('asks for labels when a name has several series, listing them', () => {
-    expectMonitorError(() => resolveSeries(DEFS, 'requests.total', '/d'), ErrorCode.InvalidQuery, /"requests.total" has 2 series in \/d; name one with its labels, e.g.:\n {2}requests.total\{method="GET",code="200"\}/);
+    expectMonitorError(
+      () => resolveSeries(DEFS, 'requests.total', '/d'),
+      ErrorCode.InvalidQuery,
+      /"requests.total" has 2 series in \/d; name one with its labels, e.g.:\n {2}requests.total\{method="GET",code="200"\}/,
+    );
   });
 
   it('lists the closest keys for an unknown series, and the id range for an unknown id', () => {
-    expectMonitorError(() => resolveSeries(DEFS, 'cpu.usgae', '/d'), ErrorCode.InvalidQuery, /no series "cpu.usgae" in \/d; closest:\n {2}cpu.usage\n/);
-    expectMonitorError(() => resolveSeries(DEFS, 'requests.total{method="PUT"}', '/d'), ErrorCode.InvalidQuery, /closest:\n {2}requests.total\{method="GET",code="200"\}\n {2}requests.total\{method="POST",code="500"\}/);
-    expectMonitorError(() => resolveSeries(DEFS, '99', '/d'), ErrorCode.InvalidQuery, /^no series with id 99 in \/d \(ids run from 1 to 4\); list them with: erlmcp-monitor inspect \/d --series$/);
-    expectMonitorError(() => resolveSeries([], 'x', '/d'), ErrorCode.InvalidQuery, /^no series "x" in \/d \(the store has no series yet\)\n/);
+    expectMonitorError(
+      () => resolveSeries(DEFS, 'cpu.usgae', '/d'),
+      ErrorCode.InvalidQuery,
+      /no series "cpu.usgae" in \/d; closest:\n {2}cpu.usage\n/,
+    );
+    expectMonitorError(
+      () => resolveSeries(DEFS, 'requests.total{method="PUT"}', '/d'),
+      ErrorCode.InvalidQuery,
+      /closest:\n {2}requests.total\{method="GET",code="200"\}\n {2}requests.total\{method="POST",code="500"\}/,
+    );
+    expectMonitorError(
+      () => resolveSeries(DEFS, '99', '/d'),
+      ErrorCode.InvalidQuery,
+      /^no series with id 99 in \/d \(ids run from 1 to 4\); list them with: erlmcp-monitor inspect \/d --series$/,
+    );
+    expectMonitorError(
+      () => resolveSeries([], 'x', '/d'),
+      ErrorCode.InvalidQuery,
+      /^no series "x" in \/d \(the store has no series yet\)\n/,
+    );
   });
 
   it('suggests nothing far away', () => {

@@ -18,7 +18,13 @@ describe('storeDashboard', () => {
     ])!;
     expect(dashboard.name).toBe('store');
     expect(dashboard.charts).toEqual([
-      { id: 'm1', title: 'cpu.usage', type: 'line', unit: '%', series: [{ label: 'host=a', metric: 'cpu.usage', stat: 'value', labels: { host: 'a' } }] },
+      {
+        id: 'm1',
+        title: 'cpu.usage',
+        type: 'line',
+        unit: '%',
+        series: [{ label: 'host=a', metric: 'cpu.usage', stat: 'value', labels: { host: 'a' } }],
+      },
       {
         id: 'm2',
         title: 'http.latency',
@@ -41,7 +47,9 @@ describe('storeDashboard', () => {
 
   it('combines a metric with more series than a chart has lines into one line', () => {
     const many = Array.from({ length: MAX_LINES + 1 }, (_, i) => def('queue.depth', 'gauge', { q: String(i) }));
-    expect(storeDashboard(many)!.charts[0]!.series).toEqual([{ label: 'queue.depth', metric: 'queue.depth', stat: 'value' }]);
+    expect(storeDashboard(many)!.charts[0]!.series).toEqual([
+      { label: 'queue.depth', metric: 'queue.depth', stat: 'value' },
+    ]);
   });
 
   it('is left out for a store without series', () => {

@@ -31,13 +31,23 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe('probeWriter', () => {
   it("finds the writer's flock by the lock file's device and inode", () => {
     const ino = fs.statSync(lockFile).ino;
-    fs.writeFileSync(table, `1: POSIX  ADVISORY  WRITE 99 ${devOf(lockFile)}:${ino + 1} 0 EOF\n2: FLOCK  ADVISORY  WRITE 777 ${devOf(lockFile)}:${ino} 0 EOF\n`);
-    expect(probeWriter(dir, table)).toEqual({ alive: true, pid: 777, how: `pid 777 holds the flock on ${lockFile} (seen in ${table})` });
+    fs.writeFileSync(
+      table,
+      `1: POSIX  ADVISORY  WRITE 99 ${devOf(lockFile)}:${ino + 1} 0 EOF\n2: FLOCK  ADVISORY  WRITE 777 ${devOf(lockFile)}:${ino} 0 EOF\n`,
+    );
+    expect(probeWriter(dir, table)).toEqual({
+      alive: true,
+      pid: 777,
+      how: `pid 777 holds the flock on ${lockFile} (seen in ${table})`,
+    });
   });
 
   it('ignores a lock on another file, another device (unless the noted pid holds it), and a waiter', () => {
     const ino = fs.statSync(lockFile).ino;
-    fs.writeFileSync(table, `1: FLOCK  ADVISORY  WRITE 777 ${devOf(lockFile)}:${ino + 7} 0 EOF\n2: FLOCK  ADVISORY  WRITE 778 ab:cd:${ino} 0 EOF\n3: -> FLOCK  ADVISORY  WRITE 779 ${devOf(lockFile)}:${ino} 0 EOF\n`);
+    fs.writeFileSync(
+      table,
+      `1: FLOCK  ADVISORY  WRITE 777 ${devOf(lockFile)}:${ino + 7} 0 EOF\n2: FLOCK  ADVISORY  WRITE 778 ab:cd:${ino} 0 EOF\n3: -> FLOCK  ADVISORY  WRITE 779 ${devOf(lockFile)}:${ino} 0 EOF\n`,
+    );
     expect(probeWriter(dir, table)).toMatchObject({ alive: false });
     // overlayfs shows the upper layer's device: the inode and the pid the writer noted identify it.
     fs.appendFileSync(table, `4: FLOCK  ADVISORY  WRITE 4242 00:99:${ino} 0 EOF\n`);

@@ -18,7 +18,8 @@ function worker(view: ClusterView, source: string) {
   };
 }
 
-const lines = async (view: ClusterView, prefix: string) => (await renderPrometheusText(view.registry)).split('\n').filter((l) => l.startsWith(prefix));
+const lines = async (view: ClusterView, prefix: string) =>
+  (await renderPrometheusText(view.registry)).split('\n').filter((l) => l.startsWith(prefix));
 
 describe('ClusterView', () => {
   it('by_worker: shows each worker series labelled worker="<id>"', async () => {
@@ -32,7 +33,10 @@ describe('ClusterView', () => {
     w2.report();
     w1.jobs.inc({ queue: 'a' }, 1);
     w1.report();
-    expect(await lines(view, 'jobs_done_total')).toEqual(['jobs_done_total{queue="a",worker="1"} 4', 'jobs_done_total{queue="a",worker="2"} 4']);
+    expect(await lines(view, 'jobs_done_total')).toEqual([
+      'jobs_done_total{queue="a",worker="1"} 4',
+      'jobs_done_total{queue="a",worker="2"} 4',
+    ]);
     expect(await lines(view, 'response_time_seconds_count')).toEqual(['response_time_seconds_count{worker="2"} 1']);
   });
 
@@ -59,7 +63,10 @@ describe('ClusterView', () => {
     w2.latency.observe(500);
     w1.report();
     w2.report();
-    expect(await lines(view, 'jobs_done_total')).toEqual(['jobs_done_total{queue="a"} 7', 'jobs_done_total{queue="b"} 1']);
+    expect(await lines(view, 'jobs_done_total')).toEqual([
+      'jobs_done_total{queue="a"} 7',
+      'jobs_done_total{queue="b"} 1',
+    ]);
     expect(await lines(view, 'workers_busy')).toEqual(['workers_busy 7']);
     expect(await lines(view, 'response_time_seconds')).toEqual([
       'response_time_seconds_bucket{le="0.01"} 1',
@@ -94,15 +101,35 @@ describe('ClusterView', () => {
     const w1 = worker(view, '1');
     w1.jobs.inc({ queue: 'a' }, 3);
     w1.report();
-    view.merge('2', [{ name: 'jobs.done', type: 'gauge', help: '', unit: '', labelNames: ['queue'], series: [{ labels: { queue: 'a' }, state: { v: 1 } }] }]);
-    view.merge('3', [{ name: 'jobs.done', type: 'counter', help: 'Jobs', unit: '', labelNames: ['queue'], series: [{ labels: { queue: 'a' }, state: { v: 'x' } }] }]);
+    view.merge('2', [
+      {
+        name: 'jobs.done',
+        type: 'gauge',
+        help: '',
+        unit: '',
+        labelNames: ['queue'],
+        series: [{ labels: { queue: 'a' }, state: { v: 1 } }],
+      },
+    ]);
+    view.merge('3', [
+      {
+        name: 'jobs.done',
+        type: 'counter',
+        help: 'Jobs',
+        unit: '',
+        labelNames: ['queue'],
+        series: [{ labels: { queue: 'a' }, state: { v: 'x' } }],
+      },
+    ]);
     w1.jobs.inc({ queue: 'a' }, 1);
     w1.report();
     expect(await lines(view, 'jobs_done_total')).toEqual(['jobs_done_total{queue="a"} 4']);
     const rejected = view.registry.counter(CLUSTER_REJECTED_METRIC, { labels: ['reason'] });
     expect(rejected.get({ reason: 'EMON_METRIC_CONFLICT' })).toBe(1);
     expect(rejected.get({ reason: 'EMON_INVALID_VALUE' })).toBe(1);
-    expect(log.records.map((r) => r.msg)).toContain('cluster: metric report for "jobs.done" not merged: metric "jobs.done" is already registered as a counter; cannot register it as a gauge');
+    expect(log.records.map((r) => r.msg)).toContain(
+      'cluster: metric report for "jobs.done" not merged: metric "jobs.done" is already registered as a counter; cannot register it as a gauge',
+    );
   });
 
   it('reports only series that changed since the last report', () => {
@@ -114,6 +141,15 @@ describe('ClusterView', () => {
     expect(snapshotChanged(registry, sent)[0]!.series).toHaveLength(2);
     expect(snapshotChanged(registry, sent)).toEqual([]);
     c.inc({ k: 'b' });
-    expect(snapshotChanged(registry, sent)).toEqual([{ name: 'c', type: 'counter', help: 'c', unit: '', labelNames: ['k'], series: [{ labels: { k: 'b' }, state: { v: 2 } }] }]);
+    expect(snapshotChanged(registry, sent)).toEqual([
+      {
+        name: 'c',
+        type: 'counter',
+        help: 'c',
+        unit: '',
+        labelNames: ['k'],
+        series: [{ labels: { k: 'b' }, state: { v: 2 } }],
+      },
+    ]);
   });
 });

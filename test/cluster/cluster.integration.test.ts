@@ -16,7 +16,8 @@ const BUILT = fileURLToPath(new URL('../../dist/src/cluster/cluster-primary.js',
 const dirs: string[] = [];
 
 beforeAll(() => {
-  if (!fs.existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` (npm test does) before these tests`);
+  if (!fs.existsSync(BUILT))
+    throw new Error(`${BUILT} is missing: run \`npm run build\` (npm test does) before these tests`);
 });
 
 afterEach(() => {
@@ -35,10 +36,14 @@ function runApp(mode: 'by_worker' | 'sum'): Promise<{ text: string; reads: Recor
 }
 
 describe('node:cluster', () => {
-  it('by_worker: one exposition shows both workers\' counters labelled by worker, and the primary\'s own', async () => {
+  it("by_worker: one exposition shows both workers' counters labelled by worker, and the primary's own", async () => {
     const { text, reads } = await runApp('by_worker');
     const lines = text.split('\n').filter((l) => l.startsWith('jobs_done_total'));
-    expect(lines.sort()).toEqual(['jobs_done_total{queue="a",worker="1"} 10', 'jobs_done_total{queue="a",worker="2"} 20', 'jobs_done_total{queue="a",worker="primary"} 1']);
+    expect(lines.sort()).toEqual([
+      'jobs_done_total{queue="a",worker="1"} 10',
+      'jobs_done_total{queue="a",worker="2"} 20',
+      'jobs_done_total{queue="a",worker="primary"} 1',
+    ]);
     expect(text.match(/^# TYPE jobs_done_total counter$/gm)).toHaveLength(1);
     // Each worker read its own merged series from the env the primary wrote.
     expect(reads).toEqual({ 1: 10, 2: 20 });

@@ -3,7 +3,10 @@ import { parseJson } from '../../src/config/parse-json.js';
 
 describe('parseJson', () => {
   it('parses valid JSON and ignores a byte-order mark', () => {
-    expect(parseJson('\uFEFF{"a": [1, -2.5e3, true, null, "x\\u0041"]}')).toEqual({ ok: true, value: { a: [1, -2500, true, null, 'xA'] } });
+    expect(parseJson('\uFEFF{"a": [1, -2.5e3, true, null, "x\\u0041"]}')).toEqual({
+      ok: true,
+      value: { a: [1, -2500, true, null, 'xA'] },
+    });
   });
 
   it.each([

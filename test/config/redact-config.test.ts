@@ -22,7 +22,9 @@ describe('redactConfig', () => {
     expect(redacted.alerting.channels.sms.auth_token).toBe(REDACTED);
     // Whole, like the Slack webhook: a generic webhook's token is often its path or query, not user-info.
     expect(redacted.alerting.channels.webhook.url).toBe(REDACTED);
-    const pathToken = loadConfig({ env: { ERLMCP_WEBHOOK_URL: 'https://hooks.example.com/hooks/S3CRET-path?key=S3CRET-key' } });
+    const pathToken = loadConfig({
+      env: { ERLMCP_WEBHOOK_URL: 'https://hooks.example.com/hooks/S3CRET-path?key=S3CRET-key' },
+    });
     expect(JSON.stringify(redactConfig(pathToken))).not.toContain('S3CRET');
   });
 

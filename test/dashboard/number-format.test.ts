@@ -16,7 +16,15 @@ const mod = (await import(pathToFileURL(path.resolve('src/dashboard-page/dom.js'
 
 describe('page number format', () => {
   it('keeps three significant digits, with k/M suffixes and a dash for no value', () => {
-    expect([1234, 12_345, 0.01234, 42.25, 0, null, Number.NaN].map(mod.formatNumber)).toEqual(['1234', '12.3k', '0.0123', '42.3', '0', '–', '–']);
+    expect([1234, 12_345, 0.01234, 42.25, 0, null, Number.NaN].map(mod.formatNumber)).toEqual([
+      '1234',
+      '12.3k',
+      '0.0123',
+      '42.3',
+      '0',
+      '–',
+      '–',
+    ]);
   });
 
   it('does not round an SLO target such as 99.999 up to 100', () => {

@@ -53,10 +53,47 @@ export const PENDING_ALERT: AlertView = {
 };
 
 export const SLAS: SlaView[] = [
-  { name: 'api-latency-p95', kind: 'latency', target: 100, unit: 'ms', direction: 'lower_is_better', current: 42.5, compliance: 99.4, status: 'ok' },
-  { name: 'availability', kind: 'availability', target: 99.9, unit: '%', direction: 'higher_is_better', current: 99.82, compliance: 99.9, status: 'warning', budget_remaining: 0.18 },
-  { name: 'error-rate', kind: 'error_rate', target: 1, unit: '%', direction: 'lower_is_better', current: 2.4, compliance: 71, status: 'violated' },
-  { name: 'throughput', kind: 'throughput', target: 1000, unit: 'req/s', direction: 'higher_is_better', current: null, compliance: null, status: 'no_data' },
+  {
+    name: 'api-latency-p95',
+    kind: 'latency',
+    target: 100,
+    unit: 'ms',
+    direction: 'lower_is_better',
+    current: 42.5,
+    compliance: 99.4,
+    status: 'ok',
+  },
+  {
+    name: 'availability',
+    kind: 'availability',
+    target: 99.9,
+    unit: '%',
+    direction: 'higher_is_better',
+    current: 99.82,
+    compliance: 99.9,
+    status: 'warning',
+    budget_remaining: 0.18,
+  },
+  {
+    name: 'error-rate',
+    kind: 'error_rate',
+    target: 1,
+    unit: '%',
+    direction: 'lower_is_better',
+    current: 2.4,
+    compliance: 71,
+    status: 'violated',
+  },
+  {
+    name: 'throughput',
+    kind: 'throughput',
+    target: 1000,
+    unit: 'req/s',
+    direction: 'higher_is_better',
+    current: null,
+    compliance: null,
+    status: 'no_data',
+  },
 ];
 
 export const SCORES: Scores = { latency: 92, throughput: 78, error_rate: 41, resources: null, overall: 70 };
@@ -65,7 +102,13 @@ const OPS = {
   name: 'ops',
   title: 'Ops: traffic mix',
   charts: [
-    { id: 'throughput_bars', title: 'Throughput per tick', type: 'bar', unit: 'req/s', series: [{ label: 'req/s', metric: 'perf.throughput' }] },
+    {
+      id: 'throughput_bars',
+      title: 'Throughput per tick',
+      type: 'bar',
+      unit: 'req/s',
+      series: [{ label: 'req/s', metric: 'perf.throughput' }],
+    },
     {
       id: 'status_mix',
       title: 'Responses by status',
@@ -111,7 +154,8 @@ function setValues(g: Gauges, n: number): void {
   g.rss.set(Math.round(180 * 2 ** 20 + wave(n, 50, 8 * 2 ** 20)));
   g.heap.set(Math.round(64 * 2 ** 20 + wave(n, 20, 6 * 2 ** 20)));
   g.loopDelay.set({ percentile: 'p99' }, Math.max(0, 4 + wave(n, 30, 3) + wave(n, 7, 1)));
-  for (const [code, count] of Object.entries(REQUESTS_PER_STEP)) g.requests.inc({ server: 'api', method: 'GET', code }, count);
+  for (const [code, count] of Object.entries(REQUESTS_PER_STEP))
+    g.requests.inc({ server: 'api', method: 'GET', code }, count);
 }
 
 export interface RealDashboard {
@@ -141,7 +185,9 @@ export interface RealDashboard {
  *   unless `setValuesOnce` is called, and nothing is flushed
  * @param options.scores what the scores source answers (default {@link SCORES})
  */
-export async function startRealDashboard(options: { config?: Record<string, unknown>; seedHistory?: boolean; drive?: boolean; scores?: Scores | null } = {}): Promise<RealDashboard> {
+export async function startRealDashboard(
+  options: { config?: Record<string, unknown>; seedHistory?: boolean; drive?: boolean; scores?: Scores | null } = {},
+): Promise<RealDashboard> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-page-test-'));
   const store = MetricStore.open({ dataDir: path.join(dir, 'store') });
   const { registry } = newRegistry();
@@ -181,14 +227,33 @@ export async function startRealDashboard(options: { config?: Record<string, unkn
 
   let alerts: AlertView[] = [HOSTILE_ALERT, PENDING_ALERT];
   const scores = options.scores === undefined ? SCORES : options.scores;
-  const sources = { ...standaloneSources(registry), alerts: async () => alerts, slas: async () => SLAS, scores: () => scores };
+  const sources = {
+    ...standaloneSources(registry),
+    alerts: async () => alerts,
+    slas: async () => SLAS,
+    scores: () => scores,
+  };
   const logger = memoryLogger();
   const system = new OtpSystem({ logger });
   let port = 0;
   let pid: DashboardPid | null = null;
   const startProcess = async () => {
-    const config = dashboardSchema.parse({ port, refresh_interval: REFRESH_MS, data_points: DATA_POINTS, auth_token: TOKEN, dashboards: [OPS], ...options.config }) as DashboardConfig;
-    pid = await startServer(system, dashboard, { registry, store, config, derived: new DerivedValues(), sources, heartbeatMs: 5000 });
+    const config = dashboardSchema.parse({
+      port,
+      refresh_interval: REFRESH_MS,
+      data_points: DATA_POINTS,
+      auth_token: TOKEN,
+      dashboards: [OPS],
+      ...options.config,
+    }) as DashboardConfig;
+    pid = await startServer(system, dashboard, {
+      registry,
+      store,
+      config,
+      derived: new DerivedValues(),
+      sources,
+      heartbeatMs: 5000,
+    });
     const address = await pid.call({ type: 'address' });
     port = Number(new URL(address.url).port);
   };

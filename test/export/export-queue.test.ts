@@ -6,7 +6,14 @@ import { ErrorCode } from '../../src/errors.js';
 import { ExportQueue, type ExportQueueOptions, type PersistedBatch } from '../../src/export/export-queue.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { activeResources, expectMonitorError, leakedAfterSettling, leakedResources, memoryLogger, until } from '../helpers.js';
+import {
+  activeResources,
+  expectMonitorError,
+  leakedAfterSettling,
+  leakedResources,
+  memoryLogger,
+  until,
+} from '../helpers.js';
 import { freePort } from '../system-servers.js';
 import { type Receiver, startReceiver } from './receiver-fixture.js';
 
@@ -29,7 +36,8 @@ function setup(receiver: Receiver | string, options: Partial<ExportQueueOptions>
     ...options,
   });
   cleanups.push(() => queue.close(500));
-  const count = (metric: string, labels?: Record<string, string>) => registry.counter(metric, { labels: labels === undefined ? [] : Object.keys(labels) }).get(labels) ?? 0;
+  const count = (metric: string, labels?: Record<string, string>) =>
+    registry.counter(metric, { labels: labels === undefined ? [] : Object.keys(labels) }).get(labels) ?? 0;
   return {
     queue,
     logger,
@@ -68,7 +76,9 @@ describe('ExportQueue', () => {
     expect(r.requests.map((x) => x.body.toString())).toEqual(['bad', 'good']);
     expect(q.rejected()).toBe(3);
     expect(q.failures('http_4xx')).toBe(1);
-    expect(q.logger.records.map((x) => x.msg)).toContain(`export failed: POST ${r.url}/api/v1/write: HTTP 400: out of order sample`);
+    expect(q.logger.records.map((x) => x.msg)).toContain(
+      `export failed: POST ${r.url}/api/v1/write: HTTP 400: out of order sample`,
+    );
   });
 
   it('retries a 429 after its Retry-After', async () => {
@@ -119,7 +129,8 @@ describe('ExportQueue', () => {
     expect(q.dropped()).toBe(8);
     await r.close();
     // Destroyed sockets release their handles on a later turn of the loop.
-    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
@@ -138,9 +149,21 @@ describe('ExportQueue', () => {
   it('refuses a bad endpoint or option with a typed error', () => {
     const registry = new Registry({ logger: memoryLogger() });
     const base = { headers: {}, registry, logger: memoryLogger() };
-    expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'not a url' }), ErrorCode.InvalidOption, 'export queue: endpoint must be an absolute http(s) URL');
-    expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'ftp://x/' }), ErrorCode.InvalidOption, 'export queue: endpoint must be http(s), got ftp:');
-    expectMonitorError(() => new ExportQueue({ ...base, endpoint: 'http://x/', maxBatches: 0 }), ErrorCode.InvalidOption, 'export queue: maxBatches must be a positive integer, got 0');
+    expectMonitorError(
+      () => new ExportQueue({ ...base, endpoint: 'not a url' }),
+      ErrorCode.InvalidOption,
+      'export queue: endpoint must be an absolute http(s) URL',
+    );
+    expectMonitorError(
+      () => new ExportQueue({ ...base, endpoint: 'ftp://x/' }),
+      ErrorCode.InvalidOption,
+      'export queue: endpoint must be http(s), got ftp:',
+    );
+    expectMonitorError(
+      () => new ExportQueue({ ...base, endpoint: 'http://x/', maxBatches: 0 }),
+      ErrorCode.InvalidOption,
+      'export queue: maxBatches must be a positive integer, got 0',
+    );
   });
 });
 

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeWriteRequestBody, encodeWriteRequest, isStaleNaN, PROM_METRIC_TYPE, seriesLabels, STALE_NAN, writeRequestBody } from '../../src/export/remote-write.js';
+import {
+  decodeWriteRequestBody,
+  encodeWriteRequest,
+  isStaleNaN,
+  PROM_METRIC_TYPE,
+  seriesLabels,
+  STALE_NAN,
+  writeRequestBody,
+} from '../../src/export/remote-write.js';
 import { RemoteWriteExporter } from '../../src/export/remote-write-exporter.js';
 import { Registry } from '../../src/metrics/registry.js';
 import { memoryLogger, until } from '../helpers.js';
@@ -12,17 +20,27 @@ afterEach(async () => {
 
 describe('remote write encoding', () => {
   it('sorts labels by name in byte order, __name__ among them', () => {
-    expect(seriesLabels('up', { zone: 'a', Alpha: 'b', job: 'j' }).map((l) => l.name)).toEqual(['Alpha', '__name__', 'job', 'zone']);
+    expect(seriesLabels('up', { zone: 'a', Alpha: 'b', job: 'j' }).map((l) => l.name)).toEqual([
+      'Alpha',
+      '__name__',
+      'job',
+      'zone',
+    ]);
   });
 
   it('encodes the prompb wire format: field 1 timeseries, labels 1, samples 2 (double value, int64 ms)', () => {
-    const bytes = encodeWriteRequest({ timeseries: [{ labels: [{ name: 'a', value: 'b' }], samples: [{ value: 1, timestamp: 1 }] }] });
+    const bytes = encodeWriteRequest({
+      timeseries: [{ labels: [{ name: 'a', value: 'b' }], samples: [{ value: 1, timestamp: 1 }] }],
+    });
     // 0a = timeseries(1, len); 0a = labels(1, len) { 0a 01 'a' 12 01 'b' }; 12 = samples(2, len) { 09 <double 1.0> 10 01 }
     expect(Buffer.from(bytes).toString('hex')).toBe('0a150a060a0161120162120b09000000000000f03f1001');
   });
 
   it('encodes metadata as WriteRequest field 3: type 1 (enum varint), family name 2, help 4, unit 5', () => {
-    const bytes = encodeWriteRequest({ timeseries: [], metadata: [{ type: PROM_METRIC_TYPE.counter, metricFamilyName: 'a', help: 'h', unit: 'u' }] });
+    const bytes = encodeWriteRequest({
+      timeseries: [],
+      metadata: [{ type: PROM_METRIC_TYPE.counter, metricFamilyName: 'a', help: 'h', unit: 'u' }],
+    });
     expect(Buffer.from(bytes).toString('hex')).toBe('1a0b08011201612201682a0175');
   });
 
@@ -32,7 +50,9 @@ describe('remote write encoding', () => {
     expect(Buffer.from(bytes).toString('hex')).toContain('09020000000000f07f');
     expect(isStaleNaN(STALE_NAN)).toBe(true);
     expect(isStaleNaN(Number.NaN)).toBe(false);
-    const decoded = decodeWriteRequestBody(writeRequestBody({ timeseries: [{ labels: [], samples: [{ value: STALE_NAN, timestamp: 0 }] }] }));
+    const decoded = decodeWriteRequestBody(
+      writeRequestBody({ timeseries: [{ labels: [], samples: [{ value: STALE_NAN, timestamp: 0 }] }] }),
+    );
     expect(isStaleNaN(decoded.timeseries[0]!.samples[0]!.value)).toBe(true);
   });
 
@@ -54,7 +74,12 @@ describe('RemoteWriteExporter', () => {
     const receiver = await startReceiver([{ status: 204 }]);
     cleanups.push(() => receiver.close());
     const registry = new Registry({ logger: memoryLogger() });
-    const exporter = new RemoteWriteExporter({ endpoint: `${receiver.url}/api/v1/write`, registry, logger: memoryLogger(), externalLabels: { job: 'test' } });
+    const exporter = new RemoteWriteExporter({
+      endpoint: `${receiver.url}/api/v1/write`,
+      registry,
+      logger: memoryLogger(),
+      externalLabels: { job: 'test' },
+    });
     cleanups.push(() => exporter.close(500));
     return { registry, exporter, receiver };
   }
@@ -74,7 +99,10 @@ describe('RemoteWriteExporter', () => {
       'x-prometheus-remote-write-version': '0.1.0',
       'user-agent': 'erlmcp-monitor/0.1.0',
     });
-    const got = decodeWriteRequestBody(req.body).timeseries.map((ts) => [Object.fromEntries(ts.labels.map((l) => [l.name, l.value])), ts.samples]);
+    const got = decodeWriteRequestBody(req.body).timeseries.map((ts) => [
+      Object.fromEntries(ts.labels.map((l) => [l.name, l.value])),
+      ts.samples,
+    ]);
     expect(got).toEqual([
       [{ __name__: 'jobs_total', job: 'test', queue: 'a' }, [{ value: 3, timestamp: 1_000_000 }]],
       [{ __name__: 'response_time_seconds_bucket', job: 'test', le: '0.01' }, [{ value: 0, timestamp: 1_000_000 }]],
@@ -86,7 +114,12 @@ describe('RemoteWriteExporter', () => {
     // As the text exposition's # TYPE / # HELP lines name them (families without series send none).
     expect(decodeWriteRequestBody(req.body).metadata).toEqual([
       { type: PROM_METRIC_TYPE.counter, metricFamilyName: 'jobs_total', help: 'Jobs done', unit: '' },
-      { type: PROM_METRIC_TYPE.histogram, metricFamilyName: 'response_time_seconds', help: 'Response time', unit: 'seconds' },
+      {
+        type: PROM_METRIC_TYPE.histogram,
+        metricFamilyName: 'response_time_seconds',
+        help: 'Response time',
+        unit: 'seconds',
+      },
     ]);
   });
 
@@ -132,7 +165,8 @@ describe('RemoteWriteExporter', () => {
     expect(summary.stale).toBe(1);
     await until(() => expect(receiver.requests.length).toBe(before + summary.batches));
     const samples = receiver.requests.slice(before).flatMap((r) => decodeWriteRequestBody(r.body).timeseries);
-    const named = (name: string) => samples.filter((ts) => ts.labels.some((l) => l.name === '__name__' && l.value === name));
+    const named = (name: string) =>
+      samples.filter((ts) => ts.labels.some((l) => l.name === '__name__' && l.value === name));
     expect(named('gone')).toHaveLength(1);
     expect(named('gone')[0]!.labels.find((l) => l.name === 'k')!.value).toBe('x');
     expect(isStaleNaN(named('gone')[0]!.samples[0]!.value)).toBe(true);
@@ -155,7 +189,12 @@ describe('RemoteWriteExporter', () => {
     const receiver = await startReceiver([{ status: 204 }]);
     cleanups.push(() => receiver.close());
     const registry = new Registry({ logger: memoryLogger() });
-    const exporter = new RemoteWriteExporter({ endpoint: receiver.url, registry, logger: memoryLogger(), maxSamplesPerBatch: 100 });
+    const exporter = new RemoteWriteExporter({
+      endpoint: receiver.url,
+      registry,
+      logger: memoryLogger(),
+      maxSamplesPerBatch: 100,
+    });
     cleanups.push(() => exporter.close(500));
     const c = registry.counter('c', { labels: ['i'] });
     for (let i = 0; i < 250; i++) c.inc({ i });

@@ -15,14 +15,38 @@ export interface Declared {
 }
 
 export const COLLIDING_PAIRS: readonly (readonly [Declared, Declared])[] = [
-  [{ name: 'hits_total', type: 'counter' }, { name: 'hits', type: 'gauge' }],
-  [{ name: 'jobs', type: 'counter' }, { name: 'jobs_total', type: 'gauge' }],
-  [{ name: 'q', type: 'histogram' }, { name: 'q_count', type: 'counter' }],
-  [{ name: 'z', type: 'histogram' }, { name: 'z_bucket', type: 'counter' }],
-  [{ name: 'z', type: 'histogram' }, { name: 'z_sum', type: 'gauge' }],
-  [{ name: 'x', type: 'counter' }, { name: 'x_created', type: 'gauge' }],
-  [{ name: 'h', type: 'histogram' }, { name: 'h_created', type: 'counter' }],
-  [{ name: 'rt', type: 'histogram', unit: 'ms' }, { name: 'rt_seconds_bucket', type: 'gauge' }],
+  [
+    { name: 'hits_total', type: 'counter' },
+    { name: 'hits', type: 'gauge' },
+  ],
+  [
+    { name: 'jobs', type: 'counter' },
+    { name: 'jobs_total', type: 'gauge' },
+  ],
+  [
+    { name: 'q', type: 'histogram' },
+    { name: 'q_count', type: 'counter' },
+  ],
+  [
+    { name: 'z', type: 'histogram' },
+    { name: 'z_bucket', type: 'counter' },
+  ],
+  [
+    { name: 'z', type: 'histogram' },
+    { name: 'z_sum', type: 'gauge' },
+  ],
+  [
+    { name: 'x', type: 'counter' },
+    { name: 'x_created', type: 'gauge' },
+  ],
+  [
+    { name: 'h', type: 'histogram' },
+    { name: 'h_created', type: 'counter' },
+  ],
+  [
+    { name: 'rt', type: 'histogram', unit: 'ms' },
+    { name: 'rt_seconds_bucket', type: 'gauge' },
+  ],
 ];
 
 /** Declares `m` in `registry` and gives it one series, so it is rendered. */

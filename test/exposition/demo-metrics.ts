@@ -25,7 +25,10 @@ export const PERF_GAUGES: Record<string, number> = {
 };
 
 /** Registers cleanups in `cleanups` (run them in afterEach). */
-export async function demoMonitor(cleanups: (() => Promise<void> | void)[], options: { namespace?: string } = {}): Promise<Monitor> {
+export async function demoMonitor(
+  cleanups: (() => Promise<void> | void)[],
+  options: { namespace?: string } = {},
+): Promise<Monitor> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-prom-'));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const mon = await startMonitoring({
@@ -33,7 +36,10 @@ export async function demoMonitor(cleanups: (() => Promise<void> | void)[], opti
     configDir: CONFIG_DIR,
     logger: memoryLogger(),
     config: {
-      monitoring: { collection_interval: 50, ...(options.namespace === undefined ? {} : { namespace: options.namespace }) },
+      monitoring: {
+        collection_interval: 50,
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      },
       performance_monitor: { check_interval: 100 },
       dashboard: { port: 0 },
     },
@@ -41,7 +47,10 @@ export async function demoMonitor(cleanups: (() => Promise<void> | void)[], opti
   cleanups.push(() => mon.stop());
   const service = await startDemoService();
   cleanups.push(() => service.close());
-  mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
+  mon.instrument.http(service.server, {
+    name: 'demo',
+    route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']),
+  });
   const get = async (route: string) => {
     const res = await fetch(`${service.url}${route}`);
     await res.arrayBuffer();
@@ -50,10 +59,12 @@ export async function demoMonitor(cleanups: (() => Promise<void> | void)[], opti
   // /api/flaky answers 503 a quarter of the time: call it until one 5xx is counted (bounded).
   for (let i = 0; i < 200 && mon.metrics.get(HTTP_METRICS.errors)?.series().length !== 1; i++) await get('/api/flaky');
   // Keep a trickle of requests going (bounded) until the performance monitor has published everything.
-  const published = () => Object.entries(PERF_GAUGES).every(([name, n]) => (mon.metrics.get(name)?.series().length ?? 0) >= n);
+  const published = () =>
+    Object.entries(PERF_GAUGES).every(([name, n]) => (mon.metrics.get(name)?.series().length ?? 0) >= n);
   for (let i = 0; i < 300 && !published(); i++) await get('/api/items');
   await until(() => {
-    for (const [name, n] of Object.entries(PERF_GAUGES)) expect(mon.metrics.get(name)?.series().length, name).toBeGreaterThanOrEqual(n);
+    for (const [name, n] of Object.entries(PERF_GAUGES))
+      expect(mon.metrics.get(name)?.series().length, name).toBeGreaterThanOrEqual(n);
     expect(mon.metrics.get('system.cpu')?.series().length).toBe(1);
   });
   return mon;

@@ -48,8 +48,16 @@ describe('renderChunks', () => {
     expect(histogramChunks.map(sampleLines)).toEqual([6, 6, 6, 6]);
     expect(histogramChunks.at(-1)).toContain('r="__overflow__"');
     expect(chunks.join('')).toBe(await renderPrometheusText(registry));
-    const hits = chunks.join('').split('\n').filter((l) => l.startsWith('hits'));
-    expect(hits.map((l) => l.split(' ')[0])).toEqual(['hits_total{r="/r0"}', 'hits_total{r="/r1"}', 'hits_total{r="/r2"}', 'hits_total{r="__overflow__"}']);
+    const hits = chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('hits'));
+    expect(hits.map((l) => l.split(' ')[0])).toEqual([
+      'hits_total{r="/r0"}',
+      'hits_total{r="/r1"}',
+      'hits_total{r="/r2"}',
+      'hits_total{r="__overflow__"}',
+    ]);
   });
 
   it('yields to the event loop between every two chunks when rendering', async () => {
@@ -112,7 +120,9 @@ describe('renderChunks', () => {
     registry.counter('network.bytes_in', { unit: 'bytes', help: 'in' }).inc(3);
     registry.counter('jobs', { help: 'jobs' }).inc(2);
     const om = await renderOpenMetrics(registry);
-    expect(om).toContain('# TYPE network_bytes_in_bytes counter\n# UNIT network_bytes_in_bytes bytes\n# HELP network_bytes_in_bytes in\nnetwork_bytes_in_bytes_total 3\n');
+    expect(om).toContain(
+      '# TYPE network_bytes_in_bytes counter\n# UNIT network_bytes_in_bytes bytes\n# HELP network_bytes_in_bytes in\nnetwork_bytes_in_bytes_total 3\n',
+    );
     expect(om).toContain('# TYPE jobs counter\n# HELP jobs jobs\njobs_total 2\n');
   });
 });

@@ -39,7 +39,15 @@ interface Dashboard {
   __inputs?: { name: string; type: string; pluginId: string }[];
   __requires?: { type: string; id: string; version: string }[];
   panels: Panel[];
-  templating: { list: { name: string; type: string; query: unknown; datasource?: { uid?: string }; current?: { value?: unknown } }[] };
+  templating: {
+    list: {
+      name: string;
+      type: string;
+      query: unknown;
+      datasource?: { uid?: string };
+      current?: { value?: unknown };
+    }[];
+  };
 }
 
 const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as Dashboard;
@@ -64,10 +72,21 @@ describe('the shipped Grafana dashboard JSON', () => {
     expect(dashboard.schemaVersion).toBeLessThanOrEqual(41);
     expect(dashboard.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
     expect(dashboard.title).toBe('erlmcp-monitor');
-    expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
-    expect(dashboard.__requires).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'datasource', id: 'prometheus' }), expect.objectContaining({ type: 'grafana', id: 'grafana' })]));
+    expect(dashboard.__inputs).toEqual([
+      expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }),
+    ]);
+    expect(dashboard.__requires).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'datasource', id: 'prometheus' }),
+        expect.objectContaining({ type: 'grafana', id: 'grafana' }),
+      ]),
+    );
     const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
-    expect(vars.datasource).toMatchObject({ type: 'datasource', query: 'prometheus', current: { value: '${DS_PROMETHEUS}' } });
+    expect(vars.datasource).toMatchObject({
+      type: 'datasource',
+      query: 'prometheus',
+      current: { value: '${DS_PROMETHEUS}' },
+    });
     expect(vars.job).toMatchObject({ type: 'query', datasource: { uid: '${datasource}' } });
     expect(vars.instance).toMatchObject({ type: 'query', datasource: { uid: '${datasource}' } });
   });
@@ -77,7 +96,12 @@ describe('the shipped Grafana dashboard JSON', () => {
     const ids = allPanels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const p of allPanels) {
-      expect(p.gridPos, p.title).toEqual({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
+      expect(p.gridPos, p.title).toEqual({
+        h: expect.any(Number),
+        w: expect.any(Number),
+        x: expect.any(Number),
+        y: expect.any(Number),
+      });
       expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
       expect(typeof p.type).toBe('string');
     }
@@ -92,7 +116,20 @@ describe('the shipped Grafana dashboard JSON', () => {
     }
     // What the built-in dashboard shows, by the families queried.
     const exprs = queryPanels.flatMap((p) => p.targets!.map((t) => t.expr)).join('\n');
-    for (const family of ['perf_latency_seconds', 'http_server_duration_seconds_bucket', 'perf_throughput_requests_per_second', 'perf_error_rate_ratio', 'perf_sla_compliance_percent', 'perf_error_budget_remaining_ratio', 'http_server_requests_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'process_cpu_seconds_total', 'nodejs_gc_duration_seconds_sum']) {
+    for (const family of [
+      'perf_latency_seconds',
+      'http_server_duration_seconds_bucket',
+      'perf_throughput_requests_per_second',
+      'perf_error_rate_ratio',
+      'perf_sla_compliance_percent',
+      'perf_error_budget_remaining_ratio',
+      'http_server_requests_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'process_cpu_seconds_total',
+      'nodejs_gc_duration_seconds_sum',
+    ]) {
       expect(exprs).toContain(family);
     }
   });
@@ -100,58 +137,83 @@ describe('the shipped Grafana dashboard JSON', () => {
 
 const missing = missingSystemDeps(PROMETHEUS_BIN);
 
-describe.skipIf(missing !== undefined)(`the Grafana dashboard against a real Prometheus${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  it('returns data for every panel query and variable after Prometheus scraped the demo', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-grafana-'));
-    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    const mon = await startMonitoring({
-      dataDir,
-      env: {},
-      logger: memoryLogger(),
-      config: {
-        monitoring: { collection_interval: 200 },
-        performance_monitor: {
-          check_interval: 500,
-          window: 10_000,
-          slas: [{ name: 'availability', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 60_000 }],
+describe.skipIf(missing !== undefined)(
+  `the Grafana dashboard against a real Prometheus${missing === undefined ? '' : ` (skipped: ${missing})`}`,
+  () => {
+    it('returns data for every panel query and variable after Prometheus scraped the demo', async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emon-grafana-'));
+      cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+      const mon = await startMonitoring({
+        dataDir,
+        env: {},
+        logger: memoryLogger(),
+        config: {
+          monitoring: { collection_interval: 200 },
+          performance_monitor: {
+            check_interval: 500,
+            window: 10_000,
+            slas: [
+              {
+                name: 'availability',
+                kind: 'availability',
+                target: 99.9,
+                unit: 'percentage',
+                direction: 'higher_is_better',
+                window: 60_000,
+              },
+            ],
+          },
+          dashboard: { port: 0 },
         },
-        dashboard: { port: 0 },
-      },
-    });
-    cleanups.push(() => mon.stop());
-    const service = await startDemoService();
-    cleanups.push(() => service.close());
-    mon.instrument.http(service.server, { name: 'demo', route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']) });
-    // 40 req/s for at most 60 s: every route, 5xx from /api/flaky, 4xx from /missing.
-    const load = startLoad(service.url, { rate: 40, durationMs: 60_000 });
-    cleanups.push(() => load.stop());
-    const metricsUrl = new URL((await mon.dashboardAddress()).url);
-    const prometheus = await startPrometheus({ targets: [metricsUrl.host] });
-    cleanups.push(() => prometheus.stop());
-
-    // Until the perf.throughput unit rename (issue 17: `requests_per_second`) is on this branch the
-    // demo exposes the old `perf_throughput_req_s`: only then is the old name queried instead.
-    const legacy = (expr: string) =>
-      mon.metrics.get('perf.throughput')?.unit === 'req/s' ? expr.replaceAll('perf_throughput_requests_per_second', 'perf_throughput_req_s') : expr;
-    const queries = () => queryPanels.flatMap((p) => p.targets!.map((t) => ({ what: `${p.title} / ${t.refId}`, expr: legacy(substitute(t.expr)) })));
-    const variables = dashboard.templating.list
-      .filter((v) => v.type === 'query')
-      .map((v) => {
-        // label_values(<selector>, <label>) is answered from the series of <selector>.
-        const m = /^label_values\((.+), (\w+)\)$/.exec((v.query as { query: string }).query)!;
-        return { what: `variable ${v.name}`, expr: `count by (${m[2]}) (${substitute(m[1]!)})` };
       });
-    let empty: string[] = [];
-    await until(async () => {
-      const answers = await Promise.all([...queries(), ...variables].map(async (q) => ({ q, result: await promQuery(prometheus.url, q.expr) })));
-      empty = answers.filter((a) => a.result.length === 0).map((a) => `${a.q.what}: ${a.q.expr}`);
-      expect(empty).toEqual([]);
-    }, 75_000);
-    // The values are the demo's, not just present: errors among the requests, an SLA figure.
-    const [errorRate] = await promQuery(prometheus.url, substitute('perf_error_rate_ratio{job=~"$job",instance=~"$instance"}'));
-    expect(Number(errorRate!.value[1])).toBeGreaterThan(0);
-    const [sla] = await promQuery(prometheus.url, 'perf_sla_compliance_percent');
-    expect(sla!.metric.sla).toBe('availability');
-    expect(Number(sla!.value[1])).toBeLessThan(100);
-  }, 90_000);
-});
+      cleanups.push(() => mon.stop());
+      const service = await startDemoService();
+      cleanups.push(() => service.close());
+      mon.instrument.http(service.server, {
+        name: 'demo',
+        route: routeTable(['/', '/api/items', '/api/slow', '/api/flaky']),
+      });
+      // 40 req/s for at most 60 s: every route, 5xx from /api/flaky, 4xx from /missing.
+      const load = startLoad(service.url, { rate: 40, durationMs: 60_000 });
+      cleanups.push(() => load.stop());
+      const metricsUrl = new URL((await mon.dashboardAddress()).url);
+      const prometheus = await startPrometheus({ targets: [metricsUrl.host] });
+      cleanups.push(() => prometheus.stop());
+
+      // Until the perf.throughput unit rename (issue 17: `requests_per_second`) is on this branch the
+      // demo exposes the old `perf_throughput_req_s`: only then is the old name queried instead.
+      const legacy = (expr: string) =>
+        mon.metrics.get('perf.throughput')?.unit === 'req/s'
+          ? expr.replaceAll('perf_throughput_requests_per_second', 'perf_throughput_req_s')
+          : expr;
+      const queries = () =>
+        queryPanels.flatMap((p) =>
+          p.targets!.map((t) => ({ what: `${p.title} / ${t.refId}`, expr: legacy(substitute(t.expr)) })),
+        );
+      const variables = dashboard.templating.list
+        .filter((v) => v.type === 'query')
+        .map((v) => {
+          // label_values(<selector>, <label>) is answered from the series of <selector>.
+          const m = /^label_values\((.+), (\w+)\)$/.exec((v.query as { query: string }).query)!;
+          return { what: `variable ${v.name}`, expr: `count by (${m[2]}) (${substitute(m[1]!)})` };
+        });
+      let empty: string[] = [];
+      await until(async () => {
+        const answers = await Promise.all(
+          [...queries(), ...variables].map(async (q) => ({ q, result: await promQuery(prometheus.url, q.expr) })),
+        );
+        empty = answers.filter((a) => a.result.length === 0).map((a) => `${a.q.what}: ${a.q.expr}`);
+        expect(empty).toEqual([]);
+      }, 75_000);
+      // The values are the demo's, not just present: errors among the requests, an SLA figure.
+      const [errorRate] = await promQuery(
+        prometheus.url,
+        substitute('perf_error_rate_ratio{job=~"$job",instance=~"$instance"}'),
+      );
+      expect(Number(errorRate!.value[1])).toBeGreaterThan(0);
+      const [sla] = await promQuery(prometheus.url, 'perf_sla_compliance_percent');
+      expect(sla!.metric.sla).toBe('availability');
+      expect(Number(sla!.value[1])).toBeLessThan(100);
+    }, 90_000);
+  },
+);

@@ -21,11 +21,14 @@ interface RawAnswer {
 function rawGet(url: string, headers: Record<string, string>): Promise<RawAnswer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: false }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }));
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -83,7 +86,11 @@ describe('/metrics with Accept-Encoding: gzip', () => {
     const f = await startDashboard();
     const c = f.registry.counter('jobs', { labels: ['id'] });
     for (let i = 0; i < 2500; i++) c.inc({ id: String(i) });
-    const om = await rawGet(`${f.url}/metrics`, { 'accept-encoding': 'gzip', accept: 'application/openmetrics-text', host: new URL(f.url).host });
+    const om = await rawGet(`${f.url}/metrics`, {
+      'accept-encoding': 'gzip',
+      accept: 'application/openmetrics-text',
+      host: new URL(f.url).host,
+    });
     expect(om.status).toBe(200);
     expect(om.headers['content-encoding']).toBe('gzip');
     expect(om.headers['content-type']).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');

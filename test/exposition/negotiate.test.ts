@@ -13,7 +13,10 @@ describe('negotiateFormat', () => {
     ['application/openmetrics-text', 'openmetrics'],
     ['application/openmetrics-text; version=1.0.0; charset=utf-8', 'openmetrics'],
     // What Prometheus 2.x sends on a scrape.
-    ['application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'openmetrics'],
+    [
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      'openmetrics',
+    ],
     ['text/plain;q=0.9, application/openmetrics-text;q=0.5', 'prometheus'],
     ['text/plain;q=0.5, application/openmetrics-text;q=0.9', 'openmetrics'],
     ['application/openmetrics-text;q=0, */*', 'prometheus'],
@@ -45,7 +48,9 @@ describe('renderExposition', () => {
     registry.counter('jobs').inc(4);
     const server = await serveMetrics(registry);
     try {
-      const om = await fetch(`${server.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+      const om = await fetch(`${server.url}/metrics`, {
+        headers: { accept: 'application/openmetrics-text; version=1.0.0' },
+      });
       expect(om.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
       expect(await om.text()).toMatch(/^jobs_total 4\n# EOF\n$/m);
       const text = await fetch(`${server.url}/metrics`);

@@ -42,41 +42,51 @@ interface Parsed {
 function parse(exposition: string): Parsed {
   const run = spawnSync(PYTHON, ['-c', SCRIPT], { input: exposition, encoding: 'utf8', timeout: 20_000 });
   if (run.status === 0) return { ok: true, families: JSON.parse(run.stdout) as Parsed['families'], error: '' };
-  return { ok: false, families: [], error: run.stderr.trim() || `exit ${String(run.status)} ${String(run.error ?? '')}` };
+  return {
+    ok: false,
+    families: [],
+    error: run.stderr.trim() || `exit ${String(run.status)} ${String(run.error ?? '')}`,
+  };
 }
 
 const missing = missingSystemDeps(PYTHON, PARSER);
 
-describe.skipIf(missing !== undefined)(`strict OpenMetrics parser${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  it.each([[''], ['shop']])('accepts the full demo set (namespace %j) once the performance monitor has published', async (namespace) => {
-    const mon = await demoMonitor(cleanups, { namespace });
-    const parsed = parse(await renderOpenMetrics(mon.metrics));
-    expect(parsed.error).toBe('');
-    const ns = namespace === '' ? '' : `${namespace}_`;
-    const byName = new Map(parsed.families.map((f) => [f.name, f]));
-    expect(byName.get(`${ns}http_server_requests`)).toMatchObject({ type: 'counter' });
-    expect(byName.get(`${ns}http_server_duration_seconds`)).toMatchObject({ type: 'histogram', unit: 'seconds' });
-    expect(byName.get(`${ns}perf_latency_seconds`)).toMatchObject({ type: 'gauge', unit: 'seconds', samples: 3 });
-    expect(byName.get(`${ns}perf_throughput_requests_per_second`)).toMatchObject({ type: 'gauge', samples: 1 });
-    expect(byName.get(`${ns}perf_sla_compliance_percent`)).toMatchObject({ type: 'gauge', unit: 'percent' });
-    // Every family the registry rendered came back.
-    const rendered = mon.metrics.metrics().filter((m) => m.series().length > 0).length;
-    expect(parsed.families).toHaveLength(rendered);
-  });
+describe.skipIf(missing !== undefined)(
+  `strict OpenMetrics parser${missing === undefined ? '' : ` (skipped: ${missing})`}`,
+  () => {
+    it.each([[''], ['shop']])(
+      'accepts the full demo set (namespace %j) once the performance monitor has published',
+      async (namespace) => {
+        const mon = await demoMonitor(cleanups, { namespace });
+        const parsed = parse(await renderOpenMetrics(mon.metrics));
+        expect(parsed.error).toBe('');
+        const ns = namespace === '' ? '' : `${namespace}_`;
+        const byName = new Map(parsed.families.map((f) => [f.name, f]));
+        expect(byName.get(`${ns}http_server_requests`)).toMatchObject({ type: 'counter' });
+        expect(byName.get(`${ns}http_server_duration_seconds`)).toMatchObject({ type: 'histogram', unit: 'seconds' });
+        expect(byName.get(`${ns}perf_latency_seconds`)).toMatchObject({ type: 'gauge', unit: 'seconds', samples: 3 });
+        expect(byName.get(`${ns}perf_throughput_requests_per_second`)).toMatchObject({ type: 'gauge', samples: 1 });
+        expect(byName.get(`${ns}perf_sla_compliance_percent`)).toMatchObject({ type: 'gauge', unit: 'percent' });
+        // Every family the registry rendered came back.
+        const rendered = mon.metrics.metrics().filter((m) => m.series().length > 0).length;
+        expect(parsed.families).toHaveLength(rendered);
+      },
+    );
 
-  it.each(COLLIDING_PAIRS)('rejects the exposition of %o beside %o, the pair the registry refuses', async (a, b) => {
-    const together = await pairExposition(a, b);
-    const parsed = parse(together);
-    expect(parsed.ok).toBe(false);
-    expect(parsed.error).toMatch(/^ValueError: (Clashing name|Received metadata after samples|Duplicate)/);
-    // ... while each alone is accepted (so the rejection is the collision's).
-    for (const m of [a, b]) {
+    it.each(COLLIDING_PAIRS)('rejects the exposition of %o beside %o, the pair the registry refuses', async (a, b) => {
+      const together = await pairExposition(a, b);
+      const parsed = parse(together);
+      expect(parsed.ok).toBe(false);
+      expect(parsed.error).toMatch(/^ValueError: (Clashing name|Received metadata after samples|Duplicate)/);
+      // ... while each alone is accepted (so the rejection is the collision's).
+      for (const m of [a, b]) {
+        const registry = new Registry({ logger: memoryLogger() });
+        declare(registry, m);
+        expect(parse(await renderOpenMetrics(registry)).error).toBe('');
+      }
       const registry = new Registry({ logger: memoryLogger() });
-      declare(registry, m);
-      expect(parse(await renderOpenMetrics(registry)).error).toBe('');
-    }
-    const registry = new Registry({ logger: memoryLogger() });
-    declare(registry, a);
-    expect(() => declare(registry, b)).toThrow(/rename one of them/);
-  });
-});
+      declare(registry, a);
+      expect(() => declare(registry, b)).toThrow(/rename one of them/);
+    });
+  },
+);

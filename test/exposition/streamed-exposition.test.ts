@@ -17,7 +17,10 @@ afterEach(runCleanups);
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
 
 /** A GET that leaves the body as sent (fetch would decompress it). */
-function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+function rawGet(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, path: u.pathname, headers, agent: false }, (res) => {
@@ -95,7 +98,9 @@ describe('the streamed /metrics', () => {
     const expected = Buffer.from(await renderPrometheusText(registry), 'utf8');
     expect(expected.length).toBeGreaterThan(5_000_000);
     expect((await rawGet(`${server.url}/metrics`)).body.equals(expected)).toBe(true);
-    expect(gunzipSync((await rawGet(`${server.url}/metrics`, { 'accept-encoding': 'gzip' })).body).equals(expected)).toBe(true);
+    expect(
+      gunzipSync((await rawGet(`${server.url}/metrics`, { 'accept-encoding': 'gzip' })).body).equals(expected),
+    ).toBe(true);
   }, 60_000);
 
   it('a reader at 1 KiB/s leaves at most a few chunks buffered in the response, and the render waits for it', async () => {

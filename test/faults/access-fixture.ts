@@ -25,7 +25,9 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
     const req = http.get(url, { headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -67,14 +69,22 @@ export function upgrade(url: string, headers: Record<string, string> = {}): Prom
  * request's method, URL, headers and body (a misbehaving server, or a proxy's debug page).
  * Records the requests; closed at cleanup.
  */
-export async function echoService(status: number): Promise<{ url: string; requests: { url: string; headers: http.IncomingHttpHeaders }[] }> {
+export async function echoService(
+  status: number,
+): Promise<{ url: string; requests: { url: string; headers: http.IncomingHttpHeaders }[] }> {
   const requests: { url: string; headers: http.IncomingHttpHeaders }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       requests.push({ url: req.url ?? '', headers: req.headers });
-      const echo = JSON.stringify({ error: 'rejected', method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, 500) });
+      const echo = JSON.stringify({
+        error: 'rejected',
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8').slice(0, 500),
+      });
       res.writeHead(status, { 'content-type': 'application/json' }).end(echo);
     });
   });
@@ -102,7 +112,11 @@ export async function leakySmtp(): Promise<{ port: number; logins: () => number 
     closeTimeout: 100,
     onAuth(auth, _session, callback) {
       logins++;
-      callback(Object.assign(new Error(`login refused for ${auth.username} with password ${auth.password}`), { responseCode: 535 }));
+      callback(
+        Object.assign(new Error(`login refused for ${auth.username} with password ${auth.password}`), {
+          responseCode: 535,
+        }),
+      );
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

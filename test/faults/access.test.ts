@@ -60,7 +60,9 @@ interface Variant {
 /** Ways to present no token or a wrong one; every one must be refused (401). */
 function wrongVariants(token: string): Variant[] {
   const random = mulberry32(42);
-  const sameLength = [...token].map(() => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[Math.floor(random() * 62)]).join('');
+  const sameLength = [...token]
+    .map(() => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[Math.floor(random() * 62)])
+    .join('');
   const lastChanged = token.slice(0, -1) + (token.endsWith('0') ? '1' : '0');
   const firstChanged = (token.startsWith('x') ? 'y' : 'x') + token.slice(1);
   const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
@@ -146,7 +148,12 @@ describe('access (fault suite)', () => {
       for (const v of wrong) {
         const res = await get(withQuery(`${base}${sampleUrl(path)}`, v.query), v.headers);
         requests++;
-        if (res.status !== 401 || res.headers['www-authenticate'] !== 'Bearer' || !res.body.includes('a valid token is required')) failures.push(`${path} [${v.name}] → ${res.status}`);
+        if (
+          res.status !== 401 ||
+          res.headers['www-authenticate'] !== 'Bearer' ||
+          !res.body.includes('a valid token is required')
+        )
+          failures.push(`${path} [${v.name}] → ${res.status}`);
       }
       for (const v of right) {
         const res = await get(withQuery(`${base}${sampleUrl(path)}`, v.query), v.headers);
@@ -173,7 +180,20 @@ describe('access (fault suite)', () => {
       if (res.status !== 101) failures.push(`/ws [right: ${v.name}] → ${res.status}`);
     }
     // Paths that dress a protected route up as a public one: never answered with data.
-    const tricks = ['/assets/../api/alerts', '/assets/%2e%2e/api/alerts', '/assets/..%2fapi%2falerts', '//api/alerts', '/API/alerts', '/api/alerts/', '/api//alerts', '/health/../api/alerts', '/./api/alerts', '/index.html/../metrics', '/health/../metrics', '/assets/..;/metrics'];
+    const tricks = [
+      '/assets/../api/alerts',
+      '/assets/%2e%2e/api/alerts',
+      '/assets/..%2fapi%2falerts',
+      '//api/alerts',
+      '/API/alerts',
+      '/api/alerts/',
+      '/api//alerts',
+      '/health/../api/alerts',
+      '/./api/alerts',
+      '/index.html/../metrics',
+      '/health/../metrics',
+      '/assets/..;/metrics',
+    ];
     for (const path of tricks) {
       const res = await get(`${base}${path}`);
       requests++;
@@ -191,7 +211,9 @@ describe('access (fault suite)', () => {
     expect(timingSafeEqualSpy.mock.calls.length - calls).toBeGreaterThan(protectedRoutes.length * (wrong.length - 8));
     // Not one log line carries the token, though it travelled in query strings.
     expect(JSON.stringify(logger.records)).not.toContain(TOKEN);
-    console.info(`access: ${protectedRoutes.length} protected routes + /ws + /api/<unknown>, ${wrong.length} wrong and ${right.length} right variants each, ${tricks.length} path tricks, ${publicRoutes.length + pagePaths.length} public paths; ${requests} requests`);
+    console.info(
+      `access: ${protectedRoutes.length} protected routes + /ws + /api/<unknown>, ${wrong.length} wrong and ${right.length} right variants each, ${tricks.length} path tricks, ${publicRoutes.length + pagePaths.length} public paths; ${requests} requests`,
+    );
   });
 
   it('compares tokens as SHA-256 digests with crypto.timingSafeEqual, whatever their length (fast-check, seed 42, 500 runs)', () => {
@@ -206,7 +228,9 @@ describe('access (fault suite)', () => {
     fc.assert(
       fc.property(candidate, fc.boolean(), (given, viaHeader) => {
         timingSafeEqualSpy.mockClear();
-        const ok = viaHeader ? access.hasToken({ authorization: `Bearer ${given}` }, new URLSearchParams()) : access.hasToken({}, new URLSearchParams({ token: given }));
+        const ok = viaHeader
+          ? access.hasToken({ authorization: `Bearer ${given}` }, new URLSearchParams())
+          : access.hasToken({}, new URLSearchParams({ token: given }));
         expect(ok).toBe(given === TOKEN);
         // Exactly one comparison, of two 32-byte digests: the digest of what was given and of the token.
         expect(timingSafeEqualSpy).toHaveBeenCalledTimes(1);
@@ -231,7 +255,13 @@ describe('access (fault suite)', () => {
       const logger = memoryLogger();
       let thrown: unknown;
       try {
-        const mon = await startMonitoring({ env: {}, logger, processMetrics: false, dataDir, config: { dashboard: { host, port: 0, auth_token: '' } } });
+        const mon = await startMonitoring({
+          env: {},
+          logger,
+          processMetrics: false,
+          dataDir,
+          config: { dashboard: { host, port: 0, auth_token: '' } },
+        });
         await mon.stop();
       } catch (err) {
         thrown = err;
@@ -239,11 +269,19 @@ describe('access (fault suite)', () => {
       expect(thrown, host).toBeInstanceOf(MonitorError);
       const err = thrown as MonitorError;
       expect({ host, code: err.code }).toEqual({ host, code: ErrorCode.InvalidConfig });
-      expect(err.message).toContain(`dashboard.auth_token: expected a token while host ${JSON.stringify(host)} is not a loopback address (anyone who can reach it could read the dashboard)`);
+      expect(err.message).toContain(
+        `dashboard.auth_token: expected a token while host ${JSON.stringify(host)} is not a loopback address (anyone who can reach it could read the dashboard)`,
+      );
       expect(err.message).toMatch(/; set ERLMCP_DASHBOARD_TOKEN, or bind 127\.0\.0\.1$/);
       expect(await leakedAfterSettling(before)).toEqual([]);
       // The store was closed: the same directory opens again.
-      const again = await startMonitoring({ env: {}, logger, processMetrics: false, dataDir, config: { dashboard: { port: 0 } } });
+      const again = await startMonitoring({
+        env: {},
+        logger,
+        processMetrics: false,
+        dataDir,
+        config: { dashboard: { port: 0 } },
+      });
       await again.stop();
     }
     // With a token, the same bind starts (on all interfaces).
@@ -252,7 +290,9 @@ describe('access (fault suite)', () => {
   });
 
   it('refuses an Origin outside the allow-list and a foreign Host (DNS rebinding) with 403, on HTTP and on the feed', async () => {
-    const { mon } = await startTree({ config: { dashboard: { port: 0, auth_token: TOKEN, allowed_origins: ['http://dash.example:3000'] } } });
+    const { mon } = await startTree({
+      config: { dashboard: { port: 0, auth_token: TOKEN, allowed_origins: ['http://dash.example:3000'] } },
+    });
     const address = await mon.dashboardAddress();
     const base = address.url;
     const self = `127.0.0.1:${address.port}`;
@@ -270,7 +310,13 @@ describe('access (fault suite)', () => {
       'file://',
     ];
     const goodOrigins = ['http://dash.example:3000', 'http://DASH.example:3000', `http://${self}`];
-    const badHosts = ['evil.example', `evil.example:${address.port}`, `127.0.0.1.evil.example:${address.port}`, 'localhost.evil.example', '10.0.0.5'];
+    const badHosts = [
+      'evil.example',
+      `evil.example:${address.port}`,
+      `127.0.0.1.evil.example:${address.port}`,
+      'localhost.evil.example',
+      '10.0.0.5',
+    ];
     const goodHosts = [self, `localhost:${address.port}`, `[::1]:${address.port}`, 'dash.example:3000'];
     const failures: string[] = [];
     let tried = 0;
@@ -279,7 +325,8 @@ describe('access (fault suite)', () => {
       for (const path of paths) {
         const res = await get(`${base}${path}`, { ...auth, origin });
         tried++;
-        if (res.status !== 403 || !res.body.includes('is not allowed')) failures.push(`${path} origin ${origin} → ${res.status}`);
+        if (res.status !== 403 || !res.body.includes('is not allowed'))
+          failures.push(`${path} origin ${origin} → ${res.status}`);
       }
       const ws = await upgrade(`${base}/ws`, { ...auth, origin });
       tried++;
@@ -308,7 +355,9 @@ describe('access (fault suite)', () => {
       if (res.status !== 200 || ws.status !== 101) failures.push(`good host ${host} → ${res.status}/${ws.status}`);
     }
     expect(failures).toEqual([]);
-    console.info(`origin/host: ${badOrigins.length} foreign origins and ${badHosts.length} foreign hosts refused, ${goodOrigins.length + goodHosts.length} allowed; ${tried} requests`);
+    console.info(
+      `origin/host: ${badOrigins.length} foreign origins and ${badHosts.length} foreign hosts refused, ${goodOrigins.length + goodHosts.length} allowed; ${tried} requests`,
+    );
   });
   it('never lets a secret into logs, errors, dead letters, frames, API answers, exports, /metrics, /health or the redacted config', async () => {
     const secrets = {
@@ -326,16 +375,40 @@ describe('access (fault suite)', () => {
     const webhook = await echoService(500);
     const alertmanager = await echoService(400);
     const { mon, logger } = await startTree({
-      env: { ERLMCP_DASHBOARD_TOKEN: secrets.dashboardToken, ERLMCP_SMTP_PASS: secrets.smtpPass, ERLMCP_TWILIO_AUTH_TOKEN: secrets.twilioToken },
+      env: {
+        ERLMCP_DASHBOARD_TOKEN: secrets.dashboardToken,
+        ERLMCP_SMTP_PASS: secrets.smtpPass,
+        ERLMCP_TWILIO_AUTH_TOKEN: secrets.twilioToken,
+      },
       config: {
         alerting: {
           check_interval: 50,
           channels: {
-            email: { enabled: true, host: '127.0.0.1', port: smtp.port, user: 'alerts', to: ['ops@example.com'], timeout: 2000 },
+            email: {
+              enabled: true,
+              host: '127.0.0.1',
+              port: smtp.port,
+              user: 'alerts',
+              to: ['ops@example.com'],
+              timeout: 2000,
+            },
             slack: { enabled: true, webhook: `${slack.url}/services/T0000/B0000/${secrets.slackToken}`, timeout: 2000 },
-            sms: { enabled: true, account_sid: 'AC0123456789', to: ['+15550001111'], base_url: twilio.url, timeout: 2000 },
-            webhook: { enabled: true, url: `${webhook.url}/hooks/${secrets.webhookToken}?key=${secrets.webhookKey}`, timeout: 2000 },
-            alertmanager: { enabled: true, urls: [alertmanager.url.replace('http://', `http://am:${secrets.amPass}@`)] },
+            sms: {
+              enabled: true,
+              account_sid: 'AC0123456789',
+              to: ['+15550001111'],
+              base_url: twilio.url,
+              timeout: 2000,
+            },
+            webhook: {
+              enabled: true,
+              url: `${webhook.url}/hooks/${secrets.webhookToken}?key=${secrets.webhookKey}`,
+              timeout: 2000,
+            },
+            alertmanager: {
+              enabled: true,
+              urls: [alertmanager.url.replace('http://', `http://am:${secrets.amPass}@`)],
+            },
           },
           routing: { info: [], warning: [], error: [], critical: ['email', 'sms', 'slack', 'webhook', 'alertmanager'] },
         },
@@ -375,7 +448,9 @@ describe('access (fault suite)', () => {
       scanned[`GET ${route.path}`] = dump(await get(url, auth));
     }
     scanned['GET /api/export json'] = dump(await get(`${base}/api/export?dashboard=main&format=json`, auth));
-    scanned['GET /metrics openmetrics'] = dump(await get(`${base}/metrics`, { ...auth, accept: 'application/openmetrics-text; version=1.0.0' }));
+    scanned['GET /metrics openmetrics'] = dump(
+      await get(`${base}/metrics`, { ...auth, accept: 'application/openmetrics-text; version=1.0.0' }),
+    );
     scanned['GET /api/history?metric='] = dump(await get(`${base}/api/history?metric=alerts.notifications`, auth));
     scanned['redacted config'] = dump(redactConfig(mon.config));
     // Config errors: each secret in a value that is wrong (not a URL, wrong type).
@@ -389,7 +464,20 @@ describe('access (fault suite)', () => {
       { ERLMCP_TWILIO_AUTH_TOKEN: secrets.twilioToken, ERLMCP_TWILIO_ACCOUNT_SID: '' },
     ]) {
       try {
-        loadConfig({ env, overrides: { alerting: { channels: { slack: { enabled: true }, webhook: { enabled: true }, alertmanager: { enabled: true }, sms: { enabled: true, to: ['+15550001111'] }, email: { user: 'alerts' } } } } });
+        loadConfig({
+          env,
+          overrides: {
+            alerting: {
+              channels: {
+                slack: { enabled: true },
+                webhook: { enabled: true },
+                alertmanager: { enabled: true },
+                sms: { enabled: true, to: ['+15550001111'] },
+                email: { user: 'alerts' },
+              },
+            },
+          },
+        });
         configErrors.push(`no error for ${Object.keys(env).join(',')}`);
       } catch (err) {
         configErrors.push(err);
@@ -403,8 +491,13 @@ describe('access (fault suite)', () => {
     scanned.logs = dump(logger.records);
 
     const needles: [string, string][] = [];
-    for (const [name, secret] of Object.entries(secrets)) needles.push([name, secret], [`${name} (base64)`, b64(secret)]);
-    needles.push(['smtp user:pass (base64)', b64(`alerts:${secrets.smtpPass}`)], ['twilio sid:token (base64)', b64(`AC0123456789:${secrets.twilioToken}`)], ['alertmanager user:pass (base64)', b64(`am:${secrets.amPass}`)]);
+    for (const [name, secret] of Object.entries(secrets))
+      needles.push([name, secret], [`${name} (base64)`, b64(secret)]);
+    needles.push(
+      ['smtp user:pass (base64)', b64(`alerts:${secrets.smtpPass}`)],
+      ['twilio sid:token (base64)', b64(`AC0123456789:${secrets.twilioToken}`)],
+      ['alertmanager user:pass (base64)', b64(`am:${secrets.amPass}`)],
+    );
     const leaks: string[] = [];
     for (const [where, text] of Object.entries(scanned)) {
       for (const [name, needle] of needles) if (text.includes(needle)) leaks.push(`${name} in ${where}`);
@@ -414,7 +507,11 @@ describe('access (fault suite)', () => {
     // the logs, redacted (4 channels refused for good; the webhook's 500 was logged as a retry).
     expect(scanned['dead letters'].match(/\[redacted\]/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
     expect(logger.records.filter((r) => r.msg === 'notification dead-lettered')).toHaveLength(4);
-    expect(logger.records.some((r) => r.msg.includes('retrying') && String(r.fields.error).includes('[redacted]'))).toBe(true);
-    console.info(`secrets: ${needles.length} needles × ${Object.keys(scanned).length} places (${Object.values(scanned).reduce((n, t) => n + t.length, 0)} characters scanned, ${logger.records.length} log records, ${frames.length} frames)`);
+    expect(
+      logger.records.some((r) => r.msg.includes('retrying') && String(r.fields.error).includes('[redacted]')),
+    ).toBe(true);
+    console.info(
+      `secrets: ${needles.length} needles × ${Object.keys(scanned).length} places (${Object.values(scanned).reduce((n, t) => n + t.length, 0)} characters scanned, ${logger.records.length} log records, ${frames.length} frames)`,
+    );
   });
 });

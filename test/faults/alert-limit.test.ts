@@ -23,16 +23,21 @@ const OVER = 200;
 
 describe('alert table flood', () => {
   it('answers 10,000 concurrent sendAlert calls with their alerts, refuses the rest with EMON_ALERT_LIMIT, and a rule still fires', async () => {
-    const { mon, dataDir, logger } = await startTree({ config: { alerting: { alert_limits: { manual: LIMIT, rule: 100, signal: 100 } } } });
+    const { mon, dataDir, logger } = await startTree({
+      config: { alerting: { alert_limits: { manual: LIMIT, rule: 100, signal: 100 } } },
+    });
     const alertingPid = pidOf(mon, ALERTING_NAME);
 
     const started = performance.now();
-    const outcomes = await Promise.allSettled(Array.from({ length: LIMIT + OVER }, (_, i) => mon.alerting.sendAlert('info', `flood ${i}`, { n: String(i) })));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: LIMIT + OVER }, (_, i) => mon.alerting.sendAlert('info', `flood ${i}`, { n: String(i) })),
+    );
     const tookMs = Math.round(performance.now() - started);
 
     const codes = new Map<string, number>();
     for (const o of outcomes) {
-      const code = o.status === 'fulfilled' ? 'raised' : o.reason instanceof MonitorError ? o.reason.code : String(o.reason);
+      const code =
+        o.status === 'fulfilled' ? 'raised' : o.reason instanceof MonitorError ? o.reason.code : String(o.reason);
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }
     // No timeouts, no other errors: the mailbox is in call order, so the first LIMIT fit.
@@ -54,8 +59,18 @@ describe('alert table flood', () => {
 
     // Rule alerting has its own budget: the full manual one does not stop it.
     mon.metrics.gauge('faults_queue_depth').set(50);
-    await mon.alerting.addRule({ name: 'queue_deep', metric: 'faults_queue_depth', condition: 'gt', threshold: 10, severity: 'critical' });
-    await until(async () => expect((await mon.alerting.getActiveAlerts()).filter((a) => a.source === 'rule:queue_deep')).toHaveLength(1), 10_000);
+    await mon.alerting.addRule({
+      name: 'queue_deep',
+      metric: 'faults_queue_depth',
+      condition: 'gt',
+      threshold: 10,
+      severity: 'critical',
+    });
+    await until(
+      async () =>
+        expect((await mon.alerting.getActiveAlerts()).filter((a) => a.source === 'rule:queue_deep')).toHaveLength(1),
+      10_000,
+    );
 
     // Clearing a manual alert makes room for a new one at once.
     await mon.alerting.clearAlert(raised[0]!.id);

@@ -80,7 +80,11 @@ function commonBad(kind: 'call' | 'cast' | 'info'): Bad[] {
     { label: 'undefined', msg: undefined, says: `${kind} must be an object { type, ... }, got undefined` },
     { label: 'number', msg: 42, says: `${kind} must be an object { type, ... }, got 42` },
     { label: 'string', msg: 'which_children', says: `${kind} must be an object { type, ... }, got "which_children"` },
-    { label: 'array', msg: [{ type: 'which_children' }], says: `${kind} must be an object { type, ... }, got an array of 1` },
+    {
+      label: 'array',
+      msg: [{ type: 'which_children' }],
+      says: `${kind} must be an object { type, ... }, got an array of 1`,
+    },
     { label: 'unreadable', msg: unreadable, says: `${kind} could not be read: trap` },
   ];
 }
@@ -92,7 +96,11 @@ function fieldBad(kind: 'call' | 'cast' | 'info', fields: AnyMessageFields): Bad
     if (spec === 'any') continue;
     const complete: Record<string, unknown> = { type };
     for (const [field, rule] of Object.entries(spec)) if (rule === 'required') complete[field] = `x`;
-    out.push({ label: `${type} + stray field`, msg: { ...complete, bogus: 1 }, says: `${kind} ${type}: unknown field "bogus"` });
+    out.push({
+      label: `${type} + stray field`,
+      msg: { ...complete, bogus: 1 },
+      says: `${kind} ${type}: unknown field "bogus"`,
+    });
     for (const [field, rule] of Object.entries(spec)) {
       if (rule !== 'required') continue;
       const { [field]: _dropped, ...missing } = complete;
@@ -115,7 +123,13 @@ async function quietTree(): Promise<Tree> {
       performance_monitor: { check_interval: 600_000 },
       alerting: { check_interval: 600_000 },
     },
-    extraChildren: [{ id: SUB_SUP, type: 'supervisor', start: (system) => startSupervisor(system, { children: [] }, { name: SUB_SUP }) }],
+    extraChildren: [
+      {
+        id: SUB_SUP,
+        type: 'supervisor',
+        start: (system) => startSupervisor(system, { children: [] }, { name: SUB_SUP }),
+      },
+    ],
   });
 }
 
@@ -130,7 +144,8 @@ async function snapshot(mon: Monitor) {
     alerts: await mon.alerting.getActiveAlerts(),
     rules: await mon.alerting.listRules(),
     silences: await mon.alerting.listSilences(),
-    reports: (await mon.performance.call({ type: 'history', kind: 'report', from: 0, to: Number.MAX_SAFE_INTEGER })).entries.length,
+    reports: (await mon.performance.call({ type: 'history', kind: 'report', from: 0, to: Number.MAX_SAFE_INTEGER }))
+      .entries.length,
     address: await mon.dashboardAddress(),
   };
 }
@@ -144,7 +159,7 @@ function expectNothingRestarted(tree: Tree, stopped: () => boolean): void {
 }
 
 describe('bad calls to every process of the running tree', () => {
-  it('the issue\'s two: an unknown call to the supervisor and to the dashboard are refused (count_children is answered now); the tree runs on', async () => {
+  it("the issue's two: an unknown call to the supervisor and to the dashboard are refused (count_children is answered now); the tree runs on", async () => {
     const tree = await quietTree();
     const { mon } = tree;
     let stopped = false;
@@ -157,11 +172,19 @@ describe('bad calls to every process of the running tree', () => {
     expect((err as MonitorError).message).toBe(
       `${MONITOR_SUP_NAME}: unknown call type "get_status" (allowed: which_children, start_child, terminate_child, restart_child, delete_child, count_children, get_childspec)`,
     );
-    const dash = await pidOf(mon, DASHBOARD_NAME).call({ type: 'reload' }).catch((e: unknown) => e);
+    const dash = await pidOf(mon, DASHBOARD_NAME)
+      .call({ type: 'reload' })
+      .catch((e: unknown) => e);
     expect((dash as MonitorError).code).toBe(ErrorCode.BadMessage);
-    expect((dash as MonitorError).message).toBe(`${DASHBOARD_NAME}: unknown call type "reload" (allowed: address, stats)`);
+    expect((dash as MonitorError).message).toBe(
+      `${DASHBOARD_NAME}: unknown call type "reload" (allowed: address, stats)`,
+    );
     expect(await snapshot(mon)).toEqual(before);
-    expect((await health(mon)).processes).toEqual(Object.fromEntries([COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME].map((n) => [n, 'running'])));
+    expect((await health(mon)).processes).toEqual(
+      Object.fromEntries(
+        [COLLECTOR_NAME, PERFORMANCE_MONITOR_NAME, ALERTING_NAME, DASHBOARD_NAME].map((n) => [n, 'running']),
+      ),
+    );
     expectNothingRestarted(tree, () => stopped);
   });
 
@@ -222,7 +245,9 @@ describe('bad calls to every process of the running tree', () => {
     // The collector counts the casts it refused (they are updates that were lost); nothing else changed.
     expect((await collectorStats()).rejectedUpdates - rejectedBefore).toBe(collectorCasts);
     // Dropped with a bounded number of warnings: at most 20 distinct per process, plus the collector's and alerting's own.
-    const refusedLines = tree.logger.records.filter((r) => r.msg === 'cast message refused' || r.msg === 'info message refused');
+    const refusedLines = tree.logger.records.filter(
+      (r) => r.msg === 'cast message refused' || r.msg === 'info message refused',
+    );
     expect(refusedLines.length).toBeGreaterThan(0);
     expect(refusedLines.length).toBeLessThanOrEqual(20 * PROCESSES.length);
     await until(async () => expect((await health(mon)).status).toBe('ok'));
@@ -236,7 +261,10 @@ describe('bad calls to every process of the running tree', () => {
     void mon.stopped.then(() => (stopped = true));
     const before = await snapshot(mon);
     const sup = pidOf(mon, MONITOR_SUP_NAME) as AnyPid & { call(msg: SupervisorProtocol['call']): Promise<unknown> };
-    const reply = (await sup.call({ type: 'start_child', spec: { id: 'x', start: 'not a function' } as never })) as { ok: boolean; error: MonitorError };
+    const reply = (await sup.call({ type: 'start_child', spec: { id: 'x', start: 'not a function' } as never })) as {
+      ok: boolean;
+      error: MonitorError;
+    };
     expect(reply.ok).toBe(false);
     expect(reply.error.code).toBe(ErrorCode.InvalidChildSpec);
     sup.send({ type: 'EXIT', id: COLLECTOR_NAME });

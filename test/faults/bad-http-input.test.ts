@@ -16,7 +16,15 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAGE_HTML, runCleanups, startDashboard, type Fixture } from '../server/dashboard-fixture.js';
 import { runCleanups as runTreeCleanups, startTree } from './tree-fixture.js';
-import { dashboardState, get, rawRequest, requestText, seedTable, wireEncode, type RawResponse } from './wire-fixture.js';
+import {
+  dashboardState,
+  get,
+  rawRequest,
+  requestText,
+  seedTable,
+  wireEncode,
+  type RawResponse,
+} from './wire-fixture.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../src/exposition/prometheus-text.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../../src/exposition/openmetrics-text.js';
 import { renderExposition } from '../../src/exposition/negotiate.js';
@@ -46,14 +54,89 @@ const ROUTES: Record<string, readonly string[]> = {
 const ALL_PARAMS = [...new Set(Object.values(ROUTES).flat()), 'token'];
 
 /** Already on the wire: percent-encoding garbage, overlong UTF-8, encoded lone surrogates, traversal. */
-const RAW_GARBAGE = ['%zz', '%', '%0', '%00', '%C0%AF', '%C0%AE%C0%AE', '%ED%A0%80', '%ED%BF%BF', '%FF%FE', '%E2%82', '%F4%90%80%80', '%252e', '%2e%2e%2f', '..%2f', '%5c', '+', '%20', '=', ';', '%3D', '%26'];
-const NUMBERS = ['NaN', 'Infinity', '-Infinity', '1e309', '-1e309', '1e3', '0x10', '0b1', '1.5', '-0', '-1', '0', '00001', ' 1', '1 ', '9007199254740993', '99999999999999999999', '-9999999999999999', '', '1_000', String(T0), String(T0 + 5000), String(T0 - 1)];
-const WORDS = ['main', 'perf.latency', 'system.cpu', 'http.requests', 'response_time', 'nope', 'no.such.metric', '__proto__', 'constructor', 'toString', 'prototype', 'main2', 'a'.repeat(300)];
-const JSONISH = ['{"percentile":"p95"}', '{"code":"200"}', '{}', '[]', 'null', '1', '"x"', '{"a":1}', '{"__proto__":"x"}', '{"constructor":"x"}', '{"percentile":"p95","extra":"y"}', '{', '{"a":{"b":"c"}}'];
+const RAW_GARBAGE = [
+  '%zz',
+  '%',
+  '%0',
+  '%00',
+  '%C0%AF',
+  '%C0%AE%C0%AE',
+  '%ED%A0%80',
+  '%ED%BF%BF',
+  '%FF%FE',
+  '%E2%82',
+  '%F4%90%80%80',
+  '%252e',
+  '%2e%2e%2f',
+  '..%2f',
+  '%5c',
+  '+',
+  '%20',
+  '=',
+  ';',
+  '%3D',
+  '%26',
+];
+const NUMBERS = [
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-1e309',
+  '1e3',
+  '0x10',
+  '0b1',
+  '1.5',
+  '-0',
+  '-1',
+  '0',
+  '00001',
+  ' 1',
+  '1 ',
+  '9007199254740993',
+  '99999999999999999999',
+  '-9999999999999999',
+  '',
+  '1_000',
+  String(T0),
+  String(T0 + 5000),
+  String(T0 - 1),
+];
+const WORDS = [
+  'main',
+  'perf.latency',
+  'system.cpu',
+  'http.requests',
+  'response_time',
+  'nope',
+  'no.such.metric',
+  '__proto__',
+  'constructor',
+  'toString',
+  'prototype',
+  'main2',
+  'a'.repeat(300),
+];
+const JSONISH = [
+  '{"percentile":"p95"}',
+  '{"code":"200"}',
+  '{}',
+  '[]',
+  'null',
+  '1',
+  '"x"',
+  '{"a":1}',
+  '{"__proto__":"x"}',
+  '{"constructor":"x"}',
+  '{"percentile":"p95","extra":"y"}',
+  '{',
+  '{"a":{"b":"c"}}',
+];
 const CHOICES = ['value', 'rate', 'p50', 'p95', 'p99', 'mean', 'count', 'p100', 'VALUE', 'json', 'csv', 'xml', 'JSON'];
 
 /** Any UTF-16 string, lone surrogates included. */
-const anyText = (maxLength: number) => fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength }).map((codes) => String.fromCharCode(...codes));
+const anyText = (maxLength: number) =>
+  fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength }).map((codes) => String.fromCharCode(...codes));
 
 const paramValue = fc.oneof(
   fc.constantFrom(...RAW_GARBAGE),
@@ -63,22 +146,46 @@ const paramValue = fc.oneof(
   anyText(20).map(wireEncode),
   fc.integer({ min: 500, max: 1200 }).map((n) => 'x'.repeat(n)),
 );
-const paramName = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ALL_PARAMS) }, fc.constantFrom(...RAW_GARBAGE), anyText(8).map(wireEncode));
+const paramName = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...ALL_PARAMS) },
+  fc.constantFrom(...RAW_GARBAGE),
+  anyText(8).map(wireEncode),
+);
 /** A query string: 0-6 `name=value` pairs (names repeat, so duplicates come up), some without `=`. */
 const queryString = fc
   .array(fc.tuple(paramName, paramValue, fc.boolean()), { maxLength: 6 })
   .map((pairs) => pairs.map(([n, v, eq]) => (eq ? `${n}=${v}` : n)).join('&'));
 /** A valid history query with one thing wrong: a value replaced, a parameter dropped or repeated. */
-const VALID_HISTORY: Record<string, string> = { metric: 'perf.latency', labels: wireEncode('{"percentile":"p95"}'), stat: 'value', from: String(T0), to: String(T0 + 10_000), points: '5' };
+const VALID_HISTORY: Record<string, string> = {
+  metric: 'perf.latency',
+  labels: wireEncode('{"percentile":"p95"}'),
+  stat: 'value',
+  from: String(T0),
+  to: String(T0 + 10_000),
+  points: '5',
+};
 const mutatedHistory = fc
   .tuple(fc.constantFrom(...Object.keys(VALID_HISTORY)), fc.constantFrom('replace', 'drop', 'repeat'), paramValue)
   .map(([name, how, value]) => {
-    const pairs = Object.entries(VALID_HISTORY).flatMap(([n, v]): [string, string][] => (n !== name ? [[n, v]] : how === 'drop' ? [] : how === 'repeat' ? [[n, v], [n, value]] : [[n, value]]));
+    const pairs = Object.entries(VALID_HISTORY).flatMap(([n, v]): [string, string][] =>
+      n !== name
+        ? [[n, v]]
+        : how === 'drop'
+          ? []
+          : how === 'repeat'
+            ? [
+                [n, v],
+                [n, value],
+              ]
+            : [[n, value]],
+    );
     return pairs.map(([n, v]) => `${n}=${v}`).join('&');
   });
 const route = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...Object.keys(ROUTES)) },
-  fc.oneof(fc.constantFrom(...RAW_GARBAGE, ...WORDS.map(wireEncode)), anyText(10).map(wireEncode)).map((name) => `/api/dashboards/${name}`),
+  fc
+    .oneof(fc.constantFrom(...RAW_GARBAGE, ...WORDS.map(wireEncode)), anyText(10).map(wireEncode))
+    .map((name) => `/api/dashboards/${name}`),
 );
 
 /** A route and a query: any query on any route, or a nearly valid one on the history routes. */
@@ -114,7 +221,10 @@ function expectJsonError(res: RawResponse, context: string): string {
 }
 
 async function startSeeded(): Promise<Fixture & { port: number; pageDir: string }> {
-  const f = await startDashboard({ config: { data_points: 50, historical_range: 3_600_000 }, sources: { report: async () => REPORT } });
+  const f = await startDashboard({
+    config: { data_points: 50, historical_range: 3_600_000 },
+    sources: { report: async () => REPORT },
+  });
   f.clock.now = T0 + 60_000;
   await seedTable(f.registry, f.store, T0);
   const pageDir = path.join(path.dirname(f.store.dataDir), 'page');
@@ -145,10 +255,12 @@ describe('bad HTTP input (property-based)', () => {
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         const context = `GET ${target} → ${res.status} ${res.body.slice(0, 200)}`;
         const names = decodedNames(query);
-        if (new Set(names).size < names.length) expect(res.status, `${context}: a repeated parameter was accepted`).not.toBe(200);
+        if (new Set(names).size < names.length)
+          expect(res.status, `${context}: a repeated parameter was accepted`).not.toBe(200);
         if (res.status === 200) {
           if (path === '/metrics') expect(res.headers['content-type'], context).toBe(PROMETHEUS_CONTENT_TYPE);
-          else if (path === '/api/export' && (res.headers['content-type'] ?? '').includes('text/csv')) expect(res.body.split('\r\n')[0], context).toMatch(/^chart,/);
+          else if (path === '/api/export' && (res.headers['content-type'] ?? '').includes('text/csv'))
+            expect(res.body.split('\r\n')[0], context).toMatch(/^chart,/);
           else expect(() => JSON.parse(res.body), context).not.toThrow();
           return;
         }
@@ -203,15 +315,59 @@ describe('bad HTTP input (property-based)', () => {
     mkdirSync(path.join(f.pageDir, 'sub'));
     writeFileSync(path.join(f.pageDir, 'sub', 'inner.txt'), 'SECRET-SUBDIR');
     const uplot = path.dirname(createRequire(import.meta.url).resolve('uplot'));
-    const served = new Set([PAGE_HTML, 'console.log("app");\n', readFileSync(path.join(uplot, 'uPlot.iife.min.js'), 'utf8'), readFileSync(path.join(uplot, 'uPlot.min.css'), 'utf8')]);
+    const served = new Set([
+      PAGE_HTML,
+      'console.log("app");\n',
+      readFileSync(path.join(uplot, 'uPlot.iife.min.js'), 'utf8'),
+      readFileSync(path.join(uplot, 'uPlot.min.css'), 'utf8'),
+    ]);
     const pkg = readFileSync(path.join(process.cwd(), 'package.json'), 'utf8');
     const segment = fc.oneof(
-      { weight: 5, arbitrary: fc.constantFrom('..', '.', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '..%2f', '..%5c', '..%255c', '%c0%ae%c0%ae', '%252e%252e%252f', '%00', '%2500', '..%00', 'secret.txt', 'secret.txt%00.js', '.hidden', 'sub', 'inner.txt', 'sub%2finner.txt', 'app.js', 'index.html', 'uPlot.min.css', 'package.json', 'etc', 'passwd', 'node_modules', 'uplot', 'dist', '..;', '', 'page', '%2e%2e%5c%2e%2e%5csecret.txt') },
+      {
+        weight: 5,
+        arbitrary: fc.constantFrom(
+          '..',
+          '.',
+          '%2e%2e',
+          '%2E%2E',
+          '.%2e',
+          '%2e.',
+          '..%2f',
+          '..%5c',
+          '..%255c',
+          '%c0%ae%c0%ae',
+          '%252e%252e%252f',
+          '%00',
+          '%2500',
+          '..%00',
+          'secret.txt',
+          'secret.txt%00.js',
+          '.hidden',
+          'sub',
+          'inner.txt',
+          'sub%2finner.txt',
+          'app.js',
+          'index.html',
+          'uPlot.min.css',
+          'package.json',
+          'etc',
+          'passwd',
+          'node_modules',
+          'uplot',
+          'dist',
+          '..;',
+          '',
+          'page',
+          '%2e%2e%5c%2e%2e%5csecret.txt',
+        ),
+      },
       anyText(6).map(wireEncode),
     );
     const joiner = fc.constantFrom('/', '%2f', '%2F', '\\', '%5c', '//', '/./');
     const prefix = fc.constantFrom('/assets/', '/', '/assets', '/assets/../', '/assets/%2e%2e/', '/assets\\');
-    const assetPath = fc.tuple(prefix, fc.array(fc.tuple(segment, joiner), { minLength: 1, maxLength: 6 })).map(([p, parts]) => p + parts.map(([s, j], i) => (i === 0 ? s : j + s)).join(''));
+    const assetPath = fc
+      .tuple(prefix, fc.array(fc.tuple(segment, joiner), { minLength: 1, maxLength: 6 }))
+      .map(([p, parts]) => p + parts.map(([s, j], i) => (i === 0 ? s : j + s)).join(''));
     const before = await dashboardState(f.registry, f.store, T0);
     let ok = 0;
     await fc.assert(
@@ -223,7 +379,8 @@ describe('bad HTTP input (property-based)', () => {
         if (res.status === 200) {
           ok++;
           // Only the page's own files; a path that normalizes to an API route answers JSON.
-          if (!/^application\/json|^text\/plain/.test(res.headers['content-type'] ?? '')) expect(served.has(res.body), context).toBe(true);
+          if (!/^application\/json|^text\/plain/.test(res.headers['content-type'] ?? ''))
+            expect(served.has(res.body), context).toBe(true);
           return;
         }
         expectJsonError(res, context);
@@ -240,12 +397,28 @@ describe('bad HTTP input (property-based)', () => {
   it('answers other methods with 405 (naming the allowed ones), with or without a body', async () => {
     const f = await startSeeded();
     const before = await dashboardState(f.registry, f.store, T0);
-    const method = fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'PURGE', 'SEARCH', 'CONNECT');
+    const method = fc.constantFrom(
+      'POST',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'OPTIONS',
+      'TRACE',
+      'PROPFIND',
+      'MKCOL',
+      'LOCK',
+      'PURGE',
+      'SEARCH',
+      'CONNECT',
+    );
     const target = fc.constantFrom(...Object.keys(ROUTES), '/', '/assets/app.js', '/ws', '/nope');
     const body = fc.option(anyText(200).map(wireEncode), { nil: undefined });
     await fc.assert(
       fc.asyncProperty(method, target, body, async (m, t, b) => {
-        const res = await rawRequest(f.port, requestText(f.port, m === 'CONNECT' ? `127.0.0.1:${f.port}` : t, { method: m, body: b }));
+        const res = await rawRequest(
+          f.port,
+          requestText(f.port, m === 'CONNECT' ? `127.0.0.1:${f.port}` : t, { method: m, body: b }),
+        );
         const context = `${m} ${t} → ${res.status} ${res.body.slice(0, 120)}`;
         expect(res.status, context).toBe(405);
         expect(res.headers.allow, context).toBe('GET, HEAD');
@@ -262,11 +435,17 @@ describe('bad HTTP input (property-based)', () => {
     const f = await startSeeded();
     const before = await dashboardState(f.registry, f.store, T0);
     const target = fc.constantFrom('/api/dashboards', '/health', '/metrics', '/api/alerts', '/');
-    const body = fc.oneof(fc.integer({ min: 0, max: 2048 }).map((n) => ({ chunked: false, text: 'b'.repeat(n) })), fc.constant({ chunked: true, text: '5\r\nhello\r\n0\r\n\r\n' }));
+    const body = fc.oneof(
+      fc.integer({ min: 0, max: 2048 }).map((n) => ({ chunked: false, text: 'b'.repeat(n) })),
+      fc.constant({ chunked: true, text: '5\r\nhello\r\n0\r\n\r\n' }),
+    );
     await fc.assert(
       fc.asyncProperty(target, body, async (t, b) => {
         const headers: Record<string, string> = b.chunked ? { 'transfer-encoding': 'chunked' } : {};
-        const res = await rawRequest(f.port, requestText(f.port, t, { headers: { ...headers, connection: 'keep-alive' }, body: b.text }));
+        const res = await rawRequest(
+          f.port,
+          requestText(f.port, t, { headers: { ...headers, connection: 'keep-alive' }, body: b.text }),
+        );
         const context = `GET ${t} with ${b.chunked ? 'a chunked body' : `${b.text.length} bytes`} → ${res.status}`;
         if (!b.chunked && b.text.length <= 1024) {
           expect(res.status, context).toBe(200);
@@ -279,7 +458,10 @@ describe('bad HTTP input (property-based)', () => {
       { seed: 13, numRuns: 80 },
     );
     // A huge declared body is not read: the server answers 413 and hangs up at once.
-    const huge = await rawRequest(f.port, requestText(f.port, '/health', { headers: { 'content-length': String(10 ** 12), connection: 'keep-alive' } }));
+    const huge = await rawRequest(
+      f.port,
+      requestText(f.port, '/health', { headers: { 'content-length': String(10 ** 12), connection: 'keep-alive' } }),
+    );
     expect(huge.status).toBe(413);
     expect(huge.closedByServer).toBe(true);
     expect(await dashboardState(f.registry, f.store, T0)).toBe(before);
@@ -290,8 +472,38 @@ describe('bad HTTP input (property-based)', () => {
   it('serves /metrics for any Accept header: OpenMetrics when asked for, else the Prometheus text format', async () => {
     const f = await startSeeded();
     const before = await dashboardState(f.registry, f.store, T0);
-    const mediaType = fc.constantFrom('application/openmetrics-text', 'text/plain', 'text/*', '*/*', 'application/json', 'text/html', '*', '/', 'text/', ';', '', 'application/openmetrics-text;version=9', 'text/plain;version=0.0.4', 'APPLICATION/OPENMETRICS-TEXT');
-    const param = fc.constantFrom('q=0', 'q=1', 'q=0.5', 'q=NaN', 'q=-1', 'q=1e309', 'q=abc', 'q=', 'version=1.0.0', 'version=0.0.1', 'version="1.0.0"', 'charset=utf-8', '=', ';;');
+    const mediaType = fc.constantFrom(
+      'application/openmetrics-text',
+      'text/plain',
+      'text/*',
+      '*/*',
+      'application/json',
+      'text/html',
+      '*',
+      '/',
+      'text/',
+      ';',
+      '',
+      'application/openmetrics-text;version=9',
+      'text/plain;version=0.0.4',
+      'APPLICATION/OPENMETRICS-TEXT',
+    );
+    const param = fc.constantFrom(
+      'q=0',
+      'q=1',
+      'q=0.5',
+      'q=NaN',
+      'q=-1',
+      'q=1e309',
+      'q=abc',
+      'q=',
+      'version=1.0.0',
+      'version=0.0.1',
+      'version="1.0.0"',
+      'charset=utf-8',
+      '=',
+      ';;',
+    );
     const range = fc.tuple(mediaType, fc.array(param, { maxLength: 3 })).map(([t, ps]) => [t, ...ps].join(';'));
     const accept = fc.oneof(
       { weight: 4, arbitrary: fc.array(range, { minLength: 1, maxLength: 6 }).map((rs) => rs.join(', ')) },
@@ -317,13 +529,17 @@ describe('bad HTTP input (property-based)', () => {
   it('answers a URL over the limit with 414, however long, and keeps serving', async () => {
     const f = await startSeeded();
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: MAX_URL_BYTES + 1, max: 64 * 1024 }), fc.constantFrom('/api/history?metric=', '/assets/', '/api/dashboards/'), async (length, start) => {
-        const target = start + 'a'.repeat(length - start.length);
-        const res = await get(f.port, target);
-        const context = `a ${length}-byte URL → ${res.status}`;
-        expect(res.status, context).toBe(414);
-        expect(expectJsonError(res, context)).toMatch(/URL is longer than 4096 bytes/);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: MAX_URL_BYTES + 1, max: 64 * 1024 }),
+        fc.constantFrom('/api/history?metric=', '/assets/', '/api/dashboards/'),
+        async (length, start) => {
+          const target = start + 'a'.repeat(length - start.length);
+          const res = await get(f.port, target);
+          const context = `a ${length}-byte URL → ${res.status}`;
+          expect(res.status, context).toBe(414);
+          expect(expectJsonError(res, context)).toMatch(/URL is longer than 4096 bytes/);
+        },
+      ),
       { seed: 19, numRuns: 40 },
     );
     await expectStillServing(f);
@@ -358,7 +574,16 @@ describe('bad HTTP input on the raw socket', () => {
       fc.uint8Array({ minLength: 1, maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
       fc.string({ maxLength: 80 }).map((s) => `GET /${s} HTTP/1.1`),
     );
-    const headerBlock = fc.constantFrom('Host: 127.0.0.1\r\n', '', 'Host: 127.0.0.1\r\nContent-Length: -1\r\n', 'Host: 127.0.0.1\r\nContent-Length: 1, 2\r\n', 'Host: 127.0.0.1\r\nBad Header\r\n', 'Host: 127.0.0.1\r\n: empty\r\n', 'Host: 127.0.0.1\r\nX: \x01\r\n', 'Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n');
+    const headerBlock = fc.constantFrom(
+      'Host: 127.0.0.1\r\n',
+      '',
+      'Host: 127.0.0.1\r\nContent-Length: -1\r\n',
+      'Host: 127.0.0.1\r\nContent-Length: 1, 2\r\n',
+      'Host: 127.0.0.1\r\nBad Header\r\n',
+      'Host: 127.0.0.1\r\n: empty\r\n',
+      'Host: 127.0.0.1\r\nX: \x01\r\n',
+      'Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n',
+    );
     await fc.assert(
       fc.asyncProperty(line, headerBlock, async (l, h) => {
         const res = await rawRequest(f.port, Buffer.from(`${l}\r\n${h}Connection: close\r\n\r\n`, 'latin1'));
@@ -390,7 +615,10 @@ describe('bad HTTP input on the raw socket', () => {
     const f = await startDashboard({ args: { httpTimeouts: { headersMs: 400, requestMs: 800, checkIntervalMs: 50 } } });
     const port = Number(new URL(f.url).port);
     // One header line every 50 ms, for up to 5 s: far longer than headersMs.
-    const chunks = ['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...Array.from({ length: 100 }, (_, i) => `x-slow-${i}: 1\r\n`)];
+    const chunks = [
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+      ...Array.from({ length: 100 }, (_, i) => `x-slow-${i}: 1\r\n`),
+    ];
     const started = performance.now();
     let slowDone = false;
     const slow = rawRequest(port, chunks, { gapMs: 50, timeoutMs: 5000 }).finally(() => (slowDone = true));

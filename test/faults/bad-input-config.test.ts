@@ -84,7 +84,10 @@ function wrongType(value: unknown): fc.Arbitrary<unknown> {
 function configDirWith(files: Partial<Record<ConfigSection, unknown>>): string {
   const dir = tempDir('erlmcp-bad-config-');
   for (const [section, content] of Object.entries(files)) {
-    writeFileSync(path.join(dir, CONFIG_SECTIONS[section as ConfigSection].file), typeof content === 'string' ? content : JSON.stringify(content));
+    writeFileSync(
+      path.join(dir, CONFIG_SECTIONS[section as ConfigSection].file),
+      typeof content === 'string' ? content : JSON.stringify(content),
+    );
   }
   return dir;
 }
@@ -96,7 +99,8 @@ function loadError(options: Parameters<typeof loadConfig>[0]): ConfigError {
   } catch (err) {
     thrown = err;
   }
-  if (!(thrown instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${thrown === undefined ? 'a valid config' : String(thrown)}`);
+  if (!(thrown instanceof ConfigError))
+    throw new Error(`expected a ConfigError, got ${thrown === undefined ? 'a valid config' : String(thrown)}`);
   expect(thrown.code).toBe(ErrorCode.InvalidConfig);
   expect(thrown.problems.length).toBeGreaterThan(0);
   return thrown;
@@ -122,39 +126,68 @@ const leaf = fc.constantFrom(...LEAVES);
 const fileOrOverride = fc.constantFrom('file' as const, 'overrides' as const);
 
 /** Loads `value` at `section`/`p` from a file or from the overrides; the error and where it must point. */
-function loadWith(via: 'file' | 'overrides', section: ConfigSection, p: Path, value: unknown): { err: ConfigError; source: string; key: string } {
+function loadWith(
+  via: 'file' | 'overrides',
+  section: ConfigSection,
+  p: Path,
+  value: unknown,
+): { err: ConfigError; source: string; key: string } {
   if (via === 'file') {
     const dir = configDirWith({ [section]: nest(p, value) });
-    return { err: loadError({ configDir: dir }), source: path.join(dir, CONFIG_SECTIONS[section].file), key: dotted(p) };
+    return {
+      err: loadError({ configDir: dir }),
+      source: path.join(dir, CONFIG_SECTIONS[section].file),
+      key: dotted(p),
+    };
   }
-  return { err: loadError({ overrides: nest([section, ...p], value) }), source: 'overrides', key: dotted([section, ...p]) };
+  return {
+    err: loadError({ overrides: nest([section, ...p], value) }),
+    source: 'overrides',
+    key: dotted([section, ...p]),
+  };
 }
 
 describe('loadConfig refuses bad configuration with a problem naming the file, the key and what is allowed', () => {
   it('a value of the wrong type at any key', () => {
     fc.assert(
-      fc.property(leaf.chain((l) => fc.tuple(fc.constant(l), wrongType(l.value), fileOrOverride)), ([l, value, via]) => {
-        trials.add('wrong type');
-        const { err, source, key } = loadWith(via, l.section, l.path, value);
-        const problem = err.problems.find((p) => p.source === source && (p.key === key || p.key.startsWith(`${key}.`) || p.key.startsWith(`${key}[`)));
-        expect(problem, `no problem at ${source} ${key}: ${err.message}`).toBeDefined();
-        expect(problem!.message).toMatch(/expected|allowed|missing|must/);
-        expectPrototypeClean();
-      }),
+      fc.property(
+        leaf.chain((l) => fc.tuple(fc.constant(l), wrongType(l.value), fileOrOverride)),
+        ([l, value, via]) => {
+          trials.add('wrong type');
+          const { err, source, key } = loadWith(via, l.section, l.path, value);
+          const problem = err.problems.find(
+            (p) => p.source === source && (p.key === key || p.key.startsWith(`${key}.`) || p.key.startsWith(`${key}[`)),
+          );
+          expect(problem, `no problem at ${source} ${key}: ${err.message}`).toBeDefined();
+          expect(problem!.message).toMatch(/expected|allowed|missing|must/);
+          expectPrototypeClean();
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     );
   });
 
   it('a number out of range: negative or zero intervals, huge numbers, fractions where integers are wanted', () => {
-    const numeric = LEAVES.filter((l) => typeof l.value === 'number' && /interval|timeout|period|window|port|size|limit|points|range|retention/.test(String(l.path.at(-1))));
-    const outOfRange = fc.oneof(fc.integer({ min: -1_000_000, max: -1 }), fc.constantFrom(-0.5, 1e300, Number.MAX_SAFE_INTEGER * 4, 2 ** 53 + 2), fc.double({ min: 0.01, max: 0.99, noNaN: true }));
+    const numeric = LEAVES.filter(
+      (l) =>
+        typeof l.value === 'number' &&
+        /interval|timeout|period|window|port|size|limit|points|range|retention/.test(String(l.path.at(-1))),
+    );
+    const outOfRange = fc.oneof(
+      fc.integer({ min: -1_000_000, max: -1 }),
+      fc.constantFrom(-0.5, 1e300, Number.MAX_SAFE_INTEGER * 4, 2 ** 53 + 2),
+      fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+    );
     fc.assert(
       fc.property(fc.constantFrom(...numeric), outOfRange, fileOrOverride, (l, value, via) => {
         trials.add('out of range');
         const { err, source, key } = loadWith(via, l.section, l.path, value);
         // A cross-key check (retention_period >= aggregation_interval) may add a second line.
         const atKey = err.problems.filter((p) => p.source === source && p.key === key);
-        expect(atKey.filter((p) => /^expected .*(integer|number|port).*, got /.test(p.message)), err.message).toHaveLength(1);
+        expect(
+          atKey.filter((p) => /^expected .*(integer|number|port).*, got /.test(p.message)),
+          err.message,
+        ).toHaveLength(1);
         expectPrototypeClean();
       }),
       { seed: SEED, numRuns: RUNS },
@@ -164,17 +197,32 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
   it('an unknown key anywhere: near misses get a suggestion, prototype keys are unknown keys and pollute nothing', () => {
     const unknownKey = fc.constantFrom(...OBJECTS).chain((o) => {
       const known = Object.keys(o.value as object);
-      const typo = known.length === 0 ? fc.constant('zzzz') : fc.tuple(fc.constantFrom(...known), fc.nat(), fc.constantFrom('swap', 'drop', 'double', 'case')).map(([k, i, how]) => {
-        const at = i % k.length;
-        if (how === 'drop' && k.length > 3) return k.slice(0, at) + k.slice(at + 1);
-        if (how === 'double') return k.slice(0, at) + k.charAt(at) + k.slice(at);
-        if (how === 'swap' && at + 1 < k.length) return k.slice(0, at) + k.charAt(at + 1) + k.charAt(at) + k.slice(at + 2);
-        return k.slice(0, at) + k[at]!.toUpperCase() + k.slice(at + 1);
-      });
+      const typo =
+        known.length === 0
+          ? fc.constant('zzzz')
+          : fc
+              .tuple(fc.constantFrom(...known), fc.nat(), fc.constantFrom('swap', 'drop', 'double', 'case'))
+              .map(([k, i, how]) => {
+                const at = i % k.length;
+                if (how === 'drop' && k.length > 3) return k.slice(0, at) + k.slice(at + 1);
+                if (how === 'double') return k.slice(0, at) + k.charAt(at) + k.slice(at);
+                if (how === 'swap' && at + 1 < k.length)
+                  return k.slice(0, at) + k.charAt(at + 1) + k.charAt(at) + k.slice(at + 2);
+                return k.slice(0, at) + k[at]!.toUpperCase() + k.slice(at + 1);
+              });
       const key = fc
-        .oneof(typo.map((k) => ({ k, typo: true })), fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.stringMatching(/^[a-z]{12,16}$/)).map((k) => ({ k, typo: false })))
+        .oneof(
+          typo.map((k) => ({ k, typo: true })),
+          fc
+            .oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.stringMatching(/^[a-z]{12,16}$/))
+            .map((k) => ({ k, typo: false })),
+        )
         .filter(({ k }) => !known.includes(k));
-      const payload = fc.oneof(fc.constant({ polluted: true }), fc.constant(1), fc.constant({ prototype: { polluted: true } }));
+      const payload = fc.oneof(
+        fc.constant({ polluted: true }),
+        fc.constant(1),
+        fc.constant({ prototype: { polluted: true } }),
+      );
       return fc.tuple(fc.constant(o), key, payload, fileOrOverride);
     });
     fc.assert(
@@ -203,17 +251,45 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
   });
 
   it('suggests the key a near miss was meant to be', () => {
-    const dir = configDirWith({ dashboard: { prot: 1 }, monitoring: { colection_interval: 5 }, alerting: { channels: { email: { hots: 'x' } } } });
+    const dir = configDirWith({
+      dashboard: { prot: 1 },
+      monitoring: { colection_interval: 5 },
+      alerting: { channels: { email: { hots: 'x' } } },
+    });
     const err = loadError({ configDir: dir });
-    expect(problemAt(err, path.join(dir, 'dashboard.json'), '').message).toBe('unknown key "prot" (did you mean "port"?)');
-    expect(problemAt(err, path.join(dir, 'monitoring.json'), '').message).toBe('unknown key "colection_interval" (did you mean "collection_interval"?)');
-    expect(problemAt(err, path.join(dir, 'alerting.json'), 'channels.email').message).toBe('unknown key "hots" (did you mean "host"?)');
+    expect(problemAt(err, path.join(dir, 'dashboard.json'), '').message).toBe(
+      'unknown key "prot" (did you mean "port"?)',
+    );
+    expect(problemAt(err, path.join(dir, 'monitoring.json'), '').message).toBe(
+      'unknown key "colection_interval" (did you mean "collection_interval"?)',
+    );
+    expect(problemAt(err, path.join(dir, 'alerting.json'), 'channels.email').message).toBe(
+      'unknown key "hots" (did you mean "host"?)',
+    );
   });
 
   it('a file that is not JSON, is empty, or is not an object: named by file, with line and column, and its text never echoed', () => {
     const MARK = 'S3CRET-MARK';
     const content = fc.oneof(
-      fc.constantFrom('', ' ', '\n\n', '\uFEFF', '{', '}', '{"a":', '{"a" 1}', "{'a': 1}", '{"a": 1,}', '[1, 2', 'nul', 'tru', '{"a": 01}', '{"a": "\u0001"}', `{"${MARK}": }`, MARK),
+      fc.constantFrom(
+        '',
+        ' ',
+        '\n\n',
+        '\uFEFF',
+        '{',
+        '}',
+        '{"a":',
+        '{"a" 1}',
+        "{'a': 1}",
+        '{"a": 1,}',
+        '[1, 2',
+        'nul',
+        'tru',
+        '{"a": 01}',
+        '{"a": "\u0001"}',
+        `{"${MARK}": }`,
+        MARK,
+      ),
       fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
         try {
           JSON.parse(s);
@@ -230,7 +306,9 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
         const dir = configDirWith({ [section]: text });
         const err = loadError({ configDir: dir });
         const problem = problemAt(err, path.join(dir, CONFIG_SECTIONS[section].file), '');
-        expect(problem.message).toMatch(/^(invalid JSON at line \d+, column \d+: expected .+, found .+|expected a JSON object at the top level, got .+)$/);
+        expect(problem.message).toMatch(
+          /^(invalid JSON at line \d+, column \d+: expected .+, found .+|expected a JSON object at the top level, got .+)$/,
+        );
         if (text.includes(MARK)) expect(err.message).not.toContain(MARK);
         expectPrototypeClean();
       }),
@@ -240,8 +318,26 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
 
   it('a bad environment override: named by variable and key', () => {
     const cases = fc.oneof(
-      fc.tuple(fc.constantFrom('ERLMCP_DASHBOARD_PORT', 'ERLMCP_SMTP_PORT'), fc.oneof(fc.constantFrom('80a', '-1', '70000', '1.5', '0x50', '1e3', 'NaN', '99999999999999999999'), fc.stringMatching(/^[a-z]{1,6}$/))).map(([name, value]) => ({ name, value })),
-      fc.tuple(fc.constantFrom('ERLMCP_EXPORT_ENDPOINT', 'ERLMCP_WEBHOOK_URL', 'ERLMCP_SLACK_WEBHOOK', 'ERLMCP_ALERTMANAGER_URLS'), fc.constantFrom('not a url', 'ftp://x', 'http//x', 'javascript:alert(1)')).map(([name, value]) => ({ name, value })),
+      fc
+        .tuple(
+          fc.constantFrom('ERLMCP_DASHBOARD_PORT', 'ERLMCP_SMTP_PORT'),
+          fc.oneof(
+            fc.constantFrom('80a', '-1', '70000', '1.5', '0x50', '1e3', 'NaN', '99999999999999999999'),
+            fc.stringMatching(/^[a-z]{1,6}$/),
+          ),
+        )
+        .map(([name, value]) => ({ name, value })),
+      fc
+        .tuple(
+          fc.constantFrom(
+            'ERLMCP_EXPORT_ENDPOINT',
+            'ERLMCP_WEBHOOK_URL',
+            'ERLMCP_SLACK_WEBHOOK',
+            'ERLMCP_ALERTMANAGER_URLS',
+          ),
+          fc.constantFrom('not a url', 'ftp://x', 'http//x', 'javascript:alert(1)'),
+        )
+        .map(([name, value]) => ({ name, value })),
     );
     fc.assert(
       fc.property(cases, ({ name, value }) => {
@@ -260,9 +356,13 @@ describe('loadConfig refuses bad configuration with a problem naming the file, t
   it('options that are not what loadConfig takes are EMON_INVALID_OPTION, not a TypeError', () => {
     const bad = fc.oneof(
       fc.constantFrom(null, 5, 'x', [], true).map((o) => o as never),
-      fc.oneof(fc.constant(''), fc.integer(), fc.constant(null), fc.constant({})).map((configDir) => ({ configDir }) as never),
+      fc
+        .oneof(fc.constant(''), fc.integer(), fc.constant(null), fc.constant({}))
+        .map((configDir) => ({ configDir }) as never),
       fc.oneof(fc.constant(null), fc.constant('PORT=1'), fc.integer()).map((env) => ({ env }) as never),
-      fc.oneof(fc.constant(null), fc.constant([]), fc.constant('x'), fc.constant(new Map())).map((overrides) => ({ overrides }) as never),
+      fc
+        .oneof(fc.constant(null), fc.constant([]), fc.constant('x'), fc.constant(new Map()))
+        .map((overrides) => ({ overrides }) as never),
     );
     fc.assert(
       fc.property(bad, (options) => {
@@ -296,7 +396,14 @@ describe('startMonitoring with a bad config', () => {
         const before = activeResources();
         let thrown: unknown;
         try {
-          const mon = await startMonitoring({ dataDir, configDir, env: {}, logger: memoryLogger(), processMetrics: false, config: ('overrides' in c ? c.overrides : undefined) as never });
+          const mon = await startMonitoring({
+            dataDir,
+            configDir,
+            env: {},
+            logger: memoryLogger(),
+            processMetrics: false,
+            config: ('overrides' in c ? c.overrides : undefined) as never,
+          });
           await mon.stop();
         } catch (err) {
           thrown = err;
@@ -314,7 +421,15 @@ describe('startMonitoring with a bad config', () => {
   it('leaves an existing data dir untouched, with no writer holding it', async () => {
     const dataDir = path.join(tempDir('erlmcp-bad-start-'), 'data');
     mkdirSync(dataDir);
-    await expect(startMonitoring({ dataDir, env: {}, logger: memoryLogger(), processMetrics: false, config: { dashboard: { port: -1 } } })).rejects.toMatchObject({
+    await expect(
+      startMonitoring({
+        dataDir,
+        env: {},
+        logger: memoryLogger(),
+        processMetrics: false,
+        config: { dashboard: { port: -1 } },
+      }),
+    ).rejects.toMatchObject({
       code: ErrorCode.InvalidConfig,
       message: expect.stringContaining('overrides: dashboard.port: expected an integer port from 0 to 65535'),
     });

@@ -42,7 +42,11 @@ export const exoticValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Numbers no metric accepts as a value: NaN and the infinities. */
-export const nonFiniteNumber: fc.Arbitrary<number> = fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
+export const nonFiniteNumber: fc.Arbitrary<number> = fc.constantFrom(
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+);
 
 /** Anything that is not a number at all (and not undefined). */
 export const nonNumber: fc.Arbitrary<unknown> = fc.oneof(
@@ -66,15 +70,48 @@ export const badIncrement: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Keys that name something on Object.prototype, to catch lookups that fall through to it. */
-export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'prototype', '__defineGetter__'] as const;
+export const PROTOTYPE_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'prototype',
+  '__defineGetter__',
+] as const;
 
 /**
  * Metric names the registry must refuse: empty, a leading digit, characters outside
  * `[a-zA-Z0-9_.:]`, unicode, whitespace, over 200 characters; and non-strings.
  */
 export const badMetricName: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('', ' ', '1abc', '9', 'a b', 'a-b', 'a/b', 'métrique', 'ünïcode', 'a\nb', 'a"b', 'a{b}', 'a=b', '\u0000', 'x'.repeat(201), 'a\u{1F600}', '-a', '.a'),
-  fc.tuple(fc.stringMatching(/^[a-z_][a-z0-9_]{0,10}$/), fc.constantFrom('-', ' ', '/', '@', '#', '{', '"', 'é', '\u2028'), fc.stringMatching(/^[a-z0-9_]{0,5}$/)).map(([a, c, b]) => a + c + b),
+  fc.constantFrom(
+    '',
+    ' ',
+    '1abc',
+    '9',
+    'a b',
+    'a-b',
+    'a/b',
+    'métrique',
+    'ünïcode',
+    'a\nb',
+    'a"b',
+    'a{b}',
+    'a=b',
+    '\u0000',
+    'x'.repeat(201),
+    'a\u{1F600}',
+    '-a',
+    '.a',
+  ),
+  fc
+    .tuple(
+      fc.stringMatching(/^[a-z_][a-z0-9_]{0,10}$/),
+      fc.constantFrom('-', ' ', '/', '@', '#', '{', '"', 'é', '\u2028'),
+      fc.stringMatching(/^[a-z0-9_]{0,5}$/),
+    )
+    .map(([a, c, b]) => a + c + b),
   fc.stringMatching(/^[0-9][a-z0-9_]{0,10}$/),
   fc.string({ minLength: 201, maxLength: 400 }).map((s) => `a${s.replace(/[^a-z]/g, 'a')}`),
   fc.integer(),
@@ -108,7 +145,11 @@ export function expectRefusal(fn: () => unknown, code: ErrorCode, mentions: read
 }
 
 /** As {@link expectRefusal} for a promise that must reject. */
-export async function expectRejection(promise: Promise<unknown>, code: ErrorCode, mentions: readonly string[]): Promise<MonitorError> {
+export async function expectRejection(
+  promise: Promise<unknown>,
+  code: ErrorCode,
+  mentions: readonly string[],
+): Promise<MonitorError> {
   let thrown: unknown = 'resolved';
   try {
     await promise;
@@ -120,7 +161,9 @@ export async function expectRejection(promise: Promise<unknown>, code: ErrorCode
 
 function checkRefusal(thrown: unknown, code: ErrorCode, mentions: readonly string[]): MonitorError {
   if (!(thrown instanceof MonitorError)) {
-    throw new Error(`expected a MonitorError ${code}, got ${thrown === 'resolved' ? 'no error' : thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : describeValue(thrown)}`);
+    throw new Error(
+      `expected a MonitorError ${code}, got ${thrown === 'resolved' ? 'no error' : thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : describeValue(thrown)}`,
+    );
   }
   expect(thrown.code, thrown.message).toBe(code);
   for (const m of mentions) expect(thrown.message).toContain(m);

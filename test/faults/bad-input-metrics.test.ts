@@ -59,7 +59,19 @@ const TARGETS: readonly Target[] = [
 const BUCKETS = [1, 10, 100];
 
 /** Label values valid input uses, prototype names among them (they are ordinary values). */
-const VALUE_POOL = ['GET', 'POST', '/', '/api', '__proto__', 'constructor', 'toString', '', 'ä "x"\n\\', '0', 'x\uD800'] as const;
+const VALUE_POOL = [
+  'GET',
+  'POST',
+  '/',
+  '/api',
+  '__proto__',
+  'constructor',
+  'toString',
+  '',
+  'ä "x"\n\\',
+  '0',
+  'x\uD800',
+] as const;
 
 interface World {
   registry: Registry;
@@ -90,7 +102,9 @@ function validLabels(t: Target, seed: number): Record<string, string> {
 
 /** Everything observable about the table: collect() and the Prometheus text. */
 async function tableState(registry: Registry): Promise<string> {
-  const collected = JSON.stringify(registry.collect(), (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  const collected = JSON.stringify(registry.collect(), (_k, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+  );
   return `${collected}\n${await renderPrometheusText(registry)}`;
 }
 
@@ -107,24 +121,46 @@ type Update = (w: World, t: Target, labels: Labels | undefined, value: unknown) 
 const UPDATE_FORMS: Record<Kind, Record<string, { run: Update; ambiguous?: boolean; what: string }>> = {
   counter: {
     'inc(labels, v)': { run: (w, t, l, v) => (w.metric(t.name) as any).inc(l, v), what: 'finite number >= 0' },
-    'inc(v, labels)': { run: (w, t, l, v) => (w.metric(t.name) as any).inc(v, l), ambiguous: true, what: 'finite number >= 0' },
-    'bind(labels).inc(v)': { run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).inc(v), what: 'finite number >= 0' },
+    'inc(v, labels)': {
+      run: (w, t, l, v) => (w.metric(t.name) as any).inc(v, l),
+      ambiguous: true,
+      what: 'finite number >= 0',
+    },
+    'bind(labels).inc(v)': {
+      run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).inc(v),
+      what: 'finite number >= 0',
+    },
     'registry.increment': { run: (w, t, l, v) => w.registry.increment(t.name, l, v as any), what: 'finite number' },
   },
   gauge: {
-    'set(v, labels)': { run: (w, t, l, v) => (w.metric(t.name) as any).set(v, l), ambiguous: true, what: 'finite number' },
+    'set(v, labels)': {
+      run: (w, t, l, v) => (w.metric(t.name) as any).set(v, l),
+      ambiguous: true,
+      what: 'finite number',
+    },
     'set(labels, v)': { run: (w, t, l, v) => (w.metric(t.name) as any).set(l, v), what: 'finite number' },
     'inc(labels, v)': { run: (w, t, l, v) => (w.metric(t.name) as any).inc(l, v), what: 'finite number' },
-    'dec(v, labels)': { run: (w, t, l, v) => (w.metric(t.name) as any).dec(v, l), ambiguous: true, what: 'finite number' },
+    'dec(v, labels)': {
+      run: (w, t, l, v) => (w.metric(t.name) as any).dec(v, l),
+      ambiguous: true,
+      what: 'finite number',
+    },
     'bind(labels).set(v)': { run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).set(v), what: 'finite number' },
     'bind(labels).dec(v)': { run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).dec(v), what: 'finite number' },
     'registry.set': { run: (w, t, l, v) => w.registry.set(t.name, l, v as any), what: 'finite number' },
     'registry.increment': { run: (w, t, l, v) => w.registry.increment(t.name, l, v as any), what: 'finite number' },
   },
   histogram: {
-    'observe(v, labels)': { run: (w, t, l, v) => (w.metric(t.name) as any).observe(v, l), ambiguous: true, what: 'finite number' },
+    'observe(v, labels)': {
+      run: (w, t, l, v) => (w.metric(t.name) as any).observe(v, l),
+      ambiguous: true,
+      what: 'finite number',
+    },
     'observe(labels, v)': { run: (w, t, l, v) => (w.metric(t.name) as any).observe(l, v), what: 'finite number' },
-    'bind(labels).observe(v)': { run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).observe(v), what: 'finite number' },
+    'bind(labels).observe(v)': {
+      run: (w, t, l, v) => (w.metric(t.name).bind(l) as any).observe(v),
+      what: 'finite number',
+    },
     'registry.observe': { run: (w, t, l, v) => w.registry.observe(t.name, l, v as any), what: 'finite number' },
   },
 };
@@ -162,7 +198,11 @@ describe('the metric API refuses bad input without changing anything', () => {
           await flushTable(w.registry, w.store, 1500);
         }
         const before = await tableState(w.registry);
-        expectRefusal(() => f.run(w, t, labels, value), ErrorCode.InvalidValue, [`metric "${t.name}"`, f.what, describeValue(value)]);
+        expectRefusal(() => f.run(w, t, labels, value), ErrorCode.InvalidValue, [
+          `metric "${t.name}"`,
+          f.what,
+          describeValue(value),
+        ]);
         expect(await tableState(w.registry)).toBe(before);
         await expectNothingToFlush(w);
       }),
@@ -176,13 +216,27 @@ describe('the metric API refuses bad input without changing anything', () => {
     /** A bad label set for `t` and the words its error must contain. */
     const badLabels = (t: Target): fc.Arbitrary<{ labels: unknown; mentions: string[] }> => {
       const base = validLabels(t, 1);
-      const extraKey = fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS, 'method ', 'Method', 'le', 'x'), fc.stringMatching(/^[a-z_]{1,8}$/)).filter((k) => !t.labelNames.includes(k));
+      const extraKey = fc
+        .oneof(fc.constantFrom(...PROTOTYPE_KEYS, 'method ', 'Method', 'le', 'x'), fc.stringMatching(/^[a-z_]{1,8}$/))
+        .filter((k) => !t.labelNames.includes(k));
       const options: fc.Arbitrary<{ labels: unknown; mentions: string[] }>[] = [
         // An extra key, built with JSON.parse so `__proto__` is an own key, not the prototype.
-        extraKey.map((k) => ({ labels: JSON.parse(JSON.stringify({ ...base }).replace(/^\{/, `{${JSON.stringify(k)}:"v"${t.labelNames.length > 0 ? ',' : ''}`)) as unknown, mentions: [`"${k}"`] })),
+        extraKey.map((k) => ({
+          labels: JSON.parse(
+            JSON.stringify({ ...base }).replace(
+              /^\{/,
+              `{${JSON.stringify(k)}:"v"${t.labelNames.length > 0 ? ',' : ''}`,
+            ),
+          ) as unknown,
+          mentions: [`"${k}"`],
+        })),
         fc.constantFrom('a', 'abc', '', 'method').map((s) => ({ labels: s, mentions: ['labels must be an object'] })),
-        fc.oneof(fc.bigInt(), fc.boolean(), fc.constant(Symbol('labels'))).map((v) => ({ labels: v, mentions: ['labels must be an object'] })),
-        fc.array(fc.string({ maxLength: 3 }), { minLength: 0, maxLength: 3 }).map((a) => ({ labels: a, mentions: ['labels must be an object'] })),
+        fc
+          .oneof(fc.bigInt(), fc.boolean(), fc.constant(Symbol('labels')))
+          .map((v) => ({ labels: v, mentions: ['labels must be an object'] })),
+        fc
+          .array(fc.string({ maxLength: 3 }), { minLength: 0, maxLength: 3 })
+          .map((a) => ({ labels: a, mentions: ['labels must be an object'] })),
       ];
       if (t.labelNames.length > 0) {
         const name = fc.constantFrom(...t.labelNames);
@@ -193,12 +247,28 @@ describe('the metric API refuses bad input without changing anything', () => {
             return { labels: l, mentions: [`missing label "${n}"`] };
           }),
           name.map((n) => ({ labels: { ...base, [n]: undefined }, mentions: [`missing label "${n}"`] })),
-          fc.tuple(name, fc.oneof(fc.constantFrom(Number.NaN, Infinity, -Infinity), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }), exoticValue)).map(([n, v]) => ({
-            labels: { ...base, [n]: v },
-            mentions: [`label "${n}"`, 'string or a finite number'],
-          })),
-          fc.tuple(name, fc.constantFrom('\uD800', 'a\uDC00b', '\uDBFF\uDBFF', 'ok\uD83D')).map(([n, v]) => ({ labels: { ...base, [n]: v }, mentions: [`label "${n}"`, 'valid Unicode'] })),
-          fc.tuple(name, fc.integer({ min: 1001, max: 5000 })).map(([n, len]) => ({ labels: { ...base, [n]: 'x'.repeat(len) }, mentions: ['too long'] })),
+          fc
+            .tuple(
+              name,
+              fc.oneof(
+                fc.constantFrom(Number.NaN, Infinity, -Infinity),
+                fc.constant(null),
+                fc.boolean(),
+                fc.array(fc.string(), { maxLength: 2 }),
+                fc.object({ maxDepth: 1 }),
+                exoticValue,
+              ),
+            )
+            .map(([n, v]) => ({
+              labels: { ...base, [n]: v },
+              mentions: [`label "${n}"`, 'string or a finite number'],
+            })),
+          fc
+            .tuple(name, fc.constantFrom('\uD800', 'a\uDC00b', '\uDBFF\uDBFF', 'ok\uD83D'))
+            .map(([n, v]) => ({ labels: { ...base, [n]: v }, mentions: [`label "${n}"`, 'valid Unicode'] })),
+          fc
+            .tuple(name, fc.integer({ min: 1001, max: 5000 }))
+            .map(([n, len]) => ({ labels: { ...base, [n]: 'x'.repeat(len) }, mentions: ['too long'] })),
           fc.tuple(name, extraKey).map(([n, k]) => {
             const l: Record<string, unknown> = { ...base, [k]: 'v' };
             delete l[n];
@@ -220,10 +290,17 @@ describe('the metric API refuses bad input without changing anything', () => {
         const m = w.metric(t.name) as any;
         return t.kind === 'counter' ? m.inc(1, l) : t.kind === 'gauge' ? m.set(1, l) : m.observe(1, l);
       },
-      'registry update': (w, t, l) => (t.kind === 'histogram' ? w.registry.observe(t.name, l, 1) : t.kind === 'gauge' ? w.registry.set(t.name, l, 1) : w.registry.increment(t.name, l, 1)),
+      'registry update': (w, t, l) =>
+        t.kind === 'histogram'
+          ? w.registry.observe(t.name, l, 1)
+          : t.kind === 'gauge'
+            ? w.registry.set(t.name, l, 1)
+            : w.registry.increment(t.name, l, 1),
       'registry.getMetric': (w, t, l) => w.registry.getMetric(t.name, l),
     };
-    const cases = target.chain((t) => fc.record({ t: fc.constant(t), form: fc.constantFrom(...Object.keys(LABEL_FORMS)), bad: badLabels(t) }));
+    const cases = target.chain((t) =>
+      fc.record({ t: fc.constant(t), form: fc.constantFrom(...Object.keys(LABEL_FORMS)), bad: badLabels(t) }),
+    );
     await fc.assert(
       fc.asyncProperty(cases, async ({ t, form, bad }) => {
         // No labels is right for a metric without label names.
@@ -236,7 +313,10 @@ describe('the metric API refuses bad input without changing anything', () => {
           expect(LABEL_FORMS[form]!(w, t, bad.labels)).toBeUndefined();
           return;
         }
-        expectRefusal(() => LABEL_FORMS[form]!(w, t, bad.labels), ErrorCode.InvalidLabels, [`metric "${t.name}"`, ...bad.mentions]);
+        expectRefusal(() => LABEL_FORMS[form]!(w, t, bad.labels), ErrorCode.InvalidLabels, [
+          `metric "${t.name}"`,
+          ...bad.mentions,
+        ]);
         expect(await tableState(w.registry)).toBe(before);
         await expectNothingToFlush(w);
       }),
@@ -256,21 +336,41 @@ describe('the metric API refuses bad input without changing anything', () => {
         : w.registry.register(name as string, kind as Kind, options as object);
     const kind = fc.constantFrom(...KINDS);
     const how = fc.constantFrom('method', 'register');
-    const call = (k: Kind, h: string, name: unknown, options?: unknown) => (h === 'method' ? register(k, name, options) : () => w.registry.register(name as string, k, options as object));
+    const call = (k: Kind, h: string, name: unknown, options?: unknown) =>
+      h === 'method' ? register(k, name, options) : () => w.registry.register(name as string, k, options as object);
     const freshName = fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/).map((s) => `fresh_${s}`);
-    interface Case { label: string; fn: () => unknown; code: ErrorCode; mentions: string[] }
+    interface Case {
+      label: string;
+      fn: () => unknown;
+      code: ErrorCode;
+      mentions: string[];
+    }
     const cases: fc.Arbitrary<Case>[] = [
-      fc.tuple(kind, how, badMetricName).map(([k, h, n]) => ({ label: 'bad metric name', fn: call(k, h, n), code: ErrorCode.InvalidName, mentions: [describeValue(n), 'allowed'] })),
-      fc.tuple(freshName, fc.oneof(fc.string({ maxLength: 12 }), fc.constant(null), fc.integer(), exoticValue)).map(([n, ty]) => ({
-        label: 'bad type',
-        fn: () => w.registry.register(n, ty as Kind),
-        code: ErrorCode.InvalidOption,
-        mentions: [`"${n}"`, 'counter, gauge, histogram'],
-      })),
+      fc
+        .tuple(kind, how, badMetricName)
+        .map(([k, h, n]) => ({
+          label: 'bad metric name',
+          fn: call(k, h, n),
+          code: ErrorCode.InvalidName,
+          mentions: [describeValue(n), 'allowed'],
+        })),
+      fc
+        .tuple(freshName, fc.oneof(fc.string({ maxLength: 12 }), fc.constant(null), fc.integer(), exoticValue))
+        .map(([n, ty]) => ({
+          label: 'bad type',
+          fn: () => w.registry.register(n, ty as Kind),
+          code: ErrorCode.InvalidOption,
+          mentions: [`"${n}"`, 'counter, gauge, histogram'],
+        })),
       fc.tuple(kind, how, freshName, badLabelName, fc.nat({ max: 2 })).map(([k, h, n, l, at]) => {
         const labels = ['a', 'b'];
         labels.splice(at, 0, l as string);
-        return { label: 'bad label name', fn: call(k, h, n, { labels }), code: ErrorCode.InvalidName, mentions: [`metric "${n}"`, describeValue(l)] };
+        return {
+          label: 'bad label name',
+          fn: call(k, h, n, { labels }),
+          code: ErrorCode.InvalidName,
+          mentions: [`metric "${n}"`, describeValue(l)],
+        };
       }),
       fc.tuple(kind, how, freshName, fc.constantFrom('a', 'constructor')).map(([k, h, n, l]) => ({
         label: 'repeated label name',
@@ -284,72 +384,147 @@ describe('the metric API refuses bad input without changing anything', () => {
         code: ErrorCode.InvalidName,
         mentions: [`metric "${n}"`, `"${l}"`, 'reserved'],
       })),
-      fc.tuple(kind, how, freshName, fc.oneof(fc.constant(null), fc.string({ maxLength: 4 }), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }), exoticValue.filter((v) => !(v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === null)))).map(([k, h, n, o]) => ({
-        label: 'options not an object',
-        fn: call(k, h, n, o),
-        code: ErrorCode.InvalidOption,
-        mentions: [`metric "${n}"`, 'options'],
-      })),
-      fc.tuple(kind, freshName, fc.constantFrom('labels', 'help', 'unit'), fc.oneof(fc.integer(), fc.constant(null), fc.object({ maxDepth: 1 }), exoticValue)).map(([k, n, field, v]) => ({
-        label: 'option of the wrong type',
-        fn: register(k, n, { [field]: v }),
-        code: field === 'labels' ? ErrorCode.InvalidName : ErrorCode.InvalidOption,
-        mentions: [`metric "${n}"`, field],
-      })),
+      fc
+        .tuple(
+          kind,
+          how,
+          freshName,
+          fc.oneof(
+            fc.constant(null),
+            fc.string({ maxLength: 4 }),
+            fc.integer(),
+            fc.boolean(),
+            fc.array(fc.string(), { maxLength: 2 }),
+            exoticValue.filter((v) => !(v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === null)),
+          ),
+        )
+        .map(([k, h, n, o]) => ({
+          label: 'options not an object',
+          fn: call(k, h, n, o),
+          code: ErrorCode.InvalidOption,
+          mentions: [`metric "${n}"`, 'options'],
+        })),
+      fc
+        .tuple(
+          kind,
+          freshName,
+          fc.constantFrom('labels', 'help', 'unit'),
+          fc.oneof(fc.integer(), fc.constant(null), fc.object({ maxDepth: 1 }), exoticValue),
+        )
+        .map(([k, n, field, v]) => ({
+          label: 'option of the wrong type',
+          fn: register(k, n, { [field]: v }),
+          code: field === 'labels' ? ErrorCode.InvalidName : ErrorCode.InvalidOption,
+          mentions: [`metric "${n}"`, field],
+        })),
       // Re-registration as another kind, with other labels, with label names that are not an array.
-      fc.tuple(fc.constantFrom(...TARGETS), kind, how).filter(([t, k]) => t.kind !== k).map(([t, k, h]) => ({
-        label: 'registered as another type',
-        fn: call(k, h, t.name, { labels: t.labelNames }),
-        code: ErrorCode.MetricConflict,
-        mentions: [`"${t.name}"`, `registered as a ${t.kind}`],
-      })),
-      fc.tuple(fc.constantFrom(...TARGETS), how, fc.uniqueArray(fc.constantFrom('method', 'route', 'pool', 'x', 'constructor'), { maxLength: 3 })).filter(([t, _h, l]) => l.join() !== t.labelNames.join()).map(([t, h, l]) => ({
-        label: 'registered with other labels',
-        fn: call(t.kind, h, t.name, { labels: l }),
-        code: ErrorCode.MetricConflict,
-        mentions: [`"${t.name}"`, 'labels'],
-      })),
-      fc.tuple(fc.constantFrom(...TARGETS), fc.oneof(fc.string({ minLength: 1, maxLength: 6 }), fc.array(exoticValue, { minLength: 1, maxLength: 2 }))).map(([t, l]) => ({
-        label: 'registered again with labels that are not label names',
-        fn: register(t.kind, t.name, { labels: l }),
-        code: ErrorCode.InvalidName,
-        mentions: [`metric "${t.name}"`],
-      })),
+      fc
+        .tuple(fc.constantFrom(...TARGETS), kind, how)
+        .filter(([t, k]) => t.kind !== k)
+        .map(([t, k, h]) => ({
+          label: 'registered as another type',
+          fn: call(k, h, t.name, { labels: t.labelNames }),
+          code: ErrorCode.MetricConflict,
+          mentions: [`"${t.name}"`, `registered as a ${t.kind}`],
+        })),
+      fc
+        .tuple(
+          fc.constantFrom(...TARGETS),
+          how,
+          fc.uniqueArray(fc.constantFrom('method', 'route', 'pool', 'x', 'constructor'), { maxLength: 3 }),
+        )
+        .filter(([t, _h, l]) => l.join() !== t.labelNames.join())
+        .map(([t, h, l]) => ({
+          label: 'registered with other labels',
+          fn: call(t.kind, h, t.name, { labels: l }),
+          code: ErrorCode.MetricConflict,
+          mentions: [`"${t.name}"`, 'labels'],
+        })),
+      fc
+        .tuple(
+          fc.constantFrom(...TARGETS),
+          fc.oneof(fc.string({ minLength: 1, maxLength: 6 }), fc.array(exoticValue, { minLength: 1, maxLength: 2 })),
+        )
+        .map(([t, l]) => ({
+          label: 'registered again with labels that are not label names',
+          fn: register(t.kind, t.name, { labels: l }),
+          code: ErrorCode.InvalidName,
+          mentions: [`metric "${t.name}"`],
+        })),
       // Another metric whose Prometheus name would collide with an existing one's.
-      fc.constantFrom(['pool_size', 'gauge'], ['req_total', 'counter'], ['req_total', 'gauge'], ['latency_bucket', 'gauge'], ['latency_count', 'gauge']).map(([n, k]) => ({
-        label: 'exposed name collision',
-        fn: register(k, n),
-        code: ErrorCode.MetricConflict,
-        mentions: [`"${n}"`, 'exposed'],
-      })),
+      fc
+        .constantFrom(
+          ['pool_size', 'gauge'],
+          ['req_total', 'counter'],
+          ['req_total', 'gauge'],
+          ['latency_bucket', 'gauge'],
+          ['latency_count', 'gauge'],
+        )
+        .map(([n, k]) => ({
+          label: 'exposed name collision',
+          fn: register(k, n),
+          code: ErrorCode.MetricConflict,
+          mentions: [`"${n}"`, 'exposed'],
+        })),
       // Buckets: other ones for an existing histogram, and bad ones for a new one.
-      fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 5 }).map((b) => [...new Set(b)].sort((x, y) => x - y)).filter((b) => b.join() !== BUCKETS.join()).map((b) => ({
-        label: 'other buckets',
-        fn: register('histogram', 'latency', { labels: ['route'], buckets: b }),
-        code: ErrorCode.MetricConflict,
-        mentions: ['"latency"', 'buckets'],
-      })),
-      fc.tuple(freshName, fc.oneof(
-        fc.constant([]),
-        fc.constant([1, 1]),
-        fc.constant([5, 2]),
-        fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 2, maxLength: 5 }).filter((b) => b.some((x, i) => i > 0 && !(x > b[i - 1]!))),
-        fc.tuple(fc.array(fc.integer(), { maxLength: 3 }), fc.constantFrom(Number.NaN, Infinity, -Infinity, '5', null)).map(([b, bad]) => [...b, bad]),
-        fc.oneof(fc.constant(null), fc.constant('1,2,3'), fc.constant(5), fc.constant({ 0: 1, length: 1 })),
-      )).map(([n, b]) => ({ label: 'bad buckets', fn: register('histogram', n, { buckets: b }), code: ErrorCode.InvalidOption, mentions: [`"${n}"`, 'buckets'] })),
+      fc
+        .array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 5 })
+        .map((b) => [...new Set(b)].sort((x, y) => x - y))
+        .filter((b) => b.join() !== BUCKETS.join())
+        .map((b) => ({
+          label: 'other buckets',
+          fn: register('histogram', 'latency', { labels: ['route'], buckets: b }),
+          code: ErrorCode.MetricConflict,
+          mentions: ['"latency"', 'buckets'],
+        })),
+      fc
+        .tuple(
+          freshName,
+          fc.oneof(
+            fc.constant([]),
+            fc.constant([1, 1]),
+            fc.constant([5, 2]),
+            fc
+              .array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 2, maxLength: 5 })
+              .filter((b) => b.some((x, i) => i > 0 && !(x > b[i - 1]!))),
+            fc
+              .tuple(
+                fc.array(fc.integer(), { maxLength: 3 }),
+                fc.constantFrom(Number.NaN, Infinity, -Infinity, '5', null),
+              )
+              .map(([b, bad]) => [...b, bad]),
+            fc.oneof(fc.constant(null), fc.constant('1,2,3'), fc.constant(5), fc.constant({ 0: 1, length: 1 })),
+          ),
+        )
+        .map(([n, b]) => ({
+          label: 'bad buckets',
+          fn: register('histogram', n, { buckets: b }),
+          code: ErrorCode.InvalidOption,
+          mentions: [`"${n}"`, 'buckets'],
+        })),
       // The message-style calls on a name nobody registered, or on the wrong type.
-      fc.tuple(fc.oneof(freshName, badMetricName), fc.constantFrom('increment', 'set', 'observe', 'getMetric')).map(([n, op]) => ({
-        label: 'unknown metric',
-        fn: () => (w.registry as any)[op](n, undefined, 1),
-        code: ErrorCode.UnknownMetric,
-        mentions: ['unknown metric', typeof n === 'string' ? `"${n}"` : ''],
-      })),
-      fc.constantFrom(['set', 'req.total'], ['set', 'latency'], ['observe', 'temp'], ['observe', 'http_requests'], ['increment', 'latency']).map(([op, n]) => ({
-        label: 'wrong type for the call',
-        fn: () => (w.registry as any)[op](n, undefined, 1),
-        code: ErrorCode.MetricConflict,
-        mentions: [`"${n}"`],
-      })),
+      fc
+        .tuple(fc.oneof(freshName, badMetricName), fc.constantFrom('increment', 'set', 'observe', 'getMetric'))
+        .map(([n, op]) => ({
+          label: 'unknown metric',
+          fn: () => (w.registry as any)[op](n, undefined, 1),
+          code: ErrorCode.UnknownMetric,
+          mentions: ['unknown metric', typeof n === 'string' ? `"${n}"` : ''],
+        })),
+      fc
+        .constantFrom(
+          ['set', 'req.total'],
+          ['set', 'latency'],
+          ['observe', 'temp'],
+          ['observe', 'http_requests'],
+          ['increment', 'latency'],
+        )
+        .map(([op, n]) => ({
+          label: 'wrong type for the call',
+          fn: () => (w.registry as any)[op](n, undefined, 1),
+          code: ErrorCode.MetricConflict,
+          mentions: [`"${n}"`],
+        })),
     ];
     await fc.assert(
       fc.asyncProperty(fc.oneof(...cases), async (c) => {
@@ -382,17 +557,53 @@ describe('the metric table under a random mix of valid and invalid operations', 
   const form = fc.constantFrom('labels' as const, 'bound' as const, 'registry' as const);
   const seed = fc.nat({ max: VALUE_POOL.length - 1 });
   const op: fc.Arbitrary<Op> = fc.oneof(
-    fc.record({ op: fc.constant('inc' as const), t: fc.constantFrom(...TARGETS.filter((t) => t.kind !== 'histogram')), seed, value, form }),
-    fc.record({ op: fc.constant('set' as const), t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'gauge')), seed, value, form }),
-    fc.record({ op: fc.constant('dec' as const), t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'gauge')), seed, value }),
-    fc.record({ op: fc.constant('observe' as const), t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'histogram')), seed, value, form }),
-    fc.constantFrom(...TARGETS).chain((t) => fc.record({ op: fc.constant('badLabels' as const), t: fc.constant(t), key: fc.constantFrom(...PROTOTYPE_KEYS, 'zzz').filter((k) => !t.labelNames.includes(k)) })),
-    fc.record({ op: fc.constant('register' as const), t: fc.constantFrom(...TARGETS), as: fc.constantFrom<Kind>('counter', 'gauge', 'histogram') }),
+    fc.record({
+      op: fc.constant('inc' as const),
+      t: fc.constantFrom(...TARGETS.filter((t) => t.kind !== 'histogram')),
+      seed,
+      value,
+      form,
+    }),
+    fc.record({
+      op: fc.constant('set' as const),
+      t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'gauge')),
+      seed,
+      value,
+      form,
+    }),
+    fc.record({
+      op: fc.constant('dec' as const),
+      t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'gauge')),
+      seed,
+      value,
+    }),
+    fc.record({
+      op: fc.constant('observe' as const),
+      t: fc.constantFrom(...TARGETS.filter((t) => t.kind === 'histogram')),
+      seed,
+      value,
+      form,
+    }),
+    fc
+      .constantFrom(...TARGETS)
+      .chain((t) =>
+        fc.record({
+          op: fc.constant('badLabels' as const),
+          t: fc.constant(t),
+          key: fc.constantFrom(...PROTOTYPE_KEYS, 'zzz').filter((k) => !t.labelNames.includes(k)),
+        }),
+      ),
+    fc.record({
+      op: fc.constant('register' as const),
+      t: fc.constantFrom(...TARGETS),
+      as: fc.constantFrom<Kind>('counter', 'gauge', 'histogram'),
+    }),
   );
 
   /** What the model says about one series: a counter's or gauge's value, a histogram's count and sum. */
   type Expected = { value: number } | { count: number; sum: number };
-  const keyOf = (t: Target, labels: Record<string, string>) => `${t.name}|${t.labelNames.map((n) => labels[n]).join('|')}`;
+  const keyOf = (t: Target, labels: Record<string, string>) =>
+    `${t.name}|${t.labelNames.map((n) => labels[n]).join('|')}`;
 
   /**
    * Applies `o` to the model: returns whether the operation must be refused (and with which code),
@@ -429,7 +640,10 @@ describe('the metric table under a random mix of valid and invalid operations', 
 
   function realApply(registry: Registry, o: Op): void {
     if (o.op === 'register') {
-      (registry as any)[o.as](o.t.name, { labels: o.t.labelNames, ...(o.as === 'histogram' ? { buckets: BUCKETS } : {}) });
+      (registry as any)[o.as](o.t.name, {
+        labels: o.t.labelNames,
+        ...(o.as === 'histogram' ? { buckets: BUCKETS } : {}),
+      });
       return;
     }
     const m = registry.get(o.t.name) as any;
@@ -442,24 +656,35 @@ describe('the metric table under a random mix of valid and invalid operations', 
     if (o.op === 'dec') return m.dec(l, o.value);
     if (o.form === 'bound') return m.bind(l)[o.op](o.value);
     if (o.form === 'registry') {
-      if (o.op === 'inc') { registry.increment(o.t.name, l, o.value as number); return; }
+      if (o.op === 'inc') {
+        registry.increment(o.t.name, l, o.value as number);
+        return;
+      }
       return (registry as any)[o.op](o.t.name, l, o.value);
     }
     return o.op === 'inc' ? m.inc(l, o.value) : m[o.op](l, o.value);
   }
 
   /** -0 and 0 are one value (the store does not keep the sign of a zero). */
-  const unsigned = (e: Expected): Expected => ('value' in e ? { value: e.value + 0 } : { count: e.count, sum: e.sum + 0 });
+  const unsigned = (e: Expected): Expected =>
+    'value' in e ? { value: e.value + 0 } : { count: e.count, sum: e.sum + 0 };
 
   function expectMatches(registry: Registry, model: Map<string, Expected>): void {
     const actual = new Map<string, Expected>();
     for (const t of TARGETS) {
       for (const s of registry.get(t.name)!.series()) {
         const v = (s as unknown as { value?: number }).value;
-        actual.set(keyOf(t, s.labels), v !== undefined ? { value: v } : { count: (s as unknown as { count: number }).count, sum: (s as unknown as { sum: number }).sum });
+        actual.set(
+          keyOf(t, s.labels),
+          v !== undefined
+            ? { value: v }
+            : { count: (s as unknown as { count: number }).count, sum: (s as unknown as { sum: number }).sum },
+        );
       }
     }
-    expect(new Map([...actual].map(([k, e]) => [k, unsigned(e)]))).toEqual(new Map([...model].map(([k, e]) => [k, unsigned(e)])));
+    expect(new Map([...actual].map(([k, e]) => [k, unsigned(e)]))).toEqual(
+      new Map([...model].map(([k, e]) => [k, unsigned(e)])),
+    );
   }
 
   it('matches a reference model after every operation, and after a flush to LMDB and a restore', async () => {
@@ -468,7 +693,14 @@ describe('the metric table under a random mix of valid and invalid operations', 
       fc.asyncProperty(fc.array(op, { minLength: 20, maxLength: 80 }), async (ops) => {
         const w = await world();
         const model = new Map<string, Expected>();
-        for (const t of TARGETS) modelApply(model, { op: t.kind === 'histogram' ? 'observe' : t.kind === 'gauge' ? 'set' : 'inc', t, seed: 0, value: t.kind === 'histogram' ? 42 : t.kind === 'gauge' ? -7.5 : 3, form: 'labels' });
+        for (const t of TARGETS)
+          modelApply(model, {
+            op: t.kind === 'histogram' ? 'observe' : t.kind === 'gauge' ? 'set' : 'inc',
+            t,
+            seed: 0,
+            value: t.kind === 'histogram' ? 42 : t.kind === 'gauge' ? -7.5 : 3,
+            form: 'labels',
+          });
         for (const o of ops) {
           trials.add('model operations');
           const refused = modelApply(model, o);
@@ -507,21 +739,38 @@ describe('label values that name the overflow series', () => {
 });
 
 describe('a unit named like an Object.prototype member', () => {
-  it.each(['constructor', 'toString', 'valueOf', 'hasOwnProperty'])('exposes unit %s as its own suffix', async (unit) => {
-    const registry = new Registry({ logger: memoryLogger() });
-    registry.gauge('g', { unit }).set(1);
-    const text = await renderPrometheusText(registry);
-    expect(text).toContain(`# TYPE g_${unit} gauge`);
-    expect(text).not.toContain('undefined');
-  });
+  it.each(['constructor', 'toString', 'valueOf', 'hasOwnProperty'])(
+    'exposes unit %s as its own suffix',
+    async (unit) => {
+      const registry = new Registry({ logger: memoryLogger() });
+      registry.gauge('g', { unit }).set(1);
+      const text = await renderPrometheusText(registry);
+      expect(text).toContain(`# TYPE g_${unit} gauge`);
+      expect(text).not.toContain('undefined');
+    },
+  );
 });
 
 describe('errors are MonitorErrors', () => {
   it('never lets a TypeError out for a name that cannot be turned into a string', () => {
     const registry = new Registry({ logger: memoryLogger() });
-    const nasty = [Object.create(null), { toString: () => { throw new Error('boom'); } }, Symbol('s'), 5n];
+    const nasty = [
+      Object.create(null),
+      {
+        toString: () => {
+          throw new Error('boom');
+        },
+      },
+      Symbol('s'),
+      5n,
+    ];
     for (const n of nasty) {
-      for (const fn of [() => registry.increment(n, undefined, 1), () => registry.getMetric(n), () => registry.register('ok_name', n), () => registry.register(n, 'counter')]) {
+      for (const fn of [
+        () => registry.increment(n, undefined, 1),
+        () => registry.getMetric(n),
+        () => registry.register('ok_name', n),
+        () => registry.register(n, 'counter'),
+      ]) {
         let thrown: unknown;
         try {
           fn();

@@ -16,7 +16,13 @@ import { WebSocket } from 'ws';
 import type { ServerMsg, Subscription } from '../../src/server/protocol.js';
 import { DEFAULT_WS_LIMITS } from '../../src/server/ws-server.js';
 import { until } from '../helpers.js';
-import { connectFeed, type FeedClient, runCleanups, startDashboard, type Fixture } from '../server/dashboard-fixture.js';
+import {
+  connectFeed,
+  type FeedClient,
+  runCleanups,
+  startDashboard,
+  type Fixture,
+} from '../server/dashboard-fixture.js';
 import { runCleanups as runTreeCleanups, startTree } from './tree-fixture.js';
 import { dashboardState, rawRequest, requestText, seedTable } from './wire-fixture.js';
 
@@ -29,7 +35,17 @@ const T0 = 1_700_000_000_000;
 const MAX_PAYLOAD = DEFAULT_WS_LIMITS.maxPayload;
 const MAX_METRICS = DEFAULT_WS_LIMITS.maxMetrics;
 const TYPES = ['subscribe', 'unsubscribe', 'ping'];
-const METRIC_NAMES = ['system.cpu', 'perf.latency', 'http.requests', 'response_time', 'no.such.metric', '__proto__', 'constructor', 'a:b', '_x'];
+const METRIC_NAMES = [
+  'system.cpu',
+  'perf.latency',
+  'http.requests',
+  'response_time',
+  'no.such.metric',
+  '__proto__',
+  'constructor',
+  'a:b',
+  '_x',
+];
 
 /** One bad thing to send, and what the error reason must say. */
 interface BadFrame {
@@ -56,17 +72,44 @@ function nested(depth: number, objects: boolean, inner = '0'): string {
 }
 
 /** A JSON value that is anything but a valid name list item. */
-const junkValue = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 2 }), fc.array(fc.integer(), { maxLength: 3 }), fc.string({ maxLength: 10 }).map((s) => `bad name ${s}`));
+const junkValue = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.object({ maxDepth: 2 }),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.string({ maxLength: 10 }).map((s) => `bad name ${s}`),
+);
 
 const nonJson: fc.Arbitrary<BadFrame> = fc
-  .oneof(fc.string({ maxLength: 200 }), fc.constantFrom('', '{', '{"type":"ping"', "{'type':'ping'}", 'undefined', 'NaN', '[1,]', '{"type":"ping",}', '\u0000', '\uFEFF{"type":"ping"}', '{"type":"ping"}{}'))
+  .oneof(
+    fc.string({ maxLength: 200 }),
+    fc.constantFrom(
+      '',
+      '{',
+      '{"type":"ping"',
+      "{'type':'ping'}",
+      'undefined',
+      'NaN',
+      '[1,]',
+      '{"type":"ping",}',
+      '\u0000',
+      '\uFEFF{"type":"ping"}',
+      '{"type":"ping"}{}',
+    ),
+  )
   .filter((t) => !isJson(t))
   .map((data) => ({ kind: 'non-JSON', data, fragments: 1, reason: /^malformed JSON: / }));
 
 const nonObject: fc.Arbitrary<BadFrame> = fc
   .jsonValue({ maxDepth: 3 })
   .filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))
-  .map((v) => ({ kind: 'non-object', data: JSON.stringify(v), fragments: 1, reason: /^a message must be a JSON object with a "type"/ }));
+  .map((v) => ({
+    kind: 'non-object',
+    data: JSON.stringify(v),
+    fragments: 1,
+    reason: /^a message must be a JSON object with a "type"/,
+  }));
 
 const unknownType: fc.Arbitrary<BadFrame> = fc
   .tuple(
@@ -80,68 +123,142 @@ const unknownType: fc.Arbitrary<BadFrame> = fc
       fc.integer({ min: 1000, max: 12_000 }).map((n) => 'x'.repeat(n)),
       fc.constant(undefined),
     ),
-    fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== 'type'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+    fc.dictionary(
+      fc.string({ maxLength: 8 }).filter((k) => k !== 'type'),
+      fc.jsonValue({ maxDepth: 1 }),
+      { maxKeys: 3 },
+    ),
   )
-  .map(([type, rest]) => ({ kind: 'unknown type', data: JSON.stringify(type === undefined ? rest : { ...rest, type }), fragments: 1, reason: /^unknown message type .{1,100} \(allowed: subscribe, unsubscribe, ping\)$/ }));
+  .map(([type, rest]) => ({
+    kind: 'unknown type',
+    data: JSON.stringify(type === undefined ? rest : { ...rest, type }),
+    fragments: 1,
+    reason: /^unknown message type .{1,100} \(allowed: subscribe, unsubscribe, ping\)$/,
+  }));
 
 /** The right type with wrong fields: always invalid, each way the validator can refuse. */
 const wrongFields: fc.Arbitrary<BadFrame> = fc.oneof(
-  fc.tuple(fc.constantFrom('subscribe', 'unsubscribe'), fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !['type', 'dashboards', 'metrics'].includes(k)), fc.jsonValue({ maxDepth: 1 })).map(([type, key, value]) => ({
-    kind: 'unknown field',
-    data: JSON.stringify({ type, [key]: value }),
-    fragments: 1,
-    reason: new RegExp(`^${type}: unknown field .* \\(allowed: dashboards, metrics\\)$`),
-  })),
-  fc.tuple(fc.constantFrom('subscribe', 'unsubscribe'), fc.constantFrom('dashboards', 'metrics'), fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.object({ maxDepth: 1 }), fc.array(fc.constant('main'), { minLength: 101, maxLength: 150 }))).map(([type, field, value]) => ({
-    kind: 'not a name list',
-    data: JSON.stringify({ type, [field]: value }),
-    fragments: 1,
-    reason: new RegExp(`^${type}\\.${field} must be an array of at most 100 names$`),
-  })),
-  fc.tuple(fc.constantFrom('subscribe', 'unsubscribe'), fc.constantFrom('dashboards', 'metrics'), junkValue).map(([type, field, item]) => ({
-    kind: 'bad name',
-    data: JSON.stringify({ type, [field]: ['main', item] }),
-    fragments: 1,
-    reason: new RegExp(`^${type}\\.${field}: .* is not a (dashboard|metric) name`),
-  })),
-  fc.constantFrom('nope', 'main2', 'MAIN', 'a'.repeat(64)).map((d) => ({ kind: 'unknown dashboard', data: JSON.stringify({ type: 'subscribe', dashboards: [d] }), fragments: 1, reason: /^unknown dashboard ".*" \(available: main, mcp\)$/ })),
+  fc
+    .tuple(
+      fc.constantFrom('subscribe', 'unsubscribe'),
+      fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !['type', 'dashboards', 'metrics'].includes(k)),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
+    .map(([type, key, value]) => ({
+      kind: 'unknown field',
+      data: JSON.stringify({ type, [key]: value }),
+      fragments: 1,
+      reason: new RegExp(`^${type}: unknown field .* \\(allowed: dashboards, metrics\\)$`),
+    })),
+  fc
+    .tuple(
+      fc.constantFrom('subscribe', 'unsubscribe'),
+      fc.constantFrom('dashboards', 'metrics'),
+      fc.oneof(
+        fc.integer(),
+        fc.string({ maxLength: 10 }),
+        fc.constant(null),
+        fc.object({ maxDepth: 1 }),
+        fc.array(fc.constant('main'), { minLength: 101, maxLength: 150 }),
+      ),
+    )
+    .map(([type, field, value]) => ({
+      kind: 'not a name list',
+      data: JSON.stringify({ type, [field]: value }),
+      fragments: 1,
+      reason: new RegExp(`^${type}\\.${field} must be an array of at most 100 names$`),
+    })),
+  fc
+    .tuple(fc.constantFrom('subscribe', 'unsubscribe'), fc.constantFrom('dashboards', 'metrics'), junkValue)
+    .map(([type, field, item]) => ({
+      kind: 'bad name',
+      data: JSON.stringify({ type, [field]: ['main', item] }),
+      fragments: 1,
+      reason: new RegExp(`^${type}\\.${field}: .* is not a (dashboard|metric) name`),
+    })),
+  fc
+    .constantFrom('nope', 'main2', 'MAIN', 'a'.repeat(64))
+    .map((d) => ({
+      kind: 'unknown dashboard',
+      data: JSON.stringify({ type: 'subscribe', dashboards: [d] }),
+      fragments: 1,
+      reason: /^unknown dashboard ".*" \(available: main, mcp\)$/,
+    })),
   fc.integer({ min: MAX_METRICS + 1, max: 100 }).map((n) => ({
     kind: 'too many metrics',
     data: JSON.stringify({ type: 'subscribe', metrics: Array.from({ length: n }, (_, i) => `m${i}`) }),
     fragments: 1,
     reason: new RegExp(`^at most ${MAX_METRICS} metrics per client \\(asked for ${n}\\)$`),
   })),
-  fc.oneof(fc.boolean(), fc.constant(null), fc.object({ maxDepth: 1 }), fc.array(fc.integer()), fc.integer({ min: 201, max: 3000 }).map((n) => 'i'.repeat(n)), fc.constantFrom('1e309', '-1e309')).map((id) => ({
-    kind: 'bad ping id',
-    data: typeof id === 'string' && id.includes('e309') ? `{"type":"ping","id":${id}}` : JSON.stringify({ type: 'ping', id }),
-    fragments: 1,
-    reason: /^ping\.id must be a string of at most 200 characters or a finite number$/,
-  })),
-  fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'type' && k !== 'id').map((key) => ({ kind: 'ping field', data: JSON.stringify({ type: 'ping', [key]: 1 }), fragments: 1, reason: /^ping: unknown field .* \(allowed: id\)$/ })),
+  fc
+    .oneof(
+      fc.boolean(),
+      fc.constant(null),
+      fc.object({ maxDepth: 1 }),
+      fc.array(fc.integer()),
+      fc.integer({ min: 201, max: 3000 }).map((n) => 'i'.repeat(n)),
+      fc.constantFrom('1e309', '-1e309'),
+    )
+    .map((id) => ({
+      kind: 'bad ping id',
+      data:
+        typeof id === 'string' && id.includes('e309')
+          ? `{"type":"ping","id":${id}}`
+          : JSON.stringify({ type: 'ping', id }),
+      fragments: 1,
+      reason: /^ping\.id must be a string of at most 200 characters or a finite number$/,
+    })),
+  fc
+    .string({ minLength: 1, maxLength: 20 })
+    .filter((k) => k !== 'type' && k !== 'id')
+    .map((key) => ({
+      kind: 'ping field',
+      data: JSON.stringify({ type: 'ping', [key]: 1 }),
+      fragments: 1,
+      reason: /^ping: unknown field .* \(allowed: id\)$/,
+    })),
 );
 
 /** Deep nesting, kept under maxPayload: at the top, as the type, as a list, as a list item, as a ping id. */
-const deep: fc.Arbitrary<BadFrame> = fc.tuple(fc.boolean(), fc.constantFrom('top', 'type', 'list', 'item', 'id', 'field')).chain(([objects, where]) =>
-  fc.integer({ min: 500, max: Math.floor((MAX_PAYLOAD - 64) / (objects ? 6 : 2)) }).map((depth): BadFrame => {
-    const value = nested(depth, objects);
-    const [data, reason] = {
-      top: [value, objects ? /^unknown message type undefined/ : /^a message must be a JSON object/],
-      type: [`{"type":${value}}`, /^unknown message type an? (array|object)/],
-      list: [`{"type":"subscribe","metrics":${value}}`, objects ? /^subscribe\.metrics must be an array of at most 100 names$/ : /^subscribe\.metrics: an array of 1 is not a metric name/],
-      item: [`{"type":"subscribe","dashboards":[${value}]}`, /^subscribe\.dashboards: an? (array|object).* is not a dashboard name/],
-      id: [`{"type":"ping","id":${value}}`, /^ping\.id must be/],
-      field: [`{"type":"unsubscribe","x":${value}}`, /^unsubscribe: unknown field "x"/],
-    }[where] as [string, RegExp];
-    return { kind: `deep ${objects ? 'objects' : 'arrays'} (${depth}) as ${where}`, data, fragments: 1, reason };
-  }),
-);
+const deep: fc.Arbitrary<BadFrame> = fc
+  .tuple(fc.boolean(), fc.constantFrom('top', 'type', 'list', 'item', 'id', 'field'))
+  .chain(([objects, where]) =>
+    fc.integer({ min: 500, max: Math.floor((MAX_PAYLOAD - 64) / (objects ? 6 : 2)) }).map((depth): BadFrame => {
+      const value = nested(depth, objects);
+      const [data, reason] = {
+        top: [value, objects ? /^unknown message type undefined/ : /^a message must be a JSON object/],
+        type: [`{"type":${value}}`, /^unknown message type an? (array|object)/],
+        list: [
+          `{"type":"subscribe","metrics":${value}}`,
+          objects
+            ? /^subscribe\.metrics must be an array of at most 100 names$/
+            : /^subscribe\.metrics: an array of 1 is not a metric name/,
+        ],
+        item: [
+          `{"type":"subscribe","dashboards":[${value}]}`,
+          /^subscribe\.dashboards: an? (array|object).* is not a dashboard name/,
+        ],
+        id: [`{"type":"ping","id":${value}}`, /^ping\.id must be/],
+        field: [`{"type":"unsubscribe","x":${value}}`, /^unsubscribe: unknown field "x"/],
+      }[where] as [string, RegExp];
+      return { kind: `deep ${objects ? 'objects' : 'arrays'} (${depth}) as ${where}`, data, fragments: 1, reason };
+    }),
+  );
 
 const binary: fc.Arbitrary<BadFrame> = fc
   .oneof(fc.uint8Array({ maxLength: 2000 }), fc.constant(new TextEncoder().encode('{"type":"ping","id":1}')))
-  .map((data) => ({ kind: 'binary', data, fragments: 1, reason: /^binary messages are not accepted: send JSON text$/ }));
+  .map((data) => ({
+    kind: 'binary',
+    data,
+    fragments: 1,
+    reason: /^binary messages are not accepted: send JSON text$/,
+  }));
 
 const badFrame: fc.Arbitrary<BadFrame> = fc
-  .tuple(fc.oneof(nonJson, nonObject, unknownType, wrongFields, deep, binary), fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, fc.integer({ min: 2, max: 50 })))
+  .tuple(
+    fc.oneof(nonJson, nonObject, unknownType, wrongFields, deep, binary),
+    fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, fc.integer({ min: 2, max: 50 })),
+  )
   .map(([frame, fragments]) => ({ ...frame, fragments: Math.min(fragments, Math.max(1, frame.data.length)) }));
 
 /** Sends `data` as `fragments` frames of one message (continuation frames after the first). */
@@ -153,7 +270,8 @@ function sendFragmented(ws: WebSocket, data: string | Uint8Array, fragments: num
     ws.send(bytes, { binary, fin: true });
     return;
   }
-  for (let at = 0; at < bytes.length; at += size) ws.send(bytes.subarray(at, at + size), { binary, fin: at + size >= bytes.length });
+  for (let at = 0; at < bytes.length; at += size)
+    ws.send(bytes.subarray(at, at + size), { binary, fin: at + size >= bytes.length });
 }
 
 let syncId = 0;
@@ -164,10 +282,14 @@ async function exchange(client: FeedClient, send: () => void): Promise<ServerMsg
   const id = `sync-${++syncId}`;
   client.send({ type: 'ping', id });
   await until(() => {
-    if (!client.messages.slice(from).some((m) => m.type === 'pong' && m.id === id)) throw new Error(`no pong ${id} yet (socket state ${client.ws.readyState})`);
+    if (!client.messages.slice(from).some((m) => m.type === 'pong' && m.id === id))
+      throw new Error(`no pong ${id} yet (socket state ${client.ws.readyState})`);
   });
   const replies = client.messages.slice(from).filter((m) => m.type !== 'frame');
-  return replies.slice(0, replies.findIndex((m) => m.type === 'pong' && m.id === id));
+  return replies.slice(
+    0,
+    replies.findIndex((m) => m.type === 'pong' && m.id === id),
+  );
 }
 
 function framesOf(client: FeedClient): number {
@@ -179,7 +301,9 @@ function framesOf(client: FeedClient): number {
  * @param metrics gauges to register besides the seeded ones (subscribing to a name the table
  *   does not have is an error)
  */
-async function startFeed(metrics: readonly string[] = []): Promise<{ f: Fixture; observer: FeedClient; attacker: FeedClient; before: string }> {
+async function startFeed(
+  metrics: readonly string[] = [],
+): Promise<{ f: Fixture; observer: FeedClient; attacker: FeedClient; before: string }> {
   const f = await startDashboard({ config: { refresh_interval: 50 } });
   await seedTable(f.registry, f.store, T0);
   for (const name of metrics) if (f.registry.get(name) === undefined) f.registry.gauge(name);
@@ -190,7 +314,10 @@ async function startFeed(metrics: readonly string[] = []): Promise<{ f: Fixture;
 }
 
 /** After a batch: the observer still gets frames and no errors, the attacker's subscription and the table are unchanged. */
-async function expectUndisturbed(s: { f: Fixture; observer: FeedClient; attacker: FeedClient; before: string }, subscribed: Subscription = { dashboards: ['main'], metrics: [] }): Promise<void> {
+async function expectUndisturbed(
+  s: { f: Fixture; observer: FeedClient; attacker: FeedClient; before: string },
+  subscribed: Subscription = { dashboards: ['main'], metrics: [] },
+): Promise<void> {
   const frames = framesOf(s.observer);
   await until(() => expect(framesOf(s.observer)).toBeGreaterThan(frames + 2));
   expect(s.observer.messages.filter((m) => m.type !== 'frame' && m.type !== 'connected')).toEqual([]);
@@ -214,12 +341,34 @@ describe('bad WebSocket handshakes (property-based)', () => {
       path: fc.constantFrom('/ws', '/ws', '/ws?x=1', '/ws/', '/WS', '/', '/api/alerts', '/ws%00', '/assets/app.js'),
       upgrade: header(['websocket', 'WebSocket', 'h2c', '', 'websocket, h2c', 'TLS/1.0']),
       connection: fc.constantFrom('Upgrade', 'keep-alive, Upgrade', 'upgrade'),
-      key: header([VALID_KEY, VALID_KEY, 'abc', 'x'.repeat(24), '', 'dGhlIHNhbXBsZSBub25jZQ', `${VALID_KEY}, ${VALID_KEY}`]),
+      key: header([
+        VALID_KEY,
+        VALID_KEY,
+        'abc',
+        'x'.repeat(24),
+        '',
+        'dGhlIHNhbXBsZSBub25jZQ',
+        `${VALID_KEY}, ${VALID_KEY}`,
+      ]),
       version: header(['13', '13', '8', '12', 'abc', '13, 8', '']),
       protocol: header(['chat', 'a, a', ',', 'a b', 'x'.repeat(300)]),
-      extensions: header(['permessage-deflate', 'garbage;;;', 'permessage-deflate; server_max_window_bits=99', 'x-unknown']),
+      extensions: header([
+        'permessage-deflate',
+        'garbage;;;',
+        'permessage-deflate; server_max_window_bits=99',
+        'x-unknown',
+      ]),
     });
-    const valid = { method: 'GET', path: '/ws', upgrade: 'websocket', connection: 'Upgrade', key: VALID_KEY, version: '13', protocol: undefined, extensions: undefined };
+    const valid = {
+      method: 'GET',
+      path: '/ws',
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      key: VALID_KEY,
+      version: '13',
+      protocol: undefined,
+      extensions: undefined,
+    };
     /** A valid handshake with up to two of its fields taken from a random one. */
     const nearlyValid = fc
       .tuple(fc.subarray(Object.keys(valid) as (keyof typeof valid)[], { maxLength: 2 }), handshake)
@@ -287,7 +436,21 @@ describe('bad WebSocket frames (property-based)', () => {
       { seed: 42, numRuns: 400 },
     );
     // Every kind of bad frame was tried.
-    expect(Object.keys(kinds).sort()).toEqual(['bad name', 'bad ping id', 'binary', 'deep arrays', 'deep objects', 'non-JSON', 'non-object', 'not a name list', 'ping field', 'too many metrics', 'unknown dashboard', 'unknown field', 'unknown type']);
+    expect(Object.keys(kinds).sort()).toEqual([
+      'bad name',
+      'bad ping id',
+      'binary',
+      'deep arrays',
+      'deep objects',
+      'non-JSON',
+      'non-object',
+      'not a name list',
+      'ping field',
+      'too many metrics',
+      'unknown dashboard',
+      'unknown field',
+      'unknown type',
+    ]);
     const stats = await s.f.pid.call({ type: 'stats' });
     expect(stats.badMessages).toBe(runs);
     expect(stats.clients).toBe(2);
@@ -298,7 +461,9 @@ describe('bad WebSocket frames (property-based)', () => {
     const s = await startFeed();
     const depth = Math.floor((MAX_PAYLOAD - 16) / 2);
     const replies = await exchange(s.attacker, () => s.attacker.send(`{"type":${nested(depth, false)}}`));
-    expect(replies).toEqual([{ type: 'error', reason: 'unknown message type an array of 1 (allowed: subscribe, unsubscribe, ping)' }]);
+    expect(replies).toEqual([
+      { type: 'error', reason: 'unknown message type an array of 1 (allowed: subscribe, unsubscribe, ping)' },
+    ]);
     await expectUndisturbed(s);
   });
 
@@ -306,20 +471,27 @@ describe('bad WebSocket frames (property-based)', () => {
     const s = await startFeed();
     let closed = 0;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: MAX_PAYLOAD + 1, max: 12 * MAX_PAYLOAD }), fc.boolean(), fc.integer({ min: 1, max: 40 }), async (size, isBinary, fragments) => {
-        const big = await connectFeed(s.f.wsUrl);
-        await big.next('connected');
-        sendFragmented(big.ws, isBinary ? new Uint8Array(size) : '['.repeat(size), fragments);
-        const { code } = await big.closed;
-        expect(code, `${size} bytes in ${fragments} fragment(s)`).toBe(1009);
-        closed++;
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: MAX_PAYLOAD + 1, max: 12 * MAX_PAYLOAD }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 40 }),
+        async (size, isBinary, fragments) => {
+          const big = await connectFeed(s.f.wsUrl);
+          await big.next('connected');
+          sendFragmented(big.ws, isBinary ? new Uint8Array(size) : '['.repeat(size), fragments);
+          const { code } = await big.closed;
+          expect(code, `${size} bytes in ${fragments} fragment(s)`).toBe(1009);
+          closed++;
+        },
+      ),
       { seed: 5, numRuns: 25 },
     );
     expect(closed).toBe(25);
     // At the limit exactly, a message is read and answered.
     const replies = await exchange(s.attacker, () => s.attacker.send(' '.repeat(MAX_PAYLOAD - 2) + '{}'));
-    expect(replies).toEqual([{ type: 'error', reason: 'unknown message type undefined (allowed: subscribe, unsubscribe, ping)' }]);
+    expect(replies).toEqual([
+      { type: 'error', reason: 'unknown message type undefined (allowed: subscribe, unsubscribe, ping)' },
+    ]);
     await until(async () => expect((await s.f.pid.call({ type: 'stats' })).clients).toBe(2));
     await expectUndisturbed(s);
   });
@@ -373,11 +545,24 @@ describe('bad WebSocket frames (property-based)', () => {
 
   it('keeps each subscription exactly as a model says under rapid subscribe/unsubscribe, never over maxMetrics', async () => {
     const unknown = 'no.such.metric';
-    const s = await startFeed([...METRIC_NAMES.filter((m) => m !== unknown), 'toString', ...Array.from({ length: 61 }, (_, i) => `m${i}`)]);
+    const s = await startFeed([
+      ...METRIC_NAMES.filter((m) => m !== unknown),
+      'toString',
+      ...Array.from({ length: 61 }, (_, i) => `m${i}`),
+    ]);
     const op = fc.record({
       type: fc.constantFrom('subscribe', 'unsubscribe'),
       dashboards: fc.option(fc.subarray(['main']), { nil: undefined }),
-      metrics: fc.option(fc.array(fc.oneof(fc.constantFrom(...METRIC_NAMES), fc.integer({ min: 0, max: 60 }).map((i) => `m${i}`)), { maxLength: 40 }), { nil: undefined }),
+      metrics: fc.option(
+        fc.array(
+          fc.oneof(
+            fc.constantFrom(...METRIC_NAMES),
+            fc.integer({ min: 0, max: 60 }).map((i) => `m${i}`),
+          ),
+          { maxLength: 40 },
+        ),
+        { nil: undefined },
+      ),
     });
     let messages = 0;
     const rssBefore = process.memoryUsage().rss;
@@ -397,12 +582,24 @@ describe('bad WebSocket frames (property-based)', () => {
         ops.forEach((o, i) => {
           const next =
             o.type === 'subscribe'
-              ? { dashboards: [...new Set([...model.dashboards, ...(o.dashboards ?? [])])].sort(), metrics: [...new Set([...model.metrics, ...(o.metrics ?? [])])].sort() }
-              : { dashboards: model.dashboards.filter((d) => !(o.dashboards ?? []).includes(d)), metrics: model.metrics.filter((m) => !(o.metrics ?? []).includes(m)) };
+              ? {
+                  dashboards: [...new Set([...model.dashboards, ...(o.dashboards ?? [])])].sort(),
+                  metrics: [...new Set([...model.metrics, ...(o.metrics ?? [])])].sort(),
+                }
+              : {
+                  dashboards: model.dashboards.filter((d) => !(o.dashboards ?? []).includes(d)),
+                  metrics: model.metrics.filter((m) => !(o.metrics ?? []).includes(m)),
+                };
           if (next.metrics.length > MAX_METRICS) {
-            expect(replies[i]).toEqual({ type: 'error', reason: `at most ${MAX_METRICS} metrics per client (asked for ${next.metrics.length})` });
+            expect(replies[i]).toEqual({
+              type: 'error',
+              reason: `at most ${MAX_METRICS} metrics per client (asked for ${next.metrics.length})`,
+            });
           } else if (o.type === 'subscribe' && o.metrics?.includes(unknown)) {
-            expect(replies[i]).toEqual({ type: 'error', reason: `unknown metric "${unknown}" (no metric of that name in the table)` });
+            expect(replies[i]).toEqual({
+              type: 'error',
+              reason: `unknown metric "${unknown}" (no metric of that name in the table)`,
+            });
           } else {
             model = next;
             expect(replies[i]).toEqual({ type: 'subscribed', subscribed: model });

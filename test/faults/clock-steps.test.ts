@@ -60,7 +60,10 @@ afterEach(runCleanups);
 function traffic(tree: Tree) {
   const total = tree.mon.metrics.counter(HTTP_METRICS.requests, { labels: ['server', 'method', 'route', 'code'] });
   const errors = tree.mon.metrics.counter(HTTP_METRICS.errors, { labels: ['server', 'method', 'route', 'code'] });
-  const latency = tree.mon.metrics.histogram(HTTP_METRICS.duration, { unit: 'ms', labels: ['server', 'method', 'route'] });
+  const latency = tree.mon.metrics.histogram(HTTP_METRICS.duration, {
+    unit: 'ms',
+    labels: ['server', 'method', 'route'],
+  });
   return {
     /** `n` requests of `ms` each, `failed` of them 500s. */
     serve(n: number, ms = 40, failed = 0) {
@@ -79,12 +82,18 @@ async function check(tree: Tree): Promise<PerformanceReport> {
 }
 
 /** Every history point in the store under `dataDir` (the tree must be stopped). */
-async function storedPoints(dataDir: string): Promise<{ name: string; labels: Record<string, string>; ts: number; value: number }[]> {
+async function storedPoints(
+  dataDir: string,
+): Promise<{ name: string; labels: Record<string, string>; ts: number; value: number }[]> {
   const store = MetricStore.open({ dataDir });
   try {
     return store
       .seriesDefs()
-      .flatMap((d) => store.queryRange(d.id, 0, Number.MAX_SAFE_INTEGER, 1_000_000).map(([ts, value]) => ({ name: d.name, labels: d.labels ?? {}, ts, value })));
+      .flatMap((d) =>
+        store
+          .queryRange(d.id, 0, Number.MAX_SAFE_INTEGER, 1_000_000)
+          .map(([ts, value]) => ({ name: d.name, labels: d.labels ?? {}, ts, value })),
+      );
   } finally {
     await store.close();
   }
@@ -96,7 +105,9 @@ describe('clock steps', () => {
     const tree = await startTree({
       clock,
       config: TREE_CONFIG,
-      alertRules: [{ name: 'hot', metric: 'test.temp', condition: 'gt', threshold: 50, keepFiringFor: 5000, severity: 'warning' }],
+      alertRules: [
+        { name: 'hot', metric: 'test.temp', condition: 'gt', threshold: 50, keepFiringFor: 5000, severity: 'warning' },
+      ],
     });
     const load = traffic(tree);
     const temp = tree.mon.metrics.gauge('test.temp');
@@ -140,8 +151,17 @@ describe('clock steps', () => {
     await alerting.call({ type: 'evaluate' });
     expect(await ruleAlert()).toBeUndefined(); // stayed firing for ~24 h before
 
-    expect(tree.logger.records.some((r) => r.level === 'warn' && r.msg.startsWith('wall clock stepped ahead of monotonic time'))).toBe(true);
-    const reports = await tree.mon.performance.call({ type: 'history', kind: 'report', from: 0, to: Number.MAX_SAFE_INTEGER });
+    expect(
+      tree.logger.records.some(
+        (r) => r.level === 'warn' && r.msg.startsWith('wall clock stepped ahead of monotonic time'),
+      ),
+    ).toBe(true);
+    const reports = await tree.mon.performance.call({
+      type: 'history',
+      kind: 'report',
+      from: 0,
+      to: Number.MAX_SAFE_INTEGER,
+    });
     expect(Math.max(...reports.entries.map((r) => r.at))).toBeLessThanOrEqual(clock.wall);
     await tree.mon.stop();
     const points = await storedPoints(tree.dataDir);
@@ -157,17 +177,29 @@ describe('clock steps', () => {
       clock,
       config: {
         ...TREE_CONFIG,
-        alerting: { channels: { alertmanager: { enabled: true, urls: [am.url] } }, routing: { info: [], warning: ['alertmanager'], error: [], critical: [] }, escalation_policy: {} },
+        alerting: {
+          channels: { alertmanager: { enabled: true, urls: [am.url] } },
+          routing: { info: [], warning: ['alertmanager'], error: [], critical: [] },
+          escalation_policy: {},
+        },
       },
     });
     const alerting = tree.mon.system.ref<AlertingProtocol>(ALERTING_NAME);
     /** `startsAt` of every alert Alertmanager was sent, in order. */
-    const startsAt = () => am.hits.flatMap((h) => (JSON.parse(h.body) as { startsAt: string }[]).map((a) => ({ at: Date.parse(a.startsAt) })));
+    const startsAt = () =>
+      am.hits.flatMap((h) =>
+        (JSON.parse(h.body) as { startsAt: string }[]).map((a) => ({ at: Date.parse(a.startsAt) })),
+      );
 
     // The wall clock is corrected 8 h forward; a user silences team x until an hour from now, as they read the time.
     clock.step(8 * H);
     const endsAt = clock.wall + H;
-    await tree.mon.alerting.addSilence({ matchers: [{ name: 'team', op: '=', value: 'x' }], endsAt, createdBy: 'ops', comment: 'maintenance' });
+    await tree.mon.alerting.addSilence({
+      matchers: [{ name: 'team', op: '=', value: 'x' }],
+      endsAt,
+      createdBy: 'ops',
+      comment: 'maintenance',
+    });
     const first = await tree.mon.alerting.sendAlert('warning', 'disk full', { team: 'x' });
     // Stamps keep to monotonic progress until the step has lasted ACCEPT_FORWARD_STEP_MS: never in the future.
     expect(first.startedAt).toBeGreaterThanOrEqual(W0);
@@ -214,7 +246,9 @@ describe('clock steps', () => {
     const alerting = again.mon.system.ref<AlertingProtocol>(ALERTING_NAME);
     await alerting.call({ type: 'evaluate' });
     // Forgotten at once before: its resolve time was steady time, 8 h behind the new process's clock.
-    expect((await alerting.call({ type: 'get_alerts' })).map((a) => [a.id, a.resolvedAt])).toEqual([[alert.id, resolved.resolvedAt]]);
+    expect((await alerting.call({ type: 'get_alerts' })).map((a) => [a.id, a.resolvedAt])).toEqual([
+      [alert.id, resolved.resolvedAt],
+    ]);
     second.advance(300_000);
     await alerting.call({ type: 'evaluate' });
     expect(await alerting.call({ type: 'get_alerts' })).toEqual([]);
@@ -245,11 +279,15 @@ describe('clock steps', () => {
     }
     expect(Math.min(...stampsAfter)).toBeGreaterThanOrEqual(before.at);
     await tree.mon.collector.call({ type: 'flush' });
-    expect(tree.logger.records.some((r) => r.level === 'warn' && r.msg.startsWith('wall clock stepped back'))).toBe(true);
+    expect(tree.logger.records.some((r) => r.level === 'warn' && r.msg.startsWith('wall clock stepped back'))).toBe(
+      true,
+    );
     await tree.mon.stop();
     // The newest point of the request counter is the final total (held at the last stamp, not
     // written an hour back under older points).
-    const total = (await storedPoints(tree.dataDir)).filter((p) => p.name === HTTP_METRICS.requests && p.labels.code === '200');
+    const total = (await storedPoints(tree.dataDir)).filter(
+      (p) => p.name === HTTP_METRICS.requests && p.labels.code === '200',
+    );
     const newest = total.reduce((a, b) => (b.ts >= a.ts ? b : a));
     expect(newest.value).toBe(27 * 95);
     expect(newest.ts).toBeGreaterThanOrEqual(before.at);
@@ -260,7 +298,10 @@ describe('clock steps', () => {
     const tree = await startTree({ clock, config: { ...TREE_CONFIG, dashboard: { dashboard_enabled: true } } });
     const load = traffic(tree);
     const { url } = await tree.mon.dashboardAddress();
-    const status = async () => ((await (await fetch(`${url}/api/realtime?dashboard=main`)).json()) as RealtimeResponse).charts.status_codes!['2xx']!;
+    const status = async () =>
+      ((await (await fetch(`${url}/api/realtime?dashboard=main`)).json()) as RealtimeResponse).charts.status_codes![
+        '2xx'
+      ]!;
     load.serve(10);
     await status();
     clock.step(-H);
@@ -288,7 +329,12 @@ describe('clock steps', () => {
 
     const clock = new SteppedClock(W0);
     const tree = await startTree({ clock, dataDir, config: TREE_CONFIG });
-    const collector = tree.mon.system.whereis(COLLECTOR_NAME) as Pid<{ call: never; replies: never; cast: never; info: { type: 'prune' } }>;
+    const collector = tree.mon.system.whereis(COLLECTOR_NAME) as Pid<{
+      call: never;
+      replies: never;
+      cast: never;
+      info: { type: 'prune' };
+    }>;
     const prune = async () => {
       collector.send({ type: 'prune' });
       await tree.mon.collector.call({ type: 'flush' }); // answered after the prune (one mailbox)
@@ -353,6 +399,10 @@ describe('clock steps', () => {
     expect(report!.metrics.throughput.value).toBeGreaterThan(20 * 0.7);
     expect(report!.metrics.throughput.value).toBeLessThan(20 * 1.3);
     expect(report!.metrics.throughput.window_ms).toBeLessThanOrEqual(16_000);
-    await until(() => expect(again.logger.records.some((r) => r.msg.startsWith('request history has a gap while the process was down'))).toBe(true));
+    await until(() =>
+      expect(
+        again.logger.records.some((r) => r.msg.startsWith('request history has a gap while the process was down')),
+      ).toBe(true),
+    );
   });
 });

@@ -23,7 +23,12 @@ export interface Injection {
  * `Error("injected: <label>")`; every other call runs the real method. Restored at cleanup.
  * `when` defaults to always (the first call throws).
  */
-export function throwOnce<T extends object, K extends keyof T>(target: T, method: K, label: string, when: () => boolean = () => true): Injection {
+export function throwOnce<T extends object, K extends keyof T>(
+  target: T,
+  method: K,
+  label: string,
+  when: () => boolean = () => true,
+): Injection {
   const original = target[method] as unknown as (...args: unknown[]) => unknown;
   const counts = { thrown: 0, passed: 0 };
   (target as Record<K, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
@@ -41,7 +46,11 @@ export function throwOnce<T extends object, K extends keyof T>(target: T, method
 }
 
 /** Makes every call of `target[method]` throw while installed; returns the count and a restore. */
-export function throwAlways<T extends object, K extends keyof T>(target: T, method: K, label: string): { readonly thrown: number; restore(): void } {
+export function throwAlways<T extends object, K extends keyof T>(
+  target: T,
+  method: K,
+  label: string,
+): { readonly thrown: number; restore(): void } {
   const original = target[method];
   const state = { thrown: 0, restore };
   function restore(): void {
@@ -104,8 +113,15 @@ export async function health(mon: Monitor): Promise<HealthResponse> {
 }
 
 /** The stored history of one metric series, read through the dashboard's history API (LMDB). */
-export async function storedPoints(mon: Monitor, metric: string, from = Date.now() - 600_000): Promise<[number, number | null][]> {
-  const { status, body } = await dashboardJson<HistoryResponse>(mon, `/api/history?metric=${encodeURIComponent(metric)}&from=${from}&to=${Date.now() + 1000}`);
+export async function storedPoints(
+  mon: Monitor,
+  metric: string,
+  from = Date.now() - 600_000,
+): Promise<[number, number | null][]> {
+  const { status, body } = await dashboardJson<HistoryResponse>(
+    mon,
+    `/api/history?metric=${encodeURIComponent(metric)}&from=${from}&to=${Date.now() + 1000}`,
+  );
   if (status !== 200) throw new Error(`history of ${metric}: HTTP ${status} ${JSON.stringify(body)}`);
   return body.series.flatMap((s) => s.points).filter((p) => p[1] !== null);
 }

@@ -62,18 +62,27 @@ describe('a crash loop beyond the restart intensity', () => {
     // line: the supervisor stayed silent and exited with the reason; OTP's reports itself and exits shutdown.
     const aboutTheTree = logger.records.filter(
       (r) =>
-        (r.fields.server === MONITOR_SUP_NAME || (r.fields.supervisor === MONITOR_SUP_NAME && r.fields.child === undefined)) ||
+        r.fields.server === MONITOR_SUP_NAME ||
+        (r.fields.supervisor === MONITOR_SUP_NAME && r.fields.child === undefined) ||
         /intensity/i.test(`${r.msg} ${JSON.stringify(r.fields)}`),
     );
     expect(aboutTheTree.map((r) => `${r.level}: ${r.msg}`)).toEqual([
       'error: supervisor gave up: reached_max_restart_intensity',
       'error: monitoring tree stopped: the host application keeps running without monitoring',
     ]);
-    expect(aboutTheTree[0]!.fields).toMatchObject({ supervisor: MONITOR_SUP_NAME, offender: PERFORMANCE_MONITOR_NAME, detail: crash.message });
+    expect(aboutTheTree[0]!.fields).toMatchObject({
+      supervisor: MONITOR_SUP_NAME,
+      offender: PERFORMANCE_MONITOR_NAME,
+      detail: crash.message,
+    });
     expect(aboutTheTree[1]!.fields.reason).toBe(`EMON_MAX_RESTART_INTENSITY ${crash.message}`);
 
     // The host keeps answering, and its requests are still counted in the table.
-    const served = () => Number(mon.metrics.getMetric('http.server.requests', { server: 'host', method: 'GET', route: '', code: '200' })?.value ?? 0);
+    const served = () =>
+      Number(
+        mon.metrics.getMetric('http.server.requests', { server: 'host', method: 'GET', route: '', code: '200' })
+          ?.value ?? 0,
+      );
     await until(() => expect(served()).toBe(1)); // the request before the crash loop
     for (let i = 0; i < 5; i++) expect((await fetch(`${host.url}/`)).status).toBe(200);
     await until(() => expect(served()).toBe(6)); // counted when each response closes

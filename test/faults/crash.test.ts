@@ -21,7 +21,17 @@ import { PerformanceEvaluator } from '../../src/performance/evaluator.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { until } from '../helpers.js';
-import { calledFrom, calledFromLine, connectFeed, health, type Injection, pidOf, restarted, storedPoints, throwOnce } from './crash-fixture.js';
+import {
+  calledFrom,
+  calledFromLine,
+  connectFeed,
+  health,
+  type Injection,
+  pidOf,
+  restarted,
+  storedPoints,
+  throwOnce,
+} from './crash-fixture.js';
 import { hostService, runCleanups, type Tree, startTree } from './tree-fixture.js';
 
 afterEach(runCleanups);
@@ -54,7 +64,9 @@ async function expectSurvived(mon: Monitor, before: Before): Promise<void> {
   expect(points.map((p) => p[1])).toContain(42);
   const active = await mon.alerting.getActiveAlerts();
   expect(active.map((a) => a.id)).toContain(before.alertId);
-  await until(async () => expect((await health(mon)).processes).toEqual(Object.fromEntries(ALL.map((n) => [n, 'running']))));
+  await until(async () =>
+    expect((await health(mon)).processes).toEqual(Object.fromEntries(ALL.map((n) => [n, 'running']))),
+  );
 }
 
 /** The supervisor's restart report for `name`, whose reason names the handler and the injected error. */
@@ -66,7 +78,12 @@ function restartReport(tree: Tree, name: string): string {
 }
 
 /** Injects, waits for the restart, checks survival; returns the crash reason. */
-async function crashAndRecover(tree: Tree, name: string, inject: () => Injection, trigger?: () => unknown): Promise<string> {
+async function crashAndRecover(
+  tree: Tree,
+  name: string,
+  inject: () => Injection,
+  trigger?: () => unknown,
+): Promise<string> {
   const before = await prepare(tree.mon);
   // A feed client connected through another actor's crash keeps its connection and its frames.
   const feed = name === DASHBOARD_NAME ? undefined : await connectFeed((await tree.mon.dashboardAddress()).url);
@@ -83,15 +100,21 @@ async function crashAndRecover(tree: Tree, name: string, inject: () => Injection
   }
   await expectSurvived(tree.mon, before);
   // Exactly one restart: the other actors kept their incarnation.
-  expect(tree.logger.records.filter((r) => r.msg === 'child terminated: restarting').map((r) => r.fields.child)).toEqual([name]);
+  expect(
+    tree.logger.records.filter((r) => r.msg === 'child terminated: restarting').map((r) => r.fields.child),
+  ).toEqual([name]);
   return restartReport(tree, name);
 }
 
 describe('a throw inside the collector', () => {
   it('in the aggregation (flush) loop: restarted, table, history and alerts intact', async () => {
     const tree = await startTree();
-    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('store/table-store')));
-    expect(reason).toMatch(/^EMON_CALLBACK_FAILED erlmcp_metrics_collector: handleInfo\(aggregate\) threw: injected: store flush/);
+    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () =>
+      throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFrom('store/table-store')),
+    );
+    expect(reason).toMatch(
+      /^EMON_CALLBACK_FAILED erlmcp_metrics_collector: handleInfo\(aggregate\) threw: injected: store flush/,
+    );
     // The new incarnation flushes again: a fresh value reaches LMDB.
     tree.mon.metrics.gauge('faults_kept').set(43);
     await until(async () => expect((await storedPoints(tree.mon, 'faults_kept')).map((p) => p[1])).toContain(43));
@@ -101,13 +124,17 @@ describe('a throw inside the collector', () => {
     const tree = await startTree();
     // The one-second loop calls clock.tick too: aim at the collect branch's call.
     const inCollect = calledFromLine('actors/collector.ts', /case 'collect':/, /clock\.tick\(/);
-    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', inCollect));
+    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () =>
+      throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', inCollect),
+    );
     expect(reason).toMatch(/handleInfo\(collect\) threw: injected: clock tick/);
   });
 
   it('in the one-second clock loop (collection off): restarted', async () => {
     const tree = await startTree({ config: { monitoring: { metrics_enabled: false } } });
-    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () => throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', calledFrom('actors/collector')));
+    const reason = await crashAndRecover(tree, COLLECTOR_NAME, () =>
+      throwOnce(tree.mon.metrics.clock, 'tick', 'clock tick', calledFrom('actors/collector')),
+    );
     expect(reason).toMatch(/handleInfo\(tick\) threw: injected: clock tick/);
   });
 
@@ -117,7 +144,15 @@ describe('a throw inside the collector', () => {
       tree,
       COLLECTOR_NAME,
       () => throwOnce(MetricStore.prototype, 'prune', 'store prune'),
-      () => (tree.mon.system.whereis(COLLECTOR_NAME) as Pid<{ call: never; replies: never; cast: never; info: { type: 'prune' } }>).send({ type: 'prune' }),
+      () =>
+        (
+          tree.mon.system.whereis(COLLECTOR_NAME) as Pid<{
+            call: never;
+            replies: never;
+            cast: never;
+            info: { type: 'prune' };
+          }>
+        ).send({ type: 'prune' }),
     );
     expect(reason).toMatch(/handleInfo\(prune\) threw: injected: store prune/);
   });
@@ -127,7 +162,12 @@ describe('a throw inside the collector', () => {
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, COLLECTOR_NAME);
     // The aggregation loop flushes too: aim at the call's branch.
-    throwOnce(MetricStore.prototype, 'flush', 'store flush', calledFromLine('actors/collector.ts', /case 'flush':/, /flushTable\(/));
+    throwOnce(
+      MetricStore.prototype,
+      'flush',
+      'store flush',
+      calledFromLine('actors/collector.ts', /case 'flush':/, /flushTable\(/),
+    );
     await expect(tree.mon.collector.call({ type: 'flush' })).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, COLLECTOR_NAME, oldId);
     await expectSurvived(tree.mon, before);
@@ -138,7 +178,9 @@ describe('a throw inside the collector', () => {
 describe('a throw inside the performance monitor', () => {
   it('in the check loop: restarted, everything intact', async () => {
     const tree = await startTree();
-    const reason = await crashAndRecover(tree, PERFORMANCE_MONITOR_NAME, () => throwOnce(PerformanceEvaluator.prototype, 'evaluate', 'evaluate'));
+    const reason = await crashAndRecover(tree, PERFORMANCE_MONITOR_NAME, () =>
+      throwOnce(PerformanceEvaluator.prototype, 'evaluate', 'evaluate'),
+    );
     expect(reason).toMatch(/handleInfo\(check\) threw: injected: evaluate/);
   });
 
@@ -146,7 +188,12 @@ describe('a throw inside the performance monitor', () => {
     const tree = await startTree({ config: { performance_monitor: { monitor_enabled: false } } });
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, PERFORMANCE_MONITOR_NAME);
-    throwOnce(PerformanceEvaluator.prototype, 'evaluate', 'evaluate', calledFromLine('actors/performance-monitor.ts', /case 'report':/, /evaluate\(/));
+    throwOnce(
+      PerformanceEvaluator.prototype,
+      'evaluate',
+      'evaluate',
+      calledFromLine('actors/performance-monitor.ts', /case 'report':/, /evaluate\(/),
+    );
     await expect(tree.mon.performance.call({ type: 'report' })).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, PERFORMANCE_MONITOR_NAME, oldId);
     await expectSurvived(tree.mon, before);
@@ -158,7 +205,9 @@ describe('a throw inside the performance monitor', () => {
 describe('a throw inside alerting', () => {
   it('in the rule-check loop: restarted, the active alert still active', async () => {
     const tree = await startTree();
-    const reason = await crashAndRecover(tree, ALERTING_NAME, () => throwOnce(AlertEngine.prototype, 'evaluate', 'evaluate'));
+    const reason = await crashAndRecover(tree, ALERTING_NAME, () =>
+      throwOnce(AlertEngine.prototype, 'evaluate', 'evaluate'),
+    );
     expect(reason).toMatch(/handleInfo\(evaluate\) threw: injected: evaluate/);
   });
 
@@ -173,11 +222,18 @@ describe('a throw inside alerting', () => {
     const before = await prepare(tree.mon);
     const oldId = pidOf(tree.mon, ALERTING_NAME);
     // The dashboard's frames read alert views, which read the active alerts too: aim at the call's branch.
-    throwOnce(AlertEngine.prototype, 'activeAlerts', 'active alerts', calledFromLine('actors/alerting.ts', /case 'get_active_alerts':/, /activeAlerts\(/));
+    throwOnce(
+      AlertEngine.prototype,
+      'activeAlerts',
+      'active alerts',
+      calledFromLine('actors/alerting.ts', /case 'get_active_alerts':/, /activeAlerts\(/),
+    );
     await expect(tree.mon.alerting.getActiveAlerts()).rejects.toMatchObject({ code: 'EMON_SERVER_EXITED' });
     await restarted(tree.mon, ALERTING_NAME, oldId);
     await expectSurvived(tree.mon, before);
-    expect(restartReport(tree, ALERTING_NAME)).toMatch(/handleCall\(get_active_alerts\) threw: injected: active alerts/);
+    expect(restartReport(tree, ALERTING_NAME)).toMatch(
+      /handleCall\(get_active_alerts\) threw: injected: active alerts/,
+    );
   });
 });
 
@@ -275,14 +331,20 @@ describe('kill() of each actor (no terminate, no last flush)', () => {
 describe('a throw inside the export loop', () => {
   it('is contained: logged, the collector keeps its incarnation and the next rounds export', async () => {
     const receiver = await hostService();
-    const tree = await startTree({ config: { monitoring: { export_enabled: true, export_interval: 50, export_endpoint: `${receiver.url}/api/v1/write` } } });
+    const tree = await startTree({
+      config: {
+        monitoring: { export_enabled: true, export_interval: 50, export_endpoint: `${receiver.url}/api/v1/write` },
+      },
+    });
     const before = await prepare(tree.mon);
     const id = pidOf(tree.mon, COLLECTOR_NAME);
     await until(async () => expect((await tree.mon.collector.call({ type: 'stats' })).exports).toBeGreaterThan(0));
     const injection = throwOnce(RemoteWriteExporter.prototype, 'collect', 'export collect');
     await until(() => expect(injection.thrown).toBe(1));
     const after = (await tree.mon.collector.call({ type: 'stats' })).exports;
-    await until(async () => expect((await tree.mon.collector.call({ type: 'stats' })).exports).toBeGreaterThan(after + 1));
+    await until(async () =>
+      expect((await tree.mon.collector.call({ type: 'stats' })).exports).toBeGreaterThan(after + 1),
+    );
     expect(pidOf(tree.mon, COLLECTOR_NAME)).toBe(id);
     const logged = tree.logger.records.filter((r) => r.msg === 'remote write export failed this round');
     expect(logged).toHaveLength(1);

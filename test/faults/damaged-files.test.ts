@@ -36,7 +36,10 @@ async function makeStore(): Promise<string> {
   const dataDir = path.join(tempDir('erlmcp-damaged-'), 'data');
   const store = MetricStore.open({ dataDir });
   for (let i = 0; i < SERIES; i++) store.defineSeries(`s${i}`, { name: `damaged_${i}`, type: 'gauge' });
-  await store.flush({ current: [[1, 5]], points: Array.from({ length: POINTS }, (_, i) => ({ id: 1 + (i % SERIES), ts: 1000 + i, value: i })) });
+  await store.flush({
+    current: [[1, 5]],
+    points: Array.from({ length: POINTS }, (_, i) => ({ id: 1 + (i % SERIES), ts: 1000 + i, value: i })),
+  });
   await store.close();
   return dataDir;
 }
@@ -44,11 +47,21 @@ async function makeStore(): Promise<string> {
 /** Pages the newer meta page says are in use: `mm_last_pg` (byte 144 of a meta page, see env-check.ts) + 1. */
 function usedPages(file: string): number {
   const head = fs.readFileSync(file).subarray(0, 8192);
-  return Number(head.readBigUInt64LE(152) > head.readBigUInt64LE(4096 + 152) ? head.readBigUInt64LE(144) : head.readBigUInt64LE(4096 + 144)) + 1;
+  return (
+    Number(
+      head.readBigUInt64LE(152) > head.readBigUInt64LE(4096 + 152)
+        ? head.readBigUInt64LE(144)
+        : head.readBigUInt64LE(4096 + 144),
+    ) + 1
+  );
 }
 
 const DAMAGE: { name: string; damage: (file: string) => void; says: string }[] = [
-  { name: 'truncated to 4096 bytes', damage: (file) => fs.truncateSync(file, 4096), says: 'it is 4096 bytes, shorter than its two 4096-byte meta pages: truncated' },
+  {
+    name: 'truncated to 4096 bytes',
+    damage: (file) => fs.truncateSync(file, 4096),
+    says: 'it is 4096 bytes, shorter than its two 4096-byte meta pages: truncated',
+  },
   {
     name: 'truncated to half',
     // Half of the pages in use: the file runs on past them with written headroom (src/store/headroom.ts).
@@ -69,7 +82,8 @@ const DAMAGE: { name: string; damage: (file: string) => void; says: string }[] =
   },
   {
     name: 'a text file',
-    damage: (file) => fs.writeFileSync(file, 'this is a text file that someone saved as data.mdb by mistake\n'.repeat(100)),
+    damage: (file) =>
+      fs.writeFileSync(file, 'this is a text file that someone saved as data.mdb by mistake\n'.repeat(100)),
     says: 'it is not an LMDB data file',
   },
 ];
@@ -100,7 +114,11 @@ describe('a damaged data.mdb at start (each in a child process)', () => {
         const reader = spawnStoreChild({ mode: 'open', dataDir, readOnly: true });
         reader.proc.stdin.end();
         expect(await reader.exited).toEqual({ code: 0, signal: null });
-        expect(reader.lines.at(-1)).toMatchObject({ type: 'rejected', code: ErrorCode.StoreFailed, message: expect.stringContaining(says) });
+        expect(reader.lines.at(-1)).toMatchObject({
+          type: 'rejected',
+          code: ErrorCode.StoreFailed,
+          message: expect.stringContaining(says),
+        });
       },
       TIMEOUT_MS,
     );
@@ -169,7 +187,9 @@ describe('records that are not what the store wrote', () => {
       expect(result.line).toMatchObject({
         type: 'rejected',
         code: ErrorCode.StoreFailed,
-        message: expect.stringContaining(`the metric store at ${dataDir} is damaged: the series database holds "garbage" at id ${SERIES + 1}, not a series definition`),
+        message: expect.stringContaining(
+          `the metric store at ${dataDir} is damaged: the series database holds "garbage" at id ${SERIES + 1}, not a series definition`,
+        ),
       });
     },
     TIMEOUT_MS,
@@ -180,7 +200,9 @@ describe('records that are not what the store wrote', () => {
     async () => {
       const dataDir = await makeStore();
       const env = open({ path: dataDir, maxDbs: 64 });
-      env.openDB<Uint8Array, number>('series', { keyEncoding: 'uint32', encoding: 'binary' }).putSync(SERIES + 1, Buffer.from('c1ffee00', 'hex'));
+      env
+        .openDB<Uint8Array, number>('series', { keyEncoding: 'uint32', encoding: 'binary' })
+        .putSync(SERIES + 1, Buffer.from('c1ffee00', 'hex'));
       await env.close();
 
       const result = await runStart({ dataDir });
@@ -188,7 +210,9 @@ describe('records that are not what the store wrote', () => {
       expect(result.line).toMatchObject({
         type: 'rejected',
         code: ErrorCode.StoreFailed,
-        message: expect.stringContaining(`the metric store at ${dataDir} is damaged: reading the series database failed: `),
+        message: expect.stringContaining(
+          `the metric store at ${dataDir} is damaged: reading the series database failed: `,
+        ),
       });
     },
     TIMEOUT_MS,
@@ -211,7 +235,13 @@ describe('an LMDB env that is not a metric store', () => {
     const listing = fs.readdirSync(dataDir).sort();
 
     const logger = memoryLogger();
-    const err = await startMonitoring({ dataDir, env: {}, logger, processMetrics: false, config: { dashboard: { dashboard_enabled: false } } }).then(
+    const err = await startMonitoring({
+      dataDir,
+      env: {},
+      logger,
+      processMetrics: false,
+      config: { dashboard: { dashboard_enabled: false } },
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -228,7 +258,10 @@ describe('an LMDB env that is not a metric store', () => {
     } catch (e) {
       readErr = e;
     }
-    expect(readErr).toMatchObject({ code: ErrorCode.StoreFailed, message: expect.stringContaining(`${dataDir} holds an LMDB environment that is not a metric store`) });
+    expect(readErr).toMatchObject({
+      code: ErrorCode.StoreFailed,
+      message: expect.stringContaining(`${dataDir} holds an LMDB environment that is not a metric store`),
+    });
 
     // lock.mdb is LMDB's reader table, which any opener touches; the data and the file set are as they were.
     expect(sha256(file)).toBe(hash);
@@ -244,21 +277,25 @@ describe('an LMDB env that is not a metric store', () => {
 });
 
 describe('the check while another process writes', () => {
-  it('never reports damage for a store being committed to (readers check while the writer extends the file)', async () => {
-    const dataDir = path.join(tempDir('erlmcp-damaged-'), 'live');
-    // 20,000 points a flush: history is compressed chunks (~0.2 B a point for this series), so a
-    // smaller flush grows the file too slowly to be seen growing within the bound below.
-    const writer = spawnFixture('flush-loop.mjs', [dataDir, '20000'], 60_000);
-    expect(await writer.nextLine()).toBe('flushed 1');
-    const file = path.join(dataDir, 'data.mdb');
-    const startSize = fs.statSync(file).size;
-    let checks = 0;
-    // Bounded: until the file has grown by 64 pages under the checks, or 100,000 checks.
-    while (checks < 100_000 && fs.statSync(file).size < startSize + 64 * 4096) {
-      expect(checkDataFile(dataDir)).toBeUndefined();
-      checks++;
-      await yieldToLoop();
-    }
-    expect(fs.statSync(file).size).toBeGreaterThanOrEqual(startSize + 64 * 4096);
-  }, TIMEOUT_MS);
+  it(
+    'never reports damage for a store being committed to (readers check while the writer extends the file)',
+    async () => {
+      const dataDir = path.join(tempDir('erlmcp-damaged-'), 'live');
+      // 20,000 points a flush: history is compressed chunks (~0.2 B a point for this series), so a
+      // smaller flush grows the file too slowly to be seen growing within the bound below.
+      const writer = spawnFixture('flush-loop.mjs', [dataDir, '20000'], 60_000);
+      expect(await writer.nextLine()).toBe('flushed 1');
+      const file = path.join(dataDir, 'data.mdb');
+      const startSize = fs.statSync(file).size;
+      let checks = 0;
+      // Bounded: until the file has grown by 64 pages under the checks, or 100,000 checks.
+      while (checks < 100_000 && fs.statSync(file).size < startSize + 64 * 4096) {
+        expect(checkDataFile(dataDir)).toBeUndefined();
+        checks++;
+        await yieldToLoop();
+      }
+      expect(fs.statSync(file).size).toBeGreaterThanOrEqual(startSize + 64 * 4096);
+    },
+    TIMEOUT_MS,
+  );
 });

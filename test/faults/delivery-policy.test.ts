@@ -41,7 +41,9 @@ describe('alerting.delivery retry policy (config)', () => {
   });
 
   it('refuses a first wait longer than the longest, naming both keys', async () => {
-    await expect(startTree({ config: { alerting: { delivery: { retry_initial: 5000, retry_max: 1000 } } } })).rejects.toThrow(
+    await expect(
+      startTree({ config: { alerting: { delivery: { retry_initial: 5000, retry_max: 1000 } } } }),
+    ).rejects.toThrow(
       /alerting.*delivery\.retry_initial: retry_initial \(5000 ms\) must not exceed retry_max \(1000 ms\)/s,
     );
   });

@@ -21,7 +21,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { assertBuilt } from './sigkill-fixture.js';
-import { cannotMount, health, type Health, mountExt4, mountTmpfs, type SmallFs, unmountAll, until } from './small-fs-fixture.js';
+import {
+  cannotMount,
+  health,
+  type Health,
+  mountExt4,
+  mountTmpfs,
+  type SmallFs,
+  unmountAll,
+  until,
+} from './small-fs-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/disk-full-child.mjs', import.meta.url));
 const SLOTS_CHILD = fileURLToPath(new URL('./fixtures/reader-slots-child.mjs', import.meta.url));
@@ -59,7 +68,10 @@ function startChild(dataDir: string): Child {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.on('close', (code, signal) => {
       children.delete(proc);
-      for (const w of waiters.splice(0)) w.reject(new Error(`child exited (code ${code}, signal ${signal}) before "${w.type}"; stderr: ${err.slice(-2000)}`));
+      for (const w of waiters.splice(0))
+        w.reject(
+          new Error(`child exited (code ${code}, signal ${signal}) before "${w.type}"; stderr: ${err.slice(-2000)}`),
+        );
       resolve({ code, signal });
     });
   });
@@ -78,7 +90,8 @@ function startChild(dataDir: string): Child {
     waitFor: (type) => {
       const seen = lines.find((l) => l.type === type);
       if (seen !== undefined) return Promise.resolve(seen);
-      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.reject(new Error(`child already exited; stderr: ${err.slice(-2000)}`));
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        return Promise.reject(new Error(`child already exited; stderr: ${err.slice(-2000)}`));
       return new Promise((resolve, reject) => waiters.push({ type, resolve, reject }));
     },
     exited,
@@ -117,12 +130,19 @@ async function fillAndRecover(fsys: SmallFs): Promise<void> {
   let seen: Health | undefined;
   await until(
     async () => {
-      if (child.proc.exitCode !== null || child.proc.signalCode !== null) throw new Error(`child died: ${child.stderr().slice(-2000)}`);
+      if (child.proc.exitCode !== null || child.proc.signalCode !== null)
+        throw new Error(`child died: ${child.stderr().slice(-2000)}`);
       seen = await health(port);
       // lmdb-js may report the cause of a failed commit only with a later one: a retry names it.
-      return seen.store?.status === 'failing' && /no space left on device|input\/output error/i.test(seen.store.error ?? '');
+      return (
+        seen.store?.status === 'failing' && /no space left on device|input\/output error/i.test(seen.store.error ?? '')
+      );
     },
-    { timeoutMs: 90_000, intervalMs: 200, message: () => `the store never reported failing writes with their cause; last /health ${JSON.stringify(seen)}` },
+    {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+      message: () => `the store never reported failing writes with their cause; last /health ${JSON.stringify(seen)}`,
+    },
   );
   child.send('pause');
   const paused = await child.waitFor('paused');
@@ -162,42 +182,55 @@ async function fillAndRecover(fsys: SmallFs): Promise<void> {
   }
 }
 
-describe.skipIf(skipReason !== undefined)(`A full disk under the running tree${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
-  afterAll(async () => {
-    for (const proc of [...children]) {
-      const closed = new Promise((resolve) => proc.once('close', resolve));
-      proc.kill('SIGKILL');
-      await closed;
-    }
-    expect(unmountAll()).toEqual([]);
-  });
+describe.skipIf(skipReason !== undefined)(
+  `A full disk under the running tree${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`,
+  () => {
+    afterAll(async () => {
+      for (const proc of [...children]) {
+        const closed = new Promise((resolve) => proc.once('close', resolve));
+        proc.kill('SIGKILL');
+        await closed;
+      }
+      expect(unmountAll()).toEqual([]);
+    });
 
-  it('keeps the host alive with no unhandled rejection on a full 8 MiB tmpfs, says degraded, and resumes writing once space is freed', async () => {
-    assertBuilt();
-    await fillAndRecover(mountTmpfs());
-  }, 240_000);
+    it('keeps the host alive with no unhandled rejection on a full 8 MiB tmpfs, says degraded, and resumes writing once space is freed', async () => {
+      assertBuilt();
+      await fillAndRecover(mountTmpfs());
+    }, 240_000);
 
-  it('does the same on a 14 MB ext4 loop image without reserved blocks', async () => {
-    assertBuilt();
-    await fillAndRecover(mountExt4());
-  }, 240_000);
+    it('does the same on a 14 MB ext4 loop image without reserved blocks', async () => {
+      assertBuilt();
+      await fillAndRecover(mountExt4());
+    }, 240_000);
 
-  // LMDB maps lock.mdb shared and sizes it sparse; the store allocates its pages at open.
-  it.each([
-    ['tmpfs', mountTmpfs],
-    ['ext4', mountExt4],
-  ] as const)('takes 100 reader slots on a full %s without SIGBUS', async (_name, make) => {
-    assertBuilt();
-    const fsys = make();
-    const proc = spawn(process.execPath, [SLOTS_CHILD, path.join(fsys.dir, 'data'), path.join(fsys.dir, 'ballast')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(proc);
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    proc.stderr.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-4000)));
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.on('close', (c, s) => resolve([c, s])));
-    children.delete(proc);
-    expect({ code, signal, err: code === 0 ? '' : err }).toEqual({ code: 0, signal: null, err: '' });
-    expect(JSON.parse(out.trim())).toEqual({ type: 'readers', count: 100 });
-  }, 120_000);
-});
+    // LMDB maps lock.mdb shared and sizes it sparse; the store allocates its pages at open.
+    it.each([
+      ['tmpfs', mountTmpfs],
+      ['ext4', mountExt4],
+    ] as const)(
+      'takes 100 reader slots on a full %s without SIGBUS',
+      async (_name, make) => {
+        assertBuilt();
+        const fsys = make();
+        const proc = spawn(
+          process.execPath,
+          [SLOTS_CHILD, path.join(fsys.dir, 'data'), path.join(fsys.dir, 'ballast')],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        children.add(proc);
+        let out = '';
+        let err = '';
+        proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        proc.stderr.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-4000)));
+        const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+          proc.on('close', (c, s) => resolve([c, s])),
+        );
+        children.delete(proc);
+        expect({ code, signal, err: code === 0 ? '' : err }).toEqual({ code: 0, signal: null, err: '' });
+        expect(JSON.parse(out.trim())).toEqual({ type: 'readers', count: 100 });
+      },
+      120_000,
+    );
+  },
+);

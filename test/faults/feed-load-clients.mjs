@@ -98,7 +98,9 @@ process.on('message', async (msg) => {
       },
     });
   } else if (msg?.type === 'close') {
-    const closed = clients.map((c) => new Promise((resolve) => (c.ws.readyState === WebSocket.CLOSED ? resolve() : c.ws.once('close', resolve))));
+    const closed = clients.map(
+      (c) => new Promise((resolve) => (c.ws.readyState === WebSocket.CLOSED ? resolve() : c.ws.once('close', resolve))),
+    );
     for (const c of clients) c.ws.close(1000, 'done');
     const timer = setTimeout(() => {
       for (const c of clients) c.ws.terminate();

@@ -37,7 +37,11 @@ export interface Clients {
  * Killed at cleanup if still running.
  */
 export async function forkClients(wsUrl: string, n: number): Promise<Clients> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./feed-load-clients.mjs', import.meta.url)), [wsUrl, String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL('./feed-load-clients.mjs', import.meta.url)),
+    [wsUrl, String(n)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -51,7 +55,8 @@ export async function forkClients(wsUrl: string, n: number): Promise<Clients> {
         child.off('exit', onExit);
         resolve(msg[key] as T);
       };
-      const onExit = (code: number | null) => reject(new Error(`feed-load-clients exited (${code}) before answering ${key}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`feed-load-clients exited (${code}) before answering ${key}`));
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
@@ -82,7 +87,10 @@ export async function forkClients(wsUrl: string, n: number): Promise<Clients> {
 function maskedTextFrame(text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
   if (payload.length >= 65_536) throw new Error('frame too long for this helper');
-  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const head =
+    payload.length < 126
+      ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const mask = randomBytes(4);
   const masked = Buffer.alloc(payload.length);
   for (let i = 0; i < payload.length; i++) masked[i] = payload[i]! ^ mask[i & 3]!;
@@ -95,7 +103,10 @@ function maskedTextFrame(text: string): Buffer {
  * cleanup.
  * @param url the feed's `ws://` URL
  */
-export async function neverReadingClient(url: string, subscribe: { dashboards?: string[]; metrics?: string[] }): Promise<Socket> {
+export async function neverReadingClient(
+  url: string,
+  subscribe: { dashboards?: string[]; metrics?: string[] },
+): Promise<Socket> {
   const u = new URL(url);
   const socket = connect(Number(u.port), u.hostname);
   onCleanup(() => void socket.destroy());

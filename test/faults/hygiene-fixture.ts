@@ -37,7 +37,10 @@ export function lmdbDbCount(): number {
 }
 
 /** Counts calls of the named methods (which still run); restored at cleanup. */
-export function countCalls<T extends object, K extends keyof T & string>(target: T, methods: readonly K[]): Record<K, number> {
+export function countCalls<T extends object, K extends keyof T & string>(
+  target: T,
+  methods: readonly K[],
+): Record<K, number> {
   const counts = Object.fromEntries(methods.map((m) => [m, 0])) as Record<K, number>;
   for (const method of methods) {
     const original = target[method] as unknown as (...args: unknown[]) => unknown;

@@ -58,7 +58,7 @@ describe.skipIf(!HAS_PROC_FD)('after stop() (needs /proc/self/fd: Linux)', () =>
     expect(fdsUnder(dataDir)).toEqual([]);
   });
 
-  it('starting again on the same directory restores the table and does not grow lmdb-js\'s database table', async () => {
+  it("starting again on the same directory restores the table and does not grow lmdb-js's database table", async () => {
     const dataDir = tempDir();
     const first = await startTree({ dataDir });
     await exercise(first.mon);
@@ -73,7 +73,7 @@ describe.skipIf(!HAS_PROC_FD)('after stop() (needs /proc/self/fd: Linux)', () =>
     expect(fdsUnder(dataDir)).toEqual([]);
   });
 
-  it('stores opened and closed in many directories leave nothing in lmdb-js\'s database table', async () => {
+  it("stores opened and closed in many directories leave nothing in lmdb-js's database table", async () => {
     const dbs = lmdbDbCount();
     for (let i = 0; i < 20; i++) {
       const store = MetricStore.open({ dataDir: tempDir() });

@@ -35,7 +35,12 @@ afterAll(() => {
   if (figures.length > 0) console.info(`limits: ${figures.join('; ')}`);
 });
 
-const QUIET: CollectorConfig = { metrics_enabled: false, collection_interval: 600_000, aggregation_interval: 600_000, retention_period: 86_400_000 };
+const QUIET: CollectorConfig = {
+  metrics_enabled: false,
+  collection_interval: 600_000,
+  aggregation_interval: 600_000,
+  retention_period: 86_400_000,
+};
 
 function refusal(fn: () => unknown): MonitorError {
   try {
@@ -54,7 +59,12 @@ async function collectorWorld() {
   const registry = new Registry({ logger });
   const store = MetricStore.open({ dataDir: path.join(tempDir(), 'lmdb') });
   onCleanup(() => store.close());
-  const pid: Pid<CollectorProtocol> = await startServer(system, collector, { registry, store, config: QUIET, sources: () => [] }, { name: COLLECTOR_NAME });
+  const pid: Pid<CollectorProtocol> = await startServer(
+    system,
+    collector,
+    { registry, store, config: QUIET, sources: () => [] },
+    { name: COLLECTOR_NAME },
+  );
   onCleanup(async () => {
     await pid.stop();
   });
@@ -74,12 +84,16 @@ describe('limits on what a metric declaration carries', () => {
       expect(registry.get('help_big')).toBeUndefined();
     }
     // A re-declaration is checked too (it used to be ignored silently).
-    expect(refusal(() => registry.counter('help_ok_total', { help: 'h'.repeat(MAX_HELP_LENGTH + 1) })).code).toBe(ErrorCode.InvalidOption);
+    expect(refusal(() => registry.counter('help_ok_total', { help: 'h'.repeat(MAX_HELP_LENGTH + 1) })).code).toBe(
+      ErrorCode.InvalidOption,
+    );
   });
 
   it(`unit: a name fragment of up to ${MAX_UNIT_LENGTH} characters; a 1 MB unit is refused without being echoed`, async () => {
     const registry = new Registry({ logger: memoryLogger() });
-    ['ms', 'bytes', 'req/s', 'percent', 'u'.repeat(MAX_UNIT_LENGTH)].forEach((unit, i) => registry.gauge(`unit_ok_${i}`, { unit }).set(1));
+    ['ms', 'bytes', 'req/s', 'percent', 'u'.repeat(MAX_UNIT_LENGTH)].forEach((unit, i) =>
+      registry.gauge(`unit_ok_${i}`, { unit }).set(1),
+    );
     const cases: [string, string][] = [
       ['u'.repeat(MAX_UNIT_LENGTH + 1), `(${MAX_UNIT_LENGTH + 1} characters)`],
       ['u'.repeat(1024 * 1024), '(1048576 characters)'],
@@ -109,7 +123,9 @@ describe('limits on what a metric declaration carries', () => {
     c.inc({ path: 'p'.repeat(900) });
     const err = refusal(() => c.inc({ path: 'é'.repeat(600) }));
     expect(err.code).toBe(ErrorCode.InvalidLabels);
-    expect(err.message).toMatch(/^metric "labelled_total": label values too long: the series key would be \d+ bytes \(at most 1000\)$/);
+    expect(err.message).toMatch(
+      /^metric "labelled_total": label values too long: the series key would be \d+ bytes \(at most 1000\)$/,
+    );
     expect(c.series()).toHaveLength(1);
   });
 
@@ -139,7 +155,9 @@ describe('limits on batches of updates', () => {
     w.pid.cast({ type: 'batch', updates: tooMany });
     expect((await w.pid.call({ type: 'stats' })).rejectedUpdates).toBe(MAX_BATCH_UPDATES + 1);
     expect(counter.get() ?? 0).toBe(0);
-    expect(w.registry.counter(REJECTED_METRIC, { labels: ['code'] }).get({ code: ErrorCode.LimitExceeded })).toBe(MAX_BATCH_UPDATES + 1);
+    expect(w.registry.counter(REJECTED_METRIC, { labels: ['code'] }).get({ code: ErrorCode.LimitExceeded })).toBe(
+      MAX_BATCH_UPDATES + 1,
+    );
     // Exactly the limit is taken, by call and by cast.
     const full = new Array(MAX_BATCH_UPDATES).fill(update);
     expect(await w.pid.call({ type: 'apply', updates: full })).toEqual({ applied: MAX_BATCH_UPDATES });
@@ -153,16 +171,27 @@ describe('limits on batches of updates', () => {
     const w = await collectorWorld();
     const good = w.registry.counter('good_total');
     // 150 bad updates, each followed by a good one: the first 100 bad ones are refused one by one.
-    const updates = Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? { type: 'set', name: 'good_total', value: 1 } : { type: 'increment', name: 'good_total' }));
+    const updates = Array.from({ length: 300 }, (_, i) =>
+      i % 2 === 0 ? { type: 'set', name: 'good_total', value: 1 } : { type: 'increment', name: 'good_total' },
+    );
     w.pid.cast({ type: 'batch', updates: updates as never });
     const stats = await w.pid.call({ type: 'stats' });
     // updates[198] is the 100th bad one (a set on a counter); the 99 good ones between are applied, updates[199..299] are not.
     expect(good.get()).toBe(99);
     expect(stats.rejectedUpdates).toBe(100 + 101);
-    const byCode = Object.fromEntries(w.registry.counter(REJECTED_METRIC, { labels: ['code'] }).series().map((s) => [s.labels.code, s.value]));
+    const byCode = Object.fromEntries(
+      w.registry
+        .counter(REJECTED_METRIC, { labels: ['code'] })
+        .series()
+        .map((s) => [s.labels.code, s.value]),
+    );
     expect(byCode).toEqual({ [ErrorCode.MetricConflict]: 100, [ErrorCode.LimitExceeded]: 101 });
-    const lines = w.logger.records.filter((r) => r.msg === 'metric update refused').map((r) => (r.fields.err as Error).message);
-    expect(lines).toContain(`batch: 100 of its first 199 updates were refused (at most ${MAX_BATCH_REFUSALS} per batch); the other 101 were not applied`);
+    const lines = w.logger.records
+      .filter((r) => r.msg === 'metric update refused')
+      .map((r) => (r.fields.err as Error).message);
+    expect(lines).toContain(
+      `batch: 100 of its first 199 updates were refused (at most ${MAX_BATCH_REFUSALS} per batch); the other 101 were not applied`,
+    );
   });
 
   it('1,000,000 invalid updates block the event loop no longer than 1,000,000 valid ones', async () => {
@@ -171,7 +200,8 @@ describe('limits on batches of updates', () => {
     const VALID = { type: 'increment', name: 'loop_total' } as const;
     const INVALID = { type: 'increment', name: 'loop_nope_total' } as const;
     const slices = MAX_BATCH_UPDATES;
-    const batches = (update: object) => Array.from({ length: 1_000_000 / slices }, () => new Array(slices).fill(update));
+    const batches = (update: object) =>
+      Array.from({ length: 1_000_000 / slices }, () => new Array(slices).fill(update));
     const runs = {
       'valid, 10 x 100,000': batches(VALID),
       'invalid, 10 x 100,000': batches(INVALID),
@@ -195,10 +225,22 @@ describe('limits on batches of updates', () => {
         const used = process.cpuUsage(cpu0);
         const sample = { maxMs: histogram.max / 1e6, cpuMs: (used.user + used.system) / 1000, heapMB };
         const prev = best.get(run);
-        best.set(run, prev === undefined ? sample : { maxMs: Math.min(prev.maxMs, sample.maxMs), cpuMs: Math.min(prev.cpuMs, sample.cpuMs), heapMB: Math.max(prev.heapMB, sample.heapMB) });
+        best.set(
+          run,
+          prev === undefined
+            ? sample
+            : {
+                maxMs: Math.min(prev.maxMs, sample.maxMs),
+                cpuMs: Math.min(prev.cpuMs, sample.cpuMs),
+                heapMB: Math.max(prev.heapMB, sample.heapMB),
+              },
+        );
       }
     }
-    for (const [run, s] of best) figures.push(`${run}: longest block ${s.maxMs.toFixed(1)} ms, CPU ${s.cpuMs.toFixed(0)} ms, heap ${s.heapMB.toFixed(0)} MB`);
+    for (const [run, s] of best)
+      figures.push(
+        `${run}: longest block ${s.maxMs.toFixed(1)} ms, CPU ${s.cpuMs.toFixed(0)} ms, heap ${s.heapMB.toFixed(0)} MB`,
+      );
     expect(valid.get()).toBe(3 * 1_000_000);
     const stats = await w.pid.call({ type: 'stats' });
     expect(stats.rejectedUpdates).toBe(3 * 2 * 1_000_000);

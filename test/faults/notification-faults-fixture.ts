@@ -218,7 +218,10 @@ export interface FaultReceiver {
  * @param idOf the id a request carries (from its headers or body)
  * @param fallback the answer once the script is used up (default 200)
  */
-export async function startFaultReceiver(idOf: (headers: http.IncomingHttpHeaders, body: string) => string, fallback: HttpFault = { status: 200 }): Promise<FaultReceiver> {
+export async function startFaultReceiver(
+  idOf: (headers: http.IncomingHttpHeaders, body: string) => string,
+  fallback: HttpFault = { status: 200 },
+): Promise<FaultReceiver> {
   const hits: Hit[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const hung = new Set<http.ServerResponse>();
@@ -228,7 +231,15 @@ export async function startFaultReceiver(idOf: (headers: http.IncomingHttpHeader
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       const fault = receiver.script.shift() ?? receiver.fallback;
-      const hit: Hit = { at: performance.now(), id: idOf(req.headers, body), reply: '', processed: false, url: req.url ?? '', authorization: req.headers.authorization, body };
+      const hit: Hit = {
+        at: performance.now(),
+        id: idOf(req.headers, body),
+        reply: '',
+        processed: false,
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        body,
+      };
       hits.push(hit);
       if (fault === 'hang') {
         hit.reply = 'hang';
@@ -254,7 +265,15 @@ export async function startFaultReceiver(idOf: (headers: http.IncomingHttpHeader
       hit.reply = String(fault.status);
       hit.processed = fault.status >= 200 && fault.status < 300;
       const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
-      res.writeHead(fault.status, headers).end(fault.echo === true ? `${hit.url} ${String(hit.authorization)} ${body}` : fault.status < 300 ? 'ok' : 'not now');
+      res
+        .writeHead(fault.status, headers)
+        .end(
+          fault.echo === true
+            ? `${hit.url} ${String(hit.authorization)} ${body}`
+            : fault.status < 300
+              ? 'ok'
+              : 'not now',
+        );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -278,7 +297,8 @@ export async function startFaultReceiver(idOf: (headers: http.IncomingHttpHeader
 }
 
 /** The webhook channel's notification id (its `X-Erlmcp-Notification-Id` header). */
-export const webhookId = (headers: http.IncomingHttpHeaders): string => decodeURIComponent(String(headers['x-erlmcp-notification-id'] ?? ''));
+export const webhookId = (headers: http.IncomingHttpHeaders): string =>
+  decodeURIComponent(String(headers['x-erlmcp-notification-id'] ?? ''));
 
 /** The Slack channel's notification id (its context line: `notification <id> · alert <alert id>`). */
 export function slackId(_headers: http.IncomingHttpHeaders, body: string): string {
@@ -335,7 +355,9 @@ export function watchHost(): unknown[] {
 /** Every log record as text, errors included with message, stack and cause. */
 export function logText(records: readonly LogRecord[]): string {
   const expand = (_key: string, value: unknown): unknown =>
-    value instanceof Error ? { ...value, name: value.name, message: value.message, stack: value.stack, cause: value.cause } : value;
+    value instanceof Error
+      ? { ...value, name: value.name, message: value.message, stack: value.stack, cause: value.cause }
+      : value;
   return records.map((r) => `${r.level} ${r.msg} ${JSON.stringify(r.fields, expand)}`).join('\n');
 }
 

@@ -42,11 +42,19 @@ import { runCleanups, startTree, type Tree } from './tree-fixture.js';
 
 afterEach(runCleanups);
 
-const POLICY = { backoff: { initialMs: 25, maxMs: 200, factor: 2, jitter: 0.2, maxRetryAfterMs: 1500 }, maxAttempts: 40 };
+const POLICY = {
+  backoff: { initialMs: 25, maxMs: 200, factor: 2, jitter: 0.2, maxRetryAfterMs: 1500 },
+  maxAttempts: 40,
+};
 const { initialMs, maxMs, jitter, maxRetryAfterMs } = POLICY.backoff;
 
 const SMTP_USER = 'alerts';
-const SECRETS = { smtpPass: 'smtp-Pa55-SECRET-9', webhookToken: 'hookSECRETtoken42', webhookPass: 'hook-Basic-PASS-31', slackToken: 'slackSECRETtoken77' };
+const SECRETS = {
+  smtpPass: 'smtp-Pa55-SECRET-9',
+  webhookToken: 'hookSECRETtoken42',
+  webhookPass: 'hook-Basic-PASS-31',
+  slackToken: 'slackSECRETtoken77',
+};
 const HOOK_USER = 'hookuser';
 /** Every form a secret could leak in. */
 const FORBIDDEN = [
@@ -75,14 +83,37 @@ interface Channels {
 
 /** The alerting section: the given channels enabled, critical alerts routed to all of them, no re-notify. */
 function alertingFor(c: Channels): DeepPartial<AlertingConfig> {
-  const route = [...(c.smtp ? ['email'] : []), ...(c.slack ? ['slack'] : []), ...(c.hook ? ['webhook'] : [])] as ('email' | 'slack' | 'webhook')[];
+  const route = [...(c.smtp ? ['email'] : []), ...(c.slack ? ['slack'] : []), ...(c.hook ? ['webhook'] : [])] as (
+    'email' | 'slack' | 'webhook'
+  )[];
   return {
     channels: {
       ...(c.smtp && {
-        email: { enabled: true, host: '127.0.0.1', port: c.smtp.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], user: SMTP_USER, pass: SECRETS.smtpPass, timeout: c.timeoutMs.email ?? 1000 },
+        email: {
+          enabled: true,
+          host: '127.0.0.1',
+          port: c.smtp.port,
+          from: 'alerts@erlmcp.test',
+          to: ['ops@example.com'],
+          user: SMTP_USER,
+          pass: SECRETS.smtpPass,
+          timeout: c.timeoutMs.email ?? 1000,
+        },
       }),
-      ...(c.slack && { slack: { enabled: true, webhook: `${c.slack.url}/services/T0/B0/${SECRETS.slackToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
-      ...(c.hook && { webhook: { enabled: true, url: `${c.hook.url.replace('//', `//${HOOK_USER}:${SECRETS.webhookPass}@`)}/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`, timeout: c.timeoutMs.http ?? 1000 } }),
+      ...(c.slack && {
+        slack: {
+          enabled: true,
+          webhook: `${c.slack.url}/services/T0/B0/${SECRETS.slackToken}`,
+          timeout: c.timeoutMs.http ?? 1000,
+        },
+      }),
+      ...(c.hook && {
+        webhook: {
+          enabled: true,
+          url: `${c.hook.url.replace('//', `//${HOOK_USER}:${SECRETS.webhookPass}@`)}/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`,
+          timeout: c.timeoutMs.http ?? 1000,
+        },
+      }),
     },
     routing: { info: [], warning: route, error: route, critical: route },
     escalation_policy: {},
@@ -105,7 +136,13 @@ async function raiseAlerts(mon: Monitor, apiAlerts: number, tag: string): Promis
   }
   const metric = `faults.${tag}_queue_depth`;
   mon.metrics.gauge(metric).set(50);
-  await mon.alerting.addRule({ name: `${tag}_queue_deep`, metric, condition: 'gt', threshold: 10, severity: 'critical' });
+  await mon.alerting.addRule({
+    name: `${tag}_queue_deep`,
+    metric,
+    condition: 'gt',
+    threshold: 10,
+    severity: 'critical',
+  });
   const ruleAlert = await vi.waitFor(
     async () => {
       const found = (await mon.alerting.getActiveAlerts()).find((a) => a.source === `rule:${tag}_queue_deep`);
@@ -136,7 +173,9 @@ function expectBoundedBackoff(retries: readonly LoggedRetry[]): void {
     const base = Math.min(maxMs, initialMs * 2 ** (r.attempts - 1));
     const hint = /Retry-After (\d+) s/.exec(r.error);
     if (hint === null) {
-      expect(r.delayMs, `${r.channel} ${r.notificationId} attempt ${r.attempts}`).toBeGreaterThanOrEqual(Math.floor(base * (1 - jitter)));
+      expect(r.delayMs, `${r.channel} ${r.notificationId} attempt ${r.attempts}`).toBeGreaterThanOrEqual(
+        Math.floor(base * (1 - jitter)),
+      );
       expect(r.delayMs).toBeLessThanOrEqual(base);
     } else {
       expect(r.delayMs, r.error).toBe(Math.min(Number(hint[1]) * 1000, maxRetryAfterMs));
@@ -184,9 +223,12 @@ describe('notification faults through the whole tree', () => {
     await until(() => expect(smtp.accepted().size).toBe(ids.length), 20_000);
     await until(() => expect(outboxes[0]!.pending()).toBe(0));
 
-    expect(smtp.events.filter((e) => e.kind !== 'accept').map((e) => (e.code === undefined ? e.kind : `${e.kind} ${e.code}`)).sort()).toEqual(
-      ['drop', 'refused 421', 'rejected 451', 'silent', 'stall-body', 'stall-reply'],
-    );
+    expect(
+      smtp.events
+        .filter((e) => e.kind !== 'accept')
+        .map((e) => (e.code === undefined ? e.kind : `${e.kind} ${e.code}`))
+        .sort(),
+    ).toEqual(['drop', 'refused 421', 'rejected 451', 'silent', 'stall-body', 'stall-reply']);
     expect(smtp.accepted()).toEqual(once(ids));
     expect(smtp.users).toEqual(ids.map(() => SMTP_USER));
     const retries = retriesOf(tree, 'email');
@@ -200,12 +242,21 @@ describe('notification faults through the whole tree', () => {
       /^ETIMEDOUT: Timeout$/,
       /^EMESSAGE 451: Message failed: 451 4\.3\.0 local error/,
     ]) {
-      expect(errors.some((e) => kind.test(e)), `an email retry matching ${kind}`).toBe(true);
+      expect(
+        errors.some((e) => kind.test(e)),
+        `an email retry matching ${kind}`,
+      ).toBe(true);
     }
     expectBoundedBackoff(retries);
     expect(await tree.mon.alerting.deadLetters()).toEqual([]);
     expect(host).toEqual([]);
-    numbers.smtp = { notifications: ids.length, retries: retries.length, maxBackoffMs: Math.max(...retries.map((r) => r.delayMs)), accepted: Object.fromEntries(smtp.accepted()), faults: smtp.events.length - ids.length };
+    numbers.smtp = {
+      notifications: ids.length,
+      retries: retries.length,
+      maxBackoffMs: Math.max(...retries.map((r) => r.delayMs)),
+      accepted: Object.fromEntries(smtp.accepted()),
+      faults: smtp.events.length - ids.length,
+    };
   }, 40_000);
 
   it('rides out webhooks answering 429 (with and without Retry-After), 500, 503, too slowly and resetting: every id delivered, duplicates only where the answer was lost', async () => {
@@ -225,7 +276,13 @@ describe('notification faults through the whole tree', () => {
     }, 10_000);
     // Then every other fault once (in arrival order, whichever notification meets it), then 200.
     const answerLost = 2000; // a 200 after 2 s, when the channel gave up at 800 ms
-    hook.script = [{ status: 429 }, { status: 429, retryAfter: '1' }, { status: 503, retryAfter: '120' }, { slowMs: answerLost }, 'reset'];
+    hook.script = [
+      { status: 429 },
+      { status: 429, retryAfter: '1' },
+      { status: 503, retryAfter: '120' },
+      { slowMs: answerLost },
+      'reset',
+    ];
     hook.fallback = { status: 200 };
     slack.script = [{ status: 429, retryAfter: '1' }, 'reset', { slowMs: answerLost }, { status: 500 }];
     slack.fallback = { status: 200 };
@@ -236,7 +293,10 @@ describe('notification faults through the whole tree', () => {
       expect(outboxes[0]!.pending()).toBe(0);
     }, 20_000);
 
-    for (const [receiver, channel] of [[hook, 'webhook'], [slack, 'slack']] as const) {
+    for (const [receiver, channel] of [
+      [hook, 'webhook'],
+      [slack, 'slack'],
+    ] as const) {
       for (const id of ids) {
         const hits = receiver.hits.filter((h) => h.id === id);
         const lost = hits.filter((h) => h.reply === 'slow' || h.reply === 'reset').length;
@@ -249,15 +309,29 @@ describe('notification faults through the whole tree', () => {
         expect(hits.at(-1)!.reply).toBe('200');
       }
     }
-    expect(hook.hits.map((h) => h.reply).filter((r) => r !== '500' && r !== '200')).toEqual(['429', '429', '503', 'slow', 'reset']);
-    expect(slack.hits.map((h) => h.reply).filter((r) => r !== '503' && r !== '200')).toEqual(['429', 'reset', 'slow', '500']);
+    expect(hook.hits.map((h) => h.reply).filter((r) => r !== '500' && r !== '200')).toEqual([
+      '429',
+      '429',
+      '503',
+      'slow',
+      'reset',
+    ]);
+    expect(slack.hits.map((h) => h.reply).filter((r) => r !== '503' && r !== '200')).toEqual([
+      '429',
+      'reset',
+      'slow',
+      '500',
+    ]);
 
     const retries = [...retriesOf(tree, 'webhook'), ...retriesOf(tree, 'slack')];
     expectBoundedBackoff(retries);
     // As the receivers saw it: each failed request was followed by exactly one logged retry, and the
     // next request of that id came no sooner than the wait logged for it.
     let maxLateMs = 0;
-    for (const [receiver, channel] of [[hook, 'webhook'], [slack, 'slack']] as const) {
+    for (const [receiver, channel] of [
+      [hook, 'webhook'],
+      [slack, 'slack'],
+    ] as const) {
       for (const id of ids) {
         const hits = receiver.hits.filter((h) => h.id === id);
         const logged = retriesOf(tree, channel).filter((r) => r.notificationId === id);
@@ -270,13 +344,22 @@ describe('notification faults through the whole tree', () => {
       }
     }
     // Retry-After honoured (1 s, beyond maxMs) and capped (120 s asked, 1.5 s waited), in the log ...
-    expect(retries.filter((r) => r.error.includes('Retry-After')).map((r) => [r.channel, r.delayMs]).sort()).toEqual([
+    expect(
+      retries
+        .filter((r) => r.error.includes('Retry-After'))
+        .map((r) => [r.channel, r.delayMs])
+        .sort(),
+    ).toEqual([
       ['slack', 1000],
       ['webhook', 1000],
       ['webhook', 1500],
     ]);
     // ... and as the receiver saw it: the next request of that id came no sooner, and not 120 s later.
-    const gaps = { 'webhook 429': gapAfter(hook, '429', 1), 'webhook 503': gapAfter(hook, '503'), 'slack 429': gapAfter(slack, '429') };
+    const gaps = {
+      'webhook 429': gapAfter(hook, '429', 1),
+      'webhook 503': gapAfter(hook, '503'),
+      'slack 429': gapAfter(slack, '429'),
+    };
     expect(gaps['webhook 429']).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
     expect(gaps['slack 429']).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
     expect(gaps['webhook 503']).toBeGreaterThanOrEqual(maxRetryAfterMs - TIMER_SLACK_MS);
@@ -290,7 +373,9 @@ describe('notification faults through the whole tree', () => {
       retries: { webhook: retriesOf(tree, 'webhook').length, slack: retriesOf(tree, 'slack').length },
       maxBackoffMs: Math.max(...retries.map((r) => r.delayMs)),
       maxRetryLaterThanLoggedWaitMs: Math.round(maxLateMs),
-      maxBackoffWithoutHintMs: Math.max(...retries.filter((r) => !r.error.includes('Retry-After')).map((r) => r.delayMs)),
+      maxBackoffWithoutHintMs: Math.max(
+        ...retries.filter((r) => !r.error.includes('Retry-After')).map((r) => r.delayMs),
+      ),
       receiverGapsAfterHintMs: Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, Math.round(v)])),
       processed: { webhook: counts(hook), slack: counts(slack) },
       requests: { webhook: hook.hits.length, slack: slack.hits.length },
@@ -324,11 +409,18 @@ describe('notification faults through the whole tree', () => {
       'email: SMTP HOST: EPROTOCOL 554: Invalid greeting. response=554 5.7.1 no SMTP service here: 554 5.7.1 no SMTP service here',
     ]);
     expect(smtp.accepted().size).toBe(0);
-    for (const [channel, attempts, status] of [['slack', 1, 400], ['webhook', 4, 503]] as const) {
+    for (const [channel, attempts, status] of [
+      ['slack', 1, 400],
+      ['webhook', 4, 503],
+    ] as const) {
       const letters = dead.filter((d) => d.channel === channel);
       expect(letters.map((d) => d.notificationId).sort(), channel).toEqual([...ids].sort());
       for (const letter of letters) {
-        expect(letter).toMatchObject({ attempts, reason: 'firing', alertId: letter.notificationId.replace(/:firing$/, '') });
+        expect(letter).toMatchObject({
+          attempts,
+          reason: 'firing',
+          alertId: letter.notificationId.replace(/:firing$/, ''),
+        });
         expect(letter.lastError).toContain(`answered ${status}: `);
         expect(letter.deadAt).toBeGreaterThanOrEqual(letter.firstAttemptAt);
       }
@@ -337,7 +429,9 @@ describe('notification faults through the whole tree', () => {
     expect(slack.hits).toHaveLength(ids.length);
     // The receivers did get the secrets, and echoed them, so there was something to leak ...
     expect(hook.hits[0]!.url).toBe(`/hook/${SECRETS.webhookToken}?token=${SECRETS.webhookToken}`);
-    expect(hook.hits[0]!.authorization).toBe(`Basic ${Buffer.from(`${HOOK_USER}:${SECRETS.webhookPass}`).toString('base64')}`);
+    expect(hook.hits[0]!.authorization).toBe(
+      `Basic ${Buffer.from(`${HOOK_USER}:${SECRETS.webhookPass}`).toString('base64')}`,
+    );
     expect(slack.hits[0]!.url).toBe(`/services/T0/B0/${SECRETS.slackToken}`);
     expect(smtp.events.filter((e) => e.kind === 'rejected')).toHaveLength(1); // a login with the password got as far as DATA
     // ... and none of it reached a dead letter or a log line.
@@ -363,7 +457,12 @@ describe('notification faults through the whole tree', () => {
     const again = await treeWith({ smtp, hook, slack, timeoutMs: {} }, tree.dataDir);
     expect(await again.mon.alerting.deadLetters()).toEqual(dead);
     expect(host).toEqual([]);
-    numbers.deadLetters = { notifications: ids.length + 1, deadLetters: dead.length, webhookRequests: hook.hits.length, byChannel: { email: ids.length, slack: ids.length, webhook: ids.length } };
+    numbers.deadLetters = {
+      notifications: ids.length + 1,
+      deadLetters: dead.length,
+      webhookRequests: hook.hits.length,
+      byChannel: { email: ids.length, slack: ids.length, webhook: ids.length },
+    };
   }, 40_000);
 
   it('stopping the tree mid-retry (sends in flight) leaves no timer or socket, and a restart on the same data dir delivers each pending notification once', async () => {
@@ -407,7 +506,9 @@ describe('notification faults through the whole tree', () => {
       }
       expect(outboxes[1]!.pending()).toBe(0);
     }, 10_000);
-    expect(second.logger.records.find((r) => r.msg === 'outbox resumed queued notifications')?.fields).toMatchObject({ resumed: ids.length * 3 });
+    expect(second.logger.records.find((r) => r.msg === 'outbox resumed queued notifications')?.fields).toMatchObject({
+      resumed: ids.length * 3,
+    });
     // Exactly once, including anything the restart itself sent (e.g. a resolved notification).
     for (const counts of [smtp.accepted(), hook.processed(), slack.processed()]) {
       for (const [id, n] of counts) expect(n, id).toBe(1);
@@ -422,56 +523,91 @@ describe('notification faults through the whole tree', () => {
       retriedBeforeStop,
       stopMs,
       slackRequestsInFlightAtStop: slack.hits.filter((h) => h.reply === 'hang').length,
-      deliveredAfterRestart: { email: Object.fromEntries(smtp.accepted()), webhook: Object.fromEntries(hook.processed()), slack: Object.fromEntries(slack.processed()) },
+      deliveredAfterRestart: {
+        email: Object.fromEntries(smtp.accepted()),
+        webhook: Object.fromEntries(hook.processed()),
+        slack: Object.fromEntries(slack.processed()),
+      },
     };
   }, 40_000);
 
   it('delivers every notification, resolved after firing, through any sequence of HTTP faults (property, seed 42)', async () => {
-    const fault = fc.constantFrom<HttpFault>({ status: 429 }, { status: 408 }, { status: 500 }, { status: 503 }, { slowMs: 1500 }, 'reset', 'hang');
-    const runs: { alerts: number; faults: number; requests: number; duplicates: number; retries: number; ms: number }[] = [];
+    const fault = fc.constantFrom<HttpFault>(
+      { status: 429 },
+      { status: 408 },
+      { status: 500 },
+      { status: 503 },
+      { slowMs: 1500 },
+      'reset',
+      'hang',
+    );
+    const runs: {
+      alerts: number;
+      faults: number;
+      requests: number;
+      duplicates: number;
+      retries: number;
+      ms: number;
+    }[] = [];
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(fault, { maxLength: 6 }), fc.array(fault, { maxLength: 6 }), async (apiAlerts, hookFaults, slackFaults) => {
-        const started = performance.now();
-        try {
-          const host = watchHost();
-          const outboxes = fastOutbox(POLICY);
-          const hook = await startFaultReceiver(webhookId);
-          const slack = await startFaultReceiver(slackId);
-          hook.script = [...hookFaults];
-          slack.script = [...slackFaults];
-          const tree = await treeWith({ hook, slack, timeoutMs: { http: 1000 } });
-          const firing = await raiseAlerts(tree.mon, apiAlerts, 'prop');
-          // Resolve the first alert at once: its resolved notification queues behind its firing one.
-          const cleared = firing[0]!.replace(/:firing$/, '');
-          await tree.mon.alerting.clearAlert(cleared);
-          const ids = [...firing, `${cleared}:resolved`];
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fault, { maxLength: 6 }),
+        fc.array(fault, { maxLength: 6 }),
+        async (apiAlerts, hookFaults, slackFaults) => {
+          const started = performance.now();
+          try {
+            const host = watchHost();
+            const outboxes = fastOutbox(POLICY);
+            const hook = await startFaultReceiver(webhookId);
+            const slack = await startFaultReceiver(slackId);
+            hook.script = [...hookFaults];
+            slack.script = [...slackFaults];
+            const tree = await treeWith({ hook, slack, timeoutMs: { http: 1000 } });
+            const firing = await raiseAlerts(tree.mon, apiAlerts, 'prop');
+            // Resolve the first alert at once: its resolved notification queues behind its firing one.
+            const cleared = firing[0]!.replace(/:firing$/, '');
+            await tree.mon.alerting.clearAlert(cleared);
+            const ids = [...firing, `${cleared}:resolved`];
 
-          await until(() => {
-            for (const receiver of [hook, slack]) expect([...receiver.processed().keys()].sort()).toEqual([...ids].sort());
-            expect(outboxes[0]!.pending()).toBe(0);
-          }, 20_000);
-          for (const receiver of [hook, slack]) {
-            for (const id of ids) {
-              const hits = receiver.hits.filter((h) => h.id === id);
-              const lost = hits.filter((h) => h.reply === 'slow' || h.reply === 'reset').length;
-              expect(receiver.processed().get(id), id).toBe(1 + lost);
-              expect(hits.at(-1)!.reply).toBe('200');
+            await until(() => {
+              for (const receiver of [hook, slack])
+                expect([...receiver.processed().keys()].sort()).toEqual([...ids].sort());
+              expect(outboxes[0]!.pending()).toBe(0);
+            }, 20_000);
+            for (const receiver of [hook, slack]) {
+              for (const id of ids) {
+                const hits = receiver.hits.filter((h) => h.id === id);
+                const lost = hits.filter((h) => h.reply === 'slow' || h.reply === 'reset').length;
+                expect(receiver.processed().get(id), id).toBe(1 + lost);
+                expect(hits.at(-1)!.reply).toBe('200');
+              }
+              // Every scripted fault was met, and the resolved notification never overtook its firing one.
+              expect(receiver.script).toEqual([]);
+              const firstProcessed = (id: string) => receiver.hits.findIndex((h) => h.id === id && h.processed);
+              expect(firstProcessed(`${cleared}:firing`)).toBeLessThan(firstProcessed(`${cleared}:resolved`));
             }
-            // Every scripted fault was met, and the resolved notification never overtook its firing one.
-            expect(receiver.script).toEqual([]);
-            const firstProcessed = (id: string) => receiver.hits.findIndex((h) => h.id === id && h.processed);
-            expect(firstProcessed(`${cleared}:firing`)).toBeLessThan(firstProcessed(`${cleared}:resolved`));
+            const retries = loggedRetries(tree.logger.records);
+            expectBoundedBackoff(retries);
+            expect(await tree.mon.alerting.deadLetters()).toEqual([]);
+            expect(host).toEqual([]);
+            const duplicates = [hook, slack].reduce(
+              (sum, r) => sum + [...r.processed().values()].reduce((a, n) => a + n - 1, 0),
+              0,
+            );
+            runs.push({
+              alerts: ids.length,
+              faults: hookFaults.length + slackFaults.length,
+              requests: hook.hits.length + slack.hits.length,
+              duplicates,
+              retries: retries.length,
+              ms: Math.round(performance.now() - started),
+            });
+          } finally {
+            await runCleanups();
           }
-          const retries = loggedRetries(tree.logger.records);
-          expectBoundedBackoff(retries);
-          expect(await tree.mon.alerting.deadLetters()).toEqual([]);
-          expect(host).toEqual([]);
-          const duplicates = [hook, slack].reduce((sum, r) => sum + [...r.processed().values()].reduce((a, n) => a + n - 1, 0), 0);
-          runs.push({ alerts: ids.length, faults: hookFaults.length + slackFaults.length, requests: hook.hits.length + slack.hits.length, duplicates, retries: retries.length, ms: Math.round(performance.now() - started) });
-        } finally {
-          await runCleanups();
-        }
-      }),
+        },
+      ),
       { seed: 42, numRuns: 6, endOnFailure: true },
     );
     expect(runs).toHaveLength(6);

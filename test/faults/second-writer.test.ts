@@ -69,7 +69,9 @@ async function seriesKeys(dataDir: string): Promise<string[]> {
 function expectLocked(answer: ChildLine, dataDir: string): void {
   expect(answer).toMatchObject({ type: 'rejected', code: ErrorCode.StoreLocked });
   expect(answer.message).toContain(`the metric store at ${dataDir} is already open for writing by another process`);
-  expect(answer.message).toContain(`: it holds the lock on ${path.join(dataDir, 'writer.lock')}. A store has one writer: `);
+  expect(answer.message).toContain(
+    `: it holds the lock on ${path.join(dataDir, 'writer.lock')}. A store has one writer: `,
+  );
   expect(answer.ms as number).toBeLessThan(REFUSAL_BOUND_MS);
 }
 
@@ -125,7 +127,9 @@ describe('a second writer on one data dir', () => {
       for (const answer of answers.filter((a) => a.type === 'rejected')) expectLocked(answer, dataDir);
       if (process.env.WRITER_REPORT === '1') {
         const ms = answers.map((a) => a.ms as number).sort((a, b) => a - b);
-        console.log(`open answers (ms from "go"): median ${ms[ms.length >> 1]!.toFixed(1)}, max ${ms.at(-1)!.toFixed(1)}`);
+        console.log(
+          `open answers (ms from "go"): median ${ms[ms.length >> 1]!.toFixed(1)}, max ${ms.at(-1)!.toFixed(1)}`,
+        );
       }
       const winner = winners[0]!;
       await winner.waitFor('written');

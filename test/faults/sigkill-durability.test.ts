@@ -22,7 +22,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { mulberry32 } from '../helpers.js';
-import { assertBuilt, type ChildLine, killChildren, killSpares, rawPointsByBucket, takeTreeChild, type TreeChild } from './sigkill-fixture.js';
+import {
+  assertBuilt,
+  type ChildLine,
+  killChildren,
+  killSpares,
+  rawPointsByBucket,
+  takeTreeChild,
+  type TreeChild,
+} from './sigkill-fixture.js';
 import { runCleanups, startTree, tempDir } from './tree-fixture.js';
 
 const SEED = 0x5167_c111;
@@ -65,7 +73,10 @@ const chains = Array.from({ length: CHAINS }, (_, i) => ({
   ),
 }));
 const bigTrials = Array.from({ length: BIG_TRIALS }, (_, i) => ({ trial: i + 1, delay: delay(BIG_MAX_DELAY_MS) }));
-const retentionTrials = Array.from({ length: RETENTION_TRIALS }, (_, i) => ({ trial: i + 1, delay: delay(RETENTION_MAX_DELAY_MS) }));
+const retentionTrials = Array.from({ length: RETENTION_TRIALS }, (_, i) => ({
+  trial: i + 1,
+  delay: delay(RETENTION_MAX_DELAY_MS),
+}));
 
 interface FlushLine {
   type: 'flush';
@@ -128,7 +139,9 @@ afterAll(async () => {
     console.log(
       `${kind}: ${of.length} kills; after flush report #${of.map((t) => t.afterFlush ?? 1).join(',')}; delay ms min ${delays[0]} median ${median(delays)} max ${delays.at(-1)}; ` +
         `reported flushes per kill ${of.map((t) => t.reported).join(',')}; ` +
-        (kind === 'retention' ? `prune passes done ${of.map((t) => t.prunes).join(',')}; old buckets folded ${of.map((t) => t.folded).join(',')}; trims done ${of.map((t) => t.trims).join(',')}; ` : '') +
+        (kind === 'retention'
+          ? `prune passes done ${of.map((t) => t.prunes).join(',')}; old buckets folded ${of.map((t) => t.folded).join(',')}; trims done ${of.map((t) => t.trims).join(',')}; `
+          : '') +
         `points checked ${of.reduce((n, t) => n + t.pointsChecked, 0)}; ` +
         `median ms per phase: ${phases.join(', ')}`,
     );
@@ -143,7 +156,8 @@ async function killAfter(child: TreeChild, type: string, nth: number, ms: number
   expect(signal, `child stderr: ${child.stderr()}`).toBe('SIGKILL');
 }
 
-const ofType = <T>(lines: ChildLine[], type: string): T[] => lines.filter((line) => line.type === type) as unknown as T[];
+const ofType = <T>(lines: ChildLine[], type: string): T[] =>
+  lines.filter((line) => line.type === type) as unknown as T[];
 
 interface Persisted {
   counter: number;
@@ -178,7 +192,8 @@ async function checkTreeStore(dataDir: string, lines: ChildLine[], bigSeries: nu
       ] as const) {
         checked++;
         const got = store.latestAt(id, f.at);
-        if (got?.[1] !== want) wrong.push(`flush ${f.n} (step ${f.step}, at ${f.at}): ${name} is ${JSON.stringify(got)}, reported ${want}`);
+        if (got?.[1] !== want)
+          wrong.push(`flush ${f.n} (step ${f.step}, at ${f.at}): ${name} is ${JSON.stringify(got)}, reported ${want}`);
       }
     }
     const last = flushes.at(-1)!;
@@ -187,7 +202,8 @@ async function checkTreeStore(dataDir: string, lines: ChildLine[], bigSeries: nu
         checked++;
         const id = store.seriesId(`dur.big{k="${k}"}`);
         const got = id === undefined ? undefined : store.latestAt(id, last.at);
-        if (got?.[1] !== last.big) wrong.push(`dur.big{k="${k}"} at ${last.at} is ${JSON.stringify(got)}, reported ${last.big}`);
+        if (got?.[1] !== last.big)
+          wrong.push(`dur.big{k="${k}"} at ${last.at} is ${JSON.stringify(got)}, reported ${last.big}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -202,7 +218,8 @@ async function checkTreeStore(dataDir: string, lines: ChildLine[], bigSeries: nu
       const newest = pointId === undefined ? undefined : store.latest(pointId);
       if (newest === undefined) continue;
       const value = def.type === 'histogram' ? state?.c : state?.v;
-      if (value !== newest[1]) torn.push(`${def.key}: current ${JSON.stringify(state)}, newest point ${JSON.stringify(newest)}`);
+      if (value !== newest[1])
+        torn.push(`${def.key}: current ${JSON.stringify(state)}, newest point ${JSON.stringify(newest)}`);
     }
     expect(torn).toEqual([]);
 
@@ -217,7 +234,9 @@ async function checkTreeStore(dataDir: string, lines: ChildLine[], bigSeries: nu
     const outbox = store.records('outbox');
     const done = store.records('outbox_done');
     const lost = alertLines.filter(
-      (a) => alerts.get(a.id)?.status !== 'firing' || (outbox.get([a.notification, 'webhook']) === undefined && done.get([a.notification, 'webhook']) === undefined),
+      (a) =>
+        alerts.get(a.id)?.status !== 'firing' ||
+        (outbox.get([a.notification, 'webhook']) === undefined && done.get([a.notification, 'webhook']) === undefined),
     );
     expect(lost).toEqual([]);
     return { counter, hcount, alerts: alertLines.map((a) => a.id), pointsChecked: checked };
@@ -262,7 +281,11 @@ describe('SIGKILL durability of the monitoring tree', () => {
         // The next run's tree restores exactly what the killed one persisted; its first step's
         // inc() lands on top of that (checked against the store with the rest of its flushes).
         const ready = await child.waitFor('ready');
-        expect(ready.restored, `generation ${gen}: ${child.stderr()}`).toEqual({ counter: expected.counter, hcount: expected.hcount, big: 0 });
+        expect(ready.restored, `generation ${gen}: ${child.stderr()}`).toEqual({
+          counter: expected.counter,
+          hcount: expected.hcount,
+          big: 0,
+        });
         await child.waitFor('flush');
         watch.lap('start');
         const plan = kills[gen - 1]!;
@@ -273,7 +296,14 @@ describe('SIGKILL durability of the monitoring tree', () => {
         alerts.push(...persisted.alerts);
         expected = { counter: persisted.counter, hcount: persisted.hcount };
         watch.lap('check');
-        trials.push({ kind: plan.kind, delayMs: plan.ms, afterFlush: plan.afterFlush, reported: ofType(child.lines, 'flush').length, pointsChecked: persisted.pointsChecked, phases: watch.laps });
+        trials.push({
+          kind: plan.kind,
+          delayMs: plan.ms,
+          afterFlush: plan.afterFlush,
+          reported: ofType(child.lines, 'flush').length,
+          pointsChecked: persisted.pointsChecked,
+          phases: watch.laps,
+        });
       }
       await restartTree(dataDir, { ...expected, alerts, pointsChecked: 0 });
     },
@@ -286,7 +316,10 @@ describe('SIGKILL durability of the monitoring tree', () => {
       const dataDir = tempDir('erlmcp-sigkill-big-');
       const watch = stopwatch();
       const child = takeTreeChild();
-      child.start({ mode: 'tree', dataDir, gen: 1, interval: 50, processMetrics: false, bigSeries: BIG_SERIES }, CHILD_TIMEOUT_MS);
+      child.start(
+        { mode: 'tree', dataDir, gen: 1, interval: 50, processMetrics: false, bigSeries: BIG_SERIES },
+        CHILD_TIMEOUT_MS,
+      );
       await child.waitFor('flush');
       watch.lap('start');
       await killAfter(child, 'flush', 1, ms);
@@ -297,14 +330,22 @@ describe('SIGKILL durability of the monitoring tree', () => {
       const last = ofType<FlushLine>(child.lines, 'flush').at(-1)!;
       const { mon } = await startTree({ dataDir, config: { monitoring: { series_limit: BIG_SERIES + 1 } } });
       const big = mon.metrics.counter('dur.big', { help: 'many series', labels: ['k'] });
-      const behind = Array.from({ length: BIG_SERIES }, (_, k) => big.get({ k: String(k) }) ?? -1).filter((v) => v < last.big);
+      const behind = Array.from({ length: BIG_SERIES }, (_, k) => big.get({ k: String(k) }) ?? -1).filter(
+        (v) => v < last.big,
+      );
       expect(behind).toEqual([]);
       const before = big.get({ k: '9999' })!;
       big.inc({ k: '9999' });
       expect(big.get({ k: '9999' })).toBe(before + 1);
       await mon.stop();
       watch.lap('restart');
-      trials.push({ kind: 'big', delayMs: ms, reported: ofType(child.lines, 'flush').length, pointsChecked: persisted.pointsChecked, phases: watch.laps });
+      trials.push({
+        kind: 'big',
+        delayMs: ms,
+        reported: ofType(child.lines, 'flush').length,
+        pointsChecked: persisted.pointsChecked,
+        phases: watch.laps,
+      });
     },
     TRIAL_TIMEOUT_MS,
   );
@@ -347,7 +388,14 @@ describe('SIGKILL durability of the monitoring tree', () => {
         for (const key of Object.keys(seeded.buckets)) {
           const id = store.seriesId(key)!;
           ids.set(key, id);
-          rollups.set(id, new Map(store.rollups(id, 0, Number.MAX_SAFE_INTEGER).map((r) => [r.start, { count: r.count, sum: r.avg * r.count }])));
+          rollups.set(
+            id,
+            new Map(
+              store
+                .rollups(id, 0, Number.MAX_SAFE_INTEGER)
+                .map((r) => [r.start, { count: r.count, sum: r.avg * r.count }]),
+            ),
+          );
         }
 
         // A trim is one transaction: what is left is a run of consecutive keys, ending at the newest put.
@@ -378,9 +426,12 @@ describe('SIGKILL durability of the monitoring tree', () => {
           seededBuckets++;
           if (folded.count > 0) foldedBuckets++;
           if (r[0] + folded.count !== count || Math.abs(r[1] + folded.sum - sum) > 1e-6 * Math.max(1, sum)) {
-            wrong.push(`${key} bucket ${start}: raw ${r[0]} + rolled up ${folded.count} of ${count} points (sum ${r[1] + folded.sum} of ${sum})`);
+            wrong.push(
+              `${key} bucket ${start}: raw ${r[0]} + rolled up ${folded.count} of ${count} points (sum ${r[1] + folded.sum} of ${sum})`,
+            );
           }
-          if (prunes.length > 0 && r[0] !== 0) wrong.push(`${key} bucket ${start}: ${r[0]} raw points left after a completed prune pass`);
+          if (prunes.length > 0 && r[0] !== 0)
+            wrong.push(`${key} bucket ${start}: ${r[0]} raw points left after a completed prune pass`);
         }
       }
       expect(wrong).toEqual([]);
@@ -390,7 +441,16 @@ describe('SIGKILL durability of the monitoring tree', () => {
       await mon.stop();
       watch.lap('restart');
       const trims = ofType(child.lines, 'trim').length;
-      trials.push({ kind: 'retention', delayMs: ms, reported: flushed.length, prunes: prunes.length, trims, folded: `${foldedBuckets}/${seededBuckets}`, pointsChecked: checked, phases: watch.laps });
+      trials.push({
+        kind: 'retention',
+        delayMs: ms,
+        reported: flushed.length,
+        prunes: prunes.length,
+        trims,
+        folded: `${foldedBuckets}/${seededBuckets}`,
+        pointsChecked: checked,
+        phases: watch.laps,
+      });
     },
     TRIAL_TIMEOUT_MS,
   );

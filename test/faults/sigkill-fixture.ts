@@ -19,7 +19,9 @@ const BUILT_INDEX = fileURLToPath(new URL('../../dist/src/index.js', import.meta
 /** Fails clearly when `dist/` is missing instead of letting the child die with a module error. */
 export function assertBuilt(): void {
   if (!fs.existsSync(BUILT_INDEX)) {
-    throw new Error(`${BUILT_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`);
+    throw new Error(
+      `${BUILT_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`,
+    );
   }
 }
 
@@ -145,9 +147,13 @@ function spawnTreeChild(): TreeChild {
  * Open it only while no MetricStore of this process has `dataDir` open.
  * @returns series id -> bucket start -> [count, sum]
  */
-export async function rawPointsByBucket(dataDir: string, bucketMs: number): Promise<Map<number, Map<number, [number, number]>>> {
+export async function rawPointsByBucket(
+  dataDir: string,
+  bucketMs: number,
+): Promise<Map<number, Map<number, [number, number]>>> {
   // The store's env options (lmdb-store.ts ENV_OPTIONS); useRecords is missing from lmdb's typings.
-  const env = open({ path: dataDir, readOnly: true, maxDbs: 64, useRecords: false } as Parameters<typeof open>[0] & object);
+  const env = open({ path: dataDir, readOnly: true, maxDbs: 64, useRecords: false } as Parameters<typeof open>[0] &
+    object);
   try {
     const { history } = openChunkDatabases(env);
     const out = new Map<number, Map<number, [number, number]>>();

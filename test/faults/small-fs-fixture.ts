@@ -92,12 +92,15 @@ export function cannotMount(): string | undefined {
       mounted.splice(mounted.indexOf(trial), 1);
       trial.unmount();
     } catch (err) {
-      const detail = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0];
+      const detail = String((err as { stderr?: string }).stderr ?? (err as Error).message)
+        .trim()
+        .split('\n')[0];
       reason = `cannot mount a ${name} here (needs root, mount rights and loop devices): ${detail}`;
       break;
     }
   }
-  if (reason !== undefined && process.env.REQUIRE_SYSTEM_DEPS === '1') throw new Error(`REQUIRE_SYSTEM_DEPS=1 and ${reason}`);
+  if (reason !== undefined && process.env.REQUIRE_SYSTEM_DEPS === '1')
+    throw new Error(`REQUIRE_SYSTEM_DEPS=1 and ${reason}`);
   return reason;
 }
 
@@ -121,7 +124,10 @@ export interface Health {
 }
 
 /** Polls `check` every `intervalMs` until it returns true; fails with `message()` after `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, o: { timeoutMs: number; intervalMs: number; message: () => string }): Promise<void> {
+export async function until(
+  check: () => Promise<boolean>,
+  o: { timeoutMs: number; intervalMs: number; message: () => string },
+): Promise<void> {
   const deadline = performance.now() + o.timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(o.message());
@@ -133,4 +139,3 @@ export async function health(port: number): Promise<Health> {
   const res = await fetch(`http://127.0.0.1:${port}/health`);
   return (await res.json()) as Health;
 }
-

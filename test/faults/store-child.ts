@@ -17,7 +17,9 @@ const HARD_TIMEOUT_MS = 45_000;
 /** Fails clearly when `dist/` is missing instead of letting the child die with a module error. */
 export function assertBuilt(): void {
   if (!fs.existsSync(BUILT_INDEX)) {
-    throw new Error(`${BUILT_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`);
+    throw new Error(
+      `${BUILT_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`,
+    );
   }
 }
 
@@ -72,7 +74,12 @@ export function spawnStoreChild(options: Record<string, unknown>, wrapper: reado
       clearTimeout(timer);
       void outClosed.then(() => {
         done = true;
-        for (const w of waiters.splice(0)) w.reject(new Error(`child exited (code ${code}, signal ${signal}) before a line of type ${w.types.join('|')}; stderr: ${err}`));
+        for (const w of waiters.splice(0))
+          w.reject(
+            new Error(
+              `child exited (code ${code}, signal ${signal}) before a line of type ${w.types.join('|')}; stderr: ${err}`,
+            ),
+          );
         resolve({ code, signal });
       });
     });
@@ -97,7 +104,9 @@ export function spawnStoreChild(options: Record<string, unknown>, wrapper: reado
 }
 
 /** Runs a "start" child to its end: its exit and its last line. */
-export async function runStart(options: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; line: ChildLine | undefined; stderr: string }> {
+export async function runStart(
+  options: Record<string, unknown>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; line: ChildLine | undefined; stderr: string }> {
   const child = spawnStoreChild({ mode: 'start', ...options });
   child.proc.stdin.end();
   const { code, signal } = await child.exited;
@@ -116,6 +125,7 @@ export function sha256(file: string): string {
 export function unshareRefused(...flags: string[]): string | undefined {
   const probe = spawnSync('unshare', [...flags, 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (probe.error !== undefined) return `unshare ${flags.join(' ')} cannot run: ${probe.error.message} (util-linux)`;
-  if (probe.status !== 0) return `unshare ${flags.join(' ')} was refused (exit ${probe.status}: ${probe.stderr.trim()}); it needs root or user namespaces`;
+  if (probe.status !== 0)
+    return `unshare ${flags.join(' ')} was refused (exit ${probe.status}: ${probe.stderr.trim()}); it needs root or user namespaces`;
   return undefined;
 }

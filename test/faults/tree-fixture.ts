@@ -49,11 +49,14 @@ export interface Tree {
  * Starts the tree with FAST_CONFIG merged under `options.config` (one level deep per file) and a
  * temp data dir unless given. Stopped at cleanup (idempotent, so tests may stop it themselves).
  */
-export async function startTree(options: Omit<MonitoringOptions, 'config'> & { config?: DeepPartial<Config> } = {}): Promise<Tree> {
+export async function startTree(
+  options: Omit<MonitoringOptions, 'config'> & { config?: DeepPartial<Config> } = {},
+): Promise<Tree> {
   const dataDir = options.dataDir ?? tempDir();
   const logger = memoryLogger();
   const config: Record<string, object> = { ...FAST_CONFIG };
-  for (const [file, values] of Object.entries(options.config ?? {})) config[file] = { ...(config[file] ?? {}), ...(values) };
+  for (const [file, values] of Object.entries(options.config ?? {}))
+    config[file] = { ...(config[file] ?? {}), ...values };
   const mon = await startMonitoring({ env: {}, logger, processMetrics: false, ...options, dataDir, config: config });
   cleanups.push(() => mon.stop());
   return { mon, dataDir, logger };

@@ -32,7 +32,11 @@ export const REQUEST_TIMEOUT_MS = 5000;
  * @param options.head whether it was a HEAD request (no body follows the headers)
  * @returns status 0 when the server closed without answering
  */
-export function rawRequest(port: number, data: string | Buffer | (string | Buffer)[], options: { timeoutMs?: number; head?: boolean; gapMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  data: string | Buffer | (string | Buffer)[],
+  options: { timeoutMs?: number; head?: boolean; gapMs?: number } = {},
+): Promise<RawResponse> {
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -48,10 +52,19 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
       if (err) reject(err);
       else resolve(res!);
     };
-    const timer = setTimeout(() => finish(new Error(`hang: no complete answer within ${timeoutMs} ms (got ${JSON.stringify(buf.toString('latin1').slice(0, 200))})`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(
+            `hang: no complete answer within ${timeoutMs} ms (got ${JSON.stringify(buf.toString('latin1').slice(0, 200))})`,
+          ),
+        ),
+      timeoutMs,
+    );
     const tryParse = (closed: boolean): RawResponse | undefined => {
       const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return closed ? { status: 0, headers: {}, body: buf.toString('latin1'), closedByServer: true } : undefined;
+      if (end < 0)
+        return closed ? { status: 0, headers: {}, body: buf.toString('latin1'), closedByServer: true } : undefined;
       const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!)?.[1] ?? 0);
       const headers: Record<string, string> = {};
@@ -61,13 +74,30 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
       }
       if (!options.head && /chunked/i.test(headers['transfer-encoding'] ?? '')) {
         const body = dechunk(buf.subarray(end + 4));
-        if (body === undefined) return closed ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true } : undefined;
-        return { status, headers, body: body.toString('utf8'), closedByServer: closed || /close/i.test(headers.connection ?? '') };
+        if (body === undefined)
+          return closed
+            ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true }
+            : undefined;
+        return {
+          status,
+          headers,
+          body: body.toString('utf8'),
+          closedByServer: closed || /close/i.test(headers.connection ?? ''),
+        };
       }
-      const length = options.head || status === 101 ? 0 : Number(headers['content-length'] ?? (closed ? buf.length - end - 4 : NaN));
+      const length =
+        options.head || status === 101 ? 0 : Number(headers['content-length'] ?? (closed ? buf.length - end - 4 : NaN));
       if (!Number.isFinite(length)) return undefined;
-      if (buf.length - end - 4 < length) return closed ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true } : undefined;
-      return { status, headers, body: buf.subarray(end + 4, end + 4 + length).toString('utf8'), closedByServer: closed || /close/i.test(headers.connection ?? '') };
+      if (buf.length - end - 4 < length)
+        return closed
+          ? { status, headers, body: buf.subarray(end + 4).toString('utf8'), closedByServer: true }
+          : undefined;
+      return {
+        status,
+        headers,
+        body: buf.subarray(end + 4, end + 4 + length).toString('utf8'),
+        closedByServer: closed || /close/i.test(headers.connection ?? ''),
+      };
     };
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -92,7 +122,7 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
 /** The body of a chunked transfer coding (a streamed /metrics), or `undefined` until its last chunk has come. */
 function dechunk(raw: Buffer): Buffer | undefined {
   const parts: Buffer[] = [];
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const lineEnd = raw.indexOf('\r\n', at);
     if (lineEnd < 0) return undefined;
     const size = Number.parseInt(raw.subarray(at, lineEnd).toString('latin1'), 16);
@@ -108,9 +138,18 @@ function dechunk(raw: Buffer): Buffer | undefined {
  * A GET (or `method`) request for `target` as raw text, closing after the answer.
  * @param target the request target exactly as sent (not encoded here)
  */
-export function requestText(port: number, target: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): string {
+export function requestText(
+  port: number,
+  target: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): string {
   const headers: Record<string, string> = { host: `127.0.0.1:${port}`, connection: 'close', ...options.headers };
-  if (options.body !== undefined && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+  if (
+    options.body !== undefined &&
+    headers['content-length'] === undefined &&
+    headers['transfer-encoding'] === undefined
+  )
+    headers['content-length'] = String(Buffer.byteLength(options.body));
   const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
   return `${options.method ?? 'GET'} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${options.body ?? ''}`;
 }

@@ -19,7 +19,10 @@ describe('Counter', () => {
     expect(reqs.get({ method: 'GET', route: '/api' })).toBe(7.5);
     expect(reqs.get({ method: 'POST', route: '/api' })).toBe(1);
     expect(reqs.get({ method: 'PUT', route: '/api' })).toBeUndefined();
-    expect(reqs.series().map((s) => s.key)).toEqual(['requests.total{method="GET",route="/api"}', 'requests.total{method="POST",route="/api"}']);
+    expect(reqs.series().map((s) => s.key)).toEqual([
+      'requests.total{method="GET",route="/api"}',
+      'requests.total{method="POST",route="/api"}',
+    ]);
   });
 
   it('treats numeric label values as their decimal strings', () => {
@@ -51,15 +54,27 @@ describe('Counter', () => {
     const before = tableState(registry);
     expectRefused(() => c.inc({ shop: 'a' }, value as number), ErrorCode.InvalidValue, message);
     expectRefused(() => c.inc({ shop: 'new' }, value as number), ErrorCode.InvalidValue, message);
-    expectRefused(() => c.bind({ shop: 'a' }).inc(value as number), ErrorCode.InvalidValue, /metric "orders": a counter increment/);
+    expectRefused(
+      () => c.bind({ shop: 'a' }).inc(value as number),
+      ErrorCode.InvalidValue,
+      /metric "orders": a counter increment/,
+    );
     expect(tableState(registry)).toBe(before);
   });
 
   it.each([
-    ['an unknown label', { shop: 'a', region: 'eu' }, /metric "orders": unknown label "region" \(allowed: labels "shop"\)/],
+    [
+      'an unknown label',
+      { shop: 'a', region: 'eu' },
+      /metric "orders": unknown label "region" \(allowed: labels "shop"\)/,
+    ],
     ['a missing label', {}, /metric "orders": (missing label "shop"|labels must be)/],
     ['no labels at all', undefined, /metric "orders": labels must be an object with labels "shop", got undefined/],
-    ['a label value of the wrong type', { shop: { id: 1 } }, /metric "orders": label "shop" must be a string or a finite number, got an object/],
+    [
+      'a label value of the wrong type',
+      { shop: { id: 1 } },
+      /metric "orders": label "shop" must be a string or a finite number, got an object/,
+    ],
     ['a NaN label value', { shop: Number.NaN }, /label "shop" must be a string or a finite number, got NaN/],
     ['a misspelt label', { shp: 'a' }, /unknown label "shp"/],
   ])('refuses %s and changes nothing', (_what, labels, message) => {
@@ -75,7 +90,11 @@ describe('Counter', () => {
   it('refuses labels on a metric that has none', () => {
     const { registry } = newRegistry();
     const c = registry.counter('plain');
-    expectRefused(() => c.inc({ x: '1' }), ErrorCode.InvalidLabels, /metric "plain": unknown label "x" \(allowed: no labels\)/);
+    expectRefused(
+      () => c.inc({ x: '1' }),
+      ErrorCode.InvalidLabels,
+      /metric "plain": unknown label "x" \(allowed: no labels\)/,
+    );
     c.inc();
     expect(c.get()).toBe(1);
   });
@@ -92,6 +111,8 @@ describe('Counter', () => {
     expect(registry.counter('monitor.series_dropped', { labels: ['metric'] }).get({ metric: 'users' })).toBe(7);
     const warnings = logger.records.filter((r) => r.level === 'warn');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]!.msg).toBe('metric "users" reached its series limit (3): new label sets go to one overflow series (labels "__overflow__")');
+    expect(warnings[0]!.msg).toBe(
+      'metric "users" reached its series limit (3): new label sets go to one overflow series (labels "__overflow__")',
+    );
   });
 });

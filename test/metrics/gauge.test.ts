@@ -34,7 +34,11 @@ describe('Gauge', () => {
       () => g.dec({ room: 'a' }, value as number),
       () => g.bind({ room: 'a' }).set(value as number),
     ]) {
-      expectMonitorError(attempt, ErrorCode.InvalidValue, /^metric "temp": a gauge value must be a finite number, got /);
+      expectMonitorError(
+        attempt,
+        ErrorCode.InvalidValue,
+        /^metric "temp": a gauge value must be a finite number, got /,
+      );
     }
     expect(tableState(registry)).toBe(before);
   });

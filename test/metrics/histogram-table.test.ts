@@ -27,7 +27,10 @@ class Reference {
     return {
       all: qs.map((q) => this.sketch.quantile(q)),
       count: this.sketch.count,
-      windows: Object.values(WINDOWS).map((ms) => [this.window.count(ms), ...qs.map((q) => this.window.quantile(q, ms))]),
+      windows: Object.values(WINDOWS).map((ms) => [
+        this.window.count(ms),
+        ...qs.map((q) => this.window.quantile(q, ms)),
+      ]),
     };
   }
 }
@@ -37,7 +40,10 @@ function viewOf(series: { sketch: Sketch; window: SlidingSketch }) {
   return {
     all: qs.map((q) => series.sketch.quantile(q)),
     count: series.sketch.count,
-    windows: Object.values(WINDOWS).map((ms) => [series.window.count(ms), ...qs.map((q) => series.window.quantile(q, ms))]),
+    windows: Object.values(WINDOWS).map((ms) => [
+      series.window.count(ms),
+      ...qs.map((q) => series.window.quantile(q, ms)),
+    ]),
   };
 }
 
@@ -62,11 +68,40 @@ describe('HistogramTable', () => {
   });
 
   it.each([
-    ['one key too many', (observe: (v: number) => void) => { for (let i = 0; i <= SMALL_KEYS; i++) observe(10 + i); }],
-    ['a later slice', (observe: (v: number) => void, clock: SliceClock) => { observe(10); clock.tick(10_000); observe(20); }],
-    ['a zero', (observe: (v: number) => void) => { observe(10); observe(0); }],
-    ['a negative value', (observe: (v: number) => void) => { observe(-5); }],
-    ['a value past 2^959', (observe: (v: number) => void) => { observe(7); observe(2 ** 1000); }],
+    [
+      'one key too many',
+      (observe: (v: number) => void) => {
+        for (let i = 0; i <= SMALL_KEYS; i++) observe(10 + i);
+      },
+    ],
+    [
+      'a later slice',
+      (observe: (v: number) => void, clock: SliceClock) => {
+        observe(10);
+        clock.tick(10_000);
+        observe(20);
+      },
+    ],
+    [
+      'a zero',
+      (observe: (v: number) => void) => {
+        observe(10);
+        observe(0);
+      },
+    ],
+    [
+      'a negative value',
+      (observe: (v: number) => void) => {
+        observe(-5);
+      },
+    ],
+    [
+      'a value past 2^959',
+      (observe: (v: number) => void) => {
+        observe(7);
+        observe(2 ** 1000);
+      },
+    ],
   ])('moves the keys into sketch objects on %s, losing none', (_what, drive) => {
     const { registry, clock } = newRegistry();
     const h = registry.histogram('rt');

@@ -55,24 +55,31 @@ describe('Histogram', () => {
     ['bimodal', (r) => (r() < 0.7 ? 5 + r() * 2 : 800 + r() * 400)],
   ];
 
-  it.each(distributions)('gives p50, p95 and p99 within one percent of the exact quantiles on %s data', (_name, draw) => {
-    const { registry } = newRegistry();
-    const h = registry.histogram('dist');
-    const r = mulberry32(42);
-    const values: number[] = [];
-    for (let i = 0; i < 50_000; i++) {
-      const v = draw(r);
-      values.push(v);
-      h.observe(v);
-    }
-    values.sort((a, b) => a - b);
-    const stats = h.get()!;
-    for (const [q, key] of [[0.5, 'p50'], [0.95, 'p95'], [0.99, 'p99']] as const) {
-      const exact = exactQuantile(values, q);
-      expect(Math.abs(stats.percentiles[key]! - exact) / exact).toBeLessThanOrEqual(0.01);
-      expect(Math.abs(stats.windows['1m'][key]! - exact) / exact).toBeLessThanOrEqual(0.01);
-    }
-  });
+  it.each(distributions)(
+    'gives p50, p95 and p99 within one percent of the exact quantiles on %s data',
+    (_name, draw) => {
+      const { registry } = newRegistry();
+      const h = registry.histogram('dist');
+      const r = mulberry32(42);
+      const values: number[] = [];
+      for (let i = 0; i < 50_000; i++) {
+        const v = draw(r);
+        values.push(v);
+        h.observe(v);
+      }
+      values.sort((a, b) => a - b);
+      const stats = h.get()!;
+      for (const [q, key] of [
+        [0.5, 'p50'],
+        [0.95, 'p95'],
+        [0.99, 'p99'],
+      ] as const) {
+        const exact = exactQuantile(values, q);
+        expect(Math.abs(stats.percentiles[key]! - exact) / exact).toBeLessThanOrEqual(0.01);
+        expect(Math.abs(stats.windows['1m'][key]! - exact) / exact).toBeLessThanOrEqual(0.01);
+      }
+    },
+  );
 
   it('forgets old data in the sliding windows but not all-time', () => {
     const { registry, clock } = newRegistry();
@@ -101,20 +108,33 @@ describe('Histogram', () => {
     expect(merged.quantile(0.5)!).toBeCloseTo(50, -1);
   });
 
-  it.each([[Number.NaN], [Infinity], [-Infinity], ['42'], [undefined]])('refuses the value %s and changes nothing', (value) => {
-    const { registry } = newRegistry();
-    const h = registry.histogram('rt', { labels: ['route'] });
-    h.observe(5, { route: '/' });
-    const before = tableState(registry);
-    for (const attempt of [() => h.observe(value as number, { route: '/' }), () => h.observe(value as number, { route: '/new' }), () => h.bind({ route: '/' }).observe(value as number)]) {
-      expectMonitorError(attempt, ErrorCode.InvalidValue, /^metric "rt": an observed value must be a finite number, got /);
-    }
-    expect(tableState(registry)).toBe(before);
-  });
+  it.each([[Number.NaN], [Infinity], [-Infinity], ['42'], [undefined]])(
+    'refuses the value %s and changes nothing',
+    (value) => {
+      const { registry } = newRegistry();
+      const h = registry.histogram('rt', { labels: ['route'] });
+      h.observe(5, { route: '/' });
+      const before = tableState(registry);
+      for (const attempt of [
+        () => h.observe(value as number, { route: '/' }),
+        () => h.observe(value as number, { route: '/new' }),
+        () => h.bind({ route: '/' }).observe(value as number),
+      ]) {
+        expectMonitorError(
+          attempt,
+          ErrorCode.InvalidValue,
+          /^metric "rt": an observed value must be a finite number, got /,
+        );
+      }
+      expect(tableState(registry)).toBe(before);
+    },
+  );
 
   it('refuses bad buckets and reserved label names', () => {
     const { registry } = newRegistry();
-    expect(() => registry.histogram('a', { buckets: [5, 5] })).toThrow(/metric "a": buckets must be a non-empty array of strictly increasing finite numbers/);
+    expect(() => registry.histogram('a', { buckets: [5, 5] })).toThrow(
+      /metric "a": buckets must be a non-empty array of strictly increasing finite numbers/,
+    );
     expect(() => registry.histogram('b', { buckets: [] })).toThrow(MonitorError);
     expect(() => registry.histogram('c', { labels: ['le'] })).toThrow(/metric "c": label name "le" is reserved/);
     expect(registry.get('a')).toBeUndefined();

@@ -4,7 +4,13 @@ import { LabelMap, NO_SLOT } from '../../src/metrics/label-map.js';
 function map(names: string[], limit = 100) {
   let overflows = 0;
   const created: number[] = [];
-  const m = new LabelMap('m', names, (slot) => created.push(slot), limit, () => overflows++);
+  const m = new LabelMap(
+    'm',
+    names,
+    (slot) => created.push(slot),
+    limit,
+    () => overflows++,
+  );
   const all = () => {
     const slots: number[] = [];
     m.forEachSlot((s) => slots.push(s));
@@ -66,9 +72,15 @@ describe('LabelMap', () => {
 
   it('creates nothing when the create callback refuses the label set', () => {
     let refuse = true;
-    const m = new LabelMap('m', ['a'], () => {
-      if (refuse) throw new Error('no');
-    }, 10, () => {});
+    const m = new LabelMap(
+      'm',
+      ['a'],
+      () => {
+        if (refuse) throw new Error('no');
+      },
+      10,
+      () => {},
+    );
     expect(() => m.get({ a: 'x' })).toThrow('no');
     expect(m.size).toBe(0);
     expect(m.find({ a: 'x' })).toBe(NO_SLOT);
@@ -80,7 +92,11 @@ describe('LabelMap', () => {
     const { m, created } = map(['route', 'method', 'status'], 1_000_000);
     const methods = ['GET', 'POST', 'PUT', 'DELETE'];
     const statuses = ['200', '201', '204', '301', '400', '404', '409', '429', '500', '503'];
-    const labelsAt = (i: number) => ({ route: `/api/r${Math.floor(i / 40)}`, method: methods[i % 4]!, status: statuses[Math.floor(i / 4) % 10]! });
+    const labelsAt = (i: number) => ({
+      route: `/api/r${Math.floor(i / 40)}`,
+      method: methods[i % 4]!,
+      status: statuses[Math.floor(i / 4) % 10]!,
+    });
     const n = 200_000;
     for (let i = 0; i < n; i++) expect(m.get(labelsAt(i))).toBe(i);
     expect(created.length).toBe(n);

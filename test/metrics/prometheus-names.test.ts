@@ -22,7 +22,13 @@ describe('exposedName', () => {
   });
 
   it('lists the runtime families of the shared naming decision', () => {
-    for (const family of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_space_size_available_bytes', 'nodejs_version_info']) {
+    for (const family of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_space_size_available_bytes',
+      'nodejs_version_info',
+    ]) {
       expect(RUNTIME_FAMILIES.has(family)).toBe(true);
     }
   });
@@ -52,6 +58,8 @@ describe('a namespaced registry', () => {
     const registry = new Registry({ logger: memoryLogger(), namespace: 'nodejs' });
     registry.gauge('heap_size_used', { unit: 'bytes' });
     // exposed as nodejs_heap_size_used_bytes, the name of the runtime family below
-    expect(() => registry.gauge('nodejs.heap_size_used', { unit: 'bytes' })).toThrow(/"nodejs_heap_size_used_bytes", which metric "heap_size_used" already uses/);
+    expect(() => registry.gauge('nodejs.heap_size_used', { unit: 'bytes' })).toThrow(
+      /"nodejs_heap_size_used_bytes", which metric "heap_size_used" already uses/,
+    );
   });
 });

@@ -13,7 +13,11 @@ import { memoryLogger } from '../helpers.js';
 import { newRegistry } from './table-fixture.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
-const labelsAt = (i: number) => ({ route: `/api/r${Math.floor(i / 40)}`, method: METHODS[i % 4]!, status: String(200 + (Math.floor(i / 4) % 10)) });
+const labelsAt = (i: number) => ({
+  route: `/api/r${Math.floor(i / 40)}`,
+  method: METHODS[i % 4]!,
+  status: String(200 + (Math.floor(i / 4) % 10)),
+});
 
 describe('series in columns', () => {
   it('gives handles made at different times one shared state, over every chunk size', () => {
@@ -72,12 +76,20 @@ describe('series in columns', () => {
         g.set(labelsAt(i), -i - 0.5);
       }
       // No define or write budget: this flush must define and write all of them whatever the machine's load.
-      const first = await flushTable(a.registry, store, 1_000, undefined, { defineBudgetMs: Infinity, maxSeriesPerFlush: Infinity });
+      const first = await flushTable(a.registry, store, 1_000, undefined, {
+        defineBudgetMs: Infinity,
+        maxSeriesPerFlush: Infinity,
+      });
       expect(first).toMatchObject({ series: 2 * n, deferred: 0, pending: 0 });
       // Nothing changed: the versions flushed say so.
       expect(c.series().every((s) => !s.changedSinceFlush())).toBe(true);
       c.inc(labelsAt(77));
-      expect(c.series().filter((s) => s.changedSinceFlush()).map((s) => s.labels)).toEqual([labelsAt(77)]);
+      expect(
+        c
+          .series()
+          .filter((s) => s.changedSinceFlush())
+          .map((s) => s.labels),
+      ).toEqual([labelsAt(77)]);
       await flushTable(a.registry, store, 2_000);
 
       const b = newRegistry(n);

@@ -10,7 +10,11 @@ import { formatLabelPairs } from '../../src/metrics/metric.js';
 import { newRegistry } from './table-fixture.js';
 
 /** Walks `metric` in chunks of `chunk`, calling `between` between two chunks; returns the slots visited. */
-function walkAll(metric: { walk(from: number, max: number, visit: (slot: number) => void): number }, chunk: number, between: (round: number) => void = () => {}): number[] {
+function walkAll(
+  metric: { walk(from: number, max: number, visit: (slot: number) => void): number },
+  chunk: number,
+  between: (round: number) => void = () => {},
+): number[] {
   const visited: number[] = [];
   let pos = 0;
   let round = 0;

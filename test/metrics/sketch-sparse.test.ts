@@ -21,7 +21,10 @@ const value = fc.oneof(
 /** One step of a run: advance the clock by some slices, then observe a batch (small: sparse; large: dense). */
 const step = fc.record({
   advance: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 40 })),
-  values: fc.oneof(fc.array(value, { maxLength: 20 }), fc.array(value, { minLength: SPARSE_MAX - 5, maxLength: SPARSE_MAX + 60 })),
+  values: fc.oneof(
+    fc.array(value, { maxLength: 20 }),
+    fc.array(value, { minLength: SPARSE_MAX - 5, maxLength: SPARSE_MAX + 60 }),
+  ),
 });
 
 function sketchOf(values: readonly number[]): Sketch {
@@ -59,18 +62,22 @@ describe('SlidingSketch sparse and dense slices', () => {
 
   it('gives identical quantiles for one slice kept sparse and the same data after it went dense', () => {
     fc.assert(
-      fc.property(fc.array(value, { minLength: 1, maxLength: SPARSE_MAX }), fc.array(value, { minLength: 1, maxLength: 200 }), (sparse, extra) => {
-        const clock = new SliceClock(SLICE_MS, 0);
-        const quiet = new SlidingSketch(clock, SLICES);
-        for (const v of sparse) quiet.add(v);
-        const busy = new SlidingSketch(clock, SLICES);
-        // The busy ring sees enough extra keys to go dense, then the same data: dense minus extra equals sparse.
-        const both = [...sparse, ...extra, ...Array.from({ length: SPARSE_MAX }, () => 1)];
-        for (const v of both) busy.add(v);
-        const expected = sketchOf(both);
-        expect(busy.merged(SLICE_MS).toJSON()).toEqual(expected.toJSON());
-        expect(quiet.merged(SLICE_MS).toJSON()).toEqual(sketchOf(sparse).toJSON());
-      }),
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: SPARSE_MAX }),
+        fc.array(value, { minLength: 1, maxLength: 200 }),
+        (sparse, extra) => {
+          const clock = new SliceClock(SLICE_MS, 0);
+          const quiet = new SlidingSketch(clock, SLICES);
+          for (const v of sparse) quiet.add(v);
+          const busy = new SlidingSketch(clock, SLICES);
+          // The busy ring sees enough extra keys to go dense, then the same data: dense minus extra equals sparse.
+          const both = [...sparse, ...extra, ...Array.from({ length: SPARSE_MAX }, () => 1)];
+          for (const v of both) busy.add(v);
+          const expected = sketchOf(both);
+          expect(busy.merged(SLICE_MS).toJSON()).toEqual(expected.toJSON());
+          expect(quiet.merged(SLICE_MS).toJSON()).toEqual(sketchOf(sparse).toJSON());
+        },
+      ),
       { seed: 7, numRuns: 100 },
     );
   });

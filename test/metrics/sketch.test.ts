@@ -56,7 +56,9 @@ function expectAccurate(sketch: Sketch, values: readonly number[], qs: readonly 
     const exact = exactQuantile(sorted, q);
     const estimate = sketch.quantile(q);
     expect(estimate, `q=${q}`).toBeDefined();
-    expect(relativeError(estimate!, exact), `q=${q}: estimate ${estimate} vs exact ${exact}`).toBeLessThanOrEqual(BOUND + 1e-12);
+    expect(relativeError(estimate!, exact), `q=${q}: estimate ${estimate} vs exact ${exact}`).toBeLessThanOrEqual(
+      BOUND + 1e-12,
+    );
   }
 }
 
@@ -218,17 +220,37 @@ describe('Sketch', () => {
   it.each<[string, unknown, string]>([
     ['null', null, 'expected an object, got null'],
     ['an array', [1], 'expected an object, got an array of 1'],
-    ['another version', { v: 2, zero: 0, pos: { offset: 0, counts: [] }, neg: { offset: 0, counts: [] } }, 'unsupported version v: 2 (expected 1)'],
+    [
+      'another version',
+      { v: 2, zero: 0, pos: { offset: 0, counts: [] }, neg: { offset: 0, counts: [] } },
+      'unsupported version v: 2 (expected 1)',
+    ],
     ['a negative zero count', { v: 1, zero: -1 }, 'zero must be a non-negative integer, got -1'],
-    ['a missing store', { v: 1, zero: 0, neg: { offset: 0, counts: [] } }, 'pos must be an object { offset, counts }, got undefined'],
-    ['counts that are not an array', { v: 1, zero: 0, pos: { offset: 0, counts: '1,2' }, neg: { offset: 0, counts: [] } }, 'pos.counts must be an array, got "1,2"'],
-    ['a fractional count', { v: 1, zero: 0, pos: { offset: 0, counts: [1, 1.5] }, neg: { offset: 0, counts: [] } }, 'pos.counts[1] must be a non-negative integer, got 1.5'],
+    [
+      'a missing store',
+      { v: 1, zero: 0, neg: { offset: 0, counts: [] } },
+      'pos must be an object { offset, counts }, got undefined',
+    ],
+    [
+      'counts that are not an array',
+      { v: 1, zero: 0, pos: { offset: 0, counts: '1,2' }, neg: { offset: 0, counts: [] } },
+      'pos.counts must be an array, got "1,2"',
+    ],
+    [
+      'a fractional count',
+      { v: 1, zero: 0, pos: { offset: 0, counts: [1, 1.5] }, neg: { offset: 0, counts: [] } },
+      'pos.counts[1] must be a non-negative integer, got 1.5',
+    ],
     [
       'an offset out of range',
       { v: 1, zero: 0, pos: { offset: 0, counts: [] }, neg: { offset: 65535, counts: [1, 1] } },
       'neg.offset must be an integer key such that offset..offset+1 lies in -4096..65535, got 65535',
     ],
-    ['a string offset', { v: 1, zero: 0, pos: { offset: '3', counts: [1] }, neg: { offset: 0, counts: [] } }, 'pos.offset must be an integer key such that offset..offset+0 lies in -4096..65535, got "3"'],
+    [
+      'a string offset',
+      { v: 1, zero: 0, pos: { offset: '3', counts: [1] }, neg: { offset: 0, counts: [] } },
+      'pos.offset must be an integer key such that offset..offset+0 lies in -4096..65535, got "3"',
+    ],
     [
       'a total count above 2^53',
       { v: 1, zero: 2 ** 52, pos: { offset: 0, counts: [2 ** 52] }, neg: { offset: 0, counts: [] } },
@@ -274,8 +296,14 @@ describe('SliceClock', () => {
 
   it('rejects a bad slice length or time', () => {
     expectThrows(() => new SliceClock(0), 'invalid sliceMs: 0 (expected a positive integer number of milliseconds)');
-    expectThrows(() => new SliceClock(10_000, Number.NaN), 'invalid nowMs: NaN (expected a finite time in milliseconds)');
-    expectThrows(() => new SliceClock().tick(Number.POSITIVE_INFINITY), 'invalid nowMs: Infinity (expected a finite time in milliseconds)');
+    expectThrows(
+      () => new SliceClock(10_000, Number.NaN),
+      'invalid nowMs: NaN (expected a finite time in milliseconds)',
+    );
+    expectThrows(
+      () => new SliceClock().tick(Number.POSITIVE_INFINITY),
+      'invalid nowMs: Infinity (expected a finite time in milliseconds)',
+    );
   });
 });
 

@@ -12,6 +12,8 @@ export function newRegistry(seriesLimit?: number) {
 /** Everything in the table, to prove a refused update changed nothing. */
 export function tableState(registry: Registry): string {
   return JSON.stringify(
-    registry.metrics().map((m) => ({ name: m.name, type: m.type, series: m.series().map((s) => [s.key, s.snapshot()]) })),
+    registry
+      .metrics()
+      .map((m) => ({ name: m.name, type: m.type, series: m.series().map((s) => [s.key, s.snapshot()]) })),
   );
 }

@@ -10,7 +10,12 @@ import { flushTable, restoreTable } from '../../src/store/table-store.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import { newRegistry } from './table-fixture.js';
 
-const GC = { help: 'Garbage collection pauses', unit: 'ms', labels: ['kind'], buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500] };
+const GC = {
+  help: 'Garbage collection pauses',
+  unit: 'ms',
+  labels: ['kind'],
+  buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500],
+};
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -39,7 +44,13 @@ describe('restoreTable', () => {
     const dir = tempDir();
     const killed = MetricStore.open({ dataDir: dir });
     const ids = ['minor', 'major'].map((kind) =>
-      killed.defineSeries(gcKey(kind), { name: 'system.gc.pause', type: 'histogram', help: GC.help, unit: GC.unit, labels: { kind } }),
+      killed.defineSeries(gcKey(kind), {
+        name: 'system.gc.pause',
+        type: 'histogram',
+        help: GC.help,
+        unit: GC.unit,
+        labels: { kind },
+      }),
     );
     await killed.close();
 
@@ -67,7 +78,13 @@ describe('restoreTable', () => {
     const dir = tempDir();
     const first = openStore(dir);
     // A series whose first flush never committed, stored ahead of the one with a value.
-    first.defineSeries(gcKey('incremental'), { name: 'system.gc.pause', type: 'histogram', help: GC.help, unit: GC.unit, labels: { kind: 'incremental' } });
+    first.defineSeries(gcKey('incremental'), {
+      name: 'system.gc.pause',
+      type: 'histogram',
+      help: GC.help,
+      unit: GC.unit,
+      labels: { kind: 'incremental' },
+    });
     const a = newRegistry();
     a.registry.histogram('system.gc.pause', GC).observe({ kind: 'major' }, 7);
     await flushTable(a.registry, first, 1_000);
@@ -87,7 +104,9 @@ describe('restoreTable', () => {
     const first = openStore(dir);
     const a = newRegistry();
     const declare = (registry: typeof a.registry) =>
-      registry.own('instrument.test', ['test.requests'], () => registry.counter('test.requests', { help: 'Requests', labels: ['route'] }));
+      registry.own('instrument.test', ['test.requests'], () =>
+        registry.counter('test.requests', { help: 'Requests', labels: ['route'] }),
+      );
     const requests = declare(a.registry);
     requests.inc({ route: '/a' }, 2);
     requests.inc({ route: '/b' }, 3);

@@ -1,7 +1,11 @@
 import type { Notification, NotifiedAlert } from '../../src/notify/types.js';
 
 /** A notification for one alert; `over` overrides alert fields. */
-export function notification(reason: Notification['reason'], over: Partial<NotifiedAlert> = {}, id = `n-${reason}`): Notification {
+export function notification(
+  reason: Notification['reason'],
+  over: Partial<NotifiedAlert> = {},
+  id = `n-${reason}`,
+): Notification {
   const alert: NotifiedAlert = {
     id: 'alert-1',
     fingerprint: 'fp-1',

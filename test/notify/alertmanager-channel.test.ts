@@ -87,18 +87,41 @@ describe('AlertmanagerChannel', () => {
     const a = await receiver();
     const ch = channel({ urls: [a.url] });
     await ch.send(notification('firing', { source: 'api', title: 'CRITICAL Alert: disk full on db-1', labels: {} }));
-    await ch.send(notification('firing', { id: 'alert-2', fingerprint: 'fp-2', severity: 'warning', source: 'api', title: 'WARNING Alert: disk full on db-1', labels: {} }, 'n-2'));
+    await ch.send(
+      notification(
+        'firing',
+        {
+          id: 'alert-2',
+          fingerprint: 'fp-2',
+          severity: 'warning',
+          source: 'api',
+          title: 'WARNING Alert: disk full on db-1',
+          labels: {},
+        },
+        'n-2',
+      ),
+    );
     expect([posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels]).toEqual([
       { alertname: 'disk full on db-1', severity: 'critical' },
       { alertname: 'disk full on db-1', severity: 'warning' },
     ]);
   });
 
-  it('adds instance and external labels under the alert\'s own labels', async () => {
+  it("adds instance and external labels under the alert's own labels", async () => {
     const a = await receiver();
-    const ch = channel({ urls: [a.url], instance: 'web-1:8080', externalLabels: { cluster: 'eu-1', service: 'overridden' } });
+    const ch = channel({
+      urls: [a.url],
+      instance: 'web-1:8080',
+      externalLabels: { cluster: 'eu-1', service: 'overridden' },
+    });
     await ch.send(notification('firing'));
-    expect(posted(a)[0]!.labels).toEqual({ alertname: 'HighLatency', cluster: 'eu-1', instance: 'web-1:8080', service: 'api', severity: 'critical' });
+    expect(posted(a)[0]!.labels).toEqual({
+      alertname: 'HighLatency',
+      cluster: 'eu-1',
+      instance: 'web-1:8080',
+      service: 'api',
+      severity: 'critical',
+    });
     await ch.send(notification('firing', { labels: { alertname: 'HighLatency', instance: 'db-7:5432' } }, 'n-2'));
     expect(posted(a, 1)[0]!.labels).toMatchObject({ instance: 'db-7:5432', cluster: 'eu-1' });
   });
@@ -115,23 +138,33 @@ describe('AlertmanagerChannel', () => {
     await ch.send(notification('firing'));
     port = 5000;
     await ch.send(notification('resolved'));
-    expect([posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels].map((l) => (l as Record<string, string>).instance)).toEqual(['host:4000', 'host:4000']);
+    expect(
+      [posted(a, 0)[0]!.labels, posted(a, 1)[0]!.labels].map((l) => (l as Record<string, string>).instance),
+    ).toEqual(['host:4000', 'host:4000']);
   });
 
-  it('re-sends the alert\'s latest state when current() knows it, the notified one otherwise', async () => {
+  it("re-sends the alert's latest state when current() knows it, the notified one otherwise", async () => {
     const r = await receiver();
     const latest = new Map<string, ReturnType<typeof notification>['alert']>();
     const ch = channel({ urls: [r.url], resendIntervalMs: 20, current: (fp) => latest.get(fp) });
     await ch.send(notification('firing'));
     await until(() => expect(r.requests.length).toBeGreaterThanOrEqual(2));
-    expect((posted(r, 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 950 ms > 500 ms');
+    expect((posted(r, 1)[0]!.annotations as Record<string, string>).description).toBe(
+      'p95 response time 950 ms > 500 ms',
+    );
     latest.set('fp-1', notification('firing', { message: 'p95 response time 1200 ms > 500 ms' }).alert);
-    await until(() => expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 1200 ms > 500 ms'));
+    await until(() =>
+      expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe(
+        'p95 response time 1200 ms > 500 ms',
+      ),
+    );
     // A different alert (another id) under the same fingerprint is not this one: not substituted.
     latest.set('fp-1', notification('firing', { id: 'alert-2', message: 'other' }).alert);
     const from = r.requests.length;
     await until(() => expect(r.requests.length).toBeGreaterThan(from + 1));
-    expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe('p95 response time 950 ms > 500 ms');
+    expect((posted(r, r.requests.length - 1)[0]!.annotations as Record<string, string>).description).toBe(
+      'p95 response time 950 ms > 500 ms',
+    );
   });
 
   it('on a partial failure throws naming the failed one, and the retry goes only to it', async () => {
@@ -141,7 +174,9 @@ describe('AlertmanagerChannel', () => {
     const n = notification('firing');
     const err = await rejection(ch.send(n));
     expect(err.retryable).toBe(true);
-    expect(err.message).toBe(`alertmanager: 1 of 2 did not accept the alert: ${flaky.url}/api/v2/alerts: HTTP 503 busy`);
+    expect(err.message).toBe(
+      `alertmanager: 1 of 2 did not accept the alert: ${flaky.url}/api/v2/alerts: HTTP 503 busy`,
+    );
     await ch.send(n);
     expect(good.requests).toHaveLength(1);
     expect(flaky.requests).toHaveLength(2);
@@ -155,9 +190,15 @@ describe('AlertmanagerChannel', () => {
     const err = await rejection(channel({ urls: [bad.url] }).send(notification('firing')));
     expect(err.retryable).toBe(false);
     const port = await freePort();
-    const down = await rejection(channel({ urls: [`http://127.0.0.1:${port}`], timeoutMs: 2000 }).send(notification('firing')));
+    const down = await rejection(
+      channel({ urls: [`http://127.0.0.1:${port}`], timeoutMs: 2000 }).send(notification('firing')),
+    );
     expect(down.retryable).toBe(true);
-    expect(down.message).toMatch(new RegExp(`^alertmanager: 1 of 1 did not accept the alert: POST http://127.0.0.1:${port}/api/v2/alerts: ECONNREFUSED`));
+    expect(down.message).toMatch(
+      new RegExp(
+        `^alertmanager: 1 of 1 did not accept the alert: POST http://127.0.0.1:${port}/api/v2/alerts: ECONNREFUSED`,
+      ),
+    );
   });
 
   it('never puts credentials from the URL in an error, and sends them as Basic auth', async () => {
@@ -181,14 +222,27 @@ describe('AlertmanagerChannel', () => {
     expect(r.requests.length).toBe(after);
     await ch.close();
     await r.close();
-    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 100 && leakedResources(before).length > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
 
   it('refuses bad options with a typed error', () => {
-    expectMonitorError(() => new AlertmanagerChannel({ urls: [] }), ErrorCode.InvalidOption, 'alertmanager channel: urls must list at least one http(s) URL');
-    expectMonitorError(() => new AlertmanagerChannel({ urls: ['nope'] }), ErrorCode.InvalidOption, 'alertmanager channel: urls[0] is not an absolute http(s) URL');
-    expectMonitorError(() => new AlertmanagerChannel({ urls: ['ftp://x'] }), ErrorCode.InvalidOption, 'alertmanager channel: urls[0] must be http(s), got ftp:');
+    expectMonitorError(
+      () => new AlertmanagerChannel({ urls: [] }),
+      ErrorCode.InvalidOption,
+      'alertmanager channel: urls must list at least one http(s) URL',
+    );
+    expectMonitorError(
+      () => new AlertmanagerChannel({ urls: ['nope'] }),
+      ErrorCode.InvalidOption,
+      'alertmanager channel: urls[0] is not an absolute http(s) URL',
+    );
+    expectMonitorError(
+      () => new AlertmanagerChannel({ urls: ['ftp://x'] }),
+      ErrorCode.InvalidOption,
+      'alertmanager channel: urls[0] must be http(s), got ftp:',
+    );
     expectMonitorError(
       () => new AlertmanagerChannel({ urls: ['http://x'], resendIntervalMs: 0 }),
       ErrorCode.InvalidOption,

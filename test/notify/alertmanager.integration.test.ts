@@ -29,31 +29,34 @@ async function alertsOf(am: RunningServer): Promise<GettableAlert[]> {
 
 const missing = missingSystemDeps(ALERTMANAGER_BIN);
 
-describe.skipIf(missing !== undefined)(`Alertmanager channel against real Alertmanagers${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  it('each Alertmanager shows the firing alert as active, then sees it resolve', async () => {
-    const ams = await Promise.all([startAlertmanager(), startAlertmanager()]);
-    for (const am of ams) cleanups.push(() => am.stop());
-    const channel = new AlertmanagerChannel({ urls: ams.map((am) => am.url) });
-    cleanups.push(() => channel.close());
+describe.skipIf(missing !== undefined)(
+  `Alertmanager channel against real Alertmanagers${missing === undefined ? '' : ` (skipped: ${missing})`}`,
+  () => {
+    it('each Alertmanager shows the firing alert as active, then sees it resolve', async () => {
+      const ams = await Promise.all([startAlertmanager(), startAlertmanager()]);
+      for (const am of ams) cleanups.push(() => am.stop());
+      const channel = new AlertmanagerChannel({ urls: ams.map((am) => am.url) });
+      cleanups.push(() => channel.close());
 
-    await channel.send(notification('firing'));
-    for (const am of ams) {
-      await until(async () => {
-        const alerts = await alertsOf(am);
-        expect(alerts).toHaveLength(1);
-        expect(alerts[0]!.status.state).toBe('active');
-        expect(alerts[0]!.labels).toEqual({ alertname: 'HighLatency', service: 'api', severity: 'critical' });
-        expect(alerts[0]!.annotations.summary).toBe('High latency');
-      }, 10_000);
-    }
+      await channel.send(notification('firing'));
+      for (const am of ams) {
+        await until(async () => {
+          const alerts = await alertsOf(am);
+          expect(alerts).toHaveLength(1);
+          expect(alerts[0]!.status.state).toBe('active');
+          expect(alerts[0]!.labels).toEqual({ alertname: 'HighLatency', service: 'api', severity: 'critical' });
+          expect(alerts[0]!.annotations.summary).toBe('High latency');
+        }, 10_000);
+      }
 
-    await channel.send(notification('resolved'));
-    for (const am of ams) {
-      await until(async () => {
-        // Alertmanager 0.25 leaves resolved alerts (endsAt in the past) out of this list. The firing
-        // one had endsAt minutes ahead, so only the resolution can have removed it this soon.
-        expect(await alertsOf(am)).toEqual([]);
-      }, 10_000);
-    }
-  }, 50_000);
-});
+      await channel.send(notification('resolved'));
+      for (const am of ams) {
+        await until(async () => {
+          // Alertmanager 0.25 leaves resolved alerts (endsAt in the past) out of this list. The firing
+          // one had endsAt minutes ahead, so only the resolution can have removed it this soon.
+          expect(await alertsOf(am)).toEqual([]);
+        }, 10_000);
+      }
+    }, 50_000);
+  },
+);

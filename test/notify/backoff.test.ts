@@ -35,9 +35,25 @@ describe('backoff', () => {
   });
 
   it('refuses bad settings, naming them', () => {
-    expectMonitorError(() => resolveBackoff({ initialMs: 0 }), ErrorCode.InvalidOption, 'invalid backoff.initialMs 0 (expected an integer from 1 to 2147483647 ms)');
-    expectMonitorError(() => resolveBackoff({ factor: 0.5 }), ErrorCode.InvalidOption, 'invalid backoff.factor 0.5 (expected a number from 1 to 10)');
-    expectMonitorError(() => resolveBackoff({ jitter: 2 }), ErrorCode.InvalidOption, 'invalid backoff.jitter 2 (expected a fraction from 0 to 1)');
-    expectMonitorError(() => resolveBackoff({ initialMs: 5000, maxMs: 1000 }), ErrorCode.InvalidOption, 'backoff.maxMs (1000) must be at least backoff.initialMs (5000)');
+    expectMonitorError(
+      () => resolveBackoff({ initialMs: 0 }),
+      ErrorCode.InvalidOption,
+      'invalid backoff.initialMs 0 (expected an integer from 1 to 2147483647 ms)',
+    );
+    expectMonitorError(
+      () => resolveBackoff({ factor: 0.5 }),
+      ErrorCode.InvalidOption,
+      'invalid backoff.factor 0.5 (expected a number from 1 to 10)',
+    );
+    expectMonitorError(
+      () => resolveBackoff({ jitter: 2 }),
+      ErrorCode.InvalidOption,
+      'invalid backoff.jitter 2 (expected a fraction from 0 to 1)',
+    );
+    expectMonitorError(
+      () => resolveBackoff({ initialMs: 5000, maxMs: 1000 }),
+      ErrorCode.InvalidOption,
+      'backoff.maxMs (1000) must be at least backoff.initialMs (5000)',
+    );
   });
 });

@@ -23,7 +23,10 @@ describe('createChannels', () => {
   });
 
   it('builds each enabled channel from config and environment secrets, plus extra channels', () => {
-    const config = loadConfig({ env: ENV, overrides: { alerting: { channels: { email: { enabled: true }, sms: { enabled: true, to: ['+15550001111'] } } } } });
+    const config = loadConfig({
+      env: ENV,
+      overrides: { alerting: { channels: { email: { enabled: true }, sms: { enabled: true, to: ['+15550001111'] } } } },
+    });
     const alertmanager = new ScriptedChannel('alertmanager');
     const channels = createChannels(config.alerting, { extra: [alertmanager] });
     expect([...channels.keys()]).toEqual(['email', 'slack', 'sms', 'webhook', 'alertmanager']);
@@ -38,15 +41,26 @@ describe('createChannels', () => {
   it('refuses an extra channel whose name the config already enables', () => {
     const config = loadConfig({ env: { ERLMCP_WEBHOOK_URL: ENV.ERLMCP_WEBHOOK_URL } });
     expect(() => createChannels(config.alerting, { extra: [new ScriptedChannel('webhook')] })).toThrow(
-      new MonitorError(ErrorCode.InvalidOption, 'createChannels: an extra channel is named "webhook", which the config already enables'),
+      new MonitorError(
+        ErrorCode.InvalidOption,
+        'createChannels: an extra channel is named "webhook", which the config already enables',
+      ),
     );
   });
 
   it('channelRedactor knows every channel secret', () => {
     const config = loadConfig({ env: { ...ENV, ERLMCP_ALERTMANAGER_URLS: 'http://am:am-pass-999@127.0.0.1:9093' } });
-    const text = Object.values(ENV).join(' | ') + ' am-pass-999 ' + Buffer.from('AC123:twilio-token-123').toString('base64');
+    const text =
+      Object.values(ENV).join(' | ') + ' am-pass-999 ' + Buffer.from('AC123:twilio-token-123').toString('base64');
     const redacted = channelRedactor(config.alerting).redact(text);
-    for (const secret of ['smtp-pass-123', 'slack-secret', 'twilio-token-123', 'hook-secret', 'am-pass-999', Buffer.from('AC123:twilio-token-123').toString('base64')]) {
+    for (const secret of [
+      'smtp-pass-123',
+      'slack-secret',
+      'twilio-token-123',
+      'hook-secret',
+      'am-pass-999',
+      Buffer.from('AC123:twilio-token-123').toString('base64'),
+    ]) {
       expect(redacted).not.toContain(secret);
     }
     expect(redacted).toContain('alerts');

@@ -17,9 +17,15 @@ describe('DashboardAddress', () => {
   });
 
   it('links to the hostname for a wildcard bind, brackets IPv6, and takes a configured instance', () => {
-    expect(new DashboardAddress({ enabled: true, host: '0.0.0.0', port: 80, hostname: 'web-1' }).url()).toBe('http://web-1:80');
-    expect(new DashboardAddress({ enabled: true, host: '::1', port: 80, hostname: 'web-1' }).url()).toBe('http://[::1]:80');
-    expect(new DashboardAddress({ enabled: true, host: '127.0.0.1', port: 0, instance: 'api-eu:9000' }).instance()).toBe('api-eu:9000');
+    expect(new DashboardAddress({ enabled: true, host: '0.0.0.0', port: 80, hostname: 'web-1' }).url()).toBe(
+      'http://web-1:80',
+    );
+    expect(new DashboardAddress({ enabled: true, host: '::1', port: 80, hostname: 'web-1' }).url()).toBe(
+      'http://[::1]:80',
+    );
+    expect(
+      new DashboardAddress({ enabled: true, host: '127.0.0.1', port: 0, instance: 'api-eu:9000' }).instance(),
+    ).toBe('api-eu:9000');
   });
 
   it('without a dashboard: no link, the hostname as instance', () => {

@@ -55,7 +55,8 @@ const retries = (logger: ReturnType<typeof memoryLogger>, channel: string) =>
 
 /** Notification ids as the receivers saw them in accepted deliveries. */
 const mailIds = (server: SmtpStub) => server.mails.map((m) => m.headers.get('x-erlmcp-notification-id'));
-const hookIds = (r: Receiver) => r.requests.filter((q) => q.status === 200).map((q) => (JSON.parse(q.body) as WebhookPayload).groupKey);
+const hookIds = (r: Receiver) =>
+  r.requests.filter((q) => q.status === 200).map((q) => (JSON.parse(q.body) as WebhookPayload).groupKey);
 
 describe('delivery through the outbox', () => {
   it('rides out SMTP down and a webhook answering 500, then delivers each notification exactly once', async () => {
@@ -64,7 +65,13 @@ describe('delivery through the outbox', () => {
     await down.close();
     const hook = await receiver({ status: 500, body: 'internal error' });
     const store = stores.open();
-    const email = new EmailChannel({ host: '127.0.0.1', port: smtpPort, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 });
+    const email = new EmailChannel({
+      host: '127.0.0.1',
+      port: smtpPort,
+      from: 'alerts@erlmcp.test',
+      to: ['ops@example.com'],
+      timeoutMs: 1000,
+    });
     const { outbox, logger } = openOutbox(store, [email, new WebhookChannel({ url: `${hook.url}/hook` })]);
 
     const sent = Array.from({ length: 5 }, () => makeNotification());
@@ -95,7 +102,13 @@ describe('delivery through the outbox', () => {
     await down.close();
     const hook = await receiver({ status: 500 });
     const makeChannels = () => [
-      new EmailChannel({ host: '127.0.0.1', port: smtpPort, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 }),
+      new EmailChannel({
+        host: '127.0.0.1',
+        port: smtpPort,
+        from: 'alerts@erlmcp.test',
+        to: ['ops@example.com'],
+        timeoutMs: 1000,
+      }),
       new WebhookChannel({ url: hook.url }),
     ];
 
@@ -103,7 +116,9 @@ describe('delivery through the outbox', () => {
     const first = openOutbox(store, makeChannels());
     const sent = [makeNotification(), makeNotification(), makeNotification()];
     for (const n of sent) await first.outbox.enqueue(n, ['email', 'webhook']);
-    await until(() => expect(retries(first.logger, 'email') + retries(first.logger, 'webhook')).toBeGreaterThanOrEqual(6));
+    await until(() =>
+      expect(retries(first.logger, 'email') + retries(first.logger, 'webhook')).toBeGreaterThanOrEqual(6),
+    );
     await first.outbox.close();
     await store.close();
 
@@ -124,7 +139,13 @@ describe('delivery through the outbox', () => {
     const server = await smtp();
     server.script = ['drop', { code: 451, message: 'try again later' }];
     const store = stores.open();
-    const email = new EmailChannel({ host: '127.0.0.1', port: server.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 });
+    const email = new EmailChannel({
+      host: '127.0.0.1',
+      port: server.port,
+      from: 'alerts@erlmcp.test',
+      to: ['ops@example.com'],
+      timeoutMs: 1000,
+    });
     const { outbox, logger } = openOutbox(store, [email]);
     const n = makeNotification();
     await outbox.enqueue(n, ['email']);
@@ -145,7 +166,9 @@ describe('delivery through the outbox', () => {
     await outbox.enqueue(n, ['webhook']);
     await until(() => expect(outbox.pending()).toBe(0), 10_000);
 
-    expect(logger.records.filter((r) => r.msg.includes('retrying')).map((r) => [r.fields.delayMs, r.fields.error])).toEqual([
+    expect(
+      logger.records.filter((r) => r.msg.includes('retrying')).map((r) => [r.fields.delayMs, r.fields.error]),
+    ).toEqual([
       [150, `webhook: POST ${hook.url}: answered 429 (Retry-After 1 s)`],
       [20, `webhook: POST ${hook.url}: no complete answer within 200 ms`],
     ]);
@@ -161,7 +184,12 @@ describe('delivery through the outbox', () => {
     const twilio = await receiver({ status: 201, body: '{}' });
     const hook = await receiver();
     const config = loadConfig({
-      env: { ERLMCP_SLACK_WEBHOOK: `${slack.url}/services/T1/B1/abc`, ERLMCP_WEBHOOK_URL: `${hook.url}/in`, ERLMCP_TWILIO_ACCOUNT_SID: 'AC1', ERLMCP_TWILIO_AUTH_TOKEN: 'tok-0123' },
+      env: {
+        ERLMCP_SLACK_WEBHOOK: `${slack.url}/services/T1/B1/abc`,
+        ERLMCP_WEBHOOK_URL: `${hook.url}/in`,
+        ERLMCP_TWILIO_ACCOUNT_SID: 'AC1',
+        ERLMCP_TWILIO_AUTH_TOKEN: 'tok-0123',
+      },
       overrides: {
         alerting: {
           channels: {
@@ -176,17 +204,26 @@ describe('delivery through the outbox', () => {
     const store = stores.open();
     const { outbox } = openOutbox(store, [...channels.values()]);
     const message = `<script>alert("pwn")</script> & "double" 'single'\nsecond line`;
-    await outbox.enqueue(makeNotification({ alert: { title: 'Evil <b>', message } }), ['email', 'slack', 'sms', 'webhook']);
+    await outbox.enqueue(makeNotification({ alert: { title: 'Evil <b>', message } }), [
+      'email',
+      'slack',
+      'sms',
+      'webhook',
+    ]);
     await until(() => expect(outbox.pending()).toBe(0), 10_000);
 
     const html = mail.mails[0]!.html;
     expect(html).not.toContain('<script>');
-    expect(html).toContain('&lt;script&gt;alert(&quot;pwn&quot;)&lt;/script&gt; &amp; &quot;double&quot; &#39;single&#39;\nsecond line');
+    expect(html).toContain(
+      '&lt;script&gt;alert(&quot;pwn&quot;)&lt;/script&gt; &amp; &quot;double&quot; &#39;single&#39;\nsecond line',
+    );
     expect(html).toContain('<h2>[CRITICAL] Evil &lt;b&gt;</h2>');
     expect(mail.mails[0]!.text).toContain(message);
 
     const blocks = (JSON.parse(slack.requests[0]!.body) as { blocks: { text?: { text: string } }[] }).blocks;
-    expect(blocks[1]!.text!.text).toBe(`&lt;script&gt;alert("pwn")&lt;/script&gt; &amp; "double" 'single'\nsecond line`);
+    expect(blocks[1]!.text!.text).toBe(
+      `&lt;script&gt;alert("pwn")&lt;/script&gt; &amp; "double" 'single'\nsecond line`,
+    );
 
     expect(new URLSearchParams(twilio.requests[0]!.body).get('Body')).toBe(`[CRITICAL] Evil <b>: ${message}`);
 
@@ -200,8 +237,16 @@ describe('delivery through the outbox', () => {
     const server = await smtp();
     const store = stores.open();
     const before = activeResources();
-    const email = new EmailChannel({ host: '127.0.0.1', port: server.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 1000 });
-    const { outbox, logger } = openOutbox(store, [email, new WebhookChannel({ url: hook.url })], { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const email = new EmailChannel({
+      host: '127.0.0.1',
+      port: server.port,
+      from: 'alerts@erlmcp.test',
+      to: ['ops@example.com'],
+      timeoutMs: 1000,
+    });
+    const { outbox, logger } = openOutbox(store, [email, new WebhookChannel({ url: hook.url })], {
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
     await outbox.enqueue(makeNotification(), ['email', 'webhook']);
     await until(() => {
       expect(server.mails).toHaveLength(1);
@@ -220,7 +265,11 @@ describe('delivery through the outbox', () => {
     };
     const mail = await smtp({ auth: { user: 'alerts', pass: 'another-password' } });
     // Each HTTP receiver fails and echoes what it got (URL, Authorization, body) back in its answer.
-    const echo = (status: number) => ({ status, body: (q: { url: string; headers: Record<string, unknown>; body: string }) => `${q.url} ${String(q.headers.authorization)} ${q.body}` });
+    const echo = (status: number) => ({
+      status,
+      body: (q: { url: string; headers: Record<string, unknown>; body: string }) =>
+        `${q.url} ${String(q.headers.authorization)} ${q.body}`,
+    });
     const slack = await receiver(echo(500));
     const twilio = await receiver(echo(401));
     const hook = await receiver(echo(503));
@@ -280,7 +329,9 @@ describe('delivery through the outbox', () => {
       'webhook notification delivery failed; retrying',
     ]);
     // The receivers did get the secrets (so the echo had something to leak) ...
-    expect(twilio.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`AC0123:${secrets.twilioToken}`).toString('base64')}`);
+    expect(twilio.requests[0]!.headers.authorization).toBe(
+      `Basic ${Buffer.from(`AC0123:${secrets.twilioToken}`).toString('base64')}`,
+    );
     expect(slack.requests[0]!.url).toBe(secrets.slackPath);
     // ... and none of it reached a log line or a dead letter.
     for (const text of seen) for (const secret of forbidden) expect(text).not.toContain(secret);

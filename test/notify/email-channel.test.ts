@@ -19,13 +19,23 @@ async function smtp(options: Parameters<typeof startSmtp>[0] = {}): Promise<Smtp
 }
 
 function channel(port: number, options: Partial<EmailChannelOptions> = {}): EmailChannel {
-  const email = new EmailChannel({ host: '127.0.0.1', port, from: 'alerts@erlmcp.test', to: ['ops@example.com', 'oncall@example.com'], timeoutMs: 2000, ...options });
+  const email = new EmailChannel({
+    host: '127.0.0.1',
+    port,
+    from: 'alerts@erlmcp.test',
+    to: ['ops@example.com', 'oncall@example.com'],
+    timeoutMs: 2000,
+    ...options,
+  });
   cleanups.push(() => email.close());
   return email;
 }
 
 async function sendError(promise: Promise<unknown>): Promise<DeliveryError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(DeliveryError);
   return err as DeliveryError;
 }
@@ -35,10 +45,13 @@ async function silentServer(): Promise<number> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => sockets.add(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return (server.address() as net.AddressInfo).port;
 }
 
@@ -46,7 +59,10 @@ describe('EmailChannel', () => {
   it('delivers to a real SMTP server with auth: subject, text, HTML, id header and Message-ID', async () => {
     const server = await smtp({ auth: { user: 'alerts', pass: 'smtp-S3cret-pw' } });
     const email = channel(server.port, { user: 'alerts', pass: 'smtp-S3cret-pw' });
-    const n = makeNotification({ id: 'notif-42', alert: { title: 'High latency', message: 'p95 is 250 ms', labels: { service: 'api' } } });
+    const n = makeNotification({
+      id: 'notif-42',
+      alert: { title: 'High latency', message: 'p95 is 250 ms', labels: { service: 'api' } },
+    });
 
     await email.send(n);
 
@@ -72,7 +88,16 @@ describe('EmailChannel', () => {
     const server = await smtp();
     const email = channel(server.port);
     const evil = `<script>alert("x")</script> & 'q'\nline2`;
-    await email.send(makeNotification({ alert: { title: `T <b>"x"</b>\nInjected: header`, message: evil, labels: { path: '<img src=x>' }, generatorUrl: 'javascript:alert(1)' } }));
+    await email.send(
+      makeNotification({
+        alert: {
+          title: `T <b>"x"</b>\nInjected: header`,
+          message: evil,
+          labels: { path: '<img src=x>' },
+          generatorUrl: 'javascript:alert(1)',
+        },
+      }),
+    );
 
     const mail = server.mails[0]!;
     expect(mail.headers.get('subject')).toBe('[CRITICAL] T <b>"x"</b> Injected: header');
@@ -88,7 +113,10 @@ describe('EmailChannel', () => {
   it('marks an SMTP 5xx as final and a 4xx as retryable', async () => {
     const server = await smtp();
     const email = channel(server.port);
-    server.script = [{ code: 550, message: 'mailbox unavailable' }, { code: 451, message: 'try again later' }];
+    server.script = [
+      { code: 550, message: 'mailbox unavailable' },
+      { code: 451, message: 'try again later' },
+    ];
     const final = await sendError(email.send(makeNotification()));
     expect(final.retryable).toBe(false);
     expect(final.message).toMatch(/^email: SMTP 127\.0\.0\.1:\d+: EMESSAGE 550: .*mailbox unavailable/);
@@ -124,7 +152,9 @@ describe('EmailChannel', () => {
 
   it('refuses wrong credentials as final, without the password in the error', async () => {
     const server = await smtp({ auth: { user: 'alerts', pass: 'right-password' } });
-    const err = await sendError(channel(server.port, { user: 'alerts', pass: 'wrong-Pa55word' }).send(makeNotification()));
+    const err = await sendError(
+      channel(server.port, { user: 'alerts', pass: 'wrong-Pa55word' }).send(makeNotification()),
+    );
     expect(err.retryable).toBe(false);
     expect(err.message).toContain('EAUTH 535');
     expect(err.message).not.toContain('wrong-Pa55word');
@@ -132,8 +162,11 @@ describe('EmailChannel', () => {
   });
 
   it('refuses bad options, naming them', () => {
-    const make = (options: Partial<EmailChannelOptions>) => () => new EmailChannel({ host: '127.0.0.1', from: 'a@b.c', to: ['x@y.z'], ...options });
-    expect(make({ port: 0 })).toThrow(new MonitorError(ErrorCode.InvalidOption, 'invalid email port 0 (expected an integer from 1 to 65535)'));
+    const make = (options: Partial<EmailChannelOptions>) => () =>
+      new EmailChannel({ host: '127.0.0.1', from: 'a@b.c', to: ['x@y.z'], ...options });
+    expect(make({ port: 0 })).toThrow(
+      new MonitorError(ErrorCode.InvalidOption, 'invalid email port 0 (expected an integer from 1 to 65535)'),
+    );
     expect(make({ to: [] })).toThrow('invalid email to an array of 0 (expected a non-empty list of email addresses)');
     expect(make({ to: ['not an address'] })).toThrow('invalid email to[0] "not an address" (expected email addresses)');
     expect(make({ user: 'u' })).toThrow('invalid email pass (user is set) undefined (expected a non-empty string)');
@@ -142,7 +175,13 @@ describe('EmailChannel', () => {
   it('leaves no sockets or timers behind after sends and close', async () => {
     const server = await smtp();
     const before = activeResources();
-    const email = new EmailChannel({ host: '127.0.0.1', port: server.port, from: 'a@b.test', to: ['x@y.test'], timeoutMs: 2000 });
+    const email = new EmailChannel({
+      host: '127.0.0.1',
+      port: server.port,
+      from: 'a@b.test',
+      to: ['x@y.test'],
+      timeoutMs: 2000,
+    });
     await email.send(makeNotification());
     await email.send(makeNotification());
     await email.close();

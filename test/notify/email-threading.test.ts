@@ -33,7 +33,15 @@ describe('email threading', () => {
     const { registry } = newRegistry();
     const open = (store: ReturnType<typeof openStore>, now: number) =>
       AlertEngine.open(
-        { registry, derived: new DerivedValues(), config: alertingConfig({ suppression_enabled: false }), store: new AlertStore(store), outbox, log: memoryLogger(), dashboardUrl: 'http://127.0.0.1:8080' },
+        {
+          registry,
+          derived: new DerivedValues(),
+          config: alertingConfig({ suppression_enabled: false }),
+          store: new AlertStore(store),
+          outbox,
+          log: memoryLogger(),
+          dashboardUrl: 'http://127.0.0.1:8080',
+        },
         [],
         now,
       );
@@ -50,7 +58,13 @@ describe('email threading', () => {
 
     const smtp = await startSmtp();
     cleanups.push(() => smtp.close());
-    const email = new EmailChannel({ host: '127.0.0.1', port: smtp.port, from: 'alerts@erlmcp.test', to: ['ops@example.com'], timeoutMs: 5000 });
+    const email = new EmailChannel({
+      host: '127.0.0.1',
+      port: smtp.port,
+      from: 'alerts@erlmcp.test',
+      to: ['ops@example.com'],
+      timeoutMs: 5000,
+    });
     cleanups.push(() => email.close());
     for (const n of queued) await email.send(n);
 

@@ -30,7 +30,10 @@ function post(url: string, extra: Partial<HttpPostRequest> = {}) {
 }
 
 async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(DeliveryError);
   return err as DeliveryError;
 }
@@ -48,16 +51,27 @@ describe('httpPost', () => {
 
   it('classifies statuses: 429/408/5xx retryable, other 4xx and 3xx final', async () => {
     const r = await receiver();
-    const cases: [number, boolean][] = [[429, true], [408, true], [500, true], [503, true], [400, false], [401, false], [404, false], [301, false]];
+    const cases: [number, boolean][] = [
+      [429, true],
+      [408, true],
+      [500, true],
+      [503, true],
+      [400, false],
+      [401, false],
+      [404, false],
+      [301, false],
+    ];
     for (const [status, retryable] of cases) {
       r.script.push({ status, body: `error ${status}` });
       const err = await failure(post(r.url));
       expect([status, err.retryable]).toEqual([status, retryable]);
-      expect(err.message).toBe(`test: POST receiver: answered ${status}${status === 301 ? ' (redirects are not followed)' : ''}: error ${status}`);
+      expect(err.message).toBe(
+        `test: POST receiver: answered ${status}${status === 301 ? ' (redirects are not followed)' : ''}: error ${status}`,
+      );
     }
   });
 
-  it("reads a Retry-After in seconds or as a date, and quotes the reply with secrets redacted", async () => {
+  it('reads a Retry-After in seconds or as a date, and quotes the reply with secrets redacted', async () => {
     const r = await receiver();
     r.script.push({ status: 429, headers: { 'Retry-After': '7' }, body: 'slow down, tok-SECRET-123' });
     r.script.push({ status: 503, headers: { 'Retry-After': 'Thu, 01 Jan 2026 00:00:30 GMT' } });

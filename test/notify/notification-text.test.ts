@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { escapedWithin, escapeHtml, escapeMrkdwn, headline, oneLine, safeLink, truncate } from '../../src/notify/notification-text.js';
+import {
+  escapedWithin,
+  escapeHtml,
+  escapeMrkdwn,
+  headline,
+  oneLine,
+  safeLink,
+  truncate,
+} from '../../src/notify/notification-text.js';
 import { makeNotification } from './notify-fixture.js';
 
 describe('notification text', () => {
   it('heads each notification with its severity, resolution or re-notification', () => {
-    expect(headline(makeNotification({ alert: { severity: 'warning', title: 'Disk\r\nfull' } }))).toBe('[WARNING] Disk full');
-    expect(headline(makeNotification({ reason: 'resolved', alert: { title: 'Disk full' } }))).toBe('[RESOLVED] Disk full');
-    expect(headline(makeNotification({ reason: 'renotify', alert: { title: 'Disk full' } }))).toBe('[CRITICAL] Disk full (still firing)');
+    expect(headline(makeNotification({ alert: { severity: 'warning', title: 'Disk\r\nfull' } }))).toBe(
+      '[WARNING] Disk full',
+    );
+    expect(headline(makeNotification({ reason: 'resolved', alert: { title: 'Disk full' } }))).toBe(
+      '[RESOLVED] Disk full',
+    );
+    expect(headline(makeNotification({ reason: 'renotify', alert: { title: 'Disk full' } }))).toBe(
+      '[CRITICAL] Disk full (still firing)',
+    );
   });
 
   it('escapes HTML and Slack mrkdwn control characters', () => {

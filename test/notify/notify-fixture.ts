@@ -4,12 +4,20 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ChannelName, type DeliveryContext, DeliveryError, type Notification, type NotificationChannel } from '../../src/notify/types.js';
+import {
+  type ChannelName,
+  type DeliveryContext,
+  DeliveryError,
+  type Notification,
+  type NotificationChannel,
+} from '../../src/notify/types.js';
 
 let counter = 0;
 
 /** A valid notification; `overrides.alert` is merged into the default alert. */
-export function makeNotification(overrides: Partial<Omit<Notification, 'alert'>> & { alert?: Partial<Notification['alert']> } = {}): Notification {
+export function makeNotification(
+  overrides: Partial<Omit<Notification, 'alert'>> & { alert?: Partial<Notification['alert']> } = {},
+): Notification {
   const n = ++counter;
   const { alert, ...rest } = overrides;
   return {
@@ -59,7 +67,9 @@ export class ScriptedChannel implements NotificationChannel {
     if (outcome === 'hang') {
       await new Promise<void>((resolve, reject) => {
         this.#hung.push(resolve);
-        context?.signal.addEventListener('abort', () => reject(new DeliveryError('aborted', { retryable: true })), { once: true });
+        context?.signal.addEventListener('abort', () => reject(new DeliveryError('aborted', { retryable: true })), {
+          once: true,
+        });
       });
     } else if (outcome === 'fail') {
       throw new DeliveryError(`${this.name}: answered 500`, { retryable: true });
@@ -92,7 +102,8 @@ export interface ReceivedRequest {
 }
 
 /** How a {@link Receiver} answers: status, headers, body (or a function of the request, e.g. to echo it); or `hang` (never answers). */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string | ((request: ReceivedRequest) => string) } | 'hang';
+export type Reply =
+  { status: number; headers?: Record<string, string>; body?: string | ((request: ReceivedRequest) => string) } | 'hang';
 
 /** A local HTTP server on 127.0.0.1 that records requests and answers from a script (then `fallback`). */
 export interface Receiver {
@@ -115,7 +126,12 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(request);
       const reply = receiver.script.shift() ?? receiver.fallback;
       if (reply === 'hang') {

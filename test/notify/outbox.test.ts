@@ -135,7 +135,12 @@ describe('Outbox', () => {
     await outbox.enqueue(n, ['webhook']);
     expect(outbox.pending()).toBe(0);
     await outbox.close();
-    expect(open(store, [sms, webhook]).outbox.deadLetters().map((d) => d.channel).sort()).toEqual(['sms', 'webhook']);
+    expect(
+      open(store, [sms, webhook])
+        .outbox.deadLetters()
+        .map((d) => d.channel)
+        .sort(),
+    ).toEqual(['sms', 'webhook']);
   });
 
   it('retries with the error text redacted when handed Redactor.redact on its own, as startMonitoring does', async () => {
@@ -207,7 +212,10 @@ describe('Outbox', () => {
     const slack = new ScriptedChannel('slack', ['fail', 'hang']);
     const { outbox } = open(store, [slack], { concurrency: 4 });
     const firing = makeNotification();
-    const resolved = makeNotification({ reason: 'resolved', alert: { ...firing.alert, status: 'resolved', resolvedAt: 1_700_000_060_000 } });
+    const resolved = makeNotification({
+      reason: 'resolved',
+      alert: { ...firing.alert, status: 'resolved', resolvedAt: 1_700_000_060_000 },
+    });
     const other = makeNotification();
     await outbox.enqueue(firing, ['slack']);
     // The firing notification fails once, and its retry is held in flight.
@@ -226,11 +234,15 @@ describe('Outbox', () => {
     const slack = new ScriptedChannel('slack', ['hang']);
     const { outbox } = open(store, [slack]);
     const firing = makeNotification();
-    const again = (n: number) => makeNotification({ id: `${firing.id}-renotify-${n}`, reason: 'renotify', alert: firing.alert });
+    const again = (n: number) =>
+      makeNotification({ id: `${firing.id}-renotify-${n}`, reason: 'renotify', alert: firing.alert });
     await outbox.enqueue(firing, ['slack']);
     await until(() => expect(slack.calls).toHaveLength(1)); // the channel is stuck on it (an outage)
     for (let n = 1; n <= 5; n++) await outbox.enqueue(again(n), ['slack']);
-    const resolved = makeNotification({ reason: 'resolved', alert: { ...firing.alert, status: 'resolved', resolvedAt: 2 } });
+    const resolved = makeNotification({
+      reason: 'resolved',
+      alert: { ...firing.alert, status: 'resolved', resolvedAt: 2 },
+    });
     await outbox.enqueue(resolved, ['slack']);
     slack.release();
     await until(() => expect(outbox.pending()).toBe(0));
@@ -247,7 +259,9 @@ describe('Outbox', () => {
     const firing = makeNotification();
     await outbox.enqueue(firing, ['slack']);
     await until(() => expect(slack.calls).toHaveLength(1));
-    const reminders = [1, 2].map((n) => makeNotification({ id: `${firing.id}-r${n}`, reason: 'renotify', alert: firing.alert }));
+    const reminders = [1, 2].map((n) =>
+      makeNotification({ id: `${firing.id}-r${n}`, reason: 'renotify', alert: firing.alert }),
+    );
     for (const r of reminders) await outbox.enqueue(r, ['slack']);
     slack.release();
     await until(() => expect(outbox.pending()).toBe(0));
@@ -294,29 +308,51 @@ describe('Outbox', () => {
       ErrorCode.InvalidNotification,
       'invalid notification: alert.severity is "fatal" (expected "info", "warning", "error", "critical")',
     );
-    await expectMonitorRejection(outbox.enqueue(makeNotification(), 'slack' as never), ErrorCode.InvalidNotification, /channels must be an array/);
+    await expectMonitorRejection(
+      outbox.enqueue(makeNotification(), 'slack' as never),
+      ErrorCode.InvalidNotification,
+      /channels must be an array/,
+    );
     await expectMonitorRejection(
       outbox.enqueue(makeNotification(), ['pager' as never]),
       ErrorCode.InvalidNotification,
       'enqueue: unknown channel "pager" (allowed: "email", "slack", "sms", "webhook", "alertmanager")',
     );
     await outbox.close();
-    await expectMonitorRejection(outbox.enqueue(makeNotification(), ['slack']), ErrorCode.OutboxClosed, 'enqueue: the outbox is closed');
+    await expectMonitorRejection(
+      outbox.enqueue(makeNotification(), ['slack']),
+      ErrorCode.OutboxClosed,
+      'enqueue: the outbox is closed',
+    );
   });
 
   it('refuses bad options with a message naming them', () => {
     const store = stores.open();
     const make = (options: Partial<OutboxOptions>) => () => Outbox.open({ store, channels: [], ...options });
-    expect(make({ maxAttempts: 0 })).toThrow(new MonitorError(ErrorCode.InvalidOption, 'invalid outbox option maxAttempts 0 (expected an integer from 1 to 1000)'));
-    expect(make({ backoff: { initialMs: 10, maxMs: 5 } })).toThrow('backoff.maxMs (5) must be at least backoff.initialMs (10)');
-    expect(make({ channels: [new ScriptedChannel('slack'), new ScriptedChannel('slack')] })).toThrow('outbox option channels has two channels named "slack"');
+    expect(make({ maxAttempts: 0 })).toThrow(
+      new MonitorError(
+        ErrorCode.InvalidOption,
+        'invalid outbox option maxAttempts 0 (expected an integer from 1 to 1000)',
+      ),
+    );
+    expect(make({ backoff: { initialMs: 10, maxMs: 5 } })).toThrow(
+      'backoff.maxMs (5) must be at least backoff.initialMs (10)',
+    );
+    expect(make({ channels: [new ScriptedChannel('slack'), new ScriptedChannel('slack')] })).toThrow(
+      'outbox option channels has two channels named "slack"',
+    );
     expect(make({ store: undefined })).toThrow('outbox option store must be a MetricStore, got undefined');
   });
 
   it('allows one open outbox per store, and another once it is closed', async () => {
     const store = stores.open();
     const { outbox } = open(store, []);
-    expect(() => Outbox.open({ store, channels: [] })).toThrow(new MonitorError(ErrorCode.InvalidOption, `an outbox is already open on the store at ${store.dataDir}; close it first`));
+    expect(() => Outbox.open({ store, channels: [] })).toThrow(
+      new MonitorError(
+        ErrorCode.InvalidOption,
+        `an outbox is already open on the store at ${store.dataDir}; close it first`,
+      ),
+    );
     await outbox.close();
     expect(open(store, []).outbox.pending()).toBe(0);
   });
@@ -332,7 +368,9 @@ describe('Outbox', () => {
       const slack = new ScriptedChannel('slack', ['fail']);
       const { outbox, logger } = open(store, [slack], { backoff: { initialMs: 60_000, maxMs: 60_000 } });
       await outbox.enqueue(makeNotification(), ['slack']);
-      const retryTimer = () => armed.mock.results[armed.mock.calls.findIndex(([, ms]) => Number(ms) >= 48_000 && Number(ms) <= 60_000)]?.value as unknown;
+      const retryTimer = () =>
+        armed.mock.results[armed.mock.calls.findIndex(([, ms]) => Number(ms) >= 48_000 && Number(ms) <= 60_000)]
+          ?.value as unknown;
       await until(() => expect(retryTimer()).toBeDefined());
       expect(logger.records.map((r) => r.msg)).toContain('notification delivery failed; retrying');
       await outbox.close();

@@ -19,10 +19,14 @@ describe('Redactor', () => {
   });
 
   it('drops user-info from any URL in the text', () => {
-    expect(new Redactor([]).redact('failed: https://bob:hunter2@example.com/x and http://k@h/')).toBe('failed: https://[redacted]@example.com/x and http://[redacted]@h/');
+    expect(new Redactor([]).redact('failed: https://bob:hunter2@example.com/x and http://k@h/')).toBe(
+      'failed: https://[redacted]@example.com/x and http://[redacted]@h/',
+    );
   });
 
   it('safeOrigin keeps scheme, host and port only', () => {
-    expect(safeOrigin(new URL('https://u:p@hooks.slack.com:8443/services/T/B/secret?x=1'))).toBe('https://hooks.slack.com:8443');
+    expect(safeOrigin(new URL('https://u:p@hooks.slack.com:8443/services/T/B/secret?x=1'))).toBe(
+      'https://hooks.slack.com:8443',
+    );
   });
 });

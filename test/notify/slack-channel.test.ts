@@ -23,7 +23,14 @@ describe('SlackChannel', () => {
     const slack = new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` });
     const n = makeNotification({
       id: 'n-slack-1',
-      alert: { id: 'a-1', title: 'High latency', message: 'p95 250 ms', source: 'rule:high_latency', labels: { service: 'api' }, generatorUrl: 'http://127.0.0.1:8080/#alerts' },
+      alert: {
+        id: 'a-1',
+        title: 'High latency',
+        message: 'p95 250 ms',
+        source: 'rule:high_latency',
+        labels: { service: 'api' },
+        generatorUrl: 'http://127.0.0.1:8080/#alerts',
+      },
     });
     await slack.send(n);
 
@@ -58,9 +65,16 @@ describe('SlackChannel', () => {
     const r = await receiver();
     const slack = new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` });
     const message = `<script>alert("x")</script> & <!channel> 'q'\nline2`;
-    await slack.send(makeNotification({ alert: { title: 'x'.repeat(300), message, labels: { path: '<@U123>' }, generatorUrl: 'javascript:alert(1)' } }));
+    await slack.send(
+      makeNotification({
+        alert: { title: 'x'.repeat(300), message, labels: { path: '<@U123>' }, generatorUrl: 'javascript:alert(1)' },
+      }),
+    );
 
-    const body = JSON.parse(r.requests[0]!.body) as { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[] }[] };
+    const body = JSON.parse(r.requests[0]!.body) as {
+      text: string;
+      blocks: { type: string; text?: { text: string }; fields?: { text: string }[] }[];
+    };
     expect(r.requests[0]!.body).toContain('\\"x\\"');
     expect(r.requests[0]!.body).toContain('\\n');
     const section = body.blocks[1]!;
@@ -80,7 +94,9 @@ describe('SlackChannel', () => {
 
   it('cuts a long message to 3000 characters without splitting an escape', async () => {
     const r = await receiver();
-    await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(makeNotification({ alert: { message: '<'.repeat(5000) } }));
+    await new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` }).send(
+      makeNotification({ alert: { message: '<'.repeat(5000) } }),
+    );
     const text = (JSON.parse(r.requests[0]!.body) as { blocks: { text?: { text: string } }[] }).blocks[1]!.text!.text;
     expect(text.length).toBeLessThanOrEqual(3000);
     expect(text).toMatch(/^(&lt;)+…$/);
@@ -89,7 +105,10 @@ describe('SlackChannel', () => {
   it('dead-letters a 404 no_service and retries a 429, never showing the webhook path', async () => {
     const r = await receiver();
     const slack = new SlackChannel({ webhookUrl: `${r.url}${HOOK_PATH}` });
-    r.script.push({ status: 404, body: 'no_service' }, { status: 429, headers: { 'Retry-After': '3' }, body: 'rate_limited' });
+    r.script.push(
+      { status: 404, body: 'no_service' },
+      { status: 429, headers: { 'Retry-After': '3' }, body: 'rate_limited' },
+    );
     const gone = (await slack.send(makeNotification()).catch((e: unknown) => e)) as DeliveryError;
     expect(gone.retryable).toBe(false);
     expect(gone.message).toBe(`slack: POST ${r.url}/[webhook path redacted]: answered 404: no_service`);
@@ -100,7 +119,10 @@ describe('SlackChannel', () => {
 
   it('refuses a webhook that is not an http(s) URL without echoing it', () => {
     expect(() => new SlackChannel({ webhookUrl: 'ftp://hooks.example/secret-path' })).toThrow(
-      new MonitorError(ErrorCode.InvalidOption, 'invalid slack webhookUrl (a string, not shown: it is a secret) (expected an absolute http(s) URL)'),
+      new MonitorError(
+        ErrorCode.InvalidOption,
+        'invalid slack webhookUrl (a string, not shown: it is a secret) (expected an absolute http(s) URL)',
+      ),
     );
   });
 });

@@ -10,7 +10,11 @@ afterEach(async () => {
 });
 
 async function twilio(): Promise<Receiver> {
-  const r = await startReceiver({ status: 201, headers: { 'Content-Type': 'application/json' }, body: '{"sid":"SM123","status":"queued"}' });
+  const r = await startReceiver({
+    status: 201,
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"sid":"SM123","status":"queued"}',
+  });
   receivers.push(r);
   return r;
 }
@@ -55,33 +59,54 @@ describe('SmsChannel', () => {
     const r = await twilio();
     r.script.push({ status: 201 }, { status: 500, body: '{"code":20500}' });
     const marked: string[] = [];
-    const context = { delivered: new Set<string>(), markDelivered: async (p: string) => void marked.push(p), signal: new AbortController().signal };
-    const err = (await sms(r).send(makeNotification(), context).catch((e: unknown) => e)) as DeliveryError;
+    const context = {
+      delivered: new Set<string>(),
+      markDelivered: async (p: string) => void marked.push(p),
+      signal: new AbortController().signal,
+    };
+    const err = (await sms(r)
+      .send(makeNotification(), context)
+      .catch((e: unknown) => e)) as DeliveryError;
     expect(err.retryable).toBe(true);
     expect(marked).toEqual(['+15550001111']);
 
     await sms(r).send(makeNotification(), { ...context, delivered: new Set(marked) });
-    expect(r.requests.map((req) => new URLSearchParams(req.body).get('To'))).toEqual(['+15550001111', '+15550002222', '+15550002222']);
+    expect(r.requests.map((req) => new URLSearchParams(req.body).get('To'))).toEqual([
+      '+15550001111',
+      '+15550002222',
+      '+15550002222',
+    ]);
   });
 
   it('dead-letters an invalid number (400) and refused credentials (401) without the token', async () => {
     const r = await twilio();
-    r.script.push({ status: 400, body: '{"code":21211,"message":"Invalid \'To\' Phone Number"}' }, { status: 401, body: `{"message":"Authenticate ${TOKEN}"}` });
-    const invalid = (await sms(r, ['+15550001111']).send(makeNotification()).catch((e: unknown) => e)) as DeliveryError;
+    r.script.push(
+      { status: 400, body: '{"code":21211,"message":"Invalid \'To\' Phone Number"}' },
+      { status: 401, body: `{"message":"Authenticate ${TOKEN}"}` },
+    );
+    const invalid = (await sms(r, ['+15550001111'])
+      .send(makeNotification())
+      .catch((e: unknown) => e)) as DeliveryError;
     expect(invalid.retryable).toBe(false);
     expect(invalid.message).toContain('answered 400');
     expect(invalid.message).toContain('21211');
-    const auth = (await sms(r, ['+15550001111']).send(makeNotification()).catch((e: unknown) => e)) as DeliveryError;
+    const auth = (await sms(r, ['+15550001111'])
+      .send(makeNotification())
+      .catch((e: unknown) => e)) as DeliveryError;
     expect(auth.retryable).toBe(false);
     expect(auth.message).not.toContain(TOKEN);
     expect(auth.message).toContain('[redacted]');
   });
 
   it('does not send resolved notifications, and refuses bad numbers', () => {
-    expect(new SmsChannel({ accountSid: SID, authToken: TOKEN, from: '+15559990000', to: ['+15550001111'] }).sendsResolved).toBe(false);
+    expect(
+      new SmsChannel({ accountSid: SID, authToken: TOKEN, from: '+15559990000', to: ['+15550001111'] }).sendsResolved,
+    ).toBe(false);
     expect(() => new SmsChannel({ accountSid: SID, authToken: TOKEN, from: '+15559990000', to: ['555-1234'] })).toThrow(
       new MonitorError(ErrorCode.InvalidOption, 'invalid sms to[0] "555-1234" (expected E.164 phone numbers)'),
     );
-    expect(() => new SmsChannel({ accountSid: SID, authToken: '', from: '+15559990000', to: ['+15550001111'] })).toThrow('invalid sms authToken an empty string (expected a non-empty string)');
+    expect(
+      () => new SmsChannel({ accountSid: SID, authToken: '', from: '+15559990000', to: ['+15550001111'] }),
+    ).toThrow('invalid sms authToken an empty string (expected a non-empty string)');
   });
 });

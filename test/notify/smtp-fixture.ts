@@ -34,7 +34,9 @@ export interface SmtpStub {
  * Starts the server. With `auth`, only that user/password may log in (PLAIN/LOGIN over plain TCP:
  * STARTTLS is disabled, as the test has no certificate the client would trust).
  */
-export async function startSmtp(options: { auth?: { user: string; pass: string }; port?: number } = {}): Promise<SmtpStub> {
+export async function startSmtp(
+  options: { auth?: { user: string; pass: string }; port?: number } = {},
+): Promise<SmtpStub> {
   const mails: ReceivedMail[] = [];
   const sockets = new Set<Socket>();
   let attempts = 0;
@@ -106,7 +108,8 @@ export function parseMime(raw: string): { headers: Map<string, string>; text: st
     const type = entity.headers.get('content-type') ?? 'text/plain';
     const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
     if (type.startsWith('multipart/') && boundary !== undefined) {
-      for (const piece of entity.body.split(`--${boundary}`).slice(1, -1)) collect(splitEntity(piece.replace(/^\r\n/, '')));
+      for (const piece of entity.body.split(`--${boundary}`).slice(1, -1))
+        collect(splitEntity(piece.replace(/^\r\n/, '')));
     } else {
       parts.push(entity);
     }

@@ -17,7 +17,11 @@ async function receiver(): Promise<Receiver> {
 describe('WebhookChannel', () => {
   it('POSTs the Alertmanager version-4 webhook payload, field by field', async () => {
     const r = await receiver();
-    const hook = new WebhookChannel({ url: `${r.url}/alerts?token=abc123`, receiver: 'ops', externalUrl: 'http://127.0.0.1:8080' });
+    const hook = new WebhookChannel({
+      url: `${r.url}/alerts?token=abc123`,
+      receiver: 'ops',
+      externalUrl: 'http://127.0.0.1:8080',
+    });
     const n = makeNotification({
       id: 'n-web-1',
       alert: {
@@ -64,14 +68,17 @@ describe('WebhookChannel', () => {
     });
   });
 
-  it('asks a function externalUrl at each send (the dashboard\'s bound address once known)', async () => {
+  it("asks a function externalUrl at each send (the dashboard's bound address once known)", async () => {
     const r = await receiver();
     let address: string | undefined;
     const hook = new WebhookChannel({ url: r.url, externalUrl: () => address });
     await hook.send(makeNotification({ id: 'n-1' }));
     address = 'http://127.0.0.1:41234';
     await hook.send(makeNotification({ id: 'n-2' }));
-    expect(r.requests.map((q) => (JSON.parse(q.body) as WebhookPayload).externalURL)).toEqual(['', 'http://127.0.0.1:41234']);
+    expect(r.requests.map((q) => (JSON.parse(q.body) as WebhookPayload).externalURL)).toEqual([
+      '',
+      'http://127.0.0.1:41234',
+    ]);
   });
 
   it('sends a resolved notification with its end time, and URL credentials as Basic auth', async () => {
@@ -90,7 +97,9 @@ describe('WebhookChannel', () => {
   it('encodes <script>, quotes and newlines as JSON, carrying them unchanged', async () => {
     const r = await receiver();
     const message = `<script>alert("x")</script> & 'q'\nline2\u2028`;
-    await new WebhookChannel({ url: r.url }).send(makeNotification({ alert: { title: 'a"b', message, labels: { k: '</script>' } } }));
+    await new WebhookChannel({ url: r.url }).send(
+      makeNotification({ alert: { title: 'a"b', message, labels: { k: '</script>' } } }),
+    );
     const payload = JSON.parse(r.requests[0]!.body) as WebhookPayload;
     expect(payload.alerts[0]!.annotations.description).toBe(message);
     expect(payload.alerts[0]!.labels).toMatchObject({ alertname: 'a"b', k: '</script>' });

@@ -48,7 +48,10 @@ describe('GenServer', () => {
 
   it('rejects a call to an unregistered name with noproc', async () => {
     const { system } = newSystem();
-    const err = await system.ref<WorkerProtocol>('nobody').call({ type: 'ping' }).catch((e: unknown) => e);
+    const err = await system
+      .ref<WorkerProtocol>('nobody')
+      .call({ type: 'ping' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoProcError);
     expect((err as Error).message).toBe('noproc: no live process registered as "nobody"');
   });
@@ -71,7 +74,9 @@ describe('GenServer', () => {
     for (const err of [await inFlight, await queued]) {
       expect(err).toBeInstanceOf(MonitorError);
       expect((err as MonitorError).code).toBe(ErrorCode.ServerExited);
-      expect((err as MonitorError).message).toMatch(/exited \(EMON_CALLBACK_FAILED .*crashed in a call\) before replying/);
+      expect((err as MonitorError).message).toMatch(
+        /exited \(EMON_CALLBACK_FAILED .*crashed in a call\) before replying/,
+      );
     }
     const reason = await pid.exited;
     expect(crashOf(reason)?.cause).toBeInstanceOf(Error);
@@ -84,7 +89,9 @@ describe('GenServer', () => {
       messages: WORKER_MESSAGES,
       init: () => 0,
       handleCall: (msg, state) =>
-        msg.type === 'count' ? { error: new MonitorError(ErrorCode.BadMessage, 'count is not allowed'), state } : { reply: 'pong', state },
+        msg.type === 'count'
+          ? { error: new MonitorError(ErrorCode.BadMessage, 'count is not allowed'), state }
+          : { reply: 'pong', state },
     };
     const pid = await startServer(system, picky, undefined);
     pids.push(pid);
@@ -114,8 +121,11 @@ describe('GenServer', () => {
 
   it('times out an async init that never finishes', async () => {
     const { system } = newSystem();
-    const stuck: Behaviour<null, WorkerProtocol> = { name: 'stuck',
-      messages: WORKER_MESSAGES, init: () => new Promise(() => {}) };
+    const stuck: Behaviour<null, WorkerProtocol> = {
+      name: 'stuck',
+      messages: WORKER_MESSAGES,
+      init: () => new Promise(() => {}),
+    };
     const err = await startServer(system, stuck, undefined, { initTimeout: 20 }).catch((e: unknown) => e);
     expect((err as MonitorError).code).toBe(ErrorCode.InitFailed);
     expect((err as Error).message).toMatch(/init did not finish within 20 ms/);
@@ -218,12 +228,17 @@ describe('GenServer', () => {
     const custom = await startWorker(system, events);
     custom.cast({ type: 'exit', reason: { exit: 'lost_upstream' } });
     expect(await custom.exited).toEqual({ exit: 'lost_upstream' });
-    expect(events.filter((e) => e.startsWith('stop:'))).toEqual(['stop:w#1:{shutdown, drained}', 'stop:w#2:lost_upstream']);
-    const abnormal = logger.records.filter((r) => r.msg === 'server terminating abnormally').map((r) => r.fields.reason);
+    expect(events.filter((e) => e.startsWith('stop:'))).toEqual([
+      'stop:w#1:{shutdown, drained}',
+      'stop:w#2:lost_upstream',
+    ]);
+    const abnormal = logger.records
+      .filter((r) => r.msg === 'server terminating abnormally')
+      .map((r) => r.fields.reason);
     expect(abnormal).toEqual(['lost_upstream']);
   });
 
-  it('aborts terminate\'s signal when a crash\'s terminate outruns terminateTimeout', async () => {
+  it("aborts terminate's signal when a crash's terminate outruns terminateTimeout", async () => {
     const { system } = newSystem();
     const events: string[] = [];
     let signal: AbortSignal | undefined;
@@ -271,11 +286,24 @@ describe('GenServer', () => {
     const { system, logger } = newSystem();
     const events: string[] = [];
     const pid = await startWorker(system, events, 'strict');
-    const anyPid = pid as unknown as { call(m: unknown): Promise<unknown>; cast(m: unknown): void; send(m: unknown): void };
+    const anyPid = pid as unknown as {
+      call(m: unknown): Promise<unknown>;
+      cast(m: unknown): void;
+      send(m: unknown): void;
+    };
     const refusal = (m: unknown) => anyPid.call(m).catch((e: unknown) => e as MonitorError);
-    expect(await refusal({ type: 'nope' })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: unknown call type "nope" (allowed: ping, count, hang, crash_in_call)' });
-    expect(await refusal(null)).toMatchObject({ code: ErrorCode.BadMessage, message: expect.stringContaining('strict: call must be an object { type, ... }, got null') });
-    expect(await refusal({ type: 'ping', extra: 1 })).toMatchObject({ code: ErrorCode.BadMessage, message: 'strict: call ping: unknown field "extra" (no other fields)' });
+    expect(await refusal({ type: 'nope' })).toMatchObject({
+      code: ErrorCode.BadMessage,
+      message: 'strict: unknown call type "nope" (allowed: ping, count, hang, crash_in_call)',
+    });
+    expect(await refusal(null)).toMatchObject({
+      code: ErrorCode.BadMessage,
+      message: expect.stringContaining('strict: call must be an object { type, ... }, got null'),
+    });
+    expect(await refusal({ type: 'ping', extra: 1 })).toMatchObject({
+      code: ErrorCode.BadMessage,
+      message: 'strict: call ping: unknown field "extra" (no other fields)',
+    });
     // Each of these would crash the worker if its callback ran (a missing `by` adds NaN; `crash` throws).
     anyPid.cast({ type: 'add' });
     anyPid.cast({ type: 'add', by: 1, times: 2 });
@@ -287,7 +315,9 @@ describe('GenServer', () => {
     expect(await pid.call({ type: 'count' })).toBe(2);
     expect(pid.alive).toBe(true);
     expect(events).toEqual(['start:strict#1']);
-    const warned = logger.records.filter((r) => r.level === 'warn').map((r) => `${r.msg}: ${(r.fields.err as Error).message}`);
+    const warned = logger.records
+      .filter((r) => r.level === 'warn')
+      .map((r) => `${r.msg}: ${(r.fields.err as Error).message}`);
     expect(warned).toEqual([
       'cast message refused: strict: cast add: missing field "by" (allowed: by)',
       'cast message refused: strict: cast add: unknown field "times" (allowed: by)',
@@ -315,9 +345,16 @@ describe('GenServer', () => {
     expect((err as MonitorError).message).toMatch(/^behaviour "untyped": messages must be \{ call, cast, info \}/);
     expect(system.whereis('untyped')).toBeUndefined();
     // The old array form of a field list is refused by name, not read as fields "0", "1".
-    const arrays = { name: 'arrays', init: () => 0, messages: { call: { ping: ['x'] }, cast: {}, info: {} } } as unknown as Behaviour<number, WorkerProtocol>;
+    const arrays = {
+      name: 'arrays',
+      init: () => 0,
+      messages: { call: { ping: ['x'] }, cast: {}, info: {} },
+    } as unknown as Behaviour<number, WorkerProtocol>;
     const err2 = await startServer(system, arrays, undefined, { name: 'arrays' }).catch((e: unknown) => e);
-    expect(err2).toMatchObject({ code: ErrorCode.InvalidOption, message: `messages.call.ping must be 'any' or { field: 'required' | 'optional', ... }, got an array of 1` });
+    expect(err2).toMatchObject({
+      code: ErrorCode.InvalidOption,
+      message: `messages.call.ping must be 'any' or { field: 'required' | 'optional', ... }, got an array of 1`,
+    });
     expect(system.whereis('arrays')).toBeUndefined();
   });
 });

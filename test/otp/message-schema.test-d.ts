@@ -40,7 +40,11 @@ describe('message schemas', () => {
       init: () => null,
     };
     void behaviour;
-    const current: Behaviour<null, CollectorProtocol> = { name: 'collector', messages: collector.messages, init: () => null };
+    const current: Behaviour<null, CollectorProtocol> = {
+      name: 'collector',
+      messages: collector.messages,
+      init: () => null,
+    };
     void current;
   });
 
@@ -66,8 +70,13 @@ describe('message schemas', () => {
     type Increment = Extract<CollectorProtocol['cast'], { type: 'increment' }>;
     // @ts-expect-error `value` is missing
     const missing: FieldsOf<Increment> = { name: 'required', labels: 'optional' };
-    // @ts-expect-error `lables` is not a field of increment
-    const unknown: FieldsOf<Increment> = { name: 'required', labels: 'optional', value: 'optional', lables: 'optional' };
+    const unknown: FieldsOf<Increment> = {
+      name: 'required',
+      labels: 'optional',
+      value: 'optional',
+      // @ts-expect-error `lables` is not a field of increment
+      lables: 'optional',
+    };
     // @ts-expect-error an increment's value is optional (absent means 1)
     const wrong: FieldsOf<Increment> = { name: 'required', labels: 'optional', value: 'required' };
     void [missing, unknown, wrong];

@@ -39,7 +39,12 @@ function newSystem() {
   return { system, logger, clock, reports };
 }
 
-function workers(events: string[], ids: string[], extra: Partial<ChildSpec> = {}, options: WorkerOptions = {}): ChildSpec[] {
+function workers(
+  events: string[],
+  ids: string[],
+  extra: Partial<ChildSpec> = {},
+  options: WorkerOptions = {},
+): ChildSpec[] {
   return ids.map((id) => ({ ...workerChild(id, recordingWorker(events, options), id, { name: id }), ...extra }));
 }
 
@@ -74,29 +79,35 @@ describe('restart types (a child exits with each kind of reason)', () => {
     expect((await trace(events, 1, 2))[1]).toBe('start:p#2');
   });
 
-  it.each([...reasons.slice(0, 3).map(([n, r]) => [n, r, false] as const), [reasons[3]![0], reasons[3]![1], true] as const])(
-    'a transient child after %s: restarted only for an abnormal reason (%s)',
-    async (_name, reason, restarted) => {
-      const { system } = newSystem();
-      const events: string[] = [];
-      const sup = await start(system, { intensity: 5 }, workers(events, ['t'], { restart: 'transient' }));
-      w(system, 't').cast({ type: 'exit', reason });
-      await until(async () => expect((await sup.call({ type: 'count_children' })).active).toBe(restarted ? 1 : 0));
-      await flushImmediates();
-      expect(events.filter((e) => e.startsWith('start:'))).toEqual(restarted ? ['start:t#1', 'start:t#2'] : ['start:t#1']);
-      // Not restarted, it keeps its spec (OTP: the child stays in the list with pid undefined).
-      expect((await sup.call({ type: 'which_children' })).map((c) => c.id)).toEqual(['t']);
-    },
-  );
+  it.each([
+    ...reasons.slice(0, 3).map(([n, r]) => [n, r, false] as const),
+    [reasons[3]![0], reasons[3]![1], true] as const,
+  ])('a transient child after %s: restarted only for an abnormal reason (%s)', async (_name, reason, restarted) => {
+    const { system } = newSystem();
+    const events: string[] = [];
+    const sup = await start(system, { intensity: 5 }, workers(events, ['t'], { restart: 'transient' }));
+    w(system, 't').cast({ type: 'exit', reason });
+    await until(async () => expect((await sup.call({ type: 'count_children' })).active).toBe(restarted ? 1 : 0));
+    await flushImmediates();
+    expect(events.filter((e) => e.startsWith('start:'))).toEqual(
+      restarted ? ['start:t#1', 'start:t#2'] : ['start:t#1'],
+    );
+    // Not restarted, it keeps its spec (OTP: the child stays in the list with pid undefined).
+    expect((await sup.call({ type: 'which_children' })).map((c) => c.id)).toEqual(['t']);
+  });
 
   it('a temporary child is never restarted and is forgotten, even after a crash (reported as child_terminated)', async () => {
     const { system, logger } = newSystem();
     const events: string[] = [];
     const sup = await start(system, { intensity: 5 }, workers(events, ['tmp'], { restart: 'temporary' }));
     w(system, 'tmp').cast({ type: 'exit', reason: { exit: 'oops' } });
-    await until(async () => expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 0, active: 0, supervisors: 0, workers: 0 }));
+    await until(async () =>
+      expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 0, active: 0, supervisors: 0, workers: 0 }),
+    );
     expect(events).toEqual(['start:tmp#1', 'stop:tmp#1:oops']);
-    expect(logger.records.filter((r) => r.fields.child === 'tmp').map((r) => [r.level, r.msg])).toEqual([['error', 'child terminated: not restarted (temporary)']]);
+    expect(logger.records.filter((r) => r.fields.child === 'tmp').map((r) => [r.level, r.msg])).toEqual([
+      ['error', 'child terminated: not restarted (temporary)'],
+    ]);
   });
 });
 
@@ -121,9 +132,19 @@ describe('restart intensity (MaxR restarts within MaxT)', () => {
     await until(() => expect(events).toContain('start:b#2'));
     w(system, 'b').cast({ type: 'crash' });
     expect(await sup.exited).toBe('shutdown');
-    expect(events.slice(3)).toEqual(['stop:b#1:EMON_CALLBACK_FAILED', 'start:b#2', 'stop:b#2:EMON_CALLBACK_FAILED', 'stop:c#1:shutdown', 'stop:a#1:shutdown']);
-    expect(reports.map((r) => [r.supervisor, r.reason, r.child])).toEqual([[sup.name, 'reached_max_restart_intensity', 'b']]);
-    expect(reports[0]!.message).toMatch(/more than 1 restart\(s\) within 1000 ms; last: child "b" exited with EMON_CALLBACK_FAILED/);
+    expect(events.slice(3)).toEqual([
+      'stop:b#1:EMON_CALLBACK_FAILED',
+      'start:b#2',
+      'stop:b#2:EMON_CALLBACK_FAILED',
+      'stop:c#1:shutdown',
+      'stop:a#1:shutdown',
+    ]);
+    expect(reports.map((r) => [r.supervisor, r.reason, r.child])).toEqual([
+      [sup.name, 'reached_max_restart_intensity', 'b'],
+    ]);
+    expect(reports[0]!.message).toMatch(
+      /more than 1 restart\(s\) within 1000 ms; last: child "b" exited with EMON_CALLBACK_FAILED/,
+    );
   });
 
   it('restarts older than the period are forgotten: the same crashes spread out never exceed it', async () => {
@@ -153,7 +174,11 @@ describe('nested supervisors', () => {
   function nested(events: string[], restart: 'permanent' | 'transient') {
     return [
       ...workers(events, ['before']),
-      supervisorChild('inner', { flags: { intensity: 0, period: 60_000 }, children: workers(events, ['x', 'y']) }, { restart }),
+      supervisorChild(
+        'inner',
+        { flags: { intensity: 0, period: 60_000 }, children: workers(events, ['x', 'y']) },
+        { restart },
+      ),
       ...workers(events, ['after']),
     ];
   }
@@ -164,7 +189,12 @@ describe('nested supervisors', () => {
     const sup = await start(system, {}, nested(events, 'permanent'));
     expect(events).toEqual(['start:before#1', 'start:x#1', 'start:y#1', 'start:after#1']);
     await sup.stop();
-    expect(events.slice(4)).toEqual(['stop:after#1:shutdown', 'stop:y#1:shutdown', 'stop:x#1:shutdown', 'stop:before#1:shutdown']);
+    expect(events.slice(4)).toEqual([
+      'stop:after#1:shutdown',
+      'stop:y#1:shutdown',
+      'stop:x#1:shutdown',
+      'stop:before#1:shutdown',
+    ]);
   });
 
   it('a transient supervisor that gives up exits shutdown and stays down; its parent and siblings carry on', async () => {
@@ -189,7 +219,12 @@ describe('nested supervisors', () => {
     const events: string[] = [];
     const sup = await start(system, { intensity: 5 }, nested(events, 'permanent'));
     w(system, 'x').cast({ type: 'crash' });
-    expect(await trace(events, 4, 4)).toEqual(['stop:x#1:EMON_CALLBACK_FAILED', 'stop:y#1:shutdown', 'start:x#2', 'start:y#2']);
+    expect(await trace(events, 4, 4)).toEqual([
+      'stop:x#1:EMON_CALLBACK_FAILED',
+      'stop:y#1:shutdown',
+      'start:x#2',
+      'start:y#2',
+    ]);
     expect(reports.map((r) => r.child)).toEqual(['x']);
     expect(sup.alive).toBe(true);
   });
@@ -216,7 +251,17 @@ describe('nested supervisors', () => {
 describe('restart strategies (the trace OTP gives when the second of three children crashes)', () => {
   it.each([
     ['one_for_one', ['stop:b#1:EMON_CALLBACK_FAILED', 'start:b#2']],
-    ['one_for_all', ['stop:b#1:EMON_CALLBACK_FAILED', 'stop:c#1:shutdown', 'stop:a#1:shutdown', 'start:a#2', 'start:b#2', 'start:c#2']],
+    [
+      'one_for_all',
+      [
+        'stop:b#1:EMON_CALLBACK_FAILED',
+        'stop:c#1:shutdown',
+        'stop:a#1:shutdown',
+        'start:a#2',
+        'start:b#2',
+        'start:c#2',
+      ],
+    ],
     ['rest_for_one', ['stop:b#1:EMON_CALLBACK_FAILED', 'stop:c#1:shutdown', 'start:b#2', 'start:c#2']],
   ] as const)('%s', async (strategy, expected) => {
     const { system } = newSystem();
@@ -229,7 +274,10 @@ describe('restart strategies (the trace OTP gives when the second of three child
   it('one_for_all: a temporary sibling stopped for the group restart is not started again', async () => {
     const { system } = newSystem();
     const events: string[] = [];
-    const sup = await start(system, { strategy: 'one_for_all', intensity: 5 }, [...workers(events, ['a']), ...workers(events, ['tmp'], { restart: 'temporary' })]);
+    const sup = await start(system, { strategy: 'one_for_all', intensity: 5 }, [
+      ...workers(events, ['a']),
+      ...workers(events, ['tmp'], { restart: 'temporary' }),
+    ]);
     w(system, 'a').cast({ type: 'crash' });
     expect(await trace(events, 2, 3)).toEqual(['stop:a#1:EMON_CALLBACK_FAILED', 'stop:tmp#1:shutdown', 'start:a#2']);
     expect((await sup.call({ type: 'which_children' })).map((c) => c.id)).toEqual(['a']);
@@ -240,7 +288,10 @@ describe('shutdown', () => {
   it('a number of ms: terminate runs; past the time the child is killed and its AbortSignal fires', async () => {
     const { system } = newSystem();
     const events: string[] = [];
-    const sup = await start(system, {}, [...workers(events, ['quick']), ...workers(events, ['slow'], { shutdown: 20 }, { hangInTerminate: true })]);
+    const sup = await start(system, {}, [
+      ...workers(events, ['quick']),
+      ...workers(events, ['slow'], { shutdown: 20 }, { hangInTerminate: true }),
+    ]);
     const slow = system.whereis('slow')!;
     await sup.stop();
     expect(await slow.exited).toBe('killed');
@@ -251,24 +302,30 @@ describe('shutdown', () => {
   it('brutal_kill: the child is cut off at once, its terminate never runs', async () => {
     const { system } = newSystem();
     const events: string[] = [];
-    const sup = await start(system, {}, [...workers(events, ['a']), ...workers(events, ['brutal'], { shutdown: 'brutal_kill' })]);
+    const sup = await start(system, {}, [
+      ...workers(events, ['a']),
+      ...workers(events, ['brutal'], { shutdown: 'brutal_kill' }),
+    ]);
     const brutal = system.whereis('brutal')!;
     await sup.stop();
     expect(await brutal.exited).toBe('killed');
     expect(events.slice(2)).toEqual(['stop:a#1:shutdown']);
   });
 
-  it('infinity (a supervisor child\'s default): its whole subtree stops in order before the next sibling', async () => {
+  it("infinity (a supervisor child's default): its whole subtree stops in order before the next sibling", async () => {
     const { system } = newSystem();
     const events: string[] = [];
-    const sup = await start(system, {}, [...workers(events, ['a']), supervisorChild('inner', { children: workers(events, ['x', 'y']) })]);
+    const sup = await start(system, {}, [
+      ...workers(events, ['a']),
+      supervisorChild('inner', { children: workers(events, ['x', 'y']) }),
+    ]);
     await sup.stop();
     expect(events.slice(3)).toEqual(['stop:y#1:shutdown', 'stop:x#1:shutdown', 'stop:a#1:shutdown']);
   });
 });
 
 describe('managing children (supervisor(3))', () => {
-  it('terminate_child, restart_child and delete_child with their trace and OTP\'s errors: running, not_found', async () => {
+  it("terminate_child, restart_child and delete_child with their trace and OTP's errors: running, not_found", async () => {
     const { system } = newSystem();
     const events: string[] = [];
     const sup = await start(system, {}, workers(events, ['a', 'b']));
@@ -288,11 +345,19 @@ describe('managing children (supervisor(3))', () => {
     expect(events).toEqual(['start:a#1', 'start:b#1', 'stop:a#1:shutdown', 'start:a#2', 'stop:a#2:shutdown']);
   });
 
-  it('get_childspec returns the spec with OTP\'s defaults filled in', async () => {
+  it("get_childspec returns the spec with OTP's defaults filled in", async () => {
     const { system } = newSystem();
-    const sup = await start(system, {}, [...workers([], ['a'], { restart: 'transient' }), supervisorChild('s', { children: [] })]);
+    const sup = await start(system, {}, [
+      ...workers([], ['a'], { restart: 'transient' }),
+      supervisorChild('s', { children: [] }),
+    ]);
     const a = await sup.call({ type: 'get_childspec', id: 'a' });
-    expect(a.ok && { id: a.spec.id, restart: a.spec.restart, shutdown: a.spec.shutdown, type: a.spec.type }).toEqual({ id: 'a', restart: 'transient', shutdown: 5000, type: 'worker' });
+    expect(a.ok && { id: a.spec.id, restart: a.spec.restart, shutdown: a.spec.shutdown, type: a.spec.type }).toEqual({
+      id: 'a',
+      restart: 'transient',
+      shutdown: 5000,
+      type: 'worker',
+    });
     const s = await sup.call({ type: 'get_childspec', id: 's' });
     expect(s.ok && [s.spec.type, s.spec.shutdown]).toEqual(['supervisor', 'infinity']);
     expect(await sup.call({ type: 'count_children' })).toEqual({ specs: 2, active: 2, supervisors: 1, workers: 1 });
@@ -325,7 +390,12 @@ describe('managing children (supervisor(3))', () => {
     const [real] = workers(events, ['g']);
     const g: ChildSpec = {
       ...real!,
-      start: (sys) => (mode === 'fail' ? Promise.reject(new Error('no database')) : mode === 'ignore' ? Promise.resolve('ignore' as const) : real!.start(sys)),
+      start: (sys) =>
+        mode === 'fail'
+          ? Promise.reject(new Error('no database'))
+          : mode === 'ignore'
+            ? Promise.resolve('ignore' as const)
+            : real!.start(sys),
     };
     const sup = await start(system, { intensity: 1_000_000 }, [g]);
     mode = 'fail';
@@ -356,7 +426,10 @@ describe('managing children (supervisor(3))', () => {
     const events: string[] = [];
     let ignore = true;
     const [real] = workers(events, ['maybe']);
-    const maybe: ChildSpec = { ...real!, start: (sys) => (ignore ? Promise.resolve('ignore' as const) : real!.start(sys)) };
+    const maybe: ChildSpec = {
+      ...real!,
+      start: (sys) => (ignore ? Promise.resolve('ignore' as const) : real!.start(sys)),
+    };
     const tmp: ChildSpec = { ...maybe, id: 'tmp', restart: 'temporary' };
     const sup = await start(system, {}, [...workers(events, ['a']), maybe, tmp]);
     // A temporary child that returns ignore is not kept (OTP drops it).
@@ -364,7 +437,10 @@ describe('managing children (supervisor(3))', () => {
       ['a', false],
       ['maybe', true],
     ]);
-    expect(await sup.call({ type: 'start_child', spec: { ...maybe, id: 'late' } })).toEqual({ ok: true, pid: undefined });
+    expect(await sup.call({ type: 'start_child', spec: { ...maybe, id: 'late' } })).toEqual({
+      ok: true,
+      pid: undefined,
+    });
     ignore = false;
     const restarted = await sup.call({ type: 'restart_child', id: 'maybe' });
     expect(restarted.ok && typeof restarted.pid).toBe('number');

@@ -32,7 +32,12 @@ afterEach(async () => {
   for (const system of systems.splice(0)) system.close();
 });
 
-function workers(events: string[], ids: string[], extra: Partial<ChildSpec> = {}, options: WorkerOptions = {}): ChildSpec[] {
+function workers(
+  events: string[],
+  ids: string[],
+  extra: Partial<ChildSpec> = {},
+  options: WorkerOptions = {},
+): ChildSpec[] {
   return ids.map((id) => ({ ...workerChild(id, recordingWorker(events, options), id, { name: id }), ...extra }));
 }
 
@@ -120,7 +125,10 @@ describe('Supervisor', () => {
   it('never restarts a temporary child and forgets it', async () => {
     const { system } = newSystem();
     const events: string[] = [];
-    const sup = await start(system, 'one_for_one', [...workers(events, ['p']), ...workers(events, ['tmp'], { restart: 'temporary' })]);
+    const sup = await start(system, 'one_for_one', [
+      ...workers(events, ['p']),
+      ...workers(events, ['tmp'], { restart: 'temporary' }),
+    ]);
     worker(system, 'tmp').cast({ type: 'crash' });
     await until(async () => expect((await sup.call({ type: 'which_children' })).map((c) => c.id)).toEqual(['p']));
     expect(events.filter((e) => e.startsWith('start:tmp'))).toEqual(['start:tmp#1']);
@@ -147,7 +155,9 @@ describe('Supervisor', () => {
       'stop:w#3:EMON_CALLBACK_FAILED',
       'stop:w#4:EMON_BAD_RETURN_VALUE',
     ]);
-    const reports = logger.records.filter((r) => r.msg === 'child terminated: restarting').map((r) => String(r.fields.reason));
+    const reports = logger.records
+      .filter((r) => r.msg === 'child terminated: restarting')
+      .map((r) => String(r.fields.reason));
     expect(reports[0]).toMatch(/handleCast\(crash\) threw: w crashed/);
     expect(reports[1]).toMatch(/handleCast\(crash_async\) threw: w rejected/);
     expect(reports[2]).toMatch(/handleInfo\(boom\) threw: w crashed in a timer message/);
@@ -161,14 +171,16 @@ describe('Supervisor', () => {
     const { system, logger } = newSystem();
     const events: string[] = [];
     // Each worker holds an interval timer, so a leaked incarnation would show up as a Timeout.
-    const inner = supervisorChild(
-      'inner',
-      { flags: { strategy: 'one_for_one', intensity: 2, period: 60_000 }, children: workers(events, ['x', 'y', 'z'], {}, { tickEvery: 60_000 }) },
-    );
+    const inner = supervisorChild('inner', {
+      flags: { strategy: 'one_for_one', intensity: 2, period: 60_000 },
+      children: workers(events, ['x', 'y', 'z'], {}, { tickEvery: 60_000 }),
+    });
     const root = await startSupervisor(system, { flags: { intensity: 0, period: 60_000 }, children: [inner] });
     const rootExit: ExitReason[] = [];
     root.link((reason) => rootExit.push(reason));
-    expect(activeResources().filter((r) => r === 'Timeout')).toHaveLength(3 + resourcesBefore.filter((r) => r === 'Timeout').length);
+    expect(activeResources().filter((r) => r === 'Timeout')).toHaveLength(
+      3 + resourcesBefore.filter((r) => r === 'Timeout').length,
+    );
 
     worker(system, 'y').cast({ type: 'crash' });
     await until(() => expect(events).toContain('start:y#2'));
@@ -187,8 +199,12 @@ describe('Supervisor', () => {
       ['error', 'supervisor gave up: reached_max_restart_intensity', 'y'],
       ['error', 'supervisor gave up: reached_max_restart_intensity', 'inner'],
     ]);
-    expect(String(reports[0]!.fields.detail)).toMatch(/more than 2 restart\(s\) within 60000 ms; last: child "y" exited with EMON_CALLBACK_FAILED/);
-    expect(String(reports[1]!.fields.detail)).toMatch(/more than 0 restart\(s\) within 60000 ms; last: child "inner" exited with shutdown$/);
+    expect(String(reports[0]!.fields.detail)).toMatch(
+      /more than 2 restart\(s\) within 60000 ms; last: child "y" exited with EMON_CALLBACK_FAILED/,
+    );
+    expect(String(reports[1]!.fields.detail)).toMatch(
+      /more than 0 restart\(s\) within 60000 ms; last: child "inner" exited with shutdown$/,
+    );
     system.close();
     await flushImmediates();
     expect(await leakedAfterSettling(resourcesBefore)).toEqual([]);
@@ -214,7 +230,9 @@ describe('Supervisor', () => {
     refuse = true;
     worker(system, 'f').cast({ type: 'crash' });
     expect(await sup.exited).toBe('shutdown');
-    expect(logger.records.filter((r) => r.fields.reason === 'reached_max_restart_intensity').map((r) => r.fields.offender)).toEqual(['f']);
+    expect(
+      logger.records.filter((r) => r.fields.reason === 'reached_max_restart_intensity').map((r) => r.fields.offender),
+    ).toEqual(['f']);
   });
 
   it('kills a child that does not stop within its shutdown time', async () => {
@@ -234,7 +252,10 @@ describe('Supervisor', () => {
     const { system } = newSystem();
     const events: string[] = [];
     const before = activeResources();
-    const inner = { ...supervisorChild('inner', { children: workers(events, ['w'], {}, { tickEvery: 5 }) }), shutdown: 'brutal_kill' as const };
+    const inner = {
+      ...supervisorChild('inner', { children: workers(events, ['w'], {}, { tickEvery: 5 }) }),
+      shutdown: 'brutal_kill' as const,
+    };
     const top = await startSupervisor(system, { children: [inner] });
     const w = system.whereis('w')!;
     await top.stop();
@@ -245,7 +266,12 @@ describe('Supervisor', () => {
     const [x, y] = [system.whereis('x')!, system.whereis('y')!];
     again.kill();
     expect(await Promise.all([x.exited, y.exited])).toEqual(['killed', 'killed']);
-    expect(events.filter((e) => e.startsWith('stop:')).slice(1).sort()).toEqual(['stop:x#1:killed', 'stop:y#1:killed']);
+    expect(
+      events
+        .filter((e) => e.startsWith('stop:'))
+        .slice(1)
+        .sort(),
+    ).toEqual(['stop:x#1:killed', 'stop:y#1:killed']);
     await flushImmediates();
     expect(await leakedAfterSettling(before)).toEqual([]);
   });
@@ -277,7 +303,11 @@ describe('checkChildSpecs / checkFlags', () => {
   };
 
   it('fills in OTP defaults', () => {
-    expect(checkChildSpecs([{ id: 'a', start }])[0]).toMatchObject({ restart: 'permanent', shutdown: 5000, type: 'worker' });
+    expect(checkChildSpecs([{ id: 'a', start }])[0]).toMatchObject({
+      restart: 'permanent',
+      shutdown: 5000,
+      type: 'worker',
+    });
     expect(checkChildSpecs([{ id: 's', start, type: 'supervisor' }])[0]).toMatchObject({ shutdown: 'infinity' });
     expect(checkFlags()).toEqual({ strategy: 'one_for_one', intensity: 1, period: 5000 });
   });
@@ -285,7 +315,10 @@ describe('checkChildSpecs / checkFlags', () => {
   it.each([
     [{ id: '', start }, 'invalid id: ""'],
     [{ id: 'a', start: 'x' }, 'child "a": invalid start'],
-    [{ id: 'a', start, restart: 'always' }, 'child "a": invalid restart: "always" (allowed: permanent, transient, temporary)'],
+    [
+      { id: 'a', start, restart: 'always' },
+      'child "a": invalid restart: "always" (allowed: permanent, transient, temporary)',
+    ],
     [{ id: 'a', start, shutdown: -1 }, 'child "a": invalid shutdown: -1'],
     [{ id: 'a', start, type: 'daemon' }, 'child "a": invalid type: "daemon" (allowed: worker, supervisor)'],
   ])('rejects %o with a message naming the child and field', (spec, message) => {
@@ -300,7 +333,12 @@ describe('checkChildSpecs / checkFlags', () => {
   });
 
   it('rejects duplicate ids and bad flags', () => {
-    expect(() => checkChildSpecs([{ id: 'a', start }, { id: 'a', start }])).toThrow('child "a": duplicate id');
+    expect(() =>
+      checkChildSpecs([
+        { id: 'a', start },
+        { id: 'a', start },
+      ]),
+    ).toThrow('child "a": duplicate id');
     expect(() => checkFlags({ strategy: 'simple_one_for_one' as Strategy })).toThrow(/invalid strategy/);
     expect(() => checkFlags({ intensity: -1 })).toThrow(/invalid intensity: -1/);
     expect(() => checkFlags({ period: 0 })).toThrow(/invalid period: 0/);

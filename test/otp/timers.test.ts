@@ -57,7 +57,9 @@ describe('TimerSet', () => {
       timers.sendAfter(ms, 'x');
     } catch (err) {
       expect((err as MonitorError).code).toBe(ErrorCode.InvalidTimer);
-      expect((err as Error).message).toMatch(/sendAfter: delay must be a finite number of milliseconds in 0\.\.2147483647/);
+      expect((err as Error).message).toMatch(
+        /sendAfter: delay must be a finite number of milliseconds in 0\.\.2147483647/,
+      );
     }
   });
 });
@@ -68,7 +70,9 @@ describe('timers across restarts', () => {
     const events: string[] = [];
     const sup = await startSupervisor(system, {
       flags: { intensity: 10, period: 60_000 },
-      children: [workerChild('w', recordingWorker(events, { tickEvery: 10_000, tickAfter: 5_000 }), 'w', { name: 'w' })],
+      children: [
+        workerChild('w', recordingWorker(events, { tickEvery: 10_000, tickAfter: 5_000 }), 'w', { name: 'w' }),
+      ],
     });
     system.ref<WorkerProtocol>('w').cast({ type: 'crash' });
     await until(() => expect(events).toContain('start:w#2'));

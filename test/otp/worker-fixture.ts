@@ -1,5 +1,12 @@
 /** A test worker whose life events are recorded, with messages that crash it in every way. */
-import { type Behaviour, crashOf, type ExitReason, formatExitReason, type MessageSchema, type ServerContext } from '../../src/otp/index.js';
+import {
+  type Behaviour,
+  crashOf,
+  type ExitReason,
+  formatExitReason,
+  type MessageSchema,
+  type ServerContext,
+} from '../../src/otp/index.js';
 
 export interface WorkerProtocol {
   call: { type: 'ping' } | { type: 'count' } | { type: 'hang' } | { type: 'crash_in_call' };
@@ -17,7 +24,15 @@ export interface WorkerProtocol {
 
 export const WORKER_MESSAGES = {
   call: { ping: {}, count: {}, hang: {}, crash_in_call: {} },
-  cast: { add: { by: 'required' }, crash: {}, crash_async: {}, exit: { reason: 'required' }, bad_return: {}, crash_after: { ms: 'required' }, tick_every: { ms: 'required' } },
+  cast: {
+    add: { by: 'required' },
+    crash: {},
+    crash_async: {},
+    exit: { reason: 'required' },
+    bad_return: {},
+    crash_after: { ms: 'required' },
+    tick_every: { ms: 'required' },
+  },
   info: { tick: {}, boom: {} },
 } as const satisfies MessageSchema<WorkerProtocol>;
 
@@ -41,7 +56,10 @@ export interface WorkerOptions {
 const incarnations = new Map<string, number>();
 
 /** Events look like `start:a#1`, `stop:a#1:shutdown`, `tick:a#1`. */
-export function recordingWorker(events: string[], options: WorkerOptions = {}): Behaviour<WorkerState, WorkerProtocol, string> {
+export function recordingWorker(
+  events: string[],
+  options: WorkerOptions = {},
+): Behaviour<WorkerState, WorkerProtocol, string> {
   const tag = (s: WorkerState) => `${s.id}#${s.incarnation}`;
   return {
     name: 'test-worker',
@@ -100,10 +118,12 @@ export function recordingWorker(events: string[], options: WorkerOptions = {}): 
       events.push(`stop:${tag(state)}:${crashOf(reason)?.code ?? formatExitReason(reason)}`);
       if (options.hangInTerminate) {
         // Hangs until cut off; the abort is recorded so a test can see terminate was told.
-        return new Promise<void>((resolve) => signal.addEventListener('abort', () => {
-          events.push(`aborted:${tag(state)}:${formatExitReason(signal.reason as ExitReason)}`);
-          resolve();
-        }));
+        return new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => {
+            events.push(`aborted:${tag(state)}:${formatExitReason(signal.reason as ExitReason)}`);
+            resolve();
+          }),
+        );
       }
     },
   };

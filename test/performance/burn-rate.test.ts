@@ -4,7 +4,14 @@ import { budgetRemaining, burnRate, errorBudget, evaluateBurnRates } from '../..
 import type { WindowCounts } from '../../src/performance/counter-history.js';
 import { burnRateMessage } from '../../src/performance/signal-tracker.js';
 
-const slo: SlaConfig = { name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 30 * 86_400_000 };
+const slo: SlaConfig = {
+  name: 'uptime',
+  kind: 'availability',
+  target: 99.9,
+  unit: 'percentage',
+  direction: 'higher_is_better',
+  window: 30 * 86_400_000,
+};
 
 /** Counts at a constant error rate per window length (ms → error rate). */
 function countsByWindow(rates: Record<number, number>, rps = 100) {
@@ -39,7 +46,10 @@ describe('error budget and burn rate', () => {
   });
 
   it('fires the fast alert (critical) when both 1 h and 5 min burn 14.4x: 2 % of a 30-day budget in an hour', () => {
-    const [fast, slow] = evaluateBurnRates(slo, countsByWindow({ [H]: 0.0144, [5 * M]: 0.0144, [6 * H]: 0.0144 / 6, [30 * M]: 0.0144 }));
+    const [fast, slow] = evaluateBurnRates(
+      slo,
+      countsByWindow({ [H]: 0.0144, [5 * M]: 0.0144, [6 * H]: 0.0144 / 6, [30 * M]: 0.0144 }),
+    );
     expect(fast).toMatchObject({ rule: 'fast', firing: true, severity: 'critical' });
     expect(fast!.long).toBeCloseTo(14.4, 9);
     // 2 % of the 30-day budget: 14.4 x 1 h / 720 h.
@@ -57,7 +67,10 @@ describe('error budget and burn rate', () => {
   });
 
   it('fires only the slow alert (error) for a slow leak at 6x over 6 h and 30 min', () => {
-    const [fast, slow] = evaluateBurnRates(slo, countsByWindow({ [H]: 0.0065, [5 * M]: 0.0065, [6 * H]: 0.0065, [30 * M]: 0.0065 }));
+    const [fast, slow] = evaluateBurnRates(
+      slo,
+      countsByWindow({ [H]: 0.0065, [5 * M]: 0.0065, [6 * H]: 0.0065, [30 * M]: 0.0065 }),
+    );
     expect(fast!.firing).toBe(false);
     expect(slow).toMatchObject({ firing: true, severity: 'error' });
     expect(slow!.long).toBeCloseTo(6.5, 9);
@@ -72,10 +85,12 @@ describe('error budget and burn rate', () => {
 
   it('does not judge an alert before 1/12 of its long window is covered, and says how much data it had', () => {
     // Every request failing, but only 13 s of history: the case of a service seconds after start.
-    const young = (coveredMs: number) => (windowMs: number): WindowCounts => {
-      const covered = Math.min(windowMs, coveredMs);
-      return { windowMs, coveredMs: covered, requests: covered / 100, errors: covered / 100 };
-    };
+    const young =
+      (coveredMs: number) =>
+      (windowMs: number): WindowCounts => {
+        const covered = Math.min(windowMs, coveredMs);
+        return { windowMs, coveredMs: covered, requests: covered / 100, errors: covered / 100 };
+      };
     const [fast, slow] = evaluateBurnRates(slo, young(13_000));
     expect(fast!.long).toBeCloseTo(1000, 9); // a 100 % error rate against a 0.1 % budget
     expect(fast).toMatchObject({ firing: false, covered_ms: 13_000, min_covered_ms: 5 * M, requests: 130 });

@@ -6,7 +6,13 @@ export function perfConfig(overrides: Record<string, unknown> = {}): Performance
   return performanceMonitorSchema.parse(overrides);
 }
 
-const noData = (unit: Measured['unit']): Measured => ({ value: null, unit, window_ms: 60_000, samples: 0, no_data: 'no requests' });
+const noData = (unit: Measured['unit']): Measured => ({
+  value: null,
+  unit,
+  window_ms: 60_000,
+  samples: 0,
+  no_data: 'no requests',
+});
 
 /** Measurements with every figure absent except those given (value only). */
 export function measurements(values: Partial<Record<keyof Measurements, number>>): Measurements {

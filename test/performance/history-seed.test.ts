@@ -23,11 +23,15 @@ const T0 = 1_700_000_000_000;
 const H = 3_600_000;
 
 function define(store: MetricStore, name: string, code: string): number {
-  return store.defineSeries(`${name}{server="http",method="GET",code="${code}"}`, { name, type: 'counter', labels: { server: 'http', method: 'GET', code } });
+  return store.defineSeries(`${name}{server="http",method="GET",code="${code}"}`, {
+    name,
+    type: 'counter',
+    labels: { server: 'http', method: 'GET', code },
+  });
 }
 
 describe('seedCounterHistory', () => {
-  it('sums the series, carrying each one\'s last value forward, so windows span the restart', async () => {
+  it("sums the series, carrying each one's last value forward, so windows span the restart", async () => {
     const store = tempStore();
     const ok = define(store, 'http.server.requests', '200');
     const failed = define(store, 'http.server.requests', '500');
@@ -58,7 +62,10 @@ describe('seedCounterHistory', () => {
   it('says what is missing when the store has no request history', () => {
     const store = tempStore();
     const history = new CounterHistory({ checkIntervalMs: 5000, longestWindowMs: H });
-    expect(seedCounterHistory(store, history, T0, H)).toEqual({ samples: 0, missing: 'no "http.server.requests" history in the store' });
+    expect(seedCounterHistory(store, history, T0, H)).toEqual({
+      samples: 0,
+      missing: 'no "http.server.requests" history in the store',
+    });
     expect(history.size).toBe(0);
   });
 });

@@ -5,8 +5,11 @@ import { measurements, perfConfig } from './fixtures.js';
 const config = perfConfig({ throughput_threshold: 10_000 });
 
 describe('recommend', () => {
-  it('returns the source rules\' actions for every figure past its limit, with the reason', () => {
-    const recs = recommend(measurements({ 'latency.p95': 150, throughput: 7000, error_rate: 0.006, cpu: 65, memory: 95 }), config);
+  it("returns the source rules' actions for every figure past its limit, with the reason", () => {
+    const recs = recommend(
+      measurements({ 'latency.p95': 150, throughput: 7000, error_rate: 0.006, cpu: 65, memory: 95 }),
+      config,
+    );
     expect(recs.map((r) => r.action)).toEqual([
       'optimize_database_queries',
       'increase_cache_hit_rate',
@@ -23,9 +26,11 @@ describe('recommend', () => {
     expect(recs[6]!.reason).toBe('CPU 65.0 % > 64.0 % (80 % of the CPU threshold)');
   });
 
-  it('recommends nothing at the limits themselves or for the source\'s healthy sample', () => {
+  it("recommends nothing at the limits themselves or for the source's healthy sample", () => {
     // Exactly at each limit: latency = 100, throughput = 8000, error rate = 0.005, CPU = 64.
-    expect(recommend(measurements({ 'latency.p95': 100, throughput: 8000, error_rate: 0.005, cpu: 64, memory: 99 }), config)).toEqual([]);
+    expect(
+      recommend(measurements({ 'latency.p95': 100, throughput: 8000, error_rate: 0.005, cpu: 64, memory: 99 }), config),
+    ).toEqual([]);
   });
 
   it('recommends nothing for a figure without data', () => {

@@ -6,7 +6,10 @@ const config = perfConfig({ throughput_threshold: 10_000 }); // latency 100 ms, 
 
 describe('computeScores', () => {
   it('applies the source formulas to a hand-computed case', () => {
-    const scores = computeScores(measurements({ 'latency.p95': 40, throughput: 8500, error_rate: 0.005, cpu: 75, memory: 85 }), config);
+    const scores = computeScores(
+      measurements({ 'latency.p95': 40, throughput: 8500, error_rate: 0.005, cpu: 75, memory: 85 }),
+      config,
+    );
     // latency 100 - 40/100*100 = 60; throughput 8500/10000*100 = 85; error 100 - 0.005/0.01*100 = 50;
     // resources ((100-75) + (100-85)) / 2 = 20; overall (60 + 85 + 50 + 20) / 4 = 53.75
     expect(scores.latency).toBeCloseTo(60, 10);
@@ -17,7 +20,10 @@ describe('computeScores', () => {
   });
 
   it('clamps to 0..100 where the source formulas leave the range', () => {
-    const scores = computeScores(measurements({ 'latency.p95': 250, throughput: 25_000, error_rate: 0.5, cpu: 100, memory: 100 }), config);
+    const scores = computeScores(
+      measurements({ 'latency.p95': 250, throughput: 25_000, error_rate: 0.5, cpu: 100, memory: 100 }),
+      config,
+    );
     expect(scores).toEqual({ latency: 0, throughput: 100, error_rate: 0, resources: 0, overall: 25 });
   });
 
@@ -32,7 +38,10 @@ describe('computeScores', () => {
   });
 
   it('leaves the throughput score out without a throughput_threshold, and the overall is the mean of the others', () => {
-    const scores = computeScores(measurements({ 'latency.p95': 40, throughput: 8500, error_rate: 0.005, cpu: 75, memory: 85 }), perfConfig());
+    const scores = computeScores(
+      measurements({ 'latency.p95': 40, throughput: 8500, error_rate: 0.005, cpu: 75, memory: 85 }),
+      perfConfig(),
+    );
     expect(scores.throughput).toBeNull();
     expect(scores.overall).toBeCloseTo((60 + 50 + 20) / 3, 10);
   });

@@ -4,18 +4,54 @@ import type { WindowCounts } from '../../src/performance/counter-history.js';
 import { compliance, evaluateSla, type SlaInputs, slaStatus } from '../../src/performance/sla.js';
 import { Sketch } from '../../src/metrics/sketch.js';
 
-const responseTime: SlaConfig = { name: 'response_time', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', window: 3_600_000 };
-const uptime: SlaConfig = { name: 'uptime', kind: 'availability', target: 99.9, unit: 'percentage', direction: 'higher_is_better', window: 3_600_000 };
-const throughput: SlaConfig = { name: 'throughput', kind: 'throughput', target: 10_000, unit: 'req/sec', direction: 'higher_is_better', window: 3_600_000 };
-const errorRate: SlaConfig = { name: 'errors', kind: 'error_rate', target: 0.01, unit: 'ratio', direction: 'lower_is_better', window: 3_600_000 };
+const responseTime: SlaConfig = {
+  name: 'response_time',
+  kind: 'response_time',
+  target: 100,
+  unit: 'ms',
+  direction: 'lower_is_better',
+  window: 3_600_000,
+};
+const uptime: SlaConfig = {
+  name: 'uptime',
+  kind: 'availability',
+  target: 99.9,
+  unit: 'percentage',
+  direction: 'higher_is_better',
+  window: 3_600_000,
+};
+const throughput: SlaConfig = {
+  name: 'throughput',
+  kind: 'throughput',
+  target: 10_000,
+  unit: 'req/sec',
+  direction: 'higher_is_better',
+  window: 3_600_000,
+};
+const errorRate: SlaConfig = {
+  name: 'errors',
+  kind: 'error_rate',
+  target: 0.01,
+  unit: 'ratio',
+  direction: 'lower_is_better',
+  window: 3_600_000,
+};
 
 function inputs(counts: WindowCounts | undefined, latencies: number[] = []): SlaInputs {
   const sketch = new Sketch();
   for (const v of latencies) sketch.add(v);
-  return { counts: () => counts, latency: () => (latencies.length === 0 ? undefined : { sketch, coveredMs: 3_600_000 }) };
+  return {
+    counts: () => counts,
+    latency: () => (latencies.length === 0 ? undefined : { sketch, coveredMs: 3_600_000 }),
+  };
 }
 
-const hour = (requests: number, errors: number): WindowCounts => ({ windowMs: 3_600_000, coveredMs: 3_600_000, requests, errors });
+const hour = (requests: number, errors: number): WindowCounts => ({
+  windowMs: 3_600_000,
+  coveredMs: 3_600_000,
+  requests,
+  errors,
+});
 
 describe('SLA compliance', () => {
   it('calls 200 ms against a 100 ms lower-is-better target violated (the source formula said 200 % compliant)', () => {
@@ -34,7 +70,7 @@ describe('SLA compliance', () => {
     expect(compliance(0, 100, 'lower_is_better')).toBe(100);
   });
 
-  it('applies the source ratio to higher-is-better SLAs: the source\'s 8500 of 10000 req/s is violated', () => {
+  it("applies the source ratio to higher-is-better SLAs: the source's 8500 of 10000 req/s is violated", () => {
     expect(compliance(8500, 10_000, 'higher_is_better')).toBe(85);
     expect(slaStatus(85)).toBe('violated');
     expect(slaStatus(compliance(9600, 10_000, 'higher_is_better'))).toBe('warning');

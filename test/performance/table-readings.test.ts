@@ -10,7 +10,9 @@ describe('table readings', () => {
     total.inc({ server: 'a', method: 'GET', code: '200' }, 5);
     total.inc({ server: 'b', method: 'POST', code: '500' }, 2);
     expect(requestTotals(registry)).toEqual({ requests: 7, errors: 0 });
-    registry.counter('http.server.errors', { labels: ['server', 'method', 'code'] }).inc({ server: 'b', method: 'POST', code: '500' }, 2);
+    registry
+      .counter('http.server.errors', { labels: ['server', 'method', 'code'] })
+      .inc({ server: 'b', method: 'POST', code: '500' }, 2);
     expect(requestTotals(registry)).toEqual({ requests: 7, errors: 2 });
   });
 
@@ -25,7 +27,7 @@ describe('table readings', () => {
     expect(latencyWindow(registry, 60_000, 0)).toBeUndefined();
   });
 
-  it('ticks the slice clock to now, so a window read between the collector\'s ticks is current', () => {
+  it("ticks the slice clock to now, so a window read between the collector's ticks is current", () => {
     const { registry, clock } = newRegistry();
     const h = registry.histogram('http.server.duration', { unit: 'ms', labels: ['server'] });
     clock.tick(0);

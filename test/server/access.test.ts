@@ -6,8 +6,10 @@ import { expectMonitorError } from '../helpers.js';
 
 describe('Access', () => {
   it('knows loopback hosts', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'app.localhost']) expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: true });
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com', '128.0.0.1', 'localhost.example.com']) expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: false });
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'app.localhost'])
+      expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: true });
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com', '128.0.0.1', 'localhost.example.com'])
+      expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: false });
   });
 
   it('refuses a non-loopback bind without a token, naming the key and the fix', () => {
@@ -18,7 +20,11 @@ describe('Access', () => {
     );
     expect(() => checkBind('0.0.0.0', 't')).not.toThrow();
     expect(() => checkBind('127.0.0.1', '')).not.toThrow();
-    expectMonitorError(() => new Access({ host: '10.0.0.1', token: '', allowedOrigins: [] }), ErrorCode.InvalidConfig, /not a loopback address/);
+    expectMonitorError(
+      () => new Access({ host: '10.0.0.1', token: '', allowedOrigins: [] }),
+      ErrorCode.InvalidConfig,
+      /not a loopback address/,
+    );
   });
 
   it('takes the token from a Bearer header or the token parameter, and nothing else', () => {
@@ -49,8 +55,10 @@ describe('Access', () => {
 
   it('on loopback, accepts only Host headers that name this machine or an allowed origin (DNS rebinding)', () => {
     const access = new Access({ host: '127.0.0.1', token: '', allowedOrigins: ['http://dash.internal:3000'] });
-    for (const host of ['127.0.0.1:8080', 'localhost:8080', '[::1]:8080', 'dash.internal:8080']) expect({ host, ok: access.hostAllowed({ host }) }).toEqual({ host, ok: true });
-    for (const host of ['evil.example:8080', 'evil.example', '']) expect({ host, ok: access.hostAllowed({ host }) }).toEqual({ host, ok: false });
+    for (const host of ['127.0.0.1:8080', 'localhost:8080', '[::1]:8080', 'dash.internal:8080'])
+      expect({ host, ok: access.hostAllowed({ host }) }).toEqual({ host, ok: true });
+    for (const host of ['evil.example:8080', 'evil.example', ''])
+      expect({ host, ok: access.hostAllowed({ host }) }).toEqual({ host, ok: false });
     expect(access.hostAllowed({})).toBe(false);
     const exposed = new Access({ host: '0.0.0.0', token: 't', allowedOrigins: [] });
     expect(exposed.hostAllowed({ host: 'monitor.example.com' })).toBe(true);

@@ -22,7 +22,19 @@ describe('csv export', () => {
     const csv = historyToCsv({
       from: 0,
       to: 2000,
-      series: [{ chart: 'c1', label: '=p95', metric: 'm', labels: { a: 'x,y' }, stat: 'p95', points: [[1000, 1.5], [2000, null]] }],
+      series: [
+        {
+          chart: 'c1',
+          label: '=p95',
+          metric: 'm',
+          labels: { a: 'x,y' },
+          stat: 'p95',
+          points: [
+            [1000, 1.5],
+            [2000, null],
+          ],
+        },
+      ],
     });
     expect(csv.split('\r\n')).toEqual([
       'chart,series,metric,labels,stat,timestamp_ms,time,value',

@@ -2,7 +2,15 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorClock } from '../../src/clock.js';
 import { flushTable } from '../../src/store/table-store.js';
-import type { AlertView, DashboardResponse, HealthResponse, HistoryResponse, RealtimeResponse, SlaView, StoreHealth } from '../../src/server/protocol.js';
+import type {
+  AlertView,
+  DashboardResponse,
+  HealthResponse,
+  HistoryResponse,
+  RealtimeResponse,
+  SlaView,
+  StoreHealth,
+} from '../../src/server/protocol.js';
 import { MAIN_DASHBOARD } from '../../src/server/dashboards.js';
 import { MCP_DASHBOARD } from '../../src/server/mcp-dashboard.js';
 import { PAGE_HTML, runCleanups, startDashboard } from './dashboard-fixture.js';
@@ -18,11 +26,21 @@ interface Answer {
 }
 
 /** A raw HTTP request (fetch would normalize away what some tests send). */
-function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; path?: string } = {}): Promise<Answer> {
+function http(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; path?: string } = {},
+): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, path: options.path ?? `${u.pathname}${u.search}`, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: options.path ?? `${u.pathname}${u.search}`,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -66,22 +84,53 @@ describe('dashboard HTTP API', () => {
       ['memory', 'Memory', 'line'],
       ['event_loop', 'Event-loop lag', 'line'],
     ]);
-    expect(main.body).toMatchObject({ data_points: 50, theme: 'light', refresh_interval: 600_000, historical_range: 86_400_000, real_time_enabled: true, alert_highlighting: true });
+    expect(main.body).toMatchObject({
+      data_points: 50,
+      theme: 'light',
+      refresh_interval: 600_000,
+      historical_range: 86_400_000,
+      real_time_enabled: true,
+      alert_highlighting: true,
+    });
     const missing = await getJson<{ error: string }>(`${f.url}/api/dashboards/nope`);
     expect(missing).toEqual({ status: 404, body: { error: 'unknown dashboard "nope" (available: main, mcp)' } });
   });
 
   it('serves configured dashboards after main, with chart_type for charts without a type', async () => {
     const f = await startDashboard({
-      config: { chart_type: 'bar', dashboards: [{ name: 'ops', title: 'Ops', charts: [{ id: 'rt', title: 'RT', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] }] }] },
+      config: {
+        chart_type: 'bar',
+        dashboards: [
+          {
+            name: 'ops',
+            title: 'Ops',
+            charts: [{ id: 'rt', title: 'RT', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] }],
+          },
+        ],
+      },
     });
     const list = await getJson<DashboardResponse[]>(`${f.url}/api/dashboards`);
     expect(list.body.map((d) => d.name)).toEqual(['main', 'mcp', 'ops']);
-    expect(list.body[2]!.charts[0]).toEqual({ id: 'rt', title: 'RT', type: 'bar', unit: '', series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }] });
+    expect(list.body[2]!.charts[0]).toEqual({
+      id: 'rt',
+      title: 'RT',
+      type: 'bar',
+      unit: '',
+      series: [{ label: 'p95', metric: 'response_time', stat: 'p95' }],
+    });
   });
 
   it('answers real-time data with the values in the table and the injected alerts and scores', async () => {
-    const alert: AlertView = { id: 'a1', severity: 'critical', status: 'firing', title: 'p95 high', message: '<b>x</b>', source: 'perf', labels: {}, startedAt: T0 };
+    const alert: AlertView = {
+      id: 'a1',
+      severity: 'critical',
+      status: 'firing',
+      title: 'p95 high',
+      message: '<b>x</b>',
+      source: 'perf',
+      labels: {},
+      startedAt: T0,
+    };
     const scores = { latency: 80, throughput: 90, error_rate: 100, resources: 70, overall: 85 };
     const f = await startDashboard({ sources: { alerts: async () => [alert], scores: () => scores } });
     const g = perfGauges(f.registry);
@@ -123,15 +172,24 @@ describe('dashboard HTTP API', () => {
     f.clock.now += 2000;
     const later = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
     const t = f.clock.now;
-    expect(later.body.charts.status_codes).toEqual({ '2xx': [t, 20], '3xx': [t, null], '4xx': [t, null], '5xx': [t, null] });
+    expect(later.body.charts.status_codes).toEqual({
+      '2xx': [t, 20],
+      '3xx': [t, null],
+      '4xx': [t, null],
+      '5xx': [t, null],
+    });
     f.clock.now += 2000;
     requests.inc({ server: 'api', method: 'GET', code: '503' }, 8);
     const third = await getJson<RealtimeResponse>(`${f.url}/api/realtime?dashboard=main`);
-    expect(third.body.charts.status_codes).toEqual({ '2xx': [f.clock.now, 0], '3xx': [f.clock.now, null], '4xx': [f.clock.now, null], '5xx': [f.clock.now, 4] });
+    expect(third.body.charts.status_codes).toEqual({
+      '2xx': [f.clock.now, 0],
+      '3xx': [f.clock.now, null],
+      '4xx': [f.clock.now, null],
+      '5xx': [f.clock.now, 4],
+    });
     const bad = await getJson<{ error: string }>(`${f.url}/api/realtime?dashbaord=main`);
     expect(bad).toEqual({ status: 400, body: { error: 'unknown parameter "dashbaord" (allowed: dashboard)' } });
   });
-
 
   it('keeps live rates following the counter after the wall clock steps back an hour (rates run on steady time, points on stamps)', async () => {
     let wall = T0;
@@ -165,25 +223,53 @@ describe('dashboard HTTP API', () => {
     }
     const labels = encodeURIComponent(JSON.stringify({ percentile: 'p95' }));
     // All of it in 10 buckets of 10 s: each bucket averages 10 consecutive values.
-    const all = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0}&to=${T0 + 99_999}&points=10`);
+    const all = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0}&to=${T0 + 99_999}&points=10`,
+    );
     expect(all.status).toBe(200);
     expect(all.body.series).toHaveLength(1);
     const s = all.body.series[0]!;
-    expect(s).toMatchObject({ label: 'perf.latency', metric: 'perf.latency', labels: { percentile: 'p95' }, stat: 'value' });
+    expect(s).toMatchObject({
+      label: 'perf.latency',
+      metric: 'perf.latency',
+      labels: { percentile: 'p95' },
+      stat: 'value',
+    });
     expect(s.points).toHaveLength(10);
     expect(s.points.map(([, v]) => v)).toEqual([4.5, 14.5, 24.5, 34.5, 44.5, 54.5, 64.5, 74.5, 84.5, 94.5]);
     // A sub-range: only points inside it, raw when they fit.
-    const part = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0 + 50_000}&to=${T0 + 59_000}&points=20`);
+    const part = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0 + 50_000}&to=${T0 + 59_000}&points=20`,
+    );
     expect(part.body.series[0]!.points).toEqual(Array.from({ length: 10 }, (_, i) => [T0 + (50 + i) * 1000, 50 + i]));
     // The default point budget is data_points.
-    const dflt = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0}&to=${T0 + 99_999}`);
+    const dflt = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=perf.latency&labels=${labels}&from=${T0}&to=${T0 + 99_999}`,
+    );
     expect(dflt.body.series[0]!.points.length).toBeLessThanOrEqual(20);
     expect(dflt.body.series[0]!.points.length).toBeGreaterThan(15);
   });
 
   it('reads a dashboard history per chart series, and histogram percentiles from their derived series', async () => {
     const f = await startDashboard({
-      config: { dashboards: [{ name: 'rt', title: 'RT', charts: [{ id: 'h', title: 'H', series: [{ label: 'p99', metric: 'response_time', stat: 'p99' }, { label: 'n', metric: 'response_time', stat: 'count' }] }] }] },
+      config: {
+        dashboards: [
+          {
+            name: 'rt',
+            title: 'RT',
+            charts: [
+              {
+                id: 'h',
+                title: 'H',
+                series: [
+                  { label: 'p99', metric: 'response_time', stat: 'p99' },
+                  { label: 'n', metric: 'response_time', stat: 'count' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
     });
     const g = perfGauges(f.registry);
     const requests = f.registry.counter('http.server.requests', { labels: ['server', 'method', 'code'] });
@@ -215,7 +301,10 @@ describe('dashboard HTTP API', () => {
       'memory/heap used',
       'event_loop/p99',
     ]);
-    expect(byChart['throughput/req/s']).toEqual([[T0, 10], [T0 + 5000, 30]]);
+    expect(byChart['throughput/req/s']).toEqual([
+      [T0, 10],
+      [T0 + 5000, 30],
+    ]);
     // Status classes from the stored counters: per-series rates, summed per class (the 201
     // series is new at T0 + 5000, so it has no rate yet).
     expect(byChart['status_codes/2xx']).toEqual([[T0 + 5000, 10]]);
@@ -231,7 +320,9 @@ describe('dashboard HTTP API', () => {
     expect(n!.points).toEqual([[T0 + 1000, 100]]);
     expect(p99!.points).toHaveLength(1);
     expect(p99!.points[0]![1]).toBeCloseTo(99, -0.5); // sketch: within 1 %
-    const p99direct = await getJson<HistoryResponse>(`${f.url}/api/history?metric=response_time&stat=p99&labels=${encodeURIComponent('{"server":"a"}')}&from=${T0}&to=${T0 + 10_000}`);
+    const p99direct = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=response_time&stat=p99&labels=${encodeURIComponent('{"server":"a"}')}&from=${T0}&to=${T0 + 10_000}`,
+    );
     expect(p99direct.body.series[0]!.points).toEqual(p99!.points);
   });
 
@@ -243,9 +334,16 @@ describe('dashboard HTTP API', () => {
     await flushTable(f.registry, f.store, T0 + 60_000); // unchanged: no new point
     g.errorRate.set(0.05);
     await flushTable(f.registry, f.store, T0 + 90_000);
-    const later = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 + 30_000}&to=${T0 + 120_000}`);
-    expect(later.body.series[0]!.points).toEqual([[T0 + 30_000, 0.02], [T0 + 90_000, 0.05]]);
-    const before = await getJson<HistoryResponse>(`${f.url}/api/history?metric=perf.error_rate&from=${T0 - 60_000}&to=${T0 - 1}`);
+    const later = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=perf.error_rate&from=${T0 + 30_000}&to=${T0 + 120_000}`,
+    );
+    expect(later.body.series[0]!.points).toEqual([
+      [T0 + 30_000, 0.02],
+      [T0 + 90_000, 0.05],
+    ]);
+    const before = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=perf.error_rate&from=${T0 - 60_000}&to=${T0 - 1}`,
+    );
     expect(before.body.series[0]!.points).toEqual([]);
   });
 
@@ -257,16 +355,32 @@ describe('dashboard HTTP API', () => {
       [`metric=perf.throughput&points=0`, 400, 'points must be an integer from 1 to 100 (data_points), got 0'],
       [`metric=perf.throughput&from=${T0}&to=${T0}`, 400, `from (${T0}) must be before to (${T0})`],
       [`metric=perf.throughput&from=abc`, 400, 'from must be an integer (ms since the epoch for from/to), got "abc"'],
-      [`metric=perf.throughput&from=0&to=${30 * 86_400_000}`, 400, `from..to spans ${30 * 86_400_000} ms, longer than the longest allowed range, ${7 * 86_400_000} ms`],
+      [
+        `metric=perf.throughput&from=0&to=${30 * 86_400_000}`,
+        400,
+        `from..to spans ${30 * 86_400_000} ms, longer than the longest allowed range, ${7 * 86_400_000} ms`,
+      ],
       [`metric=perf.throughput&stat=p42`, 400, 'stat "p42" is not one of value, rate, p50, p95, p99, mean, count'],
-      [`metric=perf.throughput&stat=p95`, 400, 'stat p95 applies to histograms; metric "perf.throughput" is a gauge (use value or rate)'],
-      [`metric=perf.latency&labels=quantile`, 400, 'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}'],
+      [
+        `metric=perf.throughput&stat=p95`,
+        400,
+        'stat p95 applies to histograms; metric "perf.throughput" is a gauge (use value or rate)',
+      ],
+      [
+        `metric=perf.latency&labels=quantile`,
+        400,
+        'labels must be a JSON object of label name to string value, e.g. {"percentile":"p95"}',
+      ],
       [`metric=bad%20name`, 400, 'metric "bad name" is not a metric name'],
       [`dashboard=main&metric=perf.throughput`, 400, 'give exactly one of metric or dashboard'],
       [``, 400, 'give exactly one of metric or dashboard'],
       [`dashboard=nope`, 404, 'unknown dashboard "nope" (available: main, mcp)'],
       [`metric=never.written`, 404, 'no history for metric "never.written"'],
-      [`metric=perf.throughput&colour=red`, 400, 'unknown parameter "colour" (allowed: metric, labels, stat, dashboard, from, to, points)'],
+      [
+        `metric=perf.throughput&colour=red`,
+        400,
+        'unknown parameter "colour" (allowed: metric, labels, stat, dashboard, from, to, points)',
+      ],
     ];
     for (const [query, status, error] of cases) {
       const a = await getJson<{ error: string }>(`${f.url}/api/history?${query}`);
@@ -280,19 +394,29 @@ describe('dashboard HTTP API', () => {
     g.set({ queue: 'a,"b"\nc' }, 5);
     g.set({ queue: '=cmd()' }, 7);
     await flushTable(f.registry, f.store, T0);
-    const csv = await http(`${f.url}/api/export?metric=queue.depth&labels=${encodeURIComponent(JSON.stringify({ queue: 'a,"b"\nc' }))}&from=${T0 - 1000}&to=${T0 + 1000}`);
+    const csv = await http(
+      `${f.url}/api/export?metric=queue.depth&labels=${encodeURIComponent(JSON.stringify({ queue: 'a,"b"\nc' }))}&from=${T0 - 1000}&to=${T0 + 1000}`,
+    );
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect(csv.headers['content-disposition']).toBe(`attachment; filename="erlmcp-queue.depth-${T0 - 1000}-${T0 + 1000}.csv"`);
+    expect(csv.headers['content-disposition']).toBe(
+      `attachment; filename="erlmcp-queue.depth-${T0 - 1000}-${T0 + 1000}.csv"`,
+    );
     expect(csv.body).toBe(
       'chart,series,metric,labels,stat,timestamp_ms,time,value\r\n' +
         `,queue.depth,queue.depth,"{""queue"":""a,\\""b\\""\\nc""}",value,${T0},${new Date(T0).toISOString()},5\r\n`,
     );
-    const formula = await http(`${f.url}/api/export?metric=queue.depth&labels=${encodeURIComponent('{"queue":"=cmd()"}')}&from=${T0 - 1000}&to=${T0 + 1000}&format=csv`);
-    expect(formula.body.split('\r\n')[1]).toBe(`,queue.depth,queue.depth,"{""queue"":""=cmd()""}",value,${T0},${new Date(T0).toISOString()},7`);
+    const formula = await http(
+      `${f.url}/api/export?metric=queue.depth&labels=${encodeURIComponent('{"queue":"=cmd()"}')}&from=${T0 - 1000}&to=${T0 + 1000}&format=csv`,
+    );
+    expect(formula.body.split('\r\n')[1]).toBe(
+      `,queue.depth,queue.depth,"{""queue"":""=cmd()""}",value,${T0},${new Date(T0).toISOString()},7`,
+    );
 
     const json = await http(`${f.url}/api/export?dashboard=main&from=${T0 - 1000}&to=${T0 + 1000}&format=json`);
-    expect(json.headers['content-disposition']).toBe(`attachment; filename="erlmcp-main-${T0 - 1000}-${T0 + 1000}.json"`);
+    expect(json.headers['content-disposition']).toBe(
+      `attachment; filename="erlmcp-main-${T0 - 1000}-${T0 + 1000}.json"`,
+    );
     const parsed = JSON.parse(json.body) as HistoryResponse & { dashboard: string };
     expect(parsed.dashboard).toBe('main');
     expect(parsed.series).toHaveLength(MAIN_DASHBOARD.charts.reduce((n, c) => n + c.series.length, 0));
@@ -301,7 +425,16 @@ describe('dashboard HTTP API', () => {
   });
 
   it('answers alerts, SLAs, the report, /metrics and /health from the injected sources', async () => {
-    const sla: SlaView = { name: 'latency', kind: 'response_time', target: 100, unit: 'ms', direction: 'lower_is_better', current: 80, compliance: 100, status: 'ok' };
+    const sla: SlaView = {
+      name: 'latency',
+      kind: 'response_time',
+      target: 100,
+      unit: 'ms',
+      direction: 'lower_is_better',
+      current: 80,
+      compliance: 100,
+      status: 'ok',
+    };
     const seenAccept: (string | undefined)[] = [];
     const f = await startDashboard({
       sources: {
@@ -323,17 +456,39 @@ describe('dashboard HTTP API', () => {
     expect(metrics.body).toBe('# EOF\n');
     expect(seenAccept).toEqual(['application/openmetrics-text']);
     const health = await getJson<HealthResponse>(`${f.url}/health`);
-    expect(health.body).toEqual({ status: 'degraded', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running', erlmcp_alerting: 'down' } });
+    expect(health.body).toEqual({
+      status: 'degraded',
+      uptime_s: 0,
+      processes: { erlmcp_metrics_collector: 'running', erlmcp_alerting: 'down' },
+    });
   });
 
-  it('says degraded in /health while the store\'s writes fail, naming the error, and ok once they commit again', async () => {
-    let store: StoreHealth = { status: 'failing', error: 'No space left on device', reason: 'ENOSPC', since: 5, attempts: 2 };
-    const f = await startDashboard({ sources: { processes: () => ({ erlmcp_metrics_collector: 'running' }), storeHealth: () => store } });
+  it("says degraded in /health while the store's writes fail, naming the error, and ok once they commit again", async () => {
+    let store: StoreHealth = {
+      status: 'failing',
+      error: 'No space left on device',
+      reason: 'ENOSPC',
+      since: 5,
+      attempts: 2,
+    };
+    const f = await startDashboard({
+      sources: { processes: () => ({ erlmcp_metrics_collector: 'running' }), storeHealth: () => store },
+    });
     const failing = await getJson<HealthResponse>(`${f.url}/health`);
-    expect(failing.body).toEqual({ status: 'degraded', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running' }, store });
+    expect(failing.body).toEqual({
+      status: 'degraded',
+      uptime_s: 0,
+      processes: { erlmcp_metrics_collector: 'running' },
+      store,
+    });
     store = { status: 'ok' };
     const ok = await getJson<HealthResponse>(`${f.url}/health`);
-    expect(ok.body).toEqual({ status: 'ok', uptime_s: 0, processes: { erlmcp_metrics_collector: 'running' }, store: { status: 'ok' } });
+    expect(ok.body).toEqual({
+      status: 'ok',
+      uptime_s: 0,
+      processes: { erlmcp_metrics_collector: 'running' },
+      store: { status: 'ok' },
+    });
   });
 
   it('serves /metrics in the Prometheus text format from the table by default', async () => {
@@ -354,9 +509,18 @@ describe('dashboard HTTP API', () => {
       },
       args: { sourceTimeoutMs: 50 },
     });
-    expect(await getJson(`${f.url}/api/slas`)).toEqual({ status: 503, body: { error: 'slas unavailable: sla store closed' } });
-    expect(await getJson(`${f.url}/api/alerts`)).toEqual({ status: 503, body: { error: 'alerts unavailable: no answer within 50 ms' } });
-    expect(await getJson(`${f.url}/api/report`)).toEqual({ status: 503, body: { error: 'no performance report yet: the performance monitor has not run a check' } });
+    expect(await getJson(`${f.url}/api/slas`)).toEqual({
+      status: 503,
+      body: { error: 'slas unavailable: sla store closed' },
+    });
+    expect(await getJson(`${f.url}/api/alerts`)).toEqual({
+      status: 503,
+      body: { error: 'alerts unavailable: no answer within 50 ms' },
+    });
+    expect(await getJson(`${f.url}/api/report`)).toEqual({
+      status: 503,
+      body: { error: 'no performance report yet: the performance monitor has not run a check' },
+    });
     expect((await getJson(`${f.url}/api/dashboards`)).status).toBe(200);
     expect(f.pid.alive).toBe(true);
   });
@@ -366,7 +530,9 @@ describe('dashboard HTTP API', () => {
     perfGauges(f.registry).throughput.set(1);
     await flushTable(f.registry, f.store, T0);
     await f.store.close();
-    const a = await getJson<{ error: string }>(`${f.url}/api/history?metric=perf.throughput&from=${T0 - 1}&to=${T0 + 1}&token=log-me-not`);
+    const a = await getJson<{ error: string }>(
+      `${f.url}/api/history?metric=perf.throughput&from=${T0 - 1}&to=${T0 + 1}&token=log-me-not`,
+    );
     expect(a).toEqual({ status: 500, body: { error: 'internal error (logged on the server)' } });
     const logged = f.logger.records.find((r) => r.msg === 'dashboard request failed');
     expect(logged?.fields.path).toBe('/api/history');
@@ -392,7 +558,13 @@ describe('dashboard HTTP API', () => {
     expect(uplot.status).toBe(200);
     expect(uplot.body).toContain('uPlot');
     expect((await http(`${f.url}/assets/uPlot.min.css`)).headers['content-type']).toBe('text/css; charset=utf-8');
-    for (const path of ['/assets/../package.json', '/assets/%2e%2e%2fpackage.json', '/assets/.hidden', '/package.json', '/assets/']) {
+    for (const path of [
+      '/assets/../package.json',
+      '/assets/%2e%2e%2fpackage.json',
+      '/assets/.hidden',
+      '/package.json',
+      '/assets/',
+    ]) {
       expect({ path, status: (await http(f.url, { path })).status }).toEqual({ path, status: 404 });
     }
   });
@@ -403,13 +575,21 @@ describe('dashboard HTTP API', () => {
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
     expect((await http(`${f.url}/api/alerts?x=${'a'.repeat(5000)}`)).status).toBe(414);
-    const body = await http(`${f.url}/api/alerts`, { headers: { 'content-type': 'text/plain', 'content-length': '2000' }, body: 'x'.repeat(2000) });
+    const body = await http(`${f.url}/api/alerts`, {
+      headers: { 'content-type': 'text/plain', 'content-length': '2000' },
+      body: 'x'.repeat(2000),
+    });
     expect(body.status).toBe(413);
     const rebinding = await getJson<{ error: string }>(`${f.url}/api/alerts`, { host: 'evil.example:8080' });
     expect(rebinding.status).toBe(403);
-    expect(rebinding.body.error).toBe('host "evil.example:8080" is not this server (use 127.0.0.1 or localhost, or add "http://evil.example:8080" to dashboard.allowed_origins)');
+    expect(rebinding.body.error).toBe(
+      'host "evil.example:8080" is not this server (use 127.0.0.1 or localhost, or add "http://evil.example:8080" to dashboard.allowed_origins)',
+    );
     const origin = await getJson<{ error: string }>(`${f.url}/api/alerts`, { origin: 'http://evil.example' });
-    expect(origin).toEqual({ status: 403, body: { error: 'origin "http://evil.example" is not allowed (add it to dashboard.allowed_origins)' } });
+    expect(origin).toEqual({
+      status: 403,
+      body: { error: 'origin "http://evil.example" is not allowed (add it to dashboard.allowed_origins)' },
+    });
     const host = new URL(f.url).host;
     expect((await http(`${f.url}/api/alerts`, { headers: { origin: `http://${host}` } })).status).toBe(200);
     const head = await http(`${f.url}/api/dashboards`, { method: 'HEAD' });
@@ -424,17 +604,25 @@ describe('dashboard HTTP API', () => {
   });
 
   it('requires the token for the API and /metrics, by header or query, but not for the page or /health', async () => {
-    const f = await startDashboard({ config: { auth_token: 's3cret-token', allowed_origins: ['http://localhost:3000'] } });
+    const f = await startDashboard({
+      config: { auth_token: 's3cret-token', allowed_origins: ['http://localhost:3000'] },
+    });
     const none = await http(`${f.url}/api/alerts`);
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
-    expect(JSON.parse(none.body)).toEqual({ error: 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>' });
+    expect(JSON.parse(none.body)).toEqual({
+      error: 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>',
+    });
     expect((await http(`${f.url}/api/alerts`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    expect((await http(`${f.url}/api/alerts`, { headers: { authorization: 'Bearer s3cret-tokenX' } })).status).toBe(401);
+    expect((await http(`${f.url}/api/alerts`, { headers: { authorization: 'Bearer s3cret-tokenX' } })).status).toBe(
+      401,
+    );
     expect((await http(`${f.url}/metrics`)).status).toBe(401);
     expect((await http(`${f.url}/api/alerts`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect((await http(`${f.url}/api/alerts?token=s3cret-token`)).status).toBe(200);
-    expect((await http(`${f.url}/api/alerts?token=s3cret-token`, { headers: { origin: 'http://localhost:3000' } })).status).toBe(200);
+    expect(
+      (await http(`${f.url}/api/alerts?token=s3cret-token`, { headers: { origin: 'http://localhost:3000' } })).status,
+    ).toBe(200);
     expect((await http(`${f.url}/`)).status).toBe(200);
     expect((await http(`${f.url}/health`)).status).toBe(200);
   });

@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorClock } from '../../src/clock.js';
 import type { AlertView, ServerMsg, StoreHealth } from '../../src/server/protocol.js';
 import { until } from '../helpers.js';
-import { cleanups, connectFeed, type Fixture, runCleanups, startDashboard, upgradeStatus } from './dashboard-fixture.js';
+import {
+  cleanups,
+  connectFeed,
+  type Fixture,
+  runCleanups,
+  startDashboard,
+  upgradeStatus,
+} from './dashboard-fixture.js';
 
 afterEach(runCleanups);
 
@@ -40,7 +47,9 @@ async function rawFeedSocket(url: string): Promise<Socket> {
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
   cleanups.push(() => void socket.destroy());
-  const head = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+  const head = await new Promise<string>((resolve) =>
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))),
+  );
   expect(head.startsWith('HTTP/1.1 101')).toBe(true);
   socket.pause();
   return socket;
@@ -48,9 +57,21 @@ async function rawFeedSocket(url: string): Promise<Socket> {
 
 describe('dashboard live feed', () => {
   it('greets a client with connected and a first frame at once, then sends text frames whose values match the table', async () => {
-    const alert: AlertView = { id: 'a1', severity: 'warning', status: 'firing', title: 'slow', message: 'p95 over 100 ms', source: 'perf', labels: { chart: 'x' }, startedAt: 1 };
+    const alert: AlertView = {
+      id: 'a1',
+      severity: 'warning',
+      status: 'firing',
+      title: 'slow',
+      message: 'p95 over 100 ms',
+      source: 'perf',
+      labels: { chart: 'x' },
+      startedAt: 1,
+    };
     const scores = { latency: 50, throughput: 100, error_rate: 100, resources: 90, overall: 80 };
-    const f = await startDashboard({ config: { refresh_interval: 2500 }, sources: { alerts: async () => [alert], scores: () => scores } });
+    const f = await startDashboard({
+      config: { refresh_interval: 2500 },
+      sources: { alerts: async () => [alert], scores: () => scores },
+    });
     const g = perfGauges(f);
     g.latency.set({ percentile: 'p95' }, 42);
     g.throughput.set(900);
@@ -88,7 +109,7 @@ describe('dashboard live feed', () => {
     expect(client.binary.every((b) => !b)).toBe(true);
   });
 
-  it('says in each frame whether the store\'s writes commit when it has a store, and nothing about it without one', async () => {
+  it("says in each frame whether the store's writes commit when it has a store, and nothing about it without one", async () => {
     let store: StoreHealth = { status: 'failing', error: 'Input/output error', reason: 'EIO', since: 7, attempts: 1 };
     const f = await startDashboard({ sources: { storeHealth: () => store } });
     const client = await connectFeed(f.wsUrl);
@@ -105,7 +126,15 @@ describe('dashboard live feed', () => {
 
   it('sends what the subscription asks for: subscribe and unsubscribe dashboards and metrics', async () => {
     const f = await startDashboard({
-      config: { dashboards: [{ name: 'ops', title: 'Ops', charts: [{ id: 'cpu', title: 'CPU', series: [{ label: 'cpu', metric: 'system.cpu' }] }] }] },
+      config: {
+        dashboards: [
+          {
+            name: 'ops',
+            title: 'Ops',
+            charts: [{ id: 'cpu', title: 'CPU', series: [{ label: 'cpu', metric: 'system.cpu' }] }],
+          },
+        ],
+      },
     });
     const g = perfGauges(f);
     g.cpu.set(12.5);
@@ -116,15 +145,23 @@ describe('dashboard live feed', () => {
     await client.next('connected');
     let from = client.messages.length;
     client.send({ type: 'subscribe', dashboards: ['ops'], metrics: ['queue.depth'] });
-    expect((await client.next('subscribed', from)).subscribed).toEqual({ dashboards: ['main', 'ops'], metrics: ['queue.depth'] });
+    expect((await client.next('subscribed', from)).subscribed).toEqual({
+      dashboards: ['main', 'ops'],
+      metrics: ['queue.depth'],
+    });
     from = client.messages.length;
     client.send({ type: 'unsubscribe', dashboards: ['main'] });
-    expect((await client.next('subscribed', from)).subscribed).toEqual({ dashboards: ['ops'], metrics: ['queue.depth'] });
+    expect((await client.next('subscribed', from)).subscribed).toEqual({
+      dashboards: ['ops'],
+      metrics: ['queue.depth'],
+    });
     const frame = await tickAndReceive(f, client);
     const at = f.clock.now;
     expect(Object.keys(frame.dashboards)).toEqual(['ops']);
     expect(frame.dashboards.ops).toEqual({ cpu: { cpu: [at, 12.5] } });
-    expect(frame.metrics).toEqual({ 'queue.depth': { 'queue.depth{queue="in"}': [at, 3], 'queue.depth{queue="out"}': [at, 4] } });
+    expect(frame.metrics).toEqual({
+      'queue.depth': { 'queue.depth{queue="in"}': [at, 3], 'queue.depth{queue="out"}': [at, 4] },
+    });
 
     from = client.messages.length;
     client.send({ type: 'unsubscribe', dashboards: ['ops'], metrics: ['queue.depth'] });
@@ -153,12 +190,19 @@ describe('dashboard live feed', () => {
     const flipper = await connectFeed(f.wsUrl);
     await flipper.next('frame');
     const FLIPS = 5000;
-    for (let i = 0; i < FLIPS; i++) flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
+    for (let i = 0; i < FLIPS; i++)
+      flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
     flipper.send({ type: 'subscribe', metrics: ['queue.depth'] });
     await until(() => expect(flipper.messages.filter((m) => m.type === 'subscribed')).toHaveLength(FLIPS + 1), 60_000);
     const last = flipper.messages.findLastIndex((m) => m.type === 'subscribed');
     // The flipper's latest subscription still gets its first frame.
-    await until(() => expect(flipper.messages.slice(last).some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined)).toBe(true), 30_000);
+    await until(
+      () =>
+        expect(
+          flipper.messages.slice(last).some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined),
+        ).toBe(true),
+      30_000,
+    );
     const other = await connectFeed(f.wsUrl);
     await other.next('frame');
     // Every first frame reads alerts the last read left (one read per refresh interval at most, here 10 min).
@@ -183,12 +227,17 @@ describe('dashboard live feed', () => {
     const flipper = await connectFeed(f.wsUrl);
     await flipper.next('connected');
     const FLIPS = 2000;
-    for (let i = 0; i < FLIPS; i++) flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
+    for (let i = 0; i < FLIPS; i++)
+      flipper.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', metrics: ['queue.depth'] });
     flipper.send({ type: 'subscribe', metrics: ['queue.depth'] });
     await until(() => expect(flipper.messages.filter((m) => m.type === 'subscribed')).toHaveLength(FLIPS + 1), 60_000);
     expect(builds).toBe(0);
     release!();
-    await until(() => expect(flipper.messages.some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined)).toBe(true), 30_000);
+    await until(
+      () =>
+        expect(flipper.messages.some((m) => m.type === 'frame' && m.metrics['queue.depth'] !== undefined)).toBe(true),
+      30_000,
+    );
     // The connect's build (its subscription is gone: not sent) and one of the latest subscription.
     expect(builds).toBe(2);
     expect(flipper.messages.filter((m) => m.type === 'frame')).toHaveLength(1);
@@ -205,7 +254,10 @@ describe('dashboard live feed', () => {
       [{ type: 'subscribe', dashboards: 'main' }, 'subscribe.dashboards must be an array of at most 100 names'],
       [{ type: 'subscribe', dashboards: ['nope'] }, 'unknown dashboard "nope" (available: main, mcp)'],
       [{ type: 'subscribe', metrics: ['<script>'] }, 'subscribe.metrics: "<script>" is not a metric name'],
-      [{ type: 'subscribe', metrics: ['no.such.metric'] }, 'unknown metric "no.such.metric" (no metric of that name in the table)'],
+      [
+        { type: 'subscribe', metrics: ['no.such.metric'] },
+        'unknown metric "no.such.metric" (no metric of that name in the table)',
+      ],
       [{ type: 'subscribe', extra: 1 }, 'subscribe: unknown field "extra" (allowed: dashboards, metrics)'],
       [{ type: 'ping', id: { a: 1 } }, 'ping.id must be a string of at most 200 characters or a finite number'],
     ];
@@ -224,13 +276,20 @@ describe('dashboard live feed', () => {
 
   it('refuses a wrong or missing token and a foreign origin at the upgrade, and takes the right one by header or query', async () => {
     const f = await startDashboard({ config: { auth_token: 'feed-token' } });
-    expect(await upgradeStatus(f.wsUrl)).toEqual({ status: 401, body: JSON.stringify({ error: 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>' }) });
+    expect(await upgradeStatus(f.wsUrl)).toEqual({
+      status: 401,
+      body: JSON.stringify({
+        error: 'a valid token is required: send "Authorization: Bearer <token>" or ?token=<token>',
+      }),
+    });
     expect((await upgradeStatus(`${f.wsUrl}?token=nope`)).status).toBe(401);
     expect((await upgradeStatus(f.wsUrl, { authorization: 'Bearer feed-toke' })).status).toBe(401);
     expect((await upgradeStatus(`${f.wsUrl}?token=feed-token`, { origin: 'http://evil.example' })).status).toBe(403);
     expect((await upgradeStatus(f.url.replace(/^http/, 'ws') + '/other?token=feed-token')).status).toBe(404);
     expect((await upgradeStatus(`${f.wsUrl}?token=feed-token`)).status).toBe(101);
-    const byHeader = await connectFeed(f.wsUrl, { headers: { authorization: 'Bearer feed-token', origin: new URL(f.url).origin } });
+    const byHeader = await connectFeed(f.wsUrl, {
+      headers: { authorization: 'Bearer feed-token', origin: new URL(f.url).origin },
+    });
     expect((await byHeader.next('connected')).type).toBe('connected');
   });
 
@@ -239,7 +298,10 @@ describe('dashboard live feed', () => {
     for (const name of ['a', 'b', 'c']) f.registry.gauge(name);
     const first = await connectFeed(f.wsUrl);
     await first.next('connected');
-    expect(await upgradeStatus(f.wsUrl)).toEqual({ status: 503, body: JSON.stringify({ error: 'the live feed has as many clients as it takes; try again later' }) });
+    expect(await upgradeStatus(f.wsUrl)).toEqual({
+      status: 503,
+      body: JSON.stringify({ error: 'the live feed has as many clients as it takes; try again later' }),
+    });
     expect((await f.pid.call({ type: 'stats' })).refused).toBe(1);
     first.send({ type: 'subscribe', metrics: ['a', 'b', 'c'] });
     expect((await first.next('error')).reason).toBe('at most 2 metrics per client (asked for 3)');
@@ -296,7 +358,9 @@ describe('dashboard live feed', () => {
 
   it('skips a client that stops reading, keeps what it holds for it bounded, and disconnects it', async () => {
     const skipAbove = 64 * 1024;
-    const f = await startDashboard({ args: { wsLimits: { skipAboveBytes: skipAbove, dropAboveBytes: 4 * 1024 * 1024, dropAfterMs: 3000 } } });
+    const f = await startDashboard({
+      args: { wsLimits: { skipAboveBytes: skipAbove, dropAboveBytes: 4 * 1024 * 1024, dropAfterMs: 3000 } },
+    });
     // Four metrics of 500 series (a frame's limit per metric) make each frame ~100 KB, so the
     // kernel buffers fill in a bounded number of ticks.
     const metrics = ['wide.a', 'wide.b', 'wide.c', 'wide.d'];
@@ -356,7 +420,11 @@ describe('dashboard live feed', () => {
     let mono = 1000;
     const clock = new MonitorClock({ wallMs: () => wall, monoMs: () => mono });
     const f = await startDashboard({
-      args: { now: () => clock.stampMs(), steadyNow: () => clock.steadyMs(), wsLimits: { skipAboveBytes: 64 * 1024, dropAboveBytes: 64 * 1024 * 1024, dropAfterMs: 3000 } },
+      args: {
+        now: () => clock.stampMs(),
+        steadyNow: () => clock.steadyMs(),
+        wsLimits: { skipAboveBytes: 64 * 1024, dropAboveBytes: 64 * 1024 * 1024, dropAfterMs: 3000 },
+      },
     });
     const metrics = ['wide.a', 'wide.b', 'wide.c', 'wide.d'];
     for (const name of metrics) {

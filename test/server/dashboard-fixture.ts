@@ -41,7 +41,11 @@ export async function runCleanups(): Promise<void> {
  * which also checks that stopping it leaves no handle behind.
  */
 export async function startDashboard(
-  options: { config?: Partial<Record<keyof DashboardConfig, unknown>>; sources?: Partial<DashboardSources>; args?: Partial<DashboardArgs> } = {},
+  options: {
+    config?: Partial<Record<keyof DashboardConfig, unknown>>;
+    sources?: Partial<DashboardSources>;
+    args?: Partial<DashboardArgs>;
+  } = {},
 ): Promise<Fixture> {
   const before = activeResources();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-dashboard-test-'));
@@ -85,7 +89,10 @@ export async function startDashboard(
       await new Promise((resolve) => setTimeout(resolve, 20));
       leaked = leakedResources(before);
     }
-    if (leaked.length > 0) throw new Error(`leaked: ${leaked.join(', ')} (before: ${before.join(', ')}; now: ${activeResources().join(', ')})`);
+    if (leaked.length > 0)
+      throw new Error(
+        `leaked: ${leaked.join(', ')} (before: ${before.join(', ')}; now: ${activeResources().join(', ')})`,
+      );
   });
   return { pid, url, wsUrl: url.replace(/^http/, 'ws') + '/ws', registry, store, sources, logger, clock, stop };
 }
@@ -102,7 +109,10 @@ export interface FeedClient {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-export async function connectFeed(url: string, options: { headers?: Record<string, string> } = {}): Promise<FeedClient> {
+export async function connectFeed(
+  url: string,
+  options: { headers?: Record<string, string> } = {},
+): Promise<FeedClient> {
   const ws = new WebSocket(url, { headers: options.headers, perMessageDeflate: false });
   const messages: ServerMsg[] = [];
   const binary: boolean[] = [];
@@ -110,7 +120,9 @@ export async function connectFeed(url: string, options: { headers?: Record<strin
     binary.push(isBinary);
     messages.push(JSON.parse(data.toString()) as ServerMsg);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -127,7 +139,8 @@ export async function connectFeed(url: string, options: { headers?: Record<strin
       let found: ServerMsg | undefined;
       await until(() => {
         found = messages.slice(from).find((m) => m.type === type);
-        if (found === undefined) throw new Error(`no ${type} message yet (got ${messages.map((m) => m.type).join(', ')})`);
+        if (found === undefined)
+          throw new Error(`no ${type} message yet (got ${messages.map((m) => m.type).join(', ')})`);
       });
       return found as never;
     },
@@ -139,7 +152,10 @@ export async function connectFeed(url: string, options: { headers?: Record<strin
 }
 
 /** Tries to open a feed connection and returns the HTTP status it was refused with (or 101). */
-export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function upgradeStatus(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.on('unexpected-response', (_req, res) => {

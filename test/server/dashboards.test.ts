@@ -6,7 +6,7 @@ import { MCP_DASHBOARD } from '../../src/server/mcp-dashboard.js';
 import { packageRoot, StaticFiles } from '../../src/server/static-files.js';
 
 describe('dashboardsFrom', () => {
-  it('gives the source design\'s main dashboard and the mcp one by default', () => {
+  it("gives the source design's main dashboard and the mcp one by default", () => {
     const defs = dashboardsFrom(dashboardSchema.parse({}));
     expect(defs).toEqual([MAIN_DASHBOARD, MCP_DASHBOARD]);
     const main = defs[0]!;
@@ -25,8 +25,13 @@ describe('dashboardsFrom', () => {
     );
     expect(main.charts[4]).toMatchObject({ unit: '%', max: 100 });
     expect(main.charts[4]!.series.map((s) => s.metric)).toEqual(['system.cpu', 'system.memory.percent']);
-    expect(main.charts[5]).toMatchObject({ unit: 'bytes', series: [{ metric: 'system.memory' }, { metric: 'system.memory.heap_used' }] });
-    expect(main.charts[6]!.series).toEqual([{ label: 'p99', metric: 'system.event_loop.delay', labels: { percentile: 'p99' }, stat: 'value' }]);
+    expect(main.charts[5]).toMatchObject({
+      unit: 'bytes',
+      series: [{ metric: 'system.memory' }, { metric: 'system.memory.heap_used' }],
+    });
+    expect(main.charts[6]!.series).toEqual([
+      { label: 'p99', metric: 'system.event_loop.delay', labels: { percentile: 'p99' }, stat: 'value' },
+    ]);
     // A copy: changing it does not change the built-in one.
     main.charts.pop();
     expect(MAIN_DASHBOARD.charts).toHaveLength(7);
@@ -35,12 +40,27 @@ describe('dashboardsFrom', () => {
   it('lets a configured "main" replace the built-in one and keeps the others in file order', () => {
     const chart = { id: 'c', title: 'C', series: [{ label: 'x', metric: 'x' }] };
     const defs = dashboardsFrom(
-      dashboardSchema.parse({ chart_type: 'pie', dashboards: [{ name: 'b', title: 'B', charts: [chart] }, { name: 'main', title: 'Mine', charts: [{ ...chart, type: 'gauge', max: 10 }] }] }),
+      dashboardSchema.parse({
+        chart_type: 'pie',
+        dashboards: [
+          { name: 'b', title: 'B', charts: [chart] },
+          { name: 'main', title: 'Mine', charts: [{ ...chart, type: 'gauge', max: 10 }] },
+        ],
+      }),
     );
     expect(defs.map((d) => d.title)).toEqual(['Mine', 'MCP server', 'B']);
-    expect(defs[0]!.charts[0]).toEqual({ id: 'c', title: 'C', type: 'gauge', unit: '', max: 10, series: [{ label: 'x', metric: 'x', stat: 'value' }] });
+    expect(defs[0]!.charts[0]).toEqual({
+      id: 'c',
+      title: 'C',
+      type: 'gauge',
+      unit: '',
+      max: 10,
+      series: [{ label: 'x', metric: 'x', stat: 'value' }],
+    });
     expect(defs[2]!.charts[0]!.type).toBe('pie');
-    const mine = dashboardsFrom(dashboardSchema.parse({ dashboards: [{ name: 'mcp', title: 'My MCP', charts: [chart] }] }));
+    const mine = dashboardsFrom(
+      dashboardSchema.parse({ dashboards: [{ name: 'mcp', title: 'My MCP', charts: [chart] }] }),
+    );
     expect(mine.map((d) => d.title)).toEqual(['erlmcp monitor', 'My MCP']);
   });
 

@@ -39,7 +39,9 @@ describe('dashboard history with a chart series wider than one may combine', () 
       expect(bad.points).toEqual([[T0 + 1000, 3]]);
     }
     // A single-metric query for as many is still refused, with the reason.
-    const all = await getJson<{ error: string }>(`${f.url}/api/history?metric=http.server.requests&from=${T0}&to=${T0 + 10_000}`);
+    const all = await getJson<{ error: string }>(
+      `${f.url}/api/history?metric=http.server.requests&from=${T0}&to=${T0 + 10_000}`,
+    );
     expect(all.status).toBe(400);
     expect(all.body.error).toContain(`history combines at most ${MAX_COMBINED_SERIES}`);
   });
@@ -48,7 +50,21 @@ describe('dashboard history with a chart series wider than one may combine', () 
 describe('history of a series the table does not hold', () => {
   it('reads it from the store by key while its metric has other series in the table', async () => {
     const f = await startDashboard({
-      config: { dashboards: [{ name: 'jobs', title: 'Jobs', charts: [{ id: 'old', title: 'Old', series: [{ label: 'old', metric: 'jobs', labels: { queue: 'old', tenant: 'a' } }] }] }] },
+      config: {
+        dashboards: [
+          {
+            name: 'jobs',
+            title: 'Jobs',
+            charts: [
+              {
+                id: 'old',
+                title: 'Old',
+                series: [{ label: 'old', metric: 'jobs', labels: { queue: 'old', tenant: 'a' } }],
+              },
+            ],
+          },
+        ],
+      },
     });
     // An earlier run wrote `jobs{tenant="a",queue="old"}`; this run's table has only another series.
     const { registry: earlier } = newRegistry();
@@ -61,16 +77,28 @@ describe('history of a series the table does not hold', () => {
 
     // Labels given in another order than declared still find the stored key.
     const labels = encodeURIComponent(JSON.stringify({ queue: 'old', tenant: 'a' }));
-    const one = await getJson<HistoryResponse>(`${f.url}/api/history?metric=jobs&labels=${labels}&from=${T0}&to=${T0 + 10_000}`);
+    const one = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=jobs&labels=${labels}&from=${T0}&to=${T0 + 10_000}`,
+    );
     expect(one.status).toBe(200);
-    expect(one.body.series[0]!.points).toEqual([[T0, 4], [T0 + 2000, 10]]);
-    const rate = await getJson<HistoryResponse>(`${f.url}/api/history?metric=jobs&stat=rate&labels=${labels}&from=${T0}&to=${T0 + 10_000}`);
+    expect(one.body.series[0]!.points).toEqual([
+      [T0, 4],
+      [T0 + 2000, 10],
+    ]);
+    const rate = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=jobs&stat=rate&labels=${labels}&from=${T0}&to=${T0 + 10_000}`,
+    );
     expect(rate.body.series[0]!.points).toEqual([[T0 + 2000, 3]]);
     const dash = await getJson<HistoryResponse>(`${f.url}/api/history?dashboard=jobs&from=${T0}&to=${T0 + 10_000}`);
-    expect(dash.body.series[0]!.points).toEqual([[T0, 4], [T0 + 2000, 10]]);
+    expect(dash.body.series[0]!.points).toEqual([
+      [T0, 4],
+      [T0 + 2000, 10],
+    ]);
 
     const missing = encodeURIComponent(JSON.stringify({ tenant: 'b', queue: 'old' }));
-    const none = await getJson<HistoryResponse>(`${f.url}/api/history?metric=jobs&labels=${missing}&from=${T0}&to=${T0 + 10_000}`);
+    const none = await getJson<HistoryResponse>(
+      `${f.url}/api/history?metric=jobs&labels=${missing}&from=${T0}&to=${T0 + 10_000}`,
+    );
     expect(none.status).toBe(200);
     expect(none.body.series[0]!.points).toEqual([]);
   });

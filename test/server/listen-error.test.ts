@@ -29,7 +29,14 @@ describe('listenError', () => {
     const err = listenError(errno('EADDRINUSE'), '127.0.0.1', 8080);
     expect(err).toBeInstanceOf(MonitorError);
     expect(err.code).toBe(ErrorCode.ListenFailed);
-    for (const part of ['127.0.0.1:8080', 'EADDRINUSE', 'dashboard.port', 'ERLMCP_DASHBOARD_PORT', 'to 0 for any free port', 'dashboard.dashboard_enabled false']) {
+    for (const part of [
+      '127.0.0.1:8080',
+      'EADDRINUSE',
+      'dashboard.port',
+      'ERLMCP_DASHBOARD_PORT',
+      'to 0 for any free port',
+      'dashboard.dashboard_enabled false',
+    ]) {
       expect(err.message).toContain(part);
     }
     expect((err.cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
@@ -37,7 +44,9 @@ describe('listenError', () => {
 
   it('says a low port needs privileges (EACCES), with the same ways out', () => {
     const err = listenError(errno('EACCES'), '127.0.0.1', 80);
-    expect(err.message).toMatch(/^the dashboard cannot listen on 127\.0\.0\.1:80: not permitted \(EACCES; ports below 1024 need privileges\); set dashboard\.port /);
+    expect(err.message).toMatch(
+      /^the dashboard cannot listen on 127\.0\.0\.1:80: not permitted \(EACCES; ports below 1024 need privileges\); set dashboard\.port /,
+    );
     expect(err.message).toContain('ERLMCP_DASHBOARD_PORT');
   });
 
@@ -49,7 +58,9 @@ describe('listenError', () => {
   });
 
   it('keeps the message of any other listen failure', () => {
-    expect(listenError(new Error('boom'), 'localhost', 1).message).toMatch(/^the dashboard cannot listen on localhost:1: boom; set dashboard\.port /);
+    expect(listenError(new Error('boom'), 'localhost', 1).message).toMatch(
+      /^the dashboard cannot listen on localhost:1: boom; set dashboard\.port /,
+    );
   });
 });
 
@@ -65,19 +76,28 @@ describe('startMonitoring with the dashboard port taken', () => {
     );
     expect(err).toBeInstanceOf(MonitorError);
     expect(err!.code).toBe(ErrorCode.InitFailed);
-    expect(err!.message).toContain(`the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port`);
+    expect(err!.message).toContain(
+      `the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port`,
+    );
     // The documented chain: the direct cause is the dashboard's own error, whose cause is Node's.
     const cause = err!.cause as MonitorError;
     expect(cause).toBeInstanceOf(MonitorError);
     expect(cause.code).toBe(ErrorCode.ListenFailed);
-    expect(cause.message).toBe(`the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port ("port" in dashboard.json, config: { dashboard: { port } }, or ERLMCP_DASHBOARD_PORT) to a free port, or to 0 for any free port (mon.dashboardAddress() tells which), or run without the dashboard: dashboard.dashboard_enabled false`);
+    expect(cause.message).toBe(
+      `the dashboard cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); set dashboard.port ("port" in dashboard.json, config: { dashboard: { port } }, or ERLMCP_DASHBOARD_PORT) to a free port, or to 0 for any free port (mon.dashboardAddress() tells which), or run without the dashboard: dashboard.dashboard_enabled false`,
+    );
     expect((cause.cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
 
     // The remedies, as the message spells them: the variable, port 0, and switching the dashboard off.
     const viaEnv = await startMonitoring({ dataDir, logger, env: { ERLMCP_DASHBOARD_PORT: '0' }, config: {} });
     expect((await viaEnv.dashboardAddress()).port).not.toBe(port);
     await viaEnv.stop();
-    const off = await startMonitoring({ dataDir, logger, env: {}, config: { dashboard: { port, dashboard_enabled: false } } });
+    const off = await startMonitoring({
+      dataDir,
+      logger,
+      env: {},
+      config: { dashboard: { port, dashboard_enabled: false } },
+    });
     await expect(off.dashboardAddress()).rejects.toMatchObject({ code: ErrorCode.NoProc });
     await off.stop();
   });

@@ -29,12 +29,16 @@ describe('LiveReader', () => {
     const h = registry.histogram('response_time', { labels: ['server'] });
     for (let i = 1; i <= 90; i++) h.observe({ server: 'fast' }, 10);
     for (let i = 1; i <= 10; i++) h.observe({ server: 'slow' }, 1000);
-    const p = (stat: 'p50' | 'p95' | 'p99', labels?: Record<string, string>) => reader.value({ label: stat, metric: 'response_time', stat, ...(labels ? { labels } : {}) }, 0);
+    const p = (stat: 'p50' | 'p95' | 'p99', labels?: Record<string, string>) =>
+      reader.value({ label: stat, metric: 'response_time', stat, ...(labels ? { labels } : {}) }, 0);
     expect(p('p50')).toBeCloseTo(10, -0.3);
     expect(p('p95')).toBeCloseTo(1000, -1);
     expect(p('p95', { server: 'fast' })).toBeCloseTo(10, -0.3);
     expect(reader.value({ label: 'n', metric: 'response_time', stat: 'count' }, 0)).toBe(100);
-    expect(reader.value({ label: 'm', metric: 'response_time', stat: 'mean' }, 0)).toBeCloseTo((90 * 10 + 10 * 1000) / 100, 6);
+    expect(reader.value({ label: 'm', metric: 'response_time', stat: 'mean' }, 0)).toBeCloseTo(
+      (90 * 10 + 10 * 1000) / 100,
+      6,
+    );
   });
 
   it('turns a counter into a rate per second between reads at least a second apart, and skips a reset', () => {
@@ -62,14 +66,19 @@ describe('LiveReader', () => {
     expect(reader.value({ label: 'p95', metric: 'latency.p95' }, 0)).toBe(123);
   });
 
-  it('lists a metric\'s series by key, with histograms under their derived keys, up to a limit', () => {
+  it("lists a metric's series by key, with histograms under their derived keys, up to a limit", () => {
     const { registry } = newRegistry();
     const reader = new LiveReader(registry);
     const g = registry.gauge('q', { labels: ['name'] });
     for (let i = 0; i < 5; i++) g.set({ name: `n${i}` }, i);
     expect(Object.keys(reader.metricValues('q', 3))).toEqual(['q{name="n0"}', 'q{name="n1"}', 'q{name="n2"}']);
     registry.histogram('h').observe(5);
-    expect(reader.metricValues('h', 10)).toEqual({ 'h#p50': expect.closeTo(5, 0), 'h#p95': expect.closeTo(5, 0), 'h#p99': expect.closeTo(5, 0), 'h#count': 1 });
+    expect(reader.metricValues('h', 10)).toEqual({
+      'h#p50': expect.closeTo(5, 0),
+      'h#p95': expect.closeTo(5, 0),
+      'h#p99': expect.closeTo(5, 0),
+      'h#count': 1,
+    });
   });
 });
 
@@ -84,7 +93,16 @@ describe('FrameBuilder', () => {
       }
     }
     const counted = new CountingReader(registry);
-    const builder = new FrameBuilder([{ name: 'd', title: 'D', charts: [{ id: 'c', title: 'C', type: 'line', unit: '', series: [{ label: 's', metric: 'cpu' }] }] }], counted);
+    const builder = new FrameBuilder(
+      [
+        {
+          name: 'd',
+          title: 'D',
+          charts: [{ id: 'c', title: 'C', type: 'line', unit: '', series: [{ label: 's', metric: 'cpu' }] }],
+        },
+      ],
+      counted,
+    );
     registry.gauge('cpu').set(1);
     builder.beginTick(1000, [], null);
     const a = builder.frame({ dashboards: ['d'], metrics: [] });
@@ -94,18 +112,40 @@ describe('FrameBuilder', () => {
     expect(c).not.toBe(a);
     expect(builder.built).toBe(2);
     expect(reads).toBe(1);
-    expect(JSON.parse(c.toString())).toEqual({ type: 'frame', at: 1000, dashboards: { d: { c: { s: [1000, 1] } } }, metrics: { cpu: { cpu: [1000, 1] } }, alerts: [], scores: null });
+    expect(JSON.parse(c.toString())).toEqual({
+      type: 'frame',
+      at: 1000,
+      dashboards: { d: { c: { s: [1000, 1] } } },
+      metrics: { cpu: { cpu: [1000, 1] } },
+      alerts: [],
+      scores: null,
+    });
     registry.gauge('cpu').set(2);
     builder.beginTick(2000, [], null);
-    expect(JSON.parse(builder.frame({ dashboards: ['d'], metrics: [] }).toString()).dashboards.d.c.s).toEqual([2000, 2]);
+    expect(JSON.parse(builder.frame({ dashboards: ['d'], metrics: [] }).toString()).dashboards.d.c.s).toEqual([
+      2000, 2,
+    ]);
   });
 
   it('puts the most severe, newest alerts first and caps how many a frame carries', () => {
     const { registry } = newRegistry();
     const builder = new FrameBuilder([], new LiveReader(registry));
-    const alert = (id: string, severity: AlertView['severity'], startedAt: number): AlertView => ({ id, severity, status: 'firing', title: id, message: '', source: 's', labels: {}, startedAt });
+    const alert = (id: string, severity: AlertView['severity'], startedAt: number): AlertView => ({
+      id,
+      severity,
+      status: 'firing',
+      title: id,
+      message: '',
+      source: 's',
+      labels: {},
+      startedAt,
+    });
     const many = Array.from({ length: MAX_FRAME_ALERTS + 50 }, (_, i) => alert(`i${i}`, 'info', i));
-    builder.beginTick(0, [...many, alert('w', 'warning', 1), alert('c-old', 'critical', 1), alert('c-new', 'critical', 2)], null);
+    builder.beginTick(
+      0,
+      [...many, alert('w', 'warning', 1), alert('c-old', 'critical', 1), alert('c-new', 'critical', 2)],
+      null,
+    );
     const frame = JSON.parse(builder.frame({ dashboards: [], metrics: [] }).toString()) as { alerts: AlertView[] };
     expect(frame.alerts).toHaveLength(MAX_FRAME_ALERTS);
     expect(frame.alerts.slice(0, 4).map((a) => a.id)).toEqual(['c-new', 'c-old', 'w', `i${MAX_FRAME_ALERTS + 49}`]);
@@ -119,6 +159,12 @@ describe('scoresFromRegistry', () => {
     const score = registry.gauge('perf.score', { labels: ['kind'] });
     score.set({ kind: 'latency' }, 80);
     score.set({ kind: 'overall' }, 72.5);
-    expect(scoresFromRegistry(registry)).toEqual({ latency: 80, throughput: null, error_rate: null, resources: null, overall: 72.5 });
+    expect(scoresFromRegistry(registry)).toEqual({
+      latency: 80,
+      throughput: null,
+      error_rate: null,
+      resources: null,
+      overall: 72.5,
+    });
   });
 });

@@ -40,7 +40,10 @@ describe('serveMetrics', () => {
     const post = await rawRequest(port, requestText(port, '/metrics', { method: 'POST', body: 'x' }));
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
-    const body = await rawRequest(port, requestText(port, '/metrics', { headers: { 'content-length': String(MAX_BODY_BYTES + 1) } }));
+    const body = await rawRequest(
+      port,
+      requestText(port, '/metrics', { headers: { 'content-length': String(MAX_BODY_BYTES + 1) } }),
+    );
     expect(body.status).toBe(413);
     expect(body.closedByServer).toBe(true);
     const long = await get(port, `/metrics?${'a'.repeat(MAX_URL_BYTES)}`);
@@ -89,7 +92,10 @@ describe('serveMetrics', () => {
   it('cuts a client that trickles its headers past headersMs with a 408', async () => {
     const port = await start({ timeouts: { headersMs: 300, requestMs: 600, checkIntervalMs: 50 } });
     // One header line every 50 ms for up to 5 s: far longer than headersMs.
-    const chunks = ['GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...Array.from({ length: 100 }, (_, i) => `x-slow-${i}: 1\r\n`)];
+    const chunks = [
+      'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+      ...Array.from({ length: 100 }, (_, i) => `x-slow-${i}: 1\r\n`),
+    ];
     const res = await rawRequest(port, chunks, { gapMs: 50, timeoutMs: 10_000 });
     expect(res.status).toBe(408);
     expect(res.closedByServer).toBe(true);

@@ -20,7 +20,9 @@ describe('/api/series', () => {
     let after: string | undefined;
     let pages = 0;
     do {
-      const { status, body } = await get<SeriesListResponse>(`${f.url}/api/series?metric=jobs&limit=1000${after === undefined ? '' : `&after=${after}`}`);
+      const { status, body } = await get<SeriesListResponse>(
+        `${f.url}/api/series?metric=jobs&limit=1000${after === undefined ? '' : `&after=${after}`}`,
+      );
       expect(status).toBe(200);
       expect(body.items.length).toBeLessThanOrEqual(1000);
       for (const item of body.items) {
@@ -42,7 +44,9 @@ describe('/api/series', () => {
     const first = await get<SeriesListResponse>(`${f.url}/api/series?metric=jobs&match=acme&limit=2`);
     expect(first.body.items.map((s) => s.labels!.tenant)).toEqual(['acme-7', 'acme-1007']);
     expect(first.body.scanned).toBeLessThan(1_100);
-    const rest = await get<SeriesListResponse>(`${f.url}/api/series?metric=jobs&match=acme&limit=2&after=${first.body.next}`);
+    const rest = await get<SeriesListResponse>(
+      `${f.url}/api/series?metric=jobs&match=acme&limit=2&after=${first.body.next}`,
+    );
     expect(rest.body.items.map((s) => s.labels!.tenant)).toEqual(['acme-2007']);
     expect(rest.body.next).toBeUndefined();
   });
@@ -54,11 +58,17 @@ describe('/api/series', () => {
     const metrics = await get<SeriesListResponse>(`${f.url}/api/series?match=job`);
     expect(metrics.body.items).toEqual([{ name: 'jobs', type: 'counter' }]);
     const big = await get<{ error: string }>(`${f.url}/api/series?metric=jobs&limit=${MAX_PAGE + 1}`);
-    expect(big).toEqual({ status: 400, body: { error: `limit must be an integer from 1 to ${MAX_PAGE}, got "${MAX_PAGE + 1}"` } });
+    expect(big).toEqual({
+      status: 400,
+      body: { error: `limit must be an integer from 1 to ${MAX_PAGE}, got "${MAX_PAGE + 1}"` },
+    });
     const zero = await get<{ error: string }>(`${f.url}/api/series?metric=jobs&limit=0`);
     expect(zero).toEqual({ status: 400, body: { error: `limit must be an integer from 1 to ${MAX_PAGE}, got "0"` } });
     const missing = await get<{ error: string }>(`${f.url}/api/series?metric=nope`);
-    expect(missing).toEqual({ status: 404, body: { error: 'no metric "nope" in the table (list them with /api/series)' } });
+    expect(missing).toEqual({
+      status: 404,
+      body: { error: 'no metric "nope" in the table (list them with /api/series)' },
+    });
   });
 });
 
@@ -72,10 +82,14 @@ describe('/api/history on a metric with many series', () => {
     expect(all.body.error).toBe(
       `metric "jobs" has ${MAX_COMBINED_SERIES + 1} series matching no labels: history combines at most ${MAX_COMBINED_SERIES}; name one series with labels (find them with /api/series)`,
     );
-    const one = await get<HistoryResponse>(`${f.url}/api/history?metric=jobs&labels=${encodeURIComponent('{"id":"5"}')}`);
+    const one = await get<HistoryResponse>(
+      `${f.url}/api/history?metric=jobs&labels=${encodeURIComponent('{"id":"5"}')}`,
+    );
     expect(one.status).toBe(200);
     expect(one.body.series).toHaveLength(1);
-    const absent = await get<HistoryResponse>(`${f.url}/api/history?metric=jobs&labels=${encodeURIComponent('{"id":"none"}')}`);
+    const absent = await get<HistoryResponse>(
+      `${f.url}/api/history?metric=jobs&labels=${encodeURIComponent('{"id":"none"}')}`,
+    );
     expect(absent.status).toBe(200);
     expect(absent.body.series[0]!.points).toEqual([]);
   });

@@ -81,7 +81,10 @@ afterEach(async () => {
 });
 
 /** A node:http server on 127.0.0.1 answering `count` keep-alive GETs to `/users/<i>`; resolves with Node's published start messages. */
-async function realMessages(count: number, instrument: (server: Server) => void): Promise<{ server: Server; messages: ServerMessage[] }> {
+async function realMessages(
+  count: number,
+  instrument: (server: Server) => void,
+): Promise<{ server: Server; messages: ServerMessage[] }> {
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   instrument(server);
   const messages: ServerMessage[] = [];
@@ -126,7 +129,9 @@ describe('instrument.http allocation per request', () => {
     ['with routeTable', routeTable(['/health', '/users/:id'])],
   ] as [string, RouteOf | undefined][])('node:http %s stays within the budget per request', async (_name, route) => {
     const { registry } = newRegistry();
-    const { messages } = await realMessages(200, (server) => instrumentHttp(registry, server, route === undefined ? {} : { route }));
+    const { messages } = await realMessages(200, (server) =>
+      instrumentHttp(registry, server, route === undefined ? {} : { route }),
+    );
     expect(messages).toHaveLength(200);
     const requests = registry.require(HTTP_METRICS.requests, 'counter');
     const labels = { server: 'http', method: 'GET', route: route === undefined ? '' : '/users/:id', code: '200' };
@@ -156,7 +161,11 @@ describe('instrument.http allocation per request', () => {
     // Distinct raw requests, made before measuring (Node makes one per request); each carries a real one's fields.
     const raws = Array.from({ length: total }, (_, i) => {
       const m = messages[i % messages.length]!;
-      return { message: { ...m, request: Object.create(m.request) as IncomingMessage }, request: {} as FastifyRequestFields, reply: {} as { raw: ServerResponse } };
+      return {
+        message: { ...m, request: Object.create(m.request) as IncomingMessage },
+        request: {} as FastifyRequestFields,
+        reply: {} as { raw: ServerResponse },
+      };
     });
     for (const r of raws) {
       r.message.response = Object.create(r.message.response) as ServerResponse;

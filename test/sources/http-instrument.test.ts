@@ -16,7 +16,13 @@ afterEach(async () => {
 async function server(handler: RequestListener) {
   const s = createServer(handler);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => { s.close(() => r()); s.closeAllConnections(); }));
+  closers.push(
+    () =>
+      new Promise((r) => {
+        s.close(() => r());
+        s.closeAllConnections();
+      }),
+  );
   return { server: s, port: (s.address() as AddressInfo).port };
 }
 
@@ -116,10 +122,14 @@ describe('instrument.http', () => {
     instrumentHttp(registry, s);
     await get(port, '/');
     await get(other.port, '/'); // same process, same diagnostics channels, not instrumented
-    const latency = registry.require(HTTP_METRICS.duration, 'histogram').get({ server: 'http', method: 'GET', route: '' })!;
+    const latency = registry
+      .require(HTTP_METRICS.duration, 'histogram')
+      .get({ server: 'http', method: 'GET', route: '' })!;
     expect(latency.count).toBe(1);
     expect(latency.max!).toBeGreaterThanOrEqual(30);
-    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(
+      registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' }),
+    ).toBe(1);
   });
 
   it('keeps two instrumentations of one server apart', async () => {
@@ -135,8 +145,12 @@ describe('instrument.http', () => {
     await until(() => expect(conns.get({ server: 'http' })).toBe(0));
     expect(out(b)).toBeGreaterThan(bytes); // the second response, head included
     expect(out(a)).toBeGreaterThan(out(b)); // both responses
-    expect(a.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' })).toBe(2);
-    expect(b.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(
+      a.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' }),
+    ).toBe(2);
+    expect(
+      b.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' }),
+    ).toBe(1);
   });
 
   it('counts a request whose client went away as aborted and an error', async () => {
@@ -162,7 +176,9 @@ describe('instrument.http', () => {
     await get(port, '/');
     remove();
     await get(port, '/');
-    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(
+      registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'http', method: 'GET', route: '', code: '200' }),
+    ).toBe(1);
     expect(() => instrumentHttp(registry, {} as never)).toThrow(MonitorError);
   });
 
@@ -174,7 +190,9 @@ describe('instrument.http', () => {
     instrumentHttp(registry, s, { name: 'api' });
     own.inc({ method: 'GET', route: '/api' });
     await get(port, '/');
-    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'api', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(
+      registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'api', method: 'GET', route: '', code: '200' }),
+    ).toBe(1);
     expect(Object.values(HTTP_METRICS).map((name) => registry.ownerOf(name))).toEqual(Array(6).fill('instrument.http'));
     expectMonitorError(
       () => registry.histogram(HTTP_METRICS.duration, { unit: 'ms', labels: ['route'] }),
@@ -185,7 +203,11 @@ describe('instrument.http', () => {
     const other = await server((_req, res) => res.end('ok'));
     instrumentHttp(registry, other.server, { name: 'admin' });
     await get(other.port, '/');
-    expect(registry.require(HTTP_METRICS.requests, 'counter').get({ server: 'admin', method: 'GET', route: '', code: '200' })).toBe(1);
+    expect(
+      registry
+        .require(HTTP_METRICS.requests, 'counter')
+        .get({ server: 'admin', method: 'GET', route: '', code: '200' }),
+    ).toBe(1);
 
     // The application took a name first: instrument.http refuses to share it, and says whose it is.
     const early = newRegistry().registry;
@@ -197,6 +219,10 @@ describe('instrument.http', () => {
       'instrument.http needs metric name "http.server.requests", which is registered already by the application: rename that metric (instrument.http owns "http.server.requests")',
     );
     // Refused as a whole: none of its other metrics were registered.
-    expect(early.metrics().map((m) => m.name)).toEqual(['monitor.series_dropped', HTTP_METRICS.requests, HTTP_METRICS.connections]);
+    expect(early.metrics().map((m) => m.name)).toEqual([
+      'monitor.series_dropped',
+      HTTP_METRICS.requests,
+      HTTP_METRICS.connections,
+    ]);
   });
 });

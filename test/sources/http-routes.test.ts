@@ -17,7 +17,13 @@ afterEach(async () => {
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  closers.push(
+    () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -41,7 +47,8 @@ async function send(base: string, requests: readonly (string | [method: string, 
 /** `route code → count` of the request counter, e.g. `{ 'GET /users/:id 200': 3 }`. */
 function requestsByRoute(registry: Registry): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const s of registry.require(HTTP_METRICS.requests, 'counter').series()) out[`${s.labels.method} ${s.labels.route} ${s.labels.code}`] = s.value;
+  for (const s of registry.require(HTTP_METRICS.requests, 'counter').series())
+    out[`${s.labels.method} ${s.labels.route} ${s.labels.code}`] = s.value;
   return out;
 }
 
@@ -72,17 +79,38 @@ describe('routeTable', () => {
 
   it('matches nothing else: a missing segment, an extra one, an empty parameter', () => {
     const res = undefined as never;
-    for (const url of ['/users', '/users//posts/1', '/users/42/posts', '/users/42/comments/1', '/healthz', '/nope', '*', 'http://x/health']) {
+    for (const url of [
+      '/users',
+      '/users//posts/1',
+      '/users/42/posts',
+      '/users/42/comments/1',
+      '/healthz',
+      '/nope',
+      '*',
+      'http://x/health',
+    ]) {
       expect(route(req(url), res)).toBeUndefined();
     }
   });
 
   it('refuses patterns that are not paths, naming the pattern and what is allowed', () => {
-    expectMonitorError(() => routeTable(['/ok', 'users/:id']), ErrorCode.InvalidOption, 'routeTable: pattern 1 "users/:id" must be a string starting with "/" (expected e.g. "/users/:id" or "/static/*")');
-    expectMonitorError(() => routeTable(['/a/*/b']), ErrorCode.InvalidOption, /pattern 0 "\/a\/\*\/b" may have "\*" only as its last segment/);
+    expectMonitorError(
+      () => routeTable(['/ok', 'users/:id']),
+      ErrorCode.InvalidOption,
+      'routeTable: pattern 1 "users/:id" must be a string starting with "/" (expected e.g. "/users/:id" or "/static/*")',
+    );
+    expectMonitorError(
+      () => routeTable(['/a/*/b']),
+      ErrorCode.InvalidOption,
+      /pattern 0 "\/a\/\*\/b" may have "\*" only as its last segment/,
+    );
     expectMonitorError(() => routeTable(['/a/:']), ErrorCode.InvalidOption, /":" segment without a parameter name/);
     expectMonitorError(() => routeTable(['/a?b=1']), ErrorCode.InvalidOption, /without query/);
-    expectMonitorError(() => routeTable('/users/:id' as never), ErrorCode.InvalidOption, /expected an array of path patterns/);
+    expectMonitorError(
+      () => routeTable('/users/:id' as never),
+      ErrorCode.InvalidOption,
+      /expected an array of path patterns/,
+    );
   });
 });
 
@@ -95,7 +123,16 @@ describe('instrument.http route labels', () => {
       else res.writeHead(404).end('no');
     });
     instrumentHttp(registry, server, { name: 'api', route: routeTable(['/health', '/users/:id']) });
-    await send(url, ['/users/1', '/users/2?tab=posts', '/users/3', ['POST', '/users/4'], '/health', '/nope/1', '/nope/2', '/%2e%2e/etc']);
+    await send(url, [
+      '/users/1',
+      '/users/2?tab=posts',
+      '/users/3',
+      ['POST', '/users/4'],
+      '/health',
+      '/nope/1',
+      '/nope/2',
+      '/%2e%2e/etc',
+    ]);
     expect(requestsByRoute(registry)).toEqual({
       'GET /users/:id 200': 2,
       'GET /users/:id 500': 1,
@@ -103,7 +140,11 @@ describe('instrument.http route labels', () => {
       'GET /health 200': 1,
       'GET unmatched 404': 3,
     });
-    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'api', method: 'GET', route: '/users/:id', code: '500' })).toBe(1);
+    expect(
+      registry
+        .require(HTTP_METRICS.errors, 'counter')
+        .get({ server: 'api', method: 'GET', route: '/users/:id', code: '500' }),
+    ).toBe(1);
     const duration = registry.require(HTTP_METRICS.duration, 'histogram');
     expect(duration.get({ server: 'api', method: 'GET', route: '/users/:id' })!.count).toBe(3);
     expect(duration.get({ server: 'api', method: 'GET', route: 'unmatched' })!.count).toBe(3);
@@ -123,7 +164,9 @@ describe('instrument.http route labels', () => {
     const server = createServer(app);
     instrumentHttp(registry, server, { name: 'express', route: expressRoute });
     const url = await listen(server);
-    expect(await send(url, ['/api/users/1', '/api/users/2', '/api/users/3/fail', '/health', '/api/nothing', '/other'])).toEqual([200, 200, 500, 200, 404, 404]);
+    expect(
+      await send(url, ['/api/users/1', '/api/users/2', '/api/users/3/fail', '/health', '/api/nothing', '/other']),
+    ).toEqual([200, 200, 500, 200, 404, 404]);
     expect(requestsByRoute(registry)).toEqual({
       'GET /api/users/:id 200': 2,
       // The error left the router, and Express resets baseUrl before its final handler answers:
@@ -170,17 +213,23 @@ describe('instrument.http route labels', () => {
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    expect(await send(url, ['/users/1', '/users/2?x=1', ['POST', '/users'], '/fail', '/missing/7'])).toEqual([200, 200, 201, 500, 404]);
+    expect(await send(url, ['/users/1', '/users/2?x=1', ['POST', '/users'], '/fail', '/missing/7'])).toEqual([
+      200, 200, 201, 500, 404,
+    ]);
     expect(requestsByRoute(registry)).toEqual({
       'GET /users/:id 200': 2,
       'POST /users 201': 1,
       'GET /fail 500': 1,
       'GET unmatched 404': 1,
     });
-    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'fastify', method: 'GET', route: '/fail', code: '500' })).toBe(1);
+    expect(
+      registry
+        .require(HTTP_METRICS.errors, 'counter')
+        .get({ server: 'fastify', method: 'GET', route: '/fail', code: '500' }),
+    ).toBe(1);
   });
 
-  it('labels Fastify answers given before the handler by their route: hooks (401), validation and body errors; the app\'s own error handler and onError hooks run once', async () => {
+  it("labels Fastify answers given before the handler by their route: hooks (401), validation and body errors; the app's own error handler and onError hooks run once", async () => {
     const { registry } = newRegistry();
     const app = Fastify();
     closers.push(() => app.close());
@@ -191,8 +240,25 @@ describe('instrument.http route labels', () => {
     });
     app.get('/open/:id', async () => 'open');
     // A route-level preHandler that answers itself (no error): the handler never runs.
-    app.get('/own-auth/:id', { preHandler: (_request, reply, done) => { reply.code(401).send({ denied: true }).then(() => { done(); }, done); } }, async () => 'never');
-    app.post('/items', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } }, async (_request, reply) => reply.code(201).send({ ok: true }));
+    app.get(
+      '/own-auth/:id',
+      {
+        preHandler: (_request, reply, done) => {
+          reply
+            .code(401)
+            .send({ denied: true })
+            .then(() => {
+              done();
+            }, done);
+        },
+      },
+      async () => 'never',
+    );
+    app.post(
+      '/items',
+      { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } },
+      async (_request, reply) => reply.code(201).send({ ok: true }),
+    );
     await app.register(async (scope) => {
       // A plugin-scoped onRequest hook answering 401 for every route of the scope.
       scope.addHook('onRequest', async (request, reply) => {
@@ -217,11 +283,18 @@ describe('instrument.http route labels', () => {
       await res.arrayBuffer();
       return res.status;
     };
-    expect(await send(base, ['/open/1', '/open/locked', '/own-auth/1', '/admin/1', '/nowhere', ['HEAD', '/open/2']])).toEqual([200, 401, 401, 403, 404, 200]);
+    expect(
+      await send(base, ['/open/1', '/open/locked', '/own-auth/1', '/admin/1', '/nowhere', ['HEAD', '/open/2']]),
+    ).toEqual([200, 401, 401, 403, 404, 200]);
     const authorized = await fetch(`${base}/admin-fail/2`, { headers: { authorization: 'x' } });
     await authorized.arrayBuffer();
     expect(authorized.status).toBe(418);
-    expect([await post('{"name":"a"}'), await post('{}'), await post('{not json'), await post('x', 'text/strange')]).toEqual([201, 400, 400, 415]);
+    expect([
+      await post('{"name":"a"}'),
+      await post('{}'),
+      await post('{not json'),
+      await post('x', 'text/strange'),
+    ]).toEqual([201, 400, 400, 415]);
     expect(requestsByRoute(registry)).toEqual({
       'GET /open/:id 200': 1,
       'GET /open/:id 401': 1,
@@ -237,7 +310,7 @@ describe('instrument.http route labels', () => {
     expect(seen).toEqual({ errorHandler: 1, onError: 4 });
   });
 
-  it('leaves Fastify\'s answers to thrown non-Errors as they are (a string: 500; { statusCode }: its status; the app\'s error handler runs) and labels them by route', async () => {
+  it("leaves Fastify's answers to thrown non-Errors as they are (a string: 500; { statusCode }: its status; the app's error handler runs) and labels them by route", async () => {
     // The same app with and without fastifyRoute: the statuses must not change.
     const build = async (withRoute: boolean) => {
       const { registry } = newRegistry();
@@ -267,10 +340,14 @@ describe('instrument.http route labels', () => {
     const labelled = await build(true);
     expect(plain.statuses).toEqual([500, 418, 503]);
     expect(labelled.statuses).toEqual(plain.statuses);
-    expect(requestsByRoute(labelled.registry)).toEqual({ 'GET /string 500': 1, 'GET /object 418': 1, 'GET /scoped 503': 1 });
+    expect(requestsByRoute(labelled.registry)).toEqual({
+      'GET /string 500': 1,
+      'GET /object 418': 1,
+      'GET /scoped 503': 1,
+    });
   });
 
-  it('labels what a hook added by a later onRoute hook answers (a rate limiter\'s 429) by its route', async () => {
+  it("labels what a hook added by a later onRoute hook answers (a rate limiter's 429) by its route", async () => {
     const { registry } = newRegistry();
     const app = Fastify();
     closers.push(() => app.close());
@@ -278,7 +355,12 @@ describe('instrument.http route labels', () => {
     // As rate-limit plugins do: an onRoute hook gives each route a hook of its own.
     app.addHook('onRoute', (routeOptions) => {
       const limit: preHandlerHookHandler = (_request, reply, done) => {
-        reply.code(429).send({ limited: true }).then(() => { done(); }, done);
+        reply
+          .code(429)
+          .send({ limited: true })
+          .then(() => {
+            done();
+          }, done);
       };
       routeOptions.preHandler = routeOptions.url === '/limited/:id' ? [limit] : routeOptions.preHandler;
     });
@@ -312,7 +394,9 @@ describe('instrument.http route labels', () => {
     let answer = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => (answer += d));
-    socket.write('GET /first/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /second/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /first/3 HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.write(
+      'GET /first/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /second/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /first/3 HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     await until(() => expect(answer.match(/HTTP\/1\.1 200/g)).toHaveLength(3));
     await until(() => expect(requestsByRoute(registry)).toEqual({ 'GET /first/:id 200': 2, 'GET /second/:id 200': 1 }));
   });
@@ -324,7 +408,12 @@ describe('instrument.http route labels', () => {
     const rawUrl: RouteOf = (request) => request.url;
     instrumentHttp(registry, server, { name: 'leaky', route: rawUrl, maxRoutes: 3 }, log);
     await send(url, ['/a', '/b', '/c', '/d', '/e', '/a', '/f']);
-    expect(requestsByRoute(registry)).toEqual({ 'GET /a 200': 2, 'GET /b 200': 1, 'GET /c 200': 1, 'GET other 200': 3 });
+    expect(requestsByRoute(registry)).toEqual({
+      'GET /a 200': 2,
+      'GET /b 200': 1,
+      'GET /c 200': 1,
+      'GET other 200': 3,
+    });
     const warnings = log.records.filter((r) => r.level === 'warn');
     expect(warnings.map((r) => r.msg)).toEqual([
       'instrument.http (server "leaky"): more than 3 distinct routes; further ones are counted as route="other". A route function must return templates such as "/users/:id", not URLs; raise maxRoutes if the service really has more routes',
@@ -350,16 +439,29 @@ describe('instrument.http route labels', () => {
   it('survives an isError that throws: no uncaught exception in the host, statuses judged by >= 500, one warning', async () => {
     const { registry } = newRegistry();
     const log = memoryLogger();
-    const { server, url } = await nodeServer((request, res) => res.writeHead(request.url === '/fail' ? 502 : 200).end());
+    const { server, url } = await nodeServer((request, res) =>
+      res.writeHead(request.url === '/fail' ? 502 : 200).end(),
+    );
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.on('uncaughtException', onUncaught);
     closers.push(async () => void process.off('uncaughtException', onUncaught));
-    instrumentHttp(registry, server, { isError: () => { throw new Error('bad predicate'); } }, log);
+    instrumentHttp(
+      registry,
+      server,
+      {
+        isError: () => {
+          throw new Error('bad predicate');
+        },
+      },
+      log,
+    );
     expect(await send(url, ['/ok', '/fail', '/fail'])).toEqual([200, 502, 502]);
     await new Promise((resolve) => setImmediate(resolve)); // where a subscriber's throw would surface
     expect(uncaught).toEqual([]);
-    expect(registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'http', method: 'GET', route: '', code: '502' })).toBe(2);
+    expect(
+      registry.require(HTTP_METRICS.errors, 'counter').get({ server: 'http', method: 'GET', route: '', code: '502' }),
+    ).toBe(2);
     expect(registry.require(HTTP_METRICS.errors, 'counter').series()).toHaveLength(1);
     expect(log.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
       'instrument.http (server "http"): the isError function threw; such responses are counted by status >= 500',
@@ -374,7 +476,8 @@ describe('instrument.http route labels', () => {
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.on('uncaughtException', onUncaught);
     closers.push(async () => void process.off('uncaughtException', onUncaught));
-    const route: RouteOf = (request) => (request.url === '/long' ? `/${'r'.repeat(3000)}` : request.url === '/surrogate' ? '/\uD800' : request.url);
+    const route: RouteOf = (request) =>
+      request.url === '/long' ? `/${'r'.repeat(3000)}` : request.url === '/surrogate' ? '/\uD800' : request.url;
     instrumentHttp(registry, server, { route }, log);
     expect(await send(url, ['/long', '/long', '/surrogate', '/fine'])).toEqual([200, 200, 200, 200]);
     await new Promise((resolve) => setImmediate(resolve)); // where a subscriber's throw would surface
@@ -388,11 +491,31 @@ describe('instrument.http route labels', () => {
   it('refuses a route option that is not a function, a bad maxRoutes or name, and a non-Fastify app', () => {
     const { registry } = newRegistry();
     const server = createServer();
-    expectMonitorError(() => instrumentHttp(registry, server, { route: ['/users/:id'] as never }), ErrorCode.InvalidOption, /route must be a function \(req, res\) => template, e\.g\. expressRoute, fastifyRoute\(app\) or routeTable\(\['\/users\/:id'\]\), got /);
-    expectMonitorError(() => instrumentHttp(registry, server, { maxRoutes: 0 }), ErrorCode.InvalidOption, 'instrument.http: maxRoutes must be a positive integer, got 0');
-    expectMonitorError(() => instrumentHttp(registry, server, { name: '' }), ErrorCode.InvalidOption, /name must be a non-empty string \(the "server" label\)/);
-    expectMonitorError(() => instrumentHttp(registry, server, { name: 'n'.repeat(1000) }), ErrorCode.InvalidOption, /name \(the "server" label\) is too long or not valid Unicode: its series keys would not fit 1000 bytes/);
-    expectMonitorError(() => fastifyRoute({} as never), ErrorCode.InvalidOption, /fastifyRoute: expected a Fastify instance \(with addHook\)/);
+    expectMonitorError(
+      () => instrumentHttp(registry, server, { route: ['/users/:id'] as never }),
+      ErrorCode.InvalidOption,
+      /route must be a function \(req, res\) => template, e\.g\. expressRoute, fastifyRoute\(app\) or routeTable\(\['\/users\/:id'\]\), got /,
+    );
+    expectMonitorError(
+      () => instrumentHttp(registry, server, { maxRoutes: 0 }),
+      ErrorCode.InvalidOption,
+      'instrument.http: maxRoutes must be a positive integer, got 0',
+    );
+    expectMonitorError(
+      () => instrumentHttp(registry, server, { name: '' }),
+      ErrorCode.InvalidOption,
+      /name must be a non-empty string \(the "server" label\)/,
+    );
+    expectMonitorError(
+      () => instrumentHttp(registry, server, { name: 'n'.repeat(1000) }),
+      ErrorCode.InvalidOption,
+      /name \(the "server" label\) is too long or not valid Unicode: its series keys would not fit 1000 bytes/,
+    );
+    expectMonitorError(
+      () => fastifyRoute({} as never),
+      ErrorCode.InvalidOption,
+      /fastifyRoute: expected a Fastify instance \(with addHook\)/,
+    );
     // Nothing was registered by the refused calls.
     expect(registry.get(HTTP_METRICS.requests)).toBeUndefined();
   });
@@ -400,16 +523,51 @@ describe('instrument.http route labels', () => {
 
 describe('routeTable: paths with repeated slashes', () => {
   it('answers as main did (one trailing slash stripped, then one trailing empty segment dropped)', () => {
-    const route = routeTable(['/health', '/users/me', '/:x', '/users/:id', '/users/:id/posts', '/static/*', '/a/:b/c', '/files/:f/*']);
+    const route = routeTable([
+      '/health',
+      '/users/me',
+      '/:x',
+      '/users/:id',
+      '/users/:id/posts',
+      '/static/*',
+      '/a/:b/c',
+      '/files/:f/*',
+    ]);
     // main's answers (e9b06ac, splitPath), taken by running its routeTable on these paths.
     const mains: [string, string | undefined][] = [
-      ['/a//', '/:x'], ['/users//', '/:x'], ['/users/7//', '/users/:id'], ['/users/7///', undefined], ['/a///', undefined],
-      ['/', undefined], ['//', undefined], ['///', undefined], ['/health', '/health'], ['/health/', '/health'], ['/health//', '/:x'],
-      ['/users/me', '/users/me'], ['/users/me/', '/users/me'], ['/users/me//', '/users/:id'], ['/static', '/:x'], ['/static/', '/:x'],
-      ['/static//', '/:x'], ['/static/x/y', '/static/*'], ['/static/x/y//', '/static/*'], ['/a/b/c', '/a/:b/c'], ['/a/b/c/', '/a/:b/c'],
-      ['/a/b/c//', '/a/:b/c'], ['/a//c', undefined], ['/users/7?x=1', '/users/:id'], ['/users/7//?x=1', '/users/:id'], ['/x/', '/:x'],
-      ['/users/7/', '/users/:id'], ['/users/7/posts//', '/users/:id/posts'], ['/files/1/', '/files/:f/*'], ['/files/1//', '/files/:f/*'],
-      ['/files//', '/:x'], ['nope', undefined], ['/u/v/w/z', undefined],
+      ['/a//', '/:x'],
+      ['/users//', '/:x'],
+      ['/users/7//', '/users/:id'],
+      ['/users/7///', undefined],
+      ['/a///', undefined],
+      ['/', undefined],
+      ['//', undefined],
+      ['///', undefined],
+      ['/health', '/health'],
+      ['/health/', '/health'],
+      ['/health//', '/:x'],
+      ['/users/me', '/users/me'],
+      ['/users/me/', '/users/me'],
+      ['/users/me//', '/users/:id'],
+      ['/static', '/:x'],
+      ['/static/', '/:x'],
+      ['/static//', '/:x'],
+      ['/static/x/y', '/static/*'],
+      ['/static/x/y//', '/static/*'],
+      ['/a/b/c', '/a/:b/c'],
+      ['/a/b/c/', '/a/:b/c'],
+      ['/a/b/c//', '/a/:b/c'],
+      ['/a//c', undefined],
+      ['/users/7?x=1', '/users/:id'],
+      ['/users/7//?x=1', '/users/:id'],
+      ['/x/', '/:x'],
+      ['/users/7/', '/users/:id'],
+      ['/users/7/posts//', '/users/:id/posts'],
+      ['/files/1/', '/files/:f/*'],
+      ['/files/1//', '/files/:f/*'],
+      ['/files//', '/:x'],
+      ['nope', undefined],
+      ['/u/v/w/z', undefined],
     ];
     expect(mains.map(([url]) => [url, route({ url } as IncomingMessage, undefined as never)])).toEqual(mains);
   });

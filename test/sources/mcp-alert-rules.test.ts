@@ -18,7 +18,9 @@ const doc = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 
 describe('the example MCP alert rules in docs/integrations/mcp.md', () => {
   it('are valid rules that read what instrument.mcp writes', async () => {
-    const blocks = [...readFileSync(doc, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as unknown[]);
+    const blocks = [...readFileSync(doc, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map(
+      (m) => JSON.parse(m[1]!) as unknown[],
+    );
     expect(blocks).toHaveLength(1);
     const [ratio, p95] = blocks[0]!.map((r) => checkRule(r));
     expect([ratio!.name, p95!.name]).toEqual(['mcp_tool_error_ratio', 'mcp_tools_call_p95']);

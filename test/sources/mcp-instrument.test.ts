@@ -33,13 +33,20 @@ afterEach(async () => {
 /** What `drive` sends; the instrumentation must count exactly this. */
 async function drive(client: Client): Promise<void> {
   await client.listTools();
-  for (let i = 0; i < 3; i++) expect(await client.callTool({ name: 'add', arguments: { a: i, b: 1 } })).toMatchObject({ content: [{ text: String(i + 1) }] });
+  for (let i = 0; i < 3; i++)
+    expect(await client.callTool({ name: 'add', arguments: { a: i, b: 1 } })).toMatchObject({
+      content: [{ text: String(i + 1) }],
+    });
   expect(await client.callTool({ name: 'boom', arguments: {} })).toMatchObject({ isError: true });
   expect(await client.callTool({ name: 'no-such-tool', arguments: {} })).toMatchObject({ isError: true });
   expect(await client.callTool({ name: 'add', arguments: { a: 'x', b: 1 } })).toMatchObject({ isError: true });
   // A tools/call whose params fail the SDK's request schema: the SDK (1.32) answers -32603.
-  await expect(client.request({ method: 'tools/call', params: { name: 7 } }, CallToolResultSchema)).rejects.toMatchObject({ code: -32603 });
-  await expect(client.request({ method: 'no/such-method', params: {} }, EmptyResultSchema)).rejects.toMatchObject({ code: -32601 });
+  await expect(
+    client.request({ method: 'tools/call', params: { name: 7 } }, CallToolResultSchema),
+  ).rejects.toMatchObject({ code: -32603 });
+  await expect(client.request({ method: 'no/such-method', params: {} }, EmptyResultSchema)).rejects.toMatchObject({
+    code: -32601,
+  });
   await client.readResource({ uri: 'config://app' });
   await client.readResource({ uri: 'users://42/profile' });
   await client.readResource({ uri: 'users://43/profile' });
@@ -49,9 +56,14 @@ async function drive(client: Client): Promise<void> {
   // Invalid params: the prompt's arguments fail its schema.
   await expect(client.getPrompt({ name: 'greet', arguments: {} })).rejects.toMatchObject({ code: -32602 });
   // One request the client gives up on after 200 ms (timeout), one it cancels.
-  await expect(client.callTool({ name: 'wait', arguments: {} }, undefined, { timeout: 200 })).rejects.toMatchObject({ code: -32001 });
+  await expect(client.callTool({ name: 'wait', arguments: {} }, undefined, { timeout: 200 })).rejects.toMatchObject({
+    code: -32001,
+  });
   const abort = new AbortController();
-  const waiting = client.callTool({ name: 'wait', arguments: {} }, undefined, { signal: abort.signal, timeout: 30_000 });
+  const waiting = client.callTool({ name: 'wait', arguments: {} }, undefined, {
+    signal: abort.signal,
+    timeout: 30_000,
+  });
   setTimeout(() => abort.abort('changed my mind'), 50);
   await expect(waiting).rejects.toThrow();
   await client.ping();
@@ -60,19 +72,33 @@ async function drive(client: Client): Promise<void> {
 /** The value of one series in a collect() answer (a histogram's count), or undefined. */
 function valueIn(snapshot: MetricSnapshot[], metric: string, labels: Record<string, string>): number | undefined {
   const m = snapshot.find((x) => x.name === metric);
-  const s = m?.series.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v) && Object.keys(x.labels).length === Object.keys(labels).length);
+  const s = m?.series.find(
+    (x) =>
+      Object.entries(labels).every(([k, v]) => x.labels[k] === v) &&
+      Object.keys(x.labels).length === Object.keys(labels).length,
+  );
   if (s === undefined) return undefined;
   return typeof s.value === 'number' ? s.value : (s.value as { count: number }).count;
 }
 
 function expectDriven(snapshot: MetricSnapshot[], server: string, transport: string, sessions: number): void {
   const v = (metric: string, labels: Record<string, string>) => valueIn(snapshot, metric, { server, ...labels });
-  const requests = { initialize: sessions, 'tools/list': sessions, 'tools/call': 9 * sessions, other: sessions, 'resources/read': 4 * sessions, 'prompts/get': 3 * sessions, ping: sessions };
+  const requests = {
+    initialize: sessions,
+    'tools/list': sessions,
+    'tools/call': 9 * sessions,
+    other: sessions,
+    'resources/read': 4 * sessions,
+    'prompts/get': 3 * sessions,
+    ping: sessions,
+  };
   for (const [method, n] of Object.entries(requests)) {
     expect(v(MCP_METRICS.requests, { method }), method).toBe(n);
     expect(v(MCP_METRICS.duration, { method }), method).toBe(n);
   }
-  expect(snapshot.find((m) => m.name === MCP_METRICS.requests)!.series.filter((s) => s.labels.server === server)).toHaveLength(Object.keys(requests).length);
+  expect(
+    snapshot.find((m) => m.name === MCP_METRICS.requests)!.series.filter((s) => s.labels.server === server),
+  ).toHaveLength(Object.keys(requests).length);
   // Tool errors are results with isError (McpServer's answer to a throw, bad arguments and an
   // unknown tool); JSON-RPC errors keep their code.
   expect(v(MCP_METRICS.errors, { method: 'tools/call', code: 'tool_error' })).toBe(3 * sessions);
@@ -80,7 +106,9 @@ function expectDriven(snapshot: MetricSnapshot[], server: string, transport: str
   expect(v(MCP_METRICS.errors, { method: 'other', code: '-32601' })).toBe(sessions);
   expect(v(MCP_METRICS.errors, { method: 'resources/read', code: '-32602' })).toBe(sessions);
   expect(v(MCP_METRICS.errors, { method: 'prompts/get', code: '-32602' })).toBe(2 * sessions);
-  expect(snapshot.find((m) => m.name === MCP_METRICS.errors)!.series.filter((s) => s.labels.server === server)).toHaveLength(5);
+  expect(
+    snapshot.find((m) => m.name === MCP_METRICS.errors)!.series.filter((s) => s.labels.server === server),
+  ).toHaveLength(5);
 
   expect(v(MCP_METRICS.toolCalls, { tool: 'add' })).toBe(4 * sessions);
   expect(v(MCP_METRICS.toolCalls, { tool: 'boom' })).toBe(sessions);
@@ -123,7 +151,10 @@ async function httpService(registry: Registry) {
     let transport = typeof id === 'string' ? transports.get(id) : undefined;
     if (transport === undefined) {
       if (req.method !== 'POST' || id !== undefined) return void res.writeHead(404).end();
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void transports.set(sid, created) });
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => void transports.set(sid, created),
+      });
       created.onclose = () => {
         if (created.sessionId !== undefined) transports.delete(created.sessionId);
       };
@@ -156,11 +187,17 @@ describe('instrument.mcp', () => {
       const client = new Client({ name: 'test', version: '1.0.0' });
       await client.connect(transport);
       await drive(client);
-      expect(valueIn(registry.collect(), MCP_METRICS.sessionsActive, { server: 'http-mcp', transport: 'streamable-http' })).toBe(1);
+      expect(
+        valueIn(registry.collect(), MCP_METRICS.sessionsActive, { server: 'http-mcp', transport: 'streamable-http' }),
+      ).toBe(1);
       await transport.terminateSession();
       await client.close();
     }
-    await until(() => expect(valueIn(registry.collect(), MCP_METRICS.sessionsClosed, { server: 'http-mcp', transport: 'streamable-http' })).toBe(2));
+    await until(() =>
+      expect(
+        valueIn(registry.collect(), MCP_METRICS.sessionsClosed, { server: 'http-mcp', transport: 'streamable-http' }),
+      ).toBe(2),
+    );
     expectDriven(registry.collect(), 'http-mcp', 'streamable-http', 2);
 
     // Bytes: every request on the server went through handleRequest, so once the sockets have
@@ -168,18 +205,25 @@ describe('instrument.mcp', () => {
     await closers.pop()!();
     await until(() => expect(registry.require(HTTP_METRICS.connections, 'gauge').get({ server: 'mcp-http' })).toBe(0));
     const snapshot = registry.collect();
-    const received = valueIn(snapshot, MCP_METRICS.receivedBytes, { server: 'http-mcp', transport: 'streamable-http' })!;
+    const received = valueIn(snapshot, MCP_METRICS.receivedBytes, {
+      server: 'http-mcp',
+      transport: 'streamable-http',
+    })!;
     const sent = valueIn(snapshot, MCP_METRICS.sentBytes, { server: 'http-mcp', transport: 'streamable-http' })!;
     expect(received).toBeGreaterThan(1000);
     expect(received).toBe(valueIn(snapshot, HTTP_METRICS.receivedBytes, { server: 'mcp-http' }));
     expect(sent).toBe(valueIn(snapshot, HTTP_METRICS.sentBytes, { server: 'mcp-http' }));
   });
 
-  it('counts the same over stdio, in a child process driven by the SDK client, with the streams\' bytes', async () => {
+  it("counts the same over stdio, in a child process driven by the SDK client, with the streams' bytes", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mcp-stdio-'));
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
     const out = path.join(dir, 'metrics.json');
-    const transport = new StdioClientTransport({ command: process.execPath, args: [path.join(here, 'fixtures', 'mcp-stdio-child.mjs'), out], stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [path.join(here, 'fixtures', 'mcp-stdio-child.mjs'), out],
+      stderr: 'pipe',
+    });
     // The bytes the client writes to the child's stdin and reads from its stdout, as the stdio
     // transport frames them (one JSON text and a newline per message).
     let written = 0;
@@ -196,7 +240,11 @@ describe('instrument.mcp', () => {
     let stderr = '';
     transport.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await drive(client);
-    const exited = new Promise<void>((resolve) => (transport as unknown as { _process: import('node:child_process').ChildProcess })._process.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) =>
+      (transport as unknown as { _process: import('node:child_process').ChildProcess })._process.once('exit', () =>
+        resolve(),
+      ),
+    );
     await client.close();
     await exited;
     const snapshot = JSON.parse(readFileSync(out, 'utf8')) as MetricSnapshot[];
@@ -216,7 +264,10 @@ describe('instrument.mcp', () => {
       console.log('index loaded');
       await import('@modelcontextprotocol/sdk/types.js').then(() => console.log('sdk loaded'), (err) => console.log(err.message));
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: path.join(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: path.join(here, '..', '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -226,10 +277,22 @@ describe('instrument.mcp', () => {
 
   it('rejects what is not an MCP server and bad options, registering nothing', () => {
     const { registry } = newRegistry();
-    expectMonitorError(() => instrumentMcp(registry, {} as never), ErrorCode.InvalidOption, /expected an McpServer or a Server/);
+    expectMonitorError(
+      () => instrumentMcp(registry, {} as never),
+      ErrorCode.InvalidOption,
+      /expected an McpServer or a Server/,
+    );
     const server = buildServer(McpServer) as McpServer;
-    expectMonitorError(() => instrumentMcp(registry, server, { maxNames: 0 }), ErrorCode.InvalidOption, /maxNames must be a positive integer, got 0/);
-    expectMonitorError(() => instrumentMcp(registry, server, { name: '' }), ErrorCode.InvalidOption, /name must be a non-empty string/);
+    expectMonitorError(
+      () => instrumentMcp(registry, server, { maxNames: 0 }),
+      ErrorCode.InvalidOption,
+      /maxNames must be a positive integer, got 0/,
+    );
+    expectMonitorError(
+      () => instrumentMcp(registry, server, { name: '' }),
+      ErrorCode.InvalidOption,
+      /name must be a non-empty string/,
+    );
     expect(registry.get(MCP_METRICS.requests)).toBeUndefined();
     registry.counter(MCP_METRICS.errors);
     expectMonitorError(() => instrumentMcp(registry, server, { name: 'x' }), ErrorCode.MetricConflict, /mcp\.errors/);
@@ -249,15 +312,23 @@ describe('instrument.mcp', () => {
     await client.connect(a);
     for (const name of ['t1', 't2', 't3', 't4', 't1']) await client.callTool({ name, arguments: {} });
     const calls = registry.require(MCP_METRICS.toolCalls, 'counter');
-    expect(calls.series().map((s) => [s.labels.tool, s.value])).toEqual([['t1', 2], ['t2', 1], ['other', 2]]);
+    expect(calls.series().map((s) => [s.labels.tool, s.value])).toEqual([
+      ['t1', 2],
+      ['t2', 1],
+      ['other', 2],
+    ]);
     expect(logger.records.filter((r) => r.msg.includes('more than 2 distinct tool names'))).toHaveLength(1);
-    expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(1);
+    expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(
+      1,
+    );
     // The in-memory transport has no bytes to count: no byte series (a 0 would say "no traffic").
     expect(registry.require(MCP_METRICS.receivedBytes, 'counter').series()).toEqual([]);
     remove();
     await client.callTool({ name: 't1', arguments: {} });
     expect(calls.get({ server: 'low', tool: 't1' })).toBe(2);
-    expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(0);
+    expect(registry.require(MCP_METRICS.sessionsActive, 'gauge').get({ server: 'low', transport: 'in-memory' })).toBe(
+      0,
+    );
     await client.close();
   });
 });
@@ -273,18 +344,34 @@ describe('instrument.mcp, requests the server sends', () => {
     await server.connect(b);
     const client = new Client({ name: 'test', version: '1.0.0' }, { capabilities: { sampling: {} } });
     // A client that answers a sampling request only when it is cancelled.
-    client.setRequestHandler(CreateMessageRequestSchema, (_request, extra) => new Promise((resolve) => extra.signal.addEventListener('abort', () => resolve({ model: 'm', role: 'assistant', content: { type: 'text', text: '' } }))));
+    client.setRequestHandler(
+      CreateMessageRequestSchema,
+      (_request, extra) =>
+        new Promise((resolve) =>
+          extra.signal.addEventListener('abort', () =>
+            resolve({ model: 'm', role: 'assistant', content: { type: 'text', text: '' } }),
+          ),
+        ),
+    );
     await client.connect(a);
-    await expect(server.server.createMessage({ messages: [], maxTokens: 1 }, { timeout: 100 })).rejects.toMatchObject({ code: -32001 });
+    await expect(server.server.createMessage({ messages: [], maxTokens: 1 }, { timeout: 100 })).rejects.toMatchObject({
+      code: -32001,
+    });
     const cancelled = registry.require(MCP_METRICS.cancelled, 'counter');
-    expect(cancelled.get({ server: 'out', direction: 'out', method: 'sampling/createMessage', reason: 'timeout' })).toBe(1);
-    expect(registry.require(MCP_METRICS.notifications, 'counter').get({ server: 'out', direction: 'out', method: 'notifications/cancelled' })).toBe(1);
+    expect(
+      cancelled.get({ server: 'out', direction: 'out', method: 'sampling/createMessage', reason: 'timeout' }),
+    ).toBe(1);
+    expect(
+      registry
+        .require(MCP_METRICS.notifications, 'counter')
+        .get({ server: 'out', direction: 'out', method: 'notifications/cancelled' }),
+    ).toBe(1);
     await client.close();
   });
 });
 
 describe('Monitor.instrument.mcp', () => {
-  it('measures into the monitor\'s table and exposition, and is removed by stop()', async () => {
+  it("measures into the monitor's table and exposition, and is removed by stop()", async () => {
     const { mon } = await startTree();
     const { InMemoryTransport } = await import('@modelcontextprotocol/sdk/inMemory.js');
     const server = buildServer(McpServer) as McpServer;

@@ -50,7 +50,9 @@ describe('NodeRuntimeMetrics', () => {
     const ours = families(await renderPrometheusText(registry));
     const theirs = families(await promRegistry.metrics());
     expect(theirs.size).toBeGreaterThan(20);
-    const missing = [...theirs].filter(([name, type]) => ours.get(name) !== type).map(([name, type]) => `${name} (${type}; ours: ${ours.get(name) ?? 'absent'})`);
+    const missing = [...theirs]
+      .filter(([name, type]) => ours.get(name) !== type)
+      .map(([name, type]) => `${name} (${type}; ours: ${ours.get(name) ?? 'absent'})`);
     expect(missing).toEqual([]);
   });
 
@@ -66,7 +68,9 @@ describe('NodeRuntimeMetrics', () => {
     const total = sample(text, 'process_cpu_seconds_total')!;
     expect(total).toBeGreaterThanOrEqual((cpu0.user + cpu0.system) / 1e6);
     expect(total).toBeLessThanOrEqual((cpu1.user + cpu1.system) / 1e6);
-    expect(sample(text, 'process_cpu_user_seconds_total')! + sample(text, 'process_cpu_system_seconds_total')!).toBeCloseTo(total, 9);
+    expect(
+      sample(text, 'process_cpu_user_seconds_total')! + sample(text, 'process_cpu_system_seconds_total')!,
+    ).toBeCloseTo(total, 9);
     const rss = sample(text, 'process_resident_memory_bytes')!;
     expect(rss).toBe(sample(text, 'system_memory_bytes'));
     expect(sample(text, 'process_virtual_memory_bytes')!).toBeGreaterThan(rss);
@@ -75,7 +79,13 @@ describe('NodeRuntimeMetrics', () => {
     const start = sample(text, 'process_start_time_seconds')!;
     expect(Math.abs(start - (Date.now() - process.uptime() * 1000) / 1000)).toBeLessThan(2);
     const [major, minor, patch] = process.version.slice(1).split('.');
-    expect(sample(text, 'nodejs_version_info', `{version="${process.version}",major="${major}",minor="${minor}",patch="${patch}"}`)).toBe(1);
+    expect(
+      sample(
+        text,
+        'nodejs_version_info',
+        `{version="${process.version}",major="${major}",minor="${minor}",patch="${patch}"}`,
+      ),
+    ).toBe(1);
     expect(sample(text, 'nodejs_heap_space_size_used_bytes', '{space="old"}')!).toBeGreaterThan(0);
     expect(sample(text, 'nodejs_heap_size_used_bytes')).toBe(sample(text, 'system_memory_heap_used_bytes'));
     expect(sample(text, 'nodejs_active_resources_total')).toBe(sample(text, 'system_processes'));
@@ -95,7 +105,7 @@ describe('NodeRuntimeMetrics', () => {
     source.collect();
     const used = process.cpuUsage(before);
     const grown = registry.counter('process.cpu', { unit: 'seconds' }).get()! - first;
-    expect(grown).toBeGreaterThanOrEqual((used.user + used.system) / 1e6 * 0.5);
+    expect(grown).toBeGreaterThanOrEqual(((used.user + used.system) / 1e6) * 0.5);
     expect(grown).toBeLessThan((used.user + used.system) / 1e6 + 0.1);
   });
 
@@ -125,7 +135,9 @@ describe('NodeRuntimeMetrics', () => {
     expect(sample(await renderPrometheusText(registry), 'nodejs_active_handles', '{type="Server"}')).toBe(servers);
     await new Promise((resolve) => server.close(resolve));
     // libuv lets go of the closed handle a little after the close callback.
-    await until(() => expect(before._getActiveHandles().filter((h) => h instanceof net.Server)).toHaveLength(servers - 1));
+    await until(() =>
+      expect(before._getActiveHandles().filter((h) => h instanceof net.Server)).toHaveLength(servers - 1),
+    );
     source.collect();
     expect(sample(await renderPrometheusText(registry), 'nodejs_active_handles', '{type="Server"}')).toBe(servers - 1);
   });

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { post } from '../../src/net/post.js';
-import { failureKind, instrumentOutbound, OTHER_HOST, OUTBOUND_METRICS } from '../../src/sources/outbound-instrument.js';
+import {
+  failureKind,
+  instrumentOutbound,
+  OTHER_HOST,
+  OUTBOUND_METRICS,
+} from '../../src/sources/outbound-instrument.js';
 import { expectMonitorError } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
@@ -15,7 +20,13 @@ afterEach(async () => {
 async function listen(handler: RequestListener): Promise<{ server: Server; port: number; host: string }> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
   const port = (server.address() as AddressInfo).port;
   return { server, port, host: `127.0.0.1:${port}` };
 }
@@ -48,10 +59,19 @@ function statusServer(slowMs = 300, onSlow: () => void = () => {}) {
 
 function httpGet(port: number, path: string, options: { timeoutMs?: number } = {}): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent: false,
+        ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
     req.end();
@@ -154,14 +174,18 @@ describe('instrument.outbound', () => {
     expect(duration.get(get)!.count).toBe(7);
   });
 
-  it('leaves out the monitor\'s own requests (src/net/post.ts)', async () => {
+  it("leaves out the monitor's own requests (src/net/post.ts)", async () => {
     const { port, host } = await statusServer();
     const { requests, errors } = instrumented();
     const own = await post(new URL(`http://${host}/fail`), 'alert', { headers: {}, agent: false, timeoutMs: 5000 });
     expect(own.status).toBe(500);
-    await expect(post(new URL(`http://${host}/reset`), 'alert', { headers: {}, agent: false, timeoutMs: 5000 })).rejects.toThrow(/ECONNRESET/);
+    await expect(
+      post(new URL(`http://${host}/reset`), 'alert', { headers: {}, agent: false, timeoutMs: 5000 }),
+    ).rejects.toThrow(/ECONNRESET/);
     expect(await httpGet(port, '/ok')).toBe(200);
-    expect(requests.series().map((s) => [s.labels, s.value])).toEqual([[{ client: 'http', method: 'GET', host, status: '2xx' }, 1]]);
+    expect(requests.series().map((s) => [s.labels, s.value])).toEqual([
+      [{ client: 'http', method: 'GET', host, status: '2xx' }, 1],
+    ]);
     expect(errors.series()).toEqual([]);
   });
 
@@ -174,7 +198,9 @@ describe('instrument.outbound', () => {
     }
     const byHost = Object.fromEntries(requests.series().map((s) => [s.labels.host, s.value]));
     expect(byHost).toEqual({ [servers[0]!.host]: 2, [servers[1]!.host]: 2, [OTHER_HOST]: 4 });
-    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([expect.stringContaining('more than 2 distinct hosts')]);
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      expect.stringContaining('more than 2 distinct hosts'),
+    ]);
   });
 
   it('counts nothing once removed, and can then be added again', async () => {
@@ -208,17 +234,39 @@ describe('instrument.outbound', () => {
 
   it('refuses bad options and a second instrumentation of one table, naming them', () => {
     const { registry } = newRegistry();
-    expectMonitorError(() => instrumentOutbound(registry, { maxHosts: 0 }), ErrorCode.InvalidOption, /maxHosts must be a positive integer, got 0/);
-    expectMonitorError(() => instrumentOutbound(registry, { fetch: 'yes' as unknown as boolean }), ErrorCode.InvalidOption, /fetch must be a boolean/);
-    expectMonitorError(() => instrumentOutbound(registry, { isError: 5 as unknown as () => boolean }), ErrorCode.InvalidOption, /isError must be a function/);
+    expectMonitorError(
+      () => instrumentOutbound(registry, { maxHosts: 0 }),
+      ErrorCode.InvalidOption,
+      /maxHosts must be a positive integer, got 0/,
+    );
+    expectMonitorError(
+      () => instrumentOutbound(registry, { fetch: 'yes' as unknown as boolean }),
+      ErrorCode.InvalidOption,
+      /fetch must be a boolean/,
+    );
+    expectMonitorError(
+      () => instrumentOutbound(registry, { isError: 5 as unknown as () => boolean }),
+      ErrorCode.InvalidOption,
+      /isError must be a function/,
+    );
     const remove = instrumentOutbound(registry);
     cleanups.push(remove);
     expectMonitorError(() => instrumentOutbound(registry), ErrorCode.InvalidOption, /instrumented already/);
-    expectMonitorError(() => registry.counter(OUTBOUND_METRICS.requests), ErrorCode.MetricConflict, /owned by instrument.outbound/);
+    expectMonitorError(
+      () => registry.counter(OUTBOUND_METRICS.requests),
+      ErrorCode.MetricConflict,
+      /owned by instrument.outbound/,
+    );
   });
 
   it('names failure kinds from codes and causes', () => {
-    expect(failureKind(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }))).toBe('refused');
+    expect(
+      failureKind(
+        Object.assign(new TypeError('fetch failed'), {
+          cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+        }),
+      ),
+    ).toBe('refused');
     expect(failureKind(Object.assign(new Error('x'), { code: 'ENOTFOUND' }))).toBe('dns');
     expect(failureKind(Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }))).toBe('tls');
     expect(failureKind(new DOMException('t', 'TimeoutError'))).toBe('timeout');

@@ -5,7 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { CLIENT_ERROR_CODE, errorCodeOf, instrumentPg, operationOf, PG_METRICS, PG_OPERATIONS } from '../../src/sources/pg-instrument.js';
+import {
+  CLIENT_ERROR_CODE,
+  errorCodeOf,
+  instrumentPg,
+  operationOf,
+  PG_METRICS,
+  PG_OPERATIONS,
+} from '../../src/sources/pg-instrument.js';
 import { expectMonitorError } from '../helpers.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
@@ -45,7 +52,21 @@ describe('operationOf', () => {
   });
 
   it('answers "other" for anything else, so no text of a query becomes a label value', () => {
-    for (const text of ['SELEC 1', 'selectx', '', '   ', '-- only a comment', '/* unterminated', '1 + 1', 'sélect', 'x'.repeat(5000), undefined, null, 42, {}]) {
+    for (const text of [
+      'SELEC 1',
+      'selectx',
+      '',
+      '   ',
+      '-- only a comment',
+      '/* unterminated',
+      '1 + 1',
+      'sélect',
+      'x'.repeat(5000),
+      undefined,
+      null,
+      42,
+      {},
+    ]) {
       expect(operationOf(text)).toBe('other');
     }
     expect(operationOf('SELECTSELECTSELECT')).toBe('other');
@@ -66,7 +87,9 @@ describe('errorCodeOf', () => {
     expect(errorCodeOf(Object.assign(new Error('pipe'), { code: 'EPIPE' }))).toBe(CLIENT_ERROR_CODE);
     expect(errorCodeOf(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(CLIENT_ERROR_CODE);
     expect(errorCodeOf(new Error('Query read timeout'))).toBe(CLIENT_ERROR_CODE);
-    expect(errorCodeOf(Object.assign(new Error('odd'), { code: 'drop table x', severity: 'ERROR' }))).toBe(CLIENT_ERROR_CODE);
+    expect(errorCodeOf(Object.assign(new Error('odd'), { code: 'drop table x', severity: 'ERROR' }))).toBe(
+      CLIENT_ERROR_CODE,
+    );
     expect(errorCodeOf('a string')).toBe(CLIENT_ERROR_CODE);
   });
 });
@@ -74,12 +97,32 @@ describe('errorCodeOf', () => {
 describe('instrument.pg', () => {
   it('refuses what is not a pool, with what was wrong', () => {
     const { registry } = newRegistry();
-    expectMonitorError(() => instrumentPg(registry, null as never), ErrorCode.InvalidOption, 'instrument.pg: expected a node-postgres Pool (new pg.Pool(...)), got null');
-    expectMonitorError(() => instrumentPg(registry, {} as never), ErrorCode.InvalidOption, /has no connect\(\) or emit\(\)/);
+    expectMonitorError(
+      () => instrumentPg(registry, null as never),
+      ErrorCode.InvalidOption,
+      'instrument.pg: expected a node-postgres Pool (new pg.Pool(...)), got null',
+    );
+    expectMonitorError(
+      () => instrumentPg(registry, {} as never),
+      ErrorCode.InvalidOption,
+      /has no connect\(\) or emit\(\)/,
+    );
     const client = Object.assign(new EventEmitter(), { connect() {}, query() {} });
-    expectMonitorError(() => instrumentPg(registry, client as never), ErrorCode.InvalidOption, /a single pg\.Client is not supported: instrument the Pool/);
-    expectMonitorError(() => instrumentPg(registry, new FakePool(), { name: '' }), ErrorCode.InvalidOption, 'instrument.pg: name must be a non-empty string (the "pool" label), got ""');
-    expectMonitorError(() => instrumentPg(registry, new FakePool(), 'main' as never), ErrorCode.InvalidOption, /options must be an object/);
+    expectMonitorError(
+      () => instrumentPg(registry, client as never),
+      ErrorCode.InvalidOption,
+      /a single pg\.Client is not supported: instrument the Pool/,
+    );
+    expectMonitorError(
+      () => instrumentPg(registry, new FakePool(), { name: '' }),
+      ErrorCode.InvalidOption,
+      'instrument.pg: name must be a non-empty string (the "pool" label), got ""',
+    );
+    expectMonitorError(
+      () => instrumentPg(registry, new FakePool(), 'main' as never),
+      ErrorCode.InvalidOption,
+      /options must be an object/,
+    );
     expect(registry.get(PG_METRICS.queryDuration)).toBeUndefined();
   });
 
@@ -87,8 +130,16 @@ describe('instrument.pg', () => {
     const { registry } = newRegistry();
     const pool = new FakePool();
     const remove = instrumentPg(registry, pool, { name: 'main' });
-    expectMonitorError(() => instrumentPg(registry, pool, { name: 'other' }), ErrorCode.InvalidOption, /this pool is instrumented already/);
-    expectMonitorError(() => instrumentPg(registry, new FakePool(), { name: 'main' }), ErrorCode.InvalidOption, 'instrument.pg: another pool is instrumented as "main" in this table; give each pool its own name option');
+    expectMonitorError(
+      () => instrumentPg(registry, pool, { name: 'other' }),
+      ErrorCode.InvalidOption,
+      /this pool is instrumented already/,
+    );
+    expectMonitorError(
+      () => instrumentPg(registry, new FakePool(), { name: 'main' }),
+      ErrorCode.InvalidOption,
+      'instrument.pg: another pool is instrumented as "main" in this table; give each pool its own name option',
+    );
     remove();
     remove();
     expect(Object.hasOwn(pool, 'connect')).toBe(false);
@@ -100,7 +151,11 @@ describe('instrument.pg', () => {
     const { registry } = newRegistry();
     instrumentPg(registry, new FakePool());
     expect(Object.values(PG_METRICS).map((name) => registry.ownerOf(name))).toEqual(Array(7).fill('instrument.pg'));
-    expectMonitorError(() => registry.counter(PG_METRICS.queryErrors), ErrorCode.MetricConflict, /owned by instrument\.pg/);
+    expectMonitorError(
+      () => registry.counter(PG_METRICS.queryErrors),
+      ErrorCode.MetricConflict,
+      /owned by instrument\.pg/,
+    );
 
     const other = newRegistry().registry;
     other.gauge(PG_METRICS.connections);
@@ -137,10 +192,12 @@ describe('instrument.pg', () => {
     await expect(pool.connect()).rejects.toThrow('no server');
     expect(pool.emit('remove', {})).toBe(false);
     expect(registry.require(PG_METRICS.poolErrors, 'counter').get({ pool: 'odd', kind: 'acquire' })).toBe(1);
-    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual(['instrument.pg (pool "odd"): could not read the pool\'s connection counts']);
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg)).toEqual([
+      'instrument.pg (pool "odd"): could not read the pool\'s connection counts',
+    ]);
   });
 
-  it("importing the built package does not load pg", async () => {
+  it('importing the built package does not load pg', async () => {
     const index = path.join(REPO, 'dist', 'src', 'index.js');
     expect(existsSync(index), 'dist/ is built by `npm test` (npm run build)').toBe(true);
     // Node puts every CommonJS module it loads, also through import, in require.cache: pg is CommonJS.
@@ -155,8 +212,11 @@ describe('instrument.pg', () => {
       console.log(JSON.stringify({ before, after: loaded() }));
     `;
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, timeout: 60_000 }, (err, stdout, stderr) =>
-        err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`)),
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { cwd: REPO, timeout: 60_000 },
+        (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`))),
       ),
     );
     const { before, after } = JSON.parse(out) as { before: number; after: number };

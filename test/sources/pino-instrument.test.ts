@@ -27,7 +27,12 @@ function memoryDest() {
 /** `log.lines` count by level: the number of lines counted. */
 function countsByLevel(registry: Registry): Record<string, number> {
   if (registry.get(LOG_METRICS.lines) === undefined) return {};
-  return Object.fromEntries(registry.require(LOG_METRICS.lines, 'histogram').series().map((s) => [s.labels.level!, s.stats().count]));
+  return Object.fromEntries(
+    registry
+      .require(LOG_METRICS.lines, 'histogram')
+      .series()
+      .map((s) => [s.labels.level!, s.stats().count]),
+  );
 }
 
 /** The levels of the lines a destination received. */
@@ -55,12 +60,15 @@ describe('pino integration', () => {
     grandchild.error(new Error('e'));
     grandchild.error('f');
     grandchild.fatal('g');
-    log.child({}, { level: 'error' }).info('below the child logger\'s level');
+    log.child({}, { level: 'error' }).info("below the child logger's level");
     expect(countsByLevel(registry)).toEqual({ info: 2, debug: 1, warn: 1, error: 2, fatal: 1 });
     expect(dest.lines).toHaveLength(7);
     expect(levelsWritten(dest.lines)).toEqual(countsByLevel(registry));
     // The histogram's sum is the characters logged.
-    const sum = registry.require(LOG_METRICS.lines, 'histogram').series().reduce((n, s) => n + s.stats().sum, 0);
+    const sum = registry
+      .require(LOG_METRICS.lines, 'histogram')
+      .series()
+      .reduce((n, s) => n + s.stats().sum, 0);
     expect(sum).toBe(dest.lines.reduce((n, l) => n + l.length, 0));
   });
 
@@ -86,11 +94,14 @@ describe('pino integration', () => {
     expect(dest.lines).toHaveLength(7);
   });
 
-  it('keeps a multistream\'s level routing (it still gets pino\'s metadata) and counts each line once', () => {
+  it("keeps a multistream's level routing (it still gets pino's metadata) and counts each line once", () => {
     const { registry } = newRegistry();
     const errorsOnly = memoryDest();
     const everything = memoryDest();
-    const multi = pino.multistream([{ level: 'error', stream: errorsOnly }, { level: 'info', stream: everything }]);
+    const multi = pino.multistream([
+      { level: 'error', stream: errorsOnly },
+      { level: 'info', stream: everything },
+    ]);
     const log = pino({ level: 'info' }, pinoDestination(registry, multi));
     log.info('i1');
     log.warn('w1');
@@ -114,11 +125,23 @@ describe('pino integration', () => {
     const { registry } = newRegistry();
     const dest = memoryDest();
     const counted = pinoDestination(registry, dest);
-    expectMonitorError(() => pinoDestination(registry, counted), ErrorCode.InvalidOption, /counts into this table already/);
+    expectMonitorError(
+      () => pinoDestination(registry, counted),
+      ErrorCode.InvalidOption,
+      /counts into this table already/,
+    );
     const log = pino(counted);
     expectMonitorError(() => instrumentPino(registry, log), ErrorCode.InvalidOption, /counted into this table already/);
-    expectMonitorError(() => instrumentPino(registry, { child: () => ({}), levels: { labels: {} } }), ErrorCode.InvalidOption, /expected a pino logger/);
-    expectMonitorError(() => pinoDestination(registry, {} as never), ErrorCode.InvalidOption, /expected a destination with write/);
+    expectMonitorError(
+      () => instrumentPino(registry, { child: () => ({}), levels: { labels: {} } }),
+      ErrorCode.InvalidOption,
+      /expected a pino logger/,
+    );
+    expectMonitorError(
+      () => pinoDestination(registry, {} as never),
+      ErrorCode.InvalidOption,
+      /expected a destination with write/,
+    );
     // Another table may count the same lines.
     const other = newRegistry().registry;
     const remove = instrumentPino(other, log);
@@ -130,7 +153,10 @@ describe('pino integration', () => {
   });
 
   it('the error-log rule in docs/integrations/outbound-and-logs.md loads and fires on error lines in the last minute', () => {
-    const doc = readFileSync(fileURLToPath(new URL('../../docs/integrations/outbound-and-logs.md', import.meta.url)), 'utf8');
+    const doc = readFileSync(
+      fileURLToPath(new URL('../../docs/integrations/outbound-and-logs.md', import.meta.url)),
+      'utf8',
+    );
     const block = /```json rule\n([\s\S]*?)```/.exec(doc);
     expect(block, 'a ```json rule block in the docs').not.toBeNull();
     const rule = checkRule(JSON.parse(block![1]!));
@@ -146,11 +172,16 @@ describe('pino integration', () => {
     expect(holds(rule.condition, value()[0]!.value, rule.threshold)).toBe(true);
   });
 
-  it('the monitor\'s own logger accepts pino, and its lines can be counted too', async () => {
+  it("the monitor's own logger accepts pino, and its lines can be counted too", async () => {
     const dest = memoryDest();
     const logger = pino({ level: 'info' }, dest);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-monitor-pino-'));
-    const mon = await startMonitoring({ logger, dataDir, processMetrics: false, config: { dashboard: { dashboard_enabled: false } } });
+    const mon = await startMonitoring({
+      logger,
+      dataDir,
+      processMetrics: false,
+      config: { dashboard: { dashboard_enabled: false } },
+    });
     try {
       const remove = mon.instrument.pino(logger);
       // Something the monitor reports at warn: a host past maxHosts.
@@ -160,10 +191,16 @@ describe('pino integration', () => {
       for (const server of servers) {
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
         await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).arrayBuffer();
-        await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
       }
       await until(() => expect(dest.lines.some((l) => l.includes('more than 1 distinct hosts'))).toBe(true));
-      const line = JSON.parse(dest.lines.find((l) => l.includes('more than 1 distinct hosts'))!) as Record<string, unknown>;
+      const line = JSON.parse(dest.lines.find((l) => l.includes('more than 1 distinct hosts'))!) as Record<
+        string,
+        unknown
+      >;
       expect(line).toMatchObject({ level: 40, maxHosts: 1 });
       expect(countsByLevel(mon.metrics).warn).toBe(1);
       expect(typeof remove).toBe('function');
@@ -172,7 +209,14 @@ describe('pino integration', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
     // stop() removed both: the channels have no subscriber left, the logger writes straight to its destination.
-    const channels = ['undici:request:create', 'undici:request:headers', 'undici:request:error', 'http.client.request.start', 'http.client.response.finish', 'http.client.request.error'];
+    const channels = [
+      'undici:request:create',
+      'undici:request:headers',
+      'undici:request:error',
+      'http.client.request.start',
+      'http.client.response.finish',
+      'http.client.request.error',
+    ];
     expect(channels.filter((name) => diagnostics.channel(name).hasSubscribers)).toEqual([]);
     const before = dest.lines.length;
     logger.error('after stop');
@@ -186,10 +230,14 @@ describe('pino as an optional peer', () => {
     const { readdirSync } = await import('node:fs');
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const files = ['src', 'actors'].flatMap((dir) =>
-      readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, dir, f)),
+      readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(root, dir, f)),
     );
     expect(files.length).toBeGreaterThan(20);
-    const importing = files.filter((f) => /(from|import)\s*\(?\s*['"]pino(\/[^'"]*)?['"]/.test(readFileSync(f, 'utf8')));
+    const importing = files.filter((f) =>
+      /(from|import)\s*\(?\s*['"]pino(\/[^'"]*)?['"]/.test(readFileSync(f, 'utf8')),
+    );
     expect(importing).toEqual([]);
   });
 });

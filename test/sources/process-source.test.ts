@@ -43,7 +43,14 @@ describe('ProcessSource', () => {
     const { registry } = newRegistry();
     source = new ProcessSource(registry);
     source.start();
-    for (const name of ['system.cpu', 'system.cpu.cores', 'system.memory', 'system.memory.percent', 'system.memory.heap_used', 'system.event_loop.utilization']) {
+    for (const name of [
+      'system.cpu',
+      'system.cpu.cores',
+      'system.memory',
+      'system.memory.percent',
+      'system.memory.heap_used',
+      'system.event_loop.utilization',
+    ]) {
       expect(registry.get(name)?.series(), name).toEqual([]);
     }
     expect(registry.get('system.event_loop.delay')?.series()).toEqual([]);

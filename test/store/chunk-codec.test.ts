@@ -8,7 +8,22 @@ type Row = [ts: number, values: number[]];
 /** -0 and NaN compare as themselves, so toEqual on these tells -0 from 0. */
 const exact = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
 
-const SPECIAL = [-0, 0, Number.MIN_VALUE, -Number.MIN_VALUE, 2 ** -1022, 2 ** -1022 - Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53, 2 ** 49, 2 ** 49 + 1, 0.1 + 0.2, 1e-7, 123456.789];
+const SPECIAL = [
+  -0,
+  0,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  2 ** -1022,
+  2 ** -1022 - Number.MIN_VALUE,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  2 ** 53,
+  2 ** 49,
+  2 ** 49 + 1,
+  0.1 + 0.2,
+  1e-7,
+  123456.789,
+];
 
 /** Values that mix decimal ones (n / 10^d), binary fractions (n / 2^m), near-decimals, repeats, specials and arbitrary doubles, so chunks switch modes. */
 const value = fc.oneof(
@@ -22,12 +37,20 @@ const value = fc.oneof(
 );
 
 /** Gaps from 1 ms up to huge ones, so timestamps cover 0 .. MAX_SAFE_INTEGER. */
-const gap = fc.oneof(fc.constant(5_000), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(2 ** 52));
+const gap = fc.oneof(
+  fc.constant(5_000),
+  fc.integer({ min: 1, max: 10_000 }),
+  fc.integer({ min: 1, max: 2 ** 40 }),
+  fc.constant(2 ** 52),
+);
 
 function rowsArb(columns: fc.Arbitrary<number>, maxRows = 200): fc.Arbitrary<{ columns: number; rows: Row[] }> {
   return columns.chain((c) =>
     fc
-      .tuple(fc.integer({ min: 0, max: 2 ** 45 }), fc.array(fc.tuple(gap, fc.array(value, { minLength: c, maxLength: c })), { minLength: 1, maxLength: maxRows }))
+      .tuple(
+        fc.integer({ min: 0, max: 2 ** 45 }),
+        fc.array(fc.tuple(gap, fc.array(value, { minLength: c, maxLength: c })), { minLength: 1, maxLength: maxRows }),
+      )
       .map(([start, steps]) => {
         const rows: Row[] = [];
         let ts = start;
@@ -47,7 +70,12 @@ function encode(columns: number, rows: Row[]): ChunkEncoder {
   return enc;
 }
 
-function decodeAll(bytes: Uint8Array, columns: number, from = 0, to = Number.MAX_SAFE_INTEGER): { ts: number[]; cols: number[][]; n: number } {
+function decodeAll(
+  bytes: Uint8Array,
+  columns: number,
+  from = 0,
+  to = Number.MAX_SAFE_INTEGER,
+): { ts: number[]; cols: number[][]; n: number } {
   const ts: number[] = [];
   const cols: number[][] = Array.from({ length: columns }, () => []);
   const n = decodeChunkInto(bytes, from, to, ts, cols);
@@ -128,14 +156,20 @@ describe('ChunkEncoder', () => {
   it('keeps binary fractions (sketch quantiles like 13.5625) compact: under 2 B/point where XOR needs more', () => {
     const rnd = seededRandom(11);
     let v = 13.5625;
-    const values = Array.from({ length: 120 }, () => (rnd() < 0.5 ? v : (v = Math.max(1, v + Math.round((rnd() - 0.5) * 16) / 16))));
+    const values = Array.from({ length: 120 }, () =>
+      rnd() < 0.5 ? v : (v = Math.max(1, v + Math.round((rnd() - 0.5) * 16) / 16)),
+    );
     const enc = new ChunkEncoder();
     const xor = ChunkEncoder.xorOnly();
     values.forEach((x, i) => {
       enc.append(i * 5_000, x);
       xor.append(i * 5_000, x);
     });
-    expectRows(enc.bytes(), 1, values.map((x, i) => [i * 5_000, [x]]));
+    expectRows(
+      enc.bytes(),
+      1,
+      values.map((x, i) => [i * 5_000, [x]]),
+    );
     expect(enc.byteLength / 120).toBeLessThan(2);
     expect(enc.byteLength).toBeLessThan(xor.byteLength);
   });
@@ -151,7 +185,11 @@ describe('ChunkEncoder', () => {
       enc.append(i * 5_000, v);
       xor.append(i * 5_000, v);
     });
-    expectRows(enc.bytes(), 1, values.map((v, i) => [i * 5_000, [v]]));
+    expectRows(
+      enc.bytes(),
+      1,
+      values.map((v, i) => [i * 5_000, [v]]),
+    );
     expect(enc.byteLength).toBeLessThan(xor.byteLength / 2);
   });
 
@@ -205,7 +243,8 @@ describe('decodeChunkInto', () => {
           const want = rows.filter(([t]) => t >= from && t <= to);
           expect(n).toBe(want.length);
           expect(ts).toEqual([-1, ...want.map((r) => r[0])]);
-          for (let c = 0; c < columns; c++) expect(cols[c]!.map(exact)).toEqual(['-1', ...want.map((r) => exact(r[1][c]!))]);
+          for (let c = 0; c < columns; c++)
+            expect(cols[c]!.map(exact)).toEqual(['-1', ...want.map((r) => exact(r[1][c]!))]);
         },
       ),
     );
@@ -215,7 +254,10 @@ describe('decodeChunkInto', () => {
     const empty = new ChunkEncoder().bytes();
     expect(chunkInfo(empty).count).toBe(0);
     expect(decodeAll(empty, 1).n).toBe(0);
-    const bytes = encode(1, [[10, [1]], [20, [2]]]).bytes();
+    const bytes = encode(1, [
+      [10, [1]],
+      [20, [2]],
+    ]).bytes();
     expect(decodeAll(bytes, 1, 20, 10).n).toBe(0);
     expect(decodeAll(bytes, 1, 11, 19).n).toBe(0);
     expect(() => decodeChunkInto(bytes, 0, 100, [], [[], []])).toThrow(RangeError);
@@ -281,7 +323,10 @@ describe('malformed chunks', () => {
   });
 
   it('names an unknown format and a length that does not match the header', () => {
-    const bytes = encode(1, [[10, [1]], [20, [2]]]).bytes();
+    const bytes = encode(1, [
+      [10, [1]],
+      [20, [2]],
+    ]).bytes();
     const other = bytes.slice();
     other[0] = 9;
     expect(() => chunkInfo(other)).toThrow(/malformed chunk: unknown format 9/);

@@ -53,7 +53,9 @@ describe('checkDataFile', () => {
       f.writeUInt32LE(0xbeefc0de, 16);
       return f;
     });
-    expect(checkDataFile(dir)).toBe('it is an LMDB file of another LMDB build (16-byte page headers), which lmdb-js cannot read');
+    expect(checkDataFile(dir)).toBe(
+      'it is an LMDB file of another LMDB build (16-byte page headers), which lmdb-js cannot read',
+    );
   });
 
   it('refuses a page size that is not a power of two in range', () => {
@@ -70,14 +72,18 @@ describe('checkDataFile', () => {
       f.writeBigUInt64LE(BigInt(lastPage + 5), MAIN_ROOT);
       return f;
     });
-    expect(checkDataFile(rootBeyond)).toBe(`meta page 0 puts the main tree's root at page ${lastPage + 5}, outside pages 2..${lastPage}`);
+    expect(checkDataFile(rootBeyond)).toBe(
+      `meta page 0 puts the main tree's root at page ${lastPage + 5}, outside pages 2..${lastPage}`,
+    );
     // Past the file's end, not just past the last page: the store keeps written headroom after that (headroom.ts).
     const beyond = healthy.length / 4096 + 100;
     const lastBeyond = variant((f) => {
       f.writeBigUInt64LE(BigInt(beyond - 1), LAST_PAGE);
       return f;
     });
-    expect(checkDataFile(lastBeyond)).toBe(`it is ${healthy.length} bytes but meta page 0 says its data runs to ${beyond * 4096} bytes (${beyond} pages of 4096): truncated`);
+    expect(checkDataFile(lastBeyond)).toBe(
+      `it is ${healthy.length} bytes but meta page 0 says its data runs to ${beyond * 4096} bytes (${beyond} pages of 4096): truncated`,
+    );
   });
 
   it('refuses a damaged second meta page', () => {

@@ -32,7 +32,9 @@ describe('MetricStore with the writer thread caching heads', () => {
     try {
       const retentionMs = 10 * MINUTE;
       const store = stores.open({ retentionMs });
-      const ids = Array.from({ length: 400 }, (_, i) => store.defineSeries(`s${i}`, { name: 's', type: 'gauge', labels: { i: String(i) } }));
+      const ids = Array.from({ length: 400 }, (_, i) =>
+        store.defineSeries(`s${i}`, { name: 's', type: 'gauge', labels: { i: String(i) } }),
+      );
       const rand = seededRandom(21);
       const model = new Map<number, Map<number, number>>(ids.map((id) => [id, new Map()]));
       const next = new Map<number, number>(ids.map((id) => [id, T0]));
@@ -138,10 +140,32 @@ describe('writeFlush with a HeadCache', () => {
       const heads = new HeadCache();
       const id = 7;
       const ts = Array.from({ length: 40 }, (_, i) => T0 + i * 1000);
-      env.transactionSync(() => writeFlush(target, flushOf(id, ts.slice(0, 20), ts.slice(0, 20).map((_, i) => i)), heads));
+      env.transactionSync(() =>
+        writeFlush(
+          target,
+          flushOf(
+            id,
+            ts.slice(0, 20),
+            ts.slice(0, 20).map((_, i) => i),
+          ),
+          heads,
+        ),
+      );
       expect(heads.start(id)).toBe(T0);
-      env.transactionSync(() => writeFlush(target, flushOf(id, ts.slice(20, 30), ts.slice(20, 30).map((_, i) => 20 + i)), heads));
-      expect(chunksOf(history, id)).toEqual([{ start: T0, ts: ts.slice(0, 30), values: ts.slice(0, 30).map((_, i) => i) }]);
+      env.transactionSync(() =>
+        writeFlush(
+          target,
+          flushOf(
+            id,
+            ts.slice(20, 30),
+            ts.slice(20, 30).map((_, i) => 20 + i),
+          ),
+          heads,
+        ),
+      );
+      expect(chunksOf(history, id)).toEqual([
+        { start: T0, ts: ts.slice(0, 30), values: ts.slice(0, 30).map((_, i) => i) },
+      ]);
 
       // Another writer (as the conversion does) merges older points: the head is now keyed earlier,
       // and T0's chunk is gone.
@@ -185,7 +209,12 @@ describe('writeFlush with a HeadCache', () => {
     const heads = new HeadCache();
     heads.set(3, 100);
     heads.set(5000, 200);
-    expect([heads.start(3), heads.start(5000), heads.start(4), heads.start(1e6)]).toEqual([100, 200, Number.NaN, Number.NaN]);
+    expect([heads.start(3), heads.start(5000), heads.start(4), heads.start(1e6)]).toEqual([
+      100,
+      200,
+      Number.NaN,
+      Number.NaN,
+    ]);
     heads.forget([5000]);
     expect([heads.start(3), heads.start(5000)]).toEqual([100, Number.NaN]);
     heads.forget('all');

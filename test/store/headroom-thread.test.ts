@@ -10,7 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MonitorError } from '../../src/errors.js';
-import { flushRoomAtCommit, flushRoomBefore, headroomFor, MIN_HEADROOM_BYTES, SPILL_PAGES } from '../../src/store/headroom.js';
+import {
+  flushRoomAtCommit,
+  flushRoomBefore,
+  headroomFor,
+  MIN_HEADROOM_BYTES,
+  SPILL_PAGES,
+} from '../../src/store/headroom.js';
 import { MetricStore, SMALL_FLUSH_PUTS } from '../../src/store/lmdb-store.js';
 import { cannotMount, mountTmpfs, unmountAll } from '../faults/small-fs-fixture.js';
 
@@ -39,45 +45,58 @@ describe('flush room estimates', () => {
   });
 });
 
-describe.skipIf(skipReason !== undefined)(`a writer-thread flush on a full tmpfs${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
-  it('is refused with ENOSPC before its commit, writes nothing, and commits once space is freed', async () => {
-    const fsys = mountTmpfs();
-    const dataDir = path.join(fsys.dir, 'store');
-    const ballast = path.join(fsys.dir, 'ballast');
-    let store = MetricStore.open({ dataDir });
-    try {
-      const ids = Array.from({ length: SERIES }, (_, i) => store.defineSeries(`s${i}`, { name: `s${i}`, type: 'gauge' }));
-      await store.flush({ current: ids.map((id) => [id, { v: 1 }] as const), points: ids.map((id) => ({ id, ts: T0, value: 1 })) });
-      // Fill the tmpfs (bounded: 8 MiB in 64 KiB writes), so the flush below cannot have its room.
-      const fd = fs.openSync(ballast, 'w');
+describe.skipIf(skipReason !== undefined)(
+  `a writer-thread flush on a full tmpfs${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`,
+  () => {
+    it('is refused with ENOSPC before its commit, writes nothing, and commits once space is freed', async () => {
+      const fsys = mountTmpfs();
+      const dataDir = path.join(fsys.dir, 'store');
+      const ballast = path.join(fsys.dir, 'ballast');
+      let store = MetricStore.open({ dataDir });
       try {
-        for (let i = 0; i < 200; i++) fs.writeSync(fd, Buffer.alloc(64 * 1024, 1));
-      } catch (e) {
-        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
-      } finally {
-        fs.closeSync(fd);
-      }
-      const big = { current: ids.map((id) => [id, { v: 2, pad: 'x'.repeat(600) }] as const), points: ids.map((id) => ({ id, ts: T0 + 1000, value: 2 })) };
-      expect(big.current.length + big.points.length).toBeGreaterThan(SMALL_FLUSH_PUTS);
-      const err = await store.flush(big).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(MonitorError);
-      expect((err as MonitorError).code).toBe('EMON_STORE_FAILED');
-      expect((err as MonitorError).message).toMatch(/flush: not written: the metric store has no room to grow .*data\.mdb: ENOSPC/);
-      expect(store.writeStatus()).toMatchObject({ reason: 'ENOSPC' });
-      expect(store.latest(ids[0]!)?.[1]).toBe(1);
-      expect(store.queryRange(ids[SERIES - 1]!, T0, T0 + 5000, 100)).toHaveLength(1);
+        const ids = Array.from({ length: SERIES }, (_, i) =>
+          store.defineSeries(`s${i}`, { name: `s${i}`, type: 'gauge' }),
+        );
+        await store.flush({
+          current: ids.map((id) => [id, { v: 1 }] as const),
+          points: ids.map((id) => ({ id, ts: T0, value: 1 })),
+        });
+        // Fill the tmpfs (bounded: 8 MiB in 64 KiB writes), so the flush below cannot have its room.
+        const fd = fs.openSync(ballast, 'w');
+        try {
+          for (let i = 0; i < 200; i++) fs.writeSync(fd, Buffer.alloc(64 * 1024, 1));
+        } catch (e) {
+          expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+        } finally {
+          fs.closeSync(fd);
+        }
+        const big = {
+          current: ids.map((id) => [id, { v: 2, pad: 'x'.repeat(600) }] as const),
+          points: ids.map((id) => ({ id, ts: T0 + 1000, value: 2 })),
+        };
+        expect(big.current.length + big.points.length).toBeGreaterThan(SMALL_FLUSH_PUTS);
+        const err = await store.flush(big).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(MonitorError);
+        expect((err as MonitorError).code).toBe('EMON_STORE_FAILED');
+        expect((err as MonitorError).message).toMatch(
+          /flush: not written: the metric store has no room to grow .*data\.mdb: ENOSPC/,
+        );
+        expect(store.writeStatus()).toMatchObject({ reason: 'ENOSPC' });
+        expect(store.latest(ids[0]!)?.[1]).toBe(1);
+        expect(store.queryRange(ids[SERIES - 1]!, T0, T0 + 5000, 100)).toHaveLength(1);
 
-      fs.rmSync(ballast);
-      await store.flush(big);
-      await store.close();
-      store = MetricStore.open({ dataDir });
-      expect(store.latest(ids[0]!)?.[1]).toBe(2);
-      expect(store.queryRange(ids[SERIES - 1]!, T0, T0 + 5000, 100)).toHaveLength(2);
-    } finally {
-      await store.close();
-    }
-  }, 120_000);
-});
+        fs.rmSync(ballast);
+        await store.flush(big);
+        await store.close();
+        store = MetricStore.open({ dataDir });
+        expect(store.latest(ids[0]!)?.[1]).toBe(2);
+        expect(store.queryRange(ids[SERIES - 1]!, T0, T0 + 5000, 100)).toHaveLength(2);
+      } finally {
+        await store.close();
+      }
+    }, 120_000);
+  },
+);

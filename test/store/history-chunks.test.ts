@@ -6,7 +6,14 @@
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkInfo } from '../../src/store/chunk-codec.js';
-import { MERGE_SLACK, openChunkDatabases, SEAL_BYTES, SEAL_ROWS, writeSeriesHistory, writeSeriesRollups } from '../../src/store/history-chunks.js';
+import {
+  MERGE_SLACK,
+  openChunkDatabases,
+  SEAL_BYTES,
+  SEAL_ROWS,
+  writeSeriesHistory,
+  writeSeriesRollups,
+} from '../../src/store/history-chunks.js';
 import type { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SeriesTimeKey } from '../../src/store/point-codec.js';
 import type { PointRecord } from '../../src/store/types.js';
@@ -128,7 +135,8 @@ describe('prune and flush together', () => {
     await store.flush({ points: old });
     const pruning = store.prune(T0 + 10 * MIN + HOUR);
     const flushes: Promise<unknown>[] = [];
-    for (let r = 0; r < 10; r++) flushes.push(store.flush({ points: ids.map((id) => ({ id, ts: T0 + 20 * MIN + r * 1000, value: 1000 + r })) }));
+    for (let r = 0; r < 10; r++)
+      flushes.push(store.flush({ points: ids.map((id) => ({ id, ts: T0 + 20 * MIN + r * 1000, value: 1000 + r })) }));
     const [result] = await Promise.all([pruning, ...flushes]);
     expect(result).toMatchObject({ deletedRaw: 30 * 300 });
     for (const id of ids) {
@@ -147,16 +155,24 @@ describe('writeSeriesHistory / writeSeriesRollups (for the migration)', () => {
     await store.flush({ points: [{ id, ts: T0 + 5000, value: 5 }] });
     await store.close();
 
-    const env = open({ path: stores.dir, maxDbs: 64, useRecords: false, noSubdir: false } as Parameters<typeof open>[0] & object);
+    const env = open({ path: stores.dir, maxDbs: 64, useRecords: false, noSubdir: false } as Parameters<
+      typeof open
+    >[0] &
+      object);
     const { history, rollup } = openChunkDatabases(env);
     const ts = Array.from({ length: 5000 }, (_, i) => T0 + i * 1000);
     const values = ts.map((_, i) => Math.sin(i / 50));
     env.transactionSync(() => {
       writeSeriesHistory(history, id, ts, values);
-      writeSeriesRollups(rollup, id, [T0 - 2 * MIN, T0 - MIN], [
-        [2, 3, 1, 2, 2, T0 - 2 * MIN + 5],
-        [1, 7, 7, 7, 7, T0 - MIN + 9],
-      ]);
+      writeSeriesRollups(
+        rollup,
+        id,
+        [T0 - 2 * MIN, T0 - MIN],
+        [
+          [2, 3, 1, 2, 2, T0 - 2 * MIN + 5],
+          [1, 7, 7, 7, 7, T0 - MIN + 9],
+        ],
+      );
       // A second write of the same bucket merges into the stored cell.
       writeSeriesRollups(rollup, id, [T0 - MIN], [[1, 1, 1, 1, 1, T0 - MIN + 10]]);
     });
@@ -172,7 +188,9 @@ describe('writeSeriesHistory / writeSeriesRollups (for the migration)', () => {
 
     const again = stores.open();
     // The stored point at T0 + 5000 (value 5) was replaced by the written one.
-    expect(again.queryRange(id, T0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).toEqual(ts.map((t, i) => [t, values[i]]));
+    expect(again.queryRange(id, T0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).toEqual(
+      ts.map((t, i) => [t, values[i]]),
+    );
     expect(again.rollups(id, 0, T0)).toEqual([
       { start: T0 - 2 * MIN, avg: 1.5, min: 1, max: 2, count: 2, last: 2, lastTs: T0 - 2 * MIN + 5 },
       { start: T0 - MIN, avg: 4, min: 1, max: 7, count: 2, last: 1, lastTs: T0 - MIN + 10 },

@@ -34,7 +34,8 @@ describe('a small flush with a late point', () => {
     };
     for (let k = 0; k < 300; k += 10) {
       const pts: PointRecord[] = [];
-      for (let j = 0; j < 10; j++) for (const id of ids) pts.push({ id, ts: T0 + (k + j) * 10_000, value: (k + j) * 0.25 + id });
+      for (let j = 0; j < 10; j++)
+        for (const id of ids) pts.push({ id, ts: T0 + (k + j) * 10_000, value: (k + j) * 0.25 + id });
       expect((await flush(pts)).writer).toBe('main');
     }
     expect(writerCalls.count).toBe(0);

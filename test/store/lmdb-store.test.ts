@@ -31,31 +31,84 @@ function gauge(store: MetricStore, key: string): number {
 describe('MetricStore series definitions', () => {
   it('assigns ids 1, 2, ... and returns the same id for the same key', () => {
     const store = stores.open();
-    const a = store.defineSeries('requests.total{method="GET"}', { name: 'requests.total', type: 'counter', labels: { method: 'GET' } });
-    const b = store.defineSeries('requests.total{method="POST"}', { name: 'requests.total', type: 'counter', labels: { method: 'POST' } });
+    const a = store.defineSeries('requests.total{method="GET"}', {
+      name: 'requests.total',
+      type: 'counter',
+      labels: { method: 'GET' },
+    });
+    const b = store.defineSeries('requests.total{method="POST"}', {
+      name: 'requests.total',
+      type: 'counter',
+      labels: { method: 'POST' },
+    });
     expect([a, b]).toEqual([1, 2]);
-    expect(store.defineSeries('requests.total{method="GET"}', { name: 'requests.total', type: 'counter', labels: { method: 'GET' } })).toBe(1);
+    expect(
+      store.defineSeries('requests.total{method="GET"}', {
+        name: 'requests.total',
+        type: 'counter',
+        labels: { method: 'GET' },
+      }),
+    ).toBe(1);
     expect(store.seriesId('requests.total{method="POST"}')).toBe(2);
     expect(store.seriesId('nope')).toBeUndefined();
   });
 
   it('keeps ids, definitions and current values across close and reopen', async () => {
     const first = stores.open();
-    const reqs = first.defineSeries('requests.total', { name: 'requests.total', type: 'counter', help: 'Requests served' });
-    const rt = first.defineSeries('response_time', { name: 'response_time', type: 'histogram', unit: 'ms', labels: { route: '/api' } });
+    const reqs = first.defineSeries('requests.total', {
+      name: 'requests.total',
+      type: 'counter',
+      help: 'Requests served',
+    });
+    const rt = first.defineSeries('response_time', {
+      name: 'response_time',
+      type: 'histogram',
+      unit: 'ms',
+      labels: { route: '/api' },
+    });
     const p95 = first.defineSeries('response_time.p95', { name: 'response_time.p95', type: 'gauge', unit: 'ms' });
-    const histogramState = { b: [1, 2, 3], s: 120.5, c: 6, mn: Infinity, mx: -Infinity, sk: { v: 1, pos: { offset: 3, counts: [1, 0, 2] } } };
-    await first.flush({ current: [[reqs, { v: 42 }], [rt, histogramState]] });
+    const histogramState = {
+      b: [1, 2, 3],
+      s: 120.5,
+      c: 6,
+      mn: Infinity,
+      mx: -Infinity,
+      sk: { v: 1, pos: { offset: 3, counts: [1, 0, 2] } },
+    };
+    await first.flush({
+      current: [
+        [reqs, { v: 42 }],
+        [rt, histogramState],
+      ],
+    });
     await first.close();
 
     const second = stores.open();
     expect(second.seriesDefs()).toEqual([
-      { id: reqs, key: 'requests.total', name: 'requests.total', type: 'counter', help: 'Requests served', unit: '', labels: {} },
-      { id: rt, key: 'response_time', name: 'response_time', type: 'histogram', help: '', unit: 'ms', labels: { route: '/api' } },
+      {
+        id: reqs,
+        key: 'requests.total',
+        name: 'requests.total',
+        type: 'counter',
+        help: 'Requests served',
+        unit: '',
+        labels: {},
+      },
+      {
+        id: rt,
+        key: 'response_time',
+        name: 'response_time',
+        type: 'histogram',
+        help: '',
+        unit: 'ms',
+        labels: { route: '/api' },
+      },
       { id: p95, key: 'response_time.p95', name: 'response_time.p95', type: 'gauge', help: '', unit: 'ms', labels: {} },
     ]);
     expect(second.seriesId('response_time')).toBe(rt);
-    expect(second.defineSeries('requests.total', { name: 'requests.total', type: 'counter', help: 'Requests served' })).toBe(reqs);
+    expect(
+      second.defineSeries('requests.total', { name: 'requests.total', type: 'counter', help: 'Requests served' }),
+    ).toBe(reqs);
     expect(second.defineSeries('errors.total', { name: 'errors.total', type: 'counter' })).toBe(4);
     expect(second.loadCurrent()).toEqual(
       new Map<number, unknown>([
@@ -95,7 +148,9 @@ describe('MetricStore series definitions', () => {
   it('replaces the definition when help/unit/labels change', async () => {
     const store = stores.open();
     const id = store.defineSeries('queue.depth', { name: 'queue.depth', type: 'gauge', help: 'old' });
-    expect(store.defineSeries('queue.depth', { name: 'queue.depth', type: 'gauge', help: 'new', unit: 'jobs' })).toBe(id);
+    expect(store.defineSeries('queue.depth', { name: 'queue.depth', type: 'gauge', help: 'new', unit: 'jobs' })).toBe(
+      id,
+    );
     expect(store.seriesDefs()[0]).toMatchObject({ help: 'new', unit: 'jobs' });
     await store.close();
     expect(stores.open().seriesDefs()[0]).toMatchObject({ help: 'new', unit: 'jobs' });
@@ -209,7 +264,13 @@ describe('MetricStore flush and queryRange', () => {
       'flush: batch.points[1] (series 1) has invalid value NaN (expected a finite number)',
     );
     await expectMonitorRejection(
-      store.flush({ current: [[a, { v: 1 }], [a, { huge: 2n ** 70n }]], points: good }),
+      store.flush({
+        current: [
+          [a, { v: 1 }],
+          [a, { huge: 2n ** 70n }],
+        ],
+        points: good,
+      }),
       ErrorCode.InvalidRecord,
       /^flush: the current value of series 1 cannot be encoded \(.+\); snapshots must be msgpack\/JSON-able$/,
     );
@@ -262,10 +323,24 @@ describe('MetricStore flush and queryRange', () => {
     const store = stores.open({ retentionMs: DAY, rollupRetentionMs: until + DAY });
     for (let i = 1; i <= 65_536; i++) gauge(store, `s${i}`);
     const ids = [1, 255, 256, 65_536];
-    const times = [0, 1, 255, 256, 65_536, 2 ** 32, Date.UTC(1999, 11, 31), Date.UTC(2038, 0, 19, 3, 14, 8), Date.UTC(2100, 0, 1), Number.MAX_SAFE_INTEGER];
+    const times = [
+      0,
+      1,
+      255,
+      256,
+      65_536,
+      2 ** 32,
+      Date.UTC(1999, 11, 31),
+      Date.UTC(2038, 0, 19, 3, 14, 8),
+      Date.UTC(2100, 0, 1),
+      Number.MAX_SAFE_INTEGER,
+    ];
     const random = seededRandom(0x1d5);
     const points = ids.flatMap((id) => times.map((ts, k) => ({ id, ts, value: id * 100 + k })));
-    const shuffled = points.map((p) => ({ p, r: random() })).sort((a, b) => a.r - b.r).map((e) => e.p);
+    const shuffled = points
+      .map((p) => ({ p, r: random() }))
+      .sort((a, b) => a.r - b.r)
+      .map((e) => e.p);
     await store.flush({ points: shuffled });
 
     for (const id of ids) {
@@ -280,10 +355,16 @@ describe('MetricStore flush and queryRange', () => {
 
     // prune walks the series in key order: every old point of every series is folded, nothing else
     // (6 buckets per series: 0, 60,000, 2^32, and one each in 1999, 2038 and 2100).
-    expect(await store.prune(until)).toEqual({ deletedRaw: ids.length * (times.length - 1), rolledUp: ids.length * 6, deletedRollups: 0 });
+    expect(await store.prune(until)).toEqual({
+      deletedRaw: ids.length * (times.length - 1),
+      rolledUp: ids.length * 6,
+      deletedRollups: 0,
+    });
     for (const id of ids) {
       expect(store.rollups(id, 0, until).reduce((sum, r) => sum + r.count, 0)).toBe(times.length - 1);
-      expect(store.queryRange(id, until, Number.MAX_SAFE_INTEGER, 10)).toEqual([[Number.MAX_SAFE_INTEGER, id * 100 + 9]]);
+      expect(store.queryRange(id, until, Number.MAX_SAFE_INTEGER, 10)).toEqual([
+        [Number.MAX_SAFE_INTEGER, id * 100 + 9],
+      ]);
     }
   });
 
@@ -305,7 +386,9 @@ describe('MetricStore flush and queryRange', () => {
   it('commits flushes in call order, each after the definitions made before it', async () => {
     const first = stores.open();
     const a = gauge(first, 'a');
-    const flushes = [1, 2, 3].map((v) => first.flush({ current: [[a, { v }]], points: [{ id: a, ts: 1000, value: v }] }));
+    const flushes = [1, 2, 3].map((v) =>
+      first.flush({ current: [[a, { v }]], points: [{ id: a, ts: 1000, value: v }] }),
+    );
     const b = gauge(first, 'b');
     flushes.push(first.flush({ points: [{ id: b, ts: 1000, value: 4 }] }));
     await Promise.all(flushes);
@@ -328,7 +411,11 @@ describe('MetricStore stats', () => {
     const store = stores.open({ retentionMs: HOUR, rollupRetentionMs: DAY });
     const a = gauge(store, 'a');
     const b = gauge(store, 'b');
-    const points = Array.from({ length: 600 }, (_, i) => ({ id: i % 2 === 0 ? a : b, ts: T0 + Math.floor(i / 2) * 10_000, value: i }));
+    const points = Array.from({ length: 600 }, (_, i) => ({
+      id: i % 2 === 0 ? a : b,
+      ts: T0 + Math.floor(i / 2) * 10_000,
+      value: i,
+    }));
     await store.flush({ points, current: [[a, 1]] });
     let stats = store.stats();
     expect(stats).toMatchObject({ dataDir: stores.dir, series: 2, points: 600, rollupCells: 0, pageSize: 4096 });
@@ -403,7 +490,9 @@ describe('MetricStore prune', () => {
     await store.prune(T0 + 10 * MIN + HOUR);
     await store.flush({ points: [{ id, ts: T0 + 7_000, value: 100 }] });
     expect(await store.prune(T0 + 10 * MIN + HOUR)).toEqual({ deletedRaw: 1, rolledUp: 1, deletedRollups: 0 });
-    expect(store.rollups(id, T0, T0)).toEqual([{ start: T0, avg: (15 + 100) / 7, min: 0, max: 100, count: 7, last: 5, lastTs: T0 + 50_000 }]);
+    expect(store.rollups(id, T0, T0)).toEqual([
+      { start: T0, avg: (15 + 100) / 7, min: 0, max: 100, count: 7, last: 5, lastTs: T0 + 50_000 },
+    ]);
   });
 
   it('deletes rollups older than the rollup retention', async () => {
@@ -412,7 +501,9 @@ describe('MetricStore prune', () => {
     await store.prune(T0 + 10 * MIN + HOUR);
     // Rollup cutoff = T0 + 3 min: buckets starting at T0 .. T0 + 2 min go.
     expect(await store.prune(T0 + 3 * MIN + DAY)).toEqual({ deletedRaw: 1, rolledUp: 1, deletedRollups: 3 });
-    expect(store.rollups(id, 0, T0 + DAY).map((r) => r.start - T0)).toEqual([3, 4, 5, 6, 7, 8, 9, 11].map((m) => m * MIN));
+    expect(store.rollups(id, 0, T0 + DAY).map((r) => r.start - T0)).toEqual(
+      [3, 4, 5, 6, 7, 8, 9, 11].map((m) => m * MIN),
+    );
     expect(store.latest(id)).toEqual([T0 + 11 * MIN, 1000]);
   });
 
@@ -440,7 +531,8 @@ describe('MetricStore prune', () => {
     const b = gauge(store, 'b');
     const n = PRUNE_CHUNK * 2 + 500;
     const points: PointRecord[] = [];
-    for (let i = 0; i < n; i++) points.push({ id: a, ts: T0 + i * 1000, value: 1 }, { id: b, ts: T0 + i * 1000, value: 2 });
+    for (let i = 0; i < n; i++)
+      points.push({ id: a, ts: T0 + i * 1000, value: 1 }, { id: b, ts: T0 + i * 1000, value: 2 });
     await store.flush({ points });
     let turns = 0;
     let ticking = true;
@@ -495,20 +587,42 @@ describe('MetricStore argument and state errors', () => {
     const a = gauge(store, 'a');
     await store.flush({ points: [{ id: a, ts: 1000, value: 1 }] });
     const cases: [() => unknown, string][] = [
-      [() => store.queryRange(0, 0, 1, 10), 'queryRange: invalid series id 0 (expected a positive integer id from defineSeries)'],
-      [() => store.queryRange(1.5, 0, 1, 10), 'queryRange: invalid series id 1.5 (expected a positive integer id from defineSeries)'],
-      [() => store.queryRange('1' as unknown as number, 0, 1, 10), 'queryRange: invalid series id "1" (expected a positive integer id from defineSeries)'],
+      [
+        () => store.queryRange(0, 0, 1, 10),
+        'queryRange: invalid series id 0 (expected a positive integer id from defineSeries)',
+      ],
+      [
+        () => store.queryRange(1.5, 0, 1, 10),
+        'queryRange: invalid series id 1.5 (expected a positive integer id from defineSeries)',
+      ],
+      [
+        () => store.queryRange('1' as unknown as number, 0, 1, 10),
+        'queryRange: invalid series id "1" (expected a positive integer id from defineSeries)',
+      ],
       [() => store.queryRange(9, 0, 1, 10), 'queryRange: unknown series id 9 (no series with this id is defined)'],
-      [() => store.queryRange(a, Number.NaN, 1, 10), 'queryRange: invalid fromMs NaN (expected a finite timestamp in ms)'],
-      [() => store.queryRange(a, 0, Infinity, 10), 'queryRange: invalid toMs Infinity (expected a finite timestamp in ms)'],
-      [() => store.queryRange(a, 10, 5, 10), 'queryRange: invalid range: toMs 5 is before fromMs 10 (expected fromMs <= toMs)'],
+      [
+        () => store.queryRange(a, Number.NaN, 1, 10),
+        'queryRange: invalid fromMs NaN (expected a finite timestamp in ms)',
+      ],
+      [
+        () => store.queryRange(a, 0, Infinity, 10),
+        'queryRange: invalid toMs Infinity (expected a finite timestamp in ms)',
+      ],
+      [
+        () => store.queryRange(a, 10, 5, 10),
+        'queryRange: invalid range: toMs 5 is before fromMs 10 (expected fromMs <= toMs)',
+      ],
       [() => store.queryRange(a, 0, 5, 0), 'queryRange: invalid maxPoints 0 (expected an integer >= 1)'],
       [() => store.queryRange(a, 0, 5, 2.5), 'queryRange: invalid maxPoints 2.5 (expected an integer >= 1)'],
       [() => store.latest(-1), 'latest: invalid series id -1 (expected a positive integer id from defineSeries)'],
       [() => store.rollups(a, 5, 1), 'rollups: invalid range: toMs 1 is before fromMs 5 (expected fromMs <= toMs)'],
     ];
     for (const [call, message] of cases) expectMonitorError(call, ErrorCode.InvalidQuery, message);
-    await expectMonitorRejection(store.prune(Number.NaN), ErrorCode.InvalidQuery, 'prune: invalid nowMs NaN (expected a finite timestamp in ms)');
+    await expectMonitorRejection(
+      store.prune(Number.NaN),
+      ErrorCode.InvalidQuery,
+      'prune: invalid nowMs NaN (expected a finite timestamp in ms)',
+    );
   });
 
   it('rejects bad series definitions', () => {
@@ -543,12 +657,24 @@ describe('MetricStore argument and state errors', () => {
 
   it('rejects bad options', () => {
     const cases: [unknown, string][] = [
-      [{ dataDir: stores.dir, retention: 5 }, 'MetricStore.open: unknown option "retention" (allowed: dataDir, readOnly, retentionMs, rollupRetentionMs, onCorrupt)'],
+      [
+        { dataDir: stores.dir, retention: 5 },
+        'MetricStore.open: unknown option "retention" (allowed: dataDir, readOnly, retentionMs, rollupRetentionMs, onCorrupt)',
+      ],
       [{ dataDir: '' }, 'MetricStore.open: invalid dataDir "" (expected a non-empty path string)'],
       [{ dataDir: stores.dir, readOnly: 'yes' }, 'MetricStore.open: invalid readOnly "yes" (expected true or false)'],
-      [{ dataDir: stores.dir, retentionMs: -1 }, 'MetricStore.open: invalid retentionMs -1 (expected a positive integer number of ms)'],
-      [{ dataDir: stores.dir, retentionMs: DAY, rollupRetentionMs: HOUR }, `MetricStore.open: rollupRetentionMs (${HOUR}) must be >= retentionMs (${DAY})`],
-      [{ dataDir: stores.dir, onCorrupt: 'repair' }, 'MetricStore.open: invalid onCorrupt "repair" (expected "fail" or "move_aside")'],
+      [
+        { dataDir: stores.dir, retentionMs: -1 },
+        'MetricStore.open: invalid retentionMs -1 (expected a positive integer number of ms)',
+      ],
+      [
+        { dataDir: stores.dir, retentionMs: DAY, rollupRetentionMs: HOUR },
+        `MetricStore.open: rollupRetentionMs (${HOUR}) must be >= retentionMs (${DAY})`,
+      ],
+      [
+        { dataDir: stores.dir, onCorrupt: 'repair' },
+        'MetricStore.open: invalid onCorrupt "repair" (expected "fail" or "move_aside")',
+      ],
       [null, 'MetricStore.open: options must be an object, got null'],
     ];
     for (const [options, message] of cases) {

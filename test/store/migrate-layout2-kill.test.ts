@@ -28,34 +28,37 @@ describe('layout 2 conversion under SIGKILL', () => {
   // 0: right after the open marked the store; the others anywhere in the points or the cells.
   const killAt = [0, ...[1, 2, 3, 4].map(() => 1 + Math.floor(random() * (TOTAL - 1)))];
 
-  it.each(killAt.map((k, trial) => [trial + 1, k]))('reopens and finishes with every point (trial %i, killed at %i entries converted)', async (_trial, k) => {
-    stores = tempStores();
-    const generated = await writeLayout2Store(stores.dir, SPEC);
-    const child = spawnFixture('convert-loop.mjs', [stores.dir], CHILD_TIMEOUT_MS);
-    let seen: number;
-    for (;;) {
-      const line = await child.nextLine();
-      expect(line).toMatch(/^progress \d+$/);
-      seen = Number(line.split(' ')[1]);
-      if (seen >= k) break;
-    }
-    child.proc.kill('SIGKILL');
-    const { signal } = await child.exited;
-    expect(signal).toBe('SIGKILL');
+  it.each(killAt.map((k, trial) => [trial + 1, k]))(
+    'reopens and finishes with every point (trial %i, killed at %i entries converted)',
+    async (_trial, k) => {
+      stores = tempStores();
+      const generated = await writeLayout2Store(stores.dir, SPEC);
+      const child = spawnFixture('convert-loop.mjs', [stores.dir], CHILD_TIMEOUT_MS);
+      let seen: number;
+      for (;;) {
+        const line = await child.nextLine();
+        expect(line).toMatch(/^progress \d+$/);
+        seen = Number(line.split(' ')[1]);
+        if (seen >= k) break;
+      }
+      child.proc.kill('SIGKILL');
+      const { signal } = await child.exited;
+      expect(signal).toBe('SIGKILL');
 
-    const store = stores.open();
-    const progress = store.conversionProgress();
-    expect(progress).toBeDefined();
-    expect(progress!.convertedPoints + progress!.convertedCells).toBeGreaterThanOrEqual(seen);
-    await store.converted();
-    expect(store.conversionProgress()).toBeUndefined();
-    for (const s of generated) {
-      const raw = store.queryRange(s.id, s.ts[0]!, ALL, ALL);
-      expect(raw.map((p) => p[0])).toEqual(s.ts);
-      expect(raw.map((p) => p[1])).toEqual(s.values);
-      expect(store.rollups(s.id, 0, ALL)).toEqual(s.cells.map(([start, cell]) => toRollup(start, cell)));
-    }
-  });
+      const store = stores.open();
+      const progress = store.conversionProgress();
+      expect(progress).toBeDefined();
+      expect(progress!.convertedPoints + progress!.convertedCells).toBeGreaterThanOrEqual(seen);
+      await store.converted();
+      expect(store.conversionProgress()).toBeUndefined();
+      for (const s of generated) {
+        const raw = store.queryRange(s.id, s.ts[0]!, ALL, ALL);
+        expect(raw.map((p) => p[0])).toEqual(s.ts);
+        expect(raw.map((p) => p[1])).toEqual(s.values);
+        expect(store.rollups(s.id, 0, ALL)).toEqual(s.cells.map(([start, cell]) => toRollup(start, cell)));
+      }
+    },
+  );
 });
 
 describe('layout 2 conversion seen from another process', () => {

@@ -33,7 +33,10 @@ function expectedContent(): StoreContent & { counts: { points: number; rollups: 
 /** A temp data dir holding a copy of the layout-2 fixture env. */
 function fixtureStores() {
   const stores = tempStores();
-  fs.writeFileSync(path.join(stores.dir, 'data.mdb'), gunzipSync(fs.readFileSync(path.join(FIXTURES, 'layout2.data.mdb.gz'))));
+  fs.writeFileSync(
+    path.join(stores.dir, 'data.mdb'),
+    gunzipSync(fs.readFileSync(path.join(FIXTURES, 'layout2.data.mdb.gz'))),
+  );
   return stores;
 }
 
@@ -105,7 +108,9 @@ describe('layout 2 conversion', () => {
     expectContent(store, expectedAfterConversion(expected));
     const stats = store.stats();
     expect(stats.rollupCells).toBe(expected.counts.rollups);
-    expect(stats.databases.filter((d) => d.name === 'points' || d.name === 'rollup_1m').map((d) => d.entries)).toEqual([0, 0]);
+    expect(stats.databases.filter((d) => d.name === 'points' || d.name === 'rollup_1m').map((d) => d.entries)).toEqual([
+      0, 0,
+    ]);
     await store.close();
 
     // Reopened (layout 3 now): the same, with nothing left to convert.
@@ -169,7 +174,13 @@ describe('layout 2 conversion', () => {
     const replacedTs = last.ts[100]!;
     const newTs = last.ts[last.ts.length - 1]! + 10_000;
     // Series 6 is converted last: its old points are still in layout 2 when this flush commits.
-    await store.flush({ points: [{ id: last.id, ts: replacedTs, value: -42.5 }, { id: last.id, ts: newTs, value: 7 }], current: [[last.id, 7]] });
+    await store.flush({
+      points: [
+        { id: last.id, ts: replacedTs, value: -42.5 },
+        { id: last.id, ts: newTs, value: 7 },
+      ],
+      current: [[last.id, 7]],
+    });
     const expectFlushed = (): void => {
       const points = store.queryRange(last.id, last.ts[0]!, ALL, ALL);
       expect(points).toHaveLength(last.ts.length + 1);
@@ -186,37 +197,44 @@ describe('layout 2 conversion', () => {
   it.each([
     ['a small flush (main thread)', 0],
     ['a large flush (writer thread)', SMALL_FLUSH_PUTS],
-  ])('folds a point replaced by %s during the conversion into its rollup once, with the newer value, when prune runs first', async (_, extra) => {
-    stores = tempStores();
-    const generated = await writeLayout2Store(stores.dir, { series: 6, pointsPerSeries: 1500, cellsPerSeries: 20 });
-    const store = stores.open();
-    const last = generated[5]!;
-    const replacedTs = last.ts[100]!;
-    const bucket = Math.floor(replacedTs / 60_000) * 60_000;
-    const before = store.rollups(last.id, bucket, bucket);
-    let count = before.reduce((n, r) => n + r.count, 0);
-    let sum = before.reduce((n, r) => n + r.avg * r.count, 0);
-    last.ts.forEach((t, i) => {
-      if (t >= bucket && t < bucket + 60_000) {
-        count++;
-        sum += t === replacedTs ? 999 : last.values[i]!;
-      }
-    });
-    // Series 6 is converted last: its old point is still in layout 2 when this flush and prune commit.
-    const other = generated[4]!;
-    const more = Array.from({ length: extra }, (_, i) => ({ id: other.id, ts: other.ts[other.ts.length - 1]! + 1000 * (i + 1), value: i }));
-    await store.flush({ points: [{ id: last.id, ts: replacedTs, value: 999 }, ...more] });
-    const nowMs = last.ts[last.ts.length - 1]! + 48 * 3600_000;
-    await store.prune(nowMs);
-    expect(store.conversionProgress()).toBeDefined();
-    await store.converted();
-    await store.prune(nowMs);
-    const after = store.rollups(last.id, bucket, bucket);
-    expect(after).toHaveLength(1);
-    expect(after[0]!.count).toBe(count);
-    expect(after[0]!.avg * after[0]!.count).toBeCloseTo(sum, 6);
-    expect(store.queryRange(last.id, replacedTs, replacedTs, ALL)).toEqual([]);
-  });
+  ])(
+    'folds a point replaced by %s during the conversion into its rollup once, with the newer value, when prune runs first',
+    async (_, extra) => {
+      stores = tempStores();
+      const generated = await writeLayout2Store(stores.dir, { series: 6, pointsPerSeries: 1500, cellsPerSeries: 20 });
+      const store = stores.open();
+      const last = generated[5]!;
+      const replacedTs = last.ts[100]!;
+      const bucket = Math.floor(replacedTs / 60_000) * 60_000;
+      const before = store.rollups(last.id, bucket, bucket);
+      let count = before.reduce((n, r) => n + r.count, 0);
+      let sum = before.reduce((n, r) => n + r.avg * r.count, 0);
+      last.ts.forEach((t, i) => {
+        if (t >= bucket && t < bucket + 60_000) {
+          count++;
+          sum += t === replacedTs ? 999 : last.values[i]!;
+        }
+      });
+      // Series 6 is converted last: its old point is still in layout 2 when this flush and prune commit.
+      const other = generated[4]!;
+      const more = Array.from({ length: extra }, (_, i) => ({
+        id: other.id,
+        ts: other.ts[other.ts.length - 1]! + 1000 * (i + 1),
+        value: i,
+      }));
+      await store.flush({ points: [{ id: last.id, ts: replacedTs, value: 999 }, ...more] });
+      const nowMs = last.ts[last.ts.length - 1]! + 48 * 3600_000;
+      await store.prune(nowMs);
+      expect(store.conversionProgress()).toBeDefined();
+      await store.converted();
+      await store.prune(nowMs);
+      const after = store.rollups(last.id, bucket, bucket);
+      expect(after).toHaveLength(1);
+      expect(after[0]!.count).toBe(count);
+      expect(after[0]!.avg * after[0]!.count).toBeCloseTo(sum, 6);
+      expect(store.queryRange(last.id, replacedTs, replacedTs, ALL)).toEqual([]);
+    },
+  );
 
   it('stops at a damaged layout-2 entry with a clear error, writing nothing of that step and losing nothing', async () => {
     stores = tempStores();

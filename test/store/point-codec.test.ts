@@ -41,8 +41,13 @@ describe('point codec', () => {
   it('sorts keys bytewise in (id, ts) order, for ids of any byte length and timestamps across years', () => {
     const pairs = IDS.flatMap((id) => TIMESTAMPS.map((ts) => [id, ts] as const));
     const random = seededRandom(0xc0dec);
-    const shuffled = pairs.map((pair) => ({ pair, r: random() })).sort((a, b) => a.r - b.r).map((e) => e.pair);
-    const byBytes = shuffled.map(([id, ts]) => ({ id, ts, key: keyOf(id, ts) })).sort((a, b) => compareBytes(a.key, b.key));
+    const shuffled = pairs
+      .map((pair) => ({ pair, r: random() }))
+      .sort((a, b) => a.r - b.r)
+      .map((e) => e.pair);
+    const byBytes = shuffled
+      .map(([id, ts]) => ({ id, ts, key: keyOf(id, ts) }))
+      .sort((a, b) => compareBytes(a.key, b.key));
     expect(byBytes.map(({ id, ts }) => [id, ts])).toEqual(pairs);
   });
 

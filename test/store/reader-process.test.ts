@@ -5,7 +5,14 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
-import { assertBuilt, expectMonitorError, killChildren, type LineChild, spawnFixture, tempStores } from './store-fixture.js';
+import {
+  assertBuilt,
+  expectMonitorError,
+  killChildren,
+  type LineChild,
+  spawnFixture,
+  tempStores,
+} from './store-fixture.js';
 
 interface ReaderAnswer {
   id: number | undefined;
@@ -38,7 +45,11 @@ describe('MetricStore read-only from another process', () => {
     stores = tempStores();
     const writer = stores.open();
     const cpu = writer.defineSeries('cpu.percent', { name: 'cpu.percent', type: 'gauge', unit: '%' });
-    writer.defineSeries('requests.total{method="GET"}', { name: 'requests.total', type: 'counter', labels: { method: 'GET' } });
+    writer.defineSeries('requests.total{method="GET"}', {
+      name: 'requests.total',
+      type: 'counter',
+      labels: { method: 'GET' },
+    });
     await writer.flush({
       current: [[cpu, { v: 12.5 }]],
       points: [
@@ -94,7 +105,9 @@ describe('MetricStore read-only from another process', () => {
     expectMonitorError(
       () => MetricStore.open({ dataDir: stores!.dir }),
       ErrorCode.StoreLocked,
-      new RegExp(`^the metric store at ${stores.dir} is already open for writing by another process \\(pid ${child.proc.pid} on host .*\\): it holds the lock on .*writer\\.lock\\. A store has one writer: .*readOnly: true \\}\\)$`),
+      new RegExp(
+        `^the metric store at ${stores.dir} is already open for writing by another process \\(pid ${child.proc.pid} on host .*\\): it holds the lock on .*writer\\.lock\\. A store has one writer: .*readOnly: true \\}\\)$`,
+      ),
     );
     const reader = stores.open({ readOnly: true });
     expect(reader.queryRange(reader.seriesId('seq')!, 10, 19, 100)).toHaveLength(10);

@@ -3,7 +3,13 @@ import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { COMPRESSED_MARKER, decodeRecordValue, dictionaryFor, encodeRecordValue, isCompressedRecordValue } from '../../src/store/record-codec.js';
+import {
+  COMPRESSED_MARKER,
+  decodeRecordValue,
+  dictionaryFor,
+  encodeRecordValue,
+  isCompressedRecordValue,
+} from '../../src/store/record-codec.js';
 import { RECORD_DICTIONARIES_BASE64 } from '../../src/store/record-dictionaries.js';
 import { RECORD_SAMPLES } from './fixtures/record-samples.js';
 
@@ -11,7 +17,7 @@ import { RECORD_SAMPLES } from './fixtures/record-samples.js';
 const layout2 = new Packr({ useRecords: false, copyBuffers: true });
 
 describe('record codec', () => {
-  it('round-trips every collection\'s real records exactly, compressed where that is smaller', () => {
+  it("round-trips every collection's real records exactly, compressed where that is smaller", () => {
     for (const [collection, samples] of Object.entries(RECORD_SAMPLES)) {
       for (const sample of samples) {
         const stored = encodeRecordValue(sample, dictionaryFor(collection));
@@ -24,7 +30,10 @@ describe('record codec', () => {
   it('stores a performance report, SLA results and an alert in a fraction of their msgpack', () => {
     const ratio = (collection: string) => {
       const samples = RECORD_SAMPLES[collection]!;
-      const stored = samples.reduce<number>((sum, s) => sum + encodeRecordValue(s, dictionaryFor(collection)).length, 0);
+      const stored = samples.reduce<number>(
+        (sum, s) => sum + encodeRecordValue(s, dictionaryFor(collection)).length,
+        0,
+      );
       const plain = samples.reduce<number>((sum, s) => sum + layout2.pack(s).length, 0);
       return stored / plain;
     };
@@ -33,7 +42,8 @@ describe('record codec', () => {
     expect(ratio('perf_sla_results')).toBeLessThan(0.3);
     expect(ratio('alerts')).toBeLessThan(0.45);
     expect(ratio('outbox')).toBeLessThan(0.5);
-    for (const sample of RECORD_SAMPLES.perf_reports!) expect(isCompressedRecordValue(encodeRecordValue(sample, dictionaryFor('perf_reports')))).toBe(true);
+    for (const sample of RECORD_SAMPLES.perf_reports!)
+      expect(isCompressedRecordValue(encodeRecordValue(sample, dictionaryFor('perf_reports')))).toBe(true);
   });
 
   it('reads layout-2 values (plain msgpack) as they are, and keeps small values plain', () => {
@@ -52,11 +62,21 @@ describe('record codec', () => {
   it('decodes any value exactly as plain msgpack does, whatever the dictionary', () => {
     const ids = [0, ...Object.keys(RECORD_DICTIONARIES_BASE64).map(Number)];
     fc.assert(
-      fc.property(fc.jsonValue(), fc.constantFrom(...ids), fc.oneof(fc.double(), fc.constant(-0), fc.integer()), (value, id, number) => {
-        const record = { value, number, text: 'latency p95 516.0 ms > 100.0 ms (the latency threshold)', nested: [value, number] };
-        const expected = layout2.unpack(layout2.pack(record));
-        expect(decodeRecordValue(encodeRecordValue(record, id))).toEqual(expected);
-      }),
+      fc.property(
+        fc.jsonValue(),
+        fc.constantFrom(...ids),
+        fc.oneof(fc.double(), fc.constant(-0), fc.integer()),
+        (value, id, number) => {
+          const record = {
+            value,
+            number,
+            text: 'latency p95 516.0 ms > 100.0 ms (the latency threshold)',
+            nested: [value, number],
+          };
+          const expected = layout2.unpack(layout2.pack(record));
+          expect(decodeRecordValue(encodeRecordValue(record, id))).toEqual(expected);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -64,7 +84,9 @@ describe('record codec', () => {
   it('refuses a value it cannot decode, saying what is wrong', () => {
     const plain = layout2.pack({ a: 'x'.repeat(100) });
     const unknown = Buffer.concat([Buffer.from([COMPRESSED_MARKER, 200]), deflateRawSync(plain)]);
-    expect(() => decodeRecordValue(unknown)).toThrow(/record value uses dictionary 200, which this version does not know/);
+    expect(() => decodeRecordValue(unknown)).toThrow(
+      /record value uses dictionary 200, which this version does not know/,
+    );
     expect(() => decodeRecordValue(new Uint8Array(0))).toThrow(/record value is empty/);
     expect(() => decodeRecordValue(Buffer.from([COMPRESSED_MARKER, 1]))).toThrow(/record value is truncated/);
     const stored = Buffer.from(encodeRecordValue(RECORD_SAMPLES.perf_reports![0], 1));
@@ -74,7 +96,12 @@ describe('record codec', () => {
   });
 
   it('keeps the dictionaries byte for byte: stored values decode only with exactly these bytes', () => {
-    const hashes = Object.fromEntries(Object.entries(RECORD_DICTIONARIES_BASE64).map(([id, b64]) => [id, createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex')]));
+    const hashes = Object.fromEntries(
+      Object.entries(RECORD_DICTIONARIES_BASE64).map(([id, b64]) => [
+        id,
+        createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex'),
+      ]),
+    );
     expect(hashes).toEqual({
       1: '3f5a4ddb75de559e12be9ebef4ae06a82427fc08b02d80bf3c0d6966e04c930c',
       2: 'd09d124cd771da6bc72f3fe78021e9df6ce5b604ef9fb82f44a1e33e8015d9ea',

@@ -49,13 +49,25 @@ async function writeLayout2(dir: string, collection: string, entries: [RecordKey
 }
 
 /** Raw bytes and page counts of one collection, read straight from the env. */
-async function rawCollection(dir: string, collection: string): Promise<{ values: Uint8Array[]; pages: number; entries: number }> {
+async function rawCollection(
+  dir: string,
+  collection: string,
+): Promise<{ values: Uint8Array[]; pages: number; entries: number }> {
   const env = open({ path: dir, readOnly: true, ...LAYOUT2_ENV });
   const db = env.openDB<Uint8Array, RecordKey>(`rec:${collection}`, { encoding: 'binary' });
   const values = Array.from(db.getRange(), ({ value }) => Uint8Array.from(value));
-  const stats = db.getStats() as { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; entryCount: number };
+  const stats = db.getStats() as {
+    treeBranchPageCount: number;
+    treeLeafPageCount: number;
+    overflowPages: number;
+    entryCount: number;
+  };
   await env.close();
-  return { values, pages: stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages, entries: stats.entryCount };
+  return {
+    values,
+    pages: stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages,
+    entries: stats.entryCount,
+  };
 }
 
 describe('RecordDb compact values', () => {
@@ -81,7 +93,11 @@ describe('RecordDb compact values', () => {
     const legacy: [RecordKey, unknown][] = Array.from({ length: 30 }, (_, n) => [[report(n).at, n], report(n)]);
     await writeLayout2(stores.dir, 'perf_reports', legacy);
     await writeLayout2(stores.dir, 'alert_suppression', [['fp1', 1_796_600_000_000]]);
-    await writeLayout2(stores.dir, 'alerts', RECORD_SAMPLES.alerts!.map((a) => [(a as { id: string }).id, a]));
+    await writeLayout2(
+      stores.dir,
+      'alerts',
+      RECORD_SAMPLES.alerts!.map((a) => [(a as { id: string }).id, a]),
+    );
     const before = await rawCollection(stores.dir, 'perf_reports');
     expect(before.values.some(isCompressedRecordValue)).toBe(false);
 
@@ -117,12 +133,23 @@ describe('RecordDb compact values', () => {
     expect(after.pages).toBeLessThan(before.pages / 2);
     store = stores.open({ readOnly: true });
     expect(store.records('perf_reports').range()).toEqual([...legacy, [[report(30).at, 30], report(30)]]);
-    expect(store.records('alerts').range().map(([, v]) => v)).toEqual([...RECORD_SAMPLES.alerts!].sort((a, b) => ((a as { id: string }).id < (b as { id: string }).id ? -1 : 1)));
+    expect(
+      store
+        .records('alerts')
+        .range()
+        .map(([, v]) => v),
+    ).toEqual(
+      [...RECORD_SAMPLES.alerts!].sort((a, b) => ((a as { id: string }).id < (b as { id: string }).id ? -1 : 1)),
+    );
   });
 
   it('yields within a step once re-encoding has held the loop 8 ms, and still commits the step at once', async () => {
     await stores.open().close();
-    await writeLayout2(stores.dir, 'perf_reports', Array.from({ length: 20 }, (_, n) => [n, report(n)]));
+    await writeLayout2(
+      stores.dir,
+      'perf_reports',
+      Array.from({ length: 20 }, (_, n) => [n, report(n)]),
+    );
     const env = open({ path: stores.dir, ...LAYOUT2_ENV });
     let clock = 0;
     const events: string[] = [];
@@ -179,10 +206,22 @@ describe('RecordDb compact values', () => {
     await raw.put('a', Buffer.from([0xc1, 77, 1, 2, 3]));
     await env.close();
     const again = stores.open().records('alerts');
-    expectMonitorError(() => again.get('a'), ErrorCode.StoreFailed, /^alerts\.get: reading .* failed: record value uses dictionary 77/);
+    expectMonitorError(
+      () => again.get('a'),
+      ErrorCode.StoreFailed,
+      /^alerts\.get: reading .* failed: record value uses dictionary 77/,
+    );
     expectMonitorError(() => again.range(), ErrorCode.StoreFailed, /^alerts\.range: .*record value uses dictionary 77/);
     await expectMonitorRejection(
-      convertRecordValues({ getKeys: () => ['rec:alerts'], openDB: () => ({ getRange: () => [{ key: 'a', value: Buffer.from([0x92]) }], put: async () => true, remove: async () => true, batch: async () => true }) }),
+      convertRecordValues({
+        getKeys: () => ['rec:alerts'],
+        openDB: () => ({
+          getRange: () => [{ key: 'a', value: Buffer.from([0x92]) }],
+          put: async () => true,
+          remove: async () => true,
+          batch: async () => true,
+        }),
+      }),
       ErrorCode.StoreFailed,
       /the alerts record "a" does not decode/,
     );

@@ -32,7 +32,7 @@ async function ask(reader: LineChild, collection: string): Promise<unknown> {
 const asJson = (pairs: [RecordKey, unknown][]): unknown => JSON.parse(JSON.stringify(pairs));
 
 describe('RecordDb read-only from another process', () => {
-  it('decodes every collection\'s records, old and new, and sees new commits', async () => {
+  it("decodes every collection's records, old and new, and sees new commits", async () => {
     stores = tempStores();
     await stores.open().close();
     // One layout-2 value, as lmdb-js wrote them (plain msgpack), under the compact ones.

@@ -55,7 +55,11 @@ export function tempStores() {
 }
 
 /** Asserts that `promise` rejects with a MonitorError with this code and a message matching `message`. */
-export async function expectMonitorRejection(promise: Promise<unknown>, code: ErrorCode, message: string | RegExp): Promise<void> {
+export async function expectMonitorRejection(
+  promise: Promise<unknown>,
+  code: ErrorCode,
+  message: string | RegExp,
+): Promise<void> {
   let thrown: unknown;
   try {
     await promise;
@@ -66,9 +70,13 @@ export async function expectMonitorRejection(promise: Promise<unknown>, code: Er
 }
 
 function expectError(thrown: unknown, code: ErrorCode, message: string | RegExp): void {
-  expectMonitorError(() => {
-    throw thrown;
-  }, code, message);
+  expectMonitorError(
+    () => {
+      throw thrown;
+    },
+    code,
+    message,
+  );
 }
 
 export { expectMonitorError, mulberry32 as seededRandom } from '../helpers.js';
@@ -79,7 +87,9 @@ export const BUILT_STORE = fileURLToPath(new URL('../../dist/src/store/lmdb-stor
 /** Fails clearly when `dist/` is missing instead of letting the child die with a module error. */
 export function assertBuilt(): void {
   if (!fs.existsSync(BUILT_STORE)) {
-    throw new Error(`${BUILT_STORE} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`);
+    throw new Error(
+      `${BUILT_STORE} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) before these tests`,
+    );
   }
 }
 

@@ -54,9 +54,16 @@ describe('flushTable write budget', () => {
       c.inc({ i: String(i) }, i + 1);
       g.set({ i: String(i) }, -i);
     }
-    const keys = [...Array.from({ length: 10 }, (_, i) => `jobs{i="${i}"}`), ...Array.from({ length: 10 }, (_, i) => `depth{i="${i}"}`)];
-    const value = (key: string): number => (key.startsWith('jobs') ? Number(/\d+/.exec(key)![0]) + 1 : -Number(/\d+/.exec(key)![0]));
-    const storedKeys = () => durable(dir, (store) => keys.filter((k) => store.seriesId(k) !== undefined && store.latest(store.seriesId(k)!) !== undefined));
+    const keys = [
+      ...Array.from({ length: 10 }, (_, i) => `jobs{i="${i}"}`),
+      ...Array.from({ length: 10 }, (_, i) => `depth{i="${i}"}`),
+    ];
+    const value = (key: string): number =>
+      key.startsWith('jobs') ? Number(/\d+/.exec(key)![0]) + 1 : -Number(/\d+/.exec(key)![0]);
+    const storedKeys = () =>
+      durable(dir, (store) =>
+        keys.filter((k) => store.seriesId(k) !== undefined && store.latest(store.seriesId(k)!) !== undefined),
+      );
 
     // New series cost 5 each (their definition): a budget of 11 defines and writes two.
     expect(await flushOnce(dir, registry, 1_000, 11)).toMatchObject({ series: 2, pending: 18, deferred: 0, points: 2 });
@@ -71,7 +78,8 @@ describe('flushTable write budget', () => {
       c.inc({ i: String(i) }, 10);
       g.set({ i: String(i) }, 10 * i + 1);
     }
-    const writtenAt = (at: number) => durable(dir, (store) => keys.filter((k) => store.latest(store.seriesId(k)!)![0] === at));
+    const writtenAt = (at: number) =>
+      durable(dir, (store) => keys.filter((k) => store.latest(store.seriesId(k)!)![0] === at));
     expect(await flushOnce(dir, registry, 3_000, 7)).toMatchObject({ series: 7, pending: 13, deferred: 0, points: 7 });
     expect(await writtenAt(3_000)).toEqual(keys.slice(2, 9));
     expect(await flushOnce(dir, registry, 4_000, 7)).toMatchObject({ series: 7, pending: 6 });
@@ -101,12 +109,15 @@ describe('flushTable write budget', () => {
       const at = round * 1_000;
       const summary = await flushOnce(dir, registry, at, budget);
       expect(summary).toMatchObject({ series: budget, pending: total - budget });
-      const writtenNow = await durable(dir, (store) => keys.filter((k) => store.seriesId(k) !== undefined && store.latest(store.seriesId(k)!)?.[0] === at));
+      const writtenNow = await durable(dir, (store) =>
+        keys.filter((k) => store.seriesId(k) !== undefined && store.latest(store.seriesId(k)!)?.[0] === at),
+      );
       expect(writtenNow).toHaveLength(budget);
       for (const k of writtenNow) lastWritten.set(k, round);
       // From the flush where every series could have had its turn on, none waits longer than that.
       if (round >= Math.ceil(total / budget)) {
-        for (const k of keys) expect(round - lastWritten.get(k)!, `${k} at round ${round}`).toBeLessThan(Math.ceil(total / budget));
+        for (const k of keys)
+          expect(round - lastWritten.get(k)!, `${k} at round ${round}`).toBeLessThan(Math.ceil(total / budget));
       }
     }
   });
@@ -127,7 +138,9 @@ describe('flushTable write budget', () => {
     expect(await flushOnce(dir, registry, 1_000, 13)).toMatchObject({ series: 3, pending: 1 });
     // A budget smaller than a histogram still writes one.
     expect(await flushOnce(dir, registry, 2_000, 3)).toMatchObject({ series: 1, pending: 0 });
-    const counts = await durable(dir, (store) => ['a', 'b', 'c'].map((route) => store.latest(store.seriesId(derivedKey(`latency{route="${route}"}`, 'count'))!)));
+    const counts = await durable(dir, (store) =>
+      ['a', 'b', 'c'].map((route) => store.latest(store.seriesId(derivedKey(`latency{route="${route}"}`, 'count'))!)),
+    );
     expect(counts).toEqual([
       [1_000, 2],
       [2_000, 2],
