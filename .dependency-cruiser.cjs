@@ -124,7 +124,7 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/dashboard-page/' },
       // globals.d.ts types the uPlot global the page loads with a script tag: a type, not an import.
-      to: { pathNot: '^src/dashboard-page/', dependencyTypesNot: ['type-only'] },
+      to: { pathNot: '^src/dashboard-page/', dependencyTypesNot: ['type-only', 'type-import'] },
     },
     {
       name: 'no-tests-or-benches-in-src',
