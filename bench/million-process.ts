@@ -228,15 +228,13 @@ export async function runMillion(series: number): Promise<MillionFigures> {
     const rssAfterCreate = process.memoryUsage.rss();
     const heapAfterCreate = process.memoryUsage().heapUsed;
     const flushOnce = () =>
-      mon.collector
-        .call({ type: 'flush' })
-        .catch((err: unknown) => ({
-          longestBlockMs: NaN,
-          deferred: NaN,
-          pending: NaN,
-          series: NaN,
-          error: String(err),
-        }));
+      mon.collector.call({ type: 'flush' }).catch((err: unknown) => ({
+        longestBlockMs: NaN,
+        deferred: NaN,
+        pending: NaN,
+        series: NaN,
+        error: String(err),
+      }));
     // The first flushes define the new series, a time budget each (table-store.ts): call until none is left.
     const first = await step(flushOnce);
     const defining = await step(async () => {

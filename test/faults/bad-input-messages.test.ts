@@ -110,14 +110,12 @@ function shapeErrors(kind: string, fields: Record<string, readonly string[]>): f
         code: ErrorCode.BadMessage,
         mentions: [`unknown ${kind} type ${describeValue(type)}`, ...types],
       })),
-    fc
-      .record({ name: fc.string() })
-      .map((msg) => ({
-        label: 'no type',
-        msg,
-        code: ErrorCode.BadMessage,
-        mentions: [`unknown ${kind} type undefined`],
-      })),
+    fc.record({ name: fc.string() }).map((msg) => ({
+      label: 'no type',
+      msg,
+      code: ErrorCode.BadMessage,
+      mentions: [`unknown ${kind} type undefined`],
+    })),
     fc.constantFrom(...types).chain((type) =>
       fc.tuple(strayKey(fields[type]!), anyValue).map(([key, value]) => ({
         label: 'stray field',
@@ -310,14 +308,12 @@ const badCollectorCall: fc.Arbitrary<Bad & { appliedBefore: number }> = fc
         code: ErrorCode.InvalidOption,
         mentions: ['"fresh_h"', 'buckets'],
       })),
-    fc
-      .oneof(fc.stringMatching(/^nope_[a-z]{1,6}$/), badMetricName)
-      .map((name) => ({
-        label: 'get_metric: unknown',
-        msg: { type: 'get_metric', name },
-        code: ErrorCode.UnknownMetric,
-        mentions: ['unknown metric'],
-      })),
+    fc.oneof(fc.stringMatching(/^nope_[a-z]{1,6}$/), badMetricName).map((name) => ({
+      label: 'get_metric: unknown',
+      msg: { type: 'get_metric', name },
+      code: ErrorCode.UnknownMetric,
+      mentions: ['unknown metric'],
+    })),
     fc.oneof(fc.constant({ route: '/' }), fc.constant('GET'), fc.constant([1])).map((labels) => ({
       label: 'get_metric: bad labels',
       msg: { type: 'get_metric', name: 'http_requests', labels },
@@ -646,14 +642,12 @@ const badAlertingCall: fc.Arbitrary<Bad> = fc.oneof(
     code: ErrorCode.InvalidAlert,
     mentions: ['send_alert'],
   })),
-  fc
-    .tuple(fc.constantFrom('clear_alert', 'expire_silence'), anyValue)
-    .map(([type, id]) => ({
-      label: `${type}: unknown id`,
-      msg: { type, id },
-      code: ErrorCode.NotFound,
-      mentions: [describeValue(id)],
-    })),
+  fc.tuple(fc.constantFrom('clear_alert', 'expire_silence'), anyValue).map(([type, id]) => ({
+    label: `${type}: unknown id`,
+    msg: { type, id },
+    code: ErrorCode.NotFound,
+    mentions: [describeValue(id)],
+  })),
   anyValue.map((name) => ({
     label: 'remove_rule: unknown name',
     msg: { type: 'remove_rule', name },
@@ -767,13 +761,11 @@ describe('the performance monitor and alerting refuse malformed calls and casts 
       ]);
     const before = await state();
     const cases: fc.Arbitrary<{ label: string; run: () => Promise<unknown>; code: ErrorCode }>[] = [
-      fc
-        .tuple(badSeverity, fc.string({ minLength: 1, maxLength: 5 }))
-        .map(([s, m]) => ({
-          label: 'sendAlert severity',
-          run: () => client.sendAlert(s, m),
-          code: ErrorCode.InvalidAlert,
-        })),
+      fc.tuple(badSeverity, fc.string({ minLength: 1, maxLength: 5 })).map(([s, m]) => ({
+        label: 'sendAlert severity',
+        run: () => client.sendAlert(s, m),
+        code: ErrorCode.InvalidAlert,
+      })),
       badText.map((m) => ({
         label: 'sendAlert message',
         run: () => client.sendAlert('info', m),
@@ -818,14 +810,12 @@ describe('the performance monitor and alerting refuse malformed calls and casts 
     const before = await state();
     const badAlertCast = fc.oneof(
       ...shapeErrors('cast', { signal: ['signal'], send_alert: ['severity', 'message', 'labels'] }),
-      fc
-        .oneof(anyValue, fc.record({ source: anyValue, key: anyValue, state: anyValue }))
-        .map((signal) => ({
-          label: 'bad signal',
-          msg: { type: 'signal', signal },
-          code: ErrorCode.InvalidAlert,
-          mentions: [],
-        })),
+      fc.oneof(anyValue, fc.record({ source: anyValue, key: anyValue, state: anyValue })).map((signal) => ({
+        label: 'bad signal',
+        msg: { type: 'signal', signal },
+        code: ErrorCode.InvalidAlert,
+        mentions: [],
+      })),
       badSeverity.map((severity) => ({
         label: 'bad send_alert',
         msg: { type: 'send_alert', severity, message: 'm' },

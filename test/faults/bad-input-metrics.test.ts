@@ -346,14 +346,12 @@ describe('the metric API refuses bad input without changing anything', () => {
       mentions: string[];
     }
     const cases: fc.Arbitrary<Case>[] = [
-      fc
-        .tuple(kind, how, badMetricName)
-        .map(([k, h, n]) => ({
-          label: 'bad metric name',
-          fn: call(k, h, n),
-          code: ErrorCode.InvalidName,
-          mentions: [describeValue(n), 'allowed'],
-        })),
+      fc.tuple(kind, how, badMetricName).map(([k, h, n]) => ({
+        label: 'bad metric name',
+        fn: call(k, h, n),
+        code: ErrorCode.InvalidName,
+        mentions: [describeValue(n), 'allowed'],
+      })),
       fc
         .tuple(freshName, fc.oneof(fc.string({ maxLength: 12 }), fc.constant(null), fc.integer(), exoticValue))
         .map(([n, ty]) => ({
@@ -584,15 +582,13 @@ describe('the metric table under a random mix of valid and invalid operations', 
       value,
       form,
     }),
-    fc
-      .constantFrom(...TARGETS)
-      .chain((t) =>
-        fc.record({
-          op: fc.constant('badLabels' as const),
-          t: fc.constant(t),
-          key: fc.constantFrom(...PROTOTYPE_KEYS, 'zzz').filter((k) => !t.labelNames.includes(k)),
-        }),
-      ),
+    fc.constantFrom(...TARGETS).chain((t) =>
+      fc.record({
+        op: fc.constant('badLabels' as const),
+        t: fc.constant(t),
+        key: fc.constantFrom(...PROTOTYPE_KEYS, 'zzz').filter((k) => !t.labelNames.includes(k)),
+      }),
+    ),
     fc.record({
       op: fc.constant('register' as const),
       t: fc.constantFrom(...TARGETS),

@@ -176,14 +176,12 @@ const wrongFields: fc.Arbitrary<BadFrame> = fc.oneof(
       fragments: 1,
       reason: new RegExp(`^${type}\\.${field}: .* is not a (dashboard|metric) name`),
     })),
-  fc
-    .constantFrom('nope', 'main2', 'MAIN', 'a'.repeat(64))
-    .map((d) => ({
-      kind: 'unknown dashboard',
-      data: JSON.stringify({ type: 'subscribe', dashboards: [d] }),
-      fragments: 1,
-      reason: /^unknown dashboard ".*" \(available: main, mcp\)$/,
-    })),
+  fc.constantFrom('nope', 'main2', 'MAIN', 'a'.repeat(64)).map((d) => ({
+    kind: 'unknown dashboard',
+    data: JSON.stringify({ type: 'subscribe', dashboards: [d] }),
+    fragments: 1,
+    reason: /^unknown dashboard ".*" \(available: main, mcp\)$/,
+  })),
   fc.integer({ min: MAX_METRICS + 1, max: 100 }).map((n) => ({
     kind: 'too many metrics',
     data: JSON.stringify({ type: 'subscribe', metrics: Array.from({ length: n }, (_, i) => `m${i}`) }),
