@@ -19,13 +19,12 @@ import { invalidValue, labelsArg, Metric, type MetricContext, type MetricOptions
 import { HistogramTable, type SeriesSketches } from './histogram-table.js';
 import { Sketch, sketchKey, type SlidingSketch } from './sketch.js';
 import type { SliceClock } from './slice-clock.js';
+import { QUANTILES, windowSketch, WINDOWS, type WindowName } from './window-stats.js';
 import { chunkOf, indexIn } from './slot-columns.js';
 
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([10, 50, 100, 500, 1000, 5000, 10000]);
 
-/** The sliding windows every histogram answers for. */
-export const WINDOWS = Object.freeze({ '1m': 60_000, '5m': 300_000 });
-export type WindowName = keyof typeof WINDOWS;
+export { WINDOWS, type WindowName } from './window-stats.js';
 
 const WHAT = 'an observed value must be a finite number';
 
@@ -81,10 +80,10 @@ export function checkBuckets(metric: string, buckets: unknown): readonly number[
 
 function percentilesOf(sketch: { quantile(q: number): number | undefined }): Percentiles {
   return {
-    p50: sketch.quantile(0.5) ?? null,
-    p95: sketch.quantile(0.95) ?? null,
-    p99: sketch.quantile(0.99) ?? null,
-    p999: sketch.quantile(0.999) ?? null,
+    p50: sketch.quantile(QUANTILES.p50) ?? null,
+    p95: sketch.quantile(QUANTILES.p95) ?? null,
+    p99: sketch.quantile(QUANTILES.p99) ?? null,
+    p999: sketch.quantile(QUANTILES.p999) ?? null,
   };
 }
 
@@ -395,8 +394,9 @@ export class Histogram extends Metric<HistogramSeries> {
 
   /** One sketch merging every series, all-time or over the last `windowMs` (for cross-label percentiles). */
   merged(windowMs?: number): Sketch {
+    if (windowMs !== undefined) return windowSketch(this.series(), windowMs);
     const out = new Sketch();
-    for (const s of this.series()) out.merge(windowMs === undefined ? s.sketch : s.window.merged(windowMs));
+    for (const s of this.series()) out.merge(s.sketch);
     return out;
   }
 }

@@ -3,8 +3,12 @@
  * (`<key>#p50` ... at each flush), the live feed, `metricValues` and alert rules all ask for the
  * same percentiles of the same window, so they read them here.
  */
-import { type HistogramSeries, WINDOWS } from './histogram.js';
+import type { HistogramSeries } from './histogram.js';
 import { Sketch } from './sketch.js';
+
+/** The sliding windows every histogram answers for. */
+export const WINDOWS = Object.freeze({ '1m': 60_000, '5m': 300_000 });
+export type WindowName = keyof typeof WINDOWS;
 
 /** The percentiles reported, by name, as quantiles (0..1). */
 export const QUANTILES = Object.freeze({ p50: 0.5, p95: 0.95, p99: 0.99, p999: 0.999 });
