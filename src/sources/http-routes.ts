@@ -104,6 +104,7 @@ export interface FastifyRouteFields {
   preParsing?: unknown;
   preValidation?: unknown;
   preHandler?: unknown;
+  onError?: unknown;
 }
 
 /**
@@ -139,9 +140,10 @@ type AddHook = (this: unknown, name: string, hook: AnyHook) => unknown;
  * Where the route is recorded costs Fastify's own request path: a global `onRequest` hook gives
  * every route Fastify's hook runner (+16 % CPU per request on a bare route, bench/e2e-paired.ts
  * mode `fastify-hook`). So the route is recorded where Fastify calls code anyway: by a wrapper
- * of each route's handler (an `onRoute` hook); by the route's error handler (answers from errors
- * raised before the handler: validation, body parsing, a hook's thrown error), which rethrows to
- * the app's own; and, only where a request-phase hook exists (a route's own, or one added with
+ * of each route's handler (an `onRoute` hook); by the route's own error handler, or else a
+ * recorder in the route's `onError` hooks (answers from errors raised before the handler:
+ * validation, body parsing, a hook's thrown error): per route, as an app-wide `onError` hook
+ * made every request cost about 40 % more CPU on a real socket (bench/e2e-paired.ts); and, only where a request-phase hook exists (a route's own, or one added with
  * `addHook` in any scope, whose `addHook` is wrapped for this), by a recorder put first in that
  * phase of that scope or route, so a hook answering with `reply.send()` (a 401) is labelled too.
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `app` has no `addHook`
@@ -220,7 +222,15 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   const target = app as unknown as { addHook: AddHook };
   const original = target.addHook;
 
-  /** Puts a recorder first in each request phase the route has hooks in (idempotent). */
+  const onErrorRecorder = (request: FastifyRequestFields, reply: unknown, _error: unknown, done: () => void) => {
+    fromHook(request, reply);
+    done();
+  };
+
+  /**
+   * Puts a recorder first in each request phase the route has hooks in, and in its `onError`
+   * hooks (idempotent).
+   */
   const prependRecorders = (routeOptions: FastifyRouteFields): void => {
     for (const phase of REQUEST_PHASES) {
       const own = routeOptions[phase];
@@ -228,6 +238,9 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
       const hooks = Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook];
       if (hooks[0] !== recorders[phase]) routeOptions[phase] = [recorders[phase], ...hooks];
     }
+    const own = routeOptions.onError;
+    const hooks = own === undefined || own === null ? [] : Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook];
+    if (hooks[0] !== onErrorRecorder) routeOptions.onError = [onErrorRecorder, ...hooks];
   };
 
   // Registered before `addHook` is wrapped: on an app that has started this throws Fastify's own
@@ -242,8 +255,9 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
     prependRecorders(routeOptions);
     const theirs = routeOptions.errorHandler;
     // A route's own error handler is wrapped; the others are left alone (a rethrow from a route
-    // error handler makes Fastify send a thrown non-Error as a 200 payload): the `onError` hook
-    // below records those requests, and Fastify runs it only on the error path.
+    // error handler makes Fastify send a thrown non-Error as a 200 payload): the route's `onError`
+    // recorder (see `prependRecorders`) records those requests, and Fastify runs it only on the
+    // error path.
     if (typeof theirs === 'function') {
       routeOptions.errorHandler = function (
         this: unknown,
@@ -260,10 +274,6 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
         );
       };
     }
-  });
-  original.call(app, 'onError', (request: FastifyRequestFields, reply: unknown, _error: unknown, done: () => void) => {
-    fromHook(request, reply);
-    done();
   });
 
   // Scopes (Fastify instances: the app and each plugin's, which inherit `addHook` from it) and
