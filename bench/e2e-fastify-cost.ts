@@ -3,8 +3,8 @@
  * Fastify's own request path, in CPU time per request, measured in one process where a loaded
  * machine moves every figure alike (a diagnostic beside bench/e2e-paired.ts, whose end-to-end
  * bursts need a quiet machine). Apps, each answering `GET /users/:id` through `app.inject()`:
- * - `plain`: bare Fastify; `hook`: an empty global `onRequest` hook (what the previous
- *   `fastifyRoute` cost: Fastify's hook runner on every route);
+ * - `plain`: bare Fastify; `hook`: an empty global `onRequest` hook (an app-wide hook costs far
+ *   more on a real socket than it does here: bench/e2e-server.ts modes `fastify-hook`, `fastify-after`);
  * - `route`: `fastifyRoute(app)` (its handler wrapper);
  * - `auth-plain` / `auth-route`: a global `preHandler` hook (as an auth plugin adds), without and
  *   with `fastifyRoute` (whose recorder then joins that phase).

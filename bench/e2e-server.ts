@@ -11,7 +11,8 @@
  * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
  *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table; `fastify-http`:
  *   `instrumentHttp` without the route option; `fastify-hook`: only an empty global `onRequest`
- *   hook (what Fastify's hook runner costs every route: why `fastifyRoute` adds no such hook);
+ *   hook (what an app-wide hook costs every route: why `fastifyRoute` adds no such hook; the
+ *   same hook given to each route in an `onRoute` hook costs nothing measurable);
  *   `fastify-onerror`: only an empty app-wide `onError` hook, which Fastify runs only on errors
  *   and still costs every request (why `fastifyRoute` gives each route an `onError` hook of its
  *   own instead); `fastify-after`: only an empty `app.after()` before the route (Fastify's

@@ -137,15 +137,17 @@ type AddHook = (this: unknown, name: string, hook: AnyHook) => unknown;
  * `instrument.http(app.server, { route: fastifyRoute(app) })`): routes declared on `app` before
  * it are not seen (they count as `route="unmatched"`).
  *
- * Where the route is recorded costs Fastify's own request path: a global `onRequest` hook gives
- * every route Fastify's hook runner (+16 % CPU per request on a bare route, bench/e2e-paired.ts
- * mode `fastify-hook`). So the route is recorded where Fastify calls code anyway: by a wrapper
- * of each route's handler (an `onRoute` hook); by the route's own error handler, or else a
- * recorder in the route's `onError` hooks (answers from errors raised before the handler:
- * validation, body parsing, a hook's thrown error): per route, as an app-wide `onError` hook
- * made every request cost about 40 % more CPU on a real socket (bench/e2e-paired.ts); and, only where a request-phase hook exists (a route's own, or one added with
- * `addHook` in any scope, whose `addHook` is wrapped for this), by a recorder put first in that
- * phase of that scope or route, so a hook answering with `reply.send()` (a 401) is labelled too.
+ * Where the route is recorded costs Fastify's own request path: any app-wide lifecycle hook
+ * (`app.addHook('onRequest' | 'onError' | ...)`, which Fastify queues through `app.after()`)
+ * makes every request on a real socket cost +28-34 % CPU, even one that never runs, while the
+ * same hook given to each route costs nothing measurable (bench/e2e-paired.ts modes
+ * `fastify-hook`, `fastify-onerror`, `fastify-after`). So the route is recorded where Fastify
+ * calls code anyway: by a wrapper of each route's handler (an `onRoute` hook); by the route's own
+ * error handler, or else a recorder first in the route's `onError` hooks (answers from errors
+ * raised before the handler: validation, body parsing, a hook's thrown error); and, only where a
+ * request-phase hook exists (a route's own, or one added with `addHook` in any scope, whose
+ * `addHook` is wrapped for this), by a recorder put first in that phase of that scope or route,
+ * so a hook answering with `reply.send()` (a 401) is labelled too.
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `app` has no `addHook`
  */
 export function fastifyRoute(app: FastifyHooks): RouteOf {
