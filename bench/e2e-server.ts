@@ -11,7 +11,12 @@
  * - `fastify-plain` / `fastify-route`: the same body from a Fastify app, bare or with
  *   `instrumentHttp(app.server, { route: fastifyRoute(app) })` on a bare table; `fastify-http`:
  *   `instrumentHttp` without the route option; `fastify-hook`: only an empty global `onRequest`
- *   hook (what Fastify's hook runner costs every route: why `fastifyRoute` adds no such hook);
+ *   hook (what an app-wide hook costs every route: why `fastifyRoute` adds no such hook; the
+ *   same hook given to each route in an `onRoute` hook costs nothing measurable);
+ *   `fastify-onerror`: only an empty app-wide `onError` hook, which Fastify runs only on errors
+ *   and still costs every request (why `fastifyRoute` gives each route an `onError` hook of its
+ *   own instead); `fastify-after`: only an empty `app.after()` before the route (Fastify's
+ *   `addHook` of a request lifecycle hook queues the hook through `after`: what that costs alone);
  * - `channels`: empty subscribers on the two diagnostics channels `instrumentHttp` uses (what Node
  *   itself then does per request: a payload object per publication);
  * - `listeners`: only what `instrumentHttp` hooks into Node's path, doing nothing: a second
@@ -74,6 +79,8 @@ const SINGLE_MODES = [
   'fastify-route',
   'fastify-http',
   'fastify-hook',
+  'fastify-onerror',
+  'fastify-after',
   'listeners',
   'channels',
 ];
@@ -98,6 +105,8 @@ if (mode.startsWith('fastify-')) {
       route: fastifyRoute(app),
     });
   if (mode === 'fastify-http') instrumentHttp(new Registry({ logger: createLogger({ level: 'silent' }) }), app.server);
+  if (mode === 'fastify-onerror') app.addHook('onError', (_request, _reply, _error, done) => done());
+  if (mode === 'fastify-after') app.after(() => {});
   if (mode === 'fastify-hook') app.addHook('onRequest', (_request, _reply, done) => done());
   app.get('/', (_request, reply) => {
     requests++;

@@ -104,6 +104,7 @@ export interface FastifyRouteFields {
   preParsing?: unknown;
   preValidation?: unknown;
   preHandler?: unknown;
+  onError?: unknown;
 }
 
 /**
@@ -136,14 +137,17 @@ type AddHook = (this: unknown, name: string, hook: AnyHook) => unknown;
  * `instrument.http(app.server, { route: fastifyRoute(app) })`): routes declared on `app` before
  * it are not seen (they count as `route="unmatched"`).
  *
- * Where the route is recorded costs Fastify's own request path: a global `onRequest` hook gives
- * every route Fastify's hook runner (+16 % CPU per request on a bare route, bench/e2e-paired.ts
- * mode `fastify-hook`). So the route is recorded where Fastify calls code anyway: by a wrapper
- * of each route's handler (an `onRoute` hook); by the route's error handler (answers from errors
- * raised before the handler: validation, body parsing, a hook's thrown error), which rethrows to
- * the app's own; and, only where a request-phase hook exists (a route's own, or one added with
- * `addHook` in any scope, whose `addHook` is wrapped for this), by a recorder put first in that
- * phase of that scope or route, so a hook answering with `reply.send()` (a 401) is labelled too.
+ * Where the route is recorded costs Fastify's own request path: any app-wide lifecycle hook
+ * (`app.addHook('onRequest' | 'onError' | ...)`, which Fastify queues through `app.after()`)
+ * makes every request on a real socket cost +28-34 % CPU, even one that never runs, while the
+ * same hook given to each route costs nothing measurable (bench/e2e-paired.ts modes
+ * `fastify-hook`, `fastify-onerror`, `fastify-after`). So the route is recorded where Fastify
+ * calls code anyway: by a wrapper of each route's handler (an `onRoute` hook); by the route's own
+ * error handler, or else a recorder first in the route's `onError` hooks (answers from errors
+ * raised before the handler: validation, body parsing, a hook's thrown error); and, only where a
+ * request-phase hook exists (a route's own, or one added with `addHook` in any scope, whose
+ * `addHook` is wrapped for this), by a recorder put first in that phase of that scope or route,
+ * so a hook answering with `reply.send()` (a 401) is labelled too.
  * @throws {MonitorError} `EMON_INVALID_OPTION` if `app` has no `addHook`
  */
 export function fastifyRoute(app: FastifyHooks): RouteOf {
@@ -220,7 +224,15 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
   const target = app as unknown as { addHook: AddHook };
   const original = target.addHook;
 
-  /** Puts a recorder first in each request phase the route has hooks in (idempotent). */
+  const onErrorRecorder = (request: FastifyRequestFields, reply: unknown, _error: unknown, done: () => void) => {
+    fromHook(request, reply);
+    done();
+  };
+
+  /**
+   * Puts a recorder first in each request phase the route has hooks in, and in its `onError`
+   * hooks (idempotent).
+   */
   const prependRecorders = (routeOptions: FastifyRouteFields): void => {
     for (const phase of REQUEST_PHASES) {
       const own = routeOptions[phase];
@@ -228,6 +240,9 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
       const hooks = Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook];
       if (hooks[0] !== recorders[phase]) routeOptions[phase] = [recorders[phase], ...hooks];
     }
+    const own = routeOptions.onError;
+    const hooks = own === undefined || own === null ? [] : Array.isArray(own) ? (own as AnyHook[]) : [own as AnyHook];
+    if (hooks[0] !== onErrorRecorder) routeOptions.onError = [onErrorRecorder, ...hooks];
   };
 
   // Registered before `addHook` is wrapped: on an app that has started this throws Fastify's own
@@ -242,8 +257,9 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
     prependRecorders(routeOptions);
     const theirs = routeOptions.errorHandler;
     // A route's own error handler is wrapped; the others are left alone (a rethrow from a route
-    // error handler makes Fastify send a thrown non-Error as a 200 payload): the `onError` hook
-    // below records those requests, and Fastify runs it only on the error path.
+    // error handler makes Fastify send a thrown non-Error as a 200 payload): the route's `onError`
+    // recorder (see `prependRecorders`) records those requests, and Fastify runs it only on the
+    // error path.
     if (typeof theirs === 'function') {
       routeOptions.errorHandler = function (
         this: unknown,
@@ -260,10 +276,6 @@ export function fastifyRoute(app: FastifyHooks): RouteOf {
         );
       };
     }
-  });
-  original.call(app, 'onError', (request: FastifyRequestFields, reply: unknown, _error: unknown, done: () => void) => {
-    fromHook(request, reply);
-    done();
   });
 
   // Scopes (Fastify instances: the app and each plugin's, which inherit `addHook` from it) and

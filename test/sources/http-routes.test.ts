@@ -310,6 +310,48 @@ describe('instrument.http route labels', () => {
     expect(seen).toEqual({ errorHandler: 1, onError: 4 });
   });
 
+  it('labels errors before the handler on routes with onError hooks of their own, also one a later onRoute hook sets, and runs those hooks once', async () => {
+    const { registry } = newRegistry();
+    const app = Fastify();
+    closers.push(() => app.close());
+    instrumentHttp(registry, app.server, { name: 'fastify', route: fastifyRoute(app) });
+    const seen = { own: 0, fromOnRoute: 0 };
+    const body = { schema: { body: { type: 'object', required: ['name'] } } } as const;
+    app.post('/own/:id', {
+      ...body,
+      onError: (_request, _reply, _error, done) => {
+        seen.own++;
+        done();
+      },
+      handler: async () => 'never',
+    });
+    await app.register(async (scope) => {
+      // Replaces whatever onError hooks the route had (the recorder fastifyRoute put there too).
+      scope.addHook('onRoute', (routeOptions) => {
+        routeOptions.onError = (_request, _reply, _error, done) => {
+          seen.fromOnRoute++;
+          done();
+        };
+      });
+      scope.post('/replaced/:id', { ...body, handler: async () => 'never' });
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const statuses: number[] = [];
+    for (const path of ['/own/1', '/replaced/1']) {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([400, 400]);
+    expect(requestsByRoute(registry)).toEqual({ 'POST /own/:id 400': 1, 'POST /replaced/:id 400': 1 });
+    expect(seen).toEqual({ own: 1, fromOnRoute: 1 });
+  });
+
   it("leaves Fastify's answers to thrown non-Errors as they are (a string: 500; { statusCode }: its status; the app's error handler runs) and labels them by route", async () => {
     // The same app with and without fastifyRoute: the statuses must not change.
     const build = async (withRoute: boolean) => {
