@@ -1,15 +1,10 @@
 /**
- * erlmcp_dashboard: the process that owns the dashboard's HTTP/WebSocket server.
+ * erlmcp_dashboard: the process that owns the dashboard's HTTP/WebSocket server, its lifetime and
+ * its clock (`tick` and `heartbeat` timers). Requests are served by the server directly, not
+ * through the mailbox.
  *
- * `init` builds the server and binds it (a bad bind, or a non-loopback host without a token,
- * fails the start); `terminate` closes the feed's clients with 1001 and the server; `onKill`
- * drops everything at once. Its timers drive the server: a `tick` every `refresh_interval` (when
- * `real_time_enabled`) sends each subscribed client its frame, a `heartbeat` every
- * `heartbeatMs` drops dead peers. Requests are served by the server directly, not through the
- * mailbox: the process only owns the server's lifetime and clock.
- *
- * Start args: {@link DashboardArgs}. Calls: `address` → where it listens; `stats` → the feed's
- * and server's counters.
+ * A bad bind, or a non-loopback host without a token, fails the start. Start args:
+ * {@link DashboardArgs}. Lifecycle and calls: docs/design-notes.md.
  */
 import type { DashboardConfig } from '../src/config/schema.js';
 import type { Logger } from '../src/logger.js';

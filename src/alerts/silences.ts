@@ -1,17 +1,12 @@
 /**
- * Silences, as in Alertmanager: "say nothing about alerts matching these matchers from `startsAt`
- * to `endsAt`", with who asked and why. A silenced alert stays active (it is shown, it is
- * persisted) but its firing and re-notify notifications are held back; if it is still firing when
- * the silence ends, it is notified then. A resolved notification is not held back: the channels
- * that heard the firing hear the resolution, so no receiver keeps an alert open forever. Matchers
- * are matched against the alert's labels plus `severity` and `source`.
+ * Silences, as in Alertmanager: hold back notifications for alerts matching some matchers from
+ * `startsAt` to `endsAt`, with who asked and why. A silenced alert stays active; if still firing
+ * when the silence ends, it is notified then. Resolved notifications are never held back, so no
+ * receiver keeps an alert open forever.
  *
- * A silence is `pending` before `startsAt`, `active` until `endsAt`, then `expired`;
- * `expire_silence` ends it now. Expired silences are kept for `alert_timeout`, then removed.
- *
- * `startsAt`/`endsAt` are wall times as the user gave them (shown and stored as given); the set
- * compares steady copies of them, converted when the silence is added (see `Timeline` in
- * src/clock.ts), so a silence lasts the time it was set for whatever the wall clock does later.
+ * `startsAt`/`endsAt` are kept as given but compared as steady copies (`Timeline`, src/clock.ts), so
+ * a silence lasts the time it was set for whatever the wall clock does. States and expiry:
+ * docs/design-notes.md.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 import { stableId } from './fingerprint.js';

@@ -1,15 +1,11 @@
 /**
- * `erlmcp-monitor serve <dataDir>`: the dashboard (page, JSON API, `/metrics`, live feed) over a
- * store another process writes, opened read-only. It is the library's own server
- * (`src/server/http-server.ts`) and page, wired as `actors/dashboard.ts` wires them, with the
- * metric table replaced by a mirror of the store: each `refresh_interval` the table is restored
- * from the store's newest committed values (`restoreTable`, as the application does at start), then
- * a tick sends the live frames. `/api/history` reads the store as in the application. Besides the
- * configured dashboards it serves `store` (`store-dashboard.ts`): a chart per stored metric.
+ * `erlmcp-monitor serve <dataDir>`: the dashboard over a store another process writes, opened
+ * read-only: the library's own server and page, with the metric table replaced by a mirror
+ * restored from the store each `refresh_interval`.
  *
- * What the mirror cannot show: histogram percentiles in live frames (their sliding window is not
- * stored; the charts' history has them, from the `#p50/#p95/#p99` series), and the performance
- * report, SLAs and alerts, which live in the application's processes (those panels stay empty).
+ * The mirror cannot show histogram percentiles in live frames (their window is not stored), nor
+ * the performance report, SLAs and alerts (those live in the application's processes).
+ * Wiring details: docs/design-notes.md.
  */
 import { loadConfig } from '../config/load-config.js';
 import type { DashboardConfig } from '../config/schema.js';

@@ -1,17 +1,10 @@
 /**
  * Whether a writer has the store open, found WITHOUT touching its lock.
  *
- * A writable store holds an exclusive flock on `<dataDir>/writer.lock` (`writer-lock.ts`). Probing
- * it with a lock of our own (even a shared, non-blocking one held for a microsecond) would make a
- * writer that starts at that instant fail its own non-blocking flock with `EMON_STORE_LOCKED`: the
- * probe would break the application it inspects. So on Linux the kernel's lock table is read
- * instead: `/proc/locks` lists every held lock with its holder's pid and the locked file's device
- * (`major:minor`, hex) and inode. Reading it takes no lock and changes nothing; its only race is
- * that a writer starting or stopping just after the read is reported as it was just before, which
- * is the nature of any answer to "is it running?".
- *
- * Where there is no `/proc/locks` (macOS, or a container without /proc), the answer is `unknown`
- * with the pid the last writer noted in the file, never a guess from the note alone.
+ * Probing `<dataDir>/writer.lock` with a lock of our own would make a writer starting at that
+ * instant fail with `EMON_STORE_LOCKED`: the probe would break the application it inspects. So on
+ * Linux it reads `/proc/locks` (no lock, no change); elsewhere the answer is `unknown` with the pid
+ * the last writer noted, never a guess. Details: docs/design-notes.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';

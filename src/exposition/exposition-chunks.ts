@@ -2,14 +2,8 @@
  * The walk over a registry that both exposition formats share, cut into chunks of at most
  * `MAX_SAMPLES_PER_CHUNK` sample lines so the caller can yield to the event loop between chunks.
  *
- * Chunks are bounded by samples, not series: a histogram series is `buckets + 3` lines, so a fixed
- * count of series per chunk (1,000) made a block of 1,000 histograms ten times longer than one of
- * counters. A series is never split across chunks, so a chunk exceeds the bound only when one
- * series alone has more samples (a histogram with more than ~1,000 buckets).
- *
- * Measured here (bench/exposition.bench.ts, Node 20): rendering 10,000 counters and 1,000
- * histograms is 20 chunks, the longest ~1.6 ms (whole render ~10 ms); prom-client renders 10k
- * counter series in one 18–25 ms block.
+ * Chunks are bounded by samples, not series (a histogram series is many lines); a series is never
+ * split, so only one huge series can exceed the bound. Measurements: docs/design-notes.md.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { HistogramSeries } from '../metrics/histogram.js';

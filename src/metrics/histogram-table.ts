@@ -1,18 +1,11 @@
 /**
  * The state of a histogram's series as columns indexed by slot, as counters and gauges keep theirs
- * (scalar-table.ts). One row of doubles per series holds its bucket counts, sum, count, min and
- * max; the version last flushed and the store id are columns of their own.
+ * (scalar-table.ts): bucket counts, sum, count, min and max, flushed version and store id.
  *
- * **Sketches, lazily.** A series' percentile sketches (all-time and the sliding window) are real
- * objects only once it needs them: until then its observations are "first-slice keys", up to
- * {@link SMALL_KEYS} 16-bit sketch keys (`logEntry`) in one shared column, all made in the slice
- * the slice column records. Both sketches are then a function of those keys: the all-time one
- * holds them all, the window holds them while their slice is inside it. The observation that
- * would break that (one key too many, a later slice, a key the log cannot hold: zero or a
- * negative value) moves the keys into a dedicated `Sketch` and `SlidingSketch` (same counts, same
- * slice), and from then on the series records there, as every series did before. A series
- * observed a few times keeps ~170 B of columns instead of ~1.3 KB of objects and typed-array
- * headers; a busy one pays its sketches' data, as before.
+ * A series' sketches become real objects only once it needs them; until then it keeps up to
+ * {@link SMALL_KEYS} sketch keys of one slice, from which both sketches are a function. So a
+ * series observed a few times costs ~170 B instead of ~1.3 KB. When and how keys move into
+ * dedicated sketches: docs/design-notes.md.
  */
 import { type LabelMap } from './label-map.js';
 import { Sketch, sketchKey, logEntry, SlidingSketch } from './sketch.js';

@@ -1,17 +1,11 @@
 /**
  * Histogram: a distribution of observed values (response times, payload sizes).
  *
- * Each series keeps Prometheus-style buckets (default `[10, 50, 100, 500, 1000, 5000, 10000]`, the
- * source design's), sum, count, min and max, and also a log-linear sketch (relative error < 1%)
- * twice: all-time, and in a ring of time slices for the sliding 1-minute and 5-minute windows
- * (quiet slices as a log of keys, busy ones as counts: see sketch.ts for what each costs).
- * Bucket interpolation alone can be off by a whole bucket width (400 ms inside 100–500), which is
- * why percentiles come from the sketch.
- *
- * `observe` computes the sketch key once and adds it to both sketches; the slice ring is advanced
- * by a coarse `SliceClock` that the collector ticks, so the hot path never reads the time. The
- * state lives in columns by slot (histogram-table.ts), the sketches becoming objects only once a
- * series outgrows a few keys in one slice; a `HistogramSeries` is a handle onto a slot.
+ * Each series keeps Prometheus-style buckets, sum, count, min and max, plus a log-linear sketch
+ * (all-time and sliding 1-/5-minute windows), because bucket interpolation can be off by a whole
+ * bucket width. `observe` computes the sketch key once and never reads the time (the collector
+ * ticks a `SliceClock`). State lives in columns by slot (histogram-table.ts); a `HistogramSeries`
+ * is a handle onto a slot. Defaults and costs: docs/design-notes.md.
  */
 import { ErrorCode, MonitorError } from '../errors.js';
 import type { Labels } from './label-map.js';

@@ -1,19 +1,12 @@
 /**
  * LabelMap: from a label object to the slot of the series it names, for one metric with fixed
- * label names. Slots are numbered 0, 1, 2, ... in creation order; the metric keeps each series'
- * state in columns indexed by slot (see slot-columns.ts), so a series is no object of its own.
+ * label names. Slots are numbered in creation order; the metric keeps each series' state in columns
+ * by slot (slot-columns.ts), so a series is no object of its own.
  *
- * Label values are interned per label name (one Map per name from value to a small id), a series
- * is its row of ids, and an open-addressing hash table over those rows gives the slot. A lookup of
- * an existing series does one `Map.get` per label and compares ints: it builds no key string and
- * allocates nothing. Per series this holds 4 B per label (up to 6 B while the row array has room
- * to grow) plus ~8-11 B of hash table, where the
- * nested Maps it replaces held ~40-60 B of Map entries and a frozen label object. Label objects
- * are built on demand (`labelsOf`), frozen, from one constructor per metric. Validation of a new
- * label set (names, value types, the series limit) happens once, when its series is created.
- *
- * Past the series limit, a new label set maps to one shared overflow series (every label value
- * `__overflow__`) and `onOverflow` is told, so memory stays bounded whatever the caller sends.
+ * It exists to make lookups allocation-free and series small (interned values, a hash table over
+ * rows of ids). Validation happens once, when a series is created. Past the series limit, new
+ * label sets map to one shared `__overflow__` series, so memory stays bounded.
+ * Layout and per-series costs: docs/design-notes.md.
  */
 import { describeValue, ErrorCode, MonitorError } from '../errors.js';
 

@@ -1,41 +1,12 @@
 /**
  * Quantile sketches for histograms: log-linear buckets (HdrHistogram-style), mergeable, with a
- * bounded relative error, plus a sliding-window variant for the last minute / five minutes.
+ * bounded relative error (a quantile is within 1/128 of the exact value), plus a sliding-window
+ * variant for the last minute / five minutes. They exist so percentiles cost O(1) per observation.
  *
- * **Buckets.** A positive value `v = 2^e * (1 + m)` lands in bucket `key = e * 64 + s`, where `s`
- * is the top 6 bits of the mantissa `m`: each power of two is cut into 64 equal sub-buckets, and
- * bucket `key` holds `[2^e (1 + s/64), 2^e (1 + (s+1)/64))`. The key is read straight from the
- * IEEE-754 bits (no `Math.log`): the high 32-bit word of the double is sign(1) | biased
- * exponent(11) | mantissa(20), so `(hi >>> 14) - 1023 * 64` is the key. A quantile is reported as
- * its bucket's midpoint, so it is within `1/128` (0.78%) of the exact value, relative to that
- * exact value (`1/129` relative to the reported one).
- *
- * **Zero and negatives.** Values whose magnitude is below 2^-64 (including 0, -0 and subnormals)
- * go to one zero bucket. The sign bit survives the shift, so a negative value's key is its
- * magnitude's key plus 2^17; such keys go to a second store, and quantiles walk it from the
- * largest magnitude down (most negative first), then zero, then the positive store upwards.
- *
- * **Hot path contract.** A histogram computes ONE key per observation, `sketchKey(v)`, and feeds
- * it to both its all-time {@link Sketch} and its {@link SlidingSketch} with `addKey(key)`. That
- * works for every finite value (positive, zero or negative). The common case, a positive key
- * inside the range already allocated, is one subtraction, one unsigned compare, one compare
- * against the count type's maximum and one typed-array write (or, for a quiet window slice, one
- * append to the window's log); everything else (zero, negatives, growth, overflow) goes to an
- * out-of-line slow path. Values must be finite: the histogram rejects NaN and ±Infinity before
- * they get here. If one slips through anyway, the slow path throws rather than miscount. Keys
- * must come from `sketchKey`.
- *
- * **Storage.** Each sign has a dense store of counts for the keys `[offset, offset + length)`,
- * grown in whole octaves (64 keys) when a key falls outside. Counts start in a `Uint8Array` and
- * move to 16-bit, 32-bit and finally 64-bit floats (exact up to 2^53) when a count would
- * overflow. Growth and promotion are the only allocations, each amortised over the observations
- * that caused it. The sliding window keeps quiet slices as a log of keys (see {@link SlidingSketch}).
- *
- * **Memory.** A store costs 64 counts per octave that the data spans. A latency distribution from
- * 1 ms to 1 s spans 10 octaves: 640 counts, that is 640 B for the all-time sketch while no bucket
- * has passed 255 (1.25 KiB to 65,535, 2.5 KiB beyond). The window costs 2 B per observation of a
- * quiet slice (at most SPARSE_MAX per slice) and a dense 16-bit store for a busy one (1.25 KiB
- * over 10 octaves), plus a 30 B slot table (one key count per slot) once a second slice has been observed.
+ * Hot path contract: a histogram computes ONE key per observation, `sketchKey(v)`, and feeds it to
+ * both its {@link Sketch} and its {@link SlidingSketch} with `addKey(key)`. Keys must come from
+ * `sketchKey`; values must be finite (the slow path throws rather than miscount).
+ * Bucket layout, storage and memory: docs/design-notes.md.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 import type { SliceClock } from './slice-clock.js';

@@ -1,15 +1,11 @@
 /**
- * A coarse clock for sliding-window metrics. Time is cut into fixed slices (10 s by default) and
- * the clock holds the number of the current slice, `Math.floor(nowMs / sliceMs)`.
+ * A coarse clock for sliding-window metrics: the number of the current fixed slice (10 s by
+ * default), `Math.floor(nowMs / sliceMs)`.
  *
- * The clock does not read the time itself: whoever owns it (the collector, from a timer firing
- * about once a second) calls `tick(Date.now())`. The metric hot path only reads the integer
- * `slice`, so an observation never pays for `Date.now()`, and tests drive windows
- * deterministically by calling `tick()` themselves. Between ticks the clock lags real time by at
- * most the tick period, which is well inside one slice.
- *
- * The clock never moves backwards: if the wall clock steps back (NTP), `tick` keeps the current
- * slice until time catches up, so slots that hold data are not reset and reused early.
+ * It never reads the time itself: its owner calls `tick(Date.now())`, so the hot path never pays
+ * for `Date.now()` and tests drive windows deterministically. It never moves backwards (an NTP step
+ * back keeps the current slice), so slots holding data are not reused early. Details:
+ * docs/design-notes.md.
  */
 import { ErrorCode, MonitorError, describeValue } from '../errors.js';
 

@@ -1,18 +1,11 @@
 /**
  * One HTTP POST for the HTTP channels (Slack, Twilio, webhook, Alertmanager), with the outcome
- * classified for the outbox:
+ * classified for the outbox: 2xx delivered; 429, 408, 5xx, connection errors and timeouts
+ * retryable (with `Retry-After`); anything else dead-lettered.
  *
- * - 2xx: delivered.
- * - 429, 408 and 5xx: retryable; a `Retry-After` (seconds or an HTTP date) becomes `retryAfterMs`.
- * - connection errors and timeouts: retryable (the request may or may not have arrived; the
- *   receiver dedupes by the notification id the payload carries).
- * - any other status (other 4xx, 3xx: redirects are not followed): not retryable, the request
- *   itself is wrong and sending it again will not help, so the outbox dead-letters it.
- *
- * Each request has one deadline covering connect, upload and the whole response (`timeoutMs`), a
- * fresh connection (no keep-alive pool to leak or close) and a response body read to at most
- * 4 KiB (the transport is `src/net/post.ts`, shared with remote write). Failure messages name the target as the caller describes it (never the full URL: a
- * webhook's path is its secret) and pass the server's reply through the caller's `Redactor`.
+ * One deadline covers the whole exchange, every request has a fresh connection, and the reply
+ * body is read to at most 4 KiB. Failure messages never show the full URL (a webhook's path is its
+ * secret) and pass the reply through the caller's `Redactor`. Details: docs/design-notes.md.
  */
 import { post, PostNetworkError, type PostResult } from '../net/post.js';
 import { DeliveryError } from './types.js';

@@ -1,16 +1,10 @@
 /**
- * SMS through the Twilio Messages API: for each recipient,
- * `POST <base>/2010-04-01/Accounts/<AccountSid>/Messages.json` with HTTP Basic auth
- * (AccountSid : AuthToken) and a form-encoded body `To`, `From`, `Body`
- * (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource).
- * Twilio answers 201 with the message resource; 400 (e.g. an invalid number) and 401 are
- * dead-lettered, 429/5xx retried. The base URL is configurable, so tests and Twilio-compatible
- * gateways can stand in.
+ * SMS through the Twilio Messages API, one request per recipient (HTTP Basic auth, form body
+ * `To`, `From`, `Body`); the base URL is configurable for tests and compatible gateways.
  *
- * The body is plain text, `[CRITICAL] <title>: <message>`, cut to Twilio's 1600 characters. Each
- * recipient is a separate request, so each one reached is marked delivered in the outbox: a retry
- * after a partial failure texts only the numbers that have not had it. SMS skips resolved
- * notifications (`sendsResolved: false`): a page is for what needs doing.
+ * One request per recipient means a retry after a partial failure texts only those not reached.
+ * Resolved notifications are skipped (`sendsResolved: false`). Status handling and body format:
+ * docs/design-notes.md.
  */
 import { httpPost } from './http-post.js';
 import { headline, truncate } from './notification-text.js';

@@ -1,35 +1,12 @@
 /**
- * gen_server: a generic server loop around a callback module (a `Behaviour`).
+ * gen_server: a generic server loop around a callback module (a `Behaviour`), so each process
+ * handles its messages one at a time with OTP's semantics.
  *
- * - `init(args, ctx)` runs before `startServer` resolves: a throw, rejection or timeout there is
- *   reported to the starter (the promise rejects with `EMON_INIT_FAILED`) and nothing is left
- *   half-started. Messages sent during `init` wait and are handled after it, in order.
- * - `handleCall` answers `{ reply, state }` (or `{ error, state }` to reject the caller and carry
- *   on, or `{ defer, state }` to answer when the promise `defer` settles while the server goes on
- *   with its next messages: OTP's `{noreply, State}` and a later `gen_server:reply/2`);
- *   `handleCast`/`handleInfo` answer `{ state }`; any of them may add `stop: reason` to exit
- *   after this message. Callbacks may be async; the next
- *   message waits for the promise.
- * - Every call, cast and info message is first checked against the behaviour's `messages` schema
- *   (derived from its protocol type, see check-message.ts): one that is not an object, has an
- *   unknown `type`, misses a required field or carries an unknown one never reaches a callback.
- *   A refused call rejects with `EMON_BAD_MESSAGE`; a refused cast or info message is dropped,
- *   with a warning (the first 20 distinct per incarnation) or, for a cast, the behaviour's
- *   `refusedCast`. Either way the server carries on unchanged: a bad message is not a crash.
- * - A callback that throws or rejects stops the server with `{ crash }` (code
- *   `EMON_CALLBACK_FAILED`, the original error as `cause`); one that returns anything else stops it
- *   with `EMON_BAD_RETURN_VALUE`. A missing `handleInfo` logs a warning and carries on.
- * - `terminate(reason, state, ctx, signal)` runs once on every exit except a failed init or a
- *   kill, bounded by the stop timeout (or `terminateTimeout` after a crash); on a kill, `onKill`
- *   runs instead. A kill during an async `init` fails the start (after `onKill` releases what init
- *   acquired).
- * - Where JS cannot do what Erlang does: a process cut off at its shutdown timeout is dead to the
- *   tree at once (exited, name released, links told `killed`), but an async `terminate` already
- *   running cannot be stopped from outside; its promise runs on. `signal` is aborted (reason
- *   `'killed'`) at that moment so the callback can stop its own work (pass it to fetch, timers,
- *   streams); anything it does afterwards belongs to nobody.
- * - On exit: timers are cancelled, the name is released, pending calls reject with
- *   `EMON_SERVER_EXITED`, later calls reject with `NoProcError`, links are told the reason.
+ * Constraints: every message is checked against the behaviour's `messages` schema first (a bad
+ * message is refused, never a crash); a callback that throws or returns a bad value stops the
+ * server; `terminate` runs once per exit except a failed init or a kill (`onKill` then). An async
+ * `terminate` cut off at its shutdown timeout cannot be stopped from outside: `signal` is aborted
+ * so it can stop its own work. Callback contract and exit details: docs/design-notes.md.
  */
 import { checkMessage, type CompiledFields, compileFields, type MessageFields } from '../check-message.js';
 import { CallTimeoutError, describeValue, ErrorCode, MonitorError, NoProcError, toError } from '../errors.js';

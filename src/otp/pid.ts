@@ -3,15 +3,7 @@
  * (each answered with the reply type named in `replies`), `cast` messages (no reply) and `info`
  * messages (timers, plain sends). A `Pid<P>` or `ServerRef<P>` only accepts those, so a message
  * outside the protocol is a compile error rather than a runtime surprise.
- *
- * @example
- * interface CounterProtocol {
- *   call: { type: 'get' };
- *   replies: { get: number };
- *   cast: { type: 'add'; by: number };
- *   info: { type: 'tick' };
- * }
- * const n: number = await pid.call({ type: 'get' });
+ * Example protocol: docs/design-notes.md.
  */
 import type { ProcessRef } from './process.js';
 

@@ -1,24 +1,13 @@
 /**
- * The one place that imports nact. nact 7.6.2 is used only as a mailbox and scheduler: each
- * process incarnation is one top-level nact actor whose handler never throws, and everything nact
- * would otherwise decide (supervision, restarts, timers, hierarchy) is done by this layer instead.
- *
- * nact 7.6.2 defects this contains, and how:
- * - Children of a stopped actor are not stopped (`Actor.stop` only removes the child from the
- *   parent's map): every actor here is spawned flat under the system; the process hierarchy is
- *   kept by `Supervisor`, which stops its children itself, in reverse start order.
- * - Timers are not cancelled (nact has none tied to an actor's life): `TimerSet` owns every timer
- *   of one incarnation and cancels them all when it exits or restarts.
- * - No restart limit (`reset` restarts forever): restarts are decided by `Supervisor`, which
- *   counts them against intensity/period; nact's `onCrash` is never consulted.
- * - `reset`/`resume`/`escalate`/`stopAll` can run two handlers at once (a reset re-enters
- *   `processNext` while the old handler's promise is pending) or kill the process with an
- *   unhandled rejection (`handleFault` is async and nobody awaits it; `escalate` at the top calls
- *   `parent.handleFault` on the system, which `stop`s and logs to console): the handler installed
- *   here catches everything, so nact's fault path is unreachable and none of those actions is used.
- *   A restart is a brand-new actor, never a reset of an old one.
- * - Message types are unchecked (`dispatch(ref, any)`): the typed `Pid<P>` API in front of this
- *   module is the only way to send, so a message outside an actor's protocol does not compile.
+ * The one place that imports nact (7.6.2), used only as a mailbox and scheduler: each process
+ * incarnation is one flat top-level actor whose handler never throws; this layer does the rest.
+ * nact 7.6.2 defects this contains (details in docs/design-notes.md):
+ * - children of a stopped actor are not stopped: `Supervisor` stops its own children;
+ * - timers are not cancelled: `TimerSet` cancels an incarnation's timers when it exits;
+ * - no restart limit: `Supervisor` counts restarts; `onCrash` is never consulted;
+ * - `reset`/`resume`/`escalate`/`stopAll` can run two handlers at once or crash on an unhandled
+ *   rejection: never used (a restart is a brand-new actor);
+ * - message types are unchecked: the typed `Pid<P>` API is the only way to send.
  */
 import nact from 'nact';
 import type { ActorSystemRef, Ref } from 'nact';

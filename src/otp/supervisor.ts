@@ -1,30 +1,11 @@
 /**
  * supervisor: a process that starts, watches and restarts child processes. Like supervisor.erl it
- * is itself a gen_server callback module, so its own messages (child exits, calls) are handled one
- * at a time through its mailbox.
+ * is itself a gen_server callback module, so child exits and calls are handled one at a time.
  *
- * - Children start in spec order and stop in reverse order, each with its `shutdown` time.
- * - Strategies, applied when a child exits and must be restarted:
- *   `one_for_one` restarts that child; `one_for_all` stops the others (reverse order) and restarts
- *   all; `rest_for_one` stops and restarts the children started after it.
- * - Restart types: `permanent` children are always restarted, `transient` only after an abnormal
- *   exit (not `normal`, `shutdown` or `{ shutdown: term }`), `temporary` never (and are forgotten
- *   when they exit).
- * - Intensity: more than `intensity` restarts within `period` ms makes the supervisor give up as
- *   OTP's does: it reports `reached_max_restart_intensity` itself (`OtpSystem.supervisorReport`:
- *   one error line naming the supervisor, the offending child and its exit, and the report to
- *   `onSupervisorReport` listeners), stops all its children in reverse order and exits
- *   `shutdown`. So a transient parent's child supervisor that gives up stays down; a permanent
- *   one is restarted by its parent, counting against the parent's intensity, as in OTP.
- *   Defaults as in OTP: `one_for_one`, 1 restart in 5000 ms.
- * - A child that fails to start during a restart is retried through the mailbox (counting against
- *   the intensity), so a stop request can get in between attempts; meanwhile `which_children`
- *   shows it `restarting`.
- * - A start function may resolve `'ignore'` (OTP's `ignore`): the child is not started and stays in
- *   the list with no pid (a temporary one is dropped), to be started later by `restart_child`.
- * - Killed (`kill()`, or a stop that outran its shutdown time), a supervisor tells every child to
- *   stop with `'killed'`, as OTP's links tell exit-trapping children: their `terminate('killed')`
- *   runs, bounded by their own `shutdown` (no parent is left to enforce it).
+ * Strategies (`one_for_one`, `one_for_all`, `rest_for_one`), restart types and intensity follow
+ * OTP (defaults `one_for_one`, 1 restart in 5000 ms); past the intensity it reports, stops its
+ * children in reverse order and exits `shutdown`. Restarts go through the mailbox so a stop can
+ * get in between attempts. Full rules: docs/design-notes.md.
  */
 import { ErrorCode, MonitorError, toError } from '../errors.js';
 import {

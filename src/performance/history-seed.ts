@@ -2,14 +2,9 @@
  * Seeds a fresh `CounterHistory` from the store, so a restarted performance monitor computes
  * throughput, error rates and burn rates over windows that began before it started.
  *
- * The collector writes a history point for each changed series of `requests.total` and
- * `requests.errors` once per aggregation interval. Totals at a time are the sum over the series
- * of each one's latest point at or before it (a counter that did not change was not written). A
- * series with no point in the span contributes its newest value throughout; one whose first point
- * in the span comes later contributes that first value before it (so a series never appears to
- * jump from 0 at the seam, at the cost of missing at most one aggregation interval of its growth).
- * Points older than the raw retention come from 1-minute rollups (their averages), which is
- * coarse but only feeds the long windows.
+ * Only changed series are stored, so totals carry each series' latest point forward; a series
+ * never appears to jump from 0 at the seam. Old spans come from coarse 1-minute rollups. How
+ * totals are rebuilt: docs/design-notes.md.
  */
 import type { MetricStore } from '../store/lmdb-store.js';
 import type { CounterHistory } from './counter-history.js';

@@ -1,17 +1,11 @@
 /**
  * LatencyHistory: response-time distributions over windows longer than the histogram's own
- * sliding window (which spans 5 minutes), for response-time SLAs over e.g. an hour.
+ * sliding window (5 minutes), for response-time SLAs over e.g. an hour.
  *
- * A histogram's all-time sketch only grows, so the difference of two readings of it (bucket by
- * bucket) is exactly the sketch of the values observed between them. At each check the monitor
- * hands the all-time sketch (merged over every series) here; the difference since the previous
- * check is added to a time bucket. Buckets are at least 10 s wide and there are at most
- * {@link MAX_BUCKETS} of them over the longest window (one per 10 s for an hour, one per
- * 2 h for 30 days), so a window query is exact up to one bucket's width at its old end.
- *
- * If a reading has fewer observations in some bucket than the previous one (the histogram was
- * reset or recreated), the whole reading counts as new. The first reading is only a baseline:
- * the all-time sketch holds observations of unknown age, so the history starts empty there.
+ * It stores differences of successive readings of the all-time sketch in time buckets (at most
+ * {@link MAX_BUCKETS}, at least 10 s wide), so a window is exact up to one bucket's width at its
+ * old end. A reading with fewer observations than the previous one counts as new (a reset); the
+ * first reading is only a baseline. Bucket sizing: docs/design-notes.md.
  */
 import { Sketch, type SketchJSON, type SketchStoreJSON } from '../metrics/sketch.js';
 

@@ -1,15 +1,9 @@
 /**
- * The performance summary's 0–100 scores, with the source's formulas (`calculate_performance_summary`),
- * clamped to 0..100:
- * - latency     = 100 − p95 / latency_threshold × 100
- * - throughput  = throughput / throughput_threshold × 100 (null without a throughput_threshold)
- * - error rate  = 100 − error_rate / error_rate_threshold × 100
- * - resources   = ((100 − CPU %) + (100 − memory %)) / 2
- * - overall     = the mean of the four.
- * Where the source's `find_metric` invented a value of 0 for a missing metric (a perfect latency
- * score for a service that served nothing), a score without data is `null`; resources use the
- * reading(s) present, and overall is the mean of the scores that exist (`null` if none does).
- * An error-rate threshold of 0 means any error scores 0 and none scores 100.
+ * The performance summary's 0–100 scores (latency, throughput, error rate, resources, overall),
+ * with the source's formulas (`calculate_performance_summary`), clamped to 0..100.
+ *
+ * Unlike the source, a score without data is `null` rather than invented from a 0 reading, and
+ * overall is the mean of the scores that exist. Formulas: docs/design-notes.md.
  */
 import type { PerformanceMonitorConfig } from '../config/schema.js';
 import type { Scores } from '../server/protocol.js';

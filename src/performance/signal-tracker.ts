@@ -1,16 +1,10 @@
 /**
- * SignalTracker: turns each check's figures into `AlertSignal`s, one per transition — a threshold
- * breached or recovered (`latency.p95`, `throughput`, `error_rate`, `cpu`, `memory`,
- * `event_loop.p99`), an SLA entering or leaving warning/violation (`sla.<name>`: warning →
- * `warning`, violated → `error`), a burn-rate alert firing or resetting
- * (`burn_rate.fast|slow.<slo>`). A resolve carries the severity of what it resolves. An SLA
- * without data keeps its state (no evidence either way, e.g. right after a restart); a threshold
- * figure without data counts as not breached.
+ * SignalTracker: turns each check's figures into `AlertSignal`s, one per transition (a threshold,
+ * an SLA state or a burn-rate alert), so alerting hears changes rather than every check.
  *
- * While a condition fires, a check whose text differs from the last one sent (a new current value,
- * window or sample count) sends a `firing` repeat: alerting keeps the firing alert and takes its
- * message and value, so the alert says what the panel shows (245 ms when it fired, 532 ms now),
- * not the value it fired with. Repeats are not transitions: nothing is logged for them.
+ * A resolve carries the severity of what it resolves; an SLA without data keeps its state, a
+ * threshold without data counts as not breached. While firing, a changed text sends a `firing`
+ * repeat so the alert shows the current value. Signal names and rules: docs/design-notes.md.
  */
 import type { Severity } from '../alerts/severity.js';
 import type { AlertSignal } from '../alerts/signal.js';

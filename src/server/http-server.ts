@@ -3,16 +3,10 @@
  * real). It binds 127.0.0.1 by default and serves the page, the JSON API, `/metrics`, `/health`
  * and the live feed on `/ws`.
  *
- * Every request passes, in order:
- * 1-3. size, method, `Host` and `Origin`, and the client deadlines (see `request-guard.ts`);
- * 4. the token, except for the page, its assets and `/health`: a 401;
- * 5. the route: static file, API (`api-routes.ts`) or 404.
- * Errors are `{ "error": reason }`. Responses carry `X-Content-Type-Options: nosniff`; the page
- * also a Content-Security-Policy that allows no inline script and no other origin.
- *
- * The server has no timers of its own: whoever owns it (the dashboard process) calls `tick()`
- * each `refresh_interval` and `heartbeat()` every heartbeat period, and `close()` or `kill()` at
- * the end, so nothing outlives the process.
+ * Every request passes `request-guard.ts`, then the token check (not for the page, its assets and
+ * `/health`), then the route. The server has no timers of its own: its owner calls `tick()` and
+ * `heartbeat()`, and `close()` or `kill()` at the end, so nothing outlives the process.
+ * Request order and headers: docs/design-notes.md.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

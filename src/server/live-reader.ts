@@ -1,18 +1,11 @@
 /**
  * `LiveReader`: the newest value of a chart series, read from the metric table (never from LMDB).
  *
- * Which series: `labels` given → that exact series; `label_prefix` given → every series whose
- * labels start with those prefixes, combined (a status class from a status code label); neither →
- * the metric's only series if it has no label names, otherwise every series combined (values and counts summed, histogram windows
- * merged so percentiles are true percentiles of all of them). A chart series whose metric is not
- * in the table reads `DerivedValues` under the same name (e.g. `latency.p95`), then gives `null`.
- *
- * Which number (`stat`):
- * - counters and gauges: `value`; `rate` = change per second between two reads at least
- *   {@link RATE_MIN_INTERVAL_MS} apart (a counter reset gives `null` once);
- * - histograms: `p50`/`p95`/`p99` over the sliding 1-minute window (as the store's `#p95` history),
- *   `count`, `mean` (= all-time sum / count, as `value`), `rate` = observations per second.
- * A stat that does not apply to the metric's type reads `null`.
+ * A chart series picks one series (`labels`), a combination (`label_prefix`, or all of them), or
+ * falls back to `DerivedValues` under the same name, else `null`. Combined histograms merge their
+ * windows so percentiles stay true percentiles. `stat` picks the number (`value`, `rate`, `p95`,
+ * ...); a stat that does not apply to the metric's type reads `null`. `rate` needs reads at least
+ * {@link RATE_MIN_INTERVAL_MS} apart. Selection and stat rules: docs/design-notes.md.
  */
 import type { DerivedValues } from '../metrics/derived-values.js';
 import { type HistogramSeries, WINDOWS } from '../metrics/histogram.js';

@@ -1,15 +1,9 @@
 /**
  * What every HTTP server of this package checks before a route sees a request (the dashboard's
- * `HttpServer` and `serveMetrics`), in order:
- * 1. size: a URL over {@link MAX_URL_BYTES} is a 414; a body (only GET/HEAD are served, and they
- *    carry none) over {@link MAX_BODY_BYTES} or chunked is a 413, and the connection is closed
- *    rather than the body read; headers over {@link MAX_HEADER_BYTES} are a 431 (a request line
- *    that long, a 414);
- * 2. method: anything but GET/HEAD is a 405 (`CONNECT` too);
- * 3. `Host` and `Origin` (see `access.ts`): a 403 (a 400 without `Host`).
- * Requests Node's parser refuses (a malformed request line or header, a bad `Content-Length`) are
- * a 400, and a client that has not sent its headers within `headersMs`, or the whole request
- * within `requestMs` (a slowloris), a 408; both close the connection (see {@link HttpTimeouts}).
+ * `HttpServer` and `serveMetrics`), in order: size ({@link MAX_URL_BYTES}, {@link MAX_BODY_BYTES},
+ * {@link MAX_HEADER_BYTES}), method (GET/HEAD only), then `Host` and `Origin` (`access.ts`).
+ * Oversized bodies close the connection rather than being read; slow clients get a 408
+ * ({@link HttpTimeouts}). Status codes per check: docs/design-notes.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';

@@ -1,34 +1,12 @@
 /**
  * `instrument.http(server)`: measures a node:http (or https) server from Node's diagnostics
- * channels `http.server.request.start` / `http.server.response.finish` and the server's
- * connection events (no listener on the request path: see `onStart` below).
+ * channels and the server's connection events, with no listener on the request path.
  *
- * Its metrics ({@link HTTP_METRICS}) are owned by `instrument.http` in the table: the application
- * cannot declare them under the same names (see `Registry.own`):
- * - `http.server.requests{server,method,route,code}` and `http.server.errors{server,method,route,code}`
- *   (status >= 500 by default, and requests whose connection closed before the response
- *   finished, code `aborted`);
- * - `http.server.duration{server,method,route}` (ms, from the request's start, before the
- *   application's 'request' listeners run, to the response's finish; for an aborted request, to
- *   its connection's close);
- * - `http.server.connections{server}` (open sockets) and `http.server.received_bytes` /
- *   `http.server.sent_bytes` `{server}` (bytes read from and written to the sockets, headers
- *   included, taken from the sockets' own counters at a socket's first response, then at most
- *   once per {@link BYTES_ACCOUNT_MS} per socket, and when the socket closes: exact once it has
- *   closed, at most that late on a keep-alive connection still open).
- *
- * **Routes.** `route` is what the `route` option answers for the request when it finishes (a
- * template such as `/users/:id`, from the framework's router: `expressRoute`, `fastifyRoute(app)`,
- * or `routeTable([...])` for plain node:http); a request it gives no route for (a 404, a throw, a
- * non-string) is `route="unmatched"`; without the option every request is `route=""`. The raw
- * URL is never a label value, and past `maxRoutes` distinct routes further ones count as
- * `route="other"`, so a route function that returns URLs cannot grow the label set without bound.
- * A route that cannot be a label value (its series key would pass `MAX_SERIES_KEY_BYTES`, or it is
- * not valid Unicode) counts as `route="other"` too, with one warning. Nothing thrown while counting
- * leaves the diagnostics-channel subscribers (a throw there is the host's uncaught exception): it
- * is logged once and that request goes uncounted.
- * Methods outside the standard set are counted as `OTHER` for the same reason. Updates are direct
- * calls on bound series: no mailbox, no I/O.
+ * Its metrics ({@link HTTP_METRICS}) are owned by `instrument.http`: the application cannot declare
+ * them. The raw URL is never a label value: `route` comes from the `route` option and is capped at
+ * `maxRoutes` (`route="other"` beyond), so the label set cannot grow without bound. Nothing thrown
+ * while counting may leave the diagnostics-channel subscribers (it would be the host's uncaught
+ * exception). Metric list, byte accounting and route rules: docs/design-notes.md.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';

@@ -1,21 +1,10 @@
 /**
  * Ready `route` options for `instrument.http`: each turns a finished request into its route
  * template (`/users/:id`), never its URL, so per-route series stay as few as the routes.
- *
- * - `expressRoute`: Express 4/5, the matched route's path under the mount paths of the routers
- *   it sits in, as declared (`app.use('/users/:id', router)` + `router.get('/posts')` is
- *   `/users/:id/posts`), found once per route in the app's router stack (Express 5 keeps each
- *   mount's declared path). Where that path is not kept (Express 4, a mount on several paths or a
- *   RegExp, a sub-app) it falls back to `req.baseUrl + req.route.path`, and `baseUrl` holds the
- *   mount path as the client sent it: a long one counts as `route="other"` (see
- *   `instrument.http`), and `maxRoutes` bounds the rest; give such an app a route function of its own.
- * - `fastifyRoute(app)`: Fastify, the route's `url` as declared (`request.routeOptions.url`),
- *   recorded by a wrapper of each route's handler and error handler, and by a hook only where
- *   the route has request-phase hooks (Fastify does not keep the route on the raw request);
- * - `routeTable(patterns)`: plain node:http: a literal pattern equal to the request path, else
- *   the first pattern matching it (literal segments, `:name` for one segment, a final `*` for the rest).
- * A request none of them can match (Express or Fastify 404, no pattern) is `undefined`, which
- * `instrument.http` counts as `route="unmatched"`.
+ * `expressRoute` (Express 4/5), `fastifyRoute(app)` (Fastify) and `routeTable(patterns)` (plain
+ * node:http). A request none can match is `undefined` (`route="unmatched"`). Where Express does not
+ * keep a mount's declared path, the fallback uses the path as the client sent it, bounded only by
+ * `maxRoutes`. Matching rules per framework: docs/design-notes.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

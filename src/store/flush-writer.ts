@@ -1,29 +1,11 @@
 /**
  * `FlushWriter`: the thread that queues a flush's LMDB writes, so the main thread only encodes.
  *
- * **Why a thread.** lmdb-js queues each `put` on the calling thread, and that costs ~0.4 µs per put
- * whatever the key and value encoding (100,000 puts: 39 ms with `[id, ts]` array keys and msgpack
- * values, 39-46 ms with pre-encoded 12-byte keys and raw float64 values; measured on the shared
- * 2-vCPU VM). One flush is one transaction, so all its puts run in one synchronous `batch`
- * callback: 10,000 histogram series (60,000 puts) held the event loop ~44 ms, 100,000 counters
- * (200,000 puts) ~114 ms. Here the main thread validates and encodes in chunks with yields, then
- * transfers three or four `ArrayBuffer`s (no copy); this thread runs the one `batch` and waits for
- * the commit to be durable.
- *
- * **Protocol.** `{ type: 'write', seq, staleHeads, ...EncodedFlush }` writes one encoded flush
- * (`flush-apply.ts`: current values, points appended to the series' chunks) in one transaction;
- * `{ type: 'close', seq }` closes the env. Each is answered `{ seq }` once done (a write: committed
- * and flushed to disk) or `{ seq, error }`. Requests are handled in order.
- *
- * **Lifecycle.** The thread starts with the first write and opens the env itself (lmdb-js shares
- * one LMDB env between the threads of a process). It does not keep the process alive while idle.
- * If it dies, the writes in flight fail and the next write starts a new thread.
- *
- * **One writer, typechecked.** The thread (`flush-thread.ts`) runs `writeFlush` of
- * `flush-apply.ts`, the function the main thread runs for small flushes, from the module itself:
- * the compiled `flush-thread.js` from the package, the TypeScript source through a loader hook
- * under vitest (see `threadProgram`). The earlier string of JavaScript eval'd in the thread was
- * a second, untyped copy of the writer.
+ * Why: lmdb-js queues each `put` on the calling thread (~0.4 µs per put), and one flush is one
+ * synchronous `batch`, which held the event loop for tens to hundreds of ms. Requests
+ * (`write`, `close`) are handled in order and answered `{ seq }` or `{ seq, error }`. The thread
+ * (`flush-thread.ts`) runs the same typed `writeFlush` as the main thread; if it dies, writes in
+ * flight fail and the next write starts a new one. Measurements and protocol: docs/design-notes.md.
  */
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, MonitorError, toError } from '../errors.js';

@@ -1,20 +1,11 @@
 /**
  * `HeadCache`: where each series' head chunk starts, as the writer thread last wrote it, so a
- * flush reads the head with one `get` instead of a reverse range cursor per series (the cursor,
- * its buffers and their collection were ~40% of the thread's ~10-15 µs per series at 100,000-1M
- * series).
+ * flush reads the head with one `get` instead of a reverse range cursor per series.
  *
- * **Why it can be trusted.** A stale start is data loss: appending to a chunk that is no longer
- * the head would put rows before a newer chunk's. Only one process writes a store (`writer-lock.ts`),
- * and in it, history is written by the writer thread (large flushes, every merge of late points)
- * and by the main thread (small flushes, prune steps, the layout-2 conversion), one at a time
- * (`MetricStore`'s `#withHistory`). The main thread tells the thread, with its next write, which
- * series it wrote since the last one (or that it wrote any: `all`); the thread forgets those
- * before writing ({@link HeadCache.forget}). A failed transaction forgets everything. A start
- * whose chunk is gone (a prune cut the head) is looked up again, so only a chunk added after the
- * cached head by someone else could mislead it: that is what the notices cover.
- *
- * Memory: 8 bytes per series id ever written (a Float64Array grown by doubling).
+ * A stale start is data loss (rows appended to a chunk that is no longer the head). It stays
+ * correct because one process writes a store, the two threads write history one at a time, and the
+ * main thread tells the thread which series it wrote ({@link HeadCache.forget}); a failed
+ * transaction forgets everything. Why it can be trusted, in full: docs/design-notes.md.
  */
 
 /** Cached head starts by series id; NaN where unknown. */

@@ -1,19 +1,11 @@
 /**
  * Per-series chunks in LMDB (layout 3): how rows of one series are written into the `history`
- * database (raw points, one value column) and the `rollup` database (1-minute cells, six columns),
- * and read back.
+ * database (raw points) and the `rollup` database (1-minute cells), and read back.
  *
- * A chunk's key is the series id (uint32 BE) and the chunk's first timestamp (ordered float64 BE,
- * `point-codec.ts`), so one series' chunks are adjacent and in time order; the value is a chunk of
- * `chunk-codec.ts`. Chunks of a series never overlap in time. The last one is the head: a write
- * with newer rows resumes it (`ChunkEncoder.resume`, O(1)) and puts it again under the same key,
- * until it is full ({@link isFull}); then the next row starts a new chunk. The head is read from
- * LMDB; only the writer thread keeps where each head starts (`head-cache.ts`).
- *
- * Rows older than the head's last row, or at a stored timestamp, take the slow path: the stored
- * chunks they overlap are decoded, merged (history: the new value replaces; rollups: the cells
- * merge), and written again as new chunks of even size (`encodeMerged`: up to {@link MERGE_SLACK}
- * × the seal limits), the old keys removed. {@link needsMerge} tells, from the head's header alone, whether rows take it.
+ * A series' chunks are adjacent, in time order and never overlap; the last one is the head, resumed
+ * in O(1) until {@link isFull}. Rows older than the head's last row take the slow path (decode,
+ * merge, rewrite: {@link needsMerge} tells). Only the writer thread caches where heads start
+ * (`head-cache.ts`). Key layout and merge sizing ({@link MERGE_SLACK}): docs/design-notes.md.
  */
 import { ChunkEncoder, chunkInfo, decodeChunkInto } from './chunk-codec.js';
 import { type SeriesTimeKey, seriesTimeKeyEncoder } from './point-codec.js';

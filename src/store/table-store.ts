@@ -3,25 +3,10 @@
  * across restarts) and `flushTable` once per aggregation interval (current values plus one history
  * point per changed series, in one store transaction).
  *
- * Only series whose version moved since the last flush are written; a chart reading history
- * carries the last point forward. A histogram series is written as its state plus derived history
- * series `<key>#count`, `#sum`, `#p50`, `#p95`, `#p99` (percentiles over the sliding 1-minute
- * window). Building the batch yields to the event loop whenever it has run for `BLOCK_MS` (checked
- * every `CHECK_EVERY` series): a fixed count of 2,000 series per chunk was 3 ms of counters but
- * 35 ms of histograms (their snapshots and window quantiles cost ~15x more).
- *
- * Defining a new series in the store costs far more than writing a known one (40-120 µs against
- * ~3 µs of main thread measured here: its definition is its own queued write), so one flush
- * defines new series for at most `defineBudgetMs` (default {@link DEFINE_BUDGET_MS}); the series
- * it did not reach stay changed and are defined and written by the next flushes. Without the
- * budget the first flush after a million series were created ran ~40 s: the collector's `flush`
- * call timed out (5 s) and so did its last flush at stop.
- *
- * Writing known series is budgeted too: one flush writes at most `maxSeriesPerFlush` (default
- * {@link MAX_SERIES_PER_FLUSH}) series, a histogram counting as 6 for its derived points and a
- * series still to define 5 times as much (see DEFINE_COST); the rest stay changed (`pending`). A million changed counters took ~14 s to be durable (4.7 s of
- * main thread, 4.6 s of writer-thread puts), past the collector's 5 s call timeout. The next
- * flush starts where this one stopped (a cursor per registry, wrapping), so no series starves.
+ * Only changed series are written, and each flush is budgeted (time to define new series,
+ * {@link DEFINE_BUDGET_MS}; series written, {@link MAX_SERIES_PER_FLUSH}) so it stays within the
+ * collector's 5 s call timeout; the rest stay pending and a per-registry cursor makes sure no
+ * series starves. Histogram derived series and measurements: docs/design-notes.md.
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
