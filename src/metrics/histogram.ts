@@ -154,21 +154,19 @@ export class HistogramSeries extends Series {
   }
 
   get storeId(): number | undefined {
-    const id = this.#table.storeIds.get(this.#slot);
-    return Number.isNaN(id) ? undefined : id;
+    return this.#table.storeIds.optional(this.#slot);
   }
 
   set storeId(id: number | undefined) {
-    this.#table.storeIds.set(this.#slot, id ?? Number.NaN);
+    this.#table.storeIds.setOptional(this.#slot, id);
   }
 
   get flushedVersion(): number | undefined {
-    const v = this.#table.flushed.get(this.#slot);
-    return Number.isNaN(v) ? undefined : v;
+    return this.#table.flushed.optional(this.#slot);
   }
 
   set flushedVersion(v: number | undefined) {
-    this.#table.flushed.set(this.#slot, v ?? Number.NaN);
+    this.#table.flushed.setOptional(this.#slot, v);
   }
 
   /** Store ids of the derived history series (`#count`, `#sum`, `#p50`, `#p95`, `#p99`), once defined. */

@@ -60,4 +60,15 @@ export class F64Column {
   set(slot: number, value: number): void {
     this.chunks[chunkOf(slot)]![indexOf(slot)] = value;
   }
+
+  /** The value at `slot`, undefined where it is NaN ("none": a flushed version or store id not set). */
+  optional(slot: number): number | undefined {
+    const v = this.get(slot);
+    return Number.isNaN(v) ? undefined : v;
+  }
+
+  /** Sets `slot`, undefined as NaN. */
+  setOptional(slot: number, value: number | undefined): void {
+    this.set(slot, value ?? Number.NaN);
+  }
 }
