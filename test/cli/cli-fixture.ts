@@ -6,6 +6,8 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { CliIo } from '../../src/cli/command.js';
+import { runCli } from '../../src/cli/run-cli.js';
 
 /** The compiled CLI as package.json's `bin` names it. `npm test` builds it before vitest runs. */
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -77,4 +79,19 @@ export function spawnChild(file: string, args: string[], timeoutMs: number): Lin
 
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+/** The CLI run in this process (no build needed), its output collected; the clock is 6 Dec 2026. */
+export async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    now: () => Date.UTC(2026, 11, 6),
+    signal: new AbortController().signal,
+    env: {},
+  };
+  const code = await runCli(argv, io);
+  return { code, out, err };
 }

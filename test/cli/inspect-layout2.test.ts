@@ -8,25 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
-import { runCli } from '../../src/cli/run-cli.js';
+import { run } from './cli-fixture.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 
 const FIXTURES = new URL('../store/fixtures/', import.meta.url);
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    now: () => Date.UTC(2026, 11, 6),
-    signal: new AbortController().signal,
-    env: {},
-  };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
 
 /** The entries of the fixture's old databases: one per raw point in `points`, one per cell in `rollup_1m`. */
 function oldEntries(report: { databases: { name: string; entries: number }[] }): { points: number; rollups: number } {

@@ -8,20 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
 import { COMMANDS, runCli } from '../../src/cli/run-cli.js';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    now: () => Date.UTC(2026, 11, 6),
-    signal: new AbortController().signal,
-    env: {},
-  };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+import { run } from './cli-fixture.js';
 
 describe('runCli', () => {
   it('prints the command list for --help, -h and help (stdout, exit 0), and each command its own help', async () => {

@@ -15,10 +15,9 @@ import {
   supervisorChild,
   type SupervisorPid,
   type SupervisorReport,
-  workerChild,
 } from '../../src/otp/index.js';
 import { flushImmediates, memoryLogger, until } from '../helpers.js';
-import { recordingWorker, type WorkerOptions, type WorkerProtocol } from './worker-fixture.js';
+import { type WorkerProtocol, workers } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
 const supervisors: SupervisorPid[] = [];
@@ -37,15 +36,6 @@ function newSystem() {
   system.onSupervisorReport((r) => reports.push(r));
   systems.push(system);
   return { system, logger, clock, reports };
-}
-
-function workers(
-  events: string[],
-  ids: string[],
-  extra: Partial<ChildSpec> = {},
-  options: WorkerOptions = {},
-): ChildSpec[] {
-  return ids.map((id) => ({ ...workerChild(id, recordingWorker(events, options), id, { name: id }), ...extra }));
 }
 
 async function start(system: OtpSystem, flags: SupervisorFlags, children: ChildSpec[]) {

@@ -12,10 +12,9 @@ import {
   type Strategy,
   supervisorChild,
   type SupervisorPid,
-  workerChild,
 } from '../../src/otp/index.js';
 import { activeResources, flushImmediates, leakedAfterSettling, memoryLogger, until } from '../helpers.js';
-import { recordingWorker, type WorkerOptions, type WorkerProtocol } from './worker-fixture.js';
+import { type WorkerProtocol, workers } from './worker-fixture.js';
 
 const systems: OtpSystem[] = [];
 const supervisors: SupervisorPid[] = [];
@@ -31,15 +30,6 @@ afterEach(async () => {
   for (const sup of supervisors.splice(0)) await sup.stop('shutdown', 'infinity');
   for (const system of systems.splice(0)) system.close();
 });
-
-function workers(
-  events: string[],
-  ids: string[],
-  extra: Partial<ChildSpec> = {},
-  options: WorkerOptions = {},
-): ChildSpec[] {
-  return ids.map((id) => ({ ...workerChild(id, recordingWorker(events, options), id, { name: id }), ...extra }));
-}
 
 async function start(system: OtpSystem, strategy: Strategy, children: ChildSpec[], intensity = 10) {
   const sup = await startSupervisor(system, { flags: { strategy, intensity, period: 60_000 }, children });

@@ -1,11 +1,13 @@
 /** A test worker whose life events are recorded, with messages that crash it in every way. */
 import {
   type Behaviour,
+  type ChildSpec,
   crashOf,
   type ExitReason,
   formatExitReason,
   type MessageSchema,
   type ServerContext,
+  workerChild,
 } from '../../src/otp/index.js';
 
 export interface WorkerProtocol {
@@ -135,4 +137,14 @@ function eventsId(events: string[]): number {
   let id = ids.get(events);
   if (id === undefined) ids.set(events, (id = ++nextEventsId));
   return id;
+}
+
+/** Recording workers, one per id (registered under its id), with `extra` spec fields. */
+export function workers(
+  events: string[],
+  ids: string[],
+  extra: Partial<ChildSpec> = {},
+  options: WorkerOptions = {},
+): ChildSpec[] {
+  return ids.map((id) => ({ ...workerChild(id, recordingWorker(events, options), id, { name: id }), ...extra }));
 }
