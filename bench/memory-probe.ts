@@ -9,6 +9,8 @@
  * slice), which grow with the range and spread of the data; prom-client's do not grow.
  * `histogram-1rps` and `histogram-busy` run 5 minutes of fake time with lognormal latencies at
  * 1 and 10,000 observations per second per series: a typical route x status series and a busy one.
+ * `histogram-restored` (ours only): the `histogram` series, flushed to LMDB and restored by
+ * `restoreTable` into a new registry (what a quiet series costs after a restart).
  *
  * Labels are {route, method, status}: 5 methods, 10 statuses and series/50 routes. Every label
  * value string is built before the first reading and kept alive to the end, so neither library is
@@ -21,7 +23,7 @@
  * `native:system / JSArrayBufferData`; its headers are `object:ArrayBuffer` and `object:Uint8Array`...).
  * Fixed costs (code, module strings) are in it too, divided by the series count.
  */
-import { readFileSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -29,13 +31,21 @@ import client from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
+import { MetricStore } from '../src/store/lmdb-store.js';
+import { flushTable, restoreTable } from '../src/store/table-store.js';
 import { mulberry32 } from './prng.js';
 
-const KINDS = ['counter', 'histogram', 'histogram-5m', 'histogram-1rps', 'histogram-busy'];
+const KINDS = ['counter', 'histogram', 'histogram-5m', 'histogram-1rps', 'histogram-busy', 'histogram-restored'];
 const [side, kind, count, partsFlag] = process.argv.slice(2);
 const n = Number(count);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined || (side !== 'ours' && side !== 'prom-client') || !KINDS.includes(kind!) || !(n > 0)) {
+if (
+  gc === undefined ||
+  (side !== 'ours' && side !== 'prom-client') ||
+  !KINDS.includes(kind!) ||
+  !(n > 0) ||
+  (kind === 'histogram-restored' && side !== 'ours')
+) {
   console.error(`usage: node --expose-gc memory-probe.js <ours|prom-client> <${KINDS.join('|')}> <series>`);
   process.exit(2);
 }
@@ -67,6 +77,8 @@ function ours(): { keep: unknown; update: Update } {
     const c = r.counter('http_requests', { labels });
     return { keep: r, update: (l, v) => c.inc(l, v) };
   }
+  // Restored series: the store declares the metric (restoreTable runs before any declaration).
+  if (kind === 'histogram-restored') return { keep: r, update: () => undefined };
   const h = r.histogram('http_request_duration', { labels, buckets: BUCKETS });
   return { keep: r, update: (l, v) => h.observe(l, v) };
 }
@@ -91,15 +103,20 @@ function promClient(): { keep: unknown; update: Update } {
 /** Reachable from the global object: a module-level const V8 sees no later use of is collected. */
 const held = globalThis as { keep?: unknown; routes?: unknown };
 held.routes = routes;
-const before = reading();
-const { keep, update } = side === 'ours' ? ours() : promClient();
-held.keep = keep;
 const labelsAt = (i: number) => ({
   route: routes[Math.floor(i / 50)]!,
   method: METHODS[i % 5]!,
   status: STATUSES[Math.floor(i / 5) % 10]!,
 });
-if (kind === 'histogram-5m') {
+// Opened before the first reading: the store's own maps of series definitions are not the series' cost.
+const dataDir = kind === 'histogram-restored' ? await storeOfObservedOnce() : undefined;
+const store = dataDir === undefined ? undefined : MetricStore.open({ dataDir });
+const before = reading();
+const { keep, update } = side === 'ours' ? ours() : promClient();
+held.keep = keep;
+if (store !== undefined) {
+  restoreTable(keep as Registry, store, createLogger({ level: 'silent' }));
+} else if (kind === 'histogram-5m') {
   for (let slice = 0; slice < 30; slice++) {
     clock.tick(slice * SLICE_MS);
     // 1 ms .. 1 s, one value per octave, a different mantissa each slice.
@@ -132,6 +149,28 @@ console.log(
 );
 
 if (partsFlag === '--parts') printParts();
+if (store !== undefined) {
+  await store.close();
+  rmSync(dataDir!, { recursive: true, force: true });
+}
+
+/**
+ * `histogram-restored`: an LMDB store holding every series observed once (a quiet series), written
+ * by a registry that is gone before the first reading; the figure is what restoring it keeps.
+ */
+async function storeOfObservedOnce(): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'memory-probe-'));
+  const r = new Registry({ seriesLimit: n, clock, logger: createLogger({ level: 'silent' }) });
+  const h = r.histogram('http_request_duration', { labels: ['route', 'method', 'status'], buckets: BUCKETS });
+  for (let i = 0; i < n; i++) h.observe(labelsAt(i), 1 + (i % 977));
+  const store = MetricStore.open({ dataDir: dir });
+  for (let at = 1; ; at++) {
+    const f = await flushTable(r, store, at * 1000);
+    if (f.deferred === 0 && f.pending === 0) break;
+  }
+  await store.close();
+  return dir;
+}
 
 /** Heap snapshot self sizes by node type and name, per series, largest first. */
 function printParts(): void {
