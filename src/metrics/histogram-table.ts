@@ -45,7 +45,7 @@ export class HistogramTable {
   readonly storeIds = new F64Column(Number.NaN);
   /** First-slice keys, {@link SMALL_KEYS} per slot; as many are set as the series' count. */
   readonly keys = new Rows(SMALL_KEYS, (n) => new Uint16Array(n));
-  /** The slice of the first-slice keys. */
+  /** The slice of the first-slice keys; NaN for keys restored from the store, which no window holds. */
   readonly slices = new F64Column(Number.NaN);
   /** Per slot: its sketches once they are objects. */
   readonly sketches: (SeriesSketches | undefined)[] = [];
@@ -137,13 +137,27 @@ export class HistogramTable {
       const j = indexIn(slot, c);
       const keys = this.keys.chunks[c]!;
       const from = j * SMALL_KEYS;
-      made = new SeriesSketches(
-        Sketch.fromLog(keys, from, n),
-        SlidingSketch.fromLog(this.clock, this.windowSlices, this.slices.chunks[c]![j]!, keys, from, n),
-      );
+      made = new SeriesSketches(Sketch.fromLog(keys, from, n), this.#windowOfKeys(c, j, n));
       this.sketches[slot] = made;
     }
     return made;
+  }
+
+  /**
+   * Holds `sketch`, a restored all-time sketch, as `slot`'s first-slice keys if they can: the
+   * series has no observation and no sketch objects, and `sketch` fits (see {@link Sketch.toLog}).
+   * The keys get no slice, so the window holds none of them (as a restored series' window holds
+   * nothing) and the next observation makes the sketches objects. The caller then sets the row's
+   * count to `sketch.count`: the keys count on it.
+   * @returns whether it did; if not, nothing changed
+   */
+  restoreKeys(slot: number, sketch: Sketch): boolean {
+    if (this.sketches[slot] !== undefined || this.#smallCount(slot) !== 0) return false;
+    const c = chunkOf(slot);
+    const j = indexIn(slot, c);
+    if (!sketch.toLog(this.keys.chunks[c]!, j * SMALL_KEYS, SMALL_KEYS)) return false;
+    this.slices.chunks[c]![j] = Number.NaN;
+    return true;
   }
 
   /** The all-time sketch of `slot`: its own, or a new one of its first-slice keys. */
@@ -159,15 +173,14 @@ export class HistogramTable {
     const made = this.sketches[slot];
     if (made !== undefined) return made.window;
     const c = chunkOf(slot);
-    const j = indexIn(slot, c);
-    return SlidingSketch.fromLog(
-      this.clock,
-      this.windowSlices,
-      this.slices.chunks[c]![j]!,
-      this.keys.chunks[c]!,
-      j * SMALL_KEYS,
-      this.#smallCount(slot),
-    );
+    return this.#windowOfKeys(c, indexIn(slot, c), this.#smallCount(slot));
+  }
+
+  /** A window of the `n` first-slice keys of the slot at `j` in chunk `c`: empty if they have no slice (restored). */
+  #windowOfKeys(c: number, j: number, n: number): SlidingSketch {
+    const slice = this.slices.chunks[c]![j]!;
+    const held = Number.isNaN(slice) ? 0 : n;
+    return SlidingSketch.fromLog(this.clock, this.windowSlices, slice, this.keys.chunks[c]!, j * SMALL_KEYS, held);
   }
 
   /** Observations held as first-slice keys: every one, while the series has no sketch objects. */

@@ -285,8 +285,10 @@ export class HistogramSeries extends Series {
       );
     }
     const sketch = Sketch.fromJSON(s.sk);
-    // Its sketches become objects first: the first-slice keys count on the row's count.
-    const own = this.#table.promote(this.#slot).sketch;
+    // A quiet series stays without sketch objects. Either way before the row's count changes: the
+    // first-slice keys count on it.
+    const small = sketch.count === s.c && this.#table.restoreKeys(this.#slot, sketch);
+    const own = small ? undefined : this.#table.promote(this.#slot).sketch;
     const row = this.#row;
     const at = this.#base + this.#table.sumAt;
     this.counts.set(s.b as number[]);
@@ -294,8 +296,10 @@ export class HistogramSeries extends Series {
     row[at + 1] = s.c;
     row[at + 2] = typeof s.mn === 'number' ? s.mn : Infinity;
     row[at + 3] = typeof s.mx === 'number' ? s.mx : -Infinity;
-    own.reset();
-    own.merge(sketch);
+    if (own !== undefined) {
+      own.reset();
+      own.merge(sketch);
+    }
     this.flushedVersion = s.c;
   }
 

@@ -295,6 +295,28 @@ export class Sketch {
     return sketch;
   }
 
+  /**
+   * The inverse of {@link fromLog}: writes the observations as log entries, in key order, at
+   * `entries[from..from + count)` if there are at most `max` and each has one (no zero, no
+   * negative value, none past 2^959); otherwise writes nothing.
+   * @returns whether it wrote them
+   */
+  toLog(entries: Uint16Array, from: number, max: number): boolean {
+    const b = this.#b;
+    if (b.count > max) return false;
+    const { offset, counts } = b.pos;
+    let held = 0;
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      if (logEntry(offset + i) < 0) return false;
+      held += counts[i]!;
+    }
+    if (held !== b.count) return false;
+    let at = from;
+    for (let i = 0; i < counts.length; i++) for (let k = counts[i]!; k > 0; k--) entries[at++] = offset + i - MIN_KEY;
+    return true;
+  }
+
   /** Number of observations recorded. */
   get count(): number {
     return this.#b.count;

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SMALL_KEYS } from '../../src/metrics/histogram-table.js';
-import { WINDOWS } from '../../src/metrics/histogram.js';
+import { type HistogramSeries, WINDOWS } from '../../src/metrics/histogram.js';
 import { Sketch, SlidingSketch } from '../../src/metrics/sketch.js';
 import { flushTable, restoreTable } from '../../src/store/table-store.js';
+import { renderPrometheusText } from '../../src/exposition/prometheus-text.js';
 import { MetricStore } from '../../src/store/lmdb-store.js';
 import type { SliceClock } from '../../src/metrics/slice-clock.js';
 import { memoryLogger, mulberry32 } from '../helpers.js';
@@ -179,6 +180,72 @@ describe('HistogramTable', () => {
     expect([s.count, s.sketch.count, s.window.count(60_000)]).toEqual([7, 7, 2]);
   });
 
+  /** A snapshot of a series that observed `values` (in one slice), as the store keeps it. */
+  function stored(values: number[]): unknown {
+    const h = newRegistry().registry.histogram('rt', { buckets: [10, 100] });
+    const s = h.bind();
+    for (const v of values) s.observe(v);
+    return s.snapshot();
+  }
+
+  /** Every reading of a series, all-time and per window. */
+  function readings(s: HistogramSeries) {
+    return { view: viewOf(s), stats: s.stats(), snapshot: s.snapshot() };
+  }
+
+  it.each([
+    ['observed once', [42], false],
+    ['observed SMALL_KEYS times, twice in one bucket', [5, 5, 900, 3e6], false],
+    ['never observed', [], false],
+    ['with one key too many', [1, 2, 3, 4, 5], true],
+    ['with a zero', [0, 7], true],
+    ['with a negative value', [-3], true],
+    ['with a value past 2^959', [2 ** 1000], true],
+  ])(
+    'restores a series %s without sketch objects when its keys fit, reading as the promoted form does',
+    (_what, values, promoted) => {
+      const state = stored(values);
+      const { registry, clock } = newRegistry();
+      const h = registry.histogram('rt', { labels: ['r'], buckets: [10, 100] });
+      const series = h.bind({ r: 'restored' });
+      series.restore(state);
+      // What restore gave before quiet series stayed small: sketch objects, made before the restore.
+      const reference = h.bind({ r: 'promoted' });
+      h.table.promote(1);
+      reference.restore(state);
+      expect(h.table.sketches[0] !== undefined).toBe(promoted);
+      expect(series.count).toBe(values.length);
+      expect(readings(series)).toEqual(readings(reference));
+      for (const ms of [5_000, 10_000, 300_000, 320_000]) {
+        clock.tick(ms);
+        expect(readings(series), `at ${ms} ms`).toEqual(readings(reference));
+      }
+      // Restored keys are in no window, so the next observation makes them objects; a series
+      // restored without any keys takes first-slice keys as a new one does (up to the zero).
+      for (const v of [8, 80, 0, 800]) {
+        series.observe(v);
+        reference.observe(v);
+        expect(readings(series), `after ${v}`).toEqual(readings(reference));
+        if (v === 8) expect(h.table.sketches[0] !== undefined).toBe(values.length > 0);
+      }
+      expect(h.table.sketches[0]).toBeDefined();
+      clock.tick(330_000);
+      h.observe({ r: 'restored' }, 9);
+      h.observe({ r: 'promoted' }, 9);
+      expect(readings(series)).toEqual(readings(reference));
+    },
+  );
+
+  it('restores over a series with observations of its own by the sketch objects, keeping its window', () => {
+    const { registry } = newRegistry();
+    const h = registry.histogram('rt', { buckets: [10, 100] });
+    h.observe(3);
+    h.find()!.restore(stored([42]));
+    expect(h.table.sketches[0]).toBeDefined();
+    expect([h.find()!.sketch.count, h.find()!.window.count(60_000)]).toEqual([1, 1]);
+    expect(h.find()!.window.quantile(0.5, 60_000)).toBeCloseTo(3, 0);
+  });
+
   it('gives a reset metric new columns: handles made before keep their state, unreported', () => {
     const { registry } = newRegistry();
     const h = registry.histogram('rt', { labels: ['r'] });
@@ -238,5 +305,58 @@ describe('HistogramTable in the store', () => {
       expect(restored.find({ route })!.snapshot(), route).toEqual(h.find({ route })!.snapshot());
       expect(restored.find({ route })!.changedSinceFlush()).toBe(false);
     }
+  });
+
+  it('restores quiet series through an LMDB store without sketch objects, every reading as before the restart', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erlmcp-histogram-table-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const VALUES: Record<string, number[]> = {
+      once: [42],
+      four: [5, 5, 900, 3e6],
+      busy: Array.from({ length: 50 }, (_, i) => 1 + i * 7),
+      zero: [0, 7],
+      negative: [-2.5],
+    };
+    const a = newRegistry();
+    const options = { help: 'Response time', unit: 'ms', labels: ['route'], buckets: [10, 100, 1000] };
+    const before = a.registry.histogram('rt', options);
+    for (const [route, values] of Object.entries(VALUES)) for (const v of values) before.observe({ route }, v);
+    const first = MetricStore.open({ dataDir: dir });
+    expect(await flushTable(a.registry, first, 1_000)).toMatchObject({ series: 5, deferred: 0, pending: 0 });
+    await first.close();
+
+    const store = openStore(dir);
+    const b = newRegistry();
+    expect(restoreTable(b.registry, store, memoryLogger())).toEqual({ restored: 5, skipped: 0 });
+    const after = b.registry.histogram('rt', options);
+    const promoted = (route: string) => after.table.sketches[after.table.map.find({ route })] !== undefined;
+    expect(Object.keys(VALUES).filter(promoted)).toEqual(['busy', 'zero', 'negative']);
+    const allTime = (h: typeof before, route: string) => {
+      const { windows: _windows, ...rest } = h.get({ route })!;
+      return { ...rest, all: viewOf(h.find({ route })!).all, snapshot: h.find({ route })!.snapshot() };
+    };
+    for (const route of Object.keys(VALUES)) {
+      expect(allTime(after, route), route).toEqual(allTime(before, route));
+      // Windows are not stored: a restored series' windows start empty.
+      expect(after.get({ route })!.windows['1m'].count, route).toBe(0);
+    }
+    // Once the window has moved past what the first process observed, every reading is the same.
+    for (const clock of [a.clock, b.clock]) clock.tick(310_000);
+    const text = async (registry: typeof a.registry) => (await renderPrometheusText(registry)).split('\n');
+    expect(await text(b.registry)).toEqual(await text(a.registry));
+    for (const route of Object.keys(VALUES)) expect(after.get({ route }), route).toEqual(before.get({ route }));
+    // Observed again, the quiet series take sketch objects and keep reading alike.
+    for (const [route, v] of [
+      ['once', 8],
+      ['four', 80],
+      ['once', 3],
+      ['busy', 2],
+    ] as const) {
+      before.observe({ route }, v);
+      after.observe({ route }, v);
+    }
+    expect(Object.keys(VALUES).filter(promoted)).toEqual(['once', 'four', 'busy', 'zero', 'negative']);
+    for (const route of Object.keys(VALUES)) expect(after.get({ route }), route).toEqual(before.get({ route }));
+    expect(await text(b.registry)).toEqual(await text(a.registry));
   });
 });

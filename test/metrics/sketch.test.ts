@@ -276,6 +276,22 @@ describe('Sketch', () => {
     // 100,000 values put up to ~800 in the top octave's buckets: 16-bit counts.
     expect(sketchOf(uniform(5, 1, 1000)).byteLength).toBe(640 * 2);
   });
+
+  it('writes its observations as log entries that fromLog reads back equal, or writes nothing when they do not fit', () => {
+    const entries = new Uint16Array(8).fill(7);
+    const small = sketchOf([3e6, 5, 900, 5]);
+    expect(small.toLog(entries, 2, 4)).toBe(true);
+    // Key order, a repeated key twice; the entries around untouched.
+    expect([entries[0], entries[1], entries[6], entries[7]]).toEqual([7, 7, 7, 7]);
+    expect(entries[2]).toBe(entries[3]);
+    expect(Sketch.fromLog(entries, 2, 4).toJSON()).toEqual(small.toJSON());
+    expect(sketchOf([]).toLog(entries, 0, 4)).toBe(true);
+    for (const values of [[1, 2, 3, 4, 5], [0, 1], [-1], [2 ** 1000], [1, 2 ** -70]]) {
+      const before = Array.from(entries);
+      expect(sketchOf(values).toLog(entries, 0, 4), String(values)).toBe(false);
+      expect(Array.from(entries)).toEqual(before);
+    }
+  });
 });
 
 describe('SliceClock', () => {
