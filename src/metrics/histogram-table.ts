@@ -4,8 +4,9 @@
  *
  * A series' sketches become real objects only once it needs them; until then it keeps up to
  * {@link SMALL_KEYS} sketch keys of one slice, from which both sketches are a function. So a
- * series observed a few times costs ~170 B instead of ~1.3 KB. When and how keys move into
- * dedicated sketches: docs/design-notes.md.
+ * series observed a few times costs ~170 B instead of ~1.3 KB. A restored series keeps its stored
+ * sketch as such keys or as pairs until it is observed. When and how keys move into dedicated
+ * sketches: docs/design-notes.md.
  */
 import { type LabelMap } from './label-map.js';
 import { Sketch, sketchKey, logEntry, SlidingSketch } from './sketch.js';
@@ -14,6 +15,13 @@ import { chunkOf, chunkSize, F64Column, indexIn } from './slot-columns.js';
 
 /** First-slice keys a series keeps before its sketches become objects: 8 B per series. */
 export const SMALL_KEYS = 4;
+
+/**
+ * Buckets a restored sketch too large for first-slice keys may hold and still be kept as pairs
+ * (8 B each, {@link Sketch.toPairs}) rather than objects: at 64, 512 B, the data of a one-octave
+ * sketch plus the ~600 B of sketch objects and headers a promoted series pays.
+ */
+export const RESTORED_BUCKETS = 64;
 
 /** Per slot `width` numbers in chunks that never move, chunked like `F64Column` (same chunk, same index). */
 class Rows<A extends Float64Array | Uint16Array> {
@@ -49,6 +57,8 @@ export class HistogramTable {
   readonly slices = new F64Column(Number.NaN);
   /** Per slot: its sketches once they are objects. */
   readonly sketches: (SeriesSketches | undefined)[] = [];
+  /** By slot: a restored all-time sketch as pairs, until the series' sketches become objects. */
+  readonly restored = new Map<number, Uint32Array>();
   /** Store ids of each flushed series' derived history series (`#count`, ... `#p99`), by slot. */
   readonly derivedIds = new Map<number, number[]>();
   /** Offset of sum in a row (count, min and max follow). */
@@ -135,35 +145,43 @@ export class HistogramTable {
     if (made === undefined) {
       const c = chunkOf(slot);
       const j = indexIn(slot, c);
-      const keys = this.keys.chunks[c]!;
-      const from = j * SMALL_KEYS;
-      made = new SeriesSketches(Sketch.fromLog(keys, from, n), this.#windowOfKeys(c, j, n));
+      const pairs = this.restored.get(slot);
+      const sketch =
+        pairs === undefined ? Sketch.fromLog(this.keys.chunks[c]!, j * SMALL_KEYS, n) : Sketch.fromPairs(pairs);
+      made = new SeriesSketches(sketch, this.#windowOfKeys(c, j, pairs === undefined ? n : 0));
       this.sketches[slot] = made;
+      this.restored.delete(slot);
     }
     return made;
   }
 
   /**
-   * Holds `sketch`, a restored all-time sketch, as `slot`'s first-slice keys if they can: the
-   * series has no observation and no sketch objects, and `sketch` fits (see {@link Sketch.toLog}).
-   * The keys get no slice, so the window holds none of them (as a restored series' window holds
-   * nothing) and the next observation makes the sketches objects. The caller then sets the row's
-   * count to `sketch.count`: the keys count on it.
+   * Holds `sketch`, a restored all-time sketch, without sketch objects if it can: the series has no
+   * observation and no sketch objects, and `sketch` fits as first-slice keys ({@link Sketch.toLog})
+   * or as pairs ({@link RESTORED_BUCKETS}). The keys get no slice, so the window holds none (as a
+   * restored series' window holds nothing) and the next observation makes the sketches objects.
+   * The caller then sets the row's count to `sketch.count`: first-slice keys count on it.
    * @returns whether it did; if not, nothing changed
    */
-  restoreKeys(slot: number, sketch: Sketch): boolean {
+  restoreSketch(slot: number, sketch: Sketch): boolean {
     if (this.sketches[slot] !== undefined || this.#smallCount(slot) !== 0) return false;
     const c = chunkOf(slot);
     const j = indexIn(slot, c);
-    if (!sketch.toLog(this.keys.chunks[c]!, j * SMALL_KEYS, SMALL_KEYS)) return false;
+    if (!sketch.toLog(this.keys.chunks[c]!, j * SMALL_KEYS, SMALL_KEYS)) {
+      const pairs = sketch.toPairs(RESTORED_BUCKETS);
+      if (pairs === undefined) return false;
+      this.restored.set(slot, pairs);
+    }
     this.slices.chunks[c]![j] = Number.NaN;
     return true;
   }
 
-  /** The all-time sketch of `slot`: its own, or a new one of its first-slice keys. */
+  /** The all-time sketch of `slot`: its own, or a new one of its restored pairs or first-slice keys. */
   sketchOf(slot: number): Sketch {
     const made = this.sketches[slot];
     if (made !== undefined) return made.sketch;
+    const pairs = this.restored.get(slot);
+    if (pairs !== undefined) return Sketch.fromPairs(pairs);
     const c = chunkOf(slot);
     return Sketch.fromLog(this.keys.chunks[c]!, indexIn(slot, c) * SMALL_KEYS, this.#smallCount(slot));
   }
@@ -176,7 +194,7 @@ export class HistogramTable {
     return this.#windowOfKeys(c, indexIn(slot, c), this.#smallCount(slot));
   }
 
-  /** A window of the `n` first-slice keys of the slot at `j` in chunk `c`: empty if they have no slice (restored). */
+  /** A window of the `n` first-slice keys of the slot at `j` in chunk `c`: empty without a slice (restored). */
   #windowOfKeys(c: number, j: number, n: number): SlidingSketch {
     const slice = this.slices.chunks[c]![j]!;
     const held = Number.isNaN(slice) ? 0 : n;

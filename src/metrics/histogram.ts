@@ -287,7 +287,7 @@ export class HistogramSeries extends Series {
     const sketch = Sketch.fromJSON(s.sk);
     // A quiet series stays without sketch objects. Either way before the row's count changes: the
     // first-slice keys count on it.
-    const small = sketch.count === s.c && this.#table.restoreKeys(this.#slot, sketch);
+    const small = sketch.count === s.c && this.#table.restoreSketch(this.#slot, sketch);
     const own = small ? undefined : this.#table.promote(this.#slot).sketch;
     const row = this.#row;
     const at = this.#base + this.#table.sumAt;

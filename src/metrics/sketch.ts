@@ -201,6 +201,23 @@ class Buckets {
     this.count++;
   }
 
+  /** Adds `n` observations of a key already checked. */
+  addCount(key: number, n: number): void {
+    let magnitude = key;
+    let store = this.pos;
+    if (key > MAX_KEY) {
+      magnitude = key - NEG_SHIFT;
+      store = this.neg;
+    }
+    if (magnitude < MIN_KEY) {
+      this.zero += n;
+    } else {
+      store.cover(magnitude, magnitude);
+      store.addAt(magnitude - store.offset, n);
+    }
+    this.count += n;
+  }
+
   /** Records a key already checked (read back from a window's log). */
   addKey(key: number): void {
     const pos = this.pos;
@@ -315,6 +332,36 @@ export class Sketch {
     let at = from;
     for (let i = 0; i < counts.length; i++) for (let k = counts[i]!; k > 0; k--) entries[at++] = offset + i - MIN_KEY;
     return true;
+  }
+
+  /**
+   * The counts as pairs `(key + KEY_BIAS, count)` of the buckets that hold any, in a typed array
+   * (8 B a bucket), for {@link fromPairs}; undefined if more than `max` buckets hold any or a count
+   * passes 2^32 - 1.
+   */
+  toPairs(max: number): Uint32Array | undefined {
+    const b = this.#b;
+    const out: number[] = [];
+    const add = (key: number, n: number) => {
+      if (n > 0) out.push(key + KEY_BIAS, n);
+    };
+    add(MIN_KEY - 1, b.zero);
+    for (const [store, shift] of [
+      [b.pos, 0],
+      [b.neg, NEG_SHIFT],
+    ] as const) {
+      const { offset, counts } = store;
+      for (let i = 0; i < counts.length && out.length <= 2 * max; i++) add(offset + i + shift, counts[i]!);
+    }
+    if (out.length > 2 * max || b.count > 0xffff_ffff) return undefined;
+    return Uint32Array.from(out);
+  }
+
+  /** A sketch of `toPairs()` output: the same counts. */
+  static fromPairs(pairs: Uint32Array): Sketch {
+    const sketch = new Sketch();
+    for (let i = 0; i < pairs.length; i += 2) sketch.#b.addCount(pairs[i]! - KEY_BIAS, pairs[i + 1]!);
+    return sketch;
   }
 
   /** Number of observations recorded. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SMALL_KEYS } from '../../src/metrics/histogram-table.js';
+import { RESTORED_BUCKETS, SMALL_KEYS } from '../../src/metrics/histogram-table.js';
 import { type HistogramSeries, WINDOWS } from '../../src/metrics/histogram.js';
 import { Sketch, SlidingSketch } from '../../src/metrics/sketch.js';
 import { flushTable, restoreTable } from '../../src/store/table-store.js';
@@ -188,6 +188,11 @@ describe('HistogramTable', () => {
     return s.snapshot();
   }
 
+  /** Values in `n` buckets of the sketch, two in each: 1 + i/64 falls in bucket i of the octave [1, 2). */
+  function inBuckets(n: number): number[] {
+    return Array.from({ length: 2 * n }, (_, i) => 2 ** Math.floor(i / 128) * (1 + (Math.floor(i / 2) % 64) / 64));
+  }
+
   /** Every reading of a series, all-time and per window. */
   function readings(s: HistogramSeries) {
     return { view: viewOf(s), stats: s.stats(), snapshot: s.snapshot() };
@@ -197,12 +202,14 @@ describe('HistogramTable', () => {
     ['observed once', [42], false],
     ['observed SMALL_KEYS times, twice in one bucket', [5, 5, 900, 3e6], false],
     ['never observed', [], false],
-    ['with one key too many', [1, 2, 3, 4, 5], true],
-    ['with a zero', [0, 7], true],
-    ['with a negative value', [-3], true],
-    ['with a value past 2^959', [2 ** 1000], true],
+    ['with one key too many (as pairs)', [1, 2, 3, 4, 5], false],
+    ['with a zero (as pairs)', [0, 7], false],
+    ['with a negative value (as pairs)', [-3, -3, 2], false],
+    ['with a value past 2^959 (as pairs)', [2 ** 1000], false],
+    [`in ${RESTORED_BUCKETS} buckets (as pairs)`, inBuckets(RESTORED_BUCKETS), false],
+    [`in ${RESTORED_BUCKETS + 1} buckets`, inBuckets(RESTORED_BUCKETS + 1), true],
   ])(
-    'restores a series %s without sketch objects when its keys fit, reading as the promoted form does',
+    'restores a series %s without sketch objects when it fits, reading as the promoted form does',
     (_what, values, promoted) => {
       const state = stored(values);
       const { registry, clock } = newRegistry();
@@ -313,7 +320,8 @@ describe('HistogramTable in the store', () => {
     const VALUES: Record<string, number[]> = {
       once: [42],
       four: [5, 5, 900, 3e6],
-      busy: Array.from({ length: 50 }, (_, i) => 1 + i * 7),
+      quiet: Array.from({ length: 50 }, (_, i) => 1 + i * 7),
+      busy: Array.from({ length: 500 }, (_, i) => 1 + i * 7),
       zero: [0, 7],
       negative: [-2.5],
     };
@@ -322,15 +330,17 @@ describe('HistogramTable in the store', () => {
     const before = a.registry.histogram('rt', options);
     for (const [route, values] of Object.entries(VALUES)) for (const v of values) before.observe({ route }, v);
     const first = MetricStore.open({ dataDir: dir });
-    expect(await flushTable(a.registry, first, 1_000)).toMatchObject({ series: 5, deferred: 0, pending: 0 });
+    expect(await flushTable(a.registry, first, 1_000)).toMatchObject({ series: 6, deferred: 0, pending: 0 });
     await first.close();
 
     const store = openStore(dir);
     const b = newRegistry();
-    expect(restoreTable(b.registry, store, memoryLogger())).toEqual({ restored: 5, skipped: 0 });
+    expect(restoreTable(b.registry, store, memoryLogger())).toEqual({ restored: 6, skipped: 0 });
     const after = b.registry.histogram('rt', options);
     const promoted = (route: string) => after.table.sketches[after.table.map.find({ route })] !== undefined;
-    expect(Object.keys(VALUES).filter(promoted)).toEqual(['busy', 'zero', 'negative']);
+    // More buckets than pairs may hold: objects (as before). Every other series stays without.
+    expect(Object.keys(VALUES).filter(promoted)).toEqual(['busy']);
+    expect(after.table.restored.size).toBe(3);
     const allTime = (h: typeof before, route: string) => {
       const { windows: _windows, ...rest } = h.get({ route })!;
       return { ...rest, all: viewOf(h.find({ route })!).all, snapshot: h.find({ route })!.snapshot() };
@@ -351,11 +361,13 @@ describe('HistogramTable in the store', () => {
       ['four', 80],
       ['once', 3],
       ['busy', 2],
+      ['zero', 0],
     ] as const) {
       before.observe({ route }, v);
       after.observe({ route }, v);
     }
-    expect(Object.keys(VALUES).filter(promoted)).toEqual(['once', 'four', 'busy', 'zero', 'negative']);
+    expect(Object.keys(VALUES).filter(promoted)).toEqual(['once', 'four', 'busy', 'zero']);
+    expect(after.table.restored.size).toBe(2);
     for (const route of Object.keys(VALUES)) expect(after.get({ route }), route).toEqual(before.get({ route }));
     expect(await text(b.registry)).toEqual(await text(a.registry));
   });

@@ -277,6 +277,23 @@ describe('Sketch', () => {
     expect(sketchOf(uniform(5, 1, 1000)).byteLength).toBe(640 * 2);
   });
 
+  it('gives its counts as pairs that fromPairs reads back equal, or undefined past max buckets', () => {
+    const values = [-7, -7, -1e300, 0, 0, 2 ** -80, 1, 1.5, 5e6, 2 ** 1000];
+    const sketch = sketchOf(values);
+    // Buckets: two negative, zero (three), four positive.
+    const pairs = sketch.toPairs(7)!;
+    expect(pairs).toHaveLength(14);
+    expect(Sketch.fromPairs(pairs).toJSON()).toEqual(sketch.toJSON());
+    expect(Sketch.fromPairs(pairs).quantile(0.5)).toBe(sketch.quantile(0.5));
+    expect(sketch.toPairs(6)).toBeUndefined();
+    expect(Sketch.fromPairs(new Sketch().toPairs(0)!).count).toBe(0);
+    const heavy = new Sketch();
+    heavy.merge(
+      Sketch.fromJSON({ v: 1, zero: 0, pos: { offset: 0, counts: [2 ** 33] }, neg: { offset: 0, counts: [] } }),
+    );
+    expect(heavy.toPairs(64)).toBeUndefined();
+  });
+
   it('writes its observations as log entries that fromLog reads back equal, or writes nothing when they do not fit', () => {
     const entries = new Uint16Array(8).fill(7);
     const small = sketchOf([3e6, 5, 900, 5]);
