@@ -156,6 +156,55 @@ export function medianInterval(values: readonly number[], confidence = 0.95): Me
   return { low: s[rank - 1]!, high: s[n - rank]!, coverage: 1 - 2 * tail };
 }
 
+/** The Hodges–Lehmann estimate of a centre and its distribution-free confidence interval. */
+export interface CentreInterval extends MedianInterval {
+  /** The median of the Walsh averages (the means of every pair of values, each value with itself too). */
+  estimate: number;
+}
+
+/**
+ * The Hodges–Lehmann estimate of the centre of `values` (paired differences or ratios) with the
+ * confidence interval that inverts the Wilcoxon signed-rank test, as R's `wilcox.test(x,
+ * conf.int = TRUE)` gives it: the C-th smallest and C-th largest of the n(n+1)/2 Walsh averages,
+ * C from the exact null distribution of the signed-rank statistic. It assumes only that the
+ * values are spread symmetrically around their centre (true of an A/A pair by construction), and
+ * for the same values its interval is about a fifth narrower than {@link medianInterval}'s, which
+ * uses only the values' signs.
+ * @throws {RangeError} on an empty list or a confidence outside (0, 1)
+ */
+export function hodgesLehmann(values: readonly number[], confidence = 0.95): CentreInterval {
+  const n = values.length;
+  if (n === 0) throw new RangeError('hodgesLehmann: no values');
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`hodgesLehmann: confidence must be in (0, 1), got ${confidence}`);
+  const walsh = new Float64Array((n * (n + 1)) / 2);
+  let w = 0;
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) walsh[w++] = (values[i]! + values[j]!) / 2;
+  walsh.sort();
+  const m = walsh.length;
+  // dist[t] = P(T = t) for the signed-rank statistic T of n values: rank r joins the sum or not, each with chance 1/2.
+  let dist = new Float64Array(m + 1);
+  dist[0] = 1;
+  for (let r = 1; r <= n; r++) {
+    const next = new Float64Array(m + 1);
+    for (let t = 0; t <= m; t++) {
+      const p = dist[t]!;
+      if (p === 0) continue;
+      next[t]! += p / 2;
+      next[t + r]! += p / 2;
+    }
+    dist = next;
+  }
+  // qu: the smallest t with P(T <= t) >= (1 - confidence) / 2 (R's qsignrank), at least 1.
+  let below = 0; // P(T <= qu - 1)
+  let qu = 0;
+  while (qu < m && below + dist[qu]! < (1 - confidence) / 2) below += dist[qu++]!;
+  if (qu === 0) qu = 1;
+  const mid = m >> 1;
+  const estimate = m % 2 === 1 ? walsh[mid]! : (walsh[mid - 1]! + walsh[mid]!) / 2;
+  return { estimate, low: walsh[qu - 1]!, high: walsh[m - qu]!, coverage: 1 - 2 * (qu === 1 ? 0.5 ** n : below) };
+}
+
 /** The longest event-loop block seen by {@link startBlockProbe}, in ms. */
 export interface BlockReading {
   /** Wall-clock: what a request arriving during the block waits. Inflated when the OS preempts us. */

@@ -4,6 +4,7 @@ import {
   type Check,
   checkStatus,
   median,
+  hodgesLehmann,
   medianInterval,
   quantile,
   startBlockProbe,
@@ -75,6 +76,34 @@ describe('bench harness', () => {
     expect(medianInterval(twelve, 0.8)).toEqual({ low: 4, high: 9, coverage: 1 - (2 * 299) / 4096 });
     expect(() => medianInterval([])).toThrow(RangeError);
     expect(() => medianInterval([1], 1)).toThrow(RangeError);
+  });
+
+  it('gives the Hodges-Lehmann centre and the signed-rank interval, as R wilcox.test(conf.int = TRUE) does', () => {
+    // 1..9: 45 Walsh averages, median 5. n = 9 at 95 %: P(T <= 5) = 10/512 < 0.025 <= P(T <= 6) = 14/512,
+    // so the 6th smallest (2.5: 1, 1.5, 2, 2, 2.5, 2.5) and the 6th largest (7.5).
+    const nine = [9, 1, 8, 2, 7, 3, 6, 4, 5];
+    expect(hodgesLehmann(nine)).toEqual({ estimate: 5, low: 2.5, high: 7.5, coverage: 1 - 20 / 512 });
+    expect(nine[0]).toBe(9); // input untouched
+    // A shift moves the estimate and the interval with it; one outlier barely moves the estimate.
+    expect(hodgesLehmann(nine.map((v) => v + 0.5))).toMatchObject({ estimate: 5.5, low: 3, high: 8 });
+    expect(hodgesLehmann([...nine.slice(0, 8), 1000]).estimate).toBeLessThan(6);
+    // Too few values for 95 %: the whole range of the Walsh averages, with its coverage (3 values: 75 %).
+    expect(hodgesLehmann([1, 2, 3])).toEqual({ estimate: 2, low: 1, high: 3, coverage: 0.75 });
+    expect(() => hodgesLehmann([])).toThrow(RangeError);
+    expect(() => hodgesLehmann([1], 0)).toThrow(RangeError);
+  });
+
+  it('narrows the interval of symmetric noise against the sign-based median interval', () => {
+    // A deterministic symmetric sample (a normal quantile grid): the signed-rank interval uses the
+    // magnitudes too, so it is narrower than the order-statistic interval of the median.
+    const n = 64;
+    const grid = Array.from({ length: n }, (_, i) => Math.tan(Math.PI * ((i + 0.5) / n - 0.5) * 0.8));
+    const hl = hodgesLehmann(grid);
+    const med = medianInterval(grid);
+    expect(hl.low).toBeLessThan(0);
+    expect(hl.high).toBeGreaterThan(0);
+    expect(hl.high - hl.low).toBeLessThan(0.9 * (med.high - med.low));
+    expect(hl.coverage).toBeGreaterThanOrEqual(0.95);
   });
 
   it('sees a synchronous block of the event loop', async () => {
