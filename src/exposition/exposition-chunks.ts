@@ -6,7 +6,7 @@
  * split, so only one huge series can exceed the bound. Measurements: docs/design-notes.md.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { HistogramSeries } from '../metrics/histogram.js';
+import type { HistogramTable } from '../metrics/histogram-table.js';
 import { WALK_DONE } from '../metrics/label-map.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { exposedName } from '../metrics/prometheus-names.js';
@@ -38,24 +38,30 @@ function leLabels(bounds: readonly number[], scale: number): string[] {
   return out;
 }
 
+/** The lines of the histogram series at `slot`, read from its row of `table` (no handle, no view). */
 function renderHistogram(
   out: string[],
   name: string,
   scale: number,
   pairs: string,
-  s: HistogramSeries,
+  table: HistogramTable,
+  slot: number,
   bucketLabels: string[],
 ): void {
   const braced = pairs === '' ? '' : `{${pairs}}`;
   const open = pairs === '' ? '{' : `{${pairs},`;
+  const row = table.rowOf(slot);
+  const base = table.baseOf(slot);
+  const n = table.bounds.length;
   let cumulative = 0;
-  for (let i = 0; i < s.bounds.length; i++) {
-    cumulative += s.counts[i]!;
+  for (let i = 0; i < n; i++) {
+    cumulative += row[base + i]!;
     out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
   }
-  out.push(`${name}_bucket${open}${bucketLabels[s.bounds.length]}} ${s.count}\n`);
-  out.push(`${name}_sum${braced} ${formatNumber(s.sum * scale)}\n`);
-  out.push(`${name}_count${braced} ${s.count}\n`);
+  const count = row[base + table.sumAt + 1]!;
+  out.push(`${name}_bucket${open}${bucketLabels[n]}} ${count}\n`);
+  out.push(`${name}_sum${braced} ${formatNumber(row[base + table.sumAt]! * scale)}\n`);
+  out.push(`${name}_count${braced} ${count}\n`);
 }
 
 /**
@@ -81,9 +87,9 @@ export function* renderChunks(
     let perSeries: number;
     if (metric.type === 'histogram') {
       const bucketLabels = leLabels(metric.buckets, scale);
+      const table = metric.table;
       perSeries = metric.buckets.length + 3;
-      visit = (slot) =>
-        renderHistogram(out, name, scale, metric.labelPairsAt(slot), metric.seriesAt(slot), bucketLabels);
+      visit = (slot) => renderHistogram(out, name, scale, metric.labelPairsAt(slot), table, slot, bucketLabels);
     } else {
       const table = metric.table;
       perSeries = 1;

@@ -84,6 +84,14 @@ export class HistogramTable {
     row[base + 3] = -Infinity;
   }
 
+  /**
+   * The chunk holding `slot`'s row, which starts at `baseOf(slot)`: a reader walking many series
+   * reads their rows here, with no handle or view made per series.
+   */
+  rowOf(slot: number): Float64Array {
+    return this.rows.chunks[chunkOf(slot)]!;
+  }
+
   /** Where `slot`'s row starts in its chunk. */
   baseOf(slot: number): number {
     return indexIn(slot, chunkOf(slot)) * this.rows.width;
