@@ -30,11 +30,11 @@ export function formatNumber(v: number): string {
   return String(v);
 }
 
-/** `le="…"` of each bucket bound of a metric, formatted once per render (its series share bounds). */
+/** `le="…"} ` of each bucket bound of a metric, formatted once per render (its series share bounds). */
 function leLabels(bounds: readonly number[], scale: number): string[] {
   const out: string[] = [];
-  for (const bound of bounds) out.push(`le="${formatNumber(bound * scale)}"`);
-  out.push('le="+Inf"');
+  for (const bound of bounds) out.push(`le="${formatNumber(bound * scale)}"} `);
+  out.push('le="+Inf"} ');
   return out;
 }
 
@@ -48,20 +48,20 @@ function renderHistogram(
   slot: number,
   bucketLabels: string[],
 ): void {
-  const braced = pairs === '' ? '' : `{${pairs}}`;
-  const open = pairs === '' ? '{' : `{${pairs},`;
+  const braced = pairs === '' ? ' ' : `{${pairs}} `;
+  const bucket = pairs === '' ? `${name}_bucket{` : `${name}_bucket{${pairs},`;
   const row = table.rowOf(slot);
   const base = table.baseOf(slot);
   const n = table.bounds.length;
   let cumulative = 0;
   for (let i = 0; i < n; i++) {
     cumulative += row[base + i]!;
-    out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
+    out.push(`${bucket}${bucketLabels[i]}${cumulative}\n`);
   }
   const count = row[base + table.sumAt + 1]!;
-  out.push(`${name}_bucket${open}${bucketLabels[n]}} ${count}\n`);
-  out.push(`${name}_sum${braced} ${formatNumber(row[base + table.sumAt]! * scale)}\n`);
-  out.push(`${name}_count${braced} ${count}\n`);
+  out.push(`${bucket}${bucketLabels[n]}${count}\n`);
+  out.push(`${name}_sum${braced}${formatNumber(row[base + table.sumAt]! * scale)}\n`);
+  out.push(`${name}_count${braced}${count}\n`);
 }
 
 /**
