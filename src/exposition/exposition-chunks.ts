@@ -92,10 +92,13 @@ export function* renderChunks(
       visit = (slot) => renderHistogram(out, name, scale, metric.labelPairsAt(slot), table, slot, bucketLabels);
     } else {
       const table = metric.table;
+      const open = `${name}{`;
+      const bare = `${name} `;
       perSeries = 1;
       visit = (slot) => {
         const pairs = metric.labelPairsAt(slot);
-        out.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${formatNumber(table.values.get(slot) * scale)}\n`);
+        const value = formatNumber(table.values.get(slot) * scale);
+        out.push(pairs === '' ? `${bare}${value}\n` : `${open}${pairs}} ${value}\n`);
       };
     }
     let pos = 0;
