@@ -1,6 +1,6 @@
 /**
- * `node --expose-gc dist/bench/scrape-alloc.js [--series N]`: heap bytes one /metrics scrape
- * allocates per histogram series (3 labels, 10 buckets), next to the text it writes, and its time.
+ * `node --expose-gc dist/bench/scrape-alloc.js [--series N] [--counters]`: heap bytes one /metrics
+ * scrape allocates per histogram series (3 labels, 10 buckets; or counter series), next to the text it writes, and its time.
  * Each chunk of `renderChunks` is pulled right after a scavenge, and the young generation's growth
  * over the pull is that chunk's allocation (a chunk allocates < 1 MB, so no collection falls inside).
  * Timing: whole renders (median of 5 after 2 warm-ups) and the longest chunk.
@@ -29,14 +29,22 @@ function youngBytes(): number {
 }
 
 const registry = new Registry({ seriesLimit: SERIES + 10, logger: createLogger({ level: 'silent' }) });
-const h = registry.histogram('http.latency', {
-  help: 'latency',
-  labels: ['route', 'method', 'code'],
-  buckets: BUCKETS,
+const KIND = process.argv.includes('--counters') ? 'counter' : 'histogram';
+const labelsOf = (i: number) => ({
+  route: `/api/v1/resource/${i >> 2}`,
+  method: METHODS[i & 3]!,
+  code: String(200 + (i % 5)),
 });
-for (let i = 0; i < SERIES; i++) {
-  const labels = { route: `/api/v1/resource/${i >> 2}`, method: METHODS[i & 3]!, code: String(200 + (i % 5)) };
-  for (let k = 0; k <= i % 3; k++) h.observe(labels, (i * 31 + k * 977) % 1200);
+if (KIND === 'histogram') {
+  const h = registry.histogram('http.latency', {
+    help: 'latency',
+    labels: ['route', 'method', 'code'],
+    buckets: BUCKETS,
+  });
+  for (let i = 0; i < SERIES; i++) for (let k = 0; k <= i % 3; k++) h.observe(labelsOf(i), (i * 31 + k * 977) % 1200);
+} else {
+  const c = registry.counter('http.requests', { help: 'requests', labels: ['route', 'method', 'code'] });
+  for (let i = 0; i < SERIES; i++) c.inc(labelsOf(i), 1 + (i % 1000));
 }
 
 let warmText = 0;
@@ -67,6 +75,7 @@ for (;;) {
 }
 console.log(
   JSON.stringify({
+    kind: KIND,
     series: SERIES,
     bytesPerSeries: +(allocated / SERIES).toFixed(1),
     textBytesPerSeries: +(textBytes / SERIES).toFixed(1),
