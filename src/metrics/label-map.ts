@@ -38,6 +38,8 @@ const MAX_LOAD = 0.75;
 
 export class LabelMap {
   readonly names: readonly string[];
+  /** `a="`, `",b="`, ...: what precedes each value in `labelPairsOf`, so a scrape concatenates 2 pieces a label. */
+  readonly #pairOpens: readonly string[];
   readonly #metric: string;
   readonly #create: (slot: number, labels: Readonly<Record<string, string>>) => void;
   readonly #limit: number;
@@ -76,6 +78,7 @@ export class LabelMap {
     this.#metric = metric;
     // A plain copy: indexing a frozen array on the lookup path measured ~3x slower.
     this.names = [...names];
+    this.#pairOpens = this.names.map((name, i) => `${i === 0 ? '' : '",'}${name}="`);
     this.#create = create;
     this.#limit = limit;
     this.#onOverflow = onOverflow;
@@ -137,10 +140,11 @@ export class LabelMap {
     const n = this.names.length;
     const rows = this.#rows;
     const base = slot * n;
+    if (n === 0) return '';
+    const opens = this.#pairOpens;
     let out = '';
-    for (let i = 0; i < n; i++)
-      out += `${i === 0 ? '' : ','}${this.names[i]!}="${escapeLabelValue(this.#values[i]![rows[base + i]!]!)}"`;
-    return out;
+    for (let i = 0; i < n; i++) out = out + opens[i]! + escapeLabelValue(this.#values[i]![rows[base + i]!]!);
+    return `${out}"`;
   }
 
   /** The label object of the series at `slot` (a new frozen object each call). */
