@@ -69,7 +69,10 @@ export function selectSeries(
 }
 
 /** Whether `labels` has every value of `wanted` (other labels may differ). */
-function sameValues(labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean {
+export function sameValues(
+  labels: Readonly<Record<string, string>>,
+  wanted: Readonly<Record<string, string>>,
+): boolean {
   for (const name in wanted) if (labels[name] !== wanted[name]) return false;
   return true;
 }
@@ -144,9 +147,8 @@ export class LiveReader {
     // The first `limit` series by slot: no handle (nor array) of every series of the metric.
     if (metric.type === 'histogram') {
       metric.walk(0, limit, (slot) => {
-        const series = metric.seriesAt(slot);
-        const key = series.key;
-        const minute = minuteReadings(series);
+        const key = metric.keyAt(slot);
+        const minute = minuteReadings(metric.seriesAt(slot));
         out[derivedKey(key, 'p50')] = minute.p50 ?? null;
         out[derivedKey(key, 'p95')] = minute.p95 ?? null;
         out[derivedKey(key, 'p99')] = minute.p99 ?? null;
