@@ -48,6 +48,8 @@ function renderHistogram(
   slot: number,
   bucketLabels: string[],
 ): void {
+  // A line is few pieces (this series' prefix, the bound's `le="…"} `, its number): each piece
+  // joined makes an intermediate string, and this runs for every series of every scrape.
   const braced = pairs === '' ? ' ' : `{${pairs}} `;
   const bucket = pairs === '' ? `${name}_bucket{` : `${name}_bucket{${pairs},`;
   const row = table.rowOf(slot);
@@ -67,7 +69,8 @@ function renderHistogram(
 /**
  * The exposition of `registry` in `format`, as chunks of at most `maxSamples` sample lines (see
  * the module header). Synchronous: the caller decides where to yield. Series are walked a chunk
- * at a time (`Metric.walk`): no handle, label object or array of every series is made.
+ * at a time (`Metric.walk`) and read from the metric's table: no handle, counts view, label object
+ * or array of every series is made, so a scrape allocates per series only its text's pieces.
  * @param maxSamples sample lines per chunk (default {@link MAX_SAMPLES_PER_CHUNK})
  */
 export function* renderChunks(
