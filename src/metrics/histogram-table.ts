@@ -92,6 +92,16 @@ export class HistogramTable {
     return this.rows.chunks[chunkOf(slot)]!;
   }
 
+  /** The observations of `slot`. */
+  countOf(slot: number): number {
+    return this.rowOf(slot)[this.baseOf(slot) + this.sumAt + 1]!;
+  }
+
+  /** The sum of the observations of `slot`. */
+  sumOf(slot: number): number {
+    return this.rowOf(slot)[this.baseOf(slot) + this.sumAt]!;
+  }
+
   /** Where `slot`'s row starts in its chunk. */
   baseOf(slot: number): number {
     return indexIn(slot, chunkOf(slot)) * this.rows.width;

@@ -268,6 +268,15 @@ export abstract class Metric<S extends Series> {
     return slot === NO_SLOT ? undefined : this.at(slot);
   }
 
+  /**
+   * The slot of the series for `labels`, `NO_SLOT` if it does not exist (never creates one): `find`
+   * without the handle, for readers that read slots.
+   * @throws {MonitorError} `EMON_INVALID_LABELS`
+   */
+  findSlot(labels?: Labels): number {
+    return this.map.find(labels);
+  }
+
   /** Every series in creation order, the overflow series last if the limit was reached. */
   series(): S[] {
     const out: S[] = [];

@@ -8,11 +8,13 @@
  * {@link RATE_MIN_INTERVAL_MS} apart. Selection and stat rules: docs/design-notes.md.
  */
 import type { DerivedValues } from '../metrics/derived-values.js';
-import { type HistogramSeries, WINDOWS } from '../metrics/histogram.js';
+import { WINDOWS } from '../metrics/histogram.js';
+import { NO_SLOT } from '../metrics/label-map.js';
 import type { Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
-import { minuteReadings, type QuantileName, QUANTILES, windowSketch } from '../metrics/window-stats.js';
+import { Sketch } from '../metrics/sketch.js';
+import { minuteReadings, type QuantileName, QUANTILES } from '../metrics/window-stats.js';
 import type { ChartSeriesDef } from './protocol.js';
 
 /** A rate is recomputed only after this long, so two reads close together do not give noise. */
@@ -36,36 +38,46 @@ export function matchesPrefix(
   return true;
 }
 
-/** The series of `metric` a chart series names (see the module header). */
+/** The series of `metric` a chart series names (see the module header), as handles. */
 export function selectSeries(
   metric: AnyMetric,
   labels: Readonly<Record<string, string>> | undefined,
   prefixes?: Readonly<Record<string, string>>,
 ): Series[] {
+  const out: Series[] = [];
+  selectSlots(metric, labels, prefixes, (slot) => out.push(metric.seriesAt(slot)));
+  return out;
+}
+
+/**
+ * Calls `visit` with the slot of each series of `metric` a chart series names (see the module
+ * header), in the order of `series()`. No handle is made: a chart of a million-series metric
+ * summed each tick reads a million slots, not a million new objects.
+ */
+export function selectSlots(
+  metric: AnyMetric,
+  labels: Readonly<Record<string, string>> | undefined,
+  prefixes: Readonly<Record<string, string>> | undefined,
+  visit: (slot: number) => void,
+): void {
   if (prefixes !== undefined) {
-    // Matched by slot: a handle only for the series that match.
-    const out: Series[] = [];
     metric.walk(0, Infinity, (slot) => {
       const l = metric.labelsAt(slot);
-      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes))
-        out.push(metric.seriesAt(slot));
+      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes)) visit(slot);
     });
-    return out;
+    return;
   }
-  if (labels !== undefined) {
-    let found: Series | undefined;
+  if (labels !== undefined || metric.labelNames.length === 0) {
+    let slot: number;
     try {
-      found = metric.find(labels);
+      slot = metric.findSlot(labels);
     } catch {
-      return []; // labels that do not fit the metric name no series
+      return; // labels that do not fit the metric name no series
     }
-    return found === undefined ? [] : [found];
+    if (slot !== NO_SLOT) visit(slot);
+    return;
   }
-  if (metric.labelNames.length === 0) {
-    const only = metric.find();
-    return only === undefined ? [] : [only];
-  }
-  return metric.series();
+  metric.walk(0, Infinity, visit);
 }
 
 /** Whether `labels` has every value of `wanted` (other labels may differ). */
@@ -75,10 +87,6 @@ export function sameValues(
 ): boolean {
   for (const name in wanted) if (labels[name] !== wanted[name]) return false;
   return true;
-}
-
-function plainValue(series: Series): number {
-  return (series as Series & { value: number }).value;
 }
 
 export class LiveReader {
@@ -109,23 +117,53 @@ export class LiveReader {
       if (def.labels !== undefined || (stat !== 'value' && stat !== 'mean')) return null;
       return this.#derived?.get(def.metric)?.value ?? null;
     }
-    const series = selectSeries(metric, def.labels, def.label_prefix);
-    if (series.length === 0) return null;
     if (metric.type !== 'histogram') {
-      if (stat === 'value') return sum(series, plainValue);
-      if (stat === 'rate') return this.#rate(def, sum(series, plainValue), nowMs);
+      const values = metric.table.values;
+      let total = 0;
+      let found = 0;
+      selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+        total += values.get(slot);
+        found++;
+      });
+      if (found === 0) return null;
+      if (stat === 'value') return total;
+      if (stat === 'rate') return this.#rate(def, total, nowMs);
       return null;
     }
-    const histograms = series as HistogramSeries[];
-    if (Object.hasOwn(QUANTILES, stat))
-      return windowSketch(histograms, WINDOWS['1m']).quantile(QUANTILES[stat as QuantileName]) ?? null;
-    const count = sum(histograms, (s) => s.count);
+    const table = metric.table;
+    if (Object.hasOwn(QUANTILES, stat)) {
+      // As windowSketch: one series' window as is, several merged into a new sketch.
+      let only: Sketch | undefined;
+      let merged: Sketch | undefined;
+      selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+        const minute = table.windowOf(slot).merged(WINDOWS['1m']);
+        if (only === undefined) only = minute;
+        else {
+          if (merged === undefined) {
+            merged = new Sketch();
+            merged.merge(only);
+          }
+          merged.merge(minute);
+        }
+      });
+      const sketch = merged ?? only;
+      return sketch === undefined ? null : (sketch.quantile(QUANTILES[stat as QuantileName]) ?? null);
+    }
+    let count = 0;
+    let total = 0;
+    let found = 0;
+    selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+      count += table.countOf(slot);
+      total += table.sumOf(slot);
+      found++;
+    });
+    if (found === 0) return null;
     switch (stat) {
       case 'count':
         return count;
       case 'value':
       case 'mean':
-        return count === 0 ? null : sum(histograms, (s) => s.sum) / count;
+        return count === 0 ? null : total / count;
       case 'rate':
         return this.#rate(def, count, nowMs);
       default:
@@ -178,10 +216,4 @@ export class LiveReader {
     prev.total = total;
     return prev.rate;
   }
-}
-
-function sum<T>(items: readonly T[], of: (item: T) => number): number {
-  let total = 0;
-  for (const item of items) total += of(item);
-  return total;
 }
