@@ -117,7 +117,8 @@ export class LabelMap {
     if (from < 0) return WALK_DONE;
     const overflow = this.#overflow;
     const count = this.#count;
-    let left = maxCount;
+    // At most `count` visits: kept a small integer, `left` is never a double (`Infinity`) boxed at each decrement.
+    let left = Math.min(maxCount, count);
     let slot = from;
     for (; slot < count; slot++) {
       if (slot === overflow) continue;
@@ -145,6 +146,11 @@ export class LabelMap {
     let out = '';
     for (let i = 0; i < n; i++) out = out + opens[i]! + escapeLabelValue(this.#values[i]![rows[base + i]!]!);
     return `${out}"`;
+  }
+
+  /** The value of label `i` (in declared order) of the series at `slot`, as `labelsOf(slot)` has it. */
+  valueOf(slot: number, i: number): string {
+    return this.#values[i]![this.#rows[slot * this.names.length + i]!]!;
   }
 
   /** The label object of the series at `slot` (a new frozen object each call). */

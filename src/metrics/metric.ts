@@ -316,6 +316,11 @@ export abstract class Metric<S extends Series> {
     return this.map.labelsOf(slot);
   }
 
+  /** The value of the `i`th label name (`labelNames[i]`) of the series at `slot`, without a label object. */
+  labelValueAt(slot: number, i: number): string {
+    return this.map.valueOf(slot, i);
+  }
+
   /** The escaped `a="x",b="y"` of the series at `slot` (as `formatLabelPairs(labelsAt(slot))`). */
   labelPairsAt(slot: number): string {
     return this.map.labelPairsOf(slot);

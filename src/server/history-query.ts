@@ -20,7 +20,7 @@ import {
 } from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
-import { matchesPrefix, sameValues, selectSeries } from './live-reader.js';
+import { matchesPrefix, selectSlots } from './live-reader.js';
 
 const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
 const MAX_LABELS_PARAM = 2048;
@@ -285,18 +285,9 @@ export class HistoryQuery {
  * costs a count, not a handle, key and label objects per series.
  */
 function tableSeries(metric: AnyMetric, def: ChartSeriesDef): { series: StoredSeries[]; matching: number } {
-  const { labels, label_prefix: prefixes } = def;
-  if (prefixes === undefined && (labels !== undefined || metric.labelNames.length === 0)) {
-    const series = selectSeries(metric, labels).map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
-    return { series, matching: series.length };
-  }
   const series: StoredSeries[] = [];
   let matching = 0;
-  metric.walk(0, Infinity, (slot) => {
-    if (prefixes !== undefined) {
-      const l = metric.labelsAt(slot);
-      if ((labels !== undefined && !sameValues(l, labels)) || !matchesPrefix(l, prefixes)) return;
-    }
+  selectSlots(metric, def.labels, def.label_prefix, (slot) => {
     if (++matching <= MAX_COMBINED_SERIES)
       series.push({ key: metric.keyAt(slot), labels: { ...metric.labelsAt(slot) } });
   });

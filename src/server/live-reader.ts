@@ -10,7 +10,6 @@
 import type { DerivedValues } from '../metrics/derived-values.js';
 import { WINDOWS } from '../metrics/histogram.js';
 import { NO_SLOT } from '../metrics/label-map.js';
-import type { Series } from '../metrics/metric.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
 import { Sketch } from '../metrics/sketch.js';
@@ -38,17 +37,6 @@ export function matchesPrefix(
   return true;
 }
 
-/** The series of `metric` a chart series names (see the module header), as handles. */
-export function selectSeries(
-  metric: AnyMetric,
-  labels: Readonly<Record<string, string>> | undefined,
-  prefixes?: Readonly<Record<string, string>>,
-): Series[] {
-  const out: Series[] = [];
-  selectSlots(metric, labels, prefixes, (slot) => out.push(metric.seriesAt(slot)));
-  return out;
-}
-
 /**
  * Calls `visit` with the slot of each series of `metric` a chart series names (see the module
  * header), in the order of `series()`. No handle is made: a chart of a million-series metric
@@ -61,9 +49,29 @@ export function selectSlots(
   visit: (slot: number) => void,
 ): void {
   if (prefixes !== undefined) {
+    // Compared by label index, value by value: no label object per series. A name the metric
+    // does not have matches no series.
+    const at: number[] = [];
+    const texts: string[] = [];
+    const exact: boolean[] = [];
+    const want = (wanted: Readonly<Record<string, string>>, isExact: boolean): boolean => {
+      for (const name in wanted) {
+        const i = metric.labelNames.indexOf(name);
+        if (i === -1) return false;
+        at.push(i);
+        texts.push(wanted[name]!);
+        exact.push(isExact);
+      }
+      return true;
+    };
+    if (!want(prefixes, false) || (labels !== undefined && !want(labels, true))) return;
+    const n = at.length;
     metric.walk(0, Infinity, (slot) => {
-      const l = metric.labelsAt(slot);
-      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes)) visit(slot);
+      for (let k = 0; k < n; k++) {
+        const value = metric.labelValueAt(slot, at[k]!);
+        if (exact[k] ? value !== texts[k] : !value.startsWith(texts[k]!)) return;
+      }
+      visit(slot);
     });
     return;
   }
@@ -78,15 +86,6 @@ export function selectSlots(
     return;
   }
   metric.walk(0, Infinity, visit);
-}
-
-/** Whether `labels` has every value of `wanted` (other labels may differ). */
-export function sameValues(
-  labels: Readonly<Record<string, string>>,
-  wanted: Readonly<Record<string, string>>,
-): boolean {
-  for (const name in wanted) if (labels[name] !== wanted[name]) return false;
-  return true;
 }
 
 export class LiveReader {
@@ -119,15 +118,16 @@ export class LiveReader {
     }
     if (metric.type !== 'histogram') {
       const values = metric.table.values;
-      let total = 0;
+      // Sums in a typed array: a number variable the visitor adds to is boxed anew at each addition.
+      const total = new Float64Array(1);
       let found = 0;
       selectSlots(metric, def.labels, def.label_prefix, (slot) => {
-        total += values.get(slot);
+        total[0]! += values.get(slot);
         found++;
       });
       if (found === 0) return null;
-      if (stat === 'value') return total;
-      if (stat === 'rate') return this.#rate(def, total, nowMs);
+      if (stat === 'value') return total[0]!;
+      if (stat === 'rate') return this.#rate(def, total[0]!, nowMs);
       return null;
     }
     const table = metric.table;
@@ -149,15 +149,16 @@ export class LiveReader {
       const sketch = merged ?? only;
       return sketch === undefined ? null : (sketch.quantile(QUANTILES[stat as QuantileName]) ?? null);
     }
-    let count = 0;
-    let total = 0;
+    const sums = new Float64Array(2); // count, sum (see above)
     let found = 0;
     selectSlots(metric, def.labels, def.label_prefix, (slot) => {
-      count += table.countOf(slot);
-      total += table.sumOf(slot);
+      sums[0]! += table.countOf(slot);
+      sums[1]! += table.sumOf(slot);
       found++;
     });
     if (found === 0) return null;
+    const count = sums[0]!;
+    const total = sums[1]!;
     switch (stat) {
       case 'count':
         return count;

@@ -5,11 +5,10 @@
  * young generation's size, so no collection falls inside a pull and hides allocation). The chunk's
  * text is subtracted; the rest is the string pieces the lines are built from and what the walk adds.
  */
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { renderChunks } from '../../src/exposition/exposition-chunks.js';
 import { prometheusTextFormat } from '../../src/exposition/prometheus-text.js';
+import { gc, youngBytes } from '../heap-fixture.js';
 import { newRegistry } from '../metrics/table-fixture.js';
 
 /**
@@ -26,19 +25,8 @@ export const BYTES_PER_HISTOGRAM_SERIES_BUDGET = 850;
  */
 export const BYTES_PER_SCALAR_SERIES_BUDGET = 245;
 
-v8.setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
-
 const SERIES = 3_000;
 const SCRAPES = 6;
-
-/** Young-generation bytes, large young objects (a chunk's joined text can be one) included. */
-function youngBytes(): number {
-  let n = 0;
-  for (const s of v8.getHeapSpaceStatistics())
-    if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') n += s.space_used_size;
-  return n;
-}
 
 /** One scrape: bytes allocated, text length and lines summed over its chunks, each pulled after a scavenge. */
 function measuredScrape(registry: ReturnType<typeof newRegistry>['registry']): {
