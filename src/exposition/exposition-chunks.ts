@@ -6,7 +6,7 @@
  * split, so only one huge series can exceed the bound. Measurements: docs/design-notes.md.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { HistogramSeries } from '../metrics/histogram.js';
+import type { HistogramTable } from '../metrics/histogram-table.js';
 import { WALK_DONE } from '../metrics/label-map.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { exposedName } from '../metrics/prometheus-names.js';
@@ -30,38 +30,47 @@ export function formatNumber(v: number): string {
   return String(v);
 }
 
-/** `le="…"` of each bucket bound of a metric, formatted once per render (its series share bounds). */
+/** `le="…"} ` of each bucket bound of a metric, formatted once per render (its series share bounds). */
 function leLabels(bounds: readonly number[], scale: number): string[] {
   const out: string[] = [];
-  for (const bound of bounds) out.push(`le="${formatNumber(bound * scale)}"`);
-  out.push('le="+Inf"');
+  for (const bound of bounds) out.push(`le="${formatNumber(bound * scale)}"} `);
+  out.push('le="+Inf"} ');
   return out;
 }
 
+/** The lines of the histogram series at `slot`, read from its row of `table` (no handle, no view). */
 function renderHistogram(
   out: string[],
   name: string,
   scale: number,
   pairs: string,
-  s: HistogramSeries,
+  table: HistogramTable,
+  slot: number,
   bucketLabels: string[],
 ): void {
-  const braced = pairs === '' ? '' : `{${pairs}}`;
-  const open = pairs === '' ? '{' : `{${pairs},`;
+  // A line is few pieces (this series' prefix, the bound's `le="…"} `, its number): each piece
+  // joined makes an intermediate string, and this runs for every series of every scrape.
+  const braced = pairs === '' ? ' ' : `{${pairs}} `;
+  const bucket = pairs === '' ? `${name}_bucket{` : `${name}_bucket{${pairs},`;
+  const row = table.rowOf(slot);
+  const base = table.baseOf(slot);
+  const n = table.bounds.length;
   let cumulative = 0;
-  for (let i = 0; i < s.bounds.length; i++) {
-    cumulative += s.counts[i]!;
-    out.push(`${name}_bucket${open}${bucketLabels[i]}} ${cumulative}\n`);
+  for (let i = 0; i < n; i++) {
+    cumulative += row[base + i]!;
+    out.push(`${bucket}${bucketLabels[i]}${cumulative}\n`);
   }
-  out.push(`${name}_bucket${open}${bucketLabels[s.bounds.length]}} ${s.count}\n`);
-  out.push(`${name}_sum${braced} ${formatNumber(s.sum * scale)}\n`);
-  out.push(`${name}_count${braced} ${s.count}\n`);
+  const count = row[base + table.sumAt + 1]!;
+  out.push(`${bucket}${bucketLabels[n]}${count}\n`);
+  out.push(`${name}_sum${braced}${formatNumber(row[base + table.sumAt]! * scale)}\n`);
+  out.push(`${name}_count${braced}${count}\n`);
 }
 
 /**
  * The exposition of `registry` in `format`, as chunks of at most `maxSamples` sample lines (see
  * the module header). Synchronous: the caller decides where to yield. Series are walked a chunk
- * at a time (`Metric.walk`): no handle, label object or array of every series is made.
+ * at a time (`Metric.walk`) and read from the metric's table: no handle, counts view, label object
+ * or array of every series is made, so a scrape allocates per series only its text's pieces.
  * @param maxSamples sample lines per chunk (default {@link MAX_SAMPLES_PER_CHUNK})
  */
 export function* renderChunks(
@@ -81,15 +90,18 @@ export function* renderChunks(
     let perSeries: number;
     if (metric.type === 'histogram') {
       const bucketLabels = leLabels(metric.buckets, scale);
+      const table = metric.table;
       perSeries = metric.buckets.length + 3;
-      visit = (slot) =>
-        renderHistogram(out, name, scale, metric.labelPairsAt(slot), metric.seriesAt(slot), bucketLabels);
+      visit = (slot) => renderHistogram(out, name, scale, metric.labelPairsAt(slot), table, slot, bucketLabels);
     } else {
       const table = metric.table;
+      const open = `${name}{`;
+      const bare = `${name} `;
       perSeries = 1;
       visit = (slot) => {
         const pairs = metric.labelPairsAt(slot);
-        out.push(`${name}${pairs === '' ? '' : `{${pairs}}`} ${formatNumber(table.values.get(slot) * scale)}\n`);
+        const value = formatNumber(table.values.get(slot) * scale);
+        out.push(pairs === '' ? `${bare}${value}\n` : `${open}${pairs}} ${value}\n`);
       };
     }
     let pos = 0;

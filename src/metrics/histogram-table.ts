@@ -94,6 +94,24 @@ export class HistogramTable {
     row[base + 3] = -Infinity;
   }
 
+  /**
+   * The chunk holding `slot`'s row, which starts at `baseOf(slot)`: a reader walking many series
+   * reads their rows here, with no handle or view made per series.
+   */
+  rowOf(slot: number): Float64Array {
+    return this.rows.chunks[chunkOf(slot)]!;
+  }
+
+  /** The observations of `slot`. */
+  countOf(slot: number): number {
+    return this.rowOf(slot)[this.baseOf(slot) + this.sumAt + 1]!;
+  }
+
+  /** The sum of the observations of `slot`. */
+  sumOf(slot: number): number {
+    return this.rowOf(slot)[this.baseOf(slot) + this.sumAt]!;
+  }
+
   /** Where `slot`'s row starts in its chunk. */
   baseOf(slot: number): number {
     return indexIn(slot, chunkOf(slot)) * this.rows.width;

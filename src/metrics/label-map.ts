@@ -38,6 +38,8 @@ const MAX_LOAD = 0.75;
 
 export class LabelMap {
   readonly names: readonly string[];
+  /** `a="`, `",b="`, ...: what precedes each value in `labelPairsOf`, so a scrape concatenates 2 pieces a label. */
+  readonly #pairOpens: readonly string[];
   readonly #metric: string;
   readonly #create: (slot: number, labels: Readonly<Record<string, string>>) => void;
   readonly #limit: number;
@@ -76,6 +78,7 @@ export class LabelMap {
     this.#metric = metric;
     // A plain copy: indexing a frozen array on the lookup path measured ~3x slower.
     this.names = [...names];
+    this.#pairOpens = this.names.map((name, i) => `${i === 0 ? '' : '",'}${name}="`);
     this.#create = create;
     this.#limit = limit;
     this.#onOverflow = onOverflow;
@@ -114,7 +117,8 @@ export class LabelMap {
     if (from < 0) return WALK_DONE;
     const overflow = this.#overflow;
     const count = this.#count;
-    let left = maxCount;
+    // At most `count` visits: kept a small integer, `left` is never a double (`Infinity`) boxed at each decrement.
+    let left = Math.min(maxCount, count);
     let slot = from;
     for (; slot < count; slot++) {
       if (slot === overflow) continue;
@@ -137,10 +141,16 @@ export class LabelMap {
     const n = this.names.length;
     const rows = this.#rows;
     const base = slot * n;
+    if (n === 0) return '';
+    const opens = this.#pairOpens;
     let out = '';
-    for (let i = 0; i < n; i++)
-      out += `${i === 0 ? '' : ','}${this.names[i]!}="${escapeLabelValue(this.#values[i]![rows[base + i]!]!)}"`;
-    return out;
+    for (let i = 0; i < n; i++) out = out + opens[i]! + escapeLabelValue(this.#values[i]![rows[base + i]!]!);
+    return `${out}"`;
+  }
+
+  /** The value of label `i` (in declared order) of the series at `slot`, as `labelsOf(slot)` has it. */
+  valueOf(slot: number, i: number): string {
+    return this.#values[i]![this.#rows[slot * this.names.length + i]!]!;
   }
 
   /** The label object of the series at `slot` (a new frozen object each call). */

@@ -268,6 +268,15 @@ export abstract class Metric<S extends Series> {
     return slot === NO_SLOT ? undefined : this.at(slot);
   }
 
+  /**
+   * The slot of the series for `labels`, `NO_SLOT` if it does not exist (never creates one): `find`
+   * without the handle, for readers that read slots.
+   * @throws {MonitorError} `EMON_INVALID_LABELS`
+   */
+  findSlot(labels?: Labels): number {
+    return this.map.find(labels);
+  }
+
   /** Every series in creation order, the overflow series last if the limit was reached. */
   series(): S[] {
     const out: S[] = [];
@@ -305,6 +314,11 @@ export abstract class Metric<S extends Series> {
   /** The label object of the series at `slot` (a new frozen object each call). */
   labelsAt(slot: number): Readonly<Record<string, string>> {
     return this.map.labelsOf(slot);
+  }
+
+  /** The value of the `i`th label name (`labelNames[i]`) of the series at `slot`, without a label object. */
+  labelValueAt(slot: number, i: number): string {
+    return this.map.valueOf(slot, i);
   }
 
   /** The escaped `a="x",b="y"` of the series at `slot` (as `formatLabelPairs(labelsAt(slot))`). */

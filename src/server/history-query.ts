@@ -8,7 +8,7 @@
  * Which stored key feeds which stat: docs/design-notes.md.
  */
 import { METRIC_NAME, type MetricType, seriesKey } from '../metrics/metric.js';
-import type { Registry } from '../metrics/registry.js';
+import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
 import {
   type ChartSeriesDef,
@@ -20,7 +20,7 @@ import {
 } from './protocol.js';
 import type { MetricStore } from '../store/lmdb-store.js';
 import { HttpError } from './http-error.js';
-import { matchesPrefix, selectSeries } from './live-reader.js';
+import { matchesPrefix, selectSlots } from './live-reader.js';
 
 const HISTOGRAM_ONLY: ReadonlySet<SeriesStat> = new Set(['p50', 'p95', 'p99', 'count', 'mean']);
 const MAX_LABELS_PARAM = 2048;
@@ -132,7 +132,7 @@ export class HistoryQuery {
       const stored = this.#storedSeries(target.series);
       if (stored === undefined)
         throw new HttpError(404, `no history for metric ${JSON.stringify(target.series.metric)}`);
-      tooMany(target.series, stored.series.length);
+      tooMany(target.series, stored.matching);
       return { from, to, series: [this.#entry(target.series, stored.type, stored.series, from, to, points)] };
     }
     const series: HistoryResponse['series'] = [];
@@ -140,12 +140,11 @@ export class HistoryQuery {
       for (const def of chart.series) {
         const stored = this.#storedSeries(def);
         const all = stored?.series ?? [];
+        const matching = stored?.matching ?? 0;
         // One wide chart series must not blank the whole dashboard: it draws the first ones and says so.
         const kept = all.length > MAX_COMBINED_SERIES ? all.slice(0, MAX_COMBINED_SERIES) : all;
         const entry = { chart: chart.id, ...this.#entry(def, stored?.type, kept, from, to, points) };
-        series.push(
-          kept.length < all.length ? { ...entry, truncated: { combined: kept.length, matching: all.length } } : entry,
-        );
+        series.push(kept.length < matching ? { ...entry, truncated: { combined: kept.length, matching } } : entry);
       }
     }
     return { from, to, series };
@@ -216,24 +215,24 @@ export class HistoryQuery {
    * The stored series a chart series names and the metric's type, or `undefined` when the metric
    * is neither in the table nor in the store.
    */
-  #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[] } | undefined {
+  #storedSeries(def: ChartSeriesDef): { type: MetricType; series: StoredSeries[]; matching: number } | undefined {
     const metric = this.#registry.get(def.metric);
     if (metric !== undefined) {
       const type = metric.type;
-      const selected = selectSeries(metric, def.labels, def.label_prefix);
-      const series = selected.map((s): StoredSeries => ({ key: s.key, labels: { ...s.labels } }));
-      if (series.length > 0) return { type, series };
+      const { series, matching } = tableSeries(metric, def);
+      if (matching > 0) return { type, series, matching };
       if (metric.slots > 0) {
         // Not every stored series is in the table (restore skips some; reset() empties it), but
         // listing the store's definitions would read every series of every metric: look up the
         // one series asked for by its key.
-        if (def.labels === undefined || def.label_prefix !== undefined) return { type, series: [] };
-        return { type, series: [], ...this.#storedByKey(metric.labelNames, def.metric, def.labels, type) };
+        if (def.labels === undefined || def.label_prefix !== undefined) return { type, series: [], matching: 0 };
+        const byKey = this.#storedByKey(metric.labelNames, def.metric, def.labels, type);
+        return byKey === undefined ? { type, series: [], matching: 0 } : { ...byKey, matching: byKey.series.length };
       }
     }
     // Not in this run's table (yet): what an earlier run stored.
     const defs = this.#store.seriesDefs().filter((d) => d.name === def.metric);
-    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type, series: [] };
+    if (defs.length === 0) return metric === undefined ? undefined : { type: metric.type, series: [], matching: 0 };
     const wanted = def.labels;
     const prefixes = def.label_prefix;
     const chosen =
@@ -248,7 +247,11 @@ export class HistoryQuery {
           : defs.some((d) => Object.keys(d.labels).length === 0)
             ? defs.filter((d) => Object.keys(d.labels).length === 0)
             : defs;
-    return { type: defs[0]!.type, series: chosen.map((d) => ({ key: d.key, labels: d.labels })) };
+    return {
+      type: defs[0]!.type,
+      series: chosen.map((d) => ({ key: d.key, labels: d.labels })),
+      matching: chosen.length,
+    };
   }
   /** The stored series with exactly `labels` (tried in the metric's declared label order, then as given), by key. */
   #storedByKey(
@@ -274,6 +277,21 @@ export class HistoryQuery {
     }
     return undefined;
   }
+}
+
+/**
+ * The table's series a chart series names, as stored series: the first {@link MAX_COMBINED_SERIES}
+ * (all a history combines) and how many match. Walked by slot: a metric of a million series
+ * costs a count, not a handle, key and label objects per series.
+ */
+function tableSeries(metric: AnyMetric, def: ChartSeriesDef): { series: StoredSeries[]; matching: number } {
+  const series: StoredSeries[] = [];
+  let matching = 0;
+  selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+    if (++matching <= MAX_COMBINED_SERIES)
+      series.push({ key: metric.keyAt(slot), labels: { ...metric.labelsAt(slot) } });
+  });
+  return { series, matching };
 }
 
 /** @throws {HttpError} 400 when a chart series would combine more than {@link MAX_COMBINED_SERIES} stored series */

@@ -8,11 +8,12 @@
  * {@link RATE_MIN_INTERVAL_MS} apart. Selection and stat rules: docs/design-notes.md.
  */
 import type { DerivedValues } from '../metrics/derived-values.js';
-import { type HistogramSeries, WINDOWS } from '../metrics/histogram.js';
-import type { Series } from '../metrics/metric.js';
+import { WINDOWS } from '../metrics/histogram.js';
+import { NO_SLOT } from '../metrics/label-map.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import { derivedKey } from '../store/table-store.js';
-import { minuteReadings, type QuantileName, QUANTILES, windowSketch } from '../metrics/window-stats.js';
+import { Sketch } from '../metrics/sketch.js';
+import { minuteReadings, type QuantileName, QUANTILES } from '../metrics/window-stats.js';
 import type { ChartSeriesDef } from './protocol.js';
 
 /** A rate is recomputed only after this long, so two reads close together do not give noise. */
@@ -36,46 +37,55 @@ export function matchesPrefix(
   return true;
 }
 
-/** The series of `metric` a chart series names (see the module header). */
-export function selectSeries(
+/**
+ * Calls `visit` with the slot of each series of `metric` a chart series names (see the module
+ * header), in the order of `series()`. No handle is made: a chart of a million-series metric
+ * summed each tick reads a million slots, not a million new objects.
+ */
+export function selectSlots(
   metric: AnyMetric,
   labels: Readonly<Record<string, string>> | undefined,
-  prefixes?: Readonly<Record<string, string>>,
-): Series[] {
+  prefixes: Readonly<Record<string, string>> | undefined,
+  visit: (slot: number) => void,
+): void {
   if (prefixes !== undefined) {
-    // Matched by slot: a handle only for the series that match.
-    const out: Series[] = [];
+    // Compared by label index, value by value: no label object per series. A name the metric
+    // does not have matches no series.
+    const at: number[] = [];
+    const texts: string[] = [];
+    const exact: boolean[] = [];
+    const want = (wanted: Readonly<Record<string, string>>, isExact: boolean): boolean => {
+      for (const name in wanted) {
+        const i = metric.labelNames.indexOf(name);
+        if (i === -1) return false;
+        at.push(i);
+        texts.push(wanted[name]!);
+        exact.push(isExact);
+      }
+      return true;
+    };
+    if (!want(prefixes, false) || (labels !== undefined && !want(labels, true))) return;
+    const n = at.length;
     metric.walk(0, Infinity, (slot) => {
-      const l = metric.labelsAt(slot);
-      if ((labels === undefined || sameValues(l, labels)) && matchesPrefix(l, prefixes))
-        out.push(metric.seriesAt(slot));
+      for (let k = 0; k < n; k++) {
+        const value = metric.labelValueAt(slot, at[k]!);
+        if (exact[k] ? value !== texts[k] : !value.startsWith(texts[k]!)) return;
+      }
+      visit(slot);
     });
-    return out;
+    return;
   }
-  if (labels !== undefined) {
-    let found: Series | undefined;
+  if (labels !== undefined || metric.labelNames.length === 0) {
+    let slot: number;
     try {
-      found = metric.find(labels);
+      slot = metric.findSlot(labels);
     } catch {
-      return []; // labels that do not fit the metric name no series
+      return; // labels that do not fit the metric name no series
     }
-    return found === undefined ? [] : [found];
+    if (slot !== NO_SLOT) visit(slot);
+    return;
   }
-  if (metric.labelNames.length === 0) {
-    const only = metric.find();
-    return only === undefined ? [] : [only];
-  }
-  return metric.series();
-}
-
-/** Whether `labels` has every value of `wanted` (other labels may differ). */
-function sameValues(labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean {
-  for (const name in wanted) if (labels[name] !== wanted[name]) return false;
-  return true;
-}
-
-function plainValue(series: Series): number {
-  return (series as Series & { value: number }).value;
+  metric.walk(0, Infinity, visit);
 }
 
 export class LiveReader {
@@ -106,23 +116,55 @@ export class LiveReader {
       if (def.labels !== undefined || (stat !== 'value' && stat !== 'mean')) return null;
       return this.#derived?.get(def.metric)?.value ?? null;
     }
-    const series = selectSeries(metric, def.labels, def.label_prefix);
-    if (series.length === 0) return null;
     if (metric.type !== 'histogram') {
-      if (stat === 'value') return sum(series, plainValue);
-      if (stat === 'rate') return this.#rate(def, sum(series, plainValue), nowMs);
+      const values = metric.table.values;
+      // Sums in a typed array: a number variable the visitor adds to is boxed anew at each addition.
+      const total = new Float64Array(1);
+      let found = 0;
+      selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+        total[0]! += values.get(slot);
+        found++;
+      });
+      if (found === 0) return null;
+      if (stat === 'value') return total[0]!;
+      if (stat === 'rate') return this.#rate(def, total[0]!, nowMs);
       return null;
     }
-    const histograms = series as HistogramSeries[];
-    if (Object.hasOwn(QUANTILES, stat))
-      return windowSketch(histograms, WINDOWS['1m']).quantile(QUANTILES[stat as QuantileName]) ?? null;
-    const count = sum(histograms, (s) => s.count);
+    const table = metric.table;
+    if (Object.hasOwn(QUANTILES, stat)) {
+      // As windowSketch: one series' window as is, several merged into a new sketch.
+      let only: Sketch | undefined;
+      let merged: Sketch | undefined;
+      selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+        const minute = table.windowOf(slot).merged(WINDOWS['1m']);
+        if (only === undefined) only = minute;
+        else {
+          if (merged === undefined) {
+            merged = new Sketch();
+            merged.merge(only);
+          }
+          merged.merge(minute);
+        }
+      });
+      const sketch = merged ?? only;
+      return sketch === undefined ? null : (sketch.quantile(QUANTILES[stat as QuantileName]) ?? null);
+    }
+    const sums = new Float64Array(2); // count, sum (see above)
+    let found = 0;
+    selectSlots(metric, def.labels, def.label_prefix, (slot) => {
+      sums[0]! += table.countOf(slot);
+      sums[1]! += table.sumOf(slot);
+      found++;
+    });
+    if (found === 0) return null;
+    const count = sums[0]!;
+    const total = sums[1]!;
     switch (stat) {
       case 'count':
         return count;
       case 'value':
       case 'mean':
-        return count === 0 ? null : sum(histograms, (s) => s.sum) / count;
+        return count === 0 ? null : total / count;
       case 'rate':
         return this.#rate(def, count, nowMs);
       default:
@@ -144,9 +186,8 @@ export class LiveReader {
     // The first `limit` series by slot: no handle (nor array) of every series of the metric.
     if (metric.type === 'histogram') {
       metric.walk(0, limit, (slot) => {
-        const series = metric.seriesAt(slot);
-        const key = series.key;
-        const minute = minuteReadings(series);
+        const key = metric.keyAt(slot);
+        const minute = minuteReadings(metric.seriesAt(slot));
         out[derivedKey(key, 'p50')] = minute.p50 ?? null;
         out[derivedKey(key, 'p95')] = minute.p95 ?? null;
         out[derivedKey(key, 'p99')] = minute.p99 ?? null;
@@ -176,10 +217,4 @@ export class LiveReader {
     prev.total = total;
     return prev.rate;
   }
-}
-
-function sum<T>(items: readonly T[], of: (item: T) => number): number {
-  let total = 0;
-  for (const item of items) total += of(item);
-  return total;
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushTable } from '../../src/store/table-store.js';
 import type { HistoryResponse } from '../../src/server/protocol.js';
 import { MAX_COMBINED_SERIES } from '../../src/server/history-query.js';
@@ -25,6 +25,9 @@ describe('dashboard history with a chart series wider than one may combine', () 
     for (let i = 0; i < routes; i++) requests.inc({ server: `s${i}`, method: 'GET', code: '200' }, 2);
     requests.inc({ server: 's0', method: 'GET', code: '500' }, 3);
     await flushTable(f.registry, f.store, T0 + 1000);
+    // The series are matched and counted by slot: no handle per series (a million-series metric would make a million).
+    const handles = vi.spyOn(requests, 'seriesAt');
+    const lists = vi.spyOn(requests, 'series');
 
     for (const path of ['history', 'export']) {
       const got = await getJson<HistoryResponse>(`${f.url}/api/${path}?dashboard=main&from=${T0}&to=${T0 + 10_000}`);
@@ -43,7 +46,10 @@ describe('dashboard history with a chart series wider than one may combine', () 
       `${f.url}/api/history?metric=http.server.requests&from=${T0}&to=${T0 + 10_000}`,
     );
     expect(all.status).toBe(400);
+    expect(all.body.error).toContain(`has ${routes + 1} series matching no labels`);
     expect(all.body.error).toContain(`history combines at most ${MAX_COMBINED_SERIES}`);
+    expect(handles).not.toHaveBeenCalled();
+    expect(lists).not.toHaveBeenCalled();
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DerivedValues } from '../../src/metrics/derived-values.js';
 import type { AlertView } from '../../src/server/protocol.js';
 import { scoresFromRegistry } from '../../src/server/dashboard-sources.js';
@@ -56,6 +56,39 @@ describe('LiveReader', () => {
     expect(reader.value(def, 13_000)).toBeNull();
     c.inc(10);
     expect(reader.value(def, 15_000)).toBe(5);
+  });
+
+  it('combines the series a label_prefix (with or without labels) names, reading slots: no handle per series', () => {
+    const { registry } = newRegistry();
+    const reader = new LiveReader(registry);
+    const c = registry.counter('hits', { labels: ['code', 'route'] });
+    const h = registry.histogram('lat', { labels: ['code', 'route'] });
+    for (let i = 0; i < 300; i++) {
+      const labels = { code: String(200 + (i % 3) * 100), route: `/r${i % 2}` };
+      c.inc(labels, 1 + (i % 3));
+      h.observe(labels, i % 3 === 0 ? 10 : 1000);
+    }
+    const handles = [vi.spyOn(c, 'seriesAt'), vi.spyOn(c, 'series'), vi.spyOn(h, 'seriesAt'), vi.spyOn(h, 'series')];
+    // 100 each of code 200 (+1), 300 (+2), 400 (+3).
+    expect(reader.value({ label: 'all', metric: 'hits' }, 0)).toBe(600);
+    expect(reader.value({ label: '2xx', metric: 'hits', label_prefix: { code: '2' } }, 0)).toBe(100);
+    expect(
+      reader.value({ label: '3-4xx', metric: 'hits', label_prefix: { code: '' }, labels: { code: '300' } }, 0),
+    ).toBe(200);
+    expect(reader.value({ label: 'one', metric: 'hits', labels: { code: '400', route: '/r1' } }, 0)).toBe(150);
+    expect(reader.value({ label: 'none', metric: 'hits', label_prefix: { code: '5' } }, 0)).toBeNull();
+    expect(reader.value({ label: 'n', metric: 'lat', stat: 'count', label_prefix: { code: '2' } }, 0)).toBe(100);
+    expect(reader.value({ label: 'm', metric: 'lat', stat: 'mean', label_prefix: { route: '/r' } }, 0)).toBeCloseTo(
+      (100 * 10 + 200 * 1000) / 300,
+      6,
+    );
+    expect(reader.value({ label: 'p', metric: 'lat', stat: 'p50', label_prefix: { code: '2' } }, 0)).toBeCloseTo(
+      10,
+      -0.3,
+    );
+    expect(reader.value({ label: 'p', metric: 'lat', stat: 'p95' }, 0)).toBeCloseTo(1000, -1);
+    expect(reader.value({ label: 'p', metric: 'lat', stat: 'p95', label_prefix: { code: '5' } }, 0)).toBeNull();
+    for (const spy of handles) expect(spy).not.toHaveBeenCalled();
   });
 
   it('reads DerivedValues for a name that is not in the table', () => {
