@@ -164,12 +164,13 @@ export interface CentreInterval extends MedianInterval {
 
 /**
  * The Hodges–Lehmann estimate of the centre of `values` (paired differences or ratios) with the
- * confidence interval that inverts the Wilcoxon signed-rank test, as R's `wilcox.test(x,
- * conf.int = TRUE)` gives it: the C-th smallest and C-th largest of the n(n+1)/2 Walsh averages,
- * C from the exact null distribution of the signed-rank statistic. It assumes only that the
- * values are spread symmetrically around their centre (true of an A/A pair by construction), and
- * for the same values its interval is about a fifth narrower than {@link medianInterval}'s, which
- * uses only the values' signs.
+ * confidence interval that inverts the Wilcoxon signed-rank test: the C-th smallest and C-th
+ * largest of the n(n+1)/2 Walsh averages, C from the exact null distribution of the signed-rank
+ * statistic, for any n. That is R's `wilcox.test(x, conf.int = TRUE)` below 50 values without ties
+ * or zeros; from 50 values (e2e-paired's default 64 rounds) R uses a normal approximation, so its
+ * interval may differ slightly. It assumes only that the values are spread symmetrically around
+ * their centre (true of an A/A pair by construction), and for the same values its interval is
+ * about a fifth narrower than {@link medianInterval}'s, which uses only the values' signs.
  * @throws {RangeError} on an empty list or a confidence outside (0, 1)
  */
 export function hodgesLehmann(values: readonly number[], confidence = 0.95): CentreInterval {
