@@ -89,6 +89,13 @@ describe('bench harness', () => {
     expect(hodgesLehmann([...nine.slice(0, 8), 1000]).estimate).toBeLessThan(6);
     // Too few values for 95 %: the whole range of the Walsh averages, with its coverage (3 values: 75 %).
     expect(hodgesLehmann([1, 2, 3])).toEqual({ estimate: 2, low: 1, high: 3, coverage: 0.75 });
+    // 20 values, no ties or zeros (R's exact case): scipy's exact signed-rank test, inverted over
+    // the Walsh averages, keeps 0.45 .. 3.45; R's achieved level for n = 20 is 2 P(T <= 52), 25,397
+    // of the 2^20 sign patterns summing to at most 52.
+    const twenty = Array.from({ length: 20 }, (_, i) => (((i + 1) * 37) % 101) / 10 - 3.05);
+    const hl = hodgesLehmann(twenty);
+    expect([hl.estimate, hl.low, hl.high].map((v) => Number(v.toFixed(9)))).toEqual([1.95, 0.45, 3.45]);
+    expect(hl.coverage).toBe(1 - (2 * 25_397) / 2 ** 20);
     expect(() => hodgesLehmann([])).toThrow(RangeError);
     expect(() => hodgesLehmann([1], 0)).toThrow(RangeError);
   });
