@@ -31,8 +31,9 @@ export function matchesPrefix(
   prefixes: Readonly<Record<string, string>>,
 ): boolean {
   for (const name in prefixes) {
-    const value = labels[name];
-    if (!value?.startsWith(prefixes[name]!)) return false;
+    // Own labels only: `labels.constructor` of a series without that label is Object, not a value.
+    const value = Object.hasOwn(labels, name) ? labels[name] : undefined;
+    if (typeof value !== 'string' || !value.startsWith(prefixes[name]!)) return false;
   }
   return true;
 }

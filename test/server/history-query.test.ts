@@ -109,3 +109,34 @@ describe('history of a series the table does not hold', () => {
     expect(none.body.series[0]!.points).toEqual([]);
   });
 });
+
+describe('history of a label_prefix naming a label the metric does not have', () => {
+  it('matches no series, from the table or from the store, even for a name every object inherits', async () => {
+    const chart = (id: string, metric: string) => ({
+      id,
+      title: id,
+      series: ['constructor', 'toString', 'nope'].map((name) => ({
+        label: name,
+        metric,
+        label_prefix: { [name]: '' },
+      })),
+    });
+    const f = await startDashboard({
+      config: {
+        dashboards: [{ name: 'odd', title: 'Odd', charts: [chart('stored', 'jobs'), chart('table', 'hits')] }],
+      },
+    });
+    // `jobs` only an earlier run wrote (read from the store's definitions); `hits` in this run's table.
+    const { registry: earlier } = newRegistry();
+    earlier.counter('jobs', { labels: ['queue'] }).inc({ queue: 'a' }, 4);
+    await flushTable(earlier, f.store, T0);
+    f.registry.counter('hits', { labels: ['queue'] }).inc({ queue: 'a' }, 1);
+    await flushTable(f.registry, f.store, T0 + 1000);
+
+    const got = await getJson<HistoryResponse>(`${f.url}/api/history?dashboard=odd&from=${T0}&to=${T0 + 10_000}`);
+    expect(got.status).toBe(200);
+    expect(got.body.series.map((s) => [s.chart, s.label, s.points])).toEqual(
+      ['stored', 'table'].flatMap((c) => ['constructor', 'toString', 'nope'].map((l) => [c, l, []])),
+    );
+  });
+});
