@@ -3,7 +3,9 @@
  * per flushed series (used-heap growth between and across GCs, v8.GCProfiler) and the main
  * thread's own CPU time (Linux schedstat; the writer thread's excluded), median of several calls,
  * for N changed counter series and N changed histogram series (a histogram counts 6 of the budget).
- * Run from the sources: `node --expose-gc --import ./test/ts-worker-hooks.mjs bench/flush-alloc.ts 100000 7`.
+ * With more series than one call's budget (100,000), a call writes its budget and walks the rest.
+ * Run from the sources: `node --expose-gc --import ./test/ts-worker-hooks.mjs bench/flush-alloc.ts
+ * [series=100000] [rounds=7] [kinds=counter,histogram]`.
  */
 import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -103,5 +105,5 @@ async function scenario(kind: 'counter' | 'histogram'): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-await scenario('counter');
-await scenario('histogram');
+const kinds = (process.argv[4] ?? 'counter,histogram').split(',') as ('counter' | 'histogram')[];
+for (const kind of kinds) await scenario(kind);
