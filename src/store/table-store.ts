@@ -21,7 +21,6 @@ import { MAX_HELP_LENGTH, type Series } from '../metrics/metric.js';
 import type { HistogramTable } from '../metrics/histogram-table.js';
 import type { AnyMetric, Registry } from '../metrics/registry.js';
 import type { ScalarTable } from '../metrics/scalar-table.js';
-import { chunkOf, indexIn } from '../metrics/slot-columns.js';
 import { minuteReadings } from '../metrics/window-stats.js';
 
 /** Longest stretch, in ms, that building a flush holds the event loop before yielding. */
@@ -300,14 +299,10 @@ export async function flushTable(
           wrapped = true;
           return;
         }
-        // The chunks read here, not through F64Column.get: a double returned by a call V8 does not
-        // inline is a new heap number, 16 B per read and ~40 B per series walked (1,000,000 walked per call).
-        const c = chunkOf(slot);
-        const j = indexIn(slot, c);
-        const version = table.values.chunks[c]![j]!;
-        if (version === table.flushed.chunks[c]![j]) return;
+        const version = table.values.get(slot);
+        if (version === table.flushed.get(slot)) return;
         if (refusedHere !== undefined && refusedHere.size > 0 && refusedHere.has(metric.keyAt(slot))) return;
-        let id = table.storeIds.chunks[c]![j]!;
+        let id = table.storeIds.get(slot);
         if (Number.isNaN(id) && nextCursor === undefined && deferNow()) {
           deferred++;
           return;
