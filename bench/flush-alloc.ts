@@ -14,7 +14,7 @@ import v8 from 'node:v8';
 import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
-import { flushTable } from '../src/store/table-store.js';
+import { type FlushSummary, flushTable } from '../src/store/table-store.js';
 
 const n = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 7);
@@ -36,13 +36,15 @@ function mainThreadCpuMs(): number {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(run: () => Promise<number>): Promise<{ bytes: number; cpuMs: number; series: number }> {
+async function measure(
+  run: () => Promise<FlushSummary>,
+): Promise<{ bytes: number; cpuMs: number; series: number; longestBlockMs: number }> {
   gc();
   const profiler = new v8.GCProfiler();
   const heapStart = v8.getHeapStatistics().used_heap_size;
   profiler.start();
   const cpu0 = mainThreadCpuMs();
-  const series = await run();
+  const summary = await run();
   const cpuMs = mainThreadCpuMs() - cpu0;
   const heapEnd = v8.getHeapStatistics().used_heap_size;
   const gcs = profiler.stop()?.statistics ?? [];
@@ -53,7 +55,7 @@ async function measure(run: () => Promise<number>): Promise<{ bytes: number; cpu
     after = g.afterGC.heapStatistics.usedHeapSize;
   }
   bytes += Math.max(0, heapEnd - after);
-  return { bytes, cpuMs, series };
+  return { bytes, cpuMs, series: summary.series, longestBlockMs: summary.longestBlockMs };
 }
 
 async function scenario(kind: 'counter' | 'histogram'): Promise<void> {
@@ -78,10 +80,11 @@ async function scenario(kind: 'counter' | 'histogram'): Promise<void> {
   }
   const bytes: number[] = [];
   const cpu: number[] = [];
+  const blocks: number[] = [];
   for (let r = 1; r <= rounds; r++) {
     change(r);
     // One budget's worth of series written per call: the first call of each change.
-    const m = await measure(async () => (await flushTable(registry, store, (at += 1000))).series);
+    const m = await measure(() => flushTable(registry, store, (at += 1000)));
     // The rest of the change, unmeasured, so every round starts from all series changed.
     for (let left = Infinity; left > 0;) {
       const s = await flushTable(registry, store, (at += 1000));
@@ -89,6 +92,7 @@ async function scenario(kind: 'counter' | 'histogram'): Promise<void> {
     }
     bytes.push(m.bytes / m.series);
     cpu.push(m.cpuMs);
+    blocks.push(m.longestBlockMs);
     if (r === 1) console.log(JSON.stringify({ kind, seriesPerCall: m.series }));
   }
   console.log(
@@ -99,6 +103,7 @@ async function scenario(kind: 'counter' | 'histogram'): Promise<void> {
       bytesPerSeriesAll: bytes.map(Math.round),
       mainCpuMsPerCall: Math.round(median(cpu)),
       mainCpuMsAll: cpu.map(Math.round),
+      longestBlockMsAll: blocks.map(Math.round),
     }),
   );
   await store.close();
