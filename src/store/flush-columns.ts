@@ -5,8 +5,6 @@
  * most of the ~1.1 KB the main thread allocated per flushed counter (docs/design-notes.md).
  */
 
-import type { FlushBatch, PointRecord } from './types.js';
-
 /** A growable column of numbers. */
 export class NumberColumn<A extends Uint32Array | Float64Array> {
   length = 0;
@@ -71,18 +69,6 @@ export class FlushColumns {
     this.pointIds.push(id);
     this.pointTs.push(ts);
     this.pointValues.push(value);
-  }
-
-  /** The same batch as `FlushBatch`'s arrays, an object per entry. */
-  toBatch(): FlushBatch {
-    const current: [number, unknown][] = [];
-    for (let i = 0; i < this.scalarIds.length; i++)
-      current.push([this.scalarIds.array[i]!, { v: this.scalarValues.array[i]! }]);
-    for (let i = 0; i < this.objectIds.length; i++) current.push([this.objectIds[i]!, this.objects[i]]);
-    const points: PointRecord[] = [];
-    for (let i = 0; i < this.pointIds.length; i++)
-      points.push({ id: this.pointIds.array[i]!, ts: this.pointTs.array[i]!, value: this.pointValues.array[i]! });
-    return { current, points };
   }
 
   get currents(): number {
