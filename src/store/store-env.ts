@@ -38,7 +38,8 @@ export interface Databases {
 
 /** The msgpack encoder lmdb-js attaches to each database (not in its typings). */
 export interface ValueEncoder {
-  encode(value: unknown): Uint8Array;
+  /** `mode`: msgpackr's buffer modes (REUSE_BUFFER_MODE, RESET_BUFFER_MODE). */
+  encode(value: unknown, mode?: number): Uint8Array;
 }
 
 /**
