@@ -4,7 +4,7 @@
  * registry; every series reads as it did, on the main-thread path and the writer-thread path, and
  * a flush that failed leaves its series changed so the next one writes them.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MonitorError } from '../../src/errors.js';
 import type { Registry } from '../../src/metrics/registry.js';
 import { MetricStore, SMALL_FLUSH_PUTS } from '../../src/store/lmdb-store.js';
@@ -38,7 +38,7 @@ function fill(registry: Registry, series: number): void {
   for (let i = 0; i < series; i++) {
     const labels = { i: String(i) };
     jobs.inc(labels, i === 0 ? 2 ** 53 : i * 0.5 + 1);
-    level.set(labels, GAUGES[i % GAUGES.length]!);
+    level.set(labels, GAUGES[i % GAUGES.length]);
     if (i % 7 === 0) for (let k = 0; k <= i % 13; k++) latency.observe(labels, k * 3.3 + i / 10);
   }
 }
@@ -98,5 +98,24 @@ describe('flushTable after a failed flush', () => {
     const again = newRegistry();
     restoreTable(again.registry, reopened, again.logger);
     expect(readings(again.registry)).toEqual(before);
+  });
+});
+
+describe('flushTable with a store of another copy of the package', () => {
+  it('writes its series (two installed copies: the store module is not the one flushTable imports)', async () => {
+    vi.resetModules();
+    const other = await import('../../src/store/lmdb-store.js');
+    expect(other.MetricStore).not.toBe(MetricStore);
+    const store = other.MetricStore.open({ dataDir: stores.dir });
+    try {
+      const { registry } = newRegistry();
+      fill(registry, 20);
+      const summary = await flushTable(registry, store, T0);
+      expect(summary.series).toBe(20 + 20 + 3);
+      const jobs = store.seriesId(registry.counter('jobs', { labels: ['i'] }).bind({ i: '4' }).key)!;
+      expect(store.queryRange(jobs, T0, T0, 10)).toEqual([[T0, 3]]);
+    } finally {
+      await store.close();
+    }
   });
 });
