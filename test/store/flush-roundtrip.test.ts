@@ -101,6 +101,29 @@ describe('flushTable after a failed flush', () => {
   });
 });
 
+describe('flushTable on a store closed under it', () => {
+  it('fails as TableFlushFailed and leaves every series for the flush to the reopened store', async () => {
+    const { registry } = newRegistry();
+    fill(registry, 30);
+    const store = stores.open();
+    await flushTable(registry, store, T0);
+    registry.counter('jobs', { labels: ['i'] }).inc({ i: '3' }, 5);
+    registry.gauge('level', { labels: ['i'] }).set({ i: '4' }, 99);
+    registry.histogram('latency', { labels: ['i'], buckets: [1, 10, 100] }).observe({ i: '7' }, 50);
+    await store.close();
+    const failed = flushTable(registry, store, T0 + 10_000);
+    await expect(failed).rejects.toBeInstanceOf(TableFlushFailed);
+    await expect(failed).rejects.toMatchObject({ series: 3, code: ErrorCode.StoreFailed });
+    const reopened = stores.open();
+    expect((await flushTable(registry, reopened, T0 + 20_000)).series).toBe(3);
+    const before = readings(registry);
+    await reopened.close();
+    const again = newRegistry();
+    restoreTable(again.registry, stores.open(), again.logger);
+    expect(readings(again.registry)).toEqual(before);
+  });
+});
+
 describe('flushTable with a store of another copy of the package', () => {
   it('writes its series (two installed copies: the store module is not the one flushTable imports)', async () => {
     vi.resetModules();
