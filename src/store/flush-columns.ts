@@ -4,6 +4,7 @@
  * numbers. `FlushBatch`'s `[id, snapshot]` pair and `{ id, ts, value }` object per series were
  * most of the ~1.1 KB the main thread allocated per flushed counter (docs/design-notes.md).
  */
+import type { PointRecord } from './types.js';
 
 /** A growable column of numbers. */
 export class NumberColumn<A extends Uint32Array | Float64Array> {
@@ -77,5 +78,17 @@ export class FlushColumns {
 
   get points(): number {
     return this.pointIds.length;
+  }
+
+  /** The same batch as `FlushBatch`'s arrays (for a store that does not know this class). */
+  toBatch(): { current: [number, unknown][]; points: PointRecord[] } {
+    const current: [number, unknown][] = [];
+    for (let i = 0; i < this.scalarIds.length; i++)
+      current.push([this.scalarIds.array[i]!, { v: this.scalarValues.array[i]! }]);
+    for (let i = 0; i < this.objectIds.length; i++) current.push([this.objectIds[i]!, this.objects[i]]);
+    const points: PointRecord[] = [];
+    for (let i = 0; i < this.pointIds.length; i++)
+      points.push({ id: this.pointIds.array[i]!, ts: this.pointTs.array[i]!, value: this.pointValues.array[i]! });
+    return { current, points };
   }
 }

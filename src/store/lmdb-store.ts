@@ -92,9 +92,11 @@ const STALE_HEADS_MAX = 65_536;
  * ordering and durability, without an object per series. Not public: `FlushColumns` is internal,
  * so `flush`'s type does not name it; it goes through `flush` itself all the same, so that a
  * wrapper of a store (or a patched `flush`, as the fault tests inject failures) sees every flush.
+ * A store of another copy of this module (two installed copies of the package) does not know this
+ * `FlushColumns` class: it gets the batch as arrays, as every store did before the columns.
  */
 export function flushColumns(store: MetricStore, columns: FlushColumns): Promise<FlushResult> {
-  return store.flush(columns as unknown as FlushBatch);
+  return store.flush(store instanceof MetricStore ? (columns as unknown as FlushBatch) : columns.toBatch());
 }
 
 /**
