@@ -7,7 +7,7 @@
  * Run from the sources: `node --expose-gc --import ./test/ts-worker-hooks.mjs bench/flush-alloc.ts
  * [series=100000] [rounds=7] [kinds=counter,histogram]`.
  */
-import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -15,24 +15,11 @@ import { Registry } from '../src/metrics/registry.js';
 import { SliceClock } from '../src/metrics/slice-clock.js';
 import { MetricStore } from '../src/store/lmdb-store.js';
 import { type FlushSummary, flushTable } from '../src/store/table-store.js';
+import { mainThreadCpuMs } from './main-thread-cpu.js';
 
 const n = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 7);
 const gc = globalThis.gc ?? ((): void => undefined);
-
-const schedstat = (() => {
-  try {
-    return openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
-  } catch {
-    return undefined;
-  }
-})();
-const schedBuf = Buffer.alloc(128);
-function mainThreadCpuMs(): number {
-  if (schedstat === undefined) return Number.NaN;
-  const got = readSync(schedstat, schedBuf, 0, schedBuf.length, 0);
-  return Number(schedBuf.toString('latin1', 0, got).split(' ')[0]) / 1e6;
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -9,7 +9,7 @@
  * Usage: node --expose-gc dist/bench/million-process.js <series>
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import v8 from 'node:v8';
 import { type Monitor, startMonitoring } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 import { startBlockProbe } from './harness.js';
+import { mainThreadCpuMs } from './main-thread-cpu.js';
 
 export interface StepFigures {
   ms: number;
@@ -80,22 +81,6 @@ export interface MillionFigures {
 const MAX_DEFINING_FLUSHES = 200;
 
 const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
-
-const schedstat = (() => {
-  try {
-    return openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
-  } catch {
-    return undefined;
-  }
-})();
-const schedBuf = Buffer.alloc(128);
-
-/** The main thread's CPU time so far (ns / 1e6), from the kernel's scheduler statistics; NaN off Linux. */
-function mainThreadCpuMs(): number {
-  if (schedstat === undefined) return Number.NaN;
-  const n = readSync(schedstat, schedBuf, 0, schedBuf.length, 0);
-  return Number(schedBuf.toString('latin1', 0, n).split(' ')[0]) / 1e6;
-}
 
 /** The longest gap between two event-loop turns in main-thread CPU time (see `blockMainCpuMs`). */
 function startMainCpuProbe(): { stop(): number } {

@@ -186,19 +186,7 @@ class Buckets {
   /** Everything `addKey`'s fast path does not take: zero, negatives, growth, overflow and bad keys. */
   addSlow(key: number): void {
     checkKey(key);
-    let magnitude = key;
-    let store = this.pos;
-    if (key > MAX_KEY) {
-      magnitude = key - NEG_SHIFT;
-      store = this.neg;
-    }
-    if (magnitude < MIN_KEY) {
-      this.zero++;
-    } else {
-      store.cover(magnitude, magnitude);
-      store.addAt(magnitude - store.offset, 1);
-    }
-    this.count++;
+    this.addCount(key, 1);
   }
 
   /** Adds `n` observations of a key already checked. */
