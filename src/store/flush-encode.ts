@@ -76,6 +76,10 @@ interface Currents {
   count: number;
 }
 
+/** One flush to encode: `FlushBatch`'s arrays, or the columns `flushTable` builds. */
+export type FlushInput =
+  { current: readonly (readonly [number, unknown])[]; points: readonly PointRecord[] } | FlushColumns;
+
 /**
  * Validates and encodes one flush, given as `FlushBatch`'s arrays or as `FlushColumns`.
  * @throws {MonitorError} `EMON_INVALID_RECORD` for a bad entry or an unencodable snapshot
@@ -83,7 +87,7 @@ interface Currents {
  */
 export async function encodeFlush(
   ctx: FlushEncodeContext,
-  batch: { current: readonly (readonly [number, unknown])[]; points: readonly PointRecord[] } | FlushColumns,
+  batch: FlushInput,
 ): Promise<{ flush: EncodedFlush; bytes: number; series: number }> {
   const overBudget = (): boolean => performance.now() - ctx.blockStart() > BLOCK_MS;
   const total = batch instanceof FlushColumns ? batch.currents : batch.current.length;

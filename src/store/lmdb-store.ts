@@ -18,7 +18,7 @@ import { committed, failureReason, guardCommits, lastCommitFailed } from './comm
 import { checkDataFile, damagedEnvError, foreignNames, type MovedAside, moveAside } from './env-check.js';
 import { type EncodedFlush, type FlushTarget, flushNeedsMerge, writeFlush } from './flush-apply.js';
 import { FlushColumns } from './flush-columns.js';
-import { type Bytes, encodeFlush } from './flush-encode.js';
+import { type Bytes, encodeFlush, type FlushInput } from './flush-encode.js';
 import { FlushWriter } from './flush-writer.js';
 import { Headroom, type HeadroomEnv, headroomFor } from './headroom.js';
 import { applyEdit, SEAL_BYTES } from './history-chunks.js';
@@ -505,13 +505,13 @@ export class MetricStore {
     return this.#flushQueued({ current, points });
   }
 
-  #flushQueued(batch: Parameters<typeof encodeFlush>[1]): Promise<FlushResult> {
+  #flushQueued(batch: FlushInput): Promise<FlushResult> {
     const run = this.#flushing.then(() => this.#flushNow(batch));
     this.#flushing = run.catch(() => undefined);
     return run;
   }
 
-  async #flushNow(batch: Parameters<typeof encodeFlush>[1]): Promise<FlushResult> {
+  async #flushNow(batch: FlushInput): Promise<FlushResult> {
     const currents = batch instanceof FlushColumns ? batch.currents : batch.current.length;
     const pointCount = batch instanceof FlushColumns ? batch.points : batch.points.length;
     let blockStart = performance.now();
